@@ -1,0 +1,132 @@
+"""The design matrix seen as a linear operator on the flat parameter vector.
+
+The parameter vector of every inner problem is flat::
+
+    w = [coef.ravel(), intercept]      coef of shape (n_features, n_outputs), C order
+
+with ``intercept`` of length ``n_outputs`` present only when ``fit_intercept``.
+For one output (least squares, binary logistic) ``coef`` is ``w[:p]`` and the
+intercept ``w[p]``. The penalty only sees the first ``n_coefs = p * n_outputs``
+entries.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+
+class Design:
+    """``X`` with an optional unpenalized intercept, as ``w -> X coef + intercept``.
+
+    Parameters
+    ----------
+    X : ndarray or scipy.sparse matrix of shape (n_samples, n_features)
+        Used as given (no copy); float64 is expected.
+    fit_intercept : bool, default=False
+        Whether the last ``n_outputs`` entries of ``w`` are an unpenalized intercept.
+    n_outputs : int, default=1
+        Number of linear predictions per sample (classes of a multinomial model).
+    """
+
+    def __init__(self, X, fit_intercept=False, n_outputs=1):
+        self.X = X
+        self.fit_intercept = bool(fit_intercept)
+        self.n_outputs = int(n_outputs)
+
+    @property
+    def n_samples(self):
+        return self.X.shape[0]
+
+    @property
+    def n_features(self):
+        return self.X.shape[1]
+
+    @property
+    def n_coefs(self):
+        """Number of penalized entries of ``w``."""
+        return self.n_features * self.n_outputs
+
+    @property
+    def n_params(self):
+        """Length of the flat parameter vector ``w``."""
+        return self.n_coefs + self.n_outputs * self.fit_intercept
+
+    @property
+    def is_sparse(self):
+        return sp.issparse(self.X)
+
+    def coef(self, w):
+        """The penalized part of ``w``: shape (p,) for one output, (p, K) otherwise."""
+        c = w[: self.n_coefs]
+        return c if self.n_outputs == 1 else c.reshape(self.n_features, self.n_outputs)
+
+    def intercept(self, w):
+        """The intercept part of ``w`` (0.0 or zeros when there is none)."""
+        if not self.fit_intercept:
+            return 0.0 if self.n_outputs == 1 else np.zeros(self.n_outputs)
+        b = w[self.n_coefs:]
+        return b[0] if self.n_outputs == 1 else b
+
+    def zeros(self):
+        return np.zeros(self.n_params)
+
+    def matvec(self, w):
+        """Linear predictions ``z = X coef + intercept``: shape (n,) or (n, K)."""
+        z = self.X @ self.coef(w)
+        z = np.asarray(z)
+        if self.fit_intercept:
+            z = z + self.intercept(w)
+        return z
+
+    def rmatvec(self, u):
+        """Adjoint of :meth:`matvec`: ``[ (X^T u).ravel(), sum_i u_i ]``."""
+        g = np.asarray(self.X.T @ u).ravel()
+        if self.fit_intercept:
+            return np.concatenate([g, np.atleast_1d(u.sum(axis=0))])
+        return g
+
+    def squared_norm(self):
+        """Squared spectral norm of ``w -> matvec(w)`` for one output.
+
+        Computed by Lanczos on ``[X, 1]^T [X, 1]`` (matrix-free), slightly inflated
+        so that ``1 / squared_norm`` is a safe gradient step.
+        """
+        n, p = self.X.shape
+        q = p + self.fit_intercept
+        X = self.X
+        fi = self.fit_intercept
+
+        def mv(v):
+            v = np.asarray(v).ravel()
+            z = np.asarray(X @ v[:p]).ravel()
+            if fi:
+                z = z + v[p]
+            out = np.asarray(X.T @ z).ravel()
+            return np.concatenate([out, [z.sum()]]) if fi else out
+
+        if q == 1 or min(n, q) <= 64 and not sp.issparse(X):
+            Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
+            if fi:
+                Xd = np.column_stack([Xd, np.ones(n)])
+            s = np.linalg.norm(Xd, ord=2) ** 2 if Xd.size else 0.0
+        else:
+            op = LinearOperator((q, q), matvec=mv, dtype=np.float64)
+            v0 = np.ones(q) / np.sqrt(q)
+            s = float(eigsh(op, k=1, which="LA", v0=v0, tol=1e-8,
+                            return_eigenvectors=False)[0])
+        return float(s) * (1.0 + 1e-6)
+
+    def column_squared_norms(self):
+        """``||X_j||^2`` for every column (and ``n`` for the intercept column)."""
+        X = self.X
+        if sp.issparse(X):
+            norms = np.asarray(X.multiply(X).sum(axis=0)).ravel()
+        else:
+            norms = np.einsum("ij,ij->j", X, X)
+        if self.fit_intercept:
+            norms = np.concatenate([norms, [float(self.n_samples)]])
+        return norms
+
+    def take_rows(self, idx):
+        """The same design restricted to the samples ``idx``."""
+        return Design(self.X[idx], self.fit_intercept, self.n_outputs)

@@ -1,0 +1,167 @@
+r"""Data-fitting terms :math:`F(w) = \frac{1}{n} \sum_i \ell(y_i, z_i)`, :math:`z = Xw + b`.
+
+Each datafit is written once at the level of the linear predictions ``z``
+(``loss``, ``raw_grad``, ``raw_hessp``, ``dual_term``); everything in terms of
+the parameters ``w`` (value, gradient, Hessian-vector product, Lipschitz
+constant) follows from the chain rule through a :class:`~skhypergrad._design.Design`
+and is shared by every datafit.
+
+Targets are encoded: real values for :class:`Quadratic`, labels in {-1, +1} for
+:class:`Logistic`, integer class indices 0..K-1 for :class:`Multinomial`.
+"""
+
+import numpy as np
+from scipy.special import expit, log_expit, logsumexp, softmax, xlogy
+
+__all__ = ["Quadratic", "Logistic", "Multinomial"]
+
+
+class BaseDatafit:
+    """Shared chain rule from the raw (per-prediction) terms to ``w``.
+
+    Subclasses define ``loss(y, z)`` (the mean loss), ``raw_grad(y, z)``
+    (:math:`\\nabla_z F`, the 1/n included), ``raw_hessp(y, z, dz)``,
+    ``curvature`` (a bound on the second derivative of one sample's loss)
+    and ``dual_term(y, theta)`` (:math:`-\\sum_i f_i^*(-\\theta_i)`).
+    """
+
+    n_outputs = 1
+    curvature = 1.0
+
+    def encode(self, y):
+        """Target as used by the datafit (float64)."""
+        return np.asarray(y, dtype=np.float64)
+
+    def value(self, design, y, w):
+        r"""Datafit value :math:`F(w)`."""
+        return self.loss(y, design.matvec(w))
+
+    def gradient(self, design, y, w):
+        r"""Gradient :math:`\nabla F(w) = [X, 1]^T \nabla_z F(Xw + b)`."""
+        return design.rmatvec(self.raw_grad(y, design.matvec(w)))
+
+    def hessp(self, design, y, w, v):
+        r"""Hessian-vector product :math:`\nabla^2 F(w) v` (generalized Hessian)."""
+        return design.rmatvec(self.raw_hessp(y, design.matvec(w), design.matvec(v)))
+
+    def lipschitz(self, design):
+        r"""Lipschitz constant of :math:`\nabla F`: ``curvature * ||[X, 1]||_2^2 / n``."""
+        return self.curvature * design.squared_norm() / design.n_samples
+
+    def coordinate_lipschitz(self, design):
+        r"""Per-coordinate Lipschitz constants ``curvature * ||X_j||^2 / n``."""
+        return self.curvature * design.column_squared_norms() / design.n_samples
+
+
+class Quadratic(BaseDatafit):
+    r"""Least squares :math:`F(w) = \frac{1}{2n} \|y - Xw - b\|^2`."""
+
+    curvature = 1.0
+    kind = 0  # numba kernel code
+
+    def loss(self, y, z):
+        r = y - z
+        return 0.5 * float(r @ r) / y.shape[0]
+
+    def raw_grad(self, y, z):
+        return (z - y) / y.shape[0]
+
+    def raw_hessp(self, y, z, dz):
+        return dz / y.shape[0]
+
+    def dual_term(self, y, theta):
+        r"""With :math:`f_i(u) = (y_i - u)^2/(2n)`: :math:`\sum_i \theta_i y_i - n\theta_i^2/2`."""
+        n = y.shape[0]
+        return float(theta @ y) - 0.5 * n * float(theta @ theta)
+
+    def __repr__(self):
+        return "Quadratic()"
+
+
+class Logistic(BaseDatafit):
+    r"""Binary logistic loss :math:`F(w) = \frac1n \sum_i \log(1 + e^{-y_i z_i})`, :math:`y_i = \pm 1`."""
+
+    curvature = 0.25
+    kind = 1
+
+    def encode(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        if not np.all(np.abs(y) == 1.0):
+            raise ValueError("Logistic datafit expects labels in {-1, +1}; "
+                             "encode the two classes first.")
+        return y
+
+    def loss(self, y, z):
+        return -float(np.mean(log_expit(y * z)))
+
+    def raw_grad(self, y, z):
+        return -y * expit(-y * z) / y.shape[0]
+
+    def raw_hessp(self, y, z, dz):
+        s = expit(y * z)
+        return s * (1.0 - s) * dz / y.shape[0]
+
+    def dual_term(self, y, theta):
+        r"""With :math:`a_i = n y_i \theta_i \in [0, 1]`: :math:`-\frac1n\sum_i a\log a + (1-a)\log(1-a)`."""
+        n = y.shape[0]
+        a = np.clip(n * y * theta, 0.0, 1.0)
+        return -float(np.sum(xlogy(a, a) + xlogy(1.0 - a, 1.0 - a))) / n
+
+    def __repr__(self):
+        return "Logistic()"
+
+
+class Multinomial(BaseDatafit):
+    r"""Multinomial logistic loss :math:`F(W) = \frac1n \sum_i \mathrm{lse}(z_i) - z_{i, y_i}`.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of classes K; predictions ``z`` have shape (n, K).
+    """
+
+    curvature = 0.5
+    kind = 2
+
+    def __init__(self, n_classes):
+        self.n_classes = int(n_classes)
+
+    @property
+    def n_outputs(self):
+        return self.n_classes
+
+    def encode(self, y):
+        y = np.asarray(y)
+        yi = y.astype(np.int64)
+        if not np.array_equal(yi, y) or yi.min(initial=0) < 0 or yi.max(initial=0) >= self.n_classes:
+            raise ValueError("Multinomial datafit expects class indices in "
+                             f"0..{self.n_classes - 1}.")
+        return yi
+
+    def _onehot(self, y):
+        Y = np.zeros((y.shape[0], self.n_classes))
+        Y[np.arange(y.shape[0]), y] = 1.0
+        return Y
+
+    def loss(self, y, z):
+        n = y.shape[0]
+        return float(np.sum(logsumexp(z, axis=1)) - np.sum(z[np.arange(n), y])) / n
+
+    def raw_grad(self, y, z):
+        P = softmax(z, axis=1)
+        P[np.arange(y.shape[0]), y] -= 1.0
+        return P / y.shape[0]
+
+    def raw_hessp(self, y, z, dz):
+        P = softmax(z, axis=1)
+        Pdz = P * dz
+        return (Pdz - P * Pdz.sum(axis=1, keepdims=True)) / y.shape[0]
+
+    def dual_term(self, y, theta):
+        r"""With :math:`p_i = e_{y_i} - n\theta_i` on the simplex: :math:`-\frac1n \sum_{ik} p_{ik}\log p_{ik}`."""
+        n = y.shape[0]
+        P = np.clip(self._onehot(y) - n * theta, 0.0, 1.0)
+        return -float(np.sum(xlogy(P, P))) / n
+
+    def __repr__(self):
+        return f"Multinomial(n_classes={self.n_classes})"

@@ -1,0 +1,217 @@
+r"""Fixed-point maps :math:`w = \Phi(w, \lambda)` and their conservative Jacobians.
+
+Every hypergradient engine sees only this interface:
+
+* ``apply(w, lam)``: :math:`\Phi(w, \lambda)`;
+* ``jvp_w(w, lam, v)`` / ``vjp_w(w, lam, u)``: :math:`A v` / :math:`A^T u`
+  with :math:`A = \partial_w \Phi`;
+* ``jvp_lam(w, lam, e)`` / ``vjp_lam(w, lam, u)``: :math:`B e` / :math:`B^T u`
+  with :math:`B = \partial_\lambda \Phi`;
+* ``linearize(w, lam)``: the same four products at a fixed point, sharing the
+  work they have in common (engines call this and reuse the result).
+
+A user-defined map subclasses :class:`FixedPointMap` and defines the first five
+methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
+"""
+
+import numpy as np
+
+from ._design import Design
+
+__all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
+
+
+class Linearization:
+    """The products ``A v``, ``A^T u``, ``B e``, ``B^T u`` of a map at one point.
+
+    Built by :meth:`FixedPointMap.linearize`; holds ``value = Phi(w, lam)``.
+    """
+
+    def __init__(self, value, jvp_w, vjp_w, jvp_lam, vjp_lam):
+        self.value = value
+        self.jvp_w = jvp_w
+        self.vjp_w = vjp_w
+        self.jvp_lam = jvp_lam
+        self.vjp_lam = vjp_lam
+
+
+class FixedPointMap:
+    """Interface of a fixed-point map; see the module docstring."""
+
+    n_params = None
+    n_hyper = None
+
+    def apply(self, w, lam):
+        raise NotImplementedError
+
+    def jvp_w(self, w, lam, v):
+        raise NotImplementedError
+
+    def vjp_w(self, w, lam, u):
+        raise NotImplementedError
+
+    def jvp_lam(self, w, lam, e):
+        raise NotImplementedError
+
+    def vjp_lam(self, w, lam, u):
+        raise NotImplementedError
+
+    def linearize(self, w, lam):
+        """Products at ``(w, lam)``; override to share work between them."""
+        return Linearization(
+            value=self.apply(w, lam),
+            jvp_w=lambda v: self.jvp_w(w, lam, v),
+            vjp_w=lambda u: self.vjp_w(w, lam, u),
+            jvp_lam=lambda e: self.jvp_lam(w, lam, e),
+            vjp_lam=lambda u: self.vjp_lam(w, lam, u),
+        )
+
+
+class ProxGradMap(FixedPointMap):
+    r"""Proximal-gradient map :math:`\Phi(w, \lambda) = T(\Psi(w), \lambda)`.
+
+    .. math::
+
+        \Psi(w) = w - g \nabla F(w), \qquad
+        T(z, \lambda) = \mathrm{prox}_{g G_\lambda}(z)
+
+    with step :math:`g = 1/L` (``L`` the Lipschitz constant of :math:`\nabla F`).
+    The intercept entries of ``w`` are not penalized: ``T`` is the identity there.
+    At a point, with ``D`` the prox's mask and ``H`` the Hessian of ``F``:
+
+    .. math::
+
+        A = \frac{D (I - gH)}{1 + g\,l2}, \qquad B = \partial_\lambda T(\Psi(w), \lambda).
+
+    Parameters
+    ----------
+    datafit : Quadratic, Logistic or Multinomial
+    penalty : L1, ElasticNet or WeightedL1
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Target, already encoded for the datafit (see ``datafit.encode``).
+    fit_intercept : bool, default=False
+    step : float, default=None
+        Step ``g``; ``1 / datafit.lipschitz`` when None.
+    """
+
+    def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None):
+        self.datafit = datafit
+        self.penalty = penalty
+        self.design = Design(X, fit_intercept, datafit.n_outputs)
+        self.y = y
+        self.lipschitz = datafit.lipschitz(self.design)
+        if step is None:
+            step = 1.0 / self.lipschitz if self.lipschitz > 0 else 1.0
+        self.step = float(step)
+
+    @property
+    def n_params(self):
+        return self.design.n_params
+
+    @property
+    def n_hyper(self):
+        return self.penalty.n_hyper(self.design.n_features)
+
+    @property
+    def n_features(self):
+        return self.design.n_features
+
+    # -- the smooth part Psi ---------------------------------------------------
+    def forward_step(self, w, samples=None):
+        r"""``Psi(w) = w - g grad F(w)``; on the rows ``samples`` only, an unbiased estimate."""
+        design, y = self._rows(samples)
+        return w - self.step * self.datafit.gradient(design, y, w)
+
+    def forward_step_vjp(self, w, u, samples=None):
+        r"""``(d Psi / dw)^T u = u - g H u`` (``H`` symmetric, so also the JVP)."""
+        design, y = self._rows(samples)
+        return u - self.step * self.datafit.hessp(design, y, w, u)
+
+    def _rows(self, samples):
+        if samples is None:
+            return self.design, self.y
+        return self.design.take_rows(samples), self.y[samples]
+
+    # -- the nonsmooth part T ----------------------------------------------------
+    def _coef_args(self):
+        return self.design.n_features, self.design.n_outputs
+
+    def prox(self, z, lam):
+        """``T(z, lam)``: the prox on the coefficients, identity on the intercept."""
+        k = self.design.n_coefs
+        out = z.copy()
+        out[:k] = self.penalty.prox(z[:k], self.step, lam, *self._coef_args())
+        return out
+
+    def prox_jac_diag(self, z, lam):
+        """Diagonal of ``d T / dz`` (1 on the intercept)."""
+        k = self.design.n_coefs
+        d = np.ones_like(z)
+        d[:k] = self.penalty.prox_jac_diag(z[:k], self.step, lam, *self._coef_args())
+        return d
+
+    def prox_jvp_lam(self, z, lam, e):
+        """``(d T / d lam) e``."""
+        k = self.design.n_coefs
+        out = np.zeros_like(z)
+        out[:k] = self.penalty.prox_jvp_lam(z[:k], self.step, lam, e, *self._coef_args())
+        return out
+
+    def prox_vjp_lam(self, z, lam, u):
+        """``(d T / d lam)^T u``."""
+        k = self.design.n_coefs
+        return self.penalty.prox_vjp_lam(z[:k], self.step, lam, u[:k], *self._coef_args())
+
+    # -- the interface -------------------------------------------------------------
+    def apply(self, w, lam):
+        return self.prox(self.forward_step(w), lam)
+
+    def jvp_w(self, w, lam, v):
+        return self.linearize(w, lam).jvp_w(v)
+
+    def vjp_w(self, w, lam, u):
+        return self.linearize(w, lam).vjp_w(u)
+
+    def jvp_lam(self, w, lam, e):
+        return self.prox_jvp_lam(self.forward_step(w), lam, e)
+
+    def vjp_lam(self, w, lam, u):
+        return self.prox_vjp_lam(self.forward_step(w), lam, u)
+
+    def linearize(self, w, lam):
+        """Products at ``(w, lam)`` with ``Psi(w)``, the mask and ``Xw`` computed once."""
+        design, datafit, y, g = self.design, self.datafit, self.y, self.step
+        zpred = design.matvec(w)
+        z = w - g * design.rmatvec(datafit.raw_grad(y, zpred))
+        diag = self.prox_jac_diag(z, lam)
+        active = diag != 0.0
+
+        def hessp(v):
+            return design.rmatvec(datafit.raw_hessp(y, zpred, design.matvec(v)))
+
+        def jvp_w(v):
+            return diag * (v - g * hessp(v))
+
+        def vjp_w(u):
+            du = diag * u
+            if not active.any():
+                return du
+            return du - g * hessp(du)
+
+        return Linearization(
+            value=self.prox(z, lam),
+            jvp_w=jvp_w,
+            vjp_w=vjp_w,
+            jvp_lam=lambda e: self.prox_jvp_lam(z, lam, e),
+            vjp_lam=lambda u: self.prox_vjp_lam(z, lam, u),
+        )
+
+    def objective(self, w, lam):
+        """Primal objective ``F(w) + G_lam(coef)``."""
+        return (self.datafit.value(self.design, self.y, w)
+                + self.penalty.value(self.design.coef(w), lam))
+
+    def residual(self, w, lam):
+        """Fixed-point residual ``||w - Phi(w, lam)|| / g`` (zero exactly at the solution)."""
+        return float(np.linalg.norm(w - self.apply(w, lam))) / self.step

@@ -1,0 +1,226 @@
+r"""Penalties :math:`G_\lambda`, all elastic nets with a linear parametrization.
+
+Every penalty here is
+
+.. math::
+
+    G(w) = \sum_j l1_j |w_j| + \frac{l2}{2} \|w\|^2,
+
+with per-feature L1 weights ``l1`` and one L2 weight ``l2`` that depend
+linearly on the hyperparameters ``lam`` (always positive):
+
+=============  ===================  ======================  ==========
+penalty        ``lam``              ``l1``                  ``l2``
+=============  ===================  ======================  ==========
+:class:`L1`            ``[lam1]``           ``lam1 * ones(p)``      0
+:class:`ElasticNet`    ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
+:class:`WeightedL1`    ``lam`` of length p  ``lam``                 0
+=============  ===================  ======================  ==========
+
+so the prox, its conservative Jacobian and its derivative with respect to
+``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
+penalty only states its map ``lam -> (l1, l2)`` and the transpose of that map.
+
+The proximal operator with step ``g`` is :math:`S_{g\,l1}(z) / (1 + g\,l2)`
+with :math:`S_t(z) = \mathrm{sign}(z)\max(|z| - t, 0)`. With ``D`` the mask
+:math:`1\{|z| > g\,l1\}` (0 chosen at the kinks),
+
+.. math::
+
+    \partial_z \mathrm{prox} = \frac{D}{1 + g\,l2}, \quad
+    \partial_{l1_j} \mathrm{prox}_j = -\frac{g\,D_j\,\mathrm{sign}(z_j)}{1 + g\,l2}, \quad
+    \partial_{l2} \mathrm{prox} = -\frac{g\,\mathrm{prox}(z)}{1 + g\,l2}.
+
+Multi-output coefficients (shape (p, K), flattened in C order) share the
+weight ``l1_j`` of their feature.
+
+The module also converts scikit-learn's parametrizations (``alpha``,
+``l1_ratio``, ``C``) to and from ``lam``.
+"""
+
+import numpy as np
+
+from ._kernels import prox_enet, prox_enet_mask
+
+__all__ = [
+    "L1", "ElasticNet", "WeightedL1",
+    "enet_lam_from_sklearn", "enet_sklearn_from_lam",
+    "logistic_lam_from_sklearn", "logistic_sklearn_from_lam",
+]
+
+
+def _expand(l1, n_outputs):
+    return l1 if n_outputs == 1 else np.repeat(l1, n_outputs)
+
+
+def _fold(g, n_features, n_outputs):
+    return g if n_outputs == 1 else g.reshape(n_features, n_outputs).sum(axis=1)
+
+
+class BasePenalty:
+    """Shared elastic-net algebra; subclasses define the linear map ``lam -> (l1, l2)``."""
+
+    #: whether the map uses ``l2`` (False: ``l2`` is always 0)
+    has_l2 = False
+
+    def n_hyper(self, n_features):
+        """Number of hyperparameters for ``n_features`` features."""
+        raise NotImplementedError
+
+    def weights(self, lam, n_features):
+        """``(l1, l2)``: per-feature L1 weights (shape (p,)) and the L2 weight."""
+        raise NotImplementedError
+
+    def weights_jvp(self, e, n_features):
+        """``(dl1, dl2)``: the map applied to a direction ``e`` in ``lam`` (it is linear)."""
+        return self.weights(e, n_features)
+
+    def weights_vjp(self, g_l1, g_l2):
+        """Transpose of the map: gradient in ``lam`` from gradients in ``l1`` and ``l2``."""
+        raise NotImplementedError
+
+    def check_lam(self, lam, n_features):
+        """``lam`` as a float64 array of the right length; ValueError when not positive."""
+        lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+        k = self.n_hyper(n_features)
+        if lam.shape != (k,):
+            raise ValueError(f"{type(self).__name__} takes {k} hyperparameter(s), "
+                             f"got lam of shape {lam.shape}.")
+        if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+            raise ValueError(f"Hyperparameters lam must be finite and >= 0, got {lam}.")
+        return lam
+
+    # -- the elastic-net algebra, written once ---------------------------------
+    def value(self, coef, lam):
+        """``sum_j l1_j |coef_j| + l2/2 ||coef||^2`` (coef of shape (p,) or (p, K))."""
+        coef = np.asarray(coef)
+        p = coef.shape[0]
+        l1, l2 = self.weights(lam, p)
+        absc = np.abs(coef) if coef.ndim == 1 else np.abs(coef).sum(axis=1)
+        return float(l1 @ absc + 0.5 * l2 * np.sum(coef * coef))
+
+    def prox(self, z, step, lam, n_features, n_outputs=1):
+        r"""``S_{g l1}(z) / (1 + g l2)`` on flat coefficients ``z``."""
+        l1, l2 = self.weights(lam, n_features)
+        return prox_enet(np.ascontiguousarray(z, dtype=np.float64), l1, float(l2),
+                         float(step), int(n_outputs))
+
+    def prox_mask(self, z, step, lam, n_features, n_outputs=1):
+        r"""``D = 1{|z| > g l1}``; ``d prox / dz = D / (1 + g l2)``."""
+        l1, _ = self.weights(lam, n_features)
+        return prox_enet_mask(np.ascontiguousarray(z, dtype=np.float64), l1,
+                              float(step), int(n_outputs))
+
+    def prox_jac_diag(self, z, step, lam, n_features, n_outputs=1):
+        """Diagonal of the conservative Jacobian ``d prox / dz``."""
+        _, l2 = self.weights(lam, n_features)
+        return self.prox_mask(z, step, lam, n_features, n_outputs) / (1.0 + step * l2)
+
+    def prox_jvp_lam(self, z, step, lam, e, n_features, n_outputs=1):
+        r"""``(d prox / d lam) e`` for a direction ``e`` in ``lam``."""
+        l1, l2 = self.weights(lam, n_features)
+        dl1, dl2 = self.weights_jvp(np.asarray(e, dtype=np.float64), n_features)
+        D = self.prox_mask(z, step, lam, n_features, n_outputs)
+        out = -step * D * np.sign(z) * _expand(dl1, n_outputs)
+        if dl2 != 0.0:
+            out = out - step * dl2 * self.prox(z, step, lam, n_features, n_outputs)
+        return out / (1.0 + step * l2)
+
+    def prox_vjp_lam(self, z, step, lam, u, n_features, n_outputs=1):
+        r"""``(d prox / d lam)^T u`` for a cotangent ``u`` on the coefficients."""
+        _, l2 = self.weights(lam, n_features)
+        D = self.prox_mask(z, step, lam, n_features, n_outputs)
+        c = -step / (1.0 + step * l2)
+        g_l1 = c * _fold(D * np.sign(z) * u, n_features, n_outputs)
+        g_l2 = 0.0
+        if self.has_l2:
+            g_l2 = c * float(self.prox(z, step, lam, n_features, n_outputs) @ u)
+        return self.weights_vjp(g_l1, g_l2)
+
+
+class L1(BasePenalty):
+    r"""Lasso penalty :math:`\lambda_1 \|w\|_1`; ``lam = [lam1]``."""
+
+    def n_hyper(self, n_features):
+        return 1
+
+    def weights(self, lam, n_features):
+        return np.full(n_features, float(np.asarray(lam).ravel()[0])), 0.0
+
+    def weights_vjp(self, g_l1, g_l2):
+        return np.array([np.sum(g_l1)])
+
+    def __repr__(self):
+        return "L1()"
+
+
+class ElasticNet(BasePenalty):
+    r"""Elastic net :math:`\lambda_1 \|w\|_1 + \frac{\lambda_2}{2}\|w\|^2`; ``lam = [lam1, lam2]``."""
+
+    has_l2 = True
+
+    def n_hyper(self, n_features):
+        return 2
+
+    def weights(self, lam, n_features):
+        lam = np.asarray(lam, dtype=np.float64).ravel()
+        return np.full(n_features, lam[0]), float(lam[1])
+
+    def weights_vjp(self, g_l1, g_l2):
+        return np.array([np.sum(g_l1), g_l2])
+
+    def __repr__(self):
+        return "ElasticNet()"
+
+
+class WeightedL1(BasePenalty):
+    r"""Weighted Lasso :math:`\sum_j \lambda_j |w_j|`; one hyperparameter per feature."""
+
+    def n_hyper(self, n_features):
+        return n_features
+
+    def weights(self, lam, n_features):
+        return np.asarray(lam, dtype=np.float64).ravel(), 0.0
+
+    def weights_vjp(self, g_l1, g_l2):
+        return np.asarray(g_l1, dtype=np.float64).copy()
+
+    def __repr__(self):
+        return "WeightedL1()"
+
+
+# -- scikit-learn parametrizations ---------------------------------------------
+def enet_lam_from_sklearn(alpha, l1_ratio=1.0):
+    r"""``lam`` of :class:`ElasticNet` from scikit-learn's ``Lasso`` / ``ElasticNet``.
+
+    scikit-learn minimizes :math:`\frac{1}{2n}\|y - Xw\|^2 + \alpha\rho\|w\|_1 +
+    \frac{\alpha(1-\rho)}{2}\|w\|^2`, so :math:`\lambda_1 = \alpha\rho`,
+    :math:`\lambda_2 = \alpha(1 - \rho)`.
+    """
+    return np.array([alpha * l1_ratio, alpha * (1.0 - l1_ratio)])
+
+
+def enet_sklearn_from_lam(lam):
+    """``(alpha, l1_ratio)`` from ``lam = [lam1]`` or ``[lam1, lam2]``."""
+    lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+    if lam.shape[0] == 1:
+        return float(lam[0]), 1.0
+    alpha = float(lam[0] + lam[1])
+    return alpha, float(lam[0] / alpha) if alpha > 0 else 1.0
+
+
+def logistic_lam_from_sklearn(C, l1_ratio, n_samples):
+    r"""``lam`` from scikit-learn's ``LogisticRegression(C, l1_ratio)``.
+
+    scikit-learn minimizes :math:`C\sum_i \ell_i + \rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2`;
+    dividing by :math:`Cn`: :math:`\lambda_1 = \rho/(Cn)`, :math:`\lambda_2 = (1-\rho)/(Cn)`.
+    """
+    return np.array([l1_ratio, 1.0 - l1_ratio]) / (C * n_samples)
+
+
+def logistic_sklearn_from_lam(lam, n_samples):
+    """``(C, l1_ratio)`` from ``lam = [lam1]`` or ``[lam1, lam2]``."""
+    lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+    total = float(lam.sum())
+    l1_ratio = float(lam[0] / total) if total > 0 else 1.0
+    return 1.0 / (total * n_samples), l1_ratio

@@ -1,0 +1,67 @@
+"""What every inner solver returns and how it reports non-convergence."""
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from ._gap import duality_gap, gap_scale
+
+
+class SolveResult(NamedTuple):
+    """Outcome of an inner solve.
+
+    Attributes
+    ----------
+    w : ndarray
+        Flat parameter vector ``[coef.ravel(), intercept]``.
+    n_iter : int
+        Iterations (epochs for coordinate descent and stochastic solvers).
+    gap : float
+        Relative stopping measure reached (duality gap / objective scale, or
+        fixed-point residual for maps without a dual).
+    converged : bool
+    """
+
+    w: np.ndarray
+    n_iter: int
+    gap: float
+    converged: bool
+
+
+class BaseSolver:
+    """Shared stopping test and warning; subclasses implement ``_solve``."""
+
+    def solve(self, pgmap, lam, w0=None):
+        """Minimize ``F + G_lam`` for the problem of ``pgmap``, warm-started at ``w0``.
+
+        Parameters
+        ----------
+        pgmap : ProxGradMap
+            The problem (datafit, penalty, design, encoded target).
+        lam : array-like
+            Hyperparameters (not their log).
+        w0 : ndarray, default=None
+            Warm start; zeros when None.
+
+        Returns
+        -------
+        SolveResult
+        """
+        lam = pgmap.penalty.check_lam(lam, pgmap.n_features)
+        w = pgmap.design.zeros() if w0 is None else np.array(w0, dtype=np.float64)
+        if w.shape != (pgmap.n_params,):
+            raise ValueError(f"w0 has shape {w.shape}, expected ({pgmap.n_params},).")
+        res = self._solve(pgmap, lam, w)
+        if not res.converged and getattr(self, "warn", True):
+            warnings.warn(
+                f"{type(self).__name__} did not converge in {res.n_iter} iterations "
+                f"(relative gap {res.gap:.2e} > tol {self.tol:.1e}); increase max_iter "
+                "or tol.", ConvergenceWarning, stacklevel=2)
+        return res
+
+    def _stop_measure(self, pgmap, lam, w, z=None):
+        """Relative duality gap at ``w``, plus ``|grad_b|^2 / (2 curvature)`` for the intercept."""
+        _, _, gap, grad_b = duality_gap(pgmap, w, lam, z)
+        return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.datafit.curvature) / gap_scale(pgmap)
