@@ -1,0 +1,89 @@
+"""Penalties: prox against its definition, derivatives against finite differences,
+scikit-learn parametrizations round-trip."""
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from skhypergrad.penalties import (
+    L1, ElasticNet, WeightedL1, enet_lam_from_sklearn, enet_sklearn_from_lam,
+    logistic_lam_from_sklearn, logistic_sklearn_from_lam)
+
+P = 6
+
+
+def _lam(penalty):
+    return {"L1": np.array([0.3]), "ElasticNet": np.array([0.3, 0.5]),
+            "WeightedL1": np.linspace(0.1, 0.6, P)}[type(penalty).__name__]
+
+
+PENALTIES = [L1(), ElasticNet(), WeightedL1()]
+
+
+@pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
+def test_prox_minimizes_its_objective(penalty):
+    """prox_g(z)_j = argmin_x (x - z_j)^2 / (2g) + G_j(x), checked coordinate by coordinate."""
+    lam, step = _lam(penalty), 0.7
+    z = np.array([-1.3, -0.1, 0.0, 0.15, 0.4, 2.0])
+    l1, l2 = penalty.weights(lam, P)
+    out = penalty.prox(z, step, lam, P)
+    for j in range(P):
+        res = minimize_scalar(lambda x: (x - z[j]) ** 2 / (2 * step) + l1[j] * abs(x)
+                              + 0.5 * l2 * x * x, bounds=(-5, 5), method="bounded",
+                              options={"xatol": 1e-12})
+        assert out[j] == pytest.approx(res.x, abs=1e-7)
+
+
+@pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_prox_derivatives_match_finite_differences(penalty, n_outputs):
+    rng = np.random.default_rng(0)
+    lam, step = _lam(penalty), 0.5
+    z = rng.standard_normal(P * n_outputs)
+    eps = 1e-7
+    # away from kinks: |z| - g l1 not within eps
+    l1, _ = penalty.weights(lam, P)
+    assert np.all(np.abs(np.abs(z) - step * np.repeat(l1, n_outputs)) > 1e-3)
+    d = penalty.prox_jac_diag(z, step, lam, P, n_outputs)
+    fd = np.array([(penalty.prox(z + eps * e, step, lam, P, n_outputs)
+                    - penalty.prox(z - eps * e, step, lam, P, n_outputs)) @ e / (2 * eps)
+                   for e in np.eye(z.size)])
+    np.testing.assert_allclose(d, fd, atol=1e-8)
+    e = rng.standard_normal(lam.size)
+    fd_lam = (penalty.prox(z, step, lam + eps * e, P, n_outputs)
+              - penalty.prox(z, step, lam - eps * e, P, n_outputs)) / (2 * eps)
+    np.testing.assert_allclose(penalty.prox_jvp_lam(z, step, lam, e, P, n_outputs), fd_lam,
+                               atol=1e-8)
+    u = rng.standard_normal(z.size)
+    np.testing.assert_allclose(penalty.prox_vjp_lam(z, step, lam, u, P, n_outputs) @ e,
+                               u @ penalty.prox_jvp_lam(z, step, lam, e, P, n_outputs),
+                               rtol=1e-12)
+
+
+def test_kink_uses_zero():
+    """At |z| = g lam1 the conservative Jacobian element chosen is 0."""
+    assert L1().prox_mask(np.array([0.5, -0.5]), 1.0, [0.5], 2).tolist() == [0.0, 0.0]
+
+
+@pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
+def test_value(penalty):
+    coef = np.linspace(-1, 1, P)
+    l1, l2 = penalty.weights(_lam(penalty), P)
+    assert penalty.value(coef, _lam(penalty)) == pytest.approx(
+        np.sum(l1 * np.abs(coef)) + 0.5 * l2 * coef @ coef)
+
+
+def test_check_lam_errors():
+    with pytest.raises(ValueError, match="2 hyperparameter"):
+        ElasticNet().check_lam([1.0], 4)
+    with pytest.raises(ValueError, match=">= 0"):
+        L1().check_lam([-1.0], 4)
+
+
+def test_sklearn_parametrizations_round_trip():
+    lam = enet_lam_from_sklearn(0.4, 0.25)
+    np.testing.assert_allclose(lam, [0.1, 0.3])
+    assert enet_sklearn_from_lam(lam) == pytest.approx((0.4, 0.25))
+    lam = logistic_lam_from_sklearn(2.0, 0.5, 100)
+    np.testing.assert_allclose(lam, [0.0025, 0.0025])
+    assert logistic_sklearn_from_lam(lam, 100) == pytest.approx((2.0, 0.5))
