@@ -1,0 +1,328 @@
+r"""Outer optimizers on the log-hyperparameters :math:`\theta = \log\lambda`, with bounds.
+
+An optimizer is a small object with settings only; everything that changes
+during a search lives in a NamedTuple state (``init`` / ``update``, in the style
+of optax), so a search can be pickled, resumed or run in another process.
+:func:`minimize` drives any of them on an *inexact* objective
+
+.. code-block:: python
+
+    value, grad, info = objective(theta, tol)
+
+whose accuracy ``tol`` (inner solver and adjoint tolerance) it tightens as the
+search converges: geometrically with the outer steps, and at once when a step
+fails to decrease the criterion. It never returns a point worse than the best
+one evaluated, and stops when the relative improvement over ``patience`` steps
+falls below ``tol`` or after ``max_iter`` steps, or when ``callback`` returns True.
+"""
+
+import time
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+from scipy.optimize import minimize as scipy_minimize
+from sklearn.exceptions import ConvergenceWarning
+
+__all__ = ["GradientDescent", "Adam", "LBFGSB", "OuterResult", "minimize", "get_optimizer"]
+
+
+class GDState(NamedTuple):
+    """State of :class:`GradientDescent`: the current step size."""
+
+    step: float
+
+
+class GradientDescent:
+    r"""Projected gradient descent with backtracking (Armijo) line search.
+
+    A step :math:`\theta^+ = \Pi(\theta - s\nabla E)` is accepted when
+    :math:`E(\theta^+) \le E(\theta) - c\,\nabla E^T(\theta - \theta^+)`; otherwise
+    ``s`` is halved (and the inner accuracy tightened). After an accepted step ``s``
+    grows by ``grow``.
+
+    Parameters
+    ----------
+    step : float or None, default=None
+        Initial step; None uses ``1 / ||grad||_inf`` at the first point (a unit move
+        in log-space of the most sensitive hyperparameter, at most).
+    c : float, default=1e-4
+        Armijo constant.
+    grow : float, default=1.5
+    max_backtrack : int, default=8
+    """
+
+    line_search = True
+
+    def __init__(self, step=None, c=1e-4, grow=1.5, max_backtrack=8):
+        self.step = step
+        self.c = c
+        self.grow = grow
+        self.max_backtrack = max_backtrack
+
+    def init(self, theta, grad):
+        step = self.step
+        if step is None:
+            gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+            step = 1.0 / gmax if gmax > 0 else 1.0
+        return GDState(step=float(step))
+
+    def propose(self, theta, grad, state):
+        """Trial point for the current step."""
+        return theta - state.step * grad
+
+    def accept(self, state):
+        return GDState(step=state.step * self.grow)
+
+    def reject(self, state):
+        return GDState(step=state.step * 0.5)
+
+
+class AdamState(NamedTuple):
+    """State of :class:`Adam`: step count and first / second moment estimates."""
+
+    count: int
+    mu: np.ndarray
+    nu: np.ndarray
+
+
+class Adam:
+    r"""Adam (Kingma and Ba) on :math:`\theta`, projected onto the bounds.
+
+    .. math::
+
+        m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad
+        \theta \leftarrow \Pi\Big(\theta - \eta\,\frac{m / (1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)} + \epsilon}\Big)
+
+    No line search; the search keeps the best point seen.
+
+    Parameters
+    ----------
+    learning_rate : float, default=0.2
+        In log-space: 0.2 moves each hyperparameter by about 20% per step.
+    b1, b2, eps : float
+    """
+
+    line_search = False
+
+    def __init__(self, learning_rate=0.2, b1=0.9, b2=0.999, eps=1e-8):
+        self.learning_rate = learning_rate
+        self.b1 = b1
+        self.b2 = b2
+        self.eps = eps
+
+    def init(self, theta, grad):
+        return AdamState(0, np.zeros_like(theta), np.zeros_like(theta))
+
+    def update(self, theta, grad, state):
+        """``(new_theta, new_state)``."""
+        count = state.count + 1
+        mu = self.b1 * state.mu + (1 - self.b1) * grad
+        nu = self.b2 * state.nu + (1 - self.b2) * grad ** 2
+        mhat = mu / (1 - self.b1 ** count)
+        vhat = nu / (1 - self.b2 ** count)
+        return theta - self.learning_rate * mhat / (np.sqrt(vhat) + self.eps), \
+            AdamState(count, mu, nu)
+
+
+class LBFGSB:
+    """scipy's L-BFGS-B on ``theta`` with the bounds (its own line search).
+
+    Parameters
+    ----------
+    maxcor : int, default=10
+        Number of stored corrections.
+    """
+
+    line_search = None  # scipy drives the iterations
+
+    def __init__(self, maxcor=10):
+        self.maxcor = maxcor
+
+
+_OPTIMIZERS = {"gd": GradientDescent, "adam": Adam, "lbfgs": LBFGSB, "l-bfgs-b": LBFGSB}
+
+
+def get_optimizer(optimizer):
+    """An optimizer from its name ("gd", "adam", "lbfgs") or an instance."""
+    if isinstance(optimizer, str):
+        try:
+            return _OPTIMIZERS[optimizer.lower()]()
+        except KeyError:
+            raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or an optimizer "
+                             f"instance, got {optimizer!r}.") from None
+    if not hasattr(optimizer, "line_search"):
+        raise ValueError(f"optimizer must be one of {sorted(_OPTIMIZERS)} or an optimizer "
+                         f"instance, got {optimizer!r}.")
+    return optimizer
+
+
+class OuterResult(NamedTuple):
+    """Outcome of :func:`minimize`.
+
+    Attributes
+    ----------
+    theta : ndarray
+        Best point evaluated (log-hyperparameters).
+    value : float
+        Criterion there.
+    info : object
+        The objective's ``info`` at the best point (e.g. warm starts).
+    history : list of dict
+        One entry per evaluation: ``theta``, ``value``, ``grad``, ``tol``, ``seconds``,
+        ``accepted`` and the objective's ``info`` fields.
+    n_iter : int
+        Outer steps taken.
+    converged : bool
+    """
+
+    theta: np.ndarray
+    value: float
+    info: Any
+    history: list
+    n_iter: int
+    converged: bool
+
+
+class _Tracker:
+    """Evaluates the objective, records history, keeps the best point, calls the callback."""
+
+    def __init__(self, objective, callback):
+        self.objective = objective
+        self.callback = callback
+        self.history = []
+        self.best = None  # (value, theta, grad, info)
+        self.t0 = time.perf_counter()
+        self.stopped = False
+
+    def __call__(self, theta, tol):
+        value, grad, info = self.objective(theta, tol)
+        value = float(value)
+        grad = np.asarray(grad, dtype=np.float64)
+        if not np.isfinite(value):
+            value = np.inf
+        if not np.all(np.isfinite(grad)):
+            grad = np.where(np.isfinite(grad), grad, 0.0)
+            warnings.warn("Non-finite hypergradient entries were set to 0.", ConvergenceWarning,
+                          stacklevel=3)
+        improved = self.best is None or value < self.best[0]
+        if improved:
+            self.best = (value, theta.copy(), grad, info)
+        entry = {"theta": theta.copy(), "value": value, "grad": grad, "tol": tol,
+                 "seconds": time.perf_counter() - self.t0, "best": improved}
+        if isinstance(info, dict):
+            entry.update({k: v for k, v in info.items() if not k.startswith("_")})
+        self.history.append(entry)
+        if self.callback is not None and self.callback(entry):
+            self.stopped = True
+        return value, grad, info
+
+
+def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e-4,
+             inner_tol=(1e-4, 1e-8), patience=3, callback=None):
+    r"""Minimize an inexact criterion over log-hyperparameters.
+
+    Parameters
+    ----------
+    objective : callable
+        ``objective(theta, tol) -> (value, grad, info)``; ``grad`` in ``theta``.
+    theta0 : ndarray
+    optimizer : str or optimizer instance, default="gd"
+        "gd" (:class:`GradientDescent`), "adam" (:class:`Adam`), "lbfgs" (:class:`LBFGSB`).
+    bounds : (ndarray, ndarray) or None
+        Lower and upper bounds on ``theta`` (projected onto).
+    max_iter : int, default=50
+        Outer steps.
+    tol : float, default=1e-4
+        Stop when the best value improved by less than ``tol`` (relative) over
+        the last ``patience`` steps.
+    inner_tol : (float, float), default=(1e-4, 1e-8)
+        Inner accuracy at the start and at the end; tightened by a factor 10 every
+        step and after every rejected step, down to the final value.
+    patience : int, default=3
+    callback : callable, default=None
+        Called with each history entry; returning True stops the search.
+
+    Returns
+    -------
+    OuterResult
+    """
+    optimizer = get_optimizer(optimizer)
+    theta0 = np.asarray(theta0, dtype=np.float64).copy()
+    lo, hi = (np.full_like(theta0, -np.inf), np.full_like(theta0, np.inf)) if bounds is None \
+        else (np.broadcast_to(bounds[0], theta0.shape), np.broadcast_to(bounds[1], theta0.shape))
+    project = lambda t: np.clip(t, lo, hi)  # noqa: E731
+    track = _Tracker(objective, callback)
+    tol0, tol_end = inner_tol
+    inner = max(tol0, tol_end)
+
+    if isinstance(optimizer, LBFGSB):
+        n_iter = _minimize_lbfgsb(track, project(theta0), lo, hi, max_iter, tol, tol_end,
+                                  optimizer)
+        converged = n_iter < max_iter or track.stopped
+    else:
+        n_iter, converged = _minimize_iterative(track, optimizer, project(theta0), project,
+                                                max_iter, tol, inner, tol_end, patience)
+    value, theta, _, info = track.best
+    return OuterResult(theta, value, info, track.history, n_iter, converged)
+
+
+def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, tol_end,
+                        patience):
+    value, grad, _ = track(theta, inner)
+    state = optimizer.init(theta, grad)
+    bests = [value]
+    for it in range(1, max_iter + 1):
+        if track.stopped:
+            return it - 1, True
+        inner = max(inner * 0.1, tol_end)
+        if optimizer.line_search:
+            for _ in range(optimizer.max_backtrack + 1):
+                trial = project(optimizer.propose(theta, grad, state))
+                if np.array_equal(trial, theta):
+                    return it - 1, True  # stuck on the bounds with a gradient pointing out
+                t_value, t_grad, _ = track(trial, inner)
+                if t_value <= value - optimizer.c * float(grad @ (theta - trial)):
+                    theta, value, grad = trial, t_value, t_grad
+                    state = optimizer.accept(state)
+                    break
+                state = optimizer.reject(state)
+                inner = tol_end
+                if track.stopped:
+                    return it, True
+            else:
+                return it, True  # no decrease found: a stationary point at this accuracy
+        else:
+            theta, state = optimizer.update(theta, grad, state)
+            theta = project(theta)
+            value, grad, _ = track(theta, inner)
+        bests.append(track.best[0])
+        if len(bests) > patience:
+            old = bests[-patience - 1]
+            if old - bests[-1] <= tol * max(abs(old), 1e-12):
+                return it, True
+    return max_iter, False
+
+
+def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
+    def fun(t):
+        if track.stopped:
+            raise StopIteration
+        value, grad, _ = track(np.asarray(t, dtype=np.float64), tol_end)
+        return value, grad
+
+    n_iter = [0]
+
+    def cb(intermediate_result):
+        n_iter[0] += 1
+        if track.stopped:
+            raise StopIteration
+
+    bounds = list(zip(np.where(np.isfinite(lo), lo, None), np.where(np.isfinite(hi), hi, None)))
+    try:
+        res = scipy_minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                             callback=cb, options={"maxiter": max_iter, "ftol": tol,
+                                                   "maxcor": optimizer.maxcor})
+        return int(res.nit)
+    except StopIteration:
+        return n_iter[0]

@@ -1,0 +1,73 @@
+"""Outer optimizers: reach the minimizer of smooth test functions within bounds, keep the
+best point, honor callbacks, and cope with inexact gradients."""
+
+import numpy as np
+import pytest
+
+from skhypergrad.optimizers import Adam, GradientDescent, LBFGSB, get_optimizer, minimize
+
+CENTER = np.array([1.0, -2.0])
+SCALE = np.array([1.0, 10.0])
+
+
+def _quadratic(theta, tol):
+    """An ill-conditioned quadratic whose gradient carries an error of size tol."""
+    d = theta - CENTER
+    noise = tol * np.array([1.0, -1.0])
+    return float(0.5 * np.sum(SCALE * d * d)), SCALE * d + noise, {"tol_used": tol}
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs", Adam(learning_rate=0.1)])
+def test_reaches_minimizer(optimizer):
+    res = minimize(_quadratic, np.zeros(2), optimizer=optimizer, max_iter=300, tol=1e-12,
+                   patience=30)
+    np.testing.assert_allclose(res.theta, CENTER, atol=2e-2 if isinstance(optimizer, Adam)
+                               else 1e-4)
+    assert res.value == min(h["value"] for h in res.history)
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs", "adam"])
+def test_bounds_are_respected(optimizer):
+    lo, hi = np.array([-5.0, -1.0]), np.array([0.5, 5.0])
+    res = minimize(_quadratic, np.zeros(2), optimizer=optimizer, bounds=(lo, hi), max_iter=200)
+    assert np.all(res.theta >= lo) and np.all(res.theta <= hi)
+    assert all(np.all(h["theta"] >= lo) and np.all(h["theta"] <= hi) for h in res.history)
+    np.testing.assert_allclose(res.theta, [0.5, -1.0], atol=1e-2)
+
+
+def test_inner_tolerance_is_tightened():
+    res = minimize(_quadratic, np.zeros(2), optimizer="gd", max_iter=20,
+                   inner_tol=(1e-2, 1e-6), tol=0)
+    tols = [h["tol"] for h in res.history]
+    assert tols[0] == 1e-2 and min(tols) == 1e-6
+    assert all(b <= a for a, b in zip(tols, tols[1:]))
+
+
+def test_callback_stops_and_best_is_kept():
+    seen = []
+
+    def callback(entry):
+        seen.append(entry["value"])
+        return len(seen) >= 3
+
+    res = minimize(_quadratic, np.zeros(2), optimizer="gd", callback=callback, max_iter=100)
+    assert len(res.history) == 3
+    assert res.value == min(seen)
+
+
+def test_nan_value_is_never_best():
+    def objective(theta, tol):
+        if theta[0] > 0.5:
+            return np.nan, np.array([np.nan]), {}
+        return float((theta[0] - 1) ** 2), np.array([2 * (theta[0] - 1)]), {}
+
+    with pytest.warns(Warning):
+        res = minimize(objective, np.zeros(1), optimizer=Adam(learning_rate=1.0), max_iter=5)
+    assert np.isfinite(res.value) and res.theta[0] <= 0.5
+
+
+def test_get_optimizer():
+    assert isinstance(get_optimizer("gd"), GradientDescent)
+    assert isinstance(get_optimizer("L-BFGS-B"), LBFGSB)
+    with pytest.raises(ValueError, match="optimizer must be"):
+        get_optimizer("sgd")
