@@ -33,6 +33,9 @@ class SolveResult(NamedTuple):
 class BaseSolver:
     """Shared stopping test and warning; subclasses implement ``_solve``."""
 
+    #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
+    _budget = ("max_iter", "iterations")
+
     def solve(self, pgmap, lam, w0=None):
         """Minimize ``F + G_lam`` for the problem of ``pgmap``, warm-started at ``w0``.
 
@@ -56,9 +59,9 @@ class BaseSolver:
         res = self._solve(pgmap, lam, w)
         if not res.converged and getattr(self, "warn", True):
             warnings.warn(
-                f"{type(self).__name__} did not converge in {res.n_iter} iterations "
-                f"(relative gap {res.gap:.2e} > tol {self.tol:.1e}); increase max_iter "
-                "or tol.", ConvergenceWarning, stacklevel=2)
+                f"{type(self).__name__} did not converge in {res.n_iter} {self._budget[1]} "
+                f"(relative gap {res.gap:.2e} > tol {self.tol:.1e}); increase "
+                f"{self._budget[0]} or tol.", ConvergenceWarning, stacklevel=2)
         return res
 
     def _stop_measure(self, pgmap, lam, w, z=None):

@@ -1,0 +1,183 @@
+r"""Numba epoch kernel of minibatch proximal SAGA and proximal SGD.
+
+The problem is :math:`\min_w \frac1n \sum_i f_i(w) + \sum_j l1_j |w_j| + \frac{l2}{2}\|w\|^2`
+with :math:`f_i(w) = \ell(y_i, z_i)`, :math:`z_i = x_i^T W + b` (``K`` outputs,
+``W`` of shape (p, K) stored flat in C order, intercept ``b`` in the last ``K``
+entries of ``w`` when fitted). The gradient of one sample is
+:math:`\nabla f_i(w) = [x_i \otimes a_i, a_i]` with the *raw* gradient
+:math:`a_i = \partial_z \ell(y_i, z_i) \in \mathbb{R}^K`, so a SAGA memory
+stores ``K`` numbers per sample (:math:`\alpha_i`), never a full gradient.
+
+For a minibatch ``B`` and step ``g_t``, with :math:`\bar\alpha = \frac1n \sum_i [x_i \otimes
+\alpha_i, \alpha_i]` the mean gradient in memory,
+
+.. math::
+
+    \text{SGD:}\quad  d &= \frac{1}{|B|} \sum_{i \in B} [x_i \otimes a_i, a_i] \\
+    \text{SAGA:}\quad d &= \frac{1}{|B|} \sum_{i \in B} [x_i \otimes (a_i - \alpha_i),
+                                                         a_i - \alpha_i] + \bar\alpha,
+    \qquad \alpha_i \leftarrow a_i \ (i \in B),\
+    \bar\alpha \leftarrow \bar\alpha + \frac{|B|}{n}(d - \bar\alpha) \\
+    w &\leftarrow \mathrm{prox}_{g_t G}(w - g_t d)
+    \quad \text{(identity on the intercept).}
+
+Both share one loop; they differ only by the correction. Rows of ``X`` come
+either from a dense C-ordered matrix (flattened, ``dense=True``; ``indices`` and
+``indptr`` unused) or from CSR arrays ``(data, indices, indptr)``, so one
+compiled signature serves both storages.
+
+Datafit codes (``datafit.kind``): 0 least squares :math:`a = z - y`,
+1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
+2 multinomial :math:`a = \mathrm{softmax}(z) - e_y` (``y`` a class index stored
+as float).
+"""
+
+import numpy as np
+from numba import njit
+
+from .._kernels import prox_enet
+
+__all__ = ["prox_sgd_epoch", "SUPPORTED_KINDS"]
+
+#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
+SUPPORTED_KINDS = (0, 1, 2)
+
+
+@njit(cache=True, inline="always")
+def _row_bounds(indptr, dense, n_features, i):
+    """Positions of row ``i`` in the flat storage ``data``."""
+    if dense:
+        return i * n_features, (i + 1) * n_features
+    return indptr[i], indptr[i + 1]
+
+
+@njit(cache=True, inline="always")
+def _column(indices, dense, start, pos):
+    """Feature index of the stored entry ``pos`` of a row starting at ``start``."""
+    return pos - start if dense else indices[pos]
+
+
+@njit(cache=True)
+def _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z):
+    """``z = x_i^T W + b`` (``z`` of length K, overwritten)."""
+    K = z.shape[0]
+    n_coefs = n_features * K
+    start, end = _row_bounds(indptr, dense, n_features, i)
+    for k in range(K):
+        acc = w[n_coefs + k] if fit_intercept else 0.0
+        for pos in range(start, end):
+            acc += data[pos] * w[_column(indices, dense, start, pos) * K + k]
+        z[k] = acc
+
+
+@njit(cache=True)
+def _add_sample_gradient(data, indices, indptr, dense, n_features, i, a, scale,
+                         fit_intercept, d):
+    """``d += scale * [x_i (x) a, a]`` (the intercept part only when fitted)."""
+    K = a.shape[0]
+    n_coefs = n_features * K
+    start, end = _row_bounds(indptr, dense, n_features, i)
+    for k in range(K):
+        ak = scale * a[k]
+        for pos in range(start, end):
+            d[_column(indices, dense, start, pos) * K + k] += data[pos] * ak
+        if fit_intercept:
+            d[n_coefs + k] += ak
+
+
+@njit(cache=True)
+def _raw_grad(kind, yi, z, a):
+    """Raw gradient ``a = d loss(yi, z) / dz`` of one sample (see the module docstring)."""
+    if kind == 0:
+        a[0] = z[0] - yi
+    elif kind == 1:
+        a[0] = -yi / (1.0 + np.exp(yi * z[0]))
+    else:
+        zmax = z.max()
+        total = 0.0
+        for k in range(z.shape[0]):
+            a[k] = np.exp(z[k] - zmax)
+            total += a[k]
+        for k in range(z.shape[0]):
+            a[k] /= total
+        a[int(yi)] -= 1.0
+
+
+@njit(cache=True)
+def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
+    """``w <- prox_{step G}(w - step d)`` on the coefficients, a gradient step on the intercept."""
+    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs)
+    for m in range(n_coefs, w.shape[0]):
+        w[m] -= step * d[m]
+
+
+@njit(cache=True)
+def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                   fit_intercept, w, l1, l2, order, batch_size, steps,
+                   variance_reduction, memory, grad_mean):
+    r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
+
+    Parameters
+    ----------
+    data, indices, indptr : ndarray
+        Rows of ``X``: CSR arrays, or (``dense=True``) the C-ordered dense matrix
+        flattened, with ``indices``/``indptr`` unused (empty).
+    dense : bool
+    n_features : int
+    y : ndarray of shape (n_samples,), float64
+        Encoded target (class indices as floats for the multinomial loss).
+    kind : int
+        Datafit code: 0 least squares, 1 logistic, 2 multinomial.
+    n_outputs : int
+        ``K`` (1 unless multinomial).
+    fit_intercept : bool
+    w : ndarray of shape (n_features * K + K * fit_intercept,)
+        Parameters, updated in place.
+    l1 : ndarray of shape (n_features,)
+        Per-feature L1 weights.
+    l2 : float
+        L2 weight.
+    order : ndarray of int64
+        Samples visited, cut into consecutive minibatches of ``batch_size``
+        (the last one may be smaller).
+    batch_size : int
+    steps : ndarray of shape (ceil(len(order) / batch_size),)
+        Step of each minibatch.
+    variance_reduction : bool
+        SAGA (True) or plain SGD (False).
+    memory : ndarray of shape (n_samples * K,)
+        SAGA memory :math:`\alpha` of raw gradients, updated in place (unused,
+        may be empty, for SGD).
+    grad_mean : ndarray of shape (len(w),)
+        :math:`\bar\alpha = \frac1n \sum_i [x_i \otimes \alpha_i, \alpha_i]`, updated
+        in place (unused for SGD).
+    """
+    n_samples = y.shape[0]
+    K = n_outputs
+    n_coefs = n_features * K
+    z = np.empty(K)
+    a = np.empty(K)
+    d = np.empty(w.shape[0])
+    for t in range(steps.shape[0]):
+        start = t * batch_size
+        stop = min(start + batch_size, order.shape[0])
+        d[:] = 0.0
+        for s in range(start, stop):
+            i = order[s]
+            _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
+            _raw_grad(kind, y[i], z, a)
+            if variance_reduction:
+                for k in range(K):
+                    old = memory[i * K + k]
+                    memory[i * K + k] = a[k]
+                    a[k] -= old
+            _add_sample_gradient(data, indices, indptr, dense, n_features, i, a,
+                                 1.0 / (stop - start), fit_intercept, d)
+        if variance_reduction:
+            # d holds the correction; add the mean memory gradient, then refresh it
+            frac = (stop - start) / n_samples
+            for m in range(d.shape[0]):
+                mean_old = grad_mean[m]
+                grad_mean[m] += frac * d[m]
+                d[m] += mean_old
+        _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
