@@ -1,0 +1,179 @@
+r"""The functional entry point: one criterion value and its hypergradient."""
+
+import inspect
+import numbers
+
+import numpy as np
+from sklearn.utils import check_X_y
+from sklearn.utils.multiclass import check_classification_targets
+
+from .criteria import BaseCriterion, CrossVal
+from .hypergrad import get_engine
+from .models import InnerModel, from_estimator
+from .solvers import ProxGradient
+
+__all__ = ["hypergradient"]
+
+_CRITERIA = {"cv": lambda: CrossVal(cv=5)}
+
+
+def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=None,
+                  random_state=None):
+    r"""Criterion value and its gradient in the log of the penalty weights.
+
+    The model's penalty weights :math:`\lambda` define the inner problem
+
+    .. math::
+
+        w^*(\lambda) = \arg\min_{w, b}\; F(w, b) + \lambda_1\|w\|_1
+        + \frac{\lambda_2}{2}\|w\|_2^2,
+
+    with :math:`F = \frac{1}{2n}\|y - Xw - b\|^2` (least squares) or
+    :math:`F = \frac1n\sum_i \log(1 + e^{-y_i(x_i^Tw + b)})` (logistic, the two
+    classes encoded as :math:`\pm 1` by scikit-learn's ``LabelEncoder``; more than
+    two classes give the multinomial log-loss), and this function returns
+
+    .. math::
+
+        E(\lambda) = C(w^*(\lambda)), \qquad
+        \nabla_{\log\lambda} E = \lambda \odot \nabla_\lambda E,
+
+    the gradient taken through the solution map by implicit (or iterative)
+    differentiation.
+
+    Hyperparameters, in this order:
+
+    ===========================================  ===============================================
+    ``model``                                    :math:`\lambda`
+    ===========================================  ===============================================
+    ``Lasso(alpha)``                             :math:`[\alpha]`
+    ``ElasticNet(alpha, l1_ratio=\rho)``         :math:`[\alpha\rho,\ \alpha(1-\rho)]`
+    ``LogisticRegression(C)``, L1                :math:`[1/(Cn)]`
+    ``LogisticRegression(C, l1_ratio=\rho)``     :math:`[\rho/(Cn),\ (1-\rho)/(Cn)]`
+    ``InnerModel(..., lam=lam)``                 ``lam`` (weighted Lasso: one per feature)
+    ===========================================  ===============================================
+
+    For ``LogisticRegression`` (which minimizes :math:`C\sum_i\ell_i + \rho\|w\|_1
+    + \frac{1-\rho}{2}\|w\|^2`), :math:`n` is the number of samples of the full
+    ``X`` given here. The L1 / elastic-net choice is read from ``l1_ratio``
+    (scikit-learn >= 1.8) or from the deprecated ``penalty="l1"`` /
+    ``"elasticnet"``; L2-only and unpenalized models are rejected.
+
+    :math:`\lambda` weighs the *per-sample normalized* objective, so in
+    cross-validation every fold's model is trained with the same
+    :math:`\lambda` on its own :math:`n_{train}` rows (as ``ElasticNetCV``
+    does with ``alpha``); for ``LogisticRegression`` the conversion from ``C``
+    is made once, with the full :math:`n`.
+
+    Parameters
+    ----------
+    model : Lasso, ElasticNet, LogisticRegression or InnerModel
+        scikit-learn estimator (fitted or not; only its parameters are read) or
+        a :class:`~skhypergrad.models.InnerModel` with ``lam`` set, carrying the
+        current hyperparameters.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Training data; CSR / CSC stay sparse; converted to float64 (float32 is
+        accepted).
+    y : array-like of shape (n_samples,)
+        Targets: real values, or labels of any type for a classifier.
+    criterion : "cv" or criterion instance
+        ``"cv"`` is :class:`~skhypergrad.criteria.CrossVal` with 5 folds;
+        otherwise a :class:`~skhypergrad.criteria.HeldOut`,
+        :class:`~skhypergrad.criteria.CrossVal` or
+        :class:`~skhypergrad.criteria.SURE`.
+    method : str or engine instance, default="aid-cg"
+        Hypergradient engine (see :func:`skhypergrad.hypergrad.get_engine`):
+        ``"itd"``, ``"itd-reverse"``, ``"aid-fp"``, ``"aid-cg"``, ``"nsid"``, or
+        an engine object used as is. ITD engines iterate from zero themselves
+        (no inner solve) and the value is taken at their last iterate.
+    tol : float, default=1e-8
+        Tolerance of the engine's linear solve (engines that take one: AID)
+        and, when ``solver`` is None, of the inner solver (relative duality gap).
+    solver : solver instance, default=None
+        Inner solver; None uses :class:`~skhypergrad.solvers.ProxGradient`
+        (FISTA) with ``tol``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of stochastic engines (``"nsid"``). Criteria own their randomness
+        (e.g. ``SURE(random_state=...)``).
+
+    Returns
+    -------
+    value : float
+        :math:`E(\lambda)`.
+    grad : ndarray of shape (n_hyper,)
+        :math:`\nabla_{\log\lambda} E`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import Lasso
+    >>> from skhypergrad import hypergradient
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.randn(40, 5), rng.randn(40)
+    >>> value, grad = hypergradient(Lasso(alpha=0.1), X, y, criterion="cv")
+    >>> grad.shape
+    (1,)
+    """
+    if not (isinstance(tol, numbers.Real) and tol > 0):
+        raise ValueError(f"tol must be a positive float, got {tol!r}.")
+    classifier = _is_classifier(model)
+    X, y = check_X_y(X, y, accept_sparse=("csr", "csc"), dtype=np.float64,
+                     y_numeric=not classifier)
+    if classifier:
+        check_classification_targets(y)
+    if isinstance(model, InnerModel):
+        if model.lam is None:
+            raise ValueError("model: an InnerModel passed to hypergradient must carry "
+                             "its hyperparameters (lam=...).")
+        inner = model.bind(y)
+    else:
+        inner = from_estimator(model, y)
+    lam = inner.check_lam(inner.lam, X.shape[1])
+    criterion = _check_criterion(criterion)
+    engine = _check_engine(method, tol, random_state)
+    if solver is None:
+        solver = ProxGradient(tol=tol)
+    elif not hasattr(solver, "solve"):
+        raise ValueError(f"solver must be a skhypergrad solver (with a solve method) or "
+                         f"None, got {solver!r}.")
+    res = criterion.value_and_grad(inner, X, y, lam, solver=solver, engine=engine)
+    return res.value, res.grad
+
+
+def _is_classifier(model):
+    if isinstance(model, InnerModel):
+        return model.is_classifier
+    from sklearn.linear_model import ElasticNet, LogisticRegression
+    if isinstance(model, LogisticRegression):
+        return True
+    if isinstance(model, ElasticNet):   # Lasso too
+        return False
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or LogisticRegression, "
+                     f"or a skhypergrad InnerModel; got {type(model).__name__}.")
+
+
+def _check_criterion(criterion):
+    if isinstance(criterion, str):
+        if criterion not in _CRITERIA:
+            raise ValueError(f"criterion must be one of {tuple(_CRITERIA)} or a criterion "
+                             f"object (HeldOut, CrossVal, SURE), got {criterion!r}.")
+        return _CRITERIA[criterion]()
+    if not isinstance(criterion, BaseCriterion):
+        raise ValueError(f"criterion must be one of {tuple(_CRITERIA)} or a criterion object "
+                         f"(HeldOut, CrossVal, SURE), got {type(criterion).__name__}.")
+    return criterion
+
+
+def _check_engine(method, tol, random_state):
+    """The engine of ``method``, given ``tol`` / ``random_state`` when it takes them."""
+    if not isinstance(method, str):
+        try:
+            return get_engine(method)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"method must be an engine name or instance: {exc}") from exc
+    try:
+        accepted = inspect.signature(type(get_engine(method))).parameters
+    except ValueError as exc:
+        raise ValueError(f"method: {exc}") from exc
+    params = {"tol": tol, "random_state": random_state}
+    return get_engine(method, **{k: v for k, v in params.items() if k in accepted})

@@ -1,0 +1,511 @@
+r"""Outer criteria :math:`E(\lambda) = C(w^*(\lambda))` and their gradients in :math:`\log\lambda`.
+
+A criterion trains an :class:`~skhypergrad.models.InnerModel` on some rows for
+the hyperparameters ``lam``, evaluates an outer loss :math:`C` at the solution
+and, through a hypergradient engine, its gradient
+
+.. math::
+
+    \nabla_{\log\lambda} E = \lambda \odot \nabla_\lambda E, \qquad
+    \nabla_\lambda E = B^T (I - A^T)^{-1} \nabla C(w^*)
+
+(see :mod:`skhypergrad.hypergrad`). Every criterion is a set of independent
+*inner problems* (one for :class:`HeldOut`, one per fold for :class:`CrossVal`,
+two for :class:`SURE`), each a fixed-point map with its own outer function, and
+combines their values and gradients linearly.
+
+Criteria hold only their settings. Warm starts (the inner solution ``w`` and the
+engine's state, per inner problem) are returned in
+:attr:`CriterionResult.state` and passed back as ``state`` at the next
+hyperparameters; nothing is stored on the criterion.
+
+Normalization: ``lam`` is defined on the normalized objective
+:math:`\frac1n\sum_i \ell_i + G_\lambda`, so the same ``lam`` is used for every
+training set whatever its size ``n`` (in cross-validation each fold's model is
+trained with the same ``lam`` on its own ``n_train`` rows).
+"""
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.model_selection import check_cv
+from sklearn.utils import check_array, check_random_state, column_or_1d
+
+from ._design import Design
+from .datafits import Quadratic
+from .hypergrad import get_engine
+from .models import InnerModel
+
+__all__ = ["InnerState", "CriterionResult", "HeldOut", "CrossVal", "SURE"]
+
+_LOSSES = ("auto", "squared", "logistic", "multinomial")
+_LOSS_OF_DATAFIT = {"quadratic": "squared", "logistic": "logistic",
+                    "multinomial": "multinomial"}
+
+
+class InnerState(NamedTuple):
+    """Warm start of one inner problem.
+
+    Attributes
+    ----------
+    w : ndarray or None
+        Last inner solution (the solver's warm start, or ITD's starting point).
+    engine_state : object
+        ``state`` of the engine's last :class:`~skhypergrad.hypergrad._base.HypergradResult`.
+    """
+
+    w: Any = None
+    engine_state: Any = None
+
+
+class CriterionResult(NamedTuple):
+    """Outcome of a criterion evaluation.
+
+    Attributes
+    ----------
+    value : float
+        :math:`E(\\lambda)`.
+    grad : ndarray of shape (n_hyper,) or None
+        :math:`\\nabla_{\\log\\lambda} E = \\lambda \\odot \\nabla_\\lambda E`;
+        None from :meth:`BaseCriterion.value`.
+    state : tuple of InnerState
+        One warm start per inner problem; pass it back as ``state``.
+    values : ndarray
+        Components of ``value``: ``[value]`` for :class:`HeldOut`, the held-out
+        loss of every fold for :class:`CrossVal`, ``[mse, df]`` for :class:`SURE`.
+    n_iter : ndarray of int
+        Inner solver iterations per inner problem (0 when the engine iterates itself).
+    n_iter_engine : ndarray of int
+        Engine iterations per inner problem (0 without a gradient).
+    """
+
+    value: float
+    grad: Any
+    state: tuple
+    values: np.ndarray
+    n_iter: np.ndarray
+    n_iter_engine: np.ndarray
+
+
+class _Outcome(NamedTuple):
+    value: float
+    grad: Any           # gradient in lam (not log lam), or None
+    state: InnerState
+    n_iter: int
+    n_iter_engine: int
+
+
+class _OuterLoss:
+    r"""Outer function :math:`C(w) = a\,F_{\mathrm{val}}(w) + u^T z(w)`, :math:`z = X w + b`.
+
+    ``F_val`` is a datafit's mean loss on ``(design, y)``; ``u`` an optional
+    linear term on the predictions.
+    """
+
+    def __init__(self, design, y, datafit, factor=1.0, linear=None):
+        self.design = design
+        self.y = y
+        self.datafit = datafit
+        self.factor = factor
+        self.linear = linear
+
+    def value(self, w):
+        z = self.design.matvec(w)
+        out = self.factor * self.datafit.loss(self.y, z) if self.factor else 0.0
+        if self.linear is not None:
+            out += float(self.linear @ z)
+        return float(out)
+
+    def grad(self, w):
+        z = self.design.matvec(w)
+        gz = self.factor * self.datafit.raw_grad(self.y, z) if self.factor \
+            else np.zeros_like(z)
+        if self.linear is not None:
+            gz = gz + self.linear
+        return self.design.rmatvec(gz)
+
+
+def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
+    """Solve one inner problem, evaluate ``outer`` there and (optionally) differentiate it.
+
+    Engines that need the solution (``engine.needs_solution``) get ``w*`` from
+    ``solver``; the others (ITD) iterate from the warm start themselves and the
+    value is taken at their last iterate.
+    """
+    w0, engine_state = inner_state
+    res = None
+    if compute_grad and not engine.needs_solution:
+        w_init = pgmap.design.zeros() if w0 is None else w0
+        res = engine.hypergradient(pgmap, lam, w_init, outer.grad, state=engine_state)
+        w, n_iter = res.w, 0
+    else:
+        if solver is None:
+            raise ValueError("solver is required (only ITD engines run without one).")
+        sol = solver.solve(pgmap, lam, w0)
+        w, n_iter = sol.w, sol.n_iter
+        if compute_grad:
+            res = engine.hypergradient(pgmap, lam, w, outer.grad, state=engine_state)
+    if res is None:
+        return _Outcome(outer.value(w), None, InnerState(w, engine_state), n_iter, 0)
+    return _Outcome(outer.value(w), np.asarray(res.grad, dtype=np.float64),
+                    InnerState(w, res.state), n_iter, int(res.n_iter))
+
+
+def _heldout_loss(model, loss, X_val, y_val_encoded):
+    r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
+
+    ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
+    ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log).
+    """
+    kind = _check_loss(loss, model)
+    datafit = model.get_datafit()
+    design = Design(X_val, model.fit_intercept, datafit.n_outputs)
+    # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
+    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0)
+
+
+def _check_loss(loss, model):
+    expected = _LOSS_OF_DATAFIT[model.datafit_kind]
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}.")
+    if loss != "auto" and loss != expected:
+        raise ValueError(f"loss={loss!r} does not match the model's datafit "
+                         f"({model.datafit_kind}); use loss={expected!r} or 'auto'.")
+    return expected
+
+
+def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
+                         inner_state, compute_grad):
+    """One cross-validation fold: train on ``train`` rows, held-out loss on ``test`` rows.
+
+    A pure module-level function (like scikit-learn's ``_path_residuals``) so
+    that joblib can run folds in any backend; ``X`` is only indexed here.
+    ``y`` is already encoded.
+    """
+    pgmap = model.make_map(X[train], y[train])
+    outer = _heldout_loss(model, loss, X[test], y[test])
+    return _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
+
+
+def _check_data(X, y):
+    X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+    y = column_or_1d(y)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
+    return X, y
+
+
+def _check_state(state, n_problems):
+    if state is None:
+        return (InnerState(),) * n_problems
+    state = tuple(InnerState(*s) for s in state)
+    if len(state) != n_problems:
+        raise ValueError(f"state has {len(state)} inner problem(s), this criterion has "
+                         f"{n_problems}; pass the state returned for the same data.")
+    return state
+
+
+def _result(value, grads, lam, weights, outcomes, values=None):
+    """Combine per-problem outcomes: ``grad = lam * sum_k weights_k grad_k``."""
+    grad = None
+    if grads is not None:
+        grad = lam * sum(wk * gk for wk, gk in zip(weights, grads))
+    return CriterionResult(
+        value=float(value), grad=grad, state=tuple(o.state for o in outcomes),
+        values=np.array([o.value for o in outcomes] if values is None else values,
+                        dtype=np.float64),
+        n_iter=np.array([o.n_iter for o in outcomes], dtype=np.int64),
+        n_iter_engine=np.array([o.n_iter_engine for o in outcomes], dtype=np.int64),
+    )
+
+
+class BaseCriterion:
+    """Shared entry points; subclasses implement ``_evaluate``."""
+
+    def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
+        r"""Value of the criterion and its gradient with respect to :math:`\log\lambda`.
+
+        Parameters
+        ----------
+        model : InnerModel
+            The inner model (a classifier is bound to the classes of ``y`` here
+            if it is not already, see :meth:`InnerModel.bind`).
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+            Training data (CSR / CSC kept sparse; converted to float64).
+        y : array-like of shape (n_samples,)
+            Training targets (user labels for a classifier).
+        lam : array-like of shape (n_hyper,)
+            Hyperparameters :math:`\lambda` (not their log).
+        solver : solver instance or None
+            Inner solver (``solve(pgmap, lam, w0)``); may be None only for an
+            engine that does not need the solution (ITD).
+        engine : engine instance or str
+            Hypergradient engine (``hypergradient(pgmap, lam, w, outer_grad, state)``),
+            or a name for :func:`skhypergrad.hypergrad.get_engine`.
+        state : tuple of InnerState, default=None
+            ``state`` of a previous result on the same data (warm starts).
+
+        Returns
+        -------
+        CriterionResult
+            ``value``, ``grad`` (in :math:`\log\lambda`), the new ``state`` and
+            per-problem diagnostics.
+        """
+        if isinstance(engine, str):
+            engine = get_engine(engine)
+        if engine is None:
+            raise ValueError("engine is required for value_and_grad; use value() for "
+                             "the criterion alone.")
+        return self._evaluate(model, X, y, lam, solver, engine, state, True)
+
+    def value(self, model, X, y, lam, *, solver, state=None):
+        r"""Value of the criterion alone (no hypergradient), e.g. for line searches.
+
+        Parameters
+        ----------
+        model : InnerModel
+            The inner model.
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Training targets.
+        lam : array-like of shape (n_hyper,)
+            Hyperparameters :math:`\lambda` (not their log).
+        solver : solver instance
+            Inner solver.
+        state : tuple of InnerState, default=None
+            Warm starts; their engine states are passed through unchanged.
+
+        Returns
+        -------
+        CriterionResult
+            With ``grad=None``.
+        """
+        return self._evaluate(model, X, y, lam, solver, None, state, False)
+
+    def _prepare(self, model, X, y, lam):
+        if not isinstance(model, InnerModel):
+            raise ValueError(f"model must be a skhypergrad InnerModel, got "
+                             f"{type(model).__name__}; convert scikit-learn estimators "
+                             "with skhypergrad.models.from_estimator.")
+        X, y = _check_data(X, y)
+        model = model.bind(y)
+        return model, X, y, model.encode(y), model.check_lam(lam, X.shape[1])
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v}" for k, v in self._repr_params())
+        return f"{type(self).__name__}({params})"
+
+
+class HeldOut(BaseCriterion):
+    r"""Loss on a fixed validation set of the model trained on ``(X, y)``.
+
+    .. math::
+
+        E(\lambda) = \frac{1}{n_{val}} \sum_{i \in val} \ell_{val}(y_i, x_i^T w^*(\lambda) + b^*(\lambda))
+
+    with :math:`\ell_{val}(y, z) = (z - y)^2` (``"squared"``: the mean squared
+    error, *not* halved, as ``sklearn.metrics.mean_squared_error``) or the
+    natural-log log-loss (``"logistic"``, ``"multinomial"``, as
+    ``sklearn.metrics.log_loss``).
+
+    Parameters
+    ----------
+    X_val : ndarray or sparse matrix of shape (n_val, n_features)
+    y_val : array-like of shape (n_val,)
+        Validation targets, in the same labels as the training targets.
+    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+        ``"auto"`` takes the loss matching the model's datafit; any other value
+        must match it.
+    """
+
+    def __init__(self, X_val, y_val, loss="auto"):
+        self.X_val = X_val
+        self.y_val = y_val
+        self.loss = loss
+
+    def _repr_params(self):
+        return [("X_val", _shape_str(self.X_val)), ("loss", repr(self.loss))]
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
+        X_val, y_val = _check_data(self.X_val, self.y_val)
+        if X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
+        (inner_state,) = _check_state(state, 1)
+        outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val))
+        out = _solve_one(model.make_map(X, y_enc), outer, lam, solver, engine,
+                         inner_state, compute_grad)
+        return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
+
+
+class CrossVal(BaseCriterion):
+    r"""K-fold cross-validation: mean over folds of the held-out loss.
+
+    .. math::
+
+        E(\lambda) = \frac{1}{K} \sum_{k=1}^K \frac{1}{|V_k|} \sum_{i \in V_k}
+        \ell_{val}\big(y_i, x_i^T w^*_{-k}(\lambda) + b^*_{-k}(\lambda)\big)
+
+    where :math:`w^*_{-k}` is trained on the rows outside fold :math:`V_k` with
+    the same :math:`\lambda` (defined on the per-sample normalized objective,
+    whatever the fold's size) and :math:`\ell_{val}` is as in :class:`HeldOut`.
+    The mean is unweighted over folds, as ``ElasticNetCV``'s ``mse_path_``.
+    Folds are solved and differentiated in parallel by a pure function under
+    ``joblib.Parallel``, so ``joblib.parallel_config`` (e.g. a Dask backend)
+    applies unchanged.
+
+    Parameters
+    ----------
+    cv : int, cross-validation generator or iterable, default=5
+        As in scikit-learn's ``check_cv``: an int gives ``StratifiedKFold``
+        for a classifier and ``KFold`` otherwise (no shuffling). The splits
+        must be the same at every call for warm starts to make sense (give a
+        splitter with a fixed ``random_state`` when shuffling).
+    n_jobs : int, default=None
+        Folds run in parallel; None means 1 unless in a
+        ``joblib.parallel_config`` context.
+    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+        Held-out loss, see :class:`HeldOut`.
+    """
+
+    def __init__(self, cv=5, n_jobs=None, loss="auto"):
+        self.cv = cv
+        self.n_jobs = n_jobs
+        self.loss = loss
+
+    def _repr_params(self):
+        return [("cv", repr(self.cv)), ("n_jobs", repr(self.n_jobs)), ("loss", repr(self.loss))]
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
+        _check_loss(self.loss, model)
+        cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
+        folds = list(cv.split(X, y_enc))
+        states = _check_state(state, len(folds))
+        outcomes = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_value_and_grad)(model, X, y_enc, train, test, lam, self.loss,
+                                          solver, engine, st, compute_grad)
+            for (train, test), st in zip(folds, states))
+        k = len(outcomes)
+        value = np.mean([o.value for o in outcomes])
+        grads = [o.grad for o in outcomes] if compute_grad else None
+        return _result(value, grads, lam, [1.0 / k] * k, outcomes)
+
+
+class SURE(BaseCriterion):
+    r"""Stein's unbiased risk estimate for least squares, by finite differences.
+
+    For :math:`y = X\beta + \varepsilon`, :math:`\varepsilon \sim N(0, \sigma^2 I)`,
+
+    .. math::
+
+        \mathrm{SURE}(\lambda) = \frac1n \|y - \hat y\|^2 - \sigma^2 + \frac{2\sigma^2}{n}\,
+        \mathrm{df}, \qquad \hat y = X w^*(y) + b^*(y), \quad
+        \mathrm{df} = \mathrm{div}_y\, \hat y
+
+    is an unbiased estimate of the prediction risk
+    :math:`\frac1n E\|\hat y - X\beta\|^2` (for the Lasso, df is the size of the
+    support). The divergence is estimated by finite-difference Monte Carlo
+    (Deledalle, Vaiter, Fadili and Peyré, 2014, "SUGAR"): with one random
+    direction :math:`\delta \sim N(0, I_n)` and a step :math:`\epsilon`,
+
+    .. math::
+
+        \mathrm{df} \approx \frac{1}{\epsilon}\,
+        \delta^T \big(\hat y(y + \epsilon\delta) - \hat y(y)\big),
+
+    which needs the inner problem solved for two targets, :math:`y` and
+    :math:`y + \epsilon\delta`. The resulting function of :math:`\lambda` is a
+    sum of one outer function of each solution, so its gradient is the sum of
+    two ordinary hypergradients and works with every engine and penalty.
+
+    *Why finite differences and not the implicit Jacobian:* the exact
+    divergence :math:`\mathrm{tr}(X\,\partial_y w^*)` is piecewise constant in
+    :math:`\lambda` for the Lasso but smooth in :math:`\lambda_2` for the
+    elastic net, and its gradient would need second-order derivatives of the
+    solution map, which the engines (first-order, in :math:`\lambda` only) do
+    not provide. The finite-difference estimate keeps the gradient a pair of
+    first-order hypergradients and, as in SUGAR, is smooth in :math:`\lambda`.
+
+    Parameters
+    ----------
+    sigma : float
+        Noise standard deviation :math:`\sigma` (known or estimated beforehand).
+    eps : float, default=None
+        Finite-difference step; None uses the power law
+        :math:`2\sigma / n^{0.3}` of Deledalle et al.
+    random_state : int, RandomState instance or None, default=0
+        Draws :math:`\delta`. An int (the default) gives the same direction at
+        every call, so SURE is a deterministic function of :math:`\lambda`
+        (needed by line searches); a RandomState instance or None draws a new
+        direction per call.
+
+    References
+    ----------
+    C.-A. Deledalle, S. Vaiter, J. Fadili, G. Peyré. Stein Unbiased GrAdient
+    estimator of the Risk (SUGAR) for multiple parameter selection. SIAM J.
+    Imaging Sci. 7(4), 2014.
+    """
+
+    def __init__(self, sigma, eps=None, random_state=0):
+        self.sigma = sigma
+        self.eps = eps
+        self.random_state = random_state
+
+    def _repr_params(self):
+        return [("sigma", repr(self.sigma)), ("eps", repr(self.eps)),
+                ("random_state", repr(self.random_state))]
+
+    def direction(self, n_samples):
+        r"""The Monte-Carlo direction and the finite-difference step.
+
+        Parameters
+        ----------
+        n_samples : int
+            Number of training samples :math:`n`.
+
+        Returns
+        -------
+        delta : ndarray of shape (n_samples,)
+            :math:`\delta \sim N(0, I_n)`, drawn from ``random_state``.
+        eps : float
+            :math:`\epsilon`.
+        """
+        sigma = float(self.sigma)
+        if not sigma > 0:
+            raise ValueError(f"SURE needs sigma > 0, got sigma={self.sigma!r}.")
+        eps = 2.0 * sigma / n_samples ** 0.3 if self.eps is None else float(self.eps)
+        if not eps > 0:
+            raise ValueError(f"SURE needs eps > 0, got eps={self.eps!r}.")
+        delta = check_random_state(self.random_state).standard_normal(n_samples)
+        return delta, eps
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
+        if model.is_classifier:
+            raise ValueError("SURE is defined for least squares models only.")
+        n = X.shape[0]
+        sigma2 = float(self.sigma) ** 2
+        delta, eps = self.direction(n)
+        c = 2.0 * sigma2 / (n * eps)
+        states = _check_state(state, 2)
+        pgmaps = [model.make_map(X, y_enc), model.make_map(X, y_enc + eps * delta)]
+        design = pgmaps[0].design
+        # SURE = [ ||y - yhat_1||^2 / n - c delta.yhat_1 ] + [ c delta.yhat_2 ] - sigma^2
+        outers = [_OuterLoss(design, y_enc, Quadratic(), 2.0, -c * delta),
+                  _OuterLoss(design, y_enc, Quadratic(), 0.0, c * delta)]
+        outcomes = [_solve_one(pm, outer, lam, solver, engine, st, compute_grad)
+                    for pm, outer, st in zip(pgmaps, outers, states)]
+        yhat1, yhat2 = (design.matvec(o.state.w) for o in outcomes)
+        mse = float(np.mean((y_enc - yhat1) ** 2))
+        df = float(delta @ (yhat2 - yhat1)) / eps
+        value = outcomes[0].value + outcomes[1].value - sigma2
+        grads = [o.grad for o in outcomes] if compute_grad else None
+        return _result(value, grads, lam, [1.0, 1.0], outcomes, values=[mse, df])
+
+
+def _shape_str(X):
+    shape = getattr(X, "shape", None)
+    return f"<{shape[0]}x{shape[1]}>" if shape is not None and len(shape) == 2 else "..."

@@ -1,0 +1,320 @@
+r"""Inner models: what is trained for given hyperparameters, independent of the data.
+
+An :class:`InnerModel` names a datafit, a penalty and whether an intercept is
+fitted. Given rows of a design and their targets it builds the proximal-gradient
+fixed-point map (:class:`~skhypergrad.fixed_point.ProxGradMap`) of
+
+.. math::
+
+    w^*(\lambda) = \arg\min_w \; F(w) + G_\lambda(w), \qquad
+    F(w) = \frac{1}{n} \sum_{i=1}^n \ell(y_i, x_i^T w + b),
+
+for *any* subset of rows, so the same object describes the model trained on the
+full data, on one cross-validation fold or on a perturbed target. It is a frozen
+dataclass: picklable (joblib workers receive it), comparable by fields, never
+mutated.
+
+:func:`from_estimator` converts a scikit-learn ``Lasso``, ``ElasticNet`` or
+``LogisticRegression`` to an inner model carrying its current hyperparameters.
+"""
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from sklearn.preprocessing import LabelEncoder
+
+from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic
+from .fixed_point import ProxGradMap
+from .penalties import (
+    L1, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn, logistic_lam_from_sklearn,
+)
+
+__all__ = ["InnerModel", "from_estimator"]
+
+_DATAFITS = ("quadratic", "logistic", "multinomial")
+_PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1}
+
+
+@dataclass(frozen=True, eq=False)
+class InnerModel:
+    r"""A regularized linear model as a datafit, a penalty and an intercept flag.
+
+    Parameters
+    ----------
+    datafit : {"quadratic", "logistic", "multinomial"} or datafit instance, default="quadratic"
+        :math:`F`: least squares :math:`\frac{1}{2n}\|y - Xw - b\|^2`, binary
+        logistic :math:`\frac1n \sum_i \log(1 + e^{-y_i (x_i^T w + b)})` or
+        multinomial log-loss. An instance of
+        :class:`~skhypergrad.datafits.Quadratic`, :class:`~skhypergrad.datafits.Logistic`
+        or :class:`~skhypergrad.datafits.Multinomial` is also accepted.
+    penalty : {"l1", "elasticnet", "weighted_l1"} or penalty instance, default="l1"
+        :math:`G_\lambda`: :math:`\lambda_1\|w\|_1` (``lam = [lam1]``),
+        :math:`\lambda_1\|w\|_1 + \frac{\lambda_2}{2}\|w\|^2` (``lam = [lam1, lam2]``)
+        or :math:`\sum_j \lambda_j |w_j|` (one ``lam`` per feature).
+    fit_intercept : bool, default=False
+        Fit an unpenalized intercept :math:`b`.
+    lam : array-like, default=None
+        Current hyperparameters (not their log). Read only by
+        :func:`skhypergrad.hypergradient`; criteria take ``lam`` explicitly.
+    classes : ndarray, default=None
+        Labels of a classifier, in the order of their encoding; set by
+        :meth:`bind` from the targets (user labels of any type).
+
+    Examples
+    --------
+    >>> from skhypergrad.models import InnerModel
+    >>> InnerModel("quadratic", "weighted_l1", lam=[0.1, 0.2, 0.3])  # doctest: +ELLIPSIS
+    InnerModel(datafit='quadratic', penalty='weighted_l1', fit_intercept=False, lam=...)
+    """
+
+    datafit: Any = "quadratic"
+    penalty: Any = "l1"
+    fit_intercept: bool = False
+    lam: Any = None
+    classes: Any = None
+
+    # -- description ----------------------------------------------------------------
+    @property
+    def is_classifier(self):
+        """Whether targets are class labels (logistic or multinomial datafit)."""
+        return self.datafit_kind != "quadratic"
+
+    @property
+    def datafit_kind(self):
+        """``"quadratic"``, ``"logistic"`` or ``"multinomial"`` (ValueError for anything else)."""
+        df = self.datafit
+        if isinstance(df, str):
+            if df not in _DATAFITS:
+                raise ValueError(f"datafit must be one of {_DATAFITS} or a datafit "
+                                 f"instance, got {df!r}.")
+            return df
+        if isinstance(df, Quadratic):
+            return "quadratic"
+        if isinstance(df, Logistic):
+            return "logistic"
+        if isinstance(df, Multinomial):
+            return "multinomial"
+        raise ValueError(f"datafit must be one of {_DATAFITS} or a Quadratic, Logistic "
+                         f"or Multinomial instance, got {df!r}.")
+
+    def get_penalty(self):
+        """The penalty instance."""
+        pen = self.penalty
+        if isinstance(pen, BasePenalty):
+            return pen
+        if isinstance(pen, str) and pen in _PENALTIES:
+            return _PENALTIES[pen]()
+        raise ValueError(f"penalty must be one of {tuple(_PENALTIES)} or a penalty "
+                         f"instance, got {pen!r}.")
+
+    def get_datafit(self):
+        """The datafit instance (a classifier's must be bound, see :meth:`bind`)."""
+        kind = self.datafit_kind
+        if kind == "quadratic":
+            return self.datafit if isinstance(self.datafit, BaseDatafit) else Quadratic()
+        n_classes = self._n_classes()
+        if kind == "logistic":
+            if n_classes != 2:
+                raise ValueError(f"The logistic datafit needs exactly 2 classes, got "
+                                 f"{n_classes}; use datafit='multinomial'.")
+            return Logistic()
+        if isinstance(self.datafit, Multinomial):
+            if self.datafit.n_classes != n_classes:
+                raise ValueError(f"Multinomial(n_classes={self.datafit.n_classes}) but "
+                                 f"the targets have {n_classes} classes.")
+            return self.datafit
+        return Multinomial(n_classes)
+
+    def _n_classes(self):
+        if self.classes is None:
+            raise ValueError("This classifier InnerModel has no classes yet; call "
+                             "bind(y) with the full targets first.")
+        return len(self.classes)
+
+    # -- targets ------------------------------------------------------------------------
+    def bind(self, y):
+        """The same model with its ``classes`` read from the targets ``y``.
+
+        Regression models and models already bound are returned unchanged, so
+        binding on the full targets once, before any split, fixes the label
+        encoding of every fold.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        InnerModel
+        """
+        if not self.is_classifier or self.classes is not None:
+            return self
+        classes = LabelEncoder().fit(np.asarray(y)).classes_
+        if len(classes) < 2:
+            raise ValueError(f"A classifier needs at least 2 classes in y, got {len(classes)}.")
+        return replace(self, classes=classes)
+
+    def encode(self, y):
+        r"""Targets as the datafit uses them.
+
+        Real values (float64) for least squares; for classifiers the labels are
+        mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to
+        :math:`\{-1, +1\}` (logistic, ``classes[1]`` is +1) or to class indices
+        (multinomial). Labels outside ``classes`` raise a ValueError.
+
+        Parameters
+        ----------
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        if not self.is_classifier:
+            return np.asarray(y, dtype=np.float64)
+        self._n_classes()
+        enc = LabelEncoder()
+        enc.classes_ = np.asarray(self.classes)
+        idx = enc.transform(np.asarray(y))
+        if self.datafit_kind == "logistic":
+            return 2.0 * idx - 1.0
+        return idx.astype(np.int64)
+
+    # -- problems -----------------------------------------------------------------------
+    def check_lam(self, lam, n_features):
+        """``lam`` as a float64 array of the penalty's length (ValueError otherwise).
+
+        Parameters
+        ----------
+        lam : array-like
+            Hyperparameters (not their log), all >= 0.
+        n_features : int
+
+        Returns
+        -------
+        ndarray of shape (n_hyper,)
+        """
+        return self.get_penalty().check_lam(lam, n_features)
+
+    def make_map(self, X, y_encoded):
+        """The fixed-point map of the model trained on ``(X, y_encoded)``.
+
+        Parameters
+        ----------
+        X : ndarray or sparse matrix of shape (n_samples, n_features)
+            Training rows, used as given (float64).
+        y_encoded : ndarray of shape (n_samples,)
+            Targets already passed through :meth:`encode`.
+
+        Returns
+        -------
+        ProxGradMap
+        """
+        return ProxGradMap(self.get_datafit(), self.get_penalty(), X, y_encoded,
+                           fit_intercept=self.fit_intercept)
+
+    def __repr__(self):
+        def short(v):
+            return repr(v) if v is None or isinstance(v, (str, BaseDatafit, BasePenalty)) \
+                else np.array2string(np.asarray(v), threshold=6)
+        return (f"InnerModel(datafit={short(self.datafit)}, penalty={short(self.penalty)}, "
+                f"fit_intercept={self.fit_intercept}, lam={short(self.lam)}"
+                + (f", classes={short(self.classes)})" if self.classes is not None else ")"))
+
+
+def from_estimator(estimator, y):
+    r"""The inner model and hyperparameters of a scikit-learn linear model.
+
+    Conversions (``n`` is the number of samples of ``y``, the *full* training
+    set given to the estimator):
+
+    ==========================================  ===========================================
+    estimator                                   ``lam``
+    ==========================================  ===========================================
+    ``Lasso(alpha)``                            :math:`[\alpha]` (penalty ``"l1"``)
+    ``ElasticNet(alpha, l1_ratio=\rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]`
+    ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
+    ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ==========================================  ===========================================
+
+    scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
+    \rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2`; dividing by :math:`Cn` gives the
+    normalized objective used here. Its L1 / elastic-net choice is read from
+    ``l1_ratio`` (scikit-learn >= 1.8, ``penalty`` left at its default) or from
+    the deprecated ``penalty="l1"`` / ``"elasticnet"``; an L2-only or
+    unpenalized model raises a ValueError. Two classes give the binary logistic
+    datafit, more give the multinomial one.
+
+    Parameters
+    ----------
+    estimator : Lasso, ElasticNet or LogisticRegression
+        Unfitted or fitted; only its parameters are read.
+    y : array-like of shape (n_samples,)
+        Training targets (their classes for a classifier, their number for ``C``).
+
+    Returns
+    -------
+    InnerModel
+        With ``lam`` set, and bound to the classes of ``y`` for a classifier.
+    """
+    from sklearn.linear_model import ElasticNet as SkElasticNet
+    from sklearn.linear_model import Lasso as SkLasso
+    from sklearn.linear_model import LogisticRegression
+
+    name = type(estimator).__name__
+    if isinstance(estimator, (SkLasso, SkElasticNet)):
+        if getattr(estimator, "positive", False):
+            raise ValueError(f"{name}(positive=True) is not supported.")
+        alpha = float(estimator.alpha)
+        if not alpha > 0:
+            raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
+        if isinstance(estimator, SkLasso):
+            return InnerModel("quadratic", "l1", bool(estimator.fit_intercept),
+                              lam=np.array([alpha]))
+        rho = float(estimator.l1_ratio)
+        if not 0 < rho <= 1:
+            raise ValueError(f"ElasticNet needs 0 < l1_ratio <= 1 (an L1 part), got "
+                             f"l1_ratio={estimator.l1_ratio!r}.")
+        return InnerModel("quadratic", "elasticnet", bool(estimator.fit_intercept),
+                          lam=enet_lam_from_sklearn(alpha, rho))
+    if isinstance(estimator, LogisticRegression):
+        rho = _logistic_l1_ratio(estimator)
+        C = float(estimator.C)
+        if not 0 < C < np.inf:
+            raise ValueError(f"LogisticRegression needs a finite C > 0, got C={estimator.C!r}.")
+        if getattr(estimator, "class_weight", None) is not None:
+            raise ValueError("LogisticRegression(class_weight=...) is not supported.")
+        n = len(y)
+        lam = logistic_lam_from_sklearn(C, rho, n)
+        classes = LabelEncoder().fit(np.asarray(y)).classes_
+        datafit = "logistic" if len(classes) == 2 else "multinomial"
+        if rho == 1.0:
+            return InnerModel(datafit, "l1", bool(estimator.fit_intercept),
+                              lam=lam[:1]).bind(y)
+        return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
+                          lam=lam).bind(y)
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or "
+                     f"LogisticRegression, or a skhypergrad InnerModel; got {name}.")
+
+
+def _logistic_l1_ratio(estimator):
+    """``l1_ratio`` in (0, 1] of a LogisticRegression, from either parametrization."""
+    penalty = getattr(estimator, "penalty", "deprecated")
+    l1_ratio = getattr(estimator, "l1_ratio", None)
+    if penalty == "deprecated":        # scikit-learn >= 1.8: l1_ratio carries the penalty
+        rho = 0.0 if l1_ratio is None else float(l1_ratio)
+    elif penalty == "l1":
+        rho = 1.0
+    elif penalty == "elasticnet":
+        if l1_ratio is None:
+            raise ValueError("LogisticRegression(penalty='elasticnet') needs l1_ratio.")
+        rho = float(l1_ratio)
+    else:
+        raise ValueError(f"LogisticRegression(penalty={penalty!r}) has no L1 part; "
+                         "hyperparameter gradients need penalty='l1' or 'elasticnet' "
+                         "(scikit-learn >= 1.8: 0 < l1_ratio <= 1).")
+    if not 0 < rho <= 1:
+        raise ValueError(f"LogisticRegression with l1_ratio={l1_ratio!r} is L2-only; "
+                         "hyperparameter gradients need 0 < l1_ratio <= 1.")
+    return rho

@@ -1,0 +1,247 @@
+"""Outer criteria: values against scikit-learn, gradients against finite differences.
+
+Protects :mod:`skhypergrad.criteria` (HeldOut, CrossVal, SURE): their
+normalization, the folds they use, parallel folds equal to sequential ones,
+warm starts carried in the returned state, and the SURE estimate.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import ElasticNet as SkElasticNet
+from sklearn.linear_model import Lasso as SkLasso
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, mean_squared_error
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from skhypergrad.criteria import SURE, CrossVal, HeldOut, InnerState
+from skhypergrad.hypergrad import get_engine
+from skhypergrad.models import InnerModel
+from skhypergrad.solvers import ProxGradient
+
+
+
+class NewtonPolished:
+    """Test solver: FISTA, then Newton steps on the support, so ``w*`` is exact to rounding.
+
+    Finite differences of a criterion divide its error by the step; a solver
+    stopping on a duality gap of 1e-14 still leaves ``w`` off by ~1e-9.
+    """
+
+    base = ProxGradient(tol=1e-13, max_iter=100_000)
+
+    def solve(self, pgmap, lam, w0=None):
+        res = self.base.solve(pgmap, lam, w0)
+        design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+        k = design.n_coefs
+        l1, l2 = pgmap.penalty.weights(lam, design.n_features)
+        l1 = np.repeat(l1, design.n_outputs)
+        w = res.w.copy()
+        act = np.concatenate([np.flatnonzero(w[:k]), np.arange(k, design.n_params)])
+        sign = np.sign(w[:k])
+        basis = np.eye(design.n_params)[:, act]
+        ridge = np.diag(np.where(act < k, l2, 0.0))
+        for _ in range(10):
+            g = datafit.gradient(design, y, w)
+            g[:k] += l1 * sign + l2 * w[:k]
+            H = np.column_stack([datafit.hessp(design, y, w, e) for e in basis.T])[act]
+            step = np.linalg.lstsq(H + ridge, g[act], rcond=None)[0]
+            w[act] -= step
+            if np.abs(step).max(initial=0.0) < 1e-15:
+                break
+        return res._replace(w=w)
+
+
+SOLVER = NewtonPolished()
+
+
+def regression(n=60, p=12, seed=0, noise=0.5):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    beta = np.zeros(p)
+    beta[:4] = rng.randn(4)
+    return X, X @ beta + noise * rng.randn(n)
+
+
+def classification(n=60, p=8, seed=0, labels=("a", "b")):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    beta = np.zeros(p)
+    beta[:3] = 2 * rng.randn(3)
+    idx = (X @ beta + 0.5 * rng.randn(n) > 0).astype(int)
+    return X, np.asarray(labels)[idx]
+
+
+def fd_log_grad(criterion, model, X, y, lam, h=1e-5):
+    """Central finite differences of the criterion's value in log(lam)."""
+    out = []
+    for e in np.eye(len(lam)):
+        hi = criterion.value(model, X, y, lam * np.exp(h * e), solver=SOLVER).value
+        lo = criterion.value(model, X, y, lam * np.exp(-h * e), solver=SOLVER).value
+        out.append((hi - lo) / (2 * h))
+    return np.array(out)
+
+
+ENGINE = get_engine("aid-cg", tol=1e-12)
+
+
+# -- values against scikit-learn --------------------------------------------------------
+def test_heldout_value_is_sklearn_enet_mse():
+    X, y = regression()
+    Xt, yt, Xv, yv = X[:40], y[:40], X[40:], y[40:]
+    alpha, l1_ratio = 0.1, 0.6
+    lam = np.array([alpha * l1_ratio, alpha * (1 - l1_ratio)])
+    model = InnerModel("quadratic", "elasticnet", fit_intercept=True)
+    res = HeldOut(Xv, yv).value(model, Xt, yt, lam, solver=SOLVER)
+    sk = SkElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-14, max_iter=100_000).fit(Xt, yt)
+    assert res.grad is None
+    np.testing.assert_allclose(res.value, mean_squared_error(yv, sk.predict(Xv)), rtol=1e-6)
+
+
+def test_heldout_value_is_sklearn_log_loss():
+    X, y = classification()
+    Xt, yt, Xv, yv = X[:40], y[:40], X[40:], y[40:]
+    C = 0.5
+    sk = LogisticRegression(C=C, l1_ratio=1.0, solver="saga", tol=1e-12,
+                            max_iter=100_000).fit(Xt, yt)
+    model = InnerModel("logistic", "l1", fit_intercept=True)
+    res = HeldOut(Xv, yv, loss="logistic").value(model, Xt, yt, [1 / (C * len(yt))],
+                                                 solver=SOLVER)
+    np.testing.assert_allclose(res.value, log_loss(yv, sk.predict_proba(Xv)), rtol=1e-6)
+
+
+def test_crossval_value_is_mean_over_sklearn_folds():
+    X, y = regression(n=50)
+    alpha = 0.05
+    res = CrossVal(cv=4).value(InnerModel(fit_intercept=True), X, y, [alpha], solver=SOLVER)
+    expected = [
+        mean_squared_error(y[te], SkLasso(alpha=alpha, tol=1e-14, max_iter=100_000)
+                           .fit(X[tr], y[tr]).predict(X[te]))
+        for tr, te in KFold(4).split(X)]
+    np.testing.assert_allclose(res.values, expected, rtol=1e-6)
+    np.testing.assert_allclose(res.value, np.mean(expected), rtol=1e-6)
+
+
+def test_crossval_classifier_uses_stratified_folds():
+    X, y = classification(n=48, labels=(3, 7))
+    model = InnerModel("logistic", "l1", fit_intercept=True)
+    lam = [0.02]
+    res = CrossVal(cv=3).value(model, X, y, lam, solver=SOLVER)
+    expected = [HeldOut(X[te], y[te]).value(model.bind(y), X[tr], y[tr], lam,
+                                            solver=SOLVER).value
+                for tr, te in StratifiedKFold(3).split(X, y)]
+    np.testing.assert_allclose(res.values, expected, rtol=1e-12)
+
+
+def test_sure_value_is_lasso_formula():
+    # For the Lasso, yhat(y) is locally the projection P_S y onto the active
+    # columns (plus the intercept): the finite difference gives delta^T P_S delta,
+    # whose expectation is the support size.
+    X, y = regression(n=50, p=10)
+    sigma, lam = 0.5, np.array([0.05])
+    crit = SURE(sigma, eps=1e-6, random_state=3)
+    model = InnerModel(fit_intercept=True)
+    res = crit.value(model, X, y, lam, solver=SOLVER)
+    w = res.state[0].w
+    support = np.flatnonzero(w[:-1])
+    XS = np.column_stack([X[:, support], np.ones(len(y))])
+    P = XS @ np.linalg.pinv(XS)
+    delta, _ = crit.direction(len(y))
+    n = len(y)
+    mse = np.mean((y - X @ w[:-1] - w[-1]) ** 2)
+    df = delta @ P @ delta
+    np.testing.assert_allclose(res.values, [mse, df], rtol=1e-6)
+    np.testing.assert_allclose(res.value, mse - sigma ** 2 + 2 * sigma ** 2 * df / n, rtol=1e-6)
+    # averaged over directions, df is the support size (plus the intercept)
+    dfs = [SURE(sigma, eps=1e-6, random_state=s).value(model, X, y, lam, solver=SOLVER).values[1]
+           for s in range(40)]
+    assert abs(np.mean(dfs) - (len(support) + 1)) < 1.0
+
+
+# -- gradients against finite differences ----------------------------------------------
+@pytest.mark.parametrize("sparse", [False, True])
+def test_heldout_grad_matches_finite_differences(sparse):
+    X, y = regression()
+    if sparse:
+        X = sp.csr_matrix(X)
+    model = InnerModel("quadratic", "elasticnet", fit_intercept=True)
+    crit = HeldOut(X[40:], y[40:])
+    lam = np.array([0.05, 0.1])
+    res = crit.value_and_grad(model, X[:40], y[:40], lam, solver=SOLVER, engine=ENGINE)
+    np.testing.assert_allclose(res.grad, fd_log_grad(crit, model, X[:40], y[:40], lam),
+                               rtol=1e-5)
+
+
+def test_crossval_grad_matches_finite_differences_logistic():
+    X, y = classification(labels=("no", "yes"))
+    model = InnerModel("logistic", "elasticnet", fit_intercept=True)
+    crit = CrossVal(cv=3)
+    lam = np.array([0.02, 0.05])
+    res = crit.value_and_grad(model, X, y, lam, solver=SOLVER, engine=ENGINE)
+    np.testing.assert_allclose(res.grad, fd_log_grad(crit, model, X, y, lam), rtol=1e-5)
+
+
+def test_sure_grad_matches_finite_differences():
+    X, y = regression(n=50, p=10)
+    model = InnerModel("quadratic", "elasticnet")
+    crit = SURE(0.5, random_state=0)
+    lam = np.array([0.05, 0.1])
+    res = crit.value_and_grad(model, X, y, lam, solver=SOLVER, engine=ENGINE)
+    assert len(res.state) == 2
+    np.testing.assert_allclose(res.grad, fd_log_grad(crit, model, X, y, lam), rtol=1e-5)
+
+
+# -- parallel folds and warm starts ---------------------------------------------------------
+def test_crossval_parallel_equals_sequential():
+    X, y = regression(n=50)
+    model = InnerModel("quadratic", "elasticnet", fit_intercept=True)
+    lam = np.array([0.05, 0.1])
+    r1 = CrossVal(cv=5, n_jobs=1).value_and_grad(model, X, y, lam, solver=SOLVER,
+                                                 engine=ENGINE)
+    r2 = CrossVal(cv=5, n_jobs=2).value_and_grad(model, X, y, lam, solver=SOLVER,
+                                                 engine=ENGINE)
+    np.testing.assert_allclose(r2.value, r1.value, rtol=1e-12)
+    np.testing.assert_allclose(r2.grad, r1.grad, rtol=1e-12)
+    np.testing.assert_allclose(r2.values, r1.values, rtol=1e-12)
+
+
+def test_crossval_warm_start_travels_in_state():
+    X, y = regression(n=50)
+    model = InnerModel(fit_intercept=True)
+    crit = CrossVal(cv=5)
+    cold = crit.value_and_grad(model, X, y, [0.05], solver=SOLVER, engine=ENGINE)
+    assert len(cold.state) == 5 and all(isinstance(s, InnerState) for s in cold.state)
+    again = crit.value_and_grad(model, X, y, [0.05], solver=SOLVER, engine=ENGINE,
+                                state=cold.state)
+    # at the same lam the warm start is already optimal
+    assert np.all(again.n_iter < cold.n_iter)
+    np.testing.assert_allclose(again.grad, cold.grad, rtol=1e-8)
+    # value() keeps the engine states and refreshes the solutions
+    val = crit.value(model, X, y, [0.06], solver=SOLVER, state=cold.state)
+    for s_new, s_old in zip(val.state, cold.state):
+        assert s_new.engine_state is s_old.engine_state
+        assert not np.array_equal(s_new.w, s_old.w)
+    assert not hasattr(crit, "state_")
+
+
+# -- bad inputs -------------------------------------------------------------------------------
+def test_bad_inputs_raise():
+    X, y = regression()
+    model = InnerModel()
+    with pytest.raises(ValueError, match="loss"):
+        HeldOut(X, y, loss="logistic").value(model, X, y, [0.1], solver=SOLVER)
+    with pytest.raises(ValueError, match="loss"):
+        CrossVal(loss="hinge").value(model, X, y, [0.1], solver=SOLVER)
+    with pytest.raises(ValueError, match="state"):
+        CrossVal(cv=3).value(model, X, y, [0.1], solver=SOLVER, state=(InnerState(),))
+    with pytest.raises(ValueError, match="features"):
+        HeldOut(X[:, :3], y).value(model, X, y, [0.1], solver=SOLVER)
+    with pytest.raises(ValueError, match="least squares"):
+        Xc, yc = classification()
+        SURE(1.0).value(InnerModel("logistic"), Xc, yc, [0.1], solver=SOLVER)
+    with pytest.raises(ValueError, match="sigma"):
+        SURE(0.0).value(model, X, y, [0.1], solver=SOLVER)
+    with pytest.raises(ValueError, match="InnerModel"):
+        HeldOut(X, y).value(SkLasso(), X, y, [0.1], solver=SOLVER)
+    with pytest.raises(ValueError, match="hyperparameter"):
+        HeldOut(X, y).value(model, X, y, [0.1, 0.2], solver=SOLVER)
