@@ -1,0 +1,228 @@
+"""CoordinateDescent reaches scikit-learn's and ProxGradient's solutions.
+
+Protects: the coordinate updates (least squares, logistic, elastic net,
+weighted L1, intercept), both storages of ``X`` (dense, CSR, CSC, float32), the
+working-set driver's stopping rule (warm start, non-convergence warning,
+tolerances below rounding), its parameters and the refusal of the multinomial
+datafit.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet as SkElasticNet
+from sklearn.linear_model import Lasso, LogisticRegression
+
+from skhypergrad.datafits import Logistic, Multinomial, Quadratic
+from skhypergrad.fixed_point import ProxGradMap
+from skhypergrad.penalties import (L1, ElasticNet, WeightedL1, enet_lam_from_sklearn,
+                                   logistic_lam_from_sklearn)
+from skhypergrad.solvers.coordinate_descent import CoordinateDescent, _prepare
+from skhypergrad.solvers.prox_grad import ProxGradient
+
+from _data import as_storage
+
+
+def _regression(n=80, p=50, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    X[rng.random((n, p)) < 0.3] = 0.0  # columns of different supports for the CSC kernel
+    coef = np.zeros(p)
+    coef[:8] = rng.standard_normal(8)
+    y = X @ coef + 0.5 + 0.1 * rng.standard_normal(n)
+    return X, y
+
+
+def _classification(n=120, p=30, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    X[rng.random((n, p)) < 0.3] = 0.0
+    logits = X[:, :5] @ rng.standard_normal(5) + 0.3
+    y = np.where(rng.random(n) < 1.0 / (1.0 + np.exp(-logits)), 1.0, -1.0)
+    return X, y
+
+
+def _alpha_max(X, y, fit_intercept):
+    yc = y - y.mean() if fit_intercept else y
+    return np.max(np.abs(X.T @ yc)) / X.shape[0]
+
+
+def _w(model, fit_intercept):
+    coef = np.ravel(model.coef_)
+    return np.append(coef, np.ravel(model.intercept_)[0]) if fit_intercept else coef
+
+
+def _assert_same_objective(pgmap, w, w_ref, lam):
+    """Objectives equal to 1e-6 relative, ours not worse than the reference beyond 1e-9."""
+    ours, ref = pgmap.objective(w, lam), pgmap.objective(w_ref, lam)
+    np.testing.assert_allclose(ours, ref, rtol=1e-6)
+    assert ours <= ref * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.5])
+def test_matches_sklearn_enet(storage, fit_intercept, l1_ratio):
+    X, y = _regression()
+    alpha = _alpha_max(X, y, fit_intercept) / 10 / l1_ratio
+    Xs = as_storage(X, storage)
+    Sk = Lasso if l1_ratio == 1.0 else SkElasticNet
+    kw = {} if l1_ratio == 1.0 else {"l1_ratio": l1_ratio}
+    ref = Sk(alpha=alpha, fit_intercept=fit_intercept, tol=1e-12, max_iter=100_000,
+             **kw).fit(Xs, y)
+    penalty = L1() if l1_ratio == 1.0 else ElasticNet()
+    lam = enet_lam_from_sklearn(alpha, l1_ratio)[: penalty.n_hyper(X.shape[1])]
+    pgmap = ProxGradMap(Quadratic(), penalty, Xs, y, fit_intercept=fit_intercept)
+    res = CoordinateDescent(tol=1e-10, ws_start_size=5).solve(pgmap, lam)  # growing sets
+    assert res.converged and res.gap <= 1e-10
+    assert 0 < np.count_nonzero(res.w[:X.shape[1]]) < X.shape[1]
+    _assert_same_objective(pgmap, res.w, _w(ref, fit_intercept), lam)
+    np.testing.assert_allclose(res.w, _w(ref, fit_intercept), atol=1e-5)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.7])
+def test_matches_sklearn_logistic(storage, fit_intercept, l1_ratio):
+    X, y = _classification()
+    C = 0.5
+    Xs = as_storage(X, storage)
+    ref = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-10,
+                             max_iter=100_000, fit_intercept=fit_intercept).fit(Xs, y)
+    penalty = L1() if l1_ratio == 1.0 else ElasticNet()
+    lam = logistic_lam_from_sklearn(C, l1_ratio, X.shape[0])[: penalty.n_hyper(X.shape[1])]
+    pgmap = ProxGradMap(Logistic(), penalty, Xs, y, fit_intercept=fit_intercept)
+    res = CoordinateDescent(tol=1e-10, ws_start_size=5).solve(pgmap, lam)
+    assert res.converged
+    assert 0 < np.count_nonzero(res.w[:X.shape[1]]) < X.shape[1]
+    _assert_same_objective(pgmap, res.w, _w(ref, fit_intercept), lam)
+    np.testing.assert_allclose(res.w, _w(ref, fit_intercept), atol=1e-4)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csr"])
+def test_float32_input(storage):
+    X, y = _regression()
+    X32 = as_storage(X.astype(np.float32), storage)
+    X64 = as_storage(X.astype(np.float32).astype(np.float64), storage)
+    lam = np.array([_alpha_max(X, y, True) / 10])
+    w32 = CoordinateDescent(tol=1e-10).solve(
+        ProxGradMap(Quadratic(), L1(), X32, y, fit_intercept=True), lam).w
+    pgmap64 = ProxGradMap(Quadratic(), L1(), X64, y, fit_intercept=True)
+    w64 = CoordinateDescent(tol=1e-10).solve(pgmap64, lam).w
+    _assert_same_objective(pgmap64, w32, w64, lam)
+
+
+@pytest.mark.parametrize("datafit", [Quadratic(), Logistic()])
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+def test_weighted_l1_matches_prox_gradient(datafit, storage):
+    X, y = _classification() if isinstance(datafit, Logistic) else _regression()
+    p = X.shape[1]
+    lam = np.random.default_rng(1).uniform(0.5, 2.0, p) * _alpha_max(X, y, True) / 8
+    lam[:3] *= 1e-3  # nearly unpenalized features (the gap needs l1_j > 0)
+    pgmap = ProxGradMap(datafit, WeightedL1(), as_storage(X, storage), y, fit_intercept=True)
+    res = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
+    ref = ProxGradient(tol=1e-12, max_iter=100_000).solve(pgmap, lam)
+    assert res.converged and ref.converged
+    assert np.all(res.w[:3] != 0.0) and np.count_nonzero(res.w[:p]) < p
+    _assert_same_objective(pgmap, res.w, ref.w, lam)
+    np.testing.assert_allclose(res.w, ref.w, atol=1e-5)
+
+
+@pytest.mark.parametrize("datafit", [Quadratic(), Logistic()])
+@pytest.mark.parametrize("params", [{}, dict(anderson=0, ws_start_size=1)])
+def test_same_solution_as_prox_gradient_enet(datafit, params):
+    X, y = _classification() if isinstance(datafit, Logistic) else _regression()
+    lam = np.array([_alpha_max(X, y, False) / 5, 0.05])
+    pgmap = ProxGradMap(datafit, ElasticNet(), X, y)
+    res = CoordinateDescent(tol=1e-12, **params).solve(pgmap, lam)
+    ref = ProxGradient(tol=1e-12, max_iter=100_000).solve(pgmap, lam)
+    np.testing.assert_allclose(res.w, ref.w, atol=1e-6)
+    np.testing.assert_array_equal(res.w != 0, ref.w != 0)
+
+
+@pytest.mark.parametrize("datafit", [Quadratic(), Logistic()])
+def test_warm_start_from_solution_returns_at_once(datafit):
+    X, y = _classification() if isinstance(datafit, Logistic) else _regression()
+    lam = np.array([_alpha_max(X, y, True) / 10])
+    pgmap = ProxGradMap(datafit, L1(), sp.csc_matrix(X), y, fit_intercept=True)
+    solver = CoordinateDescent(tol=1e-9)
+    res = solver.solve(pgmap, lam)
+    assert res.converged and res.n_iter > 0
+    again = solver.solve(pgmap, lam, w0=res.w)
+    assert again.n_iter == 0 and again.converged
+    np.testing.assert_array_equal(again.w, res.w)
+
+
+def test_lambda_above_alpha_max_gives_zero_coef():
+    X, y = _regression()
+    lam = np.array([1.01 * _alpha_max(X, y, True)])
+    pgmap = ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True)
+    res = CoordinateDescent().solve(pgmap, lam)
+    np.testing.assert_array_equal(res.w[:-1], 0.0)
+    np.testing.assert_allclose(res.w[-1], y.mean(), rtol=1e-12)
+
+
+def test_zero_column_stays_zero():
+    X, y = _regression()
+    X[:, 4] = 0.0
+    lam = np.array([_alpha_max(X, y, False) / 20, 0.01])
+    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y)
+    w0 = np.zeros(X.shape[1])
+    w0[4] = 3.0
+    res = CoordinateDescent(tol=1e-10).solve(pgmap, lam, w0=w0)
+    assert res.converged and res.w[4] == 0.0
+
+
+def test_non_convergence_warns():
+    X, y = _regression()
+    pgmap = ProxGradMap(Quadratic(), L1(), X, y)
+    lam = np.array([_alpha_max(X, y, False) / 50])
+    with pytest.warns(ConvergenceWarning, match="CoordinateDescent did not converge"):
+        res = CoordinateDescent(tol=1e-12, max_iter=1).solve(pgmap, lam)
+    assert not res.converged and res.gap > 1e-12
+
+
+def test_multinomial_is_refused():
+    X, _ = _regression()
+    y = np.arange(X.shape[0]) % 3
+    pgmap = ProxGradMap(Multinomial(3), L1(), X, y)
+    with pytest.raises(ValueError, match="CoordinateDescent.*ProxGradient"):
+        CoordinateDescent().solve(pgmap, [0.1])
+
+
+@pytest.mark.parametrize("params, name", [
+    (dict(max_epochs=0), "max_epochs"), (dict(max_iter=1.5), "max_iter"),
+    (dict(ws_start_size=0), "ws_start_size"), (dict(anderson=-1), "anderson"),
+    (dict(inner_ratio=1.0), "inner_ratio")])
+def test_invalid_parameters(params, name):
+    X, y = _regression()
+    with pytest.raises(ValueError, match=name):
+        CoordinateDescent(**params).solve(ProxGradMap(Quadratic(), L1(), X, y), [0.1])
+
+
+@pytest.mark.parametrize("datafit", [Quadratic(), Logistic()])
+def test_tolerance_below_rounding_stops_quickly(datafit):
+    X, y = _classification() if isinstance(datafit, Logistic) else _regression()
+    pgmap = ProxGradMap(datafit, L1(), X, y, fit_intercept=True)
+    with pytest.warns(ConvergenceWarning):
+        res = CoordinateDescent(tol=0.0).solve(pgmap, [_alpha_max(X, y, True) / 10])
+    assert res.n_iter < 200 and res.gap < 1e-13
+
+
+def test_parameters_stored_as_given_and_picklable():
+    solver = CoordinateDescent(tol=1e-6, max_iter=7, anderson=0, inner_ratio=0.5)
+    clone = pickle.loads(pickle.dumps(solver))
+    assert vars(clone) == vars(solver) == dict(
+        tol=1e-6, max_iter=7, max_epochs=10_000, ws_start_size=100, inner_ratio=0.5,
+        anderson=0, warn=True)
+
+
+def test_design_converted_once():
+    X, y = _regression()
+    pgmap = ProxGradMap(Quadratic(), L1(), np.ascontiguousarray(X), y)
+    first = _prepare(pgmap.design)
+    assert first[0].flags.f_contiguous and first[0] is not pgmap.design.X
+    assert _prepare(pgmap.design) is first
+    Xf = np.asfortranarray(X)
+    assert _prepare(ProxGradMap(Quadratic(), L1(), Xf, y).design)[0] is Xf
