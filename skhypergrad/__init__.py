@@ -2,15 +2,30 @@
 
 __version__ = "0.1.0.dev0"
 
+from ._api import hypergradient
+from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import Logistic, Multinomial, Quadratic
 from .fixed_point import FixedPointMap, ProxGradMap
+from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
+from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
+                           WeightedLassoHyperGrad)
+from .models import InnerModel
 from .penalties import L1, ElasticNet, WeightedL1
-from .solvers import ProxGradient, SolveResult
+from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
-    "Quadratic", "Logistic", "Multinomial",
-    "L1", "ElasticNet", "WeightedL1",
+    # estimators
+    "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
+    "LogisticRegressionHyperGrad",
+    # functional entry point and criteria
+    "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
+    "InnerState",
+    # engines
+    "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
+    # problems
+    "Quadratic", "Logistic", "Multinomial", "L1", "ElasticNet", "WeightedL1",
     "FixedPointMap", "ProxGradMap",
-    "ProxGradient", "SolveResult",
+    # inner solvers
+    "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",
     "__version__",
 ]

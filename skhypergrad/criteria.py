@@ -53,10 +53,14 @@ class InnerState(NamedTuple):
         Last inner solution (the solver's warm start, or ITD's starting point).
     engine_state : object
         ``state`` of the engine's last :class:`~skhypergrad.hypergrad._base.HypergradResult`.
+    lipschitz : float or None
+        Lipschitz constant of the inner datafit's gradient, once computed (it
+        depends on the rows only, not on ``lam``).
     """
 
     w: Any = None
     engine_state: Any = None
+    lipschitz: Any = None
 
 
 class CriterionResult(NamedTuple):
@@ -133,7 +137,7 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     ``solver``; the others (ITD) iterate from the warm start themselves and the
     value is taken at their last iterate.
     """
-    w0, engine_state = inner_state
+    w0, engine_state, _ = inner_state
     res = None
     if compute_grad and not engine.needs_solution:
         w_init = pgmap.design.zeros() if w0 is None else w0
@@ -146,10 +150,11 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
         w, n_iter = sol.w, sol.n_iter
         if compute_grad:
             res = engine.hypergradient(pgmap, lam, w, outer.grad, state=engine_state)
+    lip = pgmap.known_lipschitz
     if res is None:
-        return _Outcome(outer.value(w), None, InnerState(w, engine_state), n_iter, 0)
+        return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0)
     return _Outcome(outer.value(w), np.asarray(res.grad, dtype=np.float64),
-                    InnerState(w, res.state), n_iter, int(res.n_iter))
+                    InnerState(w, res.state, lip), n_iter, int(res.n_iter))
 
 
 def _heldout_loss(model, loss, X_val, y_val_encoded):
@@ -183,7 +188,7 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     that joblib can run folds in any backend; ``X`` is only indexed here.
     ``y`` is already encoded.
     """
-    pgmap = model.make_map(X[train], y[train])
+    pgmap = model.make_map(X[train], y[train], lipschitz=inner_state.lipschitz)
     outer = _heldout_loss(model, loss, X[test], y[test])
     return _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
 
@@ -335,8 +340,8 @@ class HeldOut(BaseCriterion):
             raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
         (inner_state,) = _check_state(state, 1)
         outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val))
-        out = _solve_one(model.make_map(X, y_enc), outer, lam, solver, engine,
-                         inner_state, compute_grad)
+        pgmap = model.make_map(X, y_enc, inner_state.lipschitz)
+        out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
         return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
 
 
@@ -491,7 +496,8 @@ class SURE(BaseCriterion):
         delta, eps = self.direction(n)
         c = 2.0 * sigma2 / (n * eps)
         states = _check_state(state, 2)
-        pgmaps = [model.make_map(X, y_enc), model.make_map(X, y_enc + eps * delta)]
+        pgmaps = [model.make_map(X, y_enc + e * delta, st.lipschitz)
+                  for e, st in zip((0.0, eps), states)]
         design = pgmaps[0].design
         # SURE = [ ||y - yhat_1||^2 / n - c delta.yhat_1 ] + [ c delta.yhat_2 ] - sigma^2
         outers = [_OuterLoss(design, y_enc, Quadratic(), 2.0, -c * delta),

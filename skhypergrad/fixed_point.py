@@ -92,18 +92,43 @@ class ProxGradMap(FixedPointMap):
         Target, already encoded for the datafit (see ``datafit.encode``).
     fit_intercept : bool, default=False
     step : float, default=None
-        Step ``g``; ``1 / datafit.lipschitz`` when None.
+        Step ``g``; ``1 / lipschitz`` when None.
+    lipschitz : float, default=None
+        Lipschitz constant of :math:`\nabla F`, when already known (e.g. from a
+        previous map on the same rows); computed at first use otherwise, so a
+        solver that never needs it (coordinate descent) never pays for it.
     """
 
-    def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None):
+    def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None, lipschitz=None):
         self.datafit = datafit
         self.penalty = penalty
         self.design = Design(X, fit_intercept, datafit.n_outputs)
         self.y = y
-        self.lipschitz = datafit.lipschitz(self.design)
-        if step is None:
-            step = 1.0 / self.lipschitz if self.lipschitz > 0 else 1.0
-        self.step = float(step)
+        self._lipschitz = None if lipschitz is None else float(lipschitz)
+        self._step = None if step is None else float(step)
+
+    @property
+    def lipschitz(self):
+        """Lipschitz constant of :math:`\nabla F` (computed once, at first use)."""
+        if self._lipschitz is None:
+            self._lipschitz = self.datafit.lipschitz(self.design)
+        return self._lipschitz
+
+    @property
+    def known_lipschitz(self):
+        """The Lipschitz constant if it was computed or given, else None."""
+        return self._lipschitz
+
+    @property
+    def step(self):
+        """Step ``g`` of the map."""
+        if self._step is None:
+            self._step = 1.0 / self.lipschitz if self.lipschitz > 0 else 1.0
+        return self._step
+
+    @property
+    def n_samples(self):
+        return self.design.n_samples
 
     @property
     def n_params(self):

@@ -152,7 +152,8 @@ class InnerModel:
             return self
         classes = LabelEncoder().fit(np.asarray(y)).classes_
         if len(classes) < 2:
-            raise ValueError(f"A classifier needs at least 2 classes in y, got {len(classes)}.")
+            raise ValueError(f"y has {len(classes)} class; a classifier needs at least 2 "
+                             "classes.")
         return replace(self, classes=classes)
 
     def encode(self, y):
@@ -197,7 +198,7 @@ class InnerModel:
         """
         return self.get_penalty().check_lam(lam, n_features)
 
-    def make_map(self, X, y_encoded):
+    def make_map(self, X, y_encoded, lipschitz=None):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.
 
         Parameters
@@ -206,13 +207,16 @@ class InnerModel:
             Training rows, used as given (float64).
         y_encoded : ndarray of shape (n_samples,)
             Targets already passed through :meth:`encode`.
+        lipschitz : float, default=None
+            Lipschitz constant of the datafit's gradient on these rows, when known
+            (carried in :class:`~skhypergrad.criteria.InnerState` between evaluations).
 
         Returns
         -------
         ProxGradMap
         """
         return ProxGradMap(self.get_datafit(), self.get_penalty(), X, y_encoded,
-                           fit_intercept=self.fit_intercept)
+                           fit_intercept=self.fit_intercept, lipschitz=lipschitz)
 
     def __repr__(self):
         def short(v):

@@ -50,15 +50,21 @@ class GradientDescent:
         Armijo constant.
     grow : float, default=1.5
     max_backtrack : int, default=8
+    max_move : float, default=1.0
+        Largest change of any :math:`\theta_j` in one step (a trust region in
+        log-space: no hyperparameter changes by more than a factor ``e`` at once).
+        Cross-validation criteria are only piecewise smooth; without it, one large
+        gradient at a kink can throw the search across the whole range.
     """
 
     line_search = True
 
-    def __init__(self, step=None, c=1e-4, grow=1.5, max_backtrack=8):
+    def __init__(self, step=None, c=1e-4, grow=1.5, max_backtrack=8, max_move=1.0):
         self.step = step
         self.c = c
         self.grow = grow
         self.max_backtrack = max_backtrack
+        self.max_move = max_move
 
     def init(self, theta, grad):
         step = self.step
@@ -68,8 +74,12 @@ class GradientDescent:
         return GDState(step=float(step))
 
     def propose(self, theta, grad, state):
-        """Trial point for the current step."""
-        return theta - state.step * grad
+        """Trial point for the current step, its move capped at ``max_move``."""
+        move = state.step * grad
+        largest = float(np.max(np.abs(move))) if move.size else 0.0
+        if largest > self.max_move:
+            move = move * (self.max_move / largest)
+        return theta - move
 
     def accept(self, state):
         return GDState(step=state.step * self.grow)
@@ -219,7 +229,7 @@ class _Tracker:
 
 
 def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e-4,
-             inner_tol=(1e-4, 1e-8), patience=3, callback=None):
+             inner_tol=(1e-4, 1e-8), patience=3, xtol=1e-3, callback=None):
     r"""Minimize an inexact criterion over log-hyperparameters.
 
     Parameters
@@ -240,6 +250,10 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         Inner accuracy at the start and at the end; tightened by a factor 10 every
         step and after every rejected step, down to the final value.
     patience : int, default=3
+    xtol : float, default=1e-3
+        Line-search methods also stop when a trial step moves no ``theta_j`` by more
+        than ``xtol`` (a 0.1% change of every hyperparameter): the search sits on a
+        kink of the criterion, where backtracking only shrinks the step.
     callback : callable, default=None
         Called with each history entry; returning True stops the search.
 
@@ -262,13 +276,13 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         converged = n_iter < max_iter or track.stopped
     else:
         n_iter, converged = _minimize_iterative(track, optimizer, project(theta0), project,
-                                                max_iter, tol, inner, tol_end, patience)
+                                                max_iter, tol, inner, tol_end, patience, xtol)
     value, theta, _, info = track.best
     return OuterResult(theta, value, info, track.history, n_iter, converged)
 
 
 def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, tol_end,
-                        patience):
+                        patience, xtol):
     value, grad, _ = track(theta, inner)
     state = optimizer.init(theta, grad)
     bests = [value]
@@ -279,8 +293,8 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
         if optimizer.line_search:
             for _ in range(optimizer.max_backtrack + 1):
                 trial = project(optimizer.propose(theta, grad, state))
-                if np.array_equal(trial, theta):
-                    return it - 1, True  # stuck on the bounds with a gradient pointing out
+                if np.max(np.abs(trial - theta), initial=0.0) <= xtol:
+                    return it - 1, True  # on a kink, or on the bounds with grad pointing out
                 t_value, t_grad, _ = track(trial, inner)
                 if t_value <= value - optimizer.c * float(grad @ (theta - trial)):
                     theta, value, grad = trial, t_value, t_grad

@@ -19,7 +19,7 @@ def _quadratic(theta, tol):
 
 @pytest.mark.parametrize("optimizer", ["gd", "lbfgs", Adam(learning_rate=0.1)])
 def test_reaches_minimizer(optimizer):
-    res = minimize(_quadratic, np.zeros(2), optimizer=optimizer, max_iter=300, tol=1e-12,
+    res = minimize(_quadratic, np.zeros(2), optimizer=optimizer, max_iter=300, tol=1e-12, xtol=1e-9,
                    patience=30)
     np.testing.assert_allclose(res.theta, CENTER, atol=2e-2 if isinstance(optimizer, Adam)
                                else 1e-4)

@@ -10,16 +10,22 @@ With the intercept ``b`` held at its current value, the Fenchel dual is
 with :math:`G^*(u) = \sum_j \max(|u_j| - l1_j, 0)^2 / (2\,l2)` when ``l2 > 0``;
 for ``l2 = 0`` the point :math:`\theta` is rescaled into the dual feasible set
 :math:`|X_j^T\theta| \le l1_j` (a rescaled :math:`\theta` stays in the domain
-of every datafit here). The gap bounds the suboptimality in ``w`` for that
-``b``; solvers pair it with the intercept's gradient, which is zero at the
-optimal ``b`` (and exactly zero for least squares after an intercept update).
+of every datafit here); features with a zero L1 weight (and ``l2 = 0``) are
+held fixed like ``b``, adding :math:`\theta^T X_j w_j` to the offset. The gap
+bounds the suboptimality in the other coefficients; solvers pair it with the
+gradient of the fixed ones, which is zero at the optimum (and exactly zero for
+the least-squares intercept after an intercept update).
 """
 
 import numpy as np
 
 
 def duality_gap(pgmap, w, lam, z=None):
-    """``(primal, dual, gap, grad_intercept_norm)`` at ``w``.
+    """``(primal, dual, gap, grad_free)`` at ``w``.
+
+    ``grad_free`` is the largest gradient entry of the unpenalized variables (the
+    intercept, and features whose L1 weight is 0 when ``l2 = 0``), held fixed
+    in the dual: the gap bounds the suboptimality in the others.
 
     ``pgmap`` is a :class:`~skhypergrad.fixed_point.ProxGradMap`; ``z`` the
     predictions ``Xw + b`` when already known.
@@ -35,19 +41,24 @@ def duality_gap(pgmap, w, lam, z=None):
     primal = datafit.loss(y, z) + penalty.value(coef, lam)
     grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0
     au = np.abs(u) if K == 1 else np.abs(u).max(axis=1)
+    free = np.zeros(p, dtype=bool)
     if l2 > 0:
         excess = np.maximum(np.abs(u) - (l1 if K == 1 else l1[:, None]), 0.0)
         g_star = float(np.sum(excess ** 2)) / (2.0 * l2)
         scale = 1.0
     else:
+        # unpenalized features (l1_j = 0) are held fixed like the intercept
+        free = l1 <= 0
+        grad_b = max(grad_b, float(au[free].max(initial=0.0)))
         g_star = 0.0
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = np.where(au > l1, l1 / au, 1.0)
+            ratios = np.where((au > l1) & ~free, l1 / au, 1.0)
         scale = float(min(1.0, ratios.min(initial=1.0)))
         theta = scale * theta
-    sum_theta = theta.sum(axis=0)
-    b = design.intercept(w)
-    dual = datafit.dual_term(y, theta) - float(np.sum(b * sum_theta)) - g_star
+    offset = float(np.sum(design.intercept(w) * theta.sum(axis=0)))
+    if free.any():
+        offset += scale * float(np.sum(coef[free] * u[free]))
+    dual = datafit.dual_term(y, theta) - offset - g_star
     return primal, dual, primal - dual, grad_b
 
 

@@ -1,0 +1,202 @@
+"""The fit shared by every estimator: validate -> build the problem -> search -> refit.
+
+An estimator only states what differs: its inner model, the starting
+hyperparameters and their bounds, and how the chosen ``lam`` reads in
+scikit-learn's vocabulary (``alpha_``, ``l1_ratio_``, ``C_``, ``alphas_``).
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._tune import tune
+from .criteria import CrossVal, HeldOut
+from .hypergrad import ENGINES, BaseEngine
+from .optimizers import get_optimizer
+from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
+
+__all__ = ["BaseHyperGrad", "default_solver", "lam1_max"]
+
+_SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
+
+
+def default_solver(solver, datafit_kind, tol=1e-8, random_state=None):
+    """The inner solver for a name ("auto", "cd", "fista", "saga") or an instance.
+
+    ``"auto"`` is coordinate descent for least squares and binary logistic
+    regression, FISTA for the multinomial model.
+    """
+    if not isinstance(solver, str):
+        return solver
+    if solver == "auto":
+        solver = "fista" if datafit_kind == "multinomial" else "cd"
+    if solver == "saga":
+        return StochasticProxGradient(tol=tol, random_state=random_state)
+    return _SOLVERS[solver](tol=tol)
+
+
+def lam1_max(pgmap):
+    r"""Smallest L1 weight for which the solution's coefficients are all zero.
+
+    :math:`\max_j |\nabla_j F(0, b^*)|` (max over classes for the multinomial
+    model), with the intercept :math:`b^*` optimal for zero coefficients.
+    """
+    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+    w = design.zeros()
+    if design.fit_intercept:
+        kind = getattr(datafit, "kind", 0)
+        if kind == 0:
+            w[-1] = y.mean()
+        elif kind == 1:
+            t = np.clip((y.mean() + 1) / 2, 1e-12, 1 - 1e-12)
+            w[-1] = np.log(t / (1 - t))
+        else:
+            freq = np.bincount(y, minlength=datafit.n_outputs) / y.shape[0]
+            w[-datafit.n_outputs:] = np.log(np.clip(freq, 1e-12, None))
+    g = np.abs(datafit.gradient(design, y, w)[: design.n_coefs])
+    g = g.reshape(design.n_features, design.n_outputs).max(axis=1)
+    return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
+
+
+class BaseHyperGrad(BaseEstimator):
+    """Shared fit of the self-tuning estimators.
+
+    Subclasses define ``_inner_model(y)``, ``_initial_lam(lam_max, n_hyper, n_samples)``,
+    ``_default_start()`` (True when no starting point was given), ``_scan_tops(lam_max,
+    n_hyper)`` (where the coarse starting paths begin, see :func:`~skhypergrad._tune.tune`),
+    ``_bounds(lam_max, n_hyper, n_samples)`` (both in ``lam``) and
+    ``_hyper_names(lam, n_samples)`` (``lam`` in scikit-learn's vocabulary).
+    """
+
+    _parameter_constraints = {
+        "cv": ["cv_object", Interval(numbers.Real, 0, 1, closed="neither")],
+        "hypergradient": [StrOptions(set(ENGINES)), BaseEngine],
+        "solver": [StrOptions({"auto", "cd", "fista", "saga"}), HasMethods(["solve"])],
+        "optimizer": "no_validation",  # a name or an optimizer: checked by get_optimizer
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "n_jobs": [None, numbers.Integral],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callback": [None, callable],
+    }
+
+    _is_classifier = False
+    #: accuracy of the inner solves (relative duality gap) at the start and the end of
+    #: the search, and for the final refit
+    _inner_tol = (1e-6, 1e-10)
+    _refit_tol = 1e-9
+    #: points of the coarse path evaluated before the descent when no start is given
+    _n_scan = 8
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _scan_tops(self, lam_max, n_hyper):
+        """Starts of the coarse paths: ``lam_max`` for every hyperparameter."""
+        return [np.full(n_hyper, lam_max)]
+
+    # -- the shared fit ------------------------------------------------------------------
+    def _fit(self, X, y):
+        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
+                             dtype=[np.float64, np.float32], y_numeric=not self._is_classifier)
+        X = X.astype(np.float64, copy=False)
+        if self._is_classifier:
+            from sklearn.utils.multiclass import check_classification_targets
+            check_classification_targets(y)
+        get_optimizer(self.optimizer)
+        model = self._inner_model(y).bind(y)
+        n_samples, n_features = X.shape
+        full_map = model.make_map(X, model.encode(y))
+        n_hyper = full_map.n_hyper
+        lam_max = lam1_max(full_map)
+        lam0 = self._initial_lam(lam_max, n_hyper, n_samples)
+        lo, hi = self._bounds(lam_max, n_hyper, n_samples)
+        if np.any(lo <= 0) or np.any(hi < lo):
+            raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
+        if np.any(lam0 <= 0):
+            raise ValueError(f"Initial hyperparameters must be > 0, got {lam0}.")
+        lam0 = np.clip(lam0, lo, hi)
+        kind = model.datafit_kind
+        solver = default_solver(self.solver, kind, random_state=self.random_state)
+        engine = self.hypergradient
+        if engine == "nsid":
+            from .hypergrad import NSID
+            engine = NSID(random_state=self.random_state)
+
+        criterion, X_fit, y_fit = self._criterion(X, y)
+        candidates = None
+        if self._default_start():
+            # coarse paths from lam_top / 10^0.5 down to lam_top / 10^4, one per
+            # starting direction (e.g. per l1_ratio): 8 points, or 5 per path for several
+            tops = self._scan_tops(lam_max, n_hyper)
+            factors = np.logspace(-0.5, -4.0, self._n_scan if len(tops) == 1 else 5)
+            candidates = np.clip(np.concatenate([t[None, :] * factors[:, None] for t in tops]),
+                                 lo, hi)
+        result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
+                      candidates=candidates,
+                      optimizer=self.optimizer, engine=engine, solver=solver,
+                      max_iter=self.max_iter, tol=self.tol, inner_tol=self._inner_tol,
+                      callback=self.callback, verbose=self.verbose)
+        # refit on all the data at the chosen hyperparameters
+        refit = default_solver(self.solver, kind, tol=self._refit_tol,
+                               random_state=self.random_state)
+        w = refit.solve(full_map, result.lam).w
+        self._set_solution(full_map, model, w)
+        self._set_hyperparameters(result.lam, n_samples)
+        self.n_iter_ = result.n_iter
+        self.n_evals_ = result.n_evals
+        self.best_score_ = result.value
+        self.history_ = [self._history_entry(h, n_samples) for h in result.history]
+        return self
+
+    def _criterion(self, X, y):
+        """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds."""
+        cv = self.cv
+        if isinstance(cv, numbers.Real) and not isinstance(cv, numbers.Integral):
+            stratify = y if self._is_classifier else None
+            X_tr, X_val, y_tr, y_val = train_test_split(
+                X, y, test_size=cv, random_state=self.random_state, stratify=stratify)
+            return HeldOut(X_val, y_val), X_tr, y_tr
+        if isinstance(cv, numbers.Integral) and cv > X.shape[0]:
+            raise ValueError(f"cv={cv} folds need at least {cv} samples, got "
+                             f"n_samples={X.shape[0]}.")
+        return CrossVal(cv=cv, n_jobs=self.n_jobs), X, y
+
+    def _set_solution(self, pgmap, model, w):
+        design = pgmap.design
+        coef = design.coef(w)
+        self.coef_ = coef.T.copy() if coef.ndim == 2 else coef.copy()
+        b = design.intercept(w)
+        self.intercept_ = np.array(b, dtype=np.float64) if np.ndim(b) else float(b)
+        if self._is_classifier:
+            self.classes_ = np.asarray(model.classes)
+            if coef.ndim == 1:
+                self.coef_ = self.coef_[None, :]
+                self.intercept_ = np.atleast_1d(self.intercept_)
+
+    def _history_entry(self, h, n_samples):
+        entry = dict(h)
+        entry.update(self._hyper_names(h["lam"], n_samples))
+        return entry
+
+    def _set_hyperparameters(self, lam, n_samples):
+        self.lam_ = np.asarray(lam)
+        for name, value in self._hyper_names(lam, n_samples).items():
+            setattr(self, name + "_", value)
+
+    # -- prediction ----------------------------------------------------------------------
+    def _decision(self, X):
+        check_is_fitted(self, "coef_")
+        X = validate_data(self, X, accept_sparse=("csr", "csc"), reset=False,
+                          dtype=[np.float64, np.float32])
+        coef = self.coef_
+        out = X @ (coef.T if coef.ndim == 2 else coef)
+        return np.asarray(out) + self.intercept_

@@ -1,0 +1,180 @@
+r"""The search loop shared by every estimator and by :class:`HyperGradSearchCV`.
+
+:func:`tune` minimizes a criterion :math:`E(\lambda)` over :math:`\theta = \log\lambda`
+with an outer optimizer (:mod:`skhypergrad.optimizers`). Each evaluation solves
+the inner problems (warm-started from the previous evaluation) to the accuracy
+the optimizer asks for, and differentiates them with the chosen engine.
+"""
+
+import copy
+import time
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .hypergrad import get_engine
+from .optimizers import minimize
+
+__all__ = ["TuneResult", "tune"]
+
+
+class TuneResult(NamedTuple):
+    """Outcome of :func:`tune`.
+
+    Attributes
+    ----------
+    lam : ndarray
+        Best hyperparameters found.
+    value : float
+        Criterion there.
+    history : list of dict
+        One entry per criterion evaluation: ``lam``, ``value``, ``grad`` (in
+        ``log lam``), ``values`` (per fold), ``n_iter_inner``, ``n_iter_engine``,
+        ``tol``, ``seconds``, ``best``.
+    n_iter : int
+        Outer steps.
+    n_evals : int
+        Criterion evaluations (each solves every fold's inner problem once).
+    converged : bool
+    state : tuple
+        Warm starts of the inner problems at the last evaluation.
+    """
+
+    lam: np.ndarray
+    value: float
+    history: list
+    n_iter: int
+    n_evals: int
+    converged: bool
+    state: Any
+
+
+def _with_tol(obj, tol):
+    """A copy of a solver / engine with its ``tol`` set (objects without ``tol`` as they are)."""
+    if obj is None or not hasattr(obj, "tol"):
+        return obj
+    obj = copy.copy(obj)
+    obj.tol = tol
+    return obj
+
+
+def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
+         solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
+         callback=None, verbose=0):
+    r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
+
+    Parameters
+    ----------
+    model : InnerModel
+        Bound to the targets (see :meth:`~skhypergrad.models.InnerModel.bind`).
+    X, y : the data the criterion trains on (``y`` as the user gave it).
+    criterion : HeldOut, CrossVal or SURE
+    lam0 : ndarray
+        Starting hyperparameters (> 0).
+    bounds : (ndarray, ndarray) or None
+        Bounds on ``lam`` (> 0); the search runs on their logs.
+    optimizer : str or optimizer instance, default="gd"
+    engine : str or engine instance, default="aid-cg"
+    solver : solver instance
+        Inner solver; its ``tol`` (and the engine's) follows the inexactness schedule.
+    max_iter, tol, inner_tol, callback
+        See :func:`skhypergrad.optimizers.minimize`.
+    candidates : ndarray of shape (n_candidates, n_hyper), default=None
+        Points whose criterion values (no gradient) are computed first, in order
+        and warm-started one from the other; the descent then starts from the best
+        of them instead of ``lam0`` (from the vertex of the parabola through it and
+        its two neighbours, in log-space, when they lie on one geometric path). A coarse path from strong to weak regularization
+        steers the descent to the right basin of a criterion with several local
+        minima, at the cost of a few cheap solves.
+    verbose : int, default=0
+        Print one line per criterion evaluation when > 0.
+
+    Returns
+    -------
+    TuneResult
+    """
+    engine = get_engine(engine)
+    last_state = [None]
+    t0 = time.perf_counter()
+
+    def objective(theta, tol_k):
+        lam = np.exp(theta)
+        res = criterion.value_and_grad(model, X, y, lam, solver=_with_tol(solver, tol_k),
+                                       engine=_with_tol(engine, tol_k),
+                                       state=last_state[0])
+        last_state[0] = res.state
+        info = {"lam": lam, "values": res.values, "n_iter_inner": int(np.sum(res.n_iter)),
+                "n_iter_engine": int(np.sum(res.n_iter_engine)), "_state": res.state}
+        if verbose:
+            print(f"[{type(criterion).__name__}] eval {len(history_len) + 1:3d}  "
+                  f"lam={np.array2string(lam, precision=4, threshold=4)}  "
+                  f"value={res.value:.6g}  ({time.perf_counter() - t0:.2f}s)", flush=True)
+        history_len.append(1)
+        return res.value, res.grad, info
+
+    history_len = []
+    scan = []
+    if candidates is not None and len(candidates):
+        lam0, scan = _scan(model, X, y, criterion, lam0, candidates, solver, inner_tol[1],
+                           last_state, t0, callback)
+    if scan and scan[-1].pop("stop", False):
+        best = min(scan, key=lambda h: h["value"])
+        return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
+                          last_state[0])
+    log_bounds = None if bounds is None else (np.log(bounds[0]), np.log(bounds[1]))
+    out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
+                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=callback)
+    offset = scan[-1]["seconds"] if scan else 0.0
+    history = scan + [{**{k: v for k, v in h.items() if k != "theta"},
+                       "seconds": h["seconds"] + offset} for h in out.history]
+    best_scan = min(scan, key=lambda h: h["value"]) if scan else None
+    if best_scan is not None and best_scan["value"] < out.value:
+        return TuneResult(best_scan["lam"], best_scan["value"], history, out.n_iter,
+                          len(history), out.converged, out.info["_state"])
+    return TuneResult(np.exp(out.theta), out.value, history, out.n_iter, len(history),
+                      out.converged, out.info["_state"])
+
+
+def _scan(model, X, y, criterion, lam0, candidates, solver, tol, last_state, t0, callback):
+    """Criterion values along ``candidates``: the best of them and the history entries."""
+    scan = []
+    best_lam, best_value = lam0, np.inf
+    solver = _with_tol(solver, tol)
+    for lam in np.atleast_2d(candidates):
+        res = criterion.value(model, X, y, lam, solver=solver, state=last_state[0])
+        last_state[0] = res.state
+        improved = res.value < best_value
+        if improved:
+            best_lam, best_value = lam, res.value
+        entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
+                 "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
+                 "best": improved, "values": res.values,
+                 "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
+        scan.append(entry)
+        if callback is not None and callback(entry):
+            entry["stop"] = True
+            break
+    return _parabolic_start(scan, best_lam), scan
+
+
+def _parabolic_start(scan, best_lam):
+    r"""Vertex of the parabola through the best scan point and its neighbours.
+
+    With the neighbours at :math:`\log\lambda_k \mp d` (one geometric path) and
+    values :math:`v_-, v_0, v_+`, the vertex is at :math:`s^* d`,
+    :math:`s^* = (v_- - v_+) / (2 (v_- - 2 v_0 + v_+)) \in [-1/2, 1/2]`.
+    Otherwise (an end point, another path) the best point itself.
+    """
+    values = [h["value"] for h in scan]
+    k = int(np.argmin(values))
+    if not 0 < k < len(scan) - 1:
+        return best_lam
+    logs = [np.log(scan[i]["lam"]) for i in (k - 1, k, k + 1)]
+    d = logs[2] - logs[1]
+    if not np.allclose(logs[1] - logs[0], d):
+        return best_lam
+    v_minus, v0, v_plus = values[k - 1], values[k], values[k + 1]
+    curvature = v_minus - 2.0 * v0 + v_plus
+    if not (np.isfinite(curvature) and curvature > 0):
+        return best_lam
+    return np.exp(logs[1] + (v_minus - v_plus) / (2.0 * curvature) * d)

@@ -1,0 +1,517 @@
+r"""Linear models that tune their own regularization by hypergradient descent.
+
+Each estimator minimizes a cross-validation (or held-out) loss over its
+regularization hyperparameters :math:`\lambda` by gradient descent on
+:math:`\log\lambda`, the gradient coming from implicit differentiation of the
+inner solver's fixed point, then refits on all the data. The parametrization
+is scikit-learn's: a fitted :class:`ElasticNetHyperGrad` hands ``alpha_`` and
+``l1_ratio_`` to :class:`sklearn.linear_model.ElasticNet` and gets the same
+coefficients.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import softmax
+
+from ._base import BaseHyperGrad
+from .models import InnerModel
+from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
+                        logistic_lam_from_sklearn, logistic_sklearn_from_lam)
+
+__all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
+           "LogisticRegressionHyperGrad"]
+
+_BOUNDS = [None, tuple, list]
+
+_COMMON_DOC = """
+    cv : int, cross-validation generator, iterable or float, default=5
+        Folds of the cross-validation loss minimized (an int gives ``KFold``, or
+        ``StratifiedKFold`` for the classifier), or, as a float in (0, 1), the
+        fraction of the data held out for a single validation set.
+    hypergradient : {"aid-cg", "aid-fp", "itd", "itd-reverse", "nsid"} or engine, default="aid-cg"
+        How the gradient of the criterion is computed (see :mod:`skhypergrad.hypergrad`).
+    solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
+        Inner solver: coordinate descent with working sets ("cd", the default
+        where it applies), FISTA, or minibatch SAGA.
+    optimizer : {"gd", "adam", "lbfgs"} or optimizer instance, default="gd"
+        Outer optimizer on the log-hyperparameters (:mod:`skhypergrad.optimizers`).
+    max_iter : int, default=30
+        Outer steps.
+    tol : float, default=1e-3
+        Stop when the criterion improved by less than ``tol`` (relative) over
+        three outer steps.
+    fit_intercept : bool, default=True
+    n_jobs : int, default=None
+        Folds solved in parallel with joblib (any backend, see
+        ``joblib.parallel_config``).
+    random_state : int, RandomState instance or None, default=None
+        Held-out split (float ``cv``) and stochastic solvers / engines.
+    verbose : int, default=0
+        Print one line per criterion evaluation.
+    callback : callable, default=None
+        Called after every criterion evaluation with its history entry (a dict);
+        returning True stops the search (the best point so far is kept).
+"""
+
+_COMMON_ATTRS = """
+    intercept_ : float or ndarray
+    n_iter_ : int
+        Outer steps taken.
+    n_evals_ : int
+        Criterion evaluations (each solves the inner problem once per fold).
+    best_score_ : float
+        Criterion at the chosen hyperparameters (mean held-out loss; lower is better).
+    history_ : list of dict
+        One entry per criterion evaluation: hyperparameters (``lam`` and the
+        scikit-learn names), ``value``, ``grad`` (in ``log lam``), ``values`` (per
+        fold), ``n_iter_inner``, ``n_iter_engine``, ``tol``, ``seconds``, ``best``.
+    lam_ : ndarray
+        Chosen penalty weights of the normalized objective (see :mod:`skhypergrad.penalties`).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Defined when ``X`` has feature names that are all strings.
+"""
+
+
+def _doc(cls):
+    cls.__doc__ = cls.__doc__.replace("    %(common)s\n", _COMMON_DOC.strip("\n") + "\n") \
+        .replace("    %(attrs)s\n", _COMMON_ATTRS.strip("\n") + "\n")
+    return cls
+
+
+def _bounds_array(bounds, default, n_hyper, name):
+    lo, hi = default if bounds is None else bounds
+    lo, hi = float(lo), float(hi)
+    if not (0 < lo <= hi < np.inf):
+        raise ValueError(f"{name} must satisfy 0 < low <= high < inf, got {bounds!r}.")
+    return np.full(n_hyper, lo), np.full(n_hyper, hi)
+
+
+class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
+    """Shared parts of the least-squares models."""
+
+    _parameter_constraints = {
+        **BaseHyperGrad._parameter_constraints,
+        "alpha_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha_bounds": _BOUNDS,
+    }
+
+    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, hypergradient="aid-cg",
+                 solver="auto", optimizer="gd", max_iter=30, tol=1e-3, fit_intercept=True,
+                 n_jobs=None, random_state=None, verbose=0, callback=None):
+        self.cv = cv
+        self.alpha_init = alpha_init
+        self.alpha_bounds = alpha_bounds
+        self.hypergradient = hypergradient
+        self.solver = solver
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    _penalty = "l1"
+
+    def _inner_model(self, y):
+        return InnerModel("quadratic", self._penalty, self.fit_intercept)
+
+    def _initial_lam(self, lam_max, n_hyper, n_samples):
+        alpha = 0.1 * lam_max if self.alpha_init is None else self.alpha_init
+        return np.full(n_hyper, float(alpha))
+
+    def _default_start(self):
+        return self.alpha_init is None
+
+    def _bounds(self, lam_max, n_hyper, n_samples):
+        return _bounds_array(self.alpha_bounds, (1e-6 * lam_max, 10 * lam_max), n_hyper,
+                             "alpha_bounds")
+
+    def _hyper_names(self, lam, n_samples):
+        return {"alpha": float(lam[0])}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Linear prediction ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._decision(X)
+
+
+@_doc
+class LassoHyperGrad(_RegressorHyperGrad):
+    r"""Lasso whose ``alpha`` is tuned by hypergradient descent on the CV loss.
+
+    Minimizes over ``alpha`` the mean held-out squared error of
+
+    .. math::
+
+        w^*(\alpha) = \arg\min_w \frac{1}{2n}\|y - Xw - b\|^2 + \alpha\|w\|_1
+
+    (scikit-learn's :class:`~sklearn.linear_model.Lasso` objective), then refits.
+
+    Parameters
+    ----------
+    alpha_init : float, default=None
+        Starting ``alpha``. When None, the descent starts from the best of 8 points
+        ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (cheap warm-started solves without
+        gradients), ``alpha_max`` being the smallest ``alpha`` for which all
+        coefficients are zero: the CV loss can have several local minima.
+    alpha_bounds : (float, float), default=None
+        Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
+    %(common)s
+
+    Attributes
+    ----------
+    alpha_ : float
+        Chosen ``alpha``.
+    coef_ : ndarray of shape (n_features,)
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.LassoCV : the grid-search counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skhypergrad import LassoHyperGrad
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> est = LassoHyperGrad(cv=5).fit(X, y)
+    >>> est.alpha_ > 0
+    True
+    """
+
+
+@_doc
+class ElasticNetHyperGrad(_RegressorHyperGrad):
+    r"""Elastic net whose ``alpha`` and ``l1_ratio`` are both tuned by hypergradient descent.
+
+    The inner problem is scikit-learn's :class:`~sklearn.linear_model.ElasticNet`,
+
+    .. math::
+
+        \frac{1}{2n}\|y - Xw - b\|^2 + \alpha\rho\|w\|_1 + \frac{\alpha(1-\rho)}{2}\|w\|^2,
+
+    searched as ``lam = [alpha * l1_ratio, alpha * (1 - l1_ratio)]`` in log-space.
+
+    Parameters
+    ----------
+    alpha_init : float, default=None
+        Starting ``alpha``. When None, the descent starts from the best point of
+        three coarse paths of 5 values from ``alpha_max / l1_ratio / 10^0.5`` down
+        to ``alpha_max / l1_ratio / 10^4``, at ``l1_ratio`` in
+        {``l1_ratio_init``, 0.9, 0.1} (see :class:`LassoHyperGrad`).
+    l1_ratio_init : float in (0, 1), default=0.5
+        Starting ``l1_ratio``.
+    alpha_bounds : (float, float), default=None
+        Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
+        is searched; ``(1e-6, 10) * alpha_max`` when None.
+    %(common)s
+
+    Attributes
+    ----------
+    alpha_ : float
+    l1_ratio_ : float
+    coef_ : ndarray of shape (n_features,)
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.ElasticNetCV : the grid-search counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import ElasticNet
+    >>> from skhypergrad import ElasticNetHyperGrad
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> est = ElasticNetHyperGrad(cv=5).fit(X, y)
+    >>> sk = ElasticNet(alpha=est.alpha_, l1_ratio=est.l1_ratio_, tol=1e-10).fit(X, y)
+    >>> bool(abs(sk.coef_ - est.coef_).max() < 1e-3 * abs(est.coef_).max())
+    True
+    """
+
+    _penalty = "elasticnet"
+    _parameter_constraints = {
+        **_RegressorHyperGrad._parameter_constraints,
+        "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
+    }
+
+    def __init__(self, *, cv=5, alpha_init=None, l1_ratio_init=0.5, alpha_bounds=None,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+        super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
+                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
+                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
+                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
+                         callback=callback)
+        self.l1_ratio_init = l1_ratio_init
+
+    def _initial_lam(self, lam_max, n_hyper, n_samples):
+        rho = self.l1_ratio_init
+        alpha = 0.1 * lam_max / rho if self.alpha_init is None else self.alpha_init
+        return enet_lam_from_sklearn(alpha, rho)
+
+    def _scan_tops(self, lam_max, n_hyper):
+        """Paths at ``l1_ratio`` in {``l1_ratio_init``, 0.9, 0.1}, from ``alpha_max(l1_ratio)``."""
+        rhos = dict.fromkeys([self.l1_ratio_init, 0.9, 0.1])
+        return [enet_lam_from_sklearn(lam_max / rho, rho) for rho in rhos]
+
+    def _hyper_names(self, lam, n_samples):
+        alpha, l1_ratio = enet_sklearn_from_lam(lam)
+        return {"alpha": alpha, "l1_ratio": l1_ratio}
+
+
+@_doc
+class WeightedLassoHyperGrad(_RegressorHyperGrad):
+    r"""Lasso with one penalty weight per feature, all tuned by hypergradient descent.
+
+    .. math::
+
+        \frac{1}{2n}\|y - Xw - b\|^2 + \sum_{j=1}^p \alpha_j |w_j|
+
+    One gradient gives all ``p`` partial derivatives at the cost of one
+    implicit solve, so hundreds or thousands of hyperparameters are tuned in the
+    time a grid search spends on one.
+
+    Parameters
+    ----------
+    alpha_init : float, default=None
+        Starting value of every ``alpha_j``. When None, the descent starts from the
+        best of 8 common values ``alpha_max * 10^(-k/2)``, ``k = 1..8``.
+    alpha_bounds : (float, float), default=None
+        Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
+    %(common)s
+
+    Attributes
+    ----------
+    alphas_ : ndarray of shape (n_features,)
+        Chosen weights.
+    coef_ : ndarray of shape (n_features,)
+    %(attrs)s
+    """
+
+    _penalty = "weighted_l1"
+
+    def _hyper_names(self, lam, n_samples):
+        return {"alphas": np.asarray(lam, dtype=np.float64).copy()}
+
+
+@_doc
+class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
+    r"""L1 / elastic-net logistic regression whose ``C`` (and ``l1_ratio``) are tuned.
+
+    Binary problems use the logistic loss, more classes the multinomial one.
+    The inner problem is scikit-learn's
+    :class:`~sklearn.linear_model.LogisticRegression` objective
+
+    .. math::
+
+        C\sum_i \ell(y_i, x_i^T W + b) + \rho\|W\|_1 + \frac{1-\rho}{2}\|W\|^2,
+
+    searched as ``lam = [rho, 1 - rho] / (C n)`` (``[1 / (C n)]`` for
+    ``penalty="l1"``) in log-space; the criterion is the held-out log-loss.
+
+    Parameters
+    ----------
+    penalty : {"l1", "elasticnet"}, default="l1"
+        Which hyperparameters are tuned: ``C`` alone, or ``C`` and ``l1_ratio``.
+    C_init : float, default=None
+        Starting ``C``. When None, the descent starts from the best of 8 points
+        ``C_min * 10^(k/2)``, ``k = 1..8``, ``C_min`` the largest ``C`` for which
+        all coefficients are zero.
+    l1_ratio_init : float in (0, 1), default=0.5
+        Starting ``l1_ratio`` (``penalty="elasticnet"``).
+    C_bounds : (float, float), default=None
+        Search interval of ``C`` (for the elastic net, of ``C / l1_ratio`` and
+        ``C / (1 - l1_ratio)``); ``(0.1, 1e4) * C_min`` when None.
+    %(common)s
+
+    Attributes
+    ----------
+    C_ : float
+    l1_ratio_ : float
+    alpha_ : float
+        ``1 / (C_ n)``: the penalty weight of the normalized objective.
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    %(attrs)s
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import scale
+    >>> from skhypergrad import LogisticRegressionHyperGrad
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = LogisticRegressionHyperGrad(cv=3).fit(scale(X), y)
+    >>> bool(clf.score(scale(X), y) > 0.9)
+    True
+    """
+
+    _is_classifier = True
+    _parameter_constraints = {
+        **BaseHyperGrad._parameter_constraints,
+        "penalty": [StrOptions({"l1", "elasticnet"})],
+        "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "C_bounds": _BOUNDS,
+    }
+
+    def __init__(self, *, penalty="l1", cv=5, C_init=None, l1_ratio_init=0.5, C_bounds=None,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+        self.penalty = penalty
+        self.cv = cv
+        self.C_init = C_init
+        self.l1_ratio_init = l1_ratio_init
+        self.C_bounds = C_bounds
+        self.hypergradient = hypergradient
+        self.solver = solver
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    def _inner_model(self, y):
+        n_classes = np.unique(y).shape[0]
+        datafit = "logistic" if n_classes <= 2 else "multinomial"
+        return InnerModel(datafit, self.penalty, self.fit_intercept)
+
+    def _default_start(self):
+        return self.C_init is None
+
+    def _rho(self):
+        return 1.0 if self.penalty == "l1" else self.l1_ratio_init
+
+    def _initial_lam(self, lam_max, n_hyper, n_samples):
+        rho = self._rho()
+        if self.C_init is None:
+            total = 0.1 * lam_max / rho
+        else:
+            total = 1.0 / (self.C_init * n_samples)
+        lam = np.array([rho, 1.0 - rho]) * total
+        return lam[:n_hyper]
+
+    def _bounds(self, lam_max, n_hyper, n_samples):
+        if self.C_bounds is None:
+            return _bounds_array(None, (1e-4 * lam_max, 10 * lam_max), n_hyper, "C_bounds")
+        C_lo, C_hi = self.C_bounds
+        if not (0 < C_lo <= C_hi < np.inf):
+            raise ValueError(f"C_bounds must satisfy 0 < low <= high < inf, got "
+                             f"{self.C_bounds!r}.")
+        n = n_samples
+        return _bounds_array((1.0 / (C_hi * n), 1.0 / (C_lo * n)), None, n_hyper, "C_bounds")
+
+    def _scan_tops(self, lam_max, n_hyper):
+        rho = self._rho()
+        return [(np.array([rho, 1.0 - rho]) * lam_max / rho)[:n_hyper]]
+
+    def _hyper_names(self, lam, n_samples):
+        C, l1_ratio = logistic_sklearn_from_lam(lam, n_samples)
+        return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any two or more classes).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
+    def decision_function(self, X):
+        """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray
+        """
+        scores = self._decision(X)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict_proba(self, X):
+        """Class probabilities (sigmoid for two classes, softmax otherwise).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            p1 = 1.0 / (1.0 + np.exp(-scores))
+            return np.column_stack([1.0 - p1, p1])
+        return softmax(scores, copy=False)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """Most probable class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
