@@ -9,6 +9,7 @@ from .fixed_point import FixedPointMap, ProxGradMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
                            WeightedLassoHyperGrad)
+from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .penalties import L1, ElasticNet, WeightedL1
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
@@ -16,7 +17,7 @@ from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticPro
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad",
+    "LogisticRegressionHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",

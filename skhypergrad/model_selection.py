@@ -1,0 +1,649 @@
+r"""A drop-in for ``GridSearchCV`` that follows the gradient instead of a grid.
+
+:class:`HyperGradSearchCV` takes the estimator a user would give to
+:class:`~sklearn.model_selection.GridSearchCV` (scikit-learn's ``Lasso``,
+``ElasticNet`` or L1 / elastic-net ``LogisticRegression``, alone or at the end
+of a ``Pipeline``) and, instead of a parameter grid, a starting point: the
+estimator's own parameters. It minimizes the cross-validation loss by gradient
+descent on the logarithms of the regularization parameters, recording every
+evaluated point as a row of ``cv_results_`` in ``GridSearchCV``'s format, then
+refits the user's estimator at the best point.
+
+How it fits together: the folds are prepared once (the preprocessing steps of a
+pipeline fitted on each training fold, as ``GridSearchCV`` does, since they do
+not depend on the tuned parameters), the estimator is converted to an
+:class:`~skhypergrad.models.InnerModel`, and :func:`skhypergrad._tune.tune`
+minimizes the mean of the folds' :class:`~skhypergrad.criteria.HeldOut` losses.
+"""
+
+import copy
+import time
+import warnings
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy.stats import rankdata
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
+from sklearn.metrics import get_scorer
+from sklearn.model_selection import check_cv
+from sklearn.pipeline import Pipeline
+from sklearn.utils import _safe_indexing, check_array, column_or_1d, get_tags, indexable
+from sklearn.utils._param_validation import HasMethods
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted
+
+from ._base import BaseHyperGrad, default_solver, lam1_max
+from ._tune import tune
+from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
+from .models import from_estimator
+from .optimizers import get_optimizer
+from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
+
+__all__ = ["HyperGradSearchCV"]
+
+_SCORING = {False: "neg_mean_squared_error", True: "neg_log_loss"}  # by is_classifier
+
+#: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
+#: schedule of the estimators: every row of ``cv_results_`` is a record the user
+#: compares with ``GridSearchCV``, so its scores must be accurate (about 1e-6
+#: relative; a gap of 1e-4 gives errors near 1e-2), for about 10% more time.
+_INNER_TOL = (1e-10, 1e-10)
+
+
+# -- the criterion: cross-validation over folds prepared once ------------------------
+class _Fold(NamedTuple):
+    """One split, ready for the inner problems.
+
+    ``scale`` converts the search's ``lam`` (the normalized weights of a model
+    trained on all ``n`` samples) to this fold's: 1 for ``Lasso`` /
+    ``ElasticNet`` (scikit-learn normalizes by the number of samples),
+    ``n / n_train`` for ``LogisticRegression``, whose ``C`` multiplies a *sum*
+    of losses, so that every fold is trained with the same ``C``, as in
+    ``GridSearchCV``.
+    """
+
+    X_train: Any
+    y_train: np.ndarray
+    X_test: Any
+    y_test: np.ndarray
+    scale: float
+
+
+def _prepare_fold(preprocessing, X, y, train, test, scale):
+    """The fold's matrices: rows indexed, the preprocessing fitted on the training rows."""
+    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    y_train, y_test = y[train], y[test]
+    if preprocessing is not None:
+        preprocessing = clone(preprocessing)
+        X_train = preprocessing.fit_transform(X_train, y_train)
+        X_test = preprocessing.transform(X_test)
+    return _Fold(_as_float(X_train), y_train, _as_float(X_test), y_test, float(scale))
+
+
+def _as_float(X):
+    return check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+
+
+def _fold_result(model, fold, lam, solver, engine, state, compute_grad, train_loss):
+    """:class:`HeldOut` on one fold, at the fold's ``lam``, and the training loss if asked.
+
+    The gradient is in ``log lam``, unchanged by the fold's constant ``scale``.
+    """
+    criterion = HeldOut(fold.X_test, fold.y_test)
+    lam = np.asarray(lam) * fold.scale
+    if compute_grad:
+        res = criterion.value_and_grad(model, fold.X_train, fold.y_train, lam, solver=solver,
+                                       engine=engine, state=state)
+    else:
+        res = criterion.value(model, fold.X_train, fold.y_train, lam, solver=solver,
+                              state=state)
+    if not train_loss:
+        return res, None
+    outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train))
+    return res, outer.value(res.state[0].w)
+
+
+class _PreparedFolds(BaseCriterion):
+    r"""K-fold cross-validation over folds whose matrices were prepared beforehand.
+
+    :math:`E(\lambda) = \frac1K \sum_k E_k(s_k\lambda)` where :math:`E_k` is the
+    :class:`~skhypergrad.criteria.HeldOut` loss of fold :math:`k` (trained on its
+    training rows, evaluated on its test rows) and :math:`s_k` the fold's
+    ``scale``. The folds carry their data: the ``X`` and ``y`` of the calls are
+    ignored (the search passes None).
+
+    ``values`` of the result: the K held-out losses, followed by the K training
+    losses when ``train_loss`` is True (these do not enter ``value``).
+
+    Parameters
+    ----------
+    folds : list of _Fold
+    n_jobs : int, default=None
+        Folds solved in parallel with joblib.
+    train_loss : bool, default=False
+        Also compute each fold's loss on its training rows.
+    """
+
+    def __init__(self, folds, n_jobs=None, train_loss=False):
+        self.folds = folds
+        self.n_jobs = n_jobs
+        self.train_loss = train_loss
+
+    def _repr_params(self):
+        return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs))]
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        states = _check_state(state, len(self.folds))
+        out = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_result)(model, fold, lam, solver, engine, (st,), compute_grad,
+                                  self.train_loss)
+            for fold, st in zip(self.folds, states))
+        results = [res for res, _ in out]
+        values = np.concatenate([res.values for res in results])
+        if self.train_loss:
+            values = np.concatenate([values, [loss for _, loss in out]])
+        return CriterionResult(
+            value=float(np.mean([res.value for res in results])),
+            grad=np.mean([res.grad for res in results], axis=0) if compute_grad else None,
+            state=tuple(res.state[0] for res in results),
+            values=values,
+            n_iter=np.concatenate([res.n_iter for res in results]),
+            n_iter_engine=np.concatenate([res.n_iter_engine for res in results]),
+        )
+
+
+# -- the estimator's parameters <-> lam -----------------------------------------------
+class _Space(NamedTuple):
+    """Which parameters of the final step are searched, and how they read as ``lam``."""
+
+    prefix: str          # "step__" for a pipeline, "" otherwise
+    names: tuple         # e.g. ("alpha", "l1_ratio")
+    logistic: bool       # C parametrization (a sum of losses) instead of alpha
+    n_samples: int       # n of the full data: lam is the weight of the model refit on it
+
+    def params(self, lam):
+        """``{prefix + name: value}`` in scikit-learn's parametrization."""
+        if self.logistic:
+            C, l1_ratio = logistic_sklearn_from_lam(lam, self.n_samples)
+            values = (C, l1_ratio)
+        else:
+            values = enet_sklearn_from_lam(lam)
+        return {self.prefix + name: float(v) for name, v in zip(self.names, values)}
+
+    def lam_bounds(self, bounds, n_hyper):
+        """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
+        lo, hi = float(bounds[0]), float(bounds[1])
+        if not 0 < lo <= hi < np.inf:
+            raise ValueError(f"bounds must satisfy 0 < low <= high < inf, got {bounds!r}.")
+        if self.logistic:
+            lo, hi = 1.0 / (hi * self.n_samples), 1.0 / (lo * self.n_samples)
+        return np.full(n_hyper, lo), np.full(n_hyper, hi)
+
+
+def _unwrap(estimator):
+    """``(final_step, preprocessing or None, prefix)``; ValueError for unsupported estimators."""
+    final, preprocessing, prefix = estimator, None, ""
+    if isinstance(estimator, Pipeline):
+        name, final = estimator.steps[-1]
+        preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
+        prefix = name + "__"
+    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression)) \
+            or isinstance(final, (MultiTaskLasso, MultiTaskElasticNet)):
+        raise ValueError(
+            "estimator must be a scikit-learn Lasso, ElasticNet or LogisticRegression with "
+            "an L1 or elastic-net penalty, or a Pipeline ending with one; got "
+            f"{type(final).__name__}.")
+    return final, preprocessing, prefix
+
+
+def _inner_model(final, y):
+    """The inner model of the final step (an L1 model for ``ElasticNet(l1_ratio=1)``)."""
+    try:
+        model = from_estimator(final, y)
+    except ValueError as exc:
+        raise ValueError(f"Unsupported estimator {type(final).__name__}: {exc}") from exc
+    if model.penalty == "elasticnet" and model.lam[1] == 0:
+        model = replace(model, penalty="l1", lam=model.lam[:1])
+    return model
+
+
+def _check_scoring(scoring, classifier):
+    expected = _SCORING[classifier]
+    if scoring is None or (isinstance(scoring, str) and scoring == expected):
+        return expected
+    kind = "classifier" if classifier else "regressor"
+    raise ValueError(
+        f"scoring={scoring!r} is not supported for a {kind}: HyperGradSearchCV follows the "
+        "gradient of a differentiable cross-validation loss, so scoring must be None or "
+        f"{expected!r} (the allowed values are None, 'neg_mean_squared_error' for Lasso and "
+        "ElasticNet, 'neg_log_loss' for LogisticRegression).")
+
+
+# -- delegation to best_estimator_ ----------------------------------------------------
+def _check_refit(search, attr):
+    if not search.refit:
+        raise AttributeError(
+            f"This {type(search).__name__} instance was initialized with refit=False. "
+            f"{attr} is available only after refitting on the best parameters; refit "
+            "the estimator manually with best_params_.")
+
+
+def _best_estimator_has(attr):
+    """``available_if`` check: the refit estimator (or, before fit, the estimator) has ``attr``."""
+    def check(self):
+        _check_refit(self, attr)
+        getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator,
+                attr)
+        return True
+    return check
+
+
+_DELEGATE_DOC = """Call ``{name}`` on the estimator refit with the best parameters.
+
+        Only available if ``refit=True`` and the estimator has ``{name}``.
+
+        Parameters
+        ----------
+        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
+            Input of the estimator (of the pipeline's first step).
+
+        Returns
+        -------
+        {returns}
+        """
+
+
+def _delegate(name, returns):
+    def method(self, X):
+        check_is_fitted(self)
+        return getattr(self.best_estimator_, name)(X)
+    method.__name__ = name
+    method.__qualname__ = f"HyperGradSearchCV.{name}"
+    method.__doc__ = _DELEGATE_DOC.format(name=name, returns=returns)
+    return available_if(_best_estimator_has(name))(method)
+
+
+# -- the search -----------------------------------------------------------------------
+class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
+    r"""Regularization search by hypergradient descent, in ``GridSearchCV``'s clothes.
+
+    Give it the estimator (or pipeline) you would give to
+    :class:`~sklearn.model_selection.GridSearchCV` and no grid: the search starts
+    from the estimator's own parameters and descends the cross-validation loss
+
+    .. math::
+
+        E(\lambda) = \frac1K \sum_{k=1}^K \mathrm{loss}\big(y_{V_k},\,
+        \hat y_{V_k}(w^*_{-k}(\lambda))\big)
+
+    over :math:`\log\lambda`, the gradient coming from implicit differentiation
+    of each fold's training problem (see :mod:`skhypergrad.hypergrad`). Every
+    criterion evaluation becomes one row of ``cv_results_``, in the format of
+    ``GridSearchCV`` (``pandas.DataFrame(search.cv_results_)`` works), and the
+    best row's parameters are refit on all the data with the estimator's own
+    ``fit``.
+
+    Searched parameters (of the final step of a pipeline, named
+    ``step__param``):
+
+    ==============================================  =========================
+    estimator                                       parameters searched
+    ==============================================  =========================
+    ``Lasso``                                       ``alpha``
+    ``ElasticNet`` (``0 < l1_ratio < 1``)           ``alpha``, ``l1_ratio``
+    ``ElasticNet(l1_ratio=1)``                      ``alpha``
+    ``LogisticRegression(l1_ratio=1)``              ``C``
+    ``LogisticRegression`` (``0 < l1_ratio < 1``)   ``C``, ``l1_ratio``
+    ==============================================  =========================
+
+    The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
+    ``l1_ratio``) are also read. Internally the search runs on the logarithms
+    of the L1 and L2 weights, ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
+    (for the logistic model ``l1_ratio / C`` and ``(1 - l1_ratio) / C``).
+
+    Parameters
+    ----------
+    estimator : Lasso, ElasticNet, LogisticRegression or Pipeline
+        scikit-learn estimator (or a pipeline ending with one) whose current
+        parameters are the starting point. ``positive=True`` and
+        ``class_weight`` are not supported; a ``LogisticRegression`` must have an
+        L1 part (``l1_ratio > 0``).
+    scoring : {None, "neg_mean_squared_error", "neg_log_loss"}, default=None
+        Only differentiable losses can be followed: the mean squared error for
+        ``Lasso`` / ``ElasticNet`` and the log-loss for ``LogisticRegression``,
+        which None selects. Scores follow scikit-learn's convention (greater is
+        better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
+        means ``estimator.score`` (R² or accuracy): here it always means the
+        loss minimized, and :meth:`score` reports that same score.
+    cv : int, cross-validation generator or iterable, default=5
+        As in ``GridSearchCV``: an int gives ``StratifiedKFold`` for a classifier
+        and ``KFold`` otherwise. The splits are drawn once.
+    hypergradient : {"aid-cg", "aid-fp", "itd", "itd-reverse", "nsid"} or engine, default="aid-cg"
+        How the gradient of the criterion is computed (:mod:`skhypergrad.hypergrad`).
+    optimizer : {"gd", "adam", "lbfgs"} or optimizer instance, default="gd"
+        Outer optimizer on the log-parameters (:mod:`skhypergrad.optimizers`).
+    max_iter : int, default=30
+        Outer steps (a line search may evaluate more than one point per step;
+        ``max_iter=0`` evaluates the starting point only).
+    tol : float, default=1e-4
+        Stop when the best loss improved by less than ``tol`` (relative) over
+        three outer steps.
+    bounds : (float, float), default=None
+        Search interval in the estimator's own parameter: ``alpha`` for
+        ``Lasso`` / ``ElasticNet``, ``C`` for ``LogisticRegression``. With two
+        parameters it bounds each of ``alpha * l1_ratio`` and
+        ``alpha * (1 - l1_ratio)`` (``C / l1_ratio`` and ``C / (1 - l1_ratio)``).
+        None: ``(1e-6, 10) * alpha_max`` in the weights, ``alpha_max`` being the
+        smallest L1 weight that zeroes every coefficient on every training fold.
+        The starting point is moved inside the bounds.
+    solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
+        Inner solver used during the search (the refit uses the estimator's own).
+    refit : bool, default=True
+        Refit a clone of ``estimator`` with ``best_params_`` on all the data.
+    n_jobs : int, default=None
+        Folds prepared and solved in parallel with joblib.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the stochastic solver ("saga") and engine ("nsid").
+    verbose : int, default=0
+        Print one line per criterion evaluation.
+    callback : callable, default=None
+        Called after every criterion evaluation with a dict (``params`` in the
+        estimator's names, ``lam``, ``value`` (mean held-out loss), ``grad``,
+        ``values`` (the held-out loss of every fold, followed by the training
+        losses with ``return_train_score``), ``seconds``, ...); returning True
+        stops the search.
+    return_train_score : bool, default=False
+        Also record each fold's training score (one matrix-vector product per
+        fold and evaluation).
+
+    Attributes
+    ----------
+    cv_results_ : dict of ndarray
+        One row per criterion evaluation, in evaluation order (line-search trial
+        points included), with ``GridSearchCV``'s keys: ``param_<name>`` (masked
+        arrays), ``params``, ``split<k>_test_score``, ``mean_test_score``,
+        ``std_test_score``, ``rank_test_score`` (and the ``train`` counterparts
+        with ``return_train_score``), and the times: ``mean_fit_time`` is the
+        wall-clock time of the evaluation divided by ``n_splits_`` (solving and
+        differentiating every fold: the cost per fold; folds are not timed
+        separately, so ``std_fit_time`` is 0), ``mean_score_time`` and
+        ``std_score_time`` are 0 (the held-out losses come with the evaluation
+        and are counted in the fit time). The preprocessing of a pipeline is
+        fitted once per fold before the search and is not counted.
+    best_index_ : int
+        Row of ``cv_results_`` with the best mean test score.
+    best_params_ : dict
+        Its parameters, in the estimator's names (``"enet__alpha"`` for a
+        pipeline step named ``"enet"``).
+    best_score_ : float
+        Its mean test score (negated loss: greater is better).
+    best_estimator_ : estimator
+        Clone of ``estimator`` with ``best_params_``, refit on all the data
+        (``refit=True``).
+    refit_time_ : float
+        Seconds spent refitting.
+    scorer_ : callable
+        The scorer of ``scoring`` (used by :meth:`score`).
+    multimetric_ : bool
+        Always False.
+    n_splits_ : int
+        Number of cross-validation splits.
+    n_iter_ : int
+        Outer steps taken.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels (classifiers, ``refit=True``).
+    n_features_in_ : int
+        Number of features of ``X`` (``refit=True``).
+    feature_names_in_ : ndarray of str
+        Defined when the refit estimator defines it.
+
+    See Also
+    --------
+    sklearn.model_selection.GridSearchCV : the exhaustive counterpart.
+    skhypergrad.ElasticNetHyperGrad : the same search as a single estimator.
+
+    Notes
+    -----
+    Every evaluation solves the folds' training problems to a relative duality
+    gap of 1e-10, so every row's scores, not only the last ones, are those
+    ``GridSearchCV`` would record at its parameters (to about 1e-6 relative).
+    ``LogisticRegression``'s ``C`` multiplies a *sum* of losses: every fold is
+    trained with the same ``C`` on its own training rows, as in ``GridSearchCV``.
+
+    The search trains each fold's model with skhypergrad's own solvers (an
+    unpenalized intercept, as scikit-learn's ``Lasso``, ``ElasticNet`` and
+    ``LogisticRegression(solver="saga")``; ``liblinear`` penalizes the
+    intercept, so its refit differs slightly). A starting L1 weight at which
+    every coefficient of every fold is zero lies where the loss is flat (zero
+    gradient); the search then starts from a tenth of that threshold, with a
+    warning.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import ElasticNet
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skhypergrad.model_selection import HyperGradSearchCV
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> pipe = make_pipeline(StandardScaler(), ElasticNet(alpha=1.0, l1_ratio=0.5))
+    >>> search = HyperGradSearchCV(pipe, cv=5, max_iter=10).fit(X, y)
+    >>> sorted(search.best_params_)
+    ['elasticnet__alpha', 'elasticnet__l1_ratio']
+    >>> bool(search.best_score_ > search.cv_results_["mean_test_score"][0])
+    True
+    >>> search.predict(X[:2]).shape
+    (2,)
+    """
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"])],
+        "scoring": [None, str, callable],  # values checked in fit, with a dedicated message
+        "bounds": [None, tuple, list],
+        "refit": ["boolean"],
+        "return_train_score": ["boolean"],
+        **{key: BaseHyperGrad._parameter_constraints[key]
+           for key in ("cv", "hypergradient", "solver", "optimizer", "max_iter", "tol",
+                       "n_jobs", "random_state", "verbose", "callback")},
+    }
+
+    def __init__(self, estimator, *, scoring=None, cv=5, hypergradient="aid-cg",
+                 optimizer="gd", max_iter=30, tol=1e-4, bounds=None, solver="auto",
+                 refit=True, n_jobs=None, random_state=None, verbose=0, callback=None,
+                 return_train_score=False):
+        self.estimator = estimator
+        self.scoring = scoring
+        self.cv = cv
+        self.hypergradient = hypergradient
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.bounds = bounds
+        self.solver = solver
+        self.refit = refit
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+        self.return_train_score = return_train_score
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        sub = get_tags(self.estimator)
+        tags.estimator_type = sub.estimator_type
+        tags.classifier_tags = copy.deepcopy(sub.classifier_tags)
+        tags.regressor_tags = copy.deepcopy(sub.regressor_tags)
+        tags.input_tags.sparse = sub.input_tags.sparse
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the estimator is validated by its fit
+    def fit(self, X, y, groups=None):
+        """Search the regularization parameters, then refit the best estimator.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, as the estimator (pipeline) takes it.
+        y : array-like of shape (n_samples,)
+            Targets (class labels of any type for ``LogisticRegression``).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter given as ``cv``.
+
+        Returns
+        -------
+        self
+        """
+        final, preprocessing, prefix = _unwrap(self.estimator)
+        classifier = isinstance(final, LogisticRegression)
+        scoring = _check_scoring(self.scoring, classifier)
+        get_optimizer(self.optimizer)
+        X, y, groups = indexable(X, y, groups)
+        y = column_or_1d(y)
+        if classifier:
+            check_classification_targets(y)
+        else:
+            y = y.astype(np.float64, copy=False)
+        model = _inner_model(final, y)
+        n_samples = y.shape[0]
+        space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
+        if model.penalty == "elasticnet":
+            space = space._replace(names=space.names + ("l1_ratio",))
+
+        splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
+        self.n_splits_ = len(splits)
+        folds = Parallel(n_jobs=self.n_jobs)(
+            delayed(_prepare_fold)(preprocessing, X, y, train, test,
+                                   n_samples / len(train) if classifier else 1.0)
+            for train, test in splits)
+        lam0, bounds = self._start(model, folds, space)
+
+        solver = default_solver(self.solver, model.datafit_kind, random_state=self.random_state)
+        engine = self.hypergradient
+        if engine == "nsid":
+            from .hypergrad import NSID
+            engine = NSID(random_state=self.random_state)
+        callback = None
+        if self.callback is not None:
+            def callback(entry):
+                return self.callback({**entry, "params": space.params(entry["lam"])})
+        criterion = _PreparedFolds(folds, n_jobs=self.n_jobs,
+                                   train_loss=self.return_train_score)
+        result = tune(model, None, None, criterion, lam0, bounds=bounds,
+                      optimizer=self.optimizer, engine=engine, solver=solver,
+                      max_iter=self.max_iter, tol=self.tol, inner_tol=_INNER_TOL,
+                      callback=callback, verbose=self.verbose)
+
+        self.cv_results_ = self._format_results(result.history, space)
+        self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
+        self.best_params_ = self.cv_results_["params"][self.best_index_]
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.n_iter_ = result.n_iter
+        self.scorer_ = get_scorer(scoring)
+        self.multimetric_ = False
+        if self.refit:
+            self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
+            t0 = time.perf_counter()
+            self.best_estimator_.fit(X, y)
+            self.refit_time_ = time.perf_counter() - t0
+            if hasattr(self.best_estimator_, "feature_names_in_"):
+                self.feature_names_in_ = self.best_estimator_.feature_names_in_
+        return self
+
+    def _start(self, model, folds, space):
+        """Starting ``lam`` and bounds: the estimator's ``lam``, off the flat region, in bounds."""
+        lam_max = max(lam1_max(model.make_map(f.X_train, model.encode(f.y_train))) / f.scale
+                      for f in folds)
+        lam0 = np.array(model.lam, dtype=np.float64)
+        if lam0[0] >= lam_max:
+            moved = lam0 * (0.1 * lam_max / lam0[0])
+            warnings.warn(
+                f"The starting point {space.params(lam0)} zeroes every coefficient on "
+                "every training fold, where the cross-validation loss is flat; the search "
+                f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=3)
+            lam0 = moved
+        n_hyper = lam0.shape[0]
+        if self.bounds is None:
+            lo, hi = np.full(n_hyper, 1e-6 * lam_max), np.full(n_hyper, 10 * lam_max)
+        else:
+            lo, hi = space.lam_bounds(self.bounds, n_hyper)
+        return np.clip(lam0, lo, hi), (lo, hi)
+
+    def _format_results(self, history, space):
+        """``cv_results_`` from the search history, in ``GridSearchCV``'s format."""
+        n_rows, k = len(history), self.n_splits_
+        seconds = np.diff([0.0] + [h["seconds"] for h in history])
+        losses = np.array([h["values"] for h in history], dtype=np.float64)
+        params = [space.params(h["lam"]) for h in history]
+        results = {}
+        _store(results, "fit_time", np.repeat(seconds[:, None] / k, k, axis=1))
+        _store(results, "score_time", np.zeros((n_rows, k)))
+        for name in params[0]:
+            results["param_" + name] = np.ma.MaskedArray(
+                [p[name] for p in params], mask=np.zeros(n_rows, dtype=bool))
+        results["params"] = params
+        _store(results, "test_score", -losses[:, :k], splits=True, rank=True)
+        if self.return_train_score:
+            _store(results, "train_score", -losses[:, k:], splits=True)
+        return results
+
+    def score(self, X, y):
+        """Score of the refit estimator on ``(X, y)`` with ``scorer_``.
+
+        The same score as ``best_score_`` and ``cv_results_`` (the negated mean
+        squared error or log-loss), not ``estimator.score``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        float
+        """
+        _check_refit(self, "score")
+        check_is_fitted(self)
+        return self.scorer_(self.best_estimator_, X, y)
+
+    predict = _delegate("predict", "ndarray of shape (n_samples,)")
+    predict_proba = _delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")
+    predict_log_proba = _delegate("predict_log_proba",
+                                  "ndarray of shape (n_samples, n_classes)")
+    decision_function = _delegate("decision_function",
+                                  "ndarray of shape (n_samples,) or (n_samples, n_classes)")
+    transform = _delegate("transform", "{ndarray, sparse matrix} of shape (n_samples, n_out)")
+
+    @property
+    def n_features_in_(self):
+        """Number of features seen by the refit estimator (``refit=True``)."""
+        if not hasattr(self, "best_estimator_"):
+            raise AttributeError(f"{type(self).__name__} has no n_features_in_ before a fit "
+                                 "with refit=True.")
+        return self.best_estimator_.n_features_in_
+
+    @property
+    def classes_(self):
+        """Class labels of the refit classifier (``refit=True``)."""
+        _best_estimator_has("classes_")(self)
+        return self.best_estimator_.classes_
+
+
+def _store(results, key, array, splits=False, rank=False):
+    """``split<k>_<key>``, ``mean_<key>``, ``std_<key>`` (and ``rank_<key>``), as GridSearchCV."""
+    if splits:
+        for k in range(array.shape[1]):
+            results[f"split{k}_{key}"] = array[:, k]
+    means = array.mean(axis=1)
+    results["mean_" + key] = means
+    results["std_" + key] = np.sqrt(((array - means[:, None]) ** 2).mean(axis=1))
+    if rank:  # failed (NaN) rows tie with the worst, as in GridSearchCV
+        if np.isnan(means).all():
+            results["rank_" + key] = np.ones(means.shape, dtype=np.int32)
+        else:
+            means = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+            results["rank_" + key] = rankdata(-means, method="min").astype(np.int32)
