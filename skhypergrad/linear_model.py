@@ -225,9 +225,9 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     ----------
     alpha_init : float, default=None
         Starting ``alpha``. When None, the descent starts from the best point of
-        three coarse paths of 5 values from ``alpha_max / l1_ratio / 10^0.5`` down
-        to ``alpha_max / l1_ratio / 10^4``, at ``l1_ratio`` in
-        {``l1_ratio_init``, 0.9, 0.1} (see :class:`LassoHyperGrad`).
+        coarse paths of 5 values from ``alpha_max / l1_ratio / 10^0.5`` down to
+        ``alpha_max / l1_ratio / 10^4``, at ``l1_ratio`` in
+        {``l1_ratio_init``, 0.1, 0.9, 1} (see :class:`LassoHyperGrad`).
     l1_ratio_init : float in (0, 1), default=0.5
         Starting ``l1_ratio``.
     alpha_bounds : (float, float), default=None
@@ -280,8 +280,12 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         return enet_lam_from_sklearn(alpha, rho)
 
     def _scan_tops(self, lam_max, n_hyper):
-        """Paths at ``l1_ratio`` in {``l1_ratio_init``, 0.9, 0.1}, from ``alpha_max(l1_ratio)``."""
-        rhos = dict.fromkeys([self.l1_ratio_init, 0.9, 0.1])
+        """Paths at ``l1_ratio`` in {``l1_ratio_init``, 0.1, 0.9, 1}, from ``alpha_max(l1_ratio)``.
+
+        ``l1_ratio = 1`` puts ``lam2`` on its lower bound: the Lasso end, which log-space
+        steps would otherwise take many iterations to reach.
+        """
+        rhos = dict.fromkeys([self.l1_ratio_init, 0.1, 0.9, 1.0])
         return [enet_lam_from_sklearn(lam_max / rho, rho) for rho in rhos]
 
     def _hyper_names(self, lam, n_samples):

@@ -1,0 +1,188 @@
+"""The self-tuning estimators: scikit-learn's estimator checks, composition with the rest
+of scikit-learn, scikit-learn's own parametrization, and the quality of the search against
+dense grids."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet as SkElasticNet
+from sklearn.linear_model import Lasso, LogisticRegression
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skhypergrad import (CoordinateDescent, CrossVal, ElasticNetHyperGrad, InnerModel,
+                         LassoHyperGrad, LogisticRegressionHyperGrad, WeightedLassoHyperGrad)
+from skhypergrad.penalties import enet_lam_from_sklearn
+
+# small searches: the checks fit each estimator dozens of times on tiny data
+ESTIMATORS = [LassoHyperGrad(cv=3, max_iter=5), ElasticNetHyperGrad(cv=3, max_iter=5),
+              WeightedLassoHyperGrad(cv=3, max_iter=5),
+              LogisticRegressionHyperGrad(cv=3, max_iter=5),
+              LogisticRegressionHyperGrad(penalty="elasticnet", cv=3, max_iter=5)]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    """Every scikit-learn estimator check passes; no expected failures."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def _diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return X, y
+
+
+def test_enet_parametrization_is_sklearns():
+    """alpha_ and l1_ratio_ handed to sklearn's ElasticNet reproduce coef_ and intercept_."""
+    X, y = _diabetes()
+    est = ElasticNetHyperGrad(cv=3, max_iter=5).fit(X, y)
+    sk = SkElasticNet(alpha=est.alpha_, l1_ratio=est.l1_ratio_, tol=1e-12,
+                      max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(est.coef_, sk.coef_, rtol=1e-4, atol=1e-4 * abs(sk.coef_).max())
+    assert est.intercept_ == pytest.approx(sk.intercept_, rel=1e-5)
+    np.testing.assert_allclose(est.lam_, enet_lam_from_sklearn(est.alpha_, est.l1_ratio_))
+
+
+def test_logistic_parametrization_is_sklearns():
+    X, y = _diabetes()
+    X = StandardScaler().fit_transform(X)
+    labels = np.where(y > np.median(y), "high", "low")
+    clf = LogisticRegressionHyperGrad(cv=3, max_iter=5).fit(X, labels)
+    sk = LogisticRegression(C=clf.C_, l1_ratio=1.0, solver="saga", tol=1e-10,
+                            max_iter=50_000).fit(X, labels)
+    np.testing.assert_allclose(clf.coef_, sk.coef_, atol=2e-4)
+    np.testing.assert_array_equal(clf.classes_, sk.classes_)
+    np.testing.assert_allclose(clf.predict_proba(X), sk.predict_proba(X), atol=1e-4)
+    assert set(clf.predict(X)) <= {"high", "low"}
+
+
+def test_clone_pickle_pipeline_cross_val_score_gridsearch():
+    X, y = _diabetes()
+    est = ElasticNetHyperGrad(cv=3, max_iter=5)
+    fitted = clone(est).fit(X, y)
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+    pipe = make_pipeline(StandardScaler(), ElasticNetHyperGrad(cv=3, max_iter=5))
+    scores = cross_val_score(pipe, X, y, cv=3)
+    assert scores.shape == (3,) and scores.mean() > 0.4
+    grid = GridSearchCV(LassoHyperGrad(max_iter=5), {"cv": [3, 4]}, cv=2).fit(X, y)
+    assert grid.best_params_["cv"] in (3, 4)
+    assert grid.best_estimator_.alpha_ > 0
+
+
+def test_sparse_input_gives_the_dense_result():
+    X, y = _diabetes()
+    dense = LassoHyperGrad(cv=3, max_iter=5).fit(X, y)
+    sparse = LassoHyperGrad(cv=3, max_iter=5).fit(sp.csr_matrix(X), y)
+    assert sparse.alpha_ == pytest.approx(dense.alpha_, rel=1e-5)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-4, atol=1e-6)
+
+
+def _p_greater_than_n(seed=0):
+    """n = 80, p = 200, 10 informative features, signal-to-noise ratio about 4."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((80, 200))
+    w = np.zeros(200)
+    w[:10] = 2 * rng.standard_normal(10)
+    return X, X @ w + 1.5 * rng.standard_normal(80)
+
+
+def _grid_cv_losses(model, X, y, lams, cv):
+    crit = CrossVal(cv=cv)
+    solver = CoordinateDescent(tol=1e-9)
+    return np.array([crit.value(model, X, y, lam, solver=solver).value for lam in lams])
+
+
+@pytest.mark.parametrize("problem", ["diabetes", "p>n"])
+def test_lasso_search_matches_dense_grid(problem):
+    """The CV loss reached is within 1% of the best of 30 alphas, with fewer inner solves."""
+    X, y = _diabetes() if problem == "diabetes" else _p_greater_than_n()
+    cv = KFold(5)
+    est = LassoHyperGrad(cv=cv).fit(X, y)
+    alpha_max = np.abs(X.T @ (y - y.mean())).max() / X.shape[0]
+    alphas = alpha_max * np.logspace(-3, 0, 30)
+    grid = _grid_cv_losses(InnerModel("quadratic", "l1", True), X, y, alphas[:, None], cv)
+    assert est.best_score_ <= grid.min() * 1.01
+    assert est.n_evals_ * 5 < grid.size * 5
+
+
+@pytest.mark.parametrize("problem", ["diabetes", "p>n"])
+def test_enet_search_matches_dense_grid(problem):
+    """Within 1% of the best point of a 20 x 10 (alpha, l1_ratio) grid, with fewer solves."""
+    X, y = _diabetes() if problem == "diabetes" else _p_greater_than_n()
+    cv = KFold(5)
+    est = ElasticNetHyperGrad(cv=cv).fit(X, y)
+    alpha_max = np.abs(X.T @ (y - y.mean())).max() / X.shape[0]
+    lams = [enet_lam_from_sklearn(a, r) for r in np.linspace(0.1, 1.0, 10)
+            for a in alpha_max / r * np.logspace(-3, 0, 20)]
+    lams = [np.maximum(lam, 1e-12) for lam in lams]
+    grid = _grid_cv_losses(InnerModel("quadratic", "elasticnet", True), X, y, lams, cv)
+    assert est.best_score_ <= grid.min() * 1.01
+    assert est.n_evals_ < len(lams)
+
+
+def test_weighted_lasso_beats_best_single_alpha():
+    """With features of very different scales, one weight per feature generalizes better."""
+    rng = np.random.default_rng(0)
+    n, p = 150, 200
+    X = rng.standard_normal((n, p)) * np.logspace(-1, 1, p)
+    w = np.zeros(p)
+    w[rng.choice(p, 10, replace=False)] = rng.standard_normal(10) * 3 / np.logspace(-1, 1, p)[:10]
+    y = X @ w + 0.5 * rng.standard_normal(n)
+    X_test = rng.standard_normal((2000, p)) * np.logspace(-1, 1, p)
+    y_test = X_test @ w + 0.5 * rng.standard_normal(2000)
+    lasso = LassoHyperGrad(cv=5).fit(X, y)
+    weighted = WeightedLassoHyperGrad(cv=5, alpha_init=lasso.alpha_, max_iter=30).fit(X, y)
+    assert weighted.alphas_.shape == (p,)
+    mse = lambda m: np.mean((m.predict(X_test) - y_test) ** 2)  # noqa: E731
+    assert weighted.best_score_ < lasso.best_score_
+    assert mse(weighted) < mse(lasso)
+
+
+def test_history_and_callback():
+    X, y = _diabetes()
+    seen = []
+    est = LassoHyperGrad(cv=3, max_iter=20, callback=lambda h: seen.append(h) or len(seen) >= 4)
+    est.fit(X, y)
+    assert len(seen) == 4 and len(est.history_) == 4
+    h = est.history_[0]
+    assert {"alpha", "lam", "value", "grad", "values", "seconds", "n_iter_inner"} <= set(h)
+    assert est.best_score_ == min(e["value"] for e in est.history_)
+
+
+def test_criterion_decreases_from_start_and_bounds_hold():
+    X, y = _diabetes()
+    est = ElasticNetHyperGrad(cv=3, alpha_bounds=(1e-3, 1.0)).fit(X, y)
+    assert est.best_score_ <= est.history_[0]["value"]
+    assert all(np.all((1e-3 <= e["lam"]) & (e["lam"] <= 1.0)) for e in est.history_)
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"alpha_bounds": (1.0, 0.1)}, "alpha_bounds"),
+    ({"alpha_bounds": (0.0, 1.0)}, "alpha_bounds"),
+    ({"cv": 1000}, "n_samples=442"),
+    ({"hypergradient": "newton"}, "hypergradient"),
+    ({"optimizer": "sgd"}, "optimizer"),
+])
+def test_bad_parameters_are_named(params, match):
+    X, y = _diabetes()
+    with pytest.raises(ValueError, match=match):
+        LassoHyperGrad(**params).fit(X, y)
+
+
+@pytest.mark.parametrize("engine", ["aid-fp", "itd", "itd-reverse"])
+def test_other_engines_reach_the_same_alpha(engine):
+    X, y = _diabetes()
+    ref = LassoHyperGrad(cv=3).fit(X, y)
+    est = LassoHyperGrad(cv=3, hypergradient=engine).fit(X, y)
+    assert est.best_score_ <= ref.best_score_ * 1.01
