@@ -127,6 +127,20 @@ class Design:
             norms = np.concatenate([norms, [float(self.n_samples)]])
         return norms
 
+    def take_columns(self, idx):
+        """The design of the parameters ``idx`` (one output): columns ``X[:, j]`` for the
+        coefficients in ``idx`` and the intercept if its index ``p`` is in ``idx``.
+
+        ``matvec`` / ``rmatvec`` of the result act on vectors of length ``len(idx)``.
+        """
+        if self.n_outputs != 1:
+            raise ValueError("take_columns supports one output only.")
+        idx = np.asarray(idx)
+        cols = idx[idx < self.n_features]
+        has_b = self.fit_intercept and idx.shape[0] > cols.shape[0]
+        X = self.X[:, cols]
+        return Design(X if not sp.issparse(X) else X.tocsc(), has_b, 1)
+
     def take_rows(self, idx):
         """The same design restricted to the samples ``idx``."""
         return Design(self.X[idx], self.fit_intercept, self.n_outputs)

@@ -43,6 +43,7 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
+from ..fixed_point import ProxGradMap
 from ._base import BaseEngine, HypergradResult
 
 __all__ = ["AIDFixedPoint", "AIDConjugateGradient", "contraction_factor"]
@@ -68,11 +69,14 @@ class _ActiveSet:
     diagonal ``delta`` of :math:`\Delta`; every product below costs one ``vjp_w``.
     """
 
-    def __init__(self, vjp_w, delta):
+    def __init__(self, vjp_w, delta, hessp_subset=None, step=None):
         self.vjp_w = vjp_w
         self.size = delta.shape[0]
         self.idx = np.flatnonzero(delta)
         self.d = delta[self.idx]
+        # u -> H_SS u through the active columns only, when the map provides it
+        self.hess_ss = None if hessp_subset is None else hessp_subset(self.idx)
+        self.step = step
 
     def embed(self, u):
         x = np.zeros(self.size)
@@ -84,7 +88,13 @@ class _ActiveSet:
         return self.vjp_w(self.embed(u / self.d))
 
     def reduced_matvec(self, u):
-        r""":math:`(\Delta_S^{-1} - (I - gH)_{SS})\,u`, symmetric positive definite."""
+        r""":math:`(\Delta_S^{-1} - (I - gH)_{SS})\,u`, symmetric positive definite.
+
+        Through ``H_SS`` directly when available (cost proportional to ``|S|``
+        columns), else through one full ``vjp_w``.
+        """
+        if self.hess_ss is not None:
+            return u / self.d - u + self.step * self.hess_ss(u)
         return u / self.d - self.restricted(u)[self.idx]
 
     def symmetric_jacobian(self, x):
@@ -154,6 +164,13 @@ class _AdjointEngine(BaseEngine):
         self.tol = tol
         self.max_iter = max_iter
 
+    def _map(self, pgmap):
+        """The map whose adjoint system is solved (the given one by default)."""
+        return pgmap
+
+    def _linearize(self, pgmap, w, lam):
+        return pgmap.linearize(w, lam)
+
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         """Hypergradient ``B^T v`` at the solution ``w``.
 
@@ -174,8 +191,9 @@ class _AdjointEngine(BaseEngine):
         Returns
         -------
         HypergradResult
-            ``state`` is the full adjoint ``v`` (the engines' states are
-            interchangeable); ``n_iter`` the products with :math:`A^T`;
+            ``state`` is the adjoint ``v`` (the engines' states are
+            interchangeable; AID-CG's is exact on the active set, the only part
+            :math:`B^T v` reads, and holds :math:`\nabla C` elsewhere); ``n_iter`` the products with :math:`A^T`;
             ``residual`` the relative residual of the adjoint system.
         """
         if not isinstance(self.tol, numbers.Real) or self.tol < 0:
@@ -183,7 +201,8 @@ class _AdjointEngine(BaseEngine):
         if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
             raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}.")
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
-        lin = pgmap.linearize(w, lam)
+        pgmap = self._map(pgmap)
+        lin = self._linearize(pgmap, w, lam)
         v, n_iter, residual = self._solve_adjoint(pgmap, lam, w, lin, outer_grad(w),
                                                   _warm_start(state, w))
         return HypergradResult(lin.vjp_lam(v), w, v, n_iter, residual)
@@ -227,7 +246,10 @@ class AIDConjugateGradient(_AdjointEngine):
         v = \nabla C(w) + A^T\,\mathrm{embed}(\Delta_S^{-1} u), \qquad
         \text{grad} = B^T v,
 
-    with one ``vjp_w`` per CG iteration (no matrix is formed) and
+    with one product with :math:`H_{SS}` per CG iteration, through the active
+    columns of ``X`` only (no matrix is formed), the active set read from the
+    support of the solution ``w`` and the map's step replaced by one that needs
+    no spectral norm (the result does not depend on it), and
     :math:`O(\sqrt{\kappa(H_{SS} + l2\,I)})` iterations, at most
     :math:`|S|` in exact arithmetic. A warm start (``state``) helps little:
     CG is already fast. For any other
@@ -242,13 +264,38 @@ class AIDConjugateGradient(_AdjointEngine):
         Maximum number of products with the system's matrix.
     """
 
+    def _map(self, pgmap):
+        """A proximal-gradient map with a step that needs no spectral norm.
+
+        The result does not depend on the step ``g`` (see :meth:`ProxGradMap.with_step`),
+        so the Lipschitz constant is not computed just for this.
+        """
+        if hasattr(pgmap, "with_step") and hasattr(pgmap, "cheap_step"):
+            return pgmap.with_step(pgmap.cheap_step())
+        return pgmap
+
+    def _linearize(self, pgmap, w, lam):
+        """At the solution: the active set is the support of ``w`` (see ``ProxGradMap``)."""
+        if isinstance(pgmap, ProxGradMap):
+            return pgmap.linearize(w, lam, at_solution=True)
+        return pgmap.linearize(w, lam)
+
+
     def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
         if not _has_prox_parts(pgmap):
             return solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol, self.max_iter)
-        active = _ActiveSet(lin.vjp_w, pgmap.prox_jac_diag(pgmap.forward_step(w), lam))
+        delta = lin.jac_diag if lin.jac_diag is not None else \
+            pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
+        active = _ActiveSet(lin.vjp_w, delta, lin.hessp_subset, lin.step)
         if active.idx.shape[0] == 0:  # A = 0: v = grad C (and B^T v = 0)
             return c, 0, 0.0
         u0 = None if v0 is None else active.d * v0[active.idx]
         u, n_iter, residual = solve_cg(active.reduced_matvec, c[active.idx], u0,
                                        self.tol, self.max_iter)
-        return c + active.restricted(u), n_iter, residual
+        if active.hess_ss is None:
+            return c + active.restricted(u), n_iter, residual
+        # B^T v reads v on S only: v_S = c_S + u - g H_SS u, without a full product;
+        # outside S the state keeps c (a warm start, not used by B^T v)
+        v = c.copy()
+        v[active.idx] += u - active.step * active.hess_ss(u)
+        return v, n_iter, residual
