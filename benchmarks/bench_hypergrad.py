@@ -371,7 +371,7 @@ def run_problem(pb, ref, args):
     ks = np.arange(1, ref["cg_iter"] + 3)
     secs, errs = [], []
     for k in ks:
-        eng = AIDConjugateGradient(tol=0.0, max_iter=int(k))
+        eng = AIDConjugateGradient(tol=0.0, max_iter=int(k), direct=False)
         s, res = timed(lambda: eng.hypergradient(pgmap, lam, w_star, og), args.repeat,
                            once_above=1.0)
         secs.append(s)

@@ -127,6 +127,21 @@ class Design:
             norms = np.concatenate([norms, [float(self.n_samples)]])
         return norms
 
+    def weighted_gram(self, h):
+        r"""Dense :math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]` for sample weights ``h >= 0`` (one output)."""
+        X = self.X
+        s = np.sqrt(h)
+        if sp.issparse(X):
+            Xs = sp.csr_matrix(X).multiply(s[:, None]).tocsc()
+            G = (Xs.T @ Xs).toarray()
+        else:
+            Xs = X * s[:, None]
+            G = Xs.T @ Xs
+        if self.fit_intercept:
+            xh = np.asarray(X.T @ h).ravel()
+            G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h.sum()]])]])
+        return G
+
     def take_columns(self, idx):
         """The design of the parameters ``idx`` (one output): columns ``X[:, j]`` for the
         coefficients in ``idx`` and the intercept if its index ``p`` is in ``idx``.

@@ -27,12 +27,13 @@ class Linearization:
     Built by :meth:`FixedPointMap.linearize`; holds ``value = Phi(w, lam)``.
     A proximal-gradient map also provides ``jac_diag`` (the diagonal ``delta`` of
     the prox's Jacobian, so :math:`A^T = (I - gH)\,\mathrm{diag}(\delta)`),
-    ``step`` (``g``) and ``hessp_subset(idx)``, a function ``u -> H[idx][:, idx] u``
-    whose cost scales with the columns in ``idx`` (None where not available).
+    ``step`` (``g``), ``hessp_subset(idx)``, a function ``u -> H[idx][:, idx] u``
+    whose cost scales with the columns in ``idx``, and ``hessian_subset(idx)``,
+    the dense matrix ``H[idx][:, idx]`` (None where not available).
     """
 
     def __init__(self, value, jvp_w, vjp_w, jvp_lam, vjp_lam, jac_diag=None, step=None,
-                 hessp_subset=None):
+                 hessp_subset=None, hessian_subset=None):
         self.value = value
         self.jvp_w = jvp_w
         self.vjp_w = vjp_w
@@ -41,6 +42,7 @@ class Linearization:
         self.jac_diag = jac_diag
         self.step = step
         self.hessp_subset = hessp_subset
+        self.hessian_subset = hessian_subset
 
 
 class FixedPointMap:
@@ -241,12 +243,20 @@ class ProxGradMap(FixedPointMap):
         and the products in ``lam`` are then exact at the fixed point.
         """
         design, datafit, y, g = self.design, self.datafit, self.y, self.step
+        columns = {}  # the designs of column subsets, built once per subset
+
+        def take_columns(idx):
+            key = idx.tobytes()
+            if key not in columns:
+                columns[key] = design.take_columns(idx)
+            return columns[key]
+
         if at_solution and design.n_outputs == 1:
             k = design.n_coefs
             support = np.flatnonzero(w[:k])
             if design.fit_intercept:
                 support = np.append(support, np.arange(k, design.n_params))
-            sub = design.take_columns(support)
+            sub = take_columns(support)
             zpred = sub.matvec(w[support])
             z = np.zeros_like(w)
             z[support] = w[support] - g * sub.rmatvec(datafit.raw_grad(y, zpred))
@@ -271,8 +281,14 @@ class ProxGradMap(FixedPointMap):
         def hessp_subset(idx):
             if design.n_outputs != 1:
                 return None
-            sub = design.take_columns(idx)
+            sub = take_columns(idx)
             return lambda u: sub.rmatvec(datafit.raw_hessp(y, zpred, sub.matvec(u)))
+
+        def hessian_subset(idx):
+            if design.n_outputs != 1:
+                return None
+            weights = datafit.raw_hessp(y, zpred, np.ones(design.n_samples))
+            return take_columns(idx).weighted_gram(weights)
 
         return Linearization(
             value=self.prox(z, lam),
@@ -283,6 +299,7 @@ class ProxGradMap(FixedPointMap):
             jac_diag=diag,
             step=g,
             hessp_subset=hessp_subset,
+            hessian_subset=hessian_subset,
         )
 
     def objective(self, w, lam):

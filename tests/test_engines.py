@@ -271,8 +271,8 @@ def test_aid_fp_reaches_1e6_in_fewer_iterations_than_itd():
     assert 1000 < k_aid < k_itd
     assert k_itd - k_aid >= 100, (k_aid, k_itd)
     # AID-CG on the same problem: a few dozen products
-    res = AIDConjugateGradient(tol=1e-10).hypergradient(prob.pgmap, prob.lam, prob.w,
-                                                       prob.grad_C)
+    res = AIDConjugateGradient(tol=1e-10, direct=False).hypergradient(
+        prob.pgmap, prob.lam, prob.w, prob.grad_C)
     assert res.n_iter <= 40 and _relative_error(prob, res.grad) < 1e-8
 
 
@@ -283,6 +283,8 @@ def test_warm_start_from_nearby_adjoint(engine):
     at most |S| + 1 = 8 products anyway here, so its warm start only has to do no harm."""
     prob = problem("quadratic-enet")
     eng = engine(tol=1e-10, max_iter=10_000)
+    if engine is AIDConjugateGradient:
+        eng.direct = False  # the iterative path; the direct one takes no state
     first = eng.hypergradient(prob.pgmap, prob.lam, prob.w, prob.grad_C)
     lam2 = prob.lam * (1 + 1e-3)
     w2 = solve(prob.pgmap, lam2, prob.w)
@@ -505,3 +507,20 @@ def test_differentiating_momentum_diverges_where_ista_converges():
         trace.append(d)
     assert trace[-2] == pytest.approx(4 / 3) and trace[-1] == pytest.approx(16 / 15)
     assert all(1.0 <= t <= 1.6 for t in trace[20:])
+
+
+@pytest.mark.parametrize("case", ["quadratic-enet", "quadratic-wl1", "logistic-enet"])
+def test_aid_cg_direct_solve_matches_cg(case, storage):
+    """Small active sets are factored (Cholesky on the formed H_SS, one "iteration"):
+    same hypergradient as CG to 1e-9, dense and sparse, with an intercept."""
+    prob = problem(case, storage)
+    direct = AIDConjugateGradient(tol=1e-12).hypergradient(
+        prob.pgmap, prob.lam, prob.w, prob.grad_C)
+    cg = AIDConjugateGradient(tol=1e-12, direct=False).hypergradient(
+        prob.pgmap, prob.lam, prob.w, prob.grad_C)
+    assert direct.n_iter == 1 and cg.n_iter > 1
+    assert direct.residual < 1e-12
+    np.testing.assert_allclose(direct.grad, cg.grad, rtol=1e-9, atol=1e-14)
+    # v agrees on the active set, the only part B^T v reads
+    S = np.flatnonzero(prob.pgmap.prox_jac_diag(prob.pgmap.forward_step(prob.w), prob.lam))
+    np.testing.assert_allclose(direct.state[S], cg.state[S], rtol=1e-8, atol=1e-12)
