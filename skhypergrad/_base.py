@@ -8,6 +8,7 @@ scikit-learn's vocabulary (``alpha_``, ``l1_ratio_``, ``C_``, ``alphas_``).
 import numbers
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -108,6 +109,8 @@ class BaseHyperGrad(BaseEstimator):
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
                              dtype=[np.float64, np.float32], y_numeric=not self._is_classifier)
         X = X.astype(np.float64, copy=False)
+        if not sp.issparse(X):  # once: coordinate descent and fold rows read columns
+            X = np.asfortranarray(X)
         if self._is_classifier:
             from sklearn.utils.multiclass import check_classification_targets
             check_classification_targets(y)

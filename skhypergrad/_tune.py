@@ -8,6 +8,7 @@ the optimizer asks for, and differentiates them with the chosen engine.
 
 import copy
 import time
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -30,7 +31,8 @@ class TuneResult(NamedTuple):
     history : list of dict
         One entry per criterion evaluation: ``lam``, ``value``, ``grad`` (in
         ``log lam``), ``values`` (per fold), ``n_iter_inner``, ``n_iter_engine``,
-        ``tol``, ``seconds``, ``best``.
+        ``tol``, ``seconds``, ``best``; the starting scan's entries also have
+        ``partial`` (True when evaluated on a subset of the folds).
     n_iter : int
         Outer steps.
     n_evals : int
@@ -81,7 +83,10 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         See :func:`skhypergrad.optimizers.minimize`.
     candidates : ndarray of shape (n_candidates, n_hyper), default=None
         Points whose criterion values (no gradient) are computed first, in order
-        and warm-started one from the other; the descent then starts from the best
+        and warm-started one from the other, at the looser inner tolerance and, for
+        :class:`~skhypergrad.criteria.CrossVal`, on the first fold only (their
+        history entries have ``partial=True``; they only choose the start and are
+        not compared with the full criterion); the descent then starts from the best
         of them instead of ``lam0`` (from the vertex of the parabola through it and
         its two neighbours, in log-space, when they lie on one geometric path). A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
@@ -115,19 +120,27 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     history_len = []
     scan = []
     if candidates is not None and len(candidates):
-        lam0, scan = _scan(model, X, y, criterion, lam0, candidates, solver, inner_tol[1],
+        lam0, scan = _scan(model, X, y, criterion, lam0, candidates, solver, inner_tol[0],
                            last_state, t0, callback)
+    partial_scan = any(h["partial"] for h in scan)
     if scan and scan[-1].pop("stop", False):
         best = min(scan, key=lambda h: h["value"])
-        return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
-                          last_state[0])
+        if partial_scan:  # the whole criterion at the chosen point, as the last entry
+            res = criterion.value(model, X, y, best["lam"],
+                                  solver=_with_tol(solver, inner_tol[1]), state=last_state[0])
+            last_state[0] = res.state
+            best = {**best, "value": float(res.value), "values": res.values,
+                    "n_iter_inner": int(np.sum(res.n_iter)), "tol": inner_tol[1],
+                    "seconds": time.perf_counter() - t0, "best": True, "partial": False}
+            scan.append(best)
+        return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True, last_state[0])
     log_bounds = None if bounds is None else (np.log(bounds[0]), np.log(bounds[1]))
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
                    max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=callback)
     offset = scan[-1]["seconds"] if scan else 0.0
     history = scan + [{**{k: v for k, v in h.items() if k != "theta"},
                        "seconds": h["seconds"] + offset} for h in out.history]
-    best_scan = min(scan, key=lambda h: h["value"]) if scan else None
+    best_scan = min(scan, key=lambda h: h["value"]) if scan and not partial_scan else None
     if best_scan is not None and best_scan["value"] < out.value:
         return TuneResult(best_scan["lam"], best_scan["value"], history, out.n_iter,
                           len(history), out.converged, out.info["_state"])
@@ -140,15 +153,18 @@ def _scan(model, X, y, criterion, lam0, candidates, solver, tol, last_state, t0,
     scan = []
     best_lam, best_value = lam0, np.inf
     solver = _with_tol(solver, tol)
+    # on cross-validation, one fold is enough to choose where to start
+    on_subset = hasattr(criterion, "value_on_folds")
+    evaluate = partial(criterion.value_on_folds, folds=[0]) if on_subset else criterion.value
     for lam in np.atleast_2d(candidates):
-        res = criterion.value(model, X, y, lam, solver=solver, state=last_state[0])
+        res = evaluate(model, X, y, lam, solver=solver, state=last_state[0])
         last_state[0] = res.state
         improved = res.value < best_value
         if improved:
             best_lam, best_value = lam, res.value
         entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                  "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
-                 "best": improved, "values": res.values,
+                 "best": improved, "values": res.values, "partial": on_subset,
                  "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
         scan.append(entry)
         if callback is not None and callback(entry):

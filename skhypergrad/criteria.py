@@ -28,7 +28,8 @@ trained with the same ``lam`` on its own ``n_train`` rows).
 from typing import Any, NamedTuple
 
 import numpy as np
-from joblib import Parallel, delayed
+import scipy.sparse as sp
+from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, column_or_1d
 
@@ -180,16 +181,44 @@ def _check_loss(loss, model):
     return expected
 
 
+#: largest size of the fold copies of X that CrossVal keeps between evaluations
+_FOLD_CACHE_BYTES = 512 * 2**20
+
+
+def _rows_friendly(X):
+    """``X`` in the layout whose row subsets the solvers use as they are: Fortran
+    order for a dense ``X`` (coordinate descent reads columns), CSR or CSC kept."""
+    if sp.issparse(X) or X.flags.f_contiguous:
+        return X
+    return np.asfortranarray(X)
+
+
+def _take_rows(X, rows):
+    """``X[rows]``, in Fortran order when ``X`` is (no conversion by the solver later)."""
+    if not sp.issparse(X) and X.flags.f_contiguous and not X.flags.c_contiguous:
+        return X.T[:, rows].T
+    return X[rows]
+
+
+def _fold_problem(model, X, y, train, test, loss, lipschitz=None):
+    """``(pgmap, outer)`` of one fold: the map on the ``train`` rows, the held-out loss
+    on the ``test`` rows (``y`` already encoded)."""
+    pgmap = model.make_map(_take_rows(X, train), y[train], lipschitz=lipschitz)
+    return pgmap, _heldout_loss(model, loss, X[test], y[test])
+
+
 def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
-                         inner_state, compute_grad):
+                         inner_state, compute_grad, problem=None):
     """One cross-validation fold: train on ``train`` rows, held-out loss on ``test`` rows.
 
     A pure module-level function (like scikit-learn's ``_path_residuals``) so
-    that joblib can run folds in any backend; ``X`` is only indexed here.
+    that joblib can run folds in any backend; ``X`` is only indexed here, unless
+    the fold's ``problem`` (see :func:`_fold_problem`) is given already built.
     ``y`` is already encoded.
     """
-    pgmap = model.make_map(X[train], y[train], lipschitz=inner_state.lipschitz)
-    outer = _heldout_loss(model, loss, X[test], y[test])
+    if problem is None:
+        problem = _fold_problem(model, X, y, train, test, loss, inner_state.lipschitz)
+    pgmap, outer = problem
     return _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
 
 
@@ -383,20 +412,71 @@ class CrossVal(BaseCriterion):
     def _repr_params(self):
         return [("cv", repr(self.cv)), ("n_jobs", repr(self.n_jobs)), ("loss", repr(self.loss))]
 
-    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+    def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):
+        r"""Mean held-out loss over the folds ``folds`` only (indices into the splits).
+
+        A cheaper estimate of the criterion, e.g. to choose where a search starts.
+        ``state`` and the returned ``state`` cover every fold: the folds not
+        evaluated keep theirs; ``values`` and ``n_iter`` are for ``folds`` only.
+        """
+        return self._evaluate(model, X, y, lam, solver, None, state, False, folds=folds)
+
+    def _fold_problems(self, model, X_in, y_in, X, y_enc, splits):
+        """The folds' ``(pgmap, outer)``, built once and reused while the criterion is
+        evaluated on the same ``X``, ``y`` and model (as in a search), for dense ``X``
+        in a single process (the fold copies would otherwise travel to the workers;
+        there ``X`` is sent once and indexed); a list of None otherwise.
+
+        Kept, the fold maps keep their Lipschitz constants and the solvers'
+        per-design preparations; the price is the fold copies of ``X``, about
+        ``(K - 1)`` times its size, and is not paid above ``_FOLD_CACHE_BYTES``.
+        """
+        none = [None] * len(splits)
+        if sp.issparse(X) or effective_n_jobs(self.n_jobs) != 1 or \
+                (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
+            return none
+        key = (X_in, y_in, model, tuple(train.tobytes() for train, _ in splits))
+        cached = getattr(self, "_fold_cache", None)
+        if cached is not None and all(a is b for a, b in zip(cached[0][:3], key[:3])) \
+                and cached[0][3] == key[3]:
+            return cached[1]
+        problems = [_fold_problem(model, X, y_enc, train, test, self.loss)
+                    for train, test in splits]
+        self._fold_cache = (key, problems)
+        return problems
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_fold_cache", None)
+        return state
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
+        X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         _check_loss(self.loss, model)
         cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
-        folds = list(cv.split(X, y_enc))
-        states = _check_state(state, len(folds))
+        splits = list(cv.split(X, y_enc))
+        states = _check_state(state, len(splits))
+        chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
+        if folds is not None and not all(0 <= k < len(splits) for k in chosen):
+            raise ValueError(f"folds must be indices of the {len(splits)} splits, got {folds}.")
+        X = _rows_friendly(X)
+        problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
         outcomes = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_value_and_grad)(model, X, y_enc, train, test, lam, self.loss,
-                                          solver, engine, st, compute_grad)
-            for (train, test), st in zip(folds, states))
+            delayed(_fold_value_and_grad)(model, X, y_enc, *splits[k], lam, self.loss,
+                                          solver, engine, states[k], compute_grad,
+                                          problems[k])
+            for k in chosen)
         k = len(outcomes)
         value = np.mean([o.value for o in outcomes])
         grads = [o.grad for o in outcomes] if compute_grad else None
-        return _result(value, grads, lam, [1.0 / k] * k, outcomes)
+        result = _result(value, grads, lam, [1.0 / k] * k, outcomes)
+        if folds is not None:
+            new_states = list(states)
+            for j, st in zip(chosen, result.state):
+                new_states[j] = st
+            result = result._replace(state=tuple(new_states))
+        return result
 
 
 class SURE(BaseCriterion):

@@ -68,6 +68,9 @@ _COMMON_ATTRS = """
         One entry per criterion evaluation: hyperparameters (``lam`` and the
         scikit-learn names), ``value``, ``grad`` (in ``log lam``), ``values`` (per
         fold), ``n_iter_inner``, ``n_iter_engine``, ``tol``, ``seconds``, ``best``.
+        The entries of the coarse starting scan have ``partial=True``: with
+        cross-validation they are evaluated on the first fold only (``grad`` None)
+        and only choose where the descent starts.
     lam_ : ndarray
         Chosen penalty weights of the normalized objective (see :mod:`skhypergrad.penalties`).
     n_features_in_ : int

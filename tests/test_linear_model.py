@@ -154,16 +154,24 @@ def test_history_and_callback():
     seen = []
     est = LassoHyperGrad(cv=3, max_iter=20, callback=lambda h: seen.append(h) or len(seen) >= 4)
     est.fit(X, y)
-    assert len(seen) == 4 and len(est.history_) == 4
+    # stopped during the starting scan (on one fold): one evaluation of the whole
+    # criterion at the best scanned point ends the history
+    assert len(seen) == 4 and len(est.history_) == 5
+    assert all(e["partial"] for e in est.history_[:4]) and not est.history_[4]["partial"]
+    assert all(e["values"].shape == (1,) for e in est.history_[:4])
+    assert est.history_[4]["values"].shape == (3,)
     h = est.history_[0]
     assert {"alpha", "lam", "value", "grad", "values", "seconds", "n_iter_inner"} <= set(h)
-    assert est.best_score_ == min(e["value"] for e in est.history_)
+    assert est.best_score_ == est.history_[4]["value"]
+    assert est.alpha_ == min(est.history_[:4], key=lambda e: e["value"])["alpha"]
 
 
 def test_criterion_decreases_from_start_and_bounds_hold():
     X, y = _diabetes()
     est = ElasticNetHyperGrad(cv=3, alpha_bounds=(1e-3, 1.0)).fit(X, y)
-    assert est.best_score_ <= est.history_[0]["value"]
+    full = [e for e in est.history_ if not e.get("partial")]
+    assert est.best_score_ <= full[0]["value"]
+    assert est.best_score_ == min(e["value"] for e in full)
     assert all(np.all((1e-3 <= e["lam"]) & (e["lam"] <= 1.0)) for e in est.history_)
 
 
