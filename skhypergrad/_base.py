@@ -141,8 +141,7 @@ class BaseHyperGrad(BaseEstimator):
             # starting direction (e.g. per l1_ratio): 8 points, or 5 per path for several
             tops = self._scan_tops(lam_max, n_hyper)
             factors = np.logspace(-0.5, -4.0, self._n_scan if len(tops) == 1 else 5)
-            candidates = np.clip(np.concatenate([t[None, :] * factors[:, None] for t in tops]),
-                                 lo, hi)
+            candidates = [np.clip(t[None, :] * factors[:, None], lo, hi) for t in tops]
         result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
                       candidates=candidates,
                       optimizer=self.optimizer, engine=engine, solver=solver,

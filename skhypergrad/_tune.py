@@ -81,8 +81,10 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         Inner solver; its ``tol`` (and the engine's) follows the inexactness schedule.
     max_iter, tol, inner_tol, callback
         See :func:`skhypergrad.optimizers.minimize`.
-    candidates : ndarray of shape (n_candidates, n_hyper), default=None
-        Points whose criterion values (no gradient) are computed first, in order
+    candidates : ndarray of shape (n_candidates, n_hyper) or list of them, default=None
+        Paths of points (from strong to weak regularization) whose criterion
+        values (no gradient) are computed first, in order; a path is left once
+        its values rise past its minimum. They are computed in order
         and warm-started one from the other, at the looser inner tolerance and, for
         :class:`~skhypergrad.criteria.CrossVal`, on the first fold only (their
         history entries have ``partial=True``; they only choose the start and are
@@ -156,20 +158,27 @@ def _scan(model, X, y, criterion, lam0, candidates, solver, tol, last_state, t0,
     # on cross-validation, one fold is enough to choose where to start
     on_subset = hasattr(criterion, "value_on_folds")
     evaluate = partial(criterion.value_on_folds, folds=[0]) if on_subset else criterion.value
-    for lam in np.atleast_2d(candidates):
-        res = evaluate(model, X, y, lam, solver=solver, state=last_state[0])
-        last_state[0] = res.state
-        improved = res.value < best_value
-        if improved:
-            best_lam, best_value = lam, res.value
-        entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
-                 "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
-                 "best": improved, "values": res.values, "partial": on_subset,
-                 "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
-        scan.append(entry)
-        if callback is not None and callback(entry):
-            entry["stop"] = True
-            break
+    paths = [np.atleast_2d(candidates)] if isinstance(candidates, np.ndarray) \
+        else [np.atleast_2d(path) for path in candidates]
+    for path in paths:
+        path_best = np.inf
+        for lam in path:
+            res = evaluate(model, X, y, lam, solver=solver, state=last_state[0])
+            last_state[0] = res.state
+            improved = res.value < best_value
+            if improved:
+                best_lam, best_value = lam, res.value
+            entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
+                     "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
+                     "best": improved, "values": res.values, "partial": on_subset,
+                     "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
+            scan.append(entry)
+            if callback is not None and callback(entry):
+                entry["stop"] = True
+                return _parabolic_start(scan, best_lam), scan
+            if res.value > path_best and len(scan) > 1 and res.value > scan[-2]["value"]:
+                break  # past the path's minimum: the rest of the path is weaker and worse
+            path_best = min(path_best, res.value)
     return _parabolic_start(scan, best_lam), scan
 
 
