@@ -236,7 +236,7 @@ def reference(pb):
     res_cd = pgmap.residual(sol.w, lam)
     w, idx, H = polish(pgmap, lam, sol.w)
     res_w = pgmap.residual(w, lam)
-    cg = AIDConjugateGradient(tol=1e-14, max_iter=100_000).hypergradient(
+    cg = AIDConjugateGradient(tol=1e-14, max_iter=100_000, direct=False).hypergradient(
         pgmap, lam, w, pb.outer.grad)
     g_ref = cg.grad
     # closed form: (H_SS + lam2 P) u = grad C_S, dE/dlam1 = -sign(w_S).u, dE/dlam2 = -w_S.u

@@ -137,10 +137,10 @@ class BaseHyperGrad(BaseEstimator):
         criterion, X_fit, y_fit = self._criterion(X, y)
         candidates = None
         if self._default_start():
-            # coarse paths from lam_top / 10^0.5 down to lam_top / 10^4, one per
+            # coarse paths from lam_top / 10^0.5 down to lam_top / 10^3, one per
             # starting direction (e.g. per l1_ratio): 8 points, or 5 per path for several
             tops = self._scan_tops(lam_max, n_hyper)
-            factors = np.logspace(-0.5, -4.0, self._n_scan if len(tops) == 1 else 5)
+            factors = np.logspace(-0.5, -3.0, self._n_scan if len(tops) == 1 else 5)
             candidates = [np.clip(t[None, :] * factors[:, None], lo, hi) for t in tops]
         result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
                       candidates=candidates,

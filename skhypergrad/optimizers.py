@@ -229,7 +229,7 @@ class _Tracker:
 
 
 def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e-4,
-             inner_tol=(1e-4, 1e-8), patience=3, xtol=1e-3, callback=None):
+             inner_tol=(1e-4, 1e-8), patience=2, xtol=1e-3, callback=None):
     r"""Minimize an inexact criterion over log-hyperparameters.
 
     Parameters
@@ -249,7 +249,7 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
     inner_tol : (float, float), default=(1e-4, 1e-8)
         Inner accuracy at the start and at the end; tightened by a factor 10 every
         step and after every rejected step, down to the final value.
-    patience : int, default=3
+    patience : int, default=2
     xtol : float, default=1e-3
         Line-search methods also stop when a trial step moves no ``theta_j`` by more
         than ``xtol`` (a 0.1% change of every hyperparameter): the search sits on a
