@@ -68,6 +68,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
 from ._base import BaseEngine, HypergradResult
+from ..fixed_point import ProxGradMap
 from .aid import contraction_factor
 
 __all__ = ["NSID", "jacobian_noise"]
@@ -196,6 +197,20 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     return float(g * g * c * c * lam_max / batch_size)
 
 
+def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
+    """Contraction factor, on at most ``max_rows`` evenly spaced rows of a ProxGradMap.
+
+    It only sets the step sizes, so the Hessian of a deterministic subsample
+    (same step ``g``) is accurate enough and keeps the cost independent of n.
+    """
+    n = _n_samples(pgmap)
+    if isinstance(pgmap, ProxGradMap) and n > max_rows:
+        rows = np.linspace(0, n - 1, max_rows).astype(np.intp)
+        pgmap = ProxGradMap(pgmap.datafit, pgmap.penalty, pgmap.design.X[rows], pgmap.y[rows],
+                            pgmap.design.fit_intercept, step=pgmap.step)
+    return contraction_factor(pgmap, lam, w)
+
+
 class NSID(BaseEngine):
     r"""Stochastic implicit differentiation (NSID) with minibatch estimates of :math:`\Psi`.
 
@@ -215,9 +230,10 @@ class NSID(BaseEngine):
 
     ``q`` is ``contraction`` when given, else
     :func:`~skhypergrad.hypergrad.aid.contraction_factor` (the spectral radius
-    of :math:`\partial_w\Phi` restricted to the active set, with full-batch
-    Hessian products: a one-time cost of a few tens of passes over the data;
-    pass ``contraction``, or ``beta`` and ``gamma``, to avoid it). Explicit
+    of :math:`\partial_w\Phi` restricted to the active set) computed on at
+    most 10,000 evenly spaced rows (it only sets the steps): a few tens of
+    passes over that subsample; pass ``contraction``, or ``beta`` and
+    ``gamma``, to avoid it. Explicit
     ``beta`` and ``gamma`` are used as given.
 
     Parameters
@@ -306,7 +322,7 @@ class NSID(BaseEngine):
         if beta is None or gamma is None:
             q = self.contraction
             if q is None:
-                q = contraction_factor(pgmap, lam, w)
+                q = _estimate_contraction(pgmap, lam, w)
             if not 0.0 <= q < 1.0:
                 raise ValueError(f"The map is not a contraction at w (q = {q:.6g}); pass "
                                  "beta and gamma explicitly.")
