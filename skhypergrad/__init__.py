@@ -3,6 +3,8 @@
 __version__ = "0.1.0.dev0"
 
 from ._api import hypergradient
+from .data_gradient import TrainingDataMap, data_gradient
+from .poisoning import PoisoningResult, poison
 from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import Logistic, Multinomial, Quadratic
 from .fixed_point import FixedPointMap, ProxGradMap
@@ -28,5 +30,7 @@ __all__ = [
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",
+    # outer variables that are not hyperparameters
+    "data_gradient", "TrainingDataMap", "poison", "PoisoningResult",
     "__version__",
 ]

@@ -1,10 +1,10 @@
 r"""NSID: stochastic implicit differentiation of a composite fixed-point map.
 
-For :math:`\Phi(w, \lambda) = T(\Psi(w), \lambda)` with :math:`\Psi(w) = w - g\nabla F(w)`
-available only through unbiased minibatch estimates :math:`\hat\Psi(w; \xi)`
-(``F`` is a mean over samples) and :math:`T` the exact, cheap, nonsmooth prox,
-NSID (Grazzi, Pontil and Salzo, 2024) estimates :math:`B^T v`,
-:math:`v = (I - A^T)^{-1}\nabla C(w)`, as follows:
+For :math:`\Phi(w, \lambda) = T(\Psi(w, \lambda), \lambda)` with
+:math:`\Psi(w, \lambda) = w - g\nabla F(w)` available only through unbiased
+minibatch estimates :math:`\hat\Psi(w; \xi)` (``F`` is a mean over samples) and
+:math:`T` the exact, cheap, nonsmooth prox, NSID (Grazzi, Pontil and Salzo, 2024)
+estimates :math:`B^T v`, :math:`v = (I - A^T)^{-1}\nabla C(w)`, as follows:
 
 1. :math:`\bar\Psi = \frac1J \sum_{j<J} \hat\Psi(w; \xi_j)` on fresh minibatches;
 2. :math:`v_0 = 0` and, for :math:`k < K` with a fresh minibatch :math:`\xi_k`,
@@ -14,7 +14,11 @@ NSID (Grazzi, Pontil and Salzo, 2024) estimates :math:`B^T v`,
        v_{k+1} = (1 - \eta_k) v_k + \eta_k \big( \partial_w\hat\Psi(w; \xi_k)^T\,
        \partial_z T(\bar\Psi, \lambda)^T v_k + \nabla C(w) \big);
 
-3. return :math:`\partial_\lambda T(\bar\Psi, \lambda)^T v_K`.
+3. return :math:`\partial_\lambda [T(\bar\Psi(w, \lambda), \lambda)]^T v_K`, i.e.
+   :math:`\partial_\lambda T(\bar\Psi, \lambda)^T v_K` plus, for maps whose smooth
+   part depends on the outer variable (``forward_step_vjp_lam``, e.g.
+   :class:`~skhypergrad.data_gradient.TrainingDataMap`),
+   :math:`\partial_\lambda\Psi^T\,\partial_z T(\bar\Psi, \lambda)^T v_K`.
 
 The nonsmooth :math:`T` is differentiated once, at the averaged point
 :math:`\bar\Psi`, never at a single noisy estimate: with :math:`J \propto K`
@@ -24,6 +28,31 @@ baseline (``biased=True``), kept for comparisons only: its error does not
 vanish as K grows, since :math:`\partial_z T` at a noisy point has the wrong
 mask with a probability that does not decrease.
 
+Step sizes (why the defaults are what they are). Write
+:math:`M = \partial_w\Psi^T \Delta` (:math:`\Delta = \partial_z T(\bar\Psi)`,
+:math:`\|M\| \le q < 1`) and :math:`\hat M_k` its minibatch estimate, with
+:math:`\mathbb{E}\|(\hat M_k - M)u\|^2 \le \sigma^2\|u\|^2`. The error
+:math:`e_k = v_k - v^*` satisfies, up to a noise term proportional to
+:math:`\eta_k^2\sigma^2\|v^*\|^2`,
+
+.. math::
+
+    \mathbb{E}\|e_{k+1}\|^2 \lesssim \big[(1 - \eta_k(1 - q))^2 + \eta_k^2\sigma^2\big]
+    \|e_k\|^2 \le (1 - \eta_k(1 - q))\,\|e_k\|^2
+    \quad\text{iff}\quad \eta_k \le \eta_{\max} = \frac{1-q}{(1-q)^2 + \sigma^2}
+
+(half the step beyond which the mean square grows). The schedule
+:math:`\eta_k = \beta/(\gamma + k)` with :math:`\beta = \gamma = 2/(1-q^2)`
+starts at :math:`\eta_0 = 1`, which exceeds :math:`\eta_{\max}` as soon as the
+minibatch Jacobians are noisy (small batches, heavy rows): the first iterations
+then multiply ``v`` by random matrices of norm above one and the estimate blows
+up before the decreasing steps bring it back. The defaults therefore keep
+:math:`\beta = 2/(1-q^2)` (so that :math:`\beta(1-q) = 2/(1+q) > 1` and the
+mean squared error is :math:`O(1/K)`) and take
+:math:`\gamma = \beta / \min(1, \eta_{\max})`, i.e. :math:`\eta_0 = \min(1, \eta_{\max})`,
+with :math:`\sigma^2` bounded by :func:`jacobian_noise` (a few passes over at
+most 10,000 rows).
+
 The engine needs the composite structure of
 :class:`~skhypergrad.fixed_point.ProxGradMap`: ``forward_step(w, samples)``,
 ``forward_step_vjp(w, u, samples)``, ``prox_jac_diag(z, lam)``,
@@ -32,19 +61,25 @@ or ``pgmap.design.n_samples``).
 """
 
 import numbers
+import warnings
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
 from ._base import BaseEngine, HypergradResult
+from ..fixed_point import ProxGradMap
 from .aid import contraction_factor
 
-__all__ = ["NSID"]
+__all__ = ["NSID", "jacobian_noise"]
 
 _NEEDED = ("forward_step", "forward_step_vjp", "prox_jac_diag", "prox_vjp_lam", "linearize")
 
-#: rows of the design taken at once when averaging the J estimates of Psi
+#: rows of the design taken at once when averaging the J estimates of Psi; the
+#: chunks (and their seeds) do not depend on ``n_jobs``, so neither does the result
 _CHUNK_ROWS = 10_000
+
+_SCHEDULES = ("decreasing", "constant")
 
 
 def _n_samples(pgmap):
@@ -63,45 +98,143 @@ def _check_map(pgmap):
             f"{', '.join(missing) or 'n_samples'}.")
 
 
-def _mean_forward_step(pgmap, w, n_batches, batch_size, rng):
-    r"""Mean of ``n_batches`` estimates :math:`\hat\Psi(w; \xi_j)` on i.i.d. minibatches.
+def _chunk_sum(pgmap, w, n_batches, batch_size, seed):
+    r"""Sum of ``n_batches`` estimates :math:`\hat\Psi(w; \xi_j)`, minibatches drawn from ``seed``.
 
     Since :math:`\hat\Psi(w; \xi) = w - g \frac{1}{|\xi|}\sum_{i\in\xi}\nabla f_i(w)`
     is affine in the empirical mean, the mean of ``m`` estimates on minibatches
-    of equal size is the estimate on their concatenation: chunks of minibatches
-    (at most ``_CHUNK_ROWS`` rows) are evaluated at once.
+    of equal size is the estimate on their concatenation: one product per chunk.
+    """
+    rows = np.random.RandomState(seed).randint(_n_samples(pgmap), size=n_batches * batch_size)
+    return n_batches * pgmap.forward_step(w, samples=rows)
+
+
+def _mean_forward_step(pgmap, w, n_batches, batch_size, rng, n_jobs=None):
+    r"""Mean of ``n_batches`` i.i.d. minibatch estimates :math:`\hat\Psi(w; \xi_j)`.
+
+    The estimates are grouped in chunks of at most ``_CHUNK_ROWS`` rows, each
+    with its own seed drawn from ``rng``; chunks run through joblib
+    (``n_jobs``, threads preferred: the work is BLAS) and are summed in order,
+    so the result does not depend on ``n_jobs`` or the backend.
+    """
+    per_chunk = max(1, _CHUNK_ROWS // batch_size)
+    sizes = [min(per_chunk, n_batches - start) for start in range(0, n_batches, per_chunk)]
+    seeds = rng.randint(np.iinfo(np.int32).max, size=len(sizes))
+    if n_jobs is None or n_jobs == 1 or len(sizes) == 1:
+        parts = (_chunk_sum(pgmap, w, m, batch_size, s) for m, s in zip(sizes, seeds))
+    else:
+        parts = Parallel(n_jobs=n_jobs, prefer="threads")(
+            delayed(_chunk_sum)(pgmap, w, m, batch_size, s) for m, s in zip(sizes, seeds))
+    total = np.zeros_like(w)
+    for part in parts:
+        total += part
+    return total / n_batches
+
+
+def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
+    r"""Variance :math:`\sigma^2` of a minibatch Jacobian product, from above.
+
+    For ``b`` rows drawn uniformly with replacement and per-sample Hessians
+    :math:`h_i \preceq c\,\tilde x_i \tilde x_i^T` (``c`` the datafit's
+    curvature, :math:`\tilde x_i` the row with a 1 for the intercept),
+
+    .. math::
+
+        \mathbb{E}\,\|g(\hat H_\xi - H) u\|^2 \le \frac{g^2}{b}\,\mathbb{E}_i\|h_i u\|^2
+        \le \frac{g^2 c^2}{b}\,\lambda_{\max}\Big(\frac1n\sum_i \|\tilde x_i\|^2
+        \tilde x_i \tilde x_i^T\Big)\,\|u\|^2 .
+
+    The largest eigenvalue is estimated by ``n_iter`` power iterations on at
+    most ``max_rows`` evenly spaced rows (a deterministic subsample, a few
+    passes over it). Returns 0.0 when the map does not expose its design and
+    datafit (no bound is then known and none is used).
+
+    Parameters
+    ----------
+    pgmap : ProxGradMap
+        The map (``design``, ``datafit``, ``step``).
+    batch_size : int
+        Rows per minibatch.
+    max_rows : int, default=10_000
+        Rows of the subsample.
+    n_iter : int, default=20
+        Power iterations.
+
+    Returns
+    -------
+    sigma2 : float
+    """
+    design = getattr(pgmap, "design", None)
+    datafit = getattr(pgmap, "datafit", None)
+    if design is None or datafit is None or not hasattr(pgmap, "step"):
+        return 0.0
+    n = design.n_samples
+    X = design.X if n <= max_rows else design.X[np.linspace(0, n - 1, max_rows).astype(int)]
+    if hasattr(X, "multiply"):
+        weights = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    else:
+        weights = np.einsum("ij,ij->i", X, X)
+    weights = weights + design.fit_intercept
+    fi = design.fit_intercept
+    p = X.shape[1]
+
+    def matvec(u):
+        z = np.asarray(X @ u[:p]).ravel() + (u[p] if fi else 0.0)
+        z *= weights
+        out = np.asarray(X.T @ z).ravel()
+        return np.append(out, z.sum()) if fi else out
+
+    u = np.ones(p + fi) / np.sqrt(p + fi)
+    lam_max = 0.0
+    for _ in range(n_iter):
+        x = matvec(u)
+        lam_max = float(np.linalg.norm(x))
+        if lam_max == 0.0:
+            break
+        u = x / lam_max
+    lam_max /= X.shape[0]
+    g, c = pgmap.step, datafit.curvature
+    return float(g * g * c * c * lam_max / batch_size)
+
+
+def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
+    """Contraction factor, on at most ``max_rows`` evenly spaced rows of a ProxGradMap.
+
+    It only sets the step sizes, so the Hessian of a deterministic subsample
+    (same step ``g``) is accurate enough and keeps the cost independent of n.
     """
     n = _n_samples(pgmap)
-    per_chunk = max(1, _CHUNK_ROWS // batch_size)
-    total = np.zeros_like(w)
-    done = 0
-    while done < n_batches:
-        m = min(per_chunk, n_batches - done)
-        total += m * pgmap.forward_step(w, samples=rng.randint(n, size=m * batch_size))
-        done += m
-    return total / n_batches
+    if isinstance(pgmap, ProxGradMap) and n > max_rows:
+        rows = np.linspace(0, n - 1, max_rows).astype(np.intp)
+        pgmap = ProxGradMap(pgmap.datafit, pgmap.penalty, pgmap.design.X[rows], pgmap.y[rows],
+                            pgmap.design.fit_intercept, step=pgmap.step)
+    return contraction_factor(pgmap, lam, w)
 
 
 class NSID(BaseEngine):
     r"""Stochastic implicit differentiation (NSID) with minibatch estimates of :math:`\Psi`.
 
-    See the module docstring for the three steps. Minibatches are ``batch_size``
-    indices drawn uniformly with replacement (so every estimate is unbiased and
-    independent of the others). Step sizes:
+    See the module docstring for the three steps and the step-size analysis.
+    Minibatches are ``batch_size`` indices drawn uniformly with replacement (so
+    every estimate is unbiased and independent of the others). Step sizes,
+    with ``q`` the contraction factor and
+    :math:`\eta_{\max} = (1-q)/((1-q)^2 + \sigma^2)` (:func:`jacobian_noise`):
 
-    * ``step="decreasing"``: :math:`\eta_k = \beta / (\gamma + k)`, by default
-      :math:`\beta = \gamma = 2 / (1 - q^2)` (so :math:`\eta_0 = 1`); the mean
-      squared error then decays as :math:`O(1/K)`;
-    * ``step="constant"``: :math:`\eta_k = \beta / \gamma`, by default
-      :math:`\beta = 1`, :math:`\gamma = 2 / (1 - q^2)`, i.e.
-      :math:`\eta = (1 - q^2)/2`; faster at first, then stalls at an error
-      floor proportional to :math:`\eta`.
+    * ``step_schedule="decreasing"``: :math:`\eta_k = \beta / (\gamma + k)`, by
+      default :math:`\beta = 2 / (1 - q^2)` and :math:`\gamma = \beta / \min(1, \eta_{\max})`
+      (so :math:`\eta_0 = \min(1, \eta_{\max})`: 1 for noiseless products); the
+      mean squared error then decays as :math:`O(1/K)`;
+    * ``step_schedule="constant"``: :math:`\eta_k = \beta / \gamma`, by default
+      :math:`\min((1 - q^2)/2, \eta_{\max})`; faster at first, then stalls at an
+      error floor proportional to :math:`\eta`.
 
-    Here ``q`` is the contraction factor of the map at ``w``: ``contraction``
-    when given, else :func:`~skhypergrad.hypergrad.aid.contraction_factor`
-    (the spectral radius of :math:`\partial_w\Phi` restricted to the active set,
-    with full-batch Hessian products: a one-time cost of a few tens of passes
-    over the data; pass ``contraction``, or ``beta`` and ``gamma``, to avoid it).
+    ``q`` is ``contraction`` when given, else
+    :func:`~skhypergrad.hypergrad.aid.contraction_factor` (the spectral radius
+    of :math:`\partial_w\Phi` restricted to the active set) computed on at
+    most 10,000 evenly spaced rows (it only sets the steps): a few tens of
+    passes over that subsample; pass ``contraction``, or ``beta`` and
+    ``gamma``, to avoid it. Explicit
+    ``beta`` and ``gamma`` are used as given.
 
     Parameters
     ----------
@@ -109,10 +242,11 @@ class NSID(BaseEngine):
         Number K of stochastic iterations (minibatches) for ``v``.
     batch_size : int, default=100
         Size of every minibatch.
-    step : {"decreasing", "constant"}, default="decreasing"
+    step_schedule : {"decreasing", "constant"}, default="decreasing"
         Step-size schedule.
     beta, gamma : float, default=None
-        Step-size constants; derived from the contraction factor when None.
+        Step-size constants; derived from the contraction factor and the
+        Jacobian noise when None.
     J : int, default=None
         Number of minibatch estimates averaged into :math:`\bar\Psi`; ``K + 1``
         when None.
@@ -124,19 +258,34 @@ class NSID(BaseEngine):
     biased : bool, default=False
         Differentiate ``T`` at each noisy :math:`\hat\Psi(w; \xi_k)` (the SID
         baseline, biased: for comparisons only) instead of :math:`\bar\Psi`.
+    n_jobs : int or None, default=None
+        Workers (joblib, threads preferred) for the J independent estimates
+        averaged into :math:`\bar\Psi`. The result is identical for every
+        ``n_jobs``. Serial by default: on two cores it pays little (see
+        ``benchmarks/bench_stochastic.py``).
+    step : {"decreasing", "constant"} or None, default=None
+        Former name of ``step_schedule``; overrides it when given.
     """
 
-    def __init__(self, n_samples=1000, batch_size=100, step="decreasing", beta=None,
-                 gamma=None, J=None, contraction=None, random_state=None, biased=False):
+    def __init__(self, n_samples=1000, batch_size=100, step_schedule="decreasing", beta=None,
+                 gamma=None, J=None, contraction=None, random_state=None, biased=False,
+                 n_jobs=None, step=None):
         self.n_samples = n_samples
         self.batch_size = batch_size
-        self.step = step
+        self.step_schedule = step_schedule
         self.beta = beta
         self.gamma = gamma
         self.J = J
         self.contraction = contraction
         self.random_state = random_state
         self.biased = biased
+        self.n_jobs = n_jobs
+        self.step = step
+
+    @property
+    def schedule(self):
+        """The step schedule in use (``step`` when given, else ``step_schedule``)."""
+        return self.step_schedule if self.step is None else self.step
 
     def _validate(self):
         for name, low in (("n_samples", 0), ("batch_size", 1)):
@@ -145,8 +294,11 @@ class NSID(BaseEngine):
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         if self.J is not None and (not isinstance(self.J, numbers.Integral) or self.J < 1):
             raise ValueError(f"J must be None or an integer >= 1, got {self.J!r}.")
-        if self.step not in ("decreasing", "constant"):
-            raise ValueError(f"step must be 'decreasing' or 'constant', got {self.step!r}.")
+        if self.schedule not in _SCHEDULES:
+            raise ValueError(f"step_schedule (or step) must be 'decreasing' or 'constant', "
+                             f"got {self.schedule!r}.")
+        if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
+            raise ValueError(f"n_jobs must be None or an integer, got {self.n_jobs!r}.")
 
     def step_sizes(self, pgmap, lam, w):
         r"""The K step sizes :math:`\eta_k` used at ``(w, lam)``.
@@ -154,7 +306,9 @@ class NSID(BaseEngine):
         Parameters
         ----------
         pgmap : ProxGradMap
-            The map (only used to estimate the contraction factor when needed).
+            The map (used for the contraction factor and the Jacobian noise
+            when ``beta`` / ``gamma`` are not both given; may be None then,
+            and also when ``contraction`` is given: no noise bound is used).
         lam : ndarray of shape (n_hyper,)
             Hyperparameters.
         w : ndarray of shape (n_params,)
@@ -168,17 +322,26 @@ class NSID(BaseEngine):
         if beta is None or gamma is None:
             q = self.contraction
             if q is None:
-                q = contraction_factor(pgmap, lam, w)
+                q = _estimate_contraction(pgmap, lam, w)
             if not 0.0 <= q < 1.0:
                 raise ValueError(f"The map is not a contraction at w (q = {q:.6g}); pass "
                                  "beta and gamma explicitly.")
+            sigma2 = 0.0 if pgmap is None else jacobian_noise(pgmap, self.batch_size)
+            eta_max = min(1.0, (1.0 - q) / ((1.0 - q) ** 2 + sigma2))
             scale = 2.0 / (1.0 - q * q)
-            if gamma is None:
-                gamma = scale
-            if beta is None:
-                beta = scale if self.step == "decreasing" else 1.0
+            if self.schedule == "decreasing":
+                beta = scale if beta is None else beta
+                gamma = beta / eta_max if gamma is None else gamma
+            else:
+                eta = min(1.0 / scale, eta_max)
+                if beta is None and gamma is None:
+                    beta, gamma = eta, 1.0
+                elif beta is None:
+                    beta = eta * gamma
+                else:
+                    gamma = beta / eta
         k = np.arange(self.n_samples)
-        if self.step == "constant":
+        if self.schedule == "constant":
             return np.full(k.shape, beta / gamma)
         return beta / (gamma + k)
 
@@ -214,16 +377,24 @@ class NSID(BaseEngine):
         c = outer_grad(w)
         if not self.biased:
             n_batches = K + 1 if self.J is None else self.J
-            z = _mean_forward_step(pgmap, w, n_batches, b, rng)
+            z = _mean_forward_step(pgmap, w, n_batches, b, rng, self.n_jobs)
             delta = pgmap.prox_jac_diag(z, lam)
-        batches = rng.randint(n, size=(K, b))
         v = np.zeros_like(w)
         for k in range(K):
-            idx = batches[k]
+            idx = rng.randint(n, size=b)
             if self.biased:  # SID: T differentiated at a single noisy estimate
                 delta = pgmap.prox_jac_diag(pgmap.forward_step(w, samples=idx), lam)
             target = pgmap.forward_step_vjp(w, delta * v, samples=idx) + c
             v = (1.0 - eta[k]) * v + eta[k] * target
         if self.biased:
             z = pgmap.forward_step(w, samples=rng.randint(n, size=b))
-        return HypergradResult(pgmap.prox_vjp_lam(z, lam, v), w, None, K, np.nan)
+            delta = pgmap.prox_jac_diag(z, lam)
+        if not np.all(np.isfinite(v)):
+            warnings.warn("NSID: the adjoint iterates overflowed; pass a smaller step "
+                          "(beta / gamma) or a larger batch_size.", RuntimeWarning,
+                          stacklevel=2)
+        grad = pgmap.prox_vjp_lam(z, lam, v)
+        vjp_lam = getattr(pgmap, "forward_step_vjp_lam", None)
+        if vjp_lam is not None:  # Psi depends on the outer variable too
+            grad = grad + vjp_lam(w, lam, delta * v)
+        return HypergradResult(grad, w, None, K, np.nan)

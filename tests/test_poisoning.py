@@ -1,0 +1,59 @@
+"""Data poisoning (skhypergrad.poisoning).
+
+Protects: a few projected-gradient-ascent steps raise the victim's validation loss, for
+the deterministic (AID-CG) and stochastic (NSID) hypergradients; the attack is
+deterministic for a fixed random_state; the perturbed points stay in the valid range and
+the epsilon-box; hypergradient errors are tracked on request.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from skhypergrad import poison
+
+
+@lru_cache(maxsize=None)
+def data():
+    """Three Gaussian classes in [0, 1]^5: 90 training and 60 validation points."""
+    rng = np.random.default_rng(0)
+    centers = rng.uniform(0.25, 0.75, size=(3, 5))
+    y = np.repeat(np.arange(3), 50)
+    X = np.clip(centers[y] + 0.12 * rng.standard_normal((150, 5)), 0.0, 1.0)
+    perm = rng.permutation(150)
+    X, y = X[perm], y[perm]
+    return X[:90], y[:90], X[90:], y[90:]
+
+
+@pytest.mark.parametrize("method", ["aid-cg", "nsid"])
+def test_poisoning_increases_validation_loss_deterministically(method):
+    X, y, X_val, y_val = data()
+    kw = dict(method=method, n_steps=4, step_size=0.25, lam=(0.005, 0.01), batch_size=10,
+              epsilon=0.5, random_state=0)
+    res = poison(X, y, X_val, y_val, **kw)
+    assert res.val_loss.shape == res.val_accuracy.shape == res.epochs.shape == (5,)
+    assert res.val_loss[-1] > res.val_loss[0] + 0.02, res.val_loss
+    assert np.all(np.diff(res.epochs) > 0)
+    assert res.poison_idx.shape == (27,)
+    assert np.all((res.X_poisoned >= 0) & (res.X_poisoned <= 1))
+    assert np.abs(res.perturbation).max() <= 0.5 + 1e-12
+    np.testing.assert_array_equal(res.X_poisoned, X[res.poison_idx] + res.perturbation)
+    again = poison(X, y, X_val, y_val, **kw)
+    np.testing.assert_array_equal(again.X_poisoned, res.X_poisoned)
+    np.testing.assert_array_equal(again.val_loss, res.val_loss)
+
+
+def test_hypergradient_errors_are_tracked():
+    """AID-CG is its own reference (error ~ 0); SID at a small K is far from it."""
+    X, y, X_val, y_val = data()
+    kw = dict(n_steps=2, lam=(0.005, 0.01), batch_size=10, random_state=1,
+              track_errors=True, poison_idx=np.arange(10))
+    exact = poison(X, y, X_val, y_val, method="aid-cg", **kw)
+    assert exact.hypergrad_error.shape == (2,) and np.all(exact.hypergrad_error < 1e-6)
+    sid = poison(X, y, X_val, y_val, method="sid", n_samples=20, **kw)
+    assert np.all(sid.hypergrad_error > 1e-3)
+    assert poison(X, y, X_val, y_val, method="itd", **dict(kw, track_errors=False)
+                  ).hypergrad_error is None
+    with pytest.raises(ValueError, match="method"):
+        poison(X, y, X_val, y_val, method="grid")
