@@ -380,6 +380,8 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     """
 
     _is_classifier = True
+    # FISTA (the multinomial solver) pays per iteration in Python: a looser end accuracy
+    _inner_tol = (1e-5, 1e-8)
     _parameter_constraints = {
         **BaseHyperGrad._parameter_constraints,
         "penalty": [StrOptions({"l1", "elasticnet"})],
