@@ -1,44 +1,42 @@
 r"""Proximal coordinate descent with working sets: the default inner solver.
 
-For least squares, binary logistic and multinomial logistic regression with an
-elastic-net penalty (:class:`~skhypergrad.penalties.L1`,
-:class:`~skhypergrad.penalties.ElasticNet`, :class:`~skhypergrad.penalties.WeightedL1`),
-coordinate ``(j, k)`` (feature ``j``, class ``k``; one class except for the
-multinomial model) of a quadratic model of the datafit is minimized exactly,
+For least squares and binary logistic regression with an elastic-net penalty
+(:class:`~skhypergrad.penalties.L1`, :class:`~skhypergrad.penalties.ElasticNet`,
+:class:`~skhypergrad.penalties.WeightedL1`), coordinate ``j`` of a quadratic
+model of the datafit is minimized exactly,
 
 .. math::
 
-    W_{jk} \leftarrow \frac{S_{l1_j / L_{jk}}(W_{jk} - g_{jk} / L_{jk})}{1 + l2 / L_{jk}},
-    \qquad g_{jk} = \frac1n X_j^T d_k, \quad L_{jk} = \frac1n \sum_i (H_i)_{kk} X_{ij}^2,
+    w_j \leftarrow \frac{S_{l1_j / L_j}(w_j - g_j / L_j)}{1 + l2 / L_j},
+    \qquad g_j = \frac1n X_j^T d, \quad L_j = \frac1n \sum_i h_i X_{ij}^2,
 
-and the unpenalized intercepts after every epoch (:math:`b_k \leftarrow b_k -
-\sum_i d_{ik} / \sum_i (H_i)_{kk}`); ``d`` is the model's derivative with
-respect to the predictions and ``H_i`` its curvature (see
-:mod:`skhypergrad.solvers._cd_kernels`). For least squares the model is the
-problem (``H = 1``, plain coordinate descent); for the logistic losses it is
-the proximal Newton model at the current point, :math:`H_i = \nabla^2
-\ell(y_i, z_i)`, followed by a backtracking line search (the approach of
-glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``). For the multinomial
-loss the model keeps the full Hessian :math:`H_i = \mathrm{diag}(p_i) - p_i
-p_i^T` (``p_i`` the class probabilities), coupling the classes: one
-coordinate step updates the model's derivative of every class, at the cost of
-``K`` times the column's entries. Unlike glmnet's cycle over classes, each with
-its own diagonal model and line search, a proximal Newton step then moves all
-the classes at once along the exact second-order model: on nearly separable
-data with weak regularization the class-by-class scheme crawls along the
-directions that trade one class against another, which the coupled model sees.
+and the unpenalized intercept after every epoch (:math:`b \leftarrow b - \sum_i
+d_i / \sum_i h_i`); ``d`` is the model's derivative with respect to the
+predictions and ``h`` its curvature (see :mod:`skhypergrad.solvers._cd_kernels`).
+For least squares the model is the problem (``h = 1``, plain coordinate
+descent); for the logistic loss it is the proximal Newton model at the current
+point, ``h_i = l''(y_i, z_i)``, followed by a backtracking line search (the
+approach of glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``).
+
+Multinomial logistic regression (K classes, coefficients ``W`` of shape (p, K))
+uses the same proximal Newton scheme with the diagonal of the per-sample
+Hessians, :math:`h_{ik} = p_{ik}(1 - p_{ik})` (``p_i`` the class probabilities,
+as glmnet): the model is then separable over the classes, a feature's K
+coefficients are updated together from one pass over its column
+(:func:`~skhypergrad.solvers._cd_kernels.cd_epoch_blocks`), with the elastic-net
+prox applied per coefficient, and the line search on the true objective
+guarantees the decrease the diagonal model alone does not.
 
 Working sets (celer, skglm): each outer iteration computes the full gradient
-:math:`X^T \nabla_z F` once, scores every feature by its largest coordinate
-step :math:`L_{jk} |\Delta_{jk}|` over the classes (zero exactly at
-optimality), and solves the problem restricted to the current support plus the
-worst violators (at least twice the support) until the violation inside is
-below ``inner_ratio`` times the violation outside. Coordinate descent epochs on
-a working set are accelerated by Anderson extrapolation (Bertrand and Massias,
-2021). The stopping test is the relative duality gap of the full problem,
-evaluated only when the coordinate steps allow it: a step :math:`\Delta_{jk}`
-decreases the objective by at least :math:`L_{jk} \Delta_{jk}^2 / 2`, a lower
-bound on the gap.
+:math:`X^T \nabla_z F` once, scores every feature by its coordinate step
+:math:`L_j |\Delta_j|` (zero exactly at optimality), and solves the problem
+restricted to the current support plus the worst violators (at least twice the
+support) until the violation inside is below ``inner_ratio`` times the
+violation outside. Coordinate descent epochs on a working set are accelerated by
+Anderson extrapolation (Bertrand and Massias, 2021). The stopping test is the
+relative duality gap of the full problem, evaluated only when the coordinate
+steps allow it: a step :math:`\Delta_j` decreases the objective by at least
+:math:`L_j \Delta_j^2 / 2`, a lower bound on the gap.
 """
 
 import weakref
@@ -50,13 +48,14 @@ import scipy.sparse as sp
 
 from .._design import Design
 from ._base import BaseSolver, SolveResult
-from ._cd_kernels import columns_gradient_curvature, minimize_model, prox_steps
+from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
+                          columns_gradient_curvature_blocks, prox_steps)
 from ._gap import gap_scale
 
 __all__ = ["CoordinateDescent"]
 
-_UNIT = np.empty((0, 0))  # curvature h of least squares: all ones, never read
-_H_FLOOR = 1e-12  # smallest curvature kept in a model, so that it stays strongly convex
+_UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
+_H_FLOOR = 1e-12  # smallest model curvature, so that the model stays strongly convex
 
 
 class CoordinateDescent(BaseSolver):
@@ -82,8 +81,8 @@ class CoordinateDescent(BaseSolver):
         steps for the logistic losses). The ``n_iter`` of the result counts
         epochs, summed over working sets.
     ws_start_size : int, default=100
-        Size (in features) of the first working set; later ones hold at least
-        twice the support of the current iterate and never shrink.
+        Size of the first working set; later ones hold at least twice the
+        support of the current iterate and never shrink.
     inner_ratio : float, default=0.3
         A working set is solved until its violation (largest ``L_jk |Delta_jk|``)
         is below ``inner_ratio`` times the largest violation over all features
@@ -110,8 +109,6 @@ class CoordinateDescent(BaseSolver):
     extrapolation", ICML 2018. Bertrand and Massias, "Anderson acceleration of
     coordinate descent", AISTATS 2021. Lee, Sun and Saunders, "Proximal Newton-type
     methods for minimizing composite functions", SIAM J. Optim. 2014.
-    Friedman, Hastie and Tibshirani, "Regularization paths for generalized
-    linear models via coordinate descent", J. Stat. Softw. 2010.
     """
 
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
@@ -127,7 +124,7 @@ class CoordinateDescent(BaseSolver):
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
         prob = _Problem.build(pgmap, lam)
-        z = prob.predictions(w)
+        z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         for it in range(self.max_iter + 1):
             a = prob.derivative(z)
@@ -137,11 +134,10 @@ class CoordinateDescent(BaseSolver):
             last = it == self.max_iter
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
-                measure = self._stop_measure(pgmap, lam, w, prob.design_layout(z))
+                measure = self._stop_measure(pgmap, lam, w, z)
                 if last or measure <= self.tol or violation <= floor:
                     break
-            features, ws_size = _working_set(scores, prob.support(w), ws_size)
-            ws = prob.working_set(features)
+            ws, ws_size = _working_set(scores, prob.support(w), ws_size)
             tol_in = max(self.inner_ratio * violation, floor)
             solve_ws = self._ws_least_squares if prob.exact else self._ws_newton
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in)
@@ -150,7 +146,7 @@ class CoordinateDescent(BaseSolver):
     def _check_params(self, pgmap):
         """ValueError for an unsupported datafit or an invalid parameter."""
         kind = getattr(pgmap.datafit, "kind", None)
-        if kind not in (0, 1, 2) or (kind < 2 and pgmap.datafit.n_outputs != 1):
+        if kind not in (0, 1, 2) or (kind != 2 and pgmap.datafit.n_outputs != 1):
             raise ValueError(
                 f"CoordinateDescent supports the Quadratic, Logistic and Multinomial "
                 f"datafits, got {pgmap.datafit!r}; use ProxGradient for it.")
@@ -166,82 +162,86 @@ class CoordinateDescent(BaseSolver):
     def _ws_least_squares(self, prob, w, z, a, ws, tol):
         """Coordinate descent on the working set (the model is exact); ``w``, ``z`` in place."""
         v, d = np.zeros_like(z), a.copy()
-        blocks = prob.lc.reshape(-1, 1, 1)  # the model is the problem
-        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, blocks, tol)
+        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.lc, tol)
         z += v
         return epochs
 
     def _ws_newton(self, prob, w, z, a, ws, tol):
         """Proximal Newton on the working set: model by coordinate descent, line search."""
-        K = prob.n_outputs
-        blocks = np.zeros((prob.p + prob.fit_intercept, K, K))
+        idx, cols = prob.moving(ws), prob.entries(ws)
+        lc_model = prob.lc.copy()
         epochs = 0
         while epochs < self.max_epochs:
-            h, h_pairs = prob.curvatures(z, a)
-            grad_ws, blocks[ws.features] = columns_gradient_curvature(
-                *prob.kernel_args, ws.features, a, h_pairs)
-            steps = prox_steps(w[ws.coefs], grad_ws, prob.l1[ws.features], prob.l2,
-                               prob.lc[ws.coefs], prob.n_outputs)
-            violation = np.max(prob.lc[ws.coefs] * np.abs(steps), initial=0.0)
+            h = prob.curvatures(z, a)
+            grad_ws, lc_model[cols] = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
+            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, prob.lc[cols])
+            violation = np.max(prob.lc[cols] * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
-                violation = max(violation, np.max(np.abs(a.mean(axis=1))))
-                blocks[-1] = h_pairs.mean(axis=1).reshape(K, K)
+                violation = max(violation, prob.intercept_violation(a))
+                lc_model[prob.n_coefs:] = h.reshape(h.shape[0], -1).mean(axis=0)
             if violation <= tol:
                 break
             w_new, v, d = w.copy(), np.zeros_like(z), a.copy()
             model_tol = max(self.inner_ratio * violation, prob.rounding(a))
-            epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, blocks, model_tol)
-            t = prob.line_search(w, w_new, z, v, ws)
+            epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol)
+            t = prob.line_search(w, w_new, z, v, cols)
             if t == 0.0:
                 break
-            idx = ws.moving
             w[idx] += t * (w_new[idx] - w[idx])
             z += t * v
             a = prob.derivative(z)
         return epochs
 
-    def _minimize_model(self, prob, w, v, d, a, h, ws, blocks, tol):
-        """Epochs on the model (accelerated by Anderson) until one's violation is below ``tol``.
+    def _minimize_model(self, prob, w, v, d, a, h, ws, lc, tol):
+        """Epochs on the model until an epoch's violation is below ``tol``; returns the count.
 
-        ``w``, ``v``, ``d`` are updated in place; returns the number of epochs.
+        Every ``anderson + 1`` epochs, the iterates are extrapolated (Anderson):
+        with ``U`` the differences of the last iterates, ``c`` solves
+        ``U U^T c = 1`` normalized to sum 1, and ``sum_k c_k w_k`` replaces ``w``
+        when it lowers the model.
         """
-        return minimize_model(*prob.kernel_args, w, v, d, a, h, ws.features, ws.moving,
-                              ws.coefs, ws.l1, prob.l1, prob.l2, blocks, prob.fit_intercept,
-                              prob.coupled, float(tol), self.max_epochs, self.anderson)
-
-
-class _WorkingSet(NamedTuple):
-    """A working set of features and the entries of ``w`` it involves."""
-
-    features: np.ndarray  # sorted feature indices
-    coefs: np.ndarray  # their coefficients' entries in w (j * K + k)
-    moving: np.ndarray  # the entries a working-set solve changes: coefs, then the intercepts
-    l1: np.ndarray  # the L1 weight of every entry of coefs
+        idx = prob.moving(ws)
+        K = self.anderson
+        hist_w, hist_v = np.empty((K + 1, idx.shape[0])), np.empty((K + 1, v.size))
+        for epoch in range(self.max_epochs):
+            violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2, lc,
+                                   prob.fit_intercept)
+            if violation <= tol:
+                return epoch + 1
+            if K > 0:
+                k = epoch % (K + 1)
+                hist_w[k], hist_v[k] = w[idx], v.ravel()
+                if k == K:
+                    prob.anderson_step(w, v, d, a, h, ws, hist_w, hist_v)
+        return self.max_epochs
 
 
 class _Problem(NamedTuple):
     """What the driver needs of one problem ``(pgmap, lam)``, computed once per solve.
 
-    Predictions, derivatives and curvatures are stored class by class, shape
-    (K, n) (K = 1 for one output).
+    Predictions ``z``, derivatives ``a`` and curvatures ``h`` have the datafit's
+    layout: shape (n,) for one output, (n, K) for K classes. A working set is
+    a sorted array of features; :meth:`entries` gives their coefficients in ``w``.
     """
 
     datafit: object
     y: np.ndarray
-    onehot: np.ndarray  # (K, n) indicators of the labels (multinomial), else empty
+    onehot: np.ndarray  # (n, K) label indicators (multinomial), else empty
     kernel_args: tuple
     X: object
     l1: np.ndarray
+    l1_entries: np.ndarray  # the L1 weight of every coefficient (entry j K + k: l1[j])
     l2: float
     lc: np.ndarray  # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept
     curvature: float
     col_norm: float  # largest ||X_j|| (intercept column included)
     scale: float
     exact: bool
-    coupled: bool
     fit_intercept: bool
     p: int
     n_outputs: int
+    epoch: object  # the epoch kernel: cd_epoch (one output) or cd_epoch_blocks
+    gradient_curvature: object  # columns_gradient_curvature(_blocks)
 
     @classmethod
     def build(cls, pgmap, lam):
@@ -249,98 +249,71 @@ class _Problem(NamedTuple):
         X, kernel_args, sq_norms = _prepare(design)
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, datafit.curvature, design.n_outputs
-        coupled = datafit.kind == 2
+        l1 = np.ascontiguousarray(l1, dtype=np.float64)
         lc = np.repeat(c * sq_norms / n, K)
         if design.fit_intercept:
             lc = np.append(lc, np.full(K, c))
             sq_norms = np.append(sq_norms, n)
-        if coupled:
+        if datafit.kind == 2:
             y = np.asarray(pgmap.y)
-            onehot = np.zeros((K, n))
-            onehot[y, np.arange(n)] = 1.0
+            onehot = np.zeros((n, K))
+            onehot[np.arange(n), y] = 1.0
+            kernels = (cd_epoch_blocks, columns_gradient_curvature_blocks)
         else:
             y, onehot = np.ascontiguousarray(pgmap.y, dtype=np.float64), _UNIT
-        return cls(datafit, y, onehot, kernel_args, X,
-                   np.ascontiguousarray(l1, dtype=np.float64), float(l2), lc,
+            kernels = (cd_epoch, columns_gradient_curvature)
+        return cls(datafit, y, onehot, kernel_args, X, l1, np.repeat(l1, K), float(l2), lc,
                    c, float(np.sqrt(sq_norms.max(initial=0.0))), gap_scale(pgmap),
-                   datafit.kind == 0, coupled, design.fit_intercept, design.n_features, K)
+                   datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels)
 
     @property
     def n_coefs(self):
         return self.p * self.n_outputs
 
-    # -- layouts ----------------------------------------------------------------------
-    def predictions(self, w):
-        """``Z = X W + b`` class by class, shape (K, n)."""
-        K, nc = self.n_outputs, self.n_coefs
-        z = np.asarray(self.X @ w[:nc].reshape(self.p, K)).T
-        if self.fit_intercept:
-            z = z + w[nc:, None]
-        return np.ascontiguousarray(z, dtype=np.float64)
-
-    def design_layout(self, u):
-        """A (K, n) array as the datafits see it: (n,) for one output, else (n, K)."""
-        return u[0] if self.n_outputs == 1 else u.T
-
-    def _class_layout(self, u):
-        """Inverse of :meth:`design_layout`, as a new C-contiguous (K, n) array."""
-        u = np.asarray(u, dtype=np.float64)
-        return u.reshape(1, -1) if self.n_outputs == 1 else np.ascontiguousarray(u.T)
-
-    def working_set(self, features):
-        """The :class:`_WorkingSet` of the (sorted) ``features``."""
+    def entries(self, ws):
+        """The coefficients of the features ``ws`` in ``w`` (entries ``j K + k``), sorted."""
         K = self.n_outputs
-        coefs = (features[:, None] * K + np.arange(K)).ravel()
-        moving = np.append(coefs, np.arange(self.n_coefs, self.n_coefs + K)) \
-            if self.fit_intercept else coefs
-        return _WorkingSet(features, coefs, moving, np.repeat(self.l1[features], K))
+        return ws if K == 1 else (ws[:, None] * K + np.arange(K)).ravel()
 
     def support(self, w):
         """Features with a nonzero coefficient (in any class)."""
-        return np.any(w[:self.n_coefs].reshape(self.p, self.n_outputs) != 0.0, axis=1)
+        coef = w[:self.n_coefs]
+        return coef != 0.0 if self.n_outputs == 1 else \
+            np.any(coef.reshape(self.p, self.n_outputs) != 0.0, axis=1)
 
-    # -- the datafit at the predictions -------------------------------------------------
     def derivative(self, z):
-        """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n), shape (K, n)."""
-        n = self.y.shape[0]
-        return self._class_layout(self.datafit.raw_grad(self.y, self.design_layout(z)) * n)
+        """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n)."""
+        return self.datafit.raw_grad(self.y, z) * self.y.shape[0]
 
     def curvatures(self, z, a):
-        """``(h, h_pairs)``: the model's curvatures and the entries of its Hessians.
+        """Curvatures ``h`` of the model, floored at 1e-12 so that it stays strongly convex.
 
-        ``h_pairs[k K + l, i] = (H_i)_kl``, the diagonal floored at 1e-12 so
-        that the model stays strongly convex along every coordinate. One output:
-        ``h = h_pairs = l''(y_i, z_i)`` (floored). Multinomial: ``h`` the class
-        probabilities ``p = a + e_y`` (the Hessians are ``diag(p_i) - p_i p_i^T``),
-        with the diagonal ``p (1 - p)`` computed as ``-a p`` for the label class,
-        exact even for probabilities near 1.
+        One output: ``h_i = l''(y_i, z_i)``. Multinomial: the Hessians' diagonal
+        ``h_ik = p_ik (1 - p_ik)`` with ``p = a + onehot`` the probabilities; for
+        the label class ``1 - p = -a``, exact even for a probability near 1.
         """
-        if self.coupled:
-            K = self.n_outputs
+        if self.n_outputs > 1:
             prob = a + self.onehot
-            h_pairs = -(prob[:, None, :] * prob[None, :, :])
-            h_pairs[np.arange(K), np.arange(K)] = np.maximum(
-                prob * ((1.0 - self.onehot) - a), _H_FLOOR)
-            return prob, h_pairs.reshape(K * K, -1)
-        n = self.y.shape[0]
-        zd = self.design_layout(z)
-        h = self._class_layout(self.datafit.raw_hessp(self.y, zd, np.ones_like(zd)) * n)
-        h = np.maximum(h, _H_FLOOR)
-        return h, h
+            return np.maximum(prob * np.where(self.onehot > 0, -a, 1.0 - prob), _H_FLOOR)
+        h = self.datafit.raw_hessp(self.y, z, np.ones_like(z)) * self.y.shape[0]
+        return np.maximum(h, _H_FLOOR)
 
-    # -- optimality -----------------------------------------------------------------------
+    def intercept_violation(self, a):
+        """``max_k |grad_{b_k} F|``."""
+        return float(np.max(np.abs(a.reshape(a.shape[0], -1).mean(axis=0))))
+
     def optimality(self, w, a):
-        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|`` and the lower bound on the gap.
+        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the gap.
 
         One product ``X^T a`` gives the gradient; :func:`prox_steps` the
         coordinate steps ``Delta_jk``, each decreasing the objective by at least
         ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept).
         """
-        nc, n = self.n_coefs, a.shape[1]
-        grad = np.asarray(self.X.T @ self.design_layout(a)).ravel() / n
-        steps = prox_steps(w[:nc], grad, self.l1, self.l2, self.lc[:nc], self.n_outputs)
+        nc, n = self.n_coefs, a.shape[0]
+        grad = np.asarray(self.X.T @ a).ravel() / n
+        steps = prox_steps(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc])
         scores = self.lc[:nc] * np.abs(steps)
-        grad_b = float(np.max(np.abs(a.mean(axis=1)))) if self.fit_intercept else 0.0
+        grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
         decrease = max(np.max(scores * np.abs(steps), initial=0.0), grad_b ** 2 / self.curvature)
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
@@ -348,23 +321,57 @@ class _Problem(NamedTuple):
 
     def rounding(self, a):
         """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
-        return 16 * np.finfo(np.float64).eps * self.col_norm * float(np.linalg.norm(a)) / a.shape[1]
+        return 16 * np.finfo(np.float64).eps * self.col_norm * float(np.linalg.norm(a)) / a.shape[0]
 
-    # -- the line search --------------------------------------------------------------
-    def line_search(self, w, w_new, z, v, ws, max_halvings=30):
+    def moving(self, ws):
+        """Entries of ``w`` a working-set solve changes: those of ``ws`` and the intercepts."""
+        cols = self.entries(ws)
+        if not self.fit_intercept:
+            return cols
+        return np.append(cols, np.arange(self.n_coefs, self.n_coefs + self.n_outputs))
+
+    def penalty(self, w_cols, cols):
+        """Penalty of the coefficients ``w_cols``, entries ``cols`` of ``w``."""
+        return float(self.l1_entries[cols] @ np.abs(w_cols) + 0.5 * self.l2 * (w_cols @ w_cols))
+
+    def model(self, w, v, a, h, ws):
+        """``Q = (a^T v + v^T (h v) / 2) / n + G_ws(w)`` up to a constant."""
+        hv = v if h.shape[0] == 0 else h * v
+        cols = self.entries(ws)
+        return (float(np.vdot(a, v) + 0.5 * np.vdot(hv, v)) / v.shape[0]
+                + self.penalty(w[cols], cols))
+
+    def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v):
+        """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops."""
+        U = np.diff(hist_w, axis=0)
+        try:
+            c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
+        except np.linalg.LinAlgError:
+            return
+        if not np.all(np.isfinite(c)) or c.sum() == 0.0:
+            return
+        c /= c.sum()
+        idx = self.moving(ws)
+        w_acc = w.copy()
+        w_acc[idx] = c @ hist_w[1:]
+        v_acc = (c @ hist_v[1:]).reshape(v.shape)
+        if self.model(w_acc, v_acc, a, h, ws) < self.model(w, v, a, h, ws):
+            w[idx], v[:] = w_acc[idx], v_acc
+            d[:] = a + (v_acc if h.shape[0] == 0 else h * v_acc)
+
+    def line_search(self, w, w_new, z, v, cols, max_halvings=30):
         r"""Largest step ``t`` in 1, 1/2, ... at which the objective still decreases.
 
         With :math:`\Delta G = G(w_{new}) - G(w)` on the working set, the convex
         bound :math:`\psi(t) = F(z + tv) + G(w) + t \Delta G \ge P(w + t\Delta)`
-        equals :math:`P(w)` at 0, so :math:`\psi'(t) = \langle v, \nabla_z
-        \ell(z + tv)\rangle / n + \Delta G < 0` certifies :math:`P(w + t\Delta) <
-        P(w)`. Testing the derivative, not objective values, stays exact near
-        the optimum where the decrease is below the objective's rounding.
-        Returns 0 if none is found.
+        equals :math:`P(w)` at 0, so :math:`\psi'(t) = \langle v, \ell'(z + tv)\rangle / n +
+        \Delta G < 0` certifies :math:`P(w + t\Delta) < P(w)`. Testing the
+        derivative, not objective values, stays exact near the optimum where
+        the decrease is below the objective's rounding. Returns 0 if none is found.
         """
-        n, w_ws, new_ws = z.shape[1], w[ws.coefs], w_new[ws.coefs]
+        n, w_ws, new_ws = z.shape[0], w[cols], w_new[cols]
         # G(w_new) - G(w) without cancellation, exact near the optimum
-        delta_g = float(ws.l1 @ (np.abs(new_ws) - np.abs(w_ws))
+        delta_g = float(self.l1_entries[cols] @ (np.abs(new_ws) - np.abs(w_ws))
                         + 0.5 * self.l2 * ((new_ws - w_ws) @ (new_ws + w_ws)))
         t = 1.0
         for _ in range(max_halvings):
@@ -375,7 +382,7 @@ class _Problem(NamedTuple):
 
 
 def _working_set(scores, support, size):
-    """The ``support`` (boolean) plus the features of largest ``scores``: sorted indices and size.
+    """The ``support`` (a boolean mask) plus the features of largest ``scores``: sorted, and size.
 
     The size never decreases and is at least twice the support; features
     outside the support with a zero score (already optimal) are left out.
