@@ -28,13 +28,12 @@ _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticPr
 def default_solver(solver, datafit_kind, tol=1e-8, random_state=None):
     """The inner solver for a name ("auto", "cd", "fista", "saga") or an instance.
 
-    ``"auto"`` is coordinate descent for least squares and binary logistic
-    regression, FISTA for the multinomial model.
+    ``"auto"`` is coordinate descent, for every datafit.
     """
     if not isinstance(solver, str):
         return solver
     if solver == "auto":
-        solver = "fista" if datafit_kind == "multinomial" else "cd"
+        solver = "cd"
     if solver == "saga":
         return StochasticProxGradient(tol=tol, random_state=random_state)
     return _SOLVERS[solver](tol=tol)

@@ -3,8 +3,8 @@
 Protects: the coordinate updates (least squares, logistic, elastic net,
 weighted L1, intercept), both storages of ``X`` (dense, CSR, CSC, float32), the
 working-set driver's stopping rule (warm start, non-convergence warning,
-tolerances below rounding), its parameters and the refusal of the multinomial
-datafit.
+tolerances below rounding), its parameters, the multinomial model (against
+scikit-learn's saga and FISTA) and the refusal of other datafits.
 """
 
 import pickle
@@ -183,12 +183,90 @@ def test_non_convergence_warns():
     assert not res.converged and res.gap > 1e-12
 
 
-def test_multinomial_is_refused():
-    X, _ = _regression()
-    y = np.arange(X.shape[0]) % 3
-    pgmap = ProxGradMap(Multinomial(3), L1(), X, y)
+def _multiclass(n=90, p=12, K=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    X[rng.random((n, p)) < 0.3] = 0.0
+    logits = X[:, :4] @ rng.standard_normal((4, K)) + rng.standard_normal(K)
+    P = np.exp(logits - logits.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(K, p=row) for row in P])
+    return X, y
+
+
+def _w_multinomial(model, fit_intercept):
+    coef = model.coef_.T.ravel()  # sklearn's (K, p) -> our (p, K) C-order
+    return np.append(coef, model.intercept_) if fit_intercept else coef
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("l1_ratio", [1.0, 0.6])
+def test_multinomial_matches_sklearn(storage, fit_intercept, l1_ratio):
+    X, y = _multiclass()
+    C = 0.3
+    Xs = as_storage(X, storage)
+    ref = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12,
+                             max_iter=200_000, fit_intercept=fit_intercept).fit(Xs, y)
+    penalty = L1() if l1_ratio == 1.0 else ElasticNet()
+    lam = logistic_lam_from_sklearn(C, l1_ratio, X.shape[0])[: penalty.n_hyper(X.shape[1])]
+    pgmap = ProxGradMap(Multinomial(3), penalty, Xs, y, fit_intercept=fit_intercept)
+    res = CoordinateDescent(tol=1e-12, ws_start_size=3).solve(pgmap, lam)
+    assert res.converged
+    nnz = np.count_nonzero(res.w[:3 * X.shape[1]])
+    assert 0 < nnz < 3 * X.shape[1]
+    _assert_same_objective(pgmap, res.w, _w_multinomial(ref, fit_intercept), lam)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("penalty, lam", [(L1(), [0.02]), (ElasticNet(), [0.01, 0.05]),
+                                          (L1(), [1e-3])])
+def test_multinomial_matches_prox_gradient(storage, fit_intercept, penalty, lam):
+    X, y = _multiclass(seed=1)
+    pgmap = ProxGradMap(Multinomial(3), penalty, as_storage(X, storage), y,
+                        fit_intercept=fit_intercept)
+    res = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
+    ref = ProxGradient(tol=1e-12, max_iter=200_000).solve(pgmap, lam)
+    assert res.converged and ref.converged
+    _assert_same_objective(pgmap, res.w, ref.w, lam)
+    if isinstance(penalty, ElasticNet):  # strongly convex in the coefficients
+        p = X.shape[1]
+        np.testing.assert_allclose(res.w[:3 * p], ref.w[:3 * p], atol=1e-5)
+
+
+def test_multinomial_weighted_l1():
+    X, y = _multiclass(seed=2)
+    lam = np.random.default_rng(0).uniform(0.005, 0.05, X.shape[1])
+    pgmap = ProxGradMap(Multinomial(3), WeightedL1(), sp.csc_matrix(X), y, fit_intercept=True)
+    res = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
+    ref = ProxGradient(tol=1e-12, max_iter=200_000).solve(pgmap, lam)
+    assert res.converged
+    _assert_same_objective(pgmap, res.w, ref.w, lam)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+def test_multinomial_warm_start_and_non_convergence(storage):
+    X, y = _multiclass()
+    pgmap = ProxGradMap(Multinomial(3), L1(), as_storage(X, storage), y, fit_intercept=True)
+    solver = CoordinateDescent(tol=1e-9)
+    res = solver.solve(pgmap, [0.01])
+    assert res.converged and res.n_iter > 0
+    again = solver.solve(pgmap, [0.01], w0=res.w)
+    assert again.n_iter == 0 and again.converged
+    np.testing.assert_array_equal(again.w, res.w)
+    with pytest.warns(ConvergenceWarning, match="CoordinateDescent did not converge"):
+        res = CoordinateDescent(tol=1e-12, max_iter=1).solve(pgmap, [0.001])
+    assert not res.converged
+
+
+def test_unsupported_datafit_is_refused():
+    X, y = _regression()
+
+    class Other(Quadratic):
+        kind = 7
+
     with pytest.raises(ValueError, match="CoordinateDescent.*ProxGradient"):
-        CoordinateDescent().solve(pgmap, [0.1])
+        CoordinateDescent().solve(ProxGradMap(Other(), L1(), X, y), [0.1])
 
 
 @pytest.mark.parametrize("params, name", [

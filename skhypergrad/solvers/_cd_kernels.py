@@ -29,6 +29,18 @@ minimized exactly once per epoch: :math:`b \leftarrow b - \sum_i d_i / \sum_i h_
 One kernel, :func:`cd_epoch`, serves both storages of ``X``: dense
 (Fortran-ordered float64) or CSC (``data, indices, indptr``); only the column
 primitives (dot product, update of ``v`` and ``d``) look at the storage.
+
+Several outputs (the K classes of the multinomial model): ``v``, ``d`` and the
+class probabilities ``h`` have shape (n, K) and the model is the proximal
+Newton model with the multinomial Hessians :math:`H_i = \mathrm{diag}(h_i) -
+h_i h_i^T`, :math:`\frac1n \sum_i a_i^T v_i + \frac12 v_i^T H_i v_i`.
+:func:`cd_epoch_blocks` visits a feature's K coefficients together (block
+``W_j``, entries ``j K + k`` of the flat ``w``): one pass over column ``j``
+gives the K partial derivatives, the block's K-dimensional model (curvature
+:math:`B_j = \frac1n \sum_i X_{ij}^2 H_i`, precomputed) is minimized by cheap
+coordinate sweeps with the elastic-net prox per coefficient, plus an exact step
+along ``(1, ..., 1)``, the direction the loss does not see; a second pass over
+the column updates ``v`` and ``d``.
 """
 
 import numpy as np
@@ -174,3 +186,238 @@ def prox_steps(w, grad, l1, l2, lc):
     for j in range(grad.shape[0]):
         out[j] = _prox_coordinate(w[j], grad[j], lc[j], l1[j], l2) - w[j]
     return out
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _column_dots_blocks(X, data, indices, indptr, j, u, out, squared):
+    """``out[k] = X_j^T u[:, k]`` (``(X_j**2)^T u[:, k]`` when ``squared``), ``u`` of shape (n, K)."""
+    out[:] = 0.0
+    if indptr.shape[0] == 0:
+        for i in range(X.shape[0]):
+            x = X[i, j]
+            if squared:
+                x *= x
+            for k in range(out.shape[0]):
+                out[k] += x * u[i, k]
+    else:
+        for q in range(indptr[j], indptr[j + 1]):
+            i, x = indices[q], data[q]
+            if squared:
+                x *= x
+            for k in range(out.shape[0]):
+                out[k] += x * u[i, k]
+
+
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d):
+    """``v_i += X_ij delta`` and ``d_i += X_ij H_i delta``, ``H_i = diag(h_i) - h_i h_i^T``."""
+    K = delta.shape[0]
+    if indptr.shape[0] == 0:
+        for i in range(X.shape[0]):
+            x = X[i, j]
+            s = 0.0
+            for k in range(K):
+                s += h[i, k] * delta[k]
+            for k in range(K):
+                v[i, k] += x * delta[k]
+                d[i, k] += x * h[i, k] * (delta[k] - s)
+    else:
+        for q in range(indptr[j], indptr[j + 1]):
+            i, x = indices[q], data[q]
+            s = 0.0
+            for k in range(K):
+                s += h[i, k] * delta[k]
+            for k in range(K):
+                v[i, k] += x * delta[k]
+                d[i, k] += x * h[i, k] * (delta[k] - s)
+
+
+@njit(cache=True, inline="always")
+def _common_shift(w, first, K, g, B, l1_j, l2):
+    r"""Exact minimizer ``c`` of the block model along ``(1, ..., 1)`` (0 if none is better).
+
+    The loss does not change when ``c`` is added to the K coefficients of a
+    feature (:math:`H_i 1 = 0`), so along that direction the model is
+    :math:`\phi(c) = c\,1^Tg + \frac{c^2}2 1^TB1 + \sum_k l1 |x_k + c| +
+    \frac{l2}2 (x_k + c)^2`, a convex piecewise quadratic that coordinate sweeps
+    follow only slowly. Its minimizer is a kink ``-x_k`` or the stationary
+    point of a piece (``m`` positive entries); ``phi`` is evaluated at all of them.
+    """
+    s1, s2, sx = 0.0, 0.0, 0.0
+    for k in range(K):
+        s1 += g[k]
+        sx += w[first + k]
+        for m in range(K):
+            s2 += B[k, m]
+    s2 = max(s2, 0.0)
+    best_c, best = 0.0, _phi(w, first, K, 0.0, s1, s2, l1_j, l2)
+    for t in range(2 * K + 1):
+        if t < K:
+            c = -w[first + t]
+        else:
+            denom = s2 + K * l2
+            if denom <= 0.0:
+                continue
+            c = -(s1 + l2 * sx + l1_j * (2 * (t - K) - K)) / denom
+        val = _phi(w, first, K, c, s1, s2, l1_j, l2)
+        if val < best:
+            best_c, best = c, val
+    return best_c
+
+
+@njit(cache=True, inline="always")
+def _phi(w, first, K, c, s1, s2, l1_j, l2):
+    r""":math:`\phi(c)` of :func:`_common_shift`."""
+    out = c * s1 + 0.5 * c * c * s2
+    for k in range(K):
+        x = w[first + k] + c
+        out += l1_j * abs(x) + 0.5 * l2 * x * x
+    return out
+
+
+_MAX_SWEEPS = 50  # coordinate sweeps on one block's K-dimensional model
+_SWEEP_RTOL = 1e-4  # ... until a sweep moves less than this times the first
+
+
+@njit(cache=True, inline="always")
+def _minimize_block(w, first, K, g, B, l1_j, l2, delta):
+    """Minimize the block model ``g^T u + u^T B u / 2`` + penalty over ``w[first:first + K]``.
+
+    Coordinate sweeps (exact along each coefficient, ``g`` kept current through
+    ``B``), each followed for a penalized block by :func:`_common_shift`, at most
+    ``_MAX_SWEEPS``. ``delta`` receives the change; returns ``max_k B_kk |delta_k|``.
+    """
+    delta[:] = 0.0
+    shift = l1_j > 0.0 or l2 > 0.0
+    first_change = 0.0
+    for sweep in range(_MAX_SWEEPS):
+        change = 0.0
+        for k in range(K):
+            e = first + k
+            step = _prox_coordinate(w[e], g[k], B[k, k], l1_j, l2) - w[e]
+            if step != 0.0:
+                w[e] += step
+                delta[k] += step
+                for m in range(K):
+                    g[m] += B[m, k] * step
+                change = max(change, B[k, k] * abs(step))
+        if shift:
+            c = _common_shift(w, first, K, g, B, l1_j, l2)
+            if c != 0.0:
+                for k in range(K):
+                    w[first + k] += c
+                    delta[k] += c
+                    change = max(change, B[k, k] * abs(c))
+                for m in range(K):
+                    for k in range(K):
+                        g[m] += B[m, k] * c
+        if sweep == 0:
+            first_change = change
+        if change <= _SWEEP_RTOL * first_change:
+            break
+    violation = 0.0
+    for k in range(K):
+        violation = max(violation, B[k, k] * abs(delta[k]))
+    return violation
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fit_intercept):
+    """:func:`cd_epoch` for K outputs: block minimization over the features of ``ws``, then
+    the intercepts (the block of the column of ones, unpenalized).
+
+    Parameters
+    ----------
+    X, data, indices, indptr : ndarray
+        The design, as for :func:`cd_epoch`.
+    w : ndarray of shape (n_features * K + K * fit_intercept,)
+        Coefficients (entry ``j * K + k``), then the K intercepts, updated in place.
+    v, d : ndarray of shape (n_samples, K)
+        Prediction change and model derivative ``a_i + H_i v_i``, updated in place.
+    h : ndarray of shape (n_samples, K)
+        Class probabilities at the model's center: ``H_i = diag(h_i) - h_i h_i^T``.
+    ws : ndarray of int
+        The working set: features visited, in this order (all K classes of each).
+    l1 : ndarray of shape (n_features,)
+        Per-feature L1 weights, shared by the K classes.
+    l2 : float
+    blocks : ndarray of shape ((n_features + fit_intercept) * K * K,)
+        The blocks ``B_j = sum_i X_ij^2 H_i / n`` (read on ``ws``), then
+        ``sum_i H_i / n`` for the intercepts, each flattened.
+    fit_intercept : bool
+
+    Returns
+    -------
+    violation : float
+        ``max (B_j)_kk |Delta w_jk|`` over the epoch's updates, intercepts included.
+    """
+    n, K = v.shape
+    B3 = blocks.reshape(-1, K, K)
+    g = np.empty(K)
+    delta = np.empty(K)
+    violation = 0.0
+    for j in ws:
+        _column_dots_blocks(X, data, indices, indptr, j, d, g, False)
+        g /= n
+        change = _minimize_block(w, j * K, K, g, B3[j], l1[j], l2, delta)
+        if change > 0.0:
+            _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d)
+            violation = max(violation, change)
+    if fit_intercept:
+        first = w.shape[0] - K
+        g[:] = 0.0
+        for i in range(n):
+            for k in range(K):
+                g[k] += d[i, k]
+        g /= n
+        change = _minimize_block(w, first, K, g, B3[B3.shape[0] - 1], 0.0, 0.0, delta)
+        violation = max(violation, change)
+        for i in range(n):
+            s = 0.0
+            for k in range(K):
+                s += h[i, k] * delta[k]
+            for k in range(K):
+                v[i, k] += delta[k]
+                d[i, k] += h[i, k] * (delta[k] - s)
+    return violation
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def columns_gradient_curvature_blocks(X, data, indices, indptr, ws, a, h):
+    """The model at a new point for K outputs: ``X_j^T a / n`` and the flattened blocks ``B_j``.
+
+    ``B_j = sum_i X_ij^2 (diag(h_i) - h_i h_i^T) / n`` from the class
+    probabilities ``h``; gradient entry ``t K + k`` and block ``t`` for ``ws[t]``.
+    """
+    n, K = a.shape
+    grad = np.empty(ws.shape[0] * K)
+    blocks = np.zeros((ws.shape[0], K, K))
+    out = np.empty(K)
+    for t in range(ws.shape[0]):
+        j = ws[t]
+        _column_dots_blocks(X, data, indices, indptr, j, a, out, False)
+        grad[t * K:(t + 1) * K] = out / n
+        B = blocks[t]
+        if indptr.shape[0] == 0:
+            for i in range(X.shape[0]):
+                x2 = X[i, j] * X[i, j]
+                _add_hessian(B, x2, h, i)
+        else:
+            for q in range(indptr[j], indptr[j + 1]):
+                x2 = data[q] * data[q]
+                _add_hessian(B, x2, h, indices[q])
+        for k in range(K):
+            for m in range(K):
+                B[k, m] /= n
+    return grad, blocks.ravel()
+
+
+@njit(cache=True, inline="always")
+def _add_hessian(B, x2, h, i):
+    """``B += x2 (diag(h_i) - h_i h_i^T)``."""
+    K = B.shape[0]
+    for k in range(K):
+        hk = x2 * h[i, k]
+        B[k, k] += hk
+        for m in range(K):
+            B[k, m] -= hk * h[i, m]
