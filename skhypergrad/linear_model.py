@@ -34,8 +34,8 @@ _COMMON_DOC = """
     hypergradient : {"aid-cg", "aid-fp", "itd", "itd-reverse", "nsid"} or engine, default="aid-cg"
         How the gradient of the criterion is computed (see :mod:`skhypergrad.hypergrad`).
     solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
-        Inner solver: coordinate descent with working sets ("cd", the default
-        where it applies), FISTA, or minibatch SAGA.
+        Inner solver: coordinate descent with working sets ("cd", the default;
+        proximal Newton for the logistic losses), FISTA, or minibatch SAGA.
     optimizer : {"gd", "adam", "lbfgs"} or optimizer instance, default="gd"
         Outer optimizer on the log-hyperparameters (:mod:`skhypergrad.optimizers`).
     max_iter : int, default=30
@@ -383,7 +383,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     """
 
     _is_classifier = True
-    # FISTA (the multinomial solver) pays per iteration in Python: a looser end accuracy
+    # the log-loss is flat near the optimum: a looser end accuracy is enough
     _inner_tol = (1e-5, 1e-8)
     _parameter_constraints = {
         **BaseHyperGrad._parameter_constraints,
