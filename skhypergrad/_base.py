@@ -5,6 +5,7 @@ hyperparameters and their bounds, and how the chosen ``lam`` reads in
 scikit-learn's vocabulary (``alpha_``, ``l1_ratio_``, ``C_``, ``alphas_``).
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -20,7 +21,7 @@ from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
 from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 
-__all__ = ["BaseHyperGrad", "default_solver", "lam1_max"]
+__all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max"]
 
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
@@ -37,6 +38,32 @@ def default_solver(solver, datafit_kind, tol=1e-8, random_state=None):
     if solver == "saga":
         return StochasticProxGradient(tol=tol, random_state=random_state)
     return _SOLVERS[solver](tol=tol)
+
+
+def inner_setup(hypergradient, solver, inner_tol, random_state=None):
+    """``(engine, solver, inner_tol)`` of a search from the estimator's parameters.
+
+    ``"nsid"`` is :class:`~skhypergrad.hypergrad.NSID` seeded by ``random_state``
+    (as is an NSID instance without a seed of its own);
+    with a stochastic engine (NSID) the inner problems are solved by minibatch
+    SAGA when ``solver="auto"`` (a full gradient per step is what NSID avoids),
+    and a stochastic solver is asked for no more than a relative gap of 1e-6.
+    """
+    from .hypergrad import NSID
+
+    engine = hypergradient
+    if isinstance(engine, str) and engine == "nsid":
+        engine = NSID(random_state=random_state)
+    if isinstance(engine, NSID):
+        if engine.random_state is None and random_state is not None:
+            engine = copy.copy(engine)  # the estimator's seed, the user's instance untouched
+            engine.random_state = random_state
+        if isinstance(solver, str) and solver == "auto":
+            solver = "saga"
+    solver = default_solver(solver, None, random_state=random_state)
+    if isinstance(solver, StochasticProxGradient):
+        inner_tol = (max(inner_tol[0], 1e-4), max(inner_tol[1], 1e-6))
+    return engine, solver, inner_tol
 
 
 def lam1_max(pgmap):
@@ -127,11 +154,8 @@ class BaseHyperGrad(BaseEstimator):
             raise ValueError(f"Initial hyperparameters must be > 0, got {lam0}.")
         lam0 = np.clip(lam0, lo, hi)
         kind = model.datafit_kind
-        solver = default_solver(self.solver, kind, random_state=self.random_state)
-        engine = self.hypergradient
-        if engine == "nsid":
-            from .hypergrad import NSID
-            engine = NSID(random_state=self.random_state)
+        engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
+                                                self._inner_tol, self.random_state)
 
         criterion, X_fit, y_fit = self._criterion(X, y)
         candidates = None
@@ -144,7 +168,7 @@ class BaseHyperGrad(BaseEstimator):
         result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
                       candidates=candidates,
                       optimizer=self.optimizer, engine=engine, solver=solver,
-                      max_iter=self.max_iter, tol=self.tol, inner_tol=self._inner_tol,
+                      max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                       callback=self.callback, verbose=self.verbose)
         # refit on all the data at the chosen hyperparameters
         refit = default_solver(self.solver, kind, tol=self._refit_tol,

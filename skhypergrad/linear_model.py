@@ -33,6 +33,10 @@ _COMMON_DOC = """
         fraction of the data held out for a single validation set.
     hypergradient : {"aid-cg", "aid-fp", "itd", "itd-reverse", "nsid"} or engine, default="aid-cg"
         How the gradient of the criterion is computed (see :mod:`skhypergrad.hypergrad`).
+        For large ``n_samples``, ``"nsid"`` or an instance such as
+        ``NSID(batch_size=256, step_schedule="constant", n_samples=2000)`` estimates
+        it from minibatches, and ``solver="auto"`` then solves the inner problems
+        by minibatch SAGA (to a relative gap of at most 1e-6).
     solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
         Inner solver: coordinate descent with working sets ("cd", the default;
         proximal Newton for the logistic losses), FISTA, or minibatch SAGA.

@@ -37,7 +37,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseHyperGrad, default_solver, lam1_max
+from ._base import BaseHyperGrad, inner_setup, lam1_max
 from ._tune import tune
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 from .models import from_estimator
@@ -324,7 +324,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         As in ``GridSearchCV``: an int gives ``StratifiedKFold`` for a classifier
         and ``KFold`` otherwise. The splits are drawn once.
     hypergradient : {"aid-cg", "aid-fp", "itd", "itd-reverse", "nsid"} or engine, default="aid-cg"
-        How the gradient of the criterion is computed (:mod:`skhypergrad.hypergrad`).
+        How the gradient of the criterion is computed (:mod:`skhypergrad.hypergrad`);
+        with ``"nsid"`` (or an ``NSID`` instance) and ``solver="auto"`` the inner
+        problems are solved by minibatch SAGA.
     optimizer : {"gd", "adam", "lbfgs"} or optimizer instance, default="gd"
         Outer optimizer on the log-parameters (:mod:`skhypergrad.optimizers`).
     max_iter : int, default=30
@@ -522,11 +524,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             for train, test in splits)
         lam0, bounds = self._start(model, folds, space)
 
-        solver = default_solver(self.solver, model.datafit_kind, random_state=self.random_state)
-        engine = self.hypergradient
-        if engine == "nsid":
-            from .hypergrad import NSID
-            engine = NSID(random_state=self.random_state)
+        engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
+                                                self.random_state)
         callback = None
         if self.callback is not None:
             def callback(entry):
@@ -535,7 +534,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                    train_loss=self.return_train_score)
         result = tune(model, None, None, criterion, lam0, bounds=bounds,
                       optimizer=self.optimizer, engine=engine, solver=solver,
-                      max_iter=self.max_iter, tol=self.tol, inner_tol=_INNER_TOL,
+                      max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                       callback=callback, verbose=self.verbose)
 
         self.cv_results_ = self._format_results(result.history, space)
