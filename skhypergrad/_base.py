@@ -117,7 +117,7 @@ class BaseHyperGrad(BaseEstimator):
     #: accuracy of the inner solves (relative duality gap) at the start and the end of
     #: the search, and for the final refit
     _inner_tol = (1e-6, 1e-10)
-    _refit_tol = 1e-9
+    _refit_tol = 1e-12
     #: points of the coarse path evaluated before the descent when no start is given
     _n_scan = 8
 
@@ -169,7 +169,7 @@ class BaseHyperGrad(BaseEstimator):
                       candidates=candidates,
                       optimizer=self.optimizer, engine=engine, solver=solver,
                       max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                      callback=self.callback, verbose=self.verbose)
+                      callback=self._history_callback(n_samples), verbose=self.verbose)
         # refit on all the data at the chosen hyperparameters
         refit = default_solver(self.solver, kind, tol=self._refit_tol,
                                random_state=self.random_state)
@@ -206,6 +206,12 @@ class BaseHyperGrad(BaseEstimator):
             if coef.ndim == 1:
                 self.coef_ = self.coef_[None, :]
                 self.intercept_ = np.atleast_1d(self.intercept_)
+
+    def _history_callback(self, n_samples):
+        """``callback`` called with the ``history_`` entry (sklearn's names included)."""
+        if self.callback is None:
+            return None
+        return lambda h: self.callback(self._history_entry(h, n_samples))
 
     def _history_entry(self, h, n_samples):
         entry = dict(h)

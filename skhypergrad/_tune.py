@@ -90,7 +90,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         history entries have ``partial=True``; they only choose the start and are
         not compared with the full criterion); the descent then starts from the best
         of them instead of ``lam0`` (from the vertex of the parabola through it and
-        its two neighbours, in log-space, when they lie on one geometric path). A coarse path from strong to weak regularization
+        its two neighbours, in log-space, when they lie on one geometric path; after
+        a scan on one fold, whichever of the two is better on every fold). A
+        coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
         minima, at the cost of a few cheap solves.
     verbose : int, default=0
@@ -125,6 +127,13 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         lam0, scan = _scan(model, X, y, criterion, lam0, candidates, solver, inner_tol[0],
                            last_state, t0, callback)
     partial_scan = any(h["partial"] for h in scan)
+    if partial_scan and not scan[-1].get("stop", False):
+        lam0, stop = _full_start(model, X, y, criterion, lam0, scan, solver, inner_tol[0],
+                                 last_state, t0, callback)
+        if stop:
+            best = min((h for h in scan if not h["partial"]), key=lambda h: h["value"])
+            return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
+                              last_state[0])
     if scan and scan[-1].pop("stop", False):
         best = min(scan, key=lambda h: h["value"])
         if partial_scan:  # the whole criterion at the chosen point, as the last entry
@@ -137,17 +146,25 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
             scan.append(best)
         return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True, last_state[0])
     log_bounds = None if bounds is None else (np.log(bounds[0]), np.log(bounds[1]))
+    # the optimizer's clock starts now: its entries' seconds count from tune's start
+    as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
+    outer_callback = None if callback is None else (lambda h: callback(as_entry(h)))
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
-                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=callback)
-    offset = scan[-1]["seconds"] if scan else 0.0
-    history = scan + [{**{k: v for k, v in h.items() if k != "theta"},
-                       "seconds": h["seconds"] + offset} for h in out.history]
+                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback)
+    history = scan + [as_entry(h) for h in out.history]
     best_scan = min(scan, key=lambda h: h["value"]) if scan and not partial_scan else None
     if best_scan is not None and best_scan["value"] < out.value:
         return TuneResult(best_scan["lam"], best_scan["value"], history, out.n_iter,
                           len(history), out.converged, out.info["_state"])
     return TuneResult(np.exp(out.theta), out.value, history, out.n_iter, len(history),
                       out.converged, out.info["_state"])
+
+
+def _outer_entry(h, offset):
+    """An optimizer's history entry as a tune entry: no ``theta``, seconds since tune's start."""
+    entry = {k: v for k, v in h.items() if k != "theta"}
+    entry["seconds"] = h["seconds"] + offset
+    return entry
 
 
 def _scan(model, X, y, criterion, lam0, candidates, solver, tol, last_state, t0, callback):
@@ -180,6 +197,34 @@ def _scan(model, X, y, criterion, lam0, candidates, solver, tol, last_state, t0,
                 break  # past the path's minimum: the rest of the path is weaker and worse
             path_best = min(path_best, res.value)
     return _parabolic_start(scan, best_lam), scan
+
+
+def _full_start(model, X, y, criterion, vertex, scan, solver, tol, last_state, t0, callback):
+    """The better, on the whole criterion, of the best partial scan point and ``vertex``.
+
+    A scan on one fold picks the basin; its parabola may step out of it when the
+    criterion has several local minima, so both points are checked on every
+    fold (at the scan's tolerance) and their entries added to ``scan``.
+    Returns the point and whether ``callback`` asked to stop.
+    """
+    best_lam = min(scan, key=lambda h: h["value"])["lam"]
+    points = [best_lam] if np.allclose(vertex, best_lam) else [best_lam, vertex]
+    solver = _with_tol(solver, tol)
+    best, stop = None, False
+    for lam in points:
+        res = criterion.value(model, X, y, lam, solver=solver, state=last_state[0])
+        last_state[0] = res.state
+        improved = best is None or res.value < best["value"]
+        entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
+                 "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
+                 "best": improved, "values": res.values, "partial": False,
+                 "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
+        best = entry if improved else best
+        scan.append(entry)
+        if callback is not None and callback(entry):
+            stop = True
+            break
+    return best["lam"], stop
 
 
 def _parabolic_start(scan, best_lam):

@@ -9,7 +9,8 @@ With the intercept ``b`` held at its current value, the Fenchel dual is
 
 with :math:`G^*(u) = \sum_j \max(|u_j| - l1_j, 0)^2 / (2\,l2)` when ``l2 > 0``;
 for ``l2 = 0`` the point :math:`\theta` is rescaled into the dual feasible set
-:math:`|X_j^T\theta| \le l1_j` (a rescaled :math:`\theta` stays in the domain
+:math:`|X_j^T\theta| \le l1_j` (also for a small ``l2 > 0``, where that bound
+is the tighter one; a rescaled :math:`\theta` stays in the domain
 of every datafit here); features with a zero L1 weight (and ``l2 = 0``) are
 held fixed like ``b``, adding :math:`\theta^T X_j w_j` to the offset. The gap
 bounds the suboptimality in the other coefficients; solvers pair it with the
@@ -59,6 +60,11 @@ def duality_gap(pgmap, w, lam, z=None):
     if free.any():
         offset += scale * float(np.sum(coef[free] * u[free]))
     dual = datafit.dual_term(y, theta) - offset - g_star
+    if l2 > 0 and g_star > 0 and np.all(l1 > 0):
+        # for a small l2, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
+        # gives the tighter bound: keep the larger of the two
+        s = float(np.min(l1 / np.maximum(au, l1)))
+        dual = max(dual, datafit.dual_term(y, s * theta) - s * offset)
     return primal, dual, primal - dual, grad_b
 
 
