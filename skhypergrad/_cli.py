@@ -265,8 +265,9 @@ def _progress(est, n_train, out):
     return callback
 
 
-def run(args, out=sys.stdout):
+def run(args, out=None):
     """Run the comparison described by the parsed ``args``; returns the exit status."""
+    out = sys.stdout if out is None else out
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
     from sklearn.preprocessing import StandardScaler
