@@ -1,7 +1,7 @@
 """
-=====================================================
+===================================================
 Elastic net: gradient descent instead of a 2-D grid
-=====================================================
+===================================================
 
 :class:`~skhypergrad.ElasticNetHyperGrad` tunes ``alpha`` and ``l1_ratio``
 together by gradient descent on the 5-fold cross-validation loss. This example

@@ -1,7 +1,7 @@
 """
-======================================================
+====================================================
 The hypergradient engines against finite differences
-======================================================
+====================================================
 
 skhypergrad computes the gradient of a validation loss with respect to the
 regularization (the *hypergradient*) in five ways, all from the same
@@ -20,7 +20,7 @@ is shown converging as its number of iterations grows.
 
 # %%
 # An elastic net and its held-out criterion
-# ------------------------------------------
+# -----------------------------------------
 # 100 training and 200 validation samples, 100 features of which 30 are
 # informative. The hyperparameters are scikit-learn's ``alpha`` and
 # ``l1_ratio``; the gradient is taken in the logarithms of the L1 and L2
@@ -43,7 +43,7 @@ model = ElasticNet(alpha=0.05, l1_ratio=0.5)
 
 # %%
 # The reference: central finite differences in log(lambda)
-# ---------------------------------------------------------
+# --------------------------------------------------------
 # With an inner solver run to a duality gap of 1e-13 the held-out loss is a
 # smooth function of :math:`\log\lambda` near this point (the support of the
 # solution does not change for small steps), so a central difference is

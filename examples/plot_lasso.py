@@ -1,7 +1,7 @@
 """
-=============================================
+==========================================
 Lasso: tuning alpha against LassoCV's path
-=============================================
+==========================================
 
 :class:`~skhypergrad.LassoHyperGrad` tunes the single ``alpha`` of a Lasso by
 gradient descent on the cross-validation loss, here with the ``"aid-fp"``
@@ -44,7 +44,7 @@ print(f"LassoCV:        alpha={lcv.alpha_:.4f}  CV MSE={path_mse.min():.1f}  "
 
 # %%
 # The CV loss along LassoCV's path, and the points the descent evaluated
-# ---------------------------------------------------------------------
+# ----------------------------------------------------------------------
 # The hollow points are the cheap starting scan (one value per decade, no
 # gradient); the filled ones are the gradient steps that refine ``alpha``.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))

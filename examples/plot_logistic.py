@@ -1,7 +1,7 @@
 """
-=================================================================
+==========================================================
 Logistic regression: tuning C and l1_ratio on the log-loss
-=================================================================
+==========================================================
 
 :class:`~skhypergrad.LogisticRegressionHyperGrad` tunes an L1 (``C``) or
 elastic-net (``C`` and ``l1_ratio``) logistic regression by gradient descent
@@ -52,7 +52,7 @@ print(f"{'GridSearchCV, 20 values of C':<40}{grid.best_params_['C']:>8.3f}{1.0:>
 
 # %%
 # The log-loss along the searches, and the L1 coefficient paths
-# --------------------------------------------------------------
+# -------------------------------------------------------------
 # ``liblinear`` penalizes the intercept, so the grid's log-loss is a little
 # different from the one skhypergrad minimizes; the chosen ``C`` are close.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))

@@ -1,7 +1,7 @@
 """
-==========================================================
+===========================================================
 HyperGradSearchCV: a drop-in for GridSearchCV on a pipeline
-==========================================================
+===========================================================
 
 :class:`~skhypergrad.HyperGradSearchCV` takes the scikit-learn estimator (or
 pipeline) you would give ``GridSearchCV``, starts from its parameters and

@@ -1,7 +1,7 @@
 """
-==========================================================
+===========================================================
 Weighted Lasso: one penalty per feature, 30 hyperparameters
-==========================================================
+===========================================================
 
 :class:`~skhypergrad.WeightedLassoHyperGrad` gives every feature its own
 penalty weight :math:`\\alpha_j` and tunes all of them on the
