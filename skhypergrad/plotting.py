@@ -127,7 +127,7 @@ def plot_trajectory(estimator, X, y, *, space="sklearn", ax=None, n_grid=(12, 8)
         0.01 to 1) or :math:`\lambda_2` (default: the history's range widened
         by 3).
     levels : int, default=15
-        Number of contour levels (log-spaced in the criterion).
+        Number of contour levels, placed at quantiles of the grid's values.
     tol : float, default=1e-6
         Relative duality gap of the inner solves of the grid.
     cmap : str, default="viridis"
@@ -192,7 +192,9 @@ def plot_trajectory(estimator, X, y, *, space="sklearn", ax=None, n_grid=(12, 8)
 
     from matplotlib.colors import LogNorm
     XX, YY = np.meshgrid(xs, ys)
-    bounds = np.geomspace(values.min(), values.max(), levels)
+    # levels at quantiles of the grid values: detail where the landscape is, typically a
+    # wide flat basin next to steep walls, rather than evenly spaced values
+    bounds = np.unique(np.quantile(values, np.linspace(0.0, 1.0, levels)))
     cs = ax.contourf(XX, YY, values, levels=bounds, cmap=cmap,
                      norm=LogNorm(vmin=values.min(), vmax=values.max()))
     ax.figure.colorbar(cs, ax=ax, label="criterion (CV loss)", format="%.4g")
