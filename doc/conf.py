@@ -39,6 +39,10 @@ html_theme_options = {
     "show_toc_level": 2,
 }
 html_show_sourcelink = False
+# MathJax comes from a CDN by default; offline, point SKHYPERGRAD_MATHJAX at a local
+# copy (e.g. Debian's libjs-mathjax: file:///usr/share/javascript/mathjax/MathJax.js?config=TeX-AMS_CHTML)
+if os.environ.get("SKHYPERGRAD_MATHJAX"):
+    mathjax_path = os.environ["SKHYPERGRAD_MATHJAX"]
 
 # the examples run without a display; their warnings are not the documentation's
 os.environ.setdefault("MPLBACKEND", "Agg")
