@@ -4,10 +4,10 @@ import inspect
 import numbers
 
 import numpy as np
-from sklearn.utils import check_X_y
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_array
 
-from .criteria import BaseCriterion, CrossVal
+from ._validation import check_cv_size, check_X_y, named
+from .criteria import BaseCriterion, CrossVal, HeldOut
 from .hypergrad import get_engine
 from .models import InnerModel, from_estimator
 from .solvers import ProxGradient
@@ -117,10 +117,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"tol must be a positive float, got {tol!r}.")
     classifier = _is_classifier(model)
-    X, y = check_X_y(X, y, accept_sparse=("csr", "csc"), dtype=np.float64,
-                     y_numeric=not classifier)
-    if classifier:
-        check_classification_targets(y)
+    X, y = check_X_y(X, y, classifier=classifier)
     if isinstance(model, InnerModel):
         if model.lam is None:
             raise ValueError("model: an InnerModel passed to hypergradient must carry "
@@ -128,8 +125,14 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         inner = model.bind(y)
     else:
         inner = from_estimator(model, y)
-    lam = inner.check_lam(inner.lam, X.shape[1])
+    with named("model"):
+        lam = inner.check_lam(inner.lam, X.shape[1])
     criterion = _check_criterion(criterion)
+    if isinstance(criterion, CrossVal):
+        check_cv_size(criterion.cv, X.shape[0], name="criterion.cv")
+    elif isinstance(criterion, HeldOut):
+        with named("criterion.X_val"):
+            check_array(criterion.X_val, accept_sparse=True, input_name="X_val")
     engine = _check_engine(method, tol, random_state)
     if solver is None:
         solver = ProxGradient(tol=tol)

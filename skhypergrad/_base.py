@@ -16,6 +16,8 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._tune import tune
+from ._validation import (atomic_fit, check_cv_size, check_X_y, safe_lam_max,
+                          one_convergence_warning)
 from .criteria import CrossVal, HeldOut
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
@@ -66,12 +68,8 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None):
     return engine, solver, inner_tol
 
 
-def lam1_max(pgmap):
-    r"""Smallest L1 weight for which the solution's coefficients are all zero.
-
-    :math:`\max_j |\nabla_j F(0, b^*)|` (max over classes for the multinomial
-    model), with the intercept :math:`b^*` optimal for zero coefficients.
-    """
+def null_model(pgmap):
+    """``w`` of the intercept-only model: zero coefficients, the optimal intercept."""
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
     w = design.zeros()
     if design.fit_intercept:
@@ -84,6 +82,17 @@ def lam1_max(pgmap):
         else:
             freq = np.bincount(y, minlength=datafit.n_outputs) / y.shape[0]
             w[-datafit.n_outputs:] = np.log(np.clip(freq, 1e-12, None))
+    return w
+
+
+def lam1_max(pgmap):
+    r"""Smallest L1 weight for which the solution's coefficients are all zero.
+
+    :math:`\max_j |\nabla_j F(0, b^*)|` (max over classes for the multinomial
+    model), with the intercept :math:`b^*` optimal for zero coefficients.
+    """
+    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+    w = null_model(pgmap)
     g = np.abs(datafit.gradient(design, y, w)[: design.n_coefs])
     g = g.reshape(design.n_features, design.n_outputs).max(axis=1)
     return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
@@ -131,21 +140,17 @@ class BaseHyperGrad(BaseEstimator):
         return [np.full(n_hyper, lam_max)]
 
     # -- the shared fit ------------------------------------------------------------------
+    @atomic_fit
     def _fit(self, X, y):
-        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"),
-                             dtype=[np.float64, np.float32], y_numeric=not self._is_classifier)
-        X = X.astype(np.float64, copy=False)
+        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier)
         if not sp.issparse(X):  # once: coordinate descent and fold rows read columns
             X = np.asfortranarray(X)
-        if self._is_classifier:
-            from sklearn.utils.multiclass import check_classification_targets
-            check_classification_targets(y)
         get_optimizer(self.optimizer)
         model = self._inner_model(y).bind(y)
         n_samples, n_features = X.shape
         full_map = model.make_map(X, model.encode(y))
         n_hyper = full_map.n_hyper
-        lam_max = lam1_max(full_map)
+        lam_max = safe_lam_max(lam1_max(full_map), X, y)
         lam0 = self._initial_lam(lam_max, n_hyper, n_samples)
         lo, hi = self._bounds(lam_max, n_hyper, n_samples)
         if np.any(lo <= 0) or np.any(hi < lo):
@@ -165,17 +170,20 @@ class BaseHyperGrad(BaseEstimator):
             tops = self._scan_tops(lam_max, n_hyper)
             factors = np.logspace(-0.5, -3.0, self._n_scan if len(tops) == 1 else 5)
             candidates = [np.clip(t[None, :] * factors[:, None], lo, hi) for t in tops]
-        result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
-                      candidates=candidates,
-                      optimizer=self.optimizer, engine=engine, solver=solver,
-                      max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                      callback=self._history_callback(n_samples), verbose=self.verbose)
-        # refit on all the data at the chosen hyperparameters
-        refit = default_solver(self.solver, kind, tol=self._refit_tol,
-                               random_state=self.random_state)
-        w = refit.solve(full_map, result.lam).w
+        with one_convergence_warning(type(self).__name__):
+            result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
+                          candidates=candidates,
+                          optimizer=self.optimizer, engine=engine, solver=solver,
+                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
+                          callback=self._history_callback(n_samples), verbose=self.verbose)
+            lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
+            # refit on all the data at the chosen hyperparameters
+            refit = default_solver(self.solver, kind, tol=self._refit_tol,
+                                   random_state=self.random_state)
+            # from the intercept-only model: exact (all zeros) when lam >= lam_max
+            w = refit.solve(full_map, lam, null_model(full_map)).w
         self._set_solution(full_map, model, w)
-        self._set_hyperparameters(result.lam, n_samples)
+        self._set_hyperparameters(lam, n_samples)
         self.n_iter_ = result.n_iter
         self.n_evals_ = result.n_evals
         self.best_score_ = result.value
@@ -185,14 +193,12 @@ class BaseHyperGrad(BaseEstimator):
     def _criterion(self, X, y):
         """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds."""
         cv = self.cv
+        check_cv_size(cv, X.shape[0])
         if isinstance(cv, numbers.Real) and not isinstance(cv, numbers.Integral):
             stratify = y if self._is_classifier else None
             X_tr, X_val, y_tr, y_val = train_test_split(
                 X, y, test_size=cv, random_state=self.random_state, stratify=stratify)
             return HeldOut(X_val, y_val), X_tr, y_tr
-        if isinstance(cv, numbers.Integral) and cv > X.shape[0]:
-            raise ValueError(f"cv={cv} folds need at least {cv} samples, got "
-                             f"n_samples={X.shape[0]}.")
         return CrossVal(cv=cv, n_jobs=self.n_jobs), X, y
 
     def _set_solution(self, pgmap, model, w):

@@ -17,9 +17,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
 from ._base import BaseHyperGrad
+from ._validation import check_bounds
 from .models import InnerModel
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
-                        logistic_lam_from_sklearn, logistic_sklearn_from_lam)
+                        logistic_sklearn_from_lam)
 
 __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
            "LogisticRegressionHyperGrad"]
@@ -90,10 +91,7 @@ def _doc(cls):
 
 
 def _bounds_array(bounds, default, n_hyper, name):
-    lo, hi = default if bounds is None else bounds
-    lo, hi = float(lo), float(hi)
-    if not (0 < lo <= hi < np.inf):
-        raise ValueError(f"{name} must satisfy 0 < low <= high < inf, got {bounds!r}.")
+    lo, hi = check_bounds(default if bounds is None else bounds, name)
     return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 
@@ -439,10 +437,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     def _bounds(self, lam_max, n_hyper, n_samples):
         if self.C_bounds is None:
             return _bounds_array(None, (1e-4 * lam_max, 10 * lam_max), n_hyper, "C_bounds")
-        C_lo, C_hi = self.C_bounds
-        if not (0 < C_lo <= C_hi < np.inf):
-            raise ValueError(f"C_bounds must satisfy 0 < low <= high < inf, got "
-                             f"{self.C_bounds!r}.")
+        C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
         n = n_samples
         return _bounds_array((1.0 / (C_hi * n), 1.0 / (C_lo * n)), None, n_hyper, "C_bounds")
 

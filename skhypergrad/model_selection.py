@@ -31,14 +31,15 @@ from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, check_array, column_or_1d, get_tags, indexable
+from sklearn.utils import _safe_indexing, check_array, get_tags, indexable
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup, lam1_max
 from ._tune import tune
+from ._validation import (atomic_fit, check_bounds, check_cv_size, check_target,
+                          safe_lam_max, named, one_convergence_warning)
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 from .models import from_estimator
 from .optimizers import get_optimizer
@@ -86,7 +87,8 @@ def _prepare_fold(preprocessing, X, y, train, test, scale):
 
 
 def _as_float(X):
-    return check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
+    with named("X"):
+        return check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64, input_name="X")
 
 
 def _fold_result(model, fold, lam, solver, engine, state, compute_grad, train_loss):
@@ -177,9 +179,7 @@ class _Space(NamedTuple):
 
     def lam_bounds(self, bounds, n_hyper):
         """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
-        lo, hi = float(bounds[0]), float(bounds[1])
-        if not 0 < lo <= hi < np.inf:
-            raise ValueError(f"bounds must satisfy 0 < low <= high < inf, got {bounds!r}.")
+        lo, hi = check_bounds(bounds, "bounds")
         if self.logistic:
             lo, hi = 1.0 / (hi * self.n_samples), 1.0 / (lo * self.n_samples)
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
@@ -484,6 +484,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=False)  # the estimator is validated by its fit
+    @atomic_fit
     def fit(self, X, y, groups=None):
         """Search the regularization parameters, then refit the best estimator.
 
@@ -504,12 +505,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         classifier = isinstance(final, LogisticRegression)
         scoring = _check_scoring(self.scoring, classifier)
         get_optimizer(self.optimizer)
-        X, y, groups = indexable(X, y, groups)
-        y = column_or_1d(y)
-        if classifier:
-            check_classification_targets(y)
-        else:
-            y = y.astype(np.float64, copy=False)
+        with named("X and y"):
+            X, y, groups = indexable(X, y, groups)
+        check_cv_size(self.cv, _num_samples(X))
+        y = check_target(y, classifier=classifier)
         model = _inner_model(final, y)
         n_samples = y.shape[0]
         space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
@@ -532,10 +531,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                 return self.callback({**entry, "params": space.params(entry["lam"])})
         criterion = _PreparedFolds(folds, n_jobs=self.n_jobs,
                                    train_loss=self.return_train_score)
-        result = tune(model, None, None, criterion, lam0, bounds=bounds,
-                      optimizer=self.optimizer, engine=engine, solver=solver,
-                      max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                      callback=callback, verbose=self.verbose)
+        with one_convergence_warning(type(self).__name__):
+            result = tune(model, None, None, criterion, lam0, bounds=bounds,
+                          optimizer=self.optimizer, engine=engine, solver=solver,
+                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
+                          callback=callback, verbose=self.verbose)
 
         self.cv_results_ = self._format_results(result.history, space)
         self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
@@ -555,8 +555,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def _start(self, model, folds, space):
         """Starting ``lam`` and bounds: the estimator's ``lam``, off the flat region, in bounds."""
-        lam_max = max(lam1_max(model.make_map(f.X_train, model.encode(f.y_train))) / f.scale
-                      for f in folds)
+        lam_max = max(safe_lam_max(lam1_max(model.make_map(f.X_train, model.encode(f.y_train))),
+                                   f.X_train, f.y_train) / f.scale for f in folds)
         lam0 = np.array(model.lam, dtype=np.float64)
         if lam0[0] >= lam_max:
             moved = lam0 * (0.1 * lam_max / lam0[0])

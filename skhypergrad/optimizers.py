@@ -75,11 +75,22 @@ class GradientDescent:
 
     def propose(self, theta, grad, state):
         """Trial point for the current step, its move capped at ``max_move``."""
-        move = state.step * grad
-        largest = float(np.max(np.abs(move))) if move.size else 0.0
-        if largest > self.max_move:
-            move = move * (self.max_move / largest)
-        return theta - move
+        gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+        if gmax > 0 and state.step * gmax > self.max_move:  # no overflow for huge steps
+            return theta - grad * (self.max_move / gmax)
+        return theta - state.step * grad
+
+    def cap(self, state, grad):
+        """The state with its step no larger than the capped one ``propose`` would take.
+
+        Called before a line search, so that a rejection halves the move actually
+        tried (a step far above the cap would otherwise propose the same capped
+        point again and again).
+        """
+        gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+        if gmax > 0 and state.step * gmax > self.max_move:
+            return GDState(step=self.max_move / gmax)
+        return state
 
     def accept(self, state):
         return GDState(step=state.step * self.grow)
@@ -204,17 +215,24 @@ class _Tracker:
         self.best = None  # (value, theta, grad, info)
         self.t0 = time.perf_counter()
         self.stopped = False
+        self.finite = True   # whether the last evaluation gave a finite value and gradient
+        self.warned = False  # non-finite results are reported once per search
 
     def __call__(self, theta, tol):
         value, grad, info = self.objective(theta, tol)
         value = float(value)
         grad = np.asarray(grad, dtype=np.float64)
+        self.finite = bool(np.isfinite(value) and np.all(np.isfinite(grad)))
         if not np.isfinite(value):
             value = np.inf
+        if not self.finite and not self.warned:
+            self.warned = True
+            warnings.warn("Non-finite criterion value or hypergradient (inner solve or "
+                          "hypergradient failed); the search retries with a smaller step and "
+                          "a tighter tolerance, and keeps the best point seen.",
+                          ConvergenceWarning, stacklevel=3)
         if not np.all(np.isfinite(grad)):
             grad = np.where(np.isfinite(grad), grad, 0.0)
-            warnings.warn("Non-finite hypergradient entries were set to 0.", ConvergenceWarning,
-                          stacklevel=3)
         improved = self.best is None or value < self.best[0]
         if improved:
             self.best = (value, theta.copy(), grad, info)
@@ -284,6 +302,8 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
 def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, tol_end,
                         patience, xtol):
     value, grad, _ = track(theta, inner)
+    if not track.finite and inner > tol_end and not track.stopped:
+        value, grad, _ = track(theta, tol_end)  # retry at the final accuracy
     state = optimizer.init(theta, grad)
     bests = [value]
     for it in range(1, max_iter + 1):
@@ -291,12 +311,16 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
             return it - 1, True
         inner = max(inner * 0.1, tol_end)
         if optimizer.line_search:
+            if hasattr(optimizer, "cap"):
+                state = optimizer.cap(state, grad)
             for _ in range(optimizer.max_backtrack + 1):
                 trial = project(optimizer.propose(theta, grad, state))
                 if np.max(np.abs(trial - theta), initial=0.0) <= xtol:
                     return it - 1, True  # on a kink, or on the bounds with grad pointing out
                 t_value, t_grad, _ = track(trial, inner)
-                if t_value <= value - optimizer.c * float(grad @ (theta - trial)):
+                # a trial without a finite gradient cannot be continued from: rejected
+                if track.finite and \
+                        t_value <= value - optimizer.c * float(grad @ (theta - trial)):
                     theta, value, grad = trial, t_value, t_grad
                     state = optimizer.accept(state)
                     break
@@ -310,6 +334,9 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
             theta, state = optimizer.update(theta, grad, state)
             theta = project(theta)
             value, grad, _ = track(theta, inner)
+            if not track.finite and not track.stopped:
+                inner = tol_end
+                value, grad, _ = track(theta, inner)  # retry at the final accuracy
         bests.append(track.best[0])
         if len(bests) > patience:
             old = bests[-patience - 1]

@@ -1,0 +1,200 @@
+"""Input checks shared by the estimators, :class:`HyperGradSearchCV` and :func:`hypergradient`.
+
+Every check raises a ``ValueError`` or ``TypeError`` whose message starts with
+(or contains) the name of the offending parameter, so a user can tell ``X``
+from ``y``, ``cv`` or ``alpha_bounds`` without reading a traceback. Most of
+the work is scikit-learn's own (``validate_data``, ``check_array``); these
+helpers name what it does not, and add what it cannot know (bounds, folds).
+
+The module also holds two guards of the fit itself: :func:`atomic_fit`
+(an interrupted or failed fit leaves the estimator as it was) and
+:func:`one_convergence_warning` (a search that hit numerical trouble says so
+once, not at every evaluation).
+"""
+
+import contextlib
+import functools
+import numbers
+import re
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_array, column_or_1d
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_y, check_consistent_length, validate_data
+
+__all__ = ["named", "check_X_y", "check_bounds", "check_cv_size", "safe_lam_max",
+           "atomic_fit", "one_convergence_warning"]
+
+_ACCEPT_SPARSE = ("csr", "csc")
+
+
+@contextlib.contextmanager
+def named(param):
+    """Re-raise ``ValueError`` / ``TypeError`` with ``param`` in the message if it is not.
+
+    scikit-learn's checks name the input for some failures (``"Input X contains
+    NaN"``) and not for others (``"Found array with 0 sample(s)"``); this makes
+    every message name it, keeping the exception's type (and its subclass, e.g.
+    ``InvalidParameterError``). The parameter is "named" when it appears as a
+    whole word.
+    """
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        msg = str(exc)
+        if re.search(rf"(?<![\w.]){re.escape(param)}(?!\w)", msg):
+            raise
+        try:
+            new = type(exc)(f"{param}: {msg}")
+        except Exception:  # an exception type with a richer constructor
+            new = ValueError(f"{param}: {msg}") if isinstance(exc, ValueError) \
+                else TypeError(f"{param}: {msg}")
+        raise new from exc
+
+
+def check_X_y(X, y, *, estimator=None, classifier=False, reset=True):
+    """Validate training data: ``X`` as float64 (CSR / CSC kept sparse), ``y`` 1d.
+
+    With ``estimator``, ``X`` goes through ``validate_data`` (which sets
+    ``n_features_in_`` and ``feature_names_in_`` when ``reset``); without, through
+    ``check_array``. COO and other sparse formats are converted to CSR; float32
+    and integer ``X`` are converted to float64 (a new array; the input is
+    never modified). ``y`` must be numeric and finite for a regressor, and hold
+    at least two classes for a classifier.
+
+    Returns
+    -------
+    X : ndarray or sparse matrix of float64
+    y : ndarray of shape (n_samples,)
+    """
+    if y is None:
+        raise ValueError("y: this estimator requires y to be passed, but the target y is None.")
+    kwargs = {"accept_sparse": _ACCEPT_SPARSE, "dtype": [np.float64, np.float32]}
+    with named("X"):
+        if estimator is not None:
+            X = validate_data(estimator, X, reset=reset, **kwargs)
+        else:
+            X = check_array(X, input_name="X", **kwargs)
+        X = X.astype(np.float64, copy=False)
+    with named("y"):
+        y = _check_y(y, y_numeric=not classifier, estimator=estimator)
+        if classifier:
+            check_classification_targets(y)
+        else:
+            y = y.astype(np.float64, copy=False)
+    with named("X and y"):
+        check_consistent_length(X, y)
+    return X, y
+
+
+def check_target(y, *, classifier):
+    """``y`` of a meta-estimator whose ``X`` is not ours to check: 1d, finite, labels."""
+    with named("y"):
+        y = column_or_1d(y)
+        if classifier:
+            check_classification_targets(y)
+        else:
+            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+    return y
+
+
+def check_bounds(bounds, name):
+    """``(low, high)`` as floats with ``0 < low <= high < inf``; errors name ``name``."""
+    if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") \
+            or len(bounds) != 2:
+        raise ValueError(f"{name} must be a pair (low, high) with 0 < low <= high < inf, "
+                         f"got {bounds!r}.")
+    lo, hi = bounds
+    for v in (lo, hi):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"{name} must hold two real numbers, got {bounds!r}.")
+    lo, hi = float(lo), float(hi)
+    if not (0 < lo <= hi < np.inf):
+        raise ValueError(f"{name} must satisfy 0 < low <= high < inf, got {bounds!r}.")
+    return lo, hi
+
+
+def check_cv_size(cv, n_samples, name="cv"):
+    """Enough samples for ``cv`` (an int number of folds or a float held-out fraction)."""
+    if n_samples < 1:
+        raise ValueError(f"X: found array with 0 sample(s); {name}={cv!r} needs samples.")
+    if isinstance(cv, numbers.Integral):
+        if cv > n_samples:
+            raise ValueError(f"{name}={cv} folds need at least {cv} samples, got "
+                             f"n_samples={n_samples}.")
+    elif isinstance(cv, numbers.Real):
+        n_val = int(np.ceil(cv * n_samples))
+        if n_val < 1 or n_samples - n_val < 1:
+            raise ValueError(f"{name}={cv} holds out {n_val} of n_samples={n_samples}: "
+                             "the training and validation sets both need a sample.")
+
+
+def safe_lam_max(lam_max, X, y):
+    r"""``lam_max``, or a value far above round-off when the target is constant.
+
+    With a constant target and an intercept, :math:`\nabla F(0, \bar y)` is
+    round-off (or exactly zero) and so is ``lam_max``: a search below it fits
+    floating-point noise, and relative stopping tests of the inner solvers lose
+    their meaning. When ``lam_max`` is below a floor of a few thousand ulps of
+    :math:`\max|X| \max|y|`, every coefficient is zero for every ``lam`` above
+    the floor (the correct fit: the intercept alone); ``lam_max`` is then put at
+    ``1e6`` times the floor, so that the default search interval
+    ``(1e-6, 10) * lam_max`` lies entirely above it. Real signals give a
+    ``lam_max`` orders of magnitude above the floor and are unaffected.
+    """
+    x_scale = abs(X).max() if sp.issparse(X) else np.max(np.abs(X), initial=0.0)
+    y = np.asarray(y)
+    y_scale = np.max(np.abs(y), initial=0.0) if np.issubdtype(y.dtype, np.number) else 1.0
+    scale = float(x_scale) * float(y_scale)
+    floor = 1e3 * np.finfo(np.float64).eps * (scale if scale > 0 else 1.0)
+    return float(lam_max) if lam_max >= floor else 1e6 * floor
+
+
+def atomic_fit(fit):
+    """Decorator: an exception (``KeyboardInterrupt`` included) leaves the estimator as it was.
+
+    ``fit`` may set attributes as it goes (``validate_data`` sets
+    ``n_features_in_`` first); when it raises, the instance's ``__dict__`` is
+    restored to its state before the call, so a fresh estimator stays unfitted
+    and a fitted one keeps its previous fit, never a mix of the two.
+    """
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        before = dict(self.__dict__)
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before)
+            raise
+    return wrapper
+
+
+@contextlib.contextmanager
+def one_convergence_warning(what):
+    """Collect the ``ConvergenceWarning`` s raised inside; emit one summary at the end.
+
+    A search evaluates its criterion dozens of times; an inner solver that stops
+    at its iteration budget, or a non-finite hypergradient, would otherwise warn
+    at every evaluation. Other warnings pass through unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    convergence = []
+    for w in caught:
+        if issubclass(w.category, ConvergenceWarning):
+            convergence.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno,
+                                   source=w.source)
+    if convergence:
+        kinds = list(dict.fromkeys(convergence))
+        detail = kinds[0] if len(kinds) == 1 else \
+            f"{kinds[0]} (and {len(kinds) - 1} other message(s))"
+        warnings.warn(f"{what}: {len(convergence)} numerical issue(s) during the search, "
+                      f"which kept the best point seen. First: {detail}",
+                      ConvergenceWarning, stacklevel=3)
