@@ -31,8 +31,8 @@ class TuneResult(NamedTuple):
     history : list of dict
         One entry per criterion evaluation: ``lam``, ``value``, ``grad`` (in
         ``log lam``), ``values`` (per fold), ``n_iter_inner``, ``n_iter_engine``,
-        ``tol``, ``seconds``, ``best``; the starting scan's entries also have
-        ``partial`` (True when evaluated on a subset of the folds).
+        ``tol``, ``seconds``, ``best``, ``partial`` (True for the starting scan's
+        entries evaluated on a subset of the folds).
     n_iter : int
         Outer steps.
     n_evals : int
@@ -152,7 +152,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
                    max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback)
     history = scan + [as_entry(h) for h in out.history]
-    best_scan = min(scan, key=lambda h: h["value"]) if scan and not partial_scan else None
+    # the best point seen: scan entries on the whole criterion count, one-fold ones do not
+    best_scan = min((h for h in scan if not h["partial"]), key=lambda h: h["value"],
+                    default=None)
     if best_scan is not None and best_scan["value"] < out.value:
         return TuneResult(best_scan["lam"], best_scan["value"], history, out.n_iter,
                           len(history), out.converged, out.info["_state"])
@@ -164,6 +166,7 @@ def _outer_entry(h, offset):
     """An optimizer's history entry as a tune entry: no ``theta``, seconds since tune's start."""
     entry = {k: v for k, v in h.items() if k != "theta"}
     entry["seconds"] = h["seconds"] + offset
+    entry["partial"] = False
     return entry
 
 
