@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ._base import BaseSolver, SolveResult
-from ._sgd_kernels import SUPPORTED_KINDS, prox_sgd_epoch
+from ._sgd_kernels import SUPPORTED_KINDS, max_row_squared_norm, prox_sgd_epoch
 
 __all__ = ["StochasticProxGradient"]
 
@@ -138,7 +138,7 @@ class StochasticProxGradient(BaseSolver):
         if self.step != "auto":
             return float(self.step)
         n, L = pgmap.design.n_samples, pgmap.lipschitz
-        L_max = pgmap.datafit.curvature * (_row_squared_norms(pgmap.design.X).max(initial=0.0)
+        L_max = pgmap.datafit.curvature * (_max_row_squared_norm(pgmap.design.X)
                                            + pgmap.design.fit_intercept)
         L_b = L_max if n == 1 else (n * (batch_size - 1) * L
                                     + (n - batch_size) * L_max) / (batch_size * (n - 1))
@@ -172,9 +172,10 @@ class StochasticProxGradient(BaseSolver):
         n_batches = math.ceil(n / batch_size)
 
         z = design.matvec(w)
-        measure = self._stop_measure(pgmap, lam, w, z)
-        if self.tol is not None and measure <= self.tol:
-            return SolveResult(w, 0, measure, True)
+        if self.tol is not None:  # with a fixed budget, only the final gap is reported
+            measure = self._stop_measure(pgmap, lam, w, z)
+            if measure <= self.tol:
+                return SolveResult(w, 0, measure, True)
 
         memory, grad_mean = self._initial_memory(pgmap, z)
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
@@ -205,8 +206,10 @@ def _kernel_rows(X):
     return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
 
 
-def _row_squared_norms(X):
-    """``||x_i||^2`` for every sample."""
+def _max_row_squared_norm(X):
+    """``max_i ||x_i||^2`` (0.0 without rows): one pass, no temporary of the size of X."""
+    if X.shape[0] == 0:
+        return 0.0
     if sp.issparse(X):
-        return np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    return np.einsum("ij,ij->i", X, X)
+        return float(np.asarray(X.multiply(X).sum(axis=1)).max(initial=0.0))
+    return max_row_squared_norm(np.ascontiguousarray(X, dtype=np.float64))
