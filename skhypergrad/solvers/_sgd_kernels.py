@@ -273,3 +273,117 @@ def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 grad_mean[m] += frac * d[m]
                 d[m] += mean_old
         _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
+
+
+# -- minibatch products for NSID (skhypergrad.hypergrad.nsid) ---------------------------
+#: rows handled at once by the dense single-output paths below (their buffers)
+_BLOCK = 256
+
+
+@njit(cache=True)
+def _raw_hessp(kind, yi, z, dz, out):
+    """``out = d^2 loss(yi, z) / dz^2 @ dz`` of one sample (``z`` needed unless kind 0)."""
+    if kind == 0:
+        out[0] = dz[0]
+    elif kind == 1:
+        s = 1.0 / (1.0 + np.exp(-yi * z[0]))
+        out[0] = s * (1.0 - s) * dz[0]
+    else:
+        zmax = z.max()
+        total = 0.0
+        for k in range(z.shape[0]):
+            out[k] = np.exp(z[k] - zmax)
+            total += out[k]
+        inner = 0.0
+        for k in range(z.shape[0]):
+            out[k] = out[k] / total * dz[k]
+            inner += out[k]
+        for k in range(z.shape[0]):
+            out[k] -= np.exp(z[k] - zmax) / total * inner
+
+
+@njit(cache=True, nogil=True)
+def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                        fit_intercept, w, rows, out):
+    r"""``out += sum_{i in rows} grad f_i(w)`` (rows may repeat), in place.
+
+    Same storage and datafit conventions as :func:`prox_sgd_epoch`; releases the
+    GIL, so that chunks of rows can be summed by threads.
+    """
+    K = n_outputs
+    z = np.empty(K)
+    a = np.empty(K)
+    if dense and K == 1:
+        buf = np.empty(_BLOCK)
+        for start in range(0, rows.shape[0], _BLOCK):
+            block = rows[start:start + _BLOCK]
+            m = block.shape[0]
+            _dense_predict_batch(data, n_features, block, w, fit_intercept, buf)
+            for s in range(m):
+                z[0] = buf[s]
+                _raw_grad(kind, y[block[s]], z, a)
+                buf[s] = a[0]
+            _dense_add_batch(data, n_features, block, buf[:m], fit_intercept, out)
+        return
+    for s in range(rows.shape[0]):
+        i = rows[s]
+        _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
+        _raw_grad(kind, y[i], z, a)
+        _add_sample_gradient(data, indices, indptr, dense, n_features, i, a, 1.0,
+                             fit_intercept, out)
+
+
+@njit(cache=True)
+def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                 fit_intercept, w, rows, batch_size, delta, c, step, eta, v):
+    r"""NSID's adjoint iterations, in place on ``v``.
+
+    For ``k < len(eta)``, with the minibatch ``B_k = rows[k b:(k + 1) b]``,
+    :math:`u = \delta \odot v` and :math:`\hat H_k` the mean Hessian of the
+    samples of ``B_k`` at ``w``:
+
+    .. math::
+
+        v \leftarrow (1 - \eta_k) v + \eta_k \big(u - g \hat H_k u + c\big),
+
+    i.e. :math:`\partial_w\hat\Psi(w; B_k)^T \partial_z T^T v + \nabla C(w)` with
+    :math:`\hat\Psi(w; B) = w - g \frac{1}{|B|}\sum_{i\in B}\nabla f_i(w)`.
+    Same storage and datafit conventions as :func:`prox_sgd_epoch`.
+    """
+    K = n_outputs
+    z = np.empty(K)
+    dz = np.empty(K)
+    h = np.empty(K)
+    u = np.empty(v.shape[0])
+    hu = np.empty(v.shape[0])
+    single = dense and K == 1
+    zb = np.empty(batch_size if single else 0)
+    sb = np.empty(batch_size if single else 0)
+    scale = 1.0 / batch_size
+    for k in range(eta.shape[0]):
+        batch = rows[k * batch_size:(k + 1) * batch_size]
+        for m in range(v.shape[0]):
+            u[m] = delta[m] * v[m]
+            hu[m] = 0.0
+        if single:
+            _dense_predict_batch(data, n_features, batch, u, fit_intercept, sb)
+            if kind != 0:
+                _dense_predict_batch(data, n_features, batch, w, fit_intercept, zb)
+            for s in range(batch_size):
+                z[0] = zb[s] if kind != 0 else 0.0
+                dz[0] = sb[s]
+                _raw_hessp(kind, y[batch[s]], z, dz, h)
+                sb[s] = h[0] * scale
+            _dense_add_batch(data, n_features, batch, sb, fit_intercept, hu)
+        else:
+            for s in range(batch_size):
+                i = batch[s]
+                if kind != 0:
+                    _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
+                _predict(data, indices, indptr, dense, n_features, i, u, fit_intercept, dz)
+                _raw_hessp(kind, y[i], z, dz, h)
+                _add_sample_gradient(data, indices, indptr, dense, n_features, i, h, scale,
+                                     fit_intercept, hu)
+        e = eta[k]
+        for m in range(v.shape[0]):
+            v[m] = (1.0 - e) * v[m] + e * (u[m] - step * hu[m] + c[m])
