@@ -236,7 +236,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
 
 
 def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
-    """Contraction factor, on at most ``max_rows`` evenly spaced rows of a ProxGradMap.
+    r"""Contraction factor, on at most ``max_rows`` evenly spaced rows of a ProxGradMap.
 
     It only sets the step sizes, so the Hessian of a deterministic subsample
     (same step ``g``) is accurate enough and keeps the cost independent of n.
