@@ -37,7 +37,7 @@ from numba import njit
 
 from .._kernels import prox_enet
 
-__all__ = ["prox_sgd_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
+__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
 
 #: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
 SUPPORTED_KINDS = (0, 1, 2)
@@ -191,6 +191,28 @@ def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
 def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                    fit_intercept, w, l1, l2, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
+    r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
+                w, l1, l2, order, batch_size, steps, variance_reduction, True, memory,
+                grad_mean)
+
+
+@njit(cache=True)
+def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                    fit_intercept, w, l1, l2, order, batch_size, steps, memory, grad_mean):
+    r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
+
+    ``memory`` holds the raw gradients at the snapshot and ``grad_mean`` the full
+    gradient there; neither changes (see :func:`_prox_epoch`).
+    """
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
+                w, l1, l2, order, batch_size, steps, True, False, memory, grad_mean)
+
+
+@njit(cache=True)
+def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                fit_intercept, w, l1, l2, order, batch_size, steps,
+                variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
 
     Parameters
@@ -220,7 +242,10 @@ def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
     steps : ndarray of shape (ceil(len(order) / batch_size),)
         Step of each minibatch.
     variance_reduction : bool
-        SAGA (True) or plain SGD (False).
+        SAGA / SVRG (True) or plain SGD (False).
+    update_memory : bool
+        SAGA (True): the memory of the samples visited and its mean follow the
+        iterates. SVRG (False): they stay at the snapshot.
     memory : ndarray of shape (n_samples * K,)
         SAGA memory :math:`\alpha` of raw gradients, updated in place (unused,
         may be empty, for SGD).
@@ -249,7 +274,8 @@ def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 _raw_grad(kind, y[i], z, a)
                 if variance_reduction:
                     old = memory[i]
-                    memory[i] = a[0]
+                    if update_memory:
+                        memory[i] = a[0]
                     a[0] -= old
                 zb[s] = a[0] / (stop - start)
             _dense_add_batch(data, n_features, rows, zb[:stop - start], fit_intercept, d)
@@ -261,7 +287,8 @@ def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 if variance_reduction:
                     for k in range(K):
                         old = memory[i * K + k]
-                        memory[i * K + k] = a[k]
+                        if update_memory:
+                            memory[i * K + k] = a[k]
                         a[k] -= old
                 _add_sample_gradient(data, indices, indptr, dense, n_features, i, a,
                                      1.0 / (stop - start), fit_intercept, d)
@@ -270,7 +297,8 @@ def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
             frac = (stop - start) / n_samples
             for m in range(d.shape[0]):
                 mean_old = grad_mean[m]
-                grad_mean[m] += frac * d[m]
+                if update_memory:
+                    grad_mean[m] += frac * d[m]
                 d[m] += mean_old
         _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
 
