@@ -90,6 +90,17 @@ def test_saga_reaches_prox_gradient_solution(storage, kind, fit_intercept):
     _assert_same_objective(pgmap, lam, res.w, ref.w)
 
 
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("kind", ["quadratic", "logistic", "multinomial"])
+def test_svrg_reaches_prox_gradient_solution(storage, kind, fit_intercept):
+    pgmap, lam = _problem(kind, storage, fit_intercept)
+    ref = ProxGradient(tol=1e-13, max_iter=100_000).solve(pgmap, lam)
+    res = StochasticProxGradient(variance_reduction="svrg", tol=1e-10,
+                                 random_state=0).solve(pgmap, lam)
+    assert res.converged and res.gap <= 1e-10 and 0 < res.n_iter < 1000
+    _assert_same_objective(pgmap, lam, res.w, ref.w)
+
+
 @pytest.mark.parametrize("penalty", [L1(), WeightedL1()])
 def test_saga_lasso_and_weighted_lasso(penalty):
     pgmap, _ = _problem("quadratic", fit_intercept=True, penalty=penalty)
@@ -183,6 +194,7 @@ def test_extreme_batch_sizes(batch_size):
     (dict(step=-1.0), "step"),
     (dict(batch_size=0), "batch_size"),
     (dict(check_every=1.5), "check_every"),
+    (dict(variance_reduction="sag"), "variance_reduction"),
 ])
 def test_invalid_parameters(params, match):
     pgmap, lam = _problem("quadratic")

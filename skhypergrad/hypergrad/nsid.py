@@ -64,11 +64,15 @@ import numbers
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
 from ._base import BaseEngine, HypergradResult
+from .._design import Design
 from ..fixed_point import ProxGradMap
+from ..solvers._sgd_kernels import SUPPORTED_KINDS, nsid_adjoint, sample_gradient_sum
+from ..solvers.stochastic import _kernel_rows
 from .aid import contraction_factor
 
 __all__ = ["NSID", "jacobian_noise"]
@@ -80,6 +84,10 @@ _NEEDED = ("forward_step", "forward_step_vjp", "prox_jac_diag", "prox_vjp_lam", 
 _CHUNK_ROWS = 10_000
 
 _SCHEDULES = ("decreasing", "constant")
+
+#: largest number of parameters for which the small symmetric matrices of the step
+#: sizes (contraction, Jacobian noise) are formed densely rather than iterated on
+_DENSE_MAX = 512
 
 
 def _n_samples(pgmap):
@@ -98,18 +106,42 @@ def _check_map(pgmap):
             f"{', '.join(missing) or 'n_samples'}.")
 
 
-def _chunk_sum(pgmap, w, n_batches, batch_size, seed):
+def _kernel_problem(pgmap):
+    """Arguments of the numba minibatch kernels for ``pgmap``, or None.
+
+    Only for a :class:`~skhypergrad.fixed_point.ProxGradMap` itself (a subclass may
+    redefine its smooth part) with a datafit the kernels implement, and a design
+    they read without copying it (C-ordered float64, or sparse: CSR as is).
+    """
+    if type(pgmap) is not ProxGradMap or getattr(pgmap.datafit, "kind", None) not in \
+            SUPPORTED_KINDS:
+        return None
+    design = pgmap.design
+    X = design.X
+    if not (sp.issparse(X) or (isinstance(X, np.ndarray) and X.dtype == np.float64
+                                and X.flags.c_contiguous)):
+        return None
+    return (*_kernel_rows(X), design.n_features, np.ascontiguousarray(pgmap.y, dtype=np.float64),
+            pgmap.datafit.kind, design.n_outputs, design.fit_intercept)
+
+
+def _chunk_sum(pgmap, w, n_batches, batch_size, seed, problem=None):
     r"""Sum of ``n_batches`` estimates :math:`\hat\Psi(w; \xi_j)`, minibatches drawn from ``seed``.
 
     Since :math:`\hat\Psi(w; \xi) = w - g \frac{1}{|\xi|}\sum_{i\in\xi}\nabla f_i(w)`
     is affine in the empirical mean, the mean of ``m`` estimates on minibatches
-    of equal size is the estimate on their concatenation: one product per chunk.
+    of equal size is the estimate on their concatenation: one product per chunk
+    (through the numba kernel when ``problem`` is given, no copy of the rows).
     """
     rows = np.random.RandomState(seed).randint(_n_samples(pgmap), size=n_batches * batch_size)
-    return n_batches * pgmap.forward_step(w, samples=rows)
+    if problem is None:
+        return n_batches * pgmap.forward_step(w, samples=rows)
+    total = np.zeros_like(w)
+    sample_gradient_sum(*problem, w, rows, total)
+    return n_batches * w - (pgmap.step / batch_size) * total
 
 
-def _mean_forward_step(pgmap, w, n_batches, batch_size, rng, n_jobs=None):
+def _mean_forward_step(pgmap, w, n_batches, batch_size, rng, n_jobs=None, problem=None):
     r"""Mean of ``n_batches`` i.i.d. minibatch estimates :math:`\hat\Psi(w; \xi_j)`.
 
     The estimates are grouped in chunks of at most ``_CHUNK_ROWS`` rows, each
@@ -121,10 +153,11 @@ def _mean_forward_step(pgmap, w, n_batches, batch_size, rng, n_jobs=None):
     sizes = [min(per_chunk, n_batches - start) for start in range(0, n_batches, per_chunk)]
     seeds = rng.randint(np.iinfo(np.int32).max, size=len(sizes))
     if n_jobs is None or n_jobs == 1 or len(sizes) == 1:
-        parts = (_chunk_sum(pgmap, w, m, batch_size, s) for m, s in zip(sizes, seeds))
+        parts = (_chunk_sum(pgmap, w, m, batch_size, s, problem) for m, s in zip(sizes, seeds))
     else:
         parts = Parallel(n_jobs=n_jobs, prefer="threads")(
-            delayed(_chunk_sum)(pgmap, w, m, batch_size, s) for m, s in zip(sizes, seeds))
+            delayed(_chunk_sum)(pgmap, w, m, batch_size, s, problem)
+            for m, s in zip(sizes, seeds))
     total = np.zeros_like(w)
     for part in parts:
         total += part
@@ -144,10 +177,12 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
         \le \frac{g^2 c^2}{b}\,\lambda_{\max}\Big(\frac1n\sum_i \|\tilde x_i\|^2
         \tilde x_i \tilde x_i^T\Big)\,\|u\|^2 .
 
-    The largest eigenvalue is estimated by ``n_iter`` power iterations on at
-    most ``max_rows`` evenly spaced rows (a deterministic subsample, a few
-    passes over it). Returns 0.0 when the map does not expose its design and
-    datafit (no bound is then known and none is used).
+    The largest eigenvalue is computed on at most ``max_rows`` evenly spaced
+    rows (a deterministic subsample): exactly, from the matrix formed densely,
+    with at most 512 parameters (one pass over the subsample); else estimated by
+    ``n_iter`` power iterations. Returns 0.0 when
+    the map does not expose its design and datafit (no bound is then known and
+    none is used).
 
     Parameters
     ----------
@@ -158,7 +193,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     max_rows : int, default=10_000
         Rows of the subsample.
     n_iter : int, default=20
-        Power iterations.
+        Power iterations (more than 512 parameters).
 
     Returns
     -------
@@ -177,6 +212,10 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     weights = weights + design.fit_intercept
     fi = design.fit_intercept
     p = X.shape[1]
+    g, c = pgmap.step, datafit.curvature
+    if p + fi <= _DENSE_MAX:
+        lam_max = np.linalg.eigvalsh(Design(X, fi).weighted_gram(weights))[-1] / X.shape[0]
+        return float(g * g * c * c * max(lam_max, 0.0) / batch_size)
 
     def matvec(u):
         z = np.asarray(X @ u[:p]).ravel() + (u[p] if fi else 0.0)
@@ -193,22 +232,38 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
             break
         u = x / lam_max
     lam_max /= X.shape[0]
-    g, c = pgmap.step, datafit.curvature
     return float(g * g * c * c * lam_max / batch_size)
 
 
 def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
-    """Contraction factor, on at most ``max_rows`` evenly spaced rows of a ProxGradMap.
+    r"""Contraction factor, on at most ``max_rows`` evenly spaced rows of a ProxGradMap.
 
     It only sets the step sizes, so the Hessian of a deterministic subsample
     (same step ``g``) is accurate enough and keeps the cost independent of n.
+    For a ProxGradMap with one output and an active set S of at most 512
+    parameters, :math:`q` is the largest eigenvalue magnitude of
+    :math:`\Delta_S^{1/2}(I - gH_{SS})\Delta_S^{1/2}` formed densely (the matrix
+    :func:`~skhypergrad.hypergrad.aid.contraction_factor` iterates on).
     """
     n = _n_samples(pgmap)
-    if isinstance(pgmap, ProxGradMap) and n > max_rows:
+    if not isinstance(pgmap, ProxGradMap):
+        return contraction_factor(pgmap, lam, w)
+    if n > max_rows:
         rows = np.linspace(0, n - 1, max_rows).astype(np.intp)
         pgmap = ProxGradMap(pgmap.datafit, pgmap.penalty, pgmap.design.X[rows], pgmap.y[rows],
                             pgmap.design.fit_intercept, step=pgmap.step)
-    return contraction_factor(pgmap, lam, w)
+    lin = pgmap.linearize(w, lam)
+    idx = np.flatnonzero(lin.jac_diag)
+    if idx.shape[0] == 0:
+        return 0.0
+    H = lin.hessian_subset(idx) if idx.shape[0] <= _DENSE_MAX else None
+    if H is None:
+        return contraction_factor(pgmap, lam, w)
+    s = np.sqrt(lin.jac_diag[idx])
+    M = -pgmap.step * H
+    M[np.diag_indices_from(M)] += 1.0
+    M = s[:, None] * M * s[None, :]
+    return float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (M + M.T)))))
 
 
 class NSID(BaseEngine):
@@ -370,17 +425,25 @@ class NSID(BaseEngine):
         self._validate()
         _check_map(pgmap)
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
-        w = np.asarray(w, dtype=np.float64)
+        w = np.ascontiguousarray(w, dtype=np.float64)
         rng = check_random_state(self.random_state)
         n, b, K = _n_samples(pgmap), self.batch_size, self.n_samples
         eta = self.step_sizes(pgmap, lam, w)
         c = outer_grad(w)
+        problem = None if self.biased else _kernel_problem(pgmap)
         if not self.biased:
             n_batches = K + 1 if self.J is None else self.J
-            z = _mean_forward_step(pgmap, w, n_batches, b, rng, self.n_jobs)
+            z = _mean_forward_step(pgmap, w, n_batches, b, rng, self.n_jobs, problem)
             delta = pgmap.prox_jac_diag(z, lam)
         v = np.zeros_like(w)
-        for k in range(K):
+        if problem is not None and K > 0:  # the K iterations in one numba call
+            # same draws as K calls rng.randint(n, size=b)
+            rows = rng.randint(n, size=K * b)
+            nsid_adjoint(*problem, np.ascontiguousarray(w), rows, b,
+                         np.ascontiguousarray(delta, dtype=np.float64),
+                         np.ascontiguousarray(c, dtype=np.float64), float(pgmap.step),
+                         np.ascontiguousarray(eta, dtype=np.float64), v)
+        for k in range(0 if problem is not None else K):
             idx = rng.randint(n, size=b)
             if self.biased:  # SID: T differentiated at a single noisy estimate
                 delta = pgmap.prox_jac_diag(pgmap.forward_step(w, samples=idx), lam)

@@ -37,7 +37,7 @@ from numba import njit
 
 from .._kernels import prox_enet
 
-__all__ = ["prox_sgd_epoch", "SUPPORTED_KINDS"]
+__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
 
 #: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
 SUPPORTED_KINDS = (0, 1, 2)
@@ -85,6 +85,82 @@ def _add_sample_gradient(data, indices, indptr, dense, n_features, i, a, scale,
             d[n_coefs + k] += ak
 
 
+@njit(cache=True, fastmath=True)
+def _dense_predict_batch(data, n_features, rows, w, fit_intercept, z):
+    """``z[s] = x_{rows[s]}^T w (+ b)`` for dense rows, one output.
+
+    Four rows at a time: four independent memory streams (random rows are
+    latency bound) and four vectorized dot products (reassociated sums).
+    """
+    m = rows.shape[0]
+    b = w[n_features] if fit_intercept else 0.0
+    s = 0
+    while s + 4 <= m:
+        o0 = rows[s] * n_features
+        o1 = rows[s + 1] * n_features
+        o2 = rows[s + 2] * n_features
+        o3 = rows[s + 3] * n_features
+        a0 = a1 = a2 = a3 = 0.0
+        for j in range(n_features):
+            wj = w[j]
+            a0 += data[o0 + j] * wj
+            a1 += data[o1 + j] * wj
+            a2 += data[o2 + j] * wj
+            a3 += data[o3 + j] * wj
+        z[s] = a0 + b
+        z[s + 1] = a1 + b
+        z[s + 2] = a2 + b
+        z[s + 3] = a3 + b
+        s += 4
+    while s < m:
+        o0 = rows[s] * n_features
+        a0 = 0.0
+        for j in range(n_features):
+            a0 += data[o0 + j] * w[j]
+        z[s] = a0 + b
+        s += 1
+
+
+@njit(cache=True)
+def _dense_add_batch(data, n_features, rows, coef, fit_intercept, d):
+    """``d += sum_s coef[s] [x_{rows[s]}, 1]`` for dense rows, one output (four rows at a time)."""
+    m = rows.shape[0]
+    s = 0
+    while s + 4 <= m:
+        o0 = rows[s] * n_features
+        o1 = rows[s + 1] * n_features
+        o2 = rows[s + 2] * n_features
+        o3 = rows[s + 3] * n_features
+        c0, c1, c2, c3 = coef[s], coef[s + 1], coef[s + 2], coef[s + 3]
+        for j in range(n_features):
+            d[j] += (c0 * data[o0 + j] + c1 * data[o1 + j]) + (c2 * data[o2 + j]
+                                                               + c3 * data[o3 + j])
+        s += 4
+    while s < m:
+        o0 = rows[s] * n_features
+        c0 = coef[s]
+        for j in range(n_features):
+            d[j] += c0 * data[o0 + j]
+        s += 1
+    if fit_intercept:
+        total = 0.0
+        for s in range(m):
+            total += coef[s]
+        d[n_features] += total
+
+
+@njit(cache=True, fastmath=True)
+def max_row_squared_norm(X):
+    """``max_i ||x_i||^2`` of a dense C-ordered matrix with at least one row."""
+    best = 0.0
+    for i in range(X.shape[0]):
+        acc = 0.0
+        for j in range(X.shape[1]):
+            acc += X[i, j] * X[i, j]
+        best = max(best, acc)
+    return best
+
+
 @njit(cache=True)
 def _raw_grad(kind, yi, z, a):
     """Raw gradient ``a = d loss(yi, z) / dz`` of one sample (see the module docstring)."""
@@ -115,6 +191,28 @@ def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
 def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                    fit_intercept, w, l1, l2, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
+    r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
+                w, l1, l2, order, batch_size, steps, variance_reduction, True, memory,
+                grad_mean)
+
+
+@njit(cache=True)
+def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                    fit_intercept, w, l1, l2, order, batch_size, steps, memory, grad_mean):
+    r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
+
+    ``memory`` holds the raw gradients at the snapshot and ``grad_mean`` the full
+    gradient there; neither changes (see :func:`_prox_epoch`).
+    """
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
+                w, l1, l2, order, batch_size, steps, True, False, memory, grad_mean)
+
+
+@njit(cache=True)
+def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                fit_intercept, w, l1, l2, order, batch_size, steps,
+                variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
 
     Parameters
@@ -144,7 +242,10 @@ def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
     steps : ndarray of shape (ceil(len(order) / batch_size),)
         Step of each minibatch.
     variance_reduction : bool
-        SAGA (True) or plain SGD (False).
+        SAGA / SVRG (True) or plain SGD (False).
+    update_memory : bool
+        SAGA (True): the memory of the samples visited and its mean follow the
+        iterates. SVRG (False): they stay at the snapshot.
     memory : ndarray of shape (n_samples * K,)
         SAGA memory :math:`\alpha` of raw gradients, updated in place (unused,
         may be empty, for SGD).
@@ -158,26 +259,159 @@ def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
     z = np.empty(K)
     a = np.empty(K)
     d = np.empty(w.shape[0])
+    single = dense and K == 1
+    zb = np.empty(batch_size if single else 0)
     for t in range(steps.shape[0]):
         start = t * batch_size
         stop = min(start + batch_size, order.shape[0])
         d[:] = 0.0
-        for s in range(start, stop):
-            i = order[s]
-            _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
-            _raw_grad(kind, y[i], z, a)
-            if variance_reduction:
-                for k in range(K):
-                    old = memory[i * K + k]
-                    memory[i * K + k] = a[k]
-                    a[k] -= old
-            _add_sample_gradient(data, indices, indptr, dense, n_features, i, a,
-                                 1.0 / (stop - start), fit_intercept, d)
+        if single:  # dense rows, one output: the whole minibatch at once
+            rows = order[start:stop]
+            _dense_predict_batch(data, n_features, rows, w, fit_intercept, zb)
+            for s in range(stop - start):
+                i = rows[s]
+                z[0] = zb[s]
+                _raw_grad(kind, y[i], z, a)
+                if variance_reduction:
+                    old = memory[i]
+                    if update_memory:
+                        memory[i] = a[0]
+                    a[0] -= old
+                zb[s] = a[0] / (stop - start)
+            _dense_add_batch(data, n_features, rows, zb[:stop - start], fit_intercept, d)
+        else:
+            for s in range(start, stop):
+                i = order[s]
+                _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
+                _raw_grad(kind, y[i], z, a)
+                if variance_reduction:
+                    for k in range(K):
+                        old = memory[i * K + k]
+                        if update_memory:
+                            memory[i * K + k] = a[k]
+                        a[k] -= old
+                _add_sample_gradient(data, indices, indptr, dense, n_features, i, a,
+                                     1.0 / (stop - start), fit_intercept, d)
         if variance_reduction:
             # d holds the correction; add the mean memory gradient, then refresh it
             frac = (stop - start) / n_samples
             for m in range(d.shape[0]):
                 mean_old = grad_mean[m]
-                grad_mean[m] += frac * d[m]
+                if update_memory:
+                    grad_mean[m] += frac * d[m]
                 d[m] += mean_old
         _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
+
+
+# -- minibatch products for NSID (skhypergrad.hypergrad.nsid) ---------------------------
+#: rows handled at once by the dense single-output paths below (their buffers)
+_BLOCK = 256
+
+
+@njit(cache=True)
+def _raw_hessp(kind, yi, z, dz, out):
+    """``out = d^2 loss(yi, z) / dz^2 @ dz`` of one sample (``z`` needed unless kind 0)."""
+    if kind == 0:
+        out[0] = dz[0]
+    elif kind == 1:
+        s = 1.0 / (1.0 + np.exp(-yi * z[0]))
+        out[0] = s * (1.0 - s) * dz[0]
+    else:
+        zmax = z.max()
+        total = 0.0
+        for k in range(z.shape[0]):
+            out[k] = np.exp(z[k] - zmax)
+            total += out[k]
+        inner = 0.0
+        for k in range(z.shape[0]):
+            out[k] = out[k] / total * dz[k]
+            inner += out[k]
+        for k in range(z.shape[0]):
+            out[k] -= np.exp(z[k] - zmax) / total * inner
+
+
+@njit(cache=True, nogil=True)
+def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                        fit_intercept, w, rows, out):
+    r"""``out += sum_{i in rows} grad f_i(w)`` (rows may repeat), in place.
+
+    Same storage and datafit conventions as :func:`prox_sgd_epoch`; releases the
+    GIL, so that chunks of rows can be summed by threads.
+    """
+    K = n_outputs
+    z = np.empty(K)
+    a = np.empty(K)
+    if dense and K == 1:
+        buf = np.empty(_BLOCK)
+        for start in range(0, rows.shape[0], _BLOCK):
+            block = rows[start:start + _BLOCK]
+            m = block.shape[0]
+            _dense_predict_batch(data, n_features, block, w, fit_intercept, buf)
+            for s in range(m):
+                z[0] = buf[s]
+                _raw_grad(kind, y[block[s]], z, a)
+                buf[s] = a[0]
+            _dense_add_batch(data, n_features, block, buf[:m], fit_intercept, out)
+        return
+    for s in range(rows.shape[0]):
+        i = rows[s]
+        _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
+        _raw_grad(kind, y[i], z, a)
+        _add_sample_gradient(data, indices, indptr, dense, n_features, i, a, 1.0,
+                             fit_intercept, out)
+
+
+@njit(cache=True)
+def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+                 fit_intercept, w, rows, batch_size, delta, c, step, eta, v):
+    r"""NSID's adjoint iterations, in place on ``v``.
+
+    For ``k < len(eta)``, with the minibatch ``B_k = rows[k b:(k + 1) b]``,
+    :math:`u = \delta \odot v` and :math:`\hat H_k` the mean Hessian of the
+    samples of ``B_k`` at ``w``:
+
+    .. math::
+
+        v \leftarrow (1 - \eta_k) v + \eta_k \big(u - g \hat H_k u + c\big),
+
+    i.e. :math:`\partial_w\hat\Psi(w; B_k)^T \partial_z T^T v + \nabla C(w)` with
+    :math:`\hat\Psi(w; B) = w - g \frac{1}{|B|}\sum_{i\in B}\nabla f_i(w)`.
+    Same storage and datafit conventions as :func:`prox_sgd_epoch`.
+    """
+    K = n_outputs
+    z = np.empty(K)
+    dz = np.empty(K)
+    h = np.empty(K)
+    u = np.empty(v.shape[0])
+    hu = np.empty(v.shape[0])
+    single = dense and K == 1
+    zb = np.empty(batch_size if single else 0)
+    sb = np.empty(batch_size if single else 0)
+    scale = 1.0 / batch_size
+    for k in range(eta.shape[0]):
+        batch = rows[k * batch_size:(k + 1) * batch_size]
+        for m in range(v.shape[0]):
+            u[m] = delta[m] * v[m]
+            hu[m] = 0.0
+        if single:
+            _dense_predict_batch(data, n_features, batch, u, fit_intercept, sb)
+            if kind != 0:
+                _dense_predict_batch(data, n_features, batch, w, fit_intercept, zb)
+            for s in range(batch_size):
+                z[0] = zb[s] if kind != 0 else 0.0
+                dz[0] = sb[s]
+                _raw_hessp(kind, y[batch[s]], z, dz, h)
+                sb[s] = h[0] * scale
+            _dense_add_batch(data, n_features, batch, sb, fit_intercept, hu)
+        else:
+            for s in range(batch_size):
+                i = batch[s]
+                if kind != 0:
+                    _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
+                _predict(data, indices, indptr, dense, n_features, i, u, fit_intercept, dz)
+                _raw_hessp(kind, y[i], z, dz, h)
+                _add_sample_gradient(data, indices, indptr, dense, n_features, i, h, scale,
+                                     fit_intercept, hu)
+        e = eta[k]
+        for m in range(v.shape[0]):
+            v[m] = (1.0 - e) * v[m] + e * (u[m] - step * hu[m] + c[m])
