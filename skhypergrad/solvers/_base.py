@@ -64,7 +64,10 @@ class BaseSolver:
                 f"{self._budget[0]} or tol.", ConvergenceWarning, stacklevel=2)
         return res
 
-    def _stop_measure(self, pgmap, lam, w, z=None):
-        """Relative duality gap at ``w``, plus ``|grad_b|^2 / (2 curvature)`` for the intercept."""
-        _, _, gap, grad_b = duality_gap(pgmap, w, lam, z)
+    def _stop_measure(self, pgmap, lam, w, z=None, xt_theta=None):
+        """Relative duality gap at ``w``, plus ``|grad_b|^2 / (2 curvature)`` for the intercept.
+
+        ``z`` and ``xt_theta`` as in :func:`~skhypergrad.solvers.duality_gap`.
+        """
+        _, _, gap, grad_b = duality_gap(pgmap, w, lam, z, xt_theta)
         return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.datafit.curvature) / gap_scale(pgmap)

@@ -21,7 +21,7 @@ the least-squares intercept after an intercept update).
 import numpy as np
 
 
-def duality_gap(pgmap, w, lam, z=None):
+def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     """``(primal, dual, gap, grad_free)`` at ``w``.
 
     ``grad_free`` is the largest gradient entry of the unpenalized variables (the
@@ -29,7 +29,8 @@ def duality_gap(pgmap, w, lam, z=None):
     in the dual: the gap bounds the suboptimality in the others.
 
     ``pgmap`` is a :class:`~skhypergrad.fixed_point.ProxGradMap`; ``z`` the
-    predictions ``Xw + b`` when already known.
+    predictions ``Xw + b`` and ``xt_theta`` the product ``X^T theta`` (minus the
+    datafit's gradient in the coefficients, shape (p,) or (p, K)) when already known.
     """
     design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
     p, K = design.n_features, design.n_outputs
@@ -37,7 +38,7 @@ def duality_gap(pgmap, w, lam, z=None):
     if z is None:
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
-    u = np.asarray(design.X.T @ theta)
+    u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
     coef = design.coef(w)
     primal = datafit.loss(y, z) + penalty.value(coef, lam)
     grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0

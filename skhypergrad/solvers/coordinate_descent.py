@@ -54,6 +54,7 @@ from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           columns_gradient_curvature_blocks, prox_steps)
 from ._gap import gap_scale
+from ._gram_kernels import add_columns, gram_epoch
 
 __all__ = ["CoordinateDescent"]
 
@@ -94,6 +95,12 @@ class CoordinateDescent(BaseSolver):
     anderson : int, default=5
         Anderson extrapolation from the last ``anderson + 1`` epochs, kept when
         it lowers the objective; 0 disables it.
+    precompute : {"auto", True, False}, default="auto"
+        Least squares with dense ``X`` only: run the working-set epochs on the
+        Gram matrix ``X^T X / n`` (computed once per design and kept with it),
+        an epoch then costing ``O(|W|^2)`` instead of ``O(n |W|)``. "auto" does
+        when ``n_samples > n_features`` and ``n_features <= 2048`` (as
+        scikit-learn's ``precompute="auto"``, with a memory cap).
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
 
@@ -115,35 +122,39 @@ class CoordinateDescent(BaseSolver):
     """
 
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
-                 inner_ratio=0.3, anderson=5, warn=True):
+                 inner_ratio=0.3, anderson=5, precompute="auto", warn=True):
         self.tol = tol
         self.max_iter = max_iter
         self.max_epochs = max_epochs
         self.ws_start_size = ws_start_size
         self.inner_ratio = inner_ratio
         self.anderson = anderson
+        self.precompute = precompute
         self.warn = warn
 
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
-        prob = _Problem.build(pgmap, lam)
+        prob = _Problem.build(pgmap, lam, self.precompute)
         z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         for it in range(self.max_iter + 1):
             a = prob.derivative(z)
-            scores, grad_b, decrease = prob.optimality(w, a)
+            scores, grad_b, decrease, grad = prob.optimality(w, a)
             violation = max(scores.max(initial=0.0), grad_b)
             floor = prob.rounding(a)
             last = it == self.max_iter
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
-                measure = self._stop_measure(pgmap, lam, w, z)
+                # X^T theta = -X^T a / n, the gradient just computed
+                xt_theta = -grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
+                    else -grad
+                measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
                 if last or measure <= self.tol or violation <= floor:
                     break
             ws, ws_size = _working_set(scores, prob.support(w), ws_size)
             tol_in = max(self.inner_ratio * violation, floor)
             solve_ws = self._ws_least_squares if prob.exact else self._ws_newton
-            n_epochs += solve_ws(prob, w, z, a, ws, tol_in)
+            n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
 
     def _check_params(self, pgmap):
@@ -160,16 +171,74 @@ class CoordinateDescent(BaseSolver):
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         if not 0.0 < self.inner_ratio < 1.0:
             raise ValueError(f"inner_ratio must be in (0, 1), got {self.inner_ratio!r}.")
+        if not (isinstance(self.precompute, (bool, np.bool_)) or self.precompute == "auto"):
+            raise ValueError(f"precompute must be 'auto', True or False, got "
+                             f"{self.precompute!r}.")
 
     # -- one working set ------------------------------------------------------------------
-    def _ws_least_squares(self, prob, w, z, a, ws, tol):
-        """Coordinate descent on the working set (the model is exact); ``w``, ``z`` in place."""
+    def _ws_least_squares(self, prob, w, z, a, ws, tol, grad):
+        """Coordinate descent on the working set (the model is exact); ``w``, ``z`` in place.
+
+        ``grad`` is ``X^T a / n``, the gradient at the start (used on the Gram matrix).
+        """
+        if prob.gram is not None:
+            return self._ws_gram(prob, w, z, a, ws, tol, grad)
         v, d = np.zeros_like(z), a.copy()
         epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.lc, tol)
         z += v
         return epochs
 
-    def _ws_newton(self, prob, w, z, a, ws, tol):
+    def _ws_gram(self, prob, w, z, a, ws, tol, grad):
+        r""":meth:`_ws_least_squares` on the Gram matrix (:mod:`._gram_kernels`).
+
+        The epochs, and the Anderson extrapolation of :meth:`_minimize_model`,
+        run on the working set's coordinates and the intercept alone: with
+        :math:`\delta w, \delta b` the changes since the start, the model is
+        :math:`Q = c^T\delta w + \bar a\,\delta b + \tfrac12 \delta w^T G \delta w
+        + \delta b\, s^T\delta w + \tfrac12 L_b \delta b^2 + G_W(w)`.
+        """
+        G, colmeans, _ = prob.gram
+        G_ws = np.ascontiguousarray(G[np.ix_(ws, ws)])
+        c, s_ws, l1, lc = grad[ws], colmeans[ws], prob.l1[ws], prob.lc[ws]
+        mean_a = float(a.mean())
+        lc_b = prob.lc[-1] if prob.fit_intercept else 1.0
+        w_ws = w[ws]  # a copy (fancy indexing)
+        start = w_ws.copy()
+        q, shift = np.zeros(ws.shape[0]), np.zeros(2)
+
+        def model(x, db):
+            dx = x - start
+            return float(c @ dx + mean_a * db + 0.5 * dx @ (G_ws @ dx) + db * (s_ws @ dx)
+                         + 0.5 * lc_b * db * db + l1 @ np.abs(x) + 0.5 * prob.l2 * (x @ x))
+
+        K, m = self.anderson, ws.shape[0]
+        hist = np.empty((K + 1, m + 1))
+        epochs = self.max_epochs
+        for epoch in range(self.max_epochs):
+            violation = gram_epoch(G_ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
+                                   lc_b, prob.fit_intercept)
+            if violation <= tol:
+                epochs = epoch + 1
+                break
+            if K > 0:
+                k = epoch % (K + 1)
+                hist[k, :m], hist[k, m] = w_ws, shift[1]
+                if k == K:
+                    extrapolated = _anderson(hist)
+                    if extrapolated is not None and \
+                            model(extrapolated[:m], extrapolated[m]) < model(w_ws, shift[1]):
+                        w_ws[:] = extrapolated[:m]
+                        shift[1] = extrapolated[m]
+                        dx = w_ws - start
+                        q[:] = G_ws @ dx
+                        shift[0] = s_ws @ dx
+        w[ws] = w_ws
+        if prob.fit_intercept:
+            w[-1] += shift[1]
+        add_columns(prob.X, ws, w_ws - start, shift[1], z)
+        return epochs
+
+    def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
         """Proximal Newton on the working set: model by coordinate descent, line search."""
         idx, cols = prob.moving(ws), prob.entries(ws)
         lc_model = prob.lc.copy() if prob.n_outputs == 1 else None
@@ -245,9 +314,10 @@ class _Problem(NamedTuple):
     n_outputs: int
     epoch: object  # the epoch kernel: cd_epoch (one output) or cd_epoch_blocks
     gradient_curvature: object  # columns_gradient_curvature(_blocks)
+    gram: object  # (X^T X / n, X^T 1 / n, X^T y / n) for least squares on the Gram, or None
 
     @classmethod
-    def build(cls, pgmap, lam):
+    def build(cls, pgmap, lam, precompute="auto"):
         datafit, design = pgmap.datafit, pgmap.design
         X, kernel_args, sq_norms = _prepare(design)
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
@@ -265,9 +335,13 @@ class _Problem(NamedTuple):
         else:
             y, onehot = np.ascontiguousarray(pgmap.y, dtype=np.float64), _UNIT
             kernels = (cd_epoch, columns_gradient_curvature)
+        gram = None
+        if _use_gram(design, datafit, precompute):
+            gram = _gram(design, X) + (_xty(pgmap, X),)
         return cls(datafit, y, onehot, kernel_args, X, l1, np.repeat(l1, K), float(l2), lc,
                    c, float(np.sqrt(sq_norms.max(initial=0.0))), gap_scale(pgmap),
-                   datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels)
+                   datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels,
+                   gram)
 
     @property
     def n_coefs(self):
@@ -337,21 +411,29 @@ class _Problem(NamedTuple):
         return float(np.max(np.abs(a.reshape(a.shape[0], -1).mean(axis=0))))
 
     def optimality(self, w, a):
-        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the gap.
+        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the
+        gap, and the gradient ``X^T a / n``.
 
         One product ``X^T a`` gives the gradient; :func:`prox_steps` the
         coordinate steps ``Delta_jk``, each decreasing the objective by at least
         ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept).
         """
         nc, n = self.n_coefs, a.shape[0]
-        grad = np.asarray(self.X.T @ a).ravel() / n
+        if self.gram is not None:  # G w + s b - X^T y / n: O(p |supp|) instead of O(n p)
+            G, colmeans, xty = self.gram
+            nz = np.flatnonzero(w[:nc])
+            grad = G[:, nz] @ w[nz] - xty
+            if self.fit_intercept:
+                grad += colmeans * w[-1]
+        else:
+            grad = np.asarray(self.X.T @ a).ravel() / n
         steps = prox_steps(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc])
         scores = self.lc[:nc] * np.abs(steps)
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
         decrease = max(np.max(scores * np.abs(steps), initial=0.0), grad_b ** 2 / self.curvature)
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
-        return scores, grad_b, decrease / 2
+        return scores, grad_b, decrease / 2, grad
 
     def rounding(self, a):
         """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
@@ -377,14 +459,9 @@ class _Problem(NamedTuple):
 
     def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v):
         """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops."""
-        U = np.diff(hist_w, axis=0)
-        try:
-            c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
-        except np.linalg.LinAlgError:
+        c = _anderson_weights(hist_w)
+        if c is None:
             return
-        if not np.all(np.isfinite(c)) or c.sum() == 0.0:
-            return
-        c /= c.sum()
         idx = self.moving(ws)
         w_acc = w.copy()
         w_acc[idx] = c @ hist_w[1:]
@@ -413,6 +490,28 @@ class _Problem(NamedTuple):
                 return t
             t /= 2
         return 0.0
+
+
+def _anderson_weights(hist):
+    """Weights ``c`` (summing to 1) of the Anderson extrapolation ``c @ hist[1:]``, or None.
+
+    With ``U`` the differences of the iterates (rows of ``hist``), ``c`` solves
+    ``U U^T c = 1``, normalized.
+    """
+    U = np.diff(hist, axis=0)
+    try:
+        c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(c)) or c.sum() == 0.0:
+        return None
+    return c / c.sum()
+
+
+def _anderson(hist):
+    """The Anderson extrapolation of the iterates ``hist`` (rows), or None."""
+    c = _anderson_weights(hist)
+    return None if c is None else c @ hist[1:]
 
 
 def _working_set(scores, support, size):
@@ -448,6 +547,44 @@ def _prepare(design):
         entry = (design.X, _convert(design.X))
         _PREPARED[design] = entry
     return entry[1]
+
+
+# Gram matrices, keyed like _PREPARED
+_GRAM = weakref.WeakKeyDictionary()
+_GRAM_MAX_FEATURES = 2048
+
+
+def _use_gram(design, datafit, precompute):
+    """Whether least-squares working sets run on the Gram matrix (see ``precompute``)."""
+    if precompute is False or design.is_sparse or datafit.kind != 0 or design.n_outputs != 1:
+        return False
+    if precompute is True:
+        return True
+    return design.n_features < design.n_samples and design.n_features <= _GRAM_MAX_FEATURES
+
+
+def _gram(design, X):
+    """``(X^T X / n, X^T 1 / n)`` of the converted dense ``X``, cached per design."""
+    entry = _GRAM.get(design)
+    if entry is None or entry[0] is not design.X:
+        n = X.shape[0]
+        G = X.T @ X
+        G /= n
+        entry = (design.X, (np.ascontiguousarray(G), X.sum(axis=0) / n))
+        _GRAM[design] = entry
+    return entry[1]
+
+
+def _xty(pgmap, X):
+    """``X^T y / n`` of a least-squares map, cached per map (and its ``y``)."""
+    entry = _XTY.get(pgmap)
+    if entry is None or entry[0] is not pgmap.y:
+        entry = (pgmap.y, X.T @ np.asarray(pgmap.y, dtype=np.float64) / X.shape[0])
+        _XTY[pgmap] = entry
+    return entry[1]
+
+
+_XTY = weakref.WeakKeyDictionary()
 
 
 def _convert(X):

@@ -1,0 +1,84 @@
+"""Coordinate descent on the Gram matrix (``CoordinateDescent(precompute=...)``).
+
+Protects: the Gram path (least squares, dense ``X``) reaches the same solution as
+the residual path and as scikit-learn, with and without intercept, for the
+Lasso, the elastic net and the weighted Lasso, warm-started or not, including
+``n < p`` when forced; "auto" picks it only where it pays; bad values are refused.
+"""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import ElasticNet as SkElasticNet
+
+from skhypergrad.datafits import Logistic, Quadratic
+from skhypergrad.fixed_point import ProxGradMap
+from skhypergrad.penalties import L1, ElasticNet, WeightedL1, enet_sklearn_from_lam
+from skhypergrad.solvers import duality_gap
+from skhypergrad.solvers.coordinate_descent import CoordinateDescent, _Problem
+
+from _data import make_classification_data, make_regression_data
+
+
+def _problem(n, p, penalty, fit_intercept, seed=0):
+    X, y = make_regression_data(n=n, p=p, seed=seed)
+    X[:, 1] = 0.9 * X[:, 0] + 0.1 * X[:, 1]  # correlated columns: many epochs
+    return ProxGradMap(Quadratic(), penalty, X, y, fit_intercept=fit_intercept), X, y
+
+
+_LAMS = {"l1": np.array([0.05]), "enet": np.array([0.05, 0.02]), "weighted": None}
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("kind", ["l1", "enet", "weighted"])
+@pytest.mark.parametrize("n, p", [(120, 40), (30, 60)])
+def test_gram_path_reaches_the_residual_paths_solution(kind, fit_intercept, n, p):
+    penalty = {"l1": L1(), "enet": ElasticNet(), "weighted": WeightedL1()}[kind]
+    pgmap, X, y = _problem(n, p, penalty, fit_intercept)
+    lam = _LAMS[kind] if kind != "weighted" else np.linspace(0.02, 0.2, p)
+    gram = CoordinateDescent(tol=1e-12, precompute=True).solve(pgmap, lam)
+    plain = CoordinateDescent(tol=1e-12, precompute=False).solve(pgmap, lam)
+    assert gram.converged and plain.converged
+    scale = np.mean(y ** 2) / 2  # the objective at w = 0, what tol is relative to
+    primal_gram, _, gap, _ = duality_gap(pgmap, gram.w, lam)
+    primal_plain = duality_gap(pgmap, plain.w, lam)[0]
+    assert gap <= 1e-12 * scale
+    assert abs(primal_gram - primal_plain) <= 2e-12 * scale
+    # the coefficients agree as far as the conditioning allows at that gap (l2 = 0.02
+    # with n < p: sqrt(2 gap / l2) ~ 1e-5)
+    np.testing.assert_allclose(gram.w, plain.w, atol=1e-4 * np.abs(plain.w).max())
+    # warm start at a nearby lam lands on the same point as a cold start
+    warm = CoordinateDescent(tol=1e-12, precompute=True).solve(pgmap, lam * 1.3, gram.w)
+    cold = CoordinateDescent(tol=1e-12, precompute=False).solve(pgmap, lam * 1.3)
+    assert abs(duality_gap(pgmap, warm.w, lam * 1.3)[0]
+               - duality_gap(pgmap, cold.w, lam * 1.3)[0]) <= 2e-12 * scale
+
+
+def test_gram_path_matches_sklearn():
+    pgmap, X, y = _problem(200, 30, ElasticNet(), True)
+    lam = np.array([0.03, 0.01])
+    res = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
+    assert _Problem.build(pgmap, lam).gram is not None  # "auto" took the Gram path
+    alpha, l1_ratio = enet_sklearn_from_lam(lam)
+    sk = SkElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-14, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(res.w[:-1], sk.coef_, atol=1e-7)
+    assert res.w[-1] == pytest.approx(sk.intercept_, abs=1e-7)
+
+
+def test_auto_uses_the_gram_matrix_only_where_it_pays():
+    lam = np.array([0.05])
+    tall, _, _ = _problem(120, 40, L1(), True)
+    wide, _, _ = _problem(30, 60, L1(), True)
+    X, y = make_classification_data(n=120, p=10)
+    logistic = ProxGradMap(Logistic(), L1(), X, y, fit_intercept=True)
+    assert _Problem.build(tall, lam).gram is not None
+    assert _Problem.build(wide, lam).gram is None
+    assert _Problem.build(wide, lam, precompute=True).gram is not None
+    assert _Problem.build(tall, lam, precompute=False).gram is None
+    assert _Problem.build(logistic, lam, precompute=True).gram is None  # least squares only
+
+
+@pytest.mark.parametrize("bad", ["yes", None, 2])
+def test_bad_precompute_is_refused(bad):
+    pgmap, _, _ = _problem(40, 10, L1(), True)
+    with pytest.raises(ValueError, match="precompute"):
+        CoordinateDescent(precompute=bad).solve(pgmap, np.array([0.1]))
