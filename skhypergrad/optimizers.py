@@ -38,8 +38,14 @@ class GradientDescent:
 
     A step :math:`\theta^+ = \Pi(\theta - s\nabla E)` is accepted when
     :math:`E(\theta^+) \le E(\theta) - c\,\nabla E^T(\theta - \theta^+)`; otherwise
-    ``s`` is halved (and the inner accuracy tightened). After an accepted step ``s``
-    grows by ``grow``.
+    ``s`` shrinks to the minimizer of the quadratic through :math:`E(\theta)`, its slope
+    along the step and :math:`E(\theta^+)`, kept between a tenth and a half of it
+    (and the inner accuracy is tightened). After an accepted step the
+    next ``s`` is the Barzilai-Borwein step
+    :math:`\Delta\theta^T\Delta\theta / \Delta\theta^T\Delta\nabla E` (the inverse
+    curvature seen along the step), kept within a factor ``grow`` below and
+    ``10 grow`` above the accepted one; ``s`` grows by ``grow`` when that curvature
+    is not positive.
 
     Parameters
     ----------
@@ -49,6 +55,8 @@ class GradientDescent:
     c : float, default=1e-4
         Armijo constant.
     grow : float, default=1.5
+    bb : bool, default=True
+        Barzilai-Borwein steps after accepted steps (False: always grow by ``grow``).
     max_backtrack : int, default=8
     max_move : float, default=1.0
         Largest change of any :math:`\theta_j` in one step (a trust region in
@@ -59,10 +67,11 @@ class GradientDescent:
 
     line_search = True
 
-    def __init__(self, step=None, c=1e-4, grow=1.5, max_backtrack=8, max_move=1.0):
+    def __init__(self, step=None, c=1e-4, grow=1.5, bb=True, max_backtrack=8, max_move=1.0):
         self.step = step
         self.c = c
         self.grow = grow
+        self.bb = bb
         self.max_backtrack = max_backtrack
         self.max_move = max_move
 
@@ -92,11 +101,27 @@ class GradientDescent:
             return GDState(step=self.max_move / gmax)
         return state
 
-    def accept(self, state):
+    def accept(self, state, move=None, grad_change=None):
+        """The step after an accepted one: ``move`` the change of ``theta``, ``grad_change``
+        that of the gradient (Barzilai-Borwein when both are given and ``bb``)."""
+        if self.bb and move is not None and grad_change is not None:
+            curvature = float(move @ grad_change)
+            if curvature > 0:
+                bb = float(move @ move) / curvature
+                return GDState(step=min(max(bb, state.step / self.grow),
+                                        10 * self.grow * state.step))
         return GDState(step=state.step * self.grow)
 
-    def reject(self, state):
-        return GDState(step=state.step * 0.5)
+    def reject(self, state, value_change=None, slope=None):
+        """The step after a rejected trial: ``value_change`` is ``E(trial) - E(theta)``,
+        ``slope`` the directional derivative ``grad^T (trial - theta)`` (< 0)."""
+        factor = 0.5
+        if value_change is not None and slope is not None and np.isfinite(value_change) \
+                and slope < 0:
+            curvature = value_change - slope  # > 0 for a rejected trial
+            if curvature > 0:
+                factor = min(max(-slope / (2.0 * curvature), 0.1), 0.5)
+        return GDState(step=state.step * factor)
 
 
 class AdamState(NamedTuple):
@@ -309,7 +334,8 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
     for it in range(1, max_iter + 1):
         if track.stopped:
             return it - 1, True
-        inner = max(inner * 0.1, tol_end)
+        # tenfold tighter, snapped to the final accuracy (no rounding residue above it)
+        inner = tol_end if inner * 0.1 <= tol_end * (1 + 1e-9) else inner * 0.1
         if optimizer.line_search:
             if hasattr(optimizer, "cap"):
                 state = optimizer.cap(state, grad)
@@ -321,10 +347,17 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
                 # a trial without a finite gradient cannot be continued from: rejected
                 if track.finite and \
                         t_value <= value - optimizer.c * float(grad @ (theta - trial)):
+                    if isinstance(optimizer, GradientDescent):
+                        state = optimizer.accept(state, trial - theta, t_grad - grad)
+                    else:
+                        state = optimizer.accept(state)
                     theta, value, grad = trial, t_value, t_grad
-                    state = optimizer.accept(state)
                     break
-                state = optimizer.reject(state)
+                if isinstance(optimizer, GradientDescent):
+                    state = optimizer.reject(state, t_value - value,
+                                             float(grad @ (trial - theta)))
+                else:
+                    state = optimizer.reject(state)
                 inner = tol_end
                 if track.stopped:
                     return it, True

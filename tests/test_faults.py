@@ -148,7 +148,8 @@ def test_step_that_increases_the_loss_is_backtracked():
     h = est.history_
     assert h[1]["value"] > h[0]["value"]                     # the step increased the loss
     moves = [np.abs(np.log(h[k]["lam"] / h[0]["lam"])).max() for k in (1, 2)]
-    assert moves[1] == pytest.approx(moves[0] / 2)          # halved,
+    # shrunk to the quadratic interpolation's minimizer, between a tenth and a half,
+    assert 0.1 * moves[0] * (1 - 1e-9) <= moves[1] <= 0.5 * moves[0] * (1 + 1e-9)
     assert h[2]["tol"] < h[1]["tol"]                         # at a tighter accuracy
     _assert_best_point_kept(est)
     assert est.best_score_ < h[0]["value"]
@@ -196,7 +197,7 @@ ESTIMATORS = [
     lambda cb: LassoHyperGrad(cv=3, max_iter=5, callback=cb),
     lambda cb: ElasticNetHyperGrad(cv=3, max_iter=5, callback=cb),
     lambda cb: LogisticRegressionHyperGrad(cv=3, max_iter=5, callback=cb),
-    lambda cb: HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=5, callback=cb),
+    lambda cb: HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=12, tol=0.0, callback=cb),
 ]
 IDS = ["lasso", "enet", "logistic", "search"]
 

@@ -71,3 +71,31 @@ def test_get_optimizer():
     assert isinstance(get_optimizer("L-BFGS-B"), LBFGSB)
     with pytest.raises(ValueError, match="optimizer must be"):
         get_optimizer("sgd")
+
+
+def _parabola(theta, tol):
+    """``2 (theta - 0.3)^2`` in one dimension, exact gradient."""
+    d = theta - 0.3
+    return float(2.0 * d @ d), 4.0 * d, {}
+
+
+def test_gd_backtracks_to_the_interpolated_minimizer_and_takes_newton_steps():
+    # a unit first move from 0 overshoots 0.3; the quadratic through E(0), E'(0) and E(1)
+    # is the function itself, so the second trial is the minimizer, then BB is exact
+    res = minimize(_parabola, np.zeros(1), optimizer=GradientDescent(max_move=1.0),
+                   max_iter=10, tol=0.0, xtol=1e-12)
+    thetas = [float(h["theta"][0]) for h in res.history]
+    assert thetas[1] == pytest.approx(1.0)
+    assert thetas[2] == pytest.approx(0.3, abs=1e-12)
+    assert res.theta[0] == pytest.approx(0.3, abs=1e-12)
+
+
+def test_barzilai_borwein_steps_need_fewer_evaluations():
+    """On the ill-conditioned quadratic (curvatures 1 and 10) BB steps find the minimizer
+    in a handful of evaluations; steps that only grow by 1.5 need over a hundred."""
+    kwargs = dict(max_iter=300, inner_tol=(0.0, 0.0), tol=1e-14, xtol=1e-10, patience=5)
+    bb = minimize(_quadratic, np.zeros(2), optimizer=GradientDescent(bb=True), **kwargs)
+    plain = minimize(_quadratic, np.zeros(2), optimizer=GradientDescent(bb=False), **kwargs)
+    np.testing.assert_allclose(bb.theta, CENTER, atol=1e-8)
+    np.testing.assert_allclose(plain.theta, CENTER, atol=1e-5)
+    assert len(bb.history) <= 10 < 50 <= len(plain.history)
