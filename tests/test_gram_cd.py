@@ -3,7 +3,8 @@
 Protects: the Gram path (least squares, dense ``X``) reaches the same solution as
 the residual path and as scikit-learn, with and without intercept, for the
 Lasso, the elastic net and the weighted Lasso, warm-started or not, including
-``n < p`` when forced; "auto" picks it only where it pays; bad values are refused.
+``n < p`` when forced; "auto" picks it only where it pays (``n > p``, from the
+second solve on a design); bad values are refused.
 """
 
 import numpy as np
@@ -56,8 +57,7 @@ def test_gram_path_reaches_the_residual_paths_solution(kind, fit_intercept, n, p
 def test_gram_path_matches_sklearn():
     pgmap, X, y = _problem(200, 30, ElasticNet(), True)
     lam = np.array([0.03, 0.01])
-    res = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
-    assert _Problem.build(pgmap, lam).gram is not None  # "auto" took the Gram path
+    res = CoordinateDescent(tol=1e-12, precompute=True).solve(pgmap, lam)
     alpha, l1_ratio = enet_sklearn_from_lam(lam)
     sk = SkElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-14, max_iter=100_000).fit(X, y)
     np.testing.assert_allclose(res.w[:-1], sk.coef_, atol=1e-7)
@@ -70,7 +70,9 @@ def test_auto_uses_the_gram_matrix_only_where_it_pays():
     wide, _, _ = _problem(30, 60, L1(), True)
     X, y = make_classification_data(n=120, p=10)
     logistic = ProxGradMap(Logistic(), L1(), X, y, fit_intercept=True)
-    assert _Problem.build(tall, lam).gram is not None
+    assert _Problem.build(tall, lam).gram is None  # a single solve: not worth O(n p^2)
+    assert _Problem.build(tall, lam).gram is not None  # the second one on the design
+    assert _Problem.build(wide, lam).gram is None
     assert _Problem.build(wide, lam).gram is None
     assert _Problem.build(wide, lam, precompute=True).gram is not None
     assert _Problem.build(tall, lam, precompute=False).gram is None

@@ -100,7 +100,9 @@ class CoordinateDescent(BaseSolver):
         Gram matrix ``X^T X / n`` (computed once per design and kept with it),
         an epoch then costing ``O(|W|^2)`` instead of ``O(n |W|)``. "auto" does
         when ``n_samples > n_features`` and ``n_features <= 2048`` (as
-        scikit-learn's ``precompute="auto"``, with a memory cap).
+        scikit-learn's ``precompute="auto"``, with a memory cap), from the second
+        solve on the same problem on (as in a search: the ``O(n p^2)`` product
+        does not pay for a single solve).
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
 
@@ -552,15 +554,19 @@ def _prepare(design):
 # Gram matrices, keyed like _PREPARED
 _GRAM = weakref.WeakKeyDictionary()
 _GRAM_MAX_FEATURES = 2048
+_SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matrix so far
 
 
 def _use_gram(design, datafit, precompute):
     """Whether least-squares working sets run on the Gram matrix (see ``precompute``)."""
     if precompute is False or design.is_sparse or datafit.kind != 0 or design.n_outputs != 1:
         return False
-    if precompute is True:
+    if precompute is True or design in _GRAM:
         return True
-    return design.n_features < design.n_samples and design.n_features <= _GRAM_MAX_FEATURES
+    solves = _SOLVES.get(design, 0)
+    _SOLVES[design] = solves + 1
+    return solves >= 1 and design.n_features < design.n_samples \
+        and design.n_features <= _GRAM_MAX_FEATURES
 
 
 def _gram(design, X):
