@@ -114,6 +114,10 @@ class CoordinateDescent(BaseSolver):
     methods for minimizing composite functions", SIAM J. Optim. 2014.
     """
 
+    #: the sparse format the kernels read: a caller that builds ``X`` for this solver
+    #: (e.g. the training rows of a cross-validation fold) gives it in this format
+    sparse_format = "csc"
+
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
                  inner_ratio=0.3, anderson=5, warn=True):
         self.tol = tol
