@@ -141,6 +141,84 @@ class SparseVector:
         return f"SparseVector(nnz={self.values.shape[0]}, size={self.size})"
 
 
+class _AdjointOffGradient:
+    """An adjoint ``v`` stored as the entries where it differs from ``grad C(w)``.
+
+    The AID adjoint is ``grad C(w)`` outside the active set (exactly, for
+    AID-CG), and ``grad C`` at the stored solution ``w`` can be computed again,
+    bit for bit, from the fold's held-out rows: only the other entries are kept.
+
+    Parameters
+    ----------
+    w : SparseVector or ndarray
+        The solution at which ``v`` was computed (shared with the fold's
+        :class:`InnerState`, not a copy).
+    indices : ndarray of int
+        Entries where ``v`` differs from ``grad C(w)``.
+    values : ndarray of float64
+        ``v`` there.
+    """
+
+    __slots__ = ("w", "indices", "values")
+
+    def __init__(self, w, indices, values):
+        self.w = w
+        self.indices = indices
+        self.values = values
+
+    @classmethod
+    def compress(cls, v, w, w_stored, outer_grad):
+        """``v`` relative to ``outer_grad(w)`` when that is smaller than :func:`_compact`'s.
+
+        Parameters
+        ----------
+        v : ndarray of shape (n_params,)
+            The adjoint.
+        w : ndarray of shape (n_params,)
+            The dense solution it was computed at.
+        w_stored : SparseVector or ndarray
+            ``w`` as kept in the state (referenced, not copied).
+        outer_grad : callable
+            ``w -> grad C(w)``, the engine's outer gradient.
+
+        Returns
+        -------
+        _AdjointOffGradient, SparseVector or ndarray
+        """
+        differs = np.flatnonzero(v != outer_grad(w))
+        if 3 * differs.shape[0] >= np.count_nonzero(v):
+            return _compact(v)
+        index_dtype = np.int32 if v.shape[0] <= np.iinfo(np.int32).max else np.int64
+        return cls(w_stored, differs.astype(index_dtype), v[differs])
+
+    @property
+    def nbytes(self):
+        """Bytes held (the shared ``w`` not counted)."""
+        return self.indices.nbytes + self.values.nbytes
+
+    def toarray(self, outer_grad):
+        """The dense adjoint: ``outer_grad(w)`` with the stored entries put back.
+
+        Parameters
+        ----------
+        outer_grad : callable
+            The fold's ``w -> grad C(w)`` (the one ``v`` was compressed with).
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
+        v = outer_grad(_expand(self.w))
+        v[self.indices] = self.values
+        return v
+
+    def __getstate__(self):
+        return (self.w, self.indices, self.values)
+
+    def __setstate__(self, state):
+        self.w, self.indices, self.values = state
+
+
 def _compact(x):
     """``x`` as a :class:`SparseVector` when that is smaller (a 1-d float vector), else ``x``.
 
@@ -153,8 +231,11 @@ def _compact(x):
     return SparseVector.from_dense(x) if 3 * nnz < 2 * x.shape[0] else x
 
 
-def _expand(x):
-    """The dense array of a :class:`SparseVector`, anything else as it is."""
+def _expand(x, outer_grad=None):
+    """The dense array of a :class:`SparseVector` (or of an adjoint stored relative
+    to ``outer_grad``), anything else as it is."""
+    if isinstance(x, _AdjointOffGradient):
+        return x.toarray(outer_grad)
     return x.toarray() if isinstance(x, SparseVector) else x
 
 
@@ -239,7 +320,7 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     if compute_grad and not engine.needs_solution:
         w_init = pgmap.design.zeros() if w0 is None else _expand(w0)
         res = engine.hypergradient(pgmap, lam, w_init, outer.grad,
-                                   state=_expand(engine_state))
+                                   state=_expand(engine_state, outer.grad))
         w, n_iter = res.w, 0
     else:
         if solver is None:
@@ -249,7 +330,7 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
         del sol
         if compute_grad:
             res = engine.hypergradient(pgmap, lam, w, outer.grad,
-                                       state=_expand(engine_state))
+                                       state=_expand(engine_state, outer.grad))
     lip = pgmap.known_lipschitz
     if res is None:
         return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0)
@@ -329,7 +410,10 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     that joblib can run folds in any backend; ``X`` is only indexed here, unless
     the fold's ``problem`` (see :func:`_fold_problem`) is given already built.
     ``y`` is already encoded. For sparse ``X`` the warm starts come in and go
-    out as :class:`SparseVector` (dense only while the fold is solved).
+    out compact (dense only while the fold is solved): the solution as a
+    :class:`SparseVector`, the engine's adjoint as the entries where it differs
+    from the held-out gradient at that solution (recomputed when needed) or as
+    a :class:`SparseVector`, whichever is smaller.
     """
     if problem is None:
         problem = _fold_problem(model, X, y, train, test, loss, inner_state.lipschitz,
@@ -338,9 +422,14 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
     if sp.issparse(X):
         state = out.state  # an engine state passed through stays the same object
-        out = out._replace(state=state._replace(
-            w=_compact(state.w), engine_state=_compact(state.engine_state)
-            if compute_grad else state.engine_state))
+        w, v = state.w, state.engine_state
+        w_stored = _compact(w)
+        if compute_grad and isinstance(v, np.ndarray) and v.shape == w.shape \
+                and v.dtype == np.float64:
+            v = _AdjointOffGradient.compress(v, w, w_stored, outer.grad)
+        elif compute_grad:
+            v = _compact(v)
+        out = out._replace(state=state._replace(w=w_stored, engine_state=v))
     return out
 
 
