@@ -127,6 +127,26 @@ class SparseVector:
         x[self.indices] = self.values
         return x
 
+    def take(self, indices):
+        """The entries ``indices`` (like ``ndarray.take``), without the dense vector.
+
+        Parameters
+        ----------
+        indices : ndarray of int
+
+        Returns
+        -------
+        ndarray of shape (len(indices),)
+        """
+        indices = np.asarray(indices)
+        pos = np.searchsorted(self.indices, indices)
+        pos_in = np.minimum(pos, max(self.indices.shape[0] - 1, 0))
+        found = (pos < self.indices.shape[0]) & (self.indices[pos_in] == indices) \
+            if self.indices.shape[0] else np.zeros(indices.shape, dtype=bool)
+        out = np.zeros(indices.shape)
+        out[found] = self.values[pos_in[found]]
+        return out
+
     def __array__(self, dtype=None, copy=None):
         x = self.toarray()
         return x if dtype is None else x.astype(dtype, copy=False)
@@ -217,6 +237,39 @@ class _AdjointOffGradient:
 
     def __setstate__(self, state):
         self.w, self.indices, self.values = state
+
+
+class _LazyAdjoint:
+    """A stored adjoint as an engine's lazy warm start: dense only if asked.
+
+    ``take(indices)`` reads a few entries (AID-CG reads the active set), and
+    ``np.asarray`` gives the whole vector (see :func:`skhypergrad.hypergrad.aid._warm_start`).
+
+    Parameters
+    ----------
+    stored : SparseVector or _AdjointOffGradient
+    outer_grad : callable
+        The fold's ``w -> grad C(w)`` (for an :class:`_AdjointOffGradient`).
+    """
+
+    def __init__(self, stored, outer_grad):
+        self.stored = stored
+        self.outer_grad = outer_grad
+
+    @property
+    def shape(self):
+        w = self.stored.w if isinstance(self.stored, _AdjointOffGradient) else self.stored
+        return w.shape
+
+    def take(self, indices):
+        """The entries ``indices`` of the adjoint."""
+        if isinstance(self.stored, SparseVector):
+            return self.stored.take(indices)
+        return self.stored.toarray(self.outer_grad).take(indices)
+
+    def __array__(self, dtype=None, copy=None):
+        x = _expand(self.stored, self.outer_grad)
+        return x if dtype is None else x.astype(dtype, copy=False)
 
 
 def _compact(x):
@@ -320,7 +373,7 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     if compute_grad and not engine.needs_solution:
         w_init = pgmap.design.zeros() if w0 is None else _expand(w0)
         res = engine.hypergradient(pgmap, lam, w_init, outer.grad,
-                                   state=_expand(engine_state, outer.grad))
+                                   state=_engine_warm_start(engine, engine_state, outer.grad))
         w, n_iter = res.w, 0
     else:
         if solver is None:
@@ -329,13 +382,24 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
         w, n_iter = sol.w, sol.n_iter
         del sol
         if compute_grad:
-            res = engine.hypergradient(pgmap, lam, w, outer.grad,
-                                       state=_expand(engine_state, outer.grad))
+            res = engine.hypergradient(
+                pgmap, lam, w, outer.grad,
+                state=_engine_warm_start(engine, engine_state, outer.grad))
     lip = pgmap.known_lipschitz
     if res is None:
         return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0)
     return _Outcome(outer.value(w), np.asarray(res.grad, dtype=np.float64),
                     InnerState(w, res.state, lip), n_iter, int(res.n_iter))
+
+
+def _engine_warm_start(engine, state, outer_grad):
+    """A compact stored engine state as the engine takes it: lazy for the AID engines
+    (``accepts_lazy_state``), dense for the others; anything else as it is."""
+    if not isinstance(state, (SparseVector, _AdjointOffGradient)):
+        return state
+    if getattr(engine, "accepts_lazy_state", False):
+        return _LazyAdjoint(state, outer_grad)
+    return _expand(state, outer_grad)
 
 
 def _heldout_loss(model, loss, X_val, y_val_encoded):

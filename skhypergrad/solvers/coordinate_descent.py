@@ -139,12 +139,15 @@ class CoordinateDescent(BaseSolver):
             violation = max(scores.max(initial=0.0), grad_b)
             floor = prob.rounding(a)
             last = it == self.max_iter
+            # the next working set first: the scores (p-sized) are freed before the gap
+            ws, next_size = _working_set(scores, prob.support(w), ws_size)
+            del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
                 measure = self._stop_measure(pgmap, lam, w, z)
                 if last or measure <= self.tol or violation <= floor:
                     break
-            ws, ws_size = _working_set(scores, prob.support(w), ws_size)
+            ws_size = next_size
             tol_in = max(self.inner_ratio * violation, floor)
             solve_ws = self._ws_least_squares if prob.exact else self._ws_newton
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in)
