@@ -37,9 +37,9 @@ def duality_gap(pgmap, w, lam, z=None):
     if z is None:
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
-    u = np.asarray(design.X.T @ theta)
     coef = design.coef(w)
-    primal = datafit.loss(y, z) + penalty.value(coef, lam)
+    primal = datafit.loss(y, z) + penalty.value(coef, lam)  # its temporaries freed before u
+    u = np.asarray(design.X.T @ theta)
     grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0
     au = np.abs(u) if K == 1 else np.abs(u).max(axis=1)
     free = np.zeros(p, dtype=bool)
