@@ -18,17 +18,20 @@ Two measures of memory, both reported against ``size(X)``:
 Usage::
 
     python benchmarks/bench_scale.py            # the full problem (minutes)
-    python benchmarks/bench_scale.py --quick    # n = 20,000, p = 200,000
+    python benchmarks/bench_scale.py --quick    # n = 20,000, p = 200,000, density 5e-5
     python benchmarks/bench_scale.py --top 15   # where the traced peak comes from
 
-``--top k`` records, by sampling the traced memory at every criterion
-evaluation, the ``k`` largest live allocation sites at the highest sample.
+``--top k`` samples the traced memory every millisecond in a background
+thread and, at every new high, takes a snapshot: it prints the ``k`` largest
+live allocation sites at the highest sample (close to the traced peak, which
+is reached inside a criterion evaluation, not between two of them).
 """
 
 import argparse
 import gc
 import resource
 import sys
+import threading
 import time
 import tracemalloc
 
@@ -76,7 +79,10 @@ def main(argv=None):
     parser.add_argument("--cv", type=int, default=5)
     parser.add_argument("--max-iter", type=int, default=10, help="outer steps")
     parser.add_argument("--n-jobs", type=int, default=None)
-    parser.add_argument("--quick", action="store_true", help="n = 20,000, p = 200,000")
+    parser.add_argument("--quick", action="store_true",
+                        help="n = 20,000, p = 200,000, density 5e-5: the full problem scaled "
+                             "down 5 times in n and p, with the same 10 nonzeros per row, so "
+                             "that a p-vector is the same fraction of size(X)")
     parser.add_argument("--scan", action="store_true",
                         help="the default start (a coarse path down to alpha_max / 1e4) "
                              "instead of alpha_init = alpha_max / 10; with p >> n the "
@@ -86,7 +92,7 @@ def main(argv=None):
                         help="show the largest live allocation sites at the traced peak")
     args = parser.parse_args(argv)
     if args.quick:
-        args.n, args.p = 20_000, 200_000
+        args.n, args.p, args.density = 20_000, 200_000, 5e-5
 
     from skhypergrad import ElasticNetHyperGrad
 
@@ -104,25 +110,31 @@ def main(argv=None):
     gc.collect()
 
     snapshots = []
+    done = threading.Event()
 
-    def callback(entry):
-        if args.top:
+    def sample():  # snapshot at every new high of the traced memory (5% above the last)
+        while not done.wait(0.001):
             current, _ = tracemalloc.get_traced_memory()
-            if not snapshots or current > snapshots[0][0]:
+            if not snapshots or current > 1.05 * snapshots[0][0]:
                 snapshots[:] = [(current, tracemalloc.take_snapshot())]
-        return False
 
     alpha_init = None
     if not args.scan:  # alpha_max of l1_ratio = 0.5: max_j |X_j^T (y - mean y)| / (n / 2)
         alpha_init = 0.1 * np.abs(X.T @ (y - y.mean())).max() / (0.5 * X.shape[0])
     est = ElasticNetHyperGrad(cv=args.cv, max_iter=args.max_iter, n_jobs=args.n_jobs,
-                              alpha_init=alpha_init, callback=callback)
+                              alpha_init=alpha_init)
     X_before = (X.data.copy(), X.indices.copy(), X.indptr.copy())
     rss_before = _maxrss_bytes()
     tracemalloc.start(25 if args.top else 1)
+    sampler = threading.Thread(target=sample, daemon=True)
+    if args.top:
+        sampler.start()
     t0 = time.perf_counter()
     est.fit(X, y)
     seconds = time.perf_counter() - t0
+    done.set()
+    if args.top:
+        sampler.join()
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_peak = _maxrss_bytes() - rss_before
@@ -149,9 +161,10 @@ def main(argv=None):
               f"({current / 2**20:.1f} MiB):")
         for stat in snap.statistics("traceback")[: args.top]:
             frames = [f for f in stat.traceback if "skhypergrad" in f.filename]
-            where = frames[-1] if frames else stat.traceback[-1]
-            print(f"  {stat.size / 2**20:7.1f} MiB  {stat.count:5d} blocks  "
-                  f"{where.filename.split('site-packages/')[-1]}:{where.lineno}")
+            frames = frames[-2:][::-1] if frames else [stat.traceback[-1]]
+            where = " <- ".join(f"{f.filename.split('skhypergrad/')[-1]}:{f.lineno}"
+                                for f in frames)
+            print(f"  {stat.size / 2**20:7.1f} MiB  {stat.count:5d} blocks  {where}")
     return 0
 
 

@@ -17,7 +17,11 @@ combines their values and gradients linearly.
 Criteria hold only their settings. Warm starts (the inner solution ``w`` and the
 engine's state, per inner problem) are returned in
 :attr:`CriterionResult.state` and passed back as ``state`` at the next
-hyperparameters; nothing is stored on the criterion.
+hyperparameters; nothing is stored on the criterion. For sparse ``X``,
+:class:`CrossVal` keeps them as :class:`SparseVector` (the nonzero entries
+only) between evaluations and makes them dense again inside the fold being
+solved: with ``p`` large, K dense warm starts (and the adjoints) would
+otherwise outweigh ``X`` itself.
 
 Normalization: ``lam`` is defined on the normalized objective
 :math:`\frac1n\sum_i \ell_i + G_\lambda`, so the same ``lam`` is used for every
@@ -38,7 +42,7 @@ from .datafits import Quadratic
 from .hypergrad import get_engine
 from .models import InnerModel
 
-__all__ = ["InnerState", "CriterionResult", "HeldOut", "CrossVal", "SURE"]
+__all__ = ["InnerState", "SparseVector", "CriterionResult", "HeldOut", "CrossVal", "SURE"]
 
 _LOSSES = ("auto", "squared", "logistic", "multinomial")
 _LOSS_OF_DATAFIT = {"quadratic": "squared", "logistic": "logistic",
@@ -62,6 +66,230 @@ class InnerState(NamedTuple):
     w: Any = None
     engine_state: Any = None
     lipschitz: Any = None
+
+
+class SparseVector:
+    """A 1-d float64 vector stored as its nonzero entries (a compact warm start).
+
+    ``np.asarray(v)`` (or :meth:`toarray`) gives the dense vector back, equal to
+    the one compressed (a negative zero comes back as ``0.0``).
+
+    Parameters
+    ----------
+    indices : ndarray of int32 or int64
+        Positions of the stored entries, increasing.
+    values : ndarray of float64
+        Their values.
+    size : int
+        Length of the dense vector.
+    """
+
+    __slots__ = ("indices", "values", "size")
+
+    def __init__(self, indices, values, size):
+        self.indices = indices
+        self.values = values
+        self.size = int(size)
+
+    @classmethod
+    def from_dense(cls, x):
+        """The nonzero entries of the 1-d array ``x``.
+
+        Parameters
+        ----------
+        x : ndarray of shape (size,)
+
+        Returns
+        -------
+        SparseVector
+        """
+        idx = np.flatnonzero(x)
+        index_dtype = np.int32 if x.shape[0] <= np.iinfo(np.int32).max else np.int64
+        return cls(idx.astype(index_dtype), x[idx], x.shape[0])
+
+    @property
+    def shape(self):
+        return (self.size,)
+
+    @property
+    def nbytes(self):
+        """Bytes held (indices and values)."""
+        return self.indices.nbytes + self.values.nbytes
+
+    def toarray(self):
+        """The dense vector.
+
+        Returns
+        -------
+        ndarray of shape (size,)
+        """
+        x = np.zeros(self.size)
+        x[self.indices] = self.values
+        return x
+
+    def take(self, indices):
+        """The entries ``indices`` (like ``ndarray.take``), without the dense vector.
+
+        Parameters
+        ----------
+        indices : ndarray of int
+
+        Returns
+        -------
+        ndarray of shape (len(indices),)
+        """
+        indices = np.asarray(indices)
+        pos = np.searchsorted(self.indices, indices)
+        pos_in = np.minimum(pos, max(self.indices.shape[0] - 1, 0))
+        found = (pos < self.indices.shape[0]) & (self.indices[pos_in] == indices) \
+            if self.indices.shape[0] else np.zeros(indices.shape, dtype=bool)
+        out = np.zeros(indices.shape)
+        out[found] = self.values[pos_in[found]]
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        x = self.toarray()
+        return x if dtype is None else x.astype(dtype, copy=False)
+
+    def __getstate__(self):
+        return (self.indices, self.values, self.size)
+
+    def __setstate__(self, state):
+        self.indices, self.values, self.size = state
+
+    def __repr__(self):
+        return f"SparseVector(nnz={self.values.shape[0]}, size={self.size})"
+
+
+class _AdjointOffGradient:
+    """An adjoint ``v`` stored as the entries where it differs from ``grad C(w)``.
+
+    The AID adjoint is ``grad C(w)`` outside the active set (exactly, for
+    AID-CG), and ``grad C`` at the stored solution ``w`` can be computed again,
+    bit for bit, from the fold's held-out rows: only the other entries are kept.
+
+    Parameters
+    ----------
+    w : SparseVector or ndarray
+        The solution at which ``v`` was computed (shared with the fold's
+        :class:`InnerState`, not a copy).
+    indices : ndarray of int
+        Entries where ``v`` differs from ``grad C(w)``.
+    values : ndarray of float64
+        ``v`` there.
+    """
+
+    __slots__ = ("w", "indices", "values")
+
+    def __init__(self, w, indices, values):
+        self.w = w
+        self.indices = indices
+        self.values = values
+
+    @classmethod
+    def compress(cls, v, w, w_stored, outer_grad):
+        """``v`` relative to ``outer_grad(w)`` when that is smaller than :func:`_compact`'s.
+
+        Parameters
+        ----------
+        v : ndarray of shape (n_params,)
+            The adjoint.
+        w : ndarray of shape (n_params,)
+            The dense solution it was computed at.
+        w_stored : SparseVector or ndarray
+            ``w`` as kept in the state (referenced, not copied).
+        outer_grad : callable
+            ``w -> grad C(w)``, the engine's outer gradient.
+
+        Returns
+        -------
+        _AdjointOffGradient, SparseVector or ndarray
+        """
+        differs = np.flatnonzero(v != outer_grad(w))
+        if 3 * differs.shape[0] >= np.count_nonzero(v):
+            return _compact(v)
+        index_dtype = np.int32 if v.shape[0] <= np.iinfo(np.int32).max else np.int64
+        return cls(w_stored, differs.astype(index_dtype), v[differs])
+
+    @property
+    def nbytes(self):
+        """Bytes held (the shared ``w`` not counted)."""
+        return self.indices.nbytes + self.values.nbytes
+
+    def toarray(self, outer_grad):
+        """The dense adjoint: ``outer_grad(w)`` with the stored entries put back.
+
+        Parameters
+        ----------
+        outer_grad : callable
+            The fold's ``w -> grad C(w)`` (the one ``v`` was compressed with).
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+        """
+        v = outer_grad(_expand(self.w))
+        v[self.indices] = self.values
+        return v
+
+    def __getstate__(self):
+        return (self.w, self.indices, self.values)
+
+    def __setstate__(self, state):
+        self.w, self.indices, self.values = state
+
+
+class _LazyAdjoint:
+    """A stored adjoint as an engine's lazy warm start: dense only if asked.
+
+    ``take(indices)`` reads a few entries (AID-CG reads the active set), and
+    ``np.asarray`` gives the whole vector (see :func:`skhypergrad.hypergrad.aid._warm_start`).
+
+    Parameters
+    ----------
+    stored : SparseVector or _AdjointOffGradient
+    outer_grad : callable
+        The fold's ``w -> grad C(w)`` (for an :class:`_AdjointOffGradient`).
+    """
+
+    def __init__(self, stored, outer_grad):
+        self.stored = stored
+        self.outer_grad = outer_grad
+
+    @property
+    def shape(self):
+        w = self.stored.w if isinstance(self.stored, _AdjointOffGradient) else self.stored
+        return w.shape
+
+    def take(self, indices):
+        """The entries ``indices`` of the adjoint."""
+        if isinstance(self.stored, SparseVector):
+            return self.stored.take(indices)
+        return self.stored.toarray(self.outer_grad).take(indices)
+
+    def __array__(self, dtype=None, copy=None):
+        x = _expand(self.stored, self.outer_grad)
+        return x if dtype is None else x.astype(dtype, copy=False)
+
+
+def _compact(x):
+    """``x`` as a :class:`SparseVector` when that is smaller (a 1-d float vector), else ``x``.
+
+    Twelve bytes per stored entry (int32 index and value) against eight per entry:
+    compact below two thirds of nonzeros.
+    """
+    if not (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype == np.float64):
+        return x
+    nnz = np.count_nonzero(x)
+    return SparseVector.from_dense(x) if 3 * nnz < 2 * x.shape[0] else x
+
+
+def _expand(x, outer_grad=None):
+    """The dense array of a :class:`SparseVector` (or of an adjoint stored relative
+    to ``outer_grad``), anything else as it is."""
+    if isinstance(x, _AdjointOffGradient):
+        return x.toarray(outer_grad)
+    return x.toarray() if isinstance(x, SparseVector) else x
 
 
 class CriterionResult(NamedTuple):
@@ -136,26 +364,42 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
 
     Engines that need the solution (``engine.needs_solution``) get ``w*`` from
     ``solver``; the others (ITD) iterate from the warm start themselves and the
-    value is taken at their last iterate.
+    value is taken at their last iterate. Warm starts may be :class:`SparseVector`:
+    they are made dense only when used (the solver's copy of ``w0`` is then the
+    only dense one).
     """
     w0, engine_state, _ = inner_state
     res = None
     if compute_grad and not engine.needs_solution:
-        w_init = pgmap.design.zeros() if w0 is None else w0
-        res = engine.hypergradient(pgmap, lam, w_init, outer.grad, state=engine_state)
+        w_init = pgmap.design.zeros() if w0 is None else _expand(w0)
+        res = engine.hypergradient(pgmap, lam, w_init, outer.grad,
+                                   state=_engine_warm_start(engine, engine_state, outer.grad))
         w, n_iter = res.w, 0
     else:
         if solver is None:
             raise ValueError("solver is required (only ITD engines run without one).")
-        sol = solver.solve(pgmap, lam, w0)
+        sol = solver.solve(pgmap, lam, _expand(w0))
         w, n_iter = sol.w, sol.n_iter
+        del sol
         if compute_grad:
-            res = engine.hypergradient(pgmap, lam, w, outer.grad, state=engine_state)
+            res = engine.hypergradient(
+                pgmap, lam, w, outer.grad,
+                state=_engine_warm_start(engine, engine_state, outer.grad))
     lip = pgmap.known_lipschitz
     if res is None:
         return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0)
     return _Outcome(outer.value(w), np.asarray(res.grad, dtype=np.float64),
                     InnerState(w, res.state, lip), n_iter, int(res.n_iter))
+
+
+def _engine_warm_start(engine, state, outer_grad):
+    """A compact stored engine state as the engine takes it: lazy for the AID engines
+    (``accepts_lazy_state``), dense for the others; anything else as it is."""
+    if not isinstance(state, (SparseVector, _AdjointOffGradient)):
+        return state
+    if getattr(engine, "accepts_lazy_state", False):
+        return _LazyAdjoint(state, outer_grad)
+    return _expand(state, outer_grad)
 
 
 def _heldout_loss(model, loss, X_val, y_val_encoded):
@@ -193,18 +437,33 @@ def _rows_friendly(X):
     return np.asfortranarray(X)
 
 
-def _take_rows(X, rows):
-    """``X[rows]``, in Fortran order when ``X`` is (no conversion by the solver later)."""
-    if not sp.issparse(X) and X.flags.f_contiguous and not X.flags.c_contiguous:
+def _take_rows(X, rows, sparse_format=None):
+    """``X[rows]``, in Fortran order when ``X`` is (no conversion by the solver later),
+    and, for sparse ``X``, in ``sparse_format`` ("csc", "csr") when given."""
+    if sp.issparse(X):
+        out = X[rows]
+        if sparse_format is not None and out.format != sparse_format:
+            out = out.asformat(sparse_format)  # the row copy is freed: one copy kept
+        return out
+    if X.flags.f_contiguous and not X.flags.c_contiguous:
         return X.T[:, rows].T
     return X[rows]
 
 
-def _fold_problem(model, X, y, train, test, loss, lipschitz=None):
+def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=None):
     """``(pgmap, outer)`` of one fold: the map on the ``train`` rows, the held-out loss
-    on the ``test`` rows (``y`` already encoded)."""
-    pgmap = model.make_map(_take_rows(X, train), y[train], lipschitz=lipschitz)
+    on the ``test`` rows (``y`` already encoded). ``sparse_format``: the format
+    of the training rows of a sparse ``X``, that of the solver (see
+    :func:`_solver_format`), so that the solver does not convert them again."""
+    pgmap = model.make_map(_take_rows(X, train, sparse_format), y[train],
+                           lipschitz=lipschitz)
     return pgmap, _heldout_loss(model, loss, X[test], y[test])
+
+
+def _solver_format(solver):
+    """The sparse format a solver reads ``X`` in (its ``sparse_format``), or None."""
+    fmt = getattr(solver, "sparse_format", None)
+    return fmt if fmt in ("csr", "csc") else None
 
 
 def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
@@ -214,12 +473,28 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     A pure module-level function (like scikit-learn's ``_path_residuals``) so
     that joblib can run folds in any backend; ``X`` is only indexed here, unless
     the fold's ``problem`` (see :func:`_fold_problem`) is given already built.
-    ``y`` is already encoded.
+    ``y`` is already encoded. For sparse ``X`` the warm starts come in and go
+    out compact (dense only while the fold is solved): the solution as a
+    :class:`SparseVector`, the engine's adjoint as the entries where it differs
+    from the held-out gradient at that solution (recomputed when needed) or as
+    a :class:`SparseVector`, whichever is smaller.
     """
     if problem is None:
-        problem = _fold_problem(model, X, y, train, test, loss, inner_state.lipschitz)
+        problem = _fold_problem(model, X, y, train, test, loss, inner_state.lipschitz,
+                                _solver_format(solver))
     pgmap, outer = problem
-    return _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
+    out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
+    if sp.issparse(X):
+        state = out.state  # an engine state passed through stays the same object
+        w, v = state.w, state.engine_state
+        w_stored = _compact(w)
+        if compute_grad and isinstance(v, np.ndarray) and v.shape == w.shape \
+                and v.dtype == np.float64:
+            v = _AdjointOffGradient.compress(v, w, w_stored, outer.grad)
+        elif compute_grad:
+            v = _compact(v)
+        out = out._replace(state=state._replace(w=w_stored, engine_state=v))
+    return out
 
 
 def _check_data(X, y):

@@ -56,9 +56,15 @@ _DIRECT_MAX = 256
 
 
 def _warm_start(state, w):
-    """The previous adjoint ``v`` when it fits this problem, else None."""
-    if isinstance(state, np.ndarray) and state.shape == w.shape:
-        return state
+    """The previous adjoint ``v`` when it fits this problem, else None.
+
+    ``state`` is an ndarray, or a lazy vector (with ``shape``, ``take(indices)``
+    and ``__array__``, e.g. a criterion's compact storage) that AID-CG reads on
+    the active set only and the other solvers make dense.
+    """
+    if isinstance(state, np.ndarray) or (hasattr(state, "take") and hasattr(state, "__array__")):
+        if tuple(state.shape) == w.shape:
+            return state
     return None
 
 
@@ -189,6 +195,9 @@ class _AdjointEngine(BaseEngine):
         Maximum number of products with :math:`A^T`.
     """
 
+    #: ``state`` may be a lazy vector (see :func:`_warm_start`), not only an ndarray
+    accepts_lazy_state = True
+
     def __init__(self, tol=1e-10, max_iter=1000):
         self.tol = tol
         self.max_iter = max_iter
@@ -314,6 +323,50 @@ class AIDConjugateGradient(_AdjointEngine):
             return pgmap.with_step(pgmap.cheap_step())
         return pgmap
 
+    def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
+        # the parameters and the result are those of _AdjointEngine.hypergradient
+        restricted = self._restriction(pgmap, w)
+        if restricted is None:
+            return super().hypergradient(pgmap, lam, w, outer_grad, state)
+        sub_map, idx = restricted
+        c = outer_grad(w)
+        v0 = _warm_start(state, w)
+        res = super().hypergradient(sub_map, lam, w[idx], lambda _: c[idx],
+                                    None if v0 is None else v0.take(idx))
+        v = c.copy()
+        v[idx] = res.state
+        return res._replace(w=w, state=v)
+
+    hypergradient.__doc__ = _AdjointEngine.hypergradient.__doc__
+
+    def _restriction(self, pgmap, w):
+        r"""``(sub_map, idx)``: ``pgmap`` on the support of ``w`` (and the intercept), or None.
+
+        At the solution the system and :math:`B^T v` only involve the support S
+        of ``w`` (plus the intercept): on the map built from the columns
+        :math:`X_S` they are the same, with no vector of length ``p`` formed but
+        :math:`
+abla C` and ``v`` (outside S, ``v`` is :math:`
+abla C`). Used
+        for a sparse ``X`` (large ``p``, small S) and penalties whose
+        hyperparameters do not depend on the feature (L1, elastic net); the
+        hypergradient equals the full computation's up to the order of its sums.
+        """
+        if not (isinstance(pgmap, ProxGradMap) and pgmap.design.is_sparse
+                and pgmap.design.n_outputs == 1
+                and pgmap.penalty.n_hyper(1) == pgmap.penalty.n_hyper(2)):
+            return None
+        design = pgmap.design
+        k = design.n_coefs
+        support = np.flatnonzero(w[:k])
+        if support.shape[0] == 0 or 2 * support.shape[0] > k:
+            return None
+        idx = np.append(support, np.arange(k, design.n_params))
+        step = self._map(pgmap).step
+        sub_map = ProxGradMap(pgmap.datafit, pgmap.penalty, design.X[:, support].tocsc(),
+                              pgmap.y, design.fit_intercept, step=step)
+        return sub_map, idx
+
     def _linearize(self, pgmap, w, lam):
         """At the solution: the active set is the support of ``w`` (see ``ProxGradMap``)."""
         if isinstance(pgmap, ProxGradMap):
@@ -334,7 +387,7 @@ class AIDConjugateGradient(_AdjointEngine):
         if direct is not None and direct[1] <= max(self.tol, 1e-12):
             (u, residual), n_iter = direct, 1
         else:
-            u0 = None if v0 is None else active.d * v0[active.idx]
+            u0 = None if v0 is None else active.d * v0.take(active.idx)
             u, n_iter, residual = solve_cg(active.reduced_matvec, c[active.idx], u0,
                                            self.tol, self.max_iter)
         if active.hess_ss is None:

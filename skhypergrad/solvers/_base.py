@@ -46,7 +46,8 @@ class BaseSolver:
         lam : array-like
             Hyperparameters (not their log).
         w0 : ndarray, default=None
-            Warm start; zeros when None.
+            Warm start; zeros when None. Copied (never modified); the reference
+            is dropped once copied, so a temporary ``w0`` is freed during the solve.
 
         Returns
         -------
@@ -54,6 +55,7 @@ class BaseSolver:
         """
         lam = pgmap.penalty.check_lam(lam, pgmap.n_features)
         w = pgmap.design.zeros() if w0 is None else np.array(w0, dtype=np.float64)
+        del w0  # a temporary warm start (e.g. made dense by a criterion) is freed here
         if w.shape != (pgmap.n_params,):
             raise ValueError(f"w0 has shape {w.shape}, expected ({pgmap.n_params},).")
         res = self._solve(pgmap, lam, w)

@@ -38,15 +38,19 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     if z is None:
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
-    u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
     coef = design.coef(w)
-    primal = datafit.loss(y, z) + penalty.value(coef, lam)
+    primal = datafit.loss(y, z) + penalty.value(coef, lam)  # its temporaries freed before u
+    u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
     grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0
     au = np.abs(u) if K == 1 else np.abs(u).max(axis=1)
     free = np.zeros(p, dtype=bool)
     if l2 > 0:
-        excess = np.maximum(np.abs(u) - (l1 if K == 1 else l1[:, None]), 0.0)
-        g_star = float(np.sum(excess ** 2)) / (2.0 * l2)
+        # in place: p may be large (sparse X), one p-sized temporary
+        excess = (au if K == 1 else np.abs(u)) - (l1 if K == 1 else l1[:, None])
+        np.maximum(excess, 0.0, out=excess)
+        np.square(excess, out=excess)
+        g_star = float(np.sum(excess)) / (2.0 * l2)
+        del excess
         scale = 1.0
     else:
         # unpenalized features (l1_j = 0) are held fixed like the intercept
@@ -64,7 +68,8 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     if l2 > 0 and g_star > 0 and np.all(l1 > 0):
         # for a small l2, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
         # gives the tighter bound: keep the larger of the two
-        s = float(np.min(l1 / np.maximum(au, l1)))
+        ratios = np.maximum(au, l1)
+        s = float(np.min(np.divide(l1, ratios, out=ratios)))
         dual = max(dual, datafit.dual_term(y, s * theta) - s * offset)
     return primal, dual, primal - dual, grad_b
 

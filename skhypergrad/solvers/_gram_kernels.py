@@ -16,7 +16,6 @@ so an epoch over a working set :math:`W` costs :math:`O(|W|^2)` instead of
 scikit-learn's ``precompute=True``.
 """
 
-import numpy as np
 from numba import njit
 
 from ._cd_kernels import _prox_coordinate

@@ -123,6 +123,10 @@ class CoordinateDescent(BaseSolver):
     methods for minimizing composite functions", SIAM J. Optim. 2014.
     """
 
+    #: the sparse format the kernels read: a caller that builds ``X`` for this solver
+    #: (e.g. the training rows of a cross-validation fold) gives it in this format
+    sparse_format = "csc"
+
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
                  inner_ratio=0.3, anderson=5, precompute="auto", warn=True):
         self.tol = tol
@@ -145,6 +149,9 @@ class CoordinateDescent(BaseSolver):
             violation = max(scores.max(initial=0.0), grad_b)
             floor = prob.rounding(a)
             last = it == self.max_iter
+            # the next working set first: the scores (p-sized) are freed before the gap
+            ws, next_size = _working_set(scores, prob.support(w), ws_size)
+            del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
                 # X^T theta = -X^T a / n, the gradient just computed
@@ -153,7 +160,7 @@ class CoordinateDescent(BaseSolver):
                 measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
                 if last or measure <= self.tol or violation <= floor:
                     break
-            ws, ws_size = _working_set(scores, prob.support(w), ws_size)
+            ws_size = next_size
             tol_in = max(self.inner_ratio * violation, floor)
             solve_ws = self._ws_least_squares if prob.exact else self._ws_newton
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
@@ -325,10 +332,16 @@ class _Problem(NamedTuple):
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, datafit.curvature, design.n_outputs
         l1 = np.ascontiguousarray(l1, dtype=np.float64)
-        lc = np.repeat(c * sq_norms / n, K)
-        if design.fit_intercept:
-            lc = np.append(lc, np.full(K, c))
-            sq_norms = np.append(sq_norms, n)
+        # p-sized arrays built without temporaries (p may be large and sparse X small)
+        fi = int(design.fit_intercept)
+        lc = np.empty((design.n_features + fi) * K)
+        if K == 1:
+            np.multiply(sq_norms, c, out=lc[:design.n_features])
+        else:
+            lc[:design.n_coefs] = np.repeat(c * sq_norms, K)
+        lc[:design.n_coefs] /= n
+        lc[design.n_coefs:] = c
+        col_norm = float(np.sqrt(max(sq_norms.max(initial=0.0), n if fi else 0.0)))
         if datafit.kind == 2:
             y = np.asarray(pgmap.y)
             onehot = np.zeros((n, K))
@@ -340,8 +353,9 @@ class _Problem(NamedTuple):
         gram = None
         if _use_gram(design, datafit, precompute):
             gram = _gram(design, X) + (_xty(pgmap, X),)
-        return cls(datafit, y, onehot, kernel_args, X, l1, np.repeat(l1, K), float(l2), lc,
-                   c, float(np.sqrt(sq_norms.max(initial=0.0))), gap_scale(pgmap),
+        l1_entries = l1 if K == 1 else np.repeat(l1, K)
+        return cls(datafit, y, onehot, kernel_args, X, l1, l1_entries, float(l2), lc,
+                   c, col_norm, gap_scale(pgmap),
                    datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels,
                    gram)
 
@@ -428,11 +442,17 @@ class _Problem(NamedTuple):
             if self.fit_intercept:
                 grad += colmeans * w[-1]
         else:
-            grad = np.asarray(self.X.T @ a).ravel() / n
+            grad = np.asarray(self.X.T @ a).ravel()
+            grad /= n
         steps = prox_steps(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc])
-        scores = self.lc[:nc] * np.abs(steps)
+        # in place: at most two p-sized arrays alive (p may be large, X sparse)
+        scores = np.abs(steps)
+        scores *= self.lc[:nc]
+        np.abs(steps, out=steps)
+        steps *= scores
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
-        decrease = max(np.max(scores * np.abs(steps), initial=0.0), grad_b ** 2 / self.curvature)
+        decrease = max(np.max(steps, initial=0.0), grad_b ** 2 / self.curvature)
+        del steps
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
         return scores, grad_b, decrease / 2, grad
@@ -521,13 +541,19 @@ def _working_set(scores, support, size):
 
     The size never decreases and is at least twice the support; features
     outside the support with a zero score (already optimal) are left out.
+    ``scores`` is overwritten (the support's scores set to infinity); only
+    the features with a positive score are ranked, so that no ``p``-sized
+    index array is formed when few are.
     """
     p = scores.shape[0]
     size = int(min(p, max(size, 2 * np.count_nonzero(support))))
-    priority = np.where(support, np.inf, scores)
-    ws = np.argpartition(priority, p - size)[p - size:] if size < p else np.arange(p)
-    ws = ws[priority[ws] > 0.0]
-    return np.sort(ws), size
+    priority = scores
+    priority[support] = np.inf
+    ws = np.flatnonzero(priority > 0.0)
+    m = ws.shape[0]
+    if size < m:
+        ws = np.sort(ws[np.argpartition(priority[ws], m - size)[m - size:]])
+    return ws, size
 
 
 # -- the design as the kernels need it, converted once per design ---------------------
