@@ -13,14 +13,15 @@ How it fits together: the folds are prepared once (the preprocessing steps of a
 pipeline fitted on each training fold, as ``GridSearchCV`` does, since they do
 not depend on the tuned parameters), the estimator is converted to an
 :class:`~skhypergrad.models.InnerModel`, and :func:`skhypergrad._tune.tune`
-minimizes the mean of the folds' :class:`~skhypergrad.criteria.HeldOut` losses.
+minimizes the mean of the folds' :class:`~skhypergrad.criteria.HeldOut` losses
+(:mod:`skhypergrad._prepared_folds`).
 """
 
 import copy
 import time
 import warnings
 from dataclasses import replace
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 from joblib import Parallel, delayed
@@ -31,7 +32,7 @@ from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
-from sklearn.utils import _safe_indexing, check_array, get_tags, indexable
+from sklearn.utils import get_tags, indexable
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
@@ -40,7 +41,7 @@ from ._base import BaseHyperGrad, inner_setup, lam1_max
 from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_target,
                           safe_lam_max, named, one_convergence_warning)
-from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
+from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
@@ -54,109 +55,6 @@ _SCORING = {False: "neg_mean_squared_error", True: "neg_log_loss"}  # by is_clas
 #: compares with ``GridSearchCV``, so its scores must be accurate (about 1e-6
 #: relative; a gap of 1e-4 gives errors near 1e-2), for about 10% more time.
 _INNER_TOL = (1e-10, 1e-10)
-
-
-# -- the criterion: cross-validation over folds prepared once ------------------------
-class _Fold(NamedTuple):
-    """One split, ready for the inner problems.
-
-    ``scale`` converts the search's ``lam`` (the normalized weights of a model
-    trained on all ``n`` samples) to this fold's: 1 for ``Lasso`` /
-    ``ElasticNet`` (scikit-learn normalizes by the number of samples),
-    ``n / n_train`` for ``LogisticRegression``, whose ``C`` multiplies a *sum*
-    of losses, so that every fold is trained with the same ``C``, as in
-    ``GridSearchCV``.
-    """
-
-    X_train: Any
-    y_train: np.ndarray
-    X_test: Any
-    y_test: np.ndarray
-    scale: float
-
-
-def _prepare_fold(preprocessing, X, y, train, test, scale):
-    """The fold's matrices: rows indexed, the preprocessing fitted on the training rows."""
-    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
-    y_train, y_test = y[train], y[test]
-    if preprocessing is not None:
-        preprocessing = clone(preprocessing)
-        X_train = preprocessing.fit_transform(X_train, y_train)
-        X_test = preprocessing.transform(X_test)
-    return _Fold(_as_float(X_train), y_train, _as_float(X_test), y_test, float(scale))
-
-
-def _as_float(X):
-    with named("X"):
-        return check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64, input_name="X")
-
-
-def _fold_result(model, fold, lam, solver, engine, state, compute_grad, train_loss):
-    """:class:`HeldOut` on one fold, at the fold's ``lam``, and the training loss if asked.
-
-    The gradient is in ``log lam``, unchanged by the fold's constant ``scale``.
-    """
-    criterion = HeldOut(fold.X_test, fold.y_test)
-    lam = np.asarray(lam) * fold.scale
-    if compute_grad:
-        res = criterion.value_and_grad(model, fold.X_train, fold.y_train, lam, solver=solver,
-                                       engine=engine, state=state)
-    else:
-        res = criterion.value(model, fold.X_train, fold.y_train, lam, solver=solver,
-                              state=state)
-    if not train_loss:
-        return res, None
-    outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train))
-    return res, outer.value(res.state[0].w)
-
-
-class _PreparedFolds(BaseCriterion):
-    r"""K-fold cross-validation over folds whose matrices were prepared beforehand.
-
-    :math:`E(\lambda) = \frac1K \sum_k E_k(s_k\lambda)` where :math:`E_k` is the
-    :class:`~skhypergrad.criteria.HeldOut` loss of fold :math:`k` (trained on its
-    training rows, evaluated on its test rows) and :math:`s_k` the fold's
-    ``scale``. The folds carry their data: the ``X`` and ``y`` of the calls are
-    ignored (the search passes None).
-
-    ``values`` of the result: the K held-out losses, followed by the K training
-    losses when ``train_loss`` is True (these do not enter ``value``).
-
-    Parameters
-    ----------
-    folds : list of _Fold
-    n_jobs : int, default=None
-        Folds solved in parallel with joblib.
-    train_loss : bool, default=False
-        Also compute each fold's loss on its training rows.
-    """
-
-    def __init__(self, folds, n_jobs=None, train_loss=False):
-        self.folds = folds
-        self.n_jobs = n_jobs
-        self.train_loss = train_loss
-
-    def _repr_params(self):
-        return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs))]
-
-    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
-        states = _check_state(state, len(self.folds))
-        out = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_result)(model, fold, lam, solver, engine, (st,), compute_grad,
-                                  self.train_loss)
-            for fold, st in zip(self.folds, states))
-        results = [res for res, _ in out]
-        values = np.concatenate([res.values for res in results])
-        if self.train_loss:
-            values = np.concatenate([values, [loss for _, loss in out]])
-        return CriterionResult(
-            value=float(np.mean([res.value for res in results])),
-            grad=np.mean([res.grad for res in results], axis=0) if compute_grad else None,
-            state=tuple(res.state[0] for res in results),
-            values=values,
-            n_iter=np.concatenate([res.n_iter for res in results]),
-            n_iter_engine=np.concatenate([res.n_iter_engine for res in results]),
-        )
 
 
 # -- the estimator's parameters <-> lam -----------------------------------------------
@@ -518,19 +416,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
         folds = Parallel(n_jobs=self.n_jobs)(
-            delayed(_prepare_fold)(preprocessing, X, y, train, test,
+            delayed(prepare_fold)(preprocessing, X, y, train, test,
                                    n_samples / len(train) if classifier else 1.0)
             for train, test in splits)
         lam0, bounds = self._start(model, folds, space)
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state)
-        callback = None
-        if self.callback is not None:
-            def callback(entry):
-                return self.callback({**entry, "params": space.params(entry["lam"])})
-        criterion = _PreparedFolds(folds, n_jobs=self.n_jobs,
-                                   train_loss=self.return_train_score)
+        callback = None if self.callback is None else \
+            (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
+        criterion = PreparedFolds(folds, n_jobs=self.n_jobs,
+                                  train_loss=self.return_train_score)
         with one_convergence_warning(type(self).__name__):
             result = tune(model, None, None, criterion, lam0, bounds=bounds,
                           optimizer=self.optimizer, engine=engine, solver=solver,

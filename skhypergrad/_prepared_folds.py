@@ -1,0 +1,121 @@
+r"""Cross-validation over folds prepared once, the criterion of :class:`HyperGradSearchCV`.
+
+A fold's rows are indexed and the preprocessing steps of a pipeline fitted on
+its training rows once per search (they do not depend on the tuned
+parameters); each evaluation then solves every fold's inner problem and
+averages the folds' :class:`~skhypergrad.criteria.HeldOut` losses.
+"""
+
+from typing import Any, NamedTuple
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.utils import _safe_indexing, check_array
+
+from ._validation import named
+from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
+
+__all__ = ["PreparedFolds", "prepare_fold"]
+
+
+class _Fold(NamedTuple):
+    """One split, ready for the inner problems.
+
+    ``scale`` converts the search's ``lam`` (the normalized weights of a model
+    trained on all ``n`` samples) to this fold's: 1 for ``Lasso`` /
+    ``ElasticNet`` (scikit-learn normalizes by the number of samples),
+    ``n / n_train`` for ``LogisticRegression``, whose ``C`` multiplies a *sum*
+    of losses, so that every fold is trained with the same ``C``, as in
+    ``GridSearchCV``.
+    """
+
+    X_train: Any
+    y_train: np.ndarray
+    X_test: Any
+    y_test: np.ndarray
+    scale: float
+
+
+def prepare_fold(preprocessing, X, y, train, test, scale):
+    """The fold's matrices: rows indexed, the preprocessing fitted on the training rows."""
+    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    y_train, y_test = y[train], y[test]
+    if preprocessing is not None:
+        preprocessing = clone(preprocessing)
+        X_train = preprocessing.fit_transform(X_train, y_train)
+        X_test = preprocessing.transform(X_test)
+    return _Fold(_as_float(X_train), y_train, _as_float(X_test), y_test, float(scale))
+
+
+def _as_float(X):
+    with named("X"):
+        return check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64, input_name="X")
+
+
+def _fold_result(model, fold, lam, solver, engine, state, compute_grad, train_loss):
+    """:class:`HeldOut` on one fold, at the fold's ``lam``, and the training loss if asked.
+
+    The gradient is in ``log lam``, unchanged by the fold's constant ``scale``.
+    """
+    criterion = HeldOut(fold.X_test, fold.y_test)
+    lam = np.asarray(lam) * fold.scale
+    if compute_grad:
+        res = criterion.value_and_grad(model, fold.X_train, fold.y_train, lam, solver=solver,
+                                       engine=engine, state=state)
+    else:
+        res = criterion.value(model, fold.X_train, fold.y_train, lam, solver=solver,
+                              state=state)
+    if not train_loss:
+        return res, None
+    outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train))
+    return res, outer.value(res.state[0].w)
+
+
+class PreparedFolds(BaseCriterion):
+    r"""K-fold cross-validation over folds whose matrices were prepared beforehand.
+
+    :math:`E(\lambda) = \frac1K \sum_k E_k(s_k\lambda)` where :math:`E_k` is the
+    :class:`~skhypergrad.criteria.HeldOut` loss of fold :math:`k` (trained on its
+    training rows, evaluated on its test rows) and :math:`s_k` the fold's
+    ``scale``. The folds carry their data: the ``X`` and ``y`` of the calls are
+    ignored (the search passes None).
+
+    ``values`` of the result: the K held-out losses, followed by the K training
+    losses when ``train_loss`` is True (these do not enter ``value``).
+
+    Parameters
+    ----------
+    folds : list of _Fold
+    n_jobs : int, default=None
+        Folds solved in parallel with joblib.
+    train_loss : bool, default=False
+        Also compute each fold's loss on its training rows.
+    """
+
+    def __init__(self, folds, n_jobs=None, train_loss=False):
+        self.folds = folds
+        self.n_jobs = n_jobs
+        self.train_loss = train_loss
+
+    def _repr_params(self):
+        return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs))]
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        states = _check_state(state, len(self.folds))
+        out = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fold_result)(model, fold, lam, solver, engine, (st,), compute_grad,
+                                  self.train_loss)
+            for fold, st in zip(self.folds, states))
+        results = [res for res, _ in out]
+        values = np.concatenate([res.values for res in results])
+        if self.train_loss:
+            values = np.concatenate([values, [loss for _, loss in out]])
+        return CriterionResult(
+            value=float(np.mean([res.value for res in results])),
+            grad=np.mean([res.grad for res in results], axis=0) if compute_grad else None,
+            state=tuple(res.state[0] for res in results),
+            values=values,
+            n_iter=np.concatenate([res.n_iter for res in results]),
+            n_iter_engine=np.concatenate([res.n_iter_engine for res in results]),
+        )
