@@ -10,6 +10,8 @@ intercept ``w[p]``. The penalty only sees the first ``n_coefs = p * n_outputs``
 entries.
 """
 
+import weakref
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
@@ -169,3 +171,32 @@ class Design:
     def take_rows(self, idx):
         """The same design restricted to the samples ``idx``."""
         return Design(self.X[idx], self.fit_intercept, self.n_outputs)
+
+
+# Gram matrices of dense designs, keyed by the (weakly referenced) Design: computed
+# by a solver that runs on them, read by whoever else needs X^T X on the same design
+# (the Hessian of least squares in the hypergradient engines); gone with the design,
+# rebuilt if ``design.X`` is replaced, never pickled.
+_GRAM = weakref.WeakKeyDictionary()
+
+
+def gram_of(design, X=None):
+    """``(X^T X / n, X^T 1 / n)`` of a dense design, computed once and cached.
+
+    ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
+    """
+    entry = _GRAM.get(design)
+    if entry is None or entry[0] is not design.X:
+        X = design.X if X is None else X
+        n = X.shape[0]
+        G = X.T @ X
+        G /= n
+        entry = (design.X, (np.ascontiguousarray(G), np.asarray(X.sum(axis=0)).ravel() / n))
+        _GRAM[design] = entry
+    return entry[1]
+
+
+def cached_gram(design):
+    """The Gram matrix of :func:`gram_of` if it was computed for ``design``, else None."""
+    entry = _GRAM.get(design)
+    return entry[1] if entry is not None and entry[0] is design.X else None

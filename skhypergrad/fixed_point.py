@@ -16,7 +16,7 @@ methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 
 import numpy as np
 
-from ._design import Design
+from ._design import Design, cached_gram
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 
@@ -220,8 +220,10 @@ class ProxGradMap(FixedPointMap):
         The fixed points do not depend on ``g``; neither does the implicit
         Jacobian :math:`(I - A)^{-1}B` there (up to the choice at kinks).
         """
-        return ProxGradMap(self.datafit, self.penalty, self.design.X, self.y,
-                           self.design.fit_intercept, step=step, lipschitz=self._lipschitz)
+        new = ProxGradMap(self.datafit, self.penalty, self.design.X, self.y,
+                          self.design.fit_intercept, step=step, lipschitz=self._lipschitz)
+        new.design = self.design  # the same Design: what is cached with it is shared
+        return new
 
     def cheap_step(self):
         """``g`` if known, else ``1 / curvature``: no spectral norm computed.
@@ -287,6 +289,9 @@ class ProxGradMap(FixedPointMap):
         def hessian_subset(idx):
             if design.n_outputs != 1:
                 return None
+            gram = cached_gram(design) if getattr(datafit, "kind", None) == 0 else None
+            if gram is not None:  # least squares: [X, 1]^T [X, 1] / n from the solver's Gram
+                return _gram_subset(*gram, np.asarray(idx), design.n_features)
             weights = datafit.raw_hessp(y, zpred, np.ones(design.n_samples))
             return take_columns(idx).weighted_gram(weights)
 
@@ -310,3 +315,18 @@ class ProxGradMap(FixedPointMap):
     def residual(self, w, lam):
         """Fixed-point residual ``||w - Phi(w, lam)|| / g`` (zero exactly at the solution)."""
         return float(np.linalg.norm(w - self.apply(w, lam))) / self.step
+
+
+def _gram_subset(G, colmeans, idx, p):
+    """Rows and columns ``idx`` of ``[X, 1]^T [X, 1] / n`` (index ``p``: the intercept)."""
+    cols = idx[idx < p]
+    H = G[np.ix_(cols, cols)]
+    if cols.shape[0] == idx.shape[0]:
+        return H
+    m = cols.shape[0]
+    out = np.empty((m + 1, m + 1))
+    out[:m, :m] = H
+    out[:m, m] = out[m, :m] = colmeans[cols]
+    out[m, m] = 1.0
+    return out
+

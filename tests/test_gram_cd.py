@@ -84,3 +84,23 @@ def test_bad_precompute_is_refused(bad):
     pgmap, _, _ = _problem(40, 10, L1(), True)
     with pytest.raises(ValueError, match="precompute"):
         CoordinateDescent(precompute=bad).solve(pgmap, np.array([0.1]))
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept):
+    """The least-squares Hessian on the support, from the cached Gram matrix, gives the
+    hypergradient of the direct product ``[X_S, 1]^T [X_S, 1] / n``."""
+    from skhypergrad import AIDConjugateGradient
+    from skhypergrad._design import cached_gram
+
+    pgmap, X, y = _problem(150, 30, ElasticNet(), fit_intercept)
+    fresh = ProxGradMap(Quadratic(), ElasticNet(), X.copy(), y, fit_intercept=fit_intercept)
+    lam = np.array([0.03, 0.01])
+    w = CoordinateDescent(tol=1e-13, precompute=True).solve(pgmap, lam).w
+    assert cached_gram(pgmap.design) is not None and cached_gram(fresh.design) is None
+    outer = np.random.default_rng(0).standard_normal(w.shape[0])
+    engine = AIDConjugateGradient(tol=1e-13)
+    with_gram = engine.hypergradient(pgmap, lam, w, lambda _: outer).grad
+    direct = engine.hypergradient(fresh, lam, w, lambda _: outer).grad
+    assert cached_gram(fresh.design) is None
+    np.testing.assert_allclose(with_gram, direct, rtol=1e-10)

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .._design import Design
+from .._design import Design, cached_gram, gram_of
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           columns_gradient_curvature_blocks, prox_steps)
@@ -352,7 +352,7 @@ class _Problem(NamedTuple):
             kernels = (cd_epoch, columns_gradient_curvature)
         gram = None
         if _use_gram(design, datafit, precompute):
-            gram = _gram(design, X) + (_xty(pgmap, X),)
+            gram = gram_of(design, X) + (_xty(pgmap, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         return cls(datafit, y, onehot, kernel_args, X, l1, l1_entries, float(l2), lc,
                    c, col_norm, gap_scale(pgmap),
@@ -577,8 +577,6 @@ def _prepare(design):
     return entry[1]
 
 
-# Gram matrices, keyed like _PREPARED
-_GRAM = weakref.WeakKeyDictionary()
 _GRAM_MAX_FEATURES = 2048
 _SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matrix so far
 
@@ -587,24 +585,12 @@ def _use_gram(design, datafit, precompute):
     """Whether least-squares working sets run on the Gram matrix (see ``precompute``)."""
     if precompute is False or design.is_sparse or datafit.kind != 0 or design.n_outputs != 1:
         return False
-    if precompute is True or design in _GRAM:
+    if precompute is True or cached_gram(design) is not None:
         return True
     solves = _SOLVES.get(design, 0)
     _SOLVES[design] = solves + 1
     return solves >= 1 and design.n_features < design.n_samples \
         and design.n_features <= _GRAM_MAX_FEATURES
-
-
-def _gram(design, X):
-    """``(X^T X / n, X^T 1 / n)`` of the converted dense ``X``, cached per design."""
-    entry = _GRAM.get(design)
-    if entry is None or entry[0] is not design.X:
-        n = X.shape[0]
-        G = X.T @ X
-        G /= n
-        entry = (design.X, (np.ascontiguousarray(G), X.sum(axis=0) / n))
-        _GRAM[design] = entry
-    return entry[1]
 
 
 def _xty(pgmap, X):
