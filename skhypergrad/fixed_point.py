@@ -119,7 +119,7 @@ class ProxGradMap(FixedPointMap):
 
     @property
     def lipschitz(self):
-        """Lipschitz constant of :math:`\nabla F` (computed once, at first use)."""
+        r"""Lipschitz constant of :math:`\nabla F` (computed once, at first use)."""
         if self._lipschitz is None:
             self._lipschitz = self.datafit.lipschitz(self.design)
         return self._lipschitz

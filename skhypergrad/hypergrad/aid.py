@@ -210,7 +210,7 @@ class _AdjointEngine(BaseEngine):
         return pgmap.linearize(w, lam)
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
-        """Hypergradient ``B^T v`` at the solution ``w``.
+        r"""Hypergradient ``B^T v`` at the solution ``w``.
 
         Parameters
         ----------
@@ -345,9 +345,7 @@ class AIDConjugateGradient(_AdjointEngine):
         At the solution the system and :math:`B^T v` only involve the support S
         of ``w`` (plus the intercept): on the map built from the columns
         :math:`X_S` they are the same, with no vector of length ``p`` formed but
-        :math:`
-abla C` and ``v`` (outside S, ``v`` is :math:`
-abla C`). Used
+        :math:`\nabla C` and ``v`` (outside S, ``v`` is :math:`\nabla C`). Used
         for a sparse ``X`` (large ``p``, small S) and penalties whose
         hyperparameters do not depend on the feature (L1, elastic net); the
         hypergradient equals the full computation's up to the order of its sums.
