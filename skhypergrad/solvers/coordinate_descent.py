@@ -52,7 +52,7 @@ import scipy.sparse as sp
 from .._design import Design
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          columns_gradient_curvature_blocks, prox_steps)
+                          columns_gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
 from ._gram_kernels import add_columns, gram_epoch
 
@@ -154,16 +154,23 @@ class CoordinateDescent(BaseSolver):
             del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
-                # X^T theta = -X^T a / n, the gradient just computed
-                xt_theta = -grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
-                    else -grad
-                measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
+                # X^T theta = -X^T a / n, the gradient just computed: negated in place
+                # (no p-sized copy), then back (negation is exact)
+                np.negative(grad, out=grad)
+                xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
+                    else grad
+                try:
+                    measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
+                finally:
+                    np.negative(grad, out=grad)
+                del xt_theta
                 if last or measure <= self.tol or violation <= floor:
                     break
             ws_size = next_size
             tol_in = max(self.inner_ratio * violation, floor)
             solve_ws = self._ws_least_squares if prob.exact else self._ws_newton
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
+            del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
 
     def _check_params(self, pgmap):
@@ -328,20 +335,11 @@ class _Problem(NamedTuple):
     @classmethod
     def build(cls, pgmap, lam, precompute="auto"):
         datafit, design = pgmap.datafit, pgmap.design
-        X, kernel_args, sq_norms = _prepare(design)
+        X, kernel_args, lc, col_norm = _bounds(design, datafit.curvature)
+        # a uniform l1 stays a read-only zero-stride view: the kernels only read it
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, datafit.curvature, design.n_outputs
-        l1 = np.ascontiguousarray(l1, dtype=np.float64)
-        # p-sized arrays built without temporaries (p may be large and sparse X small)
-        fi = int(design.fit_intercept)
-        lc = np.empty((design.n_features + fi) * K)
-        if K == 1:
-            np.multiply(sq_norms, c, out=lc[:design.n_features])
-        else:
-            lc[:design.n_coefs] = np.repeat(c * sq_norms, K)
-        lc[:design.n_coefs] /= n
-        lc[design.n_coefs:] = c
-        col_norm = float(np.sqrt(max(sq_norms.max(initial=0.0), n if fi else 0.0)))
+        l1 = np.asarray(l1, dtype=np.float64)
         if datafit.kind == 2:
             y = np.asarray(pgmap.y)
             onehot = np.zeros((n, K))
@@ -444,15 +442,11 @@ class _Problem(NamedTuple):
         else:
             grad = np.asarray(self.X.T @ a).ravel()
             grad /= n
-        steps = prox_steps(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc])
-        # in place: at most two p-sized arrays alive (p may be large, X sparse)
-        scores = np.abs(steps)
-        scores *= self.lc[:nc]
-        np.abs(steps, out=steps)
-        steps *= scores
+        # one p-sized array (p may be large, X sparse): the scores, and the largest
+        # decrease L |Delta| |Delta| in the same pass
+        scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc])
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
-        decrease = max(np.max(steps, initial=0.0), grad_b ** 2 / self.curvature)
-        del steps
+        decrease = max(decrease, grad_b ** 2 / self.curvature)
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
         return scores, grad_b, decrease / 2, grad
@@ -569,12 +563,67 @@ _PREPARED = weakref.WeakKeyDictionary()
 
 
 def _prepare(design):
-    """``(X, kernel_args, ||X_j||^2)`` for ``design.X``, cached per design."""
+    """``(X, kernel_args, bounds)`` for ``design.X``, cached per design.
+
+    ``bounds`` caches the output of :func:`_curvature_bounds`, for the last
+    datafit curvature asked.
+    """
     entry = _PREPARED.get(design)
     if entry is None or entry[0] is not design.X:
-        entry = (design.X, _convert(design.X))
+        entry = (design.X, _convert(design.X) + ({},))
         _PREPARED[design] = entry
     return entry[1]
+
+
+def _bounds(design, curvature):
+    """``(X, kernel_args, lc, col_norm)`` for ``design.X``, cached per design.
+
+    ``lc`` holds the curvature bounds ``c ||X_j||^2 / n`` of the coefficients
+    (repeated for the K outputs), then ``c`` per intercept, for the datafit's
+    ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
+    column's ``sqrt(n)`` included). Only ``lc`` is kept, not the squared norms it
+    is made of (one ``p``-sized array per design; another ``c`` rebuilds it).
+    The solvers only read it.
+    """
+    X, kernel_args, bounds = _prepare(design)
+    key = (curvature, design.n_outputs, design.fit_intercept)
+    if key not in bounds:
+        bounds.clear()  # first: one lc alive at a time
+        bounds[key] = _curvature_bounds(design, _column_squared_norms(X), curvature)
+    return (X, kernel_args) + bounds[key]
+
+
+def _column_squared_norms(X, chunk=1 << 16):
+    """``||X_j||^2`` of the converted ``X``: for CSC, as ``X.multiply(X).sum(axis=0)``
+    (the same sums, ``np.add.reduceat`` per column) over ``chunk`` columns at a time,
+    without a copy of ``X``."""
+    if not sp.issparse(X):
+        return Design(X).column_squared_norms()
+    data, indptr, p = X.data, X.indptr, X.shape[1]
+    out = np.zeros(p)
+    for j0 in range(0, p, chunk):
+        j1 = min(j0 + chunk, p)
+        lo = indptr[j0]
+        cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
+        if cols.shape[0]:
+            out[j0 + cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]),
+                                             indptr[j0 + cols] - lo)
+    return out
+
+
+def _curvature_bounds(design, sq_norms, c):
+    """``(lc, col_norm)`` of :func:`_prepare` from the squared column norms."""
+    # p-sized arrays built without temporaries (p may be large and sparse X small)
+    n, K, fi = design.n_samples, design.n_outputs, int(design.fit_intercept)
+    lc = np.empty((design.n_features + fi) * K)
+    if K == 1:
+        np.multiply(sq_norms, c, out=lc[:design.n_features])
+    else:
+        lc[:design.n_coefs] = np.repeat(c * sq_norms, K)
+    lc[:design.n_coefs] /= n
+    lc[design.n_coefs:] = c
+    col_norm = float(np.sqrt(max(sq_norms.max(initial=0.0), n if fi else 0.0)))
+    return lc, col_norm
 
 
 # Gram matrices, keyed like _PREPARED
@@ -630,4 +679,4 @@ def _convert(X):
     else:
         Xc = np.asfortranarray(X, dtype=np.float64)
         args = (Xc, _EMPTY_DATA, _EMPTY_INDEX, _EMPTY_INDEX)
-    return Xc, args, Design(Xc).column_squared_norms()
+    return Xc, args
