@@ -460,6 +460,16 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     return pgmap, _heldout_loss(model, loss, X[test], y[test])
 
 
+def _compact_index(rows):
+    """Row indices as int32 when they fit (half the memory of the splitter's int64: the
+    splits of every fold are kept during an evaluation)."""
+    rows = np.asarray(rows)
+    if rows.dtype != np.int32 and rows.size and rows.max() <= np.iinfo(np.int32).max \
+            and rows.min() >= 0:
+        return rows.astype(np.int32)
+    return rows
+
+
 def _solver_format(solver):
     """The sparse format a solver reads ``X`` in (its ``sparse_format``), or None."""
     fmt = getattr(solver, "sparse_format", None)
@@ -730,7 +740,8 @@ class CrossVal(BaseCriterion):
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         _check_loss(self.loss, model)
         cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
-        splits = list(cv.split(X, y_enc))
+        splits = [(_compact_index(train), _compact_index(test))
+                  for train, test in cv.split(X, y_enc)]
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):
