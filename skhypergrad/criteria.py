@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
+from numba import njit
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, column_or_1d
 
@@ -228,7 +229,9 @@ class _AdjointOffGradient:
         -------
         ndarray of shape (n_params,)
         """
-        v = outer_grad(_expand(self.w))
+        # the held-out loss reads a compact w as it is (no dense copy of it)
+        sparse_ok = isinstance(getattr(outer_grad, "__self__", None), _OuterLoss)
+        v = outer_grad(self.w if sparse_ok else _expand(self.w))
         v[self.indices] = self.values
         return v
 
@@ -343,6 +346,42 @@ class _OuterLoss:
         self.factor = factor
         self.linear = linear
 
+    def _predict(self, w):
+        """``z = X w + b``, for ``w`` dense or a :class:`SparseVector` (one output: its
+        nonzero columns only, the same sums as the dense product, bit for bit)."""
+        design = self.design
+        if not isinstance(w, SparseVector):
+            return design.matvec(w)
+        X = design.X
+        if design.n_outputs != 1 or not sp.issparse(X):
+            return design.matvec(w.toarray())
+        p = design.n_features
+        coef = w.indices < p
+        z = np.asarray(X[:, w.indices[coef]] @ w.values[coef])
+        if design.fit_intercept:
+            b = w.values[~coef]
+            z = z + (b[0] if b.shape[0] else 0.0)
+        return z
+
+    def _rmatvec(self, gz):
+        """``design.rmatvec(gz)``; for a sparse ``X`` and one output written into the
+        result directly (no ``p``-sized temporary), with scipy's sums."""
+        design = self.design
+        X = design.X
+        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1
+                and gz.ndim == 1):
+            return design.rmatvec(gz)
+        p = design.n_features
+        out = np.zeros(p + int(design.fit_intercept))
+        u = np.ascontiguousarray(gz, dtype=np.float64)
+        if X.format == "csr":
+            _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
+        else:
+            _csc_rmatvec(X.data, X.indices, X.indptr, u, out)
+        if design.fit_intercept:
+            out[p] = gz.sum(axis=0)
+        return out
+
     def value(self, w):
         z = self.design.matvec(w)
         out = self.factor * self.datafit.loss(self.y, z) if self.factor else 0.0
@@ -351,12 +390,31 @@ class _OuterLoss:
         return float(out)
 
     def grad(self, w):
-        z = self.design.matvec(w)
+        z = self._predict(w)
         gz = self.factor * self.datafit.raw_grad(self.y, z) if self.factor \
             else np.zeros_like(z)
         if self.linear is not None:
             gz = gz + self.linear
-        return self.design.rmatvec(gz)
+        return self._rmatvec(gz)
+
+
+@njit(cache=True)
+def _csr_rmatvec(data, indices, indptr, u, out):
+    """``out[:p] += X^T u`` for CSR ``X``, in scipy's order (``csc_matvec`` of ``X^T``)."""
+    for i in range(indptr.shape[0] - 1):
+        ui = u[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            out[indices[k]] += data[k] * ui
+
+
+@njit(cache=True)
+def _csc_rmatvec(data, indices, indptr, u, out):
+    """``out[:p] = X^T u`` for CSC ``X``, in scipy's order (``csr_matvec`` of ``X^T``)."""
+    for j in range(indptr.shape[0] - 1):
+        s = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            s += data[k] * u[indices[k]]
+        out[j] = s
 
 
 def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
