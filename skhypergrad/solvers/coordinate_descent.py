@@ -169,6 +169,9 @@ class CoordinateDescent(BaseSolver):
             ws_size = next_size
             tol_in = max(self.inner_ratio * violation, floor)
             solve_ws = self._ws_least_squares if prob.exact else self._ws_newton
+            if prob.gram is None:
+                del grad  # p-sized, only read on the Gram matrix: freed during the solve
+                grad = None
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
@@ -195,7 +198,8 @@ class CoordinateDescent(BaseSolver):
     def _ws_least_squares(self, prob, w, z, a, ws, tol, grad):
         """Coordinate descent on the working set (the model is exact); ``w``, ``z`` in place.
 
-        ``grad`` is ``X^T a / n``, the gradient at the start (used on the Gram matrix).
+        ``grad`` is ``X^T a / n``, the gradient at the start (used on the Gram matrix; None
+        otherwise).
         """
         if prob.gram is not None:
             return self._ws_gram(prob, w, z, a, ws, tol, grad)
@@ -466,24 +470,25 @@ class _Problem(NamedTuple):
         """Penalty of the coefficients ``w_cols``, entries ``cols`` of ``w``."""
         return float(self.l1_entries[cols] @ np.abs(w_cols) + 0.5 * self.l2 * (w_cols @ w_cols))
 
-    def model(self, w, v, a, h, ws):
-        """``Q = (a^T v + v^T (h v) / 2) / n + G_ws(w)`` up to a constant."""
+    def model(self, w_cols, v, a, h, cols):
+        """``Q = (a^T v + v^T (h v) / 2) / n + G_ws(w)`` up to a constant, from the
+        coefficients ``w_cols`` of the working set (entries ``cols`` of ``w``)."""
         hv = self.hess_v(h, v)
-        cols = self.entries(ws)
         return (float(np.vdot(a, v) + 0.5 * np.vdot(hv, v)) / v.shape[0]
-                + self.penalty(w[cols], cols))
+                + self.penalty(w_cols, cols))
 
     def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v):
         """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops."""
         c = _anderson_weights(hist_w)
         if c is None:
             return
-        idx = self.moving(ws)
-        w_acc = w.copy()
-        w_acc[idx] = c @ hist_w[1:]
+        # on the moving entries only (the working set's, then the intercepts): no copy of w
+        idx, cols = self.moving(ws), self.entries(ws)
+        w_acc = c @ hist_w[1:]
         v_acc = (c @ hist_v[1:]).reshape(v.shape)
-        if self.model(w_acc, v_acc, a, h, ws) < self.model(w, v, a, h, ws):
-            w[idx], v[:] = w_acc[idx], v_acc
+        if self.model(w_acc[:cols.shape[0]], v_acc, a, h, cols) < \
+                self.model(w[cols], v, a, h, cols):
+            w[idx], v[:] = w_acc, v_acc
             d[:] = a + self.hess_v(h, v_acc)
 
     def line_search(self, w, w_new, z, v, cols, max_halvings=30):
