@@ -189,11 +189,11 @@ def prox_steps(w, grad, l1, l2, lc):
 
 
 @njit(cache=True)
-def prox_scores(w, grad, l1, l2, lc):
-    r"""Scores :math:`L_j |\Delta_j|` of the steps of :func:`prox_steps`, and the largest
+def prox_scores(w, grad, l1, l2, lc, out):
+    r"""Scores :math:`L_j |\Delta_j|` of the steps of :func:`prox_steps` in ``out`` (which
+    may be ``grad`` itself: entry ``j`` is written after it is read), and the largest
     decrease bound :math:`L_j \Delta_j^2` (as ``|Delta_j| (L_j |Delta_j|)``), without
     the steps themselves."""
-    out = np.empty(grad.shape[0])
     decrease = 0.0
     for j in range(grad.shape[0]):
         step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2) - w[j])

@@ -154,8 +154,11 @@ class CoordinateDescent(BaseSolver):
             del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
-                # X^T theta = -X^T a / n, the gradient just computed: negated in place
-                # (no p-sized copy), then back (negation is exact)
+                # X^T theta = -X^T a / n, the gradient (computed again if the scores
+                # took its memory): negated in place (no p-sized copy), then back
+                # (negation is exact)
+                if grad is None:
+                    grad = prob.gradient(w, a)
                 np.negative(grad, out=grad)
                 xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
                     else grad
@@ -428,27 +431,37 @@ class _Problem(NamedTuple):
         """``max_k |grad_{b_k} F|``."""
         return float(np.max(np.abs(a.reshape(a.shape[0], -1).mean(axis=0))))
 
-    def optimality(self, w, a):
-        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the
-        gap, and the gradient ``X^T a / n``.
-
-        One product ``X^T a`` gives the gradient; :func:`prox_steps` the
-        coordinate steps ``Delta_jk``, each decreasing the objective by at least
-        ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept).
-        """
-        nc, n = self.n_coefs, a.shape[0]
+    def gradient(self, w, a):
+        """The gradient ``X^T a / n`` of the datafit in the coefficients (flat)."""
         if self.gram is not None:  # G w + s b - X^T y / n: O(p |supp|) instead of O(n p)
             G, colmeans, xty = self.gram
-            nz = np.flatnonzero(w[:nc])
+            nz = np.flatnonzero(w[:self.n_coefs])
             grad = G[:, nz] @ w[nz] - xty
             if self.fit_intercept:
                 grad += colmeans * w[-1]
-        else:
-            grad = np.asarray(self.X.T @ a).ravel()
-            grad /= n
-        # one p-sized array (p may be large, X sparse): the scores, and the largest
-        # decrease L |Delta| |Delta| in the same pass
-        scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc])
+            return grad
+        grad = np.asarray(self.X.T @ a).ravel()
+        grad /= a.shape[0]
+        return grad
+
+    def optimality(self, w, a):
+        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the
+        gap, and the gradient ``X^T a / n`` (None when the scores took its memory).
+
+        One product ``X^T a`` gives the gradient; :func:`prox_scores` the scores
+        of the coordinate steps ``Delta_jk``, each decreasing the objective by at
+        least ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept). For
+        a sparse ``X`` (p may be large), the scores overwrite the gradient: one
+        ``p``-sized array; :meth:`gradient` computes it again for the duality gap.
+        """
+        nc = self.n_coefs
+        grad = self.gradient(w, a)
+        # the largest decrease L |Delta| |Delta| in the same pass
+        in_place = self.gram is None and sp.issparse(self.X)
+        scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc],
+                                       grad if in_place else np.empty(nc))
+        if in_place:
+            grad = None
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
         decrease = max(decrease, grad_b ** 2 / self.curvature)
         if self.n_outputs > 1:
