@@ -235,6 +235,20 @@ class _AdjointOffGradient:
         v[self.indices] = self.values
         return v
 
+    def take(self, indices, outer_grad):
+        """``toarray(outer_grad).take(indices)``, without the dense adjoint when
+        ``outer_grad`` is a held-out loss's (it then reads those columns only)."""
+        owner = getattr(outer_grad, "__self__", None)
+        if not isinstance(owner, _OuterLoss):
+            return self.toarray(outer_grad).take(indices)
+        indices = np.asarray(indices)
+        out = owner.grad_take(self.w, indices)
+        if self.indices.shape[0]:
+            pos = np.minimum(np.searchsorted(self.indices, indices), self.indices.shape[0] - 1)
+            found = self.indices[pos] == indices
+            out[found] = self.values[pos[found]]
+        return out
+
     def __getstate__(self):
         return (self.w, self.indices, self.values)
 
@@ -268,7 +282,7 @@ class _LazyAdjoint:
         """The entries ``indices`` of the adjoint."""
         if isinstance(self.stored, SparseVector):
             return self.stored.take(indices)
-        return self.stored.toarray(self.outer_grad).take(indices)
+        return self.stored.take(indices, self.outer_grad)
 
     def __array__(self, dtype=None, copy=None):
         x = _expand(self.stored, self.outer_grad)
@@ -389,13 +403,31 @@ class _OuterLoss:
             out += float(self.linear @ z)
         return float(out)
 
-    def grad(self, w):
+    def _grad_z(self, w):
+        """The gradient in the predictions ``z``."""
         z = self._predict(w)
         gz = self.factor * self.datafit.raw_grad(self.y, z) if self.factor \
             else np.zeros_like(z)
         if self.linear is not None:
             gz = gz + self.linear
-        return self._rmatvec(gz)
+        return gz
+
+    def grad(self, w):
+        return self._rmatvec(self._grad_z(w))
+
+    def grad_take(self, w, indices):
+        """``grad(w)[indices]``; for a sparse ``X`` and one output from those columns
+        only (the same sums, bit for bit: no ``p``-sized array)."""
+        design, X = self.design, self.design.X
+        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1):
+            return self.grad(_expand(w)).take(indices)
+        gz = self._grad_z(w)
+        indices = np.asarray(indices)
+        is_coef = indices < design.n_features
+        out = np.empty(indices.shape[0])
+        out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
+        out[~is_coef] = gz.sum(axis=0)
+        return out
 
 
 @njit(cache=True)
