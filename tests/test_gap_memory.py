@@ -132,12 +132,25 @@ def test_cd_with_uniform_view_matches_full_weights(sparse):
 
 
 def test_curvatures_cached_without_column_norms():
+    X, y = make_regression_data(n=40, p=500, seed=5)
+    pgmap = ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True)
+    CoordinateDescent(tol=1e-8, precompute=False).solve(pgmap, [0.01])
+    Xc, _, bounds = _PREPARED[pgmap.design][1]
+    (lc, col_norm), = bounds.values()  # one p-sized array kept: lc, not also ||X_j||^2
+    sq = np.einsum("ij,ij->j", Xc, Xc)
+    np.testing.assert_array_equal(lc[:-1], sq * 1.0 / 40)
+    assert lc[-1] == 1.0 and col_norm == np.sqrt(max(sq.max(), 40))
+    assert _bounds(pgmap.design, 1.0)[2] is lc  # reused by the next solve
+
+
+def test_sparse_curvatures_not_kept():
+    # sparse X: lc is rebuilt per solve (O(nnz)) and freed with it, equal to the formula
     X, y = make_regression_data(n=40, p=500, seed=5, density=0.05)
     pgmap = ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True)
     CoordinateDescent(tol=1e-8).solve(pgmap, [0.01])
     Xc, _, bounds = _PREPARED[pgmap.design][1]
-    (lc, col_norm), = bounds.values()  # one p-sized array kept: lc, not also ||X_j||^2
+    assert not bounds
+    lc = _bounds(pgmap.design, 0.25)[2]
     sq = np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()
-    np.testing.assert_array_equal(lc[:-1], sq * 1.0 / 40)
-    assert lc[-1] == 1.0 and col_norm == np.sqrt(max(sq.max(), 40))
-    assert _bounds(pgmap.design, 1.0)[2] is lc  # reused by the next solve
+    np.testing.assert_array_equal(lc[:-1], sq * 0.25 / 40)
+    assert lc[-1] == 0.25

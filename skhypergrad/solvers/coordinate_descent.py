@@ -599,12 +599,17 @@ def _bounds(design, curvature):
     ``lc`` holds the curvature bounds ``c ||X_j||^2 / n`` of the coefficients
     (repeated for the K outputs), then ``c`` per intercept, for the datafit's
     ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
-    column's ``sqrt(n)`` included). Only ``lc`` is kept, not the squared norms it
-    is made of (one ``p``-sized array per design; another ``c`` rebuilds it).
-    The solvers only read it.
+    column's ``sqrt(n)`` included). For a dense ``X``, ``lc`` is kept with the
+    design (not the squared norms it is made of; another ``c`` rebuilds it); for
+    a sparse ``X`` it is made again by every solve, in ``O(nnz)``, and freed with
+    it: ``p`` may be large, and the map of a cross-validation fold of a sparse
+    ``X`` is built for one solve. The solvers only read it.
     """
     X, kernel_args, bounds = _prepare(design)
     key = (curvature, design.n_outputs, design.fit_intercept)
+    if sp.issparse(X):
+        return (X, kernel_args) + _curvature_bounds(design, _column_squared_norms(X),
+                                                    curvature)
     if key not in bounds:
         bounds.clear()  # first: one lc alive at a time
         bounds[key] = _curvature_bounds(design, _column_squared_norms(X), curvature)
