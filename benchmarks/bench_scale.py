@@ -90,6 +90,8 @@ def main(argv=None):
                              "descent per fold")
     parser.add_argument("--top", type=int, default=0,
                         help="show the largest live allocation sites at the traced peak")
+    parser.add_argument("--frames", type=int, default=2,
+                        help="with --top: the innermost skhypergrad frames shown per site")
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.p, args.density = 20_000, 200_000, 5e-5
@@ -161,7 +163,7 @@ def main(argv=None):
               f"({current / 2**20:.1f} MiB):")
         for stat in snap.statistics("traceback")[: args.top]:
             frames = [f for f in stat.traceback if "skhypergrad" in f.filename]
-            frames = frames[-2:][::-1] if frames else [stat.traceback[-1]]
+            frames = frames[-args.frames:][::-1] if frames else [stat.traceback[-1]]
             where = " <- ".join(f"{f.filename.split('skhypergrad/')[-1]}:{f.lineno}"
                                 for f in frames)
             print(f"  {stat.size / 2**20:7.1f} MiB  {stat.count:5d} blocks  {where}")

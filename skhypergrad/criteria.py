@@ -34,6 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
+from numba import njit
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, column_or_1d
 
@@ -228,9 +229,25 @@ class _AdjointOffGradient:
         -------
         ndarray of shape (n_params,)
         """
-        v = outer_grad(_expand(self.w))
+        # the held-out loss reads a compact w as it is (no dense copy of it)
+        sparse_ok = isinstance(getattr(outer_grad, "__self__", None), _OuterLoss)
+        v = outer_grad(self.w if sparse_ok else _expand(self.w))
         v[self.indices] = self.values
         return v
+
+    def take(self, indices, outer_grad):
+        """``toarray(outer_grad).take(indices)``, without the dense adjoint when
+        ``outer_grad`` is a held-out loss's (it then reads those columns only)."""
+        owner = getattr(outer_grad, "__self__", None)
+        if not isinstance(owner, _OuterLoss):
+            return self.toarray(outer_grad).take(indices)
+        indices = np.asarray(indices)
+        out = owner.grad_take(self.w, indices)
+        if self.indices.shape[0]:
+            pos = np.minimum(np.searchsorted(self.indices, indices), self.indices.shape[0] - 1)
+            found = self.indices[pos] == indices
+            out[found] = self.values[pos[found]]
+        return out
 
     def __getstate__(self):
         return (self.w, self.indices, self.values)
@@ -265,7 +282,7 @@ class _LazyAdjoint:
         """The entries ``indices`` of the adjoint."""
         if isinstance(self.stored, SparseVector):
             return self.stored.take(indices)
-        return self.stored.toarray(self.outer_grad).take(indices)
+        return self.stored.take(indices, self.outer_grad)
 
     def __array__(self, dtype=None, copy=None):
         x = _expand(self.stored, self.outer_grad)
@@ -343,6 +360,42 @@ class _OuterLoss:
         self.factor = factor
         self.linear = linear
 
+    def _predict(self, w):
+        """``z = X w + b``, for ``w`` dense or a :class:`SparseVector` (one output: its
+        nonzero columns only, the same sums as the dense product, bit for bit)."""
+        design = self.design
+        if not isinstance(w, SparseVector):
+            return design.matvec(w)
+        X = design.X
+        if design.n_outputs != 1 or not sp.issparse(X):
+            return design.matvec(w.toarray())
+        p = design.n_features
+        coef = w.indices < p
+        z = np.asarray(X[:, w.indices[coef]] @ w.values[coef])
+        if design.fit_intercept:
+            b = w.values[~coef]
+            z = z + (b[0] if b.shape[0] else 0.0)
+        return z
+
+    def _rmatvec(self, gz):
+        """``design.rmatvec(gz)``; for a sparse ``X`` and one output written into the
+        result directly (no ``p``-sized temporary), with scipy's sums."""
+        design = self.design
+        X = design.X
+        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1
+                and gz.ndim == 1):
+            return design.rmatvec(gz)
+        p = design.n_features
+        out = np.zeros(p + int(design.fit_intercept))
+        u = np.ascontiguousarray(gz, dtype=np.float64)
+        if X.format == "csr":
+            _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
+        else:
+            _csc_rmatvec(X.data, X.indices, X.indptr, u, out)
+        if design.fit_intercept:
+            out[p] = gz.sum(axis=0)
+        return out
+
     def value(self, w):
         z = self.design.matvec(w)
         out = self.factor * self.datafit.loss(self.y, z) if self.factor else 0.0
@@ -350,13 +403,50 @@ class _OuterLoss:
             out += float(self.linear @ z)
         return float(out)
 
-    def grad(self, w):
-        z = self.design.matvec(w)
+    def _grad_z(self, w):
+        """The gradient in the predictions ``z``."""
+        z = self._predict(w)
         gz = self.factor * self.datafit.raw_grad(self.y, z) if self.factor \
             else np.zeros_like(z)
         if self.linear is not None:
             gz = gz + self.linear
-        return self.design.rmatvec(gz)
+        return gz
+
+    def grad(self, w):
+        return self._rmatvec(self._grad_z(w))
+
+    def grad_take(self, w, indices):
+        """``grad(w)[indices]``; for a sparse ``X`` and one output from those columns
+        only (the same sums, bit for bit: no ``p``-sized array)."""
+        design, X = self.design, self.design.X
+        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1):
+            return self.grad(_expand(w)).take(indices)
+        gz = self._grad_z(w)
+        indices = np.asarray(indices)
+        is_coef = indices < design.n_features
+        out = np.empty(indices.shape[0])
+        out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
+        out[~is_coef] = gz.sum(axis=0)
+        return out
+
+
+@njit(cache=True)
+def _csr_rmatvec(data, indices, indptr, u, out):
+    """``out[:p] += X^T u`` for CSR ``X``, in scipy's order (``csc_matvec`` of ``X^T``)."""
+    for i in range(indptr.shape[0] - 1):
+        ui = u[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            out[indices[k]] += data[k] * ui
+
+
+@njit(cache=True)
+def _csc_rmatvec(data, indices, indptr, u, out):
+    """``out[:p] = X^T u`` for CSC ``X``, in scipy's order (``csr_matvec`` of ``X^T``)."""
+    for j in range(indptr.shape[0] - 1):
+        s = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            s += data[k] * u[indices[k]]
+        out[j] = s
 
 
 def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
@@ -458,6 +548,16 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     pgmap = model.make_map(_take_rows(X, train, sparse_format), y[train],
                            lipschitz=lipschitz)
     return pgmap, _heldout_loss(model, loss, X[test], y[test])
+
+
+def _compact_index(rows):
+    """Row indices as int32 when they fit (half the memory of the splitter's int64: the
+    splits of every fold are kept during an evaluation)."""
+    rows = np.asarray(rows)
+    if rows.dtype != np.int32 and rows.size and rows.max() <= np.iinfo(np.int32).max \
+            and rows.min() >= 0:
+        return rows.astype(np.int32)
+    return rows
 
 
 def _solver_format(solver):
@@ -730,7 +830,8 @@ class CrossVal(BaseCriterion):
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         _check_loss(self.loss, model)
         cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
-        splits = list(cv.split(X, y_enc))
+        splits = [(_compact_index(train), _compact_index(test))
+                  for train, test in cv.split(X, y_enc)]
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):

@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 
+def _uniform(value, n_features):
+    """``value`` for every feature: a read-only zero-stride view, no ``p``-sized memory."""
+    return np.broadcast_to(np.float64(value), (n_features,))
+
+
 def _expand(l1, n_outputs):
     return l1 if n_outputs == 1 else np.repeat(l1, n_outputs)
 
@@ -68,7 +73,12 @@ class BasePenalty:
         raise NotImplementedError
 
     def weights(self, lam, n_features):
-        """``(l1, l2)``: per-feature L1 weights (shape (p,)) and the L2 weight."""
+        """``(l1, l2)``: per-feature L1 weights (shape (p,)) and the L2 weight.
+
+        ``l1`` is only to be read: a penalty with one L1 weight for every feature
+        returns it as a read-only, zero-stride view (``np.broadcast_to``), which
+        costs no ``p``-sized memory (p may be large with a sparse ``X``).
+        """
         raise NotImplementedError
 
     def weights_jvp(self, e, n_features):
@@ -145,7 +155,7 @@ class L1(BasePenalty):
         return 1
 
     def weights(self, lam, n_features):
-        return np.full(n_features, float(np.asarray(lam).ravel()[0])), 0.0
+        return _uniform(float(np.asarray(lam).ravel()[0]), n_features), 0.0
 
     def weights_vjp(self, g_l1, g_l2):
         return np.array([np.sum(g_l1)])
@@ -164,7 +174,7 @@ class ElasticNet(BasePenalty):
 
     def weights(self, lam, n_features):
         lam = np.asarray(lam, dtype=np.float64).ravel()
-        return np.full(n_features, lam[0]), float(lam[1])
+        return _uniform(lam[0], n_features), float(lam[1])
 
     def weights_vjp(self, g_l1, g_l2):
         return np.array([np.sum(g_l1), g_l2])

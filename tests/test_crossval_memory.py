@@ -114,3 +114,52 @@ def test_aid_cg_on_the_support_equals_full_system():
     np.testing.assert_allclose(sub.grad, full.grad, rtol=1e-12)
     np.testing.assert_array_equal(sub.state, full.state)
     assert sub.n_iter == full.n_iter
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_heldout_gradient_from_compact_w_is_exact(fmt, fit_intercept):
+    # the held-out gradient at a compact w, written into its result without a
+    # p-sized temporary, equals the dense computation bit for bit
+    from skhypergrad._design import Design
+    from skhypergrad.datafits import Quadratic
+
+    X, y = _problem(p=3_000)
+    X = X.asformat(fmt)
+    rng = np.random.default_rng(0)
+    w = np.zeros(X.shape[1] + fit_intercept)
+    w[rng.choice(X.shape[1], 40, replace=False)] = rng.standard_normal(40)
+    if fit_intercept:
+        w[-1] = 0.7
+    outer = criteria._OuterLoss(Design(X, fit_intercept=fit_intercept), y, Quadratic())
+    dense = Design(X, fit_intercept=fit_intercept).rmatvec(
+        Quadratic().raw_grad(y, Design(X, fit_intercept=fit_intercept).matvec(w)))
+    for w_in in (w, SparseVector.from_dense(w)):
+        np.testing.assert_array_equal(outer.grad(w_in), dense)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_stored_adjoint_take_is_exact(fmt):
+    # a stored adjoint read on a few entries, from those columns of the held-out rows
+    # only, equals the entries of the dense adjoint bit for bit
+    from skhypergrad._design import Design
+    from skhypergrad.datafits import Quadratic
+
+    X, y = _problem(p=3_000)
+    X = X.asformat(fmt)
+    rng = np.random.default_rng(1)
+    w = np.zeros(X.shape[1] + 1)
+    w[rng.choice(X.shape[1], 40, replace=False)] = rng.standard_normal(40)
+    w[-1] = 0.3
+    outer = criteria._OuterLoss(Design(X, fit_intercept=True), y, Quadratic())
+    v = outer.grad(w)
+    changed = np.sort(rng.choice(v.shape[0], 25, replace=False))
+    v[changed] += rng.standard_normal(25)
+    stored = criteria._AdjointOffGradient.compress(v, w, SparseVector.from_dense(w),
+                                                    outer.grad)
+    assert isinstance(stored, criteria._AdjointOffGradient)
+    idx = np.concatenate([changed[::2], rng.choice(v.shape[0] - 1, 30, replace=False),
+                          [v.shape[0] - 1]])
+    lazy = criteria._LazyAdjoint(stored, outer.grad)
+    np.testing.assert_array_equal(lazy.take(idx), v[idx])
+    np.testing.assert_array_equal(np.asarray(lazy), v)

@@ -188,6 +188,20 @@ def prox_steps(w, grad, l1, l2, lc):
     return out
 
 
+@njit(cache=True)
+def prox_scores(w, grad, l1, l2, lc, out):
+    r"""Scores :math:`L_j |\Delta_j|` of the steps of :func:`prox_steps` in ``out`` (which
+    may be ``grad`` itself: entry ``j`` is written after it is read), and the largest
+    decrease bound :math:`L_j \Delta_j^2` (as ``|Delta_j| (L_j |Delta_j|)``), without
+    the steps themselves."""
+    decrease = 0.0
+    for j in range(grad.shape[0]):
+        step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2) - w[j])
+        out[j] = step * lc[j]
+        decrease = max(decrease, step * out[j])
+    return out, decrease
+
+
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
 def _column_dots_blocks(X, data, indices, indptr, j, u, out, squared):
     """``out[k] = X_j^T u[:, k]`` (``(X_j**2)^T u[:, k]`` when ``squared``), ``u`` of shape (n, K)."""

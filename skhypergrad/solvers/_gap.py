@@ -19,6 +19,7 @@ the least-squares intercept after an intercept update).
 """
 
 import numpy as np
+from numba import njit
 
 
 def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
@@ -32,6 +33,80 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     predictions ``Xw + b`` and ``xt_theta`` the product ``X^T theta`` (minus the
     datafit's gradient in the coefficients, shape (p,) or (p, K)) when already known.
     """
+    design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
+    p, K = design.n_features, design.n_outputs
+    if K > 1:
+        return _duality_gap_outputs(pgmap, w, lam, z, xt_theta)
+    l1, l2 = penalty.weights(lam, p)
+    if z is None:
+        z = design.matvec(w)
+    theta = -datafit.raw_grad(y, z)
+    coef = design.coef(w)
+    u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
+    grad_b = float(np.abs(theta.sum())) if design.fit_intercept else 0.0
+    # the p-sized work in one pass, without temporaries (p may be large, X sparse)
+    pen, g_sum, s_tight, grad_free, scale, free_dot, any_free = _gap_terms(
+        coef, np.asarray(u).reshape(p), l1, float(l2))
+    del u
+    primal = datafit.loss(y, z) + pen
+    g_star = g_sum / (2.0 * l2) if l2 > 0 else 0.0
+    if l2 <= 0:
+        grad_b = max(grad_b, grad_free)
+        theta = scale * theta
+    offset = float(np.sum(design.intercept(w) * theta.sum(axis=0)))
+    if any_free:
+        offset += scale * free_dot
+    dual = datafit.dual_term(y, theta) - offset - g_star
+    if l2 > 0 and g_star > 0 and s_tight >= 0.0:
+        # for a small l2, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
+        # gives the tighter bound: keep the larger of the two
+        dual = max(dual, datafit.dual_term(y, s_tight * theta) - s_tight * offset)
+    return primal, dual, primal - dual, grad_b
+
+
+@njit(cache=True)
+def _gap_terms(coef, u, l1, l2):
+    """The gap's sums and extrema over the features, one pass (one output).
+
+    Returns ``(penalty, g_sum, s_tight, grad_free, scale, free_dot, any_free)``:
+    the penalty ``sum_j l1_j |coef_j| + l2/2 ||coef||^2``; ``g_sum = sum_j
+    max(|u_j| - l1_j, 0)^2`` (``G* = g_sum / (2 l2)``); ``s_tight = min_j l1_j /
+    max(|u_j|, l1_j)``, -1 when some ``l1_j <= 0``; for ``l2 = 0``, with the free
+    features ``l1_j <= 0``: their largest ``|u_j|``, the rescaling ``min(1, min_j
+    l1_j / |u_j|)`` over the others with ``|u_j| > l1_j``, ``sum_j coef_j u_j``
+    over them, and whether there is one.
+    """
+    s1 = 0.0
+    s2 = 0.0
+    g_sum = 0.0
+    s_tight = 1.0
+    grad_free = 0.0
+    scale = 1.0
+    free_dot = 0.0
+    any_free = False
+    for j in range(u.shape[0]):
+        c, a, t = coef[j], abs(u[j]), l1[j]
+        s1 += t * abs(c)
+        s2 += c * c
+        if l2 > 0.0:
+            if a > t:
+                g_sum += (a - t) * (a - t)
+            if t > 0.0:
+                if s_tight >= 0.0 and a > t:
+                    s_tight = min(s_tight, t / a)
+            else:
+                s_tight = -1.0
+        elif t <= 0.0:
+            any_free = True
+            grad_free = max(grad_free, a)
+            free_dot += c * u[j]
+        elif a > t:
+            scale = min(scale, t / a)
+    return s1 + 0.5 * l2 * s2, g_sum, s_tight, grad_free, scale, free_dot, any_free
+
+
+def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
+    """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy."""
     design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
     p, K = design.n_features, design.n_outputs
     l1, l2 = penalty.weights(lam, p)

@@ -52,7 +52,7 @@ import scipy.sparse as sp
 from .._design import Design, cached_gram, gram_of
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          columns_gradient_curvature_blocks, prox_steps)
+                          columns_gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
 from ._gram_kernels import add_columns, gram_epoch
 
@@ -154,16 +154,29 @@ class CoordinateDescent(BaseSolver):
             del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
-                # X^T theta = -X^T a / n, the gradient just computed
-                xt_theta = -grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
-                    else -grad
-                measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
+                # X^T theta = -X^T a / n, the gradient (computed again if the scores
+                # took its memory): negated in place (no p-sized copy), then back
+                # (negation is exact)
+                if grad is None:
+                    grad = prob.gradient(w, a)
+                np.negative(grad, out=grad)
+                xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
+                    else grad
+                try:
+                    measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
+                finally:
+                    np.negative(grad, out=grad)
+                del xt_theta
                 if last or measure <= self.tol or violation <= floor:
                     break
             ws_size = next_size
             tol_in = max(self.inner_ratio * violation, floor)
             solve_ws = self._ws_least_squares if prob.exact else self._ws_newton
+            if prob.gram is None:
+                del grad  # p-sized, only read on the Gram matrix: freed during the solve
+                grad = None
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
+            del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
 
     def _check_params(self, pgmap):
@@ -188,7 +201,8 @@ class CoordinateDescent(BaseSolver):
     def _ws_least_squares(self, prob, w, z, a, ws, tol, grad):
         """Coordinate descent on the working set (the model is exact); ``w``, ``z`` in place.
 
-        ``grad`` is ``X^T a / n``, the gradient at the start (used on the Gram matrix).
+        ``grad`` is ``X^T a / n``, the gradient at the start (used on the Gram matrix; None
+        otherwise).
         """
         if prob.gram is not None:
             return self._ws_gram(prob, w, z, a, ws, tol, grad)
@@ -328,20 +342,11 @@ class _Problem(NamedTuple):
     @classmethod
     def build(cls, pgmap, lam, precompute="auto"):
         datafit, design = pgmap.datafit, pgmap.design
-        X, kernel_args, sq_norms = _prepare(design)
+        X, kernel_args, lc, col_norm = _bounds(design, datafit.curvature)
+        # a uniform l1 stays a read-only zero-stride view: the kernels only read it
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, datafit.curvature, design.n_outputs
-        l1 = np.ascontiguousarray(l1, dtype=np.float64)
-        # p-sized arrays built without temporaries (p may be large and sparse X small)
-        fi = int(design.fit_intercept)
-        lc = np.empty((design.n_features + fi) * K)
-        if K == 1:
-            np.multiply(sq_norms, c, out=lc[:design.n_features])
-        else:
-            lc[:design.n_coefs] = np.repeat(c * sq_norms, K)
-        lc[:design.n_coefs] /= n
-        lc[design.n_coefs:] = c
-        col_norm = float(np.sqrt(max(sq_norms.max(initial=0.0), n if fi else 0.0)))
+        l1 = np.asarray(l1, dtype=np.float64)
         if datafit.kind == 2:
             y = np.asarray(pgmap.y)
             onehot = np.zeros((n, K))
@@ -426,33 +431,39 @@ class _Problem(NamedTuple):
         """``max_k |grad_{b_k} F|``."""
         return float(np.max(np.abs(a.reshape(a.shape[0], -1).mean(axis=0))))
 
-    def optimality(self, w, a):
-        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the
-        gap, and the gradient ``X^T a / n``.
-
-        One product ``X^T a`` gives the gradient; :func:`prox_steps` the
-        coordinate steps ``Delta_jk``, each decreasing the objective by at least
-        ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept).
-        """
-        nc, n = self.n_coefs, a.shape[0]
+    def gradient(self, w, a):
+        """The gradient ``X^T a / n`` of the datafit in the coefficients (flat)."""
         if self.gram is not None:  # G w + s b - X^T y / n: O(p |supp|) instead of O(n p)
             G, colmeans, xty = self.gram
-            nz = np.flatnonzero(w[:nc])
+            nz = np.flatnonzero(w[:self.n_coefs])
             grad = G[:, nz] @ w[nz] - xty
             if self.fit_intercept:
                 grad += colmeans * w[-1]
-        else:
-            grad = np.asarray(self.X.T @ a).ravel()
-            grad /= n
-        steps = prox_steps(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc])
-        # in place: at most two p-sized arrays alive (p may be large, X sparse)
-        scores = np.abs(steps)
-        scores *= self.lc[:nc]
-        np.abs(steps, out=steps)
-        steps *= scores
+            return grad
+        grad = np.asarray(self.X.T @ a).ravel()
+        grad /= a.shape[0]
+        return grad
+
+    def optimality(self, w, a):
+        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the
+        gap, and the gradient ``X^T a / n`` (None when the scores took its memory).
+
+        One product ``X^T a`` gives the gradient; :func:`prox_scores` the scores
+        of the coordinate steps ``Delta_jk``, each decreasing the objective by at
+        least ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept). For
+        a sparse ``X`` (p may be large), the scores overwrite the gradient: one
+        ``p``-sized array; :meth:`gradient` computes it again for the duality gap.
+        """
+        nc = self.n_coefs
+        grad = self.gradient(w, a)
+        # the largest decrease L |Delta| |Delta| in the same pass
+        in_place = self.gram is None and sp.issparse(self.X)
+        scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc],
+                                       grad if in_place else np.empty(nc))
+        if in_place:
+            grad = None
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
-        decrease = max(np.max(steps, initial=0.0), grad_b ** 2 / self.curvature)
-        del steps
+        decrease = max(decrease, grad_b ** 2 / self.curvature)
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
         return scores, grad_b, decrease / 2, grad
@@ -472,24 +483,25 @@ class _Problem(NamedTuple):
         """Penalty of the coefficients ``w_cols``, entries ``cols`` of ``w``."""
         return float(self.l1_entries[cols] @ np.abs(w_cols) + 0.5 * self.l2 * (w_cols @ w_cols))
 
-    def model(self, w, v, a, h, ws):
-        """``Q = (a^T v + v^T (h v) / 2) / n + G_ws(w)`` up to a constant."""
+    def model(self, w_cols, v, a, h, cols):
+        """``Q = (a^T v + v^T (h v) / 2) / n + G_ws(w)`` up to a constant, from the
+        coefficients ``w_cols`` of the working set (entries ``cols`` of ``w``)."""
         hv = self.hess_v(h, v)
-        cols = self.entries(ws)
         return (float(np.vdot(a, v) + 0.5 * np.vdot(hv, v)) / v.shape[0]
-                + self.penalty(w[cols], cols))
+                + self.penalty(w_cols, cols))
 
     def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v):
         """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops."""
         c = _anderson_weights(hist_w)
         if c is None:
             return
-        idx = self.moving(ws)
-        w_acc = w.copy()
-        w_acc[idx] = c @ hist_w[1:]
+        # on the moving entries only (the working set's, then the intercepts): no copy of w
+        idx, cols = self.moving(ws), self.entries(ws)
+        w_acc = c @ hist_w[1:]
         v_acc = (c @ hist_v[1:]).reshape(v.shape)
-        if self.model(w_acc, v_acc, a, h, ws) < self.model(w, v, a, h, ws):
-            w[idx], v[:] = w_acc[idx], v_acc
+        if self.model(w_acc[:cols.shape[0]], v_acc, a, h, cols) < \
+                self.model(w[cols], v, a, h, cols):
+            w[idx], v[:] = w_acc, v_acc
             d[:] = a + self.hess_v(h, v_acc)
 
     def line_search(self, w, w_new, z, v, cols, max_halvings=30):
@@ -569,12 +581,72 @@ _PREPARED = weakref.WeakKeyDictionary()
 
 
 def _prepare(design):
-    """``(X, kernel_args, ||X_j||^2)`` for ``design.X``, cached per design."""
+    """``(X, kernel_args, bounds)`` for ``design.X``, cached per design.
+
+    ``bounds`` caches the output of :func:`_curvature_bounds`, for the last
+    datafit curvature asked.
+    """
     entry = _PREPARED.get(design)
     if entry is None or entry[0] is not design.X:
-        entry = (design.X, _convert(design.X))
+        entry = (design.X, _convert(design.X) + ({},))
         _PREPARED[design] = entry
     return entry[1]
+
+
+def _bounds(design, curvature):
+    """``(X, kernel_args, lc, col_norm)`` for ``design.X``, cached per design.
+
+    ``lc`` holds the curvature bounds ``c ||X_j||^2 / n`` of the coefficients
+    (repeated for the K outputs), then ``c`` per intercept, for the datafit's
+    ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
+    column's ``sqrt(n)`` included). For a dense ``X``, ``lc`` is kept with the
+    design (not the squared norms it is made of; another ``c`` rebuilds it); for
+    a sparse ``X`` it is made again by every solve, in ``O(nnz)``, and freed with
+    it: ``p`` may be large, and the map of a cross-validation fold of a sparse
+    ``X`` is built for one solve. The solvers only read it.
+    """
+    X, kernel_args, bounds = _prepare(design)
+    key = (curvature, design.n_outputs, design.fit_intercept)
+    if sp.issparse(X):
+        return (X, kernel_args) + _curvature_bounds(design, _column_squared_norms(X),
+                                                    curvature)
+    if key not in bounds:
+        bounds.clear()  # first: one lc alive at a time
+        bounds[key] = _curvature_bounds(design, _column_squared_norms(X), curvature)
+    return (X, kernel_args) + bounds[key]
+
+
+def _column_squared_norms(X, chunk=1 << 16):
+    """``||X_j||^2`` of the converted ``X``: for CSC, as ``X.multiply(X).sum(axis=0)``
+    (the same sums, ``np.add.reduceat`` per column) over ``chunk`` columns at a time,
+    without a copy of ``X``."""
+    if not sp.issparse(X):
+        return Design(X).column_squared_norms()
+    data, indptr, p = X.data, X.indptr, X.shape[1]
+    out = np.zeros(p)
+    for j0 in range(0, p, chunk):
+        j1 = min(j0 + chunk, p)
+        lo = indptr[j0]
+        cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
+        if cols.shape[0]:
+            out[j0 + cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]),
+                                             indptr[j0 + cols] - lo)
+    return out
+
+
+def _curvature_bounds(design, sq_norms, c):
+    """``(lc, col_norm)`` of :func:`_prepare` from the squared column norms."""
+    # p-sized arrays built without temporaries (p may be large and sparse X small)
+    n, K, fi = design.n_samples, design.n_outputs, int(design.fit_intercept)
+    lc = np.empty((design.n_features + fi) * K)
+    if K == 1:
+        np.multiply(sq_norms, c, out=lc[:design.n_features])
+    else:
+        lc[:design.n_coefs] = np.repeat(c * sq_norms, K)
+    lc[:design.n_coefs] /= n
+    lc[design.n_coefs:] = c
+    col_norm = float(np.sqrt(max(sq_norms.max(initial=0.0), n if fi else 0.0)))
+    return lc, col_norm
 
 
 _GRAM_MAX_FEATURES = 2048
@@ -616,4 +688,4 @@ def _convert(X):
     else:
         Xc = np.asfortranarray(X, dtype=np.float64)
         args = (Xc, _EMPTY_DATA, _EMPTY_INDEX, _EMPTY_INDEX)
-    return Xc, args, Design(Xc).column_squared_norms()
+    return Xc, args

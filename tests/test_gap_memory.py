@@ -1,0 +1,156 @@
+"""Memory-lean duality gap and penalty weights (issue 7, item 4).
+
+Protects: the one-output duality gap computed in one numba pass equals the
+NumPy formula (with every temporary) on dense and sparse ``X``, for the
+least-squares and logistic datafits, every penalty (a tiny, zero and large L2
+weight; unpenalized features of a weighted Lasso), with and without intercept
+and with a precomputed ``X^T theta``; the multinomial gap is untouched. Uniform
+L1 weights are a read-only zero-stride view (no ``p``-sized array), and
+coordinate descent keeps one ``p``-sized array of curvatures per design (not
+also the column norms), with solutions identical to full L1 weights.
+"""
+
+import numpy as np
+import pytest
+
+from skhypergrad._kernels import prox_enet
+from skhypergrad.datafits import Logistic, Multinomial, Quadratic
+from skhypergrad.fixed_point import ProxGradMap
+from skhypergrad.penalties import L1, ElasticNet, WeightedL1
+from skhypergrad.solvers import CoordinateDescent, duality_gap
+from skhypergrad.solvers._gap import _duality_gap_outputs
+from skhypergrad.solvers.coordinate_descent import _PREPARED, _bounds
+
+from _data import make_classification_data, make_regression_data
+
+
+def _reference_gap(pgmap, w, lam):
+    """The duality gap of :mod:`skhypergrad.solvers._gap` written with NumPy arrays."""
+    design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
+    l1, l2 = penalty.weights(lam, design.n_features)
+    l1 = np.array(l1, dtype=np.float64)  # a full array, as before
+    z = design.matvec(w)
+    theta = -datafit.raw_grad(y, z)
+    coef = design.coef(w)
+    primal = datafit.loss(y, z) + float(l1 @ np.abs(coef) + 0.5 * l2 * np.sum(coef * coef))
+    u = np.asarray(design.X.T @ theta).ravel()
+    grad_b = float(abs(theta.sum())) if design.fit_intercept else 0.0
+    au = np.abs(u)
+    free = np.zeros(u.shape[0], dtype=bool)
+    scale, g_star = 1.0, 0.0
+    if l2 > 0:
+        g_star = float(np.sum(np.maximum(au - l1, 0.0) ** 2)) / (2.0 * l2)
+    else:
+        free = l1 <= 0
+        grad_b = max(grad_b, float(au[free].max(initial=0.0)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = np.where((au > l1) & ~free, l1 / au, 1.0)
+        scale = float(min(1.0, ratios.min(initial=1.0)))
+        theta = scale * theta
+    offset = float(np.sum(design.intercept(w) * theta.sum()))
+    if free.any():
+        offset += scale * float(np.sum(coef[free] * u[free]))
+    dual = datafit.dual_term(y, theta) - offset - g_star
+    if l2 > 0 and g_star > 0 and np.all(l1 > 0):
+        s = float(np.min(l1 / np.maximum(au, l1)))
+        dual = max(dual, datafit.dual_term(y, s * theta) - s * offset)
+    return primal, dual, primal - dual, grad_b
+
+
+def _weighted_lam(p, rng):
+    lam = rng.uniform(0.01, 0.05, size=p)
+    lam[::7] = 0.0  # unpenalized features, held fixed in the dual
+    return lam
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("datafit", ["quadratic", "logistic"])
+@pytest.mark.parametrize("case", ["l1", "enet", "enet_tiny_l2", "enet_large_l2", "weighted"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_one_pass_gap_equals_numpy_formula(sparse, datafit, case, fit_intercept):
+    rng = np.random.default_rng(0)
+    make = make_classification_data if datafit == "logistic" else make_regression_data
+    X, y = make(n=50, p=80, seed=1, density=0.3 if sparse else None)
+    fit = Logistic() if datafit == "logistic" else Quadratic()
+    penalty, lam = {
+        "l1": (L1(), np.array([0.02])),
+        "enet": (ElasticNet(), np.array([0.02, 0.01])),
+        "enet_tiny_l2": (ElasticNet(), np.array([0.02, 1e-12])),
+        "enet_large_l2": (ElasticNet(), np.array([0.02, 10.0])),
+        "weighted": (WeightedL1(), _weighted_lam(X.shape[1], rng)),
+    }[case]
+    pgmap = ProxGradMap(fit, penalty, X, y, fit_intercept=fit_intercept)
+    # a point away from the solution (a nonzero gap) and the solution (a tiny one)
+    points = [0.1 * rng.standard_normal(pgmap.n_params),
+              CoordinateDescent(tol=1e-10).solve(pgmap, lam).w]
+    for w in points:
+        expected = _reference_gap(pgmap, w, lam)
+        # the gap is a difference: equal up to rounding of the primal (summation order)
+        atol = 1e-13 * abs(expected[0])
+        np.testing.assert_allclose(duality_gap(pgmap, w, lam), expected, rtol=1e-12,
+                                   atol=atol)
+        # with X^T theta given (as coordinate descent does)
+        theta = -fit.raw_grad(y, pgmap.design.matvec(w))
+        xt_theta = np.asarray(pgmap.design.X.T @ theta).ravel()
+        np.testing.assert_allclose(duality_gap(pgmap, w, lam, xt_theta=xt_theta), expected,
+                                   rtol=1e-12, atol=atol)
+
+
+def test_multinomial_gap_unchanged():
+    X, y = make_classification_data(n=60, p=30, seed=2, n_classes=3)
+    pgmap = ProxGradMap(Multinomial(3), ElasticNet(), X, y, fit_intercept=True)
+    lam = np.array([0.01, 0.001])
+    w = 0.05 * np.random.default_rng(0).standard_normal(pgmap.n_params)
+    assert duality_gap(pgmap, w, lam) == _duality_gap_outputs(pgmap, w, lam, None, None)
+
+
+@pytest.mark.parametrize("penalty, lam", [(L1(), [0.3]), (ElasticNet(), [0.3, 0.1])])
+def test_uniform_weights_are_a_zero_stride_view(penalty, lam):
+    l1, _ = penalty.weights(np.array(lam), 1_000_000)
+    assert l1.shape == (1_000_000,) and l1.strides == (0,)
+    assert not l1.flags.writeable
+    assert l1.base is not None and np.asarray(l1.base).nbytes == 8
+    assert np.all(l1 == 0.3)
+    # the prox kernel reads it exactly as a full array
+    z = np.random.default_rng(0).standard_normal(1_000_000)
+    l2 = lam[1] if len(lam) > 1 else 0.0
+    np.testing.assert_array_equal(penalty.prox(z, 0.5, np.array(lam), 1_000_000),
+                                  prox_enet(z, np.full(1_000_000, 0.3), l2, 0.5, 1))
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_cd_with_uniform_view_matches_full_weights(sparse):
+    # L1 (a broadcast view) and WeightedL1 with equal weights (a full array): same iterates
+    X, y = make_regression_data(n=60, p=200, seed=4, density=0.2 if sparse else None)
+    lam1 = 0.02
+    solver = CoordinateDescent(tol=1e-10, precompute=False)
+    w_view = solver.solve(ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True),
+                          [lam1]).w
+    w_full = solver.solve(ProxGradMap(Quadratic(), WeightedL1(), X, y, fit_intercept=True),
+                          np.full(200, lam1)).w
+    np.testing.assert_allclose(w_view, w_full, rtol=1e-12, atol=1e-14)
+
+
+def test_curvatures_cached_without_column_norms():
+    X, y = make_regression_data(n=40, p=500, seed=5)
+    pgmap = ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True)
+    CoordinateDescent(tol=1e-8, precompute=False).solve(pgmap, [0.01])
+    Xc, _, bounds = _PREPARED[pgmap.design][1]
+    (lc, col_norm), = bounds.values()  # one p-sized array kept: lc, not also ||X_j||^2
+    sq = np.einsum("ij,ij->j", Xc, Xc)
+    np.testing.assert_array_equal(lc[:-1], sq * 1.0 / 40)
+    assert lc[-1] == 1.0 and col_norm == np.sqrt(max(sq.max(), 40))
+    assert _bounds(pgmap.design, 1.0)[2] is lc  # reused by the next solve
+
+
+def test_sparse_curvatures_not_kept():
+    # sparse X: lc is rebuilt per solve (O(nnz)) and freed with it, equal to the formula
+    X, y = make_regression_data(n=40, p=500, seed=5, density=0.05)
+    pgmap = ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True)
+    CoordinateDescent(tol=1e-8).solve(pgmap, [0.01])
+    Xc, _, bounds = _PREPARED[pgmap.design][1]
+    assert not bounds
+    lc = _bounds(pgmap.design, 0.25)[2]
+    sq = np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()
+    np.testing.assert_array_equal(lc[:-1], sq * 0.25 / 40)
+    assert lc[-1] == 0.25
