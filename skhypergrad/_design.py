@@ -179,6 +179,9 @@ class Design:
 # rebuilt if ``design.X`` is replaced, never pickled.
 _GRAM = weakref.WeakKeyDictionary()
 
+#: largest number of features for which a Gram matrix is formed unasked (32 MiB)
+GRAM_MAX_FEATURES = 2048
+
 
 def gram_of(design, X=None):
     """``(X^T X / n, X^T 1 / n)`` of a dense design, computed once and cached.
@@ -194,6 +197,48 @@ def gram_of(design, X=None):
         entry = (design.X, (np.ascontiguousarray(G), np.asarray(X.sum(axis=0)).ravel() / n))
         _GRAM[design] = entry
     return entry[1]
+
+
+def gram_pays(design):
+    """Whether repeated least-squares work on ``design`` should form its Gram matrix.
+
+    Dense, one output, more samples than features and at most
+    :data:`GRAM_MAX_FEATURES` features: then ``X^T X`` (``O(n p^2)`` once, ``p^2``
+    memory) replaces products with ``X`` (``O(n p)`` each).
+    """
+    return (not design.is_sparse and design.n_outputs == 1
+            and design.n_features < design.n_samples
+            and design.n_features <= GRAM_MAX_FEATURES)
+
+
+def seed_row_subset_grams(X, designs, subsets):
+    """Cache the Gram matrices of row subsets of a dense ``X`` from the Gram of ``X``.
+
+    ``designs[k].X`` holds the rows ``subsets[k]`` of ``X`` (a cross-validation
+    fold's training rows). With :math:`G = X^T X` and :math:`C_k` the rows not
+    in the subset, the subset's Gram is :math:`G - X_{C_k}^T X_{C_k}` and its
+    column sums :math:`X^T 1 - X_{C_k}^T 1`: one product with all of ``X`` and
+    one with each (small) complement, instead of one with each (large) subset.
+    A subset with repeated rows, or no larger than its complement, is computed
+    directly. What :func:`gram_of` then returns for these designs.
+    """
+    G = colsum = None
+    n_all = X.shape[0]
+    for design, rows in zip(designs, subsets):
+        n = design.n_samples
+        outside = np.ones(n_all, dtype=bool)
+        outside[rows] = False
+        complement = np.flatnonzero(outside)
+        if complement.shape[0] >= n or complement.shape[0] + n != n_all:
+            gram_of(design)
+            continue
+        if G is None:
+            G, colsum = X.T @ X, np.asarray(X.sum(axis=0)).ravel()
+        Xc = X[complement]
+        Gk = G - Xc.T @ Xc
+        Gk /= n
+        _GRAM[design] = (design.X, (np.ascontiguousarray(Gk),
+                                    (colsum - Xc.sum(axis=0)) / n))
 
 
 def cached_gram(design):

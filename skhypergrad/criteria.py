@@ -38,7 +38,7 @@ from numba import njit
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, column_or_1d
 
-from ._design import Design
+from ._design import Design, gram_pays, seed_row_subset_grams
 from .datafits import Quadratic
 from .hypergrad import get_engine
 from .models import InnerModel
@@ -817,6 +817,10 @@ class CrossVal(BaseCriterion):
             return cached[1]
         problems = [_fold_problem(model, X, y_enc, train, test, self.loss)
                     for train, test in splits]
+        designs = [pgmap.design for pgmap, _ in problems]
+        if getattr(model.get_datafit(), "kind", None) == 0 and all(map(gram_pays, designs)):
+            # the folds will be solved again and again: their Gram matrices, from X's
+            seed_row_subset_grams(X, designs, [train for train, _ in splits])
         self._fold_cache = (key, problems)
         return problems
 

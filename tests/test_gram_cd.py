@@ -104,3 +104,53 @@ def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept):
     direct = engine.hypergradient(fresh, lam, w, lambda _: outer).grad
     assert cached_gram(fresh.design) is None
     np.testing.assert_allclose(with_gram, direct, rtol=1e-10)
+
+
+def _fold_designs(X, subsets):
+    from skhypergrad._design import Design
+    return [Design(np.asfortranarray(X[rows]), fit_intercept=True) for rows in subsets]
+
+
+@pytest.mark.parametrize("splitter", ["kfold", "shuffle", "bootstrap", "small"])
+def test_row_subset_grams_equal_the_direct_products(splitter):
+    """Seeded from the Gram of X (``G - X_C^T X_C``) when the subset is the complement
+    of a smaller set of rows; computed directly otherwise (rows left out of both
+    sides, repeated rows, a subset smaller than its complement)."""
+    from sklearn.model_selection import KFold, ShuffleSplit
+
+    from skhypergrad._design import cached_gram, seed_row_subset_grams
+
+    X, _ = make_regression_data(n=90, p=12, seed=3)
+    rng = np.random.default_rng(0)
+    subsets = {
+        "kfold": [train for train, _ in KFold(5).split(X)],
+        "shuffle": [train for train, _ in ShuffleSplit(3, train_size=0.6, test_size=0.2,
+                                                      random_state=0).split(X)],
+        "bootstrap": [rng.integers(0, 90, size=80) for _ in range(2)],
+        "small": [np.arange(30)],
+    }[splitter]
+    designs = _fold_designs(X, subsets)
+    seed_row_subset_grams(X, designs, subsets)
+    for design, rows in zip(designs, subsets):
+        G, colmeans = cached_gram(design)
+        Xk = X[rows]
+        np.testing.assert_allclose(G, Xk.T @ Xk / len(rows), rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(colmeans, Xk.mean(axis=0), rtol=1e-12, atol=1e-14)
+
+
+def test_cross_validation_solves_its_folds_on_the_gram_from_the_first_solve():
+    """CrossVal keeps its dense least-squares folds and seeds their Gram matrices: the
+    first evaluation already runs on them (and gives the residual path's value)."""
+    from skhypergrad import CrossVal, InnerModel
+    from skhypergrad._design import cached_gram
+
+    X, y = make_regression_data(n=150, p=20, seed=1)
+    model = InnerModel(Quadratic(), ElasticNet(), fit_intercept=True)
+    lam = np.array([0.03, 0.01])
+    criterion = CrossVal(cv=3)
+    gram = criterion.value(model, X, y, lam, solver=CoordinateDescent(tol=1e-12))
+    designs = [pgmap.design for pgmap, _ in criterion._fold_cache[1]]
+    assert all(cached_gram(d) is not None for d in designs)
+    plain = CrossVal(cv=3).value(model, X, y, lam,
+                                 solver=CoordinateDescent(tol=1e-12, precompute=False))
+    np.testing.assert_allclose(gram.values, plain.values, rtol=1e-5)  # gap 1e-12: w to ~1e-6

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .._design import Design, cached_gram, gram_of
+from .._design import Design, cached_gram, gram_of, gram_pays
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           columns_gradient_curvature_blocks, prox_scores, prox_steps)
@@ -102,7 +102,11 @@ class CoordinateDescent(BaseSolver):
         when ``n_samples > n_features`` and ``n_features <= 2048`` (as
         scikit-learn's ``precompute="auto"``, with a memory cap), from the second
         solve on the same problem on (as in a search: the ``O(n p^2)`` product
-        does not pay for a single solve).
+        does not pay for a single solve), or from the first when the design's
+        Gram matrix is there already (cross-validation forms its folds' from
+        the Gram of the whole data).
+        The iterates are those of the residual path (up to rounding), so that
+        the results do not depend on where a problem is solved.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
 
@@ -435,8 +439,10 @@ class _Problem(NamedTuple):
         """The gradient ``X^T a / n`` of the datafit in the coefficients (flat)."""
         if self.gram is not None:  # G w + s b - X^T y / n: O(p |supp|) instead of O(n p)
             G, colmeans, xty = self.gram
-            nz = np.flatnonzero(w[:self.n_coefs])
-            grad = G[:, nz] @ w[nz] - xty
+            coef = w[:self.n_coefs]
+            nz = np.flatnonzero(coef)
+            # a product with the gathered columns only pays for a small support
+            grad = (G[:, nz] @ coef[nz] if 8 * nz.shape[0] < self.p else G @ coef) - xty
             if self.fit_intercept:
                 grad += colmeans * w[-1]
             return grad
@@ -649,7 +655,6 @@ def _curvature_bounds(design, sq_norms, c):
     return lc, col_norm
 
 
-_GRAM_MAX_FEATURES = 2048
 _SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matrix so far
 
 
@@ -661,8 +666,7 @@ def _use_gram(design, datafit, precompute):
         return True
     solves = _SOLVES.get(design, 0)
     _SOLVES[design] = solves + 1
-    return solves >= 1 and design.n_features < design.n_samples \
-        and design.n_features <= _GRAM_MAX_FEATURES
+    return solves >= 1 and gram_pays(design)
 
 
 def _xty(pgmap, X):
