@@ -536,7 +536,7 @@ def _take_rows(X, rows, sparse_format=None):
             out = out.asformat(sparse_format)  # the row copy is freed: one copy kept
         return out
     if X.flags.f_contiguous and not X.flags.c_contiguous:
-        return X.T[:, rows].T
+        return X.T.take(rows, axis=1).T  # Fortran order (fancy indexing would give C order)
     return X[rows]
 
 
