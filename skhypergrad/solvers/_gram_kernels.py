@@ -24,13 +24,15 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def gram_epoch(G, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept):
+def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept):
     """One epoch over the working set, then the intercept; returns the epoch's violation.
 
     Parameters
     ----------
-    G : ndarray of shape (m, m)
-        ``X_W^T X_W / n`` on the working set ``W`` (symmetric).
+    G : ndarray of shape (p, p)
+        ``X^T X / n`` (symmetric, C order); only its rows and columns ``ws`` are read.
+    ws : ndarray of shape (m,)
+        The working set (features).
     c : ndarray of shape (m,)
         ``X_W^T a / n`` at the start of the working-set solve.
     s : ndarray of shape (m,)
@@ -40,13 +42,13 @@ def gram_epoch(G, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept):
     w : ndarray of shape (m,)
         Coefficients of ``W``, updated in place.
     q : ndarray of shape (m,)
-        ``G (w - w_start)``, updated in place.
+        ``G_WW (w - w_start)``, updated in place.
     shift : ndarray of shape (2,)
         ``[s^T (w - w_start), b - b_start]``, updated in place.
     l1 : ndarray of shape (m,)
     l2 : float
     lc : ndarray of shape (m,)
-        Coordinate curvatures ``||X_j||^2 / n`` (the diagonal of ``G``).
+        Coordinate curvatures ``||X_j||^2 / n`` (the diagonal of ``G_WW``).
     lc_b : float
         Curvature of the intercept (1 for least squares).
     fit_intercept : bool
@@ -65,8 +67,9 @@ def gram_epoch(G, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept):
         delta = new - w[k]
         if delta != 0.0:
             w[k] = new
+            row = ws[k]  # column ws[k] of the symmetric G, read along a row
             for i in range(m):
-                q[i] += G[i, k] * delta
+                q[i] += G[row, ws[i]] * delta
             shift[0] += s[k] * delta
             violation = max(violation, lc[k] * abs(delta))
     if fit_intercept:
@@ -74,6 +77,19 @@ def gram_epoch(G, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept):
         shift[1] = db - g_b / lc_b
         violation = max(violation, abs(g_b))
     return violation
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def gram_product(G, ws, x, out):
+    """``out = G_WW x``: rows and columns ``ws`` of ``G`` times ``x``, without forming ``G_WW``."""
+    m = x.shape[0]
+    for i in range(m):
+        row = ws[i]
+        acc = 0.0
+        for k in range(m):
+            acc += G[row, ws[k]] * x[k]
+        out[i] = acc
+    return out
 
 
 @njit(cache=True, fastmath=_FASTMATH)

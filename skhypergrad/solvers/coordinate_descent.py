@@ -54,7 +54,7 @@ from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           columns_gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
-from ._gram_kernels import add_columns, gram_epoch
+from ._gram_kernels import add_columns, gram_epoch, gram_product
 
 __all__ = ["CoordinateDescent"]
 
@@ -225,24 +225,24 @@ class CoordinateDescent(BaseSolver):
         + \delta b\, s^T\delta w + \tfrac12 L_b \delta b^2 + G_W(w)`.
         """
         G, colmeans, _ = prob.gram
-        G_ws = np.ascontiguousarray(G[np.ix_(ws, ws)])
         c, s_ws, l1, lc = grad[ws], colmeans[ws], prob.l1[ws], prob.lc[ws]
         mean_a = float(a.mean())
         lc_b = prob.lc[-1] if prob.fit_intercept else 1.0
         w_ws = w[ws]  # a copy (fancy indexing)
         start = w_ws.copy()
-        q, shift = np.zeros(ws.shape[0]), np.zeros(2)
+        q, shift, gdx = np.zeros(ws.shape[0]), np.zeros(2), np.empty(ws.shape[0])
 
         def model(x, db):
             dx = x - start
-            return float(c @ dx + mean_a * db + 0.5 * dx @ (G_ws @ dx) + db * (s_ws @ dx)
+            return float(c @ dx + mean_a * db + 0.5 * dx @ gram_product(G, ws, dx, gdx)
+                         + db * (s_ws @ dx)
                          + 0.5 * lc_b * db * db + l1 @ np.abs(x) + 0.5 * prob.l2 * (x @ x))
 
         K, m = self.anderson, ws.shape[0]
         hist = np.empty((K + 1, m + 1))
         epochs = self.max_epochs
         for epoch in range(self.max_epochs):
-            violation = gram_epoch(G_ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
+            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
                                    lc_b, prob.fit_intercept)
             if violation <= tol:
                 epochs = epoch + 1
@@ -257,7 +257,7 @@ class CoordinateDescent(BaseSolver):
                         w_ws[:] = extrapolated[:m]
                         shift[1] = extrapolated[m]
                         dx = w_ws - start
-                        q[:] = G_ws @ dx
+                        gram_product(G, ws, dx, q)
                         shift[0] = s_ws @ dx
         w[ws] = w_ws
         if prob.fit_intercept:
