@@ -155,3 +155,15 @@ def test_cross_validation_solves_its_folds_on_the_gram_from_the_first_solve():
     plain = CrossVal(cv=3).value(model, X, y, lam,
                                  solver=CoordinateDescent(tol=1e-12, precompute=False))
     np.testing.assert_allclose(gram.values, plain.values, rtol=1e-5)  # gap 1e-12: w to ~1e-6
+
+
+def test_gram_product_reads_the_working_sets_block_in_place():
+    from skhypergrad.solvers._gram_kernels import gram_product
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 12))
+    G = np.ascontiguousarray(A.T @ A)
+    ws = np.array([0, 3, 4, 9, 11])
+    x = rng.standard_normal(ws.shape[0])
+    out = gram_product(G, ws, x, np.empty(ws.shape[0]))
+    np.testing.assert_allclose(out, G[np.ix_(ws, ws)] @ x, rtol=1e-13)
