@@ -366,6 +366,12 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     Attributes
     ----------
     C_ : float
+        ``C`` of the model refit on all ``n`` samples. The search holds the
+        normalized weight ``alpha_ = 1 / (C n)`` fixed across folds (as
+        ``ElasticNetCV`` holds ``alpha``), so a fold trained on ``n_train``
+        samples used ``C_ n / n_train``; scikit-learn's ``LogisticRegressionCV``
+        holds ``C`` itself fixed, and picks a ``C`` about ``K / (K - 1)`` times
+        larger for the same optimum with ``K`` folds.
     l1_ratio_ : float
     alpha_ : float
         ``1 / (C_ n)``: the penalty weight of the normalized objective.
