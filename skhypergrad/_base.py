@@ -15,6 +15,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_X_y, safe_lam_max,
                           one_convergence_warning)
@@ -170,7 +171,7 @@ class BaseHyperGrad(BaseEstimator):
             tops = self._scan_tops(lam_max, n_hyper)
             factors = np.logspace(-0.5, -3.0, self._n_scan if len(tops) == 1 else 5)
             candidates = [np.clip(t[None, :] * factors[:, None], lo, hi) for t in tops]
-        with one_convergence_warning(type(self).__name__):
+        with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
                           candidates=candidates,
                           optimizer=self.optimizer, engine=engine, solver=solver,

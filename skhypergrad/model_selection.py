@@ -38,6 +38,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup, lam1_max
+from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_target,
                           safe_lam_max, named, one_convergence_warning)
@@ -427,7 +428,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs,
                                   train_loss=self.return_train_score)
-        with one_convergence_warning(type(self).__name__):
+        with one_convergence_warning(type(self).__name__), \
+                search_blas_limits(folds[0].X_train):
             result = tune(model, None, None, criterion, lam0, bounds=bounds,
                           optimizer=self.optimizer, engine=engine, solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
