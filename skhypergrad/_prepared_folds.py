@@ -53,12 +53,13 @@ def _as_float(X):
         return check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64, input_name="X")
 
 
-def _fold_result(model, fold, lam, solver, engine, state, compute_grad, train_loss):
-    """:class:`HeldOut` on one fold, at the fold's ``lam``, and the training loss if asked.
+def _fold_result(model, fold, criterion, lam, solver, engine, state, compute_grad,
+                 train_loss):
+    """The fold's :class:`HeldOut` ``criterion`` at the fold's ``lam``, and the training
+    loss if asked.
 
     The gradient is in ``log lam``, unchanged by the fold's constant ``scale``.
     """
-    criterion = HeldOut(fold.X_test, fold.y_test)
     lam = np.asarray(lam) * fold.scale
     if compute_grad:
         res = criterion.value_and_grad(model, fold.X_train, fold.y_train, lam, solver=solver,
@@ -97,6 +98,9 @@ class PreparedFolds(BaseCriterion):
         self.folds = folds
         self.n_jobs = n_jobs
         self.train_loss = train_loss
+        # one HeldOut per fold for the whole search: in one process, each keeps its
+        # fold's inner problem (and the solver's preparations) between evaluations
+        self._criteria = [HeldOut(fold.X_test, fold.y_test) for fold in folds]
 
     def _repr_params(self):
         return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs))]
@@ -104,9 +108,9 @@ class PreparedFolds(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
         out = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fold_result)(model, fold, lam, solver, engine, (st,), compute_grad,
-                                  self.train_loss)
-            for fold, st in zip(self.folds, states))
+            delayed(_fold_result)(model, fold, criterion, lam, solver, engine, (st,),
+                                  compute_grad, self.train_loss)
+            for fold, criterion, st in zip(self.folds, self._criteria, states))
         results = [res for res, _ in out]
         values = np.concatenate([res.values for res in results])
         if self.train_loss:

@@ -738,15 +738,36 @@ class HeldOut(BaseCriterion):
         return [("X_val", _shape_str(self.X_val)), ("loss", repr(self.loss))]
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
+        (inner_state,) = _check_state(state, 1)
+        pgmap, outer = self._problem(model, X_in, y_in, X, y_enc, inner_state.lipschitz)
+        out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
+        return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
+
+    def _problem(self, model, X_in, y_in, X, y_enc, lipschitz):
+        """``(pgmap, outer)``, built once and reused while the criterion is evaluated on
+        the same ``X``, ``y`` and model (as in a search), with a dense ``X`` in the
+        layout of the solvers (one copy per search, not per solve); the map keeps its
+        Lipschitz constant and the solvers' per-design preparations (the Gram
+        matrix of coordinate descent). Not pickled: a copy sent to a worker
+        builds its own."""
+        key = (X_in, y_in, model, self.X_val, self.y_val)
+        cached = getattr(self, "_problem_cache", None)
+        if cached is not None and all(a is b for a, b in zip(cached[0], key)):
+            return cached[1]
         X_val, y_val = _check_data(self.X_val, self.y_val)
         if X_val.shape[1] != X.shape[1]:
             raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
-        (inner_state,) = _check_state(state, 1)
         outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val))
-        pgmap = model.make_map(X, y_enc, inner_state.lipschitz)
-        out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
-        return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
+        problem = (model.make_map(_rows_friendly(X), y_enc, lipschitz), outer)
+        self._problem_cache = (key, problem)
+        return problem
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_problem_cache", None)
+        return state
 
 
 class CrossVal(BaseCriterion):

@@ -245,3 +245,32 @@ def test_bad_inputs_raise():
         HeldOut(X, y).value(SkLasso(), X, y, [0.1], solver=SOLVER)
     with pytest.raises(ValueError, match="hyperparameter"):
         HeldOut(X, y).value(model, X, y, [0.1, 0.2], solver=SOLVER)
+
+
+def test_heldout_keeps_its_problem_during_a_search():
+    """Evaluated again on the same data, HeldOut reuses its map (one Fortran copy of X,
+    the solver's Gram matrix from the second solve on); other data builds a new one; a
+    pickled copy does not carry it. Values equal a fresh criterion's."""
+    import pickle
+
+    from skhypergrad._design import cached_gram
+    from skhypergrad.datafits import Quadratic
+    from skhypergrad.penalties import ElasticNet
+    from skhypergrad.solvers import CoordinateDescent
+
+    rng = np.random.default_rng(0)
+    X, X_val = rng.standard_normal((80, 6)), rng.standard_normal((30, 6))
+    y, y_val = X[:, 0] + 0.1 * rng.standard_normal(80), X_val[:, 0]
+    model = InnerModel(Quadratic(), ElasticNet(), fit_intercept=True)
+    solver = CoordinateDescent(tol=1e-12)
+    crit = HeldOut(X_val, y_val)
+    values = [crit.value(model, X, y, lam, solver=solver).value
+              for lam in ([0.05, 0.01], [0.02, 0.01])]
+    pgmap = crit._problem_cache[1][0]
+    assert pgmap.design.X.flags.f_contiguous and cached_gram(pgmap.design) is not None
+    fresh = [HeldOut(X_val, y_val).value(model, X, y, lam, solver=solver).value
+             for lam in ([0.05, 0.01], [0.02, 0.01])]
+    np.testing.assert_allclose(values, fresh, rtol=1e-10)
+    crit.value(model, X.copy(), y, [0.05, 0.01], solver=solver)
+    assert crit._problem_cache[1][0] is not pgmap
+    assert not hasattr(pickle.loads(pickle.dumps(crit)), "_problem_cache")
