@@ -632,6 +632,27 @@ def _result(value, grads, lam, weights, outcomes, values=None):
 class BaseCriterion:
     """Shared entry points; subclasses implement ``_evaluate``."""
 
+    def _cached(self, same, equal, build):
+        """``build()``, kept between evaluations while the objects ``same`` (compared by
+        identity) and the values ``equal`` do not change, as during a search.
+
+        One entry, dropped before a new one is built (it may hold copies of ``X``),
+        and never pickled: a copy sent to a worker builds its own.
+        """
+        cached = getattr(self, "_cache", None)
+        if cached is not None and len(cached[0]) == len(same) \
+                and all(a is b for a, b in zip(cached[0], same)) and cached[1] == equal:
+            return cached[2]
+        self._cache = None
+        value = build()
+        self._cache = (same, equal, value)
+        return value
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_cache", None)
+        return state
+
     def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
         r"""Value of the criterion and its gradient with respect to :math:`\log\lambda`.
 
@@ -752,22 +773,14 @@ class HeldOut(BaseCriterion):
         Lipschitz constant and the solvers' per-design preparations (the Gram
         matrix of coordinate descent). Not pickled: a copy sent to a worker
         builds its own."""
-        key = (X_in, y_in, model, self.X_val, self.y_val)
-        cached = getattr(self, "_problem_cache", None)
-        if cached is not None and all(a is b for a, b in zip(cached[0], key)):
-            return cached[1]
-        X_val, y_val = _check_data(self.X_val, self.y_val)
-        if X_val.shape[1] != X.shape[1]:
-            raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
-        outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val))
-        problem = (model.make_map(_rows_friendly(X), y_enc, lipschitz), outer)
-        self._problem_cache = (key, problem)
-        return problem
+        def build():
+            X_val, y_val = _check_data(self.X_val, self.y_val)
+            if X_val.shape[1] != X.shape[1]:
+                raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
+            outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val))
+            return model.make_map(_rows_friendly(X), y_enc, lipschitz), outer
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_problem_cache", None)
-        return state
+        return self._cached((X_in, y_in, model, self.X_val, self.y_val), self.loss, build)
 
 
 class CrossVal(BaseCriterion):
@@ -831,24 +844,17 @@ class CrossVal(BaseCriterion):
         if sp.issparse(X) or effective_n_jobs(self.n_jobs) != 1 or \
                 (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
             return none
-        key = (X_in, y_in, model, tuple(train.tobytes() for train, _ in splits))
-        cached = getattr(self, "_fold_cache", None)
-        if cached is not None and all(a is b for a, b in zip(cached[0][:3], key[:3])) \
-                and cached[0][3] == key[3]:
-            return cached[1]
-        problems = [_fold_problem(model, X, y_enc, train, test, self.loss)
-                    for train, test in splits]
-        designs = [pgmap.design for pgmap, _ in problems]
-        if getattr(model.get_datafit(), "kind", None) == 0 and all(map(gram_pays, designs)):
-            # the folds will be solved again and again: their Gram matrices, from X's
-            seed_row_subset_grams(X, designs, [train for train, _ in splits])
-        self._fold_cache = (key, problems)
-        return problems
+        def build():
+            problems = [_fold_problem(model, X, y_enc, train, test, self.loss)
+                        for train, test in splits]
+            designs = [pgmap.design for pgmap, _ in problems]
+            if getattr(model.get_datafit(), "kind", None) == 0 and all(map(gram_pays, designs)):
+                # the folds will be solved again and again: their Gram matrices, from X's
+                seed_row_subset_grams(X, designs, [train for train, _ in splits])
+            return problems
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("_fold_cache", None)
-        return state
+        splits_key = (self.loss,) + tuple(train.tobytes() for train, _ in splits)
+        return self._cached((X_in, y_in, model), splits_key, build)
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
         X_in, y_in = X, y

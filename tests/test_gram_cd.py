@@ -149,7 +149,7 @@ def test_cross_validation_solves_its_folds_on_the_gram_from_the_first_solve():
     lam = np.array([0.03, 0.01])
     criterion = CrossVal(cv=3)
     gram = criterion.value(model, X, y, lam, solver=CoordinateDescent(tol=1e-12))
-    designs = [pgmap.design for pgmap, _ in criterion._fold_cache[1]]
+    designs = [pgmap.design for pgmap, _ in criterion._cache[2]]
     assert all(cached_gram(d) is not None for d in designs)
     assert all(d.X.flags.f_contiguous for d in designs)  # as the solver reads it: no copy
     plain = CrossVal(cv=3).value(model, X, y, lam,
