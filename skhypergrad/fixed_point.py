@@ -280,16 +280,23 @@ class ProxGradMap(FixedPointMap):
                 return du
             return du - g * hessp(du)
 
+        def least_squares_gram():
+            """The solver's cached Gram matrix of a least-squares design, or None."""
+            return cached_gram(design) if getattr(datafit, "kind", None) == 0 else None
+
         def hessp_subset(idx):
             if design.n_outputs != 1:
                 return None
+            gram = least_squares_gram()
+            if gram is not None:  # |S|^2 per product instead of 2 n |S|
+                return _gram_subset(*gram, np.asarray(idx), design.n_features).__matmul__
             sub = take_columns(idx)
             return lambda u: sub.rmatvec(datafit.raw_hessp(y, zpred, sub.matvec(u)))
 
         def hessian_subset(idx):
             if design.n_outputs != 1:
                 return None
-            gram = cached_gram(design) if getattr(datafit, "kind", None) == 0 else None
+            gram = least_squares_gram()
             if gram is not None:  # least squares: [X, 1]^T [X, 1] / n from the solver's Gram
                 return _gram_subset(*gram, np.asarray(idx), design.n_features)
             weights = datafit.raw_hessp(y, zpred, np.ones(design.n_samples))

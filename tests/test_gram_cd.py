@@ -86,12 +86,19 @@ def test_bad_precompute_is_refused(bad):
         CoordinateDescent(precompute=bad).solve(pgmap, np.array([0.1]))
 
 
+@pytest.mark.parametrize("solve", ["cholesky", "cg"])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept):
+def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept, solve, monkeypatch):
     """The least-squares Hessian on the support, from the cached Gram matrix, gives the
-    hypergradient of the direct product ``[X_S, 1]^T [X_S, 1] / n``."""
+    hypergradient of the direct product ``[X_S, 1]^T [X_S, 1] / n``: factored (small
+    support) or in the products of conjugate gradients (a support above the direct
+    solve's limit, here forced)."""
     from skhypergrad import AIDConjugateGradient
     from skhypergrad._design import cached_gram
+    from skhypergrad.hypergrad import aid
+
+    if solve == "cg":
+        monkeypatch.setattr(aid, "_DIRECT_MAX", 0)
 
     pgmap, X, y = _problem(150, 30, ElasticNet(), fit_intercept)
     fresh = ProxGradMap(Quadratic(), ElasticNet(), X.copy(), y, fit_intercept=fit_intercept)
