@@ -145,7 +145,10 @@ def safe_lam_max(lam_max, X, y):
     ``(1e-6, 10) * lam_max`` lies entirely above it. Real signals give a
     ``lam_max`` orders of magnitude above the floor and are unaffected.
     """
-    x_scale = abs(X).max() if sp.issparse(X) else np.max(np.abs(X), initial=0.0)
+    if sp.issparse(X):
+        x_scale = abs(X).max()
+    else:  # max |X| without a temporary |X|
+        x_scale = max(np.max(X, initial=0.0), -np.min(X, initial=0.0))
     y = np.asarray(y)
     y_scale = np.max(np.abs(y), initial=0.0) if np.issubdtype(y.dtype, np.number) else 1.0
     scale = float(x_scale) * float(y_scale)
