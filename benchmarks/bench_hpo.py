@@ -41,8 +41,9 @@ it has spent ``S`` and its time is extrapolated to the whole search (marked ``~`
 with the measured part in the note; its chosen point is then the best of what
 was run). ElasticNetHyperGrad and ElasticNetCV always run to the end.
 
-Run ``python benchmarks/bench_hpo.py`` (``--quick`` for small sizes, ``--profile``
-to print a cProfile of ElasticNetHyperGrad.fit). ``--out NAME`` also writes the
+Run ``python benchmarks/bench_hpo.py`` (``--quick`` for small sizes, ``--dense-size
+N P`` for another dense problem, ``--profile`` to print a cProfile of
+ElasticNetHyperGrad.fit). ``--out NAME`` also writes the
 tables to ``benchmarks/results/NAME.txt`` and the rows to ``NAME.json``; rows
 measured in several runs (e.g. ``--only HyperGrad`` and ``--only Grid ElasticNetCV
 Random Optuna`` side by side) are put in one table by ``--merge A.json B.json``.
@@ -100,9 +101,9 @@ def planted_target(X, n_informative, snr=2.0, seed=SEED):
     return signal + np.std(signal) / snr * rng.standard_normal(X.shape[0]) + 1.0
 
 
-def problems(quick):
-    """``(name, X, y)``: dense correlated and sparse CSR."""
-    n, p = (500, 100) if quick else (2000, 500)
+def problems(quick, dense_size=None):
+    """``(name, X, y)``: dense correlated (``dense_size = (n, p)`` if given) and sparse CSR."""
+    n, p = dense_size or ((500, 100) if quick else (2000, 500))
     X = correlated_dense(n, p)
     yield f"dense n={n} p={p}", X, planted_target(X, p // 10)
     ns, ps, density = (2000, 5000, 5e-3) if quick else (20_000, 50_000, 1e-3)
@@ -414,6 +415,8 @@ def main():
     parser.add_argument("--merge", nargs="+", metavar="JSON",
                         help="print the tables of rows saved by --out runs, run nothing")
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads")
+    parser.add_argument("--dense-size", type=int, nargs=2, metavar=("N", "P"), default=None,
+                        help="size of the dense problem (default 2000 500; --quick 500 100)")
     parser.add_argument("--repeat", type=int, default=3,
                         help=f"runs of a call under {REPEAT_BELOW:.0f} cpu s (median reported)")
     args = parser.parse_args()
@@ -447,7 +450,7 @@ def main():
     tables = {}
     with threadpool_limits(args.threads):
         warm_numba()
-        for name, X, y in problems(args.quick):
+        for name, X, y in problems(args.quick, args.dense_size):
             if args.problem != "both" and not name.startswith(args.problem):
                 continue
             tables[name] = run_problem(name, X, y, args, log)
