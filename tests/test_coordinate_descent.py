@@ -304,3 +304,24 @@ def test_design_converted_once():
     assert _prepare(pgmap.design) is first
     Xf = np.asfortranarray(X)
     assert _prepare(ProxGradMap(Quadratic(), L1(), Xf, y).design)[0] is Xf
+
+
+@pytest.mark.parametrize("max_entries", [1 << 21, 50])  # one chunk of rows, or many
+def test_dense_curvature_blocks_equal_the_kernels(max_entries):
+    """The BLAS form of the multinomial model's gradient and curvature blocks (dense X,
+    by chunks of rows) equals the numba kernel's sums."""
+    from skhypergrad.solvers._cd_kernels import (columns_gradient_curvature_blocks,
+                                                 gradient_curvature_blocks)
+
+    rng = np.random.default_rng(0)
+    n, p, K = 37, 9, 4
+    X = np.asfortranarray(rng.standard_normal((n, p)))
+    h = rng.random((n, K))
+    h /= h.sum(axis=1, keepdims=True)
+    a = rng.standard_normal((n, K))
+    ws = np.array([0, 2, 3, 7])
+    empty, no_index = np.empty(0), np.empty(0, dtype=np.int32)
+    ref = columns_gradient_curvature_blocks(X, empty, no_index, no_index, ws, a, h)
+    got = gradient_curvature_blocks(X, empty, no_index, no_index, ws, a, h, max_entries)
+    for r, g in zip(ref, got):
+        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-15)

@@ -426,6 +426,37 @@ def columns_gradient_curvature_blocks(X, data, indices, indptr, ws, a, h):
     return grad, blocks.ravel()
 
 
+def gradient_curvature_blocks(X, data, indices, indptr, ws, a, h, max_entries=1 << 21):
+    r""":func:`columns_gradient_curvature_blocks`, through BLAS products for a dense ``X``.
+
+    With :math:`X_W` the columns ``ws`` and :math:`P_i = \mathrm{vec}(h_i h_i^T)`,
+    the gradient is :math:`X_W^T a / n` and the blocks
+    :math:`B_j = \mathrm{diag}((X_W^{\circ 2})^T h)_j - ((X_W^{\circ 2})^T P)_j`, over
+    ``n``: three matrix products per chunk of rows (at most ``max_entries`` entries
+    of :math:`X_W` or :math:`P` at a time), instead of a loop over ``i`` and the
+    ``K^2`` entries per feature. A sparse ``X`` goes to the numba kernel.
+    """
+    if indptr.shape[0] != 0:
+        return columns_gradient_curvature_blocks(X, data, indices, indptr, ws, a, h)
+    n, K = a.shape
+    m = ws.shape[0]
+    grad, diag = np.zeros((m, K)), np.zeros((m, K))
+    blocks = np.zeros((m, K * K))
+    step = max(1, max_entries // max(m, K * K))
+    for r0 in range(0, n, step):
+        rows = slice(r0, min(r0 + step, n))
+        Xc, hc = X[rows][:, ws], h[rows]
+        grad += Xc.T @ a[rows]
+        Xc *= Xc
+        diag += Xc.T @ hc
+        blocks -= Xc.T @ (hc[:, :, None] * hc[:, None, :]).reshape(-1, K * K)
+    blocks = blocks.reshape(m, K, K)
+    blocks[:, np.arange(K), np.arange(K)] += diag
+    blocks /= n
+    grad /= n
+    return grad.ravel(), blocks.ravel()
+
+
 @njit(cache=True, inline="always")
 def _add_hessian(B, x2, h, i):
     """``B += x2 (diag(h_i) - h_i h_i^T)``."""

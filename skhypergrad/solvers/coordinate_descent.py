@@ -52,7 +52,7 @@ import scipy.sparse as sp
 from .._design import Design, cached_gram, gram_of, gram_pays
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          columns_gradient_curvature_blocks, prox_scores, prox_steps)
+                          gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
 from ._gram_kernels import add_columns, gram_epoch, gram_product
 
@@ -355,7 +355,7 @@ class _Problem(NamedTuple):
             y = np.asarray(pgmap.y)
             onehot = np.zeros((n, K))
             onehot[np.arange(n), y] = 1.0
-            kernels = (cd_epoch_blocks, columns_gradient_curvature_blocks)
+            kernels = (cd_epoch_blocks, gradient_curvature_blocks)
         else:
             y, onehot = np.ascontiguousarray(pgmap.y, dtype=np.float64), _UNIT
             kernels = (cd_epoch, columns_gradient_curvature)
