@@ -125,9 +125,10 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept
         Per-feature L1 weights.
     l2 : float
         L2 weight.
-    lc : ndarray of shape (n_features + fit_intercept,)
-        Model curvatures ``L_j = (h^T X_j**2) / n`` (read on ``ws``), then
-        ``sum(h) / n`` for the intercept.
+    lc : ndarray of shape (len(ws) + fit_intercept,)
+        Model curvatures ``L_j = (h^T X_j**2) / n`` of the coordinates of ``ws``
+        (entry ``t`` for ``ws[t]``: nothing ``p``-sized), then ``sum(h) / n`` for
+        the intercept.
     fit_intercept : bool
 
     Returns
@@ -138,14 +139,15 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept
     """
     n = v.shape[0]
     violation = 0.0
-    for j in ws:
+    for t in range(ws.shape[0]):
+        j = ws[t]
         g_j = _column_dot(X, data, indices, indptr, j, d, False) / n
-        new = _prox_coordinate(w[j], g_j, lc[j], l1[j], l2)
+        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2)
         delta = new - w[j]
         if delta != 0.0:
             w[j] = new
             _column_update(X, data, indices, indptr, j, delta, h, v, d)
-            violation = max(violation, lc[j] * abs(delta))
+            violation = max(violation, lc[t] * abs(delta))
     if fit_intercept:
         g_b = 0.0
         for i in range(n):
@@ -355,9 +357,9 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fi
     l1 : ndarray of shape (n_features,)
         Per-feature L1 weights, shared by the K classes.
     l2 : float
-    blocks : ndarray of shape ((n_features + fit_intercept) * K * K,)
-        The blocks ``B_j = sum_i X_ij^2 H_i / n`` (read on ``ws``), then
-        ``sum_i H_i / n`` for the intercepts, each flattened.
+    blocks : ndarray of shape ((len(ws) + fit_intercept) * K * K,)
+        The blocks ``B_j = sum_i X_ij^2 H_i / n`` of the features of ``ws`` (block
+        ``t`` for ``ws[t]``), then ``sum_i H_i / n`` for the intercepts, each flattened.
     fit_intercept : bool
 
     Returns
@@ -370,10 +372,11 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fi
     g = np.empty(K)
     delta = np.empty(K)
     violation = 0.0
-    for j in ws:
+    for t in range(ws.shape[0]):
+        j = ws[t]
         _column_dots_blocks(X, data, indices, indptr, j, d, g, False)
         g /= n
-        change = _minimize_block(w, j * K, K, g, B3[j], l1[j], l2, delta)
+        change = _minimize_block(w, j * K, K, g, B3[t], l1[j], l2, delta)
         if change > 0.0:
             _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d)
             violation = max(violation, change)

@@ -207,7 +207,7 @@ class CoordinateDescent(BaseSolver):
         if prob.gram is not None:
             return self._ws_gram(prob, w, z, a, ws, tol, grad)
         v, d = np.zeros_like(z), a.copy()
-        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.lc, tol)
+        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.moving_bounds(ws), tol)
         z += v
         return epochs
 
@@ -264,14 +264,16 @@ class CoordinateDescent(BaseSolver):
     def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
         """Proximal Newton on the working set: model by coordinate descent, line search."""
         idx, cols = prob.moving(ws), prob.entries(ws)
-        lc_model = prob.lc.copy() if prob.n_outputs == 1 else None
+        lc_moving = prob.moving_bounds(ws)
+        lc_cols = lc_moving[:cols.shape[0]]
+        lc_model = lc_moving.copy() if prob.n_outputs == 1 else None
         epochs = 0
         while epochs < self.max_epochs:
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
-            lc_model = prob.model_curvatures(lc_model, ws, curv, h)
-            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, prob.lc[cols])
-            violation = np.max(prob.lc[cols] * np.abs(steps), initial=0.0)
+            lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
+            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, lc_cols)
+            violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
                 violation = max(violation, prob.intercept_violation(a))
             if violation <= tol:
@@ -327,7 +329,9 @@ class _Problem(NamedTuple):
     l1: np.ndarray
     l1_entries: np.ndarray  # the L1 weight of every coefficient (entry j K + k: l1[j])
     l2: float
-    lc: np.ndarray  # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept
+    # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept; None for a
+    # sparse X (p may be large): computed for the entries needed (see moving_bounds)
+    lc: object
     curvature: float
     col_norm: float  # largest ||X_j|| (intercept column included)
     scale: float
@@ -395,26 +399,28 @@ class _Problem(NamedTuple):
         h = self.datafit.raw_hessp(self.y, z, np.ones_like(z)) * self.y.shape[0]
         return np.maximum(h, _H_FLOOR)
 
-    def model_curvatures(self, lc_model, ws, curv, h):
-        """The model's curvatures for the epoch kernel, with ``curv`` those of the features ``ws``.
+    def model_curvatures(self, lc_model, curv, h, lc_moving):
+        """The model's curvatures for the epoch kernel on a working set, from ``curv``,
+        those of its features (in its order), and ``lc_moving`` (:meth:`moving_bounds`).
 
         One output: ``L_j`` per feature, then ``mean(h)`` for the intercept
         (``lc_model`` updated in place). Multinomial: the flattened K x K blocks
-        ``B_j`` (zero off ``ws``), then ``sum_i H_i / n`` for the intercepts,
-        each diagonal floored at 1e-12 times ``||X_j||^2 / n``.
+        ``B_j``, then ``sum_i H_i / n`` for the intercepts, each diagonal
+        floored at 1e-12 times ``||X_j||^2 / n``.
         """
         K, n = self.n_outputs, h.shape[0]
         if K == 1:
-            lc_model[ws] = curv
+            lc_model[:curv.shape[0]] = curv
             if self.fit_intercept:
                 lc_model[-1] = h.mean()
             return lc_model
-        blocks = np.zeros((self.p + self.fit_intercept, K, K))
-        blocks[ws] = curv.reshape(-1, K, K)
+        m = curv.shape[0] // (K * K)
+        blocks = np.zeros((m + self.fit_intercept, K, K))
+        blocks[:m] = curv.reshape(-1, K, K)
         if self.fit_intercept:
             blocks[-1] = np.diag(h.mean(axis=0)) - (h.T @ h) / n
         diag = blocks[:, np.arange(K), np.arange(K)]
-        floor = (_H_FLOOR / self.curvature) * self.lc.reshape(-1, K)[:blocks.shape[0], :1]
+        floor = (_H_FLOOR / self.curvature) * lc_moving.reshape(-1, K)[:, :1]
         blocks[:, np.arange(K), np.arange(K)] = np.maximum(diag, floor)
         return blocks.ravel()
 
@@ -457,16 +463,45 @@ class _Problem(NamedTuple):
         nc = self.n_coefs
         grad = self.gradient(w, a)
         # the largest decrease L |Delta| |Delta| in the same pass
-        in_place = self.gram is None and sp.issparse(self.X)
-        scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc],
-                                       grad if in_place else np.empty(nc))
-        if in_place:
+        if self.lc is None:  # sparse X: in place, the bounds made per block of features
+            scores, decrease = grad, self._scores_in_place(w, grad)
             grad = None
+        else:
+            scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
+                                           self.lc[:nc], np.empty(nc))
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
         decrease = max(decrease, grad_b ** 2 / self.curvature)
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
         return scores, grad_b, decrease / 2, grad
+
+    def _scores_in_place(self, w, grad, chunk=1 << 13):
+        """:func:`prox_scores` written over ``grad`` (sparse ``X``), ``chunk`` features at a
+        time with their curvature bounds (no ``p``-sized array of them); returns the
+        largest decrease bound."""
+        K, decrease = self.n_outputs, 0.0
+        for j0 in range(0, self.p, chunk):
+            j1 = min(j0 + chunk, self.p)
+            lc = _feature_bounds(_squared_norms_range(self.X, j0, j1), self.curvature,
+                                 self.y.shape[0], K)
+            e0, e1 = j0 * K, j1 * K
+            _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2, lc,
+                                 grad[e0:e1])
+            decrease = max(decrease, dec)
+        return decrease
+
+    def moving_bounds(self, ws):
+        """The curvature bounds of the entries :meth:`moving` of ``ws`` (in that order):
+        ``c ||X_j||^2 / n`` for the coefficients, then ``c`` per intercept.
+
+        Read from the design's ``lc`` (dense ``X``), or computed from the columns
+        ``ws`` only (sparse ``X``: the same sums as for the whole matrix).
+        """
+        if self.lc is not None:
+            return self.lc[self.moving(ws)]
+        return _entry_bounds(_squared_norms_range(self.X[:, ws], 0, ws.shape[0]),
+                             self.curvature, self.y.shape[0], self.n_outputs,
+                             self.fit_intercept)
 
     def rounding(self, a):
         """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
@@ -600,53 +635,76 @@ def _bounds(design, curvature):
     (repeated for the K outputs), then ``c`` per intercept, for the datafit's
     ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
     column's ``sqrt(n)`` included). For a dense ``X``, ``lc`` is kept with the
-    design (not the squared norms it is made of; another ``c`` rebuilds it); for
-    a sparse ``X`` it is made again by every solve, in ``O(nnz)``, and freed with
-    it: ``p`` may be large, and the map of a cross-validation fold of a sparse
-    ``X`` is built for one solve. The solvers only read it.
+    design (not the squared norms it is made of; another ``c`` rebuilds it). For
+    a sparse ``X`` (``p`` may be large) ``lc`` is None: the solver computes the
+    bounds of the features it needs, in ``O(nnz)`` for all of them, and
+    ``col_norm`` is found without a ``p``-sized array.
     """
     X, kernel_args, bounds = _prepare(design)
     key = (curvature, design.n_outputs, design.fit_intercept)
     if sp.issparse(X):
-        return (X, kernel_args) + _curvature_bounds(design, _column_squared_norms(X),
-                                                    curvature)
+        sq_max = _max_squared_norm(X)
+        return X, kernel_args, None, _column_norm_bound(design, sq_max)
     if key not in bounds:
         bounds.clear()  # first: one lc alive at a time
         bounds[key] = _curvature_bounds(design, _column_squared_norms(X), curvature)
     return (X, kernel_args) + bounds[key]
 
 
-def _column_squared_norms(X, chunk=1 << 16):
-    """``||X_j||^2`` of the converted ``X``: for CSC, as ``X.multiply(X).sum(axis=0)``
-    (the same sums, ``np.add.reduceat`` per column) over ``chunk`` columns at a time,
-    without a copy of ``X``."""
+def _column_squared_norms(X):
+    """``||X_j||^2`` of the converted ``X`` (dense or CSC, see :func:`_squared_norms_range`)."""
     if not sp.issparse(X):
         return Design(X).column_squared_norms()
-    data, indptr, p = X.data, X.indptr, X.shape[1]
-    out = np.zeros(p)
-    for j0 in range(0, p, chunk):
-        j1 = min(j0 + chunk, p)
-        lo = indptr[j0]
-        cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
-        if cols.shape[0]:
-            out[j0 + cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]),
-                                             indptr[j0 + cols] - lo)
+    return _squared_norms_range(X, 0, X.shape[1])
+
+
+def _squared_norms_range(X, j0, j1):
+    """``||X_j||^2`` for the columns ``j0 <= j < j1`` of a CSC ``X``, as
+    ``X.multiply(X).sum(axis=0)`` (the same sums: ``np.add.reduceat`` per column,
+    whatever the range), without a copy of ``X``."""
+    data, indptr = X.data, X.indptr
+    out = np.zeros(j1 - j0)
+    lo = indptr[j0]
+    cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
+    if cols.shape[0]:
+        out[cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]), indptr[j0 + cols] - lo)
     return out
 
 
+def _max_squared_norm(X, chunk=1 << 13):
+    """``max_j ||X_j||^2`` of a CSC ``X``, ``chunk`` columns at a time (0 without columns)."""
+    p, out = X.shape[1], 0.0
+    for j0 in range(0, p, chunk):
+        out = max(out, _squared_norms_range(X, j0, min(j0 + chunk, p)).max(initial=0.0))
+    return out
+
+
+def _feature_bounds(sq_norms, c, n, n_outputs):
+    """The curvature bounds ``c ||X_j||^2 / n`` of the coefficients of the features
+    whose squared norms are ``sq_norms`` (each repeated for the ``n_outputs`` classes)."""
+    lc = np.multiply(sq_norms, c)
+    lc /= n
+    return lc if n_outputs == 1 else np.repeat(lc, n_outputs)
+
+
+def _entry_bounds(sq_norms, c, n, n_outputs, fit_intercept):
+    """:func:`_feature_bounds`, then ``c`` for each of the ``n_outputs`` intercepts when
+    ``fit_intercept`` (the layout of ``w``)."""
+    lc = _feature_bounds(sq_norms, c, n, n_outputs)
+    return np.append(lc, np.full(n_outputs, c)) if fit_intercept else lc
+
+
+def _column_norm_bound(design, sq_max):
+    """The largest ``||X_j||`` from the largest squared norm, the intercept column's
+    ``sqrt(n)`` included."""
+    n = design.n_samples
+    return float(np.sqrt(max(sq_max, n if design.fit_intercept else 0.0)))
+
+
 def _curvature_bounds(design, sq_norms, c):
-    """``(lc, col_norm)`` of :func:`_prepare` from the squared column norms."""
-    # p-sized arrays built without temporaries (p may be large and sparse X small)
-    n, K, fi = design.n_samples, design.n_outputs, int(design.fit_intercept)
-    lc = np.empty((design.n_features + fi) * K)
-    if K == 1:
-        np.multiply(sq_norms, c, out=lc[:design.n_features])
-    else:
-        lc[:design.n_coefs] = np.repeat(c * sq_norms, K)
-    lc[:design.n_coefs] /= n
-    lc[design.n_coefs:] = c
-    col_norm = float(np.sqrt(max(sq_norms.max(initial=0.0), n if fi else 0.0)))
-    return lc, col_norm
+    """``(lc, col_norm)`` of :func:`_bounds` from the squared column norms (dense ``X``)."""
+    lc = _entry_bounds(sq_norms, c, design.n_samples, design.n_outputs, design.fit_intercept)
+    return lc, _column_norm_bound(design, sq_norms.max(initial=0.0))
 
 
 _GRAM_MAX_FEATURES = 2048
