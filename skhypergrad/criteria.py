@@ -188,17 +188,17 @@ class _AdjointOffGradient:
         self.values = values
 
     @classmethod
-    def compress(cls, v, w, w_stored, outer_grad):
+    def compress(cls, v, w_stored, outer_grad):
         """``v`` relative to ``outer_grad(w)`` when that is smaller than :func:`_compact`'s.
 
         Parameters
         ----------
         v : ndarray of shape (n_params,)
             The adjoint.
-        w : ndarray of shape (n_params,)
-            The dense solution it was computed at.
         w_stored : SparseVector or ndarray
-            ``w`` as kept in the state (referenced, not copied).
+            The solution ``w`` it was computed at, as kept in the state (referenced,
+            not copied; a held-out loss reads a compact ``w`` as it is, so that the
+            dense ``w`` can be freed before).
         outer_grad : callable
             ``w -> grad C(w)``, the engine's outer gradient.
 
@@ -206,7 +206,7 @@ class _AdjointOffGradient:
         -------
         _AdjointOffGradient, SparseVector or ndarray
         """
-        differs = np.flatnonzero(v != outer_grad(w))
+        differs = np.flatnonzero(v != _outer_grad_at(w_stored, outer_grad))
         if 3 * differs.shape[0] >= np.count_nonzero(v):
             return _compact(v)
         index_dtype = np.int32 if v.shape[0] <= np.iinfo(np.int32).max else np.int64
@@ -229,9 +229,7 @@ class _AdjointOffGradient:
         -------
         ndarray of shape (n_params,)
         """
-        # the held-out loss reads a compact w as it is (no dense copy of it)
-        sparse_ok = isinstance(getattr(outer_grad, "__self__", None), _OuterLoss)
-        v = outer_grad(self.w if sparse_ok else _expand(self.w))
+        v = _outer_grad_at(self.w, outer_grad)
         v[self.indices] = self.values
         return v
 
@@ -254,6 +252,13 @@ class _AdjointOffGradient:
 
     def __setstate__(self, state):
         self.w, self.indices, self.values = state
+
+
+def _outer_grad_at(w, outer_grad):
+    """``outer_grad(w)`` for a stored ``w``: a held-out loss reads a compact ``w`` as it
+    is (no dense copy of it, the same sums), any other function gets it dense."""
+    sparse_ok = isinstance(getattr(outer_grad, "__self__", None), _OuterLoss)
+    return outer_grad(w if sparse_ok else _expand(w))
 
 
 class _LazyAdjoint:
@@ -584,17 +589,19 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
                                 _solver_format(solver))
     pgmap, outer = problem
     out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
-    if sp.issparse(X):
-        state = out.state  # an engine state passed through stays the same object
-        w, v = state.w, state.engine_state
-        w_stored = _compact(w)
-        if compute_grad and isinstance(v, np.ndarray) and v.shape == w.shape \
-                and v.dtype == np.float64:
-            v = _AdjointOffGradient.compress(v, w, w_stored, outer.grad)
-        elif compute_grad:
-            v = _compact(v)
-        out = out._replace(state=state._replace(w=w_stored, engine_state=v))
-    return out
+    if not sp.issparse(X):
+        return out
+    # an engine state passed through stays the same object; the dense w is freed
+    # (compacted) before the adjoint is compared with the gradient there
+    v = out.state.engine_state
+    dense_adjoint = compute_grad and isinstance(v, np.ndarray) and v.dtype == np.float64 \
+        and v.shape == out.state.w.shape
+    out = out._replace(state=out.state._replace(w=_compact(out.state.w), engine_state=None))
+    if dense_adjoint:
+        v = _AdjointOffGradient.compress(v, out.state.w, outer.grad)
+    elif compute_grad:
+        v = _compact(v)
+    return out._replace(state=out.state._replace(engine_state=v))
 
 
 def _check_data(X, y):

@@ -16,7 +16,7 @@ from skhypergrad.criteria import CrossVal, SparseVector
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent
 
-from _data import make_regression_data
+from _data import make_regression_data, make_wide_sparse_data, traced_peak
 
 
 def _state_bytes(x):
@@ -74,7 +74,7 @@ def test_compact_warm_starts_are_exact(engine, monkeypatch):
     # the same search with the warm starts kept dense
     monkeypatch.setattr(criteria, "_compact", lambda x: x)
     monkeypatch.setattr(criteria._AdjointOffGradient, "compress",
-                        classmethod(lambda cls, v, w, w_stored, outer_grad: v))
+                        classmethod(lambda cls, v, w_stored, outer_grad: v))
     dense = run()
     for (v1, g1, it1, e1), (v2, g2, it2, e2) in zip(compact, dense):
         assert v1 == v2
@@ -155,11 +155,36 @@ def test_stored_adjoint_take_is_exact(fmt):
     v = outer.grad(w)
     changed = np.sort(rng.choice(v.shape[0], 25, replace=False))
     v[changed] += rng.standard_normal(25)
-    stored = criteria._AdjointOffGradient.compress(v, w, SparseVector.from_dense(w),
-                                                    outer.grad)
+    stored = criteria._AdjointOffGradient.compress(v, SparseVector.from_dense(w), outer.grad)
     assert isinstance(stored, criteria._AdjointOffGradient)
     idx = np.concatenate([changed[::2], rng.choice(v.shape[0] - 1, 30, replace=False),
                           [v.shape[0] - 1]])
     lazy = criteria._LazyAdjoint(stored, outer.grad)
     np.testing.assert_array_equal(lazy.take(idx), v[idx])
     np.testing.assert_array_equal(np.asarray(lazy), v)
+
+
+def test_aid_cg_and_crossval_peaks_on_wide_sparse_x():
+    # p >> nnz. AID-CG on the support: the adjoint is the only p-sized array it makes
+    # (not also the held-out gradient kept during the solve); a cross-validation
+    # evaluation holds at most about two p-vectors per fold at a time (with the
+    # fold's CSC indptr, half of one): the dense w is freed before the adjoint is
+    # compressed, and the solve keeps no p-sized curvature bounds
+    from skhypergrad.criteria import _heldout_loss
+    from skhypergrad.hypergrad.aid import AIDConjugateGradient
+
+    X, y = make_wide_sparse_data()
+    model = InnerModel(penalty="elasticnet", fit_intercept=True)
+    solver, lam = CoordinateDescent(tol=1e-8), np.array([0.01, 0.001])
+    pgmap = model.make_map(X[:300].tocsc(), y[:300])
+    w = solver.solve(pgmap, lam).w
+    outer = _heldout_loss(model, "auto", X[300:], y[300:])
+    engine = AIDConjugateGradient()
+    res, peak = traced_peak(engine.hypergradient, pgmap, lam, w, outer.grad)
+    assert res.state.shape == w.shape and peak < 1.5 * w.nbytes
+    del res
+    crit = CrossVal(cv=3)
+    first = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+    res, peak = traced_peak(crit.value_and_grad, model, X, y, 1.1 * lam, solver=solver,
+                            engine=engine, state=first.state)
+    assert np.all(res.n_iter > 0) and peak < 3.2 * w.nbytes
