@@ -20,7 +20,7 @@ from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.penalties import L1, ElasticNet, WeightedL1
 from skhypergrad.solvers import CoordinateDescent, duality_gap
 from skhypergrad.solvers._gap import _duality_gap_outputs
-from skhypergrad.solvers._cd_kernels import prox_scores
+from skhypergrad.solvers._cd_kernels import prox_scores, support_and_candidates
 from skhypergrad.solvers.coordinate_descent import _PREPARED, _Problem, _bounds
 
 from _data import (make_classification_data, make_regression_data,
@@ -182,3 +182,22 @@ def test_sparse_solve_peak_is_two_p_vectors():
     res, peak = traced_peak(solver.solve, pgmap, 1.1 * lam, w)
     assert np.count_nonzero(res.w[:-1]) > 0
     assert peak < 2.6 * w.nbytes
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_support_and_candidates_equal_the_masks(n_outputs):
+    # the working set's candidates without p-sized masks: the same as NumPy's
+    rng = np.random.default_rng(0)
+    p = 1_000
+    scores = np.where(rng.random(p) < 0.3, rng.random(p), 0.0)
+    scores[::97] = np.nan
+    coef = np.where(rng.random(p * n_outputs) < 0.05, rng.standard_normal(p * n_outputs), 0.0)
+    coef[5] = np.nan
+    support = np.any(coef.reshape(p, n_outputs) != 0.0, axis=1)
+    expected = scores.copy()
+    expected[support] = np.inf
+    got = scores.copy()
+    candidates, n_support = support_and_candidates(got, coef, n_outputs)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(candidates, np.flatnonzero(expected > 0.0))
+    assert n_support == np.count_nonzero(support)

@@ -204,6 +204,34 @@ def prox_scores(w, grad, l1, l2, lc, out):
     return out, decrease
 
 
+@njit(cache=True)
+def support_and_candidates(scores, coef, n_outputs):
+    """Mark the support in ``scores`` and list the features worth a working set.
+
+    The score of every feature with a nonzero coefficient (``coef[j * n_outputs
+    + k] != 0`` for some ``k``) is set to infinity, in place; returns the
+    features whose score is then positive (increasing: ``np.flatnonzero(scores
+    > 0)``) and the size of the support, in two passes without a ``p``-sized mask.
+    """
+    n_support = 0
+    m = 0
+    for j in range(scores.shape[0]):
+        for k in range(n_outputs):
+            if coef[j * n_outputs + k] != 0.0:
+                scores[j] = np.inf
+                n_support += 1
+                break
+        if scores[j] > 0.0:
+            m += 1
+    out = np.empty(m, dtype=np.intp)
+    t = 0
+    for j in range(scores.shape[0]):
+        if scores[j] > 0.0:
+            out[t] = j
+            t += 1
+    return out, n_support
+
+
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
 def _column_dots_blocks(X, data, indices, indptr, j, u, out, squared):
     """``out[k] = X_j^T u[:, k]`` (``(X_j**2)^T u[:, k]`` when ``squared``), ``u`` of shape (n, K)."""

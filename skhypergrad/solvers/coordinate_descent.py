@@ -52,7 +52,8 @@ import scipy.sparse as sp
 from .._design import Design, cached_gram, gram_of
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          columns_gradient_curvature_blocks, prox_scores, prox_steps)
+                          columns_gradient_curvature_blocks, prox_scores, prox_steps,
+                          support_and_candidates)
 from ._gap import gap_scale
 from ._gram_kernels import add_columns, gram_epoch
 
@@ -150,7 +151,7 @@ class CoordinateDescent(BaseSolver):
             floor = prob.rounding(a)
             last = it == self.max_iter
             # the next working set first: the scores (p-sized) are freed before the gap
-            ws, next_size = _working_set(scores, prob.support(w), ws_size)
+            ws, next_size = _working_set(scores, w[:prob.n_coefs], prob.n_outputs, ws_size)
             del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
@@ -377,12 +378,6 @@ class _Problem(NamedTuple):
         K = self.n_outputs
         return ws if K == 1 else (ws[:, None] * K + np.arange(K)).ravel()
 
-    def support(self, w):
-        """Features with a nonzero coefficient (in any class)."""
-        coef = w[:self.n_coefs]
-        return coef != 0.0 if self.n_outputs == 1 else \
-            np.any(coef.reshape(self.p, self.n_outputs) != 0.0, axis=1)
-
     def derivative(self, z):
         """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n)."""
         return self.datafit.raw_grad(self.y, z) * self.y.shape[0]
@@ -475,7 +470,7 @@ class _Problem(NamedTuple):
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
         return scores, grad_b, decrease / 2, grad
 
-    def _scores_in_place(self, w, grad, chunk=1 << 13):
+    def _scores_in_place(self, w, grad, chunk=1 << 12):
         """:func:`prox_scores` written over ``grad`` (sparse ``X``), ``chunk`` features at a
         time with their curvature bounds (no ``p``-sized array of them); returns the
         largest decrease bound."""
@@ -583,23 +578,23 @@ def _anderson(hist):
     return None if c is None else c @ hist[1:]
 
 
-def _working_set(scores, support, size):
-    """The ``support`` (a boolean mask) plus the features of largest ``scores``: sorted, and size.
+def _working_set(scores, coef, n_outputs, size):
+    """The support of ``coef`` (features with a nonzero coefficient in any of the
+    ``n_outputs`` classes) plus the features of largest ``scores``: sorted, and size.
 
     The size never decreases and is at least twice the support; features
     outside the support with a zero score (already optimal) are left out.
     ``scores`` is overwritten (the support's scores set to infinity); only
-    the features with a positive score are ranked, so that no ``p``-sized
-    index array is formed when few are.
+    the features with a positive score are ranked, found by
+    :func:`~skhypergrad.solvers._cd_kernels.support_and_candidates` without a
+    ``p``-sized mask.
     """
     p = scores.shape[0]
-    size = int(min(p, max(size, 2 * np.count_nonzero(support))))
-    priority = scores
-    priority[support] = np.inf
-    ws = np.flatnonzero(priority > 0.0)
+    ws, n_support = support_and_candidates(scores, coef, n_outputs)
+    size = int(min(p, max(size, 2 * n_support)))
     m = ws.shape[0]
     if size < m:
-        ws = np.sort(ws[np.argpartition(priority[ws], m - size)[m - size:]])
+        ws = np.sort(ws[np.argpartition(scores[ws], m - size)[m - size:]])
     return ws, size
 
 
@@ -671,7 +666,7 @@ def _squared_norms_range(X, j0, j1):
     return out
 
 
-def _max_squared_norm(X, chunk=1 << 13):
+def _max_squared_norm(X, chunk=1 << 12):
     """``max_j ||X_j||^2`` of a CSC ``X``, ``chunk`` columns at a time (0 without columns)."""
     p, out = X.shape[1], 0.0
     for j0 in range(0, p, chunk):
