@@ -556,13 +556,68 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
 
 
 def _compact_index(rows):
-    """Row indices as int32 when they fit (half the memory of the splitter's int64: the
-    splits of every fold are kept during an evaluation)."""
+    """Row indices as int32 when they fit (half the memory of the splitter's int64)."""
     rows = np.asarray(rows)
     if rows.dtype != np.int32 and rows.size and rows.max() <= np.iinfo(np.int32).max \
             and rows.min() >= 0:
         return rows.astype(np.int32)
     return rows
+
+
+class _FoldSplits:
+    """The ``(train, test)`` row indices of every fold, as a sequence, made per fold.
+
+    Folds whose test rows are sorted, in no earlier test fold, and whose
+    training rows are the sorted rest (as every scikit-learn
+    ``BaseCrossValidator`` gives them, e.g. ``KFold``, ``StratifiedKFold``)
+    are kept as the fold of every row (``2 n`` bytes for all of them), and
+    their indices made again when asked for; any other split is kept as given.
+    Indices are int32 when they fit (see :func:`_compact_index`).
+
+    Parameters
+    ----------
+    splits : iterable of (ndarray, ndarray)
+        Training and test row indices of every fold.
+    n_samples : int
+    """
+
+    def __init__(self, splits, n_samples):
+        self.fold_of = np.full(n_samples, -1, dtype=np.int16)
+        self.pairs = []  # None for a fold made from fold_of
+        for k, (train, test) in enumerate(splits):
+            pair = (_compact_index(train), _compact_index(test))
+            if k < np.iinfo(np.int16).max and _is_partition_fold(self.fold_of, *pair):
+                self.fold_of[pair[1]] = k
+                pair = None
+            self.pairs.append(pair)
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, k):
+        pair = self.pairs[k]
+        if pair is not None:
+            return pair
+        in_fold = self.fold_of == k
+        return (_compact_index(np.flatnonzero(~in_fold)),
+                _compact_index(np.flatnonzero(in_fold)))
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+
+def _is_partition_fold(fold_of, train, test):
+    """Whether ``test`` holds sorted rows of no earlier test fold and ``train`` is the
+    sorted rest (``fold_of``: the test fold of every row so far, -1 if none)."""
+    n = fold_of.shape[0]
+    if train.shape[0] + test.shape[0] != n or test.shape[0] == 0:
+        return False
+    if np.any(np.diff(test) <= 0) or test[0] < 0 or test[-1] >= n \
+            or np.any(fold_of[test] >= 0):
+        return False
+    rest = np.ones(n, dtype=bool)
+    rest[test] = False
+    return bool(np.array_equal(np.flatnonzero(rest), train))
 
 
 def _solver_format(solver):
@@ -837,8 +892,7 @@ class CrossVal(BaseCriterion):
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         _check_loss(self.loss, model)
         cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
-        splits = [(_compact_index(train), _compact_index(test))
-                  for train, test in cv.split(X, y_enc)]
+        splits = _FoldSplits(cv.split(X, y_enc), X.shape[0])
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):

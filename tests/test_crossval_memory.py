@@ -188,3 +188,32 @@ def test_aid_cg_and_crossval_peaks_on_wide_sparse_x():
     res, peak = traced_peak(crit.value_and_grad, model, X, y, 1.1 * lam, solver=solver,
                             engine=engine, state=first.state)
     assert np.all(res.n_iter > 0) and peak < 3.2 * w.nbytes
+
+
+@pytest.mark.parametrize("cv", ["kfold", "stratified", "shuffled", "shuffle_split",
+                                "overlapping"])
+def test_fold_splits_equal_the_splitter(cv):
+    # the folds are kept as the test fold of every row (2 n bytes) when they partition
+    # the rows (every BaseCrossValidator); the indices made per fold are the splitter's
+    from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold
+
+    n = 103
+    y = np.arange(n) % 3
+    splitter = {
+        "kfold": KFold(4), "stratified": StratifiedKFold(3),
+        "shuffled": KFold(5, shuffle=True, random_state=0),
+        "shuffle_split": ShuffleSplit(3, random_state=0),
+        "overlapping": [(np.arange(50, n), np.arange(50)), (np.arange(40), np.arange(40, n)),
+                        (np.arange(30, n), np.arange(30))],
+    }[cv]
+    given = list(splitter.split(np.zeros((n, 1)), y)) if hasattr(splitter, "split") \
+        else splitter
+    splits = criteria._FoldSplits(iter(given), n)
+    assert len(splits) == len(given)
+    for (train, test), (tr, te) in zip(given, splits):
+        assert tr.dtype == te.dtype == np.int32
+        np.testing.assert_array_equal(tr, train)
+        np.testing.assert_array_equal(te, test)
+    made = sum(pair is None for pair in splits.pairs)
+    assert made == {"kfold": 4, "stratified": 3, "shuffled": 5, "shuffle_split": 0,
+                    "overlapping": 1}[cv]
