@@ -642,15 +642,9 @@ def _bounds(design, curvature):
         return X, kernel_args, None, _column_norm_bound(design, sq_max)
     if key not in bounds:
         bounds.clear()  # first: one lc alive at a time
-        bounds[key] = _curvature_bounds(design, _column_squared_norms(X), curvature)
+        bounds[key] = _curvature_bounds(design, Design(X).column_squared_norms(),
+                                        curvature)
     return (X, kernel_args) + bounds[key]
-
-
-def _column_squared_norms(X):
-    """``||X_j||^2`` of the converted ``X`` (dense or CSC, see :func:`_squared_norms_range`)."""
-    if not sp.issparse(X):
-        return Design(X).column_squared_norms()
-    return _squared_norms_range(X, 0, X.shape[1])
 
 
 def _squared_norms_range(X, j0, j1):
