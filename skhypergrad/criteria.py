@@ -205,17 +205,23 @@ class _AdjointOffGradient:
         Returns
         -------
         _AdjointOffGradient, SparseVector or ndarray
+            An :class:`_AdjointOffGradient` shares the index array of a compact
+            ``w_stored`` when its entries are the same (the support and the
+            intercept, as AID-CG's adjoint).
         """
         differs = np.flatnonzero(v != _outer_grad_at(w_stored, outer_grad))
         if 3 * differs.shape[0] >= np.count_nonzero(v):
             return _compact(v)
+        if isinstance(w_stored, SparseVector) and np.array_equal(w_stored.indices, differs):
+            return cls(w_stored, w_stored.indices, v[differs])
         index_dtype = np.int32 if v.shape[0] <= np.iinfo(np.int32).max else np.int64
         return cls(w_stored, differs.astype(index_dtype), v[differs])
 
     @property
     def nbytes(self):
-        """Bytes held (the shared ``w`` not counted)."""
-        return self.indices.nbytes + self.values.nbytes
+        """Bytes held (the shared ``w`` not counted, nor its indices when shared)."""
+        shared = isinstance(self.w, SparseVector) and self.indices is self.w.indices
+        return (0 if shared else self.indices.nbytes) + self.values.nbytes
 
     def toarray(self, outer_grad):
         """The dense adjoint: ``outer_grad(w)`` with the stored entries put back.

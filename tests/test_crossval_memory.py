@@ -217,3 +217,21 @@ def test_fold_splits_equal_the_splitter(cv):
     made = sum(pair is None for pair in splits.pairs)
     assert made == {"kfold": 4, "stratified": 3, "shuffled": 5, "shuffle_split": 0,
                     "overlapping": 1}[cv]
+
+
+def test_adjoint_shares_the_support_indices_of_w():
+    # AID-CG's adjoint differs from the held-out gradient on the support and the
+    # intercept, the entries of the compact w: one index array for both, also pickled
+    import pickle
+
+    X, y = _problem()
+    model = InnerModel(penalty="elasticnet", fit_intercept=True)
+    res = CrossVal(cv=4).value_and_grad(model, X, y, [0.05, 0.01],
+                                        solver=CoordinateDescent(tol=1e-8), engine="aid-cg")
+    for st in res.state:
+        adjoint = st.engine_state
+        assert isinstance(adjoint, criteria._AdjointOffGradient)
+        assert adjoint.indices is st.w.indices
+        assert adjoint.nbytes == adjoint.values.nbytes
+        w2, adjoint2 = pickle.loads(pickle.dumps((st.w, adjoint)))
+        assert adjoint2.indices is w2.indices and adjoint2.w is w2
