@@ -361,32 +361,53 @@ class _OuterLoss:
     r"""Outer function :math:`C(w) = a\,F_{\mathrm{val}}(w) + u^T z(w)`, :math:`z = X w + b`.
 
     ``F_val`` is a datafit's mean loss on ``(design, y)``; ``u`` an optional
-    linear term on the predictions.
+    linear term on the predictions. With ``rows`` (a CSR ``design.X`` and one
+    output), ``X`` is the rows ``rows`` of ``design.X``, read in place (no copy
+    of them: a cross-validation fold's held-out rows), with the sums of the copy.
     """
 
-    def __init__(self, design, y, datafit, factor=1.0, linear=None):
+    def __init__(self, design, y, datafit, factor=1.0, linear=None, rows=None):
         self.design = design
         self.y = y
         self.datafit = datafit
         self.factor = factor
         self.linear = linear
+        self.rows = rows
+
+    def _kernel_args(self):
+        """``(data, indices, indptr, rows)`` of the rows read in place."""
+        X = self.design.X
+        return X.data, X.indices, X.indptr, self.rows
+
+    def _with_intercept(self, z, w):
+        """``z + b`` (``b`` the intercept entry of ``w``, dense or compact)."""
+        if not self.design.fit_intercept:
+            return z
+        if isinstance(w, SparseVector):
+            b = w.values[w.indices >= self.design.n_features]
+            return z + (b[0] if b.shape[0] else 0.0)
+        return z + self.design.intercept(w)
 
     def _predict(self, w):
         """``z = X w + b``, for ``w`` dense or a :class:`SparseVector` (one output: its
         nonzero columns only, the same sums as the dense product, bit for bit)."""
         design = self.design
+        if self.rows is not None:
+            z = np.empty(self.rows.shape[0])
+            if isinstance(w, SparseVector):
+                coef = w.indices < design.n_features
+                _csr_rows_matvec_subset(*self._kernel_args(), w.indices[coef],
+                                        w.values[coef], z)
+            else:
+                _csr_rows_matvec(*self._kernel_args(), design.coef(w), z)
+            return self._with_intercept(z, w)
         if not isinstance(w, SparseVector):
             return design.matvec(w)
         X = design.X
         if design.n_outputs != 1 or not sp.issparse(X):
             return design.matvec(w.toarray())
-        p = design.n_features
-        coef = w.indices < p
-        z = np.asarray(X[:, w.indices[coef]] @ w.values[coef])
-        if design.fit_intercept:
-            b = w.values[~coef]
-            z = z + (b[0] if b.shape[0] else 0.0)
-        return z
+        coef = w.indices < design.n_features
+        return self._with_intercept(np.asarray(X[:, w.indices[coef]] @ w.values[coef]), w)
 
     def _rmatvec(self, gz):
         """``design.rmatvec(gz)``; for a sparse ``X`` and one output written into the
@@ -399,7 +420,9 @@ class _OuterLoss:
         p = design.n_features
         out = np.zeros(p + int(design.fit_intercept))
         u = np.ascontiguousarray(gz, dtype=np.float64)
-        if X.format == "csr":
+        if self.rows is not None:
+            _csr_rows_rmatvec(*self._kernel_args(), u, out)
+        elif X.format == "csr":
             _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
         else:
             _csc_rmatvec(X.data, X.indices, X.indptr, u, out)
@@ -408,7 +431,7 @@ class _OuterLoss:
         return out
 
     def value(self, w):
-        z = self.design.matvec(w)
+        z = self._predict(w)
         out = self.factor * self.datafit.loss(self.y, z) if self.factor else 0.0
         if self.linear is not None:
             out += float(self.linear @ z)
@@ -436,7 +459,14 @@ class _OuterLoss:
         indices = np.asarray(indices)
         is_coef = indices < design.n_features
         out = np.empty(indices.shape[0])
-        out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
+        if self.rows is not None:
+            cols, where = np.unique(indices[is_coef], return_inverse=True)
+            at_cols = np.zeros(cols.shape[0])
+            _csr_rows_rmatvec_subset(*self._kernel_args(),
+                                     np.ascontiguousarray(gz, dtype=np.float64), cols, at_cols)
+            out[is_coef] = at_cols[where.ravel()]
+        else:
+            out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
         out[~is_coef] = gz.sum(axis=0)
         return out
 
@@ -448,6 +478,58 @@ def _csr_rmatvec(data, indices, indptr, u, out):
         ui = u[i]
         for k in range(indptr[i], indptr[i + 1]):
             out[indices[k]] += data[k] * ui
+
+
+@njit(cache=True)
+def _csr_rows_matvec(data, indices, indptr, rows, x, out):
+    """``out[t] = X[rows[t]] . x`` for CSR ``X``: ``X[rows] @ x`` in scipy's order
+    (``csr_matvec`` of the copy), without the copy."""
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * x[indices[k]]
+        out[t] = s
+
+
+@njit(cache=True)
+def _csr_rows_matvec_subset(data, indices, indptr, rows, cols, vals, out):
+    """``out[t] = X[rows[t], cols] . vals`` for CSR ``X`` and sorted distinct ``cols``:
+    ``X[rows][:, cols] @ vals`` in scipy's order (a row's entries as stored)."""
+    m = cols.shape[0]
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            pos = np.searchsorted(cols, indices[k])
+            if pos < m and cols[pos] == indices[k]:
+                s += data[k] * vals[pos]
+        out[t] = s
+
+
+@njit(cache=True)
+def _csr_rows_rmatvec(data, indices, indptr, rows, u, out):
+    """``out[:p] += X[rows]^T u`` for CSR ``X``, in scipy's order (:func:`_csr_rmatvec` of
+    the copy), without the copy."""
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        ut = u[t]
+        for k in range(indptr[i], indptr[i + 1]):
+            out[indices[k]] += data[k] * ut
+
+
+@njit(cache=True)
+def _csr_rows_rmatvec_subset(data, indices, indptr, rows, u, cols, out):
+    """``out += X[rows][:, cols]^T u`` for CSR ``X`` and sorted distinct ``cols``, in
+    scipy's order (``csc_matvec`` of the transposed copy: rows in turn)."""
+    m = cols.shape[0]
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        ut = u[t]
+        for k in range(indptr[i], indptr[i + 1]):
+            pos = np.searchsorted(cols, indices[k])
+            if pos < m and cols[pos] == indices[k]:
+                out[pos] += data[k] * ut
 
 
 @njit(cache=True)
@@ -503,17 +585,23 @@ def _engine_warm_start(engine, state, outer_grad):
     return _expand(state, outer_grad)
 
 
-def _heldout_loss(model, loss, X_val, y_val_encoded):
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
     ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
-    ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log).
+    ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log). With
+    ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
+    those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise).
     """
     kind = _check_loss(loss, model)
     datafit = model.get_datafit()
+    if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
+                                 and datafit.n_outputs == 1):
+        X_val, rows = X_val[rows], None
     design = Design(X_val, model.fit_intercept, datafit.n_outputs)
     # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
-    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0)
+    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
+                      rows=rows)
 
 
 def _check_loss(loss, model):
@@ -558,7 +646,7 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     :func:`_solver_format`), so that the solver does not convert them again."""
     pgmap = model.make_map(_take_rows(X, train, sparse_format), y[train],
                            lipschitz=lipschitz)
-    return pgmap, _heldout_loss(model, loss, X[test], y[test])
+    return pgmap, _heldout_loss(model, loss, X, y[test], rows=test)
 
 
 def _compact_index(rows):

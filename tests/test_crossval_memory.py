@@ -235,3 +235,35 @@ def test_adjoint_shares_the_support_indices_of_w():
         assert adjoint.nbytes == adjoint.values.nbytes
         w2, adjoint2 = pickle.loads(pickle.dumps((st.w, adjoint)))
         assert adjoint2.indices is w2.indices and adjoint2.w is w2
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("kind", ["elasticnet_squared", "logistic"])
+def test_heldout_rows_read_in_place_equal_the_copy(fit_intercept, kind):
+    # a fold's held-out loss reads its rows of the CSR X in place: value, gradient
+    # (dense and compact w) and gradient entries equal those of the copy X[test], bit
+    # for bit (rows in any order)
+    from skhypergrad.criteria import _heldout_loss
+
+    X, y = _problem(p=3_000)
+    if kind == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+        model = InnerModel(datafit="logistic", penalty="l1", fit_intercept=fit_intercept)
+    else:
+        model = InnerModel(penalty="elasticnet", fit_intercept=fit_intercept)
+    model = model.bind(y)
+    y_enc = model.encode(y)
+    rng = np.random.default_rng(2)
+    test = rng.permutation(X.shape[0])[:60].astype(np.int32)
+    copy = _heldout_loss(model, "auto", X[test], y_enc[test])
+    rows = _heldout_loss(model, "auto", X, y_enc[test], rows=test)
+    assert rows.rows is not None and rows.design.X is X
+    w = np.zeros(X.shape[1] + fit_intercept)
+    w[rng.choice(X.shape[1], 50, replace=False)] = 0.1 * rng.standard_normal(50)
+    if fit_intercept:
+        w[-1] = 0.2
+    idx = np.concatenate([rng.choice(w.shape[0], 40), [w.shape[0] - 1, 7, 7]])
+    for w_in in (w, SparseVector.from_dense(w)):
+        assert rows.value(w_in) == copy.value(w_in)
+        np.testing.assert_array_equal(rows.grad(w_in), copy.grad(w_in))
+        np.testing.assert_array_equal(rows.grad_take(w_in, idx), copy.grad_take(w_in, idx))
