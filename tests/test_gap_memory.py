@@ -201,3 +201,32 @@ def test_support_and_candidates_equal_the_masks(n_outputs):
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(candidates, np.flatnonzero(expected > 0.0))
     assert n_support == np.count_nonzero(support)
+
+
+@pytest.mark.parametrize("datafit", ["quadratic", "logistic"])
+@pytest.mark.parametrize("case", ["l1", "enet", "enet_tiny_l2", "weighted"])
+@pytest.mark.parametrize("chunk", [7, 64, 4096])
+def test_gap_read_by_blocks_equals_one_pass(datafit, case, chunk):
+    # sparse X: the duality gap reading X^T theta a block of features at a time (no
+    # p-sized array) equals the one-pass gap on the whole vector, bit for bit
+    rng = np.random.default_rng(3)
+    make = make_classification_data if datafit == "logistic" else make_regression_data
+    X, y = make(n=50, p=300, seed=2, density=0.05)
+    fit = Logistic() if datafit == "logistic" else Quadratic()
+    penalty, lam = {
+        "l1": (L1(), np.array([0.02])),
+        "enet": (ElasticNet(), np.array([0.02, 0.01])),
+        "enet_tiny_l2": (ElasticNet(), np.array([0.02, 1e-12])),
+        "weighted": (WeightedL1(), _weighted_lam(X.shape[1], rng)),
+    }[case]
+    pgmap = ProxGradMap(fit, penalty, X, y, fit_intercept=True)
+    w = CoordinateDescent(tol=1e-6).solve(pgmap, lam).w
+    prob = _Problem.build(pgmap, lam)
+    for point in (w, w + 0.01 * rng.standard_normal(w.shape[0])):
+        z = pgmap.design.matvec(point)
+        a = prob.derivative(z)
+        whole = -prob.gradient(point, a)
+        blocks = prob.xt_theta_blocks(a, chunk)
+        np.testing.assert_array_equal(np.concatenate([u for _, u in blocks()]), whole)
+        assert duality_gap(pgmap, point, lam, z, blocks) == \
+            duality_gap(pgmap, point, lam, z, whole)

@@ -205,6 +205,19 @@ def prox_scores(w, grad, l1, l2, lc, out):
 
 
 @njit(cache=True)
+def column_dots(data, indices, indptr, j0, j1, u):
+    """``X_j^T u`` for the columns ``j0 <= j < j1`` of a CSC ``X``, each summed in the
+    stored order from 0 (scipy's ``X.T @ u``, bit for bit: no reassociation here)."""
+    out = np.empty(j1 - j0)
+    for j in range(j0, j1):
+        s = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            s += data[k] * u[indices[k]]
+        out[j - j0] = s
+    return out
+
+
+@njit(cache=True)
 def support_and_candidates(scores, coef, n_outputs):
     """Mark the support in ``scores`` and list the features worth a working set.
 

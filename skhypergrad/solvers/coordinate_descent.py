@@ -52,8 +52,8 @@ import scipy.sparse as sp
 from .._design import Design, cached_gram, gram_of
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          columns_gradient_curvature_blocks, prox_scores, prox_steps,
-                          support_and_candidates)
+                          columns_gradient_curvature_blocks, column_dots, prox_scores,
+                          prox_steps, support_and_candidates)
 from ._gap import gap_scale
 from ._gram_kernels import add_columns, gram_epoch
 
@@ -155,19 +155,7 @@ class CoordinateDescent(BaseSolver):
             del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
-                # X^T theta = -X^T a / n, the gradient (computed again if the scores
-                # took its memory): negated in place (no p-sized copy), then back
-                # (negation is exact)
-                if grad is None:
-                    grad = prob.gradient(w, a)
-                np.negative(grad, out=grad)
-                xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
-                    else grad
-                try:
-                    measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
-                finally:
-                    np.negative(grad, out=grad)
-                del xt_theta
+                measure = self._gap_measure(pgmap, lam, prob, w, z, a, grad)
                 if last or measure <= self.tol or violation <= floor:
                     break
             ws_size = next_size
@@ -179,6 +167,23 @@ class CoordinateDescent(BaseSolver):
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
+
+    def _gap_measure(self, pgmap, lam, prob, w, z, a, grad):
+        """The stopping measure (relative duality gap) at ``w``, with ``X^T theta = -X^T a / n``
+        minus the gradient ``grad``: negated in place (no p-sized copy), then back
+        (negation is exact); when the scores took its memory (``grad`` None), read a
+        block of features at a time for one output (no p-sized array), else computed again.
+        """
+        if grad is None and prob.n_outputs == 1:
+            return self._stop_measure(pgmap, lam, w, z, prob.xt_theta_blocks(a))
+        if grad is None:
+            grad = prob.gradient(w, a)
+        np.negative(grad, out=grad)
+        xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 else grad
+        try:
+            return self._stop_measure(pgmap, lam, w, z, xt_theta)
+        finally:
+            np.negative(grad, out=grad)
 
     def _check_params(self, pgmap):
         """ValueError for an unsupported datafit or an invalid parameter."""
@@ -469,6 +474,20 @@ class _Problem(NamedTuple):
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
         return scores, grad_b, decrease / 2, grad
+
+    def xt_theta_blocks(self, a, chunk=1 << 12):
+        """``X^T theta = -X^T a / n`` (CSC ``X``, one output) as the callable giving its
+        blocks ``(j0, block)`` of ``chunk`` features that
+        :func:`~skhypergrad.solvers.duality_gap` takes: the entries of
+        ``-gradient(w, a)``, bit for bit, without a ``p``-sized array."""
+        X, n = self.X, a.shape[0]
+
+        def blocks():
+            for j0 in range(0, self.p, chunk):
+                block = column_dots(X.data, X.indices, X.indptr, j0, min(j0 + chunk, self.p), a)
+                block /= n
+                yield j0, np.negative(block, out=block)
+        return blocks
 
     def _scores_in_place(self, w, grad, chunk=1 << 12):
         """:func:`prox_scores` written over ``grad`` (sparse ``X``), ``chunk`` features at a
