@@ -188,34 +188,40 @@ class _AdjointOffGradient:
         self.values = values
 
     @classmethod
-    def compress(cls, v, w, w_stored, outer_grad):
+    def compress(cls, v, w_stored, outer_grad):
         """``v`` relative to ``outer_grad(w)`` when that is smaller than :func:`_compact`'s.
 
         Parameters
         ----------
         v : ndarray of shape (n_params,)
             The adjoint.
-        w : ndarray of shape (n_params,)
-            The dense solution it was computed at.
         w_stored : SparseVector or ndarray
-            ``w`` as kept in the state (referenced, not copied).
+            The solution ``w`` it was computed at, as kept in the state (referenced,
+            not copied; a held-out loss reads a compact ``w`` as it is, so that the
+            dense ``w`` can be freed before).
         outer_grad : callable
             ``w -> grad C(w)``, the engine's outer gradient.
 
         Returns
         -------
         _AdjointOffGradient, SparseVector or ndarray
+            An :class:`_AdjointOffGradient` shares the index array of a compact
+            ``w_stored`` when its entries are the same (the support and the
+            intercept, as AID-CG's adjoint).
         """
-        differs = np.flatnonzero(v != outer_grad(w))
+        differs = np.flatnonzero(v != _outer_grad_at(w_stored, outer_grad))
         if 3 * differs.shape[0] >= np.count_nonzero(v):
             return _compact(v)
+        if isinstance(w_stored, SparseVector) and np.array_equal(w_stored.indices, differs):
+            return cls(w_stored, w_stored.indices, v[differs])
         index_dtype = np.int32 if v.shape[0] <= np.iinfo(np.int32).max else np.int64
         return cls(w_stored, differs.astype(index_dtype), v[differs])
 
     @property
     def nbytes(self):
-        """Bytes held (the shared ``w`` not counted)."""
-        return self.indices.nbytes + self.values.nbytes
+        """Bytes held (the shared ``w`` not counted, nor its indices when shared)."""
+        shared = isinstance(self.w, SparseVector) and self.indices is self.w.indices
+        return (0 if shared else self.indices.nbytes) + self.values.nbytes
 
     def toarray(self, outer_grad):
         """The dense adjoint: ``outer_grad(w)`` with the stored entries put back.
@@ -229,9 +235,7 @@ class _AdjointOffGradient:
         -------
         ndarray of shape (n_params,)
         """
-        # the held-out loss reads a compact w as it is (no dense copy of it)
-        sparse_ok = isinstance(getattr(outer_grad, "__self__", None), _OuterLoss)
-        v = outer_grad(self.w if sparse_ok else _expand(self.w))
+        v = _outer_grad_at(self.w, outer_grad)
         v[self.indices] = self.values
         return v
 
@@ -254,6 +258,13 @@ class _AdjointOffGradient:
 
     def __setstate__(self, state):
         self.w, self.indices, self.values = state
+
+
+def _outer_grad_at(w, outer_grad):
+    """``outer_grad(w)`` for a stored ``w``: a held-out loss reads a compact ``w`` as it
+    is (no dense copy of it, the same sums), any other function gets it dense."""
+    sparse_ok = isinstance(getattr(outer_grad, "__self__", None), _OuterLoss)
+    return outer_grad(w if sparse_ok else _expand(w))
 
 
 class _LazyAdjoint:
@@ -350,32 +361,53 @@ class _OuterLoss:
     r"""Outer function :math:`C(w) = a\,F_{\mathrm{val}}(w) + u^T z(w)`, :math:`z = X w + b`.
 
     ``F_val`` is a datafit's mean loss on ``(design, y)``; ``u`` an optional
-    linear term on the predictions.
+    linear term on the predictions. With ``rows`` (a CSR ``design.X`` and one
+    output), ``X`` is the rows ``rows`` of ``design.X``, read in place (no copy
+    of them: a cross-validation fold's held-out rows), with the sums of the copy.
     """
 
-    def __init__(self, design, y, datafit, factor=1.0, linear=None):
+    def __init__(self, design, y, datafit, factor=1.0, linear=None, rows=None):
         self.design = design
         self.y = y
         self.datafit = datafit
         self.factor = factor
         self.linear = linear
+        self.rows = rows
+
+    def _kernel_args(self):
+        """``(data, indices, indptr, rows)`` of the rows read in place."""
+        X = self.design.X
+        return X.data, X.indices, X.indptr, self.rows
+
+    def _with_intercept(self, z, w):
+        """``z + b`` (``b`` the intercept entry of ``w``, dense or compact)."""
+        if not self.design.fit_intercept:
+            return z
+        if isinstance(w, SparseVector):
+            b = w.values[w.indices >= self.design.n_features]
+            return z + (b[0] if b.shape[0] else 0.0)
+        return z + self.design.intercept(w)
 
     def _predict(self, w):
         """``z = X w + b``, for ``w`` dense or a :class:`SparseVector` (one output: its
         nonzero columns only, the same sums as the dense product, bit for bit)."""
         design = self.design
+        if self.rows is not None:
+            z = np.empty(self.rows.shape[0])
+            if isinstance(w, SparseVector):
+                coef = w.indices < design.n_features
+                _csr_rows_matvec_subset(*self._kernel_args(), w.indices[coef],
+                                        w.values[coef], z)
+            else:
+                _csr_rows_matvec(*self._kernel_args(), design.coef(w), z)
+            return self._with_intercept(z, w)
         if not isinstance(w, SparseVector):
             return design.matvec(w)
         X = design.X
         if design.n_outputs != 1 or not sp.issparse(X):
             return design.matvec(w.toarray())
-        p = design.n_features
-        coef = w.indices < p
-        z = np.asarray(X[:, w.indices[coef]] @ w.values[coef])
-        if design.fit_intercept:
-            b = w.values[~coef]
-            z = z + (b[0] if b.shape[0] else 0.0)
-        return z
+        coef = w.indices < design.n_features
+        return self._with_intercept(np.asarray(X[:, w.indices[coef]] @ w.values[coef]), w)
 
     def _rmatvec(self, gz):
         """``design.rmatvec(gz)``; for a sparse ``X`` and one output written into the
@@ -388,7 +420,9 @@ class _OuterLoss:
         p = design.n_features
         out = np.zeros(p + int(design.fit_intercept))
         u = np.ascontiguousarray(gz, dtype=np.float64)
-        if X.format == "csr":
+        if self.rows is not None:
+            _csr_rows_rmatvec(*self._kernel_args(), u, out)
+        elif X.format == "csr":
             _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
         else:
             _csc_rmatvec(X.data, X.indices, X.indptr, u, out)
@@ -397,7 +431,7 @@ class _OuterLoss:
         return out
 
     def value(self, w):
-        z = self.design.matvec(w)
+        z = self._predict(w)
         out = self.factor * self.datafit.loss(self.y, z) if self.factor else 0.0
         if self.linear is not None:
             out += float(self.linear @ z)
@@ -425,7 +459,14 @@ class _OuterLoss:
         indices = np.asarray(indices)
         is_coef = indices < design.n_features
         out = np.empty(indices.shape[0])
-        out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
+        if self.rows is not None:
+            cols, where = np.unique(indices[is_coef], return_inverse=True)
+            at_cols = np.zeros(cols.shape[0])
+            _csr_rows_rmatvec_subset(*self._kernel_args(),
+                                     np.ascontiguousarray(gz, dtype=np.float64), cols, at_cols)
+            out[is_coef] = at_cols[where.ravel()]
+        else:
+            out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
         out[~is_coef] = gz.sum(axis=0)
         return out
 
@@ -437,6 +478,58 @@ def _csr_rmatvec(data, indices, indptr, u, out):
         ui = u[i]
         for k in range(indptr[i], indptr[i + 1]):
             out[indices[k]] += data[k] * ui
+
+
+@njit(cache=True)
+def _csr_rows_matvec(data, indices, indptr, rows, x, out):
+    """``out[t] = X[rows[t]] . x`` for CSR ``X``: ``X[rows] @ x`` in scipy's order
+    (``csr_matvec`` of the copy), without the copy."""
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * x[indices[k]]
+        out[t] = s
+
+
+@njit(cache=True)
+def _csr_rows_matvec_subset(data, indices, indptr, rows, cols, vals, out):
+    """``out[t] = X[rows[t], cols] . vals`` for CSR ``X`` and sorted distinct ``cols``:
+    ``X[rows][:, cols] @ vals`` in scipy's order (a row's entries as stored)."""
+    m = cols.shape[0]
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            pos = np.searchsorted(cols, indices[k])
+            if pos < m and cols[pos] == indices[k]:
+                s += data[k] * vals[pos]
+        out[t] = s
+
+
+@njit(cache=True)
+def _csr_rows_rmatvec(data, indices, indptr, rows, u, out):
+    """``out[:p] += X[rows]^T u`` for CSR ``X``, in scipy's order (:func:`_csr_rmatvec` of
+    the copy), without the copy."""
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        ut = u[t]
+        for k in range(indptr[i], indptr[i + 1]):
+            out[indices[k]] += data[k] * ut
+
+
+@njit(cache=True)
+def _csr_rows_rmatvec_subset(data, indices, indptr, rows, u, cols, out):
+    """``out += X[rows][:, cols]^T u`` for CSR ``X`` and sorted distinct ``cols``, in
+    scipy's order (``csc_matvec`` of the transposed copy: rows in turn)."""
+    m = cols.shape[0]
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        ut = u[t]
+        for k in range(indptr[i], indptr[i + 1]):
+            pos = np.searchsorted(cols, indices[k])
+            if pos < m and cols[pos] == indices[k]:
+                out[pos] += data[k] * ut
 
 
 @njit(cache=True)
@@ -492,17 +585,23 @@ def _engine_warm_start(engine, state, outer_grad):
     return _expand(state, outer_grad)
 
 
-def _heldout_loss(model, loss, X_val, y_val_encoded):
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
     ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
-    ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log).
+    ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log). With
+    ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
+    those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise).
     """
     kind = _check_loss(loss, model)
     datafit = model.get_datafit()
+    if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
+                                 and datafit.n_outputs == 1):
+        X_val, rows = X_val[rows], None
     design = Design(X_val, model.fit_intercept, datafit.n_outputs)
     # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
-    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0)
+    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
+                      rows=rows)
 
 
 def _check_loss(loss, model):
@@ -547,17 +646,72 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     :func:`_solver_format`), so that the solver does not convert them again."""
     pgmap = model.make_map(_take_rows(X, train, sparse_format), y[train],
                            lipschitz=lipschitz)
-    return pgmap, _heldout_loss(model, loss, X[test], y[test])
+    return pgmap, _heldout_loss(model, loss, X, y[test], rows=test)
 
 
 def _compact_index(rows):
-    """Row indices as int32 when they fit (half the memory of the splitter's int64: the
-    splits of every fold are kept during an evaluation)."""
+    """Row indices as int32 when they fit (half the memory of the splitter's int64)."""
     rows = np.asarray(rows)
     if rows.dtype != np.int32 and rows.size and rows.max() <= np.iinfo(np.int32).max \
             and rows.min() >= 0:
         return rows.astype(np.int32)
     return rows
+
+
+class _FoldSplits:
+    """The ``(train, test)`` row indices of every fold, as a sequence, made per fold.
+
+    Folds whose test rows are sorted, in no earlier test fold, and whose
+    training rows are the sorted rest (as every scikit-learn
+    ``BaseCrossValidator`` gives them, e.g. ``KFold``, ``StratifiedKFold``)
+    are kept as the fold of every row (``2 n`` bytes for all of them), and
+    their indices made again when asked for; any other split is kept as given.
+    Indices are int32 when they fit (see :func:`_compact_index`).
+
+    Parameters
+    ----------
+    splits : iterable of (ndarray, ndarray)
+        Training and test row indices of every fold.
+    n_samples : int
+    """
+
+    def __init__(self, splits, n_samples):
+        self.fold_of = np.full(n_samples, -1, dtype=np.int16)
+        self.pairs = []  # None for a fold made from fold_of
+        for k, (train, test) in enumerate(splits):
+            pair = (_compact_index(train), _compact_index(test))
+            if k < np.iinfo(np.int16).max and _is_partition_fold(self.fold_of, *pair):
+                self.fold_of[pair[1]] = k
+                pair = None
+            self.pairs.append(pair)
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, k):
+        pair = self.pairs[k]
+        if pair is not None:
+            return pair
+        in_fold = self.fold_of == k
+        return (_compact_index(np.flatnonzero(~in_fold)),
+                _compact_index(np.flatnonzero(in_fold)))
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+
+def _is_partition_fold(fold_of, train, test):
+    """Whether ``test`` holds sorted rows of no earlier test fold and ``train`` is the
+    sorted rest (``fold_of``: the test fold of every row so far, -1 if none)."""
+    n = fold_of.shape[0]
+    if train.shape[0] + test.shape[0] != n or test.shape[0] == 0:
+        return False
+    if np.any(np.diff(test) <= 0) or test[0] < 0 or test[-1] >= n \
+            or np.any(fold_of[test] >= 0):
+        return False
+    rest = np.ones(n, dtype=bool)
+    rest[test] = False
+    return bool(np.array_equal(np.flatnonzero(rest), train))
 
 
 def _solver_format(solver):
@@ -584,17 +738,19 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
                                 _solver_format(solver))
     pgmap, outer = problem
     out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
-    if sp.issparse(X):
-        state = out.state  # an engine state passed through stays the same object
-        w, v = state.w, state.engine_state
-        w_stored = _compact(w)
-        if compute_grad and isinstance(v, np.ndarray) and v.shape == w.shape \
-                and v.dtype == np.float64:
-            v = _AdjointOffGradient.compress(v, w, w_stored, outer.grad)
-        elif compute_grad:
-            v = _compact(v)
-        out = out._replace(state=state._replace(w=w_stored, engine_state=v))
-    return out
+    if not sp.issparse(X):
+        return out
+    # an engine state passed through stays the same object; the dense w is freed
+    # (compacted) before the adjoint is compared with the gradient there
+    v = out.state.engine_state
+    dense_adjoint = compute_grad and isinstance(v, np.ndarray) and v.dtype == np.float64 \
+        and v.shape == out.state.w.shape
+    out = out._replace(state=out.state._replace(w=_compact(out.state.w), engine_state=None))
+    if dense_adjoint:
+        v = _AdjointOffGradient.compress(v, out.state.w, outer.grad)
+    elif compute_grad:
+        v = _compact(v)
+    return out._replace(state=out.state._replace(engine_state=v))
 
 
 def _check_data(X, y):
@@ -861,8 +1017,7 @@ class CrossVal(BaseCriterion):
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         _check_loss(self.loss, model)
         cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
-        splits = [(_compact_index(train), _compact_index(test))
-                  for train, test in cv.split(X, y_enc)]
+        splits = _FoldSplits(cv.split(X, y_enc), X.shape[0])
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):

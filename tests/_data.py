@@ -32,3 +32,33 @@ def as_storage(X, storage):
     if storage == "dense":
         return X.toarray() if sp.issparse(X) else np.asarray(X)
     return sp.csr_matrix(X) if storage == "csr" else sp.csc_matrix(X)
+
+
+def make_wide_sparse_data(n=400, p=400_000, per_row=8, seed=0):
+    """Least squares with ``p >> n`` and ``per_row`` nonzeros per row (CSR, positions drawn
+    directly, half of them among the first 2,000 columns where the 50 informative
+    features are): a ``p``-vector outweighs ``X``, as in issue 7's benchmark."""
+    rng = np.random.default_rng(seed)
+    nnz = n * per_row
+    rows = rng.integers(0, n, nnz)
+    cols = rng.integers(0, 2_000, nnz)
+    cols[::2] = rng.integers(0, p, nnz // 2)
+    X = sp.csr_matrix((rng.standard_normal(nnz), (rows, cols)), shape=(n, p))
+    X.sum_duplicates()
+    w = np.zeros(p)
+    w[:50] = rng.standard_normal(50)
+    return X, np.asarray(X @ w + 0.1 * rng.standard_normal(n))
+
+
+def traced_peak(func, *args, **kwargs):
+    """``(result, peak)``: ``func(*args, **kwargs)`` and the peak of the memory it
+    allocated (``tracemalloc``, bytes above the memory traced when it starts)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        out = func(*args, **kwargs)
+        return out, tracemalloc.get_traced_memory()[1] - start
+    finally:
+        tracemalloc.stop()

@@ -16,7 +16,7 @@ from skhypergrad.criteria import CrossVal, SparseVector
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent
 
-from _data import make_regression_data
+from _data import make_regression_data, make_wide_sparse_data, traced_peak
 
 
 def _state_bytes(x):
@@ -74,7 +74,7 @@ def test_compact_warm_starts_are_exact(engine, monkeypatch):
     # the same search with the warm starts kept dense
     monkeypatch.setattr(criteria, "_compact", lambda x: x)
     monkeypatch.setattr(criteria._AdjointOffGradient, "compress",
-                        classmethod(lambda cls, v, w, w_stored, outer_grad: v))
+                        classmethod(lambda cls, v, w_stored, outer_grad: v))
     dense = run()
     for (v1, g1, it1, e1), (v2, g2, it2, e2) in zip(compact, dense):
         assert v1 == v2
@@ -155,11 +155,115 @@ def test_stored_adjoint_take_is_exact(fmt):
     v = outer.grad(w)
     changed = np.sort(rng.choice(v.shape[0], 25, replace=False))
     v[changed] += rng.standard_normal(25)
-    stored = criteria._AdjointOffGradient.compress(v, w, SparseVector.from_dense(w),
-                                                    outer.grad)
+    stored = criteria._AdjointOffGradient.compress(v, SparseVector.from_dense(w), outer.grad)
     assert isinstance(stored, criteria._AdjointOffGradient)
     idx = np.concatenate([changed[::2], rng.choice(v.shape[0] - 1, 30, replace=False),
                           [v.shape[0] - 1]])
     lazy = criteria._LazyAdjoint(stored, outer.grad)
     np.testing.assert_array_equal(lazy.take(idx), v[idx])
     np.testing.assert_array_equal(np.asarray(lazy), v)
+
+
+def test_aid_cg_and_crossval_peaks_on_wide_sparse_x():
+    # p >> nnz. AID-CG on the support: the adjoint is the only p-sized array it makes
+    # (not also the held-out gradient kept during the solve); a cross-validation
+    # evaluation holds at most about two p-vectors per fold at a time (with the
+    # fold's CSC indptr, half of one): the dense w is freed before the adjoint is
+    # compressed, and the solve keeps no p-sized curvature bounds
+    from skhypergrad.criteria import _heldout_loss
+    from skhypergrad.hypergrad.aid import AIDConjugateGradient
+
+    X, y = make_wide_sparse_data()
+    model = InnerModel(penalty="elasticnet", fit_intercept=True)
+    solver, lam = CoordinateDescent(tol=1e-8), np.array([0.01, 0.001])
+    pgmap = model.make_map(X[:300].tocsc(), y[:300])
+    w = solver.solve(pgmap, lam).w
+    outer = _heldout_loss(model, "auto", X[300:], y[300:])
+    engine = AIDConjugateGradient()
+    res, peak = traced_peak(engine.hypergradient, pgmap, lam, w, outer.grad)
+    assert res.state.shape == w.shape and peak < 1.5 * w.nbytes
+    del res
+    crit = CrossVal(cv=3)
+    first = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+    res, peak = traced_peak(crit.value_and_grad, model, X, y, 1.1 * lam, solver=solver,
+                            engine=engine, state=first.state)
+    assert np.all(res.n_iter > 0) and peak < 3.2 * w.nbytes
+
+
+@pytest.mark.parametrize("cv", ["kfold", "stratified", "shuffled", "shuffle_split",
+                                "overlapping"])
+def test_fold_splits_equal_the_splitter(cv):
+    # the folds are kept as the test fold of every row (2 n bytes) when they partition
+    # the rows (every BaseCrossValidator); the indices made per fold are the splitter's
+    from sklearn.model_selection import KFold, ShuffleSplit, StratifiedKFold
+
+    n = 103
+    y = np.arange(n) % 3
+    splitter = {
+        "kfold": KFold(4), "stratified": StratifiedKFold(3),
+        "shuffled": KFold(5, shuffle=True, random_state=0),
+        "shuffle_split": ShuffleSplit(3, random_state=0),
+        "overlapping": [(np.arange(50, n), np.arange(50)), (np.arange(40), np.arange(40, n)),
+                        (np.arange(30, n), np.arange(30))],
+    }[cv]
+    given = list(splitter.split(np.zeros((n, 1)), y)) if hasattr(splitter, "split") \
+        else splitter
+    splits = criteria._FoldSplits(iter(given), n)
+    assert len(splits) == len(given)
+    for (train, test), (tr, te) in zip(given, splits):
+        assert tr.dtype == te.dtype == np.int32
+        np.testing.assert_array_equal(tr, train)
+        np.testing.assert_array_equal(te, test)
+    made = sum(pair is None for pair in splits.pairs)
+    assert made == {"kfold": 4, "stratified": 3, "shuffled": 5, "shuffle_split": 0,
+                    "overlapping": 1}[cv]
+
+
+def test_adjoint_shares_the_support_indices_of_w():
+    # AID-CG's adjoint differs from the held-out gradient on the support and the
+    # intercept, the entries of the compact w: one index array for both, also pickled
+    import pickle
+
+    X, y = _problem()
+    model = InnerModel(penalty="elasticnet", fit_intercept=True)
+    res = CrossVal(cv=4).value_and_grad(model, X, y, [0.05, 0.01],
+                                        solver=CoordinateDescent(tol=1e-8), engine="aid-cg")
+    for st in res.state:
+        adjoint = st.engine_state
+        assert isinstance(adjoint, criteria._AdjointOffGradient)
+        assert adjoint.indices is st.w.indices
+        assert adjoint.nbytes == adjoint.values.nbytes
+        w2, adjoint2 = pickle.loads(pickle.dumps((st.w, adjoint)))
+        assert adjoint2.indices is w2.indices and adjoint2.w is w2
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("kind", ["elasticnet_squared", "logistic"])
+def test_heldout_rows_read_in_place_equal_the_copy(fit_intercept, kind):
+    # a fold's held-out loss reads its rows of the CSR X in place: value, gradient
+    # (dense and compact w) and gradient entries equal those of the copy X[test], bit
+    # for bit (rows in any order)
+    from skhypergrad.criteria import _heldout_loss
+
+    X, y = _problem(p=3_000)
+    if kind == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+        model = InnerModel(datafit="logistic", penalty="l1", fit_intercept=fit_intercept)
+    else:
+        model = InnerModel(penalty="elasticnet", fit_intercept=fit_intercept)
+    model = model.bind(y)
+    y_enc = model.encode(y)
+    rng = np.random.default_rng(2)
+    test = rng.permutation(X.shape[0])[:60].astype(np.int32)
+    copy = _heldout_loss(model, "auto", X[test], y_enc[test])
+    rows = _heldout_loss(model, "auto", X, y_enc[test], rows=test)
+    assert rows.rows is not None and rows.design.X is X
+    w = np.zeros(X.shape[1] + fit_intercept)
+    w[rng.choice(X.shape[1], 50, replace=False)] = 0.1 * rng.standard_normal(50)
+    if fit_intercept:
+        w[-1] = 0.2
+    idx = np.concatenate([rng.choice(w.shape[0], 40), [w.shape[0] - 1, 7, 7]])
+    for w_in in (w, SparseVector.from_dense(w)):
+        assert rows.value(w_in) == copy.value(w_in)
+        np.testing.assert_array_equal(rows.grad(w_in), copy.grad(w_in))
+        np.testing.assert_array_equal(rows.grad_take(w_in, idx), copy.grad_take(w_in, idx))

@@ -6,8 +6,9 @@ least-squares and logistic datafits, every penalty (a tiny, zero and large L2
 weight; unpenalized features of a weighted Lasso), with and without intercept
 and with a precomputed ``X^T theta``; the multinomial gap is untouched. Uniform
 L1 weights are a read-only zero-stride view (no ``p``-sized array), and
-coordinate descent keeps one ``p``-sized array of curvatures per design (not
-also the column norms), with solutions identical to full L1 weights.
+coordinate descent keeps one ``p``-sized array of curvatures per dense design
+(not also the column norms) and none for a sparse one (the bounds of the
+features it needs, the same numbers), with solutions identical to full L1 weights.
 """
 
 import numpy as np
@@ -19,9 +20,11 @@ from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.penalties import L1, ElasticNet, WeightedL1
 from skhypergrad.solvers import CoordinateDescent, duality_gap
 from skhypergrad.solvers._gap import _duality_gap_outputs
-from skhypergrad.solvers.coordinate_descent import _PREPARED, _bounds
+from skhypergrad.solvers._cd_kernels import prox_scores, support_and_candidates
+from skhypergrad.solvers.coordinate_descent import _PREPARED, _Problem, _bounds
 
-from _data import make_classification_data, make_regression_data
+from _data import (make_classification_data, make_regression_data,
+                   make_wide_sparse_data, traced_peak)
 
 
 def _reference_gap(pgmap, w, lam):
@@ -143,14 +146,87 @@ def test_curvatures_cached_without_column_norms():
     assert _bounds(pgmap.design, 1.0)[2] is lc  # reused by the next solve
 
 
-def test_sparse_curvatures_not_kept():
-    # sparse X: lc is rebuilt per solve (O(nnz)) and freed with it, equal to the formula
+def test_sparse_curvatures_never_p_sized():
+    # sparse X: no p-sized lc, neither kept nor per solve; the bounds of a working set
+    # and the scores (a block of features at a time) are those of the whole lc, bit for bit
     X, y = make_regression_data(n=40, p=500, seed=5, density=0.05)
     pgmap = ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True)
-    CoordinateDescent(tol=1e-8).solve(pgmap, [0.01])
+    lam = np.array([0.01])
+    w = CoordinateDescent(tol=1e-8).solve(pgmap, lam).w
     Xc, _, bounds = _PREPARED[pgmap.design][1]
-    assert not bounds
-    lc = _bounds(pgmap.design, 0.25)[2]
+    assert not bounds and _bounds(pgmap.design, 0.25)[2] is None
     sq = np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel()
-    np.testing.assert_array_equal(lc[:-1], sq * 0.25 / 40)
-    assert lc[-1] == 0.25
+    lc = np.append(sq * 1.0 / 40, 1.0)
+    prob = _Problem.build(pgmap, lam)
+    assert prob.lc is None
+    ws = np.array([0, 3, 17, 250, 499])
+    np.testing.assert_array_equal(prob.moving_bounds(ws), lc[np.append(ws, 500)])
+    a = prob.derivative(pgmap.design.matvec(w + 0.01))
+    grad = prob.gradient(w, a)
+    expected = prox_scores(w[:500], grad, prob.l1_entries, prob.l2, lc[:500], np.empty(500))
+    for chunk in (7, 64, 500, 4096):
+        scores = grad.copy()
+        decrease = prob._scores_in_place(w, scores, chunk)
+        np.testing.assert_array_equal(scores, expected[0])
+        assert decrease == expected[1]
+
+
+def test_sparse_solve_peak_is_two_p_vectors():
+    # p >> nnz: a warm-started solve holds its iterate w and the scores (in the
+    # gradient's memory), not also a p-sized array of curvature bounds (3 p-vectors before)
+    X, y = make_wide_sparse_data()
+    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X[:300].tocsc(), y[:300],
+                        fit_intercept=True)
+    solver, lam = CoordinateDescent(tol=1e-8), np.array([0.01, 0.001])
+    w = solver.solve(pgmap, lam).w
+    res, peak = traced_peak(solver.solve, pgmap, 1.1 * lam, w)
+    assert np.count_nonzero(res.w[:-1]) > 0
+    assert peak < 2.6 * w.nbytes
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_support_and_candidates_equal_the_masks(n_outputs):
+    # the working set's candidates without p-sized masks: the same as NumPy's
+    rng = np.random.default_rng(0)
+    p = 1_000
+    scores = np.where(rng.random(p) < 0.3, rng.random(p), 0.0)
+    scores[::97] = np.nan
+    coef = np.where(rng.random(p * n_outputs) < 0.05, rng.standard_normal(p * n_outputs), 0.0)
+    coef[5] = np.nan
+    support = np.any(coef.reshape(p, n_outputs) != 0.0, axis=1)
+    expected = scores.copy()
+    expected[support] = np.inf
+    got = scores.copy()
+    candidates, n_support = support_and_candidates(got, coef, n_outputs)
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(candidates, np.flatnonzero(expected > 0.0))
+    assert n_support == np.count_nonzero(support)
+
+
+@pytest.mark.parametrize("datafit", ["quadratic", "logistic"])
+@pytest.mark.parametrize("case", ["l1", "enet", "enet_tiny_l2", "weighted"])
+@pytest.mark.parametrize("chunk", [7, 64, 4096])
+def test_gap_read_by_blocks_equals_one_pass(datafit, case, chunk):
+    # sparse X: the duality gap reading X^T theta a block of features at a time (no
+    # p-sized array) equals the one-pass gap on the whole vector, bit for bit
+    rng = np.random.default_rng(3)
+    make = make_classification_data if datafit == "logistic" else make_regression_data
+    X, y = make(n=50, p=300, seed=2, density=0.05)
+    fit = Logistic() if datafit == "logistic" else Quadratic()
+    penalty, lam = {
+        "l1": (L1(), np.array([0.02])),
+        "enet": (ElasticNet(), np.array([0.02, 0.01])),
+        "enet_tiny_l2": (ElasticNet(), np.array([0.02, 1e-12])),
+        "weighted": (WeightedL1(), _weighted_lam(X.shape[1], rng)),
+    }[case]
+    pgmap = ProxGradMap(fit, penalty, X, y, fit_intercept=True)
+    w = CoordinateDescent(tol=1e-6).solve(pgmap, lam).w
+    prob = _Problem.build(pgmap, lam)
+    for point in (w, w + 0.01 * rng.standard_normal(w.shape[0])):
+        z = pgmap.design.matvec(point)
+        a = prob.derivative(z)
+        whole = -prob.gradient(point, a)
+        blocks = prob.xt_theta_blocks(a, chunk)
+        np.testing.assert_array_equal(np.concatenate([u for _, u in blocks()]), whole)
+        assert duality_gap(pgmap, point, lam, z, blocks) == \
+            duality_gap(pgmap, point, lam, z, whole)

@@ -107,8 +107,8 @@ def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept, solve, monkeypatch)
     assert cached_gram(pgmap.design) is not None and cached_gram(fresh.design) is None
     outer = np.random.default_rng(0).standard_normal(w.shape[0])
     engine = AIDConjugateGradient(tol=1e-13)
-    with_gram = engine.hypergradient(pgmap, lam, w, lambda _: outer).grad
-    direct = engine.hypergradient(fresh, lam, w, lambda _: outer).grad
+    with_gram = engine.hypergradient(pgmap, lam, w, lambda _: outer.copy()).grad
+    direct = engine.hypergradient(fresh, lam, w, lambda _: outer.copy()).grad
     assert cached_gram(fresh.design) is None
     np.testing.assert_allclose(with_gram, direct, rtol=1e-10)
 

@@ -221,7 +221,8 @@ class _AdjointEngine(BaseEngine):
         w : ndarray of shape (n_params,)
             Inner solution (a fixed point of ``pgmap``).
         outer_grad : callable
-            ``w -> grad C(w)``.
+            ``w -> grad C(w)``, a new array per call (see
+            :class:`~skhypergrad.hypergrad._base.BaseEngine`).
         state : ndarray of shape (n_params,) or None
             Adjoint ``v`` of a previous call at nearby hyperparameters (warm
             start); ignored when its shape does not fit.
@@ -329,11 +330,14 @@ class AIDConjugateGradient(_AdjointEngine):
         if restricted is None:
             return super().hypergradient(pgmap, lam, w, outer_grad, state)
         sub_map, idx = restricted
-        c = outer_grad(w)
+        c_idx = outer_grad(w)[idx]  # the p-sized gradient is not kept during the solve
         v0 = _warm_start(state, w)
-        res = super().hypergradient(sub_map, lam, w[idx], lambda _: c[idx],
+        res = super().hypergradient(sub_map, lam, w[idx], lambda _: c_idx,
                                     None if v0 is None else v0.take(idx))
-        v = c.copy()
+        # outside S, v is grad C(w): computed again and written into (a new array, see
+        # BaseEngine), so that one p-sized array is alive with w, not also a kept
+        # gradient and its copy
+        v = outer_grad(w)
         v[idx] = res.state
         return res._replace(w=w, state=v)
 

@@ -125,9 +125,10 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept
         Per-feature L1 weights.
     l2 : float
         L2 weight.
-    lc : ndarray of shape (n_features + fit_intercept,)
-        Model curvatures ``L_j = (h^T X_j**2) / n`` (read on ``ws``), then
-        ``sum(h) / n`` for the intercept.
+    lc : ndarray of shape (len(ws) + fit_intercept,)
+        Model curvatures ``L_j = (h^T X_j**2) / n`` of the coordinates of ``ws``
+        (entry ``t`` for ``ws[t]``: nothing ``p``-sized), then ``sum(h) / n`` for
+        the intercept.
     fit_intercept : bool
 
     Returns
@@ -138,14 +139,15 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept
     """
     n = v.shape[0]
     violation = 0.0
-    for j in ws:
+    for t in range(ws.shape[0]):
+        j = ws[t]
         g_j = _column_dot(X, data, indices, indptr, j, d, False) / n
-        new = _prox_coordinate(w[j], g_j, lc[j], l1[j], l2)
+        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2)
         delta = new - w[j]
         if delta != 0.0:
             w[j] = new
             _column_update(X, data, indices, indptr, j, delta, h, v, d)
-            violation = max(violation, lc[j] * abs(delta))
+            violation = max(violation, lc[t] * abs(delta))
     if fit_intercept:
         g_b = 0.0
         for i in range(n):
@@ -200,6 +202,47 @@ def prox_scores(w, grad, l1, l2, lc, out):
         out[j] = step * lc[j]
         decrease = max(decrease, step * out[j])
     return out, decrease
+
+
+@njit(cache=True)
+def column_dots(data, indices, indptr, j0, j1, u):
+    """``X_j^T u`` for the columns ``j0 <= j < j1`` of a CSC ``X``, each summed in the
+    stored order from 0 (scipy's ``X.T @ u``, bit for bit: no reassociation here)."""
+    out = np.empty(j1 - j0)
+    for j in range(j0, j1):
+        s = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            s += data[k] * u[indices[k]]
+        out[j - j0] = s
+    return out
+
+
+@njit(cache=True)
+def support_and_candidates(scores, coef, n_outputs):
+    """Mark the support in ``scores`` and list the features worth a working set.
+
+    The score of every feature with a nonzero coefficient (``coef[j * n_outputs
+    + k] != 0`` for some ``k``) is set to infinity, in place; returns the
+    features whose score is then positive (increasing: ``np.flatnonzero(scores
+    > 0)``) and the size of the support, in two passes without a ``p``-sized mask.
+    """
+    n_support = 0
+    m = 0
+    for j in range(scores.shape[0]):
+        for k in range(n_outputs):
+            if coef[j * n_outputs + k] != 0.0:
+                scores[j] = np.inf
+                n_support += 1
+                break
+        if scores[j] > 0.0:
+            m += 1
+    out = np.empty(m, dtype=np.intp)
+    t = 0
+    for j in range(scores.shape[0]):
+        if scores[j] > 0.0:
+            out[t] = j
+            t += 1
+    return out, n_support
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
@@ -355,9 +398,9 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fi
     l1 : ndarray of shape (n_features,)
         Per-feature L1 weights, shared by the K classes.
     l2 : float
-    blocks : ndarray of shape ((n_features + fit_intercept) * K * K,)
-        The blocks ``B_j = sum_i X_ij^2 H_i / n`` (read on ``ws``), then
-        ``sum_i H_i / n`` for the intercepts, each flattened.
+    blocks : ndarray of shape ((len(ws) + fit_intercept) * K * K,)
+        The blocks ``B_j = sum_i X_ij^2 H_i / n`` of the features of ``ws`` (block
+        ``t`` for ``ws[t]``), then ``sum_i H_i / n`` for the intercepts, each flattened.
     fit_intercept : bool
 
     Returns
@@ -370,10 +413,11 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fi
     g = np.empty(K)
     delta = np.empty(K)
     violation = 0.0
-    for j in ws:
+    for t in range(ws.shape[0]):
+        j = ws[t]
         _column_dots_blocks(X, data, indices, indptr, j, d, g, False)
         g /= n
-        change = _minimize_block(w, j * K, K, g, B3[j], l1[j], l2, delta)
+        change = _minimize_block(w, j * K, K, g, B3[t], l1[j], l2, delta)
         if change > 0.0:
             _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d)
             violation = max(violation, change)

@@ -31,7 +31,10 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
 
     ``pgmap`` is a :class:`~skhypergrad.fixed_point.ProxGradMap`; ``z`` the
     predictions ``Xw + b`` and ``xt_theta`` the product ``X^T theta`` (minus the
-    datafit's gradient in the coefficients, shape (p,) or (p, K)) when already known.
+    datafit's gradient in the coefficients, shape (p,) or (p, K)) when already known;
+    for one output it may also be a callable returning an iterable of ``(j0, u)``,
+    ``u`` its entries ``j0, j0 + 1, ...`` in consecutive blocks covering all
+    features (read a block at a time: no ``p``-sized array; the same sums).
     """
     design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
     p, K = design.n_features, design.n_outputs
@@ -42,12 +45,18 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
     coef = design.coef(w)
-    u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
     grad_b = float(np.abs(theta.sum())) if design.fit_intercept else 0.0
     # the p-sized work in one pass, without temporaries (p may be large, X sparse)
-    pen, g_sum, s_tight, grad_free, scale, free_dot, any_free = _gap_terms(
-        coef, np.asarray(u).reshape(p), l1, float(l2))
-    del u
+    acc = _gap_start()
+    if callable(xt_theta):
+        for j0, u in xt_theta():
+            j1 = j0 + u.shape[0]
+            _gap_sums(coef[j0:j1], u, l1[j0:j1], float(l2), acc)
+    else:
+        u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
+        _gap_sums(coef, np.asarray(u).reshape(p), l1, float(l2), acc)
+        del u
+    pen, g_sum, s_tight, grad_free, scale, free_dot, any_free = _gap_end(acc, float(l2))
     primal = datafit.loss(y, z) + pen
     g_star = g_sum / (2.0 * l2) if l2 > 0 else 0.0
     if l2 <= 0:
@@ -64,26 +73,41 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     return primal, dual, primal - dual, grad_b
 
 
-@njit(cache=True)
-def _gap_terms(coef, u, l1, l2):
-    """The gap's sums and extrema over the features, one pass (one output).
+def _gap_start():
+    """The accumulators of :func:`_gap_sums` before the first feature."""
+    # s1, s2, g_sum, s_tight, grad_free, scale, free_dot, any_free
+    return np.array([0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0])
 
-    Returns ``(penalty, g_sum, s_tight, grad_free, scale, free_dot, any_free)``:
-    the penalty ``sum_j l1_j |coef_j| + l2/2 ||coef||^2``; ``g_sum = sum_j
-    max(|u_j| - l1_j, 0)^2`` (``G* = g_sum / (2 l2)``); ``s_tight = min_j l1_j /
-    max(|u_j|, l1_j)``, -1 when some ``l1_j <= 0``; for ``l2 = 0``, with the free
-    features ``l1_j <= 0``: their largest ``|u_j|``, the rescaling ``min(1, min_j
-    l1_j / |u_j|)`` over the others with ``|u_j| > l1_j``, ``sum_j coef_j u_j``
-    over them, and whether there is one.
+
+def _gap_end(acc, l2):
+    """``(penalty, g_sum, s_tight, grad_free, scale, free_dot, any_free)`` of the
+    accumulators once every feature went through :func:`_gap_sums`."""
+    s1, s2, g_sum, s_tight, grad_free, scale, free_dot, any_free = acc
+    return (s1 + 0.5 * l2 * s2, g_sum, s_tight, grad_free, scale, free_dot,
+            bool(any_free))
+
+
+@njit(cache=True)
+def _gap_sums(coef, u, l1, l2, acc):
+    """The gap's sums and extrema over the features, one pass (one output), added to
+    the accumulators ``acc`` (:func:`_gap_start`, in place): feature blocks passed in
+    order give the sums of one pass over all of them.
+
+    Accumulates ``sum_j l1_j |coef_j|`` and ``||coef||^2`` (the penalty ``s1 +
+    l2/2 s2``); ``g_sum = sum_j max(|u_j| - l1_j, 0)^2`` (``G* = g_sum / (2 l2)``);
+    ``s_tight = min_j l1_j / max(|u_j|, l1_j)``, -1 when some ``l1_j <= 0``; for
+    ``l2 = 0``, with the free features ``l1_j <= 0``: their largest ``|u_j|``, the
+    rescaling ``min(1, min_j l1_j / |u_j|)`` over the others with ``|u_j| > l1_j``,
+    ``sum_j coef_j u_j`` over them, and whether there is one (see :func:`_gap_end`).
     """
-    s1 = 0.0
-    s2 = 0.0
-    g_sum = 0.0
-    s_tight = 1.0
-    grad_free = 0.0
-    scale = 1.0
-    free_dot = 0.0
-    any_free = False
+    s1 = acc[0]
+    s2 = acc[1]
+    g_sum = acc[2]
+    s_tight = acc[3]
+    grad_free = acc[4]
+    scale = acc[5]
+    free_dot = acc[6]
+    any_free = acc[7] != 0.0
     for j in range(u.shape[0]):
         c, a, t = coef[j], abs(u[j]), l1[j]
         s1 += t * abs(c)
@@ -102,7 +126,14 @@ def _gap_terms(coef, u, l1, l2):
             free_dot += c * u[j]
         elif a > t:
             scale = min(scale, t / a)
-    return s1 + 0.5 * l2 * s2, g_sum, s_tight, grad_free, scale, free_dot, any_free
+    acc[0] = s1
+    acc[1] = s2
+    acc[2] = g_sum
+    acc[3] = s_tight
+    acc[4] = grad_free
+    acc[5] = scale
+    acc[6] = free_dot
+    acc[7] = 1.0 if any_free else 0.0
 
 
 def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):

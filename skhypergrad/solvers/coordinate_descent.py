@@ -52,7 +52,8 @@ import scipy.sparse as sp
 from .._design import Design, cached_gram, gram_of, gram_pays
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          gradient_curvature_blocks, prox_scores, prox_steps)
+                          column_dots, gradient_curvature_blocks, prox_scores, prox_steps,
+                          support_and_candidates)
 from ._gap import gap_scale
 from ._gram_kernels import add_columns, gram_epoch, gram_product
 
@@ -154,23 +155,11 @@ class CoordinateDescent(BaseSolver):
             floor = prob.rounding(a)
             last = it == self.max_iter
             # the next working set first: the scores (p-sized) are freed before the gap
-            ws, next_size = _working_set(scores, prob.support(w), ws_size)
+            ws, next_size = _working_set(scores, w[:prob.n_coefs], prob.n_outputs, ws_size)
             del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
-                # X^T theta = -X^T a / n, the gradient (computed again if the scores
-                # took its memory): negated in place (no p-sized copy), then back
-                # (negation is exact)
-                if grad is None:
-                    grad = prob.gradient(w, a)
-                np.negative(grad, out=grad)
-                xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 \
-                    else grad
-                try:
-                    measure = self._stop_measure(pgmap, lam, w, z, xt_theta)
-                finally:
-                    np.negative(grad, out=grad)
-                del xt_theta
+                measure = self._gap_measure(pgmap, lam, prob, w, z, a, grad)
                 if last or measure <= self.tol or violation <= floor:
                     break
             ws_size = next_size
@@ -182,6 +171,23 @@ class CoordinateDescent(BaseSolver):
             n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
+
+    def _gap_measure(self, pgmap, lam, prob, w, z, a, grad):
+        """The stopping measure (relative duality gap) at ``w``, with ``X^T theta = -X^T a / n``
+        minus the gradient ``grad``: negated in place (no p-sized copy), then back
+        (negation is exact); when the scores took its memory (``grad`` None), read a
+        block of features at a time for one output (no p-sized array), else computed again.
+        """
+        if grad is None and prob.n_outputs == 1:
+            return self._stop_measure(pgmap, lam, w, z, prob.xt_theta_blocks(a))
+        if grad is None:
+            grad = prob.gradient(w, a)
+        np.negative(grad, out=grad)
+        xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 else grad
+        try:
+            return self._stop_measure(pgmap, lam, w, z, xt_theta)
+        finally:
+            np.negative(grad, out=grad)
 
     def _check_params(self, pgmap):
         """ValueError for an unsupported datafit or an invalid parameter."""
@@ -211,7 +217,7 @@ class CoordinateDescent(BaseSolver):
         if prob.gram is not None:
             return self._ws_gram(prob, w, z, a, ws, tol, grad)
         v, d = np.zeros_like(z), a.copy()
-        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.lc, tol)
+        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.moving_bounds(ws), tol)
         z += v
         return epochs
 
@@ -268,14 +274,16 @@ class CoordinateDescent(BaseSolver):
     def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
         """Proximal Newton on the working set: model by coordinate descent, line search."""
         idx, cols = prob.moving(ws), prob.entries(ws)
-        lc_model = prob.lc.copy() if prob.n_outputs == 1 else None
+        lc_moving = prob.moving_bounds(ws)
+        lc_cols = lc_moving[:cols.shape[0]]
+        lc_model = lc_moving.copy() if prob.n_outputs == 1 else None
         epochs = 0
         while epochs < self.max_epochs:
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
-            lc_model = prob.model_curvatures(lc_model, ws, curv, h)
-            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, prob.lc[cols])
-            violation = np.max(prob.lc[cols] * np.abs(steps), initial=0.0)
+            lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
+            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, lc_cols)
+            violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
                 violation = max(violation, prob.intercept_violation(a))
             if violation <= tol:
@@ -331,7 +339,9 @@ class _Problem(NamedTuple):
     l1: np.ndarray
     l1_entries: np.ndarray  # the L1 weight of every coefficient (entry j K + k: l1[j])
     l2: float
-    lc: np.ndarray  # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept
+    # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept; None for a
+    # sparse X (p may be large): computed for the entries needed (see moving_bounds)
+    lc: object
     curvature: float
     col_norm: float  # largest ||X_j|| (intercept column included)
     scale: float
@@ -377,12 +387,6 @@ class _Problem(NamedTuple):
         K = self.n_outputs
         return ws if K == 1 else (ws[:, None] * K + np.arange(K)).ravel()
 
-    def support(self, w):
-        """Features with a nonzero coefficient (in any class)."""
-        coef = w[:self.n_coefs]
-        return coef != 0.0 if self.n_outputs == 1 else \
-            np.any(coef.reshape(self.p, self.n_outputs) != 0.0, axis=1)
-
     def derivative(self, z):
         """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n)."""
         return self.datafit.raw_grad(self.y, z) * self.y.shape[0]
@@ -399,26 +403,28 @@ class _Problem(NamedTuple):
         h = self.datafit.raw_hessp(self.y, z, np.ones_like(z)) * self.y.shape[0]
         return np.maximum(h, _H_FLOOR)
 
-    def model_curvatures(self, lc_model, ws, curv, h):
-        """The model's curvatures for the epoch kernel, with ``curv`` those of the features ``ws``.
+    def model_curvatures(self, lc_model, curv, h, lc_moving):
+        """The model's curvatures for the epoch kernel on a working set, from ``curv``,
+        those of its features (in its order), and ``lc_moving`` (:meth:`moving_bounds`).
 
         One output: ``L_j`` per feature, then ``mean(h)`` for the intercept
         (``lc_model`` updated in place). Multinomial: the flattened K x K blocks
-        ``B_j`` (zero off ``ws``), then ``sum_i H_i / n`` for the intercepts,
-        each diagonal floored at 1e-12 times ``||X_j||^2 / n``.
+        ``B_j``, then ``sum_i H_i / n`` for the intercepts, each diagonal
+        floored at 1e-12 times ``||X_j||^2 / n``.
         """
         K, n = self.n_outputs, h.shape[0]
         if K == 1:
-            lc_model[ws] = curv
+            lc_model[:curv.shape[0]] = curv
             if self.fit_intercept:
                 lc_model[-1] = h.mean()
             return lc_model
-        blocks = np.zeros((self.p + self.fit_intercept, K, K))
-        blocks[ws] = curv.reshape(-1, K, K)
+        m = curv.shape[0] // (K * K)
+        blocks = np.zeros((m + self.fit_intercept, K, K))
+        blocks[:m] = curv.reshape(-1, K, K)
         if self.fit_intercept:
             blocks[-1] = np.diag(h.mean(axis=0)) - (h.T @ h) / n
         diag = blocks[:, np.arange(K), np.arange(K)]
-        floor = (_H_FLOOR / self.curvature) * self.lc.reshape(-1, K)[:blocks.shape[0], :1]
+        floor = (_H_FLOOR / self.curvature) * lc_moving.reshape(-1, K)[:, :1]
         blocks[:, np.arange(K), np.arange(K)] = np.maximum(diag, floor)
         return blocks.ravel()
 
@@ -463,16 +469,59 @@ class _Problem(NamedTuple):
         nc = self.n_coefs
         grad = self.gradient(w, a)
         # the largest decrease L |Delta| |Delta| in the same pass
-        in_place = self.gram is None and sp.issparse(self.X)
-        scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2, self.lc[:nc],
-                                       grad if in_place else np.empty(nc))
-        if in_place:
+        if self.lc is None:  # sparse X: in place, the bounds made per block of features
+            scores, decrease = grad, self._scores_in_place(w, grad)
             grad = None
+        else:
+            scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
+                                           self.lc[:nc], np.empty(nc))
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
         decrease = max(decrease, grad_b ** 2 / self.curvature)
         if self.n_outputs > 1:
             scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
         return scores, grad_b, decrease / 2, grad
+
+    def xt_theta_blocks(self, a, chunk=1 << 12):
+        """``X^T theta = -X^T a / n`` (CSC ``X``, one output) as the callable giving its
+        blocks ``(j0, block)`` of ``chunk`` features that
+        :func:`~skhypergrad.solvers.duality_gap` takes: the entries of
+        ``-gradient(w, a)``, bit for bit, without a ``p``-sized array."""
+        X, n = self.X, a.shape[0]
+
+        def blocks():
+            for j0 in range(0, self.p, chunk):
+                block = column_dots(X.data, X.indices, X.indptr, j0, min(j0 + chunk, self.p), a)
+                block /= n
+                yield j0, np.negative(block, out=block)
+        return blocks
+
+    def _scores_in_place(self, w, grad, chunk=1 << 12):
+        """:func:`prox_scores` written over ``grad`` (sparse ``X``), ``chunk`` features at a
+        time with their curvature bounds (no ``p``-sized array of them); returns the
+        largest decrease bound."""
+        K, decrease = self.n_outputs, 0.0
+        for j0 in range(0, self.p, chunk):
+            j1 = min(j0 + chunk, self.p)
+            lc = _feature_bounds(_squared_norms_range(self.X, j0, j1), self.curvature,
+                                 self.y.shape[0], K)
+            e0, e1 = j0 * K, j1 * K
+            _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2, lc,
+                                 grad[e0:e1])
+            decrease = max(decrease, dec)
+        return decrease
+
+    def moving_bounds(self, ws):
+        """The curvature bounds of the entries :meth:`moving` of ``ws`` (in that order):
+        ``c ||X_j||^2 / n`` for the coefficients, then ``c`` per intercept.
+
+        Read from the design's ``lc`` (dense ``X``), or computed from the columns
+        ``ws`` only (sparse ``X``: the same sums as for the whole matrix).
+        """
+        if self.lc is not None:
+            return self.lc[self.moving(ws)]
+        return _entry_bounds(_squared_norms_range(self.X[:, ws], 0, ws.shape[0]),
+                             self.curvature, self.y.shape[0], self.n_outputs,
+                             self.fit_intercept)
 
     def rounding(self, a):
         """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
@@ -554,23 +603,23 @@ def _anderson(hist):
     return None if c is None else c @ hist[1:]
 
 
-def _working_set(scores, support, size):
-    """The ``support`` (a boolean mask) plus the features of largest ``scores``: sorted, and size.
+def _working_set(scores, coef, n_outputs, size):
+    """The support of ``coef`` (features with a nonzero coefficient in any of the
+    ``n_outputs`` classes) plus the features of largest ``scores``: sorted, and size.
 
     The size never decreases and is at least twice the support; features
     outside the support with a zero score (already optimal) are left out.
     ``scores`` is overwritten (the support's scores set to infinity); only
-    the features with a positive score are ranked, so that no ``p``-sized
-    index array is formed when few are.
+    the features with a positive score are ranked, found by
+    :func:`~skhypergrad.solvers._cd_kernels.support_and_candidates` without a
+    ``p``-sized mask.
     """
     p = scores.shape[0]
-    size = int(min(p, max(size, 2 * np.count_nonzero(support))))
-    priority = scores
-    priority[support] = np.inf
-    ws = np.flatnonzero(priority > 0.0)
+    ws, n_support = support_and_candidates(scores, coef, n_outputs)
+    size = int(min(p, max(size, 2 * n_support)))
     m = ws.shape[0]
     if size < m:
-        ws = np.sort(ws[np.argpartition(priority[ws], m - size)[m - size:]])
+        ws = np.sort(ws[np.argpartition(scores[ws], m - size)[m - size:]])
     return ws, size
 
 
@@ -606,53 +655,70 @@ def _bounds(design, curvature):
     (repeated for the K outputs), then ``c`` per intercept, for the datafit's
     ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
     column's ``sqrt(n)`` included). For a dense ``X``, ``lc`` is kept with the
-    design (not the squared norms it is made of; another ``c`` rebuilds it); for
-    a sparse ``X`` it is made again by every solve, in ``O(nnz)``, and freed with
-    it: ``p`` may be large, and the map of a cross-validation fold of a sparse
-    ``X`` is built for one solve. The solvers only read it.
+    design (not the squared norms it is made of; another ``c`` rebuilds it). For
+    a sparse ``X`` (``p`` may be large) ``lc`` is None: the solver computes the
+    bounds of the features it needs, in ``O(nnz)`` for all of them, and
+    ``col_norm`` is found without a ``p``-sized array.
     """
     X, kernel_args, bounds = _prepare(design)
     key = (curvature, design.n_outputs, design.fit_intercept)
     if sp.issparse(X):
-        return (X, kernel_args) + _curvature_bounds(design, _column_squared_norms(X),
-                                                    curvature)
+        sq_max = _max_squared_norm(X)
+        return X, kernel_args, None, _column_norm_bound(design, sq_max)
     if key not in bounds:
         bounds.clear()  # first: one lc alive at a time
-        bounds[key] = _curvature_bounds(design, _column_squared_norms(X), curvature)
+        bounds[key] = _curvature_bounds(design, Design(X).column_squared_norms(),
+                                        curvature)
     return (X, kernel_args) + bounds[key]
 
 
-def _column_squared_norms(X, chunk=1 << 16):
-    """``||X_j||^2`` of the converted ``X``: for CSC, as ``X.multiply(X).sum(axis=0)``
-    (the same sums, ``np.add.reduceat`` per column) over ``chunk`` columns at a time,
-    without a copy of ``X``."""
-    if not sp.issparse(X):
-        return Design(X).column_squared_norms()
-    data, indptr, p = X.data, X.indptr, X.shape[1]
-    out = np.zeros(p)
-    for j0 in range(0, p, chunk):
-        j1 = min(j0 + chunk, p)
-        lo = indptr[j0]
-        cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
-        if cols.shape[0]:
-            out[j0 + cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]),
-                                             indptr[j0 + cols] - lo)
+def _squared_norms_range(X, j0, j1):
+    """``||X_j||^2`` for the columns ``j0 <= j < j1`` of a CSC ``X``, as
+    ``X.multiply(X).sum(axis=0)`` (the same sums: ``np.add.reduceat`` per column,
+    whatever the range), without a copy of ``X``."""
+    data, indptr = X.data, X.indptr
+    out = np.zeros(j1 - j0)
+    lo = indptr[j0]
+    cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
+    if cols.shape[0]:
+        out[cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]), indptr[j0 + cols] - lo)
     return out
 
 
+def _max_squared_norm(X, chunk=1 << 12):
+    """``max_j ||X_j||^2`` of a CSC ``X``, ``chunk`` columns at a time (0 without columns)."""
+    p, out = X.shape[1], 0.0
+    for j0 in range(0, p, chunk):
+        out = max(out, _squared_norms_range(X, j0, min(j0 + chunk, p)).max(initial=0.0))
+    return out
+
+
+def _feature_bounds(sq_norms, c, n, n_outputs):
+    """The curvature bounds ``c ||X_j||^2 / n`` of the coefficients of the features
+    whose squared norms are ``sq_norms`` (each repeated for the ``n_outputs`` classes)."""
+    lc = np.multiply(sq_norms, c)
+    lc /= n
+    return lc if n_outputs == 1 else np.repeat(lc, n_outputs)
+
+
+def _entry_bounds(sq_norms, c, n, n_outputs, fit_intercept):
+    """:func:`_feature_bounds`, then ``c`` for each of the ``n_outputs`` intercepts when
+    ``fit_intercept`` (the layout of ``w``)."""
+    lc = _feature_bounds(sq_norms, c, n, n_outputs)
+    return np.append(lc, np.full(n_outputs, c)) if fit_intercept else lc
+
+
+def _column_norm_bound(design, sq_max):
+    """The largest ``||X_j||`` from the largest squared norm, the intercept column's
+    ``sqrt(n)`` included."""
+    n = design.n_samples
+    return float(np.sqrt(max(sq_max, n if design.fit_intercept else 0.0)))
+
+
 def _curvature_bounds(design, sq_norms, c):
-    """``(lc, col_norm)`` of :func:`_prepare` from the squared column norms."""
-    # p-sized arrays built without temporaries (p may be large and sparse X small)
-    n, K, fi = design.n_samples, design.n_outputs, int(design.fit_intercept)
-    lc = np.empty((design.n_features + fi) * K)
-    if K == 1:
-        np.multiply(sq_norms, c, out=lc[:design.n_features])
-    else:
-        lc[:design.n_coefs] = np.repeat(c * sq_norms, K)
-    lc[:design.n_coefs] /= n
-    lc[design.n_coefs:] = c
-    col_norm = float(np.sqrt(max(sq_norms.max(initial=0.0), n if fi else 0.0)))
-    return lc, col_norm
+    """``(lc, col_norm)`` of :func:`_bounds` from the squared column norms (dense ``X``)."""
+    lc = _entry_bounds(sq_norms, c, design.n_samples, design.n_outputs, design.fit_intercept)
+    return lc, _column_norm_bound(design, sq_norms.max(initial=0.0))
 
 
 _SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matrix so far
