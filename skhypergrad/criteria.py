@@ -449,6 +449,8 @@ class _OuterLoss:
     def grad(self, w):
         return self._rmatvec(self._grad_z(w))
 
+    grad.returns_new_array = True  # the engines may reuse it (see BaseEngine)
+
     def grad_take(self, w, indices):
         """``grad(w)[indices]``; for a sparse ``X`` and one output from those columns
         only (the same sums, bit for bit: no ``p``-sized array)."""

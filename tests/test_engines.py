@@ -524,3 +524,35 @@ def test_aid_cg_direct_solve_matches_cg(case, storage):
     # v agrees on the active set, the only part B^T v reads
     S = np.flatnonzero(prob.pgmap.prox_jac_diag(prob.pgmap.forward_step(prob.w), prob.lam))
     np.testing.assert_allclose(direct.state[S], cg.state[S], rtol=1e-8, atol=1e-12)
+
+
+def test_aid_cg_never_writes_into_the_callers_outer_gradient():
+    """AID-CG on the support of a sparse problem reuses the array ``outer_grad`` returns
+    only when it says it is new (``returns_new_array``); a caller's kept array is left
+    as it was, and the hypergradient is the same either way."""
+    import scipy.sparse as sp
+
+    from skhypergrad import AIDConjugateGradient, CoordinateDescent
+    from skhypergrad.datafits import Quadratic
+    from skhypergrad.fixed_point import ProxGradMap
+    from skhypergrad.penalties import ElasticNet
+
+    rng = np.random.default_rng(0)
+    X = sp.random(80, 60, density=0.2, format="csc", random_state=0)
+    y = X @ np.where(np.arange(60) < 5, 1.0, 0.0) + 0.01 * rng.standard_normal(80)
+    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y, fit_intercept=True)
+    lam = np.array([0.02, 0.005])
+    w = CoordinateDescent(tol=1e-12).solve(pgmap, lam).w
+    assert 0 < np.count_nonzero(w[:60]) < 30  # the support path is taken
+    kept = rng.standard_normal(w.shape[0])
+    before = kept.copy()
+    res = AIDConjugateGradient(tol=1e-12).hypergradient(pgmap, lam, w, lambda _: kept)
+    np.testing.assert_array_equal(kept, before)
+
+    def fresh(_):
+        return kept.copy()
+
+    fresh.returns_new_array = True
+    again = AIDConjugateGradient(tol=1e-12).hypergradient(pgmap, lam, w, fresh)
+    np.testing.assert_allclose(again.grad, res.grad, rtol=1e-12)
+    np.testing.assert_allclose(again.state, res.state, rtol=1e-12)

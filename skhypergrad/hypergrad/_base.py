@@ -52,10 +52,12 @@ class BaseEngine:
 
     ``hypergradient(pgmap, lam, w, outer_grad, state=None)`` where ``w`` is the
     inner solution (or, for ITD, the starting point of its iterations),
-    ``outer_grad(w)`` returns :math:`\\nabla C(w)` (same shape as ``w``) as a new
-    array at every call, which the engine may keep or overwrite (it may be
-    called more than once: recomputing it can be cheaper in memory than keeping
-    a copy), and ``state`` is the ``state`` of a previous result (warm start) or None.
+    ``outer_grad(w)`` returns :math:`\\nabla C(w)` (same shape as ``w``; it may be
+    called more than once, recomputing being cheaper in memory than keeping a
+    copy) and ``state`` is the ``state`` of a previous result (warm start) or None.
+    The engines never write into an array ``outer_grad`` returns, unless
+    ``outer_grad.returns_new_array`` is True (the library's outer losses: a new
+    array at every call, which the engine may then reuse).
     """
 
     #: whether the engine needs the inner problem solved first (False for ITD)

@@ -221,8 +221,7 @@ class _AdjointEngine(BaseEngine):
         w : ndarray of shape (n_params,)
             Inner solution (a fixed point of ``pgmap``).
         outer_grad : callable
-            ``w -> grad C(w)``, a new array per call (see
-            :class:`~skhypergrad.hypergrad._base.BaseEngine`).
+            ``w -> grad C(w)`` (see :class:`~skhypergrad.hypergrad._base.BaseEngine`).
         state : ndarray of shape (n_params,) or None
             Adjoint ``v`` of a previous call at nearby hyperparameters (warm
             start); ignored when its shape does not fit.
@@ -334,10 +333,12 @@ class AIDConjugateGradient(_AdjointEngine):
         v0 = _warm_start(state, w)
         res = super().hypergradient(sub_map, lam, w[idx], lambda _: c_idx,
                                     None if v0 is None else v0.take(idx))
-        # outside S, v is grad C(w): computed again and written into (a new array, see
-        # BaseEngine), so that one p-sized array is alive with w, not also a kept
-        # gradient and its copy
+        # outside S, v is grad C(w): computed again and, when it is a new array (see
+        # BaseEngine), written into, so that one p-sized array is alive with w, not
+        # also a kept gradient and its copy
         v = outer_grad(w)
+        if not getattr(outer_grad, "returns_new_array", False):
+            v = np.array(v, dtype=np.float64)  # a caller's array is never written into
         v[idx] = res.state
         return res._replace(w=w, state=v)
 
