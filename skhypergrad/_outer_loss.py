@@ -1,0 +1,199 @@
+"""The held-out loss as the outer function of an inner problem, and the sparse
+products it reads its rows and columns with."""
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit
+
+from ._compact_states import SparseVector, _expand
+
+
+class _OuterLoss:
+    r"""Outer function :math:`C(w) = a\,F_{\mathrm{val}}(w) + u^T z(w)`, :math:`z = X w + b`.
+
+    ``F_val`` is a datafit's mean loss on ``(design, y)``; ``u`` an optional
+    linear term on the predictions. With ``rows`` (a CSR ``design.X`` and one
+    output), ``X`` is the rows ``rows`` of ``design.X``, read in place (no copy
+    of them: a cross-validation fold's held-out rows), with the sums of the copy.
+    """
+
+    #: ``value`` and ``grad`` read a compact ``w`` (SparseVector) as it is, and
+    #: ``grad_take`` gives entries of the gradient without the whole of it
+    reads_compact_w = True
+
+    def __init__(self, design, y, datafit, factor=1.0, linear=None, rows=None):
+        self.design = design
+        self.y = y
+        self.datafit = datafit
+        self.factor = factor
+        self.linear = linear
+        self.rows = rows
+
+    def _kernel_args(self):
+        """``(data, indices, indptr, rows)`` of the rows read in place."""
+        X = self.design.X
+        return X.data, X.indices, X.indptr, self.rows
+
+    def _with_intercept(self, z, w):
+        """``z + b`` (``b`` the intercept entry of ``w``, dense or compact)."""
+        if not self.design.fit_intercept:
+            return z
+        if isinstance(w, SparseVector):
+            b = w.values[w.indices >= self.design.n_features]
+            return z + (b[0] if b.shape[0] else 0.0)
+        return z + self.design.intercept(w)
+
+    def _predict(self, w):
+        """``z = X w + b``, for ``w`` dense or a :class:`SparseVector` (one output: its
+        nonzero columns only, the same sums as the dense product, bit for bit)."""
+        design = self.design
+        if self.rows is not None:
+            z = np.empty(self.rows.shape[0])
+            if isinstance(w, SparseVector):
+                coef = w.indices < design.n_features
+                _csr_rows_matvec_subset(*self._kernel_args(), w.indices[coef],
+                                        w.values[coef], z)
+            else:
+                _csr_rows_matvec(*self._kernel_args(), design.coef(w), z)
+            return self._with_intercept(z, w)
+        if not isinstance(w, SparseVector):
+            return design.matvec(w)
+        X = design.X
+        if design.n_outputs != 1 or not sp.issparse(X):
+            return design.matvec(w.toarray())
+        coef = w.indices < design.n_features
+        return self._with_intercept(np.asarray(X[:, w.indices[coef]] @ w.values[coef]), w)
+
+    def _rmatvec(self, gz):
+        """``design.rmatvec(gz)``; for a sparse ``X`` and one output written into the
+        result directly (no ``p``-sized temporary), with scipy's sums."""
+        design = self.design
+        X = design.X
+        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1
+                and gz.ndim == 1):
+            return design.rmatvec(gz)
+        p = design.n_features
+        out = np.zeros(p + int(design.fit_intercept))
+        u = np.ascontiguousarray(gz, dtype=np.float64)
+        if self.rows is not None:
+            _csr_rows_rmatvec(*self._kernel_args(), u, out)
+        elif X.format == "csr":
+            _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
+        else:
+            _csc_rmatvec(X.data, X.indices, X.indptr, u, out)
+        if design.fit_intercept:
+            out[p] = gz.sum(axis=0)
+        return out
+
+    def value(self, w):
+        z = self._predict(w)
+        out = self.factor * self.datafit.loss(self.y, z) if self.factor else 0.0
+        if self.linear is not None:
+            out += float(self.linear @ z)
+        return float(out)
+
+    def _grad_z(self, w):
+        """The gradient in the predictions ``z``."""
+        z = self._predict(w)
+        gz = self.factor * self.datafit.raw_grad(self.y, z) if self.factor \
+            else np.zeros_like(z)
+        if self.linear is not None:
+            gz = gz + self.linear
+        return gz
+
+    def grad(self, w):
+        return self._rmatvec(self._grad_z(w))
+
+    grad.returns_new_array = True  # the engines may reuse it (see BaseEngine)
+
+    def grad_take(self, w, indices):
+        """``grad(w)[indices]``; for a sparse ``X`` and one output from those columns
+        only (the same sums, bit for bit: no ``p``-sized array)."""
+        design, X = self.design, self.design.X
+        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1):
+            return self.grad(_expand(w)).take(indices)
+        gz = self._grad_z(w)
+        indices = np.asarray(indices)
+        is_coef = indices < design.n_features
+        out = np.empty(indices.shape[0])
+        if self.rows is not None:
+            cols, where = np.unique(indices[is_coef], return_inverse=True)
+            at_cols = np.zeros(cols.shape[0])
+            _csr_rows_rmatvec_subset(*self._kernel_args(),
+                                     np.ascontiguousarray(gz, dtype=np.float64), cols, at_cols)
+            out[is_coef] = at_cols[where.ravel()]
+        else:
+            out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
+        out[~is_coef] = gz.sum(axis=0)
+        return out
+
+
+@njit(cache=True)
+def _csr_rmatvec(data, indices, indptr, u, out):
+    """``out[:p] += X^T u`` for CSR ``X``, in scipy's order (``csc_matvec`` of ``X^T``)."""
+    for i in range(indptr.shape[0] - 1):
+        ui = u[i]
+        for k in range(indptr[i], indptr[i + 1]):
+            out[indices[k]] += data[k] * ui
+
+
+@njit(cache=True)
+def _csr_rows_matvec(data, indices, indptr, rows, x, out):
+    """``out[t] = X[rows[t]] . x`` for CSR ``X``: ``X[rows] @ x`` in scipy's order
+    (``csr_matvec`` of the copy), without the copy."""
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * x[indices[k]]
+        out[t] = s
+
+
+@njit(cache=True)
+def _csr_rows_matvec_subset(data, indices, indptr, rows, cols, vals, out):
+    """``out[t] = X[rows[t], cols] . vals`` for CSR ``X`` and sorted distinct ``cols``:
+    ``X[rows][:, cols] @ vals`` in scipy's order (a row's entries as stored)."""
+    m = cols.shape[0]
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            pos = np.searchsorted(cols, indices[k])
+            if pos < m and cols[pos] == indices[k]:
+                s += data[k] * vals[pos]
+        out[t] = s
+
+
+@njit(cache=True)
+def _csr_rows_rmatvec(data, indices, indptr, rows, u, out):
+    """``out[:p] += X[rows]^T u`` for CSR ``X``, in scipy's order (:func:`_csr_rmatvec` of
+    the copy), without the copy."""
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        ut = u[t]
+        for k in range(indptr[i], indptr[i + 1]):
+            out[indices[k]] += data[k] * ut
+
+
+@njit(cache=True)
+def _csr_rows_rmatvec_subset(data, indices, indptr, rows, u, cols, out):
+    """``out += X[rows][:, cols]^T u`` for CSR ``X`` and sorted distinct ``cols``, in
+    scipy's order (``csc_matvec`` of the transposed copy: rows in turn)."""
+    m = cols.shape[0]
+    for t in range(rows.shape[0]):
+        i = rows[t]
+        ut = u[t]
+        for k in range(indptr[i], indptr[i + 1]):
+            pos = np.searchsorted(cols, indices[k])
+            if pos < m and cols[pos] == indices[k]:
+                out[pos] += data[k] * ut
+
+
+@njit(cache=True)
+def _csc_rmatvec(data, indices, indptr, u, out):
+    """``out[:p] = X^T u`` for CSC ``X``, in scipy's order (``csr_matvec`` of ``X^T``)."""
+    for j in range(indptr.shape[0] - 1):
+        s = 0.0
+        for k in range(indptr[j], indptr[j + 1]):
+            s += data[k] * u[indices[k]]
+        out[j] = s
