@@ -22,6 +22,7 @@ from skhypergrad.solvers import CoordinateDescent, duality_gap
 from skhypergrad.solvers._gap import _duality_gap_outputs
 from skhypergrad.solvers._cd_kernels import prox_scores, support_and_candidates
 from skhypergrad.solvers.coordinate_descent import _PREPARED, _Problem, _bounds
+from skhypergrad.solvers._working_set import TopScores, working_set
 
 from _data import (make_classification_data, make_regression_data,
                    make_wide_sparse_data, traced_peak)
@@ -171,9 +172,10 @@ def test_sparse_curvatures_never_p_sized():
         assert decrease == expected[1]
 
 
-def test_sparse_solve_peak_is_two_p_vectors():
-    # p >> nnz: a warm-started solve holds its iterate w and the scores (in the
-    # gradient's memory), not also a p-sized array of curvature bounds (3 p-vectors before)
+def test_sparse_solve_peak_is_one_p_vector():
+    # p >> nnz: a warm-started solve holds its iterate w and nothing else p-sized: the
+    # gradient, scores and curvature bounds a block of features at a time, the working
+    # set ranked as they come (3 p-vectors, then 2, before)
     X, y = make_wide_sparse_data()
     pgmap = ProxGradMap(Quadratic(), ElasticNet(), X[:300].tocsc(), y[:300],
                         fit_intercept=True)
@@ -181,7 +183,7 @@ def test_sparse_solve_peak_is_two_p_vectors():
     w = solver.solve(pgmap, lam).w
     res, peak = traced_peak(solver.solve, pgmap, 1.1 * lam, w)
     assert np.count_nonzero(res.w[:-1]) > 0
-    assert peak < 2.6 * w.nbytes
+    assert peak < 1.3 * w.nbytes
 
 
 @pytest.mark.parametrize("n_outputs", [1, 3])
@@ -201,6 +203,56 @@ def test_support_and_candidates_equal_the_masks(n_outputs):
     np.testing.assert_array_equal(got, expected)
     np.testing.assert_array_equal(candidates, np.flatnonzero(expected > 0.0))
     assert n_support == np.count_nonzero(support)
+
+
+@pytest.mark.parametrize("size", [1, 30, 120, 5_000])
+@pytest.mark.parametrize("chunk", [1, 37, 1_000])
+def test_top_scores_by_blocks_equal_the_working_set(size, chunk):
+    # the working set ranked a block of features at a time (memory in the set's size)
+    # is the one ranked on all p scores (distinct scores: the top ones are unique)
+    rng = np.random.default_rng(size + chunk)
+    p = 1_000
+    scores = np.where(rng.random(p) < 0.4, rng.random(p), 0.0)
+    scores[::89] = np.nan  # never a candidate
+    coef = np.where(rng.random(p) < 0.03, rng.standard_normal(p), 0.0)
+    expected, expected_size = working_set(scores.copy(), coef, 1, size)
+    top = TopScores(coef, size)
+    for j0 in range(0, p, chunk):
+        top.add(j0, scores[j0:j0 + chunk].copy())
+    ws, got_size = top.result()
+    assert got_size == expected_size == min(p, max(size, 2 * np.count_nonzero(coef)))
+    np.testing.assert_array_equal(ws, expected)
+    assert ws.dtype.kind == "i" and np.all(np.diff(ws) > 0)
+
+
+def test_sparse_solve_by_blocks_equals_the_p_sized_ranking(monkeypatch):
+    # one output, sparse X: the solve ranking the scores by blocks takes the working
+    # sets of the ranking of one p-sized array of scores (as before): same iterates
+    from skhypergrad.solvers import coordinate_descent
+
+    class PSizedRanking:
+        """The scores gathered in one p-sized array, then :func:`working_set`."""
+
+        def __init__(self, coef, size):
+            self.coef, self.size, self.scores = coef, size, np.zeros(coef.shape[0])
+
+        def add(self, j0, scores):
+            self.scores[j0:j0 + scores.shape[0]] = scores
+
+        def result(self):
+            return working_set(self.scores, self.coef, 1, self.size)
+
+    X, y = make_regression_data(n=60, p=3_000, seed=4, density=0.02)
+    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X.tocsc(), y, fit_intercept=True)
+    solver = CoordinateDescent(tol=1e-10, ws_start_size=5)
+    for lam in ([0.02, 0.001], [0.002, 0.0]):
+        by_blocks = solver.solve(pgmap, lam)
+        with monkeypatch.context() as m:
+            m.setattr(coordinate_descent, "TopScores", PSizedRanking)
+            reference = solver.solve(pgmap, lam)
+        assert by_blocks.converged and by_blocks.n_iter == reference.n_iter > 0
+        np.testing.assert_array_equal(by_blocks.w, reference.w)
+        assert np.count_nonzero(by_blocks.w[:-1]) > 10
 
 
 @pytest.mark.parametrize("datafit", ["quadratic", "logistic"])

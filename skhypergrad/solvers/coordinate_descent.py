@@ -52,10 +52,10 @@ import scipy.sparse as sp
 from .._design import Design, cached_gram, gram_of, gram_pays
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          column_dots, gradient_curvature_blocks, prox_scores, prox_steps,
-                          support_and_candidates)
+                          column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
 from ._gram_kernels import add_columns, gram_epoch, gram_product
+from ._working_set import TopScores, working_set
 
 __all__ = ["CoordinateDescent"]
 
@@ -150,13 +150,10 @@ class CoordinateDescent(BaseSolver):
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         for it in range(self.max_iter + 1):
             a = prob.derivative(z)
-            scores, grad_b, decrease, grad = prob.optimality(w, a)
-            violation = max(scores.max(initial=0.0), grad_b)
+            # the next working set first: the scores (p-sized) are freed before the gap
+            ws, next_size, violation, decrease, grad = prob.optimality(w, a, ws_size)
             floor = prob.rounding(a)
             last = it == self.max_iter
-            # the next working set first: the scores (p-sized) are freed before the gap
-            ws, next_size = _working_set(scores, w[:prob.n_coefs], prob.n_outputs, ws_size)
-            del scores
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
                 measure = self._gap_measure(pgmap, lam, prob, w, z, a, grad)
@@ -456,30 +453,42 @@ class _Problem(NamedTuple):
         grad /= a.shape[0]
         return grad
 
-    def optimality(self, w, a):
-        """Scores ``max_k L_jk |Delta_jk|``, ``max_k |grad_b_k F|``, the lower bound on the
-        gap, and the gradient ``X^T a / n`` (None when the scores took its memory).
+    def optimality(self, w, a, ws_size):
+        """``(ws, size, violation, decrease, grad)``: the next working set and its size
+        (grown from ``ws_size``), the largest violation ``max_k L_jk |Delta_jk|`` (and
+        ``|grad_b|``), the lower bound on the gap, and the gradient ``X^T a / n`` (None
+        on a sparse ``X``: not kept).
 
         One product ``X^T a`` gives the gradient; :func:`prox_scores` the scores
         of the coordinate steps ``Delta_jk``, each decreasing the objective by at
-        least ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept). For
-        a sparse ``X`` (p may be large), the scores overwrite the gradient: one
-        ``p``-sized array; :meth:`gradient` computes it again for the duality gap.
+        least ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept), and
+        the working set ranks them. For a sparse ``X`` (p may be large) and one
+        output, all of it runs a block of features at a time (:class:`TopScores`):
+        no ``p``-sized array; for several outputs the scores overwrite the
+        gradient. The duality gap then reads ``X^T a`` by blocks again
+        (:meth:`xt_theta_blocks`).
         """
-        nc = self.n_coefs
-        grad = self.gradient(w, a)
-        # the largest decrease L |Delta| |Delta| in the same pass
-        if self.lc is None:  # sparse X: in place, the bounds made per block of features
-            scores, decrease = grad, self._scores_in_place(w, grad)
-            grad = None
+        nc, K = self.n_coefs, self.n_outputs
+        if self.lc is None and K == 1:
+            top = TopScores(w[:nc], ws_size)
+            violation, decrease = self._scores_by_blocks(w, a, top)
+            (ws, size), grad = top.result(), None
         else:
-            scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
-                                           self.lc[:nc], np.empty(nc))
+            grad = self.gradient(w, a)
+            if self.lc is None:  # sparse X, several outputs: in place, per block of features
+                scores, decrease = grad, self._scores_in_place(w, grad)
+                grad = None
+            else:
+                scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
+                                               self.lc[:nc], np.empty(nc))
+            if K > 1:
+                scores = scores.reshape(self.p, K).max(axis=1)
+            violation = scores.max(initial=0.0)
+            ws, size = working_set(scores, w[:nc], K, ws_size)
+            del scores
         grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
         decrease = max(decrease, grad_b ** 2 / self.curvature)
-        if self.n_outputs > 1:
-            scores = scores.reshape(self.p, self.n_outputs).max(axis=1)
-        return scores, grad_b, decrease / 2, grad
+        return ws, size, max(violation, grad_b), decrease / 2, grad
 
     def xt_theta_blocks(self, a, chunk=1 << 12):
         """``X^T theta = -X^T a / n`` (CSC ``X``, one output) as the callable giving its
@@ -495,6 +504,11 @@ class _Problem(NamedTuple):
                 yield j0, np.negative(block, out=block)
         return blocks
 
+    def _block_bounds(self, j0, j1):
+        """The curvature bounds of the coefficients of features ``j0 <= j < j1`` (sparse ``X``)."""
+        return _feature_bounds(_squared_norms_range(self.X, j0, j1), self.curvature,
+                               self.y.shape[0], self.n_outputs)
+
     def _scores_in_place(self, w, grad, chunk=1 << 12):
         """:func:`prox_scores` written over ``grad`` (sparse ``X``), ``chunk`` features at a
         time with their curvature bounds (no ``p``-sized array of them); returns the
@@ -502,13 +516,29 @@ class _Problem(NamedTuple):
         K, decrease = self.n_outputs, 0.0
         for j0 in range(0, self.p, chunk):
             j1 = min(j0 + chunk, self.p)
-            lc = _feature_bounds(_squared_norms_range(self.X, j0, j1), self.curvature,
-                                 self.y.shape[0], K)
             e0, e1 = j0 * K, j1 * K
-            _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2, lc,
-                                 grad[e0:e1])
+            _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2,
+                                 self._block_bounds(j0, j1), grad[e0:e1])
             decrease = max(decrease, dec)
         return decrease
+
+    def _scores_by_blocks(self, w, a, top, chunk=1 << 12):
+        """The scores of :meth:`_scores_in_place` (sparse ``X``, one output), from the
+        gradient ``X^T a / n`` computed ``chunk`` features at a time (the same sums as
+        :meth:`gradient`) and ranked by ``top`` (:class:`TopScores`); returns the
+        largest score (NaN if any) and the largest decrease bound."""
+        X, n = self.X, a.shape[0]
+        violation, decrease = 0.0, 0.0
+        for j0 in range(0, self.p, chunk):
+            j1 = min(j0 + chunk, self.p)
+            grad = column_dots(X.data, X.indices, X.indptr, j0, j1, a)
+            grad /= n
+            scores, dec = prox_scores(w[j0:j1], grad, self.l1_entries[j0:j1], self.l2,
+                                      self._block_bounds(j0, j1), grad)
+            decrease = max(decrease, dec)
+            violation = np.maximum(violation, scores.max(initial=0.0))  # NaN propagates
+            top.add(j0, scores)
+        return float(violation), decrease
 
     def moving_bounds(self, ws):
         """The curvature bounds of the entries :meth:`moving` of ``ws`` (in that order):
@@ -601,26 +631,6 @@ def _anderson(hist):
     """The Anderson extrapolation of the iterates ``hist`` (rows), or None."""
     c = _anderson_weights(hist)
     return None if c is None else c @ hist[1:]
-
-
-def _working_set(scores, coef, n_outputs, size):
-    """The support of ``coef`` (features with a nonzero coefficient in any of the
-    ``n_outputs`` classes) plus the features of largest ``scores``: sorted, and size.
-
-    The size never decreases and is at least twice the support; features
-    outside the support with a zero score (already optimal) are left out.
-    ``scores`` is overwritten (the support's scores set to infinity); only
-    the features with a positive score are ranked, found by
-    :func:`~skhypergrad.solvers._cd_kernels.support_and_candidates` without a
-    ``p``-sized mask.
-    """
-    p = scores.shape[0]
-    ws, n_support = support_and_candidates(scores, coef, n_outputs)
-    size = int(min(p, max(size, 2 * n_support)))
-    m = ws.shape[0]
-    if size < m:
-        ws = np.sort(ws[np.argpartition(scores[ws], m - size)[m - size:]])
-    return ws, size
 
 
 # -- the design as the kernels need it, converted once per design ---------------------
