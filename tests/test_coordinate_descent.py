@@ -325,3 +325,45 @@ def test_dense_curvature_blocks_equal_the_kernels(max_entries):
     got = gradient_curvature_blocks(X, empty, no_index, no_index, ws, a, h, max_entries)
     for r, g in zip(ref, got):
         np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_predictions_change_of_the_moving_entries(n_outputs, fit_intercept):
+    # sparse X: Anderson's extrapolated v is X_ws delta_W + delta_b (no history of v)
+    from skhypergrad.solvers.coordinate_descent import _Problem
+
+    rng = np.random.default_rng(n_outputs)
+    X = sp.random(30, 40, density=0.2, format="csc", random_state=1)
+    if n_outputs == 1:
+        datafit, y, lam = Quadratic(), rng.standard_normal(30), [0.01, 0.1]
+    else:
+        datafit, y, lam = Multinomial(n_classes=3), rng.integers(0, 3, 30), [0.01, 0.1]
+    pgmap = ProxGradMap(datafit, ElasticNet(), X, y, fit_intercept=fit_intercept)
+    prob = _Problem.build(pgmap, np.array(lam))
+    assert prob.lc is None
+    ws = np.array([0, 7, 8, 39])
+    delta = rng.standard_normal(prob.moving(ws).shape[0])
+    m = ws.shape[0] * n_outputs
+    coef = delta[:m].reshape(ws.shape[0], n_outputs)
+    expected = X.toarray()[:, ws] @ coef + (delta[m:] if fit_intercept else 0.0)
+    got = prob.predictions_change(ws, delta)
+    np.testing.assert_allclose(got.reshape(30, n_outputs), expected, rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("datafit", ["quadratic", "logistic", "multinomial"])
+def test_sparse_anderson_without_history_of_v_matches_dense(datafit):
+    # the same problem on sparse and dense X, Anderson on: the same solution, in about as
+    # many epochs (v recomputed from w on sparse X, extrapolated from its history on dense)
+    rng = np.random.default_rng(7)
+    X = sp.random(80, 300, density=0.1, format="csc", random_state=3)
+    fit, y = {"quadratic": (Quadratic(), rng.standard_normal(80)),
+              "logistic": (Logistic(), np.where(rng.random(80) < 0.5, -1.0, 1.0)),
+              "multinomial": (Multinomial(n_classes=3), rng.integers(0, 3, 80))}[datafit]
+    lam = [0.002, 0.01]
+    sols = [CoordinateDescent(tol=1e-12, anderson=5, precompute=False).solve(
+        ProxGradMap(fit, ElasticNet(), Xf, y, fit_intercept=True), lam)
+        for Xf in (X, X.toarray(order="F"))]
+    assert sols[0].converged and sols[1].converged
+    np.testing.assert_allclose(sols[0].w, sols[1].w, rtol=1e-7, atol=1e-9)
+    assert sols[0].n_iter <= 1.5 * sols[1].n_iter + 5

@@ -306,7 +306,14 @@ class CoordinateDescent(BaseSolver):
         """
         idx = prob.moving(ws)
         K = self.anderson
-        hist_w, hist_v = np.empty((K + 1, idx.shape[0])), np.empty((K + 1, v.size))
+        hist_w = np.empty((K + 1, idx.shape[0]))
+        # v = X (w - start) on the moving entries (v is zero at the start): on a sparse X
+        # it is computed again from the extrapolated w (a product with the working set's
+        # columns) instead of keeping K + 1 copies of v (n-sized each)
+        if prob.lc is None:
+            hist_v, start = None, w[idx]
+        else:
+            hist_v, start = np.empty((K + 1, v.size)), None
         for epoch in range(self.max_epochs):
             violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2, lc,
                                    prob.fit_intercept)
@@ -314,9 +321,11 @@ class CoordinateDescent(BaseSolver):
                 return epoch + 1
             if K > 0:
                 k = epoch % (K + 1)
-                hist_w[k], hist_v[k] = w[idx], v.ravel()
+                hist_w[k] = w[idx]
+                if hist_v is not None:
+                    hist_v[k] = v.ravel()
                 if k == K:
-                    prob.anderson_step(w, v, d, a, h, ws, hist_w, hist_v)
+                    prob.anderson_step(w, v, d, a, h, ws, hist_w, hist_v, start)
         return self.max_epochs
 
 
@@ -575,19 +584,38 @@ class _Problem(NamedTuple):
         return (float(np.vdot(a, v) + 0.5 * np.vdot(hv, v)) / v.shape[0]
                 + self.penalty(w_cols, cols))
 
-    def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v):
-        """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops."""
+    def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v, start=None):
+        """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops.
+
+        ``v`` extrapolated from its history ``hist_v``, or, when that is None,
+        computed as :meth:`predictions_change` from ``start`` (the moving entries
+        when ``v`` was zero).
+        """
         c = _anderson_weights(hist_w)
         if c is None:
             return
         # on the moving entries only (the working set's, then the intercepts): no copy of w
         idx, cols = self.moving(ws), self.entries(ws)
         w_acc = c @ hist_w[1:]
-        v_acc = (c @ hist_v[1:]).reshape(v.shape)
+        if hist_v is None:
+            v_acc = self.predictions_change(ws, w_acc - start).reshape(v.shape)
+        else:
+            v_acc = (c @ hist_v[1:]).reshape(v.shape)
         if self.model(w_acc[:cols.shape[0]], v_acc, a, h, cols) < \
                 self.model(w[cols], v, a, h, cols):
             w[idx], v[:] = w_acc, v_acc
             d[:] = a + self.hess_v(h, v_acc)
+
+    def predictions_change(self, ws, delta):
+        """``X_ws delta_W + delta_b``: how the predictions move when the moving entries of
+        ``w`` (:meth:`moving`: the working set's coefficients, then the intercepts) move
+        by ``delta``; shape (n,) or (n, K)."""
+        K, m = self.n_outputs, ws.shape[0] * self.n_outputs
+        coef = delta[:m] if K == 1 else delta[:m].reshape(ws.shape[0], K)
+        out = np.asarray(self.X[:, ws] @ coef, dtype=np.float64)
+        if self.fit_intercept:
+            out += delta[m:] if K > 1 else delta[m]
+        return out
 
     def line_search(self, w, w_new, z, v, cols, max_halvings=30):
         r"""Largest step ``t`` in 1, 1/2, ... at which the objective still decreases.
