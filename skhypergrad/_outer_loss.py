@@ -14,20 +14,32 @@ class _OuterLoss:
     ``F_val`` is a datafit's mean loss on ``(design, y)``; ``u`` an optional
     linear term on the predictions. With ``rows`` (a CSR ``design.X`` and one
     output), ``X`` is the rows ``rows`` of ``design.X``, read in place (no copy
-    of them: a cross-validation fold's held-out rows), with the sums of the copy.
+    of them: a cross-validation fold's held-out rows), with the sums of the copy;
+    with ``columns`` too (sorted), ``X`` is also restricted to those columns:
+    coefficient ``k`` of ``w`` multiplies column ``columns[k]`` of ``design.X``
+    (a fold trained on the columns its training rows use).
     """
 
     #: ``value`` and ``grad`` read a compact ``w`` (SparseVector) as it is, and
     #: ``grad_take`` gives entries of the gradient without the whole of it
     reads_compact_w = True
 
-    def __init__(self, design, y, datafit, factor=1.0, linear=None, rows=None):
+    def __init__(self, design, y, datafit, factor=1.0, linear=None, rows=None, columns=None):
+        if columns is not None and rows is None:
+            raise ValueError("columns are only read with rows (CSR rows read in place).")
         self.design = design
         self.y = y
         self.datafit = datafit
         self.factor = factor
         self.linear = linear
         self.rows = rows
+        self.columns = columns
+        #: the number of coefficients of ``w`` per output (its intercepts follow)
+        self.n_features = design.n_features if columns is None else columns.shape[0]
+
+    def _columns(self, k):
+        """The columns of ``design.X`` that coefficients ``k`` multiply."""
+        return k if self.columns is None else self.columns[k]
 
     def _kernel_args(self):
         """``(data, indices, indptr, rows)`` of the rows read in place."""
@@ -39,8 +51,10 @@ class _OuterLoss:
         if not self.design.fit_intercept:
             return z
         if isinstance(w, SparseVector):
-            b = w.values[w.indices >= self.design.n_features]
+            b = w.values[w.indices >= self.n_features]
             return z + (b[0] if b.shape[0] else 0.0)
+        if self.columns is not None:
+            return z + w[self.n_features]
         return z + self.design.intercept(w)
 
     def _predict(self, w):
@@ -50,9 +64,12 @@ class _OuterLoss:
         if self.rows is not None:
             z = np.empty(self.rows.shape[0])
             if isinstance(w, SparseVector):
-                coef = w.indices < design.n_features
-                _csr_rows_matvec_subset(*self._kernel_args(), w.indices[coef],
+                coef = w.indices < self.n_features
+                _csr_rows_matvec_subset(*self._kernel_args(), self._columns(w.indices[coef]),
                                         w.values[coef], z)
+            elif self.columns is not None:
+                nz = np.flatnonzero(w[:self.n_features])
+                _csr_rows_matvec_subset(*self._kernel_args(), self.columns[nz], w[nz], z)
             else:
                 _csr_rows_matvec(*self._kernel_args(), design.coef(w), z)
             return self._with_intercept(z, w)
@@ -72,10 +89,12 @@ class _OuterLoss:
         if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1
                 and gz.ndim == 1):
             return design.rmatvec(gz)
-        p = design.n_features
+        p = self.n_features
         out = np.zeros(p + int(design.fit_intercept))
         u = np.ascontiguousarray(gz, dtype=np.float64)
-        if self.rows is not None:
+        if self.columns is not None:
+            _csr_rows_rmatvec_subset(*self._kernel_args(), u, self.columns, out)
+        elif self.rows is not None:
             _csr_rows_rmatvec(*self._kernel_args(), u, out)
         elif X.format == "csr":
             _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
@@ -114,13 +133,14 @@ class _OuterLoss:
             return self.grad(_expand(w)).take(indices)
         gz = self._grad_z(w)
         indices = np.asarray(indices)
-        is_coef = indices < design.n_features
+        is_coef = indices < self.n_features
         out = np.empty(indices.shape[0])
         if self.rows is not None:
             cols, where = np.unique(indices[is_coef], return_inverse=True)
             at_cols = np.zeros(cols.shape[0])
             _csr_rows_rmatvec_subset(*self._kernel_args(),
-                                     np.ascontiguousarray(gz, dtype=np.float64), cols, at_cols)
+                                     np.ascontiguousarray(gz, dtype=np.float64),
+                                     self._columns(cols), at_cols)
             out[is_coef] = at_cols[where.ravel()]
         else:
             out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()

@@ -151,23 +151,26 @@ def _engine_warm_start(engine, state, outer_grad):
     return _expand(state, outer_grad)
 
 
-def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None):
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
     ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
     ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log). With
     ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
-    those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise).
+    those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise),
+    and with ``columns`` (sorted; only with ``rows``) their columns ``columns``.
     """
     kind = _check_loss(loss, model)
     datafit = model.get_datafit()
     if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
                                  and datafit.n_outputs == 1):
         X_val, rows = X_val[rows], None
+        if columns is not None:
+            X_val, columns = X_val[:, columns], None
     design = Design(X_val, model.fit_intercept, datafit.n_outputs)
     # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
     return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
-                      rows=rows)
+                      rows=rows, columns=columns)
 
 
 def _check_loss(loss, model):
@@ -209,10 +212,38 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     """``(pgmap, outer)`` of one fold: the map on the ``train`` rows, the held-out loss
     on the ``test`` rows (``y`` already encoded). ``sparse_format``: the format
     of the training rows of a sparse ``X``, that of the solver (see
-    :func:`_solver_format`), so that the solver does not convert them again."""
-    pgmap = model.make_map(_take_rows(X, train, sparse_format), y[train],
-                           lipschitz=lipschitz)
-    return pgmap, _heldout_loss(model, loss, X, y[test], rows=test)
+    :func:`_solver_format`), so that the solver does not convert them again.
+
+    CSC training rows with empty columns (wide sparse data: a fold does not
+    use every feature) and a penalty with the same hyperparameters for every
+    feature: the fold is trained on the columns its rows use
+    (:func:`_used_columns`), whose coefficients alone can be nonzero (an empty
+    column's gradient is zero): ``w`` and every ``p``-sized vector of the
+    fold are that much shorter, with the same solution, value and hypergradient.
+    The fold's warm starts are then on those columns, the same ones at every
+    evaluation.
+    """
+    X_train, columns = _take_rows(X, train, sparse_format), None
+    penalty = model.get_penalty()
+    if sp.issparse(X_train) and X_train.format == "csc" \
+            and penalty.n_hyper(1) == penalty.n_hyper(2):
+        X_train, columns = _used_columns(X_train)
+    pgmap = model.make_map(X_train, y[train], lipschitz=lipschitz)
+    return pgmap, _heldout_loss(model, loss, X, y[test], rows=test, columns=columns)
+
+
+def _used_columns(X):
+    """``(X[:, columns], columns)`` for a CSC ``X`` and its nonempty ``columns`` (int32
+    when they fit), sharing ``X``'s data and row indices; ``(X, None)`` when every
+    column has an entry."""
+    columns = np.flatnonzero(np.diff(X.indptr))
+    if columns.shape[0] == X.shape[1]:
+        return X, None
+    indptr = np.append(X.indptr[columns], X.indptr[-1]).astype(X.indptr.dtype, copy=False)
+    columns = _compact_index(columns)
+    X_used = sp.csc_matrix((X.data, X.indices, indptr), shape=(X.shape[0], columns.shape[0]),
+                           copy=False)
+    return X_used, columns
 
 
 def _compact_index(rows):

@@ -36,8 +36,12 @@ def test_sparse_state_is_compact():
     solver = CoordinateDescent(tol=1e-8)
     crit = CrossVal(cv=4)
     res = crit.value_and_grad(model, X, y, [0.05, 0.01], solver=solver, engine="aid-cg")
-    for st in res.state:
-        assert isinstance(st.w, SparseVector) and st.w.size == p + 1
+    from sklearn.model_selection import KFold
+    for st, (train, _) in zip(res.state, KFold(4).split(X)):
+        # on the columns the fold's training rows use (3,500 of the 5,000), and the intercept
+        used = np.count_nonzero(X[train].getnnz(axis=0))
+        assert used < 0.8 * p
+        assert isinstance(st.w, SparseVector) and st.w.size == used + 1
         assert not isinstance(st.engine_state, np.ndarray)
     stored = sum(_state_bytes(st.w) + _state_bytes(st.engine_state) for st in res.state)
     dense = 2 * len(res.state) * 8 * (p + 1)
@@ -267,3 +271,70 @@ def test_heldout_rows_read_in_place_equal_the_copy(fit_intercept, kind):
         assert rows.value(w_in) == copy.value(w_in)
         np.testing.assert_array_equal(rows.grad(w_in), copy.grad(w_in))
         np.testing.assert_array_equal(rows.grad_take(w_in, idx), copy.grad_take(w_in, idx))
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("kind", ["elasticnet_squared", "logistic"])
+def test_heldout_rows_on_used_columns_equal_the_column_copy(fit_intercept, kind):
+    # a fold trained on the columns its rows use: the held-out loss of the coefficients
+    # of those columns (rows read in place, columns mapped) equals that of the copy
+    # X[test][:, columns], bit for bit, for dense and compact w and gradient entries
+    from skhypergrad.criteria import _heldout_loss
+
+    X, y = _problem(p=3_000)
+    if kind == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+        model = InnerModel(datafit="logistic", penalty="l1", fit_intercept=fit_intercept)
+    else:
+        model = InnerModel(penalty="elasticnet", fit_intercept=fit_intercept)
+    model = model.bind(y)
+    y_enc = model.encode(y)
+    rng = np.random.default_rng(3)
+    test = np.sort(rng.permutation(X.shape[0])[:60]).astype(np.int32)
+    columns = np.sort(rng.choice(X.shape[1], 1_800, replace=False)).astype(np.int32)
+    copy = _heldout_loss(model, "auto", X[test][:, columns], y_enc[test])
+    rows = _heldout_loss(model, "auto", X, y_enc[test], rows=test, columns=columns)
+    assert rows.rows is not None and rows.n_features == 1_800
+    w = np.zeros(1_800 + fit_intercept)
+    w[rng.choice(1_800, 50, replace=False)] = 0.1 * rng.standard_normal(50)
+    if fit_intercept:
+        w[-1] = 0.2
+    idx = np.concatenate([rng.choice(w.shape[0], 40), [w.shape[0] - 1, 7, 7]])
+    for w_in in (w, SparseVector.from_dense(w)):
+        assert rows.value(w_in) == copy.value(w_in)
+        np.testing.assert_array_equal(rows.grad(w_in), copy.grad(w_in))
+        np.testing.assert_array_equal(rows.grad_take(w_in, idx), copy.grad_take(w_in, idx))
+
+
+@pytest.mark.parametrize("engine", ["aid-cg", "aid-fp", "itd"])
+@pytest.mark.parametrize("kind", ["elasticnet", "logistic", "weighted"])
+def test_folds_on_used_columns_equal_the_full_folds(engine, kind, monkeypatch):
+    # wide sparse X: each fold trained on the columns its rows use gives the value and
+    # hypergradient of the fold on all p columns (empty columns have zero coefficients)
+    X, y = make_regression_data(n=60, p=1_500, density=6 / 1_500, seed=1)
+    X = sp.csr_matrix(X)
+    if kind == "logistic":
+        y = np.where(y > np.median(y), 1.0, -1.0)
+        model = InnerModel(datafit="logistic", penalty="elasticnet", fit_intercept=True)
+        lam = [0.01, 0.01]
+    elif kind == "weighted":  # one hyperparameter per feature: all columns kept
+        model, lam = InnerModel(penalty="weighted_l1", fit_intercept=True), np.full(1_500, 0.02)
+    else:
+        model, lam = InnerModel(penalty="elasticnet", fit_intercept=True), [0.02, 0.01]
+    solver = CoordinateDescent(tol=1e-12)  # CSC folds (ITD iterates from the warm start)
+    if engine == "itd" and kind == "weighted":
+        engine = "itd-reverse"  # forward mode: one tangent per hyperparameter
+    crit = CrossVal(cv=3)
+    used = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+    sizes = {st.w.size for st in used.state}
+    with monkeypatch.context() as m:
+        m.setattr(criteria, "_used_columns", lambda X: (X, None))
+        full = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+    assert {st.w.size for st in full.state} == {X.shape[1] + 1}
+    if kind == "weighted":
+        assert sizes == {X.shape[1] + 1}
+    else:
+        assert max(sizes) < 0.8 * X.shape[1]
+    np.testing.assert_allclose(used.value, full.value, rtol=1e-9)
+    np.testing.assert_allclose(used.grad, full.grad, rtol=1e-6, atol=1e-12)
+    assert np.linalg.norm(used.grad) > 0
