@@ -15,6 +15,13 @@ Two measures of memory, both reported against ``size(X)``:
   the fit: everything, including numba, BLAS and the interpreter's own growth,
   and with ``--n-jobs`` the largest worker process (``RUSAGE_CHILDREN``).
 
+The RSS peak is above the traced one mostly by memory glibc keeps after it is
+freed: once a large array (mapped with ``mmap``) is freed, glibc raises its
+mmap threshold to that size, so the next arrays up to it come from the heap,
+whose freed chunks stay resident. Run with ``MALLOC_MMAP_THRESHOLD_=131072``
+in the environment (glibc's default threshold, kept fixed) to measure the RSS
+of the arrays themselves; the script says which allocator setting it ran with.
+
 Usage::
 
     python benchmarks/bench_scale.py            # the full problem (minutes)
@@ -29,6 +36,7 @@ is reached inside a criterion evaluation, not between two of them).
 
 import argparse
 import gc
+import os
 import resource
 import sys
 import threading
@@ -154,6 +162,9 @@ def main(argv=None):
           f"{rss_peak / size:.2f} x size(X)")
     if args.n_jobs not in (None, 1):
         print(f"largest worker RSS (children):   {child_rss / 2**20:8.1f} MiB")
+    threshold = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    print("allocator: glibc mmap threshold " +
+          (f"fixed at {threshold} bytes" if threshold else "dynamic (default)"))
     print(f"X unchanged by the fit: {unchanged}")
     print(f"target peak < 3 x size(X): "
           f"{'met' if max(traced_peak, rss_peak) < 3 * size else 'NOT met'}")

@@ -205,7 +205,9 @@ class BaseHyperGrad(BaseEstimator):
     def _set_solution(self, pgmap, model, w):
         design = pgmap.design
         coef = design.coef(w)
-        self.coef_ = coef.T.copy() if coef.ndim == 2 else coef.copy()
+        # one output: a view of the refit's w (its own array, not used after), so that the
+        # fit does not hold two p-vectors with the solver's copy of X at its end
+        self.coef_ = coef.T.copy() if coef.ndim == 2 else coef
         b = design.intercept(w)
         self.intercept_ = np.array(b, dtype=np.float64) if np.ndim(b) else float(b)
         if self._is_classifier:
