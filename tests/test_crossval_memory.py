@@ -243,10 +243,12 @@ def test_adjoint_shares_the_support_indices_of_w():
 
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("kind", ["elasticnet_squared", "logistic"])
-def test_heldout_rows_read_in_place_equal_the_copy(fit_intercept, kind):
+@pytest.mark.parametrize("on_columns", [False, True])
+def test_heldout_rows_read_in_place_equal_the_copy(fit_intercept, kind, on_columns):
     # a fold's held-out loss reads its rows of the CSR X in place: value, gradient
     # (dense and compact w) and gradient entries equal those of the copy X[test], bit
-    # for bit (rows in any order)
+    # for bit (rows in any order); for a fold trained on some columns only (those its
+    # training rows use), those of the copy X[test][:, columns]
     from skhypergrad.criteria import _heldout_loss
 
     X, y = _problem(p=3_000)
@@ -259,44 +261,17 @@ def test_heldout_rows_read_in_place_equal_the_copy(fit_intercept, kind):
     y_enc = model.encode(y)
     rng = np.random.default_rng(2)
     test = rng.permutation(X.shape[0])[:60].astype(np.int32)
-    copy = _heldout_loss(model, "auto", X[test], y_enc[test])
-    rows = _heldout_loss(model, "auto", X, y_enc[test], rows=test)
-    assert rows.rows is not None and rows.design.X is X
-    w = np.zeros(X.shape[1] + fit_intercept)
-    w[rng.choice(X.shape[1], 50, replace=False)] = 0.1 * rng.standard_normal(50)
-    if fit_intercept:
-        w[-1] = 0.2
-    idx = np.concatenate([rng.choice(w.shape[0], 40), [w.shape[0] - 1, 7, 7]])
-    for w_in in (w, SparseVector.from_dense(w)):
-        assert rows.value(w_in) == copy.value(w_in)
-        np.testing.assert_array_equal(rows.grad(w_in), copy.grad(w_in))
-        np.testing.assert_array_equal(rows.grad_take(w_in, idx), copy.grad_take(w_in, idx))
-
-
-@pytest.mark.parametrize("fit_intercept", [False, True])
-@pytest.mark.parametrize("kind", ["elasticnet_squared", "logistic"])
-def test_heldout_rows_on_used_columns_equal_the_column_copy(fit_intercept, kind):
-    # a fold trained on the columns its rows use: the held-out loss of the coefficients
-    # of those columns (rows read in place, columns mapped) equals that of the copy
-    # X[test][:, columns], bit for bit, for dense and compact w and gradient entries
-    from skhypergrad.criteria import _heldout_loss
-
-    X, y = _problem(p=3_000)
-    if kind == "logistic":
-        y = np.where(y > np.median(y), 1.0, -1.0)
-        model = InnerModel(datafit="logistic", penalty="l1", fit_intercept=fit_intercept)
+    if on_columns:
+        columns = np.sort(rng.choice(X.shape[1], 1_800, replace=False)).astype(np.int32)
+        copy = _heldout_loss(model, "auto", X[test][:, columns], y_enc[test])
     else:
-        model = InnerModel(penalty="elasticnet", fit_intercept=fit_intercept)
-    model = model.bind(y)
-    y_enc = model.encode(y)
-    rng = np.random.default_rng(3)
-    test = np.sort(rng.permutation(X.shape[0])[:60]).astype(np.int32)
-    columns = np.sort(rng.choice(X.shape[1], 1_800, replace=False)).astype(np.int32)
-    copy = _heldout_loss(model, "auto", X[test][:, columns], y_enc[test])
+        columns, copy = None, _heldout_loss(model, "auto", X[test], y_enc[test])
     rows = _heldout_loss(model, "auto", X, y_enc[test], rows=test, columns=columns)
-    assert rows.rows is not None and rows.n_features == 1_800
-    w = np.zeros(1_800 + fit_intercept)
-    w[rng.choice(1_800, 50, replace=False)] = 0.1 * rng.standard_normal(50)
+    assert rows.rows is not None and rows.design.X is X
+    p = X.shape[1] if columns is None else columns.shape[0]
+    assert rows.n_features == p
+    w = np.zeros(p + fit_intercept)
+    w[rng.choice(p, 50, replace=False)] = 0.1 * rng.standard_normal(50)
     if fit_intercept:
         w[-1] = 0.2
     idx = np.concatenate([rng.choice(w.shape[0], 40), [w.shape[0] - 1, 7, 7]])
