@@ -13,7 +13,8 @@ Two measures of memory, both reported against ``size(X)``:
   kernels is not traced (it is small here: the kernels work in place).
 * peak resident set size (``ru_maxrss``) of the process, minus its value before
   the fit: everything, including numba, BLAS and the interpreter's own growth,
-  and with ``--n-jobs`` the largest worker process (``RUSAGE_CHILDREN``).
+  and with ``--n-jobs`` the largest worker process's whole peak RSS
+  (``RUSAGE_CHILDREN``, once the workers have exited).
 
 The RSS peak is above the traced one mostly by memory glibc keeps after it is
 freed: once a large array (mapped with ``mmap``) is freed, glibc raises its
@@ -148,6 +149,11 @@ def main(argv=None):
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rss_peak = _maxrss_bytes() - rss_before
+    if args.n_jobs not in (None, 1):
+        # loky keeps its workers alive; once they exit (and are waited for) the kernel
+        # reports the largest one's peak RSS (its whole process: interpreter and imports)
+        from joblib.externals.loky import get_reusable_executor
+        get_reusable_executor().shutdown(wait=True, kill_workers=False)
     child_rss = _maxrss_bytes(resource.RUSAGE_CHILDREN)
     unchanged = all(np.array_equal(a, b) for a, b in
                     zip(X_before, (X.data, X.indices, X.indptr)))
@@ -161,7 +167,8 @@ def main(argv=None):
     print(f"peak RSS growth (ru_maxrss):      {rss_peak / 2**20:8.1f} MiB = "
           f"{rss_peak / size:.2f} x size(X)")
     if args.n_jobs not in (None, 1):
-        print(f"largest worker RSS (children):   {child_rss / 2**20:8.1f} MiB")
+        print(f"largest worker peak RSS (whole process, imports included): "
+              f"{child_rss / 2**20:8.1f} MiB")
     threshold = os.environ.get("MALLOC_MMAP_THRESHOLD_")
     print("allocator: glibc mmap threshold " +
           (f"fixed at {threshold} bytes" if threshold else "dynamic (default)"))
