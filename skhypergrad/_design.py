@@ -199,6 +199,30 @@ def gram_of(design, X=None):
     return entry[1]
 
 
+_XTY = weakref.WeakKeyDictionary()
+
+
+def xty_of(design, y, X=None):
+    """``X^T y / n`` of a one-output design and a target ``y``, computed once and cached
+    with the design while its ``X`` and ``y`` (the same object) stay.
+
+    ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
+    """
+    entry = _XTY.get(design)
+    if entry is None or entry[0] is not design.X or entry[1] is not y:
+        X = design.X if X is None else X
+        entry = (design.X, y, np.asarray(X.T @ np.asarray(y, dtype=np.float64)).ravel()
+                 / X.shape[0])
+        _XTY[design] = entry
+    return entry[2]
+
+
+def cached_xty(design, y):
+    """``X^T y / n`` of :func:`xty_of` if it was computed for ``design`` and ``y``, else None."""
+    entry = _XTY.get(design)
+    return entry[2] if entry is not None and entry[0] is design.X and entry[1] is y else None
+
+
 def gram_pays(design):
     """Whether repeated least-squares work on ``design`` should form its Gram matrix.
 

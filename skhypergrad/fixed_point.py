@@ -16,7 +16,7 @@ methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 
 import numpy as np
 
-from ._design import Design, cached_gram
+from ._design import Design, cached_gram, cached_xty
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 
@@ -253,15 +253,25 @@ class ProxGradMap(FixedPointMap):
                 columns[key] = design.take_columns(idx)
             return columns[key]
 
+        def least_squares_gram():
+            """The solver's cached Gram matrix of a least-squares design, or None."""
+            return cached_gram(design) if getattr(datafit, "kind", None) == 0 else None
+
         if at_solution and design.n_outputs == 1:
             k = design.n_coefs
             support = np.flatnonzero(w[:k])
             if design.fit_intercept:
                 support = np.append(support, np.arange(k, design.n_params))
-            sub = take_columns(support)
-            zpred = sub.matvec(w[support])
             z = np.zeros_like(w)
-            z[support] = w[support] - g * sub.rmatvec(datafit.raw_grad(y, zpred))
+            gram = least_squares_gram()
+            xty = None if gram is None else cached_xty(design, y)
+            if xty is not None:  # least squares: the gradient on S from G_SS, no pass on X
+                zpred = None  # not read: the products below use the Gram matrix
+                z[support] = w[support] - g * _gram_gradient(*gram, xty, y, w, support, k)
+            else:
+                sub = take_columns(support)
+                zpred = sub.matvec(w[support])
+                z[support] = w[support] - g * sub.rmatvec(datafit.raw_grad(y, zpred))
         else:
             zpred = design.matvec(w)
             z = w - g * design.rmatvec(datafit.raw_grad(y, zpred))
@@ -279,10 +289,6 @@ class ProxGradMap(FixedPointMap):
             if not active.any():
                 return du
             return du - g * hessp(du)
-
-        def least_squares_gram():
-            """The solver's cached Gram matrix of a least-squares design, or None."""
-            return cached_gram(design) if getattr(datafit, "kind", None) == 0 else None
 
         def hessp_subset(idx):
             if design.n_outputs != 1:
@@ -322,6 +328,20 @@ class ProxGradMap(FixedPointMap):
     def residual(self, w, lam):
         """Fixed-point residual ``||w - Phi(w, lam)|| / g`` (zero exactly at the solution)."""
         return float(np.linalg.norm(w - self.apply(w, lam))) / self.step
+
+
+def _gram_gradient(G, colmeans, xty, y, w, idx, p):
+    r"""Entries ``idx`` (the support, then the intercept ``p``) of the least-squares
+    gradient :math:`\nabla F(w) = [X, 1]^T([X, 1] w - y) / n` when ``w`` is zero
+    outside them: :math:`G_{SS} w_S + \bar x_S b - (X^T y / n)_S`, then
+    :math:`\bar x_S^T w_S + b - \bar y`, from the Gram matrix (no product with ``X``)."""
+    cols = idx[idx < p]
+    out = G[np.ix_(cols, cols)] @ w[cols] - xty[cols]
+    if cols.shape[0] == idx.shape[0]:
+        return out
+    b = w[p]
+    out += colmeans[cols] * b
+    return np.append(out, colmeans[cols] @ w[cols] + b - float(np.mean(y)))
 
 
 def _gram_subset(G, colmeans, idx, p):

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .._design import Design, cached_gram, gram_of, gram_pays
+from .._design import Design, cached_gram, gram_of, gram_pays, xty_of
 from ._base import BaseSolver, SolveResult
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
@@ -377,7 +377,7 @@ class _Problem(NamedTuple):
             kernels = (cd_epoch, columns_gradient_curvature)
         gram = None
         if _use_gram(design, datafit, precompute):
-            gram = gram_of(design, X) + (_xty(pgmap, X),)
+            gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         return cls(datafit, y, onehot, kernel_args, X, l1, l1_entries, float(l2), lc,
                    c, col_norm, gap_scale(pgmap),
@@ -773,16 +773,6 @@ def _use_gram(design, datafit, precompute):
     return solves >= 1 and gram_pays(design)
 
 
-def _xty(pgmap, X):
-    """``X^T y / n`` of a least-squares map, cached per map (and its ``y``)."""
-    entry = _XTY.get(pgmap)
-    if entry is None or entry[0] is not pgmap.y:
-        entry = (pgmap.y, X.T @ np.asarray(pgmap.y, dtype=np.float64) / X.shape[0])
-        _XTY[pgmap] = entry
-    return entry[1]
-
-
-_XTY = weakref.WeakKeyDictionary()
 
 
 def _convert(X):
