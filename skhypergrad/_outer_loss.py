@@ -1,11 +1,17 @@
-"""The held-out loss as the outer function of an inner problem, and the sparse
-products it reads its rows and columns with."""
+"""The held-out loss as the outer function of an inner problem (:func:`_heldout_loss`
+makes it for a model and a loss name), and the sparse products it reads its rows
+and columns with."""
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
 from ._compact_states import SparseVector, _expand
+from ._design import Design
+
+_LOSSES = ("auto", "squared", "logistic", "multinomial")
+_LOSS_OF_DATAFIT = {"quadratic": "squared", "logistic": "logistic",
+                    "multinomial": "multinomial"}
 
 
 class _OuterLoss:
@@ -146,6 +152,38 @@ class _OuterLoss:
             out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
         out[~is_coef] = gz.sum(axis=0)
         return out
+
+
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None):
+    r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
+
+    ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
+    ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log). With
+    ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
+    those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise),
+    and with ``columns`` (sorted; only with ``rows``) their columns ``columns``.
+    """
+    kind = _check_loss(loss, model)
+    datafit = model.get_datafit()
+    if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
+                                 and datafit.n_outputs == 1):
+        X_val, rows = X_val[rows], None
+        if columns is not None:
+            X_val, columns = X_val[:, columns], None
+    design = Design(X_val, model.fit_intercept, datafit.n_outputs)
+    # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
+    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
+                      rows=rows, columns=columns)
+
+
+def _check_loss(loss, model):
+    expected = _LOSS_OF_DATAFIT[model.datafit_kind]
+    if loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}.")
+    if loss != "auto" and loss != expected:
+        raise ValueError(f"loss={loss!r} does not match the model's datafit "
+                         f"({model.datafit_kind}); use loss={expected!r} or 'auto'.")
+    return expected
 
 
 @njit(cache=True)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skhypergrad import criteria
+from skhypergrad import _folds, criteria
 from skhypergrad.criteria import CrossVal, SparseVector
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent
@@ -303,7 +303,7 @@ def test_folds_on_used_columns_equal_the_full_folds(engine, kind, monkeypatch):
     used = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
     sizes = {st.w.size for st in used.state}
     with monkeypatch.context() as m:
-        m.setattr(criteria, "_used_columns", lambda X: (X, None))
+        m.setattr(_folds, "_used_columns", lambda X: (X, None))
         full = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
     assert {st.w.size for st in full.state} == {X.shape[1] + 1}
     if kind == "weighted":

@@ -1,0 +1,141 @@
+"""The folds of a cross-validation: their splits, kept compactly, and their problems.
+
+A fold's problem is the fixed-point map on its training rows (copied once, in
+the layout of the solver; for sparse ``X``, on the columns those rows use) and
+the held-out loss on its test rows (read in place in a CSR ``X``).
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._outer_loss import _heldout_loss
+
+
+def _rows_friendly(X):
+    """``X`` in the layout whose row subsets the solvers use as they are: Fortran
+    order for a dense ``X`` (coordinate descent reads columns), CSR or CSC kept."""
+    if sp.issparse(X) or X.flags.f_contiguous:
+        return X
+    return np.asfortranarray(X)
+
+
+def _take_rows(X, rows, sparse_format=None):
+    """``X[rows]``, in Fortran order when ``X`` is (no conversion by the solver later),
+    and, for sparse ``X``, in ``sparse_format`` ("csc", "csr") when given."""
+    if sp.issparse(X):
+        out = X[rows]
+        if sparse_format is not None and out.format != sparse_format:
+            out = out.asformat(sparse_format)  # the row copy is freed: one copy kept
+        return out
+    if X.flags.f_contiguous and not X.flags.c_contiguous:
+        return X.T.take(rows, axis=1).T  # Fortran order (fancy indexing would give C order)
+    return X[rows]
+
+
+def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=None):
+    """``(pgmap, outer)`` of one fold: the map on the ``train`` rows, the held-out loss
+    on the ``test`` rows (``y`` already encoded). ``sparse_format``: the format
+    of the training rows of a sparse ``X``, that of the solver (see
+    :func:`_solver_format`), so that the solver does not convert them again.
+
+    CSC training rows with empty columns (wide sparse data: a fold does not
+    use every feature) and a penalty with the same hyperparameters for every
+    feature: the fold is trained on the columns its rows use
+    (:func:`_used_columns`), whose coefficients alone can be nonzero (an empty
+    column's gradient is zero): ``w`` and every ``p``-sized vector of the
+    fold are that much shorter, with the same solution, value and hypergradient.
+    The fold's warm starts are then on those columns, the same ones at every
+    evaluation.
+    """
+    X_train, columns = _take_rows(X, train, sparse_format), None
+    penalty = model.get_penalty()
+    if sp.issparse(X_train) and X_train.format == "csc" \
+            and penalty.n_hyper(1) == penalty.n_hyper(2):
+        X_train, columns = _used_columns(X_train)
+    pgmap = model.make_map(X_train, y[train], lipschitz=lipschitz)
+    return pgmap, _heldout_loss(model, loss, X, y[test], rows=test, columns=columns)
+
+
+def _used_columns(X):
+    """``(X[:, columns], columns)`` for a CSC ``X`` and its nonempty ``columns`` (int32
+    when they fit), sharing ``X``'s data and row indices; ``(X, None)`` when every
+    column has an entry."""
+    columns = np.flatnonzero(np.diff(X.indptr))
+    if columns.shape[0] == X.shape[1]:
+        return X, None
+    indptr = np.append(X.indptr[columns], X.indptr[-1]).astype(X.indptr.dtype, copy=False)
+    columns = _compact_index(columns)
+    X_used = sp.csc_matrix((X.data, X.indices, indptr), shape=(X.shape[0], columns.shape[0]),
+                           copy=False)
+    return X_used, columns
+
+
+def _compact_index(rows):
+    """Row indices as int32 when they fit (half the memory of the splitter's int64)."""
+    rows = np.asarray(rows)
+    if rows.dtype != np.int32 and rows.size and rows.max() <= np.iinfo(np.int32).max \
+            and rows.min() >= 0:
+        return rows.astype(np.int32)
+    return rows
+
+
+class _FoldSplits:
+    """The ``(train, test)`` row indices of every fold, as a sequence, made per fold.
+
+    Folds whose test rows are sorted, in no earlier test fold, and whose
+    training rows are the sorted rest (as every scikit-learn
+    ``BaseCrossValidator`` gives them, e.g. ``KFold``, ``StratifiedKFold``)
+    are kept as the fold of every row (``2 n`` bytes for all of them), and
+    their indices made again when asked for; any other split is kept as given.
+    Indices are int32 when they fit (see :func:`_compact_index`).
+
+    Parameters
+    ----------
+    splits : iterable of (ndarray, ndarray)
+        Training and test row indices of every fold.
+    n_samples : int
+    """
+
+    def __init__(self, splits, n_samples):
+        self.fold_of = np.full(n_samples, -1, dtype=np.int16)
+        self.pairs = []  # None for a fold made from fold_of
+        for k, (train, test) in enumerate(splits):
+            pair = (_compact_index(train), _compact_index(test))
+            if k < np.iinfo(np.int16).max and _is_partition_fold(self.fold_of, *pair):
+                self.fold_of[pair[1]] = k
+                pair = None
+            self.pairs.append(pair)
+
+    def __len__(self):
+        return len(self.pairs)
+
+    def __getitem__(self, k):
+        pair = self.pairs[k]
+        if pair is not None:
+            return pair
+        in_fold = self.fold_of == k
+        return (_compact_index(np.flatnonzero(~in_fold)),
+                _compact_index(np.flatnonzero(in_fold)))
+
+    def __iter__(self):
+        return (self[k] for k in range(len(self)))
+
+
+def _is_partition_fold(fold_of, train, test):
+    """Whether ``test`` holds sorted rows of no earlier test fold and ``train`` is the
+    sorted rest (``fold_of``: the test fold of every row so far, -1 if none)."""
+    n = fold_of.shape[0]
+    if train.shape[0] + test.shape[0] != n or test.shape[0] == 0:
+        return False
+    if np.any(np.diff(test) <= 0) or test[0] < 0 or test[-1] >= n \
+            or np.any(fold_of[test] >= 0):
+        return False
+    rest = np.ones(n, dtype=bool)
+    rest[test] = False
+    return bool(np.array_equal(np.flatnonzero(rest), train))
+
+
+def _solver_format(solver):
+    """The sparse format a solver reads ``X`` in (its ``sparse_format``), or None."""
+    fmt = getattr(solver, "sparse_format", None)
+    return fmt if fmt in ("csr", "csc") else None
