@@ -20,7 +20,8 @@ from skhypergrad.datafits import Logistic, Multinomial, Quadratic
 from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.penalties import (L1, ElasticNet, WeightedL1, enet_lam_from_sklearn,
                                    logistic_lam_from_sklearn)
-from skhypergrad.solvers.coordinate_descent import CoordinateDescent, _prepare
+from skhypergrad.solvers._cd_design import _prepare
+from skhypergrad.solvers.coordinate_descent import CoordinateDescent
 from skhypergrad.solvers.prox_grad import ProxGradient
 
 from _data import as_storage

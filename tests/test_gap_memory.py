@@ -21,7 +21,8 @@ from skhypergrad.penalties import L1, ElasticNet, WeightedL1
 from skhypergrad.solvers import CoordinateDescent, duality_gap
 from skhypergrad.solvers._gap import _duality_gap_outputs
 from skhypergrad.solvers._cd_kernels import prox_scores, support_and_candidates
-from skhypergrad.solvers.coordinate_descent import _PREPARED, _Problem, _bounds
+from skhypergrad.solvers._cd_design import _PREPARED, _bounds
+from skhypergrad.solvers.coordinate_descent import _Problem
 from skhypergrad.solvers._working_set import TopScores, working_set
 
 from _data import (make_classification_data, make_regression_data,

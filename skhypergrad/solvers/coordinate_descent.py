@@ -42,15 +42,15 @@ steps allow it: a step :math:`\Delta_j` decreases the objective by at least
 :math:`L_j \Delta_j^2 / 2`, a lower bound on the gap.
 """
 
-import weakref
 from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 
-from .._design import Design, cached_gram, gram_of, gram_pays, xty_of
+from .._design import gram_of, xty_of
 from ._base import BaseSolver, SolveResult
+from ._cd_design import (_bounds, _entry_bounds, _feature_bounds, _squared_norms_range,
+                         _use_gram)
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
@@ -659,131 +659,3 @@ def _anderson(hist):
     """The Anderson extrapolation of the iterates ``hist`` (rows), or None."""
     c = _anderson_weights(hist)
     return None if c is None else c @ hist[1:]
-
-
-# -- the design as the kernels need it, converted once per design ---------------------
-_EMPTY_DENSE = np.empty((0, 0), order="F")
-_EMPTY_DATA = np.empty(0)
-_EMPTY_INDEX = np.empty(0, dtype=np.int32)
-
-# Conversions keyed by the (weakly referenced) Design: repeated solves on one
-# problem, as in a hyperparameter search, convert X once; the entry goes away
-# with the design and is rebuilt if ``design.X`` is replaced. Nothing is stored
-# on the solver or pickled with the problem.
-_PREPARED = weakref.WeakKeyDictionary()
-
-
-def _prepare(design):
-    """``(X, kernel_args, bounds)`` for ``design.X``, cached per design.
-
-    ``bounds`` caches the output of :func:`_curvature_bounds`, for the last
-    datafit curvature asked.
-    """
-    entry = _PREPARED.get(design)
-    if entry is None or entry[0] is not design.X:
-        entry = (design.X, _convert(design.X) + ({},))
-        _PREPARED[design] = entry
-    return entry[1]
-
-
-def _bounds(design, curvature):
-    """``(X, kernel_args, lc, col_norm)`` for ``design.X``, cached per design.
-
-    ``lc`` holds the curvature bounds ``c ||X_j||^2 / n`` of the coefficients
-    (repeated for the K outputs), then ``c`` per intercept, for the datafit's
-    ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
-    column's ``sqrt(n)`` included). For a dense ``X``, ``lc`` is kept with the
-    design (not the squared norms it is made of; another ``c`` rebuilds it). For
-    a sparse ``X`` (``p`` may be large) ``lc`` is None: the solver computes the
-    bounds of the features it needs, in ``O(nnz)`` for all of them, and
-    ``col_norm`` is found without a ``p``-sized array.
-    """
-    X, kernel_args, bounds = _prepare(design)
-    key = (curvature, design.n_outputs, design.fit_intercept)
-    if sp.issparse(X):
-        sq_max = _max_squared_norm(X)
-        return X, kernel_args, None, _column_norm_bound(design, sq_max)
-    if key not in bounds:
-        bounds.clear()  # first: one lc alive at a time
-        bounds[key] = _curvature_bounds(design, Design(X).column_squared_norms(),
-                                        curvature)
-    return (X, kernel_args) + bounds[key]
-
-
-def _squared_norms_range(X, j0, j1):
-    """``||X_j||^2`` for the columns ``j0 <= j < j1`` of a CSC ``X``, as
-    ``X.multiply(X).sum(axis=0)`` (the same sums: ``np.add.reduceat`` per column,
-    whatever the range), without a copy of ``X``."""
-    data, indptr = X.data, X.indptr
-    out = np.zeros(j1 - j0)
-    lo = indptr[j0]
-    cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
-    if cols.shape[0]:
-        out[cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]), indptr[j0 + cols] - lo)
-    return out
-
-
-def _max_squared_norm(X, chunk=1 << 12):
-    """``max_j ||X_j||^2`` of a CSC ``X``, ``chunk`` columns at a time (0 without columns)."""
-    p, out = X.shape[1], 0.0
-    for j0 in range(0, p, chunk):
-        out = max(out, _squared_norms_range(X, j0, min(j0 + chunk, p)).max(initial=0.0))
-    return out
-
-
-def _feature_bounds(sq_norms, c, n, n_outputs):
-    """The curvature bounds ``c ||X_j||^2 / n`` of the coefficients of the features
-    whose squared norms are ``sq_norms`` (each repeated for the ``n_outputs`` classes)."""
-    lc = np.multiply(sq_norms, c)
-    lc /= n
-    return lc if n_outputs == 1 else np.repeat(lc, n_outputs)
-
-
-def _entry_bounds(sq_norms, c, n, n_outputs, fit_intercept):
-    """:func:`_feature_bounds`, then ``c`` for each of the ``n_outputs`` intercepts when
-    ``fit_intercept`` (the layout of ``w``)."""
-    lc = _feature_bounds(sq_norms, c, n, n_outputs)
-    return np.append(lc, np.full(n_outputs, c)) if fit_intercept else lc
-
-
-def _column_norm_bound(design, sq_max):
-    """The largest ``||X_j||`` from the largest squared norm, the intercept column's
-    ``sqrt(n)`` included."""
-    n = design.n_samples
-    return float(np.sqrt(max(sq_max, n if design.fit_intercept else 0.0)))
-
-
-def _curvature_bounds(design, sq_norms, c):
-    """``(lc, col_norm)`` of :func:`_bounds` from the squared column norms (dense ``X``)."""
-    lc = _entry_bounds(sq_norms, c, design.n_samples, design.n_outputs, design.fit_intercept)
-    return lc, _column_norm_bound(design, sq_norms.max(initial=0.0))
-
-
-_SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matrix so far
-
-
-def _use_gram(design, datafit, precompute):
-    """Whether least-squares working sets run on the Gram matrix (see ``precompute``)."""
-    if precompute is False or design.is_sparse or datafit.kind != 0 or design.n_outputs != 1:
-        return False
-    if precompute is True or cached_gram(design) is not None:
-        return True
-    solves = _SOLVES.get(design, 0)
-    _SOLVES[design] = solves + 1
-    return solves >= 1 and gram_pays(design)
-
-
-
-
-def _convert(X):
-    """Fortran-ordered float64 for dense ``X``, canonical float64 CSC for sparse ``X``."""
-    if sp.issparse(X):
-        Xc = sp.csc_matrix(X, dtype=np.float64)
-        if not Xc.has_canonical_format:
-            Xc = Xc.copy()
-            Xc.sum_duplicates()
-        args = (_EMPTY_DENSE, Xc.data, Xc.indices, Xc.indptr)
-    else:
-        Xc = np.asfortranarray(X, dtype=np.float64)
-        args = (Xc, _EMPTY_DATA, _EMPTY_INDEX, _EMPTY_INDEX)
-    return Xc, args
