@@ -332,7 +332,7 @@ def test_dense_curvature_blocks_equal_the_kernels(max_entries):
 @pytest.mark.parametrize("fit_intercept", [False, True])
 def test_predictions_change_of_the_moving_entries(n_outputs, fit_intercept):
     # sparse X: Anderson's extrapolated v is X_ws delta_W + delta_b (no history of v)
-    from skhypergrad.solvers.coordinate_descent import _Problem
+    from skhypergrad.solvers._cd_problem import _Problem
 
     rng = np.random.default_rng(n_outputs)
     X = sp.random(30, 40, density=0.2, format="csc", random_state=1)

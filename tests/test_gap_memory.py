@@ -22,7 +22,7 @@ from skhypergrad.solvers import CoordinateDescent, duality_gap
 from skhypergrad.solvers._gap import _duality_gap_outputs
 from skhypergrad.solvers._cd_kernels import prox_scores, support_and_candidates
 from skhypergrad.solvers._cd_design import _PREPARED, _bounds
-from skhypergrad.solvers.coordinate_descent import _Problem
+from skhypergrad.solvers._cd_problem import _Problem
 from skhypergrad.solvers._working_set import TopScores, working_set
 
 from _data import (make_classification_data, make_regression_data,
@@ -229,7 +229,7 @@ def test_top_scores_by_blocks_equal_the_working_set(size, chunk):
 def test_sparse_solve_by_blocks_equals_the_p_sized_ranking(monkeypatch):
     # one output, sparse X: the solve ranking the scores by blocks takes the working
     # sets of the ranking of one p-sized array of scores (as before): same iterates
-    from skhypergrad.solvers import coordinate_descent
+    from skhypergrad.solvers import _cd_problem
 
     class PSizedRanking:
         """The scores gathered in one p-sized array, then :func:`working_set`."""
@@ -249,7 +249,7 @@ def test_sparse_solve_by_blocks_equals_the_p_sized_ranking(monkeypatch):
     for lam in ([0.02, 0.001], [0.002, 0.0]):
         by_blocks = solver.solve(pgmap, lam)
         with monkeypatch.context() as m:
-            m.setattr(coordinate_descent, "TopScores", PSizedRanking)
+            m.setattr(_cd_problem, "TopScores", PSizedRanking)
             reference = solver.solve(pgmap, lam)
         assert by_blocks.converged and by_blocks.n_iter == reference.n_iter > 0
         np.testing.assert_array_equal(by_blocks.w, reference.w)

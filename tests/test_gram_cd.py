@@ -15,7 +15,8 @@ from skhypergrad.datafits import Logistic, Quadratic
 from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.penalties import L1, ElasticNet, WeightedL1, enet_sklearn_from_lam
 from skhypergrad.solvers import duality_gap
-from skhypergrad.solvers.coordinate_descent import CoordinateDescent, _Problem
+from skhypergrad.solvers._cd_problem import _Problem
+from skhypergrad.solvers.coordinate_descent import CoordinateDescent
 
 from _data import make_classification_data, make_regression_data
 

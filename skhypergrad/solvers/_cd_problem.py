@@ -1,0 +1,352 @@
+"""One coordinate-descent problem ``(pgmap, lam)`` as the driver reads it.
+
+:class:`_Problem` holds what one solve needs (the converted design, the
+penalty weights, the curvature bounds or the Gram matrix, the epoch kernels)
+and computes the optimality scores, the working sets, the models and the
+steps that :class:`~skhypergrad.solvers.CoordinateDescent` iterates.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .._design import gram_of, xty_of
+from ._cd_design import _bounds, _entry_bounds, _feature_bounds, _squared_norms_range, _use_gram
+from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
+                          column_dots, gradient_curvature_blocks, prox_scores)
+from ._gap import gap_scale
+from ._working_set import TopScores, working_set
+
+_UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
+_H_FLOOR = 1e-12  # smallest model curvature, so that the model stays strongly convex
+
+class _Problem(NamedTuple):
+    """What the driver needs of one problem ``(pgmap, lam)``, computed once per solve.
+
+    Predictions ``z``, derivatives ``a`` and curvatures ``h`` have the datafit's
+    layout: shape (n,) for one output, (n, K) for K classes. A working set is
+    a sorted array of features; :meth:`entries` gives their coefficients in ``w``.
+    """
+
+    datafit: object
+    y: np.ndarray
+    onehot: np.ndarray  # (n, K) label indicators (multinomial), else empty
+    kernel_args: tuple
+    X: object
+    l1: np.ndarray
+    l1_entries: np.ndarray  # the L1 weight of every coefficient (entry j K + k: l1[j])
+    l2: float
+    # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept; None for a
+    # sparse X (p may be large): computed for the entries needed (see moving_bounds)
+    lc: object
+    curvature: float
+    col_norm: float  # largest ||X_j|| (intercept column included)
+    scale: float
+    exact: bool
+    fit_intercept: bool
+    p: int
+    n_outputs: int
+    epoch: object  # the epoch kernel: cd_epoch (one output) or cd_epoch_blocks
+    gradient_curvature: object  # columns_gradient_curvature(_blocks)
+    gram: object  # (X^T X / n, X^T 1 / n, X^T y / n) for least squares on the Gram, or None
+
+    @classmethod
+    def build(cls, pgmap, lam, precompute="auto"):
+        datafit, design = pgmap.datafit, pgmap.design
+        X, kernel_args, lc, col_norm = _bounds(design, datafit.curvature)
+        # a uniform l1 stays a read-only zero-stride view: the kernels only read it
+        l1, l2 = pgmap.penalty.weights(lam, design.n_features)
+        n, c, K = design.n_samples, datafit.curvature, design.n_outputs
+        l1 = np.asarray(l1, dtype=np.float64)
+        if datafit.kind == 2:
+            y = np.asarray(pgmap.y)
+            onehot = np.zeros((n, K))
+            onehot[np.arange(n), y] = 1.0
+            kernels = (cd_epoch_blocks, gradient_curvature_blocks)
+        else:
+            y, onehot = np.ascontiguousarray(pgmap.y, dtype=np.float64), _UNIT
+            kernels = (cd_epoch, columns_gradient_curvature)
+        gram = None
+        if _use_gram(design, datafit, precompute):
+            gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
+        l1_entries = l1 if K == 1 else np.repeat(l1, K)
+        return cls(datafit, y, onehot, kernel_args, X, l1, l1_entries, float(l2), lc,
+                   c, col_norm, gap_scale(pgmap),
+                   datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels,
+                   gram)
+
+    @property
+    def n_coefs(self):
+        return self.p * self.n_outputs
+
+    def entries(self, ws):
+        """The coefficients of the features ``ws`` in ``w`` (entries ``j K + k``), sorted."""
+        K = self.n_outputs
+        return ws if K == 1 else (ws[:, None] * K + np.arange(K)).ravel()
+
+    def derivative(self, z):
+        """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n)."""
+        return self.datafit.raw_grad(self.y, z) * self.y.shape[0]
+
+    def curvatures(self, z, a):
+        """Curvatures ``h`` of the model, floored at 1e-12 so that it stays strongly convex.
+
+        One output: ``h_i = l''(y_i, z_i)``. Multinomial: the class
+        probabilities ``p = a + onehot`` (the Hessians are ``diag(p_i) - p_i p_i^T``;
+        their blocks are floored in :meth:`model_curvatures`).
+        """
+        if self.n_outputs > 1:
+            return np.clip(a + self.onehot, 0.0, 1.0)
+        h = self.datafit.raw_hessp(self.y, z, np.ones_like(z)) * self.y.shape[0]
+        return np.maximum(h, _H_FLOOR)
+
+    def model_curvatures(self, lc_model, curv, h, lc_moving):
+        """The model's curvatures for the epoch kernel on a working set, from ``curv``,
+        those of its features (in its order), and ``lc_moving`` (:meth:`moving_bounds`).
+
+        One output: ``L_j`` per feature, then ``mean(h)`` for the intercept
+        (``lc_model`` updated in place). Multinomial: the flattened K x K blocks
+        ``B_j``, then ``sum_i H_i / n`` for the intercepts, each diagonal
+        floored at 1e-12 times ``||X_j||^2 / n``.
+        """
+        K, n = self.n_outputs, h.shape[0]
+        if K == 1:
+            lc_model[:curv.shape[0]] = curv
+            if self.fit_intercept:
+                lc_model[-1] = h.mean()
+            return lc_model
+        m = curv.shape[0] // (K * K)
+        blocks = np.zeros((m + self.fit_intercept, K, K))
+        blocks[:m] = curv.reshape(-1, K, K)
+        if self.fit_intercept:
+            blocks[-1] = np.diag(h.mean(axis=0)) - (h.T @ h) / n
+        diag = blocks[:, np.arange(K), np.arange(K)]
+        floor = (_H_FLOOR / self.curvature) * lc_moving.reshape(-1, K)[:, :1]
+        blocks[:, np.arange(K), np.arange(K)] = np.maximum(diag, floor)
+        return blocks.ravel()
+
+    def hess_v(self, h, v):
+        """The model's Hessian times ``v``: ``h * v`` (one output) or ``H_i v_i`` (multinomial)."""
+        if h.shape[0] == 0:
+            return v
+        if self.n_outputs == 1:
+            return h * v
+        hv = h * v
+        return hv - h * hv.sum(axis=1, keepdims=True)
+
+    def intercept_violation(self, a):
+        """``max_k |grad_{b_k} F|``."""
+        return float(np.max(np.abs(a.reshape(a.shape[0], -1).mean(axis=0))))
+
+    def gradient(self, w, a):
+        """The gradient ``X^T a / n`` of the datafit in the coefficients (flat)."""
+        if self.gram is not None:  # G w + s b - X^T y / n: O(p |supp|) instead of O(n p)
+            G, colmeans, xty = self.gram
+            coef = w[:self.n_coefs]
+            nz = np.flatnonzero(coef)
+            # a product with the gathered columns only pays for a small support
+            grad = (G[:, nz] @ coef[nz] if 8 * nz.shape[0] < self.p else G @ coef) - xty
+            if self.fit_intercept:
+                grad += colmeans * w[-1]
+            return grad
+        grad = np.asarray(self.X.T @ a).ravel()
+        grad /= a.shape[0]
+        return grad
+
+    def optimality(self, w, a, ws_size):
+        """``(ws, size, violation, decrease, grad)``: the next working set and its size
+        (grown from ``ws_size``), the largest violation ``max_k L_jk |Delta_jk|`` (and
+        ``|grad_b|``), the lower bound on the gap, and the gradient ``X^T a / n`` (None
+        on a sparse ``X``: not kept).
+
+        One product ``X^T a`` gives the gradient; :func:`prox_scores` the scores
+        of the coordinate steps ``Delta_jk``, each decreasing the objective by at
+        least ``L_jk Delta_jk^2 / 2`` (``grad_b^2 / (2c)`` for an intercept), and
+        the working set ranks them. For a sparse ``X`` (p may be large) and one
+        output, all of it runs a block of features at a time (:class:`TopScores`):
+        no ``p``-sized array; for several outputs the scores overwrite the
+        gradient. The duality gap then reads ``X^T a`` by blocks again
+        (:meth:`xt_theta_blocks`).
+        """
+        nc, K = self.n_coefs, self.n_outputs
+        if self.lc is None and K == 1:
+            top = TopScores(w[:nc], ws_size)
+            violation, decrease = self._scores_by_blocks(w, a, top)
+            (ws, size), grad = top.result(), None
+        else:
+            grad = self.gradient(w, a)
+            if self.lc is None:  # sparse X, several outputs: in place, per block of features
+                scores, decrease = grad, self._scores_in_place(w, grad)
+                grad = None
+            else:
+                scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
+                                               self.lc[:nc], np.empty(nc))
+            if K > 1:
+                scores = scores.reshape(self.p, K).max(axis=1)
+            violation = scores.max(initial=0.0)
+            ws, size = working_set(scores, w[:nc], K, ws_size)
+            del scores
+        grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
+        decrease = max(decrease, grad_b ** 2 / self.curvature)
+        return ws, size, max(violation, grad_b), decrease / 2, grad
+
+    def xt_theta_blocks(self, a, chunk=1 << 12):
+        """``X^T theta = -X^T a / n`` (CSC ``X``, one output) as the callable giving its
+        blocks ``(j0, block)`` of ``chunk`` features that
+        :func:`~skhypergrad.solvers.duality_gap` takes: the entries of
+        ``-gradient(w, a)``, bit for bit, without a ``p``-sized array."""
+        X, n = self.X, a.shape[0]
+
+        def blocks():
+            for j0 in range(0, self.p, chunk):
+                block = column_dots(X.data, X.indices, X.indptr, j0, min(j0 + chunk, self.p), a)
+                block /= n
+                yield j0, np.negative(block, out=block)
+        return blocks
+
+    def _block_bounds(self, j0, j1):
+        """The curvature bounds of the coefficients of features ``j0 <= j < j1`` (sparse ``X``)."""
+        return _feature_bounds(_squared_norms_range(self.X, j0, j1), self.curvature,
+                               self.y.shape[0], self.n_outputs)
+
+    def _scores_in_place(self, w, grad, chunk=1 << 12):
+        """:func:`prox_scores` written over ``grad`` (sparse ``X``), ``chunk`` features at a
+        time with their curvature bounds (no ``p``-sized array of them); returns the
+        largest decrease bound."""
+        K, decrease = self.n_outputs, 0.0
+        for j0 in range(0, self.p, chunk):
+            j1 = min(j0 + chunk, self.p)
+            e0, e1 = j0 * K, j1 * K
+            _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2,
+                                 self._block_bounds(j0, j1), grad[e0:e1])
+            decrease = max(decrease, dec)
+        return decrease
+
+    def _scores_by_blocks(self, w, a, top, chunk=1 << 12):
+        """The scores of :meth:`_scores_in_place` (sparse ``X``, one output), from the
+        gradient ``X^T a / n`` computed ``chunk`` features at a time (the same sums as
+        :meth:`gradient`) and ranked by ``top`` (:class:`TopScores`); returns the
+        largest score (NaN if any) and the largest decrease bound."""
+        X, n = self.X, a.shape[0]
+        violation, decrease = 0.0, 0.0
+        for j0 in range(0, self.p, chunk):
+            j1 = min(j0 + chunk, self.p)
+            grad = column_dots(X.data, X.indices, X.indptr, j0, j1, a)
+            grad /= n
+            scores, dec = prox_scores(w[j0:j1], grad, self.l1_entries[j0:j1], self.l2,
+                                      self._block_bounds(j0, j1), grad)
+            decrease = max(decrease, dec)
+            violation = np.maximum(violation, scores.max(initial=0.0))  # NaN propagates
+            top.add(j0, scores)
+        return float(violation), decrease
+
+    def moving_bounds(self, ws):
+        """The curvature bounds of the entries :meth:`moving` of ``ws`` (in that order):
+        ``c ||X_j||^2 / n`` for the coefficients, then ``c`` per intercept.
+
+        Read from the design's ``lc`` (dense ``X``), or computed from the columns
+        ``ws`` only (sparse ``X``: the same sums as for the whole matrix).
+        """
+        if self.lc is not None:
+            return self.lc[self.moving(ws)]
+        return _entry_bounds(_squared_norms_range(self.X[:, ws], 0, ws.shape[0]),
+                             self.curvature, self.y.shape[0], self.n_outputs,
+                             self.fit_intercept)
+
+    def rounding(self, a):
+        """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
+        return 16 * np.finfo(np.float64).eps * self.col_norm * float(np.linalg.norm(a)) / a.shape[0]
+
+    def moving(self, ws):
+        """Entries of ``w`` a working-set solve changes: those of ``ws`` and the intercepts."""
+        cols = self.entries(ws)
+        if not self.fit_intercept:
+            return cols
+        return np.append(cols, np.arange(self.n_coefs, self.n_coefs + self.n_outputs))
+
+    def penalty(self, w_cols, cols):
+        """Penalty of the coefficients ``w_cols``, entries ``cols`` of ``w``."""
+        return float(self.l1_entries[cols] @ np.abs(w_cols) + 0.5 * self.l2 * (w_cols @ w_cols))
+
+    def model(self, w_cols, v, a, h, cols):
+        """``Q = (a^T v + v^T (h v) / 2) / n + G_ws(w)`` up to a constant, from the
+        coefficients ``w_cols`` of the working set (entries ``cols`` of ``w``)."""
+        hv = self.hess_v(h, v)
+        return (float(np.vdot(a, v) + 0.5 * np.vdot(hv, v)) / v.shape[0]
+                + self.penalty(w_cols, cols))
+
+    def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v, start=None):
+        """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops.
+
+        ``v`` extrapolated from its history ``hist_v``, or, when that is None,
+        computed as :meth:`predictions_change` from ``start`` (the moving entries
+        when ``v`` was zero).
+        """
+        c = _anderson_weights(hist_w)
+        if c is None:
+            return
+        # on the moving entries only (the working set's, then the intercepts): no copy of w
+        idx, cols = self.moving(ws), self.entries(ws)
+        w_acc = c @ hist_w[1:]
+        if hist_v is None:
+            v_acc = self.predictions_change(ws, w_acc - start).reshape(v.shape)
+        else:
+            v_acc = (c @ hist_v[1:]).reshape(v.shape)
+        if self.model(w_acc[:cols.shape[0]], v_acc, a, h, cols) < \
+                self.model(w[cols], v, a, h, cols):
+            w[idx], v[:] = w_acc, v_acc
+            d[:] = a + self.hess_v(h, v_acc)
+
+    def predictions_change(self, ws, delta):
+        """``X_ws delta_W + delta_b``: how the predictions move when the moving entries of
+        ``w`` (:meth:`moving`: the working set's coefficients, then the intercepts) move
+        by ``delta``; shape (n,) or (n, K)."""
+        K, m = self.n_outputs, ws.shape[0] * self.n_outputs
+        coef = delta[:m] if K == 1 else delta[:m].reshape(ws.shape[0], K)
+        out = np.asarray(self.X[:, ws] @ coef, dtype=np.float64)
+        if self.fit_intercept:
+            out += delta[m:] if K > 1 else delta[m]
+        return out
+
+    def line_search(self, w, w_new, z, v, cols, max_halvings=30):
+        r"""Largest step ``t`` in 1, 1/2, ... at which the objective still decreases.
+
+        With :math:`\Delta G = G(w_{new}) - G(w)` on the working set, the convex
+        bound :math:`\psi(t) = F(z + tv) + G(w) + t \Delta G \ge P(w + t\Delta)`
+        equals :math:`P(w)` at 0, so :math:`\psi'(t) = \langle v, \ell'(z + tv)\rangle / n +
+        \Delta G < 0` certifies :math:`P(w + t\Delta) < P(w)`. Testing the
+        derivative, not objective values, stays exact near the optimum where
+        the decrease is below the objective's rounding. Returns 0 if none is found.
+        """
+        n, w_ws, new_ws = z.shape[0], w[cols], w_new[cols]
+        # G(w_new) - G(w) without cancellation, exact near the optimum
+        delta_g = float(self.l1_entries[cols] @ (np.abs(new_ws) - np.abs(w_ws))
+                        + 0.5 * self.l2 * ((new_ws - w_ws) @ (new_ws + w_ws)))
+        t = 1.0
+        for _ in range(max_halvings):
+            if float(np.vdot(v, self.derivative(z + t * v))) / n + delta_g < 0.0:
+                return t
+            t /= 2
+        return 0.0
+
+
+def _anderson_weights(hist):
+    """Weights ``c`` (summing to 1) of the Anderson extrapolation ``c @ hist[1:]``, or None.
+
+    With ``U`` the differences of the iterates (rows of ``hist``), ``c`` solves
+    ``U U^T c = 1``, normalized.
+    """
+    U = np.diff(hist, axis=0)
+    try:
+        c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(c)) or c.sum() == 0.0:
+        return None
+    return c / c.sum()
+
+
+def _anderson(hist):
+    """The Anderson extrapolation of the iterates ``hist`` (rows), or None."""
+    c = _anderson_weights(hist)
+    return None if c is None else c @ hist[1:]
