@@ -238,7 +238,7 @@ class TrainingDataMap(FixedPointMap):
         def vjp_lam(a):
             return -g * self.grad_vjp_rows(w, u, delta * a)
 
-        return Linearization(value=lin.value, jvp_w=lin.jvp_w, vjp_w=lin.vjp_w,
+        return Linearization(value=lambda: lin.value, jvp_w=lin.jvp_w, vjp_w=lin.vjp_w,
                              jvp_lam=jvp_lam, vjp_lam=vjp_lam, jac_diag=delta, step=g,
                              hessp_subset=lin.hessp_subset)
 

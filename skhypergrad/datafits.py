@@ -27,6 +27,9 @@ class BaseDatafit:
 
     n_outputs = 1
     curvature = 1.0
+    #: whether ``raw_hessp`` does not depend on the predictions ``z`` (it is then
+    #: called with ``z=None``)
+    constant_hessian = False
 
     def encode(self, y):
         """Target as used by the datafit (float64)."""
@@ -58,6 +61,7 @@ class Quadratic(BaseDatafit):
 
     curvature = 1.0
     kind = 0  # numba kernel code
+    constant_hessian = True
 
     def loss(self, y, z):
         r = y - z

@@ -14,9 +14,11 @@ A user-defined map subclasses :class:`FixedPointMap` and defines the first five
 methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 """
 
+import copy
+
 import numpy as np
 
-from ._design import Design, cached_gram, cached_xty
+from ._design import Design, cached_gram
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 
@@ -24,7 +26,9 @@ __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 class Linearization:
     r"""The products ``A v``, ``A^T u``, ``B e``, ``B^T u`` of a map at one point.
 
-    Built by :meth:`FixedPointMap.linearize`; holds ``value = Phi(w, lam)``.
+    Built by :meth:`FixedPointMap.linearize`; holds ``value = Phi(w, lam)``
+    (given as an array, or as a function of no argument, called on the first read:
+    the implicit engines never read it).
     A proximal-gradient map also provides ``jac_diag`` (the diagonal ``delta`` of
     the prox's Jacobian, so :math:`A^T = (I - gH)\,\mathrm{diag}(\delta)`),
     ``step`` (``g``), ``hessp_subset(idx)``, a function ``u -> H[idx][:, idx] u``
@@ -34,7 +38,7 @@ class Linearization:
 
     def __init__(self, value, jvp_w, vjp_w, jvp_lam, vjp_lam, jac_diag=None, step=None,
                  hessp_subset=None, hessian_subset=None):
-        self.value = value
+        self._value = value
         self.jvp_w = jvp_w
         self.vjp_w = vjp_w
         self.jvp_lam = jvp_lam
@@ -43,6 +47,13 @@ class Linearization:
         self.step = step
         self.hessp_subset = hessp_subset
         self.hessian_subset = hessian_subset
+
+    @property
+    def value(self):
+        """``Phi(w, lam)``."""
+        if callable(self._value):
+            self._value = self._value()
+        return self._value
 
 
 class FixedPointMap:
@@ -69,7 +80,7 @@ class FixedPointMap:
     def linearize(self, w, lam):
         """Products at ``(w, lam)``; override to share work between them."""
         return Linearization(
-            value=self.apply(w, lam),
+            value=lambda: self.apply(w, lam),
             jvp_w=lambda v: self.jvp_w(w, lam, v),
             vjp_w=lambda u: self.vjp_w(w, lam, u),
             jvp_lam=lambda e: self.jvp_lam(w, lam, e),
@@ -219,10 +230,12 @@ class ProxGradMap(FixedPointMap):
 
         The fixed points do not depend on ``g``; neither does the implicit
         Jacobian :math:`(I - A)^{-1}B` there (up to the choice at kinks).
+        The map itself when its step is already ``step``.
         """
-        new = ProxGradMap(self.datafit, self.penalty, self.design.X, self.y,
-                          self.design.fit_intercept, step=step, lipschitz=self._lipschitz)
-        new.design = self.design  # the same Design: what is cached with it is shared
+        if self._step is not None and float(step) == self._step:
+            return self
+        new = copy.copy(self)  # the same Design: what is cached with it is shared
+        new._step = float(step)
         return new
 
     def cheap_step(self):
@@ -236,13 +249,19 @@ class ProxGradMap(FixedPointMap):
         return 1.0 / self.datafit.curvature
 
     def linearize(self, w, lam, at_solution=False):
-        """Products at ``(w, lam)`` with ``Psi(w)``, the mask and ``Xw`` computed once.
+        r"""Products at ``(w, lam)`` with ``Psi(w)``, the mask and ``Xw`` computed once.
 
-        With ``at_solution=True``, ``w`` is taken to be the fixed point: the
-        active set is the support of ``w`` (plus the intercept), and ``Psi(w)``
-        is only computed there, through the active columns of ``X``, an
-        ``O(n |S|)`` cost instead of two full products. ``value``, ``jac_diag``
-        and the products in ``lam`` are then exact at the fixed point.
+        With ``at_solution=True``, ``w`` is taken to be the fixed point, whose
+        forward step needs no product with ``X``: on the support S of ``w``,
+        ``w_S = prox(z_S)`` with the mask 1 there gives
+        :math:`z_S = w_S + g\,
+abla G(w)_S` (the penalty is differentiable on S,
+        see :meth:`BasePenalty.gradient_on_support`); off S, ``z = 0`` (mask 0),
+        and on the intercept ``z = w`` (its gradient is zero). The active set is
+        then S plus the intercept, ``value`` is ``w``, and the products in ``lam``
+        read ``sign(w_S)`` and ``w_S``: the exact Jacobians at the fixed point. The
+        predictions ``Xw`` (the Hessian's weights) are computed from the columns
+        S only, and only if a product needs them.
         """
         design, datafit, y, g = self.design, self.datafit, self.y, self.step
         columns = {}  # the designs of column subsets, built once per subset
@@ -260,26 +279,32 @@ class ProxGradMap(FixedPointMap):
         if at_solution and design.n_outputs == 1:
             k = design.n_coefs
             support = np.flatnonzero(w[:k])
-            if design.fit_intercept:
-                support = np.append(support, np.arange(k, design.n_params))
             z = np.zeros_like(w)
-            gram = least_squares_gram()
-            xty = None if gram is None else cached_xty(design, y)
-            if xty is not None:  # least squares: the gradient on S from G_SS, no pass on X
-                zpred = None  # not read: the products below use the Gram matrix
-                z[support] = w[support] - g * _gram_gradient(*gram, xty, y, w, support, k)
-            else:
-                sub = take_columns(support)
-                zpred = sub.matvec(w[support])
-                z[support] = w[support] - g * sub.rmatvec(datafit.raw_grad(y, zpred))
+            z[support] = w[support] + g * self.penalty.gradient_on_support(
+                w[support], support, lam, *self._coef_args())
+            z[k:] = w[k:]
+            active_params = np.append(support, np.arange(k, design.n_params))
+            predictions = []  # Xw + b, from the columns S, once
+
+            def zpred_of():
+                if not predictions:
+                    predictions.append(take_columns(active_params).matvec(w[active_params]))
+                return predictions[0]
         else:
             zpred = design.matvec(w)
             z = w - g * design.rmatvec(datafit.raw_grad(y, zpred))
+
+            def zpred_of():
+                return zpred
         diag = self.prox_jac_diag(z, lam)
         active = diag != 0.0
 
+        def hessian_weights_at(dz):
+            """``raw_hessp`` at the predictions (not computed when ``H`` is constant)."""
+            return datafit.raw_hessp(y, None if getattr(datafit, "constant_hessian", False) else zpred_of(), dz)
+
         def hessp(v):
-            return design.rmatvec(datafit.raw_hessp(y, zpred, design.matvec(v)))
+            return design.rmatvec(hessian_weights_at(design.matvec(v)))
 
         def jvp_w(v):
             return diag * (v - g * hessp(v))
@@ -297,7 +322,7 @@ class ProxGradMap(FixedPointMap):
             if gram is not None:  # |S|^2 per product instead of 2 n |S|
                 return _gram_subset(*gram, np.asarray(idx), design.n_features).__matmul__
             sub = take_columns(idx)
-            return lambda u: sub.rmatvec(datafit.raw_hessp(y, zpred, sub.matvec(u)))
+            return lambda u: sub.rmatvec(hessian_weights_at(sub.matvec(u)))
 
         def hessian_subset(idx):
             if design.n_outputs != 1:
@@ -305,11 +330,11 @@ class ProxGradMap(FixedPointMap):
             gram = least_squares_gram()
             if gram is not None:  # least squares: [X, 1]^T [X, 1] / n from the solver's Gram
                 return _gram_subset(*gram, np.asarray(idx), design.n_features)
-            weights = datafit.raw_hessp(y, zpred, np.ones(design.n_samples))
+            weights = hessian_weights_at(np.ones(design.n_samples))
             return take_columns(idx).weighted_gram(weights)
 
         return Linearization(
-            value=self.prox(z, lam),
+            value=lambda: self.prox(z, lam),
             jvp_w=jvp_w,
             vjp_w=vjp_w,
             jvp_lam=lambda e: self.prox_jvp_lam(z, lam, e),
@@ -328,20 +353,6 @@ class ProxGradMap(FixedPointMap):
     def residual(self, w, lam):
         """Fixed-point residual ``||w - Phi(w, lam)|| / g`` (zero exactly at the solution)."""
         return float(np.linalg.norm(w - self.apply(w, lam))) / self.step
-
-
-def _gram_gradient(G, colmeans, xty, y, w, idx, p):
-    r"""Entries ``idx`` (the support, then the intercept ``p``) of the least-squares
-    gradient :math:`\nabla F(w) = [X, 1]^T([X, 1] w - y) / n` when ``w`` is zero
-    outside them: :math:`G_{SS} w_S + \bar x_S b - (X^T y / n)_S`, then
-    :math:`\bar x_S^T w_S + b - \bar y`, from the Gram matrix (no product with ``X``)."""
-    cols = idx[idx < p]
-    out = G[np.ix_(cols, cols)] @ w[cols] - xty[cols]
-    if cols.shape[0] == idx.shape[0]:
-        return out
-    b = w[p]
-    out += colmeans[cols] * b
-    return np.append(out, colmeans[cols] @ w[cols] + b - float(np.mean(y)))
 
 
 def _gram_subset(G, colmeans, idx, p):

@@ -50,8 +50,11 @@ __all__ = [
 
 
 def _uniform(value, n_features):
-    """``value`` for every feature: a read-only zero-stride view, no ``p``-sized memory."""
-    return np.broadcast_to(np.float64(value), (n_features,))
+    """``value`` for every feature: a read-only zero-stride view, no ``p``-sized memory
+    (``np.broadcast_to``'s result, built directly: it is made at every prox call)."""
+    out = np.ndarray((n_features,), np.float64, np.array([value], dtype=np.float64), 0, (0,))
+    out.flags.writeable = False
+    return out
 
 
 def _expand(l1, n_outputs):
@@ -108,6 +111,17 @@ class BasePenalty:
         l1, l2 = self.weights(lam, p)
         absc = np.abs(coef) if coef.ndim == 1 else np.abs(coef).sum(axis=1)
         return float(l1 @ absc + 0.5 * l2 * np.sum(coef * coef))
+
+    def gradient_on_support(self, coef_s, support, lam, n_features, n_outputs=1):
+        r"""``l1_j sign(w_j) + l2 w_j`` for ``w_j = coef_s`` nonzero at flat indices ``support``.
+
+        The gradient of :math:`G` where it is differentiable; at a fixed point of
+        the proximal-gradient map it gives the forward step on the support,
+        :math:`z_S = w_S + g\,\nabla G(w)_S` (then ``prox(z)_S = w_S``).
+        """
+        l1, l2 = self.weights(lam, n_features)
+        l1_s = l1[support if n_outputs == 1 else support // n_outputs]
+        return l1_s * np.sign(coef_s) + l2 * coef_s
 
     def prox(self, z, step, lam, n_features, n_outputs=1):
         r"""``S_{g l1}(z) / (1 + g l2)`` on flat coefficients ``z``."""

@@ -81,6 +81,33 @@ def test_solution_is_fixed_point(name, penalty):
     np.testing.assert_allclose(pgmap.apply(w, lam), w, atol=1e-8)
 
 
+@pytest.mark.parametrize("name,penalty", CASES[:4], ids=lambda c: repr(c))
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_linearize_at_solution_reads_the_forward_step_from_optimality(
+        name, penalty, storage, fit_intercept):
+    """At the solution, the forward step on the support from ``w_S + g grad G(w)_S`` (no
+    product with X) equals the computed one to the solver's accuracy, with the same mask,
+    and the Jacobian products of both linearizations agree."""
+    pgmap, lam = _map(name, penalty, storage, fit_intercept)
+    w = ProxGradient(tol=1e-14, max_iter=50_000).solve(pgmap, lam).w
+    k = pgmap.design.n_coefs
+    support = np.flatnonzero(w[:k])
+    assert 0 < support.shape[0] < k
+    full, at_solution = pgmap.linearize(w, lam), pgmap.linearize(w, lam, at_solution=True)
+    # the active set is the support plus the intercept, as in the full linearization
+    np.testing.assert_array_equal(at_solution.jac_diag != 0, full.jac_diag != 0)
+    np.testing.assert_allclose(at_solution.jac_diag, full.jac_diag, rtol=1e-15)
+    np.testing.assert_allclose(at_solution.value, w, rtol=1e-13, atol=1e-15)
+    l1, l2 = pgmap.penalty.weights(lam, pgmap.n_features)
+    z = pgmap.forward_step(w)
+    expected = w[support] + pgmap.step * (l1[support] * np.sign(w[support]) + l2 * w[support])
+    np.testing.assert_allclose(expected, z[support], rtol=1e-7)
+    rng = np.random.default_rng(1)
+    u = rng.standard_normal(pgmap.n_params)
+    np.testing.assert_allclose(at_solution.vjp_lam(u), full.vjp_lam(u), rtol=1e-7)
+    np.testing.assert_allclose(at_solution.vjp_w(u), full.vjp_w(u), rtol=1e-7, atol=1e-12)
+
+
 def test_user_defined_map_gets_linearize():
     """A map defining only the five products works through the generic linearize."""
 

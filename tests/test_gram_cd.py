@@ -95,7 +95,7 @@ def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept, solve, monkeypatch)
     support) or in the products of conjugate gradients (a support above the direct
     solve's limit, here forced)."""
     from skhypergrad import AIDConjugateGradient
-    from skhypergrad._design import cached_gram, cached_xty
+    from skhypergrad._design import cached_gram
     from skhypergrad.hypergrad import aid
 
     if solve == "cg":
@@ -106,8 +106,6 @@ def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept, solve, monkeypatch)
     lam = np.array([0.03, 0.01])
     w = CoordinateDescent(tol=1e-13, precompute=True).solve(pgmap, lam).w
     assert cached_gram(pgmap.design) is not None and cached_gram(fresh.design) is None
-    # and X^T y / n: the forward step on the support is read from the Gram matrix too
-    assert cached_xty(pgmap.design, y) is not None
     at_solution = [m.linearize(w, lam, at_solution=True) for m in (pgmap, fresh)]
     np.testing.assert_allclose(at_solution[0].value, at_solution[1].value, rtol=1e-12,
                                atol=1e-15)
@@ -181,25 +179,3 @@ def test_gram_product_reads_the_working_sets_block_in_place():
     x = rng.standard_normal(ws.shape[0])
     out = gram_product(G, ws, x, np.empty(ws.shape[0]))
     np.testing.assert_allclose(out, G[np.ix_(ws, ws)] @ x, rtol=1e-13)
-
-
-@pytest.mark.parametrize("fit_intercept", [False, True])
-def test_gram_gradient_on_the_support_equals_the_products(fit_intercept):
-    # the least-squares gradient on S (w zero elsewhere) from G_SS, the column means and
-    # X^T y / n equals [X, 1]^T ([X, 1] w - y) / n there
-    from skhypergrad._design import Design, gram_of, xty_of
-    from skhypergrad.fixed_point import _gram_gradient
-
-    rng = np.random.default_rng(4)
-    X, y = rng.standard_normal((80, 25)), rng.standard_normal(80)
-    design = Design(np.asfortranarray(X), fit_intercept=fit_intercept)
-    support = np.array([1, 4, 5, 17, 24])
-    w = np.zeros(design.n_params)
-    w[support] = rng.standard_normal(5)
-    idx = support
-    if fit_intercept:
-        w[-1] = 0.4
-        idx = np.append(support, 25)
-    expected = design.rmatvec((design.matvec(w) - y) / 80)[idx]
-    got = _gram_gradient(*gram_of(design), xty_of(design, y), y, w, idx, 25)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
