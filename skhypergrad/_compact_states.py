@@ -203,6 +203,68 @@ class _AdjointOffGradient:
         self.w, self.indices, self.values = state
 
 
+    def rebase(self, w_stored):
+        """The same entries relative to ``w_stored``, the same solution kept in another
+        form (compact); its index array is shared when it holds the same entries.
+
+        Parameters
+        ----------
+        w_stored : SparseVector or ndarray
+
+        Returns
+        -------
+        _AdjointOffGradient
+        """
+        indices = self.indices
+        if isinstance(w_stored, SparseVector) and np.array_equal(w_stored.indices, indices):
+            indices = w_stored.indices
+        return type(self)(w_stored, indices, self.values)
+
+
+class _LazyGradient:
+    """``grad C(w)`` of a held-out loss, read by entries: an engine's gradient when the
+    outer function can give entries alone (:func:`_lazy_gradient`).
+
+    ``take(indices)`` reads those columns of the held-out data only (``grad_take``),
+    ``np.asarray`` computes the whole gradient, and :meth:`with_entries` gives an adjoint
+    that differs from it on a few entries without computing it.
+    """
+
+    def __init__(self, w, outer_grad):
+        self.w = w
+        self.outer_grad = outer_grad
+
+    @property
+    def shape(self):
+        return self.w.shape
+
+    def take(self, indices):
+        return self.outer_grad.__self__.grad_take(self.w, indices)
+
+    def __array__(self, dtype=None, copy=None):
+        x = self.outer_grad(self.w)
+        return x if dtype is None else x.astype(dtype, copy=False)
+
+    def with_entries(self, indices, values):
+        """The gradient with the entries ``indices`` replaced by ``values``, lazy.
+
+        Returns
+        -------
+        _LazyAdjoint
+        """
+        return _LazyAdjoint(_AdjointOffGradient(self.w, indices, values), self.outer_grad)
+
+
+def _lazy_gradient(outer_grad, w):
+    """``grad C(w)`` as a :class:`_LazyGradient` when ``outer_grad`` is a held-out loss's
+    (it gives entries without the whole gradient) and ``w`` has fewer nonzero entries
+    than a quarter of its length (reading their columns alone then pays), else None."""
+    if (_reads_compact_w(getattr(outer_grad, "__self__", None))
+            and 4 * np.count_nonzero(w) < w.shape[0]):
+        return _LazyGradient(w, outer_grad)
+    return None
+
+
 def _outer_grad_at(w, outer_grad):
     """``outer_grad(w)`` for a stored ``w``: a held-out loss reads a compact ``w`` as it
     is (no dense copy of it, the same sums), any other function gets it dense."""

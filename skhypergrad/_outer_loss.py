@@ -10,6 +10,9 @@ from ._compact_states import SparseVector, _expand
 from ._design import Design
 
 _LOSSES = ("auto", "squared", "logistic", "multinomial")
+#: a dense ``X`` predicts from the columns of the nonzero coefficients when they are
+#: fewer than ``p / _SUPPORT_FRACTION``
+_SUPPORT_FRACTION = 4
 _LOSS_OF_DATAFIT = {"quadratic": "squared", "logistic": "logistic",
                     "multinomial": "multinomial"}
 
@@ -64,8 +67,11 @@ class _OuterLoss:
         return z + self.design.intercept(w)
 
     def _predict(self, w):
-        """``z = X w + b``, for ``w`` dense or a :class:`SparseVector` (one output: its
-        nonzero columns only, the same sums as the dense product, bit for bit)."""
+        """``z = X w + b`` for ``w`` dense or a :class:`SparseVector`.
+
+        With one output, a compact ``w`` is read on its nonzero columns (a sparse ``X``:
+        the same sums as the dense product, bit for bit), and so is a dense ``w`` when
+        ``X`` is dense and they are fewer than ``p / 4``: the same sums for both."""
         design = self.design
         if self.rows is not None:
             z = np.empty(self.rows.shape[0])
@@ -79,20 +85,33 @@ class _OuterLoss:
             else:
                 _csr_rows_matvec(*self._kernel_args(), design.coef(w), z)
             return self._with_intercept(z, w)
-        if not isinstance(w, SparseVector):
-            return design.matvec(w)
         X = design.X
-        if design.n_outputs != 1 or not sp.issparse(X):
-            return design.matvec(w.toarray())
-        coef = w.indices < design.n_features
-        return self._with_intercept(np.asarray(X[:, w.indices[coef]] @ w.values[coef]), w)
+        if design.n_outputs != 1 or (design.is_sparse and not isinstance(w, SparseVector)):
+            return design.matvec(_expand(w))
+        p = design.n_features
+        if isinstance(w, SparseVector):
+            coef = w.indices < p
+            cols, vals = w.indices[coef], w.values[coef]
+            if design.is_sparse:
+                return self._with_intercept(np.asarray(X[:, cols] @ vals), w)
+            nnz = cols.shape[0]
+        else:
+            nnz = np.count_nonzero(w[:p])
+        if _SUPPORT_FRACTION * nnz >= p:
+            return design.matvec(_expand(w))
+        if not isinstance(w, SparseVector):
+            cols = np.flatnonzero(w[:p])
+            vals = w[cols]
+        # a sparse w on a dense X: its columns only (a copy of n |S| entries, not a pass
+        # over X)
+        return self._with_intercept(X[:, cols] @ vals, w)
 
     def _rmatvec(self, gz):
         """``design.rmatvec(gz)``; for a sparse ``X`` and one output written into the
         result directly (no ``p``-sized temporary), with scipy's sums."""
         design = self.design
         X = design.X
-        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1
+        if not (design.is_sparse and X.format in ("csr", "csc") and design.n_outputs == 1
                 and gz.ndim == 1):
             return design.rmatvec(gz)
         p = self.n_features
@@ -132,16 +151,18 @@ class _OuterLoss:
     grad.returns_new_array = True  # the engines may reuse it (see BaseEngine)
 
     def grad_take(self, w, indices):
-        """``grad(w)[indices]``; for a sparse ``X`` and one output from those columns
-        only (the same sums, bit for bit: no ``p``-sized array)."""
+        """``grad(w)[indices]``, for one output from those columns only (no ``p``-sized
+        array; for a sparse ``X`` the same sums, bit for bit)."""
         design, X = self.design, self.design.X
-        if not (sp.issparse(X) and X.format in ("csr", "csc") and design.n_outputs == 1):
+        if design.n_outputs != 1 or (design.is_sparse and X.format not in ("csr", "csc")):
             return self.grad(_expand(w)).take(indices)
         gz = self._grad_z(w)
         indices = np.asarray(indices)
         is_coef = indices < self.n_features
         out = np.empty(indices.shape[0])
-        if self.rows is not None:
+        if not design.is_sparse:
+            out[is_coef] = gz @ X[:, indices[is_coef]]
+        elif self.rows is not None:
             cols, where = np.unique(indices[is_coef], return_inverse=True)
             at_cols = np.zeros(cols.shape[0])
             _csr_rows_rmatvec_subset(*self._kernel_args(),

@@ -133,8 +133,11 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     lip = pgmap.known_lipschitz
     if res is None:
         return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0)
+    state = res.state
+    if isinstance(state, _LazyAdjoint):  # kept as stored, without the outer function
+        state = state.stored
     return _Outcome(outer.value(w), np.asarray(res.grad, dtype=np.float64),
-                    InnerState(w, res.state, lip), n_iter, int(res.n_iter))
+                    InnerState(w, state, lip), n_iter, int(res.n_iter))
 
 
 def _engine_warm_start(engine, state, outer_grad):
@@ -179,6 +182,8 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     out = out._replace(state=out.state._replace(w=_compact(out.state.w), engine_state=None))
     if dense_adjoint:
         v = _AdjointOffGradient.compress(v, out.state.w, outer.grad)
+    elif compute_grad and isinstance(v, _AdjointOffGradient):  # stored so by the engine
+        v = v.rebase(out.state.w)
     elif compute_grad:
         v = _compact(v)
     return out._replace(state=out.state._replace(engine_state=v))

@@ -274,3 +274,46 @@ def test_heldout_keeps_its_problem_during_a_search():
     crit.value(model, X.copy(), y, [0.05, 0.01], solver=solver)
     assert crit._cache[2][0] is not pgmap
     assert not hasattr(pickle.loads(pickle.dumps(crit)), "_cache")
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("kind", ["squared", "logistic"])
+@pytest.mark.parametrize("n_nonzero", [30, 300])
+def test_heldout_loss_on_dense_x_reads_the_support(fit_intercept, kind, n_nonzero):
+    """The held-out loss on a dense X_val reads a sparse w on its nonzero columns (30 of
+    400 here; 300 of 400 take the full product): the values of the full products, the
+    same sums for a dense and a compact w, and grad_take equals grad on any entries."""
+    from skhypergrad._compact_states import SparseVector
+    from skhypergrad._outer_loss import _heldout_loss
+
+    rng = np.random.default_rng(3)
+    X_val = np.asfortranarray(rng.standard_normal((50, 400)))
+    y_val = rng.standard_normal(50)
+    model = InnerModel(penalty="elasticnet", fit_intercept=fit_intercept)
+    if kind == "logistic":
+        y_val = np.where(y_val > 0, 1.0, -1.0)
+        model = InnerModel(datafit="logistic", penalty="l1", fit_intercept=fit_intercept)
+    model = model.bind(y_val)
+    y_enc = model.encode(y_val)
+    outer = _heldout_loss(model, "auto", X_val, y_enc)
+    w = np.zeros(400 + fit_intercept)
+    w[rng.choice(400, n_nonzero, replace=False)] = 0.1 * rng.standard_normal(n_nonzero)
+    if fit_intercept:
+        w[-1] = 0.3
+    z = X_val @ w[:400] + (w[-1] if fit_intercept else 0.0)
+    if kind == "squared":
+        value, gz = np.mean((z - y_enc) ** 2), 2.0 * (z - y_enc) / 50
+    else:
+        value, gz = np.mean(np.logaddexp(0.0, -y_enc * z)), -y_enc / (1.0 + np.exp(y_enc * z)) / 50
+    grad = X_val.T @ gz
+    if fit_intercept:
+        grad = np.append(grad, gz.sum())
+    np.testing.assert_allclose(outer.value(w), value, rtol=1e-13)
+    np.testing.assert_allclose(outer.grad(w), grad, rtol=1e-12, atol=1e-15)
+    compact = SparseVector.from_dense(w)
+    assert outer.value(compact) == outer.value(w)
+    np.testing.assert_array_equal(outer.grad(compact), outer.grad(w))
+    idx = np.concatenate([rng.choice(w.shape[0], 25), [w.shape[0] - 1, 7, 7]])
+    for w_in in (w, compact):
+        np.testing.assert_allclose(outer.grad_take(w_in, idx), grad[idx], rtol=1e-12,
+                                   atol=1e-15)

@@ -37,12 +37,14 @@ other map, :class:`AIDConjugateGradient` falls back to GMRES on
 :math:`(I - A^T) v = \nabla C(w)` (the system is not symmetric in general).
 """
 
+import math
 import numbers
 
 import numpy as np
 from scipy.linalg.lapack import dposv as _posv
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+from .._compact_states import _lazy_gradient
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
 from ..fixed_point import ProxGradMap
 from ._base import BaseEngine, HypergradResult
@@ -68,10 +70,33 @@ def _warm_start(state, w):
     return None
 
 
+def _with_entries(c, idx, values):
+    """The gradient ``c`` with the entries ``idx`` replaced: a new array, or for a lazy
+    gradient (see :func:`~skhypergrad._compact_states._lazy_gradient`) a lazy vector
+    that keeps those entries only."""
+    if isinstance(c, np.ndarray):
+        v = c.copy()
+        v[idx] = values
+        return v
+    return c.with_entries(idx, values)
+
+
+def _on_active_set(v):
+    r"""``v`` as :math:`B^T v` reads it: itself, or for a lazy adjoint of
+    :func:`_with_entries` its entries (the active set, the only ones :math:`B^T`
+    reads) with zeros elsewhere, without the outer gradient."""
+    if isinstance(v, np.ndarray):
+        return v
+    x = np.zeros(v.shape)
+    x[v.stored.indices] = v.stored.values
+    return x
+
+
 def _has_prox_parts(pgmap):
     """Whether ``pgmap`` is split as ``Phi = T(Psi(w))`` with a diagonal ``dT/dz``."""
-    return all(callable(getattr(pgmap, name, None))
-               for name in ("forward_step", "forward_step_vjp", "prox_jac_diag"))
+    return (callable(getattr(pgmap, "forward_step", None))
+            and callable(getattr(pgmap, "forward_step_vjp", None))
+            and callable(getattr(pgmap, "prox_jac_diag", None)))
 
 
 class _ActiveSet:
@@ -84,7 +109,7 @@ class _ActiveSet:
     def __init__(self, vjp_w, delta, hessp_subset=None, step=None, hessian_subset=None):
         self.vjp_w = vjp_w
         self.size = delta.shape[0]
-        self.idx = np.flatnonzero(delta)
+        self.idx = delta.nonzero()[0]
         self.d = delta[self.idx]
         self.step = step
         # H_SS as a matrix (small S), or u -> H_SS u through the active columns only,
@@ -104,13 +129,14 @@ class _ActiveSet:
         if self.hess_matrix is None:
             return None
         M = self.step * self.hess_matrix
-        M.flat[::M.shape[0] + 1] += 1.0 / self.d - 1.0
+        M.ravel()[::M.shape[0] + 1] += 1.0 / self.d - 1.0  # the diagonal (M is a new array)
         _, u, info = _posv(M, b)  # LAPACK's Cholesky solve, without scipy's checks
         if info != 0:
             return None
-        r = M @ u - b
+        r = M @ u
+        r -= b
         bb = float(b @ b)
-        residual = float(np.sqrt((r @ r) / bb)) if bb > 0 else 0.0
+        residual = math.sqrt(float(r @ r) / bb) if bb > 0 else 0.0
         return u, residual  # nan when u is not finite: the caller then runs CG
 
     def embed(self, u):
@@ -241,9 +267,14 @@ class _AdjointEngine(BaseEngine):
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         pgmap = self._map(pgmap)
         lin = self._linearize(pgmap, w, lam)
-        v, n_iter, residual = self._solve_adjoint(pgmap, lam, w, lin, outer_grad(w),
+        v, n_iter, residual = self._solve_adjoint(pgmap, lam, w, lin,
+                                                  self._outer_gradient(outer_grad, w),
                                                   _warm_start(state, w))
-        return HypergradResult(lin.vjp_lam(v), w, v, n_iter, residual)
+        return HypergradResult(lin.vjp_lam(_on_active_set(v)), w, v, n_iter, residual)
+
+    def _outer_gradient(self, outer_grad, w):
+        """:math:`\nabla C(w)` as ``_solve_adjoint`` reads it (the whole array here)."""
+        return outer_grad(w)
 
 
 class AIDFixedPoint(_AdjointEngine):
@@ -329,10 +360,14 @@ class AIDConjugateGradient(_AdjointEngine):
         if restricted is None:
             return super().hypergradient(pgmap, lam, w, outer_grad, state)
         sub_map, idx = restricted
-        c_idx = outer_grad(w)[idx]  # the p-sized gradient is not kept during the solve
+        lazy = _lazy_gradient(outer_grad, w)
+        # the p-sized gradient is not kept during the solve (not even computed when lazy)
+        c_idx = outer_grad(w)[idx] if lazy is None else lazy.take(idx)
         v0 = _warm_start(state, w)
         res = super().hypergradient(sub_map, lam, w[idx], lambda _: c_idx,
                                     None if v0 is None else v0.take(idx))
+        if lazy is not None:
+            return res._replace(w=w, state=lazy.with_entries(idx, res.state))
         # outside S, v is grad C(w): computed again and, when it is a new array (see
         # BaseEngine), written into, so that one p-sized array is alive with w, not
         # also a kept gradient and its copy
@@ -377,26 +412,30 @@ class AIDConjugateGradient(_AdjointEngine):
         return pgmap.linearize(w, lam)
 
 
+    def _outer_gradient(self, outer_grad, w):
+        """:math:`\nabla C(w)`, lazy when the outer function gives entries alone (the
+        library's held-out loss): the system reads it on the active set only."""
+        lazy = _lazy_gradient(outer_grad, w)
+        return outer_grad(w) if lazy is None else lazy
+
     def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
         if not _has_prox_parts(pgmap):
+            c = np.asarray(c)
             return solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol, self.max_iter)
         delta = lin.jac_diag if lin.jac_diag is not None else \
             pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
         active = _ActiveSet(lin.vjp_w, delta, lin.hessp_subset, lin.step,
                             getattr(lin, "hessian_subset", None) if self.direct else None)
+        c_s = c.take(active.idx)
         if active.idx.shape[0] == 0:  # A = 0: v = grad C (and B^T v = 0)
-            return c, 0, 0.0
-        direct = active.solve_direct(c[active.idx])
+            return _with_entries(c, active.idx, c_s), 0, 0.0
+        direct = active.solve_direct(c_s)
         if direct is not None and direct[1] <= max(self.tol, 1e-12):
             (u, residual), n_iter = direct, 1
         else:
             u0 = None if v0 is None else active.d * v0.take(active.idx)
-            u, n_iter, residual = solve_cg(active.reduced_matvec, c[active.idx], u0,
+            u, n_iter, residual = solve_cg(active.reduced_matvec, c_s, u0,
                                            self.tol, self.max_iter)
-        if active.hess_ss is None:
-            return c + active.restricted(u), n_iter, residual
-        # B^T v reads v on S only: v_S = c_S + u - g H_SS u, without a full product;
-        # outside S the state keeps c (a warm start, not used by B^T v)
-        v = c.copy()
-        v[active.idx] += u - active.step * active.hess_ss(u)
-        return v, n_iter, residual
+        # v = c + A^T v on S: v_S = c_S + (I - gH)_SS u = u / delta_S by the system,
+        # with no product; outside S, where B^T v does not read it, the state keeps c
+        return _with_entries(c, active.idx, u / active.d), n_iter, residual
