@@ -34,28 +34,13 @@ class Design:
         self.X = X
         self.fit_intercept = bool(fit_intercept)
         self.n_outputs = int(n_outputs)
-
-    @property
-    def n_samples(self):
-        return self.X.shape[0]
-
-    @property
-    def n_features(self):
-        return self.X.shape[1]
-
-    @property
-    def n_coefs(self):
-        """Number of penalized entries of ``w``."""
-        return self.n_features * self.n_outputs
-
-    @property
-    def n_params(self):
-        """Length of the flat parameter vector ``w``."""
-        return self.n_coefs + self.n_outputs * self.fit_intercept
-
-    @property
-    def is_sparse(self):
-        return sp.issparse(self.X)
+        # plain attributes (read at every product): X is not replaced
+        self.n_samples, self.n_features = X.shape
+        #: number of penalized entries of ``w``
+        self.n_coefs = self.n_features * self.n_outputs
+        #: length of the flat parameter vector ``w``
+        self.n_params = self.n_coefs + self.n_outputs * self.fit_intercept
+        self.is_sparse = sp.issparse(X)
 
     def coef(self, w):
         """The penalized part of ``w``: shape (p,) for one output, (p, K) otherwise."""
@@ -140,15 +125,27 @@ class Design:
         return norms
 
     def weighted_gram(self, h):
-        r"""Dense :math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]` for sample weights ``h >= 0`` (one output)."""
+        r"""Dense :math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]` for sample weights ``h >= 0``
+        (one output): an array, or one number for every sample."""
         X = self.X
+        if not isinstance(h, np.ndarray) or h.ndim == 0:  # h X^T X: one symmetric
+            # product, no scaled copy of X
+            G = (X.T @ X).toarray() if self.is_sparse else X.T @ X
+            G *= h
+            if self.fit_intercept:
+                xh = h * np.asarray(X.sum(axis=0)).ravel()
+                G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h * X.shape[0]]])]])
+            return G
         s = np.sqrt(h)
         if sp.issparse(X):
             Xs = sp.csr_matrix(X).multiply(s[:, None]).tocsc()
             G = (Xs.T @ Xs).toarray()
-        else:
-            Xs = X * s[:, None]
-            G = Xs.T @ Xs
+        else:  # by blocks of rows of about 1 MiB: the scaled copies stay in cache
+            G = np.zeros((X.shape[1], X.shape[1]))
+            rows = max(1, 2**17 // max(X.shape[1], 1))
+            for start in range(0, X.shape[0], rows):
+                Xs = X[start:start + rows] * s[start:start + rows, None]
+                G += Xs.T @ Xs
         if self.fit_intercept:
             xh = np.asarray(X.T @ h).ravel()
             G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h.sum()]])]])
@@ -166,7 +163,7 @@ class Design:
         cols = idx[idx < self.n_features]
         has_b = self.fit_intercept and idx.shape[0] > cols.shape[0]
         X = self.X[:, cols]
-        return Design(X if not sp.issparse(X) else X.tocsc(), has_b, 1)
+        return Design(X.tocsc() if self.is_sparse else X, has_b, 1)
 
     def take_rows(self, idx):
         """The same design restricted to the samples ``idx``."""

@@ -14,8 +14,6 @@ A user-defined map subclasses :class:`FixedPointMap` and defines the first five
 methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 """
 
-import copy
-
 import numpy as np
 
 from ._design import Design, cached_gram
@@ -193,14 +191,14 @@ class ProxGradMap(FixedPointMap):
     def prox_jac_diag(self, z, lam):
         """Diagonal of ``d T / dz`` (1 on the intercept)."""
         k = self.design.n_coefs
-        d = np.ones_like(z)
+        d = np.ones(z.shape)
         d[:k] = self.penalty.prox_jac_diag(z[:k], self.step, lam, *self._coef_args())
         return d
 
     def prox_jvp_lam(self, z, lam, e):
         """``(d T / d lam) e``."""
         k = self.design.n_coefs
-        out = np.zeros_like(z)
+        out = np.zeros(z.shape)
         out[:k] = self.penalty.prox_jvp_lam(z[:k], self.step, lam, e, *self._coef_args())
         return out
 
@@ -234,7 +232,8 @@ class ProxGradMap(FixedPointMap):
         """
         if self._step is not None and float(step) == self._step:
             return self
-        new = copy.copy(self)  # the same Design: what is cached with it is shared
+        new = object.__new__(type(self))  # a shallow copy: the same Design, and what
+        new.__dict__.update(self.__dict__)  # is cached with it, is shared
         new._step = float(step)
         return new
 
@@ -278,17 +277,17 @@ abla G(w)_S` (the penalty is differentiable on S,
 
         if at_solution and design.n_outputs == 1:
             k = design.n_coefs
-            support = np.flatnonzero(w[:k])
-            z = np.zeros_like(w)
+            support = w[:k].nonzero()[0]
+            z = np.zeros(w.shape)
             z[support] = w[support] + g * self.penalty.gradient_on_support(
                 w[support], support, lam, *self._coef_args())
             z[k:] = w[k:]
-            active_params = np.append(support, np.arange(k, design.n_params))
             predictions = []  # Xw + b, from the columns S, once
 
             def zpred_of():
                 if not predictions:
-                    predictions.append(take_columns(active_params).matvec(w[active_params]))
+                    params = np.concatenate([support, np.arange(k, design.n_params)])
+                    predictions.append(take_columns(params).matvec(w[params]))
                 return predictions[0]
         else:
             zpred = design.matvec(w)
@@ -299,9 +298,11 @@ abla G(w)_S` (the penalty is differentiable on S,
         diag = self.prox_jac_diag(z, lam)
         active = diag != 0.0
 
+        constant_hessian = getattr(datafit, "constant_hessian", False)
+
         def hessian_weights_at(dz):
             """``raw_hessp`` at the predictions (not computed when ``H`` is constant)."""
-            return datafit.raw_hessp(y, None if getattr(datafit, "constant_hessian", False) else zpred_of(), dz)
+            return datafit.raw_hessp(y, None if constant_hessian else zpred_of(), dz)
 
         def hessp(v):
             return design.rmatvec(hessian_weights_at(design.matvec(v)))
@@ -330,7 +331,9 @@ abla G(w)_S` (the penalty is differentiable on S,
             gram = least_squares_gram()
             if gram is not None:  # least squares: [X, 1]^T [X, 1] / n from the solver's Gram
                 return _gram_subset(*gram, np.asarray(idx), design.n_features)
-            weights = hessian_weights_at(np.ones(design.n_samples))
+            # a number when the Hessian is constant (least squares: 1 / n)
+            weights = hessian_weights_at(1.0 if constant_hessian
+                                         else np.ones(design.n_samples))
             return take_columns(idx).weighted_gram(weights)
 
         return Linearization(

@@ -137,8 +137,10 @@ class BasePenalty:
 
     def prox_jac_diag(self, z, step, lam, n_features, n_outputs=1):
         """Diagonal of the conservative Jacobian ``d prox / dz``."""
-        _, l2 = self.weights(lam, n_features)
-        return self.prox_mask(z, step, lam, n_features, n_outputs) / (1.0 + step * l2)
+        l1, l2 = self.weights(lam, n_features)
+        D = prox_enet_mask(np.ascontiguousarray(z, dtype=np.float64), l1, float(step),
+                           int(n_outputs))
+        return D / (1.0 + step * l2)
 
     def prox_jvp_lam(self, z, step, lam, e, n_features, n_outputs=1):
         r"""``(d prox / d lam) e`` for a direction ``e`` in ``lam``."""
@@ -152,13 +154,14 @@ class BasePenalty:
 
     def prox_vjp_lam(self, z, step, lam, u, n_features, n_outputs=1):
         r"""``(d prox / d lam)^T u`` for a cotangent ``u`` on the coefficients."""
-        _, l2 = self.weights(lam, n_features)
-        D = self.prox_mask(z, step, lam, n_features, n_outputs)
+        l1, l2 = self.weights(lam, n_features)
+        z = np.ascontiguousarray(z, dtype=np.float64)
+        D = prox_enet_mask(z, l1, float(step), int(n_outputs))
         c = -step / (1.0 + step * l2)
         g_l1 = c * _fold(D * np.sign(z) * u, n_features, n_outputs)
         g_l2 = 0.0
         if self.has_l2:
-            g_l2 = c * float(self.prox(z, step, lam, n_features, n_outputs) @ u)
+            g_l2 = c * float(prox_enet(z, l1, float(l2), float(step), int(n_outputs)) @ u)
         return self.weights_vjp(g_l1, g_l2)
 
 
@@ -172,7 +175,7 @@ class L1(BasePenalty):
         return _uniform(float(np.asarray(lam).ravel()[0]), n_features), 0.0
 
     def weights_vjp(self, g_l1, g_l2):
-        return np.array([np.sum(g_l1)])
+        return np.array([g_l1.sum()])
 
     def __repr__(self):
         return "L1()"
@@ -191,7 +194,7 @@ class ElasticNet(BasePenalty):
         return _uniform(lam[0], n_features), float(lam[1])
 
     def weights_vjp(self, g_l1, g_l2):
-        return np.array([np.sum(g_l1), g_l2])
+        return np.array([g_l1.sum(), g_l2])
 
     def __repr__(self):
         return "ElasticNet()"
