@@ -253,8 +253,7 @@ class ProxGradMap(FixedPointMap):
         With ``at_solution=True``, ``w`` is taken to be the fixed point, whose
         forward step needs no product with ``X``: on the support S of ``w``,
         ``w_S = prox(z_S)`` with the mask 1 there gives
-        :math:`z_S = w_S + g\,
-abla G(w)_S` (the penalty is differentiable on S,
+        :math:`z_S = w_S + g\,\nabla G(w)_S` (the penalty is differentiable on S,
         see :meth:`BasePenalty.gradient_on_support`); off S, ``z = 0`` (mask 0),
         and on the intercept ``z = w`` (its gradient is zero). The active set is
         then S plus the intercept, ``value`` is ``w``, and the products in ``lam``
@@ -278,10 +277,15 @@ abla G(w)_S` (the penalty is differentiable on S,
         if at_solution and design.n_outputs == 1:
             k = design.n_coefs
             support = w[:k].nonzero()[0]
+            w_s = w[support]
             z = np.zeros(w.shape)
-            z[support] = w[support] + g * self.penalty.gradient_on_support(
-                w[support], support, lam, *self._coef_args())
+            z[support] = w_s + g * self.penalty.gradient_on_support(
+                w_s, support, lam, *self._coef_args())
             z[k:] = w[k:]
+
+            def vjp_lam(u):  # D = 1, sign(z) = sign(w) and prox(z) = w on the support
+                return self.penalty.prox_vjp_lam_on_support(
+                    w_s, support, g, lam, u[support], *self._coef_args())
             predictions = []  # Xw + b, from the columns S, once
 
             def zpred_of():
@@ -292,6 +296,9 @@ abla G(w)_S` (the penalty is differentiable on S,
         else:
             zpred = design.matvec(w)
             z = w - g * design.rmatvec(datafit.raw_grad(y, zpred))
+
+            def vjp_lam(u):
+                return self.prox_vjp_lam(z, lam, u)
 
             def zpred_of():
                 return zpred
@@ -341,7 +348,7 @@ abla G(w)_S` (the penalty is differentiable on S,
             jvp_w=jvp_w,
             vjp_w=vjp_w,
             jvp_lam=lambda e: self.prox_jvp_lam(z, lam, e),
-            vjp_lam=lambda u: self.prox_vjp_lam(z, lam, u),
+            vjp_lam=vjp_lam,
             jac_diag=diag,
             step=g,
             hessp_subset=hessp_subset,

@@ -157,12 +157,35 @@ class BasePenalty:
         l1, l2 = self.weights(lam, n_features)
         z = np.ascontiguousarray(z, dtype=np.float64)
         D = prox_enet_mask(z, l1, float(step), int(n_outputs))
-        c = -step / (1.0 + step * l2)
-        g_l1 = c * _fold(D * np.sign(z) * u, n_features, n_outputs)
-        g_l2 = 0.0
+        prox_u = 0.0
         if self.has_l2:
-            g_l2 = c * float(prox_enet(z, l1, float(l2), float(step), int(n_outputs)) @ u)
-        return self.weights_vjp(g_l1, g_l2)
+            prox_u = float(prox_enet(z, l1, float(l2), float(step), int(n_outputs)) @ u)
+        return self._vjp_lam(D * np.sign(z) * u, prox_u, step, l2, n_features, n_outputs)
+
+    def prox_vjp_lam_on_support(self, coef_s, support, step, lam, u_s, n_features,
+                                n_outputs=1):
+        r""":meth:`prox_vjp_lam` at the forward step of a fixed point, for ``u`` read on
+        its support only.
+
+        At a fixed point with nonzero coefficients ``coef_s`` at flat indices
+        ``support``, the forward step ``z`` has the mask ``D = 1`` there and 0
+        elsewhere, ``sign(z) = sign(w)`` and ``prox(z) = w``: only the entries
+        ``u_s`` of ``u`` on the support are read.
+        """
+        _, l2 = self.weights(lam, n_features)
+        g_l1 = np.zeros(n_features * n_outputs)
+        g_l1[support] = np.sign(coef_s) * u_s
+        prox_u = float(coef_s @ u_s) if self.has_l2 else 0.0
+        return self._vjp_lam(g_l1, prox_u, step, l2, n_features, n_outputs)
+
+    def _vjp_lam(self, d_sign_u, prox_u, step, l2, n_features, n_outputs):
+        r"""``(d prox / d lam)^T u`` from :math:`D\,\mathrm{sign}(z)\,u` and
+        :math:`\mathrm{prox}(z)^T u`: the gradients in ``l1`` and ``l2`` are
+        :math:`c\,D\,\mathrm{sign}(z)\,u` and :math:`c\,\mathrm{prox}(z)^T u` with
+        :math:`c = -g / (1 + g\,l2)`, then the transpose of ``lam -> (l1, l2)``."""
+        c = -step / (1.0 + step * l2)
+        return self.weights_vjp(c * _fold(d_sign_u, n_features, n_outputs),
+                                c * prox_u if self.has_l2 else 0.0)
 
 
 class L1(BasePenalty):

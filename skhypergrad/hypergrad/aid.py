@@ -256,9 +256,12 @@ class _AdjointEngine(BaseEngine):
         -------
         HypergradResult
             ``state`` is the adjoint ``v`` (the engines' states are
-            interchangeable; AID-CG's is exact on the active set, the only part
-            :math:`B^T v` reads, and holds :math:`\nabla C` elsewhere); ``n_iter`` the products with :math:`A^T`;
-            ``residual`` the relative residual of the adjoint system.
+            interchangeable on maps with the same step; AID-CG's is exact on the
+            active set, the only part :math:`B^T v` reads, and holds
+            :math:`\nabla C` elsewhere, as a lazy vector when the outer function
+            is the library's held-out loss: ``np.asarray`` gives it);
+            ``n_iter`` the products with :math:`A^T`; ``residual`` the relative
+            residual of the adjoint system.
         """
         if not isinstance(self.tol, numbers.Real) or self.tol < 0:
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
@@ -312,7 +315,7 @@ class AIDConjugateGradient(_AdjointEngine):
     .. math::
 
         \big(\Delta_S^{-1} - (I - gH)_{SS}\big)\, u = \nabla C(w)_S, \qquad
-        v = \nabla C(w) + A^T\,\mathrm{embed}(\Delta_S^{-1} u), \qquad
+        v_S = \Delta_S^{-1} u, \qquad
         \text{grad} = B^T v,
 
     with one product with :math:`H_{SS}` per CG iteration, through the active
@@ -328,6 +331,13 @@ class AIDConjugateGradient(_AdjointEngine):
     fallback if the factorization fails. For any other
     :class:`~skhypergrad.fixed_point.FixedPointMap` (no active-set structure to
     exploit) it falls back to GMRES on :math:`(I - A^T) v = \nabla C(w)`.
+
+    (:math:`v_S = \Delta_S^{-1} u` is the rows S of :math:`v = \nabla C + A^T v`
+    by the system itself.) Outside S, where :math:`B^T v` does not read it, ``v``
+    is kept equal to :math:`\nabla C(w)`. When ``outer_grad`` is the library's
+    held-out loss (the criteria's) and ``w`` has few nonzeros, :math:`\nabla C`
+    is read on S only (those columns of the held-out data) and the returned
+    ``v`` is lazy: its entries on S, :math:`\nabla C(w)` when made dense.
 
     Parameters
     ----------
