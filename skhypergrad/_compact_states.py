@@ -202,7 +202,6 @@ class _AdjointOffGradient:
     def __setstate__(self, state):
         self.w, self.indices, self.values = state
 
-
     def rebase(self, w_stored):
         """The same entries relative to ``w_stored``, the same solution kept in another
         form (compact); its index array is shared when it holds the same entries.

@@ -128,8 +128,7 @@ class Design:
         r"""Dense :math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]` for sample weights ``h >= 0``
         (one output): an array, or one number for every sample."""
         X = self.X
-        if not isinstance(h, np.ndarray) or h.ndim == 0:  # h X^T X: one symmetric
-            # product, no scaled copy of X
+        if np.ndim(h) == 0:  # h X^T X: one symmetric product, no scaled copy of X
             G = (X.T @ X).toarray() if self.is_sparse else X.T @ X
             G *= h
             if self.fit_intercept:
@@ -212,12 +211,6 @@ def xty_of(design, y, X=None):
                  / X.shape[0])
         _XTY[design] = entry
     return entry[2]
-
-
-def cached_xty(design, y):
-    """``X^T y / n`` of :func:`xty_of` if it was computed for ``design`` and ``y``, else None."""
-    entry = _XTY.get(design)
-    return entry[2] if entry is not None and entry[0] is design.X and entry[1] is y else None
 
 
 def gram_pays(design):

@@ -57,6 +57,18 @@ def _uniform(value, n_features):
     return out
 
 
+def _mask(z, l1, step, n_outputs):
+    """The kernel :func:`prox_enet_mask` on flat coefficients ``z``."""
+    return prox_enet_mask(np.ascontiguousarray(z, dtype=np.float64), l1, float(step),
+                          int(n_outputs))
+
+
+def _prox(z, l1, l2, step, n_outputs):
+    """The kernel :func:`prox_enet` on flat coefficients ``z``."""
+    return prox_enet(np.ascontiguousarray(z, dtype=np.float64), l1, float(l2), float(step),
+                     int(n_outputs))
+
+
 def _expand(l1, n_outputs):
     return l1 if n_outputs == 1 else np.repeat(l1, n_outputs)
 
@@ -126,21 +138,17 @@ class BasePenalty:
     def prox(self, z, step, lam, n_features, n_outputs=1):
         r"""``S_{g l1}(z) / (1 + g l2)`` on flat coefficients ``z``."""
         l1, l2 = self.weights(lam, n_features)
-        return prox_enet(np.ascontiguousarray(z, dtype=np.float64), l1, float(l2),
-                         float(step), int(n_outputs))
+        return _prox(z, l1, l2, step, n_outputs)
 
     def prox_mask(self, z, step, lam, n_features, n_outputs=1):
         r"""``D = 1{|z| > g l1}``; ``d prox / dz = D / (1 + g l2)``."""
         l1, _ = self.weights(lam, n_features)
-        return prox_enet_mask(np.ascontiguousarray(z, dtype=np.float64), l1,
-                              float(step), int(n_outputs))
+        return _mask(z, l1, step, n_outputs)
 
     def prox_jac_diag(self, z, step, lam, n_features, n_outputs=1):
         """Diagonal of the conservative Jacobian ``d prox / dz``."""
         l1, l2 = self.weights(lam, n_features)
-        D = prox_enet_mask(np.ascontiguousarray(z, dtype=np.float64), l1, float(step),
-                           int(n_outputs))
-        return D / (1.0 + step * l2)
+        return _mask(z, l1, step, n_outputs) / (1.0 + step * l2)
 
     def prox_jvp_lam(self, z, step, lam, e, n_features, n_outputs=1):
         r"""``(d prox / d lam) e`` for a direction ``e`` in ``lam``."""
@@ -155,12 +163,9 @@ class BasePenalty:
     def prox_vjp_lam(self, z, step, lam, u, n_features, n_outputs=1):
         r"""``(d prox / d lam)^T u`` for a cotangent ``u`` on the coefficients."""
         l1, l2 = self.weights(lam, n_features)
-        z = np.ascontiguousarray(z, dtype=np.float64)
-        D = prox_enet_mask(z, l1, float(step), int(n_outputs))
-        prox_u = 0.0
-        if self.has_l2:
-            prox_u = float(prox_enet(z, l1, float(l2), float(step), int(n_outputs)) @ u)
-        return self._vjp_lam(D * np.sign(z) * u, prox_u, step, l2, n_features, n_outputs)
+        prox_u = float(_prox(z, l1, l2, step, n_outputs) @ u) if self.has_l2 else 0.0
+        d_sign_u = _mask(z, l1, step, n_outputs) * np.sign(z) * u
+        return self._vjp_lam(d_sign_u, prox_u, step, l2, n_features, n_outputs)
 
     def prox_vjp_lam_on_support(self, coef_s, support, step, lam, u_s, n_features,
                                 n_outputs=1):

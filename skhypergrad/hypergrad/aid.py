@@ -276,7 +276,7 @@ class _AdjointEngine(BaseEngine):
         return HypergradResult(lin.vjp_lam(_on_active_set(v)), w, v, n_iter, residual)
 
     def _outer_gradient(self, outer_grad, w):
-        """:math:`\nabla C(w)` as ``_solve_adjoint`` reads it (the whole array here)."""
+        r""":math:`\nabla C(w)` as ``_solve_adjoint`` reads it (the whole array here)."""
         return outer_grad(w)
 
 
@@ -421,9 +421,8 @@ class AIDConjugateGradient(_AdjointEngine):
             return pgmap.linearize(w, lam, at_solution=True)
         return pgmap.linearize(w, lam)
 
-
     def _outer_gradient(self, outer_grad, w):
-        """:math:`\nabla C(w)`, lazy when the outer function gives entries alone (the
+        r""":math:`\nabla C(w)`, lazy when the outer function gives entries alone (the
         library's held-out loss): the system reads it on the active set only."""
         lazy = _lazy_gradient(outer_grad, w)
         return outer_grad(w) if lazy is None else lazy
