@@ -230,12 +230,18 @@ class ProxGradMap(FixedPointMap):
         Jacobian :math:`(I - A)^{-1}B` there (up to the choice at kinks).
         The map itself when its step is already ``step``.
         """
-        if self._step is not None and float(step) == self._step:
+        step = float(step)
+        if self._step is not None and step == self._step:
             return self
-        new = object.__new__(type(self))  # a shallow copy: the same Design, and what
-        new.__dict__.update(self.__dict__)  # is cached with it, is shared
-        new._step = float(step)
-        return new
+        twin = self.__dict__.get("_twin")  # the last one made, kept (a search asks again)
+        if twin is not None and twin._step == step:
+            return twin
+        twin = object.__new__(type(self))  # a shallow copy: the same Design, and what
+        twin.__dict__.update(self.__dict__)  # is cached with it, is shared
+        twin.__dict__.pop("_twin", None)
+        twin._step = step
+        self._twin = twin
+        return twin
 
     def cheap_step(self):
         """``g`` if known, else ``1 / curvature``: no spectral norm computed.
