@@ -228,7 +228,8 @@ class ProxGradMap(FixedPointMap):
 
         The fixed points do not depend on ``g``; neither does the implicit
         Jacobian :math:`(I - A)^{-1}B` there (up to the choice at kinks).
-        The map itself when its step is already ``step``.
+        The map itself when its step is already ``step``; the last other map made
+        is kept and returned again for the same ``step``.
         """
         step = float(step)
         if self._step is not None and step == self._step:
