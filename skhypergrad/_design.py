@@ -128,7 +128,7 @@ class Design:
         r"""Dense :math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]` for sample weights ``h >= 0``
         (one output): an array, or one number for every sample."""
         X = self.X
-        if np.ndim(h) == 0:  # h X^T X: one symmetric product, no scaled copy of X
+        if not isinstance(h, np.ndarray) or h.ndim == 0:  # h X^T X: no scaled copy of X
             G = (X.T @ X).toarray() if self.is_sparse else X.T @ X
             G *= h
             if self.fit_intercept:

@@ -285,10 +285,17 @@ class ProxGradMap(FixedPointMap):
             k = design.n_coefs
             support = w[:k].nonzero()[0]
             w_s = w[support]
-            z = np.zeros(w.shape)
-            z[support] = w_s + g * self.penalty.gradient_on_support(
-                w_s, support, lam, *self._coef_args())
-            z[k:] = w[k:]
+            # the mask is 1 on S (|z_S| = |w_S| (1 + g l2) + g l1 > g l1) and 0 off S
+            diag = np.zeros(w.shape)
+            diag[support] = self.penalty.prox_jac_on_support(g, lam)
+            diag[k:] = 1.0
+
+            def z_of():  # read by value and jvp_lam only, which AID does not call
+                z = np.zeros(w.shape)
+                z[support] = w_s + g * self.penalty.gradient_on_support(
+                    w_s, support, lam, *self._coef_args())
+                z[k:] = w[k:]
+                return z
 
             def vjp_lam(u):  # D = 1, sign(z) = sign(w) and prox(z) = w on the support
                 return self.penalty.prox_vjp_lam_on_support(
@@ -303,13 +310,16 @@ class ProxGradMap(FixedPointMap):
         else:
             zpred = design.matvec(w)
             z = w - g * design.rmatvec(datafit.raw_grad(y, zpred))
+            diag = self.prox_jac_diag(z, lam)
+
+            def z_of():
+                return z
 
             def vjp_lam(u):
                 return self.prox_vjp_lam(z, lam, u)
 
             def zpred_of():
                 return zpred
-        diag = self.prox_jac_diag(z, lam)
         active = diag != 0.0
 
         constant_hessian = getattr(datafit, "constant_hessian", False)
@@ -351,10 +361,10 @@ class ProxGradMap(FixedPointMap):
             return take_columns(idx).weighted_gram(weights)
 
         return Linearization(
-            value=lambda: self.prox(z, lam),
+            value=lambda: self.prox(z_of(), lam),
             jvp_w=jvp_w,
             vjp_w=vjp_w,
-            jvp_lam=lambda e: self.prox_jvp_lam(z, lam, e),
+            jvp_lam=lambda e: self.prox_jvp_lam(z_of(), lam, e),
             vjp_lam=vjp_lam,
             jac_diag=diag,
             step=g,

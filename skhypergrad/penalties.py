@@ -96,6 +96,10 @@ class BasePenalty:
         """
         raise NotImplementedError
 
+    def l2_weight(self, lam):
+        """The L2 weight ``l2`` of :meth:`weights` alone (0.0 for a penalty without one)."""
+        return self.weights(lam, 1)[1] if self.has_l2 else 0.0
+
     def weights_jvp(self, e, n_features):
         """``(dl1, dl2)``: the map applied to a direction ``e`` in ``lam`` (it is linear)."""
         return self.weights(e, n_features)
@@ -150,6 +154,11 @@ class BasePenalty:
         l1, l2 = self.weights(lam, n_features)
         return _mask(z, l1, step, n_outputs) / (1.0 + step * l2)
 
+    def prox_jac_on_support(self, step, lam):
+        r"""The entries of :meth:`prox_jac_diag` where the mask is 1: one number,
+        :math:`1 / (1 + g\,l2)` (at a fixed point, on the support of ``w``)."""
+        return 1.0 / (1.0 + step * self.l2_weight(lam))
+
     def prox_jvp_lam(self, z, step, lam, e, n_features, n_outputs=1):
         r"""``(d prox / d lam) e`` for a direction ``e`` in ``lam``."""
         l1, l2 = self.weights(lam, n_features)
@@ -177,7 +186,7 @@ class BasePenalty:
         elsewhere, ``sign(z) = sign(w)`` and ``prox(z) = w``: only the entries
         ``u_s`` of ``u`` on the support are read.
         """
-        _, l2 = self.weights(lam, n_features)
+        l2 = self.l2_weight(lam)
         g_l1 = np.zeros(n_features * n_outputs)
         g_l1[support] = np.sign(coef_s) * u_s
         prox_u = float(coef_s @ u_s) if self.has_l2 else 0.0
@@ -219,7 +228,10 @@ class ElasticNet(BasePenalty):
 
     def weights(self, lam, n_features):
         lam = np.asarray(lam, dtype=np.float64).ravel()
-        return _uniform(lam[0], n_features), float(lam[1])
+        return _uniform(lam[0], n_features), self.l2_weight(lam)
+
+    def l2_weight(self, lam):
+        return float(np.asarray(lam, dtype=np.float64).ravel()[1])
 
     def weights_vjp(self, g_l1, g_l2):
         return np.array([g_l1.sum(), g_l2])

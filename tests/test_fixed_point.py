@@ -106,6 +106,8 @@ def test_linearize_at_solution_reads_the_forward_step_from_optimality(
     u = rng.standard_normal(pgmap.n_params)
     np.testing.assert_allclose(at_solution.vjp_lam(u), full.vjp_lam(u), rtol=1e-7)
     np.testing.assert_allclose(at_solution.vjp_w(u), full.vjp_w(u), rtol=1e-7, atol=1e-12)
+    e = rng.standard_normal(pgmap.n_hyper)  # through the forward step, formed on demand
+    np.testing.assert_allclose(at_solution.jvp_lam(e), full.jvp_lam(e), rtol=1e-6, atol=1e-12)
 
 
 def test_user_defined_map_gets_linearize():
