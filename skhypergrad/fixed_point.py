@@ -385,7 +385,7 @@ class ProxGradMap(FixedPointMap):
 def _gram_subset(G, colmeans, idx, p):
     """Rows and columns ``idx`` of ``[X, 1]^T [X, 1] / n`` (index ``p``: the intercept)."""
     cols = idx[idx < p]
-    H = G[np.ix_(cols, cols)]
+    H = G.take(cols, axis=0).take(cols, axis=1)  # twice as fast as G[np.ix_(cols, cols)]
     if cols.shape[0] == idx.shape[0]:
         return H
     m = cols.shape[0]

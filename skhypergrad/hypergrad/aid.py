@@ -128,12 +128,17 @@ class _ActiveSet:
         available or the matrix is not numerically positive definite."""
         if self.hess_matrix is None:
             return None
-        M = self.step * self.hess_matrix
-        M.ravel()[::M.shape[0] + 1] += 1.0 / self.d - 1.0  # the diagonal (M is a new array)
-        _, u, info = _posv(M, b)  # LAPACK's Cholesky solve, without scipy's checks
+        H, shift = self.hess_matrix, 1.0 / self.d - 1.0
+        M = self.step * H
+        M.ravel()[::M.shape[0] + 1] += shift  # the diagonal (M is a new array)
+        # LAPACK's Cholesky solve, without scipy's checks, in place: M is symmetric, so
+        # M.T is the same matrix in Fortran order, factored with no copy
+        _, u, info = _posv(M.T, b, lower=1, overwrite_a=1)
         if info != 0:
             return None
-        r = M @ u
+        r = H @ u
+        r *= self.step
+        r += shift * u
         r -= b
         bb = float(b @ b)
         residual = math.sqrt(float(r @ r) / bb) if bb > 0 else 0.0
