@@ -263,10 +263,13 @@ class ProxGradMap(FixedPointMap):
         :math:`z_S = w_S + g\,\nabla G(w)_S` (the penalty is differentiable on S,
         see :meth:`BasePenalty.gradient_on_support`); off S, ``z = 0`` (mask 0),
         and on the intercept ``z = w`` (its gradient is zero). The active set is
-        then S plus the intercept, ``value`` is ``w``, and the products in ``lam``
+        then S plus the intercept, the prox's Jacobian diagonal is
+        :math:`1 / (1 + g\,l2)` on S (:meth:`BasePenalty.prox_jac_on_support`), 0 off
+        S and 1 on the intercept, ``value`` is ``w``, and the products in ``lam``
         read ``sign(w_S)`` and ``w_S``: the exact Jacobians at the fixed point. The
-        predictions ``Xw`` (the Hessian's weights) are computed from the columns
-        S only, and only if a product needs them.
+        forward step itself is formed only for ``value`` and ``jvp_lam``, and the
+        predictions ``Xw`` (the Hessian's weights) from the columns S only, and
+        only if a product needs them.
         """
         design, datafit, y, g = self.design, self.datafit, self.y, self.step
         columns = {}  # the designs of column subsets, built once per subset

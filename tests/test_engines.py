@@ -526,6 +526,31 @@ def test_aid_cg_direct_solve_matches_cg(case, storage):
     np.testing.assert_allclose(direct.state[S], cg.state[S], rtol=1e-8, atol=1e-12)
 
 
+def test_direct_solve_of_the_active_set_system():
+    """``_ActiveSet.solve_direct`` solves ``(g H_SS + diag(1/delta_S - 1)) u = b`` (the
+    reduced system) to rounding, reports that residual, leaves ``H_SS`` intact (CG's
+    fallback reads it), and gives None for a matrix that is not positive definite."""
+    from skhypergrad.hypergrad.aid import _ActiveSet
+
+    rng = np.random.default_rng(0)
+    m, step = 7, 0.3
+    A = rng.standard_normal((20, m))
+    H = A.T @ A / 20
+    delta = np.zeros(10)
+    delta[2:2 + m] = rng.uniform(0.5, 1.0, m)  # the active set: indices 2..8
+    b = rng.standard_normal(m)
+    active = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: H.copy())
+    np.testing.assert_array_equal(active.idx, np.arange(2, 2 + m))
+    H_seen = active.hess_matrix.copy()
+    u, residual = active.solve_direct(b)
+    M = step * H + np.diag(1 / delta[2:2 + m] - 1)
+    np.testing.assert_allclose(u, np.linalg.solve(M, b), rtol=1e-12)
+    assert residual < 1e-14  # the residual of that system (a wrong one would be O(1))
+    np.testing.assert_array_equal(active.hess_matrix, H_seen)
+    indefinite = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: -10 * H)
+    assert indefinite.solve_direct(b) is None
+
+
 def test_aid_cg_never_writes_into_the_callers_outer_gradient():
     """AID-CG on the support of a sparse problem reuses the array ``outer_grad`` returns
     only when it says it is new (``returns_new_array``); a caller's kept array is left
