@@ -288,7 +288,8 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         Outer steps.
     tol : float, default=1e-4
         Stop when the best value improved by less than ``tol`` (relative) over
-        the last ``patience`` steps.
+        the last ``patience`` steps; for "lbfgs", scipy's ``ftol`` (relative
+        decrease in one step), scaled so that it stays relative below 1.
     inner_tol : (float, float), default=(1e-4, 1e-8)
         Inner accuracy at the start and at the end; tightened by a factor 10 every
         step and after every rejected step, down to the final value.
@@ -379,11 +380,30 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
 
 
 def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
+    # L-BFGS-B's first step is minus the gradient (bounded problems), and scipy stops when
+    # (f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) <= ftol, an absolute test for a criterion below 1
+    # (a CV MSE of 0.15, a log-loss). Dividing the criterion by ||grad f(theta0)||_inf makes
+    # the first step a unit move of the most sensitive log-hyperparameter (as
+    # GradientDescent's first step) whatever the criterion's scale; ftol is set so that
+    # ``tol`` is relative to f, and gtol (scipy's default) is relative to the first gradient.
+    value0, grad0, _ = track(theta, tol_end)
+    if track.stopped:
+        return 0
+    gmax = float(np.max(np.abs(grad0), initial=0.0))
+    scale = gmax if np.isfinite(gmax) and gmax > 0 else 1.0
+    size = abs(value0) / scale if np.isfinite(value0) and value0 != 0 else 1.0
+    cached = [(theta.copy(), value0, grad0)]  # scipy's first call is at theta0
+
     def fun(t):
+        t = np.asarray(t, dtype=np.float64)
+        if cached:
+            theta0, value, grad = cached.pop()
+            if np.array_equal(t, theta0):
+                return value / scale, grad / scale
         if track.stopped:
             raise StopIteration
-        value, grad, _ = track(np.asarray(t, dtype=np.float64), tol_end)
-        return value, grad
+        value, grad, _ = track(t, tol_end)
+        return value / scale, grad / scale
 
     n_iter = [0]
 
@@ -393,9 +413,10 @@ def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
             raise StopIteration
 
     bounds = list(zip(np.where(np.isfinite(lo), lo, None), np.where(np.isfinite(hi), hi, None)))
+    size = min(1.0, abs(value0)) if np.isfinite(value0) and value0 != 0 else 1.0
     try:
         res = scipy_minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                             callback=cb, options={"maxiter": max_iter, "ftol": tol,
+                             callback=cb, options={"maxiter": max_iter, "ftol": tol * min(1.0, size),
                                                    "maxcor": optimizer.maxcor})
         return int(res.nit)
     except StopIteration:

@@ -99,3 +99,40 @@ def test_barzilai_borwein_steps_need_fewer_evaluations():
     np.testing.assert_allclose(bb.theta, CENTER, atol=1e-8)
     np.testing.assert_allclose(plain.theta, CENTER, atol=1e-5)
     assert len(bb.history) <= 10 < 50 <= len(plain.history)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-2, 1.0, 1e3])
+def test_lbfgs_tol_is_relative_whatever_the_scale(scale):
+    # scipy's ftol divides by max(|f|, 1): for a criterion below 1 (a CV MSE of 0.05, a
+    # log-loss) it is an absolute test, met long before a relative tol of 1e-5 is.
+    def objective(theta, tol):
+        value, grad, info = _quadratic(theta, 0.0)
+        return scale * (1.0 + value), scale * grad, info
+
+    res = minimize(objective, np.zeros(2), optimizer="lbfgs", max_iter=100, tol=1e-5)
+    assert res.converged
+    assert not np.array_equal(res.history[1]["theta"], res.history[0]["theta"])  # one f(theta0)
+    assert abs(res.value / scale - 1.0) < 1e-4
+    np.testing.assert_allclose(res.theta, CENTER, atol=1e-2)
+
+
+def test_lbfgs_steps_do_not_depend_on_the_criterion_scale():
+    # the same search, point for point, on the criterion times 1e-6, 1 or 1e3: the first
+    # step is a unit move of the most sensitive log-hyperparameter (like gd's first step)
+    lo, hi = np.full(2, -10.0), np.full(2, 10.0)
+
+    def path(scale):
+        def objective(theta, tol):
+            value, grad, info = _quadratic(theta, 0.0)
+            return scale * value, scale * grad, info
+
+        res = minimize(objective, np.zeros(2), optimizer="lbfgs", bounds=(lo, hi), tol=1e-6)
+        return np.array([h["theta"] for h in res.history])
+
+    reference = path(1.0)
+    np.testing.assert_allclose(reference[1], [1 / 20, -1.0], rtol=1e-12)  # grad(0) = [-1, 20]
+    np.testing.assert_allclose(reference[-1], CENTER, atol=1e-3)
+    for scale in (1e-6, 1e3):
+        theta = path(scale)
+        assert theta.shape == reference.shape
+        np.testing.assert_allclose(theta, reference, rtol=1e-8, atol=1e-10)
