@@ -172,7 +172,11 @@ class Adam:
 
 
 class LBFGSB:
-    """scipy's L-BFGS-B on ``theta`` with the bounds (its own line search).
+    r"""scipy's L-BFGS-B on ``theta`` with the bounds (its own line search).
+
+    The criterion is divided by :math:`\|\nabla E(\theta_0)\|_\infty`: the first step
+    is a unit move of the most sensitive log-hyperparameter (as with
+    :class:`GradientDescent`) and the path does not depend on the criterion's scale.
 
     Parameters
     ----------
