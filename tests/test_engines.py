@@ -526,17 +526,19 @@ def test_aid_cg_direct_solve_matches_cg(case, storage):
     np.testing.assert_allclose(direct.state[S], cg.state[S], rtol=1e-8, atol=1e-12)
 
 
-def test_direct_solve_of_the_active_set_system():
+@pytest.mark.parametrize("m", [7, 120])  # factored by scipy's posv / by numpy's Cholesky
+def test_direct_solve_of_the_active_set_system(m):
     """``_ActiveSet.solve_direct`` solves ``(g H_SS + diag(1/delta_S - 1)) u = b`` (the
     reduced system) to rounding, reports that residual, leaves ``H_SS`` intact (CG's
     fallback reads it), and gives None for a matrix that is not positive definite."""
-    from skhypergrad.hypergrad.aid import _ActiveSet
+    from skhypergrad.hypergrad.aid import _NUMPY_CHOLESKY_MIN, _ActiveSet
 
+    assert (m < _NUMPY_CHOLESKY_MIN) == (m == 7)
     rng = np.random.default_rng(0)
-    m, step = 7, 0.3
-    A = rng.standard_normal((20, m))
-    H = A.T @ A / 20
-    delta = np.zeros(10)
+    step = 0.3
+    A = rng.standard_normal((3 * m, m))
+    H = A.T @ A / (3 * m)
+    delta = np.zeros(m + 3)
     delta[2:2 + m] = rng.uniform(0.5, 1.0, m)  # the active set: indices 2..8
     b = rng.standard_normal(m)
     active = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: H.copy())
@@ -544,7 +546,7 @@ def test_direct_solve_of_the_active_set_system():
     H_seen = active.hess_matrix.copy()
     u, residual = active.solve_direct(b)
     M = step * H + np.diag(1 / delta[2:2 + m] - 1)
-    np.testing.assert_allclose(u, np.linalg.solve(M, b), rtol=1e-12)
+    np.testing.assert_allclose(u, np.linalg.solve(M, b), rtol=1e-11)
     assert residual < 1e-14  # the residual of that system (a wrong one would be O(1))
     np.testing.assert_array_equal(active.hess_matrix, H_seen)
     indefinite = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: -10 * H)

@@ -41,7 +41,7 @@ import math
 import numbers
 
 import numpy as np
-from scipy.linalg.lapack import dposv as _posv
+from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from .._compact_states import _lazy_gradient
@@ -55,6 +55,12 @@ __all__ = ["AIDFixedPoint", "AIDConjugateGradient", "contraction_factor"]
 #: instead of solved by CG: forming ``H_SS`` costs about ``|S| / 16`` products
 #: with ``H_SS`` (one BLAS-3 call), fewer than CG needs at tight tolerances
 _DIRECT_MAX = 256
+# From this size on (|S|^2 >= 10^4), OpenBLAS runs its Cholesky on several threads. numpy
+# and scipy wheels each bundle their own OpenBLAS: a threaded factorization by scipy's
+# right after a threaded H_SS product by numpy's makes the two thread pools wait for each
+# other (8 ms instead of 0.8 for |S| = 148 on two cores). Such systems are factored by
+# numpy's LAPACK, the library that formed H_SS (under MKL or a shared OpenBLAS, the same).
+_NUMPY_CHOLESKY_MIN = 100
 
 
 def _warm_start(state, w):
@@ -131,9 +137,17 @@ class _ActiveSet:
         H, shift = self.hess_matrix, 1.0 / self.d - 1.0
         M = self.step * H
         M.ravel()[::M.shape[0] + 1] += shift  # the diagonal (M is a new array)
-        # LAPACK's Cholesky solve, without scipy's checks, in place: M is symmetric, so
-        # M.T is the same matrix in Fortran order, factored with no copy
-        _, u, info = _posv(M.T, b, lower=1, overwrite_a=1)
+        if M.shape[0] < _NUMPY_CHOLESKY_MIN:
+            # LAPACK's Cholesky solve, without scipy's checks, in place: M is symmetric,
+            # so M.T is the same matrix in Fortran order, factored with no copy
+            _, u, info = _posv(M.T, b, lower=1, overwrite_a=1)
+        else:
+            try:
+                L = np.linalg.cholesky(M)
+            except np.linalg.LinAlgError:
+                return None
+            # L.T is U = L^T in Fortran order: potrs solves U^T U u = b, no copy
+            u, info = _potrs(L.T, b, lower=0)
         if info != 0:
             return None
         r = H @ u
