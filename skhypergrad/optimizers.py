@@ -395,7 +395,8 @@ def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
         return 0
     gmax = float(np.max(np.abs(grad0), initial=0.0))
     scale = gmax if np.isfinite(gmax) and gmax > 0 else 1.0
-    size = abs(value0) / scale if np.isfinite(value0) and value0 != 0 else 1.0
+    # |f| / scale: scipy's test is relative above 1, absolute (times ftol) below
+    size = min(1.0, abs(value0) / scale) if np.isfinite(value0) and value0 != 0 else 1.0
     cached = [(theta.copy(), value0, grad0)]  # scipy's first call is at theta0
 
     def fun(t):
@@ -417,10 +418,9 @@ def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
             raise StopIteration
 
     bounds = list(zip(np.where(np.isfinite(lo), lo, None), np.where(np.isfinite(hi), hi, None)))
-    size = min(1.0, abs(value0)) if np.isfinite(value0) and value0 != 0 else 1.0
     try:
         res = scipy_minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                             callback=cb, options={"maxiter": max_iter, "ftol": tol * min(1.0, size),
+                             callback=cb, options={"maxiter": max_iter, "ftol": tol * size,
                                                    "maxcor": optimizer.maxcor})
         return int(res.nit)
     except StopIteration:
