@@ -539,7 +539,7 @@ def test_direct_solve_of_the_active_set_system(m):
     A = rng.standard_normal((3 * m, m))
     H = A.T @ A / (3 * m)
     delta = np.zeros(m + 3)
-    delta[2:2 + m] = rng.uniform(0.5, 1.0, m)  # the active set: indices 2..8
+    delta[2:2 + m] = rng.uniform(0.5, 1.0, m)  # the active set: indices 2..m+1
     b = rng.standard_normal(m)
     active = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: H.copy())
     np.testing.assert_array_equal(active.idx, np.arange(2, 2 + m))

@@ -136,3 +136,25 @@ def test_lbfgs_steps_do_not_depend_on_the_criterion_scale():
         theta = path(scale)
         assert theta.shape == reference.shape
         np.testing.assert_allclose(theta, reference, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("offset, size", [(0.0, 1.0), (-20.0, 0.5 / 20)])
+def test_lbfgs_ftol_passed_to_scipy(monkeypatch, offset, size):
+    # scipy sees f / ||grad f(theta0)||_inf (20 here); its test divides the decrease by
+    # max(|f| / 20, 1), so ftol is tol times min(1, |f(theta0)| / 20) (f(0) = 20.5 + offset)
+    import skhypergrad.optimizers as optimizers
+
+    seen, scipy_minimize = {}, optimizers.scipy_minimize
+
+    def spy(*args, options, **kwargs):
+        seen.update(options)
+        return scipy_minimize(*args, options=options, **kwargs)
+
+    monkeypatch.setattr(optimizers, "scipy_minimize", spy)
+
+    def objective(theta, tol):
+        value, grad, info = _quadratic(theta, 0.0)
+        return offset + value, grad, info
+
+    minimize(objective, np.zeros(2), optimizer="lbfgs", tol=1e-4)
+    assert seen["ftol"] == pytest.approx(1e-4 * size, rel=1e-12)
