@@ -10,7 +10,7 @@ from ._validation import check_cv_size, check_X_y, named
 from .criteria import BaseCriterion, CrossVal, HeldOut
 from .hypergrad import get_engine
 from .models import InnerModel, from_estimator
-from .solvers import ProxGradient
+from .solvers import CoordinateDescent
 
 __all__ = ["hypergradient"]
 
@@ -87,11 +87,15 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         an engine object used as is. ITD engines iterate from zero themselves
         (no inner solve) and the value is taken at their last iterate.
     tol : float, default=1e-8
-        Tolerance of the engine's linear solve (engines that take one: AID)
-        and, when ``solver`` is None, of the inner solver (relative duality gap).
+        Tolerance of the hypergradient engine (every engine built from a name
+        takes it) and, when ``solver`` is None, sets the inner solver's.
     solver : solver instance, default=None
-        Inner solver; None uses :class:`~skhypergrad.solvers.ProxGradient`
-        (FISTA) with ``tol``.
+        Inner solver; None uses :class:`~skhypergrad.solvers.CoordinateDescent`
+        at a relative duality gap of ``min(tol, 1e-10) ** 1.25``: the gap bounds
+        the objective's suboptimality, whose square root (over the strong
+        convexity) bounds the error of the coefficients, which the hypergradient
+        inherits; a weakly strongly convex problem (``p > n``, a small L2 weight)
+        needs a gap well below ``tol``.
     random_state : int, RandomState instance or None, default=None
         Seed of stochastic engines (``"nsid"``). Criteria own their randomness
         (e.g. ``SURE(random_state=...)``).
@@ -135,12 +139,17 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
             check_array(criterion.X_val, accept_sparse=True, input_name="X_val")
     engine = _check_engine(method, tol, random_state)
     if solver is None:
-        solver = ProxGradient(tol=tol)
+        solver = CoordinateDescent(tol=_inner_tol(tol))
     elif not hasattr(solver, "solve"):
         raise ValueError(f"solver must be a skhypergrad solver (with a solve method) or "
                          f"None, got {solver!r}.")
     res = criterion.value_and_grad(inner, X, y, lam, solver=solver, engine=engine)
     return res.value, res.grad
+
+
+def _inner_tol(tol):
+    """The inner solver's relative gap for a hypergradient accurate to about ``tol``."""
+    return min(tol, 1e-10) ** 1.25
 
 
 def _is_classifier(model):
