@@ -161,7 +161,7 @@ def main(argv=None):
     print(f"fit: {seconds:.1f}s, {est.n_evals_} criterion evaluations "
           f"({est.n_iter_} outer steps), alpha_ = {est.alpha_:.4g}, "
           f"l1_ratio_ = {est.l1_ratio_:.3f}, {np.count_nonzero(est.coef_)} nonzero "
-          f"coefficients, CV MSE = {est.best_score_:.4g}")
+          f"coefficients, CV MSE = {est.best_loss_:.4g}")
     print(f"peak traced memory (tracemalloc): {traced_peak / 2**20:8.1f} MiB = "
           f"{traced_peak / size:.2f} x size(X)")
     print(f"peak RSS growth (ru_maxrss):      {rss_peak / 2**20:8.1f} MiB = "

@@ -31,7 +31,7 @@ est = ElasticNetHyperGrad(cv=KFold(5, shuffle=True, random_state=0)).fit(X, y)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.25, 1]})
 plot_trajectory(est, X, y, space="lam", ax=axes[0], n_grid=(14, 12))
 plot_criterion(est, ax=axes[1], label="CV loss, best so far")
-axes[1].set_ylim(top=1.6 * est.best_score_)
+axes[1].set_ylim(top=1.6 * est.best_loss_)
 axes[1].set_title("one point per criterion evaluation", fontsize="medium")
 fig.tight_layout()
 out = pathlib.Path(__file__).parent / "_static" / "trajectory.png"

@@ -37,7 +37,7 @@ lcv = LassoCV(cv=cv, max_iter=10_000).fit(X, y)
 t_cv = time.perf_counter() - t0
 
 path_mse = lcv.mse_path_.mean(axis=1)
-print(f"LassoHyperGrad: alpha={est.alpha_:.4f}  CV MSE={est.best_score_:.1f}  "
+print(f"LassoHyperGrad: alpha={est.alpha_:.4f}  CV MSE={est.best_loss_:.1f}  "
       f"{est.n_evals_} evaluations, {t_hg:.2f}s")
 print(f"LassoCV:        alpha={lcv.alpha_:.4f}  CV MSE={path_mse.min():.1f}  "
       f"100 alphas, {t_cv:.2f}s")
@@ -62,7 +62,7 @@ ax.set_xlabel("alpha")
 ax.set_ylabel("CV mean squared error")
 ax.legend(fontsize="small")
 plot_criterion(est, x="seconds", ax=axes[1], label="LassoHyperGrad (aid-fp)")
-axes[1].set_ylim(top=1.5 * est.best_score_)
+axes[1].set_ylim(top=1.5 * est.best_loss_)
 fig.tight_layout()
 
 # %%

@@ -43,9 +43,9 @@ t_grid = time.perf_counter() - t0
 
 print(f"{'model':<40}{'C':>8}{'l1_ratio':>10}{'CV log-loss':>13}{'test acc':>10}")
 print(f"{'LogisticRegressionHyperGrad (L1, itd)':<40}{l1.C_:>8.3f}{1.0:>10.2f}"
-      f"{l1.best_score_:>13.4f}{l1.score(X_test, y_test):>10.3f}   {t_l1:.2f}s")
+      f"{l1.best_loss_:>13.4f}{l1.score(X_test, y_test):>10.3f}   {t_l1:.2f}s")
 print(f"{'LogisticRegressionHyperGrad (enet)':<40}{enet.C_:>8.3f}{enet.l1_ratio_:>10.2f}"
-      f"{enet.best_score_:>13.4f}{enet.score(X_test, y_test):>10.3f}")
+      f"{enet.best_loss_:>13.4f}{enet.score(X_test, y_test):>10.3f}")
 print(f"{'GridSearchCV, 20 values of C':<40}{grid.best_params_['C']:>8.3f}{1.0:>10.2f}"
       f"{-grid.best_score_:>13.4f}{grid.best_estimator_.score(X_test, y_test):>10.3f}"
       f"   {t_grid:.2f}s")
@@ -58,7 +58,7 @@ print(f"{'GridSearchCV, 20 values of C':<40}{grid.best_params_['C']:>8.3f}{1.0:>
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 plot_criterion(l1, ax=axes[0], label="L1 (itd)")
 plot_criterion(enet, ax=axes[0], label="elastic net (aid-cg)")
-axes[0].set_ylim(top=3 * l1.best_score_)
+axes[0].set_ylim(top=3 * l1.best_loss_)
 plot_coef_path(l1, X_train, y_train, ax=axes[1], n_points=25)
 fig.tight_layout()
 plt.show()

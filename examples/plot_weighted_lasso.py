@@ -47,7 +47,7 @@ print(f"{'LassoCV':<30}{lasso.mse_path_.mean(axis=1).min():>8.3f}"
       f"{mean_squared_error(y_test, lasso.predict(X_test)):>10.3f}"
       f"{np.count_nonzero(lasso.coef_):>10d}")
 for name, est in weighted.items():
-    print(f"{'WeightedLassoHyperGrad ' + name:<30}{est.best_score_:>8.3f}"
+    print(f"{'WeightedLassoHyperGrad ' + name:<30}{est.best_loss_:>8.3f}"
           f"{mean_squared_error(y_test, est.predict(X_test)):>10.3f}"
           f"{np.count_nonzero(est.coef_):>10d}")
 
@@ -69,6 +69,6 @@ axes[0].set_ylabel("alpha_j")
 axes[0].legend(fontsize="small")
 for name, e in weighted.items():
     plot_criterion(e, ax=axes[1], label=name)
-axes[1].set_ylim(top=2 * est.best_score_)
+axes[1].set_ylim(top=2 * est.best_loss_)
 fig.tight_layout()
 plt.show()

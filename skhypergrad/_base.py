@@ -7,6 +7,7 @@ scikit-learn's vocabulary (``alpha_``, ``l1_ratio_``, ``C_``, ``alphas_``).
 
 import copy
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -15,16 +16,16 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._search_space import SCAN_L1, SCAN_L2, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
-from ._validation import (atomic_fit, check_cv_size, check_X_y, safe_lam_max,
-                          one_convergence_warning)
+from ._validation import atomic_fit, check_cv_size, check_X_y, one_convergence_warning
 from .criteria import CrossVal, HeldOut
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
 from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 
-__all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max"]
+__all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max", "null_model"]
 
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
@@ -69,44 +70,16 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None):
     return engine, solver, inner_tol
 
 
-def null_model(pgmap):
-    """``w`` of the intercept-only model: zero coefficients, the optimal intercept."""
-    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
-    w = design.zeros()
-    if design.fit_intercept:
-        kind = getattr(datafit, "kind", 0)
-        if kind == 0:
-            w[-1] = y.mean()
-        elif kind == 1:
-            t = np.clip((y.mean() + 1) / 2, 1e-12, 1 - 1e-12)
-            w[-1] = np.log(t / (1 - t))
-        else:
-            freq = np.bincount(y, minlength=datafit.n_outputs) / y.shape[0]
-            w[-datafit.n_outputs:] = np.log(np.clip(freq, 1e-12, None))
-    return w
-
-
-def lam1_max(pgmap):
-    r"""Smallest L1 weight for which the solution's coefficients are all zero.
-
-    :math:`\max_j |\nabla_j F(0, b^*)|` (max over classes for the multinomial
-    model), with the intercept :math:`b^*` optimal for zero coefficients.
-    """
-    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
-    w = null_model(pgmap)
-    g = np.abs(datafit.gradient(design, y, w)[: design.n_coefs])
-    g = g.reshape(design.n_features, design.n_outputs).max(axis=1)
-    return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
-
-
 class BaseHyperGrad(BaseEstimator):
     """Shared fit of the self-tuning estimators.
 
-    Subclasses define ``_inner_model(y)``, ``_initial_lam(lam_max, n_hyper, n_samples)``,
-    ``_default_start()`` (True when no starting point was given), ``_scan_tops(lam_max,
-    n_hyper)`` (where the coarse starting paths begin, see :func:`~skhypergrad._tune.tune`),
-    ``_bounds(lam_max, n_hyper, n_samples)`` (both in ``lam``) and
-    ``_hyper_names(lam, n_samples)`` (``lam`` in scikit-learn's vocabulary).
+    Subclasses define ``_inner_model(y)``, ``_initial_lam(scales, n_samples)`` (the
+    user's starting point, or None to start from the best point of the scan),
+    ``_bounds(scales, n_samples)`` (in ``lam``) and ``_hyper_names(lam, n_samples)``
+    (``lam`` in scikit-learn's vocabulary). ``scales`` is the problem's
+    :class:`~skhypergrad._search_space.SearchScales`: default bounds and the scan are
+    relative to the data (see :mod:`skhypergrad._search_space`), so that the chosen
+    model does not depend on the units of ``y`` or ``X``.
     """
 
     _parameter_constraints = {
@@ -128,17 +101,14 @@ class BaseHyperGrad(BaseEstimator):
     #: the search, and for the final refit
     _inner_tol = (1e-6, 1e-10)
     _refit_tol = 1e-12
-    #: points of the coarse path evaluated before the descent when no start is given
-    _n_scan = 8
+    #: relative L1 and L2 weights of the starting scan (see :mod:`skhypergrad._search_space`)
+    _scan_l1 = SCAN_L1
+    _scan_l2 = SCAN_L2
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
-
-    def _scan_tops(self, lam_max, n_hyper):
-        """Starts of the coarse paths: ``lam_max`` for every hyperparameter."""
-        return [np.full(n_hyper, lam_max)]
 
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
@@ -148,29 +118,25 @@ class BaseHyperGrad(BaseEstimator):
             X = np.asfortranarray(X)
         get_optimizer(self.optimizer)
         model = self._inner_model(y).bind(y)
-        n_samples, n_features = X.shape
+        n_samples = X.shape[0]
         full_map = model.make_map(X, model.encode(y))
-        n_hyper = full_map.n_hyper
-        lam_max = safe_lam_max(lam1_max(full_map), X, y)
-        lam0 = self._initial_lam(lam_max, n_hyper, n_samples)
-        lo, hi = self._bounds(lam_max, n_hyper, n_samples)
+        scales = search_scales(full_map, X, y)
+        lo, hi = self._bounds(scales, n_samples)
         if np.any(lo <= 0) or np.any(hi < lo):
             raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
-        if np.any(lam0 <= 0):
-            raise ValueError(f"Initial hyperparameters must be > 0, got {lam0}.")
-        lam0 = np.clip(lam0, lo, hi)
+        lam0 = self._initial_lam(scales, n_samples)
+        candidates = None
+        if lam0 is None:  # the best point of a coarse scan, relative to the data
+            candidates = [np.clip(path, lo, hi)
+                          for path in scales.scan(self._scan_l1, self._scan_l2)]
+            lam0 = candidates[0][0]
+        else:
+            lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
         kind = model.datafit_kind
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
                                                 self._inner_tol, self.random_state)
 
         criterion, X_fit, y_fit = self._criterion(X, y)
-        candidates = None
-        if self._default_start():
-            # coarse paths from lam_top / 10^0.5 down to lam_top / 10^3, one per
-            # starting direction (e.g. per l1_ratio): 8 points, or 5 per path for several
-            tops = self._scan_tops(lam_max, n_hyper)
-            factors = np.logspace(-0.5, -3.0, self._n_scan if len(tops) == 1 else 5)
-            candidates = [np.clip(t[None, :] * factors[:, None], lo, hi) for t in tops]
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
                           candidates=candidates,
@@ -185,11 +151,28 @@ class BaseHyperGrad(BaseEstimator):
             w = refit.solve(full_map, lam, null_model(full_map)).w
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
+        self.lam_bounds_ = (lo, hi)
+        self.at_bound_ = _at_bound(lam, lo, hi)
         self.n_iter_ = result.n_iter
         self.n_evals_ = result.n_evals
-        self.best_score_ = result.value
+        self.best_loss_ = float(result.value)
+        self.best_score_ = -self.best_loss_
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
+
+    def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):
+        """``lam0``, or a tenth of ``lam1_max`` in its L1 weight when every coefficient is
+        zero there (the criterion is flat: its gradient is exactly 0), with a warning."""
+        l1 = scales.penalty.weights(lam0, scales.n_features)[0]
+        if np.min(l1) < scales.l1:
+            return lam0
+        moved = np.clip(lam0 * (0.1 * scales.l1 / np.max(l1)), lo, hi)
+        warnings.warn(
+            f"{type(self).__name__}: the starting point {self._hyper_names(lam0, n_samples)} "
+            "zeroes every coefficient, where the cross-validation loss is flat; the search "
+            f"starts from {self._hyper_names(moved, n_samples)} instead.", UserWarning,
+            stacklevel=4)
+        return moved
 
     def _criterion(self, X, y):
         """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds."""
@@ -240,3 +223,10 @@ class BaseHyperGrad(BaseEstimator):
         coef = self.coef_
         out = X @ (coef.T if coef.ndim == 2 else coef)
         return np.asarray(out) + self.intercept_
+
+
+def _at_bound(lam, lo, hi):
+    """-1 where ``lam`` is on its lower bound, +1 on its upper bound, 0 inside (to 1e-9
+    in log-space)."""
+    theta, tlo, thi = np.log(lam), np.log(lo), np.log(hi)
+    return np.where(theta <= tlo + 1e-9, -1, np.where(theta >= thi - 1e-9, 1, 0)).astype(np.int8)

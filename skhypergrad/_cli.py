@@ -330,7 +330,7 @@ def run(args, out=None):
     else:
         params = {"alpha": est.alpha_, "l1_ratio": est.l1_ratio_}
     rows = [(type(est).__name__, seconds, est.n_evals_ * args.cv + 1, params,
-             est.best_score_ if params is None else None, est)]
+             est.best_loss_ if params is None else None, est)]
 
     if not args.no_compare:
         for name, baseline, fits, params_of in _baselines(model, X_train, y_train, cv,

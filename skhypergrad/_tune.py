@@ -31,8 +31,7 @@ class TuneResult(NamedTuple):
     history : list of dict
         One entry per criterion evaluation: ``lam``, ``value``, ``grad`` (in
         ``log lam``), ``values`` (per fold), ``n_iter_inner``, ``n_iter_engine``,
-        ``tol``, ``seconds``, ``best``, ``partial`` (True for the starting scan's
-        entries evaluated on a subset of the folds).
+        ``tol``, ``seconds``, ``best``. Every entry is a value of the whole criterion.
     n_iter : int
         Outer steps.
     n_evals : int
@@ -83,18 +82,14 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         See :func:`skhypergrad.optimizers.minimize`.
     candidates : ndarray of shape (n_candidates, n_hyper) or list of them, default=None
         Paths of points (from strong to weak regularization) whose criterion
-        values (no gradient) are computed first, in order; a path is left once
-        its values rise past its minimum. They are computed in order
-        and warm-started one from the other, at the looser inner tolerance and, for
-        :class:`~skhypergrad.criteria.CrossVal`, on the first fold only (their
-        history entries have ``partial=True``; they only choose the start and are
-        not compared with the full criterion); the descent then starts from the best
-        of them instead of ``lam0`` (from the vertex of the parabola through it and
-        its two neighbours, in log-space, when they lie on one geometric path; after
-        a scan on one fold, whichever of the two is better on every fold). A
-        coarse path from strong to weak regularization
+        values (no gradient, every fold) are computed first, at the looser inner
+        tolerance; a path is left once its values rise past its minimum. Each
+        point is warm-started from the previous one of its path (the first one of a
+        path from the first one of the previous path). The descent then starts from
+        the best of them instead of ``lam0``, and the result is the best point of
+        the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
-        minima, at the cost of a few cheap solves.
+        minima, at the cost of a few warm-started solves.
     verbose : int, default=0
         Print one line per criterion evaluation when > 0.
 
@@ -105,6 +100,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     engine = get_engine(engine)
     last_state = [None]
     t0 = time.perf_counter()
+    if callback is not None:  # a callback sees copies: nothing it does reaches the search
+        user_callback = callback
+        callback = lambda h: user_callback(copy.deepcopy(h))  # noqa: E731
 
     def objective(theta, tol_k):
         lam = np.exp(theta)
@@ -124,27 +122,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     history_len = []
     scan = []
     if candidates is not None and len(candidates):
-        lam0, scan = _scan(model, X, y, criterion, lam0, candidates, solver, inner_tol[0],
-                           last_state, t0, callback)
-    partial_scan = any(h["partial"] for h in scan)
-    if partial_scan and not scan[-1].get("stop", False):
-        lam0, stop = _full_start(model, X, y, criterion, lam0, scan, solver, inner_tol[0],
+        lam0, scan, stop = _scan(model, X, y, criterion, candidates, solver, inner_tol[0],
                                  last_state, t0, callback)
         if stop:
-            best = min((h for h in scan if not h["partial"]), key=lambda h: h["value"])
+            best = min(scan, key=lambda h: h["value"])
             return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
                               last_state[0])
-    if scan and scan[-1].pop("stop", False):
-        best = min(scan, key=lambda h: h["value"])
-        if partial_scan:  # the whole criterion at the chosen point, as the last entry
-            res = criterion.value(model, X, y, best["lam"],
-                                  solver=_with_tol(solver, inner_tol[1]), state=last_state[0])
-            last_state[0] = res.state
-            best = {**best, "value": float(res.value), "values": res.values,
-                    "n_iter_inner": int(np.sum(res.n_iter)), "tol": inner_tol[1],
-                    "seconds": time.perf_counter() - t0, "best": True, "partial": False}
-            scan.append(best)
-        return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True, last_state[0])
     log_bounds = None if bounds is None else (np.log(bounds[0]), np.log(bounds[1]))
     # the optimizer's clock starts now: its entries' seconds count from tune's start
     as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
@@ -152,9 +135,8 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
                    max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback)
     history = scan + [as_entry(h) for h in out.history]
-    # the best point seen: scan entries on the whole criterion count, one-fold ones do not
-    best_scan = min((h for h in scan if not h["partial"]), key=lambda h: h["value"],
-                    default=None)
+    # the best point evaluated, scan included (every evaluation is on the whole criterion)
+    best_scan = min(scan, key=lambda h: h["value"], default=None)
     if best_scan is not None and best_scan["value"] < out.value:
         return TuneResult(best_scan["lam"], best_scan["value"], history, out.n_iter,
                           len(history), out.converged, out.info["_state"])
@@ -166,88 +148,42 @@ def _outer_entry(h, offset):
     """An optimizer's history entry as a tune entry: no ``theta``, seconds since tune's start."""
     entry = {k: v for k, v in h.items() if k != "theta"}
     entry["seconds"] = h["seconds"] + offset
-    entry["partial"] = False
     return entry
 
 
-def _scan(model, X, y, criterion, lam0, candidates, solver, tol, last_state, t0, callback):
-    """Criterion values along ``candidates``: the best of them and the history entries."""
+def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback):
+    """Criterion values along the paths ``candidates``, each warm-started from its own
+    first point's solution and left once its values rise past its minimum.
+
+    Returns the best point, the history entries and whether ``callback`` asked to stop.
+    """
     scan = []
-    best_lam, best_value = lam0, np.inf
     solver = _with_tol(solver, tol)
-    # on cross-validation, one fold is enough to choose where to start
-    on_subset = hasattr(criterion, "value_on_folds")
-    evaluate = partial(criterion.value_on_folds, folds=[0]) if on_subset else criterion.value
     paths = [np.atleast_2d(candidates)] if isinstance(candidates, np.ndarray) \
         else [np.atleast_2d(path) for path in candidates]
+    best_value, first_state = np.inf, last_state[0]
     for path in paths:
         path_best = np.inf
-        for lam in path:
-            res = evaluate(model, X, y, lam, solver=solver, state=last_state[0])
+        for i, lam in enumerate(path):
+            state = first_state if i == 0 else last_state[0]
+            res = criterion.value(model, X, y, lam, solver=solver, state=state)
             last_state[0] = res.state
+            if i == 0:
+                first_state = res.state
             improved = res.value < best_value
-            if improved:
-                best_lam, best_value = lam, res.value
+            best_value = min(best_value, res.value)
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                      "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
-                     "best": improved, "values": res.values, "partial": on_subset,
+                     "best": improved, "values": res.values,
                      "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
             scan.append(entry)
             if callback is not None and callback(entry):
-                entry["stop"] = True
-                return _parabolic_start(scan, best_lam), scan
-            if res.value > path_best and len(scan) > 1 and res.value > scan[-2]["value"]:
+                return _best(scan), scan, True
+            if i > 0 and res.value > path_best and res.value > scan[-2]["value"]:
                 break  # past the path's minimum: the rest of the path is weaker and worse
             path_best = min(path_best, res.value)
-    return _parabolic_start(scan, best_lam), scan
+    return _best(scan), scan, False
 
 
-def _full_start(model, X, y, criterion, vertex, scan, solver, tol, last_state, t0, callback):
-    """The better, on the whole criterion, of the best partial scan point and ``vertex``.
-
-    A scan on one fold picks the basin; its parabola may step out of it when the
-    criterion has several local minima, so both points are checked on every
-    fold (at the scan's tolerance) and their entries added to ``scan``.
-    Returns the point and whether ``callback`` asked to stop.
-    """
-    best_lam = min(scan, key=lambda h: h["value"])["lam"]
-    points = [best_lam] if np.allclose(vertex, best_lam) else [best_lam, vertex]
-    solver = _with_tol(solver, tol)
-    best, stop = None, False
-    for lam in points:
-        res = criterion.value(model, X, y, lam, solver=solver, state=last_state[0])
-        last_state[0] = res.state
-        improved = best is None or res.value < best["value"]
-        entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
-                 "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
-                 "best": improved, "values": res.values, "partial": False,
-                 "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
-        best = entry if improved else best
-        scan.append(entry)
-        if callback is not None and callback(entry):
-            stop = True
-            break
-    return best["lam"], stop
-
-
-def _parabolic_start(scan, best_lam):
-    r"""Vertex of the parabola through the best scan point and its neighbours.
-
-    With the neighbours at :math:`\log\lambda_k \mp d` (one geometric path) and
-    values :math:`v_-, v_0, v_+`, the vertex is at :math:`s^* d`,
-    :math:`s^* = (v_- - v_+) / (2 (v_- - 2 v_0 + v_+)) \in [-1/2, 1/2]`.
-    Otherwise (an end point, another path) the best point itself.
-    """
-    values = [h["value"] for h in scan]
-    k = int(np.argmin(values))
-    if not 0 < k < len(scan) - 1:
-        return best_lam
-    logs = [np.log(scan[i]["lam"]) for i in (k - 1, k, k + 1)]
-    d = logs[2] - logs[1]
-    if not np.allclose(logs[1] - logs[0], d):
-        return best_lam
-    v_minus, v0, v_plus = values[k - 1], values[k], values[k + 1]
-    curvature = v_minus - 2.0 * v0 + v_plus
-    if not (np.isfinite(curvature) and curvature > 0):
-        return best_lam
-    return np.exp(logs[1] + (v_minus - v_plus) / (2.0 * curvature) * d)
+def _best(scan):
+    return min(scan, key=lambda h: h["value"])["lam"]

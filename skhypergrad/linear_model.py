@@ -26,6 +26,12 @@ __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
            "LogisticRegressionHyperGrad"]
 
 _BOUNDS = [None, tuple, list]
+#: default search intervals of the logistic models' L1 weight, relative to ``lam1_max``
+#: (``C`` from ``C_min`` to ``1e4 C_min``), and L2 weight, relative to the curvature
+#: (below 1e-4 of it, an L2 term changes little but the conditioning of nearly
+#: separable problems)
+_LOGISTIC_L1_RANGE = (1e-4, 10.0)
+_LOGISTIC_L2_RANGE = (1e-4, 1e3)
 
 _COMMON_DOC = """
     cv : int, cross-validation generator, iterable or float, default=5
@@ -67,17 +73,26 @@ _COMMON_ATTRS = """
         Outer steps taken.
     n_evals_ : int
         Criterion evaluations (each solves the inner problem once per fold).
+    best_loss_ : float
+        Criterion at the chosen hyperparameters: the mean held-out loss over the
+        folds (lower is better), the smallest value of ``history_``.
     best_score_ : float
-        Criterion at the chosen hyperparameters (mean held-out loss; lower is better).
+        ``-best_loss_``: greater is better, as scikit-learn's searches'
+        ``best_score_``.
     history_ : list of dict
-        One entry per criterion evaluation: hyperparameters (``lam`` and the
-        scikit-learn names), ``value``, ``grad`` (in ``log lam``), ``values`` (per
+        One entry per criterion evaluation (every fold): hyperparameters (``lam``
+        and the scikit-learn names), ``value`` (the loss), ``grad`` (in
+        ``log lam``; None for the points of the starting scan), ``values`` (per
         fold), ``n_iter_inner``, ``n_iter_engine``, ``tol``, ``seconds``, ``best``.
-        The entries of the coarse starting scan have ``partial=True``: with
-        cross-validation they are evaluated on the first fold only (``grad`` None)
-        and only choose where the descent starts.
     lam_ : ndarray
         Chosen penalty weights of the normalized objective (see :mod:`skhypergrad.penalties`).
+    lam_bounds_ : (ndarray, ndarray)
+        The bounds of ``lam_`` searched.
+    at_bound_ : ndarray of int8 of the shape of ``lam_``
+        -1 where ``lam_`` ended on its lower bound, +1 on its upper bound, 0
+        inside: a weight on a bound was not chosen freely by the search (e.g. an L2
+        weight on its lower bound means "no L2 term": widen the bounds to look
+        further).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Defined when ``X`` has feature names that are all strings.
@@ -88,11 +103,6 @@ def _doc(cls):
     cls.__doc__ = cls.__doc__.replace("    %(common)s\n", _COMMON_DOC.strip("\n") + "\n") \
         .replace("    %(attrs)s\n", _COMMON_ATTRS.strip("\n") + "\n")
     return cls
-
-
-def _bounds_array(bounds, default, n_hyper, name):
-    lo, hi = check_bounds(default if bounds is None else bounds, name)
-    return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 
 class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
@@ -126,16 +136,17 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
     def _inner_model(self, y):
         return InnerModel("quadratic", self._penalty, self.fit_intercept)
 
-    def _initial_lam(self, lam_max, n_hyper, n_samples):
-        alpha = 0.1 * lam_max if self.alpha_init is None else self.alpha_init
-        return np.full(n_hyper, float(alpha))
+    def _initial_lam(self, scales, n_samples):
+        if self.alpha_init is None:
+            return None
+        return scales.penalty.lam_from_weights(self.alpha_init, 0.0, scales.n_features)
 
-    def _default_start(self):
-        return self.alpha_init is None
-
-    def _bounds(self, lam_max, n_hyper, n_samples):
-        return _bounds_array(self.alpha_bounds, (1e-6 * lam_max, 10 * lam_max), n_hyper,
-                             "alpha_bounds")
+    def _bounds(self, scales, n_samples):
+        if self.alpha_bounds is None:
+            return scales.bounds()
+        lo, hi = check_bounds(self.alpha_bounds, "alpha_bounds")
+        return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
+                scales.penalty.lam_from_weights(hi, hi, scales.n_features))
 
     def _hyper_names(self, lam, n_samples):
         return {"alpha": float(lam[0])}
@@ -184,10 +195,12 @@ class LassoHyperGrad(_RegressorHyperGrad):
     Parameters
     ----------
     alpha_init : float, default=None
-        Starting ``alpha``. When None, the descent starts from the best of 8 points
-        ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (cheap warm-started solves without
-        gradients), ``alpha_max`` being the smallest ``alpha`` for which all
-        coefficients are zero: the CV loss can have several local minima.
+        Starting ``alpha``. When None, the descent starts from the best of the
+        points ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (warm-started solves
+        without gradients, on every fold), ``alpha_max`` being the smallest
+        ``alpha`` for which all coefficients are zero: the CV loss can have several
+        local minima. A start at or above ``alpha_max``, where the loss is flat, is
+        moved to ``alpha_max / 10`` with a warning.
     alpha_bounds : (float, float), default=None
         Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
     %(common)s
@@ -229,15 +242,22 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     Parameters
     ----------
     alpha_init : float, default=None
-        Starting ``alpha``. When None, the descent starts from the best point of
-        coarse paths of 5 values from ``alpha_max / l1_ratio / 10^0.5`` down to
-        ``alpha_max / l1_ratio / 10^4``, at ``l1_ratio`` in
-        {``l1_ratio_init``, 0.1, 0.9, 1} (see :class:`LassoHyperGrad`).
+        Starting ``alpha`` (with ``l1_ratio_init``). When None, the descent starts
+        from the best point of a coarse scan in units of the data: paths of the L1
+        weight ``alpha * l1_ratio`` from ``alpha_max / 10^0.5`` down to
+        ``alpha_max / 10^4`` (``alpha_max`` the smallest L1 weight that zeroes
+        every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
+        ``kappa`` times 1e-6 (the Lasso end), 1e-2, 1 and 100, ``kappa`` the mean
+        variance of the columns (the curvature of the datafit). Every point is
+        evaluated on every fold, warm-started along its path, and a path is left
+        once its loss rises. Rescaling ``y`` or ``X`` then rescales the chosen
+        weights and leaves the predictions unchanged.
     l1_ratio_init : float in (0, 1), default=0.5
-        Starting ``l1_ratio``.
+        Starting ``l1_ratio`` (with ``alpha_init``).
     alpha_bounds : (float, float), default=None
         Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
-        is searched; ``(1e-6, 10) * alpha_max`` when None.
+        is searched. None: the L1 weight in ``(1e-6, 10) * alpha_max`` and the L2
+        weight in ``(1e-6, 1e3) * kappa``.
     %(common)s
 
     Attributes
@@ -279,19 +299,10 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
                          callback=callback)
         self.l1_ratio_init = l1_ratio_init
 
-    def _initial_lam(self, lam_max, n_hyper, n_samples):
-        rho = self.l1_ratio_init
-        alpha = 0.1 * lam_max / rho if self.alpha_init is None else self.alpha_init
-        return enet_lam_from_sklearn(alpha, rho)
-
-    def _scan_tops(self, lam_max, n_hyper):
-        """Paths at ``l1_ratio`` in {``l1_ratio_init``, 0.1, 0.9, 1}, from ``alpha_max(l1_ratio)``.
-
-        ``l1_ratio = 1`` puts ``lam2`` on its lower bound: the Lasso end, which log-space
-        steps would otherwise take many iterations to reach.
-        """
-        rhos = dict.fromkeys([self.l1_ratio_init, 0.1, 0.9, 1.0])
-        return [enet_lam_from_sklearn(lam_max / rho, rho) for rho in rhos]
+    def _initial_lam(self, scales, n_samples):
+        if self.alpha_init is None:
+            return None
+        return enet_lam_from_sklearn(self.alpha_init, self.l1_ratio_init)
 
     def _hyper_names(self, lam, n_samples):
         alpha, l1_ratio = enet_sklearn_from_lam(lam)
@@ -314,7 +325,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     ----------
     alpha_init : float, default=None
         Starting value of every ``alpha_j``. When None, the descent starts from the
-        best of 8 common values ``alpha_max * 10^(-k/2)``, ``k = 1..8``.
+        best of the common values ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (as
+        :class:`LassoHyperGrad`).
     alpha_bounds : (float, float), default=None
         Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
     %(common)s
@@ -353,14 +365,19 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     penalty : {"l1", "elasticnet"}, default="l1"
         Which hyperparameters are tuned: ``C`` alone, or ``C`` and ``l1_ratio``.
     C_init : float, default=None
-        Starting ``C``. When None, the descent starts from the best of 8 points
-        ``C_min * 10^(k/2)``, ``k = 1..8``, ``C_min`` the largest ``C`` for which
-        all coefficients are zero.
+        Starting ``C`` (with ``l1_ratio_init``). When None, the descent starts
+        from the best of the points ``C_min * 10^(k/2)``, ``k = 1..8``, ``C_min``
+        the largest ``C`` for which all coefficients are zero (for the elastic net,
+        paths of the L1 weight at four L2 weights relative to the curvature of the
+        log-loss, as :class:`ElasticNetHyperGrad`). A ``C_init`` at or below
+        ``C_min`` is moved to ``10 C_min`` with a warning.
     l1_ratio_init : float in (0, 1), default=0.5
         Starting ``l1_ratio`` (``penalty="elasticnet"``).
     C_bounds : (float, float), default=None
         Search interval of ``C`` (for the elastic net, of ``C / l1_ratio`` and
-        ``C / (1 - l1_ratio)``); ``(0.1, 1e4) * C_min`` when None.
+        ``C / (1 - l1_ratio)``); when None, ``C`` in ``(0.1, 1e4) * C_min`` (for the
+        elastic net, the L2 weight relative to the curvature as in
+        :class:`ElasticNetHyperGrad`).
     %(common)s
 
     Attributes
@@ -391,6 +408,9 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     """
 
     _is_classifier = True
+    # the log-loss keeps decreasing towards separation: the scan stops at 1e-3 lam1_max
+    _scan_l1 = 10.0 ** (-np.arange(1, 7) / 2.0)
+    _scan_l2 = (_LOGISTIC_L2_RANGE[0], 1e-2, 1.0, 1e2)
     # the log-loss is flat near the optimum: a looser end accuracy is enough
     _inner_tol = (1e-5, 1e-8)
     _parameter_constraints = {
@@ -425,31 +445,23 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         datafit = "logistic" if n_classes <= 2 else "multinomial"
         return InnerModel(datafit, self.penalty, self.fit_intercept)
 
-    def _default_start(self):
-        return self.C_init is None
-
     def _rho(self):
         return 1.0 if self.penalty == "l1" else self.l1_ratio_init
 
-    def _initial_lam(self, lam_max, n_hyper, n_samples):
-        rho = self._rho()
+    def _initial_lam(self, scales, n_samples):
         if self.C_init is None:
-            total = 0.1 * lam_max / rho
-        else:
-            total = 1.0 / (self.C_init * n_samples)
-        lam = np.array([rho, 1.0 - rho]) * total
-        return lam[:n_hyper]
-
-    def _bounds(self, lam_max, n_hyper, n_samples):
-        if self.C_bounds is None:
-            return _bounds_array(None, (1e-4 * lam_max, 10 * lam_max), n_hyper, "C_bounds")
-        C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
-        n = n_samples
-        return _bounds_array((1.0 / (C_hi * n), 1.0 / (C_lo * n)), None, n_hyper, "C_bounds")
-
-    def _scan_tops(self, lam_max, n_hyper):
+            return None
         rho = self._rho()
-        return [(np.array([rho, 1.0 - rho]) * lam_max / rho)[:n_hyper]]
+        lam = np.array([rho, 1.0 - rho]) / (self.C_init * n_samples)
+        return lam[:scales.penalty.n_hyper(scales.n_features)]
+
+    def _bounds(self, scales, n_samples):
+        if self.C_bounds is None:
+            return scales.bounds(_LOGISTIC_L1_RANGE, _LOGISTIC_L2_RANGE)
+        C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
+        lo, hi = 1.0 / (C_hi * n_samples), 1.0 / (C_lo * n_samples)
+        return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
+                scales.penalty.lam_from_weights(hi, hi, scales.n_features))
 
     def _hyper_names(self, lam, n_samples):
         C, l1_ratio = logistic_sklearn_from_lam(lam, n_samples)

@@ -3,9 +3,10 @@ r"""A drop-in for ``GridSearchCV`` that follows the gradient instead of a grid.
 :class:`HyperGradSearchCV` takes the estimator a user would give to
 :class:`~sklearn.model_selection.GridSearchCV` (scikit-learn's ``Lasso``,
 ``ElasticNet`` or L1 / elastic-net ``LogisticRegression``, alone or at the end
-of a ``Pipeline``) and, instead of a parameter grid, a starting point: the
-estimator's own parameters. It minimizes the cross-validation loss by gradient
-descent on the logarithms of the regularization parameters, recording every
+of a ``Pipeline``) and, instead of a parameter grid, nothing: a coarse scan in
+units of the data (:mod:`skhypergrad._search_space`) picks where to start. It
+minimizes the cross-validation loss by gradient descent on the logarithms of the
+regularization parameters, recording every
 evaluated point as a row of ``cv_results_`` in ``GridSearchCV``'s format, then
 refits the user's estimator at the best point.
 
@@ -33,11 +34,14 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags, indexable
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._base import BaseHyperGrad, inner_setup, lam1_max
+from ._base import BaseHyperGrad, inner_setup
+from ._search_space import L1_RANGE, L2_RANGE, SearchScales, l2_scale, lam1_max
+from .linear_model import (_LOGISTIC_L1_RANGE, _LOGISTIC_L2_RANGE, ElasticNetHyperGrad,
+                           LogisticRegressionHyperGrad)
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_target,
@@ -50,6 +54,8 @@ from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
 __all__ = ["HyperGradSearchCV"]
 
 _SCORING = {False: "neg_mean_squared_error", True: "neg_log_loss"}  # by is_classifier
+#: default relative ranges of the L1 and L2 weights, by model kind: the estimators'
+_RANGES = {False: (L1_RANGE, L2_RANGE), True: (_LOGISTIC_L1_RANGE, _LOGISTIC_L2_RANGE)}
 
 #: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
 #: schedule of the estimators: every row of ``cv_results_`` is a record the user
@@ -173,7 +179,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Give it the estimator (or pipeline) you would give to
     :class:`~sklearn.model_selection.GridSearchCV` and no grid: the search starts
-    from the estimator's own parameters and descends the cross-validation loss
+    from the best point of a coarse scan, warm-started paths over the L1 weight
+    for a few L2 weights, all relative to the data (so that the result does not
+    depend on the units of ``y`` or ``X``), and descends the cross-validation loss
 
     .. math::
 
@@ -208,8 +216,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     Parameters
     ----------
     estimator : Lasso, ElasticNet, LogisticRegression or Pipeline
-        scikit-learn estimator (or a pipeline ending with one) whose current
-        parameters are the starting point. ``positive=True`` and
+        scikit-learn estimator (or a pipeline ending with one). Its parameters say
+        which ones are searched (see the table above); with ``init="estimator"``
+        they are also the starting point. ``positive=True`` and
         ``class_weight`` are not supported; a ``LogisticRegression`` must have an
         L1 part (``l1_ratio > 0``).
     scoring : {None, "neg_mean_squared_error", "neg_log_loss"}, default=None
@@ -239,9 +248,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``Lasso`` / ``ElasticNet``, ``C`` for ``LogisticRegression``. With two
         parameters it bounds each of ``alpha * l1_ratio`` and
         ``alpha * (1 - l1_ratio)`` (``C / l1_ratio`` and ``C / (1 - l1_ratio)``).
-        None: ``(1e-6, 10) * alpha_max`` in the weights, ``alpha_max`` being the
-        smallest L1 weight that zeroes every coefficient on every training fold.
-        The starting point is moved inside the bounds.
+        None: the L1 weight in ``(1e-6, 10) * alpha_max``, ``alpha_max`` being the
+        smallest L1 weight that zeroes every coefficient on every training fold,
+        and the L2 weight in ``(1e-6, 1e3) * kappa``, ``kappa`` the mean curvature
+        of the datafit (the mean variance of the columns for least squares; see
+        :mod:`skhypergrad._search_space`). The starting point is moved inside the
+        bounds.
     solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
         Inner solver used during the search (the refit uses the estimator's own).
     refit : bool, default=True
@@ -261,6 +273,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     return_train_score : bool, default=False
         Also record each fold's training score (one matrix-vector product per
         fold and evaluation).
+    init : {"scan", "estimator"}, default="scan"
+        Where the descent starts: the best point of the coarse scan (its points
+        are rows of ``cv_results_``), or the estimator's own parameters (no scan;
+        the result then depends on that starting point and on the units of the
+        data).
 
     Attributes
     ----------
@@ -313,16 +330,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     Every evaluation solves the folds' training problems to a relative duality
     gap of 1e-10, so every row's scores, not only the last ones, are those
     ``GridSearchCV`` would record at its parameters (to about 1e-6 relative).
+    The result is the best row: never worse than any point evaluated.
     ``LogisticRegression``'s ``C`` multiplies a *sum* of losses: every fold is
     trained with the same ``C`` on its own training rows, as in ``GridSearchCV``.
 
     The search trains each fold's model with skhypergrad's own solvers (an
     unpenalized intercept, as scikit-learn's ``Lasso``, ``ElasticNet`` and
     ``LogisticRegression(solver="saga")``; ``liblinear`` penalizes the
-    intercept, so its refit differs slightly). A starting L1 weight at which
-    every coefficient of every fold is zero lies where the loss is flat (zero
-    gradient); the search then starts from a tenth of that threshold, with a
-    warning.
+    intercept, so its refit differs slightly). With ``init="estimator"``, a
+    starting L1 weight at which every coefficient of every fold is zero lies
+    where the loss is flat (zero gradient); the search then starts from a tenth
+    of that threshold, with a warning.
 
     Examples
     --------
@@ -347,6 +365,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         "scoring": [None, str, callable],  # values checked in fit, with a dedicated message
         "bounds": [None, tuple, list],
         "refit": ["boolean"],
+        "init": [StrOptions({"scan", "estimator"})],
         "return_train_score": ["boolean"],
         **{key: BaseHyperGrad._parameter_constraints[key]
            for key in ("cv", "hypergradient", "solver", "optimizer", "max_iter", "tol",
@@ -356,7 +375,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     def __init__(self, estimator, *, scoring=None, cv=5, hypergradient="aid-cg",
                  optimizer="gd", max_iter=30, tol=1e-4, bounds=None, solver="auto",
                  refit=True, n_jobs=None, random_state=None, verbose=0, callback=None,
-                 return_train_score=False):
+                 return_train_score=False, init="scan"):
         self.estimator = estimator
         self.scoring = scoring
         self.cv = cv
@@ -372,6 +391,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.verbose = verbose
         self.callback = callback
         self.return_train_score = return_train_score
+        self.init = init
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -420,7 +440,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             delayed(prepare_fold)(preprocessing, X, y, train, test,
                                    n_samples / len(train) if classifier else 1.0)
             for train, test in splits)
-        lam0, bounds = self._start(model, folds, space)
+        lam0, bounds, candidates = self._start(model, folds, space)
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state)
@@ -431,7 +451,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         with one_convergence_warning(type(self).__name__), \
                 search_blas_limits(folds[0].X_train):
             result = tune(model, None, None, criterion, lam0, bounds=bounds,
-                          optimizer=self.optimizer, engine=engine, solver=solver,
+                          candidates=candidates, optimizer=self.optimizer, engine=engine, solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                           callback=callback, verbose=self.verbose)
 
@@ -452,23 +472,35 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _start(self, model, folds, space):
-        """Starting ``lam`` and bounds: the estimator's ``lam``, off the flat region, in bounds."""
-        lam_max = max(safe_lam_max(lam1_max(model.make_map(f.X_train, model.encode(f.y_train))),
-                                   f.X_train, f.y_train) / f.scale for f in folds)
+        """``(lam0, bounds, candidates)``: bounds in the user's parameter or relative to the
+        data, and either the scan's paths (``init="scan"``) or the estimator's ``lam``,
+        off the flat region, in bounds."""
+        maps = [model.make_map(f.X_train, model.encode(f.y_train)) for f in folds]
+        scales = SearchScales(
+            max(safe_lam_max(lam1_max(m), f.X_train, f.y_train) / f.scale
+                for m, f in zip(maps, folds)),
+            float(np.mean([l2_scale(m) / f.scale for m, f in zip(maps, folds)])),
+            maps[0].penalty, maps[0].n_features)
+        del maps
         lam0 = np.array(model.lam, dtype=np.float64)
-        if lam0[0] >= lam_max:
-            moved = lam0 * (0.1 * lam_max / lam0[0])
+        n_hyper = lam0.shape[0]
+        if self.bounds is None:
+            lo, hi = scales.bounds(*_RANGES[space.logistic])
+        else:
+            lo, hi = space.lam_bounds(self.bounds, n_hyper)
+        if self.init == "scan":
+            est = LogisticRegressionHyperGrad if space.logistic else ElasticNetHyperGrad
+            candidates = [np.clip(path, lo, hi)
+                          for path in scales.scan(est._scan_l1, est._scan_l2)]
+            return candidates[0][0], (lo, hi), candidates
+        if lam0[0] >= scales.l1:
+            moved = lam0 * (0.1 * scales.l1 / lam0[0])
             warnings.warn(
                 f"The starting point {space.params(lam0)} zeroes every coefficient on "
                 "every training fold, where the cross-validation loss is flat; the search "
                 f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=3)
             lam0 = moved
-        n_hyper = lam0.shape[0]
-        if self.bounds is None:
-            lo, hi = np.full(n_hyper, 1e-6 * lam_max), np.full(n_hyper, 10 * lam_max)
-        else:
-            lo, hi = space.lam_bounds(self.bounds, n_hyper)
-        return np.clip(lam0, lo, hi), (lo, hi)
+        return np.clip(lam0, lo, hi), (lo, hi), None
 
     def _format_results(self, history, space):
         """``cv_results_`` from the search history, in ``GridSearchCV``'s format."""

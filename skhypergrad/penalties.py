@@ -108,6 +108,15 @@ class BasePenalty:
         """Transpose of the map: gradient in ``lam`` from gradients in ``l1`` and ``l2``."""
         raise NotImplementedError
 
+    def lam_from_weights(self, l1, l2, n_features):
+        """The ``lam`` whose weights are ``l1`` on every feature and ``l2`` (ignored by a
+        penalty without an L2 term): a right inverse of :meth:`weights` on uniform weights.
+
+        Searches state their scales, bounds and starting points as an L1 and an L2
+        weight and turn them into ``lam`` here, for every penalty alike.
+        """
+        raise NotImplementedError
+
     def check_lam(self, lam, n_features):
         """``lam`` as a float64 array of the right length; ValueError when not positive."""
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
@@ -214,6 +223,9 @@ class L1(BasePenalty):
     def weights_vjp(self, g_l1, g_l2):
         return np.array([g_l1.sum()])
 
+    def lam_from_weights(self, l1, l2, n_features):
+        return np.array([float(l1)])
+
     def __repr__(self):
         return "L1()"
 
@@ -236,6 +248,9 @@ class ElasticNet(BasePenalty):
     def weights_vjp(self, g_l1, g_l2):
         return np.array([g_l1.sum(), g_l2])
 
+    def lam_from_weights(self, l1, l2, n_features):
+        return np.array([float(l1), float(l2)])
+
     def __repr__(self):
         return "ElasticNet()"
 
@@ -251,6 +266,9 @@ class WeightedL1(BasePenalty):
 
     def weights_vjp(self, g_l1, g_l2):
         return np.asarray(g_l1, dtype=np.float64).copy()
+
+    def lam_from_weights(self, l1, l2, n_features):
+        return np.full(n_features, float(l1))
 
     def __repr__(self):
         return "WeightedL1()"

@@ -61,10 +61,10 @@ def _fit_recording(est, X, y):
 
 
 def _assert_best_point_kept(est):
-    # the starting scan's one-fold values (partial=True) only choose the start
-    full = [h for h in est.history_ if not h.get("partial", False)]
+    # every entry, the starting scan's included, is a value of the whole criterion
+    full = est.history_
     values = [h["value"] for h in full]
-    assert est.best_score_ == min(values)
+    assert est.best_loss_ == min(values) == -est.best_score_
     best = full[int(np.argmin(values))]
     np.testing.assert_allclose(est.lam_, best["lam"], rtol=1e-12)
     assert np.all(np.isfinite(est.coef_)) and np.isfinite(est.intercept_)
@@ -107,7 +107,7 @@ def test_nan_hypergradient_is_retried_with_smaller_step_and_tighter_tol(fault):
     assert h[2]["tol"] == est._inner_tol[1] < h[1]["tol"]
     assert len(h) > 3  # and the search went on from there
     _assert_best_point_kept(est)
-    assert est.best_score_ < h[0]["value"]
+    assert est.best_loss_ < h[0]["value"]
 
 
 def test_nan_hypergradient_everywhere_ends_at_the_start():
@@ -152,7 +152,7 @@ def test_step_that_increases_the_loss_is_backtracked():
     assert 0.1 * moves[0] * (1 - 1e-9) <= moves[1] <= 0.5 * moves[0] * (1 + 1e-9)
     assert h[2]["tol"] < h[1]["tol"]                         # at a tighter accuracy
     _assert_best_point_kept(est)
-    assert est.best_score_ < h[0]["value"]
+    assert est.best_loss_ < h[0]["value"]
 
 
 def test_adam_keeps_the_best_point_not_the_last():
@@ -264,13 +264,7 @@ def test_callback_true_stops_with_the_best_point_so_far(k):
 
     est = LassoHyperGrad(cv=3, max_iter=20, callback=callback).fit(X, y)
     assert len(seen) == k
-    assert [h["value"] for h in est.history_[:k]] == seen
-    if est.history_[k - 1]["partial"]:
-        # stopped in the one-fold starting scan: the whole criterion is evaluated once
-        # at its best point, the last entry
-        assert len(est.history_) == k + 1 and not est.history_[k]["partial"]
-    else:
-        assert len(est.history_) == k
+    assert [h["value"] for h in est.history_] == seen
     _assert_best_point_kept(est)
     assert est.predict(X).shape == (X.shape[0],)
 

@@ -112,7 +112,7 @@ def test_lasso_search_matches_dense_grid(problem):
     alpha_max = np.abs(X.T @ (y - y.mean())).max() / X.shape[0]
     alphas = alpha_max * np.logspace(-3, 0, 30)
     grid = _grid_cv_losses(InnerModel("quadratic", "l1", True), X, y, alphas[:, None], cv)
-    assert est.best_score_ <= grid.min() * 1.01
+    assert est.best_loss_ <= grid.min() * 1.01
     assert est.n_evals_ * 5 < grid.size * 5
 
 
@@ -127,7 +127,7 @@ def test_enet_search_matches_dense_grid(problem):
             for a in alpha_max / r * np.logspace(-3, 0, 20)]
     lams = [np.maximum(lam, 1e-12) for lam in lams]
     grid = _grid_cv_losses(InnerModel("quadratic", "elasticnet", True), X, y, lams, cv)
-    assert est.best_score_ <= grid.min() * 1.01
+    assert est.best_loss_ <= grid.min() * 1.01
     assert est.n_evals_ < len(lams)
 
 
@@ -145,7 +145,7 @@ def test_weighted_lasso_beats_best_single_alpha():
     weighted = WeightedLassoHyperGrad(cv=5, alpha_init=lasso.alpha_, max_iter=30).fit(X, y)
     assert weighted.alphas_.shape == (p,)
     mse = lambda m: np.mean((m.predict(X_test) - y_test) ** 2)  # noqa: E731
-    assert weighted.best_score_ < lasso.best_score_
+    assert weighted.best_loss_ < lasso.best_loss_
     assert mse(weighted) < mse(lasso)
 
 
@@ -154,16 +154,28 @@ def test_history_and_callback():
     seen = []
     est = LassoHyperGrad(cv=3, max_iter=20, callback=lambda h: seen.append(h) or len(seen) >= 4)
     est.fit(X, y)
-    # stopped during the starting scan (on one fold): one evaluation of the whole
-    # criterion at the best scanned point ends the history
-    assert len(seen) == 4 and len(est.history_) == 5
-    assert all(e["partial"] for e in est.history_[:4]) and not est.history_[4]["partial"]
-    assert all(e["values"].shape == (1,) for e in est.history_[:4])
-    assert est.history_[4]["values"].shape == (3,)
+    # stopped during the starting scan, every point of which is on all the folds
+    assert len(seen) == 4 and len(est.history_) == 4
+    assert all(e["values"].shape == (3,) for e in est.history_)
     h = est.history_[0]
     assert {"alpha", "lam", "value", "grad", "values", "seconds", "n_iter_inner"} <= set(h)
-    assert est.best_score_ == est.history_[4]["value"]
-    assert est.alpha_ == min(est.history_[:4], key=lambda e: e["value"])["alpha"]
+    assert est.best_loss_ == min(e["value"] for e in est.history_) == -est.best_score_
+    assert est.alpha_ == min(est.history_, key=lambda e: e["value"])["alpha"]
+
+
+def test_callback_receives_copies():
+    """A callback that writes into what it receives changes nothing in the search."""
+    X, y = _diabetes()
+
+    def scaling(h):
+        h["lam"] *= 1e3
+        h["values"][:] = 0.0
+
+    ref = ElasticNetHyperGrad(cv=3, max_iter=5).fit(X, y)
+    est = ElasticNetHyperGrad(cv=3, max_iter=5, callback=scaling).fit(X, y)
+    np.testing.assert_array_equal(est.lam_, ref.lam_)
+    assert est.best_loss_ == ref.best_loss_
+    assert all(np.all(h["values"] > 0) for h in est.history_)
 
 
 def test_callback_sees_the_history_entries_through_the_descent():
@@ -183,9 +195,9 @@ def test_callback_sees_the_history_entries_through_the_descent():
 def test_criterion_decreases_from_start_and_bounds_hold():
     X, y = _diabetes()
     est = ElasticNetHyperGrad(cv=3, alpha_bounds=(1e-3, 1.0)).fit(X, y)
-    full = [e for e in est.history_ if not e.get("partial")]
-    assert est.best_score_ <= full[0]["value"]
-    assert est.best_score_ == min(e["value"] for e in full)
+    full = est.history_
+    assert est.best_loss_ <= full[0]["value"]
+    assert est.best_loss_ == min(e["value"] for e in full)
     assert all(np.all((1e-3 <= e["lam"]) & (e["lam"] <= 1.0)) for e in est.history_)
 
 
@@ -207,7 +219,7 @@ def test_other_engines_reach_the_same_alpha(engine):
     X, y = _diabetes()
     ref = LassoHyperGrad(cv=3).fit(X, y)
     est = LassoHyperGrad(cv=3, hypergradient=engine).fit(X, y)
-    assert est.best_score_ <= ref.best_score_ * 1.01
+    assert est.best_loss_ <= ref.best_loss_ * 1.01
 
 
 def test_nsid_search_end_to_end():
@@ -230,5 +242,5 @@ def test_nsid_search_end_to_end():
         warnings.simplefilter("error", ConvergenceWarning)  # SAGA converges here
         first = LassoHyperGrad(**kw).fit(X, y)
     again = LassoHyperGrad(**kw).fit(X, y)
-    assert first.alpha_ == again.alpha_ and first.best_score_ == again.best_score_
-    assert first.best_score_ <= 1.02 * exact.best_score_
+    assert first.alpha_ == again.alpha_ and first.best_loss_ == again.best_loss_
+    assert first.best_loss_ <= 1.02 * exact.best_loss_

@@ -79,15 +79,14 @@ def _lam_max(est, X, y):
 def test_default_bounds_hold_and_the_best_point_is_kept(problem):
     kind, X, y = problem
     est = _fit(_estimator(kind), X, y)
-    lo, hi = est._bounds(_lam_max(est, X, y), est.lam_.shape[0], X.shape[0])
+    lo, hi = est.lam_bounds_
     assert np.all(est.lam_ >= lo) and np.all(est.lam_ <= hi)
-    # the one-fold values of the starting scan (partial=True) only choose the start
-    values = [h["value"] for h in est.history_ if not h["partial"]]
+    values = [h["value"] for h in est.history_]
     assert np.all(np.isfinite(values))
     # never above the start (the first evaluation of the whole criterion), and the
     # fitted point is the best one
-    assert est.best_score_ <= values[0]
-    assert est.best_score_ == min(values)
+    assert est.best_loss_ <= values[0]
+    assert est.best_loss_ == min(values)
     assert np.all(np.isfinite(est.coef_)) and np.all(np.isfinite(est.intercept_))
 
 
@@ -106,8 +105,8 @@ def test_user_bounds_hold_from_any_start(problem, log_lo, log_width, log_start):
         assert np.all(est.lam_ >= lo) and np.all(est.lam_ <= hi)
         if kind == "lasso":
             assert lo <= est.alpha_ <= hi
-    values = [h["value"] for h in est.history_ if not h["partial"]]
-    assert est.best_score_ <= values[0] and est.best_score_ == min(values)
+    values = [h["value"] for h in est.history_]
+    assert est.best_loss_ <= values[0] and est.best_loss_ == min(values)
 
 
 @SETTINGS

@@ -1,0 +1,129 @@
+r"""Where a search looks, in units of the data: reference weights, default bounds, the scan.
+
+For least squares, :math:`y \to c\,y` maps the solution at :math:`(l1, l2)` to
+:math:`c\,w` at :math:`(c\,l1, l2)`, and :math:`X \to c\,X` maps it to :math:`w / c`
+at :math:`(c\,l1, c^2 l2)`: the same predictions. So an L1 weight is measured
+relative to :math:`l1_{\max}`, the smallest weight that zeroes every coefficient
+(:func:`lam1_max`, which scales as :math:`c_y c_X`), and an L2 weight relative to
+the curvature of the datafit,
+
+.. math::
+
+    \kappa = \frac{c}{n p} \sum_j \|X_j - \bar X_j\|^2
+
+(``c`` the datafit's ``curvature``, the columns centred when an intercept is
+fitted: the mean diagonal of the Hessian, which scales as :math:`c_X^2` and
+moves with neither :math:`y` nor a shift of the columns). Bounds, starting
+points and the starting scan stated in these units (:class:`SearchScales`)
+make the chosen model equivariant: rescaling ``y`` or ``X`` rescales the chosen
+weights and leaves their relative position, and the predictions, unchanged.
+"""
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ._validation import safe_lam_max
+
+__all__ = ["SearchScales", "lam1_max", "null_model", "l2_scale", "search_scales",
+           "L1_RANGE", "L2_RANGE", "SCAN_L1", "SCAN_L2"]
+
+#: default search interval of an L1 weight, relative to ``lam1_max``
+L1_RANGE = (1e-6, 10.0)
+#: default search interval of an L2 weight, relative to the curvature ``kappa``
+L2_RANGE = (1e-6, 1e3)
+#: relative L1 weights of the starting scan's paths, from strong to weak
+SCAN_L1 = 10.0 ** (-np.arange(1, 9) / 2.0)
+#: relative L2 weights of the starting scan's paths (penalties with an L2 term); the
+#: lower bound of :data:`L2_RANGE` stands for "no L2 term" (the Lasso end)
+SCAN_L2 = (L2_RANGE[0], 1e-2, 1.0, 1e2)
+
+
+def null_model(pgmap):
+    """``w`` of the intercept-only model: zero coefficients, the optimal intercept."""
+    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+    w = design.zeros()
+    if design.fit_intercept:
+        kind = getattr(datafit, "kind", 0)
+        if kind == 0:
+            w[-1] = y.mean()
+        elif kind == 1:
+            t = np.clip((y.mean() + 1) / 2, 1e-12, 1 - 1e-12)
+            w[-1] = np.log(t / (1 - t))
+        else:
+            freq = np.bincount(y, minlength=datafit.n_outputs) / y.shape[0]
+            w[-datafit.n_outputs:] = np.log(np.clip(freq, 1e-12, None))
+    return w
+
+
+def lam1_max(pgmap):
+    r"""Smallest L1 weight for which the solution's coefficients are all zero.
+
+    :math:`\max_j |\nabla_j F(0, b^*)|` (max over classes for the multinomial
+    model), with the intercept :math:`b^*` optimal for zero coefficients.
+    """
+    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+    w = null_model(pgmap)
+    g = np.abs(datafit.gradient(design, y, w)[: design.n_coefs])
+    g = g.reshape(design.n_features, design.n_outputs).max(axis=1)
+    return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
+
+
+def l2_scale(pgmap):
+    r"""The curvature :math:`\kappa` of the module docstring (1.0 when every column is
+    constant: the L2 weight then changes nothing)."""
+    design = pgmap.design
+    X, n, p = design.X, design.n_samples, design.n_features
+    sq = design.column_squared_norms()[:p] if design.fit_intercept else \
+        design.column_squared_norms()
+    if design.fit_intercept:
+        means = np.asarray(X.sum(axis=0)).ravel() / n
+        sq = np.maximum(sq - n * means * means, 0.0)
+    kappa = pgmap.datafit.curvature * float(np.sum(sq)) / (n * max(p, 1))
+    return kappa if kappa > 0 and np.isfinite(kappa) else 1.0
+
+
+class SearchScales(NamedTuple):
+    """Reference weights of one problem: ``lam`` from relative weights and back.
+
+    Attributes
+    ----------
+    l1 : float
+        ``lam1_max``.
+    l2 : float
+        The curvature ``kappa``.
+    penalty : BasePenalty
+    n_features : int
+    """
+
+    l1: float
+    l2: float
+    penalty: Any
+    n_features: int
+
+    def lam(self, r1, r2=L2_RANGE[0]):
+        """``lam`` with the L1 weight ``r1 * l1`` and the L2 weight ``r2 * l2``."""
+        return self.penalty.lam_from_weights(r1 * self.l1, r2 * self.l2, self.n_features)
+
+    def unit(self):
+        """``lam`` at relative weights 1: ``lam / unit()`` is the relative position."""
+        return self.penalty.lam_from_weights(self.l1, self.l2, self.n_features)
+
+    def bounds(self, l1_range=L1_RANGE, l2_range=L2_RANGE):
+        """``(low, high)`` in ``lam`` from relative intervals of the two weights."""
+        return self.lam(l1_range[0], l2_range[0]), self.lam(l1_range[1], l2_range[1])
+
+    def scan(self, l1_levels=SCAN_L1, l2_levels=SCAN_L2):
+        """Paths of the starting scan, one per L2 level (one for a penalty without an L2
+        term), each from strong to weak L1 weight."""
+        levels = l2_levels if self.penalty.has_l2 else l2_levels[:1]
+        return [np.array([self.lam(r1, r2) for r1 in l1_levels]) for r2 in levels]
+
+
+def search_scales(pgmap, X=None, y=None):
+    """:class:`SearchScales` of a problem; ``lam1_max`` kept above round-off of a constant
+    target (:func:`~skhypergrad._validation.safe_lam_max`, from ``X`` and ``y``)."""
+    l1 = lam1_max(pgmap)
+    if X is not None:
+        l1 = safe_lam_max(l1, X, y)
+    return SearchScales(l1, l2_scale(pgmap), pgmap.penalty, pgmap.design.n_features)
