@@ -524,7 +524,10 @@ class SURE(BaseCriterion):
     the eigenvalues of :math:`X_S^T X_S / n`, or with an intercept of its
     centered version :math:`X_S^T (I - \frac1n 1 1^T) X_S / n` (the Schur
     complement of the intercept in :math:`H`). df is piecewise constant in
-    :math:`l1` (the support changes only at isolated values). Eigenvalues at or
+    :math:`l1`: SURE jumps where the support changes (by :math:`2\sigma^2/n` per
+    coefficient for the Lasso) and its gradient is that of the smooth piece at
+    :math:`\lambda` (the Monte-Carlo estimate, with a step :math:`\epsilon > 0`,
+    is continuous in :math:`\lambda`). Eigenvalues at or
     below :math:`|S|\,\epsilon_{\mathrm{mach}}` times the largest diagonal entry of
     :math:`X_S^T X_S / n` count as zeros (the pseudo-inverse on a singular
     :math:`H`): for the Lasso df is the rank of :math:`Z`, that is :math:`|S| + n_b`
@@ -549,10 +552,16 @@ class SURE(BaseCriterion):
     from the solution at :math:`y` when it has no warm start of its own. SURE is
     then a sum of one outer function of each solution, and its gradient the sum
     of their hypergradients (any engine, any penalty). The variance of the
-    estimate of df falls as :math:`1 / K`. The finite difference divides the
-    inner solver's error by :math:`\epsilon`: an error :math:`e` on the
-    predictions moves df by up to :math:`\|\delta_k\|\, e / \epsilon \approx
-    \sqrt{n}\, e / \epsilon`, so the solver's tolerance must keep that far below 1.
+    estimate of df falls as :math:`1 / K`. Its mean over the directions is the
+    mean of :math:`\mathrm{div}\,\hat y(y + \epsilon\delta)` (Stein's lemma in
+    :math:`\delta`), the df at a noise level :math:`\sqrt{\sigma^2 + \epsilon^2}`
+    rather than :math:`\sigma`: a bias that a smaller :math:`\epsilon` reduces.
+    With an int ``random_state`` the same directions serve every call, so their
+    error on df (about :math:`\sqrt{2\,\mathrm{df} / K}`) does not average out
+    over noise draws either. The finite difference divides the inner solver's
+    error by :math:`\epsilon`: an error :math:`e` on the predictions moves df by
+    up to :math:`\|\delta_k\|\, e / \epsilon \approx \sqrt{n}\, e / \epsilon`,
+    so the solver's tolerance must keep that far below 1.
 
     Parameters
     ----------
