@@ -30,6 +30,10 @@ class BaseDatafit:
     #: whether ``raw_hessp`` does not depend on the predictions ``z`` (it is then
     #: called with ``z=None``)
     constant_hessian = False
+    #: whether ``F`` is least squares :math:`\frac{1}{2n}\|y - z\|^2` on real targets:
+    #: the fit is then locally linear in ``y``, with a closed-form divergence
+    #: (:class:`~skhypergrad.criteria.SURE`'s exact degrees of freedom)
+    least_squares = False
 
     def encode(self, y):
         """Target as used by the datafit (float64)."""
@@ -62,6 +66,7 @@ class Quadratic(BaseDatafit):
     curvature = 1.0
     kind = 0  # numba kernel code
     constant_hessian = True
+    least_squares = True
 
     def loss(self, y, z):
         r = y - z

@@ -244,6 +244,28 @@ class ProxGradMap(FixedPointMap):
         self._twin = twin
         return twin
 
+    def with_target(self, y):
+        """The same map (same design, no copy of ``X``) for another target.
+
+        The design, what solvers cache with it (its converted copy of ``X``, its
+        Gram matrix), the Lipschitz constant and the step, as far as known, are
+        shared.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_samples,)
+            The target, already encoded for the datafit (e.g. a perturbed one).
+
+        Returns
+        -------
+        ProxGradMap
+        """
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.__dict__.pop("_twin", None)
+        twin.y = y
+        return twin
+
     def cheap_step(self):
         """``g`` if known, else ``1 / curvature``: no spectral norm computed.
 

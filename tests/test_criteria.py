@@ -2,7 +2,8 @@
 
 Protects :mod:`skhypergrad.criteria` (HeldOut, CrossVal, SURE): their
 normalization, the folds they use, parallel folds equal to sequential ones,
-warm starts carried in the returned state, and the SURE estimate.
+warm starts carried in the returned state. The SURE estimate has its own file,
+``test_sure.py``.
 """
 
 import numpy as np
@@ -133,31 +134,6 @@ def test_crossval_classifier_uses_stratified_folds():
     np.testing.assert_allclose(res.values, expected, rtol=1e-12)
 
 
-def test_sure_value_is_lasso_formula():
-    # For the Lasso, yhat(y) is locally the projection P_S y onto the active
-    # columns (plus the intercept): the finite difference gives delta^T P_S delta,
-    # whose expectation is the support size.
-    X, y = regression(n=50, p=10)
-    sigma, lam = 0.5, np.array([0.05])
-    crit = SURE(sigma, eps=1e-6, random_state=3)
-    model = InnerModel(fit_intercept=True)
-    res = crit.value(model, X, y, lam, solver=SOLVER)
-    w = res.state[0].w
-    support = np.flatnonzero(w[:-1])
-    XS = np.column_stack([X[:, support], np.ones(len(y))])
-    P = XS @ np.linalg.pinv(XS)
-    delta, _ = crit.direction(len(y))
-    n = len(y)
-    mse = np.mean((y - X @ w[:-1] - w[-1]) ** 2)
-    df = delta @ P @ delta
-    np.testing.assert_allclose(res.values, [mse, df], rtol=1e-6)
-    np.testing.assert_allclose(res.value, mse - sigma ** 2 + 2 * sigma ** 2 * df / n, rtol=1e-6)
-    # averaged over directions, df is the support size (plus the intercept)
-    dfs = [SURE(sigma, eps=1e-6, random_state=s).value(model, X, y, lam, solver=SOLVER).values[1]
-           for s in range(40)]
-    assert abs(np.mean(dfs) - (len(support) + 1)) < 1.0
-
-
 # -- gradients against finite differences ----------------------------------------------
 @pytest.mark.parametrize("sparse", [False, True])
 def test_heldout_grad_matches_finite_differences(sparse):
@@ -178,16 +154,6 @@ def test_crossval_grad_matches_finite_differences_logistic():
     crit = CrossVal(cv=3)
     lam = np.array([0.02, 0.05])
     res = crit.value_and_grad(model, X, y, lam, solver=SOLVER, engine=ENGINE)
-    np.testing.assert_allclose(res.grad, fd_log_grad(crit, model, X, y, lam), rtol=1e-5)
-
-
-def test_sure_grad_matches_finite_differences():
-    X, y = regression(n=50, p=10)
-    model = InnerModel("quadratic", "elasticnet")
-    crit = SURE(0.5, random_state=0)
-    lam = np.array([0.05, 0.1])
-    res = crit.value_and_grad(model, X, y, lam, solver=SOLVER, engine=ENGINE)
-    assert len(res.state) == 2
     np.testing.assert_allclose(res.grad, fd_log_grad(crit, model, X, y, lam), rtol=1e-5)
 
 
