@@ -17,8 +17,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._threads import search_blas_limits
 from ._tune import tune
-from ._validation import (atomic_fit, check_cv_size, check_X_y, safe_lam_max,
-                          one_convergence_warning)
+from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
+                          safe_lam_max, one_convergence_warning)
 from .criteria import CrossVal, HeldOut
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
@@ -235,6 +235,7 @@ class BaseHyperGrad(BaseEstimator):
     # -- prediction ----------------------------------------------------------------------
     def _decision(self, X):
         check_is_fitted(self, "coef_")
+        X = check_sparse_structure(X, "X")
         X = validate_data(self, X, accept_sparse=("csr", "csc"), reset=False,
                           dtype=[np.float64, np.float32])
         coef = self.coef_
