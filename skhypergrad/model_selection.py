@@ -40,8 +40,8 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 from ._base import BaseHyperGrad, inner_setup, lam1_max
 from ._threads import search_blas_limits
 from ._tune import tune
-from ._validation import (atomic_fit, check_bounds, check_cv_size, check_target,
-                          safe_lam_max, named, one_convergence_warning)
+from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
+                          check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
@@ -390,7 +390,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data, as the estimator (pipeline) takes it.
+            Training data, as the estimator (pipeline) takes it. A sparse ``X`` is
+            checked first (a ``ValueError`` naming ``X`` when its index arrays are
+            malformed; a canonical copy when its indices are unsorted or repeated)
+            and indexed as CSR, as ``GridSearchCV`` indexes it; a sparse output of
+            the pipeline's preprocessing is checked in the same way.
         y : array-like of shape (n_samples,)
             Targets (class labels of any type for ``LogisticRegression``).
         groups : array-like of shape (n_samples,), default=None
@@ -404,6 +408,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         classifier = isinstance(final, LogisticRegression)
         scoring = _check_scoring(self.scoring, classifier)
         get_optimizer(self.optimizer)
+        X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
         check_cv_size(self.cv, _num_samples(X))
