@@ -149,7 +149,8 @@ _DELEGATE_DOC = """Call ``{name}`` on the estimator refit with the best paramete
         Parameters
         ----------
         X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
-            Input of the estimator (of the pipeline's first step).
+            Input of the estimator (of the pipeline's first step); a sparse ``X``
+            is checked first, as in :meth:`fit`.
 
         Returns
         -------
@@ -160,7 +161,7 @@ _DELEGATE_DOC = """Call ``{name}`` on the estimator refit with the best paramete
 def _delegate(name, returns):
     def method(self, X):
         check_is_fitted(self)
-        return getattr(self.best_estimator_, name)(X)
+        return getattr(self.best_estimator_, name)(check_sparse_structure(X, "X"))
     method.__name__ = name
     method.__qualname__ = f"HyperGradSearchCV.{name}"
     method.__doc__ = _DELEGATE_DOC.format(name=name, returns=returns)
@@ -502,6 +503,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A sparse ``X`` is checked first, as in :meth:`fit`.
         y : array-like of shape (n_samples,)
 
         Returns
@@ -510,7 +512,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         _check_refit(self, "score")
         check_is_fitted(self)
-        return self.scorer_(self.best_estimator_, X, y)
+        return self.scorer_(self.best_estimator_, check_sparse_structure(X, "X"), y)
 
     predict = _delegate("predict", "ndarray of shape (n_samples,)")
     predict_proba = _delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")

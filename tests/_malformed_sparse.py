@@ -181,13 +181,29 @@ def _search():
             s = HyperGradSearchCV(estimator, cv=3, max_iter=1, refit=False).fit(X, target)
             return np.array(list(s.best_params_.values()) + [s.best_score_])
         return run
-    return {
+    entries = {
         "HyperGradSearchCV(Lasso).fit": ({"X": "X"}, search(Lasso(alpha=0.1), Y)),
         "HyperGradSearchCV(LogisticRegression).fit": ({"X": "X"}, search(
             LogisticRegression(C=1.0, l1_ratio=1.0, solver="saga"), LABELS)),
         "HyperGradSearchCV(pipeline).fit": ({"X": "X"}, search(
             make_pipeline(MaxAbsScaler(), Lasso(alpha=0.1)), Y)),
     }
+    # the methods that pass X to the refit estimator
+    fitted = {
+        "Lasso": (HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=1).fit(X, Y), Y),
+        "LogisticRegression": (HyperGradSearchCV(
+            LogisticRegression(C=1.0, l1_ratio=1.0, solver="saga"), cv=3, max_iter=1
+        ).fit(X, LABELS), LABELS),
+    }
+    for name, (s, target) in fitted.items():
+        methods = ["predict", "score"]
+        if name == "LogisticRegression":
+            methods += ["decision_function", "predict_proba"]
+        for method in methods:
+            args = (target,) if method == "score" else ()
+            entries[f"HyperGradSearchCV({name}).{method}"] = (
+                {"X": "X"}, lambda X=X, f=getattr(s, method), a=args: np.ravel(f(X, *a)))
+    return entries
 
 
 def _criteria():
