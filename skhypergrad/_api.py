@@ -6,7 +6,7 @@ import numbers
 import numpy as np
 from sklearn.utils import check_array
 
-from ._validation import check_cv_size, check_X_y, named
+from ._validation import check_cv_size, check_sparse_structure, check_X_y, named
 from .criteria import BaseCriterion, CrossVal, HeldOut
 from .hypergrad import get_engine
 from .models import InnerModel, from_estimator
@@ -136,7 +136,8 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         check_cv_size(criterion.cv, X.shape[0], name="criterion.cv")
     elif isinstance(criterion, HeldOut):
         with named("criterion.X_val"):
-            check_array(criterion.X_val, accept_sparse=True, input_name="X_val")
+            check_array(check_sparse_structure(criterion.X_val, "criterion.X_val"),
+                        accept_sparse=True, input_name="X_val")
     engine = _check_engine(method, tol, random_state)
     if solver is None:
         solver = CoordinateDescent(tol=_inner_tol(tol))

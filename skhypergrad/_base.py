@@ -19,7 +19,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._search_space import SCAN_L1, SCAN_L2, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
-from ._validation import atomic_fit, check_cv_size, check_X_y, one_convergence_warning
+from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
+                          one_convergence_warning)
 from .criteria import CrossVal, HeldOut
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
@@ -218,6 +219,7 @@ class BaseHyperGrad(BaseEstimator):
     # -- prediction ----------------------------------------------------------------------
     def _decision(self, X):
         check_is_fitted(self, "coef_")
+        X = check_sparse_structure(X, "X")
         X = validate_data(self, X, accept_sparse=("csr", "csc"), reset=False,
                           dtype=[np.float64, np.float32])
         coef = self.coef_

@@ -13,7 +13,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
-from ._validation import named
+from ._validation import check_sparse_structure, named
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 
 __all__ = ["PreparedFolds", "prepare_fold"]
@@ -45,11 +45,15 @@ def prepare_fold(preprocessing, X, y, train, test, scale):
         preprocessing = clone(preprocessing)
         X_train = preprocessing.fit_transform(X_train, y_train)
         X_test = preprocessing.transform(X_test)
-    return _Fold(_as_float(X_train), y_train, _as_float(X_test), y_test, float(scale))
+    name = "X" if preprocessing is None else "X transformed by the pipeline"
+    return _Fold(_as_float(X_train, name), y_train, _as_float(X_test, name), y_test,
+                 float(scale))
 
 
-def _as_float(X):
-    with named("X"):
+def _as_float(X, name="X"):
+    """``X`` as float64 array or checked CSR / CSC (see ``check_sparse_structure``)."""
+    X = check_sparse_structure(X, name)
+    with named(name):
         return check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64, input_name="X")
 
 

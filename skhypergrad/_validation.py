@@ -6,6 +6,10 @@ from ``y``, ``cv`` or ``alpha_bounds`` without reading a traceback. Most of
 the work is scikit-learn's own (``validate_data``, ``check_array``); these
 helpers name what it does not, and add what it cannot know (bounds, folds).
 
+Sparse input is checked by :func:`check_sparse_structure` before anything
+reads its index arrays: the numba kernels (and scipy's own conversions) index
+memory with them unchecked.
+
 The module also holds two guards of the fit itself: :func:`atomic_fit`
 (an interrupted or failed fit leaves the estimator as it was) and
 :func:`one_convergence_warning` (a search that hit numerical trouble says so
@@ -25,8 +29,8 @@ from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_y, check_consistent_length, validate_data
 
-__all__ = ["named", "check_X_y", "check_bounds", "check_cv_size", "safe_lam_max",
-           "atomic_fit", "one_convergence_warning"]
+__all__ = ["named", "check_sparse_structure", "check_X_y", "check_bounds", "check_cv_size",
+           "safe_lam_max", "atomic_fit", "one_convergence_warning"]
 
 _ACCEPT_SPARSE = ("csr", "csc")
 
@@ -55,15 +59,190 @@ def named(param):
         raise new from exc
 
 
+_INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def check_sparse_structure(X, name="X"):
+    """Check the index arrays of a sparse ``X``; return ``X`` or a canonical CSR / CSC copy.
+
+    The solvers and helpers read ``data``, ``indices`` and ``indptr`` in
+    compiled kernels that do not check bounds, so a malformed matrix is
+    refused here, before any of them (or a scipy conversion) reads it.
+
+    Contract, for a 2-d scipy sparse matrix or array:
+
+    * CSR / CSC: ``indptr`` has ``n_major + 1`` entries (rows for CSR, columns
+      for CSC), starts at 0, never decreases and ends at ``len(indices)``,
+      which is ``len(data)``; every index is in ``[0, n_minor)``. Index arrays
+      are one-dimensional int32 or int64. Anything else raises a ``ValueError``
+      whose message starts with ``name``.
+    * Unsorted or repeated indices within a row (column) are valid scipy
+      storage (repeated entries add up): they give a canonical copy (indices
+      sorted, duplicates summed), as scipy's ``sum_duplicates`` would make in
+      place. ``X`` itself is never modified, and a canonical ``X`` is returned
+      as it is, without a copy.
+    * COO and BSR: their index arrays are checked in the same way (COO
+      coordinates within the shape, BSR as CSR over the grid of blocks), then
+      the matrix is converted to CSR; LIL, DOK and DIA are converted to CSR
+      directly. The CSR is then checked as above. scikit-learn makes the same
+      conversion when given ``accept_sparse=("csr", "csc")``.
+
+    Anything that is not a 2-d scipy sparse container (dense arrays, lists,
+    data frames, 1-d sparse arrays) is returned unchanged, for the usual
+    scikit-learn validation to accept or reject.
+
+    The cost is ``O(nnz + n_major)`` vectorized numpy work and ``O(nnz)``
+    temporary booleans, without a copy of a valid, canonical ``X``.
+
+    Parameters
+    ----------
+    X : object
+        The input, of any type.
+    name : str, default="X"
+        Name of the parameter, used in error messages.
+
+    Returns
+    -------
+    X : object
+        ``X`` itself, or a canonical CSR / CSC copy (see above).
+
+    Raises
+    ------
+    ValueError
+        When the index arrays do not describe a valid matrix of ``X.shape``.
+    """
+    if not sp.issparse(X) or X.ndim != 2:
+        return X
+    fmt = X.format
+    if fmt in ("csr", "csc"):
+        return _checked_compressed(X, name)
+    if fmt == "coo":
+        _check_coo(X, name)
+    elif fmt == "bsr":
+        _check_bsr(X, name)
+    return _checked_compressed(X.tocsr(), name)
+
+
+def _fail(name, fmt, msg):
+    raise ValueError(f"{name}: malformed {fmt.upper()} sparse matrix: {msg}")
+
+
+def _index_array(a, what, name, fmt):
+    """``a`` as a 1-d int32 / int64 ndarray, or a ValueError."""
+    if not isinstance(a, np.ndarray) or a.ndim != 1 or a.dtype not in _INDEX_DTYPES:
+        desc = (f"a {a.ndim}-d array of {a.dtype}" if isinstance(a, np.ndarray)
+                else type(a).__name__)
+        _fail(name, fmt, f"{what} must be a 1-d array of int32 or int64, got {desc}.")
+    return a
+
+
+def _check_range(idx, bound, what, name, fmt):
+    """Every entry of ``idx`` in ``[0, bound)``."""
+    if idx.shape[0] == 0:
+        return
+    lo, hi = idx.min(), idx.max()
+    if lo < 0:
+        k = int(np.argmax(idx < 0))
+        _fail(name, fmt, f"negative {what} {int(idx[k])} at position {k}.")
+    if hi >= bound:
+        k = int(np.argmax(idx >= bound))
+        _fail(name, fmt, f"{what} {int(idx[k])} at position {k} is out of range: "
+                         f"expected 0 <= index < {bound}.")
+
+
+def _check_pointers(indptr, n_major, nnz, major, name, fmt):
+    """``indptr``: ``n_major + 1`` entries from 0 to ``nnz``, never decreasing."""
+    if indptr.shape[0] != n_major + 1:
+        _fail(name, fmt, f"indptr has {indptr.shape[0]} entries, expected {n_major + 1} "
+                         f"({n_major} {major}s + 1).")
+    if indptr[0] != 0:
+        _fail(name, fmt, f"indptr[0] is {int(indptr[0])}, expected 0.")
+    if indptr[-1] != nnz:
+        _fail(name, fmt, f"indptr[-1] is {int(indptr[-1])} but indices has {nnz} entries; "
+                         "they must be equal.")
+    decreasing = np.flatnonzero(indptr[1:] < indptr[:-1])
+    if decreasing.shape[0]:
+        k = int(decreasing[0])
+        _fail(name, fmt, f"indptr decreases from {int(indptr[k])} to {int(indptr[k + 1])} "
+                         f"at {major} {k}; it must be non-decreasing.")
+
+
+def _checked_compressed(X, name):
+    """A CSR / CSC ``X`` checked, and canonical (a copy when it is not)."""
+    fmt = X.format
+    major, minor = ("row", "column") if fmt == "csr" else ("column", "row")
+    n_major, n_minor = X.shape if fmt == "csr" else X.shape[::-1]
+    indices = _index_array(X.indices, "indices", name, fmt)
+    indptr = _index_array(X.indptr, "indptr", name, fmt)
+    nnz = indices.shape[0]
+    if not isinstance(X.data, np.ndarray) or X.data.ndim != 1 or X.data.shape[0] != nnz:
+        _fail(name, fmt, f"data has shape {np.shape(X.data)} and indices {indices.shape}; "
+                         "they must be 1-d of the same length.")
+    _check_pointers(indptr, n_major, nnz, major, name, fmt)
+    _check_range(indices, n_minor, f"{minor} index", name, fmt)
+    # canonical: indices strictly increasing within every row (column); a decrease
+    # is allowed only where a new row (column) starts
+    if nnz > 1:
+        not_increasing = indices[1:] <= indices[:-1]
+        starts = indptr[1:-1]
+        starts = starts[(starts > 0) & (starts < nnz)]
+        not_increasing[starts - 1] = False
+        if not_increasing.any():
+            X = X.copy()
+            X.has_sorted_indices = False  # sort_indices must not trust a cached flag
+            X.sum_duplicates()
+    return X
+
+
+def _check_coo(X, name):
+    """Coordinates of a COO ``X``: as many as ``data``, within ``X.shape``."""
+    nnz = np.shape(X.data)[0] if np.ndim(X.data) == 1 else -1
+    coords = (X.row, X.col)
+    for attr, idx, what, n in zip(("row", "col"), coords, ("row index", "column index"),
+                                  X.shape):
+        idx = _index_array(idx, attr, name, "coo")
+        if idx.shape[0] != nnz:
+            _fail(name, "coo", f"data has shape {np.shape(X.data)} and {attr} {idx.shape}; "
+                               "they must be 1-d of the same length.")
+        _check_range(idx, n, what, name, "coo")
+
+
+def _check_bsr(X, name):
+    """Block structure of a BSR ``X``, checked as CSR over the grid of blocks."""
+    R, C = X.blocksize
+    indices = _index_array(X.indices, "indices", name, "bsr")
+    indptr = _index_array(X.indptr, "indptr", name, "bsr")
+    nnzb = indices.shape[0]
+    if not isinstance(X.data, np.ndarray) or X.data.shape != (nnzb, R, C):
+        _fail(name, "bsr", f"data has shape {np.shape(X.data)}, expected {(nnzb, R, C)} "
+                           "(one block per index).")
+    _check_pointers(indptr, X.shape[0] // R, nnzb, "block row", name, "bsr")
+    _check_range(indices, X.shape[1] // C, "block column index", name, "bsr")
+
+
 def check_X_y(X, y, *, estimator=None, classifier=False, reset=True):
     """Validate training data: ``X`` as float64 (CSR / CSC kept sparse), ``y`` 1d.
 
-    With ``estimator``, ``X`` goes through ``validate_data`` (which sets
-    ``n_features_in_`` and ``feature_names_in_`` when ``reset``); without, through
-    ``check_array``. COO and other sparse formats are converted to CSR; float32
-    and integer ``X`` are converted to float64 (a new array; the input is
-    never modified). ``y`` must be numeric and finite for a regressor, and hold
-    at least two classes for a classifier.
+    A sparse ``X`` is first checked by :func:`check_sparse_structure` (a
+    ``ValueError`` naming ``X`` when malformed, a canonical copy when its
+    indices are unsorted or repeated). With ``estimator``, ``X`` then goes
+    through ``validate_data`` (which sets ``n_features_in_`` and
+    ``feature_names_in_`` when ``reset``); without, through ``check_array``.
+    COO and other sparse formats are converted to CSR; float32 and integer
+    ``X`` are converted to float64 (a new array; the input is never modified).
+    ``y`` must be numeric and finite for a regressor, and hold at least two
+    classes for a classifier.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,)
+    estimator : estimator instance, default=None
+        Passed to ``validate_data`` (feature counts and names).
+    classifier : bool, default=False
+        Whether ``y`` holds class labels.
+    reset : bool, default=True
+        ``validate_data``'s ``reset``.
 
     Returns
     -------
@@ -72,6 +251,7 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True):
     """
     if y is None:
         raise ValueError("y: this estimator requires y to be passed, but the target y is None.")
+    X = check_sparse_structure(X, "X")
     kwargs = {"accept_sparse": _ACCEPT_SPARSE, "dtype": [np.float64, np.float32]}
     with named("X"):
         if estimator is not None:

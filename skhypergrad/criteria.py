@@ -44,6 +44,7 @@ from ._compact_states import (SparseVector, _AdjointOffGradient, _compact, _expa
 from ._design import gram_pays, seed_row_subset_grams
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
+from ._validation import check_sparse_structure, named
 from .datafits import Quadratic
 from .hypergrad import get_engine
 from .models import InnerModel
@@ -191,11 +192,19 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     return out._replace(state=out.state._replace(engine_state=v))
 
 
-def _check_data(X, y):
-    X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64)
-    y = column_or_1d(y)
+def _check_data(X, y, names=("X", "y")):
+    """``X`` as float64 CSR / CSC or array, ``y`` 1d of the same length; errors name
+    ``names`` (a malformed sparse ``X`` included, see
+    :func:`~skhypergrad._validation.check_sparse_structure`)."""
+    X = check_sparse_structure(X, names[0])
+    with named(names[0]):
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
+                        input_name=names[0])
+    with named(names[1]):
+        y = column_or_1d(y)
     if y.shape[0] != X.shape[0]:
-        raise ValueError(f"X has {X.shape[0]} samples but y has {y.shape[0]}.")
+        raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
+                         f"{y.shape[0]}.")
     return X, y
 
 
@@ -368,7 +377,7 @@ class HeldOut(BaseCriterion):
         matrix of coordinate descent). Not pickled: a copy sent to a worker
         builds its own."""
         def build():
-            X_val, y_val = _check_data(self.X_val, self.y_val)
+            X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
             outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val))

@@ -53,6 +53,7 @@ from sklearn.utils import check_array, check_X_y
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._design import Design
+from ._validation import check_sparse_structure
 from .fixed_point import FixedPointMap, Linearization, ProxGradMap
 from .models import InnerModel, from_estimator
 
@@ -288,6 +289,8 @@ def data_gradient(model, X_train, y_train, X_val, y_val, *, rows=None, method="a
         must carry ``lam``); see :func:`skhypergrad.hypergradient` for the
         conversions.
     X_train : ndarray or sparse matrix of shape (n_samples, n_features)
+        A sparse ``X_train`` or ``X_val`` with malformed index arrays raises a
+        ``ValueError`` naming it (see ``ProxGradMap``).
     y_train : array-like of shape (n_samples,)
     X_val : ndarray or sparse matrix of shape (n_val, n_features)
     y_val : array-like of shape (n_val,)
@@ -332,6 +335,8 @@ def data_gradient(model, X_train, y_train, X_val, y_val, *, rows=None, method="a
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"tol must be a positive float, got {tol!r}.")
     classifier = _is_classifier(model)
+    X_train = check_sparse_structure(X_train, "X_train")
+    X_val = check_sparse_structure(X_val, "X_val")
     X_train, y_train = check_X_y(X_train, y_train, accept_sparse=("csr", "csc"),
                                  dtype=np.float64, y_numeric=not classifier)
     X_val = check_array(X_val, accept_sparse=("csr", "csc"), dtype=np.float64)

@@ -17,6 +17,7 @@ methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 import numpy as np
 
 from ._design import Design, cached_gram
+from ._validation import check_sparse_structure
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 
@@ -107,6 +108,11 @@ class ProxGradMap(FixedPointMap):
     datafit : Quadratic, Logistic or Multinomial
     penalty : L1, ElasticNet or WeightedL1
     X : ndarray or sparse matrix of shape (n_samples, n_features)
+        Used as given (float64 is expected). A sparse ``X`` is checked before
+        any kernel reads it: malformed index arrays raise a ``ValueError``
+        naming ``X``; unsorted or repeated indices give a canonical copy;
+        formats other than CSR / CSC are converted to CSR (see
+        :func:`~skhypergrad._validation.check_sparse_structure`).
     y : ndarray of shape (n_samples,)
         Target, already encoded for the datafit (see ``datafit.encode``).
     fit_intercept : bool, default=False
@@ -121,7 +127,7 @@ class ProxGradMap(FixedPointMap):
     def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None, lipschitz=None):
         self.datafit = datafit
         self.penalty = penalty
-        self.design = Design(X, fit_intercept, datafit.n_outputs)
+        self.design = Design(check_sparse_structure(X, "X"), fit_intercept, datafit.n_outputs)
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
         self._step = None if step is None else float(step)

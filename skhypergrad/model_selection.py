@@ -44,8 +44,8 @@ from .linear_model import (_LOGISTIC_L1_RANGE, _LOGISTIC_L2_RANGE, ElasticNetHyp
                            LogisticRegressionHyperGrad)
 from ._threads import search_blas_limits
 from ._tune import tune
-from ._validation import (atomic_fit, check_bounds, check_cv_size, check_target,
-                          safe_lam_max, named, one_convergence_warning)
+from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
+                          check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
@@ -155,7 +155,8 @@ _DELEGATE_DOC = """Call ``{name}`` on the estimator refit with the best paramete
         Parameters
         ----------
         X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
-            Input of the estimator (of the pipeline's first step).
+            Input of the estimator (of the pipeline's first step); a sparse ``X``
+            is checked first, as in :meth:`fit`.
 
         Returns
         -------
@@ -166,7 +167,7 @@ _DELEGATE_DOC = """Call ``{name}`` on the estimator refit with the best paramete
 def _delegate(name, returns):
     def method(self, X):
         check_is_fitted(self)
-        return getattr(self.best_estimator_, name)(X)
+        return getattr(self.best_estimator_, name)(check_sparse_structure(X, "X"))
     method.__name__ = name
     method.__qualname__ = f"HyperGradSearchCV.{name}"
     method.__doc__ = _DELEGATE_DOC.format(name=name, returns=returns)
@@ -410,7 +411,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data, as the estimator (pipeline) takes it.
+            Training data, as the estimator (pipeline) takes it. A sparse ``X`` is
+            checked first (a ``ValueError`` naming ``X`` when its index arrays are
+            malformed; a canonical copy when its indices are unsorted or repeated)
+            and indexed as CSR, as ``GridSearchCV`` indexes it; a sparse output of
+            the pipeline's preprocessing is checked in the same way.
         y : array-like of shape (n_samples,)
             Targets (class labels of any type for ``LogisticRegression``).
         groups : array-like of shape (n_samples,), default=None
@@ -424,6 +429,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         classifier = isinstance(final, LogisticRegression)
         scoring = _check_scoring(self.scoring, classifier)
         get_optimizer(self.optimizer)
+        X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
         check_cv_size(self.cv, _num_samples(X))
@@ -529,6 +535,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A sparse ``X`` is checked first, as in :meth:`fit`.
         y : array-like of shape (n_samples,)
 
         Returns
@@ -537,7 +544,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         _check_refit(self, "score")
         check_is_fitted(self)
-        return self.scorer_(self.best_estimator_, X, y)
+        return self.scorer_(self.best_estimator_, check_sparse_structure(X, "X"), y)
 
     predict = _delegate("predict", "ndarray of shape (n_samples,)")
     predict_proba = _delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")

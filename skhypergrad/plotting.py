@@ -20,6 +20,8 @@ works without it; install it with ``pip install "skhypergrad[plot]"``.
 
 import numpy as np
 
+from ._validation import check_sparse_structure
+
 __all__ = ["plot_trajectory", "plot_criterion", "plot_coef_path"]
 
 _MISSING = ("skhypergrad.plotting needs matplotlib: pip install \"skhypergrad[plot]\" "
@@ -63,6 +65,7 @@ def _problem(estimator, X, y):
     history = _history(estimator)
     if not hasattr(estimator, "_inner_model"):
         raise ValueError(f"expected a skhypergrad estimator, got {type(estimator).__name__}.")
+    X = check_sparse_structure(X, "X")
     X, y = check_X_y(X, y, accept_sparse=("csr", "csc"), dtype=np.float64,
                      y_numeric=not estimator._is_classifier)
     if X.shape[1] != estimator.n_features_in_:

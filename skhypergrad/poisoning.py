@@ -34,6 +34,7 @@ import numpy as np
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_array, check_random_state, column_or_1d
 
+from ._validation import check_sparse_structure
 from .criteria import _heldout_loss
 from .data_gradient import TrainingDataMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
@@ -111,7 +112,8 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
     Parameters
     ----------
     X_train : ndarray of shape (n_samples, n_features)
-        Clean training inputs (dense).
+        Clean training inputs (dense: sparse ``X_train`` and ``X_val`` are
+        refused with a ``TypeError``, or a ``ValueError`` when malformed).
     y_train : array-like of shape (n_samples,)
         Training labels (the poisoned points keep theirs).
     X_val : ndarray of shape (n_val, n_features)
@@ -181,8 +183,11 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
     if not (isinstance(step_size, numbers.Real) and step_size > 0):
         raise ValueError(f"step_size must be a positive float, got {step_size!r}.")
-    X_train = check_array(X_train, dtype=np.float64)
-    X_val = check_array(X_val, dtype=np.float64)
+    # sparse input is refused; a malformed one names what is wrong with it
+    X_train = check_array(check_sparse_structure(X_train, "X_train"), dtype=np.float64,
+                          input_name="X_train")
+    X_val = check_array(check_sparse_structure(X_val, "X_val"), dtype=np.float64,
+                        input_name="X_val")
     y_train, y_val = column_or_1d(y_train), column_or_1d(y_val)
     if X_train.shape[0] != y_train.shape[0] or X_val.shape[0] != y_val.shape[0]:
         raise ValueError("X_train / y_train or X_val / y_val have different lengths.")

@@ -6,14 +6,27 @@ wrong shapes, strings, ...) and must raise a ``ValueError`` / ``TypeError`` whos
 message names the offending parameter; the table of unusual but valid data
 (integer, float32, Fortran, non-contiguous, CSR / CSC / COO, one feature,
 constant target) must give the result of the plain float64 C-ordered input.
-No input is ever modified in place. Many of these checks are scikit-learn's
+No input is ever modified in place.
+
+Sparse matrices whose index arrays are malformed (out-of-range or negative
+indices, a broken ``indptr``, ``data`` and ``indices`` of different lengths)
+must get a ``ValueError`` naming the input from every public entry point,
+before a compiled kernel reads them; those cases run in a subprocess
+(``tests/_malformed_sparse.py``), so that a crash fails the test instead of the
+test run. Unsorted or repeated indices must give the result of the canonical
+matrix. Many of these checks are scikit-learn's
 (``validate_data``, ``_parameter_constraints``); they are tested here anyway,
 because they are part of our contract.
 """
 
 import copy
 import functools
+import json
+import re
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,9 +34,15 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
 
+import skhypergrad
 from skhypergrad import (CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
                          InnerModel, LassoHyperGrad, LogisticRegressionHyperGrad,
                          WeightedLassoHyperGrad, hypergradient)
+from skhypergrad._validation import check_sparse_structure
+
+from _malformed_sparse import VARIANTS as SPARSE_VARIANTS
+
+NONCANONICAL = {k: SPARSE_VARIANTS[k] for k in ("unsorted", "duplicates")}
 
 N, P = 24, 4
 
@@ -410,3 +429,107 @@ def test_bounds_around_the_start_clip_it():
     X, y = _data()
     est = LassoHyperGrad(cv=3, max_iter=2, alpha_init=5.0, alpha_bounds=(1e-3, 1e-2)).fit(X, y)
     assert 1e-3 <= est.alpha_ <= 1e-2
+
+
+# -- sparse index arrays ------------------------------------------------------------------------
+SPARSE_GROUPS = ("estimators", "search", "criteria", "data_and_solvers")
+
+
+@functools.lru_cache(maxsize=None)
+def _sparse_records(group):
+    """The records of ``tests/_malformed_sparse.py`` for ``group``, from one subprocess.
+
+    A crash (or any exception outside the cases) fails here, naming the case
+    that was running.
+    """
+    paths = [str(Path(__file__).parent), str(Path(skhypergrad.__file__).resolve().parents[1])]
+    code = (f"import sys; sys.path[:0] = {paths!r}; "
+            f"from _malformed_sparse import main; main({group!r})")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    started = [line["start"] for line in lines if "start" in line]
+    assert proc.returncode == 0 and lines and "done" in lines[-1], (
+        f"the subprocess ended with return code {proc.returncode} during "
+        f"{started[-1] if started else 'the imports'}:\n{proc.stderr[-3000:]}")
+    return [line for line in lines if "kind" in line]
+
+
+def _case_id(r):
+    return f"{r['entry']}({r['input']}, {r['format']}): {r['case']}"
+
+
+@pytest.mark.parametrize("group", SPARSE_GROUPS)
+def test_malformed_sparse_input_raises_naming_it(group):
+    records = [r for r in _sparse_records(group) if r["kind"] == "malformed"]
+    assert records
+    wrong = []
+    for r in records:
+        expected = (rf"^{re.escape(r['name'])}: malformed {r['format'].upper()} sparse matrix: "
+                    rf".*{r['word']}")
+        if r["error"] is None or r["error"][0] != "ValueError" \
+                or not re.search(expected, r["error"][1]):
+            wrong.append(f"{_case_id(r)} gave {r['error']}, expected ValueError({expected!r})")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("group", SPARSE_GROUPS)
+def test_noncanonical_sparse_input_gives_the_canonical_result(group):
+    """Unsorted and repeated indices, int64 indices and sparse arrays give the result of the
+    canonical matrix; that one the result of the dense input; no input is modified."""
+    records = [r for r in _sparse_records(group) if r["kind"] == "valid"]
+    assert records
+    wrong = []
+    for r in records:
+        if r["entry"] == "poison":  # dense only: a clear TypeError, the same for every storage
+            if r["error"] is None or r["error"][0] != "TypeError" \
+                    or not re.search(rf"\b{r['input']}\b", r["error"][1]):
+                wrong.append(f"{_case_id(r)} gave {r['error']}, expected a TypeError")
+            continue
+        tol = 1e-5 if r["case"] == "canonical" else 1e-12
+        if r["error"] is not None or r["diff"] is None or r["diff"] > tol:
+            wrong.append(f"{_case_id(r)}: error {r['error']}, relative difference {r['diff']}")
+        if r.get("unchanged") is False:
+            wrong.append(f"{_case_id(r)}: the input was modified")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_matrix, sp.csr_array,
+                                       sp.csc_array])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_check_sparse_structure_keeps_a_canonical_matrix(container, index_dtype):
+    X, _ = _data()
+    A = container(X)
+    A.indices, A.indptr = A.indices.astype(index_dtype), A.indptr.astype(index_dtype)
+    assert check_sparse_structure(A) is A
+
+
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_array])
+@pytest.mark.parametrize("variant", ["unsorted", "duplicates"])
+def test_check_sparse_structure_copies_a_noncanonical_matrix(container, variant):
+    X, _ = _data()
+    X[X < 0] = 0
+    A = NONCANONICAL[variant](container(X))
+    before = copy.deepcopy(A)
+    B = check_sparse_structure(A)
+    assert B is not A and type(B) is type(A) and B.has_canonical_format
+    _assert_same(A, before)  # the input is not sorted in place
+    np.testing.assert_array_equal(B.toarray(), X)
+    assert B.nnz == container(X).nnz
+
+
+@pytest.mark.parametrize("make", [sp.coo_matrix, sp.coo_array, sp.lil_matrix, sp.dok_matrix,
+                                  sp.dia_matrix, lambda X: sp.bsr_matrix(X, blocksize=(2, 2))])
+def test_check_sparse_structure_converts_other_formats_to_csr(make):
+    X, _ = _data()
+    A = make(X)
+    B = check_sparse_structure(A)
+    assert B.format == "csr" and B.has_canonical_format
+    assert isinstance(B, sp.sparray) == isinstance(A, sp.sparray)
+    np.testing.assert_array_equal(B.toarray(), X)
+
+
+def test_check_sparse_structure_passes_anything_else_through():
+    X, _ = _data()
+    for obj in (X, X.tolist(), None, "X", sp.csr_array(X[0])):
+        assert check_sparse_structure(obj) is obj
