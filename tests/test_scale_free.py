@@ -1,0 +1,197 @@
+"""Protects the scale-free search (:mod:`skhypergrad._search_space`): the chosen model does
+not depend on the units of ``y`` or ``X``, the scan runs on every fold, bounds hit are
+reported, and the result is never worse than a point evaluated."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import ElasticNet, ElasticNetCV
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from skhypergrad import (ElasticNetHyperGrad, HyperGradSearchCV, LassoHyperGrad,
+                         LogisticRegressionHyperGrad, WeightedLassoHyperGrad)
+from skhypergrad._search_space import l2_scale, search_scales
+from skhypergrad.models import InnerModel
+
+SCALES = [1e-6, 1e-3, 1.0, 1e3, 1e6]
+
+
+def _diabetes(n=150, p=8):
+    X, y = load_diabetes(return_X_y=True)
+    return X[:n, :p], y[:n]
+
+
+def _relative(lam, c_l1, c_l2, penalty):
+    """``lam`` in the units of the unscaled problem: L1 weights / c_l1, the L2 weight / c_l2."""
+    rel = np.array(lam, dtype=np.float64)
+    if penalty == "elasticnet":
+        rel[0] /= c_l1
+        rel[1] /= c_l2
+    else:
+        rel /= c_l1
+    return rel
+
+
+def _fit_quiet(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+@pytest.mark.parametrize("Est, penalty", [(ElasticNetHyperGrad, "elasticnet"),
+                                          (LassoHyperGrad, "l1"),
+                                          (WeightedLassoHyperGrad, "weighted_l1")])
+def test_target_scale_changes_nothing_but_units(Est, penalty):
+    """y -> c y: the L1 weights scale by c, the L2 weight stays, coef_ scales by c and
+    the CV loss by c^2, for c from 1e-6 to 1e6 (to 1e-6 relative)."""
+    X, y = _diabetes()
+    cv = KFold(3, shuffle=True, random_state=0)
+    kw = {"max_iter": 8} if Est is WeightedLassoHyperGrad else {}
+    ref = _fit_quiet(Est(cv=cv, **kw), X, y)
+    for c in SCALES:
+        est = _fit_quiet(Est(cv=cv, **kw), X, c * y)
+        np.testing.assert_allclose(_relative(est.lam_, c, 1.0, penalty), ref.lam_, rtol=1e-6)
+        np.testing.assert_allclose(est.coef_ / c, ref.coef_, rtol=1e-6,
+                                   atol=1e-6 * np.abs(ref.coef_).max())
+        assert est.intercept_ / c == pytest.approx(ref.intercept_, rel=1e-6)
+        assert est.best_loss_ / c ** 2 == pytest.approx(ref.best_loss_, rel=1e-6)
+        np.testing.assert_array_equal(est.at_bound_, ref.at_bound_)
+        assert len(est.history_) == len(ref.history_)
+
+
+def test_search_cv_target_scale_changes_nothing_but_units():
+    X, y = _diabetes()
+    cv = KFold(3, shuffle=True, random_state=0)
+    ref = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(X, y)
+    for c in SCALES:
+        search = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(X, c * y)
+        lam = [search.best_params_["alpha"] * search.best_params_["l1_ratio"],
+               search.best_params_["alpha"] * (1 - search.best_params_["l1_ratio"])]
+        lam_ref = [ref.best_params_["alpha"] * ref.best_params_["l1_ratio"],
+                   ref.best_params_["alpha"] * (1 - ref.best_params_["l1_ratio"])]
+        # l1_ratio near 1 resolves alpha * (1 - l1_ratio) only to about 1e-16 alpha
+        np.testing.assert_allclose(_relative(lam, c, 1.0, "elasticnet"), lam_ref, rtol=1e-6,
+                                   atol=1e-15 * search.best_params_["alpha"])
+        assert search.best_score_ / c ** 2 == pytest.approx(ref.best_score_, rel=1e-6)
+        np.testing.assert_allclose(search.best_estimator_.coef_ / c,
+                                   ref.best_estimator_.coef_, rtol=1e-5,
+                                   atol=1e-6 * np.abs(ref.best_estimator_.coef_).max())
+
+
+@pytest.mark.parametrize("Est, penalty", [(LassoHyperGrad, "l1"),
+                                          (WeightedLassoHyperGrad, "weighted_l1")])
+def test_design_scale_changes_nothing_but_units(Est, penalty):
+    """X -> c X: the L1 weights scale by c, coef_ by 1 / c, the CV loss not at all (to
+    the accuracy of the inner solves: with an intercept, coordinate descent's iterates
+    are not exactly equivariant)."""
+    X, y = _diabetes()
+    X = X / X.std(axis=0)
+    cv = KFold(3, shuffle=True, random_state=0)
+    kw = {"max_iter": 8} if Est is WeightedLassoHyperGrad else {}
+    ref = _fit_quiet(Est(cv=cv, **kw), X, y)
+    for c in (1e-3, 1e3):
+        est = _fit_quiet(Est(cv=cv, **kw), c * X, y)
+        np.testing.assert_allclose(_relative(est.lam_, c, c * c, penalty), ref.lam_,
+                                   rtol=1e-3)
+        assert est.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-6)
+        np.testing.assert_allclose(est.coef_ * c, ref.coef_, rtol=1e-3,
+                                   atol=1e-3 * np.abs(ref.coef_).max())
+
+
+def test_logistic_design_scale_changes_nothing_but_units():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 6))
+    y = (X[:, 0] - X[:, 1] + 0.8 * rng.standard_normal(150) > 0).astype(int)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    ref = _fit_quiet(LogisticRegressionHyperGrad(cv=cv), X, y)
+    for c in (1e-3, 1e3):
+        est = _fit_quiet(LogisticRegressionHyperGrad(cv=cv), c * X, y)
+        assert est.lam_[0] / c == pytest.approx(ref.lam_[0], rel=1e-5)
+        assert est.C_ * c == pytest.approx(ref.C_, rel=1e-5)
+        assert est.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-6)
+        np.testing.assert_allclose(est.coef_ * c, ref.coef_, rtol=1e-4, atol=1e-6)
+
+
+def test_reference_scales():
+    """lam1_max scales as c_y c_X, the curvature as c_X^2, and neither moves with a shift."""
+    X, y = _diabetes()
+    model = InnerModel("quadratic", "elasticnet", True)
+    base = search_scales(model.make_map(X, y))
+    scaled = search_scales(model.make_map(3.0 * X + 100.0, 5.0 * y - 7.0))
+    assert scaled.l1 == pytest.approx(15.0 * base.l1, rel=1e-9)
+    assert scaled.l2 == pytest.approx(9.0 * base.l2, rel=1e-9)
+    Xc = X - X.mean(axis=0)
+    assert base.l2 == pytest.approx(np.sum(Xc ** 2) / X.size, rel=1e-12)
+    assert l2_scale(InnerModel("quadratic", "elasticnet", True).make_map(
+        np.ones((5, 2)), np.arange(5.0))) == 1.0  # constant columns: any L2 weight
+    np.testing.assert_allclose(base.lam(0.5, 2.0), [0.5 * base.l1, 2.0 * base.l2])
+
+
+def test_scan_is_on_every_fold_and_never_lost():
+    """Every history entry is a value of the whole criterion, and the result is the best."""
+    X, y = _diabetes()
+    est = ElasticNetHyperGrad(cv=3).fit(X, y)
+    assert all(h["values"].shape == (3,) for h in est.history_)
+    values = [h["value"] for h in est.history_]
+    assert est.best_loss_ == min(values) == -est.best_score_
+    scan = [h for h in est.history_ if h["grad"] is None]
+    assert len(scan) >= 8  # paths at several L2 weights
+
+
+def test_readme_example_matches_elasticnetcv():
+    """The README's ten lines (raw diabetes, cv=5): the CV loss is within 0.1% of that of
+    ElasticNetCV with 9 l1_ratios x 100 alphas on the same folds, both scored by
+    scikit-learn's ElasticNet."""
+    X, y = load_diabetes(return_X_y=True)
+    cv = KFold(5)
+    est = ElasticNetHyperGrad(cv=cv).fit(X, y)
+    ref = ElasticNetCV(l1_ratio=[0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0], alphas=100,
+                       cv=cv).fit(X, y)
+
+    def cv_mse(alpha, l1_ratio):
+        errors = []
+        for train, test in cv.split(X):
+            m = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-10, max_iter=100_000)
+            m.fit(X[train], y[train])
+            errors.append(np.mean((m.predict(X[test]) - y[test]) ** 2))
+        return np.mean(errors)
+
+    ours, theirs = cv_mse(est.alpha_, est.l1_ratio_), cv_mse(ref.alpha_, ref.l1_ratio_)
+    assert ours <= 1.001 * theirs
+    assert est.best_loss_ == pytest.approx(ours, rel=1e-4)
+
+
+def test_bounds_hit_are_reported():
+    X, y = _diabetes()
+    # an interval far above alpha_max: the search ends on its lower end, and says so
+    est = LassoHyperGrad(cv=3, alpha_bounds=(1e3, 1e4)).fit(X, y)
+    np.testing.assert_array_equal(est.at_bound_, [-1])
+    assert est.alpha_ == pytest.approx(1e3)
+    # the Lasso end of an elastic net: its L2 weight on the lower bound
+    est = ElasticNetHyperGrad(cv=3).fit(X, y)
+    assert est.at_bound_.shape == (2,)
+    lo, hi = est.lam_bounds_
+    for k, flag in enumerate(est.at_bound_):
+        if flag == -1:
+            assert est.lam_[k] == pytest.approx(lo[k])
+        elif flag == 1:
+            assert est.lam_[k] == pytest.approx(hi[k])
+        else:
+            assert lo[k] < est.lam_[k] < hi[k]
+
+
+@pytest.mark.parametrize("Est, kw", [(LassoHyperGrad, {"alpha_init": 1e4}),
+                                     (LogisticRegressionHyperGrad, {"C_init": 1e-8})])
+def test_flat_start_is_left_with_a_warning(Est, kw):
+    """A start where every coefficient is zero (a zero hypergradient) is moved below
+    lam1_max, with a warning, and the search improves on the null model."""
+    X, y = _diabetes()
+    if Est is LogisticRegressionHyperGrad:
+        y = (y > np.median(y)).astype(int)
+    with pytest.warns(UserWarning, match="zeroes every coefficient"):
+        est = Est(cv=3, max_iter=10, **kw).fit(X, y)
+    assert np.any(est.coef_ != 0)
+    assert est.best_loss_ <= est.history_[0]["value"]
