@@ -230,7 +230,10 @@ def test_constant_target_search_and_hypergradient():
     X, _ = _data()
     y = np.full(N, 3.7)
     with pytest.warns(UserWarning, match="zeroes every coefficient"):
-        search = HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=2).fit(X, y)
+        search = HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=2,
+                                   init="estimator").fit(X, y)
+    np.testing.assert_allclose(search.best_estimator_.coef_, 0.0, atol=1e-12)
+    search = HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=2).fit(X, y)
     np.testing.assert_allclose(search.best_estimator_.coef_, 0.0, atol=1e-12)
     value, grad = hypergradient(Lasso(alpha=0.1), X, y, criterion=CrossVal(cv=3))
     assert 0 <= value <= 1e-8 * 3.7 ** 2 and np.all(np.abs(grad) <= 1e-8)
