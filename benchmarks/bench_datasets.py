@@ -70,10 +70,10 @@ def classification_sets():
             "wine std (3 classes)": (StandardScaler().fit_transform(Xw), yw)}
 
 
-def cv_mse(X, y, cv, alpha, l1_ratio):
+def cv_mse(X, y, cv, alpha, l1_ratio, tol=1e-10):
     errs = []
     for tr, te in cv.split(X, y):
-        m = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=1e-10, max_iter=100_000)
+        m = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, tol=tol, max_iter=100_000)
         m.fit(X[tr], y[tr])
         errs.append(np.mean((m.predict(X[te]) - y[te]) ** 2))
     return float(np.mean(errs))
@@ -117,7 +117,7 @@ def regression_row(name, X, y):
     t0 = time.process_time()
     grid = [(a / r, r) for r in np.linspace(0.05, 1.0, 20)
             for a in alpha_max * np.logspace(0, -4, 20)]
-    best = min(grid, key=lambda ar: cv_mse(X, y, cv, *ar))
+    best = min(grid, key=lambda ar: cv_mse(X, y, cv, *ar, tol=1e-6))
     peers["grid 20x20"] = (cv_mse(X, y, cv, *best), time.process_time() - t0)
     ref = min(v[0] for v in peers.values())
     lasso_ref = peers["LassoCV"][0]

@@ -31,7 +31,9 @@ class TuneResult(NamedTuple):
     history : list of dict
         One entry per criterion evaluation: ``lam``, ``value``, ``grad`` (in
         ``log lam``), ``values`` (per fold), ``n_iter_inner``, ``n_iter_engine``,
-        ``tol``, ``seconds``, ``best``. Every entry is a value of the whole criterion.
+        ``tol``, ``seconds``, ``best``. Every entry is a value of the whole criterion;
+        the best one is at the final inner accuracy (evaluated again, with
+        ``refined=True``, when it was first evaluated at a looser one).
     n_iter : int
         Outer steps.
     n_evals : int
@@ -135,13 +137,33 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
                    max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback)
     history = scan + [as_entry(h) for h in out.history]
-    # the best point evaluated, scan included (every evaluation is on the whole criterion)
-    best_scan = min(scan, key=lambda h: h["value"], default=None)
-    if best_scan is not None and best_scan["value"] < out.value:
-        return TuneResult(best_scan["lam"], best_scan["value"], history, out.n_iter,
-                          len(history), out.converged, out.info["_state"])
-    return TuneResult(np.exp(out.theta), out.value, history, out.n_iter, len(history),
-                      out.converged, out.info["_state"])
+    # the best point evaluated, scan included (every evaluation is on the whole criterion),
+    # its value made accurate
+    best = _refine_best(model, X, y, criterion, history, solver, inner_tol[1], last_state)
+    return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
+                      len(history), out.converged, last_state[0])
+
+
+def _refine_best(model, X, y, criterion, history, solver, tol, last_state, max_checks=3):
+    """The entry of ``history`` with the smallest value, once that value is at the final
+    accuracy ``tol``.
+
+    An entry evaluated at a looser inner accuracy (the scan, the first steps) may owe
+    its small value to the inexact solve (a training loss near zero makes a loose
+    relative gap a large error on the held-out loss): it is evaluated again at ``tol``
+    and its ``value``, ``values`` and ``tol`` are updated in place (``refined=True``),
+    until the best entry is accurate (at most ``max_checks`` times).
+    """
+    for _ in range(max_checks):
+        best = min(history, key=lambda h: h["value"])
+        if best["tol"] <= tol * (1 + 1e-9):
+            return best
+        res = criterion.value(model, X, y, best["lam"], solver=_with_tol(solver, tol),
+                              state=last_state[0])
+        last_state[0] = res.state
+        best.update(value=float(res.value), values=res.values, tol=tol, refined=True,
+                    n_iter_inner=best["n_iter_inner"] + int(np.sum(res.n_iter)))
+    return min(history, key=lambda h: h["value"])
 
 
 def _outer_entry(h, offset):
