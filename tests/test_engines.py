@@ -19,6 +19,7 @@ from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, Pr
 from skhypergrad.fixed_point import FixedPointMap
 from skhypergrad.hypergrad import (ENGINES, ITD, NSID, AIDConjugateGradient, AIDFixedPoint,
                                    BaseEngine, contraction_factor, get_engine)
+from skhypergrad.hypergrad.nsid import jacobian_noise, predicted_error
 
 from _data import as_storage, make_classification_data, make_regression_data
 
@@ -369,7 +370,13 @@ def test_nsid_step_sizes_dense_sparse_and_constant_step():
     b = NSID(n_samples=64, batch_size=4, random_state=0, contraction=q).hypergradient(
         sparse.pgmap, sparse.lam, sparse.w, sparse.grad_C)
     np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10)
-    assert a.n_iter == 64 and a.state is None and np.isnan(a.residual)
+    assert a.n_iter == 64 and a.state is None
+    # the residual is the predicted relative error of the 64 samples
+    eta0 = NSID(n_samples=64, batch_size=4, contraction=q).step_sizes(
+        prob.pgmap, prob.lam, prob.w)[0]
+    beta = 2 / (1 - q ** 2)
+    assert a.residual == pytest.approx(predicted_error(
+        64, q, jacobian_noise(prob.pgmap, 4), beta, beta / eta0))
     # constant step: error stalls at a floor, but stays a usable estimate
     const = _nsid_draws(prob, 10, n_samples=1024, batch_size=4, step="constant")
     mse = np.mean(np.sum((const - prob.exact) ** 2, axis=1))
