@@ -240,7 +240,7 @@ def test_contraction_factor_is_the_spectral_radius_of_A():
     assert contraction_factor(*(lambda p: (p.pgmap, p.lam, p.w))(ill_conditioned())) > 0.98
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0: runs max_iter
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0, max_iter
 def test_aid_fp_error_decays_linearly_at_the_contraction_factor():
     """log(error_k) is linear in k with slope log(q), q ~ 0.99, within 5%, once the faster
     modes (eigenvalues 0.986, 0.978, ...) have died out; errors 4e-8 .. 6e-12 here."""
@@ -255,7 +255,7 @@ def test_aid_fp_error_decays_linearly_at_the_contraction_factor():
     assert np.all(np.diff(np.log(errors)) < 0)
 
 
-@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0: runs max_iter
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0, max_iter
 def test_aid_fp_reaches_1e6_in_fewer_iterations_than_itd():
     """Iterations to a relative error of 1e-6 (to within 10): AID-FP from v = 0 at the
     solution vs ITD from w = 0, both applying the same map once per iteration."""

@@ -44,15 +44,16 @@ converged: the first t with
 
 (the largest Jacobian seen, rather than :math:`\|J_{t+1}\|_F`, so that a
 Jacobian that decays to zero, as when every coefficient ends at zero while
-the intercept converges, has converged too), where reverse mode, which has no :math:`J_t` during the forward pass, tracks
-the tangent :math:`J_t\lambda` (the derivative along
+the intercept converges, has converged too), where reverse mode, which has
+no :math:`J_t` during the forward pass, tracks the tangent
+:math:`J_t\lambda` (the derivative along
 :math:`\lambda(1 + s)`, i.e. along all log-hyperparameters at once; one more
 Jacobian-vector product per step) in place of :math:`J_t`. Both tests matter:
 started from a warm start near the solution, the iterates converge at once
 while :math:`J_t` (from :math:`J_0 = 0`) still needs
 :math:`\approx\log(\mathrm{tol})/\log(q)` steps, :math:`q` the contraction
 factor. Since both decay linearly at rate :math:`q` after the support is
-identified, the error at the stop is about :math:`\mathrm{tol}\,q/(1 - q)`
+identified, the error at the stop is at most about :math:`\mathrm{tol}\,q/(1 - q)`
 (relative). At ``max_iter`` steps without convergence the engine warns
 (:class:`~sklearn.exceptions.ConvergenceWarning`) with the last relative steps
 and the contraction factor.
