@@ -5,9 +5,8 @@ Logistic regression: tuning C and l1_ratio on the log-loss
 
 :class:`~skhypergrad.LogisticRegressionHyperGrad` tunes an L1 (``C``) or
 elastic-net (``C`` and ``l1_ratio``) logistic regression by gradient descent
-on the cross-validated log-loss. Here with forward iterative differentiation
-(``"itd"``: cheap with one or two hyperparameters), on the breast cancer data,
-against ``GridSearchCV`` over ``C``.
+on the cross-validated log-loss, here on the breast cancer data, against
+``GridSearchCV`` over ``C``.
 """
 
 # %%
@@ -31,7 +30,7 @@ X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
 cv = StratifiedKFold(5, shuffle=True, random_state=0)
 
 t0 = time.perf_counter()
-l1 = LogisticRegressionHyperGrad(cv=cv, hypergradient="itd").fit(X_train, y_train)
+l1 = LogisticRegressionHyperGrad(cv=cv).fit(X_train, y_train)
 t_l1 = time.perf_counter() - t0
 enet = LogisticRegressionHyperGrad(penalty="elasticnet", cv=cv).fit(X_train, y_train)
 
@@ -42,7 +41,7 @@ grid.fit(X_train, y_train)
 t_grid = time.perf_counter() - t0
 
 print(f"{'model':<40}{'C':>8}{'l1_ratio':>10}{'CV log-loss':>13}{'test acc':>10}")
-print(f"{'LogisticRegressionHyperGrad (L1, itd)':<40}{l1.C_:>8.3f}{1.0:>10.2f}"
+print(f"{'LogisticRegressionHyperGrad (L1)':<40}{l1.C_:>8.3f}{1.0:>10.2f}"
       f"{l1.best_loss_:>13.4f}{l1.score(X_test, y_test):>10.3f}   {t_l1:.2f}s")
 print(f"{'LogisticRegressionHyperGrad (enet)':<40}{enet.C_:>8.3f}{enet.l1_ratio_:>10.2f}"
       f"{enet.best_loss_:>13.4f}{enet.score(X_test, y_test):>10.3f}")
@@ -56,7 +55,7 @@ print(f"{'GridSearchCV, 20 values of C':<40}{grid.best_params_['C']:>8.3f}{1.0:>
 # ``liblinear`` penalizes the intercept, so the grid's log-loss is a little
 # different from the one skhypergrad minimizes; the chosen ``C`` are close.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-plot_criterion(l1, ax=axes[0], label="L1 (itd)")
+plot_criterion(l1, ax=axes[0], label="L1")
 plot_criterion(enet, ax=axes[0], label="elastic net (aid-cg)")
 axes[0].set_ylim(top=3 * l1.best_loss_)
 plot_coef_path(l1, X_train, y_train, ax=axes[1], n_points=25)

@@ -85,10 +85,16 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         Hypergradient engine (see :func:`skhypergrad.hypergrad.get_engine`):
         ``"itd"``, ``"itd-reverse"``, ``"aid-fp"``, ``"aid-cg"``, ``"nsid"``, or
         an engine object used as is. ITD engines iterate from zero themselves
-        (no inner solve) and the value is taken at their last iterate.
+        (no inner solve) until their iterates and Jacobian have converged to
+        ``tol``, and the value is taken at their last iterate.
     tol : float, default=1e-8
-        Tolerance of the hypergradient engine (every engine built from a name
-        takes it) and, when ``solver`` is None, sets the inner solver's.
+        Tolerance of an engine given by name, which reaches it or raises a
+        :class:`~sklearn.exceptions.ConvergenceWarning`: the relative residual
+        of the adjoint system (AID), the relative step of the iterates and
+        their Jacobian (ITD), the predicted relative error of the estimate
+        (NSID, whose cost grows as ``1 / tol**2``: pass e.g. ``tol=0.1`` with
+        ``solver`` given). Also, when ``solver`` is None, the inner solver's
+        (relative duality gap).
     solver : solver instance, default=None
         Inner solver; None uses :class:`~skhypergrad.solvers.CoordinateDescent`
         at a relative duality gap of ``min(tol, 1e-10) ** 1.25``: the gap bounds

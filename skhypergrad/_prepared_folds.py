@@ -126,4 +126,5 @@ class PreparedFolds(BaseCriterion):
             values=values,
             n_iter=np.concatenate([res.n_iter for res in results]),
             n_iter_engine=np.concatenate([res.n_iter_engine for res in results]),
+            engine_residual=np.concatenate([res.engine_residual for res in results]),
         )

@@ -31,9 +31,11 @@ class TuneResult(NamedTuple):
     history : list of dict
         One entry per criterion evaluation: ``lam``, ``value``, ``grad`` (in
         ``log lam``), ``values`` (per fold), ``n_iter_inner``, ``n_iter_engine``,
-        ``tol``, ``seconds``, ``best``. Every entry is a value of the whole criterion;
-        the best one is at the final inner accuracy (evaluated again, with
-        ``refined=True``, when it was first evaluated at a looser one).
+        ``engine_residual`` (the largest final residual of the engine over the
+        inner problems, nan without a gradient), ``tol``, ``seconds``, ``best``.
+        Every entry is a value of the whole criterion; the best one is at the final
+        inner accuracy (evaluated again, with ``refined=True``, when it was first
+        evaluated at a looser one).
     n_iter : int
         Outer steps.
     n_evals : int
@@ -79,7 +81,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     optimizer : str or optimizer instance, default="gd"
     engine : str or engine instance, default="aid-cg"
     solver : solver instance
-        Inner solver; its ``tol`` (and the engine's) follows the inexactness schedule.
+        Inner solver; its ``tol`` follows the inexactness schedule, and the
+        engine's is ``engine.search_tol`` of it (the same for the deterministic
+        engines, NSID's own ``tol`` for NSID).
     max_iter, tol, inner_tol, callback
         See :func:`skhypergrad.optimizers.minimize`.
     candidates : ndarray of shape (n_candidates, n_hyper) or list of them, default=None
@@ -109,11 +113,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     def objective(theta, tol_k):
         lam = np.exp(theta)
         res = criterion.value_and_grad(model, X, y, lam, solver=_with_tol(solver, tol_k),
-                                       engine=_with_tol(engine, tol_k),
+                                       engine=_with_tol(engine, engine.search_tol(tol_k)),
                                        state=last_state[0])
         last_state[0] = res.state
         info = {"lam": lam, "values": res.values, "n_iter_inner": int(np.sum(res.n_iter)),
-                "n_iter_engine": int(np.sum(res.n_iter_engine)), "_state": res.state}
+                "n_iter_engine": int(np.sum(res.n_iter_engine)),
+                "engine_residual": _largest(res.engine_residual), "_state": res.state}
         if verbose:
             print(f"[{type(criterion).__name__}] eval {len(history_len) + 1:3d}  "
                   f"lam={np.array2string(lam, precision=4, threshold=4)}  "
@@ -166,6 +171,12 @@ def _refine_best(model, X, y, criterion, history, solver, tol, last_state, max_c
     return min(history, key=lambda h: h["value"])
 
 
+def _largest(residuals):
+    """The largest residual (nan if any is nan: an engine that could not tell)."""
+    residuals = np.asarray(residuals, dtype=np.float64)
+    return float(np.max(residuals)) if residuals.size else np.nan
+
+
 def _outer_entry(h, offset):
     """An optimizer's history entry as a tune entry: no ``theta``, seconds since tune's start."""
     entry = {k: v for k, v in h.items() if k != "theta"}
@@ -197,7 +208,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                      "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
                      "best": improved, "values": res.values,
-                     "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0}
+                     "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0,
+                     "engine_residual": np.nan}
             scan.append(entry)
             if callback is not None and callback(entry):
                 return _best(scan), scan, True

@@ -48,6 +48,7 @@ from ._validation import check_sparse_structure, named
 from .datafits import Quadratic
 from .hypergrad import get_engine
 from .models import InnerModel
+from .solvers._base import BaseSolver
 
 __all__ = ["InnerState", "SparseVector", "CriterionResult", "HeldOut", "CrossVal", "SURE"]
 
@@ -89,6 +90,10 @@ class CriterionResult(NamedTuple):
         Inner solver iterations per inner problem (0 when the engine iterates itself).
     n_iter_engine : ndarray of int
         Engine iterations per inner problem (0 without a gradient).
+    engine_residual : ndarray of float
+        Final residual of the engine per inner problem
+        (:attr:`~skhypergrad.hypergrad.HypergradResult.residual`: what it compares
+        with its ``tol``; nan without a gradient).
     """
 
     value: float
@@ -97,6 +102,7 @@ class CriterionResult(NamedTuple):
     values: np.ndarray
     n_iter: np.ndarray
     n_iter_engine: np.ndarray
+    engine_residual: np.ndarray
 
 
 class _Outcome(NamedTuple):
@@ -105,6 +111,7 @@ class _Outcome(NamedTuple):
     state: InnerState
     n_iter: int
     n_iter_engine: int
+    engine_residual: float
 
 
 def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
@@ -135,12 +142,21 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
                 state=_engine_warm_start(engine, engine_state, outer.grad))
     lip = pgmap.known_lipschitz
     if res is None:
-        return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0)
+        return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0,
+                        np.nan)
     state = res.state
     if isinstance(state, _LazyAdjoint):  # kept as stored, without the outer function
         state = state.stored
     return _Outcome(outer.value(w), np.asarray(res.grad, dtype=np.float64),
-                    InnerState(w, state, lip), n_iter, int(res.n_iter))
+                    InnerState(w, state, lip), n_iter, int(res.n_iter), float(res.residual))
+
+
+def _engine_from_name(name, solver):
+    """The engine ``name``, with the tolerance a search gives it at the solver's ``tol``."""
+    engine = get_engine(name)
+    if isinstance(solver, BaseSolver) and solver.tol is not None:
+        engine.tol = engine.search_tol(solver.tol)
+    return engine
 
 
 def _engine_warm_start(engine, state, outer_grad):
@@ -229,6 +245,7 @@ def _result(value, grads, lam, weights, outcomes, values=None):
                         dtype=np.float64),
         n_iter=np.array([o.n_iter for o in outcomes], dtype=np.int64),
         n_iter_engine=np.array([o.n_iter_engine for o in outcomes], dtype=np.int64),
+        engine_residual=np.array([o.engine_residual for o in outcomes], dtype=np.float64),
     )
 
 
@@ -275,7 +292,11 @@ class BaseCriterion:
             engine that does not need the solution (ITD).
         engine : engine instance or str
             Hypergradient engine (``hypergradient(pgmap, lam, w, outer_grad, state)``),
-            or a name for :func:`skhypergrad.hypergrad.get_engine`.
+            or a name for :func:`skhypergrad.hypergrad.get_engine`, built with the
+            tolerance a search gives it at the solver's ``tol``
+            (:meth:`~skhypergrad.hypergrad.BaseEngine.search_tol`: the solver's
+            ``tol`` itself for the deterministic engines, NSID's own for NSID),
+            or its default without a solver (ITD).
         state : tuple of InnerState, default=None
             ``state`` of a previous result on the same data (warm starts).
 
@@ -286,7 +307,7 @@ class BaseCriterion:
             per-problem diagnostics.
         """
         if isinstance(engine, str):
-            engine = get_engine(engine)
+            engine = _engine_from_name(engine, solver)
         if engine is None:
             raise ValueError("engine is required for value_and_grad; use value() for "
                              "the criterion alone.")

@@ -299,11 +299,13 @@ def data_gradient(model, X_train, y_train, X_val, y_val, *, rows=None, method="a
     method : str or engine instance, default="aid-cg"
         ``"itd"``, ``"itd-reverse"``, ``"aid-fp"``, ``"aid-cg"``, ``"nsid"`` or an
         engine (see :func:`skhypergrad.hypergrad.get_engine`). ITD iterates from
-        zero itself (no inner solve) and the value is taken at its last
-        iterate; forward ITD costs one product per entry of ``X_train[rows]``.
+        zero itself (no inner solve), until it converges to ``tol``, and the
+        value is taken at its last iterate; forward ITD costs one product per
+        entry of ``X_train[rows]`` and step.
     tol : float, default=1e-8
-        Tolerance of the engine's linear solve (AID) and, when ``solver`` is
-        None, of the inner solver.
+        Tolerance of an engine given by name (see
+        :func:`skhypergrad.hypergradient`) and, when ``solver`` is None, of the
+        inner solver.
     solver : solver instance, default=None
         Inner solver; :class:`~skhypergrad.solvers.ProxGradient` with ``tol``
         when None.

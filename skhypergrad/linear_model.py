@@ -40,10 +40,15 @@ _COMMON_DOC = """
         fraction of the data held out for a single validation set.
     hypergradient : {"aid-cg", "aid-fp", "itd", "itd-reverse", "nsid"} or engine, default="aid-cg"
         How the gradient of the criterion is computed (see :mod:`skhypergrad.hypergrad`).
-        For large ``n_samples``, ``"nsid"`` or an instance such as
-        ``NSID(batch_size=256, step_schedule="constant", n_samples=2000)`` estimates
-        it from minibatches, and ``solver="auto"`` then solves the inner problems
-        by minibatch SAGA (to a relative gap of at most 1e-6).
+        Every engine runs to the search's tolerance (that of the inner solves,
+        1e-6 down to 1e-10) or raises a ``ConvergenceWarning``; ``"itd"`` and
+        ``"aid-fp"`` take about ``log(tol) / log(q)`` iterations, ``q`` the
+        contraction factor, many on ill-conditioned problems. For large
+        ``n_samples``, ``"nsid"`` or an instance such as
+        ``NSID(batch_size=256, tol=0.05)`` estimates it from minibatches, to a
+        predicted relative error of its own ``tol`` (default 0.1), and
+        ``solver="auto"`` then solves the inner problems by minibatch SAGA (to a
+        relative gap of at most 1e-6).
     solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
         Inner solver: coordinate descent with working sets ("cd", the default;
         proximal Newton for the logistic losses), FISTA, or minibatch SAGA.
@@ -83,7 +88,9 @@ _COMMON_ATTRS = """
         One entry per criterion evaluation (every fold): hyperparameters (``lam``
         and the scikit-learn names), ``value`` (the loss), ``grad`` (in
         ``log lam``; None for the points of the starting scan), ``values`` (per
-        fold), ``n_iter_inner``, ``n_iter_engine``, ``tol``, ``seconds``, ``best``.
+        fold), ``n_iter_inner``, ``n_iter_engine``, ``engine_residual`` (the
+        largest residual of the engine over the folds, nan without a gradient),
+        ``tol``, ``seconds``, ``best``.
     lam_ : ndarray
         Chosen penalty weights of the normalized objective (see :mod:`skhypergrad.penalties`).
     lam_bounds_ : (ndarray, ndarray)

@@ -234,7 +234,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         and ``KFold`` otherwise. The splits are drawn once.
     hypergradient : {"aid-cg", "aid-fp", "itd", "itd-reverse", "nsid"} or engine, default="aid-cg"
         How the gradient of the criterion is computed (:mod:`skhypergrad.hypergrad`);
-        with ``"nsid"`` (or an ``NSID`` instance) and ``solver="auto"`` the inner
+        every engine runs to the search's tolerance, or to its own for ``"nsid"``
+        (see :class:`~skhypergrad.NSID`), or raises a ``ConvergenceWarning``.
+        With ``"nsid"`` (or an ``NSID`` instance) and ``solver="auto"`` the inner
         problems are solved by minibatch SAGA.
     optimizer : {"gd", "adam", "lbfgs"} or optimizer instance, default="gd"
         Outer optimizer on the log-parameters (:mod:`skhypergrad.optimizers`).

@@ -19,6 +19,7 @@ from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, Pr
 from skhypergrad.fixed_point import FixedPointMap
 from skhypergrad.hypergrad import (ENGINES, ITD, NSID, AIDConjugateGradient, AIDFixedPoint,
                                    BaseEngine, contraction_factor, get_engine)
+from skhypergrad.hypergrad.nsid import jacobian_noise, predicted_error
 
 from _data import as_storage, make_classification_data, make_regression_data
 
@@ -239,6 +240,7 @@ def test_contraction_factor_is_the_spectral_radius_of_A():
     assert contraction_factor(*(lambda p: (p.pgmap, p.lam, p.w))(ill_conditioned())) > 0.98
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0, max_iter
 def test_aid_fp_error_decays_linearly_at_the_contraction_factor():
     """log(error_k) is linear in k with slope log(q), q ~ 0.99, within 5%, once the faster
     modes (eigenvalues 0.986, 0.978, ...) have died out; errors 4e-8 .. 6e-12 here."""
@@ -253,6 +255,7 @@ def test_aid_fp_error_decays_linearly_at_the_contraction_factor():
     assert np.all(np.diff(np.log(errors)) < 0)
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # tol=0, max_iter
 def test_aid_fp_reaches_1e6_in_fewer_iterations_than_itd():
     """Iterations to a relative error of 1e-6 (to within 10): AID-FP from v = 0 at the
     solution vs ITD from w = 0, both applying the same map once per iteration."""
@@ -367,7 +370,13 @@ def test_nsid_step_sizes_dense_sparse_and_constant_step():
     b = NSID(n_samples=64, batch_size=4, random_state=0, contraction=q).hypergradient(
         sparse.pgmap, sparse.lam, sparse.w, sparse.grad_C)
     np.testing.assert_allclose(a.grad, b.grad, rtol=1e-10)
-    assert a.n_iter == 64 and a.state is None and np.isnan(a.residual)
+    assert a.n_iter == 64 and a.state is None
+    # the residual is the predicted relative error of the 64 samples
+    eta0 = NSID(n_samples=64, batch_size=4, contraction=q).step_sizes(
+        prob.pgmap, prob.lam, prob.w)[0]
+    beta = 2 / (1 - q ** 2)
+    assert a.residual == pytest.approx(predicted_error(
+        64, q, jacobian_noise(prob.pgmap, 4), beta, beta / eta0))
     # constant step: error stalls at a floor, but stays a usable estimate
     const = _nsid_draws(prob, 10, n_samples=1024, batch_size=4, step="constant")
     mse = np.mean(np.sum((const - prob.exact) ** 2, axis=1))

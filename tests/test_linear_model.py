@@ -20,6 +20,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import (CoordinateDescent, CrossVal, ElasticNetHyperGrad, InnerModel,
                          LassoHyperGrad, LogisticRegressionHyperGrad, WeightedLassoHyperGrad)
+from skhypergrad.hypergrad import get_engine
 from skhypergrad.penalties import enet_lam_from_sklearn
 
 # small searches: the checks fit each estimator dozens of times on tiny data
@@ -216,9 +217,14 @@ def test_bad_parameters_are_named(params, match):
 
 @pytest.mark.parametrize("engine", ["aid-fp", "itd", "itd-reverse"])
 def test_other_engines_reach_the_same_alpha(engine):
+    """Diabetes is ill-conditioned (contraction factor 0.99998 at the chosen alpha):
+    capped at 1000 iterations, the fixed-point engines warn, and their approximate
+    hypergradients still lead the search to the same loss."""
     X, y = _diabetes()
     ref = LassoHyperGrad(cv=3).fit(X, y)
-    est = LassoHyperGrad(cv=3, hypergradient=engine).fit(X, y)
+    est = LassoHyperGrad(cv=3, hypergradient=get_engine(engine, max_iter=1000))
+    with pytest.warns(ConvergenceWarning, match="did not reach tol"):
+        est.fit(X, y)
     assert est.best_loss_ <= ref.best_loss_ * 1.01
 
 

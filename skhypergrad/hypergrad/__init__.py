@@ -15,6 +15,12 @@ name                engine                                       sees
 ``"nsid"``          :class:`NSID`                                proximal-gradient maps
                                                                  with minibatches
 ==================  ===========================================  =======================
+
+An engine built from a name runs until it reaches its ``tol`` (the relative
+residual of the adjoint system for AID, the relative steps of the iterates and
+their Jacobian for ITD, a predicted relative error for NSID) or raises a
+:class:`~sklearn.exceptions.ConvergenceWarning` stating the residual reached and
+the contraction factor; the residual is :attr:`HypergradResult.residual`.
 """
 
 from ._base import BaseEngine, HypergradResult

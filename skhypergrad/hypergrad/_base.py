@@ -15,11 +15,22 @@ with :math:`A = \partial_w\Phi`, :math:`B = \partial_\lambda\Phi` at the fixed p
 Engines hold only their settings; what carries over between calls at nearby
 hyperparameters (the adjoint ``v``) travels in :class:`HypergradResult.state`
 and comes back as the ``state`` argument of the next call.
+
+Every engine either reaches its ``tol`` or says so: an engine that stops at
+its budget (``max_iter``, ``max_samples``) without reaching ``tol`` raises a
+:class:`~sklearn.exceptions.ConvergenceWarning` stating the residual it reached
+and the rate at which it was converging (:func:`warn_not_converged`), and the
+residual travels back in :attr:`HypergradResult.residual`. A budget the user
+fixes (``ITD(n_iter=T)``, ``NSID(n_samples=K)``) is run as asked, without a
+warning.
 """
 
+import math
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 
 class HypergradResult(NamedTuple):
@@ -37,7 +48,10 @@ class HypergradResult(NamedTuple):
     n_iter : int
         Iterations of the engine (adjoint iterations, ITD steps, samples).
     residual : float
-        Final residual of the engine's linear system (nan where not defined).
+        What the engine compares with its ``tol``: the relative residual of
+        the adjoint system (AID), the last relative step of the iterates and
+        of their Jacobian (ITD), the predicted relative error of the estimate
+        (NSID; nan when it cannot be predicted).
     """
 
     grad: np.ndarray
@@ -65,3 +79,83 @@ class BaseEngine:
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         raise NotImplementedError
+
+    def search_tol(self, inner_tol):
+        """The ``tol`` a search gives this engine while it solves the inner problems to
+        ``inner_tol``.
+
+        A search (:func:`~skhypergrad._tune.tune`) sets the engine's ``tol`` to
+        this value at every evaluation. Deterministic engines follow the inner
+        tolerance (their residuals cost a few products to tighten); a stochastic
+        engine returns its own accuracy (see :meth:`NSID.search_tol
+        <skhypergrad.hypergrad.NSID.search_tol>`).
+
+        Parameters
+        ----------
+        inner_tol : float
+            Relative duality gap asked of the inner solver.
+
+        Returns
+        -------
+        tol : float
+        """
+        return inner_tol
+
+
+def relative_step(step, norm):
+    """``step / norm``, 0 when both are 0 (a step of zero from zero has converged)."""
+    if norm > 0:
+        return step / norm
+    return 0.0 if step == 0 else math.inf
+
+
+def empirical_rate(residuals):
+    r"""Mean rate :math:`(r_k / r_j)^{1/(k-j)}` over a sequence of residuals (nan if undefined)."""
+    r = [x for x in residuals if np.isfinite(x) and x > 0]
+    if len(r) < 2:
+        return math.nan
+    return (r[-1] / r[0]) ** (1.0 / (len(r) - 1))
+
+
+def warn_not_converged(what, n_iter, unit, residual, tol, rate, rate_name, advice,
+                       more=None, stacklevel=3):
+    r"""Raise the :class:`~sklearn.exceptions.ConvergenceWarning` of an engine at its budget.
+
+    The message states the residual reached, ``tol``, the rate (the contraction
+    factor of the map, or a rate measured on the iteration) and, for a linear
+    rate :math:`0 < q < 1`, the number of further steps that rate predicts,
+    :math:`\lceil\log(\mathrm{tol}/r)/\log q\rceil`.
+
+    Parameters
+    ----------
+    what : str
+        The engine, e.g. ``"AIDFixedPoint"``.
+    n_iter : int
+        Steps (or samples) spent.
+    unit : str
+        Their name ("iterations", "steps", "samples").
+    residual : float
+        Residual reached (the engine's :attr:`HypergradResult.residual`).
+    tol : float
+        Residual asked for.
+    rate : float
+        Contraction factor or empirical rate (nan when unknown).
+    rate_name : str
+        What ``rate`` is, e.g. ``"contraction factor q"``.
+    advice : str
+        What the user can do.
+    more : str, default=None
+        Replaces the prediction of further steps (an engine whose error does not
+        decay linearly states its own).
+    stacklevel : int, default=3
+    """
+    if more is not None:
+        more = f"; {more}"
+    elif 0.0 < rate < 1.0 and residual > tol > 0.0:
+        steps = math.log(tol / residual) / math.log(rate)
+        more = f"; about {math.ceil(steps):,} more {unit} at that rate"
+    else:
+        more = ""
+    warnings.warn(f"{what} did not reach tol={tol:.1e} in {n_iter} {unit}: residual "
+                  f"{residual:.2e}, {rate_name} = {rate:.6g}{more}. {advice}",
+                  ConvergenceWarning, stacklevel=stacklevel)

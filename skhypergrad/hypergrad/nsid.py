@@ -53,6 +53,47 @@ mean squared error is :math:`O(1/K)`) and take
 with :math:`\sigma^2` bounded by :func:`jacobian_noise` (a few passes over at
 most 10,000 rows).
 
+How many samples (:func:`predicted_error`). Write :math:`\mu = 1 - q`,
+:math:`r_k = \mathbb{E}\|e_k\|^2 / \|v^*\|^2` and neglect the noise's
+dependence on :math:`e_k` (:math:`\|v_k\| \approx \|v^*\|` once the error is
+small): :math:`r_{k+1} = (1 - \eta_k\mu)^2 r_k + \eta_k^2\sigma^2`, with
+:math:`r_0 = 1` (:math:`v_0 = 0`). With :math:`\eta_k = \beta/(\gamma + k)`,
+:math:`s = 2\beta\mu` and :math:`\rho_K = \gamma / (\gamma + K)`, bounding
+:math:`(1 - x)^2 \le e^{-2x}` and the sums by integrals,
+
+.. math::
+
+    r_K \approx \rho_K^{\,s}
+    + \frac{\beta^2\sigma^2}{(s - 1)(\gamma + K)}\big(1 - \rho_K^{\,s-1}\big),
+
+the transient of forgetting :math:`v_0` (which decays as :math:`K^{-s}`,
+:math:`s = 4/(1+q) > 2` with the default :math:`\beta`, but only once
+:math:`K \gg \gamma`) plus the noise, which tends to
+:math:`\beta^2\sigma^2 / ((2\beta\mu - 1) K)`: the :math:`O(1/K)` rate
+(:math:`\beta^2\sigma^2\log(1/\rho_K)/(\gamma + K)` when :math:`s = 1`).
+With a constant step :math:`\eta`, :math:`a = (1 - \eta\mu)^2`:
+:math:`r_K = a^K + \eta^2\sigma^2 (1 - a^K) / (1 - a)`, which stalls at the
+floor :math:`\eta\sigma^2 / (\mu(2 - \eta\mu))`. The predicted relative error is
+:math:`\sqrt{r_K}`, an upper estimate: :math:`\sigma^2` bounds the noise in
+every direction and all of it is taken to decay at the slowest rate
+:math:`\mu`, whereas most of it usually lies on faster modes, so the error
+reached is often several times smaller. With ``n_samples=None`` the engine
+takes the smallest ``K`` (within 2%) whose predicted error is at most ``tol``,
+up to ``max_samples``; when even ``max_samples`` does not reach ``tol`` it runs
+the smallest ``K`` whose predicted error is within 1% of the smallest up to
+``max_samples`` (about ``max_samples`` for decreasing steps; for a constant
+step, where the floor is reached) and warns
+(:class:`~sklearn.exceptions.ConvergenceWarning`) with the predicted error, the
+contraction factor and the noise. The mask of :math:`T` at :math:`\bar\Psi`
+and the inexactness of ``w`` are not in the prediction.
+
+A stochastic estimate cannot be asked for 1e-10: its cost grows as
+:math:`1/\mathrm{tol}^2`. A search (:func:`~skhypergrad._tune.tune`) asks NSID
+for its own ``tol`` (default 0.1: a direction within 10% of the hypergradient is
+a descent direction with a wide margin, and the line search checks values
+computed from the inner solutions), not for the inner solver's tolerance (see
+:meth:`NSID.search_tol`).
+
 The engine needs the composite structure of
 :class:`~skhypergrad.fixed_point.ProxGradMap`: ``forward_step(w, samples)``,
 ``forward_step_vjp(w, u, samples)``, ``prox_jac_diag(z, lam)``,
@@ -68,14 +109,14 @@ import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
-from ._base import BaseEngine, HypergradResult
+from ._base import BaseEngine, HypergradResult, warn_not_converged
 from .._design import Design
 from ..fixed_point import ProxGradMap
 from ..solvers._sgd_kernels import SUPPORTED_KINDS, nsid_adjoint, sample_gradient_sum
 from ..solvers.stochastic import _kernel_rows
-from .aid import contraction_factor
+from .aid import contraction_factor, contraction_off_invariances
 
-__all__ = ["NSID", "jacobian_noise"]
+__all__ = ["NSID", "jacobian_noise", "predicted_error"]
 
 _NEEDED = ("forward_step", "forward_step_vjp", "prox_jac_diag", "prox_vjp_lam", "linearize")
 
@@ -85,8 +126,8 @@ _CHUNK_ROWS = 10_000
 
 _SCHEDULES = ("decreasing", "constant")
 
-#: largest number of parameters for which the small symmetric matrices of the step
-#: sizes (contraction, Jacobian noise) are formed densely rather than iterated on
+#: largest number of parameters for which the small symmetric matrix of the Jacobian
+#: noise is formed densely rather than iterated on
 _DENSE_MAX = 512
 
 
@@ -235,15 +276,85 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     return float(g * g * c * c * lam_max / batch_size)
 
 
+def predicted_error(n_samples, contraction, sigma2, beta, gamma, step_schedule="decreasing"):
+    r"""Predicted relative root-mean-square error of NSID's adjoint after ``n_samples`` steps.
+
+    :math:`\sqrt{\mathbb{E}\|v_K - v^*\|^2} / \|v^*\|` from :math:`v_0 = 0`
+    (see the module docstring for the derivation): with :math:`\mu = 1 - q`,
+    :math:`s = 2\beta\mu`, :math:`\rho = \gamma / (\gamma + K)`,
+
+    .. math::
+
+        r_K = \rho^{\,s} + \frac{\beta^2\sigma^2}{(s - 1)(\gamma + K)}\,
+        \big(1 - \rho^{\,s-1}\big)
+
+    for the decreasing steps :math:`\eta_k = \beta / (\gamma + k)`, and
+    :math:`r_K = a^K + \eta^2\sigma^2(1 - a^K)/(1 - a)`, :math:`a = (1 - \eta\mu)^2`,
+    for the constant step :math:`\eta = \beta / \gamma`; returns :math:`\sqrt{r_K}`.
+
+    Parameters
+    ----------
+    n_samples : int or ndarray of int
+        Number K of stochastic steps.
+    contraction : float
+        Contraction factor ``q`` in [0, 1).
+    sigma2 : float
+        Minibatch Jacobian noise :math:`\sigma^2` (:func:`jacobian_noise`).
+    beta, gamma : float
+        Step-size constants.
+    step_schedule : {"decreasing", "constant"}, default="decreasing"
+
+    Returns
+    -------
+    error : float or ndarray
+    """
+    K = np.asarray(n_samples, dtype=np.float64)
+    mu = 1.0 - float(contraction)
+    if step_schedule == "constant":
+        eta = beta / gamma
+        a = (1.0 - eta * mu) ** 2
+        decay = a ** K
+        floor = eta * eta * sigma2 / (1.0 - a) if a < 1.0 else np.inf
+        r = decay + floor * (1.0 - decay)
+    else:
+        s = 2.0 * beta * mu
+        rho = gamma / (gamma + K)
+        if abs(s - 1.0) > 1e-9:
+            noise = beta * beta * sigma2 / ((s - 1.0) * (gamma + K)) * (1.0 - rho ** (s - 1.0))
+        else:
+            noise = beta * beta * sigma2 * np.log(1.0 / rho) / (gamma + K)
+        r = rho ** s + noise
+    r = np.sqrt(r)
+    return float(r) if r.ndim == 0 else r
+
+
+def _samples_for(tol, max_samples, *constants):
+    """``(K, error)``: the smallest K (to 2%) with ``predicted_error(K) <= tol``, at most
+    ``max_samples``; else the smallest K whose error is within 1% of the smallest
+    predicted up to ``max_samples``."""
+    grid = np.unique(np.append(np.geomspace(1, max_samples, int(np.log(max_samples) / 0.02) + 2)
+                               .astype(np.int64), max_samples))
+    grid = grid[grid >= 1]
+    errors = predicted_error(grid, *constants)
+    bad = np.flatnonzero(~(errors <= tol))
+    if bad.shape[0] == 0:
+        k = 0
+    elif bad[-1] + 1 < grid.shape[0]:  # from there on every K reaches tol
+        k = bad[-1] + 1
+    else:
+        k = int(np.flatnonzero(errors <= 1.01 * np.nanmin(errors))[0])
+    return int(grid[k]), float(errors[k])
+
+
 def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
     r"""Contraction factor, on at most ``max_rows`` evenly spaced rows of a ProxGradMap.
 
     It only sets the step sizes, so the Hessian of a deterministic subsample
     (same step ``g``) is accurate enough and keeps the cost independent of n.
-    For a ProxGradMap with one output and an active set S of at most 512
-    parameters, :math:`q` is the largest eigenvalue magnitude of
-    :math:`\Delta_S^{1/2}(I - gH_{SS})\Delta_S^{1/2}` formed densely (the matrix
-    :func:`~skhypergrad.hypergrad.aid.contraction_factor` iterates on).
+    Directions along which the loss is invariant (eigenvalue 1 to rounding,
+    e.g. the multinomial's shift of every class) are left out: the adjoint
+    does not move along them (see
+    :func:`~skhypergrad.hypergrad.aid.contraction_off_invariances`).
     """
     n = _n_samples(pgmap)
     if not isinstance(pgmap, ProxGradMap):
@@ -252,18 +363,7 @@ def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
         rows = np.linspace(0, n - 1, max_rows).astype(np.intp)
         pgmap = ProxGradMap(pgmap.datafit, pgmap.penalty, pgmap.design.X[rows], pgmap.y[rows],
                             pgmap.design.fit_intercept, step=pgmap.step)
-    lin = pgmap.linearize(w, lam)
-    idx = np.flatnonzero(lin.jac_diag)
-    if idx.shape[0] == 0:
-        return 0.0
-    H = lin.hessian_subset(idx) if idx.shape[0] <= _DENSE_MAX else None
-    if H is None:
-        return contraction_factor(pgmap, lam, w)
-    s = np.sqrt(lin.jac_diag[idx])
-    M = -pgmap.step * H
-    M[np.diag_indices_from(M)] += 1.0
-    M = s[:, None] * M * s[None, :]
-    return float(np.max(np.abs(np.linalg.eigvalsh(0.5 * (M + M.T)))))
+    return contraction_off_invariances(pgmap, lam, w)
 
 
 class NSID(BaseEngine):
@@ -287,14 +387,23 @@ class NSID(BaseEngine):
     :func:`~skhypergrad.hypergrad.aid.contraction_factor` (the spectral radius
     of :math:`\partial_w\Phi` restricted to the active set) computed on at
     most 10,000 evenly spaced rows (it only sets the steps): a few tens of
-    passes over that subsample; pass ``contraction``, or ``beta`` and
-    ``gamma``, to avoid it. Explicit
+    passes over that subsample; pass ``contraction``, or ``beta``, ``gamma``
+    and an integer ``n_samples``, to avoid it. Explicit
     ``beta`` and ``gamma`` are used as given.
+
+    The number of samples K is ``n_samples`` when given (run as asked, no
+    warning), else the smallest whose :func:`predicted_error` is at most
+    ``tol``, up to ``max_samples``; when ``max_samples`` cannot reach ``tol`` the
+    engine warns (:class:`~sklearn.exceptions.ConvergenceWarning`) with the
+    predicted error reached. The prediction, from ``q``, :math:`\sigma^2` and
+    the steps, is ``result.residual`` (nan when ``beta``, ``gamma`` and
+    ``n_samples`` are all given without ``contraction``: nothing else needs ``q``).
 
     Parameters
     ----------
-    n_samples : int, default=1000
-        Number K of stochastic iterations (minibatches) for ``v``.
+    n_samples : int or None, default=None
+        Number K of stochastic iterations (minibatches) for ``v``; None chooses
+        it from ``tol`` (see above).
     batch_size : int, default=100
         Size of every minibatch.
     step_schedule : {"decreasing", "constant"}, default="decreasing"
@@ -320,11 +429,16 @@ class NSID(BaseEngine):
         ``benchmarks/bench_stochastic.py``).
     step : {"decreasing", "constant"} or None, default=None
         Former name of ``step_schedule``; overrides it when given.
+    tol : float, default=0.1
+        Predicted relative error of the adjoint to reach (``n_samples=None``).
+        Also what a search asks of NSID (:meth:`search_tol`).
+    max_samples : int, default=10_000
+        Largest K chosen for ``tol``.
     """
 
-    def __init__(self, n_samples=1000, batch_size=100, step_schedule="decreasing", beta=None,
+    def __init__(self, n_samples=None, batch_size=100, step_schedule="decreasing", beta=None,
                  gamma=None, J=None, contraction=None, random_state=None, biased=False,
-                 n_jobs=None, step=None):
+                 n_jobs=None, step=None, tol=0.1, max_samples=10_000):
         self.n_samples = n_samples
         self.batch_size = batch_size
         self.step_schedule = step_schedule
@@ -336,6 +450,27 @@ class NSID(BaseEngine):
         self.biased = biased
         self.n_jobs = n_jobs
         self.step = step
+        self.tol = tol
+        self.max_samples = max_samples
+
+    def search_tol(self, inner_tol):
+        r"""NSID's own ``tol``, whatever the inner tolerance of the search.
+
+        The relative error of a stochastic estimate costs :math:`1/\mathrm{tol}^2`
+        samples, so it is not tightened with the inner solver's gap (which
+        reaches 1e-6 to 1e-10); a search only needs descent directions, and
+        checks its steps on criterion values.
+
+        Parameters
+        ----------
+        inner_tol : float
+            Relative duality gap asked of the inner solver (unused).
+
+        Returns
+        -------
+        tol : float
+        """
+        return self.tol
 
     @property
     def schedule(self):
@@ -343,10 +478,14 @@ class NSID(BaseEngine):
         return self.step_schedule if self.step is None else self.step
 
     def _validate(self):
-        for name, low in (("n_samples", 0), ("batch_size", 1)):
+        for name, low in (("n_samples", 0), ("batch_size", 1), ("max_samples", 1)):
             value = getattr(self, name)
+            if name == "n_samples" and value is None:
+                continue
             if not isinstance(value, numbers.Integral) or value < low:
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
         if self.J is not None and (not isinstance(self.J, numbers.Integral) or self.J < 1):
             raise ValueError(f"J must be None or an integer >= 1, got {self.J!r}.")
         if self.schedule not in _SCHEDULES:
@@ -355,33 +494,21 @@ class NSID(BaseEngine):
         if self.n_jobs is not None and not isinstance(self.n_jobs, numbers.Integral):
             raise ValueError(f"n_jobs must be None or an integer, got {self.n_jobs!r}.")
 
-    def step_sizes(self, pgmap, lam, w):
-        r"""The K step sizes :math:`\eta_k` used at ``(w, lam)``.
-
-        Parameters
-        ----------
-        pgmap : ProxGradMap
-            The map (used for the contraction factor and the Jacobian noise
-            when ``beta`` / ``gamma`` are not both given; may be None then,
-            and also when ``contraction`` is given: no noise bound is used).
-        lam : ndarray of shape (n_hyper,)
-            Hyperparameters.
-        w : ndarray of shape (n_params,)
-            Point.
-
-        Returns
-        -------
-        eta : ndarray of shape (n_samples,)
-        """
+    def _plan(self, pgmap, lam, w):
+        """``(K, eta, predicted, constants)``: the number of samples, the steps, the
+        predicted relative error (nan when ``q`` is not known) and its inputs
+        ``(q, sigma2, beta, gamma, schedule)`` for :func:`predicted_error`."""
         beta, gamma = self.beta, self.gamma
-        if beta is None or gamma is None:
-            q = self.contraction
+        q = self.contraction
+        sigma2 = None
+        if beta is None or gamma is None or self.n_samples is None or q is not None:
             if q is None:
                 q = _estimate_contraction(pgmap, lam, w)
             if not 0.0 <= q < 1.0:
                 raise ValueError(f"The map is not a contraction at w (q = {q:.6g}); pass "
                                  "beta and gamma explicitly.")
             sigma2 = 0.0 if pgmap is None else jacobian_noise(pgmap, self.batch_size)
+        if beta is None or gamma is None:
             eta_max = min(1.0, (1.0 - q) / ((1.0 - q) ** 2 + sigma2))
             scale = 2.0 / (1.0 - q * q)
             if self.schedule == "decreasing":
@@ -395,10 +522,40 @@ class NSID(BaseEngine):
                     beta = eta * gamma
                 else:
                     gamma = beta / eta
-        k = np.arange(self.n_samples)
+        constants = (q, sigma2, beta, gamma, self.schedule)
+        if self.n_samples is None:
+            K, predicted = _samples_for(float(self.tol), int(self.max_samples), *constants)
+        else:
+            K = int(self.n_samples)
+            predicted = np.nan if q is None else predicted_error(K, *constants)
+        k = np.arange(K)
         if self.schedule == "constant":
-            return np.full(k.shape, beta / gamma)
-        return beta / (gamma + k)
+            eta = np.full(k.shape, beta / gamma)
+        else:
+            eta = beta / (gamma + k)
+        return K, eta, predicted, constants
+
+    def step_sizes(self, pgmap, lam, w):
+        r"""The K step sizes :math:`\eta_k` used at ``(w, lam)``.
+
+        Parameters
+        ----------
+        pgmap : ProxGradMap
+            The map (used for the contraction factor and the Jacobian noise
+            when ``beta`` / ``gamma`` or ``n_samples`` are not given; may be None
+            when they are, and also when ``contraction`` is given: no noise
+            bound is then used).
+        lam : ndarray of shape (n_hyper,)
+            Hyperparameters.
+        w : ndarray of shape (n_params,)
+            Point.
+
+        Returns
+        -------
+        eta : ndarray of shape (K,)
+            K is ``n_samples``, or the number chosen for ``tol``.
+        """
+        return self._plan(pgmap, lam, w)[1]
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         """Stochastic hypergradient at the (approximate) solution ``w``.
@@ -420,15 +577,18 @@ class NSID(BaseEngine):
         -------
         HypergradResult
             ``grad`` the stochastic estimate, ``state`` None, ``n_iter`` K,
-            ``residual`` nan.
+            ``residual`` the predicted relative error of the adjoint
+            (:func:`predicted_error`; nan when not known).
         """
         self._validate()
         _check_map(pgmap)
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         w = np.ascontiguousarray(w, dtype=np.float64)
         rng = check_random_state(self.random_state)
-        n, b, K = _n_samples(pgmap), self.batch_size, self.n_samples
-        eta = self.step_sizes(pgmap, lam, w)
+        n, b = _n_samples(pgmap), self.batch_size
+        K, eta, predicted, constants = self._plan(pgmap, lam, w)
+        if self.n_samples is None and not predicted <= self.tol:
+            self._warn(K, predicted, constants)
         c = outer_grad(w)
         problem = None if self.biased else _kernel_problem(pgmap)
         if not self.biased:
@@ -460,4 +620,21 @@ class NSID(BaseEngine):
         vjp_lam = getattr(pgmap, "forward_step_vjp_lam", None)
         if vjp_lam is not None:  # Psi depends on the outer variable too
             grad = grad + vjp_lam(w, lam, delta * v)
-        return HypergradResult(grad, w, None, K, np.nan)
+        return HypergradResult(grad, w, None, K, float(predicted))
+
+    def _warn(self, K, predicted, constants):
+        """The warning of a ``tol`` that ``max_samples`` cannot reach."""
+        q, sigma2 = constants[:2]
+        needed, err = _samples_for(float(self.tol), 10**15, *constants)
+        if err <= self.tol:
+            more = f"about {needed:,} samples would reach it"
+        elif self.schedule == "constant":
+            more = (f"the constant step's error floor is "
+                    f"{predicted_error(np.inf, *constants):.2e}")
+        else:
+            more = "even 1e15 samples would not reach it"
+        warn_not_converged(
+            "NSID", K, "samples", predicted, self.tol, q, "contraction factor q",
+            f"(Predicted relative error of the adjoint, minibatch Jacobian noise sigma^2 = "
+            f"{sigma2:.3g}, batch_size={self.batch_size}.) Increase max_samples or "
+            "batch_size, or loosen tol.", more=more, stacklevel=4)

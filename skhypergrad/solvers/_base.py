@@ -31,7 +31,13 @@ class SolveResult(NamedTuple):
 
 
 class BaseSolver:
-    """Shared stopping test and warning; subclasses implement ``_solve``."""
+    """Shared stopping test and warning; subclasses implement ``_solve``.
+
+    Every solver has a ``tol``: the relative stopping measure (duality gap) at
+    which it stops, or None for a fixed budget.
+    """
+
+    tol = None
 
     #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
     _budget = ("max_iter", "iterations")
