@@ -120,8 +120,7 @@ class BaseHyperGrad(BaseEstimator):
         get_optimizer(self.optimizer)
         model = self._inner_model(y).bind(y)
         n_samples = X.shape[0]
-        full_map = model.make_map(X, model.encode(y))
-        scales = search_scales(full_map, X, y)
+        scales = search_scales(model.make_map(X, model.encode(y)), X, y)
         lo, hi = self._bounds(scales, n_samples)
         if np.any(lo <= 0) or np.any(hi < lo):
             raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
@@ -149,6 +148,8 @@ class BaseHyperGrad(BaseEstimator):
             refit = default_solver(self.solver, kind, tol=self._refit_tol,
                                    random_state=self.random_state)
             # from the intercept-only model: exact (all zeros) when lam >= lam_max
+            # (a dense X centred, in a copy: the criterion's folds read X)
+            full_map = model.make_map(X, model.encode(y), center=True)
             w = refit.solve(full_map, lam, null_model(full_map)).w
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
@@ -192,7 +193,7 @@ class BaseHyperGrad(BaseEstimator):
         # one output: a view of the refit's w (its own array, not used after), so that the
         # fit does not hold two p-vectors with the solver's copy of X at its end
         self.coef_ = coef.T.copy() if coef.ndim == 2 else coef
-        b = design.intercept(w)
+        b = design.original_intercept(w)
         self.intercept_ = np.array(b, dtype=np.float64) if np.ndim(b) else float(b)
         if self._is_classifier:
             self.classes_ = np.asarray(model.classes)

@@ -8,6 +8,15 @@ with ``intercept`` of length ``n_outputs`` present only when ``fit_intercept``.
 For one output (least squares, binary logistic) ``coef`` is ``w[:p]`` and the
 intercept ``w[p]``. The penalty only sees the first ``n_coefs = p * n_outputs``
 entries.
+
+With an intercept, a dense design is centred (:func:`centred`): its ``X`` holds
+:math:`X - 1\mu^T` for the column means :math:`\mu` of the training rows (its
+``offset``), so that the predictions :math:`Xw + b = (X - 1\mu^T) w + b'` are
+unchanged for :math:`b' = b + \mu^T w`. The two are the same model; in the
+centred one the intercept is orthogonal to the columns, so that solvers and
+stopping rules see neither a shift of the columns nor one of the target. The
+intercept entry of ``w`` is then :math:`b'`; :meth:`Design.original_intercept`
+gives :math:`b`.
 """
 
 import weakref
@@ -28,12 +37,16 @@ class Design:
         Whether the last ``n_outputs`` entries of ``w`` are an unpenalized intercept.
     n_outputs : int, default=1
         Number of linear predictions per sample (classes of a multinomial model).
+    offset : ndarray of shape (n_features,), default=None
+        The column means :math:`\mu` subtracted from ``X`` (``X`` is then the
+        centred matrix; see the module docstring), or None.
     """
 
-    def __init__(self, X, fit_intercept=False, n_outputs=1):
+    def __init__(self, X, fit_intercept=False, n_outputs=1, offset=None):
         self.X = X
         self.fit_intercept = bool(fit_intercept)
         self.n_outputs = int(n_outputs)
+        self.offset = offset
         # plain attributes (read at every product): X is not replaced
         self.n_samples, self.n_features = X.shape
         #: number of penalized entries of ``w``
@@ -53,6 +66,14 @@ class Design:
             return 0.0 if self.n_outputs == 1 else np.zeros(self.n_outputs)
         b = w[self.n_coefs:]
         return b[0] if self.n_outputs == 1 else b
+
+    def original_intercept(self, w):
+        r"""The intercept of the model on the uncentred ``X``: :math:`b' - \mu^T w`
+        (the intercept entry of ``w`` itself when the design is not centred)."""
+        b = self.intercept(w)
+        if self.offset is None or not self.fit_intercept:
+            return b
+        return b - self.offset @ self.coef(w)
 
     def zeros(self):
         return np.zeros(self.n_params)
@@ -162,11 +183,35 @@ class Design:
         cols = idx[idx < self.n_features]
         has_b = self.fit_intercept and idx.shape[0] > cols.shape[0]
         X = self.X[:, cols]
-        return Design(X.tocsc() if self.is_sparse else X, has_b, 1)
+        offset = None if self.offset is None else self.offset[cols]
+        return Design(X.tocsc() if self.is_sparse else X, has_b, 1, offset)
 
     def take_rows(self, idx):
-        """The same design restricted to the samples ``idx``."""
-        return Design(self.X[idx], self.fit_intercept, self.n_outputs)
+        """The same design restricted to the samples ``idx`` (the same ``offset``)."""
+        return Design(self.X[idx], self.fit_intercept, self.n_outputs, self.offset)
+
+
+def column_offset(X, fit_intercept):
+    """The ``offset`` of the centred design of ``X`` (its column means; see
+    :func:`centred`), or None when it is not centred (no intercept, sparse ``X``)."""
+    if not fit_intercept or sp.issparse(X):
+        return None
+    return np.asarray(X.mean(axis=0), dtype=np.float64)
+
+
+def centred(X, fit_intercept, copy=True):
+    """``(X - 1 mu^T, mu)`` for a dense ``X`` with an intercept (``mu`` its column
+    means; a new array unless ``copy=False``, in the layout of ``X``), else ``(X, None)``.
+
+    A sparse ``X`` is not centred (its centred matrix would be dense).
+    """
+    mu = column_offset(X, fit_intercept)
+    if mu is None:
+        return X, None
+    if copy:
+        return np.subtract(X, mu, order="K"), mu
+    X -= mu
+    return X, mu
 
 
 # Gram matrices of dense designs, keyed by the (weakly referenced) Design: computed
@@ -234,10 +279,18 @@ def seed_row_subset_grams(X, designs, subsets):
     column sums :math:`X^T 1 - X_{C_k}^T 1`: one product with all of ``X`` and
     one with each (small) complement, instead of one with each (large) subset.
     A subset with repeated rows, or no larger than its complement, is computed
-    directly. What :func:`gram_of` then returns for these designs.
+    directly. A centred design (``offset``) gets the centred Gram
+    :math:`G_k / n - \mu\mu^T` and column means :math:`\mu - \mathrm{offset}`
+    (zero up to rounding). What :func:`gram_of` then returns for these designs.
     """
     G = colsum = None
     n_all = X.shape[0]
+    # centred designs: the sums on X centred as a whole, whose columns then have small
+    # means on every subset (no cancellation in G_k / n - m m^T)
+    mu = None
+    if any(design.offset is not None for design in designs):
+        mu = X.mean(axis=0)
+        X = X - mu
     for design, rows in zip(designs, subsets):
         n = design.n_samples
         outside = np.ones(n_all, dtype=bool)
@@ -251,8 +304,15 @@ def seed_row_subset_grams(X, designs, subsets):
         Xc = X[complement]
         Gk = G - Xc.T @ Xc
         Gk /= n
-        _GRAM[design] = (design.X, (np.ascontiguousarray(Gk),
-                                    (colsum - Xc.sum(axis=0)) / n))
+        means = (colsum - Xc.sum(axis=0)) / n
+        if mu is not None:
+            if design.offset is not None:  # the subset centred by its own means
+                Gk -= np.outer(means, means)
+                means = means + mu - design.offset
+            else:  # back from X centred as a whole to X
+                Gk += np.outer(means, mu) + np.outer(mu, means + mu)
+                means = means + mu
+        _GRAM[design] = (design.X, (np.ascontiguousarray(Gk), means))
 
 
 def cached_gram(design):

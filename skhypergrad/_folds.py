@@ -34,7 +34,9 @@ def _take_rows(X, rows, sparse_format=None):
 
 def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=None):
     """``(pgmap, outer)`` of one fold: the map on the ``train`` rows, the held-out loss
-    on the ``test`` rows (``y`` already encoded). ``sparse_format``: the format
+    on the ``test`` rows (``y`` already encoded), the training rows of a dense ``X``
+    centred (see :mod:`skhypergrad._design`) and the held-out rows read with the
+    same column means. ``sparse_format``: the format
     of the training rows of a sparse ``X``, that of the solver (see
     :func:`_solver_format`), so that the solver does not convert them again.
 
@@ -52,8 +54,10 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     if sp.issparse(X_train) and X_train.format == "csc" \
             and penalty.n_hyper(1) == penalty.n_hyper(2):
         X_train, columns = _used_columns(X_train)
-    pgmap = model.make_map(X_train, y[train], lipschitz=lipschitz)
-    return pgmap, _heldout_loss(model, loss, X, y[test], rows=test, columns=columns)
+    # the rows are a copy: a dense one is centred in place
+    pgmap = model.make_map(X_train, y[train], lipschitz=lipschitz, center="inplace")
+    return pgmap, _heldout_loss(model, loss, X, y[test], rows=test, columns=columns,
+                                offset=pgmap.design.offset)
 
 
 def _used_columns(X):

@@ -175,7 +175,7 @@ class _OuterLoss:
         return out
 
 
-def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None):
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, offset=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
     ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
@@ -183,6 +183,9 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None):
     ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
     those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise),
     and with ``columns`` (sorted; only with ``rows``) their columns ``columns``.
+    ``offset``: the column means of the training design when it is centred (see
+    :mod:`skhypergrad._design`), subtracted from (a copy of) the dense validation
+    rows, so that ``w`` is read in the training map's coordinates.
     """
     kind = _check_loss(loss, model)
     datafit = model.get_datafit()
@@ -191,7 +194,10 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None):
         X_val, rows = X_val[rows], None
         if columns is not None:
             X_val, columns = X_val[:, columns], None
-    design = Design(X_val, model.fit_intercept, datafit.n_outputs)
+    if offset is not None:
+        X_val = X_val - offset if rows is None else X_val[rows] - offset
+        rows = None
+    design = Design(X_val, model.fit_intercept, datafit.n_outputs, offset)
     # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
     return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
                       rows=rows, columns=columns)

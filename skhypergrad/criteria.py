@@ -224,6 +224,15 @@ def _check_data(X, y, names=("X", "y")):
     return X, y
 
 
+def _centred_map(model, X, y_enc, lipschitz):
+    """``model``'s map on ``X`` in the layout of the solvers, centred when dense with an
+    intercept (see :mod:`skhypergrad._design`): in place when the layout needed a copy,
+    else on a copy (``X`` is the caller's)."""
+    X_solver = _rows_friendly(X)
+    return model.make_map(X_solver, y_enc, lipschitz,
+                          center="inplace" if X_solver is not X else True)
+
+
 def _check_state(state, n_problems):
     if state is None:
         return (InnerState(),) * n_problems
@@ -401,8 +410,10 @@ class HeldOut(BaseCriterion):
             X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
-            outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val))
-            return model.make_map(_rows_friendly(X), y_enc, lipschitz), outer
+            pgmap = _centred_map(model, X, y_enc, lipschitz)
+            outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val),
+                                  offset=pgmap.design.offset)
+            return pgmap, outer
 
         return self._cached((X_in, y_in, model, self.X_val, self.y_val), self.loss, build)
 
@@ -705,7 +716,7 @@ class SURE(BaseCriterion):
         a dense ``X`` in the layout of the solvers; the Monte-Carlo probes share its
         design (:meth:`~skhypergrad.fixed_point.ProxGradMap.with_target`). Not pickled."""
         return self._cached((X_in, y_in, model), (),
-                            lambda: model.make_map(_rows_friendly(X), y_enc, lipschitz))
+                            lambda: _centred_map(model, X, y_enc, lipschitz))
 
     @staticmethod
     def _exact(pgmap, lam, solver, engine, inner_state, compute_grad, sigma2):

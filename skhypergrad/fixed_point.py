@@ -16,7 +16,7 @@ methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 
 import numpy as np
 
-from ._design import Design, cached_gram
+from ._design import Design, cached_gram, centred
 from ._validation import check_sparse_structure
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
@@ -122,12 +122,24 @@ class ProxGradMap(FixedPointMap):
         Lipschitz constant of :math:`\nabla F`, when already known (e.g. from a
         previous map on the same rows); computed at first use otherwise, so a
         solver that never needs it (coordinate descent) never pays for it.
+    center : {False, True, "inplace"}, default=False
+        With an intercept and a dense ``X``: work on the centred design (see
+        :mod:`skhypergrad._design`), a copy of ``X`` (``True``) or ``X`` itself,
+        centred in place (``"inplace"``, for a copy the caller owns). The
+        fixed points are then :math:`(w, b + \mu^T w)`; the model, its
+        predictions and the hypergradients do not change, and no shift of the
+        columns or of ``y`` reaches the solvers.
     """
 
-    def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None, lipschitz=None):
+    def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None, lipschitz=None,
+                 center=False):
         self.datafit = datafit
         self.penalty = penalty
-        self.design = Design(check_sparse_structure(X, "X"), fit_intercept, datafit.n_outputs)
+        X = check_sparse_structure(X, "X")
+        offset = None
+        if center:
+            X, offset = centred(X, fit_intercept, copy=center != "inplace")
+        self.design = Design(X, fit_intercept, datafit.n_outputs, offset)
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
         self._step = None if step is None else float(step)

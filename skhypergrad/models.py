@@ -198,7 +198,7 @@ class InnerModel:
         """
         return self.get_penalty().check_lam(lam, n_features)
 
-    def make_map(self, X, y_encoded, lipschitz=None):
+    def make_map(self, X, y_encoded, lipschitz=None, center=False):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.
 
         Parameters
@@ -210,13 +210,18 @@ class InnerModel:
         lipschitz : float, default=None
             Lipschitz constant of the datafit's gradient on these rows, when known
             (carried in :class:`~skhypergrad.criteria.InnerState` between evaluations).
+        center : {False, True, "inplace"}, default=False
+            Centre a dense ``X`` when the model fits an intercept (see
+            :class:`~skhypergrad.fixed_point.ProxGradMap`): what the criteria and
+            estimators do, so that shifting the columns or the target changes nothing.
 
         Returns
         -------
         ProxGradMap
         """
         return ProxGradMap(self.get_datafit(), self.get_penalty(), X, y_encoded,
-                           fit_intercept=self.fit_intercept, lipschitz=lipschitz)
+                           fit_intercept=self.fit_intercept, lipschitz=lipschitz,
+                           center=center)
 
     def __repr__(self):
         def short(v):
