@@ -169,11 +169,18 @@ class BaseHyperGrad(BaseEstimator):
         if np.min(l1) < scales.l1:
             return lam0
         moved = np.clip(lam0 * (0.1 * scales.l1 / np.max(l1)), lo, hi)
-        warnings.warn(
-            f"{type(self).__name__}: the starting point {self._hyper_names(lam0, n_samples)} "
-            "zeroes every coefficient, where the cross-validation loss is flat; the search "
-            f"starts from {self._hyper_names(moved, n_samples)} instead.", UserWarning,
-            stacklevel=4)
+        names = self._hyper_names(lam0, n_samples)
+        if np.array_equal(moved, lam0):
+            warnings.warn(f"{type(self).__name__}: the starting point {names} zeroes every "
+                          "coefficient, where the cross-validation loss is flat, and the "
+                          "bounds keep the search there; lower them.", UserWarning,
+                          stacklevel=4)
+        else:
+            warnings.warn(
+                f"{type(self).__name__}: the starting point {names} zeroes every "
+                "coefficient, where the cross-validation loss is flat; the search starts "
+                f"from {self._hyper_names(moved, n_samples)} instead.", UserWarning,
+                stacklevel=4)
         return moved
 
     def _criterion(self, X, y):

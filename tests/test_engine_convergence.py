@@ -323,11 +323,13 @@ def test_search_tol():
 
 
 def test_criterion_results_carry_the_engine_residuals():
-    """HeldOut: one residual, CrossVal: one per fold, SURE: two; at most the tol the
+    """HeldOut: one residual, CrossVal: one per fold, SURE: one (exact df) or one per
+    Monte-Carlo problem; at most the tol the
     engine was given (the solver's); nan from value()."""
     c = case("well-conditioned")
     solver = CoordinateDescent(tol=1e-10)
-    for criterion, k in ((c.criterion, 1), (CrossVal(cv=3), 3), (SURE(sigma=0.5), 2)):
+    for criterion, k in ((c.criterion, 1), (CrossVal(cv=3), 3), (SURE(sigma=0.5), 1),
+                         (SURE(sigma=0.5, df="monte-carlo", n_probes=2), 3)):
         res = criterion.value_and_grad(c.model, c.X, c.y, c.lam, solver=solver,
                                        engine="aid-fp")
         assert res.engine_residual.shape == (k,) and res.engine_residual.dtype == np.float64
@@ -374,7 +376,7 @@ def test_lasso_search_with_itd_chooses_aid_cg_alpha(rho):
         model = InnerModel(fit_intercept=True, lam=est.lam_)
         value = HeldOut(X_val, y_val).value(model, X_tr, y_tr, est.lam_,
                                             solver=CoordinateDescent(tol=1e-12)).value
-        assert est.best_score_ == pytest.approx(value, rel=1e-6)
+        assert est.best_loss_ == pytest.approx(value, rel=1e-6)
 
 
 def _split(X, y, kw):
