@@ -97,7 +97,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         (relative duality gap).
     solver : solver instance, default=None
         Inner solver; None uses :class:`~skhypergrad.solvers.CoordinateDescent`
-        at a relative duality gap of ``min(tol, 1e-10) ** 1.25``: the gap bounds
+        at a relative duality gap of ``min(tol, 1e-10) ** 1.2``: the gap bounds
         the objective's suboptimality, whose square root (over the strong
         convexity) bounds the error of the coefficients, which the hypergradient
         inherits; a weakly strongly convex problem (``p > n``, a small L2 weight)
@@ -156,7 +156,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
 
 def _inner_tol(tol):
     """The inner solver's relative gap for a hypergradient accurate to about ``tol``."""
-    return min(tol, 1e-10) ** 1.25
+    return min(tol, 1e-10) ** 1.2
 
 
 def _is_classifier(model):

@@ -1,4 +1,4 @@
-"""The design matrix seen as a linear operator on the flat parameter vector.
+r"""The design matrix seen as a linear operator on the flat parameter vector.
 
 The parameter vector of every inner problem is flat::
 
@@ -14,9 +14,13 @@ With an intercept, a dense design is centred (:func:`centred`): its ``X`` holds
 ``offset``), so that the predictions :math:`Xw + b = (X - 1\mu^T) w + b'` are
 unchanged for :math:`b' = b + \mu^T w`. The two are the same model; in the
 centred one the intercept is orthogonal to the columns, so that solvers and
-stopping rules see neither a shift of the columns nor one of the target. The
-intercept entry of ``w`` is then :math:`b'`; :meth:`Design.original_intercept`
-gives :math:`b`.
+stopping rules see no shift of the columns. For least squares the target is
+centred too (its mean :math:`\bar y` is the design's ``target_offset``): the
+predictions of the map are then :math:`Xw + b - \bar y`, its intercept
+:math:`b' = b + \mu^T w - \bar y`, and no shift of ``y`` reaches the solvers
+either (their residuals are not rounded at the scale of the shift). The
+intercept entry of ``w`` is :math:`b'`; :meth:`Design.original_intercept` gives
+:math:`b`.
 """
 
 import weakref
@@ -27,7 +31,7 @@ from scipy.sparse.linalg import LinearOperator, eigsh
 
 
 class Design:
-    """``X`` with an optional unpenalized intercept, as ``w -> X coef + intercept``.
+    r"""``X`` with an optional unpenalized intercept, as ``w -> X coef + intercept``.
 
     Parameters
     ----------
@@ -40,13 +44,17 @@ class Design:
     offset : ndarray of shape (n_features,), default=None
         The column means :math:`\mu` subtracted from ``X`` (``X`` is then the
         centred matrix; see the module docstring), or None.
+    target_offset : float, default=0.0
+        The mean :math:`\bar y` subtracted from a least-squares target (0 for any
+        other): the predictions of ``w`` are those of the model minus it.
     """
 
-    def __init__(self, X, fit_intercept=False, n_outputs=1, offset=None):
+    def __init__(self, X, fit_intercept=False, n_outputs=1, offset=None, target_offset=0.0):
         self.X = X
         self.fit_intercept = bool(fit_intercept)
         self.n_outputs = int(n_outputs)
         self.offset = offset
+        self.target_offset = float(target_offset)
         # plain attributes (read at every product): X is not replaced
         self.n_samples, self.n_features = X.shape
         #: number of penalized entries of ``w``
@@ -73,7 +81,24 @@ class Design:
         b = self.intercept(w)
         if self.offset is None or not self.fit_intercept:
             return b
-        return b - self.offset @ self.coef(w)
+        return b + self.target_offset - self.offset @ self.coef(w)
+
+    def to_original(self, w):
+        r"""``w`` of the centred design as the model's own ``[coef, b]`` (a new array;
+        ``w`` itself when the design is not centred)."""
+        if self.offset is None or not self.fit_intercept:
+            return w
+        out = np.array(w, dtype=np.float64)
+        out[self.n_coefs:] = np.atleast_1d(self.original_intercept(w))
+        return out
+
+    def from_original(self, w):
+        r"""The inverse of :meth:`to_original`: ``[coef, b + \mu^T coef]``."""
+        if self.offset is None or not self.fit_intercept or w is None:
+            return w
+        out = np.array(w, dtype=np.float64)
+        out[self.n_coefs:] += np.atleast_1d(self.offset @ self.coef(out)) - self.target_offset
+        return out
 
     def zeros(self):
         return np.zeros(self.n_params)
@@ -184,11 +209,12 @@ class Design:
         has_b = self.fit_intercept and idx.shape[0] > cols.shape[0]
         X = self.X[:, cols]
         offset = None if self.offset is None else self.offset[cols]
-        return Design(X.tocsc() if self.is_sparse else X, has_b, 1, offset)
+        return Design(X.tocsc() if self.is_sparse else X, has_b, 1, offset, self.target_offset)
 
     def take_rows(self, idx):
         """The same design restricted to the samples ``idx`` (the same ``offset``)."""
-        return Design(self.X[idx], self.fit_intercept, self.n_outputs, self.offset)
+        return Design(self.X[idx], self.fit_intercept, self.n_outputs, self.offset,
+                      self.target_offset)
 
 
 def column_offset(X, fit_intercept):
@@ -271,7 +297,7 @@ def gram_pays(design):
 
 
 def seed_row_subset_grams(X, designs, subsets):
-    """Cache the Gram matrices of row subsets of a dense ``X`` from the Gram of ``X``.
+    r"""Cache the Gram matrices of row subsets of a dense ``X`` from the Gram of ``X``.
 
     ``designs[k].X`` holds the rows ``subsets[k]`` of ``X`` (a cross-validation
     fold's training rows). With :math:`G = X^T X` and :math:`C_k` the rows not

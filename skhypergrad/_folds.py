@@ -57,7 +57,7 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     # the rows are a copy: a dense one is centred in place
     pgmap = model.make_map(X_train, y[train], lipschitz=lipschitz, center="inplace")
     return pgmap, _heldout_loss(model, loss, X, y[test], rows=test, columns=columns,
-                                offset=pgmap.design.offset)
+                                frame=pgmap.design)
 
 
 def _used_columns(X):

@@ -175,7 +175,7 @@ class _OuterLoss:
         return out
 
 
-def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, offset=None):
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
     ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
@@ -183,9 +183,10 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, of
     ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
     those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise),
     and with ``columns`` (sorted; only with ``rows``) their columns ``columns``.
-    ``offset``: the column means of the training design when it is centred (see
-    :mod:`skhypergrad._design`), subtracted from (a copy of) the dense validation
-    rows, so that ``w`` is read in the training map's coordinates.
+    ``frame``: the training map's design when it is centred (see
+    :mod:`skhypergrad._design`): its column means are subtracted from (a copy of)
+    the validation rows (made dense) and its target mean from the validation
+    targets, so that ``w`` is read in the training map's coordinates.
     """
     kind = _check_loss(loss, model)
     datafit = model.get_datafit()
@@ -194,10 +195,15 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, of
         X_val, rows = X_val[rows], None
         if columns is not None:
             X_val, columns = X_val[:, columns], None
-    if offset is not None:
-        X_val = X_val - offset if rows is None else X_val[rows] - offset
+    offset = None if frame is None else frame.offset
+    if offset is not None:  # (sparse validation rows of a dense training set made dense)
+        X_val = X_val if rows is None else X_val[rows]
+        X_val = (X_val.toarray() if sp.issparse(X_val) else X_val) - offset
         rows = None
-    design = Design(X_val, model.fit_intercept, datafit.n_outputs, offset)
+        if frame.target_offset:
+            y_val_encoded = y_val_encoded - frame.target_offset
+    design = Design(X_val, model.fit_intercept, datafit.n_outputs, offset,
+                    0.0 if frame is None else frame.target_offset)
     # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
     return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
                       rows=rows, columns=columns)

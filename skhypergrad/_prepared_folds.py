@@ -13,7 +13,6 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
-from ._design import column_offset
 from ._validation import check_sparse_structure, named
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 
@@ -74,9 +73,7 @@ def _fold_result(model, fold, criterion, lam, solver, engine, state, compute_gra
                               state=state)
     if not train_loss:
         return res, None
-    # w in the coordinates of the criterion's map, centred by the training rows' means
-    outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train),
-                          offset=column_offset(fold.X_train, model.fit_intercept))
+    outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train))
     return res, outer.value(res.state[0].w)
 
 

@@ -41,18 +41,10 @@ SCAN_L2 = (L2_RANGE[0], 1e-2, 1.0, 1e2)
 
 def null_model(pgmap):
     """``w`` of the intercept-only model: zero coefficients, the optimal intercept."""
-    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+    design = pgmap.design
     w = design.zeros()
     if design.fit_intercept:
-        kind = getattr(datafit, "kind", 0)
-        if kind == 0:
-            w[-1] = y.mean()
-        elif kind == 1:
-            t = np.clip((y.mean() + 1) / 2, 1e-12, 1 - 1e-12)
-            w[-1] = np.log(t / (1 - t))
-        else:
-            freq = np.bincount(y, minlength=datafit.n_outputs) / y.shape[0]
-            w[-datafit.n_outputs:] = np.log(np.clip(freq, 1e-12, None))
+        w[design.n_coefs:] = pgmap.datafit.intercept_only(pgmap.y)
     return w
 
 

@@ -58,7 +58,8 @@ class InnerState(NamedTuple):
     Attributes
     ----------
     w : ndarray or None
-        Last inner solution (the solver's warm start, or ITD's starting point).
+        Last inner solution ``[coef.ravel(), intercept]`` (the solver's warm start,
+        or ITD's starting point).
     engine_state : object
         ``state`` of the engine's last :class:`~skhypergrad.hypergrad._base.HypergradResult`.
     lipschitz : float or None
@@ -121,9 +122,14 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     ``solver``; the others (ITD) iterate from the warm start themselves and the
     value is taken at their last iterate. Warm starts may be :class:`SparseVector`:
     they are made dense only when used (the solver's copy of ``w0`` is then the
-    only dense one).
+    only dense one). The warm start and the returned state hold the model's own
+    ``[coef, intercept]``; a centred map's coordinates (see :mod:`skhypergrad._design`)
+    stay inside.
     """
     w0, engine_state, _ = inner_state
+    design = pgmap.design
+    if design.offset is not None and w0 is not None:
+        w0 = design.from_original(_expand(w0))
     res = None
     if compute_grad and not engine.needs_solution:
         w_init = pgmap.design.zeros() if w0 is None else _expand(w0)
@@ -141,13 +147,14 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
                 pgmap, lam, w, outer.grad,
                 state=_engine_warm_start(engine, engine_state, outer.grad))
     lip = pgmap.known_lipschitz
+    value = outer.value(w)
+    w = design.to_original(w)
     if res is None:
-        return _Outcome(outer.value(w), None, InnerState(w, engine_state, lip), n_iter, 0,
-                        np.nan)
+        return _Outcome(value, None, InnerState(w, engine_state, lip), n_iter, 0, np.nan)
     state = res.state
     if isinstance(state, _LazyAdjoint):  # kept as stored, without the outer function
         state = state.stored
-    return _Outcome(outer.value(w), np.asarray(res.grad, dtype=np.float64),
+    return _Outcome(value, np.asarray(res.grad, dtype=np.float64),
                     InnerState(w, state, lip), n_iter, int(res.n_iter), float(res.residual))
 
 
@@ -412,7 +419,7 @@ class HeldOut(BaseCriterion):
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
             pgmap = _centred_map(model, X, y_enc, lipschitz)
             outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val),
-                                  offset=pgmap.design.offset)
+                                  frame=pgmap.design)
             return pgmap, outer
 
         return self._cached((X_in, y_in, model, self.X_val, self.y_val), self.loss, build)
@@ -725,7 +732,7 @@ class SURE(BaseCriterion):
         # twice Quadratic's ||y - yhat||^2 / (2n): the mean squared error
         outer = _OuterLoss(pgmap.design, pgmap.y, Quadratic(), 2.0)
         out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
-        df, ddf_dl2 = _least_squares_df(pgmap, out.state.w, lam)
+        df, ddf_dl2 = _least_squares_df(pgmap, pgmap.design.from_original(out.state.w), lam)
         c = 2.0 * sigma2 / n
         value = out.value - sigma2 + c * df
         grads = None
@@ -754,9 +761,12 @@ class SURE(BaseCriterion):
                                      _OuterLoss(design, y, Quadratic(), 0.0, c * delta),
                                      lam, solver, engine, st, compute_grad))
         outcomes = [base] + probes
-        yhat = design.matvec(base.state.w)
+        def fit(w):  # the predictions of a state's w (the model's own coordinates)
+            return design.matvec(design.from_original(w))
+
+        yhat = fit(base.state.w)
         mse = float(np.mean((y - yhat) ** 2))
-        df = float(np.mean([delta @ (design.matvec(o.state.w) - yhat)
+        df = float(np.mean([delta @ (fit(o.state.w) - yhat)
                             for delta, o in zip(deltas, probes)])) / eps
         value = sum(o.value for o in outcomes) - sigma2
         grads = [o.grad for o in outcomes] if compute_grad else None

@@ -39,6 +39,21 @@ class BaseDatafit:
         """Target as used by the datafit (float64)."""
         return np.asarray(y, dtype=np.float64)
 
+    def intercept_only(self, y):
+        """The optimal intercept(s) of the model with zero coefficients (the null model),
+        shape (n_outputs,)."""
+        raise NotImplementedError
+
+    def null_loss(self, y, fit_intercept):
+        """The mean loss of the null model: zero coefficients, the optimal intercept when
+        ``fit_intercept`` (zero predictions otherwise). It does not move with a shift of
+        ``y`` absorbed by the intercept: solvers measure their accuracy relative to it."""
+        n, K = y.shape[0], self.n_outputs
+        z = np.zeros((n, K)) if K > 1 else np.zeros(n)
+        if fit_intercept:
+            z = z + (self.intercept_only(y) if K > 1 else self.intercept_only(y)[0])
+        return self.loss(y, z)
+
     def value(self, design, y, w):
         r"""Datafit value :math:`F(w)`."""
         return self.loss(y, design.matvec(w))
@@ -67,6 +82,9 @@ class Quadratic(BaseDatafit):
     kind = 0  # numba kernel code
     constant_hessian = True
     least_squares = True
+
+    def intercept_only(self, y):
+        return np.array([np.mean(y)])
 
     def loss(self, y, z):
         r = y - z
@@ -99,6 +117,10 @@ class Logistic(BaseDatafit):
             raise ValueError("Logistic datafit expects labels in {-1, +1}; "
                              "encode the two classes first.")
         return y
+
+    def intercept_only(self, y):
+        t = np.clip((np.mean(y) + 1.0) / 2.0, 1e-12, 1.0 - 1e-12)  # the frequency of +1
+        return np.array([np.log(t / (1.0 - t))])
 
     def loss(self, y, z):
         return -float(np.mean(log_expit(y * z)))
@@ -151,6 +173,10 @@ class Multinomial(BaseDatafit):
         Y = np.zeros((y.shape[0], self.n_classes))
         Y[np.arange(y.shape[0]), y] = 1.0
         return Y
+
+    def intercept_only(self, y):
+        freq = np.bincount(y, minlength=self.n_classes) / y.shape[0]
+        return np.log(np.clip(freq, 1e-12, None))
 
     def loss(self, y, z):
         n = y.shape[0]

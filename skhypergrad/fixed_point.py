@@ -136,10 +136,13 @@ class ProxGradMap(FixedPointMap):
         self.datafit = datafit
         self.penalty = penalty
         X = check_sparse_structure(X, "X")
-        offset = None
+        offset, target_offset = None, 0.0
         if center:
             X, offset = centred(X, fit_intercept, copy=center != "inplace")
-        self.design = Design(X, fit_intercept, datafit.n_outputs, offset)
+        if offset is not None and datafit.least_squares:
+            target_offset = float(np.mean(y))
+            y = y - target_offset
+        self.design = Design(X, fit_intercept, datafit.n_outputs, offset, target_offset)
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
         self._step = None if step is None else float(step)

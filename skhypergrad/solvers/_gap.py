@@ -181,8 +181,8 @@ def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
 
 
 def gap_scale(pgmap):
-    """The objective's scale for relative tolerances: ``F`` at ``w = 0`` (at least 1e-12)."""
-    y = pgmap.y
-    zero = np.zeros((y.shape[0], pgmap.design.n_outputs)) if pgmap.design.n_outputs > 1 \
-        else np.zeros(y.shape[0])
-    return max(pgmap.datafit.loss(y, zero), 1e-12)
+    """The objective's scale for relative tolerances: the datafit of the null model
+    (:meth:`~skhypergrad.datafits.BaseDatafit.null_loss`: zero coefficients and the
+    optimal intercept, so a shift of ``y`` absorbed by the intercept does not loosen
+    the tolerance; ``F(0)`` without an intercept), at least 1e-12."""
+    return max(pgmap.datafit.null_loss(pgmap.y, pgmap.design.fit_intercept), 1e-12)
