@@ -234,9 +234,8 @@ def plot_criterion(estimator, *, x="step", ax=None, label=None, best_so_far=True
     """Plot the criterion against the evaluation number or the elapsed seconds.
 
     Every criterion evaluation of the search is one point: the cheap starting
-    scan (no gradient) as hollow markers (triangles for its one-fold values,
-    ``partial=True``, which are not on the scale of the whole criterion and are
-    left out of the best-so-far line), the gradient steps as filled circles.
+    scan (no gradient) as hollow markers, the gradient steps as filled circles,
+    and the best value so far as a line.
     Call it several times on the same ``ax`` to compare searches (engines,
     optimizers) against seconds.
 
@@ -274,22 +273,14 @@ def plot_criterion(estimator, *, x="step", ax=None, label=None, best_so_far=True
     xs = (np.arange(1, len(history) + 1) if x == "step"
           else np.array([h["seconds"] for h in history], dtype=np.float64))
     scan = np.array([h["grad"] is None for h in history])
-    partial = np.array([bool(h.get("partial", False)) for h in history])
     label = type(estimator).__name__ if label is None else label
-    if best_so_far and (~partial).any():
-        whole = np.where(partial, np.inf, values)
-        first = int(np.argmin(partial))  # the line starts at the first whole value
-        line, = ax.step(xs[first:], np.minimum.accumulate(whole)[first:], where="post",
-                        label=label)
+    if best_so_far:
+        line, = ax.step(xs, np.minimum.accumulate(values), where="post", label=label)
         color = line.get_color()
     else:
         color = None
-    if partial.any():
-        ax.plot(xs[partial], values[partial], "^", mfc="none", color=color, ms=5,
-                label="scan (one fold)")
-    if (scan & ~partial).any():
-        ax.plot(xs[scan & ~partial], values[scan & ~partial], "o", mfc="none", color=color,
-                ms=5)
+    if scan.any():
+        ax.plot(xs[scan], values[scan], "o", mfc="none", color=color, ms=5)
     ax.plot(xs[~scan], values[~scan], "o", color=color, ms=4,
             label=None if best_so_far else label)
     ax.set_xlabel("criterion evaluation" if x == "step" else "seconds")
