@@ -275,14 +275,15 @@ class _Problem(NamedTuple):
         return (float(np.vdot(a, v) + 0.5 * np.vdot(hv, v)) / v.shape[0]
                 + self.penalty(w_cols, cols))
 
-    def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v, start=None):
+    def anderson_step(self, w, v, d, a, h, ws, hist_w, hist_v, start=None, metric=None):
         """Replace ``(w, v, d)`` by the Anderson extrapolation of the history if ``Q`` drops.
 
         ``v`` extrapolated from its history ``hist_v``, or, when that is None,
         computed as :meth:`predictions_change` from ``start`` (the moving entries
-        when ``v`` was zero).
+        when ``v`` was zero). ``metric``: the square roots of the moving entries'
+        curvatures, in which the differences of the iterates are measured.
         """
-        c = _anderson_weights(hist_w)
+        c = _anderson_weights(hist_w, metric)
         if c is None:
             return
         # on the moving entries only (the working set's, then the intercepts): no copy of w
@@ -296,6 +297,14 @@ class _Problem(NamedTuple):
                 self.model(w[cols], v, a, h, cols):
             w[idx], v[:] = w_acc, v_acc
             d[:] = a + self.hess_v(h, v_acc)
+
+    def entry_metric(self, lc):
+        """The square roots of the diagonal curvatures of the moving entries, from the
+        model curvatures ``lc`` the epoch kernel takes (one per entry for one output,
+        the flattened K x K blocks for several)."""
+        K = self.n_outputs
+        diag = lc if K == 1 else lc.reshape(-1, K, K)[:, np.arange(K), np.arange(K)].ravel()
+        return np.sqrt(np.maximum(diag, 0.0))
 
     def predictions_change(self, ws, delta):
         """``X_ws delta_W + delta_b``: how the predictions move when the moving entries of
@@ -330,13 +339,17 @@ class _Problem(NamedTuple):
         return 0.0
 
 
-def _anderson_weights(hist):
+def _anderson_weights(hist, metric=None):
     """Weights ``c`` (summing to 1) of the Anderson extrapolation ``c @ hist[1:]``, or None.
 
-    With ``U`` the differences of the iterates (rows of ``hist``), ``c`` solves
-    ``U U^T c = 1``, normalized.
+    With ``U`` the differences of the iterates (rows of ``hist``), each entry times
+    ``metric`` (the square root of its curvature, so that a coefficient and the
+    intercept are measured alike whatever the scale of their columns), ``c``
+    solves ``U U^T c = 1``, normalized.
     """
     U = np.diff(hist, axis=0)
+    if metric is not None:
+        U *= metric
     try:
         c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
     except np.linalg.LinAlgError:
@@ -346,7 +359,7 @@ def _anderson_weights(hist):
     return c / c.sum()
 
 
-def _anderson(hist):
+def _anderson(hist, metric=None):
     """The Anderson extrapolation of the iterates ``hist`` (rows), or None."""
-    c = _anderson_weights(hist)
+    c = _anderson_weights(hist, metric)
     return None if c is None else c @ hist[1:]

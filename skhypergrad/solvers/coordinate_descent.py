@@ -249,6 +249,7 @@ class CoordinateDescent(BaseSolver):
 
         K, m = self.anderson, ws.shape[0]
         hist = np.empty((K + 1, m + 1))
+        metric = np.sqrt(np.append(lc, lc_b))  # the Anderson differences' metric
         epochs = self.max_epochs
         for epoch in range(self.max_epochs):
             violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
@@ -260,7 +261,7 @@ class CoordinateDescent(BaseSolver):
                 k = epoch % (K + 1)
                 hist[k, :m], hist[k, m] = w_ws, shift[1]
                 if k == K:
-                    extrapolated = _anderson(hist)
+                    extrapolated = _anderson(hist, metric)
                     if extrapolated is not None and \
                             model(extrapolated[:m], extrapolated[m]) < model(w_ws, shift[1]):
                         w_ws[:] = extrapolated[:m]
@@ -306,9 +307,10 @@ class CoordinateDescent(BaseSolver):
         """Epochs on the model until an epoch's violation is below ``tol``; returns the count.
 
         Every ``anderson + 1`` epochs, the iterates are extrapolated (Anderson):
-        with ``U`` the differences of the last iterates, ``c`` solves
-        ``U U^T c = 1`` normalized to sum 1, and ``sum_k c_k w_k`` replaces ``w``
-        when it lowers the model.
+        with ``U`` the differences of the last iterates (each entry times the square
+        root of its curvature: the result does not depend on the scale of the
+        columns), ``c`` solves ``U U^T c = 1`` normalized to sum 1, and
+        ``sum_k c_k w_k`` replaces ``w`` when it lowers the model.
         """
         idx = prob.moving(ws)
         K = self.anderson
@@ -320,6 +322,7 @@ class CoordinateDescent(BaseSolver):
             hist_v, start = None, w[idx]
         else:
             hist_v, start = np.empty((K + 1, v.size)), None
+        metric = prob.entry_metric(lc)
         for epoch in range(self.max_epochs):
             violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2, lc,
                                    prob.fit_intercept)
@@ -331,5 +334,5 @@ class CoordinateDescent(BaseSolver):
                 if hist_v is not None:
                     hist_v[k] = v.ravel()
                 if k == K:
-                    prob.anderson_step(w, v, d, a, h, ws, hist_w, hist_v, start)
+                    prob.anderson_step(w, v, d, a, h, ws, hist_w, hist_v, start, metric)
         return self.max_epochs
