@@ -186,7 +186,10 @@ def _outer_entry(h, offset):
 
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback):
     """Criterion values along the paths ``candidates``, each warm-started from its own
-    first point's solution and left once its values rise past its minimum.
+    first point's solution and left once its values rise past its minimum; the paths
+    are left once one's minimum is above the previous one's (paths ordered along a
+    second direction, e.g. an increasing L2 weight: past the minimum in that
+    direction too).
 
     Returns the best point, the history entries and whether ``callback`` asked to stop.
     """
@@ -194,8 +197,10 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     solver = _with_tol(solver, tol)
     paths = [np.atleast_2d(candidates)] if isinstance(candidates, np.ndarray) \
         else [np.atleast_2d(path) for path in candidates]
-    best_value, first_state = np.inf, last_state[0]
+    best_value, first_state, path_minima = np.inf, last_state[0], []
     for path in paths:
+        if len(path_minima) > 1 and path_minima[-1] > path_minima[-2]:
+            break  # the last path's minimum rose above the one before it
         path_best = np.inf
         for i, lam in enumerate(path):
             state = first_state if i == 0 else last_state[0]
@@ -216,6 +221,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             if i > 0 and res.value > path_best and res.value > scan[-2]["value"]:
                 break  # past the path's minimum: the rest of the path is weaker and worse
             path_best = min(path_best, res.value)
+        path_minima.append(path_best)
     return _best(scan), scan, False
 
 
