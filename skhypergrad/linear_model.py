@@ -256,9 +256,10 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
         ``kappa`` times 1e-6 (the Lasso end), 1e-2, 1 and 100, ``kappa`` the mean
         variance of the columns (the curvature of the datafit). Every point is
-        evaluated on every fold, warm-started along its path, and a path is left
-        once its loss rises. Rescaling ``y`` or ``X`` then rescales the chosen
-        weights and leaves the predictions unchanged.
+        evaluated on every fold, warm-started along its path; a path is left once
+        its loss rises, and the next L2 weights are not scanned once a path's
+        minimum is above the previous one's. Rescaling ``y`` or ``X`` then rescales
+        the chosen weights and leaves the predictions unchanged.
     l1_ratio_init : float in (0, 1), default=0.5
         Starting ``l1_ratio`` (with ``alpha_init``).
     alpha_bounds : (float, float), default=None
