@@ -136,10 +136,11 @@ class BaseHyperGrad(BaseEstimator):
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
                                                 self._inner_tol, self.random_state)
 
-        criterion, X_fit, y_fit = self._criterion(X, y)
+        criterion, X_fit, y_fit, monitor = self._search_problem(X, y)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
                           candidates=candidates,
+                          monitor=monitor,
                           optimizer=self.optimizer, engine=engine, solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                           callback=self._history_callback(n_samples), verbose=self.verbose)
@@ -161,6 +162,11 @@ class BaseHyperGrad(BaseEstimator):
         self.best_score_ = -self.best_loss_
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
+
+    def _search_problem(self, X, y):
+        """``(criterion, X_train, y_train, monitor)``: what the search descends, and the
+        early-stopping monitor of :func:`~skhypergrad._tune.tune` (None here)."""
+        return (*self._criterion(X, y), None)
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):
         """``lam0``, or a tenth of ``lam1_max`` in its L1 weight when every coefficient is

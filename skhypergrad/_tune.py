@@ -65,7 +65,7 @@ def _with_tol(obj, tol):
 
 def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
-         callback=None, verbose=0):
+         monitor=None, callback=None, verbose=0):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -96,6 +96,13 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
         minima, at the cost of a few warm-started solves.
+    monitor : (criterion, X, y), default=None
+        Early stopping: a second criterion and its training data, evaluated (value
+        only) at every point, entry ``"monitor"`` of the history; the result is the
+        point with the smallest ``"monitor"`` instead of the smallest ``"value"``.
+        For many hyperparameters (one per feature), which fit the criterion they
+        descend: the monitor's validation rows must be rows that criterion never
+        sees, neither as validation nor as training rows.
     verbose : int, default=0
         Print one line per criterion evaluation when > 0.
 
@@ -115,10 +122,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         res = criterion.value_and_grad(model, X, y, lam, solver=_with_tol(solver, tol_k),
                                        engine=_with_tol(engine, engine.search_tol(tol_k)),
                                        state=last_state[0])
+        extra = {} if monitor is None else {"monitor": watch(lam, tol_k)}
         last_state[0] = res.state
         info = {"lam": lam, "values": res.values, "n_iter_inner": int(np.sum(res.n_iter)),
                 "n_iter_engine": int(np.sum(res.n_iter_engine)),
-                "engine_residual": _largest(res.engine_residual), "_state": res.state}
+                "engine_residual": _largest(res.engine_residual), "_state": res.state,
+                **extra}
         if verbose:
             print(f"[{type(criterion).__name__}] eval {len(history_len) + 1:3d}  "
                   f"lam={np.array2string(lam, precision=4, threshold=4)}  "
@@ -128,11 +137,14 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
 
     history_len = []
     scan = []
+    key, watch = "value", None  # what the result minimizes
+    if monitor is not None:
+        key, watch = "monitor", _watcher(model, solver, *monitor)
     if candidates is not None and len(candidates):
         lam0, scan, stop = _scan(model, X, y, criterion, candidates, solver, inner_tol[0],
-                                 last_state, t0, callback)
+                                 last_state, t0, callback, watch)
         if stop:
-            best = min(scan, key=lambda h: h["value"])
+            best = min(scan, key=lambda h: h[key])
             return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
                               last_state[0])
     log_bounds = None if bounds is None else (np.log(bounds[0]), np.log(bounds[1]))
@@ -144,14 +156,17 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     history = scan + [as_entry(h) for h in out.history]
     # the best point evaluated, scan included (every evaluation is on the whole criterion),
     # its value made accurate
-    best = _refine_best(model, X, y, criterion, history, solver, inner_tol[1], last_state)
+    best = _refine_best(model, X, y, criterion, history, solver, inner_tol[1], last_state,
+                        key, watch)
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0])
 
 
-def _refine_best(model, X, y, criterion, history, solver, tol, last_state, max_checks=3):
-    """The entry of ``history`` with the smallest value, once that value is at the final
-    accuracy ``tol``.
+def _refine_best(model, X, y, criterion, history, solver, tol, last_state, key="value",
+                 watch=None, max_checks=3):
+    """The entry of ``history`` with the smallest ``key`` (its ``"value"``, or its
+    ``"monitor"``: ``watch(lam, tol)``), once that value is at the final accuracy
+    ``tol``.
 
     An entry evaluated at a looser inner accuracy (the scan, the first steps) may owe
     its small value to the inexact solve (a training loss near zero makes a loose
@@ -160,7 +175,7 @@ def _refine_best(model, X, y, criterion, history, solver, tol, last_state, max_c
     until the best entry is accurate (at most ``max_checks`` times).
     """
     for _ in range(max_checks):
-        best = min(history, key=lambda h: h["value"])
+        best = min(history, key=lambda h: h[key])
         if best["tol"] <= tol * (1 + 1e-9):
             return best
         res = criterion.value(model, X, y, best["lam"], solver=_with_tol(solver, tol),
@@ -168,7 +183,22 @@ def _refine_best(model, X, y, criterion, history, solver, tol, last_state, max_c
         last_state[0] = res.state
         best.update(value=float(res.value), values=res.values, tol=tol, refined=True,
                     n_iter_inner=best["n_iter_inner"] + int(np.sum(res.n_iter)))
-    return min(history, key=lambda h: h["value"])
+        if watch is not None:
+            best["monitor"] = watch(best["lam"], tol)
+    return min(history, key=lambda h: h[key])
+
+
+def _watcher(model, solver, criterion, X, y):
+    """``(lam, tol) -> value`` of ``criterion`` on ``(X, y)``, warm-started from its last
+    call (the monitor of early stopping, see :func:`tune`)."""
+    state = [None]
+
+    def watch(lam, tol):
+        res = criterion.value(model, X, y, lam, solver=_with_tol(solver, tol), state=state[0])
+        state[0] = res.state
+        return float(res.value)
+
+    return watch
 
 
 def _largest(residuals):
@@ -184,7 +214,8 @@ def _outer_entry(h, offset):
     return entry
 
 
-def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback):
+def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
+          watch=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution and left once its values rise past its minimum; the paths
     are left once one's minimum is above the previous one's (paths ordered along a
@@ -215,6 +246,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
                      "best": improved, "values": res.values,
                      "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0,
                      "engine_residual": np.nan}
+            if watch is not None:
+                entry["monitor"] = watch(lam, tol)
             scan.append(entry)
             if callback is not None and callback(entry):
                 return _best(scan), scan, True

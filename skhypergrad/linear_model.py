@@ -13,11 +13,13 @@ import numbers
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
 from ._base import BaseHyperGrad
 from ._validation import check_bounds
+from .criteria import HeldOut
 from .models import InnerModel
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
                         logistic_sklearn_from_lam)
@@ -32,6 +34,10 @@ _BOUNDS = [None, tuple, list]
 #: separable problems)
 _LOGISTIC_L1_RANGE = (1e-4, 10.0)
 _LOGISTIC_L2_RANGE = (1e-4, 1e3)
+#: the weighted Lasso's early stopping: the fraction of the rows held out of the search
+#: as its monitor, and the fewest rows for which it is used
+_EARLY_STOPPING_FRACTION = 0.2
+_EARLY_STOPPING_MIN_SAMPLES = 50
 
 _COMMON_DOC = """
     cv : int, cross-validation generator, iterable or float, default=5
@@ -337,6 +343,16 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         :class:`LassoHyperGrad`).
     alpha_bounds : (float, float), default=None
         Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
+    early_stopping : bool, default=True
+        With ``p`` hyperparameters the descent fits the criterion it descends (its
+        CV loss falls while the test error rises: the folds' training and
+        validation rows all shape the weights). With ``early_stopping`` (and at
+        least 50 samples), a fifth of the rows (drawn with ``random_state``) is
+        held out of the search: the weights descend the ``cv`` loss of the other
+        rows, and the result is the point evaluated (the starting scan's common
+        weights included) whose model, trained on those rows, predicts the held-out
+        fifth best. The final model is refit on all the rows; ``best_loss_`` is the
+        ``cv`` loss at the chosen point.
     %(common)s
 
     Attributes
@@ -348,6 +364,32 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     """
 
     _penalty = "weighted_l1"
+    _parameter_constraints = {
+        **_RegressorHyperGrad._parameter_constraints,
+        "early_stopping": ["boolean"],
+    }
+
+    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, early_stopping=True,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+        super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
+                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
+                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
+                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
+                         callback=callback)
+        self.early_stopping = early_stopping
+
+    def _search_problem(self, X, y):
+        """With ``early_stopping``: a fifth of the rows held out of the search as its
+        monitor (:class:`~skhypergrad.criteria.HeldOut`, the model trained on the other
+        rows), the criterion of ``cv`` on the rest."""
+        if not self.early_stopping or X.shape[0] < _EARLY_STOPPING_MIN_SAMPLES \
+                or not (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split")):
+            return super()._search_problem(X, y)
+        X_fit, X_mon, y_fit, y_mon = train_test_split(
+            X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=self.random_state)
+        criterion, X_train, y_train = self._criterion(X_fit, y_fit)
+        return criterion, X_train, y_train, (HeldOut(X_mon, y_mon), X_fit, y_fit)
 
     def _hyper_names(self, lam, n_samples):
         return {"alphas": np.asarray(lam, dtype=np.float64).copy()}

@@ -250,3 +250,26 @@ def test_nsid_search_end_to_end():
     again = LassoHyperGrad(**kw).fit(X, y)
     assert first.alpha_ == again.alpha_ and first.best_loss_ == again.best_loss_
     assert first.best_loss_ <= 1.02 * exact.best_loss_
+
+
+def test_weighted_lasso_early_stopping_generalizes():
+    """p = 1000 weights on n = 500 rows, the truth a plain sparse model: the descent on the
+    CV loss alone fits it (CV loss down, test error up); stopped early on rows the search
+    never saw, the test error stays that of the tuned Lasso."""
+    rng = np.random.default_rng(0)
+    n, p = 500, 1000
+    X = rng.standard_normal((n + 2000, p))
+    beta = np.zeros(p)
+    beta[:20] = rng.standard_normal(20)
+    y = X @ beta + rng.standard_normal(n + 2000)
+    X_test, y_test = X[n:], y[n:]
+    X, y = X[:n], y[:n]
+    mse = lambda m: np.mean((m.predict(X_test) - y_test) ** 2)  # noqa: E731
+    lasso = LassoHyperGrad(cv=5).fit(X, y)
+    stopped = WeightedLassoHyperGrad(cv=5, random_state=0).fit(X, y)
+    fitted = WeightedLassoHyperGrad(cv=5, early_stopping=False).fit(X, y)
+    assert all("monitor" in h for h in stopped.history_)
+    chosen = min(stopped.history_, key=lambda h: h["monitor"])
+    np.testing.assert_allclose(stopped.lam_, chosen["lam"])
+    assert fitted.best_loss_ < lasso.best_loss_ and mse(fitted) > 1.2 * mse(lasso)
+    assert mse(stopped) <= 1.01 * mse(lasso)

@@ -49,7 +49,7 @@ def test_target_scale_changes_nothing_but_units(Est, penalty):
     the CV loss by c^2, for c from 1e-6 to 1e6 (to 1e-6 relative)."""
     X, y = _diabetes()
     cv = KFold(3, shuffle=True, random_state=0)
-    kw = {"max_iter": 8} if Est is WeightedLassoHyperGrad else {}
+    kw = {"max_iter": 8, "random_state": 0} if Est is WeightedLassoHyperGrad else {}
     ref = _fit_quiet(Est(cv=cv, **kw), X, y)
     for c in SCALES:
         est = _fit_quiet(Est(cv=cv, **kw), X, c * y)
@@ -87,7 +87,7 @@ def test_design_scale_changes_nothing_but_units(Est, penalty):
     X, y = _diabetes()
     X = X / X.std(axis=0)
     cv = KFold(3, shuffle=True, random_state=0)
-    kw = {"max_iter": 8} if Est is WeightedLassoHyperGrad else {}
+    kw = {"max_iter": 8, "random_state": 0} if Est is WeightedLassoHyperGrad else {}
     ref = _fit_quiet(Est(cv=cv, **kw), X, y)
     for c in (1e-3, 1e3):
         est = _fit_quiet(Est(cv=cv, **kw), c * X, y)

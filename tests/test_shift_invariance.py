@@ -43,7 +43,7 @@ def test_estimators_do_not_see_a_shift(Est, shift_x, shift_y):
         cv = StratifiedKFold(3, shuffle=True, random_state=0)
     else:
         cv = KFold(3, shuffle=True, random_state=0)
-    kw = {"max_iter": 8} if Est is WeightedLassoHyperGrad else {}
+    kw = {"max_iter": 8, "random_state": 0} if Est is WeightedLassoHyperGrad else {}
     ref = Est(cv=cv, **kw).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
