@@ -347,8 +347,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         With ``p`` hyperparameters the descent fits the criterion it descends (its
         CV loss falls while the test error rises: the folds' training and
         validation rows all shape the weights). With ``early_stopping`` (and at
-        least 50 samples), a fifth of the rows (drawn with ``random_state``) is
-        held out of the search: the weights descend the ``cv`` loss of the other
+        least 50 samples), a fifth of the rows (drawn with ``random_state``, with
+        the seed 0 when it is None) is held out of the search: the weights descend the ``cv`` loss of the other
         rows, and the result is the point evaluated (the starting scan's common
         weights included) whose model, trained on those rows, predicts the held-out
         fifth best. The final model is refit on all the rows; ``best_loss_`` is the
@@ -386,8 +386,11 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         if not self.early_stopping or X.shape[0] < _EARLY_STOPPING_MIN_SAMPLES \
                 or not (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split")):
             return super()._search_problem(X, y)
+        # the same rows at every fit unless a seed says otherwise: the estimator stays a
+        # deterministic function of its data, as the others are
+        seed = 0 if self.random_state is None else self.random_state
         X_fit, X_mon, y_fit, y_mon = train_test_split(
-            X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=self.random_state)
+            X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=seed)
         criterion, X_train, y_train = self._criterion(X_fit, y_fit)
         return criterion, X_train, y_train, (HeldOut(X_mon, y_mon), X_fit, y_fit)
 

@@ -143,7 +143,8 @@ def test_weighted_lasso_beats_best_single_alpha():
     X_test = rng.standard_normal((2000, p)) * np.logspace(-1, 1, p)
     y_test = X_test @ w + 0.5 * rng.standard_normal(2000)
     lasso = LassoHyperGrad(cv=5).fit(X, y)
-    weighted = WeightedLassoHyperGrad(cv=5, alpha_init=lasso.alpha_, max_iter=30).fit(X, y)
+    weighted = WeightedLassoHyperGrad(cv=5, alpha_init=lasso.alpha_, max_iter=30,
+                                      random_state=0).fit(X, y)
     assert weighted.alphas_.shape == (p,)
     mse = lambda m: np.mean((m.predict(X_test) - y_test) ** 2)  # noqa: E731
     assert weighted.best_loss_ < lasso.best_loss_
