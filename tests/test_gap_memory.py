@@ -141,10 +141,11 @@ def test_curvatures_cached_without_column_norms():
     pgmap = ProxGradMap(Quadratic(), L1(), X, y, fit_intercept=True)
     CoordinateDescent(tol=1e-8, precompute=False).solve(pgmap, [0.01])
     Xc, _, bounds = _PREPARED[pgmap.design][1]
-    (lc, col_norm), = bounds.values()  # one p-sized array kept: lc, not also ||X_j||^2
+    (lc, col_norm, feature_norm), = bounds.values()  # one p-sized array: lc, not ||X_j||^2
     sq = np.einsum("ij,ij->j", Xc, Xc)
     np.testing.assert_array_equal(lc[:-1], sq * 1.0 / 40)
     assert lc[-1] == 1.0 and col_norm == np.sqrt(max(sq.max(), 40))
+    assert feature_norm == np.sqrt(sq.max())
     assert _bounds(pgmap.design, 1.0)[2] is lc  # reused by the next solve
 
 

@@ -38,12 +38,12 @@ def _prepare(design):
 
 
 def _bounds(design, curvature):
-    """``(X, kernel_args, lc, col_norm)`` for ``design.X``, cached per design.
+    """``(X, kernel_args, lc, col_norm, feature_norm)`` for ``design.X``, cached per design.
 
     ``lc`` holds the curvature bounds ``c ||X_j||^2 / n`` of the coefficients
     (repeated for the K outputs), then ``c`` per intercept, for the datafit's
     ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
-    column's ``sqrt(n)`` included). For a dense ``X``, ``lc`` is kept with the
+    column's ``sqrt(n)`` included), ``feature_norm`` that of the features alone. For a dense ``X``, ``lc`` is kept with the
     design (not the squared norms it is made of; another ``c`` rebuilds it). For
     a sparse ``X`` (``p`` may be large) ``lc`` is None: the solver computes the
     bounds of the features it needs, in ``O(nnz)`` for all of them, and
@@ -53,7 +53,7 @@ def _bounds(design, curvature):
     key = (curvature, design.n_outputs, design.fit_intercept)
     if sp.issparse(X):
         sq_max = _max_squared_norm(X)
-        return X, kernel_args, None, _column_norm_bound(design, sq_max)
+        return X, kernel_args, None, _column_norm_bound(design, sq_max), float(np.sqrt(sq_max))
     if key not in bounds:
         bounds.clear()  # first: one lc alive at a time
         bounds[key] = _curvature_bounds(design, Design(X).column_squared_norms(),
@@ -105,9 +105,11 @@ def _column_norm_bound(design, sq_max):
 
 
 def _curvature_bounds(design, sq_norms, c):
-    """``(lc, col_norm)`` of :func:`_bounds` from the squared column norms (dense ``X``)."""
+    """``(lc, col_norm, feature_norm)`` of :func:`_bounds` from the squared column norms
+    (dense ``X``)."""
     lc = _entry_bounds(sq_norms, c, design.n_samples, design.n_outputs, design.fit_intercept)
-    return lc, _column_norm_bound(design, sq_norms.max(initial=0.0))
+    sq_max = sq_norms.max(initial=0.0)
+    return lc, _column_norm_bound(design, sq_max), float(np.sqrt(sq_max))
 
 
 _SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matrix so far

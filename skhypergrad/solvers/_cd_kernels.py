@@ -102,7 +102,7 @@ def _prox_coordinate(w_j, g_j, lc_j, l1_j, l2):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept):
+def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, intercept):
     """One epoch of coordinate minimization of the model ``Q`` over ``ws``, then the intercept.
 
     Parameters
@@ -129,13 +129,16 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept
         Model curvatures ``L_j = (h^T X_j**2) / n`` of the coordinates of ``ws``
         (entry ``t`` for ``ws[t]``: nothing ``p``-sized), then ``sum(h) / n`` for
         the intercept.
-    fit_intercept : bool
+    intercept : float
+        0 without an intercept; else the unit of its violation (its ``|dQ/db|``
+        is multiplied by it before it is compared with the coefficients'
+        ``L_j |Delta w_j|``, which scale with ``X``).
 
     Returns
     -------
     violation : float
-        ``max L_j |Delta w_j|`` over the epoch's updates, intercept included
-        (its ``|dQ/db|``): the epoch's fixed-point violation.
+        ``max L_j |Delta w_j|`` over the epoch's updates, intercept included: the
+        epoch's fixed-point violation.
     """
     n = v.shape[0]
     violation = 0.0
@@ -148,7 +151,7 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept
             w[j] = new
             _column_update(X, data, indices, indptr, j, delta, h, v, d)
             violation = max(violation, lc[t] * abs(delta))
-    if fit_intercept:
+    if intercept > 0.0:
         g_b = 0.0
         for i in range(n):
             g_b += d[i]
@@ -158,7 +161,7 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, fit_intercept
         for i in range(n):
             v[i] += delta
             d[i] += delta * _weight(h, i)
-        violation = max(violation, abs(g_b))
+        violation = max(violation, intercept * abs(g_b))
     return violation
 
 
@@ -379,7 +382,7 @@ def _minimize_block(w, first, K, g, B, l1_j, l2, delta):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fit_intercept):
+def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, intercept):
     """:func:`cd_epoch` for K outputs: block minimization over the features of ``ws``, then
     the intercepts (the block of the column of ones, unpenalized).
 
@@ -401,7 +404,8 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fi
     blocks : ndarray of shape ((len(ws) + fit_intercept) * K * K,)
         The blocks ``B_j = sum_i X_ij^2 H_i / n`` of the features of ``ws`` (block
         ``t`` for ``ws[t]``), then ``sum_i H_i / n`` for the intercepts, each flattened.
-    fit_intercept : bool
+    intercept : float
+        0 without intercepts; else the unit of their violation, as for :func:`cd_epoch`.
 
     Returns
     -------
@@ -421,7 +425,7 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fi
         if change > 0.0:
             _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d)
             violation = max(violation, change)
-    if fit_intercept:
+    if intercept > 0.0:
         first = w.shape[0] - K
         g[:] = 0.0
         for i in range(n):
@@ -429,7 +433,7 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, fi
                 g[k] += d[i, k]
         g /= n
         change = _minimize_block(w, first, K, g, B3[B3.shape[0] - 1], 0.0, 0.0, delta)
-        violation = max(violation, change)
+        violation = max(violation, intercept * change)
         for i in range(n):
             s = 0.0
             for k in range(K):

@@ -41,6 +41,9 @@ class _Problem(NamedTuple):
     lc: object
     curvature: float
     col_norm: float  # largest ||X_j|| (intercept column included)
+    # the intercept's violations are multiplied by it before they are compared with the
+    # coefficients' (max_j ||X_j|| / sqrt(n): both then scale alike with X); 0 without one
+    intercept_unit: float
     scale: float
     exact: bool
     fit_intercept: bool
@@ -53,7 +56,8 @@ class _Problem(NamedTuple):
     @classmethod
     def build(cls, pgmap, lam, precompute="auto"):
         datafit, design = pgmap.datafit, pgmap.design
-        X, kernel_args, lc, col_norm = _bounds(design, datafit.curvature)
+        X, kernel_args, lc, col_norm, feature_norm = _bounds(design, datafit.curvature)
+        unit = feature_norm / np.sqrt(design.n_samples) if design.fit_intercept else 0.0
         # a uniform l1 stays a read-only zero-stride view: the kernels only read it
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, datafit.curvature, design.n_outputs
@@ -71,7 +75,8 @@ class _Problem(NamedTuple):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         return cls(datafit, y, onehot, kernel_args, X, l1, l1_entries, float(l2), lc,
-                   c, col_norm, gap_scale(pgmap),
+                   c, col_norm, unit if unit > 0 else float(design.fit_intercept),
+                   gap_scale(pgmap),
                    datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels,
                    gram)
 
@@ -134,9 +139,14 @@ class _Problem(NamedTuple):
         hv = h * v
         return hv - h * hv.sum(axis=1, keepdims=True)
 
-    def intercept_violation(self, a):
+    def intercept_gradient(self, a):
         """``max_k |grad_{b_k} F|``."""
         return float(np.max(np.abs(a.reshape(a.shape[0], -1).mean(axis=0))))
+
+    def intercept_violation(self, a):
+        """:meth:`intercept_gradient` in the units of the coefficients' violations
+        (times ``intercept_unit``)."""
+        return self.intercept_gradient(a) * self.intercept_unit
 
     def gradient(self, w, a):
         """The gradient ``X^T a / n`` of the datafit in the coefficients (flat)."""
@@ -186,9 +196,9 @@ class _Problem(NamedTuple):
             violation = scores.max(initial=0.0)
             ws, size = working_set(scores, w[:nc], K, ws_size)
             del scores
-        grad_b = self.intercept_violation(a) if self.fit_intercept else 0.0
+        grad_b = self.intercept_gradient(a) if self.fit_intercept else 0.0
         decrease = max(decrease, grad_b ** 2 / self.curvature)
-        return ws, size, max(violation, grad_b), decrease / 2, grad
+        return ws, size, max(violation, grad_b * self.intercept_unit), decrease / 2, grad
 
     def xt_theta_blocks(self, a, chunk=1 << 12):
         """``X^T theta = -X^T a / n`` (CSC ``X``, one output) as the callable giving its

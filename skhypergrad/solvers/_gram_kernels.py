@@ -24,7 +24,7 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept):
+def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, intercept):
     """One epoch over the working set, then the intercept; returns the epoch's violation.
 
     Parameters
@@ -51,7 +51,9 @@ def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept
         Coordinate curvatures ``||X_j||^2 / n`` (the diagonal of ``G_WW``).
     lc_b : float
         Curvature of the intercept (1 for least squares).
-    fit_intercept : bool
+    intercept : float
+        0 without an intercept; else the unit of its violation (see
+        :func:`~skhypergrad.solvers._cd_kernels.cd_epoch`).
 
     Returns
     -------
@@ -72,10 +74,10 @@ def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, fit_intercept
                 q[i] += G[row, ws[i]] * delta
             shift[0] += s[k] * delta
             violation = max(violation, lc[k] * abs(delta))
-    if fit_intercept:
+    if intercept > 0.0:
         g_b = mean_a + shift[0] + db
         shift[1] = db - g_b / lc_b
-        violation = max(violation, abs(g_b))
+        violation = max(violation, intercept * abs(g_b))
     return violation
 
 

@@ -253,7 +253,7 @@ class CoordinateDescent(BaseSolver):
         epochs = self.max_epochs
         for epoch in range(self.max_epochs):
             violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
-                                   lc_b, prob.fit_intercept)
+                                   lc_b, prob.intercept_unit)
             if violation <= tol:
                 epochs = epoch + 1
                 break
@@ -325,7 +325,7 @@ class CoordinateDescent(BaseSolver):
         metric = prob.entry_metric(lc)
         for epoch in range(self.max_epochs):
             violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2, lc,
-                                   prob.fit_intercept)
+                                   prob.intercept_unit)
             if violation <= tol:
                 return epoch + 1
             if K > 0:
