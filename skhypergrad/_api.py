@@ -3,7 +3,6 @@ r"""The functional entry point: one criterion value and its hypergradient."""
 import inspect
 import numbers
 
-import numpy as np
 from sklearn.utils import check_array
 
 from ._validation import check_cv_size, check_sparse_structure, check_X_y, named

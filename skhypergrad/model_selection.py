@@ -459,7 +459,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         with one_convergence_warning(type(self).__name__), \
                 search_blas_limits(folds[0].X_train):
             result = tune(model, None, None, criterion, lam0, bounds=bounds,
-                          candidates=candidates, optimizer=self.optimizer, engine=engine, solver=solver,
+                          candidates=candidates, optimizer=self.optimizer, engine=engine,
+                          solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                           callback=callback, verbose=self.verbose)
 

@@ -43,8 +43,9 @@ def _bounds(design, curvature):
     ``lc`` holds the curvature bounds ``c ||X_j||^2 / n`` of the coefficients
     (repeated for the K outputs), then ``c`` per intercept, for the datafit's
     ``c = curvature``; ``col_norm`` is the largest ``||X_j||`` (the intercept
-    column's ``sqrt(n)`` included), ``feature_norm`` that of the features alone. For a dense ``X``, ``lc`` is kept with the
-    design (not the squared norms it is made of; another ``c`` rebuilds it). For
+    column's ``sqrt(n)`` included), ``feature_norm`` that of the features alone.
+    For a dense ``X``, ``lc`` is kept with the design (not the squared norms it is
+    made of; another ``c`` rebuilds it). For
     a sparse ``X`` (``p`` may be large) ``lc`` is None: the solver computes the
     bounds of the features it needs, in ``O(nnz)`` for all of them, and
     ``col_norm`` is found without a ``p``-sized array.
