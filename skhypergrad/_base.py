@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._search_space import SCAN_L1, SCAN_L2, lam1_max, null_model, search_scales
+from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
@@ -102,9 +102,8 @@ class BaseHyperGrad(BaseEstimator):
     #: the search, and for the final refit
     _inner_tol = (1e-6, 1e-10)
     _refit_tol = 1e-12
-    #: relative L1 and L2 weights of the starting scan (see :mod:`skhypergrad._search_space`)
-    _scan_l1 = SCAN_L1
-    _scan_l2 = SCAN_L2
+    #: default bounds and starting scan, relative to the data (:mod:`skhypergrad._search_space`)
+    _search_defaults = LEAST_SQUARES
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -128,7 +127,7 @@ class BaseHyperGrad(BaseEstimator):
         candidates = None
         if lam0 is None:  # the best point of a coarse scan, relative to the data
             candidates = [np.clip(path, lo, hi)
-                          for path in scales.scan(self._scan_l1, self._scan_l2)]
+                          for path in scales.scan(self._search_defaults)]
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)

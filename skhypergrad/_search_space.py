@@ -25,18 +25,39 @@ import numpy as np
 
 from ._validation import safe_lam_max
 
-__all__ = ["SearchScales", "lam1_max", "null_model", "l2_scale", "search_scales",
-           "L1_RANGE", "L2_RANGE", "SCAN_L1", "SCAN_L2"]
+__all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
+           "search_scales", "LEAST_SQUARES", "LOG_LOSS"]
 
-#: default search interval of an L1 weight, relative to ``lam1_max``
-L1_RANGE = (1e-6, 10.0)
-#: default search interval of an L2 weight, relative to the curvature ``kappa``
-L2_RANGE = (1e-6, 1e3)
-#: relative L1 weights of the starting scan's paths, from strong to weak
-SCAN_L1 = 10.0 ** (-np.arange(1, 9) / 2.0)
-#: relative L2 weights of the starting scan's paths (penalties with an L2 term); the
-#: lower bound of :data:`L2_RANGE` stands for "no L2 term" (the Lasso end)
-SCAN_L2 = (L2_RANGE[0], 1e-2, 1.0, 1e2)
+
+class SearchDefaults(NamedTuple):
+    """Where a search looks by default, in relative weights (see :class:`SearchScales`).
+
+    Attributes
+    ----------
+    l1_range, l2_range : (float, float)
+        Search intervals of the L1 weight (relative to ``lam1_max``) and of the L2
+        weight (relative to the curvature ``kappa``).
+    scan_l1 : ndarray
+        Relative L1 weights of the starting scan's paths, from strong to weak.
+    scan_l2 : tuple of float
+        Relative L2 weights of the paths (penalties with an L2 term), increasing; the
+        lower bound of ``l2_range`` stands for "no L2 term".
+    """
+
+    l1_range: tuple
+    l2_range: tuple
+    scan_l1: np.ndarray
+    scan_l2: tuple
+
+
+#: least squares: paths down to 1e-4 lam1_max
+LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 9) / 2.0),
+                               (1e-6, 1e-2, 1.0, 1e2))
+#: log-losses: ``C`` from ``C_min`` to ``1e4 C_min``; the log-loss keeps decreasing towards
+#: separation, so the scan stops at 1e-3 lam1_max; below 1e-4 kappa an L2 term changes
+#: little but the conditioning of nearly separable problems
+LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
+                          (1e-4, 1e-2, 1.0, 1e2))
 
 
 def null_model(pgmap):
@@ -93,7 +114,7 @@ class SearchScales(NamedTuple):
     penalty: Any
     n_features: int
 
-    def lam(self, r1, r2=L2_RANGE[0]):
+    def lam(self, r1, r2=LEAST_SQUARES.l2_range[0]):
         """``lam`` with the L1 weight ``r1 * l1`` and the L2 weight ``r2 * l2``."""
         return self.penalty.lam_from_weights(r1 * self.l1, r2 * self.l2, self.n_features)
 
@@ -101,15 +122,17 @@ class SearchScales(NamedTuple):
         """``lam`` at relative weights 1: ``lam / unit()`` is the relative position."""
         return self.penalty.lam_from_weights(self.l1, self.l2, self.n_features)
 
-    def bounds(self, l1_range=L1_RANGE, l2_range=L2_RANGE):
-        """``(low, high)`` in ``lam`` from relative intervals of the two weights."""
-        return self.lam(l1_range[0], l2_range[0]), self.lam(l1_range[1], l2_range[1])
+    def bounds(self, defaults=LEAST_SQUARES):
+        """``(low, high)`` in ``lam`` from the relative intervals of ``defaults``."""
+        lo1, hi1 = defaults.l1_range
+        lo2, hi2 = defaults.l2_range
+        return self.lam(lo1, lo2), self.lam(hi1, hi2)
 
-    def scan(self, l1_levels=SCAN_L1, l2_levels=SCAN_L2):
-        """Paths of the starting scan, one per L2 level (one for a penalty without an L2
-        term), each from strong to weak L1 weight."""
-        levels = l2_levels if self.penalty.has_l2 else l2_levels[:1]
-        return [np.array([self.lam(r1, r2) for r1 in l1_levels]) for r2 in levels]
+    def scan(self, defaults=LEAST_SQUARES):
+        """Paths of the starting scan of ``defaults``, one per L2 level (one for a penalty
+        without an L2 term), each from strong to weak L1 weight."""
+        levels = defaults.scan_l2 if self.penalty.has_l2 else defaults.scan_l2[:1]
+        return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
 
 
 def search_scales(pgmap, X=None, y=None):

@@ -20,6 +20,7 @@ from sklearn.utils.extmath import softmax
 from ._base import BaseHyperGrad
 from ._validation import check_bounds
 from .criteria import HeldOut
+from ._search_space import LOG_LOSS
 from .models import InnerModel
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
                         logistic_sklearn_from_lam)
@@ -28,12 +29,6 @@ __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
            "LogisticRegressionHyperGrad"]
 
 _BOUNDS = [None, tuple, list]
-#: default search intervals of the logistic models' L1 weight, relative to ``lam1_max``
-#: (``C`` from ``C_min`` to ``1e4 C_min``), and L2 weight, relative to the curvature
-#: (below 1e-4 of it, an L2 term changes little but the conditioning of nearly
-#: separable problems)
-_LOGISTIC_L1_RANGE = (1e-4, 10.0)
-_LOGISTIC_L2_RANGE = (1e-4, 1e3)
 #: the weighted Lasso's early stopping: the fraction of the rows held out of the search
 #: as its monitor, and the fewest rows for which it is used
 _EARLY_STOPPING_FRACTION = 0.2
@@ -156,7 +151,7 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
 
     def _bounds(self, scales, n_samples):
         if self.alpha_bounds is None:
-            return scales.bounds()
+            return scales.bounds(self._search_defaults)
         lo, hi = check_bounds(self.alpha_bounds, "alpha_bounds")
         return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
                 scales.penalty.lam_from_weights(hi, hi, scales.n_features))
@@ -461,9 +456,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     """
 
     _is_classifier = True
-    # the log-loss keeps decreasing towards separation: the scan stops at 1e-3 lam1_max
-    _scan_l1 = 10.0 ** (-np.arange(1, 7) / 2.0)
-    _scan_l2 = (_LOGISTIC_L2_RANGE[0], 1e-2, 1.0, 1e2)
+    _search_defaults = LOG_LOSS
     # the log-loss is flat near the optimum: a looser end accuracy is enough
     _inner_tol = (1e-5, 1e-8)
     _parameter_constraints = {
@@ -510,7 +503,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
 
     def _bounds(self, scales, n_samples):
         if self.C_bounds is None:
-            return scales.bounds(_LOGISTIC_L1_RANGE, _LOGISTIC_L2_RANGE)
+            return scales.bounds(self._search_defaults)
         C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
         lo, hi = 1.0 / (C_hi * n_samples), 1.0 / (C_lo * n_samples)
         return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),

@@ -39,9 +39,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
-from ._search_space import L1_RANGE, L2_RANGE, SearchScales, l2_scale, lam1_max
-from .linear_model import (_LOGISTIC_L1_RANGE, _LOGISTIC_L2_RANGE, ElasticNetHyperGrad,
-                           LogisticRegressionHyperGrad)
+from ._search_space import LEAST_SQUARES, LOG_LOSS, SearchScales, l2_scale, lam1_max
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
@@ -54,8 +52,7 @@ from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
 __all__ = ["HyperGradSearchCV"]
 
 _SCORING = {False: "neg_mean_squared_error", True: "neg_log_loss"}  # by is_classifier
-#: default relative ranges of the L1 and L2 weights, by model kind: the estimators'
-_RANGES = {False: (L1_RANGE, L2_RANGE), True: (_LOGISTIC_L1_RANGE, _LOGISTIC_L2_RANGE)}
+
 
 #: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
 #: schedule of the estimators: every row of ``cv_results_`` is a record the user
@@ -493,14 +490,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         del maps
         lam0 = np.array(model.lam, dtype=np.float64)
         n_hyper = lam0.shape[0]
+        defaults = LOG_LOSS if space.logistic else LEAST_SQUARES  # as the estimators
         if self.bounds is None:
-            lo, hi = scales.bounds(*_RANGES[space.logistic])
+            lo, hi = scales.bounds(defaults)
         else:
             lo, hi = space.lam_bounds(self.bounds, n_hyper)
         if self.init == "scan":
-            est = LogisticRegressionHyperGrad if space.logistic else ElasticNetHyperGrad
-            candidates = [np.clip(path, lo, hi)
-                          for path in scales.scan(est._scan_l1, est._scan_l2)]
+            candidates = [np.clip(path, lo, hi) for path in scales.scan(defaults)]
             return candidates[0][0], (lo, hi), candidates
         if lam0[0] >= scales.l1:
             moved = lam0 * (0.1 * scales.l1 / lam0[0])
