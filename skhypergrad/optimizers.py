@@ -14,6 +14,13 @@ search converges: geometrically with the outer steps, and at once when a step
 fails to decrease the criterion. It never returns a point worse than the best
 one evaluated, and stops when the relative improvement over ``patience`` steps
 falls below ``tol`` or after ``max_iter`` steps, or when ``callback`` returns True.
+
+An optimizer with ``line_search = True`` (:class:`GradientDescent`) proposes
+trial points (``propose``, ``cap``) that :func:`minimize` accepts or rejects
+(``accept``, ``reject``), brackets minima between them (``bracket``,
+``bracket_tol``, ``max_bracket``) and restarts along a kink (``along``); one with
+``line_search = False`` (:class:`Adam`) only maps a point and its gradient to the
+next (``update``).
 """
 
 import time
@@ -23,6 +30,8 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 from sklearn.exceptions import ConvergenceWarning
+
+from ._line_search import Probe, bracket_minimum, min_norm_combination
 
 __all__ = ["GradientDescent", "Adam", "LBFGSB", "OuterResult", "minimize", "get_optimizer"]
 
@@ -34,18 +43,34 @@ class GDState(NamedTuple):
 
 
 class GradientDescent:
-    r"""Projected gradient descent with backtracking (Armijo) line search.
+    r"""Projected gradient descent with a line search made for piecewise-smooth criteria.
 
-    A step :math:`\theta^+ = \Pi(\theta - s\nabla E)` is accepted when
-    :math:`E(\theta^+) \le E(\theta) - c\,\nabla E^T(\theta - \theta^+)`; otherwise
-    ``s`` shrinks to the minimizer of the quadratic through :math:`E(\theta)`, its slope
-    along the step and :math:`E(\theta^+)`, kept between a tenth and a half of it
-    (and the inner accuracy is tightened). After an accepted step the
-    next ``s`` is the Barzilai-Borwein step
-    :math:`\Delta\theta^T\Delta\theta / \Delta\theta^T\Delta\nabla E` (the inverse
-    curvature seen along the step), kept within a factor ``grow`` below and
-    ``10 grow`` above the accepted one; ``s`` grows by ``grow`` when that curvature
-    is not positive.
+    A step :math:`\theta^+ = \Pi(\theta - s\,g)` (``g`` the gradient, or at a kink
+    the descent vector below) is accepted when it decreases the criterion
+    sufficiently (Armijo), :math:`E(\theta^+) \le E(\theta) - c\,g^T(\theta - \theta^+)`.
+    Otherwise, with :math:`\varphi(t) = E(\theta + t(\theta^+ - \theta))`:
+
+    - if the slope at the trial point is positive, :math:`\varphi'(1) > 0`, a minimum
+      lies between :math:`\theta` and :math:`\theta^+` (with ``bracket``): it is
+      located by :func:`~skhypergrad._line_search.bracket_minimum` (exactly in a
+      few points when it is a kink, where the one-sided slopes disagree), and the
+      best point found is the step;
+    - else, if the value still decreased, the step is taken (across a kink where
+      the slope flattens);
+    - else ``s`` shrinks to the minimizer of the quadratic through :math:`E(\theta)`,
+      its slope along the step and :math:`E(\theta^+)`, kept between a tenth and a half
+      of it (and the inner accuracy is tightened).
+
+    When the bracket closes on a kink (its ends within ``xtol`` of each other), the
+    next step descends along minus the element of smallest norm of the segment
+    between the gradients on either side
+    (:func:`~skhypergrad._line_search.min_norm_combination`): along the kink, where
+    the two pieces meet; the search stops there when that element is negligible
+    (a minimum on the kink). After an accepted step the next ``s`` is the
+    Barzilai-Borwein step :math:`\Delta\theta^T\Delta\theta / \Delta\theta^T\Delta\nabla E`
+    (the inverse curvature seen along the step), kept within a factor ``grow`` below
+    and ``10 grow`` above the accepted one; ``s`` grows by ``grow`` when that
+    curvature is not positive.
 
     Parameters
     ----------
@@ -63,17 +88,30 @@ class GradientDescent:
         log-space: no hyperparameter changes by more than a factor ``e`` at once).
         Cross-validation criteria are only piecewise smooth; without it, one large
         gradient at a kink can throw the search across the whole range.
+    bracket : bool, default=True
+        Locate the minimum between the current point and a trial point whose slope
+        is positive (False: backtrack only, as for a smooth criterion).
+    bracket_tol : float, default=1e-6
+        The bracketing stops when the best value exceeds the tangents' lower
+        bound by at most ``bracket_tol`` (relative), or when its interval is below
+        a thousandth of the search's ``xtol``.
+    max_bracket : int, default=10
+        Evaluations per bracketing, at most.
     """
 
     line_search = True
 
-    def __init__(self, step=None, c=1e-4, grow=1.5, bb=True, max_backtrack=8, max_move=1.0):
+    def __init__(self, step=None, c=1e-4, grow=1.5, bb=True, max_backtrack=8, max_move=1.0,
+                 bracket=True, bracket_tol=1e-6, max_bracket=10):
         self.step = step
         self.c = c
         self.grow = grow
         self.bb = bb
         self.max_backtrack = max_backtrack
         self.max_move = max_move
+        self.bracket = bracket
+        self.bracket_tol = bracket_tol
+        self.max_bracket = max_bracket
 
     def init(self, theta, grad):
         step = self.step
@@ -89,17 +127,25 @@ class GradientDescent:
             return theta - grad * (self.max_move / gmax)
         return theta - state.step * grad
 
-    def cap(self, state, grad):
-        """The state with its step no larger than the capped one ``propose`` would take.
+    def cap(self, state, grad, move=None):
+        """The state with its step moving no coordinate by more than ``move`` along
+        ``grad`` (``max_move`` when None: the capped step ``propose`` would take).
 
         Called before a line search, so that a rejection halves the move actually
         tried (a step far above the cap would otherwise propose the same capped
         point again and again).
         """
+        move = self.max_move if move is None else move
         gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
-        if gmax > 0 and state.step * gmax > self.max_move:
-            return GDState(step=self.max_move / gmax)
+        if gmax > 0 and state.step * gmax > move:
+            return GDState(step=move / gmax)
         return state
+
+    def along(self, grad, move):
+        """The state whose step moves the most sensitive coordinate by ``move`` along
+        ``grad`` (a new direction, e.g. along a kink, tried as far as the last one)."""
+        gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+        return GDState(step=move / gmax if gmax > 0 else 1.0)
 
     def accept(self, state, move=None, grad_change=None):
         """The step after an accepted one: ``move`` the change of ``theta``, ``grad_change``
@@ -300,8 +346,9 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
     patience : int, default=2
     xtol : float, default=1e-3
         Line-search methods also stop when a trial step moves no ``theta_j`` by more
-        than ``xtol`` (a 0.1% change of every hyperparameter): the search sits on a
-        kink of the criterion, where backtracking only shrinks the step.
+        than ``xtol`` (a 0.1% change of every hyperparameter). A bracket whose ends
+        come within ``xtol`` of each other holds a kink, whose two sides it resolves
+        to a thousandth of ``xtol`` (see :class:`GradientDescent`).
     callback : callable, default=None
         Called with each history entry; returning True stops the search.
 
@@ -329,12 +376,39 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
     return OuterResult(theta, value, info, track.history, n_iter, converged)
 
 
+class _Point(NamedTuple):
+    """A point of the search: ``theta``, the criterion and its gradient there, and
+    ``descent``, the vector the next step goes down along (the gradient, or at a kink
+    the smallest combination of the gradients on either side)."""
+
+    theta: np.ndarray
+    value: float
+    grad: np.ndarray
+    descent: np.ndarray
+
+
+class _Step(NamedTuple):
+    """Outcome of a line search: the new point (the old one when nothing better was
+    found), the optimizer's state, the inner accuracy, and whether the search ends."""
+
+    point: _Point
+    state: Any
+    inner: float
+    done: bool
+
+
+#: at a kink, the search stops when the descent vector is below this fraction of the
+#: one-sided gradients (a minimum on the kink)
+_KINK_STATIONARY = 1e-3
+
+
 def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, tol_end,
                         patience, xtol):
     value, grad, _ = track(theta, inner)
     if not track.finite and inner > tol_end and not track.stopped:
         value, grad, _ = track(theta, tol_end)  # retry at the final accuracy
     state = optimizer.init(theta, grad)
+    point = _Point(theta, value, grad, grad)
     bests = [value]
     for it in range(1, max_iter + 1):
         if track.stopped:
@@ -342,45 +416,97 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
         # tenfold tighter, snapped to the final accuracy (no rounding residue above it)
         inner = tol_end if inner * 0.1 <= tol_end * (1 + 1e-9) else inner * 0.1
         if optimizer.line_search:
-            if hasattr(optimizer, "cap"):
-                state = optimizer.cap(state, grad)
-            for _ in range(optimizer.max_backtrack + 1):
-                trial = project(optimizer.propose(theta, grad, state))
-                if np.max(np.abs(trial - theta), initial=0.0) <= xtol:
-                    return it - 1, True  # on a kink, or on the bounds with grad pointing out
-                t_value, t_grad, _ = track(trial, inner)
-                # a trial without a finite gradient cannot be continued from: rejected
-                if track.finite and \
-                        t_value <= value - optimizer.c * float(grad @ (theta - trial)):
-                    if isinstance(optimizer, GradientDescent):
-                        state = optimizer.accept(state, trial - theta, t_grad - grad)
-                    else:
-                        state = optimizer.accept(state)
-                    theta, value, grad = trial, t_value, t_grad
-                    break
-                if isinstance(optimizer, GradientDescent):
-                    state = optimizer.reject(state, t_value - value,
-                                             float(grad @ (trial - theta)))
-                else:
-                    state = optimizer.reject(state)
-                inner = tol_end
-                if track.stopped:
-                    return it, True
-            else:
-                return it, True  # no decrease found: a stationary point at this accuracy
+            step = _line_search(track, optimizer, point, state, project, inner, tol_end, xtol)
+            moved = not np.array_equal(step.point.theta, point.theta)
+            point, state, inner = step.point, step.state, step.inner
+            if step.done:
+                return it - (not moved), True
         else:
-            theta, state = optimizer.update(theta, grad, state)
+            theta, state = optimizer.update(point.theta, point.grad, state)
             theta = project(theta)
             value, grad, _ = track(theta, inner)
             if not track.finite and not track.stopped:
                 inner = tol_end
                 value, grad, _ = track(theta, inner)  # retry at the final accuracy
+            point = _Point(theta, value, grad, grad)
         bests.append(track.best[0])
         if len(bests) > patience:
             old = bests[-patience - 1]
             if old - bests[-1] <= tol * max(abs(old), 1e-12):
                 return it, True
     return max_iter, False
+
+
+def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol):
+    """One step of a line-search optimizer (:class:`GradientDescent`) from ``point``.
+
+    Trials along ``point.descent`` are accepted on sufficient decrease; a trial whose
+    slope along the step is positive brackets a minimum (``optimizer.bracket``), located
+    by :func:`_bracket_step`; a decrease without a positive slope is taken as it is;
+    anything else shrinks the step. A trial moving no coordinate by more than
+    ``xtol``, or ``max_backtrack`` failures, end the search.
+    """
+    state = optimizer.cap(state, point.descent)
+    for _ in range(optimizer.max_backtrack + 1):
+        trial = project(optimizer.propose(point.theta, point.descent, state))
+        move = trial - point.theta
+        if np.max(np.abs(move), initial=0.0) <= xtol:
+            return _Step(point, state, inner, True)  # on a kink, or on the bounds
+        value, grad, _ = track(trial, inner)
+        if track.stopped:
+            return _Step(point, state, inner, True)  # the best point is the tracker's
+        # a trial without a finite gradient cannot be continued from: rejected
+        if track.finite:
+            if value <= point.value + optimizer.c * float(point.descent @ move):
+                state = optimizer.accept(state, move, grad - point.grad)
+                return _Step(_Point(trial, value, grad, grad), state, inner, False)
+            if optimizer.bracket and float(point.grad @ move) < 0 < float(grad @ move):
+                return _bracket_step(track, optimizer, point, trial, value, grad, state,
+                                     tol_end, xtol)
+            if value < point.value:  # still going down, across a kink that flattens it
+                return _Step(_Point(trial, value, grad, grad), state, inner, False)
+        state = optimizer.reject(state, value - point.value, float(point.descent @ move))
+        inner = tol_end
+    return _Step(point, state, inner, True)  # no decrease found: stationary at this accuracy
+
+
+def _bracket_step(track, optimizer, point, trial, value, grad, state, tol_end, xtol):
+    """The step to the minimum between ``point`` (slope < 0 towards ``trial``) and
+    ``trial`` (slope > 0), found by :func:`~skhypergrad._line_search.bracket_minimum`
+    at the final inner accuracy.
+
+    When the bracket closes within ``xtol``, the two ends are on either side of a kink:
+    the next step descends along minus the smallest combination of their gradients, as
+    far as this step's trial went, and the search ends when that combination is
+    negligible. Otherwise the next step is the Barzilai-Borwein step of the move to
+    the best point, no longer than the interval left.
+    """
+    direction = trial - point.theta
+    scale = float(np.max(np.abs(direction)))
+
+    def evaluate(s):
+        theta = point.theta + s * direction
+        v, g, _ = track(theta, tol_end)
+        if not track.finite or track.stopped:
+            return None
+        return Probe(s, v, float(g @ direction), theta, g)
+
+    lo = Probe(0.0, point.value, float(point.grad @ direction), point.theta, point.grad)
+    hi = Probe(1.0, value, float(grad @ direction), trial, grad)
+    lo, hi, best = bracket_minimum(evaluate, lo, hi, ftol=optimizer.bracket_tol,
+                                   stol=1e-3 * xtol / scale, max_evals=optimizer.max_bracket)
+    new = point if best.s == 0.0 else _Point(best.theta, best.value, best.grad, best.grad)
+    if track.stopped:
+        return _Step(new, state, tol_end, True)
+    if (hi.s - lo.s) * scale > xtol:  # a minimum inside the interval
+        state = optimizer.accept(state, best.theta - point.theta, best.grad - point.grad)
+        # the next move no longer than the interval left: the minimum is within it
+        state = optimizer.cap(state, best.grad, (hi.s - lo.s) * scale)
+        return _Step(new, state, tol_end, best.s == 0.0)
+    descent = min_norm_combination(lo.grad, hi.grad)
+    one_sided = max(np.max(np.abs(lo.grad)), np.max(np.abs(hi.grad)))
+    done = np.max(np.abs(descent), initial=0.0) <= _KINK_STATIONARY * one_sided
+    return _Step(new._replace(descent=descent), optimizer.along(descent, scale), tol_end, done)
 
 
 def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):

@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet as SkElasticNet
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import LogisticRegression, lars_path
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -130,6 +130,40 @@ def test_enet_search_matches_dense_grid(problem):
     grid = _grid_cv_losses(InnerModel("quadratic", "elasticnet", True), X, y, lams, cv)
     assert est.best_loss_ <= grid.min() * 1.01
     assert est.n_evals_ < len(lams)
+
+
+def _heldout_lasso_curve(X, y, train, val):
+    """``(alpha -> held-out MSE, breakpoints)``: the Lasso path of the training rows
+    (centred: an intercept), exact, piecewise linear in alpha between the breakpoints."""
+    X_tr, y_tr = X[train], y[train]
+    x_mean, y_mean = X_tr.mean(axis=0), y_tr.mean()
+    knots, _, coefs = lars_path(X_tr - x_mean, y_tr - y_mean, method="lasso")
+
+    def mse(alphas):
+        coef = np.array([np.interp(-alphas, -knots, c) for c in coefs])  # (p, n_alphas)
+        pred = X[val] @ coef + (y_mean - x_mean @ coef)
+        return np.mean((pred - y[val][:, None]) ** 2, axis=0)
+
+    return mse, knots
+
+
+def test_lasso_search_converges_to_a_kink():
+    """Hold-out Lasso whose validation MSE is smallest where a feature enters the support:
+    the one-sided derivatives there are -0.15 and +0.15, and the search lands on the
+    breakpoint (to 1e-6 in log alpha), at the minimum of a fine grid."""
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((60, 30))
+    w = np.zeros(30)
+    w[:5] = rng.standard_normal(5)
+    y = X @ w + rng.standard_normal(60)
+    train, val = np.arange(40), np.arange(40, 60)
+    mse, knots = _heldout_lasso_curve(X, y, train, val)
+    kink = knots[np.argmin(mse(knots))]
+    grid = kink * np.logspace(-2, 1, 30_001)
+    assert mse(grid).min() >= mse(np.array([kink]))[0]  # the minimum is the breakpoint
+    est = LassoHyperGrad(cv=[(train, val)]).fit(X, y)
+    assert abs(np.log(est.alpha_ / kink)) < 1e-6
+    assert est.best_loss_ <= mse(grid).min() * (1 + 1e-9)
 
 
 def test_weighted_lasso_beats_best_single_alpha():

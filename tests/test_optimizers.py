@@ -158,3 +158,51 @@ def test_lbfgs_ftol_passed_to_scipy(monkeypatch, offset, size):
 
     minimize(objective, np.zeros(2), optimizer="lbfgs", tol=1e-4)
     assert seen["ftol"] == pytest.approx(1e-4 * size, rel=1e-12)
+
+
+KINK = 0.37
+
+
+def _kinked(theta, tol):
+    """Two curved pieces meeting at their minimum ``KINK``: slopes -0.5 and +0.2 there."""
+    d = theta[0] - KINK
+    if d < 0:
+        return 1.0 - 0.5 * d + 0.3 * d * d, np.array([-0.5 + 0.6 * d]), {}
+    return 1.0 + 0.2 * d + 0.8 * d * d, np.array([0.2 + 1.6 * d]), {}
+
+
+def test_gd_converges_to_a_kink_at_the_minimum():
+    """The one-sided slopes disagree at the minimum: the bracketing line search lands on it
+    (the minimum of a fine grid), where backtracking alone stops short."""
+    grid = np.linspace(-2.0, 2.0, 40_001)
+    grid_min = min(_kinked(np.array([t]), 0.0)[0] for t in grid)
+    res = minimize(_kinked, np.array([-1.5]), optimizer="gd", max_iter=50, tol=1e-4)
+    assert abs(res.theta[0] - KINK) <= 1e-9 and res.converged
+    assert res.value <= grid_min + 1e-12 and len(res.history) <= 10
+    plain = minimize(_kinked, np.array([-1.5]), optimizer=GradientDescent(bracket=False),
+                     max_iter=50, tol=1e-4)
+    assert abs(plain.theta[0] - KINK) > 1e-4
+
+
+def _kinked_valley(theta, tol):
+    """``3 |x - y| + (x + y - 1)^2 / 2 + (x - y)^2 / 10``: kinked along the diagonal, whose
+    point (0.5, 0.5) is the minimum."""
+    x, y = theta
+    side = 1.0 if x >= y else -1.0
+    value = 3 * abs(x - y) + 0.5 * (x + y - 1) ** 2 + 0.1 * (x - y) ** 2
+    grad = np.array([3 * side + (x + y - 1) + 0.2 * (x - y),
+                     -3 * side + (x + y - 1) - 0.2 * (x - y)])
+    return value, grad, {}
+
+
+@pytest.mark.parametrize("start", [[2.0, 0.3], [-1.0, 2.5]])
+def test_gd_follows_a_kink_to_the_minimum(start):
+    """In two dimensions the kink is a line: once the bracket closes on it, the steps go
+    along it (the smallest combination of the gradients on either side) to the minimum;
+    gradient steps alone zigzag across it and stop far from it."""
+    res = minimize(_kinked_valley, np.array(start), optimizer="gd", max_iter=50, tol=1e-4)
+    np.testing.assert_allclose(res.theta, [0.5, 0.5], atol=1e-6)
+    assert res.value < 1e-6 and len(res.history) <= 20
+    plain = minimize(_kinked_valley, np.array(start), optimizer=GradientDescent(bracket=False),
+                     max_iter=50, tol=1e-4)
+    assert plain.value > 1e-3

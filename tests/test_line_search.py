@@ -1,0 +1,76 @@
+"""The bracketing line search of piecewise-smooth criteria: exact on two linear pieces and
+on a quadratic, superlinear on curved pieces meeting at a kink, and the descent vector
+at a kink."""
+
+import numpy as np
+import pytest
+
+from skhypergrad._line_search import (Probe, bracket_minimum, min_norm_combination,
+                                      tangent_lower_bound)
+
+
+def _pieces(kink, left, right):
+    """``phi(s)``: the quadratic ``left = (slope, curvature)`` of ``s - kink`` below the
+    kink, ``right`` above it, both 1 at the kink."""
+    def phi(s):
+        d = s - kink
+        slope, curv = left if d < 0 else right
+        return 1.0 + slope * d + 0.5 * curv * d * d, slope + curv * d
+    return phi
+
+
+def _bracket(phi, ftol=1e-12, stol=1e-12, max_evals=30):
+    calls = []
+
+    def evaluate(s):
+        calls.append(s)
+        value, slope = phi(s)
+        return Probe(s, value, slope, None, None)
+
+    lo, hi = evaluate(0.0), evaluate(1.0)
+    calls.clear()
+    return (*bracket_minimum(evaluate, lo, hi, ftol=ftol, stol=stol, max_evals=max_evals),
+            len(calls))
+
+
+@pytest.mark.parametrize("kink", [0.05, 0.3, 0.62, 0.97])
+def test_two_linear_pieces_are_met_at_their_kink(kink):
+    _, _, best, n_evals = _bracket(_pieces(kink, (-1.0, 0.0), (3.0, 0.0)))
+    assert best.s == pytest.approx(kink, abs=1e-12) and n_evals <= 5
+    assert best.value == pytest.approx(1.0, abs=1e-12)
+
+
+def test_a_quadratic_minimum_in_one_point():
+    _, _, best, n_evals = _bracket(lambda s: (2 * (s - 0.3) ** 2, 4 * (s - 0.3)))
+    assert best.s == pytest.approx(0.3, abs=1e-12) and n_evals == 1
+
+
+@pytest.mark.parametrize("kink, left, right", [(0.3, (-2.0, 6.0), (5.0, -2.0)),
+                                               (0.81, (-0.2, 1.0), (4.0, 3.0)),
+                                               (0.02, (-3.0, 0.5), (0.1, 8.0))])
+def test_curved_pieces_resolved_on_both_sides(kink, left, right):
+    """Two curved pieces (one concave): both ends close in on the kink, whose slopes
+    stay apart, in a few points."""
+    lo, hi, best, n_evals = _bracket(_pieces(kink, left, right), stol=1e-9)
+    assert lo.s <= kink <= hi.s and hi.s - lo.s <= 1e-9
+    assert abs(best.s - kink) <= 1e-9 and n_evals <= 12
+
+
+def test_tangent_lower_bound():
+    phi = _pieces(0.4, (-1.0, 2.0), (1.0, 2.0))  # convex
+    lo, hi = (Probe(s, *phi(s), None, None) for s in (0.0, 1.0))
+    bound = tangent_lower_bound(lo, hi)
+    grid = np.linspace(0.0, 1.0, 10001)
+    assert bound <= min(phi(s)[0] for s in grid)
+    # values and slopes no convex function has (3 > 1 + 1): no bound
+    lo, hi = Probe(0.0, 1.0, -1.0, None, None), Probe(1.0, 3.0, 1.0, None, None)
+    assert tangent_lower_bound(lo, hi) == -np.inf
+
+
+def test_min_norm_combination():
+    g1, g2 = np.array([3.0, 1.0]), np.array([-3.0, 1.0])  # a kink along the second axis
+    d = min_norm_combination(g1, g2)
+    np.testing.assert_allclose(d, [0.0, 1.0])
+    assert d @ g1 >= d @ d and d @ g2 >= d @ d  # a descent direction for both pieces
+    np.testing.assert_allclose(min_norm_combination(np.array([1.0]), np.array([-2.0])), [0.0])
+    np.testing.assert_allclose(min_norm_combination(g1, 2 * g1), g1)  # the shorter one
