@@ -26,23 +26,24 @@ pieces once each side has two points.
 
 When the model's minimum is near the newest point, the next point aims past it,
 twice as far from the newest point (four times further again for every point in a
-row that stayed on the same side), so that the minimum ends up with a point on
-either side: the end that does not move is replaced, and at a kink both one-sided
-slopes are seen close to it. A point is otherwise kept a thousandth of the
+row that stayed on the same side, at most half-way to the other end), so that the
+minimum ends up with a point on either side: the end that does not move is
+replaced, and at a kink both one-sided slopes are seen close to it. A point is otherwise kept a thousandth of the
 interval from its ends, and an interval that failed to halve in three points is
 bisected, so that it shrinks at least linearly.
 
 The search stops when the interval is narrower than ``stol`` (at a kink, its two
-sides resolved), or at a smooth minimum: where the function is convex as far as
-seen, the tangents at the ends bound it from below (where they meet), and the gap
-between the best value and that bound certifies what a further point could gain.
+sides resolved), or once the value is certified: where the function is convex,
+the tangents at the ends bound it from below (where they meet), and the gap
+between the best value and that bound is what a further point could gain.
 """
 
 from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Probe", "bracket_minimum", "min_norm_combination", "tangent_lower_bound"]
+__all__ = ["Probe", "Bracket", "bracket_minimum", "min_norm_combination",
+           "tangent_lower_bound"]
 
 #: a new point is kept this fraction of the interval away from either end
 _MARGIN = 1e-3
@@ -51,9 +52,6 @@ _MARGIN = 1e-3
 _SMOOTH_BAND = 0.2
 #: the model's minimum is near the newest point within this fraction of the interval
 _NEAR = 0.25
-#: a minimum is smooth when the slope there is below this fraction of the change of
-#: slope over the interval
-_SMOOTH_SLOPE = 0.1
 
 
 class Probe(NamedTuple):
@@ -159,15 +157,30 @@ def _roots(a, b, c):
     return [q / a, c / q] if q != 0.0 else [0.0]
 
 
-def _certified(lo, hi, best, c_lo, c_hi, before_lo, before_hi, ftol):
-    """Whether ``best`` is a smooth minimum within ``ftol`` (relative) of the minimum:
-    the function convex as far as seen (two points and a nonnegative curvature on each
-    side), the tangents' lower bound within ``ftol`` of ``best``, and the slope at
-    ``best`` small beside the change of slope over the interval (at a kink it stays
-    that of its side, and the interval is shrunk until its two sides are resolved)."""
-    convex = before_lo is not None and before_hi is not None and min(c_lo, c_hi) >= 0
-    return convex and abs(best.slope) <= _SMOOTH_SLOPE * (hi.slope - lo.slope) and \
-        best.value - tangent_lower_bound(lo, hi) <= ftol * abs(best.value)
+def _certified(lo, hi, best, ftol):
+    """Whether ``best`` is within ``ftol`` (relative) of the minimum: of the tangents'
+    lower bound (:func:`tangent_lower_bound`, a bound where the function is convex)."""
+    return best.value - tangent_lower_bound(lo, hi) <= ftol * abs(best.value)
+
+
+class Bracket(NamedTuple):
+    """Outcome of :func:`bracket_minimum`.
+
+    Attributes
+    ----------
+    lo, hi : Probe
+        The final ends (a point whose slope is exactly 0 is both).
+    best : Probe
+        The point of smallest value evaluated (ends included).
+    gap : float
+        ``best.value`` minus the tangents' lower bound at the ends (inf where they
+        give none): what a further point could gain, where the function is convex.
+    """
+
+    lo: Probe
+    hi: Probe
+    best: Probe
+    gap: float
 
 
 def bracket_minimum(evaluate, lo, hi, *, ftol, stol, max_evals):
@@ -180,8 +193,8 @@ def bracket_minimum(evaluate, lo, hi, *, ftol, stol, max_evals):
     lo, hi : Probe
         Ends with ``lo.s < hi.s``, ``lo.slope < 0 < hi.slope``.
     ftol : float
-        Stop at a smooth minimum when the best value exceeds the tangents' lower
-        bound (:func:`tangent_lower_bound`) by at most ``ftol`` times its magnitude.
+        Stop when the best value exceeds the tangents' lower bound
+        (:func:`tangent_lower_bound`) by at most ``ftol`` times its magnitude.
     stol : float
         Stop when the interval is at most ``stol`` wide (at a kink, its two sides).
     max_evals : int
@@ -189,10 +202,7 @@ def bracket_minimum(evaluate, lo, hi, *, ftol, stol, max_evals):
 
     Returns
     -------
-    lo, hi : Probe
-        The final ends (a point whose slope is exactly 0 is returned as both).
-    best : Probe
-        The point of smallest value evaluated (ends included).
+    Bracket
     """
     best = min(lo, hi, key=lambda p: p.value)
     widths = [hi.s - lo.s]
@@ -200,17 +210,17 @@ def bracket_minimum(evaluate, lo, hi, *, ftol, stol, max_evals):
     repeats = 0  # how many points in a row fell on the side of the newest one
     for _ in range(max_evals):
         width = hi.s - lo.s
-        c_lo, c_hi = curvature(lo, before_lo, lo, hi), curvature(hi, before_hi, lo, hi)
-        if width <= stol or _certified(lo, hi, best, c_lo, c_hi, before_lo, before_hi, ftol):
+        if width <= stol or _gap(lo, hi, best) <= ftol * abs(best.value):
             break
-        s = _next_position(lo, hi, c_lo, c_hi, newest, repeats, widths, stol)
+        c_lo, c_hi = curvature(lo, before_lo, lo, hi), curvature(hi, before_hi, lo, hi)
+        s = _next_position(lo, hi, c_lo, c_hi, newest, repeats, widths)
         probe = evaluate(s)
         if probe is None:
             break
         if probe.value < best.value:
             best = probe
         if probe.slope == 0:
-            return probe, probe, best
+            return Bracket(probe, probe, best, 0.0)
         same_side = newest is not None and (probe.slope < 0) == (newest.slope < 0)
         repeats = repeats + 1 if same_side else 1
         if probe.slope < 0:
@@ -219,10 +229,14 @@ def bracket_minimum(evaluate, lo, hi, *, ftol, stol, max_evals):
             before_hi, hi = hi, probe
         newest = probe
         widths.append(hi.s - lo.s)
-    return lo, hi, best
+    return Bracket(lo, hi, best, _gap(lo, hi, best))
 
 
-def _next_position(lo, hi, c_lo, c_hi, newest, repeats, widths, stol):
+def _gap(lo, hi, best):
+    return best.value - tangent_lower_bound(lo, hi)
+
+
+def _next_position(lo, hi, c_lo, c_hi, newest, repeats, widths):
     """The next point of :func:`bracket_minimum` (see the module docstring)."""
     width = hi.s - lo.s
     s = model_minimizer(lo, hi, c_lo, c_hi)
@@ -233,11 +247,12 @@ def _next_position(lo, hi, c_lo, c_hi, newest, repeats, widths, stol):
         # the model's minimum near the newest point: aim past it, so that the next
         # interval holds it with a point on either side (at a kink, both sides); twice
         # as far as the model puts it, four times further for every point in a row that
-        # fell short, on the newest point's side
-        away = 1.0 if newest is lo else -1.0
+        # fell short on the newest point's side, at most half-way to the other end
+        stale = hi.s if newest is lo else lo.s
         reach = 2.0 * 4.0 ** (repeats - 1) * abs(s - newest.s)
-        s = newest.s + away * max(reach, 0.5 * stol)
-        margin = 0.5 * stol
+        reach = min(max(reach, 2.0 * margin), 0.5 * abs(stale - newest.s))
+        s = newest.s + np.copysign(reach, stale - newest.s)
+        margin = min(margin, 0.5 * reach)
     return float(np.clip(s, lo.s + margin, hi.s - margin))
 
 

@@ -18,7 +18,7 @@ falls below ``tol`` or after ``max_iter`` steps, or when ``callback`` returns Tr
 An optimizer with ``line_search = True`` (:class:`GradientDescent`) proposes
 trial points (``propose``, ``cap``) that :func:`minimize` accepts or rejects
 (``accept``, ``reject``), brackets minima between them (``bracket``,
-``bracket_tol``, ``max_bracket``) and restarts along a kink (``along``); one with
+``max_bracket``) and restarts along a kink (``along``); one with
 ``line_search = False`` (:class:`Adam`) only maps a point and its gradient to the
 next (``update``).
 """
@@ -91,10 +91,11 @@ class GradientDescent:
     bracket : bool, default=True
         Locate the minimum between the current point and a trial point whose slope
         is positive (False: backtrack only, as for a smooth criterion).
-    bracket_tol : float, default=1e-6
-        The bracketing stops when the best value exceeds the tangents' lower
-        bound by at most ``bracket_tol`` (relative), or when its interval is below
-        a thousandth of the search's ``xtol``.
+        The bracketing stops once the best value is certified to a tenth of the
+        search's ``tol`` (the tangents' lower bound within that relative distance
+        of it: a line search more accurate than the search's own stopping test is
+        wasted), or when it has resolved a kink to a thousandth of the search's
+        ``xtol``.
     max_bracket : int, default=10
         Evaluations per bracketing, at most.
     """
@@ -102,7 +103,7 @@ class GradientDescent:
     line_search = True
 
     def __init__(self, step=None, c=1e-4, grow=1.5, bb=True, max_backtrack=8, max_move=1.0,
-                 bracket=True, bracket_tol=1e-6, max_bracket=10):
+                 bracket=True, max_bracket=10):
         self.step = step
         self.c = c
         self.grow = grow
@@ -110,7 +111,6 @@ class GradientDescent:
         self.max_backtrack = max_backtrack
         self.max_move = max_move
         self.bracket = bracket
-        self.bracket_tol = bracket_tol
         self.max_bracket = max_bracket
 
     def init(self, theta, grad):
@@ -416,7 +416,8 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
         # tenfold tighter, snapped to the final accuracy (no rounding residue above it)
         inner = tol_end if inner * 0.1 <= tol_end * (1 + 1e-9) else inner * 0.1
         if optimizer.line_search:
-            step = _line_search(track, optimizer, point, state, project, inner, tol_end, xtol)
+            step = _line_search(track, optimizer, point, state, project, inner, tol_end,
+                                xtol, tol)
             moved = not np.array_equal(step.point.theta, point.theta)
             point, state, inner = step.point, step.state, step.inner
             if step.done:
@@ -437,7 +438,7 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
     return max_iter, False
 
 
-def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol):
+def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, tol):
     """One step of a line-search optimizer (:class:`GradientDescent`) from ``point``.
 
     Trials along ``point.descent`` are accepted on sufficient decrease; a trial whose
@@ -462,7 +463,7 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol):
                 return _Step(_Point(trial, value, grad, grad), state, inner, False)
             if optimizer.bracket and float(point.grad @ move) < 0 < float(grad @ move):
                 return _bracket_step(track, optimizer, point, trial, value, grad, state,
-                                     tol_end, xtol)
+                                     project, tol_end, xtol, tol)
             if value < point.value:  # still going down, across a kink that flattens it
                 return _Step(_Point(trial, value, grad, grad), state, inner, False)
         state = optimizer.reject(state, value - point.value, float(point.descent @ move))
@@ -470,16 +471,21 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol):
     return _Step(point, state, inner, True)  # no decrease found: stationary at this accuracy
 
 
-def _bracket_step(track, optimizer, point, trial, value, grad, state, tol_end, xtol):
+def _bracket_step(track, optimizer, point, trial, value, grad, state, project, tol_end,
+                  xtol, tol):
     """The step to the minimum between ``point`` (slope < 0 towards ``trial``) and
     ``trial`` (slope > 0), found by :func:`~skhypergrad._line_search.bracket_minimum`
-    at the final inner accuracy.
+    at the final inner accuracy (its value certified to ``tol / 10``, or a kink
+    resolved to ``xtol / 1000``).
 
-    When the bracket closes within ``xtol``, the two ends are on either side of a kink:
+    When the bracket closes within ``xtol``, its ends are on either side of a kink:
     the next step descends along minus the smallest combination of their gradients, as
     far as this step's trial went, and the search ends when that combination is
-    negligible. Otherwise the next step is the Barzilai-Borwein step of the move to
-    the best point, no longer than the interval left.
+    negligible. A certified minimum ends the search where the projected gradient
+    points along the segment (the search is one-dimensional there: one
+    hyperparameter, or the others held by their bounds). Otherwise the next step is
+    the Barzilai-Borwein step of the move to the best point, no longer than the
+    interval left.
     """
     direction = trial - point.theta
     scale = float(np.max(np.abs(direction)))
@@ -493,10 +499,13 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, tol_end, x
 
     lo = Probe(0.0, point.value, float(point.grad @ direction), point.theta, point.grad)
     hi = Probe(1.0, value, float(grad @ direction), trial, grad)
-    lo, hi, best = bracket_minimum(evaluate, lo, hi, ftol=optimizer.bracket_tol,
-                                   stol=1e-3 * xtol / scale, max_evals=optimizer.max_bracket)
+    ftol = 0.1 * tol
+    lo, hi, best, gap = bracket_minimum(evaluate, lo, hi, ftol=ftol, stol=1e-3 * xtol / scale,
+                                        max_evals=optimizer.max_bracket)
     new = point if best.s == 0.0 else _Point(best.theta, best.value, best.grad, best.grad)
-    if track.stopped:
+    certified = gap <= ftol * abs(best.value)
+    if track.stopped or (certified and _parallel(project(best.theta - best.grad) - best.theta,
+                                                 direction)):
         return _Step(new, state, tol_end, True)
     if (hi.s - lo.s) * scale > xtol:  # a minimum inside the interval
         state = optimizer.accept(state, best.theta - point.theta, best.grad - point.grad)
@@ -507,6 +516,12 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, tol_end, x
     one_sided = max(np.max(np.abs(lo.grad)), np.max(np.abs(hi.grad)))
     done = np.max(np.abs(descent), initial=0.0) <= _KINK_STATIONARY * one_sided
     return _Step(new._replace(descent=descent), optimizer.along(descent, scale), tol_end, done)
+
+
+def _parallel(u, v):
+    """Whether ``u`` and ``v`` are parallel (to 1e-9 in their cosine)."""
+    norms = float(np.linalg.norm(u) * np.linalg.norm(v))
+    return norms > 0 and abs(float(u @ v)) >= (1 - 1e-9) * norms
 
 
 def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
