@@ -89,9 +89,11 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     candidates : ndarray of shape (n_candidates, n_hyper) or list of them, default=None
         Paths of points (from strong to weak regularization) whose criterion
         values (no gradient, every fold) are computed first, at the looser inner
-        tolerance; a path is left once its values rise past its minimum. Each
-        point is warm-started from the previous one of its path (the first one of a
-        path from the first one of the previous path). The descent then starts from
+        tolerance; a path is left once its values rise past its minimum, and the
+        paths once one finds no new best value and lowers the previous one nowhere
+        by more than its minimum rose above the best. Each point is warm-started
+        from the previous one of its path (the first one of a path from the first
+        one of the previous path). The descent then starts from
         the best of them instead of ``lam0``, and the result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
@@ -214,13 +216,21 @@ def _outer_entry(h, offset):
     return entry
 
 
+#: the scan leaves a path once this many points in a row are above its minimum
+_PATH_PATIENCE = 1
+
+
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
           watch=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
-    first point's solution and left once its values rise past its minimum; the paths
-    are left once one's minimum is above the previous one's (paths ordered along a
-    second direction, e.g. an increasing L2 weight: past the minimum in that
-    direction too).
+    first point's solution and left once two points in a row are above its minimum.
+
+    The paths are ordered along a second direction (e.g. an increasing L2 weight) and
+    left once one has no new best value and lowers the previous path nowhere by more
+    (relative) than its minimum rose above the best: past the minimum in that direction
+    too. A rise of the minimum alone is not enough: the best point of a path is often
+    its most regularized one, where the second weight matters least, while the
+    second weight lowers the rest of the path.
 
     Returns the best point, the history entries and whether ``callback`` asked to stop.
     """
@@ -228,34 +238,47 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     solver = _with_tol(solver, tol)
     paths = [np.atleast_2d(candidates)] if isinstance(candidates, np.ndarray) \
         else [np.atleast_2d(path) for path in candidates]
-    best_value, first_state, path_minima = np.inf, last_state[0], []
+    best_value, first_state, previous = np.inf, last_state[0], []
     for path in paths:
-        if len(path_minima) > 1 and path_minima[-1] > path_minima[-2]:
-            break  # the last path's minimum rose above the one before it
-        path_best = np.inf
+        values = []
         for i, lam in enumerate(path):
             state = first_state if i == 0 else last_state[0]
             res = criterion.value(model, X, y, lam, solver=solver, state=state)
             last_state[0] = res.state
             if i == 0:
                 first_state = res.state
-            improved = res.value < best_value
-            best_value = min(best_value, res.value)
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                      "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
-                     "best": improved, "values": res.values,
+                     "best": res.value < min([best_value, *values]), "values": res.values,
                      "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0,
                      "engine_residual": np.nan}
             if watch is not None:
                 entry["monitor"] = watch(lam, tol)
             scan.append(entry)
+            values.append(float(res.value))
             if callback is not None and callback(entry):
                 return _best(scan), scan, True
-            if i > 0 and res.value > path_best and res.value > scan[-2]["value"]:
-                break  # past the path's minimum: the rest of the path is weaker and worse
-            path_best = min(path_best, res.value)
-        path_minima.append(path_best)
+            if _past_minimum(values):
+                break  # the rest of the path is weaker and worse
+        if _past_best_path(values, previous, best_value):
+            break  # past the minimum along the paths too
+        best_value, previous = min(best_value, min(values)), values
     return _best(scan), scan, False
+
+
+def _past_minimum(values):
+    """Whether the last ``_PATH_PATIENCE`` values are all above the smallest one."""
+    return len(values) > _PATH_PATIENCE and \
+        min(values[-_PATH_PATIENCE:]) > min(values[:-_PATH_PATIENCE])
+
+
+def _past_best_path(values, previous, best_value):
+    """Whether the path of ``values`` neither reaches below ``best_value`` nor lowers the
+    ``previous`` path (at a position both reached) by more, relative, than its
+    minimum rose above ``best_value``."""
+    rise = (min(values) - best_value) / abs(best_value) if np.isfinite(best_value) else -1.0
+    gain = max(((p - v) / abs(p) for v, p in zip(values, previous)), default=-np.inf)
+    return rise >= 0 and gain <= rise
 
 
 def _best(scan):

@@ -204,7 +204,7 @@ class LassoHyperGrad(_RegressorHyperGrad):
     ----------
     alpha_init : float, default=None
         Starting ``alpha``. When None, the descent starts from the best of the
-        points ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (warm-started solves
+        points ``alpha_max * 10^(-k/3)``, ``k = 1..12`` (warm-started solves
         without gradients, on every fold), ``alpha_max`` being the smallest
         ``alpha`` for which all coefficients are zero: the CV loss can have several
         local minima. A start at or above ``alpha_max``, where the loss is flat, is
@@ -252,15 +252,16 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     alpha_init : float, default=None
         Starting ``alpha`` (with ``l1_ratio_init``). When None, the descent starts
         from the best point of a coarse scan in units of the data: paths of the L1
-        weight ``alpha * l1_ratio`` from ``alpha_max / 10^0.5`` down to
-        ``alpha_max / 10^4`` (``alpha_max`` the smallest L1 weight that zeroes
-        every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
+        weight ``alpha * l1_ratio`` from ``alpha_max / 10^(1/3)`` down to
+        ``alpha_max / 10^4``, three per decade (``alpha_max`` the smallest L1
+        weight that zeroes every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
         ``kappa`` times 1e-6 (the Lasso end), 1e-2, 1 and 100, ``kappa`` the mean
         variance of the columns (the curvature of the datafit). Every point is
         evaluated on every fold, warm-started along its path; a path is left once
-        its loss rises, and the next L2 weights are not scanned once a path's
-        minimum is above the previous one's. Rescaling ``y`` or ``X`` then rescales
-        the chosen weights and leaves the predictions unchanged.
+        its loss rises, and the next L2 weights are not scanned once a path finds
+        no new best value and lowers the previous path nowhere by more than its
+        minimum rose above the best. Rescaling ``y`` or ``X`` then rescales the
+        chosen weights and leaves the predictions unchanged.
     l1_ratio_init : float in (0, 1), default=0.5
         Starting ``l1_ratio`` (with ``alpha_init``).
     alpha_bounds : (float, float), default=None
@@ -334,7 +335,7 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     ----------
     alpha_init : float, default=None
         Starting value of every ``alpha_j``. When None, the descent starts from the
-        best of the common values ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (as
+        best of the common values ``alpha_max * 10^(-k/3)``, ``k = 1..12`` (as
         :class:`LassoHyperGrad`).
     alpha_bounds : (float, float), default=None
         Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
@@ -414,7 +415,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         Which hyperparameters are tuned: ``C`` alone, or ``C`` and ``l1_ratio``.
     C_init : float, default=None
         Starting ``C`` (with ``l1_ratio_init``). When None, the descent starts
-        from the best of the points ``C_min * 10^(k/2)``, ``k = 1..8``, ``C_min``
+        from the best of the points ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min``
         the largest ``C`` for which all coefficients are zero (for the elastic net,
         paths of the L1 weight at four L2 weights relative to the curvature of the
         log-loss, as :class:`ElasticNetHyperGrad`). A ``C_init`` at or below
