@@ -89,9 +89,10 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     candidates : ndarray of shape (n_candidates, n_hyper) or list of them, default=None
         Paths of points (from strong to weak regularization) whose criterion
         values (no gradient, every fold) are computed first, at the looser inner
-        tolerance; a path is left once its values rise past its minimum, and the
-        paths once one finds no new best value and lowers the previous one nowhere
-        by more than its minimum rose above the best. Each point is warm-started
+        tolerance; a path is left once its values have stayed above its minimum
+        for a decade, and the paths once one finds no new best value and lowers the
+        previous one nowhere near its minimum by more than its own minimum rose above
+        the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
         one of the previous path). The descent then starts from
         the best of them instead of ``lam0``, and the result is the best point of
@@ -216,21 +217,21 @@ def _outer_entry(h, offset):
     return entry
 
 
-#: the scan leaves a path once this many points in a row are above its minimum
-_PATH_PATIENCE = 1
-
-
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
           watch=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
-    first point's solution and left once two points in a row are above its minimum.
+    first point's solution. The first path is left once its values have stayed above
+    its minimum for a decade of its L1 weight (the loss can rise as noisy features
+    enter first, then fall), the next ones once they are above their minimum past
+    the positions compared with the path before (see below).
 
     The paths are ordered along a second direction (e.g. an increasing L2 weight) and
-    left once one has no new best value and lowers the previous path nowhere by more
-    (relative) than its minimum rose above the best: past the minimum in that direction
-    too. A rise of the minimum alone is not enough: the best point of a path is often
-    its most regularized one, where the second weight matters least, while the
-    second weight lowers the rest of the path.
+    left once one has no new best value and lowers the previous path nowhere near its
+    minimum (up to one point past it) by more (relative) than its own minimum rose
+    above the best: past the minimum in that direction too. A rise of the minimum
+    alone is not enough: the best point of a path is often its most regularized one,
+    where the second weight matters least, while the second weight lowers the next
+    points.
 
     Returns the best point, the history entries and whether ``callback`` asked to stop.
     """
@@ -240,7 +241,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         else [np.atleast_2d(path) for path in candidates]
     best_value, first_state, previous = np.inf, last_state[0], []
     for path in paths:
-        values = []
+        values, patience = [], _points_per_decade(path)
         for i, lam in enumerate(path):
             state = first_state if i == 0 else last_state[0]
             res = criterion.value(model, X, y, lam, solver=solver, state=state)
@@ -258,7 +259,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             values.append(float(res.value))
             if callback is not None and callback(entry):
                 return _best(scan), scan, True
-            if _past_minimum(values):
+            if _past_minimum(values, previous, patience):
                 break  # the rest of the path is weaker and worse
         if _past_best_path(values, previous, best_value):
             break  # past the minimum along the paths too
@@ -266,18 +267,37 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     return _best(scan), scan, False
 
 
-def _past_minimum(values):
-    """Whether the last ``_PATH_PATIENCE`` values are all above the smallest one."""
-    return len(values) > _PATH_PATIENCE and \
-        min(values[-_PATH_PATIENCE:]) > min(values[:-_PATH_PATIENCE])
+def _points_per_decade(path):
+    """How many steps of ``path`` (geometric in its first coordinate, the L1 weight) make
+    a decade (at least 1)."""
+    if len(path) < 2 or path[0][0] == path[1][0]:
+        return 1
+    return max(1, round(np.log(10.0) / abs(np.log(path[0][0] / path[1][0]))))
+
+
+def _past_minimum(values, previous, patience):
+    """Whether a path is past its minimum: its last ``patience`` values above its
+    smallest one or, after a first path (``previous``), its last value above its
+    smallest one once it is past the positions :func:`_past_best_path` compares."""
+    if previous and len(values) > _near(previous):
+        return values[-1] > min(values)
+    return len(values) > patience and min(values[-patience:]) > min(values[:-patience])
+
+
+def _near(previous):
+    """How many positions of a path are compared with the ``previous`` one: up to one
+    past its minimum."""
+    return int(np.argmin(previous)) + 2
 
 
 def _past_best_path(values, previous, best_value):
     """Whether the path of ``values`` neither reaches below ``best_value`` nor lowers the
-    ``previous`` path (at a position both reached) by more, relative, than its
-    minimum rose above ``best_value``."""
+    ``previous`` path, at a position up to one past the previous path's minimum, by
+    more (relative) than its minimum rose above ``best_value``."""
     rise = (min(values) - best_value) / abs(best_value) if np.isfinite(best_value) else -1.0
-    gain = max(((p - v) / abs(p) for v, p in zip(values, previous)), default=-np.inf)
+    near = _near(previous) if previous else 0
+    gain = max(((p - v) / abs(p) for v, p in zip(values[:near], previous[:near])),
+               default=-np.inf)
     return rise >= 0 and gain <= rise
 
 

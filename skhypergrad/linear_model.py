@@ -257,10 +257,12 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         weight that zeroes every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
         ``kappa`` times 1e-6 (the Lasso end), 1e-2, 1 and 100, ``kappa`` the mean
         variance of the columns (the curvature of the datafit). Every point is
-        evaluated on every fold, warm-started along its path; a path is left once
-        its loss rises, and the next L2 weights are not scanned once a path finds
-        no new best value and lowers the previous path nowhere by more than its
-        minimum rose above the best. Rescaling ``y`` or ``X`` then rescales the
+        evaluated on every fold, warm-started along its path; the first path is
+        left once its loss has stayed above its minimum for a decade, the next
+        ones past their minimum and that of the path before, and the next L2
+        weights are not scanned once a path finds no new best value and lowers the
+        previous path nowhere near its minimum by more than its own minimum rose
+        above the best. Rescaling ``y`` or ``X`` then rescales the
         chosen weights and leaves the predictions unchanged.
     l1_ratio_init : float in (0, 1), default=0.5
         Starting ``l1_ratio`` (with ``alpha_init``).
