@@ -294,11 +294,18 @@ def _past_best_path(values, previous, best_value):
     """Whether the path of ``values`` neither reaches below ``best_value`` nor lowers the
     ``previous`` path, at a position up to one past the previous path's minimum, by
     more (relative) than its minimum rose above ``best_value``."""
-    rise = (min(values) - best_value) / abs(best_value) if np.isfinite(best_value) else -1.0
+    if not np.isfinite(best_value):
+        return False
+    rise = (min(values) - best_value) / _magnitude(best_value)
     near = _near(previous) if previous else 0
-    gain = max(((p - v) / abs(p) for v, p in zip(values[:near], previous[:near])),
+    gain = max(((p - v) / _magnitude(p) for v, p in zip(values[:near], previous[:near])),
                default=-np.inf)
     return rise >= 0 and gain <= rise
+
+
+def _magnitude(value):
+    """``|value|``, kept above the smallest positive float (a criterion can be 0)."""
+    return max(abs(value), np.finfo(float).tiny)
 
 
 def _best(scan):
