@@ -8,6 +8,7 @@ scikit-learn's vocabulary (``alpha_``, ``l1_ratio_``, ``C_``, ``alphas_``).
 import copy
 import numbers
 import warnings
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -135,14 +136,11 @@ class BaseHyperGrad(BaseEstimator):
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
                                                 self._inner_tol, self.random_state)
 
-        criterion, X_fit, y_fit, monitor = self._search_problem(X, y)
+        search = partial(tune, optimizer=self.optimizer, engine=engine, solver=solver,
+                         max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
+                         callback=self._history_callback(n_samples), verbose=self.verbose)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
-            result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
-                          candidates=candidates,
-                          monitor=monitor,
-                          optimizer=self.optimizer, engine=engine, solver=solver,
-                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                          callback=self._history_callback(n_samples), verbose=self.verbose)
+            result = self._search(search, model, X, y, lam0, (lo, hi), candidates)
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, kind, tol=self._refit_tol,
@@ -162,10 +160,13 @@ class BaseHyperGrad(BaseEstimator):
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
 
-    def _search_problem(self, X, y):
-        """``(criterion, X_train, y_train, monitor)``: what the search descends, and the
-        early-stopping monitor of :func:`~skhypergrad._tune.tune` (None here)."""
-        return (*self._criterion(X, y), None)
+    def _search(self, search, model, X, y, lam0, bounds, candidates):
+        """The :class:`~skhypergrad._tune.TuneResult` of the search: ``search``
+        (:func:`~skhypergrad._tune.tune` with the estimator's settings) of the criterion
+        of ``cv``, from ``lam0`` or the best of the scan's ``candidates``."""
+        criterion, X_train, y_train = self._criterion(X, y)
+        return search(model, X_train, y_train, criterion, lam0, bounds=bounds,
+                      candidates=candidates)
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):
         """``lam0``, or a tenth of ``lam1_max`` in its L1 weight when every coefficient is

@@ -10,6 +10,7 @@ coefficients.
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
@@ -17,10 +18,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
-from ._base import BaseHyperGrad
+from ._base import BaseHyperGrad, default_solver, null_model
 from ._validation import check_bounds
 from .criteria import HeldOut
 from ._search_space import LOG_LOSS
+from ._tune import TuneResult
 from .models import InnerModel
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
                         logistic_sklearn_from_lam)
@@ -30,9 +32,11 @@ __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
 
 _BOUNDS = [None, tuple, list]
 #: the weighted Lasso's early stopping: the fraction of the rows held out of the search
-#: as its monitor, and the fewest rows for which it is used
+#: as its monitor, the fewest rows for which it is used, and how many standard errors
+#: lower the held-out errors of the weights must be than those of the common weight
 _EARLY_STOPPING_FRACTION = 0.2
 _EARLY_STOPPING_MIN_SAMPLES = 50
+_EARLY_STOPPING_Z = 1.0
 
 _COMMON_DOC = """
     cv : int, cross-validation generator, iterable or float, default=5
@@ -344,13 +348,21 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     early_stopping : bool, default=True
         With ``p`` hyperparameters the descent fits the criterion it descends (its
         CV loss falls while the test error rises: the folds' training and
-        validation rows all shape the weights). With ``early_stopping`` (and at
-        least 50 samples), a fifth of the rows (drawn with ``random_state``, with
-        the seed 0 when it is None) is held out of the search: the weights descend the ``cv`` loss of the other
-        rows, and the result is the point evaluated (the starting scan's common
-        weights included) whose model, trained on those rows, predicts the held-out
-        fifth best. The final model is refit on all the rows; ``best_loss_`` is the
-        ``cv`` loss at the chosen point.
+        validation rows all shape the weights). With ``early_stopping`` (at least
+        50 samples, and ``cv`` a fraction or a splitter), the search first finds
+        the common weight of :class:`LassoHyperGrad` (the same search on all the
+        rows), then holds a fifth of the rows out (drawn with ``random_state``,
+        with the seed 0 when it is None): the weights descend from the common
+        weight on the ``cv`` loss of the other rows, and the point whose model,
+        trained on those rows, predicts the held-out fifth best is kept only if
+        its squared errors there are lower than the common weight's by more than
+        one standard error of their mean difference; otherwise every ``alpha_j``
+        is the common weight, and the model is :class:`LassoHyperGrad`'s. The
+        final model is refit on all the rows; ``best_loss_`` is the ``cv`` loss at
+        the chosen point (of the four fifths for the weights, of all the rows for
+        the common weight), and ``history_`` holds the common search's entries
+        (``grad`` in the common log-weight), then the descent's (with the
+        held-out loss, ``"monitor"``).
     %(common)s
 
     Attributes
@@ -377,20 +389,60 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
                          callback=callback)
         self.early_stopping = early_stopping
 
-    def _search_problem(self, X, y):
-        """With ``early_stopping``: a fifth of the rows held out of the search as its
-        monitor (:class:`~skhypergrad.criteria.HeldOut`, the model trained on the other
-        rows), the criterion of ``cv`` on the rest."""
-        if not self.early_stopping or X.shape[0] < _EARLY_STOPPING_MIN_SAMPLES \
-                or not (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split")):
-            return super()._search_problem(X, y)
+    def _search(self, search, model, X, y, lam0, bounds, candidates):
+        """With ``early_stopping`` (see the class docstring): the common weight of
+        :class:`LassoHyperGrad`, then the weights' descent from it on four fifths of
+        the rows, kept only if it predicts the other fifth significantly better."""
+        if not self._stops_early(X):
+            return super()._search(search, model, X, y, lam0, bounds, candidates)
+        common = self._common_search(search, X, y, lam0, bounds, candidates)
+        start = np.full(X.shape[1], common.lam[0])
         # the same rows at every fit unless a seed says otherwise: the estimator stays a
         # deterministic function of its data, as the others are
         seed = 0 if self.random_state is None else self.random_state
         X_fit, X_mon, y_fit, y_mon = train_test_split(
             X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=seed)
         criterion, X_train, y_train = self._criterion(X_fit, y_fit)
-        return criterion, X_train, y_train, (HeldOut(X_mon, y_mon), X_fit, y_fit)
+        weighted = search(model, X_train, y_train, criterion, start, bounds=bounds,
+                          monitor=(HeldOut(X_mon, y_mon), X_fit, y_fit))
+        errors = partial(self._held_out_errors, model, X_fit, y_fit, X_mon, y_mon)
+        keep = _significantly_lower(errors(weighted.lam), errors(start))
+        lam, value = (weighted.lam, weighted.value) if keep else (start, common.value)
+        history = [_broadcast_lam(h, X.shape[1]) for h in common.history] + weighted.history
+        return TuneResult(lam, value, history, common.n_iter + weighted.n_iter,
+                          common.n_evals + weighted.n_evals,
+                          common.converged and weighted.converged, weighted.state)
+
+    def _stops_early(self, X):
+        """Whether the search holds rows out as its monitor: ``early_stopping``, at least
+        50 rows, and a ``cv`` that applies to a subset of them (a fraction or a
+        splitter)."""
+        return self.early_stopping and X.shape[0] >= _EARLY_STOPPING_MIN_SAMPLES and \
+            (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split"))
+
+    def _common_search(self, search, X, y, lam0, bounds, candidates):
+        """:class:`LassoHyperGrad`'s search on all the rows: one weight for every feature
+        (history entries, and the callback's, with ``lam`` repeated for each)."""
+        n_features = X.shape[1]
+        history_callback = self._history_callback(X.shape[0])
+        callback = None if history_callback is None else \
+            (lambda h: history_callback(_broadcast_lam(h, n_features)))
+        criterion, X_train, y_train = self._criterion(X, y)
+        return search(InnerModel("quadratic", "l1", self.fit_intercept), X_train, y_train,
+                      criterion, lam0[:1], bounds=(bounds[0][:1], bounds[1][:1]),
+                      candidates=None if candidates is None else
+                      [path[:, :1] for path in candidates], callback=callback)
+
+    def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, lam):
+        """Squared errors on ``(X_mon, y_mon)`` of the model trained on ``(X_fit, y_fit)``
+        at ``lam`` (to the accuracy of the final refit)."""
+        solver = default_solver(self.solver, None, tol=self._refit_tol,
+                                random_state=self.random_state)
+        pgmap = model.make_map(X_fit, model.encode(y_fit), center=True)
+        w = solver.solve(pgmap, lam, null_model(pgmap)).w
+        design = pgmap.design
+        pred = np.asarray(X_mon @ design.coef(w)).ravel() + design.original_intercept(w)
+        return (pred - y_mon) ** 2
 
     def _hyper_names(self, lam, n_samples):
         return {"alphas": np.asarray(lam, dtype=np.float64).copy()}
@@ -590,3 +642,17 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
+
+
+def _significantly_lower(errors, reference, z=_EARLY_STOPPING_Z):
+    """Whether ``errors`` are below ``reference`` (the same rows) on average by more than
+    ``z`` standard errors of the mean of their differences."""
+    diff = np.asarray(reference) - np.asarray(errors)
+    if diff.size < 2:
+        return False
+    return float(diff.mean()) > z * float(diff.std(ddof=1)) / np.sqrt(diff.size)
+
+
+def _broadcast_lam(entry, n_features):
+    """A history entry of a common weight with its ``lam`` repeated for every feature."""
+    return {**entry, "lam": np.full(n_features, entry["lam"][0])}
