@@ -13,7 +13,11 @@ does so at the solution.
 
 Weighted Lasso can overfit the validation folds (30 knobs for 200 samples:
 its CV loss is optimistic), so the test error is the judge: it is compared
-with ``LassoCV``.
+with ``LassoCV``. The estimator guards against it: the weights descend from the
+tuned Lasso's common weight on four fifths of the rows and are kept only if they
+predict the last fifth significantly better. Here 22 of the 30 features are
+useless and five times larger than the 8 informative ones, which a single
+``alpha`` lets in first: there, one weight per feature pays.
 """
 
 # %%
@@ -29,6 +33,7 @@ from skhypergrad.plotting import plot_criterion
 rng = np.random.RandomState(0)
 n, p = 500, 30
 X = rng.randn(n, p)
+X[:, 8:] *= 5.0  # the useless features, on a larger scale
 w_true = np.zeros(p)
 w_true[:8] = [3, -2, 2, -1.5, 1, 1, -1, 0.5]
 y = X @ w_true + 1.5 * rng.randn(n)
@@ -54,9 +59,9 @@ for name, est in weighted.items():
 # %%
 # The learned weights
 # -------------------
-# The descent lowers the penalty of the 8 informative features and raises
-# the others', which a single ``alpha`` cannot do: the informative
-# coefficients are shrunk less. On the right, the criterion along both searches:
+# The descent raises the penalty of most useless features and lowers that of
+# the informative ones, which a single ``alpha`` cannot do: fewer useless
+# features enter, and the informative coefficients are shrunk less. On the right, the criterion along both searches:
 # the two engines give the same hypergradients, so the curves overlap.
 est = weighted["aid-cg"]
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))

@@ -35,7 +35,7 @@ _BOUNDS = [None, tuple, list]
 #: as its monitor, the fewest rows for which it is used, and how many standard errors
 #: lower the held-out errors of the weights must be than those of the common weight
 _EARLY_STOPPING_FRACTION = 0.2
-_EARLY_STOPPING_MIN_SAMPLES = 50
+_EARLY_STOPPING_MIN_SAMPLES = 100
 _EARLY_STOPPING_Z = 1.0
 
 _COMMON_DOC = """
@@ -348,21 +348,21 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     early_stopping : bool, default=True
         With ``p`` hyperparameters the descent fits the criterion it descends (its
         CV loss falls while the test error rises: the folds' training and
-        validation rows all shape the weights). With ``early_stopping`` (at least
-        50 samples, and ``cv`` a fraction or a splitter), the search first finds
-        the common weight of :class:`LassoHyperGrad` (the same search on all the
-        rows), then holds a fifth of the rows out (drawn with ``random_state``,
-        with the seed 0 when it is None): the weights descend from the common
-        weight on the ``cv`` loss of the other rows, and the point whose model,
-        trained on those rows, predicts the held-out fifth best is kept only if
-        its squared errors there are lower than the common weight's by more than
-        one standard error of their mean difference; otherwise every ``alpha_j``
-        is the common weight, and the model is :class:`LassoHyperGrad`'s. The
-        final model is refit on all the rows; ``best_loss_`` is the ``cv`` loss at
-        the chosen point (of the four fifths for the weights, of all the rows for
-        the common weight), and ``history_`` holds the common search's entries
-        (``grad`` in the common log-weight), then the descent's (with the
-        held-out loss, ``"monitor"``).
+        validation rows all shape the weights). With ``early_stopping``, the
+        search first finds the common weight of :class:`LassoHyperGrad` (the same
+        search on all the rows). With at least 100 samples and ``cv`` a fraction
+        or a splitter, it then holds a fifth of the rows out (drawn with
+        ``random_state``, with the seed 0 when it is None): the weights descend
+        from the common weight on the ``cv`` loss of the other rows, and the point
+        whose model, trained on those rows, predicts the held-out fifth best is
+        kept only if its squared errors there are lower than the common weight's
+        by more than one standard error of their mean difference. Otherwise, and
+        with fewer samples or fixed splits, every ``alpha_j`` is the common weight:
+        the model is :class:`LassoHyperGrad`'s. The final model is refit on all the
+        rows; ``best_loss_`` is the ``cv`` loss at the chosen point (of the four
+        fifths for the weights, of all the rows for the common weight), and
+        ``history_`` holds the common search's entries (``grad`` in the common
+        log-weight), then the descent's (with the held-out loss, ``"monitor"``).
     %(common)s
 
     Attributes
@@ -393,9 +393,12 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         """With ``early_stopping`` (see the class docstring): the common weight of
         :class:`LassoHyperGrad`, then the weights' descent from it on four fifths of
         the rows, kept only if it predicts the other fifth significantly better."""
-        if not self._stops_early(X):
+        if not self.early_stopping:
             return super()._search(search, model, X, y, lam0, bounds, candidates)
         common = self._common_search(search, X, y, lam0, bounds, candidates)
+        if not self._can_hold_out(X):
+            return common._replace(lam=np.full(X.shape[1], common.lam[0]), history=[
+                _broadcast_lam(h, X.shape[1]) for h in common.history])
         start = np.full(X.shape[1], common.lam[0])
         # the same rows at every fit unless a seed says otherwise: the estimator stays a
         # deterministic function of its data, as the others are
@@ -413,11 +416,11 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
                           common.n_evals + weighted.n_evals,
                           common.converged and weighted.converged, weighted.state)
 
-    def _stops_early(self, X):
-        """Whether the search holds rows out as its monitor: ``early_stopping``, at least
-        50 rows, and a ``cv`` that applies to a subset of them (a fraction or a
-        splitter)."""
-        return self.early_stopping and X.shape[0] >= _EARLY_STOPPING_MIN_SAMPLES and \
+    def _can_hold_out(self, X):
+        """Whether rows can be held out as the weights' monitor: at least 100 of them (a
+        fifth of fewer cannot tell the weights from the common weight), and a ``cv``
+        that applies to the others (a fraction or a splitter)."""
+        return X.shape[0] >= _EARLY_STOPPING_MIN_SAMPLES and \
             (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split"))
 
     def _common_search(self, search, X, y, lam0, bounds, candidates):
