@@ -52,7 +52,7 @@ class SearchDefaults(NamedTuple):
 
 #: least squares: paths down to 1e-4 lam1_max
 LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 13) / 3.0),
-                               (1e-6, 1e-2, 1.0, 1e2))
+                               (1e-6, 1e-2, 1e-1, 1.0, 10.0, 1e2))
 #: log-losses: ``C`` from ``C_min`` to ``1e4 C_min``; the log-loss keeps decreasing towards
 #: separation, so the scan stops at 1e-3 lam1_max; below 1e-4 kappa an L2 term changes
 #: little but the conditioning of nearly separable problems

@@ -259,7 +259,7 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         weight ``alpha * l1_ratio`` from ``alpha_max / 10^(1/3)`` down to
         ``alpha_max / 10^4``, three per decade (``alpha_max`` the smallest L1
         weight that zeroes every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
-        ``kappa`` times 1e-6 (the Lasso end), 1e-2, 1 and 100, ``kappa`` the mean
+        ``kappa`` times 1e-6 (the Lasso end), 1e-2, 0.1, 1, 10 and 100, ``kappa`` the mean
         variance of the columns (the curvature of the datafit). Every point is
         evaluated on every fold, warm-started along its path; the first path is
         left once its loss has stayed above its minimum for a decade, the next
