@@ -28,9 +28,9 @@ When the model's minimum is near the newest point, the next point aims past it,
 twice as far from the newest point (four times further again for every point in a
 row that stayed on the same side, at most half-way to the other end), so that the
 minimum ends up with a point on either side: the end that does not move is
-replaced, and at a kink both one-sided slopes are seen close to it. A point is otherwise kept a thousandth of the
-interval from its ends, and an interval that failed to halve in three points is
-bisected, so that it shrinks at least linearly.
+replaced, and at a kink both one-sided slopes are seen close to it. A point is
+otherwise kept a thousandth of the interval from its ends, and an interval that
+failed to halve in three points is bisected, so that it shrinks at least linearly.
 
 The search stops when the interval is narrower than ``stol`` (at a kink, its two
 sides resolved), or once the value is certified: where the function is convex,
@@ -48,7 +48,7 @@ __all__ = ["Probe", "Bracket", "bracket_minimum", "min_norm_combination",
 #: a new point is kept this fraction of the interval away from either end
 _MARGIN = 1e-3
 #: values look smooth on an interval when its mean slope is within this fraction of the
-#: change of slope of the mean of the end slopes
+#: change of slope from the mean of the end slopes
 _SMOOTH_BAND = 0.2
 #: the model's minimum is near the newest point within this fraction of the interval
 _NEAR = 0.25
@@ -110,8 +110,9 @@ def curvature(end, previous, lo, hi):
 
 
 def model_minimizer(lo, hi, c_lo, c_hi):
-    r"""Minimizer over ``[lo.s, hi.s]`` of :math:`\max(q_{lo}, q_{hi})` (module docstring),
-    in local coordinates ``u = s - lo.s``; None when no candidate lies in the interval.
+    r"""Minimizer ``s`` over ``[lo.s, hi.s]`` of :math:`\max(q_{lo}, q_{hi})` (module
+    docstring), computed in the coordinate ``u = s - lo.s``; None when no candidate lies
+    in the interval.
 
     The candidates are each quadratic's minimizer (positive curvature) and the
     points where the two cross, the roots of
