@@ -36,7 +36,7 @@ _BOUNDS = [None, tuple, list]
 #: lower the held-out errors of the weights must be than those of the common weight
 _EARLY_STOPPING_FRACTION = 0.2
 _EARLY_STOPPING_MIN_SAMPLES = 100
-_EARLY_STOPPING_Z = 1.0
+_EARLY_STOPPING_Z = 2.0
 
 _COMMON_DOC = """
     cv : int, cross-validation generator, iterable or float, default=5
@@ -356,7 +356,7 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         from the common weight on the ``cv`` loss of the other rows, and the point
         whose model, trained on those rows, predicts the held-out fifth best is
         kept only if its squared errors there are lower than the common weight's
-        by more than one standard error of their mean difference. Otherwise, and
+        by more than two standard errors of their mean difference. Otherwise, and
         with fewer samples or fixed splits, every ``alpha_j`` is the common weight:
         the model is :class:`LassoHyperGrad`'s. The final model is refit on all the
         rows; ``best_loss_`` is the ``cv`` loss at the chosen point (of the four
