@@ -21,6 +21,13 @@ predictions of the map are then :math:`Xw + b - \bar y`, its intercept
 either (their residuals are not rounded at the scale of the shift). The
 intercept entry of ``w`` is :math:`b'`; :meth:`Design.original_intercept` gives
 :math:`b`.
+
+A sparse design is centred implicitly: its ``X`` stays the stored (uncentred)
+matrix, whose centred copy would be dense, and every product subtracts the
+rank-one term, :math:`(X - 1\mu^T) w = Xw - (\mu^T w) 1` and
+:math:`(X - 1\mu^T)^T u = X^T u - \mu\, 1^T u` (its ``sparse_offset`` is
+:math:`\mu`). Kernels that read the stored arrays of ``X`` themselves take
+``sparse_offset`` too (see :mod:`skhypergrad.solvers._cd_kernels`).
 """
 
 import weakref
@@ -42,8 +49,9 @@ class Design:
     n_outputs : int, default=1
         Number of linear predictions per sample (classes of a multinomial model).
     offset : ndarray of shape (n_features,), default=None
-        The column means :math:`\mu` subtracted from ``X`` (``X`` is then the
-        centred matrix; see the module docstring), or None.
+        The column means :math:`\mu` of a centred design (see the module
+        docstring), or None. A dense ``X`` is then the centred matrix; a sparse
+        ``X`` is the uncentred one, centred implicitly in every product.
     target_offset : float, default=0.0
         The mean :math:`\bar y` subtracted from a least-squares target (0 for any
         other): the predictions of ``w`` are those of the model minus it.
@@ -62,6 +70,8 @@ class Design:
         #: length of the flat parameter vector ``w``
         self.n_params = self.n_coefs + self.n_outputs * self.fit_intercept
         self.is_sparse = sp.issparse(X)
+        #: the column means every product subtracts from a sparse ``X`` (None if none)
+        self.sparse_offset = offset if self.is_sparse else None
 
     def coef(self, w):
         """The penalized part of ``w``: shape (p,) for one output, (p, K) otherwise."""
@@ -105,15 +115,25 @@ class Design:
 
     def matvec(self, w):
         """Linear predictions ``z = X coef + intercept``: shape (n,) or (n, K)."""
-        z = self.X @ self.coef(w)
-        z = np.asarray(z)
+        coef = self.coef(w)
+        z = np.asarray(self.X @ coef)
+        if self.sparse_offset is not None:
+            z = z - self.sparse_offset @ coef
         if self.fit_intercept:
             z = z + self.intercept(w)
         return z
 
+    def rmatvec_coef(self, u):
+        """``X^T u`` (of the centred ``X``): shape (p,) for ``u`` of shape (n,), (p, K)
+        for (n, K)."""
+        g = np.asarray(self.X.T @ u)
+        if self.sparse_offset is not None:
+            g = g - np.multiply.outer(self.sparse_offset, u.sum(axis=0))
+        return g
+
     def rmatvec(self, u):
         """Adjoint of :meth:`matvec`: ``[ (X^T u).ravel(), sum_i u_i ]``."""
-        g = np.asarray(self.X.T @ u).ravel()
+        g = self.rmatvec_coef(u).ravel()
         if self.fit_intercept:
             return np.concatenate([g, np.atleast_1d(u.sum(axis=0))])
         return g
@@ -131,14 +151,10 @@ class Design:
         q = p + self.fit_intercept
         X = self.X
         fi = self.fit_intercept
+        one = Design(X, fi, 1, self.sparse_offset)
 
         def mv(v):
-            v = np.asarray(v).ravel()
-            z = np.asarray(X @ v[:p]).ravel()
-            if fi:
-                z = z + v[p]
-            out = np.asarray(X.T @ z).ravel()
-            return np.concatenate([out, [z.sum()]]) if fi else out
+            return one.rmatvec(one.matvec(np.asarray(v).ravel()))
 
         if not sp.issparse(X) and 64 < q <= 512 and n > q:
             X = np.asarray(X)
@@ -149,6 +165,8 @@ class Design:
             s = np.linalg.eigvalsh(G)[-1]
         elif q == 1 or min(n, q) <= 64 and not sp.issparse(X):
             Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
+            if self.sparse_offset is not None:
+                Xd = Xd - self.sparse_offset
             if fi:
                 Xd = np.column_stack([Xd, np.ones(n)])
             s = np.linalg.norm(Xd, ord=2) ** 2 if Xd.size else 0.0
@@ -164,36 +182,58 @@ class Design:
         X = self.X
         if sp.issparse(X):
             norms = np.asarray(X.multiply(X).sum(axis=0)).ravel()
+            if self.sparse_offset is not None:
+                norms = centred_squared_norms(norms, self.sparse_offset, self.n_samples)
         else:
             norms = np.einsum("ij,ij->j", X, X)
         if self.fit_intercept:
             norms = np.concatenate([norms, [float(self.n_samples)]])
         return norms
 
+    def row_squared_norms(self):
+        """``||x_i||^2`` for every row (of the centred ``X``; the intercept not counted)."""
+        X = self.X
+        if not sp.issparse(X):
+            return np.einsum("ij,ij->i", X, X)
+        out = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        mu = self.sparse_offset
+        if mu is not None:  # ||x_i - mu||^2 = ||x_i||^2 - 2 x_i^T mu + ||mu||^2
+            out += float(mu @ mu) - 2.0 * np.asarray(X @ mu).ravel()
+            np.maximum(out, 0.0, out=out)
+        return out
+
     def weighted_gram(self, h):
         r"""Dense :math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]` for sample weights ``h >= 0``
-        (one output): an array, or one number for every sample."""
+        (one output): an array, or one number for every sample.
+
+        A sparse ``X`` centred implicitly gives the Gram of its centred matrix,
+        :math:`X^T H X - \mu (X^T h)^T - (X^T h) \mu^T + (1^T h) \mu\mu^T`.
+        """
         X = self.X
         if not isinstance(h, np.ndarray) or h.ndim == 0:  # h X^T X: no scaled copy of X
             G = (X.T @ X).toarray() if self.is_sparse else X.T @ X
             G *= h
-            if self.fit_intercept:
-                xh = h * np.asarray(X.sum(axis=0)).ravel()
-                G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h * X.shape[0]]])]])
-            return G
-        s = np.sqrt(h)
-        if sp.issparse(X):
-            Xs = sp.csr_matrix(X).multiply(s[:, None]).tocsc()
-            G = (Xs.T @ Xs).toarray()
-        else:  # by blocks of rows of about 1 MiB: the scaled copies stay in cache
-            G = np.zeros((X.shape[1], X.shape[1]))
-            rows = max(1, 2**17 // max(X.shape[1], 1))
-            for start in range(0, X.shape[0], rows):
-                Xs = X[start:start + rows] * s[start:start + rows, None]
-                G += Xs.T @ Xs
+            xh, h_sum = h * np.asarray(X.sum(axis=0)).ravel(), h * X.shape[0]
+        else:
+            s = np.sqrt(h)
+            if sp.issparse(X):
+                Xs = sp.csr_matrix(X).multiply(s[:, None]).tocsc()
+                G = (Xs.T @ Xs).toarray()
+            else:  # by blocks of rows of about 1 MiB: the scaled copies stay in cache
+                G = np.zeros((X.shape[1], X.shape[1]))
+                rows = max(1, 2**17 // max(X.shape[1], 1))
+                for start in range(0, X.shape[0], rows):
+                    Xs = X[start:start + rows] * s[start:start + rows, None]
+                    G += Xs.T @ Xs
+            xh, h_sum = np.asarray(X.T @ h).ravel(), float(h.sum())
+        mu = self.sparse_offset
+        if mu is not None:
+            G -= np.outer(mu, xh)
+            G -= np.outer(xh, mu)
+            G += h_sum * np.outer(mu, mu)
+            xh = xh - h_sum * mu
         if self.fit_intercept:
-            xh = np.asarray(X.T @ h).ravel()
-            G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h.sum()]])]])
+            G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h_sum]])]])
         return G
 
     def take_columns(self, idx):
@@ -219,21 +259,27 @@ class Design:
 
 def column_offset(X, fit_intercept):
     """The ``offset`` of the centred design of ``X`` (its column means; see
-    :func:`centred`), or None when it is not centred (no intercept, sparse ``X``)."""
-    if not fit_intercept or sp.issparse(X):
+    :func:`centred`), or None when it is not centred (no intercept)."""
+    if not fit_intercept:
         return None
-    return np.asarray(X.mean(axis=0), dtype=np.float64)
+    return np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+
+
+def centred_squared_norms(sq_norms, mu, n):
+    r"""``||X_j - mu_j 1||^2 = ||X_j||^2 - n mu_j^2`` (at least 0) from the squared norms
+    of the columns and their means ``mu`` over ``n`` rows."""
+    out = sq_norms - n * np.square(mu)
+    return np.maximum(out, 0.0, out=out)
 
 
 def centred(X, fit_intercept, copy=True):
     """``(X - 1 mu^T, mu)`` for a dense ``X`` with an intercept (``mu`` its column
-    means; a new array unless ``copy=False``, in the layout of ``X``), else ``(X, None)``.
-
-    A sparse ``X`` is not centred (its centred matrix would be dense).
+    means; a new array unless ``copy=False``, in the layout of ``X``); ``(X, mu)`` for
+    a sparse ``X`` (centred implicitly, see :class:`Design`); else ``(X, None)``.
     """
     mu = column_offset(X, fit_intercept)
-    if mu is None:
-        return X, None
+    if mu is None or sp.issparse(X):
+        return X, mu
     if copy:
         return np.subtract(X, mu, order="K"), mu
     X -= mu

@@ -26,7 +26,10 @@ class _OuterLoss:
     of them: a cross-validation fold's held-out rows), with the sums of the copy;
     with ``columns`` too (sorted), ``X`` is also restricted to those columns:
     coefficient ``k`` of ``w`` multiplies column ``columns[k]`` of ``design.X``
-    (a fold trained on the columns its training rows use).
+    (a fold trained on the columns its training rows use). A sparse design centred
+    implicitly (its ``sparse_offset`` :math:`\mu`, one entry per coefficient)
+    predicts :math:`Xw - \mu^T w + b`, and its gradient in the coefficients is
+    :math:`X^T g - \mu\, 1^T g`.
     """
 
     #: ``value`` and ``grad`` read a compact ``w`` (SparseVector) as it is, and
@@ -45,6 +48,8 @@ class _OuterLoss:
         self.columns = columns
         #: the number of coefficients of ``w`` per output (its intercepts follow)
         self.n_features = design.n_features if columns is None else columns.shape[0]
+        #: column means subtracted implicitly (sparse design, one per coefficient), or None
+        self.mu = design.sparse_offset
 
     def _columns(self, k):
         """The columns of ``design.X`` that coefficients ``k`` multiply."""
@@ -56,15 +61,21 @@ class _OuterLoss:
         return X.data, X.indices, X.indptr, self.rows
 
     def _with_intercept(self, z, w):
-        """``z + b`` (``b`` the intercept entry of ``w``, dense or compact)."""
+        """``z + b - mu^T w`` (``b`` the intercept entry of ``w``, dense or compact; ``mu``
+        the column means subtracted implicitly, if any) for one output."""
+        p = self.n_features
+        if self.mu is not None:
+            if isinstance(w, SparseVector):
+                coef = w.indices < p
+                z = z - self.mu[w.indices[coef]] @ w.values[coef]
+            else:
+                z = z - self.mu @ w[:p]
         if not self.design.fit_intercept:
             return z
         if isinstance(w, SparseVector):
-            b = w.values[w.indices >= self.n_features]
+            b = w.values[w.indices >= p]
             return z + (b[0] if b.shape[0] else 0.0)
-        if self.columns is not None:
-            return z + w[self.n_features]
-        return z + self.design.intercept(w)
+        return z + w[p]
 
     def _predict(self, w):
         """``z = X w + b`` for ``w`` dense or a :class:`SparseVector`.
@@ -125,6 +136,8 @@ class _OuterLoss:
             _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
         else:
             _csc_rmatvec(X.data, X.indices, X.indptr, u, out)
+        if self.mu is not None:
+            out[:p] -= self.mu * gz.sum()
         if design.fit_intercept:
             out[p] = gz.sum(axis=0)
         return out
@@ -171,6 +184,8 @@ class _OuterLoss:
             out[is_coef] = at_cols[where.ravel()]
         else:
             out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
+        if self.mu is not None:
+            out[is_coef] -= self.mu[indices[is_coef]] * gz.sum()
         out[~is_coef] = gz.sum(axis=0)
         return out
 
@@ -184,9 +199,10 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
     those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise),
     and with ``columns`` (sorted; only with ``rows``) their columns ``columns``.
     ``frame``: the training map's design when it is centred (see
-    :mod:`skhypergrad._design`): its column means are subtracted from (a copy of)
-    the validation rows (made dense) and its target mean from the validation
-    targets, so that ``w`` is read in the training map's coordinates.
+    :mod:`skhypergrad._design`): its column means are subtracted from the
+    validation rows (from a copy of dense rows; implicitly from sparse ones, read
+    in place) and its target mean from the validation targets, so that ``w`` is
+    read in the training map's coordinates.
     """
     kind = _check_loss(loss, model)
     datafit = model.get_datafit()
@@ -196,10 +212,9 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
         if columns is not None:
             X_val, columns = X_val[:, columns], None
     offset = None if frame is None else frame.offset
-    if offset is not None:  # (sparse validation rows of a dense training set made dense)
-        X_val = X_val if rows is None else X_val[rows]
-        X_val = (X_val.toarray() if sp.issparse(X_val) else X_val) - offset
-        rows = None
+    if offset is not None:
+        if not sp.issparse(X_val):  # (rows is None: dense rows are copied above)
+            X_val = X_val - offset
         if frame.target_offset:
             y_val_encoded = y_val_encoded - frame.target_offset
     design = Design(X_val, model.fit_intercept, datafit.n_outputs, offset,

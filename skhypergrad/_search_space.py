@@ -89,7 +89,7 @@ def l2_scale(pgmap):
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()
-    if design.fit_intercept:
+    if design.fit_intercept and design.offset is None:  # (a centred design's are)
         means = np.asarray(X.sum(axis=0)).ravel() / n
         sq = np.maximum(sq - n * means * means, 0.0)
     kappa = pgmap.datafit.curvature * float(np.sum(sq)) / (n * max(p, 1))

@@ -158,6 +158,16 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
                     InnerState(w, state, lip), n_iter, int(res.n_iter), float(res.residual))
 
 
+def _compact_like(x, stored):
+    """The dense ``x`` stored on the entries of ``stored`` (a compact vector, sharing its
+    index array) when its nonzeros are among them, else :func:`_compact`."""
+    if isinstance(stored, SparseVector):
+        values = x[stored.indices]
+        if np.count_nonzero(values) == np.count_nonzero(x):
+            return SparseVector(stored.indices, values, stored.size)
+    return _compact(x)
+
+
 def _engine_from_name(name, solver):
     """The engine ``name``, with the tolerance a search gives it at the solver's ``tol``."""
     engine = get_engine(name)
@@ -205,11 +215,16 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     v = out.state.engine_state
     dense_adjoint = compute_grad and isinstance(v, np.ndarray) and v.dtype == np.float64 \
         and v.shape == out.state.w.shape
+    # the adjoint is relative to the outer gradient at w in the map's coordinates (those
+    # of a centred design differ from the state's in the intercept: its own compact copy)
+    w_map = pgmap.design.from_original(out.state.w)
     out = out._replace(state=out.state._replace(w=_compact(out.state.w), engine_state=None))
+    w_map = out.state.w if w_map is None or pgmap.design.offset is None else \
+        _compact_like(w_map, out.state.w)
     if dense_adjoint:
-        v = _AdjointOffGradient.compress(v, out.state.w, outer.grad)
+        v = _AdjointOffGradient.compress(v, w_map, outer.grad)
     elif compute_grad and isinstance(v, _AdjointOffGradient):  # stored so by the engine
-        v = v.rebase(out.state.w)
+        v = v.rebase(w_map)
     elif compute_grad:
         v = _compact(v)
     return out._replace(state=out.state._replace(engine_state=v))

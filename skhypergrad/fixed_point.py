@@ -142,10 +142,39 @@ class ProxGradMap(FixedPointMap):
         if offset is not None and datafit.least_squares:
             target_offset = float(np.mean(y))
             y = y - target_offset
-        self.design = Design(X, fit_intercept, datafit.n_outputs, offset, target_offset)
+        self._set(Design(X, fit_intercept, datafit.n_outputs, offset, target_offset), y,
+                  step, lipschitz)
+
+    def _set(self, design, y, step, lipschitz):
+        self.design = design
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
         self._step = None if step is None else float(step)
+
+    @classmethod
+    def on_design(cls, datafit, penalty, design, y, step=None, lipschitz=None):
+        """The map of a :class:`~skhypergrad._design.Design` as it is (centred or not:
+        e.g. columns or rows taken from another map's design).
+
+        Parameters
+        ----------
+        datafit, penalty
+            As for the constructor.
+        design : Design
+        y : ndarray of shape (n_samples,)
+            The target in the design's coordinates (encoded, and centred with it).
+        step, lipschitz : float, default=None
+            As for the constructor.
+
+        Returns
+        -------
+        ProxGradMap
+        """
+        self = object.__new__(cls)
+        self.datafit = datafit
+        self.penalty = penalty
+        self._set(design, y, step, lipschitz)
+        return self
 
     @property
     def lipschitz(self):

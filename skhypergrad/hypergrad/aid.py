@@ -541,8 +541,8 @@ class AIDConjugateGradient(_AdjointEngine):
             return None
         idx = np.append(support, np.arange(k, design.n_params))
         step = self._map(pgmap).step
-        sub_map = ProxGradMap(pgmap.datafit, pgmap.penalty, design.X[:, support].tocsc(),
-                              pgmap.y, design.fit_intercept, step=step)
+        sub_map = ProxGradMap.on_design(pgmap.datafit, pgmap.penalty, design.take_columns(idx),
+                                        pgmap.y, step=step)
         return sub_map, idx
 
     def _linearize(self, pgmap, w, lam):

@@ -159,6 +159,8 @@ def _kernel_problem(pgmap):
         return None
     design = pgmap.design
     X = design.X
+    if design.sparse_offset is not None:  # the kernels read the stored rows as they are
+        return None
     if not (sp.issparse(X) or (isinstance(X, np.ndarray) and X.dtype == np.float64
                                 and X.flags.c_contiguous)):
         return None
@@ -245,24 +247,19 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     if design is None or datafit is None or not hasattr(pgmap, "step"):
         return 0.0
     n = design.n_samples
-    X = design.X if n <= max_rows else design.X[np.linspace(0, n - 1, max_rows).astype(int)]
-    if hasattr(X, "multiply"):
-        weights = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    else:
-        weights = np.einsum("ij,ij->i", X, X)
-    weights = weights + design.fit_intercept
+    if n > max_rows:
+        design = design.take_rows(np.linspace(0, n - 1, max_rows).astype(int))
     fi = design.fit_intercept
-    p = X.shape[1]
+    weights = design.row_squared_norms() + fi
+    one = Design(design.X, fi, 1, design.offset)  # the coefficients of one output
+    n_rows, p = design.X.shape
     g, c = pgmap.step, datafit.curvature
     if p + fi <= _DENSE_MAX:
-        lam_max = np.linalg.eigvalsh(Design(X, fi).weighted_gram(weights))[-1] / X.shape[0]
+        lam_max = np.linalg.eigvalsh(one.weighted_gram(weights))[-1] / n_rows
         return float(g * g * c * c * max(lam_max, 0.0) / batch_size)
 
     def matvec(u):
-        z = np.asarray(X @ u[:p]).ravel() + (u[p] if fi else 0.0)
-        z *= weights
-        out = np.asarray(X.T @ z).ravel()
-        return np.append(out, z.sum()) if fi else out
+        return one.rmatvec(weights * one.matvec(u))
 
     u = np.ones(p + fi) / np.sqrt(p + fi)
     lam_max = 0.0
@@ -272,7 +269,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
         if lam_max == 0.0:
             break
         u = x / lam_max
-    lam_max /= X.shape[0]
+    lam_max /= n_rows
     return float(g * g * c * c * lam_max / batch_size)
 
 
@@ -361,8 +358,8 @@ def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
         return contraction_factor(pgmap, lam, w)
     if n > max_rows:
         rows = np.linspace(0, n - 1, max_rows).astype(np.intp)
-        pgmap = ProxGradMap(pgmap.datafit, pgmap.penalty, pgmap.design.X[rows], pgmap.y[rows],
-                            pgmap.design.fit_intercept, step=pgmap.step)
+        pgmap = ProxGradMap.on_design(pgmap.datafit, pgmap.penalty, pgmap.design.take_rows(rows),
+                                      pgmap.y[rows], step=pgmap.step)
     return contraction_off_invariances(pgmap, lam, w)
 
 

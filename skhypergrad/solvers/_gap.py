@@ -53,7 +53,7 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
             j1 = j0 + u.shape[0]
             _gap_sums(coef[j0:j1], u, l1[j0:j1], float(l2), acc)
     else:
-        u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
+        u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
         _gap_sums(coef, np.asarray(u).reshape(p), l1, float(l2), acc)
         del u
     pen, g_sum, s_tight, grad_free, scale, free_dot, any_free = _gap_end(acc, float(l2))
@@ -146,7 +146,7 @@ def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
     theta = -datafit.raw_grad(y, z)
     coef = design.coef(w)
     primal = datafit.loss(y, z) + penalty.value(coef, lam)  # its temporaries freed before u
-    u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
+    u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
     grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0
     au = np.abs(u) if K == 1 else np.abs(u).max(axis=1)
     free = np.zeros(p, dtype=bool)

@@ -21,7 +21,11 @@ For a minibatch ``B`` and step ``g_t``, with :math:`\bar\alpha = \frac1n \sum_i 
     w &\leftarrow \mathrm{prox}_{g_t G}(w - g_t d)
     \quad \text{(identity on the intercept).}
 
-Both share one loop; they differ only by the correction. Rows of ``X`` come
+Both share one loop; they differ only by the correction. A sparse ``X`` centred
+implicitly (column means ``mu``; see :mod:`skhypergrad._design`) has the rows
+:math:`x_i - \mu`: its predictions subtract :math:`\mu^T W` (once per
+minibatch) and its minibatch gradient :math:`\mu \otimes \sum_{i \in B} a_i / |B|`
+(a dense term, as the prox step). Rows of ``X`` come
 either from a dense C-ordered matrix (flattened, ``dense=True``; ``indices`` and
 ``indptr`` unused) or from CSR arrays ``(data, indices, indptr)``, so one
 compiled signature serves both storages.
@@ -189,29 +193,30 @@ def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
 
 @njit(cache=True)
 def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
-                   fit_intercept, w, l1, l2, order, batch_size, steps,
+                   fit_intercept, mu, w, l1, l2, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
-                w, l1, l2, order, batch_size, steps, variance_reduction, True, memory,
+                mu, w, l1, l2, order, batch_size, steps, variance_reduction, True, memory,
                 grad_mean)
 
 
 @njit(cache=True)
 def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
-                    fit_intercept, w, l1, l2, order, batch_size, steps, memory, grad_mean):
+                    fit_intercept, mu, w, l1, l2, order, batch_size, steps, memory,
+                    grad_mean):
     r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
 
     ``memory`` holds the raw gradients at the snapshot and ``grad_mean`` the full
     gradient there; neither changes (see :func:`_prox_epoch`).
     """
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
-                w, l1, l2, order, batch_size, steps, True, False, memory, grad_mean)
+                mu, w, l1, l2, order, batch_size, steps, True, False, memory, grad_mean)
 
 
 @njit(cache=True)
 def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
-                fit_intercept, w, l1, l2, order, batch_size, steps,
+                fit_intercept, mu, w, l1, l2, order, batch_size, steps,
                 variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
 
@@ -229,6 +234,9 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
     n_outputs : int
         ``K`` (1 unless multinomial).
     fit_intercept : bool
+    mu : ndarray of shape (n_features,) or (0,)
+        Column means of a sparse ``X`` centred implicitly (its rows are then
+        ``x_i - mu``); empty otherwise.
     w : ndarray of shape (n_features * K + K * fit_intercept,)
         Parameters, updated in place.
     l1 : ndarray of shape (n_features,)
@@ -261,6 +269,9 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
     d = np.empty(w.shape[0])
     single = dense and K == 1
     zb = np.empty(batch_size if single else 0)
+    centred = mu.shape[0] > 0
+    shift = np.zeros(K)
+    a_sum = np.zeros(K)
     for t in range(steps.shape[0]):
         start = t * batch_size
         stop = min(start + batch_size, order.shape[0])
@@ -280,9 +291,18 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 zb[s] = a[0] / (stop - start)
             _dense_add_batch(data, n_features, rows, zb[:stop - start], fit_intercept, d)
         else:
+            if centred:  # mu^T W, and the sum of the minibatch's a / |B|
+                for k in range(K):
+                    shift[k] = 0.0
+                    a_sum[k] = 0.0
+                    for j in range(n_features):
+                        shift[k] += mu[j] * w[j * K + k]
             for s in range(start, stop):
                 i = order[s]
                 _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
+                if centred:
+                    for k in range(K):
+                        z[k] -= shift[k]
                 _raw_grad(kind, y[i], z, a)
                 if variance_reduction:
                     for k in range(K):
@@ -292,6 +312,13 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                         a[k] -= old
                 _add_sample_gradient(data, indices, indptr, dense, n_features, i, a,
                                      1.0 / (stop - start), fit_intercept, d)
+                if centred:
+                    for k in range(K):
+                        a_sum[k] += a[k] / (stop - start)
+            if centred:
+                for j in range(n_features):
+                    for k in range(K):
+                        d[j * K + k] -= mu[j] * a_sum[k]
         if variance_reduction:
             # d holds the correction; add the mean memory gradient, then refresh it
             frac = (stop - start) / n_samples

@@ -37,6 +37,7 @@ from ._sgd_kernels import (SUPPORTED_KINDS, max_row_squared_norm, prox_sgd_epoch
 __all__ = ["StochasticProxGradient"]
 
 _NO_INDEX = np.empty(0, dtype=np.int32)
+_NO_OFFSET = np.empty(0)  # the kernels' column means when X is not centred implicitly
 
 
 class StochasticProxGradient(BaseSolver):
@@ -153,7 +154,7 @@ class StochasticProxGradient(BaseSolver):
         if self.step != "auto":
             return float(self.step)
         n, L = pgmap.design.n_samples, pgmap.lipschitz
-        L_max = pgmap.datafit.curvature * (_max_row_squared_norm(pgmap.design.X)
+        L_max = pgmap.datafit.curvature * (_max_row_squared_norm(pgmap.design)
                                            + pgmap.design.fit_intercept)
         L_b = L_max if n == 1 else (n * (batch_size - 1) * L
                                     + (n - batch_size) * L_max) / (batch_size * (n - 1))
@@ -195,9 +196,11 @@ class StochasticProxGradient(BaseSolver):
         memory, grad_mean = self._initial_memory(pgmap, z)
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         l1 = np.ascontiguousarray(l1, dtype=np.float64)
+        mu = _NO_OFFSET if design.sparse_offset is None else \
+            np.ascontiguousarray(design.sparse_offset, dtype=np.float64)
         problem = (*_kernel_rows(design.X), design.n_features,
                    np.ascontiguousarray(pgmap.y, dtype=np.float64), kind, design.n_outputs,
-                   design.fit_intercept)
+                   design.fit_intercept, mu)
         step = self._initial_step(pgmap, batch_size)
         rng = check_random_state(self.random_state)
         checking = self.tol is not None
@@ -228,10 +231,12 @@ def _kernel_rows(X):
     return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
 
 
-def _max_row_squared_norm(X):
-    """``max_i ||x_i||^2`` (0.0 without rows): one pass, no temporary of the size of X."""
+def _max_row_squared_norm(design):
+    """``max_i ||x_i||^2`` of the design's rows (0.0 without rows): for a dense ``X`` one
+    pass, no temporary of the size of ``X``."""
+    X = design.X
     if X.shape[0] == 0:
         return 0.0
     if sp.issparse(X):
-        return float(np.asarray(X.multiply(X).sum(axis=1)).max(initial=0.0))
+        return float(design.row_squared_norms().max(initial=0.0))
     return max_row_squared_norm(np.ascontiguousarray(X, dtype=np.float64))
