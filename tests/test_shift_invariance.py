@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, Lasso
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from skhypergrad import (SURE, CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
@@ -71,14 +71,24 @@ def test_estimators_do_not_see_a_shift(Est, shift_x, shift_y, n_classes, storage
 
 
 @pytest.mark.parametrize("storage", STORAGES)
-@pytest.mark.parametrize("shift_x, shift_y", SHIFTS)
-def test_search_cv_does_not_see_a_shift(shift_x, shift_y, storage):
+@pytest.mark.parametrize("Est, shift_x, shift_y", [
+    (Est, sx, sy) for Est in (ElasticNet, LogisticRegression) for sx, sy in SHIFTS
+    if not (Est is LogisticRegression and sy)])
+def test_search_cv_does_not_see_a_shift(Est, shift_x, shift_y, storage):
     X, y = _data()
-    cv = KFold(3, shuffle=True, random_state=0)
-    ref = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(X, y)
-    search = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(
+    if Est is LogisticRegression:
+        y = (y > np.median(y)).astype(int)
+        est = LogisticRegression(solver="saga", l1_ratio=0.5,
+                                 max_iter=10_000)
+        names = ("C", "l1_ratio")
+        cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    else:
+        est, names = ElasticNet(), ("alpha", "l1_ratio")
+        cv = KFold(3, shuffle=True, random_state=0)
+    ref = HyperGradSearchCV(est, cv=cv, max_iter=10).fit(X, y)
+    search = HyperGradSearchCV(est, cv=cv, max_iter=10).fit(
         _stored(X + shift_x, storage), y + shift_y)
-    for name in ("alpha", "l1_ratio"):
+    for name in names:
         assert search.best_params_[name] == pytest.approx(ref.best_params_[name], rel=1e-6)
     assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-6)
 
@@ -101,6 +111,28 @@ def test_hypergradient_does_not_see_a_shift(criterion, shift_x, shift_y, storage
         warnings.simplefilter("ignore", ConvergenceWarning)  # X + 1e4: the rounding floor
         value, grad = hypergradient(model, _stored(X + shift_x, storage), y + shift_y,
                                     criterion=crit(shift_x, shift_y))
+    assert value == pytest.approx(ref[0], rel=1e-6)
+    np.testing.assert_allclose(grad, ref[1], rtol=1e-5, atol=1e-8 * np.abs(ref[1]).max())
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("criterion", [HeldOut, CrossVal], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("shift_x", [100.0, 1e4])
+def test_logistic_hypergradient_does_not_see_a_shift(criterion, shift_x, storage):
+    X, t = _data()
+    X_val, t_val = _data(seed=1)
+    y, y_val = (t > np.median(t)).astype(int), (t_val > np.median(t)).astype(int)
+
+    def crit(sx):
+        return HeldOut(_stored(X_val + sx, storage), y_val) if criterion is HeldOut \
+            else CrossVal(cv=3)
+
+    model = LogisticRegression(solver="saga", C=0.5, l1_ratio=0.5)
+    ref = hypergradient(model, X, y, criterion=crit(0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # X + 1e4: the rounding floor
+        value, grad = hypergradient(model, _stored(X + shift_x, storage), y,
+                                    criterion=crit(shift_x))
     assert value == pytest.approx(ref[0], rel=1e-6)
     np.testing.assert_allclose(grad, ref[1], rtol=1e-5, atol=1e-8 * np.abs(ref[1]).max())
 
