@@ -6,7 +6,7 @@ from ._api import hypergradient
 from .data_gradient import TrainingDataMap, data_gradient
 from .poisoning import PoisoningResult, poison
 from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
-from .datafits import Logistic, Multinomial, Quadratic
+from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
 from .fixed_point import FixedPointMap, ProxGradMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
@@ -26,7 +26,8 @@ __all__ = [
     # engines
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
-    "Quadratic", "Logistic", "Multinomial", "L1", "ElasticNet", "WeightedL1",
+    "Quadratic", "Logistic", "Multinomial", "BaseDatafit", "register_datafit",
+    "L1", "ElasticNet", "WeightedL1",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",

@@ -31,7 +31,7 @@ __all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max", "null_m
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
 
-def default_solver(solver, datafit_kind, tol=1e-8, random_state=None):
+def default_solver(solver, tol=1e-8, random_state=None):
     """The inner solver for a name ("auto", "cd", "fista", "saga") or an instance.
 
     ``"auto"`` is coordinate descent, for every datafit.
@@ -65,7 +65,7 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None):
             engine.random_state = random_state
         if isinstance(solver, str) and solver == "auto":
             solver = "saga"
-    solver = default_solver(solver, None, random_state=random_state)
+    solver = default_solver(solver, random_state=random_state)
     if isinstance(solver, StochasticProxGradient):
         inner_tol = (max(inner_tol[0], 1e-4), max(inner_tol[1], 1e-6))
     return engine, solver, inner_tol
@@ -131,7 +131,6 @@ class BaseHyperGrad(BaseEstimator):
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
-        kind = model.datafit_kind
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
                                                 self._inner_tol, self.random_state)
 
@@ -145,7 +144,7 @@ class BaseHyperGrad(BaseEstimator):
                           callback=self._history_callback(n_samples), verbose=self.verbose)
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
-            refit = default_solver(self.solver, kind, tol=self._refit_tol,
+            refit = default_solver(self.solver, tol=self._refit_tol,
                                    random_state=self.random_state)
             # from the intercept-only model: exact (all zeros) when lam >= lam_max
             # (a dense X centred, in a copy: the criterion's folds read X)

@@ -1,6 +1,12 @@
 """The held-out loss as the outer function of an inner problem (:func:`_heldout_loss`
 makes it for a model and a loss name), and the sparse products it reads its rows
-and columns with."""
+and columns with.
+
+The held-out loss is chosen separately from the inner datafit: a datafit declares
+the losses it can be scored by (``outer_losses``, the first for ``loss="auto"``),
+and each loss name is a mean loss of its own (:data:`OUTER_LOSSES`), e.g. the
+squared error for a Huber model.
+"""
 
 import numpy as np
 import scipy.sparse as sp
@@ -8,13 +14,27 @@ from numba import njit
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
+from .datafits import Logistic, Quadratic
 
-_LOSSES = ("auto", "squared", "logistic", "multinomial")
 #: a dense ``X`` predicts from the columns of the nonzero coefficients when they are
 #: fewer than ``p / _SUPPORT_FRACTION``
 _SUPPORT_FRACTION = 4
-_LOSS_OF_DATAFIT = {"quadratic": "squared", "logistic": "logistic",
-                    "multinomial": "multinomial"}
+
+#: held-out losses: name -> ``datafit -> (mean-loss datafit, factor)``, the loss being
+#: ``factor`` times the mean loss of the first on the encoded targets of the model's
+#: ``datafit``
+OUTER_LOSSES = {
+    # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error
+    "squared": lambda datafit: (Quadratic(), 2.0),
+    "logistic": lambda datafit: (Logistic(), 1.0),
+    "multinomial": lambda datafit: (datafit, 1.0),  # the model's, with its classes
+}
+
+
+def register_outer_loss(name, factory):
+    """Make ``name`` a held-out loss: ``factory(datafit) -> (mean-loss datafit, factor)``
+    for a model whose datafit is ``datafit`` (whose ``outer_losses`` names it)."""
+    OUTER_LOSSES[name] = factory
 
 
 class _OuterLoss:
@@ -193,7 +213,8 @@ class _OuterLoss:
 def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
-    ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
+    ``loss``: a name of :data:`OUTER_LOSSES` the model's datafit declares, or "auto"
+    (its first). ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
     ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log). With
     ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
     those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise),
@@ -204,7 +225,7 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
     in place) and its target mean from the validation targets, so that ``w`` is
     read in the training map's coordinates.
     """
-    kind = _check_loss(loss, model)
+    loss_datafit, factor = _outer_datafit(loss, model)
     datafit = model.get_datafit()
     if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
                                  and datafit.n_outputs == 1):
@@ -219,19 +240,27 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
             y_val_encoded = y_val_encoded - frame.target_offset
     design = Design(X_val, model.fit_intercept, datafit.n_outputs, offset,
                     0.0 if frame is None else frame.target_offset)
-    # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
-    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
-                      rows=rows, columns=columns)
+    return _OuterLoss(design, y_val_encoded, loss_datafit, factor, rows=rows, columns=columns)
 
 
 def _check_loss(loss, model):
-    expected = _LOSS_OF_DATAFIT[model.datafit_kind]
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}.")
-    if loss != "auto" and loss != expected:
-        raise ValueError(f"loss={loss!r} does not match the model's datafit "
-                         f"({model.datafit_kind}); use loss={expected!r} or 'auto'.")
-    return expected
+    """The held-out loss name ``loss`` resolves to for ``model`` ("auto": its datafit's
+    first ``outer_losses``); ValueError for a loss the model cannot be scored by."""
+    allowed = model.datafit_class.outer_losses
+    if loss == "auto":
+        return allowed[0]
+    if loss not in allowed:
+        known = ("auto",) + tuple(OUTER_LOSSES)
+        if loss not in known:
+            raise ValueError(f"loss must be one of {known}, got {loss!r}.")
+        raise ValueError(f"loss={loss!r} does not match the model's datafit; use one of "
+                         f"{('auto',) + tuple(allowed)}.")
+    return loss
+
+
+def _outer_datafit(loss, model):
+    """``(mean-loss datafit, factor)`` of the held-out loss ``loss`` for ``model``."""
+    return OUTER_LOSSES[_check_loss(loss, model)](model.get_datafit())
 
 
 @njit(cache=True)

@@ -505,7 +505,7 @@ class CrossVal(BaseCriterion):
             problems = [_fold_problem(model, X, y_enc, train, test, self.loss)
                         for train, test in splits]
             designs = [pgmap.design for pgmap, _ in problems]
-            if getattr(model.get_datafit(), "kind", None) == 0 and all(map(gram_pays, designs)):
+            if model.get_datafit().least_squares and all(map(gram_pays, designs)):
                 # the folds will be solved again and again: their Gram matrices, from X's
                 seed_row_subset_grams(X, designs, [train for train, _ in splits])
             return problems

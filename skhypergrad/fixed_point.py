@@ -18,6 +18,7 @@ import numpy as np
 
 from ._design import Design, cached_gram, centred
 from ._validation import check_sparse_structure
+from .datafits import check_datafit
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 
@@ -133,7 +134,7 @@ class ProxGradMap(FixedPointMap):
 
     def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None, lipschitz=None,
                  center=False):
-        self.datafit = datafit
+        self.datafit = check_datafit(datafit)
         self.penalty = penalty
         X = check_sparse_structure(X, "X")
         offset, target_offset = None, 0.0
@@ -354,7 +355,7 @@ class ProxGradMap(FixedPointMap):
 
         def least_squares_gram():
             """The solver's cached Gram matrix of a least-squares design, or None."""
-            return cached_gram(design) if getattr(datafit, "kind", None) == 0 else None
+            return cached_gram(design) if datafit.least_squares else None
 
         if at_solution and design.n_outputs == 1:
             k = design.n_coefs
@@ -397,7 +398,7 @@ class ProxGradMap(FixedPointMap):
                 return zpred
         active = diag != 0.0
 
-        constant_hessian = getattr(datafit, "constant_hessian", False)
+        constant_hessian = datafit.constant_hessian
 
         def hessian_weights_at(dz):
             """``raw_hessp`` at the predictions (not computed when ``H`` is constant)."""

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 
-from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic
+from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
 from .penalties import (
     L1, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn, logistic_lam_from_sklearn,
@@ -32,7 +32,6 @@ from .penalties import (
 
 __all__ = ["InnerModel", "from_estimator"]
 
-_DATAFITS = ("quadratic", "logistic", "multinomial")
 _PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1}
 
 
@@ -42,12 +41,14 @@ class InnerModel:
 
     Parameters
     ----------
-    datafit : {"quadratic", "logistic", "multinomial"} or datafit instance, default="quadratic"
-        :math:`F`: least squares :math:`\frac{1}{2n}\|y - Xw - b\|^2`, binary
-        logistic :math:`\frac1n \sum_i \log(1 + e^{-y_i (x_i^T w + b)})` or
-        multinomial log-loss. An instance of
-        :class:`~skhypergrad.datafits.Quadratic`, :class:`~skhypergrad.datafits.Logistic`
-        or :class:`~skhypergrad.datafits.Multinomial` is also accepted.
+    datafit : str or datafit instance, default="quadratic"
+        :math:`F`: the name of a registered datafit (see
+        :func:`~skhypergrad.datafits.register_datafit`): "quadratic" (least squares
+        :math:`\frac{1}{2n}\|y - Xw - b\|^2`), "logistic" (binary,
+        :math:`\frac1n \sum_i \log(1 + e^{-y_i (x_i^T w + b)})`) or "multinomial"
+        (log-loss), or an instance of a :class:`~skhypergrad.datafits.BaseDatafit`
+        subclass (e.g. with parameters of its own). Anything else raises a
+        ValueError here.
     penalty : {"l1", "elasticnet", "weighted_l1"} or penalty instance, default="l1"
         :math:`G_\lambda`: :math:`\lambda_1\|w\|_1` (``lam = [lam1]``),
         :math:`\lambda_1\|w\|_1 + \frac{\lambda_2}{2}\|w\|^2` (``lam = [lam1, lam2]``)
@@ -74,29 +75,23 @@ class InnerModel:
     lam: Any = None
     classes: Any = None
 
+    def __post_init__(self):
+        self.datafit_class  # an unknown datafit is refused here, not in a solver
+
     # -- description ----------------------------------------------------------------
     @property
-    def is_classifier(self):
-        """Whether targets are class labels (logistic or multinomial datafit)."""
-        return self.datafit_kind != "quadratic"
-
-    @property
-    def datafit_kind(self):
-        """``"quadratic"``, ``"logistic"`` or ``"multinomial"`` (ValueError for anything else)."""
+    def datafit_class(self):
+        """The datafit's class, from its registered name or its instance (ValueError for
+        anything else)."""
         df = self.datafit
         if isinstance(df, str):
-            if df not in _DATAFITS:
-                raise ValueError(f"datafit must be one of {_DATAFITS} or a datafit "
-                                 f"instance, got {df!r}.")
-            return df
-        if isinstance(df, Quadratic):
-            return "quadratic"
-        if isinstance(df, Logistic):
-            return "logistic"
-        if isinstance(df, Multinomial):
-            return "multinomial"
-        raise ValueError(f"datafit must be one of {_DATAFITS} or a Quadratic, Logistic "
-                         f"or Multinomial instance, got {df!r}.")
+            return datafit_class(df)
+        return type(check_datafit(df))
+
+    @property
+    def is_classifier(self):
+        """Whether targets are class labels (the datafit's ``is_classifier``)."""
+        return self.datafit_class.is_classifier
 
     def get_penalty(self):
         """The penalty instance."""
@@ -110,21 +105,17 @@ class InnerModel:
 
     def get_datafit(self):
         """The datafit instance (a classifier's must be bound, see :meth:`bind`)."""
-        kind = self.datafit_kind
-        if kind == "quadratic":
-            return self.datafit if isinstance(self.datafit, BaseDatafit) else Quadratic()
+        cls = self.datafit_class
+        given = self.datafit if isinstance(self.datafit, BaseDatafit) else None
+        if not cls.is_classifier:
+            return given if given is not None else cls()
         n_classes = self._n_classes()
-        if kind == "logistic":
-            if n_classes != 2:
-                raise ValueError(f"The logistic datafit needs exactly 2 classes, got "
-                                 f"{n_classes}; use datafit='multinomial'.")
-            return Logistic()
-        if isinstance(self.datafit, Multinomial):
-            if self.datafit.n_classes != n_classes:
-                raise ValueError(f"Multinomial(n_classes={self.datafit.n_classes}) but "
-                                 f"the targets have {n_classes} classes.")
-            return self.datafit
-        return Multinomial(n_classes)
+        expected = cls.for_classes(n_classes)
+        if given is None:
+            return expected
+        if given.n_outputs != expected.n_outputs:
+            raise ValueError(f"{given!r} but the targets have {n_classes} classes.")
+        return given
 
     def _n_classes(self):
         if self.classes is None:
@@ -159,10 +150,11 @@ class InnerModel:
     def encode(self, y):
         r"""Targets as the datafit uses them.
 
-        Real values (float64) for least squares; for classifiers the labels are
-        mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to
-        :math:`\{-1, +1\}` (logistic, ``classes[1]`` is +1) or to class indices
-        (multinomial). Labels outside ``classes`` raise a ValueError.
+        Real values (float64) for regression; for classifiers the labels are
+        mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to class
+        indices, then by the datafit's ``encode_classes``: :math:`\{-1, +1\}`
+        (logistic, ``classes[1]`` is +1) or the indices (multinomial). Labels
+        outside ``classes`` raise a ValueError.
 
         Parameters
         ----------
@@ -174,13 +166,10 @@ class InnerModel:
         """
         if not self.is_classifier:
             return np.asarray(y, dtype=np.float64)
-        self._n_classes()
+        datafit = self.get_datafit()
         enc = LabelEncoder()
         enc.classes_ = np.asarray(self.classes)
-        idx = enc.transform(np.asarray(y))
-        if self.datafit_kind == "logistic":
-            return 2.0 * idx - 1.0
-        return idx.astype(np.int64)
+        return datafit.encode_classes(enc.transform(np.asarray(y)))
 
     # -- problems -----------------------------------------------------------------------
     def check_lam(self, lam, n_features):

@@ -78,7 +78,7 @@ def _problem(estimator, X, y):
 
 def _solver(estimator, model, tol):
     from ._base import default_solver
-    return default_solver(estimator.solver, model.datafit_kind, tol=tol,
+    return default_solver(estimator.solver, tol=tol,
                           random_state=estimator.random_state)
 
 

@@ -264,7 +264,7 @@ def test_unsupported_datafit_is_refused():
     X, y = _regression()
 
     class Other(Quadratic):
-        kind = 7
+        newton_model = None
 
     with pytest.raises(ValueError, match="CoordinateDescent.*ProxGradient"):
         CoordinateDescent().solve(ProxGradMap(Other(), L1(), X, y), [0.1])

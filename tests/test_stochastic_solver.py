@@ -73,7 +73,8 @@ def test_kernel_sample_gradients_match_datafit(storage, kind, fit_intercept, cen
     memory, grad_mean = np.zeros(n * design.n_outputs), np.zeros(design.n_params)
     w_before = w.copy()
     prox_sgd_epoch(*_kernel_rows(design.X), design.n_features, pgmap.y.astype(np.float64),
-                   pgmap.datafit.kind, design.n_outputs, design.fit_intercept, mu, w,
+                   pgmap.datafit.kernel_code, np.empty(0), design.n_outputs,
+                   design.fit_intercept, mu, w,
                    np.full(design.n_features, 0.1), 0.0, np.arange(n), 7,
                    np.zeros(-(-n // 7)), True, memory, grad_mean)
     np.testing.assert_array_equal(w, w_before)
@@ -207,6 +208,6 @@ def test_invalid_parameters(params, match):
 
 def test_unsupported_datafit():
     pgmap, lam = _problem("quadratic")
-    pgmap.datafit = type("Huber", (Quadratic,), {"kind": 7})()
-    with pytest.raises(ValueError, match="supports the Quadratic, Logistic"):
+    pgmap.datafit = type("Huber", (Quadratic,), {"kernel_code": None})()
+    with pytest.raises(ValueError, match="minibatch kernel.*ProxGradient"):
         StochasticProxGradient().solve(pgmap, lam)

@@ -113,7 +113,7 @@ from ._base import BaseEngine, HypergradResult, warn_not_converged
 from .._design import Design
 from ..fixed_point import ProxGradMap
 from ..solvers._sgd_kernels import SUPPORTED_KINDS, nsid_adjoint, sample_gradient_sum
-from ..solvers.stochastic import _kernel_rows
+from ..solvers.stochastic import _kernel_params, _kernel_rows
 from .aid import contraction_factor, contraction_off_invariances
 
 __all__ = ["NSID", "jacobian_noise", "predicted_error"]
@@ -154,8 +154,7 @@ def _kernel_problem(pgmap):
     redefine its smooth part) with a datafit the kernels implement, and a design
     they read without copying it (C-ordered float64, or sparse: CSR as is).
     """
-    if type(pgmap) is not ProxGradMap or getattr(pgmap.datafit, "kind", None) not in \
-            SUPPORTED_KINDS:
+    if type(pgmap) is not ProxGradMap or pgmap.datafit.kernel_code not in SUPPORTED_KINDS:
         return None
     design = pgmap.design
     X = design.X
@@ -165,7 +164,8 @@ def _kernel_problem(pgmap):
                                 and X.flags.c_contiguous)):
         return None
     return (*_kernel_rows(X), design.n_features, np.ascontiguousarray(pgmap.y, dtype=np.float64),
-            pgmap.datafit.kind, design.n_outputs, design.fit_intercept)
+            pgmap.datafit.kernel_code, _kernel_params(pgmap.datafit), design.n_outputs,
+            design.fit_intercept)
 
 
 def _chunk_sum(pgmap, w, n_batches, batch_size, seed, problem=None):

@@ -127,7 +127,8 @@ _SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matr
 
 def _use_gram(design, datafit, precompute):
     """Whether least-squares working sets run on the Gram matrix (see ``precompute``)."""
-    if precompute is False or design.is_sparse or datafit.kind != 0 or design.n_outputs != 1:
+    if precompute is False or design.is_sparse or not datafit.least_squares \
+            or design.n_outputs != 1:
         return False
     if precompute is True or cached_gram(design) is not None:
         return True

@@ -64,7 +64,7 @@ class _Problem(NamedTuple):
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, datafit.curvature, design.n_outputs
         l1 = np.asarray(l1, dtype=np.float64)
-        if datafit.kind == 2:
+        if datafit.newton_model == "softmax":
             y = np.asarray(pgmap.y)
             onehot = np.zeros((n, K))
             onehot[np.arange(n), y] = 1.0
@@ -80,7 +80,8 @@ class _Problem(NamedTuple):
                    float(l2), lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
                    gap_scale(pgmap),
-                   datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels,
+                   datafit.least_squares, design.fit_intercept, design.n_features, K,
+                   *kernels,
                    gram)
 
     @property

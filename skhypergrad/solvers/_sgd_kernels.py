@@ -30,7 +30,8 @@ either from a dense C-ordered matrix (flattened, ``dense=True``; ``indices`` and
 ``indptr`` unused) or from CSR arrays ``(data, indices, indptr)``, so one
 compiled signature serves both storages.
 
-Datafit codes (``datafit.kind``): 0 least squares :math:`a = z - y`,
+Datafit codes (``datafit.kernel_code``, with the float64 array ``params`` of
+``datafit.kernel_params()``, empty for these three): 0 least squares :math:`a = z - y`,
 1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
 2 multinomial :math:`a = \mathrm{softmax}(z) - e_y` (``y`` a class index stored
 as float).
@@ -166,7 +167,7 @@ def max_row_squared_norm(X):
 
 
 @njit(cache=True)
-def _raw_grad(kind, yi, z, a):
+def _raw_grad(kind, params, yi, z, a):
     """Raw gradient ``a = d loss(yi, z) / dz`` of one sample (see the module docstring)."""
     if kind == 0:
         a[0] = z[0] - yi
@@ -192,17 +193,17 @@ def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
 
 
 @njit(cache=True)
-def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
                    fit_intercept, mu, w, l1, l2, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
-    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
-                mu, w, l1, l2, order, batch_size, steps, variance_reduction, True, memory,
-                grad_mean)
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
+                fit_intercept, mu, w, l1, l2, order, batch_size, steps, variance_reduction,
+                True, memory, grad_mean)
 
 
 @njit(cache=True)
-def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
                     fit_intercept, mu, w, l1, l2, order, batch_size, steps, memory,
                     grad_mean):
     r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
@@ -210,12 +211,13 @@ def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs
     ``memory`` holds the raw gradients at the snapshot and ``grad_mean`` the full
     gradient there; neither changes (see :func:`_prox_epoch`).
     """
-    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
-                mu, w, l1, l2, order, batch_size, steps, True, False, memory, grad_mean)
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
+                fit_intercept, mu, w, l1, l2, order, batch_size, steps, True, False, memory,
+                grad_mean)
 
 
 @njit(cache=True)
-def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
                 fit_intercept, mu, w, l1, l2, order, batch_size, steps,
                 variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
@@ -231,6 +233,8 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
         Encoded target (class indices as floats for the multinomial loss).
     kind : int
         Datafit code: 0 least squares, 1 logistic, 2 multinomial.
+    params : ndarray of float64
+        The datafit's parameters (``kernel_params()``; empty for these three).
     n_outputs : int
         ``K`` (1 unless multinomial).
     fit_intercept : bool
@@ -282,7 +286,7 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
             for s in range(stop - start):
                 i = rows[s]
                 z[0] = zb[s]
-                _raw_grad(kind, y[i], z, a)
+                _raw_grad(kind, params, y[i], z, a)
                 if variance_reduction:
                     old = memory[i]
                     if update_memory:
@@ -303,7 +307,7 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 if centred:
                     for k in range(K):
                         z[k] -= shift[k]
-                _raw_grad(kind, y[i], z, a)
+                _raw_grad(kind, params, y[i], z, a)
                 if variance_reduction:
                     for k in range(K):
                         old = memory[i * K + k]
@@ -336,7 +340,7 @@ _BLOCK = 256
 
 
 @njit(cache=True)
-def _raw_hessp(kind, yi, z, dz, out):
+def _raw_hessp(kind, params, yi, z, dz, out):
     """``out = d^2 loss(yi, z) / dz^2 @ dz`` of one sample (``z`` needed unless kind 0)."""
     if kind == 0:
         out[0] = dz[0]
@@ -358,7 +362,7 @@ def _raw_hessp(kind, yi, z, dz, out):
 
 
 @njit(cache=True, nogil=True)
-def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
                         fit_intercept, w, rows, out):
     r"""``out += sum_{i in rows} grad f_i(w)`` (rows may repeat), in place.
 
@@ -376,20 +380,20 @@ def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, n_out
             _dense_predict_batch(data, n_features, block, w, fit_intercept, buf)
             for s in range(m):
                 z[0] = buf[s]
-                _raw_grad(kind, y[block[s]], z, a)
+                _raw_grad(kind, params, y[block[s]], z, a)
                 buf[s] = a[0]
             _dense_add_batch(data, n_features, block, buf[:m], fit_intercept, out)
         return
     for s in range(rows.shape[0]):
         i = rows[s]
         _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
-        _raw_grad(kind, y[i], z, a)
+        _raw_grad(kind, params, y[i], z, a)
         _add_sample_gradient(data, indices, indptr, dense, n_features, i, a, 1.0,
                              fit_intercept, out)
 
 
 @njit(cache=True)
-def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
                  fit_intercept, w, rows, batch_size, delta, c, step, eta, v):
     r"""NSID's adjoint iterations, in place on ``v``.
 
@@ -427,7 +431,7 @@ def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
             for s in range(batch_size):
                 z[0] = zb[s] if kind != 0 else 0.0
                 dz[0] = sb[s]
-                _raw_hessp(kind, y[batch[s]], z, dz, h)
+                _raw_hessp(kind, params, y[batch[s]], z, dz, h)
                 sb[s] = h[0] * scale
             _dense_add_batch(data, n_features, batch, sb, fit_intercept, hu)
         else:
@@ -436,7 +440,7 @@ def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 if kind != 0:
                     _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
                 _predict(data, indices, indptr, dense, n_features, i, u, fit_intercept, dz)
-                _raw_hessp(kind, y[i], z, dz, h)
+                _raw_hessp(kind, params, y[i], z, dz, h)
                 _add_sample_gradient(data, indices, indptr, dense, n_features, i, h, scale,
                                      fit_intercept, hu)
         e = eta[k]

@@ -194,11 +194,13 @@ class CoordinateDescent(BaseSolver):
 
     def _check_params(self, pgmap):
         """ValueError for an unsupported datafit or an invalid parameter."""
-        kind = getattr(pgmap.datafit, "kind", None)
-        if kind not in (0, 1, 2) or (kind != 2 and pgmap.datafit.n_outputs != 1):
+        datafit = pgmap.datafit
+        model = datafit.newton_model
+        if model is None or (model == "diagonal") != (datafit.n_outputs == 1):
             raise ValueError(
-                f"CoordinateDescent supports the Quadratic, Logistic and Multinomial "
-                f"datafits, got {pgmap.datafit!r}; use ProxGradient for it.")
+                f"CoordinateDescent needs a datafit with a Newton model (newton_model "
+                f"'diagonal' for one output, 'softmax' for classes), got {datafit!r} "
+                f"(newton_model={model!r}); use ProxGradient for it.")
         for name, low in (("max_iter", 0), ("max_epochs", 1), ("ws_start_size", 1),
                           ("anderson", 0)):
             value = getattr(self, name)

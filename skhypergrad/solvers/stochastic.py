@@ -129,10 +129,11 @@ class StochasticProxGradient(BaseSolver):
 
     # -- settings -------------------------------------------------------------------
     def _check_params(self, pgmap):
-        kind = getattr(pgmap.datafit, "kind", None)
+        kind = pgmap.datafit.kernel_code
         if kind not in SUPPORTED_KINDS:
-            raise ValueError(f"{type(self).__name__} supports the Quadratic, Logistic and "
-                             f"Multinomial datafits, got {pgmap.datafit!r}.")
+            raise ValueError(f"{type(self).__name__} needs a datafit with a minibatch kernel "
+                             f"(kernel_code in {SUPPORTED_KINDS}), got {pgmap.datafit!r} "
+                             f"(kernel_code={kind!r}); use ProxGradient for it.")
         if not (isinstance(self.variance_reduction, (bool, np.bool_))
                 or self.variance_reduction == "svrg"):
             raise ValueError("variance_reduction must be True (SAGA), False (SGD) or 'svrg', "
@@ -199,8 +200,8 @@ class StochasticProxGradient(BaseSolver):
         mu = _NO_OFFSET if design.sparse_offset is None else \
             np.ascontiguousarray(design.sparse_offset, dtype=np.float64)
         problem = (*_kernel_rows(design.X), design.n_features,
-                   np.ascontiguousarray(pgmap.y, dtype=np.float64), kind, design.n_outputs,
-                   design.fit_intercept, mu)
+                   np.ascontiguousarray(pgmap.y, dtype=np.float64), kind,
+                   _kernel_params(pgmap.datafit), design.n_outputs, design.fit_intercept, mu)
         step = self._initial_step(pgmap, batch_size)
         rng = check_random_state(self.random_state)
         checking = self.tol is not None
@@ -221,6 +222,11 @@ class StochasticProxGradient(BaseSolver):
                 if checking and measure <= self.tol:
                     return SolveResult(w, epoch, measure, True)
         return SolveResult(w, self.max_epochs, measure, not checking)
+
+def _kernel_params(datafit):
+    """The datafit's parameters as the kernels take them (contiguous float64)."""
+    return np.ascontiguousarray(datafit.kernel_params(), dtype=np.float64)
+
 
 def _kernel_rows(X):
     """``(data, indices, indptr, dense)`` as the kernel reads rows (copies only if needed)."""
