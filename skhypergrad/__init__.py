@@ -13,7 +13,7 @@ from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressi
                            WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
-from .penalties import L1, ElasticNet, WeightedL1
+from .penalties import L1, L2, ElasticNet, WeightedL1
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "BaseDatafit", "register_datafit",
-    "L1", "ElasticNet", "WeightedL1",
+    "L1", "ElasticNet", "WeightedL1", "L2",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",

@@ -27,12 +27,13 @@ from sklearn.preprocessing import LabelEncoder
 from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
 from .penalties import (
-    L1, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn, logistic_lam_from_sklearn,
+    L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
+    logistic_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
 
-_PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1}
+_PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1, "l2": L2}
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,10 +50,11 @@ class InnerModel:
         (log-loss), or an instance of a :class:`~skhypergrad.datafits.BaseDatafit`
         subclass (e.g. with parameters of its own). Anything else raises a
         ValueError here.
-    penalty : {"l1", "elasticnet", "weighted_l1"} or penalty instance, default="l1"
+    penalty : {"l1", "elasticnet", "weighted_l1", "l2"} or penalty instance, default="l1"
         :math:`G_\lambda`: :math:`\lambda_1\|w\|_1` (``lam = [lam1]``),
-        :math:`\lambda_1\|w\|_1 + \frac{\lambda_2}{2}\|w\|^2` (``lam = [lam1, lam2]``)
-        or :math:`\sum_j \lambda_j |w_j|` (one ``lam`` per feature).
+        :math:`\lambda_1\|w\|_1 + \frac{\lambda_2}{2}\|w\|^2` (``lam = [lam1, lam2]``),
+        :math:`\sum_j \lambda_j |w_j|` (one ``lam`` per feature) or
+        :math:`\frac{\lambda_2}{2}\|w\|^2` (``lam = [lam2]``).
     fit_intercept : bool, default=False
         Fit an unpenalized intercept :math:`b`.
     lam : array-like, default=None

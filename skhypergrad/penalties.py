@@ -9,13 +9,14 @@ Every penalty here is
 with per-feature L1 weights ``l1`` and one L2 weight ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-=============  ===================  ======================  ==========
-penalty        ``lam``              ``l1``                  ``l2``
-=============  ===================  ======================  ==========
-:class:`L1`            ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNet`    ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
-:class:`WeightedL1`    ``lam`` of length p  ``lam``                 0
-=============  ===================  ======================  ==========
+===================  ===================  ======================  ==========
+penalty              ``lam``              ``l1``                  ``l2``
+===================  ===================  ======================  ==========
+:class:`L1`          ``[lam1]``           ``lam1 * ones(p)``      0
+:class:`ElasticNet`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
+:class:`WeightedL1`  ``lam`` of length p  ``lam``                 0
+:class:`L2`          ``[lam2]``           0                       ``lam2``
+===================  ===================  ======================  ==========
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
@@ -43,7 +44,7 @@ import numpy as np
 from ._kernels import prox_enet, prox_enet_mask
 
 __all__ = [
-    "L1", "ElasticNet", "WeightedL1",
+    "L1", "ElasticNet", "WeightedL1", "L2",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam",
 ]
@@ -272,6 +273,35 @@ class WeightedL1(BasePenalty):
 
     def __repr__(self):
         return "WeightedL1()"
+
+
+class L2(BasePenalty):
+    r"""Ridge penalty :math:`\frac{\lambda_2}{2}\|w\|^2`; ``lam = [lam2]``.
+
+    Smooth: the prox is :math:`z / (1 + g\,\lambda_2)` and its Jacobian
+    :math:`1 / (1 + g\,\lambda_2)` wherever ``z != 0`` (a coefficient exactly 0,
+    as that of a zero column, is read as inactive).
+    """
+
+    has_l2 = True
+
+    def n_hyper(self, n_features):
+        return 1
+
+    def weights(self, lam, n_features):
+        return _uniform(0.0, n_features), self.l2_weight(lam)
+
+    def l2_weight(self, lam):
+        return float(np.asarray(lam, dtype=np.float64).ravel()[0])
+
+    def weights_vjp(self, g_l1, g_l2):
+        return np.array([g_l2])
+
+    def lam_from_weights(self, l1, l2, n_features):
+        return np.array([float(l2)])
+
+    def __repr__(self):
+        return "L2()"
 
 
 # -- scikit-learn parametrizations ---------------------------------------------
