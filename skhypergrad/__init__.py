@@ -10,16 +10,20 @@ from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_da
 from .fixed_point import FixedPointMap, ProxGradMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
+                           MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
                            WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
+from .group_penalties import GroupElasticNet, GroupL21
+from .multitask import MultiTaskQuadratic
 from .penalties import L1, L2, ElasticNet, WeightedL1
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "HyperGradSearchCV",
+    "LogisticRegressionHyperGrad", "MultiTaskLassoHyperGrad",
+    "MultiTaskElasticNetHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
@@ -27,7 +31,8 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "BaseDatafit", "register_datafit",
-    "L1", "ElasticNet", "WeightedL1", "L2",
+    "MultiTaskQuadratic",
+    "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",

@@ -31,22 +31,24 @@ __all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max", "null_m
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
 
-def default_solver(solver, tol=1e-8, random_state=None):
+def default_solver(solver, tol=1e-8, random_state=None, datafit=None):
     """The inner solver for a name ("auto", "cd", "fista", "saga") or an instance.
 
-    ``"auto"`` is coordinate descent, for every datafit.
+    ``"auto"`` is coordinate descent, for every datafit that declares a Newton model
+    (its ``newton_model``), else FISTA (e.g. multi-task least squares).
     """
     if not isinstance(solver, str):
         return solver
     if solver == "auto":
-        solver = "cd"
+        solver = "cd" if datafit is None or datafit.newton_model is not None else "fista"
     if solver == "saga":
         return StochasticProxGradient(tol=tol, random_state=random_state)
     return _SOLVERS[solver](tol=tol)
 
 
-def inner_setup(hypergradient, solver, inner_tol, random_state=None):
-    """``(engine, solver, inner_tol)`` of a search from the estimator's parameters.
+def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None):
+    """``(engine, solver, inner_tol)`` of a search from the estimator's parameters
+    (``"auto"`` solver for ``datafit``, see :func:`default_solver`).
 
     ``"nsid"`` is :class:`~skhypergrad.hypergrad.NSID` seeded by ``random_state``
     (as is an NSID instance without a seed of its own);
@@ -65,7 +67,7 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None):
             engine.random_state = random_state
         if isinstance(solver, str) and solver == "auto":
             solver = "saga"
-    solver = default_solver(solver, random_state=random_state)
+    solver = default_solver(solver, random_state=random_state, datafit=datafit)
     if isinstance(solver, StochasticProxGradient):
         inner_tol = (max(inner_tol[0], 1e-4), max(inner_tol[1], 1e-6))
     return engine, solver, inner_tol
@@ -98,6 +100,8 @@ class BaseHyperGrad(BaseEstimator):
     }
 
     _is_classifier = False
+    #: whether the targets are 2d, one column per output (multi-task regression)
+    _multi_output = False
     #: accuracy of the inner solves (relative duality gap) at the start and the end of
     #: the search, and for the final refit
     _inner_tol = (1e-6, 1e-10)
@@ -113,7 +117,8 @@ class BaseHyperGrad(BaseEstimator):
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
     def _fit(self, X, y):
-        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier)
+        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
+                         multi_output=self._multi_output)
         if not sp.issparse(X):  # once: coordinate descent and fold rows read columns
             X = np.asfortranarray(X)
         get_optimizer(self.optimizer)
@@ -132,7 +137,8 @@ class BaseHyperGrad(BaseEstimator):
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
-                                                self._inner_tol, self.random_state)
+                                                self._inner_tol, self.random_state,
+                                                model.get_datafit())
 
         criterion, X_fit, y_fit, monitor = self._search_problem(X, y)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
@@ -145,7 +151,8 @@ class BaseHyperGrad(BaseEstimator):
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, tol=self._refit_tol,
-                                   random_state=self.random_state)
+                                   random_state=self.random_state,
+                                   datafit=model.get_datafit())
             # from the intercept-only model: exact (all zeros) when lam >= lam_max
             # (a dense X centred, in a copy: the criterion's folds read X)
             full_map = model.make_map(X, model.encode(y), center=True)

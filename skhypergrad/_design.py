@@ -52,9 +52,10 @@ class Design:
         The column means :math:`\mu` of a centred design (see the module
         docstring), or None. A dense ``X`` is then the centred matrix; a sparse
         ``X`` is the uncentred one, centred implicitly in every product.
-    target_offset : float, default=0.0
+    target_offset : float or ndarray of shape (n_outputs,), default=0.0
         The mean :math:`\bar y` subtracted from a least-squares target (0 for any
-        other): the predictions of ``w`` are those of the model minus it.
+        other; one per output for several): the predictions of ``w`` are those of
+        the model minus it.
     """
 
     def __init__(self, X, fit_intercept=False, n_outputs=1, offset=None, target_offset=0.0):
@@ -62,7 +63,9 @@ class Design:
         self.fit_intercept = bool(fit_intercept)
         self.n_outputs = int(n_outputs)
         self.offset = offset
-        self.target_offset = float(target_offset)
+        # a float for one output, one per output otherwise
+        self.target_offset = float(target_offset) if np.ndim(target_offset) == 0 \
+            else np.asarray(target_offset, dtype=np.float64)
         # plain attributes (read at every product): X is not replaced
         self.n_samples, self.n_features = X.shape
         #: number of penalized entries of ``w``

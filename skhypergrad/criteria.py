@@ -230,16 +230,18 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     return out._replace(state=out.state._replace(engine_state=v))
 
 
-def _check_data(X, y, names=("X", "y")):
-    """``X`` as float64 CSR / CSC or array, ``y`` 1d of the same length; errors name
-    ``names`` (a malformed sparse ``X`` included, see
+def _check_data(X, y, names=("X", "y"), multi_output=False):
+    """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
+    datafit, one column per output) of the same length; errors name ``names`` (a
+    malformed sparse ``X`` included, see
     :func:`~skhypergrad._validation.check_sparse_structure`)."""
     X = check_sparse_structure(X, names[0])
     with named(names[0]):
         X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
                         input_name=names[0])
     with named(names[1]):
-        y = column_or_1d(y)
+        y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
+            else column_or_1d(y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
                          f"{y.shape[0]}.")
@@ -374,7 +376,7 @@ class BaseCriterion:
             raise ValueError(f"model must be a skhypergrad InnerModel, got "
                              f"{type(model).__name__}; convert scikit-learn estimators "
                              "with skhypergrad.models.from_estimator.")
-        X, y = _check_data(X, y)
+        X, y = _check_data(X, y, multi_output=model.datafit_class.multi_output)
         model = model.bind(y)
         return model, X, y, model.encode(y), model.check_lam(lam, X.shape[1])
 
@@ -429,7 +431,8 @@ class HeldOut(BaseCriterion):
         matrix of coordinate descent). Not pickled: a copy sent to a worker
         builds its own."""
         def build():
-            X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
+            X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
+                                       model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
             pgmap = _centred_map(model, X, y_enc, lipschitz)

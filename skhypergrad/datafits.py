@@ -10,7 +10,8 @@ and is shared by every datafit.
 it is and what it offers, as class attributes the rest of the library reads
 (never a type test):
 
-- its task and targets: ``is_classifier``, ``encode`` (and, for a classifier,
+- its task and targets: ``is_classifier``, ``multi_output`` (targets of shape
+  (n, n_outputs)), ``encode`` (and, for a classifier,
   :meth:`BaseDatafit.for_classes` and ``encode_classes`` from class indices);
 - its null model, :meth:`~BaseDatafit.intercept_only`;
 - the held-out losses it can be scored by, ``outer_losses`` (the first is the
@@ -57,6 +58,9 @@ class BaseDatafit:
     #: ``encode_classes`` are defined)
     is_classifier = False
     n_outputs = 1
+    #: whether the targets have one column per output, shape (n, n_outputs) (multi-task
+    #: regression), rather than one entry per sample
+    multi_output = False
     curvature = 1.0
     #: the held-out losses it can be scored by (:mod:`skhypergrad._outer_loss`); the
     #: first is the default

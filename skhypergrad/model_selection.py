@@ -94,12 +94,12 @@ def _unwrap(estimator):
         name, final = estimator.steps[-1]
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
-    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression)) \
-            or isinstance(final, (MultiTaskLasso, MultiTaskElasticNet)):
+    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, MultiTaskLasso,
+                              MultiTaskElasticNet)):
         raise ValueError(
-            "estimator must be a scikit-learn Lasso, ElasticNet or LogisticRegression with "
-            "an L1 or elastic-net penalty, or a Pipeline ending with one; got "
-            f"{type(final).__name__}.")
+            "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
+            "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, or "
+            f"a Pipeline ending with one; got {type(final).__name__}.")
     return final, preprocessing, prefix
 
 
@@ -432,11 +432,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
         check_cv_size(self.cv, _num_samples(X))
-        y = check_target(y, classifier=classifier)
+        y = check_target(y, classifier=classifier,
+                         multi_output=isinstance(final, MultiTaskElasticNet))
         model = _inner_model(final, y)
         n_samples = y.shape[0]
         space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
-        if model.penalty == "elasticnet":
+        if model.get_penalty().has_l2:
             space = space._replace(names=space.names + ("l1_ratio",))
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
@@ -448,7 +449,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         lam0, bounds, candidates = self._start(model, folds, space)
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
-                                                self.random_state)
+                                                self.random_state, model.get_datafit())
         callback = None if self.callback is None else \
             (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs,

@@ -137,9 +137,11 @@ def _gap_sums(coef, u, l1, l2, acc):
 
 
 def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
-    """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy."""
+    """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy;
+    the dual norms of the rows and the conjugate of the penalty are the penalty's
+    (``row_dual_norms``, ``conjugate_excess``)."""
     design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
-    p, K = design.n_features, design.n_outputs
+    p = design.n_features
     l1, l2 = penalty.weights(lam, p)
     if z is None:
         z = design.matvec(w)
@@ -148,15 +150,12 @@ def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
     primal = datafit.loss(y, z) + penalty.value(coef, lam)  # its temporaries freed before u
     u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
     grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0
-    au = np.abs(u) if K == 1 else np.abs(u).max(axis=1)
+    # the dual norms of the rows (the penalty's: max over outputs for elementwise L1,
+    # the Euclidean norm for a block penalty)
+    au = penalty.row_dual_norms(u)
     free = np.zeros(p, dtype=bool)
     if l2 > 0:
-        # in place: p may be large (sparse X), one p-sized temporary
-        excess = (au if K == 1 else np.abs(u)) - (l1 if K == 1 else l1[:, None])
-        np.maximum(excess, 0.0, out=excess)
-        np.square(excess, out=excess)
-        g_star = float(np.sum(excess)) / (2.0 * l2)
-        del excess
+        g_star = penalty.conjugate_excess(u, l1) / (2.0 * l2)
         scale = 1.0
     else:
         # unpenalized features (l1_j = 0) are held fixed like the intercept
