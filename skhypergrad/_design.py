@@ -319,16 +319,17 @@ _XTY = weakref.WeakKeyDictionary()
 
 
 def xty_of(design, y, X=None):
-    """``X^T y / n`` of a one-output design and a target ``y``, computed once and cached
-    with the design while its ``X`` and ``y`` (the same object) stay.
+    """``X^T y / n`` of a dense design and a target ``y`` (shape (p,) for ``y`` of shape
+    (n,), (p, K) for (n, K)), computed once and cached with the design while its ``X``
+    and ``y`` (the same object) stay.
 
     ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
     """
     entry = _XTY.get(design)
     if entry is None or entry[0] is not design.X or entry[1] is not y:
         X = design.X if X is None else X
-        entry = (design.X, y, np.asarray(X.T @ np.asarray(y, dtype=np.float64)).ravel()
-                 / X.shape[0])
+        xty = np.asarray(X.T @ np.asarray(y, dtype=np.float64))
+        entry = (design.X, y, (xty.ravel() if np.ndim(y) == 1 else xty) / X.shape[0])
         _XTY[design] = entry
     return entry[2]
 

@@ -20,7 +20,7 @@ it is and what it offers, as class attributes the rest of the library reads
 - its fast paths: ``least_squares`` (Gram matrices, exact SURE, an exact
   coordinate-descent model), ``constant_hessian``, ``newton_model`` (the form of
   the per-sample Hessians coordinate descent's proximal Newton model takes:
-  ``"diagonal"``, ``"softmax"`` or None), and ``kernel_code`` with
+  ``"diagonal"``, ``"softmax"``, ``"identity"`` or None), and ``kernel_code`` with
   :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
   parameters, or None).
 
@@ -39,7 +39,7 @@ __all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_data
            "datafit_class", "check_datafit"]
 
 #: the forms of the per-sample Hessian coordinate descent's Newton model implements
-NEWTON_MODELS = ("diagonal", "softmax")
+NEWTON_MODELS = ("diagonal", "softmax", "identity")
 
 
 class BaseDatafit:
@@ -75,7 +75,9 @@ class BaseDatafit:
     least_squares = False
     #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
-    #: (``diag(p_i) - p_i p_i^T``), or None (coordinate descent does not apply)
+    #: (``diag(p_i) - p_i p_i^T``), "identity" (``I / n`` across the outputs: least
+    #: squares on each, solved on the Gram matrix), or None (coordinate descent does
+    #: not apply)
     newton_model = "diagonal"
     #: the minibatch kernels' code (:mod:`skhypergrad.solvers._sgd_kernels`), or None
     kernel_code = None

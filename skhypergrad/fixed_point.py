@@ -16,7 +16,7 @@ methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 
 import numpy as np
 
-from ._design import Design, cached_gram, centred
+from ._design import Design, cached_gram, centred, xty_of
 from ._validation import check_sparse_structure
 from ._prox_jacobian import BlockJacobian, DiagonalJacobian
 from .datafits import check_datafit
@@ -416,8 +416,14 @@ class ProxGradMap(FixedPointMap):
                     predictions.append(take_columns(params).matvec(w[params]))
                 return predictions[0]
         else:
-            zpred = design.matvec(w)
-            z = w - g * design.rmatvec(datafit.raw_grad(y, zpred))
+            grad = _gram_gradient(design, datafit, y, w) if block else None
+            if grad is None:
+                zpred = design.matvec(w)
+                grad = design.rmatvec(datafit.raw_grad(y, zpred))
+            else:  # least squares: the predictions are never read (constant Hessian)
+                zpred = None
+            z = w - g * grad
+            del grad
             if block:
                 jacobian, diag = self.prox_jacobian(z, lam), None
             else:
@@ -459,10 +465,11 @@ class ProxGradMap(FixedPointMap):
 
         def hessp_subset(idx):
             if design.n_outputs != 1:
-                sub = _block_columns(design, np.asarray(idx))
-                if sub is None:
-                    return None
-                return lambda u: sub.rmatvec(hessian_weights_at(sub.matvec(u)))
+                G_s = _least_squares_rows_gram(design, datafit, np.asarray(idx))
+                if G_s is not None:  # H_SS = G_SS kron I: |S|^2 / K per product
+                    K = design.n_outputs
+                    return lambda u: (G_s @ u.reshape(-1, K)).ravel()
+                return None
             gram = least_squares_gram()
             if gram is not None:  # |S|^2 per product instead of 2 n |S|
                 return _gram_subset(*gram, np.asarray(idx), design.n_features).__matmul__
@@ -471,7 +478,8 @@ class ProxGradMap(FixedPointMap):
 
         def hessian_subset(idx):
             if design.n_outputs != 1:
-                return _least_squares_blocks_hessian(design, datafit, np.asarray(idx))
+                G_s = _least_squares_rows_gram(design, datafit, np.asarray(idx))
+                return None if G_s is None else np.kron(G_s, np.eye(design.n_outputs))
             gram = least_squares_gram()
             if gram is not None:  # least squares: [X, 1]^T [X, 1] / n from the solver's Gram
                 return _gram_subset(*gram, np.asarray(idx), design.n_features)
@@ -528,31 +536,38 @@ def _block_rows(design, idx):
     return rows
 
 
-def _block_columns(design, idx):
-    """The design of the parameters ``idx`` of a multi-output design, made of whole rows
-    (every output of its features, and of the intercept), or None."""
-    rows = _block_rows(design, idx)
-    if rows is None:
-        return None
-    p = design.n_features
-    cols = rows[rows < p]
-    X = design.X[:, cols]
-    offset = None if design.offset is None else design.offset[cols]
-    return Design(X.tocsc() if design.is_sparse else X,
-                  design.fit_intercept and cols.shape[0] < rows.shape[0], design.n_outputs,
-                  offset, design.target_offset)
-
-
-def _least_squares_blocks_hessian(design, datafit, idx):
-    r"""``H[idx][:, idx]`` of multi-output least squares (the per-sample Hessian the
-    identity: :math:`H = ([X, 1]^T [X, 1] / n) \otimes I_K` in the flat C order) for
-    ``idx`` made of whole rows; None for another datafit or other indices."""
+def _least_squares_rows_gram(design, datafit, idx):
+    r"""The rows and columns ``rows`` of :math:`[X, 1]^T [X, 1] / n` for ``idx`` made of
+    whole rows of multi-output least squares (the per-sample Hessian the identity, so
+    that :math:`H_{SS}` is it Kronecker :math:`I_K` in the flat C order); from the
+    design's cached Gram matrix when there is one. None for another datafit or
+    other indices."""
     if not datafit.least_squares:
         return None
     rows = _block_rows(design, idx)
     if rows is None:
         return None
+    gram = cached_gram(design)
+    if gram is not None:
+        return _gram_subset(*gram, rows, design.n_features)
     one = Design(design.X, design.fit_intercept, 1, design.offset)
-    sub = one.take_columns(rows)
-    G = sub.weighted_gram(1.0 / design.n_samples)
-    return np.kron(G, np.eye(design.n_outputs))
+    return one.take_columns(rows).weighted_gram(1.0 / design.n_samples)
+
+
+def _gram_gradient(design, datafit, y, w):
+    r""":math:`\nabla F(w)` of least squares from the Gram matrix cached with a dense
+    design (:math:`[X, 1]^T [X, 1] B / n - [X, 1]^T Y / n` for the stacked
+    :math:`B = [W; b^T]`, no pass over ``X``), or None without one."""
+    gram = cached_gram(design)
+    if gram is None or not datafit.least_squares or design.is_sparse:
+        return None
+    G, colmeans = gram
+    p = design.n_features
+    W = w[:design.n_coefs].reshape(p, -1)
+    grad_W = G @ W - xty_of(design, y).reshape(p, -1)
+    if not design.fit_intercept:
+        return grad_W.ravel()
+    b = w[design.n_coefs:]
+    grad_W += np.multiply.outer(colmeans, b)
+    grad_b = colmeans @ W + b - np.mean(y, axis=0)
+    return np.concatenate([grad_W.ravel(), np.atleast_1d(grad_b)])

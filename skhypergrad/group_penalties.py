@@ -61,6 +61,8 @@ class _BlockAlgebra(BasePenalty):
 
     #: the prox's Jacobian is block diagonal (:meth:`prox_jacobian`), not diagonal
     diagonal_jacobian = False
+    #: the prox acts on whole rows (block soft-thresholding)
+    group_rows = True
 
     @staticmethod
     def _rows(z, n_features):

@@ -18,9 +18,10 @@ over the outputs, :math:`\frac{1}{n_{val} T}\|Y_{val} - X_{val} W - 1 b^T\|_F^2`
 (scikit-learn's ``mean_squared_error`` with ``multioutput="uniform_average"``,
 the ``neg_mean_squared_error`` scorer).
 
-Coordinate descent has no Newton model for it (``newton_model = None``): it is
-solved by :class:`~skhypergrad.solvers.ProxGradient` (FISTA), which ``solver="auto"``
-selects for it.
+Its per-sample Hessian is the identity across the outputs (``newton_model =
+"identity"``): :class:`~skhypergrad.solvers.CoordinateDescent` (``solver="auto"``)
+solves it by block coordinate descent on the Gram matrix, a feature's T
+coefficients at a time (:mod:`skhypergrad.solvers._block_gram`).
 """
 
 import numpy as np
@@ -46,7 +47,7 @@ class MultiTaskQuadratic(BaseDatafit):
     curvature = 1.0
     constant_hessian = True
     least_squares = True
-    newton_model = None
+    newton_model = "identity"
     outer_losses = ("multitask_squared",)
 
     def __init__(self, n_tasks):

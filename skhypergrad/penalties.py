@@ -87,6 +87,9 @@ class BasePenalty:
     #: whether the prox's Jacobian is diagonal (:meth:`prox_jac_diag`); a penalty whose
     #: Jacobian is not (block penalties) declares False and gives :meth:`prox_jacobian`
     diagonal_jacobian = True
+    #: whether the penalty acts on whole rows of multi-output coefficients (the L2,1
+    #: norm of a feature's outputs) rather than on each coefficient
+    group_rows = False
 
     def n_hyper(self, n_features):
         """Number of hyperparameters for ``n_features`` features."""

@@ -16,7 +16,7 @@ from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhypergrad import (CrossVal, GroupElasticNet, GroupL21, HeldOut, HyperGradSearchCV,
+from skhypergrad import (CoordinateDescent, CrossVal, GroupElasticNet, GroupL21, HeldOut, HyperGradSearchCV,
                          InnerModel, MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
                          MultiTaskQuadratic, ProxGradient, ProxGradMap)
 from skhypergrad._prox_jacobian import BlockJacobian
@@ -46,8 +46,12 @@ CASES = [(GroupL21(), MultiTaskLasso, {}, lambda a: [a]),
 @pytest.mark.parametrize("penalty, sk_class, params, lam_of", CASES)
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("density", [None, 0.4])
-def test_solution_is_sklearns(penalty, sk_class, params, lam_of, fit_intercept, density):
-    """FISTA on the block penalty reaches scikit-learn's objective to 1e-6 (relative)."""
+@pytest.mark.parametrize("solver", [ProxGradient(tol=1e-14, max_iter=100_000),
+                                    CoordinateDescent(tol=1e-14)])
+def test_solution_is_sklearns(penalty, sk_class, params, lam_of, fit_intercept, density,
+                              solver):
+    """FISTA and block coordinate descent on the Gram matrix reach scikit-learn's
+    objective to 1e-6 (relative)."""
     X, Y = _data(density=density)
     alpha = 0.3
     lam = lam_of(alpha)
@@ -55,7 +59,7 @@ def test_solution_is_sklearns(penalty, sk_class, params, lam_of, fit_intercept, 
                   **params).fit(X.toarray() if sp.issparse(X) else X, Y)
     pgmap = ProxGradMap(MultiTaskQuadratic(3), penalty, X, Y, fit_intercept=fit_intercept,
                         center=True)
-    res = _solver().solve(pgmap, lam)
+    res = solver.solve(pgmap, lam)
     assert res.converged
     w = pgmap.design.to_original(res.w)
     plain = ProxGradMap(MultiTaskQuadratic(3), penalty, X, Y, fit_intercept=fit_intercept)
@@ -114,12 +118,14 @@ def test_block_jacobian_of_one_output_is_diagonal():
                                           (GroupElasticNet(), [0.03, 0.05])])
 @pytest.mark.parametrize("density", [None, 0.4])
 def test_hypergradient_matches_finite_differences(engine, penalty, lam, density):
-    """Every engine against central finite differences in ``log lam`` of the CV loss."""
+    """Every engine against central finite differences in ``log lam`` of the CV loss
+    (the inner problems by coordinate descent, the differences by FISTA)."""
     X, Y = _data(density=density)
     model = InnerModel(MultiTaskQuadratic(3), penalty, fit_intercept=True)
     crit = CrossVal(cv=3)
     lam = np.array(lam)
-    res = crit.value_and_grad(model, X, Y, lam, solver=_solver(), engine=engine)
+    res = crit.value_and_grad(model, X, Y, lam, solver=CoordinateDescent(tol=1e-14),
+                              engine=engine)
     eps = 1e-5
     fd = []
     for k in range(lam.shape[0]):
