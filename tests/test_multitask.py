@@ -16,9 +16,10 @@ from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhypergrad import (CoordinateDescent, CrossVal, GroupElasticNet, GroupL21, HeldOut, HyperGradSearchCV,
-                         InnerModel, MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
-                         MultiTaskQuadratic, ProxGradient, ProxGradMap)
+from skhypergrad import (CoordinateDescent, CrossVal, GroupElasticNet, GroupL21, HeldOut,
+                         HyperGradSearchCV, InnerModel, MultiTaskElasticNetHyperGrad,
+                         MultiTaskLassoHyperGrad, MultiTaskQuadratic, ProxGradient,
+                         ProxGradMap)
 from skhypergrad._prox_jacobian import BlockJacobian
 from skhypergrad.models import from_estimator
 

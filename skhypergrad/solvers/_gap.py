@@ -140,7 +140,7 @@ def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
     """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy;
     the dual norms of the rows and the conjugate of the penalty are the penalty's
     (``row_dual_norms``, ``conjugate_excess``)."""
-    design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
+    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
     if z is None:
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)

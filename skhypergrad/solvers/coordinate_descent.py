@@ -196,9 +196,9 @@ class CoordinateDescent(BaseSolver):
 
         Epochs run until one decreases the objective by less than ``tol`` times its
         scale (the gap is at least that); the duality gap is then evaluated (from the
-        Gram products alone, see :func:`._block_gram.gram_gap_measure`), and the epochs go on (at most
-        ``max_epochs`` in all) until it is below ``tol`` or stalls (20 evaluations
-        without lowering it by 10%). After a gap ``m > tol``, the next one is
+        Gram products alone, see :func:`._block_gram.gram_gap_measure`), and the epochs
+        go on (at most ``max_epochs`` in all) until it is below ``tol`` or stalls (20
+        evaluations without lowering it by 10%). After a gap ``m > tol``, the next one is
         evaluated once an epoch's decrease has fallen by ``tol / m`` (the two fall
         at the same linear rate), not at every epoch."""
         design, penalty = pgmap.design, pgmap.penalty
