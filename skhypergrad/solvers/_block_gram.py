@@ -28,23 +28,36 @@ one's is formed per solve (its centring implicit, see
 :meth:`~skhypergrad._design.Design.weighted_gram`).
 """
 
+import weakref
+
 import numpy as np
 from numba import njit
 
 from .._design import Design, gram_of, xty_of
-from ._gap import gap_from_parts, gap_scale
+from ._gap import gap_from_parts
+
+
+#: the augmented Gram matrices of dense designs with an intercept, assembled once from
+#: the design's cached Gram matrix (weakly keyed by the design, as the Gram itself)
+_AUGMENTED = weakref.WeakKeyDictionary()
 
 
 def augmented_gram(design):
-    r""":math:`A = [X, 1]^T [X, 1] / n` (the intercept's row and column last when fitted)."""
+    r""":math:`A = [X, 1]^T [X, 1] / n` (the intercept's row and column last when fitted),
+    C-contiguous; kept with a dense design (from its cached Gram matrix)."""
     n = design.n_samples
     if design.is_sparse:
         one = Design(design.X, design.fit_intercept, 1, design.offset)
-        return one.weighted_gram(1.0 / n)
+        return np.ascontiguousarray(one.weighted_gram(1.0 / n))
     G, colmeans = gram_of(design)
     if not design.fit_intercept:
         return G
-    return np.block([[G, colmeans[:, None]], [colmeans[None, :], np.ones((1, 1))]])
+    entry = _AUGMENTED.get(design)
+    if entry is None or entry[0] is not G:
+        A = np.block([[G, colmeans[:, None]], [colmeans[None, :], np.ones((1, 1))]])
+        entry = (G, A)
+        _AUGMENTED[design] = entry
+    return entry[1]
 
 
 def stacked_target_products(design, y):
@@ -63,7 +76,7 @@ def stacked_target_products(design, y):
     return np.ascontiguousarray(XtY)
 
 
-def gram_gap_measure(pgmap, lam, A, C, B, Q, yy):
+def gram_gap_measure(pgmap, lam, A, C, B, Q, yy, scale):
     r"""The relative duality gap (as :meth:`BaseSolver._stop_measure
     <skhypergrad.solvers._base.BaseSolver._stop_measure>`) at ``B`` from the Gram
     products, no pass over ``X``.
@@ -72,7 +85,8 @@ def gram_gap_measure(pgmap, lam, A, C, B, Q, yy):
     the datafit is :math:`F = \frac12(\langle B, Q\rangle - 2\langle B, C\rangle + yy)`,
     :math:`X^T\theta = (C - Q)_{:p}`, :math:`\sum_i\theta_i = (C - Q)_p` (the
     intercept's row) and the dual term at :math:`s\theta` is
-    :math:`s\,(yy - \langle B, C\rangle) - s^2 F`.
+    :math:`s\,(yy - \langle B, C\rangle) - s^2 F`. ``scale`` is
+    :func:`~skhypergrad.solvers._gap.gap_scale` of the problem.
     """
     design = pgmap.design
     p = design.n_features
@@ -84,7 +98,7 @@ def gram_gap_measure(pgmap, lam, A, C, B, Q, yy):
     _, _, gap, grad_b = gap_from_parts(pgmap, w, lam, loss,
                                        lambda s: s * residual_dot_y - s * s * loss,
                                        theta_sum, C[:p] - Q[:p])
-    return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.datafit.curvature) / gap_scale(pgmap)
+    return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.datafit.curvature) / scale
 
 
 @njit(cache=True)

@@ -208,7 +208,7 @@ class CoordinateDescent(BaseSolver):
                                 warn=False)._solve(pgmap, lam, w)
         K = design.n_outputs
         Y = pgmap.y if K > 1 else pgmap.y[:, None]
-        A = np.ascontiguousarray(augmented_gram(design))
+        A = augmented_gram(design)
         C = stacked_target_products(design, pgmap.y)
         B = np.ascontiguousarray(w.reshape(q, K))
         Q = A @ B
@@ -216,14 +216,15 @@ class CoordinateDescent(BaseSolver):
         l1 = np.ascontiguousarray(l1, dtype=np.float64)
         p = design.n_features
         yy = float(np.vdot(Y, Y)) / design.n_samples
-        threshold = self.tol * gap_scale(pgmap)
+        scale = gap_scale(pgmap)
+        threshold = self.tol * scale
         measure, best, stalled, epoch = np.inf, np.inf, 0, 0
         while epoch < self.max_epochs:
             decrease = block_gram_epoch(A, C, B, Q, l1, float(l2), p,
                                         bool(penalty.group_rows))
             epoch += 1
             if decrease <= threshold or epoch == self.max_epochs:
-                measure = gram_gap_measure(pgmap, lam, A, C, B, Q, yy)
+                measure = gram_gap_measure(pgmap, lam, A, C, B, Q, yy, scale)
                 if measure <= self.tol:
                     break
                 stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
