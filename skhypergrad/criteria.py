@@ -722,8 +722,8 @@ class SURE(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
-        if model.is_classifier:
-            raise ValueError("SURE is defined for least squares models only.")
+        if model.is_classifier or model.datafit_class.multi_output:
+            raise ValueError("SURE is defined for single-output least squares models only.")
         sigma2 = self._sigma() ** 2
         if self._uses_exact_df(model.get_datafit()):
             (inner_state,) = _check_state(state, 1)

@@ -559,7 +559,8 @@ def _gram_gradient(design, datafit, y, w):
     design (:math:`[X, 1]^T [X, 1] B / n - [X, 1]^T Y / n` for the stacked
     :math:`B = [W; b^T]`, no pass over ``X``), or None without one."""
     gram = cached_gram(design)
-    if gram is None or not datafit.least_squares or design.is_sparse:
+    if gram is None or not (datafit.least_squares and datafit.constant_hessian) \
+            or design.is_sparse:
         return None
     G, colmeans = gram
     p = design.n_features

@@ -105,8 +105,10 @@ class _BlockAlgebra(BasePenalty):
         return np.repeat((keep > 0).astype(np.float64), n_outputs)
 
     def prox_jac_diag(self, z, step, lam, n_features, n_outputs=1):
-        raise NotImplementedError(f"{type(self).__name__}'s prox Jacobian is block diagonal, "
-                                  "not diagonal: use prox_jacobian.")
+        """Refused (ValueError): the Jacobian is block diagonal (:meth:`prox_jacobian`)."""
+        raise ValueError(f"{type(self).__name__}'s prox Jacobian is block diagonal, not "
+                         "diagonal: engines that need a diagonal one (NSID) do not apply; "
+                         "use 'aid-cg', 'aid-fp' or 'itd'.")
 
     def prox_jacobian(self, z, step, lam, n_features, n_outputs=1):
         r"""The prox's conservative Jacobian at flat ``z``, as a

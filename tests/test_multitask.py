@@ -16,7 +16,7 @@ from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhypergrad import (CoordinateDescent, CrossVal, GroupElasticNet, GroupL21, HeldOut,
+from skhypergrad import (SURE, CoordinateDescent, CrossVal, GroupElasticNet, GroupL21, HeldOut,
                          HyperGradSearchCV, InnerModel, MultiTaskElasticNetHyperGrad,
                          MultiTaskLassoHyperGrad, MultiTaskQuadratic, ProxGradient,
                          ProxGradMap)
@@ -250,3 +250,19 @@ def test_default_solver_is_coordinate_descent_on_the_gram():
     fista = _solver().solve(pgmap, [0.05])
     assert cd.converged and cd.n_iter < fista.n_iter
     np.testing.assert_allclose(cd.w, fista.w, atol=1e-7)
+
+
+def test_unsupported_combinations_are_refused():
+    """SURE (one output), NSID (a diagonal prox Jacobian) and SAGA (no minibatch kernel) are
+    refused with a clear error, not a wrong number."""
+    X, Y = _data()
+    model = InnerModel(MultiTaskQuadratic(3), GroupL21(), fit_intercept=True)
+    with pytest.raises(ValueError, match="single-output least squares"):
+        SURE(sigma=0.1).value(model, X, Y, [0.01], solver=CoordinateDescent())
+    with pytest.raises(ValueError, match="block diagonal.*aid-cg"):
+        CrossVal(cv=3).value_and_grad(model, X, Y, [0.05], solver=CoordinateDescent(),
+                                      engine="nsid")
+    with pytest.raises(ValueError, match="minibatch kernel"):
+        MultiTaskLassoHyperGrad(solver="saga", cv=3).fit(X, Y)
+    with pytest.raises(ValueError, match="2d"):
+        MultiTaskLassoHyperGrad(cv=3).fit(X, Y[:, 0])
