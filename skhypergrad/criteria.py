@@ -395,14 +395,16 @@ class HeldOut(BaseCriterion):
     with :math:`\ell_{val}(y, z) = (z - y)^2` (``"squared"``: the mean squared
     error, *not* halved, as ``sklearn.metrics.mean_squared_error``) or the
     natural-log log-loss (``"logistic"``, ``"multinomial"``, as
-    ``sklearn.metrics.log_loss``).
+    ``sklearn.metrics.log_loss``); for T outputs (multi-task models),
+    ``"multitask_squared"``, :math:`\frac{1}{n_{val} T}\|Y_{val} - X_{val}W - 1b^T\|_F^2`
+    (``mean_squared_error`` averaged over the outputs).
 
     Parameters
     ----------
     X_val : ndarray or sparse matrix of shape (n_val, n_features)
-    y_val : array-like of shape (n_val,)
+    y_val : array-like of shape (n_val,) or (n_val, n_tasks)
         Validation targets, in the same labels as the training targets.
-    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         ``"auto"`` takes the loss matching the model's datafit; any other value
         must match it.
     """
@@ -469,7 +471,7 @@ class CrossVal(BaseCriterion):
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
         ``joblib.parallel_config`` context.
-    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     """
 
