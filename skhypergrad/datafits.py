@@ -73,7 +73,7 @@ class BaseDatafit:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
     #: (``diag(p_i) - p_i p_i^T``), or None (coordinate descent does not apply)
     newton_model = "diagonal"
-    #: the minibatch kernels' code (:mod:`skhypergrad.solvers._sgd_kernels`), or None
+    #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
     kernel_code = None
 
     def kernel_params(self):

@@ -23,7 +23,8 @@ from .criteria import HeldOut
 from ._search_space import LOG_LOSS
 from .models import InnerModel
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
-                        logistic_sklearn_from_lam)
+                        logistic_lam_from_sklearn, logistic_sklearn_from_lam,
+                        logistic_weight_from_C)
 
 __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
            "LogisticRegressionHyperGrad"]
@@ -497,15 +498,14 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     def _initial_lam(self, scales, n_samples):
         if self.C_init is None:
             return None
-        rho = self._rho()
-        lam = np.array([rho, 1.0 - rho]) / (self.C_init * n_samples)
+        lam = logistic_lam_from_sklearn(self.C_init, self._rho(), n_samples)
         return lam[:scales.penalty.n_hyper(scales.n_features)]
 
     def _bounds(self, scales, n_samples):
         if self.C_bounds is None:
             return scales.bounds(self._search_defaults)
         C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
-        lo, hi = 1.0 / (C_hi * n_samples), 1.0 / (C_lo * n_samples)
+        lo, hi = logistic_weight_from_C(C_hi, n_samples), logistic_weight_from_C(C_lo, n_samples)
         return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
                 scales.penalty.lam_from_weights(hi, hi, scales.n_features))
 

@@ -47,7 +47,8 @@ from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_
 from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
-from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
+from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
+                        logistic_weight_from_C)
 
 __all__ = ["HyperGradSearchCV"]
 
@@ -83,7 +84,8 @@ class _Space(NamedTuple):
         """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
         lo, hi = check_bounds(bounds, "bounds")
         if self.logistic:
-            lo, hi = 1.0 / (hi * self.n_samples), 1.0 / (lo * self.n_samples)
+            lo, hi = (logistic_weight_from_C(hi, self.n_samples),
+                      logistic_weight_from_C(lo, self.n_samples))
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 

@@ -46,7 +46,7 @@ from ._kernels import prox_enet, prox_enet_mask
 __all__ = [
     "L1", "ElasticNet", "WeightedL1", "L2",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
-    "logistic_lam_from_sklearn", "logistic_sklearn_from_lam",
+    "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
 ]
 
 
@@ -331,6 +331,12 @@ def logistic_lam_from_sklearn(C, l1_ratio, n_samples):
     dividing by :math:`Cn`: :math:`\lambda_1 = \rho/(Cn)`, :math:`\lambda_2 = (1-\rho)/(Cn)`.
     """
     return np.array([l1_ratio, 1.0 - l1_ratio]) / (C * n_samples)
+
+
+def logistic_weight_from_C(C, n_samples):
+    r"""The total weight :math:`1/(Cn)` (``lam1 + lam2``) of scikit-learn's ``C``: a bound
+    on ``C`` as a bound on the weights (``C`` large is a weight small)."""
+    return 1.0 / (C * n_samples)
 
 
 def logistic_sklearn_from_lam(lam, n_samples):

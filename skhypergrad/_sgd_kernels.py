@@ -1,4 +1,7 @@
-r"""Numba epoch kernel of minibatch proximal SAGA and proximal SGD.
+r"""Numba kernels of minibatch proximal SAGA and SGD, and NSID's minibatch products.
+
+Shared by :class:`~skhypergrad.solvers.StochasticProxGradient` and
+:class:`~skhypergrad.hypergrad.NSID`, below both.
 
 The problem is :math:`\min_w \frac1n \sum_i f_i(w) + \sum_j l1_j |w_j| + \frac{l2}{2}\|w\|^2`
 with :math:`f_i(w) = \ell(y_i, z_i)`, :math:`z_i = x_i^T W + b` (``K`` outputs,
@@ -38,11 +41,13 @@ as float).
 """
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
-from .._kernels import prox_enet
+from ._kernels import prox_enet
 
-__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
+__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS",
+           "kernel_rows", "kernel_params"]
 
 #: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
 SUPPORTED_KINDS = (0, 1, 2)
@@ -332,6 +337,23 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
                     grad_mean[m] += frac * d[m]
                 d[m] += mean_old
         _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
+
+
+_NO_INDEX = np.empty(0, dtype=np.int32)
+
+
+def kernel_params(datafit):
+    """The datafit's parameters as the kernels take them (contiguous float64)."""
+    return np.ascontiguousarray(datafit.kernel_params(), dtype=np.float64)
+
+
+def kernel_rows(X):
+    """``(data, indices, indptr, dense)`` as the kernels read rows (copies only if needed)."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return np.asarray(X.data, dtype=np.float64), X.indices, X.indptr, False
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
 
 
 # -- minibatch products for NSID (skhypergrad.hypergrad.nsid) ---------------------------
