@@ -161,19 +161,22 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": float(lam[0])}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``.
@@ -375,20 +378,23 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
                          callback=callback)
         self.early_stopping = early_stopping
 
-    def _search_problem(self, X, y):
+    def _search_problem(self, X, y, groups=None):
         """With ``early_stopping``: a fifth of the rows held out of the search as its
         monitor (:class:`~skhypergrad.criteria.HeldOut`, the model trained on the other
-        rows), the criterion of ``cv`` on the rest."""
+        rows), the criterion of ``cv`` on the rest (``groups`` split with the rows)."""
         if not self.early_stopping or X.shape[0] < _EARLY_STOPPING_MIN_SAMPLES \
                 or not (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split")):
-            return super()._search_problem(X, y)
+            return super()._search_problem(X, y, groups)
         # the same rows at every fit unless a seed says otherwise: the estimator stays a
         # deterministic function of its data, as the others are
         seed = 0 if self.random_state is None else self.random_state
-        X_fit, X_mon, y_fit, y_mon = train_test_split(
-            X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=seed)
-        criterion, X_train, y_train = self._criterion(X_fit, y_fit)
-        return criterion, X_train, y_train, (HeldOut(X_mon, y_mon), X_fit, y_fit)
+        fit_rows, mon_rows = train_test_split(np.arange(X.shape[0]),
+                                              test_size=_EARLY_STOPPING_FRACTION,
+                                              random_state=seed)
+        X_fit, y_fit = X[fit_rows], y[fit_rows]
+        criterion, X_train, y_train = self._criterion(
+            X_fit, y_fit, None if groups is None else groups[fit_rows])
+        return criterion, X_train, y_train, (HeldOut(X[mon_rows], y[mon_rows]), X_fit, y_fit)
 
     def _hyper_names(self, lam, n_samples):
         return {"alphas": np.asarray(lam, dtype=np.float64).copy()}
@@ -514,7 +520,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -522,12 +528,15 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.StratifiedGroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
