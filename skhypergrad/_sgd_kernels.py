@@ -190,26 +190,26 @@ def _raw_grad(kind, params, yi, z, a):
 
 
 @njit(cache=True)
-def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
+def _prox_step(w, d, step, l1, l2, lower, n_coefs, n_outputs):
     """``w <- prox_{step G}(w - step d)`` on the coefficients, a gradient step on the intercept."""
-    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs)
+    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs, lower)
     for m in range(n_coefs, w.shape[0]):
         w[m] -= step * d[m]
 
 
 @njit(cache=True)
 def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                   fit_intercept, mu, w, l1, l2, order, batch_size, steps,
+                   fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps, variance_reduction,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, variance_reduction,
                 True, memory, grad_mean)
 
 
 @njit(cache=True)
 def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                    fit_intercept, mu, w, l1, l2, order, batch_size, steps, memory,
+                    fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, memory,
                     grad_mean):
     r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
 
@@ -217,13 +217,13 @@ def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n
     gradient there; neither changes (see :func:`_prox_epoch`).
     """
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps, True, False, memory,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, True, False, memory,
                 grad_mean)
 
 
 @njit(cache=True)
 def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                 variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
 
@@ -252,6 +252,8 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
         Per-feature L1 weights.
     l2 : float
         L2 weight.
+    lower : float
+        Lower bound on the coefficients (0.0 for a nonnegative model, ``-inf``).
     order : ndarray of int64
         Samples visited, cut into consecutive minibatches of ``batch_size``
         (the last one may be smaller).
@@ -336,7 +338,7 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
                 if update_memory:
                     grad_mean[m] += frac * d[m]
                 d[m] += mean_old
-        _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
+        _prox_step(w, d, steps[t], l1, l2, lower, n_coefs, K)
 
 
 _NO_INDEX = np.empty(0, dtype=np.int32)

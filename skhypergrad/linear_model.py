@@ -121,14 +121,16 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         **BaseHyperGrad._parameter_constraints,
         "alpha_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "alpha_bounds": _BOUNDS,
+        "positive": ["boolean"],
     }
 
-    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, hypergradient="aid-cg",
-                 solver="auto", optimizer="gd", max_iter=30, tol=1e-3, fit_intercept=True,
-                 n_jobs=None, random_state=None, verbose=0, callback=None):
+    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, positive=False,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
         self.cv = cv
         self.alpha_init = alpha_init
         self.alpha_bounds = alpha_bounds
+        self.positive = positive
         self.hypergradient = hypergradient
         self.solver = solver
         self.optimizer = optimizer
@@ -143,7 +145,8 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
     _penalty = "l1"
 
     def _inner_model(self, y):
-        return InnerModel("quadratic", self._penalty, self.fit_intercept)
+        return InnerModel("quadratic", self._penalty, self.fit_intercept,
+                          positive=self.positive)
 
     def _initial_lam(self, scales, n_samples):
         if self.alpha_init is None:
@@ -215,6 +218,8 @@ class LassoHyperGrad(_RegressorHyperGrad):
         moved to ``alpha_max / 10`` with a warning.
     alpha_bounds : (float, float), default=None
         Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -271,6 +276,8 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
         is searched. None: the L1 weight in ``(1e-6, 10) * alpha_max`` and the L2
         weight in ``(1e-6, 1e3) * kappa``.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -303,13 +310,14 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, l1_ratio_init=0.5, alpha_bounds=None,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.l1_ratio_init = l1_ratio_init
 
     def _initial_lam(self, scales, n_samples):
@@ -342,6 +350,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         :class:`LassoHyperGrad`).
     alpha_bounds : (float, float), default=None
         Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     early_stopping : bool, default=True
         With ``p`` hyperparameters the descent fits the criterion it descends (its
         CV loss falls while the test error rises: the folds' training and
@@ -369,13 +379,14 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, early_stopping=True,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.early_stopping = early_stopping
 
     def _search_problem(self, X, y, groups=None):

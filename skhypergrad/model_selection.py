@@ -218,9 +218,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     estimator : Lasso, ElasticNet, LogisticRegression or Pipeline
         scikit-learn estimator (or a pipeline ending with one). Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
-        they are also the starting point. ``positive=True`` and
-        ``class_weight`` are not supported; a ``LogisticRegression`` must have an
-        L1 part (``l1_ratio > 0``).
+        they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
+        kept: the search runs on the nonnegative model. ``class_weight`` is not
+        supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
     scoring : {None, "neg_mean_squared_error", "neg_log_loss"}, default=None
         Only differentiable losses can be followed: the mean squared error for
         ``Lasso`` / ``ElasticNet`` and the log-loss for ``LogisticRegression``,
