@@ -145,7 +145,9 @@ class BaseHyperGrad(BaseEstimator):
                           monitor=monitor,
                           optimizer=self.optimizer, engine=engine, solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                          callback=self._history_callback(n_samples), verbose=self.verbose)
+                          callback=self._history_callback(n_samples), verbose=self.verbose,
+                          label=type(self).__name__,
+                          names=lambda lam: self._hyper_names(lam, n_samples))
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, tol=self._refit_tol,

@@ -68,7 +68,9 @@ _COMMON_DOC = """
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
-        Print one line per criterion evaluation.
+        Progress lines with the hyperparameters' names and the elapsed time: the
+        start of the starting scan, its best point, every descent step and the
+        result (1), and every point of the scan (2 and more).
     callback : callable, default=None
         Called after every criterion evaluation with its history entry (a dict);
         returning True stops the search (the best point so far is kept).

@@ -265,7 +265,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic solver ("saga") and engine ("nsid").
     verbose : int, default=0
-        Print one line per criterion evaluation.
+        Progress lines with the estimator's parameter names and the elapsed time:
+        the start of the starting scan, its best point, every descent step and
+        the result (1), and every point of the scan (2 and more).
     callback : callable, default=None
         Called after every criterion evaluation with a dict (``params`` in the
         estimator's names, ``lam``, ``value`` (mean held-out loss), ``grad``,
@@ -461,7 +463,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           candidates=candidates, optimizer=self.optimizer, engine=engine,
                           solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                          callback=callback, verbose=self.verbose)
+                          callback=callback, verbose=self.verbose,
+                          label=type(self).__name__, names=space.params)
 
         self.cv_results_ = self._format_results(result.history, space)
         self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
