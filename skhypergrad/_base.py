@@ -12,8 +12,9 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
@@ -116,9 +117,12 @@ class BaseHyperGrad(BaseEstimator):
 
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
-    def _fit(self, X, y):
+    def _fit(self, X, y, groups=None):
         X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
                          multi_output=self._multi_output)
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(X, groups)
         if not sp.issparse(X):  # once: coordinate descent and fold rows read columns
             X = np.asfortranarray(X)
         get_optimizer(self.optimizer)
@@ -140,14 +144,16 @@ class BaseHyperGrad(BaseEstimator):
                                                 self._inner_tol, self.random_state,
                                                 model.get_datafit())
 
-        criterion, X_fit, y_fit, monitor = self._search_problem(X, y)
+        criterion, X_fit, y_fit, monitor = self._search_problem(X, y, groups)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = tune(model, X_fit, y_fit, criterion, lam0, bounds=(lo, hi),
                           candidates=candidates,
                           monitor=monitor,
                           optimizer=self.optimizer, engine=engine, solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                          callback=self._history_callback(n_samples), verbose=self.verbose)
+                          callback=self._history_callback(n_samples), verbose=self.verbose,
+                          label=type(self).__name__,
+                          names=lambda lam: self._hyper_names(lam, n_samples))
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, tol=self._refit_tol,
@@ -168,10 +174,10 @@ class BaseHyperGrad(BaseEstimator):
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
 
-    def _search_problem(self, X, y):
+    def _search_problem(self, X, y, groups=None):
         """``(criterion, X_train, y_train, monitor)``: what the search descends, and the
         early-stopping monitor of :func:`~skhypergrad._tune.tune` (None here)."""
-        return (*self._criterion(X, y), None)
+        return (*self._criterion(X, y, groups), None)
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):
         """``lam0``, or a tenth of ``lam1_max`` in its L1 weight when every coefficient is
@@ -194,8 +200,14 @@ class BaseHyperGrad(BaseEstimator):
                 stacklevel=4)
         return moved
 
-    def _criterion(self, X, y):
-        """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds."""
+    def _criterion(self, X, y, groups=None):
+        """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds.
+
+        The folds are split once, with ``groups`` (for group splitters), and the same
+        ones serve every evaluation: a generator or an iterable of splits is read once,
+        and a shuffling splitter without a seed does not change its folds during the
+        search.
+        """
         cv = self.cv
         check_cv_size(cv, X.shape[0])
         if isinstance(cv, numbers.Real) and not isinstance(cv, numbers.Integral):
@@ -203,7 +215,10 @@ class BaseHyperGrad(BaseEstimator):
             X_tr, X_val, y_tr, y_val = train_test_split(
                 X, y, test_size=cv, random_state=self.random_state, stratify=stratify)
             return HeldOut(X_val, y_val), X_tr, y_tr
-        return CrossVal(cv=cv, n_jobs=self.n_jobs), X, y
+        splits = list(check_cv(cv, y, classifier=self._is_classifier).split(X, y, groups))
+        if not splits:
+            raise ValueError(f"cv={cv!r} gives no split of the data.")
+        return CrossVal(cv=splits, n_jobs=self.n_jobs), X, y
 
     def _set_solution(self, pgmap, model, w):
         design = pgmap.design

@@ -79,7 +79,9 @@ def lam1_max(pgmap):
     """
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
     w = null_model(pgmap)
-    g = np.abs(datafit.gradient(design, y, w)[: design.n_coefs])
+    g = datafit.gradient(design, y, w)[: design.n_coefs]
+    # a nonnegative model: a coefficient enters where -grad_j exceeds the weight
+    g = np.maximum(-g, 0.0) if pgmap.penalty.positive else np.abs(g)
     g = pgmap.penalty.row_dual_norms(g.reshape(design.n_features, design.n_outputs))
     return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
 

@@ -79,7 +79,7 @@ class BaseDatafit:
     #: squares on each, solved on the Gram matrix), or None (coordinate descent does
     #: not apply)
     newton_model = "diagonal"
-    #: the minibatch kernels' code (:mod:`skhypergrad.solvers._sgd_kernels`), or None
+    #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
     kernel_code = None
 
     def kernel_params(self):

@@ -64,6 +64,9 @@ class _BlockAlgebra(BasePenalty):
     #: the prox acts on whole rows (block soft-thresholding)
     group_rows = True
 
+    def __init__(self):
+        super().__init__(positive=False)  # no nonnegative form
+
     @staticmethod
     def _rows(z, n_features):
         return np.asarray(z, dtype=np.float64).reshape(n_features, -1)

@@ -25,7 +25,8 @@ from .group_penalties import GroupElasticNet, GroupL21
 from .models import InnerModel
 from .multitask import MultiTaskQuadratic
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
-                        logistic_sklearn_from_lam)
+                        logistic_lam_from_sklearn, logistic_sklearn_from_lam,
+                        logistic_weight_from_C)
 
 __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
            "LogisticRegressionHyperGrad", "MultiTaskLassoHyperGrad",
@@ -70,7 +71,9 @@ _COMMON_DOC = """
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
-        Print one line per criterion evaluation.
+        Progress lines with the hyperparameters' names and the elapsed time: the
+        start of the starting scan, its best point, every descent step and the
+        result (1), and every point of the scan (2 and more).
     callback : callable, default=None
         Called after every criterion evaluation with its history entry (a dict);
         returning True stops the search (the best point so far is kept).
@@ -123,14 +126,16 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         **BaseHyperGrad._parameter_constraints,
         "alpha_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "alpha_bounds": _BOUNDS,
+        "positive": ["boolean"],
     }
 
-    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, hypergradient="aid-cg",
-                 solver="auto", optimizer="gd", max_iter=30, tol=1e-3, fit_intercept=True,
-                 n_jobs=None, random_state=None, verbose=0, callback=None):
+    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, positive=False,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
         self.cv = cv
         self.alpha_init = alpha_init
         self.alpha_bounds = alpha_bounds
+        self.positive = positive
         self.hypergradient = hypergradient
         self.solver = solver
         self.optimizer = optimizer
@@ -145,7 +150,8 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
     _penalty = "l1"
 
     def _inner_model(self, y):
-        return InnerModel("quadratic", self._penalty, self.fit_intercept)
+        return InnerModel("quadratic", self._penalty, self.fit_intercept,
+                          positive=self.positive)
 
     def _initial_lam(self, scales, n_samples):
         if self.alpha_init is None:
@@ -163,19 +169,22 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": float(lam[0])}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``.
@@ -214,6 +223,8 @@ class LassoHyperGrad(_RegressorHyperGrad):
         moved to ``alpha_max / 10`` with a warning.
     alpha_bounds : (float, float), default=None
         Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -270,6 +281,8 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
         is searched. None: the L1 weight in ``(1e-6, 10) * alpha_max`` and the L2
         weight in ``(1e-6, 1e3) * kappa``.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -302,13 +315,14 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, l1_ratio_init=0.5, alpha_bounds=None,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.l1_ratio_init = l1_ratio_init
 
     def _initial_lam(self, scales, n_samples):
@@ -341,6 +355,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         :class:`LassoHyperGrad`).
     alpha_bounds : (float, float), default=None
         Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     early_stopping : bool, default=True
         With ``p`` hyperparameters the descent fits the criterion it descends (its
         CV loss falls while the test error rises: the folds' training and
@@ -368,29 +384,33 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, early_stopping=True,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.early_stopping = early_stopping
 
-    def _search_problem(self, X, y):
+    def _search_problem(self, X, y, groups=None):
         """With ``early_stopping``: a fifth of the rows held out of the search as its
         monitor (:class:`~skhypergrad.criteria.HeldOut`, the model trained on the other
-        rows), the criterion of ``cv`` on the rest."""
+        rows), the criterion of ``cv`` on the rest (``groups`` split with the rows)."""
         if not self.early_stopping or X.shape[0] < _EARLY_STOPPING_MIN_SAMPLES \
                 or not (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split")):
-            return super()._search_problem(X, y)
+            return super()._search_problem(X, y, groups)
         # the same rows at every fit unless a seed says otherwise: the estimator stays a
         # deterministic function of its data, as the others are
         seed = 0 if self.random_state is None else self.random_state
-        X_fit, X_mon, y_fit, y_mon = train_test_split(
-            X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=seed)
-        criterion, X_train, y_train = self._criterion(X_fit, y_fit)
-        return criterion, X_train, y_train, (HeldOut(X_mon, y_mon), X_fit, y_fit)
+        fit_rows, mon_rows = train_test_split(np.arange(X.shape[0]),
+                                              test_size=_EARLY_STOPPING_FRACTION,
+                                              random_state=seed)
+        X_fit, y_fit = X[fit_rows], y[fit_rows]
+        criterion, X_train, y_train = self._criterion(
+            X_fit, y_fit, None if groups is None else groups[fit_rows])
+        return criterion, X_train, y_train, (HeldOut(X[mon_rows], y[mon_rows]), X_fit, y_fit)
 
     def _hyper_names(self, lam, n_samples):
         return {"alphas": np.asarray(lam, dtype=np.float64).copy()}
@@ -500,15 +520,14 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     def _initial_lam(self, scales, n_samples):
         if self.C_init is None:
             return None
-        rho = self._rho()
-        lam = np.array([rho, 1.0 - rho]) / (self.C_init * n_samples)
+        lam = logistic_lam_from_sklearn(self.C_init, self._rho(), n_samples)
         return lam[:scales.penalty.n_hyper(scales.n_features)]
 
     def _bounds(self, scales, n_samples):
         if self.C_bounds is None:
             return scales.bounds(self._search_defaults)
         C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
-        lo, hi = 1.0 / (C_hi * n_samples), 1.0 / (C_lo * n_samples)
+        lo, hi = logistic_weight_from_C(C_hi, n_samples), logistic_weight_from_C(C_lo, n_samples)
         return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
                 scales.penalty.lam_from_weights(hi, hi, scales.n_features))
 
@@ -517,7 +536,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -525,12 +544,15 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.StratifiedGroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
@@ -613,19 +635,21 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
         self.coef_ = self.coef_.reshape(T, -1)  # (n_tasks, n_features), one task included
         self.intercept_ = np.atleast_1d(self.intercept_)
 
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_tasks)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter given as ``cv``.
 
         Returns
         -------
         self
         """
-        return super().fit(X, y)
+        return super().fit(X, y, groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_.T + intercept_``.

@@ -47,7 +47,8 @@ from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_
 from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
-from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
+from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
+                        logistic_weight_from_C)
 
 __all__ = ["HyperGradSearchCV"]
 
@@ -83,7 +84,8 @@ class _Space(NamedTuple):
         """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
         lo, hi = check_bounds(bounds, "bounds")
         if self.logistic:
-            lo, hi = 1.0 / (hi * self.n_samples), 1.0 / (lo * self.n_samples)
+            lo, hi = (logistic_weight_from_C(hi, self.n_samples),
+                      logistic_weight_from_C(lo, self.n_samples))
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 
@@ -216,9 +218,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     estimator : Lasso, ElasticNet, LogisticRegression or Pipeline
         scikit-learn estimator (or a pipeline ending with one). Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
-        they are also the starting point. ``positive=True`` and
-        ``class_weight`` are not supported; a ``LogisticRegression`` must have an
-        L1 part (``l1_ratio > 0``).
+        they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
+        kept: the search runs on the nonnegative model. ``class_weight`` is not
+        supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
     scoring : {None, "neg_mean_squared_error", "neg_log_loss"}, default=None
         Only differentiable losses can be followed: the mean squared error for
         ``Lasso`` / ``ElasticNet`` and the log-loss for ``LogisticRegression``,
@@ -263,7 +265,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic solver ("saga") and engine ("nsid").
     verbose : int, default=0
-        Print one line per criterion evaluation.
+        Progress lines with the estimator's parameter names and the elapsed time:
+        the start of the starting scan, its best point, every descent step and
+        the result (1), and every point of the scan (2 and more).
     callback : callable, default=None
         Called after every criterion evaluation with a dict (``params`` in the
         estimator's names, ``lam``, ``value`` (mean held-out loss), ``grad``,
@@ -460,7 +464,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           candidates=candidates, optimizer=self.optimizer, engine=engine,
                           solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                          callback=callback, verbose=self.verbose)
+                          callback=callback, verbose=self.verbose,
+                          label=type(self).__name__, names=space.params)
 
         self.cv_results_ = self._format_results(result.history, space)
         self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())

@@ -63,6 +63,9 @@ class InnerModel:
     classes : ndarray, default=None
         Labels of a classifier, in the order of their encoding; set by
         :meth:`bind` from the targets (user labels of any type).
+    positive : bool, default=False
+        Nonnegative coefficients (the ``positive`` of a penalty named by a string;
+        a penalty instance carries its own).
 
     Examples
     --------
@@ -76,6 +79,7 @@ class InnerModel:
     fit_intercept: bool = False
     lam: Any = None
     classes: Any = None
+    positive: bool = False
 
     def __post_init__(self):
         self.datafit_class  # an unknown datafit is refused here, not in a solver
@@ -101,7 +105,7 @@ class InnerModel:
         if isinstance(pen, BasePenalty):
             return pen
         if isinstance(pen, str) and pen in _PENALTIES:
-            return _PENALTIES[pen]()
+            return _PENALTIES[pen](positive=self.positive)
         raise ValueError(f"penalty must be one of {tuple(_PENALTIES)} or a penalty "
                          f"instance, got {pen!r}.")
 
@@ -221,6 +225,7 @@ class InnerModel:
                 else np.array2string(np.asarray(v), threshold=6)
         return (f"InnerModel(datafit={short(self.datafit)}, penalty={short(self.penalty)}, "
                 f"fit_intercept={self.fit_intercept}, lam={short(self.lam)}"
+                + (", positive=True" if self.positive else "")
                 + (f", classes={short(self.classes)})" if self.classes is not None else ")"))
 
 
@@ -269,20 +274,19 @@ def from_estimator(estimator, y):
     if isinstance(estimator, MultiTaskElasticNet):  # MultiTaskLasso included
         return _multitask_model(estimator, y)
     if isinstance(estimator, (SkLasso, SkElasticNet)):
-        if getattr(estimator, "positive", False):
-            raise ValueError(f"{name}(positive=True) is not supported.")
+        positive = bool(estimator.positive)
         alpha = float(estimator.alpha)
         if not alpha > 0:
             raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
         if isinstance(estimator, SkLasso):
             return InnerModel("quadratic", "l1", bool(estimator.fit_intercept),
-                              lam=np.array([alpha]))
+                              lam=np.array([alpha]), positive=positive)
         rho = float(estimator.l1_ratio)
         if not 0 < rho <= 1:
             raise ValueError(f"ElasticNet needs 0 < l1_ratio <= 1 (an L1 part), got "
                              f"l1_ratio={estimator.l1_ratio!r}.")
         return InnerModel("quadratic", "elasticnet", bool(estimator.fit_intercept),
-                          lam=enet_lam_from_sklearn(alpha, rho))
+                          lam=enet_lam_from_sklearn(alpha, rho), positive=positive)
     if isinstance(estimator, LogisticRegression):
         rho = _logistic_l1_ratio(estimator)
         C = float(estimator.C)

@@ -47,7 +47,7 @@ from ._prox_jacobian import DiagonalJacobian
 __all__ = [
     "L1", "ElasticNet", "WeightedL1", "L2",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
-    "logistic_lam_from_sklearn", "logistic_sklearn_from_lam",
+    "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
 ]
 
 
@@ -59,16 +59,16 @@ def _uniform(value, n_features):
     return out
 
 
-def _mask(z, l1, step, n_outputs):
+def _mask(z, l1, step, n_outputs, lower):
     """The kernel :func:`prox_enet_mask` on flat coefficients ``z``."""
     return prox_enet_mask(np.ascontiguousarray(z, dtype=np.float64), l1, float(step),
-                          int(n_outputs))
+                          int(n_outputs), lower)
 
 
-def _prox(z, l1, l2, step, n_outputs):
+def _prox(z, l1, l2, step, n_outputs, lower):
     """The kernel :func:`prox_enet` on flat coefficients ``z``."""
     return prox_enet(np.ascontiguousarray(z, dtype=np.float64), l1, float(l2), float(step),
-                     int(n_outputs))
+                     int(n_outputs), lower)
 
 
 def _expand(l1, n_outputs):
@@ -80,7 +80,15 @@ def _fold(g, n_features, n_outputs):
 
 
 class BasePenalty:
-    """Shared elastic-net algebra; subclasses define the linear map ``lam -> (l1, l2)``."""
+    r"""Shared elastic-net algebra; subclasses define the linear map ``lam -> (l1, l2)``.
+
+    Parameters
+    ----------
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive=True``):
+        the penalty is then :math:`G(w) + \iota_{w \ge 0}`, whose prox clips at 0
+        and whose conservative Jacobian is 0 where the clip is active.
+    """
 
     #: whether the map uses ``l2`` (False: ``l2`` is always 0)
     has_l2 = False
@@ -90,6 +98,20 @@ class BasePenalty:
     #: whether the penalty acts on whole rows of multi-output coefficients (the L2,1
     #: norm of a feature's outputs) rather than on each coefficient
     group_rows = False
+    #: nonnegative coefficients (set by the constructor)
+    positive = False
+
+    def __init__(self, positive=False):
+        self.positive = bool(positive)
+
+    @property
+    def lower(self):
+        """The lower bound on the coefficients the kernels take: 0.0 or ``-inf``."""
+        return 0.0 if self.positive else -np.inf
+
+    def __repr__(self):
+        return f"{type(self).__name__}(positive=True)" if self.positive \
+            else f"{type(self).__name__}()"
 
     def n_hyper(self, n_features):
         """Number of hyperparameters for ``n_features`` features."""
@@ -172,17 +194,18 @@ class BasePenalty:
     def prox(self, z, step, lam, n_features, n_outputs=1):
         r"""``S_{g l1}(z) / (1 + g l2)`` on flat coefficients ``z``."""
         l1, l2 = self.weights(lam, n_features)
-        return _prox(z, l1, l2, step, n_outputs)
+        return _prox(z, l1, l2, step, n_outputs, self.lower)
 
     def prox_mask(self, z, step, lam, n_features, n_outputs=1):
-        r"""``D = 1{|z| > g l1}``; ``d prox / dz = D / (1 + g l2)``."""
+        r"""``D = 1{|z| > g l1}`` (``1{z > g l1}`` when ``positive``);
+        ``d prox / dz = D / (1 + g l2)``."""
         l1, _ = self.weights(lam, n_features)
-        return _mask(z, l1, step, n_outputs)
+        return _mask(z, l1, step, n_outputs, self.lower)
 
     def prox_jac_diag(self, z, step, lam, n_features, n_outputs=1):
         """Diagonal of the conservative Jacobian ``d prox / dz``."""
         l1, l2 = self.weights(lam, n_features)
-        return _mask(z, l1, step, n_outputs) / (1.0 + step * l2)
+        return _mask(z, l1, step, n_outputs, self.lower) / (1.0 + step * l2)
 
     def prox_jacobian(self, z, step, lam, n_features, n_outputs=1):
         """The Jacobian of :meth:`prox_jac_diag` as a
@@ -207,8 +230,9 @@ class BasePenalty:
     def prox_vjp_lam(self, z, step, lam, u, n_features, n_outputs=1):
         r"""``(d prox / d lam)^T u`` for a cotangent ``u`` on the coefficients."""
         l1, l2 = self.weights(lam, n_features)
-        prox_u = float(_prox(z, l1, l2, step, n_outputs) @ u) if self.has_l2 else 0.0
-        d_sign_u = _mask(z, l1, step, n_outputs) * np.sign(z) * u
+        prox_u = float(_prox(z, l1, l2, step, n_outputs, self.lower) @ u) \
+            if self.has_l2 else 0.0
+        d_sign_u = _mask(z, l1, step, n_outputs, self.lower) * np.sign(z) * u
         return self._vjp_lam(d_sign_u, prox_u, step, l2, n_features, n_outputs)
 
     def prox_vjp_lam_on_support(self, coef_s, support, step, lam, u_s, n_features,
@@ -252,8 +276,6 @@ class L1(BasePenalty):
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l1)])
 
-    def __repr__(self):
-        return "L1()"
 
 
 class ElasticNet(BasePenalty):
@@ -277,8 +299,6 @@ class ElasticNet(BasePenalty):
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l1), float(l2)])
 
-    def __repr__(self):
-        return "ElasticNet()"
 
 
 class WeightedL1(BasePenalty):
@@ -296,8 +316,6 @@ class WeightedL1(BasePenalty):
     def lam_from_weights(self, l1, l2, n_features):
         return np.full(n_features, float(l1))
 
-    def __repr__(self):
-        return "WeightedL1()"
 
 
 class L2(BasePenalty):
@@ -325,8 +343,6 @@ class L2(BasePenalty):
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l2)])
 
-    def __repr__(self):
-        return "L2()"
 
 
 # -- scikit-learn parametrizations ---------------------------------------------
@@ -356,6 +372,12 @@ def logistic_lam_from_sklearn(C, l1_ratio, n_samples):
     dividing by :math:`Cn`: :math:`\lambda_1 = \rho/(Cn)`, :math:`\lambda_2 = (1-\rho)/(Cn)`.
     """
     return np.array([l1_ratio, 1.0 - l1_ratio]) / (C * n_samples)
+
+
+def logistic_weight_from_C(C, n_samples):
+    r"""The total weight :math:`1/(Cn)` (``lam1 + lam2``) of scikit-learn's ``C``: a bound
+    on ``C`` as a bound on the weights (``C`` large is a weight small)."""
+    return 1.0 / (C * n_samples)
 
 
 def logistic_sklearn_from_lam(lam, n_samples):

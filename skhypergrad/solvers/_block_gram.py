@@ -28,18 +28,11 @@ one's is formed per solve (its centring implicit, see
 :meth:`~skhypergrad._design.Design.weighted_gram`).
 """
 
-import weakref
-
 import numpy as np
 from numba import njit
 
 from .._design import Design, gram_of, xty_of
 from ._gap import gap_from_parts
-
-
-#: the augmented Gram matrices of dense designs with an intercept, assembled once from
-#: the design's cached Gram matrix (weakly keyed by the design, as the Gram itself)
-_AUGMENTED = weakref.WeakKeyDictionary()
 
 
 def augmented_gram(design):
@@ -52,11 +45,12 @@ def augmented_gram(design):
     G, colmeans = gram_of(design)
     if not design.fit_intercept:
         return G
-    entry = _AUGMENTED.get(design)
+    # assembled once from the design's Gram matrix and cached with it
+    entry = design._cache.get("augmented_gram")
     if entry is None or entry[0] is not G:
         A = np.block([[G, colmeans[:, None]], [colmeans[None, :], np.ones((1, 1))]])
         entry = (G, A)
-        _AUGMENTED[design] = entry
+        design._cache["augmented_gram"] = entry
     return entry[1]
 
 

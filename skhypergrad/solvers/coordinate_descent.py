@@ -255,6 +255,8 @@ class CoordinateDescent(BaseSolver):
         """ValueError for an unsupported datafit or an invalid parameter."""
         datafit = pgmap.datafit
         model = datafit.newton_model
+        if pgmap.penalty.positive and datafit.n_outputs > 1:
+            raise ValueError("CoordinateDescent: positive=True is for one output only.")
         if model is None or (model == "diagonal" and datafit.n_outputs != 1) \
                 or (model == "softmax" and datafit.n_outputs == 1):
             raise ValueError(
@@ -315,8 +317,8 @@ class CoordinateDescent(BaseSolver):
         metric = np.sqrt(np.append(lc, lc_b))  # the Anderson differences' metric
         epochs = self.max_epochs
         for epoch in range(self.max_epochs):
-            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
-                                   lc_b, prob.intercept_unit)
+            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2,
+                                   prob.lower, lc, lc_b, prob.intercept_unit)
             if violation <= tol:
                 epochs = epoch + 1
                 break
@@ -325,7 +327,8 @@ class CoordinateDescent(BaseSolver):
                 hist[k, :m], hist[k, m] = w_ws, shift[1]
                 if k == K:
                     extrapolated = _anderson(hist, metric)
-                    if extrapolated is not None and \
+                    if extrapolated is not None and extrapolated[:m].min(initial=0.0) >= \
+                            prob.lower and \
                             model(extrapolated[:m], extrapolated[m]) < model(w_ws, shift[1]):
                         w_ws[:] = extrapolated[:m]
                         shift[1] = extrapolated[m]
@@ -349,7 +352,8 @@ class CoordinateDescent(BaseSolver):
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
             lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
-            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, lc_cols)
+            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, prob.lower,
+                               lc_cols)
             violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
                 violation = max(violation, prob.intercept_violation(a))
@@ -387,8 +391,8 @@ class CoordinateDescent(BaseSolver):
             hist_v, start = np.empty((K + 1, v.size)), None
         metric = prob.entry_metric(lc)
         for epoch in range(self.max_epochs):
-            violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2, lc,
-                                   prob.intercept_unit)
+            violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2,
+                                   prob.lower, lc, prob.intercept_unit)
             if violation <= tol:
                 return epoch + 1
             if K > 0:

@@ -1,4 +1,7 @@
-r"""Numba epoch kernel of minibatch proximal SAGA and proximal SGD.
+r"""Numba kernels of minibatch proximal SAGA and SGD, and NSID's minibatch products.
+
+Shared by :class:`~skhypergrad.solvers.StochasticProxGradient` and
+:class:`~skhypergrad.hypergrad.NSID`, below both.
 
 The problem is :math:`\min_w \frac1n \sum_i f_i(w) + \sum_j l1_j |w_j| + \frac{l2}{2}\|w\|^2`
 with :math:`f_i(w) = \ell(y_i, z_i)`, :math:`z_i = x_i^T W + b` (``K`` outputs,
@@ -38,11 +41,13 @@ as float).
 """
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
-from .._kernels import prox_enet
+from ._kernels import prox_enet
 
-__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
+__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS",
+           "kernel_rows", "kernel_params"]
 
 #: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
 SUPPORTED_KINDS = (0, 1, 2)
@@ -185,26 +190,26 @@ def _raw_grad(kind, params, yi, z, a):
 
 
 @njit(cache=True)
-def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
+def _prox_step(w, d, step, l1, l2, lower, n_coefs, n_outputs):
     """``w <- prox_{step G}(w - step d)`` on the coefficients, a gradient step on the intercept."""
-    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs)
+    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs, lower)
     for m in range(n_coefs, w.shape[0]):
         w[m] -= step * d[m]
 
 
 @njit(cache=True)
 def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                   fit_intercept, mu, w, l1, l2, order, batch_size, steps,
+                   fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps, variance_reduction,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, variance_reduction,
                 True, memory, grad_mean)
 
 
 @njit(cache=True)
 def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                    fit_intercept, mu, w, l1, l2, order, batch_size, steps, memory,
+                    fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, memory,
                     grad_mean):
     r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
 
@@ -212,13 +217,13 @@ def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n
     gradient there; neither changes (see :func:`_prox_epoch`).
     """
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps, True, False, memory,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, True, False, memory,
                 grad_mean)
 
 
 @njit(cache=True)
 def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                 variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
 
@@ -247,6 +252,8 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
         Per-feature L1 weights.
     l2 : float
         L2 weight.
+    lower : float
+        Lower bound on the coefficients (0.0 for a nonnegative model, ``-inf``).
     order : ndarray of int64
         Samples visited, cut into consecutive minibatches of ``batch_size``
         (the last one may be smaller).
@@ -331,7 +338,24 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
                 if update_memory:
                     grad_mean[m] += frac * d[m]
                 d[m] += mean_old
-        _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
+        _prox_step(w, d, steps[t], l1, l2, lower, n_coefs, K)
+
+
+_NO_INDEX = np.empty(0, dtype=np.int32)
+
+
+def kernel_params(datafit):
+    """The datafit's parameters as the kernels take them (contiguous float64)."""
+    return np.ascontiguousarray(datafit.kernel_params(), dtype=np.float64)
+
+
+def kernel_rows(X):
+    """``(data, indices, indptr, dense)`` as the kernels read rows (copies only if needed)."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return np.asarray(X.data, dtype=np.float64), X.indices, X.indptr, False
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
 
 
 # -- minibatch products for NSID (skhypergrad.hypergrad.nsid) ---------------------------
