@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from ._outer_loss import register_outer_loss
 from .datafits import BaseDatafit, register_datafit
 
-__all__ = ["SquaredHinge", "SquaredHingeOvR", "squared_hinge_loss",
+__all__ = ["SquaredHinge", "SquaredHingeOvR", "squared_hinge_loss", "squared_hinge_scorer",
            "append_intercept_column"]
 
 
@@ -219,6 +219,14 @@ def squared_hinge_loss(y_true, decision, *, labels=None):
     if decision.ndim == 1:
         return SquaredHinge().loss(2.0 * idx - 1.0, decision)
     return SquaredHingeOvR(labels.shape[0]).loss(idx, decision)
+
+
+def squared_hinge_scorer(estimator, X, y):
+    """Scorer (greater is better): ``-squared_hinge_loss(y, estimator.decision_function(X),
+    labels=estimator.classes_)``, e.g. ``GridSearchCV(LinearSVC(), ...,
+    scoring=squared_hinge_scorer)``; :class:`~skhypergrad.HyperGradSearchCV`'s
+    ``"neg_squared_hinge"``."""
+    return -squared_hinge_loss(y, estimator.decision_function(X), labels=estimator.classes_)
 
 
 def append_intercept_column(X, intercept_scaling=1.0):
