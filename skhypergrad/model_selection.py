@@ -252,8 +252,8 @@ default=None
         ``Lasso`` / ``ElasticNet``, the log-loss for ``LogisticRegression`` and the
         mean squared hinge (summed over the classes of one-vs-rest,
         :func:`~skhypergrad.squared_hinge.squared_hinge_scorer`) for
-        ``LinearSVC``, which None selects. Scores follow scikit-learn's convention (greater is
-        better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
+        ``LinearSVC``, which None selects. Scores follow scikit-learn's convention
+        (greater is better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
         means ``estimator.score`` (R² or accuracy): here it always means the
         loss minimized, and :meth:`score` reports that same score.
     cv : int, cross-validation generator or iterable, default=5
@@ -369,8 +369,8 @@ default=None
     ``LogisticRegression(solver="saga")``; ``liblinear`` penalizes the
     intercept, so its refit differs slightly). ``LinearSVC``'s folds are trained on
     liblinear's own objective, its intercept penalized as the weight of a synthetic
-    feature: the search's scores are those of the user's ``LinearSVC``. With ``init="estimator"``, a
-    starting L1 weight at which every coefficient of every fold is zero lies
+    feature: the search's scores are those of the user's ``LinearSVC``. With
+    ``init="estimator"``, a starting L1 weight at which every coefficient of every fold is zero lies
     where the loss is flat (zero gradient); the search then starts from a tenth
     of that threshold, with a warning.
 
