@@ -246,8 +246,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         they are also the starting point. ``positive=True`` and
         ``class_weight`` are not supported; a ``LogisticRegression`` must have an
         L1 part (``l1_ratio > 0``).
-    scoring : {None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge"}, \
-default=None
+    scoring : {None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge"}, default=None
         Only differentiable losses can be followed: the mean squared error for
         ``Lasso`` / ``ElasticNet``, the log-loss for ``LogisticRegression`` and the
         mean squared hinge (summed over the classes of one-vs-rest,
@@ -370,9 +369,9 @@ default=None
     intercept, so its refit differs slightly). ``LinearSVC``'s folds are trained on
     liblinear's own objective, its intercept penalized as the weight of a synthetic
     feature: the search's scores are those of the user's ``LinearSVC``. With
-    ``init="estimator"``, a starting L1 weight at which every coefficient of every fold is zero lies
-    where the loss is flat (zero gradient); the search then starts from a tenth
-    of that threshold, with a warning.
+    ``init="estimator"``, a starting L1 weight at which every coefficient of every
+    fold is zero lies where the loss is flat (zero gradient); the search then
+    starts from a tenth of that threshold, with a warning.
 
     Examples
     --------
