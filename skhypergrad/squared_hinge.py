@@ -72,6 +72,7 @@ class SquaredHinge(BaseDatafit):
     curvature = 2.0
     outer_losses = ("squared_hinge",)
     newton_model = "diagonal"
+    kernel_code = 3
 
     @classmethod
     def for_classes(cls, n_classes):
@@ -117,7 +118,8 @@ class SquaredHingeOvR(BaseDatafit):
 
     The ``K`` columns of ``W`` are ``K`` independent binary problems. Coordinate
     descent has no Newton model for it (``newton_model = None``): it is solved by
-    :class:`~skhypergrad.solvers.ProxGradient`.
+    :class:`~skhypergrad.solvers.ProxGradient` (or the minibatch solver, whose
+    kernels share the code 3 of the binary loss).
 
     Parameters
     ----------
@@ -130,6 +132,7 @@ class SquaredHingeOvR(BaseDatafit):
     curvature = 2.0
     outer_losses = ("squared_hinge",)
     newton_model = None
+    kernel_code = 3
 
     def __init__(self, n_classes):
         self.n_classes = int(n_classes)

@@ -15,9 +15,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhypergrad import CrossVal, HeldOut, HyperGradSearchCV, LinearSVCHyperGrad
+from skhypergrad import NSID, CrossVal, HeldOut, HyperGradSearchCV, LinearSVCHyperGrad
 from skhypergrad.models import InnerModel, from_estimator
-from skhypergrad.solvers import CoordinateDescent, ProxGradient
+from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 from skhypergrad.squared_hinge import (SquaredHinge, SquaredHingeOvR, append_intercept_column,
                                        squared_hinge_loss, squared_hinge_scorer)
 
@@ -145,6 +145,27 @@ def test_hypergradient_matches_finite_differences(engine, penalty, n_classes):
     fd = (crit.value(model, Xa, y, lam * np.exp(eps), solver=solver).value
           - crit.value(model, Xa, y, lam * np.exp(-eps), solver=solver).value) / (2 * eps)
     np.testing.assert_allclose(res.grad, [fd], rtol=1e-5)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_minibatch_kernels(n_classes):
+    """The minibatch kernels' code 3: SAGA reaches the deterministic optimum, and NSID's
+    stochastic hypergradient is within its tolerance (0.1) of AID's."""
+    X, y = _data(n=300, n_classes=n_classes)
+    Xa = append_intercept_column(X)
+    model = InnerModel("squared_hinge", "l2").bind(y)
+    lam = np.array([0.01])
+    pgmap = model.make_map(Xa, model.encode(y))
+    ref = _solver(n_classes).solve(pgmap, lam).w
+    saga = StochasticProxGradient(tol=1e-10, random_state=0).solve(pgmap, lam)
+    assert saga.converged
+    assert pgmap.objective(saga.w, lam) == pytest.approx(pgmap.objective(ref, lam), rel=1e-9)
+    crit = CrossVal(cv=3)
+    exact = crit.value_and_grad(model, Xa, y, lam, solver=_solver(n_classes),
+                                engine="aid-cg").grad
+    noisy = crit.value_and_grad(model, Xa, y, lam, solver=_solver(n_classes),
+                                engine=NSID(random_state=0)).grad
+    np.testing.assert_allclose(noisy, exact, rtol=0.1)
 
 
 # -- the estimator -----------------------------------------------------------------------
