@@ -608,8 +608,8 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
     :mod:`skhypergrad.squared_hinge`), searched as ``lam = [1 / (C n)]`` in
     log-space; the criterion is the held-out mean squared hinge (summed over the
     classes). More than two classes are one-vs-rest: ``K`` binary problems
-    sharing one ``C``, the criterion summed over them, solved by FISTA when
-    ``solver="auto"``. A fitted estimator hands ``C_`` to ``LinearSVC`` and gets
+    sharing one ``C``, the criterion summed over them (coordinate descent solves
+    them in turn). A fitted estimator hands ``C_`` to ``LinearSVC`` and gets
     the same coefficients.
 
     Parameters

@@ -116,10 +116,10 @@ class SquaredHingeOvR(BaseDatafit):
     :math:`F(W) = \frac1n \sum_i \sum_k \max(0, 1 - Y_{ik} z_{ik})^2` with
     :math:`Y_{ik} = +1` if sample ``i`` is of class ``k``, -1 otherwise.
 
-    The ``K`` columns of ``W`` are ``K`` independent binary problems. Coordinate
-    descent has no Newton model for it (``newton_model = None``): it is solved by
-    :class:`~skhypergrad.solvers.ProxGradient` (or the minibatch solver, whose
-    kernels share the code 3 of the binary loss).
+    The ``K`` columns of ``W`` are ``K`` independent binary problems
+    (``newton_model = "separable"``): coordinate descent solves them in turn with
+    :class:`SquaredHinge` (``output_datafit``, ``output_target``); the minibatch
+    kernels share the binary loss's code 3.
 
     Parameters
     ----------
@@ -131,7 +131,7 @@ class SquaredHingeOvR(BaseDatafit):
     is_classifier = True
     curvature = 2.0
     outer_losses = ("squared_hinge",)
-    newton_model = None
+    newton_model = "separable"
     kernel_code = 3
 
     def __init__(self, n_classes):
@@ -163,6 +163,14 @@ class SquaredHingeOvR(BaseDatafit):
         Y = -np.ones((y.shape[0], self.n_classes))
         Y[np.arange(y.shape[0]), y] = 1.0
         return Y
+
+    def output_datafit(self):
+        """The datafit of one output: :class:`SquaredHinge`."""
+        return SquaredHinge()
+
+    def output_target(self, y, k):
+        """Output ``k``'s labels: +1 for class ``k``, -1 otherwise."""
+        return np.where(y == k, 1.0, -1.0)
 
     def intercept_only(self, y):
         return self._signs(y).mean(axis=0)
