@@ -14,7 +14,8 @@ from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LinearSVCHyperGr
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .penalties import L1, L2, ElasticNet, WeightedL1
-from .squared_hinge import SquaredHinge, SquaredHingeOvR, squared_hinge_loss
+from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
+                            squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
@@ -28,7 +29,7 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
-    "squared_hinge_loss", "BaseDatafit", "register_datafit",
+    "squared_hinge_loss", "squared_hinge_scorer", "BaseDatafit", "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2",
     "FixedPointMap", "ProxGradMap",
     # inner solvers

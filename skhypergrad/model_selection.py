@@ -250,7 +250,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Only differentiable losses can be followed: the mean squared error for
         ``Lasso`` / ``ElasticNet``, the log-loss for ``LogisticRegression`` and the
         mean squared hinge (summed over the classes of one-vs-rest,
-        :func:`~skhypergrad.squared_hinge.squared_hinge_scorer`) for
+        :func:`~skhypergrad.squared_hinge_scorer`) for
         ``LinearSVC``, which None selects. Scores follow scikit-learn's convention
         (greater is better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
         means ``estimator.score`` (R² or accuracy): here it always means the
