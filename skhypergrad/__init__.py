@@ -9,24 +9,27 @@ from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
 from .fixed_point import FixedPointMap, ProxGradMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
-                           WeightedLassoHyperGrad)
+from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LinearSVCHyperGrad,
+                           LogisticRegressionHyperGrad, WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .penalties import L1, L2, ElasticNet, WeightedL1
+from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
+                            squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "HyperGradSearchCV",
+    "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
     # engines
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
-    "Quadratic", "Logistic", "Multinomial", "BaseDatafit", "register_datafit",
+    "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
+    "squared_hinge_loss", "squared_hinge_scorer", "BaseDatafit", "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2",
     "FixedPointMap", "ProxGradMap",
     # inner solvers

@@ -32,21 +32,22 @@ __all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max", "null_m
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
 
-def default_solver(solver, tol=1e-8, random_state=None):
+def default_solver(solver, tol=1e-8, random_state=None, datafit=None):
     """The inner solver for a name ("auto", "cd", "fista", "saga") or an instance.
 
-    ``"auto"`` is coordinate descent, for every datafit.
+    ``"auto"`` is coordinate descent, or FISTA for a ``datafit`` that declares no
+    Newton model (``newton_model = None``: coordinate descent does not apply).
     """
     if not isinstance(solver, str):
         return solver
     if solver == "auto":
-        solver = "cd"
+        solver = "fista" if datafit is not None and datafit.newton_model is None else "cd"
     if solver == "saga":
         return StochasticProxGradient(tol=tol, random_state=random_state)
     return _SOLVERS[solver](tol=tol)
 
 
-def inner_setup(hypergradient, solver, inner_tol, random_state=None):
+def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None):
     """``(engine, solver, inner_tol)`` of a search from the estimator's parameters.
 
     ``"nsid"`` is :class:`~skhypergrad.hypergrad.NSID` seeded by ``random_state``
@@ -66,7 +67,7 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None):
             engine.random_state = random_state
         if isinstance(solver, str) and solver == "auto":
             solver = "saga"
-    solver = default_solver(solver, random_state=random_state)
+    solver = default_solver(solver, random_state=random_state, datafit=datafit)
     if isinstance(solver, StochasticProxGradient):
         inner_tol = (max(inner_tol[0], 1e-4), max(inner_tol[1], 1e-6))
     return engine, solver, inner_tol
@@ -120,6 +121,7 @@ class BaseHyperGrad(BaseEstimator):
             check_consistent_length(X, groups)
         if not sp.issparse(X):  # once: coordinate descent and fold rows read columns
             X = np.asfortranarray(X)
+        X = self._training_design(X)
         get_optimizer(self.optimizer)
         model = self._inner_model(y).bind(y)
         n_samples = X.shape[0]
@@ -135,8 +137,9 @@ class BaseHyperGrad(BaseEstimator):
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
+        datafit = model.get_datafit()
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
-                                                self._inner_tol, self.random_state)
+                                                self._inner_tol, self.random_state, datafit)
 
         criterion, X_fit, y_fit, monitor = self._search_problem(X, y, groups)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
@@ -151,7 +154,7 @@ class BaseHyperGrad(BaseEstimator):
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, tol=self._refit_tol,
-                                   random_state=self.random_state)
+                                   random_state=self.random_state, datafit=datafit)
             # from the intercept-only model: exact (all zeros) when lam >= lam_max
             # (a dense X centred, in a copy: the criterion's folds read X)
             full_map = model.make_map(X, model.encode(y), center=True)
@@ -166,6 +169,11 @@ class BaseHyperGrad(BaseEstimator):
         self.best_score_ = -self.best_loss_
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
+
+    def _training_design(self, X):
+        """The matrix the model is trained on, from the validated ``X`` (``X`` itself; a
+        model with a synthetic feature appends it here)."""
+        return X
 
     def _search_problem(self, X, y, groups=None):
         """``(criterion, X_train, y_train, monitor)``: what the search descends, and the
