@@ -9,20 +9,22 @@ from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
 from .fixed_point import FixedPointMap, ProxGradMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
-                           MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
-                           WeightedLassoHyperGrad)
+from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LinearSVCHyperGrad,
+                           LogisticRegressionHyperGrad, MultiTaskElasticNetHyperGrad,
+                           MultiTaskLassoHyperGrad, WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
 from .multitask import MultiTaskQuadratic
 from .penalties import L1, L2, ElasticNet, WeightedL1
+from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
+                            squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "MultiTaskLassoHyperGrad",
+    "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
@@ -30,8 +32,9 @@ __all__ = [
     # engines
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
-    "Quadratic", "Logistic", "Multinomial", "BaseDatafit", "register_datafit",
-    "MultiTaskQuadratic",
+    "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
+    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "BaseDatafit",
+    "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers

@@ -35,21 +35,20 @@ _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticPr
 def default_solver(solver, tol=1e-8, random_state=None, datafit=None):
     """The inner solver for a name ("auto", "cd", "fista", "saga") or an instance.
 
-    ``"auto"`` is coordinate descent, for every datafit that declares a Newton model
-    (its ``newton_model``), else FISTA (e.g. multi-task least squares).
+    ``"auto"`` is coordinate descent, or FISTA for a ``datafit`` that declares no
+    Newton model (``newton_model = None``: coordinate descent does not apply).
     """
     if not isinstance(solver, str):
         return solver
     if solver == "auto":
-        solver = "cd" if datafit is None or datafit.newton_model is not None else "fista"
+        solver = "fista" if datafit is not None and datafit.newton_model is None else "cd"
     if solver == "saga":
         return StochasticProxGradient(tol=tol, random_state=random_state)
     return _SOLVERS[solver](tol=tol)
 
 
 def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None):
-    """``(engine, solver, inner_tol)`` of a search from the estimator's parameters
-    (``"auto"`` solver for ``datafit``, see :func:`default_solver`).
+    """``(engine, solver, inner_tol)`` of a search from the estimator's parameters.
 
     ``"nsid"`` is :class:`~skhypergrad.hypergrad.NSID` seeded by ``random_state``
     (as is an NSID instance without a seed of its own);
@@ -125,6 +124,7 @@ class BaseHyperGrad(BaseEstimator):
             check_consistent_length(X, groups)
         if not sp.issparse(X):  # once: coordinate descent and fold rows read columns
             X = np.asfortranarray(X)
+        X = self._training_design(X)
         get_optimizer(self.optimizer)
         model = self._inner_model(y).bind(y)
         n_samples = X.shape[0]
@@ -140,9 +140,9 @@ class BaseHyperGrad(BaseEstimator):
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
+        datafit = model.get_datafit()
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
-                                                self._inner_tol, self.random_state,
-                                                model.get_datafit())
+                                                self._inner_tol, self.random_state, datafit)
 
         criterion, X_fit, y_fit, monitor = self._search_problem(X, y, groups)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
@@ -157,8 +157,7 @@ class BaseHyperGrad(BaseEstimator):
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, tol=self._refit_tol,
-                                   random_state=self.random_state,
-                                   datafit=model.get_datafit())
+                                   random_state=self.random_state, datafit=datafit)
             # from the intercept-only model: exact (all zeros) when lam >= lam_max
             # (a dense X centred, in a copy: the criterion's folds read X)
             full_map = model.make_map(X, model.encode(y), center=True)
@@ -173,6 +172,11 @@ class BaseHyperGrad(BaseEstimator):
         self.best_score_ = -self.best_loss_
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
+
+    def _training_design(self, X):
+        """The matrix the model is trained on, from the validated ``X`` (``X`` itself; a
+        model with a synthetic feature appends it here)."""
+        return X
 
     def _search_problem(self, X, y, groups=None):
         """``(criterion, X_train, y_train, monitor)``: what the search descends, and the

@@ -37,7 +37,9 @@ Datafit codes (``datafit.kernel_code``, with the float64 array ``params`` of
 ``datafit.kernel_params()``, empty for these three): 0 least squares :math:`a = z - y`,
 1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
 2 multinomial :math:`a = \mathrm{softmax}(z) - e_y` (``y`` a class index stored
-as float).
+as float), 3 squared hinge :math:`a_k = -2\,t_k \max(0, 1 - t_k z_k)` with
+:math:`t = y = \pm 1` for one output, and for ``K`` outputs (one-vs-rest) :math:`t_k = +1`
+for the class ``k = y``, -1 otherwise (its second derivative: :math:`2\,1\{t_k z_k < 1\}`).
 """
 
 import numpy as np
@@ -49,8 +51,8 @@ from ._kernels import prox_enet
 __all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS",
            "kernel_rows", "kernel_params"]
 
-#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
-SUPPORTED_KINDS = (0, 1, 2)
+#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial, SquaredHinge)
+SUPPORTED_KINDS = (0, 1, 2, 3)
 
 
 @njit(cache=True, inline="always")
@@ -171,6 +173,15 @@ def max_row_squared_norm(X):
     return best
 
 
+@njit(cache=True, inline="always")
+def _hinge_sign(yi, k, n_outputs):
+    """The squared hinge's label of output ``k``: ``yi`` (one output), else +1 for the
+    class ``yi`` and -1 for the others."""
+    if n_outputs == 1:
+        return yi
+    return 1.0 if k == int(yi) else -1.0
+
+
 @njit(cache=True)
 def _raw_grad(kind, params, yi, z, a):
     """Raw gradient ``a = d loss(yi, z) / dz`` of one sample (see the module docstring)."""
@@ -178,6 +189,10 @@ def _raw_grad(kind, params, yi, z, a):
         a[0] = z[0] - yi
     elif kind == 1:
         a[0] = -yi / (1.0 + np.exp(yi * z[0]))
+    elif kind == 3:
+        for k in range(z.shape[0]):
+            t = _hinge_sign(yi, k, z.shape[0])
+            a[k] = -2.0 * t * max(1.0 - t * z[k], 0.0)
     else:
         zmax = z.max()
         total = 0.0
@@ -371,6 +386,10 @@ def _raw_hessp(kind, params, yi, z, dz, out):
     elif kind == 1:
         s = 1.0 / (1.0 + np.exp(-yi * z[0]))
         out[0] = s * (1.0 - s) * dz[0]
+    elif kind == 3:
+        for k in range(z.shape[0]):
+            t = _hinge_sign(yi, k, z.shape[0])
+            out[k] = 2.0 * dz[k] if t * z[k] < 1.0 else 0.0
     else:
         zmax = z.max()
         total = 0.0

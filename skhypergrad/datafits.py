@@ -20,8 +20,8 @@ it is and what it offers, as class attributes the rest of the library reads
 - its fast paths: ``least_squares`` (Gram matrices, exact SURE, an exact
   coordinate-descent model), ``constant_hessian``, ``newton_model`` (the form of
   the per-sample Hessians coordinate descent's proximal Newton model takes:
-  ``"diagonal"``, ``"softmax"``, ``"identity"`` or None), and ``kernel_code`` with
-  :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
+  ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None), and
+  ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
   parameters, or None).
 
 Registered datafits (:func:`register_datafit`) are named by
@@ -39,7 +39,7 @@ __all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_data
            "datafit_class", "check_datafit"]
 
 #: the forms of the per-sample Hessian coordinate descent's Newton model implements
-NEWTON_MODELS = ("diagonal", "softmax", "identity")
+NEWTON_MODELS = ("diagonal", "softmax", "separable", "identity")
 
 
 class BaseDatafit:
@@ -75,8 +75,11 @@ class BaseDatafit:
     least_squares = False
     #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
-    #: (``diag(p_i) - p_i p_i^T``), "identity" (``I / n`` across the outputs: least
-    #: squares on each, solved on the Gram matrix), or None (coordinate descent does
+    #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent
+    #: one-output problems of the datafit ``output_datafit()`` with the targets
+    #: ``output_target(y, k)``, solved in turn), "identity" (``I / n`` across the
+    #: outputs: least squares on each, solved on the Gram matrix, a feature's outputs
+    #: together), or None (coordinate descent does
     #: not apply)
     newton_model = "diagonal"
     #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
@@ -184,6 +187,10 @@ def _check_contract(cls):
     if cls.newton_model is not None and cls.newton_model not in NEWTON_MODELS:
         raise ValueError(f"{cls.__name__}.newton_model must be one of {NEWTON_MODELS} or "
                          f"None, got {cls.newton_model!r}.")
+    if cls.newton_model == "separable" and not (hasattr(cls, "output_datafit")
+                                                and hasattr(cls, "output_target")):
+        raise ValueError(f"{cls.__name__}.newton_model='separable' needs output_datafit() "
+                         "and output_target(y, k).")
     if not (isinstance(cls.outer_losses, tuple) and cls.outer_losses):
         raise ValueError(f"{cls.__name__}.outer_losses must be a non-empty tuple of loss "
                          f"names, got {cls.outer_losses!r}.")

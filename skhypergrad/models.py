@@ -14,8 +14,9 @@ full data, on one cross-validation fold or on a perturbed target. It is a frozen
 dataclass: picklable (joblib workers receive it), comparable by fields, never
 mutated.
 
-:func:`from_estimator` converts a scikit-learn ``Lasso``, ``ElasticNet`` or
-``LogisticRegression`` to an inner model carrying its current hyperparameters.
+:func:`from_estimator` converts a scikit-learn ``Lasso``, ``ElasticNet``,
+``LogisticRegression`` or ``LinearSVC`` to an inner model carrying its current
+hyperparameters.
 """
 
 from dataclasses import dataclass, replace
@@ -28,7 +29,7 @@ from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
 from .penalties import (
     L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
-    logistic_lam_from_sklearn,
+    logistic_lam_from_sklearn, svc_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
@@ -244,6 +245,7 @@ def from_estimator(estimator, y):
     ``MultiTaskElasticNet(alpha, \rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]` (block)
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
     ==========================================  ===========================================
 
     scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
@@ -254,9 +256,15 @@ def from_estimator(estimator, y):
     unpenalized model raises a ValueError. Two classes give the binary logistic
     datafit, more give the multinomial one.
 
+    ``LinearSVC`` (``loss="squared_hinge"``, one-vs-rest) gives the datafit
+    "squared_hinge" (:mod:`skhypergrad.squared_hinge`) with ``fit_intercept=False``:
+    liblinear penalizes its intercept as the weight of a synthetic feature, so its
+    model is this one on ``append_intercept_column(X, intercept_scaling)`` when
+    the estimator fits an intercept.
+
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, MultiTaskLasso, MultiTaskElasticNet or LogisticRegression
+    estimator : Lasso, ElasticNet, MultiTaskLasso, MultiTaskElasticNet, LogisticRegression or LinearSVC
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -269,6 +277,7 @@ def from_estimator(estimator, y):
     from sklearn.linear_model import ElasticNet as SkElasticNet
     from sklearn.linear_model import Lasso as SkLasso
     from sklearn.linear_model import LogisticRegression, MultiTaskElasticNet
+    from sklearn.svm import LinearSVC
 
     name = type(estimator).__name__
     if isinstance(estimator, MultiTaskElasticNet):  # MultiTaskLasso included
@@ -303,8 +312,27 @@ def from_estimator(estimator, y):
                               lam=lam[:1]).bind(y)
         return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
                           lam=lam).bind(y)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or "
-                     f"LogisticRegression, or a skhypergrad InnerModel; got {name}.")
+    if isinstance(estimator, LinearSVC):
+        return _svc_model(estimator, y)
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression "
+                     f"or LinearSVC, or a skhypergrad InnerModel; got {name}.")
+
+
+def _svc_model(estimator, y):
+    """The inner model of a ``LinearSVC`` (see :func:`from_estimator`)."""
+    if estimator.loss != "squared_hinge":
+        raise ValueError(f"LinearSVC(loss={estimator.loss!r}) is not differentiable; "
+                         "hyperparameter gradients need loss='squared_hinge'.")
+    if getattr(estimator, "multi_class", "ovr") != "ovr":
+        raise ValueError(f"LinearSVC(multi_class={estimator.multi_class!r}) is not "
+                         "supported; use multi_class='ovr'.")
+    if estimator.class_weight is not None:
+        raise ValueError("LinearSVC(class_weight=...) is not supported.")
+    C = float(estimator.C)
+    if not 0 < C < np.inf:
+        raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
+    return InnerModel("squared_hinge", estimator.penalty, False,
+                      lam=svc_lam_from_sklearn(C, len(y))).bind(y)
 
 
 def _multitask_model(estimator, y):

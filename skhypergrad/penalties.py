@@ -48,6 +48,7 @@ __all__ = [
     "L1", "ElasticNet", "WeightedL1", "L2",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
+    "svc_lam_from_sklearn", "svc_sklearn_from_lam",
 ]
 
 
@@ -98,6 +99,8 @@ class BasePenalty:
     #: whether the penalty acts on whole rows of multi-output coefficients (the L2,1
     #: norm of a feature's outputs) rather than on each coefficient
     group_rows = False
+    #: whether the map uses ``l1`` (False: ``l1`` is always 0)
+    has_l1 = True
     #: nonnegative coefficients (set by the constructor)
     positive = False
 
@@ -327,6 +330,7 @@ class L2(BasePenalty):
     """
 
     has_l2 = True
+    has_l1 = False
 
     def n_hyper(self, n_features):
         return 1
@@ -386,3 +390,18 @@ def logistic_sklearn_from_lam(lam, n_samples):
     total = float(lam.sum())
     l1_ratio = float(lam[0] / total) if total > 0 else 1.0
     return 1.0 / (total * n_samples), l1_ratio
+
+
+def svc_lam_from_sklearn(C, n_samples):
+    r"""``lam = [1 / (C n)]`` from scikit-learn's ``LinearSVC(C)`` (either penalty).
+
+    liblinear minimizes :math:`C\sum_i \ell_i + \frac12\|w\|^2` (or
+    :math:`+ \|w\|_1`); dividing by :math:`Cn`: the weight :math:`1/(Cn)` of
+    :class:`L2` (``lam = [lam2]``) or :class:`L1` (``lam = [lam1]``).
+    """
+    return np.array([1.0 / (float(C) * n_samples)])
+
+
+def svc_sklearn_from_lam(lam, n_samples):
+    """``C`` from ``lam = [lam1]`` or ``[lam2]``."""
+    return 1.0 / (float(np.atleast_1d(lam)[0]) * n_samples)

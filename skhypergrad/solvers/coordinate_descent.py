@@ -49,11 +49,12 @@ steps allow it: a step :math:`\Delta_j` decreases the objective by at least
 :math:`L_j \Delta_j^2 / 2`, a lower bound on the gap.
 """
 
+import copy
 from numbers import Integral
 
 import numpy as np
 
-from .._design import GRAM_MAX_FEATURES
+from .._design import GRAM_MAX_FEATURES, Design
 from ._base import BaseSolver, SolveResult
 from ._block_gram import (augmented_gram, block_gram_epoch, gram_gap_measure,
                           stacked_target_products)
@@ -158,6 +159,8 @@ class CoordinateDescent(BaseSolver):
         self._check_params(pgmap)
         if pgmap.datafit.newton_model == "identity":
             return self._solve_identity_blocks(pgmap, lam, w)
+        if pgmap.datafit.newton_model == "separable":
+            return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
         z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
@@ -233,6 +236,36 @@ class CoordinateDescent(BaseSolver):
                     break
                 threshold = min(threshold, decrease * self.tol / measure)
         return SolveResult(B.ravel().copy(), epoch, measure, measure <= self.tol)
+    def _solve_outputs(self, pgmap, lam, w):
+        """The ``K`` independent outputs of a "separable" datafit solved in turn, each a
+        one-output problem (``datafit.output_datafit()``, targets
+        ``datafit.output_target(y, k)``) on the same design, to the relative gap ``tol``.
+
+        The datafit, its null model and the penalty are sums over the outputs, so the
+        outputs' duality gaps (each certified by its own dual point) add up to a bound
+        on the whole problem's suboptimality: the measure returned is their sum
+        relative to the whole problem's scale, at most ``tol`` when every output
+        reached it. (The whole problem's own dual point, rescaled by one factor for
+        every output, certifies less.)
+        """
+        design, datafit = pgmap.design, pgmap.datafit
+        K, p, fit_intercept = design.n_outputs, design.n_features, design.fit_intercept
+        one = Design(design.X, fit_intercept, 1, design.offset, design.target_offset)
+        output_datafit = datafit.output_datafit()
+        W, b = w[:p * K].reshape(p, K), w[p * K:]  # views: written in place
+        solver = copy.copy(self)
+        solver.warn = False  # the whole problem's measure decides, below
+        n_iter, total = 0, 0.0
+        for k in range(K):
+            sub = type(pgmap).on_design(output_datafit, pgmap.penalty, one,
+                                        datafit.output_target(pgmap.y, k))
+            res = solver.solve(sub, lam, np.append(W[:, k], b[k:k + 1]))
+            W[:, k] = res.w[:p]
+            b[k:k + 1] = res.w[p:]
+            n_iter += res.n_iter
+            total += res.gap * gap_scale(sub)
+        measure = total / gap_scale(pgmap)
+        return SolveResult(w, n_iter, measure, measure <= self.tol)
 
     def _gap_measure(self, pgmap, lam, prob, w, z, a, grad):
         """The stopping measure (relative duality gap) at ``w``, with ``X^T theta = -X^T a / n``
@@ -261,8 +294,8 @@ class CoordinateDescent(BaseSolver):
                 or (model == "softmax" and datafit.n_outputs == 1):
             raise ValueError(
                 f"CoordinateDescent needs a datafit with a Newton model (newton_model "
-                f"'diagonal' for one output, 'softmax' for classes, 'identity' for "
-                f"outputs with identity Hessians), got {datafit!r} "
+                f"'diagonal' for one output, 'softmax' or 'separable' for several, "
+                f"'identity' for outputs with identity Hessians), got {datafit!r} "
                 f"(newton_model={model!r}); use ProxGradient for it.")
         for name, low in (("max_iter", 0), ("max_epochs", 1), ("ws_start_size", 1),
                           ("anderson", 0)):
