@@ -264,7 +264,9 @@ def from_estimator(estimator, y):
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, MultiTaskLasso, MultiTaskElasticNet, LogisticRegression or LinearSVC
+    estimator : scikit-learn linear model
+        ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
+        ``LogisticRegression`` or ``LinearSVC``.
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
