@@ -10,9 +10,12 @@ from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_da
 from .fixed_point import FixedPointMap, ProxGradMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LinearSVCHyperGrad,
-                           LogisticRegressionHyperGrad, WeightedLassoHyperGrad)
+                           LogisticRegressionHyperGrad, MultiTaskElasticNetHyperGrad,
+                           MultiTaskLassoHyperGrad, WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
+from .group_penalties import GroupElasticNet, GroupL21
+from .multitask import MultiTaskQuadratic
 from .penalties import L1, L2, ElasticNet, WeightedL1
 from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
                             squared_hinge_scorer)
@@ -21,7 +24,8 @@ from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticPro
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "HyperGradSearchCV",
+    "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
+    "MultiTaskElasticNetHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
@@ -29,8 +33,9 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
-    "squared_hinge_loss", "squared_hinge_scorer", "BaseDatafit", "register_datafit",
-    "L1", "ElasticNet", "WeightedL1", "L2",
+    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "BaseDatafit",
+    "register_datafit",
+    "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",

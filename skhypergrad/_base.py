@@ -100,6 +100,8 @@ class BaseHyperGrad(BaseEstimator):
     }
 
     _is_classifier = False
+    #: whether the targets are 2d, one column per output (multi-task regression)
+    _multi_output = False
     #: accuracy of the inner solves (relative duality gap) at the start and the end of
     #: the search, and for the final refit
     _inner_tol = (1e-6, 1e-10)
@@ -115,7 +117,8 @@ class BaseHyperGrad(BaseEstimator):
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
     def _fit(self, X, y, groups=None):
-        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier)
+        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
+                         multi_output=self._multi_output)
         if groups is not None:
             groups = column_or_1d(groups)
             check_consistent_length(X, groups)

@@ -50,9 +50,10 @@ class Design:
         The column means :math:`\mu` of a centred design (see the module
         docstring), or None. A dense ``X`` is then the centred matrix; a sparse
         ``X`` is the uncentred one, centred implicitly in every product.
-    target_offset : float, default=0.0
+    target_offset : float or ndarray of shape (n_outputs,), default=0.0
         The mean :math:`\bar y` subtracted from a least-squares target (0 for any
-        other): the predictions of ``w`` are those of the model minus it.
+        other; one per output for several): the predictions of ``w`` are those of
+        the model minus it.
     """
 
     def __init__(self, X, fit_intercept=False, n_outputs=1, offset=None, target_offset=0.0):
@@ -60,7 +61,9 @@ class Design:
         self.fit_intercept = bool(fit_intercept)
         self.n_outputs = int(n_outputs)
         self.offset = offset
-        self.target_offset = float(target_offset)
+        # a float for one output, one per output otherwise
+        self.target_offset = float(target_offset) if np.ndim(target_offset) == 0 \
+            else np.asarray(target_offset, dtype=np.float64)
         # plain attributes (read at every product): X is not replaced
         self.n_samples, self.n_features = X.shape
         #: number of penalized entries of ``w``
@@ -313,16 +316,17 @@ def gram_of(design, X=None):
 
 
 def xty_of(design, y, X=None):
-    """``X^T y / n`` of a one-output design and a target ``y``, computed once and cached
-    with the design while its ``X`` and ``y`` (the same object) stay.
+    """``X^T y / n`` of a dense design and a target ``y`` (shape (p,) for ``y`` of shape
+    (n,), (p, K) for (n, K)), computed once and cached with the design while its ``X``
+    and ``y`` (the same object) stay.
 
     ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
     """
     entry = design._cache.get("xty")
     if entry is None or entry[0] is not design.X or entry[1] is not y:
         X = design.X if X is None else X
-        entry = (design.X, y, np.asarray(X.T @ np.asarray(y, dtype=np.float64)).ravel()
-                 / X.shape[0])
+        xty = np.asarray(X.T @ np.asarray(y, dtype=np.float64))
+        entry = (design.X, y, (xty.ravel() if np.ndim(y) == 1 else xty) / X.shape[0])
         design._cache["xty"] = entry
     return entry[2]
 

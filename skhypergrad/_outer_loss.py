@@ -250,7 +250,7 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
     if offset is not None:
         if not sp.issparse(X_val):  # (rows is None: dense rows are copied above)
             X_val = X_val - offset
-        if frame.target_offset:
+        if np.any(frame.target_offset):
             y_val_encoded = y_val_encoded - frame.target_offset
     design = Design(X_val, model.fit_intercept, datafit.n_outputs, offset,
                     0.0 if frame is None else frame.target_offset)

@@ -80,15 +80,17 @@ def null_model(pgmap):
 def lam1_max(pgmap):
     r"""Smallest L1 weight for which the solution's coefficients are all zero.
 
-    :math:`\max_j |\nabla_j F(0, b^*)|` (max over classes for the multinomial
-    model), with the intercept :math:`b^*` optimal for zero coefficients.
+    :math:`\max_j |\nabla_j F(0, b^*)|` (for several outputs, the penalty's dual
+    norm of the row :math:`\nabla_j F`: the max over classes for the multinomial
+    model, the Euclidean norm for a block penalty), with the intercept :math:`b^*`
+    optimal for zero coefficients.
     """
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
     w = null_model(pgmap)
     g = datafit.gradient(design, y, w)[: design.n_coefs]
     # a nonnegative model: a coefficient enters where -grad_j exceeds the weight
     g = np.maximum(-g, 0.0) if pgmap.penalty.positive else np.abs(g)
-    g = g.reshape(design.n_features, design.n_outputs).max(axis=1)
+    g = pgmap.penalty.row_dual_norms(g.reshape(design.n_features, design.n_outputs))
     return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
 
 

@@ -230,16 +230,18 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     return out._replace(state=out.state._replace(engine_state=v))
 
 
-def _check_data(X, y, names=("X", "y")):
-    """``X`` as float64 CSR / CSC or array, ``y`` 1d of the same length; errors name
-    ``names`` (a malformed sparse ``X`` included, see
+def _check_data(X, y, names=("X", "y"), multi_output=False):
+    """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
+    datafit, one column per output) of the same length; errors name ``names`` (a
+    malformed sparse ``X`` included, see
     :func:`~skhypergrad._validation.check_sparse_structure`)."""
     X = check_sparse_structure(X, names[0])
     with named(names[0]):
         X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
                         input_name=names[0])
     with named(names[1]):
-        y = column_or_1d(y)
+        y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
+            else column_or_1d(y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
                          f"{y.shape[0]}.")
@@ -374,7 +376,7 @@ class BaseCriterion:
             raise ValueError(f"model must be a skhypergrad InnerModel, got "
                              f"{type(model).__name__}; convert scikit-learn estimators "
                              "with skhypergrad.models.from_estimator.")
-        X, y = _check_data(X, y)
+        X, y = _check_data(X, y, multi_output=model.datafit_class.multi_output)
         model = model.bind(y)
         return model, X, y, model.encode(y), model.check_lam(lam, X.shape[1])
 
@@ -393,14 +395,16 @@ class HeldOut(BaseCriterion):
     with :math:`\ell_{val}(y, z) = (z - y)^2` (``"squared"``: the mean squared
     error, *not* halved, as ``sklearn.metrics.mean_squared_error``) or the
     natural-log log-loss (``"logistic"``, ``"multinomial"``, as
-    ``sklearn.metrics.log_loss``).
+    ``sklearn.metrics.log_loss``); for T outputs (multi-task models),
+    ``"multitask_squared"``, :math:`\frac{1}{n_{val} T}\|Y_{val} - X_{val}W - 1b^T\|_F^2`
+    (``mean_squared_error`` averaged over the outputs).
 
     Parameters
     ----------
     X_val : ndarray or sparse matrix of shape (n_val, n_features)
-    y_val : array-like of shape (n_val,)
+    y_val : array-like of shape (n_val,) or (n_val, n_tasks)
         Validation targets, in the same labels as the training targets.
-    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         ``"auto"`` takes the loss matching the model's datafit; any other value
         must match it.
     """
@@ -429,7 +433,8 @@ class HeldOut(BaseCriterion):
         matrix of coordinate descent). Not pickled: a copy sent to a worker
         builds its own."""
         def build():
-            X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
+            X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
+                                       model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
             pgmap = _centred_map(model, X, y_enc, lipschitz)
@@ -466,7 +471,7 @@ class CrossVal(BaseCriterion):
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
         ``joblib.parallel_config`` context.
-    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     """
 
@@ -719,8 +724,8 @@ class SURE(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
-        if model.is_classifier:
-            raise ValueError("SURE is defined for least squares models only.")
+        if model.is_classifier or model.datafit_class.multi_output:
+            raise ValueError("SURE is defined for single-output least squares models only.")
         sigma2 = self._sigma() ** 2
         if self._uses_exact_df(model.get_datafit()):
             (inner_state,) = _check_state(state, 1)

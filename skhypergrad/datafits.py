@@ -10,7 +10,8 @@ and is shared by every datafit.
 it is and what it offers, as class attributes the rest of the library reads
 (never a type test):
 
-- its task and targets: ``is_classifier``, ``encode`` (and, for a classifier,
+- its task and targets: ``is_classifier``, ``multi_output`` (targets of shape
+  (n, n_outputs)), ``encode`` (and, for a classifier,
   :meth:`BaseDatafit.for_classes` and ``encode_classes`` from class indices);
 - its null model, :meth:`~BaseDatafit.intercept_only`;
 - the held-out losses it can be scored by, ``outer_losses`` (the first is the
@@ -19,8 +20,8 @@ it is and what it offers, as class attributes the rest of the library reads
 - its fast paths: ``least_squares`` (Gram matrices, exact SURE, an exact
   coordinate-descent model), ``constant_hessian``, ``newton_model`` (the form of
   the per-sample Hessians coordinate descent's proximal Newton model takes:
-  ``"diagonal"``, ``"softmax"`` or None), and ``kernel_code`` with
-  :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
+  ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None), and
+  ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
   parameters, or None).
 
 Registered datafits (:func:`register_datafit`) are named by
@@ -38,7 +39,7 @@ __all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_data
            "datafit_class", "check_datafit"]
 
 #: the forms of the per-sample Hessian coordinate descent's Newton model implements
-NEWTON_MODELS = ("diagonal", "softmax", "separable")
+NEWTON_MODELS = ("diagonal", "softmax", "separable", "identity")
 
 
 class BaseDatafit:
@@ -57,6 +58,9 @@ class BaseDatafit:
     #: ``encode_classes`` are defined)
     is_classifier = False
     n_outputs = 1
+    #: whether the targets have one column per output, shape (n, n_outputs) (multi-task
+    #: regression), rather than one entry per sample
+    multi_output = False
     curvature = 1.0
     #: the held-out losses it can be scored by (:mod:`skhypergrad._outer_loss`); the
     #: first is the default
@@ -73,7 +77,9 @@ class BaseDatafit:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
     #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent
     #: one-output problems of the datafit ``output_datafit()`` with the targets
-    #: ``output_target(y, k)``, solved in turn), or None (coordinate descent does
+    #: ``output_target(y, k)``, solved in turn), "identity" (``I / n`` across the
+    #: outputs: least squares on each, solved on the Gram matrix, a feature's outputs
+    #: together), or None (coordinate descent does
     #: not apply)
     newton_model = "diagonal"
     #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None

@@ -105,12 +105,12 @@ def _unwrap(estimator):
         name, final = estimator.steps[-1]
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
-    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC)) \
-            or isinstance(final, (MultiTaskLasso, MultiTaskElasticNet)):
+    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
+                              MultiTaskElasticNet)):
         raise ValueError(
-            "estimator must be a scikit-learn Lasso, ElasticNet or LogisticRegression with "
-            "an L1 or elastic-net penalty, a LinearSVC, or a Pipeline ending with one; got "
-            f"{type(final).__name__}.")
+            "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
+            "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
+            f"LinearSVC, or a Pipeline ending with one; got {type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
         column = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -468,11 +468,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
         check_cv_size(self.cv, _num_samples(X))
-        y = check_target(y, classifier=classifier)
+        y = check_target(y, classifier=classifier,
+                         multi_output=isinstance(final, MultiTaskElasticNet))
         model = _inner_model(final, y)
         n_samples = y.shape[0]
         space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
-        if model.penalty == "elasticnet":
+        if model.get_penalty().n_hyper(1) == 2:  # (alpha, l1_ratio): the elastic nets
             space = space._replace(names=space.names + ("l1_ratio",))
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))

@@ -157,7 +157,8 @@ class InnerModel:
     def encode(self, y):
         r"""Targets as the datafit uses them.
 
-        Real values (float64) for regression; for classifiers the labels are
+        Real values for regression (the datafit's ``encode``: float64, of shape
+        (n, T) for a multi-task datafit); for classifiers the labels are
         mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to class
         indices, then by the datafit's ``encode_classes``: :math:`\{-1, +1\}`
         (logistic, ``classes[1]`` is +1) or the indices (multinomial). Labels
@@ -172,7 +173,7 @@ class InnerModel:
         ndarray of shape (n_samples,)
         """
         if not self.is_classifier:
-            return np.asarray(y, dtype=np.float64)
+            return self.get_datafit().encode(y)
         datafit = self.get_datafit()
         enc = LabelEncoder()
         enc.classes_ = np.asarray(self.classes)
@@ -240,6 +241,8 @@ def from_estimator(estimator, y):
     ==========================================  ===========================================
     ``Lasso(alpha)``                            :math:`[\alpha]` (penalty ``"l1"``)
     ``ElasticNet(alpha, l1_ratio=\rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]`
+    ``MultiTaskLasso(alpha)``                   :math:`[\alpha]` (block penalty)
+    ``MultiTaskElasticNet(alpha, \rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]` (block)
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
     ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
@@ -261,7 +264,9 @@ def from_estimator(estimator, y):
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, LogisticRegression or LinearSVC
+    estimator : scikit-learn linear model
+        ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
+        ``LogisticRegression`` or ``LinearSVC``.
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -273,10 +278,12 @@ def from_estimator(estimator, y):
     """
     from sklearn.linear_model import ElasticNet as SkElasticNet
     from sklearn.linear_model import Lasso as SkLasso
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, MultiTaskElasticNet
     from sklearn.svm import LinearSVC
 
     name = type(estimator).__name__
+    if isinstance(estimator, MultiTaskElasticNet):  # MultiTaskLasso included
+        return _multitask_model(estimator, y)
     if isinstance(estimator, (SkLasso, SkElasticNet)):
         positive = bool(estimator.positive)
         alpha = float(estimator.alpha)
@@ -328,6 +335,36 @@ def _svc_model(estimator, y):
         raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
     return InnerModel("squared_hinge", estimator.penalty, False,
                       lam=svc_lam_from_sklearn(C, len(y))).bind(y)
+
+
+def _multitask_model(estimator, y):
+    r"""The inner model of a ``MultiTaskLasso`` / ``MultiTaskElasticNet`` on targets ``y``
+    of shape (n, T): multi-output least squares with the block penalty
+    (:class:`~skhypergrad.group_penalties.GroupL21`, or
+    :class:`~skhypergrad.group_penalties.GroupElasticNet` with
+    ``lam = [alpha rho, alpha (1 - rho)]`` when ``l1_ratio = rho < 1``)."""
+    from sklearn.linear_model import MultiTaskLasso
+
+    from .group_penalties import GroupElasticNet, GroupL21
+    from .multitask import MultiTaskQuadratic
+
+    name = type(estimator).__name__
+    y = np.asarray(y)
+    if y.ndim != 2:
+        raise ValueError(f"{name} needs 2d targets (n_samples, n_tasks), got {y.shape}.")
+    alpha = float(estimator.alpha)
+    if not alpha > 0:
+        raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
+    rho = 1.0 if isinstance(estimator, MultiTaskLasso) else float(estimator.l1_ratio)
+    if not 0 < rho <= 1:
+        raise ValueError(f"{name} needs 0 < l1_ratio <= 1 (an L1 part), got "
+                         f"l1_ratio={estimator.l1_ratio!r}.")
+    datafit = MultiTaskQuadratic(y.shape[1])
+    if rho == 1.0:
+        return InnerModel(datafit, GroupL21(), bool(estimator.fit_intercept),
+                          lam=np.array([alpha]))
+    return InnerModel(datafit, GroupElasticNet(), bool(estimator.fit_intercept),
+                      lam=enet_lam_from_sklearn(alpha, rho))
 
 
 def _logistic_l1_ratio(estimator):

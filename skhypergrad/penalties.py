@@ -42,6 +42,7 @@ The module also converts scikit-learn's parametrizations (``alpha``,
 import numpy as np
 
 from ._kernels import prox_enet, prox_enet_mask
+from ._prox_jacobian import DiagonalJacobian
 
 __all__ = [
     "L1", "ElasticNet", "WeightedL1", "L2",
@@ -92,6 +93,12 @@ class BasePenalty:
 
     #: whether the map uses ``l2`` (False: ``l2`` is always 0)
     has_l2 = False
+    #: whether the prox's Jacobian is diagonal (:meth:`prox_jac_diag`); a penalty whose
+    #: Jacobian is not (block penalties) declares False and gives :meth:`prox_jacobian`
+    diagonal_jacobian = True
+    #: whether the penalty acts on whole rows of multi-output coefficients (the L2,1
+    #: norm of a feature's outputs) rather than on each coefficient
+    group_rows = False
     #: whether the map uses ``l1`` (False: ``l1`` is always 0)
     has_l1 = True
     #: nonnegative coefficients (set by the constructor)
@@ -155,6 +162,19 @@ class BasePenalty:
         return lam
 
     # -- the elastic-net algebra, written once ---------------------------------
+    def row_dual_norms(self, u):
+        r"""Dual norms of the rows of multi-output ``u`` (p, K): :math:`\|u_j\|_\infty`
+        (the dual of :math:`\sum_k |w_{jk}|`)."""
+        return np.abs(u).max(axis=1)
+
+    def conjugate_excess(self, u, l1):
+        r""":math:`\sum_{jk} \max(|u_{jk}| - l1_j, 0)^2` for ``u`` of shape (p, K): the
+        conjugate of the penalty at ``u`` is it over ``2 l2``."""
+        excess = np.abs(u) - l1[:, None]
+        np.maximum(excess, 0.0, out=excess)  # in place: p may be large
+        np.square(excess, out=excess)
+        return float(np.sum(excess))
+
     def value(self, coef, lam):
         """``sum_j l1_j |coef_j| + l2/2 ||coef||^2`` (coef of shape (p,) or (p, K))."""
         coef = np.asarray(coef)
@@ -189,6 +209,11 @@ class BasePenalty:
         """Diagonal of the conservative Jacobian ``d prox / dz``."""
         l1, l2 = self.weights(lam, n_features)
         return _mask(z, l1, step, n_outputs, self.lower) / (1.0 + step * l2)
+
+    def prox_jacobian(self, z, step, lam, n_features, n_outputs=1):
+        """The Jacobian of :meth:`prox_jac_diag` as a
+        :class:`~skhypergrad._prox_jacobian.DiagonalJacobian`."""
+        return DiagonalJacobian(self.prox_jac_diag(z, step, lam, n_features, n_outputs))
 
     def prox_jac_on_support(self, step, lam):
         r"""The entries of :meth:`prox_jac_diag` where the mask is 1: one number,

@@ -144,28 +144,40 @@ def _gap_sums(coef, u, l1, l2, positive, acc):
 
 
 def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
-    """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy."""
-    design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
-    p, K = design.n_features, design.n_outputs
-    if penalty.positive:
+    """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy;
+    the dual norms of the rows and the conjugate of the penalty are the penalty's
+    (``row_dual_norms``, ``conjugate_excess``)."""
+    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+    if pgmap.penalty.positive:
         raise ValueError("positive=True is for one output only.")
-    l1, l2 = penalty.weights(lam, p)
     if z is None:
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
-    coef = design.coef(w)
-    primal = datafit.loss(y, z) + penalty.value(coef, lam)  # its temporaries freed before u
+    loss = datafit.loss(y, z)
     u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
-    grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0
-    au = np.abs(u) if K == 1 else np.abs(u).max(axis=1)
+    return gap_from_parts(pgmap, w, lam, loss, lambda s: datafit.dual_term(y, s * theta),
+                          theta.sum(axis=0), u)
+
+
+def gap_from_parts(pgmap, w, lam, loss, dual_term, theta_sum, u):
+    r"""``(primal, dual, gap, grad_free)`` of :func:`duality_gap` (several outputs) from
+    the parts it reads of the data: the datafit's value ``loss`` at ``w``,
+    ``dual_term(s)`` (the datafit's dual term at :math:`s\theta`),
+    :math:`\sum_i \theta_i` (``theta_sum``, shape (K,)) and :math:`X^T\theta` (``u``,
+    shape (p, K)): computed from the predictions, or from Gram products without them.
+    """
+    design, penalty = pgmap.design, pgmap.penalty
+    p = design.n_features
+    l1, l2 = penalty.weights(lam, p)
+    coef = design.coef(w).reshape(p, -1)
+    primal = loss + penalty.value(coef, lam)
+    grad_b = float(np.max(np.abs(theta_sum))) if design.fit_intercept else 0.0
+    # the dual norms of the rows (the penalty's: max over outputs for elementwise L1,
+    # the Euclidean norm for a block penalty)
+    au = penalty.row_dual_norms(u)
     free = np.zeros(p, dtype=bool)
     if l2 > 0:
-        # in place: p may be large (sparse X), one p-sized temporary
-        excess = (au if K == 1 else np.abs(u)) - (l1 if K == 1 else l1[:, None])
-        np.maximum(excess, 0.0, out=excess)
-        np.square(excess, out=excess)
-        g_star = float(np.sum(excess)) / (2.0 * l2)
-        del excess
+        g_star = penalty.conjugate_excess(u, l1) / (2.0 * l2)
         scale = 1.0
     else:
         # unpenalized features (l1_j = 0) are held fixed like the intercept
@@ -175,17 +187,16 @@ def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = np.where((au > l1) & ~free, l1 / au, 1.0)
         scale = float(min(1.0, ratios.min(initial=1.0)))
-        theta = scale * theta
-    offset = float(np.sum(design.intercept(w) * theta.sum(axis=0)))
+    offset = scale * float(np.sum(design.intercept(w) * theta_sum))
     if free.any():
         offset += scale * float(np.sum(coef[free] * u[free]))
-    dual = datafit.dual_term(y, theta) - offset - g_star
+    dual = dual_term(scale) - offset - g_star
     if l2 > 0 and g_star > 0 and np.all(l1 > 0):
         # for a small l2, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
         # gives the tighter bound: keep the larger of the two
         ratios = np.maximum(au, l1)
         s = float(np.min(np.divide(l1, ratios, out=ratios)))
-        dual = max(dual, datafit.dual_term(y, s * theta) - s * offset)
+        dual = max(dual, dual_term(s) - s * offset)
     return primal, dual, primal - dual, grad_b
 
 

@@ -30,6 +30,13 @@ with the elastic-net prox per coefficient, and an exact step along ``(1, ...,
 but converges only linearly, slowly on nearly separable data; the coupled model
 keeps proximal Newton's fast local convergence.
 
+Multi-output least squares (``newton_model = "identity"``: the per-sample Hessian
+is the identity across the outputs, as for the multi-task Lasso) is solved by
+block coordinate descent on the Gram matrix: the rows of the coefficients (a
+feature's K outputs together, with the block soft-thresholding of an L2,1
+penalty) and the intercepts in turn, exactly (see
+:mod:`skhypergrad.solvers._block_gram`), without working sets.
+
 Working sets (celer, skglm): each outer iteration computes the full gradient
 :math:`X^T \nabla_z F` once, scores every feature by its coordinate step
 :math:`L_j |\Delta_j|` (zero exactly at optimality), and solves the problem
@@ -47,9 +54,12 @@ from numbers import Integral
 
 import numpy as np
 
-from .._design import Design
+from .._design import GRAM_MAX_FEATURES, Design
 from ._base import BaseSolver, SolveResult
+from ._block_gram import (augmented_gram, block_gram_epoch, gram_gap_measure,
+                          stacked_target_products)
 from ._gap import gap_scale
+from .prox_grad import ProxGradient
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
@@ -147,6 +157,8 @@ class CoordinateDescent(BaseSolver):
 
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
+        if pgmap.datafit.newton_model == "identity":
+            return self._solve_identity_blocks(pgmap, lam, w)
         if pgmap.datafit.newton_model == "separable":
             return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
@@ -180,6 +192,50 @@ class CoordinateDescent(BaseSolver):
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
 
+    def _solve_identity_blocks(self, pgmap, lam, w):
+        """Block coordinate descent on the Gram matrix (:mod:`._block_gram`) for a datafit
+        whose per-sample Hessian is the identity; FISTA (:class:`ProxGradient`) when
+        the Gram matrix would have more than 2048 rows.
+
+        Epochs run until one decreases the objective by less than ``tol`` times its
+        scale (the gap is at least that); the duality gap is then evaluated (from the
+        Gram products alone, see :func:`._block_gram.gram_gap_measure`), and the epochs
+        go on (at most ``max_epochs`` in all) until it is below ``tol`` or stalls (20
+        evaluations without lowering it by 10%). After a gap ``m > tol``, the next one is
+        evaluated once an epoch's decrease has fallen by ``tol / m`` (the two fall
+        at the same linear rate), not at every epoch."""
+        design, penalty = pgmap.design, pgmap.penalty
+        q = design.n_features + design.fit_intercept
+        if q > GRAM_MAX_FEATURES:
+            return ProxGradient(tol=self.tol, max_iter=self.max_epochs,
+                                warn=False)._solve(pgmap, lam, w)
+        K = design.n_outputs
+        Y = pgmap.y if K > 1 else pgmap.y[:, None]
+        A = augmented_gram(design)
+        C = stacked_target_products(design, pgmap.y)
+        B = np.ascontiguousarray(w.reshape(q, K))
+        Q = A @ B
+        l1, l2 = penalty.weights(lam, design.n_features)
+        l1 = np.ascontiguousarray(l1, dtype=np.float64)
+        p = design.n_features
+        yy = float(np.vdot(Y, Y)) / design.n_samples
+        scale = gap_scale(pgmap)
+        threshold = self.tol * scale
+        measure, best, stalled, epoch = np.inf, np.inf, 0, 0
+        while epoch < self.max_epochs:
+            decrease = block_gram_epoch(A, C, B, Q, l1, float(l2), p,
+                                        bool(penalty.group_rows))
+            epoch += 1
+            if decrease <= threshold or epoch == self.max_epochs:
+                measure = gram_gap_measure(pgmap, lam, A, C, B, Q, yy, scale)
+                if measure <= self.tol:
+                    break
+                stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
+                best = min(best, measure)
+                if stalled >= _STALL_CHECKS:
+                    break
+                threshold = min(threshold, decrease * self.tol / measure)
+        return SolveResult(B.ravel().copy(), epoch, measure, measure <= self.tol)
     def _solve_outputs(self, pgmap, lam, w):
         """The ``K`` independent outputs of a "separable" datafit solved in turn, each a
         one-output problem (``datafit.output_datafit()``, targets
@@ -234,11 +290,13 @@ class CoordinateDescent(BaseSolver):
         model = datafit.newton_model
         if pgmap.penalty.positive and datafit.n_outputs > 1:
             raise ValueError("CoordinateDescent: positive=True is for one output only.")
-        if model is None or (model == "diagonal") != (datafit.n_outputs == 1):
+        if model is None or (model == "diagonal" and datafit.n_outputs != 1) \
+                or (model == "softmax" and datafit.n_outputs == 1):
             raise ValueError(
                 f"CoordinateDescent needs a datafit with a Newton model (newton_model "
-                f"'diagonal' for one output, 'softmax' or 'separable' for several), got "
-                f"{datafit!r} (newton_model={model!r}); use ProxGradient for it.")
+                f"'diagonal' for one output, 'softmax' or 'separable' for several, "
+                f"'identity' for outputs with identity Hessians), got {datafit!r} "
+                f"(newton_model={model!r}); use ProxGradient for it.")
         for name, low in (("max_iter", 0), ("max_epochs", 1), ("ws_start_size", 1),
                           ("anderson", 0)):
             value = getattr(self, name)
