@@ -8,6 +8,7 @@ from .poisoning import PoisoningResult, poison
 from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
 from .fixed_point import FixedPointMap, ProxGradMap
+from .glm import Gamma, Poisson, Tweedie
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
                            WeightedLassoHyperGrad)
@@ -26,7 +27,8 @@ __all__ = [
     # engines
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
-    "Quadratic", "Logistic", "Multinomial", "BaseDatafit", "register_datafit",
+    "Quadratic", "Logistic", "Multinomial", "Poisson", "Gamma", "Tweedie", "BaseDatafit",
+    "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2",
     "FixedPointMap", "ProxGradMap",
     # inner solvers

@@ -42,12 +42,16 @@ class SearchDefaults(NamedTuple):
     scan_l2 : tuple of float
         Relative L2 weights of the paths (penalties with an L2 term), increasing; the
         lower bound of ``l2_range`` stands for "no L2 term".
+    scan_ridge : ndarray
+        Relative L2 weights of the one path of a penalty without an L1 term (ridge),
+        from strong to weak.
     """
 
     l1_range: tuple
     l2_range: tuple
     scan_l1: np.ndarray
     scan_l2: tuple
+    scan_ridge: np.ndarray = 10.0 ** (2.0 - np.arange(0, 15) / 2.0)
 
 
 #: least squares: paths down to 1e-4 lam1_max
@@ -92,7 +96,7 @@ def l2_scale(pgmap):
     if design.fit_intercept and design.offset is None:  # (a centred design's are)
         means = np.asarray(X.sum(axis=0)).ravel() / n
         sq = np.maximum(sq - n * means * means, 0.0)
-    kappa = pgmap.datafit.curvature * float(np.sum(sq)) / (n * max(p, 1))
+    kappa = pgmap.curvature * float(np.sum(sq)) / (n * max(p, 1))
     return kappa if kappa > 0 and np.isfinite(kappa) else 1.0
 
 
@@ -130,7 +134,10 @@ class SearchScales(NamedTuple):
 
     def scan(self, defaults=LEAST_SQUARES):
         """Paths of the starting scan of ``defaults``, one per L2 level (one for a penalty
-        without an L2 term), each from strong to weak L1 weight."""
+        without an L2 term), each from strong to weak L1 weight; for a penalty without an
+        L1 term (ridge), one path of L2 weights, from strong to weak (``scan_ridge``)."""
+        if not self.penalty.has_l1:
+            return [np.array([self.lam(0.0, r2) for r2 in defaults.scan_ridge])]
         levels = defaults.scan_l2 if self.penalty.has_l2 else defaults.scan_l2[:1]
         return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
 

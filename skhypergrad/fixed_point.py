@@ -178,10 +178,21 @@ class ProxGradMap(FixedPointMap):
         return self
 
     @property
+    def curvature(self):
+        r"""The curvature ``c`` that sets the map's step and the solvers' scales: the
+        datafit's :meth:`~skhypergrad.datafits.BaseDatafit.data_curvature` at the
+        targets (its global bound ``curvature`` when it has one; computed once)."""
+        c = self.__dict__.get("_curvature")
+        if c is None:
+            c = self._curvature = float(self.datafit.data_curvature(self.y))
+        return c
+
+    @property
     def lipschitz(self):
-        r"""Lipschitz constant of :math:`\nabla F` (computed once, at first use)."""
+        r"""Lipschitz constant of :math:`\nabla F`, ``curvature * ||[X, 1]||_2^2 / n``
+        (computed once, at first use)."""
         if self._lipschitz is None:
-            self._lipschitz = self.datafit.lipschitz(self.design)
+            self._lipschitz = self.datafit.lipschitz(self.design, self.curvature)
         return self._lipschitz
 
     @property
@@ -314,6 +325,8 @@ class ProxGradMap(FixedPointMap):
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         twin.__dict__.pop("_twin", None)
+        if self.datafit.curvature is None:  # the curvature was read from the targets
+            twin.__dict__.pop("_curvature", None)
         twin.y = y
         return twin
 
@@ -325,7 +338,7 @@ class ProxGradMap(FixedPointMap):
         """
         if self._step is not None or self._lipschitz is not None:
             return self.step
-        return 1.0 / self.datafit.curvature
+        return 1.0 / self.curvature
 
     def linearize(self, w, lam, at_solution=False):
         r"""Products at ``(w, lam)`` with ``Psi(w)``, the mask and ``Xw`` computed once.

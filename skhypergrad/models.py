@@ -26,6 +26,7 @@ from sklearn.preprocessing import LabelEncoder
 
 from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
+from .glm import Tweedie
 from .penalties import (
     L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
     logistic_lam_from_sklearn,
@@ -152,7 +153,9 @@ class InnerModel:
     def encode(self, y):
         r"""Targets as the datafit uses them.
 
-        Real values (float64) for regression; for classifiers the labels are
+        Real values (float64) for regression, checked by the datafit's ``encode``
+        (a ValueError for targets outside its domain, e.g. ``y < 0`` for the Poisson
+        datafit); for classifiers the labels are
         mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to class
         indices, then by the datafit's ``encode_classes``: :math:`\{-1, +1\}`
         (logistic, ``classes[1]`` is +1) or the indices (multinomial). Labels
@@ -167,7 +170,7 @@ class InnerModel:
         ndarray of shape (n_samples,)
         """
         if not self.is_classifier:
-            return np.asarray(y, dtype=np.float64)
+            return self.get_datafit().encode(y)
         datafit = self.get_datafit()
         enc = LabelEncoder()
         enc.classes_ = np.asarray(self.classes)
@@ -236,7 +239,13 @@ def from_estimator(estimator, y):
     ``ElasticNet(alpha, l1_ratio=\rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]`
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ``PoissonRegressor(alpha)``, ``Gamma...``   :math:`[\alpha]` (penalty ``"l2"``)
+    ``TweedieRegressor(alpha, power)``          :math:`[\alpha]`, 1 <= power <= 2, log link
     ==========================================  ===========================================
+
+    scikit-learn's GLMs minimize the mean half deviance plus
+    :math:`\frac{\alpha}{2}\|w\|^2`: the datafits of :mod:`skhypergrad.glm`
+    with the :class:`~skhypergrad.penalties.L2` penalty.
 
     scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
     \rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2`; dividing by :math:`Cn` gives the
@@ -248,7 +257,7 @@ def from_estimator(estimator, y):
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet or LogisticRegression
+    estimator : Lasso, ElasticNet, LogisticRegression or a log-link GLM regressor
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -263,6 +272,13 @@ def from_estimator(estimator, y):
     from sklearn.linear_model import LogisticRegression
 
     name = type(estimator).__name__
+    glm = _glm_datafit(estimator)
+    if glm is not None:
+        alpha = float(estimator.alpha)
+        if not alpha > 0:
+            raise ValueError(f"{name} needs alpha > 0 (an L2 penalty to tune), got "
+                             f"alpha={estimator.alpha!r}.")
+        return InnerModel(glm, "l2", bool(estimator.fit_intercept), lam=np.array([alpha]))
     if isinstance(estimator, (SkLasso, SkElasticNet)):
         if getattr(estimator, "positive", False):
             raise ValueError(f"{name}(positive=True) is not supported.")
@@ -294,8 +310,37 @@ def from_estimator(estimator, y):
                               lam=lam[:1]).bind(y)
         return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
                           lam=lam).bind(y)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or "
-                     f"LogisticRegression, or a skhypergrad InnerModel; got {name}.")
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression, "
+                     f"PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
+                     f"skhypergrad InnerModel; got {name}.")
+
+
+def _glm_datafit(estimator):
+    """The datafit of a scikit-learn ``PoissonRegressor``, ``GammaRegressor`` or
+    ``TweedieRegressor`` (1 <= power <= 2, log link; ValueError otherwise), or None
+    for any other estimator."""
+    from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+
+    if isinstance(estimator, PoissonRegressor):
+        return "poisson"
+    if isinstance(estimator, GammaRegressor):
+        return "gamma"
+    if not isinstance(estimator, TweedieRegressor):
+        return None
+    power = float(estimator.power)
+    link = estimator.link
+    if link not in ("log", "auto") or (link == "auto" and power <= 0):
+        raise ValueError(f"TweedieRegressor(link={link!r}, power={power!r}) is not "
+                         "supported: only the log link (link='log', or 'auto' with "
+                         "power > 0).")
+    if power == 1.0:
+        return "poisson"
+    if power == 2.0:
+        return "gamma"
+    if not 1.0 < power < 2.0:
+        raise ValueError(f"TweedieRegressor(power={power!r}) is not supported: the log-link "
+                         "deviance is convex for 1 <= power <= 2 only.")
+    return Tweedie(power)
 
 
 def _logistic_l1_ratio(estimator):

@@ -1,0 +1,186 @@
+"""Log-link GLM datafits (:mod:`skhypergrad.glm`): Poisson, Gamma and Tweedie.
+
+Solutions against scikit-learn's ``PoissonRegressor``, ``GammaRegressor`` and
+``TweedieRegressor`` (objective to 1e-6 relative), every engine against central finite
+differences with L2, L1 and elastic-net penalties, the duality gap as a certificate,
+the held-out loss as scikit-learn's mean deviance, and the targets' domains."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+from sklearn.metrics import mean_gamma_deviance, mean_poisson_deviance, mean_tweedie_deviance
+
+from skhypergrad import CrossVal, HeldOut
+from skhypergrad.glm import Gamma, Poisson, Tweedie
+from skhypergrad.models import InnerModel, from_estimator
+from skhypergrad.solvers import CoordinateDescent, ProxGradient
+from skhypergrad.solvers._gap import duality_gap
+
+POWERS = {"poisson": 1.0, "gamma": 2.0, "tweedie": 1.5}
+
+
+def _datafit(name):
+    return Tweedie(1.5) if name == "tweedie" else name
+
+
+def _data(name, n=90, p=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    w = np.r_[0.6, -0.4, 0.3, np.zeros(p - 3)]
+    mu = np.exp(X @ w + 0.5)
+    if name == "poisson":
+        y = rng.poisson(mu).astype(float)
+    elif name == "gamma":
+        y = rng.gamma(2.0, mu / 2.0)
+    else:  # compound Poisson-Gamma: exact zeros and positive values
+        y = rng.poisson(mu) * rng.gamma(2.0, 1.0, n)
+    return X, y
+
+
+def _sklearn(name, alpha):
+    kw = dict(alpha=alpha, tol=1e-12, max_iter=10_000)
+    if name == "poisson":
+        return PoissonRegressor(**kw)
+    if name == "gamma":
+        return GammaRegressor(**kw)
+    return TweedieRegressor(power=1.5, link="log", **kw)
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("alpha", [1e-2, 0.3])
+def test_solution_matches_sklearn(name, alpha):
+    """CD (default) and FISTA reach scikit-learn's objective to 1e-6 (relative)."""
+    X, y = _data(name)
+    sk = _sklearn(name, alpha).fit(X, y)
+    model = from_estimator(_sklearn(name, alpha), y)
+    assert model.penalty == "l2" and model.lam[0] == alpha
+    raw = model.make_map(X, model.encode(y))
+    ref = np.append(sk.coef_, sk.intercept_)
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    for solver in (CoordinateDescent(tol=1e-12), ProxGradient(tol=1e-11, max_iter=50_000)):
+        res = solver.solve(pgmap, model.lam)
+        assert res.converged
+        w = pgmap.design.to_original(res.w)
+        obj, obj_ref = raw.objective(w, model.lam), raw.objective(ref, model.lam)
+        assert obj <= obj_ref * (1 + 1e-6)
+        assert obj_ref <= obj * (1 + 1e-6)
+        np.testing.assert_allclose(w, ref, atol=1e-5 * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02]),
+                                          ("elasticnet", [0.02, 0.05])])
+def test_duality_gap_is_a_certificate(name, penalty, lam):
+    """The dual value is below the primal everywhere (at random points, after a few
+    steps and at the solution) and meets it at the solution."""
+    X, y = _data(name)
+    model = InnerModel(_datafit(name), penalty, fit_intercept=True)
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    lam = np.array(lam)
+    sol = CoordinateDescent(tol=1e-13).solve(pgmap, lam).w
+    primal_opt = pgmap.objective(sol, lam)
+    rng = np.random.default_rng(1)
+    for w in [pgmap.design.zeros(), sol + 0.1 * rng.standard_normal(sol.shape),
+              sol + 0.01 * rng.standard_normal(sol.shape)]:
+        w[-1] = sol[-1]  # the gap holds the intercept fixed
+        primal, dual, gap, _ = duality_gap(pgmap, w, lam)
+        assert dual <= primal_opt + 1e-12 and gap >= 0
+    primal, dual, gap, grad_b = duality_gap(pgmap, sol, lam)
+    assert gap <= 1e-10 * primal and grad_b < 1e-8
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02]),
+                                          ("elasticnet", [0.02, 0.2])])
+def test_every_engine_matches_finite_differences(name, penalty, lam):
+    """The cross-validated mean deviance: AID-CG, AID-FP and ITD against central finite
+    differences in log lam (1e-5 relative)."""
+    X, y = _data(name)
+    model = InnerModel(_datafit(name), penalty, fit_intercept=True)
+    crit = CrossVal(cv=3)
+    lam = np.array(lam)
+    solver = CoordinateDescent(tol=1e-13)
+    eps = 1e-5
+    fd = []
+    for j in range(lam.shape[0]):
+        up, down = lam.copy(), lam.copy()
+        up[j] *= np.exp(eps)
+        down[j] *= np.exp(-eps)
+        fd.append((crit.value(model, X, y, up, solver=solver).value
+                   - crit.value(model, X, y, down, solver=solver).value) / (2 * eps))
+    for engine in ("aid-cg", "aid-fp", "itd"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # converged: no ConvergenceWarning
+            res = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+        np.testing.assert_allclose(res.grad, fd, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("name, metric", [("poisson", mean_poisson_deviance),
+                                          ("gamma", mean_gamma_deviance),
+                                          ("tweedie", lambda y, m: mean_tweedie_deviance(
+                                              y, m, power=1.5))])
+def test_heldout_loss_is_the_mean_deviance(name, metric):
+    """``loss="auto"`` is scikit-learn's mean deviance of the model's power; "squared"
+    the mean squared error of the means' log-predictions ``z``."""
+    X, y = _data(name)
+    X_val, y_val = _data(name, n=40, seed=3)
+    model = InnerModel(_datafit(name), "l2", fit_intercept=True)
+    lam = np.array([0.05])
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    w = pgmap.design.to_original(CoordinateDescent(tol=1e-12).solve(pgmap, lam).w)
+    z = X_val @ w[:-1] + w[-1]
+    solver = CoordinateDescent(tol=1e-12)
+    assert model.datafit_class.outer_losses == (name, "squared")
+    for loss in ("auto", name):
+        value = HeldOut(X_val, y_val, loss=loss).value(model, X, y, lam, solver=solver).value
+        assert value == pytest.approx(metric(y_val, np.exp(z)), rel=1e-10)
+    value = HeldOut(X_val, y_val, loss="squared").value(model, X, y, lam, solver=solver).value
+    assert value == pytest.approx(np.mean((z - y_val) ** 2), rel=1e-10)
+    with pytest.raises(ValueError, match="does not match the model's datafit"):
+        HeldOut(X_val, y_val, loss="logistic").value(model, X, y, lam, solver=solver)
+
+
+def test_targets_are_checked_with_clear_errors():
+    X, y = _data("poisson")
+    with pytest.raises(ValueError, match=r"Poisson datafit needs targets y >= 0"):
+        InnerModel("poisson", "l2").encode(np.r_[y[:-1], -1.0])
+    with pytest.raises(ValueError, match=r"positive mean"):
+        InnerModel("poisson", "l2").encode(np.zeros(5))
+    with pytest.raises(ValueError, match=r"Gamma datafit needs targets y > 0"):
+        InnerModel("gamma", "l2").encode(y)  # has zeros
+    with pytest.raises(ValueError, match=r"Tweedie datafit needs targets y >= 0"):
+        InnerModel(Tweedie(1.5), "l2").encode(-y)
+    with pytest.raises(ValueError, match=r"1 < power < 2"):
+        Tweedie(3.0)
+    with pytest.raises(ValueError, match=r"convex for 1 <= power <= 2"):
+        from_estimator(TweedieRegressor(power=3.0), y)
+    with pytest.raises(ValueError, match=r"only the log link"):
+        from_estimator(TweedieRegressor(power=1.5, link="identity"), y)
+    with pytest.raises(ValueError, match=r"alpha > 0"):
+        from_estimator(PoissonRegressor(alpha=0.0), y)
+    assert from_estimator(TweedieRegressor(power=1.0), y).datafit == "poisson"
+    assert from_estimator(TweedieRegressor(power=2.0), y).datafit == "gamma"
+    assert from_estimator(TweedieRegressor(power=1.3), y).get_datafit().power == 1.3
+
+
+@pytest.mark.parametrize("datafit", [Poisson(), Gamma(), Tweedie(1.5)])
+def test_data_curvature_and_null_model(datafit):
+    """No global curvature bound (``curvature = None``): the map's curvature is the
+    largest second derivative at the saturated and the null means; the null model is
+    ``log(mean(y))``, where the intercept's gradient vanishes."""
+    name = {"poisson": "poisson", "gamma": "gamma", "tweedie": "tweedie"}[datafit.name]
+    X, y = _data(name)
+    assert type(datafit).curvature is None
+    pgmap = InnerModel(datafit, "l2", fit_intercept=True).make_map(X, y)
+    p = POWERS[name]
+    ybar = y.mean()
+    h_sat = y[y > 0] ** (2 - p)
+    h_null = (2 - p) * ybar ** (2 - p) + (p - 1) * y * ybar ** (1 - p)
+    assert pgmap.curvature == pytest.approx(max(h_sat.max(), h_null.max()), rel=1e-12)
+    assert pgmap.lipschitz == pytest.approx(
+        pgmap.curvature * np.linalg.norm(np.c_[X, np.ones(len(y))], 2) ** 2 / len(y))
+    b = datafit.intercept_only(y)[0]
+    assert b == pytest.approx(np.log(ybar))
+    assert abs(datafit.raw_grad(y, np.full(y.shape, b)).sum()) < 1e-12
