@@ -10,8 +10,9 @@ from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_da
 from .fixed_point import FixedPointMap, ProxGradMap
 from .glm import Gamma, Poisson, Tweedie
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
-                           WeightedLassoHyperGrad)
+from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
+                           LogisticRegressionHyperGrad, PoissonRegressorHyperGrad,
+                           TweedieRegressorHyperGrad, WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .penalties import L1, L2, ElasticNet, WeightedL1
@@ -20,7 +21,8 @@ from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticPro
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "HyperGradSearchCV",
+    "LogisticRegressionHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
+    "TweedieRegressorHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",

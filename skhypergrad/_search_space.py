@@ -26,7 +26,7 @@ import numpy as np
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "search_scales", "LEAST_SQUARES", "LOG_LOSS"]
+           "search_scales", "LEAST_SQUARES", "LOG_LOSS", "GLM"]
 
 
 class SearchDefaults(NamedTuple):
@@ -62,6 +62,10 @@ LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1,
 #: little but the conditioning of nearly separable problems
 LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
                           (1e-4, 1e-2, 1.0, 1e2))
+#: log-link GLMs (:mod:`skhypergrad.glm`): as the log-losses (a nearly unpenalized model
+#: of counts can drift towards zero means), and a ridge path from 100 kappa to 1e-4 kappa
+GLM = SearchDefaults((1e-4, 10.0), (1e-5, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
+                     (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (2.0 - np.arange(0, 13) / 2.0))
 
 
 def null_model(pgmap):

@@ -28,9 +28,10 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
+                                  PoissonRegressor, TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags, indexable
@@ -39,7 +40,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
-from ._search_space import LEAST_SQUARES, LOG_LOSS, SearchScales, l2_scale, lam1_max
+from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SearchDefaults, SearchScales,
+                            l2_scale, lam1_max)
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
@@ -51,7 +53,19 @@ from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
 
 __all__ = ["HyperGradSearchCV"]
 
-_SCORING = {False: "neg_mean_squared_error", True: "neg_log_loss"}  # by is_classifier
+#: the scorer of each held-out loss (the first of the model's datafit's ``outer_losses``):
+#: ``datafit -> scoring``, a scikit-learn scorer name or a scorer
+_SCORING = {
+    "squared": lambda datafit: "neg_mean_squared_error",
+    "logistic": lambda datafit: "neg_log_loss",
+    "multinomial": lambda datafit: "neg_log_loss",
+    "poisson": lambda datafit: "neg_mean_poisson_deviance",
+    "gamma": lambda datafit: "neg_mean_gamma_deviance",
+    "tweedie": lambda datafit: make_scorer(mean_tweedie_deviance, greater_is_better=False,
+                                           power=datafit.power),
+}
+#: the scikit-learn GLMs searched (their ``alpha``, an L2 penalty)
+_GLMS = (PoissonRegressor, GammaRegressor, TweedieRegressor)
 
 
 #: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
@@ -69,6 +83,7 @@ class _Space(NamedTuple):
     names: tuple         # e.g. ("alpha", "l1_ratio")
     logistic: bool       # C parametrization (a sum of losses) instead of alpha
     n_samples: int       # n of the full data: lam is the weight of the model refit on it
+    defaults: SearchDefaults = LEAST_SQUARES  # where the search looks, as the estimators
 
     def params(self, lam):
         """``{prefix + name: value}`` in scikit-learn's parametrization."""
@@ -94,11 +109,12 @@ def _unwrap(estimator):
         name, final = estimator.steps[-1]
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
-    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression)) \
+    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression) + _GLMS) \
             or isinstance(final, (MultiTaskLasso, MultiTaskElasticNet)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet or LogisticRegression with "
-            "an L1 or elastic-net penalty, or a Pipeline ending with one; got "
+            "an L1 or elastic-net penalty, a PoissonRegressor, GammaRegressor or "
+            "TweedieRegressor (log link), or a Pipeline ending with one; got "
             f"{type(final).__name__}.")
     return final, preprocessing, prefix
 
@@ -114,16 +130,20 @@ def _inner_model(final, y):
     return model
 
 
-def _check_scoring(scoring, classifier):
-    expected = _SCORING[classifier]
+def _check_scoring(scoring, model):
+    """The scoring of ``model``'s held-out loss (the first of its datafit's
+    ``outer_losses``); ValueError for any other ``scoring`` than None or that one."""
+    expected = _SCORING[model.datafit_class.outer_losses[0]](model.get_datafit())
     if scoring is None or (isinstance(scoring, str) and scoring == expected):
         return expected
-    kind = "classifier" if classifier else "regressor"
+    kind = "classifier" if model.is_classifier else "regressor"
     raise ValueError(
         f"scoring={scoring!r} is not supported for a {kind}: HyperGradSearchCV follows the "
         "gradient of a differentiable cross-validation loss, so scoring must be None or "
         f"{expected!r} (the allowed values are None, 'neg_mean_squared_error' for Lasso and "
-        "ElasticNet, 'neg_log_loss' for LogisticRegression).")
+        "ElasticNet, 'neg_log_loss' for LogisticRegression, 'neg_mean_poisson_deviance' "
+        "for PoissonRegressor, 'neg_mean_gamma_deviance' for GammaRegressor, None for "
+        "TweedieRegressor: its mean Tweedie deviance).")
 
 
 # -- delegation to best_estimator_ ----------------------------------------------------
@@ -426,7 +446,6 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         final, preprocessing, prefix = _unwrap(self.estimator)
         classifier = isinstance(final, LogisticRegression)
-        scoring = _check_scoring(self.scoring, classifier)
         get_optimizer(self.optimizer)
         X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
         with named("X and y"):
@@ -434,8 +453,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         check_cv_size(self.cv, _num_samples(X))
         y = check_target(y, classifier=classifier)
         model = _inner_model(final, y)
+        scoring = _check_scoring(self.scoring, model)
         n_samples = y.shape[0]
-        space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
+        defaults = LOG_LOSS if classifier else GLM if isinstance(final, _GLMS) \
+            else LEAST_SQUARES
+        space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples,
+                       defaults)
         if model.penalty == "elasticnet":
             space = space._replace(names=space.names + ("l1_ratio",))
 
@@ -490,7 +513,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         del maps
         lam0 = np.array(model.lam, dtype=np.float64)
         n_hyper = lam0.shape[0]
-        defaults = LOG_LOSS if space.logistic else LEAST_SQUARES  # as the estimators
+        defaults = space.defaults
         if self.bounds is None:
             lo, hi = scales.bounds(defaults)
         else:
@@ -498,7 +521,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.init == "scan":
             candidates = [np.clip(path, lo, hi) for path in scales.scan(defaults)]
             return candidates[0][0], (lo, hi), candidates
-        if lam0[0] >= scales.l1:
+        l1 = scales.penalty.weights(lam0, scales.n_features)[0]
+        if np.min(l1) >= scales.l1:  # (never for a penalty without an L1 term)
             moved = lam0 * (0.1 * scales.l1 / lam0[0])
             warnings.warn(
                 f"The starting point {space.params(lam0)} zeroes every coefficient on "

@@ -9,10 +9,15 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
-from sklearn.metrics import mean_gamma_deviance, mean_poisson_deviance, mean_tweedie_deviance
+from sklearn.metrics import get_scorer, mean_gamma_deviance, mean_poisson_deviance, mean_tweedie_deviance
 
-from skhypergrad import CrossVal, HeldOut
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skhypergrad import (CrossVal, GammaRegressorHyperGrad, HeldOut, HyperGradSearchCV,
+                         PoissonRegressorHyperGrad, TweedieRegressorHyperGrad)
 from skhypergrad.glm import Gamma, Poisson, Tweedie
 from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
@@ -40,7 +45,7 @@ def _data(name, n=90, p=8, seed=0):
 
 
 def _sklearn(name, alpha):
-    kw = dict(alpha=alpha, tol=1e-12, max_iter=10_000)
+    kw = dict(alpha=alpha, tol=1e-12, max_iter=1000, solver="newton-cholesky")
     if name == "poisson":
         return PoissonRegressor(**kw)
     if name == "gamma":
@@ -184,3 +189,86 @@ def test_data_curvature_and_null_model(datafit):
     b = datafit.intercept_only(y)[0]
     assert b == pytest.approx(np.log(ybar))
     assert abs(datafit.raw_grad(y, np.full(y.shape, b)).sum()) < 1e-12
+
+
+# -- estimators ---------------------------------------------------------------------------
+ESTIMATORS = [PoissonRegressorHyperGrad(cv=3, max_iter=5),
+              GammaRegressorHyperGrad(penalty="l1", cv=3, max_iter=5),
+              TweedieRegressorHyperGrad(power=1.5, penalty="elasticnet", cv=3, max_iter=5)]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    """Every scikit-learn estimator check passes; no expected failures."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.mark.parametrize("name, cls, sk", [
+    ("poisson", PoissonRegressorHyperGrad(cv=3), PoissonRegressor),
+    ("gamma", GammaRegressorHyperGrad(cv=3), GammaRegressor),
+    ("tweedie", TweedieRegressorHyperGrad(power=1.5, cv=3),
+     lambda **kw: TweedieRegressor(power=1.5, link="log", **kw))])
+def test_estimator_refit_is_sklearns_model(name, cls, sk):
+    """The L2 estimators hand ``alpha_`` to scikit-learn's GLM and get its coefficients;
+    ``predict`` gives the means and ``score`` scikit-learn's D²."""
+    X, y = _data(name, n=150)
+    est = cls.fit(X, y)
+    ref = sk(alpha=est.alpha_, tol=1e-12, solver="newton-cholesky").fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-5, atol=1e-7)
+    assert est.intercept_ == pytest.approx(ref.intercept_, rel=1e-6, abs=1e-7)
+    np.testing.assert_allclose(est.predict(X), ref.predict(X), rtol=1e-5)
+    assert est.score(X, y) == pytest.approx(ref.score(X, y), rel=1e-6)
+    assert est.at_bound_.tolist() == [0] and est.best_loss_ > 0
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+def test_sparse_penalties_select_features(penalty):
+    """With an L1 part the chosen model is sparse and its CV deviance is no worse than
+    the ridge's by more than 2%."""
+    X, y = _data("poisson", n=200, p=20)
+    est = PoissonRegressorHyperGrad(penalty=penalty, cv=3).fit(X, y)
+    ridge = PoissonRegressorHyperGrad(cv=3).fit(X, y)
+    assert np.count_nonzero(est.coef_) < 20
+    assert np.all(est.coef_[:3] != 0)
+    assert est.best_loss_ <= 1.02 * ridge.best_loss_
+    if penalty == "elasticnet":
+        assert 0 < est.l1_ratio_ < 1
+
+
+# -- HyperGradSearchCV on scikit-learn's GLMs --------------------------------------------
+_SCORERS = {"poisson": "neg_mean_poisson_deviance", "gamma": "neg_mean_gamma_deviance"}
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+def test_search_matches_a_grid_search(name):
+    """HyperGradSearchCV(PoissonRegressor()) (Gamma, Tweedie) lands within 1% of a
+    GridSearchCV over 20 alphas spanning the scan, on the same folds and by scikit-learn's
+    mean-deviance scorer; it returns a plain scikit-learn model, and its rows are the
+    scores GridSearchCV records at the same alphas."""
+    X, y = _data(name, n=150, p=10)
+    est = _sklearn(name, 1.0).set_params(tol=1e-8)
+    cv = KFold(4, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(est, cv=cv).fit(X, y)
+    assert type(search.best_estimator_) is type(est)
+    if name in _SCORERS:
+        assert repr(search.scorer_) == repr(get_scorer(_SCORERS[name]))
+    alphas = [p["alpha"] for p in search.cv_results_["params"]]
+    grid = GridSearchCV(est, {"alpha": np.geomspace(min(alphas), max(alphas), 20)}, cv=cv,
+                        scoring=search.scorer_).fit(X, y)
+    assert search.best_score_ >= grid.best_score_ - 0.01 * abs(grid.best_score_)
+    rows = GridSearchCV(est, {"alpha": alphas[:3]}, cv=cv, scoring=search.scorer_).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"][:3],
+                               rows.cv_results_["mean_test_score"], rtol=1e-6)
+    assert search.score(X, y) == pytest.approx(search.scorer_(search.best_estimator_, X, y))
+
+
+def test_search_refuses_other_scorers_and_glms():
+    X, y = _data("poisson", n=60, p=5)
+    with pytest.raises(ValueError, match="scoring=.*neg_mean_poisson_deviance"):
+        HyperGradSearchCV(PoissonRegressor(), scoring="neg_mean_squared_error").fit(X, y)
+    with pytest.raises(ValueError, match="convex for 1 <= power <= 2"):
+        HyperGradSearchCV(TweedieRegressor(power=3.0)).fit(X, y + 1)
+    with pytest.raises(ValueError, match="targets y >= 0"):
+        HyperGradSearchCV(PoissonRegressor()).fit(X, -y)
