@@ -13,6 +13,13 @@ it is and what it offers, as class attributes the rest of the library reads
 - its task and targets: ``is_classifier``, ``encode`` (and, for a classifier,
   :meth:`BaseDatafit.for_classes` and ``encode_classes`` from class indices);
 - its null model, :meth:`~BaseDatafit.intercept_only`;
+- its curvature: ``curvature``, a bound on the second derivative of one sample's
+  loss, or None when there is none (the log-link GLMs of :mod:`skhypergrad.glm`),
+  the datafit then giving :meth:`~BaseDatafit.data_curvature`, the curvature at the
+  scale of the targets. The library reads it through
+  :attr:`ProxGradMap.curvature <skhypergrad.fixed_point.ProxGradMap.curvature>`: the
+  map's step ``1 / L`` (FISTA, ITD, AID-FP), SAGA's step, the scales of coordinate
+  descent's scores and of the gap's intercept term, the search's L2 scale;
 - the held-out losses it can be scored by, ``outer_losses`` (the first is the
   default of a criterion's ``loss="auto"``), chosen separately from the datafit
   itself (a Huber model is scored by the squared error);

@@ -13,14 +13,14 @@ and :class:`~sklearn.linear_model.TweedieRegressor` (``link="log"``), with
 ``lam = [alpha]`` and the :class:`~skhypergrad.penalties.L2` penalty. The
 deviances :math:`d` (Tweedie power :math:`p`):
 
-===========================  ==========================================================
-datafit                      :math:`\ell(y, z)`, :math:`\mu = e^z`
-===========================  ==========================================================
-:class:`Poisson` (p = 1)     :math:`y\log y - y - yz + \mu`
-:class:`Gamma` (p = 2)       :math:`z - \log y + y/\mu - 1`
-:class:`Tweedie` (1 < p < 2) :math:`\frac{y^{2-p}}{(1-p)(2-p)} - \frac{y\mu^{1-p}}{1-p}
-                             + \frac{\mu^{2-p}}{2-p}`
-===========================  ==========================================================
+==============================  =======================================================
+datafit                         :math:`\ell(y, z)`, :math:`\mu = e^z`
+==============================  =======================================================
+:class:`Poisson` (p = 1)        :math:`y\log y - y - yz + \mu`
+:class:`Gamma` (p = 2)          :math:`z - \log y + y/\mu - 1`
+:class:`Tweedie` (1 < p < 2)    :math:`\frac{y^{2-p}}{(1-p)(2-p)} - \frac{y\mu^{1-p}}{1-p}
+                                + \frac{\mu^{2-p}}{2-p}`
+==============================  =======================================================
 
 The targets are ``y >= 0`` with a positive mean (Poisson, Tweedie), ``y > 0``
 (Gamma). Only :math:`1 \le p \le 2` is offered: with the log link, the half

@@ -732,8 +732,8 @@ _GLM_DOC = r"""{title}
     alpha_init : float, default=None
         Starting ``alpha`` (with ``l1_ratio_init``). When None, the descent starts
         from the best point of a coarse scan in units of the data: for ``"l2"``,
-        the L2 weights ``kappa * 10^(2 - k/2)``, ``k = 0..12``, ``kappa`` the mean
-        curvature of the datafit at the scale of the targets (see
+        the L2 weights ``kappa * 10^(1 - k/2)``, ``k = 0..10``, ``kappa`` the mean
+        diagonal of the datafit's Hessian at the null model (see
         :mod:`skhypergrad._search_space`); with an L1 part, paths of the L1 weight
         from ``alpha_max / 10^0.5`` down to ``alpha_max / 10^3`` (as
         :class:`ElasticNetHyperGrad`).

@@ -224,6 +224,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``ElasticNet(l1_ratio=1)``                      ``alpha``
     ``LogisticRegression(l1_ratio=1)``              ``C``
     ``LogisticRegression`` (``0 < l1_ratio < 1``)   ``C``, ``l1_ratio``
+    ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
+    ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
     ==============================================  =========================
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
@@ -233,16 +235,19 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, LogisticRegression or Pipeline
+    estimator : Lasso, ElasticNet, LogisticRegression, PoissonRegressor, GammaRegressor, \
+            TweedieRegressor or Pipeline
         scikit-learn estimator (or a pipeline ending with one). Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` and
         ``class_weight`` are not supported; a ``LogisticRegression`` must have an
         L1 part (``l1_ratio > 0``).
-    scoring : {None, "neg_mean_squared_error", "neg_log_loss"}, default=None
+    scoring : {None, "neg_mean_squared_error", "neg_log_loss", \
+            "neg_mean_poisson_deviance", "neg_mean_gamma_deviance"}, default=None
         Only differentiable losses can be followed: the mean squared error for
-        ``Lasso`` / ``ElasticNet`` and the log-loss for ``LogisticRegression``,
-        which None selects. Scores follow scikit-learn's convention (greater is
+        ``Lasso`` / ``ElasticNet``, the log-loss for ``LogisticRegression`` and the
+        mean deviance for the GLMs (for ``TweedieRegressor``, that of its
+        ``power``, a scorer made with ``make_scorer``), which None selects. Scores follow scikit-learn's convention (greater is
         better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
         means ``estimator.score`` (R² or accuracy): here it always means the
         loss minimized, and :meth:`score` reports that same score.
