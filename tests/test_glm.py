@@ -19,6 +19,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import (CrossVal, GammaRegressorHyperGrad, HeldOut, HyperGradSearchCV,
                          PoissonRegressorHyperGrad, TweedieRegressorHyperGrad)
+from skhypergrad._search_space import GLM, search_scales
+from skhypergrad.datafits import BaseDatafit, register_datafit
 from skhypergrad.glm import Gamma, Poisson, Tweedie
 from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
@@ -274,3 +276,40 @@ def test_search_refuses_other_scorers_and_glms():
         HyperGradSearchCV(TweedieRegressor(power=3.0)).fit(X, y + 1)
     with pytest.raises(ValueError, match="targets y >= 0"):
         HyperGradSearchCV(PoissonRegressor()).fit(X, -y)
+
+
+# -- the declared curvature and the search space ------------------------------------------
+def test_a_datafit_without_a_curvature_bound_must_give_one_at_the_data():
+    class NoBound(Poisson):
+        name = "test-no-bound"
+        data_curvature = BaseDatafit.data_curvature
+
+    with pytest.raises(ValueError, match="curvature=None.*data_curvature"):
+        register_datafit(NoBound)
+
+
+def test_stochastic_solver_refuses_and_nsid_falls_back():
+    """No minibatch kernel: SAGA refuses the GLMs by name; NSID runs on the map's
+    products (its noise bound from the data curvature)."""
+    X, y = _data("poisson", n=120)
+    with pytest.raises(ValueError, match="minibatch kernel.*Poisson"):
+        PoissonRegressorHyperGrad(hypergradient="nsid", cv=3).fit(X, y)
+    est = PoissonRegressorHyperGrad(hypergradient="nsid", solver="cd", cv=3, max_iter=3,
+                                    random_state=0).fit(X, y)
+    assert np.isfinite(est.best_loss_) and est.alpha_ > 0
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+def test_search_scales_of_a_ridge_glm(name):
+    """kappa is the mean Hessian diagonal at the null model (``ybar^(2-p)`` times the mean
+    column variance); an L2 penalty is scanned along one path of distinct L2 weights,
+    the L1 scale not read."""
+    X, y = _data(name)
+    model = InnerModel(_datafit(name), "l2", fit_intercept=True)
+    scales = search_scales(model.make_map(X, model.encode(y)))
+    kappa = y.mean() ** (2 - POWERS[name]) * X.var(axis=0).mean()
+    assert scales.l2 == pytest.approx(kappa, rel=1e-10)
+    (path,) = scales.scan(GLM)
+    np.testing.assert_allclose(path[:, 0], kappa * GLM.scan_ridge, rtol=1e-12)
+    lo, hi = scales.bounds(GLM)
+    np.testing.assert_allclose([lo[0], hi[0]], kappa * np.array(GLM.l2_range), rtol=1e-12)
