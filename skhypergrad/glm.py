@@ -66,7 +66,12 @@ class _LogLinkDatafit(BaseDatafit):
 
     curvature = None
     newton_model = "diagonal"
+    #: the minibatch kernels' log-link Tweedie code, of parameter ``power``
+    kernel_code = 3
     power = None
+
+    def kernel_params(self):
+        return np.array([self.power])
 
     def _check_targets(self, y):
         y = np.asarray(y, dtype=np.float64)

@@ -31,10 +31,11 @@ either from a dense C-ordered matrix (flattened, ``dense=True``; ``indices`` and
 compiled signature serves both storages.
 
 Datafit codes (``datafit.kernel_code``, with the float64 array ``params`` of
-``datafit.kernel_params()``, empty for these three): 0 least squares :math:`a = z - y`,
-1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
+``datafit.kernel_params()``, empty for the first three): 0 least squares
+:math:`a = z - y`, 1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
 2 multinomial :math:`a = \mathrm{softmax}(z) - e_y` (``y`` a class index stored
-as float).
+as float), 3 log-link Tweedie half deviance of power ``p = params[0]`` in [1, 2]
+(:mod:`skhypergrad.glm`: Poisson, Gamma, Tweedie) :math:`a = e^{(2-p)z} - y e^{(1-p)z}`.
 """
 
 import numpy as np
@@ -44,8 +45,8 @@ from .._kernels import prox_enet
 
 __all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
 
-#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
-SUPPORTED_KINDS = (0, 1, 2)
+#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial, the log-link GLMs)
+SUPPORTED_KINDS = (0, 1, 2, 3)
 
 
 @njit(cache=True, inline="always")
@@ -173,6 +174,9 @@ def _raw_grad(kind, params, yi, z, a):
         a[0] = z[0] - yi
     elif kind == 1:
         a[0] = -yi / (1.0 + np.exp(yi * z[0]))
+    elif kind == 3:
+        p = params[0]
+        a[0] = np.exp((2.0 - p) * z[0]) - yi * np.exp((1.0 - p) * z[0])
     else:
         zmax = z.max()
         total = 0.0
@@ -347,6 +351,10 @@ def _raw_hessp(kind, params, yi, z, dz, out):
     elif kind == 1:
         s = 1.0 / (1.0 + np.exp(-yi * z[0]))
         out[0] = s * (1.0 - s) * dz[0]
+    elif kind == 3:
+        p = params[0]
+        out[0] = ((2.0 - p) * np.exp((2.0 - p) * z[0])
+                  + (p - 1.0) * yi * np.exp((1.0 - p) * z[0])) * dz[0]
     else:
         zmax = z.max()
         total = 0.0
