@@ -235,22 +235,24 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, LogisticRegression, PoissonRegressor, GammaRegressor, \
-            TweedieRegressor or Pipeline
-        scikit-learn estimator (or a pipeline ending with one). Its parameters say
-        which ones are searched (see the table above); with ``init="estimator"``
-        they are also the starting point. ``positive=True`` and
-        ``class_weight`` are not supported; a ``LogisticRegression`` must have an
-        L1 part (``l1_ratio > 0``).
-    scoring : {None, "neg_mean_squared_error", "neg_log_loss", \
-            "neg_mean_poisson_deviance", "neg_mean_gamma_deviance"}, default=None
-        Only differentiable losses can be followed: the mean squared error for
-        ``Lasso`` / ``ElasticNet``, the log-loss for ``LogisticRegression`` and the
-        mean deviance for the GLMs (for ``TweedieRegressor``, that of its
-        ``power``, a scorer made with ``make_scorer``), which None selects. Scores follow scikit-learn's convention (greater is
-        better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
-        means ``estimator.score`` (R² or accuracy): here it always means the
-        loss minimized, and :meth:`score` reports that same score.
+    estimator : scikit-learn linear model or Pipeline
+        ``Lasso``, ``ElasticNet``, ``LogisticRegression``, ``PoissonRegressor``,
+        ``GammaRegressor`` or ``TweedieRegressor`` (or a pipeline ending with one).
+        Its parameters say which ones are searched (see the table above); with
+        ``init="estimator"`` they are also the starting point. ``positive=True``
+        and ``class_weight`` are not supported; a ``LogisticRegression`` must have
+        an L1 part (``l1_ratio > 0``).
+    scoring : None or str, default=None
+        None, "neg_mean_squared_error", "neg_log_loss", "neg_mean_poisson_deviance"
+        or "neg_mean_gamma_deviance". Only differentiable losses can be followed:
+        the mean squared error for ``Lasso`` / ``ElasticNet``, the log-loss for
+        ``LogisticRegression`` and the mean deviance for the GLMs (for
+        ``TweedieRegressor``, that of its ``power``, a scorer made with
+        ``make_scorer``), which None selects. Scores follow scikit-learn's
+        convention (greater is better, the negated loss). Note that
+        ``GridSearchCV``'s ``scoring=None`` means ``estimator.score`` (R² or
+        accuracy): here it always means the loss minimized, and :meth:`score`
+        reports that same score.
     cv : int, cross-validation generator or iterable, default=5
         As in ``GridSearchCV``: an int gives ``StratifiedKFold`` for a classifier
         and ``KFold`` otherwise. The splits are drawn once.
