@@ -151,6 +151,7 @@ class ProxGradMap(FixedPointMap):
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
         self._step = None if step is None else float(step)
+        self._curvature = None
 
     @classmethod
     def on_design(cls, datafit, penalty, design, y, step=None, lipschitz=None):
@@ -182,10 +183,9 @@ class ProxGradMap(FixedPointMap):
         r"""The curvature ``c`` that sets the map's step and the solvers' scales: the
         datafit's :meth:`~skhypergrad.datafits.BaseDatafit.data_curvature` at the
         targets (its global bound ``curvature`` when it has one; computed once)."""
-        c = self.__dict__.get("_curvature")
-        if c is None:
-            c = self._curvature = float(self.datafit.data_curvature(self.y))
-        return c
+        if self._curvature is None:
+            self._curvature = float(self.datafit.data_curvature(self.y))
+        return self._curvature
 
     @property
     def lipschitz(self):
@@ -310,8 +310,8 @@ class ProxGradMap(FixedPointMap):
         """The same map (same design, no copy of ``X``) for another target.
 
         The design, what solvers cache with it (its converted copy of ``X``, its
-        Gram matrix), the Lipschitz constant and the step, as far as known, are
-        shared.
+        Gram matrix), the curvature, the Lipschitz constant and the step, as far as
+        known, are shared.
 
         Parameters
         ----------
@@ -325,8 +325,6 @@ class ProxGradMap(FixedPointMap):
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         twin.__dict__.pop("_twin", None)
-        if self.datafit.curvature is None:  # the curvature was read from the targets
-            twin.__dict__.pop("_curvature", None)
         twin.y = y
         return twin
 

@@ -230,7 +230,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     Parameters
     ----------
     pgmap : ProxGradMap
-        The map (``design``, ``datafit``, ``step``).
+        The map (``design``, ``datafit``, ``step``, ``curvature``).
     batch_size : int
         Rows per minibatch.
     max_rows : int, default=10_000
@@ -253,7 +253,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     weights = design.row_squared_norms() + fi
     one = Design(design.X, fi, 1, design.offset)  # the coefficients of one output
     n_rows, p = design.X.shape
-    g, c = pgmap.step, datafit.data_curvature(pgmap.y)
+    g, c = pgmap.step, pgmap.curvature
     if p + fi <= _DENSE_MAX:
         lam_max = np.linalg.eigvalsh(one.weighted_gram(weights))[-1] / n_rows
         return float(g * g * c * c * max(lam_max, 0.0) / batch_size)
