@@ -211,8 +211,9 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     r"""Variance :math:`\sigma^2` of a minibatch Jacobian product, from above.
 
     For ``b`` rows drawn uniformly with replacement and per-sample Hessians
-    :math:`h_i \preceq c\,\tilde x_i \tilde x_i^T` (``c`` the datafit's
-    curvature, :math:`\tilde x_i` the row with a 1 for the intercept),
+    :math:`h_i \preceq c\,\tilde x_i \tilde x_i^T` (``c`` the map's curvature: the
+    datafit's bound, or its curvature at the data for a datafit without one;
+    :math:`\tilde x_i` the row with a 1 for the intercept),
 
     .. math::
 
