@@ -11,26 +11,30 @@ from .fixed_point import FixedPointMap, ProxGradMap
 from .glm import Gamma, Poisson, Tweedie
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
-                           LogisticRegressionHyperGrad, PoissonRegressorHyperGrad,
-                           TweedieRegressorHyperGrad, WeightedLassoHyperGrad)
+                           LinearSVCHyperGrad, LogisticRegressionHyperGrad,
+                           PoissonRegressorHyperGrad, TweedieRegressorHyperGrad,
+                           WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .penalties import L1, L2, ElasticNet, WeightedL1
+from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
+                            squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
-    "TweedieRegressorHyperGrad", "HyperGradSearchCV",
+    "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "PoissonRegressorHyperGrad",
+    "GammaRegressorHyperGrad", "TweedieRegressorHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
     # engines
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
-    "Quadratic", "Logistic", "Multinomial", "Poisson", "Gamma", "Tweedie", "BaseDatafit",
-    "register_datafit",
+    "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
+    "squared_hinge_loss", "squared_hinge_scorer", "Poisson", "Gamma", "Tweedie",
+    "BaseDatafit", "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2",
     "FixedPointMap", "ProxGradMap",
     # inner solvers

@@ -30,8 +30,6 @@ rank-one term, :math:`(X - 1\mu^T) w = Xw - (\mu^T w) 1` and
 ``sparse_offset`` too (see :mod:`skhypergrad.solvers._cd_kernels`).
 """
 
-import weakref
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
@@ -72,6 +70,14 @@ class Design:
         self.is_sparse = sp.issparse(X)
         #: the column means every product subtracts from a sparse ``X`` (None if none)
         self.sparse_offset = offset if self.is_sparse else None
+        # products of X computed once and kept with it (gram_of, xty_of): gone with the
+        # design, rebuilt if X is replaced, never pickled
+        self._cache = {}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
 
     def coef(self, w):
         """The penalized part of ``w``: shape (p,) for one output, (p, K) otherwise."""
@@ -286,12 +292,6 @@ def centred(X, fit_intercept, copy=True):
     return X, mu
 
 
-# Gram matrices of dense designs, keyed by the (weakly referenced) Design: computed
-# by a solver that runs on them, read by whoever else needs X^T X on the same design
-# (the Hessian of least squares in the hypergradient engines); gone with the design,
-# rebuilt if ``design.X`` is replaced, never pickled.
-_GRAM = weakref.WeakKeyDictionary()
-
 #: largest number of features for which a Gram matrix is formed unasked (32 MiB)
 GRAM_MAX_FEATURES = 2048
 
@@ -301,18 +301,15 @@ def gram_of(design, X=None):
 
     ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
     """
-    entry = _GRAM.get(design)
+    entry = design._cache.get("gram")
     if entry is None or entry[0] is not design.X:
         X = design.X if X is None else X
         n = X.shape[0]
         G = X.T @ X
         G /= n
         entry = (design.X, (np.ascontiguousarray(G), np.asarray(X.sum(axis=0)).ravel() / n))
-        _GRAM[design] = entry
+        design._cache["gram"] = entry
     return entry[1]
-
-
-_XTY = weakref.WeakKeyDictionary()
 
 
 def xty_of(design, y, X=None):
@@ -321,12 +318,12 @@ def xty_of(design, y, X=None):
 
     ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
     """
-    entry = _XTY.get(design)
+    entry = design._cache.get("xty")
     if entry is None or entry[0] is not design.X or entry[1] is not y:
         X = design.X if X is None else X
         entry = (design.X, y, np.asarray(X.T @ np.asarray(y, dtype=np.float64)).ravel()
                  / X.shape[0])
-        _XTY[design] = entry
+        design._cache["xty"] = entry
     return entry[2]
 
 
@@ -384,10 +381,10 @@ def seed_row_subset_grams(X, designs, subsets):
             else:  # back from X centred as a whole to X
                 Gk += np.outer(means, mu) + np.outer(mu, means + mu)
                 means = means + mu
-        _GRAM[design] = (design.X, (np.ascontiguousarray(Gk), means))
+        design._cache["gram"] = (design.X, (np.ascontiguousarray(Gk), means))
 
 
 def cached_gram(design):
     """The Gram matrix of :func:`gram_of` if it was computed for ``design``, else None."""
-    entry = _GRAM.get(design)
+    entry = design._cache.get("gram")
     return entry[1] if entry is not None and entry[0] is design.X else None

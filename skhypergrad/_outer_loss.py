@@ -15,6 +15,7 @@ from numba import njit
 from ._compact_states import SparseVector, _expand
 from ._design import Design
 from .datafits import Logistic, Quadratic
+from .hypergrad._protocols import OuterGradient
 
 #: a dense ``X`` predicts from the columns of the nonzero coefficients when they are
 #: fewer than ``p / _SUPPORT_FRACTION``
@@ -52,10 +53,6 @@ class _OuterLoss:
     :math:`X^T g - \mu\, 1^T g`.
     """
 
-    #: ``value`` and ``grad`` read a compact ``w`` (SparseVector) as it is, and
-    #: ``grad_take`` gives entries of the gradient without the whole of it
-    reads_compact_w = True
-
     def __init__(self, design, y, datafit, factor=1.0, linear=None, rows=None, columns=None):
         if columns is not None and rows is None:
             raise ValueError("columns are only read with rows (CSR rows read in place).")
@@ -70,6 +67,9 @@ class _OuterLoss:
         self.n_features = design.n_features if columns is None else columns.shape[0]
         #: column means subtracted implicitly (sparse design, one per coefficient), or None
         self.mu = design.sparse_offset
+        #: ``w -> grad C(w)`` as the engines take it; ``value`` and ``grad`` read a compact
+        #: ``w`` (SparseVector) as it is, and ``grad_take`` gives entries alone
+        self.grad = _HeldOutGradient(self)
 
     def _columns(self, k):
         """The columns of ``design.X`` that coefficients ``k`` multiply."""
@@ -178,11 +178,6 @@ class _OuterLoss:
             gz = gz + self.linear
         return gz
 
-    def grad(self, w):
-        return self._rmatvec(self._grad_z(w))
-
-    grad.returns_new_array = True  # the engines may reuse it (see BaseEngine)
-
     def grad_take(self, w, indices):
         """``grad(w)[indices]``, for one output from those columns only (no ``p``-sized
         array; for a sparse ``X`` the same sums, bit for bit)."""
@@ -208,6 +203,25 @@ class _OuterLoss:
             out[is_coef] -= self.mu[indices[is_coef]] * gz.sum()
         out[~is_coef] = gz.sum(axis=0)
         return out
+
+
+class _HeldOutGradient(OuterGradient):
+    """The gradient of an :class:`_OuterLoss` as the engines read it: a new array at every
+    call, entries alone by ``take``, a compact ``w`` read as it is."""
+
+    returns_new_array = True
+    reads_entries = True
+    reads_compact_w = True
+
+    def __init__(self, outer):
+        self.outer = outer
+
+    def __call__(self, w):
+        outer = self.outer
+        return outer._rmatvec(outer._grad_z(w))
+
+    def take(self, w, indices):
+        return self.outer.grad_take(w, indices)
 
 
 def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None):

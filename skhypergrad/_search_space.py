@@ -26,7 +26,7 @@ import numpy as np
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "search_scales", "LEAST_SQUARES", "LOG_LOSS", "GLM"]
+           "search_scales", "LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE", "GLM"]
 
 
 class SearchDefaults(NamedTuple):
@@ -43,15 +43,15 @@ class SearchDefaults(NamedTuple):
         Relative L2 weights of the paths (penalties with an L2 term), increasing; the
         lower bound of ``l2_range`` stands for "no L2 term".
     scan_ridge : ndarray
-        Relative L2 weights of the one path of a penalty without an L1 term (ridge),
-        from strong to weak.
+        Relative L2 weights of the one path of a penalty without an L1 term, from
+        strong to weak.
     """
 
     l1_range: tuple
     l2_range: tuple
     scan_l1: np.ndarray
     scan_l2: tuple
-    scan_ridge: np.ndarray = 10.0 ** (2.0 - np.arange(0, 15) / 2.0)
+    scan_ridge: np.ndarray = 10.0 ** (2.0 - np.arange(13) / 2.0)
 
 
 #: least squares: paths down to 1e-4 lam1_max
@@ -62,6 +62,10 @@ LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1,
 #: little but the conditioning of nearly separable problems
 LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
                           (1e-4, 1e-2, 1.0, 1e2))
+#: the squared hinge (``LinearSVC``): as the log-losses for the L1 weight; an L2 weight
+#: from ``1e-6`` to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``
+SQUARED_HINGE = SearchDefaults((1e-4, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
+                               (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(13) / 2.0))
 #: log-link GLMs (:mod:`skhypergrad.glm`): as the log-losses (a nearly unpenalized model
 #: of counts can drift towards zero means), and a ridge path from 10 kappa to 1e-4 kappa
 GLM = SearchDefaults((1e-4, 10.0), (1e-5, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
@@ -85,7 +89,9 @@ def lam1_max(pgmap):
     """
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
     w = null_model(pgmap)
-    g = np.abs(datafit.gradient(design, y, w)[: design.n_coefs])
+    g = datafit.gradient(design, y, w)[: design.n_coefs]
+    # a nonnegative model: a coefficient enters where -grad_j exceeds the weight
+    g = np.maximum(-g, 0.0) if pgmap.penalty.positive else np.abs(g)
     g = g.reshape(design.n_features, design.n_outputs).max(axis=1)
     return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
 
@@ -149,9 +155,9 @@ class SearchScales(NamedTuple):
     def scan(self, defaults=LEAST_SQUARES):
         """Paths of the starting scan of ``defaults``, one per L2 level (one for a penalty
         without an L2 term), each from strong to weak L1 weight; for a penalty without an
-        L1 term (ridge), one path of L2 weights, from strong to weak (``scan_ridge``)."""
+        L1 term, one path over the L2 weights ``scan_ridge``."""
         if not self.penalty.has_l1:
-            return [np.array([self.lam(0.0, r2) for r2 in defaults.scan_ridge])]
+            return [np.array([self.lam(1.0, r2) for r2 in defaults.scan_ridge])]
         levels = defaults.scan_l2 if self.penalty.has_l2 else defaults.scan_l2[:1]
         return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
 

@@ -39,14 +39,14 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, column_or_1d
 
-from ._compact_states import (SparseVector, _AdjointOffGradient, _compact, _expand,
-                              _LazyAdjoint)
+from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expand
 from ._design import gram_pays, seed_row_subset_grams
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from ._validation import check_sparse_structure, named
 from .datafits import Quadratic
 from .hypergrad import get_engine
+from .hypergrad._protocols import GradientWithEntries
 from .models import InnerModel
 from .solvers._base import BaseSolver
 
@@ -152,8 +152,8 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     if res is None:
         return _Outcome(value, None, InnerState(w, engine_state, lip), n_iter, 0, np.nan)
     state = res.state
-    if isinstance(state, _LazyAdjoint):  # kept as stored, without the outer function
-        state = state.stored
+    if isinstance(state, GradientWithEntries):  # kept as stored, without the outer function
+        state = _AdjointOffGradient.from_lazy(state)
     return _Outcome(value, np.asarray(res.grad, dtype=np.float64),
                     InnerState(w, state, lip), n_iter, int(res.n_iter), float(res.residual))
 
@@ -181,8 +181,8 @@ def _engine_warm_start(engine, state, outer_grad):
     (``accepts_lazy_state``), dense for the others; anything else as it is."""
     if not isinstance(state, (SparseVector, _AdjointOffGradient)):
         return state
-    if getattr(engine, "accepts_lazy_state", False):
-        return _LazyAdjoint(state, outer_grad)
+    if engine.accepts_lazy_state:
+        return state if isinstance(state, SparseVector) else state.lazy(outer_grad)
     return _expand(state, outer_grad)
 
 

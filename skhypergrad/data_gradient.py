@@ -89,6 +89,8 @@ class TrainingDataMap(FixedPointMap):
         Distinct indices of the perturbed rows ``R``; all rows when None.
     """
 
+    prox_parts = True
+
     def __init__(self, pgmap, lam, rows=None):
         if not isinstance(pgmap, ProxGradMap):
             raise TypeError(f"pgmap must be a ProxGradMap, got {type(pgmap).__name__}.")

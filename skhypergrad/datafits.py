@@ -45,7 +45,7 @@ __all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_data
            "datafit_class", "check_datafit"]
 
 #: the forms of the per-sample Hessian coordinate descent's Newton model implements
-NEWTON_MODELS = ("diagonal", "softmax")
+NEWTON_MODELS = ("diagonal", "softmax", "separable")
 
 
 class BaseDatafit:
@@ -81,9 +81,12 @@ class BaseDatafit:
     least_squares = False
     #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
-    #: (``diag(p_i) - p_i p_i^T``), or None (coordinate descent does not apply)
+    #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent
+    #: one-output problems of the datafit ``output_datafit()`` with the targets
+    #: ``output_target(y, k)``, solved in turn), or None (coordinate descent does
+    #: not apply)
     newton_model = "diagonal"
-    #: the minibatch kernels' code (:mod:`skhypergrad.solvers._sgd_kernels`), or None
+    #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
     kernel_code = None
 
     def data_curvature(self, y):
@@ -201,6 +204,10 @@ def _check_contract(cls):
     if cls.curvature is None and cls.data_curvature is BaseDatafit.data_curvature:
         raise ValueError(f"{cls.__name__} declares no curvature bound (curvature=None) "
                          "and does not define data_curvature(y).")
+    if cls.newton_model == "separable" and not (hasattr(cls, "output_datafit")
+                                                and hasattr(cls, "output_target")):
+        raise ValueError(f"{cls.__name__}.newton_model='separable' needs output_datafit() "
+                         "and output_target(y, k).")
     if not (isinstance(cls.outer_losses, tuple) and cls.outer_losses):
         raise ValueError(f"{cls.__name__}.outer_losses must be a non-empty tuple of loss "
                          f"names, got {cls.outer_losses!r}.")

@@ -57,10 +57,40 @@ class Linearization:
 
 
 class FixedPointMap:
-    """Interface of a fixed-point map; see the module docstring."""
+    r"""Interface of a fixed-point map; see the module docstring.
+
+    A map declares what more than the five products it offers (the engines read
+    these declarations, never probe for methods):
+
+    - ``prox_parts``: the map is :math:`\Phi = T(\Psi(w), \lambda)` with a diagonal
+      :math:`\partial_z T`, and provides ``forward_step(w, samples=None)``,
+      ``forward_step_vjp(w, u, samples=None)``, ``prox_jac_diag(z, lam)``,
+      ``prox_vjp_lam(z, lam, u)`` and :meth:`forward_step_vjp_lam`;
+    - ``n_samples``: the number of samples ``Psi`` averages (minibatch estimates
+      on ``samples``), None if it is not an average;
+    - :meth:`cheap_step`: a step of an equivalent map that needs no spectral norm.
+    """
 
     n_params = None
     n_hyper = None
+    #: Phi = T(Psi(w), lam) with a diagonal dT/dz (see above)
+    prox_parts = False
+    #: samples averaged by Psi (None: not an average of samples)
+    n_samples = None
+
+    def cheap_step(self):
+        """A step ``g`` at which :meth:`with_step` gives the same fixed points and implicit
+        Jacobian without a spectral norm, or None (the map has no step)."""
+        return None
+
+    def with_step(self, step):
+        """The map with the step ``step`` (itself for a map without one)."""
+        return self
+
+    def forward_step_vjp_lam(self, w, lam, u):
+        r""":math:`(\partial_\lambda \Psi)^T u` for a map with ``prox_parts``: 0 when the
+        forward step does not depend on ``lam``."""
+        return 0.0
 
     def apply(self, w, lam):
         raise NotImplementedError
@@ -131,6 +161,8 @@ class ProxGradMap(FixedPointMap):
         predictions and the hypergradients do not change, and no shift of the
         columns or of ``y`` reaches the solvers.
     """
+
+    prox_parts = True
 
     def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None, lipschitz=None,
                  center=False):

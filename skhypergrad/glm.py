@@ -67,7 +67,7 @@ class _LogLinkDatafit(BaseDatafit):
     curvature = None
     newton_model = "diagonal"
     #: the minibatch kernels' log-link Tweedie code, of parameter ``power``
-    kernel_code = 3
+    kernel_code = 4
     power = None
 
     def kernel_params(self):

@@ -21,15 +21,17 @@ from sklearn.utils.extmath import softmax
 from ._base import BaseHyperGrad
 from ._validation import check_bounds
 from .criteria import HeldOut
-from ._search_space import GLM, LOG_LOSS
+from ._search_space import GLM, LOG_LOSS, SQUARED_HINGE
 from .glm import Tweedie
 from .models import InnerModel
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
-                        logistic_sklearn_from_lam)
+                        logistic_lam_from_sklearn, logistic_sklearn_from_lam,
+                        logistic_weight_from_C, svc_lam_from_sklearn, svc_sklearn_from_lam)
+from .squared_hinge import append_intercept_column
 
 __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-           "LogisticRegressionHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
-           "TweedieRegressorHyperGrad"]
+           "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "PoissonRegressorHyperGrad",
+           "GammaRegressorHyperGrad", "TweedieRegressorHyperGrad"]
 
 _BOUNDS = [None, tuple, list]
 #: the weighted Lasso's early stopping: the fraction of the rows held out of the search
@@ -70,7 +72,9 @@ _COMMON_DOC = """
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
-        Print one line per criterion evaluation.
+        Progress lines with the hyperparameters' names and the elapsed time: the
+        start of the starting scan, its best point, every descent step and the
+        result (1), and every point of the scan (2 and more).
     callback : callable, default=None
         Called after every criterion evaluation with its history entry (a dict);
         returning True stops the search (the best point so far is kept).
@@ -123,14 +127,16 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         **BaseHyperGrad._parameter_constraints,
         "alpha_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "alpha_bounds": _BOUNDS,
+        "positive": ["boolean"],
     }
 
-    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, hypergradient="aid-cg",
-                 solver="auto", optimizer="gd", max_iter=30, tol=1e-3, fit_intercept=True,
-                 n_jobs=None, random_state=None, verbose=0, callback=None):
+    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, positive=False,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
         self.cv = cv
         self.alpha_init = alpha_init
         self.alpha_bounds = alpha_bounds
+        self.positive = positive
         self.hypergradient = hypergradient
         self.solver = solver
         self.optimizer = optimizer
@@ -145,7 +151,8 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
     _penalty = "l1"
 
     def _inner_model(self, y):
-        return InnerModel("quadratic", self._penalty, self.fit_intercept)
+        return InnerModel("quadratic", self._penalty, self.fit_intercept,
+                          positive=self.positive)
 
     def _initial_lam(self, scales, n_samples):
         if self.alpha_init is None:
@@ -163,19 +170,22 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": float(lam[0])}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``.
@@ -214,6 +224,8 @@ class LassoHyperGrad(_RegressorHyperGrad):
         moved to ``alpha_max / 10`` with a warning.
     alpha_bounds : (float, float), default=None
         Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -270,6 +282,8 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
         is searched. None: the L1 weight in ``(1e-6, 10) * alpha_max`` and the L2
         weight in ``(1e-6, 1e3) * kappa``.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -302,13 +316,14 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, l1_ratio_init=0.5, alpha_bounds=None,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.l1_ratio_init = l1_ratio_init
 
     def _initial_lam(self, scales, n_samples):
@@ -341,6 +356,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         :class:`LassoHyperGrad`).
     alpha_bounds : (float, float), default=None
         Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     early_stopping : bool, default=True
         With ``p`` hyperparameters the descent fits the criterion it descends (its
         CV loss falls while the test error rises: the folds' training and
@@ -368,29 +385,33 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, early_stopping=True,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.early_stopping = early_stopping
 
-    def _search_problem(self, X, y):
+    def _search_problem(self, X, y, groups=None):
         """With ``early_stopping``: a fifth of the rows held out of the search as its
         monitor (:class:`~skhypergrad.criteria.HeldOut`, the model trained on the other
-        rows), the criterion of ``cv`` on the rest."""
+        rows), the criterion of ``cv`` on the rest (``groups`` split with the rows)."""
         if not self.early_stopping or X.shape[0] < _EARLY_STOPPING_MIN_SAMPLES \
                 or not (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split")):
-            return super()._search_problem(X, y)
+            return super()._search_problem(X, y, groups)
         # the same rows at every fit unless a seed says otherwise: the estimator stays a
         # deterministic function of its data, as the others are
         seed = 0 if self.random_state is None else self.random_state
-        X_fit, X_mon, y_fit, y_mon = train_test_split(
-            X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=seed)
-        criterion, X_train, y_train = self._criterion(X_fit, y_fit)
-        return criterion, X_train, y_train, (HeldOut(X_mon, y_mon), X_fit, y_fit)
+        fit_rows, mon_rows = train_test_split(np.arange(X.shape[0]),
+                                              test_size=_EARLY_STOPPING_FRACTION,
+                                              random_state=seed)
+        X_fit, y_fit = X[fit_rows], y[fit_rows]
+        criterion, X_train, y_train = self._criterion(
+            X_fit, y_fit, None if groups is None else groups[fit_rows])
+        return criterion, X_train, y_train, (HeldOut(X[mon_rows], y[mon_rows]), X_fit, y_fit)
 
     def _hyper_names(self, lam, n_samples):
         return {"alphas": np.asarray(lam, dtype=np.float64).copy()}
@@ -500,15 +521,14 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     def _initial_lam(self, scales, n_samples):
         if self.C_init is None:
             return None
-        rho = self._rho()
-        lam = np.array([rho, 1.0 - rho]) / (self.C_init * n_samples)
+        lam = logistic_lam_from_sklearn(self.C_init, self._rho(), n_samples)
         return lam[:scales.penalty.n_hyper(scales.n_features)]
 
     def _bounds(self, scales, n_samples):
         if self.C_bounds is None:
             return scales.bounds(self._search_defaults)
         C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
-        lo, hi = 1.0 / (C_hi * n_samples), 1.0 / (C_lo * n_samples)
+        lo, hi = logistic_weight_from_C(C_hi, n_samples), logistic_weight_from_C(C_lo, n_samples)
         return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
                 scales.penalty.lam_from_weights(hi, hi, scales.n_features))
 
@@ -517,7 +537,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -525,12 +545,15 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.StratifiedGroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
@@ -578,6 +601,177 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
 
     def predict(self, X):
         """Most probable class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
+
+
+@_doc
+class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
+    r"""Linear SVM (squared hinge, L2 or L1 penalty) whose ``C`` is tuned by hypergradient
+    descent.
+
+    The inner problem is scikit-learn's :class:`~sklearn.svm.LinearSVC`
+    (``loss="squared_hinge"``, liblinear's objective),
+
+    .. math::
+
+        C\sum_i \max(0, 1 - y_i \tilde x_i^T \tilde w)^2 + \frac12\|\tilde w\|^2
+        \quad (\text{or } + \|\tilde w\|_1 \text{ for } \texttt{penalty="l1"}),
+
+    with :math:`\tilde x_i = (x_i, s)`, ``s = intercept_scaling``: the intercept
+    :math:`s\,\tilde w_{p+1}` is penalized as every coefficient (see
+    :mod:`skhypergrad.squared_hinge`), searched as ``lam = [1 / (C n)]`` in
+    log-space; the criterion is the held-out mean squared hinge (summed over the
+    classes). More than two classes are one-vs-rest: ``K`` binary problems
+    sharing one ``C``, the criterion summed over them (coordinate descent solves
+    them in turn). A fitted estimator hands ``C_`` to ``LinearSVC`` and gets
+    the same coefficients.
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1"}, default="l2"
+    C_init : float, default=None
+        Starting ``C``. When None, the descent starts from the best point of a
+        scan relative to the data: for ``"l2"``, ``1 / (C n)`` from ``10 kappa``
+        down to ``1e-5 kappa`` in steps of ``10^0.5`` (``kappa`` the curvature of
+        the datafit, see :mod:`skhypergrad._search_space`); for ``"l1"``,
+        ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min`` the largest ``C`` that zeroes
+        every coefficient.
+    C_bounds : (float, float), default=None
+        Search interval of ``C``; when None, ``1 / (C n)`` in ``(1e-6, 1e3) kappa``
+        (``"l2"``) or ``C`` in ``(0.1, 1e4) C_min`` (``"l1"``).
+    intercept_scaling : float, default=1.0
+        The synthetic feature's value ``s`` (``fit_intercept=True``), as in
+        ``LinearSVC``.
+    %(common)s
+
+    Attributes
+    ----------
+    C_ : float
+        ``C`` of the model refit on all ``n`` samples (the search holds
+        ``1 / (C n)`` fixed across folds).
+    alpha_ : float
+        ``1 / (C_ n)``: the penalty weight of the normalized objective.
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    %(attrs)s
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import scale
+    >>> from skhypergrad import LinearSVCHyperGrad
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = LinearSVCHyperGrad(cv=3).fit(scale(X), y)
+    >>> bool(clf.score(scale(X), y) > 0.9)
+    True
+    """
+
+    _is_classifier = True
+    _search_defaults = SQUARED_HINGE
+    _parameter_constraints = {
+        **BaseHyperGrad._parameter_constraints,
+        "penalty": [StrOptions({"l2", "l1"})],
+        "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "C_bounds": _BOUNDS,
+        "intercept_scaling": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, penalty="l2", cv=5, C_init=None, C_bounds=None,
+                 intercept_scaling=1.0, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
+        self.penalty = penalty
+        self.cv = cv
+        self.C_init = C_init
+        self.C_bounds = C_bounds
+        self.intercept_scaling = intercept_scaling
+        self.hypergradient = hypergradient
+        self.solver = solver
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    def _inner_model(self, y):
+        # the intercept is a penalized synthetic feature (_training_design), not b
+        return InnerModel("squared_hinge", self.penalty, fit_intercept=False)
+
+    def _training_design(self, X):
+        if not self.fit_intercept:
+            return X
+        return append_intercept_column(X, self.intercept_scaling)
+
+    def _initial_lam(self, scales, n_samples):
+        if self.C_init is None:
+            return None
+        return svc_lam_from_sklearn(self.C_init, n_samples)
+
+    def _bounds(self, scales, n_samples):
+        if self.C_bounds is None:
+            return scales.bounds(self._search_defaults)
+        C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
+        return svc_lam_from_sklearn(C_hi, n_samples), svc_lam_from_sklearn(C_lo, n_samples)
+
+    def _hyper_names(self, lam, n_samples):
+        return {"C": svc_sklearn_from_lam(lam, n_samples), "alpha": float(lam[0])}
+
+    def _set_solution(self, pgmap, model, w):
+        super()._set_solution(pgmap, model, w)
+        coef = self.coef_  # (n_outputs, n_features [+ 1])
+        if self.fit_intercept:
+            self.intercept_ = self.intercept_scaling * coef[:, -1]
+            self.coef_ = coef[:, :-1].copy()
+        else:
+            self.intercept_ = np.zeros(coef.shape[0])
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Tune ``C`` on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any two or more classes).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
+    def decision_function(self, X):
+        """Signed distances: shape (n_samples,) for two classes, (n_samples, n_classes)
+        otherwise (one-vs-rest).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray
+        """
+        scores = self._decision(X)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """The class of the largest decision function (its sign for two classes).
 
         Parameters
         ----------

@@ -14,8 +14,9 @@ full data, on one cross-validation fold or on a perturbed target. It is a frozen
 dataclass: picklable (joblib workers receive it), comparable by fields, never
 mutated.
 
-:func:`from_estimator` converts a scikit-learn ``Lasso``, ``ElasticNet`` or
-``LogisticRegression`` to an inner model carrying its current hyperparameters.
+:func:`from_estimator` converts a scikit-learn ``Lasso``, ``ElasticNet``,
+``LogisticRegression`` or ``LinearSVC`` to an inner model carrying its current
+hyperparameters.
 """
 
 from dataclasses import dataclass, replace
@@ -29,7 +30,7 @@ from .fixed_point import ProxGradMap
 from .glm import Tweedie
 from .penalties import (
     L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
-    logistic_lam_from_sklearn,
+    logistic_lam_from_sklearn, svc_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
@@ -64,6 +65,9 @@ class InnerModel:
     classes : ndarray, default=None
         Labels of a classifier, in the order of their encoding; set by
         :meth:`bind` from the targets (user labels of any type).
+    positive : bool, default=False
+        Nonnegative coefficients (the ``positive`` of a penalty named by a string;
+        a penalty instance carries its own).
 
     Examples
     --------
@@ -77,6 +81,7 @@ class InnerModel:
     fit_intercept: bool = False
     lam: Any = None
     classes: Any = None
+    positive: bool = False
 
     def __post_init__(self):
         self.datafit_class  # an unknown datafit is refused here, not in a solver
@@ -102,7 +107,7 @@ class InnerModel:
         if isinstance(pen, BasePenalty):
             return pen
         if isinstance(pen, str) and pen in _PENALTIES:
-            return _PENALTIES[pen]()
+            return _PENALTIES[pen](positive=self.positive)
         raise ValueError(f"penalty must be one of {tuple(_PENALTIES)} or a penalty "
                          f"instance, got {pen!r}.")
 
@@ -223,6 +228,7 @@ class InnerModel:
                 else np.array2string(np.asarray(v), threshold=6)
         return (f"InnerModel(datafit={short(self.datafit)}, penalty={short(self.penalty)}, "
                 f"fit_intercept={self.fit_intercept}, lam={short(self.lam)}"
+                + (", positive=True" if self.positive else "")
                 + (f", classes={short(self.classes)})" if self.classes is not None else ")"))
 
 
@@ -239,6 +245,7 @@ def from_estimator(estimator, y):
     ``ElasticNet(alpha, l1_ratio=\rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]`
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
     ``PoissonRegressor(alpha)``, ``Gamma...``   :math:`[\alpha]` (penalty ``"l2"``)
     ``TweedieRegressor(alpha, power)``          :math:`[\alpha]`, 1 <= power <= 2, log link
     ==========================================  ===========================================
@@ -255,9 +262,15 @@ def from_estimator(estimator, y):
     unpenalized model raises a ValueError. Two classes give the binary logistic
     datafit, more give the multinomial one.
 
+    ``LinearSVC`` (``loss="squared_hinge"``, one-vs-rest) gives the datafit
+    "squared_hinge" (:mod:`skhypergrad.squared_hinge`) with ``fit_intercept=False``:
+    liblinear penalizes its intercept as the weight of a synthetic feature, so its
+    model is this one on ``append_intercept_column(X, intercept_scaling)`` when
+    the estimator fits an intercept.
+
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, LogisticRegression or a log-link GLM regressor
+    estimator : Lasso, ElasticNet, LogisticRegression, LinearSVC or a log-link GLM regressor
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -270,6 +283,7 @@ def from_estimator(estimator, y):
     from sklearn.linear_model import ElasticNet as SkElasticNet
     from sklearn.linear_model import Lasso as SkLasso
     from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
     name = type(estimator).__name__
     glm = _glm_datafit(estimator)
@@ -280,20 +294,19 @@ def from_estimator(estimator, y):
                              f"alpha={estimator.alpha!r}.")
         return InnerModel(glm, "l2", bool(estimator.fit_intercept), lam=np.array([alpha]))
     if isinstance(estimator, (SkLasso, SkElasticNet)):
-        if getattr(estimator, "positive", False):
-            raise ValueError(f"{name}(positive=True) is not supported.")
+        positive = bool(estimator.positive)
         alpha = float(estimator.alpha)
         if not alpha > 0:
             raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
         if isinstance(estimator, SkLasso):
             return InnerModel("quadratic", "l1", bool(estimator.fit_intercept),
-                              lam=np.array([alpha]))
+                              lam=np.array([alpha]), positive=positive)
         rho = float(estimator.l1_ratio)
         if not 0 < rho <= 1:
             raise ValueError(f"ElasticNet needs 0 < l1_ratio <= 1 (an L1 part), got "
                              f"l1_ratio={estimator.l1_ratio!r}.")
         return InnerModel("quadratic", "elasticnet", bool(estimator.fit_intercept),
-                          lam=enet_lam_from_sklearn(alpha, rho))
+                          lam=enet_lam_from_sklearn(alpha, rho), positive=positive)
     if isinstance(estimator, LogisticRegression):
         rho = _logistic_l1_ratio(estimator)
         C = float(estimator.C)
@@ -310,8 +323,10 @@ def from_estimator(estimator, y):
                               lam=lam[:1]).bind(y)
         return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
                           lam=lam).bind(y)
+    if isinstance(estimator, LinearSVC):
+        return _svc_model(estimator, y)
     raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression, "
-                     f"PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
+                     f"LinearSVC, PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
                      f"skhypergrad InnerModel; got {name}.")
 
 
@@ -341,6 +356,23 @@ def _glm_datafit(estimator):
         raise ValueError(f"TweedieRegressor(power={power!r}) is not supported: the log-link "
                          "deviance is convex for 1 <= power <= 2 only.")
     return Tweedie(power)
+
+
+def _svc_model(estimator, y):
+    """The inner model of a ``LinearSVC`` (see :func:`from_estimator`)."""
+    if estimator.loss != "squared_hinge":
+        raise ValueError(f"LinearSVC(loss={estimator.loss!r}) is not differentiable; "
+                         "hyperparameter gradients need loss='squared_hinge'.")
+    if getattr(estimator, "multi_class", "ovr") != "ovr":
+        raise ValueError(f"LinearSVC(multi_class={estimator.multi_class!r}) is not "
+                         "supported; use multi_class='ovr'.")
+    if estimator.class_weight is not None:
+        raise ValueError("LinearSVC(class_weight=...) is not supported.")
+    C = float(estimator.C)
+    if not 0 < C < np.inf:
+        raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
+    return InnerModel("squared_hinge", estimator.penalty, False,
+                      lam=svc_lam_from_sklearn(C, len(y))).bind(y)
 
 
 def _logistic_l1_ratio(estimator):

@@ -79,7 +79,7 @@ def test_compact_warm_starts_are_exact(engine, monkeypatch):
     # the same search with the warm starts kept dense (and AID-CG's adjoint made dense
     # from the whole outer gradient)
     from skhypergrad.hypergrad import aid
-    monkeypatch.setattr(aid, "_lazy_gradient", lambda outer_grad, w: None)
+    monkeypatch.setattr(aid, "lazy_gradient", lambda outer_grad, w: None)
     monkeypatch.setattr(criteria, "_compact", lambda x: x)
     monkeypatch.setattr(criteria._AdjointOffGradient, "compress",
                         classmethod(lambda cls, v, w_stored, outer_grad: v))
@@ -167,7 +167,7 @@ def test_stored_adjoint_take_is_exact(fmt):
     assert isinstance(stored, criteria._AdjointOffGradient)
     idx = np.concatenate([changed[::2], rng.choice(v.shape[0] - 1, 30, replace=False),
                           [v.shape[0] - 1]])
-    lazy = criteria._LazyAdjoint(stored, outer.grad)
+    lazy = stored.lazy(outer.grad)
     np.testing.assert_array_equal(lazy.take(idx), v[idx])
     np.testing.assert_array_equal(np.asarray(lazy), v)
 

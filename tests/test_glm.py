@@ -291,7 +291,7 @@ def test_a_datafit_without_a_curvature_bound_must_give_one_at_the_data():
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 @pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02])])
 def test_minibatch_saga_reaches_the_solution(name, penalty, lam):
-    """The minibatch kernels' log-link code (``kernel_code = 3``, the power as parameter):
+    """The minibatch kernels' log-link code (``kernel_code = 4``, the power as parameter):
     SAGA, its step from the data curvature, reaches coordinate descent's objective."""
     X, y = _data(name, n=150)
     model = InnerModel(_datafit(name), penalty, fit_intercept=True)

@@ -12,8 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, ProxGradMap,
                          Quadratic, WeightedL1)
 from skhypergrad.penalties import enet_lam_from_sklearn, logistic_lam_from_sklearn
-from skhypergrad.solvers._sgd_kernels import prox_sgd_epoch
-from skhypergrad.solvers.stochastic import StochasticProxGradient, _kernel_rows
+from skhypergrad._sgd_kernels import kernel_rows, prox_sgd_epoch
+from skhypergrad.solvers.stochastic import StochasticProxGradient
 
 from _data import as_storage, make_classification_data, make_regression_data
 
@@ -72,10 +72,10 @@ def test_kernel_sample_gradients_match_datafit(storage, kind, fit_intercept, cen
     w = np.random.default_rng(1).standard_normal(design.n_params)
     memory, grad_mean = np.zeros(n * design.n_outputs), np.zeros(design.n_params)
     w_before = w.copy()
-    prox_sgd_epoch(*_kernel_rows(design.X), design.n_features, pgmap.y.astype(np.float64),
+    prox_sgd_epoch(*kernel_rows(design.X), design.n_features, pgmap.y.astype(np.float64),
                    pgmap.datafit.kernel_code, np.empty(0), design.n_outputs,
                    design.fit_intercept, mu, w,
-                   np.full(design.n_features, 0.1), 0.0, np.arange(n), 7,
+                   np.full(design.n_features, 0.1), 0.0, -np.inf, np.arange(n), 7,
                    np.zeros(-(-n // 7)), True, memory, grad_mean)
     np.testing.assert_array_equal(w, w_before)
     raw = pgmap.datafit.raw_grad(pgmap.y, design.matvec(w))

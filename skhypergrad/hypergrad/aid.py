@@ -44,10 +44,10 @@ import numpy as np
 from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .._compact_states import _lazy_gradient
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
 from ..fixed_point import ProxGradMap
 from ._base import BaseEngine, HypergradResult, empirical_rate, warn_not_converged
+from ._protocols import LazyVector, lazy_gradient, returns_new_array
 
 __all__ = ["AIDFixedPoint", "AIDConjugateGradient", "contraction_factor",
            "contraction_off_invariances", "convergence_rate"]
@@ -67,19 +67,18 @@ _NUMPY_CHOLESKY_MIN = 100
 def _warm_start(state, w):
     """The previous adjoint ``v`` when it fits this problem, else None.
 
-    ``state`` is an ndarray, or a lazy vector (with ``shape``, ``take(indices)``
-    and ``__array__``, e.g. a criterion's compact storage) that AID-CG reads on
-    the active set only and the other solvers make dense.
+    ``state`` is an ndarray, or a :class:`~skhypergrad.hypergrad._protocols.LazyVector`
+    (e.g. a criterion's compact storage) that AID-CG reads on the active set only
+    and the other solvers make dense.
     """
-    if isinstance(state, np.ndarray) or (hasattr(state, "take") and hasattr(state, "__array__")):
-        if tuple(state.shape) == w.shape:
-            return state
+    if isinstance(state, (np.ndarray, LazyVector)) and tuple(state.shape) == w.shape:
+        return state
     return None
 
 
 def _with_entries(c, idx, values):
     """The gradient ``c`` with the entries ``idx`` replaced: a new array, or for a lazy
-    gradient (see :func:`~skhypergrad._compact_states._lazy_gradient`) a lazy vector
+    gradient (:class:`~skhypergrad.hypergrad._protocols.GradientAt`) a lazy vector
     that keeps those entries only."""
     if isinstance(c, np.ndarray):
         v = c.copy()
@@ -94,16 +93,13 @@ def _on_active_set(v):
     reads) with zeros elsewhere, without the outer gradient."""
     if isinstance(v, np.ndarray):
         return v
-    x = np.zeros(v.shape)
-    x[v.stored.indices] = v.stored.values
-    return x
+    return v.on_entries()
 
 
 def _has_prox_parts(pgmap):
-    """Whether ``pgmap`` is split as ``Phi = T(Psi(w))`` with a diagonal ``dT/dz``."""
-    return (callable(getattr(pgmap, "forward_step", None))
-            and callable(getattr(pgmap, "forward_step_vjp", None))
-            and callable(getattr(pgmap, "prox_jac_diag", None)))
+    """Whether ``pgmap`` is split as ``Phi = T(Psi(w))`` with a diagonal ``dT/dz`` (its
+    declared ``prox_parts``, see :class:`~skhypergrad.fixed_point.FixedPointMap`)."""
+    return pgmap.prox_parts
 
 
 class _ActiveSet:
@@ -490,9 +486,8 @@ class AIDConjugateGradient(_AdjointEngine):
         The result does not depend on the step ``g`` (see :meth:`ProxGradMap.with_step`),
         so the Lipschitz constant is not computed just for this.
         """
-        if hasattr(pgmap, "with_step") and hasattr(pgmap, "cheap_step"):
-            return pgmap.with_step(pgmap.cheap_step())
-        return pgmap
+        step = pgmap.cheap_step()
+        return pgmap if step is None else pgmap.with_step(step)
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         # the parameters and the result are those of _AdjointEngine.hypergradient
@@ -500,7 +495,7 @@ class AIDConjugateGradient(_AdjointEngine):
         if restricted is None:
             return super().hypergradient(pgmap, lam, w, outer_grad, state)
         sub_map, idx = restricted
-        lazy = _lazy_gradient(outer_grad, w)
+        lazy = lazy_gradient(outer_grad, w)
         # the p-sized gradient is not kept during the solve (not even computed when lazy)
         c_idx = outer_grad(w)[idx] if lazy is None else lazy.take(idx)
         v0 = _warm_start(state, w)
@@ -512,7 +507,7 @@ class AIDConjugateGradient(_AdjointEngine):
         # BaseEngine), written into, so that one p-sized array is alive with w, not
         # also a kept gradient and its copy
         v = outer_grad(w)
-        if not getattr(outer_grad, "returns_new_array", False):
+        if not returns_new_array(outer_grad):
             v = np.array(v, dtype=np.float64)  # a caller's array is never written into
         v[idx] = res.state
         return res._replace(w=w, state=v)
@@ -554,7 +549,7 @@ class AIDConjugateGradient(_AdjointEngine):
     def _outer_gradient(self, outer_grad, w):
         r""":math:`\nabla C(w)`, lazy when the outer function gives entries alone (the
         library's held-out loss): the system reads it on the active set only."""
-        lazy = _lazy_gradient(outer_grad, w)
+        lazy = lazy_gradient(outer_grad, w)
         return outer_grad(w) if lazy is None else lazy
 
     def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
@@ -564,7 +559,7 @@ class AIDConjugateGradient(_AdjointEngine):
         delta = lin.jac_diag if lin.jac_diag is not None else \
             pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
         active = _ActiveSet(lin.vjp_w, delta, lin.hessp_subset, lin.step,
-                            getattr(lin, "hessian_subset", None) if self.direct else None)
+                            lin.hessian_subset if self.direct else None)
         c_s = c.take(active.idx)
         if active.idx.shape[0] == 0:  # A = 0: v = grad C (and B^T v = 0)
             return _with_entries(c, active.idx, c_s), 0, 0.0

@@ -112,13 +112,11 @@ from sklearn.utils import check_random_state
 from ._base import BaseEngine, HypergradResult, warn_not_converged
 from .._design import Design
 from ..fixed_point import ProxGradMap
-from ..solvers._sgd_kernels import SUPPORTED_KINDS, nsid_adjoint, sample_gradient_sum
-from ..solvers.stochastic import _kernel_params, _kernel_rows
+from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, nsid_adjoint,
+                            sample_gradient_sum)
 from .aid import contraction_factor, contraction_off_invariances
 
 __all__ = ["NSID", "jacobian_noise", "predicted_error"]
-
-_NEEDED = ("forward_step", "forward_step_vjp", "prox_jac_diag", "prox_vjp_lam", "linearize")
 
 #: rows of the design taken at once when averaging the J estimates of Psi; the
 #: chunks (and their seeds) do not depend on ``n_jobs``, so neither does the result
@@ -131,20 +129,12 @@ _SCHEDULES = ("decreasing", "constant")
 _DENSE_MAX = 512
 
 
-def _n_samples(pgmap):
-    n = getattr(pgmap, "n_samples", None)
-    if n is None:
-        n = getattr(getattr(pgmap, "design", None), "n_samples", None)
-    return n
-
-
 def _check_map(pgmap):
-    missing = [name for name in _NEEDED if not callable(getattr(pgmap, name, None))]
-    if missing or _n_samples(pgmap) is None:
+    if not pgmap.prox_parts or pgmap.n_samples is None:
         raise TypeError(
             f"NSID needs a composite map Phi = T(Psi(w)) with minibatch estimates of Psi "
-            f"(as ProxGradMap); {type(pgmap).__name__} lacks "
-            f"{', '.join(missing) or 'n_samples'}.")
+            f"(as ProxGradMap: prox_parts and n_samples declared); {type(pgmap).__name__} "
+            f"declares prox_parts={pgmap.prox_parts}, n_samples={pgmap.n_samples}.")
 
 
 def _kernel_problem(pgmap):
@@ -163,8 +153,8 @@ def _kernel_problem(pgmap):
     if not (sp.issparse(X) or (isinstance(X, np.ndarray) and X.dtype == np.float64
                                 and X.flags.c_contiguous)):
         return None
-    return (*_kernel_rows(X), design.n_features, np.ascontiguousarray(pgmap.y, dtype=np.float64),
-            pgmap.datafit.kernel_code, _kernel_params(pgmap.datafit), design.n_outputs,
+    return (*kernel_rows(X), design.n_features, np.ascontiguousarray(pgmap.y, dtype=np.float64),
+            pgmap.datafit.kernel_code, kernel_params(pgmap.datafit), design.n_outputs,
             design.fit_intercept)
 
 
@@ -176,7 +166,7 @@ def _chunk_sum(pgmap, w, n_batches, batch_size, seed, problem=None):
     of equal size is the estimate on their concatenation: one product per chunk
     (through the numba kernel when ``problem`` is given, no copy of the rows).
     """
-    rows = np.random.RandomState(seed).randint(_n_samples(pgmap), size=n_batches * batch_size)
+    rows = np.random.RandomState(seed).randint(pgmap.n_samples, size=n_batches * batch_size)
     if problem is None:
         return n_batches * pgmap.forward_step(w, samples=rows)
     total = np.zeros_like(w)
@@ -224,9 +214,9 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     The largest eigenvalue is computed on at most ``max_rows`` evenly spaced
     rows (a deterministic subsample): exactly, from the matrix formed densely,
     with at most 512 parameters (one pass over the subsample); else estimated by
-    ``n_iter`` power iterations. Returns 0.0 when
-    the map does not expose its design and datafit (no bound is then known and
-    none is used).
+    ``n_iter`` power iterations. Returns 0.0 for a map other than a
+    :class:`~skhypergrad.fixed_point.ProxGradMap` (no bound is then known and none
+    is used).
 
     Parameters
     ----------
@@ -243,10 +233,9 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     -------
     sigma2 : float
     """
-    design = getattr(pgmap, "design", None)
-    datafit = getattr(pgmap, "datafit", None)
-    if design is None or datafit is None or not hasattr(pgmap, "step"):
+    if not isinstance(pgmap, ProxGradMap):
         return 0.0
+    design, datafit = pgmap.design, pgmap.datafit
     n = design.n_samples
     if n > max_rows:
         design = design.take_rows(np.linspace(0, n - 1, max_rows).astype(int))
@@ -354,7 +343,7 @@ def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
     does not move along them (see
     :func:`~skhypergrad.hypergrad.aid.contraction_off_invariances`).
     """
-    n = _n_samples(pgmap)
+    n = pgmap.n_samples
     if not isinstance(pgmap, ProxGradMap):
         return contraction_factor(pgmap, lam, w)
     if n > max_rows:
@@ -583,7 +572,7 @@ class NSID(BaseEngine):
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         w = np.ascontiguousarray(w, dtype=np.float64)
         rng = check_random_state(self.random_state)
-        n, b = _n_samples(pgmap), self.batch_size
+        n, b = pgmap.n_samples, self.batch_size
         K, eta, predicted, constants = self._plan(pgmap, lam, w)
         if self.n_samples is None and not predicted <= self.tol:
             self._warn(K, predicted, constants)
@@ -615,9 +604,8 @@ class NSID(BaseEngine):
                           "(beta / gamma) or a larger batch_size.", RuntimeWarning,
                           stacklevel=2)
         grad = pgmap.prox_vjp_lam(z, lam, v)
-        vjp_lam = getattr(pgmap, "forward_step_vjp_lam", None)
-        if vjp_lam is not None:  # Psi depends on the outer variable too
-            grad = grad + vjp_lam(w, lam, delta * v)
+        # (0 when Psi does not depend on the outer variable)
+        grad = grad + pgmap.forward_step_vjp_lam(w, lam, delta * v)
         return HypergradResult(grad, w, None, K, float(predicted))
 
     def _warn(self, K, predicted, constants):

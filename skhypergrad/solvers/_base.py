@@ -39,6 +39,10 @@ class BaseSolver:
 
     tol = None
 
+    #: the sparse format the solver reads ``X`` in ("csc", "csr"), None if any: a caller
+    #: that builds ``X`` for it (a cross-validation fold's training rows) gives that one
+    sparse_format = None
+
     #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
     _budget = ("max_iter", "iterations")
 

@@ -130,15 +130,15 @@ def _centred_curvature(sq, xh, mu_j, h_sum, n):
 
 
 @njit(cache=True, inline="always")
-def _prox_coordinate(w_j, g_j, lc_j, l1_j, l2):
-    """``S_{l1/L}(w_j - g_j/L) / (1 + l2/L)``; 0 for a zero column (``L = 0``)."""
+def _prox_coordinate(w_j, g_j, lc_j, l1_j, l2, lower):
+    """``max(S_{l1/L}(w_j - g_j/L) / (1 + l2/L), lower)``; 0 for a zero column (``L = 0``)."""
     if lc_j > 0.0:
-        return prox_enet_scalar(w_j - g_j / lc_j, l1_j / lc_j, l2 / lc_j)
+        return prox_enet_scalar(w_j - g_j / lc_j, l1_j / lc_j, l2 / lc_j, lower)
     return 0.0
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def cd_epoch(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lc, intercept):
+def cd_epoch(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower, lc, intercept):
     """One epoch of coordinate minimization of the model ``Q`` over ``ws``, then the intercept.
 
     Parameters
@@ -164,6 +164,8 @@ def cd_epoch(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lc, intercept
         Per-feature L1 weights.
     l2 : float
         L2 weight.
+    lower : float
+        Lower bound on the coefficients: 0.0 for a nonnegative model, ``-inf`` otherwise.
     lc : ndarray of shape (len(ws) + fit_intercept,)
         Model curvatures ``L_j = (h^T X_j**2) / n`` of the coordinates of ``ws``
         (entry ``t`` for ``ws[t]``: nothing ``p``-sized), then ``sum(h) / n`` for
@@ -198,7 +200,7 @@ def cd_epoch(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lc, intercept
             g_j = (du + shift * dh - mu[j] * (d_sum + shift * h_sum)) / n
         else:
             g_j = _column_dot(X, data, indices, indptr, j, d, False) / n
-        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2)
+        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2, lower)
         delta = new - w[j]
         if delta != 0.0:
             w[j] = new
@@ -253,10 +255,11 @@ def columns_gradient_curvature(X, data, indices, indptr, mu, ws, a, h):
 
 
 @njit(cache=True)
-def prox_steps(w, grad, l1, l2, lc):
+def prox_steps(w, grad, l1, l2, lower, lc):
     r"""Coordinate prox-gradient steps :math:`\Delta_j` from ``w`` for every feature.
 
-    :math:`\Delta_j = S_{l1_j/L_j}(w_j - g_j/L_j) / (1 + l2/L_j) - w_j`. With
+    :math:`\Delta_j = S_{l1_j/L_j}(w_j - g_j/L_j) / (1 + l2/L_j) - w_j` (clipped at
+    ``lower``). With
     :math:`L_j` a bound on the curvature along coordinate ``j``, the step
     decreases the objective by at least :math:`L_j \Delta_j^2 / 2` (a lower
     bound on the suboptimality), and :math:`L_j |\Delta_j|` scores how far
@@ -264,19 +267,19 @@ def prox_steps(w, grad, l1, l2, lc):
     """
     out = np.empty(grad.shape[0])
     for j in range(grad.shape[0]):
-        out[j] = _prox_coordinate(w[j], grad[j], lc[j], l1[j], l2) - w[j]
+        out[j] = _prox_coordinate(w[j], grad[j], lc[j], l1[j], l2, lower) - w[j]
     return out
 
 
 @njit(cache=True)
-def prox_scores(w, grad, l1, l2, lc, out):
+def prox_scores(w, grad, l1, l2, lower, lc, out):
     r"""Scores :math:`L_j |\Delta_j|` of the steps of :func:`prox_steps` in ``out`` (which
     may be ``grad`` itself: entry ``j`` is written after it is read), and the largest
     decrease bound :math:`L_j \Delta_j^2` (as ``|Delta_j| (L_j |Delta_j|)``), without
     the steps themselves."""
     decrease = 0.0
     for j in range(grad.shape[0]):
-        step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2) - w[j])
+        step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2, lower) - w[j])
         out[j] = step * lc[j]
         decrease = max(decrease, step * out[j])
     return out, decrease
@@ -429,7 +432,7 @@ def _minimize_block(w, first, K, g, B, l1_j, l2, delta):
         change = 0.0
         for k in range(K):
             e = first + k
-            step = _prox_coordinate(w[e], g[k], B[k, k], l1_j, l2) - w[e]
+            step = _prox_coordinate(w[e], g[k], B[k, k], l1_j, l2, -np.inf) - w[e]
             if step != 0.0:
                 w[e] += step
                 delta[k] += step
@@ -457,7 +460,8 @@ def _minimize_block(w, first, K, g, B, l1_j, l2, delta):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, blocks, intercept):
+def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower, blocks,
+                    intercept):
     """:func:`cd_epoch` for K outputs: block minimization over the features of ``ws``, then
     the intercepts (the block of the column of ones, unpenalized).
 
@@ -476,6 +480,9 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, blocks
     l1 : ndarray of shape (n_features,)
         Per-feature L1 weights, shared by the K classes.
     l2 : float
+    lower : float
+        ``-inf`` (the blocks' coefficients are not bounded; the argument keeps the
+        signature of :func:`cd_epoch`).
     blocks : ndarray of shape ((len(ws) + fit_intercept) * K * K,)
         The blocks ``B_j = sum_i X_ij^2 H_i / n`` of the features of ``ws`` (block
         ``t`` for ``ws[t]``), then ``sum_i H_i / n`` for the intercepts, each flattened.

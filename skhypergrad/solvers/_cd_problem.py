@@ -38,6 +38,7 @@ class _Problem(NamedTuple):
     l1: np.ndarray
     l1_entries: np.ndarray  # the L1 weight of every coefficient (entry j K + k: l1[j])
     l2: float
+    lower: float  # lower bound on the coefficients: 0.0 (positive) or -inf
     # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept; None for a
     # sparse X (p may be large): computed for the entries needed (see moving_bounds)
     lc: object
@@ -77,7 +78,7 @@ class _Problem(NamedTuple):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         return cls(datafit, y, onehot, kernel_args, X, design.sparse_offset, l1, l1_entries,
-                   float(l2), lc,
+                   float(l2), pgmap.penalty.lower, lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
                    gap_scale(pgmap),
                    datafit.least_squares, design.fit_intercept, design.n_features, K,
@@ -197,7 +198,7 @@ class _Problem(NamedTuple):
                 grad = None
             else:
                 scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
-                                               self.lc[:nc], np.empty(nc))
+                                               self.lower, self.lc[:nc], np.empty(nc))
             if K > 1:
                 scores = scores.reshape(self.p, K).max(axis=1)
             violation = scores.max(initial=0.0)
@@ -242,7 +243,7 @@ class _Problem(NamedTuple):
             j1 = min(j0 + chunk, self.p)
             e0, e1 = j0 * K, j1 * K
             _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2,
-                                 self._block_bounds(j0, j1), grad[e0:e1])
+                                 self.lower, self._block_bounds(j0, j1), grad[e0:e1])
             decrease = max(decrease, dec)
         return decrease
 
@@ -256,7 +257,7 @@ class _Problem(NamedTuple):
             j1 = min(j0 + chunk, self.p)
             grad = self._gradient_range(a, j0, j1)
             scores, dec = prox_scores(w[j0:j1], grad, self.l1_entries[j0:j1], self.l2,
-                                      self._block_bounds(j0, j1), grad)
+                                      self.lower, self._block_bounds(j0, j1), grad)
             decrease = max(decrease, dec)
             violation = np.maximum(violation, scores.max(initial=0.0))  # NaN propagates
             top.add(j0, scores)
@@ -312,6 +313,8 @@ class _Problem(NamedTuple):
         # on the moving entries only (the working set's, then the intercepts): no copy of w
         idx, cols = self.moving(ws), self.entries(ws)
         w_acc = c @ hist_w[1:]
+        if np.any(w_acc[:cols.shape[0]] < self.lower):  # outside a nonnegative model's set
+            return
         if hist_v is None:
             v_acc = self.predictions_change(ws, w_acc - start).reshape(v.shape)
         else:

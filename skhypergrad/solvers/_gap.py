@@ -48,13 +48,14 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     grad_b = float(np.abs(theta.sum())) if design.fit_intercept else 0.0
     # the p-sized work in one pass, without temporaries (p may be large, X sparse)
     acc = _gap_start()
+    positive = penalty.positive
     if callable(xt_theta):
         for j0, u in xt_theta():
             j1 = j0 + u.shape[0]
-            _gap_sums(coef[j0:j1], u, l1[j0:j1], float(l2), acc)
+            _gap_sums(coef[j0:j1], u, l1[j0:j1], float(l2), positive, acc)
     else:
         u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
-        _gap_sums(coef, np.asarray(u).reshape(p), l1, float(l2), acc)
+        _gap_sums(coef, np.asarray(u).reshape(p), l1, float(l2), positive, acc)
         del u
     pen, g_sum, s_tight, grad_free, scale, free_dot, any_free = _gap_end(acc, float(l2))
     primal = datafit.loss(y, z) + pen
@@ -88,10 +89,15 @@ def _gap_end(acc, l2):
 
 
 @njit(cache=True)
-def _gap_sums(coef, u, l1, l2, acc):
+def _gap_sums(coef, u, l1, l2, positive, acc):
     """The gap's sums and extrema over the features, one pass (one output), added to
     the accumulators ``acc`` (:func:`_gap_start`, in place): feature blocks passed in
     order give the sums of one pass over all of them.
+
+    With ``positive`` (coefficients constrained to be nonnegative) the conjugate and
+    the dual feasibility are one-sided: ``|u_j|`` is replaced by ``u_j`` (a feature
+    with ``u_j < l1_j`` stays at 0 at no cost), and a free feature at 0 violates
+    optimality by ``max(u_j, 0)`` only.
 
     Accumulates ``sum_j l1_j |coef_j|`` and ``||coef||^2`` (the penalty ``s1 +
     l2/2 s2``); ``g_sum = sum_j max(|u_j| - l1_j, 0)^2`` (``G* = g_sum / (2 l2)``);
@@ -109,7 +115,8 @@ def _gap_sums(coef, u, l1, l2, acc):
     free_dot = acc[6]
     any_free = acc[7] != 0.0
     for j in range(u.shape[0]):
-        c, a, t = coef[j], abs(u[j]), l1[j]
+        c, t = coef[j], l1[j]
+        a = u[j] if positive else abs(u[j])
         s1 += t * abs(c)
         s2 += c * c
         if l2 > 0.0:
@@ -122,7 +129,7 @@ def _gap_sums(coef, u, l1, l2, acc):
                 s_tight = -1.0
         elif t <= 0.0:
             any_free = True
-            grad_free = max(grad_free, a)
+            grad_free = max(grad_free, abs(u[j]) if c != 0.0 else a)
             free_dot += c * u[j]
         elif a > t:
             scale = min(scale, t / a)
@@ -140,6 +147,8 @@ def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
     """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy."""
     design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
     p, K = design.n_features, design.n_outputs
+    if penalty.positive:
+        raise ValueError("positive=True is for one output only.")
     l1, l2 = penalty.weights(lam, p)
     if z is None:
         z = design.matvec(w)

@@ -42,11 +42,14 @@ steps allow it: a step :math:`\Delta_j` decreases the objective by at least
 :math:`L_j \Delta_j^2 / 2`, a lower bound on the gap.
 """
 
+import copy
 from numbers import Integral
 
 import numpy as np
 
+from .._design import Design
 from ._base import BaseSolver, SolveResult
+from ._gap import gap_scale
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
@@ -144,6 +147,8 @@ class CoordinateDescent(BaseSolver):
 
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
+        if pgmap.datafit.newton_model == "separable":
+            return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
         z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
@@ -175,6 +180,37 @@ class CoordinateDescent(BaseSolver):
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
 
+    def _solve_outputs(self, pgmap, lam, w):
+        """The ``K`` independent outputs of a "separable" datafit solved in turn, each a
+        one-output problem (``datafit.output_datafit()``, targets
+        ``datafit.output_target(y, k)``) on the same design, to the relative gap ``tol``.
+
+        The datafit, its null model and the penalty are sums over the outputs, so the
+        outputs' duality gaps (each certified by its own dual point) add up to a bound
+        on the whole problem's suboptimality: the measure returned is their sum
+        relative to the whole problem's scale, at most ``tol`` when every output
+        reached it. (The whole problem's own dual point, rescaled by one factor for
+        every output, certifies less.)
+        """
+        design, datafit = pgmap.design, pgmap.datafit
+        K, p, fit_intercept = design.n_outputs, design.n_features, design.fit_intercept
+        one = Design(design.X, fit_intercept, 1, design.offset, design.target_offset)
+        output_datafit = datafit.output_datafit()
+        W, b = w[:p * K].reshape(p, K), w[p * K:]  # views: written in place
+        solver = copy.copy(self)
+        solver.warn = False  # the whole problem's measure decides, below
+        n_iter, total = 0, 0.0
+        for k in range(K):
+            sub = type(pgmap).on_design(output_datafit, pgmap.penalty, one,
+                                        datafit.output_target(pgmap.y, k))
+            res = solver.solve(sub, lam, np.append(W[:, k], b[k:k + 1]))
+            W[:, k] = res.w[:p]
+            b[k:k + 1] = res.w[p:]
+            n_iter += res.n_iter
+            total += res.gap * gap_scale(sub)
+        measure = total / gap_scale(pgmap)
+        return SolveResult(w, n_iter, measure, measure <= self.tol)
+
     def _gap_measure(self, pgmap, lam, prob, w, z, a, grad):
         """The stopping measure (relative duality gap) at ``w``, with ``X^T theta = -X^T a / n``
         minus the gradient ``grad``: negated in place (no p-sized copy), then back
@@ -196,11 +232,13 @@ class CoordinateDescent(BaseSolver):
         """ValueError for an unsupported datafit or an invalid parameter."""
         datafit = pgmap.datafit
         model = datafit.newton_model
+        if pgmap.penalty.positive and datafit.n_outputs > 1:
+            raise ValueError("CoordinateDescent: positive=True is for one output only.")
         if model is None or (model == "diagonal") != (datafit.n_outputs == 1):
             raise ValueError(
                 f"CoordinateDescent needs a datafit with a Newton model (newton_model "
-                f"'diagonal' for one output, 'softmax' for classes), got {datafit!r} "
-                f"(newton_model={model!r}); use ProxGradient for it.")
+                f"'diagonal' for one output, 'softmax' or 'separable' for several), got "
+                f"{datafit!r} (newton_model={model!r}); use ProxGradient for it.")
         for name, low in (("max_iter", 0), ("max_epochs", 1), ("ws_start_size", 1),
                           ("anderson", 0)):
             value = getattr(self, name)
@@ -254,8 +292,8 @@ class CoordinateDescent(BaseSolver):
         metric = np.sqrt(np.append(lc, lc_b))  # the Anderson differences' metric
         epochs = self.max_epochs
         for epoch in range(self.max_epochs):
-            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
-                                   lc_b, prob.intercept_unit)
+            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2,
+                                   prob.lower, lc, lc_b, prob.intercept_unit)
             if violation <= tol:
                 epochs = epoch + 1
                 break
@@ -264,7 +302,8 @@ class CoordinateDescent(BaseSolver):
                 hist[k, :m], hist[k, m] = w_ws, shift[1]
                 if k == K:
                     extrapolated = _anderson(hist, metric)
-                    if extrapolated is not None and \
+                    if extrapolated is not None and extrapolated[:m].min(initial=0.0) >= \
+                            prob.lower and \
                             model(extrapolated[:m], extrapolated[m]) < model(w_ws, shift[1]):
                         w_ws[:] = extrapolated[:m]
                         shift[1] = extrapolated[m]
@@ -288,7 +327,8 @@ class CoordinateDescent(BaseSolver):
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
             lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
-            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, lc_cols)
+            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, prob.lower,
+                               lc_cols)
             violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
                 violation = max(violation, prob.intercept_violation(a))
@@ -326,8 +366,8 @@ class CoordinateDescent(BaseSolver):
             hist_v, start = np.empty((K + 1, v.size)), None
         metric = prob.entry_metric(lc)
         for epoch in range(self.max_epochs):
-            violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2, lc,
-                                   prob.intercept_unit)
+            violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2,
+                                   prob.lower, lc, prob.intercept_unit)
             if violation <= tol:
                 return epoch + 1
             if K > 0:

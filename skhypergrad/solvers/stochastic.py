@@ -20,7 +20,7 @@ With ``variance_reduction="svrg"`` the :math:`\phi_i` are all the point at the
 start of the epoch (proximal SVRG). The memory holds one raw gradient per
 sample and output (``n * K`` floats).
 The epochs themselves run in the numba kernel
-:func:`~skhypergrad.solvers._sgd_kernels.prox_sgd_epoch`.
+:func:`~skhypergrad._sgd_kernels.prox_sgd_epoch`.
 """
 
 import math
@@ -31,12 +31,11 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ._base import BaseSolver, SolveResult
-from ._sgd_kernels import (SUPPORTED_KINDS, max_row_squared_norm, prox_sgd_epoch,
-                           prox_svrg_epoch)
+from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, max_row_squared_norm,
+                            prox_sgd_epoch, prox_svrg_epoch)
 
 __all__ = ["StochasticProxGradient"]
 
-_NO_INDEX = np.empty(0, dtype=np.int32)
 _NO_OFFSET = np.empty(0)  # the kernels' column means when X is not centred implicitly
 
 
@@ -199,9 +198,9 @@ class StochasticProxGradient(BaseSolver):
         l1 = np.ascontiguousarray(l1, dtype=np.float64)
         mu = _NO_OFFSET if design.sparse_offset is None else \
             np.ascontiguousarray(design.sparse_offset, dtype=np.float64)
-        problem = (*_kernel_rows(design.X), design.n_features,
+        problem = (*kernel_rows(design.X), design.n_features,
                    np.ascontiguousarray(pgmap.y, dtype=np.float64), kind,
-                   _kernel_params(pgmap.datafit), design.n_outputs, design.fit_intercept, mu)
+                   kernel_params(pgmap.datafit), design.n_outputs, design.fit_intercept, mu)
         step = self._initial_step(pgmap, batch_size)
         rng = check_random_state(self.random_state)
         checking = self.tol is not None
@@ -212,30 +211,17 @@ class StochasticProxGradient(BaseSolver):
             if svrg:  # snapshot at the current point (at w itself for the first epoch)
                 if epoch > 1:
                     memory, grad_mean = self._initial_memory(pgmap, design.matvec(w))
-                prox_svrg_epoch(*problem, w, l1, float(l2), rng.permutation(n), batch_size,
-                                steps, memory, grad_mean)
+                prox_svrg_epoch(*problem, w, l1, float(l2), pgmap.penalty.lower,
+                                rng.permutation(n), batch_size, steps, memory, grad_mean)
             else:
-                prox_sgd_epoch(*problem, w, l1, float(l2), rng.permutation(n), batch_size,
-                               steps, bool(self.variance_reduction), memory, grad_mean)
+                prox_sgd_epoch(*problem, w, l1, float(l2), pgmap.penalty.lower,
+                               rng.permutation(n), batch_size, steps,
+                               bool(self.variance_reduction), memory, grad_mean)
             if epoch == self.max_epochs or (checking and epoch % self.check_every == 0):
                 measure = self._stop_measure(pgmap, lam, w)
                 if checking and measure <= self.tol:
                     return SolveResult(w, epoch, measure, True)
         return SolveResult(w, self.max_epochs, measure, not checking)
-
-def _kernel_params(datafit):
-    """The datafit's parameters as the kernels take them (contiguous float64)."""
-    return np.ascontiguousarray(datafit.kernel_params(), dtype=np.float64)
-
-
-def _kernel_rows(X):
-    """``(data, indices, indptr, dense)`` as the kernel reads rows (copies only if needed)."""
-    if sp.issparse(X):
-        X = X.tocsr()
-        return np.asarray(X.data, dtype=np.float64), X.indices, X.indptr, False
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
-
 
 def _max_row_squared_norm(design):
     """``max_i ||x_i||^2`` of the design's rows (0.0 without rows): for a dense ``X`` one

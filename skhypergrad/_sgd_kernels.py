@@ -1,4 +1,7 @@
-r"""Numba epoch kernel of minibatch proximal SAGA and proximal SGD.
+r"""Numba kernels of minibatch proximal SAGA and SGD, and NSID's minibatch products.
+
+Shared by :class:`~skhypergrad.solvers.StochasticProxGradient` and
+:class:`~skhypergrad.hypergrad.NSID`, below both.
 
 The problem is :math:`\min_w \frac1n \sum_i f_i(w) + \sum_j l1_j |w_j| + \frac{l2}{2}\|w\|^2`
 with :math:`f_i(w) = \ell(y_i, z_i)`, :math:`z_i = x_i^T W + b` (``K`` outputs,
@@ -34,19 +37,25 @@ Datafit codes (``datafit.kernel_code``, with the float64 array ``params`` of
 ``datafit.kernel_params()``, empty for the first three): 0 least squares
 :math:`a = z - y`, 1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
 2 multinomial :math:`a = \mathrm{softmax}(z) - e_y` (``y`` a class index stored
-as float), 3 log-link Tweedie half deviance of power ``p = params[0]`` in [1, 2]
+as float), 3 squared hinge :math:`a_k = -2\,t_k \max(0, 1 - t_k z_k)` with
+:math:`t = y = \pm 1` for one output, and for ``K`` outputs (one-vs-rest) :math:`t_k = +1`
+for the class ``k = y``, -1 otherwise (its second derivative: :math:`2\,1\{t_k z_k < 1\}`);
+4 log-link Tweedie half deviance of power ``p = params[0]`` in [1, 2]
 (:mod:`skhypergrad.glm`: Poisson, Gamma, Tweedie) :math:`a = e^{(2-p)z} - y e^{(1-p)z}`.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
-from .._kernels import prox_enet
+from ._kernels import prox_enet
 
-__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
+__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS",
+           "kernel_rows", "kernel_params"]
 
-#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial, the log-link GLMs)
-SUPPORTED_KINDS = (0, 1, 2, 3)
+#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial, SquaredHinge,
+#: the log-link GLMs)
+SUPPORTED_KINDS = (0, 1, 2, 3, 4)
 
 
 @njit(cache=True, inline="always")
@@ -167,6 +176,15 @@ def max_row_squared_norm(X):
     return best
 
 
+@njit(cache=True, inline="always")
+def _hinge_sign(yi, k, n_outputs):
+    """The squared hinge's label of output ``k``: ``yi`` (one output), else +1 for the
+    class ``yi`` and -1 for the others."""
+    if n_outputs == 1:
+        return yi
+    return 1.0 if k == int(yi) else -1.0
+
+
 @njit(cache=True)
 def _raw_grad(kind, params, yi, z, a):
     """Raw gradient ``a = d loss(yi, z) / dz`` of one sample (see the module docstring)."""
@@ -175,6 +193,10 @@ def _raw_grad(kind, params, yi, z, a):
     elif kind == 1:
         a[0] = -yi / (1.0 + np.exp(yi * z[0]))
     elif kind == 3:
+        for k in range(z.shape[0]):
+            t = _hinge_sign(yi, k, z.shape[0])
+            a[k] = -2.0 * t * max(1.0 - t * z[k], 0.0)
+    elif kind == 4:
         p = params[0]
         a[0] = np.exp((2.0 - p) * z[0]) - yi * np.exp((1.0 - p) * z[0])
     else:
@@ -189,26 +211,26 @@ def _raw_grad(kind, params, yi, z, a):
 
 
 @njit(cache=True)
-def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
+def _prox_step(w, d, step, l1, l2, lower, n_coefs, n_outputs):
     """``w <- prox_{step G}(w - step d)`` on the coefficients, a gradient step on the intercept."""
-    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs)
+    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs, lower)
     for m in range(n_coefs, w.shape[0]):
         w[m] -= step * d[m]
 
 
 @njit(cache=True)
 def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                   fit_intercept, mu, w, l1, l2, order, batch_size, steps,
+                   fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps, variance_reduction,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, variance_reduction,
                 True, memory, grad_mean)
 
 
 @njit(cache=True)
 def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                    fit_intercept, mu, w, l1, l2, order, batch_size, steps, memory,
+                    fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, memory,
                     grad_mean):
     r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
 
@@ -216,13 +238,13 @@ def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n
     gradient there; neither changes (see :func:`_prox_epoch`).
     """
     _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps, True, False, memory,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, True, False, memory,
                 grad_mean)
 
 
 @njit(cache=True)
 def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
-                fit_intercept, mu, w, l1, l2, order, batch_size, steps,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                 variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
 
@@ -251,6 +273,8 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
         Per-feature L1 weights.
     l2 : float
         L2 weight.
+    lower : float
+        Lower bound on the coefficients (0.0 for a nonnegative model, ``-inf``).
     order : ndarray of int64
         Samples visited, cut into consecutive minibatches of ``batch_size``
         (the last one may be smaller).
@@ -335,7 +359,24 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
                 if update_memory:
                     grad_mean[m] += frac * d[m]
                 d[m] += mean_old
-        _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
+        _prox_step(w, d, steps[t], l1, l2, lower, n_coefs, K)
+
+
+_NO_INDEX = np.empty(0, dtype=np.int32)
+
+
+def kernel_params(datafit):
+    """The datafit's parameters as the kernels take them (contiguous float64)."""
+    return np.ascontiguousarray(datafit.kernel_params(), dtype=np.float64)
+
+
+def kernel_rows(X):
+    """``(data, indices, indptr, dense)`` as the kernels read rows (copies only if needed)."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return np.asarray(X.data, dtype=np.float64), X.indices, X.indptr, False
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
 
 
 # -- minibatch products for NSID (skhypergrad.hypergrad.nsid) ---------------------------
@@ -352,6 +393,10 @@ def _raw_hessp(kind, params, yi, z, dz, out):
         s = 1.0 / (1.0 + np.exp(-yi * z[0]))
         out[0] = s * (1.0 - s) * dz[0]
     elif kind == 3:
+        for k in range(z.shape[0]):
+            t = _hinge_sign(yi, k, z.shape[0])
+            out[k] = 2.0 * dz[k] if t * z[k] < 1.0 else 0.0
+    elif kind == 4:
         p = params[0]
         out[0] = ((2.0 - p) * np.exp((2.0 - p) * z[0])
                   + (p - 1.0) * yi * np.exp((1.0 - p) * z[0])) * dz[0]
