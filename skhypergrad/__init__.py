@@ -8,10 +8,13 @@ from .poisoning import PoisoningResult, poison
 from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
 from .fixed_point import FixedPointMap, ProxGradMap
+from .glm import Gamma, Poisson, Tweedie
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LinearSVCHyperGrad,
-                           LogisticRegressionHyperGrad, MultiTaskElasticNetHyperGrad,
-                           MultiTaskLassoHyperGrad, WeightedLassoHyperGrad)
+from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
+                           LinearSVCHyperGrad, LogisticRegressionHyperGrad,
+                           MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
+                           PoissonRegressorHyperGrad, TweedieRegressorHyperGrad,
+                           WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
@@ -25,7 +28,8 @@ __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
-    "MultiTaskElasticNetHyperGrad", "HyperGradSearchCV",
+    "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
+    "TweedieRegressorHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
@@ -33,8 +37,8 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
-    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "BaseDatafit",
-    "register_datafit",
+    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
+    "Tweedie", "BaseDatafit", "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers

@@ -26,7 +26,7 @@ import numpy as np
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "search_scales", "LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE"]
+           "search_scales", "LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE", "GLM"]
 
 
 class SearchDefaults(NamedTuple):
@@ -66,6 +66,10 @@ LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) /
 #: from ``1e-6`` to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``
 SQUARED_HINGE = SearchDefaults((1e-4, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
                                (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(13) / 2.0))
+#: log-link GLMs (:mod:`skhypergrad.glm`): as the log-losses (a nearly unpenalized model
+#: of counts can drift towards zero means), and a ridge path from 10 kappa to 1e-4 kappa
+GLM = SearchDefaults((1e-4, 10.0), (1e-5, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
+                     (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(0, 11) / 2.0))
 
 
 def null_model(pgmap):
@@ -96,15 +100,25 @@ def lam1_max(pgmap):
 
 def l2_scale(pgmap):
     r"""The curvature :math:`\kappa` of the module docstring (1.0 when every column is
-    constant: the L2 weight then changes nothing)."""
+    constant: the L2 weight then changes nothing).
+
+    ``c`` is the datafit's ``curvature``; for a datafit without a global bound
+    (``curvature = None``: the log-link GLMs), the mean second derivative at the null
+    model, :math:`\frac1n\sum_i \ell''(y_i, b^*)`, so that :math:`\kappa` is the mean
+    diagonal of the Hessian there (:math:`\bar y^{2-p}` for a Tweedie power ``p``)."""
     design = pgmap.design
+    c = pgmap.datafit.curvature
+    if c is None:
+        z = design.matvec(null_model(pgmap))
+        c = float(np.mean(pgmap.datafit.raw_hessp(pgmap.y, z, np.ones_like(z)))) \
+            * design.n_samples
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()
     if design.fit_intercept and design.offset is None:  # (a centred design's are)
         means = np.asarray(X.sum(axis=0)).ravel() / n
         sq = np.maximum(sq - n * means * means, 0.0)
-    kappa = pgmap.datafit.curvature * float(np.sum(sq)) / (n * max(p, 1))
+    kappa = c * float(np.sum(sq)) / (n * max(p, 1))
     return kappa if kappa > 0 and np.isfinite(kappa) else 1.0
 
 

@@ -34,12 +34,14 @@ either from a dense C-ordered matrix (flattened, ``dense=True``; ``indices`` and
 compiled signature serves both storages.
 
 Datafit codes (``datafit.kernel_code``, with the float64 array ``params`` of
-``datafit.kernel_params()``, empty for these three): 0 least squares :math:`a = z - y`,
-1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
+``datafit.kernel_params()``, empty for the first three): 0 least squares
+:math:`a = z - y`, 1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
 2 multinomial :math:`a = \mathrm{softmax}(z) - e_y` (``y`` a class index stored
 as float), 3 squared hinge :math:`a_k = -2\,t_k \max(0, 1 - t_k z_k)` with
 :math:`t = y = \pm 1` for one output, and for ``K`` outputs (one-vs-rest) :math:`t_k = +1`
-for the class ``k = y``, -1 otherwise (its second derivative: :math:`2\,1\{t_k z_k < 1\}`).
+for the class ``k = y``, -1 otherwise (its second derivative: :math:`2\,1\{t_k z_k < 1\}`);
+4 log-link Tweedie half deviance of power ``p = params[0]`` in [1, 2]
+(:mod:`skhypergrad.glm`: Poisson, Gamma, Tweedie) :math:`a = e^{(2-p)z} - y e^{(1-p)z}`.
 """
 
 import numpy as np
@@ -51,8 +53,9 @@ from ._kernels import prox_enet
 __all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS",
            "kernel_rows", "kernel_params"]
 
-#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial, SquaredHinge)
-SUPPORTED_KINDS = (0, 1, 2, 3)
+#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial, SquaredHinge,
+#: the log-link GLMs)
+SUPPORTED_KINDS = (0, 1, 2, 3, 4)
 
 
 @njit(cache=True, inline="always")
@@ -193,6 +196,9 @@ def _raw_grad(kind, params, yi, z, a):
         for k in range(z.shape[0]):
             t = _hinge_sign(yi, k, z.shape[0])
             a[k] = -2.0 * t * max(1.0 - t * z[k], 0.0)
+    elif kind == 4:
+        p = params[0]
+        a[0] = np.exp((2.0 - p) * z[0]) - yi * np.exp((1.0 - p) * z[0])
     else:
         zmax = z.max()
         total = 0.0
@@ -390,6 +396,10 @@ def _raw_hessp(kind, params, yi, z, dz, out):
         for k in range(z.shape[0]):
             t = _hinge_sign(yi, k, z.shape[0])
             out[k] = 2.0 * dz[k] if t * z[k] < 1.0 else 0.0
+    elif kind == 4:
+        p = params[0]
+        out[0] = ((2.0 - p) * np.exp((2.0 - p) * z[0])
+                  + (p - 1.0) * yi * np.exp((1.0 - p) * z[0])) * dz[0]
     else:
         zmax = z.max()
         total = 0.0

@@ -135,6 +135,10 @@ class TrainingDataMap(FixedPointMap):
         return self.pgmap.step
 
     @property
+    def curvature(self):
+        return self.pgmap.curvature
+
+    @property
     def lipschitz(self):
         return self.pgmap.lipschitz
 

@@ -14,6 +14,13 @@ it is and what it offers, as class attributes the rest of the library reads
   (n, n_outputs)), ``encode`` (and, for a classifier,
   :meth:`BaseDatafit.for_classes` and ``encode_classes`` from class indices);
 - its null model, :meth:`~BaseDatafit.intercept_only`;
+- its curvature: ``curvature``, a bound on the second derivative of one sample's
+  loss, or None when there is none (the log-link GLMs of :mod:`skhypergrad.glm`),
+  the datafit then giving :meth:`~BaseDatafit.data_curvature`, the curvature at the
+  scale of the targets. The library reads it through
+  :attr:`ProxGradMap.curvature <skhypergrad.fixed_point.ProxGradMap.curvature>`: the
+  map's step ``1 / L`` (FISTA, ITD, AID-FP), SAGA's step, the scales of coordinate
+  descent's scores and of the gap's intercept term, the search's L2 scale;
 - the held-out losses it can be scored by, ``outer_losses`` (the first is the
   default of a criterion's ``loss="auto"``), chosen separately from the datafit
   itself (a Huber model is scored by the squared error);
@@ -61,6 +68,9 @@ class BaseDatafit:
     #: whether the targets have one column per output, shape (n, n_outputs) (multi-task
     #: regression), rather than one entry per sample
     multi_output = False
+    #: a bound on the second derivative of one sample's loss in its prediction (times n:
+    #: of ``n * raw_hessp``), or None when there is none (an exponential link): the
+    #: datafit then defines :meth:`data_curvature`, the bound at the scale of the targets
     curvature = 1.0
     #: the held-out losses it can be scored by (:mod:`skhypergrad._outer_loss`); the
     #: first is the default
@@ -84,6 +94,12 @@ class BaseDatafit:
     newton_model = "diagonal"
     #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
     kernel_code = None
+
+    def data_curvature(self, y):
+        """The curvature the steps and scales of a problem with targets ``y`` are set by:
+        ``curvature`` when the datafit has a global bound; a datafit without one
+        (``curvature = None``) defines it from ``y`` (see :mod:`skhypergrad.glm`)."""
+        return self.curvature
 
     def kernel_params(self):
         """The datafit's parameters as the minibatch kernels read them (float64 array)."""
@@ -126,13 +142,17 @@ class BaseDatafit:
         r"""Hessian-vector product :math:`\nabla^2 F(w) v` (generalized Hessian)."""
         return design.rmatvec(self.raw_hessp(y, design.matvec(w), design.matvec(v)))
 
-    def lipschitz(self, design):
-        r"""Lipschitz constant of :math:`\nabla F`: ``curvature * ||[X, 1]||_2^2 / n``."""
-        return self.curvature * design.squared_norm() / design.n_samples
+    def lipschitz(self, design, curvature=None):
+        r"""Lipschitz constant of :math:`\nabla F`: ``c * ||[X, 1]||_2^2 / n``, ``c`` the
+        ``curvature`` given (a map's :meth:`data_curvature`) or the datafit's own."""
+        c = self.curvature if curvature is None else curvature
+        return c * design.squared_norm() / design.n_samples
 
-    def coordinate_lipschitz(self, design):
-        r"""Per-coordinate Lipschitz constants ``curvature * ||X_j||^2 / n``."""
-        return self.curvature * design.column_squared_norms() / design.n_samples
+    def coordinate_lipschitz(self, design, curvature=None):
+        r"""Per-coordinate Lipschitz constants ``c * ||X_j||^2 / n`` (``c`` as in
+        :meth:`lipschitz`)."""
+        c = self.curvature if curvature is None else curvature
+        return c * design.column_squared_norms() / design.n_samples
 
 
 #: registered datafit classes by name
@@ -187,6 +207,9 @@ def _check_contract(cls):
     if cls.newton_model is not None and cls.newton_model not in NEWTON_MODELS:
         raise ValueError(f"{cls.__name__}.newton_model must be one of {NEWTON_MODELS} or "
                          f"None, got {cls.newton_model!r}.")
+    if cls.curvature is None and cls.data_curvature is BaseDatafit.data_curvature:
+        raise ValueError(f"{cls.__name__} declares no curvature bound (curvature=None) "
+                         "and does not define data_curvature(y).")
     if cls.newton_model == "separable" and not (hasattr(cls, "output_datafit")
                                                 and hasattr(cls, "output_target")):
         raise ValueError(f"{cls.__name__}.newton_model='separable' needs output_datafit() "

@@ -198,6 +198,7 @@ class ProxGradMap(FixedPointMap):
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
         self._step = None if step is None else float(step)
+        self._curvature = None
 
     @classmethod
     def on_design(cls, datafit, penalty, design, y, step=None, lipschitz=None):
@@ -225,10 +226,20 @@ class ProxGradMap(FixedPointMap):
         return self
 
     @property
+    def curvature(self):
+        r"""The curvature ``c`` that sets the map's step and the solvers' scales: the
+        datafit's :meth:`~skhypergrad.datafits.BaseDatafit.data_curvature` at the
+        targets (its global bound ``curvature`` when it has one; computed once)."""
+        if self._curvature is None:
+            self._curvature = float(self.datafit.data_curvature(self.y))
+        return self._curvature
+
+    @property
     def lipschitz(self):
-        r"""Lipschitz constant of :math:`\nabla F` (computed once, at first use)."""
+        r"""Lipschitz constant of :math:`\nabla F`, ``curvature * ||[X, 1]||_2^2 / n``
+        (computed once, at first use)."""
         if self._lipschitz is None:
-            self._lipschitz = self.datafit.lipschitz(self.design)
+            self._lipschitz = self.datafit.lipschitz(self.design, self.curvature)
         return self._lipschitz
 
     @property
@@ -361,8 +372,8 @@ class ProxGradMap(FixedPointMap):
         """The same map (same design, no copy of ``X``) for another target.
 
         The design, what solvers cache with it (its converted copy of ``X``, its
-        Gram matrix), the Lipschitz constant and the step, as far as known, are
-        shared.
+        Gram matrix), the curvature, the Lipschitz constant and the step, as far as
+        known, are shared.
 
         Parameters
         ----------
@@ -387,7 +398,7 @@ class ProxGradMap(FixedPointMap):
         """
         if self._step is not None or self._lipschitz is not None:
             return self.step
-        return 1.0 / self.datafit.curvature
+        return 1.0 / self.curvature
 
     def linearize(self, w, lam, at_solution=False):
         r"""Products at ``(w, lam)`` with ``Psi(w)``, the mask and ``Xw`` computed once.

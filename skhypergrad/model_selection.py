@@ -28,9 +28,10 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
+                                  PoissonRegressor, TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -41,8 +42,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
-from ._search_space import (LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales, l2_scale,
-                            lam1_max)
+from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
+                            l2_scale, lam1_max)
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
@@ -56,12 +57,21 @@ from .squared_hinge import append_intercept_column, squared_hinge_scorer
 
 __all__ = ["HyperGradSearchCV"]
 
-#: the scoring of each estimator's loss, and the scorers scikit-learn does not name
+#: the scoring of each estimator's loss, and the scorers scikit-learn does not name (made
+#: for the final step: the Tweedie deviance of its power)
 _SCORING = {"squared": "neg_mean_squared_error", "log": "neg_log_loss",
-            "squared_hinge": "neg_squared_hinge"}
-_SCORERS = {"neg_squared_hinge": squared_hinge_scorer}
+            "squared_hinge": "neg_squared_hinge", "poisson": "neg_mean_poisson_deviance",
+            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance"}
+_SCORERS = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
+            "neg_mean_tweedie_deviance": lambda final: make_scorer(
+                mean_tweedie_deviance, greater_is_better=False, power=final.power)}
 #: where the search looks by default, by loss (as the estimators)
-_DEFAULTS = {"squared": LEAST_SQUARES, "log": LOG_LOSS, "squared_hinge": SQUARED_HINGE}
+_DEFAULTS = {"squared": LEAST_SQUARES, "log": LOG_LOSS, "squared_hinge": SQUARED_HINGE,
+             "poisson": GLM, "gamma": GLM, "tweedie": GLM}
+#: the losses of classifiers
+_CLASSIFICATION = ("log", "squared_hinge")
+#: the scikit-learn GLMs searched (their ``alpha``, an L2 penalty), by loss
+_GLMS = {PoissonRegressor: "poisson", GammaRegressor: "gamma", TweedieRegressor: "tweedie"}
 
 
 #: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
@@ -106,11 +116,12 @@ def _unwrap(estimator):
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
     if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
-                              MultiTaskElasticNet)):
+                              MultiTaskElasticNet) + tuple(_GLMS)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
             "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
-            f"LinearSVC, or a Pipeline ending with one; got {type(final).__name__}.")
+            "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), "
+            f"or a Pipeline ending with one; got {type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
         column = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -121,10 +132,12 @@ def _unwrap(estimator):
 
 
 def _loss_kind(final):
-    """The loss the search minimizes for the final step: "squared", "log" or
-    "squared_hinge"."""
+    """The loss the search minimizes for the final step: "squared", "log",
+    "squared_hinge", or the mean deviance "poisson", "gamma" or "tweedie"."""
     if isinstance(final, LinearSVC):
         return "squared_hinge"
+    if type(final) in _GLMS:
+        return _GLMS[type(final)]
     return "log" if isinstance(final, LogisticRegression) else "squared"
 
 
@@ -148,7 +161,9 @@ def _check_scoring(scoring, kind):
         "follows the gradient of a differentiable cross-validation loss, so scoring must "
         f"be None or {expected!r} (the allowed values are None, 'neg_mean_squared_error' "
         "for Lasso and ElasticNet, 'neg_log_loss' for LogisticRegression, "
-        "'neg_squared_hinge' for LinearSVC).")
+        "'neg_squared_hinge' for LinearSVC, 'neg_mean_poisson_deviance', "
+        "'neg_mean_gamma_deviance' and 'neg_mean_tweedie_deviance' (of its power) for "
+        "PoissonRegressor, GammaRegressor and TweedieRegressor).")
 
 
 # -- delegation to best_estimator_ ----------------------------------------------------
@@ -230,6 +245,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``LogisticRegression(l1_ratio=1)``              ``C``
     ``LogisticRegression`` (``0 < l1_ratio < 1``)   ``C``, ``l1_ratio``
     ``LinearSVC`` (``loss="squared_hinge"``)        ``C``
+    ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
+    ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
     ==============================================  =========================
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
@@ -242,18 +259,23 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, LogisticRegression, LinearSVC or Pipeline
-        scikit-learn estimator (or a pipeline ending with one). Its parameters say
+    estimator : scikit-learn linear model or Pipeline
+        ``Lasso``, ``ElasticNet``, ``LogisticRegression``, ``LinearSVC``,
+        ``PoissonRegressor``, ``GammaRegressor`` or ``TweedieRegressor`` (the log
+        link, ``1 <= power <= 2``), or a pipeline ending with one. Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. ``class_weight`` is not
         supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
-    scoring : {None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge"}, default=None
-        Only differentiable losses can be followed: the mean squared error for
-        ``Lasso`` / ``ElasticNet``, the log-loss for ``LogisticRegression`` and the
-        mean squared hinge (summed over the classes of one-vs-rest,
-        :func:`~skhypergrad.squared_hinge_scorer`) for
-        ``LinearSVC``, which None selects. Scores follow scikit-learn's convention
+    scoring : None or str, default=None
+        None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge",
+        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance" or
+        "neg_mean_tweedie_deviance". Only differentiable losses can be followed: the
+        mean squared error for ``Lasso`` / ``ElasticNet``, the log-loss for
+        ``LogisticRegression``, the mean squared hinge (summed over the classes of
+        one-vs-rest, :func:`~skhypergrad.squared_hinge_scorer`) for ``LinearSVC``, and
+        the mean deviance for the GLMs (for ``TweedieRegressor``, that of its
+        ``power``, a scorer made with ``make_scorer``), which None selects. Scores follow scikit-learn's convention
         (greater is better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
         means ``estimator.score`` (R² or accuracy): here it always means the
         loss minimized, and :meth:`score` reports that same score.
@@ -461,7 +483,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         final, preprocessing, prefix = _unwrap(self.estimator)
         kind = _loss_kind(final)
-        classifier = kind != "squared"
+        classifier = kind in _CLASSIFICATION
         scoring = _check_scoring(self.scoring, kind)
         get_optimizer(self.optimizer)
         X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
@@ -504,7 +526,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.best_params_ = self.cv_results_["params"][self.best_index_]
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
         self.n_iter_ = result.n_iter
-        self.scorer_ = _SCORERS[scoring] if scoring in _SCORERS else get_scorer(scoring)
+        self.scorer_ = _SCORERS[scoring](final) if scoring in _SCORERS \
+            else get_scorer(scoring)
         self.multimetric_ = False
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)

@@ -27,6 +27,7 @@ from sklearn.preprocessing import LabelEncoder
 
 from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
+from .glm import Tweedie
 from .penalties import (
     L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
     logistic_lam_from_sklearn, svc_lam_from_sklearn,
@@ -158,7 +159,8 @@ class InnerModel:
         r"""Targets as the datafit uses them.
 
         Real values for regression (the datafit's ``encode``: float64, of shape
-        (n, T) for a multi-task datafit); for classifiers the labels are
+        (n, T) for a multi-task datafit; a ValueError for targets outside its domain,
+        e.g. ``y < 0`` for the Poisson datafit); for classifiers the labels are
         mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to class
         indices, then by the datafit's ``encode_classes``: :math:`\{-1, +1\}`
         (logistic, ``classes[1]`` is +1) or the indices (multinomial). Labels
@@ -246,7 +248,13 @@ def from_estimator(estimator, y):
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
     ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
+    ``PoissonRegressor(alpha)``, ``Gamma...``   :math:`[\alpha]` (penalty ``"l2"``)
+    ``TweedieRegressor(alpha, power)``          :math:`[\alpha]`, 1 <= power <= 2, log link
     ==========================================  ===========================================
+
+    scikit-learn's GLMs minimize the mean half deviance plus
+    :math:`\frac{\alpha}{2}\|w\|^2`: the datafits of :mod:`skhypergrad.glm`
+    with the :class:`~skhypergrad.penalties.L2` penalty.
 
     scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
     \rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2`; dividing by :math:`Cn` gives the
@@ -266,7 +274,8 @@ def from_estimator(estimator, y):
     ----------
     estimator : scikit-learn linear model
         ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
-        ``LogisticRegression`` or ``LinearSVC``.
+        ``LogisticRegression``, ``LinearSVC`` or a log-link GLM regressor
+        (``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor``).
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -284,6 +293,13 @@ def from_estimator(estimator, y):
     name = type(estimator).__name__
     if isinstance(estimator, MultiTaskElasticNet):  # MultiTaskLasso included
         return _multitask_model(estimator, y)
+    glm = _glm_datafit(estimator)
+    if glm is not None:
+        alpha = float(estimator.alpha)
+        if not alpha > 0:
+            raise ValueError(f"{name} needs alpha > 0 (an L2 penalty to tune), got "
+                             f"alpha={estimator.alpha!r}.")
+        return InnerModel(glm, "l2", bool(estimator.fit_intercept), lam=np.array([alpha]))
     if isinstance(estimator, (SkLasso, SkElasticNet)):
         positive = bool(estimator.positive)
         alpha = float(estimator.alpha)
@@ -316,8 +332,37 @@ def from_estimator(estimator, y):
                           lam=lam).bind(y)
     if isinstance(estimator, LinearSVC):
         return _svc_model(estimator, y)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression "
-                     f"or LinearSVC, or a skhypergrad InnerModel; got {name}.")
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression, "
+                     f"LinearSVC, PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
+                     f"skhypergrad InnerModel; got {name}.")
+
+
+def _glm_datafit(estimator):
+    """The datafit of a scikit-learn ``PoissonRegressor``, ``GammaRegressor`` or
+    ``TweedieRegressor`` (1 <= power <= 2, log link; ValueError otherwise), or None
+    for any other estimator."""
+    from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+
+    if isinstance(estimator, PoissonRegressor):
+        return "poisson"
+    if isinstance(estimator, GammaRegressor):
+        return "gamma"
+    if not isinstance(estimator, TweedieRegressor):
+        return None
+    power = float(estimator.power)
+    link = estimator.link
+    if link not in ("log", "auto") or (link == "auto" and power <= 0):
+        raise ValueError(f"TweedieRegressor(link={link!r}, power={power!r}) is not "
+                         "supported: only the log link (link='log', or 'auto' with "
+                         "power > 0).")
+    if power == 1.0:
+        return "poisson"
+    if power == 2.0:
+        return "gamma"
+    if not 1.0 < power < 2.0:
+        raise ValueError(f"TweedieRegressor(power={power!r}) is not supported: the log-link "
+                         "deviance is convex for 1 <= power <= 2 only.")
+    return Tweedie(power)
 
 
 def _svc_model(estimator, y):

@@ -201,8 +201,9 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     r"""Variance :math:`\sigma^2` of a minibatch Jacobian product, from above.
 
     For ``b`` rows drawn uniformly with replacement and per-sample Hessians
-    :math:`h_i \preceq c\,\tilde x_i \tilde x_i^T` (``c`` the datafit's
-    curvature, :math:`\tilde x_i` the row with a 1 for the intercept),
+    :math:`h_i \preceq c\,\tilde x_i \tilde x_i^T` (``c`` the map's curvature: the
+    datafit's bound, or its curvature at the data for a datafit without one;
+    :math:`\tilde x_i` the row with a 1 for the intercept),
 
     .. math::
 
@@ -220,7 +221,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     Parameters
     ----------
     pgmap : ProxGradMap
-        The map (``design``, ``datafit``, ``step``).
+        The map (``design``, ``datafit``, ``step``, ``curvature``).
     batch_size : int
         Rows per minibatch.
     max_rows : int, default=10_000
@@ -234,7 +235,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     """
     if not isinstance(pgmap, ProxGradMap):
         return 0.0
-    design, datafit = pgmap.design, pgmap.datafit
+    design = pgmap.design
     n = design.n_samples
     if n > max_rows:
         design = design.take_rows(np.linspace(0, n - 1, max_rows).astype(int))
@@ -242,7 +243,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     weights = design.row_squared_norms() + fi
     one = Design(design.X, fi, 1, design.offset)  # the coefficients of one output
     n_rows, p = design.X.shape
-    g, c = pgmap.step, datafit.curvature
+    g, c = pgmap.step, pgmap.curvature
     if p + fi <= _DENSE_MAX:
         lam_max = np.linalg.eigvalsh(one.weighted_gram(weights))[-1] / n_rows
         return float(g * g * c * c * max(lam_max, 0.0) / batch_size)

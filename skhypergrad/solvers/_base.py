@@ -82,4 +82,4 @@ class BaseSolver:
         ``z`` and ``xt_theta`` as in :func:`~skhypergrad.solvers.duality_gap`.
         """
         _, _, gap, grad_b = duality_gap(pgmap, w, lam, z, xt_theta)
-        return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.datafit.curvature) / gap_scale(pgmap)
+        return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.curvature) / gap_scale(pgmap)

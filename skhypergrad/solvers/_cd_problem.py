@@ -59,11 +59,11 @@ class _Problem(NamedTuple):
     @classmethod
     def build(cls, pgmap, lam, precompute="auto"):
         datafit, design = pgmap.datafit, pgmap.design
-        X, kernel_args, lc, col_norm, feature_norm = _bounds(design, datafit.curvature)
+        X, kernel_args, lc, col_norm, feature_norm = _bounds(design, pgmap.curvature)
         unit = feature_norm / np.sqrt(design.n_samples) if design.fit_intercept else 0.0
         # a uniform l1 stays a read-only zero-stride view: the kernels only read it
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
-        n, c, K = design.n_samples, datafit.curvature, design.n_outputs
+        n, c, K = design.n_samples, pgmap.curvature, design.n_outputs
         l1 = np.asarray(l1, dtype=np.float64)
         if datafit.newton_model == "softmax":
             y = np.asarray(pgmap.y)

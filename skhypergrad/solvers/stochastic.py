@@ -154,7 +154,7 @@ class StochasticProxGradient(BaseSolver):
         if self.step != "auto":
             return float(self.step)
         n, L = pgmap.design.n_samples, pgmap.lipschitz
-        L_max = pgmap.datafit.curvature * (_max_row_squared_norm(pgmap.design)
+        L_max = pgmap.curvature * (_max_row_squared_norm(pgmap.design)
                                            + pgmap.design.fit_intercept)
         L_b = L_max if n == 1 else (n * (batch_size - 1) * L
                                     + (n - batch_size) * L_max) / (batch_size * (n - 1))
