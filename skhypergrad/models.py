@@ -27,7 +27,7 @@ from sklearn.preprocessing import LabelEncoder
 from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
 from .penalties import (
-    L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
+    L1, L2, BasePenalty, ElasticNet, WeightedL1, check_hyper, enet_lam_from_sklearn,
     logistic_lam_from_sklearn,
 )
 
@@ -175,7 +175,8 @@ class InnerModel:
 
     # -- problems -----------------------------------------------------------------------
     def check_lam(self, lam, n_features):
-        """``lam`` as a float64 array of the penalty's length (ValueError otherwise).
+        """``lam`` as a float64 array: the penalty's hyperparameters, then the datafit's
+        (ValueError otherwise).
 
         Parameters
         ----------
@@ -187,7 +188,16 @@ class InnerModel:
         -------
         ndarray of shape (n_hyper,)
         """
-        return self.get_penalty().check_lam(lam, n_features)
+        pen, datafit = self.get_penalty(), self.get_datafit()
+        lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+        k = pen.n_hyper(n_features)
+        if not datafit.n_hyper:
+            return pen.check_lam(lam, n_features)
+        if lam.shape != (k + datafit.n_hyper,):
+            raise ValueError(f"{pen!r} with {datafit!r} takes {k + datafit.n_hyper} "
+                             f"hyperparameter(s) (the penalty's {k}, then the datafit's "
+                             f"{datafit.n_hyper}), got lam of shape {lam.shape}.")
+        return np.concatenate([pen.check_lam(lam[:k], n_features), check_hyper(lam[k:])])
 
     def make_map(self, X, y_encoded, lipschitz=None, center=False):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.

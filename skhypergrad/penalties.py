@@ -44,7 +44,7 @@ import numpy as np
 from ._kernels import prox_enet, prox_enet_mask
 
 __all__ = [
-    "L1", "ElasticNet", "WeightedL1", "L2",
+    "L1", "ElasticNet", "WeightedL1", "L2", "check_hyper",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam",
 ]
@@ -302,6 +302,15 @@ class L2(BasePenalty):
 
     def __repr__(self):
         return "L2()"
+
+
+def check_hyper(theta):
+    """A datafit's hyperparameters ``theta`` as float64; ValueError unless finite and > 0
+    (they are searched in log scale, as the penalty's)."""
+    theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    if not np.all(np.isfinite(theta)) or np.any(theta <= 0):
+        raise ValueError(f"A datafit's hyperparameters must be finite and > 0, got {theta}.")
+    return theta
 
 
 # -- scikit-learn parametrizations ---------------------------------------------

@@ -215,7 +215,7 @@ def contraction_factor(pgmap, lam, w):
         raise TypeError(f"contraction_factor needs a proximal-gradient map with forward_step "
                         f"and prox_jac_diag; got {type(pgmap).__name__}.")
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
-    delta = pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
+    delta = pgmap.prox_jac_diag(pgmap.bind(lam).forward_step(w), lam)
     active = _ActiveSet(pgmap.linearize(w, lam).vjp_w, delta)
     m = active.idx.shape[0]
     if m == 0:
@@ -262,7 +262,7 @@ def contraction_off_invariances(pgmap, lam, w, dense_max=512):
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
     lin = pgmap.linearize(w, lam)
     delta = lin.jac_diag if lin.jac_diag is not None else \
-        pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
+        pgmap.prox_jac_diag(pgmap.bind(lam).forward_step(w), lam)
     idx = np.flatnonzero(delta)
     if idx.shape[0] == 0:
         return 0.0
@@ -562,7 +562,7 @@ class AIDConjugateGradient(_AdjointEngine):
             c = np.asarray(c)
             return solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol, self.max_iter)
         delta = lin.jac_diag if lin.jac_diag is not None else \
-            pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
+            pgmap.prox_jac_diag(pgmap.bind(lam).forward_step(w), lam)
         active = _ActiveSet(lin.vjp_w, delta, lin.hessp_subset, lin.step,
                             getattr(lin, "hessian_subset", None) if self.direct else None)
         c_s = c.take(active.idx)
