@@ -10,8 +10,8 @@ from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_da
 from .huber import Huber
 from .fixed_point import FixedPointMap, ProxGradMap
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
-                           WeightedLassoHyperGrad)
+from .linear_model import (ElasticNetHyperGrad, HuberRegressorHyperGrad, LassoHyperGrad,
+                           LogisticRegressionHyperGrad, WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .penalties import L1, L2, ElasticNet, WeightedL1
@@ -20,7 +20,7 @@ from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticPro
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "HyperGradSearchCV",
+    "LogisticRegressionHyperGrad", "HuberRegressorHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",

@@ -130,7 +130,10 @@ class SearchScales(NamedTuple):
 
     def scan(self, defaults=LEAST_SQUARES):
         """Paths of the starting scan of ``defaults``, one per L2 level (one for a penalty
-        without an L2 term), each from strong to weak L1 weight."""
+        without an L2 term), each from strong to weak L1 weight; for a penalty without
+        an L1 term (ridge), one path of L2 weights from 100 to 1e-5 times ``kappa``."""
+        if not self.penalty.has_l1:
+            return [np.array([self.lam(0.0, 10.0 ** k) for k in range(2, -6, -1)])]
         levels = defaults.scan_l2 if self.penalty.has_l2 else defaults.scan_l2[:1]
         return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
 

@@ -95,6 +95,11 @@ class BaseDatafit:
         still declaring them (``n_hyper`` unchanged); itself when it owns none."""
         return self
 
+    def hyper_bounds(self):
+        """``(low, high)``: the default search interval of each hyperparameter, shape
+        (n_hyper,) each."""
+        return np.empty(0), np.empty(0)
+
     def raw_grad_jvp_param(self, y, z, e):
         r""":math:`\partial_\theta (\nabla_z F)\, e`: the derivative of ``raw_grad`` in the
         datafit's hyperparameters along ``e`` (shape (n_hyper,)); shape of ``z``."""
@@ -104,6 +109,15 @@ class BaseDatafit:
         r""":math:`\partial_\theta (\nabla_z F)^T u` for ``u`` of the shape of ``z``;
         shape (n_hyper,)."""
         raise NotImplementedError
+
+    #: whether :meth:`estimate_constants` estimates anything
+    estimates_constants = False
+
+    def estimate_constants(self, pgmap, lam):
+        """The datafit with the constants it estimates from training data (not
+        hyperparameters: e.g. Huber's scale), from the problem ``pgmap`` at ``lam``,
+        before a search; itself when it has none."""
+        return self
 
     def kernel_params(self):
         """The datafit's parameters as the minibatch kernels read them (float64 array)."""

@@ -19,10 +19,10 @@ Divided by ``n``, at a fixed scale, this is the datafit :class:`Huber`,
 last entry of ``lam``): every engine differentiates the fit in it.
 
 **The scale.** Here the scale is a constant of the datafit, not a variable of the
-inner problem. :func:`concomitant_fit` minimizes over :math:`\sigma` as well, by
-alternating exact minimizations (the coefficients at a fixed scale by a solver, the
-scale at fixed residuals in closed form, :func:`huber_scale`): a block-coordinate
-descent on a jointly convex objective, which reaches scikit-learn's joint solution.
+inner problem. :func:`concomitant_fit` minimizes over :math:`\sigma` as well: the
+objective minimized in the coefficients at a fixed scale is convex in the scale, whose
+derivative is a closed form of the residuals there; its root is found by regula
+falsi in :math:`\log\sigma`, which reaches scikit-learn's joint solution.
 The self-tuning estimator estimates the scale that way once, at its starting
 hyperparameters, keeps it fixed during the search (the hypergradient is that of the
 fixed-scale model), and refits jointly at the chosen ones, so that its ``coef_``,
@@ -33,15 +33,17 @@ epsilon=epsilon_)``.
 import numpy as np
 from scipy.optimize import brentq
 
+from ._search_space import null_model
 from .datafits import BaseDatafit, register_datafit
 from .fixed_point import ProxGradMap
+from .solvers import CoordinateDescent
 
 __all__ = ["Huber", "huber_scale", "concomitant_fit"]
 
 
 @register_datafit
 class Huber(BaseDatafit):
-    r"""Huber loss at a fixed scale, :math:`F(z) = \frac1n\sum_i \sigma H_\epsilon((y_i - z_i)/\sigma)`.
+    r"""Huber loss at a fixed scale: :math:`F(z) = \frac1n\sum_i \sigma H_\epsilon(r_i/\sigma)`.
 
     Per sample, with :math:`r = y - z`: :math:`r^2/\sigma` where
     :math:`|r| \le \epsilon\sigma` (an inlier), :math:`2\epsilon|r| - \epsilon^2\sigma`
@@ -62,6 +64,7 @@ class Huber(BaseDatafit):
 
     name = "huber"
     outer_losses = ("squared",)
+    estimates_constants = True
     newton_model = "diagonal"
 
     def __init__(self, epsilon=1.35, scale=1.0, tune_epsilon=True):
@@ -79,6 +82,12 @@ class Huber(BaseDatafit):
 
     def hyper(self):
         return np.array([self.epsilon]) if self.tune_epsilon else np.empty(0)
+
+    def hyper_bounds(self):
+        """``epsilon`` in [1.1, 3] (scikit-learn requires ``epsilon >= 1``; at 1 the
+        concomitant scale vanishes)."""
+        n = self.n_hyper
+        return np.full(n, 1.1), np.full(n, 3.0)
 
     def at(self, theta):
         return Huber(float(theta[0]), self.scale, self.tune_epsilon)
@@ -117,6 +126,13 @@ class Huber(BaseDatafit):
         n = y.shape[0]
         t = np.clip(theta, -2.0 * self.epsilon / n, 2.0 * self.epsilon / n)
         return float(t @ y) - 0.25 * self.scale * n * float(t @ t)
+
+    def estimate_constants(self, pgmap, lam):
+        """The datafit at the concomitant scale of the joint fit at ``lam``
+        (:func:`concomitant_fit`, to 1e-6 in the scale, from the intercept-only model)."""
+        scale = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-8), null_model(pgmap),
+                                scale_tol=1e-6)[1]
+        return Huber(self.epsilon, scale, self.tune_epsilon)
 
     def intercept_only(self, y):
         """The Huber location of ``y``: the root of :math:`\\sum_i \\psi(y_i - b)`."""
@@ -164,14 +180,19 @@ def huber_scale(residuals, epsilon):
     return max(float(sigma[np.argmax(ok)]), float(np.finfo(np.float64).eps * 10))
 
 
-def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=1000):
+def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100):
     r"""The joint minimizer over ``(w, b, sigma)`` of :class:`Huber`'s objective plus the
     penalty, as :class:`~sklearn.linear_model.HuberRegressor` defines it.
 
-    Alternates the minimization in ``(w, b)`` at a fixed scale (``solver`` on the
-    map's design) and in :math:`\sigma` at fixed residuals (:func:`huber_scale`),
-    starting from the scale of ``pgmap``'s datafit, until the scale moves by less than
-    ``scale_tol`` (relative).
+    The objective minimized in ``(w, b)`` at a fixed scale,
+    :math:`\phi(\sigma)`, is convex in :math:`\sigma` (a partial minimization of a
+    jointly convex function), with the derivative (Danskin)
+    :math:`\phi'(\sigma) = n - \sum_{|t_i| \le \epsilon} t_i^2 - \epsilon^2\,
+    \#\{|t_i| > \epsilon\}`, :math:`t = r(w^*(\sigma)) / \sigma`: its root is found in
+    :math:`\log\sigma` by regula falsi (Illinois), bracketed from the scale of the
+    residuals at the datafit's scale, each evaluation one warm-started ``solver`` call. When
+    :math:`\phi'` does not change sign (``epsilon`` 1: the infimum is at
+    :math:`\sigma \to 0`) the scale stops at :math:`2^{-40}` times the start.
 
     Parameters
     ----------
@@ -183,7 +204,9 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=1000)
     w0 : ndarray, default=None
         Warm start of ``(w, b)`` in the map's coordinates.
     scale_tol : float, default=1e-12
-    max_iter : int, default=1000
+        Relative accuracy of the scale.
+    max_iter : int, default=100
+        Evaluations of the root finder.
 
     Returns
     -------
@@ -195,18 +218,44 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=1000)
         solution at ``lam``'s penalty part.
     """
     fixed, lam_pen = pgmap.problem(lam)
-    datafit = fixed.datafit
-    eps, scale = datafit.epsilon, datafit.scale
-    w = w0
-    for _ in range(max_iter):
-        fixed = ProxGradMap.on_design(Huber(eps, scale, tune_epsilon=False), fixed.penalty,
-                                      fixed.design, fixed.y)
-        w = solver.solve(fixed, lam_pen, w).w
-        new = huber_scale(fixed.y - fixed.design.matvec(w), eps)
-        done = abs(new - scale) <= scale_tol * scale
-        scale = new
-        if done:
+    eps = fixed.datafit.epsilon
+    n = fixed.y.shape[0]
+    last = {"w": w0}
+
+    def solve_at(log_scale):
+        m = ProxGradMap.on_design(Huber(eps, float(np.exp(log_scale)), tune_epsilon=False),
+                                  fixed.penalty, fixed.design, fixed.y)
+        last["w"] = solver.solve(m, lam_pen, last["w"]).w
+        return m, last["w"]
+
+    def dphi(log_scale):
+        m, w = solve_at(log_scale)
+        t = (m.y - m.design.matvec(w)) / np.exp(log_scale)
+        out = np.abs(t) > eps
+        return 1.0 - (float(np.sum(t[~out] ** 2)) + eps * eps * np.count_nonzero(out)) / n
+
+    m, w = solve_at(np.log(fixed.datafit.scale))
+    a = np.log(huber_scale(m.y - m.design.matvec(w), eps))
+    fa = dphi(a)
+    step = np.log(2.0) * (1.0 if fa < 0 else -1.0)  # phi' < 0: the scale is too small
+    b, fb = a + step, dphi(a + step)
+    for _ in range(40):
+        if fa * fb <= 0:
             break
-    fixed = ProxGradMap.on_design(Huber(eps, scale, tune_epsilon=False), fixed.penalty,
-                                  fixed.design, fixed.y)
-    return solver.solve(fixed, lam_pen, w).w, scale, fixed
+        a, fa = b, fb
+        b, fb = b + step, dphi(b + step)
+    else:  # no sign change: the infimum at a vanishing scale
+        m, w = solve_at(b)
+        return w, float(np.exp(b)), m
+    for _ in range(max_iter):  # Illinois regula falsi on the bracket [a, b]
+        if fb == 0 or abs(b - a) <= scale_tol:
+            break
+        c = b - fb * (b - a) / (fb - fa)
+        fc = dphi(c)
+        if fc * fb < 0:
+            a, fa = b, fb
+        else:
+            fa *= 0.5
+        b, fb = c, fc
+    m, w = solve_at(b)
+    return w, float(np.exp(b)), m

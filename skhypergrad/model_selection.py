@@ -28,7 +28,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+from sklearn.linear_model import ElasticNet, HuberRegressor, Lasso, LogisticRegression
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
@@ -47,7 +47,7 @@ from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_
 from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
-from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
+from .penalties import enet_sklearn_from_lam, huber_sklearn_from_lam, logistic_sklearn_from_lam
 
 __all__ = ["HyperGradSearchCV"]
 
@@ -69,21 +69,33 @@ class _Space(NamedTuple):
     names: tuple         # e.g. ("alpha", "l1_ratio")
     logistic: bool       # C parametrization (a sum of losses) instead of alpha
     n_samples: int       # n of the full data: lam is the weight of the model refit on it
+    huber: bool = False  # HuberRegressor: alpha on a sum of losses, lam = [2 alpha / n, eps]
+
+    @property
+    def sum_of_losses(self):
+        """Whether the estimator's weight multiplies a sum of losses (``C``, Huber's
+        ``alpha``): a fold's ``lam`` is then rescaled to its number of rows."""
+        return self.logistic or self.huber
 
     def params(self, lam):
         """``{prefix + name: value}`` in scikit-learn's parametrization."""
         if self.logistic:
             C, l1_ratio = logistic_sklearn_from_lam(lam, self.n_samples)
             values = (C, l1_ratio)
+        elif self.huber:
+            values = (huber_sklearn_from_lam(lam[:1], "l2", self.n_samples)[0], lam[1])
         else:
             values = enet_sklearn_from_lam(lam)
         return {self.prefix + name: float(v) for name, v in zip(self.names, values)}
 
     def lam_bounds(self, bounds, n_hyper):
-        """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
+        """User ``bounds`` on alpha (or C) as bounds on each of the ``n_hyper`` weights of
+        the penalty (on ``lam2 = 2 alpha / n`` for Huber)."""
         lo, hi = check_bounds(bounds, "bounds")
         if self.logistic:
             lo, hi = 1.0 / (hi * self.n_samples), 1.0 / (lo * self.n_samples)
+        if self.huber:
+            lo, hi = 2.0 * lo / self.n_samples, 2.0 * hi / self.n_samples
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 
@@ -94,12 +106,12 @@ def _unwrap(estimator):
         name, final = estimator.steps[-1]
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
-    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression)) \
+    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, HuberRegressor)) \
             or isinstance(final, (MultiTaskLasso, MultiTaskElasticNet)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet or LogisticRegression with "
-            "an L1 or elastic-net penalty, or a Pipeline ending with one; got "
-            f"{type(final).__name__}.")
+            "an L1 or elastic-net penalty, a HuberRegressor, or a Pipeline ending with one; "
+            f"got {type(final).__name__}.")
     return final, preprocessing, prefix
 
 
@@ -438,13 +450,18 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
         if model.penalty == "elasticnet":
             space = space._replace(names=space.names + ("l1_ratio",))
+        if isinstance(final, HuberRegressor):
+            space = space._replace(names=("alpha", "epsilon"), huber=True)
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
-                                   n_samples / len(train) if classifier else 1.0)
+                                   n_samples / len(train) if space.sum_of_losses else 1.0)
             for train, test in splits)
+        # constants the datafit estimates (Huber's scale), once, on the first training fold
+        model = model.with_data_constants(folds[0].X_train, model.encode(folds[0].y_train),
+                                          _fold_lam(model, model.lam, folds[0].scale))
         lam0, bounds, candidates = self._start(model, folds, space)
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
@@ -490,15 +507,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         del maps
         lam0 = np.array(model.lam, dtype=np.float64)
         n_hyper = lam0.shape[0]
+        k = n_hyper - model.n_datafit_hyper
+        theta0 = lam0[k:]  # a datafit's hyperparameters, last
         defaults = LOG_LOSS if space.logistic else LEAST_SQUARES  # as the estimators
-        if self.bounds is None:
-            lo, hi = scales.bounds(defaults)
-        else:
-            lo, hi = space.lam_bounds(self.bounds, n_hyper)
+        lo, hi = scales.bounds(defaults) if self.bounds is None else \
+            space.lam_bounds(self.bounds, k)
+        lo, hi = (np.append(b, e) for b, e in zip((lo, hi), model.get_datafit().hyper_bounds()))
         if self.init == "scan":
-            candidates = [np.clip(path, lo, hi) for path in scales.scan(defaults)]
+            candidates = [np.clip(np.column_stack([path, np.tile(theta0, (len(path), 1))]),
+                                  lo, hi) for path in scales.scan(defaults)]
             return candidates[0][0], (lo, hi), candidates
-        if lam0[0] >= scales.l1:
+        if scales.penalty.has_l1 and lam0[0] >= scales.l1:
             moved = lam0 * (0.1 * scales.l1 / lam0[0])
             warnings.warn(
                 f"The starting point {space.params(lam0)} zeroes every coefficient on "
@@ -566,6 +585,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Class labels of the refit classifier (``refit=True``)."""
         _best_estimator_has("classes_")(self)
         return self.best_estimator_.classes_
+
+
+def _fold_lam(model, lam, scale):
+    """``lam`` of a fold: the penalty's weights times the fold's ``scale``."""
+    lam = np.array(lam, dtype=np.float64)
+    lam[:lam.shape[0] - model.n_datafit_hyper] *= scale
+    return lam
 
 
 def _store(results, key, array, splits=False, rank=False):

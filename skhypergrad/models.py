@@ -26,8 +26,10 @@ from sklearn.preprocessing import LabelEncoder
 
 from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
+from .huber import Huber
 from .penalties import (
     L1, L2, BasePenalty, ElasticNet, WeightedL1, check_hyper, enet_lam_from_sklearn,
+    huber_lam_from_sklearn,
     logistic_lam_from_sklearn,
 )
 
@@ -173,7 +175,23 @@ class InnerModel:
         enc.classes_ = np.asarray(self.classes)
         return datafit.encode_classes(enc.transform(np.asarray(y)))
 
+    @property
+    def n_datafit_hyper(self):
+        """How many of the last entries of ``lam`` are the datafit's hyperparameters."""
+        return self.get_datafit().n_hyper
+
     # -- problems -----------------------------------------------------------------------
+    def with_data_constants(self, X, y_encoded, lam):
+        """The model whose datafit has the constants it estimates from the training data
+        ``(X, y_encoded)`` at ``lam`` (e.g. Huber's scale, see
+        :meth:`~skhypergrad.datafits.BaseDatafit.estimate_constants`); the model
+        itself when its datafit estimates none."""
+        datafit = self.get_datafit()
+        if not datafit.estimates_constants:
+            return self
+        return replace(self, datafit=datafit.estimate_constants(
+            self.make_map(X, y_encoded, center=True), self.check_lam(lam, X.shape[1])))
+
     def check_lam(self, lam, n_features):
         """``lam`` as a float64 array: the penalty's hyperparameters, then the datafit's
         (ValueError otherwise).
@@ -246,6 +264,7 @@ def from_estimator(estimator, y):
     ``ElasticNet(alpha, l1_ratio=\rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]`
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ``HuberRegressor(alpha, epsilon)``          :math:`[2\alpha/n, \epsilon]` (penalty ``"l2"``)
     ==========================================  ===========================================
 
     scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
@@ -254,11 +273,14 @@ def from_estimator(estimator, y):
     ``l1_ratio`` (scikit-learn >= 1.8, ``penalty`` left at its default) or from
     the deprecated ``penalty="l1"`` / ``"elasticnet"``; an L2-only or
     unpenalized model raises a ValueError. Two classes give the binary logistic
-    datafit, more give the multinomial one.
+    datafit, more give the multinomial one. ``HuberRegressor`` minimizes
+    :math:`\sum_i \sigma + \sigma H_\epsilon(r_i/\sigma) + \alpha\|w\|^2`: the
+    :class:`~skhypergrad.huber.Huber` datafit, ``epsilon`` its hyperparameter, at the
+    scale 1 until :meth:`InnerModel.with_data_constants` estimates it from data.
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet or LogisticRegression
+    estimator : Lasso, ElasticNet, LogisticRegression or HuberRegressor
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -269,6 +291,7 @@ def from_estimator(estimator, y):
         With ``lam`` set, and bound to the classes of ``y`` for a classifier.
     """
     from sklearn.linear_model import ElasticNet as SkElasticNet
+    from sklearn.linear_model import HuberRegressor
     from sklearn.linear_model import Lasso as SkLasso
     from sklearn.linear_model import LogisticRegression
 
@@ -304,8 +327,15 @@ def from_estimator(estimator, y):
                               lam=lam[:1]).bind(y)
         return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
                           lam=lam).bind(y)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or "
-                     f"LogisticRegression, or a skhypergrad InnerModel; got {name}.")
+    if isinstance(estimator, HuberRegressor):
+        alpha, epsilon = float(estimator.alpha), float(estimator.epsilon)
+        if not (alpha > 0 and epsilon >= 1):
+            raise ValueError(f"HuberRegressor needs alpha > 0 and epsilon >= 1, got "
+                             f"alpha={estimator.alpha!r}, epsilon={estimator.epsilon!r}.")
+        lam = np.append(huber_lam_from_sklearn(alpha, 0.0, len(y)), epsilon)
+        return InnerModel(Huber(epsilon), "l2", bool(estimator.fit_intercept), lam=lam)
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression "
+                     f"or HuberRegressor, or a skhypergrad InnerModel; got {name}.")
 
 
 def _logistic_l1_ratio(estimator):

@@ -84,6 +84,8 @@ class BasePenalty:
 
     #: whether the map uses ``l2`` (False: ``l2`` is always 0)
     has_l2 = False
+    #: whether the map uses ``l1`` (False: ``l1`` is always 0)
+    has_l1 = True
 
     def n_hyper(self, n_features):
         """Number of hyperparameters for ``n_features`` features."""
@@ -285,6 +287,7 @@ class L2(BasePenalty):
     """
 
     has_l2 = True
+    has_l1 = False
 
     def n_hyper(self, n_features):
         return 1
