@@ -12,7 +12,7 @@ from skhypergrad import CrossVal, HeldOut, ProxGradMap
 from skhypergrad.huber import Huber, concomitant_fit, huber_scale
 from skhypergrad.hypergrad import NSID
 from skhypergrad.models import InnerModel
-from skhypergrad.penalties import (L2, ElasticNet, huber_lam_from_sklearn,
+from skhypergrad.penalties import (L2, huber_lam_from_sklearn,
                                    huber_sklearn_from_lam)
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
 
