@@ -216,7 +216,15 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``ElasticNet(l1_ratio=1)``                      ``alpha``
     ``LogisticRegression(l1_ratio=1)``              ``C``
     ``LogisticRegression`` (``0 < l1_ratio < 1``)   ``C``, ``l1_ratio``
+    ``HuberRegressor``                              ``alpha``, ``epsilon``
     ==============================================  =========================
+
+    For ``HuberRegressor`` the concomitant scale is estimated once, on the first
+    training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
+    during the search (see :mod:`skhypergrad.huber`): the rows of ``cv_results_``
+    are the scores of that fixed-scale model, close to but not exactly
+    ``HuberRegressor``'s; the refit is ``HuberRegressor``'s own. ``epsilon`` is
+    searched in [1.1, 3] (at 1 the scale vanishes).
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
     ``l1_ratio``) are also read. Internally the search runs on the logarithms
@@ -225,7 +233,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, LogisticRegression or Pipeline
+    estimator : Lasso, ElasticNet, LogisticRegression, HuberRegressor or Pipeline
         scikit-learn estimator (or a pipeline ending with one). Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` and
@@ -233,7 +241,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         L1 part (``l1_ratio > 0``).
     scoring : {None, "neg_mean_squared_error", "neg_log_loss"}, default=None
         Only differentiable losses can be followed: the mean squared error for
-        ``Lasso`` / ``ElasticNet`` and the log-loss for ``LogisticRegression``,
+        ``Lasso`` / ``ElasticNet`` / ``HuberRegressor`` and the log-loss for ``LogisticRegression``,
         which None selects. Scores follow scikit-learn's convention (greater is
         better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
         means ``estimator.score`` (R² or accuracy): here it always means the
