@@ -17,6 +17,8 @@ from skhypergrad.models import InnerModel
 from skhypergrad.penalties import ElasticNet
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
 
+from _data import log_lam_finite_differences
+
 
 class LogCosh(BaseDatafit):
     r""":math:`F(w) = \frac1n \sum_i \log\cosh(z_i - y_i)`: quadratic near 0, linear in the
@@ -115,14 +117,7 @@ def test_a_contract_datafit_has_exact_hypergradients(engine):
     lam = np.array([0.03, 0.02])
     solver = CoordinateDescent(tol=1e-13)
     res = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
-    eps = 1e-5
-    fd = []
-    for j in range(2):
-        up, down = lam.copy(), lam.copy()
-        up[j] *= np.exp(eps)
-        down[j] *= np.exp(-eps)
-        fd.append((crit.value(model, X, y, up, solver=solver).value
-                   - crit.value(model, X, y, down, solver=solver).value) / (2 * eps))
+    fd = log_lam_finite_differences(crit, model, X, y, lam, solver)
     np.testing.assert_allclose(res.grad, fd, rtol=1e-5, atol=1e-9)
 
 

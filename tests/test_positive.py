@@ -16,6 +16,8 @@ from skhypergrad.models import InnerModel
 from skhypergrad.penalties import L1
 from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 
+from _data import log_lam_finite_differences
+
 
 def _data(n=80, p=12, seed=0):
     rng = np.random.default_rng(seed)
@@ -69,13 +71,7 @@ def test_hypergradients_match_finite_differences(engine, criterion):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the rounding floor
         res = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
-        eps, fd = 1e-5, []
-        for j in range(2):
-            up, down = lam.copy(), lam.copy()
-            up[j] *= np.exp(eps)
-            down[j] *= np.exp(-eps)
-            fd.append((crit.value(model, X, y, up, solver=solver).value
-                       - crit.value(model, X, y, down, solver=solver).value) / (2 * eps))
+        fd = log_lam_finite_differences(crit, model, X, y, lam, solver)
     np.testing.assert_allclose(res.grad, fd, rtol=1e-5, atol=1e-9)
 
 
