@@ -6,27 +6,40 @@ from ._api import hypergradient
 from .data_gradient import TrainingDataMap, data_gradient
 from .poisoning import PoisoningResult, poison
 from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
-from .datafits import Logistic, Multinomial, Quadratic
+from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
 from .fixed_point import FixedPointMap, ProxGradMap
+from .glm import Gamma, Poisson, Tweedie
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, LassoHyperGrad, LogisticRegressionHyperGrad,
+from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
+                           LinearSVCHyperGrad, LogisticRegressionHyperGrad,
+                           MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
+                           PoissonRegressorHyperGrad, TweedieRegressorHyperGrad,
                            WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
-from .penalties import L1, ElasticNet, WeightedL1
+from .group_penalties import GroupElasticNet, GroupL21
+from .multitask import MultiTaskQuadratic
+from .penalties import L1, L2, ElasticNet, WeightedL1
+from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
+                            squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
 
 __all__ = [
     # estimators
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-    "LogisticRegressionHyperGrad", "HyperGradSearchCV",
+    "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
+    "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
+    "TweedieRegressorHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
     # engines
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
-    "Quadratic", "Logistic", "Multinomial", "L1", "ElasticNet", "WeightedL1",
+    "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
+    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
+    "Tweedie", "BaseDatafit", "register_datafit",
+    "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",

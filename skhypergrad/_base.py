@@ -13,8 +13,9 @@ from functools import partial
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
@@ -32,21 +33,22 @@ __all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max", "null_m
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
 
-def default_solver(solver, datafit_kind, tol=1e-8, random_state=None):
+def default_solver(solver, tol=1e-8, random_state=None, datafit=None):
     """The inner solver for a name ("auto", "cd", "fista", "saga") or an instance.
 
-    ``"auto"`` is coordinate descent, for every datafit.
+    ``"auto"`` is coordinate descent, or FISTA for a ``datafit`` that declares no
+    Newton model (``newton_model = None``: coordinate descent does not apply).
     """
     if not isinstance(solver, str):
         return solver
     if solver == "auto":
-        solver = "cd"
+        solver = "fista" if datafit is not None and datafit.newton_model is None else "cd"
     if solver == "saga":
         return StochasticProxGradient(tol=tol, random_state=random_state)
     return _SOLVERS[solver](tol=tol)
 
 
-def inner_setup(hypergradient, solver, inner_tol, random_state=None):
+def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None):
     """``(engine, solver, inner_tol)`` of a search from the estimator's parameters.
 
     ``"nsid"`` is :class:`~skhypergrad.hypergrad.NSID` seeded by ``random_state``
@@ -66,7 +68,7 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None):
             engine.random_state = random_state
         if isinstance(solver, str) and solver == "auto":
             solver = "saga"
-    solver = default_solver(solver, None, random_state=random_state)
+    solver = default_solver(solver, random_state=random_state, datafit=datafit)
     if isinstance(solver, StochasticProxGradient):
         inner_tol = (max(inner_tol[0], 1e-4), max(inner_tol[1], 1e-6))
     return engine, solver, inner_tol
@@ -99,6 +101,8 @@ class BaseHyperGrad(BaseEstimator):
     }
 
     _is_classifier = False
+    #: whether the targets are 2d, one column per output (multi-task regression)
+    _multi_output = False
     #: accuracy of the inner solves (relative duality gap) at the start and the end of
     #: the search, and for the final refit
     _inner_tol = (1e-6, 1e-10)
@@ -113,10 +117,15 @@ class BaseHyperGrad(BaseEstimator):
 
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
-    def _fit(self, X, y):
-        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier)
+    def _fit(self, X, y, groups=None):
+        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
+                         multi_output=self._multi_output)
+        if groups is not None:
+            groups = column_or_1d(groups)
+            check_consistent_length(X, groups)
         if not sp.issparse(X):  # once: coordinate descent and fold rows read columns
             X = np.asfortranarray(X)
+        X = self._training_design(X)
         get_optimizer(self.optimizer)
         model = self._inner_model(y).bind(y)
         n_samples = X.shape[0]
@@ -132,19 +141,21 @@ class BaseHyperGrad(BaseEstimator):
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
-        kind = model.datafit_kind
+        datafit = model.get_datafit()
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
-                                                self._inner_tol, self.random_state)
+                                                self._inner_tol, self.random_state, datafit)
 
         search = partial(tune, optimizer=self.optimizer, engine=engine, solver=solver,
                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                         callback=self._history_callback(n_samples), verbose=self.verbose)
+                         callback=self._history_callback(n_samples), verbose=self.verbose,
+                         label=type(self).__name__,
+                         names=lambda lam: self._hyper_names(lam, n_samples))
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
-            result = self._search(search, model, X, y, lam0, (lo, hi), candidates)
+            result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates)
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
-            refit = default_solver(self.solver, kind, tol=self._refit_tol,
-                                   random_state=self.random_state)
+            refit = default_solver(self.solver, tol=self._refit_tol,
+                                   random_state=self.random_state, datafit=datafit)
             # from the intercept-only model: exact (all zeros) when lam >= lam_max
             # (a dense X centred, in a copy: the criterion's folds read X)
             full_map = model.make_map(X, model.encode(y), center=True)
@@ -160,13 +171,19 @@ class BaseHyperGrad(BaseEstimator):
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
 
-    def _search(self, search, model, X, y, lam0, bounds, candidates):
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
         """The :class:`~skhypergrad._tune.TuneResult` of the search: ``search``
         (:func:`~skhypergrad._tune.tune` with the estimator's settings) of the criterion
-        of ``cv``, from ``lam0`` or the best of the scan's ``candidates``."""
-        criterion, X_train, y_train = self._criterion(X, y)
+        of ``cv`` (``groups`` as its splitter takes them), from ``lam0`` or the best of
+        the scan's ``candidates``."""
+        criterion, X_train, y_train = self._criterion(X, y, groups)
         return search(model, X_train, y_train, criterion, lam0, bounds=bounds,
                       candidates=candidates)
+
+    def _training_design(self, X):
+        """The matrix the model is trained on, from the validated ``X`` (``X`` itself; a
+        model with a synthetic feature appends it here)."""
+        return X
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):
         """``lam0``, or a tenth of ``lam1_max`` in its L1 weight when every coefficient is
@@ -189,8 +206,14 @@ class BaseHyperGrad(BaseEstimator):
                 stacklevel=4)
         return moved
 
-    def _criterion(self, X, y):
-        """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds."""
+    def _criterion(self, X, y, groups=None):
+        """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds.
+
+        The folds are split once, with ``groups`` (for group splitters), and the same
+        ones serve every evaluation: a generator or an iterable of splits is read once,
+        and a shuffling splitter without a seed does not change its folds during the
+        search.
+        """
         cv = self.cv
         check_cv_size(cv, X.shape[0])
         if isinstance(cv, numbers.Real) and not isinstance(cv, numbers.Integral):
@@ -198,7 +221,10 @@ class BaseHyperGrad(BaseEstimator):
             X_tr, X_val, y_tr, y_val = train_test_split(
                 X, y, test_size=cv, random_state=self.random_state, stratify=stratify)
             return HeldOut(X_val, y_val), X_tr, y_tr
-        return CrossVal(cv=cv, n_jobs=self.n_jobs), X, y
+        splits = list(check_cv(cv, y, classifier=self._is_classifier).split(X, y, groups))
+        if not splits:
+            raise ValueError(f"cv={cv!r} gives no split of the data.")
+        return CrossVal(cv=splits, n_jobs=self.n_jobs), X, y
 
     def _set_solution(self, pgmap, model, w):
         design = pgmap.design

@@ -9,10 +9,12 @@ adjoints) would otherwise outweigh ``X`` itself.
 
 import numpy as np
 
+from .hypergrad._protocols import GradientWithEntries, LazyVector
+
 __all__ = ["SparseVector"]
 
 
-class SparseVector:
+class SparseVector(LazyVector):
     """A 1-d float64 vector stored as its nonzero entries (a compact warm start).
 
     ``np.asarray(v)`` (or :meth:`toarray`) gives the dense vector back, equal to
@@ -90,10 +92,6 @@ class SparseVector:
         out = np.zeros(indices.shape)
         out[found] = self.values[pos_in[found]]
         return out
-
-    def __array__(self, dtype=None, copy=None):
-        x = self.toarray()
-        return x if dtype is None else x.astype(dtype, copy=False)
 
     def __getstate__(self):
         return (self.indices, self.values, self.size)
@@ -182,19 +180,18 @@ class _AdjointOffGradient:
         v[self.indices] = self.values
         return v
 
-    def take(self, indices, outer_grad):
-        """``toarray(outer_grad).take(indices)``, without the dense adjoint when
-        ``outer_grad`` is a held-out loss's (it then reads those columns only)."""
-        owner = getattr(outer_grad, "__self__", None)
-        if not _reads_compact_w(owner):
-            return self.toarray(outer_grad).take(indices)
-        indices = np.asarray(indices)
-        out = owner.grad_take(self.w, indices)
-        if self.indices.shape[0]:
-            pos = np.minimum(np.searchsorted(self.indices, indices), self.indices.shape[0] - 1)
-            found = self.indices[pos] == indices
-            out[found] = self.values[pos[found]]
-        return out
+    def lazy(self, outer_grad):
+        """The adjoint as an engine's warm start: a lazy vector reading the gradient's
+        entries through ``outer_grad``
+        (:class:`~skhypergrad.hypergrad._protocols.GradientWithEntries`)."""
+        return GradientWithEntries(outer_grad, self.w, self.indices, self.values)
+
+    @classmethod
+    def from_lazy(cls, v):
+        """The stored form of an engine's lazy adjoint
+        (:class:`~skhypergrad.hypergrad._protocols.GradientWithEntries`), without its
+        outer function."""
+        return cls(v.w, v.indices, v.values)
 
     def __getstate__(self):
         return (self.w, self.indices, self.values)
@@ -220,94 +217,10 @@ class _AdjointOffGradient:
         return type(self)(w_stored, indices, self.values)
 
 
-class _LazyGradient:
-    """``grad C(w)`` of a held-out loss, read by entries: an engine's gradient when the
-    outer function can give entries alone (:func:`_lazy_gradient`).
-
-    ``take(indices)`` reads those columns of the held-out data only (``grad_take``),
-    ``np.asarray`` computes the whole gradient, and :meth:`with_entries` gives an adjoint
-    that differs from it on a few entries without computing it.
-    """
-
-    def __init__(self, w, outer_grad):
-        self.w = w
-        self.outer_grad = outer_grad
-
-    @property
-    def shape(self):
-        return self.w.shape
-
-    def take(self, indices):
-        return self.outer_grad.__self__.grad_take(self.w, indices)
-
-    def __array__(self, dtype=None, copy=None):
-        x = self.outer_grad(self.w)
-        return x if dtype is None else x.astype(dtype, copy=False)
-
-    def with_entries(self, indices, values):
-        """The gradient with the entries ``indices`` replaced by ``values``, lazy.
-
-        Returns
-        -------
-        _LazyAdjoint
-        """
-        return _LazyAdjoint(_AdjointOffGradient(self.w, indices, values), self.outer_grad)
-
-
-def _lazy_gradient(outer_grad, w):
-    """``grad C(w)`` as a :class:`_LazyGradient` when ``outer_grad`` is a held-out loss's
-    (it gives entries without the whole gradient) and ``w`` has fewer nonzero entries
-    than a quarter of its length (reading their columns alone then pays), else None."""
-    if (_reads_compact_w(getattr(outer_grad, "__self__", None))
-            and 4 * np.count_nonzero(w) < w.shape[0]):
-        return _LazyGradient(w, outer_grad)
-    return None
-
-
 def _outer_grad_at(w, outer_grad):
     """``outer_grad(w)`` for a stored ``w``: a held-out loss reads a compact ``w`` as it
     is (no dense copy of it, the same sums), any other function gets it dense."""
-    sparse_ok = _reads_compact_w(getattr(outer_grad, "__self__", None))
-    return outer_grad(w if sparse_ok else _expand(w))
-
-
-def _reads_compact_w(outer):
-    """Whether ``outer`` (the owner of an ``outer_grad`` method) reads a
-    :class:`SparseVector` ``w`` as it is, and has ``grad_take``: the held-out loss."""
-    return getattr(outer, "reads_compact_w", False)
-
-
-class _LazyAdjoint:
-    """A stored adjoint as an engine's lazy warm start: dense only if asked.
-
-    ``take(indices)`` reads a few entries (AID-CG reads the active set), and
-    ``np.asarray`` gives the whole vector (see :func:`skhypergrad.hypergrad.aid._warm_start`).
-
-    Parameters
-    ----------
-    stored : SparseVector or _AdjointOffGradient
-    outer_grad : callable
-        The fold's ``w -> grad C(w)`` (for an :class:`_AdjointOffGradient`).
-    """
-
-    def __init__(self, stored, outer_grad):
-        self.stored = stored
-        self.outer_grad = outer_grad
-
-    @property
-    def shape(self):
-        w = self.stored.w if isinstance(self.stored, _AdjointOffGradient) else self.stored
-        return w.shape
-
-    def take(self, indices):
-        """The entries ``indices`` of the adjoint."""
-        if isinstance(self.stored, SparseVector):
-            return self.stored.take(indices)
-        return self.stored.take(indices, self.outer_grad)
-
-    def __array__(self, dtype=None, copy=None):
-        x = _expand(self.stored, self.outer_grad)
-        return x if dtype is None else x.astype(dtype, copy=False)
+    return outer_grad(w if outer_grad.reads_compact_w else _expand(w))
 
 
 def _compact(x):

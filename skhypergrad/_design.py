@@ -21,9 +21,14 @@ predictions of the map are then :math:`Xw + b - \bar y`, its intercept
 either (their residuals are not rounded at the scale of the shift). The
 intercept entry of ``w`` is :math:`b'`; :meth:`Design.original_intercept` gives
 :math:`b`.
-"""
 
-import weakref
+A sparse design is centred implicitly: its ``X`` stays the stored (uncentred)
+matrix, whose centred copy would be dense, and every product subtracts the
+rank-one term, :math:`(X - 1\mu^T) w = Xw - (\mu^T w) 1` and
+:math:`(X - 1\mu^T)^T u = X^T u - \mu\, 1^T u` (its ``sparse_offset`` is
+:math:`\mu`). Kernels that read the stored arrays of ``X`` themselves take
+``sparse_offset`` too (see :mod:`skhypergrad.solvers._cd_kernels`).
+"""
 
 import numpy as np
 import scipy.sparse as sp
@@ -42,11 +47,13 @@ class Design:
     n_outputs : int, default=1
         Number of linear predictions per sample (classes of a multinomial model).
     offset : ndarray of shape (n_features,), default=None
-        The column means :math:`\mu` subtracted from ``X`` (``X`` is then the
-        centred matrix; see the module docstring), or None.
-    target_offset : float, default=0.0
+        The column means :math:`\mu` of a centred design (see the module
+        docstring), or None. A dense ``X`` is then the centred matrix; a sparse
+        ``X`` is the uncentred one, centred implicitly in every product.
+    target_offset : float or ndarray of shape (n_outputs,), default=0.0
         The mean :math:`\bar y` subtracted from a least-squares target (0 for any
-        other): the predictions of ``w`` are those of the model minus it.
+        other; one per output for several): the predictions of ``w`` are those of
+        the model minus it.
     """
 
     def __init__(self, X, fit_intercept=False, n_outputs=1, offset=None, target_offset=0.0):
@@ -54,7 +61,9 @@ class Design:
         self.fit_intercept = bool(fit_intercept)
         self.n_outputs = int(n_outputs)
         self.offset = offset
-        self.target_offset = float(target_offset)
+        # a float for one output, one per output otherwise
+        self.target_offset = float(target_offset) if np.ndim(target_offset) == 0 \
+            else np.asarray(target_offset, dtype=np.float64)
         # plain attributes (read at every product): X is not replaced
         self.n_samples, self.n_features = X.shape
         #: number of penalized entries of ``w``
@@ -62,6 +71,16 @@ class Design:
         #: length of the flat parameter vector ``w``
         self.n_params = self.n_coefs + self.n_outputs * self.fit_intercept
         self.is_sparse = sp.issparse(X)
+        #: the column means every product subtracts from a sparse ``X`` (None if none)
+        self.sparse_offset = offset if self.is_sparse else None
+        # products of X computed once and kept with it (gram_of, xty_of): gone with the
+        # design, rebuilt if X is replaced, never pickled
+        self._cache = {}
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        return state
 
     def coef(self, w):
         """The penalized part of ``w``: shape (p,) for one output, (p, K) otherwise."""
@@ -105,15 +124,25 @@ class Design:
 
     def matvec(self, w):
         """Linear predictions ``z = X coef + intercept``: shape (n,) or (n, K)."""
-        z = self.X @ self.coef(w)
-        z = np.asarray(z)
+        coef = self.coef(w)
+        z = np.asarray(self.X @ coef)
+        if self.sparse_offset is not None:
+            z = z - self.sparse_offset @ coef
         if self.fit_intercept:
             z = z + self.intercept(w)
         return z
 
+    def rmatvec_coef(self, u):
+        """``X^T u`` (of the centred ``X``): shape (p,) for ``u`` of shape (n,), (p, K)
+        for (n, K)."""
+        g = np.asarray(self.X.T @ u)
+        if self.sparse_offset is not None:
+            g = g - np.multiply.outer(self.sparse_offset, u.sum(axis=0))
+        return g
+
     def rmatvec(self, u):
         """Adjoint of :meth:`matvec`: ``[ (X^T u).ravel(), sum_i u_i ]``."""
-        g = np.asarray(self.X.T @ u).ravel()
+        g = self.rmatvec_coef(u).ravel()
         if self.fit_intercept:
             return np.concatenate([g, np.atleast_1d(u.sum(axis=0))])
         return g
@@ -131,14 +160,10 @@ class Design:
         q = p + self.fit_intercept
         X = self.X
         fi = self.fit_intercept
+        one = Design(X, fi, 1, self.sparse_offset)
 
         def mv(v):
-            v = np.asarray(v).ravel()
-            z = np.asarray(X @ v[:p]).ravel()
-            if fi:
-                z = z + v[p]
-            out = np.asarray(X.T @ z).ravel()
-            return np.concatenate([out, [z.sum()]]) if fi else out
+            return one.rmatvec(one.matvec(np.asarray(v).ravel()))
 
         if not sp.issparse(X) and 64 < q <= 512 and n > q:
             X = np.asarray(X)
@@ -149,6 +174,8 @@ class Design:
             s = np.linalg.eigvalsh(G)[-1]
         elif q == 1 or min(n, q) <= 64 and not sp.issparse(X):
             Xd = X.toarray() if sp.issparse(X) else np.asarray(X)
+            if self.sparse_offset is not None:
+                Xd = Xd - self.sparse_offset
             if fi:
                 Xd = np.column_stack([Xd, np.ones(n)])
             s = np.linalg.norm(Xd, ord=2) ** 2 if Xd.size else 0.0
@@ -164,36 +191,58 @@ class Design:
         X = self.X
         if sp.issparse(X):
             norms = np.asarray(X.multiply(X).sum(axis=0)).ravel()
+            if self.sparse_offset is not None:
+                norms = centred_squared_norms(norms, self.sparse_offset, self.n_samples)
         else:
             norms = np.einsum("ij,ij->j", X, X)
         if self.fit_intercept:
             norms = np.concatenate([norms, [float(self.n_samples)]])
         return norms
 
+    def row_squared_norms(self):
+        """``||x_i||^2`` for every row (of the centred ``X``; the intercept not counted)."""
+        X = self.X
+        if not sp.issparse(X):
+            return np.einsum("ij,ij->i", X, X)
+        out = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+        mu = self.sparse_offset
+        if mu is not None:  # ||x_i - mu||^2 = ||x_i||^2 - 2 x_i^T mu + ||mu||^2
+            out += float(mu @ mu) - 2.0 * np.asarray(X @ mu).ravel()
+            np.maximum(out, 0.0, out=out)
+        return out
+
     def weighted_gram(self, h):
         r"""Dense :math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]` for sample weights ``h >= 0``
-        (one output): an array, or one number for every sample."""
+        (one output): an array, or one number for every sample.
+
+        A sparse ``X`` centred implicitly gives the Gram of its centred matrix,
+        :math:`X^T H X - \mu (X^T h)^T - (X^T h) \mu^T + (1^T h) \mu\mu^T`.
+        """
         X = self.X
         if not isinstance(h, np.ndarray) or h.ndim == 0:  # h X^T X: no scaled copy of X
             G = (X.T @ X).toarray() if self.is_sparse else X.T @ X
             G *= h
-            if self.fit_intercept:
-                xh = h * np.asarray(X.sum(axis=0)).ravel()
-                G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h * X.shape[0]]])]])
-            return G
-        s = np.sqrt(h)
-        if sp.issparse(X):
-            Xs = sp.csr_matrix(X).multiply(s[:, None]).tocsc()
-            G = (Xs.T @ Xs).toarray()
-        else:  # by blocks of rows of about 1 MiB: the scaled copies stay in cache
-            G = np.zeros((X.shape[1], X.shape[1]))
-            rows = max(1, 2**17 // max(X.shape[1], 1))
-            for start in range(0, X.shape[0], rows):
-                Xs = X[start:start + rows] * s[start:start + rows, None]
-                G += Xs.T @ Xs
+            xh, h_sum = h * np.asarray(X.sum(axis=0)).ravel(), h * X.shape[0]
+        else:
+            s = np.sqrt(h)
+            if sp.issparse(X):
+                Xs = sp.csr_matrix(X).multiply(s[:, None]).tocsc()
+                G = (Xs.T @ Xs).toarray()
+            else:  # by blocks of rows of about 1 MiB: the scaled copies stay in cache
+                G = np.zeros((X.shape[1], X.shape[1]))
+                rows = max(1, 2**17 // max(X.shape[1], 1))
+                for start in range(0, X.shape[0], rows):
+                    Xs = X[start:start + rows] * s[start:start + rows, None]
+                    G += Xs.T @ Xs
+            xh, h_sum = np.asarray(X.T @ h).ravel(), float(h.sum())
+        mu = self.sparse_offset
+        if mu is not None:
+            G -= np.outer(mu, xh)
+            G -= np.outer(xh, mu)
+            G += h_sum * np.outer(mu, mu)
+            xh = xh - h_sum * mu
         if self.fit_intercept:
-            xh = np.asarray(X.T @ h).ravel()
-            G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h.sum()]])]])
+            G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h_sum]])]])
         return G
 
     def take_columns(self, idx):
@@ -219,32 +268,32 @@ class Design:
 
 def column_offset(X, fit_intercept):
     """The ``offset`` of the centred design of ``X`` (its column means; see
-    :func:`centred`), or None when it is not centred (no intercept, sparse ``X``)."""
-    if not fit_intercept or sp.issparse(X):
+    :func:`centred`), or None when it is not centred (no intercept)."""
+    if not fit_intercept:
         return None
-    return np.asarray(X.mean(axis=0), dtype=np.float64)
+    return np.asarray(X.mean(axis=0), dtype=np.float64).ravel()
+
+
+def centred_squared_norms(sq_norms, mu, n):
+    r"""``||X_j - mu_j 1||^2 = ||X_j||^2 - n mu_j^2`` (at least 0) from the squared norms
+    of the columns and their means ``mu`` over ``n`` rows."""
+    out = sq_norms - n * np.square(mu)
+    return np.maximum(out, 0.0, out=out)
 
 
 def centred(X, fit_intercept, copy=True):
     """``(X - 1 mu^T, mu)`` for a dense ``X`` with an intercept (``mu`` its column
-    means; a new array unless ``copy=False``, in the layout of ``X``), else ``(X, None)``.
-
-    A sparse ``X`` is not centred (its centred matrix would be dense).
+    means; a new array unless ``copy=False``, in the layout of ``X``); ``(X, mu)`` for
+    a sparse ``X`` (centred implicitly, see :class:`Design`); else ``(X, None)``.
     """
     mu = column_offset(X, fit_intercept)
-    if mu is None:
-        return X, None
+    if mu is None or sp.issparse(X):
+        return X, mu
     if copy:
         return np.subtract(X, mu, order="K"), mu
     X -= mu
     return X, mu
 
-
-# Gram matrices of dense designs, keyed by the (weakly referenced) Design: computed
-# by a solver that runs on them, read by whoever else needs X^T X on the same design
-# (the Hessian of least squares in the hypergradient engines); gone with the design,
-# rebuilt if ``design.X`` is replaced, never pickled.
-_GRAM = weakref.WeakKeyDictionary()
 
 #: largest number of features for which a Gram matrix is formed unasked (32 MiB)
 GRAM_MAX_FEATURES = 2048
@@ -255,32 +304,30 @@ def gram_of(design, X=None):
 
     ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
     """
-    entry = _GRAM.get(design)
+    entry = design._cache.get("gram")
     if entry is None or entry[0] is not design.X:
         X = design.X if X is None else X
         n = X.shape[0]
         G = X.T @ X
         G /= n
         entry = (design.X, (np.ascontiguousarray(G), np.asarray(X.sum(axis=0)).ravel() / n))
-        _GRAM[design] = entry
+        design._cache["gram"] = entry
     return entry[1]
 
 
-_XTY = weakref.WeakKeyDictionary()
-
-
 def xty_of(design, y, X=None):
-    """``X^T y / n`` of a one-output design and a target ``y``, computed once and cached
-    with the design while its ``X`` and ``y`` (the same object) stay.
+    """``X^T y / n`` of a dense design and a target ``y`` (shape (p,) for ``y`` of shape
+    (n,), (p, K) for (n, K)), computed once and cached with the design while its ``X``
+    and ``y`` (the same object) stay.
 
     ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
     """
-    entry = _XTY.get(design)
+    entry = design._cache.get("xty")
     if entry is None or entry[0] is not design.X or entry[1] is not y:
         X = design.X if X is None else X
-        entry = (design.X, y, np.asarray(X.T @ np.asarray(y, dtype=np.float64)).ravel()
-                 / X.shape[0])
-        _XTY[design] = entry
+        xty = np.asarray(X.T @ np.asarray(y, dtype=np.float64))
+        entry = (design.X, y, (xty.ravel() if np.ndim(y) == 1 else xty) / X.shape[0])
+        design._cache["xty"] = entry
     return entry[2]
 
 
@@ -338,10 +385,10 @@ def seed_row_subset_grams(X, designs, subsets):
             else:  # back from X centred as a whole to X
                 Gk += np.outer(means, mu) + np.outer(mu, means + mu)
                 means = means + mu
-        _GRAM[design] = (design.X, (np.ascontiguousarray(Gk), means))
+        design._cache["gram"] = (design.X, (np.ascontiguousarray(Gk), means))
 
 
 def cached_gram(design):
     """The Gram matrix of :func:`gram_of` if it was computed for ``design``, else None."""
-    entry = _GRAM.get(design)
+    entry = design._cache.get("gram")
     return entry[1] if entry is not None and entry[0] is design.X else None

@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._outer_loss import _heldout_loss
+from .solvers._base import BaseSolver
 
 
 def _rows_friendly(X):
@@ -140,6 +141,6 @@ def _is_partition_fold(fold_of, train, test):
 
 
 def _solver_format(solver):
-    """The sparse format a solver reads ``X`` in (its ``sparse_format``), or None."""
-    fmt = getattr(solver, "sparse_format", None)
-    return fmt if fmt in ("csr", "csc") else None
+    """The sparse format a library solver declares it reads ``X`` in (its
+    ``sparse_format``), or None (any other object with a ``solve`` method)."""
+    return solver.sparse_format if isinstance(solver, BaseSolver) else None

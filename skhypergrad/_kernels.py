@@ -1,8 +1,10 @@
-"""Elementwise numba kernels shared by the penalties and the solvers.
+r"""Elementwise numba kernels shared by the penalties and the solvers.
 
 The elastic-net proximal operator is written here once; every penalty
-(L1, elastic net, weighted L1) is an elastic net with per-coefficient L1
-weights ``l1`` and one L2 weight ``l2``.
+(L1, elastic net, weighted L1, L2) is an elastic net with per-coefficient L1
+weights ``l1``, one L2 weight ``l2`` and a lower bound ``lower`` on the
+coefficients: 0 for a nonnegative model (``positive=True``), ``-inf`` otherwise.
+The prox is then :math:`\max(S_{t_1}(x) / (1 + t_2), \mathrm{lower})`.
 """
 
 import numpy as np
@@ -20,13 +22,14 @@ def soft_threshold(x, t):
 
 
 @njit(cache=True, inline="always")
-def prox_enet_scalar(x, t1, t2):
-    """``prox`` of ``t1 |.| + t2 / 2 (.)^2`` at ``x``: ``S_t1(x) / (1 + t2)``."""
-    return soft_threshold(x, t1) / (1.0 + t2)
+def prox_enet_scalar(x, t1, t2, lower):
+    """``prox`` of ``t1 |.| + t2 / 2 (.)^2`` (+ the indicator of ``[lower, inf)``) at ``x``:
+    ``max(S_t1(x) / (1 + t2), lower)`` (``lower`` is 0 or ``-inf``)."""
+    return max(soft_threshold(x, t1) / (1.0 + t2), lower)
 
 
 @njit(cache=True)
-def prox_enet(z, l1, l2, step, n_outputs):
+def prox_enet(z, l1, l2, step, n_outputs, lower):
     """Elastic-net prox of the flat coefficients ``z`` (length ``p * n_outputs``).
 
     Entry ``j * n_outputs + k`` uses the weight ``l1[j]``.
@@ -37,13 +40,14 @@ def prox_enet(z, l1, l2, step, n_outputs):
         t1 = step * l1[j]
         for k in range(n_outputs):
             i = j * n_outputs + k
-            out[i] = prox_enet_scalar(z[i], t1, t2)
+            out[i] = prox_enet_scalar(z[i], t1, t2, lower)
     return out
 
 
 @njit(cache=True)
-def prox_enet_mask(z, l1, step, n_outputs):
-    """``1{|z_i| > step * l1[j]}``: the element of the prox's conservative Jacobian.
+def prox_enet_mask(z, l1, step, n_outputs, lower):
+    """``1{|z_i| > step * l1[j]}`` (``1{z_i > step * l1[j]}`` when ``lower`` is 0): the
+    element of the prox's conservative Jacobian.
 
     At the kink ``|z_i| = step * l1[j]`` the value 0 is chosen.
     """
@@ -52,5 +56,6 @@ def prox_enet_mask(z, l1, step, n_outputs):
         t1 = step * l1[j]
         for k in range(n_outputs):
             i = j * n_outputs + k
-            out[i] = 1.0 if abs(z[i]) > t1 else 0.0
+            x = z[i] if lower == 0.0 else abs(z[i])
+            out[i] = 1.0 if x > t1 else 0.0
     return out

@@ -1,6 +1,12 @@
 """The held-out loss as the outer function of an inner problem (:func:`_heldout_loss`
 makes it for a model and a loss name), and the sparse products it reads its rows
-and columns with."""
+and columns with.
+
+The held-out loss is chosen separately from the inner datafit: a datafit declares
+the losses it can be scored by (``outer_losses``, the first for ``loss="auto"``),
+and each loss name is a mean loss of its own (:data:`OUTER_LOSSES`), e.g. the
+squared error for a Huber model.
+"""
 
 import numpy as np
 import scipy.sparse as sp
@@ -8,13 +14,28 @@ from numba import njit
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
+from .datafits import Logistic, Quadratic
+from .hypergrad._protocols import OuterGradient
 
-_LOSSES = ("auto", "squared", "logistic", "multinomial")
 #: a dense ``X`` predicts from the columns of the nonzero coefficients when they are
 #: fewer than ``p / _SUPPORT_FRACTION``
 _SUPPORT_FRACTION = 4
-_LOSS_OF_DATAFIT = {"quadratic": "squared", "logistic": "logistic",
-                    "multinomial": "multinomial"}
+
+#: held-out losses: name -> ``datafit -> (mean-loss datafit, factor)``, the loss being
+#: ``factor`` times the mean loss of the first on the encoded targets of the model's
+#: ``datafit``
+OUTER_LOSSES = {
+    # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error
+    "squared": lambda datafit: (Quadratic(), 2.0),
+    "logistic": lambda datafit: (Logistic(), 1.0),
+    "multinomial": lambda datafit: (datafit, 1.0),  # the model's, with its classes
+}
+
+
+def register_outer_loss(name, factory):
+    """Make ``name`` a held-out loss: ``factory(datafit) -> (mean-loss datafit, factor)``
+    for a model whose datafit is ``datafit`` (whose ``outer_losses`` names it)."""
+    OUTER_LOSSES[name] = factory
 
 
 class _OuterLoss:
@@ -26,12 +47,11 @@ class _OuterLoss:
     of them: a cross-validation fold's held-out rows), with the sums of the copy;
     with ``columns`` too (sorted), ``X`` is also restricted to those columns:
     coefficient ``k`` of ``w`` multiplies column ``columns[k]`` of ``design.X``
-    (a fold trained on the columns its training rows use).
+    (a fold trained on the columns its training rows use). A sparse design centred
+    implicitly (its ``sparse_offset`` :math:`\mu`, one entry per coefficient)
+    predicts :math:`Xw - \mu^T w + b`, and its gradient in the coefficients is
+    :math:`X^T g - \mu\, 1^T g`.
     """
-
-    #: ``value`` and ``grad`` read a compact ``w`` (SparseVector) as it is, and
-    #: ``grad_take`` gives entries of the gradient without the whole of it
-    reads_compact_w = True
 
     def __init__(self, design, y, datafit, factor=1.0, linear=None, rows=None, columns=None):
         if columns is not None and rows is None:
@@ -45,6 +65,11 @@ class _OuterLoss:
         self.columns = columns
         #: the number of coefficients of ``w`` per output (its intercepts follow)
         self.n_features = design.n_features if columns is None else columns.shape[0]
+        #: column means subtracted implicitly (sparse design, one per coefficient), or None
+        self.mu = design.sparse_offset
+        #: ``w -> grad C(w)`` as the engines take it; ``value`` and ``grad`` read a compact
+        #: ``w`` (SparseVector) as it is, and ``grad_take`` gives entries alone
+        self.grad = _HeldOutGradient(self)
 
     def _columns(self, k):
         """The columns of ``design.X`` that coefficients ``k`` multiply."""
@@ -56,15 +81,21 @@ class _OuterLoss:
         return X.data, X.indices, X.indptr, self.rows
 
     def _with_intercept(self, z, w):
-        """``z + b`` (``b`` the intercept entry of ``w``, dense or compact)."""
+        """``z + b - mu^T w`` (``b`` the intercept entry of ``w``, dense or compact; ``mu``
+        the column means subtracted implicitly, if any) for one output."""
+        p = self.n_features
+        if self.mu is not None:
+            if isinstance(w, SparseVector):
+                coef = w.indices < p
+                z = z - self.mu[w.indices[coef]] @ w.values[coef]
+            else:
+                z = z - self.mu @ w[:p]
         if not self.design.fit_intercept:
             return z
         if isinstance(w, SparseVector):
-            b = w.values[w.indices >= self.n_features]
+            b = w.values[w.indices >= p]
             return z + (b[0] if b.shape[0] else 0.0)
-        if self.columns is not None:
-            return z + w[self.n_features]
-        return z + self.design.intercept(w)
+        return z + w[p]
 
     def _predict(self, w):
         """``z = X w + b`` for ``w`` dense or a :class:`SparseVector`.
@@ -125,6 +156,8 @@ class _OuterLoss:
             _csr_rmatvec(X.data, X.indices, X.indptr, u, out)
         else:
             _csc_rmatvec(X.data, X.indices, X.indptr, u, out)
+        if self.mu is not None:
+            out[:p] -= self.mu * gz.sum()
         if design.fit_intercept:
             out[p] = gz.sum(axis=0)
         return out
@@ -144,11 +177,6 @@ class _OuterLoss:
         if self.linear is not None:
             gz = gz + self.linear
         return gz
-
-    def grad(self, w):
-        return self._rmatvec(self._grad_z(w))
-
-    grad.returns_new_array = True  # the engines may reuse it (see BaseEngine)
 
     def grad_take(self, w, indices):
         """``grad(w)[indices]``, for one output from those columns only (no ``p``-sized
@@ -171,24 +199,47 @@ class _OuterLoss:
             out[is_coef] = at_cols[where.ravel()]
         else:
             out[is_coef] = np.asarray(X[:, indices[is_coef]].T @ gz).ravel()
+        if self.mu is not None:
+            out[is_coef] -= self.mu[indices[is_coef]] * gz.sum()
         out[~is_coef] = gz.sum(axis=0)
         return out
+
+
+class _HeldOutGradient(OuterGradient):
+    """The gradient of an :class:`_OuterLoss` as the engines read it: a new array at every
+    call, entries alone by ``take``, a compact ``w`` read as it is."""
+
+    returns_new_array = True
+    reads_entries = True
+    reads_compact_w = True
+
+    def __init__(self, outer):
+        self.outer = outer
+
+    def __call__(self, w):
+        outer = self.outer
+        return outer._rmatvec(outer._grad_z(w))
+
+    def take(self, w, indices):
+        return self.outer.grad_take(w, indices)
 
 
 def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
-    ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
+    ``loss``: a name of :data:`OUTER_LOSSES` the model's datafit declares, or "auto"
+    (its first). ``"squared"``: :math:`\frac{1}{n_{val}}\|X_{val} w + b - y_{val}\|^2`;
     ``"logistic"`` / ``"multinomial"``: the mean log-loss (natural log). With
     ``rows``, the validation data are ``X_val[rows]`` (``y_val_encoded`` already
     those rows'), read in place from a CSR ``X_val`` for one output (copied otherwise),
     and with ``columns`` (sorted; only with ``rows``) their columns ``columns``.
     ``frame``: the training map's design when it is centred (see
-    :mod:`skhypergrad._design`): its column means are subtracted from (a copy of)
-    the validation rows (made dense) and its target mean from the validation
-    targets, so that ``w`` is read in the training map's coordinates.
+    :mod:`skhypergrad._design`): its column means are subtracted from the
+    validation rows (from a copy of dense rows; implicitly from sparse ones, read
+    in place) and its target mean from the validation targets, so that ``w`` is
+    read in the training map's coordinates.
     """
-    kind = _check_loss(loss, model)
+    loss_datafit, factor = _outer_datafit(loss, model)
     datafit = model.get_datafit()
     if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
                                  and datafit.n_outputs == 1):
@@ -196,27 +247,34 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
         if columns is not None:
             X_val, columns = X_val[:, columns], None
     offset = None if frame is None else frame.offset
-    if offset is not None:  # (sparse validation rows of a dense training set made dense)
-        X_val = X_val if rows is None else X_val[rows]
-        X_val = (X_val.toarray() if sp.issparse(X_val) else X_val) - offset
-        rows = None
-        if frame.target_offset:
+    if offset is not None:
+        if not sp.issparse(X_val):  # (rows is None: dense rows are copied above)
+            X_val = X_val - offset
+        if np.any(frame.target_offset):
             y_val_encoded = y_val_encoded - frame.target_offset
     design = Design(X_val, model.fit_intercept, datafit.n_outputs, offset,
                     0.0 if frame is None else frame.target_offset)
-    # Quadratic's loss is ||r||^2 / (2 n): twice it is the mean squared error.
-    return _OuterLoss(design, y_val_encoded, datafit, 2.0 if kind == "squared" else 1.0,
-                      rows=rows, columns=columns)
+    return _OuterLoss(design, y_val_encoded, loss_datafit, factor, rows=rows, columns=columns)
 
 
 def _check_loss(loss, model):
-    expected = _LOSS_OF_DATAFIT[model.datafit_kind]
-    if loss not in _LOSSES:
-        raise ValueError(f"loss must be one of {_LOSSES}, got {loss!r}.")
-    if loss != "auto" and loss != expected:
-        raise ValueError(f"loss={loss!r} does not match the model's datafit "
-                         f"({model.datafit_kind}); use loss={expected!r} or 'auto'.")
-    return expected
+    """The held-out loss name ``loss`` resolves to for ``model`` ("auto": its datafit's
+    first ``outer_losses``); ValueError for a loss the model cannot be scored by."""
+    allowed = model.datafit_class.outer_losses
+    if loss == "auto":
+        return allowed[0]
+    if loss not in allowed:
+        known = ("auto",) + tuple(OUTER_LOSSES)
+        if loss not in known:
+            raise ValueError(f"loss must be one of {known}, got {loss!r}.")
+        raise ValueError(f"loss={loss!r} does not match the model's datafit; use one of "
+                         f"{('auto',) + tuple(allowed)}.")
+    return loss
+
+
+def _outer_datafit(loss, model):
+    """``(mean-loss datafit, factor)`` of the held-out loss ``loss`` for ``model``."""
+    return OUTER_LOSSES[_check_loss(loss, model)](model.get_datafit())
 
 
 @njit(cache=True)

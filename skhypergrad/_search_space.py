@@ -26,7 +26,7 @@ import numpy as np
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "search_scales", "LEAST_SQUARES", "LOG_LOSS"]
+           "search_scales", "LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE", "GLM"]
 
 
 class SearchDefaults(NamedTuple):
@@ -42,12 +42,16 @@ class SearchDefaults(NamedTuple):
     scan_l2 : tuple of float
         Relative L2 weights of the paths (penalties with an L2 term), increasing; the
         lower bound of ``l2_range`` stands for "no L2 term".
+    scan_ridge : ndarray
+        Relative L2 weights of the one path of a penalty without an L1 term, from
+        strong to weak.
     """
 
     l1_range: tuple
     l2_range: tuple
     scan_l1: np.ndarray
     scan_l2: tuple
+    scan_ridge: np.ndarray = 10.0 ** (2.0 - np.arange(13) / 2.0)
 
 
 #: least squares: paths down to 1e-4 lam1_max
@@ -58,6 +62,14 @@ LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1,
 #: little but the conditioning of nearly separable problems
 LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
                           (1e-4, 1e-2, 1.0, 1e2))
+#: the squared hinge (``LinearSVC``): as the log-losses for the L1 weight; an L2 weight
+#: from ``1e-6`` to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``
+SQUARED_HINGE = SearchDefaults((1e-4, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
+                               (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(13) / 2.0))
+#: log-link GLMs (:mod:`skhypergrad.glm`): as the log-losses (a nearly unpenalized model
+#: of counts can drift towards zero means), and a ridge path from 10 kappa to 1e-4 kappa
+GLM = SearchDefaults((1e-4, 10.0), (1e-5, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
+                     (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(0, 11) / 2.0))
 
 
 def null_model(pgmap):
@@ -72,27 +84,41 @@ def null_model(pgmap):
 def lam1_max(pgmap):
     r"""Smallest L1 weight for which the solution's coefficients are all zero.
 
-    :math:`\max_j |\nabla_j F(0, b^*)|` (max over classes for the multinomial
-    model), with the intercept :math:`b^*` optimal for zero coefficients.
+    :math:`\max_j |\nabla_j F(0, b^*)|` (for several outputs, the penalty's dual
+    norm of the row :math:`\nabla_j F`: the max over classes for the multinomial
+    model, the Euclidean norm for a block penalty), with the intercept :math:`b^*`
+    optimal for zero coefficients.
     """
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
     w = null_model(pgmap)
-    g = np.abs(datafit.gradient(design, y, w)[: design.n_coefs])
-    g = g.reshape(design.n_features, design.n_outputs).max(axis=1)
+    g = datafit.gradient(design, y, w)[: design.n_coefs]
+    # a nonnegative model: a coefficient enters where -grad_j exceeds the weight
+    g = np.maximum(-g, 0.0) if pgmap.penalty.positive else np.abs(g)
+    g = pgmap.penalty.row_dual_norms(g.reshape(design.n_features, design.n_outputs))
     return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
 
 
 def l2_scale(pgmap):
     r"""The curvature :math:`\kappa` of the module docstring (1.0 when every column is
-    constant: the L2 weight then changes nothing)."""
+    constant: the L2 weight then changes nothing).
+
+    ``c`` is the datafit's ``curvature``; for a datafit without a global bound
+    (``curvature = None``: the log-link GLMs), the mean second derivative at the null
+    model, :math:`\frac1n\sum_i \ell''(y_i, b^*)`, so that :math:`\kappa` is the mean
+    diagonal of the Hessian there (:math:`\bar y^{2-p}` for a Tweedie power ``p``)."""
     design = pgmap.design
+    c = pgmap.datafit.curvature
+    if c is None:
+        z = design.matvec(null_model(pgmap))
+        c = float(np.mean(pgmap.datafit.raw_hessp(pgmap.y, z, np.ones_like(z)))) \
+            * design.n_samples
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()
-    if design.fit_intercept:
+    if design.fit_intercept and design.offset is None:  # (a centred design's are)
         means = np.asarray(X.sum(axis=0)).ravel() / n
         sq = np.maximum(sq - n * means * means, 0.0)
-    kappa = pgmap.datafit.curvature * float(np.sum(sq)) / (n * max(p, 1))
+    kappa = c * float(np.sum(sq)) / (n * max(p, 1))
     return kappa if kappa > 0 and np.isfinite(kappa) else 1.0
 
 
@@ -130,7 +156,10 @@ class SearchScales(NamedTuple):
 
     def scan(self, defaults=LEAST_SQUARES):
         """Paths of the starting scan of ``defaults``, one per L2 level (one for a penalty
-        without an L2 term), each from strong to weak L1 weight."""
+        without an L2 term), each from strong to weak L1 weight; for a penalty without an
+        L1 term, one path over the L2 weights ``scan_ridge``."""
+        if not self.penalty.has_l1:
+            return [np.array([self.lam(1.0, r2) for r2 in defaults.scan_ridge])]
         levels = defaults.scan_l2 if self.penalty.has_l2 else defaults.scan_l2[:1]
         return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
 

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ._progress import Progress
 from .hypergrad import get_engine
 from .optimizers import minimize
 
@@ -65,7 +66,7 @@ def _with_tol(obj, tol):
 
 def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
-         monitor=None, callback=None, verbose=0):
+         monitor=None, callback=None, verbose=0, label="tune", names=None):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -107,7 +108,13 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         descend: the monitor's validation rows must be rows that criterion never
         sees, neither as validation nor as training rows.
     verbose : int, default=0
-        Print one line per criterion evaluation when > 0.
+        Progress lines (:mod:`skhypergrad._progress`): the scan's start and best
+        point, every descent step and the result when >= 1, every point of the
+        scan too when >= 2.
+    label : str, default="tune"
+        The name the progress lines start with (the searching estimator's).
+    names : callable, default=None
+        ``lam -> {name: value}``: the hyperparameters as the progress lines name them.
 
     Returns
     -------
@@ -116,6 +123,7 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     engine = get_engine(engine)
     last_state = [None]
     t0 = time.perf_counter()
+    progress = Progress(verbose, label, names)
     if callback is not None:  # a callback sees copies: nothing it does reaches the search
         user_callback = callback
         callback = lambda h: user_callback(copy.deepcopy(h))  # noqa: E731
@@ -131,11 +139,8 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
                 "n_iter_engine": int(np.sum(res.n_iter_engine)),
                 "engine_residual": _largest(res.engine_residual), "_state": res.state,
                 **extra}
-        if verbose:
-            print(f"[{type(criterion).__name__}] eval {len(history_len) + 1:3d}  "
-                  f"lam={np.array2string(lam, precision=4, threshold=4)}  "
-                  f"value={res.value:.6g}  ({time.perf_counter() - t0:.2f}s)", flush=True)
         history_len.append(1)
+        progress.step(len(history_len), lam, res.value)
         return res.value, res.grad, info
 
     history_len = []
@@ -145,7 +150,7 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         key, watch = "monitor", _watcher(model, solver, *monitor)
     if candidates is not None and len(candidates):
         lam0, scan, stop = _scan(model, X, y, criterion, candidates, solver, inner_tol[0],
-                                 last_state, t0, callback, watch)
+                                 last_state, t0, callback, watch, progress)
         if stop:
             best = min(scan, key=lambda h: h[key])
             return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
@@ -161,6 +166,7 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     # its value made accurate
     best = _refine_best(model, X, y, criterion, history, solver, inner_tol[1], last_state,
                         key, watch)
+    progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0])
 
@@ -218,7 +224,7 @@ def _outer_entry(h, offset):
 
 
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
-          watch=None):
+          watch=None, progress=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
     its minimum for a decade of its L1 weight (the loss can rise as noisy features
@@ -239,6 +245,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     solver = _with_tol(solver, tol)
     paths = [np.atleast_2d(candidates)] if isinstance(candidates, np.ndarray) \
         else [np.atleast_2d(path) for path in candidates]
+    progress = Progress(0, "") if progress is None else progress
+    n_points = sum(len(path) for path in paths)
+    progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
     for path in paths:
         values, patience = [], _points_per_decade(path)
@@ -257,6 +266,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
                 entry["monitor"] = watch(lam, tol)
             scan.append(entry)
             values.append(float(res.value))
+            progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
                 return _best(scan), scan, True
             if _past_minimum(values, previous, patience):
@@ -264,7 +274,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         if _past_best_path(values, previous, best_value):
             break  # past the minimum along the paths too
         best_value, previous = min(best_value, min(values)), values
-    return _best(scan), scan, False
+    best = min(scan, key=lambda h: h["value"])
+    progress.scan_end(len(scan), best["lam"], best["value"])
+    return best["lam"], scan, False
 
 
 def _points_per_decade(path):

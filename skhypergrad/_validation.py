@@ -220,7 +220,7 @@ def _check_bsr(X, name):
     _check_range(indices, X.shape[1] // C, "block column index", name, "bsr")
 
 
-def check_X_y(X, y, *, estimator=None, classifier=False, reset=True):
+def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_output=False):
     """Validate training data: ``X`` as float64 (CSR / CSC kept sparse), ``y`` 1d.
 
     A sparse ``X`` is first checked by :func:`check_sparse_structure` (a
@@ -243,11 +243,14 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True):
         Whether ``y`` holds class labels.
     reset : bool, default=True
         ``validate_data``'s ``reset``.
+    multi_output : bool, default=False
+        Whether ``y`` is 2d, one column per output (multi-task regression): a 1d
+        ``y`` is then refused.
 
     Returns
     -------
     X : ndarray or sparse matrix of float64
-    y : ndarray of shape (n_samples,)
+    y : ndarray of shape (n_samples,), or (n_samples, n_outputs) when ``multi_output``
     """
     if y is None:
         raise ValueError("y: this estimator requires y to be passed, but the target y is None.")
@@ -260,7 +263,11 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True):
             X = check_array(X, input_name="X", **kwargs)
         X = X.astype(np.float64, copy=False)
     with named("y"):
-        y = _check_y(y, y_numeric=not classifier, estimator=estimator)
+        y = _check_y(y, multi_output=multi_output, y_numeric=not classifier,
+                     estimator=estimator)
+        if multi_output and y.ndim != 2:
+            raise ValueError(f"y must be 2d of shape (n_samples, n_tasks) for a multi-task "
+                             f"model, got shape {y.shape}.")
         if classifier:
             check_classification_targets(y)
         else:
@@ -270,9 +277,15 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True):
     return X, y
 
 
-def check_target(y, *, classifier):
-    """``y`` of a meta-estimator whose ``X`` is not ours to check: 1d, finite, labels."""
+def check_target(y, *, classifier, multi_output=False):
+    """``y`` of a meta-estimator whose ``X`` is not ours to check: 1d, finite, labels (2d
+    float64, one column per output, when ``multi_output``)."""
     with named("y"):
+        if multi_output:
+            y = check_array(y, dtype=np.float64, input_name="y")
+            if y.ndim != 2:
+                raise ValueError(f"y must be 2d for a multi-task model, got {y.shape}.")
+            return y
         y = column_or_1d(y)
         if classifier:
             check_classification_targets(y)

@@ -39,14 +39,14 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, check_random_state, column_or_1d
 
-from ._compact_states import (SparseVector, _AdjointOffGradient, _compact, _expand,
-                              _LazyAdjoint)
+from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expand
 from ._design import gram_pays, seed_row_subset_grams
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from ._validation import check_sparse_structure, named
 from .datafits import Quadratic
 from .hypergrad import get_engine
+from .hypergrad._protocols import GradientWithEntries
 from .models import InnerModel
 from .solvers._base import BaseSolver
 
@@ -152,10 +152,20 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     if res is None:
         return _Outcome(value, None, InnerState(w, engine_state, lip), n_iter, 0, np.nan)
     state = res.state
-    if isinstance(state, _LazyAdjoint):  # kept as stored, without the outer function
-        state = state.stored
+    if isinstance(state, GradientWithEntries):  # kept as stored, without the outer function
+        state = _AdjointOffGradient.from_lazy(state)
     return _Outcome(value, np.asarray(res.grad, dtype=np.float64),
                     InnerState(w, state, lip), n_iter, int(res.n_iter), float(res.residual))
+
+
+def _compact_like(x, stored):
+    """The dense ``x`` stored on the entries of ``stored`` (a compact vector, sharing its
+    index array) when its nonzeros are among them, else :func:`_compact`."""
+    if isinstance(stored, SparseVector):
+        values = x[stored.indices]
+        if np.count_nonzero(values) == np.count_nonzero(x):
+            return SparseVector(stored.indices, values, stored.size)
+    return _compact(x)
 
 
 def _engine_from_name(name, solver):
@@ -171,8 +181,8 @@ def _engine_warm_start(engine, state, outer_grad):
     (``accepts_lazy_state``), dense for the others; anything else as it is."""
     if not isinstance(state, (SparseVector, _AdjointOffGradient)):
         return state
-    if getattr(engine, "accepts_lazy_state", False):
-        return _LazyAdjoint(state, outer_grad)
+    if engine.accepts_lazy_state:
+        return state if isinstance(state, SparseVector) else state.lazy(outer_grad)
     return _expand(state, outer_grad)
 
 
@@ -205,26 +215,33 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     v = out.state.engine_state
     dense_adjoint = compute_grad and isinstance(v, np.ndarray) and v.dtype == np.float64 \
         and v.shape == out.state.w.shape
+    # the adjoint is relative to the outer gradient at w in the map's coordinates (those
+    # of a centred design differ from the state's in the intercept: its own compact copy)
+    w_map = pgmap.design.from_original(out.state.w)
     out = out._replace(state=out.state._replace(w=_compact(out.state.w), engine_state=None))
+    w_map = out.state.w if w_map is None or pgmap.design.offset is None else \
+        _compact_like(w_map, out.state.w)
     if dense_adjoint:
-        v = _AdjointOffGradient.compress(v, out.state.w, outer.grad)
+        v = _AdjointOffGradient.compress(v, w_map, outer.grad)
     elif compute_grad and isinstance(v, _AdjointOffGradient):  # stored so by the engine
-        v = v.rebase(out.state.w)
+        v = v.rebase(w_map)
     elif compute_grad:
         v = _compact(v)
     return out._replace(state=out.state._replace(engine_state=v))
 
 
-def _check_data(X, y, names=("X", "y")):
-    """``X`` as float64 CSR / CSC or array, ``y`` 1d of the same length; errors name
-    ``names`` (a malformed sparse ``X`` included, see
+def _check_data(X, y, names=("X", "y"), multi_output=False):
+    """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
+    datafit, one column per output) of the same length; errors name ``names`` (a
+    malformed sparse ``X`` included, see
     :func:`~skhypergrad._validation.check_sparse_structure`)."""
     X = check_sparse_structure(X, names[0])
     with named(names[0]):
         X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
                         input_name=names[0])
     with named(names[1]):
-        y = column_or_1d(y)
+        y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
+            else column_or_1d(y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
                          f"{y.shape[0]}.")
@@ -359,7 +376,7 @@ class BaseCriterion:
             raise ValueError(f"model must be a skhypergrad InnerModel, got "
                              f"{type(model).__name__}; convert scikit-learn estimators "
                              "with skhypergrad.models.from_estimator.")
-        X, y = _check_data(X, y)
+        X, y = _check_data(X, y, multi_output=model.datafit_class.multi_output)
         model = model.bind(y)
         return model, X, y, model.encode(y), model.check_lam(lam, X.shape[1])
 
@@ -378,14 +395,16 @@ class HeldOut(BaseCriterion):
     with :math:`\ell_{val}(y, z) = (z - y)^2` (``"squared"``: the mean squared
     error, *not* halved, as ``sklearn.metrics.mean_squared_error``) or the
     natural-log log-loss (``"logistic"``, ``"multinomial"``, as
-    ``sklearn.metrics.log_loss``).
+    ``sklearn.metrics.log_loss``); for T outputs (multi-task models),
+    ``"multitask_squared"``, :math:`\frac{1}{n_{val} T}\|Y_{val} - X_{val}W - 1b^T\|_F^2`
+    (``mean_squared_error`` averaged over the outputs).
 
     Parameters
     ----------
     X_val : ndarray or sparse matrix of shape (n_val, n_features)
-    y_val : array-like of shape (n_val,)
+    y_val : array-like of shape (n_val,) or (n_val, n_tasks)
         Validation targets, in the same labels as the training targets.
-    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         ``"auto"`` takes the loss matching the model's datafit; any other value
         must match it.
     """
@@ -414,7 +433,8 @@ class HeldOut(BaseCriterion):
         matrix of coordinate descent). Not pickled: a copy sent to a worker
         builds its own."""
         def build():
-            X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
+            X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
+                                       model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
             pgmap = _centred_map(model, X, y_enc, lipschitz)
@@ -451,7 +471,7 @@ class CrossVal(BaseCriterion):
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
         ``joblib.parallel_config`` context.
-    loss : {"auto", "squared", "logistic", "multinomial"}, default="auto"
+    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     """
 
@@ -490,7 +510,7 @@ class CrossVal(BaseCriterion):
             problems = [_fold_problem(model, X, y_enc, train, test, self.loss)
                         for train, test in splits]
             designs = [pgmap.design for pgmap, _ in problems]
-            if getattr(model.get_datafit(), "kind", None) == 0 and all(map(gram_pays, designs)):
+            if model.get_datafit().least_squares and all(map(gram_pays, designs)):
                 # the folds will be solved again and again: their Gram matrices, from X's
                 seed_row_subset_grams(X, designs, [train for train, _ in splits])
             return problems
@@ -704,8 +724,8 @@ class SURE(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
-        if model.is_classifier:
-            raise ValueError("SURE is defined for least squares models only.")
+        if model.is_classifier or model.datafit_class.multi_output:
+            raise ValueError("SURE is defined for single-output least squares models only.")
         sigma2 = self._sigma() ** 2
         if self._uses_exact_df(model.get_datafit()):
             (inner_state,) = _check_state(state, 1)

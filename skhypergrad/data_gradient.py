@@ -89,6 +89,8 @@ class TrainingDataMap(FixedPointMap):
         Distinct indices of the perturbed rows ``R``; all rows when None.
     """
 
+    prox_parts = True
+
     def __init__(self, pgmap, lam, rows=None):
         if not isinstance(pgmap, ProxGradMap):
             raise TypeError(f"pgmap must be a ProxGradMap, got {type(pgmap).__name__}.")
@@ -131,6 +133,10 @@ class TrainingDataMap(FixedPointMap):
     @property
     def step(self):
         return self.pgmap.step
+
+    @property
+    def curvature(self):
+        return self.pgmap.curvature
 
     @property
     def lipschitz(self):

@@ -6,6 +6,35 @@ the parameters ``w`` (value, gradient, Hessian-vector product, Lipschitz
 constant) follows from the chain rule through a :class:`~skhypergrad._design.Design`
 and is shared by every datafit.
 
+**The contract.** A datafit is a :class:`BaseDatafit` subclass that states what
+it is and what it offers, as class attributes the rest of the library reads
+(never a type test):
+
+- its task and targets: ``is_classifier``, ``multi_output`` (targets of shape
+  (n, n_outputs)), ``encode`` (and, for a classifier,
+  :meth:`BaseDatafit.for_classes` and ``encode_classes`` from class indices);
+- its null model, :meth:`~BaseDatafit.intercept_only`;
+- its curvature: ``curvature``, a bound on the second derivative of one sample's
+  loss, or None when there is none (the log-link GLMs of :mod:`skhypergrad.glm`),
+  the datafit then giving :meth:`~BaseDatafit.data_curvature`, the curvature at the
+  scale of the targets. The library reads it through
+  :attr:`ProxGradMap.curvature <skhypergrad.fixed_point.ProxGradMap.curvature>`: the
+  map's step ``1 / L`` (FISTA, ITD, AID-FP), SAGA's step, the scales of coordinate
+  descent's scores and of the gap's intercept term, the search's L2 scale;
+- the held-out losses it can be scored by, ``outer_losses`` (the first is the
+  default of a criterion's ``loss="auto"``), chosen separately from the datafit
+  itself (a Huber model is scored by the squared error);
+- its fast paths: ``least_squares`` (Gram matrices, exact SURE, an exact
+  coordinate-descent model), ``constant_hessian``, ``newton_model`` (the form of
+  the per-sample Hessians coordinate descent's proximal Newton model takes:
+  ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None), and
+  ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
+  parameters, or None).
+
+Registered datafits (:func:`register_datafit`) are named by
+:class:`~skhypergrad.models.InnerModel`; an object that does not declare the
+contract is refused by :func:`check_datafit` with a ``ValueError``.
+
 Targets are encoded: real values for :class:`Quadratic`, labels in {-1, +1} for
 :class:`Logistic`, integer class indices 0..K-1 for :class:`Multinomial`.
 """
@@ -13,31 +42,78 @@ Targets are encoded: real values for :class:`Quadratic`, labels in {-1, +1} for
 import numpy as np
 from scipy.special import expit, log_expit, logsumexp, softmax, xlogy
 
-__all__ = ["Quadratic", "Logistic", "Multinomial"]
+__all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_datafit",
+           "datafit_class", "check_datafit"]
+
+#: the forms of the per-sample Hessian coordinate descent's Newton model implements
+NEWTON_MODELS = ("diagonal", "softmax", "separable", "identity")
 
 
 class BaseDatafit:
-    """Shared chain rule from the raw (per-prediction) terms to ``w``.
+    r"""Shared chain rule from the raw (per-prediction) terms to ``w``, and the contract.
 
     Subclasses define ``loss(y, z)`` (the mean loss), ``raw_grad(y, z)``
-    (:math:`\\nabla_z F`, the 1/n included), ``raw_hessp(y, z, dz)``,
-    ``curvature`` (a bound on the second derivative of one sample's loss)
-    and ``dual_term(y, theta)`` (:math:`-\\sum_i f_i^*(-\\theta_i)`).
+    (:math:`\nabla_z F`, the 1/n included), ``raw_hessp(y, z, dz)``,
+    ``curvature`` (a bound on the second derivative of one sample's loss),
+    ``dual_term(y, theta)`` (:math:`-\sum_i f_i^*(-\theta_i)`, for the duality gap)
+    and ``intercept_only(y)``, and declare the attributes below.
     """
 
+    #: the name :class:`~skhypergrad.models.InnerModel` knows it by (:func:`register_datafit`)
+    name = None
+    #: whether the targets are class labels (then :meth:`for_classes` and
+    #: ``encode_classes`` are defined)
+    is_classifier = False
     n_outputs = 1
+    #: whether the targets have one column per output, shape (n, n_outputs) (multi-task
+    #: regression), rather than one entry per sample
+    multi_output = False
+    #: a bound on the second derivative of one sample's loss in its prediction (times n:
+    #: of ``n * raw_hessp``), or None when there is none (an exponential link): the
+    #: datafit then defines :meth:`data_curvature`, the bound at the scale of the targets
     curvature = 1.0
+    #: the held-out losses it can be scored by (:mod:`skhypergrad._outer_loss`); the
+    #: first is the default
+    outer_losses = ("squared",)
     #: whether ``raw_hessp`` does not depend on the predictions ``z`` (it is then
     #: called with ``z=None``)
     constant_hessian = False
     #: whether ``F`` is least squares :math:`\frac{1}{2n}\|y - z\|^2` on real targets:
     #: the fit is then locally linear in ``y``, with a closed-form divergence
-    #: (:class:`~skhypergrad.criteria.SURE`'s exact degrees of freedom)
+    #: (:class:`~skhypergrad.criteria.SURE`'s exact degrees of freedom), Gram
+    #: matrices stand for ``X``, and coordinate descent's model is exact
     least_squares = False
+    #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
+    #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
+    #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent
+    #: one-output problems of the datafit ``output_datafit()`` with the targets
+    #: ``output_target(y, k)``, solved in turn), "identity" (``I / n`` across the
+    #: outputs: least squares on each, solved on the Gram matrix, a feature's outputs
+    #: together), or None (coordinate descent does
+    #: not apply)
+    newton_model = "diagonal"
+    #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
+    kernel_code = None
+
+    def data_curvature(self, y):
+        """The curvature the steps and scales of a problem with targets ``y`` are set by:
+        ``curvature`` when the datafit has a global bound; a datafit without one
+        (``curvature = None``) defines it from ``y`` (see :mod:`skhypergrad.glm`)."""
+        return self.curvature
+
+    def kernel_params(self):
+        """The datafit's parameters as the minibatch kernels read them (float64 array)."""
+        return np.empty(0)
 
     def encode(self, y):
         """Target as used by the datafit (float64)."""
         return np.asarray(y, dtype=np.float64)
+
+    @classmethod
+    def for_classes(cls, n_classes):
+        """The datafit of a classifier with ``n_classes`` classes (ValueError if it has no
+        such form); only for ``is_classifier``."""
+        raise ValueError(f"{cls.__name__} is not a classification datafit.")
 
     def intercept_only(self, y):
         """The optimal intercept(s) of the model with zero coefficients (the null model),
@@ -66,20 +142,90 @@ class BaseDatafit:
         r"""Hessian-vector product :math:`\nabla^2 F(w) v` (generalized Hessian)."""
         return design.rmatvec(self.raw_hessp(y, design.matvec(w), design.matvec(v)))
 
-    def lipschitz(self, design):
-        r"""Lipschitz constant of :math:`\nabla F`: ``curvature * ||[X, 1]||_2^2 / n``."""
-        return self.curvature * design.squared_norm() / design.n_samples
+    def lipschitz(self, design, curvature=None):
+        r"""Lipschitz constant of :math:`\nabla F`: ``c * ||[X, 1]||_2^2 / n``, ``c`` the
+        ``curvature`` given (a map's :meth:`data_curvature`) or the datafit's own."""
+        c = self.curvature if curvature is None else curvature
+        return c * design.squared_norm() / design.n_samples
 
-    def coordinate_lipschitz(self, design):
-        r"""Per-coordinate Lipschitz constants ``curvature * ||X_j||^2 / n``."""
-        return self.curvature * design.column_squared_norms() / design.n_samples
+    def coordinate_lipschitz(self, design, curvature=None):
+        r"""Per-coordinate Lipschitz constants ``c * ||X_j||^2 / n`` (``c`` as in
+        :meth:`lipschitz`)."""
+        c = self.curvature if curvature is None else curvature
+        return c * design.column_squared_norms() / design.n_samples
 
 
+#: registered datafit classes by name
+_REGISTRY = {}
+
+#: what a datafit must define (beyond BaseDatafit's defaults)
+_REQUIRED = ("loss", "raw_grad", "raw_hessp", "dual_term", "intercept_only")
+
+
+def register_datafit(cls):
+    """Register a :class:`BaseDatafit` subclass under its ``name`` (usable as a class
+    decorator); returns ``cls``. ValueError if it does not declare the contract or its
+    name is taken by another class."""
+    _check_contract(cls)
+    if not isinstance(cls.name, str) or not cls.name:
+        raise ValueError(f"{cls.__name__}.name must be a non-empty string to register it.")
+    if _REGISTRY.get(cls.name, cls) is not cls:
+        raise ValueError(f"A datafit is already registered as {cls.name!r}: "
+                         f"{_REGISTRY[cls.name].__name__}.")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def datafit_class(name):
+    """The registered datafit class ``name`` (ValueError naming the registered ones)."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"datafit must be one of {tuple(_REGISTRY)} or a datafit instance, "
+                         f"got {name!r}.") from None
+
+
+def check_datafit(datafit):
+    """``datafit`` if it is an instance of a class that declares the contract (a
+    :class:`BaseDatafit` subclass defining ``loss``, ``raw_grad``, ``raw_hessp``,
+    ``dual_term``, ``intercept_only`` and valid declarations), else a ValueError."""
+    if not isinstance(datafit, BaseDatafit):
+        raise ValueError(f"datafit must be a registered name {tuple(_REGISTRY)} or an "
+                         f"instance of a BaseDatafit subclass, got {datafit!r}.")
+    _check_contract(type(datafit))
+    return datafit
+
+
+def _check_contract(cls):
+    if not (isinstance(cls, type) and issubclass(cls, BaseDatafit)):
+        raise ValueError(f"A datafit must be a BaseDatafit subclass, got {cls!r}.")
+    missing = [m for m in _REQUIRED if getattr(cls, m, None) is None
+               or getattr(cls, m) is getattr(BaseDatafit, m, None)]
+    if missing:
+        raise ValueError(f"Datafit {cls.__name__} does not define {', '.join(missing)} "
+                         "(see skhypergrad.datafits: the datafit contract).")
+    if cls.newton_model is not None and cls.newton_model not in NEWTON_MODELS:
+        raise ValueError(f"{cls.__name__}.newton_model must be one of {NEWTON_MODELS} or "
+                         f"None, got {cls.newton_model!r}.")
+    if cls.curvature is None and cls.data_curvature is BaseDatafit.data_curvature:
+        raise ValueError(f"{cls.__name__} declares no curvature bound (curvature=None) "
+                         "and does not define data_curvature(y).")
+    if cls.newton_model == "separable" and not (hasattr(cls, "output_datafit")
+                                                and hasattr(cls, "output_target")):
+        raise ValueError(f"{cls.__name__}.newton_model='separable' needs output_datafit() "
+                         "and output_target(y, k).")
+    if not (isinstance(cls.outer_losses, tuple) and cls.outer_losses):
+        raise ValueError(f"{cls.__name__}.outer_losses must be a non-empty tuple of loss "
+                         f"names, got {cls.outer_losses!r}.")
+
+
+@register_datafit
 class Quadratic(BaseDatafit):
     r"""Least squares :math:`F(w) = \frac{1}{2n} \|y - Xw - b\|^2`."""
 
+    name = "quadratic"
     curvature = 1.0
-    kind = 0  # numba kernel code
+    kernel_code = 0
     constant_hessian = True
     least_squares = True
 
@@ -105,11 +251,26 @@ class Quadratic(BaseDatafit):
         return "Quadratic()"
 
 
+@register_datafit
 class Logistic(BaseDatafit):
     r"""Binary logistic loss :math:`F(w) = \frac1n \sum_i \log(1 + e^{-y_i z_i})`, :math:`y_i = \pm 1`."""
 
+    name = "logistic"
+    is_classifier = True
     curvature = 0.25
-    kind = 1
+    outer_losses = ("logistic",)
+    kernel_code = 1
+
+    @classmethod
+    def for_classes(cls, n_classes):
+        if n_classes != 2:
+            raise ValueError(f"The logistic datafit needs exactly 2 classes, got "
+                             f"{n_classes}; use datafit='multinomial'.")
+        return cls()
+
+    def encode_classes(self, idx):
+        """Class indices 0, 1 as the labels -1, +1."""
+        return 2.0 * np.asarray(idx) - 1.0
 
     def encode(self, y):
         y = np.asarray(y, dtype=np.float64)
@@ -142,6 +303,7 @@ class Logistic(BaseDatafit):
         return "Logistic()"
 
 
+@register_datafit
 class Multinomial(BaseDatafit):
     r"""Multinomial logistic loss :math:`F(W) = \frac1n \sum_i \mathrm{lse}(z_i) - z_{i, y_i}`.
 
@@ -151,11 +313,23 @@ class Multinomial(BaseDatafit):
         Number of classes K; predictions ``z`` have shape (n, K).
     """
 
+    name = "multinomial"
+    is_classifier = True
     curvature = 0.5
-    kind = 2
+    outer_losses = ("multinomial",)
+    newton_model = "softmax"
+    kernel_code = 2
 
     def __init__(self, n_classes):
         self.n_classes = int(n_classes)
+
+    @classmethod
+    def for_classes(cls, n_classes):
+        return cls(n_classes)
+
+    def encode_classes(self, idx):
+        """Class indices as they are (int64)."""
+        return np.asarray(idx).astype(np.int64)
 
     @property
     def n_outputs(self):

@@ -16,8 +16,10 @@ methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
 
 import numpy as np
 
-from ._design import Design, cached_gram, centred
+from ._design import Design, cached_gram, centred, xty_of
 from ._validation import check_sparse_structure
+from ._prox_jacobian import BlockJacobian, DiagonalJacobian
+from .datafits import check_datafit
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 
@@ -28,24 +30,36 @@ class Linearization:
     Built by :meth:`FixedPointMap.linearize`; holds ``value = Phi(w, lam)``
     (given as an array, or as a function of no argument, called on the first read:
     the implicit engines never read it).
-    A proximal-gradient map also provides ``jac_diag`` (the diagonal ``delta`` of
-    the prox's Jacobian, so :math:`A^T = (I - gH)\,\mathrm{diag}(\delta)`),
+    A proximal-gradient map also provides ``jacobian``, the prox's Jacobian
+    :math:`\Delta` (symmetric, so :math:`A^T = (I - gH)\,\Delta`): ``jac_diag``, its
+    diagonal ``delta``, for an elementwise penalty, or a block Jacobian
+    (:mod:`skhypergrad._prox_jacobian`, ``jac_diag`` None) for a block penalty;
     ``step`` (``g``), ``hessp_subset(idx)``, a function ``u -> H[idx][:, idx] u``
     whose cost scales with the columns in ``idx``, and ``hessian_subset(idx)``,
     the dense matrix ``H[idx][:, idx]`` (None where not available).
     """
 
     def __init__(self, value, jvp_w, vjp_w, jvp_lam, vjp_lam, jac_diag=None, step=None,
-                 hessp_subset=None, hessian_subset=None):
+                 hessp_subset=None, hessian_subset=None, jacobian=None):
         self._value = value
         self.jvp_w = jvp_w
         self.vjp_w = vjp_w
         self.jvp_lam = jvp_lam
         self.vjp_lam = vjp_lam
         self.jac_diag = jac_diag
+        self._jacobian = jacobian
         self.step = step
         self.hessp_subset = hessp_subset
         self.hessian_subset = hessian_subset
+
+    @property
+    def jacobian(self):
+        r"""The prox's Jacobian :math:`\Delta` as a
+        :class:`~skhypergrad._prox_jacobian.DiagonalJacobian` (from ``jac_diag``) or a
+        :class:`~skhypergrad._prox_jacobian.BlockJacobian` (a block penalty's), or None."""
+        if self._jacobian is None and self.jac_diag is not None:
+            self._jacobian = DiagonalJacobian(self.jac_diag)
+        return self._jacobian
 
     @property
     def value(self):
@@ -56,10 +70,42 @@ class Linearization:
 
 
 class FixedPointMap:
-    """Interface of a fixed-point map; see the module docstring."""
+    r"""Interface of a fixed-point map; see the module docstring.
+
+    A map declares what more than the five products it offers (the engines read
+    these declarations, never probe for methods):
+
+    - ``prox_parts``: the map is :math:`\Phi = T(\Psi(w), \lambda)` with a diagonal
+      :math:`\partial_z T` (or a block-diagonal one, which its linearizations give as
+      their ``jacobian``: a block penalty's, whose ``prox_jac_diag`` is refused), and
+      provides ``forward_step(w, samples=None)``,
+      ``forward_step_vjp(w, u, samples=None)``, ``prox_jac_diag(z, lam)``,
+      ``prox_vjp_lam(z, lam, u)`` and :meth:`forward_step_vjp_lam`;
+    - ``n_samples``: the number of samples ``Psi`` averages (minibatch estimates
+      on ``samples``), None if it is not an average;
+    - :meth:`cheap_step`: a step of an equivalent map that needs no spectral norm.
+    """
 
     n_params = None
     n_hyper = None
+    #: Phi = T(Psi(w), lam) with a diagonal dT/dz (see above)
+    prox_parts = False
+    #: samples averaged by Psi (None: not an average of samples)
+    n_samples = None
+
+    def cheap_step(self):
+        """A step ``g`` at which :meth:`with_step` gives the same fixed points and implicit
+        Jacobian without a spectral norm, or None (the map has no step)."""
+        return None
+
+    def with_step(self, step):
+        """The map with the step ``step`` (itself for a map without one)."""
+        return self
+
+    def forward_step_vjp_lam(self, w, lam, u):
+        r""":math:`(\partial_\lambda \Psi)^T u` for a map with ``prox_parts``: 0 when the
+        forward step does not depend on ``lam``."""
+        return 0.0
 
     def apply(self, w, lam):
         raise NotImplementedError
@@ -131,27 +177,69 @@ class ProxGradMap(FixedPointMap):
         columns or of ``y`` reaches the solvers.
     """
 
+    prox_parts = True
+
     def __init__(self, datafit, penalty, X, y, fit_intercept=False, step=None, lipschitz=None,
                  center=False):
-        self.datafit = datafit
+        self.datafit = check_datafit(datafit)
         self.penalty = penalty
         X = check_sparse_structure(X, "X")
         offset, target_offset = None, 0.0
         if center:
             X, offset = centred(X, fit_intercept, copy=center != "inplace")
         if offset is not None and datafit.least_squares:
-            target_offset = float(np.mean(y))
+            target_offset = np.mean(y, axis=0)  # one per output
             y = y - target_offset
-        self.design = Design(X, fit_intercept, datafit.n_outputs, offset, target_offset)
+        self._set(Design(X, fit_intercept, datafit.n_outputs, offset, target_offset), y,
+                  step, lipschitz)
+
+    def _set(self, design, y, step, lipschitz):
+        self.design = design
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
         self._step = None if step is None else float(step)
+        self._curvature = None
+
+    @classmethod
+    def on_design(cls, datafit, penalty, design, y, step=None, lipschitz=None):
+        """The map of a :class:`~skhypergrad._design.Design` as it is (centred or not:
+        e.g. columns or rows taken from another map's design).
+
+        Parameters
+        ----------
+        datafit, penalty
+            As for the constructor.
+        design : Design
+        y : ndarray of shape (n_samples,)
+            The target in the design's coordinates (encoded, and centred with it).
+        step, lipschitz : float, default=None
+            As for the constructor.
+
+        Returns
+        -------
+        ProxGradMap
+        """
+        self = object.__new__(cls)
+        self.datafit = datafit
+        self.penalty = penalty
+        self._set(design, y, step, lipschitz)
+        return self
+
+    @property
+    def curvature(self):
+        r"""The curvature ``c`` that sets the map's step and the solvers' scales: the
+        datafit's :meth:`~skhypergrad.datafits.BaseDatafit.data_curvature` at the
+        targets (its global bound ``curvature`` when it has one; computed once)."""
+        if self._curvature is None:
+            self._curvature = float(self.datafit.data_curvature(self.y))
+        return self._curvature
 
     @property
     def lipschitz(self):
-        r"""Lipschitz constant of :math:`\nabla F` (computed once, at first use)."""
+        r"""Lipschitz constant of :math:`\nabla F`, ``curvature * ||[X, 1]||_2^2 / n``
+        (computed once, at first use)."""
         if self._lipschitz is None:
-            self._lipschitz = self.datafit.lipschitz(self.design)
+            self._lipschitz = self.datafit.lipschitz(self.design, self.curvature)
         return self._lipschitz
 
     @property
@@ -216,6 +304,21 @@ class ProxGradMap(FixedPointMap):
         d[:k] = self.penalty.prox_jac_diag(z[:k], self.step, lam, *self._coef_args())
         return d
 
+    def prox_jacobian(self, z, lam):
+        r"""``d T / dz`` as a Jacobian object (:mod:`skhypergrad._prox_jacobian`): the
+        penalty's on the coefficients, the identity on the intercept."""
+        k = self.design.n_coefs
+        if self.penalty.diagonal_jacobian:
+            return DiagonalJacobian(self.prox_jac_diag(z, lam))
+        J = self.penalty.prox_jacobian(z[:k], self.step, lam, *self._coef_args())
+        T = J.block_size
+        n_b = (z.shape[0] - k) // T  # the intercept: one block of T, identity
+        blocks = np.concatenate([J.blocks, self.design.n_features + np.arange(n_b)])
+        normals = np.concatenate([J.normals, np.zeros((n_b, T))])
+        ones = np.ones(n_b)
+        return BlockJacobian(z.shape[0], blocks, normals, np.concatenate([J.along, ones]),
+                             np.concatenate([J.across, ones]))
+
     def prox_jvp_lam(self, z, lam, e):
         """``(d T / d lam) e``."""
         k = self.design.n_coefs
@@ -269,8 +372,8 @@ class ProxGradMap(FixedPointMap):
         """The same map (same design, no copy of ``X``) for another target.
 
         The design, what solvers cache with it (its converted copy of ``X``, its
-        Gram matrix), the Lipschitz constant and the step, as far as known, are
-        shared.
+        Gram matrix), the curvature, the Lipschitz constant and the step, as far as
+        known, are shared.
 
         Parameters
         ----------
@@ -295,7 +398,7 @@ class ProxGradMap(FixedPointMap):
         """
         if self._step is not None or self._lipschitz is not None:
             return self.step
-        return 1.0 / self.datafit.curvature
+        return 1.0 / self.curvature
 
     def linearize(self, w, lam, at_solution=False):
         r"""Products at ``(w, lam)`` with ``Psi(w)``, the mask and ``Xw`` computed once.
@@ -312,7 +415,10 @@ class ProxGradMap(FixedPointMap):
         read ``sign(w_S)`` and ``w_S``: the exact Jacobians at the fixed point. The
         forward step itself is formed only for ``value`` and ``jvp_lam``, and the
         predictions ``Xw`` (the Hessian's weights) from the columns S only, and
-        only if a product needs them.
+        only if a product needs them. A block penalty (``diagonal_jacobian`` False)
+        and several outputs are linearized from the forward step, ``at_solution``
+        or not; the Jacobian is then the penalty's block form (``jacobian``, with
+        ``jac_diag`` None).
         """
         design, datafit, y, g = self.design, self.datafit, self.y, self.step
         columns = {}  # the designs of column subsets, built once per subset
@@ -325,9 +431,10 @@ class ProxGradMap(FixedPointMap):
 
         def least_squares_gram():
             """The solver's cached Gram matrix of a least-squares design, or None."""
-            return cached_gram(design) if getattr(datafit, "kind", None) == 0 else None
+            return cached_gram(design) if datafit.least_squares else None
 
-        if at_solution and design.n_outputs == 1:
+        block = not self.penalty.diagonal_jacobian
+        if at_solution and design.n_outputs == 1 and not block:
             k = design.n_coefs
             support = w[:k].nonzero()[0]
             w_s = w[support]
@@ -354,9 +461,18 @@ class ProxGradMap(FixedPointMap):
                     predictions.append(take_columns(params).matvec(w[params]))
                 return predictions[0]
         else:
-            zpred = design.matvec(w)
-            z = w - g * design.rmatvec(datafit.raw_grad(y, zpred))
-            diag = self.prox_jac_diag(z, lam)
+            grad = _gram_gradient(design, datafit, y, w) if block else None
+            if grad is None:
+                zpred = design.matvec(w)
+                grad = design.rmatvec(datafit.raw_grad(y, zpred))
+            else:  # least squares: the predictions are never read (constant Hessian)
+                zpred = None
+            z = w - g * grad
+            del grad
+            if block:
+                jacobian, diag = self.prox_jacobian(z, lam), None
+            else:
+                diag = self.prox_jac_diag(z, lam)
 
             def z_of():
                 return z
@@ -366,9 +482,15 @@ class ProxGradMap(FixedPointMap):
 
             def zpred_of():
                 return zpred
-        active = diag != 0.0
+        if block:  # Delta as its blocks (it is not diagonal)
+            apply_jac = jacobian.apply
+            any_active = jacobian.idx.shape[0] > 0
+        else:
+            def apply_jac(x):
+                return diag * x
+            any_active = bool((diag != 0.0).any())
 
-        constant_hessian = getattr(datafit, "constant_hessian", False)
+        constant_hessian = datafit.constant_hessian
 
         def hessian_weights_at(dz):
             """``raw_hessp`` at the predictions (not computed when ``H`` is constant)."""
@@ -378,16 +500,20 @@ class ProxGradMap(FixedPointMap):
             return design.rmatvec(hessian_weights_at(design.matvec(v)))
 
         def jvp_w(v):
-            return diag * (v - g * hessp(v))
+            return apply_jac(v - g * hessp(v))
 
         def vjp_w(u):
-            du = diag * u
-            if not active.any():
+            du = apply_jac(u)
+            if not any_active:
                 return du
             return du - g * hessp(du)
 
         def hessp_subset(idx):
             if design.n_outputs != 1:
+                G_s = _least_squares_rows_gram(design, datafit, np.asarray(idx))
+                if G_s is not None:  # H_SS = G_SS kron I: |S|^2 / K per product
+                    K = design.n_outputs
+                    return lambda u: (G_s @ u.reshape(-1, K)).ravel()
                 return None
             gram = least_squares_gram()
             if gram is not None:  # |S|^2 per product instead of 2 n |S|
@@ -397,7 +523,8 @@ class ProxGradMap(FixedPointMap):
 
         def hessian_subset(idx):
             if design.n_outputs != 1:
-                return None
+                G_s = _least_squares_rows_gram(design, datafit, np.asarray(idx))
+                return None if G_s is None else np.kron(G_s, np.eye(design.n_outputs))
             gram = least_squares_gram()
             if gram is not None:  # least squares: [X, 1]^T [X, 1] / n from the solver's Gram
                 return _gram_subset(*gram, np.asarray(idx), design.n_features)
@@ -416,6 +543,7 @@ class ProxGradMap(FixedPointMap):
             step=g,
             hessp_subset=hessp_subset,
             hessian_subset=hessian_subset,
+            jacobian=jacobian if block else None,
         )
 
     def objective(self, w, lam):
@@ -441,3 +569,51 @@ def _gram_subset(G, colmeans, idx, p):
     out[m, m] = 1.0
     return out
 
+
+
+def _block_rows(design, idx):
+    """The rows of ``(p + 1, K)`` (the intercept's row ``p``) whose K entries ``idx`` are,
+    when ``idx`` is made of whole rows, else None."""
+    K = design.n_outputs
+    rows = idx[::K] // K
+    if idx.shape[0] % K or not np.array_equal(idx, (rows[:, None] * K + np.arange(K)).ravel()):
+        return None
+    return rows
+
+
+def _least_squares_rows_gram(design, datafit, idx):
+    r"""The rows and columns ``rows`` of :math:`[X, 1]^T [X, 1] / n` for ``idx`` made of
+    whole rows of multi-output least squares (the per-sample Hessian the identity, so
+    that :math:`H_{SS}` is it Kronecker :math:`I_K` in the flat C order); from the
+    design's cached Gram matrix when there is one. None for another datafit or
+    other indices."""
+    if not datafit.least_squares:
+        return None
+    rows = _block_rows(design, idx)
+    if rows is None:
+        return None
+    gram = cached_gram(design)
+    if gram is not None:
+        return _gram_subset(*gram, rows, design.n_features)
+    one = Design(design.X, design.fit_intercept, 1, design.offset)
+    return one.take_columns(rows).weighted_gram(1.0 / design.n_samples)
+
+
+def _gram_gradient(design, datafit, y, w):
+    r""":math:`\nabla F(w)` of least squares from the Gram matrix cached with a dense
+    design (:math:`[X, 1]^T [X, 1] B / n - [X, 1]^T Y / n` for the stacked
+    :math:`B = [W; b^T]`, no pass over ``X``), or None without one."""
+    gram = cached_gram(design)
+    if gram is None or not (datafit.least_squares and datafit.constant_hessian) \
+            or design.is_sparse:
+        return None
+    G, colmeans = gram
+    p = design.n_features
+    W = w[:design.n_coefs].reshape(p, -1)
+    grad_W = G @ W - xty_of(design, y).reshape(p, -1)
+    if not design.fit_intercept:
+        return grad_W.ravel()
+    b = w[design.n_coefs:]
+    grad_W += np.multiply.outer(colmeans, b)
+    grad_b = colmeans @ W + b - np.mean(y, axis=0)
+    return np.concatenate([grad_W.ravel(), np.atleast_1d(grad_b)])

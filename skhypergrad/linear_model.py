@@ -14,6 +14,7 @@ from functools import partial
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.metrics import d2_tweedie_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
@@ -21,14 +22,21 @@ from sklearn.utils.extmath import softmax
 from ._base import BaseHyperGrad, default_solver, null_model
 from ._validation import check_bounds
 from .criteria import HeldOut
-from ._search_space import LOG_LOSS
+from ._search_space import GLM, LOG_LOSS, SQUARED_HINGE
 from ._tune import TuneResult
+from .glm import Tweedie
+from .group_penalties import GroupElasticNet, GroupL21
 from .models import InnerModel
+from .multitask import MultiTaskQuadratic
 from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
-                        logistic_sklearn_from_lam)
+                        logistic_lam_from_sklearn, logistic_sklearn_from_lam,
+                        logistic_weight_from_C, svc_lam_from_sklearn, svc_sklearn_from_lam)
+from .squared_hinge import append_intercept_column
 
 __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
-           "LogisticRegressionHyperGrad"]
+           "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
+           "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad",
+           "GammaRegressorHyperGrad", "TweedieRegressorHyperGrad"]
 
 _BOUNDS = [None, tuple, list]
 #: the weighted Lasso's early stopping: the fraction of the rows held out of the search
@@ -71,7 +79,9 @@ _COMMON_DOC = """
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
-        Print one line per criterion evaluation.
+        Progress lines with the hyperparameters' names and the elapsed time: the
+        start of the starting scan, its best point, every descent step and the
+        result (1), and every point of the scan (2 and more).
     callback : callable, default=None
         Called after every criterion evaluation with its history entry (a dict);
         returning True stops the search (the best point so far is kept).
@@ -124,14 +134,16 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         **BaseHyperGrad._parameter_constraints,
         "alpha_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "alpha_bounds": _BOUNDS,
+        "positive": ["boolean"],
     }
 
-    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, hypergradient="aid-cg",
-                 solver="auto", optimizer="gd", max_iter=30, tol=1e-3, fit_intercept=True,
-                 n_jobs=None, random_state=None, verbose=0, callback=None):
+    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, positive=False,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
         self.cv = cv
         self.alpha_init = alpha_init
         self.alpha_bounds = alpha_bounds
+        self.positive = positive
         self.hypergradient = hypergradient
         self.solver = solver
         self.optimizer = optimizer
@@ -146,7 +158,8 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
     _penalty = "l1"
 
     def _inner_model(self, y):
-        return InnerModel("quadratic", self._penalty, self.fit_intercept)
+        return InnerModel("quadratic", self._penalty, self.fit_intercept,
+                          positive=self.positive)
 
     def _initial_lam(self, scales, n_samples):
         if self.alpha_init is None:
@@ -164,19 +177,22 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": float(lam[0])}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``.
@@ -215,6 +231,8 @@ class LassoHyperGrad(_RegressorHyperGrad):
         moved to ``alpha_max / 10`` with a warning.
     alpha_bounds : (float, float), default=None
         Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -274,6 +292,8 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
         is searched. None: the L1 weight in ``(1e-6, 10) * alpha_max`` and the L2
         weight in ``(1e-6, 1e3) * kappa``.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s
 
     Attributes
@@ -306,13 +326,14 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, l1_ratio_init=0.5, alpha_bounds=None,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.l1_ratio_init = l1_ratio_init
 
     def _initial_lam(self, scales, n_samples):
@@ -345,6 +366,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         :class:`LassoHyperGrad`).
     alpha_bounds : (float, float), default=None
         Interval of every ``alpha_j``; ``(1e-6, 10) * alpha_max`` when None.
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     early_stopping : bool, default=True
         With ``p`` hyperparameters the descent fits the criterion it descends (its
         CV loss falls while the test error rises: the folds' training and
@@ -380,22 +403,23 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     }
 
     def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, early_stopping=True,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 positive=False, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
-                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
-                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
-                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
-                         callback=callback)
+                         positive=positive, hypergradient=hypergradient, solver=solver,
+                         optimizer=optimizer, max_iter=max_iter, tol=tol,
+                         fit_intercept=fit_intercept, n_jobs=n_jobs,
+                         random_state=random_state, verbose=verbose, callback=callback)
         self.early_stopping = early_stopping
 
-    def _search(self, search, model, X, y, lam0, bounds, candidates):
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
         """With ``early_stopping`` (see the class docstring): the common weight of
         :class:`LassoHyperGrad`, then the weights' descent from it on four fifths of
         the rows, kept only if it predicts the other fifth significantly better."""
         if not self.early_stopping:
-            return super()._search(search, model, X, y, lam0, bounds, candidates)
-        common = self._common_search(search, X, y, lam0, bounds, candidates)
+            return super()._search(search, model, X, y, groups, lam0, bounds, candidates)
+        common = self._common_search(search, X, y, groups, lam0, bounds, candidates)
         if not self._can_hold_out(X):
             return common._replace(lam=np.full(X.shape[1], common.lam[0]), history=[
                 _broadcast_lam(h, X.shape[1]) for h in common.history])
@@ -403,9 +427,12 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         # the same rows at every fit unless a seed says otherwise: the estimator stays a
         # deterministic function of its data, as the others are
         seed = 0 if self.random_state is None else self.random_state
-        X_fit, X_mon, y_fit, y_mon = train_test_split(
-            X, y, test_size=_EARLY_STOPPING_FRACTION, random_state=seed)
-        criterion, X_train, y_train = self._criterion(X_fit, y_fit)
+        fit_rows, mon_rows = train_test_split(np.arange(X.shape[0]),
+                                              test_size=_EARLY_STOPPING_FRACTION,
+                                              random_state=seed)
+        X_fit, y_fit, X_mon, y_mon = X[fit_rows], y[fit_rows], X[mon_rows], y[mon_rows]
+        criterion, X_train, y_train = self._criterion(
+            X_fit, y_fit, None if groups is None else groups[fit_rows])
         weighted = search(model, X_train, y_train, criterion, start, bounds=bounds,
                           monitor=(HeldOut(X_mon, y_mon), X_fit, y_fit))
         errors = partial(self._held_out_errors, model, X_fit, y_fit, X_mon, y_mon)
@@ -423,15 +450,16 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         return X.shape[0] >= _EARLY_STOPPING_MIN_SAMPLES and \
             (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split"))
 
-    def _common_search(self, search, X, y, lam0, bounds, candidates):
+    def _common_search(self, search, X, y, groups, lam0, bounds, candidates):
         """:class:`LassoHyperGrad`'s search on all the rows: one weight for every feature
         (history entries, and the callback's, with ``lam`` repeated for each)."""
         n_features = X.shape[1]
         history_callback = self._history_callback(X.shape[0])
         callback = None if history_callback is None else \
             (lambda h: history_callback(_broadcast_lam(h, n_features)))
-        criterion, X_train, y_train = self._criterion(X, y)
-        return search(InnerModel("quadratic", "l1", self.fit_intercept), X_train, y_train,
+        criterion, X_train, y_train = self._criterion(X, y, groups)
+        return search(InnerModel("quadratic", "l1", self.fit_intercept,
+                                 positive=self.positive), X_train, y_train,
                       criterion, lam0[:1], bounds=(bounds[0][:1], bounds[1][:1]),
                       candidates=None if candidates is None else
                       [path[:, :1] for path in candidates], callback=callback)
@@ -439,8 +467,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, lam):
         """Squared errors on ``(X_mon, y_mon)`` of the model trained on ``(X_fit, y_fit)``
         at ``lam`` (to the accuracy of the final refit)."""
-        solver = default_solver(self.solver, None, tol=self._refit_tol,
-                                random_state=self.random_state)
+        solver = default_solver(self.solver, tol=self._refit_tol,
+                                random_state=self.random_state, datafit=model.get_datafit())
         pgmap = model.make_map(X_fit, model.encode(y_fit), center=True)
         w = solver.solve(pgmap, lam, null_model(pgmap)).w
         design = pgmap.design
@@ -555,15 +583,14 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     def _initial_lam(self, scales, n_samples):
         if self.C_init is None:
             return None
-        rho = self._rho()
-        lam = np.array([rho, 1.0 - rho]) / (self.C_init * n_samples)
+        lam = logistic_lam_from_sklearn(self.C_init, self._rho(), n_samples)
         return lam[:scales.penalty.n_hyper(scales.n_features)]
 
     def _bounds(self, scales, n_samples):
         if self.C_bounds is None:
             return scales.bounds(self._search_defaults)
         C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
-        lo, hi = 1.0 / (C_hi * n_samples), 1.0 / (C_lo * n_samples)
+        lo, hi = logistic_weight_from_C(C_hi, n_samples), logistic_weight_from_C(C_lo, n_samples)
         return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
                 scales.penalty.lam_from_weights(hi, hi, scales.n_features))
 
@@ -572,7 +599,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, groups=None):
         """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -580,12 +607,15 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.StratifiedGroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, groups)
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
@@ -659,3 +689,567 @@ def _significantly_lower(errors, reference, z=_EARLY_STOPPING_Z):
 def _broadcast_lam(entry, n_features):
     """A history entry of a common weight with its ``lam`` repeated for every feature."""
     return {**entry, "lam": np.full(n_features, entry["lam"][0])}
+
+
+@_doc
+class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
+    r"""Linear SVM (squared hinge, L2 or L1 penalty) whose ``C`` is tuned by hypergradient
+    descent.
+
+    The inner problem is scikit-learn's :class:`~sklearn.svm.LinearSVC`
+    (``loss="squared_hinge"``, liblinear's objective),
+
+    .. math::
+
+        C\sum_i \max(0, 1 - y_i \tilde x_i^T \tilde w)^2 + \frac12\|\tilde w\|^2
+        \quad (\text{or } + \|\tilde w\|_1 \text{ for } \texttt{penalty="l1"}),
+
+    with :math:`\tilde x_i = (x_i, s)`, ``s = intercept_scaling``: the intercept
+    :math:`s\,\tilde w_{p+1}` is penalized as every coefficient (see
+    :mod:`skhypergrad.squared_hinge`), searched as ``lam = [1 / (C n)]`` in
+    log-space; the criterion is the held-out mean squared hinge (summed over the
+    classes). More than two classes are one-vs-rest: ``K`` binary problems
+    sharing one ``C``, the criterion summed over them (coordinate descent solves
+    them in turn). A fitted estimator hands ``C_`` to ``LinearSVC`` and gets
+    the same coefficients.
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1"}, default="l2"
+    C_init : float, default=None
+        Starting ``C``. When None, the descent starts from the best point of a
+        scan relative to the data: for ``"l2"``, ``1 / (C n)`` from ``10 kappa``
+        down to ``1e-5 kappa`` in steps of ``10^0.5`` (``kappa`` the curvature of
+        the datafit, see :mod:`skhypergrad._search_space`); for ``"l1"``,
+        ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min`` the largest ``C`` that zeroes
+        every coefficient.
+    C_bounds : (float, float), default=None
+        Search interval of ``C``; when None, ``1 / (C n)`` in ``(1e-6, 1e3) kappa``
+        (``"l2"``) or ``C`` in ``(0.1, 1e4) C_min`` (``"l1"``).
+    intercept_scaling : float, default=1.0
+        The synthetic feature's value ``s`` (``fit_intercept=True``), as in
+        ``LinearSVC``.
+    %(common)s
+
+    Attributes
+    ----------
+    C_ : float
+        ``C`` of the model refit on all ``n`` samples (the search holds
+        ``1 / (C n)`` fixed across folds).
+    alpha_ : float
+        ``1 / (C_ n)``: the penalty weight of the normalized objective.
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    %(attrs)s
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import scale
+    >>> from skhypergrad import LinearSVCHyperGrad
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = LinearSVCHyperGrad(cv=3).fit(scale(X), y)
+    >>> bool(clf.score(scale(X), y) > 0.9)
+    True
+    """
+
+    _is_classifier = True
+    _search_defaults = SQUARED_HINGE
+    _parameter_constraints = {
+        **BaseHyperGrad._parameter_constraints,
+        "penalty": [StrOptions({"l2", "l1"})],
+        "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "C_bounds": _BOUNDS,
+        "intercept_scaling": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, *, penalty="l2", cv=5, C_init=None, C_bounds=None,
+                 intercept_scaling=1.0, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
+        self.penalty = penalty
+        self.cv = cv
+        self.C_init = C_init
+        self.C_bounds = C_bounds
+        self.intercept_scaling = intercept_scaling
+        self.hypergradient = hypergradient
+        self.solver = solver
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    def _inner_model(self, y):
+        # the intercept is a penalized synthetic feature (_training_design), not b
+        return InnerModel("squared_hinge", self.penalty, fit_intercept=False)
+
+    def _training_design(self, X):
+        if not self.fit_intercept:
+            return X
+        return append_intercept_column(X, self.intercept_scaling)
+
+    def _initial_lam(self, scales, n_samples):
+        if self.C_init is None:
+            return None
+        return svc_lam_from_sklearn(self.C_init, n_samples)
+
+    def _bounds(self, scales, n_samples):
+        if self.C_bounds is None:
+            return scales.bounds(self._search_defaults)
+        C_lo, C_hi = check_bounds(self.C_bounds, "C_bounds")
+        return svc_lam_from_sklearn(C_hi, n_samples), svc_lam_from_sklearn(C_lo, n_samples)
+
+    def _hyper_names(self, lam, n_samples):
+        return {"C": svc_sklearn_from_lam(lam, n_samples), "alpha": float(lam[0])}
+
+    def _set_solution(self, pgmap, model, w):
+        super()._set_solution(pgmap, model, w)
+        coef = self.coef_  # (n_outputs, n_features [+ 1])
+        if self.fit_intercept:
+            self.intercept_ = self.intercept_scaling * coef[:, -1]
+            self.coef_ = coef[:, :-1].copy()
+        else:
+            self.intercept_ = np.zeros(coef.shape[0])
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Tune ``C`` on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Class labels (any two or more classes).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
+    def decision_function(self, X):
+        """Signed distances: shape (n_samples,) for two classes, (n_samples, n_classes)
+        otherwise (one-vs-rest).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray
+        """
+        scores = self._decision(X)
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """The class of the largest decision function (its sign for two classes).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
+
+
+class _MultiTaskHyperGrad(_RegressorHyperGrad):
+    """Shared parts of the multi-task models: 2d targets, the L2,1 block penalty, FISTA."""
+
+    _multi_output = True
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        return tags
+
+    def _inner_model(self, y):
+        return InnerModel(MultiTaskQuadratic(y.shape[1]), self._block_penalty(),
+                          self.fit_intercept)
+
+    def _set_solution(self, pgmap, model, w):
+        super()._set_solution(pgmap, model, w)
+        T = model.get_datafit().n_outputs
+        self.coef_ = self.coef_.reshape(T, -1)  # (n_tasks, n_features), one task included
+        self.intercept_ = np.atleast_1d(self.intercept_)
+
+    def fit(self, X, y, groups=None):
+        """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples, n_tasks)
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group splitter given as ``cv``.
+
+        Returns
+        -------
+        self
+        """
+        return super().fit(X, y, groups)
+
+    def predict(self, X):
+        """Linear prediction ``X @ coef_.T + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_tasks)
+        """
+        return self._decision(X)
+
+
+@_doc
+class MultiTaskLassoHyperGrad(_MultiTaskHyperGrad):
+    r"""Multi-task Lasso whose ``alpha`` is tuned by hypergradient descent on the CV loss.
+
+    Minimizes over ``alpha`` the held-out mean squared error (averaged over the
+    tasks, as ``sklearn.metrics.mean_squared_error``) of
+
+    .. math::
+
+        W^*(\alpha) = \arg\min_W \frac{1}{2n}\|Y - XW - 1b^T\|_F^2 + \alpha\sum_j \|W_j\|_2
+
+    (scikit-learn's :class:`~sklearn.linear_model.MultiTaskLasso` objective, ``W_j``
+    the coefficients of feature ``j`` on every task), then refits. The inner
+    problems are solved by FISTA (``solver="auto"``).
+
+    Parameters
+    ----------
+    alpha_init : float, default=None
+        Starting ``alpha``; None starts from the best of the points
+        ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (``alpha_max`` the smallest ``alpha``
+        that zeroes every coefficient: :math:`\max_j \|X_j^T (Y - \bar Y)\|_2 / n`).
+    alpha_bounds : (float, float), default=None
+        Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
+    %(common)s
+
+    Attributes
+    ----------
+    alpha_ : float
+        Chosen ``alpha``.
+    coef_ : ndarray of shape (n_tasks, n_features)
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.MultiTaskLassoCV : the grid-search counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhypergrad import MultiTaskLassoHyperGrad
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((100, 10))
+    >>> Y = X[:, :2] @ rng.standard_normal((2, 3)) + 0.1 * rng.standard_normal((100, 3))
+    >>> est = MultiTaskLassoHyperGrad(cv=3).fit(X, Y)
+    >>> est.coef_.shape
+    (3, 10)
+    """
+
+    def _block_penalty(self):
+        return GroupL21()
+
+
+@_doc
+class MultiTaskElasticNetHyperGrad(_MultiTaskHyperGrad):
+    r"""Multi-task elastic net whose ``alpha`` and ``l1_ratio`` are tuned by hypergradient
+    descent.
+
+    The inner problem is scikit-learn's :class:`~sklearn.linear_model.MultiTaskElasticNet`,
+
+    .. math::
+
+        \frac{1}{2n}\|Y - XW - 1b^T\|_F^2 + \alpha\rho\sum_j \|W_j\|_2
+        + \frac{\alpha(1-\rho)}{2}\|W\|_F^2,
+
+    searched as ``lam = [alpha * l1_ratio, alpha * (1 - l1_ratio)]`` in log-space
+    (the starting scan and bounds of :class:`ElasticNetHyperGrad`).
+
+    Parameters
+    ----------
+    alpha_init : float, default=None
+        Starting ``alpha`` (with ``l1_ratio_init``); None starts from the best point
+        of a coarse scan in units of the data, as :class:`ElasticNetHyperGrad`.
+    l1_ratio_init : float in (0, 1), default=0.5
+        Starting ``l1_ratio`` (with ``alpha_init``).
+    alpha_bounds : (float, float), default=None
+        Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
+        is searched (see :class:`ElasticNetHyperGrad`).
+    %(common)s
+
+    Attributes
+    ----------
+    alpha_ : float
+    l1_ratio_ : float
+    coef_ : ndarray of shape (n_tasks, n_features)
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.MultiTaskElasticNetCV : the grid-search counterpart.
+    """
+
+    _parameter_constraints = ElasticNetHyperGrad._parameter_constraints
+
+    def __init__(self, *, cv=5, alpha_init=None, l1_ratio_init=0.5, alpha_bounds=None,
+                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+        super().__init__(cv=cv, alpha_init=alpha_init, alpha_bounds=alpha_bounds,
+                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
+                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
+                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
+                         callback=callback)
+        self.l1_ratio_init = l1_ratio_init
+
+    _initial_lam = ElasticNetHyperGrad._initial_lam
+    _hyper_names = ElasticNetHyperGrad._hyper_names
+
+    def _block_penalty(self):
+        return GroupElasticNet()
+
+
+# -- log-link GLMs (skhypergrad.glm) ---------------------------------------------------
+class _GLMHyperGrad(RegressorMixin, BaseHyperGrad):
+    """Shared parts of the log-link GLM regressors: the datafit is stated by
+    ``_datafit()``, the penalty chosen by ``penalty``."""
+
+    _search_defaults = GLM
+    _parameter_constraints = {
+        **_RegressorHyperGrad._parameter_constraints,
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"})],
+        "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
+    }
+
+    def __init__(self, *, penalty="l2", cv=5, alpha_init=None, l1_ratio_init=0.5,
+                 alpha_bounds=None, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
+        self.penalty = penalty
+        self.cv = cv
+        self.alpha_init = alpha_init
+        self.l1_ratio_init = l1_ratio_init
+        self.alpha_bounds = alpha_bounds
+        self.hypergradient = hypergradient
+        self.solver = solver
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True
+        return tags
+
+    #: the registered datafit's name (see :mod:`skhypergrad.glm`)
+    _datafit_name = None
+
+    def _datafit(self):
+        """The datafit of the inner model (a name, or an instance with parameters)."""
+        return self._datafit_name
+
+    def _inner_model(self, y):
+        return InnerModel(self._datafit(), self.penalty, self.fit_intercept)
+
+    def _initial_lam(self, scales, n_samples):
+        if self.alpha_init is None:
+            return None
+        if self.penalty == "elasticnet":
+            return enet_lam_from_sklearn(self.alpha_init, self.l1_ratio_init)
+        return np.array([float(self.alpha_init)])
+
+    def _bounds(self, scales, n_samples):
+        if self.alpha_bounds is None:
+            return scales.bounds(self._search_defaults)
+        lo, hi = check_bounds(self.alpha_bounds, "alpha_bounds")
+        return (scales.penalty.lam_from_weights(lo, lo, scales.n_features),
+                scales.penalty.lam_from_weights(hi, hi, scales.n_features))
+
+    def _hyper_names(self, lam, n_samples):
+        alpha, l1_ratio = enet_sklearn_from_lam(lam)
+        if self.penalty == "elasticnet":
+            return {"alpha": alpha, "l1_ratio": l1_ratio}
+        return {"alpha": alpha}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Tune the penalty on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Targets in the datafit's domain (``y >= 0`` with a positive mean, or
+            ``y > 0`` for the Gamma model).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y)
+
+    def predict(self, X):
+        """Predicted means ``exp(X @ coef_ + intercept_)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return np.exp(self._decision(X))
+
+    def score(self, X, y, sample_weight=None):
+        """D², the fraction of the deviance explained (scikit-learn's GLMs' ``score``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        float
+        """
+        return d2_tweedie_score(y, self.predict(X), sample_weight=sample_weight,
+                                power=self._power())
+
+    def _power(self):
+        return InnerModel(self._datafit()).get_datafit().power
+
+
+_GLM_DOC = r"""{title}
+
+    The inner problem is scikit-learn's :class:`~sklearn.linear_model.{sk}` objective
+    (``penalty="l2"``), the mean half deviance (:mod:`skhypergrad.glm`) plus a penalty,
+
+    .. math::
+
+        \frac{{1}}{{n}}\sum_i \ell(y_i, x_i^T w + b) + \alpha\rho\|w\|_1
+        + \frac{{\alpha(1 - \rho)}}{{2}}\|w\|^2
+
+    with ``rho = 0`` (``"l2"``, scikit-learn's), 1 (``"l1"``) or ``l1_ratio``
+    (``"elasticnet"``), searched in log-space as ``lam = [alpha]`` (or ``[alpha rho,
+    alpha (1 - rho)]``); the criterion is the held-out mean {deviance}. A fitted
+    ``penalty="l2"`` model hands ``alpha_`` to ``{sk}`` and gets the same coefficients.
+
+    Parameters
+    ----------{extra}
+    penalty : {{"l2", "l1", "elasticnet"}}, default="l2"
+        The penalty whose weights are tuned: ``alpha`` alone, or ``alpha`` and
+        ``l1_ratio``.
+    alpha_init : float, default=None
+        Starting ``alpha`` (with ``l1_ratio_init``). When None, the descent starts
+        from the best point of a coarse scan in units of the data: for ``"l2"``,
+        the L2 weights ``kappa * 10^(1 - k/2)``, ``k = 0..10``, ``kappa`` the mean
+        diagonal of the datafit's Hessian at the null model (see
+        :mod:`skhypergrad._search_space`); with an L1 part, paths of the L1 weight
+        from ``alpha_max / 10^0.5`` down to ``alpha_max / 10^3`` (as
+        :class:`ElasticNetHyperGrad`).
+    l1_ratio_init : float in (0, 1), default=0.5
+        Starting ``l1_ratio`` (``penalty="elasticnet"``).
+    alpha_bounds : (float, float), default=None
+        Interval of ``alpha`` (of each of ``alpha * l1_ratio`` and ``alpha * (1 -
+        l1_ratio)``); None: the L1 weight in ``(1e-4, 10) * alpha_max`` and the L2
+        weight in ``(1e-5, 1e3) * kappa``.
+    %(common)s
+
+    Attributes
+    ----------
+    alpha_ : float
+    l1_ratio_ : float
+        ``penalty="elasticnet"`` only.
+    coef_ : ndarray of shape (n_features,)
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.{sk} : the model with a fixed ``alpha``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhypergrad import {name}
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 5))
+    >>> y = {draw}
+    >>> est = {name}({args}cv=3).fit(X, y)
+    >>> bool(est.alpha_ > 0 and est.predict(X).min() > 0)
+    True
+    """
+
+
+def _glm_doc(cls, title, sk, deviance, draw, args="", extra=""):
+    cls.__doc__ = _GLM_DOC.format(title=title, sk=sk, deviance=deviance, name=cls.__name__,
+                                  draw=draw, args=args, extra=extra)
+    return _doc(cls)
+
+
+class PoissonRegressorHyperGrad(_GLMHyperGrad):
+    _datafit_name = "poisson"
+
+
+class GammaRegressorHyperGrad(_GLMHyperGrad):
+    _datafit_name = "gamma"
+
+
+class TweedieRegressorHyperGrad(_GLMHyperGrad):
+    _parameter_constraints = {
+        **_GLMHyperGrad._parameter_constraints,
+        "power": [Interval(numbers.Real, 1, 2, closed="both")],
+    }
+
+    def __init__(self, *, power=1.5, penalty="l2", cv=5, alpha_init=None, l1_ratio_init=0.5,
+                 alpha_bounds=None, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
+        super().__init__(penalty=penalty, cv=cv, alpha_init=alpha_init,
+                         l1_ratio_init=l1_ratio_init, alpha_bounds=alpha_bounds,
+                         hypergradient=hypergradient, solver=solver, optimizer=optimizer,
+                         max_iter=max_iter, tol=tol, fit_intercept=fit_intercept,
+                         n_jobs=n_jobs, random_state=random_state, verbose=verbose,
+                         callback=callback)
+        self.power = power
+
+    def _datafit(self):
+        power = float(self.power)
+        return {1.0: "poisson", 2.0: "gamma"}.get(power) or Tweedie(power)
+
+
+_glm_doc(PoissonRegressorHyperGrad, "Poisson regression whose penalty is tuned by "
+         "hypergradient descent.", "PoissonRegressor", "Poisson deviance",
+         "rng.poisson(np.exp(X[:, 0]))")
+_glm_doc(GammaRegressorHyperGrad, "Gamma regression (log link) whose penalty is tuned by "
+         "hypergradient descent.", "GammaRegressor", "Gamma deviance",
+         "rng.gamma(2.0, np.exp(X[:, 0]) / 2.0)")
+_glm_doc(TweedieRegressorHyperGrad, "Tweedie regression (log link, 1 <= power <= 2) whose "
+         "penalty is tuned by hypergradient descent.", "TweedieRegressor",
+         "Tweedie deviance of the model's power",
+         "rng.poisson(np.exp(X[:, 0])) * rng.gamma(2.0, 1.0, 200)", args="power=1.5, ",
+         extra="""
+    power : float in [1, 2], default=1.5
+        Tweedie power: 1 is the Poisson model, 2 the Gamma model, in between the
+        compound Poisson-Gamma (``y >= 0`` with exact zeros). Outside [1, 2] the
+        log-link deviance is not convex and is not offered.""")

@@ -28,18 +28,22 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
+from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
+                                  PoissonRegressor, TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
-from sklearn.metrics import get_scorer
+from sklearn.metrics import get_scorer, make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import LinearSVC
 from sklearn.utils import get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
-from ._search_space import LEAST_SQUARES, LOG_LOSS, SearchScales, l2_scale, lam1_max
+from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
+                            l2_scale, lam1_max)
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
@@ -47,11 +51,27 @@ from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_
 from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
-from .penalties import enet_sklearn_from_lam, logistic_sklearn_from_lam
+from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
+                        logistic_weight_from_C)
+from .squared_hinge import append_intercept_column, squared_hinge_scorer
 
 __all__ = ["HyperGradSearchCV"]
 
-_SCORING = {False: "neg_mean_squared_error", True: "neg_log_loss"}  # by is_classifier
+#: the scoring of each estimator's loss, and the scorers scikit-learn does not name (made
+#: for the final step: the Tweedie deviance of its power)
+_SCORING = {"squared": "neg_mean_squared_error", "log": "neg_log_loss",
+            "squared_hinge": "neg_squared_hinge", "poisson": "neg_mean_poisson_deviance",
+            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance"}
+_SCORERS = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
+            "neg_mean_tweedie_deviance": lambda final: make_scorer(
+                mean_tweedie_deviance, greater_is_better=False, power=final.power)}
+#: where the search looks by default, by loss (as the estimators)
+_DEFAULTS = {"squared": LEAST_SQUARES, "log": LOG_LOSS, "squared_hinge": SQUARED_HINGE,
+             "poisson": GLM, "gamma": GLM, "tweedie": GLM}
+#: the losses of classifiers
+_CLASSIFICATION = ("log", "squared_hinge")
+#: the scikit-learn GLMs searched (their ``alpha``, an L2 penalty), by loss
+_GLMS = {PoissonRegressor: "poisson", GammaRegressor: "gamma", TweedieRegressor: "tweedie"}
 
 
 #: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
@@ -83,7 +103,8 @@ class _Space(NamedTuple):
         """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
         lo, hi = check_bounds(bounds, "bounds")
         if self.logistic:
-            lo, hi = 1.0 / (hi * self.n_samples), 1.0 / (lo * self.n_samples)
+            lo, hi = (logistic_weight_from_C(hi, self.n_samples),
+                      logistic_weight_from_C(lo, self.n_samples))
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 
@@ -94,13 +115,30 @@ def _unwrap(estimator):
         name, final = estimator.steps[-1]
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
-    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression)) \
-            or isinstance(final, (MultiTaskLasso, MultiTaskElasticNet)):
+    if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
+                              MultiTaskElasticNet) + tuple(_GLMS)):
         raise ValueError(
-            "estimator must be a scikit-learn Lasso, ElasticNet or LogisticRegression with "
-            "an L1 or elastic-net penalty, or a Pipeline ending with one; got "
-            f"{type(final).__name__}.")
+            "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
+            "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
+            "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), "
+            f"or a Pipeline ending with one; got {type(final).__name__}.")
+    if isinstance(final, LinearSVC) and final.fit_intercept:
+        # liblinear's intercept: the penalized weight of a synthetic feature
+        column = FunctionTransformer(append_intercept_column, accept_sparse=True,
+                                     kw_args={"intercept_scaling": final.intercept_scaling})
+        steps = [] if preprocessing is None else list(preprocessing.steps)
+        preprocessing = Pipeline(steps + [("intercept_column", column)])
     return final, preprocessing, prefix
+
+
+def _loss_kind(final):
+    """The loss the search minimizes for the final step: "squared", "log",
+    "squared_hinge", or the mean deviance "poisson", "gamma" or "tweedie"."""
+    if isinstance(final, LinearSVC):
+        return "squared_hinge"
+    if type(final) in _GLMS:
+        return _GLMS[type(final)]
+    return "log" if isinstance(final, LogisticRegression) else "squared"
 
 
 def _inner_model(final, y):
@@ -114,16 +152,18 @@ def _inner_model(final, y):
     return model
 
 
-def _check_scoring(scoring, classifier):
-    expected = _SCORING[classifier]
+def _check_scoring(scoring, kind):
+    expected = _SCORING[kind]
     if scoring is None or (isinstance(scoring, str) and scoring == expected):
         return expected
-    kind = "classifier" if classifier else "regressor"
     raise ValueError(
-        f"scoring={scoring!r} is not supported for a {kind}: HyperGradSearchCV follows the "
-        "gradient of a differentiable cross-validation loss, so scoring must be None or "
-        f"{expected!r} (the allowed values are None, 'neg_mean_squared_error' for Lasso and "
-        "ElasticNet, 'neg_log_loss' for LogisticRegression).")
+        f"scoring={scoring!r} is not supported for this estimator: HyperGradSearchCV "
+        "follows the gradient of a differentiable cross-validation loss, so scoring must "
+        f"be None or {expected!r} (the allowed values are None, 'neg_mean_squared_error' "
+        "for Lasso and ElasticNet, 'neg_log_loss' for LogisticRegression, "
+        "'neg_squared_hinge' for LinearSVC, 'neg_mean_poisson_deviance', "
+        "'neg_mean_gamma_deviance' and 'neg_mean_tweedie_deviance' (of its power) for "
+        "PoissonRegressor, GammaRegressor and TweedieRegressor).")
 
 
 # -- delegation to best_estimator_ ----------------------------------------------------
@@ -204,26 +244,39 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``ElasticNet(l1_ratio=1)``                      ``alpha``
     ``LogisticRegression(l1_ratio=1)``              ``C``
     ``LogisticRegression`` (``0 < l1_ratio < 1``)   ``C``, ``l1_ratio``
+    ``LinearSVC`` (``loss="squared_hinge"``)        ``C``
+    ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
+    ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
     ==============================================  =========================
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
     ``l1_ratio``) are also read. Internally the search runs on the logarithms
     of the L1 and L2 weights, ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
-    (for the logistic model ``l1_ratio / C`` and ``(1 - l1_ratio) / C``).
+    (for the logistic model ``l1_ratio / C`` and ``(1 - l1_ratio) / C``; for
+    ``LinearSVC`` the weight ``1 / C`` of its L2 or L1 penalty, with liblinear's
+    penalized intercept: the weight of a synthetic feature of value
+    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`).
 
     Parameters
     ----------
-    estimator : Lasso, ElasticNet, LogisticRegression or Pipeline
-        scikit-learn estimator (or a pipeline ending with one). Its parameters say
+    estimator : scikit-learn linear model or Pipeline
+        ``Lasso``, ``ElasticNet``, ``LogisticRegression``, ``LinearSVC``,
+        ``PoissonRegressor``, ``GammaRegressor`` or ``TweedieRegressor`` (the log
+        link, ``1 <= power <= 2``), or a pipeline ending with one. Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
-        they are also the starting point. ``positive=True`` and
-        ``class_weight`` are not supported; a ``LogisticRegression`` must have an
-        L1 part (``l1_ratio > 0``).
-    scoring : {None, "neg_mean_squared_error", "neg_log_loss"}, default=None
-        Only differentiable losses can be followed: the mean squared error for
-        ``Lasso`` / ``ElasticNet`` and the log-loss for ``LogisticRegression``,
-        which None selects. Scores follow scikit-learn's convention (greater is
-        better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
+        they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
+        kept: the search runs on the nonnegative model. ``class_weight`` is not
+        supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
+    scoring : None or str, default=None
+        None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge",
+        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance" or
+        "neg_mean_tweedie_deviance". Only differentiable losses can be followed: the
+        mean squared error for ``Lasso`` / ``ElasticNet``, the log-loss for
+        ``LogisticRegression``, the mean squared hinge (summed over the classes of
+        one-vs-rest, :func:`~skhypergrad.squared_hinge_scorer`) for ``LinearSVC``, and
+        the mean deviance for the GLMs (for ``TweedieRegressor``, that of its
+        ``power``, a scorer made with ``make_scorer``), which None selects. Scores follow scikit-learn's convention
+        (greater is better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
         means ``estimator.score`` (R² or accuracy): here it always means the
         loss minimized, and :meth:`score` reports that same score.
     cv : int, cross-validation generator or iterable, default=5
@@ -263,7 +316,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic solver ("saga") and engine ("nsid").
     verbose : int, default=0
-        Print one line per criterion evaluation.
+        Progress lines with the estimator's parameter names and the elapsed time:
+        the start of the starting scan, its best point, every descent step and
+        the result (1), and every point of the scan (2 and more).
     callback : callable, default=None
         Called after every criterion evaluation with a dict (``params`` in the
         estimator's names, ``lam``, ``value`` (mean held-out loss), ``grad``,
@@ -337,10 +392,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     The search trains each fold's model with skhypergrad's own solvers (an
     unpenalized intercept, as scikit-learn's ``Lasso``, ``ElasticNet`` and
     ``LogisticRegression(solver="saga")``; ``liblinear`` penalizes the
-    intercept, so its refit differs slightly). With ``init="estimator"``, a
-    starting L1 weight at which every coefficient of every fold is zero lies
-    where the loss is flat (zero gradient); the search then starts from a tenth
-    of that threshold, with a warning.
+    intercept, so its refit differs slightly). ``LinearSVC``'s folds are trained on
+    liblinear's own objective, its intercept penalized as the weight of a synthetic
+    feature: the search's scores are those of the user's ``LinearSVC``. With
+    ``init="estimator"``, a starting L1 weight at which every coefficient of every
+    fold is zero lies where the loss is flat (zero gradient); the search then
+    starts from a tenth of that threshold, with a warning.
 
     Examples
     --------
@@ -425,18 +482,20 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self
         """
         final, preprocessing, prefix = _unwrap(self.estimator)
-        classifier = isinstance(final, LogisticRegression)
-        scoring = _check_scoring(self.scoring, classifier)
+        kind = _loss_kind(final)
+        classifier = kind in _CLASSIFICATION
+        scoring = _check_scoring(self.scoring, kind)
         get_optimizer(self.optimizer)
         X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
         check_cv_size(self.cv, _num_samples(X))
-        y = check_target(y, classifier=classifier)
+        y = check_target(y, classifier=classifier,
+                         multi_output=isinstance(final, MultiTaskElasticNet))
         model = _inner_model(final, y)
         n_samples = y.shape[0]
         space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
-        if model.penalty == "elasticnet":
+        if model.get_penalty().n_hyper(1) == 2:  # (alpha, l1_ratio): the elastic nets
             space = space._replace(names=space.names + ("l1_ratio",))
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
@@ -445,10 +504,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             delayed(prepare_fold)(preprocessing, X, y, train, test,
                                    n_samples / len(train) if classifier else 1.0)
             for train, test in splits)
-        lam0, bounds, candidates = self._start(model, folds, space)
+        lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
-                                                self.random_state)
+                                                self.random_state, model.get_datafit())
         callback = None if self.callback is None else \
             (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs,
@@ -459,14 +518,16 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           candidates=candidates, optimizer=self.optimizer, engine=engine,
                           solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                          callback=callback, verbose=self.verbose)
+                          callback=callback, verbose=self.verbose,
+                          label=type(self).__name__, names=space.params)
 
         self.cv_results_ = self._format_results(result.history, space)
         self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
         self.best_params_ = self.cv_results_["params"][self.best_index_]
         self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
         self.n_iter_ = result.n_iter
-        self.scorer_ = get_scorer(scoring)
+        self.scorer_ = _SCORERS[scoring](final) if scoring in _SCORERS \
+            else get_scorer(scoring)
         self.multimetric_ = False
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
@@ -477,7 +538,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
         return self
 
-    def _start(self, model, folds, space):
+    def _start(self, model, folds, space, defaults):
         """``(lam0, bounds, candidates)``: bounds in the user's parameter or relative to the
         data, and either the scan's paths (``init="scan"``) or the estimator's ``lam``,
         off the flat region, in bounds."""
@@ -490,7 +551,6 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         del maps
         lam0 = np.array(model.lam, dtype=np.float64)
         n_hyper = lam0.shape[0]
-        defaults = LOG_LOSS if space.logistic else LEAST_SQUARES  # as the estimators
         if self.bounds is None:
             lo, hi = scales.bounds(defaults)
         else:
@@ -498,7 +558,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.init == "scan":
             candidates = [np.clip(path, lo, hi) for path in scales.scan(defaults)]
             return candidates[0][0], (lo, hi), candidates
-        if lam0[0] >= scales.l1:
+        if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
             moved = lam0 * (0.1 * scales.l1 / lam0[0])
             warnings.warn(
                 f"The starting point {space.params(lam0)} zeroes every coefficient on "

@@ -14,8 +14,9 @@ full data, on one cross-validation fold or on a perturbed target. It is a frozen
 dataclass: picklable (joblib workers receive it), comparable by fields, never
 mutated.
 
-:func:`from_estimator` converts a scikit-learn ``Lasso``, ``ElasticNet`` or
-``LogisticRegression`` to an inner model carrying its current hyperparameters.
+:func:`from_estimator` converts a scikit-learn ``Lasso``, ``ElasticNet``,
+``LogisticRegression`` or ``LinearSVC`` to an inner model carrying its current
+hyperparameters.
 """
 
 from dataclasses import dataclass, replace
@@ -24,16 +25,17 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 
-from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic
+from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
+from .glm import Tweedie
 from .penalties import (
-    L1, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn, logistic_lam_from_sklearn,
+    L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
+    logistic_lam_from_sklearn, svc_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
 
-_DATAFITS = ("quadratic", "logistic", "multinomial")
-_PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1}
+_PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1, "l2": L2}
 
 
 @dataclass(frozen=True, eq=False)
@@ -42,16 +44,19 @@ class InnerModel:
 
     Parameters
     ----------
-    datafit : {"quadratic", "logistic", "multinomial"} or datafit instance, default="quadratic"
-        :math:`F`: least squares :math:`\frac{1}{2n}\|y - Xw - b\|^2`, binary
-        logistic :math:`\frac1n \sum_i \log(1 + e^{-y_i (x_i^T w + b)})` or
-        multinomial log-loss. An instance of
-        :class:`~skhypergrad.datafits.Quadratic`, :class:`~skhypergrad.datafits.Logistic`
-        or :class:`~skhypergrad.datafits.Multinomial` is also accepted.
-    penalty : {"l1", "elasticnet", "weighted_l1"} or penalty instance, default="l1"
+    datafit : str or datafit instance, default="quadratic"
+        :math:`F`: the name of a registered datafit (see
+        :func:`~skhypergrad.datafits.register_datafit`): "quadratic" (least squares
+        :math:`\frac{1}{2n}\|y - Xw - b\|^2`), "logistic" (binary,
+        :math:`\frac1n \sum_i \log(1 + e^{-y_i (x_i^T w + b)})`) or "multinomial"
+        (log-loss), or an instance of a :class:`~skhypergrad.datafits.BaseDatafit`
+        subclass (e.g. with parameters of its own). Anything else raises a
+        ValueError here.
+    penalty : {"l1", "elasticnet", "weighted_l1", "l2"} or penalty instance, default="l1"
         :math:`G_\lambda`: :math:`\lambda_1\|w\|_1` (``lam = [lam1]``),
-        :math:`\lambda_1\|w\|_1 + \frac{\lambda_2}{2}\|w\|^2` (``lam = [lam1, lam2]``)
-        or :math:`\sum_j \lambda_j |w_j|` (one ``lam`` per feature).
+        :math:`\lambda_1\|w\|_1 + \frac{\lambda_2}{2}\|w\|^2` (``lam = [lam1, lam2]``),
+        :math:`\sum_j \lambda_j |w_j|` (one ``lam`` per feature) or
+        :math:`\frac{\lambda_2}{2}\|w\|^2` (``lam = [lam2]``).
     fit_intercept : bool, default=False
         Fit an unpenalized intercept :math:`b`.
     lam : array-like, default=None
@@ -60,6 +65,9 @@ class InnerModel:
     classes : ndarray, default=None
         Labels of a classifier, in the order of their encoding; set by
         :meth:`bind` from the targets (user labels of any type).
+    positive : bool, default=False
+        Nonnegative coefficients (the ``positive`` of a penalty named by a string;
+        a penalty instance carries its own).
 
     Examples
     --------
@@ -73,30 +81,25 @@ class InnerModel:
     fit_intercept: bool = False
     lam: Any = None
     classes: Any = None
+    positive: bool = False
+
+    def __post_init__(self):
+        self.datafit_class  # an unknown datafit is refused here, not in a solver
 
     # -- description ----------------------------------------------------------------
     @property
-    def is_classifier(self):
-        """Whether targets are class labels (logistic or multinomial datafit)."""
-        return self.datafit_kind != "quadratic"
-
-    @property
-    def datafit_kind(self):
-        """``"quadratic"``, ``"logistic"`` or ``"multinomial"`` (ValueError for anything else)."""
+    def datafit_class(self):
+        """The datafit's class, from its registered name or its instance (ValueError for
+        anything else)."""
         df = self.datafit
         if isinstance(df, str):
-            if df not in _DATAFITS:
-                raise ValueError(f"datafit must be one of {_DATAFITS} or a datafit "
-                                 f"instance, got {df!r}.")
-            return df
-        if isinstance(df, Quadratic):
-            return "quadratic"
-        if isinstance(df, Logistic):
-            return "logistic"
-        if isinstance(df, Multinomial):
-            return "multinomial"
-        raise ValueError(f"datafit must be one of {_DATAFITS} or a Quadratic, Logistic "
-                         f"or Multinomial instance, got {df!r}.")
+            return datafit_class(df)
+        return type(check_datafit(df))
+
+    @property
+    def is_classifier(self):
+        """Whether targets are class labels (the datafit's ``is_classifier``)."""
+        return self.datafit_class.is_classifier
 
     def get_penalty(self):
         """The penalty instance."""
@@ -104,27 +107,23 @@ class InnerModel:
         if isinstance(pen, BasePenalty):
             return pen
         if isinstance(pen, str) and pen in _PENALTIES:
-            return _PENALTIES[pen]()
+            return _PENALTIES[pen](positive=self.positive)
         raise ValueError(f"penalty must be one of {tuple(_PENALTIES)} or a penalty "
                          f"instance, got {pen!r}.")
 
     def get_datafit(self):
         """The datafit instance (a classifier's must be bound, see :meth:`bind`)."""
-        kind = self.datafit_kind
-        if kind == "quadratic":
-            return self.datafit if isinstance(self.datafit, BaseDatafit) else Quadratic()
+        cls = self.datafit_class
+        given = self.datafit if isinstance(self.datafit, BaseDatafit) else None
+        if not cls.is_classifier:
+            return given if given is not None else cls()
         n_classes = self._n_classes()
-        if kind == "logistic":
-            if n_classes != 2:
-                raise ValueError(f"The logistic datafit needs exactly 2 classes, got "
-                                 f"{n_classes}; use datafit='multinomial'.")
-            return Logistic()
-        if isinstance(self.datafit, Multinomial):
-            if self.datafit.n_classes != n_classes:
-                raise ValueError(f"Multinomial(n_classes={self.datafit.n_classes}) but "
-                                 f"the targets have {n_classes} classes.")
-            return self.datafit
-        return Multinomial(n_classes)
+        expected = cls.for_classes(n_classes)
+        if given is None:
+            return expected
+        if given.n_outputs != expected.n_outputs:
+            raise ValueError(f"{given!r} but the targets have {n_classes} classes.")
+        return given
 
     def _n_classes(self):
         if self.classes is None:
@@ -159,10 +158,13 @@ class InnerModel:
     def encode(self, y):
         r"""Targets as the datafit uses them.
 
-        Real values (float64) for least squares; for classifiers the labels are
-        mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to
-        :math:`\{-1, +1\}` (logistic, ``classes[1]`` is +1) or to class indices
-        (multinomial). Labels outside ``classes`` raise a ValueError.
+        Real values for regression (the datafit's ``encode``: float64, of shape
+        (n, T) for a multi-task datafit; a ValueError for targets outside its domain,
+        e.g. ``y < 0`` for the Poisson datafit); for classifiers the labels are
+        mapped through ``classes`` (scikit-learn's ``LabelEncoder``) to class
+        indices, then by the datafit's ``encode_classes``: :math:`\{-1, +1\}`
+        (logistic, ``classes[1]`` is +1) or the indices (multinomial). Labels
+        outside ``classes`` raise a ValueError.
 
         Parameters
         ----------
@@ -173,14 +175,11 @@ class InnerModel:
         ndarray of shape (n_samples,)
         """
         if not self.is_classifier:
-            return np.asarray(y, dtype=np.float64)
-        self._n_classes()
+            return self.get_datafit().encode(y)
+        datafit = self.get_datafit()
         enc = LabelEncoder()
         enc.classes_ = np.asarray(self.classes)
-        idx = enc.transform(np.asarray(y))
-        if self.datafit_kind == "logistic":
-            return 2.0 * idx - 1.0
-        return idx.astype(np.int64)
+        return datafit.encode_classes(enc.transform(np.asarray(y)))
 
     # -- problems -----------------------------------------------------------------------
     def check_lam(self, lam, n_features):
@@ -229,6 +228,7 @@ class InnerModel:
                 else np.array2string(np.asarray(v), threshold=6)
         return (f"InnerModel(datafit={short(self.datafit)}, penalty={short(self.penalty)}, "
                 f"fit_intercept={self.fit_intercept}, lam={short(self.lam)}"
+                + (", positive=True" if self.positive else "")
                 + (f", classes={short(self.classes)})" if self.classes is not None else ")"))
 
 
@@ -243,9 +243,18 @@ def from_estimator(estimator, y):
     ==========================================  ===========================================
     ``Lasso(alpha)``                            :math:`[\alpha]` (penalty ``"l1"``)
     ``ElasticNet(alpha, l1_ratio=\rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]`
+    ``MultiTaskLasso(alpha)``                   :math:`[\alpha]` (block penalty)
+    ``MultiTaskElasticNet(alpha, \rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]` (block)
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
+    ``PoissonRegressor(alpha)``, ``Gamma...``   :math:`[\alpha]` (penalty ``"l2"``)
+    ``TweedieRegressor(alpha, power)``          :math:`[\alpha]`, 1 <= power <= 2, log link
     ==========================================  ===========================================
+
+    scikit-learn's GLMs minimize the mean half deviance plus
+    :math:`\frac{\alpha}{2}\|w\|^2`: the datafits of :mod:`skhypergrad.glm`
+    with the :class:`~skhypergrad.penalties.L2` penalty.
 
     scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
     \rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2`; dividing by :math:`Cn` gives the
@@ -255,9 +264,18 @@ def from_estimator(estimator, y):
     unpenalized model raises a ValueError. Two classes give the binary logistic
     datafit, more give the multinomial one.
 
+    ``LinearSVC`` (``loss="squared_hinge"``, one-vs-rest) gives the datafit
+    "squared_hinge" (:mod:`skhypergrad.squared_hinge`) with ``fit_intercept=False``:
+    liblinear penalizes its intercept as the weight of a synthetic feature, so its
+    model is this one on ``append_intercept_column(X, intercept_scaling)`` when
+    the estimator fits an intercept.
+
     Parameters
     ----------
-    estimator : Lasso, ElasticNet or LogisticRegression
+    estimator : scikit-learn linear model
+        ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
+        ``LogisticRegression``, ``LinearSVC`` or a log-link GLM regressor
+        (``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor``).
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -269,24 +287,33 @@ def from_estimator(estimator, y):
     """
     from sklearn.linear_model import ElasticNet as SkElasticNet
     from sklearn.linear_model import Lasso as SkLasso
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression, MultiTaskElasticNet
+    from sklearn.svm import LinearSVC
 
     name = type(estimator).__name__
+    if isinstance(estimator, MultiTaskElasticNet):  # MultiTaskLasso included
+        return _multitask_model(estimator, y)
+    glm = _glm_datafit(estimator)
+    if glm is not None:
+        alpha = float(estimator.alpha)
+        if not alpha > 0:
+            raise ValueError(f"{name} needs alpha > 0 (an L2 penalty to tune), got "
+                             f"alpha={estimator.alpha!r}.")
+        return InnerModel(glm, "l2", bool(estimator.fit_intercept), lam=np.array([alpha]))
     if isinstance(estimator, (SkLasso, SkElasticNet)):
-        if getattr(estimator, "positive", False):
-            raise ValueError(f"{name}(positive=True) is not supported.")
+        positive = bool(estimator.positive)
         alpha = float(estimator.alpha)
         if not alpha > 0:
             raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
         if isinstance(estimator, SkLasso):
             return InnerModel("quadratic", "l1", bool(estimator.fit_intercept),
-                              lam=np.array([alpha]))
+                              lam=np.array([alpha]), positive=positive)
         rho = float(estimator.l1_ratio)
         if not 0 < rho <= 1:
             raise ValueError(f"ElasticNet needs 0 < l1_ratio <= 1 (an L1 part), got "
                              f"l1_ratio={estimator.l1_ratio!r}.")
         return InnerModel("quadratic", "elasticnet", bool(estimator.fit_intercept),
-                          lam=enet_lam_from_sklearn(alpha, rho))
+                          lam=enet_lam_from_sklearn(alpha, rho), positive=positive)
     if isinstance(estimator, LogisticRegression):
         rho = _logistic_l1_ratio(estimator)
         C = float(estimator.C)
@@ -303,8 +330,86 @@ def from_estimator(estimator, y):
                               lam=lam[:1]).bind(y)
         return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
                           lam=lam).bind(y)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or "
-                     f"LogisticRegression, or a skhypergrad InnerModel; got {name}.")
+    if isinstance(estimator, LinearSVC):
+        return _svc_model(estimator, y)
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression, "
+                     f"LinearSVC, PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
+                     f"skhypergrad InnerModel; got {name}.")
+
+
+def _glm_datafit(estimator):
+    """The datafit of a scikit-learn ``PoissonRegressor``, ``GammaRegressor`` or
+    ``TweedieRegressor`` (1 <= power <= 2, log link; ValueError otherwise), or None
+    for any other estimator."""
+    from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+
+    if isinstance(estimator, PoissonRegressor):
+        return "poisson"
+    if isinstance(estimator, GammaRegressor):
+        return "gamma"
+    if not isinstance(estimator, TweedieRegressor):
+        return None
+    power = float(estimator.power)
+    link = estimator.link
+    if link not in ("log", "auto") or (link == "auto" and power <= 0):
+        raise ValueError(f"TweedieRegressor(link={link!r}, power={power!r}) is not "
+                         "supported: only the log link (link='log', or 'auto' with "
+                         "power > 0).")
+    if power == 1.0:
+        return "poisson"
+    if power == 2.0:
+        return "gamma"
+    if not 1.0 < power < 2.0:
+        raise ValueError(f"TweedieRegressor(power={power!r}) is not supported: the log-link "
+                         "deviance is convex for 1 <= power <= 2 only.")
+    return Tweedie(power)
+
+
+def _svc_model(estimator, y):
+    """The inner model of a ``LinearSVC`` (see :func:`from_estimator`)."""
+    if estimator.loss != "squared_hinge":
+        raise ValueError(f"LinearSVC(loss={estimator.loss!r}) is not differentiable; "
+                         "hyperparameter gradients need loss='squared_hinge'.")
+    if getattr(estimator, "multi_class", "ovr") != "ovr":
+        raise ValueError(f"LinearSVC(multi_class={estimator.multi_class!r}) is not "
+                         "supported; use multi_class='ovr'.")
+    if estimator.class_weight is not None:
+        raise ValueError("LinearSVC(class_weight=...) is not supported.")
+    C = float(estimator.C)
+    if not 0 < C < np.inf:
+        raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
+    return InnerModel("squared_hinge", estimator.penalty, False,
+                      lam=svc_lam_from_sklearn(C, len(y))).bind(y)
+
+
+def _multitask_model(estimator, y):
+    r"""The inner model of a ``MultiTaskLasso`` / ``MultiTaskElasticNet`` on targets ``y``
+    of shape (n, T): multi-output least squares with the block penalty
+    (:class:`~skhypergrad.group_penalties.GroupL21`, or
+    :class:`~skhypergrad.group_penalties.GroupElasticNet` with
+    ``lam = [alpha rho, alpha (1 - rho)]`` when ``l1_ratio = rho < 1``)."""
+    from sklearn.linear_model import MultiTaskLasso
+
+    from .group_penalties import GroupElasticNet, GroupL21
+    from .multitask import MultiTaskQuadratic
+
+    name = type(estimator).__name__
+    y = np.asarray(y)
+    if y.ndim != 2:
+        raise ValueError(f"{name} needs 2d targets (n_samples, n_tasks), got {y.shape}.")
+    alpha = float(estimator.alpha)
+    if not alpha > 0:
+        raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
+    rho = 1.0 if isinstance(estimator, MultiTaskLasso) else float(estimator.l1_ratio)
+    if not 0 < rho <= 1:
+        raise ValueError(f"{name} needs 0 < l1_ratio <= 1 (an L1 part), got "
+                         f"l1_ratio={estimator.l1_ratio!r}.")
+    datafit = MultiTaskQuadratic(y.shape[1])
+    if rho == 1.0:
+        return InnerModel(datafit, GroupL21(), bool(estimator.fit_intercept),
+                          lam=np.array([alpha]))
+    return InnerModel(datafit, GroupElasticNet(), bool(estimator.fit_intercept),
+                      lam=enet_lam_from_sklearn(alpha, rho))
 
 
 def _logistic_l1_ratio(estimator):

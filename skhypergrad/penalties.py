@@ -9,13 +9,14 @@ Every penalty here is
 with per-feature L1 weights ``l1`` and one L2 weight ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-=============  ===================  ======================  ==========
-penalty        ``lam``              ``l1``                  ``l2``
-=============  ===================  ======================  ==========
-:class:`L1`            ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNet`    ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
-:class:`WeightedL1`    ``lam`` of length p  ``lam``                 0
-=============  ===================  ======================  ==========
+===================  ===================  ======================  ==========
+penalty              ``lam``              ``l1``                  ``l2``
+===================  ===================  ======================  ==========
+:class:`L1`          ``[lam1]``           ``lam1 * ones(p)``      0
+:class:`ElasticNet`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
+:class:`WeightedL1`  ``lam`` of length p  ``lam``                 0
+:class:`L2`          ``[lam2]``           0                       ``lam2``
+===================  ===================  ======================  ==========
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
@@ -41,11 +42,13 @@ The module also converts scikit-learn's parametrizations (``alpha``,
 import numpy as np
 
 from ._kernels import prox_enet, prox_enet_mask
+from ._prox_jacobian import DiagonalJacobian
 
 __all__ = [
-    "L1", "ElasticNet", "WeightedL1",
+    "L1", "ElasticNet", "WeightedL1", "L2",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
-    "logistic_lam_from_sklearn", "logistic_sklearn_from_lam",
+    "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
+    "svc_lam_from_sklearn", "svc_sklearn_from_lam",
 ]
 
 
@@ -57,16 +60,16 @@ def _uniform(value, n_features):
     return out
 
 
-def _mask(z, l1, step, n_outputs):
+def _mask(z, l1, step, n_outputs, lower):
     """The kernel :func:`prox_enet_mask` on flat coefficients ``z``."""
     return prox_enet_mask(np.ascontiguousarray(z, dtype=np.float64), l1, float(step),
-                          int(n_outputs))
+                          int(n_outputs), lower)
 
 
-def _prox(z, l1, l2, step, n_outputs):
+def _prox(z, l1, l2, step, n_outputs, lower):
     """The kernel :func:`prox_enet` on flat coefficients ``z``."""
     return prox_enet(np.ascontiguousarray(z, dtype=np.float64), l1, float(l2), float(step),
-                     int(n_outputs))
+                     int(n_outputs), lower)
 
 
 def _expand(l1, n_outputs):
@@ -78,10 +81,40 @@ def _fold(g, n_features, n_outputs):
 
 
 class BasePenalty:
-    """Shared elastic-net algebra; subclasses define the linear map ``lam -> (l1, l2)``."""
+    r"""Shared elastic-net algebra; subclasses define the linear map ``lam -> (l1, l2)``.
+
+    Parameters
+    ----------
+    positive : bool, default=False
+        Constrain the coefficients to be nonnegative (scikit-learn's ``positive=True``):
+        the penalty is then :math:`G(w) + \iota_{w \ge 0}`, whose prox clips at 0
+        and whose conservative Jacobian is 0 where the clip is active.
+    """
 
     #: whether the map uses ``l2`` (False: ``l2`` is always 0)
     has_l2 = False
+    #: whether the prox's Jacobian is diagonal (:meth:`prox_jac_diag`); a penalty whose
+    #: Jacobian is not (block penalties) declares False and gives :meth:`prox_jacobian`
+    diagonal_jacobian = True
+    #: whether the penalty acts on whole rows of multi-output coefficients (the L2,1
+    #: norm of a feature's outputs) rather than on each coefficient
+    group_rows = False
+    #: whether the map uses ``l1`` (False: ``l1`` is always 0)
+    has_l1 = True
+    #: nonnegative coefficients (set by the constructor)
+    positive = False
+
+    def __init__(self, positive=False):
+        self.positive = bool(positive)
+
+    @property
+    def lower(self):
+        """The lower bound on the coefficients the kernels take: 0.0 or ``-inf``."""
+        return 0.0 if self.positive else -np.inf
+
+    def __repr__(self):
+        return f"{type(self).__name__}(positive=True)" if self.positive \
+            else f"{type(self).__name__}()"
 
     def n_hyper(self, n_features):
         """Number of hyperparameters for ``n_features`` features."""
@@ -129,6 +162,19 @@ class BasePenalty:
         return lam
 
     # -- the elastic-net algebra, written once ---------------------------------
+    def row_dual_norms(self, u):
+        r"""Dual norms of the rows of multi-output ``u`` (p, K): :math:`\|u_j\|_\infty`
+        (the dual of :math:`\sum_k |w_{jk}|`)."""
+        return np.abs(u).max(axis=1)
+
+    def conjugate_excess(self, u, l1):
+        r""":math:`\sum_{jk} \max(|u_{jk}| - l1_j, 0)^2` for ``u`` of shape (p, K): the
+        conjugate of the penalty at ``u`` is it over ``2 l2``."""
+        excess = np.abs(u) - l1[:, None]
+        np.maximum(excess, 0.0, out=excess)  # in place: p may be large
+        np.square(excess, out=excess)
+        return float(np.sum(excess))
+
     def value(self, coef, lam):
         """``sum_j l1_j |coef_j| + l2/2 ||coef||^2`` (coef of shape (p,) or (p, K))."""
         coef = np.asarray(coef)
@@ -151,17 +197,23 @@ class BasePenalty:
     def prox(self, z, step, lam, n_features, n_outputs=1):
         r"""``S_{g l1}(z) / (1 + g l2)`` on flat coefficients ``z``."""
         l1, l2 = self.weights(lam, n_features)
-        return _prox(z, l1, l2, step, n_outputs)
+        return _prox(z, l1, l2, step, n_outputs, self.lower)
 
     def prox_mask(self, z, step, lam, n_features, n_outputs=1):
-        r"""``D = 1{|z| > g l1}``; ``d prox / dz = D / (1 + g l2)``."""
+        r"""``D = 1{|z| > g l1}`` (``1{z > g l1}`` when ``positive``);
+        ``d prox / dz = D / (1 + g l2)``."""
         l1, _ = self.weights(lam, n_features)
-        return _mask(z, l1, step, n_outputs)
+        return _mask(z, l1, step, n_outputs, self.lower)
 
     def prox_jac_diag(self, z, step, lam, n_features, n_outputs=1):
         """Diagonal of the conservative Jacobian ``d prox / dz``."""
         l1, l2 = self.weights(lam, n_features)
-        return _mask(z, l1, step, n_outputs) / (1.0 + step * l2)
+        return _mask(z, l1, step, n_outputs, self.lower) / (1.0 + step * l2)
+
+    def prox_jacobian(self, z, step, lam, n_features, n_outputs=1):
+        """The Jacobian of :meth:`prox_jac_diag` as a
+        :class:`~skhypergrad._prox_jacobian.DiagonalJacobian`."""
+        return DiagonalJacobian(self.prox_jac_diag(z, step, lam, n_features, n_outputs))
 
     def prox_jac_on_support(self, step, lam):
         r"""The entries of :meth:`prox_jac_diag` where the mask is 1: one number,
@@ -181,8 +233,9 @@ class BasePenalty:
     def prox_vjp_lam(self, z, step, lam, u, n_features, n_outputs=1):
         r"""``(d prox / d lam)^T u`` for a cotangent ``u`` on the coefficients."""
         l1, l2 = self.weights(lam, n_features)
-        prox_u = float(_prox(z, l1, l2, step, n_outputs) @ u) if self.has_l2 else 0.0
-        d_sign_u = _mask(z, l1, step, n_outputs) * np.sign(z) * u
+        prox_u = float(_prox(z, l1, l2, step, n_outputs, self.lower) @ u) \
+            if self.has_l2 else 0.0
+        d_sign_u = _mask(z, l1, step, n_outputs, self.lower) * np.sign(z) * u
         return self._vjp_lam(d_sign_u, prox_u, step, l2, n_features, n_outputs)
 
     def prox_vjp_lam_on_support(self, coef_s, support, step, lam, u_s, n_features,
@@ -226,8 +279,6 @@ class L1(BasePenalty):
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l1)])
 
-    def __repr__(self):
-        return "L1()"
 
 
 class ElasticNet(BasePenalty):
@@ -251,8 +302,6 @@ class ElasticNet(BasePenalty):
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l1), float(l2)])
 
-    def __repr__(self):
-        return "ElasticNet()"
 
 
 class WeightedL1(BasePenalty):
@@ -270,8 +319,34 @@ class WeightedL1(BasePenalty):
     def lam_from_weights(self, l1, l2, n_features):
         return np.full(n_features, float(l1))
 
-    def __repr__(self):
-        return "WeightedL1()"
+
+
+class L2(BasePenalty):
+    r"""Ridge penalty :math:`\frac{\lambda_2}{2}\|w\|^2`; ``lam = [lam2]``.
+
+    Smooth: the prox is :math:`z / (1 + g\,\lambda_2)` and its Jacobian
+    :math:`1 / (1 + g\,\lambda_2)` wherever ``z != 0`` (a coefficient exactly 0,
+    as that of a zero column, is read as inactive).
+    """
+
+    has_l2 = True
+    has_l1 = False
+
+    def n_hyper(self, n_features):
+        return 1
+
+    def weights(self, lam, n_features):
+        return _uniform(0.0, n_features), self.l2_weight(lam)
+
+    def l2_weight(self, lam):
+        return float(np.asarray(lam, dtype=np.float64).ravel()[0])
+
+    def weights_vjp(self, g_l1, g_l2):
+        return np.array([g_l2])
+
+    def lam_from_weights(self, l1, l2, n_features):
+        return np.array([float(l2)])
+
 
 
 # -- scikit-learn parametrizations ---------------------------------------------
@@ -303,9 +378,30 @@ def logistic_lam_from_sklearn(C, l1_ratio, n_samples):
     return np.array([l1_ratio, 1.0 - l1_ratio]) / (C * n_samples)
 
 
+def logistic_weight_from_C(C, n_samples):
+    r"""The total weight :math:`1/(Cn)` (``lam1 + lam2``) of scikit-learn's ``C``: a bound
+    on ``C`` as a bound on the weights (``C`` large is a weight small)."""
+    return 1.0 / (C * n_samples)
+
+
 def logistic_sklearn_from_lam(lam, n_samples):
     """``(C, l1_ratio)`` from ``lam = [lam1]`` or ``[lam1, lam2]``."""
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
     total = float(lam.sum())
     l1_ratio = float(lam[0] / total) if total > 0 else 1.0
     return 1.0 / (total * n_samples), l1_ratio
+
+
+def svc_lam_from_sklearn(C, n_samples):
+    r"""``lam = [1 / (C n)]`` from scikit-learn's ``LinearSVC(C)`` (either penalty).
+
+    liblinear minimizes :math:`C\sum_i \ell_i + \frac12\|w\|^2` (or
+    :math:`+ \|w\|_1`); dividing by :math:`Cn`: the weight :math:`1/(Cn)` of
+    :class:`L2` (``lam = [lam2]``) or :class:`L1` (``lam = [lam1]``).
+    """
+    return np.array([1.0 / (float(C) * n_samples)])
+
+
+def svc_sklearn_from_lam(lam, n_samples):
+    """``C`` from ``lam = [lam1]`` or ``[lam2]``."""
+    return 1.0 / (float(np.atleast_1d(lam)[0]) * n_samples)

@@ -78,8 +78,8 @@ def _problem(estimator, X, y):
 
 def _solver(estimator, model, tol):
     from ._base import default_solver
-    return default_solver(estimator.solver, model.datafit_kind, tol=tol,
-                          random_state=estimator.random_state)
+    return default_solver(estimator.solver, tol=tol,
+                          random_state=estimator.random_state, datafit=model.get_datafit())
 
 
 def _strength_name(estimator):

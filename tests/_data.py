@@ -62,3 +62,16 @@ def traced_peak(func, *args, **kwargs):
         return out, tracemalloc.get_traced_memory()[1] - start
     finally:
         tracemalloc.stop()
+
+
+def log_lam_finite_differences(crit, model, X, y, lam, solver, eps=1e-5):
+    """Central differences of ``crit``'s value in ``log(lam)``, one entry at a time: what
+    a hypergradient in ``log lam`` must match."""
+    out = []
+    for j in range(len(lam)):
+        up, down = np.array(lam, dtype=float), np.array(lam, dtype=float)
+        up[j] *= np.exp(eps)
+        down[j] *= np.exp(-eps)
+        out.append((crit.value(model, X, y, up, solver=solver).value
+                    - crit.value(model, X, y, down, solver=solver).value) / (2 * eps))
+    return np.array(out)

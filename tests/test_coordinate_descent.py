@@ -264,7 +264,7 @@ def test_unsupported_datafit_is_refused():
     X, y = _regression()
 
     class Other(Quadratic):
-        kind = 7
+        newton_model = None
 
     with pytest.raises(ValueError, match="CoordinateDescent.*ProxGradient"):
         CoordinateDescent().solve(ProxGradMap(Other(), L1(), X, y), [0.1])
@@ -322,8 +322,8 @@ def test_dense_curvature_blocks_equal_the_kernels(max_entries):
     a = rng.standard_normal((n, K))
     ws = np.array([0, 2, 3, 7])
     empty, no_index = np.empty(0), np.empty(0, dtype=np.int32)
-    ref = columns_gradient_curvature_blocks(X, empty, no_index, no_index, ws, a, h)
-    got = gradient_curvature_blocks(X, empty, no_index, no_index, ws, a, h, max_entries)
+    ref = columns_gradient_curvature_blocks(X, empty, no_index, no_index, empty, ws, a, h)
+    got = gradient_curvature_blocks(X, empty, no_index, no_index, empty, ws, a, h, max_entries)
     for r, g in zip(ref, got):
         np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-15)
 

@@ -564,9 +564,11 @@ def test_direct_solve_of_the_active_set_system(m):
 
 def test_aid_cg_never_writes_into_the_callers_outer_gradient():
     """AID-CG on the support of a sparse problem reuses the array ``outer_grad`` returns
-    only when it says it is new (``returns_new_array``); a caller's kept array is left
-    as it was, and the hypergradient is the same either way."""
+    only when it says it is new (an OuterGradient declaring ``returns_new_array``); a
+    caller's kept array is left as it was, and the hypergradient is the same either way."""
     import scipy.sparse as sp
+
+    from skhypergrad.hypergrad._protocols import OuterGradient
 
     from skhypergrad import AIDConjugateGradient, CoordinateDescent
     from skhypergrad.datafits import Quadratic
@@ -585,11 +587,13 @@ def test_aid_cg_never_writes_into_the_callers_outer_gradient():
     res = AIDConjugateGradient(tol=1e-12).hypergradient(pgmap, lam, w, lambda _: kept)
     np.testing.assert_array_equal(kept, before)
 
-    def fresh(_):
-        return kept.copy()
+    class Fresh(OuterGradient):
+        returns_new_array = True
 
-    fresh.returns_new_array = True
-    again = AIDConjugateGradient(tol=1e-12).hypergradient(pgmap, lam, w, fresh)
+        def __call__(self, _):
+            return kept.copy()
+
+    again = AIDConjugateGradient(tol=1e-12).hypergradient(pgmap, lam, w, Fresh())
     np.testing.assert_allclose(again.grad, res.grad, rtol=1e-12)
     np.testing.assert_allclose(again.state, res.state, rtol=1e-12)
 
@@ -602,7 +606,7 @@ def test_aid_cg_reads_the_heldout_gradient_on_the_active_set(fit_intercept, stor
     whole gradient computed) and returns the adjoint as the entries where it differs from
     grad C: the hypergradient and the dense adjoint of a caller's plain function, a state
     that warm-starts AID-FP and AID-CG alike."""
-    from skhypergrad._outer_loss import _OuterLoss, _heldout_loss
+    from skhypergrad._outer_loss import _HeldOutGradient, _heldout_loss
     from skhypergrad.models import InnerModel
     from skhypergrad.solvers import CoordinateDescent
 
@@ -618,8 +622,8 @@ def test_aid_cg_reads_the_heldout_gradient_on_the_active_set(fit_intercept, stor
     plain = AIDConjugateGradient(tol=1e-13).hypergradient(pgmap, lam, w,
                                                           lambda w_: outer.grad(w_))
     whole = []
-    grad = _OuterLoss.grad
-    monkeypatch.setattr(_OuterLoss, "grad",
+    grad = _HeldOutGradient.__call__
+    monkeypatch.setattr(_HeldOutGradient, "__call__",
                         lambda self, w_: whole.append(1) or grad(self, w_))
     lazy = AIDConjugateGradient(tol=1e-13).hypergradient(pgmap, lam, w, outer.grad)
     assert whole == []

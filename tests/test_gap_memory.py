@@ -120,7 +120,7 @@ def test_uniform_weights_are_a_zero_stride_view(penalty, lam):
     z = np.random.default_rng(0).standard_normal(1_000_000)
     l2 = lam[1] if len(lam) > 1 else 0.0
     np.testing.assert_array_equal(penalty.prox(z, 0.5, np.array(lam), 1_000_000),
-                                  prox_enet(z, np.full(1_000_000, 0.3), l2, 0.5, 1))
+                                  prox_enet(z, np.full(1_000_000, 0.3), l2, 0.5, 1, -np.inf))
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -166,7 +166,8 @@ def test_sparse_curvatures_never_p_sized():
     np.testing.assert_array_equal(prob.moving_bounds(ws), lc[np.append(ws, 500)])
     a = prob.derivative(pgmap.design.matvec(w + 0.01))
     grad = prob.gradient(w, a)
-    expected = prox_scores(w[:500], grad, prob.l1_entries, prob.l2, lc[:500], np.empty(500))
+    expected = prox_scores(w[:500], grad, prob.l1_entries, prob.l2, prob.lower, lc[:500],
+                           np.empty(500))
     for chunk in (7, 64, 500, 4096):
         scores = grad.copy()
         decrease = prob._scores_in_place(w, scores, chunk)

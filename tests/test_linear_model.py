@@ -399,3 +399,27 @@ def test_weighted_lasso_wins_with_useless_features_on_a_larger_scale(seed):
     weighted = WeightedLassoHyperGrad(cv=5).fit(X, y)
     assert mse(weighted) < 0.97 * mse(lasso)
     assert np.median(weighted.alphas_[10:]) > np.median(weighted.alphas_[:10])
+
+
+@pytest.mark.parametrize("Est", [LassoHyperGrad, LogisticRegressionHyperGrad])
+def test_splitters_as_scikit_learn_has_them(Est):
+    """A generator of splits is read once and serves the whole search (the same result as
+    its list); ``groups`` reach a group splitter, whose folds never split a group."""
+    from sklearn.model_selection import GroupKFold, KFold
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 6))
+    y = X[:, 0] - 0.5 * X[:, 1] + 0.3 * rng.standard_normal(60)
+    if Est is LogisticRegressionHyperGrad:
+        y = (y > 0).astype(int)
+    kf = KFold(4, shuffle=True, random_state=0)
+    ref = Est(cv=list(kf.split(X)), max_iter=4).fit(X, y)
+    est = Est(cv=kf.split(X), max_iter=4).fit(X, y)
+    assert est.n_evals_ > 1
+    np.testing.assert_allclose(est.lam_, ref.lam_, rtol=1e-12)
+    groups = np.repeat(np.arange(12), 5)
+    grouped = Est(cv=GroupKFold(4), max_iter=4).fit(X, y, groups=groups)
+    by_hand = Est(cv=list(GroupKFold(4).split(X, y, groups)), max_iter=4).fit(X, y)
+    np.testing.assert_allclose(grouped.lam_, by_hand.lam_, rtol=1e-12)
+    with pytest.raises(ValueError, match="groups"):
+        Est(cv=GroupKFold(4), max_iter=4).fit(X, y)

@@ -244,3 +244,26 @@ def test_bounds_callback_groups():
     assert np.all((alphas >= 0.01 - 1e-12) & (alphas <= 0.2 + 1e-12))
     assert search.n_splits_ == 3
     assert clone(search).get_params()["bounds"] == (0.01, 0.2)
+
+
+def test_verbose_lines_name_the_hyperparameters_and_start_with_the_scan(capsys):
+    """verbose=1: the scan's start (before any solve), its best point, each descent step
+    and the result, in the estimator's names with the elapsed time; verbose=2 adds each
+    scan point. No private name appears."""
+    from sklearn.datasets import load_diabetes
+
+    from skhypergrad import ElasticNetHyperGrad
+
+    X, y = load_diabetes(return_X_y=True)
+    est = ElasticNetHyperGrad(verbose=1, max_iter=3).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("[ElasticNetHyperGrad] scan of up to")
+    assert "scan done" in lines[1] and "alpha=" in lines[1] and "l1_ratio=" in lines[1]
+    assert lines[-1].startswith("[ElasticNetHyperGrad] done")
+    assert f"alpha={est.alpha_:.4g}" in lines[-1]
+    assert all(line.rstrip().endswith(" s)") for line in lines)
+    assert not any("CrossVal" in line or "PreparedFolds" in line for line in lines)
+    HyperGradSearchCV(ElasticNet(), verbose=2, max_iter=2).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[1].startswith("[HyperGradSearchCV] scan 1/")
+    assert sum("] scan " in line and "/" in line for line in lines) >= 5

@@ -6,7 +6,7 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from skhypergrad.penalties import (
-    L1, ElasticNet, WeightedL1, enet_lam_from_sklearn, enet_sklearn_from_lam,
+    L1, L2, ElasticNet, WeightedL1, enet_lam_from_sklearn, enet_sklearn_from_lam,
     logistic_lam_from_sklearn, logistic_sklearn_from_lam)
 
 P = 6
@@ -14,10 +14,10 @@ P = 6
 
 def _lam(penalty):
     return {"L1": np.array([0.3]), "ElasticNet": np.array([0.3, 0.5]),
-            "WeightedL1": np.linspace(0.1, 0.6, P)}[type(penalty).__name__]
+            "WeightedL1": np.linspace(0.1, 0.6, P), "L2": np.array([0.5])}[type(penalty).__name__]
 
 
-PENALTIES = [L1(), ElasticNet(), WeightedL1()]
+PENALTIES = [L1(), ElasticNet(), WeightedL1(), L2()]
 
 
 @pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
@@ -87,3 +87,31 @@ def test_sklearn_parametrizations_round_trip():
     lam = logistic_lam_from_sklearn(2.0, 0.5, 100)
     np.testing.assert_allclose(lam, [0.0025, 0.0025])
     assert logistic_sklearn_from_lam(lam, 100) == pytest.approx((2.0, 0.5))
+
+
+def test_ridge_is_sklearns_with_exact_hypergradients():
+    """InnerModel(penalty="l2"): scikit-learn's Ridge(alpha) at lam2 = alpha / n, and the
+    held-out gradient in lam2 against central finite differences."""
+    from sklearn.linear_model import Ridge
+
+    from skhypergrad import HeldOut
+    from skhypergrad.models import InnerModel
+    from skhypergrad.solvers import CoordinateDescent
+
+    rng = np.random.default_rng(0)
+    X, X_val = rng.standard_normal((50, 8)), rng.standard_normal((30, 8))
+    beta = rng.standard_normal(8)
+    y, y_val = X @ beta + rng.standard_normal(50), X_val @ beta + rng.standard_normal(30)
+    model = InnerModel("quadratic", "l2", fit_intercept=True)
+    lam, solver = np.array([0.3]), CoordinateDescent(tol=1e-14)
+    pgmap = model.make_map(X, y, center=True)
+    w = pgmap.design.to_original(solver.solve(pgmap, lam).w)
+    sk = Ridge(alpha=lam[0] * 50).fit(X, y)
+    np.testing.assert_allclose(w[:-1], sk.coef_, rtol=1e-6)
+    assert w[-1] == pytest.approx(sk.intercept_, rel=1e-6)
+    crit = HeldOut(X_val, y_val)
+    res = crit.value_and_grad(model, X, y, lam, solver=solver, engine="aid-cg")
+    eps = 1e-5
+    fd = (crit.value(model, X, y, lam * np.exp(eps), solver=solver).value
+          - crit.value(model, X, y, lam * np.exp(-eps), solver=solver).value) / (2 * eps)
+    assert res.grad[0] == pytest.approx(fd, rel=1e-6)

@@ -1,22 +1,32 @@
 """Protects the intercept's invariance (:mod:`skhypergrad._design`, centred designs): with
-``fit_intercept=True``, shifting the columns of a dense ``X`` or the target changes
-neither the chosen hyperparameters, nor ``coef_``, nor the work done; the intercept
-absorbs the shift exactly."""
+``fit_intercept=True``, shifting the columns of ``X`` (dense, or sparse: centred
+implicitly) or the target changes neither the chosen hyperparameters, nor ``coef_``,
+nor the work done; the intercept absorbs the shift exactly."""
 
 import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, Lasso
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from skhypergrad import (SURE, CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
                          LassoHyperGrad, LogisticRegressionHyperGrad, WeightedLassoHyperGrad,
                          hypergradient)
+from skhypergrad import ElasticNet as EnetPenalty
+from skhypergrad import Logistic, Multinomial, ProxGradMap, Quadratic
 from skhypergrad._design import Design, centred, gram_of, seed_row_subset_grams
+from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 
 SHIFTS = [(100.0, 0.0), (1e4, 0.0), (0.0, 1e5)]
+#: dense, and sparse with every entry stored (the shifted columns have no zeros)
+STORAGES = ["dense", "csr"]
+
+
+def _stored(X, storage):
+    return sp.csr_matrix(X) if storage == "csr" else X
 
 
 def _data(n=90, p=8, seed=0):
@@ -31,15 +41,17 @@ def _epochs(est):
     return sum(h["n_iter_inner"] for h in est.history_)
 
 
-@pytest.mark.parametrize("Est, shift_x, shift_y", [
-    (Est, sx, sy) for Est in (ElasticNetHyperGrad, LassoHyperGrad, WeightedLassoHyperGrad,
-                              LogisticRegressionHyperGrad)
-    for sx, sy in SHIFTS if not (Est is LogisticRegressionHyperGrad and sy)])  # labels: no shift
-def test_estimators_do_not_see_a_shift(Est, shift_x, shift_y):
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("Est, shift_x, shift_y, n_classes", [
+    (Est, sx, sy, n_classes)
+    for Est, n_classes in ((ElasticNetHyperGrad, 0), (LassoHyperGrad, 0),
+                           (WeightedLassoHyperGrad, 0), (LogisticRegressionHyperGrad, 2),
+                           (LogisticRegressionHyperGrad, 3))
+    for sx, sy in SHIFTS if not (n_classes and sy)])  # labels: no shift
+def test_estimators_do_not_see_a_shift(Est, shift_x, shift_y, n_classes, storage):
     X, y = _data()
-    classifier = Est is LogisticRegressionHyperGrad
-    if classifier:
-        y = (y > np.median(y)).astype(int)
+    if n_classes:
+        y = np.searchsorted(np.quantile(y, np.linspace(0, 1, n_classes + 1)[1:-1]), y)
         cv = StratifiedKFold(3, shuffle=True, random_state=0)
     else:
         cv = KFold(3, shuffle=True, random_state=0)
@@ -47,7 +59,7 @@ def test_estimators_do_not_see_a_shift(Est, shift_x, shift_y):
     ref = Est(cv=cv, **kw).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        est = Est(cv=cv, **kw).fit(X + shift_x, y + shift_y)
+        est = Est(cv=cv, **kw).fit(_stored(X + shift_x, storage), y + shift_y)
     np.testing.assert_allclose(est.lam_, ref.lam_, rtol=1e-6)
     scale = np.abs(ref.coef_).max()
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-6 * scale)
@@ -58,47 +70,84 @@ def test_estimators_do_not_see_a_shift(Est, shift_x, shift_y):
     assert _epochs(est) <= 2 * _epochs(ref)
 
 
-@pytest.mark.parametrize("shift_x, shift_y", SHIFTS)
-def test_search_cv_does_not_see_a_shift(shift_x, shift_y):
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("Est, shift_x, shift_y", [
+    (Est, sx, sy) for Est in (ElasticNet, LogisticRegression) for sx, sy in SHIFTS
+    if not (Est is LogisticRegression and sy)])
+def test_search_cv_does_not_see_a_shift(Est, shift_x, shift_y, storage):
     X, y = _data()
-    cv = KFold(3, shuffle=True, random_state=0)
-    ref = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(X, y)
-    search = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(X + shift_x, y + shift_y)
-    for name in ("alpha", "l1_ratio"):
+    if Est is LogisticRegression:
+        y = (y > np.median(y)).astype(int)
+        est = LogisticRegression(solver="saga", l1_ratio=0.5,
+                                 max_iter=10_000)
+        names = ("C", "l1_ratio")
+        cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    else:
+        est, names = ElasticNet(), ("alpha", "l1_ratio")
+        cv = KFold(3, shuffle=True, random_state=0)
+    ref = HyperGradSearchCV(est, cv=cv, max_iter=10).fit(X, y)
+    search = HyperGradSearchCV(est, cv=cv, max_iter=10).fit(
+        _stored(X + shift_x, storage), y + shift_y)
+    for name in names:
         assert search.best_params_[name] == pytest.approx(ref.best_params_[name], rel=1e-6)
     assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-6)
 
 
+@pytest.mark.parametrize("storage", STORAGES)
 @pytest.mark.parametrize("criterion", [HeldOut, CrossVal, SURE], ids=lambda c: c.__name__)
 @pytest.mark.parametrize("shift_x, shift_y", SHIFTS)
-def test_hypergradient_does_not_see_a_shift(criterion, shift_x, shift_y):
+def test_hypergradient_does_not_see_a_shift(criterion, shift_x, shift_y, storage):
     X, y = _data()
     X_val, y_val = _data(seed=1)
 
     def crit(sx, sy):
         if criterion is HeldOut:
-            return HeldOut(X_val + sx, y_val + sy)
+            return HeldOut(_stored(X_val + sx, storage), y_val + sy)
         return CrossVal(cv=3) if criterion is CrossVal else SURE(sigma=2.0)
 
     model = ElasticNet(alpha=0.2, l1_ratio=0.7)
     ref = hypergradient(model, X, y, criterion=crit(0.0, 0.0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # X + 1e4: the rounding floor
-        value, grad = hypergradient(model, X + shift_x, y + shift_y,
+        value, grad = hypergradient(model, _stored(X + shift_x, storage), y + shift_y,
                                     criterion=crit(shift_x, shift_y))
     assert value == pytest.approx(ref[0], rel=1e-6)
     np.testing.assert_allclose(grad, ref[1], rtol=1e-5, atol=1e-8 * np.abs(ref[1]).max())
 
 
-def test_hypergradient_on_a_shifted_target_is_the_closed_form():
+@pytest.mark.parametrize("storage", STORAGES)
+@pytest.mark.parametrize("criterion", [HeldOut, CrossVal], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("shift_x", [100.0, 1e4])
+def test_logistic_hypergradient_does_not_see_a_shift(criterion, shift_x, storage):
+    X, t = _data()
+    X_val, t_val = _data(seed=1)
+    y, y_val = (t > np.median(t)).astype(int), (t_val > np.median(t)).astype(int)
+
+    def crit(sx):
+        return HeldOut(_stored(X_val + sx, storage), y_val) if criterion is HeldOut \
+            else CrossVal(cv=3)
+
+    model = LogisticRegression(solver="saga", C=0.5, l1_ratio=0.5)
+    ref = hypergradient(model, X, y, criterion=crit(0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # X + 1e4: the rounding floor
+        value, grad = hypergradient(model, _stored(X + shift_x, storage), y,
+                                    criterion=crit(shift_x))
+    assert value == pytest.approx(ref[0], rel=1e-6)
+    np.testing.assert_allclose(grad, ref[1], rtol=1e-5, atol=1e-8 * np.abs(ref[1]).max())
+
+
+@pytest.mark.parametrize("storage", STORAGES)
+def test_hypergradient_on_a_shifted_target_is_the_closed_form(storage):
     """y + 1e5 with a signal of standard deviation 2, default settings: value and
     gradient of the held-out MSE match the active-set formula to 1e-4."""
     X, y = _data(n=60, p=10)
     X_val, y_val = _data(n=50, p=10, seed=1)
     y, y_val = y + 1e5, y_val + 1e5
     l1, l2 = 0.1, 0.01
-    value, grad = hypergradient(ElasticNet(alpha=l1 + l2, l1_ratio=l1 / (l1 + l2)), X, y,
-                                criterion=HeldOut(X_val, y_val))
+    value, grad = hypergradient(ElasticNet(alpha=l1 + l2, l1_ratio=l1 / (l1 + l2)),
+                                _stored(X, storage), y,
+                                criterion=HeldOut(_stored(X_val, storage), y_val))
     sk = ElasticNet(alpha=l1 + l2, l1_ratio=l1 / (l1 + l2), tol=1e-14, max_iter=10**6)
     sk.fit(X, y)
     S = np.flatnonzero(sk.coef_)
@@ -152,3 +201,78 @@ def test_lasso_is_sklearns_on_shifted_columns():
     sk = Lasso(alpha=est.alpha_, tol=1e-12, max_iter=10**6).fit(X + 1e4, y)
     np.testing.assert_allclose(est.coef_, sk.coef_, rtol=1e-6, atol=1e-8)
     assert est.intercept_ == pytest.approx(sk.intercept_, rel=1e-8)
+
+
+def _sparse_shifted(n=80, p=12, seed=0, density=0.3, shift=100.0):
+    """A sparse ``X`` whose stored entries have mean ``shift`` (its columns' means are
+    large against their spread, the case of shifted data), in CSR."""
+    rng = np.random.default_rng(seed)
+    X = sp.random(n, p, density=density, random_state=seed, format="csr")
+    X.data = shift + rng.standard_normal(X.nnz)
+    return X
+
+
+def test_sparse_design_is_centred_implicitly():
+    """Every product of a sparse design with column means is that of the dense centred
+    matrix, and the round trip to the model's own coordinates holds."""
+    X = _sparse_shifted()
+    Xc, mu = centred(X, True)
+    assert Xc is X
+    dense = Design(X.toarray() - mu, True, 1, mu)
+    design = Design(X, True, 1, mu)
+    assert design.sparse_offset is mu and dense.sparse_offset is None
+    rng = np.random.default_rng(1)
+    w, u, h = rng.standard_normal(13), rng.standard_normal(80), rng.random(80)
+    np.testing.assert_allclose(design.matvec(w), dense.matvec(w), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(design.rmatvec(u), dense.rmatvec(u), rtol=1e-10, atol=1e-9)
+    for weights in (h, 0.5):
+        np.testing.assert_allclose(design.weighted_gram(weights), dense.weighted_gram(weights),
+                                   rtol=1e-9, atol=1e-8)
+    np.testing.assert_allclose(design.column_squared_norms(), dense.column_squared_norms(),
+                               rtol=1e-9)
+    np.testing.assert_allclose(design.row_squared_norms(), dense.row_squared_norms(),
+                               rtol=1e-9)
+    assert design.squared_norm() == pytest.approx(dense.squared_norm(), rel=1e-6)
+    idx = np.array([1, 4, 7, 12])  # three columns and the intercept
+    np.testing.assert_allclose(design.take_columns(idx).matvec(w[idx]),
+                               dense.take_columns(idx).matvec(w[idx]), rtol=1e-10, atol=1e-9)
+    rows = np.arange(0, 80, 3)
+    np.testing.assert_allclose(design.take_rows(rows).matvec(w), dense.matvec(w)[rows],
+                               rtol=1e-10, atol=1e-9)
+    w_orig = design.to_original(w)
+    np.testing.assert_allclose(X @ w_orig[:12] + w_orig[12], design.matvec(w), rtol=1e-10,
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["quadratic", "logistic", "multinomial"])
+@pytest.mark.parametrize("solver", ["cd", "fista", "saga"])
+def test_solvers_on_a_sparse_design_centred_implicitly(kind, solver):
+    """On a sparse ``X`` whose columns are shifted by 100, each solver reaches the
+    solution of the dense centred problem (the same coordinates), coordinate descent
+    in as many epochs."""
+    X = _sparse_shifted(n=60, p=10, density=1.0)
+    rng = np.random.default_rng(2)
+    Xd = X.toarray()
+    t = (Xd - Xd.mean(axis=0)) @ rng.standard_normal(10) + 0.5 * rng.standard_normal(60)
+    if kind == "quadratic":
+        datafit, y, lam = Quadratic(), t + 1e3, np.array([0.05, 0.01])
+    elif kind == "logistic":
+        datafit, y, lam = Logistic(), np.where(t > np.median(t), 1.0, -1.0), np.array([0.01,
+                                                                                        0.01])
+    else:
+        datafit = Multinomial(3)
+        y = np.searchsorted(np.quantile(t, [1 / 3, 2 / 3]), t)
+        lam = np.array([0.01, 0.01])
+    penalty = EnetPenalty()
+    maps = [ProxGradMap(datafit, penalty, Xs, y, fit_intercept=True, center=True)
+            for Xs in (Xd, X.tocsc())]
+    make = {"cd": lambda: CoordinateDescent(tol=1e-12),
+            "fista": lambda: ProxGradient(tol=1e-10, max_iter=200_000),
+            "saga": lambda: StochasticProxGradient(tol=1e-8, max_epochs=20_000,
+                                                   random_state=0)}[solver]
+    ref, res = (make().solve(pgmap, lam) for pgmap in maps)
+    assert maps[1].design.sparse_offset is not None and res.converged
+    scale = np.abs(ref.w).max()
+    np.testing.assert_allclose(res.w, ref.w, rtol=1e-5, atol=1e-5 * scale)
+    if solver == "cd":
+        assert res.n_iter <= 2 * ref.n_iter

@@ -12,8 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, ProxGradMap,
                          Quadratic, WeightedL1)
 from skhypergrad.penalties import enet_lam_from_sklearn, logistic_lam_from_sklearn
-from skhypergrad.solvers._sgd_kernels import prox_sgd_epoch
-from skhypergrad.solvers.stochastic import StochasticProxGradient, _kernel_rows
+from skhypergrad._sgd_kernels import kernel_rows, prox_sgd_epoch
+from skhypergrad.solvers.stochastic import StochasticProxGradient
 
 from _data import as_storage, make_classification_data, make_regression_data
 
@@ -23,7 +23,7 @@ ENET = dict(alpha=0.05, l1_ratio=0.7)  # scikit-learn's ElasticNet parameters
 LOGREG = dict(C=0.5, l1_ratio=0.5)  # scikit-learn's LogisticRegression parameters
 
 
-def _problem(kind, storage="dense", fit_intercept=False, penalty=None):
+def _problem(kind, storage="dense", fit_intercept=False, penalty=None, center=False):
     """A small regularized problem ``(pgmap, lam)`` of each datafit."""
     if kind == "quadratic":
         X, y = make_regression_data(N, P)
@@ -34,7 +34,7 @@ def _problem(kind, storage="dense", fit_intercept=False, penalty=None):
         datafit = Logistic() if n_classes == 2 else Multinomial(n_classes)
         lam = logistic_lam_from_sklearn(n_samples=N, **LOGREG)
     pgmap = ProxGradMap(datafit, penalty or ElasticNet(), as_storage(X, storage),
-                        datafit.encode(y), fit_intercept=fit_intercept)
+                        datafit.encode(y), fit_intercept=fit_intercept, center=center)
     return pgmap, lam
 
 
@@ -59,19 +59,23 @@ def _assert_same_objective(pgmap, lam, w, w_ref, rtol=RTOL):
     assert abs(ours - ref) <= rtol * abs(ref), (ours, ref)
 
 
-@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("fit_intercept, center", [(False, False), (True, False),
+                                                   (True, True)])
 @pytest.mark.parametrize("kind", ["quadratic", "logistic", "multinomial"])
-def test_kernel_sample_gradients_match_datafit(storage, kind, fit_intercept):
+def test_kernel_sample_gradients_match_datafit(storage, kind, fit_intercept, center):
     # an epoch with zero steps fills the SAGA memory with the raw gradients at w
-    # and its mean with the full gradient
-    pgmap, _ = _problem(kind, storage, fit_intercept)
+    # and its mean with the full gradient (of the centred design: implicitly for a
+    # sparse X, whose column means the kernel then takes)
+    pgmap, _ = _problem(kind, storage, fit_intercept, center=center)
     design, n = pgmap.design, pgmap.design.n_samples
+    mu = np.empty(0) if design.sparse_offset is None else design.sparse_offset
     w = np.random.default_rng(1).standard_normal(design.n_params)
     memory, grad_mean = np.zeros(n * design.n_outputs), np.zeros(design.n_params)
     w_before = w.copy()
-    prox_sgd_epoch(*_kernel_rows(design.X), design.n_features, pgmap.y.astype(np.float64),
-                   pgmap.datafit.kind, design.n_outputs, design.fit_intercept, w,
-                   np.full(design.n_features, 0.1), 0.0, np.arange(n), 7,
+    prox_sgd_epoch(*kernel_rows(design.X), design.n_features, pgmap.y.astype(np.float64),
+                   pgmap.datafit.kernel_code, np.empty(0), design.n_outputs,
+                   design.fit_intercept, mu, w,
+                   np.full(design.n_features, 0.1), 0.0, -np.inf, np.arange(n), 7,
                    np.zeros(-(-n // 7)), True, memory, grad_mean)
     np.testing.assert_array_equal(w, w_before)
     raw = pgmap.datafit.raw_grad(pgmap.y, design.matvec(w))
@@ -204,6 +208,6 @@ def test_invalid_parameters(params, match):
 
 def test_unsupported_datafit():
     pgmap, lam = _problem("quadratic")
-    pgmap.datafit = type("Huber", (Quadratic,), {"kind": 7})()
-    with pytest.raises(ValueError, match="supports the Quadratic, Logistic"):
+    pgmap.datafit = type("Huber", (Quadratic,), {"kernel_code": None})()
+    with pytest.raises(ValueError, match="minibatch kernel.*ProxGradient"):
         StochasticProxGradient().solve(pgmap, lam)

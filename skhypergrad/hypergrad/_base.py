@@ -69,13 +69,17 @@ class BaseEngine:
     ``outer_grad(w)`` returns :math:`\\nabla C(w)` (same shape as ``w``; it may be
     called more than once, recomputing being cheaper in memory than keeping a
     copy) and ``state`` is the ``state`` of a previous result (warm start) or None.
-    The engines never write into an array ``outer_grad`` returns, unless
-    ``outer_grad.returns_new_array`` is True (the library's outer losses: a new
-    array at every call, which the engine may then reuse).
+    The engines never write into an array ``outer_grad`` returns, unless it is an
+    :class:`~skhypergrad.hypergrad._protocols.OuterGradient` that declares
+    ``returns_new_array`` (the library's outer losses: a new array at every call,
+    which the engine may then reuse).
     """
 
     #: whether the engine needs the inner problem solved first (False for ITD)
     needs_solution = True
+    #: whether a warm start may be a :class:`~skhypergrad.hypergrad._protocols.LazyVector`
+    #: (read by entries), not only an ndarray
+    accepts_lazy_state = False
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         raise NotImplementedError

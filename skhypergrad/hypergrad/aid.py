@@ -16,7 +16,9 @@ proximal-gradient map (:class:`~skhypergrad.fixed_point.ProxGradMap`, or any
 map with the same ``forward_step`` / ``prox_jac_diag`` parts). There
 :math:`A^T = (I - gH)\Delta` with :math:`\Delta = \partial_z T` diagonal
 (:math:`\delta_j = D_j / (1 + g\,l2)` on the coefficients, 1 on the
-intercept). Let :math:`S = \{j : \delta_j \neq 0\}` (support plus
+intercept), or block diagonal and symmetric for a block penalty (the
+multi-task L2,1: :mod:`skhypergrad.group_penalties`), where :math:`\Delta_S^{-1}`
+below is the inverse of its blocks on S. Let :math:`S = \{j : \delta_j \neq 0\}` (support plus
 intercept). Only :math:`\Delta v` enters :math:`A^T v`, and :math:`B^T v` only
 reads :math:`v_S`, so the rows S of the system close on themselves; with
 :math:`u = \Delta_S v_S` they read
@@ -44,10 +46,11 @@ import numpy as np
 from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from .._compact_states import _lazy_gradient
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
+from .._prox_jacobian import as_jacobian
 from ..fixed_point import ProxGradMap
 from ._base import BaseEngine, HypergradResult, empirical_rate, warn_not_converged
+from ._protocols import LazyVector, lazy_gradient, returns_new_array
 
 __all__ = ["AIDFixedPoint", "AIDConjugateGradient", "contraction_factor",
            "contraction_off_invariances", "convergence_rate"]
@@ -67,19 +70,18 @@ _NUMPY_CHOLESKY_MIN = 100
 def _warm_start(state, w):
     """The previous adjoint ``v`` when it fits this problem, else None.
 
-    ``state`` is an ndarray, or a lazy vector (with ``shape``, ``take(indices)``
-    and ``__array__``, e.g. a criterion's compact storage) that AID-CG reads on
-    the active set only and the other solvers make dense.
+    ``state`` is an ndarray, or a :class:`~skhypergrad.hypergrad._protocols.LazyVector`
+    (e.g. a criterion's compact storage) that AID-CG reads on the active set only
+    and the other solvers make dense.
     """
-    if isinstance(state, np.ndarray) or (hasattr(state, "take") and hasattr(state, "__array__")):
-        if tuple(state.shape) == w.shape:
-            return state
+    if isinstance(state, (np.ndarray, LazyVector)) and tuple(state.shape) == w.shape:
+        return state
     return None
 
 
 def _with_entries(c, idx, values):
     """The gradient ``c`` with the entries ``idx`` replaced: a new array, or for a lazy
-    gradient (see :func:`~skhypergrad._compact_states._lazy_gradient`) a lazy vector
+    gradient (:class:`~skhypergrad.hypergrad._protocols.GradientAt`) a lazy vector
     that keeps those entries only."""
     if isinstance(c, np.ndarray):
         v = c.copy()
@@ -94,30 +96,38 @@ def _on_active_set(v):
     reads) with zeros elsewhere, without the outer gradient."""
     if isinstance(v, np.ndarray):
         return v
-    x = np.zeros(v.shape)
-    x[v.stored.indices] = v.stored.values
-    return x
+    return v.on_entries()
+
+
+def _jacobian(pgmap, lin, w, lam):
+    """The prox's Jacobian of a proximal-gradient map at ``w``: the linearization's,
+    else computed from the forward step."""
+    if lin.jacobian is not None:
+        return lin.jacobian
+    return as_jacobian(pgmap.prox_jac_diag(pgmap.forward_step(w), lam))
 
 
 def _has_prox_parts(pgmap):
-    """Whether ``pgmap`` is split as ``Phi = T(Psi(w))`` with a diagonal ``dT/dz``."""
-    return (callable(getattr(pgmap, "forward_step", None))
-            and callable(getattr(pgmap, "forward_step_vjp", None))
-            and callable(getattr(pgmap, "prox_jac_diag", None)))
+    """Whether ``pgmap`` is split as ``Phi = T(Psi(w))`` with a diagonal ``dT/dz`` (its
+    declared ``prox_parts``, see :class:`~skhypergrad.fixed_point.FixedPointMap`)."""
+    return pgmap.prox_parts
 
 
 class _ActiveSet:
-    r"""The adjoint system of a proximal-gradient map restricted to :math:`S = \{\delta \ne 0\}`.
+    r"""The adjoint system of a proximal-gradient map restricted to its active set S.
 
     Built from the map's ``vjp_w`` (:math:`x \mapsto (I - gH)\Delta x`) and the
-    diagonal ``delta`` of :math:`\Delta`; every product below costs one ``vjp_w``.
+    prox's Jacobian :math:`\Delta`: its diagonal ``delta`` (then
+    :math:`S = \{\delta \ne 0\}`), or a Jacobian object of
+    :mod:`skhypergrad._prox_jacobian` (block penalties), read on S through its
+    powers :math:`\Delta_S^s`; every product below costs one ``vjp_w``.
     """
 
     def __init__(self, vjp_w, delta, hessp_subset=None, step=None, hessian_subset=None):
         self.vjp_w = vjp_w
-        self.size = delta.shape[0]
-        self.idx = delta.nonzero()[0]
-        self.d = delta[self.idx]
+        self.jac = as_jacobian(delta)
+        self.size = self.jac.size
+        self.idx = self.jac.idx
         self.step = step
         # H_SS as a matrix (small S), or u -> H_SS u through the active columns only,
         # when the map provides them
@@ -135,9 +145,15 @@ class _ActiveSet:
         available or the matrix is not numerically positive definite."""
         if self.hess_matrix is None:
             return None
-        H, shift = self.hess_matrix, 1.0 / self.d - 1.0
+        H = self.hess_matrix
         M = self.step * H
-        M.ravel()[::M.shape[0] + 1] += shift  # the diagonal (M is a new array)
+        if self.jac.diagonal:
+            shift = 1.0 / self.jac.d - 1.0
+            M.ravel()[::M.shape[0] + 1] += shift  # the diagonal (M is a new array)
+        else:  # Delta_S^{-1} - I, block diagonal
+            shift = self.jac.dense_inverse()
+            shift.ravel()[::shift.shape[0] + 1] -= 1.0
+            M += shift
         if M.shape[0] < _NUMPY_CHOLESKY_MIN:
             # LAPACK's Cholesky solve, without scipy's checks, in place: M is symmetric,
             # so M.T is the same matrix in Fortran order, factored with no copy
@@ -153,7 +169,7 @@ class _ActiveSet:
             return None
         r = H @ u
         r *= self.step
-        r += shift * u
+        r += shift * u if self.jac.diagonal else shift @ u
         r -= b
         bb = float(b @ b)
         residual = math.sqrt(float(r @ r) / bb) if bb > 0 else 0.0
@@ -164,9 +180,13 @@ class _ActiveSet:
         x[self.idx] = u
         return x
 
+    def power(self, u, s):
+        r""":math:`\Delta_S^s u` (``s`` in 1, -1, 1/2)."""
+        return self.jac.power(u, s)
+
     def restricted(self, u):
         r""":math:`[(I - gH)\,\mathrm{embed}(u)]` (all coordinates)."""
-        return self.vjp_w(self.embed(u / self.d))
+        return self.vjp_w(self.embed(self.power(u, -1)))
 
     def reduced_matvec(self, u):
         r""":math:`(\Delta_S^{-1} - (I - gH)_{SS})\,u`, symmetric positive definite.
@@ -175,13 +195,12 @@ class _ActiveSet:
         columns), else through one full ``vjp_w``.
         """
         if self.hess_ss is not None:
-            return u / self.d - u + self.step * self.hess_ss(u)
-        return u / self.d - self.restricted(u)[self.idx]
+            return self.power(u, -1) - u + self.step * self.hess_ss(u)
+        return self.power(u, -1) - self.restricted(u)[self.idx]
 
     def symmetric_jacobian(self, x):
         r""":math:`\Delta_S^{1/2} (I - gH)_{SS} \Delta_S^{1/2} x`, similar to :math:`A^T` on S."""
-        s = np.sqrt(self.d)
-        return s * self.restricted(s * x)[self.idx]
+        return self.power(self.restricted(self.power(x, 0.5))[self.idx], 0.5)
 
 
 def contraction_factor(pgmap, lam, w):
@@ -215,8 +234,8 @@ def contraction_factor(pgmap, lam, w):
         raise TypeError(f"contraction_factor needs a proximal-gradient map with forward_step "
                         f"and prox_jac_diag; got {type(pgmap).__name__}.")
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
-    delta = pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
-    active = _ActiveSet(pgmap.linearize(w, lam).vjp_w, delta)
+    lin = pgmap.linearize(w, lam)
+    active = _ActiveSet(lin.vjp_w, _jacobian(pgmap, lin, w, lam))
     m = active.idx.shape[0]
     if m == 0:
         return 0.0
@@ -261,22 +280,21 @@ def contraction_off_invariances(pgmap, lam, w, dense_max=512):
     """
     lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
     lin = pgmap.linearize(w, lam)
-    delta = lin.jac_diag if lin.jac_diag is not None else \
-        pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
-    idx = np.flatnonzero(delta)
+    jac = _jacobian(pgmap, lin, w, lam)
+    idx = jac.idx
     if idx.shape[0] == 0:
         return 0.0
     if idx.shape[0] > dense_max:
         return contraction_factor(pgmap, lam, w)
     H = lin.hessian_subset(idx) if lin.hessian_subset is not None else None
+    active = _ActiveSet(lin.vjp_w, jac)
     if H is None:
-        active = _ActiveSet(lin.vjp_w, delta)
         M = np.column_stack([active.symmetric_jacobian(e) for e in np.eye(idx.shape[0])])
-    else:
-        s = np.sqrt(delta[idx])
+    else:  # Delta_S^{1/2} (I - g H_SS) Delta_S^{1/2}, columns then rows
         M = -lin.step * H
         M[np.diag_indices_from(M)] += 1.0
-        M = s[:, None] * M * s[None, :]
+        M = np.column_stack([active.power(col, 0.5) for col in M.T])
+        M = np.vstack([active.power(row, 0.5) for row in M])
     ev = np.abs(np.linalg.eigvalsh(0.5 * (M + M.T)))
     return float(ev[ev < 1.0 - 1e-10].max(initial=0.0))
 
@@ -490,9 +508,8 @@ class AIDConjugateGradient(_AdjointEngine):
         The result does not depend on the step ``g`` (see :meth:`ProxGradMap.with_step`),
         so the Lipschitz constant is not computed just for this.
         """
-        if hasattr(pgmap, "with_step") and hasattr(pgmap, "cheap_step"):
-            return pgmap.with_step(pgmap.cheap_step())
-        return pgmap
+        step = pgmap.cheap_step()
+        return pgmap if step is None else pgmap.with_step(step)
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         # the parameters and the result are those of _AdjointEngine.hypergradient
@@ -500,7 +517,7 @@ class AIDConjugateGradient(_AdjointEngine):
         if restricted is None:
             return super().hypergradient(pgmap, lam, w, outer_grad, state)
         sub_map, idx = restricted
-        lazy = _lazy_gradient(outer_grad, w)
+        lazy = lazy_gradient(outer_grad, w)
         # the p-sized gradient is not kept during the solve (not even computed when lazy)
         c_idx = outer_grad(w)[idx] if lazy is None else lazy.take(idx)
         v0 = _warm_start(state, w)
@@ -512,7 +529,7 @@ class AIDConjugateGradient(_AdjointEngine):
         # BaseEngine), written into, so that one p-sized array is alive with w, not
         # also a kept gradient and its copy
         v = outer_grad(w)
-        if not getattr(outer_grad, "returns_new_array", False):
+        if not returns_new_array(outer_grad):
             v = np.array(v, dtype=np.float64)  # a caller's array is never written into
         v[idx] = res.state
         return res._replace(w=w, state=v)
@@ -541,8 +558,8 @@ class AIDConjugateGradient(_AdjointEngine):
             return None
         idx = np.append(support, np.arange(k, design.n_params))
         step = self._map(pgmap).step
-        sub_map = ProxGradMap(pgmap.datafit, pgmap.penalty, design.X[:, support].tocsc(),
-                              pgmap.y, design.fit_intercept, step=step)
+        sub_map = ProxGradMap.on_design(pgmap.datafit, pgmap.penalty, design.take_columns(idx),
+                                        pgmap.y, step=step)
         return sub_map, idx
 
     def _linearize(self, pgmap, w, lam):
@@ -554,17 +571,15 @@ class AIDConjugateGradient(_AdjointEngine):
     def _outer_gradient(self, outer_grad, w):
         r""":math:`\nabla C(w)`, lazy when the outer function gives entries alone (the
         library's held-out loss): the system reads it on the active set only."""
-        lazy = _lazy_gradient(outer_grad, w)
+        lazy = lazy_gradient(outer_grad, w)
         return outer_grad(w) if lazy is None else lazy
 
     def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
         if not _has_prox_parts(pgmap):
             c = np.asarray(c)
             return solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol, self.max_iter)
-        delta = lin.jac_diag if lin.jac_diag is not None else \
-            pgmap.prox_jac_diag(pgmap.forward_step(w), lam)
-        active = _ActiveSet(lin.vjp_w, delta, lin.hessp_subset, lin.step,
-                            getattr(lin, "hessian_subset", None) if self.direct else None)
+        active = _ActiveSet(lin.vjp_w, _jacobian(pgmap, lin, w, lam), lin.hessp_subset,
+                            lin.step, lin.hessian_subset if self.direct else None)
         c_s = c.take(active.idx)
         if active.idx.shape[0] == 0:  # A = 0: v = grad C (and B^T v = 0)
             return _with_entries(c, active.idx, c_s), 0, 0.0
@@ -572,9 +587,9 @@ class AIDConjugateGradient(_AdjointEngine):
         if direct is not None and direct[1] <= max(self.tol, self._residual_floor):
             (u, residual), n_iter = direct, 1
         else:
-            u0 = None if v0 is None else active.d * v0.take(active.idx)
+            u0 = None if v0 is None else active.power(v0.take(active.idx), 1)
             u, n_iter, residual = solve_cg(active.reduced_matvec, c_s, u0,
                                            self.tol, self.max_iter)
         # v = c + A^T v on S: v_S = c_S + (I - gH)_SS u = u / delta_S by the system,
         # with no product; outside S, where B^T v does not read it, the state keeps c
-        return _with_entries(c, active.idx, u / active.d), n_iter, residual
+        return _with_entries(c, active.idx, active.power(u, -1)), n_iter, residual

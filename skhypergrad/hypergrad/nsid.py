@@ -112,13 +112,11 @@ from sklearn.utils import check_random_state
 from ._base import BaseEngine, HypergradResult, warn_not_converged
 from .._design import Design
 from ..fixed_point import ProxGradMap
-from ..solvers._sgd_kernels import SUPPORTED_KINDS, nsid_adjoint, sample_gradient_sum
-from ..solvers.stochastic import _kernel_rows
+from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, nsid_adjoint,
+                            sample_gradient_sum)
 from .aid import contraction_factor, contraction_off_invariances
 
 __all__ = ["NSID", "jacobian_noise", "predicted_error"]
-
-_NEEDED = ("forward_step", "forward_step_vjp", "prox_jac_diag", "prox_vjp_lam", "linearize")
 
 #: rows of the design taken at once when averaging the J estimates of Psi; the
 #: chunks (and their seeds) do not depend on ``n_jobs``, so neither does the result
@@ -131,20 +129,12 @@ _SCHEDULES = ("decreasing", "constant")
 _DENSE_MAX = 512
 
 
-def _n_samples(pgmap):
-    n = getattr(pgmap, "n_samples", None)
-    if n is None:
-        n = getattr(getattr(pgmap, "design", None), "n_samples", None)
-    return n
-
-
 def _check_map(pgmap):
-    missing = [name for name in _NEEDED if not callable(getattr(pgmap, name, None))]
-    if missing or _n_samples(pgmap) is None:
+    if not pgmap.prox_parts or pgmap.n_samples is None:
         raise TypeError(
             f"NSID needs a composite map Phi = T(Psi(w)) with minibatch estimates of Psi "
-            f"(as ProxGradMap); {type(pgmap).__name__} lacks "
-            f"{', '.join(missing) or 'n_samples'}.")
+            f"(as ProxGradMap: prox_parts and n_samples declared); {type(pgmap).__name__} "
+            f"declares prox_parts={pgmap.prox_parts}, n_samples={pgmap.n_samples}.")
 
 
 def _kernel_problem(pgmap):
@@ -154,16 +144,18 @@ def _kernel_problem(pgmap):
     redefine its smooth part) with a datafit the kernels implement, and a design
     they read without copying it (C-ordered float64, or sparse: CSR as is).
     """
-    if type(pgmap) is not ProxGradMap or getattr(pgmap.datafit, "kind", None) not in \
-            SUPPORTED_KINDS:
+    if type(pgmap) is not ProxGradMap or pgmap.datafit.kernel_code not in SUPPORTED_KINDS:
         return None
     design = pgmap.design
     X = design.X
+    if design.sparse_offset is not None:  # the kernels read the stored rows as they are
+        return None
     if not (sp.issparse(X) or (isinstance(X, np.ndarray) and X.dtype == np.float64
                                 and X.flags.c_contiguous)):
         return None
-    return (*_kernel_rows(X), design.n_features, np.ascontiguousarray(pgmap.y, dtype=np.float64),
-            pgmap.datafit.kind, design.n_outputs, design.fit_intercept)
+    return (*kernel_rows(X), design.n_features, np.ascontiguousarray(pgmap.y, dtype=np.float64),
+            pgmap.datafit.kernel_code, kernel_params(pgmap.datafit), design.n_outputs,
+            design.fit_intercept)
 
 
 def _chunk_sum(pgmap, w, n_batches, batch_size, seed, problem=None):
@@ -174,7 +166,7 @@ def _chunk_sum(pgmap, w, n_batches, batch_size, seed, problem=None):
     of equal size is the estimate on their concatenation: one product per chunk
     (through the numba kernel when ``problem`` is given, no copy of the rows).
     """
-    rows = np.random.RandomState(seed).randint(_n_samples(pgmap), size=n_batches * batch_size)
+    rows = np.random.RandomState(seed).randint(pgmap.n_samples, size=n_batches * batch_size)
     if problem is None:
         return n_batches * pgmap.forward_step(w, samples=rows)
     total = np.zeros_like(w)
@@ -209,8 +201,9 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     r"""Variance :math:`\sigma^2` of a minibatch Jacobian product, from above.
 
     For ``b`` rows drawn uniformly with replacement and per-sample Hessians
-    :math:`h_i \preceq c\,\tilde x_i \tilde x_i^T` (``c`` the datafit's
-    curvature, :math:`\tilde x_i` the row with a 1 for the intercept),
+    :math:`h_i \preceq c\,\tilde x_i \tilde x_i^T` (``c`` the map's curvature: the
+    datafit's bound, or its curvature at the data for a datafit without one;
+    :math:`\tilde x_i` the row with a 1 for the intercept),
 
     .. math::
 
@@ -221,14 +214,14 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     The largest eigenvalue is computed on at most ``max_rows`` evenly spaced
     rows (a deterministic subsample): exactly, from the matrix formed densely,
     with at most 512 parameters (one pass over the subsample); else estimated by
-    ``n_iter`` power iterations. Returns 0.0 when
-    the map does not expose its design and datafit (no bound is then known and
-    none is used).
+    ``n_iter`` power iterations. Returns 0.0 for a map other than a
+    :class:`~skhypergrad.fixed_point.ProxGradMap` (no bound is then known and none
+    is used).
 
     Parameters
     ----------
     pgmap : ProxGradMap
-        The map (``design``, ``datafit``, ``step``).
+        The map (``design``, ``datafit``, ``step``, ``curvature``).
     batch_size : int
         Rows per minibatch.
     max_rows : int, default=10_000
@@ -240,29 +233,23 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
     -------
     sigma2 : float
     """
-    design = getattr(pgmap, "design", None)
-    datafit = getattr(pgmap, "datafit", None)
-    if design is None or datafit is None or not hasattr(pgmap, "step"):
+    if not isinstance(pgmap, ProxGradMap):
         return 0.0
+    design = pgmap.design
     n = design.n_samples
-    X = design.X if n <= max_rows else design.X[np.linspace(0, n - 1, max_rows).astype(int)]
-    if hasattr(X, "multiply"):
-        weights = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    else:
-        weights = np.einsum("ij,ij->i", X, X)
-    weights = weights + design.fit_intercept
+    if n > max_rows:
+        design = design.take_rows(np.linspace(0, n - 1, max_rows).astype(int))
     fi = design.fit_intercept
-    p = X.shape[1]
-    g, c = pgmap.step, datafit.curvature
+    weights = design.row_squared_norms() + fi
+    one = Design(design.X, fi, 1, design.offset)  # the coefficients of one output
+    n_rows, p = design.X.shape
+    g, c = pgmap.step, pgmap.curvature
     if p + fi <= _DENSE_MAX:
-        lam_max = np.linalg.eigvalsh(Design(X, fi).weighted_gram(weights))[-1] / X.shape[0]
+        lam_max = np.linalg.eigvalsh(one.weighted_gram(weights))[-1] / n_rows
         return float(g * g * c * c * max(lam_max, 0.0) / batch_size)
 
     def matvec(u):
-        z = np.asarray(X @ u[:p]).ravel() + (u[p] if fi else 0.0)
-        z *= weights
-        out = np.asarray(X.T @ z).ravel()
-        return np.append(out, z.sum()) if fi else out
+        return one.rmatvec(weights * one.matvec(u))
 
     u = np.ones(p + fi) / np.sqrt(p + fi)
     lam_max = 0.0
@@ -272,7 +259,7 @@ def jacobian_noise(pgmap, batch_size, max_rows=10_000, n_iter=20):
         if lam_max == 0.0:
             break
         u = x / lam_max
-    lam_max /= X.shape[0]
+    lam_max /= n_rows
     return float(g * g * c * c * lam_max / batch_size)
 
 
@@ -356,13 +343,13 @@ def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
     does not move along them (see
     :func:`~skhypergrad.hypergrad.aid.contraction_off_invariances`).
     """
-    n = _n_samples(pgmap)
+    n = pgmap.n_samples
     if not isinstance(pgmap, ProxGradMap):
         return contraction_factor(pgmap, lam, w)
     if n > max_rows:
         rows = np.linspace(0, n - 1, max_rows).astype(np.intp)
-        pgmap = ProxGradMap(pgmap.datafit, pgmap.penalty, pgmap.design.X[rows], pgmap.y[rows],
-                            pgmap.design.fit_intercept, step=pgmap.step)
+        pgmap = ProxGradMap.on_design(pgmap.datafit, pgmap.penalty, pgmap.design.take_rows(rows),
+                                      pgmap.y[rows], step=pgmap.step)
     return contraction_off_invariances(pgmap, lam, w)
 
 
@@ -585,7 +572,7 @@ class NSID(BaseEngine):
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         w = np.ascontiguousarray(w, dtype=np.float64)
         rng = check_random_state(self.random_state)
-        n, b = _n_samples(pgmap), self.batch_size
+        n, b = pgmap.n_samples, self.batch_size
         K, eta, predicted, constants = self._plan(pgmap, lam, w)
         if self.n_samples is None and not predicted <= self.tol:
             self._warn(K, predicted, constants)
@@ -617,9 +604,8 @@ class NSID(BaseEngine):
                           "(beta / gamma) or a larger batch_size.", RuntimeWarning,
                           stacklevel=2)
         grad = pgmap.prox_vjp_lam(z, lam, v)
-        vjp_lam = getattr(pgmap, "forward_step_vjp_lam", None)
-        if vjp_lam is not None:  # Psi depends on the outer variable too
-            grad = grad + vjp_lam(w, lam, delta * v)
+        # (0 when Psi does not depend on the outer variable)
+        grad = grad + pgmap.forward_step_vjp_lam(w, lam, delta * v)
         return HypergradResult(grad, w, None, K, float(predicted))
 
     def _warn(self, K, predicted, constants):

@@ -39,6 +39,10 @@ class BaseSolver:
 
     tol = None
 
+    #: the sparse format the solver reads ``X`` in ("csc", "csr"), None if any: a caller
+    #: that builds ``X`` for it (a cross-validation fold's training rows) gives that one
+    sparse_format = None
+
     #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
     _budget = ("max_iter", "iterations")
 
@@ -78,4 +82,4 @@ class BaseSolver:
         ``z`` and ``xt_theta`` as in :func:`~skhypergrad.solvers.duality_gap`.
         """
         _, _, gap, grad_b = duality_gap(pgmap, w, lam, z, xt_theta)
-        return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.datafit.curvature) / gap_scale(pgmap)
+        return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.curvature) / gap_scale(pgmap)

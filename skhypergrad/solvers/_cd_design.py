@@ -1,9 +1,11 @@
 """The design as coordinate descent's kernels read it, converted once per design.
 
 Dense ``X`` in Fortran order, sparse ``X`` as canonical CSC (kernel arguments of
-one signature for both), and the curvature bounds ``c ||X_j||^2 / n`` of the
-coordinates: kept with a dense design, computed for the features needed on a
-sparse one (``p`` may be large). Whether least squares runs on the Gram matrix.
+one signature for both, then the column means of a sparse ``X`` centred
+implicitly, or an empty array), and the curvature bounds ``c ||X_j||^2 / n`` of
+the coordinates (of the centred columns): kept with a dense design, computed for
+the features needed on a sparse one (``p`` may be large). Whether least squares
+runs on the Gram matrix.
 """
 
 import weakref
@@ -11,7 +13,7 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from .._design import Design, cached_gram, gram_pays
+from .._design import Design, cached_gram, centred_squared_norms, gram_pays
 
 _EMPTY_DENSE = np.empty((0, 0), order="F")
 _EMPTY_DATA = np.empty(0)
@@ -32,7 +34,10 @@ def _prepare(design):
     """
     entry = _PREPARED.get(design)
     if entry is None or entry[0] is not design.X:
-        entry = (design.X, _convert(design.X) + ({},))
+        Xc, args = _convert(design.X)
+        mu = _EMPTY_DATA if design.sparse_offset is None else \
+            np.ascontiguousarray(design.sparse_offset, dtype=np.float64)
+        entry = (design.X, (Xc, args + (mu,), {}))
         _PREPARED[design] = entry
     return entry[1]
 
@@ -53,7 +58,7 @@ def _bounds(design, curvature):
     X, kernel_args, bounds = _prepare(design)
     key = (curvature, design.n_outputs, design.fit_intercept)
     if sp.issparse(X):
-        sq_max = _max_squared_norm(X)
+        sq_max = _max_squared_norm(X, design.sparse_offset)
         return X, kernel_args, None, _column_norm_bound(design, sq_max), float(np.sqrt(sq_max))
     if key not in bounds:
         bounds.clear()  # first: one lc alive at a time
@@ -62,24 +67,28 @@ def _bounds(design, curvature):
     return (X, kernel_args) + bounds[key]
 
 
-def _squared_norms_range(X, j0, j1):
+def _squared_norms_range(X, j0, j1, mu=None):
     """``||X_j||^2`` for the columns ``j0 <= j < j1`` of a CSC ``X``, as
     ``X.multiply(X).sum(axis=0)`` (the same sums: ``np.add.reduceat`` per column,
-    whatever the range), without a copy of ``X``."""
+    whatever the range), without a copy of ``X``; ``||X_j - mu_j 1||^2`` when the
+    column means ``mu`` (of all columns of ``X``) are given."""
     data, indptr = X.data, X.indptr
     out = np.zeros(j1 - j0)
     lo = indptr[j0]
     cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
     if cols.shape[0]:
         out[cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]), indptr[j0 + cols] - lo)
+    if mu is not None:
+        out = centred_squared_norms(out, mu[j0:j1], X.shape[0])
     return out
 
 
-def _max_squared_norm(X, chunk=1 << 12):
-    """``max_j ||X_j||^2`` of a CSC ``X``, ``chunk`` columns at a time (0 without columns)."""
+def _max_squared_norm(X, mu=None, chunk=1 << 12):
+    """``max_j ||X_j||^2`` of a CSC ``X`` (of ``X_j - mu_j 1`` when ``mu`` is given),
+    ``chunk`` columns at a time (0 without columns)."""
     p, out = X.shape[1], 0.0
     for j0 in range(0, p, chunk):
-        out = max(out, _squared_norms_range(X, j0, min(j0 + chunk, p)).max(initial=0.0))
+        out = max(out, _squared_norms_range(X, j0, min(j0 + chunk, p), mu).max(initial=0.0))
     return out
 
 
@@ -118,7 +127,8 @@ _SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matr
 
 def _use_gram(design, datafit, precompute):
     """Whether least-squares working sets run on the Gram matrix (see ``precompute``)."""
-    if precompute is False or design.is_sparse or datafit.kind != 0 or design.n_outputs != 1:
+    if precompute is False or design.is_sparse or not datafit.least_squares \
+            or design.n_outputs != 1:
         return False
     if precompute is True or cached_gram(design) is not None:
         return True

@@ -30,6 +30,19 @@ One kernel, :func:`cd_epoch`, serves both storages of ``X``: dense
 (Fortran-ordered float64) or CSC (``data, indices, indptr``); only the column
 primitives (dot product, update of ``v`` and ``d``) look at the storage.
 
+A sparse ``X`` centred implicitly (its column means ``mu`` given; see
+:mod:`skhypergrad._design`) has the columns :math:`X_j - \mu_j 1`, dense. A
+step along one of them moves every prediction, so the kernels keep ``v`` and
+``d`` as their stored arrays plus a common shift, :math:`v = v^s + s 1` and
+:math:`d = d^s + s h`, with :math:`1^T d^s` and :math:`1^T h` kept alongside:
+
+.. math::
+
+    (X_j - \mu_j 1)^T d = X_j^T d^s + s X_j^T h - \mu_j (1^T d^s + s 1^T h),
+
+``O(nnz_j)`` per coordinate; the shift is added to ``v`` and ``d`` once at the
+end of the epoch (``O(n)``, as the intercept's step).
+
 Several outputs (the K classes of the multinomial model): ``v``, ``d`` and the
 class probabilities ``h`` have shape (n, K) and the model is the proximal
 Newton model with the multinomial Hessians :math:`H_i = \mathrm{diag}(h_i) -
@@ -93,16 +106,39 @@ def _column_update(X, data, indices, indptr, j, delta, h, v, d):
             d[i] += dv * _weight(h, i)
 
 
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _column_dot_pair(data, indices, indptr, j, u, h):
+    """``(X_j^T u, X_j^T h)`` of a CSC column (``h`` empty: all ones)."""
+    du, dh = 0.0, 0.0
+    for k in range(indptr[j], indptr[j + 1]):
+        x = data[k]
+        i = indices[k]
+        du += x * u[i]
+        dh += x * _weight(h, i)
+    return du, dh
+
+
 @njit(cache=True, inline="always")
-def _prox_coordinate(w_j, g_j, lc_j, l1_j, l2):
-    """``S_{l1/L}(w_j - g_j/L) / (1 + l2/L)``; 0 for a zero column (``L = 0``)."""
+def _centred_curvature(sq, xh, mu_j, h_sum, n):
+    r"""``(X_j - mu_j 1)^T H (X_j - mu_j 1) / n`` from ``sq = (X_j**2)^T h``, ``xh = X_j^T h``
+    and ``h_sum = 1^T h``; 0 when the centred column is zero up to rounding (a
+    constant column: its coefficient then stays 0)."""
+    out = sq - 2.0 * mu_j * xh + mu_j * mu_j * h_sum
+    if out <= 4.0 * n * 2.220446049250313e-16 * (sq + mu_j * mu_j * h_sum):
+        return 0.0
+    return out / n
+
+
+@njit(cache=True, inline="always")
+def _prox_coordinate(w_j, g_j, lc_j, l1_j, l2, lower):
+    """``max(S_{l1/L}(w_j - g_j/L) / (1 + l2/L), lower)``; 0 for a zero column (``L = 0``)."""
     if lc_j > 0.0:
-        return prox_enet_scalar(w_j - g_j / lc_j, l1_j / lc_j, l2 / lc_j)
+        return prox_enet_scalar(w_j - g_j / lc_j, l1_j / lc_j, l2 / lc_j, lower)
     return 0.0
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, intercept):
+def cd_epoch(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower, lc, intercept):
     """One epoch of coordinate minimization of the model ``Q`` over ``ws``, then the intercept.
 
     Parameters
@@ -111,6 +147,9 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, intercept):
         Dense design; an empty array when ``X`` is sparse.
     data, indices, indptr : ndarray
         CSC arrays of a sparse design; empty arrays when ``X`` is dense.
+    mu : ndarray of shape (n_features,) or (0,)
+        Column means of a sparse ``X`` centred implicitly (the columns are then
+        ``X_j - mu_j``); empty otherwise.
     w : ndarray of shape (n_features + fit_intercept,)
         Coefficients (then the intercept), updated in place.
     v : ndarray of shape (n_samples,)
@@ -125,6 +164,8 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, intercept):
         Per-feature L1 weights.
     l2 : float
         L2 weight.
+    lower : float
+        Lower bound on the coefficients: 0.0 for a nonnegative model, ``-inf`` otherwise.
     lc : ndarray of shape (len(ws) + fit_intercept,)
         Model curvatures ``L_j = (h^T X_j**2) / n`` of the coordinates of ``ws``
         (entry ``t`` for ``ws[t]``: nothing ``p``-sized), then ``sum(h) / n`` for
@@ -141,47 +182,84 @@ def cd_epoch(X, data, indices, indptr, w, v, d, h, ws, l1, l2, lc, intercept):
         epoch's fixed-point violation.
     """
     n = v.shape[0]
+    centred = mu.shape[0] > 0
+    # v = v_stored + shift, d = d_stored + shift * h (see the module docstring)
+    shift, d_sum, h_sum = 0.0, 0.0, float(n)
+    if centred:
+        for i in range(n):
+            d_sum += d[i]
+        if h.shape[0] > 0:
+            h_sum = 0.0
+            for i in range(n):
+                h_sum += h[i]
     violation = 0.0
     for t in range(ws.shape[0]):
         j = ws[t]
-        g_j = _column_dot(X, data, indices, indptr, j, d, False) / n
-        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2)
+        if centred:
+            du, dh = _column_dot_pair(data, indices, indptr, j, d, h)
+            g_j = (du + shift * dh - mu[j] * (d_sum + shift * h_sum)) / n
+        else:
+            g_j = _column_dot(X, data, indices, indptr, j, d, False) / n
+        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2, lower)
         delta = new - w[j]
         if delta != 0.0:
             w[j] = new
             _column_update(X, data, indices, indptr, j, delta, h, v, d)
+            if centred:
+                d_sum += delta * dh
+                shift -= delta * mu[j]
             violation = max(violation, lc[t] * abs(delta))
     if intercept > 0.0:
         g_b = 0.0
-        for i in range(n):
-            g_b += d[i]
-        g_b /= n
+        if centred:
+            g_b = (d_sum + shift * h_sum) / n
+        else:  # summed again: no drift of the kept sum in the intercept's step
+            for i in range(n):
+                g_b += d[i]
+            g_b /= n
         delta = -g_b / lc[lc.shape[0] - 1]
         w[w.shape[0] - 1] += delta
-        for i in range(n):
-            v[i] += delta
-            d[i] += delta * _weight(h, i)
+        shift += delta
         violation = max(violation, intercept * abs(g_b))
+    if shift != 0.0:
+        for i in range(n):
+            v[i] += shift
+            d[i] += shift * _weight(h, i)
     return violation
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def columns_gradient_curvature(X, data, indices, indptr, ws, a, h):
-    """``X_j^T a / n`` and ``(X_j**2)^T h / n`` for ``j`` in ``ws``: the model at a new point."""
+def columns_gradient_curvature(X, data, indices, indptr, mu, ws, a, h):
+    """``X_j^T a / n`` and ``(X_j**2)^T h / n`` for ``j`` in ``ws``: the model at a new point
+    (of the columns ``X_j - mu_j`` when ``mu`` is not empty: see :func:`cd_epoch`)."""
     n = a.shape[0]
     grad = np.empty(ws.shape[0])
     curv = np.empty(ws.shape[0])
+    centred = mu.shape[0] > 0
+    a_sum, h_sum = 0.0, 0.0
+    if centred:
+        for i in range(n):
+            a_sum += a[i]
+            h_sum += _weight(h, i)
     for k in range(ws.shape[0]):
-        grad[k] = _column_dot(X, data, indices, indptr, ws[k], a, False) / n
-        curv[k] = _column_dot(X, data, indices, indptr, ws[k], h, True) / n
+        j = ws[k]
+        sq = _column_dot(X, data, indices, indptr, j, h, True)
+        if centred:
+            da, dh = _column_dot_pair(data, indices, indptr, j, a, h)
+            grad[k] = (da - mu[j] * a_sum) / n
+            curv[k] = _centred_curvature(sq, dh, mu[j], h_sum, n)
+        else:
+            grad[k] = _column_dot(X, data, indices, indptr, j, a, False) / n
+            curv[k] = sq / n
     return grad, curv
 
 
 @njit(cache=True)
-def prox_steps(w, grad, l1, l2, lc):
+def prox_steps(w, grad, l1, l2, lower, lc):
     r"""Coordinate prox-gradient steps :math:`\Delta_j` from ``w`` for every feature.
 
-    :math:`\Delta_j = S_{l1_j/L_j}(w_j - g_j/L_j) / (1 + l2/L_j) - w_j`. With
+    :math:`\Delta_j = S_{l1_j/L_j}(w_j - g_j/L_j) / (1 + l2/L_j) - w_j` (clipped at
+    ``lower``). With
     :math:`L_j` a bound on the curvature along coordinate ``j``, the step
     decreases the objective by at least :math:`L_j \Delta_j^2 / 2` (a lower
     bound on the suboptimality), and :math:`L_j |\Delta_j|` scores how far
@@ -189,19 +267,19 @@ def prox_steps(w, grad, l1, l2, lc):
     """
     out = np.empty(grad.shape[0])
     for j in range(grad.shape[0]):
-        out[j] = _prox_coordinate(w[j], grad[j], lc[j], l1[j], l2) - w[j]
+        out[j] = _prox_coordinate(w[j], grad[j], lc[j], l1[j], l2, lower) - w[j]
     return out
 
 
 @njit(cache=True)
-def prox_scores(w, grad, l1, l2, lc, out):
+def prox_scores(w, grad, l1, l2, lower, lc, out):
     r"""Scores :math:`L_j |\Delta_j|` of the steps of :func:`prox_steps` in ``out`` (which
     may be ``grad`` itself: entry ``j`` is written after it is read), and the largest
     decrease bound :math:`L_j \Delta_j^2` (as ``|Delta_j| (L_j |Delta_j|)``), without
     the steps themselves."""
     decrease = 0.0
     for j in range(grad.shape[0]):
-        step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2) - w[j])
+        step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2, lower) - w[j])
         out[j] = step * lc[j]
         decrease = max(decrease, step * out[j])
     return out, decrease
@@ -354,7 +432,7 @@ def _minimize_block(w, first, K, g, B, l1_j, l2, delta):
         change = 0.0
         for k in range(K):
             e = first + k
-            step = _prox_coordinate(w[e], g[k], B[k, k], l1_j, l2) - w[e]
+            step = _prox_coordinate(w[e], g[k], B[k, k], l1_j, l2, -np.inf) - w[e]
             if step != 0.0:
                 w[e] += step
                 delta[k] += step
@@ -382,13 +460,14 @@ def _minimize_block(w, first, K, g, B, l1_j, l2, delta):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, intercept):
+def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower, blocks,
+                    intercept):
     """:func:`cd_epoch` for K outputs: block minimization over the features of ``ws``, then
     the intercepts (the block of the column of ones, unpenalized).
 
     Parameters
     ----------
-    X, data, indices, indptr : ndarray
+    X, data, indices, indptr, mu : ndarray
         The design, as for :func:`cd_epoch`.
     w : ndarray of shape (n_features * K + K * fit_intercept,)
         Coefficients (entry ``j * K + k``), then the K intercepts, updated in place.
@@ -401,6 +480,9 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, in
     l1 : ndarray of shape (n_features,)
         Per-feature L1 weights, shared by the K classes.
     l2 : float
+    lower : float
+        ``-inf`` (the blocks' coefficients are not bounded; the argument keeps the
+        signature of :func:`cd_epoch`).
     blocks : ndarray of shape ((len(ws) + fit_intercept) * K * K,)
         The blocks ``B_j = sum_i X_ij^2 H_i / n`` of the features of ``ws`` (block
         ``t`` for ``ws[t]``), then ``sum_i H_i / n`` for the intercepts, each flattened.
@@ -416,48 +498,105 @@ def cd_epoch_blocks(X, data, indices, indptr, w, v, d, h, ws, l1, l2, blocks, in
     B3 = blocks.reshape(-1, K, K)
     g = np.empty(K)
     delta = np.empty(K)
+    centred = mu.shape[0] > 0
+    # v = v_stored + 1 shift^T, d_i = d_stored_i + H_i shift (see the module docstring):
+    # with d_sum = sum_i d_stored_i and h_sum = sum_i H_i
+    shift, d_sum, h_sum = np.zeros(K), np.zeros(K), np.zeros((K, K))
+    hx = np.empty(K)  # X_j^T (H shift), then X_j^T (H delta)
+    if centred:
+        for i in range(n):
+            for k in range(K):
+                d_sum[k] += d[i, k]
+            _add_hessian(h_sum, 1.0, h, i)
     violation = 0.0
     for t in range(ws.shape[0]):
         j = ws[t]
         _column_dots_blocks(X, data, indices, indptr, j, d, g, False)
+        if centred:
+            _column_hessian_dots(data, indices, indptr, j, h, shift, hx)
+            for k in range(K):
+                total = d_sum[k]
+                for m in range(K):
+                    total += h_sum[k, m] * shift[m]
+                g[k] += hx[k] - mu[j] * total
         g /= n
         change = _minimize_block(w, j * K, K, g, B3[t], l1[j], l2, delta)
         if change > 0.0:
             _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d)
             violation = max(violation, change)
+            if centred:
+                _column_hessian_dots(data, indices, indptr, j, h, delta, hx)
+                for k in range(K):
+                    d_sum[k] += hx[k]
+                    shift[k] -= mu[j] * delta[k]
     if intercept > 0.0:
         first = w.shape[0] - K
         g[:] = 0.0
-        for i in range(n):
+        if centred:
             for k in range(K):
-                g[k] += d[i, k]
+                g[k] = d_sum[k]
+                for m in range(K):
+                    g[k] += h_sum[k, m] * shift[m]
+        else:
+            for i in range(n):
+                for k in range(K):
+                    g[k] += d[i, k]
         g /= n
         change = _minimize_block(w, first, K, g, B3[B3.shape[0] - 1], 0.0, 0.0, delta)
         violation = max(violation, intercept * change)
-        for i in range(n):
-            s = 0.0
-            for k in range(K):
-                s += h[i, k] * delta[k]
-            for k in range(K):
-                v[i, k] += delta[k]
-                d[i, k] += h[i, k] * (delta[k] - s)
+        for k in range(K):
+            shift[k] += delta[k]
+    for i in range(n if centred or intercept > 0.0 else 0):
+        s = 0.0
+        for k in range(K):
+            s += h[i, k] * shift[k]
+        for k in range(K):
+            v[i, k] += shift[k]
+            d[i, k] += h[i, k] * (shift[k] - s)
     return violation
 
 
+@njit(cache=True, inline="always", fastmath=_FASTMATH)
+def _column_hessian_dots(data, indices, indptr, j, h, u, out):
+    """``out = sum_i X_ij H_i u`` over the stored entries of a CSC column,
+    ``H_i = diag(h_i) - h_i h_i^T``."""
+    K = out.shape[0]
+    out[:] = 0.0
+    for q in range(indptr[j], indptr[j + 1]):
+        i, x = indices[q], data[q]
+        s = 0.0
+        for k in range(K):
+            s += h[i, k] * u[k]
+        for k in range(K):
+            out[k] += x * h[i, k] * (u[k] - s)
+
+
 @njit(cache=True, fastmath=_FASTMATH)
-def columns_gradient_curvature_blocks(X, data, indices, indptr, ws, a, h):
+def columns_gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h):
     """The model at a new point for K outputs: ``X_j^T a / n`` and the flattened blocks ``B_j``.
 
     ``B_j = sum_i X_ij^2 (diag(h_i) - h_i h_i^T) / n`` from the class
     probabilities ``h``; gradient entry ``t K + k`` and block ``t`` for ``ws[t]``.
+    For the columns ``X_j - mu_j`` when ``mu`` is not empty (see :func:`cd_epoch`):
+    ``B_j = (S2 - 2 mu_j S1 + mu_j^2 S0) / n`` with ``Sk = sum_i X_ij^k H_i``.
     """
     n, K = a.shape
     grad = np.empty(ws.shape[0] * K)
     blocks = np.zeros((ws.shape[0], K, K))
     out = np.empty(K)
+    centred = mu.shape[0] > 0
+    a_sum, h_sum, linear = np.zeros(K), np.zeros((K, K)), np.zeros((K, K))
+    if centred:
+        for i in range(n):
+            for k in range(K):
+                a_sum[k] += a[i, k]
+            _add_hessian(h_sum, 1.0, h, i)
     for t in range(ws.shape[0]):
         j = ws[t]
         _column_dots_blocks(X, data, indices, indptr, j, a, out, False)
+        if centred:
+            for k in range(K):
+                out[k] -= mu[j] * a_sum[k]
         grad[t * K:(t + 1) * K] = out / n
         B = blocks[t]
         if indptr.shape[0] == 0:
@@ -465,16 +604,24 @@ def columns_gradient_curvature_blocks(X, data, indices, indptr, ws, a, h):
                 x2 = X[i, j] * X[i, j]
                 _add_hessian(B, x2, h, i)
         else:
+            linear[:, :] = 0.0
             for q in range(indptr[j], indptr[j + 1]):
-                x2 = data[q] * data[q]
-                _add_hessian(B, x2, h, indices[q])
+                x = data[q]
+                _add_hessian(B, x * x, h, indices[q])
+                if centred:
+                    _add_hessian(linear, x, h, indices[q])
+        if centred:
+            m2 = mu[j] * mu[j]
+            for k in range(K):
+                for m in range(K):
+                    B[k, m] += m2 * h_sum[k, m] - 2.0 * mu[j] * linear[k, m]
         for k in range(K):
             for m in range(K):
                 B[k, m] /= n
     return grad, blocks.ravel()
 
 
-def gradient_curvature_blocks(X, data, indices, indptr, ws, a, h, max_entries=1 << 21):
+def gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h, max_entries=1 << 21):
     r""":func:`columns_gradient_curvature_blocks`, through BLAS products for a dense ``X``.
 
     With :math:`X_W` the columns ``ws`` and :math:`P_i = \mathrm{vec}(h_i h_i^T)`,
@@ -485,7 +632,7 @@ def gradient_curvature_blocks(X, data, indices, indptr, ws, a, h, max_entries=1 
     ``K^2`` entries per feature. A sparse ``X`` goes to the numba kernel.
     """
     if indptr.shape[0] != 0:
-        return columns_gradient_curvature_blocks(X, data, indices, indptr, ws, a, h)
+        return columns_gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h)
     n, K = a.shape
     m = ws.shape[0]
     grad, diag = np.zeros((m, K)), np.zeros((m, K))

@@ -31,11 +31,14 @@ class _Problem(NamedTuple):
     datafit: object
     y: np.ndarray
     onehot: np.ndarray  # (n, K) label indicators (multinomial), else empty
-    kernel_args: tuple
+    kernel_args: tuple  # (X, data, indices, indptr, mu) of the epoch kernels
     X: object
+    # column means of a sparse X centred implicitly (its columns are X_j - mu_j), else None
+    mu: object
     l1: np.ndarray
     l1_entries: np.ndarray  # the L1 weight of every coefficient (entry j K + k: l1[j])
     l2: float
+    lower: float  # lower bound on the coefficients: 0.0 (positive) or -inf
     # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept; None for a
     # sparse X (p may be large): computed for the entries needed (see moving_bounds)
     lc: object
@@ -56,13 +59,13 @@ class _Problem(NamedTuple):
     @classmethod
     def build(cls, pgmap, lam, precompute="auto"):
         datafit, design = pgmap.datafit, pgmap.design
-        X, kernel_args, lc, col_norm, feature_norm = _bounds(design, datafit.curvature)
+        X, kernel_args, lc, col_norm, feature_norm = _bounds(design, pgmap.curvature)
         unit = feature_norm / np.sqrt(design.n_samples) if design.fit_intercept else 0.0
         # a uniform l1 stays a read-only zero-stride view: the kernels only read it
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
-        n, c, K = design.n_samples, datafit.curvature, design.n_outputs
+        n, c, K = design.n_samples, pgmap.curvature, design.n_outputs
         l1 = np.asarray(l1, dtype=np.float64)
-        if datafit.kind == 2:
+        if datafit.newton_model == "softmax":
             y = np.asarray(pgmap.y)
             onehot = np.zeros((n, K))
             onehot[np.arange(n), y] = 1.0
@@ -74,10 +77,12 @@ class _Problem(NamedTuple):
         if _use_gram(design, datafit, precompute):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
-        return cls(datafit, y, onehot, kernel_args, X, l1, l1_entries, float(l2), lc,
+        return cls(datafit, y, onehot, kernel_args, X, design.sparse_offset, l1, l1_entries,
+                   float(l2), pgmap.penalty.lower, lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
                    gap_scale(pgmap),
-                   datafit.kind == 0, design.fit_intercept, design.n_features, K, *kernels,
+                   datafit.least_squares, design.fit_intercept, design.n_features, K,
+                   *kernels,
                    gram)
 
     @property
@@ -159,7 +164,10 @@ class _Problem(NamedTuple):
             if self.fit_intercept:
                 grad += colmeans * w[-1]
             return grad
-        grad = np.asarray(self.X.T @ a).ravel()
+        grad = np.asarray(self.X.T @ a)
+        if self.mu is not None:
+            grad -= np.multiply.outer(self.mu, a.sum(axis=0))
+        grad = grad.ravel()
         grad /= a.shape[0]
         return grad
 
@@ -190,7 +198,7 @@ class _Problem(NamedTuple):
                 grad = None
             else:
                 scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
-                                               self.lc[:nc], np.empty(nc))
+                                               self.lower, self.lc[:nc], np.empty(nc))
             if K > 1:
                 scores = scores.reshape(self.p, K).max(axis=1)
             violation = scores.max(initial=0.0)
@@ -205,18 +213,25 @@ class _Problem(NamedTuple):
         blocks ``(j0, block)`` of ``chunk`` features that
         :func:`~skhypergrad.solvers.duality_gap` takes: the entries of
         ``-gradient(w, a)``, bit for bit, without a ``p``-sized array."""
-        X, n = self.X, a.shape[0]
-
         def blocks():
             for j0 in range(0, self.p, chunk):
-                block = column_dots(X.data, X.indices, X.indptr, j0, min(j0 + chunk, self.p), a)
-                block /= n
+                block = self._gradient_range(a, j0, min(j0 + chunk, self.p))
                 yield j0, np.negative(block, out=block)
         return blocks
 
+    def _gradient_range(self, a, j0, j1):
+        """``X_j^T a / n`` for the features ``j0 <= j < j1`` (CSC ``X``, one output): the
+        entries of :meth:`gradient`, bit for bit."""
+        X = self.X
+        grad = column_dots(X.data, X.indices, X.indptr, j0, j1, a)
+        if self.mu is not None:
+            grad -= self.mu[j0:j1] * a.sum()
+        grad /= a.shape[0]
+        return grad
+
     def _block_bounds(self, j0, j1):
         """The curvature bounds of the coefficients of features ``j0 <= j < j1`` (sparse ``X``)."""
-        return _feature_bounds(_squared_norms_range(self.X, j0, j1), self.curvature,
+        return _feature_bounds(_squared_norms_range(self.X, j0, j1, self.mu), self.curvature,
                                self.y.shape[0], self.n_outputs)
 
     def _scores_in_place(self, w, grad, chunk=1 << 12):
@@ -228,7 +243,7 @@ class _Problem(NamedTuple):
             j1 = min(j0 + chunk, self.p)
             e0, e1 = j0 * K, j1 * K
             _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2,
-                                 self._block_bounds(j0, j1), grad[e0:e1])
+                                 self.lower, self._block_bounds(j0, j1), grad[e0:e1])
             decrease = max(decrease, dec)
         return decrease
 
@@ -237,14 +252,12 @@ class _Problem(NamedTuple):
         gradient ``X^T a / n`` computed ``chunk`` features at a time (the same sums as
         :meth:`gradient`) and ranked by ``top`` (:class:`TopScores`); returns the
         largest score (NaN if any) and the largest decrease bound."""
-        X, n = self.X, a.shape[0]
         violation, decrease = 0.0, 0.0
         for j0 in range(0, self.p, chunk):
             j1 = min(j0 + chunk, self.p)
-            grad = column_dots(X.data, X.indices, X.indptr, j0, j1, a)
-            grad /= n
+            grad = self._gradient_range(a, j0, j1)
             scores, dec = prox_scores(w[j0:j1], grad, self.l1_entries[j0:j1], self.l2,
-                                      self._block_bounds(j0, j1), grad)
+                                      self.lower, self._block_bounds(j0, j1), grad)
             decrease = max(decrease, dec)
             violation = np.maximum(violation, scores.max(initial=0.0))  # NaN propagates
             top.add(j0, scores)
@@ -259,7 +272,8 @@ class _Problem(NamedTuple):
         """
         if self.lc is not None:
             return self.lc[self.moving(ws)]
-        return _entry_bounds(_squared_norms_range(self.X[:, ws], 0, ws.shape[0]),
+        mu = None if self.mu is None else self.mu[ws]
+        return _entry_bounds(_squared_norms_range(self.X[:, ws], 0, ws.shape[0], mu),
                              self.curvature, self.y.shape[0], self.n_outputs,
                              self.fit_intercept)
 
@@ -299,6 +313,8 @@ class _Problem(NamedTuple):
         # on the moving entries only (the working set's, then the intercepts): no copy of w
         idx, cols = self.moving(ws), self.entries(ws)
         w_acc = c @ hist_w[1:]
+        if np.any(w_acc[:cols.shape[0]] < self.lower):  # outside a nonnegative model's set
+            return
         if hist_v is None:
             v_acc = self.predictions_change(ws, w_acc - start).reshape(v.shape)
         else:
@@ -323,6 +339,8 @@ class _Problem(NamedTuple):
         K, m = self.n_outputs, ws.shape[0] * self.n_outputs
         coef = delta[:m] if K == 1 else delta[:m].reshape(ws.shape[0], K)
         out = np.asarray(self.X[:, ws] @ coef, dtype=np.float64)
+        if self.mu is not None:
+            out -= self.mu[ws] @ coef
         if self.fit_intercept:
             out += delta[m:] if K > 1 else delta[m]
         return out

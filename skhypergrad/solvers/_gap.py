@@ -48,13 +48,14 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     grad_b = float(np.abs(theta.sum())) if design.fit_intercept else 0.0
     # the p-sized work in one pass, without temporaries (p may be large, X sparse)
     acc = _gap_start()
+    positive = penalty.positive
     if callable(xt_theta):
         for j0, u in xt_theta():
             j1 = j0 + u.shape[0]
-            _gap_sums(coef[j0:j1], u, l1[j0:j1], float(l2), acc)
+            _gap_sums(coef[j0:j1], u, l1[j0:j1], float(l2), positive, acc)
     else:
-        u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
-        _gap_sums(coef, np.asarray(u).reshape(p), l1, float(l2), acc)
+        u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
+        _gap_sums(coef, np.asarray(u).reshape(p), l1, float(l2), positive, acc)
         del u
     pen, g_sum, s_tight, grad_free, scale, free_dot, any_free = _gap_end(acc, float(l2))
     primal = datafit.loss(y, z) + pen
@@ -88,10 +89,15 @@ def _gap_end(acc, l2):
 
 
 @njit(cache=True)
-def _gap_sums(coef, u, l1, l2, acc):
+def _gap_sums(coef, u, l1, l2, positive, acc):
     """The gap's sums and extrema over the features, one pass (one output), added to
     the accumulators ``acc`` (:func:`_gap_start`, in place): feature blocks passed in
     order give the sums of one pass over all of them.
+
+    With ``positive`` (coefficients constrained to be nonnegative) the conjugate and
+    the dual feasibility are one-sided: ``|u_j|`` is replaced by ``u_j`` (a feature
+    with ``u_j < l1_j`` stays at 0 at no cost), and a free feature at 0 violates
+    optimality by ``max(u_j, 0)`` only.
 
     Accumulates ``sum_j l1_j |coef_j|`` and ``||coef||^2`` (the penalty ``s1 +
     l2/2 s2``); ``g_sum = sum_j max(|u_j| - l1_j, 0)^2`` (``G* = g_sum / (2 l2)``);
@@ -109,7 +115,8 @@ def _gap_sums(coef, u, l1, l2, acc):
     free_dot = acc[6]
     any_free = acc[7] != 0.0
     for j in range(u.shape[0]):
-        c, a, t = coef[j], abs(u[j]), l1[j]
+        c, t = coef[j], l1[j]
+        a = u[j] if positive else abs(u[j])
         s1 += t * abs(c)
         s2 += c * c
         if l2 > 0.0:
@@ -122,7 +129,7 @@ def _gap_sums(coef, u, l1, l2, acc):
                 s_tight = -1.0
         elif t <= 0.0:
             any_free = True
-            grad_free = max(grad_free, a)
+            grad_free = max(grad_free, abs(u[j]) if c != 0.0 else a)
             free_dot += c * u[j]
         elif a > t:
             scale = min(scale, t / a)
@@ -137,26 +144,40 @@ def _gap_sums(coef, u, l1, l2, acc):
 
 
 def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
-    """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy."""
-    design, datafit, penalty, y = pgmap.design, pgmap.datafit, pgmap.penalty, pgmap.y
-    p, K = design.n_features, design.n_outputs
-    l1, l2 = penalty.weights(lam, p)
+    """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy;
+    the dual norms of the rows and the conjugate of the penalty are the penalty's
+    (``row_dual_norms``, ``conjugate_excess``)."""
+    design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
+    if pgmap.penalty.positive:
+        raise ValueError("positive=True is for one output only.")
     if z is None:
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
-    coef = design.coef(w)
-    primal = datafit.loss(y, z) + penalty.value(coef, lam)  # its temporaries freed before u
-    u = np.asarray(design.X.T @ theta) if xt_theta is None else xt_theta
-    grad_b = float(np.max(np.abs(theta.sum(axis=0)))) if design.fit_intercept else 0.0
-    au = np.abs(u) if K == 1 else np.abs(u).max(axis=1)
+    loss = datafit.loss(y, z)
+    u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
+    return gap_from_parts(pgmap, w, lam, loss, lambda s: datafit.dual_term(y, s * theta),
+                          theta.sum(axis=0), u)
+
+
+def gap_from_parts(pgmap, w, lam, loss, dual_term, theta_sum, u):
+    r"""``(primal, dual, gap, grad_free)`` of :func:`duality_gap` (several outputs) from
+    the parts it reads of the data: the datafit's value ``loss`` at ``w``,
+    ``dual_term(s)`` (the datafit's dual term at :math:`s\theta`),
+    :math:`\sum_i \theta_i` (``theta_sum``, shape (K,)) and :math:`X^T\theta` (``u``,
+    shape (p, K)): computed from the predictions, or from Gram products without them.
+    """
+    design, penalty = pgmap.design, pgmap.penalty
+    p = design.n_features
+    l1, l2 = penalty.weights(lam, p)
+    coef = design.coef(w).reshape(p, -1)
+    primal = loss + penalty.value(coef, lam)
+    grad_b = float(np.max(np.abs(theta_sum))) if design.fit_intercept else 0.0
+    # the dual norms of the rows (the penalty's: max over outputs for elementwise L1,
+    # the Euclidean norm for a block penalty)
+    au = penalty.row_dual_norms(u)
     free = np.zeros(p, dtype=bool)
     if l2 > 0:
-        # in place: p may be large (sparse X), one p-sized temporary
-        excess = (au if K == 1 else np.abs(u)) - (l1 if K == 1 else l1[:, None])
-        np.maximum(excess, 0.0, out=excess)
-        np.square(excess, out=excess)
-        g_star = float(np.sum(excess)) / (2.0 * l2)
-        del excess
+        g_star = penalty.conjugate_excess(u, l1) / (2.0 * l2)
         scale = 1.0
     else:
         # unpenalized features (l1_j = 0) are held fixed like the intercept
@@ -166,17 +187,16 @@ def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
         with np.errstate(divide="ignore", invalid="ignore"):
             ratios = np.where((au > l1) & ~free, l1 / au, 1.0)
         scale = float(min(1.0, ratios.min(initial=1.0)))
-        theta = scale * theta
-    offset = float(np.sum(design.intercept(w) * theta.sum(axis=0)))
+    offset = scale * float(np.sum(design.intercept(w) * theta_sum))
     if free.any():
         offset += scale * float(np.sum(coef[free] * u[free]))
-    dual = datafit.dual_term(y, theta) - offset - g_star
+    dual = dual_term(scale) - offset - g_star
     if l2 > 0 and g_star > 0 and np.all(l1 > 0):
         # for a small l2, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
         # gives the tighter bound: keep the larger of the two
         ratios = np.maximum(au, l1)
         s = float(np.min(np.divide(l1, ratios, out=ratios)))
-        dual = max(dual, datafit.dual_term(y, s * theta) - s * offset)
+        dual = max(dual, dual_term(s) - s * offset)
     return primal, dual, primal - dual, grad_b
 
 

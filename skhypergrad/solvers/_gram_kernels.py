@@ -24,7 +24,7 @@ _FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, intercept):
+def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lower, lc, lc_b, intercept):
     """One epoch over the working set, then the intercept; returns the epoch's violation.
 
     Parameters
@@ -47,6 +47,8 @@ def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, intercept):
         ``[s^T (w - w_start), b - b_start]``, updated in place.
     l1 : ndarray of shape (m,)
     l2 : float
+    lower : float
+        Lower bound on the coefficients (0.0 or ``-inf``).
     lc : ndarray of shape (m,)
         Coordinate curvatures ``||X_j||^2 / n`` (the diagonal of ``G_WW``).
     lc_b : float
@@ -65,7 +67,7 @@ def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lc, lc_b, intercept):
     db = shift[1]
     for k in range(m):
         g = c[k] + q[k] + s[k] * db
-        new = _prox_coordinate(w[k], g, lc[k], l1[k], l2)
+        new = _prox_coordinate(w[k], g, lc[k], l1[k], l2, lower)
         delta = new - w[k]
         if delta != 0.0:
             w[k] = new

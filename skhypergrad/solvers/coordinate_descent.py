@@ -30,6 +30,13 @@ with the elastic-net prox per coefficient, and an exact step along ``(1, ...,
 but converges only linearly, slowly on nearly separable data; the coupled model
 keeps proximal Newton's fast local convergence.
 
+Multi-output least squares (``newton_model = "identity"``: the per-sample Hessian
+is the identity across the outputs, as for the multi-task Lasso) is solved by
+block coordinate descent on the Gram matrix: the rows of the coefficients (a
+feature's K outputs together, with the block soft-thresholding of an L2,1
+penalty) and the intercepts in turn, exactly (see
+:mod:`skhypergrad.solvers._block_gram`), without working sets.
+
 Working sets (celer, skglm): each outer iteration computes the full gradient
 :math:`X^T \nabla_z F` once, scores every feature by its coordinate step
 :math:`L_j |\Delta_j|` (zero exactly at optimality), and solves the problem
@@ -42,11 +49,17 @@ steps allow it: a step :math:`\Delta_j` decreases the objective by at least
 :math:`L_j \Delta_j^2 / 2`, a lower bound on the gap.
 """
 
+import copy
 from numbers import Integral
 
 import numpy as np
 
+from .._design import GRAM_MAX_FEATURES, Design
 from ._base import BaseSolver, SolveResult
+from ._block_gram import (augmented_gram, block_gram_epoch, gram_gap_measure,
+                          stacked_target_products)
+from ._gap import gap_scale
+from .prox_grad import ProxGradient
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
@@ -144,6 +157,10 @@ class CoordinateDescent(BaseSolver):
 
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
+        if pgmap.datafit.newton_model == "identity":
+            return self._solve_identity_blocks(pgmap, lam, w)
+        if pgmap.datafit.newton_model == "separable":
+            return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
         z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
@@ -175,6 +192,81 @@ class CoordinateDescent(BaseSolver):
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
 
+    def _solve_identity_blocks(self, pgmap, lam, w):
+        """Block coordinate descent on the Gram matrix (:mod:`._block_gram`) for a datafit
+        whose per-sample Hessian is the identity; FISTA (:class:`ProxGradient`) when
+        the Gram matrix would have more than 2048 rows.
+
+        Epochs run until one decreases the objective by less than ``tol`` times its
+        scale (the gap is at least that); the duality gap is then evaluated (from the
+        Gram products alone, see :func:`._block_gram.gram_gap_measure`), and the epochs
+        go on (at most ``max_epochs`` in all) until it is below ``tol`` or stalls (20
+        evaluations without lowering it by 10%). After a gap ``m > tol``, the next one is
+        evaluated once an epoch's decrease has fallen by ``tol / m`` (the two fall
+        at the same linear rate), not at every epoch."""
+        design, penalty = pgmap.design, pgmap.penalty
+        q = design.n_features + design.fit_intercept
+        if q > GRAM_MAX_FEATURES:
+            return ProxGradient(tol=self.tol, max_iter=self.max_epochs,
+                                warn=False)._solve(pgmap, lam, w)
+        K = design.n_outputs
+        Y = pgmap.y if K > 1 else pgmap.y[:, None]
+        A = augmented_gram(design)
+        C = stacked_target_products(design, pgmap.y)
+        B = np.ascontiguousarray(w.reshape(q, K))
+        Q = A @ B
+        l1, l2 = penalty.weights(lam, design.n_features)
+        l1 = np.ascontiguousarray(l1, dtype=np.float64)
+        p = design.n_features
+        yy = float(np.vdot(Y, Y)) / design.n_samples
+        scale = gap_scale(pgmap)
+        threshold = self.tol * scale
+        measure, best, stalled, epoch = np.inf, np.inf, 0, 0
+        while epoch < self.max_epochs:
+            decrease = block_gram_epoch(A, C, B, Q, l1, float(l2), p,
+                                        bool(penalty.group_rows))
+            epoch += 1
+            if decrease <= threshold or epoch == self.max_epochs:
+                measure = gram_gap_measure(pgmap, lam, A, C, B, Q, yy, scale)
+                if measure <= self.tol:
+                    break
+                stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
+                best = min(best, measure)
+                if stalled >= _STALL_CHECKS:
+                    break
+                threshold = min(threshold, decrease * self.tol / measure)
+        return SolveResult(B.ravel().copy(), epoch, measure, measure <= self.tol)
+    def _solve_outputs(self, pgmap, lam, w):
+        """The ``K`` independent outputs of a "separable" datafit solved in turn, each a
+        one-output problem (``datafit.output_datafit()``, targets
+        ``datafit.output_target(y, k)``) on the same design, to the relative gap ``tol``.
+
+        The datafit, its null model and the penalty are sums over the outputs, so the
+        outputs' duality gaps (each certified by its own dual point) add up to a bound
+        on the whole problem's suboptimality: the measure returned is their sum
+        relative to the whole problem's scale, at most ``tol`` when every output
+        reached it. (The whole problem's own dual point, rescaled by one factor for
+        every output, certifies less.)
+        """
+        design, datafit = pgmap.design, pgmap.datafit
+        K, p, fit_intercept = design.n_outputs, design.n_features, design.fit_intercept
+        one = Design(design.X, fit_intercept, 1, design.offset, design.target_offset)
+        output_datafit = datafit.output_datafit()
+        W, b = w[:p * K].reshape(p, K), w[p * K:]  # views: written in place
+        solver = copy.copy(self)
+        solver.warn = False  # the whole problem's measure decides, below
+        n_iter, total = 0, 0.0
+        for k in range(K):
+            sub = type(pgmap).on_design(output_datafit, pgmap.penalty, one,
+                                        datafit.output_target(pgmap.y, k))
+            res = solver.solve(sub, lam, np.append(W[:, k], b[k:k + 1]))
+            W[:, k] = res.w[:p]
+            b[k:k + 1] = res.w[p:]
+            n_iter += res.n_iter
+            total += res.gap * gap_scale(sub)
+        measure = total / gap_scale(pgmap)
+        return SolveResult(w, n_iter, measure, measure <= self.tol)
+
     def _gap_measure(self, pgmap, lam, prob, w, z, a, grad):
         """The stopping measure (relative duality gap) at ``w``, with ``X^T theta = -X^T a / n``
         minus the gradient ``grad``: negated in place (no p-sized copy), then back
@@ -194,11 +286,17 @@ class CoordinateDescent(BaseSolver):
 
     def _check_params(self, pgmap):
         """ValueError for an unsupported datafit or an invalid parameter."""
-        kind = getattr(pgmap.datafit, "kind", None)
-        if kind not in (0, 1, 2) or (kind != 2 and pgmap.datafit.n_outputs != 1):
+        datafit = pgmap.datafit
+        model = datafit.newton_model
+        if pgmap.penalty.positive and datafit.n_outputs > 1:
+            raise ValueError("CoordinateDescent: positive=True is for one output only.")
+        if model is None or (model == "diagonal" and datafit.n_outputs != 1) \
+                or (model == "softmax" and datafit.n_outputs == 1):
             raise ValueError(
-                f"CoordinateDescent supports the Quadratic, Logistic and Multinomial "
-                f"datafits, got {pgmap.datafit!r}; use ProxGradient for it.")
+                f"CoordinateDescent needs a datafit with a Newton model (newton_model "
+                f"'diagonal' for one output, 'softmax' or 'separable' for several, "
+                f"'identity' for outputs with identity Hessians), got {datafit!r} "
+                f"(newton_model={model!r}); use ProxGradient for it.")
         for name, low in (("max_iter", 0), ("max_epochs", 1), ("ws_start_size", 1),
                           ("anderson", 0)):
             value = getattr(self, name)
@@ -252,8 +350,8 @@ class CoordinateDescent(BaseSolver):
         metric = np.sqrt(np.append(lc, lc_b))  # the Anderson differences' metric
         epochs = self.max_epochs
         for epoch in range(self.max_epochs):
-            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2, lc,
-                                   lc_b, prob.intercept_unit)
+            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2,
+                                   prob.lower, lc, lc_b, prob.intercept_unit)
             if violation <= tol:
                 epochs = epoch + 1
                 break
@@ -262,7 +360,8 @@ class CoordinateDescent(BaseSolver):
                 hist[k, :m], hist[k, m] = w_ws, shift[1]
                 if k == K:
                     extrapolated = _anderson(hist, metric)
-                    if extrapolated is not None and \
+                    if extrapolated is not None and extrapolated[:m].min(initial=0.0) >= \
+                            prob.lower and \
                             model(extrapolated[:m], extrapolated[m]) < model(w_ws, shift[1]):
                         w_ws[:] = extrapolated[:m]
                         shift[1] = extrapolated[m]
@@ -286,7 +385,8 @@ class CoordinateDescent(BaseSolver):
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
             lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
-            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, lc_cols)
+            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, prob.lower,
+                               lc_cols)
             violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
                 violation = max(violation, prob.intercept_violation(a))
@@ -324,8 +424,8 @@ class CoordinateDescent(BaseSolver):
             hist_v, start = np.empty((K + 1, v.size)), None
         metric = prob.entry_metric(lc)
         for epoch in range(self.max_epochs):
-            violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2, lc,
-                                   prob.intercept_unit)
+            violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2,
+                                   prob.lower, lc, prob.intercept_unit)
             if violation <= tol:
                 return epoch + 1
             if K > 0:

@@ -20,7 +20,7 @@ With ``variance_reduction="svrg"`` the :math:`\phi_i` are all the point at the
 start of the epoch (proximal SVRG). The memory holds one raw gradient per
 sample and output (``n * K`` floats).
 The epochs themselves run in the numba kernel
-:func:`~skhypergrad.solvers._sgd_kernels.prox_sgd_epoch`.
+:func:`~skhypergrad._sgd_kernels.prox_sgd_epoch`.
 """
 
 import math
@@ -31,12 +31,12 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from ._base import BaseSolver, SolveResult
-from ._sgd_kernels import (SUPPORTED_KINDS, max_row_squared_norm, prox_sgd_epoch,
-                           prox_svrg_epoch)
+from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, max_row_squared_norm,
+                            prox_sgd_epoch, prox_svrg_epoch)
 
 __all__ = ["StochasticProxGradient"]
 
-_NO_INDEX = np.empty(0, dtype=np.int32)
+_NO_OFFSET = np.empty(0)  # the kernels' column means when X is not centred implicitly
 
 
 class StochasticProxGradient(BaseSolver):
@@ -128,10 +128,11 @@ class StochasticProxGradient(BaseSolver):
 
     # -- settings -------------------------------------------------------------------
     def _check_params(self, pgmap):
-        kind = getattr(pgmap.datafit, "kind", None)
+        kind = pgmap.datafit.kernel_code
         if kind not in SUPPORTED_KINDS:
-            raise ValueError(f"{type(self).__name__} supports the Quadratic, Logistic and "
-                             f"Multinomial datafits, got {pgmap.datafit!r}.")
+            raise ValueError(f"{type(self).__name__} needs a datafit with a minibatch kernel "
+                             f"(kernel_code in {SUPPORTED_KINDS}), got {pgmap.datafit!r} "
+                             f"(kernel_code={kind!r}); use ProxGradient for it.")
         if not (isinstance(self.variance_reduction, (bool, np.bool_))
                 or self.variance_reduction == "svrg"):
             raise ValueError("variance_reduction must be True (SAGA), False (SGD) or 'svrg', "
@@ -153,7 +154,7 @@ class StochasticProxGradient(BaseSolver):
         if self.step != "auto":
             return float(self.step)
         n, L = pgmap.design.n_samples, pgmap.lipschitz
-        L_max = pgmap.datafit.curvature * (_max_row_squared_norm(pgmap.design.X)
+        L_max = pgmap.curvature * (_max_row_squared_norm(pgmap.design)
                                            + pgmap.design.fit_intercept)
         L_b = L_max if n == 1 else (n * (batch_size - 1) * L
                                     + (n - batch_size) * L_max) / (batch_size * (n - 1))
@@ -195,9 +196,11 @@ class StochasticProxGradient(BaseSolver):
         memory, grad_mean = self._initial_memory(pgmap, z)
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         l1 = np.ascontiguousarray(l1, dtype=np.float64)
-        problem = (*_kernel_rows(design.X), design.n_features,
-                   np.ascontiguousarray(pgmap.y, dtype=np.float64), kind, design.n_outputs,
-                   design.fit_intercept)
+        mu = _NO_OFFSET if design.sparse_offset is None else \
+            np.ascontiguousarray(design.sparse_offset, dtype=np.float64)
+        problem = (*kernel_rows(design.X), design.n_features,
+                   np.ascontiguousarray(pgmap.y, dtype=np.float64), kind,
+                   kernel_params(pgmap.datafit), design.n_outputs, design.fit_intercept, mu)
         step = self._initial_step(pgmap, batch_size)
         rng = check_random_state(self.random_state)
         checking = self.tol is not None
@@ -208,30 +211,24 @@ class StochasticProxGradient(BaseSolver):
             if svrg:  # snapshot at the current point (at w itself for the first epoch)
                 if epoch > 1:
                     memory, grad_mean = self._initial_memory(pgmap, design.matvec(w))
-                prox_svrg_epoch(*problem, w, l1, float(l2), rng.permutation(n), batch_size,
-                                steps, memory, grad_mean)
+                prox_svrg_epoch(*problem, w, l1, float(l2), pgmap.penalty.lower,
+                                rng.permutation(n), batch_size, steps, memory, grad_mean)
             else:
-                prox_sgd_epoch(*problem, w, l1, float(l2), rng.permutation(n), batch_size,
-                               steps, bool(self.variance_reduction), memory, grad_mean)
+                prox_sgd_epoch(*problem, w, l1, float(l2), pgmap.penalty.lower,
+                               rng.permutation(n), batch_size, steps,
+                               bool(self.variance_reduction), memory, grad_mean)
             if epoch == self.max_epochs or (checking and epoch % self.check_every == 0):
                 measure = self._stop_measure(pgmap, lam, w)
                 if checking and measure <= self.tol:
                     return SolveResult(w, epoch, measure, True)
         return SolveResult(w, self.max_epochs, measure, not checking)
 
-def _kernel_rows(X):
-    """``(data, indices, indptr, dense)`` as the kernel reads rows (copies only if needed)."""
-    if sp.issparse(X):
-        X = X.tocsr()
-        return np.asarray(X.data, dtype=np.float64), X.indices, X.indptr, False
-    X = np.ascontiguousarray(X, dtype=np.float64)
-    return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
-
-
-def _max_row_squared_norm(X):
-    """``max_i ||x_i||^2`` (0.0 without rows): one pass, no temporary of the size of X."""
+def _max_row_squared_norm(design):
+    """``max_i ||x_i||^2`` of the design's rows (0.0 without rows): for a dense ``X`` one
+    pass, no temporary of the size of ``X``."""
+    X = design.X
     if X.shape[0] == 0:
         return 0.0
     if sp.issparse(X):
-        return float(np.asarray(X.multiply(X).sum(axis=1)).max(initial=0.0))
+        return float(design.row_squared_norms().max(initial=0.0))
     return max_row_squared_norm(np.ascontiguousarray(X, dtype=np.float64))

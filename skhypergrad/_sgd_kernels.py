@@ -1,4 +1,7 @@
-r"""Numba epoch kernel of minibatch proximal SAGA and proximal SGD.
+r"""Numba kernels of minibatch proximal SAGA and SGD, and NSID's minibatch products.
+
+Shared by :class:`~skhypergrad.solvers.StochasticProxGradient` and
+:class:`~skhypergrad.hypergrad.NSID`, below both.
 
 The problem is :math:`\min_w \frac1n \sum_i f_i(w) + \sum_j l1_j |w_j| + \frac{l2}{2}\|w\|^2`
 with :math:`f_i(w) = \ell(y_i, z_i)`, :math:`z_i = x_i^T W + b` (``K`` outputs,
@@ -21,26 +24,38 @@ For a minibatch ``B`` and step ``g_t``, with :math:`\bar\alpha = \frac1n \sum_i 
     w &\leftarrow \mathrm{prox}_{g_t G}(w - g_t d)
     \quad \text{(identity on the intercept).}
 
-Both share one loop; they differ only by the correction. Rows of ``X`` come
+Both share one loop; they differ only by the correction. A sparse ``X`` centred
+implicitly (column means ``mu``; see :mod:`skhypergrad._design`) has the rows
+:math:`x_i - \mu`: its predictions subtract :math:`\mu^T W` (once per
+minibatch) and its minibatch gradient :math:`\mu \otimes \sum_{i \in B} a_i / |B|`
+(a dense term, as the prox step). Rows of ``X`` come
 either from a dense C-ordered matrix (flattened, ``dense=True``; ``indices`` and
 ``indptr`` unused) or from CSR arrays ``(data, indices, indptr)``, so one
 compiled signature serves both storages.
 
-Datafit codes (``datafit.kind``): 0 least squares :math:`a = z - y`,
-1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
+Datafit codes (``datafit.kernel_code``, with the float64 array ``params`` of
+``datafit.kernel_params()``, empty for the first three): 0 least squares
+:math:`a = z - y`, 1 logistic :math:`a = -y / (1 + e^{yz})` with :math:`y = \pm 1`,
 2 multinomial :math:`a = \mathrm{softmax}(z) - e_y` (``y`` a class index stored
-as float).
+as float), 3 squared hinge :math:`a_k = -2\,t_k \max(0, 1 - t_k z_k)` with
+:math:`t = y = \pm 1` for one output, and for ``K`` outputs (one-vs-rest) :math:`t_k = +1`
+for the class ``k = y``, -1 otherwise (its second derivative: :math:`2\,1\{t_k z_k < 1\}`);
+4 log-link Tweedie half deviance of power ``p = params[0]`` in [1, 2]
+(:mod:`skhypergrad.glm`: Poisson, Gamma, Tweedie) :math:`a = e^{(2-p)z} - y e^{(1-p)z}`.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from numba import njit
 
-from .._kernels import prox_enet
+from ._kernels import prox_enet
 
-__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS"]
+__all__ = ["prox_sgd_epoch", "prox_svrg_epoch", "max_row_squared_norm", "SUPPORTED_KINDS",
+           "kernel_rows", "kernel_params"]
 
-#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial)
-SUPPORTED_KINDS = (0, 1, 2)
+#: datafit codes the kernel implements (Quadratic, Logistic, Multinomial, SquaredHinge,
+#: the log-link GLMs)
+SUPPORTED_KINDS = (0, 1, 2, 3, 4)
 
 
 @njit(cache=True, inline="always")
@@ -161,13 +176,29 @@ def max_row_squared_norm(X):
     return best
 
 
+@njit(cache=True, inline="always")
+def _hinge_sign(yi, k, n_outputs):
+    """The squared hinge's label of output ``k``: ``yi`` (one output), else +1 for the
+    class ``yi`` and -1 for the others."""
+    if n_outputs == 1:
+        return yi
+    return 1.0 if k == int(yi) else -1.0
+
+
 @njit(cache=True)
-def _raw_grad(kind, yi, z, a):
+def _raw_grad(kind, params, yi, z, a):
     """Raw gradient ``a = d loss(yi, z) / dz`` of one sample (see the module docstring)."""
     if kind == 0:
         a[0] = z[0] - yi
     elif kind == 1:
         a[0] = -yi / (1.0 + np.exp(yi * z[0]))
+    elif kind == 3:
+        for k in range(z.shape[0]):
+            t = _hinge_sign(yi, k, z.shape[0])
+            a[k] = -2.0 * t * max(1.0 - t * z[k], 0.0)
+    elif kind == 4:
+        p = params[0]
+        a[0] = np.exp((2.0 - p) * z[0]) - yi * np.exp((1.0 - p) * z[0])
     else:
         zmax = z.max()
         total = 0.0
@@ -180,38 +211,40 @@ def _raw_grad(kind, yi, z, a):
 
 
 @njit(cache=True)
-def _prox_step(w, d, step, l1, l2, n_coefs, n_outputs):
+def _prox_step(w, d, step, l1, l2, lower, n_coefs, n_outputs):
     """``w <- prox_{step G}(w - step d)`` on the coefficients, a gradient step on the intercept."""
-    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs)
+    w[:n_coefs] = prox_enet(w[:n_coefs] - step * d[:n_coefs], l1, l2, step, n_outputs, lower)
     for m in range(n_coefs, w.shape[0]):
         w[m] -= step * d[m]
 
 
 @njit(cache=True)
-def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
-                   fit_intercept, w, l1, l2, order, batch_size, steps,
+def prox_sgd_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
+                   fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                    variance_reduction, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD (see :func:`_prox_epoch`)."""
-    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
-                w, l1, l2, order, batch_size, steps, variance_reduction, True, memory,
-                grad_mean)
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, variance_reduction,
+                True, memory, grad_mean)
 
 
 @njit(cache=True)
-def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
-                    fit_intercept, w, l1, l2, order, batch_size, steps, memory, grad_mean):
+def prox_svrg_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
+                    fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, memory,
+                    grad_mean):
     r"""One inner loop of minibatch proximal SVRG, in place on ``w``.
 
     ``memory`` holds the raw gradients at the snapshot and ``grad_mean`` the full
     gradient there; neither changes (see :func:`_prox_epoch`).
     """
-    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs, fit_intercept,
-                w, l1, l2, order, batch_size, steps, True, False, memory, grad_mean)
+    _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps, True, False, memory,
+                grad_mean)
 
 
 @njit(cache=True)
-def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
-                fit_intercept, w, l1, l2, order, batch_size, steps,
+def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
+                fit_intercept, mu, w, l1, l2, lower, order, batch_size, steps,
                 variance_reduction, update_memory, memory, grad_mean):
     r"""One pass of minibatch proximal SAGA or SGD over the samples ``order``, in place.
 
@@ -226,15 +259,22 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
         Encoded target (class indices as floats for the multinomial loss).
     kind : int
         Datafit code: 0 least squares, 1 logistic, 2 multinomial.
+    params : ndarray of float64
+        The datafit's parameters (``kernel_params()``; empty for these three).
     n_outputs : int
         ``K`` (1 unless multinomial).
     fit_intercept : bool
+    mu : ndarray of shape (n_features,) or (0,)
+        Column means of a sparse ``X`` centred implicitly (its rows are then
+        ``x_i - mu``); empty otherwise.
     w : ndarray of shape (n_features * K + K * fit_intercept,)
         Parameters, updated in place.
     l1 : ndarray of shape (n_features,)
         Per-feature L1 weights.
     l2 : float
         L2 weight.
+    lower : float
+        Lower bound on the coefficients (0.0 for a nonnegative model, ``-inf``).
     order : ndarray of int64
         Samples visited, cut into consecutive minibatches of ``batch_size``
         (the last one may be smaller).
@@ -261,6 +301,9 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
     d = np.empty(w.shape[0])
     single = dense and K == 1
     zb = np.empty(batch_size if single else 0)
+    centred = mu.shape[0] > 0
+    shift = np.zeros(K)
+    a_sum = np.zeros(K)
     for t in range(steps.shape[0]):
         start = t * batch_size
         stop = min(start + batch_size, order.shape[0])
@@ -271,7 +314,7 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
             for s in range(stop - start):
                 i = rows[s]
                 z[0] = zb[s]
-                _raw_grad(kind, y[i], z, a)
+                _raw_grad(kind, params, y[i], z, a)
                 if variance_reduction:
                     old = memory[i]
                     if update_memory:
@@ -280,10 +323,19 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 zb[s] = a[0] / (stop - start)
             _dense_add_batch(data, n_features, rows, zb[:stop - start], fit_intercept, d)
         else:
+            if centred:  # mu^T W, and the sum of the minibatch's a / |B|
+                for k in range(K):
+                    shift[k] = 0.0
+                    a_sum[k] = 0.0
+                    for j in range(n_features):
+                        shift[k] += mu[j] * w[j * K + k]
             for s in range(start, stop):
                 i = order[s]
                 _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
-                _raw_grad(kind, y[i], z, a)
+                if centred:
+                    for k in range(K):
+                        z[k] -= shift[k]
+                _raw_grad(kind, params, y[i], z, a)
                 if variance_reduction:
                     for k in range(K):
                         old = memory[i * K + k]
@@ -292,6 +344,13 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                         a[k] -= old
                 _add_sample_gradient(data, indices, indptr, dense, n_features, i, a,
                                      1.0 / (stop - start), fit_intercept, d)
+                if centred:
+                    for k in range(K):
+                        a_sum[k] += a[k] / (stop - start)
+            if centred:
+                for j in range(n_features):
+                    for k in range(K):
+                        d[j * K + k] -= mu[j] * a_sum[k]
         if variance_reduction:
             # d holds the correction; add the mean memory gradient, then refresh it
             frac = (stop - start) / n_samples
@@ -300,7 +359,24 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 if update_memory:
                     grad_mean[m] += frac * d[m]
                 d[m] += mean_old
-        _prox_step(w, d, steps[t], l1, l2, n_coefs, K)
+        _prox_step(w, d, steps[t], l1, l2, lower, n_coefs, K)
+
+
+_NO_INDEX = np.empty(0, dtype=np.int32)
+
+
+def kernel_params(datafit):
+    """The datafit's parameters as the kernels take them (contiguous float64)."""
+    return np.ascontiguousarray(datafit.kernel_params(), dtype=np.float64)
+
+
+def kernel_rows(X):
+    """``(data, indices, indptr, dense)`` as the kernels read rows (copies only if needed)."""
+    if sp.issparse(X):
+        X = X.tocsr()
+        return np.asarray(X.data, dtype=np.float64), X.indices, X.indptr, False
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return X.reshape(-1), _NO_INDEX, _NO_INDEX, True
 
 
 # -- minibatch products for NSID (skhypergrad.hypergrad.nsid) ---------------------------
@@ -309,13 +385,21 @@ _BLOCK = 256
 
 
 @njit(cache=True)
-def _raw_hessp(kind, yi, z, dz, out):
+def _raw_hessp(kind, params, yi, z, dz, out):
     """``out = d^2 loss(yi, z) / dz^2 @ dz`` of one sample (``z`` needed unless kind 0)."""
     if kind == 0:
         out[0] = dz[0]
     elif kind == 1:
         s = 1.0 / (1.0 + np.exp(-yi * z[0]))
         out[0] = s * (1.0 - s) * dz[0]
+    elif kind == 3:
+        for k in range(z.shape[0]):
+            t = _hinge_sign(yi, k, z.shape[0])
+            out[k] = 2.0 * dz[k] if t * z[k] < 1.0 else 0.0
+    elif kind == 4:
+        p = params[0]
+        out[0] = ((2.0 - p) * np.exp((2.0 - p) * z[0])
+                  + (p - 1.0) * yi * np.exp((1.0 - p) * z[0])) * dz[0]
     else:
         zmax = z.max()
         total = 0.0
@@ -331,7 +415,7 @@ def _raw_hessp(kind, yi, z, dz, out):
 
 
 @njit(cache=True, nogil=True)
-def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
                         fit_intercept, w, rows, out):
     r"""``out += sum_{i in rows} grad f_i(w)`` (rows may repeat), in place.
 
@@ -349,20 +433,20 @@ def sample_gradient_sum(data, indices, indptr, dense, n_features, y, kind, n_out
             _dense_predict_batch(data, n_features, block, w, fit_intercept, buf)
             for s in range(m):
                 z[0] = buf[s]
-                _raw_grad(kind, y[block[s]], z, a)
+                _raw_grad(kind, params, y[block[s]], z, a)
                 buf[s] = a[0]
             _dense_add_batch(data, n_features, block, buf[:m], fit_intercept, out)
         return
     for s in range(rows.shape[0]):
         i = rows[s]
         _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
-        _raw_grad(kind, y[i], z, a)
+        _raw_grad(kind, params, y[i], z, a)
         _add_sample_gradient(data, indices, indptr, dense, n_features, i, a, 1.0,
                              fit_intercept, out)
 
 
 @njit(cache=True)
-def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
+def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, params, n_outputs,
                  fit_intercept, w, rows, batch_size, delta, c, step, eta, v):
     r"""NSID's adjoint iterations, in place on ``v``.
 
@@ -400,7 +484,7 @@ def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
             for s in range(batch_size):
                 z[0] = zb[s] if kind != 0 else 0.0
                 dz[0] = sb[s]
-                _raw_hessp(kind, y[batch[s]], z, dz, h)
+                _raw_hessp(kind, params, y[batch[s]], z, dz, h)
                 sb[s] = h[0] * scale
             _dense_add_batch(data, n_features, batch, sb, fit_intercept, hu)
         else:
@@ -409,7 +493,7 @@ def nsid_adjoint(data, indices, indptr, dense, n_features, y, kind, n_outputs,
                 if kind != 0:
                     _predict(data, indices, indptr, dense, n_features, i, w, fit_intercept, z)
                 _predict(data, indices, indptr, dense, n_features, i, u, fit_intercept, dz)
-                _raw_hessp(kind, y[i], z, dz, h)
+                _raw_hessp(kind, params, y[i], z, dz, h)
                 _add_sample_gradient(data, indices, indptr, dense, n_features, i, h, scale,
                                      fit_intercept, hu)
         e = eta[k]

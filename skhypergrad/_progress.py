@@ -1,0 +1,73 @@
+"""Progress lines of a search, in the estimator's own vocabulary.
+
+Levels as scikit-learn's searches: ``verbose=1`` prints the start of the
+starting scan, its best point, every descent step and the result; ``verbose>=2``
+also every point of the scan. Each line names the estimator, the
+hyperparameters as the estimator calls them (``alpha``, ``l1_ratio``, ``C``, ...)
+and the elapsed time; the first one is printed before any inner problem is solved.
+"""
+
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["Progress"]
+
+
+def _plain_names(lam):
+    return {"lam": np.asarray(lam)}
+
+
+class Progress:
+    """Prints the progress of a search when ``verbose > 0`` (else nothing).
+
+    Parameters
+    ----------
+    verbose : int
+    label : str
+        The searching estimator's name, the prefix of every line.
+    names : callable, default=None
+        ``lam -> {name: value}`` in the estimator's vocabulary; ``{"lam": lam}`` when None.
+    loss : str, default="CV loss"
+        What the criterion's value is called.
+    stream : file, default=None
+        Where the lines go (``sys.stdout`` at the time of each line when None).
+    """
+
+    def __init__(self, verbose, label, names=None, loss="CV loss", stream=None):
+        self.verbose = int(verbose or 0)
+        self.label = label
+        self.names = _plain_names if names is None else names
+        self.loss = loss
+        self.stream = stream
+        self.t0 = time.perf_counter()
+
+    def _print(self, level, text):
+        if self.verbose >= level:
+            stream = sys.stdout if self.stream is None else self.stream
+            print(f"[{self.label}] {text} ({time.perf_counter() - self.t0:.1f} s)",
+                  file=stream, flush=True)
+
+    def _point(self, lam, value):
+        parts = []
+        for name, v in self.names(lam).items():
+            v = np.asarray(v)
+            parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
+                         f"{name}={np.array2string(v, precision=3, threshold=4)}")
+        return "  ".join(parts) + f"  {self.loss}={value:.6g}"
+
+    def scan_start(self, n_points):
+        self._print(1, f"scan of up to {n_points} points, from strong to weak regularization")
+
+    def scan_point(self, k, n_points, lam, value):
+        self._print(2, f"scan {k}/{n_points}  {self._point(lam, value)}")
+
+    def scan_end(self, n_done, lam, value):
+        self._print(1, f"scan done ({n_done} points); best  {self._point(lam, value)}")
+
+    def step(self, k, lam, value):
+        self._print(1, f"evaluation {k}  {self._point(lam, value)}")
+
+    def done(self, n_evals, lam, value):
+        self._print(1, f"done, {n_evals} evaluations; chosen  {self._point(lam, value)}")

@@ -1,0 +1,328 @@
+"""Log-link GLM datafits (:mod:`skhypergrad.glm`): Poisson, Gamma and Tweedie.
+
+Solutions against scikit-learn's ``PoissonRegressor``, ``GammaRegressor`` and
+``TweedieRegressor`` (objective to 1e-6 relative), every engine against central finite
+differences with L2, L1 and elastic-net penalties, the duality gap as a certificate,
+the held-out loss as scikit-learn's mean deviance, and the targets' domains."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
+from sklearn.metrics import (get_scorer, mean_gamma_deviance, mean_poisson_deviance,
+                             mean_tweedie_deviance)
+
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skhypergrad import (CrossVal, GammaRegressorHyperGrad, HeldOut, HyperGradSearchCV,
+                         PoissonRegressorHyperGrad, TweedieRegressorHyperGrad)
+from skhypergrad._search_space import GLM, search_scales
+from skhypergrad.datafits import BaseDatafit, register_datafit
+from skhypergrad.glm import Gamma, Poisson, Tweedie
+from skhypergrad.models import InnerModel, from_estimator
+from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
+from skhypergrad.solvers._gap import duality_gap
+
+POWERS = {"poisson": 1.0, "gamma": 2.0, "tweedie": 1.5}
+
+
+def _datafit(name):
+    return Tweedie(1.5) if name == "tweedie" else name
+
+
+def _data(name, n=90, p=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    w = np.r_[0.6, -0.4, 0.3, np.zeros(p - 3)]
+    mu = np.exp(X @ w + 0.5)
+    if name == "poisson":
+        y = rng.poisson(mu).astype(float)
+    elif name == "gamma":
+        y = rng.gamma(2.0, mu / 2.0)
+    else:  # compound Poisson-Gamma: exact zeros and positive values
+        y = rng.poisson(mu) * rng.gamma(2.0, 1.0, n)
+    return X, y
+
+
+def _sklearn(name, alpha):
+    kw = dict(alpha=alpha, tol=1e-12, max_iter=1000, solver="newton-cholesky")
+    if name == "poisson":
+        return PoissonRegressor(**kw)
+    if name == "gamma":
+        return GammaRegressor(**kw)
+    return TweedieRegressor(power=1.5, link="log", **kw)
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("alpha", [1e-2, 0.3])
+def test_solution_matches_sklearn(name, alpha):
+    """CD (default) and FISTA reach scikit-learn's objective to 1e-6 (relative)."""
+    X, y = _data(name)
+    sk = _sklearn(name, alpha).fit(X, y)
+    model = from_estimator(_sklearn(name, alpha), y)
+    assert model.penalty == "l2" and model.lam[0] == alpha
+    raw = model.make_map(X, model.encode(y))
+    ref = np.append(sk.coef_, sk.intercept_)
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    for solver in (CoordinateDescent(tol=1e-12), ProxGradient(tol=1e-11, max_iter=50_000)):
+        res = solver.solve(pgmap, model.lam)
+        assert res.converged
+        w = pgmap.design.to_original(res.w)
+        obj, obj_ref = raw.objective(w, model.lam), raw.objective(ref, model.lam)
+        assert obj <= obj_ref * (1 + 1e-6)
+        assert obj_ref <= obj * (1 + 1e-6)
+        np.testing.assert_allclose(w, ref, atol=1e-5 * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02]),
+                                          ("elasticnet", [0.02, 0.05])])
+def test_duality_gap_is_a_certificate(name, penalty, lam):
+    """The dual value is below the primal everywhere (at random points, after a few
+    steps and at the solution) and meets it at the solution."""
+    X, y = _data(name)
+    model = InnerModel(_datafit(name), penalty, fit_intercept=True)
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    lam = np.array(lam)
+    sol = CoordinateDescent(tol=1e-13).solve(pgmap, lam).w
+    primal_opt = pgmap.objective(sol, lam)
+    rng = np.random.default_rng(1)
+    for w in [pgmap.design.zeros(), sol + 0.1 * rng.standard_normal(sol.shape),
+              sol + 0.01 * rng.standard_normal(sol.shape)]:
+        w[-1] = sol[-1]  # the gap holds the intercept fixed
+        primal, dual, gap, _ = duality_gap(pgmap, w, lam)
+        assert dual <= primal_opt + 1e-12 and gap >= 0
+    primal, dual, gap, grad_b = duality_gap(pgmap, sol, lam)
+    assert gap <= 1e-10 * primal and grad_b < 1e-8
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02]),
+                                          ("elasticnet", [0.02, 0.2])])
+def test_every_engine_matches_finite_differences(name, penalty, lam):
+    """The cross-validated mean deviance: AID-CG, AID-FP and ITD against central finite
+    differences in log lam (1e-5 relative)."""
+    X, y = _data(name)
+    model = InnerModel(_datafit(name), penalty, fit_intercept=True)
+    crit = CrossVal(cv=3)
+    lam = np.array(lam)
+    solver = CoordinateDescent(tol=1e-13)
+    eps = 1e-5
+    fd = []
+    for j in range(lam.shape[0]):
+        up, down = lam.copy(), lam.copy()
+        up[j] *= np.exp(eps)
+        down[j] *= np.exp(-eps)
+        fd.append((crit.value(model, X, y, up, solver=solver).value
+                   - crit.value(model, X, y, down, solver=solver).value) / (2 * eps))
+    for engine in ("aid-cg", "aid-fp", "itd"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # converged: no ConvergenceWarning
+            res = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+        np.testing.assert_allclose(res.grad, fd, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("name, metric", [("poisson", mean_poisson_deviance),
+                                          ("gamma", mean_gamma_deviance),
+                                          ("tweedie", lambda y, m: mean_tweedie_deviance(
+                                              y, m, power=1.5))])
+def test_heldout_loss_is_the_mean_deviance(name, metric):
+    """``loss="auto"`` is scikit-learn's mean deviance of the model's power; "squared"
+    the mean squared error of the means' log-predictions ``z``."""
+    X, y = _data(name)
+    X_val, y_val = _data(name, n=40, seed=3)
+    model = InnerModel(_datafit(name), "l2", fit_intercept=True)
+    lam = np.array([0.05])
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    w = pgmap.design.to_original(CoordinateDescent(tol=1e-12).solve(pgmap, lam).w)
+    z = X_val @ w[:-1] + w[-1]
+    solver = CoordinateDescent(tol=1e-12)
+    assert model.datafit_class.outer_losses == (name, "squared")
+    for loss in ("auto", name):
+        value = HeldOut(X_val, y_val, loss=loss).value(model, X, y, lam, solver=solver).value
+        assert value == pytest.approx(metric(y_val, np.exp(z)), rel=1e-10)
+    value = HeldOut(X_val, y_val, loss="squared").value(model, X, y, lam, solver=solver).value
+    assert value == pytest.approx(np.mean((z - y_val) ** 2), rel=1e-10)
+    with pytest.raises(ValueError, match="does not match the model's datafit"):
+        HeldOut(X_val, y_val, loss="logistic").value(model, X, y, lam, solver=solver)
+
+
+def test_targets_are_checked_with_clear_errors():
+    X, y = _data("poisson")
+    with pytest.raises(ValueError, match=r"Poisson datafit needs targets y >= 0"):
+        InnerModel("poisson", "l2").encode(np.r_[y[:-1], -1.0])
+    with pytest.raises(ValueError, match=r"positive mean"):
+        InnerModel("poisson", "l2").encode(np.zeros(5))
+    with pytest.raises(ValueError, match=r"Gamma datafit needs targets y > 0"):
+        InnerModel("gamma", "l2").encode(y)  # has zeros
+    with pytest.raises(ValueError, match=r"Tweedie datafit needs targets y >= 0"):
+        InnerModel(Tweedie(1.5), "l2").encode(-y)
+    with pytest.raises(ValueError, match=r"1 < power < 2"):
+        Tweedie(3.0)
+    with pytest.raises(ValueError, match=r"convex for 1 <= power <= 2"):
+        from_estimator(TweedieRegressor(power=3.0), y)
+    with pytest.raises(ValueError, match=r"only the log link"):
+        from_estimator(TweedieRegressor(power=1.5, link="identity"), y)
+    with pytest.raises(ValueError, match=r"alpha > 0"):
+        from_estimator(PoissonRegressor(alpha=0.0), y)
+    assert from_estimator(TweedieRegressor(power=1.0), y).datafit == "poisson"
+    assert from_estimator(TweedieRegressor(power=2.0), y).datafit == "gamma"
+    assert from_estimator(TweedieRegressor(power=1.3), y).get_datafit().power == 1.3
+
+
+@pytest.mark.parametrize("datafit", [Poisson(), Gamma(), Tweedie(1.5)])
+def test_data_curvature_and_null_model(datafit):
+    """No global curvature bound (``curvature = None``): the map's curvature is the
+    largest second derivative at the saturated and the null means; the null model is
+    ``log(mean(y))``, where the intercept's gradient vanishes."""
+    name = {"poisson": "poisson", "gamma": "gamma", "tweedie": "tweedie"}[datafit.name]
+    X, y = _data(name)
+    assert type(datafit).curvature is None
+    pgmap = InnerModel(datafit, "l2", fit_intercept=True).make_map(X, y)
+    p = POWERS[name]
+    ybar = y.mean()
+    h_sat = y[y > 0] ** (2 - p)
+    h_null = (2 - p) * ybar ** (2 - p) + (p - 1) * y * ybar ** (1 - p)
+    assert pgmap.curvature == pytest.approx(max(h_sat.max(), h_null.max()), rel=1e-12)
+    assert pgmap.lipschitz == pytest.approx(
+        pgmap.curvature * np.linalg.norm(np.c_[X, np.ones(len(y))], 2) ** 2 / len(y))
+    b = datafit.intercept_only(y)[0]
+    assert b == pytest.approx(np.log(ybar))
+    assert abs(datafit.raw_grad(y, np.full(y.shape, b)).sum()) < 1e-12
+
+
+# -- estimators ---------------------------------------------------------------------------
+ESTIMATORS = [PoissonRegressorHyperGrad(cv=3, max_iter=5),
+              GammaRegressorHyperGrad(penalty="l1", cv=3, max_iter=5),
+              TweedieRegressorHyperGrad(power=1.5, penalty="elasticnet", cv=3, max_iter=5)]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    """Every scikit-learn estimator check passes; no expected failures."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.mark.parametrize("name, cls, sk", [
+    ("poisson", PoissonRegressorHyperGrad(cv=3), PoissonRegressor),
+    ("gamma", GammaRegressorHyperGrad(cv=3), GammaRegressor),
+    ("tweedie", TweedieRegressorHyperGrad(power=1.5, cv=3),
+     lambda **kw: TweedieRegressor(power=1.5, link="log", **kw))])
+def test_estimator_refit_is_sklearns_model(name, cls, sk):
+    """The L2 estimators hand ``alpha_`` to scikit-learn's GLM and get its coefficients;
+    ``predict`` gives the means and ``score`` scikit-learn's D²."""
+    X, y = _data(name, n=150)
+    est = cls.fit(X, y)
+    ref = sk(alpha=est.alpha_, tol=1e-12, solver="newton-cholesky").fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-5, atol=1e-7)
+    assert est.intercept_ == pytest.approx(ref.intercept_, rel=1e-6, abs=1e-7)
+    np.testing.assert_allclose(est.predict(X), ref.predict(X), rtol=1e-5)
+    assert est.score(X, y) == pytest.approx(ref.score(X, y), rel=1e-6)
+    assert est.at_bound_.tolist() == [0] and est.best_loss_ > 0
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+def test_sparse_penalties_select_features(penalty):
+    """With an L1 part the chosen model is sparse and its CV deviance is no worse than
+    the ridge's by more than 2%."""
+    X, y = _data("poisson", n=200, p=20)
+    est = PoissonRegressorHyperGrad(penalty=penalty, cv=3).fit(X, y)
+    ridge = PoissonRegressorHyperGrad(cv=3).fit(X, y)
+    assert np.count_nonzero(est.coef_) < 20
+    assert np.all(est.coef_[:3] != 0)
+    assert est.best_loss_ <= 1.02 * ridge.best_loss_
+    if penalty == "elasticnet":
+        assert 0 < est.l1_ratio_ < 1
+
+
+# -- HyperGradSearchCV on scikit-learn's GLMs --------------------------------------------
+_SCORERS = {"poisson": "neg_mean_poisson_deviance", "gamma": "neg_mean_gamma_deviance"}
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+def test_search_matches_a_grid_search(name):
+    """HyperGradSearchCV(PoissonRegressor()) (Gamma, Tweedie) lands within 1% of a
+    GridSearchCV over 20 alphas spanning the scan, on the same folds and by scikit-learn's
+    mean-deviance scorer; it returns a plain scikit-learn model, and its rows are the
+    scores GridSearchCV records at the same alphas (to the accuracy of its inner solves,
+    a relative gap of 1e-10)."""
+    X, y = _data(name, n=150, p=10)
+    est = _sklearn(name, 1.0)
+    cv = KFold(4, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(est, cv=cv).fit(X, y)
+    assert type(search.best_estimator_) is type(est)
+    if name in _SCORERS:
+        assert repr(search.scorer_) == repr(get_scorer(_SCORERS[name]))
+    alphas = [p["alpha"] for p in search.cv_results_["params"]]
+    grid = GridSearchCV(est, {"alpha": np.geomspace(min(alphas), max(alphas), 20)}, cv=cv,
+                        scoring=search.scorer_).fit(X, y)
+    assert search.best_score_ >= grid.best_score_ - 0.01 * abs(grid.best_score_)
+    rows = GridSearchCV(est, {"alpha": alphas[:3]}, cv=cv, scoring=search.scorer_).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"][:3],
+                               rows.cv_results_["mean_test_score"], rtol=1e-5)
+    assert search.score(X, y) == pytest.approx(search.scorer_(search.best_estimator_, X, y))
+
+
+def test_search_refuses_other_scorers_and_glms():
+    X, y = _data("poisson", n=60, p=5)
+    with pytest.raises(ValueError, match="scoring=.*neg_mean_poisson_deviance"):
+        HyperGradSearchCV(PoissonRegressor(), scoring="neg_mean_squared_error").fit(X, y)
+    with pytest.raises(ValueError, match="convex for 1 <= power <= 2"):
+        HyperGradSearchCV(TweedieRegressor(power=3.0)).fit(X, y + 1)
+    with pytest.raises(ValueError, match="targets y >= 0"):
+        HyperGradSearchCV(PoissonRegressor()).fit(X, -y)
+
+
+# -- the declared curvature and the search space ------------------------------------------
+def test_a_datafit_without_a_curvature_bound_must_give_one_at_the_data():
+    class NoBound(Poisson):
+        name = "test-no-bound"
+        data_curvature = BaseDatafit.data_curvature
+
+    with pytest.raises(ValueError, match="curvature=None.*data_curvature"):
+        register_datafit(NoBound)
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+@pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02])])
+def test_minibatch_saga_reaches_the_solution(name, penalty, lam):
+    """The minibatch kernels' log-link code (``kernel_code = 4``, the power as parameter):
+    SAGA, its step from the data curvature, reaches coordinate descent's objective."""
+    X, y = _data(name, n=150)
+    model = InnerModel(_datafit(name), penalty, fit_intercept=True)
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    ref = CoordinateDescent(tol=1e-12).solve(pgmap, lam).w
+    res = StochasticProxGradient(tol=1e-9, random_state=0, max_epochs=3000).solve(pgmap, lam)
+    assert res.converged
+    obj, obj_ref = pgmap.objective(res.w, np.array(lam)), pgmap.objective(ref, np.array(lam))
+    assert abs(obj - obj_ref) <= 1e-7 * obj_ref
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # NSID's own
+def test_nsid_searches_a_glm():
+    """NSID (minibatch SAGA inner solves, ``solver="auto"``) reaches AID-CG's CV loss."""
+    X, y = _data("poisson", n=200)
+    est = PoissonRegressorHyperGrad(hypergradient="nsid", cv=3, random_state=0).fit(X, y)
+    ref = PoissonRegressorHyperGrad(cv=3).fit(X, y)
+    assert est.best_loss_ <= ref.best_loss_ * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+def test_search_scales_of_a_ridge_glm(name):
+    """kappa is the mean Hessian diagonal at the null model (``ybar^(2-p)`` times the mean
+    column variance); an L2 penalty is scanned along one path of distinct L2 weights,
+    the L1 scale not read."""
+    X, y = _data(name)
+    model = InnerModel(_datafit(name), "l2", fit_intercept=True)
+    scales = search_scales(model.make_map(X, model.encode(y)))
+    kappa = y.mean() ** (2 - POWERS[name]) * X.var(axis=0).mean()
+    assert scales.l2 == pytest.approx(kappa, rel=1e-10)
+    (path,) = scales.scan(GLM)
+    np.testing.assert_allclose(path[:, 0], kappa * GLM.scan_ridge, rtol=1e-12)
+    lo, hi = scales.bounds(GLM)
+    np.testing.assert_allclose([lo[0], hi[0]], kappa * np.array(GLM.l2_range), rtol=1e-12)
