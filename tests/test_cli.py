@@ -11,7 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from skhypergrad._cli import main, read_csv, UsageError
+from skhypergrad._cli import main
+from skhypergrad._cli_data import UsageError, read_table
 
 
 def _write_csv(path, X, y, names=None, target="y"):
@@ -88,10 +89,11 @@ def test_csv_logistic_string_labels(tmp_path, capsys):
     assert "LogisticRegressionHyperGrad" in out and "C=" in out and "test acc" in out
 
 
-def test_target_by_index_and_read_csv(regression_csv):
-    X, y, names = read_csv(str(regression_csv), "6")
-    assert X.shape == (80, 6) and y.shape == (80,)
-    assert names == [f"x{j}" for j in range(6)]
+def test_target_by_index_and_read_table(regression_csv):
+    table = read_table(str(regression_csv), "6")
+    assert table.X.shape == (80, 6) and table.y.shape == (80,)
+    assert table.numeric == [f"x{j}" for j in range(6)] and table.categorical == []
+    assert table.delimiter == "," and table.warnings == []
 
 
 def test_bad_path(tmp_path, capsys):
@@ -108,14 +110,15 @@ def test_non_numeric_data(tmp_path, capsys):
     path = tmp_path / "bad.csv"
     path.write_text("a,b,y\n1,2,3\n4,hello,5\n6,7,8\n")
     _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
-                    fragment="non-numeric value 'hello' in column 'b'")
+                    fragment="column 'b' mixes numbers and text ('hello' on 1 of 3 rows)")
 
 
 @pytest.mark.parametrize("content, fragment", [
     ("", "is empty"),
-    ("a,y\n1,2\n", "fewer than 2 data rows"),
-    ("a,y\n1,2\n3\n4,5\n", "line 3: 1 fields"),
-    ("a,y\n1,2\n,3\n4,5\n", "missing value in column 'a'"),
+    ("a,y\n1,2\n", "fewer than 2 usable data rows"),
+    ("a,y\n1,2\n3\n4,5\n", "line 3: 1 fields, the first line has 2"),
+    ("a,y\n1,2\n,3\n4,5\n5,6\n", "too few for 5 folds"),
+    ("y\n1\n2\n3\n", "no feature column besides the target 'y'"),
     ("a,y\n" + "".join(f"{i},{i}\n" for i in range(6)), "too few for 5 folds"),
 ])
 def test_malformed_csv(tmp_path, capsys, content, fragment):
@@ -143,7 +146,7 @@ def test_unwritable_plot(regression_csv, tmp_path, capsys):
 
 def test_usage_error_is_an_exception():
     with pytest.raises(UsageError):
-        read_csv("/nonexistent/file.csv", "y")
+        read_table("/nonexistent/file.csv", "y")
 
 
 def test_module_entry_point_process(tmp_path):
