@@ -9,6 +9,7 @@ import warnings
 from docutils import nodes
 
 sys.path.insert(0, os.path.abspath(".."))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _gallery_style
 
 import skhypergrad  # noqa: E402
 
@@ -40,7 +41,13 @@ html_title = f"skhypergrad {version}"
 html_theme_options = {
     "navbar_end": ["navbar-icon-links"],
     "show_toc_level": 2,
+    # the gallery's pages (auto_examples/, not listed) have no side bars: their figures
+    # get the page's width
+    "secondary_sidebar_items": {pattern: ["page-toc"]
+                                for pattern in ("*", "generated/*", "modules/*")},
 }
+html_sidebars = {"auto_examples/**": []}
+html_css_files = ["gallery.css"]
 html_show_sourcelink = False
 # MathJax is shipped with the pages (the docs extra installs sphinx-mathjax-offline,
 # which copies MathJax 3 into _static/mathjax), so the math renders offline. Without
@@ -64,6 +71,8 @@ sphinx_gallery_conf = {
     "download_all_examples": False,
     "remove_config_comments": True,
     "image_scrapers": ("matplotlib",),
+    "reset_modules": ("_gallery_style.readable_figures",),
+    "image_srcset": ["2x"],
     "matplotlib_animations": False,
     "show_memory": False,
     "doc_module": ("skhypergrad",),
