@@ -319,7 +319,8 @@ def run(args, out=None, err=None):
     Z_train = prep.fit_transform(X_train, y_train)
     n, p = Z_train.shape
     print(f"Preprocessing, the first step of the fitted pipeline (fitted on the training "
-          f"rows; {p} features):", file=out)
+          f"rows; {p} features; the same steps in Python: 'The command line' in the "
+          f"documentation):", file=out)
     for line in describe_preprocessor(prep):
         print(f"  {line}", file=out)
     if not args.quiet:
@@ -388,9 +389,6 @@ def run(args, out=None, err=None):
     if compiled:
         print(f"(+) its time includes compiling {compiled} numerical kernels that were not in "
               f"numba's cache yet (done once: later runs load them).", file=out)
-    print(f"In Python: Pipeline([('preprocess', ColumnTransformer as above), ('model', "
-          f"{type(est).__name__}(...))]) (skhypergrad._cli_data.make_preprocessor).",
-          file=out)
     if args.plot:
         _plot(est, Z_train, y_train, args.plot)
         print(f"Figure written to {args.plot}", file=out)
