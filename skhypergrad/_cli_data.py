@@ -204,7 +204,8 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     header : bool, default=True
         Whether the first non-blank line holds the column names.
     index_col : int or None, default=None
-        Position of a row-index column to drop.
+        Position of a row-index column to drop (``target``'s position counts the
+        columns of the file, this one included).
     classifier : bool, default=False
         The target holds class labels (kept as read) instead of numbers.
     drop_missing : bool, default=False
@@ -229,8 +230,7 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     warnings = []
     try:
         df = pd.read_csv(path, sep=delimiter, decimal=decimal, header=0 if header else None,
-                         index_col=index_col, skipinitialspace=True, encoding="utf-8-sig",
-                         skip_blank_lines=True)
+                         skipinitialspace=True, encoding="utf-8-sig", skip_blank_lines=True)
     except (ValueError, IndexError, pd.errors.ParserError) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
     df.columns = [str(c).strip() for c in df.columns]
@@ -250,6 +250,11 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     name = _target_name(path, target, names, delimiter, first_looks_like_data)
     y = df[name]
     X = df.drop(columns=[name])
+    if index_col is not None:
+        if not 0 <= index_col < len(names) or names[index_col] == name:
+            raise UsageError(f"--index-col {index_col} is not a feature column of {path!r} "
+                             f"(columns 0 to {len(names) - 1}, the target is {name!r})")
+        X = X.drop(columns=[names[index_col]])
     if X.shape[1] == 0:
         raise UsageError(f"{path!r} has no feature column besides the target {name!r}")
     no_target = y.isna().to_numpy()

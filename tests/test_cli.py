@@ -453,3 +453,13 @@ def test_kernel_cache_detection_in_a_fresh_cache(regression_csv, tmp_path):
     assert "Compiling numerical kernels once" in first.stdout
     assert "LassoHyperGrad (+)" in first.stdout
     assert "Compiling" not in second.stdout and "(+)" not in second.stdout
+
+
+def test_index_col_positions_count_the_file_columns(table, expected, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    table.to_csv(path, header=False)         # index first, no header: y is column 5
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "5", "--no-header",
+                                   "--index-col", "0"])
+    assert loss == expected and err == ""
+    _one_line_error(capsys, ["--csv", str(path), "--target", "5", "--no-header",
+                             "--index-col", "5"], fragment="--index-col 5 is not a feature")
