@@ -137,6 +137,10 @@ class _ScoringProgress:
 
         self.name, self.total, self.out, self.every = name, total, out, every
         self.scorer = get_scorer(scoring)
+        self.start()
+
+    def start(self):
+        """Count fits and seconds from now (call it just before the search's ``fit``)."""
         self.done, self.t0 = 0, time.perf_counter()
         self.shown = self.t0
 
@@ -152,10 +156,10 @@ class _ScoringProgress:
 
 
 def _baselines(model, X, y, cv, quick, random_state, out):
-    """``[(name, estimator, n_fits, params_of(fitted))]`` of the grid-search baselines.
+    """``[(name, estimator, n_fits, params_of(fitted), progress)]`` of the baselines.
 
-    The estimators score with :class:`_ScoringProgress` where scikit-learn lets them
-    (``GridSearchCV``, ``LogisticRegressionCV``).
+    ``progress`` is the :class:`_ScoringProgress` the estimator scores with where
+    scikit-learn lets it (``GridSearchCV``, ``LogisticRegressionCV``), else None.
     """
     from sklearn.linear_model import (ElasticNet, ElasticNetCV, Lasso, LassoCV,
                                       LogisticRegression, LogisticRegressionCV)
@@ -169,20 +173,19 @@ def _baselines(model, X, y, cv, quick, random_state, out):
         name_g, name_cv = f"GridSearchCV(LogReg) {n_a}x{n_r}", "LogisticRegressionCV"
         lr = LogisticRegression(solver="saga", l1_ratio=0.5, max_iter=2000, tol=1e-4,
                                 random_state=random_state)
-        grid = GridSearchCV(lr, {"C": Cs, "l1_ratio": l1_ratios}, cv=cv,
-                            scoring=_ScoringProgress(name_g, "neg_log_loss",
-                                                     n_a * n_r * k, out))
+        p_g = _ScoringProgress(name_g, "neg_log_loss", n_a * n_r * k, out)
+        p_cv = _ScoringProgress(name_cv, "neg_log_loss", n_a * n_r * k, out)
+        grid = GridSearchCV(lr, {"C": Cs, "l1_ratio": l1_ratios}, cv=cv, scoring=p_g)
         lrcv = LogisticRegressionCV(Cs=Cs, l1_ratios=l1_ratios, solver="saga", cv=cv,
-                                    max_iter=2000, tol=1e-4,
-                                    scoring=_ScoringProgress(name_cv, "neg_log_loss",
-                                                             n_a * n_r * k, out),
+                                    max_iter=2000, tol=1e-4, scoring=p_cv,
                                     random_state=random_state, use_legacy_attributes=False)
         return [
             (name_g, grid, n_a * n_r * k + 1,
-             lambda g: {"C": g.best_params_["C"], "l1_ratio": g.best_params_["l1_ratio"]}),
+             lambda g: {"C": g.best_params_["C"], "l1_ratio": g.best_params_["l1_ratio"]},
+             p_g),
             (name_cv, lrcv, n_a * n_r * k + 1,
              lambda e: {"C": float(np.ravel(e.C_)[0]),
-                        "l1_ratio": float(np.ravel(e.l1_ratio_)[0])}),
+                        "l1_ratio": float(np.ravel(e.l1_ratio_)[0])}, p_cv),
         ]
     alpha_max = np.abs(X.T @ (y - y.mean())).max() / X.shape[0]
     n_path = 10 if quick else 100
@@ -190,31 +193,30 @@ def _baselines(model, X, y, cv, quick, random_state, out):
         n_g = 5 if quick else 30
         alphas = alpha_max * np.logspace(0, -3, n_g)
         name_g = f"GridSearchCV(Lasso) {n_g}"
-        grid = GridSearchCV(Lasso(max_iter=10_000), {"alpha": alphas}, cv=cv,
-                            scoring=_ScoringProgress(name_g, "neg_mean_squared_error",
-                                                     n_g * k, out))
+        p_g = _ScoringProgress(name_g, "neg_mean_squared_error", n_g * k, out)
+        grid = GridSearchCV(Lasso(max_iter=10_000), {"alpha": alphas}, cv=cv, scoring=p_g)
         return [
-            (name_g, grid, n_g * k + 1, lambda g: {"alpha": g.best_params_["alpha"]}),
+            (name_g, grid, n_g * k + 1, lambda g: {"alpha": g.best_params_["alpha"]}, p_g),
             ("LassoCV", LassoCV(cv=cv, n_alphas=n_path, max_iter=10_000)
              if _has_param(LassoCV, "n_alphas") else LassoCV(cv=cv, alphas=n_path,
                                                              max_iter=10_000),
-             n_path * k + 1, lambda e: {"alpha": e.alpha_}),
+             n_path * k + 1, lambda e: {"alpha": e.alpha_}, None),
         ]
     alphas = alpha_max * np.logspace(0, -3, n_a)
     l1_ratios = np.linspace(0.1, 1.0, n_r)
     name_g = f"GridSearchCV(ElasticNet) {n_a}x{n_r}"
+    p_g = _ScoringProgress(name_g, "neg_mean_squared_error", n_a * n_r * k, out)
     grid = GridSearchCV(ElasticNet(max_iter=10_000), {"alpha": alphas, "l1_ratio": l1_ratios},
-                        cv=cv, scoring=_ScoringProgress(name_g, "neg_mean_squared_error",
-                                                        n_a * n_r * k, out))
+                        cv=cv, scoring=p_g)
     encv = (ElasticNetCV(l1_ratio=l1_ratios, cv=cv, n_alphas=n_path, max_iter=10_000)
             if _has_param(ElasticNetCV, "n_alphas")
             else ElasticNetCV(l1_ratio=l1_ratios, cv=cv, alphas=n_path, max_iter=10_000))
     return [
         (name_g, grid, n_a * n_r * k + 1,
          lambda g: {"alpha": g.best_params_["alpha"],
-                    "l1_ratio": g.best_params_["l1_ratio"]}),
+                    "l1_ratio": g.best_params_["l1_ratio"]}, p_g),
         ("ElasticNetCV", encv, n_r * n_path * k + 1,
-         lambda e: {"alpha": e.alpha_, "l1_ratio": e.l1_ratio_}),
+         lambda e: {"alpha": e.alpha_, "l1_ratio": e.l1_ratio_}, None),
     ]
 
 
@@ -352,9 +354,11 @@ def run(args, out=None, err=None):
 
     if not args.no_compare:
         Z_test = prep.transform(X_test)
-        for name, baseline, fits, params_of in _baselines(model, Z_train, y_train, cv,
-                                                          args.quick, args.random_state, out):
+        for name, baseline, fits, params_of, progress in _baselines(
+                model, Z_train, y_train, cv, args.quick, args.random_state, out):
             print(f"{name}: {fits} fits ...", file=out, flush=True)
+            if progress is not None:
+                progress.start()
             t0 = time.perf_counter()
             baseline.fit(Z_train, y_train)
             t = time.perf_counter() - t0
