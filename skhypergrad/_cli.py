@@ -462,8 +462,9 @@ def _parser():
     parser.add_argument("--delimiter", metavar="CHAR",
                         help="field separator of --csv, e.g. ';' or '\\t' for a tab "
                              "(default: detected among , ; tab |)")
-    parser.add_argument("--decimal", choices=(".", ","), default=".",
-                        help="decimal separator of the numbers in --csv (default '.')")
+    parser.add_argument("--decimal", choices=(".", ","), default=".", metavar="SEP",
+                        help="decimal separator of the numbers in --csv: '.' (default) or "
+                             "','")
     parser.add_argument("--no-header", action="store_true",
                         help="the first line of --csv is data: columns are named 0, 1, ...")
     parser.add_argument("--index-col", type=int, metavar="N",

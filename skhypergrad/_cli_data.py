@@ -164,7 +164,7 @@ def _numbered_rows(path, delimiter):
 
 
 def _sniff(lines, exclude):
-    best, best_width = ",", 1
+    best, best_width = ("," if exclude != "," else ";"), 1
     for d in CANDIDATE_DELIMITERS:
         if d == exclude:
             continue
