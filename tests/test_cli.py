@@ -463,3 +463,9 @@ def test_index_col_positions_count_the_file_columns(table, expected, tmp_path, c
     assert loss == expected and err == ""
     _one_line_error(capsys, ["--csv", str(path), "--target", "5", "--no-header",
                              "--index-col", "5"], fragment="--index-col 5 is not a feature")
+
+
+def test_without_pandas_the_message_names_the_extra(regression_csv, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "pandas", None)        # import pandas fails
+    _one_line_error(capsys, ["--csv", str(regression_csv), "--target", "price"],
+                    fragment='reading --csv files needs pandas: pip install "skhypergrad[demo]"')
