@@ -12,11 +12,22 @@ import time
 
 import numpy as np
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "format_point"]
 
 
 def _plain_names(lam):
     return {"lam": np.asarray(lam)}
+
+
+def format_point(named):
+    """``{name: value}`` as ``"name=value  ..."``: scalars to 4 significant digits,
+    arrays summarized (``alphas=[0.1 0.2 ... 3.]``), never a numpy repr."""
+    parts = []
+    for name, v in named.items():
+        v = np.asarray(v)
+        parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
+                     f"{name}={np.array2string(v, precision=3, threshold=4)}")
+    return "  ".join(parts)
 
 
 class Progress:
@@ -50,12 +61,7 @@ class Progress:
                   file=stream, flush=True)
 
     def _point(self, lam, value):
-        parts = []
-        for name, v in self.names(lam).items():
-            v = np.asarray(v)
-            parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
-                         f"{name}={np.array2string(v, precision=3, threshold=4)}")
-        return "  ".join(parts) + f"  {self.loss}={value:.6g}"
+        return format_point(self.names(lam)) + f"  {self.loss}={value:.6g}"
 
     def scan_start(self, n_points):
         self._print(1, f"scan of up to {n_points} points, from strong to weak regularization")
