@@ -20,6 +20,8 @@ from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
 from .multitask import MultiTaskQuadratic
 from .penalties import L1, L2, ElasticNet, WeightedL1
+from .ridge_classifier import (SquaredClassifier, SquaredClassifierOvR, squared_class_error,
+                               squared_class_error_scorer)
 from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
                             squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
@@ -37,7 +39,8 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
-    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
+    "squared_hinge_loss", "squared_hinge_scorer", "SquaredClassifier", "SquaredClassifierOvR",
+    "squared_class_error", "squared_class_error_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
     "Tweedie", "BaseDatafit", "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",

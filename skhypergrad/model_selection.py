@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
-                                  PoissonRegressor, TweedieRegressor)
+                                  PoissonRegressor, Ridge, RidgeClassifier, TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 from sklearn.metrics import get_scorer, make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import check_cv
@@ -53,6 +53,7 @@ from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
                         logistic_weight_from_C)
+from .ridge_classifier import squared_class_error_scorer
 from .squared_hinge import append_intercept_column, squared_hinge_scorer
 
 __all__ = ["HyperGradSearchCV"]
@@ -61,15 +62,17 @@ __all__ = ["HyperGradSearchCV"]
 #: for the final step: the Tweedie deviance of its power)
 _SCORING = {"squared": "neg_mean_squared_error", "log": "neg_log_loss",
             "squared_hinge": "neg_squared_hinge", "poisson": "neg_mean_poisson_deviance",
-            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance"}
+            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance",
+            "squared_class_error": "neg_squared_class_error"}
 _SCORERS = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
+            "neg_squared_class_error": lambda final: squared_class_error_scorer,
             "neg_mean_tweedie_deviance": lambda final: make_scorer(
                 mean_tweedie_deviance, greater_is_better=False, power=final.power)}
 #: where the search looks by default, by loss (as the estimators)
 _DEFAULTS = {"squared": LEAST_SQUARES, "log": LOG_LOSS, "squared_hinge": SQUARED_HINGE,
-             "poisson": GLM, "gamma": GLM, "tweedie": GLM}
+             "poisson": GLM, "gamma": GLM, "tweedie": GLM, "squared_class_error": LEAST_SQUARES}
 #: the losses of classifiers
-_CLASSIFICATION = ("log", "squared_hinge")
+_CLASSIFICATION = ("log", "squared_hinge", "squared_class_error")
 #: the scikit-learn GLMs searched (their ``alpha``, an L2 penalty), by loss
 _GLMS = {PoissonRegressor: "poisson", GammaRegressor: "gamma", TweedieRegressor: "tweedie"}
 
@@ -89,9 +92,18 @@ class _Space(NamedTuple):
     names: tuple         # e.g. ("alpha", "l1_ratio")
     logistic: bool       # C parametrization (a sum of losses) instead of alpha
     n_samples: int       # n of the full data: lam is the weight of the model refit on it
+    ridge: bool = False  # Ridge's alpha (of a sum of squares): lam = alpha / n
+
+    @property
+    def sum_of_losses(self):
+        """Whether the parameter weighs a *sum* of losses (``C``, Ridge's ``alpha``): each
+        fold's ``lam`` is then scaled by ``n / n_train``, as GridSearchCV trains it."""
+        return self.logistic or self.ridge
 
     def params(self, lam):
         """``{prefix + name: value}`` in scikit-learn's parametrization."""
+        if self.ridge:
+            return {self.prefix + "alpha": float(lam[0]) * self.n_samples}
         if self.logistic:
             C, l1_ratio = logistic_sklearn_from_lam(lam, self.n_samples)
             values = (C, l1_ratio)
@@ -102,7 +114,9 @@ class _Space(NamedTuple):
     def lam_bounds(self, bounds, n_hyper):
         """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
         lo, hi = check_bounds(bounds, "bounds")
-        if self.logistic:
+        if self.ridge:
+            lo, hi = lo / self.n_samples, hi / self.n_samples
+        elif self.logistic:
             lo, hi = (logistic_weight_from_C(hi, self.n_samples),
                       logistic_weight_from_C(lo, self.n_samples))
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
@@ -116,10 +130,10 @@ def _unwrap(estimator):
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
     if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
-                              MultiTaskElasticNet) + tuple(_GLMS)):
+                              MultiTaskElasticNet, Ridge, RidgeClassifier) + tuple(_GLMS)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
-            "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
+            "MultiTaskElasticNet, Ridge, RidgeClassifier, LogisticRegression, a "
             "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), "
             f"or a Pipeline ending with one; got {type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
@@ -136,6 +150,8 @@ def _loss_kind(final):
     "squared_hinge", or the mean deviance "poisson", "gamma" or "tweedie"."""
     if isinstance(final, LinearSVC):
         return "squared_hinge"
+    if isinstance(final, RidgeClassifier):
+        return "squared_class_error"
     if type(final) in _GLMS:
         return _GLMS[type(final)]
     return "log" if isinstance(final, LogisticRegression) else "squared"
@@ -494,7 +510,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                          multi_output=isinstance(final, MultiTaskElasticNet))
         model = _inner_model(final, y)
         n_samples = y.shape[0]
-        space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
+        logistic = kind in ("log", "squared_hinge")
+        space = _Space(prefix, ("C",) if logistic else ("alpha",), logistic, n_samples,
+                       ridge=isinstance(final, (Ridge, RidgeClassifier)))
         if model.get_penalty().n_hyper(1) == 2:  # (alpha, l1_ratio): the elastic nets
             space = space._replace(names=space.names + ("l1_ratio",))
 
@@ -502,7 +520,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.n_splits_ = len(splits)
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
-                                   n_samples / len(train) if classifier else 1.0)
+                                   n_samples / len(train) if space.sum_of_losses else 1.0)
             for train, test in splits)
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
