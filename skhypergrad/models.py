@@ -283,8 +283,9 @@ def from_estimator(estimator, y):
     ----------
     estimator : scikit-learn linear model
         ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
-        ``Ridge``, ``RidgeClassifier``, ``LogisticRegression``, ``LinearSVC`` or a log-link GLM regressor
-        (``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor``).
+        ``Ridge``, ``RidgeClassifier``, ``LogisticRegression``, ``LinearSVC`` or a
+        log-link GLM regressor (``PoissonRegressor``, ``GammaRegressor``,
+        ``TweedieRegressor``).
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
