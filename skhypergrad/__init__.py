@@ -13,8 +13,8 @@ from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
                            LinearSVCHyperGrad, LogisticRegressionHyperGrad,
                            MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
-                           PoissonRegressorHyperGrad, TweedieRegressorHyperGrad,
-                           WeightedLassoHyperGrad)
+                           PoissonRegressorHyperGrad, RidgeClassifierHyperGrad,
+                           RidgeHyperGrad, TweedieRegressorHyperGrad, WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
@@ -31,7 +31,8 @@ __all__ = [
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
-    "TweedieRegressorHyperGrad", "HyperGradSearchCV",
+    "TweedieRegressorHyperGrad", "RidgeHyperGrad", "RidgeClassifierHyperGrad",
+    "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
