@@ -176,8 +176,9 @@ def _check_scoring(scoring, kind):
         f"scoring={scoring!r} is not supported for this estimator: HyperGradSearchCV "
         "follows the gradient of a differentiable cross-validation loss, so scoring must "
         f"be None or {expected!r} (the allowed values are None, 'neg_mean_squared_error' "
-        "for Lasso and ElasticNet, 'neg_log_loss' for LogisticRegression, "
-        "'neg_squared_hinge' for LinearSVC, 'neg_mean_poisson_deviance', "
+        "for Lasso, ElasticNet and Ridge, 'neg_log_loss' for LogisticRegression, "
+        "'neg_squared_hinge' for LinearSVC, 'neg_squared_class_error' for RidgeClassifier, "
+        "'neg_mean_poisson_deviance', "
         "'neg_mean_gamma_deviance' and 'neg_mean_tweedie_deviance' (of its power) for "
         "PoissonRegressor, GammaRegressor and TweedieRegressor).")
 
@@ -263,6 +264,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``LinearSVC`` (``loss="squared_hinge"``)        ``C``
     ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
     ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
+    ``LogisticRegression()`` (L2, the default)      ``C``
+    ``Ridge``, ``RidgeClassifier``                  ``alpha`` (L2)
     ==============================================  =========================
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
@@ -271,7 +274,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     (for the logistic model ``l1_ratio / C`` and ``(1 - l1_ratio) / C``; for
     ``LinearSVC`` the weight ``1 / C`` of its L2 or L1 penalty, with liblinear's
     penalized intercept: the weight of a synthetic feature of value
-    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`).
+    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`; for ``Ridge`` and
+    ``RidgeClassifier``, ``alpha / n``: their ``alpha`` multiplies a sum of squares,
+    and every fold is trained with the same ``alpha`` on its own rows, as in
+    ``GridSearchCV``).
 
     Parameters
     ----------
@@ -282,12 +288,15 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. ``class_weight`` is not
-        supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
+        supported. ``RidgeClassifier`` is scored by the squared error of its decision
+        function against the labels ``+-1`` (``"neg_squared_class_error"``, see
+        :mod:`skhypergrad.ridge_classifier`).
     scoring : None or str, default=None
         None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge",
-        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance" or
-        "neg_mean_tweedie_deviance". Only differentiable losses can be followed: the
-        mean squared error for ``Lasso`` / ``ElasticNet``, the log-loss for
+        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance",
+        "neg_mean_tweedie_deviance" or "neg_squared_class_error". Only differentiable
+        losses can be followed: the mean squared error for ``Lasso`` / ``ElasticNet`` /
+        ``Ridge`` (and, against the labels ``+-1``, for ``RidgeClassifier``), the log-loss for
         ``LogisticRegression``, the mean squared hinge (summed over the classes of
         one-vs-rest, :func:`~skhypergrad.squared_hinge_scorer`) for ``LinearSVC``, and
         the mean deviance for the GLMs (for ``TweedieRegressor``, that of its
