@@ -233,3 +233,14 @@ def test_search_lands_near_the_grid(name):
                               scoring=scoring).mean()
     assert search.best_score_ == pytest.approx(at_best, rel=1e-5)
     assert type(search.best_estimator_) is type(est)
+
+
+@pytest.mark.parametrize("name", ["ridge", "ridge-classifier-3", "logistic"])
+def test_hypergradient_takes_the_sklearn_estimator(name):
+    """``hypergradient`` reads the scikit-learn estimator as its inner model."""
+    est, X, y = _l2_models()[name]
+    criterion = HeldOut(X[40:], y[40:])
+    direct = hypergradient(est, X[:40], y[:40], criterion=criterion)
+    inner = hypergradient(from_estimator(est, y[:40]), X[:40], y[:40], criterion=criterion)
+    np.testing.assert_allclose(direct[0], inner[0], rtol=1e-12)
+    np.testing.assert_allclose(direct[1], inner[1], rtol=1e-12)
