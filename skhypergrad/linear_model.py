@@ -1441,7 +1441,8 @@ class RidgeClassifierHyperGrad(ClassifierMixin, _RidgeHyperGrad):
         ``alpha`` of the model refit on all ``n`` samples (the search holds
         ``alpha / n`` fixed across folds).
     classes_ : ndarray of shape (n_classes,)
-    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+    coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
+        ``(n_features,)`` for two classes, as scikit-learn's ``RidgeClassifier``.
     %(attrs)s
 
     See Also
@@ -1462,6 +1463,11 @@ class RidgeClassifierHyperGrad(ClassifierMixin, _RidgeHyperGrad):
     _is_classifier = True
     _datafit_name = "squared_classifier"
 
+    def _set_solution(self, pgmap, model, w):
+        super()._set_solution(pgmap, model, w)
+        if self.coef_.shape[0] == 1:  # two classes: (n_features,), as RidgeClassifier
+            self.coef_ = self.coef_[0]
+
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
 
@@ -1474,7 +1480,7 @@ class RidgeClassifierHyperGrad(ClassifierMixin, _RidgeHyperGrad):
         ndarray
         """
         scores = self._decision(X)
-        return scores.ravel() if scores.shape[1] == 1 else scores
+        return scores.ravel() if scores.ndim == 1 or scores.shape[1] == 1 else scores
 
     def predict(self, X):
         """The class of the largest score (its sign for two classes).

@@ -171,11 +171,16 @@ def test_ridge_estimator_refits_sklearns_ridge():
     assert est.at_bound_[0] == 0
 
 
-def test_ridge_classifier_estimator_refits_sklearns():
-    X, y = _classes(n_classes=3)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ridge_classifier_estimator_refits_sklearns(n_classes):
+    X, y = _classes(n_classes=n_classes)
     est = RidgeClassifierHyperGrad(cv=3).fit(X, y)
     sk = RidgeClassifier(alpha=est.alpha_, solver="cholesky").fit(X, y)
-    np.testing.assert_allclose(est.coef_, np.atleast_2d(sk.coef_), rtol=1e-6, atol=1e-9)
+    assert est.coef_.shape == sk.coef_.shape
+    scale = np.abs(sk.coef_).max()
+    np.testing.assert_allclose(est.coef_, sk.coef_, atol=1e-6 * scale)
+    np.testing.assert_allclose(est.decision_function(X), sk.decision_function(X),
+                               atol=1e-6 * scale)
     np.testing.assert_array_equal(est.predict(X), sk.predict(X))
 
 
