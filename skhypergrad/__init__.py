@@ -13,13 +13,15 @@ from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
 from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
                            LinearSVCHyperGrad, LogisticRegressionHyperGrad,
                            MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
-                           PoissonRegressorHyperGrad, TweedieRegressorHyperGrad,
-                           WeightedLassoHyperGrad)
+                           PoissonRegressorHyperGrad, RidgeClassifierHyperGrad,
+                           RidgeHyperGrad, TweedieRegressorHyperGrad, WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
 from .multitask import MultiTaskQuadratic
 from .penalties import L1, L2, ElasticNet, WeightedL1
+from .ridge_classifier import (SquaredClassifier, SquaredClassifierOvR, squared_class_error,
+                               squared_class_error_scorer)
 from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
                             squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
@@ -29,7 +31,8 @@ __all__ = [
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
-    "TweedieRegressorHyperGrad", "HyperGradSearchCV",
+    "TweedieRegressorHyperGrad", "RidgeHyperGrad", "RidgeClassifierHyperGrad",
+    "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
@@ -37,7 +40,8 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
-    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
+    "squared_hinge_loss", "squared_hinge_scorer", "SquaredClassifier", "SquaredClassifierOvR",
+    "squared_class_error", "squared_class_error_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
     "Tweedie", "BaseDatafit", "register_datafit",
     "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",

@@ -49,6 +49,8 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     ``ElasticNet(alpha, l1_ratio=\rho)``         :math:`[\alpha\rho,\ \alpha(1-\rho)]`
     ``LogisticRegression(C)``, L1                :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``     :math:`[\rho/(Cn),\ (1-\rho)/(Cn)]`
+    ``LogisticRegression(C)``, L2                :math:`[1/(Cn)]`
+    ``Ridge(alpha)``, ``RidgeClassifier``        :math:`[\alpha/n]`
     ``InnerModel(..., lam=lam)``                 ``lam`` (weighted Lasso: one per feature)
     ===========================================  ===============================================
 
@@ -56,7 +58,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     + \frac{1-\rho}{2}\|w\|^2`), :math:`n` is the number of samples of the full
     ``X`` given here. The L1 / elastic-net choice is read from ``l1_ratio``
     (scikit-learn >= 1.8) or from the deprecated ``penalty="l1"`` /
-    ``"elasticnet"``; L2-only and unpenalized models are rejected.
+    ``"elasticnet"``; unpenalized models are rejected.
 
     :math:`\lambda` weighs the *per-sample normalized* objective, so in
     cross-validation every fold's model is trained with the same
@@ -66,7 +68,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
 
     Parameters
     ----------
-    model : Lasso, ElasticNet, LogisticRegression or InnerModel
+    model : Lasso, ElasticNet, Ridge, RidgeClassifier, LogisticRegression or InnerModel
         scikit-learn estimator (fitted or not; only its parameters are read) or
         a :class:`~skhypergrad.models.InnerModel` with ``lam`` set, carrying the
         current hyperparameters.
@@ -161,13 +163,14 @@ def _inner_tol(tol):
 def _is_classifier(model):
     if isinstance(model, InnerModel):
         return model.is_classifier
-    from sklearn.linear_model import ElasticNet, LogisticRegression
-    if isinstance(model, LogisticRegression):
+    from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge, RidgeClassifier
+    if isinstance(model, (LogisticRegression, RidgeClassifier)):
         return True
-    if isinstance(model, ElasticNet):   # Lasso too
+    if isinstance(model, (ElasticNet, Ridge)):   # Lasso too
         return False
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or LogisticRegression, "
-                     f"or a skhypergrad InnerModel; got {type(model).__name__}.")
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier "
+                     f"or LogisticRegression, or a skhypergrad InnerModel; got "
+                     f"{type(model).__name__}.")
 
 
 def _check_criterion(criterion):

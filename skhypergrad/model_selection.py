@@ -29,7 +29,7 @@ from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
-                                  PoissonRegressor, TweedieRegressor)
+                                  PoissonRegressor, Ridge, RidgeClassifier, TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 from sklearn.metrics import get_scorer, make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import check_cv
@@ -53,6 +53,7 @@ from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
                         logistic_weight_from_C)
+from .ridge_classifier import squared_class_error_scorer
 from .squared_hinge import append_intercept_column, squared_hinge_scorer
 
 __all__ = ["HyperGradSearchCV"]
@@ -61,15 +62,17 @@ __all__ = ["HyperGradSearchCV"]
 #: for the final step: the Tweedie deviance of its power)
 _SCORING = {"squared": "neg_mean_squared_error", "log": "neg_log_loss",
             "squared_hinge": "neg_squared_hinge", "poisson": "neg_mean_poisson_deviance",
-            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance"}
+            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance",
+            "squared_class_error": "neg_squared_class_error"}
 _SCORERS = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
+            "neg_squared_class_error": lambda final: squared_class_error_scorer,
             "neg_mean_tweedie_deviance": lambda final: make_scorer(
                 mean_tweedie_deviance, greater_is_better=False, power=final.power)}
 #: where the search looks by default, by loss (as the estimators)
 _DEFAULTS = {"squared": LEAST_SQUARES, "log": LOG_LOSS, "squared_hinge": SQUARED_HINGE,
-             "poisson": GLM, "gamma": GLM, "tweedie": GLM}
+             "poisson": GLM, "gamma": GLM, "tweedie": GLM, "squared_class_error": LEAST_SQUARES}
 #: the losses of classifiers
-_CLASSIFICATION = ("log", "squared_hinge")
+_CLASSIFICATION = ("log", "squared_hinge", "squared_class_error")
 #: the scikit-learn GLMs searched (their ``alpha``, an L2 penalty), by loss
 _GLMS = {PoissonRegressor: "poisson", GammaRegressor: "gamma", TweedieRegressor: "tweedie"}
 
@@ -89,9 +92,18 @@ class _Space(NamedTuple):
     names: tuple         # e.g. ("alpha", "l1_ratio")
     logistic: bool       # C parametrization (a sum of losses) instead of alpha
     n_samples: int       # n of the full data: lam is the weight of the model refit on it
+    ridge: bool = False  # Ridge's alpha (of a sum of squares): lam = alpha / n
+
+    @property
+    def sum_of_losses(self):
+        """Whether the parameter weighs a *sum* of losses (``C``, Ridge's ``alpha``): each
+        fold's ``lam`` is then scaled by ``n / n_train``, as GridSearchCV trains it."""
+        return self.logistic or self.ridge
 
     def params(self, lam):
         """``{prefix + name: value}`` in scikit-learn's parametrization."""
+        if self.ridge:
+            return {self.prefix + "alpha": float(lam[0]) * self.n_samples}
         if self.logistic:
             C, l1_ratio = logistic_sklearn_from_lam(lam, self.n_samples)
             values = (C, l1_ratio)
@@ -102,7 +114,9 @@ class _Space(NamedTuple):
     def lam_bounds(self, bounds, n_hyper):
         """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
         lo, hi = check_bounds(bounds, "bounds")
-        if self.logistic:
+        if self.ridge:
+            lo, hi = lo / self.n_samples, hi / self.n_samples
+        elif self.logistic:
             lo, hi = (logistic_weight_from_C(hi, self.n_samples),
                       logistic_weight_from_C(lo, self.n_samples))
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
@@ -116,10 +130,10 @@ def _unwrap(estimator):
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
     if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
-                              MultiTaskElasticNet) + tuple(_GLMS)):
+                              MultiTaskElasticNet, Ridge, RidgeClassifier) + tuple(_GLMS)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
-            "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
+            "MultiTaskElasticNet, Ridge, RidgeClassifier, LogisticRegression, a "
             "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), "
             f"or a Pipeline ending with one; got {type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
@@ -136,6 +150,8 @@ def _loss_kind(final):
     "squared_hinge", or the mean deviance "poisson", "gamma" or "tweedie"."""
     if isinstance(final, LinearSVC):
         return "squared_hinge"
+    if isinstance(final, RidgeClassifier):
+        return "squared_class_error"
     if type(final) in _GLMS:
         return _GLMS[type(final)]
     return "log" if isinstance(final, LogisticRegression) else "squared"
@@ -160,8 +176,9 @@ def _check_scoring(scoring, kind):
         f"scoring={scoring!r} is not supported for this estimator: HyperGradSearchCV "
         "follows the gradient of a differentiable cross-validation loss, so scoring must "
         f"be None or {expected!r} (the allowed values are None, 'neg_mean_squared_error' "
-        "for Lasso and ElasticNet, 'neg_log_loss' for LogisticRegression, "
-        "'neg_squared_hinge' for LinearSVC, 'neg_mean_poisson_deviance', "
+        "for Lasso, ElasticNet and Ridge, 'neg_log_loss' for LogisticRegression, "
+        "'neg_squared_hinge' for LinearSVC, 'neg_squared_class_error' for RidgeClassifier, "
+        "'neg_mean_poisson_deviance', "
         "'neg_mean_gamma_deviance' and 'neg_mean_tweedie_deviance' (of its power) for "
         "PoissonRegressor, GammaRegressor and TweedieRegressor).")
 
@@ -247,6 +264,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``LinearSVC`` (``loss="squared_hinge"``)        ``C``
     ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
     ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
+    ``LogisticRegression()`` (L2, the default)      ``C``
+    ``Ridge``, ``RidgeClassifier``                  ``alpha`` (L2)
     ==============================================  =========================
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
@@ -255,7 +274,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     (for the logistic model ``l1_ratio / C`` and ``(1 - l1_ratio) / C``; for
     ``LinearSVC`` the weight ``1 / C`` of its L2 or L1 penalty, with liblinear's
     penalized intercept: the weight of a synthetic feature of value
-    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`).
+    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`; for ``Ridge`` and
+    ``RidgeClassifier``, ``alpha / n``: their ``alpha`` multiplies a sum of squares,
+    and every fold is trained with the same ``alpha`` on its own rows, as in
+    ``GridSearchCV``).
 
     Parameters
     ----------
@@ -266,12 +288,15 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. ``class_weight`` is not
-        supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
+        supported. ``RidgeClassifier`` is scored by the squared error of its decision
+        function against the labels ``+-1`` (``"neg_squared_class_error"``, see
+        :mod:`skhypergrad.ridge_classifier`).
     scoring : None or str, default=None
         None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge",
-        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance" or
-        "neg_mean_tweedie_deviance". Only differentiable losses can be followed: the
-        mean squared error for ``Lasso`` / ``ElasticNet``, the log-loss for
+        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance",
+        "neg_mean_tweedie_deviance" or "neg_squared_class_error". Only differentiable
+        losses can be followed: the mean squared error for ``Lasso`` / ``ElasticNet`` /
+        ``Ridge`` (and, against the labels ``+-1``, for ``RidgeClassifier``), the log-loss for
         ``LogisticRegression``, the mean squared hinge (summed over the classes of
         one-vs-rest, :func:`~skhypergrad.squared_hinge_scorer`) for ``LinearSVC``, and
         the mean deviance for the GLMs (for ``TweedieRegressor``, that of its
@@ -494,7 +519,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                          multi_output=isinstance(final, MultiTaskElasticNet))
         model = _inner_model(final, y)
         n_samples = y.shape[0]
-        space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
+        logistic = kind in ("log", "squared_hinge")
+        space = _Space(prefix, ("C",) if logistic else ("alpha",), logistic, n_samples,
+                       ridge=isinstance(final, (Ridge, RidgeClassifier)))
         if model.get_penalty().n_hyper(1) == 2:  # (alpha, l1_ratio): the elastic nets
             space = space._replace(names=space.names + ("l1_ratio",))
 
@@ -502,7 +529,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.n_splits_ = len(splits)
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
-                                   n_samples / len(train) if classifier else 1.0)
+                                   n_samples / len(train) if space.sum_of_losses else 1.0)
             for train, test in splits)
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 

@@ -247,6 +247,9 @@ def from_estimator(estimator, y):
     ``MultiTaskElasticNet(alpha, \rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]` (block)
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ``LogisticRegression(C)``, L2               :math:`[1/(Cn)]` (penalty ``"l2"``)
+    ``Ridge(alpha)``                            :math:`[\alpha/n]` (penalty ``"l2"``)
+    ``RidgeClassifier(alpha)``                  :math:`[\alpha/n]`, targets :math:`\pm 1`
     ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
     ``PoissonRegressor(alpha)``, ``Gamma...``   :math:`[\alpha]` (penalty ``"l2"``)
     ``TweedieRegressor(alpha, power)``          :math:`[\alpha]`, 1 <= power <= 2, log link
@@ -259,10 +262,16 @@ def from_estimator(estimator, y):
     scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
     \rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2`; dividing by :math:`Cn` gives the
     normalized objective used here. Its L1 / elastic-net choice is read from
-    ``l1_ratio`` (scikit-learn >= 1.8, ``penalty`` left at its default) or from
-    the deprecated ``penalty="l1"`` / ``"elasticnet"``; an L2-only or
-    unpenalized model raises a ValueError. Two classes give the binary logistic
-    datafit, more give the multinomial one.
+    ``l1_ratio`` (scikit-learn >= 1.8, ``penalty`` left at its default; 0, the
+    default, is the L2 penalty) or from the deprecated ``penalty="l1"`` /
+    ``"l2"`` / ``"elasticnet"``; an unpenalized model raises a ValueError. Two
+    classes give the binary logistic datafit, more give the multinomial one.
+
+    scikit-learn's ``Ridge`` minimizes :math:`\|y - Xw - b\|^2 + \alpha\|w\|^2`, a
+    *sum* of squares; dividing by :math:`2n` gives the normalized objective with
+    :math:`\lambda_2 = \alpha / n`. ``RidgeClassifier`` is ``Ridge`` on the labels
+    :math:`\pm 1` (one column per class, one-vs-all, for more than two classes; the
+    datafits of :mod:`skhypergrad.ridge_classifier`).
 
     ``LinearSVC`` (``loss="squared_hinge"``, one-vs-rest) gives the datafit
     "squared_hinge" (:mod:`skhypergrad.squared_hinge`) with ``fit_intercept=False``:
@@ -274,8 +283,9 @@ def from_estimator(estimator, y):
     ----------
     estimator : scikit-learn linear model
         ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
-        ``LogisticRegression``, ``LinearSVC`` or a log-link GLM regressor
-        (``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor``).
+        ``Ridge``, ``RidgeClassifier``, ``LogisticRegression``, ``LinearSVC`` or a
+        log-link GLM regressor (``PoissonRegressor``, ``GammaRegressor``,
+        ``TweedieRegressor``).
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -287,7 +297,8 @@ def from_estimator(estimator, y):
     """
     from sklearn.linear_model import ElasticNet as SkElasticNet
     from sklearn.linear_model import Lasso as SkLasso
-    from sklearn.linear_model import LogisticRegression, MultiTaskElasticNet
+    from sklearn.linear_model import (LogisticRegression, MultiTaskElasticNet, Ridge,
+                                      RidgeClassifier)
     from sklearn.svm import LinearSVC
 
     name = type(estimator).__name__
@@ -325,6 +336,9 @@ def from_estimator(estimator, y):
         lam = logistic_lam_from_sklearn(C, rho, n)
         classes = LabelEncoder().fit(np.asarray(y)).classes_
         datafit = "logistic" if len(classes) == 2 else "multinomial"
+        if rho == 0.0:
+            return InnerModel(datafit, "l2", bool(estimator.fit_intercept),
+                              lam=lam[1:]).bind(y)
         if rho == 1.0:
             return InnerModel(datafit, "l1", bool(estimator.fit_intercept),
                               lam=lam[:1]).bind(y)
@@ -332,9 +346,11 @@ def from_estimator(estimator, y):
                           lam=lam).bind(y)
     if isinstance(estimator, LinearSVC):
         return _svc_model(estimator, y)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression, "
-                     f"LinearSVC, PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
-                     f"skhypergrad InnerModel; got {name}.")
+    if isinstance(estimator, (Ridge, RidgeClassifier)):
+        return _ridge_model(estimator, y)
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier, "
+                     f"LogisticRegression, LinearSVC, PoissonRegressor, GammaRegressor or "
+                     f"TweedieRegressor, or a skhypergrad InnerModel; got {name}.")
 
 
 def _glm_datafit(estimator):
@@ -413,22 +429,51 @@ def _multitask_model(estimator, y):
 
 
 def _logistic_l1_ratio(estimator):
-    """``l1_ratio`` in (0, 1] of a LogisticRegression, from either parametrization."""
+    """``l1_ratio`` in [0, 1] of a LogisticRegression, from either parametrization (0: the
+    L2 penalty)."""
     penalty = getattr(estimator, "penalty", "deprecated")
     l1_ratio = getattr(estimator, "l1_ratio", None)
     if penalty == "deprecated":        # scikit-learn >= 1.8: l1_ratio carries the penalty
         rho = 0.0 if l1_ratio is None else float(l1_ratio)
     elif penalty == "l1":
         rho = 1.0
+    elif penalty == "l2":
+        rho = 0.0
     elif penalty == "elasticnet":
         if l1_ratio is None:
             raise ValueError("LogisticRegression(penalty='elasticnet') needs l1_ratio.")
         rho = float(l1_ratio)
     else:
-        raise ValueError(f"LogisticRegression(penalty={penalty!r}) has no L1 part; "
-                         "hyperparameter gradients need penalty='l1' or 'elasticnet' "
-                         "(scikit-learn >= 1.8: 0 < l1_ratio <= 1).")
-    if not 0 < rho <= 1:
-        raise ValueError(f"LogisticRegression with l1_ratio={l1_ratio!r} is L2-only; "
-                         "hyperparameter gradients need 0 < l1_ratio <= 1.")
+        raise ValueError(f"LogisticRegression(penalty={penalty!r}) has no penalty to tune; "
+                         "hyperparameter gradients need penalty='l1', 'l2' or 'elasticnet' "
+                         "(scikit-learn >= 1.8: 0 <= l1_ratio <= 1).")
+    if not 0 <= rho <= 1:
+        raise ValueError(f"LogisticRegression needs 0 <= l1_ratio <= 1, got "
+                         f"l1_ratio={l1_ratio!r}.")
     return rho
+
+
+def _ridge_model(estimator, y):
+    r"""The inner model of a ``Ridge`` / ``RidgeClassifier`` (see :func:`from_estimator`):
+    least squares with the :class:`~skhypergrad.penalties.L2` penalty at
+    :math:`\lambda_2 = \alpha / n`; for ``RidgeClassifier``, on the targets
+    :math:`\pm 1`, one column per class for more than two classes
+    (:mod:`skhypergrad.ridge_classifier`)."""
+    from sklearn.linear_model import RidgeClassifier
+
+    name = type(estimator).__name__
+    alpha = np.asarray(estimator.alpha, dtype=np.float64)
+    if alpha.ndim != 0 or not 0 < float(alpha) < np.inf:
+        raise ValueError(f"{name} needs one finite alpha > 0 (an L2 penalty to tune), got "
+                         f"alpha={estimator.alpha!r}.")
+    if getattr(estimator, "positive", False):
+        raise ValueError(f"{name}(positive=True) is not supported.")
+    if getattr(estimator, "class_weight", None) is not None:
+        raise ValueError(f"{name}(class_weight=...) is not supported.")
+    lam = np.array([float(alpha) / len(y)])
+    if isinstance(estimator, RidgeClassifier):
+        return InnerModel("squared_classifier", "l2", bool(estimator.fit_intercept),
+                          lam=lam).bind(y)
+    if np.ndim(y) != 1:
+        raise ValueError(f"{name} with 2d targets is not supported.")
+    return InnerModel("quadratic", "l2", bool(estimator.fit_intercept), lam=lam)

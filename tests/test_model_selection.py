@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from _data import make_regression_data
 from sklearn.base import clone, is_classifier, is_regressor
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression
 from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
@@ -209,9 +209,9 @@ def test_unsupported_scoring_raises(scoring):
 
 
 @pytest.mark.parametrize("estimator", [
-    Ridge(), SVC(), LogisticRegression(l1_ratio=0.0),
-    Pipeline([("scale", StandardScaler()), ("ridge", Ridge())]),
-], ids=["ridge", "svc", "logreg-l2", "pipeline-ridge"])
+    Lars(), SVC(), LogisticRegression(C=np.inf),
+    Pipeline([("scale", StandardScaler()), ("lars", Lars())]),
+], ids=["lars", "svc", "logreg-unpenalized", "pipeline-lars"])
 def test_unsupported_estimator_raises(estimator):
     X, y = _classification(n=40, p=4)
     y = (y == "yes").astype(float)
