@@ -19,6 +19,7 @@ minimizes the mean of the folds' :class:`~skhypergrad.criteria.HeldOut` losses
 """
 
 import copy
+import numbers
 import time
 import warnings
 from dataclasses import replace
@@ -31,7 +32,6 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
 from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
                                   PoissonRegressor, TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
-from sklearn.metrics import get_scorer, make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -42,6 +42,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
+from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
+                       fold_view, transform_power)
 from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
                             l2_scale, lam1_max)
 from ._threads import search_blas_limits
@@ -53,18 +55,10 @@ from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
                         logistic_weight_from_C)
-from .squared_hinge import append_intercept_column, squared_hinge_scorer
+from .squared_hinge import append_intercept_column
 
 __all__ = ["HyperGradSearchCV"]
 
-#: the scoring of each estimator's loss, and the scorers scikit-learn does not name (made
-#: for the final step: the Tweedie deviance of its power)
-_SCORING = {"squared": "neg_mean_squared_error", "log": "neg_log_loss",
-            "squared_hinge": "neg_squared_hinge", "poisson": "neg_mean_poisson_deviance",
-            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance"}
-_SCORERS = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
-            "neg_mean_tweedie_deviance": lambda final: make_scorer(
-                mean_tweedie_deviance, greater_is_better=False, power=final.power)}
 #: where the search looks by default, by loss (as the estimators)
 _DEFAULTS = {"squared": LEAST_SQUARES, "log": LOG_LOSS, "squared_hinge": SQUARED_HINGE,
              "poisson": GLM, "gamma": GLM, "tweedie": GLM}
@@ -150,20 +144,6 @@ def _inner_model(final, y):
     if model.penalty == "elasticnet" and model.lam[1] == 0:
         model = replace(model, penalty="l1", lam=model.lam[:1])
     return model
-
-
-def _check_scoring(scoring, kind):
-    expected = _SCORING[kind]
-    if scoring is None or (isinstance(scoring, str) and scoring == expected):
-        return expected
-    raise ValueError(
-        f"scoring={scoring!r} is not supported for this estimator: HyperGradSearchCV "
-        "follows the gradient of a differentiable cross-validation loss, so scoring must "
-        f"be None or {expected!r} (the allowed values are None, 'neg_mean_squared_error' "
-        "for Lasso and ElasticNet, 'neg_log_loss' for LogisticRegression, "
-        "'neg_squared_hinge' for LinearSVC, 'neg_mean_poisson_deviance', "
-        "'neg_mean_gamma_deviance' and 'neg_mean_tweedie_deviance' (of its power) for "
-        "PoissonRegressor, GammaRegressor and TweedieRegressor).")
 
 
 # -- delegation to best_estimator_ ----------------------------------------------------
@@ -419,9 +399,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
-        "scoring": [None, str, callable],  # values checked in fit, with a dedicated message
+        "scoring": [None, str, callable, list, tuple, set, dict],  # values checked in fit
         "bounds": [None, tuple, list],
-        "refit": ["boolean"],
+        "refit": ["boolean", str, callable],
+        "error_score": [StrOptions({"raise"}), numbers.Real],
+        "pre_dispatch": [numbers.Integral, str],
         "init": [StrOptions({"scan", "estimator"})],
         "return_train_score": ["boolean"],
         **{key: BaseHyperGrad._parameter_constraints[key]
@@ -431,8 +413,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def __init__(self, estimator, *, scoring=None, cv=5, hypergradient="aid-cg",
                  optimizer="gd", max_iter=30, tol=1e-4, bounds=None, solver="auto",
-                 refit=True, n_jobs=None, random_state=None, verbose=0, callback=None,
-                 return_train_score=False, init="scan"):
+                 refit=True, n_jobs=None, pre_dispatch="2*n_jobs", random_state=None,
+                 verbose=0, callback=None, error_score=np.nan, return_train_score=False,
+                 init="scan"):
         self.estimator = estimator
         self.scoring = scoring
         self.cv = cv
@@ -444,9 +427,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.solver = solver
         self.refit = refit
         self.n_jobs = n_jobs
+        self.pre_dispatch = pre_dispatch
         self.random_state = random_state
         self.verbose = verbose
         self.callback = callback
+        self.error_score = error_score
         self.return_train_score = return_train_score
         self.init = init
 
@@ -484,14 +469,16 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         final, preprocessing, prefix = _unwrap(self.estimator)
         kind = _loss_kind(final)
         classifier = kind in _CLASSIFICATION
-        scoring = _check_scoring(self.scoring, kind)
+        multi_output = isinstance(final, MultiTaskElasticNet)
+        error_score = check_error_score(self.error_score)
         get_optimizer(self.optimizer)
         X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
         check_cv_size(self.cv, _num_samples(X))
-        y = check_target(y, classifier=classifier,
-                         multi_output=isinstance(final, MultiTaskElasticNet))
+        y = check_target(y, classifier=classifier, multi_output=multi_output)
+        plan = check_search_scoring(self.scoring, self.refit, kind, final,
+                                    len(np.unique(y)) if classifier else None, multi_output)
         model = _inner_model(final, y)
         n_samples = y.shape[0]
         space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
@@ -500,7 +487,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
-        folds = Parallel(n_jobs=self.n_jobs)(
+        parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
+        folds = parallel(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
                                    n_samples / len(train) if classifier else 1.0)
             for train, test in splits)
@@ -510,8 +498,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                                 self.random_state, model.get_datafit())
         callback = None if self.callback is None else \
             (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
-        criterion = PreparedFolds(folds, n_jobs=self.n_jobs,
-                                  train_loss=self.return_train_score)
+        criterion = PreparedFolds(folds, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch,
+                                  train_loss=self.return_train_score, loss=plan.loss,
+                                  **self._scoring_parts(plan, final, kind, model, folds,
+                                                        error_score, parallel))
         with one_convergence_warning(type(self).__name__), \
                 search_blas_limits(folds[0].X_train):
             result = tune(model, None, None, criterion, lam0, bounds=bounds,
@@ -521,14 +511,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           callback=callback, verbose=self.verbose,
                           label=type(self).__name__, names=space.params)
 
-        self.cv_results_ = self._format_results(result.history, space)
-        self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
-        self.best_params_ = self.cv_results_["params"][self.best_index_]
-        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.multimetric_ = plan.multimetric
+        self.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
+        self.cv_results_ = self._format_results(result.history, space, plan, error_score)
         self.n_iter_ = result.n_iter
-        self.scorer_ = _SCORERS[scoring](final) if scoring in _SCORERS \
-            else get_scorer(scoring)
-        self.multimetric_ = False
+        if self.refit or not plan.multimetric:
+            self.best_index_ = _best_index(self.refit, plan, self.cv_results_)
+            self.best_params_ = self.cv_results_["params"][self.best_index_]
+            if not callable(self.refit):
+                key = "score" if not plan.multimetric else plan.refit_key
+                self.best_score_ = float(
+                    self.cv_results_[f"mean_test_{key}"][self.best_index_])
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
             t0 = time.perf_counter()
@@ -537,6 +530,23 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
         return self
+
+    @staticmethod
+    def _scoring_parts(plan, final, kind, model, folds, error_score, parallel):
+        """The keyword arguments of :class:`PreparedFolds` that score the points:
+        the per-fold map of the descended loss, and the scorer of the folds' models."""
+        parts = {}
+        if plan.transform != "identity":
+            parts["transform"] = FoldTransform(plan.transform, [f.y_test for f in folds],
+                                               transform_power(kind, final))
+        if plan.rescore:
+            column = final.intercept_scaling \
+                if isinstance(final, LinearSVC) and final.fit_intercept else None
+            parts["views"] = parallel(delayed(fold_view)(final, fold, column,
+                                                         model.fit_intercept)
+                                      for fold in folds)
+            parts["scorer"] = FoldScorer(plan.scorers, error_score)
+        return parts
 
     def _start(self, model, folds, space, defaults):
         """``(lam0, bounds, candidates)``: bounds in the user's parameter or relative to the
@@ -567,11 +577,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             lam0 = moved
         return np.clip(lam0, lo, hi), (lo, hi), None
 
-    def _format_results(self, history, space):
+    def _format_results(self, history, space, plan, error_score):
         """``cv_results_`` from the search history, in ``GridSearchCV``'s format."""
         n_rows, k = len(history), self.n_splits_
         seconds = np.diff([0.0] + [h["seconds"] for h in history])
-        losses = np.array([h["values"] for h in history], dtype=np.float64)
+        values = np.array([h["values"] for h in history], dtype=np.float64)
         params = [space.params(h["lam"]) for h in history]
         results = {}
         _store(results, "fit_time", np.repeat(seconds[:, None] / k, k, axis=1))
@@ -580,16 +590,26 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             results["param_" + name] = np.ma.MaskedArray(
                 [p[name] for p in params], mask=np.zeros(n_rows, dtype=bool))
         results["params"] = params
-        _store(results, "test_score", -losses[:, :k], splits=True, rank=True)
-        if self.return_train_score:
-            _store(results, "train_score", -losses[:, k:], splits=True)
+        train = self.return_train_score
+        if not plan.rescore:  # the scores are the negated held-out losses
+            tests = {"score": _failed(-values[:, :k], error_score)}
+            trains = {"score": -values[:, k:2 * k]}
+        else:
+            n_metrics = len(plan.scorers)
+            scores = values[:, k * (1 + train):].reshape(n_rows, k, 1 + train, n_metrics)
+            tests = {name: scores[:, :, 0, m] for m, name in enumerate(plan.scorers)}
+            trains = {name: scores[:, :, -1, m] for m, name in enumerate(plan.scorers)}
+        for name in tests:
+            _store(results, "test_" + name, tests[name], splits=True, rank=True)
+            if train:
+                _store(results, "train_" + name, trains[name], splits=True)
         return results
 
     def score(self, X, y):
-        """Score of the refit estimator on ``(X, y)`` with ``scorer_``.
-
-        The same score as ``best_score_`` and ``cv_results_`` (the negated mean
-        squared error or log-loss), not ``estimator.score``.
+        """Score of the refit estimator on ``(X, y)`` by the refit scorer, as
+        ``GridSearchCV``: ``scorer_`` (``scorer_[refit]`` with several metrics), the
+        estimator's own ``score`` with ``scoring=None`` (R² for a regressor, D² for
+        a GLM, the accuracy for a classifier).
 
         Parameters
         ----------
@@ -603,7 +623,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         _check_refit(self, "score")
         check_is_fitted(self)
-        return self.scorer_(self.best_estimator_, check_sparse_structure(X, "X"), y)
+        scorer = self.scorer_
+        if self.multimetric_:
+            if not isinstance(self.refit, str):
+                raise AttributeError(
+                    f"{type(self).__name__}.score needs refit to name the metric it scores "
+                    f"with, got refit={self.refit!r}.")
+            scorer = scorer[self.refit]
+        return float(scorer(self.best_estimator_, check_sparse_structure(X, "X"), y))
 
     predict = _delegate("predict", "ndarray of shape (n_samples,)")
     predict_proba = _delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")
@@ -626,6 +653,33 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Class labels of the refit classifier (``refit=True``)."""
         _best_estimator_has("classes_")(self)
         return self.best_estimator_.classes_
+
+
+def _failed(scores, error_score):
+    """``scores`` with ``error_score`` where they are not finite (a point whose held-out
+    loss is not finite); a ValueError with ``error_score="raise"``."""
+    bad = ~np.isfinite(scores)
+    if not bad.any():
+        return scores
+    if isinstance(error_score, str):
+        raise ValueError(f"The cross-validation loss is not finite at {int(bad.any(axis=1).sum())} "
+                         "evaluated point(s) (error_score='raise').")
+    return np.where(bad, error_score, scores)
+
+
+def _best_index(refit, plan, results):
+    """The best row, as ``GridSearchCV`` chooses it: the index returned by a callable
+    ``refit``, or the best rank of the refit metric."""
+    if callable(refit):
+        index = refit(results)
+        if not isinstance(index, numbers.Integral) or isinstance(index, bool):
+            raise TypeError(f"refit (a callable) must return an int, got {index!r}.")
+        if not 0 <= index < len(results["params"]):
+            raise IndexError(f"refit (a callable) returned {index}, out of the "
+                             f"{len(results['params'])} rows of cv_results_.")
+        return int(index)
+    key = "score" if not plan.multimetric else plan.refit_key
+    return int(results[f"rank_test_{key}"].argmin())
 
 
 def _store(results, key, array, splits=False, rank=False):
