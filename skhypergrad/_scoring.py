@@ -18,7 +18,8 @@ bool, a scorer name or a callable) and reads it in three ways:
   with :math:`g_k(L) = L` (the loss itself), :math:`\sqrt{L}` (root mean squared
   error), :math:`L / c_k - 1` (R², :math:`c_k` the variance of the fold's held-out
   targets; D² of the GLMs, :math:`c_k` the mean deviance of the fold's held-out
-  targets from their mean). Otherwise it is the *surrogate*, the loss matching the
+  targets from their mean; a fold of constant targets, :math:`c_k = 0`, scores a
+  constant, as scikit-learn's R²). Otherwise it is the *surrogate*, the loss matching the
   model (:data:`SURROGATES`).
 - **recorded**: every evaluated point is scored by every scorer on every fold,
   from the fold's model at that point (the solution the criterion computed, set as
@@ -231,6 +232,8 @@ class FoldTransform:
             root = np.sqrt(loss)
             return root, (0.5 / root if root > 0 else np.inf)
         c = self.scales[k]
+        if c == 0:  # constant held-out targets: the score is 1 for a perfect fit, else 0
+            return (-1.0 if loss == 0 else 0.0), 0.0
         return loss / c - 1.0, 1.0 / c
 
 
