@@ -15,7 +15,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from skhypergrad import (SURE, CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
                          LassoHyperGrad, LogisticRegressionHyperGrad, WeightedLassoHyperGrad,
                          hypergradient)
-from skhypergrad import ElasticNet as EnetPenalty
+from skhypergrad import ElasticNetPenalty as EnetPenalty
 from skhypergrad import Logistic, Multinomial, ProxGradMap, Quadratic
 from skhypergrad._design import Design, centred, gram_of, seed_row_subset_grams
 from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
