@@ -43,10 +43,13 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring, get_scorer, make_scorer, mean_tweedie_deviance
 
+from ._compact_states import _expand
+from .criteria import BaseCriterion
 from .squared_hinge import squared_hinge_scorer
 
-__all__ = ["EXACT", "SURROGATES", "SearchScoring", "FoldScorer", "FoldTransform",
-           "check_search_scoring", "check_error_score"]
+__all__ = ["EXACT", "SURROGATES", "SearchScoring", "FoldScorer", "FoldTransform", "FoldView",
+           "ScoredCriterion", "check_search_scoring", "check_error_score", "fold_view",
+           "transform_power", "unfitted_template"]
 
 #: the loss each model's search descends, and the name of its own scorer
 SURROGATES = {"squared": ("mean squared error", "neg_mean_squared_error"),
@@ -351,3 +354,42 @@ def fold_view(final, fold, intercept_column=None, fit_intercept=True):
         template.set_params(max_iter=params["max_iter"])
     return FoldView(template, X_train, fold.y_train, X_test, fold.y_test, fit_intercept,
                     intercept_column)
+
+
+def unfitted_template(estimator, classes, n_features, n_outputs):
+    """``estimator`` (a scikit-learn linear classifier) with the fitted state a
+    :class:`FoldView` needs set by hand, as ``LogisticRegressionCV`` scores its folds:
+    ``classes_``, ``n_features_in_``, and ``coef_`` / ``intercept_`` of the shapes
+    ``(n_outputs, n_features)`` / ``(n_outputs,)``."""
+    template = clone(estimator)
+    template.classes_ = np.asarray(classes)
+    template.n_features_in_ = int(n_features)
+    template.coef_ = np.zeros((n_outputs, n_features))
+    template.intercept_ = np.zeros(n_outputs)
+    return template
+
+
+class ScoredCriterion(BaseCriterion):
+    """``criterion``, whose evaluations also score the model of each of its inner
+    problems with ``scorer`` (:class:`FoldScorer`, test scores only).
+
+    ``values`` of a result: those of ``criterion`` (one per inner problem), followed by
+    the scores of problem 0, of problem 1, ... The views (:class:`FoldView`, one per
+    inner problem) are ``views_of(X, y)``, built once while ``X`` and ``y`` stay the
+    same objects.
+    """
+
+    def __init__(self, criterion, scorer, views_of):
+        self.criterion = criterion
+        self.scorer = scorer
+        self.views_of = views_of
+
+    def _repr_params(self):
+        return [("criterion", repr(self.criterion))]
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        res = self.criterion._evaluate(model, X, y, lam, solver, engine, state, compute_grad)
+        views = self._cached((X, y), (), lambda: self.views_of(X, y))
+        scores = [self.scorer(view, _expand(st.w), bool(np.isfinite(value)), False)
+                  for view, st, value in zip(views, res.state, res.values)]
+        return res._replace(values=np.concatenate([res.values] + scores))
