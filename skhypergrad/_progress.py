@@ -2,7 +2,8 @@
 
 Levels as scikit-learn's searches: ``verbose=1`` prints the start of the
 starting scan, its best point, every descent step and the result; ``verbose>=2``
-also every point of the scan. Each line names the estimator, the
+also every point of the scan; ``verbose>=3`` (where the search scores its points
+with scorers) also every fold's scores at every point. Each line names the estimator, the
 hyperparameters as the estimator calls them (``alpha``, ``l1_ratio``, ``C``, ...)
 and the elapsed time; the first one is printed before any inner problem is solved.
 """
@@ -68,6 +69,13 @@ class Progress:
 
     def step(self, k, lam, value):
         self._print(1, f"evaluation {k}  {self._point(lam, value)}")
+
+    def fold_scores(self, k, scores):
+        """Level 3: the scores of every fold at the ``k``-th point evaluated; ``scores``: one
+        ``{name: value}`` per fold."""
+        for i, fold in enumerate(scores):
+            parts = "  ".join(f"{name}={v:.6g}" for name, v in fold.items())
+            self._print(3, f"point {k}  fold {i + 1}/{len(scores)}  {parts}")
 
     def done(self, n_evals, lam, value):
         self._print(1, f"done, {n_evals} evaluations; chosen  {self._point(lam, value)}")

@@ -48,7 +48,8 @@ from .criteria import BaseCriterion
 from .squared_hinge import squared_hinge_scorer
 
 __all__ = ["EXACT", "SURROGATES", "SearchScoring", "FoldScorer", "FoldTransform", "FoldView",
-           "ScoredCriterion", "check_search_scoring", "check_error_score", "fold_view",
+           "ScoredCriterion", "check_search_scoring", "check_error_score", "descended_name",
+           "fold_view",
            "transform_power", "unfitted_template"]
 
 #: the loss each model's search descends, and the name of its own scorer
@@ -182,6 +183,15 @@ def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_outp
     loss, transform = exact or ("auto", "identity")
     return SearchScoring(scorers, multimetric, refit, refit_key, loss, transform,
                          exact is not None, True)
+
+
+def descended_name(plan, kind):
+    """What the progress lines call the descended criterion of ``plan``."""
+    if not plan.exact:
+        return f"CV {SURROGATES[kind][0]} (surrogate)"
+    if plan.transform == "identity":
+        return "CV Brier score" if plan.loss == "brier" else f"CV {SURROGATES[kind][0]}"
+    return f"-CV {plan.refit_key}"
 
 
 def _exact_for(kind, name, n_classes, multi_output):

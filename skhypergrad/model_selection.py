@@ -42,8 +42,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
+from ._progress import Progress
 from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
-                       fold_view, transform_power)
+                       descended_name, fold_view, transform_power)
 from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
                             l2_scale, lam1_max)
 from ._threads import search_blas_limits
@@ -496,8 +497,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state, model.get_datafit())
-        callback = None if self.callback is None else \
-            (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
+        callback = self._entry_callback(plan, space)
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch,
                                   train_loss=self.return_train_score, loss=plan.loss,
                                   **self._scoring_parts(plan, final, kind, model, folds,
@@ -509,7 +509,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                           callback=callback, verbose=self.verbose,
-                          label=type(self).__name__, names=space.params)
+                          label=type(self).__name__, names=space.params,
+                          loss_name=descended_name(plan, kind))
 
         self.multimetric_ = plan.multimetric
         self.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
@@ -530,6 +531,25 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
         return self
+
+    def _entry_callback(self, plan, space):
+        """Called by the search with every history entry: prints each fold's scores
+        (``verbose >= 3``, scorers), then calls ``callback`` with ``params``."""
+        progress = Progress(self.verbose if plan.rescore else 0, type(self).__name__)
+        if progress.verbose < 3 and self.callback is None:
+            return None
+        k, train, seen = self.n_splits_, int(self.return_train_score), [0]
+
+        def on_entry(entry):
+            seen[0] += 1
+            if progress.verbose >= 3:
+                scores = np.asarray(entry["values"])[k * (1 + train):]
+                scores = scores.reshape(k, 1 + train, len(plan.scorers))[:, 0]
+                progress.fold_scores(seen[0], [dict(zip(plan.scorers, s)) for s in scores])
+            if self.callback is not None:
+                return self.callback({**entry, "params": space.params(entry["lam"])})
+            return None
+        return on_entry
 
     @staticmethod
     def _scoring_parts(plan, final, kind, model, folds, error_score, parallel):
