@@ -50,13 +50,13 @@ class Progress:
             print(f"[{self.label}] {text} ({time.perf_counter() - self.t0:.1f} s)",
                   file=stream, flush=True)
 
-    def _point(self, lam, value):
+    def _point(self, lam, value, loss=None):
         parts = []
         for name, v in self.names(lam).items():
             v = np.asarray(v)
             parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
                          f"{name}={np.array2string(v, precision=3, threshold=4)}")
-        return "  ".join(parts) + f"  {self.loss}={value:.6g}"
+        return "  ".join(parts) + f"  {self.loss if loss is None else loss}={value:.6g}"
 
     def scan_start(self, n_points):
         self._print(1, f"scan of up to {n_points} points, from strong to weak regularization")
@@ -76,6 +76,10 @@ class Progress:
         for i, fold in enumerate(scores):
             parts = "  ".join(f"{name}={v:.6g}" for name, v in fold.items())
             self._print(3, f"point {k}  fold {i + 1}/{len(scores)}  {parts}")
+
+    def refine(self, lam, name, score):
+        """Level 1: a point of the refinement by the refit scorer ``name``."""
+        self._print(1, f"refine by {name}  {self._point(lam, score, loss=name)}")
 
     def done(self, n_evals, lam, value):
         self._print(1, f"done, {n_evals} evaluations; chosen  {self._point(lam, value)}")

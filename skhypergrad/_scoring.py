@@ -35,6 +35,7 @@ training rows) transform them.
 
 import copy
 import numbers
+import time
 import warnings
 from typing import Any, NamedTuple
 
@@ -49,7 +50,7 @@ from .squared_hinge import squared_hinge_scorer
 
 __all__ = ["EXACT", "SURROGATES", "SearchScoring", "FoldScorer", "FoldTransform", "FoldView",
            "ScoredCriterion", "check_search_scoring", "check_error_score", "descended_name",
-           "fold_view",
+           "fold_view", "polish", "scan_entry", "POLISH_EVALS",
            "transform_power", "unfitted_template"]
 
 #: the loss each model's search descends, and the name of its own scorer
@@ -403,3 +404,79 @@ class ScoredCriterion(BaseCriterion):
         scores = [self.scorer(view, _expand(st.w), bool(np.isfinite(value)), False)
                   for view, st, value in zip(views, res.state, res.values)]
         return res._replace(values=np.concatenate([res.values] + scores))
+
+
+# -- the refit scorer's own refinement ------------------------------------------------------
+#: evaluations of :func:`polish` per hyperparameter, and its smallest step (in log lam)
+POLISH_EVALS = 4
+_POLISH_MIN_STEP = 0.02
+
+
+def scan_entry(criterion, model, X, y, lam, solver, state, t0):
+    """``(entry, state)``: a value-only evaluation of ``criterion`` at ``lam`` as a
+    history entry of :func:`~skhypergrad._tune.tune` (``polish=True``), warm-started
+    from ``state``; ``seconds`` counted from ``t0``."""
+    res = criterion.value(model, X, y, lam, solver=solver, state=state)
+    entry = {"lam": np.asarray(lam, dtype=np.float64), "value": float(res.value),
+             "grad": None, "tol": getattr(solver, "tol", None),
+             "seconds": time.perf_counter() - t0, "best": False, "values": res.values,
+             "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0,
+             "engine_residual": np.nan, "polish": True}
+    return entry, res.state
+
+
+def polish(evaluate, history, score_of, bounds, budget):
+    r"""Refine the best point of a surrogate search by the refit score itself.
+
+    A surrogate search descends the model's loss; the refit scorer (accuracy, MAE,
+    ...) may be best a little away from the loss's minimum. This compass search on
+    :math:`\theta = \log\lambda` tries, from the row with the best score, a step
+    ``+/- s`` along each coordinate (``s`` first half the distance to the nearest
+    other evaluated point, between 0.05 and :math:`\log 10 / 2`), moves to any point
+    that scores better, halves ``s`` after a round without one, and stops after
+    ``budget`` evaluations or below a step of 0.02. Points already evaluated (within
+    ``s / 4``) and points outside ``bounds`` are skipped.
+
+    Parameters
+    ----------
+    evaluate : callable
+        ``lam -> entry`` (a history entry) or None to stop (a callback asked to).
+    history : list of dict
+        The search's entries (``"lam"``); the new entries are appended to it.
+    score_of : callable
+        ``entry -> float``: the refit scorer's mean (nan for a failed point).
+    bounds : (ndarray, ndarray)
+        Bounds on ``lam``.
+    budget : int
+        Largest number of evaluations.
+    """
+    def score(entry):
+        s = score_of(entry)
+        return -np.inf if np.isnan(s) else s
+
+    thetas = [np.log(np.asarray(h["lam"], dtype=np.float64)) for h in history]
+    best = max(range(len(history)), key=lambda i: score(history[i]))
+    centre, best_score = thetas[best], score(history[best])
+    others = [np.linalg.norm(t - centre) for t in thetas if np.linalg.norm(t - centre) > 1e-12]
+    step = float(np.clip(0.5 * min(others, default=np.log(10)), 0.05, np.log(10) / 2))
+    lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    while budget > 0 and step >= _POLISH_MIN_STEP:
+        moved = False
+        for j in range(centre.shape[0]):
+            for sign in (1.0, -1.0):
+                if budget <= 0:
+                    break
+                trial = centre.copy()
+                trial[j] = np.clip(trial[j] + sign * step, lo[j], hi[j])
+                if min(np.linalg.norm(t - trial) for t in thetas) < step / 4:
+                    continue
+                entry = evaluate(np.exp(trial))
+                if entry is None:
+                    return
+                budget -= 1
+                history.append(entry)
+                thetas.append(trial)
+                if score(entry) > best_score:
+                    centre, best_score, moved = trial, score(entry), True
+        if not moved:
+            step /= 2

@@ -43,12 +43,13 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
 from ._progress import Progress
-from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
-                       descended_name, fold_view, transform_power)
+from ._scoring import (POLISH_EVALS, FoldScorer, FoldTransform, check_error_score,
+                       check_search_scoring, descended_name, fold_view, polish, scan_entry,
+                       transform_power)
 from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
                             l2_scale, lam1_max)
 from ._threads import search_blas_limits
-from ._tune import tune
+from ._tune import _with_tol, tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
                           check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
@@ -502,6 +503,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                   train_loss=self.return_train_score, loss=plan.loss,
                                   **self._scoring_parts(plan, final, kind, model, folds,
                                                         error_score, parallel))
+        t0 = time.perf_counter()
         with one_convergence_warning(type(self).__name__), \
                 search_blas_limits(folds[0].X_train):
             result = tune(model, None, None, criterion, lam0, bounds=bounds,
@@ -511,10 +513,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           callback=callback, verbose=self.verbose,
                           label=type(self).__name__, names=space.params,
                           loss_name=descended_name(plan, kind))
+            history = list(result.history)
+            if plan.rescore and not plan.exact and plan.refit_key is not None:
+                self._polish(history, plan, criterion, model, result.state, bounds,
+                             _with_tol(solver, inner_tol[1]), callback, space, t0)
 
         self.multimetric_ = plan.multimetric
         self.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
-        self.cv_results_ = self._format_results(result.history, space, plan, error_score)
+        self.cv_results_ = self._format_results(history, space, plan, error_score)
         self.n_iter_ = result.n_iter
         if self.refit or not plan.multimetric:
             self.best_index_ = _best_index(self.refit, plan, self.cv_results_)
@@ -531,6 +537,31 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
         return self
+
+    def _polish(self, history, plan, criterion, model, state, bounds, solver, callback,
+                space, t0):
+        """Refine the best point by the refit scorer itself (a surrogate search; see
+        :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
+        parameter at most; the new entries are appended to ``history``."""
+        k, train = self.n_splits_, int(self.return_train_score)
+        m = list(plan.scorers).index(plan.refit_key)
+        progress = Progress(self.verbose, type(self).__name__, space.params)
+        last, stop = [state], [False]
+
+        def score_of(entry):
+            scores = np.asarray(entry["values"])[k * (1 + train):]
+            return float(scores.reshape(k, 1 + train, len(plan.scorers))[:, 0, m].mean())
+
+        def evaluate(lam):
+            if stop[0]:
+                return None
+            entry, last[0] = scan_entry(criterion, model, None, None, lam, solver, last[0],
+                                        t0)
+            progress.refine(lam, plan.refit_key, score_of(entry))
+            stop[0] = bool(callback is not None and callback(entry))
+            return entry
+
+        polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]))
 
     def _entry_callback(self, plan, space):
         """Called by the search with every history entry: prints each fold's scores
