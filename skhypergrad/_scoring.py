@@ -408,7 +408,8 @@ class ScoredCriterion(BaseCriterion):
 
 # -- the refit scorer's own refinement ------------------------------------------------------
 #: evaluations of :func:`polish` per hyperparameter, and its smallest step (in log lam)
-POLISH_EVALS = 4
+POLISH_EVALS = 6
+_POLISH_FIRST_STEP = np.log(10) / 4
 _POLISH_MIN_STEP = 0.02
 
 
@@ -431,11 +432,11 @@ def polish(evaluate, history, score_of, bounds, budget):
     A surrogate search descends the model's loss; the refit scorer (accuracy, MAE,
     ...) may be best a little away from the loss's minimum. This compass search on
     :math:`\theta = \log\lambda` tries, from the row with the best score, a step
-    ``+/- s`` along each coordinate (``s`` first half the distance to the nearest
-    other evaluated point, between 0.05 and :math:`\log 10 / 2`), moves to any point
-    that scores better, halves ``s`` after a round without one, and stops after
-    ``budget`` evaluations or below a step of 0.02. Points already evaluated (within
-    ``s / 4``) and points outside ``bounds`` are skipped.
+    ``+/- s`` along each coordinate (``s`` first a quarter of a decade, about the
+    spacing of the starting scan), moves to any point that scores better, halves
+    ``s`` after a round without one, and stops after ``budget`` evaluations or below
+    a step of 0.02. Points already evaluated (within ``s / 4``) and points outside
+    ``bounds`` are skipped.
 
     Parameters
     ----------
@@ -457,8 +458,7 @@ def polish(evaluate, history, score_of, bounds, budget):
     thetas = [np.log(np.asarray(h["lam"], dtype=np.float64)) for h in history]
     best = max(range(len(history)), key=lambda i: score(history[i]))
     centre, best_score = thetas[best], score(history[best])
-    others = [np.linalg.norm(t - centre) for t in thetas if np.linalg.norm(t - centre) > 1e-12]
-    step = float(np.clip(0.5 * min(others, default=np.log(10)), 0.05, np.log(10) / 2))
+    step = _POLISH_FIRST_STEP
     lo, hi = np.log(bounds[0]), np.log(bounds[1])
     while budget > 0 and step >= _POLISH_MIN_STEP:
         moved = False

@@ -10,6 +10,7 @@ coefficients.
 """
 
 import numbers
+import time
 from functools import partial
 
 import numpy as np
@@ -21,8 +22,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
 from ._base import BaseHyperGrad, default_solver, null_model
-from ._scoring import FoldScorer, FoldView, ScoredCriterion, check_search_scoring, \
-    unfitted_template
+from ._scoring import (POLISH_EVALS, FoldScorer, FoldView, ScoredCriterion,
+                       check_search_scoring, polish, scan_entry, unfitted_template)
+from ._tune import _with_tol
 from ._validation import check_bounds
 from .criteria import HeldOut
 from ._search_space import GLM, LOG_LOSS, SQUARED_HINGE
@@ -510,9 +512,12 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         classes: that scorer exactly) and scores every evaluated point with the
         scorer on every fold, from the fold's model there (a
         :class:`~sklearn.linear_model.LogisticRegression` with that model's
-        ``coef_``, ``intercept_`` and ``classes_``, no extra fit); the chosen
-        point is the one with the best mean score. None (the default) is the
-        log-loss, which the search minimizes, not ``LogisticRegressionCV``'s accuracy.
+        ``coef_``, ``intercept_`` and ``classes_``, no extra fit; entries ``scores``
+        and ``score`` of ``history_``); the best point is refined by the scorer itself
+        (a compass search of at most 6 value-only evaluations per parameter) and the
+        chosen point is the one with the best mean score, ``best_score_``. None (the
+        default) is the log-loss, which the search minimizes, not
+        ``LogisticRegressionCV``'s accuracy.
     C_init : float, default=None
         Starting ``C`` (with ``l1_ratio_init``). When None, the descent starts
         from the best of the points ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min``
@@ -627,7 +632,9 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         """The search of :class:`BaseHyperGrad` on the held-out loss ``scoring`` follows
         (see the class docstring); with a scorer that is not that loss, every point is
         also scored (entries ``scores``, per fold, and ``score``, their mean, of the
-        history) and the result is the point with the best mean score."""
+        history), the best point refined by the scorer itself (a few value-only
+        evaluations, entries ``polish=True``), and the result is the point with the
+        best mean score."""
         plan = self._scoring(y)
         criterion, X_train, y_train = self._criterion(X, y, groups)
         criterion.loss = plan.loss
@@ -639,16 +646,30 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
                                      model.get_datafit().n_outputs)
         views = partial(_fold_views, criterion, template, model.fit_intercept)
         scored = ScoredCriterion(criterion, FoldScorer(plan.scorers, np.nan), views)
+        t0 = time.perf_counter()
         result = search(model, X_train, y_train, scored, lam0, bounds=bounds,
                         candidates=candidates)
         n_folds = len(result.history[0]["values"]) // 2
-        for h in result.history:
+        history = list(result.history)
+        if not plan.exact:  # refined by the scorer itself (see skhypergrad._scoring.polish)
+            solver = _with_tol(search.keywords["solver"], search.keywords["inner_tol"][1])
+            last = [result.state]
+
+            def evaluate(lam):
+                entry, last[0] = scan_entry(scored, model, X_train, y_train, lam, solver,
+                                            last[0], t0)
+                return entry
+
+            polish(evaluate, history, lambda h: np.mean(h["values"][n_folds:]), bounds,
+                   POLISH_EVALS * len(bounds[0]))
+        for h in history:
             h["scores"] = h["values"][n_folds:]
             h["values"] = h["values"][:n_folds]
             h["score"] = float(np.mean(h["scores"]))
-        scores = np.array([h["score"] for h in result.history])
-        best = result.history[int(np.argmax(np.where(np.isnan(scores), -np.inf, scores)))]
-        return result._replace(lam=best["lam"], value=best["value"])
+        scores = np.array([h["score"] for h in history])
+        best = history[int(np.argmax(np.where(np.isnan(scores), -np.inf, scores)))]
+        return result._replace(lam=best["lam"], value=best["value"], history=history,
+                               n_evals=len(history))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
