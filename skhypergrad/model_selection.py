@@ -249,18 +249,19 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. ``class_weight`` is not
         supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
-    scoring : None or str, default=None
-        None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge",
-        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance" or
-        "neg_mean_tweedie_deviance". Only differentiable losses can be followed: the
-        mean squared error for ``Lasso`` / ``ElasticNet``, the log-loss for
-        ``LogisticRegression``, the mean squared hinge (summed over the classes of
-        one-vs-rest, :func:`~skhypergrad.squared_hinge_scorer`) for ``LinearSVC``, and
-        the mean deviance for the GLMs (for ``TweedieRegressor``, that of its
-        ``power``, a scorer made with ``make_scorer``), which None selects. Scores follow scikit-learn's convention
-        (greater is better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
-        means ``estimator.score`` (R² or accuracy): here it always means the
-        loss minimized, and :meth:`score` reports that same score.
+    scoring : str, callable, list, tuple, set, dict or None, default=None
+        As in ``GridSearchCV``: a scorer name, a callable
+        ``scorer(estimator, X, y)`` (e.g. from ``make_scorer``), a list / tuple /
+        set of names or a dict ``{name: scorer}`` (several metrics, recorded as
+        ``mean_test_<name>``...), or None for the estimator's own ``score`` (R² for
+        the regressors, D² for the GLMs, the accuracy for the classifiers). Greater
+        is better. The search descends the refit scorer exactly when it is
+        differentiable in the predictions, and otherwise a smooth surrogate, the
+        loss of the model (see the table in the Notes); either way every evaluated
+        point is scored by every scorer on every fold and the best point is chosen
+        by the refit scorer, as ``GridSearchCV`` does. The scorers also take the
+        names "neg_squared_hinge" (:func:`~skhypergrad.squared_hinge_scorer`) and
+        "neg_mean_tweedie_deviance" (of the ``TweedieRegressor``'s power).
     cv : int, cross-validation generator or iterable, default=5
         As in ``GridSearchCV``: an int gives ``StratifiedKFold`` for a classifier
         and ``KFold`` otherwise. The splits are drawn once.
@@ -291,25 +292,42 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         bounds.
     solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
         Inner solver used during the search (the refit uses the estimator's own).
-    refit : bool, default=True
-        Refit a clone of ``estimator`` with ``best_params_`` on all the data.
+    refit : bool, str or callable, default=True
+        As in ``GridSearchCV``: refit a clone of ``estimator`` with ``best_params_``
+        on all the data. With several metrics, the name of the one the best point
+        is chosen by (or False: no ``best_*`` attributes). A callable takes
+        ``cv_results_`` and returns ``best_index_`` (then there is no
+        ``best_score_``); the search then descends the surrogate.
     n_jobs : int, default=None
-        Folds prepared and solved in parallel with joblib.
+        Folds prepared, solved and scored in parallel with joblib.
+    pre_dispatch : int or str, default="2*n_jobs"
+        joblib's ``pre_dispatch`` of those parallel calls: how many fold tasks are
+        dispatched ahead (with K folds per call, it matters only for more folds
+        than jobs).
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic solver ("saga") and engine ("nsid").
     verbose : int, default=0
-        Progress lines with the estimator's parameter names and the elapsed time:
-        the start of the starting scan, its best point, every descent step and
-        the result (1), and every point of the scan (2 and more).
+        Progress lines with the estimator's parameter names and the elapsed time
+        (the levels of ``GridSearchCV``): the start of the starting scan, its best
+        point, every descent step, the refinement by the refit scorer and the
+        result (1); every point of the scan too (2); and every fold's scores at every
+        point (3 and more, with a ``scoring`` other than the descended loss).
     callback : callable, default=None
         Called after every criterion evaluation with a dict (``params`` in the
         estimator's names, ``lam``, ``value`` (mean held-out loss), ``grad``,
         ``values`` (the held-out loss of every fold, followed by the training
         losses with ``return_train_score``), ``seconds``, ...); returning True
         stops the search.
+    error_score : "raise" or float, default=np.nan
+        The score recorded for a failing fold at a point, as ``GridSearchCV``'s:
+        a scorer that raises (or, with ``"raise"``, its exception is raised) and a
+        point whose held-out loss is not finite (an inner solve or hypergradient
+        that failed numerically: the search itself backs off from such points and
+        keeps the best point seen; with ``"raise"`` a ``ValueError``). Exceptions of
+        the inner solvers are raised, as ``error_score="raise"``. Failed (NaN)
+        rows rank last.
     return_train_score : bool, default=False
-        Also record each fold's training score (one matrix-vector product per
-        fold and evaluation).
+        Also record each fold's training score (``train_<name>`` keys).
     init : {"scan", "estimator"}, default="scan"
         Where the descent starts: the best point of the coarse scan (its points
         are rows of ``cv_results_``), or the estimator's own parameters (no scan;
@@ -319,33 +337,36 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     cv_results_ : dict of ndarray
-        One row per criterion evaluation, in evaluation order (line-search trial
-        points included), with ``GridSearchCV``'s keys: ``param_<name>`` (masked
-        arrays), ``params``, ``split<k>_test_score``, ``mean_test_score``,
-        ``std_test_score``, ``rank_test_score`` (and the ``train`` counterparts
-        with ``return_train_score``), and the times: ``mean_fit_time`` is the
+        One row per criterion evaluation, in evaluation order (scan, descent with
+        its line-search trial points, refinement by the refit scorer), with
+        ``GridSearchCV``'s keys: ``param_<name>`` (masked arrays), ``params``,
+        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score`` (``..._test_<name>`` for each metric with several; and
+        the ``train`` counterparts with ``return_train_score``), and the times: ``mean_fit_time`` is the
         wall-clock time of the evaluation divided by ``n_splits_`` (solving and
         differentiating every fold: the cost per fold; folds are not timed
         separately, so ``std_fit_time`` is 0), ``mean_score_time`` and
         ``std_score_time`` are 0 (the held-out losses come with the evaluation
-        and are counted in the fit time). The preprocessing of a pipeline is
-        fitted once per fold before the search and is not counted.
+        and are counted in the fit time, as is the scoring). The preprocessing of
+        a pipeline is fitted once per fold before the search and is not counted.
     best_index_ : int
-        Row of ``cv_results_`` with the best mean test score.
+        Row of ``cv_results_`` with the best mean test score of the refit metric
+        (or returned by a callable ``refit``).
     best_params_ : dict
         Its parameters, in the estimator's names (``"enet__alpha"`` for a
         pipeline step named ``"enet"``).
     best_score_ : float
-        Its mean test score (negated loss: greater is better).
+        Its mean test score (greater is better); not set with a callable ``refit``.
     best_estimator_ : estimator
         Clone of ``estimator`` with ``best_params_``, refit on all the data
         (``refit=True``).
     refit_time_ : float
         Seconds spent refitting.
-    scorer_ : callable
-        The scorer of ``scoring`` (used by :meth:`score`).
+    scorer_ : callable or dict
+        The scorer of ``scoring`` (a dict of them with several metrics), used by
+        :meth:`score`.
     multimetric_ : bool
-        Always False.
+        Whether ``scoring`` has several metrics.
     n_splits_ : int
         Number of cross-validation splits.
     n_iter_ : int
@@ -364,6 +385,44 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
+    What is descended, by refit scorer (the scorer's mean over folds is followed
+    exactly when it is a smooth function of each fold's held-out loss
+    :math:`L_k`; see :mod:`skhypergrad._scoring`):
+
+    ====================================  ======================================
+    refit scorer                          descended
+    ====================================  ======================================
+    ``"neg_mean_squared_error"``          the CV mean squared error
+    ``"neg_root_mean_squared_error"``     :math:`\frac1K\sum_k \sqrt{L_k}`
+    ``"r2"``; None for a regressor        :math:`\frac1K\sum_k L_k / v_k`, with
+                                          :math:`v_k` the variance of the
+                                          fold's held-out targets (the mean
+                                          R² is 1 minus that)
+    ``"neg_log_loss"``                    the CV log-loss
+    ``"neg_brier_score"``                 the CV Brier score (two classes)
+    ``"neg_mean_<family>_deviance"``      the CV mean deviance of the GLM
+    None for a GLM                        :math:`\frac1K\sum_k L_k / d_k`, with
+                                          :math:`d_k` the mean deviance of the
+                                          fold's mean (mean D² = 1 minus that)
+    ``"neg_squared_hinge"``               the CV mean squared hinge
+    any other                             the surrogate, the model's loss (the
+                                          mean squared error, log-loss, squared
+                                          hinge or deviance), then a compass
+                                          search on the refit scorer itself
+                                          from its best point
+    ====================================  ======================================
+
+    "Any other" is, e.g., the accuracy, ROC AUC, F1, balanced accuracy, mean or
+    median absolute error, a callable or ``make_scorer`` scorer, and the metrics
+    of a callable ``refit``.
+    The multi-output models follow their mean squared error exactly, their R²
+    (averaged over the outputs) through the surrogate. The scores of the rows are
+    those of ``GridSearchCV``: each fold's model at the point (the solution the
+    search computed, set as ``coef_`` and ``intercept_`` of a copy of the final
+    step fitted once on the fold) scored on the fold's held-out rows as the
+    pipeline's preprocessing (fitted on the fold's training rows) transforms
+    them. A scorer therefore receives the final step, not the pipeline.
+
     Every evaluation solves the folds' training problems to a relative duality
     gap of 1e-10, so every row's scores, not only the last ones, are those
     ``GridSearchCV`` would record at its parameters (to about 1e-6 relative).
