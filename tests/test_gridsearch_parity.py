@@ -304,7 +304,7 @@ def test_exact_scorer_hypergradient_matches_finite_differences(case):
         rng = np.random.default_rng(0)
         X = rng.standard_normal((120, 8))
         y = rng.poisson(np.exp(0.3 * X[:, 0] - 0.2 * X[:, 1] + 0.5)).astype(float)
-        est, params = PoissonRegressor(tol=1e-12, max_iter=10_000), \
+        est, params = PoissonRegressor(solver="newton-cholesky", tol=1e-12), \
             lambda lam: {"alpha": lam[0]}
         lam, scoring, cv = np.array([0.01]), None, CV
     else:
@@ -322,3 +322,53 @@ def test_exact_scorer_hypergradient_matches_finite_differences(case):
     assert res.value == pytest.approx(-score, rel=1e-6)
     fd = log_lam_finite_differences(crit, model, None, None, lam, solver, eps=1e-4)
     np.testing.assert_allclose(res.grad, fd, rtol=1e-4, atol=1e-9)
+
+
+def _poisson_data(n=100, p=6):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, p))
+    return X, rng.poisson(np.exp(0.3 * X[:, 0] + 0.5)).astype(float)
+
+
+@pytest.mark.parametrize("case", ["multitask-r2", "poisson-d2", "poisson-mae",
+                                  "svc-ovr-accuracy", "multinomial-accuracy"])
+def test_rows_of_other_models_are_grid_search_rows(case):
+    """The fold models the scorers see are the user's estimator's: for the multi-task,
+    GLM, LinearSVC (penalized intercept, one-vs-rest) and multinomial models, the first
+    rows are GridSearchCV's at their parameters."""
+    from sklearn.linear_model import MultiTaskLasso
+    from sklearn.svm import LinearSVC
+
+    scv = StratifiedKFold(4, shuffle=True, random_state=0)
+    cv = KFold(4, shuffle=True, random_state=0)
+    if case == "multitask-r2":
+        X, y = make_regression(80, 10, n_targets=3, noise=5.0, random_state=0)
+        est, ref, scoring = MultiTaskLasso(), MultiTaskLasso(tol=1e-12, max_iter=10**5), None
+    elif case.startswith("poisson"):
+        X, y = _poisson_data()
+        scoring = None if case == "poisson-d2" else "neg_mean_absolute_error"
+        est, ref = PoissonRegressor(), PoissonRegressor(solver="newton-cholesky", tol=1e-12)
+    else:
+        X, y = make_classification(120, 10, n_informative=4, n_classes=3, random_state=0)
+        cv, scoring = scv, "accuracy"
+        final = LinearSVC(dual=False, tol=1e-10, max_iter=10**5) if case.startswith("svc") \
+            else _logistic(1e-12).set_params(l1_ratio=0.5)
+        est = ref = make_pipeline(StandardScaler(), final)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = HyperGradSearchCV(est, cv=cv, max_iter=2, scoring=scoring).fit(X, y)
+        rows = [{k: [v] for k, v in p.items()} for p in search.cv_results_["params"][:3]]
+        grid = GridSearchCV(ref, rows, cv=cv, scoring=scoring).fit(X, y).cv_results_
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"][:3],
+                               grid["mean_test_score"], rtol=1e-4)
+
+
+def test_fold_scorer_failures():
+    """A point whose held-out loss is not finite scores error_score (or raises)."""
+    from skhypergrad._scoring import FoldScorer
+
+    scorers = {"a": get_scorer("r2"), "b": get_scorer("r2")}
+    np.testing.assert_array_equal(FoldScorer(scorers, -5.0)(None, None, False, True),
+                                  [-5.0] * 4)
+    with pytest.raises(ValueError, match="not finite"):
+        FoldScorer(scorers, "raise")(None, None, False, False)

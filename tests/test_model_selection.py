@@ -6,7 +6,8 @@ scikit-learn itself gives on that fold at that row's parameters (so a pipeline's
 preprocessing is fitted per training fold, and a logistic model's ``C`` means
 the same on every fold); the best row is refit with the user's own class; the
 search matches a fine grid; prediction methods delegate; unsupported
-estimators and scorings fail with a ValueError naming the parameter.
+estimators and malformed ``scoring`` / ``refit`` fail with a ValueError naming the
+parameter. (The scorers themselves: ``tests/test_gridsearch_parity.py``.)
 """
 
 import pickle
