@@ -295,13 +295,15 @@ class FoldScorer:
                                  "(error_score='raise').")
             return np.full(2 * n if train else n, self.error_score)
         estimator = view.estimator(w)
-        rows = [(view.X_test, view.y_test)] + ([(view.X_train, view.y_train)] if train else [])
-        return np.array([self._score(name, scorer, estimator, X, y)
-                         for X, y in rows for name, scorer in self.scorers.items()])
+        rows = [(view.X_test, view.y_test, view.test_params)]
+        if train:
+            rows.append((view.X_train, view.y_train, view.train_params))
+        return np.array([self._score(name, scorer, estimator, X, y, params)
+                         for X, y, params in rows for name, scorer in self.scorers.items()])
 
-    def _score(self, name, scorer, estimator, X, y):
+    def _score(self, name, scorer, estimator, X, y, params):
         try:
-            value = float(scorer(estimator, X, y))
+            value = float(scorer(estimator, X, y, **(params or {})))
         except Exception as exc:
             if self.error_score == "raise":
                 raise
@@ -318,6 +320,8 @@ class FoldView(NamedTuple):
 
     ``intercept_column``: the scaling of liblinear's synthetic intercept feature (the
     last column of the rows the model is trained on, dropped for the estimator), or
+    None. ``test_params`` / ``train_params``: keyword arguments passed to every scorer
+    with the fold's test / training rows (e.g. ``{"sample_weight": w[test]}``), or
     None.
     """
 
@@ -328,6 +332,8 @@ class FoldView(NamedTuple):
     y_test: np.ndarray
     fit_intercept: bool
     intercept_column: Any
+    test_params: Any = None
+    train_params: Any = None
 
     def estimator(self, w):
         r"""A copy of the template with the coefficients of ``w`` (the inner model's
@@ -346,10 +352,12 @@ class FoldView(NamedTuple):
         return est
 
 
-def fold_view(final, fold, intercept_column=None, fit_intercept=True):
+def fold_view(final, fold, intercept_column=None, fit_intercept=True, test_params=None,
+              train_params=None):
     """The :class:`FoldView` of a prepared fold: ``final`` fitted once on the fold's
     training rows with one iteration (for its fitted state: classes, number of
-    features, link; its coefficients are replaced at each point)."""
+    features, link; its coefficients are replaced at each point); ``test_params`` and
+    ``train_params`` as :class:`FoldView`'s."""
     X_train, X_test = fold.X_train, fold.X_test
     if intercept_column is not None:
         X_train, X_test = X_train[:, :-1], X_test[:, :-1]
@@ -364,7 +372,7 @@ def fold_view(final, fold, intercept_column=None, fit_intercept=True):
     if "max_iter" in params:
         template.set_params(max_iter=params["max_iter"])
     return FoldView(template, X_train, fold.y_train, X_test, fold.y_test, fit_intercept,
-                    intercept_column)
+                    intercept_column, test_params, train_params)
 
 
 def unfitted_template(estimator, classes, n_features, n_outputs):

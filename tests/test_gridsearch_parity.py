@@ -363,12 +363,25 @@ def test_rows_of_other_models_are_grid_search_rows(case):
                                grid["mean_test_score"], rtol=1e-4)
 
 
-def test_fold_scorer_failures():
-    """A point whose held-out loss is not finite scores error_score (or raises)."""
-    from skhypergrad._scoring import FoldScorer
+def test_fold_scorer_failures_and_score_params():
+    """A point whose held-out loss is not finite scores error_score (or raises); the
+    scorers receive the fold's score parameters (e.g. its rows' sample weights)."""
+    from skhypergrad._scoring import FoldScorer, FoldView
+    from skhypergrad.model_selection import _failed
 
     scorers = {"a": get_scorer("r2"), "b": get_scorer("r2")}
     np.testing.assert_array_equal(FoldScorer(scorers, -5.0)(None, None, False, True),
                                   [-5.0] * 4)
     with pytest.raises(ValueError, match="not finite"):
         FoldScorer(scorers, "raise")(None, None, False, False)
+    np.testing.assert_array_equal(_failed(np.array([[1.0, np.inf]]), -1.0), [[1.0, -1.0]])
+    with pytest.raises(ValueError, match="not finite at 1 evaluated point"):
+        _failed(np.array([[1.0, np.nan]]), "raise")
+    X, y = _regression(n=40, p=3)
+    template = Lasso().fit(X, y)
+    weights = np.r_[np.ones(20), np.zeros(20)]
+    view = FoldView(template, X, y, X, y, True, None, {"sample_weight": weights}, None)
+    w = np.r_[template.coef_, template.intercept_]
+    weighted = FoldScorer({"r2": get_scorer("r2")}, np.nan)(view, w, True, True)
+    assert weighted[0] == pytest.approx(template.score(X[:20], y[:20]))
+    assert weighted[1] == pytest.approx(template.score(X, y))
