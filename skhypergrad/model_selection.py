@@ -342,8 +342,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``GridSearchCV``'s keys: ``param_<name>`` (masked arrays), ``params``,
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score`` (``..._test_<name>`` for each metric with several; and
-        the ``train`` counterparts with ``return_train_score``), and the times: ``mean_fit_time`` is the
-        wall-clock time of the evaluation divided by ``n_splits_`` (solving and
+        the ``train`` counterparts with ``return_train_score``), and the times:
+        ``mean_fit_time`` is the wall-clock time of the evaluation divided by ``n_splits_`` (solving and
         differentiating every fold: the cost per fold; folds are not timed
         separately, so ``std_fit_time`` is 0), ``mean_score_time`` and
         ``std_score_time`` are 0 (the held-out losses come with the evaluation
@@ -772,8 +772,9 @@ def _failed(scores, error_score):
     if not bad.any():
         return scores
     if isinstance(error_score, str):
-        raise ValueError(f"The cross-validation loss is not finite at {int(bad.any(axis=1).sum())} "
-                         "evaluated point(s) (error_score='raise').")
+        n_bad = int(bad.any(axis=1).sum())
+        raise ValueError(f"The cross-validation loss is not finite at {n_bad} evaluated "
+                         "point(s) (error_score='raise').")
     return np.where(bad, error_score, scores)
 
 

@@ -306,7 +306,8 @@ class L1(BasePenalty):
 
 
 class ElasticNetPenalty(BasePenalty):
-    r"""Elastic net :math:`\lambda_1 \|w\|_1 + \frac{\lambda_2}{2}\|w\|^2`; ``lam = [lam1, lam2]``."""
+    r"""Elastic net :math:`\lambda_1 \|w\|_1 + \frac{\lambda_2}{2}\|w\|^2`;
+    ``lam = [lam1, lam2]``."""
 
     has_l2 = True
 

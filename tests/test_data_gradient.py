@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from skhypergrad import (ElasticNetPenalty, InnerModel, Logistic, Multinomial, ProxGradMap, Quadratic,
-                         TrainingDataMap, data_gradient)
+from skhypergrad import (ElasticNetPenalty, InnerModel, Logistic, Multinomial, ProxGradMap,
+                         Quadratic, TrainingDataMap, data_gradient)
 from skhypergrad.hypergrad import NSID, contraction_factor, get_engine
 
 from _data import as_storage, make_classification_data, make_regression_data
