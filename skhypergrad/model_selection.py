@@ -557,7 +557,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state, model.get_datafit())
-        callback = self._entry_callback(plan, space)
+        stopped = [False]  # whether callback asked the search to stop
+        callback = self._entry_callback(plan, space, stopped)
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch,
                                   train_loss=self.return_train_score, loss=plan.loss,
                                   **self._scoring_parts(plan, final, kind, model, folds,
@@ -573,9 +574,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           label=type(self).__name__, names=space.params,
                           loss_name=descended_name(plan, kind))
             history = list(result.history)
-            if plan.rescore and not plan.exact and plan.refit_key is not None:
+            if plan.rescore and not plan.exact and plan.refit_key is not None \
+                    and not stopped[0]:
                 self._polish(history, plan, criterion, model, result.state, bounds,
-                             _with_tol(solver, inner_tol[1]), callback, space, t0)
+                             _with_tol(solver, inner_tol[1]), callback, stopped, space, t0)
 
         self.multimetric_ = plan.multimetric
         self.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
@@ -598,33 +600,35 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _polish(self, history, plan, criterion, model, state, bounds, solver, callback,
-                space, t0):
+                stopped, space, t0):
         """Refine the best point by the refit scorer itself (a surrogate search; see
         :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
         parameter at most; the new entries are appended to ``history``."""
         k, train = self.n_splits_, int(self.return_train_score)
         m = list(plan.scorers).index(plan.refit_key)
         progress = Progress(self.verbose, type(self).__name__, space.params)
-        last, stop = [state], [False]
+        last = [state]
 
         def score_of(entry):
             scores = np.asarray(entry["values"])[k * (1 + train):]
             return float(scores.reshape(k, 1 + train, len(plan.scorers))[:, 0, m].mean())
 
         def evaluate(lam):
-            if stop[0]:
+            if stopped[0]:
                 return None
             entry, last[0] = scan_entry(criterion, model, None, None, lam, solver, last[0],
                                         t0)
             progress.refine(lam, plan.refit_key, score_of(entry))
-            stop[0] = bool(callback is not None and callback(entry))
+            if callback is not None:
+                callback(entry)
             return entry
 
         polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]))
 
-    def _entry_callback(self, plan, space):
+    def _entry_callback(self, plan, space, stopped):
         """Called by the search with every history entry: prints each fold's scores
-        (``verbose >= 3``, scorers), then calls ``callback`` with ``params``."""
+        (``verbose >= 3``, scorers), then calls ``callback`` with ``params``; when it
+        returns True, sets ``stopped[0]`` and asks the search to stop."""
         progress = Progress(self.verbose if plan.rescore else 0, type(self).__name__)
         if progress.verbose < 3 and self.callback is None:
             return None
@@ -636,9 +640,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                 scores = np.asarray(entry["values"])[k * (1 + train):]
                 scores = scores.reshape(k, 1 + train, len(plan.scorers))[:, 0]
                 progress.fold_scores(seen[0], [dict(zip(plan.scorers, s)) for s in scores])
-            if self.callback is not None:
-                return self.callback({**entry, "params": space.params(entry["lam"])})
-            return None
+            if self.callback is not None and \
+                    self.callback({**entry, "params": space.params(entry["lam"])}):
+                stopped[0] = True
+            return stopped[0]
         return on_entry
 
     @staticmethod
