@@ -5,7 +5,9 @@ and columns with.
 The held-out loss is chosen separately from the inner datafit: a datafit declares
 the losses it can be scored by (``outer_losses``, the first for ``loss="auto"``),
 and each loss name is a mean loss of its own (:data:`OUTER_LOSSES`), e.g. the
-squared error for a Huber model.
+squared error for a Huber model. A loss may also name the datafits it scores when
+it is registered (the Brier score, ``"brier"``, of the logistic model: a
+:class:`BrierLoss` of its logits).
 """
 
 import numpy as np

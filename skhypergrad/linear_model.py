@@ -621,12 +621,12 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         C, l1_ratio = logistic_sklearn_from_lam(lam, n_samples)
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
 
-    def _scoring(self, y):
+    def _scoring(self, n_classes):
         """The :class:`~skhypergrad._scoring.SearchScoring` of ``scoring`` (None: the
-        log-loss the search minimizes)."""
+        log-loss the search minimizes) for ``n_classes`` classes."""
         final = LogisticRegression(fit_intercept=self.fit_intercept)
         return check_search_scoring("neg_log_loss" if self.scoring is None else self.scoring,
-                                    True, "log", final, np.unique(y).shape[0])
+                                    True, "log", final, n_classes)
 
     def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
         """The search of :class:`BaseHyperGrad` on the held-out loss ``scoring`` follows
@@ -635,7 +635,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         history), the best point refined by the scorer itself (a few value-only
         evaluations, entries ``polish=True``), and the result is the point with the
         best mean score."""
-        plan = self._scoring(y)
+        plan = self._scoring(len(model.classes))
         criterion, X_train, y_train = self._criterion(X, y, groups)
         criterion.loss = plan.loss
         if not plan.rescore:
@@ -689,7 +689,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         self
         """
         self._fit(X, y, groups)
-        if self._scoring(y).rescore:
+        if self._scoring(len(self.classes_)).rescore:
             self.best_score_ = max((h["score"] for h in self.history_),
                                    key=lambda s: -np.inf if np.isnan(s) else s)
         return self
