@@ -58,6 +58,12 @@ class Progress:
                          f"{name}={np.array2string(v, precision=3, threshold=4)}")
         return "  ".join(parts) + f"  {self.loss if loss is None else loss}={value:.6g}"
 
+    def start(self, n_splits, descended, scorers):
+        """Level 1, before anything is solved: the folds, the criterion descended and
+        the scorers recorded."""
+        self._print(1, f"{n_splits} folds; descending the {descended}; scoring "
+                       f"{', '.join(scorers)}")
+
     def scan_start(self, n_points):
         self._print(1, f"scan of up to {n_points} points, from strong to weak regularization")
 
@@ -80,6 +86,10 @@ class Progress:
     def refine(self, lam, name, score):
         """Level 1: a point of the refinement by the refit scorer ``name``."""
         self._print(1, f"refine by {name}  {self._point(lam, score, loss=name)}")
+
+    def chosen(self, lam, name, score):
+        """Level 1: the point chosen by the refit scorer ``name``."""
+        self._print(1, f"best by {name}  {self._point(lam, score, loss=name)}")
 
     def done(self, n_evals, lam, value):
         self._print(1, f"done, {n_evals} evaluations; chosen  {self._point(lam, value)}")

@@ -192,7 +192,9 @@ def descended_name(plan, kind):
         return f"CV {SURROGATES[kind][0]} (surrogate)"
     if plan.transform == "identity":
         return "CV Brier score" if plan.loss == "brier" else f"CV {SURROGATES[kind][0]}"
-    return f"-CV {plan.refit_key}"
+    if plan.transform == "sqrt":
+        return "CV root mean squared error"
+    return "-CV R2" if kind == "squared" else "-CV D2"
 
 
 def _exact_for(kind, name, n_classes, multi_output):

@@ -548,6 +548,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
+        progress = Progress(self.verbose, type(self).__name__, space.params)
+        progress.start(self.n_splits_, descended_name(plan, kind),
+                       [_scoring_label(self.scoring) if name == "score" else name
+                        for name in plan.scorers])
         parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
         folds = parallel(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
@@ -577,7 +581,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             if plan.rescore and not plan.exact and plan.refit_key is not None \
                     and not stopped[0]:
                 self._polish(history, plan, criterion, model, result.state, bounds,
-                             _with_tol(solver, inner_tol[1]), callback, stopped, space, t0)
+                             _with_tol(solver, inner_tol[1]), callback, stopped, progress,
+                             t0)
 
         self.multimetric_ = plan.multimetric
         self.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
@@ -590,6 +595,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                 key = "score" if not plan.multimetric else plan.refit_key
                 self.best_score_ = float(
                     self.cv_results_[f"mean_test_{key}"][self.best_index_])
+                if plan.rescore:
+                    progress.chosen(history[self.best_index_]["lam"], key, self.best_score_)
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
             t0 = time.perf_counter()
@@ -600,13 +607,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         return self
 
     def _polish(self, history, plan, criterion, model, state, bounds, solver, callback,
-                stopped, space, t0):
+                stopped, progress, t0):
         """Refine the best point by the refit scorer itself (a surrogate search; see
         :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
         parameter at most; the new entries are appended to ``history``."""
         k, train = self.n_splits_, int(self.return_train_score)
         m = list(plan.scorers).index(plan.refit_key)
-        progress = Progress(self.verbose, type(self).__name__, space.params)
         last = [state]
 
         def score_of(entry):
@@ -768,6 +774,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Class labels of the refit classifier (``refit=True``)."""
         _best_estimator_has("classes_")(self)
         return self.best_estimator_.classes_
+
+
+def _scoring_label(scoring):
+    """How the progress lines name a single-metric ``scoring``."""
+    if scoring is None:
+        return "the estimator's score"
+    return scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "a callable")
 
 
 def _failed(scores, error_score):

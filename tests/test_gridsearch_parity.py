@@ -258,7 +258,7 @@ def test_pre_dispatch_and_verbose_levels(capsys):
     assert "fold 3/3  score=" in out and "(surrogate)" in out and "alpha=" in out
     HyperGradSearchCV(Lasso(), scoring="r2", cv=3, verbose=1, max_iter=1).fit(X, y)
     out = capsys.readouterr().out
-    assert "fold" not in out and "-CV score" in out
+    assert "fold 1/3" not in out and "-CV R2" in out and "3 folds; descending" in out
 
 
 # -- the estimators' scoring ----------------------------------------------------------------
