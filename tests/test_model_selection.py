@@ -271,5 +271,6 @@ def test_verbose_lines_name_the_hyperparameters_and_start_with_the_scan(capsys):
     assert not any("CrossVal" in line or "PreparedFolds" in line for line in lines)
     HyperGradSearchCV(ElasticNet(), verbose=2, max_iter=2).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[1].startswith("[HyperGradSearchCV] scan 1/")
+    assert lines[0].startswith("[HyperGradSearchCV] 5 folds; descending the -CV R2")
+    assert lines[2].startswith("[HyperGradSearchCV] scan 1/")
     assert sum("] scan " in line and "/" in line for line in lines) >= 5
