@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._progress import format_point
 from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
@@ -192,17 +193,17 @@ class BaseHyperGrad(BaseEstimator):
         if np.min(l1) < scales.l1:
             return lam0
         moved = np.clip(lam0 * (0.1 * scales.l1 / np.max(l1)), lo, hi)
-        names = self._hyper_names(lam0, n_samples)
+        names = format_point(self._hyper_names(lam0, n_samples))
         if np.array_equal(moved, lam0):
-            warnings.warn(f"{type(self).__name__}: the starting point {names} zeroes every "
+            warnings.warn(f"{type(self).__name__}: the starting point ({names}) zeroes every "
                           "coefficient, where the cross-validation loss is flat, and the "
                           "bounds keep the search there; lower them.", UserWarning,
                           stacklevel=4)
         else:
             warnings.warn(
-                f"{type(self).__name__}: the starting point {names} zeroes every "
+                f"{type(self).__name__}: the starting point ({names}) zeroes every "
                 "coefficient, where the cross-validation loss is flat; the search starts "
-                f"from {self._hyper_names(moved, n_samples)} instead.", UserWarning,
+                f"from {format_point(self._hyper_names(moved, n_samples))} instead.", UserWarning,
                 stacklevel=4)
         return moved
 

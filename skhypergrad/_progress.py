@@ -13,11 +13,22 @@ import time
 
 import numpy as np
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "format_point"]
 
 
 def _plain_names(lam):
     return {"lam": np.asarray(lam)}
+
+
+def format_point(named):
+    """``{name: value}`` as ``"name=value  ..."``: scalars to 4 significant digits,
+    arrays summarized (``alphas=[0.1 0.2 ... 3.]``), never a numpy repr."""
+    parts = []
+    for name, v in named.items():
+        v = np.asarray(v)
+        parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
+                     f"{name}={np.array2string(v, precision=3, threshold=4)}")
+    return "  ".join(parts)
 
 
 class Progress:
@@ -51,12 +62,8 @@ class Progress:
                   file=stream, flush=True)
 
     def _point(self, lam, value, loss=None):
-        parts = []
-        for name, v in self.names(lam).items():
-            v = np.asarray(v)
-            parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
-                         f"{name}={np.array2string(v, precision=3, threshold=4)}")
-        return "  ".join(parts) + f"  {self.loss if loss is None else loss}={value:.6g}"
+        return format_point(self.names(lam)) + \
+            f"  {self.loss if loss is None else loss}={value:.6g}"
 
     def start(self, n_splits, descended, scorers):
         """Level 1, before anything is solved: the folds, the criterion descended and

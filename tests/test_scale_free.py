@@ -196,7 +196,10 @@ def test_flat_start_is_left_with_a_warning(Est, kw):
     X, y = _diabetes()
     if Est is LogisticRegressionHyperGrad:
         y = (y > np.median(y)).astype(int)
-    with pytest.warns(UserWarning, match="zeroes every coefficient"):
+    with pytest.warns(UserWarning, match="zeroes every coefficient") as record:
         est = Est(cv=3, max_iter=10, **kw).fit(X, y)
+    message = str(record[0].message)
+    assert ("alpha=" if Est is LassoHyperGrad else "C=") in message
+    assert "array(" not in message and "{" not in message
     assert np.any(est.coef_ != 0)
     assert est.best_loss_ <= est.history_[0]["value"]
