@@ -97,7 +97,8 @@ class SearchScoring(NamedTuple):
         ``{name: scorer}``: ``{"score": scorer}`` for a single metric.
     multimetric : bool
     refit : bool, str or callable
-        False, True (single metric), a key of ``scorers`` or a callable.
+        False, True (or any name: single metric), a key of ``scorers`` or a
+        callable.
     refit_key : str or None
         The key of ``scorers`` the best point is chosen by (None: a callable or
         ``refit=False`` with several metrics).
@@ -169,10 +170,7 @@ def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_outp
                 "best point is chosen by), a callable (cv_results_ -> best_index_) or "
                 f"False; got refit={refit!r} with scoring keys {sorted(scorers)}.")
         refit_key = refit if isinstance(refit, str) else None
-    else:
-        if isinstance(refit, str):
-            raise ValueError(f"refit={refit!r} names a metric, but scoring is a single "
-                             "metric: refit must be a bool or a callable.")
+    else:  # a name as refit means True, as in GridSearchCV
         refit_key = "score"
     own = SURROGATES[kind][1]
     if not multimetric and names["score"] == own:

@@ -231,6 +231,15 @@ def test_refit_callable_picks_the_index_it_returns():
                           max_iter=0).fit(X, y)
 
 
+def test_refit_name_with_a_single_metric_is_true():
+    """As GridSearchCV: with one metric, a name as ``refit`` refits by that metric."""
+    X, y = _regression(n=80, p=8)
+    search = HyperGradSearchCV(Lasso(), scoring="r2", refit="r2", cv=CV, max_iter=1).fit(X, y)
+    grid = GridSearchCV(Lasso(), {"alpha": [0.1, 1.0]}, scoring="r2", refit="r2", cv=CV)
+    assert hasattr(grid.fit(X, y), "best_estimator_") and hasattr(search, "best_estimator_")
+    assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
+
+
 def test_refit_false_multimetric_has_no_best():
     X, y = _regression(n=80, p=8)
     search = HyperGradSearchCV(Lasso(), scoring=["r2", "neg_mean_absolute_error"],

@@ -206,7 +206,6 @@ def test_refit_false():
     ({"a": 3}, True, "scorer name or a callable"),
     (["r2", "neg_mean_squared_error"], True, "refit must be a key of scoring"),
     (["r2", "neg_mean_squared_error"], "mae", "refit must be a key of scoring"),
-    ("r2", "r2", "single metric"),
 ])
 def test_bad_scoring_raises(scoring, refit, match):
     X, y = _regression(n=40, p=5)
