@@ -100,8 +100,8 @@ class SearchScoring(NamedTuple):
         False, True (or any name: single metric), a key of ``scorers`` or a
         callable.
     refit_key : str or None
-        The key of ``scorers`` the best point is chosen by (None: a callable or
-        ``refit=False`` with several metrics).
+        The key of ``scorers`` the best point is chosen by (None: a callable
+        ``refit``, or ``refit=False`` with several metrics).
     loss : str
         The held-out loss the search descends (a name of
         :data:`skhypergrad._outer_loss.OUTER_LOSSES`, or "auto": the model's).
@@ -171,14 +171,13 @@ def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_outp
                 f"False; got refit={refit!r} with scoring keys {sorted(scorers)}.")
         refit_key = refit if isinstance(refit, str) else None
     else:  # a name as refit means True, as in GridSearchCV
-        refit_key = "score"
+        refit_key = None if callable(refit) else "score"
     own = SURROGATES[kind][1]
     if not multimetric and names["score"] == own:
-        return SearchScoring(scorers, False, refit, "score", "auto", "identity", True, False)
-    if refit_key is None and not multimetric:
-        refit_key = "score"
-    exact = _exact_for(kind, names.get(refit_key, 0) if refit_key else 0, n_classes,
-                       multi_output)
+        return SearchScoring(scorers, False, refit, refit_key, "auto", "identity", True,
+                             False)
+    exact = None if refit_key is None else \
+        _exact_for(kind, names[refit_key], n_classes, multi_output)
     loss, transform = exact or ("auto", "identity")
     return SearchScoring(scorers, multimetric, refit, refit_key, loss, transform,
                          exact is not None, True)
