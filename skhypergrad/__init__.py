@@ -19,7 +19,7 @@ from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
 from .multitask import MultiTaskQuadratic
-from .penalties import L1, L2, ElasticNet, WeightedL1
+from .penalties import L1, L2, ElasticNetPenalty, WeightedL1
 from .ridge_classifier import (SquaredClassifier, SquaredClassifierOvR, squared_class_error,
                                squared_class_error_scorer)
 from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
@@ -43,7 +43,7 @@ __all__ = [
     "squared_hinge_loss", "squared_hinge_scorer", "SquaredClassifier", "SquaredClassifierOvR",
     "squared_class_error", "squared_class_error_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
     "Tweedie", "BaseDatafit", "register_datafit",
-    "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
+    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",
@@ -51,3 +51,11 @@ __all__ = [
     "data_gradient", "TrainingDataMap", "poison", "PoisoningResult",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    """The penalties renamed in :mod:`skhypergrad.penalties`, under their old names (with
+    a FutureWarning naming the new one)."""
+    from .penalties import _renamed
+
+    return _renamed(__name__, name)

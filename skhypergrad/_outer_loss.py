@@ -5,12 +5,15 @@ and columns with.
 The held-out loss is chosen separately from the inner datafit: a datafit declares
 the losses it can be scored by (``outer_losses``, the first for ``loss="auto"``),
 and each loss name is a mean loss of its own (:data:`OUTER_LOSSES`), e.g. the
-squared error for a Huber model.
+squared error for a Huber model. A loss may also name the datafits it scores when
+it is registered (the Brier score, ``"brier"``, of the logistic model: a
+:class:`BrierLoss` of its logits).
 """
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
+from scipy.special import expit
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
@@ -32,10 +35,46 @@ OUTER_LOSSES = {
 }
 
 
-def register_outer_loss(name, factory):
+#: held-out losses a datafit is scored by besides its own ``outer_losses``: loss name ->
+#: names of those datafits
+_ALSO_FOR = {}
+
+
+def register_outer_loss(name, factory, datafits=()):
     """Make ``name`` a held-out loss: ``factory(datafit) -> (mean-loss datafit, factor)``
-    for a model whose datafit is ``datafit`` (whose ``outer_losses`` names it)."""
+    for a model whose datafit is ``datafit`` (whose ``outer_losses`` names it, or whose
+    name is in ``datafits``)."""
     OUTER_LOSSES[name] = factory
+    if datafits:
+        _ALSO_FOR[name] = tuple(datafits)
+
+
+class BrierLoss:
+    r"""Binary Brier score on the logistic model's labels :math:`y_i = \pm 1`, as a
+    mean loss of the predictions :math:`z` (the logits).
+
+    .. math::
+
+        \ell(y, z) = (\sigma(z) - t)^2, \quad t = (1 + y) / 2, \qquad
+        \partial_z \ell = 2 (\sigma(z) - t)\, \sigma(z) (1 - \sigma(z)),
+
+    ``sklearn.metrics.brier_score_loss`` of the probability of the second class.
+    Only ``loss`` and ``raw_grad`` (the mean and its gradient in ``z``), as the
+    held-out loss reads them.
+    """
+
+    def loss(self, y, z):
+        return float(np.mean((expit(z) - 0.5 * (1.0 + y)) ** 2))
+
+    def raw_grad(self, y, z):
+        p = expit(z)
+        return 2.0 * (p - 0.5 * (1.0 + y)) * p * (1.0 - p) / y.shape[0]
+
+    def __repr__(self):
+        return "BrierLoss()"
+
+
+register_outer_loss("brier", lambda datafit: (BrierLoss(), 1.0), datafits=("logistic",))
 
 
 class _OuterLoss:
@@ -261,6 +300,8 @@ def _check_loss(loss, model):
     """The held-out loss name ``loss`` resolves to for ``model`` ("auto": its datafit's
     first ``outer_losses``); ValueError for a loss the model cannot be scored by."""
     allowed = model.datafit_class.outer_losses
+    allowed = allowed + tuple(name for name, datafits in _ALSO_FOR.items()
+                              if model.datafit_class.name in datafits)
     if loss == "auto":
         return allowed[0]
     if loss not in allowed:

@@ -152,7 +152,7 @@ class ProxGradMap(FixedPointMap):
     Parameters
     ----------
     datafit : Quadratic, Logistic or Multinomial
-    penalty : L1, ElasticNet or WeightedL1
+    penalty : L1, ElasticNetPenalty or WeightedL1
     X : ndarray or sparse matrix of shape (n_samples, n_features)
         Used as given (float64 is expected). A sparse ``X`` is checked before
         any kernel reads it: malformed index arrays raise a ``ValueError``

@@ -10,16 +10,21 @@ coefficients.
 """
 
 import numbers
+import time
 from functools import partial
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import d2_tweedie_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
 from ._base import BaseHyperGrad, default_solver, null_model
+from ._scoring import (POLISH_EVALS, FoldScorer, FoldView, ScoredCriterion,
+                       check_search_scoring, polish, scan_entry, unfitted_template)
+from ._tune import _with_tol
 from ._validation import check_bounds
 from .criteria import HeldOut
 from ._search_space import GLM, LOG_LOSS, SQUARED_HINGE
@@ -494,15 +499,30 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
 
     searched as ``lam = [rho, 1 - rho] / (C n)`` in log-space (``[1 / (C n)]`` for
     ``penalty="l1"``, :math:`\rho = 1`, and for ``penalty="l2"``, :math:`\rho = 0`,
-    scikit-learn's default); the criterion is the held-out log-loss. With the L2
-    penalty the inner problem is smooth and strongly convex: the implicit function
-    theorem applies directly.
+    scikit-learn's default); the criterion is the held-out log-loss, or the Brier
+    score (``scoring="neg_brier_score"``, two classes). With the L2 penalty the inner
+    problem is smooth and strongly convex: the implicit function theorem applies
+    directly.
 
     Parameters
     ----------
     penalty : {"l1", "l2", "elasticnet"}, default="l1"
         Which hyperparameters are tuned: ``C`` alone (of the L1 or the L2
         penalty), or ``C`` and ``l1_ratio``.
+    scoring : str or callable, default=None
+        How the points of the search are scored and the best one chosen, as
+        ``LogisticRegressionCV``'s ``scoring`` (a scorer name or a callable
+        ``scorer(estimator, X, y)``, greater is better). The search descends the
+        held-out log-loss (the Brier score with ``"neg_brier_score"`` and two
+        classes: that scorer exactly) and scores every evaluated point with the
+        scorer on every fold, from the fold's model there (a
+        :class:`~sklearn.linear_model.LogisticRegression` with that model's
+        ``coef_``, ``intercept_`` and ``classes_``, no extra fit; entries ``scores``
+        and ``score`` of ``history_``); the best point is refined by the scorer itself
+        (a compass search of at most 6 value-only evaluations per parameter) and the
+        chosen point is the one with the best mean score, ``best_score_``. None (the
+        default) is the log-loss, which the search minimizes, not
+        ``LogisticRegressionCV``'s accuracy.
     C_init : float, default=None
         Starting ``C`` (with ``l1_ratio_init``). When None, the descent starts
         from the best of the points ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min``
@@ -557,15 +577,18 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
     _parameter_constraints = {
         **BaseHyperGrad._parameter_constraints,
         "penalty": [StrOptions({"l1", "l2", "elasticnet"})],
+        "scoring": [None, str, callable],
         "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
         "C_bounds": _BOUNDS,
     }
 
-    def __init__(self, *, penalty="l1", cv=5, C_init=None, l1_ratio_init=0.5, C_bounds=None,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+    def __init__(self, *, penalty="l1", scoring=None, cv=5, C_init=None, l1_ratio_init=0.5,
+                 C_bounds=None, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None):
         self.penalty = penalty
+        self.scoring = scoring
         self.cv = cv
         self.C_init = C_init
         self.l1_ratio_init = l1_ratio_init
@@ -610,6 +633,56 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
             l1_ratio = 0.0
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
 
+    def _scoring(self, n_classes):
+        """The :class:`~skhypergrad._scoring.SearchScoring` of ``scoring`` (None: the
+        log-loss the search minimizes) for ``n_classes`` classes."""
+        final = LogisticRegression(fit_intercept=self.fit_intercept)
+        return check_search_scoring("neg_log_loss" if self.scoring is None else self.scoring,
+                                    True, "log", final, n_classes)
+
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
+        """The search of :class:`BaseHyperGrad` on the held-out loss ``scoring`` follows
+        (see the class docstring); with a scorer that is not that loss, every point is
+        also scored (entries ``scores``, per fold, and ``score``, their mean, of the
+        history), the best point refined by the scorer itself (a few value-only
+        evaluations, entries ``polish=True``), and the result is the point with the
+        best mean score."""
+        plan = self._scoring(len(model.classes))
+        criterion, X_train, y_train = self._criterion(X, y, groups)
+        criterion.loss = plan.loss
+        if not plan.rescore:
+            return search(model, X_train, y_train, criterion, lam0, bounds=bounds,
+                          candidates=candidates)
+        template = unfitted_template(LogisticRegression(fit_intercept=self.fit_intercept),
+                                     model.classes, X.shape[1],
+                                     model.get_datafit().n_outputs)
+        views = partial(_fold_views, criterion, template, model.fit_intercept)
+        scored = ScoredCriterion(criterion, FoldScorer(plan.scorers, np.nan), views)
+        t0 = time.perf_counter()
+        result = search(model, X_train, y_train, scored, lam0, bounds=bounds,
+                        candidates=candidates)
+        n_folds = len(result.history[0]["values"]) // 2
+        history = list(result.history)
+        if not plan.exact:  # refined by the scorer itself (see skhypergrad._scoring.polish)
+            solver = _with_tol(search.keywords["solver"], search.keywords["inner_tol"][1])
+            last = [result.state]
+
+            def evaluate(lam):
+                entry, last[0] = scan_entry(scored, model, X_train, y_train, lam, solver,
+                                            last[0], t0)
+                return entry
+
+            polish(evaluate, history, lambda h: np.mean(h["values"][n_folds:]), bounds,
+                   POLISH_EVALS * len(bounds[0]))
+        for h in history:
+            h["scores"] = h["values"][n_folds:]
+            h["values"] = h["values"][:n_folds]
+            h["score"] = float(np.mean(h["scores"]))
+        scores = np.array([h["score"] for h in history])
+        best = history[int(np.argmax(np.where(np.isnan(scores), -np.inf, scores)))]
+        return result._replace(lam=best["lam"], value=best["value"], history=history,
+                               n_evals=len(history))
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None):
         """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
@@ -627,7 +700,11 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         -------
         self
         """
-        return self._fit(X, y, groups)
+        self._fit(X, y, groups)
+        if self._scoring(len(self.classes_)).rescore:
+            self.best_score_ = max((h["score"] for h in self.history_),
+                                   key=lambda s: -np.inf if np.isnan(s) else s)
+        return self
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
@@ -687,6 +764,18 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
+
+
+def _fold_views(criterion, template, fit_intercept, X, y):
+    """The :class:`~skhypergrad._scoring.FoldView` of each inner problem of ``criterion``
+    (the held-out rows of a ``HeldOut`` or of each split of a ``CrossVal`` whose ``cv``
+    is a list of splits), trained on ``(X, y)``."""
+    if isinstance(criterion, HeldOut):
+        rows = [(criterion.X_val, np.asarray(criterion.y_val))]
+    else:
+        rows = [(X[test], y[test]) for _, test in criterion.cv]
+    return [FoldView(template, None, None, X_test, y_test, fit_intercept, None)
+            for X_test, y_test in rows]
 
 
 def _significantly_lower(errors, reference, z=_EARLY_STOPPING_Z):

@@ -29,13 +29,13 @@ from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
 from .glm import Tweedie
 from .penalties import (
-    L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
+    L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn,
     logistic_lam_from_sklearn, svc_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
 
-_PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1, "l2": L2}
+_PENALTIES = {"l1": L1, "elasticnet": ElasticNetPenalty, "weighted_l1": WeightedL1, "l2": L2}
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,14 +9,14 @@ Every penalty here is
 with per-feature L1 weights ``l1`` and one L2 weight ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-===================  ===================  ======================  ==========
-penalty              ``lam``              ``l1``                  ``l2``
-===================  ===================  ======================  ==========
-:class:`L1`          ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNet`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
-:class:`WeightedL1`  ``lam`` of length p  ``lam``                 0
-:class:`L2`          ``[lam2]``           0                       ``lam2``
-===================  ===================  ======================  ==========
+==========================  ===================  ======================  ==========
+penalty                     ``lam``              ``l1``                  ``l2``
+==========================  ===================  ======================  ==========
+:class:`L1`                 ``[lam1]``           ``lam1 * ones(p)``      0
+:class:`ElasticNetPenalty`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
+:class:`WeightedL1`         ``lam`` of length p  ``lam``                 0
+:class:`L2`                 ``[lam2]``           0                       ``lam2``
+==========================  ===================  ======================  ==========
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
@@ -45,11 +45,35 @@ from ._kernels import prox_enet, prox_enet_mask
 from ._prox_jacobian import DiagonalJacobian
 
 __all__ = [
-    "L1", "ElasticNet", "WeightedL1", "L2",
+    "L1", "ElasticNetPenalty", "WeightedL1", "L2",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
     "svc_lam_from_sklearn", "svc_sklearn_from_lam",
 ]
+
+
+#: names kept importable for one release, with a FutureWarning: old name -> new name
+_RENAMED = {"ElasticNet": "ElasticNetPenalty"}
+
+
+def _renamed(module, name, stacklevel=3):
+    """The penalty ``name`` of :data:`_RENAMED` read from ``module`` under its old name,
+    with a FutureWarning naming the new one (``ElasticNet`` is scikit-learn's
+    estimator's name); AttributeError for any other name."""
+    if name not in _RENAMED:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    import warnings
+
+    new = _RENAMED[name]
+    warnings.warn(f"{module}.{name} was renamed {module}.{new} ({name} is the name of "
+                  f"scikit-learn's estimator); import {new} instead. The old name will be "
+                  "removed in the next release.", FutureWarning, stacklevel=stacklevel)
+    return globals()[new]
+
+
+def __getattr__(name):
+    """The renamed penalties under their old names (see :func:`_renamed`)."""
+    return _renamed(__name__, name)
 
 
 def _uniform(value, n_features):
@@ -281,8 +305,9 @@ class L1(BasePenalty):
 
 
 
-class ElasticNet(BasePenalty):
-    r"""Elastic net :math:`\lambda_1 \|w\|_1 + \frac{\lambda_2}{2}\|w\|^2`; ``lam = [lam1, lam2]``."""
+class ElasticNetPenalty(BasePenalty):
+    r"""Elastic net :math:`\lambda_1 \|w\|_1 + \frac{\lambda_2}{2}\|w\|^2`;
+    ``lam = [lam1, lam2]``."""
 
     has_l2 = True
 
@@ -351,7 +376,7 @@ class L2(BasePenalty):
 
 # -- scikit-learn parametrizations ---------------------------------------------
 def enet_lam_from_sklearn(alpha, l1_ratio=1.0):
-    r"""``lam`` of :class:`ElasticNet` from scikit-learn's ``Lasso`` / ``ElasticNet``.
+    r"""``lam`` of :class:`ElasticNetPenalty` from scikit-learn's ``Lasso`` / ``ElasticNet``.
 
     scikit-learn minimizes :math:`\frac{1}{2n}\|y - Xw\|^2 + \alpha\rho\|w\|_1 +
     \frac{\alpha(1-\rho)}{2}\|w\|^2`, so :math:`\lambda_1 = \alpha\rho`,

@@ -14,7 +14,7 @@ from skhypergrad import CrossVal, HeldOut, ProxGradMap
 from skhypergrad.datafits import (BaseDatafit, Quadratic, check_datafit, datafit_class,
                                   register_datafit)
 from skhypergrad.models import InnerModel
-from skhypergrad.penalties import ElasticNet
+from skhypergrad.penalties import ElasticNetPenalty
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
 
 from _data import log_lam_finite_differences
@@ -78,7 +78,7 @@ def test_an_unknown_datafit_is_refused_at_construction():
         register_datafit(Partial)
     X, y = _data()
     with pytest.raises(ValueError, match="BaseDatafit subclass"):
-        ProxGradMap("quadratic", ElasticNet(), X, y)
+        ProxGradMap("quadratic", ElasticNetPenalty(), X, y)
     with pytest.raises(ValueError, match="already registered"):
         register_datafit(type("Other", (Quadratic,), {"name": "quadratic"}))
 
@@ -92,14 +92,14 @@ def test_declarations_are_read_not_types():
     X, y = _data()
     flat = type("NoNewton", (LogCosh,), {"newton_model": None})()
     with pytest.raises(ValueError, match="newton_model.*ProxGradient"):
-        CoordinateDescent().solve(ProxGradMap(check_datafit(flat), ElasticNet(), X, y),
+        CoordinateDescent().solve(ProxGradMap(check_datafit(flat), ElasticNetPenalty(), X, y),
                                   [0.1, 0.1])
 
 
 def test_a_contract_datafit_is_solved_by_coordinate_descent():
     """Its Newton model reaches FISTA's solution; the duality gap certifies it."""
     X, y = _data()
-    pgmap = ProxGradMap(LogCosh(), ElasticNet(), X, y, fit_intercept=True, center=True)
+    pgmap = ProxGradMap(LogCosh(), ElasticNetPenalty(), X, y, fit_intercept=True, center=True)
     lam = np.array([0.02, 0.01])
     cd = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
     ref = ProxGradient(tol=1e-12, max_iter=100_000).solve(pgmap, lam)

@@ -360,7 +360,7 @@ BAD_PARAMS = [
     (_search(Lasso(alpha=0.1), bounds=(1.0,)), "bounds"),
     (_search(Lasso(alpha=0.1), cv=N + 1), "cv"),
     (_search(Lasso(alpha=0.1), cv=1), "cv"),
-    (_search(Lasso(alpha=0.1), scoring="r2"), "scoring"),
+    (_search(Lasso(alpha=0.1), scoring="not_a_scorer"), "scoring"),
     (_search(Lasso(alpha=0.1), max_iter=-1), "max_iter"),
     (_search(Lasso(alpha=0.1), optimizer="sgd"), "optimizer"),
 ]

@@ -1,7 +1,7 @@
 r"""Proximal coordinate descent with working sets: the default inner solver.
 
 For least squares and binary logistic regression with an elastic-net penalty
-(:class:`~skhypergrad.penalties.L1`, :class:`~skhypergrad.penalties.ElasticNet`,
+(:class:`~skhypergrad.penalties.L1`, :class:`~skhypergrad.penalties.ElasticNetPenalty`,
 :class:`~skhypergrad.penalties.WeightedL1`), coordinate ``j`` of a quadratic
 model of the datafit is minimized exactly,
 
