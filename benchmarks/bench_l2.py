@@ -54,7 +54,8 @@ def ridge_rows(X, y):
     cv = KFold(5, shuffle=True, random_state=0)
     methods = {
         "RidgeHyperGrad": lambda: RidgeHyperGrad(cv=cv).fit(X, y).alpha_,
-        "HyperGradSearchCV(Ridge)": lambda: HyperGradSearchCV(Ridge(), cv=cv).fit(
+        "HyperGradSearchCV(Ridge)": lambda: HyperGradSearchCV(
+            Ridge(), cv=cv, scoring="neg_mean_squared_error").fit(
             X, y).best_params_["alpha"],
         "RidgeCV (LOO, 20)": lambda: RidgeCV(alphas=ALPHAS).fit(X, y).alpha_,
         "GridSearchCV(Ridge, 20)": lambda: GridSearchCV(
@@ -75,7 +76,8 @@ def logistic_rows(X, y):
     methods = {
         "LogisticRegressionHyperGrad(l2)": lambda: LogisticRegressionHyperGrad(
             penalty="l2", cv=cv).fit(X, y).C_,
-        "HyperGradSearchCV(LogReg)": lambda: HyperGradSearchCV(_logistic(), cv=cv).fit(
+        "HyperGradSearchCV(LogReg)": lambda: HyperGradSearchCV(
+            _logistic(), cv=cv, scoring="neg_log_loss").fit(
             X, y).best_params_["C"],
         "LogisticRegressionCV(Cs=20)": lambda: float(LogisticRegressionCV(
             Cs=CS, cv=cv, scoring="neg_log_loss", solver="newton-cholesky",

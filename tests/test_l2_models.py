@@ -229,7 +229,7 @@ def _search_cases():
 @pytest.mark.parametrize("name", list(_search_cases()))
 def test_search_lands_near_the_grid(name):
     est, X, y, scoring, param, cv = _search_cases()[name]
-    search = HyperGradSearchCV(est, cv=cv).fit(X, y)
+    search = HyperGradSearchCV(est, cv=cv, scoring=scoring).fit(X, y)
     assert list(search.best_params_) == [param]
     grid = GridSearchCV(est, {param: np.logspace(-3, 3, 20)}, cv=cv, scoring=scoring).fit(X, y)
     assert search.best_score_ >= grid.best_score_ - 0.005 * abs(grid.best_score_)
