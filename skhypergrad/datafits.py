@@ -29,7 +29,13 @@ it is and what it offers, as class attributes the rest of the library reads
   the per-sample Hessians coordinate descent's proximal Newton model takes:
   ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None), and
   ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
-  parameters, or None).
+  parameters, or None);
+- its hyperparameters, if it owns any (``n_hyper``, :meth:`~BaseDatafit.hyper`,
+  :meth:`~BaseDatafit.at`): the trailing entries of the map's ``lam``, with the
+  derivatives of ``raw_grad`` in them (:meth:`~BaseDatafit.raw_grad_jvp_param`,
+  :meth:`~BaseDatafit.raw_grad_vjp_param`), from which
+  :class:`~skhypergrad.fixed_point.ProxGradMap` differentiates the map in them for
+  every engine.
 
 Registered datafits (:func:`register_datafit`) are named by
 :class:`~skhypergrad.models.InnerModel`; an object that does not declare the
@@ -101,6 +107,43 @@ class BaseDatafit:
         (``curvature = None``) defines it from ``y`` (see :mod:`skhypergrad.glm`)."""
         return self.curvature
 
+    #: the number of hyperparameters the datafit owns (Huber's epsilon, a margin, a kernel
+    #: width): the last ``n_hyper`` entries of the map's ``lam``, after the penalty's
+    n_hyper = 0
+
+    def hyper(self):
+        """The current values of the datafit's hyperparameters, shape (n_hyper,)."""
+        return np.empty(0)
+
+    def at(self, theta):
+        """The same datafit with its hyperparameters at ``theta`` (shape (n_hyper,)),
+        still declaring them (``n_hyper`` unchanged); itself when it owns none."""
+        return self
+
+    def hyper_bounds(self):
+        """``(low, high)``: the default search interval of each hyperparameter, shape
+        (n_hyper,) each."""
+        return np.empty(0), np.empty(0)
+
+    def raw_grad_jvp_param(self, y, z, e):
+        r""":math:`\partial_\theta (\nabla_z F)\, e`: the derivative of ``raw_grad`` in the
+        datafit's hyperparameters along ``e`` (shape (n_hyper,)); shape of ``z``."""
+        raise NotImplementedError
+
+    def raw_grad_vjp_param(self, y, z, u):
+        r""":math:`\partial_\theta (\nabla_z F)^T u` for ``u`` of the shape of ``z``;
+        shape (n_hyper,)."""
+        raise NotImplementedError
+
+    #: whether :meth:`estimate_constants` estimates anything
+    estimates_constants = False
+
+    def estimate_constants(self, pgmap, lam):
+        """The datafit with the constants it estimates from training data (not
+        hyperparameters: e.g. Huber's scale), from the problem ``pgmap`` at ``lam``,
+        before a search; itself when it has none."""
+        return self
+
     def kernel_params(self):
         """The datafit's parameters as the minibatch kernels read them (float64 array)."""
         return np.empty(0)
@@ -160,6 +203,8 @@ _REGISTRY = {}
 
 #: what a datafit must define (beyond BaseDatafit's defaults)
 _REQUIRED = ("loss", "raw_grad", "raw_hessp", "dual_term", "intercept_only")
+#: what a datafit with hyperparameters must define as well
+_HYPER = ("hyper", "at", "raw_grad_jvp_param", "raw_grad_vjp_param")
 
 
 def register_datafit(cls):
@@ -214,6 +259,9 @@ def _check_contract(cls):
                                                 and hasattr(cls, "output_target")):
         raise ValueError(f"{cls.__name__}.newton_model='separable' needs output_datafit() "
                          "and output_target(y, k).")
+    if cls.n_hyper and any(getattr(cls, m) is getattr(BaseDatafit, m) for m in _HYPER):
+        raise ValueError(f"{cls.__name__} declares hyperparameters (n_hyper) but does not "
+                         f"define {', '.join(_HYPER)}.")
     if not (isinstance(cls.outer_losses, tuple) and cls.outer_losses):
         raise ValueError(f"{cls.__name__}.outer_losses must be a non-empty tuple of loss "
                          f"names, got {cls.outer_losses!r}.")
