@@ -27,7 +27,8 @@ it is and what it offers, as class attributes the rest of the library reads
 - its fast paths: ``least_squares`` (Gram matrices, exact SURE, an exact
   coordinate-descent model), ``constant_hessian``, ``newton_model`` (the form of
   the per-sample Hessians coordinate descent's proximal Newton model takes:
-  ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None), and
+  ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None; a
+  "diagonal" model's curvatures are :meth:`~BaseDatafit.newton_curvature`), and
   ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
   parameters, or None);
 - its hyperparameters, if it owns any (``n_hyper``, :meth:`~BaseDatafit.hyper`,
@@ -100,6 +101,19 @@ class BaseDatafit:
     newton_model = "diagonal"
     #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
     kernel_code = None
+
+    def newton_curvature(self, y, z):
+        r"""The per-sample curvatures :math:`h_i` of coordinate descent's Newton model
+        at the predictions ``z`` (``newton_model = "diagonal"``), shape of ``z``.
+
+        By default the second derivatives :math:`\ell''(y_i, z_i)` (``n * raw_hessp``
+        along ones): the proximal Newton model. A loss that is linear where its second
+        derivative vanishes (a nonzero slope there, as Huber's beyond its threshold)
+        would make that model linear, unbounded below along directions that move
+        those samples only; such a datafit gives instead the curvatures of a quadratic
+        that majorizes each sample's loss at ``z_i`` (equal to :math:`\ell''` where the
+        loss is locally quadratic), whose minimizer then decreases the objective."""
+        return self.raw_hessp(y, z, np.ones_like(z)) * y.shape[0]
 
     def data_curvature(self, y):
         """The curvature the steps and scales of a problem with targets ``y`` are set by:

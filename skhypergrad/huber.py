@@ -109,6 +109,21 @@ class Huber(BaseDatafit):
     def raw_hessp(self, y, z, dz):
         return np.where(self._outliers(y - z), 0.0, 2.0 / self.scale) * dz / y.shape[0]
 
+    def newton_curvature(self, y, z):
+        r"""The curvature of the sharpest quadratic majorizing each sample's loss at
+        ``z_i`` (Huber's iteratively reweighted least squares):
+        :math:`h_i = \psi(r_i)/r_i`, i.e. :math:`2/\sigma` on the inliers (the second
+        derivative) and :math:`2\epsilon/|r_i| \le 2/\sigma` on the outliers.
+
+        The loss is :math:`\rho(r) = g(r^2)` with :math:`g` concave, so
+        :math:`\rho(s) \le \rho(r) + \psi(r)(s - r) + \frac{\psi(r)}{2r}(s - r)^2`: the
+        model with these curvatures lies above the objective and its minimizer decreases
+        it, where the second derivative (0 on the outliers, where the slope is not)
+        would leave the model unbounded below."""
+        r = np.abs(y - z)
+        out = r > self.epsilon * self.scale
+        return np.where(out, 2.0 * self.epsilon / np.where(out, r, 1.0), 2.0 / self.scale)
+
     def _dgrad_depsilon(self, y, z):
         r = y - z
         return np.where(self._outliers(r), -2.0 * np.sign(r), 0.0) / y.shape[0]

@@ -6,9 +6,12 @@ held-out loss (the squared error, not the Huber loss)."""
 import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor
 
 from skhypergrad import CrossVal, HeldOut, ProxGradMap
+from skhypergrad._search_space import null_model
+from skhypergrad.datafits import BaseDatafit
 from skhypergrad.huber import Huber, concomitant_fit, huber_scale
 from skhypergrad.hypergrad import NSID
 from skhypergrad.models import InnerModel
@@ -104,6 +107,46 @@ def test_huber_with_l1_and_elastic_net_penalties():
         assert pgmap.objective(cd.w, lam) == pytest.approx(pgmap.objective(ref.w, lam),
                                                            rel=1e-12)
         assert 0 < np.count_nonzero(cd.w[:-1]) < X.shape[1]
+
+
+@pytest.mark.parametrize("lam", [1e-3, 1e-2])
+def test_coordinate_descent_from_a_model_whose_samples_are_outliers(lam):
+    """At a scale far below the residuals nearly every sample of the null model is an
+    outlier, where the loss has a slope but no curvature (fewer inliers than
+    coefficients: a Newton model would be unbounded below): coordinate descent's model
+    takes the curvatures of a majorizing quadratic there, and reaches FISTA's optimum
+    (the duality gap certifies both) in a bounded number of epochs (linear convergence:
+    the majorizer's curvature on the outliers is not the loss's)."""
+    X, y = _data()
+    y = 20.0 * y  # residuals of the null model about 20 to 100 times the scale
+    pgmap = InnerModel(Huber(1.35, 1.0, tune_epsilon=False), "l1", True).make_map(
+        X, y, center=True)
+    w0 = null_model(pgmap)
+    assert np.count_nonzero(np.abs(y - pgmap.design.matvec(w0)) <= 1.35) < X.shape[1]
+    cd = CoordinateDescent(tol=1e-10).solve(pgmap, [lam], w0)
+    ref = ProxGradient(tol=1e-10, max_iter=10_000).solve(pgmap, [lam], w0)
+    assert cd.converged and ref.converged and cd.n_iter < 2000
+    assert pgmap.objective(cd.w, [lam]) == pytest.approx(pgmap.objective(ref.w, [lam]),
+                                                         rel=1e-10)
+    np.testing.assert_allclose(cd.w, ref.w, rtol=1e-5, atol=1e-6)
+
+
+def test_coordinate_descent_stops_when_its_newton_model_makes_no_progress():
+    """With the second derivative as its model's curvature (0 on the outliers), the
+    first Newton model (no inlier at the null model) is unbounded below and its minimizer
+    fails the line search:
+    the solve stops after that one working set (it would repeat it), with a warning."""
+
+    class HessianModelHuber(Huber):
+        newton_curvature = BaseDatafit.newton_curvature
+
+    X, y = _data()
+    pgmap = InnerModel(HessianModelHuber(1.35, 1.0, tune_epsilon=False), "l1",
+                       True).make_map(X, 100.0 * y, center=True)
+    solver = CoordinateDescent(max_iter=1000, max_epochs=200)
+    with pytest.warns(ConvergenceWarning, match="relative gap 9.99e-01"):
+        res = solver.solve(pgmap, [1e-3], null_model(pgmap))
+    assert not res.converged and res.n_iter <= 200  # one working set's budget
 
 
 class _Polished:
