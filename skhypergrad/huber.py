@@ -22,7 +22,10 @@ last entry of ``lam``): every engine differentiates the fit in it.
 inner problem. :func:`concomitant_fit` minimizes over :math:`\sigma` as well: the
 objective minimized in the coefficients at a fixed scale is convex in the scale, whose
 derivative is a closed form of the residuals there; its root is found by regula
-falsi in :math:`\log\sigma`, which reaches scikit-learn's joint solution.
+falsi in :math:`\log\sigma`, which reaches scikit-learn's joint solution. The scale is
+kept above a floor relative to the spread of ``y`` (:func:`scale_floor`, :math:`10^{-6}`
+times its median absolute deviation): on a (near) perfect fit the joint infimum is at
+:math:`\sigma \to 0`, where the residuals are rounding errors.
 The self-tuning estimator estimates the scale that way once, at its starting
 hyperparameters, keeps it fixed during the search (the hypergradient is that of the
 fixed-scale model), and refits jointly at the chosen ones, so that its ``coef_``,
@@ -30,15 +33,19 @@ fixed-scale model), and refits jointly at the chosen ones, so that its ``coef_``
 epsilon=epsilon_)``.
 """
 
+import copy
+import warnings
+
 import numpy as np
 from scipy.optimize import brentq
+from sklearn.exceptions import ConvergenceWarning
 
 from ._search_space import null_model
 from .datafits import BaseDatafit, register_datafit
 from .fixed_point import ProxGradMap
 from .solvers import CoordinateDescent
 
-__all__ = ["Huber", "huber_scale", "concomitant_fit"]
+__all__ = ["Huber", "huber_scale", "scale_floor", "concomitant_fit"]
 
 
 @register_datafit
@@ -144,7 +151,8 @@ class Huber(BaseDatafit):
 
     def estimate_constants(self, pgmap, lam):
         """The datafit at the concomitant scale of the joint fit at ``lam``
-        (:func:`concomitant_fit`, to 1e-6 in the scale, from the intercept-only model)."""
+        (:func:`concomitant_fit`, to 1e-6 in the scale, at least :func:`scale_floor`,
+        from the intercept-only model)."""
         scale = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-8), null_model(pgmap),
                                 scale_tol=1e-6)[1]
         return Huber(self.epsilon, scale, self.tune_epsilon)
@@ -195,9 +203,39 @@ def huber_scale(residuals, epsilon):
     return max(float(sigma[np.argmax(ok)]), float(np.finfo(np.float64).eps * 10))
 
 
-def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100):
+def scale_floor(y, ratio=1e-6):
+    r"""The smallest scale :func:`concomitant_fit` takes:
+    :math:`\sigma_{\min} = \max\big(\delta\, s(y),\ 10\,u \max(1, \|y\|_\infty)\big)`.
+
+    :math:`\delta` is ``ratio``, :math:`u` the float64 machine epsilon and :math:`s(y)`
+    the median absolute deviation :math:`\mathrm{med}_i |y_i - \mathrm{med}(y)|`, or
+    the mean absolute deviation :math:`\frac1n\sum_i |y_i - \mathrm{med}(y)|` when that
+    is 0 (half the targets or more equal; both 0 for a constant ``y``). The second term is
+    scikit-learn's own bound on the scale (:math:`10u`), raised to the rounding level of
+    ``y``: below it the residuals, hence the derivative in the scale, are rounding errors.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    ratio : float, default=1e-6
+        :math:`\delta`.
+
+    Returns
+    -------
+    float
+    """
+    y = np.asarray(y, dtype=np.float64)
+    dev = np.abs(y - np.median(y))
+    spread = float(np.median(dev)) or float(np.mean(dev))
+    u = float(np.finfo(np.float64).eps)
+    return max(ratio * spread, 10.0 * u * max(1.0, float(np.max(np.abs(y)))))
+
+
+def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
+                    floor_ratio=1e-6, eval_tol=1e-10):
     r"""The joint minimizer over ``(w, b, sigma)`` of :class:`Huber`'s objective plus the
-    penalty, as :class:`~sklearn.linear_model.HuberRegressor` defines it.
+    penalty, as :class:`~sklearn.linear_model.HuberRegressor` defines it, with
+    :math:`\sigma \ge \sigma_{\min}` (:func:`scale_floor` of the target).
 
     The objective minimized in ``(w, b)`` at a fixed scale,
     :math:`\phi(\sigma)`, is convex in :math:`\sigma` (a partial minimization of a
@@ -205,9 +243,21 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100):
     :math:`\phi'(\sigma) = n - \sum_{|t_i| \le \epsilon} t_i^2 - \epsilon^2\,
     \#\{|t_i| > \epsilon\}`, :math:`t = r(w^*(\sigma)) / \sigma`: its root is found in
     :math:`\log\sigma` by regula falsi (Illinois), bracketed from the scale of the
-    residuals at the datafit's scale, each evaluation one warm-started ``solver`` call. When
-    :math:`\phi'` does not change sign (``epsilon`` 1: the infimum is at
-    :math:`\sigma \to 0`) the scale stops at :math:`2^{-40}` times the start.
+    residuals at the datafit's scale by steps doubling in length, each evaluation one
+    warm-started ``solver`` call. When :math:`\phi' > 0` at :math:`\sigma_{\min}` (a
+    perfect fit, or ``epsilon`` near 1 with few samples per coefficient: the infimum is
+    at :math:`\sigma \to 0`) the scale is :math:`\sigma_{\min}`, the minimizer on
+    :math:`\sigma \ge \sigma_{\min}`.
+
+    The evaluations while the scale is searched run ``solver`` with its warning off and
+    its ``tol`` raised to ``eval_tol``: the root finder needs :math:`\phi'` to the
+    accuracy of the scale, not of the coefficients, and a tighter gap can cost orders of
+    magnitude more epochs where it nears its rounding floor (with an L1 part).
+    The final solve at the returned scale is ``solver``'s own, warm-started: it warns
+    (``ConvergenceWarning``) when it does not reach ``solver``'s tolerance, and a
+    ``ConvergenceWarning`` states
+    :math:`|\phi'(\sigma)|/n` and the bracket's width when ``max_iter`` evaluations
+    did not bring the scale to ``scale_tol``.
 
     Parameters
     ----------
@@ -219,9 +269,13 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100):
     w0 : ndarray, default=None
         Warm start of ``(w, b)`` in the map's coordinates.
     scale_tol : float, default=1e-12
-        Relative accuracy of the scale.
+        Accuracy of :math:`\log\sigma` (relative accuracy of the scale).
     max_iter : int, default=100
         Evaluations of the root finder.
+    floor_ratio : float, default=1e-6
+        The ratio :math:`\delta` of :func:`scale_floor`.
+    eval_tol : float, default=1e-10
+        The tolerance of the evaluations of :math:`\phi'` (``solver``'s when larger).
 
     Returns
     -------
@@ -235,12 +289,17 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100):
     fixed, lam_pen = pgmap.problem(lam)
     eps = fixed.datafit.epsilon
     n = fixed.y.shape[0]
+    lo = np.log(scale_floor(fixed.y, floor_ratio))
+    quiet = copy.copy(solver)  # the search's evaluations: to eval_tol, unwarned
+    quiet.warn = False
+    if solver.tol is not None:
+        quiet.tol = max(solver.tol, eval_tol)
     last = {"w": w0}
 
-    def solve_at(log_scale):
+    def solve_at(log_scale, by=quiet):
         m = ProxGradMap.on_design(Huber(eps, float(np.exp(log_scale)), tune_epsilon=False),
                                   fixed.penalty, fixed.design, fixed.y)
-        last["w"] = solver.solve(m, lam_pen, last["w"]).w
+        last["w"] = by.solve(m, lam_pen, last["w"]).w
         return m, last["w"]
 
     def dphi(log_scale):
@@ -249,19 +308,21 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100):
         out = np.abs(t) > eps
         return 1.0 - (float(np.sum(t[~out] ** 2)) + eps * eps * np.count_nonzero(out)) / n
 
-    m, w = solve_at(np.log(fixed.datafit.scale))
-    a = np.log(huber_scale(m.y - m.design.matvec(w), eps))
+    m, w = solve_at(max(np.log(fixed.datafit.scale), lo))
+    a = max(np.log(huber_scale(m.y - m.design.matvec(w), eps)), lo)
     fa = dphi(a)
     step = np.log(2.0) * (1.0 if fa < 0 else -1.0)  # phi' < 0: the scale is too small
-    b, fb = a + step, dphi(a + step)
-    for _ in range(40):
-        if fa * fb <= 0:
-            break
+    b = max(a + step, lo)
+    fb = dphi(b) if b != a else fa
+    while fa * fb > 0 and b > lo:
+        # upwards by constant steps: phi' > 0 once the scale exceeds the residuals' root
+        # mean square (at most std(y)); downwards by doubling ones, to the floor at most
+        step *= 2.0 if step < 0 else 1.0
         a, fa = b, fb
-        b, fb = b + step, dphi(b + step)
-    else:  # no sign change: the infimum at a vanishing scale
-        m, w = solve_at(b)
-        return w, float(np.exp(b)), m
+        b = max(b + step, lo)
+        fb = dphi(b)
+    if fa * fb > 0:  # phi' > 0 at the floor: the minimizer on sigma >= sigma_min
+        return _final(solve_at, solver, b)
     for _ in range(max_iter):  # Illinois regula falsi on the bracket [a, b]
         if fb == 0 or abs(b - a) <= scale_tol:
             break
@@ -272,5 +333,16 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100):
         else:
             fa *= 0.5
         b, fb = c, fc
-    m, w = solve_at(b)
-    return w, float(np.exp(b)), m
+    else:
+        warnings.warn(
+            f"The Huber scale did not converge in {max_iter} evaluations (|phi'(sigma)|/n "
+            f"{abs(fb):.2e}, log-scale bracket {abs(b - a):.2e} > scale_tol "
+            f"{scale_tol:.1e}); increase max_iter or scale_tol.", ConvergenceWarning,
+            stacklevel=2)
+    return _final(solve_at, solver, b)
+
+
+def _final(solve_at, solver, log_scale):
+    """``(w, scale, map)`` at the scale found, solved by ``solver`` itself (its warning)."""
+    m, w = solve_at(log_scale, solver)
+    return w, float(np.exp(log_scale)), m

@@ -1279,7 +1279,9 @@ class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
     hypergradient is that of the fixed-scale model. The refit at the chosen
     hyperparameters is joint (:func:`~skhypergrad.huber.concomitant_fit`): with
     ``penalty="l2"``, ``coef_``, ``intercept_`` and ``scale_`` are those of
-    ``HuberRegressor(alpha=alpha_, epsilon=epsilon_)``.
+    ``HuberRegressor(alpha=alpha_, epsilon=epsilon_)``, except that the scale is at
+    least :func:`~skhypergrad.huber.scale_floor` of ``y`` (1e-6 times its median
+    absolute deviation: below, on a near perfect fit, the residuals are rounding errors).
 
     Parameters
     ----------

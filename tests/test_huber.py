@@ -3,6 +3,8 @@
 of the datafit differentiated by every engine, L1 / elastic-net variants, and the
 held-out loss (the squared error, not the Huber loss)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.optimize import minimize_scalar
@@ -12,7 +14,7 @@ from sklearn.linear_model import HuberRegressor
 from skhypergrad import CrossVal, HeldOut, ProxGradMap
 from skhypergrad._search_space import null_model
 from skhypergrad.datafits import BaseDatafit
-from skhypergrad.huber import Huber, concomitant_fit, huber_scale
+from skhypergrad.huber import Huber, concomitant_fit, huber_scale, scale_floor
 from skhypergrad.hypergrad import NSID
 from skhypergrad.models import InnerModel
 from skhypergrad.penalties import (L2, huber_lam_from_sklearn,
@@ -227,3 +229,36 @@ def test_the_heldout_loss_is_the_squared_error():
     assert abs(huber - mse) > 0.1 * mse
     value = HeldOut(X_val, y_val).value(model, X, y, lam, solver=CoordinateDescent(tol=1e-12))
     assert value.value == pytest.approx(mse, rel=1e-8)
+
+
+def test_scale_floor_formula():
+    y = np.array([0.0, 1.0, 3.0, 7.0, 100.0])  # deviations from the median 3: 3 2 0 4 97
+    assert scale_floor(y) == pytest.approx(1e-6 * 3.0)
+    y = np.array([2.0, 2.0, 2.0, 5.0])  # median absolute deviation 0: the mean one, 0.75
+    assert scale_floor(y) == pytest.approx(1e-6 * 0.75)
+    assert scale_floor(np.full(4, 1e6)) == 10 * np.finfo(np.float64).eps * 1e6
+
+
+@pytest.mark.parametrize("y_of", [lambda X: X[:, 0], lambda X: np.full(X.shape[0], 3.0)])
+def test_concomitant_scale_stops_at_the_floor_on_a_perfect_fit(y_of):
+    """The joint infimum is at sigma -> 0: the scale is the floor, phi' > 0 there (the
+    minimizer on sigma >= floor), the fit exact to rounding."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10, 4))
+    y = y_of(X)
+    pgmap = ProxGradMap(Huber(1.35, 1.0), L2(), X, y, fit_intercept=True, center=True)
+    lam = np.append(huber_lam_from_sklearn(1e-4, 0.0, 10), 1.35)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        w, scale, fixed = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-10))
+    assert scale == pytest.approx(scale_floor(fixed.y), rel=1e-12)
+    t = (fixed.y - fixed.design.matvec(w)) / scale
+    assert np.all(np.abs(t) <= 1.35) and np.sum(t ** 2) < 10  # phi'(floor) > 0
+
+
+def test_unconverged_scale_warns_with_the_residual():
+    X, y = _data()
+    pgmap = ProxGradMap(Huber(1.35, 1.0), L2(), X, y, fit_intercept=True, center=True)
+    lam = np.append(huber_lam_from_sklearn(0.5, 0.0, X.shape[0]), 1.35)
+    with pytest.warns(ConvergenceWarning, match=r"scale did not converge in 1 .*phi'"):
+        concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-10), max_iter=1)
