@@ -7,14 +7,16 @@ from .data_gradient import TrainingDataMap, data_gradient
 from .poisoning import PoisoningResult, poison
 from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
+from .huber import Huber
 from .fixed_point import FixedPointMap, ProxGradMap
 from .glm import Gamma, Poisson, Tweedie
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
-                           LinearSVCHyperGrad, LogisticRegressionHyperGrad,
-                           MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
-                           PoissonRegressorHyperGrad, RidgeClassifierHyperGrad,
-                           RidgeHyperGrad, TweedieRegressorHyperGrad, WeightedLassoHyperGrad)
+from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad,
+                           HuberRegressorHyperGrad, LassoHyperGrad, LinearSVCHyperGrad,
+                           LogisticRegressionHyperGrad, MultiTaskElasticNetHyperGrad,
+                           MultiTaskLassoHyperGrad, PoissonRegressorHyperGrad,
+                           RidgeClassifierHyperGrad, RidgeHyperGrad, TweedieRegressorHyperGrad,
+                           WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
@@ -32,7 +34,7 @@ __all__ = [
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
     "TweedieRegressorHyperGrad", "RidgeHyperGrad", "RidgeClassifierHyperGrad",
-    "HyperGradSearchCV",
+    "HuberRegressorHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
@@ -42,7 +44,7 @@ __all__ = [
     "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
     "squared_hinge_loss", "squared_hinge_scorer", "SquaredClassifier", "SquaredClassifierOvR",
     "squared_class_error", "squared_class_error_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
-    "Tweedie", "BaseDatafit", "register_datafit",
+    "Tweedie", "Huber", "BaseDatafit", "register_datafit",
     "L1", "ElasticNetPenalty", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers

@@ -136,6 +136,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         inner = model.bind(y)
     else:
         inner = from_estimator(model, y)
+        inner = inner.with_data_constants(X, inner.encode(y), inner.lam)  # Huber's scale
     with named("model"):
         lam = inner.check_lam(inner.lam, X.shape[1])
     criterion = _check_criterion(criterion)

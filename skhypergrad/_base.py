@@ -128,7 +128,7 @@ class BaseHyperGrad(BaseEstimator):
             X = np.asfortranarray(X)
         X = self._training_design(X)
         get_optimizer(self.optimizer)
-        model = self._inner_model(y).bind(y)
+        model = self._prepare_model(self._inner_model(y).bind(y), X, y)
         n_samples = X.shape[0]
         scales = search_scales(model.make_map(X, model.encode(y)), X, y)
         lo, hi = self._bounds(scales, n_samples)
@@ -137,8 +137,7 @@ class BaseHyperGrad(BaseEstimator):
         lam0 = self._initial_lam(scales, n_samples)
         candidates = None
         if lam0 is None:  # the best point of a coarse scan, relative to the data
-            candidates = [np.clip(path, lo, hi)
-                          for path in scales.scan(self._search_defaults)]
+            candidates = [np.clip(path, lo, hi) for path in self._scan(scales)]
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
@@ -157,10 +156,7 @@ class BaseHyperGrad(BaseEstimator):
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, tol=self._refit_tol,
                                    random_state=self.random_state, datafit=datafit)
-            # from the intercept-only model: exact (all zeros) when lam >= lam_max
-            # (a dense X centred, in a copy: the criterion's folds read X)
-            full_map = model.make_map(X, model.encode(y), center=True)
-            w = refit.solve(full_map, lam, null_model(full_map)).w
+            full_map, w = self._refit(model, X, y, lam, refit)
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)
@@ -185,6 +181,22 @@ class BaseHyperGrad(BaseEstimator):
         """The matrix the model is trained on, from the validated ``X`` (``X`` itself; a
         model with a synthetic feature appends it here)."""
         return X
+
+    def _prepare_model(self, model, X, y):
+        """The inner model with what it reads from the validated data (e.g. a datafit's
+        scale); the model itself here."""
+        return model
+
+    def _scan(self, scales):
+        """Paths of ``lam`` of the starting scan (when ``_initial_lam`` gives None)."""
+        return scales.scan(self._search_defaults)
+
+    def _refit(self, model, X, y, lam, solver):
+        """``(pgmap, w)``: the model refit on all the data at ``lam``, from the
+        intercept-only model (exact, all zeros, when ``lam >= lam_max``); a dense ``X``
+        centred in a copy (the criterion's folds read ``X``)."""
+        full_map = model.make_map(X, model.encode(y), center=True)
+        return full_map, solver.solve(full_map, lam, null_model(full_map)).w
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):
         """``lam0``, or a tenth of ``lam1_max`` in its L1 weight when every coefficient is

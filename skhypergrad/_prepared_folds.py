@@ -26,9 +26,11 @@ class _Fold(NamedTuple):
     ``scale`` converts the search's ``lam`` (the normalized weights of a model
     trained on all ``n`` samples) to this fold's: 1 for ``Lasso`` /
     ``ElasticNet`` (scikit-learn normalizes by the number of samples),
-    ``n / n_train`` for ``LogisticRegression``, whose ``C`` multiplies a *sum*
-    of losses, so that every fold is trained with the same ``C``, as in
-    ``GridSearchCV``.
+    ``n / n_train`` for ``LogisticRegression`` and ``HuberRegressor``, whose
+    ``C`` or ``alpha`` weighs a *sum* of losses, so that every fold is trained
+    with the same ``C`` or ``alpha``, as in ``GridSearchCV``. It scales the
+    penalty's weights only: a datafit's own hyperparameters (Huber's
+    ``epsilon``, last in ``lam``) are not weights.
     """
 
     X_train: Any
@@ -66,7 +68,8 @@ def _fold_result(model, fold, criterion, lam, solver, engine, state, compute_gra
 
     The gradient is in ``log lam``, unchanged by the fold's constant ``scale``.
     """
-    lam = np.asarray(lam) * fold.scale
+    lam = np.array(lam, dtype=np.float64)
+    lam[:lam.shape[0] - model.n_datafit_hyper] *= fold.scale
     if compute_grad:
         res = criterion.value_and_grad(model, fold.X_train, fold.y_train, lam, solver=solver,
                                        engine=engine, state=state)

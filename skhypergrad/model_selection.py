@@ -29,8 +29,9 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
-                                  PoissonRegressor, Ridge, RidgeClassifier, TweedieRegressor)
+from sklearn.linear_model import (ElasticNet, GammaRegressor, HuberRegressor, Lasso,
+                                  LogisticRegression, PoissonRegressor, Ridge, RidgeClassifier,
+                                  TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
@@ -55,7 +56,7 @@ from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_
 from ._prepared_folds import PreparedFolds, prepare_fold
 from .models import from_estimator
 from .optimizers import get_optimizer
-from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
+from .penalties import (enet_sklearn_from_lam, huber_sklearn_from_lam, logistic_sklearn_from_lam,
                         logistic_weight_from_C)
 from .squared_hinge import append_intercept_column
 
@@ -86,12 +87,14 @@ class _Space(NamedTuple):
     logistic: bool       # C parametrization (a sum of losses) instead of alpha
     n_samples: int       # n of the full data: lam is the weight of the model refit on it
     ridge: bool = False  # Ridge's alpha (of a sum of squares): lam = alpha / n
+    huber: bool = False  # HuberRegressor: alpha on a sum of losses, lam = [2 alpha / n, eps]
 
     @property
     def sum_of_losses(self):
-        """Whether the parameter weighs a *sum* of losses (``C``, Ridge's ``alpha``): each
-        fold's ``lam`` is then scaled by ``n / n_train``, as GridSearchCV trains it."""
-        return self.logistic or self.ridge
+        """Whether the parameter weighs a *sum* of losses (``C``, Ridge's and Huber's
+        ``alpha``): each fold's ``lam`` is then scaled by ``n / n_train``, as
+        GridSearchCV trains it."""
+        return self.logistic or self.ridge or self.huber
 
     def params(self, lam):
         """``{prefix + name: value}`` in scikit-learn's parametrization."""
@@ -100,18 +103,23 @@ class _Space(NamedTuple):
         if self.logistic:
             C, l1_ratio = logistic_sklearn_from_lam(lam, self.n_samples)
             values = (C, l1_ratio)
+        elif self.huber:
+            values = (huber_sklearn_from_lam(lam[:1], "l2", self.n_samples)[0], lam[1])
         else:
             values = enet_sklearn_from_lam(lam)
         return {self.prefix + name: float(v) for name, v in zip(self.names, values)}
 
     def lam_bounds(self, bounds, n_hyper):
-        """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
+        """User ``bounds`` on alpha (or C) as bounds on each of the ``n_hyper`` weights of
+        the penalty (on ``lam2 = 2 alpha / n`` for Huber)."""
         lo, hi = check_bounds(bounds, "bounds")
         if self.ridge:
             lo, hi = lo / self.n_samples, hi / self.n_samples
         elif self.logistic:
             lo, hi = (logistic_weight_from_C(hi, self.n_samples),
                       logistic_weight_from_C(lo, self.n_samples))
+        if self.huber:
+            lo, hi = 2.0 * lo / self.n_samples, 2.0 * hi / self.n_samples
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 
@@ -123,12 +131,13 @@ def _unwrap(estimator):
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
     if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
-                              MultiTaskElasticNet, Ridge, RidgeClassifier) + tuple(_GLMS)):
+                              MultiTaskElasticNet, Ridge, RidgeClassifier, HuberRegressor)
+                      + tuple(_GLMS)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
             "MultiTaskElasticNet, Ridge, RidgeClassifier, LogisticRegression, a "
-            "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), "
-            f"or a Pipeline ending with one; got {type(final).__name__}.")
+            "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), a "
+            f"HuberRegressor, or a Pipeline ending with one; got {type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
         column = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -244,7 +253,15 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
     ``LogisticRegression()`` (L2, the default)      ``C``
     ``Ridge``, ``RidgeClassifier``                  ``alpha`` (L2)
+    ``HuberRegressor``                              ``alpha``, ``epsilon``
     ==============================================  =========================
+
+    For ``HuberRegressor`` the concomitant scale is estimated once, on the first
+    training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
+    during the search (see :mod:`skhypergrad.huber`): the rows of ``cv_results_``
+    are the scores of that fixed-scale model, close to but not exactly
+    ``HuberRegressor``'s; the refit is ``HuberRegressor``'s own. ``epsilon`` is
+    searched in [1.1, 3] (at 1 the scale vanishes).
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
     ``l1_ratio``) are also read. Internally the search runs on the logarithms
@@ -261,8 +278,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ----------
     estimator : scikit-learn linear model or Pipeline
         ``Lasso``, ``ElasticNet``, ``LogisticRegression``, ``LinearSVC``,
-        ``PoissonRegressor``, ``GammaRegressor`` or ``TweedieRegressor`` (the log
-        link, ``1 <= power <= 2``), or a pipeline ending with one. Its parameters say
+        ``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor`` (the log
+        link, ``1 <= power <= 2``) or ``HuberRegressor``, or a pipeline ending with
+        one. Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. ``class_weight`` is not
@@ -568,6 +586,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                        ridge=isinstance(final, (Ridge, RidgeClassifier)))
         if model.get_penalty().n_hyper(1) == 2:  # (alpha, l1_ratio): the elastic nets
             space = space._replace(names=space.names + ("l1_ratio",))
+        if isinstance(final, HuberRegressor):
+            space = space._replace(names=("alpha", "epsilon"), huber=True)
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
@@ -580,6 +600,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             delayed(prepare_fold)(preprocessing, X, y, train, test,
                                    n_samples / len(train) if space.sum_of_losses else 1.0)
             for train, test in splits)
+        # constants the datafit estimates (Huber's scale), once, on the first training fold
+        model = model.with_data_constants(folds[0].X_train, model.encode(folds[0].y_train),
+                                          _fold_lam(model, model.lam, folds[0].scale))
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
@@ -705,12 +728,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         del maps
         lam0 = np.array(model.lam, dtype=np.float64)
         n_hyper = lam0.shape[0]
-        if self.bounds is None:
-            lo, hi = scales.bounds(defaults)
-        else:
-            lo, hi = space.lam_bounds(self.bounds, n_hyper)
+        k = n_hyper - model.n_datafit_hyper
+        theta0 = lam0[k:]  # a datafit's hyperparameters, last
+        lo, hi = scales.bounds(defaults) if self.bounds is None else \
+            space.lam_bounds(self.bounds, k)
+        lo, hi = (np.append(b, e) for b, e in zip((lo, hi), model.get_datafit().hyper_bounds()))
         if self.init == "scan":
-            candidates = [np.clip(path, lo, hi) for path in scales.scan(defaults)]
+            candidates = [np.clip(np.column_stack([path, np.tile(theta0, (len(path), 1))]),
+                                  lo, hi) for path in scales.scan(defaults)]
             return candidates[0][0], (lo, hi), candidates
         if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
             moved = lam0 * (0.1 * scales.l1 / lam0[0])
@@ -832,6 +857,13 @@ def _best_index(refit, plan, results):
         return int(index)
     key = "score" if not plan.multimetric else plan.refit_key
     return int(results[f"rank_test_{key}"].argmin())
+
+
+def _fold_lam(model, lam, scale):
+    """``lam`` of a fold: the penalty's weights times the fold's ``scale``."""
+    lam = np.array(lam, dtype=np.float64)
+    lam[:lam.shape[0] - model.n_datafit_hyper] *= scale
+    return lam
 
 
 def _store(results, key, array, splits=False, rank=False):

@@ -28,9 +28,10 @@ from sklearn.preprocessing import LabelEncoder
 from .datafits import BaseDatafit, check_datafit, datafit_class
 from .fixed_point import ProxGradMap
 from .glm import Tweedie
+from .huber import Huber
 from .penalties import (
-    L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn,
-    logistic_lam_from_sklearn, svc_lam_from_sklearn,
+    L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, check_hyper, enet_lam_from_sklearn,
+    huber_lam_from_sklearn, logistic_lam_from_sklearn, svc_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
@@ -181,9 +182,26 @@ class InnerModel:
         enc.classes_ = np.asarray(self.classes)
         return datafit.encode_classes(enc.transform(np.asarray(y)))
 
+    @property
+    def n_datafit_hyper(self):
+        """How many of the last entries of ``lam`` are the datafit's hyperparameters."""
+        return self.get_datafit().n_hyper
+
     # -- problems -----------------------------------------------------------------------
+    def with_data_constants(self, X, y_encoded, lam):
+        """The model whose datafit has the constants it estimates from the training data
+        ``(X, y_encoded)`` at ``lam`` (e.g. Huber's scale, see
+        :meth:`~skhypergrad.datafits.BaseDatafit.estimate_constants`); the model
+        itself when its datafit estimates none."""
+        datafit = self.get_datafit()
+        if not datafit.estimates_constants:
+            return self
+        return replace(self, datafit=datafit.estimate_constants(
+            self.make_map(X, y_encoded, center=True), self.check_lam(lam, X.shape[1])))
+
     def check_lam(self, lam, n_features):
-        """``lam`` as a float64 array of the penalty's length (ValueError otherwise).
+        """``lam`` as a float64 array: the penalty's hyperparameters, then the datafit's
+        (ValueError otherwise).
 
         Parameters
         ----------
@@ -195,7 +213,16 @@ class InnerModel:
         -------
         ndarray of shape (n_hyper,)
         """
-        return self.get_penalty().check_lam(lam, n_features)
+        pen, datafit = self.get_penalty(), self.get_datafit()
+        lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+        k = pen.n_hyper(n_features)
+        if not datafit.n_hyper:
+            return pen.check_lam(lam, n_features)
+        if lam.shape != (k + datafit.n_hyper,):
+            raise ValueError(f"{pen!r} with {datafit!r} takes {k + datafit.n_hyper} "
+                             f"hyperparameter(s) (the penalty's {k}, then the datafit's "
+                             f"{datafit.n_hyper}), got lam of shape {lam.shape}.")
+        return np.concatenate([pen.check_lam(lam[:k], n_features), check_hyper(lam[k:])])
 
     def make_map(self, X, y_encoded, lipschitz=None, center=False):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.
@@ -253,6 +280,7 @@ def from_estimator(estimator, y):
     ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
     ``PoissonRegressor(alpha)``, ``Gamma...``   :math:`[\alpha]` (penalty ``"l2"``)
     ``TweedieRegressor(alpha, power)``          :math:`[\alpha]`, 1 <= power <= 2, log link
+    ``HuberRegressor(alpha, epsilon)``          :math:`[2\alpha/n, \epsilon]` (penalty ``"l2"``)
     ==========================================  ===========================================
 
     scikit-learn's GLMs minimize the mean half deviance plus
@@ -272,6 +300,10 @@ def from_estimator(estimator, y):
     :math:`\lambda_2 = \alpha / n`. ``RidgeClassifier`` is ``Ridge`` on the labels
     :math:`\pm 1` (one column per class, one-vs-all, for more than two classes; the
     datafits of :mod:`skhypergrad.ridge_classifier`).
+    ``HuberRegressor`` minimizes
+    :math:`\sum_i \sigma + \sigma H_\epsilon(r_i/\sigma) + \alpha\|w\|^2`: the
+    :class:`~skhypergrad.huber.Huber` datafit, ``epsilon`` its hyperparameter, at the
+    scale 1 until :meth:`InnerModel.with_data_constants` estimates it from data.
 
     ``LinearSVC`` (``loss="squared_hinge"``, one-vs-rest) gives the datafit
     "squared_hinge" (:mod:`skhypergrad.squared_hinge`) with ``fit_intercept=False``:
@@ -283,9 +315,9 @@ def from_estimator(estimator, y):
     ----------
     estimator : scikit-learn linear model
         ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
-        ``Ridge``, ``RidgeClassifier``, ``LogisticRegression``, ``LinearSVC`` or a
+        ``Ridge``, ``RidgeClassifier``, ``LogisticRegression``, ``LinearSVC``, a
         log-link GLM regressor (``PoissonRegressor``, ``GammaRegressor``,
-        ``TweedieRegressor``).
+        ``TweedieRegressor``) or ``HuberRegressor``.
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -296,6 +328,7 @@ def from_estimator(estimator, y):
         With ``lam`` set, and bound to the classes of ``y`` for a classifier.
     """
     from sklearn.linear_model import ElasticNet as SkElasticNet
+    from sklearn.linear_model import HuberRegressor
     from sklearn.linear_model import Lasso as SkLasso
     from sklearn.linear_model import (LogisticRegression, MultiTaskElasticNet, Ridge,
                                       RidgeClassifier)
@@ -348,9 +381,17 @@ def from_estimator(estimator, y):
         return _svc_model(estimator, y)
     if isinstance(estimator, (Ridge, RidgeClassifier)):
         return _ridge_model(estimator, y)
+    if isinstance(estimator, HuberRegressor):
+        alpha, epsilon = float(estimator.alpha), float(estimator.epsilon)
+        if not (alpha > 0 and epsilon >= 1):
+            raise ValueError(f"HuberRegressor needs alpha > 0 and epsilon >= 1, got "
+                             f"alpha={estimator.alpha!r}, epsilon={estimator.epsilon!r}.")
+        lam = np.append(huber_lam_from_sklearn(alpha, 0.0, len(y)), epsilon)
+        return InnerModel(Huber(epsilon), "l2", bool(estimator.fit_intercept), lam=lam)
     raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier, "
-                     f"LogisticRegression, LinearSVC, PoissonRegressor, GammaRegressor or "
-                     f"TweedieRegressor, or a skhypergrad InnerModel; got {name}.")
+                     f"LogisticRegression, LinearSVC, PoissonRegressor, GammaRegressor, "
+                     f"TweedieRegressor or HuberRegressor, or a skhypergrad InnerModel; "
+                     f"got {name}.")
 
 
 def _glm_datafit(estimator):

@@ -45,10 +45,11 @@ from ._kernels import prox_enet, prox_enet_mask
 from ._prox_jacobian import DiagonalJacobian
 
 __all__ = [
-    "L1", "ElasticNetPenalty", "WeightedL1", "L2",
+    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "check_hyper",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
     "svc_lam_from_sklearn", "svc_sklearn_from_lam",
+    "huber_lam_from_sklearn", "huber_sklearn_from_lam",
 ]
 
 
@@ -374,6 +375,15 @@ class L2(BasePenalty):
 
 
 
+def check_hyper(theta):
+    """A datafit's hyperparameters ``theta`` as float64; ValueError unless finite and > 0
+    (they are searched in log scale, as the penalty's)."""
+    theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    if not np.all(np.isfinite(theta)) or np.any(theta <= 0):
+        raise ValueError(f"A datafit's hyperparameters must be finite and > 0, got {theta}.")
+    return theta
+
+
 # -- scikit-learn parametrizations ---------------------------------------------
 def enet_lam_from_sklearn(alpha, l1_ratio=1.0):
     r"""``lam`` of :class:`ElasticNetPenalty` from scikit-learn's ``Lasso`` / ``ElasticNet``.
@@ -430,3 +440,33 @@ def svc_lam_from_sklearn(C, n_samples):
 def svc_sklearn_from_lam(lam, n_samples):
     """``C`` from ``lam = [lam1]`` or ``[lam2]``."""
     return 1.0 / (float(np.atleast_1d(lam)[0]) * n_samples)
+
+
+def huber_lam_from_sklearn(alpha, l1_ratio, n_samples):
+    r"""The penalty's ``lam`` from scikit-learn's ``HuberRegressor(alpha)`` and its L1 /
+    elastic-net variants.
+
+    scikit-learn's penalty is :math:`\alpha\|w\|^2` on the *sum* of the losses, with
+    no 1/2; the variants here weigh :math:`\alpha(\rho\|w\|_1 + (1-\rho)\|w\|^2)`
+    (``l1_ratio`` :math:`\rho`; 0 is ``HuberRegressor``). Divided by ``n``:
+    :math:`\lambda_1 = \alpha\rho/n`, :math:`\lambda_2 = 2\alpha(1-\rho)/n`.
+
+    Returns
+    -------
+    ndarray
+        ``[lam2]`` (``l1_ratio = 0``, :class:`L2`), ``[lam1]`` (``l1_ratio = 1``,
+        :class:`L1`) or ``[lam1, lam2]`` (:class:`ElasticNet`).
+    """
+    lam = np.array([alpha * l1_ratio, 2.0 * alpha * (1.0 - l1_ratio)]) / n_samples
+    if l1_ratio == 0:
+        return lam[1:]
+    return lam[:1] if l1_ratio == 1 else lam
+
+
+def huber_sklearn_from_lam(lam, penalty, n_samples):
+    """``(alpha, l1_ratio)`` from the penalty's ``lam`` (``penalty`` "l2", "l1" or
+    "elasticnet"); the inverse of :func:`huber_lam_from_sklearn`."""
+    lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+    lam1, lam2 = {"l2": (0.0, lam[0]), "l1": (lam[0], 0.0)}.get(penalty, lam[:2])
+    alpha = n_samples * (lam1 + 0.5 * lam2)
+    return float(alpha), float(n_samples * lam1 / alpha) if alpha > 0 else 0.0
