@@ -34,7 +34,6 @@ NAME ...``: tables whose name contains one of these).
 """
 
 import argparse
-import time
 import warnings
 
 import numpy as np

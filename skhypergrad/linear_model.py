@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
-from ._base import BaseHyperGrad, default_solver, null_model
+from ._base import BaseHyperGrad, null_model, refit_solver
 from ._validation import check_bounds
 from .criteria import HeldOut
 from ._search_space import GLM, LOG_LOSS, SQUARED_HINGE
@@ -468,9 +468,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
     def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, lam):
         """Squared errors on ``(X_mon, y_mon)`` of the model trained on ``(X_fit, y_fit)``
         at ``lam`` (to the accuracy of the final refit)."""
-        solver = default_solver(self.solver, tol=self._refit_tol,
-                                random_state=self.random_state, datafit=model.get_datafit())
         pgmap = model.make_map(X_fit, model.encode(y_fit), center=True)
+        solver = refit_solver(self.solver, self._refit_tol, self.random_state, pgmap)
         w = solver.solve(pgmap, lam, null_model(pgmap)).w
         design = pgmap.design
         pred = np.asarray(X_mon @ design.coef(w)).ravel() + design.original_intercept(w)
