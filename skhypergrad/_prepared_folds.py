@@ -13,6 +13,7 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
+from ._parallel import design_entries, fold_n_jobs
 from ._validation import check_sparse_structure, named
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 
@@ -93,7 +94,9 @@ class PreparedFolds(BaseCriterion):
     ----------
     folds : list of _Fold
     n_jobs : int, default=None
-        Folds solved in parallel with joblib.
+        Folds solved in parallel with joblib; serially under a process backend
+        (joblib's default) while the folds' training designs hold fewer than ``10^8``
+        stored entries in all (see :class:`~skhypergrad.criteria.CrossVal`).
     train_loss : bool, default=False
         Also compute each fold's loss on its training rows.
     """
@@ -111,7 +114,8 @@ class PreparedFolds(BaseCriterion):
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
-        out = Parallel(n_jobs=self.n_jobs)(
+        work = sum(design_entries(fold.X_train) for fold in self.folds)
+        out = Parallel(n_jobs=fold_n_jobs(self.n_jobs, work))(
             delayed(_fold_result)(model, fold, criterion, lam, solver, engine, (st,),
                                   compute_grad, self.train_loss)
             for fold, criterion, st in zip(self.folds, self._criteria, states))

@@ -76,7 +76,11 @@ _COMMON_DOC = """
     fit_intercept : bool, default=True
     n_jobs : int, default=None
         Folds solved in parallel with joblib (any backend, see
-        ``joblib.parallel_config``).
+        ``joblib.parallel_config``). Under joblib's default (process) backend, the
+        folds run serially while the stored entries of ``X`` times the number of
+        folds are below ``10^8`` (e.g. 20,000 x 1,000 dense, 5 folds): below it,
+        sending the data and rebuilding the folds' problems in the workers at every
+        evaluation costs more than the solves.
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0

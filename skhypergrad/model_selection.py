@@ -337,7 +337,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     refit : bool, default=True
         Refit a clone of ``estimator`` with ``best_params_`` on all the data.
     n_jobs : int, default=None
-        Folds prepared and solved in parallel with joblib.
+        Folds prepared and solved in parallel with joblib; solved serially under a
+        process backend (joblib's default) while the folds' training designs hold fewer
+        than ``10^8`` stored entries in all (see :class:`~skhypergrad.CrossVal`).
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic solver ("saga") and engine ("nsid").
     verbose : int, default=0
