@@ -23,8 +23,9 @@ PARALLEL_MIN_WORK = 1e8
 
 
 def design_entries(X):
-    """Stored entries of ``X``: ``nnz`` when sparse, ``n * p`` when dense."""
-    return int(X.nnz) if sp.issparse(X) else int(np.prod(X.shape))
+    """Stored entries of ``X``: ``nnz`` when sparse, the product of its shape otherwise
+    (an array, a data frame or nested lists)."""
+    return int(X.nnz) if sp.issparse(X) else int(np.prod(np.shape(X)))
 
 
 def fold_n_jobs(n_jobs, work):

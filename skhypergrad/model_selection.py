@@ -49,6 +49,7 @@ from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
                           check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
+from ._parallel import design_entries, fold_n_jobs
 from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
@@ -337,9 +338,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     refit : bool, default=True
         Refit a clone of ``estimator`` with ``best_params_`` on all the data.
     n_jobs : int, default=None
-        Folds prepared and solved in parallel with joblib; solved serially under a
-        process backend (joblib's default) while the folds' training designs hold fewer
-        than ``10^8`` stored entries in all (see :class:`~skhypergrad.CrossVal`).
+        Folds prepared and solved in parallel with joblib; serially under a process
+        backend (joblib's default) while ``X`` (prepared) or the folds' training designs
+        (solved) hold fewer than ``10^8`` stored entries times folds in all (see
+        :class:`~skhypergrad.CrossVal`).
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic solver ("saga") and engine ("nsid").
     verbose : int, default=0
@@ -529,7 +531,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
-        folds = Parallel(n_jobs=self.n_jobs)(
+        folds = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits)))(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
                                    n_samples / len(train) if space.sum_of_losses else 1.0)
             for train, test in splits)
