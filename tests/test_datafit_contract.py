@@ -139,3 +139,29 @@ def test_the_heldout_loss_is_the_one_asked_for():
     with pytest.raises(ValueError, match="does not match the model's datafit"):
         HeldOut(X_val, y_val, loss="logistic").value(model, X, y, lam,
                                                      solver=CoordinateDescent())
+
+
+class LogCoshWithoutNewton(LogCosh):
+    """:class:`LogCosh` declaring no Newton model: coordinate descent does not apply."""
+
+    name = "test-logcosh-no-newton"
+    newton_model = None
+
+
+register_datafit(LogCoshWithoutNewton)
+
+
+def test_hypergradient_default_solver_is_fista_without_a_newton_model():
+    """``hypergradient(solver=None)`` solves with coordinate descent when the datafit has a
+    Newton model and with FISTA when it declares none: the same value and gradient (to
+    the accuracy a relative gap of 1e-12 gives them)."""
+    from skhypergrad import hypergradient
+
+    X, y = _data()
+    lam = np.array([0.03, 0.02])
+    value, grad = hypergradient(InnerModel("test-logcosh", "elasticnet", lam=lam), X, y,
+                                criterion=CrossVal(cv=3))
+    value2, grad2 = hypergradient(InnerModel("test-logcosh-no-newton", "elasticnet",
+                                             lam=lam), X, y, criterion=CrossVal(cv=3))
+    assert value2 == pytest.approx(value, rel=1e-6)
+    np.testing.assert_allclose(grad2, grad, rtol=1e-4, atol=1e-8)
