@@ -126,14 +126,14 @@ class BaseHyperGrad(BaseEstimator):
     _is_classifier = False
     #: whether the targets are 2d, one column per output (multi-task regression)
     _multi_output = False
-    #: accuracy of the inner solves (relative duality gap) at the start and the end of
-    #: the search, and for the final refit. The relative gap is the duality gap over the
-    #: null model's datafit (``||y - mean(y)||^2 / (2 n)`` for least squares): the refit's
-    #: objective is within ``1e-8`` of that of the optimum in those units, 1e-6 of the
-    #: objective itself while the model leaves at least 1% of the variance of ``y``
-    #: (scikit-learn's default ``tol=1e-4`` on ``||y||^2`` is ``2e-4`` in those units).
+    #: accuracy of the inner solves (relative duality gap: the gap over the null model's
+    #: datafit, ``||y - mean(y)||^2 / (2 n)`` for least squares) at the start and the end
+    #: of the search, and for the final refit. A gap ``g`` bounds the predictions' error
+    #: (in the datafit's metric) by ``sqrt(2 g)`` times the null model's: ``1e-12`` gives
+    #: predictions to about 1e-6 (scikit-learn's default ``tol=1e-4`` on ``||y||^2`` is
+    #: ``g = 2e-4``)
     _inner_tol = (1e-6, 1e-10)
-    _refit_tol = 1e-8
+    _refit_tol = 1e-12
     #: default bounds and starting scan, relative to the data (:mod:`skhypergrad._search_space`)
     _search_defaults = LEAST_SQUARES
 
