@@ -5,11 +5,11 @@ import numbers
 
 from sklearn.utils import check_array
 
+from ._base import default_solver
 from ._validation import check_cv_size, check_sparse_structure, check_X_y, named
 from .criteria import BaseCriterion, CrossVal, HeldOut
 from .hypergrad import get_engine
 from .models import InnerModel, from_estimator
-from .solvers import CoordinateDescent
 
 __all__ = ["hypergradient"]
 
@@ -97,8 +97,10 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         ``solver`` given). Also, when ``solver`` is None, the inner solver's
         (relative duality gap).
     solver : solver instance, default=None
-        Inner solver; None uses :class:`~skhypergrad.solvers.CoordinateDescent`
-        at a relative duality gap of ``min(tol, 1e-10) ** 1.2``: the gap bounds
+        Inner solver; None uses the fastest that applies:
+        :class:`~skhypergrad.solvers.CoordinateDescent` (proximal Newton for the
+        logistic losses), or :class:`~skhypergrad.solvers.ProxGradient` (FISTA) for a
+        datafit that declares no Newton model, at a relative duality gap of ``min(tol, 1e-10) ** 1.2``: the gap bounds
         the objective's suboptimality, whose square root (over the strong
         convexity) bounds the error of the coefficients, which the hypergradient
         inherits; a weakly strongly convex problem (``p > n``, a small L2 weight)
@@ -148,7 +150,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
                         accept_sparse=True, input_name="X_val")
     engine = _check_engine(method, tol, random_state)
     if solver is None:
-        solver = CoordinateDescent(tol=_inner_tol(tol))
+        solver = default_solver("auto", tol=_inner_tol(tol), datafit=inner.get_datafit())
     elif not hasattr(solver, "solve"):
         raise ValueError(f"solver must be a skhypergrad solver (with a solve method) or "
                          f"None, got {solver!r}.")

@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
 from ._compact_states import _expand
+from ._parallel import design_entries, fold_n_jobs
 from ._validation import check_sparse_structure, named
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 
@@ -105,7 +106,9 @@ class PreparedFolds(BaseCriterion):
     ----------
     folds : list of _Fold
     n_jobs : int, default=None
-        Folds solved in parallel with joblib.
+        Folds solved in parallel with joblib; serially under a process backend
+        (joblib's default) while the folds' training designs hold fewer than ``10^8``
+        stored entries in all (see :class:`~skhypergrad.criteria.CrossVal`).
     train_loss : bool, default=False
         Also compute each fold's loss on its training rows.
     loss : str, default="auto"
@@ -140,7 +143,8 @@ class PreparedFolds(BaseCriterion):
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
-        out = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)(
+        work = sum(design_entries(fold.X_train) for fold in self.folds)
+        out = Parallel(n_jobs=fold_n_jobs(self.n_jobs, work), pre_dispatch=self.pre_dispatch)(
             delayed(_fold_result)(model, fold, criterion, lam, solver, engine, (st,),
                                   compute_grad, self.train_loss, self.scorer, view)
             for fold, criterion, st, view in zip(self.folds, self._criteria, states,

@@ -54,6 +54,7 @@ from ._tune import _with_tol, tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
                           check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
+from ._parallel import design_entries, fold_n_jobs
 from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, huber_sklearn_from_lam, logistic_sklearn_from_lam,
@@ -338,7 +339,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``cv_results_`` and returns ``best_index_`` (then there is no
         ``best_score_``); the search then descends the surrogate.
     n_jobs : int, default=None
-        Folds prepared, solved and scored in parallel with joblib.
+        Folds prepared, solved and scored in parallel with joblib; serially under a
+        process backend (joblib's default) while ``X`` (prepared) or the folds' training
+        designs (solved) hold fewer than ``10^8`` stored entries times folds in all (see
+        :class:`~skhypergrad.CrossVal`).
     pre_dispatch : int or str, default="2*n_jobs"
         joblib's ``pre_dispatch`` of those parallel calls: how many fold tasks are
         dispatched ahead (with K folds per call, it matters only for more folds
@@ -595,7 +599,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         progress.start(self.n_splits_, descended_name(plan, kind),
                        [_scoring_label(self.scoring) if name == "score" else name
                         for name in plan.scorers])
-        parallel = Parallel(n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch)
+        parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits)),
+                            pre_dispatch=self.pre_dispatch)
         folds = parallel(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
                                    n_samples / len(train) if space.sum_of_losses else 1.0)

@@ -283,3 +283,29 @@ def test_nsid_differentiates_in_the_datafits_hyperparameters():
                                           random_state=0)).grad
     assert abs(exact[2]) > 1e-3
     np.testing.assert_allclose(est, exact, rtol=5e-2)  # 20,000 samples: ~2% error
+
+
+class LogCoshWithoutNewton(LogCosh):
+    """:class:`LogCosh` declaring no Newton model: coordinate descent does not apply."""
+
+    name = "test-logcosh-no-newton"
+    newton_model = None
+
+
+register_datafit(LogCoshWithoutNewton)
+
+
+def test_hypergradient_default_solver_is_fista_without_a_newton_model():
+    """``hypergradient(solver=None)`` solves with coordinate descent when the datafit has a
+    Newton model and with FISTA when it declares none: the same value and gradient (to
+    the accuracy a relative gap of 1e-12 gives them)."""
+    from skhypergrad import hypergradient
+
+    X, y = _data()
+    lam = np.array([0.03, 0.02])
+    value, grad = hypergradient(InnerModel("test-logcosh", "elasticnet", lam=lam), X, y,
+                                criterion=CrossVal(cv=3))
+    value2, grad2 = hypergradient(InnerModel("test-logcosh-no-newton", "elasticnet",
+                                             lam=lam), X, y, criterion=CrossVal(cv=3))
+    assert value2 == pytest.approx(value, rel=1e-6)
+    np.testing.assert_allclose(grad2, grad, rtol=1e-4, atol=1e-8)
