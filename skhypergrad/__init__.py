@@ -16,6 +16,7 @@ from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad,
                            LogisticRegressionHyperGrad, MultiTaskElasticNetHyperGrad,
                            MultiTaskLassoHyperGrad, PoissonRegressorHyperGrad,
                            TweedieRegressorHyperGrad, WeightedLassoHyperGrad)
+from .kernel_ridge import KernelRidgeHyperGrad
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
@@ -30,7 +31,8 @@ __all__ = [
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
-    "TweedieRegressorHyperGrad", "HuberRegressorHyperGrad", "HyperGradSearchCV",
+    "TweedieRegressorHyperGrad", "HuberRegressorHyperGrad", "KernelRidgeHyperGrad",
+    "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",

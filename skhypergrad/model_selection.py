@@ -42,6 +42,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
+from ._kernel_search_cv import fit_kernel_search, kernel_adapter
 from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
                             l2_scale, lam1_max)
 from ._threads import search_blas_limits
@@ -127,13 +128,16 @@ def _unwrap(estimator):
         name, final = estimator.steps[-1]
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
+    if kernel_adapter(final) is not None:
+        return final, preprocessing, prefix
     if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
                               MultiTaskElasticNet, HuberRegressor) + tuple(_GLMS)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
             "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
             "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), a "
-            f"HuberRegressor, or a Pipeline ending with one; got {type(final).__name__}.")
+            f"HuberRegressor, a KernelRidge, or a Pipeline ending with one; got "
+            f"{type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
         column = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -260,7 +264,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
     ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
     ``HuberRegressor``                              ``alpha``, ``epsilon``
+    ``KernelRidge`` (dense ``X``)                   ``alpha``, ``gamma``
     ==============================================  =========================
+
+    The kernel models (``KernelRidge``) are searched by :mod:`skhypergrad.kernel_ridge`:
+    a scan of a coarse grid in units of the data, then gradient descent, every point a
+    row of ``cv_results_``; ``gamma`` is searched for the kernels with a width ("rbf",
+    "laplacian", "poly"); the default ``optimizer="gd"`` is L-BFGS-B for them (their
+    criterion is exact, its valleys narrow), and the default
+    ``hypergradient="aid-cg"`` the exact eigendecomposition of each training fold's
+    kernel. They store dense ``n x n`` kernels, refused when they would
+    not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     For ``HuberRegressor`` the concomitant scale is estimated once, on the first
     training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
@@ -503,6 +517,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self
         """
         final, preprocessing, prefix = _unwrap(self.estimator)
+        if kernel_adapter(final) is not None:
+            with named("X and y"):
+                X, y, groups = indexable(X, y, groups)
+            check_cv_size(self.cv, _num_samples(X))
+            return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups)
         kind = _loss_kind(final)
         classifier = kind in _CLASSIFICATION
         scoring = _check_scoring(self.scoring, kind)
