@@ -17,6 +17,7 @@ from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad,
                            MultiTaskLassoHyperGrad, PoissonRegressorHyperGrad,
                            TweedieRegressorHyperGrad, WeightedLassoHyperGrad)
 from .kernel_ridge import KernelRidgeHyperGrad
+from .svc import SVCHyperGrad
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
@@ -31,7 +32,7 @@ __all__ = [
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
-    "TweedieRegressorHyperGrad", "HuberRegressorHyperGrad", "KernelRidgeHyperGrad",
+    "TweedieRegressorHyperGrad", "HuberRegressorHyperGrad", "KernelRidgeHyperGrad", "SVCHyperGrad",
     "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",

@@ -4,7 +4,8 @@ A kernel model's criterion (:mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.s
 gives, at positive hyperparameters ``lam``, the mean held-out loss over the folds, its
 gradient in ``lam`` and each fold's loss and score. :func:`kernel_search` evaluates it
 on the points of a coarse grid in :math:`\log\lambda` (the scan), then minimizes it by
-gradient descent in :math:`\theta = \log\lambda` from the best of them
+gradient descent in :math:`\theta = \log\lambda` from the best of them (the highest
+mean score, the lowest loss among ties)
 (:func:`skhypergrad.optimizers.minimize`, within bounds). Every evaluation is one
 entry of the returned history; the best entry is that of the highest mean score
 (ties: the lowest loss).
@@ -153,7 +154,7 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback):
 
     for lam in candidates:
         record(lam, evaluate(lam), "scan")
-    start = min(range(len(history)), key=lambda i: history[i]["value"])
+    start = best_entry(history)
     n_iter = 0
     if max_iter > 0:
         def objective(theta, _tol):

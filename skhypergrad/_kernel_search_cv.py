@@ -62,9 +62,32 @@ def _krr_search(final, spec, folds, search):
                                _optimizer(search.optimizer), search.max_iter, search.tol)
 
 
-def _engine(hypergradient):
-    """The search's ``hypergradient``: its default "aid-cg" is the exact fast path "eig"."""
-    return "eig" if hypergradient == "aid-cg" else hypergradient
+def _svc_spec(final):
+    if callable(final.kernel):
+        raise ValueError("SVC with a callable kernel is not supported; use a named kernel "
+                         "or kernel='precomputed'.")
+    if final.class_weight is not None:
+        raise ValueError("SVC(class_weight=...) is not supported.")
+    return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
+
+
+def _svc_search(final, spec, folds, search):
+    from sklearn.preprocessing import LabelEncoder
+
+    from .svc import search_svc
+
+    enc = LabelEncoder().fit(np.concatenate([folds[0].y_train, folds[0].y_test]))
+    coded = [f._replace(y_train=enc.transform(f.y_train), y_test=enc.transform(f.y_test))
+             for f in folds]
+    return search_svc(spec, coded, enc.classes_.shape[0],
+                      _engine(search.hypergradient, "kkt"), _optimizer(search.optimizer),
+                      search.max_iter, search.tol)
+
+
+def _engine(hypergradient, fast="eig"):
+    """The search's ``hypergradient``: its default "aid-cg" is the model's exact fast path
+    (``fast``)."""
+    return fast if hypergradient == "aid-cg" else hypergradient
 
 
 def _optimizer(optimizer):
@@ -75,11 +98,15 @@ def _optimizer(optimizer):
 
 def _adapters():
     from sklearn.kernel_ridge import KernelRidge
+    from sklearn.svm import SVC
 
     return {KernelRidge: KernelAdapter(
         names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
         classifier=False, scoring="neg_mean_squared_error", spec=_krr_spec,
-        search=_krr_search)}
+        search=_krr_search),
+        SVC: KernelAdapter(
+        names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
+        classifier=True, scoring="accuracy", spec=_svc_spec, search=_svc_search)}
 
 
 def kernel_adapter(final):

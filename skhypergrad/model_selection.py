@@ -136,7 +136,7 @@ def _unwrap(estimator):
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
             "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
             "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), a "
-            f"HuberRegressor, a KernelRidge, or a Pipeline ending with one; got "
+            f"HuberRegressor, a KernelRidge or SVC, or a Pipeline ending with one; got "
             f"{type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
@@ -265,15 +265,19 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
     ``HuberRegressor``                              ``alpha``, ``epsilon``
     ``KernelRidge`` (dense ``X``)                   ``alpha``, ``gamma``
+    ``SVC`` (dense ``X``)                           ``C``, ``gamma``
     ==============================================  =========================
 
-    The kernel models (``KernelRidge``) are searched by :mod:`skhypergrad.kernel_ridge`:
-    a scan of a coarse grid in units of the data, then gradient descent, every point a
+    The kernel models (``KernelRidge``, ``SVC``) are searched by
+    :mod:`skhypergrad.kernel_ridge` and :mod:`skhypergrad.svc`: a scan of a coarse grid in units of the data, then gradient descent, every point a
     row of ``cv_results_``; ``gamma`` is searched for the kernels with a width ("rbf",
-    "laplacian", "poly"); the default ``optimizer="gd"`` is L-BFGS-B for them (their
+    "laplacian", "poly"). ``SVC``'s points are ranked by their accuracy (``scoring`` None
+    or "accuracy"), its descent follows a smooth surrogate, the held-out logistic loss of
+    the scaled decision function (``mean_test_loss`` of ``cv_results_``). The default
+    ``optimizer="gd"`` is L-BFGS-B for them (their
     criterion is exact, its valleys narrow), and the default
-    ``hypergradient="aid-cg"`` the exact eigendecomposition of each training fold's
-    kernel. They store dense ``n x n`` kernels, refused when they would
+    ``hypergradient="aid-cg"`` their exact fast path (the eigendecomposition of each
+    training fold's kernel, the KKT system of the SVC's free coefficients). They store dense ``n x n`` kernels, refused when they would
     not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     For ``HuberRegressor`` the concomitant scale is estimated once, on the first
