@@ -179,7 +179,9 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups):
 
 
 def _results(history, params, n_splits):
-    """``cv_results_`` in ``GridSearchCV``'s format (scores: each fold's)."""
+    """``cv_results_`` in ``GridSearchCV``'s format (scores: each fold's), with the
+    criterion's mean held-out loss (``mean_test_loss``) and the phase of the search
+    (``phase``: "scan" or "descent") of each point."""
     n_rows = len(history)
     seconds = np.diff([0.0] + [h["seconds"] for h in history])
     scores = np.array([h["scores"] for h in history], dtype=np.float64)
@@ -196,4 +198,5 @@ def _results(history, params, n_splits):
     results["std_test_score"] = scores.std(axis=1)
     results["rank_test_score"] = rankdata(-means, method="min").astype(np.int32)
     results["mean_test_loss"] = np.array([h["value"] for h in history])
+    results["phase"] = np.array([h["phase"] for h in history])
     return results

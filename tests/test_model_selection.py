@@ -20,7 +20,7 @@ from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from sklearn.svm import NuSVC
 
 from skhypergrad.model_selection import HyperGradSearchCV
 
@@ -209,9 +209,9 @@ def test_unsupported_scoring_raises(scoring):
 
 
 @pytest.mark.parametrize("estimator", [
-    Ridge(), SVC(), LogisticRegression(l1_ratio=0.0),
+    Ridge(), NuSVC(), LogisticRegression(l1_ratio=0.0),
     Pipeline([("scale", StandardScaler()), ("ridge", Ridge())]),
-], ids=["ridge", "svc", "logreg-l2", "pipeline-ridge"])
+], ids=["ridge", "nusvc", "logreg-l2", "pipeline-ridge"])
 def test_unsupported_estimator_raises(estimator):
     X, y = _classification(n=40, p=4)
     y = (y == "yes").astype(float)
