@@ -3,7 +3,7 @@ r"""``HyperGradSearchCV`` for scikit-learn's kernel models (``KernelRidge``, ``S
 Each supported estimator class has a :class:`KernelAdapter` stating what is searched
 (``alpha`` / ``C`` / ``epsilon`` and ``gamma``), in which order the criterion reads
 them as ``lam``, how the search runs (:mod:`skhypergrad.kernel_ridge`,
-:mod:`skhypergrad.svm`) and which score ranks the evaluated points.
+:mod:`skhypergrad.svc`, :mod:`skhypergrad.svr`) and which score ranks the evaluated points.
 :func:`fit_kernel_search` runs the search on the folds of the splitter, fills the
 attributes of the search in ``GridSearchCV``'s format and refits the user's estimator
 at the best point.
@@ -71,6 +71,13 @@ def _svc_spec(final):
     return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
 
 
+def _svr_spec(final):
+    if callable(final.kernel):
+        raise ValueError("SVR with a callable kernel is not supported; use a named kernel "
+                         "or kernel='precomputed'.")
+    return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
+
+
 def _svc_search(final, spec, folds, search):
     from sklearn.preprocessing import LabelEncoder
 
@@ -82,6 +89,16 @@ def _svc_search(final, spec, folds, search):
     return search_svc(spec, coded, enc.classes_.shape[0],
                       _engine(search.hypergradient, "kkt"), _optimizer(search.optimizer),
                       search.max_iter, search.tol)
+
+
+def _svr_search(final, spec, folds, search):
+    from .svr import search_svr
+
+    if search.hypergradient not in ("aid-cg", "kkt"):
+        raise ValueError(f"hypergradient={search.hypergradient!r} is not available for SVR: "
+                         "its hypergradient is the exact KKT one (hypergradient='aid-cg', "
+                         "the default).")
+    return search_svr(spec, folds, _optimizer(search.optimizer), search.max_iter, search.tol)
 
 
 def _engine(hypergradient, fast="eig"):
@@ -98,7 +115,7 @@ def _optimizer(optimizer):
 
 def _adapters():
     from sklearn.kernel_ridge import KernelRidge
-    from sklearn.svm import SVC
+    from sklearn.svm import SVC, SVR
 
     return {KernelRidge: KernelAdapter(
         names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
@@ -106,7 +123,11 @@ def _adapters():
         search=_krr_search),
         SVC: KernelAdapter(
         names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
-        classifier=True, scoring="accuracy", spec=_svc_spec, search=_svc_search)}
+        classifier=True, scoring="accuracy", spec=_svc_spec, search=_svc_search),
+        SVR: KernelAdapter(
+        names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma else ("C", "epsilon"),
+        classifier=False, scoring="neg_mean_squared_error", spec=_svr_spec,
+        search=_svr_search)}
 
 
 def kernel_adapter(final):

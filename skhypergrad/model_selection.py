@@ -136,7 +136,7 @@ def _unwrap(estimator):
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
             "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
             "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), a "
-            f"HuberRegressor, a KernelRidge or SVC, or a Pipeline ending with one; got "
+            f"HuberRegressor, a KernelRidge, SVC or SVR, or a Pipeline ending with one; got "
             f"{type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
@@ -266,10 +266,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``HuberRegressor``                              ``alpha``, ``epsilon``
     ``KernelRidge`` (dense ``X``)                   ``alpha``, ``gamma``
     ``SVC`` (dense ``X``)                           ``C``, ``gamma``
+    ``SVR`` (dense ``X``)                           ``C``, ``epsilon``, ``gamma``
     ==============================================  =========================
 
-    The kernel models (``KernelRidge``, ``SVC``) are searched by
-    :mod:`skhypergrad.kernel_ridge` and :mod:`skhypergrad.svc`: a scan of a coarse grid in units of the data, then gradient descent, every point a
+    The kernel models (``KernelRidge``, ``SVC``, ``SVR``) are searched by
+    :mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.svc` and
+    :mod:`skhypergrad.svr`: a scan of a coarse grid in units of the data, then gradient descent, every point a
     row of ``cv_results_``; ``gamma`` is searched for the kernels with a width ("rbf",
     "laplacian", "poly"). ``SVC``'s points are ranked by their accuracy (``scoring`` None
     or "accuracy"), its descent follows a smooth surrogate, the held-out logistic loss of

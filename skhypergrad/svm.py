@@ -117,8 +117,11 @@ def _smo(K, y, C, a, G, tol, max_iter):
     return it, gap
 
 
-def smo(K, y, C, a0=None, tol=1e-10, max_iter=None):
+def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
     """Solve the binary SVC dual (module docstring) by SMO.
+
+    With ``p``, the same solver minimizes :math:`\frac12 a^T Q a + p^T a` under the same
+    constraints (libsvm's generic form; the SVC's is ``p = -1``).
 
     Parameters
     ----------
@@ -134,12 +137,14 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None):
         Largest KKT violation accepted.
     max_iter : int, default=None
         Pair updates (``max(10_000_000, 100 n)`` when None).
+    p : ndarray of shape (n,), default=None
+        Linear term (``-1`` when None).
 
     Returns
     -------
     a : ndarray of shape (n,)
     G : ndarray of shape (n,)
-        The gradient :math:`Qa - 1`.
+        The gradient :math:`Qa + p`.
     n_iter : int
     gap : float
         The KKT violation reached.
@@ -149,7 +154,7 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None):
     a = np.zeros(n) if a0 is None else np.clip(np.asarray(a0, dtype=np.float64), 0.0, C)
     if abs(float(y @ a)) > 1e-12 * max(C, 1.0) * n:
         a = np.zeros(n)
-    G = y * (K @ (a * y)) - 1.0
+    G = y * (K @ (a * y)) + (-1.0 if p is None else p)
     max_iter = max(10_000_000, 100 * n) if max_iter is None else int(max_iter)
     it, gap = _smo(np.ascontiguousarray(K), y, C, a, G, float(tol), max_iter)
     return a, G, int(it), float(gap)
