@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
 from ._threads import search_blas_limits
 from .dual import KernelRidgeMap
-from .hypergrad import ENGINES, get_engine
+from .hypergrad import ENGINES, BaseEngine, get_engine
 from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
 
 __all__ = ["KernelRidgeCriterion", "KernelRidgeHyperGrad", "search_kernel_ridge",
@@ -281,7 +281,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         "degree": [Interval(numbers.Real, 0, None, closed="left")],
         "coef0": [numbers.Real],
         "cv": ["cv_object"],
-        "hypergradient": [StrOptions({"eig"} | set(ENGINES) - {"nsid"}), object],
+        "hypergradient": [StrOptions({"eig"} | set(ENGINES) - {"nsid"}), BaseEngine],
         "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "optimizer": "no_validation",  # a name or an optimizer: checked by get_optimizer

@@ -47,7 +47,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._kernel_search import Evaluation, kernel_folds, kernel_search, log_grid
-from .hypergrad import ENGINES, get_engine
+from .hypergrad import ENGINES, BaseEngine, get_engine
 from .kernel_ridge import default_gamma
 from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
 from .svm import SVCDualMap, free_set, intercept_from_gradient, smo
@@ -373,7 +373,7 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         "degree": [Interval(numbers.Real, 0, None, closed="left")],
         "coef0": [numbers.Real],
         "cv": ["cv_object"],
-        "hypergradient": [StrOptions({"kkt"} | set(ENGINES) - {"nsid"}), object],
+        "hypergradient": [StrOptions({"kkt"} | set(ENGINES) - {"nsid"}), BaseEngine],
         "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "optimizer": "no_validation",
