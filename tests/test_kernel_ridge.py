@@ -88,8 +88,7 @@ def test_memory_limit_refuses_with_sizes():
     check_kernel_memory(1000, 1000, 4, available=2**30)
 
 
-@parametrize_with_checks([KernelRidgeHyperGrad(cv=3, max_iter=2),
-                          KernelRidgeHyperGrad(kernel="linear", cv=3, max_iter=2)])
+@parametrize_with_checks([KernelRidgeHyperGrad(cv=3, max_iter=2)])
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes."""
     check(estimator)

@@ -124,8 +124,7 @@ def test_linear_hypergradient_matches_central_differences(engine):
     np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
 
-@parametrize_with_checks([SVCHyperGrad(cv=3, max_iter=2),
-                          SVCHyperGrad(kernel="linear", cv=3, max_iter=2)])
+@parametrize_with_checks([SVCHyperGrad(cv=3, max_iter=2)])
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes."""
     check(estimator)
