@@ -17,6 +17,8 @@ from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad,
                            MultiTaskLassoHyperGrad, PoissonRegressorHyperGrad,
                            RidgeClassifierHyperGrad, RidgeHyperGrad, TweedieRegressorHyperGrad,
                            WeightedLassoHyperGrad)
+from .kernel_ridge import KernelRidgeHyperGrad
+from .svc import SVCHyperGrad
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
@@ -34,7 +36,7 @@ __all__ = [
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
     "TweedieRegressorHyperGrad", "RidgeHyperGrad", "RidgeClassifierHyperGrad",
-    "HuberRegressorHyperGrad", "HyperGradSearchCV",
+    "HuberRegressorHyperGrad", "KernelRidgeHyperGrad", "SVCHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",

@@ -43,6 +43,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, inner_setup
+from ._kernel_search_cv import fit_kernel_search, kernel_adapter
 from ._progress import Progress
 from ._scoring import (POLISH_EVALS, FoldScorer, FoldTransform, check_error_score,
                        check_search_scoring, descended_name, fold_view, polish, scan_entry,
@@ -131,6 +132,8 @@ def _unwrap(estimator):
         name, final = estimator.steps[-1]
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
+    if kernel_adapter(final) is not None:
+        return final, preprocessing, prefix
     if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
                               MultiTaskElasticNet, Ridge, RidgeClassifier, HuberRegressor)
                       + tuple(_GLMS)):
@@ -138,7 +141,8 @@ def _unwrap(estimator):
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
             "MultiTaskElasticNet, Ridge, RidgeClassifier, LogisticRegression, a "
             "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), a "
-            f"HuberRegressor, or a Pipeline ending with one; got {type(final).__name__}.")
+            f"HuberRegressor, a KernelRidge, SVC or SVR, or a Pipeline ending with one; got "
+            f"{type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
         column = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -255,7 +259,23 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``LogisticRegression()`` (L2, the default)      ``C``
     ``Ridge``, ``RidgeClassifier``                  ``alpha`` (L2)
     ``HuberRegressor``                              ``alpha``, ``epsilon``
+    ``KernelRidge`` (dense ``X``)                   ``alpha``, ``gamma``
+    ``SVC`` (dense ``X``)                           ``C``, ``gamma``
+    ``SVR`` (dense ``X``)                           ``C``, ``epsilon``, ``gamma``
     ==============================================  =========================
+
+    The kernel models (``KernelRidge``, ``SVC``, ``SVR``) are searched by
+    :mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.svc` and
+    :mod:`skhypergrad.svr`: a scan of a coarse grid in units of the data, then gradient descent, every point a
+    row of ``cv_results_``; ``gamma`` is searched for the kernels with a width ("rbf",
+    "laplacian", "poly"). ``SVC``'s points are ranked by their accuracy (``scoring`` None
+    or "accuracy"), its descent follows a smooth surrogate, the held-out logistic loss of
+    the scaled decision function (``mean_test_loss`` of ``cv_results_``). The default
+    ``optimizer="gd"`` is L-BFGS-B for them (their
+    criterion is exact, its valleys narrow), and the default
+    ``hypergradient="aid-cg"`` their exact fast path (the eigendecomposition of each
+    training fold's kernel, the KKT system of the SVC's free coefficients). They store dense ``n x n`` kernels, refused when they would
+    not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     For ``HuberRegressor`` the concomitant scale is estimated once, on the first
     training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
@@ -571,6 +591,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self
         """
         final, preprocessing, prefix = _unwrap(self.estimator)
+        if kernel_adapter(final) is not None:
+            with named("X and y"):
+                X, y, groups = indexable(X, y, groups)
+            check_cv_size(self.cv, _num_samples(X))
+            return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups)
         kind = _loss_kind(final)
         classifier = kind in _CLASSIFICATION
         multi_output = isinstance(final, MultiTaskElasticNet)

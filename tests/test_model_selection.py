@@ -20,7 +20,7 @@ from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
+from sklearn.svm import NuSVC
 
 from skhypergrad.model_selection import HyperGradSearchCV
 
@@ -214,9 +214,9 @@ def test_bad_scoring_raises(scoring, refit, match):
 
 
 @pytest.mark.parametrize("estimator", [
-    Lars(), SVC(), LogisticRegression(C=np.inf),
+    Lars(), NuSVC(), LogisticRegression(C=np.inf),
     Pipeline([("scale", StandardScaler()), ("lars", Lars())]),
-], ids=["lars", "svc", "logreg-unpenalized", "pipeline-lars"])
+], ids=["lars", "nusvc", "logreg-unpenalized", "pipeline-lars"])
 def test_unsupported_estimator_raises(estimator):
     X, y = _classification(n=40, p=4)
     y = (y == "yes").astype(float)

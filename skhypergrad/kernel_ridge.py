@@ -1,0 +1,363 @@
+r"""Kernel ridge regression tuned by hypergradient: ``alpha`` and the kernel's ``gamma``.
+
+scikit-learn's :class:`~sklearn.kernel_ridge.KernelRidge` (no intercept) fits the dual
+coefficients
+
+.. math::
+
+    c(\lambda) = (K + \alpha I)^{-1} y, \qquad \lambda = [\alpha, \gamma],
+
+and predicts :math:`K(X', X)\,c`. The held-out loss of a fold (training rows T,
+validation rows V) is the mean squared error
+:math:`E = \frac{1}{|V|}\|K_{VT}\,c - y_V\|^2`, whose gradient is
+
+.. math::
+
+    \partial_\alpha E = -c^T v, \qquad
+    \partial_\gamma E = -(\partial_\gamma K_{TT}\, c)^T v
+    + \tfrac{2}{|V|} (K_{VT} c - y_V)^T \partial_\gamma K_{VT}\, c,
+    \qquad (K_{TT} + \alpha I)\, v = \tfrac{2}{|V|} K_{VT}^T (K_{VT} c - y_V).
+
+The second term of :math:`\partial_\gamma E` is the validation kernel's own dependence on
+:math:`\gamma`, added to what an engine returns (:math:`B^T v` of
+:class:`~skhypergrad.dual.KernelRidgeMap`).
+
+**Fast path** (``hypergradient="eig"``, the default): the eigendecomposition
+:math:`K_{TT} = U \Lambda U^T` of each training fold, computed once per
+:math:`\gamma` and kept, gives :math:`c` and :math:`v` at any :math:`\alpha` in
+:math:`O(n^2)`; a change of :math:`\alpha` alone (the scan's inner loop) costs no
+factorization. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-fp"``,
+``"itd"``, ...) computes the same gradient through the map.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import check_cv
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
+from ._threads import search_blas_limits
+from .dual import KernelRidgeMap
+from .hypergrad import ENGINES, BaseEngine, get_engine
+from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
+
+__all__ = ["KernelRidgeCriterion", "KernelRidgeHyperGrad", "search_kernel_ridge",
+           "default_gamma"]
+
+#: the scan: gamma over these factors of the default width, alpha over these factors of
+#: the mean diagonal of the kernel
+_GAMMA_FACTORS = 10.0 ** np.arange(-3, 3)
+_ALPHA_FACTORS = 10.0 ** np.arange(-6, 2)
+#: bounds of the descent, as factors of the same scales
+_GAMMA_RANGE = (1e-4, 1e3)
+_ALPHA_RANGE = (1e-8, 1e3)
+
+
+def default_gamma(X):
+    r"""scikit-learn's ``gamma="scale"``: :math:`1 / (p\,\mathrm{Var}(X))` (1 when X is
+    constant)."""
+    v = float(np.var(X)) * X.shape[1]
+    return 1.0 / v if v > 0 else 1.0
+
+
+class _Fold:
+    """One fold's pair data, targets, and the eigendecomposition at the last gamma."""
+
+    def __init__(self, spec, data):
+        self.y_train = data.y_train
+        self.y_test = data.y_test
+        self.train = pair_data(spec, data.X_train)
+        self.test = pair_data(spec, data.X_test, None if spec.kernel == "precomputed"
+                              else data.X_train)
+        self._gamma = None
+
+    def at(self, gamma):
+        """``(K, dK, Kv, dKv, evals, evecs)`` at ``gamma`` (kept for the next call)."""
+        if self._gamma != gamma:
+            K, dK = self.train.kernel(gamma, derivative=True)
+            Kv, dKv = self.test.kernel(gamma, derivative=True)
+            evals, evecs = np.linalg.eigh(K)
+            self._cache = (K, dK, Kv, dKv, np.maximum(evals, 0.0), evecs)
+            self._gamma = gamma
+        return self._cache
+
+
+class KernelRidgeCriterion:
+    r"""Mean over folds of the held-out squared error of kernel ridge, and its gradient.
+
+    Parameters
+    ----------
+    spec : KernelSpec
+    folds : list of FoldData
+        The folds' rows (see :func:`~skhypergrad._kernel_search.kernel_folds`).
+    hypergradient : str or BaseEngine, default="eig"
+        "eig" (the eigendecomposition, see the module docstring) or an engine of
+        :mod:`skhypergrad.hypergrad` run on :class:`~skhypergrad.dual.KernelRidgeMap`.
+
+    Notes
+    -----
+    ``lam`` is ``[alpha, gamma]`` for kernels with a width, ``[alpha]`` otherwise.
+    """
+
+    def __init__(self, spec, folds, hypergradient="eig"):
+        self.spec = spec
+        self.folds = [_Fold(spec, f) for f in folds]
+        self.hypergradient = hypergradient
+        self.engine = None if hypergradient == "eig" else get_engine(hypergradient)
+
+    @property
+    def n_hyper(self):
+        return 2 if self.spec.has_gamma else 1
+
+    def fold(self, k, lam):
+        """``(loss, grad)`` of fold ``k`` at ``lam``."""
+        lam = np.asarray(lam, dtype=np.float64)
+        alpha = float(lam[0])
+        gamma = float(lam[1]) if self.spec.has_gamma else 0.0
+        f = self.folds[k]
+        K, dK, Kv, dKv, evals, U = f.at(gamma)
+        c = U @ ((U.T @ f.y_train) / (evals + alpha))
+        r = Kv @ c - f.y_test
+        n_v = r.shape[0]
+        loss = float(r @ r) / n_v
+        gc = Kv.T @ (2.0 * r / n_v)
+        if self.engine is None:
+            v = U @ ((U.T @ gc) / (evals + alpha))
+            grad = [-float(c @ v)]
+            if dK is not None:
+                grad.append(-float((dK @ c) @ v))
+            grad = np.array(grad)
+        else:
+            pgmap = KernelRidgeMap(K, f.y_train, dK, step=1.0 / (evals[-1] + alpha))
+            grad = self.engine.hypergradient(pgmap, lam, c, lambda _: gc).grad.copy()
+        if dKv is not None:  # the validation kernel's own dependence on gamma
+            grad[1] += float((2.0 * r / n_v) @ (dKv @ c))
+        return loss, grad
+
+    def __call__(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
+        negated losses)."""
+        out = [self.fold(k, lam) for k in range(len(self.folds))]
+        losses = np.array([o[0] for o in out])
+        grad = np.mean([o[1] for o in out], axis=0)
+        return Evaluation(float(losses.mean()), grad, losses, -losses)
+
+
+def _scales(spec, X):
+    """``(alpha_scale, gamma_scale)``: the mean diagonal of the kernel at the default
+    width, and that width (None without one)."""
+    if spec.kernel == "precomputed":
+        return float(np.mean(np.diag(X))) or 1.0, None
+    gamma = default_gamma(X) if spec.has_gamma else None
+    if spec.kernel == "linear":
+        diag = np.einsum("ij,ij->i", X, X)
+    elif spec.kernel == "poly":
+        diag = (gamma * np.einsum("ij,ij->i", X, X) + spec.coef0) ** spec.degree
+    else:
+        diag = np.ones(1)
+    return float(np.mean(diag)) or 1.0, gamma
+
+
+def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max_iter=30,
+                        tol=1e-4, callback=None):
+    """Scan then descend the cross-validated squared error of kernel ridge.
+
+    Parameters
+    ----------
+    spec : KernelSpec
+    folds : list of FoldData
+        The folds' rows (see :func:`~skhypergrad._kernel_search.kernel_folds`).
+    hypergradient : str or BaseEngine, default="eig"
+    optimizer : str or optimizer, default="lbfgs"
+    max_iter : int, default=30
+    tol : float, default=1e-4
+    callback : callable, default=None
+
+    Returns
+    -------
+    history : list of dict
+        See :func:`~skhypergrad._kernel_search.kernel_search`; ``lam`` is
+        ``[alpha, gamma]`` (``[alpha]`` without a width).
+    n_iter : int
+    """
+    n_train = max(f.y_train.shape[0] for f in folds)
+    n_test = max(f.y_test.shape[0] for f in folds)
+    # per fold: the pair data and K, dK, U (n_train^2), and the validation blocks
+    check_kernel_memory(n_train, n_train + n_test, 4 * len(folds))
+    a, g = _scales(spec, folds[0].X_train)
+    criterion = KernelRidgeCriterion(spec, folds, hypergradient)
+    axes = [a * _ALPHA_FACTORS] + ([] if g is None else [g * _GAMMA_FACTORS])
+    lo = [a * _ALPHA_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
+    hi = [a * _ALPHA_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
+    # gamma varies slowest: one eigendecomposition per fold and gamma
+    grid = log_grid(axes[::-1])[:, ::-1]
+    return kernel_search(criterion, grid, (np.array(lo), np.array(hi)), optimizer,
+                         max_iter, tol, callback, n_rows=n_train)
+
+
+def _check_X(estimator, X, reset):
+    kernel = estimator.kernel
+    if kernel == "precomputed":
+        X = validate_data(estimator, X, reset=reset, dtype=np.float64)
+        if reset and X.shape[0] != X.shape[1]:
+            raise ValueError(f"kernel='precomputed' needs a square kernel matrix to fit, got "
+                             f"shape {X.shape}.")
+        return X
+    return validate_data(estimator, X, reset=reset, dtype=np.float64)
+
+
+class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
+    r"""Kernel ridge regression with ``alpha`` and ``gamma`` tuned by hypergradient descent.
+
+    Minimizes the K-fold cross-validated mean squared error of
+    :class:`~sklearn.kernel_ridge.KernelRidge` over :math:`\log\alpha` and
+    :math:`\log\gamma`: a scan of a coarse grid (``alpha`` over 1e-6 to 10 times the
+    mean diagonal of the kernel, ``gamma`` over 1e-3 to 100 times scikit-learn's
+    ``"scale"`` width :math:`1 / (p\,\mathrm{Var}(X))`), then L-BFGS-B from its
+    best point, the gradient from implicit differentiation of the dual solution
+    (:mod:`skhypergrad.kernel_ridge`). It then refits on all the data: ``dual_coef_``
+    are those of ``KernelRidge(alpha=alpha_, kernel=kernel, gamma=gamma_)``.
+
+    **Memory**: each fold keeps dense matrices of its training rows (the kernel, its
+    derivative, the eigenvectors, the pair data): about ``32 n^2`` bytes per fold for
+    ``n`` training rows. A fit that would take more than half of the available memory is
+    refused with a ``MemoryError`` (:func:`~skhypergrad.kernels.check_kernel_memory`).
+    Sparse ``X`` is not supported (a ``TypeError``).
+
+    Parameters
+    ----------
+    kernel : {"rbf", "laplacian", "poly", "linear", "precomputed"}, default="rbf"
+        The kernel (see :mod:`skhypergrad.kernels`). With "precomputed", ``X`` is the
+        kernel between samples (``n x n`` to fit, ``n_test x n`` to predict) and only
+        ``alpha`` is tuned.
+    degree : float, default=3
+        Degree of "poly".
+    coef0 : float, default=1
+        Constant of "poly".
+    cv : int or cross-validation generator, default=5
+        Folds (scikit-learn's ``cv``).
+    hypergradient : {"eig"} or engine name or BaseEngine, default="eig"
+        How the hypergradient is computed: "eig" (eigendecomposition per fold and
+        width), or an engine of :mod:`skhypergrad.hypergrad` ("aid-cg", "aid-fp", "itd",
+        "itd-reverse").
+    max_iter : int, default=30
+        Steps of the descent after the scan (0: the scan alone).
+    tol : float, default=1e-4
+        Relative improvement under which the descent stops.
+    optimizer : str or optimizer, default="lbfgs"
+        See :func:`~skhypergrad.optimizers.minimize`.
+
+    Attributes
+    ----------
+    alpha_ : float
+    gamma_ : float or None
+        None for kernels without a width.
+    dual_coef_ : ndarray of shape (n_samples,)
+    X_fit_ : ndarray
+        Training data (the training kernel for "precomputed").
+    history_ : list of dict
+        Every evaluation (see :func:`~skhypergrad._kernel_search.kernel_search`).
+    best_score_ : float
+        Cross-validated mean squared error at the chosen point.
+    n_iter_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhypergrad import KernelRidgeHyperGrad
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, (80, 1)); y = np.sin(X[:, 0]) + 0.1 * rng.randn(80)
+    >>> model = KernelRidgeHyperGrad(max_iter=10).fit(X, y)
+    >>> bool(model.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints = {
+        "kernel": [StrOptions(set(KERNELS))],
+        "degree": [Interval(numbers.Real, 0, None, closed="left")],
+        "coef0": [numbers.Real],
+        "cv": ["cv_object"],
+        "hypergradient": [StrOptions({"eig"} | set(ENGINES) - {"nsid"}), BaseEngine],
+        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "optimizer": "no_validation",  # a name or an optimizer: checked by get_optimizer
+    }
+
+    def __init__(self, kernel="rbf", *, degree=3, coef0=1, cv=5, hypergradient="eig",
+                 max_iter=30, tol=1e-4, optimizer="lbfgs"):
+        self.optimizer = optimizer
+        self.kernel = kernel
+        self.degree = degree
+        self.coef0 = coef0
+        self.cv = cv
+        self.hypergradient = hypergradient
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        return tags
+
+    def _spec(self):
+        return KernelSpec(self.kernel, float(self.degree), float(self.coef0)).check()
+
+    def fit(self, X, y):
+        """Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Dense data, or the kernel (n_samples, n_samples) for "precomputed".
+        y : ndarray of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
+        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
+            raise ValueError(f"kernel='precomputed' needs a square kernel matrix, got shape "
+                             f"{X.shape}.")
+        spec = self._spec()
+        splits = list(check_cv(self.cv, y).split(X, y))
+        folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed")
+        history, self.n_iter_ = search_kernel_ridge(
+            spec, folds, self.hypergradient, self.optimizer, self.max_iter, self.tol)
+        best = history[best_entry(history)]
+        self.history_ = history
+        self.best_score_ = float(best["value"])
+        self.alpha_ = float(best["lam"][0])
+        self.gamma_ = float(best["lam"][1]) if spec.has_gamma else None
+        self.X_fit_ = X
+        K, _ = pair_data(spec, X).kernel(self.gamma_ or 0.0)
+        K = K.copy()
+        K[np.diag_indices_from(K)] += self.alpha_
+        with search_blas_limits(K):
+            self.dual_coef_ = np.linalg.solve(K, y)
+        return self
+
+    def predict(self, X):
+        """Predictions :math:`K(X, X_{fit})\\,c`.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Data, or the kernel against the training samples for "precomputed".
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = _check_X(self, X, reset=False)
+        spec = self._spec()
+        if spec.kernel == "precomputed":
+            return X @ self.dual_coef_
+        K, _ = pair_data(spec, X, self.X_fit_).kernel(self.gamma_ or 0.0)
+        return K @ self.dual_coef_

@@ -1,0 +1,185 @@
+r"""Kernel matrices, their derivative in the width :math:`\gamma`, and their memory limit.
+
+The kernels are scikit-learn's (:func:`sklearn.metrics.pairwise.pairwise_kernels`):
+
+============== ==================================================== ==============================
+kernel         :math:`k(x, x')`                                      :math:`\partial_\gamma k`
+============== ==================================================== ==============================
+"linear"       :math:`x^T x'`                                       (no :math:`\gamma`)
+"rbf"          :math:`\exp(-\gamma\|x - x'\|^2)`                    :math:`-\|x - x'\|^2 k`
+"laplacian"    :math:`\exp(-\gamma\|x - x'\|_1)`                    :math:`-\|x - x'\|_1 k`
+"poly"         :math:`(\gamma x^T x' + c_0)^d`                      :math:`d\,(\gamma x^T x' + c_0)^{d-1} x^T x'`
+"precomputed"  the matrix given                                      (no :math:`\gamma`)
+============== ==================================================== ==============================
+
+A :class:`KernelSpec` holds the kernel's name and its fixed parameters (``degree``,
+``coef0``); a :class:`PairData` holds what does not depend on :math:`\gamma`
+between two sets of rows (squared distances, L1 distances or inner products), from
+which :meth:`PairData.kernel` gives :math:`K` and :math:`\partial_\gamma K` at any
+:math:`\gamma` in one elementwise pass.
+
+**Memory.** The models of this library that use kernels store dense
+``n x n`` matrices of float64 (8 n^2 bytes each, a few at a time: the kernel, its
+derivative, the pair data). :func:`check_kernel_memory` refuses, with a
+``MemoryError`` that states the sizes, matrices that would not fit in a fraction of
+the memory available.
+"""
+
+import os
+from typing import NamedTuple
+
+import numpy as np
+from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
+
+__all__ = ["KERNELS", "KernelSpec", "PairData", "pair_data", "check_kernel_memory",
+           "available_memory"]
+
+#: the kernels supported, and whether each has a width gamma
+KERNELS = {"linear": False, "rbf": True, "laplacian": True, "poly": True, "precomputed": False}
+
+#: largest fraction of the available memory the kernel matrices of a fit may take
+MEMORY_FRACTION = 0.5
+
+
+class KernelSpec(NamedTuple):
+    """A kernel by name with its fixed parameters (see the module docstring).
+
+    Attributes
+    ----------
+    kernel : str
+        One of :data:`KERNELS`.
+    degree : float
+        Degree ``d`` of "poly".
+    coef0 : float
+        Constant ``c_0`` of "poly".
+    """
+
+    kernel: str = "rbf"
+    degree: float = 3.0
+    coef0: float = 1.0
+
+    @property
+    def has_gamma(self):
+        """Whether the kernel has a width :math:`\\gamma` (a hyperparameter)."""
+        return KERNELS[self.kernel]
+
+    def check(self):
+        """The spec itself; ValueError for an unknown kernel."""
+        if not isinstance(self.kernel, str) or self.kernel not in KERNELS:
+            raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {self.kernel!r}.")
+        return self
+
+
+class PairData(NamedTuple):
+    """What :math:`K(X_a, X_b)` needs that does not depend on :math:`\\gamma`.
+
+    Attributes
+    ----------
+    spec : KernelSpec
+    base : ndarray of shape (n_a, n_b)
+        Squared distances ("rbf"), L1 distances ("laplacian"), inner products
+        ("linear", "poly") or the kernel itself ("precomputed").
+    """
+
+    spec: KernelSpec
+    base: np.ndarray
+
+    def kernel(self, gamma, derivative=False):
+        r"""``K`` at ``gamma``, and :math:`\partial_\gamma K` when ``derivative``
+        (None for kernels without a width).
+
+        Parameters
+        ----------
+        gamma : float
+            Width (ignored by "linear" and "precomputed").
+        derivative : bool, default=False
+
+        Returns
+        -------
+        K : ndarray of shape (n_a, n_b)
+        dK : ndarray of shape (n_a, n_b) or None
+        """
+        kind, B = self.spec.kernel, self.base
+        if kind in ("linear", "precomputed"):
+            return B, None
+        if kind in ("rbf", "laplacian"):
+            K = np.exp(-gamma * B)
+            return K, (-B * K if derivative else None)
+        d, c0 = self.spec.degree, self.spec.coef0
+        s = gamma * B + c0
+        K = s ** d
+        return K, (d * s ** (d - 1) * B if derivative else None)
+
+
+def pair_data(spec, Xa, Xb=None):
+    """The :class:`PairData` of rows ``Xa`` against rows ``Xb`` (``Xa`` when None).
+
+    Parameters
+    ----------
+    spec : KernelSpec
+    Xa : ndarray of shape (n_a, n_features)
+        For "precomputed": the kernel rows themselves, of shape (n_a, n_b), with
+        ``Xb`` the column indices (an int array) or None (all).
+    Xb : ndarray of shape (n_b, n_features), default=None
+
+    Returns
+    -------
+    PairData
+    """
+    kind = spec.kernel
+    if kind == "precomputed":
+        return PairData(spec, Xa if Xb is None else Xa[:, Xb])
+    same = Xb is None
+    Xb = Xa if same else Xb
+    if kind == "rbf":
+        D = euclidean_distances(Xa, None if same else Xb, squared=True)
+        if same:
+            np.fill_diagonal(D, 0.0)
+        return PairData(spec, np.maximum(D, 0.0, out=D))
+    if kind == "laplacian":
+        return PairData(spec, manhattan_distances(Xa, Xb))
+    return PairData(spec, Xa @ Xb.T)
+
+
+def available_memory():
+    """Bytes of memory available (Linux ``MemAvailable``), or None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_kernel_memory(n_rows, n_cols, n_matrices, available=None):
+    """Refuse kernel matrices that would not fit in memory.
+
+    ``n_matrices`` dense float64 matrices of shape (n_rows, n_cols) must take at most
+    :data:`MEMORY_FRACTION` (a half) of the available memory.
+
+    Parameters
+    ----------
+    n_rows, n_cols : int
+    n_matrices : int
+        How many such matrices are alive at once.
+    available : int, default=None
+        Bytes available (:func:`available_memory` when None; no check when unknown).
+
+    Raises
+    ------
+    MemoryError
+        With the sizes, when they would not fit.
+    """
+    available = available_memory() if available is None else available
+    need = 8.0 * n_rows * n_cols * n_matrices
+    if available is not None and need > MEMORY_FRACTION * available:
+        raise MemoryError(
+            f"Kernel methods store dense n x n matrices: {n_matrices} matrices of "
+            f"{n_rows} x {n_cols} float64 need {need / 2**30:.2f} GiB, more than "
+            f"{MEMORY_FRACTION:.0%} of the {available / 2**30:.2f} GiB available. Use fewer "
+            "samples (e.g. a subsample, or a Nystroem approximation with a linear model).")
