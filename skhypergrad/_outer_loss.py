@@ -14,7 +14,7 @@ from numba import njit
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
-from .datafits import Logistic, Quadratic
+from .datafits import Logistic, Quadratic, weighted
 from .hypergrad._protocols import OuterGradient
 
 #: a dense ``X`` predicts from the columns of the nonzero coefficients when they are
@@ -224,7 +224,8 @@ class _HeldOutGradient(OuterGradient):
         return self.outer.grad_take(w, indices)
 
 
-def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None):
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None,
+                  sample_weight=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
     ``loss``: a name of :data:`OUTER_LOSSES` the model's datafit declares, or "auto"
@@ -237,9 +238,13 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
     :mod:`skhypergrad._design`): its column means are subtracted from the
     validation rows (from a copy of dense rows; implicitly from sparse ones, read
     in place) and its target mean from the validation targets, so that ``w`` is
-    read in the training map's coordinates.
+    read in the training map's coordinates. ``sample_weight`` (of the validation
+    rows, as ``y_val_encoded``): the weighted mean loss
+    :math:`\sum_i s_i \ell_i / \sum_i s_i`, as scikit-learn's metrics take
+    ``sample_weight``.
     """
     loss_datafit, factor = _outer_datafit(loss, model)
+    loss_datafit = weighted(loss_datafit, sample_weight)
     datafit = model.get_datafit()
     if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
                                  and datafit.n_outputs == 1):

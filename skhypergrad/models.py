@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 
-from .datafits import BaseDatafit, check_datafit, datafit_class
+from .datafits import BaseDatafit, check_datafit, datafit_class, weighted
 from .fixed_point import ProxGradMap
 from .glm import Tweedie
 from .penalties import (
@@ -197,7 +197,7 @@ class InnerModel:
         """
         return self.get_penalty().check_lam(lam, n_features)
 
-    def make_map(self, X, y_encoded, lipschitz=None, center=False):
+    def make_map(self, X, y_encoded, lipschitz=None, center=False, sample_weight=None):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.
 
         Parameters
@@ -213,12 +213,16 @@ class InnerModel:
             Centre a dense ``X`` when the model fits an intercept (see
             :class:`~skhypergrad.fixed_point.ProxGradMap`): what the criteria and
             estimators do, so that shifting the columns or the target changes nothing.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows (rescaled to mean 1): the datafit is then
+            :func:`~skhypergrad.datafits.weighted`, :math:`\frac1n\sum_i s_i \ell_i`.
 
         Returns
         -------
         ProxGradMap
         """
-        return ProxGradMap(self.get_datafit(), self.get_penalty(), X, y_encoded,
+        return ProxGradMap(weighted(self.get_datafit(), sample_weight), self.get_penalty(),
+                           X, y_encoded,
                            fit_intercept=self.fit_intercept, lipschitz=lipschitz,
                            center=center)
 
