@@ -9,6 +9,7 @@ import copy
 import numbers
 import warnings
 from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,7 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_consistent_length, column_or_1d
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
@@ -117,7 +118,7 @@ class BaseHyperGrad(BaseEstimator):
 
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
-    def _fit(self, X, y, groups=None):
+    def _fit(self, X, y, groups=None, sample_weight=None):
         X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
                          multi_output=self._multi_output)
         if groups is not None:
@@ -128,8 +129,11 @@ class BaseHyperGrad(BaseEstimator):
         X = self._training_design(X)
         get_optimizer(self.optimizer)
         model = self._inner_model(y).bind(y)
-        n_samples = X.shape[0]
-        scales = search_scales(model.make_map(X, model.encode(y)), X, y)
+        weights = self._sample_weights(X, y, model, sample_weight)
+        sw = weights.fit
+        # the number of samples the estimator's C reads: the sum of the weights
+        n_samples = X.shape[0] if sw is None else float(np.sum(sw))
+        scales = search_scales(model.make_map(X, model.encode(y), sample_weight=sw), X, y)
         lo, hi = self._bounds(scales, n_samples)
         if np.any(lo <= 0) or np.any(hi < lo):
             raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
@@ -151,14 +155,15 @@ class BaseHyperGrad(BaseEstimator):
                          label=type(self).__name__,
                          names=lambda lam: self._hyper_names(lam, n_samples))
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
-            result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates)
+            result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates,
+                                  weights)
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             refit = default_solver(self.solver, tol=self._refit_tol,
                                    random_state=self.random_state, datafit=datafit)
             # from the intercept-only model: exact (all zeros) when lam >= lam_max
             # (a dense X centred, in a copy: the criterion's folds read X)
-            full_map = model.make_map(X, model.encode(y), center=True)
+            full_map = model.make_map(X, model.encode(y), center=True, sample_weight=sw)
             w = refit.solve(full_map, lam, null_model(full_map)).w
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
@@ -171,12 +176,23 @@ class BaseHyperGrad(BaseEstimator):
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
 
-    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
+    def _sample_weights(self, X, y, model, sample_weight):
+        """The :class:`SampleWeights` of a fit: ``sample_weight`` validated (None when
+        not given), for the datafit and the held-out losses alike; a classifier with a
+        ``class_weight`` overrides this to weigh its datafit by class."""
+        if sample_weight is None:
+            return SampleWeights(None, None)
+        sw = check_fit_sample_weight(sample_weight, X)
+        return SampleWeights(sw, sw)
+
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates,
+                weights=None):
         """The :class:`~skhypergrad._tune.TuneResult` of the search: ``search``
         (:func:`~skhypergrad._tune.tune` with the estimator's settings) of the criterion
-        of ``cv`` (``groups`` as its splitter takes them), from ``lam0`` or the best of
-        the scan's ``candidates``."""
-        criterion, X_train, y_train = self._criterion(X, y, groups)
+        of ``cv`` (``groups`` as its splitter takes them, ``weights`` a
+        :class:`SampleWeights`), from ``lam0`` or the best of the scan's
+        ``candidates``."""
+        criterion, X_train, y_train = self._criterion(X, y, groups, weights)
         return search(model, X_train, y_train, criterion, lam0, bounds=bounds,
                       candidates=candidates)
 
@@ -206,25 +222,29 @@ class BaseHyperGrad(BaseEstimator):
                 stacklevel=4)
         return moved
 
-    def _criterion(self, X, y, groups=None):
+    def _criterion(self, X, y, groups=None, weights=None):
         """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds.
 
         The folds are split once, with ``groups`` (for group splitters), and the same
         ones serve every evaluation: a generator or an iterable of splits is read once,
         and a shuffling splitter without a seed does not change its folds during the
-        search.
+        search. ``weights`` (a :class:`SampleWeights` of the rows of ``X``, or None)
+        are split with the rows.
         """
         cv = self.cv
+        fit_w, score_w = (None, None) if weights is None else weights
         check_cv_size(cv, X.shape[0])
         if isinstance(cv, numbers.Real) and not isinstance(cv, numbers.Integral):
             stratify = y if self._is_classifier else None
-            X_tr, X_val, y_tr, y_val = train_test_split(
-                X, y, test_size=cv, random_state=self.random_state, stratify=stratify)
-            return HeldOut(X_val, y_val), X_tr, y_tr
+            tr, val = train_test_split(np.arange(X.shape[0]), test_size=cv,
+                                       random_state=self.random_state, stratify=stratify)
+            return HeldOut(X[val], y[val], sample_weight=_rows_of(fit_w, tr),
+                           sample_weight_val=_rows_of(score_w, val)), X[tr], y[tr]
         splits = list(check_cv(cv, y, classifier=self._is_classifier).split(X, y, groups))
         if not splits:
             raise ValueError(f"cv={cv!r} gives no split of the data.")
-        return CrossVal(cv=splits, n_jobs=self.n_jobs), X, y
+        return CrossVal(cv=splits, n_jobs=self.n_jobs, sample_weight=fit_w,
+                        score_sample_weight=score_w), X, y
 
     def _set_solution(self, pgmap, model, w):
         design = pgmap.design
@@ -265,6 +285,31 @@ class BaseHyperGrad(BaseEstimator):
         coef = self.coef_
         out = X @ (coef.T if coef.ndim == 2 else coef)
         return np.asarray(out) + self.intercept_
+
+
+class SampleWeights(NamedTuple):
+    """The per-sample weights of a fit: ``fit`` those of the datafit (the user's
+    ``sample_weight`` times the class weights), ``score`` those of the held-out losses
+    (the user's ``sample_weight``, as ``ElasticNetCV`` weighs its ``mse_path_``); None
+    for unit weights."""
+
+    fit: Any
+    score: Any
+
+
+def check_fit_sample_weight(sample_weight, X):
+    """``sample_weight`` of a fit as float64 (scikit-learn's ``_check_sample_weight``:
+    a number for every row, or one weight per row), nonnegative with a positive sum
+    (ValueError otherwise)."""
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.sum(sw) > 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    return sw
+
+
+def _rows_of(values, rows):
+    """``values[rows]``, None for None."""
+    return None if values is None else values[rows]
 
 
 def _at_bound(lam, lo, hi):

@@ -34,7 +34,7 @@ def _take_rows(X, rows, sparse_format=None):
 
 
 def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=None,
-                  sample_weight=None):
+                  sample_weight=None, score_sample_weight=None):
     """``(pgmap, outer)`` of one fold: the map on the ``train`` rows, the held-out loss
     on the ``test`` rows (``y`` already encoded), the training rows of a dense ``X``
     centred (see :mod:`skhypergrad._design`) and the held-out rows read with the
@@ -51,13 +51,13 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     The fold's warm starts are then on those columns, the same ones at every
     evaluation.
 
-    ``sample_weight`` (of the rows of ``X``, or None) is split with the rows: the
-    training rows' weights enter the fold's datafit, the held-out rows' its loss
-    (each rescaled to mean 1 on its rows).
+    ``sample_weight`` and ``score_sample_weight`` (of the rows of ``X``, or None) are
+    split with the rows: the training rows' ``sample_weight`` enter the fold's
+    datafit, the held-out rows' ``score_sample_weight`` its held-out loss (each
+    rescaled to mean 1 on its rows).
     """
-    sw_train = sw_test = None
-    if sample_weight is not None:
-        sw_train, sw_test = sample_weight[train], sample_weight[test]
+    sw_train = None if sample_weight is None else sample_weight[train]
+    sw_test = None if score_sample_weight is None else score_sample_weight[test]
     X_train, columns = _take_rows(X, train, sparse_format), None
     penalty = model.get_penalty()
     if sp.issparse(X_train) and X_train.format == "csc" \

@@ -191,7 +191,7 @@ _FOLD_CACHE_BYTES = 512 * 2**20
 
 
 def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
-                         inner_state, compute_grad, problem=None, sample_weight=None):
+                         inner_state, compute_grad, problem=None, weights=(None, None)):
     """One cross-validation fold: train on ``train`` rows, held-out loss on ``test`` rows.
 
     A pure module-level function (like scikit-learn's ``_path_residuals``) so
@@ -205,7 +205,7 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     """
     if problem is None:
         problem = _fold_problem(model, X, y, train, test, loss, inner_state.lipschitz,
-                                _solver_format(solver), sample_weight)
+                                _solver_format(solver), *weights)
     pgmap, outer = problem
     out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
     if not sp.issparse(X):
@@ -501,18 +501,22 @@ class CrossVal(BaseCriterion):
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     sample_weight : array-like of shape (n_samples,), default=None
-        Weights of the rows of the ``X`` the criterion is evaluated on, split with
-        the rows: a fold is trained on the weighted datafit of its training rows and
-        scored by the weighted mean held-out loss of its test rows (as
-        :class:`HeldOut`, each rescaled on its own rows). The mean over the folds
-        stays unweighted.
+        Weights of the rows of the ``X`` the criterion is evaluated on in the
+        training datafit, split with the rows: a fold is trained on the weighted
+        datafit of its training rows (rescaled to mean 1 there, see :class:`HeldOut`).
+    score_sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the same rows in the held-out loss: a fold is scored by the
+        weighted mean loss of its test rows (as ``ElasticNetCV`` weights its
+        ``mse_path_``). The mean over the folds stays unweighted.
     """
 
-    def __init__(self, cv=5, n_jobs=None, loss="auto", *, sample_weight=None):
+    def __init__(self, cv=5, n_jobs=None, loss="auto", *, sample_weight=None,
+                 score_sample_weight=None):
         self.cv = cv
         self.n_jobs = n_jobs
         self.loss = loss
         self.sample_weight = sample_weight
+        self.score_sample_weight = score_sample_weight
 
     def _repr_params(self):
         return [("cv", repr(self.cv)), ("n_jobs", repr(self.n_jobs)), ("loss", repr(self.loss))]
@@ -541,9 +545,9 @@ class CrossVal(BaseCriterion):
                 (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
             return none
         def build():
-            sw = self._weights(X.shape[0])
-            problems = [_fold_problem(model, X, y_enc, train, test, self.loss,
-                                      sample_weight=sw)
+            weights = self._weights(X.shape[0])
+            problems = [_fold_problem(model, X, y_enc, train, test, self.loss, None, None,
+                                      *weights)
                         for train, test in splits]
             designs = [pgmap.design for pgmap, _ in problems]
             if problems[0][0].datafit.least_squares and all(map(gram_pays, designs)):
@@ -552,12 +556,14 @@ class CrossVal(BaseCriterion):
             return problems
 
         splits_key = (self.loss,) + tuple(train.tobytes() for train, _ in splits)
-        return self._cached((X_in, y_in, model, self.sample_weight), splits_key, build)
+        return self._cached((X_in, y_in, model, self.sample_weight,
+                             self.score_sample_weight), splits_key, build)
 
     def _weights(self, n_samples):
-        """The rows' weights as a float64 vector (each fold rescales its own rows'), or
-        None."""
-        return _check_weights(self.sample_weight, n_samples)
+        """``(sample_weight, score_sample_weight)`` as float64 vectors or None (each fold
+        rescales its own rows')."""
+        return (_check_weights(self.sample_weight, n_samples),
+                _check_weights(self.score_sample_weight, n_samples, "score_sample_weight"))
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
         X_in, y_in = X, y
@@ -571,11 +577,11 @@ class CrossVal(BaseCriterion):
             raise ValueError(f"folds must be indices of the {len(splits)} splits, got {folds}.")
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
-        sw = self._weights(X.shape[0])
+        weights = self._weights(X.shape[0])
         outcomes = Parallel(n_jobs=self.n_jobs)(
             delayed(_fold_value_and_grad)(model, X, y_enc, *splits[k], lam, self.loss,
                                           solver, engine, states[k], compute_grad,
-                                          problems[k], sw)
+                                          problems[k], weights)
             for k in chosen)
         k = len(outcomes)
         value = np.mean([o.value for o in outcomes])

@@ -102,6 +102,15 @@ class BaseDatafit:
     #: :math:`\sum_i s_i d_i(\theta_i / s_i)` (``d_i`` the unweighted one's terms, 0
     #: where :math:`s_i = 0`); :func:`weighted` then gives the weighted datafit
     accepts_sample_weight = False
+    #: the per-sample weights bound to the datafit (mean 1 over its rows), or None for
+    #: unit weights (a :class:`WeightedDatafit`'s)
+    sample_weight = None
+
+    @property
+    def unit_curvature(self):
+        """``curvature`` of the datafit with unit weights (the search's scales read it:
+        a weighted datafit's ``curvature`` is scaled by its largest weight)."""
+        return self.curvature
 
     def data_curvature(self, y):
         """The curvature the steps and scales of a problem with targets ``y`` are set by:
@@ -469,6 +478,10 @@ class WeightedDatafit(BaseDatafit):
         self.newton_model = "diagonal" if datafit.newton_model == "diagonal" else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
+
+    @property
+    def unit_curvature(self):
+        return self.datafit.curvature
 
     def data_curvature(self, y):
         return self.datafit.data_curvature(y) * self._s_max

@@ -177,13 +177,18 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": float(lam[0])}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1), in the training datafit (rescaled to sum
+            to ``n_samples``, as scikit-learn's ``ElasticNet``) and in the held-out
+            losses (weighted means, as ``ElasticNetCV``'s ``mse_path_``); integer
+            weights fit as the rows repeated, zero weights as the rows dropped.
         groups : array-like of shape (n_samples,), default=None
             Group labels of the samples, for a group splitter as ``cv``
             (e.g. :class:`~sklearn.model_selection.GroupKFold`).
@@ -192,7 +197,7 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         -------
         self
         """
-        return self._fit(X, y, groups)
+        return self._fit(X, y, groups, sample_weight)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``.
@@ -599,7 +604,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -607,6 +612,12 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1): each sample's loss is multiplied by its
+            weight (and by its class's weight, ``class_weight``), as in scikit-learn's
+            ``LogisticRegression``, whose ``C`` multiplies the weighted *sum* of the
+            losses; the held-out losses are weighted means (the class weights
+            left out, as ``LogisticRegressionCV`` scores).
         groups : array-like of shape (n_samples,), default=None
             Group labels of the samples, for a group splitter as ``cv``
             (e.g. :class:`~sklearn.model_selection.StratifiedGroupKFold`).
@@ -615,7 +626,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         -------
         self
         """
-        return self._fit(X, y, groups)
+        return self._fit(X, y, groups, sample_weight)
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
@@ -816,7 +827,7 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
             self.intercept_ = np.zeros(coef.shape[0])
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune ``C`` on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -824,12 +835,16 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1): each sample's loss is multiplied by its
+            weight, as in scikit-learn's ``LinearSVC``, whose ``C`` multiplies the
+            weighted *sum* of the losses; the held-out losses are weighted means.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight=sample_weight)
 
     def decision_function(self, X):
         """Signed distances: shape (n_samples,) for two classes, (n_samples, n_classes)
@@ -897,7 +912,7 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
         -------
         self
         """
-        return super().fit(X, y, groups)
+        return super().fit(X, y, groups=groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_.T + intercept_``.
@@ -1091,7 +1106,7 @@ class _GLMHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": alpha}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune the penalty on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -1100,12 +1115,17 @@ class _GLMHyperGrad(RegressorMixin, BaseHyperGrad):
         y : array-like of shape (n_samples,)
             Targets in the datafit's domain (``y >= 0`` with a positive mean, or
             ``y > 0`` for the Gamma model).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1), in the training datafit (rescaled to sum
+            to ``n_samples``, as scikit-learn's ``PoissonRegressor``) and in the held-out
+            losses (weighted means, mean deviances); integer
+            weights fit as the rows repeated, zero weights as the rows dropped.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted means ``exp(X @ coef_ + intercept_)``.
