@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_consistent_length, column_or_1d
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
@@ -29,7 +30,8 @@ from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
 from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 
-__all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "lam1_max", "null_model"]
+__all__ = ["BaseHyperGrad", "ClassWeightMixin", "default_solver", "inner_setup", "lam1_max",
+           "null_model"]
 
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
@@ -180,9 +182,7 @@ class BaseHyperGrad(BaseEstimator):
         """The :class:`SampleWeights` of a fit: ``sample_weight`` validated (None when
         not given), for the datafit and the held-out losses alike; a classifier with a
         ``class_weight`` overrides this to weigh its datafit by class."""
-        if sample_weight is None:
-            return SampleWeights(None, None)
-        sw = check_fit_sample_weight(sample_weight, X)
+        sw = None if sample_weight is None else check_fit_sample_weight(sample_weight, X)
         return SampleWeights(sw, sw)
 
     def _search(self, search, model, X, y, groups, lam0, bounds, candidates,
@@ -287,6 +287,17 @@ class BaseHyperGrad(BaseEstimator):
         return np.asarray(out) + self.intercept_
 
 
+class ClassWeightMixin:
+    """``class_weight`` of a classifier (a dict of labels to weights, "balanced" or
+    None): the weights of its datafit are ``sample_weight`` times those of the
+    classes (:func:`class_sample_weights`), its held-out losses are weighted by
+    ``sample_weight`` alone."""
+
+    def _sample_weights(self, X, y, model, sample_weight):
+        sw = None if sample_weight is None else check_fit_sample_weight(sample_weight, X)
+        return SampleWeights(class_sample_weights(self.class_weight, y, sw), sw)
+
+
 class SampleWeights(NamedTuple):
     """The per-sample weights of a fit: ``fit`` those of the datafit (the user's
     ``sample_weight`` times the class weights), ``score`` those of the held-out losses
@@ -305,6 +316,26 @@ def check_fit_sample_weight(sample_weight, X):
     if not np.sum(sw) > 0:
         raise ValueError("sample_weight must have a positive sum.")
     return sw
+
+
+def class_sample_weights(class_weight, y, sample_weight):
+    r"""The weights of a classifier's datafit: ``sample_weight`` (None: all 1) times
+    the weight of each sample's class, as scikit-learn's ``LogisticRegressionCV``
+    computes them: a dict (labels to weights, 1 for a label not in it; ValueError
+    for a key that is not a class of ``y``) or ``"balanced"``,
+    :math:`\sum_i w_i / (K \sum_{i: y_i = k} w_i)` for class ``k`` (scikit-learn's
+    ``compute_class_weight`` on all of ``y``, once, before any split); None when
+    ``class_weight`` is None."""
+    if class_weight is None:
+        return sample_weight
+    classes = np.unique(y)
+    if isinstance(class_weight, dict) and not set(class_weight) <= set(classes):
+        raise ValueError(f"The class_weight dict must have class labels as keys; classes "
+                         f"are {classes}, got the keys {sorted(class_weight)}.")
+    per_class = compute_class_weight(class_weight, classes=classes, y=y,
+                                     sample_weight=sample_weight)
+    cw = per_class[np.searchsorted(classes, y)]
+    return cw if sample_weight is None else sample_weight * cw
 
 
 def _rows_of(values, rows):

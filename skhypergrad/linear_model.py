@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
-from ._base import BaseHyperGrad, default_solver, null_model
+from ._base import BaseHyperGrad, ClassWeightMixin, default_solver, null_model
 from ._validation import check_bounds
 from .criteria import HeldOut
 from ._search_space import GLM, LOG_LOSS, SQUARED_HINGE
@@ -485,7 +485,7 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
 
 
 @_doc
-class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
+class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
     r"""L1 / elastic-net logistic regression whose ``C`` (and ``l1_ratio``) are tuned.
 
     Binary problems use the logistic loss, more classes the multinomial one.
@@ -517,6 +517,12 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         ``C / (1 - l1_ratio)``); when None, ``C`` in ``(0.1, 1e4) * C_min`` (for the
         elastic net, the L2 weight relative to the curvature as in
         :class:`ElasticNetHyperGrad`).
+    class_weight : dict or "balanced", default=None
+        Weights of the classes in the training loss, multiplied into
+        ``sample_weight``: a dict of labels to weights (1 for a label not in it), or
+        ``"balanced"``, ``n_samples / (n_classes * np.bincount(y))`` (with
+        ``sample_weight``, its sums per class), computed once on all of ``y`` as
+        ``LogisticRegressionCV`` does; the held-out losses are not weighted by class.
     %(common)s
 
     Attributes
@@ -556,11 +562,14 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
         "C_bounds": _BOUNDS,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
     def __init__(self, *, penalty="l1", cv=5, C_init=None, l1_ratio_init=0.5, C_bounds=None,
                  hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None):
+                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None,
+                 class_weight=None):
+        self.class_weight = class_weight
         self.penalty = penalty
         self.cv = cv
         self.C_init = C_init
@@ -703,7 +712,7 @@ def _broadcast_lam(entry, n_features):
 
 
 @_doc
-class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
+class LinearSVCHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
     r"""Linear SVM (squared hinge, L2 or L1 penalty) whose ``C`` is tuned by hypergradient
     descent.
 
@@ -740,6 +749,9 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
     intercept_scaling : float, default=1.0
         The synthetic feature's value ``s`` (``fit_intercept=True``), as in
         ``LinearSVC``.
+    class_weight : dict or "balanced", default=None
+        Weights of the classes in the training loss, multiplied into
+        ``sample_weight`` (see :class:`LogisticRegressionHyperGrad`).
     %(common)s
 
     Attributes
@@ -770,6 +782,7 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
         **BaseHyperGrad._parameter_constraints,
         "penalty": [StrOptions({"l2", "l1"})],
         "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "class_weight": [None, dict, StrOptions({"balanced"})],
         "C_bounds": _BOUNDS,
         "intercept_scaling": [Interval(numbers.Real, 0, None, closed="neither")],
     }
@@ -777,7 +790,8 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
     def __init__(self, *, penalty="l2", cv=5, C_init=None, C_bounds=None,
                  intercept_scaling=1.0, hypergradient="aid-cg", solver="auto", optimizer="gd",
                  max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
-                 verbose=0, callback=None):
+                 verbose=0, callback=None, class_weight=None):
+        self.class_weight = class_weight
         self.penalty = penalty
         self.cv = cv
         self.C_init = C_init
