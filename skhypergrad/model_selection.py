@@ -41,7 +41,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._base import BaseHyperGrad, inner_setup
+from ._base import BaseHyperGrad, class_sample_weights, inner_setup
 from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
                             l2_scale, lam1_max)
 from ._threads import search_blas_limits
@@ -49,6 +49,7 @@ from ._tune import tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
                           check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
+from ._routing import route_fit_params, search_router
 from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
@@ -141,10 +142,12 @@ def _loss_kind(final):
     return "log" if isinstance(final, LogisticRegression) else "squared"
 
 
-def _inner_model(final, y):
-    """The inner model of the final step (an L1 model for ``ElasticNet(l1_ratio=1)``)."""
+def _inner_model(final, y, n_samples=None):
+    """The inner model of the final step (an L1 model for ``ElasticNet(l1_ratio=1)``);
+    ``n_samples``: the ``n`` of a classifier's ``C`` (the sum of the sample weights),
+    its class weights applied by the search."""
     try:
-        model = from_estimator(final, y)
+        model = from_estimator(final, y, n_samples=n_samples, class_weight_applied=True)
     except ValueError as exc:
         raise ValueError(f"Unsupported estimator {type(final).__name__}: {exc}") from exc
     if model.penalty == "elasticnet" and model.lam[1] == 0:
@@ -461,7 +464,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)  # the estimator is validated by its fit
     @atomic_fit
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, **params):
         """Search the regularization parameters, then refit the best estimator.
 
         Parameters
@@ -476,6 +479,16 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             Targets (class labels of any type for ``LogisticRegression``).
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter given as ``cv``.
+        **params : dict
+            Parameters of the estimator's ``fit``, as ``GridSearchCV`` takes them
+            (see :mod:`skhypergrad._routing`): ``sample_weight``
+            (``step__sample_weight`` for a pipeline's final step), or, with
+            scikit-learn's metadata routing enabled, the parameters the estimator
+            and the scorer request. The final step's ``sample_weight`` weighs its
+            training loss on every fold (and in the refit, which gets every
+            parameter); the weights the scorer requests weigh the held-out losses.
+            A classifier's ``class_weight`` multiplies the training weights, computed
+            on each fold's training rows as the refit computes it on all of them.
 
         Returns
         -------
@@ -492,18 +505,27 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         check_cv_size(self.cv, _num_samples(X))
         y = check_target(y, classifier=classifier,
                          multi_output=isinstance(final, MultiTaskElasticNet))
-        model = _inner_model(final, y)
-        n_samples = y.shape[0]
+        fit_params = route_fit_params(self, self._routing_scorer(), X, groups, params)
+        groups = fit_params.groups
+        class_weight = getattr(final, "class_weight", None) if classifier else None
+        fit_weight = class_sample_weights(class_weight, y, fit_params.sample_weight)
+        # the n of C (a classifier's): the sum of the weights of the refit's loss
+        n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
+        model = _inner_model(final, y, n_samples)
         space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
         if model.get_penalty().n_hyper(1) == 2:  # (alpha, l1_ratio): the elastic nets
             space = space._replace(names=space.names + ("l1_ratio",))
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
+        sw = fit_params.sample_weight
+        train_weights = [class_sample_weights(class_weight, y[train], _rows(sw, train))
+                         for train, _ in splits]
         folds = Parallel(n_jobs=self.n_jobs)(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
-                                   n_samples / len(train) if classifier else 1.0)
-            for train, test in splits)
+                                  n_samples / _total(w_train, train) if classifier else 1.0,
+                                  w_train, fit_params.score_weight)
+            for (train, test), w_train in zip(splits, train_weights))
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
@@ -532,7 +554,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
             t0 = time.perf_counter()
-            self.best_estimator_.fit(X, y)
+            self.best_estimator_.fit(X, y, **fit_params.estimator)
             self.refit_time_ = time.perf_counter() - t0
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
@@ -542,7 +564,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """``(lam0, bounds, candidates)``: bounds in the user's parameter or relative to the
         data, and either the scan's paths (``init="scan"``) or the estimator's ``lam``,
         off the flat region, in bounds."""
-        maps = [model.make_map(f.X_train, model.encode(f.y_train)) for f in folds]
+        maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
+                for f in folds]
         scales = SearchScales(
             max(safe_lam_max(lam1_max(m), f.X_train, f.y_train) / f.scale
                 for m, f in zip(maps, folds)),
@@ -585,6 +608,28 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             _store(results, "train_score", -losses[:, k:], splits=True)
         return results
 
+    def get_metadata_routing(self):
+        """The routing of the search's parameters, as ``GridSearchCV``'s: ``fit`` to the
+        estimator's ``fit``, ``fit`` and ``score`` to the scorer's ``score``, ``fit``
+        to the splitter's ``split`` (see :mod:`skhypergrad._routing`).
+
+        Returns
+        -------
+        sklearn.utils.metadata_routing.MetadataRouter
+        """
+        return search_router(self, self._routing_scorer())
+
+    def _routing_scorer(self):
+        """The scorer the parameters are routed to: ``scoring`` when it is a callable,
+        else the scorer of its name (of the estimator's loss for None)."""
+        if callable(self.scoring):
+            return self.scoring
+        name = self.scoring
+        if name is None:
+            name = _SCORING[_loss_kind(_unwrap(self.estimator)[0])]
+        return _SCORERS[name](_unwrap(self.estimator)[0]) if name in _SCORERS \
+            else get_scorer(name)
+
     def score(self, X, y):
         """Score of the refit estimator on ``(X, y)`` with ``scorer_``.
 
@@ -626,6 +671,16 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Class labels of the refit classifier (``refit=True``)."""
         _best_estimator_has("classes_")(self)
         return self.best_estimator_.classes_
+
+
+def _rows(values, rows):
+    """``values[rows]``, None for None."""
+    return None if values is None else values[rows]
+
+
+def _total(weights, rows):
+    """The sum of ``weights`` (the number of ``rows`` for None)."""
+    return len(rows) if weights is None else float(np.sum(weights))
 
 
 def _store(results, key, array, splits=False, rank=False):

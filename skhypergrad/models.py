@@ -236,11 +236,12 @@ class InnerModel:
                 + (f", classes={short(self.classes)})" if self.classes is not None else ")"))
 
 
-def from_estimator(estimator, y):
+def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
     r"""The inner model and hyperparameters of a scikit-learn linear model.
 
     Conversions (``n`` is the number of samples of ``y``, the *full* training
-    set given to the estimator):
+    set given to the estimator, or ``n_samples``: the sum of the sample weights of
+    a weighted fit, whose ``C`` multiplies the weighted sum of the losses):
 
     ==========================================  ===========================================
     estimator                                   ``lam``
@@ -283,6 +284,12 @@ def from_estimator(estimator, y):
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
+    n_samples : float, default=None
+        The ``n`` of ``C``'s conversion when it is not the number of targets.
+    class_weight_applied : bool, default=False
+        Whether the caller multiplies the estimator's ``class_weight`` into the sample
+        weights of the datafit itself (the inner model has none); otherwise an
+        estimator with a ``class_weight`` raises a ValueError.
 
     Returns
     -------
@@ -323,9 +330,10 @@ def from_estimator(estimator, y):
         C = float(estimator.C)
         if not 0 < C < np.inf:
             raise ValueError(f"LogisticRegression needs a finite C > 0, got C={estimator.C!r}.")
-        if getattr(estimator, "class_weight", None) is not None:
-            raise ValueError("LogisticRegression(class_weight=...) is not supported.")
-        n = len(y)
+        if getattr(estimator, "class_weight", None) is not None and not class_weight_applied:
+            raise ValueError("LogisticRegression(class_weight=...) is not supported here: "
+                             "weigh the samples by class instead.")
+        n = len(y) if n_samples is None else n_samples
         lam = logistic_lam_from_sklearn(C, rho, n)
         classes = LabelEncoder().fit(np.asarray(y)).classes_
         datafit = "logistic" if len(classes) == 2 else "multinomial"
@@ -335,7 +343,7 @@ def from_estimator(estimator, y):
         return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
                           lam=lam).bind(y)
     if isinstance(estimator, LinearSVC):
-        return _svc_model(estimator, y)
+        return _svc_model(estimator, y, n_samples, class_weight_applied)
     raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression, "
                      f"LinearSVC, PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
                      f"skhypergrad InnerModel; got {name}.")
@@ -369,7 +377,7 @@ def _glm_datafit(estimator):
     return Tweedie(power)
 
 
-def _svc_model(estimator, y):
+def _svc_model(estimator, y, n_samples=None, class_weight_applied=False):
     """The inner model of a ``LinearSVC`` (see :func:`from_estimator`)."""
     if estimator.loss != "squared_hinge":
         raise ValueError(f"LinearSVC(loss={estimator.loss!r}) is not differentiable; "
@@ -377,13 +385,15 @@ def _svc_model(estimator, y):
     if getattr(estimator, "multi_class", "ovr") != "ovr":
         raise ValueError(f"LinearSVC(multi_class={estimator.multi_class!r}) is not "
                          "supported; use multi_class='ovr'.")
-    if estimator.class_weight is not None:
-        raise ValueError("LinearSVC(class_weight=...) is not supported.")
+    if estimator.class_weight is not None and not class_weight_applied:
+        raise ValueError("LinearSVC(class_weight=...) is not supported here: weigh the "
+                         "samples by class instead.")
     C = float(estimator.C)
     if not 0 < C < np.inf:
         raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
     return InnerModel("squared_hinge", estimator.penalty, False,
-                      lam=svc_lam_from_sklearn(C, len(y))).bind(y)
+                      lam=svc_lam_from_sklearn(C, len(y) if n_samples is None
+                                               else n_samples)).bind(y)
 
 
 def _multitask_model(estimator, y):

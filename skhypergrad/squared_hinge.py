@@ -33,7 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._outer_loss import register_outer_loss
-from .datafits import BaseDatafit, per_weight, register_datafit, weighted_mean
+from .datafits import (BaseDatafit, check_sample_weight, per_weight, register_datafit,
+                       weighted_mean)
 
 __all__ = ["SquaredHinge", "SquaredHingeOvR", "squared_hinge_loss", "squared_hinge_scorer",
            "append_intercept_column"]
@@ -202,14 +203,15 @@ register_datafit(SquaredHingeOvR)
 register_outer_loss("squared_hinge", lambda datafit: (datafit, 1.0))
 
 
-def squared_hinge_loss(y_true, decision, *, labels=None):
+def squared_hinge_loss(y_true, decision, *, labels=None, sample_weight=None):
     r"""Mean squared hinge of a decision function, summed over classes for one-vs-rest.
 
     Two classes (``decision`` of shape (n,), positive for ``labels[1]``):
     :math:`\frac1n\sum_i \max(0, 1 - y_i d_i)^2`, :math:`y_i = \pm 1`. More
     (shape (n, K), column ``k`` for ``labels[k]``):
     :math:`\frac1n\sum_i\sum_k \max(0, 1 - Y_{ik} d_{ik})^2`. It is the held-out
-    loss ``"squared_hinge"`` the search minimizes.
+    loss ``"squared_hinge"`` the search minimizes. With ``sample_weight``, the
+    weighted mean :math:`\sum_i s_i \ell_i / \sum_i s_i`.
 
     Parameters
     ----------
@@ -218,12 +220,15 @@ def squared_hinge_loss(y_true, decision, *, labels=None):
     labels : array-like, default=None
         The classes in the order of the decision function's columns (sorted
         ``y_true`` labels when None).
+    sample_weight : array-like of shape (n_samples,), default=None
 
     Returns
     -------
     float
     """
     y_true = np.asarray(y_true)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, y_true.shape[0])
     decision = np.asarray(decision, dtype=np.float64)
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     idx = np.searchsorted(labels, y_true)
@@ -231,16 +236,17 @@ def squared_hinge_loss(y_true, decision, *, labels=None):
                                                  != y_true):
         raise ValueError("y_true has labels outside labels.")
     if decision.ndim == 1:
-        return SquaredHinge().loss(2.0 * idx - 1.0, decision)
-    return SquaredHingeOvR(labels.shape[0]).loss(idx, decision)
+        return SquaredHinge().loss(2.0 * idx - 1.0, decision, sample_weight)
+    return SquaredHingeOvR(labels.shape[0]).loss(idx, decision, sample_weight)
 
 
-def squared_hinge_scorer(estimator, X, y):
+def squared_hinge_scorer(estimator, X, y, sample_weight=None):
     """Scorer (greater is better): ``-squared_hinge_loss(y, estimator.decision_function(X),
-    labels=estimator.classes_)``, e.g. ``GridSearchCV(LinearSVC(), ...,
-    scoring=squared_hinge_scorer)``; :class:`~skhypergrad.HyperGradSearchCV`'s
-    ``"neg_squared_hinge"``."""
-    return -squared_hinge_loss(y, estimator.decision_function(X), labels=estimator.classes_)
+    labels=estimator.classes_, sample_weight=sample_weight)``, e.g.
+    ``GridSearchCV(LinearSVC(), ..., scoring=squared_hinge_scorer)``;
+    :class:`~skhypergrad.HyperGradSearchCV`'s ``"neg_squared_hinge"``."""
+    return -squared_hinge_loss(y, estimator.decision_function(X), labels=estimator.classes_,
+                               sample_weight=sample_weight)
 
 
 def append_intercept_column(X, intercept_scaling=1.0):
