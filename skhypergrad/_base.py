@@ -51,13 +51,15 @@ def default_solver(solver, tol=1e-8, random_state=None, datafit=None):
     return _SOLVERS[solver](tol=tol)
 
 
-def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None):
+def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None,
+                weighted=False):
     """``(engine, solver, inner_tol)`` of a search from the estimator's parameters.
 
     ``"nsid"`` is :class:`~skhypergrad.hypergrad.NSID` seeded by ``random_state``
     (as is an NSID instance without a seed of its own);
     with a stochastic engine (NSID) the inner problems are solved by minibatch
     SAGA when ``solver="auto"`` (a full gradient per step is what NSID avoids),
+    unless the problems are ``weighted`` (SAGA's kernels take no sample weights),
     and a stochastic solver is asked for no more than a relative gap of 1e-6.
     """
     from .hypergrad import NSID
@@ -69,7 +71,7 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=Non
         if engine.random_state is None and random_state is not None:
             engine = copy.copy(engine)  # the estimator's seed, the user's instance untouched
             engine.random_state = random_state
-        if isinstance(solver, str) and solver == "auto":
+        if isinstance(solver, str) and solver == "auto" and not weighted:
             solver = "saga"
     solver = default_solver(solver, random_state=random_state, datafit=datafit)
     if isinstance(solver, StochasticProxGradient):
@@ -149,7 +151,8 @@ class BaseHyperGrad(BaseEstimator):
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
         datafit = model.get_datafit()
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
-                                                self._inner_tol, self.random_state, datafit)
+                                                self._inner_tol, self.random_state, datafit,
+                                                weighted=sw is not None)
 
         search = partial(tune, optimizer=self.optimizer, engine=engine, solver=solver,
                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,

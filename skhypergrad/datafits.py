@@ -118,6 +118,11 @@ class BaseDatafit:
         (``curvature = None``) defines it from ``y`` (see :mod:`skhypergrad.glm`)."""
         return self.curvature
 
+    def take_rows(self, samples):
+        """The datafit of the rows ``samples`` of its targets (itself: only a datafit with
+        weights bound to its rows, a :class:`WeightedDatafit`, has rows of its own)."""
+        return self
+
     def kernel_params(self):
         """The datafit's parameters as the minibatch kernels read them (float64 array)."""
         return np.empty(0)
@@ -462,15 +467,18 @@ class WeightedDatafit(BaseDatafit):
         A datafit with ``accepts_sample_weight``.
     sample_weight : array-like of shape (n_samples,)
         Nonnegative weights of the rows it is evaluated on (rescaled to mean 1).
+    rescale : bool, default=True
+        False: the weights as given (the rows of a weighted datafit, see
+        :meth:`take_rows`).
     """
 
-    def __init__(self, datafit, sample_weight):
+    def __init__(self, datafit, sample_weight, *, rescale=True):
         check_datafit(datafit)
         if not datafit.accepts_sample_weight:
             raise ValueError(f"The datafit {datafit!r} does not take sample weights.")
         s = np.asarray(sample_weight, dtype=np.float64)
         self.datafit = datafit
-        self.sample_weight = check_sample_weight(s, s.shape[0])
+        self.sample_weight = check_sample_weight(s, s.shape[0]) if rescale else s
         self._s_max = float(np.max(self.sample_weight))
         for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
                      "constant_hessian"):
@@ -485,6 +493,11 @@ class WeightedDatafit(BaseDatafit):
 
     def data_curvature(self, y):
         return self.datafit.data_curvature(y) * self._s_max
+
+    def take_rows(self, samples):
+        """The datafit of the rows ``samples``, with their weights as they are (not
+        rescaled: the minibatch estimates of the full datafit stay unbiased)."""
+        return WeightedDatafit(self.datafit, self.sample_weight[samples], rescale=False)
 
     def encode(self, y):
         return self.datafit.encode(y)

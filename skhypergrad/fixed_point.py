@@ -273,18 +273,21 @@ class ProxGradMap(FixedPointMap):
     # -- the smooth part Psi ---------------------------------------------------
     def forward_step(self, w, samples=None):
         r"""``Psi(w) = w - g grad F(w)``; on the rows ``samples`` only, an unbiased estimate."""
-        design, y = self._rows(samples)
-        return w - self.step * self.datafit.gradient(design, y, w)
+        design, y, datafit = self._rows(samples)
+        return w - self.step * datafit.gradient(design, y, w)
 
     def forward_step_vjp(self, w, u, samples=None):
         r"""``(d Psi / dw)^T u = u - g H u`` (``H`` symmetric, so also the JVP)."""
-        design, y = self._rows(samples)
-        return u - self.step * self.datafit.hessp(design, y, w, u)
+        design, y, datafit = self._rows(samples)
+        return u - self.step * datafit.hessp(design, y, w, u)
 
     def _rows(self, samples):
+        """``(design, y, datafit)`` of the rows ``samples`` (all when None): a weighted
+        datafit keeps its rows' weights, not rescaled (unbiased estimates)."""
         if samples is None:
-            return self.design, self.y
-        return self.design.take_rows(samples), self.y[samples]
+            return self.design, self.y, self.datafit
+        return (self.design.take_rows(samples), self.y[samples],
+                self.datafit.take_rows(samples))
 
     # -- the nonsmooth part T ----------------------------------------------------
     def _coef_args(self):

@@ -529,7 +529,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
-                                                self.random_state, model.get_datafit())
+                                                self.random_state, model.get_datafit(),
+                                                weighted=fit_weight is not None)
         callback = None if self.callback is None else \
             (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs,

@@ -215,7 +215,7 @@ class InnerModel:
             estimators do, so that shifting the columns or the target changes nothing.
         sample_weight : array-like of shape (n_samples,), default=None
             Weights of the rows (rescaled to mean 1): the datafit is then
-            :func:`~skhypergrad.datafits.weighted`, :math:`\frac1n\sum_i s_i \ell_i`.
+            :func:`~skhypergrad.datafits.weighted`, the mean of ``s_i`` times the losses.
 
         Returns
         -------
