@@ -26,6 +26,7 @@ from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
                           one_convergence_warning)
 from .criteria import CrossVal, HeldOut
+from .datafits import weighted
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
 from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
@@ -149,7 +150,7 @@ class BaseHyperGrad(BaseEstimator):
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
-        datafit = model.get_datafit()
+        datafit = weighted(model.get_datafit(), sw)  # what "auto" solvers are chosen for
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
                                                 self._inner_tol, self.random_state, datafit,
                                                 weighted=sw is not None)

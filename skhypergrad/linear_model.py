@@ -121,6 +121,11 @@ _COMMON_ATTRS = """
 """
 
 
+def _first(pair):
+    """The first of a pair, None for None."""
+    return None if pair is None else pair[0]
+
+
 def _doc(cls):
     cls.__doc__ = cls.__doc__.replace("    %(common)s\n", _COMMON_DOC.strip("\n") + "\n") \
         .replace("    %(attrs)s\n", _COMMON_ATTRS.strip("\n") + "\n")
@@ -418,13 +423,16 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
                          random_state=random_state, verbose=verbose, callback=callback)
         self.early_stopping = early_stopping
 
-    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates, weights=None):
         """With ``early_stopping`` (see the class docstring): the common weight of
         :class:`LassoHyperGrad`, then the weights' descent from it on four fifths of
-        the rows, kept only if it predicts the other fifth significantly better."""
+        the rows, kept only if it predicts the other fifth significantly better
+        (sample weights split with the rows; the other fifth's errors weighted)."""
         if not self.early_stopping:
-            return super()._search(search, model, X, y, groups, lam0, bounds, candidates)
-        common = self._common_search(search, X, y, groups, lam0, bounds, candidates)
+            return super()._search(search, model, X, y, groups, lam0, bounds, candidates,
+                                   weights)
+        common = self._common_search(search, X, y, groups, lam0, bounds, candidates,
+                                     weights)
         if not self._can_hold_out(X):
             return common._replace(lam=np.full(X.shape[1], common.lam[0]), history=[
                 _broadcast_lam(h, X.shape[1]) for h in common.history])
@@ -436,11 +444,17 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
                                               test_size=_EARLY_STOPPING_FRACTION,
                                               random_state=seed)
         X_fit, y_fit, X_mon, y_mon = X[fit_rows], y[fit_rows], X[mon_rows], y[mon_rows]
+        w_fit = w_mon = None
+        if weights is not None and weights.fit is not None:
+            w_fit, w_mon = (weights.fit[fit_rows], weights.score[fit_rows]), \
+                weights.score[mon_rows]
         criterion, X_train, y_train = self._criterion(
-            X_fit, y_fit, None if groups is None else groups[fit_rows])
+            X_fit, y_fit, None if groups is None else groups[fit_rows], w_fit)
         weighted = search(model, X_train, y_train, criterion, start, bounds=bounds,
-                          monitor=(HeldOut(X_mon, y_mon), X_fit, y_fit))
-        errors = partial(self._held_out_errors, model, X_fit, y_fit, X_mon, y_mon)
+                          monitor=(HeldOut(X_mon, y_mon, sample_weight=_first(w_fit),
+                                           sample_weight_val=w_mon), X_fit, y_fit))
+        errors = partial(self._held_out_errors, model, X_fit, y_fit, X_mon, y_mon,
+                         _first(w_fit), w_mon)
         keep = _significantly_lower(errors(weighted.lam), errors(start))
         lam, value = (weighted.lam, weighted.value) if keep else (start, common.value)
         history = [_broadcast_lam(h, X.shape[1]) for h in common.history] + weighted.history
@@ -455,30 +469,34 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         return X.shape[0] >= _EARLY_STOPPING_MIN_SAMPLES and \
             (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split"))
 
-    def _common_search(self, search, X, y, groups, lam0, bounds, candidates):
+    def _common_search(self, search, X, y, groups, lam0, bounds, candidates, weights=None):
         """:class:`LassoHyperGrad`'s search on all the rows: one weight for every feature
         (history entries, and the callback's, with ``lam`` repeated for each)."""
         n_features = X.shape[1]
         history_callback = self._history_callback(X.shape[0])
         callback = None if history_callback is None else \
             (lambda h: history_callback(_broadcast_lam(h, n_features)))
-        criterion, X_train, y_train = self._criterion(X, y, groups)
+        criterion, X_train, y_train = self._criterion(X, y, groups, weights)
         return search(InnerModel("quadratic", "l1", self.fit_intercept,
                                  positive=self.positive), X_train, y_train,
                       criterion, lam0[:1], bounds=(bounds[0][:1], bounds[1][:1]),
                       candidates=None if candidates is None else
                       [path[:, :1] for path in candidates], callback=callback)
 
-    def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, lam):
+    def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, w_fit, w_mon, lam):
         """Squared errors on ``(X_mon, y_mon)`` of the model trained on ``(X_fit, y_fit)``
-        at ``lam`` (to the accuracy of the final refit)."""
+        at ``lam`` (to the accuracy of the final refit), the rows' weights ``w_fit`` in the
+        training, ``w_mon`` (rescaled to mean 1) times the errors (None: unit weights)."""
         solver = default_solver(self.solver, tol=self._refit_tol,
                                 random_state=self.random_state, datafit=model.get_datafit())
-        pgmap = model.make_map(X_fit, model.encode(y_fit), center=True)
+        pgmap = model.make_map(X_fit, model.encode(y_fit), center=True, sample_weight=w_fit)
         w = solver.solve(pgmap, lam, null_model(pgmap)).w
         design = pgmap.design
         pred = np.asarray(X_mon @ design.coef(w)).ravel() + design.original_intercept(w)
-        return (pred - y_mon) ** 2
+        errors = (pred - y_mon) ** 2
+        if w_mon is not None:
+            errors *= w_mon * (w_mon.shape[0] / np.sum(w_mon))
+        return errors
 
     def _hyper_names(self, lam, n_samples):
         return {"alphas": np.asarray(lam, dtype=np.float64).copy()}

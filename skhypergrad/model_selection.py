@@ -50,6 +50,7 @@ from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_
                           check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from ._routing import route_fit_params, search_router
+from .datafits import weighted
 from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
@@ -529,7 +530,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
-                                                self.random_state, model.get_datafit(),
+                                                self.random_state,
+                                                weighted(model.get_datafit(), fit_weight),
                                                 weighted=fit_weight is not None)
         callback = None if self.callback is None else \
             (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
