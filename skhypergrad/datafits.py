@@ -100,7 +100,8 @@ class BaseDatafit:
     #: sample_weight=None)`` take per-sample weights ``s`` (mean 1 over the rows):
     #: :math:`\frac1n\sum_i s_i \ell(y_i, z_i)` and its dual term
     #: :math:`\sum_i s_i d_i(\theta_i / s_i)` (``d_i`` the unweighted one's terms, 0
-    #: where :math:`s_i = 0`); :func:`~skhypergrad.datafits.weighted` then gives the weighted datafit
+    #: where :math:`s_i = 0`); :func:`~skhypergrad.datafits.weighted` then gives the
+    #: weighted datafit
     accepts_sample_weight = False
     #: the per-sample weights bound to the datafit (mean 1 over its rows), or None for
     #: unit weights (a :class:`~skhypergrad.datafits.WeightedDatafit`'s)
@@ -120,7 +121,8 @@ class BaseDatafit:
 
     def take_rows(self, samples):
         """The datafit of the rows ``samples`` of its targets (itself: only a datafit with
-        weights bound to its rows, a :class:`~skhypergrad.datafits.WeightedDatafit`, has rows of its own)."""
+        weights bound to its rows, a :class:`~skhypergrad.datafits.WeightedDatafit`, has
+        rows of its own)."""
         return self
 
     def kernel_params(self):
