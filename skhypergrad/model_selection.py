@@ -269,8 +269,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         link, ``1 <= power <= 2``), or a pipeline ending with one. Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
-        kept: the search runs on the nonnegative model. ``class_weight`` is not
-        supported; a ``LogisticRegression`` must have an L1 part (``l1_ratio > 0``).
+        kept: the search runs on the nonnegative model. A ``class_weight``
+        (``LogisticRegression``, ``LinearSVC``) weighs each fold's training loss, computed
+        on the fold's training rows as in ``GridSearchCV``; a ``LogisticRegression``
+        must have an L1 part (``l1_ratio > 0``).
     scoring : None or str, default=None
         None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge",
         "neg_mean_poisson_deviance", "neg_mean_gamma_deviance" or
