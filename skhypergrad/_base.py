@@ -136,6 +136,10 @@ class BaseHyperGrad(BaseEstimator):
         model = self._inner_model(y).bind(y)
         weights = self._sample_weights(X, y, model, sample_weight)
         sw = weights.fit
+        if self._is_classifier and sw is not None and \
+                np.unique(y[sw > 0]).shape[0] < len(model.classes):
+            raise ValueError("The sample weights leave some class with no positive weight; a "
+                             "classifier needs every class of y weighted.")
         # the number of samples the estimator's C reads: the sum of the weights
         n_samples = X.shape[0] if sw is None else float(np.sum(sw))
         scales = search_scales(model.make_map(X, model.encode(y), sample_weight=sw), X, y)
