@@ -56,6 +56,12 @@ def scorer(power):
     return make_scorer(mean_tweedie_deviance, greater_is_better=False, power=power)
 
 
+def scorer_name(power):
+    """The name of the mean deviance of ``power``, which HyperGradSearchCV descends."""
+    names = {1.0: "neg_mean_poisson_deviance", 2.0: "neg_mean_gamma_deviance"}
+    return names.get(float(power), "neg_mean_tweedie_deviance")
+
+
 def referee(estimator, alpha, X, y, folds, power):
     """CV mean deviance at ``alpha`` with a tight scikit-learn solve."""
     est = clone(estimator).set_params(alpha=alpha, solver="newton-cholesky", tol=1e-10,
@@ -89,7 +95,8 @@ def main():
         X, y = make_data(kind, args.n, args.p)
         with threadpool_limits(1), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # lbfgs at its defaults
-            search, t_hg = timed(lambda: HyperGradSearchCV(clone(estimator), cv=folds)
+            search, t_hg = timed(lambda: HyperGradSearchCV(clone(estimator), cv=folds,
+                                                           scoring=scorer_name(power))
                                  .fit(X, y))
             grid, t_grid = timed(lambda: GridSearchCV(clone(estimator), {"alpha": ALPHAS},
                                                       cv=folds, scoring=scorer(power))

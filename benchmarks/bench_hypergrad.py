@@ -96,7 +96,7 @@ from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.hypergrad import (ITD, NSID, AIDConjugateGradient, AIDFixedPoint,
                                    contraction_factor)
 from skhypergrad.models import InnerModel
-from skhypergrad.penalties import ElasticNet
+from skhypergrad.penalties import ElasticNetPenalty
 from skhypergrad.solvers import CoordinateDescent
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -152,7 +152,7 @@ def enet_problem(lam, T, K_max, seed=0, n=500, p=100, sizes=(100, 200, 200), ste
     tr, va, _ = split(n, sizes, rng)
     Xtr = np.asfortranarray(X[tr])
     g = seed_step(Xtr, lam[1]) if step == "seed" else None
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), Xtr, y[tr], step=g)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), Xtr, y[tr], step=g)
     name = f"enet lam=({lam[0]:g}, {lam[1]:g})"
     title = (f"elastic net: n_train={sizes[0]}, n_val={sizes[1]}, p={p}, "
              f"lam=({lam[0]:g}, {lam[1]:g})\nouter: validation MSE; ISTA step "
@@ -171,7 +171,7 @@ def logistic_data(n, p, n_informative, seed):
 def logistic_problem(lam, T, K_max, seed=0, n=500, p=100, sizes=(100, 200, 200)):
     X, y, rng = logistic_data(n, p, 30, seed)
     tr, va, _ = split(n, sizes, rng)
-    pgmap = ProxGradMap(Logistic(), ElasticNet(), np.asfortranarray(X[tr]), y[tr],
+    pgmap = ProxGradMap(Logistic(), ElasticNetPenalty(), np.asfortranarray(X[tr]), y[tr],
                         fit_intercept=True)
     name = f"logistic lam=({lam[0]:g}, {lam[1]:g})"
     title = (f"binary logistic + elastic net + intercept: n_train={sizes[0]}, "
@@ -419,13 +419,13 @@ def cost_problems(quick):
     X, coef, rng = seed_design(n + n_val, p, 100, seed=1)
     y = X @ coef + 0.1 * rng.standard_normal(n + n_val)
     Xtr, Xva = np.asfortranarray(X[:n]), X[n:]
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), Xtr, y[:n])
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), Xtr, y[:n])
     lmax = np.max(np.abs(Xtr.T @ y[:n])) / n
     yield (f"enet large ({n} x {p})", pgmap, np.array([lmax / 20, lmax / 200]),
            heldout("mse", Xva, y[n:], False))
     X, y, rng = logistic_data(n + n_val, p, 100, seed=2)
     Xtr = np.asfortranarray(X[:n])
-    pgmap = ProxGradMap(Logistic(), ElasticNet(), Xtr, y[:n], fit_intercept=True)
+    pgmap = ProxGradMap(Logistic(), ElasticNetPenalty(), Xtr, y[:n], fit_intercept=True)
     lmax = np.max(np.abs(Xtr.T @ (y[:n] - y[:n].mean()))) / (2 * n)
     yield (f"logistic large ({n} x {p})", pgmap, np.array([lmax / 10, lmax / 100]),
            heldout("logloss", X[n:], y[n:], True))
@@ -610,7 +610,7 @@ def warm_numba():
     X = rng.standard_normal((30, 8))
     for datafit, y, fi in ((Quadratic(), rng.standard_normal(30), False),
                            (Logistic(), np.sign(rng.standard_normal(30)), True)):
-        pgmap = ProxGradMap(datafit, ElasticNet(), X, y, fit_intercept=fi)
+        pgmap = ProxGradMap(datafit, ElasticNetPenalty(), X, y, fit_intercept=fi)
         lam = np.array([0.01, 0.01])
         w = CoordinateDescent().solve(pgmap, lam).w
         grad = lambda v: np.ones_like(v)  # noqa: E731

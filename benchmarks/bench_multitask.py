@@ -112,7 +112,8 @@ def main():
                        for i in order]))
     with threadpool_limits(1):
         for name, est, grids in cases:
-            t_ours, search = cpu(lambda: HyperGradSearchCV(est, cv=cv).fit(X, Y))
+            t_ours, search = cpu(lambda: HyperGradSearchCV(
+                est, cv=cv, scoring="neg_mean_squared_error").fit(X, Y))
             ours = referee_cv_mse(est, X, Y, cv, search.best_params_)
             t_grid, frac, params = run_grid(est, grids, X, Y, cv, args.budget)
             grid = referee_cv_mse(est, X, Y, cv, params)

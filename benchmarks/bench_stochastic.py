@@ -42,7 +42,7 @@ import time
 
 import numpy as np
 
-from skhypergrad import (AIDConjugateGradient, AIDFixedPoint, CoordinateDescent, ElasticNet,
+from skhypergrad import (AIDConjugateGradient, AIDFixedPoint, CoordinateDescent, ElasticNetPenalty,
                          NSID, ProxGradient, ProxGradMap, Quadratic, StochasticProxGradient)
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -77,7 +77,7 @@ def part1(seeds, quick):
     n_train, b = 10_000, 100
     Xt, yt, Xv, yv = X[:n_train], y[:n_train], X[n_train:], y[n_train:]
     lam = np.array([0.1, 0.01])
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), Xt, yt)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), Xt, yt)
     w = StochasticProxGradient(batch_size=b, tol=1e-12, max_epochs=5000,
                                random_state=0).solve(pgmap, lam).w
     grad_C = held_out_grad(Xv, yv)
@@ -137,7 +137,7 @@ def part2(quick):
     grad_C = held_out_grad(Xv, yv)
 
     def fresh():
-        return ProxGradMap(Quadratic(), ElasticNet(), Xt, yt)
+        return ProxGradMap(Quadratic(), ElasticNetPenalty(), Xt, yt)
 
     t0 = time.perf_counter()
     w_ref = CoordinateDescent(tol=1e-13, max_epochs=10_000).solve(fresh(), lam).w

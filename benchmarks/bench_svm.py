@@ -54,7 +54,8 @@ def run(X, y, penalty):
     cv = StratifiedKFold(5, shuffle=True, random_state=0)
     svc = LinearSVC(penalty=penalty, dual=False) if penalty == "l1" else \
         LinearSVC(penalty=penalty)
-    ours, cpu_h, wall_h = timed(lambda: HyperGradSearchCV(svc, cv=cv).fit(X, y))
+    ours, cpu_h, wall_h = timed(lambda: HyperGradSearchCV(svc, cv=cv,
+                                                          scoring="neg_squared_hinge").fit(X, y))
     grid, cpu_g, wall_g = timed(lambda: GridSearchCV(svc, {"C": GRID}, cv=cv,
                                                      scoring=squared_hinge_scorer).fit(X, y))
     rows = []

@@ -26,7 +26,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from skhypergrad import (AIDConjugateGradient, AIDFixedPoint, ElasticNet, Multinomial, NSID,
+from skhypergrad import (AIDConjugateGradient, AIDFixedPoint, ElasticNetPenalty, Multinomial, NSID,
                          ProxGradMap, StochasticProxGradient, TrainingDataMap, poison)
 
 X, y = load_digits(return_X_y=True)
@@ -60,7 +60,7 @@ print(f"test accuracy:       {test_accuracy(clean.coef):.3f} -> {test_accuracy(r
 # perturbation of the same poisoned rows.
 n = X_train.shape[0]
 datafit = Multinomial(10)
-pgmap = ProxGradMap(datafit, ElasticNet(), X_train, datafit.encode(y_train))
+pgmap = ProxGradMap(datafit, ElasticNetPenalty(), X_train, datafit.encode(y_train))
 lam_arr = np.asarray(lam)
 w = StochasticProxGradient(batch_size=50, tol=1e-10, random_state=0).solve(pgmap, lam_arr).w
 dmap = TrainingDataMap(pgmap, lam_arr, res.poison_idx)

@@ -5,7 +5,9 @@ HyperGradSearchCV: a drop-in for GridSearchCV on a pipeline
 
 :class:`~skhypergrad.HyperGradSearchCV` takes the scikit-learn estimator (or
 pipeline) you would give ``GridSearchCV``, starts from its parameters and
-follows the gradient of the cross-validation loss. It records every evaluated
+follows the gradient of the cross-validation loss (here the mean squared error,
+``scoring="neg_mean_squared_error"``, to compare with the grid's; any scorer
+works). It records every evaluated
 point in ``cv_results_`` with ``GridSearchCV``'s keys and refits a plain
 scikit-learn model.
 """
@@ -30,7 +32,7 @@ pipe = make_pipeline(PolynomialFeatures(2, include_bias=False), StandardScaler()
 cv = KFold(5, shuffle=True, random_state=0)
 
 t0 = time.perf_counter()
-search = HyperGradSearchCV(pipe, cv=cv).fit(X, y)
+search = HyperGradSearchCV(pipe, cv=cv, scoring="neg_mean_squared_error").fit(X, y)
 t_search = time.perf_counter() - t0
 
 grid = {"elasticnet__alpha": np.logspace(-1, 1, 8), "elasticnet__l1_ratio": [0.1, 0.5, 0.9, 1]}

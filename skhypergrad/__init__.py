@@ -7,19 +7,23 @@ from .data_gradient import TrainingDataMap, data_gradient
 from .poisoning import PoisoningResult, poison
 from .criteria import SURE, CriterionResult, CrossVal, HeldOut, InnerState
 from .datafits import BaseDatafit, Logistic, Multinomial, Quadratic, register_datafit
+from .huber import Huber
 from .fixed_point import FixedPointMap, ProxGradMap
 from .glm import Gamma, Poisson, Tweedie
 from .hypergrad import ITD, NSID, AIDConjugateGradient, AIDFixedPoint
-from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad, LassoHyperGrad,
-                           LinearSVCHyperGrad, LogisticRegressionHyperGrad,
-                           MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
-                           PoissonRegressorHyperGrad, TweedieRegressorHyperGrad,
+from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad,
+                           HuberRegressorHyperGrad, LassoHyperGrad, LinearSVCHyperGrad,
+                           LogisticRegressionHyperGrad, MultiTaskElasticNetHyperGrad,
+                           MultiTaskLassoHyperGrad, PoissonRegressorHyperGrad,
+                           RidgeClassifierHyperGrad, RidgeHyperGrad, TweedieRegressorHyperGrad,
                            WeightedLassoHyperGrad)
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
 from .multitask import MultiTaskQuadratic
-from .penalties import L1, L2, ElasticNet, WeightedL1
+from .penalties import L1, L2, ElasticNetPenalty, WeightedL1
+from .ridge_classifier import (SquaredClassifier, SquaredClassifierOvR, squared_class_error,
+                               squared_class_error_scorer)
 from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
                             squared_hinge_scorer)
 from .solvers import CoordinateDescent, ProxGradient, SolveResult, StochasticProxGradient
@@ -29,7 +33,8 @@ __all__ = [
     "LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
-    "TweedieRegressorHyperGrad", "HyperGradSearchCV",
+    "TweedieRegressorHyperGrad", "RidgeHyperGrad", "RidgeClassifierHyperGrad",
+    "HuberRegressorHyperGrad", "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",
@@ -37,9 +42,10 @@ __all__ = [
     "ITD", "AIDFixedPoint", "AIDConjugateGradient", "NSID",
     # problems
     "Quadratic", "Logistic", "Multinomial", "SquaredHinge", "SquaredHingeOvR",
-    "squared_hinge_loss", "squared_hinge_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
-    "Tweedie", "BaseDatafit", "register_datafit",
-    "L1", "ElasticNet", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
+    "squared_hinge_loss", "squared_hinge_scorer", "SquaredClassifier", "SquaredClassifierOvR",
+    "squared_class_error", "squared_class_error_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
+    "Tweedie", "Huber", "BaseDatafit", "register_datafit",
+    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",
@@ -47,3 +53,11 @@ __all__ = [
     "data_gradient", "TrainingDataMap", "poison", "PoisoningResult",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    """The penalties renamed in :mod:`skhypergrad.penalties`, under their old names (with
+    a FutureWarning naming the new one)."""
+    from .penalties import _renamed
+
+    return _renamed(__name__, name)

@@ -5,11 +5,11 @@ import numbers
 
 from sklearn.utils import check_array
 
+from ._base import default_solver
 from ._validation import check_cv_size, check_sparse_structure, check_X_y, named
 from .criteria import BaseCriterion, CrossVal, HeldOut
 from .hypergrad import get_engine
 from .models import InnerModel, from_estimator
-from .solvers import CoordinateDescent
 
 __all__ = ["hypergradient"]
 
@@ -49,6 +49,8 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     ``ElasticNet(alpha, l1_ratio=\rho)``         :math:`[\alpha\rho,\ \alpha(1-\rho)]`
     ``LogisticRegression(C)``, L1                :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``     :math:`[\rho/(Cn),\ (1-\rho)/(Cn)]`
+    ``LogisticRegression(C)``, L2                :math:`[1/(Cn)]`
+    ``Ridge(alpha)``, ``RidgeClassifier``        :math:`[\alpha/n]`
     ``InnerModel(..., lam=lam)``                 ``lam`` (weighted Lasso: one per feature)
     ===========================================  ===============================================
 
@@ -56,7 +58,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     + \frac{1-\rho}{2}\|w\|^2`), :math:`n` is the number of samples of the full
     ``X`` given here. The L1 / elastic-net choice is read from ``l1_ratio``
     (scikit-learn >= 1.8) or from the deprecated ``penalty="l1"`` /
-    ``"elasticnet"``; L2-only and unpenalized models are rejected.
+    ``"elasticnet"``; unpenalized models are rejected.
 
     :math:`\lambda` weighs the *per-sample normalized* objective, so in
     cross-validation every fold's model is trained with the same
@@ -66,7 +68,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
 
     Parameters
     ----------
-    model : Lasso, ElasticNet, LogisticRegression or InnerModel
+    model : Lasso, ElasticNet, Ridge, RidgeClassifier, LogisticRegression or InnerModel
         scikit-learn estimator (fitted or not; only its parameters are read) or
         a :class:`~skhypergrad.models.InnerModel` with ``lam`` set, carrying the
         current hyperparameters.
@@ -95,8 +97,10 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         ``solver`` given). Also, when ``solver`` is None, the inner solver's
         (relative duality gap).
     solver : solver instance, default=None
-        Inner solver; None uses :class:`~skhypergrad.solvers.CoordinateDescent`
-        at a relative duality gap of ``min(tol, 1e-10) ** 1.2``: the gap bounds
+        Inner solver; None uses the fastest that applies:
+        :class:`~skhypergrad.solvers.CoordinateDescent` (proximal Newton for the
+        logistic losses), or :class:`~skhypergrad.solvers.ProxGradient` (FISTA) for a
+        datafit that declares no Newton model, at a relative duality gap of ``min(tol, 1e-10) ** 1.2``: the gap bounds
         the objective's suboptimality, whose square root (over the strong
         convexity) bounds the error of the coefficients, which the hypergradient
         inherits; a weakly strongly convex problem (``p > n``, a small L2 weight)
@@ -134,6 +138,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         inner = model.bind(y)
     else:
         inner = from_estimator(model, y)
+        inner = inner.with_data_constants(X, inner.encode(y), inner.lam)  # Huber's scale
     with named("model"):
         lam = inner.check_lam(inner.lam, X.shape[1])
     criterion = _check_criterion(criterion)
@@ -145,7 +150,7 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
                         accept_sparse=True, input_name="X_val")
     engine = _check_engine(method, tol, random_state)
     if solver is None:
-        solver = CoordinateDescent(tol=_inner_tol(tol))
+        solver = default_solver("auto", tol=_inner_tol(tol), datafit=inner.get_datafit())
     elif not hasattr(solver, "solve"):
         raise ValueError(f"solver must be a skhypergrad solver (with a solve method) or "
                          f"None, got {solver!r}.")
@@ -161,13 +166,14 @@ def _inner_tol(tol):
 def _is_classifier(model):
     if isinstance(model, InnerModel):
         return model.is_classifier
-    from sklearn.linear_model import ElasticNet, LogisticRegression
-    if isinstance(model, LogisticRegression):
+    from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge, RidgeClassifier
+    if isinstance(model, (LogisticRegression, RidgeClassifier)):
         return True
-    if isinstance(model, ElasticNet):   # Lasso too
+    if isinstance(model, (ElasticNet, Ridge)):   # Lasso too
         return False
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet or LogisticRegression, "
-                     f"or a skhypergrad InnerModel; got {type(model).__name__}.")
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier "
+                     f"or LogisticRegression, or a skhypergrad InnerModel; got "
+                     f"{type(model).__name__}.")
 
 
 def _check_criterion(criterion):

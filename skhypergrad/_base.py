@@ -20,6 +20,8 @@ from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
+from ._design import gram_pays
+from ._progress import format_point
 from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
@@ -31,8 +33,8 @@ from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
 from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 
-__all__ = ["BaseHyperGrad", "ClassWeightMixin", "default_solver", "inner_setup", "lam1_max",
-           "null_model"]
+__all__ = ["BaseHyperGrad", "ClassWeightMixin", "default_solver", "inner_setup",
+           "refit_solver", "lam1_max", "null_model"]
 
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
@@ -50,6 +52,27 @@ def default_solver(solver, tol=1e-8, random_state=None, datafit=None):
     if solver == "saga":
         return StochasticProxGradient(tol=tol, random_state=random_state)
     return _SOLVERS[solver](tol=tol)
+
+
+def refit_solver(solver, tol, random_state, pgmap):
+    """The solver of a single tight solve on ``pgmap`` (the final refit), from the
+    estimator's ``solver`` parameter.
+
+    Coordinate descent with ``precompute="auto"`` forms the Gram matrix from the
+    first solve on least squares when it pays for repeated products
+    (:func:`~skhypergrad._design.gram_pays`: dense, ``n_samples > n_features``, at
+    most 2048 features): a solve to a tight tolerance on a rank-deficient design (e.g.
+    one-hot blocks with an intercept, a tiny L2 weight) takes thousands of epochs,
+    each ``O(|W|^2)`` on it against ``O(n |W|)`` on ``X``.
+    """
+    solver = default_solver(solver, tol=tol, random_state=random_state,
+                            datafit=pgmap.datafit)
+    if isinstance(solver, CoordinateDescent) and isinstance(solver.precompute, str) and \
+            solver.precompute == "auto" and pgmap.datafit.least_squares and \
+            gram_pays(pgmap.design):
+        solver = copy.copy(solver)
+        solver.precompute = True
+    return solver
 
 
 def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None,
@@ -109,8 +132,12 @@ class BaseHyperGrad(BaseEstimator):
     _is_classifier = False
     #: whether the targets are 2d, one column per output (multi-task regression)
     _multi_output = False
-    #: accuracy of the inner solves (relative duality gap) at the start and the end of
-    #: the search, and for the final refit
+    #: accuracy of the inner solves (relative duality gap: the gap over the null model's
+    #: datafit, ``||y - mean(y)||^2 / (2 n)`` for least squares) at the start and the end
+    #: of the search, and for the final refit. A gap ``g`` bounds the predictions' error
+    #: (in the datafit's metric) by ``sqrt(2 g)`` times the null model's: ``1e-12`` gives
+    #: predictions to about 1e-6 (scikit-learn's default ``tol=1e-4`` on ``||y||^2`` is
+    #: ``g = 2e-4``)
     _inner_tol = (1e-6, 1e-10)
     _refit_tol = 1e-12
     #: default bounds and starting scan, relative to the data (:mod:`skhypergrad._search_space`)
@@ -133,7 +160,7 @@ class BaseHyperGrad(BaseEstimator):
             X = np.asfortranarray(X)
         X = self._training_design(X)
         get_optimizer(self.optimizer)
-        model = self._inner_model(y).bind(y)
+        model = self._prepare_model(self._inner_model(y).bind(y), X, y)
         weights = self._sample_weights(X, y, model, sample_weight)
         sw = weights.fit
         if self._is_classifier and sw is not None and \
@@ -149,8 +176,7 @@ class BaseHyperGrad(BaseEstimator):
         lam0 = self._initial_lam(scales, n_samples)
         candidates = None
         if lam0 is None:  # the best point of a coarse scan, relative to the data
-            candidates = [np.clip(path, lo, hi)
-                          for path in scales.scan(self._search_defaults)]
+            candidates = [np.clip(path, lo, hi) for path in self._scan(scales)]
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
@@ -169,12 +195,7 @@ class BaseHyperGrad(BaseEstimator):
                                   weights)
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
-            refit = default_solver(self.solver, tol=self._refit_tol,
-                                   random_state=self.random_state, datafit=datafit)
-            # from the intercept-only model: exact (all zeros) when lam >= lam_max
-            # (a dense X centred, in a copy: the criterion's folds read X)
-            full_map = model.make_map(X, model.encode(y), center=True, sample_weight=sw)
-            w = refit.solve(full_map, lam, null_model(full_map)).w
+            full_map, w = self._refit(model, X, y, lam, sw)
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)
@@ -209,6 +230,26 @@ class BaseHyperGrad(BaseEstimator):
         model with a synthetic feature appends it here)."""
         return X
 
+    def _prepare_model(self, model, X, y):
+        """The inner model with what it reads from the validated data (e.g. a datafit's
+        scale); the model itself here."""
+        return model
+
+    def _scan(self, scales):
+        """Paths of ``lam`` of the starting scan (when ``_initial_lam`` gives None)."""
+        return scales.scan(self._search_defaults)
+
+    def _refit(self, model, X, y, lam, sample_weight=None):
+        """``(pgmap, w)``: the model refit on all the data at ``lam`` by
+        :func:`refit_solver` at ``_refit_tol``, from the intercept-only model (exact, all
+        zeros, when ``lam >= lam_max``); a dense ``X`` centred in a copy (the
+        criterion's folds read ``X``); its datafit weighted by ``sample_weight`` (the
+        datafit's weights of the fit, or None)."""
+        full_map = model.make_map(X, model.encode(y), center=True,
+                                  sample_weight=sample_weight)
+        solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
+        return full_map, solver.solve(full_map, lam, null_model(full_map)).w
+
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):
         """``lam0``, or a tenth of ``lam1_max`` in its L1 weight when every coefficient is
         zero there (the criterion is flat: its gradient is exactly 0), with a warning."""
@@ -216,17 +257,17 @@ class BaseHyperGrad(BaseEstimator):
         if np.min(l1) < scales.l1:
             return lam0
         moved = np.clip(lam0 * (0.1 * scales.l1 / np.max(l1)), lo, hi)
-        names = self._hyper_names(lam0, n_samples)
+        names = format_point(self._hyper_names(lam0, n_samples))
         if np.array_equal(moved, lam0):
-            warnings.warn(f"{type(self).__name__}: the starting point {names} zeroes every "
+            warnings.warn(f"{type(self).__name__}: the starting point ({names}) zeroes every "
                           "coefficient, where the cross-validation loss is flat, and the "
                           "bounds keep the search there; lower them.", UserWarning,
                           stacklevel=4)
         else:
             warnings.warn(
-                f"{type(self).__name__}: the starting point {names} zeroes every "
+                f"{type(self).__name__}: the starting point ({names}) zeroes every "
                 "coefficient, where the cross-validation loss is flat; the search starts "
-                f"from {self._hyper_names(moved, n_samples)} instead.", UserWarning,
+                f"from {format_point(self._hyper_names(moved, n_samples))} instead.", UserWarning,
                 stacklevel=4)
         return moved
 

@@ -1,26 +1,29 @@
 """The ``skhypergrad`` command: tune a model by hypergradient descent, compare with grids.
 
 Without ``--csv`` the data are scikit-learn's bundled diabetes data with all
-degree-2 interactions (442 samples, 65 standardized features), or its breast
-cancer data (569 samples, 30 features) for ``--model logistic``. With ``--csv
-FILE --target COLUMN`` they are the user's: a comma-separated file with a
-header line, numeric feature columns and a target column (numeric for the
-regressors, any labels for ``--model logistic``); features are standardized
-(the scaler fitted on the training part).
+degree-2 interactions (442 samples, 65 features), or its breast cancer data
+(569 samples, 30 features) for ``--model logistic``. With ``--csv FILE --target
+COLUMN`` they are the user's: a delimited text file (compressed or not), read by
+:func:`skhypergrad._cli_data.read_table`, whose numeric, text and boolean columns
+are imputed, one-hot encoded and standardized by a ``ColumnTransformer``
+(:func:`skhypergrad._cli_data.make_preprocessor`).
 
-In both cases 20% of the rows are held out for testing, the same folds are
-used by every method, progress lines are printed while the search runs, and
-a table compares the search with ``GridSearchCV`` and the scikit-learn
-``*CV`` estimator of the same model: wall-clock time, inner fits, chosen
-hyperparameters, cross-validation loss (recomputed with scikit-learn on the
-same folds) and test score.
+In both cases 20% of the rows are held out for testing; the preprocessing is
+the first step of a ``Pipeline`` whose last step is the tuned model, fitted on
+the other 80% (so its statistics, medians, categories and scales, come from
+those rows), and printed. The same folds are used by every method, progress
+lines are printed while the search and the baselines run, and a table compares
+the search with ``GridSearchCV`` and the scikit-learn ``*CV`` estimator of the
+same model: wall-clock time, inner fits, chosen hyperparameters,
+cross-validation loss (recomputed with scikit-learn on the same folds) and test
+score. ``--no-compare`` runs the search and its refit only.
 
 Errors (bad arguments, unreadable or malformed files, data the model cannot
-use) print one line on stderr and exit with status 2.
+use) print one line on stderr and exit with status 2; output paths are checked
+before any computation.
 """
 
 import argparse
-import csv
 import os
 import sys
 import time
@@ -28,13 +31,12 @@ import warnings
 
 import numpy as np
 
+from ._cli_data import (UsageError, describe_preprocessor, make_preprocessor, parse_delimiter,
+                        read_table)
+
 __all__ = ["main"]
 
 MODELS = ("enet", "lasso", "weighted-lasso", "logistic")
-
-
-class UsageError(Exception):
-    """An error the user can fix: printed as one line, exit status 2."""
 
 
 # -- data ------------------------------------------------------------------------------
@@ -54,88 +56,59 @@ def _breast_cancer():
     return X, y, "breast cancer (binary classification)"
 
 
-def read_csv(path, target, delimiter=",", numeric_target=True):
-    """``(X, y, feature_names)`` from a CSV file with a header line.
+def _load(args, err):
+    """``(X, y, description, preprocessor)``; layout warnings are printed on ``err``."""
+    from sklearn.preprocessing import StandardScaler
 
-    Parameters
-    ----------
-    path : str
-        File to read.
-    target : str
-        Name of the target column (or its 0-based index, as a string of digits,
-        when no column has that name).
-    delimiter : str, default=","
-    numeric_target : bool, default=True
-        Parse the target as numbers (regression) or keep its labels as strings.
+    classifier = args.model == "logistic"
+    if args.csv is None:
+        X, y, what = _breast_cancer() if classifier else _diabetes()
+        return X, y, what, StandardScaler()
+    table = read_table(args.csv, args.target, delimiter=args.delimiter, decimal=args.decimal,
+                       header=not args.no_header, index_col=args.index_col,
+                       classifier=classifier, drop_missing=args.drop_missing)
+    for message in table.warnings:
+        print(f"skhypergrad: warning: {message}", file=err, flush=True)
+    kinds = [f"{len(table.numeric)} numeric"]
+    if table.categorical:
+        kinds.append(f"{len(table.categorical)} text or boolean")
+    what = (f"{os.path.basename(args.csv)} (target {args.target!r}, columns: "
+            f"{', '.join(kinds)}; separator {table.delimiter!r}")
+    if table.n_missing_rows:
+        what += (f"; {table.n_missing_rows} rows with missing values, imputed "
+                 f"(--drop-missing drops them)")
+    return table.X, table.y, what + ")", make_preprocessor(table.numeric, table.categorical)
 
-    Returns
-    -------
-    X : ndarray of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-    feature_names : list of str
 
-    Raises
-    ------
-    UsageError
-        Unreadable file, no header, unknown target column, ragged rows,
-        non-numeric or missing values, fewer than 2 rows or no feature column.
-    """
+def _check_classes(y):
+    classes, counts = np.unique(y, return_counts=True)
+    if classes.shape[0] < 2:
+        raise UsageError(f"the target column has a single class ({classes.tolist()[0]!r}); "
+                         f"--model logistic needs at least 2")
+    if counts.min() < 2:
+        lonely = classes[counts < 2].tolist()
+        raise UsageError(f"{len(lonely)} classes have a single row (such as {lonely[0]!r}); "
+                         f"every class needs at least 2 rows for the train/test split")
+
+
+def _check_plot_path(path):
+    """Fail now, not after the search, when the figure cannot be written to ``path``."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f, delimiter=delimiter))
-    except FileNotFoundError:
-        raise UsageError(f"cannot read {path!r}: no such file") from None
-    except IsADirectoryError:
-        raise UsageError(f"cannot read {path!r}: it is a directory") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"cannot read {path!r}: {exc}") from None
-    rows = [r for r in rows if r and any(c.strip() for c in r)]
-    if not rows:
-        raise UsageError(f"{path!r} is empty")
-    header = [c.strip() for c in rows[0]]
-    body = rows[1:]
-    if target in header:
-        t = header.index(target)
-    elif target.isdigit() and int(target) < len(header):
-        t = int(target)
-    else:
-        shown = ", ".join(header[:10]) + (", ..." if len(header) > 10 else "")
-        raise UsageError(f"target column {target!r} not found in {path!r} "
-                         f"(columns: {shown})")
-    if len(header) < 2:
-        raise UsageError(f"{path!r} has no feature column besides the target {target!r}")
-    if len(body) < 2:
-        raise UsageError(f"{path!r} has fewer than 2 data rows")
-    for i, r in enumerate(body):
-        if len(r) != len(header):
-            raise UsageError(f"{path!r}, line {i + 2}: {len(r)} fields, the header has "
-                             f"{len(header)}")
-    features = [j for j in range(len(header)) if j != t]
-    X = np.empty((len(body), len(features)))
-    for i, r in enumerate(body):
-        for k, j in enumerate(features):
-            X[i, k] = _number(r[j], path, i + 2, header[j])
-    if numeric_target:
-        y = np.array([_number(r[t], path, i + 2, header[t]) for i, r in enumerate(body)])
-    else:
-        y = np.array([r[t].strip() for r in body])
-        if any(v == "" for v in y):
-            raise UsageError(f"{path!r}: missing value in target column {header[t]!r}")
-    return X, y, [header[j] for j in features]
-
-
-def _number(text, path, line, column):
-    text = text.strip()
-    try:
-        value = float(text)
-    except ValueError:
-        what = "missing value" if text == "" else f"non-numeric value {text!r}"
-        raise UsageError(f"{path!r}, line {line}: {what} in column {column!r} "
-                         f"(features and regression targets must be numbers)") from None
-    if not np.isfinite(value):
-        raise UsageError(f"{path!r}, line {line}: {text!r} in column {column!r} "
-                         f"(values must be finite)")
-    return value
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:
+        raise UsageError('--plot needs matplotlib: pip install "skhypergrad[demo]"') from None
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write the figure to {path!r}: it is a directory")
+    if not os.path.isdir(directory):
+        raise UsageError(f"cannot write the figure to {path!r}: no directory {directory!r}")
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"cannot write the figure to {path!r}: {directory!r} is not writable")
+    suffix = os.path.splitext(path)[1][1:].lower()
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if suffix and suffix not in formats:
+        raise UsageError(f"cannot write the figure to {path!r}: unknown image format "
+                         f"{suffix!r} (use .png, .pdf or .svg)")
 
 
 # -- the methods compared --------------------------------------------------------------
@@ -152,8 +125,42 @@ def _hypergrad(model, cv, args):
     return LogisticRegressionHyperGrad(penalty="elasticnet", **common)
 
 
-def _baselines(model, X, y, cv, quick, random_state):
-    """``[(name, estimator, n_fits, params_of(fitted))]`` of the grid-search baselines."""
+class _ScoringProgress:
+    """A scorer that also prints how far its search is: ``which: done/total fits, seconds``.
+
+    Grid searches call their scorer once per (candidate, fold), in this process
+    (``n_jobs=None``); a line is printed at most every ``every`` seconds, and at the end.
+    """
+
+    def __init__(self, name, scoring, total, out, every=2.0):
+        from sklearn.metrics import get_scorer
+
+        self.name, self.total, self.out, self.every = name, total, out, every
+        self.scorer = get_scorer(scoring)
+        self.start()
+
+    def start(self):
+        """Count fits and seconds from now (call it just before the search's ``fit``)."""
+        self.done, self.t0 = 0, time.perf_counter()
+        self.shown = self.t0
+
+    def __call__(self, estimator, X, y):
+        score = self.scorer(estimator, X, y)
+        self.done += 1
+        now = time.perf_counter()
+        if now - self.shown >= self.every or self.done == self.total:
+            self.shown = now
+            print(f"  {self.name}: {self.done}/{self.total} fits, {now - self.t0:.1f}s",
+                  file=self.out, flush=True)
+        return score
+
+
+def _baselines(model, X, y, cv, quick, random_state, out):
+    """``[(name, estimator, n_fits, params_of(fitted), progress)]`` of the baselines.
+
+    ``progress`` is the :class:`_ScoringProgress` the estimator scores with where
+    scikit-learn lets it (``GridSearchCV``, ``LogisticRegressionCV``), else None.
+    """
     from sklearn.linear_model import (ElasticNet, ElasticNetCV, Lasso, LassoCV,
                                       LogisticRegression, LogisticRegressionCV)
     from sklearn.model_selection import GridSearchCV
@@ -163,49 +170,53 @@ def _baselines(model, X, y, cv, quick, random_state):
     if model == "logistic":
         Cs = np.logspace(-3, 2, n_a)
         l1_ratios = np.linspace(0.1, 1.0, n_r)
+        name_g, name_cv = f"GridSearchCV(LogReg) {n_a}x{n_r}", "LogisticRegressionCV"
         lr = LogisticRegression(solver="saga", l1_ratio=0.5, max_iter=2000, tol=1e-4,
                                 random_state=random_state)
-        grid = GridSearchCV(lr, {"C": Cs, "l1_ratio": l1_ratios}, cv=cv,
-                            scoring="neg_log_loss")
+        p_g = _ScoringProgress(name_g, "neg_log_loss", n_a * n_r * k, out)
+        p_cv = _ScoringProgress(name_cv, "neg_log_loss", n_a * n_r * k, out)
+        grid = GridSearchCV(lr, {"C": Cs, "l1_ratio": l1_ratios}, cv=cv, scoring=p_g)
         lrcv = LogisticRegressionCV(Cs=Cs, l1_ratios=l1_ratios, solver="saga", cv=cv,
-                                    max_iter=2000, tol=1e-4, scoring="neg_log_loss",
+                                    max_iter=2000, tol=1e-4, scoring=p_cv,
                                     random_state=random_state, use_legacy_attributes=False)
         return [
-            (f"GridSearchCV(LogReg) {n_a}x{n_r}", grid, n_a * n_r * k + 1,
-             lambda g: {"C": g.best_params_["C"], "l1_ratio": g.best_params_["l1_ratio"]}),
-            ("LogisticRegressionCV", lrcv, n_a * n_r * k + 1,
+            (name_g, grid, n_a * n_r * k + 1,
+             lambda g: {"C": g.best_params_["C"], "l1_ratio": g.best_params_["l1_ratio"]},
+             p_g),
+            (name_cv, lrcv, n_a * n_r * k + 1,
              lambda e: {"C": float(np.ravel(e.C_)[0]),
-                        "l1_ratio": float(np.ravel(e.l1_ratio_)[0])}),
+                        "l1_ratio": float(np.ravel(e.l1_ratio_)[0])}, p_cv),
         ]
     alpha_max = np.abs(X.T @ (y - y.mean())).max() / X.shape[0]
-    alphas = alpha_max * np.logspace(0, -3, n_a)
+    n_path = 10 if quick else 100
     if model in ("lasso", "weighted-lasso"):
         n_g = 5 if quick else 30
         alphas = alpha_max * np.logspace(0, -3, n_g)
-        grid = GridSearchCV(Lasso(max_iter=10_000), {"alpha": alphas}, cv=cv,
-                            scoring="neg_mean_squared_error")
-        n_path = 10 if quick else 100
+        name_g = f"GridSearchCV(Lasso) {n_g}"
+        p_g = _ScoringProgress(name_g, "neg_mean_squared_error", n_g * k, out)
+        grid = GridSearchCV(Lasso(max_iter=10_000), {"alpha": alphas}, cv=cv, scoring=p_g)
         return [
-            (f"GridSearchCV(Lasso) {n_g}", grid, n_g * k + 1,
-             lambda g: {"alpha": g.best_params_["alpha"]}),
+            (name_g, grid, n_g * k + 1, lambda g: {"alpha": g.best_params_["alpha"]}, p_g),
             ("LassoCV", LassoCV(cv=cv, n_alphas=n_path, max_iter=10_000)
              if _has_param(LassoCV, "n_alphas") else LassoCV(cv=cv, alphas=n_path,
                                                              max_iter=10_000),
-             n_path * k + 1, lambda e: {"alpha": e.alpha_}),
+             n_path * k + 1, lambda e: {"alpha": e.alpha_}, None),
         ]
+    alphas = alpha_max * np.logspace(0, -3, n_a)
     l1_ratios = np.linspace(0.1, 1.0, n_r)
+    name_g = f"GridSearchCV(ElasticNet) {n_a}x{n_r}"
+    p_g = _ScoringProgress(name_g, "neg_mean_squared_error", n_a * n_r * k, out)
     grid = GridSearchCV(ElasticNet(max_iter=10_000), {"alpha": alphas, "l1_ratio": l1_ratios},
-                        cv=cv, scoring="neg_mean_squared_error")
-    n_path = 10 if quick else 100
+                        cv=cv, scoring=p_g)
     encv = (ElasticNetCV(l1_ratio=l1_ratios, cv=cv, n_alphas=n_path, max_iter=10_000)
             if _has_param(ElasticNetCV, "n_alphas")
             else ElasticNetCV(l1_ratio=l1_ratios, cv=cv, alphas=n_path, max_iter=10_000))
     return [
-        (f"GridSearchCV(ElasticNet) {n_a}x{n_r}", grid, n_a * n_r * k + 1,
+        (name_g, grid, n_a * n_r * k + 1,
          lambda g: {"alpha": g.best_params_["alpha"],
-                    "l1_ratio": g.best_params_["l1_ratio"]}),
+                    "l1_ratio": g.best_params_["l1_ratio"]}, p_g),
         ("ElasticNetCV", encv, n_r * n_path * k + 1,
-         lambda e: {"alpha": e.alpha_, "l1_ratio": e.l1_ratio_}),
+         lambda e: {"alpha": e.alpha_, "l1_ratio": e.l1_ratio_}, None),
     ]
 
 
@@ -265,27 +276,26 @@ def _progress(est, n_train, out):
     return callback
 
 
-def run(args, out=None):
-    """Run the comparison described by the parsed ``args``; returns the exit status."""
+def run(args, out=None, err=None):
+    """Run the comparison described by the parsed ``args``; returns the exit status.
+
+    Progress and results go to ``out`` (stdout), warnings to ``err`` (stderr).
+    """
     out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.pipeline import Pipeline
 
+    from ._kernel_cache import compiled_count, kernels_cached
+
+    if args.plot:
+        _check_plot_path(args.plot)
     model = args.model
     classifier = model == "logistic"
-    if args.csv is None:
-        X, y, what = _breast_cancer() if classifier else _diabetes()
-    else:
-        X, y, names = read_csv(args.csv, args.target, delimiter=args.delimiter,
-                               numeric_target=not classifier)
-        what = f"{os.path.basename(args.csv)} (target {args.target!r}, {len(names)} features)"
+    X, y, what, prep = _load(args, err)
     if classifier:
-        classes, counts = np.unique(y, return_counts=True)
-        if classes.shape[0] < 2:
-            raise UsageError(f"the target column has a single class ({classes[0]!r})")
-        if counts.min() < 2:
-            raise UsageError("every class needs at least 2 rows for the train/test split")
+        _check_classes(y)
     stratify = y if classifier else None
     try:
         X_train, X_test, y_train, y_test = train_test_split(
@@ -294,8 +304,6 @@ def run(args, out=None):
         raise UsageError(f"cannot split the data: {exc}") from None
     if X_train.shape[0] < 2 * args.cv:
         raise UsageError(f"{X_train.shape[0]} training rows are too few for {args.cv} folds")
-    scaler = StandardScaler().fit(X_train)
-    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
     folds = StratifiedKFold if classifier else KFold
     cv = folds(args.cv, shuffle=True, random_state=args.random_state)
     if classifier:
@@ -303,73 +311,108 @@ def run(args, out=None):
         if counts.min() < args.cv:
             raise UsageError(f"the smallest class has {counts.min()} training rows, fewer "
                              f"than --cv {args.cv} folds")
-    n, p = X_train.shape
-    print(f"Data: {what}; {n} training rows, {p} features, {X_test.shape[0]} test rows; "
+    print(f"Data: {what}; {X_train.shape[0]} training rows, {X_test.shape[0]} test rows; "
           f"{args.cv}-fold cross-validation.", file=out)
 
     warnings.simplefilter("ignore", ConvergenceWarning)
     est = _hypergrad(model, cv, args)
+    pipe = Pipeline([("preprocess", prep), ("model", est)])
+    # the preprocessing alone first: the progress lines need the number of training rows
+    Z_train = prep.fit_transform(X_train, y_train)
+    n, p = Z_train.shape
+    print(f"Preprocessing, the first step of the fitted pipeline (fitted on the training "
+          f"rows; {p} features; the same steps in Python: 'The command line' in the "
+          f"documentation):", file=out)
+    for line in describe_preprocessor(prep):
+        print(f"  {line}", file=out)
     if not args.quiet:
         est.set_params(callback=_progress(est, n, out))
+    if not kernels_cached():
+        print("\nCompiling numerical kernels once (first run in this environment); later "
+              "runs load them from numba's cache and start in under a second.", file=out)
     print(f"\n{type(est).__name__} ({args.hypergradient} hypergradient)"
           + ("" if args.quiet else ": one line per criterion evaluation (scan = starting "
              "points without gradient, step = gradient descent; * = best so far)"),
           file=out, flush=True)
+    compiled = compiled_count()
     t0 = time.perf_counter()
-    est.fit(X_train, y_train)
+    est.fit(Z_train, y_train)
     seconds = time.perf_counter() - t0
+    compiled = compiled_count() - compiled
     est.set_params(callback=None)
-    if model == "weighted-lasso":
-        # the grid baselines have one alpha: their CV loss column is comparable only through
-        # the coefficients, so the weighted model's own criterion is reported instead
+    if model == "weighted-lasso" or args.no_compare:
+        # weighted: the grid baselines have one alpha, their CV loss column is comparable
+        # only through the coefficients; --no-compare: nothing is recomputed
         params = None
-    elif model == "logistic":
-        params = {"C": est.C_, "l1_ratio": est.l1_ratio_}
-    elif model == "lasso":
-        params = {"alpha": est.alpha_}
     else:
-        params = {"alpha": est.alpha_, "l1_ratio": est.l1_ratio_}
-    rows = [(type(est).__name__, seconds, est.n_evals_ * args.cv + 1, params,
-             est.best_loss_ if params is None else None, est)]
-
-    if not args.no_compare:
-        for name, baseline, fits, params_of in _baselines(model, X_train, y_train, cv,
-                                                          args.quick, args.random_state):
-            print(f"{name} ...", file=out, flush=True)
-            t0 = time.perf_counter()
-            baseline.fit(X_train, y_train)
-            rows.append((name, time.perf_counter() - t0, fits, params_of(baseline), None,
-                         baseline))
-
+        params = _chosen(est, model)
     from sklearn.metrics import accuracy_score, r2_score
     metric = accuracy_score if classifier else r2_score
+    name = type(est).__name__ + (" (+)" if compiled else "")
+    rows = [(name, seconds, est.n_evals_ * args.cv + 1, params,
+             est.best_loss_ if params is None else None, metric(y_test, pipe.predict(X_test)))]
+
+    if not args.no_compare:
+        Z_test = prep.transform(X_test)
+        for name, baseline, fits, params_of, progress in _baselines(
+                model, Z_train, y_train, cv, args.quick, args.random_state, out):
+            print(f"{name}: {fits} fits ...", file=out, flush=True)
+            if progress is not None:
+                progress.start()
+            t0 = time.perf_counter()
+            baseline.fit(Z_train, y_train)
+            t = time.perf_counter() - t0
+            print(f"  {name}: done in {t:.1f}s", file=out, flush=True)
+            # not baseline.score: the *CV and search objects score with their own scoring
+            rows.append((name, t, fits, params_of(baseline), None,
+                         metric(y_test, baseline.predict(Z_test))))
+
     loss_name = "CV log-loss" if classifier else "CV MSE"
     score_name = "test acc" if classifier else "test R2"
     print(f"\n{'method':<34}{'time (s)':>9}{'fits':>7}  {'hyperparameters':<28}"
           f"{loss_name:>12}{score_name:>10}", file=out)
-    for name, t, fits, params, loss, fitted in rows:
+    for name, t, fits, params, loss, test in rows:
         if loss is None:
-            loss = _cv_loss(model, params, X_train, y_train, cv, args.random_state)
-        shown = (f"{p} alphas, median {np.median(est.alphas_):.3g}" if params is None
-                 else _format_params(params))
-        # not fitted.score: the *CV and search objects score with their own scoring
-        test = metric(y_test, fitted.predict(X_test))
+            loss = _cv_loss(model, params, Z_train, y_train, cv, args.random_state)
+        if params is not None:
+            shown = _format_params(params)
+        elif model == "weighted-lasso":
+            shown = f"{p} alphas, median {np.median(est.alphas_):.3g}"
+        else:
+            shown = _format_params(_chosen(est, model))
         print(f"{name:<34}{t:>9.2f}{fits:>7d}  {shown:<28}{loss:>12.5g}{test:>10.3f}",
               file=out)
-    print(f"\n{loss_name} is recomputed with scikit-learn on the same folds at every "
-          f"method's hyperparameters" + (" (for WeightedLassoHyperGrad: its own criterion)."
-                                        if model == "weighted-lasso" else "."), file=out)
+    if args.no_compare:
+        print(f"\n{loss_name}: the search's own criterion (--no-compare: no baseline, "
+              f"nothing recomputed).", file=out)
+    else:
+        print(f"\n{loss_name} is recomputed with scikit-learn on the same folds at every "
+              f"method's hyperparameters" + (" (for WeightedLassoHyperGrad: its own "
+                                            "criterion)." if model == "weighted-lasso"
+                                            else "."), file=out)
+    if compiled:
+        print(f"(+) its time includes compiling {compiled} numerical kernels that were not in "
+              f"numba's cache yet (done once: later runs load them).", file=out)
     if args.plot:
-        _plot(est, X_train, y_train, args.plot)
+        _plot(est, Z_train, y_train, args.plot)
         print(f"Figure written to {args.plot}", file=out)
     return 0
+
+
+def _chosen(est, model):
+    """The hyperparameters ``est`` chose (one or two numbers: not the weighted Lasso)."""
+    if model == "logistic":
+        return {"C": est.C_, "l1_ratio": est.l1_ratio_}
+    if model == "lasso":
+        return {"alpha": est.alpha_}
+    return {"alpha": est.alpha_, "l1_ratio": est.l1_ratio_}
 
 
 def _plot(est, X, y, path):
     try:
         import matplotlib
     except ImportError:
-        raise UsageError("--plot needs matplotlib: pip install \"skhypergrad[plot]\"") from None
+        raise UsageError('--plot needs matplotlib: pip install "skhypergrad[demo]"') from None
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -411,11 +454,24 @@ def _parser():
         epilog="Example: skhypergrad --csv data.csv --target price --model lasso --plot "
                "search.png")
     parser.add_argument("--csv", metavar="FILE",
-                        help="comma-separated file with a header line (numeric features)")
+                        help="delimited text file (.csv, or compressed: .gz, .bz2, .zip, "
+                             ".xz) with a header line; numeric, text and True/False columns, "
+                             "empty cells allowed (needs pandas)")
     parser.add_argument("--target", metavar="COLUMN",
-                        help="name (or 0-based index) of the target column of --csv")
-    parser.add_argument("--delimiter", default=",", help="field separator of --csv "
-                        "(default ',')")
+                        help="name (or 0-based position) of the target column of --csv")
+    parser.add_argument("--delimiter", metavar="CHAR",
+                        help="field separator of --csv, e.g. ';' or '\\t' for a tab "
+                             "(default: detected among , ; tab |)")
+    parser.add_argument("--decimal", choices=(".", ","), default=".", metavar="SEP",
+                        help="decimal separator of the numbers in --csv: '.' (default) or "
+                             "','")
+    parser.add_argument("--no-header", action="store_true",
+                        help="the first line of --csv is data: columns are named 0, 1, ...")
+    parser.add_argument("--index-col", type=int, metavar="N",
+                        help="drop column N (0-based) of --csv, a row index")
+    parser.add_argument("--drop-missing", action="store_true",
+                        help="drop the rows with a missing feature value instead of imputing "
+                             "them (median for numbers, most frequent value for text)")
     parser.add_argument("--model", choices=MODELS, default="enet",
                         help="enet (default): alpha and l1_ratio; lasso: alpha; "
                              "weighted-lasso: one alpha per feature; logistic: C and "
@@ -430,7 +486,8 @@ def _parser():
     parser.add_argument("--quick", action="store_true",
                         help="small baseline grids and at most 5 outer steps (a smoke test)")
     parser.add_argument("--no-compare", action="store_true",
-                        help="skip GridSearchCV and the *CV baseline")
+                        help="run the search and its refit only: no GridSearchCV, no *CV "
+                             "baseline, no recomputed CV loss")
     parser.add_argument("--plot", metavar="OUT.png",
                         help="write a figure of the search (landscape, criterion, "
                              "coefficient paths); needs matplotlib")
@@ -465,8 +522,12 @@ def main(argv=None):
         parser.error("--test-size must be in (0, 1)")
     if (args.csv is None) != (args.target is None):
         parser.error("--csv and --target go together")
-    if len(args.delimiter) != 1:
-        parser.error("--delimiter must be one character")
+    try:
+        args.delimiter = parse_delimiter(args.delimiter)
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.delimiter is not None and args.delimiter == args.decimal:
+        parser.error("--delimiter and --decimal must differ")
     if args.quick:
         args.max_iter = min(args.max_iter, 5)
     try:

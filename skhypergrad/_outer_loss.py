@@ -5,16 +5,20 @@ and columns with.
 The held-out loss is chosen separately from the inner datafit: a datafit declares
 the losses it can be scored by (``outer_losses``, the first for ``loss="auto"``),
 and each loss name is a mean loss of its own (:data:`OUTER_LOSSES`), e.g. the
-squared error for a Huber model.
+squared error for a Huber model. A loss may also name the datafits it scores when
+it is registered (the Brier score, ``"brier"``, of the logistic model: a
+:class:`BrierLoss` of its logits).
 """
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
+from scipy.special import expit
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
-from .datafits import Logistic, Quadratic, weighted
+from .datafits import (Logistic, Quadratic, check_sample_weight, weighted,
+                       weighted_mean)
 from .hypergrad._protocols import OuterGradient
 
 #: a dense ``X`` predicts from the columns of the nonzero coefficients when they are
@@ -32,10 +36,66 @@ OUTER_LOSSES = {
 }
 
 
-def register_outer_loss(name, factory):
+#: held-out losses a datafit is scored by besides its own ``outer_losses``: loss name ->
+#: names of those datafits
+_ALSO_FOR = {}
+
+
+def register_outer_loss(name, factory, datafits=()):
     """Make ``name`` a held-out loss: ``factory(datafit) -> (mean-loss datafit, factor)``
-    for a model whose datafit is ``datafit`` (whose ``outer_losses`` names it)."""
+    for a model whose datafit is ``datafit`` (whose ``outer_losses`` names it, or whose
+    name is in ``datafits``)."""
     OUTER_LOSSES[name] = factory
+    if datafits:
+        _ALSO_FOR[name] = tuple(datafits)
+
+
+class BrierLoss:
+    r"""Binary Brier score on the logistic model's labels :math:`y_i = \pm 1`, as a
+    mean loss of the predictions :math:`z` (the logits).
+
+    .. math::
+
+        \ell(y, z) = (\sigma(z) - t)^2, \quad t = (1 + y) / 2, \qquad
+        \partial_z \ell = 2 (\sigma(z) - t)\, \sigma(z) (1 - \sigma(z)),
+
+    ``sklearn.metrics.brier_score_loss`` of the probability of the second class.
+    Only ``loss`` and ``raw_grad`` (the mean and its gradient in ``z``), as the
+    held-out loss reads them. With ``sample_weight`` (of the rows, rescaled to mean 1,
+    see :meth:`with_weights`), the weighted mean :math:`\frac1n\sum_i s_i \ell_i`.
+    """
+
+    def __init__(self, sample_weight=None):
+        self.sample_weight = sample_weight
+
+    def with_weights(self, sample_weight):
+        """The Brier loss of the rows weighted by ``sample_weight`` (rescaled to mean 1)."""
+        return BrierLoss(check_sample_weight(sample_weight, np.shape(sample_weight)[0]))
+
+    def loss(self, y, z):
+        return weighted_mean((expit(z) - 0.5 * (1.0 + y)) ** 2, self.sample_weight)
+
+    def raw_grad(self, y, z):
+        p = expit(z)
+        g = 2.0 * (p - 0.5 * (1.0 + y)) * p * (1.0 - p) / y.shape[0]
+        return g if self.sample_weight is None else g * self.sample_weight
+
+    def __repr__(self):
+        return "BrierLoss()"
+
+
+register_outer_loss("brier", lambda datafit: (BrierLoss(), 1.0), datafits=("logistic",))
+
+
+def _weigh_outer(loss_datafit, sample_weight):
+    """The mean-loss ``loss_datafit`` of a held-out loss weighted by ``sample_weight``
+    (itself for None): a datafit by :func:`~skhypergrad.datafits.weighted`, the
+    held-out-only :class:`BrierLoss` by its own ``with_weights``."""
+    if sample_weight is None:
+        return loss_datafit
+    if isinstance(loss_datafit, BrierLoss):
+        return loss_datafit.with_weights(sample_weight)
+    return weighted(loss_datafit, sample_weight)
 
 
 class _OuterLoss:
@@ -244,7 +304,7 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
     ``sample_weight``.
     """
     loss_datafit, factor = _outer_datafit(loss, model)
-    loss_datafit = weighted(loss_datafit, sample_weight)
+    loss_datafit = _weigh_outer(loss_datafit, sample_weight)
     datafit = model.get_datafit()
     if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
                                  and datafit.n_outputs == 1):
@@ -266,6 +326,8 @@ def _check_loss(loss, model):
     """The held-out loss name ``loss`` resolves to for ``model`` ("auto": its datafit's
     first ``outer_losses``); ValueError for a loss the model cannot be scored by."""
     allowed = model.datafit_class.outer_losses
+    allowed = allowed + tuple(name for name, datafits in _ALSO_FOR.items()
+                              if model.datafit_class.name in datafits)
     if loss == "auto":
         return allowed[0]
     if loss not in allowed:

@@ -13,6 +13,8 @@ from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
+from ._compact_states import _expand
+from ._parallel import design_entries, fold_n_jobs
 from ._validation import check_sparse_structure, named
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 
@@ -25,9 +27,11 @@ class _Fold(NamedTuple):
     ``scale`` converts the search's ``lam`` (the normalized weights of a model
     trained on all ``n`` samples) to this fold's: 1 for ``Lasso`` /
     ``ElasticNet`` (scikit-learn normalizes by the number of samples),
-    ``n / n_train`` for ``LogisticRegression``, whose ``C`` multiplies a *sum*
-    of losses, so that every fold is trained with the same ``C``, as in
-    ``GridSearchCV`` (with sample weights, the ratio of their sums).
+    ``n / n_train`` for ``LogisticRegression`` and ``HuberRegressor``, whose
+    ``C`` or ``alpha`` weighs a *sum* of losses, so that every fold is trained
+    with the same ``C`` or ``alpha``, as in ``GridSearchCV`` (with sample weights,
+    the ratio of their sums). It scales the penalty's weights only: a datafit's own
+    hyperparameters (Huber's ``epsilon``, last in ``lam``) are not weights.
 
     ``sample_weight``: the weights of the training rows in the datafit;
     ``score_weight_train`` and ``score_weight_test``: those of the held-out losses on
@@ -74,73 +78,110 @@ def _as_float(X, name="X"):
 
 
 def _fold_result(model, fold, criterion, lam, solver, engine, state, compute_grad,
-                 train_loss):
-    """The fold's :class:`HeldOut` ``criterion`` at the fold's ``lam``, and the training
-    loss if asked.
+                 train_loss, scorer=None, view=None):
+    """The fold's :class:`HeldOut` ``criterion`` at the fold's ``lam``, the training
+    loss if asked, and the scores of ``scorer`` (test, then train with ``train_loss``)
+    of the fold's model there (an empty array without ``scorer``).
 
     The gradient is in ``log lam``, unchanged by the fold's constant ``scale``.
     """
-    lam = np.asarray(lam) * fold.scale
+    lam = np.array(lam, dtype=np.float64)
+    lam[:lam.shape[0] - model.n_datafit_hyper] *= fold.scale
     if compute_grad:
         res = criterion.value_and_grad(model, fold.X_train, fold.y_train, lam, solver=solver,
                                        engine=engine, state=state)
     else:
         res = criterion.value(model, fold.X_train, fold.y_train, lam, solver=solver,
                               state=state)
+    w = res.state[0].w
+    scores = np.empty(0) if scorer is None else \
+        scorer(view, _expand(w), bool(np.isfinite(res.value)), train_loss)
     if not train_loss:
-        return res, None
+        return res, None, scores
     outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train),
                           sample_weight=fold.score_weight_train)
-    return res, outer.value(res.state[0].w)
+    return res, outer.value(w), scores
 
 
 class PreparedFolds(BaseCriterion):
     r"""K-fold cross-validation over folds whose matrices were prepared beforehand.
 
-    :math:`E(\lambda) = \frac1K \sum_k E_k(s_k\lambda)` where :math:`E_k` is the
-    :class:`~skhypergrad.criteria.HeldOut` loss of fold :math:`k` (trained on its
-    training rows, evaluated on its test rows) and :math:`s_k` the fold's
-    ``scale``. The folds carry their data: the ``X`` and ``y`` of the calls are
-    ignored (the search passes None).
+    :math:`E(\lambda) = \frac1K \sum_k g_k(E_k(s_k\lambda))` where :math:`E_k` is the
+    :class:`~skhypergrad.criteria.HeldOut` loss ``loss`` of fold :math:`k` (trained on
+    its training rows, evaluated on its test rows), :math:`s_k` the fold's ``scale``
+    and :math:`g_k` the fold's map ``transform`` (the identity by default; see
+    :class:`~skhypergrad._scoring.FoldTransform`): the gradient is
+    :math:`\frac1K \sum_k g_k'(E_k) \nabla E_k`. The folds carry their data: the
+    ``X`` and ``y`` of the calls are ignored (the search passes None).
 
-    ``values`` of the result: the K held-out losses, followed by the K training
-    losses when ``train_loss`` is True (these do not enter ``value``).
+    ``values`` of the result: the K held-out losses :math:`E_k`, followed by the K
+    training losses when ``train_loss`` is True (these do not enter ``value``), then,
+    with ``scorer``, the scores of fold 0 (its M test scores, then its M training
+    scores with ``train_loss``), of fold 1, ...
 
     Parameters
     ----------
     folds : list of _Fold
     n_jobs : int, default=None
-        Folds solved in parallel with joblib.
+        Folds solved in parallel with joblib; serially under a process backend
+        (joblib's default) while the folds' training designs hold fewer than ``10^8``
+        stored entries in all (see :class:`~skhypergrad.criteria.CrossVal`).
     train_loss : bool, default=False
         Also compute each fold's loss on its training rows.
+    loss : str, default="auto"
+        The held-out loss (see :class:`~skhypergrad.criteria.HeldOut`).
+    transform : callable, default=None
+        ``(k, loss_k) -> (g_k(loss_k), g_k'(loss_k))``; None for the identity.
+    scorer : FoldScorer, default=None
+        Scores every fold's model at every evaluation, from ``views`` (one
+        :class:`~skhypergrad._scoring.FoldView` per fold).
+    views : list of FoldView, default=None
+    pre_dispatch : int or str, default="2*n_jobs"
+        joblib's ``pre_dispatch`` of the parallel folds.
     """
 
-    def __init__(self, folds, n_jobs=None, train_loss=False):
+    def __init__(self, folds, n_jobs=None, train_loss=False, loss="auto", transform=None,
+                 scorer=None, views=None, pre_dispatch="2*n_jobs"):
         self.folds = folds
         self.n_jobs = n_jobs
         self.train_loss = train_loss
+        self.loss = loss
+        self.transform = transform
+        self.scorer = scorer
+        self.views = [None] * len(folds) if views is None else views
+        self.pre_dispatch = pre_dispatch
         # one HeldOut per fold for the whole search: in one process, each keeps its
         # fold's inner problem (and the solver's preparations) between evaluations
-        self._criteria = [HeldOut(fold.X_test, fold.y_test, sample_weight=fold.sample_weight,
+        self._criteria = [HeldOut(fold.X_test, fold.y_test, loss=loss,
+                                  sample_weight=fold.sample_weight,
                                   sample_weight_val=fold.score_weight_test)
                           for fold in folds]
 
     def _repr_params(self):
-        return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs))]
+        return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs)),
+                ("loss", repr(self.loss))]
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
-        out = Parallel(n_jobs=self.n_jobs)(
+        work = sum(design_entries(fold.X_train) for fold in self.folds)
+        out = Parallel(n_jobs=fold_n_jobs(self.n_jobs, work), pre_dispatch=self.pre_dispatch)(
             delayed(_fold_result)(model, fold, criterion, lam, solver, engine, (st,),
-                                  compute_grad, self.train_loss)
-            for fold, criterion, st in zip(self.folds, self._criteria, states))
-        results = [res for res, _ in out]
+                                  compute_grad, self.train_loss, self.scorer, view)
+            for fold, criterion, st, view in zip(self.folds, self._criteria, states,
+                                                 self.views))
+        results = [res for res, _, _ in out]
         values = np.concatenate([res.values for res in results])
         if self.train_loss:
-            values = np.concatenate([values, [loss for _, loss in out]])
+            values = np.concatenate([values, [loss for _, loss, _ in out]])
+        values = np.concatenate([values] + [scores for _, _, scores in out])
+        parts = [(res.value, 1.0) if self.transform is None else self.transform(k, res.value)
+                 for k, res in enumerate(results)]
+        grad = None
+        if compute_grad:
+            grad = np.mean([d * res.grad for (_, d), res in zip(parts, results)], axis=0)
         return CriterionResult(
-            value=float(np.mean([res.value for res in results])),
-            grad=np.mean([res.grad for res in results], axis=0) if compute_grad else None,
+            value=float(np.mean([v for v, _ in parts])),
+            grad=grad,
             state=tuple(res.state[0] for res in results),
             values=values,
             n_iter=np.concatenate([res.n_iter for res in results]),

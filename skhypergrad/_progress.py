@@ -2,7 +2,8 @@
 
 Levels as scikit-learn's searches: ``verbose=1`` prints the start of the
 starting scan, its best point, every descent step and the result; ``verbose>=2``
-also every point of the scan. Each line names the estimator, the
+also every point of the scan; ``verbose>=3`` (where the search scores its points
+with scorers) also every fold's scores at every point. Each line names the estimator, the
 hyperparameters as the estimator calls them (``alpha``, ``l1_ratio``, ``C``, ...)
 and the elapsed time; the first one is printed before any inner problem is solved.
 """
@@ -12,11 +13,22 @@ import time
 
 import numpy as np
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "format_point"]
 
 
 def _plain_names(lam):
     return {"lam": np.asarray(lam)}
+
+
+def format_point(named):
+    """``{name: value}`` as ``"name=value  ..."``: scalars to 4 significant digits,
+    arrays summarized (``alphas=[0.1 0.2 ... 3.]``), never a numpy repr."""
+    parts = []
+    for name, v in named.items():
+        v = np.asarray(v)
+        parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
+                     f"{name}={np.array2string(v, precision=3, threshold=4)}")
+    return "  ".join(parts)
 
 
 class Progress:
@@ -49,13 +61,15 @@ class Progress:
             print(f"[{self.label}] {text} ({time.perf_counter() - self.t0:.1f} s)",
                   file=stream, flush=True)
 
-    def _point(self, lam, value):
-        parts = []
-        for name, v in self.names(lam).items():
-            v = np.asarray(v)
-            parts.append(f"{name}={v:.4g}" if v.ndim == 0 else
-                         f"{name}={np.array2string(v, precision=3, threshold=4)}")
-        return "  ".join(parts) + f"  {self.loss}={value:.6g}"
+    def _point(self, lam, value, loss=None):
+        return format_point(self.names(lam)) + \
+            f"  {self.loss if loss is None else loss}={value:.6g}"
+
+    def start(self, n_splits, descended, scorers):
+        """Level 1, before anything is solved: the folds, the criterion descended and
+        the scorers recorded."""
+        self._print(1, f"{n_splits} folds; descending the {descended}; scoring "
+                       f"{', '.join(scorers)}")
 
     def scan_start(self, n_points):
         self._print(1, f"scan of up to {n_points} points, from strong to weak regularization")
@@ -68,6 +82,21 @@ class Progress:
 
     def step(self, k, lam, value):
         self._print(1, f"evaluation {k}  {self._point(lam, value)}")
+
+    def fold_scores(self, k, scores):
+        """Level 3: the scores of every fold at the ``k``-th point evaluated; ``scores``: one
+        ``{name: value}`` per fold."""
+        for i, fold in enumerate(scores):
+            parts = "  ".join(f"{name}={v:.6g}" for name, v in fold.items())
+            self._print(3, f"point {k}  fold {i + 1}/{len(scores)}  {parts}")
+
+    def refine(self, lam, name, score):
+        """Level 1: a point of the refinement by the refit scorer ``name``."""
+        self._print(1, f"refine by {name}  {self._point(lam, score, loss=name)}")
+
+    def chosen(self, lam, name, score):
+        """Level 1: the point chosen by the refit scorer ``name``."""
+        self._print(1, f"best by {name}  {self._point(lam, score, loss=name)}")
 
     def done(self, n_evals, lam, value):
         self._print(1, f"done, {n_evals} evaluations; chosen  {self._point(lam, value)}")

@@ -21,6 +21,7 @@ from inspect import signature
 from typing import Any, NamedTuple
 
 from sklearn.base import is_classifier
+from sklearn.metrics._scorer import _BaseScorer, _MultimetricScorer, _PassthroughScorer
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _routing_enabled,
@@ -112,9 +113,17 @@ def route_fit_params(search, scorer, X, groups, params):
 
 
 def _accepts_sample_weight(scorer):
-    """Whether ``scorer`` takes ``sample_weight`` (a scikit-learn scorer's score function,
-    or the callable itself)."""
-    func = getattr(scorer, "_score_func", scorer)
+    """Whether ``scorer`` takes ``sample_weight``: a scikit-learn scorer's score function,
+    the estimator's ``score`` (``scoring=None``), every scorer of several, or the
+    callable itself."""
+    if isinstance(scorer, _MultimetricScorer):
+        return all(map(_accepts_sample_weight, scorer._scorers.values()))
+    if isinstance(scorer, _PassthroughScorer):
+        func = scorer._estimator.score
+    elif isinstance(scorer, _BaseScorer):
+        func = scorer._score_func
+    else:
+        func = scorer
     return "sample_weight" in signature(func).parameters
 
 

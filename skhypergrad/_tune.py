@@ -66,7 +66,8 @@ def _with_tol(obj, tol):
 
 def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
-         monitor=None, callback=None, verbose=0, label="tune", names=None):
+         monitor=None, callback=None, verbose=0, label="tune", names=None,
+         loss_name="CV loss"):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -115,6 +116,8 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         The name the progress lines start with (the searching estimator's).
     names : callable, default=None
         ``lam -> {name: value}``: the hyperparameters as the progress lines name them.
+    loss_name : str, default="CV loss"
+        What the progress lines call the criterion's value.
 
     Returns
     -------
@@ -123,7 +126,7 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     engine = get_engine(engine)
     last_state = [None]
     t0 = time.perf_counter()
-    progress = Progress(verbose, label, names)
+    progress = Progress(verbose, label, names, loss=loss_name)
     if callback is not None:  # a callback sees copies: nothing it does reaches the search
         user_callback = callback
         callback = lambda h: user_callback(copy.deepcopy(h))  # noqa: E731

@@ -41,6 +41,7 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 
 from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expand
 from ._design import gram_pays, seed_row_subset_grams
+from ._parallel import design_entries, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from ._validation import check_sparse_structure, named
@@ -497,7 +498,12 @@ class CrossVal(BaseCriterion):
         splitter with a fixed ``random_state`` when shuffling).
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
-        ``joblib.parallel_config`` context.
+        ``joblib.parallel_config`` context. Under a process backend (joblib's
+        default) the folds run serially while the stored entries of ``X`` times the
+        number of folds are below ``10^8`` (e.g. 20,000 x 1,000 dense, 5 folds):
+        below it, sending the data and rebuilding the folds' problems in the workers at
+        every evaluation costs more than the solves. A backend chosen with
+        ``joblib.parallel_config`` (threads, Dask) runs them as asked.
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -521,6 +527,10 @@ class CrossVal(BaseCriterion):
     def _repr_params(self):
         return [("cv", repr(self.cv)), ("n_jobs", repr(self.n_jobs)), ("loss", repr(self.loss))]
 
+    def _n_jobs(self, X, splits):
+        """``n_jobs``, or 1 below the work threshold (see ``n_jobs``)."""
+        return fold_n_jobs(self.n_jobs, design_entries(X) * len(splits))
+
     def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):
         r"""Mean held-out loss over the folds ``folds`` only (indices into the splits).
 
@@ -541,7 +551,7 @@ class CrossVal(BaseCriterion):
         ``(K - 1)`` times its size, and is not paid above ``_FOLD_CACHE_BYTES``.
         """
         none = [None] * len(splits)
-        if sp.issparse(X) or effective_n_jobs(self.n_jobs) != 1 or \
+        if sp.issparse(X) or effective_n_jobs(self._n_jobs(X, splits)) != 1 or \
                 (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
             return none
         def build():
@@ -578,7 +588,7 @@ class CrossVal(BaseCriterion):
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
         weights = self._weights(X.shape[0])
-        outcomes = Parallel(n_jobs=self.n_jobs)(
+        outcomes = Parallel(n_jobs=self._n_jobs(X, splits))(
             delayed(_fold_value_and_grad)(model, X, y_enc, *splits[k], lam, self.loss,
                                           solver, engine, states[k], compute_grad,
                                           problems[k], weights)

@@ -27,11 +27,19 @@ it is and what it offers, as class attributes the rest of the library reads
 - its fast paths: ``least_squares`` (Gram matrices, exact SURE, an exact
   coordinate-descent model), ``constant_hessian``, ``newton_model`` (the form of
   the per-sample Hessians coordinate descent's proximal Newton model takes:
-  ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None), and
+  ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None; a
+  "diagonal" model's curvatures are :meth:`~BaseDatafit.newton_curvature`), and
   ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
   parameters, or None);
+- its hyperparameters, if it owns any (``n_hyper``, :meth:`~BaseDatafit.hyper`,
+  :meth:`~BaseDatafit.at`): the trailing entries of the map's ``lam``, with the
+  derivatives of ``raw_grad`` in them (:meth:`~BaseDatafit.raw_grad_jvp_param`,
+  :meth:`~BaseDatafit.raw_grad_vjp_param`), from which
+  :class:`~skhypergrad.fixed_point.ProxGradMap` differentiates the map in them for
+  every engine;
 - its sample weights, ``accepts_sample_weight``: whether ``loss`` and ``dual_term``
-  take a keyword ``sample_weight`` (see :func:`weighted`, which binds weights to it).
+  take a keyword ``sample_weight`` (see :func:`weighted`, which binds weights to it;
+  a datafit with hyperparameters or estimated constants declares False).
 
 Registered datafits (:func:`register_datafit`) are named by
 :class:`~skhypergrad.models.InnerModel`; an object that does not declare the
@@ -113,11 +121,61 @@ class BaseDatafit:
         a weighted datafit's ``curvature`` is scaled by its largest weight)."""
         return self.curvature
 
+    def newton_curvature(self, y, z):
+        r"""The per-sample curvatures :math:`h_i` of coordinate descent's Newton model
+        at the predictions ``z`` (``newton_model = "diagonal"``), shape of ``z``.
+
+        By default the second derivatives :math:`\ell''(y_i, z_i)` (``n * raw_hessp``
+        along ones): the proximal Newton model. A loss that is linear where its second
+        derivative vanishes (a nonzero slope there, as Huber's beyond its threshold)
+        would make that model linear, unbounded below along directions that move
+        those samples only; such a datafit gives instead the curvatures of a quadratic
+        that majorizes each sample's loss at ``z_i`` (equal to :math:`\ell''` where the
+        loss is locally quadratic), whose minimizer then decreases the objective."""
+        return self.raw_hessp(y, z, np.ones_like(z)) * y.shape[0]
+
     def data_curvature(self, y):
         """The curvature the steps and scales of a problem with targets ``y`` are set by:
         ``curvature`` when the datafit has a global bound; a datafit without one
         (``curvature = None``) defines it from ``y`` (see :mod:`skhypergrad.glm`)."""
         return self.curvature
+
+    #: the number of hyperparameters the datafit owns (Huber's epsilon, a margin, a kernel
+    #: width): the last ``n_hyper`` entries of the map's ``lam``, after the penalty's
+    n_hyper = 0
+
+    def hyper(self):
+        """The current values of the datafit's hyperparameters, shape (n_hyper,)."""
+        return np.empty(0)
+
+    def at(self, theta):
+        """The same datafit with its hyperparameters at ``theta`` (shape (n_hyper,)),
+        still declaring them (``n_hyper`` unchanged); itself when it owns none."""
+        return self
+
+    def hyper_bounds(self):
+        """``(low, high)``: the default search interval of each hyperparameter, shape
+        (n_hyper,) each."""
+        return np.empty(0), np.empty(0)
+
+    def raw_grad_jvp_param(self, y, z, e):
+        r""":math:`\partial_\theta (\nabla_z F)\, e`: the derivative of ``raw_grad`` in the
+        datafit's hyperparameters along ``e`` (shape (n_hyper,)); shape of ``z``."""
+        raise NotImplementedError
+
+    def raw_grad_vjp_param(self, y, z, u):
+        r""":math:`\partial_\theta (\nabla_z F)^T u` for ``u`` of the shape of ``z``;
+        shape (n_hyper,)."""
+        raise NotImplementedError
+
+    #: whether :meth:`estimate_constants` estimates anything
+    estimates_constants = False
+
+    def estimate_constants(self, pgmap, lam):
+        """The datafit with the constants it estimates from training data (not
+        hyperparameters: e.g. Huber's scale), from the problem ``pgmap`` at ``lam``,
+        before a search; itself when it has none."""
+        return self
 
     def take_rows(self, samples):
         """The datafit of the rows ``samples`` of its targets (itself: only a datafit with
@@ -184,6 +242,8 @@ _REGISTRY = {}
 
 #: what a datafit must define (beyond BaseDatafit's defaults)
 _REQUIRED = ("loss", "raw_grad", "raw_hessp", "dual_term", "intercept_only")
+#: what a datafit with hyperparameters must define as well
+_HYPER = ("hyper", "at", "raw_grad_jvp_param", "raw_grad_vjp_param")
 
 
 def register_datafit(cls):
@@ -238,6 +298,9 @@ def _check_contract(cls):
                                                 and hasattr(cls, "output_target")):
         raise ValueError(f"{cls.__name__}.newton_model='separable' needs output_datafit() "
                          "and output_target(y, k).")
+    if cls.n_hyper and any(getattr(cls, m) is getattr(BaseDatafit, m) for m in _HYPER):
+        raise ValueError(f"{cls.__name__} declares hyperparameters (n_hyper) but does not "
+                         f"define {', '.join(_HYPER)}.")
     if not (isinstance(cls.outer_losses, tuple) and cls.outer_losses):
         raise ValueError(f"{cls.__name__}.outer_losses must be a non-empty tuple of loss "
                          f"names, got {cls.outer_losses!r}.")
@@ -488,6 +551,7 @@ class WeightedDatafit(BaseDatafit):
         self.newton_model = "diagonal" if datafit.newton_model == "diagonal" else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
+        self._null = None  # (y, intercept_only(y)) last computed
 
     @property
     def unit_curvature(self):
@@ -524,7 +588,16 @@ class WeightedDatafit(BaseDatafit):
     def intercept_only(self, y):
         r"""The intercept(s) :math:`b` of zero coefficients: the root of
         :math:`\sum_i s_i \nabla_z \ell(y_i, b)`, by Newton's method (a pseudo-inverse
-        for the shift-invariant softmax) from the unweighted datafit's."""
+        for the shift-invariant softmax) from the unweighted datafit's; kept for the
+        targets ``y`` it was last computed for (the solvers' stopping tests read it at
+        every check)."""
+        if self._null is not None and self._null[0] is y:
+            return self._null[1].copy()
+        b = self._newton_intercept(y)
+        self._null = (y, b)
+        return b.copy()
+
+    def _newton_intercept(self, y):
         b = np.array(self.datafit.intercept_only(y), dtype=np.float64)
         K, n = self.n_outputs, y.shape[0]
         for _ in range(100):

@@ -12,6 +12,15 @@ Every hypergradient engine sees only this interface:
 
 A user-defined map subclasses :class:`FixedPointMap` and defines the first five
 methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.
+``bind(lam)`` gives the map whose parts that take no ``lam`` (a composite map's
+forward step) are evaluated at ``lam``: the map itself by default.
+
+The hyperparameters of :class:`ProxGradMap` are the penalty's followed by the
+datafit's (``lam = [penalty's..., datafit's...]``, the datafit's ``n_hyper`` last):
+:meth:`ProxGradMap.split` is the one place where ``lam`` is cut in two,
+:meth:`ProxGradMap.problem` gives the solvers the map with the datafit fixed at its
+part and the penalty's part of ``lam``, and ``B`` has the datafit's columns
+:math:`-g\,\partial_z T\,[X, 1]^T \partial_\theta \nabla_z F`.
 """
 
 import numpy as np
@@ -20,6 +29,7 @@ from ._design import Design, cached_gram, centred, xty_of
 from ._validation import check_sparse_structure
 from ._prox_jacobian import BlockJacobian, DiagonalJacobian
 from .datafits import check_datafit
+from .penalties import check_hyper
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
 
@@ -122,6 +132,11 @@ class FixedPointMap:
     def vjp_lam(self, w, lam, u):
         raise NotImplementedError
 
+    def bind(self, lam):
+        """The map with its parts that take no ``lam`` evaluated at ``lam`` (the map
+        itself unless they depend on ``lam``)."""
+        return self
+
     def linearize(self, w, lam):
         """Products at ``(w, lam)``; override to share work between them."""
         return Linearization(
@@ -147,12 +162,19 @@ class ProxGradMap(FixedPointMap):
 
     .. math::
 
-        A = \frac{D (I - gH)}{1 + g\,l2}, \qquad B = \partial_\lambda T(\Psi(w), \lambda).
+        A = \frac{D (I - gH)}{1 + g\,l2}, \qquad
+        B = \big[\partial_\lambda T(\Psi(w), \lambda),\;
+        -g\,\frac{D}{1 + g\,l2} [X, 1]^T \partial_\theta \nabla_z F\big]
+
+    where the second block is that of the datafit's own hyperparameters
+    :math:`\theta` (``datafit.n_hyper`` of them, last in ``lam``; none for most
+    datafits), on which :math:`\Psi` depends.
 
     Parameters
     ----------
-    datafit : Quadratic, Logistic or Multinomial
-    penalty : L1, ElasticNet or WeightedL1
+    datafit : BaseDatafit
+        A datafit declaring the contract of :mod:`skhypergrad.datafits`.
+    penalty : L1, ElasticNetPenalty, WeightedL1 or L2
     X : ndarray or sparse matrix of shape (n_samples, n_features)
         Used as given (float64 is expected). A sparse ``X`` is checked before
         any kernel reads it: malformed index arrays raise a ``ValueError``
@@ -194,6 +216,8 @@ class ProxGradMap(FixedPointMap):
                   step, lipschitz)
 
     def _set(self, design, y, step, lipschitz):
+        #: how many of the last entries of ``lam`` are the datafit's
+        self.n_datafit_hyper = int(self.datafit.n_hyper)
         self.design = design
         self.y = y
         self._lipschitz = None if lipschitz is None else float(lipschitz)
@@ -264,7 +288,64 @@ class ProxGradMap(FixedPointMap):
 
     @property
     def n_hyper(self):
-        return self.penalty.n_hyper(self.design.n_features)
+        return self.penalty.n_hyper(self.design.n_features) + self.n_datafit_hyper
+
+    # -- the hyperparameters: the penalty's, then the datafit's ----------------------
+    def split(self, lam):
+        """``(lam_penalty, theta)``: the penalty's hyperparameters and the datafit's (the
+        last ``n_datafit_hyper`` entries of ``lam``). The one place ``lam`` is cut."""
+        lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+        k = lam.shape[0] - self.n_datafit_hyper
+        return lam[:k], lam[k:]
+
+    def datafit_at(self, lam):
+        """The datafit with its hyperparameters at their part of ``lam``."""
+        if not self.n_datafit_hyper:
+            return self.datafit
+        return self.datafit.at(self.split(lam)[1])
+
+    def check_lam(self, lam):
+        """``lam`` as a float64 array of length ``n_hyper`` (ValueError otherwise)."""
+        lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+        if lam.shape != (self.n_hyper,):
+            raise ValueError(f"{self.penalty!r} with {self.datafit!r} takes {self.n_hyper} "
+                             f"hyperparameter(s), got lam of shape {lam.shape}.")
+        lam_pen, theta = self.split(lam)
+        self.penalty.check_lam(lam_pen, self.n_features)
+        check_hyper(theta)
+        return lam
+
+    def bind(self, lam):
+        """The map with the datafit at its part of ``lam`` and the same ``n_hyper``: its
+        forward step (which takes no ``lam``) is then that of ``apply(w, lam)``."""
+        if not self.n_datafit_hyper:
+            return self
+        return self._with_datafit(self.datafit_at(lam), self.n_datafit_hyper)
+
+    def problem(self, lam):
+        """``(pgmap, lam_penalty)``: the inner problem at ``lam`` as solvers see it.
+
+        The map with the datafit fixed at its part of ``lam`` (its hyperparameters
+        are no longer the map's), and the penalty's part, checked: solvers, the
+        duality gap and the prox read these only. ``(self, lam)`` when the datafit
+        owns no hyperparameter.
+        """
+        lam = self.check_lam(lam)
+        if not self.n_datafit_hyper:
+            return self, lam
+        return self._with_datafit(self.datafit_at(lam), 0), self.split(lam)[0]
+
+    def _with_datafit(self, datafit, n_datafit_hyper):
+        """The same map (same design and target, no copy) with another datafit; the
+        Lipschitz constant and step are kept when its curvature is the same."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.__dict__.pop("_twin", None)
+        twin.datafit = datafit
+        twin.n_datafit_hyper = n_datafit_hyper
+        if datafit.curvature != self.datafit.curvature:
+            twin._lipschitz = twin._step = None
+        return twin
 
     @property
     def n_features(self):
@@ -272,9 +353,27 @@ class ProxGradMap(FixedPointMap):
 
     # -- the smooth part Psi ---------------------------------------------------
     def forward_step(self, w, samples=None):
-        r"""``Psi(w) = w - g grad F(w)``; on the rows ``samples`` only, an unbiased estimate."""
+        r"""``Psi(w) = w - g grad F(w)``; on the rows ``samples`` only, an unbiased estimate.
+
+        With the datafit as it is (see :meth:`bind` for a datafit with hyperparameters).
+        """
         design, y, datafit = self._rows(samples)
         return w - self.step * datafit.gradient(design, y, w)
+
+    def forward_step_vjp_lam(self, w, lam, u):
+        r""":math:`(\partial_\lambda \Psi)^T u`: zero in the penalty's hyperparameters,
+        :math:`-g\,\partial_\theta(\nabla_z F)^T [X, 1] u` in the datafit's."""
+        out = np.zeros(self.n_hyper)
+        if self.n_datafit_hyper:
+            zpred = self.design.matvec(w)
+            out[out.shape[0] - self.n_datafit_hyper:] = -self.step * self.datafit_at(
+                lam).raw_grad_vjp_param(self.y, zpred, self.design.matvec(u))
+        return out
+
+    def _forward_step_jvp_theta(self, datafit, zpred, e_theta):
+        r""":math:`(\partial_\theta \Psi)\, e = -g [X, 1]^T \partial_\theta(\nabla_z F)\, e`."""
+        return -self.step * self.design.rmatvec(
+            datafit.raw_grad_jvp_param(self.y, zpred, e_theta))
 
     def forward_step_vjp(self, w, u, samples=None):
         r"""``(d Psi / dw)^T u = u - g H u`` (``H`` symmetric, so also the JVP)."""
@@ -296,6 +395,7 @@ class ProxGradMap(FixedPointMap):
     def prox(self, z, lam):
         """``T(z, lam)``: the prox on the coefficients, identity on the intercept."""
         k = self.design.n_coefs
+        lam = self.split(lam)[0]
         out = z.copy()
         out[:k] = self.penalty.prox(z[:k], self.step, lam, *self._coef_args())
         return out
@@ -304,7 +404,8 @@ class ProxGradMap(FixedPointMap):
         """Diagonal of ``d T / dz`` (1 on the intercept)."""
         k = self.design.n_coefs
         d = np.ones(z.shape)
-        d[:k] = self.penalty.prox_jac_diag(z[:k], self.step, lam, *self._coef_args())
+        d[:k] = self.penalty.prox_jac_diag(z[:k], self.step, self.split(lam)[0],
+                                           *self._coef_args())
         return d
 
     def prox_jacobian(self, z, lam):
@@ -313,7 +414,7 @@ class ProxGradMap(FixedPointMap):
         k = self.design.n_coefs
         if self.penalty.diagonal_jacobian:
             return DiagonalJacobian(self.prox_jac_diag(z, lam))
-        J = self.penalty.prox_jacobian(z[:k], self.step, lam, *self._coef_args())
+        J = self.penalty.prox_jacobian(z[:k], self.step, self.split(lam)[0], *self._coef_args())
         T = J.block_size
         n_b = (z.shape[0] - k) // T  # the intercept: one block of T, identity
         blocks = np.concatenate([J.blocks, self.design.n_features + np.arange(n_b)])
@@ -323,20 +424,28 @@ class ProxGradMap(FixedPointMap):
                              np.concatenate([J.across, ones]))
 
     def prox_jvp_lam(self, z, lam, e):
-        """``(d T / d lam) e``."""
+        """``(d T / d lam) e`` (``T`` does not depend on the datafit's hyperparameters)."""
         k = self.design.n_coefs
         out = np.zeros(z.shape)
-        out[:k] = self.penalty.prox_jvp_lam(z[:k], self.step, lam, e, *self._coef_args())
+        out[:k] = self.penalty.prox_jvp_lam(z[:k], self.step, self.split(lam)[0],
+                                            self.split(e)[0], *self._coef_args())
         return out
 
     def prox_vjp_lam(self, z, lam, u):
-        """``(d T / d lam)^T u``."""
+        """``(d T / d lam)^T u``, of length ``n_hyper`` (zero in the datafit's entries)."""
         k = self.design.n_coefs
-        return self.penalty.prox_vjp_lam(z[:k], self.step, lam, u[:k], *self._coef_args())
+        return self._with_theta_zeros(self.penalty.prox_vjp_lam(
+            z[:k], self.step, self.split(lam)[0], u[:k], *self._coef_args()))
+
+    def _with_theta_zeros(self, g_pen):
+        """The penalty's gradient ``g_pen`` followed by zeros for the datafit's entries."""
+        if not self.n_datafit_hyper:
+            return g_pen
+        return np.concatenate([g_pen, np.zeros(self.n_datafit_hyper)])
 
     # -- the interface -------------------------------------------------------------
     def apply(self, w, lam):
-        return self.prox(self.forward_step(w), lam)
+        return self.prox(self.bind(lam).forward_step(w), lam)
 
     def jvp_w(self, w, lam, v):
         return self.linearize(w, lam).jvp_w(v)
@@ -345,10 +454,10 @@ class ProxGradMap(FixedPointMap):
         return self.linearize(w, lam).vjp_w(u)
 
     def jvp_lam(self, w, lam, e):
-        return self.prox_jvp_lam(self.forward_step(w), lam, e)
+        return self.linearize(w, lam).jvp_lam(e)
 
     def vjp_lam(self, w, lam, u):
-        return self.prox_vjp_lam(self.forward_step(w), lam, u)
+        return self.linearize(w, lam).vjp_lam(u)
 
     def with_step(self, step):
         """The same map (same data, no copy) with another step ``g``.
@@ -423,7 +532,8 @@ class ProxGradMap(FixedPointMap):
         or not; the Jacobian is then the penalty's block form (``jacobian``, with
         ``jac_diag`` None).
         """
-        design, datafit, y, g = self.design, self.datafit, self.y, self.step
+        design, datafit, y, g = self.design, self.datafit_at(lam), self.y, self.step
+        lam_pen = self.split(lam)[0]
         columns = {}  # the designs of column subsets, built once per subset
 
         def take_columns(idx):
@@ -443,19 +553,19 @@ class ProxGradMap(FixedPointMap):
             w_s = w[support]
             # the mask is 1 on S (|z_S| = |w_S| (1 + g l2) + g l1 > g l1) and 0 off S
             diag = np.zeros(w.shape)
-            diag[support] = self.penalty.prox_jac_on_support(g, lam)
+            diag[support] = self.penalty.prox_jac_on_support(g, lam_pen)
             diag[k:] = 1.0
 
             def z_of():  # read by value and jvp_lam only, which AID does not call
                 z = np.zeros(w.shape)
                 z[support] = w_s + g * self.penalty.gradient_on_support(
-                    w_s, support, lam, *self._coef_args())
+                    w_s, support, lam_pen, *self._coef_args())
                 z[k:] = w[k:]
                 return z
 
-            def vjp_lam(u):  # D = 1, sign(z) = sign(w) and prox(z) = w on the support
-                return self.penalty.prox_vjp_lam_on_support(
-                    w_s, support, g, lam, u[support], *self._coef_args())
+            def prox_vjp_lam(u):  # D = 1, sign(z) = sign(w) and prox(z) = w on the support
+                return self._with_theta_zeros(self.penalty.prox_vjp_lam_on_support(
+                    w_s, support, g, lam_pen, u[support], *self._coef_args()))
             predictions = []  # Xw + b, from the columns S, once
 
             def zpred_of():
@@ -480,7 +590,7 @@ class ProxGradMap(FixedPointMap):
             def z_of():
                 return z
 
-            def vjp_lam(u):
+            def prox_vjp_lam(u):
                 return self.prox_vjp_lam(z, lam, u)
 
             def zpred_of():
@@ -492,6 +602,21 @@ class ProxGradMap(FixedPointMap):
             def apply_jac(x):
                 return diag * x
             any_active = bool((diag != 0.0).any())
+        n_theta = self.n_datafit_hyper
+
+        def vjp_lam(u):  # the prox's block, then the datafit's through the forward step
+            out = prox_vjp_lam(u)
+            if n_theta:
+                out[out.shape[0] - n_theta:] = -g * datafit.raw_grad_vjp_param(
+                    y, zpred_of(), design.matvec(apply_jac(u)))
+            return out
+
+        def jvp_lam(e):
+            out = self.prox_jvp_lam(z_of(), lam, e)
+            if n_theta:
+                out = out + apply_jac(self._forward_step_jvp_theta(datafit, zpred_of(),
+                                                                   self.split(e)[1]))
+            return out
 
         constant_hessian = datafit.constant_hessian
 
@@ -540,7 +665,7 @@ class ProxGradMap(FixedPointMap):
             value=lambda: self.prox(z_of(), lam),
             jvp_w=jvp_w,
             vjp_w=vjp_w,
-            jvp_lam=lambda e: self.prox_jvp_lam(z_of(), lam, e),
+            jvp_lam=jvp_lam,
             vjp_lam=vjp_lam,
             jac_diag=diag,
             step=g,
@@ -551,8 +676,8 @@ class ProxGradMap(FixedPointMap):
 
     def objective(self, w, lam):
         """Primal objective ``F(w) + G_lam(coef)``."""
-        return (self.datafit.value(self.design, self.y, w)
-                + self.penalty.value(self.design.coef(w), lam))
+        return (self.datafit_at(lam).value(self.design, self.y, w)
+                + self.penalty.value(self.design.coef(w), self.split(lam)[0]))
 
     def residual(self, w, lam):
         """Fixed-point residual ``||w - Phi(w, lam)|| / g`` (zero exactly at the solution)."""

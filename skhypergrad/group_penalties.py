@@ -50,7 +50,7 @@ With one output (T = 1) they are the L1 and elastic-net penalties.
 import numpy as np
 
 from ._prox_jacobian import BlockJacobian
-from .penalties import L1, BasePenalty, ElasticNet
+from .penalties import L1, BasePenalty, ElasticNetPenalty
 
 __all__ = ["GroupL21", "GroupElasticNet"]
 
@@ -158,7 +158,7 @@ class GroupL21(_BlockAlgebra, L1):
         return "GroupL21()"
 
 
-class GroupElasticNet(_BlockAlgebra, ElasticNet):
+class GroupElasticNet(_BlockAlgebra, ElasticNetPenalty):
     r"""Multi-task elastic net :math:`\lambda_1 \sum_j \|W_j\|_2 + \frac{\lambda_2}{2}\|W\|_F^2`;
     ``lam = [lam1, lam2]``."""
 

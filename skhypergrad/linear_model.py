@@ -10,33 +10,41 @@ coefficients.
 """
 
 import numbers
+import time
 from functools import partial
 
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import d2_tweedie_score
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
-from ._base import BaseHyperGrad, ClassWeightMixin, default_solver, null_model
+from ._base import BaseHyperGrad, ClassWeightMixin, null_model, refit_solver
+from ._scoring import (POLISH_EVALS, FoldScorer, FoldView, ScoredCriterion,
+                       check_search_scoring, polish, scan_entry, unfitted_template)
+from ._tune import _with_tol
 from ._validation import check_bounds
 from .criteria import HeldOut
 from ._search_space import GLM, LOG_LOSS, SQUARED_HINGE
 from ._tune import TuneResult
 from .glm import Tweedie
 from .group_penalties import GroupElasticNet, GroupL21
+from .huber import Huber, concomitant_fit
 from .models import InnerModel
 from .multitask import MultiTaskQuadratic
-from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam,
-                        logistic_lam_from_sklearn, logistic_sklearn_from_lam,
-                        logistic_weight_from_C, svc_lam_from_sklearn, svc_sklearn_from_lam)
+from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam, huber_lam_from_sklearn,
+                        huber_sklearn_from_lam, logistic_lam_from_sklearn,
+                        logistic_sklearn_from_lam, logistic_weight_from_C,
+                        svc_lam_from_sklearn, svc_sklearn_from_lam)
 from .squared_hinge import append_intercept_column
 
 __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
            "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
            "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad",
-           "GammaRegressorHyperGrad", "TweedieRegressorHyperGrad"]
+           "GammaRegressorHyperGrad", "TweedieRegressorHyperGrad", "RidgeHyperGrad",
+           "RidgeClassifierHyperGrad", "HuberRegressorHyperGrad"]
 
 _BOUNDS = [None, tuple, list]
 #: the weighted Lasso's early stopping: the fraction of the rows held out of the search
@@ -75,7 +83,11 @@ _COMMON_DOC = """
     fit_intercept : bool, default=True
     n_jobs : int, default=None
         Folds solved in parallel with joblib (any backend, see
-        ``joblib.parallel_config``).
+        ``joblib.parallel_config``). Under joblib's default (process) backend, the
+        folds run serially while the stored entries of ``X`` times the number of
+        folds are below ``10^8`` (e.g. 20,000 x 1,000 dense, 5 folds): below it,
+        sending the data and rebuilding the folds' problems in the workers at every
+        evaluation costs more than the solves.
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
@@ -161,6 +173,13 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         self.callback = callback
 
     _penalty = "l1"
+    #: the refit's relative gap: its objective within 1e-8 of the null model's datafit of
+    #: the optimum (1e-6 of the objective while the model leaves 1% of the variance of
+    #: ``y``), its predictions within about 1.4e-4 of the standard deviation of ``y``
+    #: (the folds' errors are many times that). Tighter costs thousands of epochs on a
+    #: rank-deficient design (one-hot blocks with an intercept) at a tiny L2 weight,
+    #: whose coefficients creep along the blocks' flat directions.
+    _refit_tol = 1e-8
 
     def _inner_model(self, y):
         return InnerModel("quadratic", self._penalty, self.fit_intercept,
@@ -487,9 +506,8 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         """Squared errors on ``(X_mon, y_mon)`` of the model trained on ``(X_fit, y_fit)``
         at ``lam`` (to the accuracy of the final refit), the rows' weights ``w_fit`` in the
         training, ``w_mon`` (rescaled to mean 1) times the errors (None: unit weights)."""
-        solver = default_solver(self.solver, tol=self._refit_tol,
-                                random_state=self.random_state, datafit=model.get_datafit())
         pgmap = model.make_map(X_fit, model.encode(y_fit), center=True, sample_weight=w_fit)
+        solver = refit_solver(self.solver, self._refit_tol, self.random_state, pgmap)
         w = solver.solve(pgmap, lam, null_model(pgmap)).w
         design = pgmap.design
         pred = np.asarray(X_mon @ design.coef(w)).ravel() + design.original_intercept(w)
@@ -504,7 +522,7 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
 
 @_doc
 class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
-    r"""L1 / elastic-net logistic regression whose ``C`` (and ``l1_ratio``) are tuned.
+    r"""Logistic regression whose ``C`` (and ``l1_ratio``) are tuned.
 
     Binary problems use the logistic loss, more classes the multinomial one.
     The inner problem is scikit-learn's
@@ -514,27 +532,50 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGr
 
         C\sum_i \ell(y_i, x_i^T W + b) + \rho\|W\|_1 + \frac{1-\rho}{2}\|W\|^2,
 
-    searched as ``lam = [rho, 1 - rho] / (C n)`` (``[1 / (C n)]`` for
-    ``penalty="l1"``) in log-space; the criterion is the held-out log-loss.
+    searched as ``lam = [rho, 1 - rho] / (C n)`` in log-space (``[1 / (C n)]`` for
+    ``penalty="l1"``, :math:`\rho = 1`, and for ``penalty="l2"``, :math:`\rho = 0`,
+    scikit-learn's default); the criterion is the held-out log-loss, or the Brier
+    score (``scoring="neg_brier_score"``, two classes). With the L2 penalty the inner
+    problem is smooth and strongly convex: the implicit function theorem applies
+    directly.
 
     Parameters
     ----------
-    penalty : {"l1", "elasticnet"}, default="l1"
-        Which hyperparameters are tuned: ``C`` alone, or ``C`` and ``l1_ratio``.
+    penalty : {"l1", "l2", "elasticnet"}, default="l1"
+        Which hyperparameters are tuned: ``C`` alone (of the L1 or the L2
+        penalty), or ``C`` and ``l1_ratio``.
+    scoring : str or callable, default=None
+        How the points of the search are scored and the best one chosen, as
+        ``LogisticRegressionCV``'s ``scoring`` (a scorer name or a callable
+        ``scorer(estimator, X, y)``, greater is better). The search descends the
+        held-out log-loss (the Brier score with ``"neg_brier_score"`` and two
+        classes: that scorer exactly) and scores every evaluated point with the
+        scorer on every fold, from the fold's model there (a
+        :class:`~sklearn.linear_model.LogisticRegression` with that model's
+        ``coef_``, ``intercept_`` and ``classes_``, no extra fit; entries ``scores``
+        and ``score`` of ``history_``); the best point is refined by the scorer itself
+        (a compass search of at most 6 value-only evaluations per parameter) and the
+        chosen point is the one with the best mean score, ``best_score_``. None (the
+        default) is the log-loss, which the search minimizes, not
+        ``LogisticRegressionCV``'s accuracy.
     C_init : float, default=None
         Starting ``C`` (with ``l1_ratio_init``). When None, the descent starts
         from the best of the points ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min``
         the largest ``C`` for which all coefficients are zero (for the elastic net,
         paths of the L1 weight at four L2 weights relative to the curvature of the
-        log-loss, as :class:`ElasticNetHyperGrad`). A ``C_init`` at or below
-        ``C_min`` is moved to ``10 C_min`` with a warning.
+        log-loss, as :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` from
+        ``100 kappa`` down to ``1e-4 kappa`` in steps of ``10^0.5``, ``kappa`` the
+        curvature of the log-loss, see :mod:`skhypergrad._search_space`). With an L1
+        part, a ``C_init`` at or below ``C_min`` is moved to ``10 C_min`` with a
+        warning.
     l1_ratio_init : float in (0, 1), default=0.5
         Starting ``l1_ratio`` (``penalty="elasticnet"``).
     C_bounds : (float, float), default=None
         Search interval of ``C`` (for the elastic net, of ``C / l1_ratio`` and
         ``C / (1 - l1_ratio)``); when None, ``C`` in ``(0.1, 1e4) * C_min`` (for the
         elastic net, the L2 weight relative to the curvature as in
-        :class:`ElasticNetHyperGrad`).
+        :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` in
+        ``(1e-4, 1e3) * kappa``).
     class_weight : dict or "balanced", default=None
         Weights of the classes in the training loss, multiplied into
         ``sample_weight``: a dict of labels to weights (1 for a label not in it), or
@@ -576,19 +617,21 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGr
     _inner_tol = (1e-5, 1e-8)
     _parameter_constraints = {
         **BaseHyperGrad._parameter_constraints,
-        "penalty": [StrOptions({"l1", "elasticnet"})],
+        "penalty": [StrOptions({"l1", "l2", "elasticnet"})],
+        "scoring": [None, str, callable],
         "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
         "C_bounds": _BOUNDS,
         "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
-    def __init__(self, *, penalty="l1", cv=5, C_init=None, l1_ratio_init=0.5, C_bounds=None,
-                 hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30, tol=1e-3,
-                 fit_intercept=True, n_jobs=None, random_state=None, verbose=0, callback=None,
-                 class_weight=None):
+    def __init__(self, *, penalty="l1", scoring=None, cv=5, C_init=None, l1_ratio_init=0.5,
+                 C_bounds=None, hypergradient="aid-cg", solver="auto", optimizer="gd",
+                 max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
+                 verbose=0, callback=None, class_weight=None):
         self.class_weight = class_weight
         self.penalty = penalty
+        self.scoring = scoring
         self.cv = cv
         self.C_init = C_init
         self.l1_ratio_init = l1_ratio_init
@@ -610,13 +653,14 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGr
         return InnerModel(datafit, self.penalty, self.fit_intercept)
 
     def _rho(self):
-        return 1.0 if self.penalty == "l1" else self.l1_ratio_init
+        return {"l1": 1.0, "l2": 0.0}.get(self.penalty, self.l1_ratio_init)
 
     def _initial_lam(self, scales, n_samples):
         if self.C_init is None:
             return None
         lam = logistic_lam_from_sklearn(self.C_init, self._rho(), n_samples)
-        return lam[:scales.penalty.n_hyper(scales.n_features)]
+        # the penalty's own weights: [lam1], [lam2] or [lam1, lam2]
+        return scales.penalty.lam_from_weights(lam[0], lam[1], scales.n_features)
 
     def _bounds(self, scales, n_samples):
         if self.C_bounds is None:
@@ -628,7 +672,59 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGr
 
     def _hyper_names(self, lam, n_samples):
         C, l1_ratio = logistic_sklearn_from_lam(lam, n_samples)
+        if self.penalty == "l2":
+            l1_ratio = 0.0
         return {"C": C, "l1_ratio": l1_ratio, "alpha": float(np.sum(lam))}
+
+    def _scoring(self, n_classes):
+        """The :class:`~skhypergrad._scoring.SearchScoring` of ``scoring`` (None: the
+        log-loss the search minimizes) for ``n_classes`` classes."""
+        final = LogisticRegression(fit_intercept=self.fit_intercept)
+        return check_search_scoring("neg_log_loss" if self.scoring is None else self.scoring,
+                                    True, "log", final, n_classes)
+
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates, weights=None):
+        """The search of :class:`BaseHyperGrad` on the held-out loss ``scoring`` follows
+        (see the class docstring); with a scorer that is not that loss, every point is
+        also scored (entries ``scores``, per fold, and ``score``, their mean, of the
+        history), the best point refined by the scorer itself (a few value-only
+        evaluations, entries ``polish=True``), and the result is the point with the
+        best mean score."""
+        plan = self._scoring(len(model.classes))
+        criterion, X_train, y_train = self._criterion(X, y, groups, weights)
+        criterion.loss = plan.loss
+        if not plan.rescore:
+            return search(model, X_train, y_train, criterion, lam0, bounds=bounds,
+                          candidates=candidates)
+        template = unfitted_template(LogisticRegression(fit_intercept=self.fit_intercept),
+                                     model.classes, X.shape[1],
+                                     model.get_datafit().n_outputs)
+        views = partial(_fold_views, criterion, template, model.fit_intercept)
+        scored = ScoredCriterion(criterion, FoldScorer(plan.scorers, np.nan), views)
+        t0 = time.perf_counter()
+        result = search(model, X_train, y_train, scored, lam0, bounds=bounds,
+                        candidates=candidates)
+        n_folds = len(result.history[0]["values"]) // 2
+        history = list(result.history)
+        if not plan.exact:  # refined by the scorer itself (see skhypergrad._scoring.polish)
+            solver = _with_tol(search.keywords["solver"], search.keywords["inner_tol"][1])
+            last = [result.state]
+
+            def evaluate(lam):
+                entry, last[0] = scan_entry(scored, model, X_train, y_train, lam, solver,
+                                            last[0], t0)
+                return entry
+
+            polish(evaluate, history, lambda h: np.mean(h["values"][n_folds:]), bounds,
+                   POLISH_EVALS * len(bounds[0]))
+        for h in history:
+            h["scores"] = h["values"][n_folds:]
+            h["values"] = h["values"][:n_folds]
+            h["score"] = float(np.mean(h["scores"]))
+        scores = np.array([h["score"] for h in history])
+        best = history[int(np.argmax(np.where(np.isnan(scores), -np.inf, scores)))]
+        return result._replace(lam=best["lam"], value=best["value"], history=history,
+                               n_evals=len(history))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None):
@@ -653,7 +749,11 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGr
         -------
         self
         """
-        return self._fit(X, y, groups, sample_weight)
+        self._fit(X, y, groups, sample_weight)
+        if self._scoring(len(self.classes_)).rescore:
+            self.best_score_ = max((h["score"] for h in self.history_),
+                                   key=lambda s: -np.inf if np.isnan(s) else s)
+        return self
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
@@ -713,6 +813,22 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGr
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
+
+
+def _fold_views(criterion, template, fit_intercept, X, y):
+    """The :class:`~skhypergrad._scoring.FoldView` of each inner problem of ``criterion``
+    (the held-out rows of a ``HeldOut`` or of each split of a ``CrossVal`` whose ``cv``
+    is a list of splits), trained on ``(X, y)``; the scorers are given the held-out
+    rows' ``sample_weight`` (the criterion's weights of its held-out losses)."""
+    if isinstance(criterion, HeldOut):
+        rows = [(criterion.X_val, np.asarray(criterion.y_val), criterion.sample_weight_val)]
+    else:
+        weights = criterion.score_sample_weight
+        rows = [(X[test], y[test], None if weights is None else weights[test])
+                for _, test in criterion.cv]
+    return [FoldView(template, None, None, X_test, y_test, fit_intercept, None,
+                     None if w is None else {"sample_weight": w})
+            for X_test, y_test, w in rows]
 
 
 def _significantly_lower(errors, reference, z=_EARLY_STOPPING_Z):
@@ -1305,3 +1421,456 @@ _glm_doc(TweedieRegressorHyperGrad, "Tweedie regression (log link, 1 <= power <=
         Tweedie power: 1 is the Poisson model, 2 the Gamma model, in between the
         compound Poisson-Gamma (``y >= 0`` with exact zeros). Outside [1, 2] the
         log-link deviance is not convex and is not offered.""")
+
+
+class _RidgeHyperGrad(BaseHyperGrad):
+    """Shared parts of the ridge models: ``alpha`` of a sum of squares, ``lam = alpha / n``."""
+
+    _parameter_constraints = {
+        **BaseHyperGrad._parameter_constraints,
+        "alpha_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "alpha_bounds": _BOUNDS,
+    }
+
+    def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, hypergradient="aid-cg",
+                 solver="auto", optimizer="gd", max_iter=30, tol=1e-3, fit_intercept=True,
+                 n_jobs=None, random_state=None, verbose=0, callback=None):
+        self.cv = cv
+        self.alpha_init = alpha_init
+        self.alpha_bounds = alpha_bounds
+        self.hypergradient = hypergradient
+        self.solver = solver
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    _datafit_name = "quadratic"
+
+    def _inner_model(self, y):
+        return InnerModel(self._datafit_name, "l2", self.fit_intercept)
+
+    def _initial_lam(self, scales, n_samples):
+        if self.alpha_init is None:
+            return None
+        return np.array([self.alpha_init / n_samples])
+
+    def _bounds(self, scales, n_samples):
+        if self.alpha_bounds is None:
+            return scales.bounds(self._search_defaults)
+        lo, hi = check_bounds(self.alpha_bounds, "alpha_bounds")
+        return np.array([lo / n_samples]), np.array([hi / n_samples])
+
+    def _hyper_names(self, lam, n_samples):
+        return {"alpha": float(lam[0]) * n_samples}
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Tune ``alpha`` on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            Targets (class labels of any type for the classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1): each squared error is multiplied by its
+            weight, as in scikit-learn's ``Ridge``, whose ``alpha`` weighs the weighted
+            *sum* of squares (``alpha_ / sum(sample_weight)`` is the normalized
+            weight); the held-out losses are weighted means. Integer weights fit as
+            the rows repeated, zero weights as the rows dropped.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, groups, sample_weight)
+
+
+_RIDGE_PARAMS = """
+    alpha_init : float, default=None
+        Starting ``alpha``. When None, the descent starts from the best of the
+        points ``alpha / n = kappa * 10^(2 - k/2)``, ``k = 0..12`` (warm-started
+        solves without gradients, on every fold), ``kappa`` the mean variance of the
+        columns (the curvature of the datafit, see :mod:`skhypergrad._search_space`).
+    alpha_bounds : (float, float), default=None
+        Search interval of ``alpha``; ``alpha / n`` in ``(1e-6, 1e3) * kappa`` when
+        None.
+"""
+
+
+def _ridge_doc(cls):
+    cls.__doc__ = cls.__doc__.replace("    %(ridge)s\n", _RIDGE_PARAMS.strip("\n") + "\n")
+    return _doc(cls)
+
+
+@_ridge_doc
+class RidgeHyperGrad(RegressorMixin, _RidgeHyperGrad):
+    r"""Ridge regression whose ``alpha`` is tuned by hypergradient descent on the CV loss.
+
+    The inner problem is scikit-learn's :class:`~sklearn.linear_model.Ridge`,
+
+    .. math::
+
+        w^*(\alpha) = \arg\min_{w, b} \|y - Xw - b\|^2 + \alpha\|w\|^2
+
+    (a sum of squares, not divided by ``n``), searched as ``lam = [alpha / n]`` in
+    log-space, the weight of the normalized objective
+    :math:`\frac{1}{2n}\|y - Xw - b\|^2 + \frac{\lambda}{2}\|w\|^2`; the criterion is
+    the mean held-out squared error. The problem is smooth and strongly convex:
+    the implicit function theorem gives the hypergradient exactly,
+    :math:`\nabla_\lambda E = -w^{*T} H^{-1} \nabla_w E` with
+    :math:`H = X^T X / n + \lambda I` (centred columns with an intercept).
+
+    Parameters
+    ----------
+    %(ridge)s
+    %(common)s
+
+    Attributes
+    ----------
+    alpha_ : float
+        ``alpha`` of the model refit on all ``n`` samples. The search holds
+        ``alpha / n`` fixed across folds (as ``ElasticNetCV`` holds its ``alpha``),
+        so a fold trained on ``n_train`` samples used ``alpha_ n_train / n``.
+    coef_ : ndarray of shape (n_features,)
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.RidgeCV : the grid counterpart (efficient leave-one-out).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.linear_model import Ridge
+    >>> from skhypergrad import RidgeHyperGrad
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> est = RidgeHyperGrad(cv=5).fit(X, y)
+    >>> sk = Ridge(alpha=est.alpha_).fit(X, y)
+    >>> bool(abs(sk.coef_ - est.coef_).max() < 1e-6 * abs(sk.coef_).max())
+    True
+    """
+
+    def predict(self, X):
+        """Linear prediction ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._decision(X)
+
+
+@_ridge_doc
+class RidgeClassifierHyperGrad(ClassifierMixin, _RidgeHyperGrad):
+    r"""Ridge classifier whose ``alpha`` is tuned by hypergradient descent on the CV loss.
+
+    The inner problem is scikit-learn's
+    :class:`~sklearn.linear_model.RidgeClassifier`: ``Ridge(alpha)`` on the labels
+    :math:`\pm 1` (``+1`` for ``classes_[1]``), and for ``K > 2`` classes on ``K``
+    one-vs-all columns :math:`Y_{ik} = \pm 1` sharing ``alpha``,
+
+    .. math::
+
+        \min_{W, b} \|Y - XW - 1b^T\|_F^2 + \alpha\|W\|_F^2,
+
+    searched as ``lam = [alpha / n]`` in log-space (see
+    :mod:`skhypergrad.ridge_classifier`). The criterion is the held-out squared
+    error of the decision function against the encoded labels, averaged over the
+    columns (:func:`~skhypergrad.squared_class_error`): the smooth loss the model
+    minimizes, a surrogate of the accuracy.
+
+    Parameters
+    ----------
+    %(ridge)s
+    %(common)s
+
+    Attributes
+    ----------
+    alpha_ : float
+        ``alpha`` of the model refit on all ``n`` samples (the search holds
+        ``alpha / n`` fixed across folds).
+    classes_ : ndarray of shape (n_classes,)
+    coef_ : ndarray of shape (n_features,) or (n_classes, n_features)
+        ``(n_features,)`` for two classes, as scikit-learn's ``RidgeClassifier``.
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.RidgeClassifierCV : the grid counterpart.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.preprocessing import scale
+    >>> from skhypergrad import RidgeClassifierHyperGrad
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = RidgeClassifierHyperGrad(cv=3).fit(scale(X), y)
+    >>> bool(clf.score(scale(X), y) > 0.9)
+    True
+    """
+
+    _is_classifier = True
+    _datafit_name = "squared_classifier"
+
+    def _set_solution(self, pgmap, model, w):
+        super()._set_solution(pgmap, model, w)
+        if self.coef_.shape[0] == 1:  # two classes: (n_features,), as RidgeClassifier
+            self.coef_ = self.coef_[0]
+
+    def decision_function(self, X):
+        """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray
+        """
+        scores = self._decision(X)
+        return scores.ravel() if scores.ndim == 1 or scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """The class of the largest score (its sign for two classes).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
+
+
+@_doc
+class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
+    r"""Huber regression whose ``alpha`` and ``epsilon`` are tuned by hypergradient descent.
+
+    The inner problem is scikit-learn's :class:`~sklearn.linear_model.HuberRegressor`
+    (``penalty="l2"``), or its L1 / elastic-net variant,
+
+    .. math::
+
+        \sum_{i=1}^n \Big[\sigma + \sigma H_\epsilon\Big(\frac{y_i - x_i^T w - b}
+        {\sigma}\Big)\Big] + \alpha\big(\rho\|w\|_1 + (1 - \rho)\|w\|^2\big)
+
+    (:math:`\rho` 0, 1 or ``l1_ratio``; see :mod:`skhypergrad.huber`), searched as
+    ``lam = [penalty's..., epsilon]`` in log-space (``epsilon`` is a hyperparameter
+    of the datafit) to minimize the cross-validated squared error.
+
+    The scale :math:`\sigma` is estimated once, jointly with the coefficients on all
+    the data at the starting ``alpha`` (``alpha_init``, or scikit-learn's default
+    1e-4 when None) and ``epsilon_init``, and kept fixed during the search: the
+    hypergradient is that of the fixed-scale model. The refit at the chosen
+    hyperparameters is joint (:func:`~skhypergrad.huber.concomitant_fit`): with
+    ``penalty="l2"``, ``coef_``, ``intercept_`` and ``scale_`` are those of
+    ``HuberRegressor(alpha=alpha_, epsilon=epsilon_)``, except that the scale is at
+    least :func:`~skhypergrad.huber.scale_floor` of ``y`` (1e-6 times its median
+    absolute deviation: below, on a near perfect fit, the residuals are rounding errors).
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet"}, default="l2"
+    alpha_init : float, default=None
+        Starting ``alpha``. When None, the descent starts from the best point of a
+        coarse scan relative to the data (the L2 weight from 100 to 1e-5 times the
+        datafit's curvature ``kappa``; the L1 weight from ``alpha_max / 10^0.5``
+        down, as :class:`ElasticNetHyperGrad`), at ``epsilon_init``.
+    epsilon_init : float, default=1.35
+        Starting ``epsilon`` (at least 1), its value when ``tune_epsilon=False``.
+    tune_epsilon : bool, default=True
+        Whether ``epsilon`` is searched as well.
+    l1_ratio_init : float in (0, 1), default=0.5
+        The ratio of the L1 part at the start (``penalty="elasticnet"``).
+    alpha_bounds : (float, float), default=None
+        Interval of ``alpha`` (of each of its L1 and L2 parts for the elastic net);
+        None: relative to the data, as :class:`ElasticNetHyperGrad`.
+    epsilon_bounds : (float, float), default=(1.1, 3.0)
+        Interval of ``epsilon`` (at 1 the concomitant scale vanishes).
+    %(common)s
+        Inner solvers: "auto" is coordinate descent; minibatch SAGA has no
+        Huber kernel (with ``hypergradient="nsid"`` pass ``solver="cd"``).
+
+    Attributes
+    ----------
+    alpha_ : float
+    epsilon_ : float
+    l1_ratio_ : float
+        Only with ``penalty="elasticnet"``.
+    scale_ : float
+        The concomitant scale of the refit.
+    coef_ : ndarray of shape (n_features,)
+    %(attrs)s
+
+    See Also
+    --------
+    sklearn.linear_model.HuberRegressor : the model, at given ``alpha`` and ``epsilon``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import HuberRegressor
+    >>> from skhypergrad import HuberRegressorHyperGrad
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((200, 5))
+    >>> y = X @ np.arange(1.0, 6.0) + rng.standard_t(2, 200)
+    >>> est = HuberRegressorHyperGrad(cv=3, max_iter=10).fit(X, y)
+    >>> sk = HuberRegressor(alpha=est.alpha_, epsilon=est.epsilon_, tol=1e-10).fit(X, y)
+    >>> bool(np.allclose(sk.coef_, est.coef_, rtol=1e-3))
+    True
+    """
+
+    _parameter_constraints = {
+        **BaseHyperGrad._parameter_constraints,
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"})],
+        "alpha_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "epsilon_init": [Interval(numbers.Real, 1, None, closed="left")],
+        "tune_epsilon": ["boolean"],
+        "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "alpha_bounds": _BOUNDS,
+        "epsilon_bounds": [tuple, list],
+    }
+    #: HuberRegressor's default alpha: the scale is estimated there without alpha_init
+    _scale_alpha = 1e-4
+
+    def __init__(self, *, penalty="l2", cv=5, alpha_init=None, epsilon_init=1.35,
+                 tune_epsilon=True, l1_ratio_init=0.5, alpha_bounds=None,
+                 epsilon_bounds=(1.1, 3.0), hypergradient="aid-cg", solver="auto",
+                 optimizer="gd", max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None,
+                 random_state=None, verbose=0, callback=None):
+        self.penalty = penalty
+        self.cv = cv
+        self.alpha_init = alpha_init
+        self.epsilon_init = epsilon_init
+        self.tune_epsilon = tune_epsilon
+        self.l1_ratio_init = l1_ratio_init
+        self.alpha_bounds = alpha_bounds
+        self.epsilon_bounds = epsilon_bounds
+        self.hypergradient = hypergradient
+        self.solver = solver
+        self.optimizer = optimizer
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+        self.callback = callback
+
+    def _rho(self):
+        return {"l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio_init)
+
+    def _with_epsilon(self, lam_pen, epsilon):
+        """``lam``: the penalty's part, then ``epsilon`` when it is searched."""
+        return np.append(lam_pen, epsilon) if self.tune_epsilon else np.asarray(lam_pen)
+
+    def _inner_model(self, y):
+        # the scale is set from the data by _prepare_model
+        return InnerModel(Huber(self.epsilon_init, 1.0, self.tune_epsilon), self.penalty,
+                          self.fit_intercept)
+
+    def _prepare_model(self, model, X, y):
+        """The model at the scale of the joint fit at the starting hyperparameters."""
+        alpha = self._scale_alpha if self.alpha_init is None else self.alpha_init
+        lam = self._with_epsilon(huber_lam_from_sklearn(alpha, self._rho(), X.shape[0]),
+                                 self.epsilon_init)
+        return model.with_data_constants(X, model.encode(y), lam)
+
+    def _initial_lam(self, scales, n_samples):
+        if self.alpha_init is None:
+            return None
+        return self._with_epsilon(huber_lam_from_sklearn(self.alpha_init, self._rho(),
+                                                         n_samples), self.epsilon_init)
+
+    def _scan(self, scales):
+        return [np.column_stack([path, np.full(path.shape[0], self.epsilon_init)])
+                if self.tune_epsilon else path for path in scales.scan(self._search_defaults)]
+
+    def _bounds(self, scales, n_samples):
+        if self.alpha_bounds is None:
+            lo, hi = scales.bounds(self._search_defaults)
+        else:
+            a_lo, a_hi = check_bounds(self.alpha_bounds, "alpha_bounds")
+            lo, hi = (scales.penalty.lam_from_weights(a / n_samples, 2.0 * a / n_samples,
+                                                      scales.n_features) for a in (a_lo, a_hi))
+        e_lo, e_hi = check_bounds(self.epsilon_bounds, "epsilon_bounds")
+        return self._with_epsilon(lo, e_lo), self._with_epsilon(hi, e_hi)
+
+    def _hyper_names(self, lam, n_samples):
+        lam = np.asarray(lam)
+        k = lam.shape[0] - self.tune_epsilon
+        alpha, l1_ratio = huber_sklearn_from_lam(lam[:k], self.penalty, n_samples)
+        names = {"alpha": alpha,
+                 "epsilon": float(lam[-1]) if self.tune_epsilon else float(self.epsilon_init)}
+        if self.penalty == "elasticnet":
+            names["l1_ratio"] = l1_ratio
+        return names
+
+    def _refit(self, model, X, y, lam, sample_weight=None):
+        """The joint fit (coefficients and scale) at ``lam``, from the intercept-only
+        model at the search's scale (``sample_weight``: None, see :meth:`fit`)."""
+        full_map = model.make_map(X, model.encode(y), center=True,
+                                  sample_weight=sample_weight)
+        solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
+        w, _, fixed = concomitant_fit(full_map, lam, solver, null_model(full_map))
+        return fixed, w
+
+    def _set_solution(self, pgmap, model, w):
+        super()._set_solution(pgmap, model, w)
+        self.scale_ = pgmap.datafit.scale
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Tune ``alpha`` (and ``epsilon``) on ``(X, y)``, then refit on all of it.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : None
+            Not supported: the Huber datafit takes no sample weights (its scale is
+            estimated jointly with the coefficients); anything but None raises a
+            ValueError.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
+
+        Returns
+        -------
+        self
+        """
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} does not support sample_weight: the "
+                             "Huber datafit takes no sample weights.")
+        return self._fit(X, y, groups)
+
+    def predict(self, X):
+        """Linear prediction ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._decision(X)

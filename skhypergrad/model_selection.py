@@ -19,6 +19,7 @@ minimizes the mean of the folds' :class:`~skhypergrad.criteria.HeldOut` losses
 """
 
 import copy
+import numbers
 import time
 import warnings
 from dataclasses import replace
@@ -28,10 +29,10 @@ import numpy as np
 from joblib import Parallel, delayed
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.linear_model import (ElasticNet, GammaRegressor, Lasso, LogisticRegression,
-                                  PoissonRegressor, TweedieRegressor)
+from sklearn.linear_model import (ElasticNet, GammaRegressor, HuberRegressor, Lasso,
+                                  LogisticRegression, PoissonRegressor, Ridge, RidgeClassifier,
+                                  TweedieRegressor)
 from sklearn.linear_model import MultiTaskElasticNet, MultiTaskLasso
-from sklearn.metrics import get_scorer, make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import check_cv
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -42,36 +43,33 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad, class_sample_weights, inner_setup
+from ._progress import Progress
+from ._scoring import (POLISH_EVALS, FoldScorer, FoldTransform, check_error_score,
+                       check_search_scoring, descended_name, fold_view, polish, routing_scorer,
+                       scan_entry, transform_power)
 from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
                             l2_scale, lam1_max)
 from ._threads import search_blas_limits
-from ._tune import tune
+from ._tune import _with_tol, tune
 from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_structure,
                           check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
+from ._parallel import design_entries, fold_n_jobs
 from ._routing import route_fit_params, search_router
 from .datafits import weighted
 from .models import from_estimator
 from .optimizers import get_optimizer
-from .penalties import (enet_sklearn_from_lam, logistic_sklearn_from_lam,
+from .penalties import (enet_sklearn_from_lam, huber_sklearn_from_lam, logistic_sklearn_from_lam,
                         logistic_weight_from_C)
-from .squared_hinge import append_intercept_column, squared_hinge_scorer
+from .squared_hinge import append_intercept_column
 
 __all__ = ["HyperGradSearchCV"]
 
-#: the scoring of each estimator's loss, and the scorers scikit-learn does not name (made
-#: for the final step: the Tweedie deviance of its power)
-_SCORING = {"squared": "neg_mean_squared_error", "log": "neg_log_loss",
-            "squared_hinge": "neg_squared_hinge", "poisson": "neg_mean_poisson_deviance",
-            "gamma": "neg_mean_gamma_deviance", "tweedie": "neg_mean_tweedie_deviance"}
-_SCORERS = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
-            "neg_mean_tweedie_deviance": lambda final: make_scorer(
-                mean_tweedie_deviance, greater_is_better=False, power=final.power)}
 #: where the search looks by default, by loss (as the estimators)
 _DEFAULTS = {"squared": LEAST_SQUARES, "log": LOG_LOSS, "squared_hinge": SQUARED_HINGE,
-             "poisson": GLM, "gamma": GLM, "tweedie": GLM}
+             "poisson": GLM, "gamma": GLM, "tweedie": GLM, "squared_class_error": LEAST_SQUARES}
 #: the losses of classifiers
-_CLASSIFICATION = ("log", "squared_hinge")
+_CLASSIFICATION = ("log", "squared_hinge", "squared_class_error")
 #: the scikit-learn GLMs searched (their ``alpha``, an L2 penalty), by loss
 _GLMS = {PoissonRegressor: "poisson", GammaRegressor: "gamma", TweedieRegressor: "tweedie"}
 
@@ -91,22 +89,40 @@ class _Space(NamedTuple):
     names: tuple         # e.g. ("alpha", "l1_ratio")
     logistic: bool       # C parametrization (a sum of losses) instead of alpha
     n_samples: int       # n of the full data: lam is the weight of the model refit on it
+    ridge: bool = False  # Ridge's alpha (of a sum of squares): lam = alpha / n
+    huber: bool = False  # HuberRegressor: alpha on a sum of losses, lam = [2 alpha / n, eps]
+
+    @property
+    def sum_of_losses(self):
+        """Whether the parameter weighs a *sum* of losses (``C``, Ridge's and Huber's
+        ``alpha``): each fold's ``lam`` is then scaled by ``n / n_train``, as
+        GridSearchCV trains it."""
+        return self.logistic or self.ridge or self.huber
 
     def params(self, lam):
         """``{prefix + name: value}`` in scikit-learn's parametrization."""
+        if self.ridge:
+            return {self.prefix + "alpha": float(lam[0]) * self.n_samples}
         if self.logistic:
             C, l1_ratio = logistic_sklearn_from_lam(lam, self.n_samples)
             values = (C, l1_ratio)
+        elif self.huber:
+            values = (huber_sklearn_from_lam(lam[:1], "l2", self.n_samples)[0], lam[1])
         else:
             values = enet_sklearn_from_lam(lam)
         return {self.prefix + name: float(v) for name, v in zip(self.names, values)}
 
     def lam_bounds(self, bounds, n_hyper):
-        """User ``bounds`` on alpha (or C) as bounds on every component of ``lam``."""
+        """User ``bounds`` on alpha (or C) as bounds on each of the ``n_hyper`` weights of
+        the penalty (on ``lam2 = 2 alpha / n`` for Huber)."""
         lo, hi = check_bounds(bounds, "bounds")
-        if self.logistic:
+        if self.ridge:
+            lo, hi = lo / self.n_samples, hi / self.n_samples
+        elif self.logistic:
             lo, hi = (logistic_weight_from_C(hi, self.n_samples),
                       logistic_weight_from_C(lo, self.n_samples))
+        if self.huber:
+            lo, hi = 2.0 * lo / self.n_samples, 2.0 * hi / self.n_samples
         return np.full(n_hyper, lo), np.full(n_hyper, hi)
 
 
@@ -118,12 +134,13 @@ def _unwrap(estimator):
         preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
         prefix = name + "__"
     if not isinstance(final, (Lasso, ElasticNet, LogisticRegression, LinearSVC, MultiTaskLasso,
-                              MultiTaskElasticNet) + tuple(_GLMS)):
+                              MultiTaskElasticNet, Ridge, RidgeClassifier, HuberRegressor)
+                      + tuple(_GLMS)):
         raise ValueError(
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
-            "MultiTaskElasticNet or LogisticRegression with an L1 or elastic-net penalty, a "
-            "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), "
-            f"or a Pipeline ending with one; got {type(final).__name__}.")
+            "MultiTaskElasticNet, Ridge, RidgeClassifier, LogisticRegression, a "
+            "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), a "
+            f"HuberRegressor, or a Pipeline ending with one; got {type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
         column = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -138,6 +155,8 @@ def _loss_kind(final):
     "squared_hinge", or the mean deviance "poisson", "gamma" or "tweedie"."""
     if isinstance(final, LinearSVC):
         return "squared_hinge"
+    if isinstance(final, RidgeClassifier):
+        return "squared_class_error"
     if type(final) in _GLMS:
         return _GLMS[type(final)]
     return "log" if isinstance(final, LogisticRegression) else "squared"
@@ -154,20 +173,6 @@ def _inner_model(final, y, n_samples=None):
     if model.penalty == "elasticnet" and model.lam[1] == 0:
         model = replace(model, penalty="l1", lam=model.lam[:1])
     return model
-
-
-def _check_scoring(scoring, kind):
-    expected = _SCORING[kind]
-    if scoring is None or (isinstance(scoring, str) and scoring == expected):
-        return expected
-    raise ValueError(
-        f"scoring={scoring!r} is not supported for this estimator: HyperGradSearchCV "
-        "follows the gradient of a differentiable cross-validation loss, so scoring must "
-        f"be None or {expected!r} (the allowed values are None, 'neg_mean_squared_error' "
-        "for Lasso and ElasticNet, 'neg_log_loss' for LogisticRegression, "
-        "'neg_squared_hinge' for LinearSVC, 'neg_mean_poisson_deviance', "
-        "'neg_mean_gamma_deviance' and 'neg_mean_tweedie_deviance' (of its power) for "
-        "PoissonRegressor, GammaRegressor and TweedieRegressor).")
 
 
 # -- delegation to best_estimator_ ----------------------------------------------------
@@ -251,7 +256,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``LinearSVC`` (``loss="squared_hinge"``)        ``C``
     ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
     ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
+    ``LogisticRegression()`` (L2, the default)      ``C``
+    ``Ridge``, ``RidgeClassifier``                  ``alpha`` (L2)
+    ``HuberRegressor``                              ``alpha``, ``epsilon``
     ==============================================  =========================
+
+    For ``HuberRegressor`` the concomitant scale is estimated once, on the first
+    training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
+    during the search (see :mod:`skhypergrad.huber`): the rows of ``cv_results_``
+    are the scores of that fixed-scale model, close to but not exactly
+    ``HuberRegressor``'s; the refit is ``HuberRegressor``'s own. ``epsilon`` is
+    searched in [1.1, 3] (at 1 the scale vanishes).
 
     The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
     ``l1_ratio``) are also read. Internally the search runs on the logarithms
@@ -259,32 +274,40 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     (for the logistic model ``l1_ratio / C`` and ``(1 - l1_ratio) / C``; for
     ``LinearSVC`` the weight ``1 / C`` of its L2 or L1 penalty, with liblinear's
     penalized intercept: the weight of a synthetic feature of value
-    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`).
+    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`; for ``Ridge`` and
+    ``RidgeClassifier``, ``alpha / n``: their ``alpha`` multiplies a sum of squares,
+    and every fold is trained with the same ``alpha`` on its own rows, as in
+    ``GridSearchCV``).
 
     Parameters
     ----------
     estimator : scikit-learn linear model or Pipeline
         ``Lasso``, ``ElasticNet``, ``LogisticRegression``, ``LinearSVC``,
-        ``PoissonRegressor``, ``GammaRegressor`` or ``TweedieRegressor`` (the log
-        link, ``1 <= power <= 2``), or a pipeline ending with one. Its parameters say
+        ``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor`` (the log
+        link, ``1 <= power <= 2``) or ``HuberRegressor``, or a pipeline ending with
+        one. Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. A ``class_weight``
-        (``LogisticRegression``, ``LinearSVC``) weighs each fold's training loss, computed
-        on the fold's training rows as in ``GridSearchCV``; a ``LogisticRegression``
-        must have an L1 part (``l1_ratio > 0``).
-    scoring : None or str, default=None
-        None, "neg_mean_squared_error", "neg_log_loss", "neg_squared_hinge",
-        "neg_mean_poisson_deviance", "neg_mean_gamma_deviance" or
-        "neg_mean_tweedie_deviance". Only differentiable losses can be followed: the
-        mean squared error for ``Lasso`` / ``ElasticNet``, the log-loss for
-        ``LogisticRegression``, the mean squared hinge (summed over the classes of
-        one-vs-rest, :func:`~skhypergrad.squared_hinge_scorer`) for ``LinearSVC``, and
-        the mean deviance for the GLMs (for ``TweedieRegressor``, that of its
-        ``power``, a scorer made with ``make_scorer``), which None selects. Scores follow scikit-learn's convention
-        (greater is better, the negated loss). Note that ``GridSearchCV``'s ``scoring=None``
-        means ``estimator.score`` (R² or accuracy): here it always means the
-        loss minimized, and :meth:`score` reports that same score.
+        (``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``) weighs each fold's
+        training loss, computed on the fold's training rows as in ``GridSearchCV``.
+        ``RidgeClassifier`` is scored by the squared error of its decision
+        function against the labels ``+-1`` (``"neg_squared_class_error"``, see
+        :mod:`skhypergrad.ridge_classifier`).
+    scoring : str, callable, list, tuple, set, dict or None, default=None
+        As in ``GridSearchCV``: a scorer name, a callable
+        ``scorer(estimator, X, y)`` (e.g. from ``make_scorer``), a list / tuple /
+        set of names or a dict ``{name: scorer}`` (several metrics, recorded as
+        ``mean_test_<name>``...), or None for the estimator's own ``score`` (R² for
+        the regressors, D² for the GLMs, the accuracy for the classifiers). Greater
+        is better. The search descends the refit scorer exactly when it is
+        differentiable in the predictions, and otherwise a smooth surrogate, the
+        loss of the model (see the table in the Notes); either way every evaluated
+        point is scored by every scorer on every fold and the best point is chosen
+        by the refit scorer, as ``GridSearchCV`` does. The scorers also take the
+        names "neg_squared_hinge" (:func:`~skhypergrad.squared_hinge_scorer`),
+        "neg_squared_class_error" (:func:`~skhypergrad.squared_class_error_scorer`) and
+        "neg_mean_tweedie_deviance" (of the ``TweedieRegressor``'s power).
     cv : int, cross-validation generator or iterable, default=5
         As in ``GridSearchCV``: an int gives ``StratifiedKFold`` for a classifier
         and ``KFold`` otherwise. The splits are drawn once.
@@ -315,25 +338,45 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         bounds.
     solver : {"auto", "cd", "fista", "saga"} or solver instance, default="auto"
         Inner solver used during the search (the refit uses the estimator's own).
-    refit : bool, default=True
-        Refit a clone of ``estimator`` with ``best_params_`` on all the data.
+    refit : bool, str or callable, default=True
+        As in ``GridSearchCV``: refit a clone of ``estimator`` with ``best_params_``
+        on all the data. With several metrics, the name of the one the best point
+        is chosen by (or False: no ``best_*`` attributes). A callable takes
+        ``cv_results_`` and returns ``best_index_`` (then there is no
+        ``best_score_``); the search then descends the surrogate.
     n_jobs : int, default=None
-        Folds prepared and solved in parallel with joblib.
+        Folds prepared, solved and scored in parallel with joblib; serially under a
+        process backend (joblib's default) while ``X`` (prepared) or the folds' training
+        designs (solved) hold fewer than ``10^8`` stored entries times folds in all (see
+        :class:`~skhypergrad.CrossVal`).
+    pre_dispatch : int or str, default="2*n_jobs"
+        joblib's ``pre_dispatch`` of those parallel calls: how many fold tasks are
+        dispatched ahead (with K folds per call, it matters only for more folds
+        than jobs).
     random_state : int, RandomState instance or None, default=None
         Seeds the stochastic solver ("saga") and engine ("nsid").
     verbose : int, default=0
-        Progress lines with the estimator's parameter names and the elapsed time:
-        the start of the starting scan, its best point, every descent step and
-        the result (1), and every point of the scan (2 and more).
+        Progress lines with the estimator's parameter names and the elapsed time
+        (the levels of ``GridSearchCV``): the start of the starting scan, its best
+        point, every descent step, the refinement by the refit scorer and the
+        result (1); every point of the scan too (2); and every fold's scores at every
+        point (3 and more, with a ``scoring`` other than the descended loss).
     callback : callable, default=None
         Called after every criterion evaluation with a dict (``params`` in the
         estimator's names, ``lam``, ``value`` (mean held-out loss), ``grad``,
         ``values`` (the held-out loss of every fold, followed by the training
         losses with ``return_train_score``), ``seconds``, ...); returning True
         stops the search.
+    error_score : "raise" or float, default=np.nan
+        The score recorded for a failing fold at a point, as ``GridSearchCV``'s:
+        a scorer that raises (or, with ``"raise"``, its exception is raised) and a
+        point whose held-out loss is not finite (an inner solve or hypergradient
+        that failed numerically: the search itself backs off from such points and
+        keeps the best point seen; with ``"raise"`` a ``ValueError``). Exceptions of
+        the inner solvers are raised, as ``error_score="raise"``. Failed (NaN)
+        rows rank last.
     return_train_score : bool, default=False
-        Also record each fold's training score (one matrix-vector product per
-        fold and evaluation).
+        Also record each fold's training score (``train_<name>`` keys).
     init : {"scan", "estimator"}, default="scan"
         Where the descent starts: the best point of the coarse scan (its points
         are rows of ``cv_results_``), or the estimator's own parameters (no scan;
@@ -343,33 +386,36 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     cv_results_ : dict of ndarray
-        One row per criterion evaluation, in evaluation order (line-search trial
-        points included), with ``GridSearchCV``'s keys: ``param_<name>`` (masked
-        arrays), ``params``, ``split<k>_test_score``, ``mean_test_score``,
-        ``std_test_score``, ``rank_test_score`` (and the ``train`` counterparts
-        with ``return_train_score``), and the times: ``mean_fit_time`` is the
-        wall-clock time of the evaluation divided by ``n_splits_`` (solving and
+        One row per criterion evaluation, in evaluation order (scan, descent with
+        its line-search trial points, refinement by the refit scorer), with
+        ``GridSearchCV``'s keys: ``param_<name>`` (masked arrays), ``params``,
+        ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
+        ``rank_test_score`` (``..._test_<name>`` for each metric with several; and
+        the ``train`` counterparts with ``return_train_score``), and the times:
+        ``mean_fit_time`` is the wall-clock time of the evaluation divided by ``n_splits_`` (solving and
         differentiating every fold: the cost per fold; folds are not timed
         separately, so ``std_fit_time`` is 0), ``mean_score_time`` and
         ``std_score_time`` are 0 (the held-out losses come with the evaluation
-        and are counted in the fit time). The preprocessing of a pipeline is
-        fitted once per fold before the search and is not counted.
+        and are counted in the fit time, as is the scoring). The preprocessing of
+        a pipeline is fitted once per fold before the search and is not counted.
     best_index_ : int
-        Row of ``cv_results_`` with the best mean test score.
+        Row of ``cv_results_`` with the best mean test score of the refit metric
+        (or returned by a callable ``refit``).
     best_params_ : dict
         Its parameters, in the estimator's names (``"enet__alpha"`` for a
         pipeline step named ``"enet"``).
     best_score_ : float
-        Its mean test score (negated loss: greater is better).
+        Its mean test score (greater is better); not set with a callable ``refit``.
     best_estimator_ : estimator
         Clone of ``estimator`` with ``best_params_``, refit on all the data
         (``refit=True``).
     refit_time_ : float
         Seconds spent refitting.
-    scorer_ : callable
-        The scorer of ``scoring`` (used by :meth:`score`).
+    scorer_ : callable or dict
+        The scorer of ``scoring`` (a dict of them with several metrics), used by
+        :meth:`score`.
     multimetric_ : bool
-        Always False.
+        Whether ``scoring`` has several metrics.
     n_splits_ : int
         Number of cross-validation splits.
     n_iter_ : int
@@ -388,6 +434,44 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
+    What is descended, by refit scorer (the scorer's mean over folds is followed
+    exactly when it is a smooth function of each fold's held-out loss
+    :math:`L_k`; see :mod:`skhypergrad._scoring`):
+
+    ====================================  ======================================
+    refit scorer                          descended
+    ====================================  ======================================
+    ``"neg_mean_squared_error"``          the CV mean squared error
+    ``"neg_root_mean_squared_error"``     :math:`\frac1K\sum_k \sqrt{L_k}`
+    ``"r2"``; None for a regressor        :math:`\frac1K\sum_k L_k / v_k`, with
+                                          :math:`v_k` the variance of the
+                                          fold's held-out targets (the mean
+                                          R² is 1 minus that)
+    ``"neg_log_loss"``                    the CV log-loss
+    ``"neg_brier_score"``                 the CV Brier score (two classes)
+    ``"neg_mean_<family>_deviance"``      the CV mean deviance of the GLM
+    None for a GLM                        :math:`\frac1K\sum_k L_k / d_k`, with
+                                          :math:`d_k` the mean deviance of the
+                                          fold's mean (mean D² = 1 minus that)
+    ``"neg_squared_hinge"``               the CV mean squared hinge
+    any other                             the surrogate, the model's loss (the
+                                          mean squared error, log-loss, squared
+                                          hinge or deviance), then a compass
+                                          search on the refit scorer itself
+                                          from its best point
+    ====================================  ======================================
+
+    "Any other" is, e.g., the accuracy, ROC AUC, F1, balanced accuracy, mean or
+    median absolute error, a callable or ``make_scorer`` scorer, and the metrics
+    of a callable ``refit``.
+    The multi-output models follow their mean squared error exactly, their R²
+    (averaged over the outputs) through the surrogate. The scores of the rows are
+    those of ``GridSearchCV``: each fold's model at the point (the solution the
+    search computed, set as ``coef_`` and ``intercept_`` of a copy of the final
+    step fitted once on the fold) scored on the fold's held-out rows as the
+    pipeline's preprocessing (fitted on the fold's training rows) transforms
+    them. A scorer therefore receives the final step, not the pipeline.
+
     Every evaluation solves the folds' training problems to a relative duality
     gap of 1e-10, so every row's scores, not only the last ones, are those
     ``GridSearchCV`` would record at its parameters (to about 1e-6 relative).
@@ -425,9 +509,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
-        "scoring": [None, str, callable],  # values checked in fit, with a dedicated message
+        "scoring": [None, str, callable, list, tuple, set, dict],  # values checked in fit
         "bounds": [None, tuple, list],
-        "refit": ["boolean"],
+        "refit": ["boolean", str, callable],
+        "error_score": [StrOptions({"raise"}), numbers.Real],
+        "pre_dispatch": [numbers.Integral, str],
         "init": [StrOptions({"scan", "estimator"})],
         "return_train_score": ["boolean"],
         **{key: BaseHyperGrad._parameter_constraints[key]
@@ -437,8 +523,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     def __init__(self, estimator, *, scoring=None, cv=5, hypergradient="aid-cg",
                  optimizer="gd", max_iter=30, tol=1e-4, bounds=None, solver="auto",
-                 refit=True, n_jobs=None, random_state=None, verbose=0, callback=None,
-                 return_train_score=False, init="scan"):
+                 refit=True, n_jobs=None, pre_dispatch="2*n_jobs", random_state=None,
+                 verbose=0, callback=None, error_score=np.nan, return_train_score=False,
+                 init="scan"):
         self.estimator = estimator
         self.scoring = scoring
         self.cv = cv
@@ -450,9 +537,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         self.solver = solver
         self.refit = refit
         self.n_jobs = n_jobs
+        self.pre_dispatch = pre_dispatch
         self.random_state = random_state
         self.verbose = verbose
         self.callback = callback
+        self.error_score = error_score
         self.return_train_score = return_train_score
         self.init = init
 
@@ -500,45 +589,68 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         final, preprocessing, prefix = _unwrap(self.estimator)
         kind = _loss_kind(final)
         classifier = kind in _CLASSIFICATION
-        scoring = _check_scoring(self.scoring, kind)
+        multi_output = isinstance(final, MultiTaskElasticNet)
+        error_score = check_error_score(self.error_score)
         get_optimizer(self.optimizer)
         X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
         check_cv_size(self.cv, _num_samples(X))
-        y = check_target(y, classifier=classifier,
-                         multi_output=isinstance(final, MultiTaskElasticNet))
-        fit_params = route_fit_params(self, self._routing_scorer(), X, groups, params)
+        y = check_target(y, classifier=classifier, multi_output=multi_output)
+        plan = check_search_scoring(self.scoring, self.refit, kind, final,
+                                    len(np.unique(y)) if classifier else None, multi_output)
+        fit_params = route_fit_params(self, routing_scorer(self.scoring, final), X, groups,
+                                      params)
         groups = fit_params.groups
         class_weight = getattr(final, "class_weight", None) if classifier else None
         fit_weight = class_sample_weights(class_weight, y, fit_params.sample_weight)
-        # the n of C (a classifier's): the sum of the weights of the refit's loss
+        # the n of C and of a sum of losses' alpha: the sum of the weights of the refit's
         n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
         model = _inner_model(final, y, n_samples)
-        space = _Space(prefix, ("C",) if classifier else ("alpha",), classifier, n_samples)
+        if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
+            raise ValueError(f"{type(final).__name__} cannot be searched with sample "
+                             "weights: its datafit takes none.")
+        logistic = kind in ("log", "squared_hinge")
+        space = _Space(prefix, ("C",) if logistic else ("alpha",), logistic, n_samples,
+                       ridge=isinstance(final, (Ridge, RidgeClassifier)))
         if model.get_penalty().n_hyper(1) == 2:  # (alpha, l1_ratio): the elastic nets
             space = space._replace(names=space.names + ("l1_ratio",))
+        if isinstance(final, HuberRegressor):
+            space = space._replace(names=("alpha", "epsilon"), huber=True)
 
         splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
+        progress = Progress(self.verbose, type(self).__name__, space.params)
+        progress.start(self.n_splits_, descended_name(plan, kind),
+                       [_scoring_label(self.scoring) if name == "score" else name
+                        for name in plan.scorers])
+        parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits)),
+                            pre_dispatch=self.pre_dispatch)
         sw = fit_params.sample_weight
         train_weights = [class_sample_weights(class_weight, y[train], _rows(sw, train))
                          for train, _ in splits]
-        folds = Parallel(n_jobs=self.n_jobs)(
+        folds = parallel(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
-                                  n_samples / _total(w_train, train) if classifier else 1.0,
+                                  n_samples / _total(w_train, train)
+                                  if space.sum_of_losses else 1.0,
                                   w_train, fit_params.score_weight)
             for (train, test), w_train in zip(splits, train_weights))
+        # constants the datafit estimates (Huber's scale), once, on the first training fold
+        model = model.with_data_constants(folds[0].X_train, model.encode(folds[0].y_train),
+                                          _fold_lam(model, model.lam, folds[0].scale))
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state,
                                                 weighted(model.get_datafit(), fit_weight),
                                                 weighted=fit_weight is not None)
-        callback = None if self.callback is None else \
-            (lambda entry: self.callback({**entry, "params": space.params(entry["lam"])}))
-        criterion = PreparedFolds(folds, n_jobs=self.n_jobs,
-                                  train_loss=self.return_train_score)
+        stopped = [False]  # whether callback asked the search to stop
+        callback = self._entry_callback(plan, space, stopped)
+        criterion = PreparedFolds(folds, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch,
+                                  train_loss=self.return_train_score, loss=plan.loss,
+                                  **self._scoring_parts(plan, final, kind, model, folds,
+                                                        error_score, parallel))
+        t0 = time.perf_counter()
         with one_convergence_warning(type(self).__name__), \
                 search_blas_limits(folds[0].X_train):
             result = tune(model, None, None, criterion, lam0, bounds=bounds,
@@ -546,16 +658,28 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           solver=solver,
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                           callback=callback, verbose=self.verbose,
-                          label=type(self).__name__, names=space.params)
+                          label=type(self).__name__, names=space.params,
+                          loss_name=descended_name(plan, kind))
+            history = list(result.history)
+            if plan.rescore and not plan.exact and plan.refit_key is not None \
+                    and not stopped[0]:
+                self._polish(history, plan, criterion, model, result.state, bounds,
+                             _with_tol(solver, inner_tol[1]), callback, stopped, progress,
+                             t0)
 
-        self.cv_results_ = self._format_results(result.history, space)
-        self.best_index_ = int(self.cv_results_["rank_test_score"].argmin())
-        self.best_params_ = self.cv_results_["params"][self.best_index_]
-        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.multimetric_ = plan.multimetric
+        self.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
+        self.cv_results_ = self._format_results(history, space, plan, error_score)
         self.n_iter_ = result.n_iter
-        self.scorer_ = _SCORERS[scoring](final) if scoring in _SCORERS \
-            else get_scorer(scoring)
-        self.multimetric_ = False
+        if self.refit or not plan.multimetric:
+            self.best_index_ = _best_index(self.refit, plan, self.cv_results_)
+            self.best_params_ = self.cv_results_["params"][self.best_index_]
+            if not callable(self.refit):
+                key = "score" if not plan.multimetric else plan.refit_key
+                self.best_score_ = float(
+                    self.cv_results_[f"mean_test_{key}"][self.best_index_])
+                if plan.rescore:
+                    progress.chosen(history[self.best_index_]["lam"], key, self.best_score_)
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
             t0 = time.perf_counter()
@@ -564,6 +688,72 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
         return self
+
+    def _polish(self, history, plan, criterion, model, state, bounds, solver, callback,
+                stopped, progress, t0):
+        """Refine the best point by the refit scorer itself (a surrogate search; see
+        :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
+        parameter at most; the new entries are appended to ``history``."""
+        k, train = self.n_splits_, int(self.return_train_score)
+        m = list(plan.scorers).index(plan.refit_key)
+        last = [state]
+
+        def score_of(entry):
+            scores = np.asarray(entry["values"])[k * (1 + train):]
+            return float(scores.reshape(k, 1 + train, len(plan.scorers))[:, 0, m].mean())
+
+        def evaluate(lam):
+            if stopped[0]:
+                return None
+            entry, last[0] = scan_entry(criterion, model, None, None, lam, solver, last[0],
+                                        t0)
+            progress.refine(lam, plan.refit_key, score_of(entry))
+            if callback is not None:
+                callback(entry)
+            return entry
+
+        polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]))
+
+    def _entry_callback(self, plan, space, stopped):
+        """Called by the search with every history entry: prints each fold's scores
+        (``verbose >= 3``, scorers), then calls ``callback`` with ``params``; when it
+        returns True, sets ``stopped[0]`` and asks the search to stop."""
+        progress = Progress(self.verbose if plan.rescore else 0, type(self).__name__)
+        if progress.verbose < 3 and self.callback is None:
+            return None
+        k, train, seen = self.n_splits_, int(self.return_train_score), [0]
+
+        def on_entry(entry):
+            seen[0] += 1
+            if progress.verbose >= 3:
+                scores = np.asarray(entry["values"])[k * (1 + train):]
+                scores = scores.reshape(k, 1 + train, len(plan.scorers))[:, 0]
+                progress.fold_scores(seen[0], [dict(zip(plan.scorers, s)) for s in scores])
+            if self.callback is not None and \
+                    self.callback({**entry, "params": space.params(entry["lam"])}):
+                stopped[0] = True
+            return stopped[0]
+        return on_entry
+
+    @staticmethod
+    def _scoring_parts(plan, final, kind, model, folds, error_score, parallel):
+        """The keyword arguments of :class:`PreparedFolds` that score the points:
+        the per-fold map of the descended loss, and the scorer of the folds' models."""
+        parts = {}
+        if plan.transform != "identity":
+            parts["transform"] = FoldTransform(plan.transform, [f.y_test for f in folds],
+                                               transform_power(kind, final),
+                                               [f.score_weight_test for f in folds])
+        if plan.rescore:
+            column = final.intercept_scaling \
+                if isinstance(final, LinearSVC) and final.fit_intercept else None
+            parts["views"] = parallel(delayed(fold_view)(final, fold, column,
+                                                         model.fit_intercept,
+                                                         _weight_params(fold.score_weight_test),
+                                                         _weight_params(fold.score_weight_train))
+                                      for fold in folds)
+            parts["scorer"] = FoldScorer(plan.scorers, error_score)
+        return parts
 
     def _start(self, model, folds, space, defaults):
         """``(lam0, bounds, candidates)``: bounds in the user's parameter or relative to the
@@ -579,12 +769,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         del maps
         lam0 = np.array(model.lam, dtype=np.float64)
         n_hyper = lam0.shape[0]
-        if self.bounds is None:
-            lo, hi = scales.bounds(defaults)
-        else:
-            lo, hi = space.lam_bounds(self.bounds, n_hyper)
+        k = n_hyper - model.n_datafit_hyper
+        theta0 = lam0[k:]  # a datafit's hyperparameters, last
+        lo, hi = scales.bounds(defaults) if self.bounds is None else \
+            space.lam_bounds(self.bounds, k)
+        lo, hi = (np.append(b, e) for b, e in zip((lo, hi), model.get_datafit().hyper_bounds()))
         if self.init == "scan":
-            candidates = [np.clip(path, lo, hi) for path in scales.scan(defaults)]
+            candidates = [np.clip(np.column_stack([path, np.tile(theta0, (len(path), 1))]),
+                                  lo, hi) for path in scales.scan(defaults)]
             return candidates[0][0], (lo, hi), candidates
         if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
             moved = lam0 * (0.1 * scales.l1 / lam0[0])
@@ -595,11 +787,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             lam0 = moved
         return np.clip(lam0, lo, hi), (lo, hi), None
 
-    def _format_results(self, history, space):
+    def _format_results(self, history, space, plan, error_score):
         """``cv_results_`` from the search history, in ``GridSearchCV``'s format."""
         n_rows, k = len(history), self.n_splits_
         seconds = np.diff([0.0] + [h["seconds"] for h in history])
-        losses = np.array([h["values"] for h in history], dtype=np.float64)
+        values = np.array([h["values"] for h in history], dtype=np.float64)
         params = [space.params(h["lam"]) for h in history]
         results = {}
         _store(results, "fit_time", np.repeat(seconds[:, None] / k, k, axis=1))
@@ -608,9 +800,19 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             results["param_" + name] = np.ma.MaskedArray(
                 [p[name] for p in params], mask=np.zeros(n_rows, dtype=bool))
         results["params"] = params
-        _store(results, "test_score", -losses[:, :k], splits=True, rank=True)
-        if self.return_train_score:
-            _store(results, "train_score", -losses[:, k:], splits=True)
+        train = self.return_train_score
+        if not plan.rescore:  # the scores are the negated held-out losses
+            tests = {"score": _failed(-values[:, :k], error_score)}
+            trains = {"score": -values[:, k:2 * k]}
+        else:
+            n_metrics = len(plan.scorers)
+            scores = values[:, k * (1 + train):].reshape(n_rows, k, 1 + train, n_metrics)
+            tests = {name: scores[:, :, 0, m] for m, name in enumerate(plan.scorers)}
+            trains = {name: scores[:, :, -1, m] for m, name in enumerate(plan.scorers)}
+        for name in tests:
+            _store(results, "test_" + name, tests[name], splits=True, rank=True)
+            if train:
+                _store(results, "train_" + name, trains[name], splits=True)
         return results
 
     def get_metadata_routing(self):
@@ -622,24 +824,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         sklearn.utils.metadata_routing.MetadataRouter
         """
-        return search_router(self, self._routing_scorer())
-
-    def _routing_scorer(self):
-        """The scorer the parameters are routed to: ``scoring`` when it is a callable,
-        else the scorer of its name (of the estimator's loss for None)."""
-        if callable(self.scoring):
-            return self.scoring
-        name = self.scoring
-        if name is None:
-            name = _SCORING[_loss_kind(_unwrap(self.estimator)[0])]
-        return _SCORERS[name](_unwrap(self.estimator)[0]) if name in _SCORERS \
-            else get_scorer(name)
+        return search_router(self, routing_scorer(self.scoring, _unwrap(self.estimator)[0]))
 
     def score(self, X, y):
-        """Score of the refit estimator on ``(X, y)`` with ``scorer_``.
-
-        The same score as ``best_score_`` and ``cv_results_`` (the negated mean
-        squared error or log-loss), not ``estimator.score``.
+        """Score of the refit estimator on ``(X, y)`` by the refit scorer, as
+        ``GridSearchCV``: ``scorer_`` (``scorer_[refit]`` with several metrics), the
+        estimator's own ``score`` with ``scoring=None`` (R² for a regressor, D² for
+        a GLM, the accuracy for a classifier).
 
         Parameters
         ----------
@@ -653,7 +844,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         _check_refit(self, "score")
         check_is_fitted(self)
-        return self.scorer_(self.best_estimator_, check_sparse_structure(X, "X"), y)
+        scorer = self.scorer_
+        if self.multimetric_:
+            if not isinstance(self.refit, str):
+                raise AttributeError(
+                    f"{type(self).__name__}.score needs refit to name the metric it scores "
+                    f"with, got refit={self.refit!r}.")
+            scorer = scorer[self.refit]
+        return float(scorer(self.best_estimator_, check_sparse_structure(X, "X"), y))
 
     predict = _delegate("predict", "ndarray of shape (n_samples,)")
     predict_proba = _delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")
@@ -683,9 +881,57 @@ def _rows(values, rows):
     return None if values is None else values[rows]
 
 
+def _weight_params(weights):
+    """The scorers' keyword arguments of a fold's rows: ``{"sample_weight": weights}``,
+    None without weights."""
+    return None if weights is None else {"sample_weight": weights}
+
+
 def _total(weights, rows):
     """The sum of ``weights`` (the number of ``rows`` for None)."""
     return len(rows) if weights is None else float(np.sum(weights))
+
+
+def _scoring_label(scoring):
+    """How the progress lines name a single-metric ``scoring``."""
+    if scoring is None:
+        return "the estimator's score"
+    return scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "a callable")
+
+
+def _failed(scores, error_score):
+    """``scores`` with ``error_score`` where they are not finite (a point whose held-out
+    loss is not finite); a ValueError with ``error_score="raise"``."""
+    bad = ~np.isfinite(scores)
+    if not bad.any():
+        return scores
+    if isinstance(error_score, str):
+        n_bad = int(bad.any(axis=1).sum())
+        raise ValueError(f"The cross-validation loss is not finite at {n_bad} evaluated "
+                         "point(s) (error_score='raise').")
+    return np.where(bad, error_score, scores)
+
+
+def _best_index(refit, plan, results):
+    """The best row, as ``GridSearchCV`` chooses it: the index returned by a callable
+    ``refit``, or the best rank of the refit metric."""
+    if callable(refit):
+        index = refit(results)
+        if not isinstance(index, numbers.Integral) or isinstance(index, bool):
+            raise TypeError(f"refit (a callable) must return an int, got {index!r}.")
+        if not 0 <= index < len(results["params"]):
+            raise IndexError(f"refit (a callable) returned {index}, out of the "
+                             f"{len(results['params'])} rows of cv_results_.")
+        return int(index)
+    key = "score" if not plan.multimetric else plan.refit_key
+    return int(results[f"rank_test_{key}"].argmin())
+
+
+def _fold_lam(model, lam, scale):
+    """``lam`` of a fold: the penalty's weights times the fold's ``scale``."""
+    lam = np.array(lam, dtype=np.float64)
+    lam[:lam.shape[0] - model.n_datafit_hyper] *= scale
+    return lam
 
 
 def _store(results, key, array, splits=False, rank=False):

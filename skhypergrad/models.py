@@ -28,14 +28,15 @@ from sklearn.preprocessing import LabelEncoder
 from .datafits import BaseDatafit, check_datafit, datafit_class, weighted
 from .fixed_point import ProxGradMap
 from .glm import Tweedie
+from .huber import Huber
 from .penalties import (
-    L1, L2, BasePenalty, ElasticNet, WeightedL1, enet_lam_from_sklearn,
-    logistic_lam_from_sklearn, svc_lam_from_sklearn,
+    L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, check_hyper, enet_lam_from_sklearn,
+    huber_lam_from_sklearn, logistic_lam_from_sklearn, svc_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
 
-_PENALTIES = {"l1": L1, "elasticnet": ElasticNet, "weighted_l1": WeightedL1, "l2": L2}
+_PENALTIES = {"l1": L1, "elasticnet": ElasticNetPenalty, "weighted_l1": WeightedL1, "l2": L2}
 
 
 @dataclass(frozen=True, eq=False)
@@ -181,9 +182,26 @@ class InnerModel:
         enc.classes_ = np.asarray(self.classes)
         return datafit.encode_classes(enc.transform(np.asarray(y)))
 
+    @property
+    def n_datafit_hyper(self):
+        """How many of the last entries of ``lam`` are the datafit's hyperparameters."""
+        return self.get_datafit().n_hyper
+
     # -- problems -----------------------------------------------------------------------
+    def with_data_constants(self, X, y_encoded, lam):
+        """The model whose datafit has the constants it estimates from the training data
+        ``(X, y_encoded)`` at ``lam`` (e.g. Huber's scale, see
+        :meth:`~skhypergrad.datafits.BaseDatafit.estimate_constants`); the model
+        itself when its datafit estimates none."""
+        datafit = self.get_datafit()
+        if not datafit.estimates_constants:
+            return self
+        return replace(self, datafit=datafit.estimate_constants(
+            self.make_map(X, y_encoded, center=True), self.check_lam(lam, X.shape[1])))
+
     def check_lam(self, lam, n_features):
-        """``lam`` as a float64 array of the penalty's length (ValueError otherwise).
+        """``lam`` as a float64 array: the penalty's hyperparameters, then the datafit's
+        (ValueError otherwise).
 
         Parameters
         ----------
@@ -195,7 +213,16 @@ class InnerModel:
         -------
         ndarray of shape (n_hyper,)
         """
-        return self.get_penalty().check_lam(lam, n_features)
+        pen, datafit = self.get_penalty(), self.get_datafit()
+        lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+        k = pen.n_hyper(n_features)
+        if not datafit.n_hyper:
+            return pen.check_lam(lam, n_features)
+        if lam.shape != (k + datafit.n_hyper,):
+            raise ValueError(f"{pen!r} with {datafit!r} takes {k + datafit.n_hyper} "
+                             f"hyperparameter(s) (the penalty's {k}, then the datafit's "
+                             f"{datafit.n_hyper}), got lam of shape {lam.shape}.")
+        return np.concatenate([pen.check_lam(lam[:k], n_features), check_hyper(lam[k:])])
 
     def make_map(self, X, y_encoded, lipschitz=None, center=False, sample_weight=None):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.
@@ -252,9 +279,13 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
     ``MultiTaskElasticNet(alpha, \rho)``        :math:`[\alpha\rho, \alpha(1-\rho)]` (block)
     ``LogisticRegression(C)``, L1               :math:`[1/(Cn)]`
     ``LogisticRegression(C, l1_ratio=\rho)``    :math:`[\rho/(Cn), (1-\rho)/(Cn)]`
+    ``LogisticRegression(C)``, L2               :math:`[1/(Cn)]` (penalty ``"l2"``)
+    ``Ridge(alpha)``                            :math:`[\alpha/n]` (penalty ``"l2"``)
+    ``RidgeClassifier(alpha)``                  :math:`[\alpha/n]`, targets :math:`\pm 1`
     ``LinearSVC(C, penalty)``                   :math:`[1/(Cn)]` (penalty ``"l2"`` or ``"l1"``)
     ``PoissonRegressor(alpha)``, ``Gamma...``   :math:`[\alpha]` (penalty ``"l2"``)
     ``TweedieRegressor(alpha, power)``          :math:`[\alpha]`, 1 <= power <= 2, log link
+    ``HuberRegressor(alpha, epsilon)``          :math:`[2\alpha/n, \epsilon]` (penalty ``"l2"``)
     ==========================================  ===========================================
 
     scikit-learn's GLMs minimize the mean half deviance plus
@@ -264,10 +295,20 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
     scikit-learn's ``LogisticRegression`` minimizes :math:`C\sum_i \ell_i +
     \rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2`; dividing by :math:`Cn` gives the
     normalized objective used here. Its L1 / elastic-net choice is read from
-    ``l1_ratio`` (scikit-learn >= 1.8, ``penalty`` left at its default) or from
-    the deprecated ``penalty="l1"`` / ``"elasticnet"``; an L2-only or
-    unpenalized model raises a ValueError. Two classes give the binary logistic
-    datafit, more give the multinomial one.
+    ``l1_ratio`` (scikit-learn >= 1.8, ``penalty`` left at its default; 0, the
+    default, is the L2 penalty) or from the deprecated ``penalty="l1"`` /
+    ``"l2"`` / ``"elasticnet"``; an unpenalized model raises a ValueError. Two
+    classes give the binary logistic datafit, more give the multinomial one.
+
+    scikit-learn's ``Ridge`` minimizes :math:`\|y - Xw - b\|^2 + \alpha\|w\|^2`, a
+    *sum* of squares; dividing by :math:`2n` gives the normalized objective with
+    :math:`\lambda_2 = \alpha / n`. ``RidgeClassifier`` is ``Ridge`` on the labels
+    :math:`\pm 1` (one column per class, one-vs-all, for more than two classes; the
+    datafits of :mod:`skhypergrad.ridge_classifier`).
+    ``HuberRegressor`` minimizes
+    :math:`\sum_i \sigma + \sigma H_\epsilon(r_i/\sigma) + \alpha\|w\|^2`: the
+    :class:`~skhypergrad.huber.Huber` datafit, ``epsilon`` its hyperparameter, at the
+    scale 1 until :meth:`InnerModel.with_data_constants` estimates it from data.
 
     ``LinearSVC`` (``loss="squared_hinge"``, one-vs-rest) gives the datafit
     "squared_hinge" (:mod:`skhypergrad.squared_hinge`) with ``fit_intercept=False``:
@@ -279,13 +320,14 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
     ----------
     estimator : scikit-learn linear model
         ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
-        ``LogisticRegression``, ``LinearSVC`` or a log-link GLM regressor
-        (``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor``).
+        ``Ridge``, ``RidgeClassifier``, ``LogisticRegression``, ``LinearSVC``, a
+        log-link GLM regressor (``PoissonRegressor``, ``GammaRegressor``,
+        ``TweedieRegressor``) or ``HuberRegressor``.
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
     n_samples : float, default=None
-        The ``n`` of ``C``'s conversion when it is not the number of targets.
+        The ``n`` of the conversions above when it is not the number of targets.
     class_weight_applied : bool, default=False
         Whether the caller multiplies the estimator's ``class_weight`` into the sample
         weights of the datafit itself (the inner model has none); otherwise an
@@ -297,8 +339,10 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
         With ``lam`` set, and bound to the classes of ``y`` for a classifier.
     """
     from sklearn.linear_model import ElasticNet as SkElasticNet
+    from sklearn.linear_model import HuberRegressor
     from sklearn.linear_model import Lasso as SkLasso
-    from sklearn.linear_model import LogisticRegression, MultiTaskElasticNet
+    from sklearn.linear_model import (LogisticRegression, MultiTaskElasticNet, Ridge,
+                                      RidgeClassifier)
     from sklearn.svm import LinearSVC
 
     name = type(estimator).__name__
@@ -337,6 +381,9 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
         lam = logistic_lam_from_sklearn(C, rho, n)
         classes = LabelEncoder().fit(np.asarray(y)).classes_
         datafit = "logistic" if len(classes) == 2 else "multinomial"
+        if rho == 0.0:
+            return InnerModel(datafit, "l2", bool(estimator.fit_intercept),
+                              lam=lam[1:]).bind(y)
         if rho == 1.0:
             return InnerModel(datafit, "l1", bool(estimator.fit_intercept),
                               lam=lam[:1]).bind(y)
@@ -344,9 +391,20 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
                           lam=lam).bind(y)
     if isinstance(estimator, LinearSVC):
         return _svc_model(estimator, y, n_samples, class_weight_applied)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, LogisticRegression, "
-                     f"LinearSVC, PoissonRegressor, GammaRegressor or TweedieRegressor, or a "
-                     f"skhypergrad InnerModel; got {name}.")
+    if isinstance(estimator, (Ridge, RidgeClassifier)):
+        return _ridge_model(estimator, y, n_samples, class_weight_applied)
+    if isinstance(estimator, HuberRegressor):
+        alpha, epsilon = float(estimator.alpha), float(estimator.epsilon)
+        if not (alpha > 0 and epsilon >= 1):
+            raise ValueError(f"HuberRegressor needs alpha > 0 and epsilon >= 1, got "
+                             f"alpha={estimator.alpha!r}, epsilon={estimator.epsilon!r}.")
+        lam = np.append(huber_lam_from_sklearn(alpha, 0.0, len(y) if n_samples is None
+                                                           else n_samples), epsilon)
+        return InnerModel(Huber(epsilon), "l2", bool(estimator.fit_intercept), lam=lam)
+    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier, "
+                     f"LogisticRegression, LinearSVC, PoissonRegressor, GammaRegressor, "
+                     f"TweedieRegressor or HuberRegressor, or a skhypergrad InnerModel; "
+                     f"got {name}.")
 
 
 def _glm_datafit(estimator):
@@ -427,22 +485,52 @@ def _multitask_model(estimator, y):
 
 
 def _logistic_l1_ratio(estimator):
-    """``l1_ratio`` in (0, 1] of a LogisticRegression, from either parametrization."""
+    """``l1_ratio`` in [0, 1] of a LogisticRegression, from either parametrization (0: the
+    L2 penalty)."""
     penalty = getattr(estimator, "penalty", "deprecated")
     l1_ratio = getattr(estimator, "l1_ratio", None)
     if penalty == "deprecated":        # scikit-learn >= 1.8: l1_ratio carries the penalty
         rho = 0.0 if l1_ratio is None else float(l1_ratio)
     elif penalty == "l1":
         rho = 1.0
+    elif penalty == "l2":
+        rho = 0.0
     elif penalty == "elasticnet":
         if l1_ratio is None:
             raise ValueError("LogisticRegression(penalty='elasticnet') needs l1_ratio.")
         rho = float(l1_ratio)
     else:
-        raise ValueError(f"LogisticRegression(penalty={penalty!r}) has no L1 part; "
-                         "hyperparameter gradients need penalty='l1' or 'elasticnet' "
-                         "(scikit-learn >= 1.8: 0 < l1_ratio <= 1).")
-    if not 0 < rho <= 1:
-        raise ValueError(f"LogisticRegression with l1_ratio={l1_ratio!r} is L2-only; "
-                         "hyperparameter gradients need 0 < l1_ratio <= 1.")
+        raise ValueError(f"LogisticRegression(penalty={penalty!r}) has no penalty to tune; "
+                         "hyperparameter gradients need penalty='l1', 'l2' or 'elasticnet' "
+                         "(scikit-learn >= 1.8: 0 <= l1_ratio <= 1).")
+    if not 0 <= rho <= 1:
+        raise ValueError(f"LogisticRegression needs 0 <= l1_ratio <= 1, got "
+                         f"l1_ratio={l1_ratio!r}.")
     return rho
+
+
+def _ridge_model(estimator, y, n_samples=None, class_weight_applied=False):
+    r"""The inner model of a ``Ridge`` / ``RidgeClassifier`` (see :func:`from_estimator`):
+    least squares with the :class:`~skhypergrad.penalties.L2` penalty at
+    :math:`\lambda_2 = \alpha / n`; for ``RidgeClassifier``, on the targets
+    :math:`\pm 1`, one column per class for more than two classes
+    (:mod:`skhypergrad.ridge_classifier`)."""
+    from sklearn.linear_model import RidgeClassifier
+
+    name = type(estimator).__name__
+    alpha = np.asarray(estimator.alpha, dtype=np.float64)
+    if alpha.ndim != 0 or not 0 < float(alpha) < np.inf:
+        raise ValueError(f"{name} needs one finite alpha > 0 (an L2 penalty to tune), got "
+                         f"alpha={estimator.alpha!r}.")
+    if getattr(estimator, "positive", False):
+        raise ValueError(f"{name}(positive=True) is not supported.")
+    if getattr(estimator, "class_weight", None) is not None and not class_weight_applied:
+        raise ValueError(f"{name}(class_weight=...) is not supported here: weigh the "
+                         "samples by class instead.")
+    lam = np.array([float(alpha) / (len(y) if n_samples is None else n_samples)])
+    if isinstance(estimator, RidgeClassifier):
+        return InnerModel("squared_classifier", "l2", bool(estimator.fit_intercept),
+                          lam=lam).bind(y)
+    if np.ndim(y) != 1:
+        raise ValueError(f"{name} with 2d targets is not supported.")
+    return InnerModel("quadratic", "l2", bool(estimator.fit_intercept), lam=lam)

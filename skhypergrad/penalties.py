@@ -9,14 +9,14 @@ Every penalty here is
 with per-feature L1 weights ``l1`` and one L2 weight ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-===================  ===================  ======================  ==========
-penalty              ``lam``              ``l1``                  ``l2``
-===================  ===================  ======================  ==========
-:class:`L1`          ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNet`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
-:class:`WeightedL1`  ``lam`` of length p  ``lam``                 0
-:class:`L2`          ``[lam2]``           0                       ``lam2``
-===================  ===================  ======================  ==========
+==========================  ===================  ======================  ==========
+penalty                     ``lam``              ``l1``                  ``l2``
+==========================  ===================  ======================  ==========
+:class:`L1`                 ``[lam1]``           ``lam1 * ones(p)``      0
+:class:`ElasticNetPenalty`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
+:class:`WeightedL1`         ``lam`` of length p  ``lam``                 0
+:class:`L2`                 ``[lam2]``           0                       ``lam2``
+==========================  ===================  ======================  ==========
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
@@ -45,11 +45,36 @@ from ._kernels import prox_enet, prox_enet_mask
 from ._prox_jacobian import DiagonalJacobian
 
 __all__ = [
-    "L1", "ElasticNet", "WeightedL1", "L2",
+    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "check_hyper",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
     "svc_lam_from_sklearn", "svc_sklearn_from_lam",
+    "huber_lam_from_sklearn", "huber_sklearn_from_lam",
 ]
+
+
+#: names kept importable for one release, with a FutureWarning: old name -> new name
+_RENAMED = {"ElasticNet": "ElasticNetPenalty"}
+
+
+def _renamed(module, name, stacklevel=3):
+    """The penalty ``name`` of :data:`_RENAMED` read from ``module`` under its old name,
+    with a FutureWarning naming the new one (``ElasticNet`` is scikit-learn's
+    estimator's name); AttributeError for any other name."""
+    if name not in _RENAMED:
+        raise AttributeError(f"module {module!r} has no attribute {name!r}")
+    import warnings
+
+    new = _RENAMED[name]
+    warnings.warn(f"{module}.{name} was renamed {module}.{new} ({name} is the name of "
+                  f"scikit-learn's estimator); import {new} instead. The old name will be "
+                  "removed in the next release.", FutureWarning, stacklevel=stacklevel)
+    return globals()[new]
+
+
+def __getattr__(name):
+    """The renamed penalties under their old names (see :func:`_renamed`)."""
+    return _renamed(__name__, name)
 
 
 def _uniform(value, n_features):
@@ -281,8 +306,9 @@ class L1(BasePenalty):
 
 
 
-class ElasticNet(BasePenalty):
-    r"""Elastic net :math:`\lambda_1 \|w\|_1 + \frac{\lambda_2}{2}\|w\|^2`; ``lam = [lam1, lam2]``."""
+class ElasticNetPenalty(BasePenalty):
+    r"""Elastic net :math:`\lambda_1 \|w\|_1 + \frac{\lambda_2}{2}\|w\|^2`;
+    ``lam = [lam1, lam2]``."""
 
     has_l2 = True
 
@@ -349,9 +375,18 @@ class L2(BasePenalty):
 
 
 
+def check_hyper(theta):
+    """A datafit's hyperparameters ``theta`` as float64; ValueError unless finite and > 0
+    (they are searched in log scale, as the penalty's)."""
+    theta = np.atleast_1d(np.asarray(theta, dtype=np.float64))
+    if not np.all(np.isfinite(theta)) or np.any(theta <= 0):
+        raise ValueError(f"A datafit's hyperparameters must be finite and > 0, got {theta}.")
+    return theta
+
+
 # -- scikit-learn parametrizations ---------------------------------------------
 def enet_lam_from_sklearn(alpha, l1_ratio=1.0):
-    r"""``lam`` of :class:`ElasticNet` from scikit-learn's ``Lasso`` / ``ElasticNet``.
+    r"""``lam`` of :class:`ElasticNetPenalty` from scikit-learn's ``Lasso`` / ``ElasticNet``.
 
     scikit-learn minimizes :math:`\frac{1}{2n}\|y - Xw\|^2 + \alpha\rho\|w\|_1 +
     \frac{\alpha(1-\rho)}{2}\|w\|^2`, so :math:`\lambda_1 = \alpha\rho`,
@@ -405,3 +440,33 @@ def svc_lam_from_sklearn(C, n_samples):
 def svc_sklearn_from_lam(lam, n_samples):
     """``C`` from ``lam = [lam1]`` or ``[lam2]``."""
     return 1.0 / (float(np.atleast_1d(lam)[0]) * n_samples)
+
+
+def huber_lam_from_sklearn(alpha, l1_ratio, n_samples):
+    r"""The penalty's ``lam`` from scikit-learn's ``HuberRegressor(alpha)`` and its L1 /
+    elastic-net variants.
+
+    scikit-learn's penalty is :math:`\alpha\|w\|^2` on the *sum* of the losses, with
+    no 1/2; the variants here weigh :math:`\alpha(\rho\|w\|_1 + (1-\rho)\|w\|^2)`
+    (``l1_ratio`` :math:`\rho`; 0 is ``HuberRegressor``). Divided by ``n``:
+    :math:`\lambda_1 = \alpha\rho/n`, :math:`\lambda_2 = 2\alpha(1-\rho)/n`.
+
+    Returns
+    -------
+    ndarray
+        ``[lam2]`` (``l1_ratio = 0``, :class:`L2`), ``[lam1]`` (``l1_ratio = 1``,
+        :class:`L1`) or ``[lam1, lam2]`` (:class:`ElasticNet`).
+    """
+    lam = np.array([alpha * l1_ratio, 2.0 * alpha * (1.0 - l1_ratio)]) / n_samples
+    if l1_ratio == 0:
+        return lam[1:]
+    return lam[:1] if l1_ratio == 1 else lam
+
+
+def huber_sklearn_from_lam(lam, penalty, n_samples):
+    """``(alpha, l1_ratio)`` from the penalty's ``lam`` (``penalty`` "l2", "l1" or
+    "elasticnet"); the inverse of :func:`huber_lam_from_sklearn`."""
+    lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+    lam1, lam2 = {"l2": (0.0, lam[0]), "l1": (lam[0], 0.0)}.get(penalty, lam[:2])
+    alpha = n_samples * (lam1 + 0.5 * lam2)
+    return float(alpha), float(n_samples * lam1 / alpha) if alpha > 0 else 0.0

@@ -222,11 +222,16 @@ def plot_trajectory(estimator, X, y, *, space="sklearn", ax=None, n_grid=(12, 8)
 
 
 def _search_history(search):
-    """History-like entries of a fitted :class:`~skhypergrad.HyperGradSearchCV`."""
+    """History-like entries of a fitted :class:`~skhypergrad.HyperGradSearchCV`: the
+    negated mean test score of the refit metric (the first with several metrics and
+    no metric named by ``refit``)."""
     res = search.cv_results_
+    key = "score"
+    if search.multimetric_:
+        key = search.refit if isinstance(search.refit, str) else next(iter(search.scorer_))
     seconds = np.cumsum(np.asarray(res["mean_fit_time"]) * search.n_splits_)
     return [{"value": -float(v), "seconds": float(s), "grad": 0.0}
-            for v, s in zip(res["mean_test_score"], seconds)]
+            for v, s in zip(res[f"mean_test_{key}"], seconds)]
 
 
 def plot_criterion(estimator, *, x="step", ax=None, label=None, best_so_far=True,
@@ -244,7 +249,8 @@ def plot_criterion(estimator, *, x="step", ax=None, label=None, best_so_far=True
     estimator : fitted skhypergrad estimator, HyperGradSearchCV or list of dict
         Anything with a ``history_`` (or the list itself); for
         :class:`~skhypergrad.HyperGradSearchCV` the rows of ``cv_results_``
-        (negated ``mean_test_score``, cumulative fit time).
+        (the negated mean test score of its refit metric, cumulative fit time; a
+        positive loss with ``scoring="neg_mean_squared_error"`` and the like).
     x : {"step", "seconds"}, default="step"
         Horizontal axis: evaluation number, or seconds since the search started.
     ax : matplotlib Axes, default=None

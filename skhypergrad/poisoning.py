@@ -126,7 +126,7 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
         Fraction of poisoned rows when ``poison_idx`` is None.
     lam : (float, float), default=(0.02, 0.1)
         The victim's elastic net :math:`(\lambda_1, \lambda_2)` (normalized
-        objective, see :class:`~skhypergrad.ElasticNet`).
+        objective, see :class:`~skhypergrad.ElasticNetPenalty`).
     method : {"nsid", "sid", "aid-fp", "aid-cg", "itd"}, default="nsid"
         Hypergradient method. NSID / SID (biased baseline) train the victim
         with minibatch SAGA (:class:`~skhypergrad.StochasticProxGradient`, same

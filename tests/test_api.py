@@ -11,7 +11,7 @@ import joblib
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression
 from sklearn.metrics import log_loss, mean_squared_error
 from test_criteria import SOLVER, classification, fd_log_grad, regression
 
@@ -164,11 +164,11 @@ def test_float32_and_csc_inputs():
     (dict(method=object()), "method"),
     (dict(criterion="heldout"), "criterion"),
     (dict(criterion=42), "criterion"),
-    (dict(model=LogisticRegression(l1_ratio=0.0)), "l1_ratio"),
-    (dict(model=LogisticRegression(penalty="l2")), "penalty"),
+    (dict(model=LogisticRegression(l1_ratio=1.5)), "l1_ratio"),
+    (dict(model=LogisticRegression(penalty=None)), "penalty"),
     (dict(model=LogisticRegression(l1_ratio=1.0, C=np.inf)), "C"),
     (dict(model=ElasticNet(l1_ratio=0.0)), "l1_ratio"),
-    (dict(model=Ridge()), "model"),
+    (dict(model=Lars()), "model"),
     (dict(model=InnerModel()), "lam"),
     (dict(solver="fista"), "solver"),
     (dict(tol=-1.0), "tol"),

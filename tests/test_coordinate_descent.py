@@ -18,7 +18,7 @@ from sklearn.linear_model import Lasso, LogisticRegression
 
 from skhypergrad.datafits import Logistic, Multinomial, Quadratic
 from skhypergrad.fixed_point import ProxGradMap
-from skhypergrad.penalties import (L1, ElasticNet, WeightedL1, enet_lam_from_sklearn,
+from skhypergrad.penalties import (L1, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn,
                                    logistic_lam_from_sklearn)
 from skhypergrad.solvers._cd_design import _prepare
 from skhypergrad.solvers.coordinate_descent import CoordinateDescent
@@ -73,7 +73,7 @@ def test_matches_sklearn_enet(storage, fit_intercept, l1_ratio):
     kw = {} if l1_ratio == 1.0 else {"l1_ratio": l1_ratio}
     ref = Sk(alpha=alpha, fit_intercept=fit_intercept, tol=1e-12, max_iter=100_000,
              **kw).fit(Xs, y)
-    penalty = L1() if l1_ratio == 1.0 else ElasticNet()
+    penalty = L1() if l1_ratio == 1.0 else ElasticNetPenalty()
     lam = enet_lam_from_sklearn(alpha, l1_ratio)[: penalty.n_hyper(X.shape[1])]
     pgmap = ProxGradMap(Quadratic(), penalty, Xs, y, fit_intercept=fit_intercept)
     res = CoordinateDescent(tol=1e-10, ws_start_size=5).solve(pgmap, lam)  # growing sets
@@ -91,7 +91,7 @@ def test_matches_sklearn_logistic(storage, fit_intercept, l1_ratio):
     Xs = as_storage(X, storage)
     ref = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-10,
                              max_iter=100_000, fit_intercept=fit_intercept).fit(Xs, y)
-    penalty = L1() if l1_ratio == 1.0 else ElasticNet()
+    penalty = L1() if l1_ratio == 1.0 else ElasticNetPenalty()
     lam = logistic_lam_from_sklearn(C, l1_ratio, X.shape[0])[: penalty.n_hyper(X.shape[1])]
     pgmap = ProxGradMap(Logistic(), penalty, Xs, y, fit_intercept=fit_intercept)
     res = CoordinateDescent(tol=1e-10, ws_start_size=5).solve(pgmap, lam)
@@ -135,7 +135,7 @@ def test_weighted_l1_matches_prox_gradient(datafit, storage):
 def test_same_solution_as_prox_gradient_enet(datafit, params):
     X, y = _classification() if isinstance(datafit, Logistic) else _regression()
     lam = np.array([_alpha_max(X, y, False) / 5, 0.05])
-    pgmap = ProxGradMap(datafit, ElasticNet(), X, y)
+    pgmap = ProxGradMap(datafit, ElasticNetPenalty(), X, y)
     res = CoordinateDescent(tol=1e-12, **params).solve(pgmap, lam)
     ref = ProxGradient(tol=1e-12, max_iter=100_000).solve(pgmap, lam)
     np.testing.assert_allclose(res.w, ref.w, atol=1e-6)
@@ -168,7 +168,7 @@ def test_zero_column_stays_zero():
     X, y = _regression()
     X[:, 4] = 0.0
     lam = np.array([_alpha_max(X, y, False) / 20, 0.01])
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X, y)
     w0 = np.zeros(X.shape[1])
     w0[4] = 3.0
     res = CoordinateDescent(tol=1e-10).solve(pgmap, lam, w0=w0)
@@ -208,7 +208,7 @@ def test_multinomial_matches_sklearn(storage, fit_intercept, l1_ratio):
     Xs = as_storage(X, storage)
     ref = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12,
                              max_iter=200_000, fit_intercept=fit_intercept).fit(Xs, y)
-    penalty = L1() if l1_ratio == 1.0 else ElasticNet()
+    penalty = L1() if l1_ratio == 1.0 else ElasticNetPenalty()
     lam = logistic_lam_from_sklearn(C, l1_ratio, X.shape[0])[: penalty.n_hyper(X.shape[1])]
     pgmap = ProxGradMap(Multinomial(3), penalty, Xs, y, fit_intercept=fit_intercept)
     res = CoordinateDescent(tol=1e-12, ws_start_size=3).solve(pgmap, lam)
@@ -220,7 +220,7 @@ def test_multinomial_matches_sklearn(storage, fit_intercept, l1_ratio):
 
 @pytest.mark.parametrize("storage", ["dense", "csc"])
 @pytest.mark.parametrize("fit_intercept", [False, True])
-@pytest.mark.parametrize("penalty, lam", [(L1(), [0.02]), (ElasticNet(), [0.01, 0.05]),
+@pytest.mark.parametrize("penalty, lam", [(L1(), [0.02]), (ElasticNetPenalty(), [0.01, 0.05]),
                                           (L1(), [1e-3])])
 def test_multinomial_matches_prox_gradient(storage, fit_intercept, penalty, lam):
     X, y = _multiclass(seed=1)
@@ -230,7 +230,7 @@ def test_multinomial_matches_prox_gradient(storage, fit_intercept, penalty, lam)
     ref = ProxGradient(tol=1e-12, max_iter=200_000).solve(pgmap, lam)
     assert res.converged and ref.converged
     _assert_same_objective(pgmap, res.w, ref.w, lam)
-    if isinstance(penalty, ElasticNet):  # strongly convex in the coefficients
+    if isinstance(penalty, ElasticNetPenalty):  # strongly convex in the coefficients
         p = X.shape[1]
         np.testing.assert_allclose(res.w[:3 * p], ref.w[:3 * p], atol=1e-5)
 
@@ -340,7 +340,7 @@ def test_predictions_change_of_the_moving_entries(n_outputs, fit_intercept):
         datafit, y, lam = Quadratic(), rng.standard_normal(30), [0.01, 0.1]
     else:
         datafit, y, lam = Multinomial(n_classes=3), rng.integers(0, 3, 30), [0.01, 0.1]
-    pgmap = ProxGradMap(datafit, ElasticNet(), X, y, fit_intercept=fit_intercept)
+    pgmap = ProxGradMap(datafit, ElasticNetPenalty(), X, y, fit_intercept=fit_intercept)
     prob = _Problem.build(pgmap, np.array(lam))
     assert prob.lc is None
     ws = np.array([0, 7, 8, 39])
@@ -363,7 +363,7 @@ def test_sparse_anderson_without_history_of_v_matches_dense(datafit):
               "multinomial": (Multinomial(n_classes=3), rng.integers(0, 3, 80))}[datafit]
     lam = [0.002, 0.01]
     sols = [CoordinateDescent(tol=1e-12, anderson=5, precompute=False).solve(
-        ProxGradMap(fit, ElasticNet(), Xf, y, fit_intercept=True), lam)
+        ProxGradMap(fit, ElasticNetPenalty(), Xf, y, fit_intercept=True), lam)
         for Xf in (X, X.toarray(order="F"))]
     assert sols[0].converged and sols[1].converged
     np.testing.assert_allclose(sols[0].w, sols[1].w, rtol=1e-7, atol=1e-9)

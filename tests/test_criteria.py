@@ -221,13 +221,13 @@ def test_heldout_keeps_its_problem_during_a_search():
 
     from skhypergrad._design import cached_gram
     from skhypergrad.datafits import Quadratic
-    from skhypergrad.penalties import ElasticNet
+    from skhypergrad.penalties import ElasticNetPenalty
     from skhypergrad.solvers import CoordinateDescent
 
     rng = np.random.default_rng(0)
     X, X_val = rng.standard_normal((80, 6)), rng.standard_normal((30, 6))
     y, y_val = X[:, 0] + 0.1 * rng.standard_normal(80), X_val[:, 0]
-    model = InnerModel(Quadratic(), ElasticNet(), fit_intercept=True)
+    model = InnerModel(Quadratic(), ElasticNetPenalty(), fit_intercept=True)
     solver = CoordinateDescent(tol=1e-12)
     crit = HeldOut(X_val, y_val)
     values = [crit.value(model, X, y, lam, solver=solver).value

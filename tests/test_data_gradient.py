@@ -13,8 +13,8 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from skhypergrad import (ElasticNet, InnerModel, Logistic, Multinomial, ProxGradMap, Quadratic,
-                         TrainingDataMap, data_gradient)
+from skhypergrad import (ElasticNetPenalty, InnerModel, Logistic, Multinomial, ProxGradMap,
+                         Quadratic, TrainingDataMap, data_gradient)
 from skhypergrad.hypergrad import NSID, contraction_factor, get_engine
 
 from _data import as_storage, make_classification_data, make_regression_data
@@ -39,7 +39,7 @@ def _data(kind, seed=0, n=30, p=6):
 def _data_map(kind, storage="dense"):
     datafit, lam, fi = MAPS[kind]
     X, y = _data(kind)
-    pgmap = ProxGradMap(datafit, ElasticNet(), as_storage(X, storage), datafit.encode(y),
+    pgmap = ProxGradMap(datafit, ElasticNetPenalty(), as_storage(X, storage), datafit.encode(y),
                         fit_intercept=fi)
     return TrainingDataMap(pgmap, lam, ROWS), solve(pgmap, np.asarray(lam, dtype=float))
 
@@ -73,7 +73,7 @@ class DataProblem:
         X, y = make_regression_data(30, 5, seed=3)
         self.X_val, self.y_val = make_regression_data(20, 5, seed=4)
         self.lam = np.array([0.05, 0.1])
-        self.pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y, fit_intercept=True)
+        self.pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X, y, fit_intercept=True)
         self.dmap = TrainingDataMap(self.pgmap, self.lam, ROWS)
         self.C, self.grad_C = held_out(self.X_val, self.y_val)
         self.w = solve(self.pgmap, self.lam)

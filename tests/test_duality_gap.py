@@ -13,7 +13,7 @@ from sklearn.linear_model import ElasticNet as SkElasticNet
 
 from skhypergrad.datafits import Quadratic
 from skhypergrad.fixed_point import ProxGradMap
-from skhypergrad.penalties import ElasticNet, enet_sklearn_from_lam
+from skhypergrad.penalties import ElasticNetPenalty, enet_sklearn_from_lam
 from skhypergrad.solvers import duality_gap
 from skhypergrad.solvers.coordinate_descent import CoordinateDescent
 
@@ -23,7 +23,7 @@ from _data import make_regression_data
 def _problem():
     X, y = make_regression_data(n=60, p=40, seed=3)
     X[:, 1] = X[:, 0] + 1e-3 * X[:, 1]  # two nearly collinear columns: ill-conditioned
-    return ProxGradMap(Quadratic(), ElasticNet(), X, y, fit_intercept=True), X, y
+    return ProxGradMap(Quadratic(), ElasticNetPenalty(), X, y, fit_intercept=True), X, y
 
 
 def _sklearn_optimum(X, y, lam):

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, ProxGradMap,
+from skhypergrad import (L1, ElasticNetPenalty, Logistic, Multinomial, ProxGradient, ProxGradMap,
                          Quadratic, WeightedL1)
 from skhypergrad.fixed_point import FixedPointMap
 from skhypergrad.hypergrad import (ENGINES, ITD, NSID, AIDConjugateGradient, AIDFixedPoint,
@@ -26,9 +26,9 @@ from _data import as_storage, make_classification_data, make_regression_data
 # name: (datafit, penalty, lam)
 CASES = {
     "quadratic-l1": ("quadratic", L1(), [0.1]),
-    "quadratic-enet": ("quadratic", ElasticNet(), [0.1, 0.1]),
+    "quadratic-enet": ("quadratic", ElasticNetPenalty(), [0.1, 0.1]),
     "quadratic-wl1": ("quadratic", WeightedL1(), np.geomspace(0.05, 0.2, 20)),
-    "logistic-enet": ("logistic", ElasticNet(), [0.01, 0.05]),
+    "logistic-enet": ("logistic", ElasticNetPenalty(), [0.01, 0.05]),
 }
 
 # engines as used against finite differences (ITD starts from w = 0)
@@ -168,7 +168,7 @@ def test_engines_on_a_multinomial_map():
     """Multi-output coefficients (p = 10, 3 classes, flattened), C(w) = ||w - t||^2 / 2:
     engines == dense solve."""
     X, y = make_classification_data(40, 10, seed=2, n_classes=3)
-    pgmap = ProxGradMap(Multinomial(3), ElasticNet(), X, y, fit_intercept=False)
+    pgmap = ProxGradMap(Multinomial(3), ElasticNetPenalty(), X, y, fit_intercept=False)
     target = np.linspace(-1, 1, pgmap.n_params)
     prob = Problem(pgmap, [0.02, 0.05], None, None, grad_C=lambda w: w - target)
     _, exact = prob.dense_adjoint()
@@ -206,7 +206,7 @@ def ill_conditioned():
     w_true[:8] = rng.standard_normal(8)
     y = X @ w_true + 0.5 * rng.standard_normal(n)
     y_val = X_val @ w_true + 0.5 * rng.standard_normal(40)
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y, fit_intercept=True)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X, y, fit_intercept=True)
     prob = Problem(pgmap, [0.1, 1e-3], X_val, y_val)
     prob.exact = prob.dense_adjoint()[1]
     return prob
@@ -229,7 +229,7 @@ def test_contraction_factor_is_the_spectral_radius_of_A():
     """Dense path (|S| <= 64) on three problems, Lanczos path on a 90-coefficient one."""
     probs = [problem("quadratic-enet"), problem("logistic-enet"), ill_conditioned()]
     X, y = make_classification_data(60, 30, seed=0, n_classes=3)
-    pgmap = ProxGradMap(Multinomial(3), ElasticNet(), X, y, fit_intercept=False)
+    pgmap = ProxGradMap(Multinomial(3), ElasticNetPenalty(), X, y, fit_intercept=False)
     big = Problem(pgmap, [1e-4, 0.5], X[:10], np.zeros(10))
     for prob in probs + [big]:
         lin = prob.pgmap.linearize(prob.w, prob.lam)
@@ -314,7 +314,7 @@ def stochastic_problem(storage="dense"):
     """Tiny elastic net (n = 40, p = 5), q ~ 0.60; support margins ~ 0.016 in z."""
     X, y = make_regression_data(40, 5, seed=3)
     X_val, y_val = make_regression_data(30, 5, seed=4)
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), as_storage(X, storage), y,
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), as_storage(X, storage), y,
                         fit_intercept=True)
     prob = Problem(pgmap, [0.05, 0.1], X_val, y_val)
     prob.exact = prob.dense_adjoint()[1]
@@ -573,12 +573,12 @@ def test_aid_cg_never_writes_into_the_callers_outer_gradient():
     from skhypergrad import AIDConjugateGradient, CoordinateDescent
     from skhypergrad.datafits import Quadratic
     from skhypergrad.fixed_point import ProxGradMap
-    from skhypergrad.penalties import ElasticNet
+    from skhypergrad.penalties import ElasticNetPenalty
 
     rng = np.random.default_rng(0)
     X = sp.random(80, 60, density=0.2, format="csc", random_state=0)
     y = X @ np.where(np.arange(60) < 5, 1.0, 0.0) + 0.01 * rng.standard_normal(80)
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y, fit_intercept=True)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X, y, fit_intercept=True)
     lam = np.array([0.02, 0.005])
     w = CoordinateDescent(tol=1e-12).solve(pgmap, lam).w
     assert 0 < np.count_nonzero(w[:60]) < 30  # the support path is taken

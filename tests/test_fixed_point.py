@@ -4,14 +4,14 @@ finite differences away from kinks, and the solution is a fixed point."""
 import numpy as np
 import pytest
 
-from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, ProxGradMap,
+from skhypergrad import (L1, ElasticNetPenalty, Logistic, Multinomial, ProxGradient, ProxGradMap,
                          Quadratic, WeightedL1)
 from skhypergrad.fixed_point import FixedPointMap
 
 from _data import as_storage, make_classification_data, make_regression_data
 
-CASES = [("quadratic", L1()), ("quadratic", ElasticNet()), ("quadratic", WeightedL1()),
-         ("logistic", ElasticNet()), ("multinomial", ElasticNet())]
+CASES = [("quadratic", L1()), ("quadratic", ElasticNetPenalty()), ("quadratic", WeightedL1()),
+         ("logistic", ElasticNetPenalty()), ("multinomial", ElasticNetPenalty())]
 
 
 def _map(name, penalty, storage="dense", fit_intercept=True):

@@ -17,7 +17,7 @@ import pytest
 from skhypergrad._kernels import prox_enet
 from skhypergrad.datafits import Logistic, Multinomial, Quadratic
 from skhypergrad.fixed_point import ProxGradMap
-from skhypergrad.penalties import L1, ElasticNet, WeightedL1
+from skhypergrad.penalties import L1, ElasticNetPenalty, WeightedL1
 from skhypergrad.solvers import CoordinateDescent, duality_gap
 from skhypergrad.solvers._gap import _duality_gap_outputs
 from skhypergrad.solvers._cd_kernels import prox_scores, support_and_candidates
@@ -79,9 +79,9 @@ def test_one_pass_gap_equals_numpy_formula(sparse, datafit, case, fit_intercept)
     fit = Logistic() if datafit == "logistic" else Quadratic()
     penalty, lam = {
         "l1": (L1(), np.array([0.02])),
-        "enet": (ElasticNet(), np.array([0.02, 0.01])),
-        "enet_tiny_l2": (ElasticNet(), np.array([0.02, 1e-12])),
-        "enet_large_l2": (ElasticNet(), np.array([0.02, 10.0])),
+        "enet": (ElasticNetPenalty(), np.array([0.02, 0.01])),
+        "enet_tiny_l2": (ElasticNetPenalty(), np.array([0.02, 1e-12])),
+        "enet_large_l2": (ElasticNetPenalty(), np.array([0.02, 10.0])),
         "weighted": (WeightedL1(), _weighted_lam(X.shape[1], rng)),
     }[case]
     pgmap = ProxGradMap(fit, penalty, X, y, fit_intercept=fit_intercept)
@@ -103,13 +103,13 @@ def test_one_pass_gap_equals_numpy_formula(sparse, datafit, case, fit_intercept)
 
 def test_multinomial_gap_unchanged():
     X, y = make_classification_data(n=60, p=30, seed=2, n_classes=3)
-    pgmap = ProxGradMap(Multinomial(3), ElasticNet(), X, y, fit_intercept=True)
+    pgmap = ProxGradMap(Multinomial(3), ElasticNetPenalty(), X, y, fit_intercept=True)
     lam = np.array([0.01, 0.001])
     w = 0.05 * np.random.default_rng(0).standard_normal(pgmap.n_params)
     assert duality_gap(pgmap, w, lam) == _duality_gap_outputs(pgmap, w, lam, None, None)
 
 
-@pytest.mark.parametrize("penalty, lam", [(L1(), [0.3]), (ElasticNet(), [0.3, 0.1])])
+@pytest.mark.parametrize("penalty, lam", [(L1(), [0.3]), (ElasticNetPenalty(), [0.3, 0.1])])
 def test_uniform_weights_are_a_zero_stride_view(penalty, lam):
     l1, _ = penalty.weights(np.array(lam), 1_000_000)
     assert l1.shape == (1_000_000,) and l1.strides == (0,)
@@ -180,7 +180,7 @@ def test_sparse_solve_peak_is_one_p_vector():
     # gradient, scores and curvature bounds a block of features at a time, the working
     # set ranked as they come (3 p-vectors, then 2, before)
     X, y = make_wide_sparse_data()
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X[:300].tocsc(), y[:300],
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X[:300].tocsc(), y[:300],
                         fit_intercept=True)
     solver, lam = CoordinateDescent(tol=1e-8), np.array([0.01, 0.001])
     w = solver.solve(pgmap, lam).w
@@ -246,7 +246,7 @@ def test_sparse_solve_by_blocks_equals_the_p_sized_ranking(monkeypatch):
             return working_set(self.scores, self.coef, 1, self.size)
 
     X, y = make_regression_data(n=60, p=3_000, seed=4, density=0.02)
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X.tocsc(), y, fit_intercept=True)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X.tocsc(), y, fit_intercept=True)
     solver = CoordinateDescent(tol=1e-10, ws_start_size=5)
     for lam in ([0.02, 0.001], [0.002, 0.0]):
         by_blocks = solver.solve(pgmap, lam)
@@ -270,8 +270,8 @@ def test_gap_read_by_blocks_equals_one_pass(datafit, case, chunk):
     fit = Logistic() if datafit == "logistic" else Quadratic()
     penalty, lam = {
         "l1": (L1(), np.array([0.02])),
-        "enet": (ElasticNet(), np.array([0.02, 0.01])),
-        "enet_tiny_l2": (ElasticNet(), np.array([0.02, 1e-12])),
+        "enet": (ElasticNetPenalty(), np.array([0.02, 0.01])),
+        "enet_tiny_l2": (ElasticNetPenalty(), np.array([0.02, 1e-12])),
         "weighted": (WeightedL1(), _weighted_lam(X.shape[1], rng)),
     }[case]
     pgmap = ProxGradMap(fit, penalty, X, y, fit_intercept=True)

@@ -13,7 +13,7 @@ from sklearn.linear_model import ElasticNet as SkElasticNet
 
 from skhypergrad.datafits import Logistic, Quadratic
 from skhypergrad.fixed_point import ProxGradMap
-from skhypergrad.penalties import L1, ElasticNet, WeightedL1, enet_sklearn_from_lam
+from skhypergrad.penalties import L1, ElasticNetPenalty, WeightedL1, enet_sklearn_from_lam
 from skhypergrad.solvers import duality_gap
 from skhypergrad.solvers._cd_problem import _Problem
 from skhypergrad.solvers.coordinate_descent import CoordinateDescent
@@ -34,7 +34,7 @@ _LAMS = {"l1": np.array([0.05]), "enet": np.array([0.05, 0.02]), "weighted": Non
 @pytest.mark.parametrize("kind", ["l1", "enet", "weighted"])
 @pytest.mark.parametrize("n, p", [(120, 40), (30, 60)])
 def test_gram_path_reaches_the_residual_paths_solution(kind, fit_intercept, n, p):
-    penalty = {"l1": L1(), "enet": ElasticNet(), "weighted": WeightedL1()}[kind]
+    penalty = {"l1": L1(), "enet": ElasticNetPenalty(), "weighted": WeightedL1()}[kind]
     pgmap, X, y = _problem(n, p, penalty, fit_intercept)
     lam = _LAMS[kind] if kind != "weighted" else np.linspace(0.02, 0.2, p)
     gram = CoordinateDescent(tol=1e-12, precompute=True).solve(pgmap, lam)
@@ -56,7 +56,7 @@ def test_gram_path_reaches_the_residual_paths_solution(kind, fit_intercept, n, p
 
 
 def test_gram_path_matches_sklearn():
-    pgmap, X, y = _problem(200, 30, ElasticNet(), True)
+    pgmap, X, y = _problem(200, 30, ElasticNetPenalty(), True)
     lam = np.array([0.03, 0.01])
     res = CoordinateDescent(tol=1e-12, precompute=True).solve(pgmap, lam)
     alpha, l1_ratio = enet_sklearn_from_lam(lam)
@@ -101,8 +101,8 @@ def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept, solve, monkeypatch)
     if solve == "cg":
         monkeypatch.setattr(aid, "_DIRECT_MAX", 0)
 
-    pgmap, X, y = _problem(150, 30, ElasticNet(), fit_intercept)
-    fresh = ProxGradMap(Quadratic(), ElasticNet(), X.copy(), y, fit_intercept=fit_intercept)
+    pgmap, X, y = _problem(150, 30, ElasticNetPenalty(), fit_intercept)
+    fresh = ProxGradMap(Quadratic(), ElasticNetPenalty(), X.copy(), y, fit_intercept=fit_intercept)
     lam = np.array([0.03, 0.01])
     w = CoordinateDescent(tol=1e-13, precompute=True).solve(pgmap, lam).w
     assert cached_gram(pgmap.design) is not None and cached_gram(fresh.design) is None
@@ -157,7 +157,7 @@ def test_cross_validation_solves_its_folds_on_the_gram_from_the_first_solve():
     from skhypergrad._design import cached_gram
 
     X, y = make_regression_data(n=150, p=20, seed=1)
-    model = InnerModel(Quadratic(), ElasticNet(), fit_intercept=True)
+    model = InnerModel(Quadratic(), ElasticNetPenalty(), fit_intercept=True)
     lam = np.array([0.03, 0.01])
     criterion = CrossVal(cv=3)
     gram = criterion.value(model, X, y, lam, solver=CoordinateDescent(tol=1e-12))

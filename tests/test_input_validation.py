@@ -32,7 +32,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression
 
 import skhypergrad
 from skhypergrad import (CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
@@ -349,18 +349,18 @@ BAD_PARAMS = [
     (_lasso(n_jobs="all"), "n_jobs"),
     (_lasso(callback=3), "callback"),
     (_lasso(fit_intercept="yes"), "fit_intercept"),
-    (_logistic(penalty="l2"), "penalty"),
+    (_logistic(penalty="none"), "penalty"),
     # HyperGradSearchCV: the estimator's own starting point, bounds, cv, scoring
     (_search(Lasso(alpha=0.0)), "alpha"),
     (_search(Lasso(alpha=-1.0)), "alpha"),
     (_search(ElasticNet(alpha=1.0, l1_ratio=0.0)), "l1_ratio"),
-    (_search(Ridge()), "estimator"),
+    (_search(Lars()), "estimator"),
     (_search(Lasso(alpha=0.1), bounds=(1.0, 0.1)), "bounds"),
     (_search(Lasso(alpha=0.1), bounds=(0.0, 1.0)), "bounds"),
     (_search(Lasso(alpha=0.1), bounds=(1.0,)), "bounds"),
     (_search(Lasso(alpha=0.1), cv=N + 1), "cv"),
     (_search(Lasso(alpha=0.1), cv=1), "cv"),
-    (_search(Lasso(alpha=0.1), scoring="r2"), "scoring"),
+    (_search(Lasso(alpha=0.1), scoring="not_a_scorer"), "scoring"),
     (_search(Lasso(alpha=0.1), max_iter=-1), "max_iter"),
     (_search(Lasso(alpha=0.1), optimizer="sgd"), "optimizer"),
 ]
@@ -387,7 +387,7 @@ BAD_HYPERGRADIENT_CALLS = [
     (dict(model=Lasso(alpha=np.nan)), "alpha"),
     (dict(model=ElasticNet(alpha=1.0, l1_ratio=0.0)), "l1_ratio"),
     (dict(model=LogisticRegression(C=-1.0, l1_ratio=1.0)), r"\bC\b"),
-    (dict(model=Ridge()), "model"),
+    (dict(model=Lars()), "model"),
     (dict(model=InnerModel("quadratic", "l1")), "model"),
     (dict(model=InnerModel("quadratic", "l1", lam=[-1.0])), "model"),
     (dict(model=InnerModel("quadratic", "elasticnet", lam=[1.0])), "model"),

@@ -6,7 +6,8 @@ scikit-learn itself gives on that fold at that row's parameters (so a pipeline's
 preprocessing is fitted per training fold, and a logistic model's ``C`` means
 the same on every fold); the best row is refit with the user's own class; the
 search matches a fine grid; prediction methods delegate; unsupported
-estimators and scorings fail with a ValueError naming the parameter.
+estimators and malformed ``scoring`` / ``refit`` fail with a ValueError naming the
+parameter. (The scorers themselves: ``tests/test_gridsearch_parity.py``.)
 """
 
 import pickle
@@ -15,8 +16,7 @@ import numpy as np
 import pytest
 from _data import make_regression_data
 from sklearn.base import clone, is_classifier, is_regressor
-from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge
-from sklearn.metrics import mean_squared_error
+from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -178,9 +178,8 @@ def test_logistic_regression_string_labels(l1_ratio, names):
 def test_predict_and_score_delegate(enet_search):
     search, X, y = enet_search
     np.testing.assert_allclose(search.predict(X), search.best_estimator_.predict(X))
-    # score is scorer_, the score the search reports (negative MSE), not R^2
-    assert search.score(X, y) == pytest.approx(
-        -mean_squared_error(y, search.best_estimator_.predict(X)))
+    # scoring=None: score is the estimator's own (R^2), as GridSearchCV's
+    assert search.score(X, y) == pytest.approx(search.best_estimator_.score(X, y))
     assert not hasattr(search, "predict_proba") and not hasattr(search, "transform")
     assert is_regressor(search) and not is_classifier(search)
     restored = pickle.loads(pickle.dumps(search))
@@ -200,18 +199,24 @@ def test_refit_false():
 
 
 # -- parameters --------------------------------------------------------------------------
-@pytest.mark.parametrize("scoring", ["accuracy", "r2", "neg_log_loss",
-                                     lambda est, X, y: 0.0])
-def test_unsupported_scoring_raises(scoring):
+@pytest.mark.parametrize("scoring, refit, match", [
+    ("not_a_scorer", True, "not a valid scoring"),
+    ([], True, "at least one"),
+    (["r2", "r2"], True, "distinct"),
+    ({"a": 3}, True, "scorer name or a callable"),
+    (["r2", "neg_mean_squared_error"], True, "refit must be a key of scoring"),
+    (["r2", "neg_mean_squared_error"], "mae", "refit must be a key of scoring"),
+])
+def test_bad_scoring_raises(scoring, refit, match):
     X, y = _regression(n=40, p=5)
-    with pytest.raises(ValueError, match="scoring=.*neg_mean_squared_error"):
-        HyperGradSearchCV(Lasso(), scoring=scoring).fit(X, y)
+    with pytest.raises(ValueError, match=match):
+        HyperGradSearchCV(Lasso(), scoring=scoring, refit=refit, max_iter=0).fit(X, y)
 
 
 @pytest.mark.parametrize("estimator", [
-    Ridge(), SVC(), LogisticRegression(l1_ratio=0.0),
-    Pipeline([("scale", StandardScaler()), ("ridge", Ridge())]),
-], ids=["ridge", "svc", "logreg-l2", "pipeline-ridge"])
+    Lars(), SVC(), LogisticRegression(C=np.inf),
+    Pipeline([("scale", StandardScaler()), ("lars", Lars())]),
+], ids=["lars", "svc", "logreg-unpenalized", "pipeline-lars"])
 def test_unsupported_estimator_raises(estimator):
     X, y = _classification(n=40, p=4)
     y = (y == "yes").astype(float)
@@ -265,5 +270,6 @@ def test_verbose_lines_name_the_hyperparameters_and_start_with_the_scan(capsys):
     assert not any("CrossVal" in line or "PreparedFolds" in line for line in lines)
     HyperGradSearchCV(ElasticNet(), verbose=2, max_iter=2).fit(X, y)
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines[1].startswith("[HyperGradSearchCV] scan 1/")
+    assert lines[0].startswith("[HyperGradSearchCV] 5 folds; descending the -CV R2")
+    assert lines[2].startswith("[HyperGradSearchCV] scan 1/")
     assert sum("] scan " in line and "/" in line for line in lines) >= 5

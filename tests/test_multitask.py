@@ -213,7 +213,7 @@ def test_search_cv_matches_grid(estimator, grid):
     X, Y = _search_data()
     cv = KFold(5)
     grid = {**grid, "alpha": _alpha_max(X, Y) * grid["alpha"]}
-    search = HyperGradSearchCV(estimator, cv=cv).fit(X, Y)
+    search = HyperGradSearchCV(estimator, cv=cv, scoring="neg_mean_squared_error").fit(X, Y)
     assert type(search.best_estimator_) is type(estimator)
     ref = GridSearchCV(estimator.set_params(tol=1e-10, max_iter=100_000), grid, cv=cv,
                        scoring="neg_mean_squared_error").fit(X, Y)

@@ -12,7 +12,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from skhypergrad import ElasticNet, ProxGradMap, Quadratic
+from skhypergrad import ElasticNetPenalty, ProxGradMap, Quadratic
 from skhypergrad.hypergrad import NSID, contraction_factor
 from skhypergrad.hypergrad.nsid import jacobian_noise
 
@@ -71,7 +71,7 @@ def heavy_rows_problem():
     X, y = make_regression_data(100, 10, seed=5)
     X[:3] *= 8.0
     X_val, y_val = make_regression_data(50, 10, seed=6)
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y, fit_intercept=True)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X, y, fit_intercept=True)
     prob = Problem(pgmap, [0.05, 0.05], X_val, y_val)
     prob.exact = prob.dense_adjoint()[1]
     prob.q = contraction_factor(pgmap, prob.lam, prob.w)

@@ -6,18 +6,18 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from skhypergrad.penalties import (
-    L1, L2, ElasticNet, WeightedL1, enet_lam_from_sklearn, enet_sklearn_from_lam,
+    L1, L2, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn, enet_sklearn_from_lam,
     logistic_lam_from_sklearn, logistic_sklearn_from_lam)
 
 P = 6
 
 
 def _lam(penalty):
-    return {"L1": np.array([0.3]), "ElasticNet": np.array([0.3, 0.5]),
+    return {"L1": np.array([0.3]), "ElasticNetPenalty": np.array([0.3, 0.5]),
             "WeightedL1": np.linspace(0.1, 0.6, P), "L2": np.array([0.5])}[type(penalty).__name__]
 
 
-PENALTIES = [L1(), ElasticNet(), WeightedL1(), L2()]
+PENALTIES = [L1(), ElasticNetPenalty(), WeightedL1(), L2()]
 
 
 @pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
@@ -75,7 +75,7 @@ def test_value(penalty):
 
 def test_check_lam_errors():
     with pytest.raises(ValueError, match="2 hyperparameter"):
-        ElasticNet().check_lam([1.0], 4)
+        ElasticNetPenalty().check_lam([1.0], 4)
     with pytest.raises(ValueError, match=">= 0"):
         L1().check_lam([-1.0], 4)
 
@@ -115,3 +115,18 @@ def test_ridge_is_sklearns_with_exact_hypergradients():
     fd = (crit.value(model, X, y, lam * np.exp(eps), solver=solver).value
           - crit.value(model, X, y, lam * np.exp(-eps), solver=solver).value) / (2 * eps)
     assert res.grad[0] == pytest.approx(fd, rel=1e-6)
+
+
+@pytest.mark.parametrize("module", ["skhypergrad", "skhypergrad.penalties"])
+def test_old_elastic_net_name_warns_and_gives_the_penalty(module):
+    """``ElasticNet`` (scikit-learn's estimator's name) is ``ElasticNetPenalty`` now; the
+    old name still imports, with a FutureWarning naming the new one."""
+    import importlib
+
+    from skhypergrad import ElasticNetPenalty
+
+    with pytest.warns(FutureWarning, match="renamed .*ElasticNetPenalty"):
+        old = getattr(importlib.import_module(module), "ElasticNet")
+    assert old is ElasticNetPenalty
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        getattr(importlib.import_module(module), "Nothing")

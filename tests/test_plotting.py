@@ -86,7 +86,8 @@ def test_criterion(enet, tmp_path, x):
 
 
 def test_criterion_of_search_cv(data, tmp_path):
-    search = HyperGradSearchCV(ElasticNet(alpha=0.1, l1_ratio=0.5), cv=3, max_iter=3)
+    search = HyperGradSearchCV(ElasticNet(alpha=0.1, l1_ratio=0.5), cv=3, max_iter=3,
+                               scoring="neg_mean_squared_error")
     search.fit(*data)
     ax = plot_criterion(search, x="seconds", logy=True)
     _saved(ax, tmp_path, "criterion_search")

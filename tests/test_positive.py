@@ -93,7 +93,8 @@ def test_estimators_fit_nonnegative_models(Est, Sk):
 def test_search_cv_keeps_positive_and_matches_a_grid():
     X, y = _data(n=120)
     cv = KFold(4, shuffle=True, random_state=0)
-    search = HyperGradSearchCV(Lasso(positive=True), cv=cv).fit(X, y)
+    search = HyperGradSearchCV(Lasso(positive=True), cv=cv,
+                               scoring="neg_mean_squared_error").fit(X, y)
     assert search.best_estimator_.positive and np.all(search.best_estimator_.coef_ >= 0)
     alpha_max = np.max(X.T @ (y - y.mean())) / X.shape[0]
     grid = GridSearchCV(Lasso(positive=True, tol=1e-10, max_iter=10**5),

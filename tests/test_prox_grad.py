@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet as SkElasticNet
 from sklearn.linear_model import LogisticRegression
 
-from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, ProxGradMap,
+from skhypergrad import (L1, ElasticNetPenalty, Logistic, Multinomial, ProxGradient, ProxGradMap,
                          Quadratic)
 from skhypergrad.penalties import enet_lam_from_sklearn, logistic_lam_from_sklearn
 
@@ -29,7 +29,7 @@ def test_least_squares_matches_sklearn(storage, fit_intercept, accelerated):
     alpha, l1_ratio = 0.05, 0.7
     sk = SkElasticNet(alpha=alpha, l1_ratio=l1_ratio, fit_intercept=fit_intercept,
                       tol=1e-12, max_iter=100_000).fit(X, y)
-    pgmap = ProxGradMap(Quadratic(), ElasticNet(), X, y, fit_intercept=fit_intercept)
+    pgmap = ProxGradMap(Quadratic(), ElasticNetPenalty(), X, y, fit_intercept=fit_intercept)
     lam = enet_lam_from_sklearn(alpha, l1_ratio)
     res = ProxGradient(accelerated=accelerated, tol=1e-12, max_iter=100_000).solve(pgmap, lam)
     assert res.converged
@@ -50,7 +50,7 @@ def test_logistic_matches_sklearn_saga(storage, fit_intercept, n_classes):
         sk = LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12,
                                 max_iter=20_000, fit_intercept=fit_intercept).fit(X, y)
     datafit = Logistic() if n_classes == 2 else Multinomial(n_classes)
-    pgmap = ProxGradMap(datafit, ElasticNet(), X, datafit.encode(y),
+    pgmap = ProxGradMap(datafit, ElasticNetPenalty(), X, datafit.encode(y),
                         fit_intercept=fit_intercept)
     lam = logistic_lam_from_sklearn(C, l1_ratio, X.shape[0])
     res = ProxGradient(tol=1e-13, max_iter=100_000).solve(pgmap, lam)

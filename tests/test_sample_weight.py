@@ -13,16 +13,17 @@ import numpy as np
 import pytest
 import sklearn
 from sklearn.exceptions import UnsetMetadataPassedError
-from sklearn.linear_model import (ElasticNet, Lasso, LogisticRegression, PoissonRegressor)
+from sklearn.linear_model import (ElasticNet, Lasso, LogisticRegression, PoissonRegressor,
+                                  Ridge, RidgeClassifier)
 from sklearn.metrics import make_scorer, mean_squared_error
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-import skhypergrad.model_selection as ms
-from skhypergrad import (ElasticNetHyperGrad, HyperGradSearchCV, LassoHyperGrad,
-                         LinearSVCHyperGrad, LogisticRegressionHyperGrad)
+from skhypergrad import (ElasticNetHyperGrad, HuberRegressorHyperGrad, HyperGradSearchCV,
+                         LassoHyperGrad, LinearSVCHyperGrad, LogisticRegressionHyperGrad,
+                         RidgeClassifierHyperGrad, RidgeHyperGrad)
 from skhypergrad.criteria import CrossVal, HeldOut
 from skhypergrad.datafits import Logistic, Multinomial, Quadratic, weighted
 from skhypergrad.glm import Gamma, Poisson, Tweedie
@@ -30,6 +31,8 @@ from skhypergrad.hypergrad import NSID
 from skhypergrad.linear_model import PoissonRegressorHyperGrad
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
+from skhypergrad.huber import Huber
+from skhypergrad.ridge_classifier import SquaredClassifier, SquaredClassifierOvR
 from skhypergrad.squared_hinge import SquaredHinge, SquaredHingeOvR
 
 
@@ -58,7 +61,10 @@ def _folds(fold_of, n_folds=3):
     (Poisson(), lambda y: np.exp(0.2 * (y - 3))), (Gamma(), lambda y: np.exp(0.2 * (y - 3))),
     (Tweedie(1.5), lambda y: np.exp(0.2 * (y - 3))),
     (SquaredHinge(), lambda y: np.where(y > 3, 1.0, -1.0)),
-    (SquaredHingeOvR(3), lambda y: np.digitize(y, [2.0, 4.0]))])
+    (SquaredHingeOvR(3), lambda y: np.digitize(y, [2.0, 4.0])),
+    (SquaredClassifier(), lambda y: np.where(y > 3, 1.0, -1.0)),
+    (SquaredClassifierOvR(3), lambda y: SquaredClassifierOvR(3).encode_classes(
+        np.digitize(y, [2.0, 4.0])))])
 def test_weighted_datafit_is_the_rows_repeated(datafit, target):
     """Loss, gradient, Hessian products, dual term and null model of integer weights are
     those of the rows repeated (to rounding)."""
@@ -86,6 +92,8 @@ def test_weighted_datafit_refused_clearly():
     from skhypergrad.multitask import MultiTaskQuadratic
     with pytest.raises(ValueError, match="does not take sample weights"):
         weighted(MultiTaskQuadratic(2), np.ones(5))
+    with pytest.raises(ValueError, match="does not take sample weights"):
+        weighted(Huber(1.35), np.ones(5))
     with pytest.raises(ValueError, match="nonnegative"):
         weighted(Quadratic(), np.array([1.0, -1.0, 2.0]))
 
@@ -259,10 +267,10 @@ def _grid_score(estimator, params, X, y, scoring, cv, **fit_params):
 
 
 def test_search_weights_as_gridsearchcv_legacy():
-    """Without routing: the weights reach the fits and (the estimator's own) the scorer."""
+    """Without routing: the weights reach the fits and the scorer (which takes them)."""
     X, y, sw = _data(n=90, p=10)
-    s = HyperGradSearchCV(ElasticNet(tol=1e-12, max_iter=100_000), max_iter=3).fit(
-        X, y, sample_weight=sw)
+    s = HyperGradSearchCV(ElasticNet(tol=1e-12, max_iter=100_000), max_iter=3,
+                          scoring="neg_mean_squared_error").fit(X, y, sample_weight=sw)
     sk = ElasticNet(**s.best_params_, tol=1e-14, max_iter=100_000).fit(X, y, sample_weight=sw)
     np.testing.assert_allclose(s.best_estimator_.coef_, sk.coef_, atol=1e-8)
     grid = _grid_score(ElasticNet(tol=1e-12, max_iter=100_000), s.best_params_, X, y,
@@ -270,7 +278,8 @@ def test_search_weights_as_gridsearchcv_legacy():
     assert s.best_score_ == pytest.approx(grid, rel=1e-6)
     # through a pipeline: the final step's weights, the scorer unweighted
     pipe = make_pipeline(StandardScaler(), Lasso(tol=1e-12, max_iter=100_000))
-    s = HyperGradSearchCV(pipe, max_iter=3).fit(X, y, lasso__sample_weight=sw)
+    s = HyperGradSearchCV(pipe, max_iter=3, scoring="neg_mean_squared_error").fit(
+        X, y, lasso__sample_weight=sw)
     grid = _grid_score(pipe, s.best_params_, X, y, "neg_mean_squared_error", KFold(5),
                        lasso__sample_weight=sw)
     assert s.best_score_ == pytest.approx(grid, rel=1e-6)
@@ -288,16 +297,15 @@ def test_search_class_weight_as_gridsearchcv(class_weight):
         warnings.simplefilter("ignore", FutureWarning)
         est = LogisticRegression(l1_ratio=1.0, solver="saga", class_weight=class_weight,
                                  tol=1e-12, max_iter=100_000)
-        s = HyperGradSearchCV(est, max_iter=3).fit(X, y, sample_weight=sw)
+        s = HyperGradSearchCV(est, max_iter=3, scoring="neg_log_loss").fit(
+            X, y, sample_weight=sw)
         grid = _grid_score(est, s.best_params_, X, y, "neg_log_loss", StratifiedKFold(5),
                            sample_weight=sw)
     assert s.best_score_ == pytest.approx(grid, rel=1e-5)
 
 
-def test_routing_scorer_gets_weights_only_when_requested(monkeypatch):
+def test_routing_scorer_gets_weights_only_when_requested():
     X, y, sw = _data(n=90, p=10)
-    # the scorer part of the search takes callables; here the routing alone is tested
-    monkeypatch.setattr(ms, "_check_scoring", lambda scoring, kind: ms._SCORING[kind])
     with sklearn.config_context(enable_metadata_routing=True):
         first = {}
         for request in (True, False):
@@ -324,3 +332,50 @@ def test_estimators_have_fit_requests():
             est.set_fit_request(sample_weight=True)
             assert est.get_metadata_routing().consumes("fit", ["sample_weight"]) == \
                 {"sample_weight"}
+
+
+# -- the L2-only models and Huber -------------------------------------------------------
+def test_ridge_weights_refit_as_sklearn_and_repeat_rows():
+    """RidgeHyperGrad: ``alpha_`` weighs the weighted sum of squares (scikit-learn's
+    ``Ridge``); integer weights search and refit as the rows repeated."""
+    X, y, sw = _data(n=90, p=10)
+    rep = np.repeat(np.arange(y.shape[0]), sw.astype(int))
+    fold_of = np.arange(y.shape[0]) % 3
+    a = RidgeHyperGrad(cv=_folds(fold_of), max_iter=4).fit(X, y, sample_weight=sw)
+    b = RidgeHyperGrad(cv=_folds(fold_of[rep]), max_iter=4).fit(X[rep], y[rep])
+    assert a.alpha_ == pytest.approx(b.alpha_, rel=1e-4)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-5)
+    sk = Ridge(alpha=a.alpha_).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(a.coef_, sk.coef_, rtol=1e-5, atol=1e-6)
+    assert a.intercept_ == pytest.approx(sk.intercept_, abs=1e-6)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ridge_classifier_weights_refit_as_sklearn(n_classes):
+    X, y, sw = _data(n=90, p=10)
+    y = np.digitize(y, [3.0] if n_classes == 2 else [2.0, 4.0])
+    est = RidgeClassifierHyperGrad(max_iter=3).fit(X, y, sample_weight=sw)
+    sk = RidgeClassifier(alpha=est.alpha_).fit(X, y, sample_weight=sw)
+    np.testing.assert_allclose(est.coef_, sk.coef_, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(est.intercept_, sk.intercept_, atol=1e-6)
+
+
+def test_huber_refuses_sample_weight():
+    X, y, sw = _data(n=40, p=4)
+    with pytest.raises(ValueError, match="does not support sample_weight"):
+        HuberRegressorHyperGrad(max_iter=1).fit(X, y, sample_weight=sw)
+    from sklearn.linear_model import HuberRegressor
+    with pytest.raises(ValueError, match="cannot be searched with sample weights"):
+        HyperGradSearchCV(HuberRegressor(), max_iter=1).fit(X, y, sample_weight=sw)
+
+
+def test_search_ridge_own_score_weighted_as_gridsearchcv():
+    """``scoring=None`` (the estimator's R²) with routing: the requested weights reach
+    the fits and ``Ridge.score``, as ``GridSearchCV``'s."""
+    X, y, sw = _data(n=90, p=10)
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = Ridge().set_fit_request(sample_weight=True).set_score_request(
+            sample_weight=True)
+        s = HyperGradSearchCV(est, max_iter=3).fit(X, y, sample_weight=sw)
+        grid = _grid_score(est, s.best_params_, X, y, None, KFold(5), sample_weight=sw)
+    assert s.best_score_ == pytest.approx(grid, rel=1e-6)

@@ -64,9 +64,10 @@ def test_target_scale_changes_nothing_but_units(Est, penalty):
 def test_search_cv_target_scale_changes_nothing_but_units():
     X, y = _diabetes()
     cv = KFold(3, shuffle=True, random_state=0)
-    ref = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(X, y)
+    mse = "neg_mean_squared_error"
+    ref = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10, scoring=mse).fit(X, y)
     for c in SCALES:
-        search = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10).fit(X, c * y)
+        search = HyperGradSearchCV(ElasticNet(), cv=cv, max_iter=10, scoring=mse).fit(X, c * y)
         lam = [search.best_params_["alpha"] * search.best_params_["l1_ratio"],
                search.best_params_["alpha"] * (1 - search.best_params_["l1_ratio"])]
         lam_ref = [ref.best_params_["alpha"] * ref.best_params_["l1_ratio"],
@@ -195,7 +196,10 @@ def test_flat_start_is_left_with_a_warning(Est, kw):
     X, y = _diabetes()
     if Est is LogisticRegressionHyperGrad:
         y = (y > np.median(y)).astype(int)
-    with pytest.warns(UserWarning, match="zeroes every coefficient"):
+    with pytest.warns(UserWarning, match="zeroes every coefficient") as record:
         est = Est(cv=3, max_iter=10, **kw).fit(X, y)
+    message = str(record[0].message)
+    assert ("alpha=" if Est is LassoHyperGrad else "C=") in message
+    assert "array(" not in message and "{" not in message
     assert np.any(est.coef_ != 0)
     assert est.best_loss_ <= est.history_[0]["value"]

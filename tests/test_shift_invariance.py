@@ -15,7 +15,7 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from skhypergrad import (SURE, CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
                          LassoHyperGrad, LogisticRegressionHyperGrad, WeightedLassoHyperGrad,
                          hypergradient)
-from skhypergrad import ElasticNet as EnetPenalty
+from skhypergrad import ElasticNetPenalty as EnetPenalty
 from skhypergrad import Logistic, Multinomial, ProxGradMap, Quadratic
 from skhypergrad._design import Design, centred, gram_of, seed_row_subset_grams
 from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
@@ -80,13 +80,13 @@ def test_search_cv_does_not_see_a_shift(Est, shift_x, shift_y, storage):
         y = (y > np.median(y)).astype(int)
         est = LogisticRegression(solver="saga", l1_ratio=0.5,
                                  max_iter=10_000)
-        names = ("C", "l1_ratio")
+        names, scoring = ("C", "l1_ratio"), "neg_log_loss"
         cv = StratifiedKFold(3, shuffle=True, random_state=0)
     else:
         est, names = ElasticNet(), ("alpha", "l1_ratio")
-        cv = KFold(3, shuffle=True, random_state=0)
-    ref = HyperGradSearchCV(est, cv=cv, max_iter=10).fit(X, y)
-    search = HyperGradSearchCV(est, cv=cv, max_iter=10).fit(
+        cv, scoring = KFold(3, shuffle=True, random_state=0), "neg_mean_squared_error"
+    ref = HyperGradSearchCV(est, cv=cv, max_iter=10, scoring=scoring).fit(X, y)
+    search = HyperGradSearchCV(est, cv=cv, max_iter=10, scoring=scoring).fit(
         _stored(X + shift_x, storage), y + shift_y)
     for name in names:
         assert search.best_params_[name] == pytest.approx(ref.best_params_[name], rel=1e-6)

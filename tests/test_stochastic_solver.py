@@ -9,7 +9,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet as SkElasticNet
 from sklearn.linear_model import LogisticRegression
 
-from skhypergrad import (L1, ElasticNet, Logistic, Multinomial, ProxGradient, ProxGradMap,
+from skhypergrad import (L1, ElasticNetPenalty, Logistic, Multinomial, ProxGradient, ProxGradMap,
                          Quadratic, WeightedL1)
 from skhypergrad.penalties import enet_lam_from_sklearn, logistic_lam_from_sklearn
 from skhypergrad._sgd_kernels import kernel_rows, prox_sgd_epoch
@@ -33,7 +33,7 @@ def _problem(kind, storage="dense", fit_intercept=False, penalty=None, center=Fa
         X, y = make_classification_data(N, P, n_classes=n_classes)
         datafit = Logistic() if n_classes == 2 else Multinomial(n_classes)
         lam = logistic_lam_from_sklearn(n_samples=N, **LOGREG)
-    pgmap = ProxGradMap(datafit, penalty or ElasticNet(), as_storage(X, storage),
+    pgmap = ProxGradMap(datafit, penalty or ElasticNetPenalty(), as_storage(X, storage),
                         datafit.encode(y), fit_intercept=fit_intercept, center=center)
     return pgmap, lam
 

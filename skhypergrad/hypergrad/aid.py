@@ -104,7 +104,7 @@ def _jacobian(pgmap, lin, w, lam):
     else computed from the forward step."""
     if lin.jacobian is not None:
         return lin.jacobian
-    return as_jacobian(pgmap.prox_jac_diag(pgmap.forward_step(w), lam))
+    return as_jacobian(pgmap.prox_jac_diag(pgmap.bind(lam).forward_step(w), lam))
 
 
 def _has_prox_parts(pgmap):

@@ -570,6 +570,7 @@ class NSID(BaseEngine):
         self._validate()
         _check_map(pgmap)
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
+        pgmap = pgmap.bind(lam)  # its forward step (and kernels) at lam's datafit part
         w = np.ascontiguousarray(w, dtype=np.float64)
         rng = check_random_state(self.random_state)
         n, b = pgmap.n_samples, self.batch_size

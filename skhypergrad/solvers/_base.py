@@ -54,7 +54,8 @@ class BaseSolver:
         pgmap : ProxGradMap
             The problem (datafit, penalty, design, encoded target).
         lam : array-like
-            Hyperparameters (not their log).
+            Hyperparameters (not their log): the penalty's, then the datafit's
+            (see :meth:`~skhypergrad.fixed_point.ProxGradMap.problem`).
         w0 : ndarray, default=None
             Warm start; zeros when None. Copied (never modified); the reference
             is dropped once copied, so a temporary ``w0`` is freed during the solve.
@@ -63,7 +64,8 @@ class BaseSolver:
         -------
         SolveResult
         """
-        lam = pgmap.penalty.check_lam(lam, pgmap.n_features)
+        # the datafit fixed at its hyperparameters, lam the penalty's: all a solver reads
+        pgmap, lam = pgmap.problem(lam)
         w = pgmap.design.zeros() if w0 is None else np.array(w0, dtype=np.float64)
         del w0  # a temporary warm start (e.g. made dense by a criterion) is freed here
         if w.shape != (pgmap.n_params,):

@@ -101,14 +101,15 @@ class _Problem(NamedTuple):
     def curvatures(self, z, a):
         """Curvatures ``h`` of the model, floored at 1e-12 so that it stays strongly convex.
 
-        One output: ``h_i = l''(y_i, z_i)``. Multinomial: the class
+        One output: the datafit's
+        :meth:`~skhypergrad.datafits.BaseDatafit.newton_curvature`, ``h_i = l''(y_i, z_i)``
+        unless a majorizing curvature stands for it. Multinomial: the class
         probabilities ``p = a + onehot`` (the Hessians are ``diag(p_i) - p_i p_i^T``;
         their blocks are floored in :meth:`model_curvatures`).
         """
         if self.n_outputs > 1:
             return np.clip(a + self.onehot, 0.0, 1.0)
-        h = self.datafit.raw_hessp(self.y, z, np.ones_like(z)) * self.y.shape[0]
-        return np.maximum(h, _H_FLOOR)
+        return np.maximum(self.datafit.newton_curvature(self.y, z), _H_FLOOR)
 
     def model_curvatures(self, lc_model, curv, h, lc_moving):
         """The model's curvatures for the epoch kernel on a working set, from ``curv``,

@@ -1,7 +1,7 @@
 r"""Proximal coordinate descent with working sets: the default inner solver.
 
 For least squares and binary logistic regression with an elastic-net penalty
-(:class:`~skhypergrad.penalties.L1`, :class:`~skhypergrad.penalties.ElasticNet`,
+(:class:`~skhypergrad.penalties.L1`, :class:`~skhypergrad.penalties.ElasticNetPenalty`,
 :class:`~skhypergrad.penalties.WeightedL1`), coordinate ``j`` of a quadratic
 model of the datafit is minimized exactly,
 
@@ -16,7 +16,11 @@ predictions and ``h`` its curvature (see :mod:`skhypergrad.solvers._cd_kernels`)
 For least squares the model is the problem (``h = 1``, plain coordinate
 descent); for the logistic loss it is the proximal Newton model at the current
 point, ``h_i = l''(y_i, z_i)``, followed by a backtracking line search (the
-approach of glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``).
+approach of glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``). A datafit
+whose loss is linear where ``l''`` vanishes (Huber's beyond its threshold) gives
+the curvatures of a quadratic majorizing it instead
+(:meth:`~skhypergrad.datafits.BaseDatafit.newton_curvature`), which keeps the
+model bounded below.
 
 Multinomial logistic regression (K classes, coefficients ``W`` of shape (p, K))
 uses the same proximal Newton scheme with the exact per-sample Hessians
@@ -89,14 +93,16 @@ class CoordinateDescent(BaseSolver):
         warning that states the gap reached), when every coordinate's violation is
         at the level of rounding errors, or when 20 evaluations of the gap in a row
         did not lower it by 10%: the gap is then at the accuracy its dual point can
-        certify.
+        certify; or when a working set's solve took no step (its line search found
+        no decrease) and the next working set is the same one (the solve would repeat).
+        In all, at most ``max_iter * max_epochs`` epochs.
     max_iter : int, default=1000
         Maximum number of outer iterations (each builds a working set and
         solves the problem restricted to it).
     max_epochs : int, default=10_000
         Maximum number of epochs on one working set (summed over its Newton
-        steps for the logistic losses). The ``n_iter`` of the result counts
-        epochs, summed over working sets.
+        steps for a datafit other than least squares). The ``n_iter`` of the
+        result counts epochs, summed over working sets.
     ws_start_size : int, default=100
         Size of the first working set; later ones hold at least twice the
         support of the current iterate and never shrink.
@@ -165,12 +171,14 @@ class CoordinateDescent(BaseSolver):
         z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         best, stalled = np.inf, 0
+        prev_ws, moved = None, True
         for it in range(self.max_iter + 1):
             a = prob.derivative(z)
             # the next working set first: the scores (p-sized) are freed before the gap
             ws, next_size, violation, decrease, grad = prob.optimality(w, a, ws_size)
             floor = prob.rounding(a)
-            last = it == self.max_iter
+            # no step from this iterate, and the same working set: the solve would repeat
+            last = it == self.max_iter or (not moved and np.array_equal(ws, prev_ws))
             # the gap is at least `decrease`; at the rounding floor, no step can help
             if last or decrease <= self.tol * prob.scale or violation <= floor:
                 measure = self._gap_measure(pgmap, lam, prob, w, z, a, grad)
@@ -188,7 +196,9 @@ class CoordinateDescent(BaseSolver):
             if prob.gram is None:
                 del grad  # p-sized, only read on the Gram matrix: freed during the solve
                 grad = None
-            n_epochs += solve_ws(prob, w, z, a, ws, tol_in, grad)
+            epochs, moved = solve_ws(prob, w, z, a, ws, tol_in, grad)
+            n_epochs += epochs
+            prev_ws = ws
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
 
@@ -313,14 +323,16 @@ class CoordinateDescent(BaseSolver):
         """Coordinate descent on the working set (the model is exact); ``w``, ``z`` in place.
 
         ``grad`` is ``X^T a / n``, the gradient at the start (used on the Gram matrix; None
-        otherwise).
+        otherwise). Returns ``(epochs, True)`` (every epoch is a step; see
+        :meth:`_ws_newton`).
         """
         if prob.gram is not None:
-            return self._ws_gram(prob, w, z, a, ws, tol, grad)
+            return self._ws_gram(prob, w, z, a, ws, tol, grad), True
         v, d = np.zeros_like(z), a.copy()
-        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.moving_bounds(ws), tol)
+        epochs = self._minimize_model(prob, w, v, d, a, _UNIT, ws, prob.moving_bounds(ws), tol,
+                                      self.max_epochs)
         z += v
-        return epochs
+        return epochs, True
 
     def _ws_gram(self, prob, w, z, a, ws, tol, grad):
         r""":meth:`_ws_least_squares` on the Gram matrix (:mod:`._gram_kernels`).
@@ -375,12 +387,17 @@ class CoordinateDescent(BaseSolver):
         return epochs
 
     def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
-        """Proximal Newton on the working set: model by coordinate descent, line search."""
+        """Proximal Newton on the working set: model by coordinate descent, line search.
+
+        The models' epochs add up to at most ``max_epochs``. Returns ``(epochs, moved)``,
+        ``moved`` whether a step was taken (False when the working set is solved to
+        ``tol`` at the start, or the line search rejects the first model's minimizer).
+        """
         idx, cols = prob.moving(ws), prob.entries(ws)
         lc_moving = prob.moving_bounds(ws)
         lc_cols = lc_moving[:cols.shape[0]]
         lc_model = lc_moving.copy() if prob.n_outputs == 1 else None
-        epochs = 0
+        epochs, moved = 0, False
         while epochs < self.max_epochs:
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
@@ -394,17 +411,20 @@ class CoordinateDescent(BaseSolver):
                 break
             w_new, v, d = w.copy(), np.zeros_like(z), a.copy()
             model_tol = max(self.inner_ratio * violation, prob.rounding(a))
-            epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol)
+            epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
+                                           self.max_epochs - epochs)
             t = prob.line_search(w, w_new, z, v, cols)
             if t == 0.0:
                 break
             w[idx] += t * (w_new[idx] - w[idx])
             z += t * v
             a = prob.derivative(z)
-        return epochs
+            moved = True
+        return epochs, moved
 
-    def _minimize_model(self, prob, w, v, d, a, h, ws, lc, tol):
-        """Epochs on the model until an epoch's violation is below ``tol``; returns the count.
+    def _minimize_model(self, prob, w, v, d, a, h, ws, lc, tol, max_epochs):
+        """Epochs on the model until an epoch's violation is below ``tol``, at most
+        ``max_epochs``; returns the count.
 
         Every ``anderson + 1`` epochs, the iterates are extrapolated (Anderson):
         with ``U`` the differences of the last iterates (each entry times the square
@@ -423,7 +443,7 @@ class CoordinateDescent(BaseSolver):
         else:
             hist_v, start = np.empty((K + 1, v.size)), None
         metric = prob.entry_metric(lc)
-        for epoch in range(self.max_epochs):
+        for epoch in range(max_epochs):
             violation = prob.epoch(*prob.kernel_args, w, v, d, h, ws, prob.l1, prob.l2,
                                    prob.lower, lc, prob.intercept_unit)
             if violation <= tol:
@@ -435,4 +455,4 @@ class CoordinateDescent(BaseSolver):
                     hist_v[k] = v.ravel()
                 if k == K:
                     prob.anderson_step(w, v, d, a, h, ws, hist_w, hist_v, start, metric)
-        return self.max_epochs
+        return max_epochs

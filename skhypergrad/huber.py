@@ -1,0 +1,348 @@
+r"""Huber regression: the datafit, its concomitant scale, scikit-learn's conversions.
+
+scikit-learn's :class:`~sklearn.linear_model.HuberRegressor` minimizes, jointly over
+the coefficients ``w``, the intercept ``b`` and a scale :math:`\sigma > 0`,
+
+.. math::
+
+    \sum_{i=1}^n \Big[\sigma + \sigma H_\epsilon\Big(\frac{y_i - x_i^T w - b}{\sigma}\Big)\Big]
+    + \alpha \|w\|^2, \qquad
+    H_\epsilon(t) = \begin{cases} t^2 & |t| \le \epsilon \\
+                                  2\epsilon|t| - \epsilon^2 & |t| > \epsilon. \end{cases}
+
+Divided by ``n``, at a fixed scale, this is the datafit :class:`Huber`,
+:math:`F(z) = \frac1n \sum_i \sigma H_\epsilon((y_i - z_i)/\sigma)` (the constant
+:math:`\sigma` dropped), with the ridge penalty
+:class:`~skhypergrad.penalties.L2` of weight :math:`\lambda_2 = 2\alpha/n`
+(:func:`~skhypergrad.penalties.huber_lam_from_sklearn`). The threshold
+:math:`\epsilon` is a hyperparameter of the datafit itself (``n_hyper = 1``, the
+last entry of ``lam``): every engine differentiates the fit in it.
+
+**The scale.** Here the scale is a constant of the datafit, not a variable of the
+inner problem. :func:`concomitant_fit` minimizes over :math:`\sigma` as well: the
+objective minimized in the coefficients at a fixed scale is convex in the scale, whose
+derivative is a closed form of the residuals there; its root is found by regula
+falsi in :math:`\log\sigma`, which reaches scikit-learn's joint solution. The scale is
+kept above a floor relative to the spread of ``y`` (:func:`scale_floor`, :math:`10^{-6}`
+times its median absolute deviation): on a (near) perfect fit the joint infimum is at
+:math:`\sigma \to 0`, where the residuals are rounding errors.
+The self-tuning estimator estimates the scale that way once, at its starting
+hyperparameters, keeps it fixed during the search (the hypergradient is that of the
+fixed-scale model), and refits jointly at the chosen ones, so that its ``coef_``,
+``intercept_`` and ``scale_`` are those of ``HuberRegressor(alpha=alpha_,
+epsilon=epsilon_)``.
+"""
+
+import copy
+import warnings
+
+import numpy as np
+from scipy.optimize import brentq
+from sklearn.exceptions import ConvergenceWarning
+
+from ._search_space import null_model
+from .datafits import BaseDatafit, register_datafit
+from .fixed_point import ProxGradMap
+from .solvers import CoordinateDescent
+
+__all__ = ["Huber", "huber_scale", "scale_floor", "concomitant_fit"]
+
+
+@register_datafit
+class Huber(BaseDatafit):
+    r"""Huber loss at a fixed scale: :math:`F(z) = \frac1n\sum_i \sigma H_\epsilon(r_i/\sigma)`.
+
+    Per sample, with :math:`r = y - z`: :math:`r^2/\sigma` where
+    :math:`|r| \le \epsilon\sigma` (an inlier), :math:`2\epsilon|r| - \epsilon^2\sigma`
+    beyond. Its gradient in ``z`` is :math:`-\psi(r)/n`, :math:`\psi(r) = 2r/\sigma` on
+    the inliers and :math:`2\epsilon\,\mathrm{sign}(r)` on the outliers; its second
+    derivative :math:`2/\sigma` on the inliers, 0 beyond (``curvature = 2/sigma``).
+
+    Parameters
+    ----------
+    epsilon : float, default=1.35
+        Threshold, in units of the scale (scikit-learn's ``epsilon``).
+    scale : float, default=1.0
+        The scale :math:`\sigma` (scikit-learn's ``scale_``; see :func:`concomitant_fit`).
+    tune_epsilon : bool, default=True
+        Whether ``epsilon`` is a hyperparameter (``n_hyper = 1``: the last entry of
+        ``lam``, whose value then replaces ``epsilon``), or a constant.
+    """
+
+    name = "huber"
+    outer_losses = ("squared",)
+    estimates_constants = True
+    newton_model = "diagonal"
+
+    def __init__(self, epsilon=1.35, scale=1.0, tune_epsilon=True):
+        self.epsilon = float(epsilon)
+        self.scale = float(scale)
+        self.tune_epsilon = bool(tune_epsilon)
+
+    @property
+    def n_hyper(self):
+        return int(self.tune_epsilon)
+
+    @property
+    def curvature(self):
+        return 2.0 / self.scale
+
+    def hyper(self):
+        return np.array([self.epsilon]) if self.tune_epsilon else np.empty(0)
+
+    def hyper_bounds(self):
+        """``epsilon`` in [1.1, 3] (scikit-learn requires ``epsilon >= 1``; at 1 the
+        concomitant scale vanishes)."""
+        n = self.n_hyper
+        return np.full(n, 1.1), np.full(n, 3.0)
+
+    def at(self, theta):
+        return Huber(float(theta[0]), self.scale, self.tune_epsilon)
+
+    def _outliers(self, r):
+        return np.abs(r) > self.epsilon * self.scale
+
+    def loss(self, y, z):
+        r = y - z
+        a = np.abs(r)
+        eps, s = self.epsilon, self.scale
+        return float(np.mean(np.where(a > eps * s, 2.0 * eps * a - eps * eps * s, r * r / s)))
+
+    def raw_grad(self, y, z):
+        r = y - z
+        psi = np.where(self._outliers(r), 2.0 * self.epsilon * np.sign(r), 2.0 * r / self.scale)
+        return -psi / y.shape[0]
+
+    def raw_hessp(self, y, z, dz):
+        return np.where(self._outliers(y - z), 0.0, 2.0 / self.scale) * dz / y.shape[0]
+
+    def newton_curvature(self, y, z):
+        r"""The curvature of the sharpest quadratic majorizing each sample's loss at
+        ``z_i`` (Huber's iteratively reweighted least squares):
+        :math:`h_i = \psi(r_i)/r_i`, i.e. :math:`2/\sigma` on the inliers (the second
+        derivative) and :math:`2\epsilon/|r_i| \le 2/\sigma` on the outliers.
+
+        The loss is :math:`\rho(r) = g(r^2)` with :math:`g` concave, so
+        :math:`\rho(s) \le \rho(r) + \psi(r)(s - r) + \frac{\psi(r)}{2r}(s - r)^2`: the
+        model with these curvatures lies above the objective and its minimizer decreases
+        it, where the second derivative (0 on the outliers, where the slope is not)
+        would leave the model unbounded below."""
+        r = np.abs(y - z)
+        out = r > self.epsilon * self.scale
+        return np.where(out, 2.0 * self.epsilon / np.where(out, r, 1.0), 2.0 / self.scale)
+
+    def _dgrad_depsilon(self, y, z):
+        r = y - z
+        return np.where(self._outliers(r), -2.0 * np.sign(r), 0.0) / y.shape[0]
+
+    def raw_grad_jvp_param(self, y, z, e):
+        return self._dgrad_depsilon(y, z) * e[0]
+
+    def raw_grad_vjp_param(self, y, z, u):
+        return np.array([float(self._dgrad_depsilon(y, z) @ u)])
+
+    def dual_term(self, y, theta):
+        r"""With :math:`f_i(u) = \sigma H_\epsilon((y_i - u)/\sigma)/n`:
+        :math:`\sum_i \theta_i y_i - \sigma n \theta_i^2 / 4` on :math:`|n\theta_i| \le 2\epsilon`
+        (``theta`` clipped there)."""
+        n = y.shape[0]
+        t = np.clip(theta, -2.0 * self.epsilon / n, 2.0 * self.epsilon / n)
+        return float(t @ y) - 0.25 * self.scale * n * float(t @ t)
+
+    def estimate_constants(self, pgmap, lam):
+        """The datafit at the concomitant scale of the joint fit at ``lam``
+        (:func:`concomitant_fit`, to 1e-6 in the scale, at least :func:`scale_floor`,
+        from the intercept-only model)."""
+        scale = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-8), null_model(pgmap),
+                                scale_tol=1e-6)[1]
+        return Huber(self.epsilon, scale, self.tune_epsilon)
+
+    def intercept_only(self, y):
+        """The Huber location of ``y``: the root of :math:`\\sum_i \\psi(y_i - b)`."""
+        lo, hi = float(np.min(y)), float(np.max(y))
+        if hi <= lo:
+            return np.array([lo])
+        return np.array([brentq(lambda b: float(np.sum(self.raw_grad(y, np.full_like(y, b)))),
+                                lo, hi, xtol=1e-14 * max(1.0, abs(hi)), rtol=1e-15)])
+
+    def __repr__(self):
+        return (f"Huber(epsilon={self.epsilon!r}, scale={self.scale!r}"
+                + ("" if self.tune_epsilon else ", tune_epsilon=False") + ")")
+
+
+def huber_scale(residuals, epsilon):
+    r"""The scale minimizing :math:`\sum_i \sigma + \sigma H_\epsilon(r_i/\sigma)` at fixed
+    residuals: the root of :math:`n - \sum_{|r_i| \le \epsilon\sigma} r_i^2/\sigma^2
+    - \epsilon^2\,\#\{|r_i| > \epsilon\sigma\}`.
+
+    On the interval where the ``k`` smallest :math:`|r_i|` are the inliers the root is
+    :math:`\sigma^2 = \sum_{i<k} r_{(i)}^2 / (n - \epsilon^2 (n - k))`; the one ``k``
+    whose root lies in its interval is taken (the derivative increases with
+    :math:`\sigma`: the objective is convex).
+
+    Parameters
+    ----------
+    residuals : ndarray of shape (n_samples,)
+    epsilon : float
+        At least 1 (below, the scale tends to 0 when every residual is an outlier).
+
+    Returns
+    -------
+    float
+    """
+    a = np.sort(np.abs(np.asarray(residuals, dtype=np.float64)))
+    n = a.shape[0]
+    k = np.arange(1, n + 1)
+    den = n - epsilon * epsilon * (n - k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigma = np.sqrt(np.cumsum(a * a) / den)
+    upper = np.append(a[1:], np.inf)
+    ok = (den > 0) & (a <= epsilon * sigma * (1 + 1e-12)) & (epsilon * sigma <= upper)
+    if not ok.any():
+        return float(np.finfo(np.float64).eps * 10)
+    return max(float(sigma[np.argmax(ok)]), float(np.finfo(np.float64).eps * 10))
+
+
+def scale_floor(y, ratio=1e-6):
+    r"""The smallest scale :func:`concomitant_fit` takes:
+    :math:`\sigma_{\min} = \max\big(\delta\, s(y),\ 10\,u \max(1, \|y\|_\infty)\big)`.
+
+    :math:`\delta` is ``ratio``, :math:`u` the float64 machine epsilon and :math:`s(y)`
+    the median absolute deviation :math:`\mathrm{med}_i |y_i - \mathrm{med}(y)|`, or
+    the mean absolute deviation :math:`\frac1n\sum_i |y_i - \mathrm{med}(y)|` when that
+    is 0 (half the targets or more equal; both 0 for a constant ``y``). The second term is
+    scikit-learn's own bound on the scale (:math:`10u`), raised to the rounding level of
+    ``y``: below it the residuals, hence the derivative in the scale, are rounding errors.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+    ratio : float, default=1e-6
+        :math:`\delta`.
+
+    Returns
+    -------
+    float
+    """
+    y = np.asarray(y, dtype=np.float64)
+    dev = np.abs(y - np.median(y))
+    spread = float(np.median(dev)) or float(np.mean(dev))
+    u = float(np.finfo(np.float64).eps)
+    return max(ratio * spread, 10.0 * u * max(1.0, float(np.max(np.abs(y)))))
+
+
+def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
+                    floor_ratio=1e-6, eval_tol=1e-10):
+    r"""The joint minimizer over ``(w, b, sigma)`` of :class:`Huber`'s objective plus the
+    penalty, as :class:`~sklearn.linear_model.HuberRegressor` defines it, with
+    :math:`\sigma \ge \sigma_{\min}` (:func:`scale_floor` of the target).
+
+    The objective minimized in ``(w, b)`` at a fixed scale,
+    :math:`\phi(\sigma)`, is convex in :math:`\sigma` (a partial minimization of a
+    jointly convex function), with the derivative (Danskin)
+    :math:`\phi'(\sigma) = n - \sum_{|t_i| \le \epsilon} t_i^2 - \epsilon^2\,
+    \#\{|t_i| > \epsilon\}`, :math:`t = r(w^*(\sigma)) / \sigma`: its root is found in
+    :math:`\log\sigma` by regula falsi (Illinois), bracketed from the scale of the
+    residuals at the datafit's scale by steps doubling in length, each evaluation one
+    warm-started ``solver`` call. When :math:`\phi' > 0` at :math:`\sigma_{\min}` (a
+    perfect fit, or ``epsilon`` near 1 with few samples per coefficient: the infimum is
+    at :math:`\sigma \to 0`) the scale is :math:`\sigma_{\min}`, the minimizer on
+    :math:`\sigma \ge \sigma_{\min}`.
+
+    The evaluations while the scale is searched run ``solver`` with its warning off and
+    its ``tol`` raised to ``eval_tol``: the root finder needs :math:`\phi'` to the
+    accuracy of the scale, not of the coefficients, and a tighter gap can cost orders of
+    magnitude more epochs where it nears its rounding floor (with an L1 part).
+    The final solve at the returned scale is ``solver``'s own, warm-started: it warns
+    (``ConvergenceWarning``) when it does not reach ``solver``'s tolerance, and a
+    ``ConvergenceWarning`` states
+    :math:`|\phi'(\sigma)|/n` and the bracket's width when ``max_iter`` evaluations
+    did not bring the scale to ``scale_tol``.
+
+    Parameters
+    ----------
+    pgmap : ProxGradMap
+        With a :class:`Huber` datafit (its ``epsilon`` and starting ``scale``).
+    lam : ndarray
+        The map's hyperparameters (``epsilon`` last when it is one of them).
+    solver : solver instance
+    w0 : ndarray, default=None
+        Warm start of ``(w, b)`` in the map's coordinates.
+    scale_tol : float, default=1e-12
+        Accuracy of :math:`\log\sigma` (relative accuracy of the scale).
+    max_iter : int, default=100
+        Evaluations of the root finder.
+    floor_ratio : float, default=1e-6
+        The ratio :math:`\delta` of :func:`scale_floor`.
+    eval_tol : float, default=1e-10
+        The tolerance of the evaluations of :math:`\phi'` (``solver``'s when larger).
+
+    Returns
+    -------
+    w : ndarray of shape (n_params,)
+        In the map's coordinates.
+    scale : float
+    fixed_map : ProxGradMap
+        The map of the Huber datafit at that scale (``epsilon`` fixed), ``w`` its
+        solution at ``lam``'s penalty part.
+    """
+    fixed, lam_pen = pgmap.problem(lam)
+    eps = fixed.datafit.epsilon
+    n = fixed.y.shape[0]
+    lo = np.log(scale_floor(fixed.y, floor_ratio))
+    quiet = copy.copy(solver)  # the search's evaluations: to eval_tol, unwarned
+    quiet.warn = False
+    if solver.tol is not None:
+        quiet.tol = max(solver.tol, eval_tol)
+    last = {"w": w0}
+
+    def solve_at(log_scale, by=quiet):
+        m = ProxGradMap.on_design(Huber(eps, float(np.exp(log_scale)), tune_epsilon=False),
+                                  fixed.penalty, fixed.design, fixed.y)
+        last["w"] = by.solve(m, lam_pen, last["w"]).w
+        return m, last["w"]
+
+    def dphi(log_scale):
+        m, w = solve_at(log_scale)
+        t = (m.y - m.design.matvec(w)) / np.exp(log_scale)
+        out = np.abs(t) > eps
+        return 1.0 - (float(np.sum(t[~out] ** 2)) + eps * eps * np.count_nonzero(out)) / n
+
+    m, w = solve_at(max(np.log(fixed.datafit.scale), lo))
+    a = max(np.log(huber_scale(m.y - m.design.matvec(w), eps)), lo)
+    fa = dphi(a)
+    step = np.log(2.0) * (1.0 if fa < 0 else -1.0)  # phi' < 0: the scale is too small
+    b = max(a + step, lo)
+    fb = dphi(b) if b != a else fa
+    while fa * fb > 0 and b > lo:
+        # upwards by constant steps: phi' > 0 once the scale exceeds the residuals' root
+        # mean square (at most std(y)); downwards by doubling ones, to the floor at most
+        step *= 2.0 if step < 0 else 1.0
+        a, fa = b, fb
+        b = max(b + step, lo)
+        fb = dphi(b)
+    if fa * fb > 0:  # phi' > 0 at the floor: the minimizer on sigma >= sigma_min
+        return _final(solve_at, solver, b)
+    for _ in range(max_iter):  # Illinois regula falsi on the bracket [a, b]
+        if fb == 0 or abs(b - a) <= scale_tol:
+            break
+        c = b - fb * (b - a) / (fb - fa)
+        fc = dphi(c)
+        if fc * fb < 0:
+            a, fa = b, fb
+        else:
+            fa *= 0.5
+        b, fb = c, fc
+    else:
+        warnings.warn(
+            f"The Huber scale did not converge in {max_iter} evaluations (|phi'(sigma)|/n "
+            f"{abs(fb):.2e}, log-scale bracket {abs(b - a):.2e} > scale_tol "
+            f"{scale_tol:.1e}); increase max_iter or scale_tol.", ConvergenceWarning,
+            stacklevel=2)
+    return _final(solve_at, solver, b)
+
+
+def _final(solve_at, solver, log_scale):
+    """``(w, scale, map)`` at the scale found, solved by ``solver`` itself (its warning)."""
+    m, w = solve_at(log_scale, solver)
+    return w, float(np.exp(log_scale)), m

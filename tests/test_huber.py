@@ -1,0 +1,264 @@
+"""Huber regression (:mod:`skhypergrad.huber`): scikit-learn's ``HuberRegressor`` solution
+(at its scale, and jointly with the scale), the threshold ``epsilon`` as a hyperparameter
+of the datafit differentiated by every engine, L1 / elastic-net variants, and the
+held-out loss (the squared error, not the Huber loss)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import HuberRegressor
+
+from skhypergrad import CrossVal, HeldOut, ProxGradMap
+from skhypergrad._search_space import null_model
+from skhypergrad.datafits import BaseDatafit
+from skhypergrad.huber import Huber, concomitant_fit, huber_scale, scale_floor
+from skhypergrad.hypergrad import NSID
+from skhypergrad.models import InnerModel
+from skhypergrad.penalties import (L2, huber_lam_from_sklearn,
+                                   huber_sklearn_from_lam)
+from skhypergrad.solvers import CoordinateDescent, ProxGradient
+
+
+def _data(n=120, p=8, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    y = X @ rng.standard_normal(p) + 3.0 + rng.standard_t(2, n)  # heavy tails, offset
+    return X, y
+
+
+def _sk_objective(X, y, coef, intercept, scale, alpha, epsilon):
+    """``HuberRegressor``'s objective (``sklearn.linear_model._huber``)."""
+    r = y - X @ coef - intercept
+    a = np.abs(r)
+    H = np.where(a > epsilon * scale, 2 * epsilon * a / scale - epsilon ** 2, (r / scale) ** 2)
+    return float(np.sum(scale + H * scale) + alpha * coef @ coef)
+
+
+def _sklearn(X, y, alpha, epsilon):
+    return HuberRegressor(alpha=alpha, epsilon=epsilon, tol=1e-12, max_iter=10_000).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", [CoordinateDescent(tol=1e-14),
+                                    ProxGradient(tol=1e-14, max_iter=100_000)])
+def test_fixed_scale_solution_is_huber_regressors(solver):
+    """At scikit-learn's scale, the fixed-scale problem's minimizer is HuberRegressor's
+    (objective within 1e-6, relative)."""
+    X, y = _data()
+    alpha, epsilon = 0.5, 1.35
+    sk = _sklearn(X, y, alpha, epsilon)
+    pgmap = ProxGradMap(Huber(epsilon, sk.scale_, tune_epsilon=False), L2(), X, y,
+                        fit_intercept=True, center=True)
+    res = solver.solve(pgmap, huber_lam_from_sklearn(alpha, 0.0, X.shape[0]))
+    assert res.converged
+    w = pgmap.design.to_original(res.w)
+    ours = _sk_objective(X, y, w[:-1], w[-1], sk.scale_, alpha, epsilon)
+    ref = _sk_objective(X, y, sk.coef_, sk.intercept_, sk.scale_, alpha, epsilon)
+    assert ours <= ref * (1 + 1e-6)
+    np.testing.assert_allclose(w[:-1], sk.coef_, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("alpha, epsilon", [(0.5, 1.35), (5.0, 1.1), (1e-3, 2.0)])
+def test_concomitant_fit_is_huber_regressors_joint_solution(alpha, epsilon):
+    X, y = _data()
+    sk = _sklearn(X, y, alpha, epsilon)
+    pgmap = ProxGradMap(Huber(epsilon, 1.0), L2(), X, y, fit_intercept=True, center=True)
+    lam = np.append(huber_lam_from_sklearn(alpha, 0.0, X.shape[0]), epsilon)
+    w, scale, fixed = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-14))
+    assert fixed.datafit.scale == scale and fixed.n_hyper == 1
+    w = fixed.design.to_original(w)
+    ours = _sk_objective(X, y, w[:-1], w[-1], scale, alpha, epsilon)
+    ref = _sk_objective(X, y, sk.coef_, sk.intercept_, sk.scale_, alpha, epsilon)
+    assert ours <= ref * (1 + 1e-6)
+    assert scale == pytest.approx(sk.scale_, rel=1e-4)
+
+
+def test_huber_scale_minimizes_over_the_scale():
+    rng = np.random.default_rng(0)
+    r = rng.standard_t(2, 50)
+    for epsilon in (1.1, 1.35, 3.0):  # epsilon = 1: the infimum is at sigma -> 0
+        s = huber_scale(r, epsilon)
+        ref = minimize_scalar(
+            lambda t: _sk_objective(np.zeros((50, 0)), r, np.zeros(0), 0.0, t, 0.0, epsilon),
+            bounds=(1e-3, 100.0), method="bounded", options={"xatol": 1e-12}).x
+        assert s == pytest.approx(ref, rel=1e-6)
+
+
+def test_sklearn_conversions():
+    n = 40
+    for rho, pen in ((0.0, "l2"), (1.0, "l1"), (0.3, "elasticnet")):
+        lam = huber_lam_from_sklearn(2.5, rho, n)
+        assert huber_sklearn_from_lam(lam, pen, n) == pytest.approx((2.5, rho))
+    # alpha ||w||^2 on the sum of losses is lam2/2 ||w||^2 on their mean: lam2 = 2 alpha / n
+    np.testing.assert_allclose(huber_lam_from_sklearn(2.5, 0.0, n), [2 * 2.5 / n])
+
+
+def test_huber_with_l1_and_elastic_net_penalties():
+    """Coordinate descent against FISTA (the duality gap certifies both), sparse
+    solutions for an L1 part."""
+    X, y = _data()
+    for pen, lam in (("l1", [0.3]), ("elasticnet", [0.3, 0.02])):
+        pgmap = InnerModel(Huber(1.35, 1.0, tune_epsilon=False), pen, True).make_map(
+            X, y, center=True)
+        cd = CoordinateDescent(tol=1e-13).solve(pgmap, lam)
+        ref = ProxGradient(tol=1e-13, max_iter=100_000).solve(pgmap, lam)
+        assert cd.converged and ref.converged
+        np.testing.assert_allclose(cd.w, ref.w, rtol=1e-5, atol=1e-7)
+        assert pgmap.objective(cd.w, lam) == pytest.approx(pgmap.objective(ref.w, lam),
+                                                           rel=1e-12)
+        assert 0 < np.count_nonzero(cd.w[:-1]) < X.shape[1]
+
+
+@pytest.mark.parametrize("lam", [1e-3, 1e-2])
+def test_coordinate_descent_from_a_model_whose_samples_are_outliers(lam):
+    """At a scale far below the residuals nearly every sample of the null model is an
+    outlier, where the loss has a slope but no curvature (fewer inliers than
+    coefficients: a Newton model would be unbounded below): coordinate descent's model
+    takes the curvatures of a majorizing quadratic there, and reaches FISTA's optimum
+    (the duality gap certifies both) in a bounded number of epochs (linear convergence:
+    the majorizer's curvature on the outliers is not the loss's)."""
+    X, y = _data()
+    y = 20.0 * y  # residuals of the null model about 20 to 100 times the scale
+    pgmap = InnerModel(Huber(1.35, 1.0, tune_epsilon=False), "l1", True).make_map(
+        X, y, center=True)
+    w0 = null_model(pgmap)
+    assert np.count_nonzero(np.abs(y - pgmap.design.matvec(w0)) <= 1.35) < X.shape[1]
+    cd = CoordinateDescent(tol=1e-10).solve(pgmap, [lam], w0)
+    ref = ProxGradient(tol=1e-10, max_iter=10_000).solve(pgmap, [lam], w0)
+    assert cd.converged and ref.converged and cd.n_iter < 2000
+    assert pgmap.objective(cd.w, [lam]) == pytest.approx(pgmap.objective(ref.w, [lam]),
+                                                         rel=1e-10)
+    np.testing.assert_allclose(cd.w, ref.w, rtol=1e-5, atol=1e-6)
+
+
+def test_coordinate_descent_stops_when_its_newton_model_makes_no_progress():
+    """With the second derivative as its model's curvature (0 on the outliers), the
+    first Newton model (no inlier at the null model) is unbounded below and its minimizer
+    fails the line search:
+    the solve stops after that one working set (it would repeat it), with a warning."""
+
+    class HessianModelHuber(Huber):
+        newton_curvature = BaseDatafit.newton_curvature
+
+    X, y = _data()
+    pgmap = InnerModel(HessianModelHuber(1.35, 1.0, tune_epsilon=False), "l1",
+                       True).make_map(X, 100.0 * y, center=True)
+    solver = CoordinateDescent(max_iter=1000, max_epochs=200)
+    with pytest.warns(ConvergenceWarning, match="relative gap 9.99e-01"):
+        res = solver.solve(pgmap, [1e-3], null_model(pgmap))
+    assert not res.converged and res.n_iter <= 200  # one working set's budget
+
+
+class _Polished:
+    """Coordinate descent, then Newton steps on the support and the intercept: exact
+    for the piecewise-quadratic Huber loss once its inliers and the support are found
+    (finite differences of the solutions need them exact well below the step's effect;
+    a duality gap of 1e-14 leaves errors near 1e-7 in ``w``)."""
+
+    def solve(self, pgmap, lam, w0=None):
+        res = CoordinateDescent(tol=1e-14).solve(pgmap, lam, w0)
+        fixed, lam_pen = pgmap.problem(lam)
+        design, w = fixed.design, res.w.copy()
+        k = design.n_coefs
+        for _ in range(3):
+            lin = fixed.linearize(w, lam_pen, at_solution=True)
+            idx = np.flatnonzero(lin.jac_diag)
+            l1, l2 = fixed.penalty.weights(lam_pen, design.n_features)
+            coef = idx < k
+            g = fixed.datafit.gradient(design, fixed.y, w)[idx]
+            g[coef] += l1[idx[coef]] * np.sign(w[idx[coef]]) + l2 * w[idx[coef]]
+            H = lin.hessian_subset(idx) + np.diag(np.where(coef, l2, 0.0))
+            w[idx] -= np.linalg.solve(H, g)
+        return res._replace(w=w)
+
+
+def _fd_log_grad(crit, model, X, y, lam, solver, eps=1e-4):
+    fd = []
+    for j in range(lam.shape[0]):
+        up, down = lam.copy(), lam.copy()
+        up[j] *= np.exp(eps)
+        down[j] *= np.exp(-eps)
+        fd.append((crit.value(model, X, y, up, solver=solver).value
+                   - crit.value(model, X, y, down, solver=solver).value) / (2 * eps))
+    return np.array(fd)
+
+
+@pytest.mark.parametrize("penalty, lam_pen", [("l2", [0.05]), ("elasticnet", [0.02, 0.05])])
+@pytest.mark.parametrize("engine", ["aid-cg", "aid-fp", "itd"])
+def test_every_engine_differentiates_in_alpha_and_epsilon(engine, penalty, lam_pen):
+    """The CV loss in ``log [penalty's..., epsilon]``: every engine against central
+    finite differences, to 1e-5."""
+    X, y = _data()
+    model = InnerModel(Huber(1.35, 1.0), penalty, fit_intercept=True)
+    crit = CrossVal(cv=3)
+    lam = np.array(lam_pen + [1.35])
+    solver = CoordinateDescent(tol=1e-14)
+    res = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+    fd = _fd_log_grad(crit, model, X, y, lam, _Polished())
+    assert abs(fd[-1]) > 1e-2  # epsilon matters
+    np.testing.assert_allclose(res.grad, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_nsid_differentiates_in_epsilon():
+    X, y = _data(n=300)
+    model = InnerModel(Huber(1.35, 1.0), "l2", fit_intercept=True)
+    crit = HeldOut(*_data(n=100, seed=1))
+    lam = np.array([0.05, 1.35])
+    solver = CoordinateDescent(tol=1e-14)
+    exact = crit.value_and_grad(model, X, y, lam, solver=solver, engine="aid-cg").grad
+    est = crit.value_and_grad(model, X, y, lam, solver=solver,
+                              engine=NSID(n_samples=20_000, batch_size=50,
+                                          random_state=0)).grad
+    np.testing.assert_allclose(est, exact, rtol=5e-2)
+
+
+def test_the_heldout_loss_is_the_squared_error():
+    """A Huber model is scored by the MSE (its datafit's ``outer_losses``), not by its
+    Huber loss."""
+    X, y = _data()
+    X_val, y_val = _data(seed=1)
+    model = InnerModel(Huber(1.35, 1.0), "l2", fit_intercept=True)
+    lam = np.array([0.05, 1.35])
+    pgmap = model.make_map(X, y, center=True)
+    w = pgmap.design.to_original(CoordinateDescent(tol=1e-12).solve(pgmap, lam).w)
+    pred = X_val @ w[:-1] + w[-1]
+    mse = np.mean((pred - y_val) ** 2)
+    huber = Huber(1.35, 1.0).loss(y_val, pred)
+    assert abs(huber - mse) > 0.1 * mse
+    value = HeldOut(X_val, y_val).value(model, X, y, lam, solver=CoordinateDescent(tol=1e-12))
+    assert value.value == pytest.approx(mse, rel=1e-8)
+
+
+def test_scale_floor_formula():
+    y = np.array([0.0, 1.0, 3.0, 7.0, 100.0])  # deviations from the median 3: 3 2 0 4 97
+    assert scale_floor(y) == pytest.approx(1e-6 * 3.0)
+    y = np.array([2.0, 2.0, 2.0, 5.0])  # median absolute deviation 0: the mean one, 0.75
+    assert scale_floor(y) == pytest.approx(1e-6 * 0.75)
+    assert scale_floor(np.full(4, 1e6)) == 10 * np.finfo(np.float64).eps * 1e6
+
+
+@pytest.mark.parametrize("y_of", [lambda X: X[:, 0], lambda X: np.full(X.shape[0], 3.0)])
+def test_concomitant_scale_stops_at_the_floor_on_a_perfect_fit(y_of):
+    """The joint infimum is at sigma -> 0: the scale is the floor, phi' > 0 there (the
+    minimizer on sigma >= floor), the fit exact to rounding."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10, 4))
+    y = y_of(X)
+    pgmap = ProxGradMap(Huber(1.35, 1.0), L2(), X, y, fit_intercept=True, center=True)
+    lam = np.append(huber_lam_from_sklearn(1e-4, 0.0, 10), 1.35)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        w, scale, fixed = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-10))
+    assert scale == pytest.approx(scale_floor(fixed.y), rel=1e-12)
+    t = (fixed.y - fixed.design.matvec(w)) / scale
+    assert np.all(np.abs(t) <= 1.35) and np.sum(t ** 2) < 10  # phi'(floor) > 0
+
+
+def test_unconverged_scale_warns_with_the_residual():
+    X, y = _data()
+    pgmap = ProxGradMap(Huber(1.35, 1.0), L2(), X, y, fit_intercept=True, center=True)
+    lam = np.append(huber_lam_from_sklearn(0.5, 0.0, X.shape[0]), 1.35)
+    with pytest.warns(ConvergenceWarning, match=r"scale did not converge in 1 .*phi'"):
+        concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-10), max_iter=1)

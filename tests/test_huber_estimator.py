@@ -1,0 +1,84 @@
+"""``HuberRegressorHyperGrad`` and ``HyperGradSearchCV(HuberRegressor())``: scikit-learn's
+estimator checks, the refit is ``HuberRegressor``'s solution at the chosen ``alpha_`` and
+``epsilon_``, and the search lands within 1% of a 20 x 20 ``GridSearchCV`` on the same
+folds (scored by the squared error)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import HuberRegressor
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skhypergrad import HuberRegressorHyperGrad
+from skhypergrad.model_selection import HyperGradSearchCV
+
+
+def _data(n=150, p=5, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    y = X @ np.arange(1.0, p + 1.0) + 2.0 + rng.standard_t(1.5, n)
+    return X, y
+
+
+@parametrize_with_checks([HuberRegressorHyperGrad(cv=3, max_iter=3),
+                          HuberRegressorHyperGrad(penalty="elasticnet", tune_epsilon=False,
+                                                  cv=3, max_iter=3)])
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+@pytest.mark.parametrize("tune_epsilon", [True, False])
+def test_refit_is_huber_regressor_at_the_chosen_hyperparameters(tune_epsilon):
+    X, y = _data()
+    est = HuberRegressorHyperGrad(cv=3, max_iter=10, tune_epsilon=tune_epsilon,
+                                  epsilon_init=1.5).fit(X, y)
+    assert est.lam_.shape == (1 + tune_epsilon,)
+    if not tune_epsilon:
+        assert est.epsilon_ == 1.5
+    sk = HuberRegressor(alpha=est.alpha_, epsilon=est.epsilon_, tol=1e-12,
+                        max_iter=10_000).fit(X, y)
+
+    def objective(coef, intercept, scale):
+        r = y - X @ coef - intercept
+        a, eps = np.abs(r), est.epsilon_
+        H = np.where(a > eps * scale, 2 * eps * a / scale - eps ** 2, (r / scale) ** 2)
+        return np.sum(scale + H * scale) + est.alpha_ * coef @ coef
+
+    ref = objective(sk.coef_, sk.intercept_, sk.scale_)
+    assert objective(est.coef_, est.intercept_, est.scale_) <= ref * (1 + 1e-6)
+    assert est.scale_ == pytest.approx(sk.scale_, rel=1e-4)
+
+
+@pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
+def test_l1_and_elastic_net_variants(penalty):
+    X, y = _data(p=10)
+    est = HuberRegressorHyperGrad(penalty=penalty, cv=3, max_iter=10).fit(X, y)
+    assert est.alpha_ > 0 and 1.1 <= est.epsilon_ <= 3.0
+    assert hasattr(est, "l1_ratio_") == (penalty == "elasticnet")
+    assert np.isfinite(est.best_loss_) and est.score(X, y) > 0.5
+
+
+def _grid(X, y, cv, alphas, epsilons):
+    return GridSearchCV(HuberRegressor(max_iter=1000), {"alpha": alphas, "epsilon": epsilons},
+                        cv=cv, scoring="neg_mean_squared_error").fit(X, y)
+
+
+def test_search_cv_matches_grid_search_within_one_percent():
+    """HyperGradSearchCV(HuberRegressor()) against GridSearchCV on 20 alphas x 20 epsilons,
+    the same folds; the chosen parameters scored by scikit-learn's own HuberRegressor."""
+    X, y = _data(n=200, p=8)
+    cv = KFold(4, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(HuberRegressor(), cv=cv, max_iter=20).fit(X, y)
+    best = search.best_estimator_
+    assert type(best) is HuberRegressor
+    assert set(search.best_params_) == {"alpha", "epsilon"}
+    assert best.alpha == search.best_params_["alpha"]
+    ours = -cross_val_score(HuberRegressor(max_iter=1000, **search.best_params_), X, y,
+                            cv=cv, scoring="neg_mean_squared_error").mean()
+    grid = _grid(X, y, cv, np.geomspace(1e-4, 1e2, 20), np.linspace(1.1, 3.0, 20))
+    assert ours <= -grid.best_score_ * 1.01

@@ -1,0 +1,262 @@
+"""L2-only models: Ridge, RidgeClassifier and the L2 LogisticRegression.
+
+Solutions against scikit-learn (objective to 1e-6), hypergradients of every engine
+against central finite differences, the estimators against scikit-learn's checks,
+and the searches against ``GridSearchCV`` (20 values, same folds) and ``RidgeCV``.
+"""
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier, RidgeCV
+from sklearn.metrics import log_loss
+from sklearn.model_selection import (GridSearchCV, KFold, LeaveOneOut, StratifiedKFold,
+                                     cross_val_score)
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skhypergrad import (HeldOut, HyperGradSearchCV, LogisticRegressionHyperGrad,
+                         RidgeClassifierHyperGrad, RidgeHyperGrad, hypergradient,
+                         squared_class_error, squared_class_error_scorer)
+from skhypergrad._base import null_model
+from skhypergrad.models import from_estimator
+from skhypergrad.solvers import CoordinateDescent
+
+ENGINES = ["aid-cg", "aid-fp", "itd"]
+
+
+def _regression(n=60, p=8, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p) + 0.5
+    return X, X @ rng.randn(p) + 2.0 * rng.randn(n) + 3.0
+
+
+def _classes(n=90, p=6, n_classes=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.randn(n, p)
+    scores = X @ rng.randn(p, n_classes) + 1.5 * rng.randn(n, n_classes)
+    return X, np.array(["a", "b", "c", "d"])[scores.argmax(axis=1)]
+
+
+def _solve(model, X, y):
+    """``(coef (K, p), intercept (K,))`` of ``model`` at its ``lam``, to a gap of 1e-14."""
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    w = CoordinateDescent(tol=1e-14).solve(pgmap, model.lam, null_model(pgmap)).w
+    coef = np.atleast_2d(pgmap.design.coef(w).T)
+    return coef, np.atleast_1d(pgmap.design.original_intercept(w))
+
+
+def _ridge_objective(X, Y, coef, intercept, alpha):
+    r"""scikit-learn's :math:`\|Y - XW - b\|_F^2 + \alpha\|W\|_F^2`."""
+    R = Y - X @ coef.T - intercept
+    return float(np.sum(R * R) + alpha * np.sum(coef * coef))
+
+
+def _signs(y, classes):
+    Y = np.where(y[:, None] == classes[None, :], 1.0, -1.0)
+    return Y[:, 1:] if len(classes) == 2 else Y
+
+
+def _logistic_objective(X, y, coef, intercept, C, classes):
+    scores = X @ coef.T + intercept
+    if scores.shape[1] == 1:
+        scores = np.column_stack([np.zeros(len(y)), scores[:, 0]])
+    z = scores - scores.max(axis=1, keepdims=True)
+    proba = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return C * log_loss(y, proba, labels=classes, normalize=False) \
+        + 0.5 * float(np.sum(coef * coef))
+
+
+# -- solutions against scikit-learn ------------------------------------------------------
+@pytest.mark.parametrize("alpha", [0.1, 10.0])
+def test_ridge_solution_is_sklearns(alpha):
+    X, y = _regression()
+    model = from_estimator(Ridge(alpha=alpha), y)
+    np.testing.assert_allclose(model.lam, [alpha / len(y)])
+    coef, b = _solve(model, X, y)
+    sk = Ridge(alpha=alpha, solver="cholesky").fit(X, y)
+    ours = _ridge_objective(X, y[:, None], coef, b, alpha)
+    theirs = _ridge_objective(X, y[:, None], sk.coef_[None, :], np.atleast_1d(sk.intercept_),
+                              alpha)
+    assert abs(ours - theirs) <= 1e-6 * theirs
+    np.testing.assert_allclose(coef.ravel(), sk.coef_, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ridge_classifier_solution_is_sklearns(n_classes):
+    X, y = _classes(n_classes=n_classes)
+    alpha = 2.0
+    model = from_estimator(RidgeClassifier(alpha=alpha), y)
+    coef, b = _solve(model, X, y)
+    sk = RidgeClassifier(alpha=alpha, solver="cholesky").fit(X, y)
+    Y = _signs(y, sk.classes_)
+    ours = _ridge_objective(X, Y, coef, b, alpha)
+    sk_coef = np.atleast_2d(sk.coef_)  # (p,) for two classes in scikit-learn 1.9
+    theirs = _ridge_objective(X, Y, sk_coef, np.atleast_1d(sk.intercept_), alpha)
+    assert abs(ours - theirs) <= 1e-6 * theirs
+    np.testing.assert_allclose(coef, sk_coef, rtol=1e-6, atol=1e-9)
+    # the held-out loss is the mean squared error against the labels +-1
+    decision = sk.decision_function(X)
+    assert squared_class_error(y, decision) == pytest.approx(
+        np.mean((Y.ravel() - decision.ravel()) ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_l2_logistic_solution_is_sklearns(n_classes):
+    X, y = _classes(n_classes=n_classes)
+    C = 0.3
+    model = from_estimator(LogisticRegression(C=C), y)  # scikit-learn's default: L2
+    assert model.penalty == "l2"
+    np.testing.assert_allclose(model.lam, [1.0 / (C * len(y))])
+    coef, b = _solve(model, X, y)
+    sk = LogisticRegression(C=C, tol=1e-12, max_iter=10_000).fit(X, y)
+    ours = _logistic_objective(X, y, coef, b, C, sk.classes_)
+    theirs = _logistic_objective(X, y, sk.coef_, sk.intercept_, C, sk.classes_)
+    assert ours <= theirs * (1 + 1e-6) and theirs <= ours * (1 + 1e-6)
+    np.testing.assert_allclose(coef, sk.coef_, rtol=1e-5, atol=1e-6)
+
+
+# -- hypergradients against finite differences ------------------------------------------
+def _l2_models():
+    X, y = _regression(n=50, p=6)
+    Xc, yc = _classes(n=60, p=5, n_classes=3)
+    return {
+        "ridge": (Ridge(alpha=3.0), X, y),
+        "ridge-classifier": (RidgeClassifier(alpha=3.0), *_classes(n=60, p=5)),
+        "ridge-classifier-3": (RidgeClassifier(alpha=3.0), Xc, yc),
+        "logistic": (LogisticRegression(C=0.5), *_classes(n=60, p=5)),
+        "logistic-3": (LogisticRegression(C=0.5), Xc, yc),
+    }
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("name", list(_l2_models()))
+def test_hypergradient_matches_finite_differences(name, engine):
+    est, X, y = _l2_models()[name]
+    model = from_estimator(est, y[:40])
+    criterion = HeldOut(X[40:], y[40:])
+    value, grad = hypergradient(model, X[:40], y[:40], criterion=criterion, method=engine,
+                                tol=1e-10)
+    h = 1e-4
+    lam = model.lam
+    hi = hypergradient(replace(model, lam=lam * np.exp(h)),
+                       X[:40], y[:40], criterion=criterion, tol=1e-10)[0]
+    lo = hypergradient(replace(model, lam=lam * np.exp(-h)),
+                       X[:40], y[:40], criterion=criterion, tol=1e-10)[0]
+    fd = (hi - lo) / (2 * h)
+    assert abs(fd) > 1e-6  # a real slope is compared
+    np.testing.assert_allclose(grad, [fd], rtol=1e-5, atol=1e-9 * abs(value))
+
+
+# -- the estimators ----------------------------------------------------------------------
+def _cv_weight_checks(estimator):
+    """Checks expected to fail: integer weights are the rows repeated only on folds that
+    keep a row's copies together (tests/test_sample_weight.py), and the check's KFold
+    splits the repeated rows differently (as for scikit-learn's own CV estimators)."""
+    reason = "the folds of the repeated rows differ from those of the weighted rows"
+    return {"check_sample_weight_equivalence_on_dense_data": reason,
+            "check_sample_weight_equivalence_on_sparse_data": reason}
+
+
+@parametrize_with_checks([RidgeHyperGrad(cv=3, max_iter=3),
+                          RidgeClassifierHyperGrad(cv=3, max_iter=3),
+                          LogisticRegressionHyperGrad(penalty="l2", cv=3, max_iter=3)],
+                         expected_failed_checks=_cv_weight_checks)
+def test_sklearn_compatible(estimator, check):
+    """Every scikit-learn estimator check passes, but the two of sample weights as repeated
+    rows under their own folds (see :func:`_cv_weight_checks`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check(estimator)
+
+
+def test_ridge_estimator_refits_sklearns_ridge():
+    X, y = _regression()
+    est = RidgeHyperGrad(cv=4).fit(X, y)
+    sk = Ridge(alpha=est.alpha_, solver="cholesky").fit(X, y)
+    np.testing.assert_allclose(est.coef_, sk.coef_, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(est.intercept_, sk.intercept_, rtol=1e-6)
+    np.testing.assert_allclose(est.lam_, [est.alpha_ / len(y)])
+    assert est.at_bound_[0] == 0
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_ridge_classifier_estimator_refits_sklearns(n_classes):
+    X, y = _classes(n_classes=n_classes)
+    est = RidgeClassifierHyperGrad(cv=3).fit(X, y)
+    sk = RidgeClassifier(alpha=est.alpha_, solver="cholesky").fit(X, y)
+    assert est.coef_.shape == sk.coef_.shape
+    scale = np.abs(sk.coef_).max()
+    np.testing.assert_allclose(est.coef_, sk.coef_, atol=1e-6 * scale)
+    np.testing.assert_allclose(est.decision_function(X), sk.decision_function(X),
+                               atol=1e-6 * scale)
+    np.testing.assert_array_equal(est.predict(X), sk.predict(X))
+
+
+def test_l2_logistic_estimator_refits_sklearns():
+    X, y = _classes()
+    est = LogisticRegressionHyperGrad(penalty="l2", cv=3).fit(X, y)
+    assert est.l1_ratio_ == 0.0
+    sk = LogisticRegression(C=est.C_, tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), atol=1e-6)
+    # a starting C is read as the L2 weight 1 / (C n)
+    start = LogisticRegressionHyperGrad(penalty="l2", cv=3, C_init=2.0, max_iter=0).fit(X, y)
+    np.testing.assert_allclose(start.C_, 2.0)
+
+
+def test_ridge_estimator_matches_ridgecv_loo():
+    """The leave-one-out loss found by the descent is RidgeCV's best over 20 alphas (or
+    lower); RidgeCV trains each fold with alpha, the estimator with alpha / n fixed: the
+    same loss curve, in alpha (n - 1) / n."""
+    X, y = _regression(n=40, p=6)
+    alphas = np.logspace(-3, 3, 20)
+    ridge_cv = RidgeCV(alphas=alphas, scoring="neg_mean_squared_error").fit(X, y)
+    est = RidgeHyperGrad(cv=LeaveOneOut()).fit(X, y)
+    assert est.best_loss_ <= -ridge_cv.best_score_ * (1 + 1e-6)
+    # and it is the leave-one-out loss at its alpha on n - 1 rows
+    loo = -cross_val_score(Ridge(alpha=est.alpha_ * (len(y) - 1) / len(y)), X, y,
+                           cv=LeaveOneOut(), scoring="neg_mean_squared_error").mean()
+    assert est.best_loss_ == pytest.approx(loo, rel=1e-6)
+
+
+# -- HyperGradSearchCV against GridSearchCV ----------------------------------------------
+def _search_cases():
+    X, y = _regression(n=80, p=10)
+    Xb, yb = _classes(n=120, p=6)
+    X3, y3 = _classes(n=120, p=6, n_classes=3)
+    return {
+        "ridge": (Ridge(), X, y, "neg_mean_squared_error", "alpha", KFold(4)),
+        "ridge-classifier": (RidgeClassifier(), X3, y3, squared_class_error_scorer,
+                             "alpha", StratifiedKFold(4)),
+        "logistic": (LogisticRegression(solver="newton-cholesky", tol=1e-10), Xb, yb,
+                     "neg_log_loss", "C", StratifiedKFold(4)),
+        "logistic-3": (LogisticRegression(solver="newton-cholesky", tol=1e-10), X3, y3,
+                       "neg_log_loss", "C", StratifiedKFold(4)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_search_cases()))
+def test_search_lands_near_the_grid(name):
+    est, X, y, scoring, param, cv = _search_cases()[name]
+    search = HyperGradSearchCV(est, cv=cv, scoring=scoring).fit(X, y)
+    assert list(search.best_params_) == [param]
+    grid = GridSearchCV(est, {param: np.logspace(-3, 3, 20)}, cv=cv, scoring=scoring).fit(X, y)
+    assert search.best_score_ >= grid.best_score_ - 0.005 * abs(grid.best_score_)
+    # each row is the score GridSearchCV would record there (same C or alpha on every fold)
+    at_best = cross_val_score(est.set_params(**search.best_params_), X, y, cv=cv,
+                              scoring=scoring).mean()
+    assert search.best_score_ == pytest.approx(at_best, rel=1e-5)
+    assert type(search.best_estimator_) is type(est)
+
+
+@pytest.mark.parametrize("name", ["ridge", "ridge-classifier-3", "logistic"])
+def test_hypergradient_takes_the_sklearn_estimator(name):
+    """``hypergradient`` reads the scikit-learn estimator as its inner model."""
+    est, X, y = _l2_models()[name]
+    criterion = HeldOut(X[40:], y[40:])
+    direct = hypergradient(est, X[:40], y[:40], criterion=criterion)
+    inner = hypergradient(from_estimator(est, y[:40]), X[:40], y[:40], criterion=criterion)
+    np.testing.assert_allclose(direct[0], inner[0], rtol=1e-12)
+    np.testing.assert_allclose(direct[1], inner[1], rtol=1e-12)

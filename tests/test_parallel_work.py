@@ -1,0 +1,73 @@
+"""``n_jobs`` below the work threshold: the folds run in the process, X never pickled."""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import make_regression
+from sklearn.linear_model import Lasso
+
+import skhypergrad._parallel as parallel
+from skhypergrad import ElasticNetHyperGrad, HyperGradSearchCV, LogisticRegressionHyperGrad
+
+
+class _Recorder:
+    """``joblib.Parallel`` that records the effective ``n_jobs`` of every call."""
+
+    calls = []
+
+    def __init__(self, n_jobs=None, **kwargs):
+        type(self).calls.append(joblib.effective_n_jobs(n_jobs))
+        self._parallel = joblib.Parallel(n_jobs=n_jobs, **kwargs)
+
+    def __call__(self, tasks):
+        return self._parallel(tasks)
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    import skhypergrad._prepared_folds as prepared
+    import skhypergrad.criteria as criteria
+
+    _Recorder.calls = []
+    monkeypatch.setattr(criteria, "Parallel", _Recorder)
+    monkeypatch.setattr(prepared, "Parallel", _Recorder)
+    return _Recorder.calls
+
+
+def _data():
+    X, y = make_regression(120, 15, n_informative=5, noise=5.0, random_state=0)
+    return X, y
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ElasticNetHyperGrad(cv=3, max_iter=3),
+    lambda: LogisticRegressionHyperGrad(cv=3, max_iter=2),
+])
+def test_small_folds_run_serially_with_the_same_coef(make, recorder):
+    X, y = _data()
+    target = y > np.median(y) if isinstance(make(), LogisticRegressionHyperGrad) else y
+    one = make().set_params(n_jobs=1).fit(X, target)
+    recorder.clear()
+    two = make().set_params(n_jobs=2).fit(X, target)
+    assert recorder and set(recorder) == {1}  # no worker: X is pickled 0 times
+    np.testing.assert_allclose(two.coef_, one.coef_, rtol=0, atol=1e-10)
+
+
+def test_search_cv_small_folds_run_serially(recorder):
+    X, y = _data()
+    one = HyperGradSearchCV(Lasso(), cv=3, max_iter=3, n_jobs=1).fit(X, y)
+    recorder.clear()
+    two = HyperGradSearchCV(Lasso(), cv=3, max_iter=3, n_jobs=2).fit(X, y)
+    assert recorder and set(recorder) == {1}
+    np.testing.assert_allclose(two.best_estimator_.coef_, one.best_estimator_.coef_,
+                               rtol=0, atol=1e-10)
+
+
+def test_above_the_threshold_and_other_backends_run_in_parallel(monkeypatch, recorder):
+    X, y = _data()
+    with joblib.parallel_config(backend="threading"):
+        ElasticNetHyperGrad(cv=3, max_iter=1, n_jobs=2).fit(X, y)
+    assert set(recorder) == {2}
+    recorder.clear()
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_WORK", 0)
+    assert parallel.fold_n_jobs(2, 10) == 2
