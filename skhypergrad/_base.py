@@ -9,6 +9,7 @@ import copy
 import numbers
 import warnings
 from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,7 +17,8 @@ from sklearn.base import BaseEstimator
 from sklearn.model_selection import check_cv, train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_consistent_length, column_or_1d
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._design import gram_pays
 from ._progress import format_point
@@ -26,11 +28,13 @@ from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
                           one_convergence_warning)
 from .criteria import CrossVal, HeldOut
+from .datafits import weighted
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
 from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 
-__all__ = ["BaseHyperGrad", "default_solver", "inner_setup", "refit_solver", "lam1_max", "null_model"]
+__all__ = ["BaseHyperGrad", "ClassWeightMixin", "default_solver", "inner_setup",
+           "refit_solver", "lam1_max", "null_model"]
 
 _SOLVERS = {"cd": CoordinateDescent, "fista": ProxGradient, "saga": StochasticProxGradient}
 
@@ -71,13 +75,15 @@ def refit_solver(solver, tol, random_state, pgmap):
     return solver
 
 
-def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None):
+def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=None,
+                weighted=False):
     """``(engine, solver, inner_tol)`` of a search from the estimator's parameters.
 
     ``"nsid"`` is :class:`~skhypergrad.hypergrad.NSID` seeded by ``random_state``
     (as is an NSID instance without a seed of its own);
     with a stochastic engine (NSID) the inner problems are solved by minibatch
     SAGA when ``solver="auto"`` (a full gradient per step is what NSID avoids),
+    unless the problems are ``weighted`` (SAGA's kernels take no sample weights),
     and a stochastic solver is asked for no more than a relative gap of 1e-6.
     """
     from .hypergrad import NSID
@@ -89,7 +95,7 @@ def inner_setup(hypergradient, solver, inner_tol, random_state=None, datafit=Non
         if engine.random_state is None and random_state is not None:
             engine = copy.copy(engine)  # the estimator's seed, the user's instance untouched
             engine.random_state = random_state
-        if isinstance(solver, str) and solver == "auto":
+        if isinstance(solver, str) and solver == "auto" and not weighted:
             solver = "saga"
     solver = default_solver(solver, random_state=random_state, datafit=datafit)
     if isinstance(solver, StochasticProxGradient):
@@ -144,7 +150,7 @@ class BaseHyperGrad(BaseEstimator):
 
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
-    def _fit(self, X, y, groups=None):
+    def _fit(self, X, y, groups=None, sample_weight=None):
         X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
                          multi_output=self._multi_output)
         if groups is not None:
@@ -155,8 +161,15 @@ class BaseHyperGrad(BaseEstimator):
         X = self._training_design(X)
         get_optimizer(self.optimizer)
         model = self._prepare_model(self._inner_model(y).bind(y), X, y)
-        n_samples = X.shape[0]
-        scales = search_scales(model.make_map(X, model.encode(y)), X, y)
+        weights = self._sample_weights(X, y, model, sample_weight)
+        sw = weights.fit
+        if self._is_classifier and sw is not None and \
+                np.unique(y[sw > 0]).shape[0] < len(model.classes):
+            raise ValueError("The sample weights leave some class with no positive weight; a "
+                             "classifier needs every class of y weighted.")
+        # the number of samples the estimator's C reads: the sum of the weights
+        n_samples = X.shape[0] if sw is None else float(np.sum(sw))
+        scales = search_scales(model.make_map(X, model.encode(y), sample_weight=sw), X, y)
         lo, hi = self._bounds(scales, n_samples)
         if np.any(lo <= 0) or np.any(hi < lo):
             raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
@@ -167,9 +180,10 @@ class BaseHyperGrad(BaseEstimator):
             lam0 = candidates[0][0]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
-        datafit = model.get_datafit()
+        datafit = weighted(model.get_datafit(), sw)  # what "auto" solvers are chosen for
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver,
-                                                self._inner_tol, self.random_state, datafit)
+                                                self._inner_tol, self.random_state, datafit,
+                                                weighted=sw is not None)
 
         search = partial(tune, optimizer=self.optimizer, engine=engine, solver=solver,
                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
@@ -177,10 +191,11 @@ class BaseHyperGrad(BaseEstimator):
                          label=type(self).__name__,
                          names=lambda lam: self._hyper_names(lam, n_samples))
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
-            result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates)
+            result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates,
+                                  weights)
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
-            full_map, w = self._refit(model, X, y, lam)
+            full_map, w = self._refit(model, X, y, lam, sw)
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)
@@ -192,12 +207,21 @@ class BaseHyperGrad(BaseEstimator):
         self.history_ = [self._history_entry(h, n_samples) for h in result.history]
         return self
 
-    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
+    def _sample_weights(self, X, y, model, sample_weight):
+        """The :class:`SampleWeights` of a fit: ``sample_weight`` validated (None when
+        not given), for the datafit and the held-out losses alike; a classifier with a
+        ``class_weight`` overrides this to weigh its datafit by class."""
+        sw = None if sample_weight is None else check_fit_sample_weight(sample_weight, X)
+        return SampleWeights(sw, sw)
+
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates,
+                weights=None):
         """The :class:`~skhypergrad._tune.TuneResult` of the search: ``search``
         (:func:`~skhypergrad._tune.tune` with the estimator's settings) of the criterion
-        of ``cv`` (``groups`` as its splitter takes them), from ``lam0`` or the best of
-        the scan's ``candidates``."""
-        criterion, X_train, y_train = self._criterion(X, y, groups)
+        of ``cv`` (``groups`` as its splitter takes them, ``weights`` a
+        :class:`SampleWeights`), from ``lam0`` or the best of the scan's
+        ``candidates``."""
+        criterion, X_train, y_train = self._criterion(X, y, groups, weights)
         return search(model, X_train, y_train, criterion, lam0, bounds=bounds,
                       candidates=candidates)
 
@@ -215,12 +239,14 @@ class BaseHyperGrad(BaseEstimator):
         """Paths of ``lam`` of the starting scan (when ``_initial_lam`` gives None)."""
         return scales.scan(self._search_defaults)
 
-    def _refit(self, model, X, y, lam):
+    def _refit(self, model, X, y, lam, sample_weight=None):
         """``(pgmap, w)``: the model refit on all the data at ``lam`` by
         :func:`refit_solver` at ``_refit_tol``, from the intercept-only model (exact, all
         zeros, when ``lam >= lam_max``); a dense ``X`` centred in a copy (the
-        criterion's folds read ``X``)."""
-        full_map = model.make_map(X, model.encode(y), center=True)
+        criterion's folds read ``X``); its datafit weighted by ``sample_weight`` (the
+        datafit's weights of the fit, or None)."""
+        full_map = model.make_map(X, model.encode(y), center=True,
+                                  sample_weight=sample_weight)
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
         return full_map, solver.solve(full_map, lam, null_model(full_map)).w
 
@@ -245,25 +271,29 @@ class BaseHyperGrad(BaseEstimator):
                 stacklevel=4)
         return moved
 
-    def _criterion(self, X, y, groups=None):
+    def _criterion(self, X, y, groups=None, weights=None):
         """``(criterion, X_train, y_train)`` from ``cv``: a held-out fraction or folds.
 
         The folds are split once, with ``groups`` (for group splitters), and the same
         ones serve every evaluation: a generator or an iterable of splits is read once,
         and a shuffling splitter without a seed does not change its folds during the
-        search.
+        search. ``weights`` (a :class:`SampleWeights` of the rows of ``X``, or None)
+        are split with the rows.
         """
         cv = self.cv
+        fit_w, score_w = (None, None) if weights is None else weights
         check_cv_size(cv, X.shape[0])
         if isinstance(cv, numbers.Real) and not isinstance(cv, numbers.Integral):
             stratify = y if self._is_classifier else None
-            X_tr, X_val, y_tr, y_val = train_test_split(
-                X, y, test_size=cv, random_state=self.random_state, stratify=stratify)
-            return HeldOut(X_val, y_val), X_tr, y_tr
+            tr, val = train_test_split(np.arange(X.shape[0]), test_size=cv,
+                                       random_state=self.random_state, stratify=stratify)
+            return HeldOut(X[val], y[val], sample_weight=_rows_of(fit_w, tr),
+                           sample_weight_val=_rows_of(score_w, val)), X[tr], y[tr]
         splits = list(check_cv(cv, y, classifier=self._is_classifier).split(X, y, groups))
         if not splits:
             raise ValueError(f"cv={cv!r} gives no split of the data.")
-        return CrossVal(cv=splits, n_jobs=self.n_jobs), X, y
+        return CrossVal(cv=splits, n_jobs=self.n_jobs, sample_weight=fit_w,
+                        score_sample_weight=score_w), X, y
 
     def _set_solution(self, pgmap, model, w):
         design = pgmap.design
@@ -304,6 +334,62 @@ class BaseHyperGrad(BaseEstimator):
         coef = self.coef_
         out = X @ (coef.T if coef.ndim == 2 else coef)
         return np.asarray(out) + self.intercept_
+
+
+class ClassWeightMixin:
+    """``class_weight`` of a classifier (a dict of labels to weights, "balanced" or
+    None): the weights of its datafit are ``sample_weight`` times those of the
+    classes (:func:`class_sample_weights`), its held-out losses are weighted by
+    ``sample_weight`` alone."""
+
+    def _sample_weights(self, X, y, model, sample_weight):
+        sw = None if sample_weight is None else check_fit_sample_weight(sample_weight, X)
+        return SampleWeights(class_sample_weights(self.class_weight, y, sw), sw)
+
+
+class SampleWeights(NamedTuple):
+    """The per-sample weights of a fit: ``fit`` those of the datafit (the user's
+    ``sample_weight`` times the class weights), ``score`` those of the held-out losses
+    (the user's ``sample_weight``, as ``ElasticNetCV`` weighs its ``mse_path_``); None
+    for unit weights."""
+
+    fit: Any
+    score: Any
+
+
+def check_fit_sample_weight(sample_weight, X):
+    """``sample_weight`` of a fit as float64 (scikit-learn's ``_check_sample_weight``:
+    a number for every row, or one weight per row), nonnegative with a positive sum
+    (ValueError otherwise)."""
+    sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    if not np.sum(sw) > 0:
+        raise ValueError("sample_weight must have a positive sum.")
+    return sw
+
+
+def class_sample_weights(class_weight, y, sample_weight):
+    r"""The weights of a classifier's datafit: ``sample_weight`` (None: all 1) times
+    the weight of each sample's class, as scikit-learn's ``LogisticRegressionCV``
+    computes them: a dict (labels to weights, 1 for a label not in it; ValueError
+    for a key that is not a class of ``y``) or ``"balanced"``,
+    :math:`\sum_i w_i / (K \sum_{i: y_i = k} w_i)` for class ``k`` (scikit-learn's
+    ``compute_class_weight`` on all of ``y``, once, before any split); None when
+    ``class_weight`` is None."""
+    if class_weight is None:
+        return sample_weight
+    classes = np.unique(y)
+    if isinstance(class_weight, dict) and not set(class_weight) <= set(classes):
+        raise ValueError(f"The class_weight dict must have class labels as keys; classes "
+                         f"are {classes}, got the keys {sorted(class_weight)}.")
+    per_class = compute_class_weight(class_weight, classes=classes, y=y,
+                                     sample_weight=sample_weight)
+    cw = per_class[np.searchsorted(classes, y)]
+    return cw if sample_weight is None else sample_weight * cw
+
+
+def _rows_of(values, rows):
+    """``values[rows]``, None for None."""
+    return None if values is None else values[rows]
 
 
 def _at_bound(lam, lo, hi):

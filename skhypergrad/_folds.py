@@ -33,7 +33,8 @@ def _take_rows(X, rows, sparse_format=None):
     return X[rows]
 
 
-def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=None):
+def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=None,
+                  sample_weight=None, score_sample_weight=None):
     """``(pgmap, outer)`` of one fold: the map on the ``train`` rows, the held-out loss
     on the ``test`` rows (``y`` already encoded), the training rows of a dense ``X``
     centred (see :mod:`skhypergrad._design`) and the held-out rows read with the
@@ -49,16 +50,24 @@ def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=
     fold are that much shorter, with the same solution, value and hypergradient.
     The fold's warm starts are then on those columns, the same ones at every
     evaluation.
+
+    ``sample_weight`` and ``score_sample_weight`` (of the rows of ``X``, or None) are
+    split with the rows: the training rows' ``sample_weight`` enter the fold's
+    datafit, the held-out rows' ``score_sample_weight`` its held-out loss (each
+    rescaled to mean 1 on its rows).
     """
+    sw_train = None if sample_weight is None else sample_weight[train]
+    sw_test = None if score_sample_weight is None else score_sample_weight[test]
     X_train, columns = _take_rows(X, train, sparse_format), None
     penalty = model.get_penalty()
     if sp.issparse(X_train) and X_train.format == "csc" \
             and penalty.n_hyper(1) == penalty.n_hyper(2):
         X_train, columns = _used_columns(X_train)
     # the rows are a copy: a dense one is centred in place
-    pgmap = model.make_map(X_train, y[train], lipschitz=lipschitz, center="inplace")
+    pgmap = model.make_map(X_train, y[train], lipschitz=lipschitz, center="inplace",
+                           sample_weight=sw_train)
     return pgmap, _heldout_loss(model, loss, X, y[test], rows=test, columns=columns,
-                                frame=pgmap.design)
+                                frame=pgmap.design, sample_weight=sw_test)
 
 
 def _used_columns(X):

@@ -17,7 +17,8 @@ from scipy.special import expit
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
-from .datafits import Logistic, Quadratic
+from .datafits import (Logistic, Quadratic, check_sample_weight, weighted,
+                       weighted_mean)
 from .hypergrad._protocols import OuterGradient
 
 #: a dense ``X`` predicts from the columns of the nonzero coefficients when they are
@@ -60,21 +61,41 @@ class BrierLoss:
 
     ``sklearn.metrics.brier_score_loss`` of the probability of the second class.
     Only ``loss`` and ``raw_grad`` (the mean and its gradient in ``z``), as the
-    held-out loss reads them.
+    held-out loss reads them. With ``sample_weight`` (of the rows, rescaled to mean 1,
+    see :meth:`with_weights`), the weighted mean :math:`\frac1n\sum_i s_i \ell_i`.
     """
 
+    def __init__(self, sample_weight=None):
+        self.sample_weight = sample_weight
+
+    def with_weights(self, sample_weight):
+        """The Brier loss of the rows weighted by ``sample_weight`` (rescaled to mean 1)."""
+        return BrierLoss(check_sample_weight(sample_weight, np.shape(sample_weight)[0]))
+
     def loss(self, y, z):
-        return float(np.mean((expit(z) - 0.5 * (1.0 + y)) ** 2))
+        return weighted_mean((expit(z) - 0.5 * (1.0 + y)) ** 2, self.sample_weight)
 
     def raw_grad(self, y, z):
         p = expit(z)
-        return 2.0 * (p - 0.5 * (1.0 + y)) * p * (1.0 - p) / y.shape[0]
+        g = 2.0 * (p - 0.5 * (1.0 + y)) * p * (1.0 - p) / y.shape[0]
+        return g if self.sample_weight is None else g * self.sample_weight
 
     def __repr__(self):
         return "BrierLoss()"
 
 
 register_outer_loss("brier", lambda datafit: (BrierLoss(), 1.0), datafits=("logistic",))
+
+
+def _weigh_outer(loss_datafit, sample_weight):
+    """The mean-loss ``loss_datafit`` of a held-out loss weighted by ``sample_weight``
+    (itself for None): a datafit by :func:`~skhypergrad.datafits.weighted`, the
+    held-out-only :class:`BrierLoss` by its own ``with_weights``."""
+    if sample_weight is None:
+        return loss_datafit
+    if isinstance(loss_datafit, BrierLoss):
+        return loss_datafit.with_weights(sample_weight)
+    return weighted(loss_datafit, sample_weight)
 
 
 class _OuterLoss:
@@ -263,7 +284,8 @@ class _HeldOutGradient(OuterGradient):
         return self.outer.grad_take(w, indices)
 
 
-def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None):
+def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, frame=None,
+                  sample_weight=None):
     r"""Mean held-out loss of ``model`` on encoded validation data, as an outer function.
 
     ``loss``: a name of :data:`OUTER_LOSSES` the model's datafit declares, or "auto"
@@ -276,9 +298,13 @@ def _heldout_loss(model, loss, X_val, y_val_encoded, rows=None, columns=None, fr
     :mod:`skhypergrad._design`): its column means are subtracted from the
     validation rows (from a copy of dense rows; implicitly from sparse ones, read
     in place) and its target mean from the validation targets, so that ``w`` is
-    read in the training map's coordinates.
+    read in the training map's coordinates. ``sample_weight`` (of the validation
+    rows, as ``y_val_encoded``): the weighted mean loss
+    :math:`\sum_i s_i \ell_i / \sum_i s_i`, as scikit-learn's metrics take
+    ``sample_weight``.
     """
     loss_datafit, factor = _outer_datafit(loss, model)
+    loss_datafit = _weigh_outer(loss_datafit, sample_weight)
     datafit = model.get_datafit()
     if rows is not None and not (sp.issparse(X_val) and X_val.format == "csr"
                                  and datafit.n_outputs == 1):

@@ -29,9 +29,13 @@ class _Fold(NamedTuple):
     ``ElasticNet`` (scikit-learn normalizes by the number of samples),
     ``n / n_train`` for ``LogisticRegression`` and ``HuberRegressor``, whose
     ``C`` or ``alpha`` weighs a *sum* of losses, so that every fold is trained
-    with the same ``C`` or ``alpha``, as in ``GridSearchCV``. It scales the
-    penalty's weights only: a datafit's own hyperparameters (Huber's
-    ``epsilon``, last in ``lam``) are not weights.
+    with the same ``C`` or ``alpha``, as in ``GridSearchCV`` (with sample weights,
+    the ratio of their sums). It scales the penalty's weights only: a datafit's own
+    hyperparameters (Huber's ``epsilon``, last in ``lam``) are not weights.
+
+    ``sample_weight``: the weights of the training rows in the datafit;
+    ``score_weight_train`` and ``score_weight_test``: those of the held-out losses on
+    the training and the test rows (None: unit weights).
     """
 
     X_train: Any
@@ -39,10 +43,19 @@ class _Fold(NamedTuple):
     X_test: Any
     y_test: np.ndarray
     scale: float
+    sample_weight: Any = None
+    score_weight_train: Any = None
+    score_weight_test: Any = None
 
 
-def prepare_fold(preprocessing, X, y, train, test, scale):
-    """The fold's matrices: rows indexed, the preprocessing fitted on the training rows."""
+def prepare_fold(preprocessing, X, y, train, test, scale, sample_weight=None,
+                 score_weight=None):
+    """The fold's matrices: rows indexed, the preprocessing fitted on the training rows.
+
+    ``sample_weight``: the datafit's weights of the training rows (already those
+    rows'); ``score_weight``: the held-out losses' weights of all the rows of ``X``
+    (split here), or None.
+    """
     X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = y[train], y[test]
     if preprocessing is not None:
@@ -50,8 +63,11 @@ def prepare_fold(preprocessing, X, y, train, test, scale):
         X_train = preprocessing.fit_transform(X_train, y_train)
         X_test = preprocessing.transform(X_test)
     name = "X" if preprocessing is None else "X transformed by the pipeline"
+    score_train = score_test = None
+    if score_weight is not None:
+        score_train, score_test = score_weight[train], score_weight[test]
     return _Fold(_as_float(X_train, name), y_train, _as_float(X_test, name), y_test,
-                 float(scale))
+                 float(scale), sample_weight, score_train, score_test)
 
 
 def _as_float(X, name="X"):
@@ -82,7 +98,8 @@ def _fold_result(model, fold, criterion, lam, solver, engine, state, compute_gra
         scorer(view, _expand(w), bool(np.isfinite(res.value)), train_loss)
     if not train_loss:
         return res, None, scores
-    outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train))
+    outer = _heldout_loss(model, "auto", fold.X_train, model.encode(fold.y_train),
+                          sample_weight=fold.score_weight_train)
     return res, outer.value(w), scores
 
 
@@ -135,7 +152,10 @@ class PreparedFolds(BaseCriterion):
         self.pre_dispatch = pre_dispatch
         # one HeldOut per fold for the whole search: in one process, each keeps its
         # fold's inner problem (and the solver's preparations) between evaluations
-        self._criteria = [HeldOut(fold.X_test, fold.y_test, loss=loss) for fold in folds]
+        self._criteria = [HeldOut(fold.X_test, fold.y_test, loss=loss,
+                                  sample_weight=fold.sample_weight,
+                                  sample_weight_val=fold.score_weight_test)
+                          for fold in folds]
 
     def _repr_params(self):
         return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs)),

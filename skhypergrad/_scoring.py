@@ -43,6 +43,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import check_scoring, get_scorer, make_scorer, mean_tweedie_deviance
+from sklearn.metrics._scorer import _MultimetricScorer
 
 from ._compact_states import _expand
 from .criteria import BaseCriterion
@@ -51,7 +52,7 @@ from .squared_hinge import squared_hinge_scorer
 
 __all__ = ["EXACT", "SURROGATES", "SearchScoring", "FoldScorer", "FoldTransform", "FoldView",
            "ScoredCriterion", "check_search_scoring", "check_error_score", "descended_name",
-           "fold_view", "polish", "scan_entry", "POLISH_EVALS",
+           "fold_view", "polish", "routing_scorer", "scan_entry", "POLISH_EVALS",
            "transform_power", "unfitted_template"]
 
 #: the loss each model's search descends, and the name of its own scorer
@@ -163,6 +164,16 @@ def _as_scorers(scoring, final):
                      f"set of names, or a dict of them; got {scoring!r}.")
 
 
+def routing_scorer(scoring, final):
+    """The scorer of ``scoring`` for a final step ``final`` as one object, which the
+    search's fit parameters are routed to (as ``GridSearchCV`` routes them): the
+    scorer of a single metric (the estimator's ``score`` for None), or the
+    scikit-learn multimetric scorer of several."""
+    scorers, _, multimetric = _as_scorers(scoring, final)
+    return _MultimetricScorer(scorers=scorers, raise_exc=True) if multimetric \
+        else scorers["score"]
+
+
 def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_output=False):
     """The :class:`SearchScoring` of ``scoring`` and ``refit`` for a model of loss
     ``kind`` (a key of :data:`SURROGATES`) whose final step is ``final``."""
@@ -227,6 +238,9 @@ class FoldTransform:
     per fold, :math:`c_k`: the variance of the fold's held-out targets (R²), or
     their mean deviance of power ``power`` from their mean (the GLMs' D²).
 
+    With the folds' held-out ``weights``, the weighted variance (deviance) about the
+    weighted mean, as ``r2_score`` and ``d2_tweedie_score`` take ``sample_weight``.
+
     Parameters
     ----------
     kind : {"identity", "sqrt", "ratio"}
@@ -234,14 +248,17 @@ class FoldTransform:
         The folds' held-out targets (read by ``"ratio"``).
     power : float or None, default=None
         Tweedie power of the deviance (None: the variance).
+    weights : list of (ndarray or None), default=None
+        The folds' held-out sample weights (None: unit weights).
     """
 
-    def __init__(self, kind, y_tests=(), power=None):
+    def __init__(self, kind, y_tests=(), power=None, weights=None):
         self.kind = kind
         self.scales = None
         if kind == "ratio":
-            self.scales = np.array([_null_loss(np.asarray(y, dtype=np.float64), power)
-                                    for y in y_tests])
+            weights = [None] * len(y_tests) if weights is None else weights
+            self.scales = np.array([_null_loss(np.asarray(y, dtype=np.float64), power, w)
+                                    for y, w in zip(y_tests, weights)])
 
     def __call__(self, k, loss):
         if self.kind == "identity":
@@ -255,12 +272,14 @@ class FoldTransform:
         return loss / c - 1.0, 1.0 / c
 
 
-def _null_loss(y, power):
+def _null_loss(y, power, sample_weight=None):
     """Mean loss of the constant prediction ``mean(y)``: the variance, or the mean
-    Tweedie deviance of ``power``."""
+    Tweedie deviance of ``power`` (weighted mean and means with ``sample_weight``)."""
+    mean = np.average(y, weights=sample_weight)
     if power is None:
-        return float(np.var(y))
-    return float(mean_tweedie_deviance(y, np.full(y.shape, np.mean(y)), power=power))
+        return float(np.average((y - mean) ** 2, weights=sample_weight))
+    return float(mean_tweedie_deviance(y, np.full(y.shape, mean), power=power,
+                                       sample_weight=sample_weight))
 
 
 def transform_power(kind, final):

@@ -22,6 +22,7 @@ weights and leaves their relative position, and the predictions, unchanged.
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._validation import safe_lam_max
 
@@ -105,9 +106,11 @@ def l2_scale(pgmap):
     ``c`` is the datafit's ``curvature``; for a datafit without a global bound
     (``curvature = None``: the log-link GLMs), the mean second derivative at the null
     model, :math:`\frac1n\sum_i \ell''(y_i, b^*)`, so that :math:`\kappa` is the mean
-    diagonal of the Hessian there (:math:`\bar y^{2-p}` for a Tweedie power ``p``)."""
+    diagonal of the Hessian there (:math:`\bar y^{2-p}` for a Tweedie power ``p``).
+    With sample weights :math:`s_i` (mean 1), the columns' weighted sums of squares
+    about their weighted means: the scales of the rows repeated."""
     design = pgmap.design
-    c = pgmap.datafit.curvature
+    c = pgmap.datafit.unit_curvature
     if c is None:
         z = design.matvec(null_model(pgmap))
         c = float(np.mean(pgmap.datafit.raw_hessp(pgmap.y, z, np.ones_like(z)))) \
@@ -115,7 +118,13 @@ def l2_scale(pgmap):
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()
-    if design.fit_intercept and design.offset is None:  # (a centred design's are)
+    s = pgmap.datafit.sample_weight
+    if s is not None:  # sum_i s_i (x_ij - m_j)^2, shift-invariant: from the stored X
+        sq = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
+        if design.fit_intercept:
+            means = np.asarray(X.T @ s).ravel() / n
+            sq = np.maximum(sq - n * means * means, 0.0)
+    elif design.fit_intercept and design.offset is None:  # (a centred design's are)
         means = np.asarray(X.sum(axis=0)).ravel() / n
         sq = np.maximum(sq - n * means * means, 0.0)
     kappa = c * float(np.sum(sq)) / (n * max(p, 1))

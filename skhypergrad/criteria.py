@@ -45,7 +45,7 @@ from ._parallel import design_entries, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from ._validation import check_sparse_structure, named
-from .datafits import Quadratic
+from .datafits import Quadratic, check_sample_weight
 from .hypergrad import get_engine
 from .hypergrad._protocols import GradientWithEntries
 from .models import InnerModel
@@ -192,7 +192,7 @@ _FOLD_CACHE_BYTES = 512 * 2**20
 
 
 def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
-                         inner_state, compute_grad, problem=None):
+                         inner_state, compute_grad, problem=None, weights=(None, None)):
     """One cross-validation fold: train on ``train`` rows, held-out loss on ``test`` rows.
 
     A pure module-level function (like scikit-learn's ``_path_residuals``) so
@@ -206,7 +206,7 @@ def _fold_value_and_grad(model, X, y, train, test, lam, loss, solver, engine,
     """
     if problem is None:
         problem = _fold_problem(model, X, y, train, test, loss, inner_state.lipschitz,
-                                _solver_format(solver))
+                                _solver_format(solver), *weights)
     pgmap, outer = problem
     out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
     if not sp.issparse(X):
@@ -249,13 +249,26 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
     return X, y
 
 
-def _centred_map(model, X, y_enc, lipschitz):
+def _centred_map(model, X, y_enc, lipschitz, sample_weight=None):
     """``model``'s map on ``X`` in the layout of the solvers, centred when dense with an
     intercept (see :mod:`skhypergrad._design`): in place when the layout needed a copy,
-    else on a copy (``X`` is the caller's)."""
+    else on a copy (``X`` is the caller's); weighted by ``sample_weight`` if given."""
     X_solver = _rows_friendly(X)
     return model.make_map(X_solver, y_enc, lipschitz,
-                          center="inplace" if X_solver is not X else True)
+                          center="inplace" if X_solver is not X else True,
+                          sample_weight=sample_weight)
+
+
+def _check_weights(sample_weight, n_samples, name="sample_weight"):
+    """``sample_weight`` as a float64 vector of length ``n_samples`` (None stays None;
+    ValueError naming ``name`` otherwise)."""
+    if sample_weight is None:
+        return None
+    s = np.asarray(sample_weight, dtype=np.float64)
+    if s.ndim != 1 or s.shape[0] != n_samples:
+        raise ValueError(f"{name} has shape {s.shape}; it needs one weight per row of "
+                         f"the data ({n_samples}).")
+    return check_sample_weight(s, n_samples)
 
 
 def _check_state(state, n_problems):
@@ -408,12 +421,22 @@ class HeldOut(BaseCriterion):
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         ``"auto"`` takes the loss matching the model's datafit; any other value
         must match it.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the training rows (those of the ``X`` the criterion is evaluated
+        on): the inner datafit is :math:`\frac1n\sum_i s_i \ell_i` with the
+        weights rescaled to mean 1 (see :func:`~skhypergrad.datafits.weighted`).
+    sample_weight_val : array-like of shape (n_val,), default=None
+        Weights of the validation rows: the held-out loss is the weighted mean
+        :math:`\sum_i s_i \ell_{val,i} / \sum_i s_i`.
     """
 
-    def __init__(self, X_val, y_val, loss="auto"):
+    def __init__(self, X_val, y_val, loss="auto", *, sample_weight=None,
+                 sample_weight_val=None):
         self.X_val = X_val
         self.y_val = y_val
         self.loss = loss
+        self.sample_weight = sample_weight
+        self.sample_weight_val = sample_weight_val
 
     def _repr_params(self):
         return [("X_val", _shape_str(self.X_val)), ("loss", repr(self.loss))]
@@ -438,12 +461,16 @@ class HeldOut(BaseCriterion):
                                        model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
-            pgmap = _centred_map(model, X, y_enc, lipschitz)
+            sw = _check_weights(self.sample_weight, X.shape[0])
+            sw_val = _check_weights(self.sample_weight_val, X_val.shape[0],
+                                    "sample_weight_val")
+            pgmap = _centred_map(model, X, y_enc, lipschitz, sw)
             outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val),
-                                  frame=pgmap.design)
+                                  frame=pgmap.design, sample_weight=sw_val)
             return pgmap, outer
 
-        return self._cached((X_in, y_in, model, self.X_val, self.y_val), self.loss, build)
+        return self._cached((X_in, y_in, model, self.X_val, self.y_val, self.sample_weight,
+                             self.sample_weight_val), self.loss, build)
 
 
 class CrossVal(BaseCriterion):
@@ -479,12 +506,23 @@ class CrossVal(BaseCriterion):
         ``joblib.parallel_config`` (threads, Dask) runs them as asked.
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
+    sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the rows of the ``X`` the criterion is evaluated on in the
+        training datafit, split with the rows: a fold is trained on the weighted
+        datafit of its training rows (rescaled to mean 1 there, see :class:`HeldOut`).
+    score_sample_weight : array-like of shape (n_samples,), default=None
+        Weights of the same rows in the held-out loss: a fold is scored by the
+        weighted mean loss of its test rows (as ``ElasticNetCV`` weights its
+        ``mse_path_``). The mean over the folds stays unweighted.
     """
 
-    def __init__(self, cv=5, n_jobs=None, loss="auto"):
+    def __init__(self, cv=5, n_jobs=None, loss="auto", *, sample_weight=None,
+                 score_sample_weight=None):
         self.cv = cv
         self.n_jobs = n_jobs
         self.loss = loss
+        self.sample_weight = sample_weight
+        self.score_sample_weight = score_sample_weight
 
     def _repr_params(self):
         return [("cv", repr(self.cv)), ("n_jobs", repr(self.n_jobs)), ("loss", repr(self.loss))]
@@ -517,16 +555,25 @@ class CrossVal(BaseCriterion):
                 (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
             return none
         def build():
-            problems = [_fold_problem(model, X, y_enc, train, test, self.loss)
+            weights = self._weights(X.shape[0])
+            problems = [_fold_problem(model, X, y_enc, train, test, self.loss, None, None,
+                                      *weights)
                         for train, test in splits]
             designs = [pgmap.design for pgmap, _ in problems]
-            if model.get_datafit().least_squares and all(map(gram_pays, designs)):
+            if problems[0][0].datafit.least_squares and all(map(gram_pays, designs)):
                 # the folds will be solved again and again: their Gram matrices, from X's
                 seed_row_subset_grams(X, designs, [train for train, _ in splits])
             return problems
 
         splits_key = (self.loss,) + tuple(train.tobytes() for train, _ in splits)
-        return self._cached((X_in, y_in, model), splits_key, build)
+        return self._cached((X_in, y_in, model, self.sample_weight,
+                             self.score_sample_weight), splits_key, build)
+
+    def _weights(self, n_samples):
+        """``(sample_weight, score_sample_weight)`` as float64 vectors or None (each fold
+        rescales its own rows')."""
+        return (_check_weights(self.sample_weight, n_samples),
+                _check_weights(self.score_sample_weight, n_samples, "score_sample_weight"))
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
         X_in, y_in = X, y
@@ -540,10 +587,11 @@ class CrossVal(BaseCriterion):
             raise ValueError(f"folds must be indices of the {len(splits)} splits, got {folds}.")
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
+        weights = self._weights(X.shape[0])
         outcomes = Parallel(n_jobs=self._n_jobs(X, splits))(
             delayed(_fold_value_and_grad)(model, X, y_enc, *splits[k], lam, self.loss,
                                           solver, engine, states[k], compute_grad,
-                                          problems[k])
+                                          problems[k], weights)
             for k in chosen)
         k = len(outcomes)
         value = np.mean([o.value for o in outcomes])

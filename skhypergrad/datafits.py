@@ -36,7 +36,10 @@ it is and what it offers, as class attributes the rest of the library reads
   derivatives of ``raw_grad`` in them (:meth:`~BaseDatafit.raw_grad_jvp_param`,
   :meth:`~BaseDatafit.raw_grad_vjp_param`), from which
   :class:`~skhypergrad.fixed_point.ProxGradMap` differentiates the map in them for
-  every engine.
+  every engine;
+- its sample weights, ``accepts_sample_weight``: whether ``loss`` and ``dual_term``
+  take a keyword ``sample_weight`` (see :func:`weighted`, which binds weights to it;
+  a datafit with hyperparameters or estimated constants declares False).
 
 Registered datafits (:func:`register_datafit`) are named by
 :class:`~skhypergrad.models.InnerModel`; an object that does not declare the
@@ -50,7 +53,7 @@ import numpy as np
 from scipy.special import expit, log_expit, logsumexp, softmax, xlogy
 
 __all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_datafit",
-           "datafit_class", "check_datafit"]
+           "datafit_class", "check_datafit", "weighted", "WeightedDatafit"]
 
 #: the forms of the per-sample Hessian coordinate descent's Newton model implements
 NEWTON_MODELS = ("diagonal", "softmax", "separable", "identity")
@@ -101,6 +104,22 @@ class BaseDatafit:
     newton_model = "diagonal"
     #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
     kernel_code = None
+    #: whether ``loss(y, z, sample_weight=None)`` and ``dual_term(y, theta,
+    #: sample_weight=None)`` take per-sample weights ``s`` (mean 1 over the rows):
+    #: :math:`\frac1n\sum_i s_i \ell(y_i, z_i)` and its dual term
+    #: :math:`\sum_i s_i d_i(\theta_i / s_i)` (``d_i`` the unweighted one's terms, 0
+    #: where :math:`s_i = 0`); :func:`~skhypergrad.datafits.weighted` then gives the
+    #: weighted datafit
+    accepts_sample_weight = False
+    #: the per-sample weights bound to the datafit (mean 1 over its rows), or None for
+    #: unit weights (a :class:`~skhypergrad.datafits.WeightedDatafit`'s)
+    sample_weight = None
+
+    @property
+    def unit_curvature(self):
+        """``curvature`` of the datafit with unit weights (the search's scales read it:
+        a weighted datafit's ``curvature`` is scaled by its largest weight)."""
+        return self.curvature
 
     def newton_curvature(self, y, z):
         r"""The per-sample curvatures :math:`h_i` of coordinate descent's Newton model
@@ -156,6 +175,12 @@ class BaseDatafit:
         """The datafit with the constants it estimates from training data (not
         hyperparameters: e.g. Huber's scale), from the problem ``pgmap`` at ``lam``,
         before a search; itself when it has none."""
+        return self
+
+    def take_rows(self, samples):
+        """The datafit of the rows ``samples`` of its targets (itself: only a datafit with
+        weights bound to its rows, a :class:`~skhypergrad.datafits.WeightedDatafit`, has
+        rows of its own)."""
         return self
 
     def kernel_params(self):
@@ -290,13 +315,14 @@ class Quadratic(BaseDatafit):
     kernel_code = 0
     constant_hessian = True
     least_squares = True
+    accepts_sample_weight = True
 
     def intercept_only(self, y):
         return np.array([np.mean(y)])
 
-    def loss(self, y, z):
+    def loss(self, y, z, sample_weight=None):
         r = y - z
-        return 0.5 * float(r @ r) / y.shape[0]
+        return 0.5 * float(r @ (r if sample_weight is None else sample_weight * r)) / y.shape[0]
 
     def raw_grad(self, y, z):
         return (z - y) / y.shape[0]
@@ -304,10 +330,11 @@ class Quadratic(BaseDatafit):
     def raw_hessp(self, y, z, dz):
         return dz / y.shape[0]
 
-    def dual_term(self, y, theta):
-        r"""With :math:`f_i(u) = (y_i - u)^2/(2n)`: :math:`\sum_i \theta_i y_i - n\theta_i^2/2`."""
+    def dual_term(self, y, theta, sample_weight=None):
+        r"""With :math:`f_i(u) = s_i (y_i - u)^2/(2n)`:
+        :math:`\sum_i \theta_i y_i - n\theta_i^2/(2 s_i)`."""
         n = y.shape[0]
-        return float(theta @ y) - 0.5 * n * float(theta @ theta)
+        return float(theta @ y) - 0.5 * n * float(theta @ per_weight(theta, sample_weight))
 
     def __repr__(self):
         return "Quadratic()"
@@ -322,6 +349,7 @@ class Logistic(BaseDatafit):
     curvature = 0.25
     outer_losses = ("logistic",)
     kernel_code = 1
+    accepts_sample_weight = True
 
     @classmethod
     def for_classes(cls, n_classes):
@@ -345,8 +373,8 @@ class Logistic(BaseDatafit):
         t = np.clip((np.mean(y) + 1.0) / 2.0, 1e-12, 1.0 - 1e-12)  # the frequency of +1
         return np.array([np.log(t / (1.0 - t))])
 
-    def loss(self, y, z):
-        return -float(np.mean(log_expit(y * z)))
+    def loss(self, y, z, sample_weight=None):
+        return -weighted_mean(log_expit(y * z), sample_weight)
 
     def raw_grad(self, y, z):
         return -y * expit(-y * z) / y.shape[0]
@@ -355,11 +383,12 @@ class Logistic(BaseDatafit):
         s = expit(y * z)
         return s * (1.0 - s) * dz / y.shape[0]
 
-    def dual_term(self, y, theta):
-        r"""With :math:`a_i = n y_i \theta_i \in [0, 1]`: :math:`-\frac1n\sum_i a\log a + (1-a)\log(1-a)`."""
+    def dual_term(self, y, theta, sample_weight=None):
+        r"""With :math:`a_i = n y_i \theta_i / s_i \in [0, 1]`:
+        :math:`-\frac1n\sum_i s_i (a\log a + (1-a)\log(1-a))`."""
         n = y.shape[0]
-        a = np.clip(n * y * theta, 0.0, 1.0)
-        return -float(np.sum(xlogy(a, a) + xlogy(1.0 - a, 1.0 - a))) / n
+        a = np.clip(n * y * per_weight(theta, sample_weight), 0.0, 1.0)
+        return -weighted_mean(xlogy(a, a) + xlogy(1.0 - a, 1.0 - a), sample_weight)
 
     def __repr__(self):
         return "Logistic()"
@@ -381,6 +410,7 @@ class Multinomial(BaseDatafit):
     outer_losses = ("multinomial",)
     newton_model = "softmax"
     kernel_code = 2
+    accepts_sample_weight = True
 
     def __init__(self, n_classes):
         self.n_classes = int(n_classes)
@@ -414,9 +444,9 @@ class Multinomial(BaseDatafit):
         freq = np.bincount(y, minlength=self.n_classes) / y.shape[0]
         return np.log(np.clip(freq, 1e-12, None))
 
-    def loss(self, y, z):
+    def loss(self, y, z, sample_weight=None):
         n = y.shape[0]
-        return float(np.sum(logsumexp(z, axis=1)) - np.sum(z[np.arange(n), y])) / n
+        return weighted_mean(logsumexp(z, axis=1) - z[np.arange(n), y], sample_weight)
 
     def raw_grad(self, y, z):
         P = softmax(z, axis=1)
@@ -428,11 +458,173 @@ class Multinomial(BaseDatafit):
         Pdz = P * dz
         return (Pdz - P * Pdz.sum(axis=1, keepdims=True)) / y.shape[0]
 
-    def dual_term(self, y, theta):
-        r"""With :math:`p_i = e_{y_i} - n\theta_i` on the simplex: :math:`-\frac1n \sum_{ik} p_{ik}\log p_{ik}`."""
+    def dual_term(self, y, theta, sample_weight=None):
+        r"""With :math:`p_i = e_{y_i} - n\theta_i / s_i` on the simplex:
+        :math:`-\frac1n \sum_i s_i \sum_k p_{ik}\log p_{ik}`."""
         n = y.shape[0]
-        P = np.clip(self._onehot(y) - n * theta, 0.0, 1.0)
-        return -float(np.sum(xlogy(P, P))) / n
+        P = np.clip(self._onehot(y) - n * per_weight(theta, sample_weight), 0.0, 1.0)
+        return -weighted_mean(np.sum(xlogy(P, P), axis=1), sample_weight)
 
     def __repr__(self):
         return f"Multinomial(n_classes={self.n_classes})"
+
+
+def weighted_mean(values, sample_weight=None):
+    r""":math:`\frac1n \sum_i s_i v_i` of per-sample ``values`` (shape (n,)), the plain
+    mean when ``sample_weight`` is None."""
+    if sample_weight is None:
+        return float(np.mean(values))
+    return float(values @ sample_weight) / values.shape[0]
+
+
+def per_weight(theta, sample_weight=None):
+    r""":math:`\theta_i / s_i` (rows of ``theta``), 0 where :math:`s_i = 0` (there
+    :math:`\theta_i = 0` too: a dual point of the weighted datafit); ``theta`` itself
+    when ``sample_weight`` is None."""
+    if sample_weight is None:
+        return theta
+    s = sample_weight if theta.ndim == 1 else sample_weight[:, None]
+    return np.divide(theta, s, out=np.zeros(theta.shape), where=s > 0)
+
+
+def check_sample_weight(sample_weight, n_samples):
+    r"""``sample_weight`` as float64 weights rescaled to mean 1 over the ``n_samples``
+    rows, :math:`s_i = n\,w_i / \sum_j w_j` (ValueError unless finite, nonnegative,
+    of length ``n_samples`` and of positive sum); None stays None."""
+    if sample_weight is None:
+        return None
+    s = np.asarray(sample_weight, dtype=np.float64)
+    if s.ndim != 1 or s.shape[0] != n_samples:
+        raise ValueError(f"sample_weight must have shape ({n_samples},), got {s.shape}.")
+    total = float(np.sum(s))
+    if not np.all(np.isfinite(s)) or np.any(s < 0) or not total > 0:
+        raise ValueError("sample_weight must be finite and nonnegative with a positive "
+                         "sum.")
+    return s * (n_samples / total)
+
+
+class WeightedDatafit(BaseDatafit):
+    r"""A datafit with per-sample weights bound to its rows (made by :func:`weighted`).
+
+    .. math::
+
+        F_s(w) = \frac1n \sum_i s_i\, \ell(y_i, z_i), \qquad
+        \frac1n \sum_i s_i = 1,
+
+    the weights rescaled to mean 1 (scikit-learn's ``ElasticNet`` and
+    ``PoissonRegressor`` rescale them to sum to ``n``; the objective of
+    ``LogisticRegression`` and ``LinearSVC``, :math:`C \sum_i w_i \ell_i`, is this one
+    at :math:`1 / (C \sum_i w_i)`). Integer weights give the fit of the rows
+    repeated, zero weights that of the rows dropped.
+
+    Its gradient and Hessian in the predictions are the datafit's times :math:`s_i`
+    (``raw_grad``, ``raw_hessp``); its loss and dual term the datafit's own weighted
+    forms (``accepts_sample_weight``); its curvature bound the datafit's times
+    :math:`\max_i s_i`; its null model the root of the weighted gradient in the
+    intercept (Newton's method from the unweighted one). It declares no fast path
+    that assumes unit weights: not ``least_squares`` (no Gram matrix, no exact
+    SURE), no minibatch kernels, coordinate descent's Newton model only when it is
+    ``"diagonal"`` (per-sample curvatures, weighted).
+
+    Parameters
+    ----------
+    datafit : BaseDatafit
+        A datafit with ``accepts_sample_weight``.
+    sample_weight : array-like of shape (n_samples,)
+        Nonnegative weights of the rows it is evaluated on (rescaled to mean 1).
+    rescale : bool, default=True
+        False: the weights as given (the rows of a weighted datafit, see
+        :meth:`take_rows`).
+    """
+
+    def __init__(self, datafit, sample_weight, *, rescale=True):
+        check_datafit(datafit)
+        if not datafit.accepts_sample_weight:
+            raise ValueError(f"The datafit {datafit!r} does not take sample weights.")
+        s = np.asarray(sample_weight, dtype=np.float64)
+        self.datafit = datafit
+        self.sample_weight = check_sample_weight(s, s.shape[0]) if rescale else s
+        self._s_max = float(np.max(self.sample_weight))
+        for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
+                     "constant_hessian"):
+            setattr(self, name, getattr(datafit, name))
+        self.newton_model = "diagonal" if datafit.newton_model == "diagonal" else None
+        self.curvature = None if datafit.curvature is None \
+            else datafit.curvature * self._s_max
+        self._null = None  # (y, intercept_only(y)) last computed
+
+    @property
+    def unit_curvature(self):
+        return self.datafit.curvature
+
+    def data_curvature(self, y):
+        return self.datafit.data_curvature(y) * self._s_max
+
+    def take_rows(self, samples):
+        """The datafit of the rows ``samples``, with their weights as they are (not
+        rescaled: the minibatch estimates of the full datafit stay unbiased)."""
+        return WeightedDatafit(self.datafit, self.sample_weight[samples], rescale=False)
+
+    def encode(self, y):
+        return self.datafit.encode(y)
+
+    def _weigh(self, g):
+        s = self.sample_weight
+        return g * (s if np.ndim(g) <= 1 else s[:, None])
+
+    def loss(self, y, z):
+        return self.datafit.loss(y, z, sample_weight=self.sample_weight)
+
+    def raw_grad(self, y, z):
+        return self._weigh(self.datafit.raw_grad(y, z))
+
+    def raw_hessp(self, y, z, dz):
+        h = self.datafit.raw_hessp(y, z, dz)
+        return self._weigh(np.broadcast_to(h, (y.shape[0],) + np.shape(h)[1:]))
+
+    def dual_term(self, y, theta):
+        return self.datafit.dual_term(y, theta, sample_weight=self.sample_weight)
+
+    def intercept_only(self, y):
+        r"""The intercept(s) :math:`b` of zero coefficients: the root of
+        :math:`\sum_i s_i \nabla_z \ell(y_i, b)`, by Newton's method (a pseudo-inverse
+        for the shift-invariant softmax) from the unweighted datafit's; kept for the
+        targets ``y`` it was last computed for (the solvers' stopping tests read it at
+        every check)."""
+        if self._null is not None and self._null[0] is y:
+            return self._null[1].copy()
+        b = self._newton_intercept(y)
+        self._null = (y, b)
+        return b.copy()
+
+    def _newton_intercept(self, y):
+        b = np.array(self.datafit.intercept_only(y), dtype=np.float64)
+        K, n = self.n_outputs, y.shape[0]
+        for _ in range(100):
+            z = np.full(n, b[0]) if K == 1 else np.tile(b, (n, 1))
+            g = np.atleast_1d(self.raw_grad(y, z).sum(axis=0))
+            if K == 1:
+                h = float(self.raw_hessp(y, z, np.ones(n)).sum())
+                step = g / h if h > 0 else np.zeros(1)
+            else:
+                H = np.column_stack([self.raw_hessp(y, z, np.tile(e, (n, 1))).sum(axis=0)
+                                     for e in np.eye(K)])
+                step = np.linalg.pinv(H) @ g
+            b = b - step
+            if not np.all(np.isfinite(b)):
+                return np.array(self.datafit.intercept_only(y), dtype=np.float64)
+            if np.max(np.abs(step)) <= 1e-13 * (1.0 + np.max(np.abs(b))):
+                break
+        return b
+
+    def __repr__(self):
+        return f"weighted({self.datafit!r})"
+
+
+def weighted(datafit, sample_weight):
+    """``datafit`` with the per-sample weights ``sample_weight`` of its rows bound to it
+    (a :class:`WeightedDatafit`), or ``datafit`` itself when ``sample_weight`` is None.
+    ValueError for a datafit that does not take weights (``accepts_sample_weight``)."""
+    if sample_weight is None:
+        return datafit
+    return WeightedDatafit(datafit, sample_weight)

@@ -357,8 +357,8 @@ class ProxGradMap(FixedPointMap):
 
         With the datafit as it is (see :meth:`bind` for a datafit with hyperparameters).
         """
-        design, y = self._rows(samples)
-        return w - self.step * self.datafit.gradient(design, y, w)
+        design, y, datafit = self._rows(samples)
+        return w - self.step * datafit.gradient(design, y, w)
 
     def forward_step_vjp_lam(self, w, lam, u):
         r""":math:`(\partial_\lambda \Psi)^T u`: zero in the penalty's hyperparameters,
@@ -377,13 +377,16 @@ class ProxGradMap(FixedPointMap):
 
     def forward_step_vjp(self, w, u, samples=None):
         r"""``(d Psi / dw)^T u = u - g H u`` (``H`` symmetric, so also the JVP)."""
-        design, y = self._rows(samples)
-        return u - self.step * self.datafit.hessp(design, y, w, u)
+        design, y, datafit = self._rows(samples)
+        return u - self.step * datafit.hessp(design, y, w, u)
 
     def _rows(self, samples):
+        """``(design, y, datafit)`` of the rows ``samples`` (all when None): a weighted
+        datafit keeps its rows' weights, not rescaled (unbiased estimates)."""
         if samples is None:
-            return self.design, self.y
-        return self.design.take_rows(samples), self.y[samples]
+            return self.design, self.y, self.datafit
+        return (self.design.take_rows(samples), self.y[samples],
+                self.datafit.take_rows(samples))
 
     # -- the nonsmooth part T ----------------------------------------------------
     def _coef_args(self):

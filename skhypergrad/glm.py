@@ -56,7 +56,7 @@ import numpy as np
 from scipy.special import xlogy
 
 from ._outer_loss import register_outer_loss
-from .datafits import BaseDatafit, register_datafit
+from .datafits import BaseDatafit, per_weight, register_datafit, weighted_mean
 
 __all__ = ["Poisson", "Gamma", "Tweedie"]
 
@@ -69,6 +69,7 @@ class _LogLinkDatafit(BaseDatafit):
     #: the minibatch kernels' log-link Tweedie code, of parameter ``power``
     kernel_code = 4
     power = None
+    accepts_sample_weight = True
 
     def kernel_params(self):
         return np.array([self.power])
@@ -115,8 +116,8 @@ class Poisson(_LogLinkDatafit):
     power = 1.0
     outer_losses = ("poisson", "squared")
 
-    def loss(self, y, z):
-        return float(np.mean(xlogy(y, y) - y - y * z + np.exp(z)))
+    def loss(self, y, z, sample_weight=None):
+        return weighted_mean(xlogy(y, y) - y - y * z + np.exp(z), sample_weight)
 
     def raw_grad(self, y, z):
         return (np.exp(z) - y) / y.shape[0]
@@ -124,15 +125,15 @@ class Poisson(_LogLinkDatafit):
     def _second(self, y, z):
         return np.exp(z)
 
-    def dual_term(self, y, theta):
-        r"""With :math:`a_i = y_i - n\theta_i \ge 0`:
-        :math:`-\frac1n\sum_i a_i\log a_i - a_i - y_i\log y_i + y_i` (:math:`-\infty`
-        outside the domain)."""
+    def dual_term(self, y, theta, sample_weight=None):
+        r"""With :math:`a_i = y_i - n\theta_i / s_i \ge 0`:
+        :math:`-\frac1n\sum_i s_i (a_i\log a_i - a_i - y_i\log y_i + y_i)`
+        (:math:`-\infty` outside the domain)."""
         n = y.shape[0]
-        a = y - n * theta
+        a = y - n * per_weight(theta, sample_weight)
         if np.any(a < 0):
             return -np.inf
-        return -float(np.sum(xlogy(a, a) - a - xlogy(y, y) + y)) / n
+        return -weighted_mean(xlogy(a, a) - a - xlogy(y, y) + y, sample_weight)
 
 
 @register_datafit
@@ -149,8 +150,8 @@ class Gamma(_LogLinkDatafit):
             raise ValueError(f"Gamma datafit needs targets y > 0, got min {np.min(y):g}.")
         return y
 
-    def loss(self, y, z):
-        return float(np.mean(z - np.log(y) + y * np.exp(-z) - 1.0))
+    def loss(self, y, z, sample_weight=None):
+        return weighted_mean(z - np.log(y) + y * np.exp(-z) - 1.0, sample_weight)
 
     def raw_grad(self, y, z):
         return (1.0 - y * np.exp(-z)) / y.shape[0]
@@ -158,15 +159,15 @@ class Gamma(_LogLinkDatafit):
     def _second(self, y, z):
         return y * np.exp(-z)
 
-    def dual_term(self, y, theta):
-        r"""With :math:`m_i = 1 + n\theta_i > 0`:
-        :math:`-\frac1n\sum_i m_i\log m_i - m_i + 1 - (m_i - 1)\log y_i`
+    def dual_term(self, y, theta, sample_weight=None):
+        r"""With :math:`m_i = 1 + n\theta_i / s_i > 0`:
+        :math:`-\frac1n\sum_i s_i (m_i\log m_i - m_i + 1 - (m_i - 1)\log y_i)`
         (:math:`-\infty` outside the domain)."""
         n = y.shape[0]
-        m = 1.0 + n * theta
+        m = 1.0 + n * per_weight(theta, sample_weight)
         if np.any(m <= 0):
             return -np.inf
-        return -float(np.sum(xlogy(m, m) - m + 1.0 - (m - 1.0) * np.log(y))) / n
+        return -weighted_mean(xlogy(m, m) - m + 1.0 - (m - 1.0) * np.log(y), sample_weight)
 
 
 @register_datafit
@@ -192,10 +193,10 @@ class Tweedie(_LogLinkDatafit):
                              f"power={power!r}.")
         self.power = power
 
-    def loss(self, y, z):
+    def loss(self, y, z, sample_weight=None):
         p = self.power
-        return float(np.mean(y ** (2 - p) / ((1 - p) * (2 - p)) - y * np.exp((1 - p) * z)
-                             / (1 - p) + np.exp((2 - p) * z) / (2 - p)))
+        return weighted_mean(y ** (2 - p) / ((1 - p) * (2 - p)) - y * np.exp((1 - p) * z)
+                             / (1 - p) + np.exp((2 - p) * z) / (2 - p), sample_weight)
 
     def raw_grad(self, y, z):
         p = self.power
@@ -205,19 +206,19 @@ class Tweedie(_LogLinkDatafit):
         p = self.power
         return (2 - p) * np.exp((2 - p) * z) + (p - 1) * y * np.exp((1 - p) * z)
 
-    def dual_term(self, y, theta):
-        r""":math:`-\frac1n\sum_i a_i u_i - \ell(y_i, u_i)`, :math:`a_i = -n\theta_i`,
+    def dual_term(self, y, theta, sample_weight=None):
+        r""":math:`-\frac1n\sum_i s_i (a_i u_i - \ell(y_i, u_i))`, :math:`a_i = -n\theta_i / s_i`,
         ``u_i`` the root of :math:`\ell'(y_i, u) = a_i` (:math:`-\infty` where there is
         none: ``y_i = 0`` and :math:`a_i \le 0`)."""
         n = y.shape[0]
-        a = -n * theta
+        a = -n * per_weight(theta, sample_weight)
         if np.any((y <= 0) & (a <= 0)):
             return -np.inf
         u = self._conjugate_point(y, a)
         p = self.power
         ell = (y ** (2 - p) / ((1 - p) * (2 - p)) - y * np.exp((1 - p) * u) / (1 - p)
                + np.exp((2 - p) * u) / (2 - p))
-        return -float(np.sum(a * u - ell)) / n
+        return -weighted_mean(a * u - ell, sample_weight)
 
     def _conjugate_point(self, y, a):
         r"""``u = log t`` with :math:`t^{1-p}(t - y) = a` (increasing in ``t > 0``): bracketed

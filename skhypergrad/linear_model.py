@@ -21,7 +21,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
-from ._base import BaseHyperGrad, null_model, refit_solver
+from ._base import BaseHyperGrad, ClassWeightMixin, null_model, refit_solver
 from ._scoring import (POLISH_EVALS, FoldScorer, FoldView, ScoredCriterion,
                        check_search_scoring, polish, scan_entry, unfitted_template)
 from ._tune import _with_tol
@@ -133,6 +133,11 @@ _COMMON_ATTRS = """
 """
 
 
+def _first(pair):
+    """The first of a pair, None for None."""
+    return None if pair is None else pair[0]
+
+
 def _doc(cls):
     cls.__doc__ = cls.__doc__.replace("    %(common)s\n", _COMMON_DOC.strip("\n") + "\n") \
         .replace("    %(attrs)s\n", _COMMON_ATTRS.strip("\n") + "\n")
@@ -196,13 +201,18 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": float(lam[0])}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1), in the training datafit (rescaled to sum
+            to ``n_samples``, as scikit-learn's ``ElasticNet``) and in the held-out
+            losses (weighted means, as ``ElasticNetCV``'s ``mse_path_``); integer
+            weights fit as the rows repeated, zero weights as the rows dropped.
         groups : array-like of shape (n_samples,), default=None
             Group labels of the samples, for a group splitter as ``cv``
             (e.g. :class:`~sklearn.model_selection.GroupKFold`).
@@ -211,7 +221,7 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         -------
         self
         """
-        return self._fit(X, y, groups)
+        return self._fit(X, y, groups, sample_weight)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``.
@@ -432,13 +442,16 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
                          random_state=random_state, verbose=verbose, callback=callback)
         self.early_stopping = early_stopping
 
-    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates, weights=None):
         """With ``early_stopping`` (see the class docstring): the common weight of
         :class:`LassoHyperGrad`, then the weights' descent from it on four fifths of
-        the rows, kept only if it predicts the other fifth significantly better."""
+        the rows, kept only if it predicts the other fifth significantly better
+        (sample weights split with the rows; the other fifth's errors weighted)."""
         if not self.early_stopping:
-            return super()._search(search, model, X, y, groups, lam0, bounds, candidates)
-        common = self._common_search(search, X, y, groups, lam0, bounds, candidates)
+            return super()._search(search, model, X, y, groups, lam0, bounds, candidates,
+                                   weights)
+        common = self._common_search(search, X, y, groups, lam0, bounds, candidates,
+                                     weights)
         if not self._can_hold_out(X):
             return common._replace(lam=np.full(X.shape[1], common.lam[0]), history=[
                 _broadcast_lam(h, X.shape[1]) for h in common.history])
@@ -450,11 +463,17 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
                                               test_size=_EARLY_STOPPING_FRACTION,
                                               random_state=seed)
         X_fit, y_fit, X_mon, y_mon = X[fit_rows], y[fit_rows], X[mon_rows], y[mon_rows]
+        w_fit = w_mon = None
+        if weights is not None and weights.fit is not None:
+            w_fit, w_mon = (weights.fit[fit_rows], weights.score[fit_rows]), \
+                weights.score[mon_rows]
         criterion, X_train, y_train = self._criterion(
-            X_fit, y_fit, None if groups is None else groups[fit_rows])
+            X_fit, y_fit, None if groups is None else groups[fit_rows], w_fit)
         weighted = search(model, X_train, y_train, criterion, start, bounds=bounds,
-                          monitor=(HeldOut(X_mon, y_mon), X_fit, y_fit))
-        errors = partial(self._held_out_errors, model, X_fit, y_fit, X_mon, y_mon)
+                          monitor=(HeldOut(X_mon, y_mon, sample_weight=_first(w_fit),
+                                           sample_weight_val=w_mon), X_fit, y_fit))
+        errors = partial(self._held_out_errors, model, X_fit, y_fit, X_mon, y_mon,
+                         _first(w_fit), w_mon)
         keep = _significantly_lower(errors(weighted.lam), errors(start))
         lam, value = (weighted.lam, weighted.value) if keep else (start, common.value)
         history = [_broadcast_lam(h, X.shape[1]) for h in common.history] + weighted.history
@@ -469,36 +488,40 @@ class WeightedLassoHyperGrad(_RegressorHyperGrad):
         return X.shape[0] >= _EARLY_STOPPING_MIN_SAMPLES and \
             (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split"))
 
-    def _common_search(self, search, X, y, groups, lam0, bounds, candidates):
+    def _common_search(self, search, X, y, groups, lam0, bounds, candidates, weights=None):
         """:class:`LassoHyperGrad`'s search on all the rows: one weight for every feature
         (history entries, and the callback's, with ``lam`` repeated for each)."""
         n_features = X.shape[1]
         history_callback = self._history_callback(X.shape[0])
         callback = None if history_callback is None else \
             (lambda h: history_callback(_broadcast_lam(h, n_features)))
-        criterion, X_train, y_train = self._criterion(X, y, groups)
+        criterion, X_train, y_train = self._criterion(X, y, groups, weights)
         return search(InnerModel("quadratic", "l1", self.fit_intercept,
                                  positive=self.positive), X_train, y_train,
                       criterion, lam0[:1], bounds=(bounds[0][:1], bounds[1][:1]),
                       candidates=None if candidates is None else
                       [path[:, :1] for path in candidates], callback=callback)
 
-    def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, lam):
+    def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, w_fit, w_mon, lam):
         """Squared errors on ``(X_mon, y_mon)`` of the model trained on ``(X_fit, y_fit)``
-        at ``lam`` (to the accuracy of the final refit)."""
-        pgmap = model.make_map(X_fit, model.encode(y_fit), center=True)
+        at ``lam`` (to the accuracy of the final refit), the rows' weights ``w_fit`` in the
+        training, ``w_mon`` (rescaled to mean 1) times the errors (None: unit weights)."""
+        pgmap = model.make_map(X_fit, model.encode(y_fit), center=True, sample_weight=w_fit)
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, pgmap)
         w = solver.solve(pgmap, lam, null_model(pgmap)).w
         design = pgmap.design
         pred = np.asarray(X_mon @ design.coef(w)).ravel() + design.original_intercept(w)
-        return (pred - y_mon) ** 2
+        errors = (pred - y_mon) ** 2
+        if w_mon is not None:
+            errors *= w_mon * (w_mon.shape[0] / np.sum(w_mon))
+        return errors
 
     def _hyper_names(self, lam, n_samples):
         return {"alphas": np.asarray(lam, dtype=np.float64).copy()}
 
 
 @_doc
-class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
+class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
     r"""Logistic regression whose ``C`` (and ``l1_ratio``) are tuned.
 
     Binary problems use the logistic loss, more classes the multinomial one.
@@ -553,6 +576,12 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         elastic net, the L2 weight relative to the curvature as in
         :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` in
         ``(1e-4, 1e3) * kappa``).
+    class_weight : dict or "balanced", default=None
+        Weights of the classes in the training loss, multiplied into
+        ``sample_weight``: a dict of labels to weights (1 for a label not in it), or
+        ``"balanced"``, ``n_samples / (n_classes * np.bincount(y))`` (with
+        ``sample_weight``, its sums per class), computed once on all of ``y`` as
+        ``LogisticRegressionCV`` does; the held-out losses are not weighted by class.
     %(common)s
 
     Attributes
@@ -593,12 +622,14 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
         "C_bounds": _BOUNDS,
+        "class_weight": [None, dict, StrOptions({"balanced"})],
     }
 
     def __init__(self, *, penalty="l1", scoring=None, cv=5, C_init=None, l1_ratio_init=0.5,
                  C_bounds=None, hypergradient="aid-cg", solver="auto", optimizer="gd",
                  max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
-                 verbose=0, callback=None):
+                 verbose=0, callback=None, class_weight=None):
+        self.class_weight = class_weight
         self.penalty = penalty
         self.scoring = scoring
         self.cv = cv
@@ -652,7 +683,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         return check_search_scoring("neg_log_loss" if self.scoring is None else self.scoring,
                                     True, "log", final, n_classes)
 
-    def _search(self, search, model, X, y, groups, lam0, bounds, candidates):
+    def _search(self, search, model, X, y, groups, lam0, bounds, candidates, weights=None):
         """The search of :class:`BaseHyperGrad` on the held-out loss ``scoring`` follows
         (see the class docstring); with a scorer that is not that loss, every point is
         also scored (entries ``scores``, per fold, and ``score``, their mean, of the
@@ -660,7 +691,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         evaluations, entries ``polish=True``), and the result is the point with the
         best mean score."""
         plan = self._scoring(len(model.classes))
-        criterion, X_train, y_train = self._criterion(X, y, groups)
+        criterion, X_train, y_train = self._criterion(X, y, groups, weights)
         criterion.loss = plan.loss
         if not plan.rescore:
             return search(model, X_train, y_train, criterion, lam0, bounds=bounds,
@@ -696,7 +727,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
                                n_evals=len(history))
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune ``C`` (and ``l1_ratio``) on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -704,6 +735,12 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1): each sample's loss is multiplied by its
+            weight (and by its class's weight, ``class_weight``), as in scikit-learn's
+            ``LogisticRegression``, whose ``C`` multiplies the weighted *sum* of the
+            losses; the held-out losses are weighted means (the class weights
+            left out, as ``LogisticRegressionCV`` scores).
         groups : array-like of shape (n_samples,), default=None
             Group labels of the samples, for a group splitter as ``cv``
             (e.g. :class:`~sklearn.model_selection.StratifiedGroupKFold`).
@@ -712,7 +749,7 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
         -------
         self
         """
-        self._fit(X, y, groups)
+        self._fit(X, y, groups, sample_weight)
         if self._scoring(len(self.classes_)).rescore:
             self.best_score_ = max((h["score"] for h in self.history_),
                                    key=lambda s: -np.inf if np.isnan(s) else s)
@@ -781,13 +818,17 @@ class LogisticRegressionHyperGrad(ClassifierMixin, BaseHyperGrad):
 def _fold_views(criterion, template, fit_intercept, X, y):
     """The :class:`~skhypergrad._scoring.FoldView` of each inner problem of ``criterion``
     (the held-out rows of a ``HeldOut`` or of each split of a ``CrossVal`` whose ``cv``
-    is a list of splits), trained on ``(X, y)``."""
+    is a list of splits), trained on ``(X, y)``; the scorers are given the held-out
+    rows' ``sample_weight`` (the criterion's weights of its held-out losses)."""
     if isinstance(criterion, HeldOut):
-        rows = [(criterion.X_val, np.asarray(criterion.y_val))]
+        rows = [(criterion.X_val, np.asarray(criterion.y_val), criterion.sample_weight_val)]
     else:
-        rows = [(X[test], y[test]) for _, test in criterion.cv]
-    return [FoldView(template, None, None, X_test, y_test, fit_intercept, None)
-            for X_test, y_test in rows]
+        weights = criterion.score_sample_weight
+        rows = [(X[test], y[test], None if weights is None else weights[test])
+                for _, test in criterion.cv]
+    return [FoldView(template, None, None, X_test, y_test, fit_intercept, None,
+                     None if w is None else {"sample_weight": w})
+            for X_test, y_test, w in rows]
 
 
 def _significantly_lower(errors, reference, z=_EARLY_STOPPING_Z):
@@ -805,7 +846,7 @@ def _broadcast_lam(entry, n_features):
 
 
 @_doc
-class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
+class LinearSVCHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
     r"""Linear SVM (squared hinge, L2 or L1 penalty) whose ``C`` is tuned by hypergradient
     descent.
 
@@ -842,6 +883,9 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
     intercept_scaling : float, default=1.0
         The synthetic feature's value ``s`` (``fit_intercept=True``), as in
         ``LinearSVC``.
+    class_weight : dict or "balanced", default=None
+        Weights of the classes in the training loss, multiplied into
+        ``sample_weight`` (see :class:`LogisticRegressionHyperGrad`).
     %(common)s
 
     Attributes
@@ -872,6 +916,7 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
         **BaseHyperGrad._parameter_constraints,
         "penalty": [StrOptions({"l2", "l1"})],
         "C_init": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "class_weight": [None, dict, StrOptions({"balanced"})],
         "C_bounds": _BOUNDS,
         "intercept_scaling": [Interval(numbers.Real, 0, None, closed="neither")],
     }
@@ -879,7 +924,8 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
     def __init__(self, *, penalty="l2", cv=5, C_init=None, C_bounds=None,
                  intercept_scaling=1.0, hypergradient="aid-cg", solver="auto", optimizer="gd",
                  max_iter=30, tol=1e-3, fit_intercept=True, n_jobs=None, random_state=None,
-                 verbose=0, callback=None):
+                 verbose=0, callback=None, class_weight=None):
+        self.class_weight = class_weight
         self.penalty = penalty
         self.cv = cv
         self.C_init = C_init
@@ -929,7 +975,7 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
             self.intercept_ = np.zeros(coef.shape[0])
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune ``C`` on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -937,12 +983,16 @@ class LinearSVCHyperGrad(ClassifierMixin, BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Class labels (any two or more classes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1): each sample's loss is multiplied by its
+            weight, as in scikit-learn's ``LinearSVC``, whose ``C`` multiplies the
+            weighted *sum* of the losses; the held-out losses are weighted means.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight=sample_weight)
 
     def decision_function(self, X):
         """Signed distances: shape (n_samples,) for two classes, (n_samples, n_classes)
@@ -1010,7 +1060,7 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
         -------
         self
         """
-        return super().fit(X, y, groups)
+        return super().fit(X, y, groups=groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_.T + intercept_``.
@@ -1204,7 +1254,7 @@ class _GLMHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": alpha}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune the penalty on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -1213,12 +1263,17 @@ class _GLMHyperGrad(RegressorMixin, BaseHyperGrad):
         y : array-like of shape (n_samples,)
             Targets in the datafit's domain (``y >= 0`` with a positive mean, or
             ``y > 0`` for the Gamma model).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1), in the training datafit (rescaled to sum
+            to ``n_samples``, as scikit-learn's ``PoissonRegressor``) and in the held-out
+            losses (weighted means, mean deviances); integer
+            weights fit as the rows repeated, zero weights as the rows dropped.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        return self._fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X):
         """Predicted means ``exp(X @ coef_ + intercept_)``.
@@ -1414,7 +1469,7 @@ class _RidgeHyperGrad(BaseHyperGrad):
         return {"alpha": float(lam[0]) * n_samples}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune ``alpha`` on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -1422,6 +1477,12 @@ class _RidgeHyperGrad(BaseHyperGrad):
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
             Targets (class labels of any type for the classifier).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample weights (None: all 1): each squared error is multiplied by its
+            weight, as in scikit-learn's ``Ridge``, whose ``alpha`` weighs the weighted
+            *sum* of squares (``alpha_ / sum(sample_weight)`` is the normalized
+            weight); the held-out losses are weighted means. Integer weights fit as
+            the rows repeated, zero weights as the rows dropped.
         groups : array-like of shape (n_samples,), default=None
             Group labels of the samples, for a group splitter as ``cv``
             (e.g. :class:`~sklearn.model_selection.GroupKFold`).
@@ -1430,7 +1491,7 @@ class _RidgeHyperGrad(BaseHyperGrad):
         -------
         self
         """
-        return self._fit(X, y, groups)
+        return self._fit(X, y, groups, sample_weight)
 
 
 _RIDGE_PARAMS = """
@@ -1763,10 +1824,11 @@ class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
             names["l1_ratio"] = l1_ratio
         return names
 
-    def _refit(self, model, X, y, lam):
+    def _refit(self, model, X, y, lam, sample_weight=None):
         """The joint fit (coefficients and scale) at ``lam``, from the intercept-only
-        model at the search's scale."""
-        full_map = model.make_map(X, model.encode(y), center=True)
+        model at the search's scale (``sample_weight``: None, see :meth:`fit`)."""
+        full_map = model.make_map(X, model.encode(y), center=True,
+                                  sample_weight=sample_weight)
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
         w, _, fixed = concomitant_fit(full_map, lam, solver, null_model(full_map))
         return fixed, w
@@ -1776,19 +1838,29 @@ class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         self.scale_ = pgmap.datafit.scale
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune ``alpha`` (and ``epsilon``) on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
+        sample_weight : None
+            Not supported: the Huber datafit takes no sample weights (its scale is
+            estimated jointly with the coefficients); anything but None raises a
+            ValueError.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
 
         Returns
         -------
         self
         """
-        return self._fit(X, y)
+        if sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} does not support sample_weight: the "
+                             "Huber datafit takes no sample weights.")
+        return self._fit(X, y, groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_ + intercept_``.

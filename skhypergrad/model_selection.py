@@ -42,12 +42,12 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._base import BaseHyperGrad, inner_setup
+from ._base import BaseHyperGrad, class_sample_weights, inner_setup
 from ._kernel_search_cv import fit_kernel_search, kernel_adapter
 from ._progress import Progress
 from ._scoring import (POLISH_EVALS, FoldScorer, FoldTransform, check_error_score,
-                       check_search_scoring, descended_name, fold_view, polish, scan_entry,
-                       transform_power)
+                       check_search_scoring, descended_name, fold_view, polish, routing_scorer,
+                       scan_entry, transform_power)
 from ._search_space import (GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchScales,
                             l2_scale, lam1_max)
 from ._threads import search_blas_limits
@@ -56,6 +56,8 @@ from ._validation import (atomic_fit, check_bounds, check_cv_size, check_sparse_
                           check_target, safe_lam_max, named, one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from ._parallel import design_entries, fold_n_jobs
+from ._routing import route_fit_params, search_router
+from .datafits import weighted
 from .models import from_estimator
 from .optimizers import get_optimizer
 from .penalties import (enet_sklearn_from_lam, huber_sklearn_from_lam, logistic_sklearn_from_lam,
@@ -164,10 +166,12 @@ def _loss_kind(final):
     return "log" if isinstance(final, LogisticRegression) else "squared"
 
 
-def _inner_model(final, y):
-    """The inner model of the final step (an L1 model for ``ElasticNet(l1_ratio=1)``)."""
+def _inner_model(final, y, n_samples=None):
+    """The inner model of the final step (an L1 model for ``ElasticNet(l1_ratio=1)``);
+    ``n_samples``: the ``n`` of a classifier's ``C`` (the sum of the sample weights),
+    its class weights applied by the search."""
     try:
-        model = from_estimator(final, y)
+        model = from_estimator(final, y, n_samples=n_samples, class_weight_applied=True)
     except ValueError as exc:
         raise ValueError(f"Unsupported estimator {type(final).__name__}: {exc}") from exc
     if model.penalty == "elasticnet" and model.lam[1] == 0:
@@ -304,8 +308,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         one. Its parameters say
         which ones are searched (see the table above); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
-        kept: the search runs on the nonnegative model. ``class_weight`` is not
-        supported. ``RidgeClassifier`` is scored by the squared error of its decision
+        kept: the search runs on the nonnegative model. A ``class_weight``
+        (``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``) weighs each fold's
+        training loss, computed on the fold's training rows as in ``GridSearchCV``.
+        ``RidgeClassifier`` is scored by the squared error of its decision
         function against the labels ``+-1`` (``"neg_squared_class_error"``, see
         :mod:`skhypergrad.ridge_classifier`).
     scoring : str, callable, list, tuple, set, dict or None, default=None
@@ -570,7 +576,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)  # the estimator is validated by its fit
     @atomic_fit
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None, **params):
         """Search the regularization parameters, then refit the best estimator.
 
         Parameters
@@ -585,6 +591,16 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             Targets (class labels of any type for ``LogisticRegression``).
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter given as ``cv``.
+        **params : dict
+            Parameters of the estimator's ``fit``, as ``GridSearchCV`` takes them
+            (see :mod:`skhypergrad._routing`): ``sample_weight``
+            (``step__sample_weight`` for a pipeline's final step), or, with
+            scikit-learn's metadata routing enabled, the parameters the estimator
+            and the scorer request. The final step's ``sample_weight`` weighs its
+            training loss on every fold (and in the refit, which gets every
+            parameter); the weights the scorer requests weigh the held-out losses.
+            A classifier's ``class_weight`` multiplies the training weights, computed
+            on each fold's training rows as the refit computes it on all of them.
 
         Returns
         -------
@@ -595,6 +611,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             with named("X and y"):
                 X, y, groups = indexable(X, y, groups)
             check_cv_size(self.cv, _num_samples(X))
+            if params:
+                raise ValueError(
+                    f"HyperGradSearchCV({type(final).__name__}()) takes no fit parameters "
+                    f"yet (got {', '.join(sorted(params))}): the kernel models' searches do "
+                    "not support sample weights.")
             return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups)
         kind = _loss_kind(final)
         classifier = kind in _CLASSIFICATION
@@ -608,8 +629,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         y = check_target(y, classifier=classifier, multi_output=multi_output)
         plan = check_search_scoring(self.scoring, self.refit, kind, final,
                                     len(np.unique(y)) if classifier else None, multi_output)
-        model = _inner_model(final, y)
-        n_samples = y.shape[0]
+        fit_params = route_fit_params(self, routing_scorer(self.scoring, final), X, groups,
+                                      params)
+        groups = fit_params.groups
+        class_weight = getattr(final, "class_weight", None) if classifier else None
+        fit_weight = class_sample_weights(class_weight, y, fit_params.sample_weight)
+        # the n of C and of a sum of losses' alpha: the sum of the weights of the refit's
+        n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
+        model = _inner_model(final, y, n_samples)
+        if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
+            raise ValueError(f"{type(final).__name__} cannot be searched with sample "
+                             "weights: its datafit takes none.")
         logistic = kind in ("log", "squared_hinge")
         space = _Space(prefix, ("C",) if logistic else ("alpha",), logistic, n_samples,
                        ridge=isinstance(final, (Ridge, RidgeClassifier)))
@@ -626,17 +656,24 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                         for name in plan.scorers])
         parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits)),
                             pre_dispatch=self.pre_dispatch)
+        sw = fit_params.sample_weight
+        train_weights = [class_sample_weights(class_weight, y[train], _rows(sw, train))
+                         for train, _ in splits]
         folds = parallel(
             delayed(prepare_fold)(preprocessing, X, y, train, test,
-                                   n_samples / len(train) if space.sum_of_losses else 1.0)
-            for train, test in splits)
+                                  n_samples / _total(w_train, train)
+                                  if space.sum_of_losses else 1.0,
+                                  w_train, fit_params.score_weight)
+            for (train, test), w_train in zip(splits, train_weights))
         # constants the datafit estimates (Huber's scale), once, on the first training fold
         model = model.with_data_constants(folds[0].X_train, model.encode(folds[0].y_train),
                                           _fold_lam(model, model.lam, folds[0].scale))
         lam0, bounds, candidates = self._start(model, folds, space, _DEFAULTS[kind])
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
-                                                self.random_state, model.get_datafit())
+                                                self.random_state,
+                                                weighted(model.get_datafit(), fit_weight),
+                                                weighted=fit_weight is not None)
         stopped = [False]  # whether callback asked the search to stop
         callback = self._entry_callback(plan, space, stopped)
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch,
@@ -676,7 +713,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
             t0 = time.perf_counter()
-            self.best_estimator_.fit(X, y)
+            self.best_estimator_.fit(X, y, **fit_params.estimator)
             self.refit_time_ = time.perf_counter() - t0
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
@@ -735,12 +772,15 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         parts = {}
         if plan.transform != "identity":
             parts["transform"] = FoldTransform(plan.transform, [f.y_test for f in folds],
-                                               transform_power(kind, final))
+                                               transform_power(kind, final),
+                                               [f.score_weight_test for f in folds])
         if plan.rescore:
             column = final.intercept_scaling \
                 if isinstance(final, LinearSVC) and final.fit_intercept else None
             parts["views"] = parallel(delayed(fold_view)(final, fold, column,
-                                                         model.fit_intercept)
+                                                         model.fit_intercept,
+                                                         _weight_params(fold.score_weight_test),
+                                                         _weight_params(fold.score_weight_train))
                                       for fold in folds)
             parts["scorer"] = FoldScorer(plan.scorers, error_score)
         return parts
@@ -749,7 +789,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """``(lam0, bounds, candidates)``: bounds in the user's parameter or relative to the
         data, and either the scan's paths (``init="scan"``) or the estimator's ``lam``,
         off the flat region, in bounds."""
-        maps = [model.make_map(f.X_train, model.encode(f.y_train)) for f in folds]
+        maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
+                for f in folds]
         scales = SearchScales(
             max(safe_lam_max(lam1_max(m), f.X_train, f.y_train) / f.scale
                 for m, f in zip(maps, folds)),
@@ -804,6 +845,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                 _store(results, "train_" + name, trains[name], splits=True)
         return results
 
+    def get_metadata_routing(self):
+        """The routing of the search's parameters, as ``GridSearchCV``'s: ``fit`` to the
+        estimator's ``fit``, ``fit`` and ``score`` to the scorer's ``score``, ``fit``
+        to the splitter's ``split`` (see :mod:`skhypergrad._routing`).
+
+        Returns
+        -------
+        sklearn.utils.metadata_routing.MetadataRouter
+        """
+        return search_router(self, routing_scorer(self.scoring, _unwrap(self.estimator)[0]))
+
     def score(self, X, y):
         """Score of the refit estimator on ``(X, y)`` by the refit scorer, as
         ``GridSearchCV``: ``scorer_`` (``scorer_[refit]`` with several metrics), the
@@ -852,6 +904,22 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Class labels of the refit classifier (``refit=True``)."""
         _best_estimator_has("classes_")(self)
         return self.best_estimator_.classes_
+
+
+def _rows(values, rows):
+    """``values[rows]``, None for None."""
+    return None if values is None else values[rows]
+
+
+def _weight_params(weights):
+    """The scorers' keyword arguments of a fold's rows: ``{"sample_weight": weights}``,
+    None without weights."""
+    return None if weights is None else {"sample_weight": weights}
+
+
+def _total(weights, rows):
+    """The sum of ``weights`` (the number of ``rows`` for None)."""
+    return len(rows) if weights is None else float(np.sum(weights))
 
 
 def _scoring_label(scoring):

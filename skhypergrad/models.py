@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 
-from .datafits import BaseDatafit, check_datafit, datafit_class
+from .datafits import BaseDatafit, check_datafit, datafit_class, weighted
 from .fixed_point import ProxGradMap
 from .glm import Tweedie
 from .huber import Huber
@@ -224,7 +224,7 @@ class InnerModel:
                              f"{datafit.n_hyper}), got lam of shape {lam.shape}.")
         return np.concatenate([pen.check_lam(lam[:k], n_features), check_hyper(lam[k:])])
 
-    def make_map(self, X, y_encoded, lipschitz=None, center=False):
+    def make_map(self, X, y_encoded, lipschitz=None, center=False, sample_weight=None):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.
 
         Parameters
@@ -240,12 +240,16 @@ class InnerModel:
             Centre a dense ``X`` when the model fits an intercept (see
             :class:`~skhypergrad.fixed_point.ProxGradMap`): what the criteria and
             estimators do, so that shifting the columns or the target changes nothing.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows (rescaled to mean 1): the datafit is then
+            :func:`~skhypergrad.datafits.weighted`, the mean of ``s_i`` times the losses.
 
         Returns
         -------
         ProxGradMap
         """
-        return ProxGradMap(self.get_datafit(), self.get_penalty(), X, y_encoded,
+        return ProxGradMap(weighted(self.get_datafit(), sample_weight), self.get_penalty(),
+                           X, y_encoded,
                            fit_intercept=self.fit_intercept, lipschitz=lipschitz,
                            center=center)
 
@@ -259,11 +263,12 @@ class InnerModel:
                 + (f", classes={short(self.classes)})" if self.classes is not None else ")"))
 
 
-def from_estimator(estimator, y):
+def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
     r"""The inner model and hyperparameters of a scikit-learn linear model.
 
     Conversions (``n`` is the number of samples of ``y``, the *full* training
-    set given to the estimator):
+    set given to the estimator, or ``n_samples``: the sum of the sample weights of
+    a weighted fit, whose ``C`` multiplies the weighted sum of the losses):
 
     ==========================================  ===========================================
     estimator                                   ``lam``
@@ -321,6 +326,12 @@ def from_estimator(estimator, y):
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
+    n_samples : float, default=None
+        The ``n`` of the conversions above when it is not the number of targets.
+    class_weight_applied : bool, default=False
+        Whether the caller multiplies the estimator's ``class_weight`` into the sample
+        weights of the datafit itself (the inner model has none); otherwise an
+        estimator with a ``class_weight`` raises a ValueError.
 
     Returns
     -------
@@ -363,9 +374,10 @@ def from_estimator(estimator, y):
         C = float(estimator.C)
         if not 0 < C < np.inf:
             raise ValueError(f"LogisticRegression needs a finite C > 0, got C={estimator.C!r}.")
-        if getattr(estimator, "class_weight", None) is not None:
-            raise ValueError("LogisticRegression(class_weight=...) is not supported.")
-        n = len(y)
+        if getattr(estimator, "class_weight", None) is not None and not class_weight_applied:
+            raise ValueError("LogisticRegression(class_weight=...) is not supported here: "
+                             "weigh the samples by class instead.")
+        n = len(y) if n_samples is None else n_samples
         lam = logistic_lam_from_sklearn(C, rho, n)
         classes = LabelEncoder().fit(np.asarray(y)).classes_
         datafit = "logistic" if len(classes) == 2 else "multinomial"
@@ -378,15 +390,16 @@ def from_estimator(estimator, y):
         return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
                           lam=lam).bind(y)
     if isinstance(estimator, LinearSVC):
-        return _svc_model(estimator, y)
+        return _svc_model(estimator, y, n_samples, class_weight_applied)
     if isinstance(estimator, (Ridge, RidgeClassifier)):
-        return _ridge_model(estimator, y)
+        return _ridge_model(estimator, y, n_samples, class_weight_applied)
     if isinstance(estimator, HuberRegressor):
         alpha, epsilon = float(estimator.alpha), float(estimator.epsilon)
         if not (alpha > 0 and epsilon >= 1):
             raise ValueError(f"HuberRegressor needs alpha > 0 and epsilon >= 1, got "
                              f"alpha={estimator.alpha!r}, epsilon={estimator.epsilon!r}.")
-        lam = np.append(huber_lam_from_sklearn(alpha, 0.0, len(y)), epsilon)
+        lam = np.append(huber_lam_from_sklearn(alpha, 0.0, len(y) if n_samples is None
+                                                           else n_samples), epsilon)
         return InnerModel(Huber(epsilon), "l2", bool(estimator.fit_intercept), lam=lam)
     raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier, "
                      f"LogisticRegression, LinearSVC, PoissonRegressor, GammaRegressor, "
@@ -422,7 +435,7 @@ def _glm_datafit(estimator):
     return Tweedie(power)
 
 
-def _svc_model(estimator, y):
+def _svc_model(estimator, y, n_samples=None, class_weight_applied=False):
     """The inner model of a ``LinearSVC`` (see :func:`from_estimator`)."""
     if estimator.loss != "squared_hinge":
         raise ValueError(f"LinearSVC(loss={estimator.loss!r}) is not differentiable; "
@@ -430,13 +443,15 @@ def _svc_model(estimator, y):
     if getattr(estimator, "multi_class", "ovr") != "ovr":
         raise ValueError(f"LinearSVC(multi_class={estimator.multi_class!r}) is not "
                          "supported; use multi_class='ovr'.")
-    if estimator.class_weight is not None:
-        raise ValueError("LinearSVC(class_weight=...) is not supported.")
+    if estimator.class_weight is not None and not class_weight_applied:
+        raise ValueError("LinearSVC(class_weight=...) is not supported here: weigh the "
+                         "samples by class instead.")
     C = float(estimator.C)
     if not 0 < C < np.inf:
         raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
     return InnerModel("squared_hinge", estimator.penalty, False,
-                      lam=svc_lam_from_sklearn(C, len(y))).bind(y)
+                      lam=svc_lam_from_sklearn(C, len(y) if n_samples is None
+                                               else n_samples)).bind(y)
 
 
 def _multitask_model(estimator, y):
@@ -494,7 +509,7 @@ def _logistic_l1_ratio(estimator):
     return rho
 
 
-def _ridge_model(estimator, y):
+def _ridge_model(estimator, y, n_samples=None, class_weight_applied=False):
     r"""The inner model of a ``Ridge`` / ``RidgeClassifier`` (see :func:`from_estimator`):
     least squares with the :class:`~skhypergrad.penalties.L2` penalty at
     :math:`\lambda_2 = \alpha / n`; for ``RidgeClassifier``, on the targets
@@ -509,9 +524,10 @@ def _ridge_model(estimator, y):
                          f"alpha={estimator.alpha!r}.")
     if getattr(estimator, "positive", False):
         raise ValueError(f"{name}(positive=True) is not supported.")
-    if getattr(estimator, "class_weight", None) is not None:
-        raise ValueError(f"{name}(class_weight=...) is not supported.")
-    lam = np.array([float(alpha) / len(y)])
+    if getattr(estimator, "class_weight", None) is not None and not class_weight_applied:
+        raise ValueError(f"{name}(class_weight=...) is not supported here: weigh the "
+                         "samples by class instead.")
+    lam = np.array([float(alpha) / (len(y) if n_samples is None else n_samples)])
     if isinstance(estimator, RidgeClassifier):
         return InnerModel("squared_classifier", "l2", bool(estimator.fit_intercept),
                           lam=lam).bind(y)

@@ -25,7 +25,8 @@ same number from a decision function, for scikit-learn's scorers.
 import numpy as np
 
 from ._outer_loss import register_outer_loss
-from .datafits import Quadratic, register_datafit
+from .datafits import (Quadratic, check_sample_weight, per_weight, register_datafit,
+                       weighted_mean)
 from .multitask import MultiTaskQuadratic
 
 __all__ = ["SquaredClassifier", "SquaredClassifierOvR", "squared_class_error",
@@ -89,9 +90,21 @@ class SquaredClassifierOvR(MultiTaskQuadratic):
     is_classifier = True
     multi_output = False
     outer_losses = ("squared_class_error",)
+    accepts_sample_weight = True
 
     def __init__(self, n_classes):
         super().__init__(n_classes)
+
+    def loss(self, y, z, sample_weight=None):
+        r""":math:`\frac{1}{2n}\sum_i s_i \|Y_i - z_i\|^2` (:math:`s_i = 1` without
+        ``sample_weight``)."""
+        r = y - z
+        return 0.5 * weighted_mean(np.sum(r * r, axis=1), sample_weight)
+
+    def dual_term(self, y, theta, sample_weight=None):
+        r""":math:`\sum_{ik} \theta_{ik} Y_{ik} - n\sum_{ik} \theta_{ik}^2 / (2 s_i)`."""
+        return float(np.vdot(theta, y)) - 0.5 * y.shape[0] * float(
+            np.vdot(theta, per_weight(theta, sample_weight)))
 
     @property
     def n_classes(self):
@@ -120,13 +133,15 @@ class SquaredClassifierOvR(MultiTaskQuadratic):
 register_outer_loss("squared_class_error", lambda datafit: (datafit, 2.0 / datafit.n_outputs))
 
 
-def squared_class_error(y_true, decision, *, labels=None):
+def squared_class_error(y_true, decision, *, labels=None, sample_weight=None):
     r"""Mean squared error of a decision function against the labels :math:`\pm 1`.
 
     Two classes (``decision`` of shape (n,), positive for ``labels[1]``):
     :math:`\frac1n\sum_i (y_i - d_i)^2`, :math:`y_i = \pm 1`. More (shape (n, K),
     column ``k`` for ``labels[k]``): :math:`\frac{1}{nK}\sum_{ik} (Y_{ik} - d_{ik})^2`.
-    It is the held-out loss a search of ``RidgeClassifier`` minimizes.
+    It is the held-out loss a search of ``RidgeClassifier`` minimizes. With
+    ``sample_weight``, the weighted mean over the samples,
+    :math:`\sum_i s_i \ell_i / \sum_i s_i`.
 
     Parameters
     ----------
@@ -135,12 +150,15 @@ def squared_class_error(y_true, decision, *, labels=None):
     labels : array-like, default=None
         The classes in the order of the decision function's columns (the sorted
         labels of ``y_true`` when None).
+    sample_weight : array-like of shape (n_samples,), default=None
 
     Returns
     -------
     float
     """
     y_true = np.asarray(y_true)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, y_true.shape[0])
     decision = np.asarray(decision, dtype=np.float64)
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     idx = np.searchsorted(labels, y_true)
@@ -148,12 +166,14 @@ def squared_class_error(y_true, decision, *, labels=None):
                                                  != y_true):
         raise ValueError("y_true has labels outside labels.")
     target = 2.0 * idx - 1.0 if decision.ndim == 1 else _signs(idx, labels.shape[0])
-    return float(np.mean((target - decision) ** 2))
+    sq = (target - decision) ** 2
+    return weighted_mean(sq if sq.ndim == 1 else sq.mean(axis=1), sample_weight)
 
 
-def squared_class_error_scorer(estimator, X, y):
+def squared_class_error_scorer(estimator, X, y, sample_weight=None):
     """Scorer (greater is better): ``-squared_class_error(y, estimator.decision_function(X),
-    labels=estimator.classes_)``, e.g. ``GridSearchCV(RidgeClassifier(), ...,
-    scoring=squared_class_error_scorer)``; :class:`~skhypergrad.HyperGradSearchCV`'s
-    ``"neg_squared_class_error"``."""
-    return -squared_class_error(y, estimator.decision_function(X), labels=estimator.classes_)
+    labels=estimator.classes_, sample_weight=sample_weight)``, e.g.
+    ``GridSearchCV(RidgeClassifier(), ..., scoring=squared_class_error_scorer)``;
+    :class:`~skhypergrad.HyperGradSearchCV`'s ``"neg_squared_class_error"``."""
+    return -squared_class_error(y, estimator.decision_function(X), labels=estimator.classes_,
+                                sample_weight=sample_weight)

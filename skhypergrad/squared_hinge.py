@@ -33,7 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._outer_loss import register_outer_loss
-from .datafits import BaseDatafit, register_datafit
+from .datafits import (BaseDatafit, check_sample_weight, per_weight, register_datafit,
+                       weighted_mean)
 
 __all__ = ["SquaredHinge", "SquaredHingeOvR", "squared_hinge_loss", "squared_hinge_scorer",
            "append_intercept_column"]
@@ -44,15 +45,16 @@ def _margins(y, z):
     return np.maximum(1.0 - y * z, 0.0)
 
 
-def _conjugate_sum(y, theta, n):
+def _conjugate_sum(y, theta, n, sample_weight=None):
     r""":math:`-\sum_i f_i^*(-\theta_i)` of :math:`f_i(u) = \max(0, 1 - y_i u)^2 / n`:
     :math:`f_i^*(v) = y_i v + n v^2 / 4` for :math:`y_i v \le 0` (:math:`+\infty`
     otherwise), so the sum is :math:`\sum_i y_i\theta_i - n\theta_i^2/4`, and
-    :math:`-\infty` when some :math:`y_i \theta_i < 0`."""
+    :math:`-\infty` when some :math:`y_i \theta_i < 0`; with weights :math:`s_i`
+    (``f_i`` times :math:`s_i`), :math:`\sum_i y_i\theta_i - n\theta_i^2/(4 s_i)`."""
     a = y * theta
     if np.any(a < 0):
         return -np.inf
-    return float(np.sum(a) - 0.25 * n * np.sum(theta * theta))
+    return float(np.sum(a) - 0.25 * n * np.sum(theta * per_weight(theta, sample_weight)))
 
 
 @register_datafit
@@ -73,6 +75,7 @@ class SquaredHinge(BaseDatafit):
     outer_losses = ("squared_hinge",)
     newton_model = "diagonal"
     kernel_code = 3
+    accepts_sample_weight = True
 
     @classmethod
     def for_classes(cls, n_classes):
@@ -92,9 +95,9 @@ class SquaredHinge(BaseDatafit):
     def intercept_only(self, y):
         return np.array([float(np.mean(y))])
 
-    def loss(self, y, z):
+    def loss(self, y, z, sample_weight=None):
         m = _margins(y, z)
-        return float(m @ m) / y.shape[0]
+        return weighted_mean(m * m, sample_weight)
 
     def raw_grad(self, y, z):
         return -2.0 * y * _margins(y, z) / y.shape[0]
@@ -102,10 +105,10 @@ class SquaredHinge(BaseDatafit):
     def raw_hessp(self, y, z, dz):
         return np.where(y * z < 1.0, 2.0 / y.shape[0], 0.0) * dz
 
-    def dual_term(self, y, theta):
-        r""":math:`\sum_i y_i\theta_i - n\theta_i^2/4` (:math:`-\infty` unless every
+    def dual_term(self, y, theta, sample_weight=None):
+        r""":math:`\sum_i y_i\theta_i - n\theta_i^2/(4 s_i)` (:math:`-\infty` unless every
         :math:`y_i\theta_i \ge 0`)."""
-        return _conjugate_sum(y, theta, y.shape[0])
+        return _conjugate_sum(y, theta, y.shape[0], sample_weight)
 
     def __repr__(self):
         return "SquaredHinge()"
@@ -133,6 +136,7 @@ class SquaredHingeOvR(BaseDatafit):
     outer_losses = ("squared_hinge",)
     newton_model = "separable"
     kernel_code = 3
+    accepts_sample_weight = True
 
     def __init__(self, n_classes):
         self.n_classes = int(n_classes)
@@ -175,9 +179,9 @@ class SquaredHingeOvR(BaseDatafit):
     def intercept_only(self, y):
         return self._signs(y).mean(axis=0)
 
-    def loss(self, y, z):
+    def loss(self, y, z, sample_weight=None):
         m = _margins(self._signs(y), z)
-        return float(np.sum(m * m)) / y.shape[0]
+        return weighted_mean(np.sum(m * m, axis=1), sample_weight)
 
     def raw_grad(self, y, z):
         Y = self._signs(y)
@@ -186,9 +190,9 @@ class SquaredHingeOvR(BaseDatafit):
     def raw_hessp(self, y, z, dz):
         return np.where(self._signs(y) * z < 1.0, 2.0 / y.shape[0], 0.0) * dz
 
-    def dual_term(self, y, theta):
+    def dual_term(self, y, theta, sample_weight=None):
         r"""The binary :meth:`SquaredHinge.dual_term` summed over the classes."""
-        return _conjugate_sum(self._signs(y), theta, y.shape[0])
+        return _conjugate_sum(self._signs(y), theta, y.shape[0], sample_weight)
 
     def __repr__(self):
         return f"SquaredHingeOvR(n_classes={self.n_classes})"
@@ -199,14 +203,15 @@ register_datafit(SquaredHingeOvR)
 register_outer_loss("squared_hinge", lambda datafit: (datafit, 1.0))
 
 
-def squared_hinge_loss(y_true, decision, *, labels=None):
+def squared_hinge_loss(y_true, decision, *, labels=None, sample_weight=None):
     r"""Mean squared hinge of a decision function, summed over classes for one-vs-rest.
 
     Two classes (``decision`` of shape (n,), positive for ``labels[1]``):
     :math:`\frac1n\sum_i \max(0, 1 - y_i d_i)^2`, :math:`y_i = \pm 1`. More
     (shape (n, K), column ``k`` for ``labels[k]``):
     :math:`\frac1n\sum_i\sum_k \max(0, 1 - Y_{ik} d_{ik})^2`. It is the held-out
-    loss ``"squared_hinge"`` the search minimizes.
+    loss ``"squared_hinge"`` the search minimizes. With ``sample_weight``, the
+    weighted mean :math:`\sum_i s_i \ell_i / \sum_i s_i`.
 
     Parameters
     ----------
@@ -215,12 +220,15 @@ def squared_hinge_loss(y_true, decision, *, labels=None):
     labels : array-like, default=None
         The classes in the order of the decision function's columns (sorted
         ``y_true`` labels when None).
+    sample_weight : array-like of shape (n_samples,), default=None
 
     Returns
     -------
     float
     """
     y_true = np.asarray(y_true)
+    if sample_weight is not None:
+        sample_weight = check_sample_weight(sample_weight, y_true.shape[0])
     decision = np.asarray(decision, dtype=np.float64)
     labels = np.unique(y_true) if labels is None else np.asarray(labels)
     idx = np.searchsorted(labels, y_true)
@@ -228,16 +236,17 @@ def squared_hinge_loss(y_true, decision, *, labels=None):
                                                  != y_true):
         raise ValueError("y_true has labels outside labels.")
     if decision.ndim == 1:
-        return SquaredHinge().loss(2.0 * idx - 1.0, decision)
-    return SquaredHingeOvR(labels.shape[0]).loss(idx, decision)
+        return SquaredHinge().loss(2.0 * idx - 1.0, decision, sample_weight)
+    return SquaredHingeOvR(labels.shape[0]).loss(idx, decision, sample_weight)
 
 
-def squared_hinge_scorer(estimator, X, y):
+def squared_hinge_scorer(estimator, X, y, sample_weight=None):
     """Scorer (greater is better): ``-squared_hinge_loss(y, estimator.decision_function(X),
-    labels=estimator.classes_)``, e.g. ``GridSearchCV(LinearSVC(), ...,
-    scoring=squared_hinge_scorer)``; :class:`~skhypergrad.HyperGradSearchCV`'s
-    ``"neg_squared_hinge"``."""
-    return -squared_hinge_loss(y, estimator.decision_function(X), labels=estimator.classes_)
+    labels=estimator.classes_, sample_weight=sample_weight)``, e.g.
+    ``GridSearchCV(LinearSVC(), ..., scoring=squared_hinge_scorer)``;
+    :class:`~skhypergrad.HyperGradSearchCV`'s ``"neg_squared_hinge"``."""
+    return -squared_hinge_loss(y, estimator.decision_function(X), labels=estimator.classes_,
+                               sample_weight=sample_weight)
 
 
 def append_intercept_column(X, intercept_scaling=1.0):

@@ -161,3 +161,13 @@ def test_search_cv_near_the_grid(name, X, y):
         ref = GridSearchCV(SVC(), {k: [v] for k, v in search.best_params_.items()},
                            cv=cv).fit(X, y)
     assert search.best_score_ == pytest.approx(ref.best_score_, abs=1e-12)
+
+
+def test_search_refuses_sample_weight_clearly():
+    """The kernel searches take no fit parameters: sample weights are refused, never
+    ignored."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match="sample weights"):
+        HyperGradSearchCV(SVC(), cv=3).fit(X, y, sample_weight=np.ones(30))

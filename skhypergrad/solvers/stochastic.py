@@ -129,6 +129,9 @@ class StochasticProxGradient(BaseSolver):
     # -- settings -------------------------------------------------------------------
     def _check_params(self, pgmap):
         kind = pgmap.datafit.kernel_code
+        if pgmap.datafit.sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} (solver='saga') does not take sample "
+                             "weights; use solver='cd' or 'fista'.")
         if kind not in SUPPORTED_KINDS:
             raise ValueError(f"{type(self).__name__} needs a datafit with a minibatch kernel "
                              f"(kernel_code in {SUPPORTED_KINDS}), got {pgmap.datafit!r} "
