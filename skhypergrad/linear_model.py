@@ -1838,17 +1838,17 @@ class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         self.scale_ = pgmap.datafit.scale
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None, groups=None):
+    def fit(self, X, y, groups=None):
         """Tune ``alpha`` (and ``epsilon``) on ``(X, y)``, then refit on all of it.
+
+        Sample weights are not supported (no ``sample_weight`` parameter): the
+        Huber datafit takes none, its scale being estimated jointly with the
+        coefficients.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
-        sample_weight : None
-            Not supported: the Huber datafit takes no sample weights (its scale is
-            estimated jointly with the coefficients); anything but None raises a
-            ValueError.
         groups : array-like of shape (n_samples,), default=None
             Group labels of the samples, for a group splitter as ``cv``
             (e.g. :class:`~sklearn.model_selection.GroupKFold`).
@@ -1857,9 +1857,6 @@ class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         -------
         self
         """
-        if sample_weight is not None:
-            raise ValueError(f"{type(self).__name__} does not support sample_weight: the "
-                             "Huber datafit takes no sample weights.")
         return self._fit(X, y, groups)
 
     def predict(self, X):
