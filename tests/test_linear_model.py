@@ -29,8 +29,7 @@ from _checks import cv_weight_checks
 # small searches: the checks fit each estimator dozens of times on tiny data
 ESTIMATORS = [LassoHyperGrad(cv=3, max_iter=5), ElasticNetHyperGrad(cv=3, max_iter=5),
               WeightedLassoHyperGrad(cv=3, max_iter=5),
-              LogisticRegressionHyperGrad(cv=3, max_iter=5),
-              LogisticRegressionHyperGrad(penalty="elasticnet", cv=3, max_iter=5)]
+              LogisticRegressionHyperGrad(cv=3, max_iter=5)]
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=cv_weight_checks)

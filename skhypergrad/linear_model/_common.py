@@ -63,7 +63,7 @@ _COMMON_DOC = """
 _COMMON_ATTRS = """
     intercept_ : float or ndarray
     n_iter_ : int
-        Outer steps taken.
+        Outer iterations run (at least 1 once the descent started).
     n_evals_ : int
         Criterion evaluations (each solves the inner problem once per fold).
     best_loss_ : float
