@@ -45,7 +45,7 @@ from numba import njit
 from .fixed_point import FixedPointMap
 
 __all__ = ["smo", "intercept_from_gradient", "project_box_hyperplane", "SVCDualMap",
-           "free_set"]
+           "free_set", "upper_bounds"]
 
 #: smallest curvature of a pair (libsvm's tau)
 _TAU = 1e-12
@@ -61,7 +61,7 @@ def _smo(K, y, C, a, G, tol, max_iter):
         gmax = -np.inf
         i = -1
         for t in range(n):
-            if (y[t] > 0 and a[t] < C) or (y[t] < 0 and a[t] > 0):
+            if (y[t] > 0 and a[t] < C[t]) or (y[t] < 0 and a[t] > 0):
                 m = -y[t] * G[t]
                 if m > gmax:
                     gmax = m
@@ -71,7 +71,7 @@ def _smo(K, y, C, a, G, tol, max_iter):
         j = -1
         best = np.inf
         for t in range(n):
-            if (y[t] > 0 and a[t] > 0) or (y[t] < 0 and a[t] < C):
+            if (y[t] > 0 and a[t] > 0) or (y[t] < 0 and a[t] < C[t]):
                 m = -y[t] * G[t]
                 if m < gmin:
                     gmin = m
@@ -95,33 +95,35 @@ def _smo(K, y, C, a, G, tol, max_iter):
         s = (-y[i] * G[i] + y[j] * G[j]) / curv
         # feasibility: 0 <= a_i + y_i s <= C and 0 <= a_j - y_j s <= C, s >= 0
         if y[i] > 0:
-            s = min(s, C - a[i])
+            s = min(s, C[i] - a[i])
         else:
             s = min(s, a[i])
         if y[j] > 0:
             s = min(s, a[j])
         else:
-            s = min(s, C - a[j])
+            s = min(s, C[j] - a[j])
         if s <= 0:
             break
         a[i] += y[i] * s
         a[j] -= y[j] * s
         # snap to the bounds (no rounding residue that would leave a coordinate free)
         for t in (i, j):
-            if a[t] < 1e-14 * C:
+            if a[t] < 1e-14 * C[t]:
                 a[t] = 0.0
-            elif a[t] > C * (1 - 1e-14):
-                a[t] = C
+            elif a[t] > C[t] * (1 - 1e-14):
+                a[t] = C[t]
         for t in range(n):
             G[t] += s * y[t] * (K[t, i] - K[t, j])
     return it, gap
 
 
 def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
-    """Solve the binary SVC dual (module docstring) by SMO.
+    r"""Solve the binary SVC dual (module docstring) by SMO.
 
     With ``p``, the same solver minimizes :math:`\frac12 a^T Q a + p^T a` under the same
-    constraints (libsvm's generic form; the SVC's is ``p = -1``).
+    constraints (libsvm's generic form; the SVC's is ``p = -1``). With an array ``C``, the
+    box is :math:`0 \le a_i \le C_i` (libsvm's per-sample bounds: ``sample_weight``
+    gives :math:`C_i = C w_i`).
 
     Parameters
     ----------
@@ -129,7 +131,8 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
         Kernel of the training rows.
     y : ndarray of shape (n,)
         Labels in {-1, +1} (float).
-    C : float
+    C : float or ndarray of shape (n,)
+        Upper bound of every coefficient, or of each (positive).
     a0 : ndarray of shape (n,), default=None
         Feasible start (warm start): clipped to ``[0, C]`` and, if that breaks
         :math:`y^T a = 0`, replaced by zero.
@@ -150,9 +153,9 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
         The KKT violation reached.
     """
     n = y.shape[0]
-    C = float(C)
+    C = upper_bounds(C, n)
     a = np.zeros(n) if a0 is None else np.clip(np.asarray(a0, dtype=np.float64), 0.0, C)
-    if abs(float(y @ a)) > 1e-12 * max(C, 1.0) * n:
+    if abs(float(y @ a)) > 1e-12 * max(float(C.max()), 1.0) * n:
         a = np.zeros(n)
     G = y * (K @ (a * y)) + (-1.0 if p is None else p)
     max_iter = max(10_000_000, 100 * n) if max_iter is None else int(max_iter)
@@ -160,9 +163,22 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
     return a, G, int(it), float(gap)
 
 
+def upper_bounds(C, n):
+    """``C`` as the array of the ``n`` upper bounds (a scalar repeated; an array checked:
+    shape ``(n,)``, positive)."""
+    if np.ndim(C) == 0:
+        return np.full(n, float(C))
+    C = np.ascontiguousarray(C, dtype=np.float64)
+    if C.shape != (n,):
+        raise ValueError(f"C has shape {C.shape}; expected a scalar or shape ({n},).")
+    if not np.all(C > 0):
+        raise ValueError("The upper bounds C must be positive.")
+    return C
+
+
 def free_set(a, C, rtol=1e-10):
-    """Boolean masks ``(free, upper)``: :math:`0 < a_i < C`, and :math:`a_i = C`
-    (within ``rtol * C``)."""
+    """Boolean masks ``(free, upper)``: :math:`0 < a_i < C_i`, and :math:`a_i = C_i`
+    (within ``rtol * C_i``); ``C`` a scalar or per-sample bounds."""
     upper = a >= C * (1 - rtol)
     free = (a > C * rtol) & ~upper
     return free, upper
@@ -170,7 +186,8 @@ def free_set(a, C, rtol=1e-10):
 
 def intercept_from_gradient(a, G, y, C):
     r""":math:`\rho`: the mean of :math:`y_i G_i` on the free coefficients, or (none
-    free) the middle of its feasible interval, as libsvm."""
+    free) the middle of its feasible interval, as libsvm (``C`` a scalar or per-sample
+    bounds)."""
     free, upper = free_set(a, C)
     yG = y * G
     if np.any(free):

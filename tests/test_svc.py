@@ -44,6 +44,23 @@ def test_smo_is_libsvm(kernel, C, gamma):
         np.testing.assert_allclose(a * y, coef, atol=1e-5 * C)
 
 
+def test_smo_per_sample_bounds_is_libsvm_sample_weight():
+    """An array C (C_i = C w_i) gives SVC(sample_weight=w)'s dual coefficients to 1e-5."""
+    X, y = _binary()
+    w = np.random.RandomState(1).uniform(0.2, 3.0, y.shape[0])
+    K = rbf_kernel(X, gamma=0.5)
+    a, G, _, gap = smo(K, y, 2.0 * w, tol=1e-12)
+    assert gap < 1e-11
+    sk = SVC(C=2.0, gamma=0.5, tol=1e-12).fit(X, y, sample_weight=w)
+    coef = np.zeros(y.shape[0])
+    coef[sk.support_] = sk.dual_coef_[0]
+    np.testing.assert_allclose(a * y, coef, atol=1e-5)
+    rho = intercept_from_gradient(a, G, y, 2.0 * w)
+    np.testing.assert_allclose(K @ (a * y) - rho, sk.decision_function(X), atol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        smo(K, y, np.ones(3))
+
+
 def test_projection_is_the_nearest_feasible_point():
     """The projection is feasible, and no feasible pair move brings it closer to z."""
     rng = np.random.RandomState(0)
