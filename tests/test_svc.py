@@ -141,9 +141,17 @@ def test_linear_hypergradient_matches_central_differences(engine):
     np.testing.assert_allclose(grad, fd, rtol=1e-5)
 
 
-@parametrize_with_checks([SVCHyperGrad(cv=3, max_iter=2)])
+def _expected_failures(estimator):
+    """The check of extreme class weights (1000 against 1e-4) expects the predictions of
+    the weighted fit at a fixed ``C``; the search picks ``C`` by the held-out accuracy
+    (not weighted by class, as ``GridSearchCV``'s), which undoes such a weighting."""
+    return {"check_class_weight_classifiers": "C is tuned by the unweighted accuracy"}
+
+
+@parametrize_with_checks([SVCHyperGrad(cv=3, max_iter=2)],
+                         expected_failed_checks=_expected_failures)
 def test_sklearn_compatible(estimator, check):
-    """Every scikit-learn estimator check passes."""
+    """Every scikit-learn estimator check passes, but the one of extreme class weights."""
     check(estimator)
 
 
