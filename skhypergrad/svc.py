@@ -38,6 +38,7 @@ reaching 0 or ``C``) the loss has a kink and this is one of its one-sided deriva
 import numbers
 
 import numpy as np
+from numba import njit
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
@@ -55,7 +56,8 @@ from .kernel_ridge import default_gamma
 from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
 from .svm import SVCDualMap, free_set, intercept_from_gradient, smo
 
-__all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss", "fold_weights"]
+__all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss", "fold_weights",
+           "training_weights"]
 
 _C_FACTORS = 10.0 ** np.arange(-2, 4)
 _GAMMA_FACTORS = 10.0 ** np.arange(-3, 3)
@@ -73,6 +75,31 @@ _STALL = (3, 1e-3)
 
 #: bounds of the held-out scaling of the decision function
 _SCALE_RANGE = (1e-6, 1e6)
+
+
+@njit(cache=True)
+def _log_scale(m, v, t, lo, hi):
+    r""":math:`\log s^*` of :func:`scaled_logistic_loss` (margins ``m``, normalized
+    weights ``v``): Newton's method on :math:`\log s` from ``t``, steps clipped to 2,
+    within ``[lo, hi]``."""
+    t = min(max(t, lo), hi)
+    for _ in range(100):
+        s = np.exp(t)
+        d1 = 0.0  # d phi / d log s
+        d2 = 0.0  # d2 phi / d log s^2
+        for i in range(m.shape[0]):
+            z = s * m[i]
+            p = 1.0 / (1.0 + np.exp(z)) if z > -30.0 else 1.0  # sigma(-z)
+            d1 -= v[i] * m[i] * p
+            d2 += v[i] * m[i] * m[i] * p * (1.0 - p)
+        d1 *= s
+        d2 = d2 * s * s + d1
+        step = d1 / d2 if d2 > 0 else np.sign(d1)
+        t_new = min(max(t - min(max(step, -2.0), 2.0), lo), hi)
+        if abs(t_new - t) < 1e-13:
+            return t_new
+        t = t_new
+    return t
 
 
 def scaled_logistic_loss(y, f, sample_weight=None):
@@ -100,21 +127,9 @@ def scaled_logistic_loss(y, f, sample_weight=None):
     m = y * f
     n = y.shape[0]
     v = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / np.sum(sample_weight)
-    lo, hi = np.log(_SCALE_RANGE[0]), np.log(_SCALE_RANGE[1])
     scale = float(np.std(f))
-    t = float(np.clip(-np.log(scale) if scale > 0 else 0.0, lo, hi))
-    for _ in range(100):
-        s = np.exp(t)
-        p = np.exp(-np.logaddexp(0.0, s * m))  # sigma(-s m)
-        d1 = -float(v @ (m * p)) * s                          # d phi / d log s
-        d2 = float(v @ (m * m * p * (1 - p))) * s * s + d1    # d2 phi / d log s^2
-        step = d1 / d2 if d2 > 0 else np.sign(d1)
-        step = float(np.clip(step, -2.0, 2.0))
-        t_new = float(np.clip(t - step, lo, hi))
-        if abs(t_new - t) < 1e-13:
-            t = t_new
-            break
-        t = t_new
+    t = _log_scale(m, v, -np.log(scale) if scale > 0 else 0.0,
+                   np.log(_SCALE_RANGE[0]), np.log(_SCALE_RANGE[1]))
     s = float(np.exp(t))
     loss = float(v @ np.logaddexp(0.0, -s * m))
     grad = -s * v * y * np.exp(-np.logaddexp(0.0, s * m))
@@ -475,10 +490,37 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
                          start="loss", polish=polish * len(lo), stall=_STALL)
 
 
+def training_weights(y, sample_weight=None, class_weight=None):
+    """The weights of a fold's training rows (their bounds are ``C w_i``), as
+    ``SVC(class_weight=class_weight).fit(X, y, sample_weight)`` weighs them.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_rows,)
+        Class labels of the rows.
+    sample_weight : ndarray of shape (n_rows,), default=None
+        Non-negative.
+    class_weight : dict or "balanced", default=None
+        ``SVC``'s: the weight of each row's class, computed on ``y`` (for "balanced",
+        without the sample weights, as ``SVC.fit``), multiplies ``sample_weight``.
+
+    Returns
+    -------
+    ndarray of shape (n_rows,) or None
+        None when both ``sample_weight`` and ``class_weight`` are None.
+    """
+    if class_weight is None:
+        return sample_weight
+    classes = np.unique(y)
+    per_class = compute_class_weight(class_weight, classes=classes, y=y)
+    w = per_class[np.searchsorted(classes, y)]
+    return w if sample_weight is None else sample_weight * w
+
+
 def fold_weights(y, splits, sample_weight=None, class_weight=None):
-    """Per fold, the weights of its training rows (the bounds ``C w_i``) and of its
-    held-out rows, as ``SVC`` fit on each training fold and scored on its held-out rows
-    weighs them.
+    """Per fold, the weights of its training rows (:func:`training_weights`) and of its
+    held-out rows (``sample_weight``), as ``SVC`` fit on each training fold and scored on
+    its held-out rows weighs them.
 
     Parameters
     ----------
@@ -486,30 +528,23 @@ def fold_weights(y, splits, sample_weight=None, class_weight=None):
         Class labels.
     splits : list of (train, test) index arrays
     sample_weight : ndarray of shape (n_samples,), default=None
-        Non-negative.
     class_weight : dict or "balanced", default=None
-        ``SVC``'s: computed on each fold's training labels (as ``SVC.fit`` on them
-        computes it, without the sample weights), multiplying the training weights.
 
     Returns
     -------
     weights : list of ndarray or None
         None when both ``sample_weight`` and ``class_weight`` are None.
     test_weights : list of ndarray or None
-        ``sample_weight`` of the held-out rows (None without it).
+        None without ``sample_weight``.
     """
     if sample_weight is None and class_weight is None:
         return None, None
-    weights, test_weights = [], []
-    for train, test in splits:
-        w = np.ones(train.shape[0]) if sample_weight is None else sample_weight[train]
-        if class_weight is not None:
-            classes = np.unique(y[train])
-            per_class = compute_class_weight(class_weight, classes=classes, y=y[train])
-            w = w * per_class[np.searchsorted(classes, y[train])]
-        weights.append(w)
-        test_weights.append(None if sample_weight is None else sample_weight[test])
-    return weights, (None if sample_weight is None else test_weights)
+    weights = [training_weights(y[train], None if sample_weight is None
+                                else sample_weight[train], class_weight)
+               for train, _ in splits]
+    if sample_weight is None:
+        return weights, None
+    return weights, [sample_weight[test] for _, test in splits]
 
 
 class SVCHyperGrad(ClassifierMixin, BaseEstimator):
