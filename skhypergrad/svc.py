@@ -189,16 +189,17 @@ class _Fold:
                     None if weight is None else weight[tr], te,
                     np.where(data.y_test[te] == q, 1.0, -1.0),
                     None if test_weight is None else test_weight[te], whole)))
-        self._key = None
+        self._gamma = None
+        self._K = self._Kv = None
 
-    def at(self, gamma, derivative):
-        """``(K, dK, Kv, dKv)`` at ``gamma`` (the derivatives None unless
-        ``derivative``), computed once per width."""
-        if self._key is None or self._key[0] != gamma or (derivative and not self._key[1]):
-            self._cache = self.train.kernel(gamma, derivative) + \
-                self.test.kernel(gamma, derivative)
-            self._key = (gamma, derivative)
-        return self._cache
+    def at(self, gamma):
+        """``(K, Kv)`` at ``gamma``, computed once per width (into the same arrays: the
+        previous width's are overwritten)."""
+        if self._gamma != gamma:
+            self._K = self.train.kernel(gamma, out=self._K)[0]
+            self._Kv = self.test.kernel(gamma, out=self._Kv)[0]
+            self._gamma = gamma
+        return self._K, self._Kv
 
 
 class SVCCriterion:
@@ -246,7 +247,7 @@ class SVCCriterion:
         self.tol = tol
         self.value_tol = tol if value_tol is None else value_tol
 
-    def _pair(self, pair, K, dK, Kv, dKv, lam, gradient):
+    def _pair(self, fold, pair, K, Kv, lam, gradient):
         """``(loss, grad, f)`` of one binary problem: ``grad`` None unless ``gradient``,
         ``f`` the decision function on every held-out row of the fold (the solution and
         intercept kept on ``pair``)."""
@@ -272,21 +273,31 @@ class SVCCriterion:
         dl_da = y * (Kvp.T @ gf)
         dl_drho = -float(np.sum(gf))
         free, upper = free_set(a, Cb)
+        gamma = float(lam[1]) if self.spec.has_gamma else 0.0
+
+        def dK_rows(rows):
+            """d K / d gamma on the pair's training rows ``rows`` and its columns."""
+            out = fold.train.derivative_rows(gamma, K, pair.train[rows])
+            return out if whole else out[:, pair.train]
+
+        dK = dK_rows if self.spec.has_gamma else None
         if self.engine is None:
             grad = self._kkt(pair, Kp, dK, a, free, upper, dl_da, dl_drho)
         else:
-            dKp = None if dK is None else (dK if whole else dK[np.ix_(pair.train, pair.train)])
+            dKp = None if dK is None else dK(np.arange(pair.train.shape[0]))
             grad = self._engine(Kp, dKp, y, a, lam, free, dl_da, dl_drho)
-        if dKv is not None:
-            dKvp = dKv if whole else dKv[np.ix_(pair.test, pair.train)]
-            grad[1] += float(gf @ (dKvp @ ay))
+        if dK is not None:  # the held-out decision's own dependence on gamma
+            dKv = fold.test.derivative_rows(gamma, Kv, pair.test)
+            grad[1] += float(gf @ ((dKv if whole else dKv[:, pair.train]) @ ay))
         return loss, grad, f_all
 
-    def _kkt(self, pair, Kp, dK, a, free, upper, dl_da, dl_drho):
+    def _kkt(self, pair, Kp, dK_rows, a, free, upper, dl_da, dl_drho):
+        """The KKT hypergradient (module docstring); ``dK_rows``: ``rows -> d Kp / d
+        gamma`` on those rows, or None without a width."""
         y = pair.y
         F, U = np.flatnonzero(free), np.flatnonzero(upper)
         nf = F.shape[0]
-        grad = np.zeros(1 if dK is None else 2)
+        grad = np.zeros(1 if dK_rows is None else 2)
         dU = np.ones(U.shape[0]) if pair.w is None else pair.w[U]  # d a_U / dC
         grad[0] = float(dl_da[U] @ dU)
         if nf == 0:
@@ -305,10 +316,8 @@ class SVCCriterion:
         ydU = y[U] * dU
         r_C = -np.append(yF * (Kp[np.ix_(F, U)] @ ydU), np.sum(ydU))
         grad[0] += float(adj @ r_C)
-        if dK is not None:
-            rows = F if pair.whole else pair.train[F]
-            dKF = dK[rows] if pair.whole else dK[np.ix_(rows, pair.train)]
-            grad[1] = -float(adj[:nf] @ (yF * (dKF @ (a * y))))
+        if dK_rows is not None:
+            grad[1] = -float(adj[:nf] @ (yF * (dK_rows(F) @ (a * y))))
         return grad
 
     def _engine(self, Kp, dKp, y, a, lam, free, dl_da, dl_drho):
@@ -332,12 +341,12 @@ class SVCCriterion:
         lam = np.asarray(lam, dtype=np.float64)
         gamma = float(lam[1]) if self.spec.has_gamma else 0.0
         fold = self.folds[k]
-        K, dK, Kv, dKv = fold.at(gamma, gradient)
+        K, Kv = fold.at(gamma)
         votes = np.zeros((fold.n_test, self.n_classes))
         loss, grad = 0.0, np.zeros(lam.shape[0])
         rows = np.arange(fold.n_test)
         for (p, q), pair in fold.pairs:
-            lp, gp, f_all = self._pair(pair, K, dK, Kv, dKv, lam, gradient)
+            lp, gp, f_all = self._pair(fold, pair, K, Kv, lam, gradient)
             loss += lp
             if gradient:
                 grad += gp
@@ -476,7 +485,7 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     """
     n_train = max(f.y_train.shape[0] for f in folds)
     n_test = max(f.y_test.shape[0] for f in folds)
-    check_kernel_memory(n_train, n_train + n_test, 3 * len(folds))
+    check_kernel_memory(n_train, n_train + n_test, 2 * len(folds))
     X0 = folds[0].X_train
     g = default_gamma(X0) if spec.has_gamma and spec.kernel != "precomputed" else None
     criterion = SVCCriterion(spec, folds, n_classes, hypergradient, _GRADIENT_TOL, weights,
@@ -563,9 +572,9 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
     (one-vs-one, as ``SVC``). Sample weights and class weights scale each row's bound,
     :math:`C_i = C\,w_i\,c_{y_i}`, as ``SVC``'s (:func:`fold_weights`).
 
-    **Memory**: each fold keeps dense kernels of its rows (the kernel and its derivative
-    among the training rows, and against the held-out rows): about ``24 n^2`` bytes per
-    fold. A fit that would take more than half of the available memory is refused with a
+    **Memory**: each fold keeps two dense matrices of its training rows against all its
+    rows (the squared distances and the kernel; the derivative in ``gamma`` is formed
+    on the free rows only): about ``16 n^2`` bytes per fold. A fit that would take more than half of the available memory is refused with a
     ``MemoryError`` (:func:`~skhypergrad.kernels.check_kernel_memory`). Sparse ``X`` is
     not supported.
 
