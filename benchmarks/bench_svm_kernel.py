@@ -51,7 +51,7 @@ def _grid(axes, stride):
 
 
 def _row(name, method, seconds, score, extra=""):
-    print(f"| {name:24s} | {method:24s} | {seconds:>9s} | {score:8.4f} | {extra:>9s} |",
+    print(f"| {name:24s} | {method:28s} | {seconds:>9s} | {score:8.4f} | {extra:>9s} |",
           flush=True)
 
 
@@ -101,9 +101,9 @@ def _krr_rows(name, X, y, stride):
 
 
 def main(sizes=(2000, 5000), grid_stride=None, krr=True, breast_cancer=True):
-    print(f"| {'problem':24s} | {'method':24s} | {'time (s)':>9s} | {'score':>8s} | "
+    print(f"| {'problem':24s} | {'method':28s} | {'time (s)':>9s} | {'score':>8s} | "
           f"{'surrogate':>9s} |")
-    print(f"|{'-' * 26}|{'-' * 26}|{'-' * 11}|{'-' * 10}|{'-' * 11}|")
+    print(f"|{'-' * 26}|{'-' * 30}|{'-' * 11}|{'-' * 10}|{'-' * 11}|")
     with threadpool_limits(1, "blas"):
         if breast_cancer:
             X, y = load_breast_cancer(return_X_y=True)

@@ -26,9 +26,12 @@ of :math:`\lambda = [C, \gamma]` where the sets do not change; differentiating t
     \begin{bmatrix} \partial a_F \\ \partial\rho \end{bmatrix}
     = -\begin{bmatrix} Q_{FU}\,\partial a_U + (\partial_\gamma Q\, a)_F \\
     y_U^T\,\partial a_U \end{bmatrix},
-    \qquad \partial_C a_U = \mathbf 1,
+    \qquad \partial_C a_U = w_U,
 
-solved once per pair in its transposed (adjoint) form. The engines of
+solved once per pair in its transposed (adjoint) form. With per-sample bounds
+:math:`C_i = C w_i` (sample weights times class weights, as libsvm's; rows of weight 0
+left out, as scikit-learn's) U holds the :math:`a_i = C w_i`; without weights
+:math:`w = \mathbf 1`. The engines of
 :mod:`skhypergrad.hypergrad` (``"aid-fp"``, ``"itd"``, ``"aid-cg"``: GMRES) give the
 same gradient through :class:`~skhypergrad.svm.SVCDualMap`, with :math:`\rho` read from
 ``a`` as the mean of :math:`y_i G_i` on F. At a change of the sets (a coefficient
@@ -36,10 +39,12 @@ reaching 0 or ``C``) the loss has a kink and this is one of its one-sided deriva
 """
 
 import numbers
+from functools import partial
 
 import numpy as np
 from numba import njit
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.metrics.pairwise import laplacian_kernel
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
@@ -56,8 +61,8 @@ from .kernel_ridge import default_gamma
 from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
 from .svm import SVCDualMap, free_set, intercept_from_gradient, smo
 
-__all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss", "fold_weights",
-           "training_weights"]
+__all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss",
+           "fold_weights", "training_weights"]
 
 _C_FACTORS = 10.0 ** np.arange(-2, 4)
 _GAMMA_FACTORS = 10.0 ** np.arange(-3, 3)
@@ -452,13 +457,14 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     lowest loss, rows added away from the ``"scale"`` width while they improve)
     evaluates the loss and the accuracy only; the descent (with the hypergradient)
     starts from its point of lowest loss, and stops (besides L-BFGS-B's own rule) after
-    3 evaluations in a row that do not lower the loss by 0.1%; then a
-    compass search on the accuracy (``polish`` evaluations per hyperparameter,
+    3 evaluations in a row that do not lower the loss by 0.1%; then a compass search on
+    the accuracy (``polish`` evaluations per hyperparameter,
     :func:`skhypergrad._scoring.polish`) starts from the point of lowest loss: the
-    accuracy is often best a little away from the surrogate's minimum. Every point warm-starts from the solution at the nearest point
-    evaluated before. The solver stops at a KKT violation of 1e-3 (libsvm's default, as the
-    ``SVC`` of a ``GridSearchCV``) where only the loss and the accuracy are needed, and
-    of 1e-6 where the hypergradient is (it needs the right free set).
+    accuracy is often best a little away from the surrogate's minimum. Every point
+    warm-starts from the solution at the nearest point evaluated before. The solver
+    stops at a KKT violation of 1e-3 (libsvm's default, as the ``SVC`` of a
+    ``GridSearchCV``) where only the loss and the accuracy are needed, and of 1e-6 where
+    the hypergradient is (it needs the right free set).
 
     Parameters
     ----------
@@ -574,9 +580,9 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
 
     **Memory**: each fold keeps two dense matrices of its training rows against all its
     rows (the squared distances and the kernel; the derivative in ``gamma`` is formed
-    on the free rows only): about ``16 n^2`` bytes per fold. A fit that would take more than half of the available memory is refused with a
-    ``MemoryError`` (:func:`~skhypergrad.kernels.check_kernel_memory`). Sparse ``X`` is
-    not supported.
+    on the free rows only): about ``16 n^2`` bytes per fold. A fit that would take more
+    than half of the available memory is refused with a ``MemoryError``
+    (:func:`~skhypergrad.kernels.check_kernel_memory`). Sparse ``X`` is not supported.
 
     Parameters
     ----------
@@ -698,7 +704,10 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         self.best_score_ = float(np.mean(best["scores"]))
         self.C_ = float(best["lam"][0])
         self.gamma_ = float(best["lam"][1]) if spec.has_gamma else None
-        self.svc_ = SVC(C=self.C_, kernel=self.kernel, degree=self.degree,
+        # SVC has no "laplacian": the refit takes scikit-learn's as a callable kernel
+        kernel = partial(laplacian_kernel, gamma=self.gamma_) if self.kernel == "laplacian" \
+            else self.kernel
+        self.svc_ = SVC(C=self.C_, kernel=kernel, degree=self.degree,
                         coef0=self.coef0, gamma=self.gamma_ or "scale",
                         class_weight=self.class_weight, tol=1e-6).fit(X, y, sample_weight=sw)
         return self

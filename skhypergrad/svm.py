@@ -15,8 +15,10 @@ multiplier of the equality constraint: :math:`y_i G_i = \rho` on the free coeffi
 
 :func:`smo` is a sequential minimal optimization solver with libsvm's second-order
 working-set selection (pairs of coordinates moved along :math:`y_i e_i - y_j e_j`,
-which keeps :math:`y^T a`), run until the maximal violation of the KKT conditions
-:math:`\max_{I_{up}} -y_t G_t - \min_{I_{low}} -y_t G_t` is below ``tol``.
+which keeps :math:`y^T a`) and its shrinking, run until the maximal violation of the
+KKT conditions :math:`\max_{I_{up}} -y_t G_t - \min_{I_{low}} -y_t G_t` is below
+``tol``. It also takes per-sample bounds :math:`0 \le a_i \le C_i` (libsvm's sample
+weights, :math:`C_i = C w_i`).
 
 :class:`SVCDualMap` is the projected-gradient fixed point
 

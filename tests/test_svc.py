@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris, make_moons
-from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
+from sklearn.metrics.pairwise import laplacian_kernel, linear_kernel, rbf_kernel
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
@@ -283,3 +283,14 @@ def test_estimator_sample_weight():
     np.testing.assert_allclose(est.svc_.dual_coef_, sk.dual_coef_, atol=1e-8)
     with pytest.raises(ValueError, match="Negative values"):
         SVCHyperGrad(cv=3).fit(X, y, sample_weight=-np.ones(60))
+
+
+def test_estimator_laplacian_refit():
+    """The refit of a laplacian kernel (which SVC does not name) is SVC on scikit-learn's
+    laplacian kernel at the chosen width."""
+    X, y = make_moons(60, noise=0.3, random_state=0)
+    est = SVCHyperGrad(kernel="laplacian", cv=3, max_iter=2).fit(X, y)
+    sk = SVC(C=est.C_, kernel="precomputed", tol=1e-6).fit(
+        laplacian_kernel(X, gamma=est.gamma_), y)
+    np.testing.assert_allclose(est.decision_function(X[:5]), sk.decision_function(
+        laplacian_kernel(X[:5], X, gamma=est.gamma_)), atol=1e-6)
