@@ -20,6 +20,7 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 
 from ._kernel_search import best_entry, kernel_folds
+from ._routing import route_fit_params
 from .kernels import KernelSpec
 
 __all__ = ["KernelAdapter", "kernel_adapter", "fit_kernel_search"]
@@ -39,6 +40,8 @@ class KernelAdapter(NamedTuple):
         ``final -> KernelSpec``.
     search : callable
         ``(final, spec, folds, search) -> (history, n_iter)``.
+    weights : bool
+        Whether the search takes sample weights (the folds' ``w_train`` and ``w_test``).
     """
 
     names: Callable
@@ -46,6 +49,7 @@ class KernelAdapter(NamedTuple):
     scoring: str
     spec: Callable
     search: Any
+    weights: bool
 
 
 def _krr_spec(final):
@@ -66,8 +70,6 @@ def _svc_spec(final):
     if callable(final.kernel):
         raise ValueError("SVC with a callable kernel is not supported; use a named kernel "
                          "or kernel='precomputed'.")
-    if final.class_weight is not None:
-        raise ValueError("SVC(class_weight=...) is not supported.")
     return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
 
 
@@ -81,14 +83,18 @@ def _svr_spec(final):
 def _svc_search(final, spec, folds, search):
     from sklearn.preprocessing import LabelEncoder
 
-    from .svc import search_svc
+    from .svc import search_svc, training_weights
 
     enc = LabelEncoder().fit(np.concatenate([folds[0].y_train, folds[0].y_test]))
     coded = [f._replace(y_train=enc.transform(f.y_train), y_test=enc.transform(f.y_test))
              for f in folds]
+    weights = [training_weights(f.y_train, f.w_train, final.class_weight) for f in folds]
+    test_weights = [f.w_test for f in folds]
     return search_svc(spec, coded, enc.classes_.shape[0],
                       _engine(search.hypergradient, "kkt"), _optimizer(search.optimizer),
-                      search.max_iter, search.tol)
+                      search.max_iter, search.tol,
+                      weights=None if weights[0] is None else weights,
+                      test_weights=None if test_weights[0] is None else test_weights)
 
 
 def _svr_search(final, spec, folds, search):
@@ -120,14 +126,15 @@ def _adapters():
     return {KernelRidge: KernelAdapter(
         names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
         classifier=False, scoring="neg_mean_squared_error", spec=_krr_spec,
-        search=_krr_search),
+        search=_krr_search, weights=False),
         SVC: KernelAdapter(
         names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
-        classifier=True, scoring="accuracy", spec=_svc_spec, search=_svc_search),
+        classifier=True, scoring="accuracy", spec=_svc_spec, search=_svc_search,
+        weights=True),
         SVR: KernelAdapter(
         names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma else ("C", "epsilon"),
         classifier=False, scoring="neg_mean_squared_error", spec=_svr_spec,
-        search=_svr_search)}
+        search=_svr_search, weights=False)}
 
 
 def kernel_adapter(final):
@@ -144,7 +151,7 @@ def _check_scoring(scoring, adapter):
                      f"{adapter.scoring!r}).")
 
 
-def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups):
+def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params):
     """Run ``search`` (a ``HyperGradSearchCV``) on a kernel model; see the module docstring.
 
     Parameters
@@ -158,6 +165,8 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups):
         ``"step__"`` for a pipeline.
     X, y, groups
         As given to ``fit`` (``X`` dense).
+    params : dict
+        The fit parameters (routed as ``GridSearchCV`` routes them: ``sample_weight``).
 
     Returns
     -------
@@ -177,10 +186,16 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups):
     X = check_array(X, dtype=np.float64, input_name="X")
     y = np.asarray(y) if adapter.classifier else \
         column_or_1d(y, warn=True).astype(np.float64)
-    splits = list(check_cv(search.cv, y, classifier=adapter.classifier).split(X, y, groups))
+    fit_params = route_fit_params(search, get_scorer(scoring), X, groups, params)
+    if fit_params.sample_weight is not None and not adapter.weights:
+        raise ValueError(f"HyperGradSearchCV({type(final).__name__}()) does not take "
+                         "sample weights yet.")
+    splits = list(check_cv(search.cv, y, classifier=adapter.classifier)
+                  .split(X, y, fit_params.groups))
     search.n_splits_ = len(splits)
     folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed",
-                         preprocessing=preprocessing)
+                         preprocessing=preprocessing, sample_weight=fit_params.sample_weight,
+                         score_weight=fit_params.score_weight)
     history, n_iter = adapter.search(final, spec, folds, search)
     names = adapter.names(spec)
     params = [{prefix + n: float(v) for n, v in zip(names, h["lam"])} for h in history]
@@ -194,7 +209,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups):
     if search.refit:
         search.best_estimator_ = clone(search.estimator).set_params(**search.best_params_)
         t0 = time.perf_counter()
-        search.best_estimator_.fit(X, y)
+        search.best_estimator_.fit(X, y, **fit_params.estimator)
         search.refit_time_ = time.perf_counter() - t0
     return search
 

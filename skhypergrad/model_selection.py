@@ -611,12 +611,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             with named("X and y"):
                 X, y, groups = indexable(X, y, groups)
             check_cv_size(self.cv, _num_samples(X))
-            if params:
-                raise ValueError(
-                    f"HyperGradSearchCV({type(final).__name__}()) takes no fit parameters "
-                    f"yet (got {', '.join(sorted(params))}): the kernel models' searches do "
-                    "not support sample weights.")
-            return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups)
+            return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups,
+                                     params)
         kind = _loss_kind(final)
         classifier = kind in _CLASSIFICATION
         multi_output = isinstance(final, MultiTaskElasticNet)
