@@ -13,7 +13,7 @@ entry of the returned history; the best entry is that of the highest mean score
 
 import itertools
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -27,15 +27,17 @@ __all__ = ["Evaluation", "FoldData", "kernel_folds", "kernel_search", "log_grid"
 class FoldData(NamedTuple):
     """A fold's rows: training and held-out data and targets (for a precomputed kernel,
     ``X_train`` is the kernel among the training rows and ``X_test`` that of the held-out
-    rows against them)."""
+    rows against them), and their sample weights (None: unit weights)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    w_train: Optional[np.ndarray] = None
+    w_test: Optional[np.ndarray] = None
 
 
-def kernel_folds(X, y, splits, precomputed=False, preprocessing=None):
+def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_weight=None):
     """The :class:`FoldData` of each ``(train, test)`` split.
 
     Parameters
@@ -47,6 +49,8 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None):
     precomputed : bool, default=False
     preprocessing : transformer, default=None
         Fitted on each training fold (a clone), applied to its held-out rows.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Split with the rows (``w_train``, ``w_test``).
 
     Returns
     -------
@@ -56,16 +60,18 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None):
 
     folds = []
     for train, test in splits:
+        w = (None, None) if sample_weight is None else (sample_weight[train],
+                                                        sample_weight[test])
         if precomputed:
             folds.append(FoldData(X[np.ix_(train, train)], y[train], X[np.ix_(test, train)],
-                                  y[test]))
+                                  y[test], *w))
             continue
         X_train, X_test = X[train], X[test]
         if preprocessing is not None:
             pre = clone(preprocessing)
             X_train = np.asarray(pre.fit_transform(X_train, y[train]), dtype=np.float64)
             X_test = np.asarray(pre.transform(X_test), dtype=np.float64)
-        folds.append(FoldData(X_train, y[train], X_test, y[test]))
+        folds.append(FoldData(X_train, y[train], X_test, y[test], *w))
     return folds
 
 

@@ -94,11 +94,8 @@ def _svc_search(final, spec, folds, search):
 def _svr_search(final, spec, folds, search):
     from .svr import search_svr
 
-    if search.hypergradient not in ("aid-cg", "kkt"):
-        raise ValueError(f"hypergradient={search.hypergradient!r} is not available for SVR: "
-                         "its hypergradient is the exact KKT one (hypergradient='aid-cg', "
-                         "the default).")
-    return search_svr(spec, folds, _optimizer(search.optimizer), search.max_iter, search.tol)
+    return search_svr(spec, folds, _engine(search.hypergradient, "kkt"),
+                      _optimizer(search.optimizer), search.max_iter, search.tol)
 
 
 def _engine(hypergradient, fast="eig"):
