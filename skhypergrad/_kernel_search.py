@@ -37,7 +37,8 @@ class FoldData(NamedTuple):
     w_test: Optional[np.ndarray] = None
 
 
-def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_weight=None):
+def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_weight=None,
+                 score_weight=None):
     """The :class:`FoldData` of each ``(train, test)`` split.
 
     Parameters
@@ -50,7 +51,9 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
     preprocessing : transformer, default=None
         Fitted on each training fold (a clone), applied to its held-out rows.
     sample_weight : ndarray of shape (n_samples,), default=None
-        Split with the rows (``w_train``, ``w_test``).
+        Weights of the training losses, split with the rows (``w_train``).
+    score_weight : ndarray of shape (n_samples,), default=None
+        Weights of the held-out losses (``w_test``).
 
     Returns
     -------
@@ -60,8 +63,8 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
 
     folds = []
     for train, test in splits:
-        w = (None, None) if sample_weight is None else (sample_weight[train],
-                                                        sample_weight[test])
+        w = (None if sample_weight is None else sample_weight[train],
+             None if score_weight is None else score_weight[test])
         if precomputed:
             folds.append(FoldData(X[np.ix_(train, train)], y[train], X[np.ix_(test, train)],
                                   y[test], *w))
@@ -88,12 +91,16 @@ class Evaluation(NamedTuple):
         Each fold's held-out loss.
     scores : ndarray of shape (n_folds,)
         Each fold's score (greater is better), which ranks the points.
+    values : ndarray or None, default=None
+        Every score of every fold, when the points are scored by scorers (see
+        :mod:`skhypergrad._kernel_scoring`).
     """
 
     value: float
     grad: np.ndarray
     losses: np.ndarray
     scores: np.ndarray
+    values: Optional[np.ndarray] = None
 
 
 def log_grid(axes):
@@ -136,7 +143,7 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
     -------
     history : list of dict
         One entry per evaluation: ``lam``, ``value``, ``grad`` (in ``lam``), ``losses``,
-        ``scores``, ``seconds`` (since the start), ``phase`` ("scan" or "descent").
+        ``scores``, ``values``, ``seconds`` (since the start), ``phase`` ("scan" or "descent").
     n_iter : int
         Steps of the descent.
     """
@@ -153,7 +160,7 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback):
         entry = {"lam": np.array(lam, dtype=np.float64), "value": float(ev.value),
                  "grad": np.asarray(ev.grad, dtype=np.float64),
                  "losses": np.asarray(ev.losses), "scores": np.asarray(ev.scores),
-                 "seconds": time.perf_counter() - t0, "phase": phase}
+                 "values": ev.values, "seconds": time.perf_counter() - t0, "phase": phase}
         history.append(entry)
         if callback is not None:
             callback(entry)

@@ -271,7 +271,7 @@ class SVCCriterion:
 
 
 def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
-               tol=1e-4, callback=None):
+               tol=1e-4, callback=None, criterion=None):
     """Scan then descend the cross-validated surrogate loss of SVC.
 
     Parameters
@@ -285,6 +285,9 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     max_iter : int, default=30
     tol : float, default=1e-4
     callback : callable, default=None
+    criterion : callable, default=None
+        ``SVCCriterion -> (lam -> Evaluation)``: what is searched, built on the folds'
+        criterion (the criterion itself when None).
 
     Returns
     -------
@@ -297,12 +300,14 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     check_kernel_memory(n_train, n_train + n_test, 3 * len(folds))
     X0 = folds[0].X_train
     g = default_gamma(X0) if spec.has_gamma and spec.kernel != "precomputed" else None
-    criterion = SVCCriterion(spec, folds, n_classes, hypergradient)
+    evaluate = SVCCriterion(spec, folds, n_classes, hypergradient)
+    if criterion is not None:
+        evaluate = criterion(evaluate)
     axes = [_C_FACTORS] + ([] if g is None else [g * _GAMMA_FACTORS])
     lo = [_C_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [_C_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
     grid = log_grid(axes[::-1])[:, ::-1]  # C varies fastest: warm starts along C
-    return kernel_search(criterion, grid, (np.array(lo), np.array(hi)), optimizer,
+    return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train)
 
 

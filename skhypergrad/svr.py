@@ -74,6 +74,7 @@ class _Fold:
         v = np.ones(n_v) if data.w_test is None else data.w_test
         self.v = v / np.sum(v)
         self.beta = None
+        self.b = 0.0
         self.C = None
         self._gamma = None
 
@@ -113,13 +114,13 @@ class SVRCriterion:
 
     def solution(self, k, lam):
         """``(beta, b, K, dK, Kv, dKv)`` of fold ``k`` at ``lam`` (warm-started from the
-        fold's last solution)."""
+        fold's last solution, kept as the fold's ``beta`` and ``b``)."""
         C, eps = float(lam[0]), float(lam[1])
         f = self.folds[k]
         K, dK, Kv, dKv = f.at(float(lam[2]) if self.spec.has_gamma else 0.0)
         beta0 = None if f.beta is None else f.beta * (C / f.C)
         beta, b = svr_dual(K, f.y_train, C * f.w, eps, beta0, self.tol)
-        f.beta, f.C = beta, C
+        f.beta, f.b, f.C = beta, b, C
         return beta, b, K, dK, Kv, dKv
 
     def fold(self, k, lam):
@@ -369,7 +370,7 @@ class SVRHyperGrad(RegressorMixin, BaseEstimator):
         spec = KernelSpec(self.kernel, float(self.degree), float(self.coef0)).check()
         splits = list(check_cv(self.cv, ys).split(Xs, ys))
         folds = kernel_folds(Xs, ys, splits, precomputed=spec.kernel == "precomputed",
-                             sample_weight=ws)
+                             sample_weight=ws, score_weight=ws)
         history, self.n_iter_ = search_svr(spec, folds, self.hypergradient, self.optimizer,
                                            self.max_iter, self.tol)
         best = history[best_entry(history)]

@@ -99,7 +99,8 @@ def test_rbf_hypergradient_matches_central_differences(engine, weighted):
     engines AID-FP and ITD need)."""
     X, y = _data(30)
     w = _weights(y.shape[0]) if weighted else None
-    folds = kernel_folds(X, y, list(KFold(3).split(X)), sample_weight=w)
+    folds = kernel_folds(X, y, list(KFold(3).split(X)), sample_weight=w,
+                         score_weight=w)
     lam = np.array([1.0, 0.1, 2.0])
     spec = KernelSpec("rbf")
     fd = _central(SVRCriterion(spec, folds, tol=1e-14), lam)
