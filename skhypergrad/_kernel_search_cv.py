@@ -281,7 +281,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     vw = None if fit_params.score_weight is None else \
         np.asarray(fit_params.score_weight, dtype=np.float64)
     if sw is not None and not adapter.weights:
-        raise ValueError(f"HyperGradSearchCV({name}()) does not take sample_weight yet.")
+        raise ValueError(f"HyperGradSearchCV({name}()) does not take sample weights yet.")
     if sw is not None and np.any(sw <= 0):
         raise ValueError(f"HyperGradSearchCV({name}()) needs positive sample weights (a "
                          "weight of 0 fixes a dual coefficient at 0: drop those rows).")

@@ -134,5 +134,5 @@ def test_sample_weight_trains_and_scores_every_fold(estimator, reference):
 def test_svc_refuses_sample_weight_clearly():
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match=r"HyperGradSearchCV\(SVC\(\)\) does not take "
-                                         "sample_weight"):
+                                         "sample weights"):
         HyperGradSearchCV(SVC(), cv=3).fit(X, y, sample_weight=np.ones(150))

@@ -129,7 +129,7 @@ def _cv_weight_checks(estimator):
     return {"check_sample_weight_equivalence_on_dense_data": reason}
 
 
-@parametrize_with_checks([SVRHyperGrad(kernel="linear", cv=3, max_iter=2)],
+@parametrize_with_checks([SVRHyperGrad(cv=3, max_iter=2)],
                          expected_failed_checks=_cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes, but that of weights as repeated rows."""
@@ -153,7 +153,7 @@ def test_search_cv_returns_svr_near_the_grid():
     8 x 4 x 8 GridSearchCV's on the same folds, and its rows are scikit-learn's scores."""
     X, y = _data(90)
     cv = KFold(3, shuffle=True, random_state=0)
-    search = HyperGradSearchCV(SVR(), cv=cv).fit(X, y)
+    search = HyperGradSearchCV(SVR(), cv=cv, scoring="neg_mean_squared_error").fit(X, y)
     assert isinstance(search.best_estimator_, SVR)
     assert set(search.best_params_) == {"C", "epsilon", "gamma"}
     s = np.std(y)
