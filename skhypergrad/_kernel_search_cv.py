@@ -88,6 +88,9 @@ def _linear_svr_spec(final):
     if final.loss not in LOSSES:
         raise ValueError(f"LinearSVR(loss={final.loss!r}) is not supported; loss must be "
                          f"one of {sorted(LOSSES)}.")
+    if final.dual is False and final.loss == "epsilon_insensitive":  # liblinear's refusal
+        raise ValueError("LinearSVR(loss='epsilon_insensitive') is solved in the dual only: "
+                         "use dual=True or dual='auto'.")
     return KernelSpec("linear")
 
 

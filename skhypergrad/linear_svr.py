@@ -108,6 +108,27 @@ def _step_gap(Xa, y, U, d, eps, beta, w):
     return float(np.max(np.where(q > 0, np.abs(b - beta) * q, 0.0), initial=0.0))
 
 
+def _face_step(XF, dF, g):
+    r"""The step to the minimizer of the objective on a face, :math:`-M^+ g` with
+    :math:`M = X_F X_F^T + D_F` and ``g`` the face's gradient, and its largest length (1);
+    or, when the face has no minimizer (``g`` not in the range of a singular :math:`M`),
+    the descent direction of zero curvature :math:`-(I - M M^+)\,g` and no largest
+    length. For :math:`D_F = 0` through the thin SVD of :math:`X_F`: a cost of
+    :math:`O(|F| p^2)`, not :math:`O(|F|^3)`."""
+    if np.any(dF):
+        M = XF @ XF.T
+        M[np.diag_indices_from(M)] += dF
+        return np.linalg.solve(M, -g), 1.0
+    U, S, _ = np.linalg.svd(XF, full_matrices=False)
+    keep = S > S[0] * max(XF.shape) * np.finfo(float).eps
+    U, S = U[:, keep], S[keep]
+    Ug = U.T @ g
+    null = g - U @ Ug
+    if np.linalg.norm(null) > 1e-9 * (np.linalg.norm(g) + 1e-300):
+        return -null, np.inf
+    return -(U @ (Ug / S ** 2)), 1.0
+
+
 def _active_set(Xa, y, U, d, eps, beta, tol, max_iter):
     r"""Finish the dual from the feasible ``beta`` by a primal active-set method.
 
@@ -133,17 +154,8 @@ def _active_set(Xa, y, U, d, eps, beta, tol, max_iter):
         w = Xa.T @ beta
         G = Xa @ w + d * beta - y  # gradient of the smooth part
         if F.shape[0]:
-            XF = Xa[F]
-            M = XF @ XF.T
-            M[np.diag_indices_from(M)] += d[F]
             g = G[F] + eps * sign[F]
-            step = np.linalg.lstsq(M, -g, rcond=None)[0]
-            if np.linalg.norm(M @ step + g) > 1e-9 * (np.linalg.norm(g) + 1e-300):
-                # no minimizer on the face: a direction of zero curvature that descends
-                step = -(g - M @ np.linalg.lstsq(M, g, rcond=None)[0])
-                t_max = np.inf
-            else:
-                t_max = 1.0
+            step, t_max = _face_step(Xa[F], d[F], g)
             # ratio test: keep the signs and the bounds
             t, block = t_max, -1
             for j, i in enumerate(F):

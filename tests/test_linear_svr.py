@@ -104,3 +104,5 @@ def test_search_cv_refuses_what_it_does_not_support():
         HyperGradSearchCV(LinearSVR(), cv=3).fit(sp.csr_matrix(X), y)
     with pytest.raises(ValueError, match="not available for LinearSVR"):
         HyperGradSearchCV(LinearSVR(), cv=3, hypergradient="itd").fit(X, y)
+    with pytest.raises(ValueError, match="solved in the dual only"):
+        HyperGradSearchCV(LinearSVR(dual=False), cv=3).fit(X, y)

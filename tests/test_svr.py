@@ -129,7 +129,7 @@ def _cv_weight_checks(estimator):
     return {"check_sample_weight_equivalence_on_dense_data": reason}
 
 
-@parametrize_with_checks([SVRHyperGrad(cv=3, max_iter=2)],
+@parametrize_with_checks([SVRHyperGrad(cv=2, max_iter=1)],
                          expected_failed_checks=_cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes, but that of weights as repeated rows."""
