@@ -24,6 +24,8 @@ from skhypergrad.hypergrad import get_engine
 from skhypergrad.optimizers import GradientDescent
 from skhypergrad.penalties import enet_lam_from_sklearn
 
+from _checks import cv_weight_checks
+
 # small searches: the checks fit each estimator dozens of times on tiny data
 ESTIMATORS = [LassoHyperGrad(cv=3, max_iter=5), ElasticNetHyperGrad(cv=3, max_iter=5),
               WeightedLassoHyperGrad(cv=3, max_iter=5),
@@ -31,19 +33,10 @@ ESTIMATORS = [LassoHyperGrad(cv=3, max_iter=5), ElasticNetHyperGrad(cv=3, max_it
               LogisticRegressionHyperGrad(penalty="elasticnet", cv=3, max_iter=5)]
 
 
-def _cv_weight_checks(estimator):
-    """Checks expected to fail: integer weights are the rows repeated only on folds that
-    keep a row's copies together (tests/test_sample_weight.py), and the check's KFold
-    splits the repeated rows differently (as for scikit-learn's own CV estimators)."""
-    reason = "the folds of the repeated rows differ from those of the weighted rows"
-    return {"check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_cv_weight_checks)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes, but the two of sample weights as repeated
-    rows under their own folds (see :func:`_cv_weight_checks`)."""
+    rows under their own folds (see :func:`cv_weight_checks`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
