@@ -16,6 +16,8 @@ from skhypergrad.kernels import KernelSpec
 from skhypergrad.svr import SVRCriterion
 from skhypergrad.svr_dual import SVRDualMap, project_svr, svr_dual, svr_intercept
 
+from _checks import cv_weight_checks
+
 
 def _data(n=45, seed=0):
     rng = np.random.RandomState(seed)
@@ -122,15 +124,8 @@ def test_linear_hypergradient_matches_central_differences(engine):
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8 * np.abs(fd).max())
 
 
-def _cv_weight_checks(estimator):
-    """Checks expected to fail: the check's KFold splits the repeated rows differently
-    from the weighted rows (as for scikit-learn's own CV estimators)."""
-    reason = "the folds of the repeated rows differ from those of the weighted rows"
-    return {"check_sample_weight_equivalence_on_dense_data": reason}
-
-
 @parametrize_with_checks([SVRHyperGrad(cv=2, max_iter=1)],
-                         expected_failed_checks=_cv_weight_checks)
+                         expected_failed_checks=cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes, but that of weights as repeated rows."""
     check(estimator)
