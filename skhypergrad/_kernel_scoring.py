@@ -151,7 +151,8 @@ class ScoredKernelCriterion:
     Parameters
     ----------
     fold_loss : callable
-        ``(k, lam) -> (loss, grad, own_score)``.
+        ``(k, lam, gradient) -> (loss, grad, own_score)`` (``grad`` unused without
+        ``gradient``).
     n_folds : int
     transform : FoldTransform or None
     scorer : FoldScorer or None
@@ -172,17 +173,27 @@ class ScoredKernelCriterion:
         self.rank = rank
 
     def __call__(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam``."""
+        return self._evaluate(lam, True)
+
+    def value(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
+        gradient (nan), for a search's value-only evaluations."""
+        return self._evaluate(lam, False)
+
+    def _evaluate(self, lam, gradient):
         lam = np.asarray(lam, dtype=np.float64)
         values, grads, losses, own = [], [], [], []
         for k in range(self.n_folds):
-            loss, grad, score = self.fold_loss(k, lam)
+            loss, grad, score = self.fold_loss(k, lam, gradient)
             g, dg = (loss, 1.0) if self.transform is None else self.transform(k, loss)
             losses.append(loss)
             values.append(g)
-            grads.append(dg * np.asarray(grad))
+            if gradient:
+                grads.append(dg * np.asarray(grad))
             own.append(score if self.transform is None else -g)
         value = float(np.mean(values))
-        grad = np.mean(grads, axis=0)
+        grad = np.mean(grads, axis=0) if gradient else np.full(lam.shape[0], np.nan)
         if self.scorer is None:
             return Evaluation(value, grad, np.array(losses), np.array(own))
         scores = np.array([

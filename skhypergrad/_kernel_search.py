@@ -5,9 +5,11 @@ gives, at positive hyperparameters ``lam``, the mean held-out loss over the fold
 gradient in ``lam`` and each fold's loss and score. :func:`kernel_search` evaluates it
 on the points of a coarse grid in :math:`\log\lambda` (the scan), then minimizes it by
 gradient descent in :math:`\theta = \log\lambda` from the best of them (the highest
-mean score, the lowest loss among ties)
-(:func:`skhypergrad.optimizers.minimize`, within bounds). Every evaluation is one
-entry of the returned history; the best entry is that of the highest mean score
+mean score, the lowest loss among ties; or the lowest loss, ``start="loss"``)
+(:func:`skhypergrad.optimizers.minimize`, within bounds), and optionally refines the
+best point by the score itself (a compass search, :func:`skhypergrad._scoring.polish`).
+The scan and the refinement may use a cheaper value-only evaluation. Every evaluation
+is one entry of the returned history; the best entry is that of the highest mean score
 (ties: the lowest loss).
 """
 
@@ -115,15 +117,17 @@ def best_entry(history):
 
 
 def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol=1e-4,
-                  callback=None, n_rows=None):
+                  callback=None, n_rows=None, value=None, start="score", polish=0,
+                  stall=None):
     r"""Scan ``candidates``, then descend the criterion from the best.
 
     Parameters
     ----------
     evaluate : callable
         ``lam -> Evaluation`` (see the module docstring).
-    candidates : ndarray of shape (n_points, n_hyper)
-        Points of the scan (positive).
+    candidates : ndarray of shape (n_points, n_hyper) or callable
+        Points of the scan (positive), or an adaptive scan: ``history -> lam``, the
+        next point given the entries so far, or None to end the scan.
     bounds : (ndarray, ndarray)
         Bounds on ``lam`` (positive) for the descent.
     optimizer : str or optimizer, default="gd"
@@ -138,36 +142,86 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
         Training rows of the largest fold: kernels of at most
         :data:`~skhypergrad._threads.SMALL_DENSE_ENTRIES` entries are searched on one
         BLAS thread (see :func:`~skhypergrad._threads.search_blas_limits`).
+    value : callable, default=None
+        ``lam -> Evaluation`` whose gradient is not needed (nan), for the scan and the
+        refinement; ``evaluate`` when None.
+    start : {"score", "loss"}, default="score"
+        The scan point the descent starts from, and the point the refinement starts
+        from: the best entry (:func:`best_entry`), or that of the lowest loss.
+    polish : int, default=0
+        Evaluations of the refinement by the score after the descent
+        (:func:`skhypergrad._scoring.polish`; 0: none).
+    stall : (int, float), default=None
+        ``(patience, rtol)``: the descent also stops after ``patience`` evaluations in a
+        row that do not lower the best loss by ``rtol`` (relative); None: the
+        optimizer's own rule alone.
 
     Returns
     -------
     history : list of dict
         One entry per evaluation: ``lam``, ``value``, ``grad`` (in ``lam``), ``losses``,
-        ``scores``, ``values``, ``seconds`` (since the start), ``phase`` ("scan" or "descent").
+        ``scores``, ``values``, ``seconds`` (since the start), ``phase`` ("scan",
+        "descent" or "polish").
     n_iter : int
         Steps of the descent.
     """
     n_rows = 0 if n_rows is None else n_rows
     with search_blas_limits(np.empty((n_rows, n_rows)) if n_rows else None):
-        return _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback)
+        return _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback,
+                       evaluate if value is None else value, start, polish, stall)
 
 
-def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback):
+def _lowest_loss(history):
+    return min(range(len(history)), key=lambda i: history[i]["value"])
+
+
+class _Stall:
+    """``minimize``'s callback: True (stop) after ``patience`` evaluations in a row that
+    do not lower the best value by ``rtol`` (relative); never with ``stall`` None."""
+
+    def __init__(self, stall):
+        self.patience, self.rtol = (None, 0.0) if stall is None else stall
+        self.best = np.inf
+        self.count = 0
+
+    def __call__(self, entry):
+        value = entry["value"]
+        if value < self.best - self.rtol * abs(self.best):
+            self.count = 0
+        else:
+            self.count += 1
+        self.best = min(self.best, value)
+        return self.patience is not None and self.count >= self.patience
+
+
+def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, value, start,
+            polish, stall):
+    from ._scoring import polish as compass
+
     history = []
     t0 = time.perf_counter()
 
-    def record(lam, ev, phase):
+    def entry_of(lam, ev, phase):
         entry = {"lam": np.array(lam, dtype=np.float64), "value": float(ev.value),
                  "grad": np.asarray(ev.grad, dtype=np.float64),
                  "losses": np.asarray(ev.losses), "scores": np.asarray(ev.scores),
                  "values": ev.values, "seconds": time.perf_counter() - t0, "phase": phase}
-        history.append(entry)
         if callback is not None:
             callback(entry)
+        return entry
 
-    for lam in candidates:
-        record(lam, evaluate(lam), "scan")
-    start = best_entry(history)
+    def record(lam, ev, phase):
+        history.append(entry_of(lam, ev, phase))
+
+    if callable(candidates):
+        lam = candidates(history)
+        while lam is not None:
+            record(lam, value(lam), "scan")
+            lam = candidates(history)
+    else:
+        for lam in candidates:
+            record(lam, value(lam), "scan")
+    first = _lowest_loss(history) if start == "loss" else best_entry(history)
     n_iter = 0
     if max_iter > 0:
         def objective(theta, _tol):
@@ -177,7 +231,13 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback):
             return ev.value, np.asarray(ev.grad) * lam, None
 
         lo, hi = np.log(bounds[0]), np.log(bounds[1])
-        result = minimize(objective, np.log(history[start]["lam"]), optimizer=optimizer,
-                          bounds=(lo, hi), max_iter=max_iter, tol=tol, inner_tol=(0.0, 0.0))
+        result = minimize(objective, np.log(history[first]["lam"]), optimizer=optimizer,
+                          bounds=(lo, hi), max_iter=max_iter, tol=tol, inner_tol=(0.0, 0.0),
+                          callback=_Stall(stall))
         n_iter = result.n_iter
+    if polish > 0:
+        centre = [history[_lowest_loss(history) if start == "loss" else best_entry(history)]]
+        compass(lambda lam: entry_of(lam, value(lam), "polish"), centre,
+                lambda h: float(np.mean(h["scores"])), bounds, polish)
+        history.extend(centre[1:])
     return history, n_iter

@@ -47,12 +47,16 @@ class KernelAdapter(NamedTuple):
         ``(final, spec, folds, search, criterion) -> (history, n_iter)``; ``criterion``
         wraps the model's criterion into what is searched.
     fold_loss : callable
-        ``(criterion, k, lam) -> (loss, grad, own_score)`` of fold ``k``.
+        ``(criterion, k, lam, gradient) -> (loss, grad, own_score)`` of fold ``k`` (``grad``
+        may be None without ``gradient``).
     model : callable
         ``(final, spec, criterion, k, fold, classes, lam) -> estimator``: fold ``k``'s
         model at ``lam``, the point last evaluated, as the scorers see it.
     weights : bool
         Whether the model's training loss takes sample weights.
+    positive : bool
+        Whether they must be positive (a zero bound ``C w_i`` is refused by the SVR
+        solvers; the SVC drops those rows, kernel ridge weighs them 0).
     smooth : bool
         Whether the descended loss is the mean squared error (else a surrogate: the
         refit scorer only ranks the points).
@@ -65,6 +69,7 @@ class KernelAdapter(NamedTuple):
     fold_loss: Callable
     model: Callable
     weights: bool
+    positive: bool
     smooth: bool
 
 
@@ -74,12 +79,6 @@ def _named_spec(final):
         raise ValueError(f"{name} with a callable kernel is not supported; use a named "
                          "kernel or kernel='precomputed'.")
     return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
-
-
-def _svc_spec(final):
-    if final.class_weight is not None:
-        raise ValueError("SVC(class_weight=...) is not supported.")
-    return _named_spec(final)
 
 
 def _linear_svr_spec(final):
@@ -108,11 +107,16 @@ def _krr_search(final, spec, folds, search, criterion):
 
 
 def _svc_search(final, spec, folds, search, criterion):
-    from .svc import search_svc
+    from .svc import search_svc, training_weights
 
     n_classes = int(max(max(f.y_train.max(), f.y_test.max()) for f in folds)) + 1
+    # the bounds C w_i: the sample weights times the class weights of each training fold
+    weights = [training_weights(f.y_train, f.w_train, final.class_weight) for f in folds]
+    test_weights = [f.w_test for f in folds]
     return search_svc(spec, folds, n_classes, _engine(search.hypergradient, "kkt"),
                       _optimizer(search.optimizer), search.max_iter, search.tol,
+                      weights=None if weights[0] is None else weights,
+                      test_weights=None if test_weights[0] is None else test_weights,
                       criterion=criterion)
 
 
@@ -150,13 +154,13 @@ def _optimizer(optimizer):
 
 
 # -- a fold's loss and model -----------------------------------------------------------
-def _regression_loss(criterion, k, lam):
+def _regression_loss(criterion, k, lam, gradient=True):
     loss, grad = criterion.fold(k, lam)
     return loss, grad, -loss
 
 
-def _svc_loss(criterion, k, lam):
-    return criterion.fold(k, lam)
+def _svc_loss(criterion, k, lam, gradient=True):
+    return criterion.fold(k, lam, gradient)
 
 
 def _krr_model(final, spec, criterion, k, fold, classes, lam):
@@ -200,20 +204,22 @@ def _adapters():
         KernelRidge: KernelAdapter(
             names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
             classifier=False, spec=_named_spec, search=_krr_search,
-            fold_loss=_regression_loss, model=_krr_model, weights=True, smooth=True),
+            fold_loss=_regression_loss, model=_krr_model, weights=True, positive=False,
+            smooth=True),
         SVC: KernelAdapter(
             names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
-            classifier=True, spec=_svc_spec, search=_svc_search, fold_loss=_svc_loss,
-            model=_svc_model, weights=False, smooth=False),
+            classifier=True, spec=_named_spec, search=_svc_search, fold_loss=_svc_loss,
+            model=_svc_model, weights=True, positive=False, smooth=False),
         SVR: KernelAdapter(
             names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma
             else ("C", "epsilon"),
             classifier=False, spec=_named_spec, search=_svr_search,
-            fold_loss=_regression_loss, model=_svr_model, weights=True, smooth=True),
+            fold_loss=_regression_loss, model=_svr_model, weights=True, positive=True,
+            smooth=True),
         LinearSVR: KernelAdapter(
             names=lambda spec: ("C", "epsilon"), classifier=False, spec=_linear_svr_spec,
             search=_linear_svr_search, fold_loss=_regression_loss, model=_linear_svr_model,
-            weights=True, smooth=True)}
+            weights=True, positive=True, smooth=True)}
 
 
 def kernel_adapter(final):
@@ -285,7 +291,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
         np.asarray(fit_params.score_weight, dtype=np.float64)
     if sw is not None and not adapter.weights:
         raise ValueError(f"HyperGradSearchCV({name}()) does not take sample weights yet.")
-    if sw is not None and np.any(sw <= 0):
+    if sw is not None and adapter.positive and np.any(sw <= 0):
         raise ValueError(f"HyperGradSearchCV({name}()) needs positive sample weights (a "
                          "weight of 0 fixes a dual coefficient at 0: drop those rows).")
     classes, codes = (np.unique(y, return_inverse=True) if adapter.classifier

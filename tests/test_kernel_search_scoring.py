@@ -129,10 +129,3 @@ def test_sample_weight_trains_and_scores_every_fold(estimator, reference):
     if not isinstance(estimator, LinearSVR):  # liblinear's order of the coordinates is random
         refit = clone(estimator).set_params(**search.best_params_).fit(X, y, sample_weight=w)
         np.testing.assert_allclose(search.predict(X[:5]), refit.predict(X[:5]), rtol=1e-12)
-
-
-def test_svc_refuses_sample_weight_clearly():
-    X, y = load_iris(return_X_y=True)
-    with pytest.raises(ValueError, match=r"HyperGradSearchCV\(SVC\(\)\) does not take "
-                                         "sample weights"):
-        HyperGradSearchCV(SVC(), cv=3).fit(X, y, sample_weight=np.ones(150))
