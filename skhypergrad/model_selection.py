@@ -279,7 +279,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     the refit scorer; ``SVC``'s descent follows a smooth surrogate, the held-out logistic
     loss of the scaled decision function (``mean_test_loss`` of ``cv_results_``), and
     the refit scorer (accuracy by default) ranks the points. Sample weights are those of
-    ``KernelRidge``, ``SVR`` (per-sample bounds ``C w_i``) and ``LinearSVR``. The default
+    ``KernelRidge``, ``SVC`` and ``SVR`` (per-sample bounds ``C w_i``; ``SVC``'s
+    ``class_weight`` too) and ``LinearSVR``. The default
     ``optimizer="gd"`` is L-BFGS-B for them (their criterion is exact, its valleys
     narrow), and the default ``hypergradient="aid-cg"`` their exact fast path (the
     eigendecomposition of each training fold's kernel, the KKT system of the SVMs' free
