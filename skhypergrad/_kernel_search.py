@@ -93,12 +93,16 @@ class Evaluation(NamedTuple):
         Each fold's held-out loss.
     scores : ndarray of shape (n_folds,)
         Each fold's score (greater is better), which ranks the points.
+    values : ndarray or None, default=None
+        Every score of every fold, when the points are scored by scorers (see
+        :mod:`skhypergrad._kernel_scoring`).
     """
 
     value: float
     grad: np.ndarray
     losses: np.ndarray
     scores: np.ndarray
+    values: Optional[np.ndarray] = None
 
 
 def log_grid(axes):
@@ -156,8 +160,8 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
     -------
     history : list of dict
         One entry per evaluation: ``lam``, ``value``, ``grad`` (in ``lam``), ``losses``,
-        ``scores``, ``seconds`` (since the start), ``phase`` ("scan", "descent" or
-        "polish").
+        ``scores``, ``values``, ``seconds`` (since the start), ``phase`` ("scan",
+        "descent" or "polish").
     n_iter : int
         Steps of the descent.
     """
@@ -201,7 +205,7 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, va
         entry = {"lam": np.array(lam, dtype=np.float64), "value": float(ev.value),
                  "grad": np.asarray(ev.grad, dtype=np.float64),
                  "losses": np.asarray(ev.losses), "scores": np.asarray(ev.scores),
-                 "seconds": time.perf_counter() - t0, "phase": phase}
+                 "values": ev.values, "seconds": time.perf_counter() - t0, "phase": phase}
         if callback is not None:
             callback(entry)
         return entry

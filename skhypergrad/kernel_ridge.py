@@ -64,11 +64,20 @@ def default_gamma(X):
 
 
 class _Fold:
-    """One fold's pair data, targets, and the eigendecomposition at the last gamma."""
+    r"""One fold's pair data, targets, and the eigendecomposition at the last gamma.
+
+    With training weights :math:`w` (``KernelRidge``'s ``sample_weight``:
+    :math:`c = S (S K S + \alpha I)^{-1} S y`, :math:`S = \mathrm{diag}\sqrt w`), the
+    fold is the unweighted problem of kernel :math:`S K S`, targets :math:`S y` and
+    held-out kernel :math:`K_{VT} S`, whose solution :math:`c'` gives :math:`c = S c'`.
+    """
 
     def __init__(self, spec, data):
-        self.y_train = data.y_train
+        self.sw = None if data.w_train is None else np.sqrt(data.w_train)
+        self.y_train = data.y_train if self.sw is None else self.sw * data.y_train
         self.y_test = data.y_test
+        v = np.ones(data.y_test.shape[0]) if data.w_test is None else data.w_test
+        self.v = v / np.sum(v)  # the held-out loss's weights, summing to 1
         self.train = pair_data(spec, data.X_train)
         self.test = pair_data(spec, data.X_test, None if spec.kernel == "precomputed"
                               else data.X_train)
@@ -79,6 +88,12 @@ class _Fold:
         if self._gamma != gamma:
             K, dK = self.train.kernel(gamma, derivative=True)
             Kv, dKv = self.test.kernel(gamma, derivative=True)
+            if self.sw is not None:
+                sw = self.sw
+                K = sw[:, None] * K * sw
+                dK = None if dK is None else sw[:, None] * dK * sw
+                Kv = Kv * sw
+                dKv = None if dKv is None else dKv * sw
             evals, evecs = np.linalg.eigh(K)
             self._cache = (K, dK, Kv, dKv, np.maximum(evals, 0.0), evecs)
             self._gamma = gamma
@@ -92,7 +107,9 @@ class KernelRidgeCriterion:
     ----------
     spec : KernelSpec
     folds : list of FoldData
-        The folds' rows (see :func:`~skhypergrad._kernel_search.kernel_folds`).
+        The folds' rows (see :func:`~skhypergrad._kernel_search.kernel_folds`); their
+        ``w_train`` weigh the training losses (``KernelRidge``'s ``sample_weight``), their
+        ``w_test`` the held-out squared errors.
     hypergradient : str or BaseEngine, default="eig"
         "eig" (the eigendecomposition, see the module docstring) or an engine of
         :mod:`skhypergrad.hypergrad` run on :class:`~skhypergrad.dual.KernelRidgeMap`.
@@ -121,9 +138,9 @@ class KernelRidgeCriterion:
         K, dK, Kv, dKv, evals, U = f.at(gamma)
         c = U @ ((U.T @ f.y_train) / (evals + alpha))
         r = Kv @ c - f.y_test
-        n_v = r.shape[0]
-        loss = float(r @ r) / n_v
-        gc = Kv.T @ (2.0 * r / n_v)
+        loss = float(f.v @ (r * r))
+        gr = 2.0 * f.v * r
+        gc = Kv.T @ gr
         if self.engine is None:
             v = U @ ((U.T @ gc) / (evals + alpha))
             grad = [-float(c @ v)]
@@ -134,8 +151,15 @@ class KernelRidgeCriterion:
             pgmap = KernelRidgeMap(K, f.y_train, dK, step=1.0 / (evals[-1] + alpha))
             grad = self.engine.hypergradient(pgmap, lam, c, lambda _: gc).grad.copy()
         if dKv is not None:  # the validation kernel's own dependence on gamma
-            grad[1] += float((2.0 * r / n_v) @ (dKv @ c))
+            grad[1] += float(gr @ (dKv @ c))
         return loss, grad
+
+    def solution(self, k, lam):
+        """``dual_coef_`` of fold ``k`` at ``lam`` (``KernelRidge``'s, weights included)."""
+        f = self.folds[k]
+        _, _, _, _, evals, U = f.at(float(lam[1]) if self.spec.has_gamma else 0.0)
+        c = U @ ((U.T @ f.y_train) / (evals + float(lam[0])))
+        return c if f.sw is None else f.sw * c
 
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
@@ -162,7 +186,7 @@ def _scales(spec, X):
 
 
 def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max_iter=30,
-                        tol=1e-4, callback=None):
+                        tol=1e-4, callback=None, criterion=None):
     """Scan then descend the cross-validated squared error of kernel ridge.
 
     Parameters
@@ -175,6 +199,9 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     max_iter : int, default=30
     tol : float, default=1e-4
     callback : callable, default=None
+    criterion : callable, default=None
+        ``KernelRidgeCriterion -> (lam -> Evaluation)``: what is searched, built on the
+        folds' criterion (the criterion itself when None).
 
     Returns
     -------
@@ -188,13 +215,15 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     # per fold: the pair data and K, dK, U (n_train^2), and the validation blocks
     check_kernel_memory(n_train, n_train + n_test, 4 * len(folds))
     a, g = _scales(spec, folds[0].X_train)
-    criterion = KernelRidgeCriterion(spec, folds, hypergradient)
+    evaluate = KernelRidgeCriterion(spec, folds, hypergradient)
+    if criterion is not None:
+        evaluate = criterion(evaluate)
     axes = [a * _ALPHA_FACTORS] + ([] if g is None else [g * _GAMMA_FACTORS])
     lo = [a * _ALPHA_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [a * _ALPHA_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
     # gamma varies slowest: one eigendecomposition per fold and gamma
     grid = log_grid(axes[::-1])[:, ::-1]
-    return kernel_search(criterion, grid, (np.array(lo), np.array(hi)), optimizer,
+    return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train)
 
 

@@ -143,8 +143,8 @@ def _unwrap(estimator):
             "estimator must be a scikit-learn Lasso, ElasticNet, MultiTaskLasso, "
             "MultiTaskElasticNet, Ridge, RidgeClassifier, LogisticRegression, a "
             "LinearSVC, a PoissonRegressor, GammaRegressor or TweedieRegressor (log link), a "
-            f"HuberRegressor, a KernelRidge, SVC or SVR, or a Pipeline ending with one; got "
-            f"{type(final).__name__}.")
+            "HuberRegressor, a KernelRidge, SVC, SVR or LinearSVR, or a Pipeline ending with "
+            f"one; got {type(final).__name__}.")
     if isinstance(final, LinearSVC) and final.fit_intercept:
         # liblinear's intercept: the penalized weight of a synthetic feature
         column = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -266,20 +266,26 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``KernelRidge`` (dense ``X``)                   ``alpha``, ``gamma``
     ``SVC`` (dense ``X``)                           ``C``, ``gamma``
     ``SVR`` (dense ``X``)                           ``C``, ``epsilon``, ``gamma``
+    ``LinearSVR`` (dense ``X``)                     ``C``, ``epsilon``
     ==============================================  =========================
 
-    The kernel models (``KernelRidge``, ``SVC``, ``SVR``) are searched by
-    :mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.svc` and
-    :mod:`skhypergrad.svr`: a scan of a coarse grid in units of the data, then gradient descent, every point a
-    row of ``cv_results_``; ``gamma`` is searched for the kernels with a width ("rbf",
-    "laplacian", "poly"). ``SVC``'s points are ranked by their accuracy (``scoring`` None
-    or "accuracy"), its descent follows a smooth surrogate, the held-out logistic loss of
-    the scaled decision function (``mean_test_loss`` of ``cv_results_``). The default
-    ``optimizer="gd"`` is L-BFGS-B for them (their
-    criterion is exact, its valleys narrow), and the default
-    ``hypergradient="aid-cg"`` their exact fast path (the eigendecomposition of each
-    training fold's kernel, the KKT system of the SVC's free coefficients). They store dense ``n x n`` kernels, refused when they would
-    not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
+    The dual models (``KernelRidge``, ``SVC``, ``SVR``, ``LinearSVR``) are searched by
+    :mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.svc`, :mod:`skhypergrad.svr` and
+    :mod:`skhypergrad.linear_svr`: a scan of a coarse grid in units of the data, then
+    gradient descent, every point a row of ``cv_results_``; ``gamma`` is searched for the
+    kernels with a width ("rbf", "laplacian", "poly"). They take ``scoring`` and
+    ``refit`` as the linear models do (see :mod:`skhypergrad._kernel_scoring`): the
+    regressors descend the held-out mean squared error, or the RMSE or R² when that is
+    the refit scorer; ``SVC``'s descent follows a smooth surrogate, the held-out logistic
+    loss of the scaled decision function (``mean_test_loss`` of ``cv_results_``), and
+    the refit scorer (accuracy by default) ranks the points. Sample weights are those of
+    ``KernelRidge``, ``SVC`` and ``SVR`` (per-sample bounds ``C w_i``; ``SVC``'s
+    ``class_weight`` too) and ``LinearSVR``. The default
+    ``optimizer="gd"`` is L-BFGS-B for them (their criterion is exact, its valleys
+    narrow), and the default ``hypergradient="aid-cg"`` their exact fast path (the
+    eigendecomposition of each training fold's kernel, the KKT system of the SVMs' free
+    coefficients). The kernel models store dense ``n x n`` kernels, refused when they
+    would not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     For ``HuberRegressor`` the concomitant scale is estimated once, on the first
     training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed

@@ -449,7 +449,7 @@ class _Scan:
 
 def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
                tol=1e-4, callback=None, weights=None, test_weights=None,
-               polish=POLISH_EVALS):
+               polish=POLISH_EVALS, criterion=None):
     """Scan, descend the cross-validated surrogate loss of SVC, then refine by accuracy.
 
     The scan (:class:`_Scan`: rows of a coarse grid, ``C`` in :data:`_C_FACTORS` by
@@ -482,6 +482,11 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
         held-out rows (see :class:`SVCCriterion`).
     polish : int, default=6
         Evaluations of the refinement by accuracy per hyperparameter (0: none).
+    criterion : callable, default=None
+        ``SVCCriterion -> evaluate``: what is searched, built on the folds' criterion,
+        an object with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
+        with and without the gradient; their scores rank the points and the refinement
+        follows them); the criterion itself when None.
 
     Returns
     -------
@@ -494,14 +499,16 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     check_kernel_memory(n_train, n_train + n_test, 2 * len(folds))
     X0 = folds[0].X_train
     g = default_gamma(X0) if spec.has_gamma and spec.kernel != "precomputed" else None
-    criterion = SVCCriterion(spec, folds, n_classes, hypergradient, _GRADIENT_TOL, weights,
-                             test_weights, _VALUE_TOL)
+    evaluate = SVCCriterion(spec, folds, n_classes, hypergradient, _GRADIENT_TOL, weights,
+                            test_weights, _VALUE_TOL)
+    if criterion is not None:
+        evaluate = criterion(evaluate)
     lo = [_C_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [_C_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
     scan = _Scan(_C_FACTORS) if g is None else \
         _Scan(_C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
-    return kernel_search(criterion, scan, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train, value=criterion.value,
+    return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
+                         max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
                          start="loss", polish=polish * len(lo), stall=_STALL)
 
 
