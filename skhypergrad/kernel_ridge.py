@@ -30,19 +30,19 @@ factorization. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-
 ``"itd"``, ...) computes the same gradient through the map.
 """
 
-import numbers
+
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import RegressorMixin
 from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
+from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
 from ._threads import search_blas_limits
 from .dual import KernelRidgeMap
-from .hypergrad import ENGINES, BaseEngine, get_engine
-from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
+from .hypergrad import get_engine
+from .kernels import check_kernel_memory, pair_data
 
 __all__ = ["KernelRidgeCriterion", "KernelRidgeHyperGrad", "search_kernel_ridge",
            "default_gamma"]
@@ -227,18 +227,8 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
                          max_iter, tol, callback, n_rows=n_train)
 
 
-def _check_X(estimator, X, reset):
-    kernel = estimator.kernel
-    if kernel == "precomputed":
-        X = validate_data(estimator, X, reset=reset, dtype=np.float64)
-        if reset and X.shape[0] != X.shape[1]:
-            raise ValueError(f"kernel='precomputed' needs a square kernel matrix to fit, got "
-                             f"shape {X.shape}.")
-        return X
-    return validate_data(estimator, X, reset=reset, dtype=np.float64)
 
-
-class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
+class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     r"""Kernel ridge regression with ``alpha`` and ``gamma`` tuned by hypergradient descent.
 
     Minimizes the K-fold cross-validated mean squared error of
@@ -305,16 +295,8 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
-        "kernel": [StrOptions(set(KERNELS))],
-        "degree": [Interval(numbers.Real, 0, None, closed="left")],
-        "coef0": [numbers.Real],
-        "cv": ["cv_object"],
-        "hypergradient": [StrOptions({"eig"} | set(ENGINES) - {"nsid"}), BaseEngine],
-        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "optimizer": "no_validation",  # a name or an optimizer: checked by get_optimizer
-    }
+    _parameter_constraints = {**BaseKernelHyperGrad._parameter_constraints,
+                              "hypergradient": hypergradient_options("eig")}
 
     def __init__(self, kernel="rbf", *, degree=3, coef0=1, cv=5, hypergradient="eig",
                  max_iter=30, tol=1e-4, optimizer="lbfgs"):
@@ -326,14 +308,6 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         self.hypergradient = hypergradient
         self.max_iter = max_iter
         self.tol = tol
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
-        return tags
-
-    def _spec(self):
-        return KernelSpec(self.kernel, float(self.degree), float(self.coef0)).check()
 
     def fit(self, X, y):
         """Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
@@ -348,11 +322,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
-            raise ValueError(f"kernel='precomputed' needs a square kernel matrix, got shape "
-                             f"{X.shape}.")
+        X, y = self._check_fit_data(X, y, y_numeric=True)
         spec = self._spec()
         splits = list(check_cv(self.cv, y).split(X, y))
         folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed")
@@ -384,7 +354,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = _check_X(self, X, reset=False)
+        X = self._check_X(X)
         spec = self._spec()
         if spec.kernel == "precomputed":
             return X @ self.dual_coef_

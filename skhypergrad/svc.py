@@ -38,27 +38,26 @@ same gradient through :class:`~skhypergrad.svm.SVCDualMap`, with :math:`\rho` re
 reaching 0 or ``C``) the loss has a kink and this is one of its one-sided derivatives.
 """
 
-import numbers
-from functools import partial
+
 
 import numpy as np
 from numba import njit
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.metrics.pairwise import laplacian_kernel
+from sklearn.base import ClassifierMixin
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ._base import check_fit_sample_weight
+from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search
 from ._scoring import POLISH_EVALS
-from .hypergrad import ENGINES, BaseEngine, get_engine
+from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
-from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
+from .kernels import check_kernel_memory, pair_data
 from .svm import SVCDualMap, free_set, intercept_from_gradient, smo
 
 __all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss",
@@ -569,7 +568,7 @@ def fold_weights(y, splits, sample_weight=None, class_weight=None):
     return weights, [sample_weight[test] for _, test in splits]
 
 
-class SVCHyperGrad(ClassifierMixin, BaseEstimator):
+class SVCHyperGrad(ClassifierMixin, BaseKernelHyperGrad):
     r"""Support vector classifier with ``C`` and ``gamma`` tuned by hypergradient descent.
 
     Searches :math:`\log C` and :math:`\log\gamma` of scikit-learn's
@@ -636,17 +635,9 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
-        "kernel": [StrOptions(set(KERNELS))],
-        "degree": [Interval(numbers.Real, 0, None, closed="left")],
-        "coef0": [numbers.Real],
-        "class_weight": [dict, StrOptions({"balanced"}), None],
-        "cv": ["cv_object"],
-        "hypergradient": [StrOptions({"kkt"} | set(ENGINES) - {"nsid"}), BaseEngine],
-        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "optimizer": "no_validation",
-    }
+    _parameter_constraints = {**BaseKernelHyperGrad._parameter_constraints,
+                              "class_weight": [dict, StrOptions({"balanced"}), None],
+                              "hypergradient": hypergradient_options("kkt")}
 
     def __init__(self, kernel="rbf", *, degree=3, coef0=1, class_weight=None, cv=5,
                  hypergradient="kkt", max_iter=30, tol=1e-4, optimizer="lbfgs"):
@@ -659,11 +650,6 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.optimizer = optimizer
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
-        return tags
 
     def fit(self, X, y, sample_weight=None):
         """Tune ``C`` (and ``gamma``) by cross-validation, then refit an ``SVC``.
@@ -683,8 +669,7 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = self._check_fit_data(X, y)
         check_classification_targets(y)
         sw = None if sample_weight is None else check_fit_sample_weight(sample_weight, X)
         enc = LabelEncoder().fit(y)
@@ -697,7 +682,7 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
             raise ValueError(f"The class_weight dict must have class labels as keys; "
                              f"classes are {self.classes_}, got the keys "
                              f"{sorted(self.class_weight)}.")
-        spec = KernelSpec(self.kernel, float(self.degree), float(self.coef0)).check()
+        spec = self._spec()
         codes = enc.transform(y)
         splits = list(check_cv(self.cv, codes, classifier=True).split(X, codes))
         folds = kernel_folds(X, codes, splits, precomputed=spec.kernel == "precomputed")
@@ -711,10 +696,7 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         self.best_score_ = float(np.mean(best["scores"]))
         self.C_ = float(best["lam"][0])
         self.gamma_ = float(best["lam"][1]) if spec.has_gamma else None
-        # SVC has no "laplacian": the refit takes scikit-learn's as a callable kernel
-        kernel = partial(laplacian_kernel, gamma=self.gamma_) if self.kernel == "laplacian" \
-            else self.kernel
-        self.svc_ = SVC(C=self.C_, kernel=kernel, degree=self.degree,
+        self.svc_ = SVC(C=self.C_, kernel=self._libsvm_kernel(self.gamma_), degree=self.degree,
                         coef0=self.coef0, gamma=self.gamma_ or "scale",
                         class_weight=self.class_weight, tol=1e-6).fit(X, y, sample_weight=sw)
         return self
@@ -731,7 +713,7 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._check_X(X)
         return self.svc_.decision_function(X)
 
     def predict(self, X):
@@ -746,5 +728,5 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._check_X(X)
         return self.svc_.predict(X)

@@ -36,19 +36,19 @@ coefficient reaching 0 or a bound) the loss has a kink and this is one of its on
 derivatives.
 """
 
-import numbers
+
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.svm import SVR
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
-from .hypergrad import ENGINES, BaseEngine, get_engine
+from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
-from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
+from .kernels import check_kernel_memory, pair_data
 from .svr_dual import SVRDualMap, support_sets, svr_dual
 
 __all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
@@ -236,7 +236,7 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
                          max_iter, tol, callback, n_rows=n_train)
 
 
-class SVRHyperGrad(RegressorMixin, BaseEstimator):
+class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     r"""Support vector regression with ``C``, ``epsilon`` and ``gamma`` tuned by
     hypergradient descent.
 
@@ -310,16 +310,8 @@ class SVRHyperGrad(RegressorMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
-        "kernel": [StrOptions(set(KERNELS))],
-        "degree": [Interval(numbers.Real, 0, None, closed="left")],
-        "coef0": [numbers.Real],
-        "cv": ["cv_object"],
-        "hypergradient": [StrOptions({"kkt"} | set(ENGINES) - {"nsid"}), BaseEngine],
-        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "optimizer": "no_validation",  # a name or an optimizer: checked by get_optimizer
-    }
+    _parameter_constraints = {**BaseKernelHyperGrad._parameter_constraints,
+                              "hypergradient": hypergradient_options("kkt")}
 
     def __init__(self, kernel="rbf", *, degree=3, coef0=1, cv=5, hypergradient="kkt",
                  max_iter=30, tol=1e-4, optimizer="lbfgs"):
@@ -331,11 +323,6 @@ class SVRHyperGrad(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.optimizer = optimizer
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
-        return tags
 
     def fit(self, X, y, sample_weight=None):
         """Tune ``C``, ``epsilon`` (and ``gamma``) by cross-validation, then refit an ``SVR``.
@@ -353,11 +340,7 @@ class SVRHyperGrad(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
-            raise ValueError(f"kernel='precomputed' needs a square kernel matrix, got shape "
-                             f"{X.shape}.")
+        X, y = self._check_fit_data(X, y, y_numeric=True)
         Xs, ys, ws = X, y, None
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
@@ -367,7 +350,7 @@ class SVRHyperGrad(RegressorMixin, BaseEstimator):
             Xs, ys, ws = X[keep], y[keep], sample_weight[keep]
             if self.kernel == "precomputed":
                 Xs = Xs[:, keep]
-        spec = KernelSpec(self.kernel, float(self.degree), float(self.coef0)).check()
+        spec = self._spec()
         splits = list(check_cv(self.cv, ys).split(Xs, ys))
         folds = kernel_folds(Xs, ys, splits, precomputed=spec.kernel == "precomputed",
                              sample_weight=ws, score_weight=ws)
@@ -379,7 +362,7 @@ class SVRHyperGrad(RegressorMixin, BaseEstimator):
         self.C_ = float(best["lam"][0])
         self.epsilon_ = float(best["lam"][1])
         self.gamma_ = float(best["lam"][2]) if spec.has_gamma else None
-        self.svr_ = SVR(kernel=self.kernel, degree=self.degree, coef0=self.coef0,
+        self.svr_ = SVR(kernel=self._libsvm_kernel(self.gamma_), degree=self.degree, coef0=self.coef0,
                         gamma=self.gamma_ or "scale", C=self.C_, epsilon=self.epsilon_,
                         tol=1e-6).fit(X, y, sample_weight=sample_weight)
         return self
@@ -397,5 +380,5 @@ class SVRHyperGrad(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._check_X(X)
         return self.svr_.predict(X)

@@ -4,7 +4,7 @@ every engine against central differences and the exact KKT one, the estimator, a
 
 import numpy as np
 import pytest
-from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
+from sklearn.metrics.pairwise import laplacian_kernel, linear_kernel, rbf_kernel
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.svm import SVR
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -142,6 +142,16 @@ def test_estimator_refit_is_svrs():
     np.testing.assert_allclose(est.predict(X[:7]), sk.predict(X[:7]), atol=1e-8)
     assert est.best_score_ == min(h["value"] for h in est.history_)
 
+
+def test_estimator_laplacian_refit():
+    """The refit of a laplacian kernel (which SVR does not name) is SVR on scikit-learn's
+    laplacian kernel at the chosen width."""
+    X, y = _data(60)
+    est = SVRHyperGrad(kernel="laplacian", cv=3, max_iter=2).fit(X, y)
+    sk = SVR(C=est.C_, epsilon=est.epsilon_, kernel="precomputed", tol=1e-6).fit(
+        laplacian_kernel(X, gamma=est.gamma_), y)
+    np.testing.assert_allclose(est.predict(X[:5]), sk.predict(
+        laplacian_kernel(X[:5], X, gamma=est.gamma_)), atol=1e-6)
 
 def test_search_cv_returns_svr_near_the_grid():
     """HyperGradSearchCV(SVR()) refits the user's SVR; its CV MSE is within 2% of a
