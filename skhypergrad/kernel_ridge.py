@@ -35,7 +35,7 @@ factorization. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.model_selection import check_cv
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
@@ -309,7 +309,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         self.max_iter = max_iter
         self.tol = tol
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
 
         Parameters
@@ -317,15 +317,23 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         X : ndarray of shape (n_samples, n_features)
             Dense data, or the kernel (n_samples, n_samples) for "precomputed".
         y : ndarray of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Nonnegative weights of the squared errors, as ``KernelRidge.fit``'s: the
+            problem of kernel :math:`S K S` and targets :math:`S y`,
+            :math:`S = \operatorname{diag}(\sqrt{w})`, on every training fold and in the
+            refit; the held-out squared errors are weighted by them too.
 
         Returns
         -------
         self
         """
         X, y = self._check_fit_data(X, y, y_numeric=True)
+        sw = None if sample_weight is None else _check_sample_weight(
+            sample_weight, X, ensure_non_negative=True)
         spec = self._spec()
         splits = list(check_cv(self.cv, y).split(X, y))
-        folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed")
+        folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed",
+                             sample_weight=sw, score_weight=sw)
         history, self.n_iter_ = search_kernel_ridge(
             spec, folds, self.hypergradient, self.optimizer, self.max_iter, self.tol)
         best = history[best_entry(history)]
@@ -335,10 +343,11 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         self.gamma_ = float(best["lam"][1]) if spec.has_gamma else None
         self.X_fit_ = X
         K, _ = pair_data(spec, X).kernel(self.gamma_ or 0.0)
-        K = K.copy()
+        root = np.ones(y.shape[0]) if sw is None else np.sqrt(sw)
+        K = root[:, None] * K * root[None, :]
         K[np.diag_indices_from(K)] += self.alpha_
         with search_blas_limits(K):
-            self.dual_coef_ = np.linalg.solve(K, y)
+            self.dual_coef_ = root * np.linalg.solve(K, root * y)
         return self
 
     def predict(self, X):

@@ -97,8 +97,31 @@ def test_memory_limit_refuses_with_sizes():
 
 @parametrize_with_checks([KernelRidgeHyperGrad(cv=3, max_iter=2)])
 def test_sklearn_compatible(estimator, check):
-    """Every scikit-learn estimator check passes."""
+    """Every scikit-learn estimator check passes (weights as repeated rows included: the
+    check's data leaves the same point the best under both folds)."""
     check(estimator)
+
+
+def test_estimator_weighted_refit_is_kernel_ridges():
+    """With sample weights, the refit at ``alpha_``, ``gamma_`` is ``KernelRidge``'s with the
+    same weights, and the search's criterion is the weighted held-out MSE (the weighted
+    mean of the folds' errors of the weighted fold models)."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-3, 3, (60, 2))
+    y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(60)
+    w = rng.uniform(0.2, 3.0, 60)
+    w[:4] = 0.0
+    est = KernelRidgeHyperGrad(cv=KFold(3, shuffle=True, random_state=0), max_iter=4).fit(
+        X, y, sample_weight=w)
+    sk = KernelRidge(alpha=est.alpha_, kernel="rbf", gamma=est.gamma_).fit(X, y,
+                                                                           sample_weight=w)
+    np.testing.assert_allclose(est.predict(X[:9]), sk.predict(X[:9]), rtol=1e-6, atol=1e-10)
+    errors = []
+    for train, test in KFold(3, shuffle=True, random_state=0).split(X):
+        fold = KernelRidge(alpha=est.alpha_, kernel="rbf", gamma=est.gamma_).fit(
+            X[train], y[train], sample_weight=w[train])
+        errors.append(np.average((fold.predict(X[test]) - y[test]) ** 2, weights=w[test]))
+    np.testing.assert_allclose(est.best_score_, np.mean(errors), rtol=1e-6)
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "linear"])
