@@ -524,7 +524,8 @@ class WeightedDatafit(BaseDatafit):
     intercept (Newton's method from the unweighted one). It declares no fast path
     that assumes unit weights: not ``least_squares`` (no Gram matrix, no exact
     SURE), no minibatch kernels, coordinate descent's Newton model only when it is
-    ``"diagonal"`` (per-sample curvatures, weighted).
+    ``"diagonal"`` (per-sample curvatures, weighted) or ``"softmax"`` (the solver
+    reads ``sample_weight``: the Hessians :math:`s_i (\mathrm{diag}(p_i) - p_i p_i^T)`).
 
     Parameters
     ----------
@@ -548,7 +549,8 @@ class WeightedDatafit(BaseDatafit):
         for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
                      "constant_hessian"):
             setattr(self, name, getattr(datafit, name))
-        self.newton_model = "diagonal" if datafit.newton_model == "diagonal" else None
+        self.newton_model = datafit.newton_model \
+            if datafit.newton_model in ("diagonal", "softmax") else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
         self._null = None  # (y, intercept_only(y)) last computed
