@@ -49,6 +49,8 @@ Targets are encoded: real values for :class:`Quadratic`, labels in {-1, +1} for
 :class:`Logistic`, integer class indices 0..K-1 for :class:`Multinomial`.
 """
 
+from functools import partial
+
 import numpy as np
 from scipy.special import expit, log_expit, logsumexp, softmax, xlogy
 
@@ -133,6 +135,13 @@ class BaseDatafit:
         that majorizes each sample's loss at ``z_i`` (equal to :math:`\ell''` where the
         loss is locally quadratic), whose minimizer then decreases the objective."""
         return self.raw_hessp(y, z, np.ones_like(z)) * y.shape[0]
+
+    def raw_hessp_at(self, y, z):
+        """The map ``dz -> raw_hessp(y, z, dz)`` at fixed predictions ``z``, for repeated
+        products (the conjugate gradients of a hypergradient); a datafit whose
+        ``raw_hessp`` computes something of ``z`` alone (the multinomial loss's class
+        probabilities) computes it once here."""
+        return partial(self.raw_hessp, y, z)
 
     def data_curvature(self, y):
         """The curvature the steps and scales of a problem with targets ``y`` are set by:
@@ -454,9 +463,12 @@ class Multinomial(BaseDatafit):
         return P / y.shape[0]
 
     def raw_hessp(self, y, z, dz):
-        P = softmax(z, axis=1)
-        Pdz = P * dz
-        return (Pdz - P * Pdz.sum(axis=1, keepdims=True)) / y.shape[0]
+        return _softmax_hessp(softmax(z, axis=1), dz)
+
+    def raw_hessp_at(self, y, z):
+        """``dz -> (diag(p_i) - p_i p_i^T) dz_i / n`` with the class probabilities ``p_i``
+        computed once."""
+        return partial(_softmax_hessp, softmax(z, axis=1))
 
     def dual_term(self, y, theta, sample_weight=None):
         r"""With :math:`p_i = e_{y_i} - n\theta_i / s_i` on the simplex:
@@ -467,6 +479,15 @@ class Multinomial(BaseDatafit):
 
     def __repr__(self):
         return f"Multinomial(n_classes={self.n_classes})"
+
+
+def _softmax_hessp(P, dz):
+    r""":math:`(\mathrm{diag}(p_i) - p_i p_i^T)\, dz_i / n` for the class probabilities
+    ``P`` (rows :math:`p_i`)."""
+    Pdz = P * dz
+    Pdz -= P * Pdz.sum(axis=1, keepdims=True)
+    Pdz /= P.shape[0]
+    return Pdz
 
 
 def weighted_mean(values, sample_weight=None):
@@ -581,7 +602,13 @@ class WeightedDatafit(BaseDatafit):
         return self._weigh(self.datafit.raw_grad(y, z))
 
     def raw_hessp(self, y, z, dz):
-        h = self.datafit.raw_hessp(y, z, dz)
+        return self._weigh_hessp(y, self.datafit.raw_hessp(y, z, dz))
+
+    def raw_hessp_at(self, y, z):
+        hessp = self.datafit.raw_hessp_at(y, z)
+        return lambda dz: self._weigh_hessp(y, hessp(dz))
+
+    def _weigh_hessp(self, y, h):
         return self._weigh(np.broadcast_to(h, (y.shape[0],) + np.shape(h)[1:]))
 
     def dual_term(self, y, theta):

@@ -619,10 +619,14 @@ class ProxGradMap(FixedPointMap):
             return out
 
         constant_hessian = datafit.constant_hessian
+        raw_hessp = []  # raw_hessp_at the predictions, made at the first product
 
         def hessian_weights_at(dz):
             """``raw_hessp`` at the predictions (not computed when ``H`` is constant)."""
-            return datafit.raw_hessp(y, None if constant_hessian else zpred_of(), dz)
+            if not raw_hessp:
+                raw_hessp.append(datafit.raw_hessp_at(
+                    y, None if constant_hessian else zpred_of()))
+            return raw_hessp[0](dz)
 
         def hessp(v):
             return design.rmatvec(hessian_weights_at(design.matvec(v)))

@@ -329,49 +329,72 @@ def support_and_candidates(scores, coef, n_outputs):
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
 def _column_dots_blocks(X, data, indices, indptr, j, u, out, squared):
-    """``out[k] = X_j^T u[:, k]`` (``(X_j**2)^T u[:, k]`` when ``squared``), ``u`` of shape (n, K)."""
-    out[:] = 0.0
+    """``out[k] = X_j^T u[:, k]`` (``(X_j**2)^T u[:, k]`` when ``squared``), ``u`` of shape
+    (n, K): one class at a time, over the samples (contiguous for a Fortran-ordered ``u``)."""
     if indptr.shape[0] == 0:
-        for i in range(X.shape[0]):
-            x = X[i, j]
-            if squared:
-                x *= x
-            for k in range(out.shape[0]):
-                out[k] += x * u[i, k]
+        for k in range(out.shape[0]):
+            acc = 0.0
+            for i in range(X.shape[0]):
+                x = X[i, j]
+                acc += (x * x if squared else x) * u[i, k]
+            out[k] = acc
     else:
-        for q in range(indptr[j], indptr[j + 1]):
-            i, x = indices[q], data[q]
-            if squared:
-                x *= x
-            for k in range(out.shape[0]):
-                out[k] += x * u[i, k]
+        for k in range(out.shape[0]):
+            acc = 0.0
+            for q in range(indptr[j], indptr[j + 1]):
+                x = data[q]
+                acc += (x * x if squared else x) * u[indices[q], k]
+            out[k] = acc
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
-def _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d):
+def _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d, hd):
     """``v_i += X_ij delta`` and ``d_i += X_ij H_i delta``,
-    ``H_i = s_i (diag(h_i) - h_i h_i^T)`` (``sw`` empty: ``s_i = 1``)."""
+    ``H_i = s_i (diag(h_i) - h_i h_i^T)`` (``sw`` empty: ``s_i = 1``).
+
+    One class at a time over the samples (contiguous for Fortran-ordered ``(n, K)``
+    arrays), the classes whose ``delta_k`` is 0 skipped where they add nothing; ``hd``
+    (shape (n,)) receives :math:`h_i^T \delta` (dense ``X``: every entry; CSC: those of
+    the column's rows).
+    """
     K = delta.shape[0]
+    weighted = sw.shape[0] > 0
     if indptr.shape[0] == 0:
-        for i in range(X.shape[0]):
-            x = X[i, j]
-            xs = x * _weight(sw, i)
-            s = 0.0
+        n = X.shape[0]
+        hd[:] = 0.0
+        for k in range(K):
+            dk = delta[k]
+            if dk != 0.0:
+                for i in range(n):
+                    hd[i] += h[i, k] * dk
+                    v[i, k] += X[i, j] * dk
+        if weighted:
             for k in range(K):
-                s += h[i, k] * delta[k]
+                dk = delta[k]
+                for i in range(n):
+                    d[i, k] += X[i, j] * sw[i] * h[i, k] * (dk - hd[i])
+        else:
             for k in range(K):
-                v[i, k] += x * delta[k]
-                d[i, k] += xs * h[i, k] * (delta[k] - s)
+                dk = delta[k]
+                for i in range(n):
+                    d[i, k] += X[i, j] * h[i, k] * (dk - hd[i])
     else:
-        for q in range(indptr[j], indptr[j + 1]):
-            i, x = indices[q], data[q]
-            xs = x * _weight(sw, i)
-            s = 0.0
-            for k in range(K):
-                s += h[i, k] * delta[k]
-            for k in range(K):
-                v[i, k] += x * delta[k]
-                d[i, k] += xs * h[i, k] * (delta[k] - s)
+        lo, hi = indptr[j], indptr[j + 1]
+        for q in range(lo, hi):
+            hd[indices[q]] = 0.0
+        for k in range(K):
+            dk = delta[k]
+            if dk != 0.0:
+                for q in range(lo, hi):
+                    i = indices[q]
+                    hd[i] += h[i, k] * dk
+                    v[i, k] += data[q] * dk
+        for k in range(K):
+            dk = delta[k]
+            for q in range(lo, hi):
+                i = indices[q]
+                x = data[q] * sw[i] if weighted else data[q]
+                d[i, k] += x * h[i, k] * (dk - hd[i])
 
 
 @njit(cache=True, inline="always")
@@ -509,6 +532,7 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, sw, w, v, d, h, ws, l1, l2, lo
     # with d_sum = sum_i d_stored_i and h_sum = sum_i H_i
     shift, d_sum, h_sum = np.zeros(K), np.zeros(K), np.zeros((K, K))
     hx = np.empty(K)  # X_j^T (H shift), then X_j^T (H delta)
+    hd = np.empty(n)  # h_i^T delta of a column's update
     if centred:
         for i in range(n):
             for k in range(K):
@@ -528,7 +552,7 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, sw, w, v, d, h, ws, l1, l2, lo
         g /= n
         change = _minimize_block(w, j * K, K, g, B3[t], l1[j], l2, delta)
         if change > 0.0:
-            _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d)
+            _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d, hd)
             violation = max(violation, change)
             if centred:
                 _column_hessian_dots(data, indices, indptr, j, h, sw, delta, hx)

@@ -115,14 +115,20 @@ class _Problem(NamedTuple):
         probabilities ``p_i = a_i / s_i + onehot_i`` (``s_i`` the sample weight; the
         one-hot row where ``s_i = 0``: that sample's Hessian is 0 whatever ``p_i``). The
         Hessians are ``s_i (diag(p_i) - p_i p_i^T)``; their blocks are floored in
-        :meth:`model_curvatures`.
+        :meth:`model_curvatures`. Fortran-ordered (see :meth:`model_start`).
         """
         if self.n_outputs > 1:
             if self.sw.shape[0]:
                 s = self.sw[:, None]
                 a = np.divide(a, s, out=np.zeros(a.shape), where=s > 0)
-            return np.clip(a + self.onehot, 0.0, 1.0)
+            return np.asfortranarray(np.clip(a + self.onehot, 0.0, 1.0))
         return np.maximum(self.datafit.newton_curvature(self.y, z), _H_FLOOR)
+
+    def model_start(self, z, a):
+        """``(v, d)`` at the model's center: the prediction change 0 and the derivative
+        ``a`` (a copy), Fortran-ordered for several outputs (the block kernels run over
+        the samples one class at a time)."""
+        return np.zeros(z.shape, order="F"), np.array(a, order="F")
 
     def model_curvatures(self, lc_model, curv, h, lc_moving):
         """The model's curvatures for the epoch kernel on a working set, from ``curv``,

@@ -409,7 +409,7 @@ class CoordinateDescent(BaseSolver):
                 violation = max(violation, prob.intercept_violation(a))
             if violation <= tol:
                 break
-            w_new, v, d = w.copy(), np.zeros_like(z), a.copy()
+            w_new, (v, d) = w.copy(), prob.model_start(z, a)
             model_tol = max(self.inner_ratio * violation, prob.rounding(a))
             epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
                                            self.max_epochs - epochs)
