@@ -349,7 +349,7 @@ def _column_dots_blocks(X, data, indices, indptr, j, u, out, squared):
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
 def _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d, hd):
-    """``v_i += X_ij delta`` and ``d_i += X_ij H_i delta``,
+    r"""``v_i += X_ij delta`` and ``d_i += X_ij H_i delta``,
     ``H_i = s_i (diag(h_i) - h_i h_i^T)`` (``sw`` empty: ``s_i = 1``).
 
     One class at a time over the samples (contiguous for Fortran-ordered ``(n, K)``
