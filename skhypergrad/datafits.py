@@ -52,7 +52,7 @@ Targets are encoded: real values for :class:`Quadratic`, labels in {-1, +1} for
 from functools import partial
 
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp, softmax, xlogy
+from scipy.special import expit, log_expit, logsumexp, xlogy
 
 __all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_datafit",
            "datafit_class", "check_datafit", "weighted", "WeightedDatafit"]
@@ -458,17 +458,17 @@ class Multinomial(BaseDatafit):
         return weighted_mean(logsumexp(z, axis=1) - z[np.arange(n), y], sample_weight)
 
     def raw_grad(self, y, z):
-        P = softmax(z, axis=1)
+        P = class_probabilities(z)
         P[np.arange(y.shape[0]), y] -= 1.0
         return P / y.shape[0]
 
     def raw_hessp(self, y, z, dz):
-        return _softmax_hessp(softmax(z, axis=1), dz)
+        return _softmax_hessp(class_probabilities(z), dz)
 
     def raw_hessp_at(self, y, z):
         """``dz -> (diag(p_i) - p_i p_i^T) dz_i / n`` with the class probabilities ``p_i``
         computed once."""
-        return partial(_softmax_hessp, softmax(z, axis=1))
+        return partial(_softmax_hessp, class_probabilities(z))
 
     def dual_term(self, y, theta, sample_weight=None):
         r"""With :math:`p_i = e_{y_i} - n\theta_i / s_i` on the simplex:
@@ -479,6 +479,16 @@ class Multinomial(BaseDatafit):
 
     def __repr__(self):
         return f"Multinomial(n_classes={self.n_classes})"
+
+
+def class_probabilities(z):
+    r"""The softmax of the rows of ``z``, :math:`p_{ik} = e^{z_{ik} - m_i} / \sum_l
+    e^{z_{il} - m_i}` with :math:`m_i = \max_l z_{il}` (one exponential per entry; no
+    overflow)."""
+    P = z - z.max(axis=1, keepdims=True)
+    np.exp(P, out=P)
+    P /= P.sum(axis=1, keepdims=True)
+    return P
 
 
 def _softmax_hessp(P, dz):

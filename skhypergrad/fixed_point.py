@@ -28,7 +28,7 @@ import numpy as np
 from ._design import Design, cached_gram, centred, xty_of
 from ._validation import check_sparse_structure
 from ._prox_jacobian import BlockJacobian, DiagonalJacobian
-from .datafits import check_datafit
+from .datafits import check_datafit, class_probabilities
 from .penalties import check_hyper
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
@@ -745,8 +745,7 @@ def _softmax_hessian_subset(design, z, sample_weight, idx):
             X -= design.sparse_offset[coef_cols]
     if coef_cols.shape[0] < features.shape[0]:
         X = np.column_stack([X, np.ones(n)])
-    P = np.exp(z - z.max(axis=1, keepdims=True))
-    P /= P.sum(axis=1, keepdims=True)
+    P = class_probabilities(z)
     s = np.ones(n) if sample_weight is None else sample_weight
     U = X[:, position] * (P[:, klass] * np.sqrt(s)[:, None])
     H = -(U.T @ U)
