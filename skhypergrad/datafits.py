@@ -30,7 +30,8 @@ it is and what it offers, as class attributes the rest of the library reads
   ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None; a
   "diagonal" model's curvatures are :meth:`~BaseDatafit.newton_curvature`), and
   ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
-  parameters, or None);
+  parameters, or None), :meth:`~BaseDatafit.raw_hessp_at` (Hessian products at fixed
+  predictions, what depends on them alone computed once);
 - its hyperparameters, if it owns any (``n_hyper``, :meth:`~BaseDatafit.hyper`,
   :meth:`~BaseDatafit.at`): the trailing entries of the map's ``lam``, with the
   derivatives of ``raw_grad`` in them (:meth:`~BaseDatafit.raw_grad_jvp_param`,
