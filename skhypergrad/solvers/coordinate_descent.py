@@ -161,6 +161,13 @@ class CoordinateDescent(BaseSolver):
         self.precompute = precompute
         self.warn = warn
 
+    def gram_epochs(self):
+        """``max_iter * max_epochs`` (its budget in all), or None with ``precompute=False``
+        (no Gram matrix asked for); see :meth:`BaseSolver.gram_epochs`."""
+        if isinstance(self.precompute, (bool, np.bool_)) and not self.precompute:
+            return None
+        return max(1, int(self.max_iter) * int(self.max_epochs))
+
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
         if pgmap.datafit.newton_model == "identity":
