@@ -318,25 +318,30 @@ def _gram_result(outcomes, states, chosen, lam, compute_grad):
 class BaseCriterion:
     """Shared entry points; subclasses implement ``_evaluate``."""
 
-    def _cached(self, same, equal, build):
+    #: the attributes :meth:`_cached` keeps its entries in (never pickled)
+    _CACHE_SLOTS = ("_cache", "_prepared", "_split")
+
+    def _cached(self, same, equal, build, slot="_cache"):
         """``build()``, kept between evaluations while the objects ``same`` (compared by
         identity) and the values ``equal`` do not change, as during a search.
 
-        One entry, dropped before a new one is built (it may hold copies of ``X``),
-        and never pickled: a copy sent to a worker builds its own.
+        One entry per ``slot`` (one of :attr:`_CACHE_SLOTS`), dropped before a new one
+        is built (it may hold copies of ``X``), and never pickled: a copy sent to a
+        worker builds its own.
         """
-        cached = getattr(self, "_cache", None)
+        cached = self.__dict__.get(slot)
         if cached is not None and len(cached[0]) == len(same) \
                 and all(a is b for a, b in zip(cached[0], same)) and cached[1] == equal:
             return cached[2]
-        self._cache = None
+        setattr(self, slot, None)
         value = build()
-        self._cache = (same, equal, value)
+        setattr(self, slot, (same, equal, value))
         return value
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_cache", None)
+        for slot in self._CACHE_SLOTS:
+            state.pop(slot, None)
         return state
 
     def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
@@ -405,13 +410,23 @@ class BaseCriterion:
         return self._evaluate(model, X, y, lam, solver, None, state, False)
 
     def _prepare(self, model, X, y, lam):
+        """``(model, X, y, y_enc, lam)``: the model bound to ``y``, the data validated
+        (:func:`_check_data`) and encoded, ``lam`` checked; the data (and, for
+        :class:`CrossVal`, its splits) validated once while the criterion is evaluated
+        on the same ``X``, ``y`` and model, as during a search (``X`` modified in place
+        between two evaluations is not supported, as by the solvers)."""
         if not isinstance(model, InnerModel):
             raise ValueError(f"model must be a skhypergrad InnerModel, got "
                              f"{type(model).__name__}; convert scikit-learn estimators "
                              "with skhypergrad.models.from_estimator.")
-        X, y = _check_data(X, y, multi_output=model.datafit_class.multi_output)
-        model = model.bind(y)
-        return model, X, y, model.encode(y), model.check_lam(lam, X.shape[1])
+
+        def build():
+            Xv, yv = _check_data(X, y, multi_output=model.datafit_class.multi_output)
+            bound = model.bind(yv)
+            return bound, Xv, yv, bound.encode(yv)
+
+        bound, Xv, yv, y_enc = self._cached((X, y, model), (), build, slot="_prepared")
+        return bound, Xv, yv, y_enc, bound.check_lam(lam, Xv.shape[1])
 
     def __repr__(self):
         params = ", ".join(f"{k}={v}" for k, v in self._repr_params())
@@ -537,7 +552,9 @@ class CrossVal(BaseCriterion):
     cv : int, cross-validation generator or iterable, default=5
         As in scikit-learn's ``check_cv``: an int gives ``StratifiedKFold``
         for a classifier and ``KFold`` otherwise (no shuffling). The splits
-        must be the same at every call for warm starts to make sense (give a
+        must be the same at every call for warm starts to make sense: they are made
+        once and kept while the criterion is evaluated on the same ``X``, ``y``, model
+        and ``cv`` (as during a search), and made again for other ones (give a
         splitter with a fixed ``random_state`` when shuffling).
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
@@ -623,24 +640,23 @@ class CrossVal(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
-        _check_loss(self.loss, model)
-        cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
-        splits = _FoldSplits(cv.split(X, y_enc), X.shape[0])
+        loss = _check_loss(self.loss, model)
+        splits = self._cached((X_in, y_in, model, self.cv), (), lambda: _FoldSplits(
+            check_cv(self.cv, y_enc, classifier=model.is_classifier).split(X, y_enc),
+            X.shape[0]), slot="_split")
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):
             raise ValueError(f"folds must be indices of the {len(splits)} splits, got {folds}.")
-        X = _rows_friendly(X)
         weighted = self.sample_weight is not None or self.score_sample_weight is not None
-        if gram_path_applies(model, X, solver, engine, len(splits),
-                             _check_loss(self.loss, model), weighted):
-            key = ("gram",) + tuple(train.tobytes() for train, _ in splits)
-            data = self._cached((X_in, y_in, model), key, lambda: cv_gram_folds(
+        if gram_path_applies(model, X, solver, engine, len(splits), loss, weighted):
+            data = self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
                 X, y_enc, list(splits), model.fit_intercept))
             outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, states, solver,
                                            engine, compute_grad, chosen)
             if outcomes is not None:
                 return _gram_result(outcomes, states, chosen, lam, compute_grad)
+        X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
         weights = self._weights(X.shape[0])
         outcomes = Parallel(n_jobs=self._n_jobs(X, splits))(
