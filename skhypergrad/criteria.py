@@ -31,6 +31,7 @@ trained with the same ``lam`` on its own ``n_train`` rows).
 """
 
 import numbers
+from contextlib import contextmanager, nullcontext
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -319,7 +320,7 @@ class BaseCriterion:
     """Shared entry points; subclasses implement ``_evaluate``."""
 
     #: the attributes :meth:`_cached` keeps its entries in (never pickled)
-    _CACHE_SLOTS = ("_cache", "_prepared", "_split")
+    _CACHE_SLOTS = ("_cache", "_prepared", "_split", "_open")
 
     def _cached(self, same, equal, build, slot="_cache"):
         """``build()``, kept between evaluations while the objects ``same`` (compared by
@@ -343,6 +344,11 @@ class BaseCriterion:
         for slot in self._CACHE_SLOTS:
             state.pop(slot, None)
         return state
+
+    def workers(self):
+        """A context in which evaluations may keep their workers and the data sent to
+        them (see :meth:`CrossVal.workers`); nothing to keep here."""
+        return nullcontext(self)
 
     def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
         r"""Value of the criterion and its gradient with respect to :math:`\log\lambda`.
@@ -593,6 +599,37 @@ class CrossVal(BaseCriterion):
         """``n_jobs``, or 1 below the work threshold (see ``n_jobs``)."""
         return fold_n_jobs(self.n_jobs, design_entries(X) * len(splits))
 
+    @contextmanager
+    def workers(self):
+        """Keep one ``joblib.Parallel`` (and its workers) for the evaluations made inside
+        the ``with`` block, e.g. a search's.
+
+        The arrays the folds are given are then sent to the workers once for the
+        block, not once per evaluation: a process backend (loky, joblib's default)
+        writes an array above its ``max_nbytes`` to a memory-mapped file the first time
+        and passes a reference afterwards; other backends keep their own state for the
+        block. The ``Parallel`` is opened at the first evaluation that runs its folds in
+        parallel (see ``n_jobs``), never when they all run serially.
+        """
+        self._open = [None]  # the Parallel, once opened
+        try:
+            yield self
+        finally:
+            opened = self._open[0]
+            del self._open
+            if opened is not None:
+                opened.__exit__(None, None, None)
+
+    def _parallel(self, n_jobs):
+        """A ``joblib.Parallel`` for ``n_jobs``: the one kept by :meth:`workers` when
+        inside its block and ``n_jobs`` asks for more than one job, else a new one."""
+        opened = self.__dict__.get("_open")
+        if opened is None or effective_n_jobs(n_jobs) == 1:
+            return Parallel(n_jobs=n_jobs)
+        if opened[0] is None:
+            opened[0] = Parallel(n_jobs=n_jobs).__enter__()
+        return opened[0]
+
     def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):
         r"""Mean held-out loss over the folds ``folds`` only (indices into the splits).
 
@@ -659,7 +696,7 @@ class CrossVal(BaseCriterion):
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
         weights = self._weights(X.shape[0])
-        outcomes = Parallel(n_jobs=self._n_jobs(X, splits))(
+        outcomes = self._parallel(self._n_jobs(X, splits))(
             delayed(_fold_value_and_grad)(model, X, y_enc, *splits[k], lam, self.loss,
                                           solver, engine, states[k], compute_grad,
                                           problems[k], weights)

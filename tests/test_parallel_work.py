@@ -23,6 +23,13 @@ class _Recorder:
     def __call__(self, tasks):
         return self._parallel(tasks)
 
+    def __enter__(self):
+        self._parallel.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._parallel.__exit__(*exc)
+
 
 @pytest.fixture
 def recorder(monkeypatch):
@@ -74,3 +81,29 @@ def test_above_the_threshold_and_other_backends_run_in_parallel(monkeypatch, rec
     recorder.clear()
     monkeypatch.setattr(parallel, "PARALLEL_MIN_WORK", 0)
     assert parallel.fold_n_jobs(2, 10) == 2
+
+
+def test_one_set_of_workers_per_fit_gets_x_once(monkeypatch):
+    """Above the work threshold, a fit keeps one ``Parallel`` for its search: X (above
+    loky's memmapping size) is written for the workers once, not once per evaluation,
+    and the coefficients equal the serial fit's."""
+    import joblib._memmapping_reducer as reducer
+
+    rng = np.random.default_rng(0)
+    X = np.asfortranarray(rng.standard_normal((1000, 140)))  # 1.1 MiB
+    y = X[:, :5] @ np.ones(5) + rng.standard_normal(1000) > 0
+    writes = []
+    dump = reducer.dump
+
+    def counting_dump(value, filename, *args, **kwargs):
+        if getattr(value, "shape", None) == X.shape:
+            writes.append(filename)
+        return dump(value, filename, *args, **kwargs)
+
+    monkeypatch.setattr(reducer, "dump", counting_dump)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_WORK", 0)
+    one = LogisticRegressionHyperGrad(cv=3, max_iter=1, n_jobs=1).fit(X, y)
+    assert writes == []
+    two = LogisticRegressionHyperGrad(cv=3, max_iter=1, n_jobs=2).fit(X, y)
+    assert len(two.history_) > 1 and len(writes) == 1
+    np.testing.assert_allclose(two.coef_, one.coef_, rtol=0, atol=1e-10)
