@@ -47,7 +47,7 @@ NOT_CONVERGED = 1
 SINGULAR = 2
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _sweep(G, c, w, q, l1, l2, lower, idx, m):
     """One cyclic pass over the coordinates ``idx[:m]``; returns the largest
     ``G_jj |delta_j|``."""
@@ -79,7 +79,7 @@ def _sweep(G, c, w, q, l1, l2, lower, idx, m):
     return violation
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _relative_gap(c, gamma, w, q, l1, l2, positive):
     """The relative duality gap at ``w`` (``q = G w``); see the module docstring."""
     cw = 0.0
@@ -116,7 +116,7 @@ def _relative_gap(c, gamma, w, q, l1, l2, positive):
     return (primal - dual) / max(0.5 * gamma, 1e-12)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cholesky(A, m):
     """In-place lower Cholesky factor of ``A[:m, :m]``; False when not positive definite
     (a pivot at or below ``1e-13`` times the largest diagonal entry)."""
@@ -140,7 +140,7 @@ def _cholesky(A, m):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cho_solve(L, b, m):
     """Solve ``L L^T x = b`` (``b[:m]`` overwritten by ``x``)."""
     for i in range(m):
@@ -155,7 +155,7 @@ def _cho_solve(L, b, m):
         b[i] = s / L[i, i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _factor_support(G, l2, S, m, L):
     """``L[:m, :m]``: the Cholesky factor of ``G_SS + l2 I``; False when singular."""
     for a in range(m):
@@ -165,7 +165,7 @@ def _factor_support(G, l2, S, m, L):
     return _cholesky(L, m)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _support(w, S, sign):
     """The nonzero coefficients of ``w`` in ``S`` and their signs; returns their number
     and a signature of the support and signs."""
@@ -180,7 +180,7 @@ def _support(w, S, sign):
     return m, key
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
     """Replace ``w`` by the exact solution on its support ``S`` with signs ``sign`` when
     that solution has the same signs (and respects ``lower``); ``q`` recomputed.
@@ -205,19 +205,29 @@ def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
     return True, True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, idx, Sf):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
+    Full sweeps (each followed by the gap, and by the exact solution on the support
+    when it is stable) alternate with sweeps over the support, until one of those is
+    below 0.3 times the last full sweep's violation (at most :data:`INNER_SWEEPS`).
+    The solve ends after a full sweep: at most ``max_epochs`` epochs in all.
+
     Returns ``(epochs, gap, status, m, factored)``: the support is ``S[:m]`` (signs
     ``sign``) and ``factored`` whether ``L`` holds the factor of ``G_SS + l2 I``
-    (``Sf`` is scratch: the support ``L`` was factored for).
+    (``Sf`` is scratch: the support ``L`` was factored for). Each kernel is called from
+    one place (every call site is compiled again).
     """
     p = w.shape[0]
     positive = lower == 0.0
-    q = G @ w
+    q = np.zeros(p)
     for j in range(p):
         idx[j] = j
+        if w[j] != 0.0:
+            row = G[j]
+            for i in range(p):
+                q[i] += row[i] * w[j]
     epochs = 0
     best = np.inf
     stalled = 0
@@ -226,53 +236,55 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, i
     mf = -1
     gap = np.inf
     status = NOT_CONVERGED
+    full = True
+    m_sweep = p
+    inner = 0
+    violation = 0.0
     while True:
-        if epochs >= max_epochs:
-            gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
-            break
-        violation = _sweep(G, c, w, q, l1, l2, lower, idx, p)
+        v = _sweep(G, c, w, q, l1, l2, lower, idx, m_sweep)
         epochs += 1
-        gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
-        if gap <= tol:
-            status = OK
-            break
-        if violation == 0.0 or epochs >= max_epochs:
-            break
-        stalled = stalled + 1 if gap > 0.9 * best else 0
-        best = min(best, gap)
-        if stalled >= STALL_CHECKS:
-            break
-        m, key = _support(w, S, sign)
-        if 0 < m <= DIRECT_MAX and key != failed_key and (key == last_key or epochs == 1):
-            factored, moved = _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b)
-            mf = -1
-            if factored:
-                mf = m
-                Sf[:m] = S[:m]
-            if moved:
-                gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
-                if gap <= tol:
-                    status = OK
-                    break
-            else:
-                failed_key = key
-        last_key = key
-        # sweeps over the support until their violation is below 0.3 of the full one's
-        # (at most INNER_SWEEPS)
-        m_active = 0
-        for j in range(p):
-            if w[j] != 0.0:
-                idx[m_active] = j
-                m_active += 1
-        for _ in range(INNER_SWEEPS):
-            if m_active == 0 or epochs >= max_epochs:
+        if full:
+            gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
+            if gap <= tol:
+                status = OK
                 break
-            inner = _sweep(G, c, w, q, l1, l2, lower, idx, m_active)
-            epochs += 1
-            if inner <= 0.3 * violation:
+            if v == 0.0 or epochs >= max_epochs:
                 break
-        for j in range(p):
-            idx[j] = j
+            stalled = stalled + 1 if gap > 0.9 * best else 0
+            if gap < best:
+                best = gap
+            if stalled >= STALL_CHECKS:
+                break
+            violation = v
+            m, key = _support(w, S, sign)
+            if 0 < m <= DIRECT_MAX and key != failed_key \
+                    and (key == last_key or epochs == 1):
+                factored, moved = _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b)
+                mf = -1
+                if factored:
+                    mf = m
+                    for a in range(m):
+                        Sf[a] = S[a]
+                if not moved:
+                    failed_key = key
+            last_key = key
+            m_sweep = 0
+            for j in range(p):
+                if w[j] != 0.0:
+                    idx[m_sweep] = j
+                    m_sweep += 1
+            full = False
+            inner = 0
+        else:
+            inner += 1
+            violation_ok = v <= 0.3 * violation
+            if violation_ok or inner >= INNER_SWEEPS:
+                m_sweep = 0  # back to a full sweep
+        if not full and (m_sweep == 0 or epochs >= max_epochs - 1):
+            for j in range(p):
+                idx[j] = j
+            m_sweep = p
+            full = True
     m, key = _support(w, S, sign)
     factored = mf == m
     if factored:
@@ -283,15 +295,27 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, i
     return epochs, gap, status, m, factored
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _dot(a, b, m):
+    """``a[:m] . b[:m]`` (a loop: numba's ``@``, as its slicing, costs seconds of
+    compilation)."""
+    s = 0.0
+    for i in range(m):
+        s += a[i] * b[i]
+    return s
+
+
+@njit(cache=True, error_model="numpy")
 def _cg(G, l2, S, m, g, x, tol, max_iter):
     """Conjugate gradients on ``(G_SS + l2 I) x = g``; returns (iterations, residual)."""
-    r = g[:m].copy()
+    r = np.empty(m)
+    d = np.empty(m)
     for a in range(m):
         x[a] = 0.0
-    d = r.copy()
+        r[a] = g[a]
+        d[a] = g[a]
     Ad = np.empty(m)
-    rr = r @ r
+    rr = _dot(r, r, m)
     norm_g = np.sqrt(rr)
     if norm_g == 0.0:
         return 0, 0.0
@@ -303,11 +327,11 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
             for bb in range(m):
                 s += row[S[bb]] * d[bb]
             Ad[a] = s
-        alpha = rr / (d @ Ad)
+        alpha = rr / _dot(d, Ad, m)
         for a in range(m):
             x[a] += alpha * d[a]
             r[a] -= alpha * Ad[a]
-        rr_new = r @ r
+        rr_new = _dot(r, r, m)
         for a in range(m):
             d[a] = r[a] + (rr_new / rr) * d[a]
         rr = rr_new
@@ -315,7 +339,7 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
     return it, np.sqrt(rr) / norm_g
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, lower, tol,
                      max_epochs, compute_grad, hyper_tol, folds, values, g_l1, g_l2,
                      epochs, gaps, status, n_iter_engine, residuals):
@@ -410,7 +434,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
             gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / n_t
         u = np.empty(m)
         if m <= DIRECT_MAX and (factored or _factor_support(Gk, l2, S, m, L)):
-            u[:] = gS[:m]
+            for a in range(m):
+                u[a] = gS[a]
             _cho_solve(L, u, m)
             n_iter_engine[k] = 1
             # the residual of the direct solve
