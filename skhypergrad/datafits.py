@@ -503,6 +503,24 @@ def check_sample_weight(sample_weight, n_samples):
     return s * (n_samples / total)
 
 
+
+def check_class_decision(y_true, decision, labels=None, sample_weight=None):
+    """The arguments of a held-out loss of a decision function, checked.
+
+    Returns ``(idx, n_labels, decision, sample_weight)``: ``idx[i]`` the position of
+    ``y_true[i]`` in ``labels`` (the sorted labels of ``y_true`` when None; ValueError
+    for a label outside them), ``decision`` as float64 and the weights as
+    :func:`check_sample_weight` gives them.
+    """
+    y_true = np.asarray(y_true)
+    sample_weight = check_sample_weight(sample_weight, y_true.shape[0])
+    labels = np.unique(y_true) if labels is None else np.asarray(labels)
+    idx = np.searchsorted(labels, y_true)
+    if np.any(idx >= labels.shape[0]) or np.any(labels[np.minimum(idx, len(labels) - 1)]
+                                                 != y_true):
+        raise ValueError("y_true has labels outside labels.")
+    return idx, labels.shape[0], np.asarray(decision, dtype=np.float64), sample_weight
+
 class WeightedDatafit(BaseDatafit):
     r"""A datafit with per-sample weights bound to its rows (made by :func:`weighted`).
 
