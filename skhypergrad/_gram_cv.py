@@ -53,6 +53,10 @@ class GramFolds(NamedTuple):
     starts: np.ndarray
     mu: np.ndarray
     ybar: np.ndarray
+    #: the training means of the columns and the target in the data's own frame (``mu``
+    #: and ``ybar`` are those of the frame ``X_test`` and ``y_test`` are stored in)
+    offset: np.ndarray
+    target_offset: np.ndarray
     fit_intercept: bool
 
 
@@ -103,9 +107,11 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     With :math:`X_c` and :math:`y_c` centred as a whole (when ``fit_intercept``), a
     fold whose training rows are the complement of its test rows :math:`T` gets its
     sums from those of all rows minus the test rows' (:math:`X_c^T X_c - X_{c,T}^T
-    X_{c,T}`: one product with ``X`` and one with each small test block), then is
-    centred by its own means :math:`m`: :math:`G = S / n_k - m m^T`. Other splits are
-    computed from their training rows.
+    X_{c,T}`: one product with each small test block, whose sum is the total when the
+    test blocks partition the rows, as K-fold's), then is centred by its own means
+    :math:`m`: :math:`G = S / n_k - m m^T`. Other splits are computed from their
+    training rows. The held-out rows are kept centred as a whole (the kernel's ``mu``
+    is then :math:`m`), copied once: no centred copy of all of ``X`` is made.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -113,36 +119,52 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     K = len(splits)
     mu0 = X.mean(axis=0) if fit_intercept else np.zeros(p)
     y0 = float(y.mean()) if fit_intercept else 0.0
-    Xc, yc = X - mu0, y - y0
+    yc = y - y0
+    tests = [test for _, test in splits]
+    order = np.concatenate(tests)
+    X_test = X[order]
+    X_test -= mu0
+    y_test = yc[order]
+    starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
+    blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
+    # the test blocks' Gram matrices, for the folds trained on the rest of the rows
+    rest = [train.shape[0] + test.shape[0] == n and np.unique(test).shape[0] == test.shape[0]
+            for train, test in splits]
+    grams = [XT.T @ XT if r else None for XT, r in zip(blocks, rest)]
+    totals = None
+    if any(rest):
+        in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
+        if in_blocks.shape[0] == n and np.unique(in_blocks).shape[0] == n:
+            G_all = sum(g for g in grams if g is not None)
+        else:
+            Xc = X - mu0
+            G_all = Xc.T @ Xc
+        # X_c^T 1 = 0 and 1^T y_c = 0 (up to rounding, summed as the blocks are)
+        colsum = sum(XT.sum(axis=0) for XT, r in zip(blocks, rest) if r) \
+            if in_blocks.shape[0] == n else (X - mu0).sum(axis=0)
+        totals = (G_all, colsum, X.T @ yc, float(yc.sum()), float(yc @ yc))
     G = np.empty((K, p, p))
     c = np.empty((K, p))
     gamma = np.empty(K)
-    mu = np.empty((K, p))
-    ybar = np.empty(K)
-    totals = None
-    tests = []
+    m_all = np.empty((K, p))
+    my_all = np.empty(K)
     for k, (train, test) in enumerate(splits):
-        tests.append(test)
         n_k = train.shape[0]
-        if n_k + test.shape[0] == n and np.unique(test).shape[0] == test.shape[0]:
-            if totals is None:
-                totals = (Xc.T @ Xc, Xc.sum(axis=0), Xc.T @ yc, float(yc.sum()),
-                          float(yc @ yc))
-            XT, yT = Xc[test], yc[test]
+        if not rest[k]:
+            G[k], c[k], gamma[k], m, my = _fold_gram(X[train] - mu0, yc[train],
+                                                     fit_intercept)
+        else:
+            XT, yT = blocks[k], y_test[starts[k]:starts[k + 1]]
             m = (totals[1] - XT.sum(axis=0)) / n_k
             my = (totals[3] - yT.sum()) / n_k
             if not fit_intercept:
                 m, my = np.zeros(p), 0.0
-            G[k] = (totals[0] - XT.T @ XT) / n_k - np.outer(m, m)
+            G[k] = (totals[0] - grams[k]) / n_k - np.outer(m, m)
             c[k] = (totals[2] - XT.T @ yT) / n_k - m * my
             gamma[k] = (totals[4] - float(yT @ yT)) / n_k - my * my
-        else:
-            G[k], c[k], gamma[k], m, my = _fold_gram(Xc[train], yc[train], fit_intercept)
-        mu[k], ybar[k] = mu0 + m, y0 + my
-    order = np.concatenate(tests)
-    starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
-    return GramFolds(G, c, gamma, np.ascontiguousarray(X[order]), np.ascontiguousarray(y[order]),
-                     starts, mu, ybar, bool(fit_intercept))
+        m_all[k], my_all[k] = m, my
+    return GramFolds(G, c, gamma, X_test, y_test, starts, m_all, my_all, mu0 + m_all,
+                     y0 + my_all, bool(fit_intercept))
 
 
 def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
@@ -155,7 +177,7 @@ def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
                      np.ascontiguousarray(X_val, dtype=np.float64),
                      np.ascontiguousarray(y_val, dtype=np.float64),
                      np.array([0, X_val.shape[0]], dtype=np.int64), mx[None],
-                     np.array([my]), bool(fit_intercept))
+                     np.array([my]), mx[None], np.array([my]), bool(fit_intercept))
 
 
 def evaluate_gram_folds(data, penalty, lam, states, solver, engine, compute_grad, folds):
@@ -203,7 +225,7 @@ def evaluate_gram_folds(data, penalty, lam, states, solver, engine, compute_grad
     for k in folds:
         w = W[k]
         if data.fit_intercept:
-            w = np.append(w, data.ybar[k] - data.mu[k] @ w)
+            w = np.append(w, data.target_offset[k] - data.offset[k] @ w)
         grad = penalty.weights_vjp(g_l1[k], g_l2[k]) if compute_grad else None
         outcomes.append(GramOutcome(float(values[k]), grad, w, int(epochs[k]),
                                     int(n_engine[k]), float(residuals[k])))

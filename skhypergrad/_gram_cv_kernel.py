@@ -11,13 +11,16 @@ For every fold ``k`` (training rows centred by their means :math:`\mu_k`, target
 
 (the centred intercept is 0 at the optimum) by cyclic coordinate descent from the warm
 start, keeping :math:`q = G w`, with sweeps over the nonzero coefficients between full
-sweeps and, once the support and signs are stable, the exact solution on the support
+sweeps and, when that is slow (after :data:`POLISH_AFTER` epochs) and the support and
+signs are stable, the exact solution on the support
 (:math:`(G_{SS} + l2\,I) w_S = c_S - l1_S \odot \mathrm{sign}(w_S)`, kept when its
 signs agree), until the relative duality gap (the gap over :math:`\gamma / 2`, as
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
 :math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
 
-Then the held-out mean squared error on the fold's test rows, read with the training
+With a gradient, the solution is then replaced by the exact one on its support when
+that has the same signs (the factorization is the hypergradient's). Then the held-out
+mean squared error on the fold's test rows, read with the training
 means, :math:`E_k = \frac{1}{n_t}\sum_i r_i^2`, :math:`r_i = (x_i - \mu_k)^T w - (y_i -
 \bar y_k)`, its gradient on the support :math:`g_S = \frac{2}{n_t} (X_t - 1\mu_k^T)_S^T
 r` and the implicit hypergradient there: :math:`(G_{SS} + l2\,I) u = g_S`,
@@ -38,6 +41,9 @@ DIRECT_MAX = 512
 #: evaluations of the gap in a row that did not lower the best by 10%: stop, unconverged
 STALL_CHECKS = 20
 
+#: epochs after which the exact solution on a stable support is tried (a factorization,
+#: :math:`O(|S|^3)`: for the slowly converging solves only)
+POLISH_AFTER = 30
 #: most sweeps over the support between two full sweeps (and gap evaluations)
 INNER_SWEEPS = 100
 
@@ -181,27 +187,36 @@ def _support(w, S, sign):
 
 
 @njit(cache=True, error_model="numpy")
-def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
-    """Replace ``w`` by the exact solution on its support ``S`` with signs ``sign`` when
-    that solution has the same signs (and respects ``lower``); ``q`` recomputed.
-    Returns whether ``L`` holds the factor of ``G_SS + l2 I`` and whether ``w`` moved."""
-    if not _factor_support(G, l2, S, m, L):
-        return False, False
+def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
+    r"""Replace ``w`` by the exact solution on its support ``S`` with signs ``sign``,
+    :math:`(G_{SS} + l2\,I)^{-1}(c_S - l1_S \odot \mathrm{sign})` (``L`` its factor), when
+    that solution has the same signs (and respects ``lower``); returns whether it did."""
     for a in range(m):
         b[a] = c[S[a]] - l1[S[a]] * sign[a]
     _cho_solve(L, b, m)
     for a in range(m):
         if b[a] * sign[a] <= 0.0 or b[a] < lower:
-            return True, False
+            return False
+    for a in range(m):
+        w[S[a]] = b[a]
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
+    """:func:`_exact_on_support` after factoring ``G_SS + l2 I`` into ``L``, ``q = G w``
+    recomputed. Returns whether ``L`` holds the factor and whether ``w`` moved."""
+    if not _factor_support(G, l2, S, m, L):
+        return False, False
+    if not _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
+        return True, False
     p = w.shape[0]
     for i in range(p):
         q[i] = 0.0
     for a in range(m):
-        j = S[a]
-        w[j] = b[a]
-        row = G[j]
+        row = G[S[a]]
         for i in range(p):
-            q[i] += row[i] * b[a]
+            q[i] += row[i] * w[S[a]]
     return True, True
 
 
@@ -257,8 +272,8 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, i
                 break
             violation = v
             m, key = _support(w, S, sign)
-            if 0 < m <= DIRECT_MAX and key != failed_key \
-                    and (key == last_key or epochs == 1):
+            if epochs >= POLISH_AFTER and 0 < m <= DIRECT_MAX and key != failed_key \
+                    and key == last_key:
                 factored, moved = _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b)
                 mf = -1
                 if factored:
@@ -400,6 +415,13 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         epochs[k] = ep
         gaps[k] = gap
         status[k] = st
+        if compute_grad and 0 < m <= DIRECT_MAX:
+            # the factor the hypergradient needs also gives the exact solution on the
+            # support: the value and gradient are then those of the exact solution
+            if not factored:
+                factored = _factor_support(Gk, l2, S, m, L)
+            if factored:
+                _exact_on_support(c[k], w, l1, lower, S, sign, m, L, b)
         # held-out residuals and the gradient on the support
         lo, hi = starts[k], starts[k + 1]
         n_t = hi - lo
