@@ -101,6 +101,13 @@ def _fold_gram(Xc_rows, yc_rows, fit_intercept):
     return Xr.T @ Xr / n, Xr.T @ yr / n, float(yr @ yr) / n, mx, my
 
 
+def _distinct(rows, n):
+    """Whether the indices ``rows`` (in ``[0, n)``) are all different."""
+    seen = np.zeros(n, dtype=bool)
+    seen[rows] = True
+    return int(np.count_nonzero(seen)) == rows.shape[0]
+
+
 def cv_gram_folds(X, y, splits, fit_intercept):
     r""":class:`GramFolds` of the cross-validation ``splits`` of dense ``X`` and ``y``.
 
@@ -128,13 +135,13 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
     blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
     # the test blocks' Gram matrices, for the folds trained on the rest of the rows
-    rest = [train.shape[0] + test.shape[0] == n and np.unique(test).shape[0] == test.shape[0]
+    rest = [train.shape[0] + test.shape[0] == n and _distinct(test, n)
             for train, test in splits]
     grams = [XT.T @ XT if r else None for XT, r in zip(blocks, rest)]
     totals = None
     if any(rest):
         in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
-        if in_blocks.shape[0] == n and np.unique(in_blocks).shape[0] == n:
+        if in_blocks.shape[0] == n and _distinct(in_blocks, n):
             G_all = sum(g for g in grams if g is not None)
         else:
             Xc = X - mu0
