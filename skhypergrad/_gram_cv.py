@@ -35,7 +35,7 @@ from .hypergrad import BaseEngine
 from .solvers._base import BaseSolver
 
 __all__ = ["GramFolds", "GramOutcome", "gram_path_applies", "cv_gram_folds",
-           "heldout_gram_folds", "evaluate_gram_folds"]
+           "heldout_gram_folds", "evaluate_gram_folds", "gram_fit"]
 
 #: largest memory of the folds' Gram matrices (``K p^2`` doubles)
 GRAM_FOLDS_BYTES = 512 * 2**20
@@ -187,13 +187,14 @@ def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
                      np.array([my]), mx[None], np.array([my]), bool(fit_intercept))
 
 
-def evaluate_gram_folds(data, penalty, lam, states, solver, engine, compute_grad, folds):
+def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, folds):
     """The folds ``folds`` of ``data`` (a :class:`GramFolds`) at ``lam``: a list of
     :class:`GramOutcome`, or None when the compiled path does not apply at this ``lam``
     (an L1 weight of 0 without L2) or a support's system is singular (the caller then
     evaluates as usual).
 
-    ``states`` are the criterion's warm starts of every fold; ``solver`` gives ``tol``,
+    ``warm`` are the warm starts of every fold (the model's ``[coef, intercept]``, or
+    None for zeros); ``solver`` gives ``tol``,
     the budget (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_epochs`) and ``warn``
     (a :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached when a fold
     stops above ``tol``).
@@ -206,8 +207,8 @@ def evaluate_gram_folds(data, penalty, lam, states, solver, engine, compute_grad
         return None
     W = np.zeros((K, p))
     for k in folds:
-        if states[k].w is not None:
-            W[k] = _expand(states[k].w)[:p]
+        if warm[k] is not None:
+            W[k] = _expand(warm[k])[:p]
     out_f = [np.zeros(K) for _ in range(4)]  # values, g_l2, gaps, residuals
     out_i = [np.zeros(K, dtype=np.int64) for _ in range(3)]  # epochs, status, engine
     g_l1 = np.zeros((K, p))
@@ -237,3 +238,15 @@ def evaluate_gram_folds(data, penalty, lam, states, solver, engine, compute_grad
         outcomes.append(GramOutcome(float(values[k]), grad, w, int(epochs[k]),
                                     int(n_engine[k]), float(residuals[k])))
     return outcomes
+
+
+def gram_fit(model, X, y_enc, lam, solver):
+    """``[coef, intercept]`` of ``model`` trained on all of dense ``X`` and the encoded
+    ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate descent on
+    the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
+    :func:`gram_path_applies` for when it applies)."""
+    X = np.asarray(X, dtype=np.float64)
+    data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
+    (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [None], solver, None, False,
+                                 [0])
+    return out.w

@@ -18,8 +18,9 @@ signs agree), until the relative duality gap (the gap over :math:`\gamma / 2`, a
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
 :math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
 
-With a gradient, the solution is then replaced by the exact one on its support when
-that has the same signs (the factorization is the hypergradient's). Then the held-out
+The solution is then replaced by the exact one on its support when that has the same
+signs, if the factorization is needed for the hypergradient anyway, or costs no more than
+the epochs spent, or the support has at most :data:`EXACT_ALWAYS` coefficients. Then the held-out
 mean squared error on the fold's test rows, read with the training
 means, :math:`E_k = \frac{1}{n_t}\sum_i r_i^2`, :math:`r_i = (x_i - \mu_k)^T w - (y_i -
 \bar y_k)`, its gradient on the support :math:`g_S = \frac{2}{n_t} (X_t - 1\mu_k^T)_S^T
@@ -41,9 +42,14 @@ DIRECT_MAX = 512
 #: evaluations of the gap in a row that did not lower the best by 10%: stop, unconverged
 STALL_CHECKS = 20
 
+#: helpers called from compiled code only: no Python or C wrapper compiled for them
+_HELPER = {"error_model": "numpy", "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 #: epochs after which the exact solution on a stable support is tried (a factorization,
 #: :math:`O(|S|^3)`: for the slowly converging solves only)
 POLISH_AFTER = 30
+#: supports at most this large always end on the exact solution (its factorization
+#: costs microseconds)
+EXACT_ALWAYS = 64
 #: most sweeps over the support between two full sweeps (and gap evaluations)
 INNER_SWEEPS = 100
 
@@ -53,7 +59,7 @@ NOT_CONVERGED = 1
 SINGULAR = 2
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _sweep(G, c, w, q, l1, l2, lower, idx, m):
     """One cyclic pass over the coordinates ``idx[:m]``; returns the largest
     ``G_jj |delta_j|``."""
@@ -85,7 +91,7 @@ def _sweep(G, c, w, q, l1, l2, lower, idx, m):
     return violation
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _relative_gap(c, gamma, w, q, l1, l2, positive):
     """The relative duality gap at ``w`` (``q = G w``); see the module docstring."""
     cw = 0.0
@@ -122,7 +128,7 @@ def _relative_gap(c, gamma, w, q, l1, l2, positive):
     return (primal - dual) / max(0.5 * gamma, 1e-12)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _cholesky(A, m):
     """In-place lower Cholesky factor of ``A[:m, :m]``; False when not positive definite
     (a pivot at or below ``1e-13`` times the largest diagonal entry)."""
@@ -146,7 +152,7 @@ def _cholesky(A, m):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _cho_solve(L, b, m):
     """Solve ``L L^T x = b`` (``b[:m]`` overwritten by ``x``)."""
     for i in range(m):
@@ -161,7 +167,7 @@ def _cho_solve(L, b, m):
         b[i] = s / L[i, i]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _factor_support(G, l2, S, m, L):
     """``L[:m, :m]``: the Cholesky factor of ``G_SS + l2 I``; False when singular."""
     for a in range(m):
@@ -171,7 +177,7 @@ def _factor_support(G, l2, S, m, L):
     return _cholesky(L, m)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _support(w, S, sign):
     """The nonzero coefficients of ``w`` in ``S`` and their signs; returns their number
     and a signature of the support and signs."""
@@ -186,7 +192,7 @@ def _support(w, S, sign):
     return m, key
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
     r"""Replace ``w`` by the exact solution on its support ``S`` with signs ``sign``,
     :math:`(G_{SS} + l2\,I)^{-1}(c_S - l1_S \odot \mathrm{sign})` (``L`` its factor), when
@@ -202,7 +208,7 @@ def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
     """:func:`_exact_on_support` after factoring ``G_SS + l2 I`` into ``L``, ``q = G w``
     recomputed. Returns whether ``L`` holds the factor and whether ``w`` moved."""
@@ -220,7 +226,7 @@ def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
     return True, True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, idx, Sf):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
@@ -310,7 +316,7 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, i
     return epochs, gap, status, m, factored
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _dot(a, b, m):
     """``a[:m] . b[:m]`` (a loop: numba's ``@``, as its slicing, costs seconds of
     compilation)."""
@@ -320,7 +326,7 @@ def _dot(a, b, m):
     return s
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, **_HELPER)
 def _cg(G, l2, S, m, g, x, tol, max_iter):
     """Conjugate gradients on ``(G_SS + l2 I) x = g``; returns (iterations, residual)."""
     r = np.empty(m)
@@ -415,9 +421,11 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         epochs[k] = ep
         gaps[k] = gap
         status[k] = st
-        if compute_grad and 0 < m <= DIRECT_MAX:
-            # the factor the hypergradient needs also gives the exact solution on the
-            # support: the value and gradient are then those of the exact solution
+        if 0 < m <= DIRECT_MAX and (compute_grad or m <= EXACT_ALWAYS
+                                    or m * m <= 3 * ep * Gk.shape[0]):
+            # the exact solution on the support, when its factorization is the
+            # hypergradient's or costs no more than the epochs spent (m^3 / 3 against
+            # about epochs * p * m): values and gradients then of the exact solution
             if not factored:
                 factored = _factor_support(Gk, l2, S, m, L)
             if factored:
@@ -442,7 +450,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
             sum_r += r
             for a in range(m):
                 gS[a] += row[S[a]] * r
-        values[k] = total / n_t
+        values[k] = total / n_t if n_t > 0 else 0.0
         for j in range(p):
             g_l1[k, j] = 0.0
         g_l2[k] = 0.0
@@ -453,7 +461,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
                 residuals[k] = 0.0
             continue
         for a in range(m):
-            gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / n_t
+            gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / max(n_t, 1)
         u = np.empty(m)
         if m <= DIRECT_MAX and (factored or _factor_support(Gk, l2, S, m, L)):
             for a in range(m):

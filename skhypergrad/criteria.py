@@ -490,7 +490,7 @@ class HeldOut(BaseCriterion):
                              weighted):
             data = self._cached((X_in, y_in, model, self.X_val, self.y_val), ("gram",),
                                 lambda: self._gram_folds(model, X, y_enc))
-            outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, (inner_state,),
+            outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, [inner_state.w],
                                            solver, engine, compute_grad, [0])
             if outcomes is not None:
                 return _gram_result(outcomes, (inner_state,), [0], lam, compute_grad)
@@ -689,8 +689,9 @@ class CrossVal(BaseCriterion):
         if gram_path_applies(model, X, solver, engine, len(splits), loss, weighted):
             data = self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
                 X, y_enc, list(splits), model.fit_intercept))
-            outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, states, solver,
-                                           engine, compute_grad, chosen)
+            outcomes = evaluate_gram_folds(data, model.get_penalty(), lam,
+                                           [st.w for st in states], solver, engine,
+                                           compute_grad, chosen)
             if outcomes is not None:
                 return _gram_result(outcomes, states, chosen, lam, compute_grad)
         X = _rows_friendly(X)
