@@ -31,7 +31,7 @@ trained with the same ``lam`` on its own ``n_train`` rows).
 """
 
 import numbers
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -345,10 +345,38 @@ class BaseCriterion:
             state.pop(slot, None)
         return state
 
+    @contextmanager
     def workers(self):
-        """A context in which evaluations may keep their workers and the data sent to
-        them (see :meth:`CrossVal.workers`); nothing to keep here."""
-        return nullcontext(self)
+        """Keep one ``joblib.Parallel`` (and its workers) for the evaluations made inside
+        the ``with`` block, e.g. a search's.
+
+        The arrays the folds are given are then sent to the workers once for the
+        block, not once per evaluation: a process backend (loky, joblib's default)
+        writes an array above its ``max_nbytes`` to a memory-mapped file the first time
+        and passes a reference afterwards; other backends keep their own state for the
+        block. The ``Parallel`` is opened at the first evaluation that runs its folds in
+        parallel (see :class:`CrossVal`'s ``n_jobs``), never when they all run serially;
+        a criterion with a single inner problem never opens one.
+        """
+        self._open = [None]  # the Parallel, once opened
+        try:
+            yield self
+        finally:
+            opened = self._open[0]
+            del self._open
+            if opened is not None:
+                opened.__exit__(None, None, None)
+
+    def _parallel(self, n_jobs, **kwargs):
+        """A ``joblib.Parallel`` for ``n_jobs`` (and ``kwargs``): the one kept by
+        :meth:`workers` when inside its block and ``n_jobs`` asks for more than one job,
+        else a new one."""
+        opened = self.__dict__.get("_open")
+        if opened is None or effective_n_jobs(n_jobs) == 1:
+            return Parallel(n_jobs=n_jobs, **kwargs)
+        if opened[0] is None:
+            opened[0] = Parallel(n_jobs=n_jobs, **kwargs).__enter__()
+        return opened[0]
 
     def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
         r"""Value of the criterion and its gradient with respect to :math:`\log\lambda`.
@@ -598,37 +626,6 @@ class CrossVal(BaseCriterion):
     def _n_jobs(self, X, splits):
         """``n_jobs``, or 1 below the work threshold (see ``n_jobs``)."""
         return fold_n_jobs(self.n_jobs, design_entries(X) * len(splits))
-
-    @contextmanager
-    def workers(self):
-        """Keep one ``joblib.Parallel`` (and its workers) for the evaluations made inside
-        the ``with`` block, e.g. a search's.
-
-        The arrays the folds are given are then sent to the workers once for the
-        block, not once per evaluation: a process backend (loky, joblib's default)
-        writes an array above its ``max_nbytes`` to a memory-mapped file the first time
-        and passes a reference afterwards; other backends keep their own state for the
-        block. The ``Parallel`` is opened at the first evaluation that runs its folds in
-        parallel (see ``n_jobs``), never when they all run serially.
-        """
-        self._open = [None]  # the Parallel, once opened
-        try:
-            yield self
-        finally:
-            opened = self._open[0]
-            del self._open
-            if opened is not None:
-                opened.__exit__(None, None, None)
-
-    def _parallel(self, n_jobs):
-        """A ``joblib.Parallel`` for ``n_jobs``: the one kept by :meth:`workers` when
-        inside its block and ``n_jobs`` asks for more than one job, else a new one."""
-        opened = self.__dict__.get("_open")
-        if opened is None or effective_n_jobs(n_jobs) == 1:
-            return Parallel(n_jobs=n_jobs)
-        if opened[0] is None:
-            opened[0] = Parallel(n_jobs=n_jobs).__enter__()
-        return opened[0]
 
     def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):
         r"""Mean held-out loss over the folds ``folds`` only (indices into the splits).

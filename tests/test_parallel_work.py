@@ -33,12 +33,10 @@ class _Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch):
-    import skhypergrad._prepared_folds as prepared
     import skhypergrad.criteria as criteria
 
     _Recorder.calls = []
     monkeypatch.setattr(criteria, "Parallel", _Recorder)
-    monkeypatch.setattr(prepared, "Parallel", _Recorder)
     return _Recorder.calls
 
 
