@@ -3,7 +3,7 @@ r"""Criterion evaluations of small dense least-squares problems as one compiled 
 When the datafit declares ``least_squares`` (one output, no hyperparameters of its
 own), ``X`` is dense with at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES`
 columns, the penalty is an elastic net with a diagonal prox Jacobian, the solver
-allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_epochs`) and the
+allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
 engine computes the implicit hypergradient at the solution
 (:attr:`~skhypergrad.hypergrad.BaseEngine.implicit_at_solution`), a criterion
 evaluation of :class:`~skhypergrad.criteria.CrossVal` or
@@ -78,15 +78,15 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
     resolved name), runs compiled (see the module docstring); never with sample
     weights (``weighted``)."""
     datafit, penalty = model.get_datafit(), model.get_penalty()
-    if weighted or loss != "squared" or sp.issparse(X) or not datafit.least_squares or datafit.n_hyper \
-            or datafit.n_outputs != 1 or model.datafit_class.multi_output:
+    if weighted or loss != "squared" or sp.issparse(X) or not datafit.least_squares \
+            or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
         return False
-    if not penalty.diagonal_jacobian or penalty.group_rows:
+    if not penalty.has_l1 or not penalty.diagonal_jacobian or penalty.group_rows:
         return False
     p = X.shape[1]
     if p > GRAM_MAX_FEATURES or n_folds * p * p * 8 > GRAM_FOLDS_BYTES:
         return False
-    if not isinstance(solver, BaseSolver) or solver.gram_epochs() is None:
+    if not isinstance(solver, BaseSolver) or solver.gram_budget() is None:
         return False
     return engine is None or (isinstance(engine, BaseEngine) and engine.implicit_at_solution)
 
@@ -195,7 +195,7 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
 
     ``warm`` are the warm starts of every fold (the model's ``[coef, intercept]``, or
     None for zeros); ``solver`` gives ``tol``,
-    the budget (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_epochs`) and ``warn``
+    the budget (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and ``warn``
     (a :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached when a fold
     stops above ``tol``).
     """
@@ -216,7 +216,7 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
     folds = np.asarray(folds, dtype=np.int64)
     gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test, data.starts,
                      data.mu, data.ybar, W, l1, l2, penalty.lower, float(solver.tol),
-                     solver.gram_epochs(), bool(compute_grad), hyper_tol, folds,
+                     *solver.gram_budget(), bool(compute_grad), hyper_tol, folds,
                      out_f[0], g_l1, out_f[1], out_i[0], out_f[2], out_i[1], out_i[2],
                      out_f[3])
     values, g_l2, gaps, residuals = out_f
@@ -228,7 +228,7 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
         k = stopped[np.argmax(gaps[stopped])]
         warnings.warn(f"{type(solver).__name__} did not converge in {epochs[k]} epochs "
                       f"(relative gap {gaps[k]:.2e} > tol {solver.tol:.1e}); increase "
-                      "max_epochs or tol.", ConvergenceWarning, stacklevel=4)
+                      "max_iter, max_epochs or tol.", ConvergenceWarning, stacklevel=4)
     outcomes = []
     for k in folds:
         w = W[k]

@@ -227,13 +227,15 @@ def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
 
 
 @njit(cache=True, **_HELPER)
-def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, idx, Sf):
+def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, sign, L, b,
+                idx, Sf):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
     Full sweeps (each followed by the gap, and by the exact solution on the support
     when it is stable) alternate with sweeps over the support, until one of those is
     below 0.3 times the last full sweep's violation (at most :data:`INNER_SWEEPS`).
-    The solve ends after a full sweep: at most ``max_epochs`` epochs in all.
+    The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
+    rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
 
     Returns ``(epochs, gap, status, m, factored)``: the support is ``S[:m]`` (signs
     ``sign``) and ``factored`` whether ``L`` holds the factor of ``G_SS + l2 I``
@@ -261,15 +263,17 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_epochs, S, sign, L, b, i
     m_sweep = p
     inner = 0
     violation = 0.0
+    rounds = 0
     while True:
         v = _sweep(G, c, w, q, l1, l2, lower, idx, m_sweep)
         epochs += 1
         if full:
+            rounds += 1
             gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
             if gap <= tol:
                 status = OK
                 break
-            if v == 0.0 or epochs >= max_epochs:
+            if v == 0.0 or epochs >= max_epochs or rounds > max_rounds:
                 break
             stalled = stalled + 1 if gap > 0.9 * best else 0
             if gap < best:
@@ -362,7 +366,8 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
 
 @njit(cache=True, error_model="numpy")
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, lower, tol,
-                     max_epochs, compute_grad, hyper_tol, folds, values, g_l1, g_l2,
+                     max_rounds, max_epochs, compute_grad, hyper_tol, folds, values, g_l1,
+                     g_l2,
                      epochs, gaps, status, n_iter_engine, residuals):
     """Every fold of ``folds``: solve, held-out loss and (``compute_grad``) hypergradient.
 
@@ -388,7 +393,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
     l1 : ndarray of shape (p,)
     l2, lower, tol : float
         L2 weight, lower bound of the coefficients (0 or ``-inf``), relative gap.
-    max_epochs : int
+    max_rounds, max_epochs : int
+        Budget of each fold's solve (see :func:`_solve_fold`).
     compute_grad : bool
     hyper_tol : float
         Relative residual of conjugate gradients (supports above :data:`DIRECT_MAX`).
@@ -417,7 +423,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         w = W[k]
         Gk = G[k]
         ep, gap, st, m, factored = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
-                                               max_epochs, S, sign, L, b, idx, Sf)
+                                               max_rounds, max_epochs, S, sign, L, b,
+                                               idx, Sf)
         epochs[k] = ep
         gaps[k] = gap
         status[k] = st

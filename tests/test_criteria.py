@@ -232,7 +232,7 @@ def test_heldout_keeps_its_problem_during_a_search():
     class PythonPath(CoordinateDescent):
         """Solves that no compiled Gram evaluation stands for (skhypergrad._gram_cv)."""
 
-        def gram_epochs(self):
+        def gram_budget(self):
             return None
 
     solver = PythonPath(tol=1e-12)

@@ -164,7 +164,7 @@ def test_cross_validation_solves_its_folds_on_the_gram_from_the_first_solve():
     class PythonPath(CoordinateDescent):
         """Solves that no compiled Gram evaluation stands for (skhypergrad._gram_cv)."""
 
-        def gram_epochs(self):
+        def gram_budget(self):
             return None
 
     gram = criterion.value(model, X, y, lam, solver=PythonPath(tol=1e-12))

@@ -48,11 +48,14 @@ class BaseSolver:
     #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
     _budget = ("max_iter", "iterations")
 
-    def gram_epochs(self):
-        """The number of coordinate-descent epochs on a Gram matrix that may stand for
-        this solver's solve of a least-squares problem (one output, dense ``X``) to the
-        same relative duality gap ``tol``, or None when its solves may not be replaced
-        (e.g. by a criterion's compiled evaluation, :mod:`skhypergrad._gram_cv`)."""
+    def gram_budget(self):
+        """``(rounds, epochs)``: the budget of a coordinate descent on a Gram matrix that
+        may stand for this solver's solve of a least-squares problem (one output, dense
+        ``X``) to the same relative duality gap ``tol`` (at most ``rounds`` rounds of a
+        full sweep and sweeps over the support, ``epochs`` epochs in all), or None when
+        its solves may not be replaced (e.g. by a criterion's compiled evaluation,
+        :mod:`skhypergrad._gram_cv`). A subclass that changes what ``solve`` does
+        returns None."""
         return None
 
     def solve(self, pgmap, lam, w0=None):

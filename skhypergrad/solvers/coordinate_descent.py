@@ -161,12 +161,13 @@ class CoordinateDescent(BaseSolver):
         self.precompute = precompute
         self.warn = warn
 
-    def gram_epochs(self):
-        """``max_iter * max_epochs`` (its budget in all), or None with ``precompute=False``
-        (no Gram matrix asked for); see :meth:`BaseSolver.gram_epochs`."""
+    def gram_budget(self):
+        """``(max_iter, max_iter * max_epochs)``: a round for each working set, its
+        budget in all; None with ``precompute=False`` (no Gram matrix asked for). See
+        :meth:`BaseSolver.gram_budget`."""
         if isinstance(self.precompute, (bool, np.bool_)) and not self.precompute:
             return None
-        return max(1, int(self.max_iter) * int(self.max_epochs))
+        return int(self.max_iter), max(1, int(self.max_iter) * int(self.max_epochs))
 
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
