@@ -35,7 +35,8 @@ peers' (for ``LassoHyperGrad``: over ``LassoCV``'s). Targets (issue "fast where 
 least 3x on every row; ``CV/best`` at most 1.002 on every row.
 
 Run ``python benchmarks/bench_tables.py`` (``--quick``: the small rows; ``--only
-NAME ...``: tables whose name contains one of these).
+NAME ...``: tables whose name contains one of these). The cold start (import and first
+fit with an empty numba cache) is measured by ``benchmarks/bench_cold_start.py``.
 """
 
 import argparse

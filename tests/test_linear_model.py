@@ -88,7 +88,10 @@ def test_sparse_input_gives_the_dense_result():
     X, y = _diabetes()
     dense = LassoHyperGrad(cv=3, max_iter=5).fit(X, y)
     sparse = LassoHyperGrad(cv=3, max_iter=5).fit(sp.csr_matrix(X), y)
-    assert sparse.alpha_ == pytest.approx(dense.alpha_, rel=1e-5)
+    # dense least squares is evaluated by the compiled Gram path (skhypergrad._gram_cv),
+    # sparse by working-set CD: solves that stop at different points within the same
+    # relative gap (1e-6 early in the search) move the search's steps by about that much
+    assert sparse.alpha_ == pytest.approx(dense.alpha_, rel=1e-4)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-4, atol=1e-6)
 
 
@@ -306,6 +309,7 @@ def test_other_engines_reach_the_same_alpha(engine):
     capped at 1000 iterations, the fixed-point engines warn, and their approximate
     hypergradients still lead the search to the same loss."""
     X, y = _diabetes()
+    X = sp.csr_matrix(X)  # dense, AID-FP would be replaced by its exact limit (_gram_cv)
     ref = LassoHyperGrad(cv=3).fit(X, y)
     est = LassoHyperGrad(cv=3, hypergradient=get_engine(engine, max_iter=1000))
     with pytest.warns(ConvergenceWarning, match="did not reach tol"):

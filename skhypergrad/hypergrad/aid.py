@@ -375,6 +375,7 @@ class _AdjointEngine(BaseEngine):
 
     #: ``state`` may be a lazy vector (see :func:`_warm_start`), not only an ndarray
     accepts_lazy_state = True
+    implicit_at_solution = True
     #: residuals at or below this count as converged whatever ``tol`` (rounding)
     _residual_floor = 0.0
     #: what the warning suggests

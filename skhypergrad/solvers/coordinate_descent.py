@@ -182,6 +182,14 @@ class CoordinateDescent(BaseSolver):
         self.precompute = precompute
         self.warn = warn
 
+    def gram_budget(self):
+        """``(max_iter, max_iter * max_epochs)``: a round for each working set, its
+        budget in all; None with ``precompute=False`` (no Gram matrix asked for). See
+        :meth:`BaseSolver.gram_budget`."""
+        if isinstance(self.precompute, (bool, np.bool_)) and not self.precompute:
+            return None
+        return int(self.max_iter), max(1, int(self.max_iter) * int(self.max_epochs))
+
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
         if pgmap.datafit.newton_model == "identity":
