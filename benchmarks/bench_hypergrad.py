@@ -185,7 +185,7 @@ def logistic_problem(lam, T, K_max, seed=0, n=500, p=100, sizes=(100, 200, 200))
 def polish(pgmap, lam, w, max_steps=30):
     """Newton steps on the support of ``w`` (signs fixed); returns ``(w, idx, H)``.
 
-    ``H`` is the Hessian of ``F + lam1 s.w + lam2/2 ||w||^2`` restricted to the
+    ``H`` is the Hessian of ``F + l1 s.w + sum_j l2_j/2 w_j^2`` restricted to the
     support (plus the intercept), ``idx`` those entries of ``w``.
     """
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
@@ -201,9 +201,9 @@ def polish(pgmap, lam, w, max_steps=30):
     H = None
     for _ in range(max_steps):
         g = datafit.gradient(design, y, w)[idx]
-        g[pen] += l1[idx[pen]] * signs + l2 * w[idx[pen]]
+        g[pen] += l1[idx[pen]] * signs + l2[idx[pen]] * w[idx[pen]]
         H = np.column_stack([datafit.hessp(design, y, w, eye[j])[idx] for j in idx])
-        H[np.flatnonzero(pen), np.flatnonzero(pen)] += l2
+        H[np.flatnonzero(pen), np.flatnonzero(pen)] += l2[idx[pen]]
         d = np.linalg.solve(H, -g)
         w[idx] += d
         if np.linalg.norm(d) <= 1e-15 * max(1.0, np.linalg.norm(w)):

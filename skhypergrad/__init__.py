@@ -16,7 +16,7 @@ from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad,
                            LogisticRegressionHyperGrad, MultiTaskElasticNetHyperGrad,
                            MultiTaskLassoHyperGrad, PoissonRegressorHyperGrad,
                            RidgeClassifierHyperGrad, RidgeHyperGrad, TweedieRegressorHyperGrad,
-                           WeightedLassoHyperGrad)
+                           WeightedLassoHyperGrad, WeightedRidgeHyperGrad)
 from .kernel_ridge import KernelRidgeHyperGrad
 from .svc import SVCHyperGrad
 from .svr import SVRHyperGrad
@@ -24,7 +24,7 @@ from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
 from .multitask import MultiTaskQuadratic
-from .penalties import L1, L2, ElasticNetPenalty, WeightedL1
+from .penalties import L1, L2, ElasticNetPenalty, WeightedL1, WeightedL2
 from .ridge_classifier import (SquaredClassifier, SquaredClassifierOvR, squared_class_error,
                                squared_class_error_scorer)
 from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
@@ -37,6 +37,7 @@ __all__ = [
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
     "TweedieRegressorHyperGrad", "RidgeHyperGrad", "RidgeClassifierHyperGrad",
+    "WeightedRidgeHyperGrad",
     "HuberRegressorHyperGrad", "KernelRidgeHyperGrad", "SVCHyperGrad", "SVRHyperGrad",
     "HyperGradSearchCV",
     # functional entry point and criteria
@@ -49,7 +50,7 @@ __all__ = [
     "squared_hinge_loss", "squared_hinge_scorer", "SquaredClassifier", "SquaredClassifierOvR",
     "squared_class_error", "squared_class_error_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
     "Tweedie", "Huber", "BaseDatafit", "register_datafit",
-    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "GroupL21", "GroupElasticNet",
+    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "WeightedL2", "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",

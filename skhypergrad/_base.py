@@ -7,6 +7,7 @@ scikit-learn's vocabulary (``alpha_``, ``l1_ratio_``, ``C_``, ``alphas_``).
 
 import copy
 import numbers
+import types
 import warnings
 from functools import partial
 from typing import Any, NamedTuple
@@ -130,6 +131,15 @@ class BaseHyperGrad(BaseEstimator):
         "callback": [None, callable],
     }
 
+    def __init_subclass__(cls, **kwargs):
+        """A public subclass that inherits ``fit`` from a private one gets its own copy
+        of it, named after the public class: Python's errors for a bad call
+        (``fit() got an unexpected keyword argument``) then name the class the user
+        holds."""
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_") and "fit" not in vars(cls):
+            cls.fit = _renamed_method(cls.fit, cls.__qualname__)
+
     _is_classifier = False
     #: whether the targets are 2d, one column per output (multi-task regression)
     _multi_output = False
@@ -190,7 +200,8 @@ class BaseHyperGrad(BaseEstimator):
                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                          callback=self._history_callback(n_samples), verbose=self.verbose,
                          label=type(self).__name__,
-                         names=lambda lam: self._hyper_names(lam, n_samples))
+                         names=lambda lam: self._hyper_names(lam, n_samples),
+                         scan_patience=self._search_defaults.scan_patience)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates,
                                   weights)
@@ -341,6 +352,31 @@ class BaseHyperGrad(BaseEstimator):
         coef = self.coef_
         out = X @ (coef.T if coef.ndim == 2 else coef)
         return np.asarray(out) + self.intercept_
+
+
+def _renamed_method(func, owner):
+    """A copy of the function ``func`` whose qualified name (the one Python's call errors
+    print) is ``owner.<name>``; its code, defaults and attributes are ``func``'s. A
+    decorated ``func`` (``functools.wraps``: ``__wrapped__``, held in its closure) is
+    copied with a renamed copy of the function it wraps, where the call errors arise."""
+    qualname = f"{owner}.{func.__name__}"
+    closure = func.__closure__
+    wrapped = func.__dict__.get("__wrapped__")
+    if wrapped is not None and closure:
+        inner = _renamed_method(wrapped, owner)
+        closure = tuple(types.CellType(inner) if cell.cell_contents is wrapped else cell
+                        for cell in closure)
+    code = func.__code__
+    if hasattr(code, "co_qualname"):  # Python >= 3.11 prints the code's own name
+        code = code.replace(co_qualname=qualname)
+    out = types.FunctionType(code, func.__globals__, func.__name__, func.__defaults__,
+                             closure)
+    out.__kwdefaults__ = func.__kwdefaults__
+    out.__dict__.update(func.__dict__)
+    if wrapped is not None and closure:
+        out.__wrapped__ = inner
+    out.__doc__, out.__module__, out.__qualname__ = func.__doc__, func.__module__, qualname
+    return out
 
 
 class ClassWeightMixin:

@@ -81,7 +81,8 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
     if weighted or loss != "squared" or sp.issparse(X) or not datafit.least_squares \
             or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
         return False
-    if not penalty.has_l1 or not penalty.diagonal_jacobian or penalty.group_rows:
+    if not penalty.has_l1 or not penalty.uniform_l2 or not penalty.diagonal_jacobian \
+            or penalty.group_rows:
         return False
     p = X.shape[1]
     if p > GRAM_MAX_FEATURES or n_folds * p * p * 8 > GRAM_FOLDS_BYTES:
@@ -200,9 +201,8 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
     stops above ``tol``).
     """
     K, p = data.c.shape
-    l1, l2 = penalty.weights(lam, p)
-    l1 = np.array(l1, dtype=np.float64)  # a writable, contiguous copy of a broadcast view
-    l2 = float(l2)
+    l1 = np.array(penalty.weights(lam, p)[0], dtype=np.float64)  # a contiguous copy
+    l2 = penalty.l2_weight(lam)
     if l2 <= 0.0 and np.min(l1, initial=np.inf) <= 0.0:
         return None
     W = np.zeros((K, p))

@@ -1,8 +1,8 @@
 r"""Elementwise numba kernels shared by the penalties and the solvers.
 
 The elastic-net proximal operator is written here once; every penalty
-(L1, elastic net, weighted L1, L2) is an elastic net with per-coefficient L1
-weights ``l1``, one L2 weight ``l2`` and a lower bound ``lower`` on the
+(L1, elastic net, weighted L1, L2, weighted L2) is an elastic net with per-feature
+L1 weights ``l1``, per-feature L2 weights ``l2`` and a lower bound ``lower`` on the
 coefficients: 0 for a nonnegative model (``positive=True``), ``-inf`` otherwise.
 The prox is then :math:`\max(S_{t_1}(x) / (1 + t_2), \mathrm{lower})`.
 """
@@ -32,12 +32,12 @@ def prox_enet_scalar(x, t1, t2, lower):
 def prox_enet(z, l1, l2, step, n_outputs, lower):
     """Elastic-net prox of the flat coefficients ``z`` (length ``p * n_outputs``).
 
-    Entry ``j * n_outputs + k`` uses the weight ``l1[j]``.
+    Entry ``j * n_outputs + k`` uses the weights ``l1[j]`` and ``l2[j]``.
     """
     out = np.empty(z.shape[0])
-    t2 = step * l2
     for j in range(l1.shape[0]):
         t1 = step * l1[j]
+        t2 = step * l2[j]
         for k in range(n_outputs):
             i = j * n_outputs + k
             out[i] = prox_enet_scalar(z[i], t1, t2, lower)

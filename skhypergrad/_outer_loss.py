@@ -7,13 +7,15 @@ the losses it can be scored by (``outer_losses``, the first for ``loss="auto"``)
 and each loss name is a mean loss of its own (:data:`OUTER_LOSSES`), e.g. the
 squared error for a Huber model. A loss may also name the datafits it scores when
 it is registered (the Brier score, ``"brier"``, of the logistic model: a
-:class:`BrierLoss` of its logits).
+:class:`BrierLoss` of its logits; ``"multinomial_brier"`` of the multinomial model).
+A loss that is only ever a held-out loss (not a datafit) derives from
+:class:`HeldOutLoss`.
 """
 
 import numpy as np
 import scipy.sparse as sp
 from numba import njit
-from scipy.special import expit
+from scipy.special import expit, softmax
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
@@ -50,7 +52,23 @@ def register_outer_loss(name, factory, datafits=()):
         _ALSO_FOR[name] = tuple(datafits)
 
 
-class BrierLoss:
+class HeldOutLoss:
+    """A mean loss used only as a held-out loss: ``loss(y, z)`` (the mean) and
+    ``raw_grad(y, z)`` (its gradient in the predictions ``z``), weighted by the rows'
+    ``sample_weight`` (rescaled to mean 1; None: unit weights)."""
+
+    def __init__(self, sample_weight=None):
+        self.sample_weight = sample_weight
+
+    def with_weights(self, sample_weight):
+        """The loss of the rows weighted by ``sample_weight`` (rescaled to mean 1)."""
+        return type(self)(check_sample_weight(sample_weight, np.shape(sample_weight)[0]))
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class BrierLoss(HeldOutLoss):
     r"""Binary Brier score on the logistic model's labels :math:`y_i = \pm 1`, as a
     mean loss of the predictions :math:`z` (the logits).
 
@@ -65,13 +83,6 @@ class BrierLoss:
     see :meth:`with_weights`), the weighted mean :math:`\frac1n\sum_i s_i \ell_i`.
     """
 
-    def __init__(self, sample_weight=None):
-        self.sample_weight = sample_weight
-
-    def with_weights(self, sample_weight):
-        """The Brier loss of the rows weighted by ``sample_weight`` (rescaled to mean 1)."""
-        return BrierLoss(check_sample_weight(sample_weight, np.shape(sample_weight)[0]))
-
     def loss(self, y, z):
         return weighted_mean((expit(z) - 0.5 * (1.0 + y)) ** 2, self.sample_weight)
 
@@ -80,20 +91,54 @@ class BrierLoss:
         g = 2.0 * (p - 0.5 * (1.0 + y)) * p * (1.0 - p) / y.shape[0]
         return g if self.sample_weight is None else g * self.sample_weight
 
-    def __repr__(self):
-        return "BrierLoss()"
-
 
 register_outer_loss("brier", lambda datafit: (BrierLoss(), 1.0), datafits=("logistic",))
 
 
+class MultinomialBrierLoss(HeldOutLoss):
+    r"""Multiclass Brier score of the multinomial model, as a mean loss of its logits
+    :math:`z_i` (shape (n, K)), on class indices :math:`y_i`.
+
+    With :math:`p_i = \mathrm{softmax}(z_i)` and :math:`t_i` the one-hot label,
+
+    .. math::
+
+        \ell(y_i, z_i) = \sum_k (p_{ik} - t_{ik})^2, \qquad
+        \partial_{z_{ik}} \ell = 2 p_{ik} \big((p_{ik} - t_{ik})
+        - \textstyle\sum_c p_{ic} (p_{ic} - t_{ic})\big),
+
+    ``sklearn.metrics.brier_score_loss`` of the class probabilities for three
+    classes or more (not halved). Weighted as :class:`BrierLoss`.
+    """
+
+    @staticmethod
+    def _residuals(y, z):
+        P = softmax(z, axis=1)
+        R = P.copy()
+        R[np.arange(y.shape[0]), y] -= 1.0
+        return P, R
+
+    def loss(self, y, z):
+        _, R = self._residuals(y, z)
+        return weighted_mean(np.einsum("ik,ik->i", R, R), self.sample_weight)
+
+    def raw_grad(self, y, z):
+        P, R = self._residuals(y, z)
+        G = 2.0 * P * (R - np.einsum("ik,ik->i", P, R)[:, None]) / y.shape[0]
+        return G if self.sample_weight is None else G * self.sample_weight[:, None]
+
+
+register_outer_loss("multinomial_brier", lambda datafit: (MultinomialBrierLoss(), 1.0),
+                    datafits=("multinomial",))
+
+
 def _weigh_outer(loss_datafit, sample_weight):
     """The mean-loss ``loss_datafit`` of a held-out loss weighted by ``sample_weight``
-    (itself for None): a datafit by :func:`~skhypergrad.datafits.weighted`, the
-    held-out-only :class:`BrierLoss` by its own ``with_weights``."""
+    (itself for None): a datafit by :func:`~skhypergrad.datafits.weighted`, a
+    held-out-only :class:`HeldOutLoss` by its own ``with_weights``."""
     if sample_weight is None:
         return loss_datafit
-    if isinstance(loss_datafit, BrierLoss):
+    if isinstance(loss_datafit, HeldOutLoss):
         return loss_datafit.with_weights(sample_weight)
     return weighted(loss_datafit, sample_weight)
 

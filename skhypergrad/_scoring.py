@@ -19,7 +19,10 @@ bool, a scorer name or a callable) and reads it in three ways:
   error), :math:`L / c_k - 1` (R², :math:`c_k` the variance of the fold's held-out
   targets; D² of the GLMs, :math:`c_k` the mean deviance of the fold's held-out
   targets from their mean; a fold of constant targets, :math:`c_k = 0`, scores a
-  constant, as scikit-learn's R²). Otherwise it is the *surrogate*, the loss matching the
+  constant, as scikit-learn's R²), or :math:`L - 1` when the loss is itself one minus
+  a score (the R² averaged over the outputs of a multi-task model,
+  :class:`~skhypergrad.multitask.R2OutputsLoss`: each output's mean squared error
+  over its own variance). Otherwise it is the *surrogate*, the loss matching the
   model (:data:`SURROGATES`).
 - **recorded**: every evaluated point is scored by every scorer on every fold,
   from the fold's model at that point (the solution the criterion computed, set as
@@ -50,7 +53,8 @@ from .criteria import BaseCriterion
 from .ridge_classifier import squared_class_error_scorer
 from .squared_hinge import squared_hinge_scorer
 
-__all__ = ["EXACT", "SURROGATES", "SearchScoring", "FoldScorer", "FoldTransform", "FoldView",
+__all__ = ["EXACT", "EXACT_SEVERAL", "SURROGATES", "SearchScoring", "FoldScorer",
+           "FoldTransform", "FoldView",
            "ScoredCriterion", "check_search_scoring", "check_error_score", "descended_name",
            "fold_view", "polish", "routing_scorer", "scan_entry", "POLISH_EVALS",
            "transform_power", "unfitted_template"]
@@ -66,9 +70,8 @@ SURROGATES = {"squared": ("mean squared error", "neg_mean_squared_error"),
                                       "neg_squared_class_error")}
 
 #: scorers followed exactly, by the model's loss: scoring name (None: the estimator's
-#: ``score``) -> (held-out loss name, per-fold map :math:`g_k`); the multi-output
-#: least-squares models follow their mean squared error only, the logistic model
-#: the Brier score with two classes only
+#: ``score``) -> (held-out loss name, per-fold map :math:`g_k`), for one output and two
+#: classes; :data:`EXACT_SEVERAL` overrides it for several outputs or classes
 EXACT = {
     "squared": {"neg_mean_squared_error": ("auto", "identity"),
                 "neg_root_mean_squared_error": ("auto", "sqrt"),
@@ -82,6 +85,16 @@ EXACT = {
 }
 
 #: the scorers scikit-learn does not name, made for the final step
+#: what several outputs (multi-task least squares) or more than two classes change in
+#: :data:`EXACT` (None: not followed): R² (also the estimator's ``score``) averages the
+#: outputs' R², the root mean squared error the outputs' roots, and the Brier score of
+#: several classes sums over them
+EXACT_SEVERAL = {
+    "squared": {"r2": ("multitask_r2", "shift"), None: ("multitask_r2", "shift"),
+                "neg_root_mean_squared_error": None},
+    "log": {"neg_brier_score": ("multinomial_brier", "identity")},
+}
+
 _NAMED = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
           "neg_squared_class_error": lambda final: squared_class_error_scorer,
           "neg_mean_tweedie_deviance": lambda final: make_scorer(
@@ -112,7 +125,8 @@ class SearchScoring(NamedTuple):
         The held-out loss the search descends (a name of
         :data:`skhypergrad._outer_loss.OUTER_LOSSES`, or "auto": the model's).
     transform : str
-        The per-fold map :math:`g_k` of that loss: "identity", "sqrt" or "ratio".
+        The per-fold map :math:`g_k` of that loss: "identity", "sqrt", "ratio" or
+        "shift".
     exact : bool
         Whether the descended criterion is minus the refit scorer's mean (else the
         surrogate).
@@ -214,11 +228,9 @@ def _exact_for(kind, name, n_classes, multi_output):
     """``(loss, transform)`` following the scorer ``name`` exactly, or None."""
     if not (name is None or isinstance(name, str)):
         return None  # a callable: not known to be differentiable
-    if multi_output and name != "neg_mean_squared_error":
-        return None  # R² averages over outputs: not a function of the mean squared error
-    if name == "neg_brier_score" and n_classes != 2:
-        return None
-    return EXACT[kind].get(name)
+    several = EXACT_SEVERAL.get(kind, {}) \
+        if multi_output or (n_classes is not None and n_classes > 2) else {}
+    return several[name] if name in several else EXACT[kind].get(name)
 
 
 def check_error_score(error_score):
@@ -236,14 +248,15 @@ class FoldTransform:
 
     ``transform(k, loss) -> (g_k(loss), g_k'(loss))``. ``"ratio"`` reads one constant
     per fold, :math:`c_k`: the variance of the fold's held-out targets (R²), or
-    their mean deviance of power ``power`` from their mean (the GLMs' D²).
+    their mean deviance of power ``power`` from their mean (the GLMs' D²);
+    ``"shift"`` is :math:`L - 1` (a loss that is one minus the score).
 
     With the folds' held-out ``weights``, the weighted variance (deviance) about the
     weighted mean, as ``r2_score`` and ``d2_tweedie_score`` take ``sample_weight``.
 
     Parameters
     ----------
-    kind : {"identity", "sqrt", "ratio"}
+    kind : {"identity", "sqrt", "ratio", "shift"}
     y_tests : list of ndarray
         The folds' held-out targets (read by ``"ratio"``).
     power : float or None, default=None
@@ -263,6 +276,8 @@ class FoldTransform:
     def __call__(self, k, loss):
         if self.kind == "identity":
             return loss, 1.0
+        if self.kind == "shift":
+            return loss - 1.0, 1.0
         if self.kind == "sqrt":
             root = np.sqrt(loss)
             return root, (0.5 / root if root > 0 else np.inf)

@@ -46,6 +46,9 @@ class SearchDefaults(NamedTuple):
     scan_ridge : ndarray
         Relative L2 weights of the one path of a penalty without an L1 term, from
         strong to weak.
+    scan_patience : float
+        How many decades of its weight the first path of the scan must stay above its
+        minimum before the scan leaves it (see :func:`skhypergrad._tune.tune`).
     """
 
     l1_range: tuple
@@ -53,6 +56,7 @@ class SearchDefaults(NamedTuple):
     scan_l1: np.ndarray
     scan_l2: tuple
     scan_ridge: np.ndarray = 10.0 ** (2.0 - np.arange(13) / 2.0)
+    scan_patience: float = 1.0
 
 
 #: least squares: paths down to 1e-4 lam1_max
@@ -64,9 +68,13 @@ LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1,
 LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
                           (1e-4, 1e-2, 1.0, 1e2))
 #: the squared hinge (``LinearSVC``): as the log-losses for the L1 weight; an L2 weight
-#: from ``1e-6`` to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``
+#: from ``1e-6`` to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``.
+#: Its intercept is penalized as a coefficient: a strong penalty first moves the
+#: coefficients, not the intercept, and the held-out loss can rise for two decades of
+#: the weight before it falls (unbalanced class weights); the scan waits as long.
 SQUARED_HINGE = SearchDefaults((1e-4, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
-                               (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(13) / 2.0))
+                               (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(13) / 2.0),
+                               scan_patience=2.0)
 #: log-link GLMs (:mod:`skhypergrad.glm`): as the log-losses (a nearly unpenalized model
 #: of counts can drift towards zero means), and a ridge path from 10 kappa to 1e-4 kappa
 GLM = SearchDefaults((1e-4, 10.0), (1e-5, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),

@@ -269,10 +269,8 @@ def _prox_epoch(data, indices, indptr, dense, n_features, y, kind, params, n_out
         ``x_i - mu``); empty otherwise.
     w : ndarray of shape (n_features * K + K * fit_intercept,)
         Parameters, updated in place.
-    l1 : ndarray of shape (n_features,)
-        Per-feature L1 weights.
-    l2 : float
-        L2 weight.
+    l1, l2 : ndarray of shape (n_features,)
+        Per-feature L1 and L2 weights.
     lower : float
         Lower bound on the coefficients (0.0 for a nonnegative model, ``-inf``).
     order : ndarray of int64

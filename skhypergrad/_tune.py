@@ -67,7 +67,7 @@ def _with_tol(obj, tol):
 def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
          monitor=None, callback=None, verbose=0, label="tune", names=None,
-         loss_name="CV loss"):
+         loss_name="CV loss", scan_patience=1.0):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -92,9 +92,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         Paths of points (from strong to weak regularization) whose criterion
         values (no gradient, every fold) are computed first, at the looser inner
         tolerance; a path is left once its values have stayed above its minimum
-        for a decade, and the paths once one finds no new best value and lowers the
-        previous one nowhere near its minimum by more than its own minimum rose above
-        the best. Each point is warm-started
+        for ``scan_patience`` decades, and the paths once one finds no new best value
+        and lowers the previous one nowhere near its minimum by more than its own
+        minimum rose above the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
         one of the previous path). The descent then starts from
         the best of them instead of ``lam0``, and the result is the best point of
@@ -118,6 +118,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         ``lam -> {name: value}``: the hyperparameters as the progress lines name them.
     loss_name : str, default="CV loss"
         What the progress lines call the criterion's value.
+    scan_patience : float, default=1.0
+        Decades of the weight (the first coordinate of ``candidates``) over which the
+        first path's values must stay above its minimum before the scan leaves it.
 
     Returns
     -------
@@ -129,11 +132,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
                      engine=engine, solver=solver, max_iter=max_iter, tol=tol,
                      inner_tol=inner_tol, candidates=candidates, monitor=monitor,
                      callback=callback, verbose=verbose, label=label, names=names,
-                     loss_name=loss_name)
+                     loss_name=loss_name, scan_patience=scan_patience)
 
 
 def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,
-          tol, inner_tol, candidates, monitor, callback, verbose, label, names, loss_name):
+          tol, inner_tol, candidates, monitor, callback, verbose, label, names, loss_name,
+          scan_patience):
     """:func:`tune` inside the criterion's :meth:`workers` block."""
     engine = get_engine(engine)
     last_state = [None]
@@ -165,7 +169,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         key, watch = "monitor", _watcher(model, solver, *monitor)
     if candidates is not None and len(candidates):
         lam0, scan, stop = _scan(model, X, y, criterion, candidates, solver, inner_tol[0],
-                                 last_state, t0, callback, watch, progress)
+                                 last_state, t0, callback, watch, progress, scan_patience)
         if stop:
             best = min(scan, key=lambda h: h[key])
             return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
@@ -239,11 +243,11 @@ def _outer_entry(h, offset):
 
 
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
-          watch=None, progress=None):
+          watch=None, progress=None, patience=1.0):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
-    its minimum for a decade of its L1 weight (the loss can rise as noisy features
-    enter first, then fall), the next ones once they are above their minimum past
+    its minimum for ``patience`` decades of its L1 weight (the loss can rise as noisy
+    features enter first, then fall), the next ones once they are above their minimum past
     the positions compared with the path before (see below).
 
     The paths are ordered along a second direction (e.g. an increasing L2 weight) and
@@ -265,7 +269,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
     for path in paths:
-        values, patience = [], _points_per_decade(path)
+        values, points = [], max(1, round(patience * _points_per_decade(path)))
         for i, lam in enumerate(path):
             state = first_state if i == 0 else last_state[0]
             res = criterion.value(model, X, y, lam, solver=solver, state=state)
@@ -284,7 +288,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
                 return _best(scan), scan, True
-            if _past_minimum(values, previous, patience):
+            if _past_minimum(values, previous, points):
                 break  # the rest of the path is weaker and worse
         if _past_best_path(values, previous, best_value):
             break  # past the minimum along the paths too

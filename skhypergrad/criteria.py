@@ -959,20 +959,25 @@ class SURE(BaseCriterion):
 
 def _least_squares_df(pgmap, w, lam):
     r"""The exact df of :class:`SURE` at the solution ``w`` of a least-squares elastic
-    net, and its derivative in ``l2``: ``(df, d df / d l2)``.
+    net, and its derivatives in the L2 weights: ``(df, d df / d l2)``, the second of
+    shape (p,) (zero off the support).
 
     ``H = Z^T Z / n`` comes from the map (``hessian_subset`` on the support and the
     intercept); the intercept, unpenalized, counts 1 and is eliminated by its Schur
-    complement, and ``df = n_b + sum_j e_j / (e_j + l2)`` from the eigenvalues ``e_j``
-    of what remains, those at or below ``|S| eps_mach max(diag H_SS)`` taken as 0.
+    complement ``G``. With one L2 weight, ``df = n_b + sum_i e_i / (e_i + l2)`` from the
+    eigenpairs ``(e_i, v_i)`` of ``G``, those at or below ``|S| eps_mach max(diag H_SS)``
+    taken as 0, and ``d df / d l2_j = -sum_i v_ij^2 e_i / (e_i + l2)^2``. With one L2
+    weight per feature (all positive), ``M = (G + diag(l2_S))^{-1}``,
+    ``df = n_b + tr(M G)`` and ``d df / d l2_j = -(M G M)_jj``.
     """
     design = pgmap.design
     k = design.n_coefs
     support = np.flatnonzero(w[:k])
     n_b = design.n_params - k
     m = support.shape[0]
+    ddf = np.zeros(pgmap.n_features)
     if m == 0:
-        return float(n_b), 0.0
+        return float(n_b), ddf
     idx = np.concatenate([support, np.arange(k, design.n_params)])
     # H does not depend on the map's step: any step will do, none computed from X
     H = pgmap.with_step(pgmap.cheap_step()).linearize(w, lam, at_solution=True) \
@@ -980,11 +985,20 @@ def _least_squares_df(pgmap, w, lam):
     G = H[:m, :m]
     if n_b:
         G = G - H[:m, m:] @ np.linalg.solve(H[m:, m:], H[m:, :m])
-    e = np.linalg.eigvalsh(G)
-    e = e[e > m * np.finfo(np.float64).eps * np.max(np.diag(H)[:m])]
+    features = support // design.n_outputs  # the feature of each coefficient
+    if not pgmap.penalty.uniform_l2:
+        l2 = pgmap.penalty.weights(lam, pgmap.n_features)[1][features]
+        M = np.linalg.inv(G + np.diag(l2))
+        MG = M @ G
+        np.add.at(ddf, features, -np.einsum("ij,ji->i", MG, M))
+        return float(n_b + np.trace(MG)), ddf
+    e, V = np.linalg.eigh(G)
+    keep = e > m * np.finfo(np.float64).eps * np.max(np.diag(H)[:m])
+    e, V = e[keep], V[:, keep]
     l2 = pgmap.penalty.l2_weight(lam)
     ratio = e / (e + l2)
-    return float(n_b + ratio.sum()), float(-(ratio / (e + l2)).sum())
+    np.add.at(ddf, features, -(V * V) @ (ratio / (e + l2)))
+    return float(n_b + ratio.sum()), ddf
 
 
 def _shape_str(X):

@@ -522,7 +522,7 @@ class ProxGradMap(FixedPointMap):
         see :meth:`BasePenalty.gradient_on_support`); off S, ``z = 0`` (mask 0),
         and on the intercept ``z = w`` (its gradient is zero). The active set is
         then S plus the intercept, the prox's Jacobian diagonal is
-        :math:`1 / (1 + g\,l2)` on S (:meth:`BasePenalty.prox_jac_on_support`), 0 off
+        :math:`1 / (1 + g\,l2_j)` on S (:meth:`BasePenalty.prox_jac_on_support`), 0 off
         S and 1 on the intercept, ``value`` is ``w``, and the products in ``lam``
         read ``sign(w_S)`` and ``w_S``: the exact Jacobians at the fixed point. The
         forward step itself is formed only for ``value`` and ``jvp_lam``, and the
@@ -551,9 +551,10 @@ class ProxGradMap(FixedPointMap):
             k = design.n_coefs
             support = w[:k].nonzero()[0]
             w_s = w[support]
-            # the mask is 1 on S (|z_S| = |w_S| (1 + g l2) + g l1 > g l1) and 0 off S
+            # the mask is 1 on S (|z_j| = |w_j| (1 + g l2_j) + g l1_j > g l1_j) and 0 off S
             diag = np.zeros(w.shape)
-            diag[support] = self.penalty.prox_jac_on_support(g, lam_pen)
+            diag[support] = self.penalty.prox_jac_on_support(g, lam_pen, support,
+                                                             *self._coef_args())
             diag[k:] = 1.0
 
             def z_of():  # read by value and jvp_lam only, which AID does not call

@@ -75,17 +75,18 @@ class _BlockAlgebra(BasePenalty):
         r"""Dual norms of the rows of ``u`` (p, T): :math:`\|u_j\|_2`."""
         return np.sqrt(np.einsum("jt,jt->j", u, u))
 
-    def conjugate_excess(self, u, l1):
-        r""":math:`\sum_j \max(\|u_j\|_2 - l1_j, 0)^2` (``G^* = `` it over ``2 l2``)."""
+    def conjugate(self, u, l1, l2):
+        r"""The conjugate :math:`\sum_j \max(\|u_j\|_2 - l1_j, 0)^2 / (2\,l2_j)` (positive
+        L2 weights)."""
         excess = np.maximum(self.row_dual_norms(u) - l1, 0.0)
-        return float(excess @ excess)
+        return float((excess * excess) @ (0.5 / l2))
 
     def value(self, coef, lam):
-        """``sum_j l1_j ||coef_j|| + l2/2 ||coef||^2`` (coef of shape (p,) or (p, T))."""
+        """``sum_j l1_j ||coef_j|| + l2_j/2 ||coef_j||^2`` (coef of shape (p,) or (p, T))."""
         coef = np.asarray(coef, dtype=np.float64)
         rows = coef.reshape(coef.shape[0], -1)
         l1, l2 = self.weights(lam, rows.shape[0])
-        return float(l1 @ self.row_dual_norms(rows) + 0.5 * l2 * np.sum(rows * rows))
+        return float(l1 @ self.row_dual_norms(rows) + 0.5 * (l2 @ np.sum(rows * rows, axis=1)))
 
     def _shrink(self, z, step, lam, n_features):
         """``(rows, norms, keep, l1, l2)``: ``keep`` the factors :math:`\\max(1 - g l1_j /
@@ -118,10 +119,9 @@ class _BlockAlgebra(BasePenalty):
         :class:`~skhypergrad._prox_jacobian.BlockJacobian` on the active rows."""
         rows, norms, keep, _, l2 = self._shrink(z, step, lam, n_features)
         active = np.flatnonzero(keep)
-        c = 1.0 / (1.0 + step * l2)
+        c = 1.0 / (1.0 + step * l2[active])
         normals = rows[active] / norms[active, None]
-        along = np.full(active.shape[0], c)
-        return BlockJacobian(rows.size, active, normals, along, c * keep[active])
+        return BlockJacobian(rows.size, active, normals, c, c * keep[active])
 
     def _unit_rows(self, z, step, lam, n_features):
         """``(D n, l2)``: the unit rows ``n_j`` on the support, zero rows elsewhere."""
@@ -134,16 +134,17 @@ class _BlockAlgebra(BasePenalty):
         r"""``(d prox / d lam) e`` for a direction ``e`` in ``lam``."""
         unit, l2 = self._unit_rows(z, step, lam, n_features)
         dl1, dl2 = self.weights_jvp(np.asarray(e, dtype=np.float64), n_features)
-        out = -step * (unit * np.asarray(dl1)[:, None]).ravel()
-        if dl2 != 0.0:
-            out = out - step * dl2 * self.prox(z, step, lam, n_features, n_outputs)
-        return out / (1.0 + step * l2)
+        out = -step * unit * np.asarray(dl1)[:, None]
+        if self.has_l2:
+            out = out - step * np.asarray(dl2)[:, None] * \
+                self.prox(z, step, lam, n_features, n_outputs).reshape(unit.shape)
+        return (out / (1.0 + step * np.asarray(l2))[:, None]).ravel()
 
     def prox_vjp_lam(self, z, step, lam, u, n_features, n_outputs=1):
         r"""``(d prox / d lam)^T u`` for a cotangent ``u`` on the coefficients."""
         unit, l2 = self._unit_rows(z, step, lam, n_features)
         u = np.asarray(u, dtype=np.float64)
-        prox_u = float(self.prox(z, step, lam, n_features) @ u) if self.has_l2 else 0.0
+        prox_u = self.prox(z, step, lam, n_features) * u if self.has_l2 else None
         return self._vjp_lam(unit.ravel() * u, prox_u, step, l2, n_features,
                              unit.shape[1])
 

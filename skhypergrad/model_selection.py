@@ -474,7 +474,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                           fold's held-out targets (the mean
                                           R² is 1 minus that)
     ``"neg_log_loss"``                    the CV log-loss
-    ``"neg_brier_score"``                 the CV Brier score (two classes)
+    ``"neg_brier_score"``                 the CV Brier score (summed over the
+                                          classes for three or more)
     ``"neg_mean_<family>_deviance"``      the CV mean deviance of the GLM
     None for a GLM                        :math:`\frac1K\sum_k L_k / d_k`, with
                                           :math:`d_k` the mean deviance of the
@@ -490,11 +491,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     "Any other" is, e.g., the accuracy, ROC AUC, F1, balanced accuracy, mean or
     median absolute error, a callable or ``make_scorer`` scorer, and the metrics
     of a callable ``refit``.
-    The multi-output models follow their mean squared error exactly, their R²
-    (averaged over the outputs) through the surrogate. The scores of the rows are
-    those of ``GridSearchCV``: each fold's model at the point (the solution the
-    search computed, set as ``coef_`` and ``intercept_`` of a copy of the final
-    step fitted once on the fold) scored on the fold's held-out rows as the
+    The multi-output models follow their mean squared error and their R²
+    (averaged over the outputs: :math:`\frac1K\sum_k \frac1T\sum_t L_{kt} / v_{kt}`,
+    each output's mean squared error over its variance) exactly, the root mean
+    squared error (averaged over the outputs' roots) through the surrogate. The scores
+    of the rows are those of ``GridSearchCV``: each fold's model at the point (the
+    solution the search computed, set as ``coef_`` and ``intercept_`` of a copy of the
+    final step fitted once on the fold) scored on the fold's held-out rows as the
     pipeline's preprocessing (fitted on the fold's training rows) transforms
     them. A scorer therefore receives the final step, not the pipeline.
 

@@ -30,13 +30,14 @@ from .fixed_point import ProxGradMap
 from .glm import Tweedie
 from .huber import Huber
 from .penalties import (
-    L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, check_hyper, enet_lam_from_sklearn,
-    huber_lam_from_sklearn, logistic_lam_from_sklearn, svc_lam_from_sklearn,
+    L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, WeightedL2, check_hyper,
+    enet_lam_from_sklearn, huber_lam_from_sklearn, logistic_lam_from_sklearn, svc_lam_from_sklearn,
 )
 
 __all__ = ["InnerModel", "from_estimator"]
 
-_PENALTIES = {"l1": L1, "elasticnet": ElasticNetPenalty, "weighted_l1": WeightedL1, "l2": L2}
+_PENALTIES = {"l1": L1, "elasticnet": ElasticNetPenalty, "weighted_l1": WeightedL1, "l2": L2,
+              "weighted_l2": WeightedL2}
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,11 +54,13 @@ class InnerModel:
         (log-loss), or an instance of a :class:`~skhypergrad.datafits.BaseDatafit`
         subclass (e.g. with parameters of its own). Anything else raises a
         ValueError here.
-    penalty : {"l1", "elasticnet", "weighted_l1", "l2"} or penalty instance, default="l1"
-        :math:`G_\lambda`: :math:`\lambda_1\|w\|_1` (``lam = [lam1]``),
+    penalty : str or penalty instance, default="l1"
+        :math:`G_\lambda`, by name "l1", "elasticnet", "weighted_l1", "l2" or
+        "weighted_l2": :math:`\lambda_1\|w\|_1` (``lam = [lam1]``),
         :math:`\lambda_1\|w\|_1 + \frac{\lambda_2}{2}\|w\|^2` (``lam = [lam1, lam2]``),
-        :math:`\sum_j \lambda_j |w_j|` (one ``lam`` per feature) or
-        :math:`\frac{\lambda_2}{2}\|w\|^2` (``lam = [lam2]``).
+        :math:`\sum_j \lambda_j |w_j|` (one ``lam`` per feature),
+        :math:`\frac{\lambda_2}{2}\|w\|^2` (``lam = [lam2]``) or
+        :math:`\frac12 \sum_j \lambda_j w_j^2` (one ``lam`` per feature).
     fit_intercept : bool, default=False
         Fit an unpenalized intercept :math:`b`.
     lam : array-like, default=None

@@ -16,7 +16,9 @@ duality gap the sum of the outputs'. Paired with a block penalty
 Its held-out loss, ``"multitask_squared"``, is the mean squared error averaged
 over the outputs, :math:`\frac{1}{n_{val} T}\|Y_{val} - X_{val} W - 1 b^T\|_F^2`
 (scikit-learn's ``mean_squared_error`` with ``multioutput="uniform_average"``,
-the ``neg_mean_squared_error`` scorer).
+the ``neg_mean_squared_error`` scorer). ``"multitask_r2"`` is one minus the R²
+averaged over the outputs (:class:`R2OutputsLoss`, the ``r2`` scorer's
+``multioutput="uniform_average"``).
 
 Its per-sample Hessian is the identity across the outputs (``newton_model =
 "identity"``): :class:`~skhypergrad.solvers.CoordinateDescent` (``solver="auto"``)
@@ -26,10 +28,10 @@ coefficients at a time (:mod:`skhypergrad.solvers._block_gram`).
 
 import numpy as np
 
-from ._outer_loss import register_outer_loss
+from ._outer_loss import HeldOutLoss, register_outer_loss
 from .datafits import BaseDatafit, register_datafit
 
-__all__ = ["MultiTaskQuadratic"]
+__all__ = ["MultiTaskQuadratic", "R2OutputsLoss"]
 
 
 @register_datafit
@@ -89,3 +91,46 @@ class MultiTaskQuadratic(BaseDatafit):
 
 # the MSE averaged over the outputs: 2 / T times the datafit's mean loss
 register_outer_loss("multitask_squared", lambda datafit: (datafit, 2.0 / datafit.n_outputs))
+
+
+class R2OutputsLoss(HeldOutLoss):
+    r"""One minus the R² averaged over the T outputs, as a mean loss of the predictions
+    :math:`Z` (shape (n, T)) on the targets :math:`Y`.
+
+    .. math::
+
+        L = \frac1T \sum_t \frac{\mathrm{MSE}_t}{c_t}, \qquad
+        \mathrm{MSE}_t = \frac1n \sum_i s_i (z_{it} - y_{it})^2, \quad
+        c_t = \frac1n \sum_i s_i (y_{it} - \bar y_t)^2,
+
+    (:math:`\bar y_t` the weighted mean; weights :math:`s_i` of mean 1, all 1
+    without ``sample_weight``), so that :math:`1 - L` is scikit-learn's ``r2_score``
+    with ``multioutput="uniform_average"``: per fold an affine map of each output's
+    mean squared error. An output with constant targets (:math:`c_t = 0`) adds
+    :math:`1/T` unless it is predicted exactly, and nothing to the gradient (its R² is
+    0 or 1, as scikit-learn's).
+    """
+
+    def _scales(self, y):
+        mean = np.average(y, axis=0, weights=self.sample_weight)
+        sq = (y - mean) ** 2
+        return np.average(sq, axis=0, weights=self.sample_weight)
+
+    def _mse(self, y, z):
+        sq = (z - y) ** 2
+        return np.average(sq, axis=0, weights=self.sample_weight)
+
+    def loss(self, y, z):
+        c, mse = self._scales(y), self._mse(y, z)
+        terms = np.where(c > 0, mse / np.where(c > 0, c, 1.0), (mse > 0).astype(float))
+        return float(np.mean(terms))
+
+    def raw_grad(self, y, z):
+        c = self._scales(y)
+        inv = np.where(c > 0, 1.0 / np.where(c > 0, c, 1.0), 0.0) / c.shape[0]
+        G = 2.0 * (z - y) * inv / y.shape[0]
+        return G if self.sample_weight is None else G * self.sample_weight[:, None]
+
+
+register_outer_loss("multitask_r2", lambda datafit: (R2OutputsLoss(), 1.0),
+                    datafits=("multitask_quadratic",))

@@ -4,36 +4,38 @@ Every penalty here is
 
 .. math::
 
-    G(w) = \sum_j l1_j |w_j| + \frac{l2}{2} \|w\|^2,
+    G(w) = \sum_j \left(l1_j |w_j| + \frac{l2_j}{2} w_j^2\right),
 
-with per-feature L1 weights ``l1`` and one L2 weight ``l2`` that depend
+with per-feature L1 weights ``l1`` and L2 weights ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-==========================  ===================  ======================  ==========
+==========================  ===================  ======================  ====================
 penalty                     ``lam``              ``l1``                  ``l2``
-==========================  ===================  ======================  ==========
+==========================  ===================  ======================  ====================
 :class:`L1`                 ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNetPenalty`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2``
+:class:`ElasticNetPenalty`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2 * ones(p)``
 :class:`WeightedL1`         ``lam`` of length p  ``lam``                 0
-:class:`L2`                 ``[lam2]``           0                       ``lam2``
-==========================  ===================  ======================  ==========
+:class:`L2`                 ``[lam2]``           0                       ``lam2 * ones(p)``
+:class:`WeightedL2`         ``lam`` of length p  0                       ``lam``
+==========================  ===================  ======================  ====================
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
 penalty only states its map ``lam -> (l1, l2)`` and the transpose of that map.
 
-The proximal operator with step ``g`` is :math:`S_{g\,l1}(z) / (1 + g\,l2)`
-with :math:`S_t(z) = \mathrm{sign}(z)\max(|z| - t, 0)`. With ``D`` the mask
-:math:`1\{|z| > g\,l1\}` (0 chosen at the kinks),
+The proximal operator with step ``g`` is, coordinate by coordinate,
+:math:`S_{g\,l1_j}(z_j) / (1 + g\,l2_j)` with
+:math:`S_t(z) = \mathrm{sign}(z)\max(|z| - t, 0)`. With ``D`` the mask
+:math:`1\{|z_j| > g\,l1_j\}` (0 chosen at the kinks),
 
 .. math::
 
-    \partial_z \mathrm{prox} = \frac{D}{1 + g\,l2}, \quad
-    \partial_{l1_j} \mathrm{prox}_j = -\frac{g\,D_j\,\mathrm{sign}(z_j)}{1 + g\,l2}, \quad
-    \partial_{l2} \mathrm{prox} = -\frac{g\,\mathrm{prox}(z)}{1 + g\,l2}.
+    \partial_{z_j} \mathrm{prox}_j = \frac{D_j}{1 + g\,l2_j}, \quad
+    \partial_{l1_j} \mathrm{prox}_j = -\frac{g\,D_j\,\mathrm{sign}(z_j)}{1 + g\,l2_j}, \quad
+    \partial_{l2_j} \mathrm{prox}_j = -\frac{g\,\mathrm{prox}_j(z)}{1 + g\,l2_j}.
 
 Multi-output coefficients (shape (p, K), flattened in C order) share the
-weight ``l1_j`` of their feature.
+weights ``l1_j`` and ``l2_j`` of their feature.
 
 The module also converts scikit-learn's parametrizations (``alpha``,
 ``l1_ratio``, ``C``) to and from ``lam``.
@@ -45,7 +47,7 @@ from ._kernels import prox_enet, prox_enet_mask
 from ._prox_jacobian import DiagonalJacobian
 
 __all__ = [
-    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "check_hyper",
+    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "WeightedL2", "check_hyper",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
     "svc_lam_from_sklearn", "svc_sklearn_from_lam",
@@ -93,12 +95,13 @@ def _mask(z, l1, step, n_outputs, lower):
 
 def _prox(z, l1, l2, step, n_outputs, lower):
     """The kernel :func:`prox_enet` on flat coefficients ``z``."""
-    return prox_enet(np.ascontiguousarray(z, dtype=np.float64), l1, float(l2), float(step),
+    return prox_enet(np.ascontiguousarray(z, dtype=np.float64), l1, l2, float(step),
                      int(n_outputs), lower)
 
 
-def _expand(l1, n_outputs):
-    return l1 if n_outputs == 1 else np.repeat(l1, n_outputs)
+def _expand(weights, n_outputs):
+    """Per-feature ``weights`` on the flat coefficients (entry ``j K + k``: feature ``j``)."""
+    return weights if n_outputs == 1 else np.repeat(weights, n_outputs)
 
 
 def _fold(g, n_features, n_outputs):
@@ -118,6 +121,8 @@ class BasePenalty:
 
     #: whether the map uses ``l2`` (False: ``l2`` is always 0)
     has_l2 = False
+    #: whether the map gives every feature the same ``l2`` (:meth:`l2_weight`)
+    uniform_l2 = True
     #: whether the prox's Jacobian is diagonal (:meth:`prox_jac_diag`); a penalty whose
     #: Jacobian is not (block penalties) declares False and gives :meth:`prox_jacobian`
     diagonal_jacobian = True
@@ -146,29 +151,35 @@ class BasePenalty:
         raise NotImplementedError
 
     def weights(self, lam, n_features):
-        """``(l1, l2)``: per-feature L1 weights (shape (p,)) and the L2 weight.
+        """``(l1, l2)``: per-feature L1 and L2 weights (float64, each of shape (p,)).
 
-        ``l1`` is only to be read: a penalty with one L1 weight for every feature
+        They are only to be read: a penalty with one weight for every feature
         returns it as a read-only, zero-stride view (``np.broadcast_to``), which
         costs no ``p``-sized memory (p may be large with a sparse ``X``).
         """
         raise NotImplementedError
 
     def l2_weight(self, lam):
-        """The L2 weight ``l2`` of :meth:`weights` alone (0.0 for a penalty without one)."""
-        return self.weights(lam, 1)[1] if self.has_l2 else 0.0
+        """The L2 weight common to every feature (0.0 for a penalty without one);
+        ValueError for a penalty whose L2 weights differ by feature
+        (``uniform_l2`` False)."""
+        if not self.uniform_l2:
+            raise ValueError(f"{type(self).__name__} has one L2 weight per feature, not "
+                             "one for all of them.")
+        return float(self.weights(lam, 1)[1][0]) if self.has_l2 else 0.0
 
     def weights_jvp(self, e, n_features):
         """``(dl1, dl2)``: the map applied to a direction ``e`` in ``lam`` (it is linear)."""
         return self.weights(e, n_features)
 
     def weights_vjp(self, g_l1, g_l2):
-        """Transpose of the map: gradient in ``lam`` from gradients in ``l1`` and ``l2``."""
+        """Transpose of the map: gradient in ``lam`` from the gradients in ``l1`` and in
+        ``l2`` (each of shape (p,))."""
         raise NotImplementedError
 
     def lam_from_weights(self, l1, l2, n_features):
-        """The ``lam`` whose weights are ``l1`` on every feature and ``l2`` (ignored by a
-        penalty without an L2 term): a right inverse of :meth:`weights` on uniform weights.
+        """The ``lam`` whose weights are ``l1`` and ``l2`` on every feature (each ignored
+        by a penalty without that term): a right inverse of :meth:`weights` on uniform weights.
 
         Searches state their scales, bounds and starting points as an L1 and an L2
         weight and turn them into ``lam`` here, for every penalty alike.
@@ -192,58 +203,61 @@ class BasePenalty:
         (the dual of :math:`\sum_k |w_{jk}|`)."""
         return np.abs(u).max(axis=1)
 
-    def conjugate_excess(self, u, l1):
-        r""":math:`\sum_{jk} \max(|u_{jk}| - l1_j, 0)^2` for ``u`` of shape (p, K): the
-        conjugate of the penalty at ``u`` is it over ``2 l2``."""
+    def conjugate(self, u, l1, l2):
+        r"""The conjugate of the penalty at ``u`` of shape (p, K), for positive L2 weights:
+        :math:`\sum_{jk} \max(|u_{jk}| - l1_j, 0)^2 / (2\,l2_j)`."""
         excess = np.abs(u) - l1[:, None]
         np.maximum(excess, 0.0, out=excess)  # in place: p may be large
         np.square(excess, out=excess)
-        return float(np.sum(excess))
+        return float(np.sum(excess, axis=1) @ (0.5 / l2))
 
     def value(self, coef, lam):
-        """``sum_j l1_j |coef_j| + l2/2 ||coef||^2`` (coef of shape (p,) or (p, K))."""
+        """``sum_j l1_j |coef_j| + l2_j/2 coef_j^2`` (coef of shape (p,) or (p, K))."""
         coef = np.asarray(coef)
         p = coef.shape[0]
         l1, l2 = self.weights(lam, p)
         absc = np.abs(coef) if coef.ndim == 1 else np.abs(coef).sum(axis=1)
-        return float(l1 @ absc + 0.5 * l2 * np.sum(coef * coef))
+        sq = coef * coef if coef.ndim == 1 else (coef * coef).sum(axis=1)
+        return float(l1 @ absc + 0.5 * (l2 @ sq))
 
     def gradient_on_support(self, coef_s, support, lam, n_features, n_outputs=1):
-        r"""``l1_j sign(w_j) + l2 w_j`` for ``w_j = coef_s`` nonzero at flat indices ``support``.
+        r"""``l1_j sign(w_j) + l2_j w_j`` for ``w_j = coef_s`` nonzero at flat indices
+        ``support``.
 
         The gradient of :math:`G` where it is differentiable; at a fixed point of
         the proximal-gradient map it gives the forward step on the support,
         :math:`z_S = w_S + g\,\nabla G(w)_S` (then ``prox(z)_S = w_S``).
         """
         l1, l2 = self.weights(lam, n_features)
-        l1_s = l1[support if n_outputs == 1 else support // n_outputs]
-        return l1_s * np.sign(coef_s) + l2 * coef_s
+        features = support if n_outputs == 1 else support // n_outputs
+        return l1[features] * np.sign(coef_s) + l2[features] * coef_s
 
     def prox(self, z, step, lam, n_features, n_outputs=1):
-        r"""``S_{g l1}(z) / (1 + g l2)`` on flat coefficients ``z``."""
+        r"""``S_{g l1_j}(z_j) / (1 + g l2_j)`` on flat coefficients ``z``."""
         l1, l2 = self.weights(lam, n_features)
         return _prox(z, l1, l2, step, n_outputs, self.lower)
 
     def prox_mask(self, z, step, lam, n_features, n_outputs=1):
         r"""``D = 1{|z| > g l1}`` (``1{z > g l1}`` when ``positive``);
-        ``d prox / dz = D / (1 + g l2)``."""
+        ``d prox_j / dz_j = D_j / (1 + g l2_j)``."""
         l1, _ = self.weights(lam, n_features)
         return _mask(z, l1, step, n_outputs, self.lower)
 
     def prox_jac_diag(self, z, step, lam, n_features, n_outputs=1):
         """Diagonal of the conservative Jacobian ``d prox / dz``."""
         l1, l2 = self.weights(lam, n_features)
-        return _mask(z, l1, step, n_outputs, self.lower) / (1.0 + step * l2)
+        return _mask(z, l1, step, n_outputs, self.lower) / (1.0 + step * _expand(l2, n_outputs))
 
     def prox_jacobian(self, z, step, lam, n_features, n_outputs=1):
         """The Jacobian of :meth:`prox_jac_diag` as a
         :class:`~skhypergrad._prox_jacobian.DiagonalJacobian`."""
         return DiagonalJacobian(self.prox_jac_diag(z, step, lam, n_features, n_outputs))
 
-    def prox_jac_on_support(self, step, lam):
-        r"""The entries of :meth:`prox_jac_diag` where the mask is 1: one number,
-        :math:`1 / (1 + g\,l2)` (at a fixed point, on the support of ``w``)."""
-        return 1.0 / (1.0 + step * self.l2_weight(lam))
+    def prox_jac_on_support(self, step, lam, support, n_features, n_outputs=1):
+        r"""The entries of :meth:`prox_jac_diag` at flat indices ``support`` where the
+        mask is 1: :math:`1 / (1 + g\,l2_j)` (at a fixed point, on the support of ``w``)."""
+        l2 = self.weights(lam, n_features)[1]
+        return 1.0 / (1.0 + step * l2[support if n_outputs == 1 else support // n_outputs])
 
     def prox_jvp_lam(self, z, step, lam, e, n_features, n_outputs=1):
         r"""``(d prox / d lam) e`` for a direction ``e`` in ``lam``."""
@@ -251,15 +265,15 @@ class BasePenalty:
         dl1, dl2 = self.weights_jvp(np.asarray(e, dtype=np.float64), n_features)
         D = self.prox_mask(z, step, lam, n_features, n_outputs)
         out = -step * D * np.sign(z) * _expand(dl1, n_outputs)
-        if dl2 != 0.0:
-            out = out - step * dl2 * self.prox(z, step, lam, n_features, n_outputs)
-        return out / (1.0 + step * l2)
+        if self.has_l2:
+            out = out - step * _expand(dl2, n_outputs) * self.prox(z, step, lam, n_features,
+                                                                   n_outputs)
+        return out / (1.0 + step * _expand(l2, n_outputs))
 
     def prox_vjp_lam(self, z, step, lam, u, n_features, n_outputs=1):
         r"""``(d prox / d lam)^T u`` for a cotangent ``u`` on the coefficients."""
         l1, l2 = self.weights(lam, n_features)
-        prox_u = float(_prox(z, l1, l2, step, n_outputs, self.lower) @ u) \
-            if self.has_l2 else 0.0
+        prox_u = _prox(z, l1, l2, step, n_outputs, self.lower) * u if self.has_l2 else None
         d_sign_u = _mask(z, l1, step, n_outputs, self.lower) * np.sign(z) * u
         return self._vjp_lam(d_sign_u, prox_u, step, l2, n_features, n_outputs)
 
@@ -273,20 +287,25 @@ class BasePenalty:
         elsewhere, ``sign(z) = sign(w)`` and ``prox(z) = w``: only the entries
         ``u_s`` of ``u`` on the support are read.
         """
-        l2 = self.l2_weight(lam)
+        l2 = self.weights(lam, n_features)[1]
         g_l1 = np.zeros(n_features * n_outputs)
         g_l1[support] = np.sign(coef_s) * u_s
-        prox_u = float(coef_s @ u_s) if self.has_l2 else 0.0
+        prox_u = None
+        if self.has_l2:
+            prox_u = np.zeros(n_features * n_outputs)
+            prox_u[support] = coef_s * u_s
         return self._vjp_lam(g_l1, prox_u, step, l2, n_features, n_outputs)
 
     def _vjp_lam(self, d_sign_u, prox_u, step, l2, n_features, n_outputs):
         r"""``(d prox / d lam)^T u`` from :math:`D\,\mathrm{sign}(z)\,u` and
-        :math:`\mathrm{prox}(z)^T u`: the gradients in ``l1`` and ``l2`` are
-        :math:`c\,D\,\mathrm{sign}(z)\,u` and :math:`c\,\mathrm{prox}(z)^T u` with
-        :math:`c = -g / (1 + g\,l2)`, then the transpose of ``lam -> (l1, l2)``."""
-        c = -step / (1.0 + step * l2)
-        return self.weights_vjp(c * _fold(d_sign_u, n_features, n_outputs),
-                                c * prox_u if self.has_l2 else 0.0)
+        :math:`\mathrm{prox}(z)\,u` (elementwise, flat; None without an L2 term): the
+        gradients in ``l1_j`` and ``l2_j`` are the sums over feature ``j``'s entries
+        of :math:`c_j\,D\,\mathrm{sign}(z)\,u` and :math:`c_j\,\mathrm{prox}(z)\,u` with
+        :math:`c_j = -g / (1 + g\,l2_j)`, then the transpose of ``lam -> (l1, l2)``."""
+        c = -step / (1.0 + step * np.asarray(l2))
+        g_l2 = c * _fold(prox_u, n_features, n_outputs) if self.has_l2 \
+            else np.zeros(n_features)
+        return self.weights_vjp(c * _fold(d_sign_u, n_features, n_outputs), g_l2)
 
 
 class L1(BasePenalty):
@@ -296,7 +315,8 @@ class L1(BasePenalty):
         return 1
 
     def weights(self, lam, n_features):
-        return _uniform(float(np.asarray(lam).ravel()[0]), n_features), 0.0
+        return _uniform(float(np.asarray(lam).ravel()[0]), n_features), \
+            _uniform(0.0, n_features)
 
     def weights_vjp(self, g_l1, g_l2):
         return np.array([g_l1.sum()])
@@ -317,13 +337,13 @@ class ElasticNetPenalty(BasePenalty):
 
     def weights(self, lam, n_features):
         lam = np.asarray(lam, dtype=np.float64).ravel()
-        return _uniform(lam[0], n_features), self.l2_weight(lam)
+        return _uniform(lam[0], n_features), _uniform(lam[1], n_features)
 
     def l2_weight(self, lam):
         return float(np.asarray(lam, dtype=np.float64).ravel()[1])
 
     def weights_vjp(self, g_l1, g_l2):
-        return np.array([g_l1.sum(), g_l2])
+        return np.array([g_l1.sum(), np.sum(g_l2)])
 
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l1), float(l2)])
@@ -337,7 +357,7 @@ class WeightedL1(BasePenalty):
         return n_features
 
     def weights(self, lam, n_features):
-        return np.asarray(lam, dtype=np.float64).ravel(), 0.0
+        return np.asarray(lam, dtype=np.float64).ravel(), _uniform(0.0, n_features)
 
     def weights_vjp(self, g_l1, g_l2):
         return np.asarray(g_l1, dtype=np.float64).copy()
@@ -362,16 +382,42 @@ class L2(BasePenalty):
         return 1
 
     def weights(self, lam, n_features):
-        return _uniform(0.0, n_features), self.l2_weight(lam)
+        return _uniform(0.0, n_features), _uniform(self.l2_weight(lam), n_features)
 
     def l2_weight(self, lam):
         return float(np.asarray(lam, dtype=np.float64).ravel()[0])
 
     def weights_vjp(self, g_l1, g_l2):
-        return np.array([g_l2])
+        return np.array([np.sum(g_l2)])
 
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l2)])
+
+
+class WeightedL2(BasePenalty):
+    r"""Ridge with one weight per feature, :math:`rac12 \sum_j \lambda_j w_j^2`; one
+    hyperparameter per feature.
+
+    Smooth: the prox is :math:`z_j / (1 + g\,\lambda_j)`, its Jacobian in ``z``
+    :math:`1 / (1 + g\,\lambda_j)` (wherever ``z_j != 0``, as for :class:`L2`) and in
+    :math:`\lambda_j` :math:`-g\,\mathrm{prox}_j(z) / (1 + g\,\lambda_j)`.
+    """
+
+    has_l2 = True
+    has_l1 = False
+    uniform_l2 = False
+
+    def n_hyper(self, n_features):
+        return n_features
+
+    def weights(self, lam, n_features):
+        return _uniform(0.0, n_features), np.asarray(lam, dtype=np.float64).ravel()
+
+    def weights_vjp(self, g_l1, g_l2):
+        return np.asarray(g_l2, dtype=np.float64).copy()
+
+    def lam_from_weights(self, l1, l2, n_features):
+        return np.full(n_features, float(l2))
 
 
 

@@ -36,12 +36,12 @@ class NewtonPolished:
         design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
         k = design.n_coefs
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
-        l1 = np.repeat(l1, design.n_outputs)
+        l1, l2 = np.repeat(l1, design.n_outputs), np.repeat(l2, design.n_outputs)
         w = res.w.copy()
         act = np.concatenate([np.flatnonzero(w[:k]), np.arange(k, design.n_params)])
         sign = np.sign(w[:k])
         basis = np.eye(design.n_params)[:, act]
-        ridge = np.diag(np.where(act < k, l2, 0.0))
+        ridge = np.diag(np.where(act < k, l2[np.minimum(act, k - 1)], 0.0))
         for _ in range(10):
             g = datafit.gradient(design, y, w)
             g[:k] += l1 * sign + l2 * w[:k]

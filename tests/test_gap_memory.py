@@ -37,14 +37,15 @@ def _reference_gap(pgmap, w, lam):
     z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
     coef = design.coef(w)
-    primal = datafit.loss(y, z) + float(l1 @ np.abs(coef) + 0.5 * l2 * np.sum(coef * coef))
+    l2 = np.array(l2, dtype=np.float64)
+    primal = datafit.loss(y, z) + float(l1 @ np.abs(coef) + 0.5 * l2 @ (coef * coef))
     u = np.asarray(design.X.T @ theta).ravel()
     grad_b = float(abs(theta.sum())) if design.fit_intercept else 0.0
     au = np.abs(u)
     free = np.zeros(u.shape[0], dtype=bool)
     scale, g_star = 1.0, 0.0
-    if l2 > 0:
-        g_star = float(np.sum(np.maximum(au - l1, 0.0) ** 2)) / (2.0 * l2)
+    if np.all(l2 > 0):
+        g_star = float(np.maximum(au - l1, 0.0) ** 2 @ (0.5 / l2))
     else:
         free = l1 <= 0
         grad_b = max(grad_b, float(au[free].max(initial=0.0)))
@@ -56,7 +57,7 @@ def _reference_gap(pgmap, w, lam):
     if free.any():
         offset += scale * float(np.sum(coef[free] * u[free]))
     dual = datafit.dual_term(y, theta) - offset - g_star
-    if l2 > 0 and g_star > 0 and np.all(l1 > 0):
+    if np.all(l2 > 0) and g_star > 0 and np.all(l1 > 0):
         s = float(np.min(l1 / np.maximum(au, l1)))
         dual = max(dual, datafit.dual_term(y, s * theta) - s * offset)
     return primal, dual, primal - dual, grad_b
@@ -120,7 +121,8 @@ def test_uniform_weights_are_a_zero_stride_view(penalty, lam):
     z = np.random.default_rng(0).standard_normal(1_000_000)
     l2 = lam[1] if len(lam) > 1 else 0.0
     np.testing.assert_array_equal(penalty.prox(z, 0.5, np.array(lam), 1_000_000),
-                                  prox_enet(z, np.full(1_000_000, 0.3), l2, 0.5, 1, -np.inf))
+                                  prox_enet(z, np.full(1_000_000, 0.3), np.full(1_000_000, l2),
+                                            0.5, 1, -np.inf))
 
 
 @pytest.mark.parametrize("sparse", [False, True])
@@ -166,7 +168,7 @@ def test_sparse_curvatures_never_p_sized():
     np.testing.assert_array_equal(prob.moving_bounds(ws), lc[np.append(ws, 500)])
     a = prob.derivative(pgmap.design.matvec(w + 0.01))
     grad = prob.gradient(w, a)
-    expected = prox_scores(w[:500], grad, prob.l1_entries, prob.l2, prob.lower, lc[:500],
+    expected = prox_scores(w[:500], grad, prob.l1_entries, prob.l2_entries, prob.lower, lc[:500],
                            np.empty(500))
     for chunk in (7, 64, 500, 4096):
         scores = grad.copy()

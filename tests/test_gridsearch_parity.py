@@ -23,6 +23,7 @@ from sklearn.metrics import (accuracy_score, get_scorer, make_scorer, mean_absol
 from sklearn.model_selection import (GridSearchCV, KFold, StratifiedKFold, cross_val_score)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from skhypergrad import LogisticRegressionHyperGrad
 from skhypergrad._base import default_solver
@@ -310,25 +311,43 @@ def test_logistic_regression_hypergrad_scoring(scoring):
 
 
 # -- exact scorers: hypergradients of the scorer's own CV value ---------------------------
-def _criterion(estimator, X, y, cv, transform):
+#: the exact scorers' (held-out loss, per-fold map) as the search picks them
+_EXACT_CASES = {"r2": ("auto", "ratio"), "rmse": ("auto", "sqrt"), "d2": ("auto", "ratio"),
+                "brier": ("brier", "identity"),
+                "multiclass-brier": ("multinomial_brier", "identity"),
+                "multitask-r2": ("multitask_r2", "shift")}
+
+
+def _criterion(estimator, X, y, cv, case):
     splits = list(cv.split(X, y))
-    classifier = transform == "brier"
+    classifier = case.endswith("brier")
     folds = [prepare_fold(None, X, y, tr, te, len(y) / len(tr) if classifier else 1.0)
              for tr, te in splits]
-    kind = {"r2": "ratio", "rmse": "sqrt", "d2": "ratio", "brier": "identity"}[transform]
-    power = transform_power("poisson", estimator) if transform == "d2" else None
-    return PreparedFolds(folds, loss="brier" if classifier else "auto",
+    loss, kind = _EXACT_CASES[case]
+    power = transform_power("poisson", estimator) if case == "d2" else None
+    return PreparedFolds(folds, loss=loss,
                          transform=FoldTransform(kind, [f.y_test for f in folds], power))
 
 
-@pytest.mark.parametrize("case", ["r2", "rmse", "d2", "brier"])
+@pytest.mark.parametrize("case", list(_EXACT_CASES))
 def test_exact_scorer_hypergradient_matches_finite_differences(case):
     """The criterion of an exact scorer is minus its CV value (scikit-learn's scorer on
-    the same folds) and its hypergradient matches central differences of it."""
-    if case == "brier":
-        X, y = _classification(n=120, p=10)
+    the same folds) and its hypergradient matches central differences of it; with
+    three classes the Brier score sums over them, with three outputs R² averages
+    theirs (``uniform_average``)."""
+    from sklearn.linear_model import MultiTaskLasso
+
+    if case.endswith("brier"):
+        X, y = _classification(n=120, p=10) if case == "brier" else \
+            make_classification(120, 10, n_informative=5, n_classes=3, random_state=0)
         est, params = _logistic(1e-12), lambda lam: {"C": 1.0 / (lam[0] * len(y))}
         lam, scoring, cv = np.array([0.02]), "neg_brier_score", SCV
+    elif case == "multitask-r2":
+        X, y = make_regression(100, 8, n_targets=3, noise=20.0, random_state=0)
+        y = y * [1.0, 10.0, 0.1]  # outputs of different scales: R² is not the MSE's map
+        est, params = MultiTaskLasso(tol=1e-14, max_iter=100_000), \
+            lambda lam: {"alpha": lam[0]}
+        lam, scoring, cv = np.array([30.0]), "r2", CV
     elif case == "d2":
         rng = np.random.default_rng(0)
         X = rng.standard_normal((120, 8))
@@ -351,6 +370,39 @@ def test_exact_scorer_hypergradient_matches_finite_differences(case):
     assert res.value == pytest.approx(-score, rel=1e-6)
     fd = log_lam_finite_differences(crit, model, None, None, lam, solver, eps=1e-4)
     np.testing.assert_allclose(res.grad, fd, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", ["multitask-r2", "multiclass-brier"])
+def test_several_outputs_or_classes_follow_the_scorer(case):
+    """R² of a multi-task model (averaged over the outputs) and the Brier score of three
+    classes are descended exactly (not the surrogate); the search lands on a grid of 20
+    values and its best row is scikit-learn's CV score there."""
+    from sklearn.linear_model import MultiTaskLasso
+
+    from skhypergrad._scoring import check_search_scoring
+
+    if case == "multitask-r2":
+        X, y = make_regression(80, 8, n_targets=3, noise=20.0, random_state=0)
+        y = y * [1.0, 10.0, 0.1]
+        est, ref, scoring, cv = MultiTaskLasso(), MultiTaskLasso(tol=1e-12, max_iter=10**5), \
+            "r2", CV
+        grid_est = MultiTaskLasso(tol=1e-8)
+        plan = check_search_scoring(scoring, True, "squared", est, None, True)
+        alpha_max = np.max(np.linalg.norm(X.T @ (y - y.mean(axis=0)), axis=1)) / len(y)
+        grid = {"alpha": alpha_max * np.logspace(-3, 0, 20)}
+    else:
+        X, y = make_classification(120, 10, n_informative=5, n_classes=3, random_state=0)
+        est, ref = LogisticRegression(), LogisticRegression(tol=1e-12, max_iter=10**4)
+        scoring, cv, grid_est = "neg_brier_score", SCV, LogisticRegression()
+        plan = check_search_scoring(scoring, True, "log", est, 3, False)
+        grid = _C_GRID
+    assert plan.exact and plan.loss == _EXACT_CASES[case][0]
+    # one BLAS thread: lbfgs' small products spin on a busy machine
+    with warnings.catch_warnings(), threadpool_limits(1):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = HyperGradSearchCV(est, scoring=scoring, cv=cv).fit(X, y)
+        _lands(search, GridSearchCV(grid_est, grid, scoring=scoring, cv=cv).fit(X, y))
+        _honest(search, ref, X, y, cv, scoring)
 
 
 def _poisson_data(n=100, p=6):

@@ -168,8 +168,9 @@ class _Polished:
             l1, l2 = fixed.penalty.weights(lam_pen, design.n_features)
             coef = idx < k
             g = fixed.datafit.gradient(design, fixed.y, w)[idx]
-            g[coef] += l1[idx[coef]] * np.sign(w[idx[coef]]) + l2 * w[idx[coef]]
-            H = lin.hessian_subset(idx) + np.diag(np.where(coef, l2, 0.0))
+            g[coef] += l1[idx[coef]] * np.sign(w[idx[coef]]) + l2[idx[coef]] * w[idx[coef]]
+            H = lin.hessian_subset(idx) + np.diag(np.where(coef, l2[np.minimum(idx, k - 1)],
+                                                           0.0))
             w[idx] -= np.linalg.solve(H, g)
         return res._replace(w=w)
 

@@ -538,3 +538,24 @@ def test_check_sparse_structure_passes_anything_else_through():
     X, _ = _data()
     for obj in (X, X.tolist(), None, "X", sp.csr_array(X[0])):
         assert check_sparse_structure(obj) is obj
+
+
+def _public_estimators():
+    """Every estimator class of ``skhypergrad.__all__`` whose ``fit`` has a fixed
+    signature (the search takes ``**params``, refused by name elsewhere)."""
+    from sklearn.base import BaseEstimator
+
+    for name in skhypergrad.__all__:
+        obj = getattr(skhypergrad, name)
+        if isinstance(obj, type) and issubclass(obj, BaseEstimator) \
+                and obj is not HyperGradSearchCV:
+            yield obj
+
+
+@pytest.mark.parametrize("cls", list(_public_estimators()), ids=lambda c: c.__name__)
+def test_unknown_fit_keyword_names_the_public_class(cls):
+    """``fit(X, y, bogus=1)`` is Python's TypeError, naming the class the user holds."""
+    X, y = _data()
+    with pytest.raises(TypeError, match=rf"^{cls.__name__}\.fit\(\) got an unexpected "
+                                        r"keyword argument 'bogus'"):
+        cls().fit(X, y, bogus=1)

@@ -6,7 +6,8 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from skhypergrad.penalties import (
-    L1, L2, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn, enet_sklearn_from_lam,
+    L1, L2, ElasticNetPenalty, WeightedL1, WeightedL2, enet_lam_from_sklearn,
+    enet_sklearn_from_lam,
     logistic_lam_from_sklearn, logistic_sklearn_from_lam)
 
 P = 6
@@ -14,10 +15,11 @@ P = 6
 
 def _lam(penalty):
     return {"L1": np.array([0.3]), "ElasticNetPenalty": np.array([0.3, 0.5]),
-            "WeightedL1": np.linspace(0.1, 0.6, P), "L2": np.array([0.5])}[type(penalty).__name__]
+            "WeightedL1": np.linspace(0.1, 0.6, P), "L2": np.array([0.5]),
+            "WeightedL2": np.linspace(0.2, 1.7, P)}[type(penalty).__name__]
 
 
-PENALTIES = [L1(), ElasticNetPenalty(), WeightedL1(), L2()]
+PENALTIES = [L1(), ElasticNetPenalty(), WeightedL1(), L2(), WeightedL2()]
 
 
 @pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
@@ -29,7 +31,7 @@ def test_prox_minimizes_its_objective(penalty):
     out = penalty.prox(z, step, lam, P)
     for j in range(P):
         res = minimize_scalar(lambda x: (x - z[j]) ** 2 / (2 * step) + l1[j] * abs(x)
-                              + 0.5 * l2 * x * x, bounds=(-5, 5), method="bounded",
+                              + 0.5 * l2[j] * x * x, bounds=(-5, 5), method="bounded",
                               options={"xatol": 1e-12})
         assert out[j] == pytest.approx(res.x, abs=1e-7)
 
@@ -70,7 +72,7 @@ def test_value(penalty):
     coef = np.linspace(-1, 1, P)
     l1, l2 = penalty.weights(_lam(penalty), P)
     assert penalty.value(coef, _lam(penalty)) == pytest.approx(
-        np.sum(l1 * np.abs(coef)) + 0.5 * l2 * coef @ coef)
+        np.sum(l1 * np.abs(coef)) + 0.5 * np.sum(l2 * coef * coef))
 
 
 def test_check_lam_errors():

@@ -75,7 +75,8 @@ def test_kernel_sample_gradients_match_datafit(storage, kind, fit_intercept, cen
     prox_sgd_epoch(*kernel_rows(design.X), design.n_features, pgmap.y.astype(np.float64),
                    pgmap.datafit.kernel_code, np.empty(0), design.n_outputs,
                    design.fit_intercept, mu, w,
-                   np.full(design.n_features, 0.1), 0.0, -np.inf, np.arange(n), 7,
+                   np.full(design.n_features, 0.1), np.zeros(design.n_features), -np.inf,
+                   np.arange(n), 7,
                    np.zeros(-(-n // 7)), True, memory, grad_mean)
     np.testing.assert_array_equal(w, w_before)
     raw = pgmap.datafit.raw_grad(pgmap.y, design.matvec(w))

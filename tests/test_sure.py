@@ -160,7 +160,7 @@ def test_exact_df_on_a_singular_support(fit_intercept):
             Z, P = np.column_stack([Z, np.ones(n)]), np.diag([1.0] * 5 + [0.0])
         H = Z.T @ Z / n
         K = np.linalg.inv(H + l2 * P)
-        assert abs(ddf + np.trace(K @ P @ K @ H)) < 1e-10
+        assert abs(ddf.sum() + np.trace(K @ P @ K @ H)) < 1e-10
 
 
 def test_lasso_df_is_the_rank_when_p_exceeds_n():

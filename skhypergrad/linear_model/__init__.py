@@ -14,11 +14,11 @@ from ._logistic import LogisticRegressionHyperGrad
 from ._linear_svc import LinearSVCHyperGrad
 from ._multitask import MultiTaskLassoHyperGrad, MultiTaskElasticNetHyperGrad
 from ._glm import PoissonRegressorHyperGrad, GammaRegressorHyperGrad, TweedieRegressorHyperGrad
-from ._ridge import RidgeHyperGrad, RidgeClassifierHyperGrad
+from ._ridge import RidgeHyperGrad, RidgeClassifierHyperGrad, WeightedRidgeHyperGrad
 from ._huber import HuberRegressorHyperGrad
 
 __all__ = ["LassoHyperGrad", "ElasticNetHyperGrad", "WeightedLassoHyperGrad",
            "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
            "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad",
            "GammaRegressorHyperGrad", "TweedieRegressorHyperGrad", "RidgeHyperGrad",
-           "RidgeClassifierHyperGrad", "HuberRegressorHyperGrad"]
+           "RidgeClassifierHyperGrad", "WeightedRidgeHyperGrad", "HuberRegressorHyperGrad"]

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._base import BaseHyperGrad, ClassWeightMixin
+from .._base import BaseHyperGrad, ClassWeightMixin, SampleWeights
 from .._search_space import SQUARED_HINGE
 from .._validation import check_bounds
 from ..models import InnerModel
@@ -31,7 +31,8 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
     with :math:`\tilde x_i = (x_i, s)`, ``s = intercept_scaling``: the intercept
     :math:`s\,\tilde w_{p+1}` is penalized as every coefficient (see
     :mod:`skhypergrad.squared_hinge`), searched as ``lam = [1 / (C n)]`` in
-    log-space; the criterion is the held-out mean squared hinge (summed over the
+    log-space; the criterion is the held-out mean squared hinge (weighted as the
+    training loss, ``class_weight`` included; summed over the
     classes). More than two classes are one-vs-rest: ``K`` binary problems
     sharing one ``C``, the criterion summed over them (coordinate descent solves
     them in turn). A fitted estimator hands ``C_`` to ``LinearSVC`` and gets
@@ -54,8 +55,9 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
         The synthetic feature's value ``s`` (``fit_intercept=True``), as in
         ``LinearSVC``.
     class_weight : dict or "balanced", default=None
-        Weights of the classes in the training loss, multiplied into
-        ``sample_weight`` (see :class:`LogisticRegressionHyperGrad`).
+        Weights of the classes, multiplied into ``sample_weight`` (see
+        :class:`LogisticRegressionHyperGrad`), in the training loss and in the
+        held-out squared hinge alike: ``C`` is chosen by the loss the model minimizes.
     %(common)s
 
     Attributes
@@ -112,6 +114,11 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
         self.verbose = verbose
         self.callback = callback
 
+    def _sample_weights(self, X, y, model, sample_weight):
+        """The class-weighted sample weights for the datafit and the held-out loss."""
+        weights = super()._sample_weights(X, y, model, sample_weight)
+        return SampleWeights(weights.fit, weights.fit)
+
     def _inner_model(self, y):
         # the intercept is a penalized synthetic feature (_training_design), not b
         return InnerModel("squared_hinge", self.penalty, fit_intercept=False)
@@ -156,7 +163,8 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
         sample_weight : array-like of shape (n_samples,), default=None
             Per-sample weights (None: all 1): each sample's loss is multiplied by its
             weight, as in scikit-learn's ``LinearSVC``, whose ``C`` multiplies the
-            weighted *sum* of the losses; the held-out losses are weighted means.
+            weighted *sum* of the losses; the held-out losses are means weighted by
+            ``sample_weight`` times the class weights.
 
         Returns
         -------

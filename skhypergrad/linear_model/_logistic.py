@@ -39,9 +39,9 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
     searched as ``lam = [rho, 1 - rho] / (C n)`` in log-space (``[1 / (C n)]`` for
     ``penalty="l1"``, :math:`\rho = 1`, and for ``penalty="l2"``, :math:`\rho = 0`,
     scikit-learn's default); the criterion is the held-out log-loss, or the Brier
-    score (``scoring="neg_brier_score"``, two classes). With the L2 penalty the inner
-    problem is smooth and strongly convex: the implicit function theorem applies
-    directly.
+    score (``scoring="neg_brier_score"``, summed over the classes for three or more).
+    With the L2 penalty the inner problem is smooth and strongly convex: the implicit
+    function theorem applies directly.
 
     Parameters
     ----------
@@ -52,8 +52,8 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
         How the points of the search are scored and the best one chosen, as
         ``LogisticRegressionCV``'s ``scoring`` (a scorer name or a callable
         ``scorer(estimator, X, y)``, greater is better). The search descends the
-        held-out log-loss (the Brier score with ``"neg_brier_score"`` and two
-        classes: that scorer exactly) and scores every evaluated point with the
+        held-out log-loss (the Brier score with ``"neg_brier_score"``: that scorer
+        exactly) and scores every evaluated point with the
         scorer on every fold, from the fold's model there (a
         :class:`~sklearn.linear_model.LogisticRegression` with that model's
         ``coef_``, ``intercept_`` and ``classes_``, no extra fit; entries ``scores``

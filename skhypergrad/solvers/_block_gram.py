@@ -18,7 +18,7 @@ flat ``w`` in C order) is
 
     B_j \leftarrow \mathrm{prox}_{G_j / A_{jj}}(B_j - g_j / A_{jj}),
 
-the block soft-thresholding :math:`\max(1 - t/\|z\|, 0)\,z / (1 + l2/A_{jj})` for a
+the block soft-thresholding :math:`\max(1 - t/\|z\|, 0)\,z / (1 + l2_j/A_{jj})` for a
 penalty on whole rows (``group_rows``, the L2,1 norm), the elementwise one
 otherwise, the identity on the intercept's row; :math:`Q = AB` is kept up to date
 (``O(qK)`` per changed row, ``O(q^2 K)`` per epoch, no pass over ``X``). The Gram
@@ -114,7 +114,7 @@ def block_gram_epoch(A, C, B, Q, l1, l2, n_penalized, group):
             z[k] = B[j, k] - (Q[j, k] - C[j, k]) / L
         if j < n_penalized:
             t1 = l1[j] / L
-            shrink = 1.0 / (1.0 + l2 / L)
+            shrink = 1.0 / (1.0 + l2[j] / L)
             if group:
                 norm = 0.0
                 for k in range(K):

@@ -7,7 +7,7 @@ datafit around a point :math:`z^0 = Xw^0 + b^0` plus the elastic net,
 .. math::
 
     Q(w) = \frac1n \sum_i \left(a_i v_i + \frac{h_i}{2} v_i^2\right)
-           + \sum_j l1_j |w_j| + \frac{l2}{2} \|w\|^2,
+           + \sum_j l1_j |w_j| + \sum_j \frac{l2_j}{2} w_j^2,
     \qquad v = X(w - w^0) + (b - b^0),
 
 with :math:`a_i = \ell'(y_i, z^0_i)` and :math:`h_i = \ell''(y_i, z^0_i)`. For
@@ -20,7 +20,7 @@ so that the partial derivative in coordinate ``j`` is one dot product,
 .. math::
 
     g_j = \frac1n X_j^T d, \qquad
-    w_j \leftarrow \frac{S_{l1_j / L_j}(w_j - g_j / L_j)}{1 + l2 / L_j},
+    w_j \leftarrow \frac{S_{l1_j / L_j}(w_j - g_j / L_j)}{1 + l2_j / L_j},
     \qquad L_j = \frac1n \sum_i h_i X_{ij}^2,
 
 the exact minimization of :math:`Q` along coordinate ``j``. The intercept is
@@ -161,10 +161,8 @@ def cd_epoch(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower, lc, in
         Curvatures ``l''(y_i, z0_i)``; empty for unit curvature (least squares).
     ws : ndarray of int
         The working set: coordinates visited, in this order.
-    l1 : ndarray of shape (n_features,)
-        Per-feature L1 weights.
-    l2 : float
-        L2 weight.
+    l1, l2 : ndarray of shape (n_features,)
+        Per-feature L1 and L2 weights.
     lower : float
         Lower bound on the coefficients: 0.0 for a nonnegative model, ``-inf`` otherwise.
     lc : ndarray of shape (len(ws) + fit_intercept,)
@@ -201,7 +199,7 @@ def cd_epoch(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower, lc, in
             g_j = (du + shift * dh - mu[j] * (d_sum + shift * h_sum)) / n
         else:
             g_j = _column_dot(X, data, indices, indptr, j, d, False) / n
-        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2, lower)
+        new = _prox_coordinate(w[j], g_j, lc[t], l1[j], l2[j], lower)
         delta = new - w[j]
         if delta != 0.0:
             w[j] = new
@@ -259,7 +257,7 @@ def columns_gradient_curvature(X, data, indices, indptr, mu, ws, a, h):
 def prox_steps(w, grad, l1, l2, lower, lc):
     r"""Coordinate prox-gradient steps :math:`\Delta_j` from ``w`` for every feature.
 
-    :math:`\Delta_j = S_{l1_j/L_j}(w_j - g_j/L_j) / (1 + l2/L_j) - w_j` (clipped at
+    :math:`\Delta_j = S_{l1_j/L_j}(w_j - g_j/L_j) / (1 + l2_j/L_j) - w_j` (clipped at
     ``lower``). With
     :math:`L_j` a bound on the curvature along coordinate ``j``, the step
     decreases the objective by at least :math:`L_j \Delta_j^2 / 2` (a lower
@@ -268,7 +266,7 @@ def prox_steps(w, grad, l1, l2, lower, lc):
     """
     out = np.empty(grad.shape[0])
     for j in range(grad.shape[0]):
-        out[j] = _prox_coordinate(w[j], grad[j], lc[j], l1[j], l2, lower) - w[j]
+        out[j] = _prox_coordinate(w[j], grad[j], lc[j], l1[j], l2[j], lower) - w[j]
     return out
 
 
@@ -280,7 +278,7 @@ def prox_scores(w, grad, l1, l2, lower, lc, out):
     the steps themselves."""
     decrease = 0.0
     for j in range(grad.shape[0]):
-        step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2, lower) - w[j])
+        step = abs(_prox_coordinate(w[j], grad[j], lc[j], l1[j], l2[j], lower) - w[j])
         out[j] = step * lc[j]
         decrease = max(decrease, step * out[j])
     return out, decrease
@@ -506,9 +504,8 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, sw, w, v, d, h, ws, l1, l2, lo
         Class probabilities at the model's center: ``H_i = s_i (diag(h_i) - h_i h_i^T)``.
     ws : ndarray of int
         The working set: features visited, in this order (all K classes of each).
-    l1 : ndarray of shape (n_features,)
-        Per-feature L1 weights, shared by the K classes.
-    l2 : float
+    l1, l2 : ndarray of shape (n_features,)
+        Per-feature L1 and L2 weights, shared by the K classes.
     lower : float
         ``-inf`` (the blocks' coefficients are not bounded; the argument keeps the
         signature of :func:`cd_epoch`).
@@ -550,7 +547,7 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, sw, w, v, d, h, ws, l1, l2, lo
                     total += h_sum[k, m] * shift[m]
                 g[k] += hx[k] - mu[j] * total
         g /= n
-        change = _minimize_block(w, j * K, K, g, B3[t], l1[j], l2, delta)
+        change = _minimize_block(w, j * K, K, g, B3[t], l1[j], l2[j], delta)
         if change > 0.0:
             _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d, hd)
             violation = max(violation, change)

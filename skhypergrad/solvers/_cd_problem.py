@@ -41,7 +41,8 @@ class _Problem(NamedTuple):
     mu: object
     l1: np.ndarray
     l1_entries: np.ndarray  # the L1 weight of every coefficient (entry j K + k: l1[j])
-    l2: float
+    l2: np.ndarray
+    l2_entries: np.ndarray  # the L2 weight of every coefficient (entry j K + k: l2[j])
     lower: float  # lower bound on the coefficients: 0.0 (positive) or -inf
     # curvature bounds c ||X_j||^2 / n per coefficient, then c per intercept; None for a
     # sparse X (p may be large): computed for the entries needed (see moving_bounds)
@@ -65,10 +66,10 @@ class _Problem(NamedTuple):
         datafit, design = pgmap.datafit, pgmap.design
         X, kernel_args, lc, col_norm, feature_norm = _bounds(design, pgmap.curvature)
         unit = feature_norm / np.sqrt(design.n_samples) if design.fit_intercept else 0.0
-        # a uniform l1 stays a read-only zero-stride view: the kernels only read it
+        # uniform weights stay read-only zero-stride views: the kernels only read them
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, pgmap.curvature, design.n_outputs
-        l1 = np.asarray(l1, dtype=np.float64)
+        l1, l2 = np.asarray(l1, dtype=np.float64), np.asarray(l2, dtype=np.float64)
         sw = _UNIT
         if datafit.newton_model == "softmax":
             y = np.asarray(pgmap.y)
@@ -85,8 +86,9 @@ class _Problem(NamedTuple):
         if _use_gram(design, datafit, precompute):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
+        l2_entries = l2 if K == 1 else np.repeat(l2, K)
         return cls(datafit, y, onehot, sw, kernel_args, X, design.sparse_offset, l1, l1_entries,
-                   float(l2), pgmap.penalty.lower, lc,
+                   l2, l2_entries, pgmap.penalty.lower, lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
                    gap_scale(pgmap),
                    datafit.least_squares, design.fit_intercept, design.n_features, K,
@@ -222,7 +224,8 @@ class _Problem(NamedTuple):
                 scores, decrease = grad, self._scores_in_place(w, grad)
                 grad = None
             else:
-                scores, decrease = prox_scores(w[:nc], grad, self.l1_entries, self.l2,
+                scores, decrease = prox_scores(w[:nc], grad, self.l1_entries,
+                                               self.l2_entries,
                                                self.lower, self.lc[:nc], np.empty(nc))
             if K > 1:
                 scores = scores.reshape(self.p, K).max(axis=1)
@@ -267,7 +270,8 @@ class _Problem(NamedTuple):
         for j0 in range(0, self.p, chunk):
             j1 = min(j0 + chunk, self.p)
             e0, e1 = j0 * K, j1 * K
-            _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1], self.l2,
+            _, dec = prox_scores(w[e0:e1], grad[e0:e1], self.l1_entries[e0:e1],
+                                 self.l2_entries[e0:e1],
                                  self.lower, self._block_bounds(j0, j1), grad[e0:e1])
             decrease = max(decrease, dec)
         return decrease
@@ -281,7 +285,8 @@ class _Problem(NamedTuple):
         for j0 in range(0, self.p, chunk):
             j1 = min(j0 + chunk, self.p)
             grad = self._gradient_range(a, j0, j1)
-            scores, dec = prox_scores(w[j0:j1], grad, self.l1_entries[j0:j1], self.l2,
+            scores, dec = prox_scores(w[j0:j1], grad, self.l1_entries[j0:j1],
+                                      self.l2_entries[j0:j1],
                                       self.lower, self._block_bounds(j0, j1), grad)
             decrease = max(decrease, dec)
             violation = np.maximum(violation, scores.max(initial=0.0))  # NaN propagates
@@ -315,7 +320,8 @@ class _Problem(NamedTuple):
 
     def penalty(self, w_cols, cols):
         """Penalty of the coefficients ``w_cols``, entries ``cols`` of ``w``."""
-        return float(self.l1_entries[cols] @ np.abs(w_cols) + 0.5 * self.l2 * (w_cols @ w_cols))
+        return float(self.l1_entries[cols] @ np.abs(w_cols)
+                     + 0.5 * (self.l2_entries[cols] * w_cols) @ w_cols)
 
     def model(self, w_cols, v, a, h, cols):
         """``Q = (a^T v + v^T (h v) / 2) / n + G_ws(w)`` up to a constant, from the
@@ -383,7 +389,7 @@ class _Problem(NamedTuple):
         n, w_ws, new_ws = z.shape[0], w[cols], w_new[cols]
         # G(w_new) - G(w) without cancellation, exact near the optimum
         delta_g = float(self.l1_entries[cols] @ (np.abs(new_ws) - np.abs(w_ws))
-                        + 0.5 * self.l2 * ((new_ws - w_ws) @ (new_ws + w_ws)))
+                        + 0.5 * (self.l2_entries[cols] * (new_ws - w_ws)) @ (new_ws + w_ws))
         t = 1.0
         for _ in range(max_halvings):
             if float(np.vdot(v, self.derivative(z + t * v))) / n + delta_g < 0.0:

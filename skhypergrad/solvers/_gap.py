@@ -1,4 +1,4 @@
-r"""Duality gap of ``min_w F(Xw + b) + sum_j l1_j |w_j| + l2/2 ||w||^2``.
+r"""Duality gap of ``min_w F(Xw + b) + sum_j (l1_j |w_j| + l2_j/2 w_j^2)``.
 
 With the intercept ``b`` held at its current value, the Fenchel dual is
 
@@ -7,13 +7,13 @@ With the intercept ``b`` held at its current value, the Fenchel dual is
     D(\theta) = -\sum_i f_i^*(-\theta_i) - b^T \sum_i \theta_i - G^*(X^T\theta),
     \qquad \theta = -\nabla_z F(Xw + b),
 
-with :math:`G^*(u) = \sum_j \max(|u_j| - l1_j, 0)^2 / (2\,l2)` when ``l2 > 0``;
-for ``l2 = 0`` the point :math:`\theta` is rescaled into the dual feasible set
-:math:`|X_j^T\theta| \le l1_j` (also for a small ``l2 > 0``, where that bound
-is the tighter one; a rescaled :math:`\theta` stays in the domain
-of every datafit here); features with a zero L1 weight (and ``l2 = 0``) are
-held fixed like ``b``, adding :math:`\theta^T X_j w_j` to the offset. The gap
-bounds the suboptimality in the other coefficients; solvers pair it with the
+with :math:`G^*(u) = \sum_j \max(|u_j| - l1_j, 0)^2 / (2\,l2_j)` when every ``l2_j > 0``;
+otherwise the point :math:`\theta` is rescaled into the dual feasible set
+:math:`|X_j^T\theta| \le l1_j` (where :math:`G^* = 0` whatever the L2 weights; also
+for small ``l2_j > 0``, where that bound is the tighter one; a rescaled :math:`\theta`
+stays in the domain of every datafit here); features with a zero L1 weight (and some
+``l2_j = 0``) are held fixed like ``b``, adding :math:`\theta^T X_j w_j` to the offset.
+The gap bounds the suboptimality in the other coefficients; solvers pair it with the
 gradient of the fixed ones, which is zero at the optimum (and exactly zero for
 the least-squares intercept after an intercept update).
 """
@@ -26,7 +26,7 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     """``(primal, dual, gap, grad_free)`` at ``w``.
 
     ``grad_free`` is the largest gradient entry of the unpenalized variables (the
-    intercept, and features whose L1 weight is 0 when ``l2 = 0``), held fixed
+    intercept, and features whose L1 weight is 0 when some ``l2_j = 0``), held fixed
     in the dual: the gap bounds the suboptimality in the others.
 
     ``pgmap`` is a :class:`~skhypergrad.fixed_point.ProxGradMap`; ``z`` the
@@ -41,6 +41,7 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     if K > 1:
         return _duality_gap_outputs(pgmap, w, lam, z, xt_theta)
     l1, l2 = penalty.weights(lam, p)
+    smooth = _all_positive(l2)
     if z is None:
         z = design.matvec(w)
     theta = -datafit.raw_grad(y, z)
@@ -52,44 +53,47 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     if callable(xt_theta):
         for j0, u in xt_theta():
             j1 = j0 + u.shape[0]
-            _gap_sums(coef[j0:j1], u, l1[j0:j1], float(l2), positive, acc)
+            _gap_sums(coef[j0:j1], u, l1[j0:j1], l2[j0:j1], smooth, positive, acc)
     else:
         u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
-        _gap_sums(coef, np.asarray(u).reshape(p), l1, float(l2), positive, acc)
+        _gap_sums(coef, np.asarray(u).reshape(p), l1, l2, smooth, positive, acc)
         del u
-    pen, g_sum, s_tight, grad_free, scale, free_dot, any_free = _gap_end(acc, float(l2))
+    pen, g_star, s_tight, grad_free, scale, free_dot, any_free = _gap_end(acc)
     primal = datafit.loss(y, z) + pen
-    g_star = g_sum / (2.0 * l2) if l2 > 0 else 0.0
-    if l2 <= 0:
+    if not smooth:
         grad_b = max(grad_b, grad_free)
         theta = scale * theta
     offset = float(np.sum(design.intercept(w) * theta.sum(axis=0)))
     if any_free:
         offset += scale * free_dot
     dual = datafit.dual_term(y, theta) - offset - g_star
-    if l2 > 0 and g_star > 0 and s_tight >= 0.0:
-        # for a small l2, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
+    if smooth and g_star > 0 and s_tight >= 0.0:
+        # for small l2_j, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
         # gives the tighter bound: keep the larger of the two
         dual = max(dual, datafit.dual_term(y, s_tight * theta) - s_tight * offset)
     return primal, dual, primal - dual, grad_b
 
 
+def _all_positive(l2):
+    """Whether every L2 weight is positive (the conjugate of the penalty is finite)."""
+    return bool(np.min(l2, initial=np.inf) > 0.0)
+
+
 def _gap_start():
     """The accumulators of :func:`_gap_sums` before the first feature."""
-    # s1, s2, g_sum, s_tight, grad_free, scale, free_dot, any_free
-    return np.array([0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0])
+    # penalty, G*, s_tight, grad_free, scale, free_dot, any_free
+    return np.array([0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0])
 
 
-def _gap_end(acc, l2):
-    """``(penalty, g_sum, s_tight, grad_free, scale, free_dot, any_free)`` of the
+def _gap_end(acc):
+    """``(penalty, g_star, s_tight, grad_free, scale, free_dot, any_free)`` of the
     accumulators once every feature went through :func:`_gap_sums`."""
-    s1, s2, g_sum, s_tight, grad_free, scale, free_dot, any_free = acc
-    return (s1 + 0.5 * l2 * s2, g_sum, s_tight, grad_free, scale, free_dot,
-            bool(any_free))
+    pen, g_star, s_tight, grad_free, scale, free_dot, any_free = acc
+    return pen, g_star, s_tight, grad_free, scale, free_dot, bool(any_free)
 
 
 @njit(cache=True)
-def _gap_sums(coef, u, l1, l2, positive, acc):
+def _gap_sums(coef, u, l1, l2, smooth, positive, acc):
     """The gap's sums and extrema over the features, one pass (one output), added to
     the accumulators ``acc`` (:func:`_gap_start`, in place): feature blocks passed in
     order give the sums of one pass over all of them.
@@ -99,29 +103,27 @@ def _gap_sums(coef, u, l1, l2, positive, acc):
     with ``u_j < l1_j`` stays at 0 at no cost), and a free feature at 0 violates
     optimality by ``max(u_j, 0)`` only.
 
-    Accumulates ``sum_j l1_j |coef_j|`` and ``||coef||^2`` (the penalty ``s1 +
-    l2/2 s2``); ``g_sum = sum_j max(|u_j| - l1_j, 0)^2`` (``G* = g_sum / (2 l2)``);
-    ``s_tight = min_j l1_j / max(|u_j|, l1_j)``, -1 when some ``l1_j <= 0``; for
-    ``l2 = 0``, with the free features ``l1_j <= 0``: their largest ``|u_j|``, the
-    rescaling ``min(1, min_j l1_j / |u_j|)`` over the others with ``|u_j| > l1_j``,
+    Accumulates the penalty ``sum_j l1_j |coef_j| + l2_j/2 coef_j^2``; with ``smooth``
+    (every ``l2_j > 0``): ``G* = sum_j max(|u_j| - l1_j, 0)^2 / (2 l2_j)`` and
+    ``s_tight = min_j l1_j / max(|u_j|, l1_j)``, -1 when some ``l1_j <= 0``; without,
+    with the free features ``l1_j <= 0``: their largest ``|u_j|``, the rescaling
+    ``min(1, min_j l1_j / |u_j|)`` over the others with ``|u_j| > l1_j``,
     ``sum_j coef_j u_j`` over them, and whether there is one (see :func:`_gap_end`).
     """
-    s1 = acc[0]
-    s2 = acc[1]
-    g_sum = acc[2]
-    s_tight = acc[3]
-    grad_free = acc[4]
-    scale = acc[5]
-    free_dot = acc[6]
-    any_free = acc[7] != 0.0
+    pen = acc[0]
+    g_star = acc[1]
+    s_tight = acc[2]
+    grad_free = acc[3]
+    scale = acc[4]
+    free_dot = acc[5]
+    any_free = acc[6] != 0.0
     for j in range(u.shape[0]):
         c, t = coef[j], l1[j]
         a = u[j] if positive else abs(u[j])
-        s1 += t * abs(c)
-        s2 += c * c
-        if l2 > 0.0:
+        pen += t * abs(c) + 0.5 * l2[j] * c * c
+        if smooth:
             if a > t:
-                g_sum += (a - t) * (a - t)
+                g_star += (a - t) * (a - t) / (2.0 * l2[j])
             if t > 0.0:
                 if s_tight >= 0.0 and a > t:
                     s_tight = min(s_tight, t / a)
@@ -133,20 +135,19 @@ def _gap_sums(coef, u, l1, l2, positive, acc):
             free_dot += c * u[j]
         elif a > t:
             scale = min(scale, t / a)
-    acc[0] = s1
-    acc[1] = s2
-    acc[2] = g_sum
-    acc[3] = s_tight
-    acc[4] = grad_free
-    acc[5] = scale
-    acc[6] = free_dot
-    acc[7] = 1.0 if any_free else 0.0
+    acc[0] = pen
+    acc[1] = g_star
+    acc[2] = s_tight
+    acc[3] = grad_free
+    acc[4] = scale
+    acc[5] = free_dot
+    acc[6] = 1.0 if any_free else 0.0
 
 
 def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
     """:func:`duality_gap` for several outputs (coefficients of shape (p, K)), in NumPy;
     the dual norms of the rows and the conjugate of the penalty are the penalty's
-    (``row_dual_norms``, ``conjugate_excess``)."""
+    (``row_dual_norms``, ``conjugate``)."""
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
     if pgmap.penalty.positive:
         raise ValueError("positive=True is for one output only.")
@@ -176,8 +177,9 @@ def gap_from_parts(pgmap, w, lam, loss, dual_term, theta_sum, u):
     # the Euclidean norm for a block penalty)
     au = penalty.row_dual_norms(u)
     free = np.zeros(p, dtype=bool)
-    if l2 > 0:
-        g_star = penalty.conjugate_excess(u, l1) / (2.0 * l2)
+    smooth = _all_positive(l2)
+    if smooth:
+        g_star = penalty.conjugate(u, l1, l2)
         scale = 1.0
     else:
         # unpenalized features (l1_j = 0) are held fixed like the intercept
@@ -191,7 +193,7 @@ def gap_from_parts(pgmap, w, lam, loss, dual_term, theta_sum, u):
     if free.any():
         offset += scale * float(np.sum(coef[free] * u[free]))
     dual = dual_term(scale) - offset - g_star
-    if l2 > 0 and g_star > 0 and np.all(l1 > 0):
+    if smooth and g_star > 0 and np.all(l1 > 0):
         # for a small l2, theta rescaled into |X_j^T theta| <= l1_j (where G* = 0)
         # gives the tighter bound: keep the larger of the two
         ratios = np.maximum(au, l1)

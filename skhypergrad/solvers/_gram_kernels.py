@@ -45,8 +45,8 @@ def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lower, lc, lc_b, interc
         ``G_WW (w - w_start)``, updated in place.
     shift : ndarray of shape (2,)
         ``[s^T (w - w_start), b - b_start]``, updated in place.
-    l1 : ndarray of shape (m,)
-    l2 : float
+    l1, l2 : ndarray of shape (m,)
+        The L1 and L2 weights of the features of ``W``.
     lower : float
         Lower bound on the coefficients (0.0 or ``-inf``).
     lc : ndarray of shape (m,)
@@ -67,7 +67,7 @@ def gram_epoch(G, ws, c, s, mean_a, w, q, shift, l1, l2, lower, lc, lc_b, interc
     db = shift[1]
     for k in range(m):
         g = c[k] + q[k] + s[k] * db
-        new = _prox_coordinate(w[k], g, lc[k], l1[k], l2, lower)
+        new = _prox_coordinate(w[k], g, lc[k], l1[k], l2[k], lower)
         delta = new - w[k]
         if delta != 0.0:
             w[k] = new

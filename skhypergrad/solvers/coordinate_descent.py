@@ -262,7 +262,7 @@ class CoordinateDescent(BaseSolver):
         threshold = self.tol * scale
         measure, best, stalled, epoch = np.inf, np.inf, 0, 0
         while epoch < self.max_epochs:
-            decrease = block_gram_epoch(A, C, B, Q, l1, float(l2), p,
+            decrease = block_gram_epoch(A, C, B, Q, l1, l2, p,
                                         bool(penalty.group_rows))
             epoch += 1
             if decrease <= threshold or epoch == self.max_epochs:
@@ -373,7 +373,7 @@ class CoordinateDescent(BaseSolver):
         + \delta b\, s^T\delta w + \tfrac12 L_b \delta b^2 + G_W(w)`.
         """
         G, colmeans, _ = prob.gram
-        c, s_ws, l1, lc = grad[ws], colmeans[ws], prob.l1[ws], prob.lc[ws]
+        c, s_ws, l1, l2, lc = grad[ws], colmeans[ws], prob.l1[ws], prob.l2[ws], prob.lc[ws]
         mean_a = float(a.mean())
         lc_b = prob.lc[-1] if prob.fit_intercept else 1.0
         w_ws = w[ws]  # a copy (fancy indexing)
@@ -384,14 +384,14 @@ class CoordinateDescent(BaseSolver):
             dx = x - start
             return float(c @ dx + mean_a * db + 0.5 * dx @ gram_product(G, ws, dx, gdx)
                          + db * (s_ws @ dx)
-                         + 0.5 * lc_b * db * db + l1 @ np.abs(x) + 0.5 * prob.l2 * (x @ x))
+                         + 0.5 * lc_b * db * db + l1 @ np.abs(x) + 0.5 * (l2 * x) @ x)
 
         K, m = self.anderson, ws.shape[0]
         hist = np.empty((K + 1, m + 1))
         metric = np.sqrt(np.append(lc, lc_b))  # the Anderson differences' metric
         epochs = self.max_epochs
         for epoch in range(self.max_epochs):
-            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, prob.l2,
+            violation = gram_epoch(G, ws, c, s_ws, mean_a, w_ws, q, shift, l1, l2,
                                    prob.lower, lc, lc_b, prob.intercept_unit)
             if violation <= tol:
                 epochs = epoch + 1
@@ -431,7 +431,8 @@ class CoordinateDescent(BaseSolver):
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
             lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
-            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2, prob.lower,
+            steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2_entries[cols],
+                               prob.lower,
                                lc_cols)
             violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:

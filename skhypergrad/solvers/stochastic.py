@@ -214,10 +214,10 @@ class StochasticProxGradient(BaseSolver):
             if svrg:  # snapshot at the current point (at w itself for the first epoch)
                 if epoch > 1:
                     memory, grad_mean = self._initial_memory(pgmap, design.matvec(w))
-                prox_svrg_epoch(*problem, w, l1, float(l2), pgmap.penalty.lower,
+                prox_svrg_epoch(*problem, w, l1, l2, pgmap.penalty.lower,
                                 rng.permutation(n), batch_size, steps, memory, grad_mean)
             else:
-                prox_sgd_epoch(*problem, w, l1, float(l2), pgmap.penalty.lower,
+                prox_sgd_epoch(*problem, w, l1, l2, pgmap.penalty.lower,
                                rng.permutation(n), batch_size, steps,
                                bool(self.variance_reduction), memory, grad_mean)
             if epoch == self.max_epochs or (checking and epoch % self.check_every == 0):
