@@ -121,3 +121,18 @@ def test_hypergradient_matches_finite_differences(engine, penalty, lam, sample_w
     expected = log_lam_finite_differences(criterion, model, Xt, yt, lam, solver)
     np.testing.assert_allclose(res.grad, expected, rtol=1e-5, atol=1e-9)
     assert np.all(np.abs(expected) > 1e-4)  # hyperparameters that matter here
+
+
+def test_estimator_intercepts_have_mean_zero():
+    """The multinomial intercepts are defined up to a common shift (the softmax ignores
+    it): the estimator reports the one of mean 0, and its probabilities are those of
+    scikit-learn's model at the chosen C."""
+    from skhypergrad import LogisticRegressionHyperGrad
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    est = LogisticRegressionHyperGrad(cv=3, max_iter=3).fit(X, y)
+    assert abs(est.intercept_.mean()) < 1e-12
+    sk = LogisticRegression(C=est.C_, l1_ratio=1.0, solver="saga", tol=1e-10,
+                            max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), atol=1e-4)

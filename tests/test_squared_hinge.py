@@ -21,6 +21,8 @@ from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxG
 from skhypergrad.squared_hinge import (SquaredHinge, SquaredHingeOvR, append_intercept_column,
                                        squared_hinge_loss, squared_hinge_scorer)
 
+from _checks import WEIGHT_EQUIVALENCE_CHECKS, check_name, cv_weight_checks
+
 
 def _data(n=90, p=8, n_classes=2, seed=0):
     rng = np.random.default_rng(seed)
@@ -175,21 +177,17 @@ def test_minibatch_kernels(n_classes):
 
 
 # -- the estimator -----------------------------------------------------------------------
-def _cv_weight_checks(estimator):
-    """Checks expected to fail: integer weights are the rows repeated only on folds that
-    keep a row's copies together (tests/test_sample_weight.py), and the check's KFold
-    splits the repeated rows differently (as for scikit-learn's own CV estimators)."""
-    reason = "the folds of the repeated rows differ from those of the weighted rows"
-    return {"check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason}
-
 
 @parametrize_with_checks([LinearSVCHyperGrad(cv=3, max_iter=3),
                           LinearSVCHyperGrad(penalty="l1", cv=3, max_iter=3)],
-                         expected_failed_checks=_cv_weight_checks)
+                         expected_failed_checks=cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes (binary and multiclass data), but the two
-    of sample weights as repeated rows under their own folds."""
+    of sample weights as repeated rows (see :func:`cv_weight_checks`). Those are not run:
+    on their separable data (15 rows, 30 columns) the search goes to large ``C``, where
+    each squared-hinge solve takes seconds, and the check minutes."""
+    if check_name(check) in WEIGHT_EQUIVALENCE_CHECKS:
+        pytest.skip("expected to fail (cv_weight_checks), and minutes long")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)

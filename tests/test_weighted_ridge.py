@@ -24,6 +24,8 @@ from skhypergrad import (SURE, HeldOut, InnerModel, RidgeHyperGrad, WeightedL2,
 from skhypergrad._base import null_model
 from skhypergrad.solvers import CoordinateDescent, ProxGradient, duality_gap
 
+from _checks import cv_weight_checks
+
 ENGINES = ["aid-cg", "aid-fp", "itd"]
 LAM = np.linspace(0.05, 2.0, 6)
 
@@ -132,17 +134,8 @@ def test_penalty_refuses_a_common_weight():
 
 
 # -- the estimator ------------------------------------------------------------------------
-def _cv_weight_checks(estimator):
-    """Checks expected to fail: integer weights are the rows repeated only on folds that
-    keep a row's copies together (tests/test_sample_weight.py), and the check's KFold
-    splits the repeated rows differently (as for scikit-learn's own CV estimators)."""
-    reason = "the folds of the repeated rows differ from those of the weighted rows"
-    return {"check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason}
-
-
 @parametrize_with_checks([WeightedRidgeHyperGrad(cv=3, max_iter=3)],
-                         expected_failed_checks=_cv_weight_checks)
+                         expected_failed_checks=cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
