@@ -6,6 +6,7 @@ import numbers
 from sklearn.utils import check_array
 
 from ._base import default_solver
+from ._linear_adapters import linear_adapter, supported_names
 from ._validation import check_cv_size, check_sparse_structure, check_X_y, named
 from .criteria import BaseCriterion, CrossVal, HeldOut
 from .hypergrad import get_engine
@@ -164,16 +165,14 @@ def _inner_tol(tol):
 
 
 def _is_classifier(model):
+    """Whether ``model``'s targets are class labels (its adapter's ``classifier``)."""
     if isinstance(model, InnerModel):
         return model.is_classifier
-    from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge, RidgeClassifier
-    if isinstance(model, (LogisticRegression, RidgeClassifier)):
-        return True
-    if isinstance(model, (ElasticNet, Ridge)):   # Lasso too
-        return False
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier "
-                     f"or LogisticRegression, or a skhypergrad InnerModel; got "
-                     f"{type(model).__name__}.")
+    adapter = linear_adapter(model)
+    if adapter is None:
+        raise ValueError(f"model must be a scikit-learn {supported_names()}, or a "
+                         f"skhypergrad InnerModel; got {type(model).__name__}.")
+    return adapter.classifier
 
 
 def _check_criterion(criterion):
