@@ -386,13 +386,19 @@ class BaseCriterion:
         return self._evaluate(model, X, y, lam, solver, None, state, False)
 
     def _prepare(self, model, X, y, lam):
+        model, X, y, y_enc = self._prepare_data(model, X, y)
+        return model, X, y, y_enc, model.check_lam(lam, X.shape[1])
+
+    @staticmethod
+    def _prepare_data(model, X, y):
+        """``(model bound to y, X, y, encoded y)``, ``X`` and ``y`` checked."""
         if not isinstance(model, InnerModel):
             raise ValueError(f"model must be a skhypergrad InnerModel, got "
                              f"{type(model).__name__}; convert scikit-learn estimators "
                              "with skhypergrad.models.from_estimator.")
         X, y = _check_data(X, y, multi_output=model.datafit_class.multi_output)
         model = model.bind(y)
-        return model, X, y, model.encode(y), model.check_lam(lam, X.shape[1])
+        return model, X, y, model.encode(y)
 
     def __repr__(self):
         params = ", ".join(f"{k}={v}" for k, v in self._repr_params())
@@ -442,21 +448,21 @@ class HeldOut(BaseCriterion):
         return [("X_val", _shape_str(self.X_val)), ("loss", repr(self.loss))]
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
-        X_in, y_in = X, y
-        model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         (inner_state,) = _check_state(state, 1)
-        pgmap, outer = self._problem(model, X_in, y_in, X, y_enc, inner_state.lipschitz)
+        model, pgmap, outer = self._problem(model, X, y, inner_state.lipschitz)
+        lam = model.check_lam(lam, pgmap.n_features)
         out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
         return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
 
-    def _problem(self, model, X_in, y_in, X, y_enc, lipschitz):
-        """``(pgmap, outer)``, built once and reused while the criterion is evaluated on
-        the same ``X``, ``y`` and model (as in a search), with a dense ``X`` in the
-        layout of the solvers (one copy per search, not per solve); the map keeps its
-        Lipschitz constant and the solvers' per-design preparations (the Gram
-        matrix of coordinate descent). Not pickled: a copy sent to a worker
-        builds its own."""
+    def _problem(self, model, X_in, y_in, lipschitz):
+        """``(model bound to y, pgmap, outer)``, built once (``X`` and ``y`` checked
+        then) and reused while the criterion is evaluated on the same ``X``, ``y`` and
+        model (as in a search), with a dense ``X`` in the layout of the solvers (one copy
+        per search, not per solve); the map keeps its Lipschitz constant and the solvers'
+        per-design preparations (the Gram matrix of coordinate descent). Not pickled: a
+        copy sent to a worker builds its own."""
         def build():
+            bound, X, _, y_enc = self._prepare_data(model, X_in, y_in)
             X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
                                        model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
@@ -464,10 +470,10 @@ class HeldOut(BaseCriterion):
             sw = _check_weights(self.sample_weight, X.shape[0])
             sw_val = _check_weights(self.sample_weight_val, X_val.shape[0],
                                     "sample_weight_val")
-            pgmap = _centred_map(model, X, y_enc, lipschitz, sw)
-            outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val),
+            pgmap = _centred_map(bound, X, y_enc, lipschitz, sw)
+            outer = _heldout_loss(bound, self.loss, X_val, bound.encode(y_val),
                                   frame=pgmap.design, sample_weight=sw_val)
-            return pgmap, outer
+            return bound, pgmap, outer
 
         return self._cached((X_in, y_in, model, self.X_val, self.y_val, self.sample_weight,
                              self.sample_weight_val), self.loss, build)
