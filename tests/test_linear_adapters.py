@@ -74,3 +74,33 @@ def test_unsupported_estimators_are_refused_with_the_supported_list():
             assert cls.__name__ in str(info.value)
     with pytest.raises(ValueError, match="KernelRidge, SVC, SVR"):
         HyperGradSearchCV(Lars()).fit(X, Y_REG)
+
+
+def test_hypergradient_reads_the_table():
+    """hypergradient() on estimators of the table: PoissonRegressor's gradient in
+    log(alpha) matches central finite differences of its value; LinearSVC's value and
+    gradient are those of its inner model, the squared hinge at lam = 1 / (C n)."""
+    from skhypergrad import InnerModel
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((80, 4))
+    z = X[:, 0] - X[:, 1] + 0.3 * rng.standard_normal(80)
+    y = rng.poisson(np.exp(0.3 * z))
+    value, grad = hypergradient(PoissonRegressor(alpha=0.1), X, y, criterion="cv", tol=1e-10)
+    h = 1e-4
+    ends = [hypergradient(PoissonRegressor(alpha=0.1 * np.exp(s)), X, y, criterion="cv",
+                          tol=1e-10)[0] for s in (h, -h)]
+    assert grad[0] == pytest.approx((ends[0] - ends[1]) / (2 * h), rel=1e-5)
+    svc = hypergradient(LinearSVC(C=0.5, fit_intercept=False), X, z > 0, criterion="cv")
+    inner = hypergradient(InnerModel("squared_hinge", "l2", lam=[1.0 / (0.5 * 80)]), X,
+                          z > 0, criterion="cv")
+    np.testing.assert_allclose(svc[0], inner[0], rtol=1e-12)
+    np.testing.assert_allclose(svc[1], inner[1], rtol=1e-12)
+
+
+def test_hypergradient_refuses_what_it_cannot_read_clearly():
+    X = RNG.standard_normal((40, 3))
+    with pytest.raises(ValueError, match="synthetic feature"):
+        hypergradient(LinearSVC(), X, Y_CLS, criterion="cv")
+    with pytest.raises(ValueError, match="several outputs"):
+        hypergradient(MultiTaskLasso(), X, Y_MULTI, criterion="cv")
