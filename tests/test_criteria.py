@@ -232,13 +232,13 @@ def test_heldout_keeps_its_problem_during_a_search():
     crit = HeldOut(X_val, y_val)
     values = [crit.value(model, X, y, lam, solver=solver).value
               for lam in ([0.05, 0.01], [0.02, 0.01])]
-    pgmap = crit._cache[2][0]
+    pgmap = crit._cache[2][1]  # (model bound to y, map, outer loss)
     assert pgmap.design.X.flags.f_contiguous and cached_gram(pgmap.design) is not None
     fresh = [HeldOut(X_val, y_val).value(model, X, y, lam, solver=solver).value
              for lam in ([0.05, 0.01], [0.02, 0.01])]
     np.testing.assert_allclose(values, fresh, rtol=1e-10)
     crit.value(model, X.copy(), y, [0.05, 0.01], solver=solver)
-    assert crit._cache[2][0] is not pgmap
+    assert crit._cache[2][1] is not pgmap
     assert not hasattr(pickle.loads(pickle.dumps(crit)), "_cache")
 
 
