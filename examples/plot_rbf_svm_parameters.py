@@ -50,9 +50,9 @@ print(f"GridSearchCV 13 x 13: {scores.size} points in {t_grid:.2f} s, accuracy "
       f"{grid.best_score_:.3f} at {grid.best_params_}")
 
 # %%
-# The heat map of the grid's accuracy, with the points of the search: the scan (grey)
-# and the descent (white, joined in the order they were evaluated); the star is the
-# point refit.
+# The heat map of the grid's accuracy, with the points of the search: the scan (grey),
+# the descent (white, joined in the order they were evaluated) and the compass search on
+# the accuracy around the descent's end (orange); the star is the point refit.
 res = search.cv_results_
 Cs = np.array(res["param_C"], dtype=float)
 gammas = np.array(res["param_gamma"], dtype=float)
@@ -63,10 +63,12 @@ extent = [np.log10(gamma_range[0]), np.log10(gamma_range[-1]),
 im = ax.imshow(scores, origin="lower", extent=extent, aspect="auto", cmap="viridis",
                vmin=0.3)
 fig.colorbar(im, ax=ax, label="CV accuracy (13 x 13 grid)")
-phase = res["phase"] == "descent"
-ax.scatter(np.log10(gammas[~phase]), np.log10(Cs[~phase]), c="0.7", s=14, label="scan")
-ax.plot(np.log10(gammas[phase]), np.log10(Cs[phase]), "w.-", lw=1, ms=5,
+scan, descent, polish = (res["phase"] == name for name in ("scan", "descent", "polish"))
+ax.scatter(np.log10(gammas[scan]), np.log10(Cs[scan]), c="0.7", s=14, label="scan")
+ax.plot(np.log10(gammas[descent]), np.log10(Cs[descent]), "w.-", lw=1, ms=5,
         label="gradient path")
+ax.scatter(np.log10(gammas[polish]), np.log10(Cs[polish]), c="tab:orange", s=10,
+           label="accuracy polish")
 best = search.best_params_
 ax.plot(np.log10(best["gamma"]), np.log10(best["C"]), "r*", ms=14, label="best point")
 ax.set_xlabel("log10(gamma)")

@@ -19,6 +19,7 @@ from .linear_model import (ElasticNetHyperGrad, GammaRegressorHyperGrad,
                            WeightedLassoHyperGrad)
 from .kernel_ridge import KernelRidgeHyperGrad
 from .svc import SVCHyperGrad
+from .svr import SVRHyperGrad
 from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
@@ -36,7 +37,8 @@ __all__ = [
     "LogisticRegressionHyperGrad", "LinearSVCHyperGrad", "MultiTaskLassoHyperGrad",
     "MultiTaskElasticNetHyperGrad", "PoissonRegressorHyperGrad", "GammaRegressorHyperGrad",
     "TweedieRegressorHyperGrad", "RidgeHyperGrad", "RidgeClassifierHyperGrad",
-    "HuberRegressorHyperGrad", "KernelRidgeHyperGrad", "SVCHyperGrad", "HyperGradSearchCV",
+    "HuberRegressorHyperGrad", "KernelRidgeHyperGrad", "SVCHyperGrad", "SVRHyperGrad",
+    "HyperGradSearchCV",
     # functional entry point and criteria
     "hypergradient", "InnerModel", "HeldOut", "CrossVal", "SURE", "CriterionResult",
     "InnerState",

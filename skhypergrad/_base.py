@@ -21,6 +21,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._design import gram_pays
+from ._gram_cv import gram_fit, gram_path_applies
 from ._progress import format_point
 from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
@@ -241,13 +242,19 @@ class BaseHyperGrad(BaseEstimator):
 
     def _refit(self, model, X, y, lam, sample_weight=None):
         """``(pgmap, w)``: the model refit on all the data at ``lam`` by
-        :func:`refit_solver` at ``_refit_tol``, from the intercept-only model (exact, all
+        :func:`refit_solver` at ``_refit_tol`` (for a small dense least-squares model, by
+        the compiled coordinate descent of :func:`~skhypergrad._gram_cv.gram_fit` to the
+        same relative gap), from the intercept-only model (exact, all
         zeros, when ``lam >= lam_max``); a dense ``X`` centred in a copy (the
         criterion's folds read ``X``); its datafit weighted by ``sample_weight`` (the
         datafit's weights of the fit, or None)."""
-        full_map = model.make_map(X, model.encode(y), center=True,
-                                  sample_weight=sample_weight)
+        y_enc = model.encode(y)
+        full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
+        if sample_weight is None and gram_path_applies(model, X, solver, None, 1, "squared"):
+            # small dense least squares: the compiled solve of the searches, to the same tol
+            w = gram_fit(model, X, y_enc, lam, solver)
+            return full_map, full_map.design.from_original(w)
         return full_map, solver.solve(full_map, lam, null_model(full_map)).w
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):

@@ -5,15 +5,17 @@ gives, at positive hyperparameters ``lam``, the mean held-out loss over the fold
 gradient in ``lam`` and each fold's loss and score. :func:`kernel_search` evaluates it
 on the points of a coarse grid in :math:`\log\lambda` (the scan), then minimizes it by
 gradient descent in :math:`\theta = \log\lambda` from the best of them (the highest
-mean score, the lowest loss among ties)
-(:func:`skhypergrad.optimizers.minimize`, within bounds). Every evaluation is one
-entry of the returned history; the best entry is that of the highest mean score
+mean score, the lowest loss among ties; or the lowest loss, ``start="loss"``)
+(:func:`skhypergrad.optimizers.minimize`, within bounds), and optionally refines the
+best point by the score itself (a compass search, :func:`skhypergrad._scoring.polish`).
+The scan and the refinement may use a cheaper value-only evaluation. Every evaluation
+is one entry of the returned history; the best entry is that of the highest mean score
 (ties: the lowest loss).
 """
 
 import itertools
 import time
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -27,15 +29,18 @@ __all__ = ["Evaluation", "FoldData", "kernel_folds", "kernel_search", "log_grid"
 class FoldData(NamedTuple):
     """A fold's rows: training and held-out data and targets (for a precomputed kernel,
     ``X_train`` is the kernel among the training rows and ``X_test`` that of the held-out
-    rows against them)."""
+    rows against them), and their sample weights (None: unit weights)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    w_train: Optional[np.ndarray] = None
+    w_test: Optional[np.ndarray] = None
 
 
-def kernel_folds(X, y, splits, precomputed=False, preprocessing=None):
+def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_weight=None,
+                 score_weight=None):
     """The :class:`FoldData` of each ``(train, test)`` split.
 
     Parameters
@@ -47,6 +52,10 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None):
     precomputed : bool, default=False
     preprocessing : transformer, default=None
         Fitted on each training fold (a clone), applied to its held-out rows.
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Weights of the training losses, split with the rows (``w_train``).
+    score_weight : ndarray of shape (n_samples,), default=None
+        Weights of the held-out losses (``w_test``).
 
     Returns
     -------
@@ -56,16 +65,18 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None):
 
     folds = []
     for train, test in splits:
+        w = (None if sample_weight is None else sample_weight[train],
+             None if score_weight is None else score_weight[test])
         if precomputed:
             folds.append(FoldData(X[np.ix_(train, train)], y[train], X[np.ix_(test, train)],
-                                  y[test]))
+                                  y[test], *w))
             continue
         X_train, X_test = X[train], X[test]
         if preprocessing is not None:
             pre = clone(preprocessing)
             X_train = np.asarray(pre.fit_transform(X_train, y[train]), dtype=np.float64)
             X_test = np.asarray(pre.transform(X_test), dtype=np.float64)
-        folds.append(FoldData(X_train, y[train], X_test, y[test]))
+        folds.append(FoldData(X_train, y[train], X_test, y[test], *w))
     return folds
 
 
@@ -82,12 +93,16 @@ class Evaluation(NamedTuple):
         Each fold's held-out loss.
     scores : ndarray of shape (n_folds,)
         Each fold's score (greater is better), which ranks the points.
+    values : ndarray or None, default=None
+        Every score of every fold, when the points are scored by scorers (see
+        :mod:`skhypergrad._kernel_scoring`).
     """
 
     value: float
     grad: np.ndarray
     losses: np.ndarray
     scores: np.ndarray
+    values: Optional[np.ndarray] = None
 
 
 def log_grid(axes):
@@ -102,15 +117,17 @@ def best_entry(history):
 
 
 def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol=1e-4,
-                  callback=None, n_rows=None):
+                  callback=None, n_rows=None, value=None, start="score", polish=0,
+                  stall=None):
     r"""Scan ``candidates``, then descend the criterion from the best.
 
     Parameters
     ----------
     evaluate : callable
         ``lam -> Evaluation`` (see the module docstring).
-    candidates : ndarray of shape (n_points, n_hyper)
-        Points of the scan (positive).
+    candidates : ndarray of shape (n_points, n_hyper) or callable
+        Points of the scan (positive), or an adaptive scan: ``history -> lam``, the
+        next point given the entries so far, or None to end the scan.
     bounds : (ndarray, ndarray)
         Bounds on ``lam`` (positive) for the descent.
     optimizer : str or optimizer, default="gd"
@@ -125,36 +142,86 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
         Training rows of the largest fold: kernels of at most
         :data:`~skhypergrad._threads.SMALL_DENSE_ENTRIES` entries are searched on one
         BLAS thread (see :func:`~skhypergrad._threads.search_blas_limits`).
+    value : callable, default=None
+        ``lam -> Evaluation`` whose gradient is not needed (nan), for the scan and the
+        refinement; ``evaluate`` when None.
+    start : {"score", "loss"}, default="score"
+        The scan point the descent starts from, and the point the refinement starts
+        from: the best entry (:func:`best_entry`), or that of the lowest loss.
+    polish : int, default=0
+        Evaluations of the refinement by the score after the descent
+        (:func:`skhypergrad._scoring.polish`; 0: none).
+    stall : (int, float), default=None
+        ``(patience, rtol)``: the descent also stops after ``patience`` evaluations in a
+        row that do not lower the best loss by ``rtol`` (relative); None: the
+        optimizer's own rule alone.
 
     Returns
     -------
     history : list of dict
         One entry per evaluation: ``lam``, ``value``, ``grad`` (in ``lam``), ``losses``,
-        ``scores``, ``seconds`` (since the start), ``phase`` ("scan" or "descent").
+        ``scores``, ``values``, ``seconds`` (since the start), ``phase`` ("scan",
+        "descent" or "polish").
     n_iter : int
         Steps of the descent.
     """
     n_rows = 0 if n_rows is None else n_rows
     with search_blas_limits(np.empty((n_rows, n_rows)) if n_rows else None):
-        return _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback)
+        return _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback,
+                       evaluate if value is None else value, start, polish, stall)
 
 
-def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback):
+def _lowest_loss(history):
+    return min(range(len(history)), key=lambda i: history[i]["value"])
+
+
+class _Stall:
+    """``minimize``'s callback: True (stop) after ``patience`` evaluations in a row that
+    do not lower the best value by ``rtol`` (relative); never with ``stall`` None."""
+
+    def __init__(self, stall):
+        self.patience, self.rtol = (None, 0.0) if stall is None else stall
+        self.best = np.inf
+        self.count = 0
+
+    def __call__(self, entry):
+        value = entry["value"]
+        if value < self.best - self.rtol * abs(self.best):
+            self.count = 0
+        else:
+            self.count += 1
+        self.best = min(self.best, value)
+        return self.patience is not None and self.count >= self.patience
+
+
+def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, value, start,
+            polish, stall):
+    from ._scoring import polish as compass
+
     history = []
     t0 = time.perf_counter()
 
-    def record(lam, ev, phase):
+    def entry_of(lam, ev, phase):
         entry = {"lam": np.array(lam, dtype=np.float64), "value": float(ev.value),
                  "grad": np.asarray(ev.grad, dtype=np.float64),
                  "losses": np.asarray(ev.losses), "scores": np.asarray(ev.scores),
-                 "seconds": time.perf_counter() - t0, "phase": phase}
-        history.append(entry)
+                 "values": ev.values, "seconds": time.perf_counter() - t0, "phase": phase}
         if callback is not None:
             callback(entry)
+        return entry
 
-    for lam in candidates:
-        record(lam, evaluate(lam), "scan")
-    start = best_entry(history)
+    def record(lam, ev, phase):
+        history.append(entry_of(lam, ev, phase))
+
+    if callable(candidates):
+        lam = candidates(history)
+        while lam is not None:
+            record(lam, value(lam), "scan")
+            lam = candidates(history)
+    else:
+        for lam in candidates:
+            record(lam, value(lam), "scan")
+    first = _lowest_loss(history) if start == "loss" else best_entry(history)
     n_iter = 0
     if max_iter > 0:
         def objective(theta, _tol):
@@ -164,7 +231,13 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback):
             return ev.value, np.asarray(ev.grad) * lam, None
 
         lo, hi = np.log(bounds[0]), np.log(bounds[1])
-        result = minimize(objective, np.log(history[start]["lam"]), optimizer=optimizer,
-                          bounds=(lo, hi), max_iter=max_iter, tol=tol, inner_tol=(0.0, 0.0))
+        result = minimize(objective, np.log(history[first]["lam"]), optimizer=optimizer,
+                          bounds=(lo, hi), max_iter=max_iter, tol=tol, inner_tol=(0.0, 0.0),
+                          callback=_Stall(stall))
         n_iter = result.n_iter
+    if polish > 0:
+        centre = [history[_lowest_loss(history) if start == "loss" else best_entry(history)]]
+        compass(lambda lam: entry_of(lam, value(lam), "polish"), centre,
+                lambda h: float(np.mean(h["scores"])), bounds, polish)
+        history.extend(centre[1:])
     return history, n_iter

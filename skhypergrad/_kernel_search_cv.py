@@ -1,104 +1,144 @@
-r"""``HyperGradSearchCV`` for scikit-learn's kernel models (``KernelRidge``, ``SVC``, ``SVR``).
+r"""``HyperGradSearchCV`` for scikit-learn's dual models (``KernelRidge``, ``SVC``, ``SVR``,
+``LinearSVR``).
 
 Each supported estimator class has a :class:`KernelAdapter` stating what is searched
 (``alpha`` / ``C`` / ``epsilon`` and ``gamma``), in which order the criterion reads
 them as ``lam``, how the search runs (:mod:`skhypergrad.kernel_ridge`,
-:mod:`skhypergrad.svc`, :mod:`skhypergrad.svr`) and which score ranks the evaluated points.
-:func:`fit_kernel_search` runs the search on the folds of the splitter, fills the
-attributes of the search in ``GridSearchCV``'s format and refits the user's estimator
-at the best point.
+:mod:`skhypergrad.svc`, :mod:`skhypergrad.svr`, :mod:`skhypergrad.linear_svr`), a
+fold's loss and its model at an evaluated point (for the scorers), and whether the
+model takes sample weights. :func:`fit_kernel_search` reads ``scoring`` and ``refit``
+(:mod:`skhypergrad._kernel_scoring`), runs the search on the folds of the splitter,
+fills the attributes of the search in ``GridSearchCV``'s format and refits the user's
+estimator at the best point.
 """
 
+import copy
+import functools
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
 from sklearn.base import clone
-from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 
+from ._kernel_scoring import (DualRegressor, KernelFoldView, OneVsOneClassifier,
+                              ScoredKernelCriterion)
 from ._kernel_search import best_entry, kernel_folds
+from ._routing import route_fit_params
+from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
+                       routing_scorer)
 from .kernels import KernelSpec
 
 __all__ = ["KernelAdapter", "kernel_adapter", "fit_kernel_search"]
 
 
 class KernelAdapter(NamedTuple):
-    """How ``HyperGradSearchCV`` searches one scikit-learn kernel estimator class.
+    """How ``HyperGradSearchCV`` searches one scikit-learn dual-model estimator class.
 
     Attributes
     ----------
     names : callable
         ``spec -> tuple`` of the estimator's parameter names, in the order of ``lam``.
     classifier : bool
-    scoring : str
-        The only scoring accepted (the one the criterion's fold scores are).
     spec : callable
-        ``final -> KernelSpec``.
+        ``final -> KernelSpec`` (ValueError for what is not supported).
     search : callable
-        ``(final, spec, folds, search) -> (history, n_iter)``.
+        ``(final, spec, folds, search, criterion) -> (history, n_iter)``; ``criterion``
+        wraps the model's criterion into what is searched.
+    fold_loss : callable
+        ``(criterion, k, lam, gradient) -> (loss, grad, own_score)`` of fold ``k`` (``grad``
+        may be None without ``gradient``).
+    model : callable
+        ``(final, spec, criterion, k, fold, classes, lam) -> estimator``: fold ``k``'s
+        model at ``lam``, the point last evaluated, as the scorers see it.
+    weights : bool
+        Whether the model's training loss takes sample weights.
+    positive : bool
+        Whether they must be positive (a zero bound ``C w_i`` is refused by the SVR
+        solvers; the SVC drops those rows, kernel ridge weighs them 0).
+    smooth : bool
+        Whether the descended loss is the mean squared error (else a surrogate: the
+        refit scorer only ranks the points).
     """
 
     names: Callable
     classifier: bool
-    scoring: str
     spec: Callable
-    search: Any
+    search: Callable
+    fold_loss: Callable
+    model: Callable
+    weights: bool
+    positive: bool
+    smooth: bool
 
 
-def _krr_spec(final):
+def _named_spec(final):
+    name = type(final).__name__
     if callable(final.kernel):
-        raise ValueError("KernelRidge with a callable kernel is not supported; use a named "
+        raise ValueError(f"{name} with a callable kernel is not supported; use a named "
                          "kernel or kernel='precomputed'.")
     return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
 
 
-def _krr_search(final, spec, folds, search):
+def _linear_svr_spec(final):
+    from .linear_svr import LOSSES
+
+    if final.loss not in LOSSES:
+        raise ValueError(f"LinearSVR(loss={final.loss!r}) is not supported; loss must be "
+                         f"one of {sorted(LOSSES)}.")
+    if final.dual is False and final.loss == "epsilon_insensitive":  # liblinear's refusal
+        raise ValueError("LinearSVR(loss='epsilon_insensitive') is solved in the dual only: "
+                         "use dual=True or dual='auto'.")
+    return KernelSpec("linear")
+
+
+def _gamma(spec, lam):
+    return float(lam[-1]) if spec.has_gamma else 0.0
+
+
+# -- searches ----------------------------------------------------------------------------
+def _krr_search(final, spec, folds, search, criterion):
     from .kernel_ridge import search_kernel_ridge
 
     return search_kernel_ridge(spec, folds, _engine(search.hypergradient),
-                               _optimizer(search.optimizer), search.max_iter, search.tol)
+                               _optimizer(search.optimizer), search.max_iter, search.tol,
+                               criterion=criterion)
 
 
-def _svc_spec(final):
-    if callable(final.kernel):
-        raise ValueError("SVC with a callable kernel is not supported; use a named kernel "
-                         "or kernel='precomputed'.")
-    if final.class_weight is not None:
-        raise ValueError("SVC(class_weight=...) is not supported.")
-    return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
+def _svc_search(final, spec, folds, search, criterion):
+    from .svc import search_svc, training_weights
+
+    n_classes = int(max(max(f.y_train.max(), f.y_test.max()) for f in folds)) + 1
+    # the bounds C w_i: the sample weights times the class weights of each training fold
+    weights = [training_weights(f.y_train, f.w_train, final.class_weight) for f in folds]
+    test_weights = [f.w_test for f in folds]
+    return search_svc(spec, folds, n_classes, _engine(search.hypergradient, "kkt"),
+                      _optimizer(search.optimizer), search.max_iter, search.tol,
+                      weights=None if weights[0] is None else weights,
+                      test_weights=None if test_weights[0] is None else test_weights,
+                      criterion=criterion)
 
 
-def _svr_spec(final):
-    if callable(final.kernel):
-        raise ValueError("SVR with a callable kernel is not supported; use a named kernel "
-                         "or kernel='precomputed'.")
-    return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
-
-
-def _svc_search(final, spec, folds, search):
-    from sklearn.preprocessing import LabelEncoder
-
-    from .svc import search_svc
-
-    enc = LabelEncoder().fit(np.concatenate([folds[0].y_train, folds[0].y_test]))
-    coded = [f._replace(y_train=enc.transform(f.y_train), y_test=enc.transform(f.y_test))
-             for f in folds]
-    return search_svc(spec, coded, enc.classes_.shape[0],
-                      _engine(search.hypergradient, "kkt"), _optimizer(search.optimizer),
-                      search.max_iter, search.tol)
-
-
-def _svr_search(final, spec, folds, search):
+def _svr_search(final, spec, folds, search, criterion):
     from .svr import search_svr
 
-    if search.hypergradient not in ("aid-cg", "kkt"):
-        raise ValueError(f"hypergradient={search.hypergradient!r} is not available for SVR: "
-                         "its hypergradient is the exact KKT one (hypergradient='aid-cg', "
-                         "the default).")
-    return search_svr(spec, folds, _optimizer(search.optimizer), search.max_iter, search.tol)
+    return search_svr(spec, folds, _engine(search.hypergradient, "kkt"),
+                      _optimizer(search.optimizer), search.max_iter, search.tol,
+                      criterion=criterion)
+
+
+def _linear_svr_search(final, spec, folds, search, criterion):
+    from .linear_svr import LOSSES, search_linear_svr
+
+    if search.hypergradient != "aid-cg":
+        raise ValueError(f"hypergradient={search.hypergradient!r} is not available for "
+                         "LinearSVR: its hypergradient is the exact KKT one "
+                         "(hypergradient='aid-cg', the default).")
+    return search_linear_svr(folds, LOSSES[final.loss],
+                             final.intercept_scaling if final.fit_intercept else None,
+                             _optimizer(search.optimizer), search.max_iter, search.tol,
+                             criterion=criterion)
 
 
 def _engine(hypergradient, fast="eig"):
@@ -113,51 +153,113 @@ def _optimizer(optimizer):
     return "lbfgs" if optimizer == "gd" else optimizer
 
 
+# -- a fold's loss and model -----------------------------------------------------------
+def _regression_loss(criterion, k, lam, gradient=True):
+    loss, grad = criterion.fold(k, lam)
+    return loss, grad, -loss
+
+
+def _svc_loss(criterion, k, lam, gradient=True):
+    return criterion.fold(k, lam, gradient)
+
+
+def _krr_model(final, spec, criterion, k, fold, classes, lam):
+    params = {"alpha": float(lam[0])}
+    if spec.has_gamma:
+        params["gamma"] = float(lam[1])
+    est = clone(final).set_params(**params)
+    est.dual_coef_ = criterion.solution(k, lam)
+    est.X_fit_ = fold.X_train
+    est.n_features_in_ = fold.X_train.shape[1]
+    return est
+
+
+def _svr_model(final, spec, criterion, k, fold, classes, lam):
+    f = criterion.folds[k]
+    return DualRegressor(spec, _gamma(spec, lam), fold.X_train, f.beta, f.b)
+
+
+def _linear_svr_model(final, spec, criterion, k, fold, classes, lam):
+    coef = criterion.folds[k].coef
+    p = fold.X_train.shape[1]
+    est = copy.copy(final)
+    est.coef_ = coef[:p].copy()
+    est.intercept_ = np.array([final.intercept_scaling * coef[p]
+                               if final.fit_intercept else 0.0])
+    est.n_features_in_ = p
+    return est
+
+
+def _svc_model(final, spec, criterion, k, fold, classes, lam):
+    pairs = [(pq, pair.train, pair.a * pair.y, pair.rho)
+             for pq, pair in criterion.folds[k].pairs]
+    return OneVsOneClassifier(spec, _gamma(spec, lam), fold.X_train, classes, pairs)
+
+
 def _adapters():
     from sklearn.kernel_ridge import KernelRidge
-    from sklearn.svm import SVC, SVR
+    from sklearn.svm import SVC, SVR, LinearSVR
 
-    return {KernelRidge: KernelAdapter(
-        names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
-        classifier=False, scoring="neg_mean_squared_error", spec=_krr_spec,
-        search=_krr_search),
+    return {
+        KernelRidge: KernelAdapter(
+            names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
+            classifier=False, spec=_named_spec, search=_krr_search,
+            fold_loss=_regression_loss, model=_krr_model, weights=True, positive=False,
+            smooth=True),
         SVC: KernelAdapter(
-        names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
-        classifier=True, scoring="accuracy", spec=_svc_spec, search=_svc_search),
+            names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
+            classifier=True, spec=_named_spec, search=_svc_search, fold_loss=_svc_loss,
+            model=_svc_model, weights=True, positive=False, smooth=False),
         SVR: KernelAdapter(
-        names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma else ("C", "epsilon"),
-        classifier=False, scoring="neg_mean_squared_error", spec=_svr_spec,
-        search=_svr_search)}
+            names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma
+            else ("C", "epsilon"),
+            classifier=False, spec=_named_spec, search=_svr_search,
+            fold_loss=_regression_loss, model=_svr_model, weights=True, positive=True,
+            smooth=True),
+        LinearSVR: KernelAdapter(
+            names=lambda spec: ("C", "epsilon"), classifier=False, spec=_linear_svr_spec,
+            search=_linear_svr_search, fold_loss=_regression_loss, model=_linear_svr_model,
+            weights=True, positive=True, smooth=True)}
 
 
 def kernel_adapter(final):
     """The :class:`KernelAdapter` of the estimator ``final``, or None if it is not a
-    supported kernel model."""
+    supported dual model."""
     return _adapters().get(type(final))
 
 
-def _check_scoring(scoring, adapter):
-    if scoring is None or scoring == adapter.scoring:
-        return adapter.scoring
-    raise ValueError(f"scoring={scoring!r} is not supported for this estimator: its search "
-                     f"ranks the points by {adapter.scoring!r} (scoring must be None or "
-                     f"{adapter.scoring!r}).")
+# -- scoring -------------------------------------------------------------------------------
+def _plan(search, final, adapter):
+    """The :class:`~skhypergrad._scoring.SearchScoring` of the search: the regressors'
+    as the linear least-squares models'; the SVC's descends its surrogate, and its own
+    score (``scoring`` None or "accuracy") is the accuracy of its criterion."""
+    plan = check_search_scoring(search.scoring, search.refit, "squared", final)
+    if adapter.smooth:
+        return plan
+    own = not plan.multimetric and search.scoring in (None, "accuracy")
+    return plan._replace(loss="auto", transform="identity", exact=False, rescore=not own)
 
 
-def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups):
-    """Run ``search`` (a ``HyperGradSearchCV``) on a kernel model; see the module docstring.
+def _weight_params(weights, rows):
+    return None if weights is None else {"sample_weight": weights[rows]}
+
+
+def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params):
+    """Run ``search`` (a ``HyperGradSearchCV``) on a dual model; see the module docstring.
 
     Parameters
     ----------
     search : HyperGradSearchCV
     final : estimator
-        The final step (a supported kernel model).
+        The final step (a supported model).
     preprocessing : Pipeline or None
         The steps before it, fitted on each training fold.
     prefix : str
         ``"step__"`` for a pipeline.
     X, y, groups
         As given to ``fit`` (``X`` dense).
+    params : dict
+        The fit parameters (routed as ``GridSearchCV`` routes them: ``sample_weight``).
 
     Returns
     -------
@@ -165,59 +267,108 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups):
     """
     from sklearn.utils.validation import check_array, column_or_1d
 
+    from .model_selection import _best_index, _store
+
     adapter = kernel_adapter(final)
+    name = type(final).__name__
     if sp.issparse(X):
-        raise TypeError(f"{type(final).__name__} is searched on dense data only: the kernel "
-                        "matrix is dense; convert X with X.toarray() (the kernel of n samples "
-                        "takes 8 n^2 bytes whatever the density of X).")
-    scoring = _check_scoring(search.scoring, adapter)
+        raise TypeError(f"{name} is searched on dense data only: the dual solvers keep "
+                        "dense rows and kernels; convert X with X.toarray() (the kernel of "
+                        "n samples takes 8 n^2 bytes whatever the density of X).")
+    error_score = check_error_score(search.error_score)
+    plan = _plan(search, final, adapter)
     spec = adapter.spec(final)
     if preprocessing is not None and spec.kernel == "precomputed":
         raise ValueError("A precomputed kernel cannot follow preprocessing steps.")
     X = check_array(X, dtype=np.float64, input_name="X")
     y = np.asarray(y) if adapter.classifier else \
         column_or_1d(y, warn=True).astype(np.float64)
-    splits = list(check_cv(search.cv, y, classifier=adapter.classifier).split(X, y, groups))
+    fit_params = route_fit_params(search, routing_scorer(search.scoring, final), X, groups,
+                                  params)
+    sw = None if fit_params.sample_weight is None else \
+        np.asarray(fit_params.sample_weight, dtype=np.float64)
+    vw = None if fit_params.score_weight is None else \
+        np.asarray(fit_params.score_weight, dtype=np.float64)
+    if sw is not None and not adapter.weights:
+        raise ValueError(f"HyperGradSearchCV({name}()) does not take sample weights yet.")
+    if sw is not None and adapter.positive and np.any(sw <= 0):
+        raise ValueError(f"HyperGradSearchCV({name}()) needs positive sample weights (a "
+                         "weight of 0 fixes a dual coefficient at 0: drop those rows).")
+    classes, codes = (np.unique(y, return_inverse=True) if adapter.classifier
+                      else (None, y))
+    splits = list(check_cv(search.cv, y, classifier=adapter.classifier)
+                  .split(X, y, fit_params.groups))
     search.n_splits_ = len(splits)
-    folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed",
-                         preprocessing=preprocessing)
-    history, n_iter = adapter.search(final, spec, folds, search)
+    folds = kernel_folds(X, codes, splits, precomputed=spec.kernel == "precomputed",
+                         preprocessing=preprocessing, sample_weight=sw, score_weight=vw)
+    train = bool(search.return_train_score)
+    rescore = plan.rescore or train or (vw is not None and not adapter.smooth)
+    transform = None if plan.transform == "identity" else \
+        FoldTransform(plan.transform, [f.y_test for f in folds], None,
+                      [f.w_test for f in folds])
+    rank = list(plan.scorers).index(plan.refit_key) \
+        if rescore and plan.refit_key is not None else None
+
+    def scored(criterion):
+        views = None
+        if rescore:
+            labels = (lambda c: classes[c]) if adapter.classifier else (lambda c: c)
+            views = [KernelFoldView(
+                functools.partial(adapter.model, final, spec, criterion, k, fold, classes),
+                fold.X_train, labels(fold.y_train), fold.X_test, labels(fold.y_test),
+                _weight_params(vw, test), _weight_params(vw, tr))
+                for k, (fold, (tr, test)) in enumerate(zip(folds, splits))]
+        return ScoredKernelCriterion(
+            functools.partial(adapter.fold_loss, criterion), len(folds), transform,
+            FoldScorer(plan.scorers, error_score) if rescore else None, views, train, rank)
+
+    history, n_iter = adapter.search(final, spec, folds, search, scored)
     names = adapter.names(spec)
     params = [{prefix + n: float(v) for n, v in zip(names, h["lam"])} for h in history]
-    search.cv_results_ = _results(history, params, search.n_splits_)
-    search.best_index_ = best_entry(history)
-    search.best_params_ = params[search.best_index_]
-    search.best_score_ = float(search.cv_results_["mean_test_score"][search.best_index_])
+    search.cv_results_ = _results(history, params, plan, search.n_splits_, rescore, train,
+                                  _store)
     search.n_iter_ = n_iter
-    search.scorer_ = get_scorer(scoring)
-    search.multimetric_ = False
+    search.multimetric_ = plan.multimetric
+    search.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
+    if search.refit or not plan.multimetric:
+        search.best_index_ = _best_index(search.refit, plan, search.cv_results_) \
+            if rescore else best_entry(history)
+        search.best_params_ = params[search.best_index_]
+        if not callable(search.refit):
+            key = "score" if not plan.multimetric else plan.refit_key
+            search.best_score_ = float(
+                search.cv_results_[f"mean_test_{key}"][search.best_index_])
     if search.refit:
         search.best_estimator_ = clone(search.estimator).set_params(**search.best_params_)
         t0 = time.perf_counter()
-        search.best_estimator_.fit(X, y)
+        search.best_estimator_.fit(X, y, **fit_params.estimator)
         search.refit_time_ = time.perf_counter() - t0
     return search
 
 
-def _results(history, params, n_splits):
-    """``cv_results_`` in ``GridSearchCV``'s format (scores: each fold's), with the
-    criterion's mean held-out loss (``mean_test_loss``) and the phase of the search
-    (``phase``: "scan" or "descent") of each point."""
+def _results(history, params, plan, n_splits, rescore, train, store):
+    """``cv_results_`` in ``GridSearchCV``'s format (scores: each fold's, by every scorer;
+    or the criterion's own), with the criterion's mean held-out loss
+    (``mean_test_loss``) and the phase of the search (``phase``: "scan" or "descent") of
+    each point."""
     n_rows = len(history)
     seconds = np.diff([0.0] + [h["seconds"] for h in history])
-    scores = np.array([h["scores"] for h in history], dtype=np.float64)
-    results = {"mean_fit_time": seconds, "std_fit_time": np.zeros(n_rows),
-               "mean_score_time": np.zeros(n_rows), "std_score_time": np.zeros(n_rows)}
+    results = {}
+    store(results, "fit_time", np.repeat(seconds[:, None] / n_splits, n_splits, axis=1))
+    store(results, "score_time", np.zeros((n_rows, n_splits)))
     for name in params[0]:
         results["param_" + name] = np.ma.MaskedArray([p[name] for p in params],
                                                      mask=np.zeros(n_rows, dtype=bool))
     results["params"] = params
-    for k in range(n_splits):
-        results[f"split{k}_test_score"] = scores[:, k]
-    means = scores.mean(axis=1)
-    results["mean_test_score"] = means
-    results["std_test_score"] = scores.std(axis=1)
-    results["rank_test_score"] = rankdata(-means, method="min").astype(np.int32)
+    if rescore:
+        values = np.array([h["values"] for h in history], dtype=np.float64)
+        for m, name in enumerate(plan.scorers):
+            store(results, "test_" + name, values[:, :, 0, m], splits=True, rank=True)
+            if train:
+                store(results, "train_" + name, values[:, :, -1, m], splits=True)
+    else:
+        store(results, "test_score", np.array([h["scores"] for h in history],
+                                              dtype=np.float64), splits=True, rank=True)
     results["mean_test_loss"] = np.array([h["value"] for h in history])
     results["phase"] = np.array([h["phase"] for h in history])
     return results

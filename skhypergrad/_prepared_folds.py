@@ -9,7 +9,7 @@ averages the folds' :class:`~skhypergrad.criteria.HeldOut` losses.
 from typing import Any, NamedTuple
 
 import numpy as np
-from joblib import Parallel, delayed
+from joblib import delayed
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
@@ -164,7 +164,7 @@ class PreparedFolds(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
         work = sum(design_entries(fold.X_train) for fold in self.folds)
-        out = Parallel(n_jobs=fold_n_jobs(self.n_jobs, work), pre_dispatch=self.pre_dispatch)(
+        out = self._parallel(fold_n_jobs(self.n_jobs, work), pre_dispatch=self.pre_dispatch)(
             delayed(_fold_result)(model, fold, criterion, lam, solver, engine, (st,),
                                   compute_grad, self.train_loss, self.scorer, view)
             for fold, criterion, st, view in zip(self.folds, self._criteria, states,

@@ -429,6 +429,10 @@ class ScoredCriterion(BaseCriterion):
     def _repr_params(self):
         return [("criterion", repr(self.criterion))]
 
+    def workers(self):
+        """The wrapped criterion's :meth:`~skhypergrad.criteria.CrossVal.workers`."""
+        return self.criterion.workers()
+
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         res = self.criterion._evaluate(model, X, y, lam, solver, engine, state, compute_grad)
         views = self._cached((X, y), (), lambda: self.views_of(X, y))

@@ -139,20 +139,26 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     ``KernelRidge`` (dense ``X``)                   ``alpha``, ``gamma``
     ``SVC`` (dense ``X``)                           ``C``, ``gamma``
     ``SVR`` (dense ``X``)                           ``C``, ``epsilon``, ``gamma``
+    ``LinearSVR`` (dense ``X``)                     ``C``, ``epsilon``
     ==============================================  =========================
 
-    The kernel models (``KernelRidge``, ``SVC``, ``SVR``) are searched by
-    :mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.svc` and
-    :mod:`skhypergrad.svr`: a scan of a coarse grid in units of the data, then gradient descent, every point a
-    row of ``cv_results_``; ``gamma`` is searched for the kernels with a width ("rbf",
-    "laplacian", "poly"). ``SVC``'s points are ranked by their accuracy (``scoring`` None
-    or "accuracy"), its descent follows a smooth surrogate, the held-out logistic loss of
-    the scaled decision function (``mean_test_loss`` of ``cv_results_``). The default
-    ``optimizer="gd"`` is L-BFGS-B for them (their
-    criterion is exact, its valleys narrow), and the default
-    ``hypergradient="aid-cg"`` their exact fast path (the eigendecomposition of each
-    training fold's kernel, the KKT system of the SVC's free coefficients). They store dense ``n x n`` kernels, refused when they would
-    not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
+    The dual models (``KernelRidge``, ``SVC``, ``SVR``, ``LinearSVR``) are searched by
+    :mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.svc`, :mod:`skhypergrad.svr` and
+    :mod:`skhypergrad.linear_svr`: a scan of a coarse grid in units of the data, then
+    gradient descent, every point a row of ``cv_results_``; ``gamma`` is searched for the
+    kernels with a width ("rbf", "laplacian", "poly"). They take ``scoring`` and
+    ``refit`` as the linear models do (see :mod:`skhypergrad._kernel_scoring`): the
+    regressors descend the held-out mean squared error, or the RMSE or R² when that is
+    the refit scorer; ``SVC``'s descent follows a smooth surrogate, the held-out logistic
+    loss of the scaled decision function (``mean_test_loss`` of ``cv_results_``), and
+    the refit scorer (accuracy by default) ranks the points. Sample weights are those of
+    ``KernelRidge``, ``SVC`` and ``SVR`` (per-sample bounds ``C w_i``; ``SVC``'s
+    ``class_weight`` too) and ``LinearSVR``. The default
+    ``optimizer="gd"`` is L-BFGS-B for them (their criterion is exact, its valleys
+    narrow), and the default ``hypergradient="aid-cg"`` their exact fast path (the
+    eigendecomposition of each training fold's kernel, the KKT system of the SVMs' free
+    coefficients). The kernel models store dense ``n x n`` kernels, refused when they
+    would not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     For ``HuberRegressor`` the concomitant scale is estimated once, on the first
     training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
@@ -484,12 +490,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             with named("X and y"):
                 X, y, groups = indexable(X, y, groups)
             check_cv_size(self.cv, _num_samples(X))
-            if params:
-                raise ValueError(
-                    f"HyperGradSearchCV({type(final).__name__}()) takes no fit parameters "
-                    f"yet (got {', '.join(sorted(params))}): the kernel models' searches do "
-                    "not support sample weights.")
-            return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups)
+            return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups,
+                                     params)
         kind, classifier, multi_output = adapter.loss, adapter.classifier, adapter.multi_output
         error_score = check_error_score(self.error_score)
         get_optimizer(self.optimizer)

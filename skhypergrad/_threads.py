@@ -1,9 +1,10 @@
 """How many BLAS threads a search runs its linear algebra on."""
 
 from contextlib import nullcontext
+from functools import lru_cache
 
 import scipy.sparse as sp
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 #: dense data of at most this many entries (64 MiB in float64) is searched on one
 #: BLAS thread
@@ -26,4 +27,11 @@ def search_blas_limits(X):
     """
     if X is None or sp.issparse(X) or X.shape[0] * X.shape[1] > SMALL_DENSE_ENTRIES:
         return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    return _controller().limit(limits=1, user_api="blas")
+
+
+@lru_cache(maxsize=1)
+def _controller():
+    """The thread pools of the process's BLAS libraries, found once (finding them reads
+    every loaded shared library: milliseconds, as long as a small search)."""
+    return ThreadpoolController()

@@ -123,6 +123,18 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     -------
     TuneResult
     """
+    # one set of workers (and one shipment of the data to them) for the whole search
+    with criterion.workers():
+        return _tune(model, X, y, criterion, lam0, bounds=bounds, optimizer=optimizer,
+                     engine=engine, solver=solver, max_iter=max_iter, tol=tol,
+                     inner_tol=inner_tol, candidates=candidates, monitor=monitor,
+                     callback=callback, verbose=verbose, label=label, names=names,
+                     loss_name=loss_name)
+
+
+def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,
+          tol, inner_tol, candidates, monitor, callback, verbose, label, names, loss_name):
+    """:func:`tune` inside the criterion's :meth:`workers` block."""
     engine = get_engine(engine)
     last_state = [None]
     t0 = time.perf_counter()

@@ -31,6 +31,7 @@ trained with the same ``lam`` on its own ``n_train`` rows).
 """
 
 import numbers
+from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,6 +44,8 @@ from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expan
 from ._design import gram_pays, seed_row_subset_grams
 from ._parallel import design_entries, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
+from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, gram_path_applies,
+                       heldout_gram_folds)
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from ._validation import check_sparse_structure, named
 from .datafits import Quadratic, check_sample_weight
@@ -296,29 +299,84 @@ def _result(value, grads, lam, weights, outcomes, values=None):
     )
 
 
+def _gram_result(outcomes, states, chosen, lam, compute_grad):
+    """The :class:`CriterionResult` of the compiled evaluation's ``outcomes`` (one per fold
+    of ``chosen``, see :func:`~skhypergrad._gram_cv.evaluate_gram_folds`); the folds
+    not chosen keep their ``states``."""
+    new_states = list(states)
+    per_fold = []
+    for k, o in zip(chosen, outcomes):
+        new_states[k] = InnerState(o.w, None, states[k].lipschitz)
+        per_fold.append(_Outcome(o.value, o.grad, new_states[k], o.n_iter, o.n_iter_engine,
+                                 o.engine_residual))
+    K = len(per_fold)
+    grads = [o.grad for o in per_fold] if compute_grad else None
+    result = _result(np.mean([o.value for o in per_fold]), grads, lam, [1.0 / K] * K,
+                     per_fold)
+    return result._replace(state=tuple(new_states))
+
+
 class BaseCriterion:
     """Shared entry points; subclasses implement ``_evaluate``."""
 
-    def _cached(self, same, equal, build):
+    #: the attributes :meth:`_cached` keeps its entries in (never pickled)
+    _CACHE_SLOTS = ("_cache", "_prepared", "_split", "_open")
+
+    def _cached(self, same, equal, build, slot="_cache"):
         """``build()``, kept between evaluations while the objects ``same`` (compared by
         identity) and the values ``equal`` do not change, as during a search.
 
-        One entry, dropped before a new one is built (it may hold copies of ``X``),
-        and never pickled: a copy sent to a worker builds its own.
+        One entry per ``slot`` (one of :attr:`_CACHE_SLOTS`), dropped before a new one
+        is built (it may hold copies of ``X``), and never pickled: a copy sent to a
+        worker builds its own.
         """
-        cached = getattr(self, "_cache", None)
+        cached = self.__dict__.get(slot)
         if cached is not None and len(cached[0]) == len(same) \
                 and all(a is b for a, b in zip(cached[0], same)) and cached[1] == equal:
             return cached[2]
-        self._cache = None
+        setattr(self, slot, None)
         value = build()
-        self._cache = (same, equal, value)
+        setattr(self, slot, (same, equal, value))
         return value
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state.pop("_cache", None)
+        for slot in self._CACHE_SLOTS:
+            state.pop(slot, None)
         return state
+
+    @contextmanager
+    def workers(self):
+        """Keep one ``joblib.Parallel`` (and its workers) for the evaluations made inside
+        the ``with`` block, e.g. a search's.
+
+        The arrays the folds are given are then sent to the workers once for the
+        block, not once per evaluation: a process backend (loky, joblib's default)
+        writes an array above its ``max_nbytes`` to a memory-mapped file the first time
+        and passes a reference afterwards; other backends keep their own state for the
+        block. The ``Parallel`` is opened at the first evaluation that runs its folds in
+        parallel (see :class:`CrossVal`'s ``n_jobs``), never when they all run serially;
+        a criterion with a single inner problem never opens one.
+        """
+        self._open = [None]  # the Parallel, once opened
+        try:
+            yield self
+        finally:
+            opened = self._open[0]
+            del self._open
+            if opened is not None:
+                opened.__exit__(None, None, None)
+
+    def _parallel(self, n_jobs, **kwargs):
+        """A ``joblib.Parallel`` for ``n_jobs`` (and ``kwargs``): the one kept by
+        :meth:`workers` when inside its block and ``n_jobs`` asks for more than one job,
+        else a new one."""
+        opened = self.__dict__.get("_open")
+        if opened is None or effective_n_jobs(n_jobs) == 1:
+            return Parallel(n_jobs=n_jobs, **kwargs)
+        if opened[0] is None:
+            opened[0] = Parallel(n_jobs=n_jobs, **kwargs).__enter__()
+        return opened[0]
 
     def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
         r"""Value of the criterion and its gradient with respect to :math:`\log\lambda`.
@@ -386,19 +444,23 @@ class BaseCriterion:
         return self._evaluate(model, X, y, lam, solver, None, state, False)
 
     def _prepare(self, model, X, y, lam):
-        model, X, y, y_enc = self._prepare_data(model, X, y)
-        return model, X, y, y_enc, model.check_lam(lam, X.shape[1])
-
-    @staticmethod
-    def _prepare_data(model, X, y):
-        """``(model bound to y, X, y, encoded y)``, ``X`` and ``y`` checked."""
+        """``(model, X, y, y_enc, lam)``: the model bound to ``y``, the data validated
+        (:func:`_check_data`) and encoded, ``lam`` checked; the data (and, for
+        :class:`CrossVal`, its splits) validated once while the criterion is evaluated
+        on the same ``X``, ``y`` and model, as during a search (``X`` modified in place
+        between two evaluations is not supported, as by the solvers)."""
         if not isinstance(model, InnerModel):
             raise ValueError(f"model must be a skhypergrad InnerModel, got "
                              f"{type(model).__name__}; convert scikit-learn estimators "
                              "with skhypergrad.models.from_estimator.")
-        X, y = _check_data(X, y, multi_output=model.datafit_class.multi_output)
-        model = model.bind(y)
-        return model, X, y, model.encode(y)
+
+        def build():
+            Xv, yv = _check_data(X, y, multi_output=model.datafit_class.multi_output)
+            bound = model.bind(yv)
+            return bound, Xv, yv, bound.encode(yv)
+
+        bound, Xv, yv, y_enc = self._cached((X, y, model), (), build, slot="_prepared")
+        return bound, Xv, yv, y_enc, bound.check_lam(lam, Xv.shape[1])
 
     def __repr__(self):
         params = ", ".join(f"{k}={v}" for k, v in self._repr_params())
@@ -448,21 +510,38 @@ class HeldOut(BaseCriterion):
         return [("X_val", _shape_str(self.X_val)), ("loss", repr(self.loss))]
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        X_in, y_in = X, y
+        model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         (inner_state,) = _check_state(state, 1)
-        model, pgmap, outer = self._problem(model, X, y, inner_state.lipschitz)
-        lam = model.check_lam(lam, pgmap.n_features)
+        weighted = self.sample_weight is not None or self.sample_weight_val is not None
+        if not sp.issparse(self.X_val) and gram_path_applies(
+                model, X, solver, engine, 1, _check_loss(self.loss, model), weighted):
+            data = self._cached((X_in, y_in, model, self.X_val, self.y_val), ("gram",),
+                                lambda: self._gram_folds(model, X, y_enc))
+            outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, [inner_state.w],
+                                           solver, engine, compute_grad, [0])
+            if outcomes is not None:
+                return _gram_result(outcomes, (inner_state,), [0], lam, compute_grad)
+        pgmap, outer = self._problem(model, X_in, y_in, X, y_enc, inner_state.lipschitz)
         out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
         return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
 
-    def _problem(self, model, X_in, y_in, lipschitz):
-        """``(model bound to y, pgmap, outer)``, built once (``X`` and ``y`` checked
-        then) and reused while the criterion is evaluated on the same ``X``, ``y`` and
-        model (as in a search), with a dense ``X`` in the layout of the solvers (one copy
-        per search, not per solve); the map keeps its Lipschitz constant and the solvers'
-        per-design preparations (the Gram matrix of coordinate descent). Not pickled: a
-        copy sent to a worker builds its own."""
+    def _gram_folds(self, model, X, y_enc):
+        """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds` (see
+        :mod:`skhypergrad._gram_cv`)."""
+        X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
+        if X_val.shape[1] != X.shape[1]:
+            raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
+        return heldout_gram_folds(X, y_enc, X_val, model.encode(y_val), model.fit_intercept)
+
+    def _problem(self, model, X_in, y_in, X, y_enc, lipschitz):
+        """``(pgmap, outer)``, built once and reused while the criterion is evaluated on
+        the same ``X``, ``y`` and model (as in a search), with a dense ``X`` in the
+        layout of the solvers (one copy per search, not per solve); the map keeps its
+        Lipschitz constant and the solvers' per-design preparations (the Gram
+        matrix of coordinate descent). Not pickled: a copy sent to a worker
+        builds its own."""
         def build():
-            bound, X, _, y_enc = self._prepare_data(model, X_in, y_in)
             X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
                                        model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
@@ -470,10 +549,10 @@ class HeldOut(BaseCriterion):
             sw = _check_weights(self.sample_weight, X.shape[0])
             sw_val = _check_weights(self.sample_weight_val, X_val.shape[0],
                                     "sample_weight_val")
-            pgmap = _centred_map(bound, X, y_enc, lipschitz, sw)
-            outer = _heldout_loss(bound, self.loss, X_val, bound.encode(y_val),
+            pgmap = _centred_map(model, X, y_enc, lipschitz, sw)
+            outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val),
                                   frame=pgmap.design, sample_weight=sw_val)
-            return bound, pgmap, outer
+            return pgmap, outer
 
         return self._cached((X_in, y_in, model, self.X_val, self.y_val, self.sample_weight,
                              self.sample_weight_val), self.loss, build)
@@ -491,6 +570,13 @@ class CrossVal(BaseCriterion):
     the same :math:`\lambda` (defined on the per-sample normalized objective,
     whatever the fold's size) and :math:`\ell_{val}` is as in :class:`HeldOut`.
     The mean is unweighted over folds, as ``ElasticNetCV``'s ``mse_path_``.
+
+    A least-squares model (its datafit declares ``least_squares``) on a dense ``X`` of
+    at most 2048 columns, unweighted, solved by coordinate descent and differentiated
+    by an AID engine, is evaluated by one compiled call on the folds' Gram matrices
+    (formed once per search, :mod:`skhypergrad._gram_cv`): the same solutions to the
+    same relative gap, held-out losses and implicit hypergradients (exact on the
+    support), without a Python step per fold. The same holds for :class:`HeldOut`.
     Folds are solved and differentiated in parallel by a pure function under
     ``joblib.Parallel``, so ``joblib.parallel_config`` (e.g. a Dask backend)
     applies unchanged.
@@ -500,7 +586,9 @@ class CrossVal(BaseCriterion):
     cv : int, cross-validation generator or iterable, default=5
         As in scikit-learn's ``check_cv``: an int gives ``StratifiedKFold``
         for a classifier and ``KFold`` otherwise (no shuffling). The splits
-        must be the same at every call for warm starts to make sense (give a
+        must be the same at every call for warm starts to make sense: they are made
+        once and kept while the criterion is evaluated on the same ``X``, ``y``, model
+        and ``cv`` (as during a search), and made again for other ones (give a
         splitter with a fixed ``random_state`` when shuffling).
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
@@ -509,7 +597,9 @@ class CrossVal(BaseCriterion):
         number of folds are below ``10^8`` (e.g. 20,000 x 1,000 dense, 5 folds):
         below it, sending the data and rebuilding the folds' problems in the workers at
         every evaluation costs more than the solves. A backend chosen with
-        ``joblib.parallel_config`` (threads, Dask) runs them as asked.
+        ``joblib.parallel_config`` (threads, Dask) runs them as asked. A small dense
+        least-squares problem is evaluated in one compiled call in the calling process
+        whatever ``n_jobs`` (see below).
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -584,17 +674,27 @@ class CrossVal(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
-        _check_loss(self.loss, model)
-        cv = check_cv(self.cv, y_enc, classifier=model.is_classifier)
-        splits = _FoldSplits(cv.split(X, y_enc), X.shape[0])
+        loss = _check_loss(self.loss, model)
+        splits = self._cached((X_in, y_in, model, self.cv), (), lambda: _FoldSplits(
+            check_cv(self.cv, y_enc, classifier=model.is_classifier).split(X, y_enc),
+            X.shape[0]), slot="_split")
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):
             raise ValueError(f"folds must be indices of the {len(splits)} splits, got {folds}.")
+        weighted = self.sample_weight is not None or self.score_sample_weight is not None
+        if gram_path_applies(model, X, solver, engine, len(splits), loss, weighted):
+            data = self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
+                X, y_enc, list(splits), model.fit_intercept))
+            outcomes = evaluate_gram_folds(data, model.get_penalty(), lam,
+                                           [st.w for st in states], solver, engine,
+                                           compute_grad, chosen)
+            if outcomes is not None:
+                return _gram_result(outcomes, states, chosen, lam, compute_grad)
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
         weights = self._weights(X.shape[0])
-        outcomes = Parallel(n_jobs=self._n_jobs(X, splits))(
+        outcomes = self._parallel(self._n_jobs(X, splits))(
             delayed(_fold_value_and_grad)(model, X, y_enc, *splits[k], lam, self.loss,
                                           solver, engine, states[k], compute_grad,
                                           problems[k], weights)

@@ -30,7 +30,8 @@ it is and what it offers, as class attributes the rest of the library reads
   ``"diagonal"``, ``"softmax"``, ``"separable"``, ``"identity"`` or None; a
   "diagonal" model's curvatures are :meth:`~BaseDatafit.newton_curvature`), and
   ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
-  parameters, or None);
+  parameters, or None), :meth:`~BaseDatafit.raw_hessp_at` (Hessian products at fixed
+  predictions, what depends on them alone computed once);
 - its hyperparameters, if it owns any (``n_hyper``, :meth:`~BaseDatafit.hyper`,
   :meth:`~BaseDatafit.at`): the trailing entries of the map's ``lam``, with the
   derivatives of ``raw_grad`` in them (:meth:`~BaseDatafit.raw_grad_jvp_param`,
@@ -49,8 +50,10 @@ Targets are encoded: real values for :class:`Quadratic`, labels in {-1, +1} for
 :class:`Logistic`, integer class indices 0..K-1 for :class:`Multinomial`.
 """
 
+from functools import partial
+
 import numpy as np
-from scipy.special import expit, log_expit, logsumexp, softmax, xlogy
+from scipy.special import expit, log_expit, logsumexp, xlogy
 
 __all__ = ["BaseDatafit", "Quadratic", "Logistic", "Multinomial", "register_datafit",
            "datafit_class", "check_datafit", "weighted", "WeightedDatafit"]
@@ -133,6 +136,13 @@ class BaseDatafit:
         that majorizes each sample's loss at ``z_i`` (equal to :math:`\ell''` where the
         loss is locally quadratic), whose minimizer then decreases the objective."""
         return self.raw_hessp(y, z, np.ones_like(z)) * y.shape[0]
+
+    def raw_hessp_at(self, y, z):
+        """The map ``dz -> raw_hessp(y, z, dz)`` at fixed predictions ``z``, for repeated
+        products (the conjugate gradients of a hypergradient); a datafit whose
+        ``raw_hessp`` computes something of ``z`` alone (the multinomial loss's class
+        probabilities) computes it once here."""
+        return partial(self.raw_hessp, y, z)
 
     def data_curvature(self, y):
         """The curvature the steps and scales of a problem with targets ``y`` are set by:
@@ -449,14 +459,17 @@ class Multinomial(BaseDatafit):
         return weighted_mean(logsumexp(z, axis=1) - z[np.arange(n), y], sample_weight)
 
     def raw_grad(self, y, z):
-        P = softmax(z, axis=1)
+        P = class_probabilities(z)
         P[np.arange(y.shape[0]), y] -= 1.0
         return P / y.shape[0]
 
     def raw_hessp(self, y, z, dz):
-        P = softmax(z, axis=1)
-        Pdz = P * dz
-        return (Pdz - P * Pdz.sum(axis=1, keepdims=True)) / y.shape[0]
+        return _softmax_hessp(class_probabilities(z), dz)
+
+    def raw_hessp_at(self, y, z):
+        """``dz -> (diag(p_i) - p_i p_i^T) dz_i / n`` with the class probabilities ``p_i``
+        computed once."""
+        return partial(_softmax_hessp, class_probabilities(z))
 
     def dual_term(self, y, theta, sample_weight=None):
         r"""With :math:`p_i = e_{y_i} - n\theta_i / s_i` on the simplex:
@@ -467,6 +480,25 @@ class Multinomial(BaseDatafit):
 
     def __repr__(self):
         return f"Multinomial(n_classes={self.n_classes})"
+
+
+def class_probabilities(z):
+    r"""The softmax of the rows of ``z``, :math:`p_{ik} = e^{z_{ik} - m_i} / \sum_l
+    e^{z_{il} - m_i}` with :math:`m_i = \max_l z_{il}` (one exponential per entry; no
+    overflow)."""
+    P = z - z.max(axis=1, keepdims=True)
+    np.exp(P, out=P)
+    P /= P.sum(axis=1, keepdims=True)
+    return P
+
+
+def _softmax_hessp(P, dz):
+    r""":math:`(\mathrm{diag}(p_i) - p_i p_i^T)\, dz_i / n` for the class probabilities
+    ``P`` (rows :math:`p_i`)."""
+    Pdz = P * dz
+    Pdz -= P * Pdz.sum(axis=1, keepdims=True)
+    Pdz /= P.shape[0]
+    return Pdz
 
 
 def weighted_mean(values, sample_weight=None):
@@ -503,6 +535,24 @@ def check_sample_weight(sample_weight, n_samples):
     return s * (n_samples / total)
 
 
+
+def check_class_decision(y_true, decision, labels=None, sample_weight=None):
+    """The arguments of a held-out loss of a decision function, checked.
+
+    Returns ``(idx, n_labels, decision, sample_weight)``: ``idx[i]`` the position of
+    ``y_true[i]`` in ``labels`` (the sorted labels of ``y_true`` when None; ValueError
+    for a label outside them), ``decision`` as float64 and the weights as
+    :func:`check_sample_weight` gives them.
+    """
+    y_true = np.asarray(y_true)
+    sample_weight = check_sample_weight(sample_weight, y_true.shape[0])
+    labels = np.unique(y_true) if labels is None else np.asarray(labels)
+    idx = np.searchsorted(labels, y_true)
+    if np.any(idx >= labels.shape[0]) or np.any(labels[np.minimum(idx, len(labels) - 1)]
+                                                 != y_true):
+        raise ValueError("y_true has labels outside labels.")
+    return idx, labels.shape[0], np.asarray(decision, dtype=np.float64), sample_weight
+
 class WeightedDatafit(BaseDatafit):
     r"""A datafit with per-sample weights bound to its rows (made by :func:`weighted`).
 
@@ -524,7 +574,8 @@ class WeightedDatafit(BaseDatafit):
     intercept (Newton's method from the unweighted one). It declares no fast path
     that assumes unit weights: not ``least_squares`` (no Gram matrix, no exact
     SURE), no minibatch kernels, coordinate descent's Newton model only when it is
-    ``"diagonal"`` (per-sample curvatures, weighted).
+    ``"diagonal"`` (per-sample curvatures, weighted) or ``"softmax"`` (the solver
+    reads ``sample_weight``: the Hessians :math:`s_i (\mathrm{diag}(p_i) - p_i p_i^T)`).
 
     Parameters
     ----------
@@ -548,7 +599,8 @@ class WeightedDatafit(BaseDatafit):
         for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
                      "constant_hessian"):
             setattr(self, name, getattr(datafit, name))
-        self.newton_model = "diagonal" if datafit.newton_model == "diagonal" else None
+        self.newton_model = datafit.newton_model \
+            if datafit.newton_model in ("diagonal", "softmax") else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
         self._null = None  # (y, intercept_only(y)) last computed
@@ -579,7 +631,13 @@ class WeightedDatafit(BaseDatafit):
         return self._weigh(self.datafit.raw_grad(y, z))
 
     def raw_hessp(self, y, z, dz):
-        h = self.datafit.raw_hessp(y, z, dz)
+        return self._weigh_hessp(y, self.datafit.raw_hessp(y, z, dz))
+
+    def raw_hessp_at(self, y, z):
+        hessp = self.datafit.raw_hessp_at(y, z)
+        return lambda dz: self._weigh_hessp(y, hessp(dz))
+
+    def _weigh_hessp(self, y, h):
         return self._weigh(np.broadcast_to(h, (y.shape[0],) + np.shape(h)[1:]))
 
     def dual_term(self, y, theta):

@@ -28,7 +28,7 @@ import numpy as np
 from ._design import Design, cached_gram, centred, xty_of
 from ._validation import check_sparse_structure
 from ._prox_jacobian import BlockJacobian, DiagonalJacobian
-from .datafits import check_datafit
+from .datafits import check_datafit, class_probabilities
 from .penalties import check_hyper
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
@@ -619,10 +619,14 @@ class ProxGradMap(FixedPointMap):
             return out
 
         constant_hessian = datafit.constant_hessian
+        raw_hessp = []  # raw_hessp_at the predictions, made at the first product
 
         def hessian_weights_at(dz):
             """``raw_hessp`` at the predictions (not computed when ``H`` is constant)."""
-            return datafit.raw_hessp(y, None if constant_hessian else zpred_of(), dz)
+            if not raw_hessp:
+                raw_hessp.append(datafit.raw_hessp_at(
+                    y, None if constant_hessian else zpred_of()))
+            return raw_hessp[0](dz)
 
         def hessp(v):
             return design.rmatvec(hessian_weights_at(design.matvec(v)))
@@ -651,6 +655,9 @@ class ProxGradMap(FixedPointMap):
 
         def hessian_subset(idx):
             if design.n_outputs != 1:
+                if datafit.newton_model == "softmax":
+                    return _softmax_hessian_subset(design, zpred_of(),
+                                                   datafit.sample_weight, np.asarray(idx))
                 G_s = _least_squares_rows_gram(design, datafit, np.asarray(idx))
                 return None if G_s is None else np.kron(G_s, np.eye(design.n_outputs))
             gram = least_squares_gram()
@@ -707,6 +714,47 @@ def _block_rows(design, idx):
     if idx.shape[0] % K or not np.array_equal(idx, (rows[:, None] * K + np.arange(K)).ravel()):
         return None
     return rows
+
+
+def _softmax_hessian_subset(design, z, sample_weight, idx):
+    r"""Rows and columns ``idx`` of the Hessian of a datafit whose per-sample Hessians are
+    :math:`s_i(\mathrm{diag}(p_i) - p_i p_i^T)`, :math:`p_i = \mathrm{softmax}(z_i)`
+    (``newton_model = "softmax"``; ``s`` the ``sample_weight``, or ones):
+
+    .. math::
+
+        H_{(j,k),(j',l)} = \frac1n \sum_i s_i \tilde x_{ij} \tilde x_{ij'}
+        (\delta_{kl} p_{ik} - p_{ik} p_{il}),
+
+    ``(j, k)`` the class ``k`` of the column ``j`` of :math:`\tilde X = [X, 1]` (entry
+    ``j K + k`` of ``w``, the intercepts last), as :math:`D - U^T U / n` with
+    :math:`U_{i,(j,k)} = \sqrt{s_i}\, p_{ik} \tilde x_{ij}` and :math:`D` the classes'
+    weighted Gram blocks: ``O(n |S|^2)``, from the dense columns of the features in
+    ``idx``."""
+    K, p, k0 = design.n_outputs, design.n_features, design.n_coefs
+    idx = np.asarray(idx)
+    column = np.where(idx < k0, idx // K, p)  # p: the intercept's column of ones
+    klass = np.where(idx < k0, idx % K, idx - k0)
+    features, position = np.unique(column, return_inverse=True)
+    n = z.shape[0]
+    coef_cols = features[features < p]
+    X = design.X[:, coef_cols]
+    if design.is_sparse:
+        X = X.toarray()
+        if design.sparse_offset is not None:
+            X -= design.sparse_offset[coef_cols]
+    if coef_cols.shape[0] < features.shape[0]:
+        X = np.column_stack([X, np.ones(n)])
+    P = class_probabilities(z)
+    s = np.ones(n) if sample_weight is None else sample_weight
+    U = X[:, position] * (P[:, klass] * np.sqrt(s)[:, None])
+    H = -(U.T @ U)
+    for c in np.unique(klass):
+        entries = np.flatnonzero(klass == c)
+        Xc = X[:, position[entries]]
+        H[np.ix_(entries, entries)] += Xc.T @ (Xc * (s * P[:, c])[:, None])
+    H /= n
+    return H
 
 
 def _least_squares_rows_gram(design, datafit, idx):

@@ -30,19 +30,19 @@ factorization. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-
 ``"itd"``, ...) computes the same gradient through the map.
 """
 
-import numbers
+
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import RegressorMixin
 from sklearn.model_selection import check_cv
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
+from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
 from ._threads import search_blas_limits
 from .dual import KernelRidgeMap
-from .hypergrad import ENGINES, BaseEngine, get_engine
-from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
+from .hypergrad import get_engine
+from .kernels import check_kernel_memory, pair_data
 
 __all__ = ["KernelRidgeCriterion", "KernelRidgeHyperGrad", "search_kernel_ridge",
            "default_gamma"]
@@ -64,11 +64,20 @@ def default_gamma(X):
 
 
 class _Fold:
-    """One fold's pair data, targets, and the eigendecomposition at the last gamma."""
+    r"""One fold's pair data, targets, and the eigendecomposition at the last gamma.
+
+    With training weights :math:`w` (``KernelRidge``'s ``sample_weight``:
+    :math:`c = S (S K S + \alpha I)^{-1} S y`, :math:`S = \mathrm{diag}\sqrt w`), the
+    fold is the unweighted problem of kernel :math:`S K S`, targets :math:`S y` and
+    held-out kernel :math:`K_{VT} S`, whose solution :math:`c'` gives :math:`c = S c'`.
+    """
 
     def __init__(self, spec, data):
-        self.y_train = data.y_train
+        self.sw = None if data.w_train is None else np.sqrt(data.w_train)
+        self.y_train = data.y_train if self.sw is None else self.sw * data.y_train
         self.y_test = data.y_test
+        v = np.ones(data.y_test.shape[0]) if data.w_test is None else data.w_test
+        self.v = v / np.sum(v)  # the held-out loss's weights, summing to 1
         self.train = pair_data(spec, data.X_train)
         self.test = pair_data(spec, data.X_test, None if spec.kernel == "precomputed"
                               else data.X_train)
@@ -79,6 +88,12 @@ class _Fold:
         if self._gamma != gamma:
             K, dK = self.train.kernel(gamma, derivative=True)
             Kv, dKv = self.test.kernel(gamma, derivative=True)
+            if self.sw is not None:
+                sw = self.sw
+                K = sw[:, None] * K * sw
+                dK = None if dK is None else sw[:, None] * dK * sw
+                Kv = Kv * sw
+                dKv = None if dKv is None else dKv * sw
             evals, evecs = np.linalg.eigh(K)
             self._cache = (K, dK, Kv, dKv, np.maximum(evals, 0.0), evecs)
             self._gamma = gamma
@@ -92,7 +107,9 @@ class KernelRidgeCriterion:
     ----------
     spec : KernelSpec
     folds : list of FoldData
-        The folds' rows (see :func:`~skhypergrad._kernel_search.kernel_folds`).
+        The folds' rows (see :func:`~skhypergrad._kernel_search.kernel_folds`); their
+        ``w_train`` weigh the training losses (``KernelRidge``'s ``sample_weight``), their
+        ``w_test`` the held-out squared errors.
     hypergradient : str or BaseEngine, default="eig"
         "eig" (the eigendecomposition, see the module docstring) or an engine of
         :mod:`skhypergrad.hypergrad` run on :class:`~skhypergrad.dual.KernelRidgeMap`.
@@ -121,9 +138,9 @@ class KernelRidgeCriterion:
         K, dK, Kv, dKv, evals, U = f.at(gamma)
         c = U @ ((U.T @ f.y_train) / (evals + alpha))
         r = Kv @ c - f.y_test
-        n_v = r.shape[0]
-        loss = float(r @ r) / n_v
-        gc = Kv.T @ (2.0 * r / n_v)
+        loss = float(f.v @ (r * r))
+        gr = 2.0 * f.v * r
+        gc = Kv.T @ gr
         if self.engine is None:
             v = U @ ((U.T @ gc) / (evals + alpha))
             grad = [-float(c @ v)]
@@ -134,8 +151,15 @@ class KernelRidgeCriterion:
             pgmap = KernelRidgeMap(K, f.y_train, dK, step=1.0 / (evals[-1] + alpha))
             grad = self.engine.hypergradient(pgmap, lam, c, lambda _: gc).grad.copy()
         if dKv is not None:  # the validation kernel's own dependence on gamma
-            grad[1] += float((2.0 * r / n_v) @ (dKv @ c))
+            grad[1] += float(gr @ (dKv @ c))
         return loss, grad
+
+    def solution(self, k, lam):
+        """``dual_coef_`` of fold ``k`` at ``lam`` (``KernelRidge``'s, weights included)."""
+        f = self.folds[k]
+        _, _, _, _, evals, U = f.at(float(lam[1]) if self.spec.has_gamma else 0.0)
+        c = U @ ((U.T @ f.y_train) / (evals + float(lam[0])))
+        return c if f.sw is None else f.sw * c
 
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
@@ -162,7 +186,7 @@ def _scales(spec, X):
 
 
 def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max_iter=30,
-                        tol=1e-4, callback=None):
+                        tol=1e-4, callback=None, criterion=None):
     """Scan then descend the cross-validated squared error of kernel ridge.
 
     Parameters
@@ -175,6 +199,9 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     max_iter : int, default=30
     tol : float, default=1e-4
     callback : callable, default=None
+    criterion : callable, default=None
+        ``KernelRidgeCriterion -> (lam -> Evaluation)``: what is searched, built on the
+        folds' criterion (the criterion itself when None).
 
     Returns
     -------
@@ -188,28 +215,20 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     # per fold: the pair data and K, dK, U (n_train^2), and the validation blocks
     check_kernel_memory(n_train, n_train + n_test, 4 * len(folds))
     a, g = _scales(spec, folds[0].X_train)
-    criterion = KernelRidgeCriterion(spec, folds, hypergradient)
+    evaluate = KernelRidgeCriterion(spec, folds, hypergradient)
+    if criterion is not None:
+        evaluate = criterion(evaluate)
     axes = [a * _ALPHA_FACTORS] + ([] if g is None else [g * _GAMMA_FACTORS])
     lo = [a * _ALPHA_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [a * _ALPHA_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
     # gamma varies slowest: one eigendecomposition per fold and gamma
     grid = log_grid(axes[::-1])[:, ::-1]
-    return kernel_search(criterion, grid, (np.array(lo), np.array(hi)), optimizer,
+    return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train)
 
 
-def _check_X(estimator, X, reset):
-    kernel = estimator.kernel
-    if kernel == "precomputed":
-        X = validate_data(estimator, X, reset=reset, dtype=np.float64)
-        if reset and X.shape[0] != X.shape[1]:
-            raise ValueError(f"kernel='precomputed' needs a square kernel matrix to fit, got "
-                             f"shape {X.shape}.")
-        return X
-    return validate_data(estimator, X, reset=reset, dtype=np.float64)
 
-
-class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
+class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     r"""Kernel ridge regression with ``alpha`` and ``gamma`` tuned by hypergradient descent.
 
     Minimizes the K-fold cross-validated mean squared error of
@@ -276,16 +295,8 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
-        "kernel": [StrOptions(set(KERNELS))],
-        "degree": [Interval(numbers.Real, 0, None, closed="left")],
-        "coef0": [numbers.Real],
-        "cv": ["cv_object"],
-        "hypergradient": [StrOptions({"eig"} | set(ENGINES) - {"nsid"}), BaseEngine],
-        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "optimizer": "no_validation",  # a name or an optimizer: checked by get_optimizer
-    }
+    _parameter_constraints = {**BaseKernelHyperGrad._parameter_constraints,
+                              "hypergradient": hypergradient_options("eig")}
 
     def __init__(self, kernel="rbf", *, degree=3, coef0=1, cv=5, hypergradient="eig",
                  max_iter=30, tol=1e-4, optimizer="lbfgs"):
@@ -298,15 +309,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
-        return tags
-
-    def _spec(self):
-        return KernelSpec(self.kernel, float(self.degree), float(self.coef0)).check()
-
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
 
         Parameters
@@ -314,19 +317,23 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         X : ndarray of shape (n_samples, n_features)
             Dense data, or the kernel (n_samples, n_samples) for "precomputed".
         y : ndarray of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Nonnegative weights of the squared errors, as ``KernelRidge.fit``'s: the
+            problem of kernel :math:`S K S` and targets :math:`S y`,
+            :math:`S = \operatorname{diag}(\sqrt{w})`, on every training fold and in the
+            refit; the held-out squared errors are weighted by them too.
 
         Returns
         -------
         self
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64, y_numeric=True)
-        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
-            raise ValueError(f"kernel='precomputed' needs a square kernel matrix, got shape "
-                             f"{X.shape}.")
+        X, y = self._check_fit_data(X, y, y_numeric=True)
+        sw = None if sample_weight is None else _check_sample_weight(
+            sample_weight, X, ensure_non_negative=True)
         spec = self._spec()
         splits = list(check_cv(self.cv, y).split(X, y))
-        folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed")
+        folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed",
+                             sample_weight=sw, score_weight=sw)
         history, self.n_iter_ = search_kernel_ridge(
             spec, folds, self.hypergradient, self.optimizer, self.max_iter, self.tol)
         best = history[best_entry(history)]
@@ -336,10 +343,11 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         self.gamma_ = float(best["lam"][1]) if spec.has_gamma else None
         self.X_fit_ = X
         K, _ = pair_data(spec, X).kernel(self.gamma_ or 0.0)
-        K = K.copy()
+        root = np.ones(y.shape[0]) if sw is None else np.sqrt(sw)
+        K = root[:, None] * K * root[None, :]
         K[np.diag_indices_from(K)] += self.alpha_
         with search_blas_limits(K):
-            self.dual_coef_ = np.linalg.solve(K, y)
+            self.dual_coef_ = root * np.linalg.solve(K, root * y)
         return self
 
     def predict(self, X):
@@ -355,7 +363,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = _check_X(self, X, reset=False)
+        X = self._check_X(X)
         spec = self._spec()
         if spec.kernel == "precomputed":
             return X @ self.dual_coef_

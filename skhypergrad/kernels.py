@@ -84,7 +84,7 @@ class PairData(NamedTuple):
     spec: KernelSpec
     base: np.ndarray
 
-    def kernel(self, gamma, derivative=False):
+    def kernel(self, gamma, derivative=False, out=None):
         r"""``K`` at ``gamma``, and :math:`\partial_\gamma K` when ``derivative``
         (None for kernels without a width).
 
@@ -93,6 +93,8 @@ class PairData(NamedTuple):
         gamma : float
             Width (ignored by "linear" and "precomputed").
         derivative : bool, default=False
+        out : ndarray of shape (n_a, n_b), default=None
+            Where ``K`` is written (kernels with a width), instead of a new array.
 
         Returns
         -------
@@ -103,12 +105,37 @@ class PairData(NamedTuple):
         if kind in ("linear", "precomputed"):
             return B, None
         if kind in ("rbf", "laplacian"):
-            K = np.exp(-gamma * B)
+            K = np.multiply(B, -gamma, out=out)
+            np.exp(K, out=K)
             return K, (-B * K if derivative else None)
         d, c0 = self.spec.degree, self.spec.coef0
         s = gamma * B + c0
-        K = s ** d
+        K = np.power(s, d, out=out)
         return K, (d * s ** (d - 1) * B if derivative else None)
+
+    def derivative_rows(self, gamma, K, rows):
+        r""":math:`\partial_\gamma K` on the rows ``rows`` only, from ``K`` at ``gamma``
+        (:meth:`kernel`); None for kernels without a width.
+
+        Parameters
+        ----------
+        gamma : float
+        K : ndarray of shape (n_a, n_b)
+            The kernel at ``gamma``.
+        rows : ndarray of int
+
+        Returns
+        -------
+        ndarray of shape (len(rows), n_b) or None
+        """
+        kind = self.spec.kernel
+        if kind in ("linear", "precomputed"):
+            return None
+        B = self.base[rows]
+        if kind in ("rbf", "laplacian"):
+            return -B * K[rows]
+        d, c0 = self.spec.degree, self.spec.coef0
+        return d * (gamma * B + c0) ** (d - 1) * B
 
 
 def pair_data(spec, Xa, Xb=None):

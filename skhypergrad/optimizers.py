@@ -268,7 +268,8 @@ class OuterResult(NamedTuple):
         One entry per evaluation: ``theta``, ``value``, ``grad``, ``tol``, ``seconds``,
         ``accepted`` and the objective's ``info`` fields.
     n_iter : int
-        Outer steps taken.
+        Outer iterations run (the last one may have found no decrease: a stationary
+        point).
     converged : bool
     """
 
@@ -418,10 +419,9 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
         if optimizer.line_search:
             step = _line_search(track, optimizer, point, state, project, inner, tol_end,
                                 xtol, tol)
-            moved = not np.array_equal(step.point.theta, point.theta)
             point, state, inner = step.point, step.state, step.inner
-            if step.done:
-                return it - (not moved), True
+            if step.done:  # the iteration ran, even when no trial decreased the criterion
+                return it, True
         else:
             theta, state = optimizer.update(point.theta, point.grad, state)
             theta = project(theta)

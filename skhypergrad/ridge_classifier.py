@@ -25,7 +25,7 @@ same number from a decision function, for scikit-learn's scorers.
 import numpy as np
 
 from ._outer_loss import register_outer_loss
-from .datafits import (Quadratic, check_sample_weight, per_weight, register_datafit,
+from .datafits import (Quadratic, check_class_decision, per_weight, register_datafit,
                        weighted_mean)
 from .multitask import MultiTaskQuadratic
 
@@ -156,16 +156,9 @@ def squared_class_error(y_true, decision, *, labels=None, sample_weight=None):
     -------
     float
     """
-    y_true = np.asarray(y_true)
-    if sample_weight is not None:
-        sample_weight = check_sample_weight(sample_weight, y_true.shape[0])
-    decision = np.asarray(decision, dtype=np.float64)
-    labels = np.unique(y_true) if labels is None else np.asarray(labels)
-    idx = np.searchsorted(labels, y_true)
-    if np.any(idx >= labels.shape[0]) or np.any(labels[np.minimum(idx, len(labels) - 1)]
-                                                 != y_true):
-        raise ValueError("y_true has labels outside labels.")
-    target = 2.0 * idx - 1.0 if decision.ndim == 1 else _signs(idx, labels.shape[0])
+    idx, n_labels, decision, sample_weight = check_class_decision(y_true, decision, labels,
+                                                                  sample_weight)
+    target = 2.0 * idx - 1.0 if decision.ndim == 1 else _signs(idx, n_labels)
     sq = (target - decision) ** 2
     return weighted_mean(sq if sq.ndim == 1 else sq.mean(axis=1), sample_weight)
 

@@ -33,7 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._outer_loss import register_outer_loss
-from .datafits import (BaseDatafit, check_sample_weight, per_weight, register_datafit,
+from .datafits import (BaseDatafit, check_class_decision, per_weight, register_datafit,
                        weighted_mean)
 
 __all__ = ["SquaredHinge", "SquaredHingeOvR", "squared_hinge_loss", "squared_hinge_scorer",
@@ -226,18 +226,11 @@ def squared_hinge_loss(y_true, decision, *, labels=None, sample_weight=None):
     -------
     float
     """
-    y_true = np.asarray(y_true)
-    if sample_weight is not None:
-        sample_weight = check_sample_weight(sample_weight, y_true.shape[0])
-    decision = np.asarray(decision, dtype=np.float64)
-    labels = np.unique(y_true) if labels is None else np.asarray(labels)
-    idx = np.searchsorted(labels, y_true)
-    if np.any(idx >= labels.shape[0]) or np.any(labels[np.minimum(idx, len(labels) - 1)]
-                                                 != y_true):
-        raise ValueError("y_true has labels outside labels.")
+    idx, n_labels, decision, sample_weight = check_class_decision(y_true, decision, labels,
+                                                                  sample_weight)
     if decision.ndim == 1:
         return SquaredHinge().loss(2.0 * idx - 1.0, decision, sample_weight)
-    return SquaredHingeOvR(labels.shape[0]).loss(idx, decision, sample_weight)
+    return SquaredHingeOvR(n_labels).loss(idx, decision, sample_weight)
 
 
 def squared_hinge_scorer(estimator, X, y, sample_weight=None):

@@ -26,33 +26,42 @@ of :math:`\lambda = [C, \gamma]` where the sets do not change; differentiating t
     \begin{bmatrix} \partial a_F \\ \partial\rho \end{bmatrix}
     = -\begin{bmatrix} Q_{FU}\,\partial a_U + (\partial_\gamma Q\, a)_F \\
     y_U^T\,\partial a_U \end{bmatrix},
-    \qquad \partial_C a_U = \mathbf 1,
+    \qquad \partial_C a_U = w_U,
 
-solved once per pair in its transposed (adjoint) form. The engines of
+solved once per pair in its transposed (adjoint) form. With per-sample bounds
+:math:`C_i = C w_i` (sample weights times class weights, as libsvm's; rows of weight 0
+left out, as scikit-learn's) U holds the :math:`a_i = C w_i`; without weights
+:math:`w = \mathbf 1`. The engines of
 :mod:`skhypergrad.hypergrad` (``"aid-fp"``, ``"itd"``, ``"aid-cg"``: GMRES) give the
 same gradient through :class:`~skhypergrad.svm.SVCDualMap`, with :math:`\rho` read from
 ``a`` as the mean of :math:`y_i G_i` on F. At a change of the sets (a coefficient
 reaching 0 or ``C``) the loss has a kink and this is one of its one-sided derivatives.
 """
 
-import numbers
+
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from numba import njit
+from sklearn.base import ClassifierMixin
 from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._kernel_search import Evaluation, kernel_folds, kernel_search, log_grid
-from .hypergrad import ENGINES, BaseEngine, get_engine
+from ._base import check_fit_sample_weight
+from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
+from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search
+from ._scoring import POLISH_EVALS
+from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
-from .kernels import KERNELS, KernelSpec, check_kernel_memory, pair_data
+from .kernels import check_kernel_memory, pair_data
 from .svm import SVCDualMap, free_set, intercept_from_gradient, smo
 
-__all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss"]
+__all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss",
+           "fold_weights", "training_weights"]
 
 _C_FACTORS = 10.0 ** np.arange(-2, 4)
 _GAMMA_FACTORS = 10.0 ** np.arange(-3, 3)
@@ -60,23 +69,57 @@ _C_RANGE = (1e-3, 1e6)
 _GAMMA_RANGE = (1e-5, 1e3)
 
 
+#: KKT violations at which SMO stops in the search: evaluations with / without the gradient
+_GRADIENT_TOL = 1e-6
+_VALUE_TOL = 1e-3
+
+#: the descent ends after 3 evaluations in a row that lower the surrogate by less than
+#: 0.1% (too little to move the accuracy; the compass search refines)
+_STALL = (3, 1e-3)
+
 #: bounds of the held-out scaling of the decision function
 _SCALE_RANGE = (1e-6, 1e6)
 
 
-def scaled_logistic_loss(y, f):
+@njit(cache=True)
+def _log_scale(m, v, t, lo, hi):
+    r""":math:`\log s^*` of :func:`scaled_logistic_loss` (margins ``m``, normalized
+    weights ``v``): Newton's method on :math:`\log s` from ``t``, steps clipped to 2,
+    within ``[lo, hi]``."""
+    t = min(max(t, lo), hi)
+    for _ in range(100):
+        s = np.exp(t)
+        d1 = 0.0  # d phi / d log s
+        d2 = 0.0  # d2 phi / d log s^2
+        for i in range(m.shape[0]):
+            z = s * m[i]
+            p = 1.0 / (1.0 + np.exp(z)) if z > -30.0 else 1.0  # sigma(-z)
+            d1 -= v[i] * m[i] * p
+            d2 += v[i] * m[i] * m[i] * p * (1.0 - p)
+        d1 *= s
+        d2 = d2 * s * s + d1
+        step = d1 / d2 if d2 > 0 else np.sign(d1)
+        t_new = min(max(t - min(max(step, -2.0), 2.0), lo), hi)
+        if abs(t_new - t) < 1e-13:
+            return t_new
+        t = t_new
+    return t
+
+
+def scaled_logistic_loss(y, f, sample_weight=None):
     r"""The held-out surrogate loss of a decision ``f``, and its gradient in ``f``.
 
     .. math::
 
-        \ell(f) = \min_{s} \frac1n \sum_i \log(1 + e^{-s y_i f_i}),
+        \ell(f) = \min_{s} \sum_i v_i \log(1 + e^{-s y_i f_i}),
         \qquad 10^{-6} \le s \le 10^{6},
 
-    the logistic loss of the margin after the best scaling (a Platt scaling without
-    offset): it does not change when ``C`` only rescales the decision function. Its
-    gradient is that at the minimizing :math:`s^*` (envelope theorem):
-    :math:`\nabla_f \ell = -s^* y\, \sigma(-s^* y f) / n`. :math:`s^*` is found by Newton's
-    method on :math:`\log s`.
+    with :math:`v` the held-out weights normalized to sum 1 (:math:`1/n` without
+    ``sample_weight``): the logistic loss of the margin after the best scaling (a Platt
+    scaling without offset), which does not change when ``C`` only rescales the
+    decision function. Its gradient is that at the minimizing :math:`s^*` (envelope
+    theorem): :math:`\nabla_f \ell = -s^* v \circ y \circ \sigma(-s^* y f)`. :math:`s^*`
+    is found by Newton's method on :math:`\log s`.
 
     Returns
     -------
@@ -87,61 +130,80 @@ def scaled_logistic_loss(y, f):
     """
     m = y * f
     n = y.shape[0]
-    lo, hi = np.log(_SCALE_RANGE[0]), np.log(_SCALE_RANGE[1])
+    v = np.full(n, 1.0 / n) if sample_weight is None else sample_weight / np.sum(sample_weight)
     scale = float(np.std(f))
-    t = float(np.clip(-np.log(scale) if scale > 0 else 0.0, lo, hi))
-    for _ in range(100):
-        s = np.exp(t)
-        p = np.exp(-np.logaddexp(0.0, s * m))  # sigma(-s m)
-        d1 = -float(np.mean(m * p)) * s                        # d phi / d log s
-        d2 = float(np.mean(m * m * p * (1 - p))) * s * s + d1  # d2 phi / d log s^2
-        step = d1 / d2 if d2 > 0 else np.sign(d1)
-        step = float(np.clip(step, -2.0, 2.0))
-        t_new = float(np.clip(t - step, lo, hi))
-        if abs(t_new - t) < 1e-13:
-            t = t_new
-            break
-        t = t_new
+    t = _log_scale(m, v, -np.log(scale) if scale > 0 else 0.0,
+                   np.log(_SCALE_RANGE[0]), np.log(_SCALE_RANGE[1]))
     s = float(np.exp(t))
-    loss = float(np.mean(np.logaddexp(0.0, -s * m)))
-    grad = -s * y * np.exp(-np.logaddexp(0.0, s * m)) / n
+    loss = float(v @ np.logaddexp(0.0, -s * m))
+    grad = -s * v * y * np.exp(-np.logaddexp(0.0, s * m))
     return loss, grad, s
 
 
 class _Pair:
-    """One binary problem of a fold: its rows, labels and warm start."""
+    """One binary problem of a fold: its training rows (those of positive weight), their
+    labels and bound multipliers, its held-out rows and their weights, and the solutions
+    at the points evaluated (warm starts)."""
 
-    def __init__(self, train_rows, y_train, test_rows, y_test):
-        self.train = train_rows
-        self.y = y_train
-        self.test = test_rows
+    def __init__(self, train, y, w, test, y_test, v, whole):
+        self.train = train
+        self.y = y
+        self.w = w            # C_i = C w_i; None: all C
+        self.test = test
         self.y_test = y_test
+        self.v = v            # held-out weights; None: all 1
+        self.whole = whole    # the fold's rows are the pair's (no slicing)
+        self.solutions = []   # (log lam, C, a)
         self.a = None
-        self.C = None
         self.rho = 0.0
+
+    def bounds(self, C):
+        """The upper bounds of the dual coefficients at ``C``."""
+        return C if self.w is None else C * self.w
+
+    def warm_start(self, theta, C):
+        """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
+        (exact for the coefficients at their bound), or None."""
+        if not self.solutions:
+            return None
+        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
+        _, C0, a = self.solutions[k]
+        return a * (C / C0)
 
 
 class _Fold:
-    def __init__(self, spec, data, n_classes):
+    def __init__(self, spec, data, n_classes, weight=None, test_weight=None):
         self.train = pair_data(spec, data.X_train)
         self.test = pair_data(spec, data.X_test, None if spec.kernel == "precomputed"
                               else data.X_train)
         self.y_test = data.y_test
         self.n_test = data.y_test.shape[0]
+        self.test_weight = test_weight
         self.pairs = []
         for p in range(n_classes):
             for q in range(p + 1, n_classes):
-                tr = np.flatnonzero((data.y_train == p) | (data.y_train == q))
+                tr = (data.y_train == p) | (data.y_train == q)
+                if weight is not None:
+                    tr &= weight > 0
+                tr = np.flatnonzero(tr)
                 te = np.flatnonzero((data.y_test == p) | (data.y_test == q))
-                self.pairs.append(((p, q), _Pair(tr, np.where(data.y_train[tr] == q, 1.0, -1.0),
-                                                 te, np.where(data.y_test[te] == q, 1.0, -1.0))))
+                whole = tr.shape[0] == data.y_train.shape[0]
+                self.pairs.append(((p, q), _Pair(
+                    tr, np.where(data.y_train[tr] == q, 1.0, -1.0),
+                    None if weight is None else weight[tr], te,
+                    np.where(data.y_test[te] == q, 1.0, -1.0),
+                    None if test_weight is None else test_weight[te], whole)))
         self._gamma = None
+        self._K = self._Kv = None
 
     def at(self, gamma):
+        """``(K, Kv)`` at ``gamma``, computed once per width (into the same arrays: the
+        previous width's are overwritten)."""
         if self._gamma != gamma:
-            self._cache = self.train.kernel(gamma, True) + self.test.kernel(gamma, True)
+            self._K = self.train.kernel(gamma, out=self._K)[0]
+            self._Kv = self.test.kernel(gamma, out=self._Kv)[0]
             self._gamma = gamma
-        return self._cache
+        return self._K, self._Kv
 
 
 class SVCCriterion:
@@ -156,55 +218,92 @@ class SVCCriterion:
     n_classes : int
     hypergradient : str or BaseEngine, default="kkt"
         "kkt" (module docstring) or an engine run on
-        :class:`~skhypergrad.svm.SVCDualMap`.
+        :class:`~skhypergrad.svm.SVCDualMap` (without ``weights`` only).
     tol : float, default=1e-8
-        KKT violation at which the solver stops.
+        KKT violation at which the solver stops (evaluations with the gradient).
+    value_tol : float, default=None
+        That of the evaluations without the gradient (:meth:`value`); ``tol`` when None.
+    weights : list of ndarray, default=None
+        Per fold, the non-negative weights of its training rows (sample weights times
+        class weights): the bound of row i's coefficient is :math:`C w_i`, as
+        libsvm's; rows of weight 0 are left out. None: all 1.
+    test_weights : list of ndarray, default=None
+        Per fold, the weights of its held-out rows in the surrogate loss and the
+        accuracy. None: all 1.
 
     Notes
     -----
     ``lam`` is ``[C, gamma]`` for kernels with a width, ``[C]`` otherwise.
     """
 
-    def __init__(self, spec, folds, n_classes, hypergradient="kkt", tol=1e-8):
+    def __init__(self, spec, folds, n_classes, hypergradient="kkt", tol=1e-8, weights=None,
+                 test_weights=None, value_tol=None):
+        if weights is not None and hypergradient != "kkt":
+            raise ValueError("With sample weights or class weights, the SVC hypergradient is "
+                             "the exact KKT one: use hypergradient='kkt'.")
+        weights = [None] * len(folds) if weights is None else weights
+        test_weights = [None] * len(folds) if test_weights is None else test_weights
         self.spec = spec
-        self.folds = [_Fold(spec, f, n_classes) for f in folds]
+        self.folds = [_Fold(spec, f, n_classes, w, v)
+                      for f, w, v in zip(folds, weights, test_weights)]
         self.n_classes = n_classes
         self.engine = None if hypergradient == "kkt" else get_engine(hypergradient)
         self.tol = tol
+        self.value_tol = tol if value_tol is None else value_tol
 
-    def _pair(self, pair, K, dK, Kv, dKv, lam):
-        """``(loss, grad)`` of one binary problem (its solution and intercept kept on
-        ``pair``)."""
+    def _pair(self, fold, pair, K, Kv, lam, gradient):
+        """``(loss, grad, f)`` of one binary problem: ``grad`` None unless ``gradient``,
+        ``f`` the decision function on every held-out row of the fold (the solution and
+        intercept kept on ``pair``)."""
         C = float(lam[0])
-        Kp = K[np.ix_(pair.train, pair.train)]
+        Cb = pair.bounds(C)
+        whole = pair.whole
+        Kp = K if whole else K[np.ix_(pair.train, pair.train)]
         y = pair.y
-        a0 = None if pair.a is None else pair.a * (C / pair.C)
-        a, G, _, _ = smo(Kp, y, C, a0, self.tol)
-        pair.a, pair.C = a, C
-        rho = intercept_from_gradient(a, G, y, C)
-        pair.rho = rho
-        Kvp = Kv[np.ix_(pair.test, pair.train)]
+        theta = np.log(lam)
+        a, G, _, _ = smo(Kp, y, Cb, pair.warm_start(theta, C),
+                         self.tol if gradient else self.value_tol)
+        pair.solutions.append((theta, C, a))
+        rho = intercept_from_gradient(a, G, y, Cb)
+        pair.a, pair.rho = a, rho
         ay = a * y
-        f = Kvp @ ay - rho
-        loss, gf, _ = scaled_logistic_loss(pair.y_test, f)
+        Kv_cols = Kv if whole else Kv[:, pair.train]
+        f_all = Kv_cols @ ay - rho
+        f = f_all if whole else f_all[pair.test]
+        loss, gf, _ = scaled_logistic_loss(pair.y_test, f, pair.v)
+        if not gradient:
+            return loss, None, f_all
+        Kvp = Kv_cols if whole else Kv_cols[pair.test]
         dl_da = y * (Kvp.T @ gf)
         dl_drho = -float(np.sum(gf))
-        dKp = None if dK is None else dK[np.ix_(pair.train, pair.train)]
-        direct = 0.0 if dKv is None else float(gf @ (dKv[np.ix_(pair.test, pair.train)] @ ay))
-        free, upper = free_set(a, C)
-        if self.engine is None:
-            grad = self._kkt(Kp, dKp, y, a, free, upper, dl_da, dl_drho)
-        else:
-            grad = self._engine(Kp, dKp, y, a, lam, free, dl_da, dl_drho)
-        if dKv is not None:
-            grad[1] += direct
-        return loss, grad
+        free, upper = free_set(a, Cb)
+        gamma = float(lam[1]) if self.spec.has_gamma else 0.0
 
-    def _kkt(self, Kp, dKp, y, a, free, upper, dl_da, dl_drho):
+        def dK_rows(rows):
+            """d K / d gamma on the pair's training rows ``rows`` and its columns."""
+            out = fold.train.derivative_rows(gamma, K, pair.train[rows])
+            return out if whole else out[:, pair.train]
+
+        dK = dK_rows if self.spec.has_gamma else None
+        if self.engine is None:
+            grad = self._kkt(pair, Kp, dK, a, free, upper, dl_da, dl_drho)
+        else:
+            dKp = None if dK is None else dK(np.arange(pair.train.shape[0]))
+            grad = self._engine(Kp, dKp, y, a, lam, free, dl_da, dl_drho)
+        if dK is not None:  # the held-out decision's own dependence on gamma
+            dKv = fold.test.derivative_rows(gamma, Kv, pair.test)
+            grad[1] += float(gf @ ((dKv if whole else dKv[:, pair.train]) @ ay))
+        return loss, grad, f_all
+
+    def _kkt(self, pair, Kp, dK_rows, a, free, upper, dl_da, dl_drho):
+        """The KKT hypergradient (module docstring); ``dK_rows``: ``rows -> d Kp / d
+        gamma`` on those rows, or None without a width."""
+        y = pair.y
         F, U = np.flatnonzero(free), np.flatnonzero(upper)
         nf = F.shape[0]
-        grad = np.zeros(1 if dKp is None else 2)
-        grad[0] = float(np.sum(dl_da[U]))  # da_U / dC = 1
+        grad = np.zeros(1 if dK_rows is None else 2)
+        dU = np.ones(U.shape[0]) if pair.w is None else pair.w[U]  # d a_U / dC
+        grad[0] = float(dl_da[U] @ dU)
         if nf == 0:
             return grad
         yF = y[F]
@@ -218,12 +317,11 @@ class SVCCriterion:
             adj = np.linalg.solve(M.T, rhs)
         except np.linalg.LinAlgError:
             adj = np.linalg.lstsq(M.T, rhs, rcond=None)[0]
-        yU = y[U]
-        r_C = -np.append(yF * (Kp[np.ix_(F, U)] @ yU), np.sum(yU))
+        ydU = y[U] * dU
+        r_C = -np.append(yF * (Kp[np.ix_(F, U)] @ ydU), np.sum(ydU))
         grad[0] += float(adj @ r_C)
-        if dKp is not None:
-            dQa = yF * (dKp[F] @ (a * y))
-            grad[1] = -float(adj[:nf] @ dQa)
+        if dK_rows is not None:
+            grad[1] = -float(adj[:nf] @ (yF * (dK_rows(F) @ (a * y))))
         return grad
 
     def _engine(self, Kp, dKp, y, a, lam, free, dl_da, dl_drho):
@@ -241,38 +339,131 @@ class SVCCriterion:
             grad[1] += extra
         return grad
 
-    def fold(self, k, lam):
-        """``(loss, grad, accuracy)`` of fold ``k`` at ``lam``."""
+    def fold(self, k, lam, gradient=True):
+        """``(loss, grad, accuracy)`` of fold ``k`` at ``lam`` (``grad`` None unless
+        ``gradient``)."""
         lam = np.asarray(lam, dtype=np.float64)
         gamma = float(lam[1]) if self.spec.has_gamma else 0.0
         fold = self.folds[k]
-        K, dK, Kv, dKv = fold.at(gamma)
+        K, Kv = fold.at(gamma)
         votes = np.zeros((fold.n_test, self.n_classes))
         loss, grad = 0.0, np.zeros(lam.shape[0])
         rows = np.arange(fold.n_test)
         for (p, q), pair in fold.pairs:
-            lp, gp = self._pair(pair, K, dK, Kv, dKv, lam)
+            lp, gp, f_all = self._pair(fold, pair, K, Kv, lam, gradient)
             loss += lp
-            grad += gp
+            if gradient:
+                grad += gp
             # every held-out row votes in every pair (the rows of other classes too)
-            f_all = Kv[:, pair.train] @ (pair.a * pair.y) - pair.rho
             votes[rows, np.where(f_all > 0, q, p)] += 1
-        accuracy = float(np.mean(np.argmax(votes, axis=1) == fold.y_test))
+        correct = np.argmax(votes, axis=1) == fold.y_test
+        accuracy = float(np.average(correct, weights=fold.test_weight))
         n_pairs = len(fold.pairs)
-        return loss / n_pairs, grad / n_pairs, accuracy
+        return loss / n_pairs, grad / n_pairs if gradient else None, accuracy
 
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
         accuracies)."""
-        out = [self.fold(k, lam) for k in range(len(self.folds))]
+        return self._evaluate(lam, True)
+
+    def value(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
+        gradient (``grad`` is nan)."""
+        return self._evaluate(lam, False)
+
+    def _evaluate(self, lam, gradient):
+        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
         losses = np.array([o[0] for o in out])
-        return Evaluation(float(losses.mean()), np.mean([o[1] for o in out], axis=0), losses,
-                          np.array([o[2] for o in out]))
+        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
+            np.full(len(lam), np.nan)
+        return Evaluation(float(losses.mean()), grad, losses, np.array([o[2] for o in out]))
+
+
+class _Scan:
+    r"""The adaptive scan of :func:`search_svc` on the grid ``C_axis`` x ``gamma_axis``.
+
+    A row (one width) goes up ``C_axis`` and ends after the first point whose loss is
+    above the previous one's, or equal to it once the loss has decreased (the
+    cross-validated loss of one width is, in practice, unimodal in :math:`\log C`; equal
+    losses at large ``C``: every coefficient free, the solution no longer moves). The
+    first row is that of ``gamma_axis[centre]``; then the rows go up the axis from it
+    while the lowest loss of a row improves on the previous row's, then down from it on
+    the same rule. The large-``C`` points past a row's minimum, the slowest to solve,
+    are left out.
+
+    Parameters
+    ----------
+    C_axis : ndarray
+        Increasing.
+    gamma_axis : ndarray or None
+        Increasing; None for a kernel without a width.
+    centre : int
+        Index of the first row's width.
+
+    Notes
+    -----
+    Called with the search's history, it returns the next point, or None at the end.
+    """
+
+    def __init__(self, C_axis, gamma_axis=None, centre=0):
+        self.C_axis = C_axis
+        self.gamma_axis = gamma_axis
+        self.centre = centre
+        self._history = None
+        self._points = self._all()
+
+    def __call__(self, history):
+        self._history = history
+        return next(self._points, None)
+
+    def _row(self, gamma):
+        first = last = best = None
+        for C in self.C_axis:
+            yield np.array([C] if gamma is None else [C, gamma])
+            loss = self._history[-1]["value"]
+            if first is None:
+                first = last = best = loss
+                continue
+            flat = abs(loss - last) <= 1e-12 * abs(last)
+            if (loss > last and not flat) or (flat and best < first):
+                break
+            best = min(best, loss)
+            last = loss
+        return best
+
+    def _all(self):
+        if self.gamma_axis is None:
+            yield from self._row(None)
+            return
+        middle = yield from self._row(self.gamma_axis[self.centre])
+        for rows in (range(self.centre + 1, self.gamma_axis.shape[0]),
+                     range(self.centre - 1, -1, -1)):
+            previous = middle
+            for k in rows:
+                best = yield from self._row(self.gamma_axis[k])
+                if best >= previous:
+                    break
+                previous = best
 
 
 def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
-               tol=1e-4, callback=None):
-    """Scan then descend the cross-validated surrogate loss of SVC.
+               tol=1e-4, callback=None, weights=None, test_weights=None,
+               polish=POLISH_EVALS, criterion=None):
+    """Scan, descend the cross-validated surrogate loss of SVC, then refine by accuracy.
+
+    The scan (:class:`_Scan`: rows of a coarse grid, ``C`` in :data:`_C_FACTORS` by
+    :data:`_GAMMA_FACTORS` times scikit-learn's ``"scale"`` width, each row cut past its
+    lowest loss, rows added away from the ``"scale"`` width while they improve)
+    evaluates the loss and the accuracy only; the descent (with the hypergradient)
+    starts from its point of lowest loss, and stops (besides L-BFGS-B's own rule) after
+    3 evaluations in a row that do not lower the loss by 0.1%; then a compass search on
+    the accuracy (``polish`` evaluations per hyperparameter,
+    :func:`skhypergrad._scoring.polish`) starts from the point of lowest loss: the
+    accuracy is often best a little away from the surrogate's minimum. Every point
+    warm-starts from the solution at the nearest point evaluated before. The solver
+    stops at a KKT violation of 1e-3 (libsvm's default, as the ``SVC`` of a
+    ``GridSearchCV``) where only the loss and the accuracy are needed, and of 1e-6 where
+    the hypergradient is (it needs the right free set).
 
     Parameters
     ----------
@@ -285,6 +476,16 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     max_iter : int, default=30
     tol : float, default=1e-4
     callback : callable, default=None
+    weights, test_weights : list of ndarray, default=None
+        Per fold, the weights of the training rows (bounds ``C w_i``) and of the
+        held-out rows (see :class:`SVCCriterion`).
+    polish : int, default=6
+        Evaluations of the refinement by accuracy per hyperparameter (0: none).
+    criterion : callable, default=None
+        ``SVCCriterion -> evaluate``: what is searched, built on the folds' criterion,
+        an object with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
+        with and without the gradient; their scores rank the points and the refinement
+        follows them); the criterion itself when None.
 
     Returns
     -------
@@ -294,37 +495,100 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     """
     n_train = max(f.y_train.shape[0] for f in folds)
     n_test = max(f.y_test.shape[0] for f in folds)
-    check_kernel_memory(n_train, n_train + n_test, 3 * len(folds))
+    check_kernel_memory(n_train, n_train + n_test, 2 * len(folds))
     X0 = folds[0].X_train
     g = default_gamma(X0) if spec.has_gamma and spec.kernel != "precomputed" else None
-    criterion = SVCCriterion(spec, folds, n_classes, hypergradient)
-    axes = [_C_FACTORS] + ([] if g is None else [g * _GAMMA_FACTORS])
+    evaluate = SVCCriterion(spec, folds, n_classes, hypergradient, _GRADIENT_TOL, weights,
+                            test_weights, _VALUE_TOL)
+    if criterion is not None:
+        evaluate = criterion(evaluate)
     lo = [_C_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [_C_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
-    grid = log_grid(axes[::-1])[:, ::-1]  # C varies fastest: warm starts along C
-    return kernel_search(criterion, grid, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train)
+    scan = _Scan(_C_FACTORS) if g is None else \
+        _Scan(_C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
+    return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
+                         max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
+                         start="loss", polish=polish * len(lo), stall=_STALL)
 
 
-class SVCHyperGrad(ClassifierMixin, BaseEstimator):
+def training_weights(y, sample_weight=None, class_weight=None):
+    """The weights of a fold's training rows (their bounds are ``C w_i``), as
+    ``SVC(class_weight=class_weight).fit(X, y, sample_weight)`` weighs them.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_rows,)
+        Class labels of the rows.
+    sample_weight : ndarray of shape (n_rows,), default=None
+        Non-negative.
+    class_weight : dict or "balanced", default=None
+        ``SVC``'s: the weight of each row's class, computed on ``y`` (for "balanced",
+        without the sample weights, as ``SVC.fit``), multiplies ``sample_weight``.
+
+    Returns
+    -------
+    ndarray of shape (n_rows,) or None
+        None when both ``sample_weight`` and ``class_weight`` are None.
+    """
+    if class_weight is None:
+        return sample_weight
+    classes = np.unique(y)
+    per_class = compute_class_weight(class_weight, classes=classes, y=y)
+    w = per_class[np.searchsorted(classes, y)]
+    return w if sample_weight is None else sample_weight * w
+
+
+def fold_weights(y, splits, sample_weight=None, class_weight=None):
+    """Per fold, the weights of its training rows (:func:`training_weights`) and of its
+    held-out rows (``sample_weight``), as ``SVC`` fit on each training fold and scored on
+    its held-out rows weighs them.
+
+    Parameters
+    ----------
+    y : ndarray of shape (n_samples,)
+        Class labels.
+    splits : list of (train, test) index arrays
+    sample_weight : ndarray of shape (n_samples,), default=None
+    class_weight : dict or "balanced", default=None
+
+    Returns
+    -------
+    weights : list of ndarray or None
+        None when both ``sample_weight`` and ``class_weight`` are None.
+    test_weights : list of ndarray or None
+        None without ``sample_weight``.
+    """
+    if sample_weight is None and class_weight is None:
+        return None, None
+    weights = [training_weights(y[train], None if sample_weight is None
+                                else sample_weight[train], class_weight)
+               for train, _ in splits]
+    if sample_weight is None:
+        return weights, None
+    return weights, [sample_weight[test] for _, test in splits]
+
+
+class SVCHyperGrad(ClassifierMixin, BaseKernelHyperGrad):
     r"""Support vector classifier with ``C`` and ``gamma`` tuned by hypergradient descent.
 
     Searches :math:`\log C` and :math:`\log\gamma` of scikit-learn's
     :class:`~sklearn.svm.SVC` by K-fold cross-validation (:mod:`skhypergrad.svc`): a
     scan of a coarse grid (``C`` from 0.01 to 1e3, ``gamma`` from 1e-3 to 100 times
-    scikit-learn's ``"scale"`` width), then L-BFGS-B on the held-out logistic loss of
-    the margin after the best scaling (a smooth surrogate of the decision function,
-    :func:`scaled_logistic_loss`), the gradient from
-    implicit differentiation of the dual solution. The evaluated point of highest
+    scikit-learn's ``"scale"`` width, rows cut past their lowest loss), then L-BFGS-B
+    on the held-out logistic loss of the margin after the best scaling (a smooth
+    surrogate of the decision function, :func:`scaled_logistic_loss`), the gradient
+    from implicit differentiation of the dual solution, then a compass search on the
+    accuracy around its best point (:func:`search_svc`). The evaluated point of highest
     cross-validated accuracy is kept (the lowest surrogate loss among ties), and an
     ``SVC`` refit there on all the data predicts (``svc_``). Binary and multiclass
-    (one-vs-one, as ``SVC``).
+    (one-vs-one, as ``SVC``). Sample weights and class weights scale each row's bound,
+    :math:`C_i = C\,w_i\,c_{y_i}`, as ``SVC``'s (:func:`fold_weights`).
 
-    **Memory**: each fold keeps dense kernels of its rows (the kernel and its derivative
-    among the training rows, and against the held-out rows): about ``24 n^2`` bytes per
-    fold. A fit that would take more than half of the available memory is refused with a
-    ``MemoryError`` (:func:`~skhypergrad.kernels.check_kernel_memory`). Sparse ``X`` is
-    not supported.
+    **Memory**: each fold keeps two dense matrices of its training rows against all its
+    rows (the squared distances and the kernel; the derivative in ``gamma`` is formed
+    on the free rows only): about ``16 n^2`` bytes per fold. A fit that would take more
+    than half of the available memory is refused with a ``MemoryError``
+    (:func:`~skhypergrad.kernels.check_kernel_memory`). Sparse ``X`` is not supported.
 
     Parameters
     ----------
@@ -335,6 +599,9 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
     coef0 : float, default=1
         Constant of "poly" (scikit-learn's ``SVC`` defaults to 0; here 1, so that the
         width matters; the refit uses this value).
+    class_weight : dict or "balanced", default=None
+        ``SVC``'s: the bound of a row of class ``k`` is multiplied by the weight of
+        ``k`` (computed on each training fold's labels for "balanced").
     cv : int or cross-validation generator, default=5
     hypergradient : {"kkt"} or engine name or BaseEngine, default="kkt"
         "kkt" (exact, module docstring), or an engine of :mod:`skhypergrad.hypergrad`
@@ -368,34 +635,23 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
     True
     """
 
-    _parameter_constraints = {
-        "kernel": [StrOptions(set(KERNELS))],
-        "degree": [Interval(numbers.Real, 0, None, closed="left")],
-        "coef0": [numbers.Real],
-        "cv": ["cv_object"],
-        "hypergradient": [StrOptions({"kkt"} | set(ENGINES) - {"nsid"}), BaseEngine],
-        "max_iter": [Interval(numbers.Integral, 0, None, closed="left")],
-        "tol": [Interval(numbers.Real, 0, None, closed="left")],
-        "optimizer": "no_validation",
-    }
+    _parameter_constraints = {**BaseKernelHyperGrad._parameter_constraints,
+                              "class_weight": [dict, StrOptions({"balanced"}), None],
+                              "hypergradient": hypergradient_options("kkt")}
 
-    def __init__(self, kernel="rbf", *, degree=3, coef0=1, cv=5, hypergradient="kkt",
-                 max_iter=30, tol=1e-4, optimizer="lbfgs"):
+    def __init__(self, kernel="rbf", *, degree=3, coef0=1, class_weight=None, cv=5,
+                 hypergradient="kkt", max_iter=30, tol=1e-4, optimizer="lbfgs"):
         self.kernel = kernel
         self.degree = degree
         self.coef0 = coef0
+        self.class_weight = class_weight
         self.cv = cv
         self.hypergradient = hypergradient
         self.max_iter = max_iter
         self.tol = tol
         self.optimizer = optimizer
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.pairwise = self.kernel == "precomputed"
-        return tags
-
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Tune ``C`` (and ``gamma``) by cross-validation, then refit an ``SVC``.
 
         Parameters
@@ -404,35 +660,45 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
             Dense data, or the kernel (n_samples, n_samples) for "precomputed".
         y : array-like of shape (n_samples,)
             Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative: each row's bound is :math:`C w_i` (a row of weight 0 is left
+            out), as ``SVC.fit(X, y, sample_weight)``; the held-out surrogate loss and
+            accuracy are weighted by them too; the refit gets them.
 
         Returns
         -------
         self
         """
-        self._validate_params()
-        X, y = validate_data(self, X, y, dtype=np.float64)
+        X, y = self._check_fit_data(X, y)
         check_classification_targets(y)
+        sw = None if sample_weight is None else check_fit_sample_weight(sample_weight, X)
         enc = LabelEncoder().fit(y)
         self.classes_ = enc.classes_
         if self.classes_.shape[0] < 2:
             raise ValueError(f"The number of classes has to be greater than one; got "
                              f"{self.classes_.shape[0]} class.")
-        spec = KernelSpec(self.kernel, float(self.degree), float(self.coef0)).check()
+        if isinstance(self.class_weight, dict) and \
+                not set(self.class_weight) <= set(self.classes_):
+            raise ValueError(f"The class_weight dict must have class labels as keys; "
+                             f"classes are {self.classes_}, got the keys "
+                             f"{sorted(self.class_weight)}.")
+        spec = self._spec()
         codes = enc.transform(y)
         splits = list(check_cv(self.cv, codes, classifier=True).split(X, codes))
         folds = kernel_folds(X, codes, splits, precomputed=spec.kernel == "precomputed")
+        weights, test_weights = fold_weights(y, splits, sw, self.class_weight)
         history, self.n_iter_ = search_svc(spec, folds, self.classes_.shape[0],
                                            self.hypergradient, self.optimizer,
-                                           self.max_iter, self.tol)
-        from ._kernel_search import best_entry
-
+                                           self.max_iter, self.tol, weights=weights,
+                                           test_weights=test_weights)
         best = history[best_entry(history)]
         self.history_ = history
         self.best_score_ = float(np.mean(best["scores"]))
         self.C_ = float(best["lam"][0])
         self.gamma_ = float(best["lam"][1]) if spec.has_gamma else None
-        self.svc_ = SVC(C=self.C_, kernel=self.kernel, degree=self.degree,
-                        coef0=self.coef0, gamma=self.gamma_ or "scale", tol=1e-6).fit(X, y)
+        self.svc_ = SVC(C=self.C_, kernel=self._libsvm_kernel(self.gamma_), degree=self.degree,
+                        coef0=self.coef0, gamma=self.gamma_ or "scale",
+                        class_weight=self.class_weight, tol=1e-6).fit(X, y, sample_weight=sw)
         return self
 
     def decision_function(self, X):
@@ -447,7 +713,7 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._check_X(X)
         return self.svc_.decision_function(X)
 
     def predict(self, X):
@@ -462,5 +728,5 @@ class SVCHyperGrad(ClassifierMixin, BaseEstimator):
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float64)
+        X = self._check_X(X)
         return self.svc_.predict(X)

@@ -15,8 +15,10 @@ multiplier of the equality constraint: :math:`y_i G_i = \rho` on the free coeffi
 
 :func:`smo` is a sequential minimal optimization solver with libsvm's second-order
 working-set selection (pairs of coordinates moved along :math:`y_i e_i - y_j e_j`,
-which keeps :math:`y^T a`), run until the maximal violation of the KKT conditions
-:math:`\max_{I_{up}} -y_t G_t - \min_{I_{low}} -y_t G_t` is below ``tol``.
+which keeps :math:`y^T a`) and its shrinking, run until the maximal violation of the
+KKT conditions :math:`\max_{I_{up}} -y_t G_t - \min_{I_{low}} -y_t G_t` is below
+``tol``. It also takes per-sample bounds :math:`0 \le a_i \le C_i` (libsvm's sample
+weights, :math:`C_i = C w_i`).
 
 :class:`SVCDualMap` is the projected-gradient fixed point
 
@@ -45,91 +47,182 @@ from numba import njit
 from .fixed_point import FixedPointMap
 
 __all__ = ["smo", "intercept_from_gradient", "project_box_hyperplane", "SVCDualMap",
-           "free_set"]
+           "free_set", "upper_bounds"]
 
 #: smallest curvature of a pair (libsvm's tau)
 _TAU = 1e-12
 
 
 @njit(cache=True)
-def _smo(K, y, C, a, G, tol, max_iter):
+def _can_up(yt, at, Ct):
+    """Whether :math:`y_t a_t` can increase (t in libsvm's I_up)."""
+    return (yt > 0 and at < Ct) or (yt < 0 and at > 0)
+
+
+@njit(cache=True)
+def _can_down(yt, at, Ct):
+    """Whether :math:`y_t a_t` can decrease (t in libsvm's I_low)."""
+    return (yt > 0 and at > 0) or (yt < 0 and at < Ct)
+
+
+@njit(cache=True)
+def _reconstruct(K, y, a, p, G, act, m):
+    r"""The gradient :math:`G_t = p_t + y_t \sum_s K_{ts} a_s y_s` of the shrunk
+    coordinates ``act[m:]`` (those of the active ones are kept up to date)."""
     n = y.shape[0]
+    sv = np.flatnonzero(a > 0)
+    for k in range(m, n):
+        t = act[k]
+        acc = 0.0
+        for s in sv:
+            acc += K[t, s] * a[s] * y[s]
+        G[t] = p[t] + y[t] * acc
+
+
+@njit(cache=True)
+def _shrink(y, C, a, G, act, m):
+    """Move to ``act[m:]`` the coordinates at a bound that cannot be part of a violating
+    pair (their :math:`-y_t G_t` beyond the extremes of the other side); returns the new
+    number of active coordinates."""
+    gmax = -np.inf  # max over I_up of -y G
+    gmin = np.inf   # min over I_low of -y G
+    for k in range(m):
+        t = act[k]
+        v = -y[t] * G[t]
+        if _can_up(y[t], a[t], C[t]):
+            gmax = max(gmax, v)
+        if _can_down(y[t], a[t], C[t]):
+            gmin = min(gmin, v)
+    k = 0
+    while k < m:
+        t = act[k]
+        v = -y[t] * G[t]
+        up = _can_up(y[t], a[t], C[t])
+        down = _can_down(y[t], a[t], C[t])
+        if (up and not down and v < gmin) or (down and not up and v > gmax):
+            m -= 1
+            act[k], act[m] = act[m], act[k]
+        else:
+            k += 1
+    return m
+
+
+@njit(cache=True)
+def _smo(K, y, C, a, G, p, tol, max_iter, shrinking):
+    n = y.shape[0]
+    Kd = np.empty(n)
+    for t in range(n):
+        Kd[t] = K[t, t]
+    act = np.arange(n)
+    m = n
     it = 0
     gap = np.inf
-    while it < max_iter:
-        # i: the most violating coordinate that can increase y_i a_i
-        gmax = -np.inf
-        i = -1
-        for t in range(n):
-            if (y[t] > 0 and a[t] < C) or (y[t] < 0 and a[t] > 0):
-                m = -y[t] * G[t]
-                if m > gmax:
-                    gmax = m
-                    i = t
-        # j: second-order choice among those that can decrease y_j a_j
-        gmin = np.inf
-        j = -1
-        best = np.inf
-        for t in range(n):
-            if (y[t] > 0 and a[t] > 0) or (y[t] < 0 and a[t] < C):
-                m = -y[t] * G[t]
-                if m < gmin:
-                    gmin = m
-                if i >= 0 and m < gmax:
-                    b = gmax - m
-                    curv = K[i, i] + K[t, t] - 2.0 * K[i, t]
-                    if curv <= 0:
-                        curv = _TAU
-                    score = -b * b / curv
-                    if score < best:
-                        best = score
-                        j = t
-        gap = gmax - gmin
-        if i < 0 or j < 0 or gap < tol:
+    period = min(n, 1000)
+    counter = period
+    unshrunk = False
+    while True:
+        stalled = False
+        while it < max_iter:
+            if shrinking:
+                counter -= 1
+                if counter == 0:
+                    counter = period
+                    m = _shrink(y, C, a, G, act, m)
+            # i: the most violating coordinate that can increase y_i a_i
+            gmax = -np.inf
+            i = -1
+            for k in range(m):
+                t = act[k]
+                if _can_up(y[t], a[t], C[t]):
+                    v = -y[t] * G[t]
+                    if v > gmax:
+                        gmax = v
+                        i = t
+            # j: second-order choice among those that can decrease y_j a_j
+            gmin = np.inf
+            j = -1
+            best = np.inf
+            Ki = K[max(i, 0)]
+            for k in range(m):
+                t = act[k]
+                if _can_down(y[t], a[t], C[t]):
+                    v = -y[t] * G[t]
+                    if v < gmin:
+                        gmin = v
+                    if i >= 0 and v < gmax:
+                        b = gmax - v
+                        curv = Kd[i] + Kd[t] - 2.0 * Ki[t]
+                        if curv <= 0:
+                            curv = _TAU
+                        score = -b * b / curv
+                        if score < best:
+                            best = score
+                            j = t
+            gap = gmax - gmin
+            if i < 0 or j < 0 or gap < tol:
+                break
+            if shrinking and not unshrunk and gap <= 10.0 * tol:
+                # near the end: every coordinate back once (libsvm's unshrink)
+                unshrunk = True
+                _reconstruct(K, y, a, p, G, act, m)
+                m = n
+                continue
+            # move a_i += y_i s, a_j -= y_j s: derivative -(gmax - m_j), curvature curv
+            curv = Kd[i] + Kd[j] - 2.0 * Ki[j]
+            if curv <= 0:
+                curv = _TAU
+            s = (-y[i] * G[i] + y[j] * G[j]) / curv
+            # feasibility: 0 <= a_i + y_i s <= C_i and 0 <= a_j - y_j s <= C_j, s >= 0
+            if y[i] > 0:
+                s = min(s, C[i] - a[i])
+            else:
+                s = min(s, a[i])
+            if y[j] > 0:
+                s = min(s, a[j])
+            else:
+                s = min(s, C[j] - a[j])
+            if s <= 0:
+                stalled = True
+                break
+            it += 1
+            a[i] += y[i] * s
+            a[j] -= y[j] * s
+            # snap to the bounds (no rounding residue that would leave a coordinate free)
+            for t in (i, j):
+                if a[t] < 1e-14 * C[t]:
+                    a[t] = 0.0
+                elif a[t] > C[t] * (1 - 1e-14):
+                    a[t] = C[t]
+            Kj = K[j]
+            for k in range(m):
+                t = act[k]
+                G[t] += s * y[t] * (Ki[t] - Kj[t])
+        if m == n:
             break
-        it += 1
-        # move a_i += y_i s, a_j -= y_j s: derivative -(gmax - m_j), curvature curv
-        curv = K[i, i] + K[j, j] - 2.0 * K[i, j]
-        if curv <= 0:
-            curv = _TAU
-        s = (-y[i] * G[i] + y[j] * G[j]) / curv
-        # feasibility: 0 <= a_i + y_i s <= C and 0 <= a_j - y_j s <= C, s >= 0
-        if y[i] > 0:
-            s = min(s, C - a[i])
-        else:
-            s = min(s, a[i])
-        if y[j] > 0:
-            s = min(s, a[j])
-        else:
-            s = min(s, C - a[j])
-        if s <= 0:
+        # converged (or stopped) on the active coordinates: check them all
+        _reconstruct(K, y, a, p, G, act, m)
+        m = n
+        if it >= max_iter or stalled:
             break
-        a[i] += y[i] * s
-        a[j] -= y[j] * s
-        # snap to the bounds (no rounding residue that would leave a coordinate free)
-        for t in (i, j):
-            if a[t] < 1e-14 * C:
-                a[t] = 0.0
-            elif a[t] > C * (1 - 1e-14):
-                a[t] = C
-        for t in range(n):
-            G[t] += s * y[t] * (K[t, i] - K[t, j])
     return it, gap
 
 
-def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
-    """Solve the binary SVC dual (module docstring) by SMO.
+def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None, shrinking=True):
+    r"""Solve the binary SVC dual (module docstring) by SMO.
 
     With ``p``, the same solver minimizes :math:`\frac12 a^T Q a + p^T a` under the same
-    constraints (libsvm's generic form; the SVC's is ``p = -1``).
+    constraints (libsvm's generic form; the SVC's is ``p = -1``). With an array ``C``, the
+    box is :math:`0 \le a_i \le C_i` (libsvm's per-sample bounds: ``sample_weight``
+    gives :math:`C_i = C w_i`).
 
     Parameters
     ----------
     K : ndarray of shape (n, n)
-        Kernel of the training rows.
+        Kernel of the training rows (symmetric).
     y : ndarray of shape (n,)
         Labels in {-1, +1} (float).
-    C : float
+    C : float or ndarray of shape (n,)
+        Upper bound of every coefficient, or of each (positive).
     a0 : ndarray of shape (n,), default=None
         Feasible start (warm start): clipped to ``[0, C]`` and, if that breaks
         :math:`y^T a = 0`, replaced by zero.
@@ -139,6 +232,11 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
         Pair updates (``max(10_000_000, 100 n)`` when None).
     p : ndarray of shape (n,), default=None
         Linear term (``-1`` when None).
+    shrinking : bool, default=True
+        libsvm's shrinking: every ``min(n, 1000)`` updates, the coordinates at a bound
+        that cannot be part of a violating pair leave the working set; their gradient is
+        recomputed (from the symmetric ``K``) when the violation gets below ``10 tol``
+        and at the end, where the violation is checked on all coordinates.
 
     Returns
     -------
@@ -150,19 +248,34 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None):
         The KKT violation reached.
     """
     n = y.shape[0]
-    C = float(C)
+    C = upper_bounds(C, n)
     a = np.zeros(n) if a0 is None else np.clip(np.asarray(a0, dtype=np.float64), 0.0, C)
-    if abs(float(y @ a)) > 1e-12 * max(C, 1.0) * n:
+    if abs(float(y @ a)) > 1e-12 * max(float(C.max()), 1.0) * n:
         a = np.zeros(n)
-    G = y * (K @ (a * y)) + (-1.0 if p is None else p)
+    p = np.full(n, -1.0) if p is None else np.ascontiguousarray(p, dtype=np.float64)
+    G = y * (K @ (a * y)) + p
     max_iter = max(10_000_000, 100 * n) if max_iter is None else int(max_iter)
-    it, gap = _smo(np.ascontiguousarray(K), y, C, a, G, float(tol), max_iter)
+    it, gap = _smo(np.ascontiguousarray(K), y, C, a, G, p, float(tol), max_iter,
+                   bool(shrinking))
     return a, G, int(it), float(gap)
 
 
+def upper_bounds(C, n):
+    """``C`` as the array of the ``n`` upper bounds (a scalar repeated; an array checked:
+    shape ``(n,)``, positive)."""
+    if np.ndim(C) == 0:
+        return np.full(n, float(C))
+    C = np.ascontiguousarray(C, dtype=np.float64)
+    if C.shape != (n,):
+        raise ValueError(f"C has shape {C.shape}; expected a scalar or shape ({n},).")
+    if not np.all(C > 0):
+        raise ValueError("The upper bounds C must be positive.")
+    return C
+
+
 def free_set(a, C, rtol=1e-10):
-    """Boolean masks ``(free, upper)``: :math:`0 < a_i < C`, and :math:`a_i = C`
-    (within ``rtol * C``)."""
+    """Boolean masks ``(free, upper)``: :math:`0 < a_i < C_i`, and :math:`a_i = C_i`
+    (within ``rtol * C_i``); ``C`` a scalar or per-sample bounds."""
     upper = a >= C * (1 - rtol)
     free = (a > C * rtol) & ~upper
     return free, upper
@@ -170,7 +283,8 @@ def free_set(a, C, rtol=1e-10):
 
 def intercept_from_gradient(a, G, y, C):
     r""":math:`\rho`: the mean of :math:`y_i G_i` on the free coefficients, or (none
-    free) the middle of its feasible interval, as libsvm."""
+    free) the middle of its feasible interval, as libsvm (``C`` a scalar or per-sample
+    bounds)."""
     free, upper = free_set(a, C)
     yG = y * G
     if np.any(free):

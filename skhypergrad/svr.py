@@ -9,12 +9,13 @@ scikit-learn's :class:`~sklearn.svm.SVR` (libsvm) solves, in the coefficients
     \min_\beta \; \tfrac12 \beta^T K \beta - y^T \beta + \epsilon \|\beta\|_1
     \quad\text{s.t.}\quad -C \le \beta_i \le C,\; \mathbf 1^T \beta = 0,
 
-solved here as libsvm does, in its 2n-variable form :math:`a = [\alpha; \alpha^*]` by
-:func:`~skhypergrad.svm.smo` (labels :math:`[+1; -1]`, linear term
-:math:`[\epsilon - y; \epsilon + y]`). The held-out loss is the mean squared error.
+solved by :func:`~skhypergrad.svr_dual.svr_dual` (libsvm's 2n-variable form, by SMO); with
+sample weights :math:`w` the bounds are :math:`C_i = C w_i`, as libsvm's. The held-out
+loss is the (weighted) mean squared error.
 
 **Hypergradient** (exact, on the KKT system): with F the free coefficients
-(:math:`0 < |\beta_i| < C`), U those at :math:`\pm C` and :math:`s = \mathrm{sign}\,\beta`,
+(:math:`0 < |\beta_i| < C_i`), U those at :math:`\pm C_i` and
+:math:`s = \mathrm{sign}\,\beta`,
 the conditions :math:`(K\beta)_F + b - y_F + \epsilon s_F = 0`, :math:`\mathbf 1^T\beta = 0`
 give, for :math:`\lambda = [C, \epsilon, \gamma]`,
 
@@ -24,19 +25,33 @@ give, for :math:`\lambda = [C, \epsilon, \gamma]`,
     \begin{bmatrix} \partial\beta_F \\ \partial b \end{bmatrix}
     = -\begin{bmatrix} K_{FU}\,\partial\beta_U + s_F\,\partial\epsilon
     + (\partial_\gamma K\,\beta)_F \\ \mathbf 1^T \partial\beta_U \end{bmatrix},
-    \qquad \partial_C \beta_U = s_U,
+    \qquad \partial_C \beta_U = (w s)_U,
 
-solved once per fold in its adjoint form (the matrix is symmetric).
+solved once per fold in its adjoint form (the matrix is symmetric)
+(``hypergradient="kkt"``). The engines of :mod:`skhypergrad.hypergrad` (``"aid-fp"``,
+``"itd"``, ``"aid-cg"``: GMRES) give the same gradient through
+:class:`~skhypergrad.svr_dual.SVRDualMap`, with the intercept read from
+:math:`\beta` (:func:`~skhypergrad.svr_dual.svr_intercept`). At a change of the sets (a
+coefficient reaching 0 or a bound) the loss has a kink and this is one of its one-sided
+derivatives.
 """
 
-import numpy as np
 
-from ._kernel_search import Evaluation, kernel_search, log_grid
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.model_selection import check_cv
+from sklearn.svm import SVR
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
+from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
+from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
 from .kernels import check_kernel_memory, pair_data
-from .svm import smo
+from .svr_dual import SVRDualMap, support_sets, svr_dual
 
-__all__ = ["SVRCriterion", "search_svr", "svr_dual"]
+__all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
 
 _C_FACTORS = 10.0 ** np.arange(-1, 3)
 _EPS_FACTORS = np.array([0.01, 0.1, 0.5])
@@ -46,47 +61,6 @@ _EPS_RANGE = (1e-4, 2.0)
 _GAMMA_RANGE = (1e-5, 1e3)
 
 
-def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
-    """``(beta, b)`` of scikit-learn's ``SVR`` on the kernel ``K`` (module docstring).
-
-    Parameters
-    ----------
-    K : ndarray of shape (n, n)
-    y : ndarray of shape (n,)
-    C, epsilon : float
-    beta0 : ndarray of shape (n,), default=None
-        Warm start (feasible: in ``[-C, C]``, summing to 0).
-    tol : float, default=1e-10
-        KKT violation at which SMO stops.
-
-    Returns
-    -------
-    beta : ndarray of shape (n,)
-    b : float
-        The intercept (libsvm's :math:`-\\rho`).
-    """
-    n = y.shape[0]
-    z = np.concatenate([np.ones(n), -np.ones(n)])
-    K2 = np.block([[K, K], [K, K]])
-    p = np.concatenate([epsilon - y, epsilon + y])
-    a0 = None if beta0 is None else np.concatenate([np.maximum(beta0, 0),
-                                                    np.maximum(-beta0, 0)])
-    a, G, _, _ = smo(K2, z, C, a0, tol, p=p)
-    beta = a[:n] - a[n:]
-    zG = z * G
-    free = (a > 1e-10 * C) & (a < C * (1 - 1e-10))
-    if np.any(free):
-        rho = float(np.mean(zG[free]))
-    else:  # the middle of the feasible interval, as libsvm
-        up = ((z > 0) & (a < C * (1 - 1e-10))) | ((z < 0) & (a > 1e-10 * C))
-        low = ((z > 0) & (a > 1e-10 * C)) | ((z < 0) & (a < C * (1 - 1e-10)))
-        hi = zG[up].min() if np.any(up) else np.inf
-        lo = zG[low].max() if np.any(low) else -np.inf
-        rho = 0.5 * (hi + lo) if np.isfinite(hi) and np.isfinite(lo) else \
-            float(hi if np.isfinite(hi) else lo)
-    return beta, -rho
-
-
 class _Fold:
     def __init__(self, spec, data):
         self.train = pair_data(spec, data.X_train)
@@ -94,7 +68,13 @@ class _Fold:
                               else data.X_train)
         self.y_train = data.y_train
         self.y_test = data.y_test
+        n, n_v = data.y_train.shape[0], data.y_test.shape[0]
+        self.w = np.ones(n) if data.w_train is None else data.w_train
+        # the held-out loss's weights, summing to 1
+        v = np.ones(n_v) if data.w_test is None else data.w_test
+        self.v = v / np.sum(v)
         self.beta = None
+        self.b = 0.0
         self.C = None
         self._gamma = None
 
@@ -106,12 +86,17 @@ class _Fold:
 
 
 class SVRCriterion:
-    r"""Mean over folds of the held-out squared error of SVR and its exact gradient.
+    r"""Mean over folds of the held-out squared error of SVR and its gradient.
 
     Parameters
     ----------
     spec : KernelSpec
     folds : list of FoldData
+        Their ``w_train`` (the bounds :math:`C_i = C w_i`) and ``w_test`` (the weights of
+        the held-out mean squared error) are read.
+    hypergradient : str or BaseEngine, default="kkt"
+        "kkt" (exact, module docstring) or an engine of :mod:`skhypergrad.hypergrad` run
+        on :class:`~skhypergrad.svr_dual.SVRDualMap`.
     tol : float, default=1e-10
         KKT violation at which the solver stops.
 
@@ -121,49 +106,79 @@ class SVRCriterion:
     otherwise.
     """
 
-    def __init__(self, spec, folds, tol=1e-10):
+    def __init__(self, spec, folds, hypergradient="kkt", tol=1e-10):
         self.spec = spec
         self.folds = [_Fold(spec, f) for f in folds]
+        self.engine = None if hypergradient == "kkt" else get_engine(hypergradient)
         self.tol = tol
 
-    def fold(self, k, lam):
-        """``(loss, grad)`` of fold ``k`` at ``lam``."""
-        lam = np.asarray(lam, dtype=np.float64)
+    def solution(self, k, lam):
+        """``(beta, b, K, dK, Kv, dKv)`` of fold ``k`` at ``lam`` (warm-started from the
+        fold's last solution, kept as the fold's ``beta`` and ``b``)."""
         C, eps = float(lam[0]), float(lam[1])
         f = self.folds[k]
         K, dK, Kv, dKv = f.at(float(lam[2]) if self.spec.has_gamma else 0.0)
         beta0 = None if f.beta is None else f.beta * (C / f.C)
-        beta, b = svr_dual(K, f.y_train, C, eps, beta0, self.tol)
-        f.beta, f.C = beta, C
+        beta, b = svr_dual(K, f.y_train, C * f.w, eps, beta0, self.tol)
+        f.beta, f.b, f.C = beta, b, C
+        return beta, b, K, dK, Kv, dKv
+
+    def fold(self, k, lam):
+        """``(loss, grad)`` of fold ``k`` at ``lam``."""
+        lam = np.asarray(lam, dtype=np.float64)
+        f = self.folds[k]
+        beta, b, K, dK, Kv, dKv = self.solution(k, lam)
         r = Kv @ beta + b - f.y_test
-        n_v = r.shape[0]
-        g = 2.0 * r / n_v
+        g = 2.0 * f.v * r
         dl_dbeta, dl_db = Kv.T @ g, float(np.sum(g))
+        if self.engine is None:
+            grad = self._kkt(K, dK, beta, f.w, lam, dl_dbeta, dl_db)
+        else:
+            grad = self._engine(K, dK, f.y_train, beta, f.w, lam, dl_dbeta, dl_db)
+        if dKv is not None:  # the validation kernel's own dependence on gamma
+            grad[2] += float(g @ (dKv @ beta))
+        return float(f.v @ (r * r)), grad
+
+    @staticmethod
+    def _kkt(K, dK, beta, w, lam, dl_dbeta, dl_db):
+        C = float(lam[0])
         grad = np.zeros(lam.shape[0])
-        s = np.sign(beta)
-        at_bound = np.abs(beta) >= C * (1 - 1e-10)
-        F = np.flatnonzero((np.abs(beta) > 1e-10 * C) & ~at_bound)
-        U = np.flatnonzero(at_bound)
-        grad[0] = float(dl_dbeta[U] @ s[U])
-        if dKv is not None:
-            grad[2] = float(g @ (dKv @ beta))
+        free, bound = support_sets(beta, C * w)
+        F, U = np.flatnonzero(free), np.flatnonzero(bound)
+        ws = w * np.sign(beta)  # d beta_U / dC
+        grad[0] = float(dl_dbeta[U] @ ws[U])
         nf = F.shape[0]
-        if nf:
-            M = np.empty((nf + 1, nf + 1))
-            M[:nf, :nf] = K[np.ix_(F, F)]
-            M[:nf, nf] = 1.0
-            M[nf, :nf] = 1.0
-            M[nf, nf] = 0.0
-            rhs = np.append(dl_dbeta[F], dl_db)
-            try:
-                adj = np.linalg.solve(M, rhs)
-            except np.linalg.LinAlgError:
-                adj = np.linalg.lstsq(M, rhs, rcond=None)[0]
-            grad[0] -= float(adj @ np.append(K[np.ix_(F, U)] @ s[U], np.sum(s[U])))
-            grad[1] = -float(adj[:nf] @ s[F])
+        if nf == 0:
+            return grad
+        M = np.empty((nf + 1, nf + 1))
+        M[:nf, :nf] = K[np.ix_(F, F)]
+        M[:nf, nf] = 1.0
+        M[nf, :nf] = 1.0
+        M[nf, nf] = 0.0
+        rhs = np.append(dl_dbeta[F], dl_db)
+        try:
+            adj = np.linalg.solve(M, rhs)
+        except np.linalg.LinAlgError:
+            adj = np.linalg.lstsq(M, rhs, rcond=None)[0]
+        grad[0] -= float(adj @ np.append(K[np.ix_(F, U)] @ ws[U], np.sum(ws[U])))
+        grad[1] = -float(adj[:nf] @ np.sign(beta[F]))
+        if dK is not None:
+            grad[2] = -float(adj[:nf] @ (dK[F] @ beta))
+        return grad
+
+    def _engine(self, K, dK, y, beta, w, lam, dl_dbeta, dl_db):
+        # b = -mean_F ((K beta)_i - y_i + epsilon s_i)
+        free, _ = support_sets(beta, float(lam[0]) * w)
+        F = np.flatnonzero(free)
+        c = dl_dbeta.copy()
+        direct = np.zeros(lam.shape[0])
+        if F.shape[0]:
+            c -= dl_db * K[F].mean(axis=0)
+            direct[1] = -dl_db * float(np.mean(np.sign(beta[F])))
             if dK is not None:
-                grad[2] -= float(adj[:nf] @ (dK[F] @ beta))
-        return float(r @ r) / n_v, grad
+                direct[2] = -dl_db * float(np.mean(dK[F] @ beta))
+        pgmap = SVRDualMap(K, y, dK, w)
+        return self.engine.hypergradient(pgmap, lam, beta, lambda _: c).grad + direct
 
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
@@ -174,7 +189,8 @@ class SVRCriterion:
                           -losses)
 
 
-def search_svr(spec, folds, optimizer="lbfgs", max_iter=30, tol=1e-4, callback=None):
+def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30, tol=1e-4,
+               callback=None, criterion=None):
     """Scan then descend the cross-validated squared error of SVR.
 
     ``C`` is scanned from 0.1 to 100 times the standard deviation of the targets,
@@ -185,10 +201,14 @@ def search_svr(spec, folds, optimizer="lbfgs", max_iter=30, tol=1e-4, callback=N
     ----------
     spec : KernelSpec
     folds : list of FoldData
+    hypergradient : str or BaseEngine, default="kkt"
     optimizer : str or optimizer, default="lbfgs"
     max_iter : int, default=30
     tol : float, default=1e-4
     callback : callable, default=None
+    criterion : callable, default=None
+        ``SVRCriterion -> (lam -> Evaluation)``: what is searched, built on the folds'
+        criterion (the criterion itself when None).
 
     Returns
     -------
@@ -202,7 +222,9 @@ def search_svr(spec, folds, optimizer="lbfgs", max_iter=30, tol=1e-4, callback=N
     scale = float(np.std(folds[0].y_train)) or 1.0
     g = default_gamma(folds[0].X_train) \
         if spec.has_gamma and spec.kernel != "precomputed" else None
-    criterion = SVRCriterion(spec, folds)
+    evaluate = SVRCriterion(spec, folds, hypergradient)
+    if criterion is not None:
+        evaluate = criterion(evaluate)
     axes = [scale * _C_FACTORS, scale * _EPS_FACTORS] + \
         ([] if g is None else [g * _GAMMA_FACTORS])
     lo = [scale * _C_RANGE[0], scale * _EPS_RANGE[0]] + \
@@ -210,6 +232,153 @@ def search_svr(spec, folds, optimizer="lbfgs", max_iter=30, tol=1e-4, callback=N
     hi = [scale * _C_RANGE[1], scale * _EPS_RANGE[1]] + \
         ([] if g is None else [g * _GAMMA_RANGE[1]])
     grid = log_grid(axes[::-1])[:, ::-1]
-    return kernel_search(criterion, grid, (np.array(lo), np.array(hi)), optimizer,
+    return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train)
 
+
+class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
+    r"""Support vector regression with ``C``, ``epsilon`` and ``gamma`` tuned by
+    hypergradient descent.
+
+    Searches :math:`\log C`, :math:`\log\epsilon` and :math:`\log\gamma` of
+    scikit-learn's :class:`~sklearn.svm.SVR`, which solves in the dual coefficients
+    :math:`\beta` of its prediction :math:`f(x) = \sum_i \beta_i K(x_i, x) + b`
+
+    .. math::
+
+        \min_\beta \; \tfrac12 \beta^T K \beta - y^T \beta + \epsilon \|\beta\|_1
+        \quad\text{s.t.}\quad |\beta_i| \le C w_i,\; \mathbf 1^T \beta = 0
+
+    (:math:`w` the sample weights), by minimizing the K-fold cross-validated (weighted)
+    mean squared error (:mod:`skhypergrad.svr`): a scan of a coarse grid (``C`` from 0.1
+    to 100 and ``epsilon`` at 0.01, 0.1 and 0.5 times the standard deviation of the
+    targets, ``gamma`` from 0.01 to 10 times scikit-learn's ``"scale"`` width
+    :math:`1 / (p\,\mathrm{Var}(X))`), then L-BFGS-B from its best point, the gradient
+    from implicit differentiation of the dual solution. An ``SVR`` refit at the best
+    point on all the data predicts (``svr_``).
+
+    **Memory**: the solver works on the ``2n x 2n`` kernel of libsvm's form, and each
+    fold keeps dense kernels of its rows (the kernel and its derivative among the
+    training rows, and against the held-out rows): about ``8 (4 + 3 k) n^2`` bytes for
+    ``k`` folds of ``n`` training rows. A fit that would take more than half of the
+    available memory is refused with a ``MemoryError``
+    (:func:`~skhypergrad.kernels.check_kernel_memory`). Sparse ``X`` is not supported.
+
+    Parameters
+    ----------
+    kernel : {"rbf", "laplacian", "poly", "linear", "precomputed"}, default="rbf"
+        The kernel (see :mod:`skhypergrad.kernels`); without a width only ``C`` and
+        ``epsilon`` are tuned.
+    degree : float, default=3
+        Degree of "poly".
+    coef0 : float, default=1
+        Constant of "poly" (scikit-learn's ``SVR`` defaults to 0; here 1, so that the
+        width matters; the refit uses this value).
+    cv : int or cross-validation generator, default=5
+    hypergradient : {"kkt"} or engine name or BaseEngine, default="kkt"
+        "kkt" (exact, see :mod:`skhypergrad.svr`), or an engine of
+        :mod:`skhypergrad.hypergrad` ("aid-fp", "itd", "itd-reverse", "aid-cg") run on
+        :class:`~skhypergrad.svr_dual.SVRDualMap`.
+    max_iter : int, default=30
+        Steps of the descent after the scan.
+    tol : float, default=1e-4
+        Relative improvement under which the descent stops.
+    optimizer : str or optimizer, default="lbfgs"
+
+    Attributes
+    ----------
+    C_ : float
+    epsilon_ : float
+    gamma_ : float or None
+    svr_ : sklearn.svm.SVR
+        Refit on all the data at ``C_``, ``epsilon_``, ``gamma_``.
+    best_score_ : float
+        Cross-validated mean squared error at the chosen point.
+    history_ : list of dict
+        Every evaluation (see :func:`~skhypergrad._kernel_search.kernel_search`).
+    n_iter_ : int
+    n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhypergrad import SVRHyperGrad
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, (80, 1)); y = np.sin(X[:, 0]) + 0.1 * rng.randn(80)
+    >>> model = SVRHyperGrad(cv=3, max_iter=5).fit(X, y)
+    >>> bool(model.score(X, y) > 0.9)
+    True
+    """
+
+    _parameter_constraints = {**BaseKernelHyperGrad._parameter_constraints,
+                              "hypergradient": hypergradient_options("kkt")}
+
+    def __init__(self, kernel="rbf", *, degree=3, coef0=1, cv=5, hypergradient="kkt",
+                 max_iter=30, tol=1e-4, optimizer="lbfgs"):
+        self.kernel = kernel
+        self.degree = degree
+        self.coef0 = coef0
+        self.cv = cv
+        self.hypergradient = hypergradient
+        self.max_iter = max_iter
+        self.tol = tol
+        self.optimizer = optimizer
+
+    def fit(self, X, y, sample_weight=None):
+        """Tune ``C``, ``epsilon`` (and ``gamma``) by cross-validation, then refit an ``SVR``.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Dense data, or the kernel (n_samples, n_samples) for "precomputed".
+        y : ndarray of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-sample bounds :math:`C_i = C w_i` on every fold and in the refit (libsvm's),
+            and the weights of the held-out squared errors.
+
+        Returns
+        -------
+        self
+        """
+        X, y = self._check_fit_data(X, y, y_numeric=True)
+        Xs, ys, ws = X, y, None
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            if not np.any(sample_weight > 0):
+                raise ValueError("sample_weight has no positive weight.")
+            keep = sample_weight > 0  # a zero bound: a coefficient fixed at 0, as libsvm
+            Xs, ys, ws = X[keep], y[keep], sample_weight[keep]
+            if self.kernel == "precomputed":
+                Xs = Xs[:, keep]
+        spec = self._spec()
+        splits = list(check_cv(self.cv, ys).split(Xs, ys))
+        folds = kernel_folds(Xs, ys, splits, precomputed=spec.kernel == "precomputed",
+                             sample_weight=ws, score_weight=ws)
+        history, self.n_iter_ = search_svr(spec, folds, self.hypergradient, self.optimizer,
+                                           self.max_iter, self.tol)
+        best = history[best_entry(history)]
+        self.history_ = history
+        self.best_score_ = float(best["value"])
+        self.C_ = float(best["lam"][0])
+        self.epsilon_ = float(best["lam"][1])
+        self.gamma_ = float(best["lam"][2]) if spec.has_gamma else None
+        self.svr_ = SVR(kernel=self._libsvm_kernel(self.gamma_), degree=self.degree, coef0=self.coef0,
+                        gamma=self.gamma_ or "scale", C=self.C_, epsilon=self.epsilon_,
+                        tol=1e-6).fit(X, y, sample_weight=sample_weight)
+        return self
+
+    def predict(self, X):
+        """The refit ``SVR``'s predictions.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, n_features)
+            Data, or the kernel against the training samples for "precomputed".
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        X = self._check_X(X)
+        return self.svr_.predict(X)

@@ -310,7 +310,7 @@ def test_design_converted_once():
 @pytest.mark.parametrize("max_entries", [1 << 21, 50])  # one chunk of rows, or many
 def test_dense_curvature_blocks_equal_the_kernels(max_entries):
     """The BLAS form of the multinomial model's gradient and curvature blocks (dense X,
-    by chunks of rows) equals the numba kernel's sums."""
+    by chunks of rows) equals the numba kernel's sums, with unit and with sample weights."""
     from skhypergrad.solvers._cd_kernels import (columns_gradient_curvature_blocks,
                                                  gradient_curvature_blocks)
 
@@ -322,10 +322,13 @@ def test_dense_curvature_blocks_equal_the_kernels(max_entries):
     a = rng.standard_normal((n, K))
     ws = np.array([0, 2, 3, 7])
     empty, no_index = np.empty(0), np.empty(0, dtype=np.int32)
-    ref = columns_gradient_curvature_blocks(X, empty, no_index, no_index, empty, ws, a, h)
-    got = gradient_curvature_blocks(X, empty, no_index, no_index, empty, ws, a, h, max_entries)
-    for r, g in zip(ref, got):
-        np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-15)
+    for sw in (empty, 2.0 * rng.random(n)):
+        ref = columns_gradient_curvature_blocks(X, empty, no_index, no_index, empty, sw, ws,
+                                                a, h)
+        got = gradient_curvature_blocks(X, empty, no_index, no_index, empty, sw, ws, a, h,
+                                        max_entries)
+        for r, g in zip(ref, got):
+            np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("n_outputs", [1, 3])

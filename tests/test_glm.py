@@ -26,6 +26,8 @@ from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 from skhypergrad.solvers._gap import duality_gap
 
+from _checks import cv_weight_checks
+
 POWERS = {"poisson": 1.0, "gamma": 2.0, "tweedie": 1.5}
 
 
@@ -200,19 +202,10 @@ ESTIMATORS = [PoissonRegressorHyperGrad(cv=3, max_iter=5),
               TweedieRegressorHyperGrad(power=1.5, penalty="elasticnet", cv=3, max_iter=5)]
 
 
-def _cv_weight_checks(estimator):
-    """Checks expected to fail: integer weights are the rows repeated only on folds that
-    keep a row's copies together (tests/test_sample_weight.py), and the check's KFold
-    splits the repeated rows differently (as for scikit-learn's own CV estimators)."""
-    reason = "the folds of the repeated rows differ from those of the weighted rows"
-    return {"check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason}
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_cv_weight_checks)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes, but the two of sample weights as repeated
-    rows under their own folds (see :func:`_cv_weight_checks`)."""
+    rows under their own folds (see :func:`cv_weight_checks`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)

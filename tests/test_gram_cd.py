@@ -160,7 +160,14 @@ def test_cross_validation_solves_its_folds_on_the_gram_from_the_first_solve():
     model = InnerModel(Quadratic(), ElasticNetPenalty(), fit_intercept=True)
     lam = np.array([0.03, 0.01])
     criterion = CrossVal(cv=3)
-    gram = criterion.value(model, X, y, lam, solver=CoordinateDescent(tol=1e-12))
+
+    class PythonPath(CoordinateDescent):
+        """Solves that no compiled Gram evaluation stands for (skhypergrad._gram_cv)."""
+
+        def gram_budget(self):
+            return None
+
+    gram = criterion.value(model, X, y, lam, solver=PythonPath(tol=1e-12))
     designs = [pgmap.design for pgmap, _ in criterion._cache[2]]
     assert all(cached_gram(d) is not None for d in designs)
     assert all(d.X.flags.f_contiguous for d in designs)  # as the solver reads it: no copy

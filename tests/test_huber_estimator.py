@@ -23,9 +23,7 @@ def _data(n=150, p=5, seed=0):
     return X, y
 
 
-@parametrize_with_checks([HuberRegressorHyperGrad(cv=3, max_iter=3),
-                          HuberRegressorHyperGrad(penalty="elasticnet", tune_epsilon=False,
-                                                  cv=3, max_iter=3)])
+@parametrize_with_checks([HuberRegressorHyperGrad(penalty="elasticnet", cv=3, max_iter=3)])
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -24,6 +24,8 @@ from skhypergrad._base import null_model
 from skhypergrad.models import from_estimator
 from skhypergrad.solvers import CoordinateDescent
 
+from _checks import cv_weight_checks
+
 ENGINES = ["aid-cg", "aid-fp", "itd"]
 
 
@@ -151,22 +153,14 @@ def test_hypergradient_matches_finite_differences(name, engine):
 
 
 # -- the estimators ----------------------------------------------------------------------
-def _cv_weight_checks(estimator):
-    """Checks expected to fail: integer weights are the rows repeated only on folds that
-    keep a row's copies together (tests/test_sample_weight.py), and the check's KFold
-    splits the repeated rows differently (as for scikit-learn's own CV estimators)."""
-    reason = "the folds of the repeated rows differ from those of the weighted rows"
-    return {"check_sample_weight_equivalence_on_dense_data": reason,
-            "check_sample_weight_equivalence_on_sparse_data": reason}
-
 
 @parametrize_with_checks([RidgeHyperGrad(cv=3, max_iter=3),
                           RidgeClassifierHyperGrad(cv=3, max_iter=3),
                           LogisticRegressionHyperGrad(penalty="l2", cv=3, max_iter=3)],
-                         expected_failed_checks=_cv_weight_checks)
+                         expected_failed_checks=cv_weight_checks)
 def test_sklearn_compatible(estimator, check):
     """Every scikit-learn estimator check passes, but the two of sample weights as repeated
-    rows under their own folds (see :func:`_cv_weight_checks`)."""
+    rows under their own folds (see :func:`cv_weight_checks`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)

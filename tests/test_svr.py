@@ -1,34 +1,46 @@
-"""SVR by hypergradient: the dual against libsvm, the exact hypergradient against central
-differences, and ``HyperGradSearchCV(SVR())`` against a grid on the same folds."""
+"""SVR by hypergradient: the dual against libsvm, its fixed-point map, the hypergradient of
+every engine against central differences and the exact KKT one, the estimator, and
+``HyperGradSearchCV(SVR())`` against a grid on the same folds."""
 
 import numpy as np
 import pytest
-from sklearn.metrics.pairwise import linear_kernel, rbf_kernel
+from sklearn.metrics.pairwise import laplacian_kernel, linear_kernel, rbf_kernel
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.svm import SVR
+from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
-from skhypergrad import HyperGradSearchCV
+from skhypergrad import HyperGradSearchCV, SVRHyperGrad
 from skhypergrad._kernel_search import kernel_folds
 from skhypergrad.kernels import KernelSpec
-from skhypergrad.svr import SVRCriterion, svr_dual
+from skhypergrad.svr import SVRCriterion
+from skhypergrad.svr_dual import SVRDualMap, project_svr, svr_dual, svr_intercept
+
+from _checks import cv_weight_checks
 
 
-def _data(n=60, seed=0):
+def _data(n=45, seed=0):
     rng = np.random.RandomState(seed)
     X = rng.randn(n, 2)
     return X, np.sin(2 * X[:, 0]) + 0.2 * rng.randn(n)
 
 
-@pytest.mark.parametrize("kernel, C, epsilon, gamma", [
-    ("rbf", 1.0, 0.1, 0.5), ("rbf", 10.0, 0.05, 2.0), ("rbf", 0.1, 0.3, 0.3),
-    ("linear", 1.0, 0.1, None)])
-def test_dual_is_libsvm(kernel, C, epsilon, gamma):
-    """Dual coefficients (rbf: unique) and predictions = SVR's to 1e-5."""
+def _weights(n, seed=1):
+    return np.random.RandomState(seed).uniform(0.5, 2.0, n)
+
+
+@pytest.mark.parametrize("kernel, C, epsilon, gamma, weighted", [
+    ("rbf", 1.0, 0.1, 0.5, False), ("rbf", 10.0, 0.05, 2.0, True),
+    ("linear", 1.0, 0.1, None, False)])
+def test_dual_is_libsvm(kernel, C, epsilon, gamma, weighted):
+    """Dual coefficients (rbf: unique) and predictions = SVR's to 1e-5, with
+    ``sample_weight`` as per-sample bounds ``C w_i``."""
     X, y = _data()
+    w = _weights(y.shape[0]) if weighted else None
     K = rbf_kernel(X, gamma=gamma) if kernel == "rbf" else linear_kernel(X)
-    beta, b = svr_dual(K, y, C, epsilon, tol=1e-12)
-    sk = SVR(C=C, epsilon=epsilon, kernel=kernel, gamma=gamma or "scale", tol=1e-12).fit(X, y)
+    beta, b = svr_dual(K, y, C if w is None else C * w, epsilon, tol=1e-12)
+    sk = SVR(C=C, epsilon=epsilon, kernel=kernel, gamma=gamma or "scale",
+             tol=1e-12).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(K @ beta + b, sk.predict(X), atol=1e-5)
     if kernel == "rbf":
         coef = np.zeros(y.shape[0])
@@ -36,37 +48,124 @@ def test_dual_is_libsvm(kernel, C, epsilon, gamma):
         np.testing.assert_allclose(beta, coef, atol=1e-5 * C)
 
 
-@pytest.mark.parametrize("kernel", ["rbf", "linear"])
-def test_hypergradient_matches_central_differences(kernel):
-    """d(held-out MSE)/d(C, epsilon, gamma): 1e-5 relative."""
+def test_projection_is_the_prox_on_the_feasible_set():
+    """P(z) is feasible and beats every feasible perturbation of it (it minimizes a
+    strongly convex function on a convex set)."""
+    rng = np.random.RandomState(0)
+    z, C, t = rng.randn(30), rng.uniform(0.2, 1.0, 30), 0.3
+    b, _ = project_svr(z, C, t)
+    assert abs(b.sum()) < 1e-12 and np.all(np.abs(b) <= C + 1e-15)
+
+    def f(x):
+        return 0.5 * np.sum((x - z) ** 2) + t * np.sum(np.abs(x))
+
+    for _ in range(200):  # moves along e_i - e_j, clipped: feasible
+        i, j = rng.choice(30, 2, replace=False)
+        d = rng.uniform(-0.05, 0.05)
+        x = b.copy()
+        x[i] += d
+        x[j] -= d
+        if abs(x[i]) <= C[i] and abs(x[j]) <= C[j]:
+            assert f(x) >= f(b) - 1e-12
+
+
+def test_map_fixed_point_is_the_solution():
+    """libsvm's solution is the map's fixed point, and the intercept read from it is
+    libsvm's."""
     X, y = _data()
-    folds = kernel_folds(X, y, list(KFold(3).split(X)))
-    spec = KernelSpec(kernel)
-    lam = np.array([1.0, 0.1, 0.5]) if spec.has_gamma else np.array([1.0, 0.1])
-    crit = SVRCriterion(spec, folds, tol=1e-14)
-    grad = crit(lam).grad
-    fd = []
+    w = _weights(y.shape[0])
+    K = rbf_kernel(X, gamma=0.5)
+    beta, b = svr_dual(K, y, 2.0 * w, 0.1, tol=1e-13)
+    pgmap = SVRDualMap(K, y, sample_weight=w)
+    np.testing.assert_allclose(pgmap.apply(beta, np.array([2.0, 0.1])), beta, atol=1e-10)
+    assert svr_intercept(K, y, beta, 2.0 * w, 0.1) == pytest.approx(b, abs=1e-9)
+
+
+def _central(crit, lam, h=1e-5):
+    out = []
     for j in range(lam.shape[0]):
         lp, lm = lam.copy(), lam.copy()
-        lp[j] *= np.exp(1e-5)
-        lm[j] *= np.exp(-1e-5)
-        fd.append((crit(lp).value - crit(lm).value) / (2e-5 * lam[j]))
+        lp[j] *= np.exp(h)
+        lm[j] *= np.exp(-h)
+        out.append((crit(lp).value - crit(lm).value) / (2 * h * lam[j]))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("engine", ["kkt", "aid-cg", "aid-fp", "itd", "itd-reverse"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_rbf_hypergradient_matches_central_differences(engine, weighted):
+    """d(held-out MSE)/d(C, epsilon, gamma) of every engine (through SVRDualMap) =
+    central differences in the logs, 1e-5 relative, = the exact KKT gradient; with
+    sample weights (bounds C w_i, weighted held-out MSE) too. The point is away from
+    support changes (a narrow width: a well-conditioned kernel, which the fixed-point
+    engines AID-FP and ITD need)."""
+    X, y = _data(30)
+    w = _weights(y.shape[0]) if weighted else None
+    folds = kernel_folds(X, y, list(KFold(3).split(X)), sample_weight=w,
+                         score_weight=w)
+    lam = np.array([1.0, 0.1, 2.0])
+    spec = KernelSpec("rbf")
+    fd = _central(SVRCriterion(spec, folds, tol=1e-14), lam)
+    grad = SVRCriterion(spec, folds, engine, tol=1e-14)(lam).grad
+    np.testing.assert_allclose(grad, fd, rtol=1e-5)
+    kkt = SVRCriterion(spec, folds, "kkt", tol=1e-14)(lam).grad
+    np.testing.assert_allclose(grad, kkt, rtol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["kkt", "aid-cg"])
+def test_linear_hypergradient_matches_central_differences(engine):
+    """Linear kernel (a singular K: the fixed-point engines contract too slowly there)."""
+    X, y = _data()
+    folds = kernel_folds(X, y, list(KFold(3).split(X)))
+    lam = np.array([1.0, 0.1])
+    spec = KernelSpec("linear")
+    fd = _central(SVRCriterion(spec, folds, tol=1e-14), lam)
+    grad = SVRCriterion(spec, folds, engine, tol=1e-14)(lam).grad
     np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8 * np.abs(fd).max())
 
 
+@parametrize_with_checks([SVRHyperGrad(cv=2, max_iter=1)],
+                         expected_failed_checks=cv_weight_checks)
+def test_sklearn_compatible(estimator, check):
+    """Every scikit-learn estimator check passes, but that of weights as repeated rows."""
+    check(estimator)
+
+
+def test_estimator_refit_is_svrs():
+    """``C_``, ``epsilon_``, ``gamma_`` handed to SVR give its predictions; the search
+    is the criterion's best point."""
+    X, y = _data(60)
+    w = _weights(60)
+    est = SVRHyperGrad(cv=3, max_iter=5).fit(X, y, sample_weight=w)
+    sk = SVR(C=est.C_, epsilon=est.epsilon_, gamma=est.gamma_, tol=1e-6).fit(
+        X, y, sample_weight=w)
+    np.testing.assert_allclose(est.predict(X[:7]), sk.predict(X[:7]), atol=1e-8)
+    assert est.best_score_ == min(h["value"] for h in est.history_)
+
+
+def test_estimator_laplacian_refit():
+    """The refit of a laplacian kernel (which SVR does not name) is SVR on scikit-learn's
+    laplacian kernel at the chosen width."""
+    X, y = _data(60)
+    est = SVRHyperGrad(kernel="laplacian", cv=3, max_iter=2).fit(X, y)
+    sk = SVR(C=est.C_, epsilon=est.epsilon_, kernel="precomputed", tol=1e-6).fit(
+        laplacian_kernel(X, gamma=est.gamma_), y)
+    np.testing.assert_allclose(est.predict(X[:5]), sk.predict(
+        laplacian_kernel(X[:5], X, gamma=est.gamma_)), atol=1e-6)
+
 def test_search_cv_returns_svr_near_the_grid():
     """HyperGradSearchCV(SVR()) refits the user's SVR; its CV MSE is within 2% of a
-    8 x 4 x 8 GridSearchCV's on the same folds."""
-    X, y = _data(90)
+    6 x 3 x 6 GridSearchCV's on the same folds, and its rows are scikit-learn's scores."""
+    X, y = _data(60)
     cv = KFold(3, shuffle=True, random_state=0)
-    search = HyperGradSearchCV(SVR(), cv=cv).fit(X, y)
+    search = HyperGradSearchCV(SVR(), cv=cv, scoring="neg_mean_squared_error").fit(X, y)
     assert isinstance(search.best_estimator_, SVR)
     assert set(search.best_params_) == {"C", "epsilon", "gamma"}
     s = np.std(y)
     with threadpool_limits(1, "blas"):
-        grid = GridSearchCV(SVR(), {"C": s * np.logspace(-1, 3, 8),
-                                    "epsilon": s * np.array([0.01, 0.05, 0.1, 0.3]),
-                                    "gamma": np.logspace(-2, 1, 8) / (2 * X.var())},
+        grid = GridSearchCV(SVR(), {"C": s * np.logspace(-1, 3, 6),
+                                    "epsilon": s * np.array([0.01, 0.1, 0.3]),
+                                    "gamma": np.logspace(-2, 1, 6) / (2 * X.var())},
                             cv=cv, scoring="neg_mean_squared_error").fit(X, y)
     assert search.best_score_ >= 1.02 * grid.best_score_
     ref = GridSearchCV(SVR(tol=1e-10), {k: [v] for k, v in search.best_params_.items()},

@@ -80,6 +80,12 @@ class BaseEngine:
     #: whether a warm start may be a :class:`~skhypergrad.hypergrad._protocols.LazyVector`
     #: (read by entries), not only an ndarray
     accepts_lazy_state = False
+    #: whether the hypergradient returned is the implicit one at the given solution,
+    #: :math:`B^T (I - A^T)^{-1} \nabla C(w^*)`, to the engine's ``tol`` (the AID
+    #: engines): a criterion may then compute that quantity exactly by other means
+    #: (e.g. on a least-squares problem's Gram matrix, see :mod:`skhypergrad._gram_cv`);
+    #: a subclass that changes the result declares False
+    implicit_at_solution = False
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         raise NotImplementedError

@@ -140,13 +140,10 @@ class _ActiveSet:
         else:
             self.hess_ss = None if hessp_subset is None else hessp_subset(self.idx)
 
-    def solve_direct(self, b):
-        r"""``u`` solving the reduced system by Cholesky, or None when ``H_SS`` is not
-        available or the matrix is not numerically positive definite."""
-        if self.hess_matrix is None:
-            return None
-        H = self.hess_matrix
-        M = self.step * H
+    def _system_matrix(self):
+        r""":math:`(\Delta_S^{-1} - I) + g H_{SS}` (a new array) and its shift
+        :math:`\Delta_S^{-1} - I` (the diagonal, or the block-diagonal matrix)."""
+        M = self.step * self.hess_matrix
         if self.jac.diagonal:
             shift = 1.0 / self.jac.d - 1.0
             M.ravel()[::M.shape[0] + 1] += shift  # the diagonal (M is a new array)
@@ -154,19 +151,40 @@ class _ActiveSet:
             shift = self.jac.dense_inverse()
             shift.ravel()[::shift.shape[0] + 1] -= 1.0
             M += shift
+        return M, shift
+
+    def solve_direct(self, b):
+        r"""``u`` solving the reduced system by Cholesky, or None when ``H_SS`` is not
+        available or the matrix is not positive semidefinite.
+
+        A singular system (a direction that neither ``H_SS`` nor the penalty sees: a
+        shift of the K classes of the multinomial loss) is found by a Cholesky pivot
+        below :math:`10^{-6}` times the largest (its square below 1e-12: the rounding
+        of the factorization) or a failed one, and solved by the eigendecomposition
+        for the solution of least norm (eigenvalues below 1e-12 times the largest
+        dropped), the one CG from 0 converges to; its residual tells whether ``b`` was
+        in the range.
+        """
+        if self.hess_matrix is None:
+            return None
+        H = self.hess_matrix
+        M, shift = self._system_matrix()
         if M.shape[0] < _NUMPY_CHOLESKY_MIN:
             # LAPACK's Cholesky solve, without scipy's checks, in place: M is symmetric,
             # so M.T is the same matrix in Fortran order, factored with no copy
-            _, u, info = _posv(M.T, b, lower=1, overwrite_a=1)
+            factor, u, info = _posv(M.T, b, lower=1, overwrite_a=1)
         else:
             try:
-                L = np.linalg.cholesky(M)
+                factor = np.linalg.cholesky(M)
+                # L.T is U = L^T in Fortran order: potrs solves U^T U u = b, no copy
+                u, info = _potrs(factor.T, b, lower=0)
             except np.linalg.LinAlgError:
+                factor, info = None, 1
+        pivots = None if info != 0 else np.abs(np.diagonal(factor))
+        if pivots is None or pivots.min(initial=np.inf) <= 1e-6 * pivots.max(initial=0.0):
+            u = _min_norm_solve(self._system_matrix()[0], b)
+            if u is None:
                 return None
-            # L.T is U = L^T in Fortran order: potrs solves U^T U u = b, no copy
-            u, info = _potrs(L.T, b, lower=0)
-        if info != 0:
-            return None
         r = H @ u
         r *= self.step
         r += shift * u if self.jac.diagonal else shift @ u
@@ -201,6 +219,21 @@ class _ActiveSet:
     def symmetric_jacobian(self, x):
         r""":math:`\Delta_S^{1/2} (I - gH)_{SS} \Delta_S^{1/2} x`, similar to :math:`A^T` on S."""
         return self.power(self.restricted(self.power(x, 0.5))[self.idx], 0.5)
+
+
+def _min_norm_solve(M, b, rcond=1e-12):
+    """The least-norm solution of the symmetric positive semidefinite ``M u = b`` by
+    its eigendecomposition (eigenvalues below ``rcond`` times the largest dropped), or
+    None if ``M`` has no positive eigenvalue."""
+    try:
+        eig, Q = np.linalg.eigh(M)
+    except np.linalg.LinAlgError:
+        return None
+    keep = eig > rcond * eig.max(initial=0.0)
+    if not keep.any():
+        return None
+    Q = Q[:, keep]
+    return Q @ ((Q.T @ b) / eig[keep])
 
 
 def contraction_factor(pgmap, lam, w):
@@ -342,6 +375,7 @@ class _AdjointEngine(BaseEngine):
 
     #: ``state`` may be a lazy vector (see :func:`_warm_start`), not only an ndarray
     accepts_lazy_state = True
+    implicit_at_solution = True
     #: residuals at or below this count as converged whatever ``tol`` (rounding)
     _residual_floor = 0.0
     #: what the warning suggests

@@ -3,7 +3,7 @@ the least-squares regressor base."""
 
 import numbers
 
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from .._base import BaseHyperGrad
@@ -63,7 +63,7 @@ _COMMON_DOC = """
 _COMMON_ATTRS = """
     intercept_ : float or ndarray
     n_iter_ : int
-        Outer steps taken.
+        Outer iterations run (at least 1 once the descent started).
     n_evals_ : int
         Criterion evaluations (each solves the inner problem once per fold).
     best_loss_ : float
@@ -105,7 +105,44 @@ def _doc(cls):
     return cls
 
 
-class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
+class LinearRegressorMixin(RegressorMixin):
+    """Regressors predicting the linear score ``X @ coef_ + intercept_``."""
+
+    def predict(self, X):
+        """Linear prediction ``X @ coef_ + intercept_``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._decision(X)
+
+
+class LinearClassifierMixin(ClassifierMixin):
+    """Classifiers predicting the class of the largest ``decision_function`` score."""
+
+    def predict(self, X):
+        """The class of the largest decision score (its sign for two classes); for the
+        logistic model, the most probable class.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        scores = self.decision_function(X)
+        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[idx]
+
+
+class _RegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     """Shared parts of the least-squares models."""
 
     _parameter_constraints = {
@@ -183,16 +220,3 @@ class _RegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         self
         """
         return self._fit(X, y, groups, sample_weight)
-
-    def predict(self, X):
-        """Linear prediction ``X @ coef_ + intercept_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return self._decision(X)

@@ -3,7 +3,7 @@
 import numbers
 
 import numpy as np
-from sklearn.base import RegressorMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import BaseHyperGrad, null_model, refit_solver
@@ -11,11 +11,11 @@ from .._validation import check_bounds
 from ..huber import Huber, concomitant_fit
 from ..models import InnerModel
 from ..penalties import huber_lam_from_sklearn, huber_sklearn_from_lam
-from ._common import _BOUNDS, _doc
+from ._common import _BOUNDS, LinearRegressorMixin, _doc
 
 
 @_doc
-class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
+class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     r"""Huber regression whose ``alpha`` and ``epsilon`` are tuned by hypergradient descent.
 
     The inner problem is scikit-learn's :class:`~sklearn.linear_model.HuberRegressor`
@@ -212,16 +212,3 @@ class HuberRegressorHyperGrad(RegressorMixin, BaseHyperGrad):
         self
         """
         return self._fit(X, y, groups)
-
-    def predict(self, X):
-        """Linear prediction ``X @ coef_ + intercept_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return self._decision(X)

@@ -3,7 +3,7 @@
 import numbers
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import BaseHyperGrad, ClassWeightMixin
@@ -12,11 +12,11 @@ from .._validation import check_bounds
 from ..models import InnerModel
 from ..penalties import svc_lam_from_sklearn, svc_sklearn_from_lam
 from ..squared_hinge import append_intercept_column
-from ._common import _BOUNDS, _doc
+from ._common import _BOUNDS, LinearClassifierMixin, _doc
 
 
 @_doc
-class LinearSVCHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
+class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad):
     r"""Linear SVM (squared hinge, L2 or L1 penalty) whose ``C`` is tuned by hypergradient
     descent.
 
@@ -182,18 +182,3 @@ class LinearSVCHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
         """
         scores = self._decision(X)
         return scores.ravel() if scores.shape[1] == 1 else scores
-
-    def predict(self, X):
-        """The class of the largest decision function (its sign for two classes).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[idx]

@@ -5,7 +5,7 @@ import time
 from functools import partial
 
 import numpy as np
-from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
@@ -20,11 +20,12 @@ from ..criteria import HeldOut
 from ..models import InnerModel
 from ..penalties import (logistic_lam_from_sklearn, logistic_sklearn_from_lam,
                          logistic_weight_from_C)
-from ._common import _BOUNDS, _doc
+from ._common import _BOUNDS, LinearClassifierMixin, _doc
 
 
 @_doc
-class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGrad):
+class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
+                                  BaseHyperGrad):
     r"""Logistic regression whose ``C`` (and ``l1_ratio``) are tuned.
 
     Binary problems use the logistic loss, more classes the multinomial one.
@@ -301,21 +302,6 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, ClassifierMixin, BaseHyperGr
         ndarray of shape (n_samples, n_classes)
         """
         return np.log(self.predict_proba(X))
-
-    def predict(self, X):
-        """Most probable class.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[idx]
 
 
 def _fold_views(criterion, template, fit_intercept, X, y):

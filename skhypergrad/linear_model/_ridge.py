@@ -3,13 +3,13 @@
 import numbers
 
 import numpy as np
-from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils._param_validation import Interval
 
 from .._base import BaseHyperGrad
 from .._validation import check_bounds
 from ..models import InnerModel
-from ._common import _BOUNDS, _doc
+from ._common import _BOUNDS, LinearClassifierMixin, LinearRegressorMixin, _doc
 
 
 class _RidgeHyperGrad(BaseHyperGrad):
@@ -101,7 +101,7 @@ def _ridge_doc(cls):
 
 
 @_ridge_doc
-class RidgeHyperGrad(RegressorMixin, _RidgeHyperGrad):
+class RidgeHyperGrad(LinearRegressorMixin, _RidgeHyperGrad):
     r"""Ridge regression whose ``alpha`` is tuned by hypergradient descent on the CV loss.
 
     The inner problem is scikit-learn's :class:`~sklearn.linear_model.Ridge`,
@@ -148,22 +148,9 @@ class RidgeHyperGrad(RegressorMixin, _RidgeHyperGrad):
     True
     """
 
-    def predict(self, X):
-        """Linear prediction ``X @ coef_ + intercept_``.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        return self._decision(X)
-
 
 @_ridge_doc
-class RidgeClassifierHyperGrad(ClassifierMixin, _RidgeHyperGrad):
+class RidgeClassifierHyperGrad(LinearClassifierMixin, _RidgeHyperGrad):
     r"""Ridge classifier whose ``alpha`` is tuned by hypergradient descent on the CV loss.
 
     The inner problem is scikit-learn's
@@ -232,18 +219,3 @@ class RidgeClassifierHyperGrad(ClassifierMixin, _RidgeHyperGrad):
         """
         scores = self._decision(X)
         return scores.ravel() if scores.ndim == 1 or scores.shape[1] == 1 else scores
-
-    def predict(self, X):
-        """The class of the largest score (its sign for two classes).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        scores = self.decision_function(X)
-        idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[idx]

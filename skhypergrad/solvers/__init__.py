@@ -2,7 +2,9 @@
 
 ===============================  ==============================================
 :class:`CoordinateDescent`       proximal coordinate descent with working sets
-                                 (least squares, binary logistic): the default
+                                 (least squares, binary and multinomial
+                                 logistic, every datafit with a Newton model):
+                                 the default
 :class:`ProxGradient`            ISTA / FISTA with adaptive restart (every datafit)
 :class:`StochasticProxGradient`  minibatch proximal SAGA or SGD (every datafit)
 ===============================  ==============================================

@@ -38,6 +38,8 @@ class BaseSolver:
     """
 
     tol = None
+    #: whether a solve that stops above ``tol`` warns (a ``ConvergenceWarning``)
+    warn = True
 
     #: the sparse format the solver reads ``X`` in ("csc", "csr"), None if any: a caller
     #: that builds ``X`` for it (a cross-validation fold's training rows) gives that one
@@ -45,6 +47,16 @@ class BaseSolver:
 
     #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
     _budget = ("max_iter", "iterations")
+
+    def gram_budget(self):
+        """``(rounds, epochs)``: the budget of a coordinate descent on a Gram matrix that
+        may stand for this solver's solve of a least-squares problem (one output, dense
+        ``X``) to the same relative duality gap ``tol`` (at most ``rounds`` rounds of a
+        full sweep and sweeps over the support, ``epochs`` epochs in all), or None when
+        its solves may not be replaced (e.g. by a criterion's compiled evaluation,
+        :mod:`skhypergrad._gram_cv`). A subclass that changes what ``solve`` does
+        returns None."""
+        return None
 
     def solve(self, pgmap, lam, w0=None):
         """Minimize ``F + G_lam`` for the problem of ``pgmap``, warm-started at ``w0``.
@@ -71,7 +83,7 @@ class BaseSolver:
         if w.shape != (pgmap.n_params,):
             raise ValueError(f"w0 has shape {w.shape}, expected ({pgmap.n_params},).")
         res = self._solve(pgmap, lam, w)
-        if not res.converged and getattr(self, "warn", True):
+        if not res.converged and self.warn:
             warnings.warn(
                 f"{type(self).__name__} did not converge in {res.n_iter} {self._budget[1]} "
                 f"(relative gap {res.gap:.2e} > tol {self.tol:.1e}); increase "

@@ -45,8 +45,9 @@ end of the epoch (``O(n)``, as the intercept's step).
 
 Several outputs (the K classes of the multinomial model): ``v``, ``d`` and the
 class probabilities ``h`` have shape (n, K) and the model is the proximal
-Newton model with the multinomial Hessians :math:`H_i = \mathrm{diag}(h_i) -
-h_i h_i^T`, :math:`\frac1n \sum_i a_i^T v_i + \frac12 v_i^T H_i v_i`.
+Newton model with the multinomial Hessians :math:`H_i = s_i(\mathrm{diag}(h_i) -
+h_i h_i^T)`, :math:`\frac1n \sum_i a_i^T v_i + \frac12 v_i^T H_i v_i` (``s_i``
+the sample weights, an empty array ``sw`` for unit weights).
 :func:`cd_epoch_blocks` visits a feature's K coefficients together (block
 ``W_j``, entries ``j K + k`` of the flat ``w``): one pass over column ``j``
 gives the K partial derivatives, the block's K-dimensional model (curvature
@@ -328,46 +329,72 @@ def support_and_candidates(scores, coef, n_outputs):
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
 def _column_dots_blocks(X, data, indices, indptr, j, u, out, squared):
-    """``out[k] = X_j^T u[:, k]`` (``(X_j**2)^T u[:, k]`` when ``squared``), ``u`` of shape (n, K)."""
-    out[:] = 0.0
+    """``out[k] = X_j^T u[:, k]`` (``(X_j**2)^T u[:, k]`` when ``squared``), ``u`` of shape
+    (n, K): one class at a time, over the samples (contiguous for a Fortran-ordered ``u``)."""
     if indptr.shape[0] == 0:
-        for i in range(X.shape[0]):
-            x = X[i, j]
-            if squared:
-                x *= x
-            for k in range(out.shape[0]):
-                out[k] += x * u[i, k]
+        for k in range(out.shape[0]):
+            acc = 0.0
+            for i in range(X.shape[0]):
+                x = X[i, j]
+                acc += (x * x if squared else x) * u[i, k]
+            out[k] = acc
     else:
-        for q in range(indptr[j], indptr[j + 1]):
-            i, x = indices[q], data[q]
-            if squared:
-                x *= x
-            for k in range(out.shape[0]):
-                out[k] += x * u[i, k]
+        for k in range(out.shape[0]):
+            acc = 0.0
+            for q in range(indptr[j], indptr[j + 1]):
+                x = data[q]
+                acc += (x * x if squared else x) * u[indices[q], k]
+            out[k] = acc
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
-def _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d):
-    """``v_i += X_ij delta`` and ``d_i += X_ij H_i delta``, ``H_i = diag(h_i) - h_i h_i^T``."""
+def _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d, hd):
+    r"""``v_i += X_ij delta`` and ``d_i += X_ij H_i delta``,
+    ``H_i = s_i (diag(h_i) - h_i h_i^T)`` (``sw`` empty: ``s_i = 1``).
+
+    One class at a time over the samples (contiguous for Fortran-ordered ``(n, K)``
+    arrays), the classes whose ``delta_k`` is 0 skipped where they add nothing; ``hd``
+    (shape (n,)) receives :math:`h_i^T \delta` (dense ``X``: every entry; CSC: those of
+    the column's rows).
+    """
     K = delta.shape[0]
+    weighted = sw.shape[0] > 0
     if indptr.shape[0] == 0:
-        for i in range(X.shape[0]):
-            x = X[i, j]
-            s = 0.0
+        n = X.shape[0]
+        hd[:] = 0.0
+        for k in range(K):
+            dk = delta[k]
+            if dk != 0.0:
+                for i in range(n):
+                    hd[i] += h[i, k] * dk
+                    v[i, k] += X[i, j] * dk
+        if weighted:
             for k in range(K):
-                s += h[i, k] * delta[k]
+                dk = delta[k]
+                for i in range(n):
+                    d[i, k] += X[i, j] * sw[i] * h[i, k] * (dk - hd[i])
+        else:
             for k in range(K):
-                v[i, k] += x * delta[k]
-                d[i, k] += x * h[i, k] * (delta[k] - s)
+                dk = delta[k]
+                for i in range(n):
+                    d[i, k] += X[i, j] * h[i, k] * (dk - hd[i])
     else:
-        for q in range(indptr[j], indptr[j + 1]):
-            i, x = indices[q], data[q]
-            s = 0.0
-            for k in range(K):
-                s += h[i, k] * delta[k]
-            for k in range(K):
-                v[i, k] += x * delta[k]
-                d[i, k] += x * h[i, k] * (delta[k] - s)
+        lo, hi = indptr[j], indptr[j + 1]
+        for q in range(lo, hi):
+            hd[indices[q]] = 0.0
+        for k in range(K):
+            dk = delta[k]
+            if dk != 0.0:
+                for q in range(lo, hi):
+                    i = indices[q]
+                    hd[i] += h[i, k] * dk
+                    v[i, k] += data[q] * dk
+        for k in range(K):
+            dk = delta[k]
+            for q in range(lo, hi):
+                i = indices[q]
+                x = data[q] * sw[i] if weighted else data[q]
+                d[i, k] += x * h[i, k] * (dk - hd[i])
 
 
 @njit(cache=True, inline="always")
@@ -460,7 +487,7 @@ def _minimize_block(w, first, K, g, B, l1_j, l2, delta):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower, blocks,
+def cd_epoch_blocks(X, data, indices, indptr, mu, sw, w, v, d, h, ws, l1, l2, lower, blocks,
                     intercept):
     """:func:`cd_epoch` for K outputs: block minimization over the features of ``ws``, then
     the intercepts (the block of the column of ones, unpenalized).
@@ -469,12 +496,14 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower,
     ----------
     X, data, indices, indptr, mu : ndarray
         The design, as for :func:`cd_epoch`.
+    sw : ndarray of shape (n_samples,) or (0,)
+        Sample weights ``s_i`` of the Hessians; empty for unit weights.
     w : ndarray of shape (n_features * K + K * fit_intercept,)
         Coefficients (entry ``j * K + k``), then the K intercepts, updated in place.
     v, d : ndarray of shape (n_samples, K)
         Prediction change and model derivative ``a_i + H_i v_i``, updated in place.
     h : ndarray of shape (n_samples, K)
-        Class probabilities at the model's center: ``H_i = diag(h_i) - h_i h_i^T``.
+        Class probabilities at the model's center: ``H_i = s_i (diag(h_i) - h_i h_i^T)``.
     ws : ndarray of int
         The working set: features visited, in this order (all K classes of each).
     l1 : ndarray of shape (n_features,)
@@ -503,17 +532,18 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower,
     # with d_sum = sum_i d_stored_i and h_sum = sum_i H_i
     shift, d_sum, h_sum = np.zeros(K), np.zeros(K), np.zeros((K, K))
     hx = np.empty(K)  # X_j^T (H shift), then X_j^T (H delta)
+    hd = np.empty(n)  # h_i^T delta of a column's update
     if centred:
         for i in range(n):
             for k in range(K):
                 d_sum[k] += d[i, k]
-            _add_hessian(h_sum, 1.0, h, i)
+            _add_hessian(h_sum, _weight(sw, i), h, i)
     violation = 0.0
     for t in range(ws.shape[0]):
         j = ws[t]
         _column_dots_blocks(X, data, indices, indptr, j, d, g, False)
         if centred:
-            _column_hessian_dots(data, indices, indptr, j, h, shift, hx)
+            _column_hessian_dots(data, indices, indptr, j, h, sw, shift, hx)
             for k in range(K):
                 total = d_sum[k]
                 for m in range(K):
@@ -522,10 +552,10 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower,
         g /= n
         change = _minimize_block(w, j * K, K, g, B3[t], l1[j], l2, delta)
         if change > 0.0:
-            _column_update_blocks(X, data, indices, indptr, j, delta, h, v, d)
+            _column_update_blocks(X, data, indices, indptr, j, delta, h, sw, v, d, hd)
             violation = max(violation, change)
             if centred:
-                _column_hessian_dots(data, indices, indptr, j, h, delta, hx)
+                _column_hessian_dots(data, indices, indptr, j, h, sw, delta, hx)
                 for k in range(K):
                     d_sum[k] += hx[k]
                     shift[k] -= mu[j] * delta[k]
@@ -550,20 +580,22 @@ def cd_epoch_blocks(X, data, indices, indptr, mu, w, v, d, h, ws, l1, l2, lower,
         s = 0.0
         for k in range(K):
             s += h[i, k] * shift[k]
+        si = _weight(sw, i)
         for k in range(K):
             v[i, k] += shift[k]
-            d[i, k] += h[i, k] * (shift[k] - s)
+            d[i, k] += si * h[i, k] * (shift[k] - s)
     return violation
 
 
 @njit(cache=True, inline="always", fastmath=_FASTMATH)
-def _column_hessian_dots(data, indices, indptr, j, h, u, out):
+def _column_hessian_dots(data, indices, indptr, j, h, sw, u, out):
     """``out = sum_i X_ij H_i u`` over the stored entries of a CSC column,
-    ``H_i = diag(h_i) - h_i h_i^T``."""
+    ``H_i = s_i (diag(h_i) - h_i h_i^T)``."""
     K = out.shape[0]
     out[:] = 0.0
     for q in range(indptr[j], indptr[j + 1]):
-        i, x = indices[q], data[q]
+        i = indices[q]
+        x = data[q] * _weight(sw, i)
         s = 0.0
         for k in range(K):
             s += h[i, k] * u[k]
@@ -572,11 +604,11 @@ def _column_hessian_dots(data, indices, indptr, j, h, u, out):
 
 
 @njit(cache=True, fastmath=_FASTMATH)
-def columns_gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h):
+def columns_gradient_curvature_blocks(X, data, indices, indptr, mu, sw, ws, a, h):
     """The model at a new point for K outputs: ``X_j^T a / n`` and the flattened blocks ``B_j``.
 
-    ``B_j = sum_i X_ij^2 (diag(h_i) - h_i h_i^T) / n`` from the class
-    probabilities ``h``; gradient entry ``t K + k`` and block ``t`` for ``ws[t]``.
+    ``B_j = sum_i X_ij^2 s_i (diag(h_i) - h_i h_i^T) / n`` from the class
+    probabilities ``h`` and the sample weights ``sw`` (empty: unit weights); gradient entry ``t K + k`` and block ``t`` for ``ws[t]``.
     For the columns ``X_j - mu_j`` when ``mu`` is not empty (see :func:`cd_epoch`):
     ``B_j = (S2 - 2 mu_j S1 + mu_j^2 S0) / n`` with ``Sk = sum_i X_ij^k H_i``.
     """
@@ -590,7 +622,7 @@ def columns_gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h):
         for i in range(n):
             for k in range(K):
                 a_sum[k] += a[i, k]
-            _add_hessian(h_sum, 1.0, h, i)
+            _add_hessian(h_sum, _weight(sw, i), h, i)
     for t in range(ws.shape[0]):
         j = ws[t]
         _column_dots_blocks(X, data, indices, indptr, j, a, out, False)
@@ -601,15 +633,16 @@ def columns_gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h):
         B = blocks[t]
         if indptr.shape[0] == 0:
             for i in range(X.shape[0]):
-                x2 = X[i, j] * X[i, j]
+                x2 = X[i, j] * X[i, j] * _weight(sw, i)
                 _add_hessian(B, x2, h, i)
         else:
             linear[:, :] = 0.0
             for q in range(indptr[j], indptr[j + 1]):
-                x = data[q]
-                _add_hessian(B, x * x, h, indices[q])
+                i = indices[q]
+                x = data[q] * _weight(sw, i)
+                _add_hessian(B, x * data[q], h, i)
                 if centred:
-                    _add_hessian(linear, x, h, indices[q])
+                    _add_hessian(linear, x, h, i)
         if centred:
             m2 = mu[j] * mu[j]
             for k in range(K):
@@ -621,18 +654,20 @@ def columns_gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h):
     return grad, blocks.ravel()
 
 
-def gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h, max_entries=1 << 21):
+def gradient_curvature_blocks(X, data, indices, indptr, mu, sw, ws, a, h,
+                              max_entries=1 << 21):
     r""":func:`columns_gradient_curvature_blocks`, through BLAS products for a dense ``X``.
 
-    With :math:`X_W` the columns ``ws`` and :math:`P_i = \mathrm{vec}(h_i h_i^T)`,
+    With :math:`X_W` the columns ``ws``, :math:`P_i = \mathrm{vec}(h_i h_i^T)` and
+    :math:`S` the sample weights (``sw``; the identity when empty),
     the gradient is :math:`X_W^T a / n` and the blocks
-    :math:`B_j = \mathrm{diag}((X_W^{\circ 2})^T h)_j - ((X_W^{\circ 2})^T P)_j`, over
+    :math:`B_j = \mathrm{diag}((X_W^{\circ 2})^T S h)_j - ((X_W^{\circ 2})^T S P)_j`, over
     ``n``: three matrix products per chunk of rows (at most ``max_entries`` entries
     of :math:`X_W` or :math:`P` at a time), instead of a loop over ``i`` and the
     ``K^2`` entries per feature. A sparse ``X`` goes to the numba kernel.
     """
     if indptr.shape[0] != 0:
-        return columns_gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h)
+        return columns_gradient_curvature_blocks(X, data, indices, indptr, mu, sw, ws, a, h)
     n, K = a.shape
     m = ws.shape[0]
     grad, diag = np.zeros((m, K)), np.zeros((m, K))
@@ -643,6 +678,8 @@ def gradient_curvature_blocks(X, data, indices, indptr, mu, ws, a, h, max_entrie
         Xc, hc = X[rows][:, ws], h[rows]
         grad += Xc.T @ a[rows]
         Xc *= Xc
+        if sw.shape[0]:
+            Xc *= sw[rows, None]
         diag += Xc.T @ hc
         blocks -= Xc.T @ (hc[:, :, None] * hc[:, None, :]).reshape(-1, K * K)
     blocks = blocks.reshape(m, K, K)

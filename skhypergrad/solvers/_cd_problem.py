@@ -31,7 +31,11 @@ class _Problem(NamedTuple):
     datafit: object
     y: np.ndarray
     onehot: np.ndarray  # (n, K) label indicators (multinomial), else empty
-    kernel_args: tuple  # (X, data, indices, indptr, mu) of the epoch kernels
+    # the sample weights of the multinomial Hessians (mean 1), or empty: unit weights, or
+    # one output (whose curvatures h are weighted already)
+    sw: np.ndarray
+    # (X, data, indices, indptr, mu) of the epoch kernels, then sw for several outputs
+    kernel_args: tuple
     X: object
     # column means of a sparse X centred implicitly (its columns are X_j - mu_j), else None
     mu: object
@@ -65,11 +69,15 @@ class _Problem(NamedTuple):
         l1, l2 = pgmap.penalty.weights(lam, design.n_features)
         n, c, K = design.n_samples, pgmap.curvature, design.n_outputs
         l1 = np.asarray(l1, dtype=np.float64)
+        sw = _UNIT
         if datafit.newton_model == "softmax":
             y = np.asarray(pgmap.y)
             onehot = np.zeros((n, K))
             onehot[np.arange(n), y] = 1.0
             kernels = (cd_epoch_blocks, gradient_curvature_blocks)
+            if datafit.sample_weight is not None:
+                sw = np.ascontiguousarray(datafit.sample_weight, dtype=np.float64)
+            kernel_args = kernel_args + (sw,)
         else:
             y, onehot = np.ascontiguousarray(pgmap.y, dtype=np.float64), _UNIT
             kernels = (cd_epoch, columns_gradient_curvature)
@@ -77,7 +85,7 @@ class _Problem(NamedTuple):
         if _use_gram(design, datafit, precompute):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
-        return cls(datafit, y, onehot, kernel_args, X, design.sparse_offset, l1, l1_entries,
+        return cls(datafit, y, onehot, sw, kernel_args, X, design.sparse_offset, l1, l1_entries,
                    float(l2), pgmap.penalty.lower, lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
                    gap_scale(pgmap),
@@ -104,12 +112,23 @@ class _Problem(NamedTuple):
         One output: the datafit's
         :meth:`~skhypergrad.datafits.BaseDatafit.newton_curvature`, ``h_i = l''(y_i, z_i)``
         unless a majorizing curvature stands for it. Multinomial: the class
-        probabilities ``p = a + onehot`` (the Hessians are ``diag(p_i) - p_i p_i^T``;
-        their blocks are floored in :meth:`model_curvatures`).
+        probabilities ``p_i = a_i / s_i + onehot_i`` (``s_i`` the sample weight; the
+        one-hot row where ``s_i = 0``: that sample's Hessian is 0 whatever ``p_i``). The
+        Hessians are ``s_i (diag(p_i) - p_i p_i^T)``; their blocks are floored in
+        :meth:`model_curvatures`. Fortran-ordered (see :meth:`model_start`).
         """
         if self.n_outputs > 1:
-            return np.clip(a + self.onehot, 0.0, 1.0)
+            if self.sw.shape[0]:
+                s = self.sw[:, None]
+                a = np.divide(a, s, out=np.zeros(a.shape), where=s > 0)
+            return np.asfortranarray(np.clip(a + self.onehot, 0.0, 1.0))
         return np.maximum(self.datafit.newton_curvature(self.y, z), _H_FLOOR)
+
+    def model_start(self, z, a):
+        """``(v, d)`` at the model's center: the prediction change 0 and the derivative
+        ``a`` (a copy), Fortran-ordered for several outputs (the block kernels run over
+        the samples one class at a time)."""
+        return np.zeros(z.shape, order="F"), np.array(a, order="F")
 
     def model_curvatures(self, lc_model, curv, h, lc_moving):
         """The model's curvatures for the epoch kernel on a working set, from ``curv``,
@@ -117,7 +136,8 @@ class _Problem(NamedTuple):
 
         One output: ``L_j`` per feature, then ``mean(h)`` for the intercept
         (``lc_model`` updated in place). Multinomial: the flattened K x K blocks
-        ``B_j``, then ``sum_i H_i / n`` for the intercepts, each diagonal
+        ``B_j``, then ``sum_i H_i / n`` for the intercepts (``H_i = s_i (diag(h_i) -
+        h_i h_i^T)``), each diagonal
         floored at 1e-12 times ``||X_j||^2 / n``.
         """
         K, n = self.n_outputs, h.shape[0]
@@ -130,7 +150,8 @@ class _Problem(NamedTuple):
         blocks = np.zeros((m + self.fit_intercept, K, K))
         blocks[:m] = curv.reshape(-1, K, K)
         if self.fit_intercept:
-            blocks[-1] = np.diag(h.mean(axis=0)) - (h.T @ h) / n
+            sh = h * self.sw[:, None] if self.sw.shape[0] else h
+            blocks[-1] = np.diag(sh.mean(axis=0)) - (sh.T @ h) / n
         diag = blocks[:, np.arange(K), np.arange(K)]
         floor = (_H_FLOOR / self.curvature) * lc_moving.reshape(-1, K)[:, :1]
         blocks[:, np.arange(K), np.arange(K)] = np.maximum(diag, floor)
@@ -143,7 +164,10 @@ class _Problem(NamedTuple):
         if self.n_outputs == 1:
             return h * v
         hv = h * v
-        return hv - h * hv.sum(axis=1, keepdims=True)
+        hv -= h * hv.sum(axis=1, keepdims=True)
+        if self.sw.shape[0]:
+            hv *= self.sw[:, None]
+        return hv
 
     def intercept_gradient(self, a):
         """``max_k |grad_{b_k} F|``."""

@@ -24,15 +24,33 @@ model bounded below.
 
 Multinomial logistic regression (K classes, coefficients ``W`` of shape (p, K))
 uses the same proximal Newton scheme with the exact per-sample Hessians
-:math:`H_i = \mathrm{diag}(p_i) - p_i p_i^T` (``p_i`` the class probabilities):
-a feature's K coefficients are updated together, from one pass over its column,
-by minimizing the feature's K-dimensional block of the model (coordinate sweeps
-with the elastic-net prox per coefficient, and an exact step along ``(1, ...,
-1)``, the direction the loss ignores; see
+:math:`H_i = s_i(\mathrm{diag}(p_i) - p_i p_i^T)` (``p_i`` the class
+probabilities, ``s_i`` the sample weights of a
+:func:`~skhypergrad.datafits.weighted` datafit, 1 otherwise). The model is
+minimized by block coordinate descent, a block being one feature across the K
+classes: one pass over its column gives the block's K partial derivatives and its
+exact K x K curvature :math:`B_j = \frac1n \sum_i X_{ij}^2 H_i` (the
+model's own, not a majorizer: the model is quadratic), and the block's
+K-dimensional model plus the penalty is minimized by coordinate sweeps with the
+elastic-net prox per coefficient (scikit-learn's multinomial L1 is the plain
+elementwise L1 of ``W``, not a group norm), each sweep followed by the exact step
+along ``(1, ..., 1)``, the direction the loss ignores (see
 :func:`~skhypergrad.solvers._cd_kernels.cd_epoch_blocks`). A diagonal model
 (glmnet's ``p_ik (1 - p_ik)`` weights, classes decoupled) is cheaper per epoch
 but converges only linearly, slowly on nearly separable data; the coupled model
 keeps proximal Newton's fast local convergence.
+
+Convergence: the blocks' diagonals are floored at 1e-12 ``||X_j||^2 / n`` (1e-12
+for the intercepts), so that each model is a strongly convex quadratic plus a
+separable penalty, which block coordinate descent minimizes (Tseng, 2001). Each
+model is solved to ``inner_ratio`` times the violation at its center, and its
+minimizer is followed by the backtracking line search on the objective's
+directional derivative: every accepted step decreases the objective. Proximal
+Newton with uniformly positive definite models and a line search converges
+globally to the minimizer, and, with the exact Hessians and models solved to a
+relative accuracy below 1, locally linearly at the rate ``inner_ratio`` (Lee, Sun
+and Saunders, 2014, theorems 3.1 and 3.4; superlinearly as the accuracy goes to 0).
+The stopping test is the duality gap, as for one output.
 
 Multi-output least squares (``newton_model = "identity"``: the per-sample Hessian
 is the identity across the outputs, as for the multi-task Lasso) is solved by
@@ -81,8 +99,9 @@ class CoordinateDescent(BaseSolver):
 
     Supports the :class:`~skhypergrad.datafits.Quadratic`,
     :class:`~skhypergrad.datafits.Logistic` and
-    :class:`~skhypergrad.datafits.Multinomial` datafits with the elastic-net
-    penalties, dense or sparse ``X``. The algorithm is described in
+    :class:`~skhypergrad.datafits.Multinomial` datafits (and every datafit declaring a
+    Newton model), with sample weights (:func:`~skhypergrad.datafits.weighted`), with
+    the elastic-net penalties (L1, elastic net, L2, weighted L1), dense or sparse ``X``. The algorithm is described in
     :mod:`skhypergrad.solvers.coordinate_descent`.
 
     Parameters
@@ -143,7 +162,9 @@ class CoordinateDescent(BaseSolver):
     Massias, Gramfort and Salmon, "Celer: a fast solver for the Lasso with dual
     extrapolation", ICML 2018. Bertrand and Massias, "Anderson acceleration of
     coordinate descent", AISTATS 2021. Lee, Sun and Saunders, "Proximal Newton-type
-    methods for minimizing composite functions", SIAM J. Optim. 2014.
+    methods for minimizing composite functions", SIAM J. Optim. 2014. Tseng,
+    "Convergence of a block coordinate descent method for nondifferentiable
+    minimization", J. Optim. Theory Appl. 2001.
     """
 
     #: the sparse format the kernels read: a caller that builds ``X`` for this solver
@@ -160,6 +181,14 @@ class CoordinateDescent(BaseSolver):
         self.anderson = anderson
         self.precompute = precompute
         self.warn = warn
+
+    def gram_budget(self):
+        """``(max_iter, max_iter * max_epochs)``: a round for each working set, its
+        budget in all; None with ``precompute=False`` (no Gram matrix asked for). See
+        :meth:`BaseSolver.gram_budget`."""
+        if isinstance(self.precompute, (bool, np.bool_)) and not self.precompute:
+            return None
+        return int(self.max_iter), max(1, int(self.max_iter) * int(self.max_epochs))
 
     def _solve(self, pgmap, lam, w):
         self._check_params(pgmap)
@@ -409,7 +438,7 @@ class CoordinateDescent(BaseSolver):
                 violation = max(violation, prob.intercept_violation(a))
             if violation <= tol:
                 break
-            w_new, v, d = w.copy(), np.zeros_like(z), a.copy()
+            w_new, (v, d) = w.copy(), prob.model_start(z, a)
             model_tol = max(self.inner_ratio * violation, prob.rounding(a))
             epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
                                            self.max_epochs - epochs)

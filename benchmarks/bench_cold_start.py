@@ -1,0 +1,75 @@
+"""Cold start: import + first fit of the demo problem in a fresh process.
+
+Each run is a new Python process that imports skhypergrad and fits
+``ElasticNetHyperGrad`` (and ``LassoHyperGrad``) on diabetes (``KFold(5)``,
+shuffled with seed 0), timed from the process start:
+
+- **cold**: ``NUMBA_CACHE_DIR`` set to a new empty directory, so every numba kernel
+  the fit calls is compiled;
+- **warm**: the same directory again (the kernels load from the cache), the state a
+  user is in from the second run on.
+
+Reported: wall seconds of the import, of the first fit and of the whole process, and
+the number of kernels compiled (the cache's index files). Targets (issue "fast where
+users are"): cold import + first fit under 3 s, warm first fit under 1 s.
+
+Run ``python benchmarks/bench_cold_start.py [--repeat N]``.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CHILD = r"""
+import json, time
+t0 = time.perf_counter()
+import numpy as np
+from sklearn.datasets import load_diabetes
+from sklearn.model_selection import KFold
+import skhypergrad
+t_import = time.perf_counter()
+X, y = load_diabetes(return_X_y=True)
+cv = KFold(5, shuffle=True, random_state=0)
+skhypergrad.ElasticNetHyperGrad(cv=cv).fit(X, y)
+t_enet = time.perf_counter()
+skhypergrad.LassoHyperGrad(cv=cv).fit(X, y)
+t_lasso = time.perf_counter()
+print(json.dumps({"import": t_import - t0, "enet": t_enet - t_import,
+                  "lasso": t_lasso - t_enet}))
+"""
+
+
+def run(cache_dir):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), OMP_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    import time
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", CHILD], env=env, check=True,
+                         capture_output=True, text=True)
+    total = time.perf_counter() - start
+    times = json.loads(out.stdout.strip().splitlines()[-1])
+    times["process"] = total
+    times["kernels"] = len(list(Path(cache_dir).rglob("*.nbi")))
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="cold/warm pairs to run")
+    args = parser.parse_args()
+    print(f"{'':<8}{'import s':>10}{'enet fit s':>12}{'lasso fit s':>13}{'process s':>11}"
+          f"{'kernels':>9}")
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory() as cache:
+            for label in ("cold", "warm"):
+                t = run(cache)
+                print(f"{label:<8}{t['import']:>10.2f}{t['enet']:>12.2f}{t['lasso']:>13.2f}"
+                      f"{t['process']:>11.2f}{t['kernels']:>9}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

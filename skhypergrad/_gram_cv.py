@@ -1,0 +1,252 @@
+r"""Criterion evaluations of small dense least-squares problems as one compiled call.
+
+When the datafit declares ``least_squares`` (one output, no hyperparameters of its
+own), ``X`` is dense with at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES`
+columns, the penalty is an elastic net with a diagonal prox Jacobian, the solver
+allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
+engine computes the implicit hypergradient at the solution
+(:attr:`~skhypergrad.hypergrad.BaseEngine.implicit_at_solution`), a criterion
+evaluation of :class:`~skhypergrad.criteria.CrossVal` or
+:class:`~skhypergrad.criteria.HeldOut` is the compiled
+:func:`~skhypergrad._gram_cv_kernel.gram_cv_evaluate` on the folds' Gram matrices,
+formed once per search (:class:`GramFolds`): every fold's warm-started solve to the
+solver's ``tol``, its held-out mean squared error and its exact hypergradient, with no
+Python work per fold.
+
+Each fold is the centred problem of :mod:`skhypergrad._design` (training columns and
+target minus their training means, so the intercept is 0 at the optimum), its
+held-out rows read with the training means: the same problems, solutions and
+hypergradients as the maps of :func:`~skhypergrad._folds._fold_problem`. The warm
+starts are the criterion's :class:`~skhypergrad.criteria.InnerState` (the model's own
+``[coef, intercept]``).
+"""
+
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
+
+from ._compact_states import _expand
+from ._design import GRAM_MAX_FEATURES
+from ._gram_cv_kernel import NOT_CONVERGED, SINGULAR, gram_cv_evaluate
+from .hypergrad import BaseEngine
+from .solvers._base import BaseSolver
+
+__all__ = ["GramFolds", "GramOutcome", "gram_path_applies", "cv_gram_folds",
+           "heldout_gram_folds", "evaluate_gram_folds", "gram_fit"]
+
+#: largest memory of the folds' Gram matrices (``K p^2`` doubles)
+GRAM_FOLDS_BYTES = 512 * 2**20
+
+
+class GramFolds(NamedTuple):
+    """What the compiled evaluation reads of the folds (see
+    :func:`~skhypergrad._gram_cv_kernel.gram_cv_evaluate` for the shapes)."""
+
+    G: np.ndarray
+    c: np.ndarray
+    gamma: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    starts: np.ndarray
+    mu: np.ndarray
+    ybar: np.ndarray
+    #: the training means of the columns and the target in the data's own frame (``mu``
+    #: and ``ybar`` are those of the frame ``X_test`` and ``y_test`` are stored in)
+    offset: np.ndarray
+    target_offset: np.ndarray
+    fit_intercept: bool
+
+
+class GramOutcome(NamedTuple):
+    """Per evaluated fold: held-out MSE, gradient in ``lam`` (None without), the new
+    warm start ``[coef, intercept]``, epochs, engine iterations and residual."""
+
+    value: float
+    grad: object
+    w: np.ndarray
+    n_iter: int
+    n_iter_engine: int
+    engine_residual: float
+
+
+def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
+    """Whether an evaluation of ``model`` on ``X`` with ``solver`` and ``engine`` (None:
+    the value alone) over ``n_folds`` folds, scored by the held-out loss ``loss`` (a
+    resolved name), runs compiled (see the module docstring); never with sample
+    weights (``weighted``)."""
+    datafit, penalty = model.get_datafit(), model.get_penalty()
+    if weighted or loss != "squared" or sp.issparse(X) or not datafit.least_squares \
+            or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
+        return False
+    if not penalty.has_l1 or not penalty.diagonal_jacobian or penalty.group_rows:
+        return False
+    p = X.shape[1]
+    if p > GRAM_MAX_FEATURES or n_folds * p * p * 8 > GRAM_FOLDS_BYTES:
+        return False
+    if not isinstance(solver, BaseSolver) or solver.gram_budget() is None:
+        return False
+    return engine is None or (isinstance(engine, BaseEngine) and engine.implicit_at_solution)
+
+
+def _fold_gram(Xc_rows, yc_rows, fit_intercept):
+    """``(G, c, gamma, mean_x, mean_y)`` of training rows (already shifted by a common
+    vector), centred by their own means when ``fit_intercept``."""
+    n = Xc_rows.shape[0]
+    mx = Xc_rows.mean(axis=0) if fit_intercept else np.zeros(Xc_rows.shape[1])
+    my = float(yc_rows.mean()) if fit_intercept else 0.0
+    Xr, yr = Xc_rows - mx, yc_rows - my
+    return Xr.T @ Xr / n, Xr.T @ yr / n, float(yr @ yr) / n, mx, my
+
+
+def _distinct(rows, n):
+    """Whether the indices ``rows`` (in ``[0, n)``) are all different."""
+    seen = np.zeros(n, dtype=bool)
+    seen[rows] = True
+    return int(np.count_nonzero(seen)) == rows.shape[0]
+
+
+def cv_gram_folds(X, y, splits, fit_intercept):
+    r""":class:`GramFolds` of the cross-validation ``splits`` of dense ``X`` and ``y``.
+
+    With :math:`X_c` and :math:`y_c` centred as a whole (when ``fit_intercept``), a
+    fold whose training rows are the complement of its test rows :math:`T` gets its
+    sums from those of all rows minus the test rows' (:math:`X_c^T X_c - X_{c,T}^T
+    X_{c,T}`: one product with each small test block, whose sum is the total when the
+    test blocks partition the rows, as K-fold's), then is centred by its own means
+    :math:`m`: :math:`G = S / n_k - m m^T`. Other splits are computed from their
+    training rows. The held-out rows are kept centred as a whole (the kernel's ``mu``
+    is then :math:`m`), copied once: no centred copy of all of ``X`` is made.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n, p = X.shape
+    K = len(splits)
+    mu0 = X.mean(axis=0) if fit_intercept else np.zeros(p)
+    y0 = float(y.mean()) if fit_intercept else 0.0
+    yc = y - y0
+    tests = [test for _, test in splits]
+    order = np.concatenate(tests)
+    X_test = X[order]
+    X_test -= mu0
+    y_test = yc[order]
+    starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
+    blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
+    # the test blocks' Gram matrices, for the folds trained on the rest of the rows
+    rest = [train.shape[0] + test.shape[0] == n and _distinct(test, n)
+            for train, test in splits]
+    grams = [XT.T @ XT if r else None for XT, r in zip(blocks, rest)]
+    totals = None
+    if any(rest):
+        in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
+        if in_blocks.shape[0] == n and _distinct(in_blocks, n):
+            G_all = sum(g for g in grams if g is not None)
+        else:
+            Xc = X - mu0
+            G_all = Xc.T @ Xc
+        # X_c^T 1 = 0 and 1^T y_c = 0 (up to rounding, summed as the blocks are)
+        colsum = sum(XT.sum(axis=0) for XT, r in zip(blocks, rest) if r) \
+            if in_blocks.shape[0] == n else (X - mu0).sum(axis=0)
+        totals = (G_all, colsum, X.T @ yc, float(yc.sum()), float(yc @ yc))
+    G = np.empty((K, p, p))
+    c = np.empty((K, p))
+    gamma = np.empty(K)
+    m_all = np.empty((K, p))
+    my_all = np.empty(K)
+    for k, (train, test) in enumerate(splits):
+        n_k = train.shape[0]
+        if not rest[k]:
+            G[k], c[k], gamma[k], m, my = _fold_gram(X[train] - mu0, yc[train],
+                                                     fit_intercept)
+        else:
+            XT, yT = blocks[k], y_test[starts[k]:starts[k + 1]]
+            m = (totals[1] - XT.sum(axis=0)) / n_k
+            my = (totals[3] - yT.sum()) / n_k
+            if not fit_intercept:
+                m, my = np.zeros(p), 0.0
+            G[k] = (totals[0] - grams[k]) / n_k - np.outer(m, m)
+            c[k] = (totals[2] - XT.T @ yT) / n_k - m * my
+            gamma[k] = (totals[4] - float(yT @ yT)) / n_k - my * my
+        m_all[k], my_all[k] = m, my
+    return GramFolds(G, c, gamma, X_test, y_test, starts, m_all, my_all, mu0 + m_all,
+                     y0 + my_all, bool(fit_intercept))
+
+
+def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
+    """:class:`GramFolds` of one problem: trained on ``(X, y)``, scored on ``(X_val,
+    y_val)`` (dense)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    G, c, gamma, mx, my = _fold_gram(X, y, fit_intercept)
+    return GramFolds(G[None], c[None], np.array([gamma]),
+                     np.ascontiguousarray(X_val, dtype=np.float64),
+                     np.ascontiguousarray(y_val, dtype=np.float64),
+                     np.array([0, X_val.shape[0]], dtype=np.int64), mx[None],
+                     np.array([my]), mx[None], np.array([my]), bool(fit_intercept))
+
+
+def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, folds):
+    """The folds ``folds`` of ``data`` (a :class:`GramFolds`) at ``lam``: a list of
+    :class:`GramOutcome`, or None when the compiled path does not apply at this ``lam``
+    (an L1 weight of 0 without L2) or a support's system is singular (the caller then
+    evaluates as usual).
+
+    ``warm`` are the warm starts of every fold (the model's ``[coef, intercept]``, or
+    None for zeros); ``solver`` gives ``tol``,
+    the budget (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and ``warn``
+    (a :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached when a fold
+    stops above ``tol``).
+    """
+    K, p = data.c.shape
+    l1, l2 = penalty.weights(lam, p)
+    l1 = np.array(l1, dtype=np.float64)  # a writable, contiguous copy of a broadcast view
+    l2 = float(l2)
+    if l2 <= 0.0 and np.min(l1, initial=np.inf) <= 0.0:
+        return None
+    W = np.zeros((K, p))
+    for k in folds:
+        if warm[k] is not None:
+            W[k] = _expand(warm[k])[:p]
+    out_f = [np.zeros(K) for _ in range(4)]  # values, g_l2, gaps, residuals
+    out_i = [np.zeros(K, dtype=np.int64) for _ in range(3)]  # epochs, status, engine
+    g_l1 = np.zeros((K, p))
+    hyper_tol = 1e-10 if engine is None else float(engine.tol)
+    folds = np.asarray(folds, dtype=np.int64)
+    gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test, data.starts,
+                     data.mu, data.ybar, W, l1, l2, penalty.lower, float(solver.tol),
+                     *solver.gram_budget(), bool(compute_grad), hyper_tol, folds,
+                     out_f[0], g_l1, out_f[1], out_i[0], out_f[2], out_i[1], out_i[2],
+                     out_f[3])
+    values, g_l2, gaps, residuals = out_f
+    epochs, status, n_engine = out_i
+    if compute_grad and np.any(status[folds] == SINGULAR):
+        return None
+    stopped = folds[status[folds] == NOT_CONVERGED]
+    if stopped.size and solver.warn:
+        k = stopped[np.argmax(gaps[stopped])]
+        warnings.warn(f"{type(solver).__name__} did not converge in {epochs[k]} epochs "
+                      f"(relative gap {gaps[k]:.2e} > tol {solver.tol:.1e}); increase "
+                      "max_iter, max_epochs or tol.", ConvergenceWarning, stacklevel=4)
+    outcomes = []
+    for k in folds:
+        w = W[k]
+        if data.fit_intercept:
+            w = np.append(w, data.target_offset[k] - data.offset[k] @ w)
+        grad = penalty.weights_vjp(g_l1[k], g_l2[k]) if compute_grad else None
+        outcomes.append(GramOutcome(float(values[k]), grad, w, int(epochs[k]),
+                                    int(n_engine[k]), float(residuals[k])))
+    return outcomes
+
+
+def gram_fit(model, X, y_enc, lam, solver):
+    """``[coef, intercept]`` of ``model`` trained on all of dense ``X`` and the encoded
+    ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate descent on
+    the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
+    :func:`gram_path_applies` for when it applies)."""
+    X = np.asarray(X, dtype=np.float64)
+    data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
+    (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [None], solver, None, False,
+                                 [0])
+    return out.w

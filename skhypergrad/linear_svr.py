@@ -1,0 +1,434 @@
+r"""Linear support vector regression (liblinear's) tuned by hypergradient: ``C`` and ``epsilon``.
+
+scikit-learn's :class:`~sklearn.svm.LinearSVR` (liblinear) fits
+:math:`f(x) = w^T \tilde x` on the rows :math:`\tilde x = [x, s]` (with ``fit_intercept``:
+a synthetic feature of value :math:`s` = ``intercept_scaling``, whose weight is
+*penalized*; the intercept is :math:`s\,w_{p+1}`), by
+
+.. math::
+
+    \min_w \; \tfrac12 \|w\|^2 + \sum_i C_i\,\ell\big(|y_i - w^T \tilde x_i| - \epsilon\big)_+,
+    \qquad C_i = C\,w_i,
+
+:math:`\ell(t) = t` (``loss="epsilon_insensitive"``) or :math:`t^2`
+(``"squared_epsilon_insensitive"``), :math:`w_i` the sample weights. Its dual, in
+:math:`\beta` with :math:`w = \tilde X^T \beta` and :math:`Q = \tilde X \tilde X^T`, is
+
+.. math::
+
+    \min_\beta \; \tfrac12 \beta^T (Q + D) \beta - y^T \beta + \epsilon\|\beta\|_1,
+    \quad |\beta_i| \le U_i,
+
+with :math:`D = 0`, :math:`U_i = C_i` for the first loss and
+:math:`D_{ii} = 1 / (2 C_i)`, :math:`U_i = \infty` for the second (no equality
+constraint: the intercept is a penalized weight). :func:`linear_svr_dual` solves it by
+dual coordinate descent (liblinear's method), each step the prox of
+:math:`\epsilon|\beta_i|` and the clip to :math:`[-U_i, U_i]`, keeping :math:`w`.
+
+**Hypergradient** (exact, on the KKT system): with F the free coefficients
+(:math:`0 < |\beta_i| < U_i`), B those at a bound and :math:`s = \mathrm{sign}\,\beta`,
+:math:`((Q + D)\beta)_F - y_F + \epsilon s_F = 0` gives, for :math:`\lambda = [C, \epsilon]`,
+
+.. math::
+
+    (Q + D)_{FF}\, \partial\beta_F = -\big(Q_{FB}\,\partial\beta_B + s_F\,\partial\epsilon
+    + \partial_C D_{FF}\, \beta_F\,\partial C\big), \qquad
+    \partial_C \beta_B = (w s)_B, \quad \partial_C D = -D / C,
+
+solved once per fold in its adjoint form (for the squared loss through
+:math:`(Q + D)_{FF}^{-1} = D^{-1} - D^{-1}\tilde X_F (I + \tilde X_F^T D^{-1} \tilde X_F)^{-1}
+\tilde X_F^T D^{-1}`, a system of the features' size). The held-out loss is the
+(weighted) mean squared error of :math:`f`.
+"""
+
+import numpy as np
+from numba import njit
+
+from ._kernel_search import Evaluation, kernel_search, log_grid
+
+__all__ = ["LOSSES", "linear_svr_dual", "LinearSVRCriterion", "search_linear_svr",
+           "augment"]
+
+#: the losses of LinearSVR: whether the loss is squared
+LOSSES = {"epsilon_insensitive": False, "squared_epsilon_insensitive": True}
+
+_C_FACTORS = 10.0 ** np.arange(-2, 4.1, 0.5)
+_EPS_FACTORS = np.array([0.001, 0.01, 0.05, 0.1, 0.3, 0.6])
+_C_RANGE = (1e-4, 1e7)
+_EPS_RANGE = (1e-5, 2.0)
+_RTOL = 1e-10
+
+
+def augment(X, intercept_scaling):
+    """``X`` with liblinear's intercept column of value ``intercept_scaling`` (None: no
+    intercept)."""
+    if intercept_scaling is None:
+        return np.ascontiguousarray(X, dtype=np.float64)
+    return np.hstack([X, np.full((X.shape[0], 1), float(intercept_scaling))])
+
+
+@njit(cache=True)
+def _cd(Xa, y, U, d, eps, beta, w, tol, max_epochs, seed):
+    n = Xa.shape[0]
+    gap = np.inf
+    np.random.seed(seed)
+    for epoch in range(max_epochs):
+        gap = 0.0
+        for i in np.random.permutation(n):
+            q = d[i]
+            g = d[i] * beta[i] - y[i]
+            for j in range(Xa.shape[1]):
+                q += Xa[i, j] * Xa[i, j]
+                g += w[j] * Xa[i, j]
+            if q <= 0.0:
+                continue
+            v = beta[i] - g / q
+            m = max(abs(v) - eps / q, 0.0)
+            m = min(m, U[i])
+            b = m if v > 0 else -m
+            delta = b - beta[i]
+            if delta != 0.0:
+                gap = max(gap, abs(delta) * q)
+                beta[i] = b
+                for j in range(Xa.shape[1]):
+                    w[j] += delta * Xa[i, j]
+        if gap < tol:
+            return epoch + 1, gap
+    return max_epochs, gap
+
+
+def _step_gap(Xa, y, U, d, eps, beta, w):
+    """The largest coordinate step of an epoch from ``beta``, times its curvature (0 exactly
+    at the solution)."""
+    q = np.einsum("ij,ij->i", Xa, Xa) + d
+    G = Xa @ w + d * beta - y
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = beta - G / q
+        b = np.sign(v) * np.minimum(np.maximum(np.abs(v) - eps / q, 0.0), U)
+    return float(np.max(np.where(q > 0, np.abs(b - beta) * q, 0.0), initial=0.0))
+
+
+def _face_step(XF, dF, g):
+    r"""The step to the minimizer of the objective on a face, :math:`-M^+ g` with
+    :math:`M = X_F X_F^T + D_F` and ``g`` the face's gradient, and its largest length (1);
+    or, when the face has no minimizer (``g`` not in the range of a singular :math:`M`),
+    the descent direction of zero curvature :math:`-(I - M M^+)\,g` and no largest
+    length. For :math:`D_F = 0` through the thin SVD of :math:`X_F`: a cost of
+    :math:`O(|F| p^2)`, not :math:`O(|F|^3)`."""
+    if np.any(dF):
+        M = XF @ XF.T
+        M[np.diag_indices_from(M)] += dF
+        return np.linalg.solve(M, -g), 1.0
+    U, S, _ = np.linalg.svd(XF, full_matrices=False)
+    keep = S > S[0] * max(XF.shape) * np.finfo(float).eps
+    U, S = U[:, keep], S[keep]
+    Ug = U.T @ g
+    null = g - U @ Ug
+    if np.linalg.norm(null) > 1e-9 * (np.linalg.norm(g) + 1e-300):
+        return -null, np.inf
+    return -(U @ (Ug / S ** 2)), 1.0
+
+
+def _active_set(Xa, y, U, d, eps, beta, tol, max_iter):
+    r"""Finish the dual from the feasible ``beta`` by a primal active-set method.
+
+    The free coefficients F (signs kept) are moved toward the minimizer of the objective
+    on their face, :math:`((Q + D)\beta)_F = y_F - \epsilon s_F` (along a direction of
+    zero curvature when that face has no minimizer), as far as the signs and bounds
+    allow; a coefficient reaching 0 or a bound leaves F; at the face's minimizer, the
+    coefficient that violates its optimality condition most (by more than ``tol``)
+    enters F. Each step decreases the objective: a finite method, exact where the
+    descent is slow (the epsilon-insensitive loss at large ``C``, a dual of rank
+    ``p + 1``).
+
+    Returns
+    -------
+    beta : ndarray
+    converged : bool
+    """
+    beta = beta.copy()
+    sign = np.sign(beta)
+    free = (beta != 0) & (np.abs(beta) < U)
+    for _ in range(max_iter):
+        F = np.flatnonzero(free)
+        w = Xa.T @ beta
+        G = Xa @ w + d * beta - y  # gradient of the smooth part
+        if F.shape[0]:
+            g = G[F] + eps * sign[F]
+            step, t_max = _face_step(Xa[F], d[F], g)
+            # ratio test: keep the signs and the bounds
+            t, block = t_max, -1
+            for j, i in enumerate(F):
+                if step[j] * sign[i] < 0:
+                    ti = -beta[i] / step[j]
+                elif step[j] != 0:
+                    ti = (sign[i] * U[i] - beta[i]) / step[j]
+                else:
+                    continue
+                if ti < t:
+                    t, block = ti, i
+            if not np.isfinite(t):
+                return beta, False
+            beta[F] += t * step
+            if block >= 0:
+                if abs(beta[block]) >= U[block] * (1 - 1e-12):
+                    beta[block] = sign[block] * U[block]
+                else:
+                    beta[block] = 0.0
+                    sign[block] = 0.0
+                free[block] = False
+                continue
+            G = Xa @ (Xa.T @ beta) + d * beta - y
+        # the coefficients off F: at 0, |G_i| <= eps; at +U, G_i + eps <= 0; at -U,
+        # G_i - eps >= 0
+        viol = np.where(beta == 0, np.abs(G) - eps,
+                        np.where(beta > 0, G + eps, -(G - eps)))
+        viol[free] = -np.inf
+        i = int(np.argmax(viol))
+        if viol[i] <= tol:
+            return beta, True
+        if beta[i] == 0:
+            sign[i] = -np.sign(G[i])
+        free[i] = True
+    return beta, False
+
+
+def _newton_squared(Xa, y, C, eps, w, tol, max_iter=200):
+    r"""The squared loss's primal :math:`\tfrac12\|w\|^2 + \sum_i C_i (|r_i| - \epsilon)_+^2`
+    (:math:`r = y - \tilde X w`, a convex piecewise quadratic) by generalized Newton steps
+    with backtracking, from ``w``; its dual point is
+    :math:`\beta_i = 2 C_i (|r_i| - \epsilon)_+ \mathrm{sign}\, r_i` (:math:`w = \tilde
+    X^T \beta`). Returns ``(beta, w)``, stopped at a gradient norm below ``tol`` or after
+    a full step that keeps the active residuals (:math:`|r_i| > \epsilon`): the exact
+    minimizer of that quadratic piece."""
+    def parts(w):
+        r = y - Xa @ w
+        m = np.maximum(np.abs(r) - eps, 0.0)
+        return 0.5 * float(w @ w) + float(C @ (m * m)), 2.0 * C * m * np.sign(r)
+
+    f, beta = parts(w)
+    for _ in range(max_iter):
+        grad = w - Xa.T @ beta
+        if np.linalg.norm(grad) <= tol:
+            break
+        active = beta != 0
+        H = Xa[active].T @ (2.0 * C[active, None] * Xa[active])
+        H[np.diag_indices_from(H)] += 1.0
+        step = -np.linalg.solve(H, grad)
+        t, slope = 1.0, float(grad @ step)
+        while True:
+            f_new, beta_new = parts(w + t * step)
+            if f_new <= f + 1e-4 * t * slope or t < 1e-12:
+                break
+            t *= 0.5
+        w, f, beta = w + t * step, f_new, beta_new
+        if t == 1.0 and np.array_equal(beta != 0, active):
+            break  # the minimizer of the quadratic piece, which is still the active one
+    return beta, Xa.T @ beta
+
+
+def linear_svr_dual(Xa, y, C, epsilon, squared, beta0=None, tol=1e-12, max_epochs=100_000):
+    r"""Solve LinearSVR's dual (module docstring).
+
+    The squared loss is solved in the primal by generalized Newton steps (a system of the
+    features' size each), its dual point read from the residuals (then dual coordinate
+    descent if that is not yet within ``tol``). The epsilon-insensitive loss by dual
+    coordinate descent (liblinear's method): every 20 epochs an active-set method is run from
+    the descent's point, and its result kept (ending the descent) when it satisfies the
+    optimality conditions: the descent is slow where the dual is degenerate (large
+    ``C``: a quadratic of rank ``p + 1``), the active-set method exact.
+
+    Parameters
+    ----------
+    Xa : ndarray of shape (n, p)
+        Rows with the intercept column if any (:func:`augment`).
+    y : ndarray of shape (n,)
+    C : ndarray of shape (n,)
+        :math:`C_i = C w_i` (positive).
+    epsilon : float
+    squared : bool
+        The squared epsilon-insensitive loss.
+    beta0 : ndarray of shape (n,), default=None
+        Warm start (clipped to the bounds).
+    tol : float, default=1e-12
+        Largest change of a coordinate in an epoch, times its curvature, at which the
+        descent stops (0 exactly at the solution), relative to :math:`\max(1, \|y\|_\infty)`.
+    max_epochs : int, default=100_000
+
+    Returns
+    -------
+    beta : ndarray of shape (n,)
+    w : ndarray of shape (p,)
+        :math:`\tilde X^T \beta`.
+    """
+    C = np.asarray(C, dtype=np.float64)
+    d = 0.5 / C if squared else np.zeros_like(C)
+    U = np.full_like(C, np.inf) if squared else C
+    beta = np.zeros(y.shape[0]) if beta0 is None else np.clip(beta0, -U, U)
+    Xa = np.ascontiguousarray(Xa, dtype=np.float64)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    w = Xa.T @ beta
+    tol = tol * max(1.0, float(np.max(np.abs(y))))
+    epochs, gap = 0, np.inf
+    if squared:  # exact in a few steps of the features' size
+        beta[:], w[:] = _newton_squared(Xa, y, C, float(epsilon), w, 1e-3 * tol)
+        gap = _step_gap(Xa, y, U, d, epsilon, beta, w)
+    while epochs < max_epochs and gap >= tol:
+        n, gap = _cd(Xa, y, U, d, float(epsilon), beta, w, tol, min(20, max_epochs - epochs),
+                     epochs)
+        epochs += n
+        if gap < tol:
+            break
+        if not squared:
+            finished, ok = _active_set(Xa, y, U, d, epsilon, beta, tol, 10 * y.shape[0])
+            if ok:
+                w_f = Xa.T @ finished
+                gap_f = _step_gap(Xa, y, U, d, epsilon, finished, w_f)
+                if gap_f < tol:
+                    beta[:], w[:], gap = finished, w_f, gap_f
+                    break
+    if gap >= tol:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        warnings.warn(f"LinearSVR's dual coordinate descent stopped after {epochs} epochs "
+                      f"with a step of {gap:.3g} (asked: below {tol:.3g}).",
+                      ConvergenceWarning, stacklevel=2)
+    return beta, w
+
+
+class _Fold:
+    def __init__(self, data, intercept_scaling):
+        self.Xa = augment(data.X_train, intercept_scaling)
+        self.Xv = augment(data.X_test, intercept_scaling)
+        self.y_train = data.y_train
+        self.y_test = data.y_test
+        n, n_v = data.y_train.shape[0], data.y_test.shape[0]
+        self.w = np.ones(n) if data.w_train is None else data.w_train
+        v = np.ones(n_v) if data.w_test is None else data.w_test
+        self.v = v / np.sum(v)
+        self.beta = None
+        self.coef = None
+        self.C = None
+
+
+class LinearSVRCriterion:
+    r"""Mean over folds of LinearSVR's held-out squared error and its exact gradient.
+
+    Parameters
+    ----------
+    folds : list of FoldData
+        Dense rows; ``w_train`` (:math:`C_i = C w_i`) and ``w_test`` (the weights of the
+        held-out error) are read.
+    squared : bool
+        The squared epsilon-insensitive loss.
+    intercept_scaling : float or None
+        Value of liblinear's intercept column (None: no intercept).
+    tol : float, default=1e-12
+        Of :func:`linear_svr_dual`.
+
+    Notes
+    -----
+    ``lam`` is ``[C, epsilon]``.
+    """
+
+    def __init__(self, folds, squared, intercept_scaling, tol=1e-12):
+        self.folds = [_Fold(f, intercept_scaling) for f in folds]
+        self.squared = squared
+        self.tol = tol
+
+    def solution(self, k, lam):
+        """``(beta, w)`` of fold ``k`` at ``lam`` (warm-started from the fold's last, kept as
+        the fold's ``beta`` and ``coef``)."""
+        C, eps = float(lam[0]), float(lam[1])
+        f = self.folds[k]
+        beta0 = None if f.beta is None else f.beta * (C / f.C)
+        beta, w = linear_svr_dual(f.Xa, f.y_train, C * f.w, eps, self.squared, beta0,
+                                  self.tol)
+        f.beta, f.coef, f.C = beta, w, C
+        return beta, w
+
+    def fold(self, k, lam):
+        """``(loss, grad)`` of fold ``k`` at ``lam``."""
+        C = float(lam[0])
+        f = self.folds[k]
+        beta, w = self.solution(k, lam)
+        r = f.Xv @ w - f.y_test
+        g = 2.0 * f.v * r
+        dl_dw = f.Xv.T @ g  # d loss / d beta = Xa dl_dw
+        s = np.sign(beta)
+        grad = np.zeros(2)
+        Cs = C * f.w
+        if self.squared:
+            F = np.flatnonzero(np.abs(beta) > 0)
+            if F.shape[0]:
+                XF = f.Xa[F]
+                dinv = 2.0 * Cs[F]  # D^{-1}
+                rhs = XF @ dl_dw
+                # (XF XF^T + D)^{-1} rhs by Woodbury
+                small = np.eye(XF.shape[1]) + XF.T @ (dinv[:, None] * XF)
+                a = dinv * rhs - dinv * (XF @ np.linalg.solve(small, XF.T @ (dinv * rhs)))
+                Dbeta = beta[F] / dinv
+                grad[0] = float(a @ Dbeta) / C
+                grad[1] = -float(a @ s[F])
+        else:
+            free = (np.abs(beta) > _RTOL * Cs) & (np.abs(beta) < Cs * (1 - _RTOL))
+            bound = np.abs(beta) >= Cs * (1 - _RTOL)
+            F, B = np.flatnonzero(free), np.flatnonzero(bound)
+            ws = f.w * s
+            dl_dbeta_B = f.Xa[B] @ dl_dw
+            grad[0] = float(dl_dbeta_B @ ws[B])
+            if F.shape[0]:
+                XF = f.Xa[F]
+                a = np.linalg.lstsq(XF @ XF.T, XF @ dl_dw, rcond=None)[0]
+                grad[0] -= float(a @ (XF @ (f.Xa[B].T @ ws[B])))
+                grad[1] = -float(a @ s[F])
+        return float(f.v @ (r * r)), grad
+
+    def __call__(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
+        negated losses)."""
+        out = [self.fold(k, lam) for k in range(len(self.folds))]
+        losses = np.array([o[0] for o in out])
+        return Evaluation(float(losses.mean()), np.mean([o[1] for o in out], axis=0), losses,
+                          -losses)
+
+
+def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_iter=30,
+                      tol=1e-4, callback=None, criterion=None):
+    """Scan then descend LinearSVR's cross-validated squared error.
+
+    ``C`` is scanned from 0.01 to 1e4 times :math:`1 / (n\\,\\overline{\\|\\tilde x\\|^2})`
+    (where the penalty and the loss weigh alike), ``epsilon`` at 0.001, 0.01, 0.1 and 0.5
+    times the standard deviation of the targets.
+
+    Parameters
+    ----------
+    folds : list of FoldData
+    squared : bool
+    intercept_scaling : float or None
+    optimizer : str or optimizer, default="lbfgs"
+    max_iter : int, default=30
+    tol : float, default=1e-4
+    callback : callable, default=None
+    criterion : callable, default=None
+        ``LinearSVRCriterion -> (lam -> Evaluation)``: what is searched (the criterion
+        itself when None).
+
+    Returns
+    -------
+    history : list of dict
+        ``lam`` is ``[C, epsilon]``.
+    n_iter : int
+    """
+    Xa = augment(folds[0].X_train, intercept_scaling)
+    c0 = 1.0 / (Xa.shape[0] * max(float(np.mean(np.einsum("ij,ij->i", Xa, Xa))), 1e-12))
+    scale = float(np.std(folds[0].y_train)) or 1.0
+    evaluate = LinearSVRCriterion(folds, squared, intercept_scaling)
+    if criterion is not None:
+        evaluate = criterion(evaluate)
+    grid = log_grid([scale * _EPS_FACTORS, c0 * _C_FACTORS])[:, ::-1]  # C fastest
+    lo = np.array([c0 * _C_RANGE[0], scale * _EPS_RANGE[0]])
+    hi = np.array([c0 * _C_RANGE[1], scale * _EPS_RANGE[1]])
+    return kernel_search(evaluate, grid, (lo, hi), optimizer, max_iter, tol, callback)

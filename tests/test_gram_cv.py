@@ -1,0 +1,154 @@
+"""The compiled criterion evaluation of small dense least-squares problems
+(:mod:`skhypergrad._gram_cv`): the same values, gradients and warm starts as the
+Python path (fold maps, coordinate descent, AID-CG), a warning when a fold's solve
+stops above ``tol``, and the conditions under which it runs."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
+
+import skhypergrad.criteria as criteria
+from skhypergrad._gram_cv import gram_path_applies
+from skhypergrad.criteria import CrossVal, HeldOut
+from skhypergrad.hypergrad import get_engine
+from skhypergrad.models import InnerModel
+from skhypergrad.solvers import CoordinateDescent, ProxGradient
+
+
+def _tables():
+    X, y = load_diabetes(return_X_y=True)
+    poly = PolynomialFeatures(2, include_bias=False).fit_transform(X)
+    Xw, yw = make_regression(60, 80, n_informative=8, noise=1.0, random_state=0)
+    return {"diabetes": (X, y),
+            "poly2": (StandardScaler().fit_transform(poly), y),
+            "p>n": (Xw, yw)}
+
+
+TABLES = _tables()
+MODELS = {"enet": (InnerModel("quadratic", "elasticnet", fit_intercept=True), [0.05, 0.01]),
+          "lasso": (InnerModel("quadratic", "l1", fit_intercept=True), [0.05]),
+          "positive": (InnerModel("quadratic", "elasticnet", fit_intercept=True,
+                                  positive=True), [0.05, 0.01]),
+          "no intercept": (InnerModel("quadratic", "elasticnet"), [0.05, 0.01])}
+
+
+def _lam(X, y, scale):
+    return np.asarray(scale) * np.abs(X.T @ (y - y.mean())).max() / X.shape[0]
+
+
+@pytest.fixture
+def compiled_calls(monkeypatch):
+    calls = []
+    original = criteria.evaluate_gram_folds
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(criteria, "evaluate_gram_folds", counting)
+    return calls
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+@pytest.mark.parametrize("name", list(MODELS))
+def test_cross_validation_matches_the_python_path(table, name, compiled_calls):
+    X, y = TABLES[table]
+    model, scale = MODELS[name]
+    lam = _lam(X, y, scale)
+    crit = CrossVal(cv=4)
+    fast = crit.value_and_grad(model, X, y, lam, solver=CoordinateDescent(tol=1e-12),
+                               engine="aid-cg")
+    assert compiled_calls
+    # the Python path (no Gram epochs) from the compiled solutions: its solver finds
+    # them solved (no epoch), its engine and held-out loss give the same numbers
+    python = CoordinateDescent(tol=1e-12, precompute=False)
+    at = crit.value_and_grad(model, X, y, lam, solver=python, engine="aid-cg",
+                             state=fast.state)
+    assert np.all(at.n_iter == 0)
+    np.testing.assert_allclose(fast.value, at.value, rtol=1e-10)
+    np.testing.assert_allclose(fast.values, at.values, rtol=1e-10)
+    np.testing.assert_allclose(fast.grad, at.grad, rtol=1e-10,
+                               atol=1e-10 * np.max(np.abs(at.grad)))
+    # from a cold start both solve to tol: the same point to the solvers' accuracy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a stalled gap at 1e-12
+        cold = crit.value_and_grad(model, X, y, lam, solver=python, engine="aid-cg")
+    np.testing.assert_allclose(fast.value, cold.value, rtol=1e-6)
+    np.testing.assert_allclose(fast.grad, cold.grad, rtol=1e-4,
+                               atol=1e-4 * np.max(np.abs(cold.grad)))
+    for a, b in zip(fast.state, at.state):
+        np.testing.assert_allclose(a.w, b.w, rtol=1e-10, atol=1e-10 * np.max(np.abs(b.w)))
+
+
+def test_heldout_matches_the_python_path_and_finite_differences(compiled_calls):
+    X, y = TABLES["diabetes"]
+    model = MODELS["enet"][0]
+    lam = _lam(X, y, [0.01, 0.002])  # no support change within the finite differences
+    crit = HeldOut(X[:120], y[:120])
+    solver = CoordinateDescent(tol=1e-14)
+    fast = crit.value_and_grad(model, X[120:], y[120:], lam, solver=solver, engine="aid-fp")
+    at = crit.value_and_grad(model, X[120:], y[120:], lam,
+                             solver=CoordinateDescent(tol=1e-14, precompute=False),
+                             engine="aid-cg", state=fast.state)
+    assert compiled_calls and np.all(at.n_iter == 0)
+    np.testing.assert_allclose(fast.value, at.value, rtol=1e-10)
+    np.testing.assert_allclose(fast.grad, at.grad, rtol=1e-10)
+    # values to rounding (a gap of 1e-14 moves them by up to 1e-9): those of the
+    # evaluations with a gradient, which end on the exact solution of their support
+    h = 1e-4
+    for i in range(2):
+        e = np.zeros(2)
+        e[i] = h
+        up, down = (crit.value_and_grad(model, X[120:], y[120:], lam * np.exp(s * e),
+                                        solver=solver, engine="aid-cg",
+                                        state=fast.state).value for s in (1, -1))
+        np.testing.assert_allclose(fast.grad[i], (up - down) / (2 * h), rtol=1e-6)
+
+
+def test_a_fold_stopped_at_its_budget_warns_with_the_gap():
+    X, y = TABLES["poly2"]
+    model, scale = MODELS["lasso"]
+    solver = CoordinateDescent(tol=1e-12, max_iter=1, max_epochs=2)
+    with pytest.warns(ConvergenceWarning, match=r"did not converge in 2 epochs \(relative "
+                                                 r"gap [0-9.e+-]+ > tol 1.0e-12\)"):
+        res = CrossVal(cv=3).value(model, X, y, _lam(X, y, [0.01]), solver=solver)
+    assert np.all(res.n_iter == 2)
+
+
+def test_value_on_folds_keeps_the_other_folds_states(compiled_calls):
+    X, y = TABLES["diabetes"]
+    model, scale = MODELS["lasso"]
+    crit = CrossVal(cv=5)
+    solver = CoordinateDescent(tol=1e-10)
+    full = crit.value(model, X, y, _lam(X, y, scale), solver=solver)
+    part = crit.value_on_folds(model, X, y, _lam(X, y, [0.02]), [1, 3], solver=solver,
+                               state=full.state)
+    assert compiled_calls and part.values.shape == (2,)
+    for k in (0, 2, 4):
+        np.testing.assert_array_equal(part.state[k].w, full.state[k].w)
+    ref = crit.value(model, X, y, _lam(X, y, [0.02]), solver=solver)
+    np.testing.assert_allclose(part.values, ref.values[[1, 3]], rtol=1e-8)
+
+
+def test_when_the_compiled_path_runs():
+    X, y = TABLES["diabetes"]
+    enet = MODELS["enet"][0]
+    cd = CoordinateDescent()
+    run = gram_path_applies(enet, X, cd, get_engine("aid-cg"), 5, "squared")
+    assert run and gram_path_applies(enet, X, cd, None, 5, "squared")
+    assert gram_path_applies(enet, X, cd, get_engine("aid-fp"), 5, "squared")
+    # the engine must return the implicit hypergradient at the solution, the solver
+    # allow Gram epochs, the datafit be least squares, unweighted, on dense X
+    assert not gram_path_applies(enet, X, cd, get_engine("itd"), 5, "squared")
+    assert not gram_path_applies(enet, X, CoordinateDescent(precompute=False), None, 5,
+                                 "squared")
+    assert not gram_path_applies(enet, X, ProxGradient(), None, 5, "squared")
+    assert not gram_path_applies(enet, X, cd, None, 5, "squared", weighted=True)
+    logistic = InnerModel("logistic", "l1", fit_intercept=True).bind(y > np.median(y))
+    assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
+    import scipy.sparse as sp
+    assert not gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
