@@ -6,6 +6,7 @@ import numbers
 from sklearn.utils import check_array
 
 from ._base import default_solver
+from ._linear_adapters import linear_adapter, supported_names
 from ._validation import check_cv_size, check_sparse_structure, check_X_y, named
 from .criteria import BaseCriterion, CrossVal, HeldOut
 from .hypergrad import get_engine
@@ -51,6 +52,9 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     ``LogisticRegression(C, l1_ratio=\rho)``     :math:`[\rho/(Cn),\ (1-\rho)/(Cn)]`
     ``LogisticRegression(C)``, L2                :math:`[1/(Cn)]`
     ``Ridge(alpha)``, ``RidgeClassifier``        :math:`[\alpha/n]`
+    ``LinearSVC(C, fit_intercept=False)``        :math:`[1/(Cn)]`
+    ``PoissonRegressor(alpha)``, Gamma, Tweedie  :math:`[\alpha]`
+    ``HuberRegressor(alpha, epsilon)``           :math:`[2\alpha/n,\ \epsilon]`
     ``InnerModel(..., lam=lam)``                 ``lam`` (weighted Lasso: one per feature)
     ===========================================  ===============================================
 
@@ -68,8 +72,10 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
 
     Parameters
     ----------
-    model : Lasso, ElasticNet, Ridge, RidgeClassifier, LogisticRegression or InnerModel
-        scikit-learn estimator (fitted or not; only its parameters are read) or
+    model : scikit-learn linear estimator or InnerModel
+        A single-output scikit-learn estimator of
+        :func:`~skhypergrad.models.from_estimator`'s table (fitted or not; only its
+        parameters are read; ``LinearSVC`` with ``fit_intercept=False``) or
         a :class:`~skhypergrad.models.InnerModel` with ``lam`` set, carrying the
         current hyperparameters.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
@@ -164,16 +170,24 @@ def _inner_tol(tol):
 
 
 def _is_classifier(model):
+    """Whether ``model``'s targets are class labels (its adapter's ``classifier``); a
+    ValueError for an estimator outside the table of adapters, a multi-output one, or
+    liblinear's penalized intercept (a synthetic feature this function does not add)."""
     if isinstance(model, InnerModel):
         return model.is_classifier
-    from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge, RidgeClassifier
-    if isinstance(model, (LogisticRegression, RidgeClassifier)):
-        return True
-    if isinstance(model, (ElasticNet, Ridge)):   # Lasso too
-        return False
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier "
-                     f"or LogisticRegression, or a skhypergrad InnerModel; got "
-                     f"{type(model).__name__}.")
+    adapter = linear_adapter(model)
+    name = type(model).__name__
+    if adapter is None:
+        raise ValueError(f"model must be a scikit-learn {supported_names()}, or a "
+                         f"skhypergrad InnerModel; got {name}.")
+    if adapter.multi_output:
+        raise ValueError(f"model: {name} has several outputs, which hypergradient does not "
+                         "take; use HyperGradSearchCV or the multi-task estimators.")
+    if adapter.column(model) is not None:
+        raise ValueError(f"model: {name}(fit_intercept=True) penalizes its intercept as the "
+                         "weight of a synthetic feature; pass fit_intercept=False and X with "
+                         "that column (skhypergrad.squared_hinge.append_intercept_column).")
+    return adapter.classifier
 
 
 def _check_criterion(criterion):

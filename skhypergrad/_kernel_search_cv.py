@@ -267,7 +267,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     """
     from sklearn.utils.validation import check_array, column_or_1d
 
-    from .model_selection import _best_index, _store
+    from ._search_results import best_index as _best_index, store as _store
 
     adapter = kernel_adapter(final)
     name = type(final).__name__

@@ -27,12 +27,7 @@ from sklearn.preprocessing import LabelEncoder
 
 from .datafits import BaseDatafit, check_datafit, datafit_class, weighted
 from .fixed_point import ProxGradMap
-from .glm import Tweedie
-from .huber import Huber
-from .penalties import (
-    L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, WeightedL2, check_hyper,
-    enet_lam_from_sklearn, huber_lam_from_sklearn, logistic_lam_from_sklearn, svc_lam_from_sklearn,
-)
+from .penalties import L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, WeightedL2, check_hyper
 
 __all__ = ["InnerModel", "from_estimator"]
 
@@ -319,13 +314,17 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
     model is this one on ``append_intercept_column(X, intercept_scaling)`` when
     the estimator fits an intercept.
 
+    Each supported class has one declared adapter
+    (``ADAPTERS`` of ``skhypergrad._linear_adapters``), which does the conversion; any
+    other estimator raises a ValueError listing the supported ones.
+
     Parameters
     ----------
     estimator : scikit-learn linear model
         ``Lasso``, ``ElasticNet``, ``MultiTaskLasso``, ``MultiTaskElasticNet``,
         ``Ridge``, ``RidgeClassifier``, ``LogisticRegression``, ``LinearSVC``, a
         log-link GLM regressor (``PoissonRegressor``, ``GammaRegressor``,
-        ``TweedieRegressor``) or ``HuberRegressor``.
+        ``TweedieRegressor``) or ``HuberRegressor`` (or a subclass of one).
         Unfitted or fitted; only its parameters are read.
     y : array-like of shape (n_samples,)
         Training targets (their classes for a classifier, their number for ``C``).
@@ -341,199 +340,10 @@ def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):
     InnerModel
         With ``lam`` set, and bound to the classes of ``y`` for a classifier.
     """
-    from sklearn.linear_model import ElasticNet as SkElasticNet
-    from sklearn.linear_model import HuberRegressor
-    from sklearn.linear_model import Lasso as SkLasso
-    from sklearn.linear_model import (LogisticRegression, MultiTaskElasticNet, Ridge,
-                                      RidgeClassifier)
-    from sklearn.svm import LinearSVC
+    from ._linear_adapters import linear_adapter, supported_names
 
-    name = type(estimator).__name__
-    if isinstance(estimator, MultiTaskElasticNet):  # MultiTaskLasso included
-        return _multitask_model(estimator, y)
-    glm = _glm_datafit(estimator)
-    if glm is not None:
-        alpha = float(estimator.alpha)
-        if not alpha > 0:
-            raise ValueError(f"{name} needs alpha > 0 (an L2 penalty to tune), got "
-                             f"alpha={estimator.alpha!r}.")
-        return InnerModel(glm, "l2", bool(estimator.fit_intercept), lam=np.array([alpha]))
-    if isinstance(estimator, (SkLasso, SkElasticNet)):
-        positive = bool(estimator.positive)
-        alpha = float(estimator.alpha)
-        if not alpha > 0:
-            raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
-        if isinstance(estimator, SkLasso):
-            return InnerModel("quadratic", "l1", bool(estimator.fit_intercept),
-                              lam=np.array([alpha]), positive=positive)
-        rho = float(estimator.l1_ratio)
-        if not 0 < rho <= 1:
-            raise ValueError(f"ElasticNet needs 0 < l1_ratio <= 1 (an L1 part), got "
-                             f"l1_ratio={estimator.l1_ratio!r}.")
-        return InnerModel("quadratic", "elasticnet", bool(estimator.fit_intercept),
-                          lam=enet_lam_from_sklearn(alpha, rho), positive=positive)
-    if isinstance(estimator, LogisticRegression):
-        rho = _logistic_l1_ratio(estimator)
-        C = float(estimator.C)
-        if not 0 < C < np.inf:
-            raise ValueError(f"LogisticRegression needs a finite C > 0, got C={estimator.C!r}.")
-        if getattr(estimator, "class_weight", None) is not None and not class_weight_applied:
-            raise ValueError("LogisticRegression(class_weight=...) is not supported here: "
-                             "weigh the samples by class instead.")
-        n = len(y) if n_samples is None else n_samples
-        lam = logistic_lam_from_sklearn(C, rho, n)
-        classes = LabelEncoder().fit(np.asarray(y)).classes_
-        datafit = "logistic" if len(classes) == 2 else "multinomial"
-        if rho == 0.0:
-            return InnerModel(datafit, "l2", bool(estimator.fit_intercept),
-                              lam=lam[1:]).bind(y)
-        if rho == 1.0:
-            return InnerModel(datafit, "l1", bool(estimator.fit_intercept),
-                              lam=lam[:1]).bind(y)
-        return InnerModel(datafit, "elasticnet", bool(estimator.fit_intercept),
-                          lam=lam).bind(y)
-    if isinstance(estimator, LinearSVC):
-        return _svc_model(estimator, y, n_samples, class_weight_applied)
-    if isinstance(estimator, (Ridge, RidgeClassifier)):
-        return _ridge_model(estimator, y, n_samples, class_weight_applied)
-    if isinstance(estimator, HuberRegressor):
-        alpha, epsilon = float(estimator.alpha), float(estimator.epsilon)
-        if not (alpha > 0 and epsilon >= 1):
-            raise ValueError(f"HuberRegressor needs alpha > 0 and epsilon >= 1, got "
-                             f"alpha={estimator.alpha!r}, epsilon={estimator.epsilon!r}.")
-        lam = np.append(huber_lam_from_sklearn(alpha, 0.0, len(y) if n_samples is None
-                                                           else n_samples), epsilon)
-        return InnerModel(Huber(epsilon), "l2", bool(estimator.fit_intercept), lam=lam)
-    raise ValueError(f"model must be a scikit-learn Lasso, ElasticNet, Ridge, RidgeClassifier, "
-                     f"LogisticRegression, LinearSVC, PoissonRegressor, GammaRegressor, "
-                     f"TweedieRegressor or HuberRegressor, or a skhypergrad InnerModel; "
-                     f"got {name}.")
-
-
-def _glm_datafit(estimator):
-    """The datafit of a scikit-learn ``PoissonRegressor``, ``GammaRegressor`` or
-    ``TweedieRegressor`` (1 <= power <= 2, log link; ValueError otherwise), or None
-    for any other estimator."""
-    from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
-
-    if isinstance(estimator, PoissonRegressor):
-        return "poisson"
-    if isinstance(estimator, GammaRegressor):
-        return "gamma"
-    if not isinstance(estimator, TweedieRegressor):
-        return None
-    power = float(estimator.power)
-    link = estimator.link
-    if link not in ("log", "auto") or (link == "auto" and power <= 0):
-        raise ValueError(f"TweedieRegressor(link={link!r}, power={power!r}) is not "
-                         "supported: only the log link (link='log', or 'auto' with "
-                         "power > 0).")
-    if power == 1.0:
-        return "poisson"
-    if power == 2.0:
-        return "gamma"
-    if not 1.0 < power < 2.0:
-        raise ValueError(f"TweedieRegressor(power={power!r}) is not supported: the log-link "
-                         "deviance is convex for 1 <= power <= 2 only.")
-    return Tweedie(power)
-
-
-def _svc_model(estimator, y, n_samples=None, class_weight_applied=False):
-    """The inner model of a ``LinearSVC`` (see :func:`from_estimator`)."""
-    if estimator.loss != "squared_hinge":
-        raise ValueError(f"LinearSVC(loss={estimator.loss!r}) is not differentiable; "
-                         "hyperparameter gradients need loss='squared_hinge'.")
-    if getattr(estimator, "multi_class", "ovr") != "ovr":
-        raise ValueError(f"LinearSVC(multi_class={estimator.multi_class!r}) is not "
-                         "supported; use multi_class='ovr'.")
-    if estimator.class_weight is not None and not class_weight_applied:
-        raise ValueError("LinearSVC(class_weight=...) is not supported here: weigh the "
-                         "samples by class instead.")
-    C = float(estimator.C)
-    if not 0 < C < np.inf:
-        raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
-    return InnerModel("squared_hinge", estimator.penalty, False,
-                      lam=svc_lam_from_sklearn(C, len(y) if n_samples is None
-                                               else n_samples)).bind(y)
-
-
-def _multitask_model(estimator, y):
-    r"""The inner model of a ``MultiTaskLasso`` / ``MultiTaskElasticNet`` on targets ``y``
-    of shape (n, T): multi-output least squares with the block penalty
-    (:class:`~skhypergrad.group_penalties.GroupL21`, or
-    :class:`~skhypergrad.group_penalties.GroupElasticNet` with
-    ``lam = [alpha rho, alpha (1 - rho)]`` when ``l1_ratio = rho < 1``)."""
-    from sklearn.linear_model import MultiTaskLasso
-
-    from .group_penalties import GroupElasticNet, GroupL21
-    from .multitask import MultiTaskQuadratic
-
-    name = type(estimator).__name__
-    y = np.asarray(y)
-    if y.ndim != 2:
-        raise ValueError(f"{name} needs 2d targets (n_samples, n_tasks), got {y.shape}.")
-    alpha = float(estimator.alpha)
-    if not alpha > 0:
-        raise ValueError(f"{name} needs alpha > 0, got alpha={estimator.alpha!r}.")
-    rho = 1.0 if isinstance(estimator, MultiTaskLasso) else float(estimator.l1_ratio)
-    if not 0 < rho <= 1:
-        raise ValueError(f"{name} needs 0 < l1_ratio <= 1 (an L1 part), got "
-                         f"l1_ratio={estimator.l1_ratio!r}.")
-    datafit = MultiTaskQuadratic(y.shape[1])
-    if rho == 1.0:
-        return InnerModel(datafit, GroupL21(), bool(estimator.fit_intercept),
-                          lam=np.array([alpha]))
-    return InnerModel(datafit, GroupElasticNet(), bool(estimator.fit_intercept),
-                      lam=enet_lam_from_sklearn(alpha, rho))
-
-
-def _logistic_l1_ratio(estimator):
-    """``l1_ratio`` in [0, 1] of a LogisticRegression, from either parametrization (0: the
-    L2 penalty)."""
-    penalty = getattr(estimator, "penalty", "deprecated")
-    l1_ratio = getattr(estimator, "l1_ratio", None)
-    if penalty == "deprecated":        # scikit-learn >= 1.8: l1_ratio carries the penalty
-        rho = 0.0 if l1_ratio is None else float(l1_ratio)
-    elif penalty == "l1":
-        rho = 1.0
-    elif penalty == "l2":
-        rho = 0.0
-    elif penalty == "elasticnet":
-        if l1_ratio is None:
-            raise ValueError("LogisticRegression(penalty='elasticnet') needs l1_ratio.")
-        rho = float(l1_ratio)
-    else:
-        raise ValueError(f"LogisticRegression(penalty={penalty!r}) has no penalty to tune; "
-                         "hyperparameter gradients need penalty='l1', 'l2' or 'elasticnet' "
-                         "(scikit-learn >= 1.8: 0 <= l1_ratio <= 1).")
-    if not 0 <= rho <= 1:
-        raise ValueError(f"LogisticRegression needs 0 <= l1_ratio <= 1, got "
-                         f"l1_ratio={l1_ratio!r}.")
-    return rho
-
-
-def _ridge_model(estimator, y, n_samples=None, class_weight_applied=False):
-    r"""The inner model of a ``Ridge`` / ``RidgeClassifier`` (see :func:`from_estimator`):
-    least squares with the :class:`~skhypergrad.penalties.L2` penalty at
-    :math:`\lambda_2 = \alpha / n`; for ``RidgeClassifier``, on the targets
-    :math:`\pm 1`, one column per class for more than two classes
-    (:mod:`skhypergrad.ridge_classifier`)."""
-    from sklearn.linear_model import RidgeClassifier
-
-    name = type(estimator).__name__
-    alpha = np.asarray(estimator.alpha, dtype=np.float64)
-    if alpha.ndim != 0 or not 0 < float(alpha) < np.inf:
-        raise ValueError(f"{name} needs one finite alpha > 0 (an L2 penalty to tune), got "
-                         f"alpha={estimator.alpha!r}.")
-    if getattr(estimator, "positive", False):
-        raise ValueError(f"{name}(positive=True) is not supported.")
-    if getattr(estimator, "class_weight", None) is not None and not class_weight_applied:
-        raise ValueError(f"{name}(class_weight=...) is not supported here: weigh the "
-                         "samples by class instead.")
-    lam = np.array([float(alpha) / (len(y) if n_samples is None else n_samples)])
-    if isinstance(estimator, RidgeClassifier):
-        return InnerModel("squared_classifier", "l2", bool(estimator.fit_intercept),
-                          lam=lam).bind(y)
-    if np.ndim(y) != 1:
-        raise ValueError(f"{name} with 2d targets is not supported.")
-    return InnerModel("quadratic", "l2", bool(estimator.fit_intercept), lam=lam)
+    adapter = linear_adapter(estimator)
+    if adapter is None:
+        raise ValueError(f"model must be a scikit-learn {supported_names()}, or a "
+                         f"skhypergrad InnerModel; got {type(estimator).__name__}.")
+    return adapter.inner_model(estimator, y, n_samples, class_weight_applied)

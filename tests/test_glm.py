@@ -328,3 +328,18 @@ def test_search_scales_of_a_ridge_glm(name):
     np.testing.assert_allclose(path[:, 0], kappa * GLM.scan_ridge, rtol=1e-12)
     lo, hi = scales.bounds(GLM)
     np.testing.assert_allclose([lo[0], hi[0]], kappa * np.array(GLM.l2_range), rtol=1e-12)
+
+
+@pytest.mark.parametrize("power", [1.1, 1.5, 1.9])
+def test_tweedie_conjugate_point_is_the_root(power):
+    r"""The point of Tweedie's dual term solves :math:`e^{(2-p)u} - y e^{(1-p)u} = a` to
+    rounding, for targets and dual values over six orders of magnitude."""
+    rng = np.random.default_rng(0)
+    datafit = Tweedie(power)
+    for scale in (1e-3, 1.0, 1e3):
+        y = rng.poisson(2.0, 500) * rng.gamma(2.0, 1.0, 500) * scale
+        a = rng.standard_normal(500) * scale ** (2 - power)
+        a[y == 0] = np.abs(a[y == 0]) + 1e-3
+        u = datafit._conjugate_point(y, a)
+        e2, e1 = np.exp((2 - power) * u), y * np.exp((1 - power) * u)
+        np.testing.assert_array_less(np.abs(e2 - e1 - a), 1e-14 * (e2 + e1 + np.abs(a)))

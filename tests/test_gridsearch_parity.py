@@ -448,7 +448,7 @@ def test_fold_scorer_failures_and_score_params():
     """A point whose held-out loss is not finite scores error_score (or raises); the
     scorers receive the fold's score parameters (e.g. its rows' sample weights)."""
     from skhypergrad._scoring import FoldScorer, FoldView
-    from skhypergrad.model_selection import _failed
+    from skhypergrad._search_results import failed as _failed
 
     scorers = {"a": get_scorer("r2"), "b": get_scorer("r2")}
     np.testing.assert_array_equal(FoldScorer(scorers, -5.0)(None, None, False, True),

@@ -429,3 +429,36 @@ def test_splitters_as_scikit_learn_has_them(Est):
     np.testing.assert_allclose(grouped.lam_, by_hand.lam_, rtol=1e-12)
     with pytest.raises(ValueError, match="groups"):
         Est(cv=GroupKFold(4), max_iter=4).fit(X, y)
+
+
+def test_every_linear_estimator_fit_takes_groups():
+    """``fit(X, y, ..., groups=None)`` on every estimator of skhypergrad.linear_model."""
+    import inspect
+
+    import skhypergrad.linear_model as lm
+
+    for name in lm.__all__:
+        assert "groups" in inspect.signature(getattr(lm, name).fit).parameters, name
+
+
+@pytest.mark.parametrize("name", ["LinearSVCHyperGrad", "PoissonRegressorHyperGrad"])
+def test_groups_reach_the_group_splitter(name):
+    """``groups`` given to ``fit`` reach GroupKFold: the same search as its splits given as a
+    list, and a GroupKFold without groups is refused."""
+    from sklearn.model_selection import GroupKFold
+
+    import skhypergrad.linear_model as lm
+
+    Est = getattr(lm, name)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 5))
+    z = X[:, 0] - 0.5 * X[:, 1] + 0.3 * rng.standard_normal(60)
+    y = (z > 0).astype(int) if name == "LinearSVCHyperGrad" else rng.poisson(np.exp(0.5 * z))
+    groups = np.repeat(np.arange(12), 5)
+    splits = list(GroupKFold(3).split(X, y, groups))
+    grouped = Est(cv=GroupKFold(3), max_iter=3).fit(X, y, groups=groups)
+    by_hand = Est(cv=splits, max_iter=3).fit(X, y)
+    np.testing.assert_allclose(grouped.lam_, by_hand.lam_, rtol=1e-12)
+    np.testing.assert_allclose(grouped.coef_, by_hand.coef_, rtol=1e-12)
+    with pytest.raises(ValueError, match="groups"):
+        Est(cv=GroupKFold(3), max_iter=3).fit(X, y)

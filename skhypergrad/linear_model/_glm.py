@@ -84,7 +84,7 @@ class _GLMHyperGrad(RegressorMixin, BaseHyperGrad):
         return {"alpha": alpha}
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune the penalty on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -99,11 +99,15 @@ class _GLMHyperGrad(RegressorMixin, BaseHyperGrad):
             losses (weighted means, mean deviances); integer
             weights fit as the rows repeated, zero weights as the rows dropped.
 
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
+
         Returns
         -------
         self
         """
-        return self._fit(X, y, sample_weight=sample_weight)
+        return self._fit(X, y, groups, sample_weight)
 
     def predict(self, X):
         """Predicted means ``exp(X @ coef_ + intercept_)``.

@@ -152,7 +152,7 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
             self.intercept_ = np.zeros(coef.shape[0])
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune ``C`` on ``(X, y)``, then refit on all of it.
 
         Parameters
@@ -166,11 +166,15 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
             weighted *sum* of the losses; the held-out losses are means weighted by
             ``sample_weight`` times the class weights.
 
+        groups : array-like of shape (n_samples,), default=None
+            Group labels of the samples, for a group splitter as ``cv``
+            (e.g. :class:`~sklearn.model_selection.GroupKFold`).
+
         Returns
         -------
         self
         """
-        return self._fit(X, y, sample_weight=sample_weight)
+        return self._fit(X, y, groups, sample_weight)
 
     def decision_function(self, X):
         """Signed distances: shape (n_samples,) for two classes, (n_samples, n_classes)

@@ -1,0 +1,135 @@
+r"""What :class:`~skhypergrad.HyperGradSearchCV` reads from the estimator it is given.
+
+:func:`unwrap` splits a pipeline into its preprocessing and final step and finds the
+final step's adapter: a :class:`~skhypergrad._kernel_search_cv.KernelAdapter` (the
+kernel models' searches) or a :class:`~skhypergrad._linear_adapters.LinearAdapter`.
+Any other estimator is refused with the list of the supported ones.
+:class:`SearchSpace` converts the searched ``lam`` to the final step's parameters
+(``step__name`` in a pipeline) and the user's ``bounds`` to bounds on ``lam``;
+:func:`search_model` is the final step's inner model.
+"""
+
+from dataclasses import replace
+from typing import Any, NamedTuple
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from ._kernel_search_cv import _adapters as _kernel_adapters
+from ._kernel_search_cv import kernel_adapter
+from ._linear_adapters import linear_adapter, supported_names
+from .squared_hinge import append_intercept_column
+
+__all__ = ["SearchSpace", "Unwrapped", "unwrap", "search_model", "n_penalty_hyper"]
+
+
+class SearchSpace(NamedTuple):
+    """Which parameters of the final step are searched, and how they read as ``lam``.
+
+    Attributes
+    ----------
+    prefix : str
+        ``"step__"`` for a pipeline, ``""`` otherwise.
+    parametrization : Parametrization
+        The adapter's (:mod:`skhypergrad._linear_adapters`).
+    n_penalty : int
+        How many entries of ``lam`` are the penalty's (the datafit's follow).
+    n_samples : float
+        ``n`` of the full data (the sum of its weights): ``lam`` is the weight of the
+        model refit on it.
+    """
+
+    prefix: str
+    parametrization: Any
+    n_penalty: int
+    n_samples: float
+
+    @property
+    def names(self):
+        """The searched parameters, without the prefix."""
+        return self.parametrization.names(self.n_penalty)
+
+    @property
+    def sum_of_losses(self):
+        """Whether the parameters weigh a sum of losses (each fold's ``lam`` is then
+        scaled by ``n / n_train``, as GridSearchCV trains it)."""
+        return self.parametrization.sum_of_losses
+
+    def params(self, lam):
+        """``{prefix + name: value}`` in scikit-learn's parametrization."""
+        params = self.parametrization.params(lam, self.n_penalty, self.n_samples)
+        return {self.prefix + name: v for name, v in params.items()}
+
+    def lam_bounds(self, bounds):
+        """User ``bounds`` on ``alpha`` (or ``C``) as bounds on each penalty weight."""
+        return self.parametrization.lam_bounds(bounds, self.n_penalty, self.n_samples)
+
+
+class Unwrapped(NamedTuple):
+    """The final step of the user's estimator, what precedes it, and its adapter.
+
+    Attributes
+    ----------
+    final : estimator
+    preprocessing : Pipeline or None
+        The steps before ``final`` (and, for liblinear's penalized intercept, its
+        synthetic feature), fitted on each training fold.
+    prefix : str
+    linear : LinearAdapter or None
+        The adapter of a linear model (None for a kernel model).
+    kernel : KernelAdapter or None
+    """
+
+    final: Any
+    preprocessing: Any
+    prefix: str
+    linear: Any
+    kernel: Any
+
+
+def _supported():
+    kernels = ", ".join(cls.__name__ for cls in _kernel_adapters())
+    return f"{supported_names().replace(' or ', ', ')}, {kernels}"
+
+
+def unwrap(estimator):
+    """:class:`Unwrapped` of a scikit-learn estimator or pipeline; a ValueError naming the
+    supported estimators for any other final step."""
+    final, preprocessing, prefix = estimator, None, ""
+    if isinstance(estimator, Pipeline):
+        name, final = estimator.steps[-1]
+        preprocessing = estimator[:-1] if len(estimator.steps) > 1 else None
+        prefix = name + "__"
+    kernel = kernel_adapter(final)
+    if kernel is not None:
+        return Unwrapped(final, preprocessing, prefix, None, kernel)
+    adapter = linear_adapter(final)
+    if adapter is None:
+        raise ValueError(f"estimator must be one of scikit-learn's {_supported()} (or a "
+                         f"Pipeline ending with one); got {type(final).__name__}.")
+    column = adapter.column(final)
+    if column is not None:  # liblinear's intercept: the penalized weight of a feature
+        step = FunctionTransformer(append_intercept_column, accept_sparse=True,
+                                   kw_args={"intercept_scaling": column})
+        steps = [] if preprocessing is None else list(preprocessing.steps)
+        preprocessing = Pipeline(steps + [("intercept_column", step)])
+    return Unwrapped(final, preprocessing, prefix, adapter, None)
+
+
+def search_model(adapter, final, y, n_samples=None):
+    """The inner model of the final step, its class weights applied by the search (an L1
+    model for an elastic net without L2 part, e.g. ``ElasticNet(l1_ratio=1)``);
+    ``n_samples``: the ``n`` of a sum of losses (the sum of the sample weights)."""
+    try:
+        model = adapter.inner_model(final, y, n_samples, True)
+    except ValueError as exc:
+        raise ValueError(f"Unsupported estimator {type(final).__name__}: {exc}") from exc
+    if model.penalty == "elasticnet" and model.lam[1] == 0:
+        model = replace(model, penalty="l1", lam=model.lam[:1])
+    return model
+
+
+def n_penalty_hyper(model):
+    """How many entries of the model's ``lam`` are its penalty's."""
+    return np.asarray(model.lam).shape[0] - model.n_datafit_hyper

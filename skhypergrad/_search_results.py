@@ -1,0 +1,90 @@
+r"""``cv_results_`` of :class:`~skhypergrad.HyperGradSearchCV`, in ``GridSearchCV``'s format.
+
+Every criterion evaluation of the search is one entry of its history (``lam``,
+``values``: the held-out loss of every fold, then the training losses with
+``return_train_score``, then the scorers' scores of every fold, ``seconds``). This
+module turns that history into the keys of ``GridSearchCV.cv_results_``
+(``param_<name>``, ``params``, ``split<k>_test_<metric>``, ``mean_`` / ``std_`` /
+``rank_test_<metric>``, the times) and picks the best row as ``GridSearchCV`` does.
+"""
+
+import numbers
+
+import numpy as np
+from scipy.stats import rankdata
+
+__all__ = ["format_results", "best_index", "failed", "store"]
+
+
+def format_results(history, params, n_splits, plan, error_score, return_train_score):
+    """``cv_results_`` of the search ``history`` whose rows have the parameters ``params``
+    (one dict per row), scored as ``plan`` (:class:`~skhypergrad._scoring.SearchScoring`)
+    says."""
+    n_rows, k = len(history), n_splits
+    seconds = np.diff([0.0] + [h["seconds"] for h in history])
+    values = np.array([h["values"] for h in history], dtype=np.float64)
+    results = {}
+    store(results, "fit_time", np.repeat(seconds[:, None] / k, k, axis=1))
+    store(results, "score_time", np.zeros((n_rows, k)))
+    for name in params[0]:
+        results["param_" + name] = np.ma.MaskedArray(
+            [p[name] for p in params], mask=np.zeros(n_rows, dtype=bool))
+    results["params"] = params
+    train = return_train_score
+    if not plan.rescore:  # the scores are the negated held-out losses
+        tests = {"score": failed(-values[:, :k], error_score)}
+        trains = {"score": -values[:, k:2 * k]}
+    else:
+        n_metrics = len(plan.scorers)
+        scores = values[:, k * (1 + train):].reshape(n_rows, k, 1 + train, n_metrics)
+        tests = {name: scores[:, :, 0, m] for m, name in enumerate(plan.scorers)}
+        trains = {name: scores[:, :, -1, m] for m, name in enumerate(plan.scorers)}
+    for name in tests:
+        store(results, "test_" + name, tests[name], splits=True, rank=True)
+        if train:
+            store(results, "train_" + name, trains[name], splits=True)
+    return results
+
+
+def failed(scores, error_score):
+    """``scores`` with ``error_score`` where they are not finite (a point whose held-out
+    loss is not finite); a ValueError with ``error_score="raise"``."""
+    bad = ~np.isfinite(scores)
+    if not bad.any():
+        return scores
+    if isinstance(error_score, str):
+        n_bad = int(bad.any(axis=1).sum())
+        raise ValueError(f"The cross-validation loss is not finite at {n_bad} evaluated "
+                         "point(s) (error_score='raise').")
+    return np.where(bad, error_score, scores)
+
+
+def best_index(refit, plan, results):
+    """The best row, as ``GridSearchCV`` chooses it: the index returned by a callable
+    ``refit``, or the best rank of the refit metric."""
+    if callable(refit):
+        index = refit(results)
+        if not isinstance(index, numbers.Integral) or isinstance(index, bool):
+            raise TypeError(f"refit (a callable) must return an int, got {index!r}.")
+        if not 0 <= index < len(results["params"]):
+            raise IndexError(f"refit (a callable) returned {index}, out of the "
+                             f"{len(results['params'])} rows of cv_results_.")
+        return int(index)
+    key = "score" if not plan.multimetric else plan.refit_key
+    return int(results[f"rank_test_{key}"].argmin())
+
+
+def store(results, key, array, splits=False, rank=False):
+    """``split<k>_<key>``, ``mean_<key>``, ``std_<key>`` (and ``rank_<key>``), as GridSearchCV."""
+    if splits:
+        for k in range(array.shape[1]):
+            results[f"split{k}_{key}"] = array[:, k]
+    means = array.mean(axis=1)
+    results["mean_" + key] = means
+    results["std_" + key] = np.sqrt(((array - means[:, None]) ** 2).mean(axis=1))
+    if rank:  # failed (NaN) rows tie with the worst, as in GridSearchCV
+        if np.isnan(means).all():
+            results["rank_" + key] = np.ones(means.shape, dtype=np.int32)
+        else:
+            means = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+            results["rank_" + key] = rankdata(-means, method="min").astype(np.int32)
