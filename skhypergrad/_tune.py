@@ -242,6 +242,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     where the second weight matters least, while the second weight lowers the next
     points.
 
+    ``last_state`` ends holding the warm starts of the best point (the descent starts
+    there: its first evaluation needs no solve at the scan's accuracy).
+
     Returns the best point, the history entries and whether ``callback`` asked to stop.
     """
     scan = []
@@ -252,6 +255,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     n_points = sum(len(path) for path in paths)
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
+    best_state, best_seen = None, np.inf  # the solutions at the best point: the descent's start
     for path in paths:
         values, patience = [], _points_per_decade(path)
         for i, lam in enumerate(path):
@@ -260,6 +264,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             last_state[0] = res.state
             if i == 0:
                 first_state = res.state
+            if res.value < best_seen:
+                best_state, best_seen = res.state, res.value
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                      "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
                      "best": res.value < min([best_value, *values]), "values": res.values,
@@ -278,6 +284,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             break  # past the minimum along the paths too
         best_value, previous = min(best_value, min(values)), values
     best = min(scan, key=lambda h: h["value"])
+    if best_state is not None:
+        last_state[0] = best_state
     progress.scan_end(len(scan), best["lam"], best["value"])
     return best["lam"], scan, False
 
