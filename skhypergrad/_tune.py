@@ -101,8 +101,8 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
         minima, at the cost of a few warm-started solves. With one hyperparameter and
-        the gradient descent, the first step goes to the minimum of the quadratic
-        through the best point and its neighbour downhill (:class:`_ScanStep`).
+        the gradient descent, the first step is the inverse curvature of the parabola
+        through the best point and its neighbours (:func:`_scan_step`).
     monitor : (criterion, X, y), default=None
         Early stopping: a second criterion and its training data, evaluated (value
         only) at every point, entry ``"monitor"`` of the history; the result is the
@@ -178,10 +178,27 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
 
 
 def _scan_step(optimizer, scan):
-    r"""``optimizer``, its first step fitted to the scan around its best point, when
-    that point is inside a path of one hyperparameter and the optimizer is a
-    :class:`~skhypergrad.optimizers.GradientDescent` without a step of its own (see
-    :class:`_ScanStep`); ``optimizer`` itself otherwise."""
+    r"""``optimizer``, with its first step the inverse curvature the scan shows around
+    its best point, when that point is inside a path of one hyperparameter and the
+    optimizer is a :class:`~skhypergrad.optimizers.GradientDescent` without a step of
+    its own; ``optimizer`` itself otherwise.
+
+    With :math:`t = \log\lambda` and the scan's values :math:`E_-, E_0, E_+` at the
+    best point :math:`t_0` and its neighbours :math:`t_-, t_+` on the path, the
+    parabola through them has the curvature
+
+    .. math::
+
+        c = \frac{2}{t_+ - t_-}\Big(\frac{E_+ - E_0}{t_+ - t_0}
+            - \frac{E_0 - E_-}{t_0 - t_-}\Big) > 0,
+
+    and the first trial is the Newton step :math:`-\nabla E(t_0) / c` from the best
+    point (the gradient the descent's own, there; the move still capped by
+    ``max_move``). The default first step, a unit move in log-space, is about the
+    scan's spacing: it lands near a point the scan evaluated already, and the line
+    search then spends evaluations at the final inner accuracy to come back to the
+    minimum between them.
+    """
     if type(optimizer) is not GradientDescent or optimizer.step is not None:
         return optimizer
     i = min(range(len(scan)), key=lambda k: scan[k]["value"])
@@ -191,46 +208,13 @@ def _scan_step(optimizer, scan):
     e = [scan[k]["value"] for k in (i - 1, i, i + 1)]
     if not (t[0] - t[1]) * (t[2] - t[1]) < 0 or not np.all(np.isfinite(e)):
         return optimizer  # not its neighbours on one path
-    return _ScanStep(optimizer, t, e)
-
-
-class _ScanStep(GradientDescent):
-    r""":class:`~skhypergrad.optimizers.GradientDescent` whose first step is the Newton
-    step of the quadratic through the scan's best point and its neighbour downhill.
-
-    With :math:`t = \log\lambda`, the scan's best value :math:`E_0` at :math:`t_0`
-    (where the descent starts), the descent's gradient :math:`g` there and the scan's
-    value :math:`E_n` at the neighbour :math:`t_n` on the side :math:`-g` points to,
-    the quadratic :math:`E_0 + g (t - t_0) + \frac c2 (t - t_0)^2` through
-    :math:`E_n` has
-
-    .. math::
-
-        c = \frac{2\,(E_n - E_0 - g\,(t_n - t_0))}{(t_n - t_0)^2} > 0
-
-    (:math:`E_n \ge E_0` and :math:`g\,(t_n - t_0) < 0`), and the first step is
-    :math:`1 / c`: to the quadratic's minimum, between the two points (the move still
-    capped by ``max_move``). The default first step, a unit move in log-space, is
-    about the scan's own spacing: it lands near a point the scan evaluated already,
-    and the line search then spends evaluations at the final inner accuracy to come
-    back to the minimum in between.
-    """
-
-    def __init__(self, optimizer, t, e):
-        super().__init__()
-        self.__dict__.update(optimizer.__dict__)  # the given optimizer's settings
-        self._scan_t, self._scan_e = t, e
-
-    def init(self, theta, grad):
-        state = super().init(theta, grad)
-        t, e = self._scan_t, self._scan_e
-        g = float(grad[0]) if grad.size == 1 else 0.0
-        if g == 0.0 or not np.isfinite(g):
-            return state
-        n = 0 if (t[0] - t[1]) * g < 0 else 2  # the neighbour -g points to
-        dt = t[n] - t[1]
-        c = 2.0 * (e[n] - e[1] - g * dt) / (dt * dt)
-        return state._replace(step=1.0 / c) if c > 0 and np.isfinite(c) else state
+    curvature = 2.0 * ((e[2] - e[1]) / (t[2] - t[1]) - (e[1] - e[0]) / (t[1] - t[0])) \
+        / (t[2] - t[0])
+    if not curvature > 0:
+        return optimizer
+    optimizer = copy.copy(optimizer)
+    optimizer.step = 1.0 / curvature
+    return optimizer
 
 
 def _refine_best(model, X, y, criterion, history, solver, tol, last_state, key="value",
