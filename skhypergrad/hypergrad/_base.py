@@ -81,8 +81,10 @@ class BaseEngine:
     #: (read by entries), not only an ndarray
     accepts_lazy_state = False
     #: whether the hypergradient returned is the implicit one at the given solution,
-    #: :math:`B^T (I - A^T)^{-1} \nabla C(w^*)`, to the engine's ``tol`` (the AID
-    #: engines): a criterion may then compute that quantity exactly by other means
+    #: :math:`B^T (I - A^T)^{-1} \nabla C(w^*)`, solved as a linear system to the
+    #: engine's ``tol`` (AID-CG; not the fixed-point iterations of AID-FP and ITD, whose
+    #: own convergence is what they report): a criterion may then compute that
+    #: quantity exactly by other means
     #: (e.g. on a least-squares problem's Gram matrix, see :mod:`skhypergrad._gram_cv`);
     #: a subclass that changes the result declares False
     implicit_at_solution = False

@@ -375,7 +375,6 @@ class _AdjointEngine(BaseEngine):
 
     #: ``state`` may be a lazy vector (see :func:`_warm_start`), not only an ndarray
     accepts_lazy_state = True
-    implicit_at_solution = True
     #: residuals at or below this count as converged whatever ``tol`` (rounding)
     _residual_floor = 0.0
     #: what the warning suggests
@@ -529,6 +528,9 @@ class AIDConjugateGradient(_AdjointEngine):
         Whether to factor small active-set systems instead of running CG
         (``n_iter`` is then 1).
     """
+
+    #: CG solves the adjoint linear system itself: any exact solve of it is its answer
+    implicit_at_solution = True
 
     _residual_floor = 1e-12
 
