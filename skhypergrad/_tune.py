@@ -15,7 +15,7 @@ import numpy as np
 
 from ._progress import Progress
 from .hypergrad import get_engine
-from .optimizers import GradientDescent, get_optimizer, minimize
+from .optimizers import minimize
 
 __all__ = ["TuneResult", "tune"]
 
@@ -100,9 +100,7 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         the best of them instead of ``lam0``, and the result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
-        minima, at the cost of a few warm-started solves. With one hyperparameter and
-        the gradient descent, the first step is the inverse curvature of the parabola
-        through the best point and its neighbours (:func:`_scan_step`).
+        minima, at the cost of a few warm-started solves.
     monitor : (criterion, X, y), default=None
         Early stopping: a second criterion and its training data, evaluated (value
         only) at every point, entry ``"monitor"`` of the history; the result is the
@@ -176,7 +174,6 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
             best = min(scan, key=lambda h: h[key])
             return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
                               last_state[0])
-        optimizer = _scan_step(get_optimizer(optimizer), scan)
     log_bounds = None if bounds is None else (np.log(bounds[0]), np.log(bounds[1]))
     # the optimizer's clock starts now: its entries' seconds count from tune's start
     as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
@@ -191,46 +188,6 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0])
-
-
-def _scan_step(optimizer, scan):
-    r"""``optimizer``, with its first step the inverse curvature the scan shows around
-    its best point, when that point is inside a path of one hyperparameter and the
-    optimizer is a :class:`~skhypergrad.optimizers.GradientDescent` without a step of
-    its own; ``optimizer`` itself otherwise.
-
-    With :math:`t = \log\lambda` and the scan's values :math:`E_-, E_0, E_+` at the
-    best point :math:`t_0` and its neighbours :math:`t_-, t_+` on the path, the
-    parabola through them has the curvature
-
-    .. math::
-
-        c = \frac{2}{t_+ - t_-}\Big(\frac{E_+ - E_0}{t_+ - t_0}
-            - \frac{E_0 - E_-}{t_0 - t_-}\Big) > 0,
-
-    and the first trial is the Newton step :math:`-\nabla E(t_0) / c` from the best
-    point (the gradient the descent's own, there; the move still capped by
-    ``max_move``). The default first step, a unit move in log-space, is about the
-    scan's spacing: it lands near a point the scan evaluated already, and the line
-    search then spends evaluations at the final inner accuracy to come back to the
-    minimum between them.
-    """
-    if type(optimizer) is not GradientDescent or optimizer.step is not None:
-        return optimizer
-    i = min(range(len(scan)), key=lambda k: scan[k]["value"])
-    if not 0 < i < len(scan) - 1 or np.size(scan[i]["lam"]) != 1:
-        return optimizer
-    t = [float(np.log(scan[k]["lam"][0])) for k in (i - 1, i, i + 1)]
-    e = [scan[k]["value"] for k in (i - 1, i, i + 1)]
-    if not (t[0] - t[1]) * (t[2] - t[1]) < 0 or not np.all(np.isfinite(e)):
-        return optimizer  # not its neighbours on one path
-    curvature = 2.0 * ((e[2] - e[1]) / (t[2] - t[1]) - (e[1] - e[0]) / (t[1] - t[0])) \
-        / (t[2] - t[0])
-    if not curvature > 0:
-        return optimizer
-    optimizer = copy.copy(optimizer)
-    optimizer.step = 1.0 / curvature
-    return optimizer
 
 
 def _refine_best(model, X, y, criterion, history, solver, tol, last_state, key="value",
@@ -301,9 +258,6 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     where the second weight matters least, while the second weight lowers the next
     points.
 
-    ``last_state`` ends holding the warm starts of the best point (the descent starts
-    there: its first evaluation needs no solve at the scan's accuracy).
-
     Returns the best point, the history entries and whether ``callback`` asked to stop.
     """
     scan = []
@@ -314,7 +268,6 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     n_points = sum(len(path) for path in paths)
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
-    best_state, best_seen = None, np.inf  # the solutions at the best point: the descent's start
     for path in paths:
         values, points = [], max(1, round(patience * _points_per_decade(path)))
         for i, lam in enumerate(path):
@@ -323,8 +276,6 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             last_state[0] = res.state
             if i == 0:
                 first_state = res.state
-            if res.value < best_seen:
-                best_state, best_seen = res.state, res.value
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                      "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
                      "best": res.value < min([best_value, *values]), "values": res.values,
@@ -343,8 +294,6 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             break  # past the minimum along the paths too
         best_value, previous = min(best_value, min(values)), values
     best = min(scan, key=lambda h: h["value"])
-    if best_state is not None:
-        last_state[0] = best_state
     progress.scan_end(len(scan), best["lam"], best["value"])
     return best["lam"], scan, False
 
