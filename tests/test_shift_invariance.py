@@ -64,6 +64,8 @@ def test_estimators_do_not_see_a_shift(Est, shift_x, shift_y, n_classes, storage
     scale = np.abs(ref.coef_).max()
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-6, atol=1e-6 * scale)
     expected = ref.intercept_ + shift_y - shift_x * np.sum(ref.coef_, axis=-1)
+    if np.ndim(expected) and expected.shape[0] > 1:
+        expected = expected - expected.mean()  # multinomial intercepts: reported with mean 0
     np.testing.assert_allclose(est.intercept_, expected,
                                rtol=1e-6, atol=1e-6 * max(1.0, np.abs(expected).max()))
     assert est.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-6)
