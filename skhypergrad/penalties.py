@@ -395,7 +395,7 @@ class L2(BasePenalty):
 
 
 class WeightedL2(BasePenalty):
-    r"""Ridge with one weight per feature, :math:`rac12 \sum_j \lambda_j w_j^2`; one
+    r"""Ridge with one weight per feature, :math:`\frac12 \sum_j \lambda_j w_j^2`; one
     hyperparameter per feature.
 
     Smooth: the prox is :math:`z_j / (1 + g\,\lambda_j)`, its Jacobian in ``z``
