@@ -220,7 +220,8 @@ def test_poisson_and_svc_refit_match_sklearn_with_weights():
                           est.intercept_, sk.coef_, sk.intercept_) < 1e-6
     yc = (y > 2.5).astype(int)
     svc = LinearSVCHyperGrad(max_iter=3, class_weight="balanced").fit(X, yc, sample_weight=sw)
-    sk = LinearSVC(C=svc.C_, class_weight="balanced", tol=1e-12, max_iter=100_000).fit(
+    sk = LinearSVC(C=svc.C_, class_weight="balanced", tol=1e-12, max_iter=100_000,
+                   random_state=0).fit(
         X, yc, sample_weight=sw)
     np.testing.assert_allclose(svc.coef_, sk.coef_, atol=1e-6)
     np.testing.assert_allclose(svc.intercept_, sk.intercept_, atol=1e-6)

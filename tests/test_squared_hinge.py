@@ -123,7 +123,8 @@ def test_solution_is_linearsvc(penalty, C, n_classes):
     """The refit of ``LinearSVCHyperGrad``'s model at ``C`` reaches liblinear's optimum (to
     1e-6 relative in objective, and below it), dense and sparse."""
     X, y = _data(n=120, p=10, n_classes=n_classes)
-    sk = LinearSVC(C=C, penalty=penalty, dual=False, tol=1e-12, max_iter=100_000)
+    sk = LinearSVC(C=C, penalty=penalty, dual=False, tol=1e-12, max_iter=100_000,
+                   random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk.fit(X, y)
@@ -199,7 +200,7 @@ def test_estimator_parametrization_is_linearsvcs(penalty):
     X, y = _data(n=150)
     est = LinearSVCHyperGrad(penalty=penalty, cv=3, intercept_scaling=2.0).fit(X, y)
     sk = LinearSVC(C=est.C_, penalty=penalty, dual=False, intercept_scaling=2.0,
-                   tol=1e-12, max_iter=100_000)
+                   tol=1e-12, max_iter=100_000, random_state=0)
     with warnings.catch_warnings():  # liblinear stops on its iterations at this tol
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk.fit(X, y)
