@@ -54,3 +54,10 @@ def test_the_check_sees_relative_imports():
     assert "skhypergrad.fixed_point" in names
     names = _imports(PACKAGE / "criteria.py")
     assert "skhypergrad._compact_states" in names
+
+
+def test_package_holds_only_python_modules():
+    """No merge leftovers (``*.orig``, ``*.rej``) or stray files shipped in the package."""
+    stray = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".py"]
+    assert not stray, f"non-module files in the package: {stray}"
