@@ -310,7 +310,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         self.tol = tol
 
     def fit(self, X, y, sample_weight=None):
-        """Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
+        r"""Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
 
         Parameters
         ----------

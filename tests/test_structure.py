@@ -4,6 +4,7 @@
 never through the criteria's storage or the solvers' internals."""
 
 import ast
+import warnings
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,12 @@ def test_package_holds_only_python_modules():
     stray = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*")
              if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".py"]
     assert not stray, f"non-module files in the package: {stray}"
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.name)
+def test_module_compiles_without_warnings(path):
+    """Invalid escapes in docstrings (``"\\o"`` for ``r"\\operatorname"``) warn today and will
+    be syntax errors in a later Python."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile(path.read_text(), str(path), "exec")
