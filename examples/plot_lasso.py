@@ -15,7 +15,6 @@ chosen ``alpha`` sits.
 import time
 
 import matplotlib.pyplot as plt
-import numpy as np
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import LassoCV
 from sklearn.model_selection import KFold

@@ -24,7 +24,7 @@ from .model_selection import HyperGradSearchCV
 from .models import InnerModel
 from .group_penalties import GroupElasticNet, GroupL21
 from .multitask import MultiTaskQuadratic
-from .penalties import L1, L2, ElasticNetPenalty, WeightedL1, WeightedL2
+from .penalties import L1, L2, ElasticNetPenalty, FixedRatioElasticNet, WeightedL1, WeightedL2
 from .ridge_classifier import (SquaredClassifier, SquaredClassifierOvR, squared_class_error,
                                squared_class_error_scorer)
 from .squared_hinge import (SquaredHinge, SquaredHingeOvR, squared_hinge_loss,
@@ -50,7 +50,8 @@ __all__ = [
     "squared_hinge_loss", "squared_hinge_scorer", "SquaredClassifier", "SquaredClassifierOvR",
     "squared_class_error", "squared_class_error_scorer", "MultiTaskQuadratic", "Poisson", "Gamma",
     "Tweedie", "Huber", "BaseDatafit", "register_datafit",
-    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "WeightedL2", "GroupL21", "GroupElasticNet",
+    "L1", "ElasticNetPenalty", "FixedRatioElasticNet", "WeightedL1", "L2", "WeightedL2",
+    "GroupL21", "GroupElasticNet",
     "FixedPointMap", "ProxGradMap",
     # inner solvers
     "CoordinateDescent", "ProxGradient", "StochasticProxGradient", "SolveResult",

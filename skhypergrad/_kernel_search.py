@@ -118,7 +118,7 @@ def best_entry(history):
 
 def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol=1e-4,
                   callback=None, n_rows=None, value=None, start="score", polish=0,
-                  stall=None):
+                  stall=None, box=None):
     r"""Scan ``candidates``, then descend the criterion from the best.
 
     Parameters
@@ -155,6 +155,10 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
         ``(patience, rtol)``: the descent also stops after ``patience`` evaluations in a
         row that do not lower the best loss by ``rtol`` (relative); None: the
         optimizer's own rule alone.
+    box : (ndarray, ndarray), default=None
+        The user's bounds on ``lam`` (``param_grid``; equal bounds fix an entry): they
+        replace ``bounds``, and the scan's points are clipped to them, each point
+        evaluated once.
 
     Returns
     -------
@@ -166,9 +170,31 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
         Steps of the descent.
     """
     n_rows = 0 if n_rows is None else n_rows
+    if box is not None:
+        bounds = (np.asarray(box[0], dtype=np.float64), np.asarray(box[1], dtype=np.float64))
+        candidates = _clipped(candidates, bounds)
     with search_blas_limits(np.empty((n_rows, n_rows)) if n_rows else None):
         return _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback,
                        evaluate if value is None else value, start, polish, stall)
+
+
+#: proposals in a row of points already evaluated after which a clipped scan ends
+_MAX_REPEATS = 50
+
+
+def _clipped(candidates, bounds):
+    """The scan ``candidates`` clipped to ``bounds``, each point once: an array's rows
+    (in order), or an adaptive scan's proposals (a proposal already evaluated is
+    answered by that entry, which the scan sees again; :func:`_search` keeps one)."""
+    if not callable(candidates):
+        points = np.clip(np.asarray(candidates, dtype=np.float64), *bounds)
+        _, first = np.unique(points, axis=0, return_index=True)
+        return points[np.sort(first)]
+
+    def propose(history):
+        lam = candidates(history)
+        return None if lam is None else np.clip(np.asarray(lam, dtype=np.float64), *bounds)
+    return propose
 
 
 def _lowest_loss(history):
@@ -214,10 +240,18 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, va
         history.append(entry_of(lam, ev, phase))
 
     if callable(candidates):
+        seen, repeats = {}, 0  # a clipped adaptive scan may propose a point twice
         lam = candidates(history)
-        while lam is not None:
-            record(lam, value(lam), "scan")
+        while lam is not None and repeats < _MAX_REPEATS:
+            key = tuple(np.asarray(lam, dtype=np.float64))
+            repeats = repeats + 1 if key in seen else 0
+            if key in seen:
+                history.append(dict(history[seen[key]]))
+            else:
+                seen[key] = len(history)
+                record(lam, value(lam), "scan")
             lam = candidates(history)
+        history[:] = [history[i] for i in sorted(seen.values())]
     else:
         for lam in candidates:
             record(lam, value(lam), "scan")

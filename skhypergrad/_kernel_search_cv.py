@@ -14,7 +14,6 @@ estimator at the best point.
 
 import copy
 import functools
-import time
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -26,6 +25,7 @@ from ._kernel_scoring import (DualRegressor, KernelFoldView, OneVsOneClassifier,
                               ScoredKernelCriterion)
 from ._kernel_search import best_entry, kernel_folds
 from ._routing import route_fit_params
+from ._search_results import SearchRun
 from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
                        routing_scorer)
 from .kernels import KernelSpec
@@ -44,8 +44,10 @@ class KernelAdapter(NamedTuple):
     spec : callable
         ``final -> KernelSpec`` (ValueError for what is not supported).
     search : callable
-        ``(final, spec, folds, search, criterion) -> (history, n_iter)``; ``criterion``
-        wraps the model's criterion into what is searched.
+        ``(final, spec, folds, search, criterion, box) -> (history, n_iter)``;
+        ``criterion`` wraps the model's criterion into what is searched, ``box`` is the
+        user's bounds on ``lam`` or None (see
+        :func:`~skhypergrad._kernel_search.kernel_search`).
     fold_loss : callable
         ``(criterion, k, lam, gradient) -> (loss, grad, own_score)`` of fold ``k`` (``grad``
         may be None without ``gradient``).
@@ -98,15 +100,15 @@ def _gamma(spec, lam):
 
 
 # -- searches ----------------------------------------------------------------------------
-def _krr_search(final, spec, folds, search, criterion):
+def _krr_search(final, spec, folds, search, criterion, box):
     from .kernel_ridge import search_kernel_ridge
 
     return search_kernel_ridge(spec, folds, _engine(search.hypergradient),
                                _optimizer(search.optimizer), search.max_iter, search.tol,
-                               criterion=criterion)
+                               criterion=criterion, box=box)
 
 
-def _svc_search(final, spec, folds, search, criterion):
+def _svc_search(final, spec, folds, search, criterion, box):
     from .svc import search_svc, training_weights
 
     n_classes = int(max(max(f.y_train.max(), f.y_test.max()) for f in folds)) + 1
@@ -117,18 +119,18 @@ def _svc_search(final, spec, folds, search, criterion):
                       _optimizer(search.optimizer), search.max_iter, search.tol,
                       weights=None if weights[0] is None else weights,
                       test_weights=None if test_weights[0] is None else test_weights,
-                      criterion=criterion)
+                      criterion=criterion, box=box)
 
 
-def _svr_search(final, spec, folds, search, criterion):
+def _svr_search(final, spec, folds, search, criterion, box):
     from .svr import search_svr
 
     return search_svr(spec, folds, _engine(search.hypergradient, "kkt"),
                       _optimizer(search.optimizer), search.max_iter, search.tol,
-                      criterion=criterion)
+                      criterion=criterion, box=box)
 
 
-def _linear_svr_search(final, spec, folds, search, criterion):
+def _linear_svr_search(final, spec, folds, search, criterion, box):
     from .linear_svr import LOSSES, search_linear_svr
 
     if search.hypergradient != "aid-cg":
@@ -138,7 +140,7 @@ def _linear_svr_search(final, spec, folds, search, criterion):
     return search_linear_svr(folds, LOSSES[final.loss],
                              final.intercept_scaling if final.fit_intercept else None,
                              _optimizer(search.optimizer), search.max_iter, search.tol,
-                             criterion=criterion)
+                             criterion=criterion, box=box)
 
 
 def _engine(hypergradient, fast="eig"):
@@ -244,7 +246,8 @@ def _weight_params(weights, rows):
     return None if weights is None else {"sample_weight": weights[rows]}
 
 
-def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params):
+def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params, cv=None,
+                      box=None):
     """Run ``search`` (a ``HyperGradSearchCV``) on a dual model; see the module docstring.
 
     Parameters
@@ -260,14 +263,21 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
         As given to ``fit`` (``X`` dense).
     params : dict
         The fit parameters (routed as ``GridSearchCV`` routes them: ``sample_weight``).
+    cv : splitter or iterable, default=None
+        The splits (``search.cv`` when None).
+    box : dict, default=None
+        ``{name: (low, high)}`` of every searched parameter (``param_grid``, see
+        :mod:`skhypergrad._param_grid`; equal bounds fix a parameter, a width
+        ``"scale"`` or ``"auto"`` then being the mean of the folds'); None: the
+        search's own bounds, in units of the data.
 
     Returns
     -------
-    search
+    SearchRun
     """
     from sklearn.utils.validation import check_array, column_or_1d
 
-    from ._search_results import best_index as _best_index, store as _store
+    from ._search_results import store as _store
 
     adapter = kernel_adapter(final)
     name = type(final).__name__
@@ -296,7 +306,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
                          "weight of 0 fixes a dual coefficient at 0: drop those rows).")
     classes, codes = (np.unique(y, return_inverse=True) if adapter.classifier
                       else (None, y))
-    splits = list(check_cv(search.cv, y, classifier=adapter.classifier)
+    splits = list(check_cv(search.cv if cv is None else cv, y, classifier=adapter.classifier)
                   .split(X, y, fit_params.groups))
     search.n_splits_ = len(splits)
     folds = kernel_folds(X, codes, splits, precomputed=spec.kernel == "precomputed",
@@ -322,28 +332,34 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
             functools.partial(adapter.fold_loss, criterion), len(folds), transform,
             FoldScorer(plan.scorers, error_score) if rescore else None, views, train, rank)
 
-    history, n_iter = adapter.search(final, spec, folds, search, scored)
     names = adapter.names(spec)
+    if box is not None:
+        box = _lam_box(box, [prefix + n for n in names], folds, spec)
+    history, n_iter = adapter.search(final, spec, folds, search, scored, box)
     params = [{prefix + n: float(v) for n, v in zip(names, h["lam"])} for h in history]
-    search.cv_results_ = _results(history, params, plan, search.n_splits_, rescore, train,
-                                  _store)
-    search.n_iter_ = n_iter
-    search.multimetric_ = plan.multimetric
-    search.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
-    if search.refit or not plan.multimetric:
-        search.best_index_ = _best_index(search.refit, plan, search.cv_results_) \
-            if rescore else best_entry(history)
-        search.best_params_ = params[search.best_index_]
-        if not callable(search.refit):
-            key = "score" if not plan.multimetric else plan.refit_key
-            search.best_score_ = float(
-                search.cv_results_[f"mean_test_{key}"][search.best_index_])
-    if search.refit:
-        search.best_estimator_ = clone(search.estimator).set_params(**search.best_params_)
-        t0 = time.perf_counter()
-        search.best_estimator_.fit(X, y, **fit_params.estimator)
-        search.refit_time_ = time.perf_counter() - t0
-    return search
+    results = _results(history, params, plan, search.n_splits_, rescore, train, _store)
+    return SearchRun(results, n_iter, plan.multimetric,
+                     plan.scorers if plan.multimetric else plan.scorers["score"],
+                     "score" if not plan.multimetric else plan.refit_key, X, y,
+                     fit_params.estimator, best=None if rescore else best_entry(history))
+
+
+def _lam_box(box, names, folds, spec):
+    """``box`` (``{name: (low, high)}``) as bounds on ``lam`` (in the order of ``names``);
+    a fixed width named by scikit-learn (``"scale"``, ``"auto"`` or None) is the mean
+    of the training folds' widths."""
+    from .kernel_ridge import default_gamma
+
+    def number(name, value):
+        if not isinstance(value, str) and value is not None:
+            return float(value)
+        if not name.endswith("gamma") or value not in ("scale", "auto", None):
+            raise ValueError(f"{name}={value!r} cannot be searched.")
+        return float(np.mean([default_gamma(f.X_train) if value == "scale"
+                              else 1.0 / f.X_train.shape[1] for f in folds]))
+    lo = np.array([number(n, box[n][0]) for n in names])
+    hi = np.array([number(n, box[n][1]) for n in names])
+    return lo, hi
 
 
 def _results(history, params, plan, n_splits, rescore, train, store):

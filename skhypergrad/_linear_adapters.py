@@ -65,12 +65,16 @@ class Parametrization(NamedTuple):
         Whether the parameter weighs a *sum* of losses (``C``, ``Ridge``'s and
         ``HuberRegressor``'s ``alpha``): a fold of :math:`n_k` training rows is then
         trained at ``lam`` times :math:`n / n_k`, as ``GridSearchCV`` trains it.
+    ratio : bool, default=False
+        Whether a penalty with two weights reads as the first parameter and
+        ``l1_ratio``: each weight then depends on both, which are searched together.
     """
 
     names: Callable
     values: Callable
     weight_bounds: Callable
     sum_of_losses: bool
+    ratio: bool = False
 
     def params(self, lam, n_penalty, n_samples):
         """``{name: value}`` of ``lam`` whose first ``n_penalty`` entries are the penalty's."""
@@ -91,12 +95,12 @@ def _with_ratio(first):
 #: ``alpha`` of a mean of losses (``Lasso``, ``ElasticNet``, multi-task, GLMs):
 #: :math:`\lambda = [\alpha\rho, \alpha(1-\rho)]`
 ALPHA = Parametrization(_with_ratio("alpha"), lambda lam, n: enet_sklearn_from_lam(lam),
-                        lambda lo, hi, n: (lo, hi), False)
+                        lambda lo, hi, n: (lo, hi), False, ratio=True)
 #: ``C`` of a sum of losses (``LogisticRegression``, ``LinearSVC``):
 #: :math:`\lambda = [\rho, 1-\rho] / (Cn)`
 C = Parametrization(_with_ratio("C"), logistic_sklearn_from_lam,
                     lambda lo, hi, n: (logistic_weight_from_C(hi, n),
-                                       logistic_weight_from_C(lo, n)), True)
+                                       logistic_weight_from_C(lo, n)), True, ratio=True)
 #: ``Ridge``'s ``alpha`` of a sum of squares: :math:`\lambda_2 = \alpha / n`
 RIDGE_ALPHA = Parametrization(lambda k: ("alpha",), lambda lam, n: (lam[0] * n,),
                               lambda lo, hi, n: (lo / n, hi / n), True)

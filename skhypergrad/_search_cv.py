@@ -29,8 +29,9 @@ from ._progress import Progress
 from ._scoring import (POLISH_EVALS, FoldScorer, FoldTransform, check_error_score,
                        check_search_scoring, descended_name, fold_view, polish, routing_scorer,
                        scan_entry, transform_power)
-from ._search_estimator import SearchSpace, n_penalty_hyper, search_model, unwrap
-from ._search_results import best_index, format_results
+from ._search_estimator import SearchSpace, n_penalty_hyper, search_model, tie_ratio, unwrap
+from ._param_grid import fit_param_grid, lam_box
+from ._search_results import SearchRun, best_index, format_results
 from ._search_space import SearchScales, l2_scale, lam1_max
 from ._threads import search_blas_limits
 from ._tune import _with_tol, tune
@@ -102,7 +103,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     r"""Regularization search by hypergradient descent, in ``GridSearchCV``'s clothes.
 
     Give it the estimator (or pipeline) you would give to
-    :class:`~sklearn.model_selection.GridSearchCV` and no grid: the search starts
+    :class:`~sklearn.model_selection.GridSearchCV`, with or without its grid (its
+    ranges become the search's box, see ``param_grid``): the search starts
     from the best point of a coarse scan, warm-started paths over the L1 weight
     for a few L2 weights, all relative to the data (so that the result does not
     depend on the units of ``y`` or ``X``), and descends the cross-validation loss
@@ -192,7 +194,24 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         training loss, computed on the fold's training rows as in ``GridSearchCV``.
         ``RidgeClassifier`` is scored by the squared error of its decision
         function against the labels ``+-1`` (``"neg_squared_class_error"``, see
-        :mod:`skhypergrad.ridge_classifier`).
+        :mod:`skhypergrad.ridge_classifier`). The dual models (``KernelRidge``,
+        ``SVC``, ``SVR``, ``LinearSVR``) are listed in the table above.
+    param_grid : dict or list of dicts, default=None
+        ``GridSearchCV``'s grid, read as boxes (see :mod:`skhypergrad._param_grid`):
+        a searched parameter of the table above that the grid names is searched
+        within the smallest and largest of its values (one value fixes it; a
+        scipy.stats distribution gives its support), and one the grid does not name
+        keeps the estimator's value, as ``GridSearchCV`` keeps it; any other
+        parameter (``kernel``, ``fit_intercept``, a preprocessing step's option) is
+        enumerated, one search per combination of its values, as ``GridSearchCV``
+        enumerates it. ``HyperGradSearchCV(SVC(), {"kernel": ["linear", "rbf"],
+        "C": [1, 10]})`` searches ``C`` in [1, 10] for each kernel (``gamma`` stays
+        ``"scale"``). Points the search cannot follow as a box (an elastic net's
+        ``alpha`` with ``l1_ratio`` fixed, values at or below 0, every searched
+        parameter fixed) are evaluated as ``GridSearchCV`` evaluates them, with a
+        warning. The rows of every search form ``cv_results_``, ranked together; their
+        ``params`` hold the grid's names. None: every searched parameter, within
+        ``bounds`` or the default range in units of the data.
     scoring : str, callable, list, tuple, set, dict or None, default=None
         As in ``GridSearchCV``: a scorer name, a callable
         ``scorer(estimator, X, y)`` (e.g. from ``make_scorer``), a list / tuple /
@@ -225,7 +244,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Stop when the best loss improved by less than ``tol`` (relative) over
         three outer steps.
     bounds : (float, float), default=None
-        Search interval in the estimator's own parameter: ``alpha`` for
+        Search interval (without ``param_grid``) in the estimator's own parameter: ``alpha`` for
         ``Lasso`` / ``ElasticNet``, ``C`` for ``LogisticRegression``. With two
         parameters it bounds each of ``alpha * l1_ratio`` and
         ``alpha * (1 - l1_ratio)`` (``C / l1_ratio`` and ``C / (1 - l1_ratio)``).
@@ -411,6 +430,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
+        "param_grid": [None, dict, list],
         "scoring": [None, str, callable, list, tuple, set, dict],  # values checked in fit
         "bounds": [None, tuple, list],
         "refit": ["boolean", str, callable],
@@ -423,12 +443,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                        "n_jobs", "random_state", "verbose", "callback")},
     }
 
-    def __init__(self, estimator, *, scoring=None, cv=5, hypergradient="aid-cg",
+    def __init__(self, estimator, param_grid=None, *, scoring=None, cv=5,
+                 hypergradient="aid-cg",
                  optimizer="gd", max_iter=30, tol=1e-4, bounds=None, solver="auto",
                  refit=True, n_jobs=None, pre_dispatch="2*n_jobs", random_state=None,
                  verbose=0, callback=None, error_score=np.nan, return_train_score=False,
                  init="scan"):
         self.estimator = estimator
+        self.param_grid = param_grid
         self.scoring = scoring
         self.cv = cv
         self.hypergradient = hypergradient
@@ -488,20 +510,34 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
-        final, preprocessing, prefix, adapter, kernel = unwrap(self.estimator)
+        if self.param_grid is not None:
+            if self.bounds is not None:
+                raise ValueError("Give the search's range as param_grid or as bounds, not "
+                                 "both.")
+            return self._finish(fit_param_grid(self, X, y, groups, params))
+        return self._finish(self._run(self.estimator, X, y, groups, params))
+
+    def _run(self, estimator, X, y, groups, params, cv=None, box=None):
+        """One search of ``estimator``'s parameters (the table of the class docstring) on
+        the splits of ``cv`` (``self.cv`` when None), within ``box`` (``{name: (low,
+        high)}`` in the estimator's parameters, see :mod:`skhypergrad._param_grid`; None:
+        ``bounds`` or the data's scales): a
+        :class:`~skhypergrad._search_results.SearchRun`."""
+        cv = self.cv if cv is None else cv
+        final, preprocessing, prefix, adapter, kernel = unwrap(estimator)
         if kernel is not None:
             with named("X and y"):
                 X, y, groups = indexable(X, y, groups)
-            check_cv_size(self.cv, _num_samples(X))
+            check_cv_size(cv, _num_samples(X))
             return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups,
-                                     params)
+                                     params, cv, box)
         kind, classifier, multi_output = adapter.loss, adapter.classifier, adapter.multi_output
         error_score = check_error_score(self.error_score)
         get_optimizer(self.optimizer)
         X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
         with named("X and y"):
             X, y, groups = indexable(X, y, groups)
-        check_cv_size(self.cv, _num_samples(X))
+        check_cv_size(cv, _num_samples(X))
         y = check_target(y, classifier=classifier, multi_output=multi_output)
         plan = check_search_scoring(self.scoring, self.refit, kind, final,
                                     len(np.unique(y)) if classifier else None, multi_output)
@@ -513,12 +549,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         # the n of C and of a sum of losses' alpha: the sum of the weights of the refit's
         n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
         model = search_model(adapter, final, y, n_samples)
+        if box is not None:  # l1_ratio fixed, alpha (C) searched: a penalty of one weight
+            model = tie_ratio(model, box, adapter.parametrization, prefix)
         if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
             raise ValueError(f"{type(final).__name__} cannot be searched with sample "
                              "weights: its datafit takes none.")
         space = SearchSpace(prefix, adapter.parametrization, n_penalty_hyper(model), n_samples)
 
-        splits = list(check_cv(self.cv, y, classifier=classifier).split(X, y, groups))
+        splits = list(check_cv(cv, y, classifier=classifier).split(X, y, groups))
         self.n_splits_ = len(splits)
         progress = Progress(self.verbose, type(self).__name__, space.params)
         progress.start(self.n_splits_, descended_name(plan, kind),
@@ -538,7 +576,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         # constants the datafit estimates (Huber's scale), once, on the first training fold
         model = model.with_data_constants(folds[0].X_train, model.encode(folds[0].y_train),
                                           _fold_lam(model, model.lam, folds[0].scale))
-        lam0, bounds, candidates = self._start(model, folds, space, adapter.defaults)
+        lam0, bounds, candidates = self._start(
+            model, folds, space, adapter.defaults,
+            None if box is None else _linear_lam_box(box, prefix, adapter, final, y,
+                                                      n_samples, model.get_penalty().tied))
 
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state,
@@ -567,25 +608,38 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                              _with_tol(solver, inner_tol[1]), callback, stopped, progress,
                              t0)
 
-        self.multimetric_ = plan.multimetric
-        self.scorer_ = plan.scorers if plan.multimetric else plan.scorers["score"]
-        self.cv_results_ = format_results(history, [space.params(h["lam"]) for h in history],
-                                          self.n_splits_, plan, error_score,
-                                          self.return_train_score)
-        self.n_iter_ = result.n_iter
-        if self.refit or not plan.multimetric:
-            self.best_index_ = best_index(self.refit, plan, self.cv_results_)
-            self.best_params_ = self.cv_results_["params"][self.best_index_]
+        results = format_results(history, [space.params(h["lam"]) for h in history],
+                                 self.n_splits_, plan, error_score, self.return_train_score)
+        key = "score" if not plan.multimetric else plan.refit_key
+
+        def chosen(index, key, score):
+            if plan.rescore:
+                progress.chosen(history[index]["lam"], key, score)
+
+        return SearchRun(results, result.n_iter, plan.multimetric,
+                         plan.scorers if plan.multimetric else plan.scorers["score"], key,
+                         X, y, fit_params.estimator, chosen=chosen)
+
+    def _finish(self, run):
+        """Set the attributes of :class:`~skhypergrad._search_results.SearchRun` ``run``,
+        choose the best row as ``GridSearchCV`` does and refit; returns self."""
+        self.cv_results_ = run.results
+        self.n_iter_ = run.n_iter
+        self.multimetric_ = run.multimetric
+        self.scorer_ = run.scorer
+        if self.refit or not run.multimetric:
+            self.best_index_ = best_index(self.refit, run.key, run.results) \
+                if run.best is None else run.best
+            self.best_params_ = run.results["params"][self.best_index_]
             if not callable(self.refit):
-                key = "score" if not plan.multimetric else plan.refit_key
                 self.best_score_ = float(
-                    self.cv_results_[f"mean_test_{key}"][self.best_index_])
-                if plan.rescore:
-                    progress.chosen(history[self.best_index_]["lam"], key, self.best_score_)
+                    run.results[f"mean_test_{run.key}"][self.best_index_])
+                if run.chosen is not None:
+                    run.chosen(self.best_index_, run.key, self.best_score_)
         if self.refit:
             self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
             t0 = time.perf_counter()
-            self.best_estimator_.fit(X, y, **fit_params.estimator)
+            self.best_estimator_.fit(run.X, run.y, **run.fit_params)
             self.refit_time_ = time.perf_counter() - t0
             if hasattr(self.best_estimator_, "feature_names_in_"):
                 self.feature_names_in_ = self.best_estimator_.feature_names_in_
@@ -656,10 +710,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             parts["scorer"] = FoldScorer(plan.scorers, error_score)
         return parts
 
-    def _start(self, model, folds, space, defaults):
-        """``(lam0, bounds, candidates)``: bounds in the user's parameter or relative to the
-        data, and either the scan's paths (``init="scan"``) or the estimator's ``lam``,
-        off the flat region, in bounds."""
+    def _start(self, model, folds, space, defaults, box=None):
+        """``(lam0, bounds, candidates)``: bounds in the user's parameter (``box``, bounds
+        on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and either
+        the scan's paths (``init="scan"``, clipped to the bounds, repeated points dropped)
+        or the estimator's ``lam``, off the flat region, in bounds."""
         maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
                 for f in folds]
         scales = SearchScales(
@@ -675,9 +730,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         lo, hi = scales.bounds(defaults) if self.bounds is None else \
             space.lam_bounds(self.bounds)
         lo, hi = (np.append(b, e) for b, e in zip((lo, hi), model.get_datafit().hyper_bounds()))
+        if box is not None:  # a weight of 0 at a corner (l1_ratio 1): the default bound
+            lo = np.where(box[0] > 0, box[0], lo)
+            hi = np.maximum(box[1], lo)
         if self.init == "scan":
-            candidates = [np.clip(np.column_stack([path, np.tile(theta0, (len(path), 1))]),
-                                  lo, hi) for path in scales.scan(defaults)]
+            candidates = [_distinct(np.clip(np.column_stack([path, np.tile(theta0, (len(path),
+                                                                                  1))]),
+                                            lo, hi)) for path in scales.scan(defaults)]
             return candidates[0][0], (lo, hi), candidates
         if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
             moved = lam0 * (0.1 * scales.l1 / lam0[0])
@@ -747,6 +806,25 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """Class labels of the refit classifier (``refit=True``)."""
         _best_estimator_has("classes_")(self)
         return self.best_estimator_.classes_
+
+
+def _linear_lam_box(box, prefix, adapter, final, y, n_samples, tied):
+    """Bounds on the full data's ``lam`` spanned by ``box`` (see
+    :func:`~skhypergrad._param_grid.lam_box`); ``tied``: the search's penalty has one
+    weight, the total of the elastic net's two."""
+    def lam_of(params):
+        est = clone(final).set_params(**{k[len(prefix):]: v for k, v in params.items()})
+        lam = np.asarray(adapter.inner_model(est, y, n_samples, True).lam, dtype=np.float64)
+        return lam.sum(keepdims=True) if tied else lam
+    return lam_box(box, list(box), lam_of)
+
+
+def _distinct(path):
+    """The points of a scan path, a point equal to the previous one dropped (a path
+    clipped to bounds repeats its ends)."""
+    keep = np.ones(len(path), dtype=bool)
+    keep[1:] = np.any(path[1:] != path[:-1], axis=1)
+    return path[keep]
 
 
 def _rows(values, rows):

@@ -21,7 +21,8 @@ from ._kernel_search_cv import kernel_adapter
 from ._linear_adapters import linear_adapter, supported_names
 from .squared_hinge import append_intercept_column
 
-__all__ = ["SearchSpace", "Unwrapped", "unwrap", "search_model", "n_penalty_hyper"]
+__all__ = ["SearchSpace", "Unwrapped", "unwrap", "search_model", "n_penalty_hyper",
+           "searched_parameters"]
 
 
 class SearchSpace(NamedTuple):
@@ -133,3 +134,36 @@ def search_model(adapter, final, y, n_samples=None):
 def n_penalty_hyper(model):
     """How many entries of the model's ``lam`` are its penalty's."""
     return np.asarray(model.lam).shape[0] - model.n_datafit_hyper
+
+
+def searched_parameters(estimator, y):
+    """``(names, needs)``: the parameters a search of ``estimator`` differentiates in
+    (``step__name`` in a pipeline), and ``{name: other}`` for a parameter searched only
+    together with another: an elastic net's ``l1_ratio`` moves both weights, and is
+    searched with ``alpha`` (``C``) only (``alpha`` alone is searched at a fixed
+    ``l1_ratio``, see :class:`~skhypergrad.penalties.FixedRatioElasticNet`). ``y``:
+    the targets (a classifier's classes)."""
+    final, _, prefix, adapter, kernel = unwrap(estimator)
+    if kernel is not None:
+        return tuple(prefix + n for n in kernel.names(kernel.spec(final))), {}
+    model = search_model(adapter, final, y)
+    k = n_penalty_hyper(model)
+    names = tuple(prefix + n for n in adapter.parametrization.names(k))
+    if not (adapter.parametrization.ratio and k == 2):
+        return names, {}
+    if model.get_penalty().at_fixed_ratio(model.lam) is not None:
+        return names, {names[1]: names[0]}
+    return names, {names[1]: names[0], names[0]: names[1]}
+
+
+def tie_ratio(model, box, parametrization, prefix):
+    """The model searched in its first parameter alone when ``box`` fixes ``l1_ratio``
+    (a ``parametrization`` with a ratio): its penalty at that fixed ratio (with one
+    weight, :class:`~skhypergrad.penalties.FixedRatioElasticNet`); ``model``
+    otherwise."""
+    names = [prefix + n for n in parametrization.names(n_penalty_hyper(model))]
+    if not parametrization.ratio or len(names) != 2 or box[names[1]][0] != box[names[1]][1] or \
+            box[names[0]][0] == box[names[0]][1]:
+        return model
+    penalty, lam = model.get_penalty().at_fixed_ratio(model.lam)
+    return replace(model, penalty=penalty, lam=lam)

@@ -9,11 +9,52 @@ module turns that history into the keys of ``GridSearchCV.cv_results_``
 """
 
 import numbers
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["format_results", "best_index", "failed", "store"]
+__all__ = ["SearchRun", "format_results", "best_index", "failed", "store", "rank_scores"]
+
+
+class SearchRun(NamedTuple):
+    """What one search hands to :class:`~skhypergrad.HyperGradSearchCV` to choose its best
+    row and refit.
+
+    Attributes
+    ----------
+    results : dict
+        ``cv_results_``.
+    n_iter : int
+        Outer steps taken.
+    multimetric : bool
+    scorer : callable or dict
+        ``scorer_``.
+    key : str or None
+        The metric that ranks the rows (``"score"`` with one metric; None with several
+        and ``refit=False``).
+    X, y : array-like
+        The data of the refit.
+    fit_params : dict
+        The estimator's ``fit`` parameters in the refit.
+    best : int, default=None
+        The best row when the search chooses it itself (the kernel searches scored by
+        their criterion's own score); None: the best rank of ``key`` (or a callable
+        ``refit``'s choice).
+    chosen : callable, default=None
+        ``(index, key, score) -> None``: reports the chosen row (progress lines).
+    """
+
+    results: dict
+    n_iter: int
+    multimetric: bool
+    scorer: Any
+    key: Optional[str]
+    X: Any
+    y: Any
+    fit_params: dict
+    best: Optional[int] = None
+    chosen: Optional[Callable] = None
 
 
 def format_results(history, params, n_splits, plan, error_score, return_train_score):
@@ -59,9 +100,9 @@ def failed(scores, error_score):
     return np.where(bad, error_score, scores)
 
 
-def best_index(refit, plan, results):
+def best_index(refit, key, results):
     """The best row, as ``GridSearchCV`` chooses it: the index returned by a callable
-    ``refit``, or the best rank of the refit metric."""
+    ``refit``, or the best rank of the metric ``key`` (``"score"`` with one metric)."""
     if callable(refit):
         index = refit(results)
         if not isinstance(index, numbers.Integral) or isinstance(index, bool):
@@ -70,7 +111,6 @@ def best_index(refit, plan, results):
             raise IndexError(f"refit (a callable) returned {index}, out of the "
                              f"{len(results['params'])} rows of cv_results_.")
         return int(index)
-    key = "score" if not plan.multimetric else plan.refit_key
     return int(results[f"rank_test_{key}"].argmin())
 
 
@@ -82,9 +122,14 @@ def store(results, key, array, splits=False, rank=False):
     means = array.mean(axis=1)
     results["mean_" + key] = means
     results["std_" + key] = np.sqrt(((array - means[:, None]) ** 2).mean(axis=1))
-    if rank:  # failed (NaN) rows tie with the worst, as in GridSearchCV
-        if np.isnan(means).all():
-            results["rank_" + key] = np.ones(means.shape, dtype=np.int32)
-        else:
-            means = np.where(np.isnan(means), np.nanmin(means) - 1, means)
-            results["rank_" + key] = rankdata(-means, method="min").astype(np.int32)
+    if rank:
+        results["rank_" + key] = rank_scores(means)
+
+
+def rank_scores(means):
+    """``GridSearchCV``'s ranks of mean scores (greater is better): failed (NaN) rows tie
+    with the worst."""
+    if np.isnan(means).all():
+        return np.ones(means.shape, dtype=np.int32)
+    means = np.where(np.isnan(means), np.nanmin(means) - 1, means)
+    return rankdata(-means, method="min").astype(np.int32)

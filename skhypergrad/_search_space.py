@@ -177,7 +177,8 @@ class SearchScales(NamedTuple):
         L1 term, one path over the L2 weights ``scan_ridge``."""
         if not self.penalty.has_l1:
             return [np.array([self.lam(1.0, r2) for r2 in defaults.scan_ridge])]
-        levels = defaults.scan_l2 if self.penalty.has_l2 else defaults.scan_l2[:1]
+        levels = defaults.scan_l2 if self.penalty.has_l2 and not self.penalty.tied \
+            else defaults.scan_l2[:1]
         return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
 
 

@@ -67,6 +67,10 @@ class _BlockAlgebra(BasePenalty):
     def __init__(self):
         super().__init__(positive=False)  # no nonnegative form
 
+    def at_fixed_ratio(self, lam):
+        """None: no block penalty at a fixed ratio of its weights."""
+        return None
+
     @staticmethod
     def _rows(z, n_features):
         return np.asarray(z, dtype=np.float64).reshape(n_features, -1)

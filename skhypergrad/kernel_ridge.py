@@ -186,7 +186,7 @@ def _scales(spec, X):
 
 
 def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max_iter=30,
-                        tol=1e-4, callback=None, criterion=None):
+                        tol=1e-4, callback=None, criterion=None, box=None):
     """Scan then descend the cross-validated squared error of kernel ridge.
 
     Parameters
@@ -202,6 +202,8 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     criterion : callable, default=None
         ``KernelRidgeCriterion -> (lam -> Evaluation)``: what is searched, built on the
         folds' criterion (the criterion itself when None).
+    box : (ndarray, ndarray), default=None
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
 
     Returns
     -------
@@ -224,7 +226,7 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     # gamma varies slowest: one eigendecomposition per fold and gamma
     grid = log_grid(axes[::-1])[:, ::-1]
     return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train)
+                         max_iter, tol, callback, n_rows=n_train, box=box)
 
 
 

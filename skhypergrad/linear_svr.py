@@ -396,7 +396,7 @@ class LinearSVRCriterion:
 
 
 def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_iter=30,
-                      tol=1e-4, callback=None, criterion=None):
+                      tol=1e-4, callback=None, criterion=None, box=None):
     """Scan then descend LinearSVR's cross-validated squared error.
 
     ``C`` is scanned from 0.01 to 1e4 times :math:`1 / (n\\,\\overline{\\|\\tilde x\\|^2})`
@@ -415,6 +415,8 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     criterion : callable, default=None
         ``LinearSVRCriterion -> (lam -> Evaluation)``: what is searched (the criterion
         itself when None).
+    box : (ndarray, ndarray), default=None
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
 
     Returns
     -------
@@ -431,4 +433,5 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     grid = log_grid([scale * _EPS_FACTORS, c0 * _C_FACTORS])[:, ::-1]  # C fastest
     lo = np.array([c0 * _C_RANGE[0], scale * _EPS_RANGE[0]])
     hi = np.array([c0 * _C_RANGE[1], scale * _EPS_RANGE[1]])
-    return kernel_search(evaluate, grid, (lo, hi), optimizer, max_iter, tol, callback)
+    return kernel_search(evaluate, grid, (lo, hi), optimizer, max_iter, tol, callback,
+                         box=box)

@@ -9,15 +9,16 @@ Every penalty here is
 with per-feature L1 weights ``l1`` and L2 weights ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-==========================  ===================  ======================  ====================
-penalty                     ``lam``              ``l1``                  ``l2``
-==========================  ===================  ======================  ====================
-:class:`L1`                 ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNetPenalty`  ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2 * ones(p)``
-:class:`WeightedL1`         ``lam`` of length p  ``lam``                 0
-:class:`L2`                 ``[lam2]``           0                       ``lam2 * ones(p)``
-:class:`WeightedL2`         ``lam`` of length p  0                       ``lam``
-==========================  ===================  ======================  ====================
+============================  ===================  ======================  ====================
+penalty                       ``lam``              ``l1``                  ``l2``
+============================  ===================  ======================  ====================
+:class:`L1`                   ``[lam1]``           ``lam1 * ones(p)``      0
+:class:`ElasticNetPenalty`    ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2 * ones(p)``
+:class:`FixedRatioElasticNet` ``[t]``              ``rho t * ones(p)``     ``(1-rho) t * ones(p)``
+:class:`WeightedL1`           ``lam`` of length p  ``lam``                 0
+:class:`L2`                   ``[lam2]``           0                       ``lam2 * ones(p)``
+:class:`WeightedL2`           ``lam`` of length p  0                       ``lam``
+============================  ===================  ======================  ====================
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
@@ -47,7 +48,8 @@ from ._kernels import prox_enet, prox_enet_mask
 from ._prox_jacobian import DiagonalJacobian
 
 __all__ = [
-    "L1", "ElasticNetPenalty", "WeightedL1", "L2", "WeightedL2", "check_hyper",
+    "L1", "ElasticNetPenalty", "FixedRatioElasticNet", "WeightedL1", "L2", "WeightedL2",
+    "check_hyper",
     "enet_lam_from_sklearn", "enet_sklearn_from_lam",
     "logistic_lam_from_sklearn", "logistic_sklearn_from_lam", "logistic_weight_from_C",
     "svc_lam_from_sklearn", "svc_sklearn_from_lam",
@@ -131,6 +133,9 @@ class BasePenalty:
     group_rows = False
     #: whether the map uses ``l1`` (False: ``l1`` is always 0)
     has_l1 = True
+    #: whether the L1 and L2 weights are one hyperparameter's (a fixed ratio):
+    #: :meth:`lam_from_weights` then reads the L1 weight only
+    tied = False
     #: nonnegative coefficients (set by the constructor)
     positive = False
 
@@ -185,6 +190,12 @@ class BasePenalty:
         weight and turn them into ``lam`` here, for every penalty alike.
         """
         raise NotImplementedError
+
+    def at_fixed_ratio(self, lam):
+        """``(penalty, lam)``: the penalty with its weights' ratio fixed at that of
+        ``lam`` and one hyperparameter, or None when it has no such form (the
+        default)."""
+        return None
 
     def check_lam(self, lam, n_features):
         """``lam`` as a float64 array of the right length; ValueError when not positive."""
@@ -347,6 +358,66 @@ class ElasticNetPenalty(BasePenalty):
 
     def lam_from_weights(self, l1, l2, n_features):
         return np.array([float(l1), float(l2)])
+
+    def at_fixed_ratio(self, lam):
+        """``(penalty, lam)``: the :class:`FixedRatioElasticNet` at the ratio of ``lam``,
+        and its one hyperparameter, the total weight ``lam1 + lam2``."""
+        lam = np.asarray(lam, dtype=np.float64).ravel()
+        total = float(lam.sum())
+        return FixedRatioElasticNet(lam[0] / total, positive=self.positive), \
+            np.array([total])
+
+
+class FixedRatioElasticNet(BasePenalty):
+    r"""Elastic net at a fixed ratio, :math:`t\,(
+ho\|w\|_1 + rac{1-
+ho}{2}\|w\|^2)`;
+    ``lam = [t]``.
+
+    scikit-learn's ``ElasticNet(alpha, l1_ratio)`` searched in ``alpha`` alone (``t =
+    alpha``, ``rho = l1_ratio``), or ``LogisticRegression(C, l1_ratio)`` in ``C`` alone
+    (``t = 1 / (C n)``): :math:`\partial / \partial t = 
+ho\,\partial / \partial l1 +
+    (1 - 
+ho)\,\partial / \partial l2`.
+
+    Parameters
+    ----------
+    l1_ratio : float in (0, 1]
+        :math:`
+ho`.
+    positive : bool, default=False
+    """
+
+    has_l2 = True
+    tied = True
+
+    def __init__(self, l1_ratio, positive=False):
+        super().__init__(positive)
+        if not 0 < l1_ratio <= 1:
+            raise ValueError(f"l1_ratio must be in (0, 1], got {l1_ratio!r}.")
+        self.l1_ratio = float(l1_ratio)
+
+    def __repr__(self):
+        extra = ", positive=True" if self.positive else ""
+        return f"{type(self).__name__}(l1_ratio={self.l1_ratio!r}{extra})"
+
+    def n_hyper(self, n_features):
+        return 1
+
+    def weights(self, lam, n_features):
+        t = float(np.asarray(lam, dtype=np.float64).ravel()[0])
+        return _uniform(self.l1_ratio * t, n_features), \
+            _uniform((1.0 - self.l1_ratio) * t, n_features)
+
+    def l2_weight(self, lam):
+        return (1.0 - self.l1_ratio) * float(np.asarray(lam, dtype=np.float64).ravel()[0])
+
+    def weights_vjp(self, g_l1, g_l2):
+        return np.array([self.l1_ratio * np.sum(g_l1) + (1.0 - self.l1_ratio) * np.sum(g_l2)])
+
+    def lam_from_weights(self, l1, l2, n_features):
+        return np.array([float(l1) / self.l1_ratio])
 
 
 

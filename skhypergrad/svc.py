@@ -448,7 +448,7 @@ class _Scan:
 
 def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
                tol=1e-4, callback=None, weights=None, test_weights=None,
-               polish=POLISH_EVALS, criterion=None):
+               polish=POLISH_EVALS, criterion=None, box=None):
     """Scan, descend the cross-validated surrogate loss of SVC, then refine by accuracy.
 
     The scan (:class:`_Scan`: rows of a coarse grid, ``C`` in :data:`_C_FACTORS` by
@@ -486,6 +486,8 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
         an object with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
         with and without the gradient; their scores rank the points and the refinement
         follows them); the criterion itself when None.
+    box : (ndarray, ndarray), default=None
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
 
     Returns
     -------
@@ -508,7 +510,7 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
         _Scan(_C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
     return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
-                         start="loss", polish=polish * len(lo), stall=_STALL)
+                         start="loss", polish=polish * len(lo), stall=_STALL, box=box)
 
 
 def training_weights(y, sample_weight=None, class_weight=None):

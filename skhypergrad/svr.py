@@ -190,7 +190,7 @@ class SVRCriterion:
 
 
 def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30, tol=1e-4,
-               callback=None, criterion=None):
+               callback=None, criterion=None, box=None):
     """Scan then descend the cross-validated squared error of SVR.
 
     ``C`` is scanned from 0.1 to 100 times the standard deviation of the targets,
@@ -209,6 +209,8 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
     criterion : callable, default=None
         ``SVRCriterion -> (lam -> Evaluation)``: what is searched, built on the folds'
         criterion (the criterion itself when None).
+    box : (ndarray, ndarray), default=None
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
 
     Returns
     -------
@@ -233,7 +235,7 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
         ([] if g is None else [g * _GAMMA_RANGE[1]])
     grid = log_grid(axes[::-1])[:, ::-1]
     return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train)
+                         max_iter, tol, callback, n_rows=n_train, box=box)
 
 
 class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):

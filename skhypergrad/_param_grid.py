@@ -1,0 +1,280 @@
+r"""``param_grid`` of :class:`~skhypergrad.HyperGradSearchCV`: ``GridSearchCV``'s grid read as
+search boxes.
+
+A grid is what ``GridSearchCV`` takes: a dict of parameter names to lists of values, or
+a list of such dicts. Each dict becomes one or more *sub-searches*:
+
+- the parameters the search differentiates in (the estimator's searched parameters,
+  ``alpha``, ``l1_ratio``, ``C``, ``epsilon``, ``gamma``: the table of
+  :class:`~skhypergrad.HyperGradSearchCV`) that the dict names are searched within
+  :math:`[\min, \max]` of their values (a single value fixes the parameter; a
+  scipy.stats distribution, as ``RandomizedSearchCV`` takes it, gives its support);
+- the searched parameters the dict does not name keep the estimator's values, as
+  ``GridSearchCV`` keeps them;
+- every other parameter (``kernel``, ``fit_intercept``, a preprocessing step's
+  option...) is enumerated as ``GridSearchCV`` enumerates it: one sub-search per
+  combination of its values.
+
+A sub-search whose box the search cannot follow runs as ``GridSearchCV`` on its points,
+with a warning saying why: an elastic net's ``alpha`` searched with ``l1_ratio`` fixed
+(or the reverse; the search moves the L1 and L2 weights together), a searched
+parameter with a value at or below 0 (the search runs on logarithms), or a dict that
+fixes every searched parameter. The rows of all the sub-searches form ``cv_results_``
+(:func:`merge_results`), ranked together; their ``params`` hold the dict's names only,
+as ``GridSearchCV``'s.
+"""
+
+import itertools
+import numbers
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+from sklearn.base import clone
+
+from ._search_results import rank_scores
+
+__all__ = ["check_param_grid", "SubSearch", "sub_searches", "merge_results",
+           "lam_box"]
+
+
+def _is_distribution(values):
+    return hasattr(values, "rvs") and hasattr(values, "support")
+
+
+def check_param_grid(param_grid):
+    """``param_grid`` as a list of dicts of name -> list of values (or distribution);
+    the ValueError / TypeError ``GridSearchCV`` raises for a malformed grid."""
+    grids = [param_grid] if isinstance(param_grid, dict) else param_grid
+    if not isinstance(grids, (list, tuple)) or not grids:
+        raise TypeError(f"param_grid must be a dict or a non-empty list of dicts, got "
+                        f"{param_grid!r}.")
+    out = []
+    for grid in grids:
+        if not isinstance(grid, dict):
+            raise TypeError(f"param_grid must be a dict or a list of dicts, got an item "
+                            f"{grid!r}.")
+        checked = {}
+        for name, values in grid.items():
+            if not isinstance(name, str):
+                raise TypeError(f"param_grid's keys are parameter names, got {name!r}.")
+            if _is_distribution(values):
+                checked[name] = values
+                continue
+            if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or \
+                    (isinstance(values, np.ndarray) and values.ndim != 1):
+                raise TypeError(f"param_grid's value for {name!r} must be a non-empty "
+                                f"sequence (or a distribution), got {values!r}.")
+            values = list(values)
+            if not values:
+                raise ValueError(f"param_grid's value for {name!r} is empty.")
+            checked[name] = values
+        out.append(checked)
+    return out
+
+
+class SubSearch(NamedTuple):
+    """One search of a grid.
+
+    Attributes
+    ----------
+    estimator : estimator
+        A clone of the user's estimator with the sub-search's enumerated and fixed
+        values set, and each searched parameter at the geometric centre of its box.
+    shown : dict
+        The dict's names with one value in this sub-search (enumerated or fixed),
+        shown in every row's ``params``.
+    names : tuple of str
+        The dict's names that are searched (also shown in ``params``).
+    box : dict or None
+        ``{name: (low, high)}`` of every searched parameter of the estimator
+        (``low == high``: fixed, its value possibly a string such as ``"scale"``), for
+        the hypergradient search; None: run ``grid`` as ``GridSearchCV``.
+    grid : dict or None
+        The sub-grid (lists of values) of a ``GridSearchCV`` run.
+    """
+
+    estimator: Any
+    shown: dict
+    names: tuple
+    box: Any
+    grid: Any
+
+
+def _numeric_range(values):
+    """``(low, high)`` of numeric values or a distribution's support; None otherwise."""
+    if _is_distribution(values):
+        lo, hi = values.support()
+        return float(lo), float(hi)
+    if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+        return float(min(values)), float(max(values))
+    return None
+
+
+def _combinations(grid, names):
+    names = sorted(names)
+    for values in itertools.product(*(grid[name] for name in names)):
+        yield dict(zip(names, values))
+
+
+def sub_searches(estimator, grids, searched):
+    """The :class:`SubSearch` list of ``grids`` (from :func:`check_param_grid`).
+
+    Parameters
+    ----------
+    estimator : estimator
+    grids : list of dict
+    searched : callable
+        ``estimator -> (names, needs)``: the estimator's searched parameters (with a
+        pipeline's prefix) and ``{name: other}`` for a parameter searched only together
+        with another (see
+        :func:`~skhypergrad._search_estimator.searched_parameters`).
+    """
+    subs = []
+    for grid in grids:
+        names, _ = searched(estimator)
+        for combo in _grid_points(grid, [k for k in grid if k not in names]):
+            est = clone(estimator).set_params(**combo)
+            names, _ = searched(est)
+            more = [k for k in grid if k not in names and k not in combo]
+            for extra in _grid_points(grid, more):
+                subs.append(_sub_search(clone(est).set_params(**extra), grid,
+                                        {**combo, **extra}, searched))
+    return subs
+
+
+def _grid_points(grid, names):
+    for name in names:
+        if _is_distribution(grid[name]):
+            raise ValueError(f"param_grid gives a distribution for {name!r}, which is not "
+                             "searched by hypergradient here: give a list of its values.")
+    return _combinations(grid, names)
+
+
+def _sub_search(est, grid, shown, searched):
+    names, _ = searched(est)
+    ranges = {k: _numeric_range(grid[k]) for k in names if k in grid}
+    why = None
+    for k, r in ranges.items():
+        if r is None or not np.all(np.isfinite(r)):
+            raise ValueError(f"param_grid's values for {k!r} must be finite numbers (it is "
+                             f"searched on a log scale), got {grid[k]!r}.")
+        if r[0] <= 0:
+            why = f"{k} takes values at or below 0 (the search runs on logarithms)"
+    fixed = {k: grid[k][0] for k, (lo, hi) in ranges.items() if lo == hi}
+    est = est.set_params(**fixed)
+    names, needs = searched(est)  # a fixed value may change them (l1_ratio=1: a Lasso)
+    free = {k for k, (lo, hi) in ranges.items() if lo < hi and k in names}
+    if not free:
+        why = why or "every searched parameter has one value"
+    for name, other in needs.items():
+        if why is None and name in free and other not in free:
+            why = f"{name} is searched together with {other} only"
+    shown = {**shown, **fixed}
+    if why is not None:
+        if free:
+            warnings.warn(f"param_grid: {why}; these points are evaluated as GridSearchCV "
+                          "evaluates them.", UserWarning, stacklevel=5)
+        sub_grid = {k: [v] for k, v in shown.items()}
+        sub_grid.update({k: grid[k] for k in free})
+        return SubSearch(est, {}, (), None, sub_grid)
+    est = est.set_params(**{k: float(np.sqrt(ranges[k][0] * ranges[k][1])) for k in free})
+    params = est.get_params()
+    box = {k: ranges[k] if k in free else (params[k], params[k]) for k in names}
+    return SubSearch(est, shown, tuple(k for k in names if k in free), box, None)
+
+
+def lam_box(box, names, lam_of):
+    """Bounds on ``lam`` spanned by ``box`` (``{name: (low, high)}``): the smallest and
+    largest entries of ``lam_of(params)`` over the box's corners.
+
+    For parameters each mapped to one entry of ``lam``, monotonically (``C``,
+    ``alpha``, ``epsilon``), that is the box itself; for an elastic net's ``alpha``
+    and ``l1_ratio``, the box of the L1 and L2 weights :math:`\\alpha\\rho` and
+    :math:`\\alpha(1-\\rho)` that holds every point of the grid's box.
+    """
+    corners = np.array([lam_of(dict(zip(names, point)))
+                        for point in itertools.product(*(sorted(set(box[k])) for k in names))])
+    return corners.min(axis=0), corners.max(axis=0)
+
+
+def merge_results(results, shown, names):
+    """One ``cv_results_`` of the sub-searches' ``results`` (dicts in ``GridSearchCV``'s
+    format), each row's ``params`` restricted to the grid's names: ``shown[i]`` (the
+    values of sub-search ``i``'s enumerated and fixed names) and ``names[i]`` (its
+    searched names; None: a ``GridSearchCV`` run, whose rows are kept); ranks over all
+    rows."""
+    params = []
+    for res, show, keep in zip(results, shown, names):
+        for p in res["params"]:
+            params.append({**show, **(p if keep is None else
+                                      {k: v for k, v in p.items() if k in keep})})
+    merged = {}
+    keys = [k for k in dict.fromkeys(itertools.chain.from_iterable(results))
+            if not k.startswith("param") and not k.startswith("rank_")]
+    for key in keys:
+        parts = [_column(res, key) for res in results]
+        merged[key] = np.concatenate(parts)
+    for name in sorted(set(itertools.chain.from_iterable(params))):
+        present = np.array([name in p for p in params])
+        merged["param_" + name] = np.ma.MaskedArray(
+            np.array([p.get(name) for p in params], dtype=object), mask=~present)
+    merged["params"] = params
+    for key in [k for k in merged if k.startswith("mean_test_") and k != "mean_test_loss"]:
+        merged["rank_" + key[5:]] = rank_scores(merged[key])
+    return merged
+
+
+def _column(res, key):
+    n = len(res["params"])
+    if key in res:
+        return np.asarray(res[key])
+    if key == "phase":
+        return np.full(n, "grid")
+    return np.full(n, np.nan)
+
+
+def fit_param_grid(search, X, y, groups, params):
+    """Run the sub-searches of ``search.param_grid`` (a ``HyperGradSearchCV``) on one set
+    of splits: a :class:`~skhypergrad._search_results.SearchRun` of all their rows."""
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import GridSearchCV, check_cv
+    from sklearn.utils import indexable
+
+    from ._search_estimator import searched_parameters
+    from ._search_results import SearchRun
+    from ._validation import named
+
+    grids = check_param_grid(search.param_grid)
+    with named("X and y"):
+        X, y, groups = indexable(X, y, groups)
+    splits = list(check_cv(search.cv, y, classifier=is_classifier(search.estimator))
+                  .split(X, y, groups))
+    subs = sub_searches(search.estimator, grids,
+                        lambda est: searched_parameters(est, y))
+    runs, refit_data = [], (X, y, params)
+    for sub in subs:
+        if sub.box is not None:
+            run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
+            refit_data = (run.X, run.y, run.fit_params)
+        else:
+            grid = GridSearchCV(sub.estimator, sub.grid, scoring=search.scoring,
+                                n_jobs=search.n_jobs, refit=False, cv=splits,
+                                pre_dispatch=search.pre_dispatch,
+                                error_score=search.error_score,
+                                return_train_score=search.return_train_score)
+            grid.fit(X, y, **params)
+            run = SearchRun(grid.cv_results_, 0, grid.multimetric_, grid.scorer_, None,
+                            X, y, params)
+        runs.append(run)
+    search.n_splits_ = len(splits)
+    first = next((r for r in runs if r.key is not None), runs[0])
+    key = first.key
+    if key is None and not first.multimetric:
+        key = "score"
+    elif key is None and isinstance(search.refit, str):
+        key = search.refit
+    results = merge_results([r.results for r in runs], [s.shown for s in subs],
+                            [s.names if s.box is not None else None for s in subs])
+    return SearchRun(results, sum(r.n_iter for r in runs), first.multimetric, first.scorer,
+                     key, *refit_data)

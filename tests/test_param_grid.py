@@ -1,0 +1,230 @@
+"""``HyperGradSearchCV(estimator, param_grid)``: the ``GridSearchCV`` call, unchanged.
+
+The grid's ranges are the search's box, a searched parameter with one value is fixed,
+the searched parameters the grid does not name keep the estimator's values, every
+other parameter is enumerated; what the search cannot follow as a box runs as
+``GridSearchCV`` (with a warning). Each call lands within 0.5% of ``GridSearchCV`` on
+the same grid and folds, every row's score is ``GridSearchCV``'s at its parameters,
+and an elastic net searched in ``alpha`` alone (a fixed ``l1_ratio``, the penalty
+:class:`~skhypergrad.FixedRatioElasticNet`) has the hypergradient of central
+differences.
+"""
+
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import loguniform
+from sklearn.datasets import load_diabetes, load_iris
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import ElasticNet, HuberRegressor, Lasso, LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC, SVR
+
+from skhypergrad import FixedRatioElasticNet, HeldOut, HyperGradSearchCV, InnerModel, \
+    hypergradient
+
+CV = KFold(4, shuffle=True, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return StandardScaler().fit_transform(X[:200]), y[:200]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def test_param_grid_is_the_second_positional_parameter():
+    params = list(inspect.signature(HyperGradSearchCV).parameters)
+    assert params[:2] == list(inspect.signature(GridSearchCV).parameters)[:2]
+
+
+def _searched_values(search, name):
+    return np.array([p[name] for p in search.cv_results_["params"]], dtype=float)
+
+
+REGRESSORS = [
+    (Lasso(), {"alpha": np.logspace(-2, 1, 20)}),
+    (ElasticNet(l1_ratio=0.3), {"alpha": np.logspace(-2, 1, 20)}),
+    (ElasticNet(), {"alpha": np.logspace(-2, 1, 20), "l1_ratio": np.linspace(0.1, 1, 5)}),
+    (Ridge(), {"alpha": np.logspace(-2, 3, 20)}),
+    (HuberRegressor(max_iter=500), {"alpha": np.logspace(-3, 1, 5)}),
+    (KernelRidge(kernel="rbf"), {"alpha": np.logspace(-3, 1, 8)}),
+]
+
+
+@pytest.mark.parametrize("estimator, grid", REGRESSORS,
+                         ids=["lasso", "enet-alpha", "enet-both", "ridge", "huber", "krr"])
+def test_regressor_grid_lands_on_grid_search(diabetes, estimator, grid):
+    X, y = diabetes
+    if isinstance(estimator, HuberRegressor):  # (its lbfgs is slow on y of scale 100)
+        y = (y - y.mean()) / y.std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # searched, not a grid fallback
+        search = HyperGradSearchCV(estimator, grid, cv=CV).fit(X, y)
+    reference = GridSearchCV(estimator, grid, cv=CV).fit(X, y)
+    assert search.best_score_ >= reference.best_score_ - 5e-3 * abs(reference.best_score_)
+    if "l1_ratio" in grid:  # the box of the L1 and L2 weights holding the grid's points
+        a, r = (_searched_values(search, k) for k in ("alpha", "l1_ratio"))
+        a0, a1, r0, r1 = grid["alpha"][0], grid["alpha"][-1], grid["l1_ratio"][0], 1.0
+        assert np.all((a * r >= a0 * r0 * (1 - 1e-9)) & (a * r <= a1 * r1 * (1 + 1e-9)))
+        assert np.all(a * (1 - r) <= a1 * (1 - r0) * (1 + 1e-9))
+    else:  # the box is the grid's range
+        for name, values in grid.items():
+            v = _searched_values(search, name)
+            assert np.all((v >= values.min() * (1 - 1e-12)) &
+                          (v <= values.max() * (1 + 1e-12)))
+    assert all(set(p) == set(grid) for p in search.cv_results_["params"])
+    fixed = {k: v for k, v in estimator.get_params().items() if k not in grid}
+    assert {k: search.best_estimator_.get_params()[k] for k in fixed} == fixed
+    if isinstance(estimator, HuberRegressor):
+        return  # its rows are those of the scale fixed on the first fold (documented)
+    # a row's score is GridSearchCV's at its parameters
+    row = search.best_index_
+    est = estimator.set_params(**search.cv_results_["params"][row])
+    assert search.cv_results_["mean_test_score"][row] == pytest.approx(
+        cross_val_score(est, X, y, cv=CV).mean(), rel=1e-5, abs=1e-6)
+
+
+def test_logistic_C_at_a_fixed_l1_ratio(iris):
+    X, y = iris
+    est = LogisticRegression(l1_ratio=0.5, solver="saga", tol=1e-8, max_iter=5000)
+    grid = {"C": np.logspace(-2, 2, 8)}
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(est, grid, cv=cv, scoring="neg_log_loss").fit(X, y)
+    reference = GridSearchCV(est, grid, cv=cv, scoring="neg_log_loss").fit(X, y)
+    assert search.best_score_ >= reference.best_score_ * 1.005
+    assert search.best_estimator_.l1_ratio == 0.5
+    assert set(search.best_params_) == {"C"}
+
+
+def test_fixed_ratio_penalty_matches_elastic_net_and_finite_differences(diabetes):
+    """The solution is scikit-learn's ``ElasticNet(alpha=t, l1_ratio=rho)``; the
+    hypergradient in ``log t`` (``rho dE/dl1 + (1 - rho) dE/dl2`` times ``t``) is
+    checked against central differences of the held-out MSE."""
+    X, y = diabetes
+    rho, t = 0.3, 0.2
+    model = InnerModel("quadratic", FixedRatioElasticNet(rho), fit_intercept=True, lam=[t])
+    Xtr, ytr, Xte, yte = X[:150], y[:150], X[150:], y[150:]
+
+    def held_out(t):
+        sk = ElasticNet(alpha=t, l1_ratio=rho, tol=1e-14, max_iter=100000).fit(Xtr, ytr)
+        return float(np.mean((sk.predict(Xte) - yte) ** 2))
+
+    for engine in ("aid-cg", "aid-fp", "itd"):
+        value, grad = hypergradient(model, Xtr, ytr, criterion=HeldOut(Xte, yte),
+                                    method=engine, tol=1e-13)
+        assert value == pytest.approx(held_out(t), rel=1e-8)
+        h = 1e-5
+        fd = (held_out(t * np.exp(h)) - held_out(t * np.exp(-h))) / (2 * h)
+        assert abs(fd) > 1e-2
+        assert grad[0] == pytest.approx(fd, rel=1e-5)  # in log t
+
+
+def test_penalty_weights_and_their_transpose():
+    pen = FixedRatioElasticNet(0.25)
+    l1, l2 = pen.weights([2.0], 3)
+    np.testing.assert_allclose(l1, 0.5)
+    np.testing.assert_allclose(l2, 1.5)
+    assert pen.weights_vjp(np.ones(3), np.full(3, 2.0))[0] == pytest.approx(0.75 + 4.5)
+    assert pen.lam_from_weights(0.5, 123.0, 3)[0] == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="l1_ratio"):
+        FixedRatioElasticNet(0.0)
+
+
+def test_user_guide_svc_call_enumerates_the_kernel(iris):
+    """scikit-learn's user guide: ``GridSearchCV(svc, {'kernel': ('linear', 'rbf'),
+    'C': [1, 10]})``; ``gamma`` stays ``"scale"``."""
+    X, y = iris
+    parameters = {"kernel": ("linear", "rbf"), "C": [1, 10]}
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(SVC(), parameters, cv=cv).fit(X, y)
+    reference = GridSearchCV(SVC(), parameters, cv=cv).fit(X, y)
+    results = search.cv_results_
+    assert set(results["param_kernel"]) == {"linear", "rbf"}
+    assert all(set(p) == {"kernel", "C"} for p in results["params"])
+    C = _searched_values(search, "C")
+    assert C.min() >= 1 - 1e-12 and C.max() <= 10 + 1e-12
+    assert search.best_estimator_.gamma == "scale"
+    assert search.best_score_ >= reference.best_score_ - 0.005
+    assert results["rank_test_score"][search.best_index_] == 1
+    assert len(results["mean_fit_time"]) == len(results["params"])
+
+
+def test_list_of_grids_ranks_every_row(diabetes):
+    X, y = diabetes
+    grids = [{"kernel": ["linear"], "alpha": [1e-2, 10.0]},
+             {"kernel": ["rbf"], "alpha": [1e-2, 10.0], "gamma": [1e-3, 1e-1]}]
+    search = HyperGradSearchCV(KernelRidge(), grids, cv=CV).fit(X, y)
+    results = search.cv_results_
+    kernels = np.asarray(results["param_kernel"])
+    assert set(kernels) == {"linear", "rbf"}
+    gamma = results["param_gamma"]
+    assert np.all(gamma.mask == (kernels == "linear"))
+    means = results["mean_test_score"]
+    assert results["rank_test_score"][np.argmax(means)] == 1
+    assert search.best_index_ == int(np.argmax(means))
+    assert search.best_estimator_.kernel == kernels[search.best_index_]
+
+
+def test_grid_svr_with_fixed_gamma_lands_on_grid_search(diabetes):
+    X, y = diabetes
+    y = (y - y.mean()) / y.std()
+    grid = {"C": np.logspace(-1, 2, 8), "epsilon": [0.01, 0.5]}
+    search = HyperGradSearchCV(SVR(), grid, cv=CV).fit(X, y)
+    reference = GridSearchCV(SVR(), grid, cv=CV).fit(X, y)
+    assert search.best_score_ >= reference.best_score_ - 5e-3 * abs(reference.best_score_)
+    assert search.best_estimator_.gamma == "scale"
+
+
+def test_what_the_search_cannot_follow_runs_as_grid_search(diabetes):
+    """``l1_ratio`` searched at a fixed ``alpha`` moves both weights: those points are
+    ``GridSearchCV``'s, exactly."""
+    X, y = diabetes
+    grid = {"l1_ratio": [0.2, 0.5, 0.8]}
+    with pytest.warns(UserWarning, match="l1_ratio is searched together with alpha"):
+        search = HyperGradSearchCV(ElasticNet(alpha=0.1), grid, cv=CV).fit(X, y)
+    reference = GridSearchCV(ElasticNet(alpha=0.1), grid, cv=CV).fit(X, y)
+    assert search.cv_results_["params"] == reference.cv_results_["params"]
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               reference.cv_results_["mean_test_score"], rtol=1e-12)
+    assert search.best_params_ == reference.best_params_
+
+
+def test_pipeline_enumerates_a_step_option_and_a_distribution_gives_the_box(diabetes):
+    X, y = diabetes
+    pipe = make_pipeline(StandardScaler(), Lasso())
+    grid = {"standardscaler__with_mean": [True, False],
+            "lasso__alpha": loguniform(1e-2, 1.0)}
+    search = HyperGradSearchCV(pipe, grid, cv=CV).fit(X, y)
+    assert set(search.cv_results_["param_standardscaler__with_mean"]) == {True, False}
+    alpha = _searched_values(search, "lasso__alpha")
+    assert alpha.min() >= 1e-2 * (1 - 1e-12) and alpha.max() <= 1.0 * (1 + 1e-12)
+    assert search.best_estimator_.steps[-1][1].alpha == search.best_params_["lasso__alpha"]
+
+
+@pytest.mark.parametrize("grid, error, match", [
+    ({"alpha": []}, ValueError, "empty"),
+    ({"alpha": "0.1"}, TypeError, "sequence"),
+    ({"alpha": [0.1, "a"]}, ValueError, "finite numbers"),
+    ([{"alpha": [0.1, 1]}, "alpha"], TypeError, "list of dicts"),
+    ({"bogus": [1, 2]}, ValueError, "bogus"),
+])
+def test_malformed_grids_are_refused(diabetes, grid, error, match):
+    X, y = diabetes
+    with pytest.raises(error, match=match):
+        HyperGradSearchCV(Lasso(), grid, cv=CV).fit(X, y)
+
+
+def test_bounds_and_param_grid_together_are_refused(diabetes):
+    X, y = diabetes
+    with pytest.raises(ValueError, match="not both"):
+        HyperGradSearchCV(Lasso(), {"alpha": [0.1, 1]}, bounds=(0.1, 1), cv=CV).fit(X, y)
