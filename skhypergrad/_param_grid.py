@@ -12,14 +12,16 @@ a list of such dicts. Each dict becomes one or more *sub-searches*:
 - the searched parameters the dict does not name keep the estimator's values, as
   ``GridSearchCV`` keeps them;
 - every other parameter (``kernel``, ``fit_intercept``, a preprocessing step's
-  option...) is enumerated as ``GridSearchCV`` enumerates it: one sub-search per
-  combination of its values.
+  option...), and a searched one given values that are not numbers (``gamma:
+  ["scale", "auto"]``), is enumerated as ``GridSearchCV`` enumerates it: one
+  sub-search per combination of its values.
 
 A sub-search whose box the search cannot follow runs as ``GridSearchCV`` on its points,
 with a warning saying why: an elastic net's ``alpha`` searched with ``l1_ratio`` fixed
 (or the reverse; the search moves the L1 and L2 weights together), a searched
-parameter with a value at or below 0 (the search runs on logarithms), or a dict that
-fixes every searched parameter. The rows of all the sub-searches form ``cv_results_``
+parameter with a value at or below 0 (the search runs on logarithms), a dict that
+fixes every searched parameter, or an estimator the search does not differentiate
+(any other than those of the table). The rows of all the sub-searches form ``cv_results_``
 (:func:`merge_results`), ranked together; their ``params`` hold the dict's names only,
 as ``GridSearchCV``'s.
 """
@@ -127,20 +129,40 @@ def sub_searches(estimator, grids, searched):
     searched : callable
         ``estimator -> (names, needs)``: the estimator's searched parameters (with a
         pipeline's prefix) and ``{name: other}`` for a parameter searched only together
-        with another (see
-        :func:`~skhypergrad._search_estimator.searched_parameters`).
+        with another (see :func:`~skhypergrad._search_estimator.searched_parameters`);
+        a ValueError for an estimator the search does not differentiate (its points
+        are then evaluated as ``GridSearchCV`` evaluates them, with a warning).
     """
     subs = []
     for grid in grids:
-        names, _ = searched(estimator)
-        for combo in _grid_points(grid, [k for k in grid if k not in names]):
+        names, _, why = _searched(searched, estimator)
+        if why is not None:  # the whole dict, as GridSearchCV
+            warnings.warn(f"param_grid: {why} These points are evaluated as GridSearchCV "
+                          "evaluates them.", UserWarning, stacklevel=4)
+            subs.append(SubSearch(clone(estimator), {}, (), None, grid))
+            continue
+        for combo in _grid_points(grid, _enumerated(grid, names)):
             est = clone(estimator).set_params(**combo)
-            names, _ = searched(est)
-            more = [k for k in grid if k not in names and k not in combo]
+            names = _searched(searched, est)[0]
+            more = [k for k in _enumerated(grid, names) if k not in combo]
             for extra in _grid_points(grid, more):
                 subs.append(_sub_search(clone(est).set_params(**extra), grid,
                                         {**combo, **extra}, searched))
     return subs
+
+
+def _searched(searched, est):
+    """``(names, needs, None)``, or ``((), {}, reason)`` for an estimator not searched."""
+    try:
+        return (*searched(est), None)
+    except ValueError as exc:
+        return (), {}, str(exc)
+
+
+def _enumerated(grid, names):
+    """The grid's names enumerated: those not searched, and searched ones given values
+    that are not numbers (``gamma: ["scale", "auto"]``)."""
+    return [k for k in grid if k not in names or _numeric_range(grid[k]) is None]
 
 
 def _grid_points(grid, names):
@@ -152,26 +174,27 @@ def _grid_points(grid, names):
 
 
 def _sub_search(est, grid, shown, searched):
-    names, _ = searched(est)
-    ranges = {k: _numeric_range(grid[k]) for k in names if k in grid}
-    why = None
+    names, _, why = _searched(searched, est)
+    ranges = {k: _numeric_range(grid[k]) for k in names if k in grid and k not in shown}
     for k, r in ranges.items():
-        if r is None or not np.all(np.isfinite(r)):
-            raise ValueError(f"param_grid's values for {k!r} must be finite numbers (it is "
+        if not np.all(np.isfinite(r)):
+            raise ValueError(f"param_grid's values for {k!r} must be finite (it is "
                              f"searched on a log scale), got {grid[k]!r}.")
-        if r[0] <= 0:
+        if r[0] <= 0 and why is None:
             why = f"{k} takes values at or below 0 (the search runs on logarithms)"
     fixed = {k: grid[k][0] for k, (lo, hi) in ranges.items() if lo == hi}
     est = est.set_params(**fixed)
-    names, needs = searched(est)  # a fixed value may change them (l1_ratio=1: a Lasso)
+    if why is None:  # a fixed value may change them (l1_ratio=1: a Lasso)
+        names, needs, why = _searched(searched, est)
     free = {k for k, (lo, hi) in ranges.items() if lo < hi and k in names}
-    if not free:
-        why = why or "every searched parameter has one value"
-    for name, other in needs.items():
-        if why is None and name in free and other not in free:
+    if why is None and not free:
+        why = "every searched parameter has one value"
+    for name, other in needs.items() if why is None else ():
+        if name in free and other not in free:
             why = f"{name} is searched together with {other} only"
     shown = {**shown, **fixed}
     if why is not None:
+        free = {k for k, (lo, hi) in ranges.items() if lo < hi}
         if free:
             warnings.warn(f"param_grid: {why}; these points are evaluated as GridSearchCV "
                           "evaluates them.", UserWarning, stacklevel=5)

@@ -203,13 +203,14 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         scipy.stats distribution gives its support), and one the grid does not name
         keeps the estimator's value, as ``GridSearchCV`` keeps it; any other
         parameter (``kernel``, ``fit_intercept``, a preprocessing step's option) is
-        enumerated, one search per combination of its values, as ``GridSearchCV``
-        enumerates it. ``HyperGradSearchCV(SVC(), {"kernel": ["linear", "rbf"],
+        enumerated (as is a searched parameter given values that are not numbers, such
+        as ``gamma: ["scale", "auto"]``), one search per combination of its values,
+        as ``GridSearchCV`` enumerates it. ``HyperGradSearchCV(SVC(), {"kernel": ["linear", "rbf"],
         "C": [1, 10]})`` searches ``C`` in [1, 10] for each kernel (``gamma`` stays
         ``"scale"``). Points the search cannot follow as a box (an elastic net's
-        ``alpha`` with ``l1_ratio`` fixed, values at or below 0, every searched
-        parameter fixed) are evaluated as ``GridSearchCV`` evaluates them, with a
-        warning. The rows of every search form ``cv_results_``, ranked together; their
+        ``l1_ratio`` with ``alpha`` fixed, values at or below 0, every searched
+        parameter fixed, an estimator not in the table) are evaluated as
+        ``GridSearchCV`` evaluates them, with a warning. The rows of every search form ``cv_results_``, ranked together; their
         ``params`` hold the grid's names. None: every searched parameter, within
         ``bounds`` or the default range in units of the data.
     scoring : str, callable, list, tuple, set, dict or None, default=None

@@ -214,7 +214,7 @@ def test_pipeline_enumerates_a_step_option_and_a_distribution_gives_the_box(diab
 @pytest.mark.parametrize("grid, error, match", [
     ({"alpha": []}, ValueError, "empty"),
     ({"alpha": "0.1"}, TypeError, "sequence"),
-    ({"alpha": [0.1, "a"]}, ValueError, "finite numbers"),
+    ({"alpha": [0.1, np.inf]}, ValueError, "must be finite"),
     ([{"alpha": [0.1, 1]}, "alpha"], TypeError, "list of dicts"),
     ({"bogus": [1, 2]}, ValueError, "bogus"),
 ])
@@ -222,6 +222,31 @@ def test_malformed_grids_are_refused(diabetes, grid, error, match):
     X, y = diabetes
     with pytest.raises(error, match=match):
         HyperGradSearchCV(Lasso(), grid, cv=CV).fit(X, y)
+
+
+def test_values_that_are_not_numbers_are_enumerated(diabetes):
+    """``gamma: ["scale", 0.1]``: each value a search over ``C``, as GridSearchCV would
+    fit each."""
+    X, y = diabetes
+    y = (y - y.mean()) / y.std()
+    grid = {"C": [0.1, 10.0], "gamma": ["scale", 0.1]}
+    search = HyperGradSearchCV(SVR(), grid, cv=CV).fit(X, y)
+    gammas = list(search.cv_results_["param_gamma"])
+    assert set(gammas) == {"scale", 0.1}
+    assert search.best_estimator_.gamma == search.best_params_["gamma"]
+
+
+def test_an_estimator_not_searched_runs_as_grid_search(diabetes):
+    from sklearn.neighbors import KNeighborsRegressor
+
+    X, y = diabetes
+    grid = {"n_neighbors": [3, 10]}
+    with pytest.warns(UserWarning, match="evaluated as GridSearchCV"):
+        search = HyperGradSearchCV(KNeighborsRegressor(), grid, cv=CV).fit(X, y)
+    reference = GridSearchCV(KNeighborsRegressor(), grid, cv=CV).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               reference.cv_results_["mean_test_score"], rtol=1e-12)
+    assert search.best_params_ == reference.best_params_
 
 
 def test_bounds_and_param_grid_together_are_refused(diabetes):
