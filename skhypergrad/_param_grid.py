@@ -16,14 +16,17 @@ a list of such dicts. Each dict becomes one or more *sub-searches*:
   ["scale", "auto"]``), is enumerated as ``GridSearchCV`` enumerates it: one
   sub-search per combination of its values.
 
-A sub-search whose box the search cannot follow runs as ``GridSearchCV`` on its points,
-with a warning saying why: an elastic net's ``alpha`` searched with ``l1_ratio`` fixed
-(or the reverse; the search moves the L1 and L2 weights together), a searched
-parameter with a value at or below 0 (the search runs on logarithms), a dict that
-fixes every searched parameter, or an estimator the search does not differentiate
-(any other than those of the table). The rows of all the sub-searches form ``cv_results_``
-(:func:`merge_results`), ranked together; their ``params`` hold the dict's names only,
-as ``GridSearchCV``'s.
+An elastic net's ``alpha`` (``C``) searched with ``l1_ratio`` fixed is searched on the
+penalty of one weight :class:`~skhypergrad.penalties.FixedRatioElasticNet`; with both
+searched, the box is that of the L1 and L2 weights :math:`\alpha\rho` and
+:math:`\alpha(1-\rho)` holding the grid's box (:func:`lam_box`). A sub-search whose
+box the search cannot follow runs as ``GridSearchCV`` on its points, with a warning
+saying why: ``l1_ratio`` searched at a fixed ``alpha`` (it moves both weights), a
+searched parameter with a value at or below 0 (the search runs on logarithms), a dict
+that fixes every searched parameter, or an estimator the search does not
+differentiate (any other than those of the table). The rows of all the sub-searches
+form ``cv_results_`` (:func:`merge_results`), ranked together; their ``params`` hold
+the dict's names only, as ``GridSearchCV``'s.
 """
 
 import itertools
