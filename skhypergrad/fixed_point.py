@@ -25,10 +25,12 @@ part and the penalty's part of ``lam``, and ``B`` has the datafit's columns
 
 import numpy as np
 
-from ._design import Design, cached_gram, centred, xty_of
+from ._design import Design, cached_gram, centred
+from ._hessian_blocks import (gram_gradient, gram_subset, least_squares_rows_gram,
+                              softmax_hessian_subset)
 from ._validation import check_sparse_structure
 from ._prox_jacobian import BlockJacobian, DiagonalJacobian
-from .datafits import check_datafit, class_probabilities
+from .datafits import check_datafit
 from .penalties import check_hyper
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]
@@ -575,7 +577,7 @@ class ProxGradMap(FixedPointMap):
                     predictions.append(take_columns(params).matvec(w[params]))
                 return predictions[0]
         else:
-            grad = _gram_gradient(design, datafit, y, w) if block else None
+            grad = gram_gradient(design, datafit, y, w) if block else None
             if grad is None:
                 zpred = design.matvec(w)
                 grad = design.rmatvec(datafit.raw_grad(y, zpred))
@@ -643,27 +645,27 @@ class ProxGradMap(FixedPointMap):
 
         def hessp_subset(idx):
             if design.n_outputs != 1:
-                G_s = _least_squares_rows_gram(design, datafit, np.asarray(idx))
+                G_s = least_squares_rows_gram(design, datafit, np.asarray(idx))
                 if G_s is not None:  # H_SS = G_SS kron I: |S|^2 / K per product
                     K = design.n_outputs
                     return lambda u: (G_s @ u.reshape(-1, K)).ravel()
                 return None
             gram = least_squares_gram()
             if gram is not None:  # |S|^2 per product instead of 2 n |S|
-                return _gram_subset(*gram, np.asarray(idx), design.n_features).__matmul__
+                return gram_subset(*gram, np.asarray(idx), design.n_features).__matmul__
             sub = take_columns(idx)
             return lambda u: sub.rmatvec(hessian_weights_at(sub.matvec(u)))
 
         def hessian_subset(idx):
             if design.n_outputs != 1:
                 if datafit.newton_model == "softmax":
-                    return _softmax_hessian_subset(design, zpred_of(),
+                    return softmax_hessian_subset(design, zpred_of(),
                                                    datafit.sample_weight, np.asarray(idx))
-                G_s = _least_squares_rows_gram(design, datafit, np.asarray(idx))
+                G_s = least_squares_rows_gram(design, datafit, np.asarray(idx))
                 return None if G_s is None else np.kron(G_s, np.eye(design.n_outputs))
             gram = least_squares_gram()
             if gram is not None:  # least squares: [X, 1]^T [X, 1] / n from the solver's Gram
-                return _gram_subset(*gram, np.asarray(idx), design.n_features)
+                return gram_subset(*gram, np.asarray(idx), design.n_features)
             # a number when the Hessian is constant (least squares: 1 / n)
             weights = hessian_weights_at(1.0 if constant_hessian
                                          else np.ones(design.n_samples))
@@ -690,107 +692,3 @@ class ProxGradMap(FixedPointMap):
     def residual(self, w, lam):
         """Fixed-point residual ``||w - Phi(w, lam)|| / g`` (zero exactly at the solution)."""
         return float(np.linalg.norm(w - self.apply(w, lam))) / self.step
-
-
-def _gram_subset(G, colmeans, idx, p):
-    """Rows and columns ``idx`` of ``[X, 1]^T [X, 1] / n`` (index ``p``: the intercept)."""
-    cols = idx[idx < p]
-    H = G.take(cols, axis=0).take(cols, axis=1)  # twice as fast as G[np.ix_(cols, cols)]
-    if cols.shape[0] == idx.shape[0]:
-        return H
-    m = cols.shape[0]
-    out = np.empty((m + 1, m + 1))
-    out[:m, :m] = H
-    out[:m, m] = out[m, :m] = colmeans[cols]
-    out[m, m] = 1.0
-    return out
-
-
-
-def _block_rows(design, idx):
-    """The rows of ``(p + 1, K)`` (the intercept's row ``p``) whose K entries ``idx`` are,
-    when ``idx`` is made of whole rows, else None."""
-    K = design.n_outputs
-    rows = idx[::K] // K
-    if idx.shape[0] % K or not np.array_equal(idx, (rows[:, None] * K + np.arange(K)).ravel()):
-        return None
-    return rows
-
-
-def _softmax_hessian_subset(design, z, sample_weight, idx):
-    r"""Rows and columns ``idx`` of the Hessian of a datafit whose per-sample Hessians are
-    :math:`s_i(\mathrm{diag}(p_i) - p_i p_i^T)`, :math:`p_i = \mathrm{softmax}(z_i)`
-    (``newton_model = "softmax"``; ``s`` the ``sample_weight``, or ones):
-
-    .. math::
-
-        H_{(j,k),(j',l)} = \frac1n \sum_i s_i \tilde x_{ij} \tilde x_{ij'}
-        (\delta_{kl} p_{ik} - p_{ik} p_{il}),
-
-    ``(j, k)`` the class ``k`` of the column ``j`` of :math:`\tilde X = [X, 1]` (entry
-    ``j K + k`` of ``w``, the intercepts last), as :math:`D - U^T U / n` with
-    :math:`U_{i,(j,k)} = \sqrt{s_i}\, p_{ik} \tilde x_{ij}` and :math:`D` the classes'
-    weighted Gram blocks: ``O(n |S|^2)``, from the dense columns of the features in
-    ``idx``."""
-    K, p, k0 = design.n_outputs, design.n_features, design.n_coefs
-    idx = np.asarray(idx)
-    column = np.where(idx < k0, idx // K, p)  # p: the intercept's column of ones
-    klass = np.where(idx < k0, idx % K, idx - k0)
-    features, position = np.unique(column, return_inverse=True)
-    n = z.shape[0]
-    coef_cols = features[features < p]
-    X = design.X[:, coef_cols]
-    if design.is_sparse:
-        X = X.toarray()
-        if design.sparse_offset is not None:
-            X -= design.sparse_offset[coef_cols]
-    if coef_cols.shape[0] < features.shape[0]:
-        X = np.column_stack([X, np.ones(n)])
-    P = class_probabilities(z)
-    s = np.ones(n) if sample_weight is None else sample_weight
-    U = X[:, position] * (P[:, klass] * np.sqrt(s)[:, None])
-    H = -(U.T @ U)
-    for c in np.unique(klass):
-        entries = np.flatnonzero(klass == c)
-        Xc = X[:, position[entries]]
-        H[np.ix_(entries, entries)] += Xc.T @ (Xc * (s * P[:, c])[:, None])
-    H /= n
-    return H
-
-
-def _least_squares_rows_gram(design, datafit, idx):
-    r"""The rows and columns ``rows`` of :math:`[X, 1]^T [X, 1] / n` for ``idx`` made of
-    whole rows of multi-output least squares (the per-sample Hessian the identity, so
-    that :math:`H_{SS}` is it Kronecker :math:`I_K` in the flat C order); from the
-    design's cached Gram matrix when there is one. None for another datafit or
-    other indices."""
-    if not datafit.least_squares:
-        return None
-    rows = _block_rows(design, idx)
-    if rows is None:
-        return None
-    gram = cached_gram(design)
-    if gram is not None:
-        return _gram_subset(*gram, rows, design.n_features)
-    one = Design(design.X, design.fit_intercept, 1, design.offset)
-    return one.take_columns(rows).weighted_gram(1.0 / design.n_samples)
-
-
-def _gram_gradient(design, datafit, y, w):
-    r""":math:`\nabla F(w)` of least squares from the Gram matrix cached with a dense
-    design (:math:`[X, 1]^T [X, 1] B / n - [X, 1]^T Y / n` for the stacked
-    :math:`B = [W; b^T]`, no pass over ``X``), or None without one."""
-    gram = cached_gram(design)
-    if gram is None or not (datafit.least_squares and datafit.constant_hessian) \
-            or design.is_sparse:
-        return None
-    G, colmeans = gram
-    p = design.n_features
-    W = w[:design.n_coefs].reshape(p, -1)
-    grad_W = G @ W - xty_of(design, y).reshape(p, -1)
-    if not design.fit_intercept:
-        return grad_W.ravel()
-    b = w[design.n_coefs:]
-    grad_W += np.multiply.outer(colmeans, b)
-    grad_b = colmeans @ W + b - np.mean(y, axis=0)
-    return np.concatenate([grad_W.ravel(), np.atleast_1d(grad_b)])
