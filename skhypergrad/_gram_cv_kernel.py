@@ -30,7 +30,14 @@ r` and the implicit hypergradient there: :math:`(G_{SS} + l2\,I) u = g_S`,
 :data:`DIRECT_MAX`, by conjugate gradients otherwise or when the system is singular
 (collinear columns on the support: CG then converges to its minimum-norm solution, the
 right side being in the range of :math:`G_{SS}` when the held-out rows share the
-training rows' collinearity).
+training rows' collinearity), in :func:`gram_cv_conjugate_gradients`.
+
+Compilation is most of a first fit's time (numba compiles these kernels once per
+machine, then loads them from its cache), so the kernels are written to compile
+little: one signature each (the caller fixes every argument's type); no array
+allocated and no builtin ``min`` / ``max`` in the kernels a fit always runs (each
+would compile a numba overload of its own); the conjugate-gradient path, rarely
+needed, in a kernel of its own that only the fits needing it compile.
 """
 
 import numpy as np
