@@ -178,3 +178,23 @@ def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradient
     assert np.all(at.n_iter == 0)
     np.testing.assert_allclose(fast.value, at.value, rtol=1e-10)
     np.testing.assert_allclose(fast.grad, at.grad, rtol=1e-7)
+
+
+def test_every_fit_runs_one_compiled_signature():
+    """Lasso and elastic net, positive or not, with or without intercept, on float32,
+    Fortran or C ``X``, the search and the refit: one signature of the kernel (a first
+    fit compiles it once), and no conjugate gradients on these small supports."""
+    from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad
+    from skhypergrad._gram_cv_kernel import gram_cv_conjugate_gradients, gram_cv_evaluate
+
+    X, y = TABLES["diabetes"]
+    X, y = X[:150], y[:150]
+    before = len(gram_cv_conjugate_gradients.signatures)
+    for est, X_fit in [(ElasticNetHyperGrad(cv=3, max_iter=2), X),
+                       (LassoHyperGrad(cv=3, max_iter=2, fit_intercept=False),
+                        X.astype(np.float32)),
+                       (ElasticNetHyperGrad(cv=3, max_iter=2, positive=True),
+                        np.asfortranarray(X))]:
+        est.fit(X_fit, y)
+    assert len(gram_cv_evaluate.signatures) == 1
+    assert len(gram_cv_conjugate_gradients.signatures) == before
