@@ -717,7 +717,7 @@ class CrossVal(BaseCriterion):
         data = [X, y_enc, self._weights(X.shape[0])]
         # with the folds' rows: on a Dask cluster once per search
         X, y_enc, weights, *rows = self._shipped(
-            n_jobs, (X, y_enc, splits, self.sample_weight, self.score_sample_weight),
+            n_jobs, (X_in, y_in, model, splits, self.sample_weight, self.score_sample_weight),
             lambda: data + [index for k in range(len(splits)) for index in splits[k]])
         outcomes = self._parallel(n_jobs)(
             delayed(_fold_value_and_grad)(model, X, y_enc, rows[2 * k], rows[2 * k + 1], lam,
