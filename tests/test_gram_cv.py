@@ -162,17 +162,17 @@ def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradient
     from skhypergrad._gram_cv_kernel import DIRECT_MAX
 
     rng = np.random.default_rng(0)
-    n, p = 1200, DIRECT_MAX + 8
+    n, p = 400, DIRECT_MAX + 8
     X = rng.standard_normal((n, p))
     y = X @ rng.standard_normal(p) + rng.standard_normal(n)
     model = MODELS["enet"][0]
-    lam = np.array([1e-4, 0.5])  # l1 small: every coefficient nonzero; l2 conditions G
-    crit = HeldOut(X[:200], y[:200])
-    fast = crit.value_and_grad(model, X[200:], y[200:], lam,
+    lam = np.array([1e-4, 0.5])  # l1 small: every coefficient nonzero (l2 > 0, p > n)
+    crit = HeldOut(X[:100], y[:100])
+    fast = crit.value_and_grad(model, X[100:], y[100:], lam,
                                solver=CoordinateDescent(tol=1e-12), engine="aid-cg")
     assert compiled_calls and np.count_nonzero(fast.state[0].w[:p]) > DIRECT_MAX
     assert fast.n_iter_engine[0] > 1  # iterations of CG, not one Cholesky solve
-    at = crit.value_and_grad(model, X[200:], y[200:], lam,
+    at = crit.value_and_grad(model, X[100:], y[100:], lam,
                              solver=CoordinateDescent(tol=1e-12, precompute=False),
                              engine="aid-cg", state=fast.state)
     assert np.all(at.n_iter == 0)
