@@ -30,7 +30,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._compact_states import _expand
 from ._design import GRAM_MAX_FEATURES
-from ._gram_cv_kernel import NOT_CONVERGED, SINGULAR, gram_cv_evaluate
+from ._gram_cv_kernel import (DIRECT_MAX, NOT_CONVERGED, SINGULAR,
+                              gram_cv_conjugate_gradients, gram_cv_evaluate)
 from .hypergrad import BaseEngine
 from .solvers._base import BaseSolver
 
@@ -209,18 +210,24 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
     for k in folds:
         if warm[k] is not None:
             W[k] = _expand(warm[k])[:p]
-    out_f = [np.zeros(K) for _ in range(4)]  # values, g_l2, gaps, residuals
-    out_i = [np.zeros(K, dtype=np.int64) for _ in range(3)]  # epochs, status, engine
+    values, g_l2, gaps, residuals = (np.zeros(K) for _ in range(4))
+    epochs, status, n_engine, to_cg = (np.zeros(K, dtype=np.int64) for _ in range(4))
     g_l1 = np.zeros((K, p))
-    hyper_tol = 1e-10 if engine is None else float(engine.tol)
     folds = np.asarray(folds, dtype=np.int64)
+    side = min(p, DIRECT_MAX)
+    max_rounds, max_epochs = solver.gram_budget()
+    # the types of every argument are fixed here (one compiled signature for all calls)
     gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test, data.starts,
-                     data.mu, data.ybar, W, l1, l2, penalty.lower, float(solver.tol),
-                     *solver.gram_budget(), bool(compute_grad), hyper_tol, folds,
-                     out_f[0], g_l1, out_f[1], out_i[0], out_f[2], out_i[1], out_i[2],
-                     out_f[3])
-    values, g_l2, gaps, residuals = out_f
-    epochs, status, n_engine = out_i
+                     data.mu, data.ybar, W, l1, float(l2), float(penalty.lower),
+                     float(solver.tol), int(max_rounds), int(max_epochs), bool(compute_grad),
+                     folds, np.empty((side, side)), np.empty((4, p)),
+                     np.empty((3, p), dtype=np.int64), values, g_l1, g_l2, epochs, gaps,
+                     status, n_engine, residuals, to_cg)
+    pending = folds[to_cg[folds] != 0]
+    if pending.size:
+        hyper_tol = 1e-10 if engine is None else float(engine.tol)
+        gram_cv_conjugate_gradients(data.G, W, float(l2), hyper_tol, pending, g_l1, g_l2,
+                                    status, n_engine, residuals)
     if compute_grad and np.any(status[folds] == SINGULAR):
         return None
     stopped = folds[status[folds] == NOT_CONVERGED]

@@ -30,7 +30,14 @@ r` and the implicit hypergradient there: :math:`(G_{SS} + l2\,I) u = g_S`,
 :data:`DIRECT_MAX`, by conjugate gradients otherwise or when the system is singular
 (collinear columns on the support: CG then converges to its minimum-norm solution, the
 right side being in the range of :math:`G_{SS}` when the held-out rows share the
-training rows' collinearity).
+training rows' collinearity), in :func:`gram_cv_conjugate_gradients`.
+
+Compilation is most of a first fit's time (numba compiles these kernels once per
+machine, then loads them from its cache), so the kernels are written to compile
+little: one signature each (the caller fixes every argument's type); no array
+allocated and no builtin ``min`` / ``max`` in the kernels a fit always runs (each
+would compile a numba overload of its own); the conjugate-gradient path, rarely
+needed, in a kernel of its own that only the fits needing it compile.
 """
 
 import numpy as np
@@ -113,43 +120,24 @@ def _relative_gap(c, gamma, w, q, l1, l2, positive):
         if a > t:
             if l2 > 0.0:
                 g_sum += (a - t) * (a - t)
-                s_tight = min(s_tight, t / a)
+                if t / a < s_tight:
+                    s_tight = t / a
             else:
-                scale = min(scale, t / a)
+                if t / a < scale:
+                    scale = t / a
     resid = gamma - 2.0 * cw + wq  # ||y_c - X_c w||^2 / n
     primal = 0.5 * resid + s1 + 0.5 * l2 * s2
     lin = gamma - cw               # theta^T y_c (times 1)
     if l2 > 0.0:
         dual = lin - 0.5 * resid - g_sum / (2.0 * l2)
         if g_sum > 0.0:
-            dual = max(dual, s_tight * lin - 0.5 * s_tight * s_tight * resid)
+            scaled = s_tight * lin - 0.5 * s_tight * s_tight * resid
+            if scaled > dual:
+                dual = scaled
     else:
         dual = scale * lin - 0.5 * scale * scale * resid
-    return (primal - dual) / max(0.5 * gamma, 1e-12)
-
-
-@njit(cache=True, **_HELPER)
-def _cholesky(A, m):
-    """In-place lower Cholesky factor of ``A[:m, :m]``; False when not positive definite
-    (a pivot at or below ``1e-13`` times the largest diagonal entry)."""
-    big = 0.0
-    for i in range(m):
-        big = max(big, A[i, i])
-    floor = 1e-13 * big
-    for j in range(m):
-        d = A[j, j]
-        for k in range(j):
-            d -= A[j, k] * A[j, k]
-        if not d > floor:
-            return False
-        d = np.sqrt(d)
-        A[j, j] = d
-        for i in range(j + 1, m):
-            s = A[i, j]
-            for k in range(j):
-                s -= A[i, k] * A[j, k]
-            A[i, j] = s / d
-    return True
+    half = 0.5 * gamma
+    return (primal - dual) / (1e-12 if 1e-12 > half else half)
 
 
 @njit(cache=True, **_HELPER)
@@ -169,12 +157,30 @@ def _cho_solve(L, b, m):
 
 @njit(cache=True, **_HELPER)
 def _factor_support(G, l2, S, m, L):
-    """``L[:m, :m]``: the Cholesky factor of ``G_SS + l2 I``; False when singular."""
+    """``L[:m, :m]``: the lower Cholesky factor of ``G_SS + l2 I``; False when that is not
+    positive definite (a pivot at or below ``1e-13`` times its largest diagonal entry)."""
+    big = 0.0
     for a in range(m):
         for b in range(a + 1):
             L[a, b] = G[S[a], S[b]]
         L[a, a] += l2
-    return _cholesky(L, m)
+        if L[a, a] > big:
+            big = L[a, a]
+    floor = 1e-13 * big
+    for j in range(m):
+        d = L[j, j]
+        for k in range(j):
+            d -= L[j, k] * L[j, k]
+        if not d > floor:
+            return False
+        d = np.sqrt(d)
+        L[j, j] = d
+        for i in range(j + 1, m):
+            t = L[i, j]
+            for k in range(j):
+                t -= L[i, k] * L[j, k]
+            L[i, j] = t / d
+    return True
 
 
 @njit(cache=True, **_HELPER)
@@ -209,26 +215,8 @@ def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
 
 
 @njit(cache=True, **_HELPER)
-def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
-    """:func:`_exact_on_support` after factoring ``G_SS + l2 I`` into ``L``, ``q = G w``
-    recomputed. Returns whether ``L`` holds the factor and whether ``w`` moved."""
-    if not _factor_support(G, l2, S, m, L):
-        return False, False
-    if not _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
-        return True, False
-    p = w.shape[0]
-    for i in range(p):
-        q[i] = 0.0
-    for a in range(m):
-        row = G[S[a]]
-        for i in range(p):
-            q[i] += row[i] * w[S[a]]
-    return True, True
-
-
-@njit(cache=True, **_HELPER)
 def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, sign, L, b,
-                idx, Sf):
+                idx, Sf, q):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
     Full sweeps (each followed by the gap, and by the exact solution on the support
@@ -239,12 +227,14 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
 
     Returns ``(epochs, gap, status, m, factored)``: the support is ``S[:m]`` (signs
     ``sign``) and ``factored`` whether ``L`` holds the factor of ``G_SS + l2 I``
-    (``Sf`` is scratch: the support ``L`` was factored for). Each kernel is called from
-    one place (every call site is compiled again).
+    (``Sf`` is scratch: the support ``L`` was factored for; ``q`` is scratch for
+    :math:`G w`). Each kernel is called from one place (every call site is compiled
+    again).
     """
     p = w.shape[0]
     positive = lower == 0.0
-    q = np.zeros(p)
+    for j in range(p):
+        q[j] = 0.0
     for j in range(p):
         idx[j] = j
         if w[j] != 0.0:
@@ -284,13 +274,22 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
             m, key = _support(w, S, sign)
             if epochs >= POLISH_AFTER and 0 < m <= DIRECT_MAX and key != failed_key \
                     and key == last_key:
-                factored, moved = _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b)
+                # the exact solution on the support (q = G w recomputed when it moved)
                 mf = -1
-                if factored:
+                moved = False
+                if _factor_support(G, l2, S, m, L):
                     mf = m
                     for a in range(m):
                         Sf[a] = S[a]
-                if not moved:
+                    moved = _exact_on_support(c, w, l1, lower, S, sign, m, L, b)
+                if moved:
+                    for i in range(p):
+                        q[i] = 0.0
+                    for a in range(m):
+                        row = G[S[a]]
+                        for i in range(p):
+                            q[i] += row[i] * w[S[a]]
+                else:
                     failed_key = key
             last_key = key
             m_sweep = 0
@@ -366,10 +365,14 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
 
 @njit(cache=True, error_model="numpy")
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, lower, tol,
-                     max_rounds, max_epochs, compute_grad, hyper_tol, folds, values, g_l1,
-                     g_l2,
-                     epochs, gaps, status, n_iter_engine, residuals):
+                     max_rounds, max_epochs, compute_grad, folds, L, work, iwork, values,
+                     g_l1, g_l2, epochs, gaps, status, n_iter_engine, residuals, to_cg):
     """Every fold of ``folds``: solve, held-out loss and (``compute_grad``) hypergradient.
+
+    The hypergradient of a fold whose support is larger than :data:`DIRECT_MAX` or whose
+    system is singular is left to :func:`gram_cv_conjugate_gradients` (``to_cg``): a
+    separate kernel, compiled only when a fit needs it. No array is allocated here: the
+    scratch space comes from the caller.
 
     Parameters
     ----------
@@ -396,38 +399,47 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
     max_rounds, max_epochs : int
         Budget of each fold's solve (see :func:`_solve_fold`).
     compute_grad : bool
-    hyper_tol : float
-        Relative residual of conjugate gradients (supports above :data:`DIRECT_MAX`).
-    folds : ndarray of int
+    folds : ndarray of int64
         The folds evaluated.
+    L : ndarray of shape (min(p, DIRECT_MAX), min(p, DIRECT_MAX))
+        Scratch: a Cholesky factor.
+    work : ndarray of shape (4, p)
+        Scratch (float64).
+    iwork : ndarray of shape (3, p)
+        Scratch (int64).
     values, g_l2, gaps : ndarray of shape (K,)
         Out: held-out MSE, ``dE/dl2``, relative gap reached.
     g_l1 : ndarray of shape (K, p)
-        Out: ``dE/dl1`` per feature.
-    epochs, status, n_iter_engine : ndarray of int of shape (K,)
-        Out: epochs, :data:`OK` / :data:`NOT_CONVERGED` / :data:`SINGULAR` (conjugate
-        gradients stopped above ``hyper_tol``), engine iterations (1 for Cholesky).
+        Out: ``dE/dl1`` per feature; for a fold of ``to_cg``, the held-out gradient
+        :math:`g_S` on the support instead.
+    epochs, status, n_iter_engine : ndarray of int64 of shape (K,)
+        Out: epochs, :data:`OK` / :data:`NOT_CONVERGED`, engine iterations (1 for
+        Cholesky).
     residuals : ndarray of shape (K,)
         Out: relative residual of the hypergradient's system (nan without gradient).
+    to_cg : ndarray of int64 of shape (K,)
+        Out: 1 for the folds whose hypergradient is left to
+        :func:`gram_cv_conjugate_gradients`, 0 for the others.
     """
     p = W.shape[1]
-    S = np.empty(p, dtype=np.int64)
-    sign = np.empty(p)
-    L = np.empty((min(p, DIRECT_MAX), min(p, DIRECT_MAX)))
-    b = np.empty(p)
-    idx = np.empty(p, dtype=np.int64)
-    gS = np.empty(p)
-    Sf = np.empty(p, dtype=np.int64)
+    sign = work[0]
+    b = work[1]
+    gS = work[2]
+    q = work[3]
+    S = iwork[0]
+    idx = iwork[1]
+    Sf = iwork[2]
     for f in range(folds.shape[0]):
         k = folds[f]
         w = W[k]
         Gk = G[k]
         ep, gap, st, m, factored = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
                                                max_rounds, max_epochs, S, sign, L, b,
-                                               idx, Sf)
+                                               idx, Sf, q)
         epochs[k] = ep
         gaps[k] = gap
         status[k] = st
+        to_cg[k] = 0
         if 0 < m <= DIRECT_MAX and (compute_grad or m <= EXACT_ALWAYS
                                     or m * m <= 3 * ep * Gk.shape[0]):
             # the exact solution on the support, when its factorization is the
@@ -468,31 +480,67 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
                 residuals[k] = 0.0
             continue
         for a in range(m):
-            gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / max(n_t, 1)
-        u = np.empty(m)
-        if m <= DIRECT_MAX and (factored or _factor_support(Gk, l2, S, m, L)):
+            gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / (1 if 1 > n_t else n_t)
+        if not (m <= DIRECT_MAX and (factored or _factor_support(Gk, l2, S, m, L))):
+            # large, or singular (collinear columns on the support): CG, elsewhere
             for a in range(m):
-                u[a] = gS[a]
-            _cho_solve(L, u, m)
-            n_iter_engine[k] = 1
-            # the residual of the direct solve
-            num = 0.0
-            den = 0.0
-            for a in range(m):
-                s = l2 * u[a] - gS[a]
-                row = Gk[S[a]]
-                for bb in range(m):
-                    s += row[S[bb]] * u[bb]
-                num += s * s
-                den += gS[a] * gS[a]
-            residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
-        else:  # large, or singular (collinear columns on the support): CG
-            it, res = _cg(Gk, l2, S, m, gS, u, hyper_tol, 10 * m)
-            n_iter_engine[k] = it
-            residuals[k] = res
-            if res > max(hyper_tol, 1e-12):
-                status[k] = SINGULAR
+                g_l1[k, S[a]] = gS[a]
+            to_cg[k] = 1
+            continue
+        u = b
+        for a in range(m):
+            u[a] = gS[a]
+        _cho_solve(L, u, m)
+        n_iter_engine[k] = 1
+        # the residual of the direct solve
+        num = 0.0
+        den = 0.0
+        for a in range(m):
+            s = l2 * u[a] - gS[a]
+            row = Gk[S[a]]
+            for bb in range(m):
+                s += row[S[bb]] * u[bb]
+            num += s * s
+            den += gS[a] * gS[a]
+        residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
         dot = 0.0
+        for a in range(m):
+            g_l1[k, S[a]] = -sign[a] * u[a]
+            dot += w[S[a]] * u[a]
+        g_l2[k] = -dot
+
+
+@njit(cache=True, error_model="numpy")
+def gram_cv_conjugate_gradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, status,
+                                n_iter_engine, residuals):
+    r"""The hypergradients :func:`gram_cv_evaluate` left to conjugate gradients.
+
+    For every fold ``k`` of ``folds``, with :math:`S` and the signs the support of the
+    solution ``W[k]`` and :math:`g_S` read from ``g_l1[k, S]``: conjugate gradients on
+    :math:`(G_{SS} + l2\,I) u = g_S` to the relative residual ``hyper_tol`` (at most
+    :math:`10 |S|` iterations), then ``g_l1[k]``, ``g_l2[k]`` as in
+    :func:`gram_cv_evaluate`; ``status[k]`` becomes :data:`SINGULAR` when the residual
+    stays above ``max(hyper_tol, 1e-12)``. ``n_iter_engine`` and ``residuals`` as there.
+    """
+    p = W.shape[1]
+    S = np.empty(p, dtype=np.int64)
+    sign = np.empty(p)
+    gS = np.empty(p)
+    u = np.empty(p)
+    for f in range(folds.shape[0]):
+        k = folds[f]
+        w = W[k]
+        m, _ = _support(w, S, sign)
+        for a in range(m):
+            gS[a] = g_l1[k, S[a]]
+        it, res = _cg(G[k], l2, S, m, gS, u, hyper_tol, 10 * m)
+        n_iter_engine[k] = it
+        residuals[k] = res
+        if res > max(hyper_tol, 1e-12):
+            status[k] = SINGULAR
+        dot = 0.0
+        for j in range(p):
+            g_l1[k, j] = 0.0
         for a in range(m):
             g_l1[k, S[a]] = -sign[a] * u[a]
             dot += w[S[a]] * u[a]

@@ -7,6 +7,10 @@ that a single process does once per search and keeps. That costs about as much a
 few passes over the data; the folds' solves must be much larger for the workers to
 pay. Other backends chosen with ``joblib.parallel_config`` (threads, Dask) get the
 folds as asked.
+
+Under the Dask backend, :func:`dask_client` gives the cluster's client, to which a
+search scatters its folds' data once (see
+:meth:`skhypergrad.criteria.BaseCriterion.workers`).
 """
 
 import numpy as np
@@ -14,7 +18,7 @@ import scipy.sparse as sp
 from joblib import effective_n_jobs
 from joblib.parallel import BACKENDS, get_active_backend
 
-__all__ = ["PARALLEL_MIN_WORK", "fold_n_jobs"]
+__all__ = ["PARALLEL_MIN_WORK", "dask_client", "fold_n_jobs"]
 
 #: stored entries of the design times the number of folds below which the folds of a
 #: criterion evaluation run serially under a process backend (e.g. 20,000 x 1,000
@@ -38,3 +42,11 @@ def fold_n_jobs(n_jobs, work):
     backend, _ = get_active_backend()
     process_backends = (BACKENDS["loky"], BACKENDS["multiprocessing"])
     return 1 if isinstance(backend, process_backends) else n_jobs
+
+
+def dask_client():
+    """The ``dask.distributed`` client of the active joblib backend when it is joblib's
+    Dask backend (``joblib.parallel_config(backend="dask")``), else None."""
+    backend, _ = get_active_backend()
+    dask = BACKENDS.get("dask")  # registered by joblib once the backend is asked for
+    return backend.client if dask is not None and isinstance(backend, dask) else None

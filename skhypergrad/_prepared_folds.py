@@ -164,11 +164,16 @@ class PreparedFolds(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
         work = sum(design_entries(fold.X_train) for fold in self.folds)
-        out = self._parallel(fold_n_jobs(self.n_jobs, work), pre_dispatch=self.pre_dispatch)(
+        n_jobs = fold_n_jobs(self.n_jobs, work)
+        K = len(self.folds)
+        # the folds' matrices, criteria and views: on a Dask cluster once per search
+        shipped = self._shipped(n_jobs, (),
+                                lambda: [*self.folds, *self._criteria, *self.views])
+        folds, criteria, views = shipped[:K], shipped[K:2 * K], shipped[2 * K:]
+        out = self._parallel(n_jobs, pre_dispatch=self.pre_dispatch)(
             delayed(_fold_result)(model, fold, criterion, lam, solver, engine, (st,),
                                   compute_grad, self.train_loss, self.scorer, view)
-            for fold, criterion, st, view in zip(self.folds, self._criteria, states,
-                                                 self.views))
+            for fold, criterion, st, view in zip(folds, criteria, states, views))
         results = [res for res, _, _ in out]
         values = np.concatenate([res.values for res in results])
         if self.train_loss:

@@ -42,7 +42,7 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 
 from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expand
 from ._design import gram_pays, seed_row_subset_grams
-from ._parallel import design_entries, fold_n_jobs
+from ._parallel import dask_client, design_entries, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, gram_path_applies,
                        heldout_gram_folds)
@@ -353,17 +353,19 @@ class BaseCriterion:
         The arrays the folds are given are then sent to the workers once for the
         block, not once per evaluation: a process backend (loky, joblib's default)
         writes an array above its ``max_nbytes`` to a memory-mapped file the first time
-        and passes a reference afterwards; other backends keep their own state for the
-        block. The ``Parallel`` is opened at the first evaluation that runs its folds in
-        parallel (see :class:`CrossVal`'s ``n_jobs``), never when they all run serially;
-        a criterion with a single inner problem never opens one.
+        and passes a reference afterwards; under the Dask backend the folds' data is
+        scattered to the cluster once (:meth:`_shipped`) and the tasks of every
+        evaluation refer to it; other backends keep their own state for the block. The
+        ``Parallel`` is opened at the first evaluation that runs its folds in parallel
+        (see :class:`CrossVal`'s ``n_jobs``), never when they all run serially; a
+        criterion with a single inner problem never opens one.
         """
-        self._open = [None]  # the Parallel, once opened
+        self._open = [None, None]  # the Parallel, once opened; the data on a cluster
         try:
             yield self
         finally:
             opened = self._open[0]
-            del self._open
+            del self._open  # the cluster releases the data with its futures
             if opened is not None:
                 opened.__exit__(None, None, None)
 
@@ -377,6 +379,24 @@ class BaseCriterion:
         if opened[0] is None:
             opened[0] = Parallel(n_jobs=n_jobs, **kwargs).__enter__()
         return opened[0]
+
+    def _shipped(self, n_jobs, same, objects):
+        """``objects()`` (a list) as the folds' tasks are given them: under joblib's Dask
+        backend, inside :meth:`workers` and with more than one job, futures of the
+        objects, scattered to every worker of the cluster once for the block (again only
+        when the objects ``same``, compared by identity, change), which the tasks of every
+        evaluation refer to; the objects themselves otherwise (joblib's own Dask
+        backend would scatter them again at every evaluation)."""
+        opened = self.__dict__.get("_open")
+        client = None if opened is None or effective_n_jobs(n_jobs) == 1 else dask_client()
+        if client is None:
+            return objects()
+        kept = opened[1]
+        if kept is None or len(kept[0]) != len(same) \
+                or not all(a is b for a, b in zip(kept[0], same)):
+            opened[1] = None  # the previous data released first
+            opened[1] = (tuple(same), client.scatter(objects(), broadcast=True, hash=False))
+        return opened[1][1]
 
     def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
         r"""Value of the criterion and its gradient with respect to :math:`\log\lambda`.
@@ -693,10 +713,15 @@ class CrossVal(BaseCriterion):
                 return _gram_result(outcomes, states, chosen, lam, compute_grad)
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
-        weights = self._weights(X.shape[0])
-        outcomes = self._parallel(self._n_jobs(X, splits))(
-            delayed(_fold_value_and_grad)(model, X, y_enc, *splits[k], lam, self.loss,
-                                          solver, engine, states[k], compute_grad,
+        n_jobs = self._n_jobs(X, splits)
+        data = [X, y_enc, self._weights(X.shape[0])]
+        # with the folds' rows: on a Dask cluster once per search
+        X, y_enc, weights, *rows = self._shipped(
+            n_jobs, (X_in, y_in, model, splits, self.sample_weight, self.score_sample_weight),
+            lambda: data + [index for k in range(len(splits)) for index in splits[k]])
+        outcomes = self._parallel(n_jobs)(
+            delayed(_fold_value_and_grad)(model, X, y_enc, rows[2 * k], rows[2 * k + 1], lam,
+                                          self.loss, solver, engine, states[k], compute_grad,
                                           problems[k], weights)
             for k in chosen)
         k = len(outcomes)

@@ -81,3 +81,51 @@ def test_search_and_hypergradient_on_dask(client):
         Lasso(alpha=0.05), X, y, criterion=CrossVal(cv=4, n_jobs=2)))
     assert value == pytest.approx(ref_value, rel=1e-10)
     np.testing.assert_allclose(grad, ref_grad, rtol=1e-10)
+
+
+def _scattered_shapes(monkeypatch):
+    """The shapes of the arrays (dense or sparse, also inside tuples, lists and the
+    attributes of objects) sent to the cluster by ``Client.scatter``, one per send."""
+    shapes = []
+
+    def arrays(obj, depth=0):
+        if hasattr(obj, "shape") and (isinstance(obj, np.ndarray) or sp.issparse(obj)):
+            shapes.append(obj.shape)
+        elif depth < 3 and isinstance(obj, (tuple, list)):
+            for item in obj:
+                arrays(item, depth + 1)
+        elif depth < 3 and hasattr(obj, "__dict__"):
+            for item in vars(obj).values():
+                arrays(item, depth + 1)
+
+    scatter = distributed.Client.scatter
+
+    def counting(self, data, *args, **kwargs):
+        arrays(data)
+        return scatter(self, data, *args, **kwargs)
+
+    monkeypatch.setattr(distributed.Client, "scatter", counting)
+    return shapes
+
+
+def test_the_data_is_scattered_once_per_fit(client, monkeypatch):
+    """One fit sends X (and each fold's training rows) to the cluster once, not once per
+    evaluation, and gives the serial coefficients."""
+    X, y = _data(n=90)
+    labels = (y > np.median(y)).astype(int)
+    est = LogisticRegressionHyperGrad(cv=3, max_iter=3)  # dense X in C order
+    ref = est.fit(X, labels).coef_.copy()
+    shapes = _scattered_shapes(monkeypatch)
+    est = _on_dask(client, lambda: est.set_params(n_jobs=2).fit(X, labels))
+    assert len(est.history_) > 2 and shapes.count(X.shape) == 1
+    np.testing.assert_allclose(est.coef_, ref, rtol=1e-10, atol=1e-12)
+
+    shapes.clear()
+    X = sp.csr_matrix(X)  # see test_estimators_folds_on_dask
+    search = HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=4)
+    ref = search.fit(X, y).best_estimator_.coef_.copy()
+    search = _on_dask(client, lambda: search.set_params(n_jobs=2).fit(X, y))
+    # every fold's training rows (60 of the 90) sent once, whatever the number of
+    # evaluations: in its fold and in its scorer's view, for each of the 3 folds
+    assert len(search.cv_results_["params"]) > 2 and shapes.count((60, X.shape[1])) == 6
+    np.testing.assert_allclose(search.best_estimator_.coef_, ref, rtol=1e-10, atol=1e-12)

@@ -153,3 +153,48 @@ def test_when_the_compiled_path_runs():
     assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
     import scipy.sparse as sp
     assert not gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
+
+
+def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradients(
+        compiled_calls):
+    """A support of more than ``DIRECT_MAX`` coefficients: the hypergradient comes from
+    the separate conjugate-gradient kernel, equal to the Python path's (AID-CG)."""
+    from skhypergrad._gram_cv_kernel import DIRECT_MAX
+
+    rng = np.random.default_rng(0)
+    n, p = 400, DIRECT_MAX + 8
+    X = rng.standard_normal((n, p))
+    y = X @ rng.standard_normal(p) + rng.standard_normal(n)
+    model = MODELS["enet"][0]
+    lam = np.array([1e-4, 0.5])  # l1 small: every coefficient nonzero (l2 > 0, p > n)
+    crit = HeldOut(X[:100], y[:100])
+    fast = crit.value_and_grad(model, X[100:], y[100:], lam,
+                               solver=CoordinateDescent(tol=1e-12), engine="aid-cg")
+    assert compiled_calls and np.count_nonzero(fast.state[0].w[:p]) > DIRECT_MAX
+    assert fast.n_iter_engine[0] > 1  # iterations of CG, not one Cholesky solve
+    at = crit.value_and_grad(model, X[100:], y[100:], lam,
+                             solver=CoordinateDescent(tol=1e-12, precompute=False),
+                             engine="aid-cg", state=fast.state)
+    assert np.all(at.n_iter == 0)
+    np.testing.assert_allclose(fast.value, at.value, rtol=1e-10)
+    np.testing.assert_allclose(fast.grad, at.grad, rtol=1e-7)
+
+
+def test_every_fit_runs_one_compiled_signature():
+    """Lasso and elastic net, positive or not, with or without intercept, on float32,
+    Fortran or C ``X``, the search and the refit: one signature of the kernel (a first
+    fit compiles it once), and no conjugate gradients on these small supports."""
+    from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad
+    from skhypergrad._gram_cv_kernel import gram_cv_conjugate_gradients, gram_cv_evaluate
+
+    X, y = TABLES["diabetes"]
+    X, y = X[:150], y[:150]
+    before = len(gram_cv_conjugate_gradients.signatures)
+    for est, X_fit in [(ElasticNetHyperGrad(cv=3, max_iter=2), X),
+                       (LassoHyperGrad(cv=3, max_iter=2, fit_intercept=False),
+                        X.astype(np.float32)),
+                       (ElasticNetHyperGrad(cv=3, max_iter=2, positive=True),
+                        np.asfortranarray(X))]:
+        est.fit(X_fit, y)
+    assert len(gram_cv_evaluate.signatures) == 1
+    assert len(gram_cv_conjugate_gradients.signatures) == before
