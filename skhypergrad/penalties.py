@@ -9,16 +9,16 @@ Every penalty here is
 with per-feature L1 weights ``l1`` and L2 weights ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-============================  ===================  ======================  ====================
-penalty                       ``lam``              ``l1``                  ``l2``
-============================  ===================  ======================  ====================
-:class:`L1`                   ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNetPenalty`    ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2 * ones(p)``
-:class:`FixedRatioElasticNet` ``[t]``              ``rho t * ones(p)``     ``(1-rho) t * ones(p)``
-:class:`WeightedL1`           ``lam`` of length p  ``lam``                 0
-:class:`L2`                   ``[lam2]``           0                       ``lam2 * ones(p)``
-:class:`WeightedL2`           ``lam`` of length p  0                       ``lam``
-============================  ===================  ======================  ====================
+==============================  ===================  ======================  ========================
+penalty                         ``lam``              ``l1``                  ``l2``
+==============================  ===================  ======================  ========================
+:class:`L1`                     ``[lam1]``           ``lam1 * ones(p)``      0
+:class:`ElasticNetPenalty`      ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2 * ones(p)``
+:class:`FixedRatioElasticNet`   ``[t]``              ``rho t * ones(p)``     ``(1-rho) t * ones(p)``
+:class:`WeightedL1`             ``lam`` of length p  ``lam``                 0
+:class:`L2`                     ``[lam2]``           0                       ``lam2 * ones(p)``
+:class:`WeightedL2`             ``lam`` of length p  0                       ``lam``
+==============================  ===================  ======================  ========================
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each
@@ -369,23 +369,18 @@ class ElasticNetPenalty(BasePenalty):
 
 
 class FixedRatioElasticNet(BasePenalty):
-    r"""Elastic net at a fixed ratio, :math:`t\,(
-ho\|w\|_1 + rac{1-
-ho}{2}\|w\|^2)`;
+    r"""Elastic net at a fixed ratio, :math:`t\,(\rho\|w\|_1 + \frac{1-\rho}{2}\|w\|^2)`;
     ``lam = [t]``.
 
-    scikit-learn's ``ElasticNet(alpha, l1_ratio)`` searched in ``alpha`` alone (``t =
-    alpha``, ``rho = l1_ratio``), or ``LogisticRegression(C, l1_ratio)`` in ``C`` alone
-    (``t = 1 / (C n)``): :math:`\partial / \partial t = 
-ho\,\partial / \partial l1 +
-    (1 - 
-ho)\,\partial / \partial l2`.
+    scikit-learn's ``ElasticNet(alpha, l1_ratio)`` searched in ``alpha`` alone
+    (:math:`t = \alpha`, :math:`\rho` = ``l1_ratio``), or ``LogisticRegression(C,
+    l1_ratio)`` in ``C`` alone (:math:`t = 1 / (C n)`). The derivative in :math:`t` is
+    :math:`\rho\,\partial_{l1} + (1 - \rho)\,\partial_{l2}` (:meth:`weights_vjp`).
 
     Parameters
     ----------
     l1_ratio : float in (0, 1]
-        :math:`
-ho`.
+        :math:`\rho`.
     positive : bool, default=False
     """
 

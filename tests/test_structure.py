@@ -71,3 +71,16 @@ def test_module_compiles_without_warnings(path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         compile(path.read_text(), str(path), "exec")
+
+
+SOURCES = sorted([*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "doc").glob("*.rst"),
+                  *(PACKAGE.parent / "examples").glob("*.py")])
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_sources_hold_no_control_characters(path):
+    """A ``"\\frac"`` or ``"\\rho"`` written through a non-raw string becomes a form feed
+    or a carriage return: the docs then break (or render a wrong formula)."""
+    text = path.read_text()
+    bad = sorted({repr(c) for c in text if ord(c) < 32 and c not in "\n\t"})
+    assert not bad, f"{path.name} holds control characters {bad}"
