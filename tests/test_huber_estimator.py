@@ -94,11 +94,11 @@ def test_search_cv_on_noise_free_targets_warns_no_overflow():
     y = X @ rng.standard_normal(5)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        search = HyperGradSearchCV(HuberRegressor(), cv=3, max_iter=2).fit(X, y)
+        search = HyperGradSearchCV(HuberRegressor(), cv=3, max_iter=1).fit(X, y)
     assert not [str(c.message) for c in caught if issubclass(c.category, RuntimeWarning)]
     notes = [str(c.message) for c in caught if issubclass(c.category, ConvergenceWarning)]
     assert notes and all("not in its range" in m for m in notes)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     # the scan's points are over-regularized (mean R^2 below 0 at the scale's floor):
-    # the descent leaves them
-    assert search.best_score_ > 0.1
+    # the descent's first step leaves them
+    assert search.best_score_ > 0.0
