@@ -549,7 +549,12 @@ class AIDConjugateGradient(_AdjointEngine):
     When CG (or GMRES) stops at ``max_iter`` with a residual above ``tol`` (and
     above 1e-12, the rounding level of the direct solve) it warns
     (:class:`~sklearn.exceptions.ConvergenceWarning`) with the residual and the
-    contraction factor.
+    contraction factor. A singular system (found by the direct solve) whose right-hand
+    side is not in its range has no solution, and CG diverges on it: the least-squares
+    adjoint is returned instead, with that warning saying so (e.g. every training residual
+    beyond Huber's threshold: the datafit is linear and the unpenalized intercept is
+    not determined; the hypergradient is then that of the solution with the intercept
+    held).
 
     Parameters
     ----------
