@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["Probe", "Bracket", "bracket_minimum", "min_norm_combination",
-           "tangent_lower_bound"]
+           "tangent_lower_bound", "cubic_minimizer"]
 
 #: a new point is kept this fraction of the interval away from either end
 _MARGIN = 1e-3
@@ -274,3 +274,45 @@ def min_norm_combination(g1, g2):
     denom = float(diff @ diff)
     t = float(np.clip((g1 @ diff) / denom, 0.0, 1.0)) if denom > 0 else 0.0
     return g1 - t * diff
+
+
+def cubic_minimizer(value, slope, left, right):
+    r"""The local minimizer, between two points, of the cubic through their values that
+    has the value and slope of a third point between them.
+
+    With the third point at 0, :math:`p(t) = f_0 + f'_0 t + c_2 t^2 + c_3 t^3` and
+    ``left = (a, f_a)``, ``right = (c, f_c)``, :math:`a < 0 < c`, the coefficients solve
+
+    .. math::
+
+        \begin{pmatrix} a^2 & a^3 \\ c^2 & c^3 \end{pmatrix}
+        \begin{pmatrix} c_2 \\ c_3 \end{pmatrix}
+        = \begin{pmatrix} f_a - f_0 - f'_0 a \\ f_c - f_0 - f'_0 c \end{pmatrix},
+
+    and the minimizer is the root of :math:`p'(t) = f'_0 + 2c_2 t + 3c_3 t^2` in
+    :math:`(a, c)` where :math:`p'' > 0`. Exact for a cubic; for a smooth function whose
+    minimum three values bracket (:math:`f_0 \le f_a, f_c`) it is a first step of
+    the order of the error of a cubic fit there.
+
+    Parameters
+    ----------
+    value, slope : float
+        :math:`f_0` and :math:`f'_0`.
+    left, right : (float, float)
+        ``(a, f_a)`` and ``(c, f_c)`` with ``a < 0 < c``.
+
+    Returns
+    -------
+    float or None
+        None when the cubic has no local minimum in ``(a, c)``.
+    """
+    (a, fa), (c, fc) = left, right
+    det = a * a * c * c * (c - a)
+    if not a < 0 < c or not np.isfinite([value, slope, fa, fc]).all() or det == 0:
+        return None
+    ra, rc = fa - value - slope * a, fc - value - slope * c
+    c2 = (ra * c ** 3 - rc * a ** 3) / det
+    c3 = (rc * a * a - ra * c * c) / det
+    roots = _roots(3.0 * c3, 2.0 * c2, slope)
+    inside = [t for t in roots if a < t < c and 2.0 * c2 + 6.0 * c3 * t > 0]
+    return min(inside, key=abs) if inside else None

@@ -97,7 +97,11 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         minimum rose above the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
         one of the previous path). The descent then starts from
-        the best of them instead of ``lam0``, and the result is the best point of
+        the best of them instead of ``lam0``; when the scan ran at the final
+        ``inner_tol``, warm-started from that point's own solutions (its first
+        evaluation then costs about one hypergradient) and, for one hyperparameter,
+        with a first step from the values on either side of it (``around`` of
+        :func:`~skhypergrad.optimizers.minimize`). The result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
         minima, at the cost of a few warm-started solves.
@@ -163,13 +167,22 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         return res.value, res.grad, info
 
     history_len = []
-    scan = []
+    scan, around = [], None
     key, watch = "value", None  # what the result minimizes
     if monitor is not None:
         key, watch = "monitor", _watcher(model, solver, *monitor)
     if candidates is not None and len(candidates):
-        lam0, scan, stop = _scan(model, X, y, criterion, candidates, solver, inner_tol[0],
-                                 last_state, t0, callback, watch, progress, scan_patience)
+        lam0, scan, stop, around, best_state = _scan(
+            model, X, y, criterion, candidates, solver, inner_tol[0], last_state, t0,
+            callback, watch, progress, scan_patience)
+        if inner_tol[0] <= inner_tol[1] and best_state is not None:  # at the final accuracy
+            last_state[0] = best_state
+        else:
+            # loose solutions: reused as they are, or through a model of the values'
+            # differences, they would carry the solves' errors into the descent's points
+            # (and, e.g., make them depend on the storage of X, or on weights against
+            # repeated rows)
+            around = None
         if stop:
             best = min(scan, key=lambda h: h[key])
             return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
@@ -179,7 +192,8 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
     outer_callback = None if callback is None else (lambda h: callback(as_entry(h)))
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
-                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback)
+                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback,
+                   around=around)
     history = scan + [as_entry(h) for h in out.history]
     # the best point evaluated, scan included (every evaluation is on the whole criterion),
     # its value made accurate
@@ -258,7 +272,10 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     where the second weight matters least, while the second weight lowers the next
     points.
 
-    Returns the best point, the history entries and whether ``callback`` asked to stop.
+    Returns the best point, the history entries, whether ``callback`` asked to stop,
+    the best point's neighbours on its path (:func:`_neighbours`; None with several
+    hyperparameters) and its inner solutions (``last_state`` is left at the last
+    point's).
     """
     scan = []
     solver = _with_tol(solver, tol)
@@ -268,6 +285,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     n_points = sum(len(path) for path in paths)
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
+    best_state = [np.inf, None]  # the smallest value of the scan and its solutions
+    best_path = None  # (path, values) of the path with the smallest value
     for path in paths:
         values, points = [], max(1, round(patience * _points_per_decade(path)))
         for i, lam in enumerate(path):
@@ -276,6 +295,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             last_state[0] = res.state
             if i == 0:
                 first_state = res.state
+            if res.value < best_state[0]:
+                best_state[:] = [res.value, res.state]
+                best_path = (path, values)
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                      "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
                      "best": res.value < min([best_value, *values]), "values": res.values,
@@ -287,7 +309,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             values.append(float(res.value))
             progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
-                return _best(scan), scan, True
+                return _best(scan), scan, True, None, None
             if _past_minimum(values, previous, points):
                 break  # the rest of the path is weaker and worse
         if _past_best_path(values, previous, best_value):
@@ -295,7 +317,19 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         best_value, previous = min(best_value, min(values)), values
     best = min(scan, key=lambda h: h["value"])
     progress.scan_end(len(scan), best["lam"], best["value"])
-    return best["lam"], scan, False
+    around = None if best_path is None else _neighbours(*best_path)
+    return best["lam"], scan, False, around, best_state[1]
+
+
+def _neighbours(path, values):
+    r"""The points ``(log lam, value)`` on either side of the point of smallest ``values``
+    (evaluated along ``path``, one hyperparameter), or None (several hyperparameters, or
+    no neighbour on one side)."""
+    path = np.asarray(path, dtype=np.float64)
+    i = int(np.argmin(values))
+    if path.ndim != 2 or path.shape[1] != 1 or not 0 < i < len(values) - 1:
+        return None
+    return [(np.log(path[k]), float(values[k])) for k in (i - 1, i + 1)]
 
 
 def _points_per_decade(path):

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ._line_search import Probe, bracket_minimum, min_norm_combination
+from ._line_search import Probe, bracket_minimum, cubic_minimizer, min_norm_combination
 
 __all__ = ["GradientDescent", "Adam", "LBFGSB", "OuterResult", "minimize", "get_optimizer"]
 
@@ -47,7 +47,9 @@ class GradientDescent:
 
     A step :math:`\theta^+ = \Pi(\theta - s\,g)` (``g`` the gradient, or at a kink
     the descent vector below) is accepted when it decreases the criterion
-    sufficiently (Armijo), :math:`E(\theta^+) \le E(\theta) - c\,g^T(\theta - \theta^+)`.
+    sufficiently (Armijo), :math:`E(\theta^+) \le E(\theta) - c\,g^T(\theta - \theta^+)`,
+    unless the search has one hyperparameter and the slope at the trial point is
+    positive: the minimum of the whole search is then bracketed, as below.
     Otherwise, with :math:`\varphi(t) = E(\theta + t(\theta^+ - \theta))`:
 
     - if the slope at the trial point is positive, :math:`\varphi'(1) > 0`, a minimum
@@ -323,7 +325,8 @@ class _Tracker:
 
 
 def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e-4,
-             inner_tol=(1e-4, 1e-8), patience=2, xtol=1e-3, callback=None):
+             inner_tol=(1e-4, 1e-8), patience=2, xtol=1e-3, callback=None,
+             around=None):
     r"""Minimize an inexact criterion over log-hyperparameters.
 
     Parameters
@@ -352,6 +355,15 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         to a thousandth of ``xtol`` (see :class:`GradientDescent`).
     callback : callable, default=None
         Called with each history entry; returning True stops the search.
+    around : list of (ndarray, float), default=None
+        Two points ``(theta, value)`` on either side of ``theta0`` (one hyperparameter),
+        whose values are above the one at ``theta0``, e.g. a scan's neighbours of its best
+        point: a line-search optimizer tries first the minimizer between them of the cubic
+        through their values with the value and gradient at ``theta0``
+        (:func:`~skhypergrad._line_search.cubic_minimizer`), and its own first step when
+        there is none; it evaluates at the final inner accuracy from the start (the
+        model's step is only as accurate as the gradient at ``theta0``, and the
+        minimum is already bracketed). Other optimizers ignore it.
 
     Returns
     -------
@@ -372,7 +384,8 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         converged = n_iter < max_iter or track.stopped
     else:
         n_iter, converged = _minimize_iterative(track, optimizer, project(theta0), project,
-                                                max_iter, tol, inner, tol_end, patience, xtol)
+                                                max_iter, tol, inner, tol_end, patience, xtol,
+                                                around)
     value, theta, _, info = track.best
     return OuterResult(theta, value, info, track.history, n_iter, converged)
 
@@ -404,11 +417,17 @@ _KINK_STATIONARY = 1e-3
 
 
 def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, tol_end,
-                        patience, xtol):
+                        patience, xtol, around=None):
+    around = around if optimizer.line_search and theta.shape == (1,) else None
+    if around is not None:  # the model's step is as accurate as the gradient it starts from
+        inner = tol_end
     value, grad, _ = track(theta, inner)
     if not track.finite and inner > tol_end and not track.stopped:
         value, grad, _ = track(theta, tol_end)  # retry at the final accuracy
     state = optimizer.init(theta, grad)
+    move = None if around is None else _first_move(theta, value, grad, around)
+    if move is not None:
+        state = optimizer.along(grad, move)
     point = _Point(theta, value, grad, grad)
     bests = [value]
     for it in range(1, max_iter + 1):
@@ -438,12 +457,28 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
     return max_iter, False
 
 
+def _first_move(theta, value, grad, around):
+    """How far (in ``theta``) the first step goes down ``grad`` to the minimizer of the
+    cubic model of ``around`` (see :func:`minimize`), or None (no model minimum between
+    them, or one uphill)."""
+    if not np.isfinite(value):
+        return None
+    (ta, fa), (tc, fc) = sorted(((float(np.ravel(t)[0]) - theta[0], f) for t, f in around),
+                                key=lambda p: p[0])
+    t = cubic_minimizer(value, float(grad[0]), (ta, fa), (tc, fc))
+    if t is None or t * grad[0] >= 0:
+        return None
+    return abs(t)
+
+
 def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, tol):
     """One step of a line-search optimizer (:class:`GradientDescent`) from ``point``.
 
     Trials along ``point.descent`` are accepted on sufficient decrease; a trial whose
     slope along the step is positive brackets a minimum (``optimizer.bracket``), located
-    by :func:`_bracket_step`; a decrease without a positive slope is taken as it is;
+    by :func:`_bracket_step` (first, even on a sufficient decrease, for one
+    hyperparameter: the segment is then the whole search space, and the bracket's
+    certified minimum ends the search); a decrease without a positive slope is taken as it is;
     anything else shrinks the step. A trial moving no coordinate by more than
     ``xtol``, or ``max_backtrack`` failures, end the search.
     """
@@ -458,10 +493,14 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, 
             return _Step(point, state, inner, True)  # the best point is the tracker's
         # a trial without a finite gradient cannot be continued from: rejected
         if track.finite:
+            crossed = optimizer.bracket and float(point.grad @ move) < 0 < float(grad @ move)
+            if crossed and move.size == 1:  # the segment is the whole search: bracket it
+                return _bracket_step(track, optimizer, point, trial, value, grad, state,
+                                     project, tol_end, xtol, tol)
             if value <= point.value + optimizer.c * float(point.descent @ move):
                 state = optimizer.accept(state, move, grad - point.grad)
                 return _Step(_Point(trial, value, grad, grad), state, inner, False)
-            if optimizer.bracket and float(point.grad @ move) < 0 < float(grad @ move):
+            if crossed:
                 return _bracket_step(track, optimizer, point, trial, value, grad, state,
                                      project, tol_end, xtol, tol)
             if value < point.value:  # still going down, across a kink that flattens it

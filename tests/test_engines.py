@@ -553,13 +553,55 @@ def test_direct_solve_of_the_active_set_system(m):
     active = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: H.copy())
     np.testing.assert_array_equal(active.idx, np.arange(2, 2 + m))
     H_seen = active.hess_matrix.copy()
-    u, residual = active.solve_direct(b)
+    u, residual, singular = active.solve_direct(b)
+    assert not singular
     M = step * H + np.diag(1 / delta[2:2 + m] - 1)
     np.testing.assert_allclose(u, np.linalg.solve(M, b), rtol=1e-11)
     assert residual < 1e-14  # the residual of that system (a wrong one would be O(1))
     np.testing.assert_array_equal(active.hess_matrix, H_seen)
     indefinite = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: -10 * H)
     assert indefinite.solve_direct(b) is None
+
+
+def test_singular_adjoint_system_without_solution_gives_least_squares_not_overflow():
+    """Every training residual beyond Huber's threshold: the datafit is linear, its
+    Hessian 0, and nothing fixes the unpenalized intercept, so the adjoint system is
+    singular and the held-out gradient's intercept entry is outside its range. AID-CG
+    returns the least-squares adjoint (the coefficients' derivative ``-w / l2`` of a
+    linear datafit, the intercept held), warns with its residual, and runs no CG (which
+    diverged to overflow on it)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skhypergrad import AIDConjugateGradient, CoordinateDescent
+    from skhypergrad.fixed_point import ProxGradMap
+    from skhypergrad.huber import Huber
+    from skhypergrad.penalties import L2
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = X @ np.array([1.0, -2.0, 0.5])
+    X_val = rng.standard_normal((20, 3))
+    y_val = X_val @ np.array([1.0, -2.0, 0.5])
+    pgmap = ProxGradMap(Huber(1.35, 1e-6, tune_epsilon=False), L2(), X, y, fit_intercept=True)
+    lam = np.array([10.0])
+    w = CoordinateDescent(tol=1e-12).solve(pgmap, lam, np.zeros(4)).w
+    r = y - X @ w[:3] - w[3]
+    assert np.all(np.abs(r) > 1.35e-6)  # every residual an outlier: H = 0
+
+    def outer_grad(w):  # the held-out mean squared error in (coef, intercept)
+        e = X_val @ w[:3] + w[3] - y_val
+        return 2.0 * np.append(X_val.T @ e, e.sum()) / 20
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = AIDConjugateGradient().hypergradient(pgmap, lam, w, outer_grad)
+    assert not [c for c in caught if issubclass(c.category, RuntimeWarning)]
+    assert [c for c in caught if issubclass(c.category, ConvergenceWarning)]
+    assert 0.0 < res.residual < 1.0
+    # d coef / d log l2 = -coef (a linear datafit), the intercept held
+    np.testing.assert_allclose(res.grad, [-outer_grad(w)[:3] @ w[:3] / lam[0]], rtol=1e-8)
 
 
 def test_aid_cg_never_writes_into_the_callers_outer_gradient():

@@ -80,3 +80,25 @@ def test_search_cv_matches_grid_search_within_one_percent():
                             cv=cv, scoring="neg_mean_squared_error").mean()
     grid = _grid(X, y, cv, np.geomspace(1e-4, 1e2, 20), np.linspace(1.1, 3.0, 20))
     assert ours <= -grid.best_score_ * 1.01
+
+
+def test_search_cv_on_noise_free_targets_warns_no_overflow():
+    """``y = X w`` exactly: the concomitant scale is at its floor, so at the search's
+    weights every training residual is beyond the threshold (a linear datafit, the
+    intercept undetermined) and the adjoint system has no solution. The hypergradient is
+    the least-squares one, with a ConvergenceWarning that says so, never an overflow
+    (the conjugate gradients that diverged on that system are not run), and the descent
+    goes on from the scan's best point with it (a NaN hypergradient stopped it there)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100, 5))
+    y = X @ rng.standard_normal(5)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        search = HyperGradSearchCV(HuberRegressor(), cv=3, max_iter=1).fit(X, y)
+    assert not [str(c.message) for c in caught if issubclass(c.category, RuntimeWarning)]
+    notes = [str(c.message) for c in caught if issubclass(c.category, ConvergenceWarning)]
+    assert notes and all("not in its range" in m for m in notes)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    # the scan's points are over-regularized (mean R^2 below 0 at the scale's floor):
+    # the descent's first step leaves them
+    assert search.best_score_ > 0.0

@@ -5,8 +5,8 @@ at a kink."""
 import numpy as np
 import pytest
 
-from skhypergrad._line_search import (Probe, bracket_minimum, min_norm_combination,
-                                      tangent_lower_bound)
+from skhypergrad._line_search import (Probe, bracket_minimum, cubic_minimizer,
+                                      min_norm_combination, tangent_lower_bound)
 
 
 def _pieces(kink, left, right):
@@ -75,3 +75,18 @@ def test_min_norm_combination():
     assert d @ g1 >= d @ d and d @ g2 >= d @ d  # a descent direction for both pieces
     np.testing.assert_allclose(min_norm_combination(np.array([1.0]), np.array([-2.0])), [0.0])
     np.testing.assert_allclose(min_norm_combination(g1, 2 * g1), g1)  # the shorter one
+
+
+def test_cubic_minimizer_is_exact_on_a_cubic_and_none_without_a_minimum():
+    """The cubic through two values with a third point's value and slope is the function
+    itself for a cubic: its local minimizer, wherever it lies between the points; None
+    for a function with no local minimum between them."""
+    def f(t):
+        return 2.0 + (t - 0.3) ** 2 + 0.5 * (t - 0.3) ** 3
+
+    def slope(t):
+        return 2.0 * (t - 0.3) + 1.5 * (t - 0.3) ** 2
+
+    assert cubic_minimizer(f(0.0), slope(0.0), (-1.0, f(-1.0)), (1.2, f(1.2))) == \
+        pytest.approx(0.3, abs=1e-12)
+    assert cubic_minimizer(0.0, -1.0, (-1.0, 1.0), (1.0, -1.0)) is None  # t -> -t

@@ -90,6 +90,27 @@ def test_gd_backtracks_to_the_interpolated_minimizer_and_takes_newton_steps():
     assert res.theta[0] == pytest.approx(0.3, abs=1e-12)
 
 
+def _skewed(theta, tol):
+    """A smooth one-dimensional criterion, not symmetric about its minimizer."""
+    t = float(theta[0])
+    return np.exp(t) - 2.0 * t, np.array([np.exp(t) - 2.0]), {}
+
+
+def test_neighbour_values_give_the_first_step_and_a_bracket_ends_the_search():
+    """From a scan's best point with its neighbours' values (``around``), the first trial
+    is the minimizer of the cubic through them, and the minimum of one hyperparameter,
+    bracketed, is certified in a few evaluations; without them the search takes more."""
+    h = np.log(10.0) / 2.0  # a scan by half decades, from its best point 0
+    around = [(np.array([t]), _skewed(np.array([t]), 0)[0]) for t in (-h, h)]
+    kwargs = dict(max_iter=30, inner_tol=(0.0, 0.0), tol=1e-6)
+    res = minimize(_skewed, np.zeros(1), around=around, **kwargs)
+    plain = minimize(_skewed, np.zeros(1), **kwargs)
+    assert res.theta[0] == pytest.approx(np.log(2.0), abs=1e-3)
+    assert abs(res.history[1]["theta"][0] - np.log(2.0)) < 0.1  # the cubic's minimizer
+    assert len(res.history) <= 5 < len(plain.history)
+    assert res.value <= plain.value + 1e-6 * plain.value
+
+
 def test_barzilai_borwein_steps_need_fewer_evaluations():
     """On the ill-conditioned quadratic (curvatures 1 and 10) BB steps find the minimizer
     in a handful of evaluations; steps that only grow by 1.5 need over a hundred."""

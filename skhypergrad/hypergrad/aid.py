@@ -41,6 +41,7 @@ other map, :class:`AIDConjugateGradient` falls back to GMRES on
 
 import math
 import numbers
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs
@@ -162,8 +163,15 @@ class _ActiveSet:
         below :math:`10^{-6}` times the largest (its square below 1e-12: the rounding
         of the factorization) or a failed one, and solved by the eigendecomposition
         for the solution of least norm (eigenvalues below 1e-12 times the largest
-        dropped), the one CG from 0 converges to; its residual tells whether ``b`` was
-        in the range.
+        dropped), the one CG from 0 converges to when ``b`` is in the range. Its
+        residual tells whether it is: when it is not (e.g. every training residual
+        beyond Huber's threshold, where the datafit is linear and nothing fixes the
+        unpenalized intercept), the system has no solution, CG diverges on it, and the
+        least-squares solution is the answer (``singular=True``).
+
+        Returns
+        -------
+        (u, residual, singular) or None
         """
         if self.hess_matrix is None:
             return None
@@ -181,7 +189,9 @@ class _ActiveSet:
             except np.linalg.LinAlgError:
                 factor, info = None, 1
         pivots = None if info != 0 else np.abs(np.diagonal(factor))
-        if pivots is None or pivots.min(initial=np.inf) <= 1e-6 * pivots.max(initial=0.0):
+        singular = pivots is None or \
+            pivots.min(initial=np.inf) <= 1e-6 * pivots.max(initial=0.0)
+        if singular:
             u = _min_norm_solve(self._system_matrix()[0], b)
             if u is None:
                 return None
@@ -191,7 +201,7 @@ class _ActiveSet:
         r -= b
         bb = float(b @ b)
         residual = math.sqrt(float(r @ r) / bb) if bb > 0 else 0.0
-        return u, residual  # nan when u is not finite: the caller then runs CG
+        return u, residual, singular  # nan when u is not finite: the caller then runs CG
 
     def embed(self, u):
         x = np.zeros(self.size)
@@ -356,11 +366,32 @@ def _fixed_point_rate(matvec, b, x, n_steps=3):
     return empirical_rate(steps)
 
 
+class _AdjointSolve(NamedTuple):
+    """An adjoint solve: ``v``, the products spent, the relative residual, and ``note``:
+    None, or ``(why, advice)`` when the residual is the smallest there is (a system with
+    no solution), for the warning."""
+
+    v: Any
+    n_iter: int
+    residual: float
+    note: Any = None
+
+
+#: the warning's note of an adjoint system with no solution (see ``_ActiveSet.solve_direct``)
+_NO_SOLUTION = (
+    "the adjoint system is singular and the held-out loss's gradient is not in its range "
+    "(the training solution is not unique in a direction the held-out loss depends on, e.g. "
+    "the unpenalized intercept when every training residual is beyond Huber's threshold), "
+    "so the least-squares adjoint is used",
+    "The hypergradient is that of the solution with that direction held fixed.")
+
+
 class _AdjointEngine(BaseEngine):
     r"""Shared part of the AID engines: :math:`B^T v` with :math:`(I - A^T) v = \nabla C(w)`.
 
-    Subclasses define ``_solve_adjoint(pgmap, lam, w, lin, c, v0) -> (v, n_iter, residual)``
-    and ``_advice`` (the end of the warning). When the residual stays above
+    Subclasses define ``_solve_adjoint(pgmap, lam, w, lin, c, v0) -> _AdjointSolve`` (which
+    can explain a residual that no further iteration lowers) and ``_advice`` (the end of
+    the warning). When the residual stays above
     ``max(tol, _residual_floor)`` the engine raises a
     :class:`~sklearn.exceptions.ConvergenceWarning` with the residual and the
     contraction factor (:func:`convergence_rate`).
@@ -427,13 +458,15 @@ class _AdjointEngine(BaseEngine):
         pgmap = self._map(pgmap)
         lin = self._linearize(pgmap, w, lam)
         c = self._outer_gradient(outer_grad, w)
-        v, n_iter, residual = self._solve_adjoint(pgmap, lam, w, lin, c, _warm_start(state, w))
+        v, n_iter, residual, note = self._solve_adjoint(pgmap, lam, w, lin, c,
+                                                        _warm_start(state, w))
         if not residual <= max(self.tol, self._residual_floor):
             name, rate = convergence_rate(
                 pgmap, lam, w, lambda: _fixed_point_rate(lin.vjp_w, np.asarray(c),
                                                          np.asarray(v)))
             warn_not_converged(type(self).__name__, n_iter, "iterations", residual, self.tol,
-                               rate, name, self._advice)
+                               rate, name, self._advice if note is None else note[1],
+                               more=None if note is None else note[0])
         return HypergradResult(lin.vjp_lam(_on_active_set(v)), w, v, n_iter, residual)
 
     def _outer_gradient(self, outer_grad, w):
@@ -475,7 +508,7 @@ class AIDFixedPoint(_AdjointEngine):
         super().__init__(tol=tol, max_iter=max_iter)
 
     def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
-        return solve_fixed_point(lin.vjp_w, c, v0, self.tol, self.max_iter)
+        return _AdjointSolve(*solve_fixed_point(lin.vjp_w, c, v0, self.tol, self.max_iter))
 
 
 class AIDConjugateGradient(_AdjointEngine):
@@ -516,7 +549,12 @@ class AIDConjugateGradient(_AdjointEngine):
     When CG (or GMRES) stops at ``max_iter`` with a residual above ``tol`` (and
     above 1e-12, the rounding level of the direct solve) it warns
     (:class:`~sklearn.exceptions.ConvergenceWarning`) with the residual and the
-    contraction factor.
+    contraction factor. A singular system (found by the direct solve) whose right-hand
+    side is not in its range has no solution, and CG diverges on it: the least-squares
+    adjoint is returned instead, with that warning saying so (e.g. every training residual
+    beyond Huber's threshold: the datafit is linear and the unpenalized intercept is
+    not determined; the hypergradient is then that of the solution with the intercept
+    held).
 
     Parameters
     ----------
@@ -613,19 +651,26 @@ class AIDConjugateGradient(_AdjointEngine):
     def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
         if not _has_prox_parts(pgmap):
             c = np.asarray(c)
-            return solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol, self.max_iter)
+            return _AdjointSolve(*solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol,
+                                              self.max_iter))
         active = _ActiveSet(lin.vjp_w, _jacobian(pgmap, lin, w, lam), lin.hessp_subset,
                             lin.step, lin.hessian_subset if self.direct else None)
         c_s = c.take(active.idx)
         if active.idx.shape[0] == 0:  # A = 0: v = grad C (and B^T v = 0)
-            return _with_entries(c, active.idx, c_s), 0, 0.0
+            return _AdjointSolve(_with_entries(c, active.idx, c_s), 0, 0.0)
         direct = active.solve_direct(c_s)
-        if direct is not None and direct[1] <= max(self.tol, self._residual_floor):
-            (u, residual), n_iter = direct, 1
+        # a singular system whose least-squares residual is finite but above tol has no
+        # solution: CG would diverge on it, and the residual is reported (warned) instead
+        note = None
+        if direct is not None and (direct[1] <= max(self.tol, self._residual_floor)
+                                   or (direct[2] and np.isfinite(direct[1]))):
+            (u, residual, singular), n_iter = direct, 1
+            note = _NO_SOLUTION if singular else None
         else:
             u0 = None if v0 is None else active.power(v0.take(active.idx), 1)
             u, n_iter, residual = solve_cg(active.reduced_matvec, c_s, u0,
                                            self.tol, self.max_iter)
         # v = c + A^T v on S: v_S = c_S + (I - gH)_SS u = u / delta_S by the system,
         # with no product; outside S, where B^T v does not read it, the state keeps c
-        return _with_entries(c, active.idx, active.power(u, -1)), n_iter, residual
+        return _AdjointSolve(_with_entries(c, active.idx, active.power(u, -1)), n_iter,
+                             residual, note)
