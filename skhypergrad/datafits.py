@@ -574,8 +574,9 @@ class WeightedDatafit(BaseDatafit):
     intercept (Newton's method from the unweighted one). It declares no fast path
     that assumes unit weights: not ``least_squares`` (no Gram matrix, no exact
     SURE), no minibatch kernels, coordinate descent's Newton model only when it is
-    ``"diagonal"`` (per-sample curvatures, weighted) or ``"softmax"`` (the solver
-    reads ``sample_weight``: the Hessians :math:`s_i (\mathrm{diag}(p_i) - p_i p_i^T)`).
+    ``"diagonal"`` (per-sample curvatures, weighted), ``"softmax"`` (the solver
+    reads ``sample_weight``: the Hessians :math:`s_i (\mathrm{diag}(p_i) - p_i p_i^T)`)
+    or ``"separable"`` (each output's datafit weighted alike, :meth:`output_datafit`).
 
     Parameters
     ----------
@@ -600,7 +601,7 @@ class WeightedDatafit(BaseDatafit):
                      "constant_hessian"):
             setattr(self, name, getattr(datafit, name))
         self.newton_model = datafit.newton_model \
-            if datafit.newton_model in ("diagonal", "softmax") else None
+            if datafit.newton_model in ("diagonal", "softmax", "separable") else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
         self._null = None  # (y, intercept_only(y)) last computed
@@ -619,6 +620,16 @@ class WeightedDatafit(BaseDatafit):
 
     def encode(self, y):
         return self.datafit.encode(y)
+
+    def output_datafit(self):
+        """The datafit of one output of a "separable" datafit: the output's, with the same
+        weights (``newton_model = "separable"``)."""
+        return WeightedDatafit(self.datafit.output_datafit(), self.sample_weight,
+                               rescale=False)
+
+    def output_target(self, y, k):
+        """Output ``k``'s targets (``newton_model = "separable"``)."""
+        return self.datafit.output_target(y, k)
 
     def _weigh(self, g):
         s = self.sample_weight
