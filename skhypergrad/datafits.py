@@ -96,6 +96,12 @@ class BaseDatafit:
     #: (:class:`~skhypergrad.criteria.SURE`'s exact degrees of freedom), Gram
     #: matrices stand for ``X``, and coordinate descent's model is exact
     least_squares = False
+    #: whether each sample's loss is piecewise quadratic, its (generalized) second
+    #: derivative piecewise constant and zero on some pieces (the squared hinge): with an
+    #: L2 penalty, Newton's method is then exact after finitely many steps, where
+    #: coordinate descent's rate is set by the L2 weight alone along the directions the
+    #: samples of zero curvature leave free (see ``CoordinateDescent(newton="auto")``)
+    piecewise_quadratic = False
     #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
     #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent
@@ -598,7 +604,7 @@ class WeightedDatafit(BaseDatafit):
         self.sample_weight = check_sample_weight(s, s.shape[0]) if rescale else s
         self._s_max = float(np.max(self.sample_weight))
         for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
-                     "constant_hessian"):
+                     "constant_hessian", "piecewise_quadratic"):
             setattr(self, name, getattr(datafit, name))
         self.newton_model = datafit.newton_model \
             if datafit.newton_model in ("diagonal", "softmax", "separable") else None

@@ -146,15 +146,17 @@ class CoordinateDescent(BaseSolver):
         the Gram of the whole data).
         The iterates are those of the residual path (up to rounding), so that
         the results do not depend on where a problem is solved.
-    newton : {"auto", False}, default="auto"
-        "auto": a one-output datafit other than least squares with a pure L2 penalty
+    newton : {"auto", True, False}, default="auto"
+        True: a one-output datafit other than least squares with a pure L2 penalty
         (no L1 weight, no sign constraint, dense ``X`` or sparse ``X`` not centred
         implicitly, at most 2048 coefficients) is solved by Newton's method with
         direct solves of the Newton systems and exact line minimization
         (:mod:`skhypergrad.solvers._newton`; ``max_iter`` bounds its iterations), not
         by coordinate descent, whose rate degrades with the conditioning of the
-        Hessian (e.g. the squared hinge near separability at large ``C``). False:
-        coordinate descent always.
+        Hessian. "auto": so for the datafits declaring ``piecewise_quadratic`` (the
+        squared hinge, where near separability at large ``C`` that conditioning is the
+        L2 weight's: coordinate descent takes millions of epochs, Newton tens of
+        steps). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
 
@@ -247,8 +249,12 @@ class CoordinateDescent(BaseSolver):
     def _newton_applies(self, pgmap, prob):
         """Whether the problem is solved by :meth:`_solve_newton` (see ``newton``)."""
         design = pgmap.design
-        return self.newton == "auto" and prob.n_outputs == 1 and not prob.exact \
-            and prob.mu is None and not np.any(prob.l1) and prob.lower == -np.inf \
+        wanted = pgmap.datafit.piecewise_quadratic if isinstance(self.newton, str) \
+            else bool(self.newton)
+        if not wanted:
+            return False
+        return prob.n_outputs == 1 and not prob.exact and prob.mu is None \
+            and not np.any(prob.l1) and prob.lower == -np.inf \
             and design.n_features + design.fit_intercept <= GRAM_MAX_FEATURES
 
     def _solve_newton(self, pgmap, lam, prob, w, z):
@@ -418,9 +424,8 @@ class CoordinateDescent(BaseSolver):
         if not (isinstance(self.precompute, (bool, np.bool_)) or self.precompute == "auto"):
             raise ValueError(f"precompute must be 'auto', True or False, got "
                              f"{self.precompute!r}.")
-        if not (self.newton is False or (isinstance(self.newton, str)
-                                         and self.newton == "auto")):
-            raise ValueError(f"newton must be 'auto' or False, got {self.newton!r}.")
+        if not (isinstance(self.newton, (bool, np.bool_)) or self.newton == "auto"):
+            raise ValueError(f"newton must be 'auto', True or False, got {self.newton!r}.")
 
     # -- one working set ------------------------------------------------------------------
     def _ws_least_squares(self, prob, w, z, a, ws, tol, grad):
