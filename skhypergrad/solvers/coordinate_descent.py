@@ -287,7 +287,7 @@ class CoordinateDescent(BaseSolver):
             if stalled >= _STALL_CHECKS:
                 break
             delta = newton_direction(prob.X, datafit.newton_curvature(y, z), grad, l2,
-                                     fit_intercept)
+                                     fit_intercept, pgmap.design)
             if delta is None or not np.all(np.isfinite(delta)):
                 break
             v = np.asarray(prob.X @ delta[:p], dtype=np.float64).ravel()
