@@ -13,7 +13,13 @@ to, one scikit-learn estimator class:
 - ``defaults``: where the search looks (:mod:`skhypergrad._search_space`);
 - ``classifier``, ``multi_output``: how the targets are read;
 - ``intercept_column``: liblinear's penalized intercept, the weight of a synthetic
-  feature of that value (None for an unpenalized intercept).
+  feature of that value (None for an unpenalized intercept);
+- ``params``, ``optional``: the names of the estimator's parameters the conversions
+  read, as declared data (:class:`EstimatorParams`): those every supported
+  scikit-learn version has, and those some versions lack, with the value their
+  absence stands for (e.g. ``LinearSVC``'s ``multi_class``, ``"ovr"``). The conversions
+  read nothing else: the parameters come from ``get_params()``, not from probing the
+  estimator's attributes.
 
 :data:`ADAPTERS` maps each supported class to its adapter; :func:`linear_adapter` finds
 the adapter of an estimator by its class (the first of its classes, in method
@@ -42,7 +48,7 @@ from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam, huber_lam_
                         logistic_sklearn_from_lam, logistic_weight_from_C,
                         svc_lam_from_sklearn)
 
-__all__ = ["LinearAdapter", "Parametrization", "ADAPTERS", "linear_adapter",
+__all__ = ["LinearAdapter", "EstimatorParams", "Parametrization", "ADAPTERS", "linear_adapter",
            "supported_names", "ALPHA", "C", "RIDGE_ALPHA", "HUBER"]
 
 
@@ -111,38 +117,92 @@ HUBER = Parametrization(lambda k: ("alpha", "epsilon"),
                         lambda lo, hi, n: (2.0 * lo / n, 2.0 * hi / n), True)
 
 
+class EstimatorParams:
+    """The parameters an adapter declares, read from an estimator's ``get_params()``.
+
+    Attribute access gives a declared parameter's value: the estimator's, or, for an
+    ``optional`` one the estimator's class lacks (another scikit-learn version), the
+    value its absence stands for. An undeclared name raises ``AttributeError``.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+    params : tuple of str
+        Names every supported version has: ValueError when the estimator lacks one.
+    optional : dict, default=None
+        ``{name: value when absent}``.
+    """
+
+    def __init__(self, estimator, params, optional=None):
+        values = estimator.get_params(deep=False)
+        self.estimator_name = type(estimator).__name__
+        missing = [name for name in params if name not in values]
+        if missing:
+            raise ValueError(f"{self.estimator_name} has no parameter(s) {missing}: is "
+                             "this scikit-learn version supported?")
+        read = {name: values[name] for name in params}
+        read.update({name: values.get(name, absent)
+                     for name, absent in (optional or {}).items()})
+        self._values = read
+
+    def __getattr__(self, name):
+        try:
+            return self.__dict__["_values"][name]
+        except KeyError:
+            raise AttributeError(f"{name!r} is not a parameter the adapter of "
+                                 f"{self.__dict__.get('estimator_name')} declares.") from None
+
+
 class LinearAdapter(NamedTuple):
     """How skhypergrad reads and writes one scikit-learn linear estimator class (see the
     module docstring).
 
     Attributes
     ----------
-    inner_model : callable
-        ``(estimator, y, n_samples, class_weight_applied) -> InnerModel`` with ``lam``
-        set (bound to the classes of ``y`` for a classifier); see
-        :func:`~skhypergrad.models.from_estimator`.
+    convert : callable
+        ``(params, y, n_samples, class_weight_applied) -> InnerModel`` with ``lam``
+        set (bound to the classes of ``y`` for a classifier), ``params`` the
+        :class:`EstimatorParams` of the declared parameters; see :meth:`inner_model`.
     parametrization : Parametrization
     loss : str
         The default held-out loss (and scorer) of a search.
     defaults : SearchDefaults
     classifier : bool
+    params : tuple of str
+        The parameters ``convert`` (and ``intercept_column``) read, which every
+        supported scikit-learn version has.
+    optional : dict, default=None
+        Parameters read that some versions lack: ``{name: value when absent}``.
     multi_output : bool, default=False
     intercept_column : callable, default=None
-        ``estimator -> float or None``: the value of liblinear's synthetic intercept
+        ``params -> float or None``: the value of liblinear's synthetic intercept
         feature when the estimator fits one.
     """
 
-    inner_model: Callable
+    convert: Callable
     parametrization: Parametrization
     loss: str
     defaults: SearchDefaults
     classifier: bool
+    params: tuple
+    optional: dict = None
     multi_output: bool = False
     intercept_column: Callable = None
 
+    def read(self, estimator):
+        """The declared parameters of ``estimator`` (:class:`EstimatorParams`)."""
+        return EstimatorParams(estimator, self.params, self.optional)
+
+    def inner_model(self, estimator, y, n_samples=None, class_weight_applied=False):
+        """The :class:`~skhypergrad.models.InnerModel` of ``estimator`` (``convert`` on its
+        declared parameters); see :func:`~skhypergrad.models.from_estimator`."""
+        return self.convert(self.read(estimator), y, n_samples, class_weight_applied)
+
     def column(self, estimator):
         """The synthetic intercept feature's value of ``estimator`` (None: none)."""
-        return None if self.intercept_column is None else self.intercept_column(estimator)
+        if self.intercept_column is None:
+            return None
+        return self.intercept_column(self.read(estimator))
 
 
 # -- estimator -> InnerModel ----------------------------------------------------------------
@@ -150,39 +210,39 @@ def _n(y, n_samples):
     return len(y) if n_samples is None else n_samples
 
 
-def _positive_alpha(estimator):
-    alpha = float(estimator.alpha)
+def _positive_alpha(params):
+    alpha = float(params.alpha)
     if not alpha > 0:
-        raise ValueError(f"{type(estimator).__name__} needs alpha > 0, got "
-                         f"alpha={estimator.alpha!r}.")
+        raise ValueError(f"{params.estimator_name} needs alpha > 0, got "
+                         f"alpha={params.alpha!r}.")
     return alpha
 
 
-def _l1_ratio(estimator):
-    rho = float(estimator.l1_ratio)
+def _l1_ratio(params):
+    rho = float(params.l1_ratio)
     if not 0 < rho <= 1:
-        raise ValueError(f"{type(estimator).__name__} needs 0 < l1_ratio <= 1 (an L1 part), "
-                         f"got l1_ratio={estimator.l1_ratio!r}.")
+        raise ValueError(f"{params.estimator_name} needs 0 < l1_ratio <= 1 (an L1 part), "
+                         f"got l1_ratio={params.l1_ratio!r}.")
     return rho
 
 
-def _no_class_weight(estimator, applied):
-    if getattr(estimator, "class_weight", None) is not None and not applied:
-        raise ValueError(f"{type(estimator).__name__}(class_weight=...) is not supported "
+def _no_class_weight(params, applied):
+    if params.class_weight is not None and not applied:
+        raise ValueError(f"{params.estimator_name}(class_weight=...) is not supported "
                          "here: weigh the samples by class instead.")
 
 
-def _lasso(estimator, y, n_samples=None, class_weight_applied=False):
-    return InnerModel("quadratic", "l1", bool(estimator.fit_intercept),
-                      lam=np.array([_positive_alpha(estimator)]),
-                      positive=bool(estimator.positive))
+def _lasso(params, y, n_samples=None, class_weight_applied=False):
+    return InnerModel("quadratic", "l1", bool(params.fit_intercept),
+                      lam=np.array([_positive_alpha(params)]),
+                      positive=bool(params.positive))
 
 
-def _enet(estimator, y, n_samples=None, class_weight_applied=False):
-    alpha = _positive_alpha(estimator)
-    return InnerModel("quadratic", "elasticnet", bool(estimator.fit_intercept),
-                      lam=enet_lam_from_sklearn(alpha, _l1_ratio(estimator)),
-                      positive=bool(estimator.positive))
+def _enet(params, y, n_samples=None, class_weight_applied=False):
+    alpha = _positive_alpha(params)
+    return InnerModel("quadratic", "elasticnet", bool(params.fit_intercept),
+                      lam=enet_lam_from_sklearn(alpha, _l1_ratio(params)),
+                      positive=bool(params.positive))
 
 
 def _multitask(lasso):
@@ -190,27 +250,26 @@ def _multitask(lasso):
     multi-output least squares with the block penalty
     (:class:`~skhypergrad.group_penalties.GroupL21`, or
     :class:`~skhypergrad.group_penalties.GroupElasticNet` when ``l1_ratio < 1``)."""
-    def inner_model(estimator, y, n_samples=None, class_weight_applied=False):
-        name = type(estimator).__name__
+    def inner_model(params, y, n_samples=None, class_weight_applied=False):
+        name = params.estimator_name
         y = np.asarray(y)
         if y.ndim != 2:
             raise ValueError(f"{name} needs 2d targets (n_samples, n_tasks), got {y.shape}.")
-        alpha = _positive_alpha(estimator)
-        rho = 1.0 if lasso else _l1_ratio(estimator)
+        alpha = _positive_alpha(params)
+        rho = 1.0 if lasso else _l1_ratio(params)
         datafit = MultiTaskQuadratic(y.shape[1])
         if rho == 1.0:
-            return InnerModel(datafit, GroupL21(), bool(estimator.fit_intercept),
+            return InnerModel(datafit, GroupL21(), bool(params.fit_intercept),
                               lam=np.array([alpha]))
-        return InnerModel(datafit, GroupElasticNet(), bool(estimator.fit_intercept),
+        return InnerModel(datafit, GroupElasticNet(), bool(params.fit_intercept),
                           lam=enet_lam_from_sklearn(alpha, rho))
     return inner_model
 
 
-def _logistic_l1_ratio(estimator):
+def _logistic_l1_ratio(params):
     """``l1_ratio`` in [0, 1] of a LogisticRegression, from either parametrization (0: the
     L2 penalty)."""
-    penalty = getattr(estimator, "penalty", "deprecated")
-    l1_ratio = getattr(estimator, "l1_ratio", None)
+    penalty, l1_ratio = params.penalty, params.l1_ratio
     if penalty == "deprecated":        # scikit-learn >= 1.8: l1_ratio carries the penalty
         rho = 0.0 if l1_ratio is None else float(l1_ratio)
     elif penalty in ("l1", "l2"):
@@ -229,83 +288,83 @@ def _logistic_l1_ratio(estimator):
     return rho
 
 
-def _logistic(estimator, y, n_samples=None, class_weight_applied=False):
+def _logistic(params, y, n_samples=None, class_weight_applied=False):
     """The binary logistic datafit for two classes, the multinomial one for more; the
     penalty "l2" (``l1_ratio = 0``), "l1" (1) or "elasticnet"."""
-    rho = _logistic_l1_ratio(estimator)
-    C_ = float(estimator.C)
+    rho = _logistic_l1_ratio(params)
+    C_ = float(params.C)
     if not 0 < C_ < np.inf:
-        raise ValueError(f"LogisticRegression needs a finite C > 0, got C={estimator.C!r}.")
-    _no_class_weight(estimator, class_weight_applied)
+        raise ValueError(f"LogisticRegression needs a finite C > 0, got C={params.C!r}.")
+    _no_class_weight(params, class_weight_applied)
     lam = logistic_lam_from_sklearn(C_, rho, _n(y, n_samples))
     n_classes = len(LabelEncoder().fit(np.asarray(y)).classes_)
     datafit = "logistic" if n_classes == 2 else "multinomial"
     penalty, lam = {0.0: ("l2", lam[1:]), 1.0: ("l1", lam[:1])}.get(rho, ("elasticnet", lam))
-    return InnerModel(datafit, penalty, bool(estimator.fit_intercept), lam=lam).bind(y)
+    return InnerModel(datafit, penalty, bool(params.fit_intercept), lam=lam).bind(y)
 
 
-def _linear_svc(estimator, y, n_samples=None, class_weight_applied=False):
+def _linear_svc(params, y, n_samples=None, class_weight_applied=False):
     """The squared hinge, one-vs-rest, without an unpenalized intercept (liblinear's is
     the weight of a synthetic feature, :data:`LinearAdapter.intercept_column`)."""
-    if estimator.loss != "squared_hinge":
-        raise ValueError(f"LinearSVC(loss={estimator.loss!r}) is not differentiable; "
+    if params.loss != "squared_hinge":
+        raise ValueError(f"LinearSVC(loss={params.loss!r}) is not differentiable; "
                          "hyperparameter gradients need loss='squared_hinge'.")
-    if getattr(estimator, "multi_class", "ovr") != "ovr":
-        raise ValueError(f"LinearSVC(multi_class={estimator.multi_class!r}) is not "
+    if params.multi_class != "ovr":
+        raise ValueError(f"LinearSVC(multi_class={params.multi_class!r}) is not "
                          "supported; use multi_class='ovr'.")
-    _no_class_weight(estimator, class_weight_applied)
-    C_ = float(estimator.C)
+    _no_class_weight(params, class_weight_applied)
+    C_ = float(params.C)
     if not 0 < C_ < np.inf:
-        raise ValueError(f"LinearSVC needs a finite C > 0, got C={estimator.C!r}.")
-    return InnerModel("squared_hinge", estimator.penalty, False,
+        raise ValueError(f"LinearSVC needs a finite C > 0, got C={params.C!r}.")
+    return InnerModel("squared_hinge", params.penalty, False,
                       lam=svc_lam_from_sklearn(C_, _n(y, n_samples))).bind(y)
 
 
-def _liblinear_column(estimator):
-    return float(estimator.intercept_scaling) if estimator.fit_intercept else None
+def _liblinear_column(params):
+    return float(params.intercept_scaling) if params.fit_intercept else None
 
 
-def _ridge(estimator, y, n_samples=None, class_weight_applied=False, classifier=False):
+def _ridge(params, y, n_samples=None, class_weight_applied=False, classifier=False):
     r"""Least squares with the :class:`~skhypergrad.penalties.L2` penalty at
     :math:`\lambda_2 = \alpha / n`; for ``RidgeClassifier``, on the targets
     :math:`\pm 1` (:mod:`skhypergrad.ridge_classifier`)."""
-    name = type(estimator).__name__
-    alpha = np.asarray(estimator.alpha, dtype=np.float64)
+    name = params.estimator_name
+    alpha = np.asarray(params.alpha, dtype=np.float64)
     if alpha.ndim != 0 or not 0 < float(alpha) < np.inf:
         raise ValueError(f"{name} needs one finite alpha > 0 (an L2 penalty to tune), got "
-                         f"alpha={estimator.alpha!r}.")
-    if getattr(estimator, "positive", False):
+                         f"alpha={params.alpha!r}.")
+    if params.positive:
         raise ValueError(f"{name}(positive=True) is not supported.")
-    _no_class_weight(estimator, class_weight_applied)
     lam = np.array([float(alpha) / _n(y, n_samples)])
     if classifier:
-        return InnerModel("squared_classifier", "l2", bool(estimator.fit_intercept),
+        _no_class_weight(params, class_weight_applied)
+        return InnerModel("squared_classifier", "l2", bool(params.fit_intercept),
                           lam=lam).bind(y)
     if np.ndim(y) != 1:
         raise ValueError(f"{name} with 2d targets is not supported.")
-    return InnerModel("quadratic", "l2", bool(estimator.fit_intercept), lam=lam)
+    return InnerModel("quadratic", "l2", bool(params.fit_intercept), lam=lam)
 
 
-def _ridge_classifier(estimator, y, n_samples=None, class_weight_applied=False):
-    return _ridge(estimator, y, n_samples, class_weight_applied, classifier=True)
+def _ridge_classifier(params, y, n_samples=None, class_weight_applied=False):
+    return _ridge(params, y, n_samples, class_weight_applied, classifier=True)
 
 
 def _glm(datafit_of):
     """The inner model of a log-link GLM regressor whose datafit is ``datafit_of(est)``:
     scikit-learn's mean half deviance plus :math:`\\frac{\\alpha}{2}\\|w\\|^2`."""
-    def inner_model(estimator, y, n_samples=None, class_weight_applied=False):
-        datafit = datafit_of(estimator)
-        alpha = float(estimator.alpha)
+    def inner_model(params, y, n_samples=None, class_weight_applied=False):
+        datafit = datafit_of(params)
+        alpha = float(params.alpha)
         if not alpha > 0:
-            raise ValueError(f"{type(estimator).__name__} needs alpha > 0 (an L2 penalty to "
-                             f"tune), got alpha={estimator.alpha!r}.")
-        return InnerModel(datafit, "l2", bool(estimator.fit_intercept), lam=np.array([alpha]))
+            raise ValueError(f"{params.estimator_name} needs alpha > 0 (an L2 penalty to "
+                             f"tune), got alpha={params.alpha!r}.")
+        return InnerModel(datafit, "l2", bool(params.fit_intercept), lam=np.array([alpha]))
     return inner_model
 
 
-def _tweedie_datafit(estimator):
+def _tweedie_datafit(params):
     """The datafit of ``TweedieRegressor`` (1 <= power <= 2, the log link)."""
-    power, link = float(estimator.power), estimator.link
+    power, link = float(params.power), params.link
     if link not in ("log", "auto") or (link == "auto" and power <= 0):
         raise ValueError(f"TweedieRegressor(link={link!r}, power={power!r}) is not "
                          "supported: only the log link (link='log', or 'auto' with "
@@ -318,39 +377,58 @@ def _tweedie_datafit(estimator):
     return Tweedie(power)
 
 
-def _huber(estimator, y, n_samples=None, class_weight_applied=False):
+def _huber(params, y, n_samples=None, class_weight_applied=False):
     r"""The :class:`~skhypergrad.huber.Huber` datafit, ``epsilon`` its hyperparameter, at
     the scale 1 until :meth:`~skhypergrad.models.InnerModel.with_data_constants`
     estimates it; ``lam = [2 alpha / n, epsilon]``."""
-    alpha, epsilon = float(estimator.alpha), float(estimator.epsilon)
+    alpha, epsilon = float(params.alpha), float(params.epsilon)
     if not (alpha > 0 and epsilon >= 1):
         raise ValueError(f"HuberRegressor needs alpha > 0 and epsilon >= 1, got "
-                         f"alpha={estimator.alpha!r}, epsilon={estimator.epsilon!r}.")
+                         f"alpha={params.alpha!r}, epsilon={params.epsilon!r}.")
     lam = np.append(huber_lam_from_sklearn(alpha, 0.0, _n(y, n_samples)), epsilon)
-    return InnerModel(Huber(epsilon), "l2", bool(estimator.fit_intercept), lam=lam)
+    return InnerModel(Huber(epsilon), "l2", bool(params.fit_intercept), lam=lam)
 
+
+#: parameters several conversions read
+_ENET = ("alpha", "fit_intercept", "positive")
+_GLM = ("alpha", "fit_intercept")
 
 #: the supported scikit-learn linear estimators
 ADAPTERS = {
-    Lasso: LinearAdapter(_lasso, ALPHA, "squared", LEAST_SQUARES, classifier=False),
-    ElasticNet: LinearAdapter(_enet, ALPHA, "squared", LEAST_SQUARES, classifier=False),
+    Lasso: LinearAdapter(_lasso, ALPHA, "squared", LEAST_SQUARES, classifier=False,
+                         params=_ENET),
+    ElasticNet: LinearAdapter(_enet, ALPHA, "squared", LEAST_SQUARES, classifier=False,
+                              params=_ENET + ("l1_ratio",)),
     MultiTaskLasso: LinearAdapter(_multitask(True), ALPHA, "squared", LEAST_SQUARES,
-                                  classifier=False, multi_output=True),
+                                  classifier=False, params=_GLM, multi_output=True),
     MultiTaskElasticNet: LinearAdapter(_multitask(False), ALPHA, "squared", LEAST_SQUARES,
-                                       classifier=False, multi_output=True),
-    Ridge: LinearAdapter(_ridge, RIDGE_ALPHA, "squared", LEAST_SQUARES, classifier=False),
+                                       classifier=False, params=_GLM + ("l1_ratio",),
+                                       multi_output=True),
+    Ridge: LinearAdapter(_ridge, RIDGE_ALPHA, "squared", LEAST_SQUARES, classifier=False,
+                         params=_GLM + ("positive",)),
     RidgeClassifier: LinearAdapter(_ridge_classifier, RIDGE_ALPHA, "squared_class_error",
-                                   LEAST_SQUARES, classifier=True),
-    LogisticRegression: LinearAdapter(_logistic, C, "log", LOG_LOSS, classifier=True),
+                                   LEAST_SQUARES, classifier=True,
+                                   params=_GLM + ("positive", "class_weight")),
+    # scikit-learn >= 1.8 deprecates penalty (l1_ratio alone carries it): once removed,
+    # its absence reads as the new parametrization
+    LogisticRegression: LinearAdapter(_logistic, C, "log", LOG_LOSS, classifier=True,
+                                      params=("C", "l1_ratio", "fit_intercept",
+                                              "class_weight"),
+                                      optional={"penalty": "deprecated"}),
+    # multi_class is deprecated (one-vs-rest, "crammer_singer" going away)
     LinearSVC: LinearAdapter(_linear_svc, C, "squared_hinge", SQUARED_HINGE, classifier=True,
+                             params=("C", "loss", "penalty", "fit_intercept",
+                                     "intercept_scaling", "class_weight"),
+                             optional={"multi_class": "ovr"},
                              intercept_column=_liblinear_column),
-    PoissonRegressor: LinearAdapter(_glm(lambda est: "poisson"), ALPHA, "poisson", GLM,
-                                    classifier=False),
-    GammaRegressor: LinearAdapter(_glm(lambda est: "gamma"), ALPHA, "gamma", GLM,
-                                  classifier=False),
+    PoissonRegressor: LinearAdapter(_glm(lambda params: "poisson"), ALPHA, "poisson", GLM,
+                                    classifier=False, params=_GLM),
+    GammaRegressor: LinearAdapter(_glm(lambda params: "gamma"), ALPHA, "gamma", GLM,
+                                  classifier=False, params=_GLM),
     TweedieRegressor: LinearAdapter(_glm(_tweedie_datafit), ALPHA, "tweedie", GLM,
-                                    classifier=False),
-    HuberRegressor: LinearAdapter(_huber, HUBER, "squared", LEAST_SQUARES, classifier=False),
+                                    classifier=False, params=_GLM + ("power", "link")),
+    HuberRegressor: LinearAdapter(_huber, HUBER, "squared", LEAST_SQUARES, classifier=False,
+                                  params=_GLM + ("epsilon",)),
 }
 
 

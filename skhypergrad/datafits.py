@@ -96,6 +96,12 @@ class BaseDatafit:
     #: (:class:`~skhypergrad.criteria.SURE`'s exact degrees of freedom), Gram
     #: matrices stand for ``X``, and coordinate descent's model is exact
     least_squares = False
+    #: whether each sample's loss is piecewise quadratic, its (generalized) second
+    #: derivative piecewise constant and zero on some pieces (the squared hinge): with an
+    #: L2 penalty, Newton's method is then exact after finitely many steps, where
+    #: coordinate descent's rate is set by the L2 weight alone along the directions the
+    #: samples of zero curvature leave free (see ``CoordinateDescent(newton="auto")``)
+    piecewise_quadratic = False
     #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
     #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent
@@ -574,8 +580,9 @@ class WeightedDatafit(BaseDatafit):
     intercept (Newton's method from the unweighted one). It declares no fast path
     that assumes unit weights: not ``least_squares`` (no Gram matrix, no exact
     SURE), no minibatch kernels, coordinate descent's Newton model only when it is
-    ``"diagonal"`` (per-sample curvatures, weighted) or ``"softmax"`` (the solver
-    reads ``sample_weight``: the Hessians :math:`s_i (\mathrm{diag}(p_i) - p_i p_i^T)`).
+    ``"diagonal"`` (per-sample curvatures, weighted), ``"softmax"`` (the solver
+    reads ``sample_weight``: the Hessians :math:`s_i (\mathrm{diag}(p_i) - p_i p_i^T)`)
+    or ``"separable"`` (each output's datafit weighted alike, :meth:`output_datafit`).
 
     Parameters
     ----------
@@ -597,10 +604,10 @@ class WeightedDatafit(BaseDatafit):
         self.sample_weight = check_sample_weight(s, s.shape[0]) if rescale else s
         self._s_max = float(np.max(self.sample_weight))
         for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
-                     "constant_hessian"):
+                     "constant_hessian", "piecewise_quadratic"):
             setattr(self, name, getattr(datafit, name))
         self.newton_model = datafit.newton_model \
-            if datafit.newton_model in ("diagonal", "softmax") else None
+            if datafit.newton_model in ("diagonal", "softmax", "separable") else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
         self._null = None  # (y, intercept_only(y)) last computed
@@ -619,6 +626,16 @@ class WeightedDatafit(BaseDatafit):
 
     def encode(self, y):
         return self.datafit.encode(y)
+
+    def output_datafit(self):
+        """The datafit of one output of a "separable" datafit: the output's, with the same
+        weights (``newton_model = "separable"``)."""
+        return WeightedDatafit(self.datafit.output_datafit(), self.sample_weight,
+                               rescale=False)
+
+    def output_target(self, y, k):
+        """Output ``k``'s targets (``newton_model = "separable"``)."""
+        return self.datafit.output_target(y, k)
 
     def _weigh(self, g):
         s = self.sample_weight

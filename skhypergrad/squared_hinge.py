@@ -74,6 +74,7 @@ class SquaredHinge(BaseDatafit):
     curvature = 2.0
     outer_losses = ("squared_hinge",)
     newton_model = "diagonal"
+    piecewise_quadratic = True
     kernel_code = 3
     accepts_sample_weight = True
 
@@ -135,6 +136,7 @@ class SquaredHingeOvR(BaseDatafit):
     curvature = 2.0
     outer_losses = ("squared_hinge",)
     newton_model = "separable"
+    piecewise_quadratic = True
     kernel_code = 3
     accepts_sample_weight = True
 

@@ -104,3 +104,35 @@ def test_hypergradient_refuses_what_it_cannot_read_clearly():
         hypergradient(LinearSVC(), X, Y_CLS, criterion="cv")
     with pytest.raises(ValueError, match="several outputs"):
         hypergradient(MultiTaskLasso(), X, Y_MULTI, criterion="cv")
+
+
+def test_adapters_declare_the_parameters_they_read():
+    """Every declared parameter is one of the installed class's (``get_params()``), the
+    optional ones' stand-ins are used when a class lacks them, and a conversion reading
+    an undeclared parameter fails: the adapters probe nothing."""
+    for cls, adapter in ADAPTERS.items():
+        names = set(cls().get_params(deep=False))
+        assert set(adapter.params) <= names, cls.__name__
+        for est, y, _ in CASES:
+            if type(est) is cls:
+                adapter.inner_model(est, y)  # reads declared parameters only
+
+    class NoMultiClass(LinearSVC):
+        @classmethod
+        def _get_param_names(cls):
+            return sorted(set(super()._get_param_names()) - {"multi_class"})
+
+    params = ADAPTERS[LinearSVC].read(NoMultiClass(C=0.7))
+    assert params.multi_class == "ovr" and params.C == 0.7
+    with pytest.raises(AttributeError, match="'dual' is not a parameter"):
+        params.dual
+
+
+def test_a_missing_declared_parameter_is_a_clear_error():
+    class NoAlpha(Lasso):
+        @classmethod
+        def _get_param_names(cls):
+            return sorted(set(super()._get_param_names()) - {"alpha"})
+
+    with pytest.raises(ValueError, match=r"NoAlpha has no parameter\(s\) \['alpha'\]"):
+        from_estimator(NoAlpha(), Y_REG)

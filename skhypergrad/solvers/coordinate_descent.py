@@ -85,6 +85,7 @@ from .prox_grad import ProxGradient
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
+from ._newton import line_minimum, newton_direction
 
 __all__ = ["CoordinateDescent"]
 
@@ -145,6 +146,17 @@ class CoordinateDescent(BaseSolver):
         the Gram of the whole data).
         The iterates are those of the residual path (up to rounding), so that
         the results do not depend on where a problem is solved.
+    newton : {"auto", True, False}, default="auto"
+        True: a one-output datafit other than least squares with a pure L2 penalty
+        (no L1 weight, no sign constraint, dense ``X`` or sparse ``X`` not centred
+        implicitly, at most 2048 coefficients) is solved by Newton's method with
+        direct solves of the Newton systems and exact line minimization
+        (:mod:`skhypergrad.solvers._newton`; ``max_iter`` bounds its iterations), not
+        by coordinate descent, whose rate degrades with the conditioning of the
+        Hessian. "auto": so for the datafits declaring ``piecewise_quadratic`` (the
+        squared hinge, where near separability at large ``C`` that conditioning is the
+        L2 weight's: coordinate descent takes millions of epochs, Newton tens of
+        steps). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
 
@@ -172,7 +184,7 @@ class CoordinateDescent(BaseSolver):
     sparse_format = "csc"
 
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
-                 inner_ratio=0.3, anderson=5, precompute="auto", warn=True):
+                 inner_ratio=0.3, anderson=5, precompute="auto", newton="auto", warn=True):
         self.tol = tol
         self.max_iter = max_iter
         self.max_epochs = max_epochs
@@ -180,6 +192,7 @@ class CoordinateDescent(BaseSolver):
         self.inner_ratio = inner_ratio
         self.anderson = anderson
         self.precompute = precompute
+        self.newton = newton
         self.warn = warn
 
     def gram_budget(self):
@@ -198,6 +211,8 @@ class CoordinateDescent(BaseSolver):
             return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
         z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
+        if self._newton_applies(pgmap, prob):
+            return self._solve_newton(pgmap, lam, prob, w, z)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         best, stalled = np.inf, 0
         prev_ws, moved = None, True
@@ -230,6 +245,69 @@ class CoordinateDescent(BaseSolver):
             prev_ws = ws
             del grad  # p-sized: freed before the next one is computed
         return SolveResult(w, n_epochs, measure, measure <= self.tol)
+
+    def _newton_applies(self, pgmap, prob):
+        """Whether the problem is solved by :meth:`_solve_newton` (see ``newton``)."""
+        design = pgmap.design
+        wanted = pgmap.datafit.piecewise_quadratic if isinstance(self.newton, str) \
+            else bool(self.newton)
+        if not wanted:
+            return False
+        return prob.n_outputs == 1 and not prob.exact and prob.mu is None \
+            and not np.any(prob.l1) and prob.lower == -np.inf \
+            and design.n_features + design.fit_intercept <= GRAM_MAX_FEATURES
+
+    def _solve_newton(self, pgmap, lam, prob, w, z):
+        """Newton's method with direct solves and exact line minimization
+        (:mod:`._newton`) for a smooth one-output datafit with an L2 penalty.
+
+        Stops on the relative duality gap (evaluated at every iteration, from the
+        gradient the step needs), or, unconverged, when the gradient is at the level of
+        rounding errors, when 20 gaps in a row did not lower the best by 10%, when the
+        line finds no decrease, or after ``max_iter`` iterations (``n_iter`` counts them).
+        """
+        p, fit_intercept, datafit, y = prob.p, prob.fit_intercept, prob.datafit, prob.y
+        n = y.shape[0]
+        l2 = np.broadcast_to(prob.l2, (p,))
+        measure, best, stalled, it = np.inf, np.inf, 0, 0
+        while True:
+            a = prob.derivative(z)
+            grad = prob.gradient(w, a)
+            grad += l2 * w[:p]
+            violation = float(np.max(np.abs(grad), initial=0.0))
+            if fit_intercept:
+                grad = np.append(grad, a.mean())
+                violation = max(violation, abs(grad[-1]) * prob.intercept_unit)
+            floor = prob.rounding(a)
+            measure = self._stop_measure(pgmap, lam, w, z)
+            if measure <= self.tol or violation <= floor or it == self.max_iter:
+                break
+            stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
+            best = min(best, measure)
+            if stalled >= _STALL_CHECKS:
+                break
+            delta = newton_direction(prob.X, datafit.newton_curvature(y, z), grad, l2,
+                                     fit_intercept, pgmap.design)
+            if delta is None or not np.all(np.isfinite(delta)):
+                break
+            v = np.asarray(prob.X @ delta[:p], dtype=np.float64).ravel()
+            if fit_intercept:
+                v += delta[p]
+            wd, dd = float((l2 * w[:p]) @ delta[:p]), float((l2 * delta[:p]) @ delta[:p])
+
+            def slope(t):
+                return float(v @ prob.derivative(z + t * v)) / n + wd + t * dd
+
+            def curvature(t):
+                return float(v @ (datafit.newton_curvature(y, z + t * v) * v)) / n + dd
+
+            t = line_minimum(slope, curvature)
+            it += 1
+            if t == 0.0:
+                break
+            w += t * delta
+            z += t * v
+        return SolveResult(w, it, measure, measure <= self.tol)
 
     def _solve_identity_blocks(self, pgmap, lam, w):
         """Block coordinate descent on the Gram matrix (:mod:`._block_gram`) for a datafit
@@ -346,6 +424,8 @@ class CoordinateDescent(BaseSolver):
         if not (isinstance(self.precompute, (bool, np.bool_)) or self.precompute == "auto"):
             raise ValueError(f"precompute must be 'auto', True or False, got "
                              f"{self.precompute!r}.")
+        if not (isinstance(self.newton, (bool, np.bool_)) or self.newton == "auto"):
+            raise ValueError(f"newton must be 'auto', True or False, got {self.newton!r}.")
 
     # -- one working set ------------------------------------------------------------------
     def _ws_least_squares(self, prob, w, z, a, ws, tol, grad):
