@@ -145,12 +145,14 @@ def sub_searches(estimator, grids, searched):
             subs.append(SubSearch(clone(estimator), {}, (), None, grid))
             continue
         for combo in _grid_points(grid, _enumerated(grid, names)):
-            est = clone(estimator).set_params(**combo)
+            # the grid's values cloned, as GridSearchCV does (a step given as a value is
+            # then set, not modified in the user's grid)
+            est = clone(estimator).set_params(**clone(combo, safe=False))
             names = _searched(searched, est)[0]
             more = [k for k in _enumerated(grid, names) if k not in combo]
             for extra in _grid_points(grid, more):
-                subs.append(_sub_search(clone(est).set_params(**extra), grid,
-                                        {**combo, **extra}, searched))
+                subs.append(_sub_search(clone(est).set_params(**clone(extra, safe=False)),
+                                        grid, {**combo, **extra}, searched))
     return subs
 
 

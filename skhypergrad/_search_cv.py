@@ -638,7 +638,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                 if run.chosen is not None:
                     run.chosen(self.best_index_, run.key, self.best_score_)
         if self.refit:
-            self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_)
+            self.best_estimator_ = clone(self.estimator).set_params(
+                **clone(self.best_params_, safe=False))
             t0 = time.perf_counter()
             self.best_estimator_.fit(run.X, run.y, **run.fit_params)
             self.refit_time_ = time.perf_counter() - t0

@@ -249,6 +249,20 @@ def test_an_estimator_not_searched_runs_as_grid_search(diabetes):
     assert search.best_params_ == reference.best_params_
 
 
+def test_a_step_given_in_the_grid_is_not_modified(diabetes):
+    """A pipeline's step given as a grid value is cloned, as GridSearchCV clones it."""
+    X, y = diabetes
+    ridge, lasso = Ridge(alpha=1.0), Lasso(alpha=1.0)
+    pipe = make_pipeline(StandardScaler(), Ridge())
+    grid = {"ridge": [ridge, lasso], "ridge__alpha": [0.01, 10.0]}
+    search = HyperGradSearchCV(pipe, grid, cv=CV).fit(X, y)
+    assert ridge.alpha == 1.0 and lasso.alpha == 1.0
+    assert {type(p["ridge"]) for p in search.cv_results_["params"]} == {Ridge, Lasso}
+    final = search.best_estimator_.steps[-1][1]
+    assert final is not search.best_params_["ridge"]
+    assert final.alpha == search.best_params_["ridge__alpha"]
+
+
 def test_bounds_and_param_grid_together_are_refused(diabetes):
     X, y = diabetes
     with pytest.raises(ValueError, match="not both"):
