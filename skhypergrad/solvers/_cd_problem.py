@@ -13,8 +13,9 @@ import numpy as np
 from .._design import gram_of, xty_of
 from ._cd_design import _bounds, _entry_bounds, _feature_bounds, _squared_norms_range, _use_gram
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          column_dots, gradient_curvature_blocks, prox_scores)
+                          column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
+from ._support_newton import support_columns, support_newton_step
 from ._working_set import TopScores, working_set
 
 _UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
@@ -376,26 +377,106 @@ class _Problem(NamedTuple):
             out += delta[m:] if K > 1 else delta[m]
         return out
 
-    def line_search(self, w, w_new, z, v, cols, max_halvings=30):
-        r"""Largest step ``t`` in 1, 1/2, ... at which the objective still decreases.
+    def support_model_minimizer(self, w, a, h, ws, grad_ws, lc_cols, tol):
+        """The model's minimizer from the linear system on the support (several outputs):
+        ``(w_new, v)``, or None when it does not keep the support's signs or is not the
+        model's minimizer to ``tol`` (see :mod:`._support_newton`).
+
+        ``grad_ws`` is the datafit's gradient on the entries of ``ws`` at the center
+        ``w``; ``lc_cols`` their curvature bounds, in which the model's coordinate steps
+        at the candidate are measured (as the driver measures the problem's).
+        """
+        K, cols = self.n_outputs, self.entries(ws)
+        on = w[cols] != 0.0
+        support = cols[on]
+        features, inverse = np.unique(support // K, return_inverse=True)
+        columns = support_columns(self.X, self.mu, features)[:, inverse]
+        sign = np.sign(w[support])
+        rhs = grad_ws[on] + self.l1_entries[support] * sign + self.l2_entries[support] * \
+            w[support]
+        l2_diag = self.l2_entries[support]
+        if self.fit_intercept:
+            rhs = np.append(rhs, a.mean(axis=0))
+            l2_diag = np.append(l2_diag, np.zeros(K))
+        step = support_newton_step(columns, support % K, self.fit_intercept, a, h, self.sw,
+                                   rhs, l2_diag)
+        if step is None:
+            return None
+        delta, v = step
+        w_new = w.copy()
+        w_new[support] += delta[:support.shape[0]]
+        if np.any(np.sign(w_new[support]) != sign):
+            return None
+        if self.fit_intercept:
+            w_new[self.n_coefs:] += delta[support.shape[0]:]
+        d = a + self.hess_v(h, v)
+        model_grad = self.columns_t(ws, d).ravel()
+        steps = prox_steps(w_new[cols], model_grad, self.l1_entries[cols], self.l2_entries[cols],
+                           self.lower, lc_cols)
+        violation = np.max(lc_cols * np.abs(steps), initial=0.0)
+        if self.fit_intercept:
+            violation = max(violation, self.intercept_violation(d))
+        return (w_new, v) if violation <= tol else None
+
+    def columns_t(self, ws, u):
+        """``X_ws^T u / n`` (columns ``X_j - mu_j`` of an implicitly centred ``X``)."""
+        out = np.asarray(self.X[:, ws].T @ u, dtype=np.float64)
+        if self.mu is not None:
+            out -= np.multiply.outer(self.mu[ws], u.sum(axis=0))
+        return out / u.shape[0]
+
+    def line_search(self, w, w_new, z, v, cols, a, max_steps=30, rtol=1e-6):
+        r"""A step ``t`` in (0, 1] at which the objective decreases: 1, or close to the
+        minimizer of the bound below; 0 if none is found.
 
         With :math:`\Delta G = G(w_{new}) - G(w)` on the working set, the convex
         bound :math:`\psi(t) = F(z + tv) + G(w) + t \Delta G \ge P(w + t\Delta)`
         equals :math:`P(w)` at 0, so :math:`\psi'(t) = \langle v, \ell'(z + tv)\rangle / n +
         \Delta G < 0` certifies :math:`P(w + t\Delta) < P(w)`. Testing the
         derivative, not objective values, stays exact near the optimum where
-        the decrease is below the objective's rounding. Returns 0 if none is found.
+        the decrease is below the objective's rounding. ``t = 1`` is taken when
+        :math:`\psi'(1) < 0`; otherwise the minimizer of :math:`\psi` is in (0, 1), where
+        :math:`\psi'` changes sign, and regula falsi (Illinois) on :math:`\psi'` narrows
+        it, keeping the largest ``t`` with :math:`\psi'(t) < 0` found, until
+        :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|` or after ``max_steps``
+        evaluations. (A Newton step near the optimum lands at the minimizer itself, where
+        :math:`\psi'(1)` is 0 up to third-order terms: halving it would give up the
+        half of the step, and the fast local convergence with it.) ``a`` is the datafit's
+        derivative at ``z`` (:meth:`derivative`).
         """
         n, w_ws, new_ws = z.shape[0], w[cols], w_new[cols]
         # G(w_new) - G(w) without cancellation, exact near the optimum
         delta_g = float(self.l1_entries[cols] @ (np.abs(new_ws) - np.abs(w_ws))
                         + 0.5 * (self.l2_entries[cols] * (new_ws - w_ws)) @ (new_ws + w_ws))
-        t = 1.0
-        for _ in range(max_halvings):
-            if float(np.vdot(v, self.derivative(z + t * v))) / n + delta_g < 0.0:
-                return t
-            t /= 2
-        return 0.0
+
+        def slope(t):
+            return float(np.vdot(v, self.derivative(z + t * v))) / n + delta_g
+
+        s_hi = slope(1.0)
+        if s_hi < 0.0:
+            return 1.0
+        s0 = float(np.vdot(v, a)) / n + delta_g
+        if not s0 < 0.0:
+            return 0.0
+        lo, s_lo, hi, side = 0.0, s0, 1.0, 0
+        for _ in range(max_steps):
+            t = lo - s_lo * (hi - lo) / (s_hi - s_lo)
+            if not lo < t < hi:
+                t = 0.5 * (lo + hi)
+            s = slope(t)
+            if s < 0.0:
+                lo, s_lo = t, s
+                if side < 0:
+                    s_hi *= 0.5
+                side = -1
+                if -s <= rtol * -s0:
+                    break
+            else:
+                hi, s_hi = t, s
+                if side > 0:
+                    s_lo *= 0.5
+                side = 1
+        return lo
 
 
 def _anderson_weights(hist, metric=None):

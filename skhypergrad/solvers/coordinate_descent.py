@@ -427,6 +427,7 @@ class CoordinateDescent(BaseSolver):
         lc_cols = lc_moving[:cols.shape[0]]
         lc_model = lc_moving.copy() if prob.n_outputs == 1 else None
         epochs, moved = 0, False
+        try_direct = prob.n_outputs > 1
         while epochs < self.max_epochs:
             h = prob.curvatures(z, a)
             grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
@@ -439,11 +440,23 @@ class CoordinateDescent(BaseSolver):
                 violation = max(violation, prob.intercept_violation(a))
             if violation <= tol:
                 break
-            w_new, (v, d) = w.copy(), prob.model_start(z, a)
             model_tol = max(self.inner_ratio * violation, prob.rounding(a))
-            epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
-                                           self.max_epochs - epochs)
-            t = prob.line_search(w, w_new, z, v, cols)
+            w_new = None
+            if try_direct:
+                direct = prob.support_model_minimizer(w, a, h, ws, grad_ws, lc_cols, model_tol)
+                if direct is not None:
+                    (w_new, v), epochs = direct, epochs + 1
+                    t = prob.line_search(w, w_new, z, v, cols, a)
+                    if t == 0.0:  # at the rounding of its slopes: descent on the model
+                        w_new = None
+            if w_new is None:
+                w_new, (v, d) = w.copy(), prob.model_start(z, a)
+                epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
+                                               self.max_epochs - epochs)
+                # the model's minimizer kept the signs: the next one may be found directly
+                try_direct = prob.n_outputs > 1 and \
+                    np.array_equal(np.sign(w_new[cols]), np.sign(w[cols]))
+                t = prob.line_search(w, w_new, z, v, cols, a)
             if t == 0.0:
                 break
             w[idx] += t * (w_new[idx] - w[idx])
