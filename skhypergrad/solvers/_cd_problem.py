@@ -15,7 +15,7 @@ from ._cd_design import _bounds, _entry_bounds, _feature_bounds, _squared_norms_
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
-from ._support_newton import support_columns, support_newton_step
+from ._support_newton import support_columns, support_step, support_system
 from ._working_set import TopScores, working_set
 
 _UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
@@ -61,6 +61,9 @@ class _Problem(NamedTuple):
     epoch: object  # the epoch kernel: cd_epoch (one output) or cd_epoch_blocks
     gradient_curvature: object  # columns_gradient_curvature(_blocks)
     gram: object  # (X^T X / n, X^T 1 / n, X^T y / n) for least squares on the Gram, or None
+    # the support's factored system of the last Newton step, for the next ones (several
+    # outputs; see support_model_minimizer)
+    newton_cache: dict
 
     @classmethod
     def build(cls, pgmap, lam, precompute="auto"):
@@ -94,7 +97,7 @@ class _Problem(NamedTuple):
                    gap_scale(pgmap),
                    datafit.least_squares, design.fit_intercept, design.n_features, K,
                    *kernels,
-                   gram)
+                   gram, {})
 
     @property
     def n_coefs(self):
@@ -378,19 +381,27 @@ class _Problem(NamedTuple):
         return out
 
     def support_model_minimizer(self, w, a, h, ws, grad_ws, lc_cols, tol):
-        """The model's minimizer from the linear system on the support (several outputs):
-        ``(w_new, v)``, or None when it does not keep the support's signs or is not the
-        model's minimizer to ``tol`` (see :mod:`._support_newton`).
+        """The model's minimizer from the linear system on the support (several outputs,
+        see :mod:`._support_newton`): ``(w_new, v, d, ok)``, or None when the system is
+        not positive definite.
 
-        ``grad_ws`` is the datafit's gradient on the entries of ``ws`` at the center
-        ``w``; ``lc_cols`` their curvature bounds, in which the model's coordinate steps
-        at the candidate are measured (as the driver measures the problem's).
+        ``ok`` tells whether ``w_new`` keeps the support's signs and is the model's
+        minimizer to ``tol``; if not, ``w_new`` (with the coefficients whose sign
+        changed set to 0) is where coordinate descent on the model may start, with its
+        prediction change ``v`` and model derivative ``d``. ``grad_ws`` is the datafit's
+        gradient on the entries of ``ws`` at the center ``w``; ``lc_cols`` their
+        curvature bounds, in which the model's coordinate steps at the candidate are
+        measured (as the driver measures the problem's).
+
+        The system factored at an earlier center on the same support (kept in
+        ``newton_cache`` for the solve) is tried first: its step minimizes a model whose
+        curvatures are those of that center, and is kept when it passes the same test
+        on the current model (near the optimum, where the curvatures hardly move
+        between steps); otherwise the system is formed and factored at ``w``.
         """
         K, cols = self.n_outputs, self.entries(ws)
         on = w[cols] != 0.0
         support = cols[on]
-        features, inverse = np.unique(support // K, return_inverse=True)
-        columns = support_columns(self.X, self.mu, features)[:, inverse]
         sign = np.sign(w[support])
         rhs = grad_ws[on] + self.l1_entries[support] * sign + self.l2_entries[support] * \
             w[support]
@@ -398,25 +409,44 @@ class _Problem(NamedTuple):
         if self.fit_intercept:
             rhs = np.append(rhs, a.mean(axis=0))
             l2_diag = np.append(l2_diag, np.zeros(K))
-        step = support_newton_step(columns, support % K, self.fit_intercept, a, h, self.sw,
-                                   rhs, l2_diag)
-        if step is None:
+        cache = self.newton_cache
+        if cache.get("support") is not None and np.array_equal(cache["support"], support):
+            out = self._support_candidate(cache["system"], w, a, h, ws, support, sign, rhs,
+                                          lc_cols, tol)
+            if out[3]:
+                return out
+        features, inverse = np.unique(support // K, return_inverse=True)
+        system = support_system(support_columns(self.X, self.mu, features), inverse,
+                                support % K, self.fit_intercept, h, self.sw, l2_diag)
+        if system is None:
+            cache.clear()
             return None
-        delta, v = step
+        cache.update(support=support, system=system)
+        return self._support_candidate(system, w, a, h, ws, support, sign, rhs, lc_cols, tol)
+
+    def _support_candidate(self, system, w, a, h, ws, support, sign, rhs, lc_cols, tol):
+        """``(w_new, v, d, ok)`` of :meth:`support_model_minimizer` from a factored system."""
+        delta, v = support_step(system, rhs)
+        cols = self.entries(ws)
         w_new = w.copy()
         w_new[support] += delta[:support.shape[0]]
-        if np.any(np.sign(w_new[support]) != sign):
-            return None
         if self.fit_intercept:
             w_new[self.n_coefs:] += delta[support.shape[0]:]
+        flipped = np.sign(w_new[support]) != sign
+        if np.any(flipped):
+            w_new[support[flipped]] = 0.0
+            idx = self.moving(ws)
+            v = np.asfortranarray(self.predictions_change(ws, w_new[idx] - w[idx]))
         d = a + self.hess_v(h, v)
+        if np.any(flipped):
+            return w_new, v, d, False
         model_grad = self.columns_t(ws, d).ravel()
         steps = prox_steps(w_new[cols], model_grad, self.l1_entries[cols], self.l2_entries[cols],
                            self.lower, lc_cols)
         violation = np.max(lc_cols * np.abs(steps), initial=0.0)
         if self.fit_intercept:
             violation = max(violation, self.intercept_violation(d))
-        return (w_new, v) if violation <= tol else None
+        return w_new, v, d, violation <= tol
 
     def columns_t(self, ws, u):
         """``X_ws^T u / n`` (columns ``X_j - mu_j`` of an implicitly centred ``X``)."""

@@ -34,11 +34,13 @@ or a feature whose K coefficients are all in ``S`` with ``l2 = 0``), so
 rejects a candidate that is not a minimizer.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import blas, cho_factor, cho_solve
 
-__all__ = ["support_columns", "support_newton_step"]
+__all__ = ["SupportSystem", "support_columns", "support_step", "support_system"]
 
 _RIDGE = 1e-11
 
@@ -53,70 +55,94 @@ def support_columns(X, mu, features):
     return cols
 
 
-def support_newton_step(cols, classes, intercept, a, h, sw, rhs, l2_diag):
-    r"""The step :math:`\delta` of the support's linear system (module docstring), and
-    the prediction change ``v`` it makes, shape (n, K); None when the system is not
-    positive definite.
+class SupportSystem(NamedTuple):
+    """The support's system, factored (:func:`support_system`)."""
+
+    C: np.ndarray  # (n, q) the entries' columns, sorted by class
+    order: np.ndarray  # the support's entries in that order
+    bounds: np.ndarray  # (K + 1,) class k's entries: order[bounds[k]:bounds[k + 1]]
+    factor: tuple  # the Cholesky factor (scipy's cho_factor)
+
+
+def support_system(columns, features, classes, intercept, h, sw, l2_diag):
+    r"""The support's linear system (module docstring), factored: a
+    :class:`SupportSystem`, or None when it is not positive definite.
 
     Parameters
     ----------
-    cols : ndarray of shape (n, m)
-        The column of each coefficient of the support (its feature's, repeated for
-        each of its classes in the support).
-    classes : ndarray of int, shape (m,)
-        The class of each of them.
+    columns : ndarray of shape (n, f)
+        The columns of the support's features (:func:`support_columns`).
+    features, classes : ndarray of int, shape (m,)
+        The feature (a column of ``columns``) and the class of each coefficient of the
+        support.
     intercept : bool
         Whether the K intercepts follow the m coefficients (columns of ones).
-    a : ndarray of shape (n, K)
-        The datafit's derivative in the predictions at the center (times n).
     h : ndarray of shape (n, K)
         The class probabilities at the center.
     sw : ndarray of shape (n,) or (0,)
         The sample weights of the Hessians (empty: unit weights).
-    rhs : ndarray of shape (m + K * intercept,)
-        The gradient of the model at the center on the support (penalty included).
     l2_diag : ndarray of shape (m + K * intercept,)
         The L2 weights (0 for the intercepts), added to the diagonal.
 
     The system's matrix is :math:`(D - M^T M) / n + \mathrm{diag}(l2)` with
     :math:`M_{i,(jk)} = \sqrt{s_i} x_{ij} h_{ik}` (one symmetric rank-``n`` product) and
     :math:`D` block diagonal over the classes, :math:`D_k = X_{S_k}^T \mathrm{diag}(s
-    h_k) X_{S_k}`; it is factored by Cholesky after ``1e-11`` times its mean diagonal
-    is added to the diagonal (the singular directions, see the module docstring).
+    h_k) X_{S_k}` (the entries are ordered by class for it); it is factored by Cholesky
+    after ``1e-11`` times its mean diagonal is added to the diagonal (the singular
+    directions, see the module docstring).
     """
     n, K = h.shape
-    m = cols.shape[1]
-    q = m + K * intercept
-    M = np.empty((n, q), order="F")
-    np.multiply(cols, h[:, classes], out=M[:, :m])
-    if intercept:
-        M[:, m:] = h
+    f = columns.shape[1]
+    if intercept:  # the column of ones, feature f
+        columns = np.hstack([columns, np.ones((n, 1))])
+        features = np.append(features, np.full(K, f))
         classes = np.append(classes, np.arange(K))
+    # the entries sorted by class: each D_k is a contiguous diagonal block
+    order = np.argsort(classes, kind="stable")
+    bounds = np.searchsorted(classes[order], np.arange(K + 1))
+    C = np.asfortranarray(columns[:, features[order]])
+    M = C * h[:, classes[order]]
     weights = h
     if sw.shape[0]:
         M *= np.sqrt(sw)[:, None]
         weights = h * sw[:, None]
     hess = blas.dsyrk(-1.0, M, trans=1)  # upper triangle: -M^T M
     del M
-    blocks = []
     for k in range(K):
-        e = np.flatnonzero(classes == k)
-        Ck = np.empty((n, e.shape[0]), order="F")
-        f = e[e < m]
-        Ck[:, :f.shape[0]] = cols[:, f]
-        if f.shape[0] < e.shape[0]:
-            Ck[:, f.shape[0]:] = 1.0
-        hess[np.ix_(e, e)] += (Ck * weights[:, k:k + 1]).T @ Ck
-        blocks.append((e, Ck))
+        e = slice(bounds[k], bounds[k + 1])
+        Ck = C[:, e]
+        hess[e, e] += (Ck * weights[:, k:k + 1]).T @ Ck
     hess /= n
     diag = np.diag_indices_from(hess)
-    hess[diag] += l2_diag + _RIDGE * max(float(np.mean(hess[diag])), 0.0)
+    scale = max(float(np.mean(hess[diag])), 0.0)
+    hess[diag] += l2_diag[order] + _RIDGE * scale
+    # the exact null directions (a column's K entries, unpenalized by L2): their
+    # gradient is 0 up to rounding, so a rank-one term keeps the step along them at
+    # rounding instead of rounding over the ridge
+    sorted_features, sorted_l2 = features[order], l2_diag[order]
+    for j in np.unique(sorted_features):
+        g = np.flatnonzero(sorted_features == j)
+        if g.shape[0] == K and not np.any(sorted_l2[g]):
+            hess[np.ix_(g, g)] += scale
     try:
         factor = cho_factor(hess, lower=False, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
         return None
-    delta = -cho_solve(factor, rhs, check_finite=False)
-    v = np.zeros((n, K), order="F")
-    for k, (e, Ck) in enumerate(blocks):
-        v[:, k] = Ck @ delta[e]
+    return SupportSystem(C, order, bounds, factor)
+
+
+def support_step(system, rhs):
+    """The step :math:`\\delta` solving ``system`` (:func:`support_system`) for the
+    gradient ``rhs`` of the model at its center on the support (penalty included; the
+    entries in the support's order), and the prediction change ``v`` it makes, shape
+    (n, K)."""
+    C, order, bounds, factor = system
+    K = bounds.shape[0] - 1
+    step = -cho_solve(factor, rhs[order], check_finite=False)
+    v = np.zeros((C.shape[0], K), order="F")
+    for k in range(K):
+        e = slice(bounds[k], bounds[k + 1])
+        v[:, k] = C[:, e] @ step[e]
+    delta = np.empty_like(step)
+    delta[order] = step
     return delta, v

@@ -313,13 +313,13 @@ class CoordinateDescent(BaseSolver):
         block of features at a time for one output (no p-sized array), else computed again.
         """
         if grad is None and prob.n_outputs == 1:
-            return self._stop_measure(pgmap, lam, w, z, prob.xt_theta_blocks(a))
+            return self._stop_measure(pgmap, lam, w, z, prob.xt_theta_blocks(a), prob.scale)
         if grad is None:
             grad = prob.gradient(w, a)
         np.negative(grad, out=grad)
         xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 else grad
         try:
-            return self._stop_measure(pgmap, lam, w, z, xt_theta)
+            return self._stop_measure(pgmap, lam, w, z, xt_theta, prob.scale)
         finally:
             np.negative(grad, out=grad)
 
@@ -430,8 +430,11 @@ class CoordinateDescent(BaseSolver):
         try_direct = prob.n_outputs > 1
         while epochs < self.max_epochs:
             h = prob.curvatures(z, a)
-            grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
-            lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
+            if try_direct:  # the model's curvatures only if coordinate descent needs them
+                grad_ws, modelled = prob.columns_t(ws, a).ravel(), False
+            else:
+                grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
+                lc_model, modelled = prob.model_curvatures(lc_model, curv, h, lc_moving), True
             steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2_entries[cols],
                                prob.lower,
                                lc_cols)
@@ -441,18 +444,28 @@ class CoordinateDescent(BaseSolver):
             if violation <= tol:
                 break
             model_tol = max(self.inner_ratio * violation, prob.rounding(a))
-            w_new = None
+            w_new, start = None, None
             if try_direct:
                 direct = prob.support_model_minimizer(w, a, h, ws, grad_ws, lc_cols, model_tol)
-                if direct is not None:
-                    (w_new, v), epochs = direct, epochs + 1
+                if direct is not None and direct[3]:
+                    (w_new, v, _, _), epochs = direct, epochs + 1
                     t = prob.line_search(w, w_new, z, v, cols, a)
                     if t == 0.0:  # at the rounding of its slopes: descent on the model
                         w_new = None
+                elif direct is not None and prob.model(direct[0][cols], direct[1], a, h, cols) \
+                        < prob.penalty(w[cols], cols):
+                    start, epochs = direct[:3], epochs + 1  # below the center's model value
             if w_new is None:
-                w_new, (v, d) = w.copy(), prob.model_start(z, a)
+                if not modelled:
+                    _, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
+                    lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
+                if start is None:
+                    w_new, (v, d) = w.copy(), prob.model_start(z, a)
+                else:  # Fortran-ordered, as the epoch kernel reads them
+                    w_new, v, d = start[0], np.asfortranarray(start[1]), \
+                        np.asfortranarray(start[2])
                 epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
-                                               self.max_epochs - epochs)
+                                               self.max_epochs - epochs, w)
                 # the model's minimizer kept the signs: the next one may be found directly
                 try_direct = prob.n_outputs > 1 and \
                     np.array_equal(np.sign(w_new[cols]), np.sign(w[cols]))
@@ -465,9 +478,10 @@ class CoordinateDescent(BaseSolver):
             moved = True
         return epochs, moved
 
-    def _minimize_model(self, prob, w, v, d, a, h, ws, lc, tol, max_epochs):
+    def _minimize_model(self, prob, w, v, d, a, h, ws, lc, tol, max_epochs, center=None):
         """Epochs on the model until an epoch's violation is below ``tol``, at most
-        ``max_epochs``; returns the count.
+        ``max_epochs``; returns the count. ``w`` (with ``v`` and ``d``) may start away
+        from the model's ``center`` (by default ``w`` itself).
 
         Every ``anderson + 1`` epochs, the iterates are extrapolated (Anderson):
         with ``U`` the differences of the last iterates (each entry times the square
@@ -482,7 +496,7 @@ class CoordinateDescent(BaseSolver):
         # it is computed again from the extrapolated w (a product with the working set's
         # columns) instead of keeping K + 1 copies of v (n-sized each)
         if prob.lc is None:
-            hist_v, start = None, w[idx]
+            hist_v, start = None, (w if center is None else center)[idx]
         else:
             hist_v, start = np.empty((K + 1, v.size)), None
         metric = prob.entry_metric(lc)
