@@ -417,9 +417,10 @@ class _Problem(NamedTuple):
                 return out
         features, inverse = np.unique(support // K, return_inverse=True)
         system = support_system(support_columns(self.X, self.mu, features), inverse,
-                                support % K, self.fit_intercept, h, self.sw, l2_diag)
+                                support % K, self.fit_intercept, h, self.sw, l2_diag,
+                                cache.setdefault("work", {}))
         if system is None:
-            cache.clear()
+            cache.pop("support", None)
             return None
         cache.update(support=support, system=system)
         return self._support_candidate(system, w, a, h, ws, support, sign, rhs, lc_cols, tol)

@@ -64,9 +64,9 @@ class SupportSystem(NamedTuple):
     factor: tuple  # the Cholesky factor (scipy's cho_factor)
 
 
-def support_system(columns, features, classes, intercept, h, sw, l2_diag):
+def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=None):
     r"""The support's linear system (module docstring), factored: a
-    :class:`SupportSystem`, or None when it is not positive definite.
+    :class:`SupportSystem`, or None when it is not positive definite (or empty).
 
     Parameters
     ----------
@@ -83,6 +83,9 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag):
         The sample weights of the Hessians (empty: unit weights).
     l2_diag : ndarray of shape (m + K * intercept,)
         The L2 weights (0 for the intercepts), added to the diagonal.
+    work : dict, default=None
+        Buffers kept from one call to the next (the system returned lives in them
+        until the next call with the same ``work``).
 
     The system's matrix is :math:`(D - M^T M) / n + \mathrm{diag}(l2)` with
     :math:`M_{i,(jk)} = \sqrt{s_i} x_{ij} h_{ik}` (one symmetric rank-``n`` product) and
@@ -97,21 +100,31 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag):
         columns = np.hstack([columns, np.ones((n, 1))])
         features = np.append(features, np.full(K, f))
         classes = np.append(classes, np.arange(K))
+    if classes.shape[0] == 0:
+        return None
     # the entries sorted by class: each D_k is a contiguous diagonal block
     order = np.argsort(classes, kind="stable")
     bounds = np.searchsorted(classes[order], np.arange(K + 1))
-    C = np.asfortranarray(columns[:, features[order]])
-    M = C * h[:, classes[order]]
-    weights = h
+    # in the buffers of ``work`` (from one call to the next): fresh (n, q) temporaries
+    # cost their page faults, more than the products on them
+    q = order.shape[0]
+    # rows of the transposes: contiguous copies
+    C = _buffer(work, "C", (n, q))
+    np.take(np.asfortranarray(columns).T, features[order], axis=0, out=C.T, mode="clip")
+    M = _buffer(work, "M", (n, q))
+    np.take(np.asfortranarray(h).T, classes[order], axis=0, out=M.T, mode="clip")
+    M *= C
+    Cw = C
     if sw.shape[0]:
-        M *= np.sqrt(sw)[:, None]
-        weights = h * sw[:, None]
-    hess = blas.dsyrk(-1.0, M, trans=1)  # upper triangle: -M^T M
-    del M
-    for k in range(K):
+        root = np.sqrt(sw)[:, None]
+        M *= root
+        Cw = C * root
+    hess = _buffer(work, "hess", (q, q), exact=True)
+    hess = blas.dsyrk(-1.0, M, beta=0.0, c=hess, trans=1, overwrite_c=1)  # upper: -M^T M
+    for k in range(K):  # D_k = (sqrt(s) X_Sk)^T (sqrt(s) h_k X_Sk): M's columns of class k
         e = slice(bounds[k], bounds[k + 1])
-        Ck = C[:, e]
-        hess[e, e] += (Ck * weights[:, k:k + 1]).T @ Ck
+        hess[e, e] += Cw[:, e].T @ M[:, e]
+    del M, Cw
     hess /= n
     diag = np.diag_indices_from(hess)
     scale = max(float(np.mean(hess[diag])), 0.0)
@@ -119,16 +132,30 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag):
     # the exact null directions (a column's K entries, unpenalized by L2): their
     # gradient is 0 up to rounding, so a rank-one term keeps the step along them at
     # rounding instead of rounding over the ridge
-    sorted_features, sorted_l2 = features[order], l2_diag[order]
-    for j in np.unique(sorted_features):
+    sorted_features = features[order]
+    counts = np.bincount(features, minlength=f + 1)
+    unpenalized = np.bincount(features, weights=l2_diag != 0.0, minlength=f + 1) == 0
+    for j in np.flatnonzero((counts == K) & unpenalized):
         g = np.flatnonzero(sorted_features == j)
-        if g.shape[0] == K and not np.any(sorted_l2[g]):
-            hess[np.ix_(g, g)] += scale
+        hess[np.ix_(g, g)] += scale
     try:
         factor = cho_factor(hess, lower=False, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
         return None
     return SupportSystem(C, order, bounds, factor)
+
+
+def _buffer(work, name, shape, exact=False):
+    """A Fortran-ordered float64 array of ``shape`` in the buffer ``name`` of ``work`` (a
+    dict; None: a new array), grown when too small; its leading columns when larger
+    (contiguous), unless ``exact``."""
+    if work is None:
+        return np.empty(shape, order="F")
+    buf = work.get(name)
+    if buf is None or buf.shape[0] != shape[0] or buf.shape[1] < shape[1] or \
+            (exact and buf.shape[1] != shape[1]):
+        buf = work[name] = np.empty(shape, order="F")
+    return buf[:, :shape[1]]
 
 
 def support_step(system, rhs):
