@@ -15,8 +15,12 @@ d_i / \sum_i h_i`); ``d`` is the model's derivative with respect to the
 predictions and ``h`` its curvature (see :mod:`skhypergrad.solvers._cd_kernels`).
 For least squares the model is the problem (``h = 1``, plain coordinate
 descent); for the logistic loss it is the proximal Newton model at the current
-point, ``h_i = l''(y_i, z_i)``, followed by a backtracking line search (the
-approach of glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``). A datafit
+point, ``h_i = l''(y_i, z_i)``, followed by a line search (the approach of
+glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``): the full step when the
+objective's slope there is still negative, else a step near the minimizer along
+it (regula falsi on the slope, see
+:meth:`~skhypergrad.solvers._cd_problem._Problem.line_search`), which keeps the
+fast local convergence of exact Newton steps. A datafit
 whose loss is linear where ``l''`` vanishes (Huber's beyond its threshold) gives
 the curvatures of a quadratic majorizing it instead
 (:meth:`~skhypergrad.datafits.BaseDatafit.newton_curvature`), which keeps the
@@ -38,14 +42,23 @@ along ``(1, ..., 1)``, the direction the loss ignores (see
 :func:`~skhypergrad.solvers._cd_kernels.cd_epoch_blocks`). A diagonal model
 (glmnet's ``p_ik (1 - p_ik)`` weights, classes decoupled) is cheaper per epoch
 but converges only linearly, slowly on nearly separable data; the coupled model
-keeps proximal Newton's fast local convergence.
+keeps proximal Newton's fast local convergence. On a model whose minimizer keeps
+the support and signs of its center, the model is a quadratic there: its minimizer
+solves a linear system of the support's size, formed in one product of ``n x |S|``
+matrices and factored by Cholesky (:mod:`skhypergrad.solvers._support_newton`); that
+candidate is taken when it passes the test coordinate descent stops on (the model's
+coordinate steps at it, on the whole working set, below the model's tolerance), and
+otherwise starts coordinate descent on the model (its coefficients whose sign changed
+set to 0) when it lowers the model. Coordinate descent alone converges linearly on
+the model, slowly when the columns are correlated (neighbouring pixels); the direct
+solve gives the exact model minimizer in the cost of a few epochs.
 
 Convergence: the blocks' diagonals are floored at 1e-12 ``||X_j||^2 / n`` (1e-12
 for the intercepts), so that each model is a strongly convex quadratic plus a
 separable penalty, which block coordinate descent minimizes (Tseng, 2001). Each
 model is solved to ``inner_ratio`` times the violation at its center, and its
-minimizer is followed by the backtracking line search on the objective's
-directional derivative: every accepted step decreases the objective. Proximal
+minimizer is followed by the line search on the objective's directional
+derivative: every accepted step decreases the objective. Proximal
 Newton with uniformly positive definite models and a line search converges
 globally to the minimizer, and, with the exact Hessians and models solved to a
 relative accuracy below 1, locally linearly at the rate ``inner_ratio`` (Lee, Sun
@@ -416,7 +429,9 @@ class CoordinateDescent(BaseSolver):
         return epochs
 
     def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
-        """Proximal Newton on the working set: model by coordinate descent, line search.
+        """Proximal Newton on the working set: the model minimized on its support directly
+        (several outputs, :meth:`_Problem.support_model_minimizer`) or by coordinate
+        descent, then the line search.
 
         The models' epochs add up to at most ``max_epochs``. Returns ``(epochs, moved)``,
         ``moved`` whether a step was taken (False when the working set is solved to
