@@ -20,6 +20,10 @@ from ._working_set import TopScores, working_set
 
 _UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
 _H_FLOOR = 1e-12  # smallest model curvature, so that the model stays strongly convex
+# the support's direct solve (several outputs) is tried up to this many entries, and this
+# many entries of its (n, q) matrices
+_DIRECT_MAX = 2048
+_DIRECT_MAX_ENTRIES = 1 << 22
 
 class _Problem(NamedTuple):
     """What the driver needs of one problem ``(pgmap, lam)``, computed once per solve.
@@ -383,7 +387,8 @@ class _Problem(NamedTuple):
     def support_model_minimizer(self, w, a, h, ws, grad_ws, lc_cols, tol):
         """The model's minimizer from the linear system on the support (several outputs,
         see :mod:`._support_newton`): ``(w_new, v, d, ok)``, or None when the system is
-        not positive definite.
+        not positive definite, or too large (more than 2048 entries, or ``n`` times
+        their count above ``2^22``: coordinate descent then minimizes the model).
 
         ``ok`` tells whether ``w_new`` keeps the support's signs and is the model's
         minimizer to ``tol``; if not, ``w_new`` (with the coefficients whose sign
@@ -402,6 +407,9 @@ class _Problem(NamedTuple):
         K, cols = self.n_outputs, self.entries(ws)
         on = w[cols] != 0.0
         support = cols[on]
+        q = support.shape[0] + K * self.fit_intercept
+        if q > _DIRECT_MAX or q * self.y.shape[0] > _DIRECT_MAX_ENTRIES:
+            return None  # the system (q x q) and its columns (n x q) would cost too much
         sign = np.sign(w[support])
         rhs = grad_ws[on] + self.l1_entries[support] * sign + self.l2_entries[support] * \
             w[support]
