@@ -465,8 +465,9 @@ class _Problem(NamedTuple):
         return out / u.shape[0]
 
     def line_search(self, w, w_new, z, v, cols, a, max_steps=30, rtol=1e-6):
-        r"""A step ``t`` in (0, 1] at which the objective decreases: 1, or close to the
-        minimizer of the bound below; 0 if none is found.
+        r"""A step ``t`` in (0, 1] at which the objective decreases: 1, close to the
+        minimizer of the bound below when that is past 1/2 (several outputs), else the
+        largest of 1/2, 1/4, ...; 0 if none is found.
 
         With :math:`\Delta G = G(w_{new}) - G(w)` on the working set, the convex
         bound :math:`\psi(t) = F(z + tv) + G(w) + t \Delta G \ge P(w + t\Delta)`
@@ -474,14 +475,16 @@ class _Problem(NamedTuple):
         \Delta G < 0` certifies :math:`P(w + t\Delta) < P(w)`. Testing the
         derivative, not objective values, stays exact near the optimum where
         the decrease is below the objective's rounding. ``t = 1`` is taken when
-        :math:`\psi'(1) < 0`; otherwise the minimizer of :math:`\psi` is in (0, 1), where
-        :math:`\psi'` changes sign, and regula falsi (Illinois) on :math:`\psi'` narrows
-        it, keeping the largest ``t`` with :math:`\psi'(t) < 0` found, until
+        :math:`\psi'(1) < 0`. When :math:`0 \le \psi'(1) \le -\psi'(0)` (the secant's
+        root, the minimizer of a quadratic :math:`\psi`, is past 1/2: a Newton step near
+        the optimum lands at the minimizer itself, where the sign of :math:`\psi'(1)` is
+        rounding, and halving it would give up half of the step and the fast local
+        convergence with it), for several outputs (whose models are minimized exactly on
+        their support), regula falsi (Illinois) on :math:`\psi'` narrows the
+        minimizer, keeping the largest ``t`` with :math:`\psi'(t) < 0` found, until
         :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|` or after ``max_steps``
-        evaluations. (A Newton step near the optimum lands at the minimizer itself, where
-        :math:`\psi'(1)` is 0 up to third-order terms: halving it would give up the
-        half of the step, and the fast local convergence with it.) ``a`` is the datafit's
-        derivative at ``z`` (:meth:`derivative`).
+        evaluations. Otherwise (or if that found none) the steps 1/2, 1/4, ... are
+        tested. ``a`` is the datafit's derivative at ``z`` (:meth:`derivative`).
         """
         n, w_ws, new_ws = z.shape[0], w[cols], w_new[cols]
         # G(w_new) - G(w) without cancellation, exact near the optimum
@@ -495,27 +498,34 @@ class _Problem(NamedTuple):
         if s_hi < 0.0:
             return 1.0
         s0 = float(np.vdot(v, a)) / n + delta_g
-        if not s0 < 0.0:
-            return 0.0
-        lo, s_lo, hi, side = 0.0, s0, 1.0, 0
+        hi = 1.0
+        if self.n_outputs > 1 and s0 < 0.0 and s_hi <= -s0:
+            lo, s_lo, side = 0.0, s0, 0
+            for _ in range(max_steps):
+                t = lo - s_lo * (hi - lo) / (s_hi - s_lo)
+                if not lo < t < hi:
+                    t = 0.5 * (lo + hi)
+                s = slope(t)
+                if s < 0.0:
+                    lo, s_lo = t, s
+                    if side < 0:
+                        s_hi *= 0.5
+                    side = -1
+                    if -s <= rtol * -s0:
+                        break
+                else:
+                    hi, s_hi = t, s
+                    if side > 0:
+                        s_lo *= 0.5
+                    side = 1
+            if lo > 0.0:
+                return lo
+        t = hi / 2
         for _ in range(max_steps):
-            t = lo - s_lo * (hi - lo) / (s_hi - s_lo)
-            if not lo < t < hi:
-                t = 0.5 * (lo + hi)
-            s = slope(t)
-            if s < 0.0:
-                lo, s_lo = t, s
-                if side < 0:
-                    s_hi *= 0.5
-                side = -1
-                if -s <= rtol * -s0:
-                    break
-            else:
-                hi, s_hi = t, s
-                if side > 0:
-                    s_lo *= 0.5
-                side = 1
-        return lo
+            if slope(t) < 0.0:
+                return t
+            t /= 2
+        return 0.0
 
 
 def _anderson_weights(hist, metric=None):
