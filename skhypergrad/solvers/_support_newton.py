@@ -148,13 +148,15 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
 def _buffer(work, name, shape, exact=False):
     """A Fortran-ordered float64 array of ``shape`` in the buffer ``name`` of ``work`` (a
     dict; None: a new array), grown when too small; its leading columns when larger
-    (contiguous), unless ``exact``."""
+    (contiguous), unless ``exact``. New buffers are zeros; a reused one holds what was
+    written to it last (finite)."""
     if work is None:
-        return np.empty(shape, order="F")
+        return np.zeros(shape, order="F")
     buf = work.get(name)
     if buf is None or buf.shape[0] != shape[0] or buf.shape[1] < shape[1] or \
             (exact and buf.shape[1] != shape[1]):
-        buf = work[name] = np.empty(shape, order="F")
+        # zeros: the system's lower triangle is never written (BLAS writes the upper)
+        buf = work[name] = np.zeros(shape, order="F")
     return buf[:, :shape[1]]
 
 
