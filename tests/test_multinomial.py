@@ -25,6 +25,7 @@ from skhypergrad.hypergrad import get_engine
 from skhypergrad.models import InnerModel
 from skhypergrad.penalties import L1, L2, ElasticNetPenalty, logistic_lam_from_sklearn
 from skhypergrad.solvers import CoordinateDescent
+from skhypergrad.solvers._support_newton import support_step, support_system
 
 from _data import log_lam_finite_differences
 
@@ -136,3 +137,33 @@ def test_estimator_intercepts_have_mean_zero():
     sk = LogisticRegression(C=est.C_, l1_ratio=1.0, solver="saga", tol=1e-10,
                             max_iter=100_000).fit(X, y)
     np.testing.assert_allclose(est.predict_proba(X), sk.predict_proba(X), atol=1e-4)
+
+
+def test_support_system_solves_the_support_hessian():
+    """The support's system (:mod:`skhypergrad.solvers._support_newton`) is the model's
+    Hessian on the support, built entry by entry, plus the L2 weights: its step solves
+    it to the ridge's 1e-11, and its prediction change is ``X_S delta``."""
+    rng = np.random.default_rng(0)
+    n, K = 50, 3
+    columns = rng.standard_normal((n, 3))
+    features, classes = np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2])
+    h = rng.uniform(0.1, 1.0, (n, K))
+    h /= h.sum(axis=1, keepdims=True)
+    sw = rng.uniform(0.5, 2.0, n)
+    cols = np.hstack([columns[:, features], np.ones((n, K))])
+    entry_class = np.append(classes, np.arange(K))
+    hess = np.zeros((7, 7))
+    for i in range(n):
+        H_i = sw[i] * (np.diag(h[i]) - np.outer(h[i], h[i]))
+        hess += np.outer(cols[i], cols[i]) * H_i[np.ix_(entry_class, entry_class)]
+    l2 = np.r_[np.full(4, 0.1), np.zeros(K)]
+    hess = hess / n + np.diag(l2)
+    rhs = rng.standard_normal(7)
+    rhs[4:] -= rhs[4:].mean()  # the intercepts' gradient sums to 0
+    delta, v = support_step(support_system(columns, features, classes, True, h, sw, l2), rhs)
+    np.testing.assert_allclose(hess @ delta, -rhs, atol=1e-9)
+    expected = np.zeros((n, K))
+    for e in range(7):
+        expected[:, entry_class[e]] += cols[:, e] * delta[e]
+    np.testing.assert_allclose(v, expected, atol=1e-13)
+    assert abs(delta[4:].sum()) < 1e-10  # no drift along the intercepts' null direction

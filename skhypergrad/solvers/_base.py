@@ -90,10 +90,12 @@ class BaseSolver:
                 f"{self._budget[0]} or tol.", ConvergenceWarning, stacklevel=2)
         return res
 
-    def _stop_measure(self, pgmap, lam, w, z=None, xt_theta=None):
+    def _stop_measure(self, pgmap, lam, w, z=None, xt_theta=None, scale=None):
         """Relative duality gap at ``w``, plus ``|grad_b|^2 / (2 curvature)`` for the intercept.
 
-        ``z`` and ``xt_theta`` as in :func:`~skhypergrad.solvers.duality_gap`.
+        ``z`` and ``xt_theta`` as in :func:`~skhypergrad.solvers.duality_gap`; ``scale``
+        the objective's scale (:func:`~skhypergrad.solvers._gap.gap_scale`) when known.
         """
         _, _, gap, grad_b = duality_gap(pgmap, w, lam, z, xt_theta)
-        return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.curvature) / gap_scale(pgmap)
+        scale = gap_scale(pgmap) if scale is None else scale
+        return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.curvature) / scale

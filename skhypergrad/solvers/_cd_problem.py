@@ -13,12 +13,17 @@ import numpy as np
 from .._design import gram_of, xty_of
 from ._cd_design import _bounds, _entry_bounds, _feature_bounds, _squared_norms_range, _use_gram
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          column_dots, gradient_curvature_blocks, prox_scores)
+                          column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
+from ._support_newton import support_columns, support_step, support_system
 from ._working_set import TopScores, working_set
 
 _UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
 _H_FLOOR = 1e-12  # smallest model curvature, so that the model stays strongly convex
+# the support's direct solve (several outputs) is tried up to this many entries, and this
+# many entries of its (n, q) matrices
+_DIRECT_MAX = 2048
+_DIRECT_MAX_ENTRIES = 1 << 22
 
 class _Problem(NamedTuple):
     """What the driver needs of one problem ``(pgmap, lam)``, computed once per solve.
@@ -60,6 +65,9 @@ class _Problem(NamedTuple):
     epoch: object  # the epoch kernel: cd_epoch (one output) or cd_epoch_blocks
     gradient_curvature: object  # columns_gradient_curvature(_blocks)
     gram: object  # (X^T X / n, X^T 1 / n, X^T y / n) for least squares on the Gram, or None
+    # the support's factored system of the last Newton step, for the next ones (several
+    # outputs; see support_model_minimizer)
+    newton_cache: dict
 
     @classmethod
     def build(cls, pgmap, lam, precompute="auto"):
@@ -93,7 +101,7 @@ class _Problem(NamedTuple):
                    gap_scale(pgmap),
                    datafit.least_squares, design.fit_intercept, design.n_features, K,
                    *kernels,
-                   gram)
+                   gram, {})
 
     @property
     def n_coefs(self):
@@ -376,23 +384,145 @@ class _Problem(NamedTuple):
             out += delta[m:] if K > 1 else delta[m]
         return out
 
-    def line_search(self, w, w_new, z, v, cols, max_halvings=30):
-        r"""Largest step ``t`` in 1, 1/2, ... at which the objective still decreases.
+    def support_model_minimizer(self, w, a, h, ws, grad_ws, lc_cols, tol):
+        """The model's minimizer from the linear system on the support (several outputs,
+        see :mod:`._support_newton`): ``(w_new, v, d, ok)``, or None when the system is
+        not positive definite, or too large (more than 2048 entries, or ``n`` times
+        their count above ``2^22``: coordinate descent then minimizes the model).
+
+        ``ok`` tells whether ``w_new`` keeps the support's signs and is the model's
+        minimizer to ``tol``; if not, ``w_new`` (with the coefficients whose sign
+        changed set to 0) is where coordinate descent on the model may start, with its
+        prediction change ``v`` and model derivative ``d``. ``grad_ws`` is the datafit's
+        gradient on the entries of ``ws`` at the center ``w``; ``lc_cols`` their
+        curvature bounds, in which the model's coordinate steps at the candidate are
+        measured (as the driver measures the problem's).
+
+        The system factored at an earlier center on the same support (kept in
+        ``newton_cache`` for the solve) is tried first: its step minimizes a model whose
+        curvatures are those of that center, and is kept when it passes the same test
+        on the current model (near the optimum, where the curvatures hardly move
+        between steps); otherwise the system is formed and factored at ``w``.
+        """
+        K, cols = self.n_outputs, self.entries(ws)
+        on = w[cols] != 0.0
+        support = cols[on]
+        q = support.shape[0] + K * self.fit_intercept
+        if q > _DIRECT_MAX or q * self.y.shape[0] > _DIRECT_MAX_ENTRIES:
+            return None  # the system (q x q) and its columns (n x q) would cost too much
+        sign = np.sign(w[support])
+        rhs = grad_ws[on] + self.l1_entries[support] * sign + self.l2_entries[support] * \
+            w[support]
+        l2_diag = self.l2_entries[support]
+        if self.fit_intercept:
+            rhs = np.append(rhs, a.mean(axis=0))
+            l2_diag = np.append(l2_diag, np.zeros(K))
+        cache = self.newton_cache
+        if cache.get("support") is not None and np.array_equal(cache["support"], support):
+            out = self._support_candidate(cache["system"], w, a, h, ws, support, sign, rhs,
+                                          lc_cols, tol)
+            if out[3]:
+                return out
+        features, inverse = np.unique(support // K, return_inverse=True)
+        system = support_system(support_columns(self.X, self.mu, features), inverse,
+                                support % K, self.fit_intercept, h, self.sw, l2_diag,
+                                cache.setdefault("work", {}))
+        if system is None:
+            cache.pop("support", None)
+            return None
+        cache.update(support=support, system=system)
+        return self._support_candidate(system, w, a, h, ws, support, sign, rhs, lc_cols, tol)
+
+    def _support_candidate(self, system, w, a, h, ws, support, sign, rhs, lc_cols, tol):
+        """``(w_new, v, d, ok)`` of :meth:`support_model_minimizer` from a factored system."""
+        delta, v = support_step(system, rhs)
+        cols = self.entries(ws)
+        w_new = w.copy()
+        w_new[support] += delta[:support.shape[0]]
+        if self.fit_intercept:
+            w_new[self.n_coefs:] += delta[support.shape[0]:]
+        flipped = np.sign(w_new[support]) != sign
+        if np.any(flipped):
+            w_new[support[flipped]] = 0.0
+            idx = self.moving(ws)
+            v = np.asfortranarray(self.predictions_change(ws, w_new[idx] - w[idx]))
+        d = a + self.hess_v(h, v)
+        if np.any(flipped):
+            return w_new, v, d, False
+        model_grad = self.columns_t(ws, d).ravel()
+        steps = prox_steps(w_new[cols], model_grad, self.l1_entries[cols], self.l2_entries[cols],
+                           self.lower, lc_cols)
+        violation = np.max(lc_cols * np.abs(steps), initial=0.0)
+        if self.fit_intercept:
+            violation = max(violation, self.intercept_violation(d))
+        return w_new, v, d, violation <= tol
+
+    def columns_t(self, ws, u):
+        """``X_ws^T u / n`` (columns ``X_j - mu_j`` of an implicitly centred ``X``)."""
+        out = np.asarray(self.X[:, ws].T @ u, dtype=np.float64)
+        if self.mu is not None:
+            out -= np.multiply.outer(self.mu[ws], u.sum(axis=0))
+        return out / u.shape[0]
+
+    def line_search(self, w, w_new, z, v, cols, a, max_steps=30, rtol=1e-6):
+        r"""A step ``t`` in (0, 1] at which the objective decreases: 1, close to the
+        minimizer of the bound below when that is past 1/2 (several outputs), else the
+        largest of 1/2, 1/4, ...; 0 if none is found.
 
         With :math:`\Delta G = G(w_{new}) - G(w)` on the working set, the convex
         bound :math:`\psi(t) = F(z + tv) + G(w) + t \Delta G \ge P(w + t\Delta)`
         equals :math:`P(w)` at 0, so :math:`\psi'(t) = \langle v, \ell'(z + tv)\rangle / n +
         \Delta G < 0` certifies :math:`P(w + t\Delta) < P(w)`. Testing the
         derivative, not objective values, stays exact near the optimum where
-        the decrease is below the objective's rounding. Returns 0 if none is found.
+        the decrease is below the objective's rounding. ``t = 1`` is taken when
+        :math:`\psi'(1) < 0`. When :math:`0 \le \psi'(1) \le -\psi'(0)` (the secant's
+        root, the minimizer of a quadratic :math:`\psi`, is past 1/2: a Newton step near
+        the optimum lands at the minimizer itself, where the sign of :math:`\psi'(1)` is
+        rounding, and halving it would give up half of the step and the fast local
+        convergence with it), for several outputs (whose models are minimized exactly on
+        their support), regula falsi (Illinois) on :math:`\psi'` narrows the
+        minimizer, keeping the largest ``t`` with :math:`\psi'(t) < 0` found, until
+        :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|` or after ``max_steps``
+        evaluations. Otherwise (or if that found none) the steps 1/2, 1/4, ... are
+        tested. ``a`` is the datafit's derivative at ``z`` (:meth:`derivative`).
         """
         n, w_ws, new_ws = z.shape[0], w[cols], w_new[cols]
         # G(w_new) - G(w) without cancellation, exact near the optimum
         delta_g = float(self.l1_entries[cols] @ (np.abs(new_ws) - np.abs(w_ws))
                         + 0.5 * (self.l2_entries[cols] * (new_ws - w_ws)) @ (new_ws + w_ws))
-        t = 1.0
-        for _ in range(max_halvings):
-            if float(np.vdot(v, self.derivative(z + t * v))) / n + delta_g < 0.0:
+
+        def slope(t):
+            return float(np.vdot(v, self.derivative(z + t * v))) / n + delta_g
+
+        s_hi = slope(1.0)
+        if s_hi < 0.0:
+            return 1.0
+        s0 = float(np.vdot(v, a)) / n + delta_g
+        hi = 1.0
+        if self.n_outputs > 1 and s0 < 0.0 and s_hi <= -s0:
+            lo, s_lo, side = 0.0, s0, 0
+            for _ in range(max_steps):
+                t = lo - s_lo * (hi - lo) / (s_hi - s_lo)
+                if not lo < t < hi:
+                    t = 0.5 * (lo + hi)
+                s = slope(t)
+                if s < 0.0:
+                    lo, s_lo = t, s
+                    if side < 0:
+                        s_hi *= 0.5
+                    side = -1
+                    if -s <= rtol * -s0:
+                        break
+                else:
+                    hi, s_hi = t, s
+                    if side > 0:
+                        s_lo *= 0.5
+                    side = 1
+            if lo > 0.0:
+                return lo
+        t = hi / 2
+        for _ in range(max_steps):
+            if slope(t) < 0.0:
                 return t
             t /= 2
         return 0.0

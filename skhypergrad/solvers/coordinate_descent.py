@@ -15,8 +15,12 @@ d_i / \sum_i h_i`); ``d`` is the model's derivative with respect to the
 predictions and ``h`` its curvature (see :mod:`skhypergrad.solvers._cd_kernels`).
 For least squares the model is the problem (``h = 1``, plain coordinate
 descent); for the logistic loss it is the proximal Newton model at the current
-point, ``h_i = l''(y_i, z_i)``, followed by a backtracking line search (the
-approach of glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``). A datafit
+point, ``h_i = l''(y_i, z_i)``, followed by a line search (the approach of
+glmnet, newGLMNET/liblinear and skglm's ``ProxNewton``): the full step when the
+objective's slope there is still negative, else a step near the minimizer along
+it (regula falsi on the slope, see
+:meth:`~skhypergrad.solvers._cd_problem._Problem.line_search`), which keeps the
+fast local convergence of exact Newton steps. A datafit
 whose loss is linear where ``l''`` vanishes (Huber's beyond its threshold) gives
 the curvatures of a quadratic majorizing it instead
 (:meth:`~skhypergrad.datafits.BaseDatafit.newton_curvature`), which keeps the
@@ -38,14 +42,23 @@ along ``(1, ..., 1)``, the direction the loss ignores (see
 :func:`~skhypergrad.solvers._cd_kernels.cd_epoch_blocks`). A diagonal model
 (glmnet's ``p_ik (1 - p_ik)`` weights, classes decoupled) is cheaper per epoch
 but converges only linearly, slowly on nearly separable data; the coupled model
-keeps proximal Newton's fast local convergence.
+keeps proximal Newton's fast local convergence. On a model whose minimizer keeps
+the support and signs of its center, the model is a quadratic there: its minimizer
+solves a linear system of the support's size, formed in one product of ``n x |S|``
+matrices and factored by Cholesky (:mod:`skhypergrad.solvers._support_newton`); that
+candidate is taken when it passes the test coordinate descent stops on (the model's
+coordinate steps at it, on the whole working set, below the model's tolerance), and
+otherwise starts coordinate descent on the model (its coefficients whose sign changed
+set to 0) when it lowers the model. Coordinate descent alone converges linearly on
+the model, slowly when the columns are correlated (neighbouring pixels); the direct
+solve gives the exact model minimizer in the cost of a few epochs.
 
 Convergence: the blocks' diagonals are floored at 1e-12 ``||X_j||^2 / n`` (1e-12
 for the intercepts), so that each model is a strongly convex quadratic plus a
 separable penalty, which block coordinate descent minimizes (Tseng, 2001). Each
 model is solved to ``inner_ratio`` times the violation at its center, and its
-minimizer is followed by the backtracking line search on the objective's
-directional derivative: every accepted step decreases the objective. Proximal
+minimizer is followed by the line search on the objective's directional
+derivative: every accepted step decreases the objective. Proximal
 Newton with uniformly positive definite models and a line search converges
 globally to the minimizer, and, with the exact Hessians and models solved to a
 relative accuracy below 1, locally linearly at the rate ``inner_ratio`` (Lee, Sun
@@ -391,13 +404,13 @@ class CoordinateDescent(BaseSolver):
         block of features at a time for one output (no p-sized array), else computed again.
         """
         if grad is None and prob.n_outputs == 1:
-            return self._stop_measure(pgmap, lam, w, z, prob.xt_theta_blocks(a))
+            return self._stop_measure(pgmap, lam, w, z, prob.xt_theta_blocks(a), prob.scale)
         if grad is None:
             grad = prob.gradient(w, a)
         np.negative(grad, out=grad)
         xt_theta = grad.reshape(prob.p, prob.n_outputs) if prob.n_outputs > 1 else grad
         try:
-            return self._stop_measure(pgmap, lam, w, z, xt_theta)
+            return self._stop_measure(pgmap, lam, w, z, xt_theta, prob.scale)
         finally:
             np.negative(grad, out=grad)
 
@@ -496,7 +509,9 @@ class CoordinateDescent(BaseSolver):
         return epochs
 
     def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
-        """Proximal Newton on the working set: model by coordinate descent, line search.
+        """Proximal Newton on the working set: the model minimized on its support directly
+        (several outputs, :meth:`_Problem.support_model_minimizer`) or by coordinate
+        descent, then the line search.
 
         The models' epochs add up to at most ``max_epochs``. Returns ``(epochs, moved)``,
         ``moved`` whether a step was taken (False when the working set is solved to
@@ -507,10 +522,14 @@ class CoordinateDescent(BaseSolver):
         lc_cols = lc_moving[:cols.shape[0]]
         lc_model = lc_moving.copy() if prob.n_outputs == 1 else None
         epochs, moved = 0, False
+        try_direct = prob.n_outputs > 1
         while epochs < self.max_epochs:
             h = prob.curvatures(z, a)
-            grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
-            lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
+            if try_direct:  # the model's curvatures only if coordinate descent needs them
+                grad_ws, modelled = prob.columns_t(ws, a).ravel(), False
+            else:
+                grad_ws, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
+                lc_model, modelled = prob.model_curvatures(lc_model, curv, h, lc_moving), True
             steps = prox_steps(w[cols], grad_ws, prob.l1_entries[cols], prob.l2_entries[cols],
                                prob.lower,
                                lc_cols)
@@ -519,11 +538,33 @@ class CoordinateDescent(BaseSolver):
                 violation = max(violation, prob.intercept_violation(a))
             if violation <= tol:
                 break
-            w_new, (v, d) = w.copy(), prob.model_start(z, a)
             model_tol = max(self.inner_ratio * violation, prob.rounding(a))
-            epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
-                                           self.max_epochs - epochs)
-            t = prob.line_search(w, w_new, z, v, cols)
+            w_new, start = None, None
+            if try_direct:
+                direct = prob.support_model_minimizer(w, a, h, ws, grad_ws, lc_cols, model_tol)
+                if direct is not None and direct[3]:
+                    (w_new, v, _, _), epochs = direct, epochs + 1
+                    t = prob.line_search(w, w_new, z, v, cols, a)
+                    if t == 0.0:  # at the rounding of its slopes: descent on the model
+                        w_new = None
+                elif direct is not None and prob.model(direct[0][cols], direct[1], a, h, cols) \
+                        < prob.penalty(w[cols], cols):
+                    start, epochs = direct[:3], epochs + 1  # below the center's model value
+            if w_new is None:
+                if not modelled:
+                    _, curv = prob.gradient_curvature(*prob.kernel_args, ws, a, h)
+                    lc_model = prob.model_curvatures(lc_model, curv, h, lc_moving)
+                if start is None:
+                    w_new, (v, d) = w.copy(), prob.model_start(z, a)
+                else:  # Fortran-ordered, as the epoch kernel reads them
+                    w_new, v, d = start[0], np.asfortranarray(start[1]), \
+                        np.asfortranarray(start[2])
+                epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
+                                               self.max_epochs - epochs, w)
+                # the model's minimizer kept the signs: the next one may be found directly
+                try_direct = prob.n_outputs > 1 and \
+                    np.array_equal(np.sign(w_new[cols]), np.sign(w[cols]))
+                t = prob.line_search(w, w_new, z, v, cols, a)
             if t == 0.0:
                 break
             w[idx] += t * (w_new[idx] - w[idx])
@@ -532,9 +573,10 @@ class CoordinateDescent(BaseSolver):
             moved = True
         return epochs, moved
 
-    def _minimize_model(self, prob, w, v, d, a, h, ws, lc, tol, max_epochs):
+    def _minimize_model(self, prob, w, v, d, a, h, ws, lc, tol, max_epochs, center=None):
         """Epochs on the model until an epoch's violation is below ``tol``, at most
-        ``max_epochs``; returns the count.
+        ``max_epochs``; returns the count. ``w`` (with ``v`` and ``d``) may start away
+        from the model's ``center`` (by default ``w`` itself).
 
         Every ``anderson + 1`` epochs, the iterates are extrapolated (Anderson):
         with ``U`` the differences of the last iterates (each entry times the square
@@ -549,7 +591,7 @@ class CoordinateDescent(BaseSolver):
         # it is computed again from the extrapolated w (a product with the working set's
         # columns) instead of keeping K + 1 copies of v (n-sized each)
         if prob.lc is None:
-            hist_v, start = None, w[idx]
+            hist_v, start = None, (w if center is None else center)[idx]
         else:
             hist_v, start = np.empty((K + 1, v.size)), None
         metric = prob.entry_metric(lc)

@@ -1,0 +1,177 @@
+r"""The multinomial proximal Newton model minimized directly on its support.
+
+The model of :mod:`skhypergrad.solvers._cd_kernels` for K classes,
+
+.. math::
+
+    Q(w') = \frac1n \sum_i \left(a_i^T v_i + \frac12 v_i^T H_i v_i\right)
+            + \sum_{jk} l1_j |w'_{jk}| + \frac{l2_j}2 w'^2_{jk},
+    \qquad H_i = s_i(\mathrm{diag}(h_i) - h_i h_i^T),
+
+with ``v = X(W' - W) + (b' - b)``, is a quadratic on every orthant. When its
+minimizer keeps the support ``S`` of the center ``w`` (its nonzero coefficients,
+plus the intercepts) and their signs, it solves the linear system
+
+.. math::
+
+    (H_{SS} + \mathrm{diag}(l2_S))\,\delta = -\left(g_S + l1_S \circ \mathrm{sign}(w_S)
+    + l2_S \circ w_S\right),
+    \qquad (H_{SS})_{(jk),(lm)} = \frac1n \sum_i x_{ij} x_{il} (H_i)_{km},
+
+``g`` the datafit's gradient at the center (``x_ij = 1`` for an intercept). One
+product of ``n x |S|`` matrices forms :math:`H_{SS}`, and the system is of the
+support's size: on a small support this costs a few coordinate-descent epochs and
+gives the model's exact minimizer, where coordinate descent converges only
+linearly (slowly on correlated columns). The candidate is kept only when it is
+the model's minimizer, which the caller checks (the signs are kept and the
+model's coordinate steps at it, off the support too, vanish to the model's
+tolerance); otherwise coordinate descent minimizes the model.
+
+The loss does not change along ``(1, ..., 1)`` across the classes (intercepts,
+or a feature whose K coefficients are all in ``S`` with ``l2 = 0``), so
+:math:`H_{SS}` may be singular: the system is solved in the least-squares sense
+(eigenvalues below ``1e-10`` times the largest are dropped), and the check
+rejects a candidate that is not a minimizer.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import blas, cho_factor, cho_solve
+
+__all__ = ["SupportSystem", "support_columns", "support_step", "support_system"]
+
+_RIDGE = 1e-11
+
+
+def support_columns(X, mu, features):
+    """The columns ``features`` of ``X`` as a dense (n, m) array (``X_j - mu_j`` when the
+    column means ``mu`` of an implicitly centred sparse ``X`` are given)."""
+    cols = X[:, features]
+    cols = cols.toarray() if sp.issparse(cols) else np.asarray(cols, dtype=np.float64)
+    if mu is not None:
+        cols = cols - mu[features]
+    return cols
+
+
+class SupportSystem(NamedTuple):
+    """The support's system, factored (:func:`support_system`)."""
+
+    C: np.ndarray  # (n, q) the entries' columns, sorted by class
+    order: np.ndarray  # the support's entries in that order
+    bounds: np.ndarray  # (K + 1,) class k's entries: order[bounds[k]:bounds[k + 1]]
+    factor: tuple  # the Cholesky factor (scipy's cho_factor)
+
+
+def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=None):
+    r"""The support's linear system (module docstring), factored: a
+    :class:`SupportSystem`, or None when it is not positive definite (or empty).
+
+    Parameters
+    ----------
+    columns : ndarray of shape (n, f)
+        The columns of the support's features (:func:`support_columns`).
+    features, classes : ndarray of int, shape (m,)
+        The feature (a column of ``columns``) and the class of each coefficient of the
+        support.
+    intercept : bool
+        Whether the K intercepts follow the m coefficients (columns of ones).
+    h : ndarray of shape (n, K)
+        The class probabilities at the center.
+    sw : ndarray of shape (n,) or (0,)
+        The sample weights of the Hessians (empty: unit weights).
+    l2_diag : ndarray of shape (m + K * intercept,)
+        The L2 weights (0 for the intercepts), added to the diagonal.
+    work : dict, default=None
+        Buffers kept from one call to the next (the system returned lives in them
+        until the next call with the same ``work``).
+
+    The system's matrix is :math:`(D - M^T M) / n + \mathrm{diag}(l2)` with
+    :math:`M_{i,(jk)} = \sqrt{s_i} x_{ij} h_{ik}` (one symmetric rank-``n`` product) and
+    :math:`D` block diagonal over the classes, :math:`D_k = X_{S_k}^T \mathrm{diag}(s
+    h_k) X_{S_k}` (the entries are ordered by class for it); it is factored by Cholesky
+    after ``1e-11`` times its mean diagonal is added to the diagonal (the singular
+    directions, see the module docstring).
+    """
+    n, K = h.shape
+    f = columns.shape[1]
+    if intercept:  # the column of ones, feature f
+        columns = np.hstack([columns, np.ones((n, 1))])
+        features = np.append(features, np.full(K, f))
+        classes = np.append(classes, np.arange(K))
+    if classes.shape[0] == 0:
+        return None
+    # the entries sorted by class: each D_k is a contiguous diagonal block
+    order = np.argsort(classes, kind="stable")
+    bounds = np.searchsorted(classes[order], np.arange(K + 1))
+    # in the buffers of ``work`` (from one call to the next): fresh (n, q) temporaries
+    # cost their page faults, more than the products on them
+    q = order.shape[0]
+    # rows of the transposes: contiguous copies
+    C = _buffer(work, "C", (n, q))
+    np.take(np.asfortranarray(columns).T, features[order], axis=0, out=C.T, mode="clip")
+    M = _buffer(work, "M", (n, q))
+    np.take(np.asfortranarray(h).T, classes[order], axis=0, out=M.T, mode="clip")
+    M *= C
+    Cw = C
+    if sw.shape[0]:
+        root = np.sqrt(sw)[:, None]
+        M *= root
+        Cw = C * root
+    hess = _buffer(work, "hess", (q, q), exact=True)
+    hess = blas.dsyrk(-1.0, M, beta=0.0, c=hess, trans=1, overwrite_c=1)  # upper: -M^T M
+    for k in range(K):  # D_k = (sqrt(s) X_Sk)^T (sqrt(s) h_k X_Sk): M's columns of class k
+        e = slice(bounds[k], bounds[k + 1])
+        hess[e, e] += Cw[:, e].T @ M[:, e]
+    del M, Cw
+    hess /= n
+    diag = np.diag_indices_from(hess)
+    scale = max(float(np.mean(hess[diag])), 0.0)
+    hess[diag] += l2_diag[order] + _RIDGE * scale
+    # the exact null directions (a column's K entries, unpenalized by L2): their
+    # gradient is 0 up to rounding, so a rank-one term keeps the step along them at
+    # rounding instead of rounding over the ridge
+    sorted_features = features[order]
+    counts = np.bincount(features, minlength=f + 1)
+    unpenalized = np.bincount(features, weights=l2_diag != 0.0, minlength=f + 1) == 0
+    for j in np.flatnonzero((counts == K) & unpenalized):
+        g = np.flatnonzero(sorted_features == j)
+        hess[np.ix_(g, g)] += scale
+    try:
+        factor = cho_factor(hess, lower=False, overwrite_a=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return None
+    return SupportSystem(C, order, bounds, factor)
+
+
+def _buffer(work, name, shape, exact=False):
+    """A Fortran-ordered float64 array of ``shape`` in the buffer ``name`` of ``work`` (a
+    dict; None: a new array), grown when too small; its leading columns when larger
+    (contiguous), unless ``exact``. New buffers are zeros; a reused one holds what was
+    written to it last (finite)."""
+    if work is None:
+        return np.zeros(shape, order="F")
+    buf = work.get(name)
+    if buf is None or buf.shape[0] != shape[0] or buf.shape[1] < shape[1] or \
+            (exact and buf.shape[1] != shape[1]):
+        # zeros: the system's lower triangle is never written (BLAS writes the upper)
+        buf = work[name] = np.zeros(shape, order="F")
+    return buf[:, :shape[1]]
+
+
+def support_step(system, rhs):
+    """The step :math:`\\delta` solving ``system`` (:func:`support_system`) for the
+    gradient ``rhs`` of the model at its center on the support (penalty included; the
+    entries in the support's order), and the prediction change ``v`` it makes, shape
+    (n, K)."""
+    C, order, bounds, factor = system
+    K = bounds.shape[0] - 1
+    step = -cho_solve(factor, rhs[order], check_finite=False)
+    v = np.zeros((C.shape[0], K), order="F")
+    for k in range(K):
+        e = slice(bounds[k], bounds[k + 1])
+        v[:, k] = C[:, e] @ step[e]
+    delta = np.empty_like(step)
+    delta[order] = step
+    return delta, v
