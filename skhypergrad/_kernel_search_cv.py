@@ -159,6 +159,11 @@ def _regression_loss(criterion, k, lam, gradient=True):
     return loss, grad, -loss
 
 
+def _krr_loss(criterion, k, lam, gradient=True):
+    loss, grad = criterion.fold(k, lam, gradient)
+    return loss, grad, -loss
+
+
 def _svc_loss(criterion, k, lam, gradient=True):
     return criterion.fold(k, lam, gradient)
 
@@ -204,7 +209,7 @@ def _adapters():
         KernelRidge: KernelAdapter(
             names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
             classifier=False, spec=_named_spec, search=_krr_search,
-            fold_loss=_regression_loss, model=_krr_model, weights=True, positive=False,
+            fold_loss=_krr_loss, model=_krr_model, weights=True, positive=False,
             smooth=True),
         SVC: KernelAdapter(
             names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),

@@ -33,12 +33,15 @@ factorization. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-
 
 
 import numpy as np
+from numpy.linalg import LinAlgError
+from scipy.linalg import cho_factor, cho_solve
 from sklearn.base import RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
+from ._kernel_search import (AdaptiveScan, Evaluation, best_entry, kernel_folds,
+                             kernel_search)
 from ._threads import search_blas_limits
 from .dual import KernelRidgeMap
 from .hypergrad import get_engine
@@ -51,6 +54,15 @@ __all__ = ["KernelRidgeCriterion", "KernelRidgeHyperGrad", "search_kernel_ridge"
 #: the mean diagonal of the kernel
 _GAMMA_FACTORS = 10.0 ** np.arange(-3, 3)
 _ALPHA_FACTORS = 10.0 ** np.arange(-6, 2)
+#: Cholesky factorizations per fold and width after which the eigendecomposition (which
+#: serves every further alpha in O(n^2)) is computed instead: LAPACK's symmetric
+#: eigensolver costs about 14 Cholesky factorizations at n = 1,600
+_EIG_AFTER = 8
+#: where each row of the scan starts, as a factor of the mean diagonal of the kernel
+_ALPHA_START = 1e-3
+#: the descent also stops after this many evaluations in a row that do not lower the
+#: loss by this much (relative)
+_STALL = (3, 1e-3)
 #: bounds of the descent, as factors of the same scales
 _GAMMA_RANGE = (1e-4, 1e3)
 _ALPHA_RANGE = (1e-8, 1e3)
@@ -64,12 +76,17 @@ def default_gamma(X):
 
 
 class _Fold:
-    r"""One fold's pair data, targets, and the eigendecomposition at the last gamma.
+    r"""One fold's pair data, targets, and the kernels and factorizations at the last gamma.
 
     With training weights :math:`w` (``KernelRidge``'s ``sample_weight``:
     :math:`c = S (S K S + \alpha I)^{-1} S y`, :math:`S = \mathrm{diag}\sqrt w`), the
     fold is the unweighted problem of kernel :math:`S K S`, targets :math:`S y` and
     held-out kernel :math:`K_{VT} S`, whose solution :math:`c'` gives :math:`c = S c'`.
+
+    :meth:`solver` solves with :math:`K + \alpha I` by a Cholesky factorization per
+    ``alpha``, until :data:`_EIG_AFTER` of them at the same ``gamma``; from then on by
+    the eigendecomposition of :math:`K`, computed once and kept for every further
+    ``alpha`` at that ``gamma``.
     """
 
     def __init__(self, spec, data):
@@ -83,21 +100,50 @@ class _Fold:
                               else data.X_train)
         self._gamma = None
 
-    def at(self, gamma):
-        """``(K, dK, Kv, dKv, evals, evecs)`` at ``gamma`` (kept for the next call)."""
+    def _weighted(self, K, Kv):
+        if self.sw is None or K is None:
+            return K, Kv
+        return self.sw[:, None] * K * self.sw, Kv * self.sw
+
+    def kernels(self, gamma, derivative=False):
+        """``(K, Kv, dK, dKv)`` at ``gamma`` (kept for the next call; the derivatives are
+        None unless ``derivative``, or for a kernel without a width)."""
         if self._gamma != gamma:
-            K, dK = self.train.kernel(gamma, derivative=True)
-            Kv, dKv = self.test.kernel(gamma, derivative=True)
-            if self.sw is not None:
-                sw = self.sw
-                K = sw[:, None] * K * sw
-                dK = None if dK is None else sw[:, None] * dK * sw
-                Kv = Kv * sw
-                dKv = None if dKv is None else dKv * sw
-            evals, evecs = np.linalg.eigh(K)
-            self._cache = (K, dK, Kv, dKv, np.maximum(evals, 0.0), evecs)
+            self._K = self._dK = self._eig = None
+            self._n_factor = 0
             self._gamma = gamma
-        return self._cache
+        if self._K is None or (derivative and self._dK is None):
+            K, dK = self.train.kernel(gamma, derivative)
+            Kv, dKv = self.test.kernel(gamma, derivative)
+            self._K = self._weighted(K, Kv)
+            if derivative:
+                self._dK = self._weighted(dK, dKv)
+        return self._K + (self._dK or (None, None))
+
+    def eig(self, gamma):
+        """``(evals, evecs)`` of the training kernel at ``gamma`` (eigenvalues clipped at
+        0), kept for the next calls at the same gamma."""
+        K = self.kernels(gamma)[0]
+        if self._eig is None:
+            evals, evecs = np.linalg.eigh(K)
+            self._eig = (np.maximum(evals, 0.0), evecs)
+        return self._eig
+
+    def solver(self, gamma, alpha):
+        r"""``b -> (K + \alpha I)^{-1} b`` at ``gamma`` (see the class docstring)."""
+        K = self.kernels(gamma)[0]
+        if self._eig is None and self._n_factor < _EIG_AFTER:
+            self._n_factor += 1
+            A = K.copy()
+            A[np.diag_indices_from(A)] += alpha
+            try:
+                factor = cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+            except LinAlgError:   # K has eigenvalues below -alpha (rounding): clip them
+                pass
+            else:
+                return lambda b: cho_solve(factor, b, check_finite=False)
+        evals, U = self.eig(gamma)
+        return lambda b: U @ ((U.T @ b) / (evals + alpha))
 
 
 class KernelRidgeCriterion:
@@ -111,7 +157,7 @@ class KernelRidgeCriterion:
         ``w_train`` weigh the training losses (``KernelRidge``'s ``sample_weight``), their
         ``w_test`` the held-out squared errors.
     hypergradient : str or BaseEngine, default="eig"
-        "eig" (the eigendecomposition, see the module docstring) or an engine of
+        "eig" (direct solves, see the module docstring) or an engine of
         :mod:`skhypergrad.hypergrad` run on :class:`~skhypergrad.dual.KernelRidgeMap`.
 
     Notes
@@ -129,20 +175,28 @@ class KernelRidgeCriterion:
     def n_hyper(self):
         return 2 if self.spec.has_gamma else 1
 
-    def fold(self, k, lam):
-        """``(loss, grad)`` of fold ``k`` at ``lam``."""
+    def fold(self, k, lam, gradient=True):
+        """``(loss, grad)`` of fold ``k`` at ``lam`` (``grad`` None without
+        ``gradient``)."""
         lam = np.asarray(lam, dtype=np.float64)
         alpha = float(lam[0])
         gamma = float(lam[1]) if self.spec.has_gamma else 0.0
         f = self.folds[k]
-        K, dK, Kv, dKv, evals, U = f.at(gamma)
-        c = U @ ((U.T @ f.y_train) / (evals + alpha))
+        K, Kv, dK, dKv = f.kernels(gamma, derivative=gradient)
+        if self.engine is None:
+            solve = f.solver(gamma, alpha)
+        else:
+            evals, U = f.eig(gamma)
+            solve = lambda b: U @ ((U.T @ b) / (evals + alpha))  # noqa: E731
+        c = solve(f.y_train)
         r = Kv @ c - f.y_test
         loss = float(f.v @ (r * r))
+        if not gradient:
+            return loss, None
         gr = 2.0 * f.v * r
         gc = Kv.T @ gr
         if self.engine is None:
-            v = U @ ((U.T @ gc) / (evals + alpha))
+            v = solve(gc)
             grad = [-float(c @ v)]
             if dK is not None:
                 grad.append(-float((dK @ c) @ v))
@@ -157,16 +211,25 @@ class KernelRidgeCriterion:
     def solution(self, k, lam):
         """``dual_coef_`` of fold ``k`` at ``lam`` (``KernelRidge``'s, weights included)."""
         f = self.folds[k]
-        _, _, _, _, evals, U = f.at(float(lam[1]) if self.spec.has_gamma else 0.0)
-        c = U @ ((U.T @ f.y_train) / (evals + float(lam[0])))
+        c = f.solver(float(lam[1]) if self.spec.has_gamma else 0.0,
+                     float(lam[0]))(f.y_train)
         return c if f.sw is None else f.sw * c
 
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
         negated losses)."""
-        out = [self.fold(k, lam) for k in range(len(self.folds))]
+        return self._evaluate(lam, True)
+
+    def value(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
+        gradient (nan)."""
+        return self._evaluate(lam, False)
+
+    def _evaluate(self, lam, gradient):
+        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
         losses = np.array([o[0] for o in out])
-        grad = np.mean([o[1] for o in out], axis=0)
+        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
+            np.full(len(lam), np.nan)
         return Evaluation(float(losses.mean()), grad, losses, -losses)
 
 
@@ -189,6 +252,15 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
                         tol=1e-4, callback=None, criterion=None):
     """Scan then descend the cross-validated squared error of kernel ridge.
 
+    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`, value only) walks
+    ``alpha`` over :data:`_ALPHA_FACTORS` times the mean diagonal of the kernel, from
+    :data:`_ALPHA_START` times it, each row to its lowest loss (to 0.1%), the rows of ``gamma``
+    (:data:`_GAMMA_FACTORS` times scikit-learn's ``"scale"`` width) starting from the
+    previous row's best ``alpha`` and added away from the ``"scale"`` width while they
+    improve. The descent (L-BFGS-B by default) starts from its lowest loss and stops,
+    besides the optimizer's own rule, after 3 evaluations in a row that do not lower the
+    loss by 0.1%.
+
     Parameters
     ----------
     spec : KernelSpec
@@ -200,8 +272,9 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     tol : float, default=1e-4
     callback : callable, default=None
     criterion : callable, default=None
-        ``KernelRidgeCriterion -> (lam -> Evaluation)``: what is searched, built on the
-        folds' criterion (the criterion itself when None).
+        ``KernelRidgeCriterion -> evaluate``: what is searched, built on the folds'
+        criterion, with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
+        with and without the gradient); the criterion itself when None.
 
     Returns
     -------
@@ -218,14 +291,15 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     evaluate = KernelRidgeCriterion(spec, folds, hypergradient)
     if criterion is not None:
         evaluate = criterion(evaluate)
-    axes = [a * _ALPHA_FACTORS] + ([] if g is None else [g * _GAMMA_FACTORS])
     lo = [a * _ALPHA_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [a * _ALPHA_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
-    # gamma varies slowest: one eigendecomposition per fold and gamma
-    grid = log_grid(axes[::-1])[:, ::-1]
-    return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train)
-
+    start = int(np.argmin(np.abs(_ALPHA_FACTORS - _ALPHA_START)))
+    scan = AdaptiveScan(a * _ALPHA_FACTORS, None if g is None else g * _GAMMA_FACTORS,
+                        int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))), start, follow=True,
+                        rtol=_STALL[1])
+    return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
+                         max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
+                         start="loss", stall=_STALL)
 
 
 class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
@@ -310,7 +384,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         self.tol = tol
 
     def fit(self, X, y, sample_weight=None):
-        """Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
+        r"""Tune ``alpha`` (and ``gamma``) by cross-validation, then refit on all the data.
 
         Parameters
         ----------
