@@ -159,7 +159,8 @@ def _regression_loss(criterion, k, lam, gradient=True):
     return loss, grad, -loss
 
 
-def _krr_loss(criterion, k, lam, gradient=True):
+def _regression_value_loss(criterion, k, lam, gradient=True):
+    """A fold's loss of a criterion with value-only evaluations (no gradient)."""
     loss, grad = criterion.fold(k, lam, gradient)
     return loss, grad, -loss
 
@@ -209,7 +210,7 @@ def _adapters():
         KernelRidge: KernelAdapter(
             names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
             classifier=False, spec=_named_spec, search=_krr_search,
-            fold_loss=_krr_loss, model=_krr_model, weights=True, positive=False,
+            fold_loss=_regression_value_loss, model=_krr_model, weights=True, positive=False,
             smooth=True),
         SVC: KernelAdapter(
             names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
@@ -219,7 +220,7 @@ def _adapters():
             names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma
             else ("C", "epsilon"),
             classifier=False, spec=_named_spec, search=_svr_search,
-            fold_loss=_regression_loss, model=_svr_model, weights=True, positive=True,
+            fold_loss=_regression_value_loss, model=_svr_model, weights=True, positive=True,
             smooth=True),
         LinearSVR: KernelAdapter(
             names=lambda spec: ("C", "epsilon"), classifier=False, spec=_linear_svr_spec,
