@@ -155,12 +155,8 @@ def _optimizer(optimizer):
 
 # -- a fold's loss and model -----------------------------------------------------------
 def _regression_loss(criterion, k, lam, gradient=True):
-    loss, grad = criterion.fold(k, lam)
-    return loss, grad, -loss
-
-
-def _regression_value_loss(criterion, k, lam, gradient=True):
-    """A fold's loss of a criterion with value-only evaluations (no gradient)."""
+    """A fold's loss, its gradient (None without ``gradient``) and score (the negated
+    loss)."""
     loss, grad = criterion.fold(k, lam, gradient)
     return loss, grad, -loss
 
@@ -210,7 +206,7 @@ def _adapters():
         KernelRidge: KernelAdapter(
             names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
             classifier=False, spec=_named_spec, search=_krr_search,
-            fold_loss=_regression_value_loss, model=_krr_model, weights=True, positive=False,
+            fold_loss=_regression_loss, model=_krr_model, weights=True, positive=False,
             smooth=True),
         SVC: KernelAdapter(
             names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
@@ -220,7 +216,7 @@ def _adapters():
             names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma
             else ("C", "epsilon"),
             classifier=False, spec=_named_spec, search=_svr_search,
-            fold_loss=_regression_value_loss, model=_svr_model, weights=True, positive=True,
+            fold_loss=_regression_loss, model=_svr_model, weights=True, positive=True,
             smooth=True),
         LinearSVR: KernelAdapter(
             names=lambda spec: ("C", "epsilon"), classifier=False, spec=_linear_svr_spec,
