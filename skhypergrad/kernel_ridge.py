@@ -22,11 +22,13 @@ The second term of :math:`\partial_\gamma E` is the validation kernel's own depe
 :math:`\gamma`, added to what an engine returns (:math:`B^T v` of
 :class:`~skhypergrad.dual.KernelRidgeMap`).
 
-**Fast path** (``hypergradient="eig"``, the default): the eigendecomposition
-:math:`K_{TT} = U \Lambda U^T` of each training fold, computed once per
-:math:`\gamma` and kept, gives :math:`c` and :math:`v` at any :math:`\alpha` in
-:math:`O(n^2)`; a change of :math:`\alpha` alone (the scan's inner loop) costs no
-factorization. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-fp"``,
+**Fast path** (``hypergradient="eig"``, the default): direct solves with
+:math:`K_{TT} + \alpha I` give :math:`c` and :math:`v` exactly. Each training fold
+factorizes it by Cholesky at each point (:math:`n^3/3` flops), up to
+:data:`_EIG_AFTER` values of :math:`\alpha` at one :math:`\gamma`; from then on
+the eigendecomposition :math:`K_{TT} = U \Lambda U^T`, computed once per
+:math:`\gamma` and kept (about 14 Cholesky factorizations' cost), gives them at any
+further :math:`\alpha` in :math:`O(n^2)`. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-fp"``,
 ``"itd"``, ...) computes the same gradient through the map.
 """
 
@@ -307,15 +309,15 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
 
     Minimizes the K-fold cross-validated mean squared error of
     :class:`~sklearn.kernel_ridge.KernelRidge` over :math:`\log\alpha` and
-    :math:`\log\gamma`: a scan of a coarse grid (``alpha`` over 1e-6 to 10 times the
-    mean diagonal of the kernel, ``gamma`` over 1e-3 to 100 times scikit-learn's
-    ``"scale"`` width :math:`1 / (p\,\mathrm{Var}(X))`), then L-BFGS-B from its
-    best point, the gradient from implicit differentiation of the dual solution
+    :math:`\log\gamma`: an adaptive scan of a coarse grid (``alpha`` over 1e-6 to 10
+    times the mean diagonal of the kernel, ``gamma`` over 1e-3 to 100 times
+    scikit-learn's ``"scale"`` width :math:`1 / (p\,\mathrm{Var}(X))`; see
+    :func:`search_kernel_ridge`), then L-BFGS-B from its best point, the gradient from implicit differentiation of the dual solution
     (:mod:`skhypergrad.kernel_ridge`). It then refits on all the data: ``dual_coef_``
     are those of ``KernelRidge(alpha=alpha_, kernel=kernel, gamma=gamma_)``.
 
     **Memory**: each fold keeps dense matrices of its training rows (the kernel, its
-    derivative, the eigenvectors, the pair data): about ``32 n^2`` bytes per fold for
+    derivative, its factorization, the pair data): about ``32 n^2`` bytes per fold for
     ``n`` training rows. A fit that would take more than half of the available memory is
     refused with a ``MemoryError`` (:func:`~skhypergrad.kernels.check_kernel_memory`).
     Sparse ``X`` is not supported (a ``TypeError``).
@@ -333,8 +335,9 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     cv : int or cross-validation generator, default=5
         Folds (scikit-learn's ``cv``).
     hypergradient : {"eig"} or engine name or BaseEngine, default="eig"
-        How the hypergradient is computed: "eig" (eigendecomposition per fold and
-        width), or an engine of :mod:`skhypergrad.hypergrad` ("aid-cg", "aid-fp", "itd",
+        How the hypergradient is computed: "eig" (direct solves: Cholesky
+        factorizations, or the eigendecomposition per fold and width; see
+        :mod:`skhypergrad.kernel_ridge`), or an engine of :mod:`skhypergrad.hypergrad` ("aid-cg", "aid-fp", "itd",
         "itd-reverse").
     max_iter : int, default=30
         Steps of the descent after the scan (0: the scan alone).
