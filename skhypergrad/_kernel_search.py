@@ -116,7 +116,8 @@ class AdaptiveScan:
     A row walks ``axis`` up from its start index and ends after the first point whose
     loss is above the previous one's, or equal to it (within ``rtol``, relative) once the
     loss has decreased (the cross-validated loss of one width is, in practice, unimodal
-    along ``axis``; equal losses: the solution no longer moves). When that walk lowers no loss below the
+    along ``axis``; equal losses: the solution no longer moves). When that walk lowers
+    no loss below the
     start's, the row then walks down from the start on the same rule. The first row is
     that of ``widths[centre]``; then the rows go up ``widths`` from it while the lowest
     loss of a row improves on the previous row's, then down from it on the same rule.

@@ -28,7 +28,8 @@ factorizes it by Cholesky at each point (:math:`n^3/3` flops), up to
 :data:`_EIG_AFTER` values of :math:`\alpha` at one :math:`\gamma`; from then on
 the eigendecomposition :math:`K_{TT} = U \Lambda U^T`, computed once per
 :math:`\gamma` and kept (about 14 Cholesky factorizations' cost), gives them at any
-further :math:`\alpha` in :math:`O(n^2)`. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-fp"``,
+further :math:`\alpha` in :math:`O(n^2)`. Any engine of :mod:`skhypergrad.hypergrad`
+(``"aid-cg"``, ``"aid-fp"``,
 ``"itd"``, ...) computes the same gradient through the map.
 """
 
@@ -312,7 +313,8 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     :math:`\log\gamma`: an adaptive scan of a coarse grid (``alpha`` over 1e-6 to 10
     times the mean diagonal of the kernel, ``gamma`` over 1e-3 to 100 times
     scikit-learn's ``"scale"`` width :math:`1 / (p\,\mathrm{Var}(X))`; see
-    :func:`search_kernel_ridge`), then L-BFGS-B from its best point, the gradient from implicit differentiation of the dual solution
+    :func:`search_kernel_ridge`), then L-BFGS-B from its best point, the gradient from
+    implicit differentiation of the dual solution
     (:mod:`skhypergrad.kernel_ridge`). It then refits on all the data: ``dual_coef_``
     are those of ``KernelRidge(alpha=alpha_, kernel=kernel, gamma=gamma_)``.
 
@@ -337,7 +339,8 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     hypergradient : {"eig"} or engine name or BaseEngine, default="eig"
         How the hypergradient is computed: "eig" (direct solves: Cholesky
         factorizations, or the eigendecomposition per fold and width; see
-        :mod:`skhypergrad.kernel_ridge`), or an engine of :mod:`skhypergrad.hypergrad` ("aid-cg", "aid-fp", "itd",
+        :mod:`skhypergrad.kernel_ridge`), or an engine of :mod:`skhypergrad.hypergrad`
+        ("aid-cg", "aid-fp", "itd",
         "itd-reverse").
     max_iter : int, default=30
         Steps of the descent after the scan (0: the scan alone).

@@ -59,8 +59,6 @@ _C_FACTORS = 10.0 ** np.arange(-2, 4.1, 0.5)
 _C_START = 10.0
 _EPS_FACTORS = np.array([0.001, 0.01, 0.05, 0.1, 0.3, 0.6])
 _EPS_CENTRE = 0.1
-#: tolerance of the scan's solutions (see :func:`linear_svr_dual`)
-_VALUE_TOL = 1e-4
 #: the descent also stops after this many evaluations in a row that do not lower the
 #: loss by this much (relative)
 _STALL = (3, 1e-3)
@@ -347,9 +345,7 @@ class LinearSVRCriterion:
     intercept_scaling : float or None
         Value of liblinear's intercept column (None: no intercept).
     tol : float, default=1e-12
-        Of :func:`linear_svr_dual`, where the gradient is computed.
-    value_tol : float, default=None
-        Of :func:`linear_svr_dual`, where it is not (:meth:`value`); ``tol`` when None.
+        Of :func:`linear_svr_dual`.
 
     Notes
     -----
@@ -357,22 +353,20 @@ class LinearSVRCriterion:
     nearest point evaluated before (in :math:`\log\lambda`).
     """
 
-    def __init__(self, folds, squared, intercept_scaling, tol=1e-12, value_tol=None):
+    def __init__(self, folds, squared, intercept_scaling, tol=1e-12):
         self.folds = [_Fold(f, intercept_scaling) for f in folds]
         self.squared = squared
         self.tol = tol
-        self.value_tol = tol if value_tol is None else value_tol
 
-    def solution(self, k, lam, gradient=True):
+    def solution(self, k, lam):
         """``(beta, w)`` of fold ``k`` at ``lam`` (kept as the fold's ``beta`` and
-        ``coef``), to ``tol`` (``value_tol`` without ``gradient``)."""
+        ``coef``)."""
         lam = np.asarray(lam, dtype=np.float64)
         C, eps = float(lam[0]), float(lam[1])
         f = self.folds[k]
         theta = np.log(lam)
         beta, w = linear_svr_dual(f.Xa, f.y_train, C * f.w, eps, self.squared,
-                                  f.warm_start(theta, C),
-                                  self.tol if gradient else self.value_tol)
+                                  f.warm_start(theta, C), self.tol)
         f.beta, f.coef = beta, w
         f.solutions.append((theta, C, beta))
         return beta, w
@@ -382,7 +376,7 @@ class LinearSVRCriterion:
         ``gradient``)."""
         C = float(lam[0])
         f = self.folds[k]
-        beta, w = self.solution(k, lam, gradient)
+        beta, w = self.solution(k, lam)
         r = f.Xv @ w - f.y_test
         if not gradient:
             return float(f.v @ (r * r)), None
@@ -424,7 +418,7 @@ class LinearSVRCriterion:
 
     def value(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
-        gradient (nan), solved to ``value_tol``."""
+        gradient (nan)."""
         return self._evaluate(lam, False)
 
     def _evaluate(self, lam, gradient):
@@ -471,7 +465,7 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     Xa = augment(folds[0].X_train, intercept_scaling)
     c0 = 1.0 / (Xa.shape[0] * max(float(np.mean(np.einsum("ij,ij->i", Xa, Xa))), 1e-12))
     scale = float(np.std(folds[0].y_train)) or 1.0
-    evaluate = LinearSVRCriterion(folds, squared, intercept_scaling, value_tol=_VALUE_TOL)
+    evaluate = LinearSVRCriterion(folds, squared, intercept_scaling)
     if criterion is not None:
         evaluate = criterion(evaluate)
     scan = AdaptiveScan(c0 * _C_FACTORS, scale * _EPS_FACTORS,

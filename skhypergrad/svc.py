@@ -385,7 +385,8 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
                polish=POLISH_EVALS, criterion=None):
     """Scan, descend the cross-validated surrogate loss of SVC, then refine by accuracy.
 
-    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`: rows of a coarse grid, ``C`` in :data:`_C_FACTORS` by
+    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`: rows of a coarse grid,
+    ``C`` in :data:`_C_FACTORS` by
     :data:`_GAMMA_FACTORS` times scikit-learn's ``"scale"`` width, each row cut past its
     lowest loss, rows added away from the ``"scale"`` width while they improve)
     evaluates the loss and the accuracy only; the descent (with the hypergradient)
