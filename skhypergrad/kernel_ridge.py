@@ -101,6 +101,7 @@ class _Fold:
         self.train = pair_data(spec, data.X_train)
         self.test = pair_data(spec, data.X_test, None if spec.kernel == "precomputed"
                               else data.X_train)
+        self.last = (None, None, None)  # alpha, gamma and solution of the last evaluation
         self._gamma = None
 
     def _weighted(self, K, Kv):
@@ -192,6 +193,7 @@ class KernelRidgeCriterion:
             evals, U = f.eig(gamma)
             solve = lambda b: U @ ((U.T @ b) / (evals + alpha))  # noqa: E731
         c = solve(f.y_train)
+        f.last = (alpha, gamma, c)
         r = Kv @ c - f.y_test
         loss = float(f.v @ (r * r))
         if not gradient:
@@ -212,10 +214,12 @@ class KernelRidgeCriterion:
         return loss, grad
 
     def solution(self, k, lam):
-        """``dual_coef_`` of fold ``k`` at ``lam`` (``KernelRidge``'s, weights included)."""
+        """``dual_coef_`` of fold ``k`` at ``lam`` (``KernelRidge``'s, weights included;
+        that of the fold's last evaluation when at ``lam``)."""
         f = self.folds[k]
-        c = f.solver(float(lam[1]) if self.spec.has_gamma else 0.0,
-                     float(lam[0]))(f.y_train)
+        alpha, gamma = float(lam[0]), float(lam[1]) if self.spec.has_gamma else 0.0
+        c = f.last[2] if f.last[:2] == (alpha, gamma) else \
+            f.solver(gamma, alpha)(f.y_train)
         return c if f.sw is None else f.sw * c
 
     def __call__(self, lam):
