@@ -67,8 +67,8 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
     r"""``(beta, b)`` of scikit-learn's ``SVR`` on the kernel ``K`` (module docstring).
 
     SMO (:func:`~skhypergrad.svm.smo` on libsvm's 2n-variable form, the two
-    coefficients of a sample sharing its kernel row) runs to the KKT violation
-    :data:`_SMO_TOLS` in turn, each followed by the active-set solve
+    coefficients of a sample sharing its kernel row) runs to each KKT violation of
+    :data:`_SMO_TOLS` above ``tol`` in turn, each followed by the active-set solve
     (:func:`_active_set_solution`: the free coefficients and the intercept from the
     equalities of the KKT conditions on the sets SMO found), accepted when its KKT
     violation is below ``tol``; SMO runs to ``tol`` when none is.
