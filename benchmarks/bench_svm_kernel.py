@@ -3,7 +3,7 @@
 RBF ``SVC`` on breast cancer (scaled) and on synthetic classification problems of ``n``
 rows; ``KernelRidge(kernel="rbf")``, ``SVR()`` (RBF; its grid: ``C`` x ``gamma`` at
 ``epsilon = 0.1 std(y)``, the search also tunes ``epsilon``) and ``LinearSVR`` (both
-losses; ``C`` x ``epsilon``) on synthetic regression problems. For each: wall
+losses; ``C`` x ``epsilon``) on synthetic regression problems. For each: CPU
 time (one BLAS thread), cross-validated score (accuracy, or MSE) on the same 5 folds,
 the ratio of the grid's time to the search's (regressors), and for the SVC the smooth
 held-out loss (the search's surrogate,
@@ -42,11 +42,11 @@ from skhypergrad.svc import SVCCriterion
 
 
 def _timed(search, X, y):
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         search.fit(X, y)
-    return time.perf_counter() - t0, search
+    return time.process_time() - t0, search
 
 
 def _grid(axes, stride):

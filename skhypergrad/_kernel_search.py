@@ -22,8 +22,8 @@ import numpy as np
 from ._threads import search_blas_limits
 from .optimizers import minimize
 
-__all__ = ["Evaluation", "FoldData", "kernel_folds", "kernel_search", "log_grid",
-           "best_entry"]
+__all__ = ["AdaptiveScan", "Evaluation", "FoldData", "kernel_folds", "kernel_search",
+           "log_grid", "best_entry"]
 
 
 class FoldData(NamedTuple):
@@ -108,6 +108,92 @@ class Evaluation(NamedTuple):
 def log_grid(axes):
     """Every combination of the 1d arrays ``axes`` (one per hyperparameter), as rows."""
     return np.array(list(itertools.product(*axes)), dtype=np.float64)
+
+
+class AdaptiveScan:
+    r"""An adaptive scan of the grid ``axis`` x ``widths``, one row (one width) at a time.
+
+    A row walks ``axis`` up from its start index and ends after the first point whose
+    loss is above the previous one's, or equal to it (within ``rtol``, relative) once the
+    loss has decreased (the cross-validated loss of one width is, in practice, unimodal
+    along ``axis``; equal losses: the solution no longer moves). When that walk lowers
+    no loss below the
+    start's, the row then walks down from the start on the same rule. The first row is
+    that of ``widths[centre]``; then the rows go up ``widths`` from it while the lowest
+    loss of a row improves on the previous row's, then down from it on the same rule.
+    Each row starts at index ``start`` of ``axis``, or, with ``follow``, at the index of
+    the previous row's lowest loss (the first row's, for the rows below the centre).
+
+    Parameters
+    ----------
+    axis : ndarray
+        The first hyperparameter's values.
+    widths : ndarray or None
+        Increasing kernel widths; None for a kernel without a width (one row).
+    centre : int, default=0
+        Index of the first row's width.
+    start : int, default=0
+        Index of ``axis`` where the first row (every row without ``follow``) starts.
+    follow : bool, default=False
+    rtol : float, default=1e-12
+        Relative difference under which two losses count as equal.
+
+    Notes
+    -----
+    Called with the search's history, it returns the next point, or None at the end.
+    """
+
+    def __init__(self, axis, widths=None, centre=0, start=0, follow=False, rtol=1e-12):
+        self.axis = np.asarray(axis, dtype=np.float64)
+        self.rtol = rtol
+        self.widths = widths
+        self.centre = centre
+        self.start = start
+        self.follow = follow
+        self._history = None
+        self._points = self._all()
+
+    def __call__(self, history):
+        self._history = history
+        return next(self._points, None)
+
+    def _walk(self, width, indices, losses, last=None):
+        first = best = last
+        for j in indices:
+            yield np.array([self.axis[j]] if width is None else [self.axis[j], width])
+            loss = losses[j] = self._history[-1]["value"]
+            if last is None:
+                first = last = best = loss
+                continue
+            flat = abs(loss - last) <= self.rtol * abs(last)
+            if (loss > last and not flat) or (flat and best < first):
+                break
+            best = min(best, loss)
+            last = loss
+
+    def _row(self, width, start):
+        """Yields the row's points; returns its lowest loss and the index of it."""
+        losses = {}
+        yield from self._walk(width, range(start, self.axis.shape[0]), losses)
+        if start > 0 and min(losses.values()) >= losses[start]:
+            yield from self._walk(width, range(start - 1, -1, -1), losses, losses[start])
+        j = min(losses, key=losses.__getitem__)
+        return losses[j], j
+
+    def _all(self):
+        if self.widths is None:
+            yield from self._row(None, self.start)
+            return
+        middle, at = yield from self._row(self.widths[self.centre], self.start)
+        for rows in (range(self.centre + 1, self.widths.shape[0]),
+                     range(self.centre - 1, -1, -1)):
+            previous, j = middle, at
+            for k in rows:
+                best, found = yield from self._row(self.widths[k],
+                                                   j if self.follow else self.start)
+                if best >= previous:
+                    break
+                previous, j = best, found
 
 
 def best_entry(history):

@@ -157,7 +157,9 @@ def _optimizer(optimizer):
 
 # -- a fold's loss and model -----------------------------------------------------------
 def _regression_loss(criterion, k, lam, gradient=True):
-    loss, grad = criterion.fold(k, lam)
+    """A fold's loss, its gradient (None without ``gradient``) and score (the negated
+    loss)."""
+    loss, grad = criterion.fold(k, lam, gradient)
     return loss, grad, -loss
 
 

@@ -22,23 +22,29 @@ The second term of :math:`\partial_\gamma E` is the validation kernel's own depe
 :math:`\gamma`, added to what an engine returns (:math:`B^T v` of
 :class:`~skhypergrad.dual.KernelRidgeMap`).
 
-**Fast path** (``hypergradient="eig"``, the default): the eigendecomposition
-:math:`K_{TT} = U \Lambda U^T` of each training fold, computed once per
-:math:`\gamma` and kept, gives :math:`c` and :math:`v` at any :math:`\alpha` in
-:math:`O(n^2)`; a change of :math:`\alpha` alone (the scan's inner loop) costs no
-factorization. Any engine of :mod:`skhypergrad.hypergrad` (``"aid-cg"``, ``"aid-fp"``,
+**Fast path** (``hypergradient="eig"``, the default): direct solves with
+:math:`K_{TT} + \alpha I` give :math:`c` and :math:`v` exactly. Each training fold
+factorizes it by Cholesky at each point (:math:`n^3/3` flops), up to
+:data:`_EIG_AFTER` values of :math:`\alpha` at one :math:`\gamma`; from then on
+the eigendecomposition :math:`K_{TT} = U \Lambda U^T`, computed once per
+:math:`\gamma` and kept (about 14 Cholesky factorizations' cost), gives them at any
+further :math:`\alpha` in :math:`O(n^2)`. Any engine of :mod:`skhypergrad.hypergrad`
+(``"aid-cg"``, ``"aid-fp"``,
 ``"itd"``, ...) computes the same gradient through the map.
 """
 
 
 
 import numpy as np
+from numpy.linalg import LinAlgError
+from scipy.linalg import cho_factor, cho_solve
 from sklearn.base import RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
+from ._kernel_search import (AdaptiveScan, Evaluation, best_entry, kernel_folds,
+                             kernel_search)
 from ._threads import search_blas_limits
 from .dual import KernelRidgeMap
 from .hypergrad import get_engine
@@ -51,6 +57,15 @@ __all__ = ["KernelRidgeCriterion", "KernelRidgeHyperGrad", "search_kernel_ridge"
 #: the mean diagonal of the kernel
 _GAMMA_FACTORS = 10.0 ** np.arange(-3, 3)
 _ALPHA_FACTORS = 10.0 ** np.arange(-6, 2)
+#: Cholesky factorizations per fold and width after which the eigendecomposition (which
+#: serves every further alpha in O(n^2)) is computed instead: LAPACK's symmetric
+#: eigensolver costs about 14 Cholesky factorizations at n = 1,600
+_EIG_AFTER = 8
+#: where each row of the scan starts, as a factor of the mean diagonal of the kernel
+_ALPHA_START = 1e-3
+#: the descent also stops after this many evaluations in a row that do not lower the
+#: loss by this much (relative)
+_STALL = (3, 1e-3)
 #: bounds of the descent, as factors of the same scales
 _GAMMA_RANGE = (1e-4, 1e3)
 _ALPHA_RANGE = (1e-8, 1e3)
@@ -64,12 +79,17 @@ def default_gamma(X):
 
 
 class _Fold:
-    r"""One fold's pair data, targets, and the eigendecomposition at the last gamma.
+    r"""One fold's pair data, targets, and the kernels and factorizations at the last gamma.
 
     With training weights :math:`w` (``KernelRidge``'s ``sample_weight``:
     :math:`c = S (S K S + \alpha I)^{-1} S y`, :math:`S = \mathrm{diag}\sqrt w`), the
     fold is the unweighted problem of kernel :math:`S K S`, targets :math:`S y` and
     held-out kernel :math:`K_{VT} S`, whose solution :math:`c'` gives :math:`c = S c'`.
+
+    :meth:`solver` solves with :math:`K + \alpha I` by a Cholesky factorization per
+    ``alpha``, until :data:`_EIG_AFTER` of them at the same ``gamma``; from then on by
+    the eigendecomposition of :math:`K`, computed once and kept for every further
+    ``alpha`` at that ``gamma``.
     """
 
     def __init__(self, spec, data):
@@ -81,23 +101,53 @@ class _Fold:
         self.train = pair_data(spec, data.X_train)
         self.test = pair_data(spec, data.X_test, None if spec.kernel == "precomputed"
                               else data.X_train)
+        self.last = (None, None, None)  # alpha, gamma and solution of the last evaluation
         self._gamma = None
 
-    def at(self, gamma):
-        """``(K, dK, Kv, dKv, evals, evecs)`` at ``gamma`` (kept for the next call)."""
+    def _weighted(self, K, Kv):
+        if self.sw is None or K is None:
+            return K, Kv
+        return self.sw[:, None] * K * self.sw, Kv * self.sw
+
+    def kernels(self, gamma, derivative=False):
+        """``(K, Kv, dK, dKv)`` at ``gamma`` (kept for the next call; the derivatives are
+        None unless ``derivative``, or for a kernel without a width)."""
         if self._gamma != gamma:
-            K, dK = self.train.kernel(gamma, derivative=True)
-            Kv, dKv = self.test.kernel(gamma, derivative=True)
-            if self.sw is not None:
-                sw = self.sw
-                K = sw[:, None] * K * sw
-                dK = None if dK is None else sw[:, None] * dK * sw
-                Kv = Kv * sw
-                dKv = None if dKv is None else dKv * sw
-            evals, evecs = np.linalg.eigh(K)
-            self._cache = (K, dK, Kv, dKv, np.maximum(evals, 0.0), evecs)
+            self._K = self._dK = self._eig = None
+            self._n_factor = 0
             self._gamma = gamma
-        return self._cache
+        if self._K is None or (derivative and self._dK is None):
+            K, dK = self.train.kernel(gamma, derivative)
+            Kv, dKv = self.test.kernel(gamma, derivative)
+            self._K = self._weighted(K, Kv)
+            if derivative:
+                self._dK = self._weighted(dK, dKv)
+        return self._K + (self._dK or (None, None))
+
+    def eig(self, gamma):
+        """``(evals, evecs)`` of the training kernel at ``gamma`` (eigenvalues clipped at
+        0), kept for the next calls at the same gamma."""
+        K = self.kernels(gamma)[0]
+        if self._eig is None:
+            evals, evecs = np.linalg.eigh(K)
+            self._eig = (np.maximum(evals, 0.0), evecs)
+        return self._eig
+
+    def solver(self, gamma, alpha):
+        r"""``b -> (K + \alpha I)^{-1} b`` at ``gamma`` (see the class docstring)."""
+        K = self.kernels(gamma)[0]
+        if self._eig is None and self._n_factor < _EIG_AFTER:
+            self._n_factor += 1
+            A = K.copy()
+            A[np.diag_indices_from(A)] += alpha
+            try:
+                factor = cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
+            except LinAlgError:   # K has eigenvalues below -alpha (rounding): clip them
+                pass
+            else:
+                return lambda b: cho_solve(factor, b, check_finite=False)
+        evals, U = self.eig(gamma)
+        return lambda b: U @ ((U.T @ b) / (evals + alpha))
 
 
 class KernelRidgeCriterion:
@@ -111,7 +161,7 @@ class KernelRidgeCriterion:
         ``w_train`` weigh the training losses (``KernelRidge``'s ``sample_weight``), their
         ``w_test`` the held-out squared errors.
     hypergradient : str or BaseEngine, default="eig"
-        "eig" (the eigendecomposition, see the module docstring) or an engine of
+        "eig" (direct solves, see the module docstring) or an engine of
         :mod:`skhypergrad.hypergrad` run on :class:`~skhypergrad.dual.KernelRidgeMap`.
 
     Notes
@@ -129,20 +179,29 @@ class KernelRidgeCriterion:
     def n_hyper(self):
         return 2 if self.spec.has_gamma else 1
 
-    def fold(self, k, lam):
-        """``(loss, grad)`` of fold ``k`` at ``lam``."""
+    def fold(self, k, lam, gradient=True):
+        """``(loss, grad)`` of fold ``k`` at ``lam`` (``grad`` None without
+        ``gradient``)."""
         lam = np.asarray(lam, dtype=np.float64)
         alpha = float(lam[0])
         gamma = float(lam[1]) if self.spec.has_gamma else 0.0
         f = self.folds[k]
-        K, dK, Kv, dKv, evals, U = f.at(gamma)
-        c = U @ ((U.T @ f.y_train) / (evals + alpha))
+        K, Kv, dK, dKv = f.kernels(gamma, derivative=gradient)
+        if self.engine is None:
+            solve = f.solver(gamma, alpha)
+        else:
+            evals, U = f.eig(gamma)
+            solve = lambda b: U @ ((U.T @ b) / (evals + alpha))  # noqa: E731
+        c = solve(f.y_train)
+        f.last = (alpha, gamma, c)
         r = Kv @ c - f.y_test
         loss = float(f.v @ (r * r))
+        if not gradient:
+            return loss, None
         gr = 2.0 * f.v * r
         gc = Kv.T @ gr
         if self.engine is None:
-            v = U @ ((U.T @ gc) / (evals + alpha))
+            v = solve(gc)
             grad = [-float(c @ v)]
             if dK is not None:
                 grad.append(-float((dK @ c) @ v))
@@ -155,18 +214,29 @@ class KernelRidgeCriterion:
         return loss, grad
 
     def solution(self, k, lam):
-        """``dual_coef_`` of fold ``k`` at ``lam`` (``KernelRidge``'s, weights included)."""
+        """``dual_coef_`` of fold ``k`` at ``lam`` (``KernelRidge``'s, weights included;
+        that of the fold's last evaluation when at ``lam``)."""
         f = self.folds[k]
-        _, _, _, _, evals, U = f.at(float(lam[1]) if self.spec.has_gamma else 0.0)
-        c = U @ ((U.T @ f.y_train) / (evals + float(lam[0])))
+        alpha, gamma = float(lam[0]), float(lam[1]) if self.spec.has_gamma else 0.0
+        c = f.last[2] if f.last[:2] == (alpha, gamma) else \
+            f.solver(gamma, alpha)(f.y_train)
         return c if f.sw is None else f.sw * c
 
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
         negated losses)."""
-        out = [self.fold(k, lam) for k in range(len(self.folds))]
+        return self._evaluate(lam, True)
+
+    def value(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
+        gradient (nan)."""
+        return self._evaluate(lam, False)
+
+    def _evaluate(self, lam, gradient):
+        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
         losses = np.array([o[0] for o in out])
-        grad = np.mean([o[1] for o in out], axis=0)
+        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
+            np.full(len(lam), np.nan)
         return Evaluation(float(losses.mean()), grad, losses, -losses)
 
 
@@ -189,6 +259,15 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
                         tol=1e-4, callback=None, criterion=None, box=None):
     """Scan then descend the cross-validated squared error of kernel ridge.
 
+    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`, value only) walks
+    ``alpha`` over :data:`_ALPHA_FACTORS` times the mean diagonal of the kernel, from
+    :data:`_ALPHA_START` times it, each row to its lowest loss (to 0.1%), the rows of ``gamma``
+    (:data:`_GAMMA_FACTORS` times scikit-learn's ``"scale"`` width) starting from the
+    previous row's best ``alpha`` and added away from the ``"scale"`` width while they
+    improve. The descent (L-BFGS-B by default) starts from its lowest loss and stops,
+    besides the optimizer's own rule, after 3 evaluations in a row that do not lower the
+    loss by 0.1%.
+
     Parameters
     ----------
     spec : KernelSpec
@@ -200,8 +279,9 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     tol : float, default=1e-4
     callback : callable, default=None
     criterion : callable, default=None
-        ``KernelRidgeCriterion -> (lam -> Evaluation)``: what is searched, built on the
-        folds' criterion (the criterion itself when None).
+        ``KernelRidgeCriterion -> evaluate``: what is searched, built on the folds'
+        criterion, with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
+        with and without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
 
@@ -220,14 +300,15 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     evaluate = KernelRidgeCriterion(spec, folds, hypergradient)
     if criterion is not None:
         evaluate = criterion(evaluate)
-    axes = [a * _ALPHA_FACTORS] + ([] if g is None else [g * _GAMMA_FACTORS])
     lo = [a * _ALPHA_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [a * _ALPHA_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
-    # gamma varies slowest: one eigendecomposition per fold and gamma
-    grid = log_grid(axes[::-1])[:, ::-1]
-    return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train, box=box)
-
+    start = int(np.argmin(np.abs(_ALPHA_FACTORS - _ALPHA_START)))
+    scan = AdaptiveScan(a * _ALPHA_FACTORS, None if g is None else g * _GAMMA_FACTORS,
+                        int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))), start, follow=True,
+                        rtol=_STALL[1])
+    return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
+                         max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
+                         start="loss", stall=_STALL, box=box)
 
 
 class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
@@ -235,15 +316,16 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
 
     Minimizes the K-fold cross-validated mean squared error of
     :class:`~sklearn.kernel_ridge.KernelRidge` over :math:`\log\alpha` and
-    :math:`\log\gamma`: a scan of a coarse grid (``alpha`` over 1e-6 to 10 times the
-    mean diagonal of the kernel, ``gamma`` over 1e-3 to 100 times scikit-learn's
-    ``"scale"`` width :math:`1 / (p\,\mathrm{Var}(X))`), then L-BFGS-B from its
-    best point, the gradient from implicit differentiation of the dual solution
+    :math:`\log\gamma`: an adaptive scan of a coarse grid (``alpha`` over 1e-6 to 10
+    times the mean diagonal of the kernel, ``gamma`` over 1e-3 to 100 times
+    scikit-learn's ``"scale"`` width :math:`1 / (p\,\mathrm{Var}(X))`; see
+    :func:`search_kernel_ridge`), then L-BFGS-B from its best point, the gradient from
+    implicit differentiation of the dual solution
     (:mod:`skhypergrad.kernel_ridge`). It then refits on all the data: ``dual_coef_``
     are those of ``KernelRidge(alpha=alpha_, kernel=kernel, gamma=gamma_)``.
 
     **Memory**: each fold keeps dense matrices of its training rows (the kernel, its
-    derivative, the eigenvectors, the pair data): about ``32 n^2`` bytes per fold for
+    derivative, its factorization, the pair data): about ``32 n^2`` bytes per fold for
     ``n`` training rows. A fit that would take more than half of the available memory is
     refused with a ``MemoryError`` (:func:`~skhypergrad.kernels.check_kernel_memory`).
     Sparse ``X`` is not supported (a ``TypeError``).
@@ -261,8 +343,10 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     cv : int or cross-validation generator, default=5
         Folds (scikit-learn's ``cv``).
     hypergradient : {"eig"} or engine name or BaseEngine, default="eig"
-        How the hypergradient is computed: "eig" (eigendecomposition per fold and
-        width), or an engine of :mod:`skhypergrad.hypergrad` ("aid-cg", "aid-fp", "itd",
+        How the hypergradient is computed: "eig" (direct solves: Cholesky
+        factorizations, or the eigendecomposition per fold and width; see
+        :mod:`skhypergrad.kernel_ridge`), or an engine of :mod:`skhypergrad.hypergrad`
+        ("aid-cg", "aid-fp", "itd",
         "itd-reverse").
     max_iter : int, default=30
         Steps of the descent after the scan (0: the scan alone).

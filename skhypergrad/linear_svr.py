@@ -44,7 +44,7 @@ solved once per fold in its adjoint form (for the squared loss through
 import numpy as np
 from numba import njit
 
-from ._kernel_search import Evaluation, kernel_search, log_grid
+from ._kernel_search import AdaptiveScan, Evaluation, kernel_search
 
 __all__ = ["LOSSES", "linear_svr_dual", "LinearSVRCriterion", "search_linear_svr",
            "augment"]
@@ -52,8 +52,16 @@ __all__ = ["LOSSES", "linear_svr_dual", "LinearSVRCriterion", "search_linear_svr
 #: the losses of LinearSVR: whether the loss is squared
 LOSSES = {"epsilon_insensitive": False, "squared_epsilon_insensitive": True}
 
+#: the scan: C over these factors of the scale where the penalty and the loss weigh
+#: alike, from this one; epsilon over these factors of the targets' standard deviation,
+#: from this one
 _C_FACTORS = 10.0 ** np.arange(-2, 4.1, 0.5)
+_C_START = 10.0
 _EPS_FACTORS = np.array([0.001, 0.01, 0.05, 0.1, 0.3, 0.6])
+_EPS_CENTRE = 0.1
+#: the descent also stops after this many evaluations in a row that do not lower the
+#: loss by this much (relative)
+_STALL = (3, 1e-3)
 _C_RANGE = (1e-4, 1e7)
 _EPS_RANGE = (1e-5, 2.0)
 _RTOL = 1e-10
@@ -158,15 +166,14 @@ def _active_set(Xa, y, U, d, eps, beta, tol, max_iter):
             step, t_max = _face_step(Xa[F], d[F], g)
             # ratio test: keep the signs and the bounds
             t, block = t_max, -1
-            for j, i in enumerate(F):
-                if step[j] * sign[i] < 0:
-                    ti = -beta[i] / step[j]
-                elif step[j] != 0:
-                    ti = (sign[i] * U[i] - beta[i]) / step[j]
-                else:
-                    continue
-                if ti < t:
-                    t, block = ti, i
+            moving = step != 0
+            if np.any(moving):
+                i, si = F[moving], step[moving]
+                toward_zero = si * sign[i] < 0
+                ratios = np.where(toward_zero, -beta[i], sign[i] * U[i] - beta[i]) / si
+                j = int(np.argmin(ratios))
+                if ratios[j] < t:
+                    t, block = float(ratios[j]), int(i[j])
             if not np.isfinite(t):
                 return beta, False
             beta[F] += t * step
@@ -299,6 +306,9 @@ def linear_svr_dual(Xa, y, C, epsilon, squared, beta0=None, tol=1e-12, max_epoch
 
 
 class _Fold:
+    """One fold's rows (with the intercept column), targets and weights, and the
+    solutions at the points evaluated (warm starts)."""
+
     def __init__(self, data, intercept_scaling):
         self.Xa = augment(data.X_train, intercept_scaling)
         self.Xv = augment(data.X_test, intercept_scaling)
@@ -310,7 +320,16 @@ class _Fold:
         self.v = v / np.sum(v)
         self.beta = None
         self.coef = None
-        self.C = None
+        self.solutions = []   # (log lam, C, beta)
+
+    def warm_start(self, theta, C):
+        """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
+        (exact for the coefficients at their bound), or None."""
+        if not self.solutions:
+            return None
+        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
+        _, C0, beta = self.solutions[k]
+        return beta * (C / C0)
 
 
 class LinearSVRCriterion:
@@ -330,7 +349,8 @@ class LinearSVRCriterion:
 
     Notes
     -----
-    ``lam`` is ``[C, epsilon]``.
+    ``lam`` is ``[C, epsilon]``. Every solve warm-starts from the fold's solution at the
+    nearest point evaluated before (in :math:`\log\lambda`).
     """
 
     def __init__(self, folds, squared, intercept_scaling, tol=1e-12):
@@ -339,22 +359,27 @@ class LinearSVRCriterion:
         self.tol = tol
 
     def solution(self, k, lam):
-        """``(beta, w)`` of fold ``k`` at ``lam`` (warm-started from the fold's last, kept as
-        the fold's ``beta`` and ``coef``)."""
+        """``(beta, w)`` of fold ``k`` at ``lam`` (kept as the fold's ``beta`` and
+        ``coef``)."""
+        lam = np.asarray(lam, dtype=np.float64)
         C, eps = float(lam[0]), float(lam[1])
         f = self.folds[k]
-        beta0 = None if f.beta is None else f.beta * (C / f.C)
-        beta, w = linear_svr_dual(f.Xa, f.y_train, C * f.w, eps, self.squared, beta0,
-                                  self.tol)
-        f.beta, f.coef, f.C = beta, w, C
+        theta = np.log(lam)
+        beta, w = linear_svr_dual(f.Xa, f.y_train, C * f.w, eps, self.squared,
+                                  f.warm_start(theta, C), self.tol)
+        f.beta, f.coef = beta, w
+        f.solutions.append((theta, C, beta))
         return beta, w
 
-    def fold(self, k, lam):
-        """``(loss, grad)`` of fold ``k`` at ``lam``."""
+    def fold(self, k, lam, gradient=True):
+        """``(loss, grad)`` of fold ``k`` at ``lam`` (``grad`` None without
+        ``gradient``)."""
         C = float(lam[0])
         f = self.folds[k]
         beta, w = self.solution(k, lam)
         r = f.Xv @ w - f.y_test
+        if not gradient:
+            return float(f.v @ (r * r)), None
         g = 2.0 * f.v * r
         dl_dw = f.Xv.T @ g  # d loss / d beta = Xa dl_dw
         s = np.sign(beta)
@@ -389,19 +414,33 @@ class LinearSVRCriterion:
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
         negated losses)."""
-        out = [self.fold(k, lam) for k in range(len(self.folds))]
+        return self._evaluate(lam, True)
+
+    def value(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
+        gradient (nan)."""
+        return self._evaluate(lam, False)
+
+    def _evaluate(self, lam, gradient):
+        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
         losses = np.array([o[0] for o in out])
-        return Evaluation(float(losses.mean()), np.mean([o[1] for o in out], axis=0), losses,
-                          -losses)
+        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
+            np.full(len(lam), np.nan)
+        return Evaluation(float(losses.mean()), grad, losses, -losses)
 
 
 def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_iter=30,
                       tol=1e-4, callback=None, criterion=None, box=None):
-    """Scan then descend LinearSVR's cross-validated squared error.
+    r"""Scan then descend LinearSVR's cross-validated squared error.
 
-    ``C`` is scanned from 0.01 to 1e4 times :math:`1 / (n\\,\\overline{\\|\\tilde x\\|^2})`
-    (where the penalty and the loss weigh alike), ``epsilon`` at 0.001, 0.01, 0.1 and 0.5
-    times the standard deviation of the targets.
+    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`, value only) walks ``C``
+    over half decades from 0.01 to 1e4 times :math:`1 / (n\,\overline{\|\tilde x\|^2})`
+    (where the penalty and the loss weigh alike), from :data:`_C_START` times it, each
+    row to its lowest loss (to 0.1%); the rows of ``epsilon`` (0.001 to 0.6 times the
+    standard deviation of the targets) start at the previous row's best ``C`` and are
+    added away from 0.1 times it while they improve. The descent starts from its lowest
+    loss and stops, besides the optimizer's own rule, after 3 evaluations in a row that
+    do not lower the loss by 0.1%.
 
     Parameters
     ----------
@@ -413,8 +452,9 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     tol : float, default=1e-4
     callback : callable, default=None
     criterion : callable, default=None
-        ``LinearSVRCriterion -> (lam -> Evaluation)``: what is searched (the criterion
-        itself when None).
+        ``LinearSVRCriterion -> evaluate``: what is searched, built on the folds'
+        criterion, with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
+        with and without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
 
@@ -430,8 +470,12 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     evaluate = LinearSVRCriterion(folds, squared, intercept_scaling)
     if criterion is not None:
         evaluate = criterion(evaluate)
-    grid = log_grid([scale * _EPS_FACTORS, c0 * _C_FACTORS])[:, ::-1]  # C fastest
+    scan = AdaptiveScan(c0 * _C_FACTORS, scale * _EPS_FACTORS,
+                        int(np.argmin(np.abs(_EPS_FACTORS - _EPS_CENTRE))),
+                        int(np.argmin(np.abs(_C_FACTORS - _C_START))), follow=True,
+                        rtol=_STALL[1])
     lo = np.array([c0 * _C_RANGE[0], scale * _EPS_RANGE[0]])
     hi = np.array([c0 * _C_RANGE[1], scale * _EPS_RANGE[1]])
-    return kernel_search(evaluate, grid, (lo, hi), optimizer, max_iter, tol, callback,
+    return kernel_search(evaluate, scan, (lo, hi), optimizer, max_iter, tol, callback,
+                         value=evaluate.value, start="loss", stall=_STALL,
                          box=box)

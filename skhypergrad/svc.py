@@ -53,7 +53,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import check_fit_sample_weight
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search
+from ._kernel_search import (AdaptiveScan, Evaluation, best_entry, kernel_folds,
+                             kernel_search)
 from ._scoring import POLISH_EVALS
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
@@ -379,79 +380,13 @@ class SVCCriterion:
         return Evaluation(float(losses.mean()), grad, losses, np.array([o[2] for o in out]))
 
 
-class _Scan:
-    r"""The adaptive scan of :func:`search_svc` on the grid ``C_axis`` x ``gamma_axis``.
-
-    A row (one width) goes up ``C_axis`` and ends after the first point whose loss is
-    above the previous one's, or equal to it once the loss has decreased (the
-    cross-validated loss of one width is, in practice, unimodal in :math:`\log C`; equal
-    losses at large ``C``: every coefficient free, the solution no longer moves). The
-    first row is that of ``gamma_axis[centre]``; then the rows go up the axis from it
-    while the lowest loss of a row improves on the previous row's, then down from it on
-    the same rule. The large-``C`` points past a row's minimum, the slowest to solve,
-    are left out.
-
-    Parameters
-    ----------
-    C_axis : ndarray
-        Increasing.
-    gamma_axis : ndarray or None
-        Increasing; None for a kernel without a width.
-    centre : int
-        Index of the first row's width.
-
-    Notes
-    -----
-    Called with the search's history, it returns the next point, or None at the end.
-    """
-
-    def __init__(self, C_axis, gamma_axis=None, centre=0):
-        self.C_axis = C_axis
-        self.gamma_axis = gamma_axis
-        self.centre = centre
-        self._history = None
-        self._points = self._all()
-
-    def __call__(self, history):
-        self._history = history
-        return next(self._points, None)
-
-    def _row(self, gamma):
-        first = last = best = None
-        for C in self.C_axis:
-            yield np.array([C] if gamma is None else [C, gamma])
-            loss = self._history[-1]["value"]
-            if first is None:
-                first = last = best = loss
-                continue
-            flat = abs(loss - last) <= 1e-12 * abs(last)
-            if (loss > last and not flat) or (flat and best < first):
-                break
-            best = min(best, loss)
-            last = loss
-        return best
-
-    def _all(self):
-        if self.gamma_axis is None:
-            yield from self._row(None)
-            return
-        middle = yield from self._row(self.gamma_axis[self.centre])
-        for rows in (range(self.centre + 1, self.gamma_axis.shape[0]),
-                     range(self.centre - 1, -1, -1)):
-            previous = middle
-            for k in rows:
-                best = yield from self._row(self.gamma_axis[k])
-                if best >= previous:
-                    break
-                previous = best
-
-
 def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
                tol=1e-4, callback=None, weights=None, test_weights=None,
                polish=POLISH_EVALS, criterion=None, box=None):
     """Scan, descend the cross-validated surrogate loss of SVC, then refine by accuracy.
 
-    The scan (:class:`_Scan`: rows of a coarse grid, ``C`` in :data:`_C_FACTORS` by
+    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`: rows of a coarse grid,
+    ``C`` in :data:`_C_FACTORS` by
     :data:`_GAMMA_FACTORS` times scikit-learn's ``"scale"`` width, each row cut past its
     lowest loss, rows added away from the ``"scale"`` width while they improve)
     evaluates the loss and the accuracy only; the descent (with the hypergradient)
@@ -506,8 +441,8 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
         evaluate = criterion(evaluate)
     lo = [_C_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [_C_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
-    scan = _Scan(_C_FACTORS) if g is None else \
-        _Scan(_C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
+    scan = AdaptiveScan(_C_FACTORS) if g is None else AdaptiveScan(
+        _C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
     return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
                          start="loss", polish=polish * len(lo), stall=_STALL, box=box)

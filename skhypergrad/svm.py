@@ -66,16 +66,17 @@ def _can_down(yt, at, Ct):
 
 
 @njit(cache=True)
-def _reconstruct(K, y, a, p, G, act, m):
-    r"""The gradient :math:`G_t = p_t + y_t \sum_s K_{ts} a_s y_s` of the shrunk
+def _reconstruct(K, rows, y, a, p, G, act, m):
+    r"""The gradient :math:`G_t = p_t + y_t \sum_s K_{r_t r_s} a_s y_s` of the shrunk
     coordinates ``act[m:]`` (those of the active ones are kept up to date)."""
     n = y.shape[0]
     sv = np.flatnonzero(a > 0)
     for k in range(m, n):
         t = act[k]
+        Kt = K[rows[t]]
         acc = 0.0
         for s in sv:
-            acc += K[t, s] * a[s] * y[s]
+            acc += Kt[rows[s]] * a[s] * y[s]
         G[t] = p[t] + y[t] * acc
 
 
@@ -108,11 +109,11 @@ def _shrink(y, C, a, G, act, m):
 
 
 @njit(cache=True)
-def _smo(K, y, C, a, G, p, tol, max_iter, shrinking):
+def _smo(K, rows, y, C, a, G, p, tol, max_iter, shrinking):
     n = y.shape[0]
     Kd = np.empty(n)
     for t in range(n):
-        Kd[t] = K[t, t]
+        Kd[t] = K[rows[t], rows[t]]
     act = np.arange(n)
     m = n
     it = 0
@@ -142,7 +143,7 @@ def _smo(K, y, C, a, G, p, tol, max_iter, shrinking):
             gmin = np.inf
             j = -1
             best = np.inf
-            Ki = K[max(i, 0)]
+            Ki = K[rows[max(i, 0)]]
             for k in range(m):
                 t = act[k]
                 if _can_down(y[t], a[t], C[t]):
@@ -151,7 +152,7 @@ def _smo(K, y, C, a, G, p, tol, max_iter, shrinking):
                         gmin = v
                     if i >= 0 and v < gmax:
                         b = gmax - v
-                        curv = Kd[i] + Kd[t] - 2.0 * Ki[t]
+                        curv = Kd[i] + Kd[t] - 2.0 * Ki[rows[t]]
                         if curv <= 0:
                             curv = _TAU
                         score = -b * b / curv
@@ -164,11 +165,11 @@ def _smo(K, y, C, a, G, p, tol, max_iter, shrinking):
             if shrinking and not unshrunk and gap <= 10.0 * tol:
                 # near the end: every coordinate back once (libsvm's unshrink)
                 unshrunk = True
-                _reconstruct(K, y, a, p, G, act, m)
+                _reconstruct(K, rows, y, a, p, G, act, m)
                 m = n
                 continue
             # move a_i += y_i s, a_j -= y_j s: derivative -(gmax - m_j), curvature curv
-            curv = Kd[i] + Kd[j] - 2.0 * Ki[j]
+            curv = Kd[i] + Kd[j] - 2.0 * Ki[rows[j]]
             if curv <= 0:
                 curv = _TAU
             s = (-y[i] * G[i] + y[j] * G[j]) / curv
@@ -193,21 +194,21 @@ def _smo(K, y, C, a, G, p, tol, max_iter, shrinking):
                     a[t] = 0.0
                 elif a[t] > C[t] * (1 - 1e-14):
                     a[t] = C[t]
-            Kj = K[j]
+            Kj = K[rows[j]]
             for k in range(m):
                 t = act[k]
-                G[t] += s * y[t] * (Ki[t] - Kj[t])
+                G[t] += s * y[t] * (Ki[rows[t]] - Kj[rows[t]])
         if m == n:
             break
         # converged (or stopped) on the active coordinates: check them all
-        _reconstruct(K, y, a, p, G, act, m)
+        _reconstruct(K, rows, y, a, p, G, act, m)
         m = n
         if it >= max_iter or stalled:
             break
     return it, gap
 
 
-def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None, shrinking=True):
+def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None, shrinking=True, rows=None):
     r"""Solve the binary SVC dual (module docstring) by SMO.
 
     With ``p``, the same solver minimizes :math:`\frac12 a^T Q a + p^T a` under the same
@@ -218,7 +219,7 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None, shrinking=True):
     Parameters
     ----------
     K : ndarray of shape (n, n)
-        Kernel of the training rows (symmetric).
+        Kernel of the training rows (symmetric); see ``rows``.
     y : ndarray of shape (n,)
         Labels in {-1, +1} (float).
     C : float or ndarray of shape (n,)
@@ -237,6 +238,10 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None, shrinking=True):
         that cannot be part of a violating pair leave the working set; their gradient is
         recomputed (from the symmetric ``K``) when the violation gets below ``10 tol``
         and at the end, where the violation is checked on all coordinates.
+    rows : ndarray of int of shape (n,), default=None
+        The kernel of coordinates ``s, t`` is ``K[rows[s], rows[t]]`` (``K`` of shape
+        ``(m, m)``, ``m`` at most ``n``): coordinates that share a sample (SVR's
+        :math:`\alpha_i, \alpha^*_i`) share its kernel row. None: ``range(n)``.
 
     Returns
     -------
@@ -253,9 +258,10 @@ def smo(K, y, C, a0=None, tol=1e-10, max_iter=None, p=None, shrinking=True):
     if abs(float(y @ a)) > 1e-12 * max(float(C.max()), 1.0) * n:
         a = np.zeros(n)
     p = np.full(n, -1.0) if p is None else np.ascontiguousarray(p, dtype=np.float64)
-    G = y * (K @ (a * y)) + p
+    rows = np.arange(n) if rows is None else np.ascontiguousarray(rows, dtype=np.int64)
+    G = y * (K @ np.bincount(rows, a * y, minlength=K.shape[0]))[rows] + p
     max_iter = max(10_000_000, 100 * n) if max_iter is None else int(max_iter)
-    it, gap = _smo(np.ascontiguousarray(K), y, C, a, G, p, float(tol), max_iter,
+    it, gap = _smo(np.ascontiguousarray(K), rows, y, C, a, G, p, float(tol), max_iter,
                    bool(shrinking))
     return a, G, int(it), float(gap)
 

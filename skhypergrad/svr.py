@@ -45,7 +45,8 @@ from sklearn.svm import SVR
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import Evaluation, best_entry, kernel_folds, kernel_search, log_grid
+from ._kernel_search import (AdaptiveScan, Evaluation, best_entry, kernel_folds,
+                             kernel_search)
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
 from .kernels import check_kernel_memory, pair_data
@@ -53,15 +54,25 @@ from .svr_dual import SVRDualMap, support_sets, svr_dual
 
 __all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
 
+#: the scan: C over these factors of the targets' standard deviation, epsilon at this
+#: factor of it, gamma over these factors of the default width
 _C_FACTORS = 10.0 ** np.arange(-1, 3)
-_EPS_FACTORS = np.array([0.01, 0.1, 0.5])
+_EPS_SCAN = 0.1
 _GAMMA_FACTORS = 10.0 ** np.arange(-2, 2)
+#: KKT violation of the scan's solutions (libsvm's default)
+_VALUE_TOL = 1e-3
+#: the descent also stops after this many evaluations in a row that do not lower the
+#: loss by this much (relative)
+_STALL = (3, 1e-3)
 _C_RANGE = (1e-3, 1e5)
 _EPS_RANGE = (1e-4, 2.0)
 _GAMMA_RANGE = (1e-5, 1e3)
 
 
 class _Fold:
+    """One fold's pair data, targets and weights, its kernels at the last width, and the
+    solutions at the points evaluated (warm starts)."""
+
     def __init__(self, spec, data):
         self.train = pair_data(spec, data.X_train)
         self.test = pair_data(spec, data.X_test, None if spec.kernel == "precomputed"
@@ -75,14 +86,28 @@ class _Fold:
         self.v = v / np.sum(v)
         self.beta = None
         self.b = 0.0
-        self.C = None
+        self.solutions = []   # (log lam, C, beta)
         self._gamma = None
+        self._derivative = False
 
-    def at(self, gamma):
-        if self._gamma != gamma:
-            self._cache = self.train.kernel(gamma, True) + self.test.kernel(gamma, True)
+    def at(self, gamma, derivative=True):
+        """``(K, dK, Kv, dKv)`` at ``gamma`` (kept for the next call; the derivatives
+        None without ``derivative``, or for a kernel without a width)."""
+        if self._gamma != gamma or (derivative and self._derivative is False):
+            self._cache = self.train.kernel(gamma, derivative) + \
+                self.test.kernel(gamma, derivative)
+            self._derivative = derivative
             self._gamma = gamma
         return self._cache
+
+    def warm_start(self, theta, C):
+        """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
+        (exact for the coefficients at their bound), or None."""
+        if not self.solutions:
+            return None
+        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
+        _, C0, beta = self.solutions[k]
+        return beta * (C / C0)
 
 
 class SVRCriterion:
@@ -98,37 +123,49 @@ class SVRCriterion:
         "kkt" (exact, module docstring) or an engine of :mod:`skhypergrad.hypergrad` run
         on :class:`~skhypergrad.svr_dual.SVRDualMap`.
     tol : float, default=1e-10
-        KKT violation at which the solver stops.
+        KKT violation of the solutions where the gradient is computed
+        (:func:`~skhypergrad.svr_dual.svr_dual`).
+    value_tol : float, default=None
+        KKT violation of the solutions where it is not (:meth:`value`); ``tol`` when
+        None.
 
     Notes
     -----
     ``lam`` is ``[C, epsilon, gamma]`` for kernels with a width, ``[C, epsilon]``
-    otherwise.
+    otherwise. Every solve warm-starts from the fold's solution at the nearest point
+    evaluated before (in :math:`\log\lambda`).
     """
 
-    def __init__(self, spec, folds, hypergradient="kkt", tol=1e-10):
+    def __init__(self, spec, folds, hypergradient="kkt", tol=1e-10, value_tol=None):
         self.spec = spec
         self.folds = [_Fold(spec, f) for f in folds]
         self.engine = None if hypergradient == "kkt" else get_engine(hypergradient)
         self.tol = tol
+        self.value_tol = tol if value_tol is None else value_tol
 
-    def solution(self, k, lam):
-        """``(beta, b, K, dK, Kv, dKv)`` of fold ``k`` at ``lam`` (warm-started from the
-        fold's last solution, kept as the fold's ``beta`` and ``b``)."""
+    def solution(self, k, lam, gradient=True):
+        """``(beta, b, K, dK, Kv, dKv)`` of fold ``k`` at ``lam`` (kept as the fold's
+        ``beta`` and ``b``), to ``tol`` (``value_tol`` without ``gradient``)."""
+        lam = np.asarray(lam, dtype=np.float64)
         C, eps = float(lam[0]), float(lam[1])
         f = self.folds[k]
-        K, dK, Kv, dKv = f.at(float(lam[2]) if self.spec.has_gamma else 0.0)
-        beta0 = None if f.beta is None else f.beta * (C / f.C)
-        beta, b = svr_dual(K, f.y_train, C * f.w, eps, beta0, self.tol)
-        f.beta, f.b, f.C = beta, b, C
+        K, dK, Kv, dKv = f.at(float(lam[2]) if self.spec.has_gamma else 0.0, gradient)
+        theta = np.log(lam)
+        beta, b = svr_dual(K, f.y_train, C * f.w, eps, f.warm_start(theta, C),
+                           self.tol if gradient else self.value_tol)
+        f.beta, f.b = beta, b
+        f.solutions.append((theta, C, beta))
         return beta, b, K, dK, Kv, dKv
 
-    def fold(self, k, lam):
-        """``(loss, grad)`` of fold ``k`` at ``lam``."""
+    def fold(self, k, lam, gradient=True):
+        """``(loss, grad)`` of fold ``k`` at ``lam`` (``grad`` None without
+        ``gradient``)."""
         lam = np.asarray(lam, dtype=np.float64)
         f = self.folds[k]
-        beta, b, K, dK, Kv, dKv = self.solution(k, lam)
+        beta, b, K, dK, Kv, dKv = self.solution(k, lam, gradient)
         r = Kv @ beta + b - f.y_test
+        if not gradient:
+            return float(f.v @ (r * r)), None
         g = 2.0 * f.v * r
         dl_dbeta, dl_db = Kv.T @ g, float(np.sum(g))
         if self.engine is None:
@@ -183,19 +220,46 @@ class SVRCriterion:
     def __call__(self, lam):
         """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
         negated losses)."""
-        out = [self.fold(k, lam) for k in range(len(self.folds))]
+        return self._evaluate(lam, True)
+
+    def value(self, lam):
+        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
+        gradient (nan), solved to ``value_tol``."""
+        return self._evaluate(lam, False)
+
+    def _evaluate(self, lam, gradient):
+        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
         losses = np.array([o[0] for o in out])
-        return Evaluation(float(losses.mean()), np.mean([o[1] for o in out], axis=0), losses,
-                          -losses)
+        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
+            np.full(len(lam), np.nan)
+        return Evaluation(float(losses.mean()), grad, losses, -losses)
+
+
+class _AtEpsilon:
+    """The points ``[C]`` or ``[C, gamma]`` of an adaptive scan, with ``epsilon``
+    inserted second."""
+
+    def __init__(self, scan, epsilon):
+        self.scan = scan
+        self.epsilon = epsilon
+
+    def __call__(self, history):
+        lam = self.scan(history)
+        return None if lam is None else np.insert(lam, 1, self.epsilon)
 
 
 def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30, tol=1e-4,
                callback=None, criterion=None, box=None):
     """Scan then descend the cross-validated squared error of SVR.
 
-    ``C`` is scanned from 0.1 to 100 times the standard deviation of the targets,
-    ``epsilon`` at 0.01, 0.1 and 0.5 times it, ``gamma`` from 0.01 to 10 times
-    scikit-learn's ``"scale"`` width.
+    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`, value only: solutions to
+    libsvm's KKT violation 1e-3) walks ``C`` up from 0.1 to 100 times the standard
+    deviation of the targets, each row to its lowest loss, at ``epsilon`` 0.1 times it;
+    the rows of ``gamma`` (0.01 to 10 times scikit-learn's ``"scale"`` width) are added
+    away from the ``"scale"`` width while they improve. The descent (L-BFGS-B by default,
+    in ``C``, ``epsilon`` and ``gamma``, exact solutions and hypergradients) starts from
+    its lowest loss and stops, besides the optimizer's own rule, after 3 evaluations in
+    a row that do not lower the loss by 0.1%.
 
     Parameters
     ----------
@@ -207,8 +271,9 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
     tol : float, default=1e-4
     callback : callable, default=None
     criterion : callable, default=None
-        ``SVRCriterion -> (lam -> Evaluation)``: what is searched, built on the folds'
-        criterion (the criterion itself when None).
+        ``SVRCriterion -> evaluate``: what is searched, built on the folds' criterion,
+        with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s with and
+        without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
 
@@ -219,23 +284,23 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
     n_iter : int
     """
     n_train = max(f.y_train.shape[0] for f in folds)
-    # the 2n x 2n kernel of the solver, and per fold the kernels and their derivatives
-    check_kernel_memory(n_train, n_train, 4 + 3 * len(folds))
+    # per fold the kernels and their derivatives, and the solver's system
+    check_kernel_memory(n_train, n_train, 1 + 3 * len(folds))
     scale = float(np.std(folds[0].y_train)) or 1.0
     g = default_gamma(folds[0].X_train) \
         if spec.has_gamma and spec.kernel != "precomputed" else None
-    evaluate = SVRCriterion(spec, folds, hypergradient)
+    evaluate = SVRCriterion(spec, folds, hypergradient, value_tol=_VALUE_TOL)
     if criterion is not None:
         evaluate = criterion(evaluate)
-    axes = [scale * _C_FACTORS, scale * _EPS_FACTORS] + \
-        ([] if g is None else [g * _GAMMA_FACTORS])
     lo = [scale * _C_RANGE[0], scale * _EPS_RANGE[0]] + \
         ([] if g is None else [g * _GAMMA_RANGE[0]])
     hi = [scale * _C_RANGE[1], scale * _EPS_RANGE[1]] + \
         ([] if g is None else [g * _GAMMA_RANGE[1]])
-    grid = log_grid(axes[::-1])[:, ::-1]
-    return kernel_search(evaluate, grid, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train, box=box)
+    scan = AdaptiveScan(scale * _C_FACTORS) if g is None else AdaptiveScan(
+        scale * _C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
+    return kernel_search(evaluate, _AtEpsilon(scan, scale * _EPS_SCAN), (np.array(lo),
+                         np.array(hi)), optimizer, max_iter, tol, callback, n_rows=n_train,
+                         value=evaluate.value, start="loss", stall=_STALL, box=box)
 
 
 class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
@@ -252,18 +317,19 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         \quad\text{s.t.}\quad |\beta_i| \le C w_i,\; \mathbf 1^T \beta = 0
 
     (:math:`w` the sample weights), by minimizing the K-fold cross-validated (weighted)
-    mean squared error (:mod:`skhypergrad.svr`): a scan of a coarse grid (``C`` from 0.1
-    to 100 and ``epsilon`` at 0.01, 0.1 and 0.5 times the standard deviation of the
-    targets, ``gamma`` from 0.01 to 10 times scikit-learn's ``"scale"`` width
-    :math:`1 / (p\,\mathrm{Var}(X))`), then L-BFGS-B from its best point, the gradient
-    from implicit differentiation of the dual solution. An ``SVR`` refit at the best
-    point on all the data predicts (``svr_``).
+    mean squared error (:mod:`skhypergrad.svr`): an adaptive scan of a coarse grid
+    (``C`` from 0.1 to 100 times the standard deviation of the targets, ``epsilon`` at
+    0.1 times it, ``gamma`` from 0.01 to 10 times scikit-learn's ``"scale"`` width
+    :math:`1 / (p\,\mathrm{Var}(X))`; see :func:`search_svr`), then L-BFGS-B in
+    ``C``, ``epsilon`` and ``gamma`` from its best point, the gradient from implicit
+    differentiation of the dual solution. An ``SVR`` refit at the best point on all the
+    data predicts (``svr_``).
 
-    **Memory**: the solver works on the ``2n x 2n`` kernel of libsvm's form, and each
-    fold keeps dense kernels of its rows (the kernel and its derivative among the
-    training rows, and against the held-out rows): about ``8 (4 + 3 k) n^2`` bytes for
-    ``k`` folds of ``n`` training rows. A fit that would take more than half of the
-    available memory is refused with a ``MemoryError``
+    **Memory**: each fold keeps dense kernels of its rows (the kernel and its derivative
+    among the training rows, and against the held-out rows), and the solver's
+    active-set system is at most as large as one of them: about ``8 (1 + 3 k) n^2``
+    bytes for ``k`` folds of ``n`` training rows. A fit that would take more than half
+    of the available memory is refused with a ``MemoryError``
     (:func:`~skhypergrad.kernels.check_kernel_memory`). Sparse ``X`` is not supported.
 
     Parameters

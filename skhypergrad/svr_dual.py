@@ -42,20 +42,36 @@ and 0 on the coordinates at 0 or at a bound. At the fixed point the intercept is
 AID-FP and ITD iterate it, AID-CG runs GMRES on its adjoint system.
 """
 
+import warnings
+
 import numpy as np
 from numba import njit
+from numpy.linalg import LinAlgError
+from scipy.linalg import LinAlgWarning, solve
 
 from .fixed_point import FixedPointMap
 from .svm import smo, upper_bounds
 
-__all__ = ["svr_dual", "svr_intercept", "project_svr", "SVRDualMap"]
+__all__ = ["svr_dual", "svr_intercept", "kkt_violation", "project_svr", "SVRDualMap"]
 
 #: relative distance to 0 or to a bound under which a coefficient is at it
 _RTOL = 1e-10
+#: SMO's KKT violations before the active-set solve of :func:`svr_dual` (the first:
+#: libsvm's default)
+_SMO_TOLS = (1e-3, 1e-6)
+#: largest number of active-set solves after each SMO run
+_ACTIVE_SET_STEPS = 8
 
 
 def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
-    """``(beta, b)`` of scikit-learn's ``SVR`` on the kernel ``K`` (module docstring).
+    r"""``(beta, b)`` of scikit-learn's ``SVR`` on the kernel ``K`` (module docstring).
+
+    SMO (:func:`~skhypergrad.svm.smo` on libsvm's 2n-variable form, the two
+    coefficients of a sample sharing its kernel row) runs to each KKT violation of
+    :data:`_SMO_TOLS` above ``tol`` in turn, each followed by the active-set solve
+    (:func:`_active_set_solution`: the free coefficients and the intercept from the
+    equalities of the KKT conditions on the sets SMO found), accepted when its KKT
+    violation is below ``tol``; SMO runs to ``tol`` when none is.
 
     Parameters
     ----------
@@ -67,23 +83,29 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
     beta0 : ndarray of shape (n,), default=None
         Warm start (feasible: within the bounds, summing to 0).
     tol : float, default=1e-10
-        KKT violation at which SMO stops.
+        KKT violation of the solution (libsvm's measure: the largest gap
+        :math:`\max_{I_{up}} -z_t G_t - \min_{I_{low}} -z_t G_t` of the 2n-variable form).
 
     Returns
     -------
     beta : ndarray of shape (n,)
     b : float
-        The intercept (libsvm's :math:`-\\rho`).
+        The intercept (libsvm's :math:`-\rho`).
     """
     n = y.shape[0]
     Cs = upper_bounds(C, n)
     z = np.concatenate([np.ones(n), -np.ones(n)])
-    K2 = np.block([[K, K], [K, K]])
+    rows = np.concatenate([np.arange(n), np.arange(n)])
     p = np.concatenate([epsilon - y, epsilon + y])
-    a0 = None if beta0 is None else np.concatenate([np.maximum(beta0, 0),
-                                                    np.maximum(-beta0, 0)])
+    a = None if beta0 is None else np.concatenate([np.maximum(beta0, 0),
+                                                   np.maximum(-beta0, 0)])
     C2 = np.concatenate([Cs, Cs])
-    a, G, _, _ = smo(K2, z, C2, a0, tol, p=p)
+    for smo_tol in [t for t in _SMO_TOLS if t > tol]:
+        a, G, _, _ = smo(K, z, C2, a, smo_tol, p=p, rows=rows)
+        exact = _active_set_solution(K, y, Cs, epsilon, a[:n] - a[n:], tol)
+        if exact is not None:
+            return exact
+    a, G, _, _ = smo(K, z, C2, a, tol, p=p, rows=rows)
     beta = a[:n] - a[n:]
     zG = z * G
     free = (a > _RTOL * C2) & (a < C2 * (1 - _RTOL))
@@ -97,6 +119,102 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
         rho = 0.5 * (hi + lo) if np.isfinite(hi) and np.isfinite(lo) else \
             float(hi if np.isfinite(hi) else lo)
     return beta, -rho
+
+
+def kkt_violation(K, y, C, epsilon, beta):
+    r"""libsvm's KKT violation of ``beta`` (feasible) in the 2n-variable form.
+
+    With :math:`u = y - K\beta`, the coefficient :math:`\alpha_i = \max(\beta_i, 0)`
+    has :math:`-z_i G_i = u_i - \epsilon` and :math:`\alpha^*_i = \max(-\beta_i, 0)`
+    has :math:`u_i + \epsilon`; the violation is the largest of them over the
+    coefficients that can increase (:math:`\alpha_i < C_i` or :math:`\alpha^*_i > 0`)
+    minus the smallest over those that can decrease (:math:`\alpha_i > 0` or
+    :math:`\alpha^*_i < C_i`).
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+    y : ndarray of shape (n,)
+    C : ndarray of shape (n,)
+    epsilon : float
+    beta : ndarray of shape (n,)
+
+    Returns
+    -------
+    float
+    """
+    u = y - K @ beta
+    top = beta < C
+    bottom = beta > -C
+    up = np.concatenate([(u - epsilon)[top], (u + epsilon)[beta < 0]])
+    low = np.concatenate([(u - epsilon)[beta > 0], (u + epsilon)[bottom]])
+    if up.size == 0 or low.size == 0:
+        return 0.0
+    return float(up.max() - low.min())
+
+
+def _active_set_solution(K, y, C, epsilon, beta, tol):
+    r"""The exact ``(beta, b)`` from the sets of ``beta``, or None when not found.
+
+    With F the free coefficients (:func:`support_sets` of ``beta``), U those at a bound
+    (held at :math:`C_i s_i`), the others at 0 and :math:`s = \mathrm{sign}\,\beta`,
+    the KKT equalities :math:`(K\beta)_F + b - y_F + \epsilon s_F = 0`,
+    :math:`\mathbf 1^T \beta = 0` are solved for :math:`\beta_F` and :math:`b`. The
+    result is returned when its free coefficients keep their signs strictly inside their
+    bounds and its KKT violation (:func:`kkt_violation`) is below ``tol``. Otherwise
+    (at most :data:`_ACTIVE_SET_STEPS` times, a primal-dual active-set step) a free
+    coefficient that changed sign goes to 0 and one past its bound to the bound; with
+    :math:`g = K\beta + b - y`, a coefficient at 0 with :math:`|g_i| > \epsilon` and
+    one at a bound whose :math:`g_i + \epsilon s_i` has the sign of :math:`s_i` become
+    free (sign :math:`-\mathrm{sign}\,g_i`, or :math:`s_i`), and the equalities are
+    solved again; None when the sets repeat.
+    """
+    s = np.sign(beta)
+    free, bound = support_sets(beta, C)
+    seen = set()
+    for _ in range(_ACTIVE_SET_STEPS):
+        key = (free.tobytes(), bound.tobytes(), s.tobytes())
+        F = np.flatnonzero(free)
+        nf = F.shape[0]
+        if nf == 0 or key in seen:
+            return None
+        seen.add(key)
+        out = np.where(bound, C * s, 0.0)
+        U = np.flatnonzero(bound)
+        M = np.empty((nf + 1, nf + 1))
+        M[:nf, :nf] = K[np.ix_(F, F)]
+        M[:nf, nf] = 1.0
+        M[nf, :nf] = 1.0
+        M[nf, nf] = 0.0
+        rhs = np.append(y[F] - epsilon * s[F] - K[np.ix_(F, U)] @ out[U], -np.sum(out[U]))
+        try:
+            with warnings.catch_warnings():  # ill-conditioned: the KKT check decides
+                warnings.simplefilter("ignore", LinAlgWarning)
+                x = solve(M, rhs, assume_a="sym", check_finite=False)
+        except LinAlgError:
+            return None
+        if not np.all(np.isfinite(x)):
+            return None
+        xF, b = x[:nf], float(x[nf])
+        out[F] = xF
+        flipped = np.sign(xF) != s[F]
+        past = np.abs(xF) >= C[F]
+        if not (np.any(flipped) or np.any(past)) and \
+                kkt_violation(K, y, C, epsilon, out) < tol:
+            return out, b
+        g = K @ out + b - y
+        zero = ~free & ~bound
+        enter_zero = zero & (np.abs(g) > epsilon)
+        enter_bound = bound & (s * (g + epsilon * s) > 0)
+        s = np.where(enter_zero, -np.sign(g), s)
+        free = (free | enter_zero | enter_bound)
+        bound = bound & ~enter_bound
+        to_zero, to_bound = F[flipped & ~past], F[past]
+        free[to_zero] = free[to_bound] = False
+        s[to_zero] = 0.0
+        s[to_bound] = np.sign(xF[past])
+        bound[to_bound] = True
+    return None
 
 
 def support_sets(beta, C):

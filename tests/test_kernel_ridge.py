@@ -63,6 +63,22 @@ def test_map_fixed_point_is_kernel_ridge():
     np.testing.assert_allclose(pgmap.apply(c, np.array([0.3])), c, atol=1e-10)
 
 
+def test_fold_solutions_are_kernel_ridges_by_cholesky_then_eigendecomposition():
+    """A fold's dual coefficients at 12 alphas of one width (Cholesky factorizations, then
+    the eigendecomposition) are scikit-learn's."""
+    X, y = _data()
+    w = np.random.RandomState(1).uniform(0.5, 2.0, y.shape[0])
+    train, test = next(KFold(3).split(X))
+    crit = KernelRidgeCriterion(KernelSpec("rbf"),
+                                kernel_folds(X, y, [(train, test)], sample_weight=w))
+    for alpha in np.logspace(-4, 1, 12):
+        ref = KernelRidge(alpha=alpha, kernel="rbf", gamma=0.5).fit(
+            X[train], y[train], sample_weight=w[train]).dual_coef_
+        np.testing.assert_allclose(crit.solution(0, [alpha, 0.5]), ref,
+                                   atol=1e-9 * np.abs(ref).max())
+    assert crit.folds[0]._eig is not None
+
+
 #: every engine on the RBF kernel (with and without sample weights), the exact ones on the
 #: others
 CASES = [(engine, "rbf", weighted) for engine in ["eig", "aid-cg", "aid-fp", "itd",

@@ -48,6 +48,34 @@ def test_dual_is_libsvm(kernel, C, epsilon, gamma, weighted):
         np.testing.assert_allclose(beta, coef, atol=1e-5 * C)
 
 
+def test_active_set_solve_from_libsvms_tolerance_is_the_exact_dual():
+    """From SMO stopped at libsvm's KKT violation 1e-3, the active-set steps reach the
+    dual of SMO run to 1e-12 (to 1e-8; libsvm's, which keeps its kernel in single
+    precision, to 1e-5), with a KKT violation below 1e-10; svr_dual at tol 1e-10 (SMO to
+    1e-3, then those steps) returns the same."""
+    from skhypergrad.svm import smo
+    from skhypergrad.svr_dual import _active_set_solution, kkt_violation
+
+    X, y = _data(80)
+    n, C, eps = y.shape[0], 10.0 * _weights(80), 0.05
+    K = rbf_kernel(X, gamma=2.0)
+    args = (K, np.r_[np.ones(n), -np.ones(n)], np.r_[C, C], None)
+    kw = dict(p=np.r_[eps - y, eps + y], rows=np.r_[np.arange(n), np.arange(n)])
+    a, _, _, _ = smo(*args, 1e-3, **kw)
+    beta, b = _active_set_solution(K, y, C, eps, a[:n] - a[n:], 1e-10)
+    assert kkt_violation(K, y, C, eps, beta) < 1e-10
+    a, _, _, _ = smo(*args, 1e-12, **kw)
+    np.testing.assert_allclose(beta, a[:n] - a[n:], atol=1e-8 * C.max())
+    sk = SVR(C=10.0, epsilon=eps, gamma=2.0, tol=1e-12).fit(X, y, sample_weight=C / 10.0)
+    coef = np.zeros(n)
+    coef[sk.support_] = sk.dual_coef_[0]
+    np.testing.assert_allclose(beta, coef, atol=1e-5 * C.max())
+    assert b == pytest.approx(sk.intercept_[0], abs=1e-5)
+    beta2, b2 = svr_dual(K, y, C, eps, tol=1e-10)
+    np.testing.assert_allclose(beta2, beta, atol=1e-10 * C.max())
+    assert b2 == pytest.approx(b, abs=1e-10)
+
+
 def test_projection_is_the_prox_on_the_feasible_set():
     """P(z) is feasible and beats every feasible perturbation of it (it minimizes a
     strongly convex function on a convex set)."""
