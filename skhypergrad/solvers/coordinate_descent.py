@@ -517,12 +517,17 @@ class CoordinateDescent(BaseSolver):
             violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
                 violation = max(violation, prob.intercept_violation(a))
-            if violation <= tol:
+            # below the resolution of w no step can lower the violation (Huber's 2 / sigma
+            # at a tiny scale times one ulp of w can exceed tol): the loop would repeat
+            resolution = prob.resolution(w, ws, lc_moving)
+            if violation <= max(tol, resolution):
                 break
             w_new, (v, d) = w.copy(), prob.model_start(z, a)
-            model_tol = max(self.inner_ratio * violation, prob.rounding(a))
+            model_tol = max(self.inner_ratio * violation, prob.rounding(a), resolution)
             epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
                                            self.max_epochs - epochs)
+            if np.array_equal(w_new[idx], w[idx]):  # the model's steps all rounded away
+                break
             t = prob.line_search(w, w_new, z, v, cols)
             if t == 0.0:
                 break
