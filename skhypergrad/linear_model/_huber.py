@@ -46,8 +46,10 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     alpha_init : float, default=None
         Starting ``alpha``. When None, the descent starts from the best point of a
         coarse scan relative to the data (the L2 weight from 100 to 1e-5 times the
-        datafit's curvature ``kappa``; the L1 weight from ``alpha_max / 10^0.5``
-        down, as :class:`ElasticNetHyperGrad`), at ``epsilon_init``.
+        reference curvature ``kappa``, in units of the data whatever the scale: see
+        :meth:`Huber.reference_curvature <skhypergrad.huber.Huber.reference_curvature>`;
+        the L1 weight from ``alpha_max / 10^0.5`` down, as
+        :class:`ElasticNetHyperGrad`), at ``epsilon_init``.
     epsilon_init : float, default=1.35
         Starting ``epsilon`` (at least 1), its value when ``tune_epsilon=False``.
     tune_epsilon : bool, default=True

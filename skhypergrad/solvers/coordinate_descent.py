@@ -111,10 +111,12 @@ class CoordinateDescent(BaseSolver):
         Stop when the duality gap divided by the objective's scale (the datafit
         at ``w = 0``) is below ``tol``. The solver also stops, unconverged (with a
         warning that states the gap reached), when every coordinate's violation is
-        at the level of rounding errors, or when 20 evaluations of the gap in a row
-        did not lower it by 10%: the gap is then at the accuracy its dual point can
-        certify; or when a working set's solve took no step (its line search found
-        no decrease) and the next working set is the same one (the solve would repeat).
+        at the level of rounding errors (or, on a working set, of the resolution of
+        ``w``: a step below one ulp of a coordinate leaves it unchanged), or when 20
+        evaluations of the gap in a row did not lower it by 10%: the gap is then at
+        the accuracy its dual point can certify; or when a working set's solve took no
+        step (its line search found no decrease) and the next working set is the same
+        one (the solve would repeat).
         In all, at most ``max_iter * max_epochs`` epochs.
     max_iter : int, default=1000
         Maximum number of outer iterations (each builds a working set and
