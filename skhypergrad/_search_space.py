@@ -11,9 +11,13 @@ the curvature of the datafit,
 
     \kappa = \frac{c}{n p} \sum_j \|X_j - \bar X_j\|^2
 
-(``c`` the datafit's ``curvature``, the columns centred when an intercept is
+(``c`` the datafit's
+:meth:`~skhypergrad.datafits.BaseDatafit.reference_curvature` at the null model,
+its ``curvature`` for least squares, the columns centred when an intercept is
 fitted: the mean diagonal of the Hessian, which scales as :math:`c_X^2` and
-moves with neither :math:`y` nor a shift of the columns). Bounds, starting
+moves with neither :math:`y` nor a shift of the columns; for a datafit whose
+curvature scales with :math:`y`, Huber's, :math:`\kappa` scales with it, as the
+L2 weight of the same predictions does). Bounds, starting
 points and the starting scan stated in these units (:class:`SearchScales`)
 make the chosen model equivariant: rescaling ``y`` or ``X`` rescales the chosen
 weights and leaves their relative position, and the predictions, unchanged.
@@ -111,18 +115,17 @@ def l2_scale(pgmap):
     r"""The curvature :math:`\kappa` of the module docstring (1.0 when every column is
     constant: the L2 weight then changes nothing).
 
-    ``c`` is the datafit's ``curvature``; for a datafit without a global bound
-    (``curvature = None``: the log-link GLMs), the mean second derivative at the null
-    model, :math:`\frac1n\sum_i \ell''(y_i, b^*)`, so that :math:`\kappa` is the mean
-    diagonal of the Hessian there (:math:`\bar y^{2-p}` for a Tweedie power ``p``).
-    With sample weights :math:`s_i` (mean 1), the columns' weighted sums of squares
-    about their weighted means: the scales of the rows repeated."""
+    ``c`` is the datafit's
+    :meth:`~skhypergrad.datafits.BaseDatafit.reference_curvature` at the predictions
+    :math:`b^*` of the null model (:func:`null_model`): its ``curvature`` when it has a
+    global bound; for the log-link GLMs (``curvature = None``) the mean second
+    derivative :math:`\frac1n\sum_i \ell''(y_i, b^*)`, so that :math:`\kappa` is the
+    mean diagonal of the Hessian there (:math:`\bar y^{2-p}` for a Tweedie power
+    ``p``); for :class:`~skhypergrad.huber.Huber`, the robust curvature of the median
+    residual there. With sample weights :math:`s_i` (mean 1), the columns' weighted
+    sums of squares about their weighted means: the scales of the rows repeated."""
     design = pgmap.design
-    c = pgmap.datafit.unit_curvature
-    if c is None:
-        z = design.matvec(null_model(pgmap))
-        c = float(np.mean(pgmap.datafit.raw_hessp(pgmap.y, z, np.ones_like(z)))) \
-            * design.n_samples
+    c = pgmap.datafit.reference_curvature(pgmap.y, design.matvec(null_model(pgmap)))
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()

@@ -20,7 +20,9 @@ it is and what it offers, as class attributes the rest of the library reads
   scale of the targets. The library reads it through
   :attr:`ProxGradMap.curvature <skhypergrad.fixed_point.ProxGradMap.curvature>`: the
   map's step ``1 / L`` (FISTA, ITD, AID-FP), SAGA's step, the scales of coordinate
-  descent's scores and of the gap's intercept term, the search's L2 scale;
+  descent's scores and of the gap's intercept term; and
+  :meth:`~BaseDatafit.reference_curvature`, the curvature at the null model the
+  search measures its L2 weights in (by default the bound);
 - the held-out losses it can be scored by, ``outer_losses`` (the first is the
   default of a criterion's ``loss="auto"``), chosen separately from the datafit
   itself (a Huber model is scored by the squared error);
@@ -129,6 +131,25 @@ class BaseDatafit:
         """``curvature`` of the datafit with unit weights (the search's scales read it:
         a weighted datafit's ``curvature`` is scaled by its largest weight)."""
         return self.curvature
+
+    def reference_curvature(self, y, z):
+        r"""The curvature :math:`c` of one sample's loss that the search's L2 weights are
+        measured in (:func:`~skhypergrad._search_space.l2_scale`), at the null model's
+        predictions ``z`` (``y`` its targets).
+
+        By default ``unit_curvature``, the global bound; for a datafit without one
+        (``curvature = None``: the log-link GLMs), the mean second derivative there,
+        :math:`\frac1n\sum_i \ell''(y_i, z_i)` (``n * raw_hessp`` along ones: with
+        sample weights, :math:`\frac1n\sum_i s_i \ell''(y_i, z_i)`). A datafit whose
+        bound can lie orders of magnitude above the curvature its fits see (Huber's
+        :math:`2/\sigma`, at a scale that vanishes on a perfect fit) gives one in the
+        units of the data instead. Rescaling ``y`` must rescale it as it rescales the
+        second derivatives (Huber's by :math:`1/c` for :math:`y \to c\,y`), so that
+        the chosen model does not depend on the units of ``y``."""
+        c = self.unit_curvature
+        if c is None:
+            c = float(np.mean(self.raw_hessp(y, z, np.ones_like(z)))) * y.shape[0]
+        return c
 
     def newton_curvature(self, y, z):
         r"""The per-sample curvatures :math:`h_i` of coordinate descent's Newton model

@@ -45,7 +45,7 @@ from .datafits import BaseDatafit, register_datafit
 from .fixed_point import ProxGradMap
 from .solvers import CoordinateDescent
 
-__all__ = ["Huber", "huber_scale", "scale_floor", "concomitant_fit"]
+__all__ = ["Huber", "huber_scale", "spread", "scale_floor", "concomitant_fit"]
 
 
 @register_datafit
@@ -131,6 +131,22 @@ class Huber(BaseDatafit):
         out = r > self.epsilon * self.scale
         return np.where(out, 2.0 * self.epsilon / np.where(out, r, 1.0), 2.0 / self.scale)
 
+    def reference_curvature(self, y, z):
+        r"""The curvature the search measures L2 weights in, in units of the data:
+        :math:`c = \min(2/\sigma,\ 2\epsilon/s)`, :math:`s` the spread
+        (:func:`spread`) of the residuals :math:`r = y - z` of the null model ``z``.
+
+        It is the :meth:`newton_curvature` :math:`\psi(r_i)/r_i` of the sample of median
+        residual, that is the median of the per-sample curvatures: :math:`2/\sigma` when
+        that sample is an inlier, else the curvature of the quadratic through its loss.
+        The bound :math:`2/\sigma` alone would tie the search's range to the scale,
+        which on a (near) perfect fit is at its floor (:func:`scale_floor`, a millionth
+        of the spread of ``y``) and put every weight of that range in the region where
+        the penalty zeroes the coefficients. Both terms scale as :math:`1/c` for
+        :math:`y \to c\,y`, as the L2 weight of the same fit does."""
+        s = spread(np.asarray(y) - np.asarray(z))
+        return min(2.0 / self.scale, 2.0 * self.epsilon / s) if s > 0 else 2.0 / self.scale
+
     def _dgrad_depsilon(self, y, z):
         r = y - z
         return np.where(self._outliers(r), -2.0 * np.sign(r), 0.0) / y.shape[0]
@@ -203,14 +219,31 @@ def huber_scale(residuals, epsilon):
     return max(float(sigma[np.argmax(ok)]), float(np.finfo(np.float64).eps * 10))
 
 
+def spread(r):
+    r"""The median absolute value :math:`\mathrm{med}_i |r_i|`, or the mean
+    :math:`\frac1n\sum_i |r_i|` when that is 0 (half the values or more are 0; both
+    0 when all are).
+
+    Parameters
+    ----------
+    r : ndarray of shape (n_samples,)
+
+    Returns
+    -------
+    float
+    """
+    a = np.abs(np.asarray(r, dtype=np.float64))
+    return float(np.median(a)) or float(np.mean(a))
+
+
 def scale_floor(y, ratio=1e-6):
     r"""The smallest scale :func:`concomitant_fit` takes:
     :math:`\sigma_{\min} = \max\big(\delta\, s(y),\ 10\,u \max(1, \|y\|_\infty)\big)`.
 
     :math:`\delta` is ``ratio``, :math:`u` the float64 machine epsilon and :math:`s(y)`
-    the median absolute deviation :math:`\mathrm{med}_i |y_i - \mathrm{med}(y)|`, or
-    the mean absolute deviation :math:`\frac1n\sum_i |y_i - \mathrm{med}(y)|` when that
-    is 0 (half the targets or more equal; both 0 for a constant ``y``). The second term is
+    the :func:`spread` of :math:`y - \mathrm{med}(y)`: the median absolute deviation, or
+    the mean absolute deviation when that is 0 (half the targets or more equal; both 0
+    for a constant ``y``). The second term is
     scikit-learn's own bound on the scale (:math:`10u`), raised to the rounding level of
     ``y``: below it the residuals, hence the derivative in the scale, are rounding errors.
 
@@ -225,10 +258,9 @@ def scale_floor(y, ratio=1e-6):
     float
     """
     y = np.asarray(y, dtype=np.float64)
-    dev = np.abs(y - np.median(y))
-    spread = float(np.median(dev)) or float(np.mean(dev))
     u = float(np.finfo(np.float64).eps)
-    return max(ratio * spread, 10.0 * u * max(1.0, float(np.max(np.abs(y)))))
+    return max(ratio * spread(y - np.median(y)),
+               10.0 * u * max(1.0, float(np.max(np.abs(y)))))
 
 
 def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,

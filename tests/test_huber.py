@@ -12,7 +12,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import HuberRegressor
 
 from skhypergrad import CrossVal, HeldOut, ProxGradMap
-from skhypergrad._search_space import null_model
+from skhypergrad._search_space import l2_scale, null_model
 from skhypergrad.datafits import BaseDatafit
 from skhypergrad.huber import Huber, concomitant_fit, huber_scale, scale_floor
 from skhypergrad.hypergrad import NSID
@@ -263,3 +263,44 @@ def test_unconverged_scale_warns_with_the_residual():
     lam = np.append(huber_lam_from_sklearn(0.5, 0.0, X.shape[0]), 1.35)
     with pytest.warns(ConvergenceWarning, match=r"scale did not converge in 1 .*phi'"):
         concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-10), max_iter=1)
+
+
+def test_l2_scale_is_the_robust_curvature_at_the_null_model():
+    """kappa = min(2/sigma, 2 epsilon / med|r|) x the mean column variance, r the null
+    model's residuals: at the floor scale of a noise-free target it is in units of y,
+    whatever sigma; y -> c y (the scale with it) rescales it by 1/c."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((101, 5))
+    y = X @ rng.standard_normal(5)
+
+    def kappa(scale, c=1.0):
+        return l2_scale(InnerModel(Huber(1.35, scale), "l2", True).make_map(X, c * y))
+
+    colvar = float(np.mean(np.var(X, axis=0)))
+    pgmap = InnerModel(Huber(1.35, 1e-6), "l2", True).make_map(X, y)
+    r = y - pgmap.design.matvec(null_model(pgmap))
+    assert kappa(1e-6) == pytest.approx(2.0 * 1.35 / np.median(np.abs(r)) * colvar, rel=1e-12)
+    assert kappa(1e-6) == kappa(1e-3)  # the scale does not enter below the residuals'
+    assert kappa(1e3) == pytest.approx(2.0 / 1e3 * colvar, rel=1e-12)  # all inliers
+    for c in (1e-6, 1e6):
+        for scale in (1e-6, 1e3):
+            assert kappa(c * scale, c) == pytest.approx(kappa(scale) / c, rel=1e-10)
+
+
+def test_coordinate_descent_stops_at_the_resolution_of_w():
+    """At a tiny scale (2 / sigma ~ 1e6), a warm start far from the noise-free fit: the
+    Newton loop stops once the violation is below what one ulp of w resolves, in
+    hundreds of epochs (it repeated up to 1.4e5 times, 8 s), the gap near tol."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 5))
+    y = X @ rng.standard_normal(5)
+    pgmap = InnerModel(Huber(1.35, scale_floor(y), tune_epsilon=False), "l2",
+                       True).make_map(X, y, center=True)
+    solver = CoordinateDescent(tol=1e-10)
+    w0 = solver.solve(pgmap, [3.0], null_model(pgmap)).w  # a strongly shrunk fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = solver.solve(pgmap, [0.3], w0)
+        ref = solver.solve(pgmap, [0.3], null_model(pgmap))
+    assert res.n_iter < 3000 and res.gap < 1e-8
+    np.testing.assert_allclose(res.w, ref.w, rtol=1e-7, atol=1e-9)

@@ -83,22 +83,37 @@ def test_search_cv_matches_grid_search_within_one_percent():
 
 
 def test_search_cv_on_noise_free_targets_warns_no_overflow():
-    """``y = X w`` exactly: the concomitant scale is at its floor, so at the search's
-    weights every training residual is beyond the threshold (a linear datafit, the
-    intercept undetermined) and the adjoint system has no solution. The hypergradient is
-    the least-squares one, with a ConvergenceWarning that says so, never an overflow
-    (the conjugate gradients that diverged on that system are not run), and the descent
-    goes on from the scan's best point with it (a NaN hypergradient stopped it there)."""
+    """``y = X w`` exactly, searched where ``alpha`` over-regularizes (bounds 1e5 to
+    1e8): the concomitant scale is at its floor, so every training residual is beyond the
+    threshold (a linear datafit, the intercept undetermined) and the adjoint system has
+    no solution. The hypergradient is the least-squares one, with a ConvergenceWarning
+    that says so, never an overflow (the conjugate gradients that diverged on that
+    system are not run), and every point is scored."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((100, 5))
     y = X @ rng.standard_normal(5)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        search = HyperGradSearchCV(HuberRegressor(), cv=3, max_iter=1).fit(X, y)
+        search = HyperGradSearchCV(HuberRegressor(), cv=3, max_iter=1,
+                                   bounds=(1e5, 1e8)).fit(X, y)
     assert not [str(c.message) for c in caught if issubclass(c.category, RuntimeWarning)]
     notes = [str(c.message) for c in caught if issubclass(c.category, ConvergenceWarning)]
     assert notes and all("not in its range" in m for m in notes)
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
-    # the scan's points are over-regularized (mean R^2 below 0 at the scale's floor):
-    # the descent's first step leaves them
-    assert search.best_score_ > 0.0
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-8])
+def test_noise_free_targets_are_fitted(noise):
+    """y = X w (+ 1e-8 noise): the search's L2 range is in units of the data whatever the
+    floor scale, so both searches reach a near-exact fit (the L2 reference was 2 / sigma,
+    sigma at 1e-6 MAD(y): every alpha of the range returned the null model)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5))
+    y = X @ rng.standard_normal(5) + noise * rng.standard_normal(300)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # gaps at their rounding floor
+        est = HuberRegressorHyperGrad(cv=5).fit(X[:100], y[:100])
+        search = HyperGradSearchCV(HuberRegressor(), cv=5).fit(X[:100], y[:100])
+    for model in (est, search.best_estimator_):
+        assert model.score(X[100:], y[100:]) > 1 - 1e-8

@@ -11,8 +11,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, ElasticNetCV
 from sklearn.model_selection import KFold, StratifiedKFold
 
-from skhypergrad import (ElasticNetHyperGrad, HyperGradSearchCV, LassoHyperGrad,
-                         LogisticRegressionHyperGrad, WeightedLassoHyperGrad)
+from skhypergrad import (ElasticNetHyperGrad, HuberRegressorHyperGrad, HyperGradSearchCV,
+                         LassoHyperGrad, LogisticRegressionHyperGrad,
+                         WeightedLassoHyperGrad)
 from skhypergrad._search_space import l2_scale, search_scales
 from skhypergrad.models import InnerModel
 
@@ -203,3 +204,19 @@ def test_flat_start_is_left_with_a_warning(Est, kw):
     assert "array(" not in message and "{" not in message
     assert np.any(est.coef_ != 0)
     assert est.best_loss_ <= est.history_[0]["value"]
+
+
+def test_huber_target_scale_changes_nothing_but_units():
+    """Huber (``penalty="l2"``): y -> c y rescales the scale and ``coef_`` by c, ``alpha_`` by
+    1/c (the loss scales as c, the L2 term as c^2), leaves ``epsilon_``, the CV loss by c^2
+    (to 1e-6 relative); the scale is estimated at an L2 weight relative to the data."""
+    X, y = _diabetes()
+    cv = KFold(3, shuffle=True, random_state=0)
+    ref = _fit_quiet(HuberRegressorHyperGrad(cv=cv), X, y)
+    for c in (1e-6, 1e6):
+        est = _fit_quiet(HuberRegressorHyperGrad(cv=cv), X, c * y)
+        assert est.alpha_ * c == pytest.approx(ref.alpha_, rel=1e-6)
+        assert est.epsilon_ == pytest.approx(ref.epsilon_, rel=1e-6)
+        assert est.scale_ / c == pytest.approx(ref.scale_, rel=1e-6)
+        assert est.best_loss_ / c ** 2 == pytest.approx(ref.best_loss_, rel=1e-6)
+        np.testing.assert_allclose(est.coef_ / c, ref.coef_, rtol=1e-6)

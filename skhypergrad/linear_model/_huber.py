@@ -1,6 +1,7 @@
 """Huber regression tuned by hypergradient descent."""
 
 import numbers
+from dataclasses import replace
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -8,7 +9,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import BaseHyperGrad, null_model, refit_solver
 from .._validation import check_bounds
-from ..huber import Huber, concomitant_fit
+from .._search_space import l2_scale
+from ..huber import Huber, concomitant_fit, scale_floor
 from ..models import InnerModel
 from ..penalties import huber_lam_from_sklearn, huber_sklearn_from_lam
 from ._common import _BOUNDS, LinearRegressorMixin, _doc
@@ -31,8 +33,12 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     of the datafit) to minimize the cross-validated squared error.
 
     The scale :math:`\sigma` is estimated once, jointly with the coefficients on all
-    the data at the starting ``alpha`` (``alpha_init``, or scikit-learn's default
-    1e-4 when None) and ``epsilon_init``, and kept fixed during the search: the
+    the data at ``alpha_init`` (when None: the L2 weight at the lower end of the
+    search's range, relative to the data, and the L1 weight of scikit-learn's default
+    ``alpha=1e-4``: :math:`y \to c\,y` then rescales the scale by :math:`c`, ``alpha_``
+    by :math:`1/c` for ``penalty="l2"`` (the loss scales as :math:`c`, the L2 term as
+    :math:`c^2`) and leaves ``epsilon_``) and ``epsilon_init``, and kept fixed during
+    the search: the
     hypergradient is that of the fixed-scale model. The refit at the chosen
     hyperparameters is joint (:func:`~skhypergrad.huber.concomitant_fit`): with
     ``penalty="l2"``, ``coef_``, ``intercept_`` and ``scale_`` are those of
@@ -46,8 +52,10 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     alpha_init : float, default=None
         Starting ``alpha``. When None, the descent starts from the best point of a
         coarse scan relative to the data (the L2 weight from 100 to 1e-5 times the
-        datafit's curvature ``kappa``; the L1 weight from ``alpha_max / 10^0.5``
-        down, as :class:`ElasticNetHyperGrad`), at ``epsilon_init``.
+        reference curvature ``kappa``, in units of the data whatever the scale: see
+        :meth:`Huber.reference_curvature <skhypergrad.huber.Huber.reference_curvature>`;
+        the L1 weight from ``alpha_max / 10^0.5`` down, as
+        :class:`ElasticNetHyperGrad`), at ``epsilon_init``.
     epsilon_init : float, default=1.35
         Starting ``epsilon`` (at least 1), its value when ``tune_epsilon=False``.
     tune_epsilon : bool, default=True
@@ -102,7 +110,8 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
         "alpha_bounds": _BOUNDS,
         "epsilon_bounds": [tuple, list],
     }
-    #: HuberRegressor's default alpha: the scale is estimated there without alpha_init
+    #: HuberRegressor's default alpha: the L1 weight the scale is estimated at without
+    #: alpha_init (see _scale_lam)
     _scale_alpha = 1e-4
 
     def __init__(self, *, penalty="l2", cv=5, alpha_init=None, epsilon_init=1.35,
@@ -142,11 +151,28 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
                           self.fit_intercept)
 
     def _prepare_model(self, model, X, y):
-        """The model at the scale of the joint fit at the starting hyperparameters."""
-        alpha = self._scale_alpha if self.alpha_init is None else self.alpha_init
-        lam = self._with_epsilon(huber_lam_from_sklearn(alpha, self._rho(), X.shape[0]),
-                                 self.epsilon_init)
-        return model.with_data_constants(X, model.encode(y), lam)
+        """The model at the scale of the joint fit at the starting hyperparameters
+        (without ``alpha_init``, at :meth:`_scale_lam`)."""
+        lam = huber_lam_from_sklearn(self.alpha_init, self._rho(), X.shape[0]) \
+            if self.alpha_init is not None else self._scale_lam(model, X, y)
+        return model.with_data_constants(X, model.encode(y), self._with_epsilon(
+            lam, self.epsilon_init))
+
+    def _scale_lam(self, model, X, y):
+        r"""The penalty's ``lam`` the scale is estimated at without ``alpha_init``: the L1
+        weight of ``alpha = 1e-4`` (scikit-learn's default; the L1 term, like the Huber
+        loss, scales with ``y``), the L2 weight :math:`10^{-6}\kappa_0`, the lower end of
+        the search's range, :math:`\kappa_0` the reference curvature at the floor scale
+        (:func:`~skhypergrad.huber.scale_floor`):
+        :math:`\frac{2\epsilon}{s}\frac{1}{np}\sum_j\|X_j - \bar X_j\|^2`, :math:`s`
+        the median absolute residual of the null model. Both scale as the weights of the
+        same fit when ``y`` is rescaled: the scale, and then the search, follow ``y``."""
+        floor = replace(model, datafit=Huber(self.epsilon_init, scale_floor(y),
+                                             tune_epsilon=False))
+        kappa0 = l2_scale(floor.make_map(X, floor.encode(y), center=True))
+        l1 = self._scale_alpha * self._rho() / X.shape[0]
+        return floor.get_penalty().lam_from_weights(l1, self._search_defaults.l2_range[0]
+                                                    * kappa0, X.shape[1])
 
     def _initial_lam(self, scales, n_samples):
         if self.alpha_init is None:

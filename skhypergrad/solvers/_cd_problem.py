@@ -315,6 +315,20 @@ class _Problem(NamedTuple):
                              self.curvature, self.y.shape[0], self.n_outputs,
                              self.fit_intercept)
 
+    def resolution(self, w, ws, lc_moving):
+        r"""The smallest violation a step can resolve on the working set ``ws``:
+        :math:`4u \max_k L_k |w_k|` over its entries :meth:`moving` (``lc_moving`` their
+        bounds, an intercept's times ``intercept_unit``), :math:`u` the float64 machine
+        epsilon. A coordinate's violation is :math:`L_k |\Delta_k|`, and a step below
+        one ulp of :math:`w_k` leaves it unchanged: with a large curvature (Huber's
+        :math:`2/\sigma` at a tiny scale) that floor can exceed a requested ``tol``."""
+        idx = self.moving(ws)
+        units = np.ones(idx.shape[0])
+        if self.fit_intercept:
+            units[idx.shape[0] - self.n_outputs:] = self.intercept_unit
+        return 4 * np.finfo(np.float64).eps * float(
+            np.max(units * lc_moving * np.abs(w[idx]), initial=0.0))
+
     def rounding(self, a):
         """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
         return 16 * np.finfo(np.float64).eps * self.col_norm * float(np.linalg.norm(a)) / a.shape[0]

@@ -124,10 +124,12 @@ class CoordinateDescent(BaseSolver):
         Stop when the duality gap divided by the objective's scale (the datafit
         at ``w = 0``) is below ``tol``. The solver also stops, unconverged (with a
         warning that states the gap reached), when every coordinate's violation is
-        at the level of rounding errors, or when 20 evaluations of the gap in a row
-        did not lower it by 10%: the gap is then at the accuracy its dual point can
-        certify; or when a working set's solve took no step (its line search found
-        no decrease) and the next working set is the same one (the solve would repeat).
+        at the level of rounding errors (or, on a working set, of the resolution of
+        ``w``: a step below one ulp of a coordinate leaves it unchanged), or when 20
+        evaluations of the gap in a row did not lower it by 10%: the gap is then at
+        the accuracy its dual point can certify; or when a working set's solve took no
+        step (its line search found no decrease) and the next working set is the same
+        one (the solve would repeat).
         In all, at most ``max_iter * max_epochs`` epochs.
     max_iter : int, default=1000
         Maximum number of outer iterations (each builds a working set and
@@ -536,9 +538,12 @@ class CoordinateDescent(BaseSolver):
             violation = np.max(lc_cols * np.abs(steps), initial=0.0)
             if prob.fit_intercept:
                 violation = max(violation, prob.intercept_violation(a))
-            if violation <= tol:
+            # below the resolution of w no step can lower the violation (Huber's 2 / sigma
+            # at a tiny scale times one ulp of w can exceed tol): the loop would repeat
+            resolution = prob.resolution(w, ws, lc_moving)
+            if violation <= max(tol, resolution):
                 break
-            model_tol = max(self.inner_ratio * violation, prob.rounding(a))
+            model_tol = max(self.inner_ratio * violation, prob.rounding(a), resolution)
             w_new, start = None, None
             if try_direct:
                 direct = prob.support_model_minimizer(w, a, h, ws, grad_ws, lc_cols, model_tol)
@@ -561,6 +566,8 @@ class CoordinateDescent(BaseSolver):
                         np.asfortranarray(start[2])
                 epochs += self._minimize_model(prob, w_new, v, d, a, h, ws, lc_model, model_tol,
                                                self.max_epochs - epochs, w)
+                if np.array_equal(w_new[idx], w[idx]):  # the model's steps all rounded away
+                    break
                 # the model's minimizer kept the signs: the next one may be found directly
                 try_direct = prob.n_outputs > 1 and \
                     np.array_equal(np.sign(w_new[cols]), np.sign(w[cols]))
