@@ -253,7 +253,7 @@ class BaseHyperGrad(BaseEstimator):
 
     def _refit(self, model, X, y, lam, sample_weight=None):
         """``(pgmap, w)``: the model refit on all the data at ``lam`` by
-        :func:`refit_solver` at ``_refit_tol`` (for a small dense least-squares model, by
+        :func:`refit_solver` at ``_refit_tol`` (for a small least-squares model, by
         the compiled coordinate descent of :func:`~skhypergrad._gram_cv.gram_fit` to the
         same relative gap), from the intercept-only model (exact, all
         zeros, when ``lam >= lam_max``); a dense ``X`` centred in a copy (the
@@ -263,7 +263,7 @@ class BaseHyperGrad(BaseEstimator):
         full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
         if sample_weight is None and gram_path_applies(model, X, solver, None, 1, "squared"):
-            # small dense least squares: the compiled solve of the searches, to the same tol
+            # small least squares: the compiled solve of the searches, to the same tol
             w = gram_fit(model, X, y_enc, lam, solver)
             return full_map, full_map.design.from_original(w)
         return full_map, solver.solve(full_map, lam, null_model(full_map)).w

@@ -1,8 +1,10 @@
 r"""Criterion evaluations of small dense least-squares problems as one compiled call.
 
 When the datafit declares ``least_squares`` (one output, no hyperparameters of its
-own), ``X`` is dense with at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES`
-columns, the penalty is an elastic net with a diagonal prox Jacobian, the solver
+own), ``X`` has at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES` columns (dense,
+or sparse with a Gram matrix of at most :data:`SPARSE_GRAM_RATIO` times as many entries
+as ``X`` stores and held-out rows that fit densely in :data:`GRAM_FOLDS_BYTES`), the
+penalty is an elastic net with a diagonal prox Jacobian, the solver
 allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
 engine computes the implicit hypergradient at the solution
 (:attr:`~skhypergrad.hypergrad.BaseEngine.implicit_at_solution`), a criterion
@@ -19,6 +21,12 @@ held-out rows read with the training means: the same problems, solutions and
 hypergradients as the maps of :func:`~skhypergrad._folds._fold_problem`. The warm
 starts are the criterion's :class:`~skhypergrad.criteria.InnerState` (the model's own
 ``[coef, intercept]``).
+
+A sparse ``X`` is never densified as a whole: its Gram matrices come from sparse products
+of its raw rows, centred algebraically,
+:math:`(X - 1\mu^T)^T (X - 1\mu^T) = X^T X - s\mu^T - \mu s^T + n\,\mu\mu^T` with
+:math:`s = X^T 1` (as scikit-learn's ``ElasticNet`` centres a sparse ``X``), and only its
+held-out rows are copied densely (the compiled kernel reads them).
 """
 
 import warnings
@@ -37,8 +45,13 @@ from .solvers._base import BaseSolver
 __all__ = ["GramFolds", "GramOutcome", "gram_path_applies", "cv_gram_folds",
            "heldout_gram_folds", "evaluate_gram_folds", "gram_fit"]
 
-#: largest memory of the folds' Gram matrices (``K p^2`` doubles)
+#: largest memory of the folds' Gram matrices (``K p^2`` doubles), and of the dense copy of
+#: a sparse ``X``'s held-out rows
 GRAM_FOLDS_BYTES = 512 * 2**20
+#: a sparse ``X`` runs compiled while its Gram matrix has at most this many times as many
+#: entries as ``X`` stores (``p^2 <= 4 nnz``): a coordinate's update then costs about as
+#: much on the Gram matrix (``p``) as on ``X``'s column (its stored entries)
+SPARSE_GRAM_RATIO = 4
 
 
 class GramFolds(NamedTuple):
@@ -78,8 +91,11 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
     resolved name), runs compiled (see the module docstring); never with sample
     weights (``weighted``)."""
     datafit, penalty = model.get_datafit(), model.get_penalty()
-    if weighted or loss != "squared" or sp.issparse(X) or not datafit.least_squares \
+    if weighted or loss != "squared" or not datafit.least_squares \
             or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
+        return False
+    if sp.issparse(X) and (X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz
+                           or X.shape[0] * X.shape[1] * 8 > GRAM_FOLDS_BYTES):
         return False
     if not penalty.has_l1 or not penalty.uniform_l2 or not penalty.diagonal_jacobian \
             or penalty.group_rows:
@@ -92,14 +108,48 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
     return engine is None or (isinstance(engine, BaseEngine) and engine.implicit_at_solution)
 
 
-def _fold_gram(Xc_rows, yc_rows, fit_intercept):
+def _fold_gram(Xc_rows, yc_rows, fit_intercept, shift=None):
     """``(G, c, gamma, mean_x, mean_y)`` of training rows (already shifted by a common
-    vector), centred by their own means when ``fit_intercept``."""
+    vector), centred by their own means when ``fit_intercept``; for sparse rows, the raw
+    rows and the common vector ``shift`` (the means are then those of the shifted rows)."""
     n = Xc_rows.shape[0]
+    if sp.issparse(Xc_rows):
+        return _sparse_fold_gram(Xc_rows, yc_rows, fit_intercept, shift)
     mx = Xc_rows.mean(axis=0) if fit_intercept else np.zeros(Xc_rows.shape[1])
     my = float(yc_rows.mean()) if fit_intercept else 0.0
     Xr, yr = Xc_rows - mx, yc_rows - my
     return Xr.T @ Xr / n, Xr.T @ yr / n, float(yr @ yr) / n, mx, my
+
+
+def _sparse_fold_gram(X_rows, yc_rows, fit_intercept, shift):
+    """:func:`_fold_gram` of sparse raw rows ``X_rows`` (their means in the frame shifted
+    by ``shift``): ``G = X^T X / n - m m^T`` with ``m`` their raw means (the centred
+    Gram matrix, whatever the shift), from one sparse product."""
+    n = X_rows.shape[0]
+    raw_mean = np.asarray(X_rows.mean(axis=0)).ravel() if fit_intercept \
+        else np.zeros(X_rows.shape[1])
+    my = float(yc_rows.mean()) if fit_intercept else 0.0
+    yr = yc_rows - my
+    G = _sparse_gram(X_rows) / n - np.outer(raw_mean, raw_mean)
+    c = np.asarray(X_rows.T @ yr).ravel() / n
+    mx = raw_mean - shift if fit_intercept else raw_mean
+    return G, c, float(yr @ yr) / n, mx, my
+
+
+def _sparse_gram(X_rows):
+    """``X^T X`` of sparse rows as a dense array."""
+    X_rows = sp.csr_matrix(X_rows)
+    return np.asarray((X_rows.T @ X_rows).toarray(), dtype=np.float64)
+
+
+def _centred_gram(rows, shift):
+    """``(R - 1 shift^T)^T (R - 1 shift^T)`` of rows ``R``: dense rows already shifted
+    (``shift`` None), or sparse raw rows centred algebraically."""
+    if shift is None:
+        return rows.T @ rows
+    s = np.asarray(rows.sum(axis=0)).ravel()
+    return _sparse_gram(rows) - np.outer(s, shift) - np.outer(shift, s) \
+        + rows.shape[0] * np.outer(shift, shift)
 
 
 def _distinct(rows, n):
@@ -110,7 +160,8 @@ def _distinct(rows, n):
 
 
 def cv_gram_folds(X, y, splits, fit_intercept):
-    r""":class:`GramFolds` of the cross-validation ``splits`` of dense ``X`` and ``y``.
+    r""":class:`GramFolds` of the cross-validation ``splits`` of ``X`` (dense or sparse)
+    and ``y``.
 
     With :math:`X_c` and :math:`y_c` centred as a whole (when ``fit_intercept``), a
     fold whose training rows are the complement of its test rows :math:`T` gets its
@@ -119,38 +170,51 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     test blocks partition the rows, as K-fold's), then is centred by its own means
     :math:`m`: :math:`G = S / n_k - m m^T`. Other splits are computed from their
     training rows. The held-out rows are kept centred as a whole (the kernel's ``mu``
-    is then :math:`m`), copied once: no centred copy of all of ``X`` is made.
+    is then :math:`m`), copied once: no centred copy of all of ``X`` is made. For a
+    sparse ``X`` the test blocks' products are sparse, centred algebraically (see the
+    module docstring).
     """
-    X = np.asarray(X, dtype=np.float64)
+    sparse = sp.issparse(X)
+    X = sp.csr_matrix(X, dtype=np.float64) if sparse else np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, p = X.shape
     K = len(splits)
-    mu0 = X.mean(axis=0) if fit_intercept else np.zeros(p)
+    mu0 = (np.asarray(X.mean(axis=0)).ravel() if sparse else X.mean(axis=0)) \
+        if fit_intercept else np.zeros(p)
     y0 = float(y.mean()) if fit_intercept else 0.0
     yc = y - y0
     tests = [test for _, test in splits]
     order = np.concatenate(tests)
-    X_test = X[order]
+    X_rows = X[order]
+    X_test = np.ascontiguousarray(X_rows.toarray()) if sparse else X_rows
     X_test -= mu0
     y_test = yc[order]
     starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
     blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
+    # the test blocks' rows the Gram matrices are formed from: sparse raw rows centred
+    # algebraically by mu0, or the dense centred ones
+    shift = mu0 if sparse else None
+    gram_rows = [X_rows[starts[k]:starts[k + 1]] for k in range(K)] if sparse else blocks
     # the test blocks' Gram matrices, for the folds trained on the rest of the rows
     rest = [train.shape[0] + test.shape[0] == n and _distinct(test, n)
             for train, test in splits]
-    grams = [XT.T @ XT if r else None for XT, r in zip(blocks, rest)]
+    grams = [_centred_gram(R, shift) if r else None for R, r in zip(gram_rows, rest)]
     totals = None
     if any(rest):
         in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
         if in_blocks.shape[0] == n and _distinct(in_blocks, n):
             G_all = sum(g for g in grams if g is not None)
+        elif sparse:
+            G_all = _centred_gram(X, mu0)
         else:
             Xc = X - mu0
             G_all = Xc.T @ Xc
         # X_c^T 1 = 0 and 1^T y_c = 0 (up to rounding, summed as the blocks are)
         colsum = sum(XT.sum(axis=0) for XT, r in zip(blocks, rest) if r) \
-            if in_blocks.shape[0] == n else (X - mu0).sum(axis=0)
-        totals = (G_all, colsum, X.T @ yc, float(yc.sum()), float(yc @ yc))
+            if in_blocks.shape[0] == n else \
+            (np.asarray(X.sum(axis=0)).ravel() - n * mu0 if sparse else (X - mu0).sum(axis=0))
+        totals = (G_all, colsum, np.asarray(X.T @ yc).ravel(), float(yc.sum()),
+                  float(yc @ yc))
     G = np.empty((K, p, p))
     c = np.empty((K, p))
     gamma = np.empty(K)
@@ -159,8 +223,8 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     for k, (train, test) in enumerate(splits):
         n_k = train.shape[0]
         if not rest[k]:
-            G[k], c[k], gamma[k], m, my = _fold_gram(X[train] - mu0, yc[train],
-                                                     fit_intercept)
+            rows = X[train] if sparse else X[train] - mu0
+            G[k], c[k], gamma[k], m, my = _fold_gram(rows, yc[train], fit_intercept, mu0)
         else:
             XT, yT = blocks[k], y_test[starts[k]:starts[k + 1]]
             m = (totals[1] - XT.sum(axis=0)) / n_k
@@ -176,11 +240,15 @@ def cv_gram_folds(X, y, splits, fit_intercept):
 
 
 def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
-    """:class:`GramFolds` of one problem: trained on ``(X, y)``, scored on ``(X_val,
-    y_val)`` (dense)."""
-    X = np.asarray(X, dtype=np.float64)
+    """:class:`GramFolds` of one problem: trained on ``(X, y)`` (dense or sparse), scored
+    on ``(X_val, y_val)`` (copied densely)."""
     y = np.asarray(y, dtype=np.float64)
-    G, c, gamma, mx, my = _fold_gram(X, y, fit_intercept)
+    if sp.issparse(X):
+        G, c, gamma, mx, my = _fold_gram(sp.csr_matrix(X, dtype=np.float64), y,
+                                         fit_intercept, 0.0)
+    else:
+        G, c, gamma, mx, my = _fold_gram(np.asarray(X, dtype=np.float64), y, fit_intercept)
+    X_val = X_val.toarray() if sp.issparse(X_val) else X_val
     return GramFolds(G[None], c[None], np.array([gamma]),
                      np.ascontiguousarray(X_val, dtype=np.float64),
                      np.ascontiguousarray(y_val, dtype=np.float64),
@@ -241,11 +309,11 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
 
 
 def gram_fit(model, X, y_enc, lam, solver):
-    """``[coef, intercept]`` of ``model`` trained on all of dense ``X`` and the encoded
-    ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate descent on
-    the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
+    """``[coef, intercept]`` of ``model`` trained on all of ``X`` (dense or sparse) and the
+    encoded ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate
+    descent on the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
     :func:`gram_path_applies` for when it applies)."""
-    X = np.asarray(X, dtype=np.float64)
+    X = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
     data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
     (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [None], solver, None, False,
                                  [0])

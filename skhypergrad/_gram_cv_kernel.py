@@ -27,10 +27,26 @@ means, :math:`E_k = \frac{1}{n_t}\sum_i r_i^2`, :math:`r_i = (x_i - \mu_k)^T w -
 r` and the implicit hypergradient there: :math:`(G_{SS} + l2\,I) u = g_S`,
 :math:`\partial E / \partial l1_j = -\mathrm{sign}(w_j) u_j` on S (0 elsewhere),
 :math:`\partial E / \partial l2 = -w_S^T u`, by Cholesky for :math:`|S| \le`
-:data:`DIRECT_MAX`, by conjugate gradients otherwise or when the system is singular
-(collinear columns on the support: CG then converges to its minimum-norm solution, the
-right side being in the range of :math:`G_{SS}` when the held-out rows share the
-training rows' collinearity).
+:data:`DIRECT_MAX`, by conjugate gradients for larger supports.
+
+**Singular supports.** With collinear columns on the support (e.g. one-hot blocks with
+every level, whose centred columns sum to 0, at ``l2 = 0``), :math:`A = G_{SS} + l2\,I`
+is singular: its factorization drops the coordinates whose pivot is at or below
+``1e-13`` times the largest diagonal entry (:func:`_semidefinite_cholesky`). The
+solutions on the support then form an affine set :math:`w + \ker A`, all with the same
+training fit; the one kept is the coordinate-descent iterate corrected by the basic
+solution (:func:`_exact_on_support`). The hypergradient is :math:`u = A^+ g_S`, the
+least-norm solution (:func:`_least_norm`: the limit of the nonsingular systems'
+as ``l2 -> 0+``, the one conjugate gradients from 0 converge to). It is well defined
+when the held-out rows share the training rows' collinearity (:math:`X_{t,S} v = 1
+\mu_k^T v` for :math:`v \in \ker A`, as for one-hot blocks): then :math:`g_S \perp \ker
+A`, the held-out loss is the same at every solution, and since a solution has
+:math:`X_S^T \theta = l1_S \odot \mathrm{sign}(w_S)` with :math:`X_{c,S} v = 0`,
+:math:`l1_S \odot \mathrm{sign}(w_S) \perp \ker A`: the derivative in a common L1
+weight, :math:`-\sum_j \mathrm{sign}(w_j) u_j` (the Lasso's ``alpha``), is the same for
+every solution :math:`u` of :math:`A u = g_S`. Per-coefficient L1 weights get the
+least-norm one. When :math:`g_S` is not in the range of :math:`A` (relative residual
+above the engine's ``hyper_tol``) the fold reports :data:`SINGULAR`.
 """
 
 import numpy as np
@@ -168,13 +184,113 @@ def _cho_solve(L, b, m):
 
 
 @njit(cache=True, **_HELPER)
+def _semidefinite_cholesky(A, m):
+    """In-place lower Cholesky factor of the positive semidefinite ``A[:m, :m]``, a pivot
+    at or below ``1e-13`` times the largest diagonal entry taken as 0: its coordinate is
+    dropped (its column of the factor set to 0, with ``A[j, j] = 0``; in exact
+    arithmetic the rest of that column of a singular matrix vanishes with the pivot).
+    The factor of the kept coordinates ``B`` is then that of ``A_BB``. Returns the number
+    of coordinates kept; with none dropped, the factor of :func:`_cholesky`."""
+    big = 0.0
+    for i in range(m):
+        big = max(big, A[i, i])
+    floor = 1e-13 * big
+    r = 0
+    for j in range(m):
+        d = A[j, j]
+        for k in range(j):
+            d -= A[j, k] * A[j, k]
+        if not d > floor:
+            for i in range(j, m):
+                A[i, j] = 0.0
+            continue
+        r += 1
+        d = np.sqrt(d)
+        A[j, j] = d
+        for i in range(j + 1, m):
+            s = A[i, j]
+            for k in range(j):
+                s -= A[i, k] * A[j, k]
+            A[i, j] = s / d
+    return r
+
+
+@njit(cache=True, **_HELPER)
+def _basic_solve(L, b, m):
+    r"""``b[:m]`` overwritten by the basic solution of :math:`A x = b` from the factor of
+    :func:`_semidefinite_cholesky`: :math:`x_B = A_{BB}^{-1} b_B`, 0 on the dropped
+    coordinates (a solution when ``b`` is in the range of ``A``); :func:`_cho_solve`
+    when none was dropped."""
+    for i in range(m):
+        if L[i, i] == 0.0:
+            b[i] = 0.0
+            continue
+        s = b[i]
+        for k in range(i):
+            s -= L[i, k] * b[k]
+        b[i] = s / L[i, i]
+    for i in range(m - 1, -1, -1):
+        if L[i, i] == 0.0:
+            continue
+        s = b[i]
+        for k in range(i + 1, m):
+            s -= L[k, i] * b[k]
+        b[i] = s / L[i, i]
+
+
+@njit(cache=True, **_HELPER)
 def _factor_support(G, l2, S, m, L):
-    """``L[:m, :m]``: the Cholesky factor of ``G_SS + l2 I``; False when singular."""
+    r"""``L[:m, :m]``: the factor of :math:`A = G_{SS} + l2\,I` by
+    :func:`_semidefinite_cholesky` (the Cholesky factor when ``A`` is positive definite);
+    returns the number of coordinates kept, ``m`` when none was dropped, 0 when none
+    was kept (not factored)."""
     for a in range(m):
         for b in range(a + 1):
             L[a, b] = G[S[a], S[b]]
         L[a, a] += l2
-    return _cholesky(L, m)
+    return _semidefinite_cholesky(L, m)
+
+
+@njit(cache=True, **_HELPER)
+def _least_norm(G, l2, S, m, L, N, C, u):
+    r"""Replace the solution ``u[:m]`` of :math:`A u = g` (``A = G_SS + l2 I``, factored
+    in ``L`` with coordinates dropped) by the solution of least norm: ``u`` minus its
+    projection on the null space of ``A``, spanned by :math:`v_j = e_j - A_{BB}^{-1}
+    A_{Bj}` for the dropped coordinates ``j`` (the columns of ``N``; ``C`` scratch for
+    their Gram matrix). False when that Gram matrix is singular."""
+    d = 0
+    t = np.empty(m)
+    for j in range(m):
+        if L[j, j] != 0.0:
+            continue
+        for a in range(m):
+            t[a] = G[S[a], S[j]]
+        t[j] += l2
+        _basic_solve(L, t, m)
+        for a in range(m):
+            N[a, d] = -t[a]
+        N[j, d] += 1.0
+        d += 1
+    proj = np.zeros(d)
+    for i in range(d):
+        s = 0.0
+        for a in range(m):
+            s += N[a, i] * u[a]
+        proj[i] = s
+        for j in range(i + 1):
+            s = 0.0
+            for a in range(m):
+                s += N[a, i] * N[a, j]
+            C[i, j] = s
+    if not _cholesky(C, d):
+        return False
+    _cho_solve(C, proj, d)
+    for a in range(m):
+        s = 0.0
+        for i in range(d):
+            s += N[a, i] * proj[i]
+        u[a] -= s
+    return True
 
 
 @njit(cache=True, **_HELPER)
@@ -193,13 +309,42 @@ def _support(w, S, sign):
 
 
 @njit(cache=True, **_HELPER)
-def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
+def _exact_on_support(G, c, w, l1, l2, lower, S, sign, m, L, r, b):
     r"""Replace ``w`` by the exact solution on its support ``S`` with signs ``sign``,
-    :math:`(G_{SS} + l2\,I)^{-1}(c_S - l1_S \odot \mathrm{sign})` (``L`` its factor), when
-    that solution has the same signs (and respects ``lower``); returns whether it did."""
+    :math:`A^{-1}(c_S - l1_S \odot \mathrm{sign})`, :math:`A = G_{SS} + l2\,I`
+    (factored in ``L`` by :func:`_factor_support`, ``r`` coordinates kept), when that
+    solution has the same signs (and respects ``lower``); returns whether it did. On a
+    singular ``A`` (``r < m``: collinear columns on the support, e.g. one-hot blocks with
+    every level and an intercept) the solutions form an affine set: the one taken is
+    :math:`w_S + x`, :math:`x` the basic solution of :math:`A x = b - A w_S` (``w``
+    unchanged on the dropped coordinates), kept when it solves the system (relative
+    residual at most ``1e-9``) with the same signs."""
     for a in range(m):
         b[a] = c[S[a]] - l1[S[a]] * sign[a]
-    _cho_solve(L, b, m)
+    if r == m:
+        _cho_solve(L, b, m)
+    else:
+        rhs = b[:m].copy()
+        for a in range(m):
+            s = l2 * w[S[a]]
+            row = G[S[a]]
+            for bb in range(m):
+                s += row[S[bb]] * w[S[bb]]
+            b[a] = rhs[a] - s
+        _basic_solve(L, b, m)
+        for a in range(m):
+            b[a] += w[S[a]]
+        num = 0.0
+        den = 0.0
+        for a in range(m):
+            s = l2 * b[a] - rhs[a]
+            row = G[S[a]]
+            for bb in range(m):
+                s += row[S[bb]] * b[bb]
+            num += s * s
+            den += rhs[a] * rhs[a]
+        if not num <= 1e-18 * den:
+            return False
     for a in range(m):
         if b[a] * sign[a] <= 0.0 or b[a] < lower:
             return False
@@ -211,11 +356,13 @@ def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
 @njit(cache=True, **_HELPER)
 def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
     """:func:`_exact_on_support` after factoring ``G_SS + l2 I`` into ``L``, ``q = G w``
-    recomputed. Returns whether ``L`` holds the factor and whether ``w`` moved."""
-    if not _factor_support(G, l2, S, m, L):
-        return False, False
-    if not _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
-        return True, False
+    recomputed. Returns the number of coordinates the factor kept (0: not factored) and
+    whether ``w`` moved."""
+    r = _factor_support(G, l2, S, m, L)
+    if r == 0:
+        return 0, False
+    if not _exact_on_support(G, c, w, l1, l2, lower, S, sign, m, L, r, b):
+        return r, False
     p = w.shape[0]
     for i in range(p):
         q[i] = 0.0
@@ -223,12 +370,12 @@ def _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b):
         row = G[S[a]]
         for i in range(p):
             q[i] += row[i] * w[S[a]]
-    return True, True
+    return r, True
 
 
 @njit(cache=True, **_HELPER)
-def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, sign, L, b,
-                idx, Sf):
+def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, sign, F,
+                b, idx, Sf):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
     Full sweeps (each followed by the gap, and by the exact solution on the support
@@ -237,9 +384,10 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
     The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
     rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
 
-    Returns ``(epochs, gap, status, m, factored)``: the support is ``S[:m]`` (signs
-    ``sign``) and ``factored`` whether ``L`` holds the factor of ``G_SS + l2 I``
-    (``Sf`` is scratch: the support ``L`` was factored for). Each kernel is called from
+    Returns ``(epochs, gap, status, m, rank)``: the support is ``S[:m]`` (signs
+    ``sign``) and ``rank`` the number of coordinates kept by the factor of ``G_SS + l2 I``
+    that ``F[0]`` holds (:func:`_factor_support`; 0 when it holds none of this support;
+    ``Sf`` is scratch: the support ``F[0]`` was factored for). Each kernel is called from
     one place (every call site is compiled again).
     """
     p = w.shape[0]
@@ -257,6 +405,7 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
     last_key = -1
     failed_key = -1
     mf = -1
+    rf = 0
     gap = np.inf
     status = NOT_CONVERGED
     full = True
@@ -284,9 +433,9 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
             m, key = _support(w, S, sign)
             if epochs >= POLISH_AFTER and 0 < m <= DIRECT_MAX and key != failed_key \
                     and key == last_key:
-                factored, moved = _polish(G, c, w, q, l1, l2, lower, S, sign, m, L, b)
+                rf, moved = _polish(G, c, w, q, l1, l2, lower, S, sign, m, F[0], b)
                 mf = -1
-                if factored:
+                if rf > 0:
                     mf = m
                     for a in range(m):
                         Sf[a] = S[a]
@@ -311,13 +460,13 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
             m_sweep = p
             full = True
     m, key = _support(w, S, sign)
-    factored = mf == m
-    if factored:
+    rank = rf if mf == m else 0
+    if rank > 0:
         for a in range(m):
             if Sf[a] != S[a]:
-                factored = False
+                rank = 0
                 break
-    return epochs, gap, status, m, factored
+    return epochs, gap, status, m, rank
 
 
 @njit(cache=True, **_HELPER)
@@ -406,14 +555,16 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         Out: ``dE/dl1`` per feature.
     epochs, status, n_iter_engine : ndarray of int of shape (K,)
         Out: epochs, :data:`OK` / :data:`NOT_CONVERGED` / :data:`SINGULAR` (conjugate
-        gradients stopped above ``hyper_tol``), engine iterations (1 for Cholesky).
+        gradients stopped above ``hyper_tol``, or a singular support's system has no
+        solution at that residual), engine iterations (1 for Cholesky).
     residuals : ndarray of shape (K,)
         Out: relative residual of the hypergradient's system (nan without gradient).
     """
     p = W.shape[1]
     S = np.empty(p, dtype=np.int64)
     sign = np.empty(p)
-    L = np.empty((min(p, DIRECT_MAX), min(p, DIRECT_MAX)))
+    D = min(p, DIRECT_MAX)
+    F = np.empty((3, D, D))  # a support's factor, the null space's basis and Gram matrix
     b = np.empty(p)
     idx = np.empty(p, dtype=np.int64)
     gS = np.empty(p)
@@ -422,9 +573,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         k = folds[f]
         w = W[k]
         Gk = G[k]
-        ep, gap, st, m, factored = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
-                                               max_rounds, max_epochs, S, sign, L, b,
-                                               idx, Sf)
+        ep, gap, st, m, rank = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
+                                           max_rounds, max_epochs, S, sign, F, b, idx, Sf)
         epochs[k] = ep
         gaps[k] = gap
         status[k] = st
@@ -433,10 +583,10 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
             # the exact solution on the support, when its factorization is the
             # hypergradient's or costs no more than the epochs spent (m^3 / 3 against
             # about epochs * p * m): values and gradients then of the exact solution
-            if not factored:
-                factored = _factor_support(Gk, l2, S, m, L)
-            if factored:
-                _exact_on_support(c[k], w, l1, lower, S, sign, m, L, b)
+            if rank == 0:
+                rank = _factor_support(Gk, l2, S, m, F[0])
+            if rank > 0:
+                _exact_on_support(Gk, c[k], w, l1, l2, lower, S, sign, m, F[0], rank, b)
         # held-out residuals and the gradient on the support
         lo, hi = starts[k], starts[k + 1]
         n_t = hi - lo
@@ -470,10 +620,17 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         for a in range(m):
             gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / max(n_t, 1)
         u = np.empty(m)
-        if m <= DIRECT_MAX and (factored or _factor_support(Gk, l2, S, m, L)):
+        if m <= DIRECT_MAX and rank == 0:
+            rank = _factor_support(Gk, l2, S, m, F[0])
+        if m <= DIRECT_MAX and rank > 0:
             for a in range(m):
                 u[a] = gS[a]
-            _cho_solve(L, u, m)
+            if rank == m:
+                _cho_solve(F[0], u, m)
+            else:
+                _basic_solve(F[0], u, m)
+                if not _least_norm(Gk, l2, S, m, F[0], F[1], F[2], u):
+                    status[k] = SINGULAR
             n_iter_engine[k] = 1
             # the residual of the direct solve
             num = 0.0
@@ -486,7 +643,9 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
                 num += s * s
                 den += gS[a] * gS[a]
             residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
-        else:  # large, or singular (collinear columns on the support): CG
+            if rank < m and residuals[k] > max(hyper_tol, 1e-12):
+                status[k] = SINGULAR  # g_S not in the range: no hypergradient
+        else:  # large (or a singular factor's normal matrix not positive definite): CG
             it, res = _cg(Gk, l2, S, m, gS, u, hyper_tol, 10 * m)
             n_iter_engine[k] = it
             residuals[k] = res

@@ -571,8 +571,9 @@ class CrossVal(BaseCriterion):
     whatever the fold's size) and :math:`\ell_{val}` is as in :class:`HeldOut`.
     The mean is unweighted over folds, as ``ElasticNetCV``'s ``mse_path_``.
 
-    A least-squares model (its datafit declares ``least_squares``) on a dense ``X`` of
-    at most 2048 columns, unweighted, solved by coordinate descent and differentiated
+    A least-squares model (its datafit declares ``least_squares``) on an ``X`` of at most
+    2048 columns (dense, or sparse with few columns, see :mod:`skhypergrad._gram_cv`),
+    unweighted, solved by coordinate descent and differentiated
     by an AID engine, is evaluated by one compiled call on the folds' Gram matrices
     (formed once per search, :mod:`skhypergrad._gram_cv`): the same solutions to the
     same relative gap, held-out losses and implicit hypergradients (exact on the

@@ -7,8 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 import skhypergrad.criteria as criteria
@@ -142,7 +144,7 @@ def test_when_the_compiled_path_runs():
     assert run and gram_path_applies(enet, X, cd, None, 5, "squared")
     # the engine must solve the implicit system itself (AID-CG; not AID-FP's or ITD's
     # iterations, whose own convergence they report), the solver
-    # allow Gram epochs, the datafit be least squares, unweighted, on dense X
+    # allow Gram epochs, the datafit be least squares, unweighted
     assert not gram_path_applies(enet, X, cd, get_engine("itd"), 5, "squared")
     assert not gram_path_applies(enet, X, cd, get_engine("aid-fp"), 5, "squared")
     assert not gram_path_applies(enet, X, CoordinateDescent(precompute=False), None, 5,
@@ -151,5 +153,62 @@ def test_when_the_compiled_path_runs():
     assert not gram_path_applies(enet, X, cd, None, 5, "squared", weighted=True)
     logistic = InnerModel("logistic", "l1", fit_intercept=True).bind(y > np.median(y))
     assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
-    import scipy.sparse as sp
-    assert not gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
+    # a sparse X whose Gram matrix is small against its stored entries: compiled; a wide
+    # one (p^2 > 4 nnz, as text features) is not
+    assert gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
+    wide = sp.random(100, 400, density=0.01, format="csr", random_state=0)
+    assert not gram_path_applies(enet, wide, cd, None, 5, "squared")
+
+
+def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
+    """Every level of three categorical columns one-hot encoded, and two numeric
+    columns: each block sums to the intercept's column (a rank-deficient design)."""
+    rng = np.random.default_rng(seed)
+    codes = np.column_stack([rng.integers(k, size=n) for k in levels])
+    blocks = [np.eye(k)[codes[:, j]] for j, k in enumerate(levels)]
+    numeric = rng.standard_normal((n, 2))
+    y = sum(rng.standard_normal(k)[codes[:, j]] for j, k in enumerate(levels)) \
+        + numeric[:, 0] + 0.5 * rng.standard_normal(n)
+    return np.hstack(blocks + [numeric]), y
+
+
+@pytest.mark.parametrize("name", ["lasso", "enet", "no intercept"])
+def test_sparse_x_is_evaluated_as_the_dense_one(name, compiled_calls):
+    X, y = _one_hot()
+    model, scale = MODELS[name]
+    lam = _lam(X, y, scale)
+    crit, solver = CrossVal(cv=4), CoordinateDescent(tol=1e-12)
+    dense = crit.value_and_grad(model, X, y, lam, solver=solver, engine="aid-cg")
+    crit = CrossVal(cv=4)
+    sparse = crit.value_and_grad(model, sp.csr_matrix(X), y, lam, solver=solver,
+                                 engine="aid-cg")
+    assert len(compiled_calls) == 2
+    np.testing.assert_allclose(sparse.values, dense.values, rtol=1e-9)
+    np.testing.assert_allclose(sparse.grad, dense.grad, rtol=1e-7)
+    for a, b in zip(sparse.state, dense.state):
+        np.testing.assert_allclose(a.w, b.w, rtol=1e-7, atol=1e-9 * np.max(np.abs(b.w)))
+
+
+def test_a_rank_deficient_support_has_the_finite_difference_hypergradient(compiled_calls):
+    """One-hot blocks with every level in the Lasso's support and an intercept: the
+    support's system is singular; the hypergradient in the L1 weight (a scalar) is that
+    of any of its solutions, and equals central finite differences of the CV loss."""
+    X, y = _one_hot()
+    model = MODELS["lasso"][0]
+    lam = _lam(X, y, [0.002])
+    splits = list(KFold(3).split(X))
+    crit, solver = CrossVal(cv=splits), CoordinateDescent(tol=1e-14)
+    res = crit.value_and_grad(model, X, y, lam, solver=solver, engine="aid-cg")
+    assert compiled_calls
+    # the first two blocks (4 and 6 levels) on every fold's support: singular systems
+    for (train, _), st in zip(splits, res.state):
+        support = np.flatnonzero(st.w[:X.shape[1]])
+        assert set(range(10)) <= set(support)
+        Xs = X[np.ix_(train, support)]
+        assert np.linalg.matrix_rank(Xs - Xs.mean(axis=0)) < support.size
+    # solved directly (one iteration), not by conjugate gradients
+    assert np.all(res.n_iter_engine == 1) and np.all(res.engine_residual < 1e-12)
+    h = 1e-4
+    up, down = (crit.value(model, X, y, lam * np.exp(s * h), solver=solver,
+                           state=res.state).value for s in (1, -1))
+    np.testing.assert_allclose(res.grad[0], (up - down) / (2 * h), rtol=1e-6)
