@@ -71,6 +71,9 @@ class GramFolds(NamedTuple):
     offset: np.ndarray
     target_offset: np.ndarray
     fit_intercept: bool
+    #: the :class:`GramFolds` of one problem trained on all the rows (none held out), from
+    #: the same sums, when the folds' test rows partition them (else None)
+    whole: object = None
 
 
 class GramOutcome(NamedTuple):
@@ -202,7 +205,8 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     totals = None
     if any(rest):
         in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
-        if in_blocks.shape[0] == n and _distinct(in_blocks, n):
+        partition = in_blocks.shape[0] == n and _distinct(in_blocks, n)
+        if partition:
             G_all = sum(g for g in grams if g is not None)
         elif sparse:
             G_all = _centred_gram(X, mu0)
@@ -211,7 +215,7 @@ def cv_gram_folds(X, y, splits, fit_intercept):
             G_all = Xc.T @ Xc
         # X_c^T 1 = 0 and 1^T y_c = 0 (up to rounding, summed as the blocks are)
         colsum = sum(XT.sum(axis=0) for XT, r in zip(blocks, rest) if r) \
-            if in_blocks.shape[0] == n else \
+            if partition else \
             (np.asarray(X.sum(axis=0)).ravel() - n * mu0 if sparse else (X - mu0).sum(axis=0))
         totals = (G_all, colsum, np.asarray(X.T @ yc).ravel(), float(yc.sum()),
                   float(yc @ yc))
@@ -235,8 +239,18 @@ def cv_gram_folds(X, y, splits, fit_intercept):
             c[k] = (totals[2] - XT.T @ yT) / n_k - m * my
             gamma[k] = (totals[4] - float(yT @ yT)) / n_k - my * my
         m_all[k], my_all[k] = m, my
+    whole = None
+    if totals is not None:
+        # all the rows: their sums are the totals, centred by their own means
+        m = totals[1] / n if fit_intercept else np.zeros(p)
+        my = totals[3] / n if fit_intercept else 0.0
+        whole = GramFolds((totals[0] / n - np.outer(m, m))[None],
+                          (totals[2] / n - m * my)[None],
+                          np.array([totals[4] / n - my * my]), X_test[:0], y_test[:0],
+                          np.zeros(2, dtype=np.int64), (mu0 + m)[None], np.array([y0 + my]),
+                          (mu0 + m)[None], np.array([y0 + my]), bool(fit_intercept))
     return GramFolds(G, c, gamma, X_test, y_test, starts, m_all, my_all, mu0 + m_all,
-                     y0 + my_all, bool(fit_intercept))
+                     y0 + my_all, bool(fit_intercept), whole)
 
 
 def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
@@ -308,13 +322,16 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
     return outcomes
 
 
-def gram_fit(model, X, y_enc, lam, solver):
+def gram_fit(model, X, y_enc, lam, solver, data=None):
     """``[coef, intercept]`` of ``model`` trained on all of ``X`` (dense or sparse) and the
     encoded ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate
     descent on the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
-    :func:`gram_path_applies` for when it applies)."""
-    X = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-    data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
+    :func:`gram_path_applies` for when it applies). ``data``: the :class:`GramFolds` of
+    all of ``X`` when already formed (a criterion's :attr:`GramFolds.whole`), else
+    formed here."""
+    if data is None:
+        X = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
     (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [None], solver, None, False,
                                  [0])
     return out.w

@@ -44,6 +44,10 @@ class TuneResult(NamedTuple):
     converged : bool
     state : tuple
         Warm starts of the inner problems at the last evaluation.
+    criterion : criterion or None
+        The criterion searched, with what it kept between evaluations (e.g. the folds'
+        Gram matrices, whose sums a refit on all the rows reads: see
+        :meth:`~skhypergrad.criteria.BaseCriterion.whole_gram`); None when not given.
     """
 
     lam: np.ndarray
@@ -53,6 +57,7 @@ class TuneResult(NamedTuple):
     n_evals: int
     converged: bool
     state: Any
+    criterion: Any = None
 
 
 def _with_tol(obj, tol):
@@ -128,11 +133,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     """
     # one set of workers (and one shipment of the data to them) for the whole search
     with criterion.workers():
-        return _tune(model, X, y, criterion, lam0, bounds=bounds, optimizer=optimizer,
-                     engine=engine, solver=solver, max_iter=max_iter, tol=tol,
-                     inner_tol=inner_tol, candidates=candidates, monitor=monitor,
-                     callback=callback, verbose=verbose, label=label, names=names,
-                     loss_name=loss_name, scan_patience=scan_patience)
+        result = _tune(model, X, y, criterion, lam0, bounds=bounds, optimizer=optimizer,
+                       engine=engine, solver=solver, max_iter=max_iter, tol=tol,
+                       inner_tol=inner_tol, candidates=candidates, monitor=monitor,
+                       callback=callback, verbose=verbose, label=label, names=names,
+                       loss_name=loss_name, scan_patience=scan_patience)
+    return result._replace(criterion=criterion)
 
 
 def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,

@@ -339,6 +339,19 @@ class BaseCriterion:
         setattr(self, slot, (same, equal, value))
         return value
 
+    def whole_gram(self, X, y):
+        """The :class:`~skhypergrad._gram_cv.GramFolds` of one problem trained on all
+        the rows of ``X`` and ``y`` (the objects the criterion was last evaluated on), from
+        the sums
+        of the folds' Gram matrices the compiled evaluation keeps
+        (:attr:`~skhypergrad._gram_cv.GramFolds.whole`): a refit on all the rows then
+        forms no Gram matrix of its own. None when the criterion keeps none for them."""
+        cached = self.__dict__.get("_cache")
+        if cached is None or cached[1] != ("gram",) or cached[0][0] is not X \
+                or cached[0][1] is not y:
+            return None
+        return cached[2].whole
+
     def __getstate__(self):
         state = self.__dict__.copy()
         for slot in self._CACHE_SLOTS:
