@@ -42,8 +42,8 @@ from ._gram_cv_kernel import NOT_CONVERGED, SINGULAR, gram_cv_evaluate
 from .hypergrad import BaseEngine
 from .solvers._base import BaseSolver
 
-__all__ = ["GramFolds", "GramOutcome", "gram_path_applies", "cv_gram_folds",
-           "heldout_gram_folds", "evaluate_gram_folds", "gram_fit"]
+__all__ = ["GramFolds", "GramOutcome", "GramPath", "gram_path_applies", "cv_gram_folds",
+           "heldout_gram_folds", "evaluate_gram_folds", "evaluate_gram_path", "gram_fit"]
 
 #: largest memory of the folds' Gram matrices (``K p^2`` doubles), and of the dense copy of
 #: a sparse ``X``'s held-out rows
@@ -270,6 +270,80 @@ def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
                      np.array([my]), mx[None], np.array([my]), bool(fit_intercept))
 
 
+class _GramRun(NamedTuple):
+    """The outputs of one call of :func:`~skhypergrad._gram_cv_kernel.gram_cv_evaluate`
+    (see there), ``n_points`` points evaluated; ``W`` the solutions at the last one."""
+
+    n_points: int
+    W: np.ndarray
+    W_first: np.ndarray
+    values: np.ndarray
+    epochs: np.ndarray
+    g_l1: np.ndarray
+    g_l2: np.ndarray
+    n_engine: np.ndarray
+    residuals: np.ndarray
+
+
+#: a stopping rule that never stops (one point)
+_NEVER = np.iinfo(np.int64).max
+
+
+def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, patience):
+    """The compiled evaluation of the folds ``folds`` of ``data`` at the points ``lams``
+    (a :class:`_GramRun`), or None when it does not apply at one of them (an L1 weight
+    of 0 without L2) or a support's system is singular; warns (a
+    :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached, when
+    ``solver.warn``) when a fold stops above ``tol``."""
+    K, p = data.c.shape
+    n = len(lams)
+    L1 = np.empty((n, p))
+    L2 = np.empty(n)
+    for i, lam in enumerate(lams):
+        L1[i] = penalty.weights(lam, p)[0]
+        L2[i] = penalty.l2_weight(lam)
+        if L2[i] <= 0.0 and np.min(L1[i], initial=np.inf) <= 0.0:
+            return None
+    W = np.zeros((K, p))
+    for k in folds:
+        if warm[k] is not None:
+            W[k] = _expand(warm[k])[:p]
+    W_first = np.zeros((K, p))
+    values, gaps = np.zeros((n, K)), np.zeros((n, K))
+    epochs, status = np.zeros((n, K), dtype=np.int64), np.zeros((n, K), dtype=np.int64)
+    g_l1, g_l2, residuals = np.zeros((K, p)), np.zeros(K), np.zeros(K)
+    n_engine = np.zeros(K, dtype=np.int64)
+    hyper_tol = 1e-10 if engine is None else float(engine.tol)
+    folds = np.asarray(folds, dtype=np.int64)
+    done = gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test,
+                            data.starts, data.mu, data.ybar, W, L1, L2, penalty.lower,
+                            float(solver.tol), *solver.gram_budget(), bool(compute_grad),
+                            hyper_tol, folds, near, patience, W_first, values, g_l1, g_l2,
+                            epochs, gaps, status, n_engine, residuals)
+    status, gaps = status[:done, folds], gaps[:done, folds]
+    if compute_grad and np.any(status == SINGULAR):
+        return None
+    stopped = status == NOT_CONVERGED
+    if np.any(stopped) and solver.warn:
+        i, f = np.unravel_index(np.argmax(np.where(stopped, gaps, -np.inf)), gaps.shape)
+        warnings.warn(f"{type(solver).__name__} did not converge in {epochs[i, folds[f]]} "
+                      f"epochs (relative gap {gaps[i, f]:.2e} > tol {solver.tol:.1e}); "
+                      "increase max_iter, max_epochs or tol.", ConvergenceWarning,
+                      stacklevel=5)
+    return _GramRun(int(done), W, W_first, values[:done], epochs[:done], g_l1, g_l2,
+                    n_engine, residuals)
+
+
+def _states(data, W, folds):
+    """The warm starts ``[coef, intercept]`` of the folds ``folds`` from their
+    coefficients ``W`` (the intercept of the centred problem read back)."""
+    W = W[folds]
+    if not data.fit_intercept:
+        return list(W)
+    b = data.target_offset[folds] - np.einsum("kj,kj->k", data.offset[folds], W)
+    return list(np.column_stack([W, b]))
+
+
 def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, folds):
     """The folds ``folds`` of ``data`` (a :class:`GramFolds`) at ``lam``: a list of
     :class:`GramOutcome`, or None when the compiled path does not apply at this ``lam``
@@ -282,44 +356,43 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
     (a :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached when a fold
     stops above ``tol``).
     """
-    K, p = data.c.shape
-    l1 = np.array(penalty.weights(lam, p)[0], dtype=np.float64)  # a contiguous copy
-    l2 = penalty.l2_weight(lam)
-    if l2 <= 0.0 and np.min(l1, initial=np.inf) <= 0.0:
+    run = _run(data, penalty, [lam], warm, solver, engine, compute_grad, folds, _NEVER,
+               _NEVER)
+    if run is None:
         return None
-    W = np.zeros((K, p))
-    for k in folds:
-        if warm[k] is not None:
-            W[k] = _expand(warm[k])[:p]
-    out_f = [np.zeros(K) for _ in range(4)]  # values, g_l2, gaps, residuals
-    out_i = [np.zeros(K, dtype=np.int64) for _ in range(3)]  # epochs, status, engine
-    g_l1 = np.zeros((K, p))
-    hyper_tol = 1e-10 if engine is None else float(engine.tol)
-    folds = np.asarray(folds, dtype=np.int64)
-    gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test, data.starts,
-                     data.mu, data.ybar, W, l1, l2, penalty.lower, float(solver.tol),
-                     *solver.gram_budget(), bool(compute_grad), hyper_tol, folds,
-                     out_f[0], g_l1, out_f[1], out_i[0], out_f[2], out_i[1], out_i[2],
-                     out_f[3])
-    values, g_l2, gaps, residuals = out_f
-    epochs, status, n_engine = out_i
-    if compute_grad and np.any(status[folds] == SINGULAR):
-        return None
-    stopped = folds[status[folds] == NOT_CONVERGED]
-    if stopped.size and solver.warn:
-        k = stopped[np.argmax(gaps[stopped])]
-        warnings.warn(f"{type(solver).__name__} did not converge in {epochs[k]} epochs "
-                      f"(relative gap {gaps[k]:.2e} > tol {solver.tol:.1e}); increase "
-                      "max_iter, max_epochs or tol.", ConvergenceWarning, stacklevel=4)
     outcomes = []
-    for k in folds:
-        w = W[k]
-        if data.fit_intercept:
-            w = np.append(w, data.target_offset[k] - data.offset[k] @ w)
-        grad = penalty.weights_vjp(g_l1[k], g_l2[k]) if compute_grad else None
-        outcomes.append(GramOutcome(float(values[k]), grad, w, int(epochs[k]),
-                                    int(n_engine[k]), float(residuals[k])))
+    for k, w in zip(folds, _states(data, run.W, folds)):
+        grad = penalty.weights_vjp(run.g_l1[k], run.g_l2[k]) if compute_grad else None
+        outcomes.append(GramOutcome(float(run.values[0, k]), grad, w,
+                                    int(run.epochs[0, k]), int(run.n_engine[k]),
+                                    float(run.residuals[k])))
     return outcomes
+
+
+class GramPath(NamedTuple):
+    """Values along a path (see :func:`evaluate_gram_path`): per point evaluated, the
+    held-out losses and epochs of the folds (rows), and the warm starts of every fold
+    at the first and the last point."""
+
+    values: np.ndarray
+    epochs: np.ndarray
+    first: list
+    last: list
+
+
+def evaluate_gram_path(data, penalty, lams, warm, solver, folds, near, patience):
+    """The criterion's values (no gradient) at the points ``lams`` in turn, every one
+    warm-started from the one before (the first from ``warm``), in one compiled call,
+    until the path is past its minimum: its last value above its smallest once past
+    ``near`` points, or else its last ``patience`` values all above the smallest of
+    the ones before (:func:`skhypergrad._tune._scan`'s rule). A :class:`GramPath`
+    (the points evaluated are the first ``len(values)``), or None when the compiled
+    path does not apply at one of the points (see :func:`evaluate_gram_folds`)."""
+    run = _run(data, penalty, lams, warm, solver, None, False, folds, near, patience)
+    if run is None:
+        return None
+    return GramPath(run.values[:, folds], run.epochs[:, folds],
+                    _states(data, run.W_first, folds), _states(data, run.W, folds))
 
 
 def gram_fit(model, X, y_enc, lam, solver, data=None):

@@ -514,11 +514,15 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
 
 
 @njit(cache=True, error_model="numpy")
-def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, lower, tol,
-                     max_rounds, max_epochs, compute_grad, hyper_tol, folds, values, g_l1,
-                     g_l2,
-                     epochs, gaps, status, n_iter_engine, residuals):
-    """Every fold of ``folds``: solve, held-out loss and (``compute_grad``) hypergradient.
+def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
+                     max_rounds, max_epochs, compute_grad, hyper_tol, folds, near, patience,
+                     W_first, values, g_l1, g_l2, epochs, gaps, status, n_iter_engine,
+                     residuals):
+    """Every fold of ``folds`` at each point of a path of weights, in turn: solve (warm
+    started from the previous point's solutions), held-out loss and (``compute_grad``,
+    one point) hypergradient; the path is left once it is past its minimum
+    (:func:`_past_minimum`, the rule of :func:`skhypergrad._tune._scan`). Returns the
+    number of points evaluated.
 
     Parameters
     ----------
@@ -539,9 +543,12 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         The training means of the target (zeros without an intercept).
     W : ndarray of shape (K, p)
         Warm starts, replaced by the solutions.
-    l1 : ndarray of shape (p,)
-    l2, lower, tol : float
-        L2 weight, lower bound of the coefficients (0 or ``-inf``), relative gap.
+    L1 : ndarray of shape (n_points, p)
+        The L1 weights of every point.
+    L2 : ndarray of shape (n_points,)
+        The L2 weight of every point.
+    lower, tol : float
+        Lower bound of the coefficients (0 or ``-inf``), relative gap.
     max_rounds, max_epochs : int
         Budget of each fold's solve (see :func:`_solve_fold`).
     compute_grad : bool
@@ -549,11 +556,18 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
         Relative residual of conjugate gradients (supports above :data:`DIRECT_MAX`).
     folds : ndarray of int
         The folds evaluated.
-    values, g_l2, gaps : ndarray of shape (K,)
-        Out: held-out MSE, ``dE/dl2``, relative gap reached.
+    near, patience : int
+        The stopping rule of the path (see :func:`_past_minimum`).
+    W_first : ndarray of shape (K, p)
+        Out: the solutions at the first point.
+    values, gaps : ndarray of shape (n_points, K)
+        Out: held-out MSE and relative gap reached at every point.
+    g_l2 : ndarray of shape (K,)
+        Out: ``dE/dl2`` (at the last point).
     g_l1 : ndarray of shape (K, p)
-        Out: ``dE/dl1`` per feature.
-    epochs, status, n_iter_engine : ndarray of int of shape (K,)
+        Out: ``dE/dl1`` per feature (at the last point).
+    epochs, status : ndarray of int of shape (n_points, K)
+    n_iter_engine : ndarray of int of shape (K,)
         Out: epochs, :data:`OK` / :data:`NOT_CONVERGED` / :data:`SINGULAR` (conjugate
         gradients stopped above ``hyper_tol``, or a singular support's system has no
         solution at that residual), engine iterations (1 for Cholesky).
@@ -569,6 +583,54 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, l
     idx = np.empty(p, dtype=np.int64)
     gS = np.empty(p)
     Sf = np.empty(p, dtype=np.int64)
+    n_points = L1.shape[0]
+    path = np.empty(n_points)
+    for pt in range(n_points):
+        _evaluate_point(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1[pt], L2[pt],
+                        lower, tol, max_rounds, max_epochs, compute_grad, hyper_tol, folds,
+                        values[pt], g_l1, g_l2, epochs[pt], gaps[pt], status[pt],
+                        n_iter_engine, residuals, S, sign, F, b, idx, gS, Sf)
+        mean = 0.0
+        for f in range(folds.shape[0]):
+            mean += values[pt, folds[f]]
+        path[pt] = mean / max(folds.shape[0], 1)
+        if pt == 0:
+            for k in range(W.shape[0]):
+                for j in range(p):
+                    W_first[k, j] = W[k, j]
+        if _past_minimum(path, pt + 1, near, patience):
+            return pt + 1
+    return n_points
+
+
+@njit(cache=True, **_HELPER)
+def _past_minimum(path, n, near, patience):
+    """Whether a path whose first ``n`` values are ``path[:n]`` is past its minimum: its
+    last value above its smallest one once past ``near`` values, or else its last
+    ``patience`` values all above the smallest of the ones before."""
+    lowest = np.inf
+    if n > near:
+        for i in range(n):
+            lowest = min(lowest, path[i])
+        return path[n - 1] > lowest
+    if n <= patience:
+        return False
+    for i in range(n - patience):
+        lowest = min(lowest, path[i])
+    for i in range(n - patience, n):
+        if path[i] <= lowest:
+            return False
+    return True
+
+
+@njit(cache=True, **_HELPER)
+def _evaluate_point(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, lower, tol,
+                    max_rounds, max_epochs, compute_grad, hyper_tol, folds, values, g_l1,
+                    g_l2, epochs, gaps, status, n_iter_engine, residuals, S, sign, F, b, idx,
+                    gS, Sf):
+    """Every fold of ``folds`` at one point (see :func:`gram_cv_evaluate`; ``values``,
+    ``epochs``, ``gaps`` and ``status`` that point's rows; the rest scratch)."""
+    p = W.shape[1]
     for f in range(folds.shape[0]):
         k = folds[f]
         w = W[k]

@@ -276,10 +276,20 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     best_value, first_state, previous = np.inf, last_state[0], []
     for path in paths:
         values, points = [], max(1, round(patience * _points_per_decade(path)))
-        for i, lam in enumerate(path):
-            state = first_state if i == 0 else last_state[0]
-            res = criterion.value(model, X, y, lam, solver=solver, state=state)
-            last_state[0] = res.state
+        # the whole path in one call when the criterion can (a compiled evaluation), with
+        # the same rule to leave it; not with a callback or monitor, which see every point
+        batch = None if callback is not None or watch is not None else \
+            criterion.value_path(model, X, y, path, solver=solver, state=first_state,
+                                 near=_near(previous) if previous else len(path) + 1,
+                                 patience=points)
+        for i, lam in enumerate(path if batch is None else path[:len(batch)]):
+            if batch is None:
+                state = first_state if i == 0 else last_state[0]
+                res = criterion.value(model, X, y, lam, solver=solver, state=state)
+                last_state[0] = res.state
+            else:
+                res = batch[i]
+                last_state[0] = batch[-1].state
             if i == 0:
                 first_state = res.state
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),

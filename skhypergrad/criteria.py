@@ -44,8 +44,8 @@ from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expan
 from ._design import gram_pays, seed_row_subset_grams
 from ._parallel import design_entries, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
-from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, gram_path_applies,
-                       heldout_gram_folds)
+from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
+                       gram_path_applies, heldout_gram_folds)
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from ._validation import check_sparse_structure, named
 from .datafits import Quadratic, check_sample_weight
@@ -338,6 +338,11 @@ class BaseCriterion:
         value = build()
         setattr(self, slot, (same, equal, value))
         return value
+
+    def value_path(self, model, X, y, path, *, solver, state=None, near, patience):
+        """Values along ``path`` in one call (see :meth:`CrossVal.value_path`); None
+        here: the caller evaluates the points one by one with :meth:`value`."""
+        return None
 
     def whole_gram(self, X, y):
         """The :class:`~skhypergrad._gram_cv.GramFolds` of one problem trained on all
@@ -685,21 +690,74 @@ class CrossVal(BaseCriterion):
         return (_check_weights(self.sample_weight, n_samples),
                 _check_weights(self.score_sample_weight, n_samples, "score_sample_weight"))
 
+    def _splits(self, X_in, y_in, model, X, y_enc):
+        """The folds' :class:`~skhypergrad._folds._FoldSplits`, made once while the
+        criterion is evaluated on the same data, model and ``cv``."""
+        return self._cached((X_in, y_in, model, self.cv), (), lambda: _FoldSplits(
+            check_cv(self.cv, y_enc, classifier=model.is_classifier).split(X, y_enc),
+            X.shape[0]), slot="_split")
+
+    def _cv_gram_folds(self, X_in, y_in, model, X, y_enc, splits):
+        """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds`, formed
+        once while the criterion is evaluated on the same data, model and splits."""
+        return self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
+            X, y_enc, list(splits), model.fit_intercept))
+
+    def value_path(self, model, X, y, path, *, solver, state=None, near, patience):
+        r"""Values of the criterion (no hypergradient) along ``path``, each point
+        warm-started from the one before (the first from ``state``), until the path is
+        past its minimum: its last value above its smallest once past ``near`` points,
+        or else its last ``patience`` values all above the smallest of the ones before
+        (the rule of a search's starting scan, :func:`~skhypergrad._tune.tune`).
+
+        When the compiled evaluation applies (see the class docstring), the whole path
+        is one compiled call; otherwise None, and the caller evaluates the points one by
+        one with :meth:`value`.
+
+        Returns
+        -------
+        list of CriterionResult or None
+            One per point evaluated; the ``state`` of the first and the last ones are
+            their warm starts, those in between None.
+        """
+        X_in, y_in = X, y
+        lams = [self._prepare(model, X_in, y_in, lam)[4] for lam in path]
+        model, X, _, y_enc, _ = self._prepare(model, X_in, y_in, lams[0])
+        splits = self._splits(X_in, y_in, model, X, y_enc)
+        states = _check_state(state, len(splits))
+        weighted = self.sample_weight is not None or self.score_sample_weight is not None
+        if not gram_path_applies(model, X, solver, None, len(splits),
+                                 _check_loss(self.loss, model), weighted):
+            return None
+        data = self._cv_gram_folds(X_in, y_in, model, X, y_enc, splits)
+        chosen = list(range(len(splits)))
+        out = evaluate_gram_path(data, model.get_penalty(), lams, [st.w for st in states],
+                                 solver, chosen, near, patience)
+        if out is None:
+            return None
+        first, last = ([InnerState(w, None, st.lipschitz) for w, st in zip(ws, states)]
+                       for ws in (out.first, out.last))
+        n = out.values.shape[0]
+        results = []
+        for i in range(n):
+            state_i = tuple(first) if i == 0 else tuple(last) if i == n - 1 else None
+            results.append(CriterionResult(
+                float(np.mean(out.values[i])), None, state_i, out.values[i], out.epochs[i],
+                np.zeros(len(chosen), dtype=np.int64), np.full(len(chosen), np.nan)))
+        return results
+
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         loss = _check_loss(self.loss, model)
-        splits = self._cached((X_in, y_in, model, self.cv), (), lambda: _FoldSplits(
-            check_cv(self.cv, y_enc, classifier=model.is_classifier).split(X, y_enc),
-            X.shape[0]), slot="_split")
+        splits = self._splits(X_in, y_in, model, X, y_enc)
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):
             raise ValueError(f"folds must be indices of the {len(splits)} splits, got {folds}.")
         weighted = self.sample_weight is not None or self.score_sample_weight is not None
         if gram_path_applies(model, X, solver, engine, len(splits), loss, weighted):
-            data = self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
-                X, y_enc, list(splits), model.fit_intercept))
+            data = self._cv_gram_folds(X_in, y_in, model, X, y_enc, splits)
             outcomes = evaluate_gram_folds(data, model.get_penalty(), lam,
                                            [st.w for st in states], solver, engine,
                                            compute_grad, chosen)

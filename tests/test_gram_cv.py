@@ -212,3 +212,26 @@ def test_a_rank_deficient_support_has_the_finite_difference_hypergradient(compil
     up, down = (crit.value(model, X, y, lam * np.exp(s * h), solver=solver,
                            state=res.state).value for s in (1, -1))
     np.testing.assert_allclose(res.grad[0], (up - down) / (2 * h), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lasso", "enet"])
+def test_a_path_in_one_call_is_its_points_one_by_one(name):
+    """``value_path``: the points of a path, warm-started in turn, left once its last
+    three values are above the smallest before them, as the scan of a search."""
+    X, y = TABLES["poly2"]
+    model, scale = MODELS[name]
+    path = [_lam(X, y, np.asarray(scale) * 10.0 ** (-k / 3)) for k in range(1, 13)]
+    crit, solver = CrossVal(cv=4), CoordinateDescent(tol=1e-8)
+    batch = crit.value_path(model, X, y, path, solver=solver, near=len(path) + 1,
+                            patience=3)
+    state, values = None, []
+    for lam in path:
+        res = crit.value(model, X, y, lam, solver=solver, state=state)
+        state, values = res.state, values + [res.value]
+        if len(values) > 3 and min(values[-3:]) > min(values[:-3]):
+            break
+    assert 4 <= len(batch) == len(values) < len(path)
+    np.testing.assert_allclose([r.value for r in batch], values, rtol=1e-12)
+    for a, b in zip(batch[-1].state, state):
+        np.testing.assert_allclose(a.w, b.w, rtol=1e-12, atol=1e-14)
+    assert all(r.state is None for r in batch[1:-1])
