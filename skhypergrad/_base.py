@@ -258,17 +258,20 @@ class BaseHyperGrad(BaseEstimator):
         the compiled coordinate descent of :func:`~skhypergrad._gram_cv.gram_fit` to the
         same relative gap), from the intercept-only model (exact, all
         zeros, when ``lam >= lam_max``); a dense ``X`` centred in a copy (the
-        criterion's folds read ``X``); its datafit weighted by ``sample_weight`` (the
+        criterion's folds read ``X``; not for the compiled solve, which reads its Gram
+        matrix); its datafit weighted by ``sample_weight`` (the
         datafit's weights of the fit, or None); ``gram``: the compiled solve's data of
         all the rows when the search's criterion kept it
         (:meth:`~skhypergrad.criteria.BaseCriterion.whole_gram`), else None."""
         y_enc = model.encode(y)
-        full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
-        solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
+        # the map on X as it is (no copy) tells the solver; the compiled solve's w is in
+        # X's own frame, the map's
+        plain = model.make_map(X, y_enc, sample_weight=sample_weight)
+        solver = refit_solver(self.solver, self._refit_tol, self.random_state, plain)
         if sample_weight is None and gram_path_applies(model, X, solver, None, 1, "squared"):
             # small least squares: the compiled solve of the searches, to the same tol
-            w = gram_fit(model, X, y_enc, lam, solver, gram)
-            return full_map, full_map.design.from_original(w)
+            return plain, gram_fit(model, X, y_enc, lam, solver, gram)
+        full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
         return full_map, solver.solve(full_map, lam, null_model(full_map)).w
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):

@@ -1,4 +1,4 @@
-r"""Criterion evaluations of small dense least-squares problems as one compiled call.
+r"""Criterion evaluations of small least-squares problems as one compiled call.
 
 When the datafit declares ``least_squares`` (one output, no hyperparameters of its
 own), ``X`` has at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES` columns (dense,
@@ -72,7 +72,8 @@ class GramFolds(NamedTuple):
     target_offset: np.ndarray
     fit_intercept: bool
     #: the :class:`GramFolds` of one problem trained on all the rows (none held out), from
-    #: the same sums, when the folds' test rows partition them (else None)
+    #: the sums over all the rows the folds' are computed from (None when no fold's are:
+    #: no fold trained on the rows outside its test rows)
     whole: object = None
 
 

@@ -14,7 +14,7 @@ from sklearn.model_selection import KFold
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 import skhypergrad.criteria as criteria
-from skhypergrad._gram_cv import gram_path_applies
+from skhypergrad._gram_cv import gram_path_applies, heldout_gram_folds
 from skhypergrad.criteria import CrossVal, HeldOut
 from skhypergrad.hypergrad import get_engine
 from skhypergrad.models import InnerModel
@@ -235,3 +235,20 @@ def test_a_path_in_one_call_is_its_points_one_by_one(name):
     for a, b in zip(batch[-1].state, state):
         np.testing.assert_allclose(a.w, b.w, rtol=1e-12, atol=1e-14)
     assert all(r.state is None for r in batch[1:-1])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_refit_reads_the_sums_of_all_the_rows_from_the_folds(sparse):
+    X, y = _one_hot()
+    X = sp.csr_matrix(X) if sparse else X
+    model, scale = MODELS["enet"]
+    crit = CrossVal(cv=5)
+    crit.value(model, X, y, _lam(X.toarray() if sparse else X, y, scale),
+               solver=CoordinateDescent())
+    whole = crit.whole_gram(X, y)
+    ref = heldout_gram_folds(X, y, X[:0], y[:0], True)
+    for name in ("G", "c", "gamma", "mu", "ybar", "offset", "target_offset"):
+        a, b = getattr(whole, name), getattr(ref, name)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.max(np.abs(b)))
+    # only for the data the criterion was evaluated on
+    assert crit.whole_gram(X.copy(), y) is None and crit.whole_gram(X, y.copy()) is None
