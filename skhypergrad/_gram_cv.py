@@ -24,8 +24,8 @@ starts are the criterion's :class:`~skhypergrad.criteria.InnerState` (the model'
 
 A sparse ``X`` is never densified as a whole: its Gram matrices come from sparse products
 of its raw rows, centred algebraically,
-:math:`(X - 1\mu^T)^T (X - 1\mu^T) = X^T X - s\mu^T - \mu s^T + n\,\mu\mu^T` with
-:math:`s = X^T 1` (as scikit-learn's ``ElasticNet`` centres a sparse ``X``), and only its
+:math:`(X - 1\mu^T)^T (X - 1\mu^T) / n = X^T X / n - \mu\mu^T` with :math:`\mu` the
+rows' means (as scikit-learn's ``ElasticNet`` centres a sparse ``X``), and only its
 held-out rows are copied densely (the compiled kernel reads them).
 """
 
@@ -146,16 +146,6 @@ def _sparse_gram(X_rows):
     return np.asarray((X_rows.T @ X_rows).toarray(), dtype=np.float64)
 
 
-def _centred_gram(rows, shift):
-    """``(R - 1 shift^T)^T (R - 1 shift^T)`` of rows ``R``: dense rows already shifted
-    (``shift`` None), or sparse raw rows centred algebraically."""
-    if shift is None:
-        return rows.T @ rows
-    s = np.asarray(rows.sum(axis=0)).ravel()
-    return _sparse_gram(rows) - np.outer(s, shift) - np.outer(shift, s) \
-        + rows.shape[0] * np.outer(shift, shift)
-
-
 def _distinct(rows, n):
     """Whether the indices ``rows`` (in ``[0, n)``) are all different."""
     seen = np.zeros(n, dtype=bool)
@@ -175,8 +165,8 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     :math:`m`: :math:`G = S / n_k - m m^T`. Other splits are computed from their
     training rows. The held-out rows are kept centred as a whole (the kernel's ``mu``
     is then :math:`m`), copied once: no centred copy of all of ``X`` is made. For a
-    sparse ``X`` the test blocks' products are sparse, centred algebraically (see the
-    module docstring).
+    sparse ``X`` the test blocks' products are sparse and raw, each fold's sums centred
+    algebraically by its raw means (see the module docstring).
     """
     sparse = sp.issparse(X)
     X = sp.csr_matrix(X, dtype=np.float64) if sparse else np.asarray(X, dtype=np.float64)
@@ -195,14 +185,16 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     y_test = yc[order]
     starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
     blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
-    # the test blocks' rows the Gram matrices are formed from: sparse raw rows centred
-    # algebraically by mu0, or the dense centred ones
-    shift = mu0 if sparse else None
+    # the test blocks' rows the Gram matrices are formed from: the dense ones centred by
+    # mu0, or the sparse raw rows (their sums raw: each fold's centred algebraically by
+    # its raw means, mu0 + m, below)
+    raw = mu0 if sparse else np.zeros(p)
     gram_rows = [X_rows[starts[k]:starts[k + 1]] for k in range(K)] if sparse else blocks
     # the test blocks' Gram matrices, for the folds trained on the rest of the rows
     rest = [train.shape[0] + test.shape[0] == n and _distinct(test, n)
             for train, test in splits]
-    grams = [_centred_gram(R, shift) if r else None for R, r in zip(gram_rows, rest)]
+    grams = [(_sparse_gram(R) if sparse else R.T @ R) if r else None
+             for R, r in zip(gram_rows, rest)]
     totals = None
     if any(rest):
         in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
@@ -210,7 +202,7 @@ def cv_gram_folds(X, y, splits, fit_intercept):
         if partition:
             G_all = sum(g for g in grams if g is not None)
         elif sparse:
-            G_all = _centred_gram(X, mu0)
+            G_all = _sparse_gram(X)
         else:
             Xc = X - mu0
             G_all = Xc.T @ Xc
@@ -236,7 +228,7 @@ def cv_gram_folds(X, y, splits, fit_intercept):
             my = (totals[3] - yT.sum()) / n_k
             if not fit_intercept:
                 m, my = np.zeros(p), 0.0
-            G[k] = (totals[0] - grams[k]) / n_k - np.outer(m, m)
+            G[k] = (totals[0] - grams[k]) / n_k - np.outer(m + raw, m + raw)
             c[k] = (totals[2] - XT.T @ yT) / n_k - m * my
             gamma[k] = (totals[4] - float(yT @ yT)) / n_k - my * my
         m_all[k], my_all[k] = m, my
@@ -245,7 +237,7 @@ def cv_gram_folds(X, y, splits, fit_intercept):
         # all the rows: their sums are the totals, centred by their own means
         m = totals[1] / n if fit_intercept else np.zeros(p)
         my = totals[3] / n if fit_intercept else 0.0
-        whole = GramFolds((totals[0] / n - np.outer(m, m))[None],
+        whole = GramFolds((totals[0] / n - np.outer(m + raw, m + raw))[None],
                           (totals[2] / n - m * my)[None],
                           np.array([totals[4] / n - my * my]), X_test[:0], y_test[:0],
                           np.zeros(2, dtype=np.int64), (mu0 + m)[None], np.array([y0 + my]),

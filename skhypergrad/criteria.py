@@ -721,8 +721,8 @@ class CrossVal(BaseCriterion):
             their warm starts, those in between None.
         """
         X_in, y_in = X, y
-        lams = [self._prepare(model, X_in, y_in, lam)[4] for lam in path]
-        model, X, _, y_enc, _ = self._prepare(model, X_in, y_in, lams[0])
+        model, X, _, y_enc, _ = self._prepare(model, X_in, y_in, path[0])
+        lams = [model.check_lam(lam, X.shape[1]) for lam in path]
         splits = self._splits(X_in, y_in, model, X, y_enc)
         states = _check_state(state, len(splits))
         weighted = self.sample_weight is not None or self.score_sample_weight is not None
