@@ -155,47 +155,14 @@ def _row_dot(A, i, j, n):
 
 
 @njit(cache=True, **_HELPER)
-def _cholesky(A, m):
-    """In-place lower Cholesky factor of ``A[:m, :m]``; False when not positive definite
-    (a pivot at or below ``1e-13`` times the largest diagonal entry)."""
-    big = 0.0
-    for i in range(m):
-        big = max(big, A[i, i])
-    floor = 1e-13 * big
-    for j in range(m):
-        d = A[j, j] - _row_dot(A, j, j, j)
-        if not d > floor:
-            return False
-        d = np.sqrt(d)
-        A[j, j] = d
-        for i in range(j + 1, m):
-            A[i, j] = (A[i, j] - _row_dot(A, i, j, j)) / d
-    return True
-
-
-@njit(cache=True, **_HELPER)
-def _cho_solve(L, b, m):
-    """Solve ``L L^T x = b`` (``b[:m]`` overwritten by ``x``)."""
-    for i in range(m):
-        s = b[i]
-        for k in range(i):
-            s -= L[i, k] * b[k]
-        b[i] = s / L[i, i]
-    for i in range(m - 1, -1, -1):
-        s = b[i]
-        for k in range(i + 1, m):
-            s -= L[k, i] * b[k]
-        b[i] = s / L[i, i]
-
-
-@njit(cache=True, **_HELPER)
 def _semidefinite_cholesky(A, m):
     """In-place lower Cholesky factor of the positive semidefinite ``A[:m, :m]``, a pivot
     at or below ``1e-13`` times the largest diagonal entry taken as 0: its coordinate is
     dropped (its column of the factor set to 0, with ``A[j, j] = 0``; in exact
     arithmetic the rest of that column of a singular matrix vanishes with the pivot).
     The factor of the kept coordinates ``B`` is then that of ``A_BB``. Returns the number
-    of coordinates kept; with none dropped, the factor of :func:`_cholesky`."""
+    of coordinates kept (``m``: ``A`` is positive definite, the factor is its Cholesky
+    factor)."""
     big = 0.0
     for i in range(m):
         big = max(big, A[i, i])
@@ -219,8 +186,8 @@ def _semidefinite_cholesky(A, m):
 def _basic_solve(L, b, m):
     r"""``b[:m]`` overwritten by the basic solution of :math:`A x = b` from the factor of
     :func:`_semidefinite_cholesky`: :math:`x_B = A_{BB}^{-1} b_B`, 0 on the dropped
-    coordinates (a solution when ``b`` is in the range of ``A``); :func:`_cho_solve`
-    when none was dropped."""
+    coordinates (a solution when ``b`` is in the range of ``A``); with none dropped,
+    :math:`A^{-1} b` (the Cholesky solve)."""
     for i in range(m):
         if L[i, i] == 0.0:
             b[i] = 0.0
@@ -282,9 +249,9 @@ def _least_norm(G, l2, S, m, L, N, C, u):
             for a in range(m):
                 s += N[a, i] * N[a, j]
             C[i, j] = s
-    if not _cholesky(C, d):
+    if _semidefinite_cholesky(C, d) < d:
         return False
-    _cho_solve(C, proj, d)
+    _basic_solve(C, proj, d)
     for a in range(m):
         s = 0.0
         for i in range(d):
@@ -322,9 +289,11 @@ def _exact_on_support(G, c, w, l1, l2, lower, S, sign, m, L, r, b):
     for a in range(m):
         b[a] = c[S[a]] - l1[S[a]] * sign[a]
     if r == m:
-        _cho_solve(L, b, m)
+        _basic_solve(L, b, m)
     else:
-        rhs = b[:m].copy()
+        rhs = np.empty(m)
+        for a in range(m):
+            rhs[a] = b[a]
         for a in range(m):
             s = l2 * w[S[a]]
             row = G[S[a]]
@@ -682,15 +651,12 @@ def _evaluate_point(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, lo
         for a in range(m):
             gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / max(n_t, 1)
         u = np.empty(m)
-        if m <= DIRECT_MAX and rank == 0:
-            rank = _factor_support(Gk, l2, S, m, F[0])
+        # factored above when m <= DIRECT_MAX (rank 0: it failed)
         if m <= DIRECT_MAX and rank > 0:
             for a in range(m):
                 u[a] = gS[a]
-            if rank == m:
-                _cho_solve(F[0], u, m)
-            else:
-                _basic_solve(F[0], u, m)
+            _basic_solve(F[0], u, m)
+            if rank < m:
                 if not _least_norm(Gk, l2, S, m, F[0], F[1], F[2], u):
                     status[k] = SINGULAR
             n_iter_engine[k] = 1
