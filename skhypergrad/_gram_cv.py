@@ -141,9 +141,10 @@ def _sparse_fold_gram(X_rows, yc_rows, fit_intercept, shift):
 
 
 def _sparse_gram(X_rows):
-    """``X^T X`` of sparse rows as a dense array."""
-    X_rows = sp.csr_matrix(X_rows)
-    return np.asarray((X_rows.T @ X_rows).toarray(), dtype=np.float64)
+    """``X^T X`` of sparse rows as a dense array: the sparse ``X^T`` times the rows made
+    dense (``nnz p`` products; no sparse product, whose output has up to ``p^2`` stored
+    entries)."""
+    return np.asarray(X_rows.T @ X_rows.toarray(), dtype=np.float64)
 
 
 def _distinct(rows, n):
