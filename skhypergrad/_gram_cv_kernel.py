@@ -716,11 +716,11 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, stat
     u = np.empty(p)
     t = np.empty(p)
     proj = np.empty(p)
-    D = min(p, DIRECT_MAX)
+    D = p if p < DIRECT_MAX else DIRECT_MAX
     L = np.empty((D, D))
     N = np.empty((D, D))
     C = np.empty((D, D))
-    floor = max(hyper_tol, 1e-12)
+    floor = hyper_tol if hyper_tol > 1e-12 else 1e-12
     for f in range(folds.shape[0]):
         k = folds[f]
         w = W[k]
