@@ -207,7 +207,8 @@ class BaseHyperGrad(BaseEstimator):
                                   weights)
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
-            full_map, w = self._refit(model, X, y, lam, sw)
+            gram = None if result.criterion is None else result.criterion.whole_gram(X, y)
+            full_map, w = self._refit(model, X, y, lam, sw, gram)
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)
@@ -251,21 +252,26 @@ class BaseHyperGrad(BaseEstimator):
         """Paths of ``lam`` of the starting scan (when ``_initial_lam`` gives None)."""
         return scales.scan(self._search_defaults)
 
-    def _refit(self, model, X, y, lam, sample_weight=None):
+    def _refit(self, model, X, y, lam, sample_weight=None, gram=None):
         """``(pgmap, w)``: the model refit on all the data at ``lam`` by
-        :func:`refit_solver` at ``_refit_tol`` (for a small dense least-squares model, by
+        :func:`refit_solver` at ``_refit_tol`` (for a small least-squares model, by
         the compiled coordinate descent of :func:`~skhypergrad._gram_cv.gram_fit` to the
         same relative gap), from the intercept-only model (exact, all
         zeros, when ``lam >= lam_max``); a dense ``X`` centred in a copy (the
-        criterion's folds read ``X``); its datafit weighted by ``sample_weight`` (the
-        datafit's weights of the fit, or None)."""
+        criterion's folds read ``X``; not for the compiled solve, which reads its Gram
+        matrix); its datafit weighted by ``sample_weight`` (the
+        datafit's weights of the fit, or None); ``gram``: the compiled solve's data of
+        all the rows when the search's criterion kept it
+        (:meth:`~skhypergrad.criteria.BaseCriterion.whole_gram`), else None."""
         y_enc = model.encode(y)
-        full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
-        solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)
+        # the map on X as it is (no copy) tells the solver; the compiled solve's w is in
+        # X's own frame, the map's
+        plain = model.make_map(X, y_enc, sample_weight=sample_weight)
+        solver = refit_solver(self.solver, self._refit_tol, self.random_state, plain)
         if sample_weight is None and gram_path_applies(model, X, solver, None, 1, "squared"):
-            # small dense least squares: the compiled solve of the searches, to the same tol
-            w = gram_fit(model, X, y_enc, lam, solver)
-            return full_map, full_map.design.from_original(w)
+            # small least squares: the compiled solve of the searches, to the same tol
+            return plain, gram_fit(model, X, y_enc, lam, solver, gram)
+        full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
         return full_map, solver.solve(full_map, lam, null_model(full_map)).w
 
     def _leave_flat_start(self, lam0, scales, lo, hi, n_samples):

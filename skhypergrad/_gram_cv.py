@@ -1,8 +1,10 @@
-r"""Criterion evaluations of small dense least-squares problems as one compiled call.
+r"""Criterion evaluations of small least-squares problems as one compiled call.
 
 When the datafit declares ``least_squares`` (one output, no hyperparameters of its
-own), ``X`` is dense with at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES`
-columns, the penalty is an elastic net with a diagonal prox Jacobian, the solver
+own), ``X`` has at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES` columns (dense,
+or sparse with a Gram matrix of at most :data:`SPARSE_GRAM_RATIO` times as many entries
+as ``X`` stores and held-out rows that fit densely in :data:`GRAM_FOLDS_BYTES`), the
+penalty is an elastic net with a diagonal prox Jacobian, the solver
 allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
 engine computes the implicit hypergradient at the solution
 (:attr:`~skhypergrad.hypergrad.BaseEngine.implicit_at_solution`), a criterion
@@ -19,6 +21,12 @@ held-out rows read with the training means: the same problems, solutions and
 hypergradients as the maps of :func:`~skhypergrad._folds._fold_problem`. The warm
 starts are the criterion's :class:`~skhypergrad.criteria.InnerState` (the model's own
 ``[coef, intercept]``).
+
+A sparse ``X`` is never densified as a whole: its Gram matrices come from sparse products
+of its raw rows, centred algebraically,
+:math:`(X - 1\mu^T)^T (X - 1\mu^T) / n = X^T X / n - \mu\mu^T` with :math:`\mu` the
+rows' means (as scikit-learn's ``ElasticNet`` centres a sparse ``X``), and only its
+held-out rows are copied densely (the compiled kernel reads them).
 """
 
 import warnings
@@ -31,15 +39,20 @@ from sklearn.exceptions import ConvergenceWarning
 from ._compact_states import _expand
 from ._design import GRAM_MAX_FEATURES
 from ._gram_cv_kernel import (DIRECT_MAX, NOT_CONVERGED, SINGULAR,
-                              gram_cv_conjugate_gradients, gram_cv_evaluate)
+                              gram_cv_deferred_hypergradients, gram_cv_evaluate)
 from .hypergrad import BaseEngine
 from .solvers._base import BaseSolver
 
-__all__ = ["GramFolds", "GramOutcome", "gram_path_applies", "cv_gram_folds",
-           "heldout_gram_folds", "evaluate_gram_folds", "gram_fit"]
+__all__ = ["GramFolds", "GramOutcome", "GramPath", "gram_path_applies", "cv_gram_folds",
+           "heldout_gram_folds", "evaluate_gram_folds", "evaluate_gram_path", "gram_fit"]
 
-#: largest memory of the folds' Gram matrices (``K p^2`` doubles)
+#: largest memory of the folds' Gram matrices (``K p^2`` doubles), and of the dense copy of
+#: a sparse ``X``'s held-out rows
 GRAM_FOLDS_BYTES = 512 * 2**20
+#: a sparse ``X`` runs compiled while its Gram matrix has at most this many times as many
+#: entries as ``X`` stores (``p^2 <= 4 nnz``): a coordinate's update then costs about as
+#: much on the Gram matrix (``p``) as on ``X``'s column (its stored entries)
+SPARSE_GRAM_RATIO = 4
 
 
 class GramFolds(NamedTuple):
@@ -59,6 +72,10 @@ class GramFolds(NamedTuple):
     offset: np.ndarray
     target_offset: np.ndarray
     fit_intercept: bool
+    #: the :class:`GramFolds` of one problem trained on all the rows (none held out), from
+    #: the sums over all the rows the folds' are computed from (None when no fold's are:
+    #: no fold trained on the rows outside its test rows)
+    whole: object = None
 
 
 class GramOutcome(NamedTuple):
@@ -79,8 +96,11 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
     resolved name), runs compiled (see the module docstring); never with sample
     weights (``weighted``)."""
     datafit, penalty = model.get_datafit(), model.get_penalty()
-    if weighted or loss != "squared" or sp.issparse(X) or not datafit.least_squares \
+    if weighted or loss != "squared" or not datafit.least_squares \
             or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
+        return False
+    if sp.issparse(X) and (X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz
+                           or X.shape[0] * X.shape[1] * 8 > GRAM_FOLDS_BYTES):
         return False
     if not penalty.has_l1 or not penalty.uniform_l2 or not penalty.diagonal_jacobian \
             or penalty.group_rows:
@@ -93,14 +113,39 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
     return engine is None or (isinstance(engine, BaseEngine) and engine.implicit_at_solution)
 
 
-def _fold_gram(Xc_rows, yc_rows, fit_intercept):
+def _fold_gram(Xc_rows, yc_rows, fit_intercept, shift=None):
     """``(G, c, gamma, mean_x, mean_y)`` of training rows (already shifted by a common
-    vector), centred by their own means when ``fit_intercept``."""
+    vector), centred by their own means when ``fit_intercept``; for sparse rows, the raw
+    rows and the common vector ``shift`` (the means are then those of the shifted rows)."""
     n = Xc_rows.shape[0]
+    if sp.issparse(Xc_rows):
+        return _sparse_fold_gram(Xc_rows, yc_rows, fit_intercept, shift)
     mx = Xc_rows.mean(axis=0) if fit_intercept else np.zeros(Xc_rows.shape[1])
     my = float(yc_rows.mean()) if fit_intercept else 0.0
     Xr, yr = Xc_rows - mx, yc_rows - my
     return Xr.T @ Xr / n, Xr.T @ yr / n, float(yr @ yr) / n, mx, my
+
+
+def _sparse_fold_gram(X_rows, yc_rows, fit_intercept, shift):
+    """:func:`_fold_gram` of sparse raw rows ``X_rows`` (their means in the frame shifted
+    by ``shift``): ``G = X^T X / n - m m^T`` with ``m`` their raw means (the centred
+    Gram matrix, whatever the shift), from one sparse product."""
+    n = X_rows.shape[0]
+    raw_mean = np.asarray(X_rows.mean(axis=0)).ravel() if fit_intercept \
+        else np.zeros(X_rows.shape[1])
+    my = float(yc_rows.mean()) if fit_intercept else 0.0
+    yr = yc_rows - my
+    G = _sparse_gram(X_rows) / n - np.outer(raw_mean, raw_mean)
+    c = np.asarray(X_rows.T @ yr).ravel() / n
+    mx = raw_mean - shift if fit_intercept else raw_mean
+    return G, c, float(yr @ yr) / n, mx, my
+
+
+def _sparse_gram(X_rows):
+    """``X^T X`` of sparse rows as a dense array: the sparse ``X^T`` times the rows made
+    dense (``nnz p`` products; no sparse product, whose output has up to ``p^2`` stored
+    entries)."""
+    return np.asarray(X_rows.T @ X_rows.toarray(), dtype=np.float64)
 
 
 def _distinct(rows, n):
@@ -111,7 +156,8 @@ def _distinct(rows, n):
 
 
 def cv_gram_folds(X, y, splits, fit_intercept):
-    r""":class:`GramFolds` of the cross-validation ``splits`` of dense ``X`` and ``y``.
+    r""":class:`GramFolds` of the cross-validation ``splits`` of ``X`` (dense or sparse)
+    and ``y``.
 
     With :math:`X_c` and :math:`y_c` centred as a whole (when ``fit_intercept``), a
     fold whose training rows are the complement of its test rows :math:`T` gets its
@@ -120,38 +166,54 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     test blocks partition the rows, as K-fold's), then is centred by its own means
     :math:`m`: :math:`G = S / n_k - m m^T`. Other splits are computed from their
     training rows. The held-out rows are kept centred as a whole (the kernel's ``mu``
-    is then :math:`m`), copied once: no centred copy of all of ``X`` is made.
+    is then :math:`m`), copied once: no centred copy of all of ``X`` is made. For a
+    sparse ``X`` the test blocks' products are sparse and raw, each fold's sums centred
+    algebraically by its raw means (see the module docstring).
     """
-    X = np.asarray(X, dtype=np.float64)
+    sparse = sp.issparse(X)
+    X = sp.csr_matrix(X, dtype=np.float64) if sparse else np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, p = X.shape
     K = len(splits)
-    mu0 = X.mean(axis=0) if fit_intercept else np.zeros(p)
+    mu0 = (np.asarray(X.mean(axis=0)).ravel() if sparse else X.mean(axis=0)) \
+        if fit_intercept else np.zeros(p)
     y0 = float(y.mean()) if fit_intercept else 0.0
     yc = y - y0
     tests = [test for _, test in splits]
     order = np.concatenate(tests)
-    X_test = X[order]
+    X_rows = X[order]
+    X_test = np.ascontiguousarray(X_rows.toarray()) if sparse else X_rows
     X_test -= mu0
     y_test = yc[order]
     starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
     blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
+    # the test blocks' rows the Gram matrices are formed from: the dense ones centred by
+    # mu0, or the sparse raw rows (their sums raw: each fold's centred algebraically by
+    # its raw means, mu0 + m, below)
+    raw = mu0 if sparse else np.zeros(p)
+    gram_rows = [X_rows[starts[k]:starts[k + 1]] for k in range(K)] if sparse else blocks
     # the test blocks' Gram matrices, for the folds trained on the rest of the rows
     rest = [train.shape[0] + test.shape[0] == n and _distinct(test, n)
             for train, test in splits]
-    grams = [XT.T @ XT if r else None for XT, r in zip(blocks, rest)]
+    grams = [(_sparse_gram(R) if sparse else R.T @ R) if r else None
+             for R, r in zip(gram_rows, rest)]
     totals = None
     if any(rest):
         in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
-        if in_blocks.shape[0] == n and _distinct(in_blocks, n):
+        partition = in_blocks.shape[0] == n and _distinct(in_blocks, n)
+        if partition:
             G_all = sum(g for g in grams if g is not None)
+        elif sparse:
+            G_all = _sparse_gram(X)
         else:
             Xc = X - mu0
             G_all = Xc.T @ Xc
         # X_c^T 1 = 0 and 1^T y_c = 0 (up to rounding, summed as the blocks are)
         colsum = sum(XT.sum(axis=0) for XT, r in zip(blocks, rest) if r) \
-            if in_blocks.shape[0] == n else (X - mu0).sum(axis=0)
-        totals = (G_all, colsum, X.T @ yc, float(yc.sum()), float(yc @ yc))
+            if partition else \
+            (np.asarray(X.sum(axis=0)).ravel() - n * mu0 if sparse else (X - mu0).sum(axis=0))
+        totals = (G_all, colsum, np.asarray(X.T @ yc).ravel(), float(yc.sum()),
+                  float(yc @ yc))
     G = np.empty((K, p, p))
     c = np.empty((K, p))
     gamma = np.empty(K)
@@ -160,33 +222,130 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     for k, (train, test) in enumerate(splits):
         n_k = train.shape[0]
         if not rest[k]:
-            G[k], c[k], gamma[k], m, my = _fold_gram(X[train] - mu0, yc[train],
-                                                     fit_intercept)
+            rows = X[train] if sparse else X[train] - mu0
+            G[k], c[k], gamma[k], m, my = _fold_gram(rows, yc[train], fit_intercept, mu0)
         else:
             XT, yT = blocks[k], y_test[starts[k]:starts[k + 1]]
             m = (totals[1] - XT.sum(axis=0)) / n_k
             my = (totals[3] - yT.sum()) / n_k
             if not fit_intercept:
                 m, my = np.zeros(p), 0.0
-            G[k] = (totals[0] - grams[k]) / n_k - np.outer(m, m)
+            G[k] = (totals[0] - grams[k]) / n_k - np.outer(m + raw, m + raw)
             c[k] = (totals[2] - XT.T @ yT) / n_k - m * my
             gamma[k] = (totals[4] - float(yT @ yT)) / n_k - my * my
         m_all[k], my_all[k] = m, my
+    whole = None
+    if totals is not None:
+        # all the rows: their sums are the totals, centred by their own means
+        m = totals[1] / n if fit_intercept else np.zeros(p)
+        my = totals[3] / n if fit_intercept else 0.0
+        whole = GramFolds((totals[0] / n - np.outer(m + raw, m + raw))[None],
+                          (totals[2] / n - m * my)[None],
+                          np.array([totals[4] / n - my * my]), X_test[:0], y_test[:0],
+                          np.zeros(2, dtype=np.int64), (mu0 + m)[None], np.array([y0 + my]),
+                          (mu0 + m)[None], np.array([y0 + my]), bool(fit_intercept))
     return GramFolds(G, c, gamma, X_test, y_test, starts, m_all, my_all, mu0 + m_all,
-                     y0 + my_all, bool(fit_intercept))
+                     y0 + my_all, bool(fit_intercept), whole)
 
 
 def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
-    """:class:`GramFolds` of one problem: trained on ``(X, y)``, scored on ``(X_val,
-    y_val)`` (dense)."""
-    X = np.asarray(X, dtype=np.float64)
+    """:class:`GramFolds` of one problem: trained on ``(X, y)`` (dense or sparse), scored
+    on ``(X_val, y_val)`` (copied densely)."""
     y = np.asarray(y, dtype=np.float64)
-    G, c, gamma, mx, my = _fold_gram(X, y, fit_intercept)
+    if sp.issparse(X):
+        G, c, gamma, mx, my = _fold_gram(sp.csr_matrix(X, dtype=np.float64), y,
+                                         fit_intercept, 0.0)
+    else:
+        G, c, gamma, mx, my = _fold_gram(np.asarray(X, dtype=np.float64), y, fit_intercept)
+    X_val = X_val.toarray() if sp.issparse(X_val) else X_val
     return GramFolds(G[None], c[None], np.array([gamma]),
                      np.ascontiguousarray(X_val, dtype=np.float64),
                      np.ascontiguousarray(y_val, dtype=np.float64),
                      np.array([0, X_val.shape[0]], dtype=np.int64), mx[None],
                      np.array([my]), mx[None], np.array([my]), bool(fit_intercept))
+
+
+class _GramRun(NamedTuple):
+    """The outputs of one call of :func:`~skhypergrad._gram_cv_kernel.gram_cv_evaluate`
+    (see there), ``n_points`` points evaluated; ``W`` the solutions at the last one."""
+
+    n_points: int
+    W: np.ndarray
+    W_first: np.ndarray
+    values: np.ndarray
+    epochs: np.ndarray
+    g_l1: np.ndarray
+    g_l2: np.ndarray
+    n_engine: np.ndarray
+    residuals: np.ndarray
+
+
+#: a stopping rule that never stops (one point)
+_NEVER = np.iinfo(np.int64).max
+
+
+def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, patience):
+    """The compiled evaluation of the folds ``folds`` of ``data`` at the points ``lams``
+    (a :class:`_GramRun`), or None when it does not apply at one of them (an L1 weight
+    of 0 without L2) or a support's system is singular; warns (a
+    :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached, when
+    ``solver.warn``) when a fold stops above ``tol``."""
+    K, p = data.c.shape
+    n = len(lams)
+    L1 = np.empty((n, p))
+    L2 = np.empty(n)
+    for i, lam in enumerate(lams):
+        L1[i] = penalty.weights(lam, p)[0]
+        L2[i] = penalty.l2_weight(lam)
+        if L2[i] <= 0.0 and np.min(L1[i], initial=np.inf) <= 0.0:
+            return None
+    W = np.zeros((K, p))
+    for k in folds:
+        if warm[k] is not None:
+            W[k] = _expand(warm[k])[:p]
+    W_first = np.zeros((K, p))
+    values, gaps = np.zeros((n, K)), np.zeros((n, K))
+    epochs, status = np.zeros((n, K), dtype=np.int64), np.zeros((n, K), dtype=np.int64)
+    g_l1, g_l2, residuals = np.zeros((K, p)), np.zeros(K), np.zeros(K)
+    n_engine, deferred = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
+    folds = np.asarray(folds, dtype=np.int64)
+    side = min(p, DIRECT_MAX)
+    max_rounds, max_epochs = solver.gram_budget()
+    # the types of every argument are fixed here (one compiled signature for all calls)
+    done = gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test,
+                            data.starts, data.mu, data.ybar, W, L1, L2,
+                            float(penalty.lower), float(solver.tol), int(max_rounds),
+                            int(max_epochs), bool(compute_grad), folds, int(near),
+                            int(patience), np.empty((side, side)), np.empty((5, p)),
+                            np.empty((3, p), dtype=np.int64), np.empty(n), W_first, values,
+                            g_l1, g_l2, epochs, gaps, status, n_engine, residuals, deferred)
+    pending = folds[deferred[folds] != 0]
+    if pending.size:
+        hyper_tol = 1e-10 if engine is None else float(engine.tol)
+        gram_cv_deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending,
+                                        g_l1, g_l2, status[done - 1], n_engine, residuals)
+    status, gaps = status[:done, folds], gaps[:done, folds]
+    if compute_grad and np.any(status == SINGULAR):
+        return None
+    stopped = status == NOT_CONVERGED
+    if np.any(stopped) and solver.warn:
+        i, f = np.unravel_index(np.argmax(np.where(stopped, gaps, -np.inf)), gaps.shape)
+        warnings.warn(f"{type(solver).__name__} did not converge in {epochs[i, folds[f]]} "
+                      f"epochs (relative gap {gaps[i, f]:.2e} > tol {solver.tol:.1e}); "
+                      "increase max_iter, max_epochs or tol.", ConvergenceWarning,
+                      stacklevel=5)
+    return _GramRun(int(done), W, W_first, values[:done], epochs[:done], g_l1, g_l2,
+                    n_engine, residuals)
+
+
+def _states(data, W, folds):
+    """The warm starts ``[coef, intercept]`` of the folds ``folds`` from their
+    coefficients ``W`` (the intercept of the centred problem read back)."""
+    W = W[folds]
+    if not data.fit_intercept:
+        return list(W)
+    b = data.target_offset[folds] - np.einsum("kj,kj->k", data.offset[folds], W)
+    return list(np.column_stack([W, b]))
 
 
 def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, folds):
@@ -201,59 +360,55 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
     (a :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached when a fold
     stops above ``tol``).
     """
-    K, p = data.c.shape
-    l1 = np.array(penalty.weights(lam, p)[0], dtype=np.float64)  # a contiguous copy
-    l2 = penalty.l2_weight(lam)
-    if l2 <= 0.0 and np.min(l1, initial=np.inf) <= 0.0:
+    run = _run(data, penalty, [lam], warm, solver, engine, compute_grad, folds, _NEVER,
+               _NEVER)
+    if run is None:
         return None
-    W = np.zeros((K, p))
-    for k in folds:
-        if warm[k] is not None:
-            W[k] = _expand(warm[k])[:p]
-    values, g_l2, gaps, residuals = (np.zeros(K) for _ in range(4))
-    epochs, status, n_engine, to_cg = (np.zeros(K, dtype=np.int64) for _ in range(4))
-    g_l1 = np.zeros((K, p))
-    folds = np.asarray(folds, dtype=np.int64)
-    side = min(p, DIRECT_MAX)
-    max_rounds, max_epochs = solver.gram_budget()
-    # the types of every argument are fixed here (one compiled signature for all calls)
-    gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test, data.starts,
-                     data.mu, data.ybar, W, l1, float(l2), float(penalty.lower),
-                     float(solver.tol), int(max_rounds), int(max_epochs), bool(compute_grad),
-                     folds, np.empty((side, side)), np.empty((4, p)),
-                     np.empty((3, p), dtype=np.int64), values, g_l1, g_l2, epochs, gaps,
-                     status, n_engine, residuals, to_cg)
-    pending = folds[to_cg[folds] != 0]
-    if pending.size:
-        hyper_tol = 1e-10 if engine is None else float(engine.tol)
-        gram_cv_conjugate_gradients(data.G, W, float(l2), hyper_tol, pending, g_l1, g_l2,
-                                    status, n_engine, residuals)
-    if compute_grad and np.any(status[folds] == SINGULAR):
-        return None
-    stopped = folds[status[folds] == NOT_CONVERGED]
-    if stopped.size and solver.warn:
-        k = stopped[np.argmax(gaps[stopped])]
-        warnings.warn(f"{type(solver).__name__} did not converge in {epochs[k]} epochs "
-                      f"(relative gap {gaps[k]:.2e} > tol {solver.tol:.1e}); increase "
-                      "max_iter, max_epochs or tol.", ConvergenceWarning, stacklevel=4)
     outcomes = []
-    for k in folds:
-        w = W[k]
-        if data.fit_intercept:
-            w = np.append(w, data.target_offset[k] - data.offset[k] @ w)
-        grad = penalty.weights_vjp(g_l1[k], g_l2[k]) if compute_grad else None
-        outcomes.append(GramOutcome(float(values[k]), grad, w, int(epochs[k]),
-                                    int(n_engine[k]), float(residuals[k])))
+    for k, w in zip(folds, _states(data, run.W, folds)):
+        grad = penalty.weights_vjp(run.g_l1[k], run.g_l2[k]) if compute_grad else None
+        outcomes.append(GramOutcome(float(run.values[0, k]), grad, w,
+                                    int(run.epochs[0, k]), int(run.n_engine[k]),
+                                    float(run.residuals[k])))
     return outcomes
 
 
-def gram_fit(model, X, y_enc, lam, solver):
-    """``[coef, intercept]`` of ``model`` trained on all of dense ``X`` and the encoded
-    ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate descent on
-    the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
-    :func:`gram_path_applies` for when it applies)."""
-    X = np.asarray(X, dtype=np.float64)
-    data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
+class GramPath(NamedTuple):
+    """Values along a path (see :func:`evaluate_gram_path`): per point evaluated, the
+    held-out losses and epochs of the folds (rows), and the warm starts of every fold
+    at the first and the last point."""
+
+    values: np.ndarray
+    epochs: np.ndarray
+    first: list
+    last: list
+
+
+def evaluate_gram_path(data, penalty, lams, warm, solver, folds, near, patience):
+    """The criterion's values (no gradient) at the points ``lams`` in turn, every one
+    warm-started from the one before (the first from ``warm``), in one compiled call,
+    until the path is past its minimum: its last value above its smallest once past
+    ``near`` points, or else its last ``patience`` values all above the smallest of
+    the ones before (:func:`skhypergrad._tune._scan`'s rule). A :class:`GramPath`
+    (the points evaluated are the first ``len(values)``), or None when the compiled
+    path does not apply at one of the points (see :func:`evaluate_gram_folds`)."""
+    run = _run(data, penalty, lams, warm, solver, None, False, folds, near, patience)
+    if run is None:
+        return None
+    return GramPath(run.values[:, folds], run.epochs[:, folds],
+                    _states(data, run.W_first, folds), _states(data, run.W, folds))
+
+
+def gram_fit(model, X, y_enc, lam, solver, data=None):
+    """``[coef, intercept]`` of ``model`` trained on all of ``X`` (dense or sparse) and the
+    encoded ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate
+    descent on the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
+    :func:`gram_path_applies` for when it applies). ``data``: the :class:`GramFolds` of
+    all of ``X`` when already formed (a criterion's :attr:`GramFolds.whole`), else
+    formed here."""
+    if data is None:
+        X = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
+        data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
     (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [None], solver, None, False,
                                  [0])
     return out.w

@@ -17,27 +17,50 @@ signs are stable, the exact solution on the support
 signs agree), until the relative duality gap (the gap over :math:`\gamma / 2`, as
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
 :math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
+It does so at every point of a path of weights in turn, each warm-started from the
+previous one's solutions, until the path is past its minimum (one point for a single
+evaluation).
 
 The solution is then replaced by the exact one on its support when that has the same
 signs, if the factorization is needed for the hypergradient anyway, or costs no more than
-the epochs spent, or the support has at most :data:`EXACT_ALWAYS` coefficients. Then the held-out
-mean squared error on the fold's test rows, read with the training
+the epochs spent, or the support has at most :data:`EXACT_ALWAYS` coefficients. Then
+the held-out mean squared error on the fold's test rows, read with the training
 means, :math:`E_k = \frac{1}{n_t}\sum_i r_i^2`, :math:`r_i = (x_i - \mu_k)^T w - (y_i -
 \bar y_k)`, its gradient on the support :math:`g_S = \frac{2}{n_t} (X_t - 1\mu_k^T)_S^T
 r` and the implicit hypergradient there: :math:`(G_{SS} + l2\,I) u = g_S`,
 :math:`\partial E / \partial l1_j = -\mathrm{sign}(w_j) u_j` on S (0 elsewhere),
 :math:`\partial E / \partial l2 = -w_S^T u`, by Cholesky for :math:`|S| \le`
-:data:`DIRECT_MAX`, by conjugate gradients otherwise or when the system is singular
-(collinear columns on the support: CG then converges to its minimum-norm solution, the
-right side being in the range of :math:`G_{SS}` when the held-out rows share the
-training rows' collinearity), in :func:`gram_cv_conjugate_gradients`.
+:data:`DIRECT_MAX`, by conjugate gradients for larger supports (in
+:func:`gram_cv_deferred_hypergradients`).
+
+**Singular supports.** With collinear columns on the support (e.g. one-hot blocks with
+every level, whose centred columns sum to 0, at ``l2 = 0``), :math:`A = G_{SS} + l2\,I`
+is singular: its factorization drops the coordinates whose pivot is at or below
+``1e-13`` times the largest diagonal entry (:func:`_semidefinite_cholesky`). The
+solutions on the support then form an affine set :math:`w + \ker A`, all with the same
+training fit; the one kept is the coordinate-descent iterate corrected by the basic
+solution (:func:`_exact_on_support`). The hypergradient is :math:`u = A^+ g_S`, the
+least-norm solution (:func:`_least_norm`, in :func:`gram_cv_deferred_hypergradients`:
+the limit of the nonsingular systems' as ``l2 -> 0+``, the one conjugate gradients from
+0 converge to). It is well defined when the held-out rows share the training rows'
+collinearity (:math:`X_{t,S} v = 1 \mu_k^T v` for :math:`v \in \ker A`, as for one-hot
+blocks): then :math:`g_S \perp \ker A`, the held-out loss is the same at every
+solution, and since a solution has :math:`X_S^T \theta = l1_S \odot
+\mathrm{sign}(w_S)` with :math:`X_{c,S} v = 0`, :math:`l1_S \odot \mathrm{sign}(w_S)
+\perp \ker A`: the derivative in a common L1 weight, :math:`-\sum_j \mathrm{sign}(w_j)
+u_j` (the Lasso's ``alpha``), is the same for every solution :math:`u` of :math:`A u =
+g_S`. Per-coefficient L1 weights get the least-norm one. When :math:`g_S` is not in
+the range of :math:`A` (relative residual above the engine's ``hyper_tol``) the fold
+reports :data:`SINGULAR`.
 
 Compilation is most of a first fit's time (numba compiles these kernels once per
 machine, then loads them from its cache), so the kernels are written to compile
 little: one signature each (the caller fixes every argument's type); no array
-allocated and no builtin ``min`` / ``max`` in the kernels a fit always runs (each
-would compile a numba overload of its own); the conjugate-gradient path, rarely
-needed, in a kernel of its own that only the fits needing it compile.
+allocated and no builtin ``min`` / ``max`` in the kernel a fit always runs (each
+would compile a numba overload of its own); each helper called from as few places as
+possible (every call site is compiled again); the hypergradients of large or singular
+supports (conjugate gradients, the least-norm solution), rarely needed, in a kernel
+of their own that only the fits needing them compile.
 """
 
 import numpy as np
@@ -140,15 +163,65 @@ def _relative_gap(c, gamma, w, q, l1, l2, positive):
     return (primal - dual) / (1e-12 if 1e-12 > half else half)
 
 
+@njit(cache=True, fastmath={"reassoc", "contract"}, **_HELPER)
+def _row_dot(A, i, j, n):
+    """``A[i, :n] . A[j, :n]``, summed in any order (vectorized): the inner products of
+    the factorizations, :math:`O(m^3)` of the work."""
+    s = 0.0
+    for k in range(n):
+        s += A[i, k] * A[j, k]
+    return s
+
+
 @njit(cache=True, **_HELPER)
-def _cho_solve(L, b, m):
-    """Solve ``L L^T x = b`` (``b[:m]`` overwritten by ``x``)."""
+def _semidefinite_cholesky(A, m):
+    """In-place lower Cholesky factor of the positive semidefinite ``A[:m, :m]``, a pivot
+    at or below ``1e-13`` times the largest diagonal entry taken as 0: its coordinate is
+    dropped (its column of the factor set to 0, with ``A[j, j] = 0``; in exact
+    arithmetic the rest of that column of a singular matrix vanishes with the pivot).
+    The factor of the kept coordinates ``B`` is then that of ``A_BB``. Returns the number
+    of coordinates kept (``m``: ``A`` is positive definite, the factor is its Cholesky
+    factor)."""
+    big = 0.0
     for i in range(m):
+        if A[i, i] > big:
+            big = A[i, i]
+    floor = 1e-13 * big
+    r = 0
+    for j in range(m):
+        d = 1.0
+        for i in range(j, m):
+            t = A[i, j] - _row_dot(A, i, j, j)
+            if i > j:
+                A[i, j] = t / d
+            elif t > floor:
+                d = np.sqrt(t)
+                A[j, j] = d
+                r += 1
+            else:  # a null pivot: the coordinate dropped
+                for a in range(j, m):
+                    A[a, j] = 0.0
+                break
+    return r
+
+
+@njit(cache=True, **_HELPER)
+def _basic_solve(L, b, m):
+    r"""``b[:m]`` overwritten by the basic solution of :math:`A x = b` from the factor of
+    :func:`_semidefinite_cholesky`: :math:`x_B = A_{BB}^{-1} b_B`, 0 on the dropped
+    coordinates (a solution when ``b`` is in the range of ``A``); with none dropped,
+    :math:`A^{-1} b` (the Cholesky solve)."""
+    for i in range(m):
+        if L[i, i] == 0.0:
+            b[i] = 0.0
+            continue
         s = b[i]
         for k in range(i):
             s -= L[i, k] * b[k]
         b[i] = s / L[i, i]
     for i in range(m - 1, -1, -1):
+        if L[i, i] == 0.0:
+            continue
         s = b[i]
         for k in range(i + 1, m):
             s -= L[k, i] * b[k]
@@ -157,30 +230,15 @@ def _cho_solve(L, b, m):
 
 @njit(cache=True, **_HELPER)
 def _factor_support(G, l2, S, m, L):
-    """``L[:m, :m]``: the lower Cholesky factor of ``G_SS + l2 I``; False when that is not
-    positive definite (a pivot at or below ``1e-13`` times its largest diagonal entry)."""
-    big = 0.0
+    r"""``L[:m, :m]``: the factor of :math:`A = G_{SS} + l2\,I` by
+    :func:`_semidefinite_cholesky` (the Cholesky factor when ``A`` is positive definite);
+    returns the number of coordinates kept, ``m`` when none was dropped, 0 when none
+    was kept (not factored)."""
     for a in range(m):
         for b in range(a + 1):
             L[a, b] = G[S[a], S[b]]
         L[a, a] += l2
-        if L[a, a] > big:
-            big = L[a, a]
-    floor = 1e-13 * big
-    for j in range(m):
-        d = L[j, j]
-        for k in range(j):
-            d -= L[j, k] * L[j, k]
-        if not d > floor:
-            return False
-        d = np.sqrt(d)
-        L[j, j] = d
-        for i in range(j + 1, m):
-            t = L[i, j]
-            for k in range(j):
-                t -= L[i, k] * L[j, k]
-            L[i, j] = t / d
-    return True
+    return _semidefinite_cholesky(L, m)
 
 
 @njit(cache=True, **_HELPER)
@@ -199,13 +257,37 @@ def _support(w, S, sign):
 
 
 @njit(cache=True, **_HELPER)
-def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
+def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs):
     r"""Replace ``w`` by the exact solution on its support ``S`` with signs ``sign``,
-    :math:`(G_{SS} + l2\,I)^{-1}(c_S - l1_S \odot \mathrm{sign})` (``L`` its factor), when
-    that solution has the same signs (and respects ``lower``); returns whether it did."""
+    :math:`A^{-1}(c_S - l1_S \odot \mathrm{sign})`, :math:`A = G_{SS} + l2\,I`
+    (factored in ``L`` by :func:`_factor_support`, ``r`` coordinates kept), when that
+    solution has the same signs (and respects ``lower``); returns whether it did. On a
+    singular ``A`` (``r < m``: collinear columns on the support, e.g. one-hot blocks with
+    every level and an intercept) the solutions form an affine set: the one taken is
+    :math:`w_S + x`, :math:`x` the basic solution of :math:`A x = b - A w_S` (``w``
+    unchanged on the dropped coordinates), kept when it solves the system (relative
+    residual at most ``1e-9``) with the same signs (``q = G w``, so that :math:`A w_S =
+    q_S + l2\,w_S`; ``b`` and ``rhs`` are scratch)."""
     for a in range(m):
-        b[a] = c[S[a]] - l1[S[a]] * sign[a]
-    _cho_solve(L, b, m)
+        rhs[a] = c[S[a]] - l1[S[a]] * sign[a]
+        b[a] = rhs[a]
+        if r < m:
+            b[a] -= q[S[a]] + l2 * w[S[a]]
+    _basic_solve(L, b, m)
+    if r < m:
+        for a in range(m):
+            b[a] += w[S[a]]
+        num = 0.0
+        den = 0.0
+        for a in range(m):
+            s = l2 * b[a] - rhs[a]
+            row = G[S[a]]
+            for bb in range(m):
+                s += row[S[bb]] * b[bb]
+            num += s * s
+            den += rhs[a] * rhs[a]
+        if not num <= 1e-18 * den:
+            return False
     for a in range(m):
         if b[a] * sign[a] <= 0.0 or b[a] < lower:
             return False
@@ -215,8 +297,8 @@ def _exact_on_support(c, w, l1, lower, S, sign, m, L, b):
 
 
 @njit(cache=True, **_HELPER)
-def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, sign, L, b,
-                idx, Sf, q):
+def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exact, S, sign,
+                L, b, idx, Sf, q, rhs):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
     Full sweeps (each followed by the gap, and by the exact solution on the support
@@ -224,12 +306,17 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
     below 0.3 times the last full sweep's violation (at most :data:`INNER_SWEEPS`).
     The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
     rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
+    It ends on the exact solution on the support when that has the same signs, if
+    ``exact`` (the factorization is the hypergradient's) or that costs no more than the
+    epochs spent (:math:`m^3 / 3` against about ``epochs * p * m``) or the support has
+    at most :data:`EXACT_ALWAYS` coefficients.
 
-    Returns ``(epochs, gap, status, m, factored)``: the support is ``S[:m]`` (signs
-    ``sign``) and ``factored`` whether ``L`` holds the factor of ``G_SS + l2 I``
-    (``Sf`` is scratch: the support ``L`` was factored for; ``q`` is scratch for
-    :math:`G w`). Each kernel is called from one place (every call site is compiled
-    again).
+    Returns ``(epochs, gap, status, m, rank)``: the support is ``S[:m]`` (signs
+    ``sign``) and ``rank`` the number of coordinates kept by the factor of ``G_SS + l2 I``
+    that ``L`` holds (:func:`_factor_support`; 0 when it holds none of this support).
+    ``Sf`` is scratch (the support ``L`` was factored for), as are ``b``, ``rhs`` and
+    ``q`` (:math:`G w`). The factorization and the exact solution are called from one
+    place (every call site of a kernel is compiled again).
     """
     p = w.shape[0]
     positive = lower == 0.0
@@ -247,6 +334,7 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
     last_key = -1
     failed_key = -1
     mf = -1
+    rf = 0
     gap = np.inf
     status = NOT_CONVERGED
     full = True
@@ -262,35 +350,47 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
             gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
             if gap <= tol:
                 status = OK
-                break
-            if v == 0.0 or epochs >= max_epochs or rounds > max_rounds:
-                break
             stalled = stalled + 1 if gap > 0.9 * best else 0
             if gap < best:
                 best = gap
-            if stalled >= STALL_CHECKS:
-                break
+            done = status == OK or v == 0.0 or epochs >= max_epochs \
+                or rounds > max_rounds or stalled >= STALL_CHECKS
             violation = v
             m, key = _support(w, S, sign)
-            if epochs >= POLISH_AFTER and 0 < m <= DIRECT_MAX and key != failed_key \
-                    and key == last_key:
-                # the exact solution on the support (q = G w recomputed when it moved)
-                mf = -1
-                moved = False
-                if _factor_support(G, l2, S, m, L):
-                    mf = m
-                    for a in range(m):
-                        Sf[a] = S[a]
-                    moved = _exact_on_support(c, w, l1, lower, S, sign, m, L, b)
-                if moved:
+            held = mf == m  # whether L holds the factor of this support
+            if held:
+                for a in range(m):
+                    if Sf[a] != S[a]:
+                        held = False
+                        break
+            if done:  # the end: the exact solution on the support, when it is worth it
+                polish = 0 < m <= DIRECT_MAX and (exact or m <= EXACT_ALWAYS
+                                                  or m * m <= 3 * epochs * p)
+            else:  # a slow solve on a stable support: its exact solution
+                polish = epochs >= POLISH_AFTER and 0 < m <= DIRECT_MAX \
+                    and key != failed_key and key == last_key
+            if polish and not held:
+                rf = _factor_support(G, l2, S, m, L)
+                held = rf > 0
+                mf = m if held else -1
+                for a in range(m):
+                    Sf[a] = S[a]
+            if polish and held:
+                moved = _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, rf, b,
+                                          rhs)
+                if not moved:
+                    failed_key = key
+                elif not done:  # q = G w recomputed
                     for i in range(p):
                         q[i] = 0.0
                     for a in range(m):
                         row = G[S[a]]
                         for i in range(p):
                             q[i] += row[i] * w[S[a]]
-                else:
-                    failed_key = key
+            elif polish:
+                failed_key = key
+            if done:
+                return epochs, gap, status, m, rf if held else 0
             last_key = key
             m_sweep = 0
             for j in range(p):
@@ -309,14 +409,243 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, S, s
                 idx[j] = j
             m_sweep = p
             full = True
-    m, key = _support(w, S, sign)
-    factored = mf == m
-    if factored:
+
+
+@njit(cache=True, **_HELPER)
+def _past_minimum(path, n, near, patience):
+    """Whether a path whose first ``n`` values are ``path[:n]`` is past its minimum: its
+    last value above its smallest one once past ``near`` values, or else its last
+    ``patience`` values all above the smallest of the ones before."""
+    lowest = np.inf
+    if n > near:
+        for i in range(n):
+            if path[i] < lowest:
+                lowest = path[i]
+        return path[n - 1] > lowest
+    if n <= patience:
+        return False
+    for i in range(n - patience):
+        if path[i] < lowest:
+            lowest = path[i]
+    for i in range(n - patience, n):
+        if path[i] <= lowest:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
+                     max_rounds, max_epochs, compute_grad, folds, near, patience, L, work,
+                     iwork, path, W_first, values, g_l1, g_l2, epochs, gaps, status,
+                     n_iter_engine, residuals, deferred):
+    """Every fold of ``folds`` at each point of a path of weights, in turn: solve (warm
+    started from the previous point's solutions), held-out loss and (``compute_grad``)
+    hypergradient; the path is left once it is past its minimum (:func:`_past_minimum`,
+    the rule of :func:`skhypergrad._tune._scan`). Returns the number of points
+    evaluated.
+
+    The hypergradient of a fold whose support is larger than :data:`DIRECT_MAX` or
+    whose system is singular is left to :func:`gram_cv_deferred_hypergradients`
+    (``deferred``): a separate kernel, compiled only when a fit needs it. No array is
+    allocated here: the scratch space comes from the caller.
+
+    Parameters
+    ----------
+    G : ndarray of shape (K, p, p)
+        The folds' centred Gram matrices ``X_c^T X_c / n_k`` (C order).
+    c : ndarray of shape (K, p)
+        ``X_c^T y_c / n_k``.
+    gamma : ndarray of shape (K,)
+        ``||y_c||^2 / n_k``.
+    X_test : ndarray of shape (n_test, p)
+        The folds' held-out rows, fold after fold (uncentred, C order).
+    y_test : ndarray of shape (n_test,)
+    starts : ndarray of shape (K + 1,)
+        Fold ``k``'s held-out rows are ``starts[k]:starts[k + 1]``.
+    mu : ndarray of shape (K, p)
+        The training means of the columns (zeros without an intercept).
+    ybar : ndarray of shape (K,)
+        The training means of the target (zeros without an intercept).
+    W : ndarray of shape (K, p)
+        Warm starts, replaced by the solutions (at the last point evaluated).
+    L1 : ndarray of shape (n_points, p)
+        The L1 weights of every point.
+    L2 : ndarray of shape (n_points,)
+        The L2 weight of every point.
+    lower, tol : float
+        Lower bound of the coefficients (0 or ``-inf``), relative gap.
+    max_rounds, max_epochs : int
+        Budget of each fold's solve (see :func:`_solve_fold`).
+    compute_grad : bool
+    folds : ndarray of int64
+        The folds evaluated.
+    near, patience : int
+        The stopping rule of the path (see :func:`_past_minimum`).
+    L : ndarray of shape (min(p, DIRECT_MAX), min(p, DIRECT_MAX))
+        Scratch: a support's factor.
+    work : ndarray of shape (5, p)
+        Scratch (float64).
+    iwork : ndarray of shape (3, p)
+        Scratch (int64).
+    path : ndarray of shape (n_points,)
+        Scratch: the mean held-out loss of every point.
+    W_first : ndarray of shape (K, p)
+        Out: the solutions at the first point.
+    values, gaps : ndarray of shape (n_points, K)
+        Out: held-out MSE and relative gap reached at every point.
+    g_l1 : ndarray of shape (K, p)
+        Out: ``dE/dl1`` per feature (at the last point); for a fold of ``deferred``, the
+        held-out gradient :math:`g_S` on the support instead.
+    g_l2 : ndarray of shape (K,)
+        Out: ``dE/dl2`` (at the last point).
+    epochs, status : ndarray of int64 of shape (n_points, K)
+        Out: epochs, :data:`OK` / :data:`NOT_CONVERGED`.
+    n_iter_engine : ndarray of int64 of shape (K,)
+        Out: engine iterations (1 for Cholesky; at the last point).
+    residuals : ndarray of shape (K,)
+        Out: relative residual of the hypergradient's system (nan without gradient).
+    deferred : ndarray of int64 of shape (K,)
+        Out: 1 for the folds whose hypergradient (at the last point) is left to
+        :func:`gram_cv_deferred_hypergradients`, 0 for the others.
+    """
+    p = W.shape[1]
+    sign = work[0]
+    b = work[1]
+    gS = work[2]
+    q = work[3]
+    rhs = work[4]
+    S = iwork[0]
+    idx = iwork[1]
+    Sf = iwork[2]
+    n_folds = folds.shape[0]
+    n_points = L1.shape[0]
+    for pt in range(n_points):
+        l1 = L1[pt]
+        l2 = L2[pt]
+        mean = 0.0
+        for f in range(n_folds):
+            k = folds[f]
+            w = W[k]
+            Gk = G[k]
+            # ending on the exact solution when worth it (see _solve_fold): values and
+            # gradients then of the exact solution
+            ep, gap, st, m, rank = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
+                                               max_rounds, max_epochs, compute_grad, S,
+                                               sign, L, b, idx, Sf, q, rhs)
+            epochs[pt, k] = ep
+            gaps[pt, k] = gap
+            status[pt, k] = st
+            deferred[k] = 0
+            # held-out residuals and the gradient on the support
+            lo, hi = starts[k], starts[k + 1]
+            n_t = hi - lo
+            shift = -ybar[k]
+            for a in range(m):
+                shift += mu[k, S[a]] * w[S[a]]
+            total = 0.0
+            sum_r = 0.0
+            for a in range(m):
+                gS[a] = 0.0
+            for i in range(lo, hi):
+                row = X_test[i]
+                z = 0.0
+                for a in range(m):
+                    z += row[S[a]] * w[S[a]]
+                r = z - shift - y_test[i]
+                total += r * r
+                sum_r += r
+                for a in range(m):
+                    gS[a] += row[S[a]] * r
+            values[pt, k] = total / n_t if n_t > 0 else 0.0
+            mean += values[pt, k]
+            for j in range(p):
+                g_l1[k, j] = 0.0
+            g_l2[k] = 0.0
+            residuals[k] = np.nan
+            n_iter_engine[k] = 0
+            if not compute_grad or m == 0:
+                if compute_grad:
+                    residuals[k] = 0.0
+                continue
+            for a in range(m):
+                gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / (1 if 1 > n_t else n_t)
+            if not (m <= DIRECT_MAX and rank == m):
+                # large, or singular (collinear columns on the support): elsewhere
+                for a in range(m):
+                    g_l1[k, S[a]] = gS[a]
+                deferred[k] = 1
+                continue
+            # factored by the solve (positive definite): the Cholesky solve
+            u = b
+            for a in range(m):
+                u[a] = gS[a]
+            _basic_solve(L, u, m)
+            n_iter_engine[k] = 1
+            # the residual of the direct solve
+            num = 0.0
+            den = 0.0
+            for a in range(m):
+                s = l2 * u[a] - gS[a]
+                row = Gk[S[a]]
+                for bb in range(m):
+                    s += row[S[bb]] * u[bb]
+                num += s * s
+                den += gS[a] * gS[a]
+            residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
+            dot = 0.0
+            for a in range(m):
+                g_l1[k, S[a]] = -sign[a] * u[a]
+                dot += w[S[a]] * u[a]
+            g_l2[k] = -dot
+        path[pt] = mean / (n_folds if n_folds > 1 else 1)
+        if pt == 0:
+            for k in range(W.shape[0]):
+                for j in range(p):
+                    W_first[k, j] = W[k, j]
+        if _past_minimum(path, pt + 1, near, patience):
+            return pt + 1
+    return n_points
+
+
+@njit(cache=True, **_HELPER)
+def _least_norm(G, l2, S, m, L, N, C, t, proj, u):
+    r"""Replace the solution ``u[:m]`` of :math:`A u = g` (``A = G_SS + l2 I``, factored
+    in ``L`` with coordinates dropped) by the solution of least norm: ``u`` minus its
+    projection on the null space of ``A``, spanned by :math:`v_j = e_j - A_{BB}^{-1}
+    A_{Bj}` for the dropped coordinates ``j`` (the columns of ``N``; ``C`` scratch for
+    their Gram matrix, ``t`` and ``proj`` scratch vectors). False when that Gram matrix
+    is singular."""
+    d = 0
+    for j in range(m):
+        if L[j, j] != 0.0:
+            continue
         for a in range(m):
-            if Sf[a] != S[a]:
-                factored = False
-                break
-    return epochs, gap, status, m, factored
+            t[a] = G[S[a], S[j]]
+        t[j] += l2
+        _basic_solve(L, t, m)
+        for a in range(m):
+            N[a, d] = -t[a]
+        N[j, d] += 1.0
+        d += 1
+    for i in range(d):
+        s = 0.0
+        for a in range(m):
+            s += N[a, i] * u[a]
+        proj[i] = s
+        for j in range(i + 1):
+            s = 0.0
+            for a in range(m):
+                s += N[a, i] * N[a, j]
+            C[i, j] = s
+    if _semidefinite_cholesky(C, d) < d:
+        return False
+    _basic_solve(C, proj, d)
+    for a in range(m):
+        s = 0.0
+        for i in range(d):
+            s += N[a, i] * proj[i]
+        u[a] -= s
+    return True
 
 
 @njit(cache=True, **_HELPER)
@@ -364,179 +693,66 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
 
 
 @njit(cache=True, error_model="numpy")
-def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, l1, l2, lower, tol,
-                     max_rounds, max_epochs, compute_grad, folds, L, work, iwork, values,
-                     g_l1, g_l2, epochs, gaps, status, n_iter_engine, residuals, to_cg):
-    """Every fold of ``folds``: solve, held-out loss and (``compute_grad``) hypergradient.
-
-    The hypergradient of a fold whose support is larger than :data:`DIRECT_MAX` or whose
-    system is singular is left to :func:`gram_cv_conjugate_gradients` (``to_cg``): a
-    separate kernel, compiled only when a fit needs it. No array is allocated here: the
-    scratch space comes from the caller.
-
-    Parameters
-    ----------
-    G : ndarray of shape (K, p, p)
-        The folds' centred Gram matrices ``X_c^T X_c / n_k`` (C order).
-    c : ndarray of shape (K, p)
-        ``X_c^T y_c / n_k``.
-    gamma : ndarray of shape (K,)
-        ``||y_c||^2 / n_k``.
-    X_test : ndarray of shape (n_test, p)
-        The folds' held-out rows, fold after fold (uncentred, C order).
-    y_test : ndarray of shape (n_test,)
-    starts : ndarray of shape (K + 1,)
-        Fold ``k``'s held-out rows are ``starts[k]:starts[k + 1]``.
-    mu : ndarray of shape (K, p)
-        The training means of the columns (zeros without an intercept).
-    ybar : ndarray of shape (K,)
-        The training means of the target (zeros without an intercept).
-    W : ndarray of shape (K, p)
-        Warm starts, replaced by the solutions.
-    l1 : ndarray of shape (p,)
-    l2, lower, tol : float
-        L2 weight, lower bound of the coefficients (0 or ``-inf``), relative gap.
-    max_rounds, max_epochs : int
-        Budget of each fold's solve (see :func:`_solve_fold`).
-    compute_grad : bool
-    folds : ndarray of int64
-        The folds evaluated.
-    L : ndarray of shape (min(p, DIRECT_MAX), min(p, DIRECT_MAX))
-        Scratch: a Cholesky factor.
-    work : ndarray of shape (4, p)
-        Scratch (float64).
-    iwork : ndarray of shape (3, p)
-        Scratch (int64).
-    values, g_l2, gaps : ndarray of shape (K,)
-        Out: held-out MSE, ``dE/dl2``, relative gap reached.
-    g_l1 : ndarray of shape (K, p)
-        Out: ``dE/dl1`` per feature; for a fold of ``to_cg``, the held-out gradient
-        :math:`g_S` on the support instead.
-    epochs, status, n_iter_engine : ndarray of int64 of shape (K,)
-        Out: epochs, :data:`OK` / :data:`NOT_CONVERGED`, engine iterations (1 for
-        Cholesky).
-    residuals : ndarray of shape (K,)
-        Out: relative residual of the hypergradient's system (nan without gradient).
-    to_cg : ndarray of int64 of shape (K,)
-        Out: 1 for the folds whose hypergradient is left to
-        :func:`gram_cv_conjugate_gradients`, 0 for the others.
-    """
-    p = W.shape[1]
-    sign = work[0]
-    b = work[1]
-    gS = work[2]
-    q = work[3]
-    S = iwork[0]
-    idx = iwork[1]
-    Sf = iwork[2]
-    for f in range(folds.shape[0]):
-        k = folds[f]
-        w = W[k]
-        Gk = G[k]
-        ep, gap, st, m, factored = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
-                                               max_rounds, max_epochs, S, sign, L, b,
-                                               idx, Sf, q)
-        epochs[k] = ep
-        gaps[k] = gap
-        status[k] = st
-        to_cg[k] = 0
-        if 0 < m <= DIRECT_MAX and (compute_grad or m <= EXACT_ALWAYS
-                                    or m * m <= 3 * ep * Gk.shape[0]):
-            # the exact solution on the support, when its factorization is the
-            # hypergradient's or costs no more than the epochs spent (m^3 / 3 against
-            # about epochs * p * m): values and gradients then of the exact solution
-            if not factored:
-                factored = _factor_support(Gk, l2, S, m, L)
-            if factored:
-                _exact_on_support(c[k], w, l1, lower, S, sign, m, L, b)
-        # held-out residuals and the gradient on the support
-        lo, hi = starts[k], starts[k + 1]
-        n_t = hi - lo
-        shift = -ybar[k]
-        for a in range(m):
-            shift += mu[k, S[a]] * w[S[a]]
-        total = 0.0
-        sum_r = 0.0
-        for a in range(m):
-            gS[a] = 0.0
-        for i in range(lo, hi):
-            row = X_test[i]
-            z = 0.0
-            for a in range(m):
-                z += row[S[a]] * w[S[a]]
-            r = z - shift - y_test[i]
-            total += r * r
-            sum_r += r
-            for a in range(m):
-                gS[a] += row[S[a]] * r
-        values[k] = total / n_t if n_t > 0 else 0.0
-        for j in range(p):
-            g_l1[k, j] = 0.0
-        g_l2[k] = 0.0
-        residuals[k] = np.nan
-        n_iter_engine[k] = 0
-        if not compute_grad or m == 0:
-            if compute_grad:
-                residuals[k] = 0.0
-            continue
-        for a in range(m):
-            gS[a] = 2.0 * (gS[a] - mu[k, S[a]] * sum_r) / (1 if 1 > n_t else n_t)
-        if not (m <= DIRECT_MAX and (factored or _factor_support(Gk, l2, S, m, L))):
-            # large, or singular (collinear columns on the support): CG, elsewhere
-            for a in range(m):
-                g_l1[k, S[a]] = gS[a]
-            to_cg[k] = 1
-            continue
-        u = b
-        for a in range(m):
-            u[a] = gS[a]
-        _cho_solve(L, u, m)
-        n_iter_engine[k] = 1
-        # the residual of the direct solve
-        num = 0.0
-        den = 0.0
-        for a in range(m):
-            s = l2 * u[a] - gS[a]
-            row = Gk[S[a]]
-            for bb in range(m):
-                s += row[S[bb]] * u[bb]
-            num += s * s
-            den += gS[a] * gS[a]
-        residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
-        dot = 0.0
-        for a in range(m):
-            g_l1[k, S[a]] = -sign[a] * u[a]
-            dot += w[S[a]] * u[a]
-        g_l2[k] = -dot
-
-
-@njit(cache=True, error_model="numpy")
-def gram_cv_conjugate_gradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, status,
-                                n_iter_engine, residuals):
-    r"""The hypergradients :func:`gram_cv_evaluate` left to conjugate gradients.
+def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, status,
+                                    n_iter_engine, residuals):
+    r"""The hypergradients :func:`gram_cv_evaluate` left to this kernel (``deferred``).
 
     For every fold ``k`` of ``folds``, with :math:`S` and the signs the support of the
-    solution ``W[k]`` and :math:`g_S` read from ``g_l1[k, S]``: conjugate gradients on
-    :math:`(G_{SS} + l2\,I) u = g_S` to the relative residual ``hyper_tol`` (at most
-    :math:`10 |S|` iterations), then ``g_l1[k]``, ``g_l2[k]`` as in
-    :func:`gram_cv_evaluate`; ``status[k]`` becomes :data:`SINGULAR` when the residual
-    stays above ``max(hyper_tol, 1e-12)``. ``n_iter_engine`` and ``residuals`` as there.
+    solution ``W[k]``, :math:`g_S` read from ``g_l1[k, S]`` and :math:`A = G_{SS} +
+    l2\,I`: on a support of at most :data:`DIRECT_MAX` coefficients, the least-norm
+    solution of :math:`A u = g_S` (the factor of :func:`_factor_support`, then
+    :func:`_least_norm`; see the module docstring); on larger supports, or when that
+    fails, conjugate gradients from 0 to the relative residual ``hyper_tol`` (at most
+    :math:`10 |S|` iterations). Then ``g_l1[k]``, ``g_l2[k]`` as in
+    :func:`gram_cv_evaluate`; ``status[k]`` becomes :data:`SINGULAR` when the relative
+    residual of :math:`A u = g_S` is above ``max(hyper_tol, 1e-12)`` (:math:`g_S` not
+    in the range of :math:`A`). ``n_iter_engine`` (1 for a direct solve) and
+    ``residuals`` as there.
     """
     p = W.shape[1]
     S = np.empty(p, dtype=np.int64)
     sign = np.empty(p)
     gS = np.empty(p)
     u = np.empty(p)
+    t = np.empty(p)
+    proj = np.empty(p)
+    D = p if p < DIRECT_MAX else DIRECT_MAX
+    L = np.empty((D, D))
+    N = np.empty((D, D))
+    C = np.empty((D, D))
+    floor = hyper_tol if hyper_tol > 1e-12 else 1e-12
     for f in range(folds.shape[0]):
         k = folds[f]
         w = W[k]
+        Gk = G[k]
         m, _ = _support(w, S, sign)
         for a in range(m):
             gS[a] = g_l1[k, S[a]]
-        it, res = _cg(G[k], l2, S, m, gS, u, hyper_tol, 10 * m)
-        n_iter_engine[k] = it
-        residuals[k] = res
-        if res > max(hyper_tol, 1e-12):
+        direct = False
+        if m <= DIRECT_MAX:
+            rank = _factor_support(Gk, l2, S, m, L)
+            if rank > 0:
+                for a in range(m):
+                    u[a] = gS[a]
+                _basic_solve(L, u, m)
+                direct = rank == m or _least_norm(Gk, l2, S, m, L, N, C, t, proj, u)
+        if direct:
+            n_iter_engine[k] = 1
+            num = 0.0
+            den = 0.0
+            for a in range(m):
+                s = l2 * u[a] - gS[a]
+                row = Gk[S[a]]
+                for bb in range(m):
+                    s += row[S[bb]] * u[bb]
+                num += s * s
+                den += gS[a] * gS[a]
+            residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
+        else:
+            it, res = _cg(Gk, l2, S, m, gS, u, hyper_tol, 10 * m)
+            n_iter_engine[k] = it
+            residuals[k] = res
+        if residuals[k] > floor:
             status[k] = SINGULAR
         dot = 0.0
         for j in range(p):

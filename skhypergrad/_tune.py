@@ -44,6 +44,10 @@ class TuneResult(NamedTuple):
     converged : bool
     state : tuple
         Warm starts of the inner problems at the last evaluation.
+    criterion : criterion or None
+        The criterion searched, with what it kept between evaluations (e.g. the folds'
+        Gram matrices, whose sums a refit on all the rows reads: see
+        :meth:`~skhypergrad.criteria.BaseCriterion.whole_gram`); None when not given.
     """
 
     lam: np.ndarray
@@ -53,6 +57,7 @@ class TuneResult(NamedTuple):
     n_evals: int
     converged: bool
     state: Any
+    criterion: Any = None
 
 
 def _with_tol(obj, tol):
@@ -132,11 +137,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     """
     # one set of workers (and one shipment of the data to them) for the whole search
     with criterion.workers():
-        return _tune(model, X, y, criterion, lam0, bounds=bounds, optimizer=optimizer,
-                     engine=engine, solver=solver, max_iter=max_iter, tol=tol,
-                     inner_tol=inner_tol, candidates=candidates, monitor=monitor,
-                     callback=callback, verbose=verbose, label=label, names=names,
-                     loss_name=loss_name, scan_patience=scan_patience)
+        result = _tune(model, X, y, criterion, lam0, bounds=bounds, optimizer=optimizer,
+                       engine=engine, solver=solver, max_iter=max_iter, tol=tol,
+                       inner_tol=inner_tol, candidates=candidates, monitor=monitor,
+                       callback=callback, verbose=verbose, label=label, names=names,
+                       loss_name=loss_name, scan_patience=scan_patience)
+    return result._replace(criterion=criterion)
 
 
 def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,
@@ -289,10 +295,20 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     best_path = None  # (path, values) of the path with the smallest value
     for path in paths:
         values, points = [], max(1, round(patience * _points_per_decade(path)))
-        for i, lam in enumerate(path):
-            state = first_state if i == 0 else last_state[0]
-            res = criterion.value(model, X, y, lam, solver=solver, state=state)
-            last_state[0] = res.state
+        # the whole path in one call when the criterion can (a compiled evaluation), with
+        # the same rule to leave it; not with a callback or monitor, which see every point
+        batch = None if callback is not None or watch is not None else \
+            criterion.value_path(model, X, y, path, solver=solver, state=first_state,
+                                 near=_near(previous) if previous else len(path) + 1,
+                                 patience=points)
+        for i, lam in enumerate(path if batch is None else path[:len(batch)]):
+            if batch is None:
+                state = first_state if i == 0 else last_state[0]
+                res = criterion.value(model, X, y, lam, solver=solver, state=state)
+                last_state[0] = res.state
+            else:
+                res = batch[i]
+                last_state[0] = batch[-1].state
             if i == 0:
                 first_state = res.state
             if res.value < best_state[0]:

@@ -44,8 +44,8 @@ from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expan
 from ._design import gram_pays, seed_row_subset_grams
 from ._parallel import dask_client, design_entries, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
-from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, gram_path_applies,
-                       heldout_gram_folds)
+from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
+                       gram_path_applies, heldout_gram_folds)
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from ._validation import check_sparse_structure, named
 from .datafits import Quadratic, check_sample_weight
@@ -339,6 +339,24 @@ class BaseCriterion:
         setattr(self, slot, (same, equal, value))
         return value
 
+    def value_path(self, model, X, y, path, *, solver, state=None, near, patience):
+        """Values along ``path`` in one call (see :meth:`CrossVal.value_path`); None
+        here: the caller evaluates the points one by one with :meth:`value`."""
+        return None
+
+    def whole_gram(self, X, y):
+        """The :class:`~skhypergrad._gram_cv.GramFolds` of one problem trained on all
+        the rows of ``X`` and ``y`` (the objects the criterion was last evaluated on), from
+        the sums
+        of the folds' Gram matrices the compiled evaluation keeps
+        (:attr:`~skhypergrad._gram_cv.GramFolds.whole`): a refit on all the rows then
+        forms no Gram matrix of its own. None when the criterion keeps none for them."""
+        cached = self.__dict__.get("_cache")
+        if cached is None or cached[1] != ("gram",) or cached[0][0] is not X \
+                or cached[0][1] is not y:
+            return None
+        return cached[2].whole
+
     def __getstate__(self):
         state = self.__dict__.copy()
         for slot in self._CACHE_SLOTS:
@@ -591,8 +609,9 @@ class CrossVal(BaseCriterion):
     whatever the fold's size) and :math:`\ell_{val}` is as in :class:`HeldOut`.
     The mean is unweighted over folds, as ``ElasticNetCV``'s ``mse_path_``.
 
-    A least-squares model (its datafit declares ``least_squares``) on a dense ``X`` of
-    at most 2048 columns, unweighted, solved by coordinate descent and differentiated
+    A least-squares model (its datafit declares ``least_squares``) on an ``X`` of at most
+    2048 columns (dense, or sparse with few columns, see :mod:`skhypergrad._gram_cv`),
+    unweighted, solved by coordinate descent and differentiated
     by an AID engine, is evaluated by one compiled call on the folds' Gram matrices
     (formed once per search, :mod:`skhypergrad._gram_cv`): the same solutions to the
     same relative gap, held-out losses and implicit hypergradients (exact on the
@@ -691,21 +710,74 @@ class CrossVal(BaseCriterion):
         return (_check_weights(self.sample_weight, n_samples),
                 _check_weights(self.score_sample_weight, n_samples, "score_sample_weight"))
 
+    def _splits(self, X_in, y_in, model, X, y_enc):
+        """The folds' :class:`~skhypergrad._folds._FoldSplits`, made once while the
+        criterion is evaluated on the same data, model and ``cv``."""
+        return self._cached((X_in, y_in, model, self.cv), (), lambda: _FoldSplits(
+            check_cv(self.cv, y_enc, classifier=model.is_classifier).split(X, y_enc),
+            X.shape[0]), slot="_split")
+
+    def _cv_gram_folds(self, X_in, y_in, model, X, y_enc, splits):
+        """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds`, formed
+        once while the criterion is evaluated on the same data, model and splits."""
+        return self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
+            X, y_enc, list(splits), model.fit_intercept))
+
+    def value_path(self, model, X, y, path, *, solver, state=None, near, patience):
+        r"""Values of the criterion (no hypergradient) along ``path``, each point
+        warm-started from the one before (the first from ``state``), until the path is
+        past its minimum: its last value above its smallest once past ``near`` points,
+        or else its last ``patience`` values all above the smallest of the ones before
+        (the rule of a search's starting scan, :func:`~skhypergrad._tune.tune`).
+
+        When the compiled evaluation applies (see the class docstring), the whole path
+        is one compiled call; otherwise None, and the caller evaluates the points one by
+        one with :meth:`value`.
+
+        Returns
+        -------
+        list of CriterionResult or None
+            One per point evaluated; the ``state`` of the first and the last ones are
+            their warm starts, those in between None.
+        """
+        X_in, y_in = X, y
+        model, X, _, y_enc, _ = self._prepare(model, X_in, y_in, path[0])
+        lams = [model.check_lam(lam, X.shape[1]) for lam in path]
+        splits = self._splits(X_in, y_in, model, X, y_enc)
+        states = _check_state(state, len(splits))
+        weighted = self.sample_weight is not None or self.score_sample_weight is not None
+        if not gram_path_applies(model, X, solver, None, len(splits),
+                                 _check_loss(self.loss, model), weighted):
+            return None
+        data = self._cv_gram_folds(X_in, y_in, model, X, y_enc, splits)
+        chosen = list(range(len(splits)))
+        out = evaluate_gram_path(data, model.get_penalty(), lams, [st.w for st in states],
+                                 solver, chosen, near, patience)
+        if out is None:
+            return None
+        first, last = ([InnerState(w, None, st.lipschitz) for w, st in zip(ws, states)]
+                       for ws in (out.first, out.last))
+        n = out.values.shape[0]
+        results = []
+        for i in range(n):
+            state_i = tuple(first) if i == 0 else tuple(last) if i == n - 1 else None
+            results.append(CriterionResult(
+                float(np.mean(out.values[i])), None, state_i, out.values[i], out.epochs[i],
+                np.zeros(len(chosen), dtype=np.int64), np.full(len(chosen), np.nan)))
+        return results
+
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad, folds=None):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         loss = _check_loss(self.loss, model)
-        splits = self._cached((X_in, y_in, model, self.cv), (), lambda: _FoldSplits(
-            check_cv(self.cv, y_enc, classifier=model.is_classifier).split(X, y_enc),
-            X.shape[0]), slot="_split")
+        splits = self._splits(X_in, y_in, model, X, y_enc)
         states = _check_state(state, len(splits))
         chosen = range(len(splits)) if folds is None else [int(k) for k in folds]
         if folds is not None and not all(0 <= k < len(splits) for k in chosen):
             raise ValueError(f"folds must be indices of the {len(splits)} splits, got {folds}.")
         weighted = self.sample_weight is not None or self.score_sample_weight is not None
         if gram_path_applies(model, X, solver, engine, len(splits), loss, weighted):
-            data = self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
-                X, y_enc, list(splits), model.fit_intercept))
+            data = self._cv_gram_folds(X_in, y_in, model, X, y_enc, splits)
             outcomes = evaluate_gram_folds(data, model.get_penalty(), lam,
                                            [st.w for st in states], solver, engine,
                                            compute_grad, chosen)

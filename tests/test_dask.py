@@ -40,6 +40,13 @@ def _data(n=60, p=12, seed=0):
     return X, y
 
 
+def _not_compiled(X):
+    """``X`` sparse with zero columns appended, so that its Gram matrix has more than 4
+    times as many entries as it stores: its folds are not one compiled call in the
+    process (:mod:`skhypergrad._gram_cv`) but tasks for the backend."""
+    return sp.hstack([sp.csr_matrix(X), sp.csr_matrix((X.shape[0], 4 * X.shape[1]))]).tocsr()
+
+
 def _on_dask(client, fit):
     """``fit()`` under the dask backend; asserts tasks ran on the cluster's workers."""
     with distributed.get_task_stream(client) as stream, \
@@ -53,9 +60,9 @@ def _on_dask(client, fit):
 def test_estimators_folds_on_dask(client):
     X, y = _data()
     labels = (y > np.median(y)).astype(int)
-    # least squares on sparse X: on dense X its folds are one compiled call in the
-    # process (skhypergrad._gram_cv), with no task for any backend
-    cases = [(ElasticNetHyperGrad(cv=3, max_iter=3, n_jobs=2), sp.csr_matrix(X), y),
+    # least squares on a wide sparse X: on dense X (or a sparse one with few columns) its
+    # folds are one compiled call in the process, with no task for any backend
+    cases = [(ElasticNetHyperGrad(cv=3, max_iter=3, n_jobs=2), _not_compiled(X), y),
              (LogisticRegressionHyperGrad(cv=3, max_iter=2, n_jobs=2), X, labels)]
     for est, X, target in cases:
         ref = est.set_params(n_jobs=None).fit(X, target)
@@ -69,7 +76,7 @@ def test_estimators_folds_on_dask(client):
 
 def test_search_and_hypergradient_on_dask(client):
     X, y = _data(seed=1)
-    X = sp.csr_matrix(X)  # see test_estimators_folds_on_dask
+    X = _not_compiled(X)  # see test_estimators_folds_on_dask
     ref = HyperGradSearchCV(Lasso(alpha=0.1), cv=3, max_iter=3).fit(X, y)
     ref_scores = ref.cv_results_["mean_test_score"].copy()
     ref_value, ref_grad = hypergradient(Lasso(alpha=0.05), X, y, criterion=CrossVal(cv=4))

@@ -1,4 +1,4 @@
-"""The compiled criterion evaluation of small dense least-squares problems
+"""The compiled criterion evaluation of small least-squares problems
 (:mod:`skhypergrad._gram_cv`): the same values, gradients and warm starts as the
 Python path (fold maps, coordinate descent, AID-CG), a warning when a fold's solve
 stops above ``tol``, and the conditions under which it runs."""
@@ -7,12 +7,14 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import KFold
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 import skhypergrad.criteria as criteria
-from skhypergrad._gram_cv import gram_path_applies
+from skhypergrad._gram_cv import gram_path_applies, heldout_gram_folds
 from skhypergrad.criteria import CrossVal, HeldOut
 from skhypergrad.hypergrad import get_engine
 from skhypergrad.models import InnerModel
@@ -142,7 +144,7 @@ def test_when_the_compiled_path_runs():
     assert run and gram_path_applies(enet, X, cd, None, 5, "squared")
     # the engine must solve the implicit system itself (AID-CG; not AID-FP's or ITD's
     # iterations, whose own convergence they report), the solver
-    # allow Gram epochs, the datafit be least squares, unweighted, on dense X
+    # allow Gram epochs, the datafit be least squares, unweighted
     assert not gram_path_applies(enet, X, cd, get_engine("itd"), 5, "squared")
     assert not gram_path_applies(enet, X, cd, get_engine("aid-fp"), 5, "squared")
     assert not gram_path_applies(enet, X, CoordinateDescent(precompute=False), None, 5,
@@ -151,14 +153,17 @@ def test_when_the_compiled_path_runs():
     assert not gram_path_applies(enet, X, cd, None, 5, "squared", weighted=True)
     logistic = InnerModel("logistic", "l1", fit_intercept=True).bind(y > np.median(y))
     assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
-    import scipy.sparse as sp
-    assert not gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
+    # a sparse X whose Gram matrix is small against its stored entries: compiled; a wide
+    # one (p^2 > 4 nnz, as text features) is not
+    assert gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
+    wide = sp.random(100, 400, density=0.01, format="csr", random_state=0)
+    assert not gram_path_applies(enet, wide, cd, None, 5, "squared")
 
 
 def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradients(
         compiled_calls):
     """A support of more than ``DIRECT_MAX`` coefficients: the hypergradient comes from
-    the separate conjugate-gradient kernel, equal to the Python path's (AID-CG)."""
+    conjugate gradients in the separate kernel, equal to the Python path's (AID-CG)."""
     from skhypergrad._gram_cv_kernel import DIRECT_MAX
 
     rng = np.random.default_rng(0)
@@ -182,19 +187,115 @@ def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradient
 
 def test_every_fit_runs_one_compiled_signature():
     """Lasso and elastic net, positive or not, with or without intercept, on float32,
-    Fortran or C ``X``, the search and the refit: one signature of the kernel (a first
-    fit compiles it once), and no conjugate gradients on these small supports."""
+    Fortran, C or sparse ``X``, the search (its scan's paths) and the refit: one
+    signature of the kernel (a first fit compiles it once), and no deferred
+    hypergradient (conjugate gradients, least norm) on these small regular supports."""
     from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad
-    from skhypergrad._gram_cv_kernel import gram_cv_conjugate_gradients, gram_cv_evaluate
+    from skhypergrad._gram_cv_kernel import gram_cv_deferred_hypergradients, gram_cv_evaluate
 
     X, y = TABLES["diabetes"]
     X, y = X[:150], y[:150]
-    before = len(gram_cv_conjugate_gradients.signatures)
+    before = len(gram_cv_deferred_hypergradients.signatures)
     for est, X_fit in [(ElasticNetHyperGrad(cv=3, max_iter=2), X),
                        (LassoHyperGrad(cv=3, max_iter=2, fit_intercept=False),
                         X.astype(np.float32)),
                        (ElasticNetHyperGrad(cv=3, max_iter=2, positive=True),
-                        np.asfortranarray(X))]:
+                        np.asfortranarray(X)),
+                       (LassoHyperGrad(cv=3, max_iter=2), sp.csr_matrix(X))]:
         est.fit(X_fit, y)
     assert len(gram_cv_evaluate.signatures) == 1
-    assert len(gram_cv_conjugate_gradients.signatures) == before
+    assert len(gram_cv_deferred_hypergradients.signatures) == before
+
+
+def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
+    """Every level of three categorical columns one-hot encoded, and two numeric
+    columns: each block sums to the intercept's column (a rank-deficient design)."""
+    rng = np.random.default_rng(seed)
+    codes = np.column_stack([rng.integers(k, size=n) for k in levels])
+    blocks = [np.eye(k)[codes[:, j]] for j, k in enumerate(levels)]
+    numeric = rng.standard_normal((n, 2))
+    y = sum(rng.standard_normal(k)[codes[:, j]] for j, k in enumerate(levels)) \
+        + numeric[:, 0] + 0.5 * rng.standard_normal(n)
+    return np.hstack(blocks + [numeric]), y
+
+
+@pytest.mark.parametrize("name", ["lasso", "enet", "no intercept"])
+def test_sparse_x_is_evaluated_as_the_dense_one(name, compiled_calls):
+    X, y = _one_hot()
+    model, scale = MODELS[name]
+    lam = _lam(X, y, scale)
+    crit, solver = CrossVal(cv=4), CoordinateDescent(tol=1e-12)
+    dense = crit.value_and_grad(model, X, y, lam, solver=solver, engine="aid-cg")
+    crit = CrossVal(cv=4)
+    sparse = crit.value_and_grad(model, sp.csr_matrix(X), y, lam, solver=solver,
+                                 engine="aid-cg")
+    assert len(compiled_calls) == 2
+    np.testing.assert_allclose(sparse.values, dense.values, rtol=1e-9)
+    np.testing.assert_allclose(sparse.grad, dense.grad, rtol=1e-7)
+    for a, b in zip(sparse.state, dense.state):
+        np.testing.assert_allclose(a.w, b.w, rtol=1e-7, atol=1e-9 * np.max(np.abs(b.w)))
+
+
+def test_a_rank_deficient_support_has_the_finite_difference_hypergradient(compiled_calls):
+    """One-hot blocks with every level in the Lasso's support and an intercept: the
+    support's system is singular; the hypergradient in the L1 weight (a scalar) is that
+    of any of its solutions, and equals central finite differences of the CV loss."""
+    X, y = _one_hot()
+    model = MODELS["lasso"][0]
+    lam = _lam(X, y, [0.002])
+    splits = list(KFold(3).split(X))
+    crit, solver = CrossVal(cv=splits), CoordinateDescent(tol=1e-14)
+    res = crit.value_and_grad(model, X, y, lam, solver=solver, engine="aid-cg")
+    assert compiled_calls
+    # the first two blocks (4 and 6 levels) on every fold's support: singular systems
+    for (train, _), st in zip(splits, res.state):
+        support = np.flatnonzero(st.w[:X.shape[1]])
+        assert set(range(10)) <= set(support)
+        Xs = X[np.ix_(train, support)]
+        assert np.linalg.matrix_rank(Xs - Xs.mean(axis=0)) < support.size
+    # solved directly (one iteration), not by conjugate gradients
+    assert np.all(res.n_iter_engine == 1) and np.all(res.engine_residual < 1e-12)
+    h = 1e-4
+    up, down = (crit.value(model, X, y, lam * np.exp(s * h), solver=solver,
+                           state=res.state).value for s in (1, -1))
+    np.testing.assert_allclose(res.grad[0], (up - down) / (2 * h), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lasso", "enet"])
+def test_a_path_in_one_call_is_its_points_one_by_one(name):
+    """``value_path``: the points of a path, warm-started in turn, left once its last
+    three values are above the smallest before them, as the scan of a search."""
+    X, y = TABLES["poly2"]
+    model, scale = MODELS[name]
+    path = [_lam(X, y, np.asarray(scale) * 10.0 ** (-k / 3)) for k in range(1, 13)]
+    crit, solver = CrossVal(cv=4), CoordinateDescent(tol=1e-8)
+    batch = crit.value_path(model, X, y, path, solver=solver, near=len(path) + 1,
+                            patience=3)
+    state, values = None, []
+    for lam in path:
+        res = crit.value(model, X, y, lam, solver=solver, state=state)
+        state, values = res.state, values + [res.value]
+        if len(values) > 3 and min(values[-3:]) > min(values[:-3]):
+            break
+    assert 4 <= len(batch) == len(values) < len(path)
+    np.testing.assert_allclose([r.value for r in batch], values, rtol=1e-12)
+    for a, b in zip(batch[-1].state, state):
+        np.testing.assert_allclose(a.w, b.w, rtol=1e-12, atol=1e-14)
+    assert all(r.state is None for r in batch[1:-1])
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_the_refit_reads_the_sums_of_all_the_rows_from_the_folds(sparse):
+    X, y = _one_hot()
+    X = sp.csr_matrix(X) if sparse else X
+    model, scale = MODELS["enet"]
+    crit = CrossVal(cv=5)
+    crit.value(model, X, y, _lam(X.toarray() if sparse else X, y, scale),
+               solver=CoordinateDescent())
+    whole = crit.whole_gram(X, y)
+    ref = heldout_gram_folds(X, y, X[:0], y[:0], True)
+    for name in ("G", "c", "gamma", "mu", "ybar", "offset", "target_offset"):
+        a, b = getattr(whole, name), getattr(ref, name)
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.max(np.abs(b)))
+    # only for the data the criterion was evaluated on
+    assert crit.whole_gram(X.copy(), y) is None and crit.whole_gram(X, y.copy()) is None

@@ -73,8 +73,11 @@ def test_search_cv_small_folds_run_serially(recorder):
 
 def test_above_the_threshold_and_other_backends_run_in_parallel(monkeypatch, recorder):
     X, y = _data()
-    with joblib.parallel_config(backend="threading"):  # sparse: not compiled
-        ElasticNetHyperGrad(cv=3, max_iter=1, n_jobs=2).fit(sp.csr_matrix(X), y)
+    # sparse with zero columns appended, a Gram matrix of more than 4 times as many entries
+    # as X stores: not compiled (skhypergrad._gram_cv)
+    wide = sp.hstack([sp.csr_matrix(X), sp.csr_matrix((X.shape[0], 6 * X.shape[1]))]).tocsr()
+    with joblib.parallel_config(backend="threading"):
+        ElasticNetHyperGrad(cv=3, max_iter=1, n_jobs=2).fit(wide, y)
     assert set(recorder) == {2}
     recorder.clear()
     monkeypatch.setattr(parallel, "PARALLEL_MIN_WORK", 0)
