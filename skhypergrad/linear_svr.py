@@ -45,6 +45,7 @@ import numpy as np
 from numba import njit
 
 from ._kernel_search import AdaptiveScan, Evaluation, kernel_search
+from ._linear_svr_active_set import active_set
 
 __all__ = ["LOSSES", "linear_svr_dual", "LinearSVRCriterion", "search_linear_svr",
            "augment"]
@@ -114,90 +115,6 @@ def _step_gap(Xa, y, U, d, eps, beta, w):
         v = beta - G / q
         b = np.sign(v) * np.minimum(np.maximum(np.abs(v) - eps / q, 0.0), U)
     return float(np.max(np.where(q > 0, np.abs(b - beta) * q, 0.0), initial=0.0))
-
-
-def _face_step(XF, dF, g):
-    r"""The step to the minimizer of the objective on a face, :math:`-M^+ g` with
-    :math:`M = X_F X_F^T + D_F` and ``g`` the face's gradient, and its largest length (1);
-    or, when the face has no minimizer (``g`` not in the range of a singular :math:`M`),
-    the descent direction of zero curvature :math:`-(I - M M^+)\,g` and no largest
-    length. For :math:`D_F = 0` through the thin SVD of :math:`X_F`: a cost of
-    :math:`O(|F| p^2)`, not :math:`O(|F|^3)`."""
-    if np.any(dF):
-        M = XF @ XF.T
-        M[np.diag_indices_from(M)] += dF
-        return np.linalg.solve(M, -g), 1.0
-    U, S, _ = np.linalg.svd(XF, full_matrices=False)
-    keep = S > S[0] * max(XF.shape) * np.finfo(float).eps
-    U, S = U[:, keep], S[keep]
-    Ug = U.T @ g
-    null = g - U @ Ug
-    if np.linalg.norm(null) > 1e-9 * (np.linalg.norm(g) + 1e-300):
-        return -null, np.inf
-    return -(U @ (Ug / S ** 2)), 1.0
-
-
-def _active_set(Xa, y, U, d, eps, beta, tol, max_iter):
-    r"""Finish the dual from the feasible ``beta`` by a primal active-set method.
-
-    The free coefficients F (signs kept) are moved toward the minimizer of the objective
-    on their face, :math:`((Q + D)\beta)_F = y_F - \epsilon s_F` (along a direction of
-    zero curvature when that face has no minimizer), as far as the signs and bounds
-    allow; a coefficient reaching 0 or a bound leaves F; at the face's minimizer, the
-    coefficient that violates its optimality condition most (by more than ``tol``)
-    enters F. Each step decreases the objective: a finite method, exact where the
-    descent is slow (the epsilon-insensitive loss at large ``C``, a dual of rank
-    ``p + 1``).
-
-    Returns
-    -------
-    beta : ndarray
-    converged : bool
-    """
-    beta = beta.copy()
-    sign = np.sign(beta)
-    free = (beta != 0) & (np.abs(beta) < U)
-    for _ in range(max_iter):
-        F = np.flatnonzero(free)
-        w = Xa.T @ beta
-        G = Xa @ w + d * beta - y  # gradient of the smooth part
-        if F.shape[0]:
-            g = G[F] + eps * sign[F]
-            step, t_max = _face_step(Xa[F], d[F], g)
-            # ratio test: keep the signs and the bounds
-            t, block = t_max, -1
-            moving = step != 0
-            if np.any(moving):
-                i, si = F[moving], step[moving]
-                toward_zero = si * sign[i] < 0
-                ratios = np.where(toward_zero, -beta[i], sign[i] * U[i] - beta[i]) / si
-                j = int(np.argmin(ratios))
-                if ratios[j] < t:
-                    t, block = float(ratios[j]), int(i[j])
-            if not np.isfinite(t):
-                return beta, False
-            beta[F] += t * step
-            if block >= 0:
-                if abs(beta[block]) >= U[block] * (1 - 1e-12):
-                    beta[block] = sign[block] * U[block]
-                else:
-                    beta[block] = 0.0
-                    sign[block] = 0.0
-                free[block] = False
-                continue
-            G = Xa @ (Xa.T @ beta) + d * beta - y
-        # the coefficients off F: at 0, |G_i| <= eps; at +U, G_i + eps <= 0; at -U,
-        # G_i - eps >= 0
-        viol = np.where(beta == 0, np.abs(G) - eps,
-                        np.where(beta > 0, G + eps, -(G - eps)))
-        viol[free] = -np.inf
-        i = int(np.argmax(viol))
-        if viol[i] <= tol:
-            return beta, True
-        if beta[i] == 0:
-            sign[i] = -np.sign(G[i])
-        free[i] = True
-    return beta, False
 
 
 def _newton_squared(Xa, y, C, eps, w, tol, max_iter=200):
@@ -287,8 +204,8 @@ def linear_svr_dual(Xa, y, C, epsilon, squared, beta0=None, tol=1e-12, max_epoch
         if gap < tol:
             break
         if not squared:
-            finished, ok = _active_set(Xa, y, U, d, epsilon, beta, tol, 10 * y.shape[0])
-            if ok:
+            finished = beta.copy()
+            if active_set(Xa, y, U, float(epsilon), finished, tol, 10 * y.shape[0]):
                 w_f = Xa.T @ finished
                 gap_f = _step_gap(Xa, y, U, d, epsilon, finished, w_f)
                 if gap_f < tol:

@@ -1,0 +1,189 @@
+r"""The active-set method that finishes LinearSVR's epsilon-insensitive dual (numba).
+
+The dual, in :math:`\beta` with :math:`w = \tilde X^T \beta`, is
+:math:`\min_\beta \tfrac12 \|\tilde X^T \beta\|^2 - y^T \beta + \epsilon\|\beta\|_1`,
+:math:`|\beta_i| \le U_i`. On a face (the free coefficients F, :math:`0 < |\beta_i| < U_i`,
+their signs :math:`s_F` kept, the others fixed) it is a quadratic in :math:`\beta_F` of
+Hessian :math:`M = X_F X_F^T` (:math:`X_F` the rows of F, :math:`|F| \times p`) and
+gradient :math:`g = X_F w - y_F + \epsilon s_F`.
+
+**Face step** through the smaller of the two Gram matrices, by a Cholesky factorization
+(:math:`O(\min(|F|, p)^3)` plus :math:`O(|F|\,p\,\min(|F|, p))` to form it):
+
+- :math:`|F| \le p`: :math:`M` is (generically) nonsingular; the step is
+  :math:`-M^{-1} g`.
+- :math:`|F| > p`: with :math:`G = X_F^T X_F` (:math:`p \times p`, nonsingular when
+  :math:`X_F` has full column rank), the range of :math:`M` is that of :math:`X_F` and
+  its projector :math:`P = X_F G^{-1} X_F^T`. If :math:`g \ne P g`, the face has no
+  minimizer and the step is the descent direction of zero curvature :math:`-(g - Pg)`;
+  otherwise it is :math:`-M^+ g = -X_F G^{-2} X_F^T g`.
+
+A pivot of the Cholesky factorization below :data:`_PIVOT` times the largest diagonal
+entry (a rank-deficient or ill-conditioned Gram matrix) sends the step to the thin SVD of
+:math:`X_F` (:math:`M^+ = U S^{-2} U^T`, the null test on :math:`(I - UU^T) g`).
+"""
+
+import numpy as np
+from numba import njit
+
+#: a Cholesky pivot below this times the Gram matrix's largest diagonal entry: the face
+#: step by the SVD instead (the Gram matrix squares the condition number of X_F)
+_PIVOT = 1e-8
+#: the gradient on a face has a component off the range of M (the face has no minimizer)
+#: when that component is longer than this times the gradient
+_NULL = 1e-9
+
+
+@njit(cache=True)
+def _cholesky(A):
+    """The lower Cholesky factor of the symmetric ``A`` (in place), and whether every
+    pivot is above ``_PIVOT`` times the largest diagonal entry."""
+    m = A.shape[0]
+    top = 0.0
+    for i in range(m):
+        top = max(top, A[i, i])
+    floor = _PIVOT * top
+    for j in range(m):
+        s = A[j, j]
+        for k in range(j):
+            s -= A[j, k] * A[j, k]
+        if not s > floor:
+            return False
+        A[j, j] = np.sqrt(s)
+        for i in range(j + 1, m):
+            s = A[i, j]
+            for k in range(j):
+                s -= A[i, k] * A[j, k]
+            A[i, j] = s / A[j, j]
+    return True
+
+
+@njit(cache=True)
+def _cho_solve(L, b):
+    """:math:`(L L^T)^{-1} b`."""
+    m = L.shape[0]
+    z = b.copy()
+    for i in range(m):
+        s = z[i]
+        for k in range(i):
+            s -= L[i, k] * z[k]
+        z[i] = s / L[i, i]
+    for i in range(m - 1, -1, -1):
+        s = z[i]
+        for k in range(i + 1, m):
+            s -= L[k, i] * z[k]
+        z[i] = s / L[i, i]
+    return z
+
+
+@njit(cache=True)
+def _null_or_step(g, Pg, step_of_range):
+    """``(-(g - Pg), inf)`` when ``g`` leaves the range (by ``_NULL``), else
+    ``(step_of_range, 1)``."""
+    null = g - Pg
+    if np.sqrt(np.dot(null, null)) > _NULL * (np.sqrt(np.dot(g, g)) + 1e-300):
+        return -null, np.inf
+    return step_of_range, 1.0
+
+
+@njit(cache=True)
+def _face_step_svd(XF, g):
+    U, S, _ = np.linalg.svd(XF, full_matrices=False)
+    cut = S[0] * max(XF.shape[0], XF.shape[1]) * np.finfo(np.float64).eps
+    r = 0
+    while r < S.shape[0] and S[r] > cut:
+        r += 1
+    U, S = np.ascontiguousarray(U[:, :r]), S[:r]
+    Ug = U.T @ g
+    return _null_or_step(g, U @ Ug, -(U @ (Ug / S ** 2)))
+
+
+@njit(cache=True)
+def face_step(XF, g):
+    r"""The step to the minimizer of the dual on a face, :math:`-M^+ g`, and its largest
+    length (1); or, when the face has no minimizer, the descent direction of zero
+    curvature :math:`-(I - M M^+)\,g` and no largest length (inf). Module docstring."""
+    nF, p = XF.shape
+    if nF <= p:
+        L = XF @ XF.T
+        if _cholesky(L):
+            return -_cho_solve(L, g), 1.0
+        return _face_step_svd(XF, g)
+    L = XF.T @ XF
+    if not _cholesky(L):
+        return _face_step_svd(XF, g)
+    z = _cho_solve(L, XF.T @ g)
+    return _null_or_step(g, XF @ z, -(XF @ _cho_solve(L, z)))
+
+
+@njit(cache=True)
+def active_set(Xa, y, U, eps, beta, tol, max_iter):
+    r"""Finish the dual from the feasible ``beta`` (in place) by a primal active-set
+    method; whether it ended at a point where every coefficient off the free set satisfies
+    its optimality condition to ``tol``.
+
+    The free coefficients F (signs kept) move toward the minimizer of the dual on their
+    face (:func:`face_step`), as far as the signs and bounds allow; a coefficient reaching
+    0 or a bound leaves F; at the face's minimizer, the coefficient that violates its
+    optimality condition most (by more than ``tol``) enters F: at 0,
+    :math:`|G_i| \le \epsilon`; at :math:`+U_i`, :math:`G_i + \epsilon \le 0`; at
+    :math:`-U_i`, :math:`G_i - \epsilon \ge 0` (:math:`G = \tilde X w - y`). Each step
+    decreases the objective: a finite method.
+    """
+    n = Xa.shape[0]
+    sign = np.sign(beta)
+    free = (beta != 0) & (np.abs(beta) < U)
+    XaT = np.ascontiguousarray(Xa.T)
+    for _ in range(max_iter):
+        w = XaT @ beta
+        G = Xa @ w - y
+        F = np.flatnonzero(free)
+        if F.shape[0]:
+            XF = np.empty((F.shape[0], Xa.shape[1]))
+            g = np.empty(F.shape[0])
+            for a in range(F.shape[0]):
+                XF[a] = Xa[F[a]]
+                g[a] = G[F[a]] + eps * sign[F[a]]
+            step, t = face_step(XF, g)
+            block = -1
+            for a in range(F.shape[0]):  # ratio test: keep the signs and the bounds
+                i, si = F[a], step[a]
+                if si == 0.0:
+                    continue
+                if si * sign[i] < 0:
+                    ratio = -beta[i] / si
+                else:
+                    ratio = (sign[i] * U[i] - beta[i]) / si
+                if ratio < t:
+                    t, block = ratio, i
+            if not np.isfinite(t):
+                return False
+            for a in range(F.shape[0]):
+                beta[F[a]] += t * step[a]
+            if block >= 0:
+                if abs(beta[block]) >= U[block] * (1 - 1e-12):
+                    beta[block] = sign[block] * U[block]
+                else:
+                    beta[block] = 0.0
+                    sign[block] = 0.0
+                free[block] = False
+                continue
+            G = Xa @ (XaT @ beta) - y
+        best, enter = tol, -1
+        for i in range(n):
+            if free[i]:
+                continue
+            if beta[i] == 0:
+                v = abs(G[i]) - eps
+            elif beta[i] > 0:
+                v = G[i] + eps
+            else:
+                v = eps - G[i]
+            if v > best:
+                best, enter = v, i
+        if enter < 0:
+            return True
+        if beta[enter] == 0:
+            sign[enter] = -np.sign(G[enter])
+        free[enter] = True
+    return False
