@@ -99,21 +99,30 @@ def _face_step_svd(XF, g):
 
 
 @njit(cache=True)
-def face_step(XF, g):
+def face_step(XF, g, gram):
     r"""The step to the minimizer of the dual on a face, :math:`-M^+ g`, and its largest
     length (1); or, when the face has no minimizer, the descent direction of zero
-    curvature :math:`-(I - M M^+)\,g` and no largest length (inf). Module docstring."""
+    curvature :math:`-(I - M M^+)\,g` and no largest length (inf). ``gram`` is
+    :math:`X_F^T X_F`, read when :math:`|F| > p`. Module docstring."""
     nF, p = XF.shape
     if nF <= p:
         L = XF @ XF.T
         if _cholesky(L):
             return -_cho_solve(L, g), 1.0
         return _face_step_svd(XF, g)
-    L = XF.T @ XF
+    L = gram.copy()
     if not _cholesky(L):
         return _face_step_svd(XF, g)
     z = _cho_solve(L, XF.T @ g)
     return _null_or_step(g, XF @ z, -(XF @ _cho_solve(L, z)))
+
+
+@njit(cache=True)
+def _rank_one(gram, x, sign):
+    """``gram += sign * x x^T``."""
+    for j in range(x.shape[0]):
+        for k in range(x.shape[0]):
+            gram[j, k] += sign * x[j] * x[k]
 
 
 @njit(cache=True)
@@ -129,24 +138,36 @@ def active_set(Xa, y, U, eps, beta, tol, max_iter):
     :math:`|G_i| \le \epsilon`; at :math:`+U_i`, :math:`G_i + \epsilon \le 0`; at
     :math:`-U_i`, :math:`G_i - \epsilon \ge 0` (:math:`G = \tilde X w - y`). Each step
     decreases the objective: a finite method.
+
+    A step costs :math:`O(|F|\,p + p^3)`: :math:`w` and the Gram matrix
+    :math:`X_F^T X_F` follow the steps (a coefficient leaving or entering F is a rank-one
+    change of the Gram matrix); both are formed afresh, from :math:`\beta` and F, for the
+    step to a face's minimizer and for the optimality test.
     """
-    n = Xa.shape[0]
+    n, p = Xa.shape
     sign = np.sign(beta)
     free = (beta != 0) & (np.abs(beta) < U)
     XaT = np.ascontiguousarray(Xa.T)
+    w = XaT @ beta
+    F = np.flatnonzero(free)
+    gram = Xa[F].T @ Xa[F]
+    changes = 0  # rank-one changes of the Gram matrix since it was formed
     for _ in range(max_iter):
-        w = XaT @ beta
-        G = Xa @ w - y
         F = np.flatnonzero(free)
-        if F.shape[0]:
-            XF = np.empty((F.shape[0], Xa.shape[1]))
-            g = np.empty(F.shape[0])
-            for a in range(F.shape[0]):
+        nF = F.shape[0]
+        if nF:
+            XF = np.empty((nF, p))
+            for a in range(nF):
                 XF[a] = Xa[F[a]]
-                g[a] = G[F[a]] + eps * sign[F[a]]
-            step, t = face_step(XF, g)
+            g = XF @ w
+            for a in range(nF):
+                g[a] += eps * sign[F[a]] - y[F[a]]
+            step, t = face_step(XF, g, gram)
+            if t == 1.0 and changes:  # to the face's minimizer: from a fresh Gram matrix
+                gram, changes = XF.T @ XF, 0
+                step, t = face_step(XF, g, gram)
             block = -1
-            for a in range(F.shape[0]):  # ratio test: keep the signs and the bounds
+            for a in range(nF):  # ratio test: keep the signs and the bounds
                 i, si = F[a], step[a]
                 if si == 0.0:
                     continue
@@ -158,8 +179,9 @@ def active_set(Xa, y, U, eps, beta, tol, max_iter):
                     t, block = ratio, i
             if not np.isfinite(t):
                 return False
-            for a in range(F.shape[0]):
+            for a in range(nF):
                 beta[F[a]] += t * step[a]
+            w += t * (XF.T @ step)
             if block >= 0:
                 if abs(beta[block]) >= U[block] * (1 - 1e-12):
                     beta[block] = sign[block] * U[block]
@@ -167,8 +189,11 @@ def active_set(Xa, y, U, eps, beta, tol, max_iter):
                     beta[block] = 0.0
                     sign[block] = 0.0
                 free[block] = False
+                _rank_one(gram, Xa[block], -1.0)
+                changes += 1
                 continue
-            G = Xa @ (XaT @ beta) - y
+        w = XaT @ beta
+        G = Xa @ w - y
         best, enter = tol, -1
         for i in range(n):
             if free[i]:
@@ -186,4 +211,6 @@ def active_set(Xa, y, U, eps, beta, tol, max_iter):
         if beta[enter] == 0:
             sign[enter] = -np.sign(G[enter])
         free[enter] = True
+        _rank_one(gram, Xa[enter], 1.0)
+        changes += 1
     return False
