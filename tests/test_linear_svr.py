@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from skhypergrad import HyperGradSearchCV
 from skhypergrad._kernel_search import kernel_folds
+from skhypergrad._linear_svr_active_set import face_step
 from skhypergrad.linear_svr import LinearSVRCriterion, augment, linear_svr_dual
 
 LOSSES = ["epsilon_insensitive", "squared_epsilon_insensitive"]
@@ -50,6 +51,43 @@ def test_dual_is_liblinears(loss, C, weighted):
     ours = _objective(coef[:-1], s * coef[-1], X, y, C, eps, squared, s, w)
     theirs = _objective(sk.coef_, sk.intercept_[0], X, y, C, eps, squared, s, w)
     assert ours <= theirs * (1 + 1e-6)
+    assert ours == pytest.approx(theirs, rel=1e-6)
+
+
+@pytest.mark.parametrize("rows, in_range, duplicate", [
+    (3, True, False), (12, True, False), (12, False, False), (12, True, True),
+    (12, False, True)])
+def test_face_step_is_the_pseudo_inverse_step(rows, in_range, duplicate):
+    """The active set's face step: -pinv(M) g (M = X_F X_F^T) and a largest length of 1
+    when g is in the range of M, else -(I - M pinv(M)) g and none, through the Gram
+    matrix of either side and, for a rank-deficient one (a duplicated column), the SVD."""
+    rng = np.random.RandomState(0)
+    XF = rng.randn(rows, 5)
+    if duplicate:
+        XF[:, 4] = XF[:, 0]
+    g = XF @ rng.randn(5) if in_range else rng.randn(rows)
+    Mp = np.linalg.pinv(XF @ XF.T)
+    step, t = face_step(XF, g, XF.T @ XF)
+    if in_range or rows <= 5:
+        assert t == 1.0
+        np.testing.assert_allclose(step, -Mp @ g, rtol=1e-9, atol=1e-12)
+    else:
+        assert t == np.inf
+        np.testing.assert_allclose(step, -(g - XF @ XF.T @ Mp @ g), rtol=1e-9, atol=1e-12)
+
+
+def test_dual_with_a_duplicated_feature_is_liblinears():
+    """A rank-deficient X (the free rows' Gram matrix singular: the SVD's face step):
+    the primal objective = LinearSVR's (converged) to 1e-6."""
+    X, y = _data()
+    X = np.hstack([X, X[:, :1]])
+    C, eps = 50.0, 0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk = LinearSVR(C=C, epsilon=eps, dual=True, tol=1e-10, max_iter=1_000_000).fit(X, y)
+    _, coef = linear_svr_dual(augment(X, 1.0), y, np.full(60, C), eps, False)
+    ours = _objective(coef[:-1], coef[-1], X, y, C, eps, False, 1.0, np.ones(60))
+    theirs = _objective(sk.coef_, sk.intercept_[0], X, y, C, eps, False, 1.0, np.ones(60))
     assert ours == pytest.approx(theirs, rel=1e-6)
 
 
