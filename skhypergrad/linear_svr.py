@@ -66,6 +66,8 @@ _STALL = (3, 1e-3)
 _C_RANGE = (1e-4, 1e7)
 _EPS_RANGE = (1e-5, 2.0)
 _RTOL = 1e-10
+#: epochs of dual coordinate descent between the active-set attempts (epsilon-insensitive)
+_EPOCHS = 20
 
 
 def augment(X, intercept_scaling):
@@ -198,7 +200,7 @@ def linear_svr_dual(Xa, y, C, epsilon, squared, beta0=None, tol=1e-12, max_epoch
         beta[:], w[:] = _newton_squared(Xa, y, C, float(epsilon), w, 1e-3 * tol)
         gap = _step_gap(Xa, y, U, d, epsilon, beta, w)
     while epochs < max_epochs and gap >= tol:
-        n, gap = _cd(Xa, y, U, d, float(epsilon), beta, w, tol, min(20, max_epochs - epochs),
+        n, gap = _cd(Xa, y, U, d, float(epsilon), beta, w, tol, min(_EPOCHS, max_epochs - epochs),
                      epochs)
         epochs += n
         if gap < tol:
