@@ -126,6 +126,68 @@ def _rank_one(gram, x, sign):
 
 
 @njit(cache=True)
+def _null_phase(F, XF, g, gram, beta, sign, free, U):
+    r"""Null steps on a face of more rows than features, until it has a minimizer.
+
+    Along a null direction :math:`d` (:math:`X_F^T d = 0`) :math:`w` does not change, nor
+    does the gradient ``g`` of the coefficients that stay in F; so each step updates
+    :math:`b = X_F^T g` and the Gram matrix (``gram``, in place) by the removed row
+    (:math:`O(p^2)`), factors the Gram matrix (:math:`O(p^3)`) and forms
+    :math:`d = -(g - X_F G^{-1} b)` (:math:`O(|F|\,p)`). Stops when F has no more rows
+    than features, when ``g`` is in the range of :math:`X_F` (the face has a minimizer) or
+    when the Gram matrix is ill-conditioned (the caller's SVD step). ``F``, ``XF`` and
+    ``g`` are reordered; ``beta``, ``sign``, ``free`` updated in place.
+
+    Returns
+    -------
+    removed : int
+        The coefficients that left F; -1 when a null direction has no blocking
+        coefficient (the dual unbounded below: not for finite bounds).
+    """
+    nF, p = XF.shape
+    b = XF.T @ g
+    removed = 0
+    while nF > p:
+        L = gram.copy()
+        if not _cholesky(L):
+            break
+        z = _cho_solve(L, b)
+        d = XF[:nF] @ z - g[:nF]
+        if not np.sqrt(np.dot(d, d)) > _NULL * (np.sqrt(np.dot(g[:nF], g[:nF])) + 1e-300):
+            break  # g in the range of X_F: the face has a minimizer
+        t, block = np.inf, -1
+        for a in range(nF):  # ratio test: keep the signs and the bounds
+            i, si = F[a], d[a]
+            if si == 0.0:
+                continue
+            if si * sign[i] < 0:
+                ratio = -beta[i] / si
+            else:
+                ratio = (sign[i] * U[i] - beta[i]) / si
+            if ratio < t:
+                t, block = ratio, a
+        if block < 0:
+            return -1
+        for a in range(nF):
+            beta[F[a]] += t * d[a]
+        i = F[block]
+        if abs(beta[i]) >= U[i] * (1 - 1e-12):
+            beta[i] = sign[i] * U[i]
+        else:
+            beta[i] = 0.0
+            sign[i] = 0.0
+        free[i] = False
+        _rank_one(gram, XF[block], -1.0)
+        for j in range(p):
+            b[j] -= g[block] * XF[block, j]
+        nF -= 1  # the last row of F takes the removed one's place
+        F[block], g[block] = F[nF], g[nF]
+        XF[block] = XF[nF]
+        removed += 1
+    return removed
+
+
+@njit(cache=True)
 def active_set(Xa, y, U, eps, beta, tol, max_iter):
     r"""Finish the dual from the feasible ``beta`` (in place) by a primal active-set
     method; whether it ended at a point where every coefficient off the free set satisfies
@@ -162,6 +224,14 @@ def active_set(Xa, y, U, eps, beta, tol, max_iter):
             g = XF @ w
             for a in range(nF):
                 g[a] += eps * sign[F[a]] - y[F[a]]
+            if nF > p:
+                removed = _null_phase(F, XF, g, gram, beta, sign, free, U)
+                if removed < 0:
+                    return False
+                if removed:
+                    changes += removed
+                    w = XaT @ beta
+                    continue
             step, t = face_step(XF, g, gram)
             if t == 1.0 and changes:  # to the face's minimizer: from a fresh Gram matrix
                 gram, changes = XF.T @ XF, 0
