@@ -8,7 +8,8 @@ Hessian :math:`M = X_F X_F^T` (:math:`X_F` the rows of F, :math:`|F| \times p`) 
 gradient :math:`g = X_F w - y_F + \epsilon s_F`.
 
 **Face step** through the smaller of the two Gram matrices, by a Cholesky factorization
-(:math:`O(\min(|F|, p)^3)` plus :math:`O(|F|\,p\,\min(|F|, p))` to form it):
+(:math:`O(\min(|F|, p)^3)`; :math:`X_F X_F^T` formed in :math:`O(|F|^2 p)`,
+:math:`X_F^T X_F` kept through the steps by rank-one changes, :math:`O(p^2)` each):
 
 - :math:`|F| \le p`: :math:`M` is (generically) nonsingular; the step is
   :math:`-M^{-1} g`.
@@ -17,6 +18,10 @@ gradient :math:`g = X_F w - y_F + \epsilon s_F`.
   its projector :math:`P = X_F G^{-1} X_F^T`. If :math:`g \ne P g`, the face has no
   minimizer and the step is the descent direction of zero curvature :math:`-(g - Pg)`;
   otherwise it is :math:`-M^+ g = -X_F G^{-2} X_F^T g`.
+
+A dual point of coordinate descent leaves many more free coefficients than features:
+the null steps that remove them, one a step, run in :func:`_null_phase` at one pass over
+:math:`X_F` each.
 
 A pivot of the Cholesky factorization below :data:`_PIVOT` times the largest diagonal
 entry (a rank-deficient or ill-conditioned Gram matrix) sends the step to the thin SVD of
