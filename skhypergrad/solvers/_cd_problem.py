@@ -9,6 +9,7 @@ steps that :class:`~skhypergrad.solvers.CoordinateDescent` iterates.
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._design import gram_of, xty_of
 from ._cd_design import _bounds, _entry_bounds, _feature_bounds, _squared_norms_range, _use_gram
@@ -95,7 +96,9 @@ class _Problem(NamedTuple):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         l2_entries = l2 if K == 1 else np.repeat(l2, K)
-        return cls(datafit, y, onehot, sw, kernel_args, X, design.sparse_offset, l1, l1_entries,
+        # a sparse X stored densely is centred explicitly (see _cd_design)
+        mu = design.sparse_offset if sp.issparse(X) else None
+        return cls(datafit, y, onehot, sw, kernel_args, X, mu, l1, l1_entries,
                    l2, l2_entries, pgmap.penalty.lower, lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
                    gap_scale(pgmap),
