@@ -164,11 +164,12 @@ class _ActiveSet:
         below :math:`10^{-6}` times the largest (its square below 1e-12: the rounding
         of the factorization) or a failed one, and solved by pivoted Cholesky for the
         solution of least norm (pivots below 1e-12 times the largest diagonal entry
-        dropped, :func:`_min_norm_solve`), the one CG from 0 converges to when ``b`` is in the range. Its
-        residual tells whether it is: when it is not (e.g. every training residual
-        beyond Huber's threshold, where the datafit is linear and nothing fixes the
-        unpenalized intercept), the system has no solution, CG diverges on it, and the
-        least-squares solution is the answer (``singular=True``).
+        dropped, :func:`_min_norm_solve`), the one CG from 0 converges to when ``b`` is
+        in the range. Its residual tells whether it is: when it is not (e.g. every
+        training residual beyond Huber's threshold, where the datafit is linear and
+        nothing fixes the unpenalized intercept), the system has no solution, CG
+        diverges on it, and the least-squares solution is the answer
+        (``singular=True``).
 
         Returns
         -------

@@ -3,10 +3,10 @@
 Dense ``X`` in Fortran order, sparse ``X`` as canonical CSC (kernel arguments of
 one signature for both, then the column means of a sparse ``X`` centred
 implicitly, or an empty array), a sparse ``X`` stored densely when that is small
-and the kernels read it faster so (:func:`_stores_dense`), and the curvature bounds ``c ||X_j||^2 / n`` of
-the coordinates (of the centred columns): kept with a dense design, computed for
-the features needed on a sparse one (``p`` may be large). Whether least squares
-runs on the Gram matrix.
+and the kernels read it faster so (:func:`_stores_dense`), and the curvature
+bounds ``c ||X_j||^2 / n`` of the coordinates (of the centred columns): kept with
+a dense design, computed for the features needed on a sparse one (``p`` may be
+large). Whether least squares runs on the Gram matrix.
 """
 
 import weakref
