@@ -98,8 +98,7 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     """
     n, K = h.shape
     f = columns.shape[1]
-    if intercept:  # the column of ones, feature f
-        columns = np.hstack([columns, np.ones((n, 1))])
+    if intercept:  # the column of ones, feature f (not stored: its entries set below)
         features = np.append(features, np.full(K, f))
         classes = np.append(classes, np.arange(K))
     if classes.shape[0] == 0:
@@ -112,7 +111,10 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     q = order.shape[0]
     # rows of the transposes: contiguous copies
     C = _buffer(work, "C", (n, q))
-    np.take(np.asfortranarray(columns).T, features[order], axis=0, out=C.T, mode="clip")
+    if f:
+        np.take(np.asfortranarray(columns).T, features[order], axis=0, out=C.T, mode="clip")
+    if intercept:
+        C[:, features[order] == f] = 1.0
     M = _buffer(work, "M", (n, q))
     np.take(np.asfortranarray(h).T, classes[order], axis=0, out=M.T, mode="clip")
     hess = softmax_hessian_upper(C, M, bounds, sw, _buffer(work, "hess", (q, q), exact=True))
