@@ -115,6 +115,14 @@ class _Problem(NamedTuple):
         K = self.n_outputs
         return ws if K == 1 else (ws[:, None] * K + np.arange(K)).ravel()
 
+    def predictions(self, design, w):
+        """``z = X coef + intercept`` (:meth:`~skhypergrad._design.Design.matvec`), from the
+        dense array a sparse ``design.X`` is stored as, when it is (the same products as
+        for a dense ``X``)."""
+        if not design.is_sparse or sp.issparse(self.X):
+            return design.matvec(w)
+        return design.intercept(w) + self.X @ design.coef(w)
+
     def derivative(self, z):
         """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n)."""
         return self.datafit.raw_grad(self.y, z) * self.y.shape[0]
