@@ -9,11 +9,13 @@ the intercepts last; ``K = 1`` for one output).
 """
 
 import numpy as np
+from scipy.linalg import blas
 
 from ._design import Design, cached_gram, xty_of
 from .datafits import class_probabilities
 
-__all__ = ["gram_subset", "block_rows", "softmax_hessian_subset", "least_squares_rows_gram",
+__all__ = ["gram_subset", "block_rows", "softmax_hessian_subset", "softmax_hessian_upper",
+           "least_squares_rows_gram",
            "gram_gradient"]
 
 
@@ -72,15 +74,44 @@ def softmax_hessian_subset(design, z, sample_weight, idx):
     if coef_cols.shape[0] < features.shape[0]:
         X = np.column_stack([X, np.ones(n)])
     P = class_probabilities(z)
-    s = np.ones(n) if sample_weight is None else sample_weight
-    U = X[:, position] * (P[:, klass] * np.sqrt(s)[:, None])
-    H = -(U.T @ U)
-    for c in np.unique(klass):
-        entries = np.flatnonzero(klass == c)
-        Xc = X[:, position[entries]]
-        H[np.ix_(entries, entries)] += Xc.T @ (Xc * (s * P[:, c])[:, None])
+    order = np.argsort(klass, kind="stable")  # by class: each D_k a diagonal block
+    bounds = np.searchsorted(klass[order], np.arange(K + 1))
+    C = np.asfortranarray(X[:, position[order]], dtype=np.float64)
+    M = np.asfortranarray(P[:, klass[order]])
+    sw = np.empty(0) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    H = softmax_hessian_upper(C, M, bounds, sw, np.zeros((idx.shape[0],) * 2, order="F"))
     H /= n
-    return H
+    upper = np.triu_indices_from(H, 1)
+    H.T[upper] = H[upper]
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.shape[0])
+    return H.take(inverse, axis=0).take(inverse, axis=1)
+
+
+def softmax_hessian_upper(C, M, bounds, sw, out):
+    r"""The upper triangle of :math:`n H_{SS} = D - M^T M` (the lower one not
+    written) into ``out``, Fortran-ordered (q, q), returned (see
+    :func:`softmax_hessian_subset`), for entries sorted by class.
+
+    ``C`` (n, q): the entries' columns of :math:`\tilde X`; ``M`` (n, q): the
+    probability of each entry's class, :math:`p_{ik}`, overwritten with
+    :math:`M_{i,(jk)} = \sqrt{s_i} \tilde x_{ij} p_{ik}`; ``bounds`` (K + 1,): class
+    ``k``'s entries are ``bounds[k]:bounds[k + 1]``; ``sw``: the sample weights ``s``
+    (empty: ones). ``D`` is block diagonal over the classes, :math:`D_k = \tilde X_{S_k}^T
+    \mathrm{diag}(s\, p_k) \tilde X_{S_k}`: :math:`(\sqrt{s} C_k)^T M_k`. One
+    symmetric rank-``n`` product (BLAS ``syrk``) and ``K`` products of the classes'
+    columns."""
+    M *= C
+    Cw = C
+    if sw.shape[0]:
+        root = np.sqrt(sw)[:, None]
+        M *= root
+        Cw = C * root
+    out = blas.dsyrk(-1.0, M, beta=0.0, c=out, trans=1, overwrite_c=1)
+    for k in range(bounds.shape[0] - 1):
+        e = slice(bounds[k], bounds[k + 1])
+        out[e, e] += Cw[:, e].T @ M[:, e]
+    return out
 
 
 def least_squares_rows_gram(design, datafit, idx):

@@ -25,6 +25,7 @@ from skhypergrad.hypergrad import get_engine
 from skhypergrad.models import InnerModel
 from skhypergrad.penalties import L1, L2, ElasticNetPenalty, logistic_lam_from_sklearn
 from skhypergrad.solvers import CoordinateDescent
+from skhypergrad.solvers._cd_design import _stores_dense
 from skhypergrad.solvers._support_newton import support_step, support_system
 
 from _data import log_lam_finite_differences
@@ -75,6 +76,27 @@ def test_objective_matches_sklearn_saga(penalty, sample_weight, storage):
     ours, theirs = pgmap.objective(res.w, lam), pgmap.objective(_sklearn_w(ref), lam)
     assert ours == pytest.approx(theirs, rel=1e-6)
     assert ours <= theirs + 1e-9 * abs(theirs)
+
+
+@pytest.mark.parametrize("sample_weight", [False, True], ids=["unit", "weighted"])
+def test_sparse_kernels_match_dense(sample_weight):
+    """A sparse ``X`` (a fifth of its entries stored: the CSC kernels, not a dense copy)
+    and a CSC matrix with every entry stored (read as a dense array) solve as dense."""
+    X, y = _iris_plus_noise(seed=2)
+    X[np.random.default_rng(2).uniform(size=X.shape) > 0.2] = 0.0
+    sw = _weights(X.shape[0]) if sample_weight else None
+    lam, solver = np.array([0.01]), CoordinateDescent(tol=1e-12)
+
+    def solve(Xs):
+        return solver.solve(ProxGradMap(weighted(Multinomial(3), sw), L1(), Xs, y,
+                                        fit_intercept=True), lam).w
+
+    assert not _stores_dense(sp.csc_matrix(X))
+    dense = solve(X)
+    np.testing.assert_allclose(solve(sp.csc_matrix(X)), dense, rtol=0, atol=1e-8)
+    full = sp.csc_matrix(X + 1.0)
+    assert _stores_dense(full)
+    np.testing.assert_array_equal(solve(full), solve(X + 1.0))
 
 
 def test_weighted_rows_are_repeated_rows():

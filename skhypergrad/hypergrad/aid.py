@@ -44,7 +44,8 @@ import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs
+from scipy.linalg import solve_triangular
+from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs, dpstrf as _pstrf
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
@@ -161,13 +162,14 @@ class _ActiveSet:
         A singular system (a direction that neither ``H_SS`` nor the penalty sees: a
         shift of the K classes of the multinomial loss) is found by a Cholesky pivot
         below :math:`10^{-6}` times the largest (its square below 1e-12: the rounding
-        of the factorization) or a failed one, and solved by the eigendecomposition
-        for the solution of least norm (eigenvalues below 1e-12 times the largest
-        dropped), the one CG from 0 converges to when ``b`` is in the range. Its
-        residual tells whether it is: when it is not (e.g. every training residual
-        beyond Huber's threshold, where the datafit is linear and nothing fixes the
-        unpenalized intercept), the system has no solution, CG diverges on it, and the
-        least-squares solution is the answer (``singular=True``).
+        of the factorization) or a failed one, and solved by pivoted Cholesky for the
+        solution of least norm (pivots below 1e-12 times the largest diagonal entry
+        dropped, :func:`_min_norm_solve`), the one CG from 0 converges to when ``b`` is
+        in the range. Its residual tells whether it is: when it is not (e.g. every
+        training residual beyond Huber's threshold, where the datafit is linear and
+        nothing fixes the unpenalized intercept), the system has no solution, CG
+        diverges on it, and the least-squares solution is the answer
+        (``singular=True``).
 
         Returns
         -------
@@ -232,18 +234,37 @@ class _ActiveSet:
 
 
 def _min_norm_solve(M, b, rcond=1e-12):
-    """The least-norm solution of the symmetric positive semidefinite ``M u = b`` by
-    its eigendecomposition (eigenvalues below ``rcond`` times the largest dropped), or
-    None if ``M`` has no positive eigenvalue."""
-    try:
-        eig, Q = np.linalg.eigh(M)
-    except np.linalg.LinAlgError:
+    r"""The least-norm solution of the symmetric positive semidefinite ``M u = b``, or
+    None if ``M`` is not finite or has no pivot above ``rcond`` times its largest
+    diagonal entry.
+
+    Cholesky with diagonal pivoting (LAPACK ``pstrf``) factors
+    :math:`P^T M P = R^T R`, :math:`R = [R_{11}\; R_{12}]` of ``r`` rows, stopping at
+    the first pivot below ``rcond`` times the largest diagonal entry (the dropped
+    Schur complement is below it). The basic solution :math:`x = P [R_{11}^{-1}
+    R_{11}^{-T} (P^T b)_{1:r}; 0]` is projected onto the orthogonal complement of the
+    null space :math:`N = P [-R_{11}^{-1} R_{12}; I]` (``q - r`` columns, few: the
+    directions the loss and the penalty ignore): the least-norm solution when ``b``
+    is in the range, at the cost of a Cholesky factorization (an eigendecomposition
+    costs several).
+    """
+    q = M.shape[0]
+    top = float(np.max(np.diagonal(M), initial=0.0))
+    if not (np.isfinite(top) and top > 0.0 and np.all(np.isfinite(M))):
         return None
-    keep = eig > rcond * eig.max(initial=0.0)
-    if not keep.any():
+    c, piv, rank, info = _pstrf(M, tol=rcond * top, lower=0)
+    if info < 0 or rank == 0:
         return None
-    Q = Q[:, keep]
-    return Q @ ((Q.T @ b) / eig[keep])
+    perm = piv[:q] - 1
+    R11, R12 = np.triu(c[:rank, :rank]), c[:rank, rank:]
+    x = np.zeros(q)
+    x[:rank] = solve_triangular(R11, solve_triangular(R11, b[perm[:rank]], trans="T"))
+    if rank < q:
+        N = np.vstack([-solve_triangular(R11, R12), np.eye(q - rank)])
+        x -= N @ np.linalg.solve(N.T @ N, N.T @ x)
+    u = np.empty(q)
+    u[perm] = x
+    return u
 
 
 def contraction_factor(pgmap, lam, w):

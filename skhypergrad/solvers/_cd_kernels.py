@@ -661,15 +661,19 @@ def gradient_curvature_blocks(X, data, indices, indptr, mu, sw, ws, a, h,
     :math:`B_j = \mathrm{diag}((X_W^{\circ 2})^T S h)_j - ((X_W^{\circ 2})^T S P)_j`, over
     ``n``: three matrix products per chunk of rows (at most ``max_entries`` entries
     of :math:`X_W` or :math:`P` at a time), instead of a loop over ``i`` and the
-    ``K^2`` entries per feature. A sparse ``X`` goes to the numba kernel.
+    ``K^2`` entries per feature; :math:`P` holds the ``K (K + 1) / 2`` products
+    :math:`h_{ik} h_{il}`, ``k <= l`` (the blocks are symmetric). A sparse ``X`` goes to
+    the numba kernel.
     """
     if indptr.shape[0] != 0:
         return columns_gradient_curvature_blocks(X, data, indices, indptr, mu, sw, ws, a, h)
     n, K = a.shape
     m = ws.shape[0]
+    rows_k, cols_k = np.triu_indices(K)  # P's symmetric pairs k <= l, once each
     grad, diag = np.zeros((m, K)), np.zeros((m, K))
-    blocks = np.zeros((m, K * K))
-    step = max(1, max_entries // max(m, K * K))
+    upper = np.zeros((m, rows_k.shape[0]))
+    step = max(1, max_entries // max(m, rows_k.shape[0]))
+    pairs = np.empty((min(step, n), rows_k.shape[0]))
     for r0 in range(0, n, step):
         rows = slice(r0, min(r0 + step, n))
         Xc, hc = X[rows][:, ws], h[rows]
@@ -678,8 +682,12 @@ def gradient_curvature_blocks(X, data, indices, indptr, mu, sw, ws, a, h,
         if sw.shape[0]:
             Xc *= sw[rows, None]
         diag += Xc.T @ hc
-        blocks -= Xc.T @ (hc[:, :, None] * hc[:, None, :]).reshape(-1, K * K)
-    blocks = blocks.reshape(m, K, K)
+        P = pairs[:hc.shape[0]]
+        np.multiply(hc[:, rows_k], hc[:, cols_k], out=P)
+        upper -= Xc.T @ P
+    blocks = np.empty((m, K, K))
+    blocks[:, rows_k, cols_k] = upper
+    blocks[:, cols_k, rows_k] = upper
     blocks[:, np.arange(K), np.arange(K)] += diag
     blocks /= n
     grad /= n

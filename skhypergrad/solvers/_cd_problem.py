@@ -9,6 +9,7 @@ steps that :class:`~skhypergrad.solvers.CoordinateDescent` iterates.
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 
 from .._design import gram_of, xty_of
 from ._cd_design import _bounds, _entry_bounds, _feature_bounds, _squared_norms_range, _use_gram
@@ -95,7 +96,9 @@ class _Problem(NamedTuple):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         l2_entries = l2 if K == 1 else np.repeat(l2, K)
-        return cls(datafit, y, onehot, sw, kernel_args, X, design.sparse_offset, l1, l1_entries,
+        # a sparse X stored densely is centred explicitly (see _cd_design)
+        mu = design.sparse_offset if sp.issparse(X) else None
+        return cls(datafit, y, onehot, sw, kernel_args, X, mu, l1, l1_entries,
                    l2, l2_entries, pgmap.penalty.lower, lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
                    gap_scale(pgmap),
@@ -111,6 +114,14 @@ class _Problem(NamedTuple):
         """The coefficients of the features ``ws`` in ``w`` (entries ``j K + k``), sorted."""
         K = self.n_outputs
         return ws if K == 1 else (ws[:, None] * K + np.arange(K)).ravel()
+
+    def predictions(self, design, w):
+        """``z = X coef + intercept`` (:meth:`~skhypergrad._design.Design.matvec`), from the
+        dense array a sparse ``design.X`` is stored as, when it is (the same products as
+        for a dense ``X``)."""
+        if not design.is_sparse or sp.issparse(self.X):
+            return design.matvec(w)
+        return design.intercept(w) + self.X @ design.coef(w)
 
     def derivative(self, z):
         """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n)."""

@@ -38,7 +38,9 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas, cho_factor, cho_solve
+from scipy.linalg import cho_factor, cho_solve
+
+from .._hessian_blocks import softmax_hessian_upper
 
 __all__ = ["SupportSystem", "support_columns", "support_step", "support_system"]
 
@@ -96,8 +98,7 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     """
     n, K = h.shape
     f = columns.shape[1]
-    if intercept:  # the column of ones, feature f
-        columns = np.hstack([columns, np.ones((n, 1))])
+    if intercept:  # the column of ones, feature f (not stored: its entries set below)
         features = np.append(features, np.full(K, f))
         classes = np.append(classes, np.arange(K))
     if classes.shape[0] == 0:
@@ -110,21 +111,14 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     q = order.shape[0]
     # rows of the transposes: contiguous copies
     C = _buffer(work, "C", (n, q))
-    np.take(np.asfortranarray(columns).T, features[order], axis=0, out=C.T, mode="clip")
+    if f:
+        np.take(np.asfortranarray(columns).T, features[order], axis=0, out=C.T, mode="clip")
+    if intercept:
+        C[:, features[order] == f] = 1.0
     M = _buffer(work, "M", (n, q))
     np.take(np.asfortranarray(h).T, classes[order], axis=0, out=M.T, mode="clip")
-    M *= C
-    Cw = C
-    if sw.shape[0]:
-        root = np.sqrt(sw)[:, None]
-        M *= root
-        Cw = C * root
-    hess = _buffer(work, "hess", (q, q), exact=True)
-    hess = blas.dsyrk(-1.0, M, beta=0.0, c=hess, trans=1, overwrite_c=1)  # upper: -M^T M
-    for k in range(K):  # D_k = (sqrt(s) X_Sk)^T (sqrt(s) h_k X_Sk): M's columns of class k
-        e = slice(bounds[k], bounds[k + 1])
-        hess[e, e] += Cw[:, e].T @ M[:, e]
-    del M, Cw
+    hess = softmax_hessian_upper(C, M, bounds, sw, _buffer(work, "hess", (q, q), exact=True))
+    del M
     hess /= n
     diag = np.diag_indices_from(hess)
     scale = max(float(np.mean(hess[diag])), 0.0)

@@ -225,7 +225,7 @@ class CoordinateDescent(BaseSolver):
         if pgmap.datafit.newton_model == "separable":
             return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
-        z = np.ascontiguousarray(pgmap.design.matvec(w), dtype=np.float64)
+        z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
         if self._newton_applies(pgmap, prob):
             return self._solve_newton(pgmap, lam, prob, w, z)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
