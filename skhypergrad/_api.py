@@ -106,7 +106,8 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         Inner solver; None uses the fastest that applies:
         :class:`~skhypergrad.solvers.CoordinateDescent` (proximal Newton for the
         logistic losses), or :class:`~skhypergrad.solvers.ProxGradient` (FISTA) for a
-        datafit that declares no Newton model, at a relative duality gap of ``min(tol, 1e-10) ** 1.2``: the gap bounds
+        datafit that declares no Newton model, at a relative duality gap of
+        ``min(tol, 1e-10) ** 1.2``: the gap bounds
         the objective's suboptimality, whose square root (over the strong
         convexity) bounds the error of the coefficients, which the hypergradient
         inherits; a weakly strongly convex problem (``p > n``, a small L2 weight)

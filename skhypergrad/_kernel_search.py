@@ -22,7 +22,8 @@ import numpy as np
 from ._threads import search_blas_limits
 from .optimizers import minimize
 
-__all__ = ["AdaptiveScan", "Evaluation", "FoldData", "kernel_folds", "kernel_search",
+__all__ = ["AdaptiveScan", "Evaluation", "FoldData", "FoldMeanCriterion",
+           "NearestWarmStart", "kernel_folds", "kernel_search",
            "log_grid", "best_entry"]
 
 
@@ -108,6 +109,41 @@ class Evaluation(NamedTuple):
 def log_grid(axes):
     """Every combination of the 1d arrays ``axes`` (one per hyperparameter), as rows."""
     return np.array(list(itertools.product(*axes)), dtype=np.float64)
+
+
+class FoldMeanCriterion:
+    """Base of a dual model's criterion with ``folds`` and ``fold(k, lam, gradient) ->
+    (loss, grad)``: the :class:`Evaluation` of the mean over the folds, the scores the
+    negated losses."""
+
+    def __call__(self, lam):
+        """The :class:`Evaluation` at ``lam``."""
+        return self._evaluate(lam, True)
+
+    def value(self, lam):
+        """The :class:`Evaluation` at ``lam`` without the gradient (nan)."""
+        return self._evaluate(lam, False)
+
+    def _evaluate(self, lam, gradient):
+        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
+        losses = np.array([o[0] for o in out])
+        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
+            np.full(len(lam), np.nan)
+        return Evaluation(float(losses.mean()), grad, losses, -losses)
+
+
+class NearestWarmStart:
+    """Base of a dual model's fold that records its solutions ``(log lam, C, x)`` in
+    ``solutions``: warm starts from the nearest."""
+
+    def warm_start(self, theta, C):
+        """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
+        (exact for the coefficients at their bound), or None."""
+        if not self.solutions:
+            return None
+        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
+        _, C0, x = self.solutions[k]
+        return x * (C / C0)
 
 
 class AdaptiveScan:

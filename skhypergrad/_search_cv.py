@@ -210,7 +210,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``"scale"``). Points the search cannot follow as a box (an elastic net's
         ``l1_ratio`` with ``alpha`` fixed, values at or below 0, every searched
         parameter fixed, an estimator not in the table) are evaluated as
-        ``GridSearchCV`` evaluates them, with a warning. The rows of every search form ``cv_results_``, ranked together; their
+        ``GridSearchCV`` evaluates them, with a warning. The rows of every search form
+        ``cv_results_``, ranked together; their
         ``params`` hold the grid's names. None: every searched parameter, within
         ``bounds`` or the default range in units of the data.
     scoring : str, callable, list, tuple, set, dict or None, default=None
@@ -311,7 +312,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``split<k>_test_score``, ``mean_test_score``, ``std_test_score``,
         ``rank_test_score`` (``..._test_<name>`` for each metric with several; and
         the ``train`` counterparts with ``return_train_score``), and the times:
-        ``mean_fit_time`` is the wall-clock time of the evaluation divided by ``n_splits_`` (solving and
+        ``mean_fit_time`` is the wall-clock time of the evaluation divided by ``n_splits_``
+        (solving and
         differentiating every fold: the cost per fold; folds are not timed
         separately, so ``std_fit_time`` is 0), ``mean_score_time`` and
         ``std_score_time`` are 0 (the held-out losses come with the evaluation

@@ -510,7 +510,8 @@ class HeldOut(BaseCriterion):
 
     .. math::
 
-        E(\lambda) = \frac{1}{n_{val}} \sum_{i \in val} \ell_{val}(y_i, x_i^T w^*(\lambda) + b^*(\lambda))
+        E(\lambda) = \frac{1}{n_{val}} \sum_{i \in val} \ell_{val}(y_i, x_i^T w^*(\lambda) +
+            b^*(\lambda))
 
     with :math:`\ell_{val}(y, z) = (z - y)^2` (``"squared"``: the mean squared
     error, *not* halved, as ``sklearn.metrics.mean_squared_error``) or the

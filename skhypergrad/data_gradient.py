@@ -161,7 +161,8 @@ class TrainingDataMap(FixedPointMap):
         return X
 
     def _at(self, u):
-        """The ProxGradMap of ``X(u)`` (same step); the last one is kept (no mutation of results)."""
+        """The ProxGradMap of ``X(u)`` (same step); the last one is kept (no mutation of
+        results)."""
         u = np.asarray(u, dtype=np.float64).ravel()
         if u.shape != (self.n_hyper,):
             raise ValueError(f"u has {u.size} entries, expected m * p = {self.n_hyper}.")
@@ -258,7 +259,8 @@ class TrainingDataMap(FixedPointMap):
         return self.pgmap.forward_step_vjp(w, v, samples)
 
     def forward_step_vjp_lam(self, w, u, a):
-        r""":math:`(\partial_u\Psi)^T a = -g\,(\partial_u\nabla F)^T a` (exact: only the rows R enter)."""
+        r""":math:`(\partial_u\Psi)^T a = -g\,(\partial_u\nabla F)^T a` (exact: only the rows R
+        enter)."""
         self._check_zero(u, "forward_step_vjp_lam")
         return -self.pgmap.step * self.grad_vjp_rows(w, u, a)
 

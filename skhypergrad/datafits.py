@@ -379,7 +379,8 @@ class Quadratic(BaseDatafit):
 
 @register_datafit
 class Logistic(BaseDatafit):
-    r"""Binary logistic loss :math:`F(w) = \frac1n \sum_i \log(1 + e^{-y_i z_i})`, :math:`y_i = \pm 1`."""
+    r"""Binary logistic loss :math:`F(w) = \frac1n \sum_i \log(1 + e^{-y_i z_i})`,
+    :math:`y_i = \pm 1`."""
 
     name = "logistic"
     is_classifier = True
@@ -467,7 +468,8 @@ class Multinomial(BaseDatafit):
     def encode(self, y):
         y = np.asarray(y)
         yi = y.astype(np.int64)
-        if not np.array_equal(yi, y) or yi.min(initial=0) < 0 or yi.max(initial=0) >= self.n_classes:
+        if not np.array_equal(yi, y) or yi.min(initial=0) < 0 \
+                or yi.max(initial=0) >= self.n_classes:
             raise ValueError("Multinomial datafit expects class indices in "
                              f"0..{self.n_classes - 1}.")
         return yi

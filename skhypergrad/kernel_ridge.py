@@ -43,7 +43,7 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import (AdaptiveScan, Evaluation, best_entry, kernel_folds,
+from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, best_entry, kernel_folds,
                              kernel_search)
 from ._threads import search_blas_limits
 from .dual import KernelRidgeMap
@@ -150,7 +150,7 @@ class _Fold:
         return lambda b: U @ ((U.T @ b) / (evals + alpha))
 
 
-class KernelRidgeCriterion:
+class KernelRidgeCriterion(FoldMeanCriterion):
     r"""Mean over folds of the held-out squared error of kernel ridge, and its gradient.
 
     Parameters
@@ -221,23 +221,6 @@ class KernelRidgeCriterion:
         c = f.last[2] if f.last[:2] == (alpha, gamma) else \
             f.solver(gamma, alpha)(f.y_train)
         return c if f.sw is None else f.sw * c
-
-    def __call__(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
-        negated losses)."""
-        return self._evaluate(lam, True)
-
-    def value(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
-        gradient (nan)."""
-        return self._evaluate(lam, False)
-
-    def _evaluate(self, lam, gradient):
-        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
-        losses = np.array([o[0] for o in out])
-        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
-            np.full(len(lam), np.nan)
-        return Evaluation(float(losses.mean()), grad, losses, -losses)
 
 
 def _scales(spec, X):

@@ -44,7 +44,8 @@ solved once per fold in its adjoint form (for the squared loss through
 import numpy as np
 from numba import njit
 
-from ._kernel_search import AdaptiveScan, Evaluation, kernel_search
+from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart,
+                             kernel_search)
 from ._linear_svr_active_set import active_set
 
 __all__ = ["LOSSES", "linear_svr_dual", "LinearSVRCriterion", "search_linear_svr",
@@ -224,7 +225,7 @@ def linear_svr_dual(Xa, y, C, epsilon, squared, beta0=None, tol=1e-12, max_epoch
     return beta, w
 
 
-class _Fold:
+class _Fold(NearestWarmStart):
     """One fold's rows (with the intercept column), targets and weights, and the
     solutions at the points evaluated (warm starts)."""
 
@@ -241,17 +242,8 @@ class _Fold:
         self.coef = None
         self.solutions = []   # (log lam, C, beta)
 
-    def warm_start(self, theta, C):
-        """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
-        (exact for the coefficients at their bound), or None."""
-        if not self.solutions:
-            return None
-        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
-        _, C0, beta = self.solutions[k]
-        return beta * (C / C0)
 
-
-class LinearSVRCriterion:
+class LinearSVRCriterion(FoldMeanCriterion):
     r"""Mean over folds of LinearSVR's held-out squared error and its exact gradient.
 
     Parameters
@@ -329,23 +321,6 @@ class LinearSVRCriterion:
                 grad[0] -= float(a @ (XF @ (f.Xa[B].T @ ws[B])))
                 grad[1] = -float(a @ s[F])
         return float(f.v @ (r * r)), grad
-
-    def __call__(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
-        negated losses)."""
-        return self._evaluate(lam, True)
-
-    def value(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
-        gradient (nan)."""
-        return self._evaluate(lam, False)
-
-    def _evaluate(self, lam, gradient):
-        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
-        losses = np.array([o[0] for o in out])
-        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
-            np.full(len(lam), np.nan)
-        return Evaluation(float(losses.mean()), grad, losses, -losses)
 
 
 def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_iter=30,

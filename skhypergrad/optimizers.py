@@ -186,7 +186,8 @@ class Adam:
     .. math::
 
         m \leftarrow \beta_1 m + (1-\beta_1) g,\quad v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad
-        \theta \leftarrow \Pi\Big(\theta - \eta\,\frac{m / (1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)} + \epsilon}\Big)
+        \theta \leftarrow \Pi\Big(\theta - \eta\,\frac{m / (1-\beta_1^t)}{\sqrt{v/(1-\beta_2^t)}
+            + \epsilon}\Big)
 
     No line search; the search keeps the best point seen.
 

@@ -9,16 +9,16 @@ Every penalty here is
 with per-feature L1 weights ``l1`` and L2 weights ``l2`` that depend
 linearly on the hyperparameters ``lam`` (always positive):
 
-==============================  ===================  ======================  ========================
-penalty                         ``lam``              ``l1``                  ``l2``
-==============================  ===================  ======================  ========================
-:class:`L1`                     ``[lam1]``           ``lam1 * ones(p)``      0
-:class:`ElasticNetPenalty`      ``[lam1, lam2]``     ``lam1 * ones(p)``      ``lam2 * ones(p)``
-:class:`FixedRatioElasticNet`   ``[t]``              ``rho t * ones(p)``     ``(1-rho) t * ones(p)``
-:class:`WeightedL1`             ``lam`` of length p  ``lam``                 0
-:class:`L2`                     ``[lam2]``           0                       ``lam2 * ones(p)``
-:class:`WeightedL2`             ``lam`` of length p  0                       ``lam``
-==============================  ===================  ======================  ========================
+==============================  ===================  ====================  ======================
+penalty                         ``lam``              ``l1``                ``l2``
+==============================  ===================  ====================  ======================
+:class:`L1`                     ``[lam1]``           ``lam1 * ones(p)``    0
+:class:`ElasticNetPenalty`      ``[lam1, lam2]``     ``lam1 * ones(p)``    ``lam2 * ones(p)``
+:class:`FixedRatioElasticNet`   ``[t]``              ``rho t * ones(p)``   ``(1-rho)t * ones(p)``
+:class:`WeightedL1`             ``lam`` of length p  ``lam``               0
+:class:`L2`                     ``[lam2]``           0                     ``lam2 * ones(p)``
+:class:`WeightedL2`             ``lam`` of length p  0                     ``lam``
+==============================  ===================  ====================  ======================
 
 so the prox, its conservative Jacobian and its derivative with respect to
 ``lam`` are written once (:meth:`BasePenalty.prox` and friends) and each

@@ -53,8 +53,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import check_fit_sample_weight
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import (AdaptiveScan, Evaluation, best_entry, kernel_folds,
-                             kernel_search)
+from ._kernel_search import (AdaptiveScan, Evaluation, NearestWarmStart, best_entry,
+                             kernel_folds, kernel_search)
 from ._scoring import POLISH_EVALS
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
@@ -141,7 +141,7 @@ def scaled_logistic_loss(y, f, sample_weight=None):
     return loss, grad, s
 
 
-class _Pair:
+class _Pair(NearestWarmStart):
     """One binary problem of a fold: its training rows (those of positive weight), their
     labels and bound multipliers, its held-out rows and their weights, and the solutions
     at the points evaluated (warm starts)."""
@@ -161,15 +161,6 @@ class _Pair:
     def bounds(self, C):
         """The upper bounds of the dual coefficients at ``C``."""
         return C if self.w is None else C * self.w
-
-    def warm_start(self, theta, C):
-        """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
-        (exact for the coefficients at their bound), or None."""
-        if not self.solutions:
-            return None
-        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
-        _, C0, a = self.solutions[k]
-        return a * (C / C0)
 
 
 class _Fold:

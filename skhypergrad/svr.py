@@ -45,8 +45,8 @@ from sklearn.svm import SVR
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import (AdaptiveScan, Evaluation, best_entry, kernel_folds,
-                             kernel_search)
+from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, best_entry,
+                             kernel_folds, kernel_search)
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
 from .kernels import check_kernel_memory, pair_data
@@ -69,7 +69,7 @@ _EPS_RANGE = (1e-4, 2.0)
 _GAMMA_RANGE = (1e-5, 1e3)
 
 
-class _Fold:
+class _Fold(NearestWarmStart):
     """One fold's pair data, targets and weights, its kernels at the last width, and the
     solutions at the points evaluated (warm starts)."""
 
@@ -100,17 +100,8 @@ class _Fold:
             self._gamma = gamma
         return self._cache
 
-    def warm_start(self, theta, C):
-        """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
-        (exact for the coefficients at their bound), or None."""
-        if not self.solutions:
-            return None
-        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
-        _, C0, beta = self.solutions[k]
-        return beta * (C / C0)
 
-
-class SVRCriterion:
+class SVRCriterion(FoldMeanCriterion):
     r"""Mean over folds of the held-out squared error of SVR and its gradient.
 
     Parameters
@@ -216,23 +207,6 @@ class SVRCriterion:
                 direct[2] = -dl_db * float(np.mean(dK[F] @ beta))
         pgmap = SVRDualMap(K, y, dK, w)
         return self.engine.hypergradient(pgmap, lam, beta, lambda _: c).grad + direct
-
-    def __call__(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
-        negated losses)."""
-        return self._evaluate(lam, True)
-
-    def value(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
-        gradient (nan), solved to ``value_tol``."""
-        return self._evaluate(lam, False)
-
-    def _evaluate(self, lam, gradient):
-        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
-        losses = np.array([o[0] for o in out])
-        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
-            np.full(len(lam), np.nan)
-        return Evaluation(float(losses.mean()), grad, losses, -losses)
 
 
 class _AtEpsilon:
@@ -430,8 +404,9 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         self.C_ = float(best["lam"][0])
         self.epsilon_ = float(best["lam"][1])
         self.gamma_ = float(best["lam"][2]) if spec.has_gamma else None
-        self.svr_ = SVR(kernel=self._libsvm_kernel(self.gamma_), degree=self.degree, coef0=self.coef0,
-                        gamma=self.gamma_ or "scale", C=self.C_, epsilon=self.epsilon_,
+        self.svr_ = SVR(kernel=self._libsvm_kernel(self.gamma_), degree=self.degree,
+                        coef0=self.coef0, gamma=self.gamma_ or "scale", C=self.C_,
+                        epsilon=self.epsilon_,
                         tol=1e-6).fit(X, y, sample_weight=sample_weight)
         return self
 

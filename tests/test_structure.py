@@ -84,3 +84,9 @@ def test_sources_hold_no_control_characters(path):
     text = path.read_text()
     bad = sorted({repr(c) for c in text if ord(c) < 32 and c not in "\n\t"})
     assert not bad, f"{path.name} holds control characters {bad}"
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.name)
+def test_lines_fit_in_99_characters(path):
+    long = [i for i, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 99]
+    assert not long, f"{path.name}: lines {long} are longer than 99 characters"

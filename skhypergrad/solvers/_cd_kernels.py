@@ -605,7 +605,8 @@ def columns_gradient_curvature_blocks(X, data, indices, indptr, mu, sw, ws, a, h
     """The model at a new point for K outputs: ``X_j^T a / n`` and the flattened blocks ``B_j``.
 
     ``B_j = sum_i X_ij^2 s_i (diag(h_i) - h_i h_i^T) / n`` from the class
-    probabilities ``h`` and the sample weights ``sw`` (empty: unit weights); gradient entry ``t K + k`` and block ``t`` for ``ws[t]``.
+    probabilities ``h`` and the sample weights ``sw`` (empty: unit weights); gradient entry
+    ``t K + k`` and block ``t`` for ``ws[t]``.
     For the columns ``X_j - mu_j`` when ``mu`` is not empty (see :func:`cd_epoch`):
     ``B_j = (S2 - 2 mu_j S1 + mu_j^2 S0) / n`` with ``Sk = sum_i X_ij^k H_i``.
     """

@@ -342,7 +342,8 @@ class _Problem(NamedTuple):
 
     def rounding(self, a):
         """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
-        return 16 * np.finfo(np.float64).eps * self.col_norm * float(np.linalg.norm(a)) / a.shape[0]
+        eps = np.finfo(np.float64).eps
+        return 16 * eps * self.col_norm * float(np.linalg.norm(a)) / a.shape[0]
 
     def moving(self, ws):
         """Entries of ``w`` a working-set solve changes: those of ``ws`` and the intercepts."""

@@ -87,7 +87,8 @@ def curvature_gram(X, h, fit_intercept, key=None):
     ``fit_intercept``), a new array.
 
     The last one computed on ``X`` is kept with its curvatures and ``X``, on ``key`` (for
-    at most 1024 coefficients; weakly: dropped with ``key``): when at most a quarter of the curvatures changed since, as for a
+    at most 1024 coefficients; weakly: dropped with ``key``): when at most a quarter of the
+    curvatures changed since, as for a
     piecewise-constant curvature (the squared hinge's, from one Newton step to the next
     and from one solve to the next in a search), it is updated by the rows that
     changed, in :math:`O(|\Delta| q^2)` instead of :math:`O(|A| q^2)`.

@@ -115,7 +115,8 @@ class CoordinateDescent(BaseSolver):
     :class:`~skhypergrad.datafits.Logistic` and
     :class:`~skhypergrad.datafits.Multinomial` datafits (and every datafit declaring a
     Newton model), with sample weights (:func:`~skhypergrad.datafits.weighted`), with
-    the elastic-net penalties (L1, elastic net, L2, weighted L1), dense or sparse ``X``. The algorithm is described in
+    the elastic-net penalties (L1, elastic net, L2, weighted L1), dense or sparse ``X``. The
+    algorithm is described in
     :mod:`skhypergrad.solvers.coordinate_descent`.
 
     Parameters
