@@ -536,7 +536,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             gaps[pt, k] = gap
             status[pt, k] = st
             deferred[k] = 0
-            # held-out residuals and the gradient on the support
+            # held-out residuals and (compute_grad) the gradient on the support
             lo, hi = starts[k], starts[k + 1]
             n_t = hi - lo
             shift = -ybar[k]
@@ -554,8 +554,9 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                 r = z - shift - y_test[i]
                 total += r * r
                 sum_r += r
-                for a in range(m):
-                    gS[a] += row[S[a]] * r
+                if compute_grad:
+                    for a in range(m):
+                        gS[a] += row[S[a]] * r
             values[pt, k] = total / n_t if n_t > 0 else 0.0
             mean += values[pt, k]
             for j in range(p):
