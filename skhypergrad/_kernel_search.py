@@ -113,8 +113,8 @@ def log_grid(axes):
 
 class FoldMeanCriterion:
     """Base of a dual model's criterion with ``folds`` and ``fold(k, lam, gradient) ->
-    (loss, grad)``: the :class:`Evaluation` of the mean over the folds, the scores the
-    negated losses."""
+    (loss, grad, ...)``: the :class:`Evaluation` of the mean over the folds, each
+    fold's score given by :meth:`scores` (the negated loss)."""
 
     def __call__(self, lam):
         """The :class:`Evaluation` at ``lam``."""
@@ -129,7 +129,11 @@ class FoldMeanCriterion:
         losses = np.array([o[0] for o in out])
         grad = np.mean([o[1] for o in out], axis=0) if gradient else \
             np.full(len(lam), np.nan)
-        return Evaluation(float(losses.mean()), grad, losses, -losses)
+        return Evaluation(float(losses.mean()), grad, losses, self.scores(out, losses))
+
+    def scores(self, out, losses):
+        """Each fold's score from its ``fold`` output ``out[k]`` and loss: ``-loss``."""
+        return -losses
 
 
 class NearestWarmStart:

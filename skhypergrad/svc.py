@@ -53,7 +53,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import check_fit_sample_weight
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import (AdaptiveScan, Evaluation, NearestWarmStart, best_entry,
+from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, best_entry,
                              kernel_folds, kernel_search)
 from ._scoring import POLISH_EVALS
 from .hypergrad import get_engine
@@ -198,7 +198,7 @@ class _Fold:
         return self._K, self._Kv
 
 
-class SVCCriterion:
+class SVCCriterion(FoldMeanCriterion):
     r"""Mean over folds of the held-out surrogate loss of SVC, its gradient, and accuracy.
 
     Parameters
@@ -353,23 +353,10 @@ class SVCCriterion:
         n_pairs = len(fold.pairs)
         return loss / n_pairs, grad / n_pairs if gradient else None, accuracy
 
-    def __call__(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` (scores: the
-        accuracies)."""
-        return self._evaluate(lam, True)
 
-    def value(self, lam):
-        """The :class:`~skhypergrad._kernel_search.Evaluation` at ``lam`` without the
-        gradient (``grad`` is nan)."""
-        return self._evaluate(lam, False)
-
-    def _evaluate(self, lam, gradient):
-        out = [self.fold(k, lam, gradient) for k in range(len(self.folds))]
-        losses = np.array([o[0] for o in out])
-        grad = np.mean([o[1] for o in out], axis=0) if gradient else \
-            np.full(len(lam), np.nan)
-        return Evaluation(float(losses.mean()), grad, losses, np.array([o[2] for o in out]))
-
+    def scores(self, out, losses):
+        """Each fold's accuracy (the third entry of :meth:`fold`'s output)."""
+        return np.array([o[2] for o in out])
 
 def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
                tol=1e-4, callback=None, weights=None, test_weights=None,
