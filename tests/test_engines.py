@@ -540,7 +540,7 @@ def test_direct_solve_of_the_active_set_system(m):
     """``_ActiveSet.solve_direct`` solves ``(g H_SS + diag(1/delta_S - 1)) u = b`` (the
     reduced system) to rounding, reports that residual, leaves ``H_SS`` intact (CG's
     fallback reads it), and gives None for a matrix that is not positive definite."""
-    from skhypergrad.hypergrad.aid import _NUMPY_CHOLESKY_MIN, _ActiveSet
+    from skhypergrad.hypergrad._active_set import _NUMPY_CHOLESKY_MIN, _ActiveSet
 
     assert (m < _NUMPY_CHOLESKY_MIN) == (m == 7)
     rng = np.random.default_rng(0)

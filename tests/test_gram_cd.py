@@ -96,10 +96,10 @@ def test_aid_cg_reads_the_solvers_gram_matrix(fit_intercept, solve, monkeypatch)
     solve's limit, here forced)."""
     from skhypergrad import AIDConjugateGradient
     from skhypergrad._design import cached_gram
-    from skhypergrad.hypergrad import aid
+    from skhypergrad.hypergrad import _active_set
 
     if solve == "cg":
-        monkeypatch.setattr(aid, "_DIRECT_MAX", 0)
+        monkeypatch.setattr(_active_set, "_DIRECT_MAX", 0)
 
     pgmap, X, y = _problem(150, 30, ElasticNetPenalty(), fit_intercept)
     fresh = ProxGradMap(Quadratic(), ElasticNetPenalty(), X.copy(), y, fit_intercept=fit_intercept)

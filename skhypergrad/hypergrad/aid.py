@@ -39,34 +39,20 @@ other map, :class:`AIDConjugateGradient` falls back to GMRES on
 :math:`(I - A^T) v = \nabla C(w)` (the system is not symmetric in general).
 """
 
-import math
 import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
-from scipy.linalg import solve_triangular
-from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs, dpstrf as _pstrf
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
-from .._prox_jacobian import as_jacobian
 from ..fixed_point import ProxGradMap
+from ._active_set import _ActiveSet, _has_prox_parts, _jacobian
 from ._base import BaseEngine, HypergradResult, empirical_rate, warn_not_converged
 from ._protocols import LazyVector, lazy_gradient, returns_new_array
 
 __all__ = ["AIDFixedPoint", "AIDConjugateGradient", "contraction_factor",
            "contraction_off_invariances", "convergence_rate"]
-
-#: largest active set whose reduced system is formed and factored (Cholesky)
-#: instead of solved by CG: forming ``H_SS`` costs about ``|S| / 16`` products
-#: with ``H_SS`` (one BLAS-3 call), fewer than CG needs at tight tolerances
-_DIRECT_MAX = 256
-# From this size on (|S|^2 >= 10^4), OpenBLAS runs its Cholesky on several threads. numpy
-# and scipy wheels each bundle their own OpenBLAS: a threaded factorization by scipy's
-# right after a threaded H_SS product by numpy's makes the two thread pools wait for each
-# other (8 ms instead of 0.8 for |S| = 148 on two cores). Such systems are factored by
-# numpy's LAPACK, the library that formed H_SS (under MKL or a shared OpenBLAS, the same).
-_NUMPY_CHOLESKY_MIN = 100
 
 
 def _warm_start(state, w):
@@ -99,172 +85,6 @@ def _on_active_set(v):
     if isinstance(v, np.ndarray):
         return v
     return v.on_entries()
-
-
-def _jacobian(pgmap, lin, w, lam):
-    """The prox's Jacobian of a proximal-gradient map at ``w``: the linearization's,
-    else computed from the forward step."""
-    if lin.jacobian is not None:
-        return lin.jacobian
-    return as_jacobian(pgmap.prox_jac_diag(pgmap.bind(lam).forward_step(w), lam))
-
-
-def _has_prox_parts(pgmap):
-    """Whether ``pgmap`` is split as ``Phi = T(Psi(w))`` with a diagonal ``dT/dz`` (its
-    declared ``prox_parts``, see :class:`~skhypergrad.fixed_point.FixedPointMap`)."""
-    return pgmap.prox_parts
-
-
-class _ActiveSet:
-    r"""The adjoint system of a proximal-gradient map restricted to its active set S.
-
-    Built from the map's ``vjp_w`` (:math:`x \mapsto (I - gH)\Delta x`) and the
-    prox's Jacobian :math:`\Delta`: its diagonal ``delta`` (then
-    :math:`S = \{\delta \ne 0\}`), or a Jacobian object of
-    :mod:`skhypergrad._prox_jacobian` (block penalties), read on S through its
-    powers :math:`\Delta_S^s`; every product below costs one ``vjp_w``.
-    """
-
-    def __init__(self, vjp_w, delta, hessp_subset=None, step=None, hessian_subset=None):
-        self.vjp_w = vjp_w
-        self.jac = as_jacobian(delta)
-        self.size = self.jac.size
-        self.idx = self.jac.idx
-        self.step = step
-        # H_SS as a matrix (small S), or u -> H_SS u through the active columns only,
-        # when the map provides them
-        H = None
-        if hessian_subset is not None and 0 < self.idx.shape[0] <= _DIRECT_MAX:
-            H = hessian_subset(self.idx)
-        self.hess_matrix = H
-        if H is not None:
-            self.hess_ss = H.__matmul__
-        else:
-            self.hess_ss = None if hessp_subset is None else hessp_subset(self.idx)
-
-    def _system_matrix(self):
-        r""":math:`(\Delta_S^{-1} - I) + g H_{SS}` (a new array) and its shift
-        :math:`\Delta_S^{-1} - I` (the diagonal, or the block-diagonal matrix)."""
-        M = self.step * self.hess_matrix
-        if self.jac.diagonal:
-            shift = 1.0 / self.jac.d - 1.0
-            M.ravel()[::M.shape[0] + 1] += shift  # the diagonal (M is a new array)
-        else:  # Delta_S^{-1} - I, block diagonal
-            shift = self.jac.dense_inverse()
-            shift.ravel()[::shift.shape[0] + 1] -= 1.0
-            M += shift
-        return M, shift
-
-    def solve_direct(self, b):
-        r"""``u`` solving the reduced system by Cholesky, or None when ``H_SS`` is not
-        available or the matrix is not positive semidefinite.
-
-        A singular system (a direction that neither ``H_SS`` nor the penalty sees: a
-        shift of the K classes of the multinomial loss) is found by a Cholesky pivot
-        below :math:`10^{-6}` times the largest (its square below 1e-12: the rounding
-        of the factorization) or a failed one, and solved by pivoted Cholesky for the
-        solution of least norm (pivots below 1e-12 times the largest diagonal entry
-        dropped, :func:`_min_norm_solve`), the one CG from 0 converges to when ``b`` is
-        in the range. Its residual tells whether it is: when it is not (e.g. every
-        training residual beyond Huber's threshold, where the datafit is linear and
-        nothing fixes the unpenalized intercept), the system has no solution, CG
-        diverges on it, and the least-squares solution is the answer
-        (``singular=True``).
-
-        Returns
-        -------
-        (u, residual, singular) or None
-        """
-        if self.hess_matrix is None:
-            return None
-        H = self.hess_matrix
-        M, shift = self._system_matrix()
-        if M.shape[0] < _NUMPY_CHOLESKY_MIN:
-            # LAPACK's Cholesky solve, without scipy's checks, in place: M is symmetric,
-            # so M.T is the same matrix in Fortran order, factored with no copy
-            factor, u, info = _posv(M.T, b, lower=1, overwrite_a=1)
-        else:
-            try:
-                factor = np.linalg.cholesky(M)
-                # L.T is U = L^T in Fortran order: potrs solves U^T U u = b, no copy
-                u, info = _potrs(factor.T, b, lower=0)
-            except np.linalg.LinAlgError:
-                factor, info = None, 1
-        pivots = None if info != 0 else np.abs(np.diagonal(factor))
-        singular = pivots is None or \
-            pivots.min(initial=np.inf) <= 1e-6 * pivots.max(initial=0.0)
-        if singular:
-            u = _min_norm_solve(self._system_matrix()[0], b)
-            if u is None:
-                return None
-        r = H @ u
-        r *= self.step
-        r += shift * u if self.jac.diagonal else shift @ u
-        r -= b
-        bb = float(b @ b)
-        residual = math.sqrt(float(r @ r) / bb) if bb > 0 else 0.0
-        return u, residual, singular  # nan when u is not finite: the caller then runs CG
-
-    def embed(self, u):
-        x = np.zeros(self.size)
-        x[self.idx] = u
-        return x
-
-    def power(self, u, s):
-        r""":math:`\Delta_S^s u` (``s`` in 1, -1, 1/2)."""
-        return self.jac.power(u, s)
-
-    def restricted(self, u):
-        r""":math:`[(I - gH)\,\mathrm{embed}(u)]` (all coordinates)."""
-        return self.vjp_w(self.embed(self.power(u, -1)))
-
-    def reduced_matvec(self, u):
-        r""":math:`(\Delta_S^{-1} - (I - gH)_{SS})\,u`, symmetric positive definite.
-
-        Through ``H_SS`` directly when available (cost proportional to ``|S|``
-        columns), else through one full ``vjp_w``.
-        """
-        if self.hess_ss is not None:
-            return self.power(u, -1) - u + self.step * self.hess_ss(u)
-        return self.power(u, -1) - self.restricted(u)[self.idx]
-
-    def symmetric_jacobian(self, x):
-        r""":math:`\Delta_S^{1/2} (I - gH)_{SS} \Delta_S^{1/2} x`, similar to :math:`A^T` on S."""
-        return self.power(self.restricted(self.power(x, 0.5))[self.idx], 0.5)
-
-
-def _min_norm_solve(M, b, rcond=1e-12):
-    r"""The least-norm solution of the symmetric positive semidefinite ``M u = b``, or
-    None if ``M`` is not finite or has no pivot above ``rcond`` times its largest
-    diagonal entry.
-
-    Cholesky with diagonal pivoting (LAPACK ``pstrf``) factors
-    :math:`P^T M P = R^T R`, :math:`R = [R_{11}\; R_{12}]` of ``r`` rows, stopping at
-    the first pivot below ``rcond`` times the largest diagonal entry (the dropped
-    Schur complement is below it). The basic solution :math:`x = P [R_{11}^{-1}
-    R_{11}^{-T} (P^T b)_{1:r}; 0]` is projected onto the orthogonal complement of the
-    null space :math:`N = P [-R_{11}^{-1} R_{12}; I]` (``q - r`` columns, few: the
-    directions the loss and the penalty ignore): the least-norm solution when ``b``
-    is in the range, at the cost of a Cholesky factorization (an eigendecomposition
-    costs several).
-    """
-    q = M.shape[0]
-    top = float(np.max(np.diagonal(M), initial=0.0))
-    if not (np.isfinite(top) and top > 0.0 and np.all(np.isfinite(M))):
-        return None
-    c, piv, rank, info = _pstrf(M, tol=rcond * top, lower=0)
-    if info < 0 or rank == 0:
-        return None
-    perm = piv[:q] - 1
-    R11, R12 = np.triu(c[:rank, :rank]), c[:rank, rank:]
-    x = np.zeros(q)
-    x[:rank] = solve_triangular(R11, solve_triangular(R11, b[perm[:rank]], trans="T"))
-    if rank < q:
-        N = np.vstack([-solve_triangular(R11, R12), np.eye(q - rank)])
-        x -= N @ np.linalg.solve(N.T @ N, N.T @ x)
-    u = np.empty(q)
-    u[perm] = x
-    return u
 
 
 def contraction_factor(pgmap, lam, w):
