@@ -24,7 +24,8 @@ the contraction factor; the residual is :attr:`HypergradResult.residual`.
 """
 
 from ._base import BaseEngine, HypergradResult
-from .aid import AIDConjugateGradient, AIDFixedPoint, contraction_factor
+from ._contraction import contraction_factor
+from .aid import AIDConjugateGradient, AIDFixedPoint
 from .itd import ITD
 from .nsid import NSID
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from .._design import Design
 from ..fixed_point import ProxGradMap
-from .aid import contraction_factor, contraction_off_invariances
+from ._contraction import contraction_factor, contraction_off_invariances
 
 __all__ = ["jacobian_noise", "predicted_error"]
 
@@ -161,7 +161,7 @@ def _estimate_contraction(pgmap, lam, w, max_rows=10_000):
     Directions along which the loss is invariant (eigenvalue 1 to rounding,
     e.g. the multinomial's shift of every class) are left out: the adjoint
     does not move along them (see
-    :func:`~skhypergrad.hypergrad.aid.contraction_off_invariances`).
+    :func:`~skhypergrad.hypergrad._contraction.contraction_off_invariances`).
     """
     n = pgmap.n_samples
     if not isinstance(pgmap, ProxGradMap):

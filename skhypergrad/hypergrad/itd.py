@@ -68,7 +68,7 @@ from collections import deque
 import numpy as np
 
 from ._base import BaseEngine, HypergradResult, empirical_rate, relative_step, warn_not_converged
-from .aid import convergence_rate
+from ._contraction import convergence_rate
 
 __all__ = ["ITD"]
 

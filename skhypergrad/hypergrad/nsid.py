@@ -210,7 +210,7 @@ class NSID(BaseEngine):
       error floor proportional to :math:`\eta`.
 
     ``q`` is ``contraction`` when given, else
-    :func:`~skhypergrad.hypergrad.aid.contraction_factor` (the spectral radius
+    :func:`~skhypergrad.hypergrad.contraction_factor` (the spectral radius
     of :math:`\partial_w\Phi` restricted to the active set) computed on at
     most 10,000 evenly spaced rows (it only sets the steps): a few tens of
     passes over that subsample; pass ``contraction``, or ``beta``, ``gamma``
