@@ -45,7 +45,6 @@ from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import StrOptions
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
@@ -55,6 +54,7 @@ from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, 
                              kernel_folds, kernel_search)
 from ._scoring import POLISH_EVALS
 from ._svc_loss import scaled_logistic_loss
+from ._svc_weights import fold_weights, training_weights
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
 from .kernels import check_kernel_memory, pair_data
@@ -362,63 +362,6 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
                          start="loss", polish=polish * len(lo), stall=_STALL, box=box)
-
-
-def training_weights(y, sample_weight=None, class_weight=None):
-    """The weights of a fold's training rows (their bounds are ``C w_i``), as
-    ``SVC(class_weight=class_weight).fit(X, y, sample_weight)`` weighs them.
-
-    Parameters
-    ----------
-    y : ndarray of shape (n_rows,)
-        Class labels of the rows.
-    sample_weight : ndarray of shape (n_rows,), default=None
-        Non-negative.
-    class_weight : dict or "balanced", default=None
-        ``SVC``'s: the weight of each row's class, computed on ``y`` (for "balanced",
-        without the sample weights, as ``SVC.fit``), multiplies ``sample_weight``.
-
-    Returns
-    -------
-    ndarray of shape (n_rows,) or None
-        None when both ``sample_weight`` and ``class_weight`` are None.
-    """
-    if class_weight is None:
-        return sample_weight
-    classes = np.unique(y)
-    per_class = compute_class_weight(class_weight, classes=classes, y=y)
-    w = per_class[np.searchsorted(classes, y)]
-    return w if sample_weight is None else sample_weight * w
-
-
-def fold_weights(y, splits, sample_weight=None, class_weight=None):
-    """Per fold, the weights of its training rows (:func:`training_weights`) and of its
-    held-out rows (``sample_weight``), as ``SVC`` fit on each training fold and scored on
-    its held-out rows weighs them.
-
-    Parameters
-    ----------
-    y : ndarray of shape (n_samples,)
-        Class labels.
-    splits : list of (train, test) index arrays
-    sample_weight : ndarray of shape (n_samples,), default=None
-    class_weight : dict or "balanced", default=None
-
-    Returns
-    -------
-    weights : list of ndarray or None
-        None when both ``sample_weight`` and ``class_weight`` are None.
-    test_weights : list of ndarray or None
-        None without ``sample_weight``.
-    """
-    if sample_weight is None and class_weight is None:
-        return None, None
-    weights = [training_weights(y[train], None if sample_weight is None
-                                else sample_weight[train], class_weight)
-               for train, _ in splits]
-    if sample_weight is None:
-        return weights, None
-    return weights, [sample_weight[test] for _, test in splits]
 
 
 class SVCHyperGrad(ClassifierMixin, BaseKernelHyperGrad):
