@@ -36,8 +36,12 @@ left out, as scikit-learn's) U holds the :math:`a_i = C w_i`; without weights
 same gradient through :class:`~skhypergrad.svm.SVCDualMap`, with :math:`\rho` read from
 ``a`` as the mean of :math:`y_i G_i` on F. At a change of the sets (a coefficient
 reaching 0 or ``C``) the loss has a kink and this is one of its one-sided derivatives.
-"""
 
+This module holds the estimator :class:`SVCHyperGrad` and exports the parts it is built
+from: the surrogate loss (:mod:`skhypergrad._svc_loss`), the rows' weights
+(:mod:`skhypergrad._svc_weights`), the criterion and its hypergradients
+(:mod:`skhypergrad._svc_criterion`) and the search (:mod:`skhypergrad._svc_search`).
+"""
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -50,98 +54,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import check_fit_sample_weight
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import AdaptiveScan, best_entry, kernel_folds, kernel_search
-from ._scoring import POLISH_EVALS
+from ._kernel_search import best_entry, kernel_folds
 from ._svc_criterion import SVCCriterion
 from ._svc_loss import scaled_logistic_loss
+from ._svc_search import search_svc
 from ._svc_weights import fold_weights, training_weights
-from .kernel_ridge import default_gamma
-from .kernels import check_kernel_memory
 
 __all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss",
            "fold_weights", "training_weights"]
-
-_C_FACTORS = 10.0 ** np.arange(-2, 4)
-_GAMMA_FACTORS = 10.0 ** np.arange(-3, 3)
-_C_RANGE = (1e-3, 1e6)
-_GAMMA_RANGE = (1e-5, 1e3)
-
-
-#: KKT violations at which SMO stops in the search: evaluations with / without the gradient
-_GRADIENT_TOL = 1e-6
-_VALUE_TOL = 1e-3
-
-#: the descent ends after 3 evaluations in a row that lower the surrogate by less than
-#: 0.1% (too little to move the accuracy; the compass search refines)
-_STALL = (3, 1e-3)
-
-
-def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
-               tol=1e-4, callback=None, weights=None, test_weights=None,
-               polish=POLISH_EVALS, criterion=None, box=None):
-    """Scan, descend the cross-validated surrogate loss of SVC, then refine by accuracy.
-
-    The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`: rows of a coarse grid,
-    ``C`` in :data:`_C_FACTORS` by
-    :data:`_GAMMA_FACTORS` times scikit-learn's ``"scale"`` width, each row cut past its
-    lowest loss, rows added away from the ``"scale"`` width while they improve)
-    evaluates the loss and the accuracy only; the descent (with the hypergradient)
-    starts from its point of lowest loss, and stops (besides L-BFGS-B's own rule) after
-    3 evaluations in a row that do not lower the loss by 0.1%; then a compass search on
-    the accuracy (``polish`` evaluations per hyperparameter,
-    :func:`skhypergrad._scoring.polish`) starts from the point of lowest loss: the
-    accuracy is often best a little away from the surrogate's minimum. Every point
-    warm-starts from the solution at the nearest point evaluated before. The solver
-    stops at a KKT violation of 1e-3 (libsvm's default, as the ``SVC`` of a
-    ``GridSearchCV``) where only the loss and the accuracy are needed, and of 1e-6 where
-    the hypergradient is (it needs the right free set).
-
-    Parameters
-    ----------
-    spec : KernelSpec
-    folds : list of FoldData
-        Targets as class indices.
-    n_classes : int
-    hypergradient : str or BaseEngine, default="kkt"
-    optimizer : str or optimizer, default="lbfgs"
-    max_iter : int, default=30
-    tol : float, default=1e-4
-    callback : callable, default=None
-    weights, test_weights : list of ndarray, default=None
-        Per fold, the weights of the training rows (bounds ``C w_i``) and of the
-        held-out rows (see :class:`SVCCriterion`).
-    polish : int, default=6
-        Evaluations of the refinement by accuracy per hyperparameter (0: none).
-    criterion : callable, default=None
-        ``SVCCriterion -> evaluate``: what is searched, built on the folds' criterion,
-        an object with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
-        with and without the gradient; their scores rank the points and the refinement
-        follows them); the criterion itself when None.
-    box : (ndarray, ndarray), default=None
-        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
-
-    Returns
-    -------
-    history : list of dict
-        ``lam`` is ``[C, gamma]`` (``[C]`` without a width); scores are accuracies.
-    n_iter : int
-    """
-    n_train = max(f.y_train.shape[0] for f in folds)
-    n_test = max(f.y_test.shape[0] for f in folds)
-    check_kernel_memory(n_train, n_train + n_test, 2 * len(folds))
-    X0 = folds[0].X_train
-    g = default_gamma(X0) if spec.has_gamma and spec.kernel != "precomputed" else None
-    evaluate = SVCCriterion(spec, folds, n_classes, hypergradient, _GRADIENT_TOL, weights,
-                            test_weights, _VALUE_TOL)
-    if criterion is not None:
-        evaluate = criterion(evaluate)
-    lo = [_C_RANGE[0]] + ([] if g is None else [g * _GAMMA_RANGE[0]])
-    hi = [_C_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
-    scan = AdaptiveScan(_C_FACTORS) if g is None else AdaptiveScan(
-        _C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
-    return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
-                         start="loss", polish=polish * len(lo), stall=_STALL, box=box)
 
 
 class SVCHyperGrad(ClassifierMixin, BaseKernelHyperGrad):
