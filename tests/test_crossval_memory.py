@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from skhypergrad import _folds, criteria
+from skhypergrad import _folds, _inner_solve, criteria
+from skhypergrad._compact_states import _AdjointOffGradient
 from skhypergrad.criteria import CrossVal, SparseVector
 from skhypergrad.hypergrad import ITD
 from skhypergrad.models import InnerModel
@@ -80,8 +81,8 @@ def test_compact_warm_starts_are_exact(engine, monkeypatch):
     # from the whole outer gradient)
     from skhypergrad.hypergrad import aid
     monkeypatch.setattr(aid, "lazy_gradient", lambda outer_grad, w: None)
-    monkeypatch.setattr(criteria, "_compact", lambda x: x)
-    monkeypatch.setattr(criteria._AdjointOffGradient, "compress",
+    monkeypatch.setattr(_inner_solve, "_compact", lambda x: x)
+    monkeypatch.setattr(_AdjointOffGradient, "compress",
                         classmethod(lambda cls, v, w_stored, outer_grad: v))
     dense = run()
     for (v1, g1, it1, e1), (v2, g2, it2, e2) in zip(compact, dense):
@@ -163,8 +164,8 @@ def test_stored_adjoint_take_is_exact(fmt):
     v = outer.grad(w)
     changed = np.sort(rng.choice(v.shape[0], 25, replace=False))
     v[changed] += rng.standard_normal(25)
-    stored = criteria._AdjointOffGradient.compress(v, SparseVector.from_dense(w), outer.grad)
-    assert isinstance(stored, criteria._AdjointOffGradient)
+    stored = _AdjointOffGradient.compress(v, SparseVector.from_dense(w), outer.grad)
+    assert isinstance(stored, _AdjointOffGradient)
     idx = np.concatenate([changed[::2], rng.choice(v.shape[0] - 1, 30, replace=False),
                           [v.shape[0] - 1]])
     lazy = stored.lazy(outer.grad)
@@ -240,7 +241,7 @@ def test_adjoint_shares_the_support_indices_of_w():
                                         solver=CoordinateDescent(tol=1e-8), engine="aid-cg")
     for st in res.state:
         adjoint = st.engine_state
-        assert isinstance(adjoint, criteria._AdjointOffGradient)
+        assert isinstance(adjoint, _AdjointOffGradient)
         assert adjoint.indices is st.w.indices
         assert adjoint.nbytes == adjoint.values.nbytes
         w2, adjoint2 = pickle.loads(pickle.dumps((st.w, adjoint)))
