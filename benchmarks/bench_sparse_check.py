@@ -74,7 +74,7 @@ def main():
     if args.fit is None:
         return
     from skhypergrad import LassoHyperGrad
-    from skhypergrad import _api, _base, criteria, fixed_point
+    from skhypergrad import _api, _base, _criterion_data, fixed_point
 
     spent = {"n": 0, "seconds": 0.0}
 
@@ -85,7 +85,7 @@ def main():
         spent["n"] += sp.issparse(X)
         return out
 
-    for module in (validation, _api, _base, criteria, fixed_point):
+    for module in (validation, _api, _base, _criterion_data, fixed_point):
         module.check_sparse_structure = timed
     rng = np.random.default_rng(2)
     beta = np.zeros(X.shape[1])

@@ -37,9 +37,10 @@ import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.model_selection import check_cv
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import check_random_state
 
 from ._compact_states import SparseVector
+from ._criterion_data import _centred_map, _check_data, _check_weights, _shape_str
 from ._criterion_result import CriterionResult, InnerState, _check_state, _gram_result, _result
 from ._design import gram_pays, seed_row_subset_grams
 from ._parallel import dask_client, design_entries, fold_n_jobs
@@ -48,8 +49,7 @@ from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
                        gram_path_applies, heldout_gram_folds)
 from ._inner_solve import _engine_from_name, _fold_value_and_grad, _solve_one
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
-from ._validation import check_sparse_structure, named
-from .datafits import Quadratic, check_sample_weight
+from .datafits import Quadratic
 from .models import InnerModel
 
 __all__ = ["InnerState", "SparseVector", "CriterionResult", "HeldOut", "CrossVal", "SURE"]
@@ -57,46 +57,6 @@ __all__ = ["InnerState", "SparseVector", "CriterionResult", "HeldOut", "CrossVal
 
 #: largest size of the fold copies of X that CrossVal keeps between evaluations
 _FOLD_CACHE_BYTES = 512 * 2**20
-
-
-def _check_data(X, y, names=("X", "y"), multi_output=False):
-    """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
-    datafit, one column per output) of the same length; errors name ``names`` (a
-    malformed sparse ``X`` included, see
-    :func:`~skhypergrad._validation.check_sparse_structure`)."""
-    X = check_sparse_structure(X, names[0])
-    with named(names[0]):
-        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
-                        input_name=names[0])
-    with named(names[1]):
-        y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
-            else column_or_1d(y)
-    if y.shape[0] != X.shape[0]:
-        raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
-                         f"{y.shape[0]}.")
-    return X, y
-
-
-def _centred_map(model, X, y_enc, lipschitz, sample_weight=None):
-    """``model``'s map on ``X`` in the layout of the solvers, centred when dense with an
-    intercept (see :mod:`skhypergrad._design`): in place when the layout needed a copy,
-    else on a copy (``X`` is the caller's); weighted by ``sample_weight`` if given."""
-    X_solver = _rows_friendly(X)
-    return model.make_map(X_solver, y_enc, lipschitz,
-                          center="inplace" if X_solver is not X else True,
-                          sample_weight=sample_weight)
-
-
-def _check_weights(sample_weight, n_samples, name="sample_weight"):
-    """``sample_weight`` as a float64 vector of length ``n_samples`` (None stays None;
-    ValueError naming ``name`` otherwise)."""
-    if sample_weight is None:
-        return None
-    s = np.asarray(sample_weight, dtype=np.float64)
-    if s.ndim != 1 or s.shape[0] != n_samples:
-        raise ValueError(f"{name} has shape {s.shape}; it needs one weight per row of "
-                         f"the data ({n_samples}).")
-    return check_sample_weight(s, n_samples)
 
 
 class BaseCriterion:
@@ -881,7 +841,3 @@ def _least_squares_df(pgmap, w, lam):
     np.add.at(ddf, features, -(V * V) @ (ratio / (e + l2)))
     return float(n_b + ratio.sum()), ddf
 
-
-def _shape_str(X):
-    shape = getattr(X, "shape", None)
-    return f"<{shape[0]}x{shape[1]}>" if shape is not None and len(shape) == 2 else "..."

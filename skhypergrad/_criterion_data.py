@@ -1,0 +1,57 @@
+r"""The data a criterion is given: ``X`` and ``y`` checked (:func:`_check_data`), sample
+weights checked (:func:`_check_weights`), and the model's map on ``X`` in the layout of the
+solvers (:func:`_centred_map`); the data's shape as a criterion's repr shows it
+(:func:`_shape_str`).
+"""
+
+import numpy as np
+from sklearn.utils import check_array, column_or_1d
+
+from ._folds import _rows_friendly
+from ._validation import check_sparse_structure, named
+from .datafits import check_sample_weight
+
+
+def _check_data(X, y, names=("X", "y"), multi_output=False):
+    """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
+    datafit, one column per output) of the same length; errors name ``names`` (a
+    malformed sparse ``X`` included, see
+    :func:`~skhypergrad._validation.check_sparse_structure`)."""
+    X = check_sparse_structure(X, names[0])
+    with named(names[0]):
+        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
+                        input_name=names[0])
+    with named(names[1]):
+        y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
+            else column_or_1d(y)
+    if y.shape[0] != X.shape[0]:
+        raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
+                         f"{y.shape[0]}.")
+    return X, y
+
+
+def _centred_map(model, X, y_enc, lipschitz, sample_weight=None):
+    """``model``'s map on ``X`` in the layout of the solvers, centred when dense with an
+    intercept (see :mod:`skhypergrad._design`): in place when the layout needed a copy,
+    else on a copy (``X`` is the caller's); weighted by ``sample_weight`` if given."""
+    X_solver = _rows_friendly(X)
+    return model.make_map(X_solver, y_enc, lipschitz,
+                          center="inplace" if X_solver is not X else True,
+                          sample_weight=sample_weight)
+
+
+def _check_weights(sample_weight, n_samples, name="sample_weight"):
+    """``sample_weight`` as a float64 vector of length ``n_samples`` (None stays None;
+    ValueError naming ``name`` otherwise)."""
+    if sample_weight is None:
+        return None
+    s = np.asarray(sample_weight, dtype=np.float64)
+    if s.ndim != 1 or s.shape[0] != n_samples:
+        raise ValueError(f"{name} has shape {s.shape}; it needs one weight per row of "
+                         f"the data ({n_samples}).")
+    return check_sample_weight(s, n_samples)
+
+
+def _shape_str(X):
+    shape = getattr(X, "shape", None)
+    return f"<{shape[0]}x{shape[1]}>" if shape is not None and len(shape) == 2 else "..."
