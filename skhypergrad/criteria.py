@@ -31,221 +31,31 @@ trained with the same ``lam`` on its own ``n_train`` rows).
 """
 
 import numbers
-from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import delayed, effective_n_jobs
 from sklearn.model_selection import check_cv
 from sklearn.utils import check_random_state
 
+from ._base_criterion import BaseCriterion
 from ._compact_states import SparseVector
 from ._criterion_data import _centred_map, _check_data, _check_weights, _shape_str
 from ._criterion_result import CriterionResult, InnerState, _check_state, _gram_result, _result
 from ._design import gram_pays, seed_row_subset_grams
-from ._parallel import dask_client, design_entries, fold_n_jobs
+from ._parallel import design_entries, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly
 from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
                        gram_path_applies, heldout_gram_folds)
-from ._inner_solve import _engine_from_name, _fold_value_and_grad, _solve_one
+from ._inner_solve import _fold_value_and_grad, _solve_one
 from ._outer_loss import _OuterLoss, _check_loss, _heldout_loss
 from .datafits import Quadratic
-from .models import InnerModel
 
 __all__ = ["InnerState", "SparseVector", "CriterionResult", "HeldOut", "CrossVal", "SURE"]
 
 
 #: largest size of the fold copies of X that CrossVal keeps between evaluations
 _FOLD_CACHE_BYTES = 512 * 2**20
-
-
-class BaseCriterion:
-    """Shared entry points; subclasses implement ``_evaluate``."""
-
-    #: the attributes :meth:`_cached` keeps its entries in (never pickled)
-    _CACHE_SLOTS = ("_cache", "_prepared", "_split", "_open")
-
-    def _cached(self, same, equal, build, slot="_cache"):
-        """``build()``, kept between evaluations while the objects ``same`` (compared by
-        identity) and the values ``equal`` do not change, as during a search.
-
-        One entry per ``slot`` (one of :attr:`_CACHE_SLOTS`), dropped before a new one
-        is built (it may hold copies of ``X``), and never pickled: a copy sent to a
-        worker builds its own.
-        """
-        cached = self.__dict__.get(slot)
-        if cached is not None and len(cached[0]) == len(same) \
-                and all(a is b for a, b in zip(cached[0], same)) and cached[1] == equal:
-            return cached[2]
-        setattr(self, slot, None)
-        value = build()
-        setattr(self, slot, (same, equal, value))
-        return value
-
-    def value_path(self, model, X, y, path, *, solver, state=None, near, patience):
-        """Values along ``path`` in one call (see :meth:`CrossVal.value_path`); None
-        here: the caller evaluates the points one by one with :meth:`value`."""
-        return None
-
-    def whole_gram(self, X, y):
-        """The :class:`~skhypergrad._gram_cv.GramFolds` of one problem trained on all
-        the rows of ``X`` and ``y`` (the objects the criterion was last evaluated on), from
-        the sums
-        of the folds' Gram matrices the compiled evaluation keeps
-        (:attr:`~skhypergrad._gram_cv.GramFolds.whole`): a refit on all the rows then
-        forms no Gram matrix of its own. None when the criterion keeps none for them."""
-        cached = self.__dict__.get("_cache")
-        if cached is None or cached[1] != ("gram",) or cached[0][0] is not X \
-                or cached[0][1] is not y:
-            return None
-        return cached[2].whole
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        for slot in self._CACHE_SLOTS:
-            state.pop(slot, None)
-        return state
-
-    @contextmanager
-    def workers(self):
-        """Keep one ``joblib.Parallel`` (and its workers) for the evaluations made inside
-        the ``with`` block, e.g. a search's.
-
-        The arrays the folds are given are then sent to the workers once for the
-        block, not once per evaluation: a process backend (loky, joblib's default)
-        writes an array above its ``max_nbytes`` to a memory-mapped file the first time
-        and passes a reference afterwards; under the Dask backend the folds' data is
-        scattered to the cluster once (:meth:`_shipped`) and the tasks of every
-        evaluation refer to it; other backends keep their own state for the block. The
-        ``Parallel`` is opened at the first evaluation that runs its folds in parallel
-        (see :class:`CrossVal`'s ``n_jobs``), never when they all run serially; a
-        criterion with a single inner problem never opens one.
-        """
-        self._open = [None, None]  # the Parallel, once opened; the data on a cluster
-        try:
-            yield self
-        finally:
-            opened = self._open[0]
-            del self._open  # the cluster releases the data with its futures
-            if opened is not None:
-                opened.__exit__(None, None, None)
-
-    def _parallel(self, n_jobs, **kwargs):
-        """A ``joblib.Parallel`` for ``n_jobs`` (and ``kwargs``): the one kept by
-        :meth:`workers` when inside its block and ``n_jobs`` asks for more than one job,
-        else a new one."""
-        opened = self.__dict__.get("_open")
-        if opened is None or effective_n_jobs(n_jobs) == 1:
-            return Parallel(n_jobs=n_jobs, **kwargs)
-        if opened[0] is None:
-            opened[0] = Parallel(n_jobs=n_jobs, **kwargs).__enter__()
-        return opened[0]
-
-    def _shipped(self, n_jobs, same, objects):
-        """``objects()`` (a list) as the folds' tasks are given them: under joblib's Dask
-        backend, inside :meth:`workers` and with more than one job, futures of the
-        objects, scattered to every worker of the cluster once for the block (again only
-        when the objects ``same``, compared by identity, change), which the tasks of every
-        evaluation refer to; the objects themselves otherwise (joblib's own Dask
-        backend would scatter them again at every evaluation)."""
-        opened = self.__dict__.get("_open")
-        client = None if opened is None or effective_n_jobs(n_jobs) == 1 else dask_client()
-        if client is None:
-            return objects()
-        kept = opened[1]
-        if kept is None or len(kept[0]) != len(same) \
-                or not all(a is b for a, b in zip(kept[0], same)):
-            opened[1] = None  # the previous data released first
-            opened[1] = (tuple(same), client.scatter(objects(), broadcast=True, hash=False))
-        return opened[1][1]
-
-    def value_and_grad(self, model, X, y, lam, *, solver, engine, state=None):
-        r"""Value of the criterion and its gradient with respect to :math:`\log\lambda`.
-
-        Parameters
-        ----------
-        model : InnerModel
-            The inner model (a classifier is bound to the classes of ``y`` here
-            if it is not already, see :meth:`InnerModel.bind`).
-        X : ndarray or sparse matrix of shape (n_samples, n_features)
-            Training data (CSR / CSC kept sparse; converted to float64).
-        y : array-like of shape (n_samples,)
-            Training targets (user labels for a classifier).
-        lam : array-like of shape (n_hyper,)
-            Hyperparameters :math:`\lambda` (not their log).
-        solver : solver instance or None
-            Inner solver (``solve(pgmap, lam, w0)``); may be None only for an
-            engine that does not need the solution (ITD).
-        engine : engine instance or str
-            Hypergradient engine (``hypergradient(pgmap, lam, w, outer_grad, state)``),
-            or a name for :func:`skhypergrad.hypergrad.get_engine`, built with the
-            tolerance a search gives it at the solver's ``tol``
-            (:meth:`~skhypergrad.hypergrad.BaseEngine.search_tol`: the solver's
-            ``tol`` itself for the deterministic engines, NSID's own for NSID),
-            or its default without a solver (ITD).
-        state : tuple of InnerState, default=None
-            ``state`` of a previous result on the same data (warm starts).
-
-        Returns
-        -------
-        CriterionResult
-            ``value``, ``grad`` (in :math:`\log\lambda`), the new ``state`` and
-            per-problem diagnostics.
-        """
-        if isinstance(engine, str):
-            engine = _engine_from_name(engine, solver)
-        if engine is None:
-            raise ValueError("engine is required for value_and_grad; use value() for "
-                             "the criterion alone.")
-        return self._evaluate(model, X, y, lam, solver, engine, state, True)
-
-    def value(self, model, X, y, lam, *, solver, state=None):
-        r"""Value of the criterion alone (no hypergradient), e.g. for line searches.
-
-        Parameters
-        ----------
-        model : InnerModel
-            The inner model.
-        X : ndarray or sparse matrix of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,)
-            Training targets.
-        lam : array-like of shape (n_hyper,)
-            Hyperparameters :math:`\lambda` (not their log).
-        solver : solver instance
-            Inner solver.
-        state : tuple of InnerState, default=None
-            Warm starts; their engine states are passed through unchanged.
-
-        Returns
-        -------
-        CriterionResult
-            With ``grad=None``.
-        """
-        return self._evaluate(model, X, y, lam, solver, None, state, False)
-
-    def _prepare(self, model, X, y, lam):
-        """``(model, X, y, y_enc, lam)``: the model bound to ``y``, the data validated
-        (:func:`_check_data`) and encoded, ``lam`` checked; the data (and, for
-        :class:`CrossVal`, its splits) validated once while the criterion is evaluated
-        on the same ``X``, ``y`` and model, as during a search (``X`` modified in place
-        between two evaluations is not supported, as by the solvers)."""
-        if not isinstance(model, InnerModel):
-            raise ValueError(f"model must be a skhypergrad InnerModel, got "
-                             f"{type(model).__name__}; convert scikit-learn estimators "
-                             "with skhypergrad.models.from_estimator.")
-
-        def build():
-            Xv, yv = _check_data(X, y, multi_output=model.datafit_class.multi_output)
-            bound = model.bind(yv)
-            return bound, Xv, yv, bound.encode(yv)
-
-        bound, Xv, yv, y_enc = self._cached((X, y, model), (), build, slot="_prepared")
-        return bound, Xv, yv, y_enc, bound.check_lam(lam, Xv.shape[1])
-
-    def __repr__(self):
-        params = ", ".join(f"{k}={v}" for k, v in self._repr_params())
-        return f"{type(self).__name__}({params})"
 
 
 class HeldOut(BaseCriterion):

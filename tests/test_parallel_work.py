@@ -33,10 +33,10 @@ class _Recorder:
 
 @pytest.fixture
 def recorder(monkeypatch):
-    import skhypergrad.criteria as criteria
+    import skhypergrad._base_criterion as base_criterion
 
     _Recorder.calls = []
-    monkeypatch.setattr(criteria, "Parallel", _Recorder)
+    monkeypatch.setattr(base_criterion, "Parallel", _Recorder)
     return _Recorder.calls
 
 
