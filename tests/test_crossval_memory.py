@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from skhypergrad import _folds, _inner_solve, criteria
 from skhypergrad._compact_states import _AdjointOffGradient
+from skhypergrad._outer_loss import _OuterLoss
 from skhypergrad.criteria import CrossVal, SparseVector
 from skhypergrad.hypergrad import ITD
 from skhypergrad.models import InnerModel
@@ -140,7 +141,7 @@ def test_heldout_gradient_from_compact_w_is_exact(fmt, fit_intercept):
     w[rng.choice(X.shape[1], 40, replace=False)] = rng.standard_normal(40)
     if fit_intercept:
         w[-1] = 0.7
-    outer = criteria._OuterLoss(Design(X, fit_intercept=fit_intercept), y, Quadratic())
+    outer = _OuterLoss(Design(X, fit_intercept=fit_intercept), y, Quadratic())
     dense = Design(X, fit_intercept=fit_intercept).rmatvec(
         Quadratic().raw_grad(y, Design(X, fit_intercept=fit_intercept).matvec(w)))
     for w_in in (w, SparseVector.from_dense(w)):
@@ -160,7 +161,7 @@ def test_stored_adjoint_take_is_exact(fmt):
     w = np.zeros(X.shape[1] + 1)
     w[rng.choice(X.shape[1], 40, replace=False)] = rng.standard_normal(40)
     w[-1] = 0.3
-    outer = criteria._OuterLoss(Design(X, fit_intercept=True), y, Quadratic())
+    outer = _OuterLoss(Design(X, fit_intercept=True), y, Quadratic())
     v = outer.grad(w)
     changed = np.sort(rng.choice(v.shape[0], 25, replace=False))
     v[changed] += rng.standard_normal(25)

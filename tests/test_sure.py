@@ -16,8 +16,9 @@ from sklearn.linear_model import ElasticNet as SkElasticNet
 from test_criteria import ENGINE, SOLVER, classification, fd_log_grad, regression
 
 from skhypergrad import hypergradient
+from skhypergrad._sure import _least_squares_df
 from skhypergrad._threads import search_blas_limits
-from skhypergrad.criteria import SURE, _least_squares_df
+from skhypergrad.criteria import SURE
 from skhypergrad.datafits import Quadratic
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent
