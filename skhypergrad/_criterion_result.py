@@ -1,8 +1,8 @@
 r"""What a criterion evaluation takes back and returns: the warm start of each inner problem
 (:class:`InnerState`) and the result (:class:`CriterionResult`), assembled from the inner
-problems' outcomes :math:`(C_k, \nabla_\lambda C_k)` as
-:math:`E = \sum_k c_k C_k` and :math:`\nabla_{\log\lambda} E = \lambda \odot \sum_k c_k
-\nabla_\lambda C_k` (:func:`_result`).
+problems' outcomes (:func:`_result`): the gradient in :math:`\log\lambda` of a criterion
+combining them with weights :math:`c_k` is
+:math:`\nabla_{\log\lambda} E = \lambda \odot \sum_k c_k \nabla_\lambda C_k`.
 """
 
 from typing import Any, NamedTuple

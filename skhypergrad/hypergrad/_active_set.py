@@ -28,11 +28,12 @@ from .._prox_jacobian import as_jacobian
 #: instead of solved by CG: forming ``H_SS`` costs about ``|S| / 16`` products
 #: with ``H_SS`` (one BLAS-3 call), fewer than CG needs at tight tolerances
 _DIRECT_MAX = 256
-# From this size on (|S|^2 >= 10^4), OpenBLAS runs its Cholesky on several threads. numpy
-# and scipy wheels each bundle their own OpenBLAS: a threaded factorization by scipy's
-# right after a threaded H_SS product by numpy's makes the two thread pools wait for each
-# other (8 ms instead of 0.8 for |S| = 148 on two cores). Such systems are factored by
-# numpy's LAPACK, the library that formed H_SS (under MKL or a shared OpenBLAS, the same).
+#: smallest active set whose system is factored by numpy's LAPACK rather than scipy's:
+#: from this size on (|S|^2 >= 10^4) OpenBLAS factors on several threads, and the numpy
+#: and scipy wheels each bundle their own OpenBLAS, whose thread pools wait for each other
+#: when a threaded factorization by one follows a threaded H_SS product by the other; the
+#: factorization is done by the library that formed H_SS (under MKL or a shared OpenBLAS,
+#: the same)
 _NUMPY_CHOLESKY_MIN = 100
 
 
