@@ -14,7 +14,8 @@ from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegres
 from sklearn.metrics import (get_scorer, mean_gamma_deviance, mean_poisson_deviance,
                              mean_tweedie_deviance)
 
-from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import (CrossVal, GammaRegressorHyperGrad, HeldOut, HyperGradSearchCV,
@@ -253,8 +254,8 @@ def test_search_matches_a_grid_search(name):
     """HyperGradSearchCV(PoissonRegressor()) (Gamma, Tweedie) lands within 1% of a
     GridSearchCV over 20 alphas spanning the scan, on the same folds and by scikit-learn's
     mean-deviance scorer; it returns a plain scikit-learn model, and its rows are the
-    scores GridSearchCV records at the same alphas (to the accuracy of its inner solves,
-    a relative gap of 1e-10)."""
+    scores GridSearchCV records at the same alphas (to the accuracy of the estimator's own
+    ``tol=1e-12``, at which the scan's rows stop)."""
     X, y = _data(name, n=150, p=10)
     est = _sklearn(name, 1.0)
     cv = KFold(4, shuffle=True, random_state=0)
@@ -270,6 +271,31 @@ def test_search_matches_a_grid_search(name):
     np.testing.assert_allclose(search.cv_results_["mean_test_score"][:3],
                                rows.cv_results_["mean_test_score"], rtol=1e-5)
     assert search.score(X, y) == pytest.approx(search.scorer_(search.best_estimator_, X, y))
+
+
+@pytest.mark.parametrize("name", ["poisson"])
+def test_search_rows_are_solved_to_the_estimators_tol(name):
+    """A value-only row is what GridSearchCV records for the user's estimator (here
+    ``lbfgs`` at ``tol=1e-3``): solved until the gradient's largest entry is below that
+    ``tol``, it equals ``cross_val_score`` of a tight estimator at the row's alpha to the
+    accuracy that tol gives (that estimator's own rows are off by up to 3e-4 here,
+    ours by up to 1.6e-4), and not to 1e-10; the rows with a hypergradient and the best
+    row are exact (a relative gap of 1e-10: 1e-9 in the scores)."""
+    X, y = _data(name, n=150, p=10)
+    user = _sklearn(name, 1.0).set_params(tol=1e-3, solver="lbfgs")
+    cv = KFold(4, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(user, cv=cv, scoring=_SCORERS[name]).fit(X, y)
+    rows = search.cv_results_
+    errors = []
+    for params, score in zip(rows["params"], rows["mean_test_score"]):
+        tight = np.mean(cross_val_score(clone(_sklearn(name, params["alpha"])), X, y, cv=cv,
+                                        scoring=search.scorer_))
+        errors.append(abs(score - tight) / abs(tight))
+    errors = np.array(errors)
+    assert errors.max() <= 5e-4
+    assert np.sum(errors > 1e-7) >= 3  # the scan's rows: at the user's accuracy
+    assert np.sum(errors <= 1e-9) >= 2  # the descent's rows: exact
+    assert errors[search.best_index_] <= 1e-9
 
 
 def test_search_refuses_other_glms():

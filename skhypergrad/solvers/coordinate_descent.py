@@ -98,14 +98,29 @@ from .prox_grad import ProxGradient
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
-from ._newton import line_minimum, newton_direction
+from ._newton import (curvature_gram, gram_direction, keep_gram, kept_gram, line_minimum,
+                      newton_direction)
 
 __all__ = ["CoordinateDescent"]
+
+
+def _largest_gradient(grad, offset):
+    """The largest entry of the gradient ``grad`` (coefficients, then the intercept) in
+    the coordinates of the uncentred design: the coefficients' entries plus ``offset``
+    (the centred design's column means, None when not centred) times the intercept's."""
+    if offset is None:
+        return float(np.max(np.abs(grad), initial=0.0))
+    p = offset.shape[0]
+    return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
+               abs(float(grad[p])))
 
 #: the solve stops, unconverged, after this many gap evaluations in a row none of which
 #: lowered the best gap below ``_STALL_RATIO`` times itself
 _STALL_CHECKS = 20
 _STALL_RATIO = 0.9
+#: Newton's method on a smooth datafit keeps its curvature matrix while each step lowers
+#: the gradient's largest entry below this fraction of the previous one
+_CHORD_RATE = 0.25
 
 
 class CoordinateDescent(BaseSolver):
@@ -172,9 +187,23 @@ class CoordinateDescent(BaseSolver):
         Hessian. "auto": so for the datafits declaring ``piecewise_quadratic`` (the
         squared hinge, where near separability at large ``C`` that conditioning is the
         L2 weight's: coordinate descent takes millions of epochs, Newton tens of
-        steps). False: coordinate descent always.
+        steps) or ``newton_direct`` (the log-link GLMs). False: coordinate descent
+        always. On a datafit that is not piecewise quadratic, a curvature matrix
+        :math:`\frac1n \tilde X^T \mathrm{diag}(h) \tilde X` (an ``O(n q^2)`` product,
+        ``q`` coefficients) is kept from step to step while each step lowers the
+        largest entry of the gradient to a quarter of the previous one or less (a
+        chord method, linear at that rate at least), and formed again at the
+        current iterate otherwise.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
+    grad_tol : float, default=None
+        Newton's method only (``newton``): also stop, converged, when the largest
+        entry of the objective's gradient, over the coefficients and the intercept
+        (scikit-learn's coordinates: the coefficients' entries of a centred design
+        corrected by its column means times the intercept's), is at most
+        ``grad_tol``: the stopping rule of scikit-learn's GLMs (``lbfgs``'s
+        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. None: the
+        duality gap alone.
 
     Notes
     -----
@@ -200,7 +229,8 @@ class CoordinateDescent(BaseSolver):
     sparse_format = "csc"
 
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
-                 inner_ratio=0.3, anderson=5, precompute="auto", newton="auto", warn=True):
+                 inner_ratio=0.3, anderson=5, precompute="auto", newton="auto", warn=True,
+                 grad_tol=None):
         self.tol = tol
         self.max_iter = max_iter
         self.max_epochs = max_epochs
@@ -210,6 +240,14 @@ class CoordinateDescent(BaseSolver):
         self.precompute = precompute
         self.newton = newton
         self.warn = warn
+        self.grad_tol = grad_tol
+
+    def loosened(self, grad_tol):
+        """A copy with ``grad_tol`` set (see :meth:`BaseSolver.loosened`); the rule applies
+        to Newton's method (``newton``), the other solves stop on ``tol`` alone."""
+        solver = copy.copy(self)
+        solver.grad_tol = float(grad_tol)
+        return solver
 
     def gram_budget(self):
         """``(max_iter, max_iter * max_epochs)``: a round for each working set, its
@@ -265,8 +303,9 @@ class CoordinateDescent(BaseSolver):
     def _newton_applies(self, pgmap, prob):
         """Whether the problem is solved by :meth:`_solve_newton` (see ``newton``)."""
         design = pgmap.design
-        wanted = pgmap.datafit.piecewise_quadratic if isinstance(self.newton, str) \
-            else bool(self.newton)
+        datafit = pgmap.datafit
+        wanted = datafit.piecewise_quadratic or datafit.newton_direct \
+            if isinstance(self.newton, str) else bool(self.newton)
         if not wanted:
             return False
         return prob.n_outputs == 1 and not prob.exact and prob.mu is None \
@@ -278,32 +317,61 @@ class CoordinateDescent(BaseSolver):
         (:mod:`._newton`) for a smooth one-output datafit with an L2 penalty.
 
         Stops on the relative duality gap (evaluated at every iteration, from the
-        gradient the step needs), or, unconverged, when the gradient is at the level of
-        rounding errors, when 20 gaps in a row did not lower the best by 10%, when the
-        line finds no decrease, or after ``max_iter`` iterations (``n_iter`` counts them).
+        gradient the step needs) or on ``grad_tol``, or, unconverged, when the gradient
+        is at the level of rounding errors, when 20 gaps in a row did not lower the best
+        by 10%, when the line finds no decrease, or after ``max_iter`` iterations
+        (``n_iter`` counts them). On a datafit that is not piecewise quadratic, the
+        curvature matrix is kept while the steps are fast (see ``newton``), and from one
+        solve on the same design to the next (the first step of a warm-started solve
+        uses the last one); that chord method converges linearly, so once at ``tol``
+        it takes one more step, a Newton step on a curvature matrix formed at the
+        iterate (as Newton's own last step, it lands far past ``tol``).
         """
         p, fit_intercept, datafit, y = prob.p, prob.fit_intercept, prob.datafit, prob.y
         n = y.shape[0]
         l2 = np.broadcast_to(prob.l2, (p,))
+        design = pgmap.design
+        chord = not datafit.piecewise_quadratic and (fit_intercept or n >= p)
+        offset = design.offset if fit_intercept and design.offset is not None else None
         measure, best, stalled, it = np.inf, np.inf, 0, 0
+        q = p + fit_intercept
+        G = kept_gram(design, prob.X, q) if chord else None
+        previous, reached, polished = np.inf, False, False
         while True:
             a = prob.derivative(z)
-            grad = prob.gradient(w, a)
-            grad += l2 * w[:p]
+            xt_theta = prob.gradient(w, a)
+            grad = xt_theta + l2 * w[:p]
+            np.negative(xt_theta, out=xt_theta)  # X^T theta, theta = -a / n
             violation = float(np.max(np.abs(grad), initial=0.0))
             if fit_intercept:
                 grad = np.append(grad, a.mean())
                 violation = max(violation, abs(grad[-1]) * prob.intercept_unit)
             floor = prob.rounding(a)
-            measure = self._stop_measure(pgmap, lam, w, z)
-            if measure <= self.tol or violation <= floor or it == self.max_iter:
+            measure = self._stop_measure(pgmap, lam, w, z, xt_theta, prob.scale)
+            del xt_theta
+            largest = _largest_gradient(grad, offset)
+            reached = self.grad_tol is not None and largest <= self.grad_tol
+            # a chord method converges linearly: at tol, one Newton step on a curvature
+            # matrix formed at the iterate (quadratic: far past tol, as Newton's own last
+            # step, where the gap, at the level of rounding, no longer tells)
+            done = measure <= self.tol
+            if chord and done and not polished:
+                polished, G = True, None
+            elif done or reached or violation <= floor or it == self.max_iter:
                 break
             stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
             best = min(best, measure)
             if stalled >= _STALL_CHECKS:
                 break
-            delta = newton_direction(prob.X, datafit.newton_curvature(y, z), grad, l2,
-                                     fit_intercept, pgmap.design)
+            h = datafit.newton_curvature(y, z)
+            if not chord:
+                delta = newton_direction(prob.X, h, grad, l2, fit_intercept, design)
+            else:
+                if G is None or largest > _CHORD_RATE * previous:
+                    G = curvature_gram(prob.X, h, fit_intercept)
+                    keep_gram(design, prob.X, G)
+                delta = gram_direction(G, grad, l2)
+            previous = largest
             if delta is None or not np.all(np.isfinite(delta)):
                 break
             v = np.asarray(prob.X @ delta[:p], dtype=np.float64).ravel()
@@ -323,7 +391,7 @@ class CoordinateDescent(BaseSolver):
                 break
             w += t * delta
             z += t * v
-        return SolveResult(w, it, measure, measure <= self.tol)
+        return SolveResult(w, it, measure, measure <= self.tol or reached)
 
     def _solve_identity_blocks(self, pgmap, lam, w):
         """Block coordinate descent on the Gram matrix (:mod:`._block_gram`) for a datafit
