@@ -135,8 +135,11 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         The solver of the scan's points (values only), which may stop earlier than
         ``solver`` (e.g. at the user's estimator's own tolerance, see
         :meth:`~skhypergrad.solvers.CoordinateDescent.loosened`): their entries
-        get ``tol = inf``, the scan counts as loose (see ``candidates``) and a best
-        point among them is evaluated again at the final ``inner_tol``. None:
+        get ``tol = inf``; the descent starts from the best one's solutions as a warm
+        start, solved again at the final ``inner_tol``, with its neighbours' values
+        as ``around`` (their errors, within the user's tolerance, move that first
+        step only; the descent's points are then solved at ``inner_tol[1]``), and a
+        best point among them is evaluated again at the final ``inner_tol``. None:
         ``solver``, at ``inner_tol[0]``.
 
     Returns
@@ -194,11 +197,12 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
             np.inf if loose else None)
         if best_state is not None and (loose or inner_tol[0] <= inner_tol[1]):
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
-        if loose or inner_tol[0] > inner_tol[1]:
-            # loose solutions: reused as they are, or through a model of the values'
-            # differences, they would carry the solves' errors into the descent's points
-            # (and, e.g., make them depend on the storage of X, or on weights against
-            # repeated rows)
+        if inner_tol[0] > inner_tol[1]:
+            # solutions at a loose gap: reused as they are, or through a model of the
+            # values' differences, they would carry the solves' errors into the descent's
+            # points (and, e.g., make them depend on the storage of X, or on weights
+            # against repeated rows). A scan_solver's rows are the user's estimator's
+            # own records, their values (not their solutions) the neighbours of `around`
             around = None
         if stop:
             best = min(scan, key=lambda h: h[key])

@@ -104,12 +104,6 @@ class BaseDatafit:
     #: coordinate descent's rate is set by the L2 weight alone along the directions the
     #: samples of zero curvature leave free (see ``CoordinateDescent(newton="auto")``)
     piecewise_quadratic = False
-    #: whether ``CoordinateDescent(newton="auto")`` solves this datafit with a pure L2
-    #: penalty by Newton's method with direct solves (the log-link GLMs: their per-sample
-    #: curvatures vary over orders of magnitude, so coordinate descent's proximal Newton
-    #: models need many epochs, where a few Newton steps with one curvature matrix
-    #: reach the solution); implied by ``piecewise_quadratic``
-    newton_direct = False
     #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
     #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent
@@ -643,7 +637,7 @@ class WeightedDatafit(BaseDatafit):
         self.sample_weight = check_sample_weight(s, s.shape[0]) if rescale else s
         self._s_max = float(np.max(self.sample_weight))
         for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
-                     "constant_hessian", "piecewise_quadratic", "newton_direct"):
+                     "constant_hessian", "piecewise_quadratic"):
             setattr(self, name, getattr(datafit, name))
         self.newton_model = datafit.newton_model \
             if datafit.newton_model in ("diagonal", "softmax", "separable") else None

@@ -66,7 +66,6 @@ class _LogLinkDatafit(BaseDatafit):
 
     curvature = None
     newton_model = "diagonal"
-    newton_direct = True
     #: the minibatch kernels' log-link Tweedie code, of parameter ``power``
     kernel_code = 4
     power = None

@@ -278,24 +278,27 @@ def test_search_rows_are_solved_to_the_estimators_tol(name):
     """A value-only row is what GridSearchCV records for the user's estimator (here
     ``lbfgs`` at ``tol=1e-3``): solved until the gradient's largest entry is below that
     ``tol``, it equals ``cross_val_score`` of a tight estimator at the row's alpha to the
-    accuracy that tol gives (that estimator's own rows are off by up to 3e-4 here,
-    ours by up to 1.6e-4), and not to 1e-10; the rows with a hypergradient and the best
-    row are exact (a relative gap of 1e-10: 1e-9 in the scores)."""
+    accuracy that tol gives (the user's estimator's own rows are off by up to 1.2e-4
+    here, ours by up to 1.9e-4), and is not solved tighter; the rows with a
+    hypergradient (from the second visit of the best scan point on) and the best row
+    are solved to a relative gap of 1e-10 (scores to about 1e-6)."""
     X, y = _data(name, n=150, p=10)
     user = _sklearn(name, 1.0).set_params(tol=1e-3, solver="lbfgs")
     cv = KFold(4, shuffle=True, random_state=0)
     search = HyperGradSearchCV(user, cv=cv, scoring=_SCORERS[name]).fit(X, y)
-    rows = search.cv_results_
+    alphas = np.array([params["alpha"] for params in search.cv_results_["params"]])
     errors = []
-    for params, score in zip(rows["params"], rows["mean_test_score"]):
-        tight = np.mean(cross_val_score(clone(_sklearn(name, params["alpha"])), X, y, cv=cv,
+    for alpha, score in zip(alphas, search.cv_results_["mean_test_score"]):
+        tight = np.mean(cross_val_score(clone(_sklearn(name, alpha)), X, y, cv=cv,
                                         scoring=search.scorer_))
         errors.append(abs(score - tight) / abs(tight))
     errors = np.array(errors)
+    descent = next(i for i in range(len(alphas))
+                   if np.any(np.isclose(alphas[:i], alphas[i], rtol=1e-12, atol=0)))
     assert errors.max() <= 5e-4
-    assert np.sum(errors > 1e-7) >= 3  # the scan's rows: at the user's accuracy
-    assert np.sum(errors <= 1e-9) >= 2  # the descent's rows: exact
-    assert errors[search.best_index_] <= 1e-9
+    assert np.sum(errors[:descent] > 1e-5) >= 3  # the scan's rows: the user's accuracy
+    assert errors[descent:].max() <= 1e-6
+    assert errors[search.best_index_] <= 1e-6
 
 
 def test_search_refuses_other_glms():

@@ -121,26 +121,6 @@ def curvature_gram(X, h, fit_intercept, key=None):
     return G
 
 
-# the last curvature matrix of a chord method on each design: ``key -> (G, X)``
-_CHORDS = weakref.WeakKeyDictionary()
-
-
-def kept_gram(key, X, q):
-    """The curvature matrix :func:`keep_gram` kept on ``key`` for the array ``X`` with
-    ``q`` coefficients, or None."""
-    entry = _CHORDS.get(key)
-    if entry is None or entry[1] is not X or entry[0].shape[0] != q:
-        return None
-    return entry[0]
-
-
-def keep_gram(key, X, G):
-    """Keep the curvature matrix ``G`` of ``X`` on ``key`` (weakly: dropped with ``key``;
-    at most 1024 coefficients), for the next solve on the same design to start from."""
-    if G.shape[0] <= _KEEP_MAX:
-        _CHORDS[key] = (G, X)
-
-
 def _rows(X, rows):
     """The rows ``rows`` of ``X`` (dense, or CSR for a sparse ``X``)."""
     return X.tocsr()[rows] if sp.issparse(X) else X[rows]

@@ -98,8 +98,7 @@ from .prox_grad import ProxGradient
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
-from ._newton import (curvature_gram, gram_direction, keep_gram, kept_gram, line_minimum,
-                      newton_direction)
+from ._newton import line_minimum, newton_direction
 
 __all__ = ["CoordinateDescent"]
 
@@ -114,13 +113,11 @@ def _largest_gradient(grad, offset):
     return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
                abs(float(grad[p])))
 
+
 #: the solve stops, unconverged, after this many gap evaluations in a row none of which
 #: lowered the best gap below ``_STALL_RATIO`` times itself
 _STALL_CHECKS = 20
 _STALL_RATIO = 0.9
-#: Newton's method on a smooth datafit keeps its curvature matrix while each step lowers
-#: the gradient's largest entry below this fraction of the previous one
-_CHORD_RATE = 0.25
 
 
 class CoordinateDescent(BaseSolver):
@@ -187,17 +184,11 @@ class CoordinateDescent(BaseSolver):
         Hessian. "auto": so for the datafits declaring ``piecewise_quadratic`` (the
         squared hinge, where near separability at large ``C`` that conditioning is the
         L2 weight's: coordinate descent takes millions of epochs, Newton tens of
-        steps) or ``newton_direct`` (the log-link GLMs). False: coordinate descent
-        always. On a datafit that is not piecewise quadratic, a curvature matrix
-        :math:`\frac1n \tilde X^T \mathrm{diag}(h) \tilde X` (an ``O(n q^2)`` product,
-        ``q`` coefficients) is kept from step to step while each step lowers the
-        largest entry of the gradient to a quarter of the previous one or less (a
-        chord method, linear at that rate at least), and formed again at the
-        current iterate otherwise.
+        steps). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
     grad_tol : float, default=None
-        Newton's method only (``newton``): also stop, converged, when the largest
+        For one output and no L1 part: also stop, converged, when the largest
         entry of the objective's gradient, over the coefficients and the intercept
         (scikit-learn's coordinates: the coefficients' entries of a centred design
         corrected by its column means times the intercept's), is at most
@@ -244,7 +235,7 @@ class CoordinateDescent(BaseSolver):
 
     def loosened(self, grad_tol):
         """A copy with ``grad_tol`` set (see :meth:`BaseSolver.loosened`); the rule applies
-        to Newton's method (``newton``), the other solves stop on ``tol`` alone."""
+        to one output without an L1 part, the other solves stop on ``tol`` alone."""
         solver = copy.copy(self)
         solver.grad_tol = float(grad_tol)
         return solver
@@ -270,11 +261,18 @@ class CoordinateDescent(BaseSolver):
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         best, stalled = np.inf, 0
         prev_ws, moved = None, True
+        # scikit-learn's rule applies to a smooth problem: one output, no L1 part
+        grad_rule = self.grad_tol is not None and prob.n_outputs == 1 \
+            and not np.any(prob.l1) and prob.lower == -np.inf
+        reached = False
         for it in range(self.max_iter + 1):
             a = prob.derivative(z)
             # the next working set first: the scores (p-sized) are freed before the gap
             ws, next_size, violation, decrease, grad = prob.optimality(w, a, ws_size)
             floor = prob.rounding(a)
+            if grad_rule and self._gradient_reached(prob, pgmap.design, w, a, grad):
+                reached = True
+                break
             # no step from this iterate, and the same working set: the solve would repeat
             last = it == self.max_iter or (not moved and np.array_equal(ws, prev_ws))
             # the gap is at least `decrease`; at the rounding floor, no step can help
@@ -298,14 +296,27 @@ class CoordinateDescent(BaseSolver):
             n_epochs += epochs
             prev_ws = ws
             del grad  # p-sized: freed before the next one is computed
-        return SolveResult(w, n_epochs, measure, measure <= self.tol)
+        if reached:
+            measure = self._stop_measure(pgmap, lam, w, z)
+        return SolveResult(w, n_epochs, measure, measure <= self.tol or reached)
+
+    def _gradient_reached(self, prob, design, w, a, grad):
+        """Whether the largest entry of the objective's gradient (see ``grad_tol``) is at
+        most ``grad_tol``; ``grad`` the datafit's ``X^T a / n`` (None: computed)."""
+        p = prob.p
+        g = prob.gradient(w, a) if grad is None else grad.copy()
+        g += np.broadcast_to(prob.l2, (p,)) * w[:p]
+        offset = None
+        if prob.fit_intercept:
+            g = np.append(g, a.mean())
+            offset = design.offset if design.offset is not None else prob.mu
+        return _largest_gradient(g, offset) <= self.grad_tol
 
     def _newton_applies(self, pgmap, prob):
         """Whether the problem is solved by :meth:`_solve_newton` (see ``newton``)."""
         design = pgmap.design
-        datafit = pgmap.datafit
-        wanted = datafit.piecewise_quadratic or datafit.newton_direct \
-            if isinstance(self.newton, str) else bool(self.newton)
+        wanted = pgmap.datafit.piecewise_quadratic if isinstance(self.newton, str) \
+            else bool(self.newton)
         if not wanted:
             return False
         return prob.n_outputs == 1 and not prob.exact and prob.mu is None \
@@ -320,58 +331,33 @@ class CoordinateDescent(BaseSolver):
         gradient the step needs) or on ``grad_tol``, or, unconverged, when the gradient
         is at the level of rounding errors, when 20 gaps in a row did not lower the best
         by 10%, when the line finds no decrease, or after ``max_iter`` iterations
-        (``n_iter`` counts them). On a datafit that is not piecewise quadratic, the
-        curvature matrix is kept while the steps are fast (see ``newton``), and from one
-        solve on the same design to the next (the first step of a warm-started solve
-        uses the last one); that chord method converges linearly, so once at ``tol``
-        it takes one more step, a Newton step on a curvature matrix formed at the
-        iterate (as Newton's own last step, it lands far past ``tol``).
+        (``n_iter`` counts them).
         """
         p, fit_intercept, datafit, y = prob.p, prob.fit_intercept, prob.datafit, prob.y
         n = y.shape[0]
         l2 = np.broadcast_to(prob.l2, (p,))
-        design = pgmap.design
-        chord = not datafit.piecewise_quadratic and (fit_intercept or n >= p)
-        offset = design.offset if fit_intercept and design.offset is not None else None
-        measure, best, stalled, it = np.inf, np.inf, 0, 0
-        q = p + fit_intercept
-        G = kept_gram(design, prob.X, q) if chord else None
-        previous, reached, polished = np.inf, False, False
+        measure, best, stalled, it, reached = np.inf, np.inf, 0, 0, False
         while True:
             a = prob.derivative(z)
-            xt_theta = prob.gradient(w, a)
-            grad = xt_theta + l2 * w[:p]
-            np.negative(xt_theta, out=xt_theta)  # X^T theta, theta = -a / n
+            grad = prob.gradient(w, a)
+            grad += l2 * w[:p]
             violation = float(np.max(np.abs(grad), initial=0.0))
             if fit_intercept:
                 grad = np.append(grad, a.mean())
                 violation = max(violation, abs(grad[-1]) * prob.intercept_unit)
             floor = prob.rounding(a)
-            measure = self._stop_measure(pgmap, lam, w, z, xt_theta, prob.scale)
-            del xt_theta
-            largest = _largest_gradient(grad, offset)
-            reached = self.grad_tol is not None and largest <= self.grad_tol
-            # a chord method converges linearly: at tol, one Newton step on a curvature
-            # matrix formed at the iterate (quadratic: far past tol, as Newton's own last
-            # step, where the gap, at the level of rounding, no longer tells)
-            done = measure <= self.tol
-            if chord and done and not polished:
-                polished, G = True, None
-            elif done or reached or violation <= floor or it == self.max_iter:
+            measure = self._stop_measure(pgmap, lam, w, z)
+            reached = self.grad_tol is not None and \
+                _largest_gradient(grad, pgmap.design.offset if fit_intercept else None) \
+                <= self.grad_tol
+            if measure <= self.tol or reached or violation <= floor or it == self.max_iter:
                 break
             stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
             best = min(best, measure)
             if stalled >= _STALL_CHECKS:
                 break
-            h = datafit.newton_curvature(y, z)
-            if not chord:
-                delta = newton_direction(prob.X, h, grad, l2, fit_intercept, design)
-            else:
-                if G is None or largest > _CHORD_RATE * previous:
-                    G = curvature_gram(prob.X, h, fit_intercept)
-                    keep_gram(design, prob.X, G)
-                delta = gram_direction(G, grad, l2)
-            previous = largest
+            delta = newton_direction(prob.X, datafit.newton_curvature(y, z), grad, l2,
+                                     fit_intercept, pgmap.design)
             if delta is None or not np.all(np.isfinite(delta)):
                 break
             v = np.asarray(prob.X @ delta[:p], dtype=np.float64).ravel()
