@@ -404,7 +404,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     are solved until the largest entry of the objective's gradient, over the
     coefficients and the intercept, is at most the estimator's ``tol``
     (scikit-learn's ``lbfgs`` stopping rule on the same objective; or to a
-    relative duality gap of 1e-10, if reached first). The points where a
+    relative duality gap of 1e-10, if reached first), checked once per outer
+    iteration of coordinate descent, so that a row may be more accurate than the
+    estimator's own. The points where a
     hypergradient is taken, and the best row (solved again when it is a scan
     row), are solved to a relative duality gap of 1e-10: a hypergradient's error
     is proportional to the solution's, and the refit's point is exact. Every row
