@@ -35,9 +35,10 @@ one value of its second parameter (20 points) at a time, spread over its range, 
 after ``S`` CPU seconds and its time is extrapolated to the whole grid (marked ``~``;
 its best point is then the best of what it ran). With ``--tight`` the one-parameter
 grids also run at the referee's tolerance (row ``grid, tight``): the accuracy of
-HyperGradSearchCV's rows, whose scores are those of a tight grid to about 1e-6,
-where a default grid's scores carry its solver's error (e.g. ``lbfgs`` at ``tol=1e-4``
-for the GLMs).
+HyperGradSearchCV's rows with a hypergradient and of its best row, whose scores are
+those of a tight grid to about 1e-6, where a default grid's scores carry its solver's
+error (e.g. ``lbfgs`` at ``tol=1e-4`` for the GLMs; the GLMs' value-only rows are
+solved to that same ``tol``, see HyperGradSearchCV).
 
 Run ``python benchmarks/bench_models.py [--models huber svc-l2 ...] [--budget 120]``
 (``--quick`` for n = 1,000, p = 50); ``--profile NAME`` prints a cProfile

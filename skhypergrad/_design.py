@@ -256,7 +256,9 @@ class Design:
         idx = np.asarray(idx)
         cols = idx[idx < self.n_features]
         has_b = self.fit_intercept and idx.shape[0] > cols.shape[0]
-        X = self.X[:, cols]
+        every = cols.shape[0] == self.n_features and \
+            np.array_equal(cols, np.arange(self.n_features))
+        X = self.X if every else self.X[:, cols]  # every column in order: no copy
         offset = None if self.offset is None else self.offset[cols]
         return Design(X.tocsc() if self.is_sparse else X, has_b, 1, offset, self.target_offset)
 

@@ -177,6 +177,12 @@ class LinearAdapter(NamedTuple):
     intercept_column : callable, default=None
         ``params -> float or None``: the value of liblinear's synthetic intercept
         feature when the estimator fits one.
+    row_tol : callable, default=None
+        ``params -> float``: the estimator's own stopping rule as a bound on the largest
+        entry of its objective's gradient (the GLMs' ``tol``, where their default
+        ``lbfgs`` stops), to which a search solves its value-only rows (see
+        :class:`~skhypergrad.model_selection.HyperGradSearchCV`); None: every row to the
+        search's own accuracy.
     """
 
     convert: Callable
@@ -188,6 +194,7 @@ class LinearAdapter(NamedTuple):
     optional: dict = None
     multi_output: bool = False
     intercept_column: Callable = None
+    row_tol: Callable = None
 
     def read(self, estimator):
         """The declared parameters of ``estimator`` (:class:`EstimatorParams`)."""
@@ -362,6 +369,13 @@ def _glm(datafit_of):
     return inner_model
 
 
+def _glm_tol(params):
+    """A GLM's ``tol``: its default ``lbfgs`` stops once the largest entry of the
+    objective's gradient (coefficients and intercept) is at most ``tol`` (its
+    ``newton-cholesky`` once its Newton decrement is below ``tol`` too)."""
+    return float(params.tol)
+
+
 def _tweedie_datafit(params):
     """The datafit of ``TweedieRegressor`` (1 <= power <= 2, the log link)."""
     power, link = float(params.power), params.link
@@ -422,11 +436,13 @@ ADAPTERS = {
                              optional={"multi_class": "ovr"},
                              intercept_column=_liblinear_column),
     PoissonRegressor: LinearAdapter(_glm(lambda params: "poisson"), ALPHA, "poisson", GLM,
-                                    classifier=False, params=_GLM),
+                                    classifier=False, params=_GLM + ("tol",),
+                                    row_tol=_glm_tol),
     GammaRegressor: LinearAdapter(_glm(lambda params: "gamma"), ALPHA, "gamma", GLM,
-                                  classifier=False, params=_GLM),
+                                  classifier=False, params=_GLM + ("tol",), row_tol=_glm_tol),
     TweedieRegressor: LinearAdapter(_glm(_tweedie_datafit), ALPHA, "tweedie", GLM,
-                                    classifier=False, params=_GLM + ("power", "link")),
+                                    classifier=False, params=_GLM + ("power", "link", "tol"),
+                                    row_tol=_glm_tol),
     HuberRegressor: LinearAdapter(_huber, HUBER, "squared", LEAST_SQUARES, classifier=False,
                                   params=_GLM + ("epsilon",)),
 }

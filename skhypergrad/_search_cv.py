@@ -48,8 +48,9 @@ __all__ = ["HyperGradSearchCV"]
 
 #: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
 #: schedule of the estimators: every row of ``cv_results_`` is a record the user
-#: compares with ``GridSearchCV``, so its scores must be accurate (about 1e-6
-#: relative; a gap of 1e-4 gives errors near 1e-2), for about 10% more time.
+#: compares with ``GridSearchCV``, so its scores must be as accurate as the user's
+#: estimator's (a relative gap of 1e-4 gives errors near 1e-2). The value-only rows of
+#: an estimator whose adapter states its own stopping rule (``row_tol``) stop there.
 _INNER_TOL = (1e-10, 1e-10)
 
 
@@ -396,9 +397,21 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     pipeline's preprocessing (fitted on the fold's training rows) transforms
     them. A scorer therefore receives the final step, not the pipeline.
 
-    Every evaluation solves the folds' training problems to a relative duality
-    gap of 1e-10, so every row's scores, not only the last ones, are those
-    ``GridSearchCV`` would record at its parameters (to about 1e-6 relative).
+    A row of ``cv_results_`` is what ``GridSearchCV`` would record for the
+    estimator at its parameters: the folds' training problems solved to the
+    accuracy of the estimator's own solver, not tighter. For ``PoissonRegressor``,
+    ``GammaRegressor`` and ``TweedieRegressor``, the rows of the scan (values only)
+    are solved until the largest entry of the objective's gradient, over the
+    coefficients and the intercept, is at most the estimator's ``tol``
+    (scikit-learn's ``lbfgs`` stopping rule on the same objective; or to a
+    relative duality gap of 1e-10, if reached first), checked once per outer
+    iteration of coordinate descent, so that a row may be more accurate than the
+    estimator's own. The points where a
+    hypergradient is taken, and the best row (solved again when it is a scan
+    row), are solved to a relative duality gap of 1e-10: a hypergradient's error
+    is proportional to the solution's, and the refit's point is exact. Every row
+    of the other estimators is solved to a relative duality gap of 1e-10 (its
+    scores those of a tight ``GridSearchCV`` to about 1e-6 relative).
     The result is the best row: never worse than any point evaluated.
     ``LogisticRegression``'s ``C`` multiplies a *sum* of losses: every fold is
     trained with the same ``C`` on its own training rows, as in ``GridSearchCV``.
@@ -588,6 +601,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                                 self.random_state,
                                                 weighted(model.get_datafit(), fit_weight),
                                                 weighted=fit_weight is not None)
+        # the value-only rows at the user's estimator's own accuracy (see the class)
+        scan_solver = None if adapter.row_tol is None or solver is None \
+            else solver.loosened(adapter.row_tol(adapter.read(final)))
         stopped = [False]  # whether callback asked the search to stop
         callback = self._entry_callback(plan, space, stopped)
         criterion = PreparedFolds(folds, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch,
@@ -603,7 +619,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                           callback=callback, verbose=self.verbose,
                           label=type(self).__name__, names=space.params,
-                          loss_name=descended_name(plan, kind))
+                          loss_name=descended_name(plan, kind), scan_solver=scan_solver)
             history = list(result.history)
             if plan.rescore and not plan.exact and plan.refit_key is not None \
                     and not stopped[0]:

@@ -33,7 +33,8 @@ class TuneResult(NamedTuple):
         One entry per criterion evaluation: ``lam``, ``value``, ``grad`` (in
         ``log lam``), ``values`` (per fold), ``n_iter_inner``, ``n_iter_engine``,
         ``engine_residual`` (the largest final residual of the engine over the
-        inner problems, nan without a gradient), ``tol``, ``seconds``, ``best``.
+        inner problems, nan without a gradient), ``tol`` (the inner relative gap; inf
+        for a point of a ``scan_solver``), ``seconds``, ``best``.
         Every entry is a value of the whole criterion; the best one is at the final
         inner accuracy (evaluated again, with ``refined=True``, when it was first
         evaluated at a looser one).
@@ -72,7 +73,7 @@ def _with_tol(obj, tol):
 def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
          monitor=None, callback=None, verbose=0, label="tune", names=None,
-         loss_name="CV loss", scan_patience=1.0):
+         loss_name="CV loss", scan_patience=1.0, scan_solver=None):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -130,6 +131,16 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     scan_patience : float, default=1.0
         Decades of the weight (the first coordinate of ``candidates``) over which the
         first path's values must stay above its minimum before the scan leaves it.
+    scan_solver : solver instance, default=None
+        The solver of the scan's points (values only), which may stop earlier than
+        ``solver`` (e.g. at the user's estimator's own tolerance, see
+        :meth:`~skhypergrad.solvers.CoordinateDescent.loosened`): their entries
+        get ``tol = inf``; the descent starts from the best one's solutions as a warm
+        start, solved again at the final ``inner_tol``, with its neighbours' values
+        as ``around`` (their errors, within the user's tolerance, move that first
+        step only; the descent's points are then solved at ``inner_tol[1]``), and a
+        best point among them is evaluated again at the final ``inner_tol``. None:
+        ``solver``, at ``inner_tol[0]``.
 
     Returns
     -------
@@ -141,13 +152,14 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
                        engine=engine, solver=solver, max_iter=max_iter, tol=tol,
                        inner_tol=inner_tol, candidates=candidates, monitor=monitor,
                        callback=callback, verbose=verbose, label=label, names=names,
-                       loss_name=loss_name, scan_patience=scan_patience)
+                       loss_name=loss_name, scan_patience=scan_patience,
+                       scan_solver=scan_solver)
     return result._replace(criterion=criterion)
 
 
 def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,
           tol, inner_tol, candidates, monitor, callback, verbose, label, names, loss_name,
-          scan_patience):
+          scan_patience, scan_solver):
     """:func:`tune` inside the criterion's :meth:`workers` block."""
     engine = get_engine(engine)
     last_state = [None]
@@ -178,16 +190,19 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     if monitor is not None:
         key, watch = "monitor", _watcher(model, solver, *monitor)
     if candidates is not None and len(candidates):
+        loose = scan_solver is not None
         lam0, scan, stop, around, best_state = _scan(
-            model, X, y, criterion, candidates, solver, inner_tol[0], last_state, t0,
-            callback, watch, progress, scan_patience)
-        if inner_tol[0] <= inner_tol[1] and best_state is not None:  # at the final accuracy
-            last_state[0] = best_state
-        else:
-            # loose solutions: reused as they are, or through a model of the values'
-            # differences, they would carry the solves' errors into the descent's points
-            # (and, e.g., make them depend on the storage of X, or on weights against
-            # repeated rows)
+            model, X, y, criterion, candidates, solver if not loose else scan_solver,
+            inner_tol[0], last_state, t0, callback, watch, progress, scan_patience,
+            np.inf if loose else None)
+        if best_state is not None and (loose or inner_tol[0] <= inner_tol[1]):
+            last_state[0] = best_state  # a warm start; the descent solves to its accuracy
+        if inner_tol[0] > inner_tol[1]:
+            # solutions at a loose gap: reused as they are, or through a model of the
+            # values' differences, they would carry the solves' errors into the descent's
+            # points (and, e.g., make them depend on the storage of X, or on weights
+            # against repeated rows). A scan_solver's rows are the user's estimator's
+            # own records, their values (not their solutions) the neighbours of `around`
             around = None
         if stop:
             best = min(scan, key=lambda h: h[key])
@@ -263,7 +278,7 @@ def _outer_entry(h, offset):
 
 
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
-          watch=None, progress=None, patience=1.0):
+          watch=None, progress=None, patience=1.0, entry_tol=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
     its minimum for ``patience`` decades of its L1 weight (the loss can rise as noisy
@@ -278,7 +293,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     where the second weight matters least, while the second weight lowers the next
     points.
 
-    Returns the best point, the history entries, whether ``callback`` asked to stop,
+    The solves stop at the relative gap ``tol`` (or earlier by the solver's own rule:
+    the entries' ``tol`` is then ``entry_tol``). Returns the best point, the history
+    entries, whether ``callback`` asked to stop,
     the best point's neighbours on its path (:func:`_neighbours`; None with several
     hyperparameters) and its inner solutions (``last_state`` is left at the last
     point's).
@@ -315,7 +332,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
                 best_state[:] = [res.value, res.state]
                 best_path = (path, values)
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
-                     "grad": None, "tol": tol, "seconds": time.perf_counter() - t0,
+                     "grad": None, "tol": tol if entry_tol is None else entry_tol,
+                     "seconds": time.perf_counter() - t0,
                      "best": res.value < min([best_value, *values]), "values": res.values,
                      "n_iter_inner": int(np.sum(res.n_iter)), "n_iter_engine": 0,
                      "engine_residual": np.nan}

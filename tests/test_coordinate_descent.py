@@ -294,7 +294,7 @@ def test_parameters_stored_as_given_and_picklable():
     clone = pickle.loads(pickle.dumps(solver))
     assert vars(clone) == vars(solver) == dict(
         tol=1e-6, max_iter=7, max_epochs=10_000, ws_start_size=100, inner_ratio=0.5,
-        anderson=0, precompute="auto", newton="auto", warn=True)
+        anderson=0, precompute="auto", newton="auto", warn=True, grad_tol=None)
 
 
 def test_design_converted_once():

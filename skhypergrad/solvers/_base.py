@@ -58,6 +58,12 @@ class BaseSolver:
         returns None."""
         return None
 
+    def loosened(self, grad_tol):
+        """A copy of this solver that also stops, converged, once the largest entry of the
+        objective's gradient is at most ``grad_tol`` (scikit-learn's stopping rule for its
+        smooth models), or None when the solver has no such rule (this base class)."""
+        return None
+
     def solve(self, pgmap, lam, w0=None):
         """Minimize ``F + G_lam`` for the problem of ``pgmap``, warm-started at ``w0``.
 

@@ -38,7 +38,7 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
-__all__ = ["newton_direction", "line_minimum"]
+__all__ = ["newton_direction", "gram_direction", "line_minimum"]
 
 
 def newton_direction(X, h, grad, l2, fit_intercept, key=None):
@@ -67,7 +67,14 @@ def newton_direction(X, h, grad, l2, fit_intercept, key=None):
         B = _rows(X, rows)
         B = B.multiply(root[:, None]).tocsr() if sp.issparse(B) else B * root[:, None]
         return _woodbury(B, l2, grad)
-    H = curvature_gram(X, h, fit_intercept, key)
+    return gram_direction(curvature_gram(X, h, fit_intercept, key), grad, l2)
+
+
+def gram_direction(G, grad, l2):
+    r"""The step :math:`-(G + \mathrm{diag}(l2, 0))^{-1} g` for a curvature matrix ``G``
+    of :func:`curvature_gram` (not modified), or None when that matrix is singular."""
+    p = l2.shape[0]
+    H = G.copy()
     H[np.arange(p), np.arange(p)] += l2
     try:
         return -la.cho_solve(la.cho_factor(H, lower=True, check_finite=False), grad,
@@ -105,7 +112,10 @@ def curvature_gram(X, h, fit_intercept, key=None):
             return G.copy()
     rows = np.flatnonzero(h > 0.0)
     G = np.zeros((q, q))
-    _add_rows(G, X, rows, h[rows] / n, fit_intercept)
+    if rows.shape[0] == n and not sp.issparse(X):
+        _add_all_rows(G, X, h / n, fit_intercept)
+    else:
+        _add_rows(G, X, rows, h[rows] / n, fit_intercept)
     if key is not None and q <= _KEEP_MAX:
         _GRAMS[key] = [h.copy(), G.copy(), X]
     return G
@@ -128,6 +138,21 @@ def _add_rows(G, X, rows, c, fit_intercept):
     G[:p, :p] += prod.toarray() if sp.issparse(prod) else prod
     if fit_intercept:
         col = np.asarray(Dc.sum(axis=0)).ravel()
+        G[:p, p] += col
+        G[p, :p] += col
+        G[p, p] += c.sum()
+
+
+def _add_all_rows(G, X, c, fit_intercept):
+    r""":math:`G \mathrel{+}= \tilde X^T \mathrm{diag}(c) \tilde X` for a dense ``X`` and
+    ``c >= 0``: one symmetric product :math:`B^T B`, :math:`B = \mathrm{diag}(\sqrt c) X`
+    (no copy of the rows)."""
+    p = X.shape[1]
+    root = np.sqrt(c)
+    B = X * root[:, None]
+    G[:p, :p] += B.T @ B
+    if fit_intercept:
+        col = B.T @ root
         G[:p, p] += col
         G[p, :p] += col
         G[p, p] += c.sum()

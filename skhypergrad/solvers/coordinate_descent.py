@@ -102,6 +102,18 @@ from ._newton import line_minimum, newton_direction
 
 __all__ = ["CoordinateDescent"]
 
+
+def _largest_gradient(grad, offset):
+    """The largest entry of the gradient ``grad`` (coefficients, then the intercept) in
+    the coordinates of the uncentred design: the coefficients' entries plus ``offset``
+    (the centred design's column means, None when not centred) times the intercept's."""
+    if offset is None:
+        return float(np.max(np.abs(grad), initial=0.0))
+    p = offset.shape[0]
+    return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
+               abs(float(grad[p])))
+
+
 #: the solve stops, unconverged, after this many gap evaluations in a row none of which
 #: lowered the best gap below ``_STALL_RATIO`` times itself
 _STALL_CHECKS = 20
@@ -175,6 +187,14 @@ class CoordinateDescent(BaseSolver):
         steps). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
+    grad_tol : float, default=None
+        For one output and no L1 part: also stop, converged, when the largest
+        entry of the objective's gradient, over the coefficients and the intercept
+        (scikit-learn's coordinates: the coefficients' entries of a centred design
+        corrected by its column means times the intercept's), is at most
+        ``grad_tol``: the stopping rule of scikit-learn's GLMs (``lbfgs``'s
+        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. None: the
+        duality gap alone.
 
     Notes
     -----
@@ -200,7 +220,8 @@ class CoordinateDescent(BaseSolver):
     sparse_format = "csc"
 
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
-                 inner_ratio=0.3, anderson=5, precompute="auto", newton="auto", warn=True):
+                 inner_ratio=0.3, anderson=5, precompute="auto", newton="auto", warn=True,
+                 grad_tol=None):
         self.tol = tol
         self.max_iter = max_iter
         self.max_epochs = max_epochs
@@ -210,6 +231,14 @@ class CoordinateDescent(BaseSolver):
         self.precompute = precompute
         self.newton = newton
         self.warn = warn
+        self.grad_tol = grad_tol
+
+    def loosened(self, grad_tol):
+        """A copy with ``grad_tol`` set (see :meth:`BaseSolver.loosened`); the rule applies
+        to one output without an L1 part, the other solves stop on ``tol`` alone."""
+        solver = copy.copy(self)
+        solver.grad_tol = float(grad_tol)
+        return solver
 
     def gram_budget(self):
         """``(max_iter, max_iter * max_epochs)``: a round for each working set, its
@@ -232,11 +261,18 @@ class CoordinateDescent(BaseSolver):
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         best, stalled = np.inf, 0
         prev_ws, moved = None, True
+        # scikit-learn's rule applies to a smooth problem: one output, no L1 part
+        grad_rule = self.grad_tol is not None and prob.n_outputs == 1 \
+            and not np.any(prob.l1) and prob.lower == -np.inf
+        reached = False
         for it in range(self.max_iter + 1):
             a = prob.derivative(z)
             # the next working set first: the scores (p-sized) are freed before the gap
             ws, next_size, violation, decrease, grad = prob.optimality(w, a, ws_size)
             floor = prob.rounding(a)
+            if grad_rule and self._gradient_reached(prob, pgmap.design, w, a, grad):
+                reached = True
+                break
             # no step from this iterate, and the same working set: the solve would repeat
             last = it == self.max_iter or (not moved and np.array_equal(ws, prev_ws))
             # the gap is at least `decrease`; at the rounding floor, no step can help
@@ -260,7 +296,21 @@ class CoordinateDescent(BaseSolver):
             n_epochs += epochs
             prev_ws = ws
             del grad  # p-sized: freed before the next one is computed
-        return SolveResult(w, n_epochs, measure, measure <= self.tol)
+        if reached:
+            measure = self._stop_measure(pgmap, lam, w, z)
+        return SolveResult(w, n_epochs, measure, measure <= self.tol or reached)
+
+    def _gradient_reached(self, prob, design, w, a, grad):
+        """Whether the largest entry of the objective's gradient (see ``grad_tol``) is at
+        most ``grad_tol``; ``grad`` the datafit's ``X^T a / n`` (None: computed)."""
+        p = prob.p
+        g = prob.gradient(w, a) if grad is None else grad.copy()
+        g += np.broadcast_to(prob.l2, (p,)) * w[:p]
+        offset = None
+        if prob.fit_intercept:
+            g = np.append(g, a.mean())
+            offset = design.offset if design.offset is not None else prob.mu
+        return _largest_gradient(g, offset) <= self.grad_tol
 
     def _newton_applies(self, pgmap, prob):
         """Whether the problem is solved by :meth:`_solve_newton` (see ``newton``)."""
@@ -278,14 +328,15 @@ class CoordinateDescent(BaseSolver):
         (:mod:`._newton`) for a smooth one-output datafit with an L2 penalty.
 
         Stops on the relative duality gap (evaluated at every iteration, from the
-        gradient the step needs), or, unconverged, when the gradient is at the level of
-        rounding errors, when 20 gaps in a row did not lower the best by 10%, when the
-        line finds no decrease, or after ``max_iter`` iterations (``n_iter`` counts them).
+        gradient the step needs) or on ``grad_tol``, or, unconverged, when the gradient
+        is at the level of rounding errors, when 20 gaps in a row did not lower the best
+        by 10%, when the line finds no decrease, or after ``max_iter`` iterations
+        (``n_iter`` counts them).
         """
         p, fit_intercept, datafit, y = prob.p, prob.fit_intercept, prob.datafit, prob.y
         n = y.shape[0]
         l2 = np.broadcast_to(prob.l2, (p,))
-        measure, best, stalled, it = np.inf, np.inf, 0, 0
+        measure, best, stalled, it, reached = np.inf, np.inf, 0, 0, False
         while True:
             a = prob.derivative(z)
             grad = prob.gradient(w, a)
@@ -296,7 +347,10 @@ class CoordinateDescent(BaseSolver):
                 violation = max(violation, abs(grad[-1]) * prob.intercept_unit)
             floor = prob.rounding(a)
             measure = self._stop_measure(pgmap, lam, w, z)
-            if measure <= self.tol or violation <= floor or it == self.max_iter:
+            reached = self.grad_tol is not None and \
+                _largest_gradient(grad, pgmap.design.offset if fit_intercept else None) \
+                <= self.grad_tol
+            if measure <= self.tol or reached or violation <= floor or it == self.max_iter:
                 break
             stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
             best = min(best, measure)
@@ -323,7 +377,7 @@ class CoordinateDescent(BaseSolver):
                 break
             w += t * delta
             z += t * v
-        return SolveResult(w, it, measure, measure <= self.tol)
+        return SolveResult(w, it, measure, measure <= self.tol or reached)
 
     def _solve_identity_blocks(self, pgmap, lam, w):
         """Block coordinate descent on the Gram matrix (:mod:`._block_gram`) for a datafit
