@@ -311,20 +311,24 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     n_engine, deferred = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
     folds = np.asarray(folds, dtype=np.int64)
     side = min(p, DIRECT_MAX)
+    L, Sf = np.empty((K, side, side)), np.empty((K, p), dtype=np.int64)
+    factors = np.zeros((K, 3))
+    factors[:, 0] = -1.0  # no factor yet
     max_rounds, max_epochs = solver.gram_budget()
     # the types of every argument are fixed here (one compiled signature for all calls)
     done = gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test,
                             data.starts, data.mu, data.ybar, W, L1, L2,
                             float(penalty.lower), float(solver.tol), int(max_rounds),
                             int(max_epochs), bool(compute_grad), folds, int(near),
-                            int(patience), np.empty((side, side)), np.empty((5, p)),
-                            np.empty((3, p), dtype=np.int64), np.empty(n), W_first, values,
+                            int(patience), L, Sf, factors, np.empty((5, p)),
+                            np.empty((2, p), dtype=np.int64), np.empty(n), W_first, values,
                             g_l1, g_l2, epochs, gaps, status, n_engine, residuals, deferred)
     pending = folds[deferred[folds] != 0]
     if pending.size:
         hyper_tol = 1e-10 if engine is None else float(engine.tol)
         gram_cv_deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending,
-                                        g_l1, g_l2, status[done - 1], n_engine, residuals)
+                                        L, Sf, factors, g_l1, g_l2, status[done - 1],
+                                        n_engine, residuals)
     status, gaps = status[:done, folds], gaps[:done, folds]
     if compute_grad and np.any(status == SINGULAR):
         return None

@@ -322,7 +322,7 @@ def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs, parti
 
 @njit(cache=True, **_HELPER)
 def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exact, S, sign,
-                L, b, idx, Sf, q, rhs):
+                L, b, idx, Sf, held, q, rhs):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
     Full sweeps (each followed by the gap) alternate with sweeps over the support, until
@@ -344,9 +344,12 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
     Returns ``(epochs, gap, status, m, rank)``: the support is ``S[:m]`` (signs
     ``sign``) and ``rank`` the number of coordinates kept by the factor of ``G_SS + l2 I``
     that ``L`` holds (:func:`_factor_support`; 0 when it holds none of this support).
-    ``Sf`` is scratch (the support ``L`` was factored for), as are ``b``, ``rhs`` and
-    ``q`` (:math:`G w`). The factorization and the exact solution are called from one
-    place (every call site of a kernel is compiled again).
+    ``L`` holds the factor of ``G_SS + l2 I`` for the support ``Sf[:held[0]]`` and the
+    L2 weight ``held[2]``, ``held[1]`` coordinates kept (``held[0] = -1``: none), kept
+    up to date and read on entry: a factor from an earlier solve of this fold serves
+    again while its support and L2 weight are the same. ``b``, ``rhs`` and ``q``
+    (:math:`G w`) are scratch. The factorization and the exact solution are called
+    from one place (every call site of a kernel is compiled again).
     """
     p = w.shape[0]
     positive = lower == 0.0
@@ -367,8 +370,8 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
     rate = 0.0  # the log of the gap's decrease per epoch (0: unknown)
     last_gap = np.inf
     last_epochs = 0
-    mf = -1
-    rf = 0
+    mf = int(held[0]) if held[2] == l2 else -1  # the support L holds the factor of
+    rf = int(held[1])
     gap = np.inf
     status = NOT_CONVERGED
     full = True
@@ -395,11 +398,11 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
             last_gap = gap
             last_epochs = epochs
         m, key = _support(w, S, sign)
-        held = mf == m  # whether L holds the factor of this support
-        if held:
+        on = mf == m  # whether L holds the factor of this support
+        if on:
             for a in range(m):
                 if Sf[a] != S[a]:
-                    held = False
+                    on = False
                     break
         if done:  # the end: the exact solution on the support, when it is worth it
             polish = 0 < m <= DIRECT_MAX and (exact or m <= EXACT_ALWAYS
@@ -413,13 +416,16 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
                 slow = FACTOR_SWEEPS * ahead * p >= m * m
             polish = slow and 0 < m <= DIRECT_MAX and key == last_key \
                 and key != failed_key and key != exact_key
-        if polish and not held:
+        if polish and not on:
             rf = _factor_support(G, l2, S, m, L)
-            held = rf > 0
-            mf = m if held else -1
+            on = rf > 0
+            mf = m if on else -1
             for a in range(m):
                 Sf[a] = S[a]
-        if polish and held:
+            held[0] = mf
+            held[1] = rf
+            held[2] = l2
+        if polish and on:
             moved = _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, rf, b, rhs,
                                       not done)
             if moved != 1:
@@ -436,7 +442,7 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
         elif polish:
             failed_key = key
         if done:
-            return epochs, gap, status, m, rf if held else 0
+            return epochs, gap, status, m, rf if on else 0
         last_key = key
         if full:
             m_sweep = 0
@@ -482,9 +488,9 @@ def _past_minimum(path, n, near, patience):
 
 @njit(cache=True, error_model="numpy")
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
-                     max_rounds, max_epochs, compute_grad, folds, near, patience, L, work,
-                     iwork, path, W_first, values, g_l1, g_l2, epochs, gaps, status,
-                     n_iter_engine, residuals, deferred):
+                     max_rounds, max_epochs, compute_grad, folds, near, patience, L, Sf,
+                     factors, work, iwork, path, W_first, values, g_l1, g_l2, epochs, gaps,
+                     status, n_iter_engine, residuals, deferred):
     """Every fold of ``folds`` at each point of a path of weights, in turn: solve (warm
     started from the previous point's solutions), held-out loss and (``compute_grad``)
     hypergradient; the path is left once it is past its minimum (:func:`_past_minimum`,
@@ -528,11 +534,17 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
         The folds evaluated.
     near, patience : int
         The stopping rule of the path (see :func:`_past_minimum`).
-    L : ndarray of shape (min(p, DIRECT_MAX), min(p, DIRECT_MAX))
-        Scratch: a support's factor.
+    L : ndarray of shape (K, min(p, DIRECT_MAX), min(p, DIRECT_MAX))
+        Every fold's factor of a support (see :func:`_solve_fold`), kept from point to
+        point and read by :func:`gram_cv_deferred_hypergradients`.
+    Sf : ndarray of int64 of shape (K, p)
+        The supports of the factors ``L``.
+    factors : ndarray of shape (K, 3)
+        Of each fold's factor: its support's size (-1: no factor), the coordinates it
+        kept and its L2 weight.
     work : ndarray of shape (5, p)
         Scratch (float64).
-    iwork : ndarray of shape (3, p)
+    iwork : ndarray of shape (2, p)
         Scratch (int64).
     path : ndarray of shape (n_points,)
         Scratch: the mean held-out loss of every point.
@@ -563,7 +575,6 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     rhs = work[4]
     S = iwork[0]
     idx = iwork[1]
-    Sf = iwork[2]
     n_folds = folds.shape[0]
     n_points = L1.shape[0]
     for pt in range(n_points):
@@ -578,7 +589,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             # gradients then of the exact solution
             ep, gap, st, m, rank = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
                                                max_rounds, max_epochs, compute_grad, S,
-                                               sign, L, b, idx, Sf, q, rhs)
+                                               sign, L[k], b, idx, Sf[k], factors[k],
+                                               q, rhs)
             epochs[pt, k] = ep
             gaps[pt, k] = gap
             status[pt, k] = st
@@ -627,7 +639,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             u = b
             for a in range(m):
                 u[a] = gS[a]
-            _basic_solve(L, u, m)
+            _basic_solve(L[k], u, m)
             n_iter_engine[k] = 1
             # the residual of the direct solve
             num = 0.0
@@ -741,14 +753,15 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
 
 
 @njit(cache=True, error_model="numpy")
-def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, status,
-                                    n_iter_engine, residuals):
+def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, g_l1, g_l2,
+                                    status, n_iter_engine, residuals):
     r"""The hypergradients :func:`gram_cv_evaluate` left to this kernel (``deferred``).
 
     For every fold ``k`` of ``folds``, with :math:`S` and the signs the support of the
     solution ``W[k]``, :math:`g_S` read from ``g_l1[k, S]`` and :math:`A = G_{SS} +
     l2\,I`: on a support of at most :data:`DIRECT_MAX` coefficients, the least-norm
-    solution of :math:`A u = g_S` (the factor of :func:`_factor_support`, then
+    solution of :math:`A u = g_S` (the factor of :func:`_factor_support`, read from
+    ``L[k]`` when :func:`gram_cv_evaluate` left it there (``Sf``, ``factors``), then
     :func:`_least_norm`; see the module docstring); on larger supports, or when that
     fails, conjugate gradients from 0 to the relative residual ``hyper_tol`` (at most
     :math:`10 |S|` iterations). Then ``g_l1[k]``, ``g_l2[k]`` as in
@@ -765,7 +778,6 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, stat
     t = np.empty(p)
     proj = np.empty(p)
     D = p if p < DIRECT_MAX else DIRECT_MAX
-    L = np.empty((D, D))
     N = np.empty((D, D))
     C = np.empty((D, D))
     floor = hyper_tol if hyper_tol > 1e-12 else 1e-12
@@ -778,12 +790,19 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, stat
             gS[a] = g_l1[k, S[a]]
         direct = False
         if m <= DIRECT_MAX:
-            rank = _factor_support(Gk, l2, S, m, L)
+            Lk = L[k]
+            on = factors[k, 0] == m and factors[k, 2] == l2
+            if on:
+                for a in range(m):
+                    if Sf[k, a] != S[a]:
+                        on = False
+                        break
+            rank = int(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
             if rank > 0:
                 for a in range(m):
                     u[a] = gS[a]
-                _basic_solve(L, u, m)
-                direct = rank == m or _least_norm(Gk, l2, S, m, L, N, C, t, proj, u)
+                _basic_solve(Lk, u, m)
+                direct = rank == m or _least_norm(Gk, l2, S, m, Lk, N, C, t, proj, u)
         if direct:
             n_iter_engine[k] = 1
             num = 0.0
