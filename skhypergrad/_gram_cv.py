@@ -404,16 +404,20 @@ def evaluate_gram_path(data, penalty, lams, warm, solver, folds, near, patience)
                     _states(data, run.W_first, folds), _states(data, run.W, folds))
 
 
-def gram_fit(model, X, y_enc, lam, solver, data=None):
+def gram_fit(model, X, y_enc, lam, solver, data=None, starts=None):
     """``[coef, intercept]`` of ``model`` trained on all of ``X`` (dense or sparse) and the
-    encoded ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate
-    descent on the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
-    :func:`gram_path_applies` for when it applies). ``data``: the :class:`GramFolds` of
-    all of ``X`` when already formed (a criterion's :attr:`GramFolds.whole`), else
-    formed here."""
+    encoded ``y_enc`` at ``lam`` by the compiled coordinate descent on the Gram matrix of
+    ``X`` to ``solver``'s ``tol`` (a final refit; see :func:`gram_path_applies` for when
+    it applies), from the mean coefficients of the model states ``starts`` (``[coef,
+    intercept]``, e.g. the folds' solutions of a search near ``lam``; None or empty:
+    from zero coefficients). ``data``: the :class:`GramFolds` of all of ``X`` when
+    already formed (a criterion's :attr:`GramFolds.whole`), else formed here."""
     if data is None:
         X = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
-    (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [None], solver, None, False,
+    p = data.c.shape[1]
+    coefs = [_expand(w)[:p] for w in (starts or ()) if w is not None]
+    warm = np.mean(coefs, axis=0) if coefs else None
+    (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [warm], solver, None, False,
                                  [0])
     return out.w
