@@ -35,8 +35,10 @@ peers' (for ``LassoHyperGrad``: over ``LassoCV``'s). Targets (issue "fast where 
 least 3x on every row; ``CV/best`` at most 1.002 on every row.
 
 Run ``python benchmarks/bench_tables.py`` (``--quick``: the small rows; ``--only
-NAME ...``: tables whose name contains one of these). The cold start (import and first
-fit with an empty numba cache) is measured by ``benchmarks/bench_cold_start.py``.
+NAME ...``: tables whose name contains one of these; ``--methods NAME ...``: these
+methods and their matching ``*CV`` estimators only, e.g. ``--methods
+LassoHyperGrad``). The cold start (import and first fit with an empty numba cache) is
+measured by ``benchmarks/bench_cold_start.py``.
 """
 
 import argparse
@@ -181,18 +183,28 @@ MULTINOMIAL = {"LogisticRegressionHyperGrad": (logistic_hypergrad, "LogisticRegr
 
 
 # -- the table --------------------------------------------------------------------------
+def chosen(methods, names):
+    """The entries of ``methods`` named in ``names`` and their matching ``*CV`` estimators
+    (all of them when ``names`` is None)."""
+    if names is None:
+        return methods
+    keep = {n for n in names if n in methods}
+    keep |= {methods[n][1] for n in keep if methods[n][1] is not None}
+    return {n: m for n, m in methods.items() if n in keep}
+
+
 def run_table(methods, X, y, cv, referee):
     rows = {}
     for name, (fit, _) in methods.items():
         if name.startswith("GridSearchCV") and X.shape[0] * X.shape[1] > GRID_CELLS \
-                and methods is REGRESSION:
+                and name in REGRESSION:
             continue
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", FutureWarning)
             seconds, choice = timed(lambda: fit(X, y, cv))
             rows[name] = {"time": seconds, "cv": referee(choice)}
-    peers = [r["cv"] for name, r in rows.items() if methods[name][1] is None]
+    peers = [r["cv"] for name, r in rows.items() if methods[name][1] is None] or [np.nan]
     for name, r in rows.items():
         match = methods[name][1]
         r["speedup"] = rows[match]["time"] / r["time"] if match else np.nan
@@ -237,7 +249,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small rows")
     parser.add_argument("--only", nargs="*", help="tables whose name contains these")
+    parser.add_argument("--methods", nargs="*", help="these methods (and their *CV) only")
     args = parser.parse_args()
+    regression, classification, multinomial = (
+        chosen(methods, args.methods) for methods in (REGRESSION, CLASSIFICATION, MULTINOMIAL))
     print(f"{'':<32}{'cpu s':>8}{'speedup':>10}{'CV/best':>10}{'CV loss':>13}")
     results = {}
     with threadpool_limits(1):
@@ -247,27 +262,27 @@ def main():
             if args.only and not any(s in name for s in args.only):
                 continue
             folds = list(cv.split(X))
-            results[name] = run_table(REGRESSION, X, y, cv,
+            results[name] = run_table(regression, X, y, cv,
                                       lambda spec: cv_loss(spec, X, y, folds))
             print_table(name, results[name])
         name = "breast cancer 569x30 (log-loss)"
-        if not args.only or any(s in name for s in args.only):
+        if classification and (not args.only or any(s in name for s in args.only)):
             X, y = load_breast_cancer(return_X_y=True)
             X = StandardScaler().fit_transform(X)
             scv = StratifiedKFold(5, shuffle=True, random_state=SEED)
             folds = list(scv.split(X, y))
-            results[name] = run_table(CLASSIFICATION, X, y, scv,
+            results[name] = run_table(classification, X, y, scv,
                                       lambda choice: logistic_cv_loss(choice, X, y, folds))
             print_table(name, results[name])
         name = "digits 1797x64, 10 classes (log-loss)"
-        if not args.only or any(s in name for s in args.only):
+        if multinomial and (not args.only or any(s in name for s in args.only)):
             X, y = load_digits(return_X_y=True)
             X = X / 16.0
             scv = StratifiedKFold(5, shuffle=True, random_state=SEED)
             folds = list(scv.split(X, y))
             # saga at 1e-8 takes minutes per fold on digits
             results[name] = run_table(
-                MULTINOMIAL, X, y, scv,
+                multinomial, X, y, scv,
                 lambda choice: logistic_cv_loss(choice, X, y, folds, tol=1e-6))
             print_table(name, results[name])
     print_summary(results)

@@ -208,7 +208,8 @@ class BaseHyperGrad(BaseEstimator):
             lam = np.clip(result.lam, lo, hi)  # exp(log(bound)) may round past a bound
             # refit on all the data at the chosen hyperparameters
             gram = None if result.criterion is None else result.criterion.whole_gram(X, y)
-            full_map, w = self._refit(model, X, y, lam, sw, gram)
+            starts = None if result.state is None else [st.w for st in result.state]
+            full_map, w = self._refit(model, X, y, lam, sw, gram, starts)
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)
@@ -252,11 +253,12 @@ class BaseHyperGrad(BaseEstimator):
         """Paths of ``lam`` of the starting scan (when ``_initial_lam`` gives None)."""
         return scales.scan(self._search_defaults)
 
-    def _refit(self, model, X, y, lam, sample_weight=None, gram=None):
+    def _refit(self, model, X, y, lam, sample_weight=None, gram=None, starts=None):
         """``(pgmap, w)``: the model refit on all the data at ``lam`` by
         :func:`refit_solver` at ``_refit_tol`` (for a small least-squares model, by
         the compiled coordinate descent of :func:`~skhypergrad._gram_cv.gram_fit` to the
-        same relative gap), from the intercept-only model (exact, all
+        same relative gap, from the mean coefficients of the search's last solutions
+        ``starts``), else from the intercept-only model (exact, all
         zeros, when ``lam >= lam_max``); a dense ``X`` centred in a copy (the
         criterion's folds read ``X``; not for the compiled solve, which reads its Gram
         matrix); its datafit weighted by ``sample_weight`` (the
@@ -270,7 +272,7 @@ class BaseHyperGrad(BaseEstimator):
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, plain)
         if sample_weight is None and gram_path_applies(model, X, solver, None, 1, "squared"):
             # small least squares: the compiled solve of the searches, to the same tol
-            return plain, gram_fit(model, X, y_enc, lam, solver, gram)
+            return plain, gram_fit(model, X, y_enc, lam, solver, gram, starts)
         full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
         return full_map, solver.solve(full_map, lam, null_model(full_map)).w
 

@@ -181,7 +181,8 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     yc = y - y0
     tests = [test for _, test in splits]
     order = np.concatenate(tests)
-    X_rows = X[order]
+    # gathering the rows of a Fortran-ordered X: faster through a C-ordered copy
+    X_rows = X[order] if sparse else np.ascontiguousarray(X)[order]
     X_test = np.ascontiguousarray(X_rows.toarray()) if sparse else X_rows
     X_test -= mu0
     y_test = yc[order]
@@ -209,8 +210,8 @@ def cv_gram_folds(X, y, splits, fit_intercept):
             Xc = X - mu0
             G_all = Xc.T @ Xc
         # X_c^T 1 = 0 and 1^T y_c = 0 (up to rounding, summed as the blocks are)
-        colsum = sum(XT.sum(axis=0) for XT, r in zip(blocks, rest) if r) \
-            if partition else \
+        block_sums = [XT.sum(axis=0) if r else None for XT, r in zip(blocks, rest)]
+        colsum = sum(s for s in block_sums if s is not None) if partition else \
             (np.asarray(X.sum(axis=0)).ravel() - n * mu0 if sparse else (X - mu0).sum(axis=0))
         totals = (G_all, colsum, np.asarray(X.T @ yc).ravel(), float(yc.sum()),
                   float(yc @ yc))
@@ -226,7 +227,7 @@ def cv_gram_folds(X, y, splits, fit_intercept):
             G[k], c[k], gamma[k], m, my = _fold_gram(rows, yc[train], fit_intercept, mu0)
         else:
             XT, yT = blocks[k], y_test[starts[k]:starts[k + 1]]
-            m = (totals[1] - XT.sum(axis=0)) / n_k
+            m = (totals[1] - block_sums[k]) / n_k
             my = (totals[3] - yT.sum()) / n_k
             if not fit_intercept:
                 m, my = np.zeros(p), 0.0
@@ -310,20 +311,24 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     n_engine, deferred = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
     folds = np.asarray(folds, dtype=np.int64)
     side = min(p, DIRECT_MAX)
+    L, Sf = np.empty((K, side, side)), np.empty((K, p), dtype=np.int64)
+    factors = np.zeros((K, 3))
+    factors[:, 0] = -1.0  # no factor yet
     max_rounds, max_epochs = solver.gram_budget()
     # the types of every argument are fixed here (one compiled signature for all calls)
     done = gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test,
                             data.starts, data.mu, data.ybar, W, L1, L2,
                             float(penalty.lower), float(solver.tol), int(max_rounds),
                             int(max_epochs), bool(compute_grad), folds, int(near),
-                            int(patience), np.empty((side, side)), np.empty((5, p)),
-                            np.empty((3, p), dtype=np.int64), np.empty(n), W_first, values,
+                            int(patience), L, Sf, factors, np.empty((5, p)),
+                            np.empty((2, p), dtype=np.int64), np.empty(n), W_first, values,
                             g_l1, g_l2, epochs, gaps, status, n_engine, residuals, deferred)
     pending = folds[deferred[folds] != 0]
     if pending.size:
         hyper_tol = 1e-10 if engine is None else float(engine.tol)
         gram_cv_deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending,
-                                        g_l1, g_l2, status[done - 1], n_engine, residuals)
+                                        L, Sf, factors, g_l1, g_l2, status[done - 1],
+                                        n_engine, residuals)
     status, gaps = status[:done, folds], gaps[:done, folds]
     if compute_grad and np.any(status == SINGULAR):
         return None
@@ -399,16 +404,20 @@ def evaluate_gram_path(data, penalty, lams, warm, solver, folds, near, patience)
                     _states(data, run.W_first, folds), _states(data, run.W, folds))
 
 
-def gram_fit(model, X, y_enc, lam, solver, data=None):
+def gram_fit(model, X, y_enc, lam, solver, data=None, starts=None):
     """``[coef, intercept]`` of ``model`` trained on all of ``X`` (dense or sparse) and the
-    encoded ``y_enc`` at ``lam``, from zero coefficients, by the compiled coordinate
-    descent on the Gram matrix of ``X`` to ``solver``'s ``tol`` (a final refit; see
-    :func:`gram_path_applies` for when it applies). ``data``: the :class:`GramFolds` of
-    all of ``X`` when already formed (a criterion's :attr:`GramFolds.whole`), else
-    formed here."""
+    encoded ``y_enc`` at ``lam`` by the compiled coordinate descent on the Gram matrix of
+    ``X`` to ``solver``'s ``tol`` (a final refit; see :func:`gram_path_applies` for when
+    it applies), from the mean coefficients of the model states ``starts`` (``[coef,
+    intercept]``, e.g. the folds' solutions of a search near ``lam``; None or empty:
+    from zero coefficients). ``data``: the :class:`GramFolds` of all of ``X`` when
+    already formed (a criterion's :attr:`GramFolds.whole`), else formed here."""
     if data is None:
         X = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
-    (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [None], solver, None, False,
+    p = data.c.shape[1]
+    coefs = [_expand(w)[:p] for w in (starts or ()) if w is not None]
+    warm = np.mean(coefs, axis=0) if coefs else None
+    (out,) = evaluate_gram_folds(data, model.get_penalty(), lam, [warm], solver, None, False,
                                  [0])
     return out.w

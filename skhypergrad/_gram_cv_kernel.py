@@ -11,10 +11,11 @@ For every fold ``k`` (training rows centred by their means :math:`\mu_k`, target
 
 (the centred intercept is 0 at the optimum) by cyclic coordinate descent from the warm
 start, keeping :math:`q = G w`, with sweeps over the nonzero coefficients between full
-sweeps and, when that is slow (after :data:`POLISH_AFTER` epochs) and the support and
-signs are stable, the exact solution on the support
-(:math:`(G_{SS} + l2\,I) w_S = c_S - l1_S \odot \mathrm{sign}(w_S)`, kept when its
-signs agree), until the relative duality gap (the gap over :math:`\gamma / 2`, as
+sweeps and, when the support and signs are stable and the epochs still needed (as the
+gap's rate predicts them) cost more than a factorization, the exact solution on the
+support (:math:`(G_{SS} + l2\,I) w_S = c_S - l1_S \odot \mathrm{sign}(w_S)`, kept
+when its signs agree, else a step towards it up to the first sign change), until the
+relative duality gap (the gap over :math:`\gamma / 2`, as
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
 :math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
 It does so at every point of a path of weights in turn, each warm-started from the
@@ -74,9 +75,15 @@ STALL_CHECKS = 20
 
 #: helpers called from compiled code only: no Python or C wrapper compiled for them
 _HELPER = {"error_model": "numpy", "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
-#: epochs after which the exact solution on a stable support is tried (a factorization,
-#: :math:`O(|S|^3)`: for the slowly converging solves only)
+#: epochs after which the exact solution on a stable support is tried whatever the
+#: gap's rate predicts
 POLISH_AFTER = 30
+#: epochs before which the exact solution is not tried (the gap's rate is not known)
+EARLY_POLISH = 3
+#: a factorization of ``m`` coordinates costs about as much as ``m^2 / (FACTOR_SWEEPS p)``
+#: epochs that move ``m`` coordinates (``m^3 / 3`` vectorized multiply-adds against ``m p``
+#: per epoch: measured about 8 times faster per multiply-add)
+FACTOR_SWEEPS = 8
 #: supports at most this large always end on the exact solution (its factorization
 #: costs microseconds)
 EXACT_ALWAYS = 64
@@ -257,17 +264,23 @@ def _support(w, S, sign):
 
 
 @njit(cache=True, **_HELPER)
-def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs):
-    r"""Replace ``w`` by the exact solution on its support ``S`` with signs ``sign``,
-    :math:`A^{-1}(c_S - l1_S \odot \mathrm{sign})`, :math:`A = G_{SS} + l2\,I`
+def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs, partial):
+    r"""Move ``w`` to the exact solution on its support ``S`` with signs ``sign``,
+    :math:`b = A^{-1}(c_S - l1_S \odot \mathrm{sign})`, :math:`A = G_{SS} + l2\,I`
     (factored in ``L`` by :func:`_factor_support`, ``r`` coordinates kept), when that
-    solution has the same signs (and respects ``lower``); returns whether it did. On a
-    singular ``A`` (``r < m``: collinear columns on the support, e.g. one-hot blocks with
-    every level and an intercept) the solutions form an affine set: the one taken is
-    :math:`w_S + x`, :math:`x` the basic solution of :math:`A x = b - A w_S` (``w``
-    unchanged on the dropped coordinates), kept when it solves the system (relative
-    residual at most ``1e-9``) with the same signs (``q = G w``, so that :math:`A w_S =
-    q_S + l2\,w_S`; ``b`` and ``rhs`` are scratch)."""
+    solution has the same signs (and respects ``lower``): returns 1. Otherwise, with
+    ``partial``, move ``w_S`` towards :math:`b` up to the first coordinate that reaches 0
+    (``lower`` is 0 or ``-inf``), set to 0 exactly: on that segment the objective is the quadratic
+    :math:`\frac12 v^T A v - (c_S - l1_S \odot \mathrm{sign})^T v` that :math:`b`
+    minimizes, so it decreases, and a coordinate leaves the support; returns 2. Returns
+    0 when ``w`` is left as it is.
+
+    On a singular ``A`` (``r < m``: collinear columns on the support, e.g. one-hot blocks
+    with every level and an intercept) the solutions form an affine set: the one taken
+    is :math:`w_S + x`, :math:`x` the basic solution of :math:`A x = b - A w_S` (``w``
+    unchanged on the dropped coordinates), used only when it solves the system
+    (relative residual at most ``1e-9``; ``q = G w``, so that :math:`A w_S = q_S +
+    l2\,w_S`; ``b`` and ``rhs`` are scratch)."""
     for a in range(m):
         rhs[a] = c[S[a]] - l1[S[a]] * sign[a]
         b[a] = rhs[a]
@@ -287,36 +300,56 @@ def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs):
             num += s * s
             den += rhs[a] * rhs[a]
         if not num <= 1e-18 * den:
-            return False
+            return 0
+    step = 1.0
+    first = -1
     for a in range(m):
-        if b[a] * sign[a] <= 0.0 or b[a] < lower:
-            return False
+        if b[a] * sign[a] <= 0.0 or b[a] < lower:  # (lower is 0 or -inf)
+            t = w[S[a]] / (w[S[a]] - b[a])
+            if first < 0 or t < step:
+                step = t
+                first = a
+    if first >= 0 and not partial:
+        return 0
     for a in range(m):
-        w[S[a]] = b[a]
-    return True
+        j = S[a]
+        w[j] += step * (b[a] - w[j]) if first >= 0 else b[a] - w[j]
+    if first < 0:
+        return 1
+    w[S[first]] = 0.0
+    return 2
 
 
 @njit(cache=True, **_HELPER)
 def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exact, S, sign,
-                L, b, idx, Sf, q, rhs):
+                L, b, idx, Sf, held, q, rhs):
     """Coordinate descent on one fold (``w`` in place, see the module docstring).
 
-    Full sweeps (each followed by the gap, and by the exact solution on the support
-    when it is stable) alternate with sweeps over the support, until one of those is
-    below 0.3 times the last full sweep's violation (at most :data:`INNER_SWEEPS`).
+    Full sweeps (each followed by the gap) alternate with sweeps over the support, until
+    one of those is below 0.3 times the last full sweep's violation (at most
+    :data:`INNER_SWEEPS`). After any sweep from the :data:`EARLY_POLISH`-th on, when the
+    support and signs are those of the sweep before, the exact solution on the support
+    is tried (once per support) if the epochs still needed to reach ``tol`` at the rate
+    the gap fell between the last two full sweeps cost more than its factorization
+    (about :math:`m^2 / (8 p)` epochs, :data:`FACTOR_SWEEPS`), or after
+    :data:`POLISH_AFTER` epochs; when its signs differ, the coefficients move towards
+    it up to the first that reaches 0 (a lower objective, a smaller support).
     The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
     rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
     It ends on the exact solution on the support when that has the same signs, if
     ``exact`` (the factorization is the hypergradient's) or that costs no more than the
-    epochs spent (:math:`m^3 / 3` against about ``epochs * p * m``) or the support has
-    at most :data:`EXACT_ALWAYS` coefficients.
+    epochs spent (``m^2 <= 8 epochs p``) or the support has at most
+    :data:`EXACT_ALWAYS` coefficients.
 
     Returns ``(epochs, gap, status, m, rank)``: the support is ``S[:m]`` (signs
     ``sign``) and ``rank`` the number of coordinates kept by the factor of ``G_SS + l2 I``
     that ``L`` holds (:func:`_factor_support`; 0 when it holds none of this support).
-    ``Sf`` is scratch (the support ``L`` was factored for), as are ``b``, ``rhs`` and
-    ``q`` (:math:`G w`). The factorization and the exact solution are called from one
-    place (every call site of a kernel is compiled again).
+    ``L`` holds the factor of ``G_SS + l2 I`` for the support ``Sf[:held[0]]`` and the
+    L2 weight ``held[2]``, ``held[1]`` coordinates kept (``held[0] = -1``: none), kept
+    up to date and read on entry: a factor from an earlier solve of this fold serves
+    again while its support and L2 weight are the same. ``b``, ``rhs`` and ``q``
+    (:math:`G w`) are scratch. The factorization and the exact solution are called
+    from one place (every call site of a kernel is compiled again).
     """
     p = w.shape[0]
     positive = lower == 0.0
@@ -333,8 +366,12 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
     stalled = 0
     last_key = -1
     failed_key = -1
-    mf = -1
-    rf = 0
+    exact_key = -1
+    rate = 0.0  # the log of the gap's decrease per epoch (0: unknown)
+    last_gap = np.inf
+    last_epochs = 0
+    mf = int(held[0]) if held[2] == l2 else -1  # the support L holds the factor of
+    rf = int(held[1])
     gap = np.inf
     status = NOT_CONVERGED
     full = True
@@ -345,6 +382,7 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
     while True:
         v = _sweep(G, c, w, q, l1, l2, lower, idx, m_sweep)
         epochs += 1
+        done = False
         if full:
             rounds += 1
             gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
@@ -356,42 +394,57 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
             done = status == OK or v == 0.0 or epochs >= max_epochs \
                 or rounds > max_rounds or stalled >= STALL_CHECKS
             violation = v
-            m, key = _support(w, S, sign)
-            held = mf == m  # whether L holds the factor of this support
-            if held:
-                for a in range(m):
-                    if Sf[a] != S[a]:
-                        held = False
-                        break
-            if done:  # the end: the exact solution on the support, when it is worth it
-                polish = 0 < m <= DIRECT_MAX and (exact or m <= EXACT_ALWAYS
-                                                  or m * m <= 3 * epochs * p)
-            else:  # a slow solve on a stable support: its exact solution
-                polish = epochs >= POLISH_AFTER and 0 < m <= DIRECT_MAX \
-                    and key != failed_key and key == last_key
-            if polish and not held:
-                rf = _factor_support(G, l2, S, m, L)
-                held = rf > 0
-                mf = m if held else -1
-                for a in range(m):
-                    Sf[a] = S[a]
-            if polish and held:
-                moved = _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, rf, b,
-                                          rhs)
-                if not moved:
-                    failed_key = key
-                elif not done:  # q = G w recomputed
-                    for i in range(p):
-                        q[i] = 0.0
-                    for a in range(m):
-                        row = G[S[a]]
-                        for i in range(p):
-                            q[i] += row[i] * w[S[a]]
-            elif polish:
+            rate = np.log(gap / last_gap) / (epochs - last_epochs) if gap < last_gap else 0.0
+            last_gap = gap
+            last_epochs = epochs
+        m, key = _support(w, S, sign)
+        on = mf == m  # whether L holds the factor of this support
+        if on:
+            for a in range(m):
+                if Sf[a] != S[a]:
+                    on = False
+                    break
+        if done:  # the end: the exact solution on the support, when it is worth it
+            polish = 0 < m <= DIRECT_MAX and (exact or m <= EXACT_ALWAYS
+                                              or m * m <= FACTOR_SWEEPS * epochs * p)
+        else:
+            # a support stable over two sweeps: its exact solution, once the epochs the
+            # gap's rate predicts (or POLISH_AFTER epochs) cost more than its factor
+            slow = epochs >= POLISH_AFTER
+            if not slow and epochs >= EARLY_POLISH and rate < 0.0:
+                ahead = np.log(tol / last_gap) / rate - (epochs - last_epochs)
+                slow = FACTOR_SWEEPS * ahead * p >= m * m
+            polish = slow and 0 < m <= DIRECT_MAX and key == last_key \
+                and key != failed_key and key != exact_key
+        if polish and not on:
+            rf = _factor_support(G, l2, S, m, L)
+            on = rf > 0
+            mf = m if on else -1
+            for a in range(m):
+                Sf[a] = S[a]
+            held[0] = mf
+            held[1] = rf
+            held[2] = l2
+        if polish and on:
+            moved = _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, rf, b, rhs,
+                                      not done)
+            if moved != 1:
                 failed_key = key
-            if done:
-                return epochs, gap, status, m, rf if held else 0
-            last_key = key
+            else:
+                exact_key = key
+            if moved and not done:  # q = G w recomputed
+                for i in range(p):
+                    q[i] = 0.0
+                for a in range(m):
+                    row = G[S[a]]
+                    for i in range(p):
+                        q[i] += row[i] * w[S[a]]
+        elif polish:
+            failed_key = key
+        if done:
+            return epochs, gap, status, m, rf if on else 0
+        last_key = key
+        if full:
             m_sweep = 0
             for j in range(p):
                 if w[j] != 0.0:
@@ -435,9 +488,9 @@ def _past_minimum(path, n, near, patience):
 
 @njit(cache=True, error_model="numpy")
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
-                     max_rounds, max_epochs, compute_grad, folds, near, patience, L, work,
-                     iwork, path, W_first, values, g_l1, g_l2, epochs, gaps, status,
-                     n_iter_engine, residuals, deferred):
+                     max_rounds, max_epochs, compute_grad, folds, near, patience, L, Sf,
+                     factors, work, iwork, path, W_first, values, g_l1, g_l2, epochs, gaps,
+                     status, n_iter_engine, residuals, deferred):
     """Every fold of ``folds`` at each point of a path of weights, in turn: solve (warm
     started from the previous point's solutions), held-out loss and (``compute_grad``)
     hypergradient; the path is left once it is past its minimum (:func:`_past_minimum`,
@@ -481,11 +534,17 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
         The folds evaluated.
     near, patience : int
         The stopping rule of the path (see :func:`_past_minimum`).
-    L : ndarray of shape (min(p, DIRECT_MAX), min(p, DIRECT_MAX))
-        Scratch: a support's factor.
+    L : ndarray of shape (K, min(p, DIRECT_MAX), min(p, DIRECT_MAX))
+        Every fold's factor of a support (see :func:`_solve_fold`), kept from point to
+        point and read by :func:`gram_cv_deferred_hypergradients`.
+    Sf : ndarray of int64 of shape (K, p)
+        The supports of the factors ``L``.
+    factors : ndarray of shape (K, 3)
+        Of each fold's factor: its support's size (-1: no factor), the coordinates it
+        kept and its L2 weight.
     work : ndarray of shape (5, p)
         Scratch (float64).
-    iwork : ndarray of shape (3, p)
+    iwork : ndarray of shape (2, p)
         Scratch (int64).
     path : ndarray of shape (n_points,)
         Scratch: the mean held-out loss of every point.
@@ -516,7 +575,6 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     rhs = work[4]
     S = iwork[0]
     idx = iwork[1]
-    Sf = iwork[2]
     n_folds = folds.shape[0]
     n_points = L1.shape[0]
     for pt in range(n_points):
@@ -531,7 +589,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             # gradients then of the exact solution
             ep, gap, st, m, rank = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
                                                max_rounds, max_epochs, compute_grad, S,
-                                               sign, L, b, idx, Sf, q, rhs)
+                                               sign, L[k], b, idx, Sf[k], factors[k],
+                                               q, rhs)
             epochs[pt, k] = ep
             gaps[pt, k] = gap
             status[pt, k] = st
@@ -580,7 +639,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             u = b
             for a in range(m):
                 u[a] = gS[a]
-            _basic_solve(L, u, m)
+            _basic_solve(L[k], u, m)
             n_iter_engine[k] = 1
             # the residual of the direct solve
             num = 0.0
@@ -694,14 +753,15 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
 
 
 @njit(cache=True, error_model="numpy")
-def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, status,
-                                    n_iter_engine, residuals):
+def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, g_l1, g_l2,
+                                    status, n_iter_engine, residuals):
     r"""The hypergradients :func:`gram_cv_evaluate` left to this kernel (``deferred``).
 
     For every fold ``k`` of ``folds``, with :math:`S` and the signs the support of the
     solution ``W[k]``, :math:`g_S` read from ``g_l1[k, S]`` and :math:`A = G_{SS} +
     l2\,I`: on a support of at most :data:`DIRECT_MAX` coefficients, the least-norm
-    solution of :math:`A u = g_S` (the factor of :func:`_factor_support`, then
+    solution of :math:`A u = g_S` (the factor of :func:`_factor_support`, read from
+    ``L[k]`` when :func:`gram_cv_evaluate` left it there (``Sf``, ``factors``), then
     :func:`_least_norm`; see the module docstring); on larger supports, or when that
     fails, conjugate gradients from 0 to the relative residual ``hyper_tol`` (at most
     :math:`10 |S|` iterations). Then ``g_l1[k]``, ``g_l2[k]`` as in
@@ -718,7 +778,6 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, stat
     t = np.empty(p)
     proj = np.empty(p)
     D = p if p < DIRECT_MAX else DIRECT_MAX
-    L = np.empty((D, D))
     N = np.empty((D, D))
     C = np.empty((D, D))
     floor = hyper_tol if hyper_tol > 1e-12 else 1e-12
@@ -731,12 +790,19 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, g_l1, g_l2, stat
             gS[a] = g_l1[k, S[a]]
         direct = False
         if m <= DIRECT_MAX:
-            rank = _factor_support(Gk, l2, S, m, L)
+            Lk = L[k]
+            on = factors[k, 0] == m and factors[k, 2] == l2
+            if on:
+                for a in range(m):
+                    if Sf[k, a] != S[a]:
+                        on = False
+                        break
+            rank = int(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
             if rank > 0:
                 for a in range(m):
                     u[a] = gS[a]
-                _basic_solve(L, u, m)
-                direct = rank == m or _least_norm(Gk, l2, S, m, L, N, C, t, proj, u)
+                _basic_solve(Lk, u, m)
+                direct = rank == m or _least_norm(Gk, l2, S, m, Lk, N, C, t, proj, u)
         if direct:
             n_iter_engine[k] = 1
             num = 0.0

@@ -31,7 +31,8 @@ import scipy.sparse as sp
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "search_scales", "LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE", "GLM"]
+           "search_scales", "LEAST_SQUARES", "L1_LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE",
+           "GLM"]
 
 
 class SearchDefaults(NamedTuple):
@@ -66,6 +67,11 @@ class SearchDefaults(NamedTuple):
 #: least squares: paths down to 1e-4 lam1_max
 LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 13) / 3.0),
                                (1e-6, 1e-2, 1e-1, 1.0, 10.0, 1e2))
+#: the Lasso and the elastic net: as least squares, their first path left after two of
+#: its points (two thirds of a decade) above its minimum: past it, the held-out loss of an
+#: L1 least-squares path rises steadily as the weight falls, and these points, the least
+#: regularized, are the slowest to solve
+L1_LEAST_SQUARES = LEAST_SQUARES._replace(scan_patience=2.0 / 3.0)
 #: log-losses: ``C`` from ``C_min`` to ``1e4 C_min``; the log-loss keeps decreasing towards
 #: separation, so the scan stops at 1e-3 lam1_max; below 1e-4 kappa an L2 term changes
 #: little but the conditioning of nearly separable problems

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from numba import njit
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
@@ -15,6 +16,7 @@ from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 import skhypergrad.criteria as criteria
 from skhypergrad._gram_cv import gram_path_applies, heldout_gram_folds
+from skhypergrad._gram_cv_kernel import _exact_on_support, _factor_support
 from skhypergrad.criteria import CrossVal, HeldOut
 from skhypergrad.hypergrad import get_engine
 from skhypergrad.models import InnerModel
@@ -299,3 +301,51 @@ def test_the_refit_reads_the_sums_of_all_the_rows_from_the_folds(sparse):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.max(np.abs(b)))
     # only for the data the criterion was evaluated on
     assert crit.whole_gram(X.copy(), y) is None and crit.whole_gram(X, y.copy()) is None
+
+
+@njit(cache=True)
+def _step_towards_exact(G, c, w, q, l1, S, sign, L, b, rhs, partial):
+    """:func:`~skhypergrad._gram_cv_kernel._exact_on_support` on the support ``S`` (the
+    Lasso: no L2 weight, no bound), its factor formed first."""
+    m = S.shape[0]
+    rank = _factor_support(G, 0.0, S, m, L)
+    return _exact_on_support(G, c, w, q, l1, 0.0, -np.inf, S, sign, m, L, rank, b, rhs,
+                             partial)
+
+
+def test_a_wrong_sign_pattern_steps_to_its_first_sign_change():
+    """The exact solution on a support whose signs it does not keep: the coefficients move
+    towards it up to the first one that reaches 0 (set to 0 exactly), the others keep
+    their signs and the objective decreases; without ``partial``, nothing moves."""
+    def step(G, c, w, l1, S, sign, partial):
+        m = S.shape[0]
+        return _step_towards_exact(G, c, w, G @ w, l1, S, sign, np.zeros((m, m)),
+                                   np.empty(m), np.empty(m), partial)
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6))
+    X[:, 1] = X[:, 0] + 0.3 * rng.standard_normal(40)  # correlated: signs can flip
+    y = X @ np.array([1.0, -0.2, 0.5, 0.0, 0.0, 0.0]) + 0.1 * rng.standard_normal(40)
+    G, c = X.T @ X / 40, X.T @ y / 40
+    l1 = np.full(6, 0.01)
+    S = np.arange(3, dtype=np.int64)
+    w = np.array([0.5, 0.4, 0.3, 0.0, 0.0, 0.0])  # coefficient 1 of the wrong sign
+    sign = np.sign(w[:3])
+
+    def objective(v):
+        return 0.5 * v @ G @ v - c @ v + l1 @ np.abs(v)
+
+    exact = np.linalg.solve(G[:3, :3], c[:3] - l1[:3] * sign)
+    assert np.any(exact * sign <= 0)
+    kept = w.copy()
+    assert step(G, c, kept, l1, S, sign, False) == 0
+    np.testing.assert_array_equal(kept, w)
+    moved = w.copy()
+    assert step(G, c, moved, l1, S, sign, True) == 2
+    t = np.min([w[a] / (w[a] - exact[a]) for a in range(3) if exact[a] * sign[a] <= 0])
+    expected = w[:3] + t * (exact - w[:3])
+    first = np.argmin(np.abs(expected))
+    expected[first] = 0.0
+    np.testing.assert_allclose(moved[:3], expected, rtol=1e-12, atol=1e-15)
+    assert moved[first] == 0.0 and np.all(moved[:3] * sign >= 0)
+    assert objective(moved) < objective(w)

@@ -204,10 +204,10 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
             names["l1_ratio"] = l1_ratio
         return names
 
-    def _refit(self, model, X, y, lam, sample_weight=None, gram=None):
+    def _refit(self, model, X, y, lam, sample_weight=None, gram=None, starts=None):
         """The joint fit (coefficients and scale) at ``lam``, from the intercept-only
         model at the search's scale (``sample_weight``: None, see :meth:`fit`; ``gram``
-        unused: not least squares)."""
+        and ``starts`` unused: not least squares)."""
         full_map = model.make_map(X, model.encode(y), center=True,
                                   sample_weight=sample_weight)
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, full_map)

@@ -5,6 +5,7 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
+from .._search_space import L1_LEAST_SQUARES
 from ..models import InnerModel
 from ..penalties import enet_lam_from_sklearn, enet_sklearn_from_lam
 from ._common import _RegressorHyperGrad, _doc
@@ -28,10 +29,11 @@ class LassoHyperGrad(_RegressorHyperGrad):
     alpha_init : float, default=None
         Starting ``alpha``. When None, the descent starts from the best of the
         points ``alpha_max * 10^(-k/3)``, ``k = 1..12`` (warm-started solves
-        without gradients, on every fold), ``alpha_max`` being the smallest
-        ``alpha`` for which all coefficients are zero: the CV loss can have several
-        local minima. A start at or above ``alpha_max``, where the loss is flat, is
-        moved to ``alpha_max / 10`` with a warning.
+        without gradients, on every fold; left once two of them are above the
+        smallest before), ``alpha_max`` being the smallest ``alpha`` for which all
+        coefficients are zero: the CV loss can have several local minima. A start
+        at or above ``alpha_max``, where the loss is flat, is moved to
+        ``alpha_max / 10`` with a warning.
     alpha_bounds : (float, float), default=None
         Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
     positive : bool, default=False
@@ -59,6 +61,8 @@ class LassoHyperGrad(_RegressorHyperGrad):
     True
     """
 
+    _search_defaults = L1_LEAST_SQUARES
+
 
 @_doc
 class ElasticNetHyperGrad(_RegressorHyperGrad):
@@ -83,7 +87,7 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         ``kappa`` times 1e-6 (the Lasso end), 1e-2, 0.1, 1, 10 and 100, ``kappa`` the mean
         variance of the columns (the curvature of the datafit). Every point is
         evaluated on every fold, warm-started along its path; the first path is
-        left once its loss has stayed above its minimum for a decade, the next
+        left once its loss has stayed above its minimum for two points, the next
         ones past their minimum and that of the path before, and the next L2
         weights are not scanned once a path finds no new best value and lowers the
         previous path nowhere near its minimum by more than its own minimum rose
@@ -123,6 +127,7 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     """
 
     _penalty = "elasticnet"
+    _search_defaults = L1_LEAST_SQUARES
     _parameter_constraints = {
         **_RegressorHyperGrad._parameter_constraints,
         "l1_ratio_init": [Interval(numbers.Real, 0, 1, closed="neither")],
