@@ -42,7 +42,7 @@ from sklearn.utils import check_array, check_random_state, column_or_1d
 
 from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expand
 from ._design import gram_pays, seed_row_subset_grams
-from ._parallel import dask_client, design_entries, fold_n_jobs
+from ._parallel import dask_client, evaluation_work, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
                        gram_path_applies, heldout_gram_folds)
@@ -633,12 +633,18 @@ class CrossVal(BaseCriterion):
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
         ``joblib.parallel_config`` context. Under a process backend (joblib's
-        default) the folds run serially while the stored entries of ``X`` times the
-        number of folds are below ``10^8`` (e.g. 20,000 x 1,000 dense, 5 folds):
-        below it, sending the data and rebuilding the folds' problems in the workers at
-        every evaluation costs more than the solves. A backend chosen with
-        ``joblib.parallel_config`` (threads, Dask) runs them as asked. A small dense
-        least-squares problem is evaluated in one compiled call in the calling process
+        default) the folds run serially where the workers are not expected to pay
+        (they get the data and rebuild the folds' problems at every evaluation; see
+        :mod:`skhypergrad._parallel`): while the estimated work of an evaluation,
+        ``W = m * sum_k e_k`` (``e_k`` the stored entries of fold ``k``'s training rows
+        of ``X``, ``m`` the datafit's outputs: 1, the classes of a multinomial model,
+        the tasks of a multi-task one), is below ``10^8`` (e.g. 25,000 x 1,000 dense,
+        5 folds, one output); and whatever ``W`` for a least-squares datafit with one
+        output on dense ``X`` of at most 2,048 features, fewer than a fold's training
+        rows, which the calling process solves on the folds' Gram matrices, formed
+        once. A backend chosen with ``joblib.parallel_config`` (threads, Dask) runs
+        them as asked. A small dense least-squares problem is evaluated in one
+        compiled call in the calling process
         whatever ``n_jobs`` (see below).
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
@@ -663,9 +669,10 @@ class CrossVal(BaseCriterion):
     def _repr_params(self):
         return [("cv", repr(self.cv)), ("n_jobs", repr(self.n_jobs)), ("loss", repr(self.loss))]
 
-    def _n_jobs(self, X, splits):
-        """``n_jobs``, or 1 below the work threshold (see ``n_jobs``)."""
-        return fold_n_jobs(self.n_jobs, design_entries(X) * len(splits))
+    def _n_jobs(self, model, X, splits):
+        """``n_jobs``, or 1 for folds that run serially (see ``n_jobs``)."""
+        work, gram = evaluation_work(model.get_datafit(), [(X, len(tr)) for tr, _ in splits])
+        return fold_n_jobs(self.n_jobs, work, gram)
 
     def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):
         r"""Mean held-out loss over the folds ``folds`` only (indices into the splits).
@@ -687,7 +694,7 @@ class CrossVal(BaseCriterion):
         ``(K - 1)`` times its size, and is not paid above ``_FOLD_CACHE_BYTES``.
         """
         none = [None] * len(splits)
-        if sp.issparse(X) or effective_n_jobs(self._n_jobs(X, splits)) != 1 or \
+        if sp.issparse(X) or effective_n_jobs(self._n_jobs(model, X, splits)) != 1 or \
                 (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
             return none
         def build():
@@ -786,7 +793,7 @@ class CrossVal(BaseCriterion):
                 return _gram_result(outcomes, states, chosen, lam, compute_grad)
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
-        n_jobs = self._n_jobs(X, splits)
+        n_jobs = self._n_jobs(model, X, splits)
         data = [X, y_enc, self._weights(X.shape[0])]
         # with the folds' rows: on a Dask cluster once per search
         X, y_enc, weights, *rows = self._shipped(
