@@ -23,8 +23,10 @@ the three take turns, after one untimed fit of each (numba's kernels compiled, j
 workers started and their imports done); the ratios
 ``n_jobs=2 / serial`` and ``n_jobs=-1 / serial``, flagged ``!`` above 1.10 (issue
 "Parallel work that pays": ``n_jobs`` is never more than 10% slower than serial);
-``|dcoef|``: the largest difference between the coefficients of the parallel and
-serial fits (the contract is 1e-10). BLAS runs one thread in the calling process
+``jobs``: the most jobs a ``joblib.Parallel`` of the ``n_jobs=2`` fit ran with (1: its
+folds ran serially, by the rule of :mod:`skhypergrad._parallel`; its ratio is then the
+noise of the measure); ``|dcoef|``: the largest difference between the coefficients of
+the parallel and serial fits (the contract is 1e-10). BLAS runs one thread in the calling process
 (joblib limits the workers' own). The load average is printed before and after.
 
 Run ``python benchmarks/bench_parallel.py`` (``--quick``: the small tables, no
@@ -39,6 +41,7 @@ import os
 import time
 import warnings
 
+import joblib
 import numpy as np
 from sklearn.datasets import (load_breast_cancer, load_diabetes, make_classification,
                               make_regression)
@@ -131,6 +134,25 @@ def coefficients(fitted):
     raise ValueError(f"{type(fitted).__name__} has no coefficients")
 
 
+class JobsRecorder:
+    """Records the jobs of every ``joblib.Parallel`` call while installed."""
+
+    def __init__(self):
+        self.jobs = []
+        self._call = joblib.Parallel.__call__
+
+    def install(self):
+        recorder, call = self, self._call
+
+        def recording_call(parallel, iterable):
+            recorder.jobs.append(joblib.effective_n_jobs(parallel.n_jobs))
+            return call(parallel, iterable)
+        joblib.Parallel.__call__ = recording_call
+
+
+JOBS = JobsRecorder()
+
+
 def run_row(make, X, y, repeat):
     """The minimum wall time of each ``n_jobs`` over ``repeat`` rounds (more, up to
     ``MIN_SPENT`` seconds of fits per ``n_jobs``, when the fits are short), the values
@@ -143,21 +165,24 @@ def run_row(make, X, y, repeat):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", FutureWarning)
         for n_jobs in N_JOBS:
+            JOBS.jobs.clear()
             coefs[n_jobs] = coefficients(make(n_jobs).fit(X, y))
+            if n_jobs == 2:
+                jobs = max(JOBS.jobs, default=1)
         while len(times[1]) < repeat or sum(times[1]) < MIN_SPENT:
             for n_jobs in N_JOBS:
                 t0 = time.perf_counter()
                 make(n_jobs).fit(X, y)
                 times[n_jobs].append(time.perf_counter() - t0)
     dcoef = max(float(np.max(np.abs(coefs[j] - coefs[1]))) for j in N_JOBS[1:])
-    return {n_jobs: min(t) for n_jobs, t in times.items()}, dcoef
+    return {n_jobs: min(t) for n_jobs, t in times.items()}, jobs, dcoef
 
 
-def print_row(name, times, dcoef):
+def print_row(name, times, jobs, dcoef):
     ratios = [times[j] / times[1] for j in N_JOBS[1:]]
     cells = "".join(f"{r:>8.2f}{'!' if r > LIMIT else ' '}" for r in ratios)
     print(f"{name:<52}" + "".join(f"{times[j]:>10.3f}" for j in N_JOBS) + cells
-          + f"{dcoef:>10.1e}", flush=True)
+          + f"{jobs:>5}{dcoef:>10.1e}", flush=True)
     return max(ratios)
 
 
@@ -173,16 +198,17 @@ def main():
     print("load average before: %.2f %.2f %.2f" % os.getloadavg())
     print(f"{'wall s (min of ' + str(args.repeat) + ')':<52}"
           + "".join(f"{'n_jobs=' + str(j):>10}" for j in N_JOBS)
-          + f"{'2/1':>9}{'-1/1':>9}{'|dcoef|':>10}")
+          + f"{'2/1':>9}{'-1/1':>9}{'jobs':>5}{'|dcoef|':>10}")
     worst = {}
+    JOBS.install()
     with threadpool_limits(1):
         for rows in (table_rows(args.quick), search_rows(),
                      () if args.quick else large_rows()):
             for name, make, X, y in rows:
                 if args.rows and not any(s in name for s in args.rows):
                     continue
-                times, dcoef = run_row(make, X, y, args.repeat)
-                worst[name] = print_row(name, times, dcoef)
+                times, jobs, dcoef = run_row(make, X, y, args.repeat)
+                worst[name] = print_row(name, times, jobs, dcoef)
     over = [name for name, r in worst.items() if r > LIMIT]
     print(f"\nrows with a parallel/serial ratio above {LIMIT}: {len(over)}/{len(worst)}"
           + "".join(f"\n  {name}" for name in over))
