@@ -18,16 +18,20 @@ Rows:
 
 Columns: the wall time of the fit (refit included; the time a user waits) with
 ``n_jobs=1``, ``2`` and ``-1``, each the minimum of ``--repeat`` rounds (3 by default:
-the machine is shared; more for serial fits under 0.17 s, 0.5 s of them in all) in which
-the three take turns, after one untimed fit of each (numba's kernels compiled, joblib's
-workers started and their imports done); the ratios
-``n_jobs=2 / serial`` and ``n_jobs=-1 / serial``, flagged ``!`` above 1.10 (issue
-"Parallel work that pays": ``n_jobs`` is never more than 10% slower than serial);
-``jobs``: the most jobs a ``joblib.Parallel`` of the ``n_jobs=2`` fit ran with (1: its
-folds ran serially, by the rule of :mod:`skhypergrad._parallel`; its ratio is then the
-noise of the measure); ``|dcoef|``: the largest difference between the coefficients of
-the parallel and serial fits (the contract is 1e-10). BLAS runs one thread in the calling process
-(joblib limits the workers' own). The load average is printed before and after.
+the machine is shared; more for serial fits under 0.17 s, 0.5 s of them in all) in
+which the three take turns, after one untimed fit of each (numba's kernels compiled,
+joblib's workers started and their imports done); the ratios ``n_jobs=2 / serial`` and
+``n_jobs=-1 / serial``, flagged ``!`` above 1.10 (issue "Parallel work that pays":
+``n_jobs`` is never more than 10% slower than serial); ``cpu 2/1``: the ratio of the
+calling process's CPU times (minimum over the same fits), the work ``n_jobs=2`` leaves
+in the calling process: where the folds run serially it measures the cost of
+``n_jobs`` itself without the scheduler's noise, which on a loaded machine dominates
+fits of milliseconds; ``jobs``: the most jobs a ``joblib.Parallel`` of the
+``n_jobs=2`` fit ran with (1: its folds ran serially, by the rule of
+:mod:`skhypergrad._parallel`, the code path of ``n_jobs=1``); ``|dcoef|``: the largest
+difference between the coefficients of the parallel and serial fits (the contract is
+1e-10). BLAS runs one thread in the calling process (joblib limits the workers'
+own). The load average is printed before and after.
 
 Run ``python benchmarks/bench_parallel.py`` (``--quick``: the small tables, no
 5,000 x 500 row; ``--rows NAME ...``: rows whose name contains one of these;
@@ -154,12 +158,13 @@ JOBS = JobsRecorder()
 
 
 def run_row(make, X, y, repeat):
-    """The minimum wall time of each ``n_jobs`` over ``repeat`` rounds (more, up to
-    ``MIN_SPENT`` seconds of fits per ``n_jobs``, when the fits are short), the values
-    of ``n_jobs`` taking turns within a round so that the machine's load weighs on them
-    alike, after one untimed fit of each; and the largest difference between the
-    parallel fits' coefficients and the serial fit's."""
-    times = {n_jobs: [] for n_jobs in N_JOBS}
+    """The minimum wall and CPU times of each ``n_jobs`` over ``repeat`` rounds (more,
+    up to ``MIN_SPENT`` seconds of serial fits, when the fits are short), the values of
+    ``n_jobs`` taking turns within a round so that the machine's load weighs on them
+    alike, after one untimed fit of each; the jobs of the ``n_jobs=2`` fit; and the
+    largest difference between the parallel fits' coefficients and the serial fit's."""
+    wall = {n_jobs: [] for n_jobs in N_JOBS}
+    cpu = {n_jobs: [] for n_jobs in N_JOBS}
     coefs = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -169,20 +174,22 @@ def run_row(make, X, y, repeat):
             coefs[n_jobs] = coefficients(make(n_jobs).fit(X, y))
             if n_jobs == 2:
                 jobs = max(JOBS.jobs, default=1)
-        while len(times[1]) < repeat or sum(times[1]) < MIN_SPENT:
+        while len(wall[1]) < repeat or sum(wall[1]) < MIN_SPENT:
             for n_jobs in N_JOBS:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 make(n_jobs).fit(X, y)
-                times[n_jobs].append(time.perf_counter() - t0)
+                cpu[n_jobs].append(time.process_time() - c0)
+                wall[n_jobs].append(time.perf_counter() - t0)
     dcoef = max(float(np.max(np.abs(coefs[j] - coefs[1]))) for j in N_JOBS[1:])
-    return {n_jobs: min(t) for n_jobs, t in times.items()}, jobs, dcoef
+    return ({n_jobs: min(t) for n_jobs, t in wall.items()},
+            {n_jobs: min(t) for n_jobs, t in cpu.items()}, jobs, dcoef)
 
 
-def print_row(name, times, jobs, dcoef):
-    ratios = [times[j] / times[1] for j in N_JOBS[1:]]
+def print_row(name, wall, cpu, jobs, dcoef):
+    ratios = [wall[j] / wall[1] for j in N_JOBS[1:]]
     cells = "".join(f"{r:>8.2f}{'!' if r > LIMIT else ' '}" for r in ratios)
-    print(f"{name:<52}" + "".join(f"{times[j]:>10.3f}" for j in N_JOBS) + cells
-          + f"{jobs:>5}{dcoef:>10.1e}", flush=True)
+    print(f"{name:<52}" + "".join(f"{wall[j]:>10.3f}" for j in N_JOBS) + cells
+          + f"{cpu[2] / cpu[1]:>9.2f}{jobs:>5}{dcoef:>10.1e}", flush=True)
     return max(ratios)
 
 
@@ -198,7 +205,7 @@ def main():
     print("load average before: %.2f %.2f %.2f" % os.getloadavg())
     print(f"{'wall s (min of ' + str(args.repeat) + ')':<52}"
           + "".join(f"{'n_jobs=' + str(j):>10}" for j in N_JOBS)
-          + f"{'2/1':>9}{'-1/1':>9}{'jobs':>5}{'|dcoef|':>10}")
+          + f"{'2/1':>9}{'-1/1':>9}{'cpu 2/1':>9}{'jobs':>5}{'|dcoef|':>10}")
     worst = {}
     JOBS.install()
     with threadpool_limits(1):
@@ -207,8 +214,7 @@ def main():
             for name, make, X, y in rows:
                 if args.rows and not any(s in name for s in args.rows):
                     continue
-                times, jobs, dcoef = run_row(make, X, y, args.repeat)
-                worst[name] = print_row(name, times, jobs, dcoef)
+                worst[name] = print_row(name, *run_row(make, X, y, args.repeat))
     over = [name for name, r in worst.items() if r > LIMIT]
     print(f"\nrows with a parallel/serial ratio above {LIMIT}: {len(over)}/{len(worst)}"
           + "".join(f"\n  {name}" for name in over))

@@ -35,7 +35,6 @@ search scatters its folds' data once (see
 
 import numpy as np
 import scipy.sparse as sp
-from joblib import effective_n_jobs
 from joblib.parallel import BACKENDS, get_active_backend
 
 from ._design import gram_pays_shape
@@ -78,7 +77,9 @@ def fold_n_jobs(n_jobs, work, gram=False):
     backend (joblib's default) when the estimated ``work`` of an evaluation (see
     :func:`evaluation_work`) is below :data:`PARALLEL_MIN_WORK` or the folds are solved
     on Gram matrices (``gram``); ``n_jobs`` otherwise."""
-    if effective_n_jobs(n_jobs) == 1 or (work >= PARALLEL_MIN_WORK and not gram):
+    # the backend (microseconds) asked before effective_n_jobs(-1) (joblib counts the
+    # usable CPUs from the cgroup files: 0.2 ms, a small search's evaluation)
+    if n_jobs == 1 or (work >= PARALLEL_MIN_WORK and not gram):
         return n_jobs
     backend, _ = get_active_backend()
     process_backends = (BACKENDS["loky"], BACKENDS["multiprocessing"])
