@@ -16,8 +16,8 @@ run in parallel only when the solves are estimated to outweigh that, by
   dispatch and the rebuilt problems then cost about as much as the solves (on two
   cores, ``LogisticRegressionHyperGrad`` on 5,000 x 500, :math:`W = 10^7`, forced
   parallel: 1.2 times the serial wall time);
-- folds of least-squares problems that a single process solves on their Gram matrices
-  (dense, one output, more rows than features, at most
+- folds of (unweighted) least-squares problems that a single process solves on their
+  Gram matrices (dense, one output, more rows than features, at most
   :data:`~skhypergrad._design.GRAM_MAX_FEATURES` features; see
   :func:`~skhypergrad._design.gram_pays`) run serially whatever :math:`W`: the single
   process forms each fold's ``X^T X`` once per search and an iteration then costs
@@ -52,18 +52,20 @@ def design_entries(X):
     return int(X.nnz) if sp.issparse(X) else int(np.prod(np.shape(X)))
 
 
-def evaluation_work(datafit, folds):
+def evaluation_work(datafit, folds, weighted=False):
     r"""The declared estimate of the work of one evaluation of the folds, and whether a
     single process solves them on Gram matrices: ``(W, gram)``.
 
     ``folds``: one ``(X, n_rows)`` per fold, its training design being ``n_rows`` rows
     of ``X`` (all of them when None). :math:`W = m \sum_k e_k`, with
     :math:`e_k` the stored entries of ``X`` times ``n_rows / X.shape[0]`` and :math:`m`
-    the ``datafit``'s ``n_outputs``; ``gram`` when the datafit is least squares and
-    :func:`~skhypergrad._design.gram_pays` for every training design.
+    the ``datafit``'s ``n_outputs``; ``gram`` when the datafit is least squares, not
+    ``weighted`` by sample weights (a weighted datafit is not ``least_squares``: it
+    is solved on the rows) and :func:`~skhypergrad._design.gram_pays` for every
+    training design.
     """
     m = datafit.n_outputs
-    work, gram = 0.0, datafit.least_squares
+    work, gram = 0.0, datafit.least_squares and not weighted
     for X, n_rows in folds:
         n, p = np.shape(X)
         n_rows = n if n_rows is None else n_rows

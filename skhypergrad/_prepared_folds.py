@@ -165,7 +165,8 @@ class PreparedFolds(BaseCriterion):
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
         work, gram = evaluation_work(model.get_datafit(),
-                                     [(fold.X_train, None) for fold in self.folds])
+                                     [(fold.X_train, None) for fold in self.folds],
+                                     weighted=self.folds[0].sample_weight is not None)
         n_jobs = fold_n_jobs(self.n_jobs, work, gram)
         K = len(self.folds)
         # the folds' matrices, criteria and views: on a Dask cluster once per search

@@ -639,13 +639,13 @@ class CrossVal(BaseCriterion):
         ``W = m * sum_k e_k`` (``e_k`` the stored entries of fold ``k``'s training rows
         of ``X``, ``m`` the datafit's outputs: 1, the classes of a multinomial model,
         the tasks of a multi-task one), is below ``10^8`` (e.g. 25,000 x 1,000 dense,
-        5 folds, one output); and whatever ``W`` for a least-squares datafit with one
-        output on dense ``X`` of at most 2,048 features, fewer than a fold's training
-        rows, which the calling process solves on the folds' Gram matrices, formed
-        once. A backend chosen with ``joblib.parallel_config`` (threads, Dask) runs
-        them as asked. A small dense least-squares problem is evaluated in one
-        compiled call in the calling process
-        whatever ``n_jobs`` (see below).
+        5 folds, one output); and whatever ``W`` for an unweighted least-squares
+        datafit with one output on dense ``X`` of at most 2,048 features, fewer than
+        a fold's training rows, which the calling process solves on the folds' Gram
+        matrices, formed once. A backend chosen with ``joblib.parallel_config``
+        (threads, Dask) runs them as asked. A small dense least-squares problem is
+        evaluated in one compiled call in the calling process whatever ``n_jobs``
+        (see below).
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -671,7 +671,8 @@ class CrossVal(BaseCriterion):
 
     def _n_jobs(self, model, X, splits):
         """``n_jobs``, or 1 for folds that run serially (see ``n_jobs``)."""
-        work, gram = evaluation_work(model.get_datafit(), [(X, len(tr)) for tr, _ in splits])
+        work, gram = evaluation_work(model.get_datafit(), [(X, len(tr)) for tr, _ in splits],
+                                     weighted=self.sample_weight is not None)
         return fold_n_jobs(self.n_jobs, work, gram)
 
     def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):

@@ -144,6 +144,13 @@ def test_which_folds_run_in_parallel(datafit, shape, n_jobs):
         assert parallel.fold_n_jobs(2, work, gram) == 2
 
 
+def test_weighted_least_squares_folds_are_not_kept_on_gram_matrices():
+    """A weighted datafit is solved on the rows in one process too: no Gram rule."""
+    folds = [(_big(25_000, 1_000), 20_000)] * 5
+    work, gram = parallel.evaluation_work(Quadratic(), folds, weighted=True)
+    assert (work, gram) == (1e8, False) and parallel.fold_n_jobs(2, work, gram) == 2
+
+
 def test_gram_folds_run_serially_whatever_their_size(monkeypatch, recorder):
     """A least-squares search on dense rows (more than its features) keeps its folds in
     the process even with no work threshold: its Gram matrices stay there."""
