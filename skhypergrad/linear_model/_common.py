@@ -48,10 +48,10 @@ _COMMON_DOC = """
         :class:`~skhypergrad.CrossVal`'s ``n_jobs``): while the estimated work of an
         evaluation, the stored entries of the folds' training rows of ``X`` in all
         times the outputs (classes of a multinomial model, tasks), is below ``10^8``
-        (e.g. 25,000 x 1,000 dense, 5 folds, one output); and for least squares on
-        dense ``X`` with one output and at most 2,048 features, fewer than the rows,
-        whatever its size (solved on the folds' Gram matrices, formed once in the
-        calling process).
+        (e.g. 25,000 x 1,000 dense, 5 folds, one output); and for unweighted least
+        squares on dense ``X`` with one output and at most 2,048 features, fewer than
+        the rows, whatever its size (solved on the folds' Gram matrices, formed once
+        in the calling process).
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
