@@ -14,7 +14,7 @@ Rows:
   a 300 x 20 regression of 3 targets;
 - without ``--quick``, larger problems, 5,000 x 500 synthetic: ``ElasticNetHyperGrad``
   and ``HyperGradSearchCV(Lasso())`` on a regression, ``LogisticRegressionHyperGrad``
-  on a binary ``make_classification``.
+  on a binary ``make_classification``, ``MultiTaskLassoHyperGrad`` on 10 targets.
 
 Columns: the wall time of the fit (refit included; the time a user waits) with
 ``n_jobs=1``, ``2`` and ``-1``, each the minimum of ``--repeat`` rounds (3 by default:
@@ -61,7 +61,7 @@ from threadpoolctl import threadpool_limits
 from bench_tables import SEED, classification_tables, regression_tables
 import skhypergrad._parallel as parallel
 from skhypergrad import (ElasticNetHyperGrad, HyperGradSearchCV, LassoHyperGrad,
-                         LogisticRegressionHyperGrad)
+                         LogisticRegressionHyperGrad, MultiTaskLassoHyperGrad)
 
 N_JOBS = (1, 2, -1)
 LIMIT = 1.10
@@ -97,6 +97,11 @@ def large_rows():
            lambda n_jobs: LogisticRegressionHyperGrad(
                cv=StratifiedKFold(5, shuffle=True, random_state=SEED), n_jobs=n_jobs),
            np.asfortranarray(X), y)
+    rng = np.random.default_rng(SEED)
+    X = np.asfortranarray(rng.standard_normal((5000, 500)))
+    Y = X[:, :20] @ rng.standard_normal((20, 10)) + 5.0 * rng.standard_normal((5000, 10))
+    yield ("MultiTaskLassoHyperGrad synthetic 5000x500x10",
+           lambda n_jobs: MultiTaskLassoHyperGrad(cv=cv, n_jobs=n_jobs), X, Y)
 
 
 def search_rows():

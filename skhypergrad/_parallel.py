@@ -7,15 +7,17 @@ preparations), work that a single process does once per search and keeps. The fo
 run in parallel only when the solves are estimated to outweigh that, by
 :func:`fold_n_jobs`:
 
-- the **work of an evaluation** is estimated as :math:`W = m \sum_k e_k`, with
+- the **work of an evaluation** is estimated as :math:`W = \sum_k e_k`, with
   :math:`e_k` the stored entries of fold :math:`k`'s training design (``nnz`` when
-  sparse) and :math:`m` the datafit's outputs (1; the classes of a multinomial
-  model; the tasks of a multi-task one): a pass of a solver over the folds visits
-  each stored entry once per output. The folds run serially while :math:`W` is below
+  sparse): the entries a worker reads to rebuild the folds' problems, and a solver's
+  pass over the folds. The folds run serially while :math:`W` is below
   :data:`PARALLEL_MIN_WORK` (``10^8``, e.g. 25,000 x 1,000 dense in 5 folds): the
-  dispatch and the rebuilt problems then cost about as much as the solves (on two
-  cores, ``LogisticRegressionHyperGrad`` on 5,000 x 500, :math:`W = 10^7`, forced
-  parallel: 1.2 times the serial wall time);
+  dispatch and the rebuilt problems then cost about as much as the solves, which
+  start warm and often take few passes (on two cores, forced parallel:
+  ``LogisticRegressionHyperGrad`` on 5,000 x 500, :math:`W = 10^7`, 1.2 times the
+  serial wall time; ``MultiTaskLassoHyperGrad`` on 5,000 x 500 with 10 tasks, 2.9
+  times: the outputs do not count, a multi-output solve costing little more than
+  the rebuilt problem);
 - folds of (unweighted) least-squares problems that a single process solves on their
   Gram matrices (dense, one output, more rows than features, at most
   :data:`~skhypergrad._design.GRAM_MAX_FEATURES` features; see
@@ -57,19 +59,19 @@ def evaluation_work(datafit, folds, weighted=False):
     single process solves them on Gram matrices: ``(W, gram)``.
 
     ``folds``: one ``(X, n_rows)`` per fold, its training design being ``n_rows`` rows
-    of ``X`` (all of them when None). :math:`W = m \sum_k e_k`, with
-    :math:`e_k` the stored entries of ``X`` times ``n_rows / X.shape[0]`` and :math:`m`
-    the ``datafit``'s ``n_outputs``; ``gram`` when the datafit is least squares, not
-    ``weighted`` by sample weights (a weighted datafit is not ``least_squares``: it
-    is solved on the rows) and :func:`~skhypergrad._design.gram_pays` for every
-    training design.
+    of ``X`` (all of them when None). :math:`W = \sum_k e_k`, with :math:`e_k` the
+    stored entries of ``X`` times ``n_rows / X.shape[0]``; ``gram`` when the
+    ``datafit`` is least squares and not ``weighted`` by sample weights (a weighted
+    datafit is not ``least_squares``: it is solved on the rows), and
+    :func:`~skhypergrad._design.gram_pays` for every training design with the
+    datafit's ``n_outputs``.
     """
     m = datafit.n_outputs
     work, gram = 0.0, datafit.least_squares and not weighted
     for X, n_rows in folds:
         n, p = np.shape(X)
         n_rows = n if n_rows is None else n_rows
-        work += m * design_entries(X) * n_rows / max(n, 1)
+        work += design_entries(X) * n_rows / max(n, 1)
         gram = gram and gram_pays_shape(n_rows, p, m, sp.issparse(X))
     return work, bool(gram)
 

@@ -636,10 +636,9 @@ class CrossVal(BaseCriterion):
         default) the folds run serially where the workers are not expected to pay
         (they get the data and rebuild the folds' problems at every evaluation; see
         :mod:`skhypergrad._parallel`): while the estimated work of an evaluation,
-        ``W = m * sum_k e_k`` (``e_k`` the stored entries of fold ``k``'s training rows
-        of ``X``, ``m`` the datafit's outputs: 1, the classes of a multinomial model,
-        the tasks of a multi-task one), is below ``10^8`` (e.g. 25,000 x 1,000 dense,
-        5 folds, one output); and whatever ``W`` for an unweighted least-squares
+        ``W = sum_k e_k`` (``e_k`` the stored entries of fold ``k``'s training rows of
+        ``X``), is below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and whatever
+        ``W`` for an unweighted least-squares
         datafit with one output on dense ``X`` of at most 2,048 features, fewer than
         a fold's training rows, which the calling process solves on the folds' Gram
         matrices, formed once. A backend chosen with ``joblib.parallel_config``
