@@ -638,13 +638,13 @@ class CrossVal(BaseCriterion):
         :mod:`skhypergrad._parallel`): while the estimated work of an evaluation,
         ``W = sum_k e_k`` (``e_k`` the stored entries of fold ``k``'s training rows of
         ``X``), is below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and whatever
-        ``W`` for an unweighted least-squares
-        datafit with one output on dense ``X`` of at most 2,048 features, fewer than
-        a fold's training rows, which the calling process solves on the folds' Gram
-        matrices, formed once. A backend chosen with ``joblib.parallel_config``
-        (threads, Dask) runs them as asked. A small dense least-squares problem is
-        evaluated in one compiled call in the calling process whatever ``n_jobs``
-        (see below).
+        ``W`` for an unweighted least-squares datafit with one output on dense ``X``
+        of at most 2,048 features, fewer than a fold's training rows, which the
+        calling process solves on the folds' Gram matrices, formed once (while it
+        keeps the folds' copies of ``X``: ``K - 1`` times its size, up to 512 MiB).
+        A backend chosen with ``joblib.parallel_config`` (threads, Dask) runs them as
+        asked. A small dense least-squares problem is evaluated in one compiled call
+        in the calling process whatever ``n_jobs`` (see below).
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -672,7 +672,9 @@ class CrossVal(BaseCriterion):
         """``n_jobs``, or 1 for folds that run serially (see ``n_jobs``)."""
         work, gram = evaluation_work(model.get_datafit(), [(X, len(tr)) for tr, _ in splits],
                                      weighted=self.sample_weight is not None)
-        return fold_n_jobs(self.n_jobs, work, gram)
+        # the Gram matrices stay in the process with the fold copies (_fold_problems)
+        kept = not sp.issparse(X) and (len(splits) - 1) * X.nbytes <= _FOLD_CACHE_BYTES
+        return fold_n_jobs(self.n_jobs, work, gram and kept)
 
     def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):
         r"""Mean held-out loss over the folds ``folds`` only (indices into the splits).

@@ -50,7 +50,8 @@ _COMMON_DOC = """
         below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and for unweighted least
         squares on dense ``X`` with one output and at most 2,048 features, fewer than
         the rows, whatever its size (solved on the folds' Gram matrices, formed once
-        in the calling process).
+        in the calling process while it keeps the folds' copies of ``X``, up to 512
+        MiB).
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
