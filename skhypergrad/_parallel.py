@@ -76,14 +76,15 @@ def evaluation_work(datafit, folds, weighted=False):
     return work, bool(gram)
 
 
-def fold_n_jobs(n_jobs, work, gram=False):
+def fold_n_jobs(n_jobs, work, in_process=False):
     """The ``n_jobs`` that the folds' ``joblib.Parallel`` is given: 1 under a process
     backend (joblib's default) when the estimated ``work`` of an evaluation (see
-    :func:`evaluation_work`) is below :data:`PARALLEL_MIN_WORK` or the folds are solved
-    on Gram matrices (``gram``); ``n_jobs`` otherwise."""
+    :func:`evaluation_work`) is below :data:`PARALLEL_MIN_WORK`, or ``in_process``: the
+    calling process does the folds' work more cheaply whatever its size (solves on the
+    Gram matrices it keeps, rows it only copies); ``n_jobs`` otherwise."""
     # the backend (microseconds) asked before effective_n_jobs(-1) (joblib counts the
     # usable CPUs from the cgroup files: 0.2 ms, a small search's evaluation)
-    if n_jobs == 1 or (work >= PARALLEL_MIN_WORK and not gram):
+    if n_jobs == 1 or (work >= PARALLEL_MIN_WORK and not in_process):
         return n_jobs
     backend, _ = get_active_backend()
     process_backends = (BACKENDS["loky"], BACKENDS["multiprocessing"])

@@ -267,8 +267,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     n_jobs : int, default=None
         Folds prepared, solved and scored in parallel with joblib. Under a process
         backend (joblib's default) they run serially where the workers are not
-        expected to pay: prepared, while the stored entries of ``X`` times the folds
-        are below ``10^8``; solved, while the estimated work of an evaluation, the
+        expected to pay: prepared, without a pipeline's preprocessing (the workers would
+        send the folds' rows back) and while the stored entries of ``X`` times the
+        folds are below ``10^8``; solved, while the estimated work of an evaluation, the
         stored entries of the folds' training designs in all, is below ``10^8`` (e.g.
         25,000 x 1,000 dense, 5 folds), and whatever its size for unweighted least
         squares on dense designs with one output and at most 2,048 features, fewer
@@ -573,7 +574,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         progress.start(self.n_splits_, descended_name(plan, kind),
                        [_scoring_label(self.scoring) if name == "score" else name
                         for name in plan.scorers])
-        parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits)),
+        # without preprocessing, a fold is its rows: a worker would only index them and
+        # send the copies back, slower than the process copies them
+        parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits),
+                                               in_process=preprocessing is None),
                             pre_dispatch=self.pre_dispatch)
         sw = fit_params.sample_weight
         train_weights = [class_sample_weights(class_weight, y[train], _rows(sw, train))
