@@ -84,6 +84,17 @@ def regression_tables(quick):
         yield f"synthetic {n}x{p}", np.asfortranarray(X), y
 
 
+def classification_tables():
+    """``(name, X, y, methods, referee_tol)``: breast cancer (standardized, binary) and
+    digits (pixels scaled to [0, 1], 10 classes; saga at ``1e-8`` takes minutes per fold
+    there, the referee stops at ``1e-6``)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    yield ("breast cancer 569x30 (log-loss)", StandardScaler().fit_transform(X), y,
+           CLASSIFICATION, 1e-8)
+    X, y = load_digits(return_X_y=True)
+    yield "digits 1797x64, 10 classes (log-loss)", X / 16.0, y, MULTINOMIAL, 1e-6
+
+
 def cv_loss(spec, X, y, folds):
     """The referee's CV loss of ``("enet", alpha, l1_ratio)``: scikit-learn's ``ElasticNet``
     at ``tol=1e-8`` on the folds, on dense rows with its Gram matrix (a sparse one-hot
@@ -251,8 +262,7 @@ def main():
     parser.add_argument("--only", nargs="*", help="tables whose name contains these")
     parser.add_argument("--methods", nargs="*", help="these methods (and their *CV) only")
     args = parser.parse_args()
-    regression, classification, multinomial = (
-        chosen(methods, args.methods) for methods in (REGRESSION, CLASSIFICATION, MULTINOMIAL))
+    regression = chosen(REGRESSION, args.methods)
     print(f"{'':<32}{'cpu s':>8}{'speedup':>10}{'CV/best':>10}{'CV loss':>13}")
     results = {}
     with threadpool_limits(1):
@@ -265,25 +275,15 @@ def main():
             results[name] = run_table(regression, X, y, cv,
                                       lambda spec: cv_loss(spec, X, y, folds))
             print_table(name, results[name])
-        name = "breast cancer 569x30 (log-loss)"
-        if classification and (not args.only or any(s in name for s in args.only)):
-            X, y = load_breast_cancer(return_X_y=True)
-            X = StandardScaler().fit_transform(X)
+        for name, X, y, methods, referee_tol in classification_tables():
+            methods = chosen(methods, args.methods)
+            if not methods or (args.only and not any(s in name for s in args.only)):
+                continue
             scv = StratifiedKFold(5, shuffle=True, random_state=SEED)
             folds = list(scv.split(X, y))
-            results[name] = run_table(classification, X, y, scv,
-                                      lambda choice: logistic_cv_loss(choice, X, y, folds))
-            print_table(name, results[name])
-        name = "digits 1797x64, 10 classes (log-loss)"
-        if multinomial and (not args.only or any(s in name for s in args.only)):
-            X, y = load_digits(return_X_y=True)
-            X = X / 16.0
-            scv = StratifiedKFold(5, shuffle=True, random_state=SEED)
-            folds = list(scv.split(X, y))
-            # saga at 1e-8 takes minutes per fold on digits
             results[name] = run_table(
-                multinomial, X, y, scv,
-                lambda choice: logistic_cv_loss(choice, X, y, folds, tol=1e-6))
+                methods, X, y, scv,
+                lambda choice: logistic_cv_loss(choice, X, y, folds, tol=referee_tol))
             print_table(name, results[name])
     print_summary(results)
 

@@ -340,9 +340,14 @@ def gram_pays(design):
     :data:`GRAM_MAX_FEATURES` features: then ``X^T X`` (``O(n p^2)`` once, ``p^2``
     memory) replaces products with ``X`` (``O(n p)`` each).
     """
-    return (not design.is_sparse and design.n_outputs == 1
-            and design.n_features < design.n_samples
-            and design.n_features <= GRAM_MAX_FEATURES)
+    return gram_pays_shape(design.n_samples, design.n_features, design.n_outputs,
+                           design.is_sparse)
+
+
+def gram_pays_shape(n_samples, n_features, n_outputs, is_sparse):
+    """:func:`gram_pays` of a design of that shape, outputs and storage."""
+    return (not is_sparse and n_outputs == 1 and n_features < n_samples
+            and n_features <= GRAM_MAX_FEATURES)
 
 
 def seed_row_subset_grams(X, designs, subsets):

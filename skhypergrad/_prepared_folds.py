@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
 from ._compact_states import _expand
-from ._parallel import design_entries, fold_n_jobs
+from ._parallel import evaluation_work, fold_n_jobs
 from ._validation import check_sparse_structure, named
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
 
@@ -124,8 +124,9 @@ class PreparedFolds(BaseCriterion):
     folds : list of _Fold
     n_jobs : int, default=None
         Folds solved in parallel with joblib; serially under a process backend
-        (joblib's default) while the folds' training designs hold fewer than ``10^8``
-        stored entries in all (see :class:`~skhypergrad.criteria.CrossVal`).
+        (joblib's default) where the workers are not expected to pay
+        (:func:`~skhypergrad._parallel.evaluation_work` of the folds' training designs,
+        see :class:`~skhypergrad.criteria.CrossVal`'s ``n_jobs``).
     train_loss : bool, default=False
         Also compute each fold's loss on its training rows.
     loss : str, default="auto"
@@ -163,8 +164,10 @@ class PreparedFolds(BaseCriterion):
 
     def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
         states = _check_state(state, len(self.folds))
-        work = sum(design_entries(fold.X_train) for fold in self.folds)
-        n_jobs = fold_n_jobs(self.n_jobs, work)
+        work, gram = evaluation_work(model.get_datafit(),
+                                     [(fold.X_train, None) for fold in self.folds],
+                                     weighted=self.folds[0].sample_weight is not None)
+        n_jobs = fold_n_jobs(self.n_jobs, work, gram)
         K = len(self.folds)
         # the folds' matrices, criteria and views: on a Dask cluster once per search
         shipped = self._shipped(n_jobs, (),

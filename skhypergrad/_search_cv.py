@@ -266,10 +266,19 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``cv_results_`` and returns ``best_index_`` (then there is no
         ``best_score_``); the search then descends the surrogate.
     n_jobs : int, default=None
-        Folds prepared, solved and scored in parallel with joblib; serially under a
-        process backend (joblib's default) while ``X`` (prepared) or the folds' training
-        designs (solved) hold fewer than ``10^8`` stored entries times folds in all (see
-        :class:`~skhypergrad.CrossVal`).
+        Folds prepared, solved and scored in parallel with joblib. Under a process
+        backend (joblib's default) they run serially where the workers are not
+        expected to pay: prepared, without a pipeline's preprocessing (the workers would
+        send the folds' rows back) and while the stored entries of ``X`` times the
+        folds are below ``10^8``; solved, while the estimated work of an evaluation, the
+        stored entries of the folds' training designs in all, is below ``10^8`` (e.g.
+        25,000 x 1,000 dense, 5 folds), and whatever its size for unweighted least
+        squares on dense designs with one output and at most 2,048 features, fewer
+        than the rows (solved on Gram matrices formed once in the calling process; see
+        :class:`~skhypergrad.CrossVal`'s ``n_jobs``). The searches of ``KernelRidge``,
+        ``SVC``, ``SVR`` and ``LinearSVR`` and the refit run in the calling process
+        whatever ``n_jobs``; a discrete ``param_grid`` is handed to ``GridSearchCV``
+        with it.
     pre_dispatch : int or str, default="2*n_jobs"
         joblib's ``pre_dispatch`` of those parallel calls: how many fold tasks are
         dispatched ahead (with K folds per call, it matters only for more folds
@@ -578,7 +587,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         progress.start(self.n_splits_, descended_name(plan, kind),
                        [_scoring_label(self.scoring) if name == "score" else name
                         for name in plan.scorers])
-        parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits)),
+        # without preprocessing, a fold is its rows: a worker would only index them and
+        # send the copies back, slower than the process copies them
+        parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits),
+                                               in_process=preprocessing is None),
                             pre_dispatch=self.pre_dispatch)
         sw = fit_params.sample_weight
         train_weights = [class_sample_weights(class_weight, y[train], _rows(sw, train))

@@ -47,7 +47,7 @@ from ._compact_states import SparseVector
 from ._criterion_data import _centred_map, _check_data, _check_weights, _shape_str
 from ._criterion_result import CriterionResult, InnerState, _check_state, _gram_result, _result
 from ._design import gram_pays, seed_row_subset_grams
-from ._parallel import design_entries, fold_n_jobs
+from ._parallel import evaluation_work, fold_n_jobs
 from ._folds import _FoldSplits, _fold_problem, _rows_friendly
 from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
                        gram_path_applies, heldout_gram_folds)
@@ -190,13 +190,18 @@ class CrossVal(BaseCriterion):
     n_jobs : int, default=None
         Folds run in parallel; None means 1 unless in a
         ``joblib.parallel_config`` context. Under a process backend (joblib's
-        default) the folds run serially while the stored entries of ``X`` times the
-        number of folds are below ``10^8`` (e.g. 20,000 x 1,000 dense, 5 folds):
-        below it, sending the data and rebuilding the folds' problems in the workers at
-        every evaluation costs more than the solves. A backend chosen with
-        ``joblib.parallel_config`` (threads, Dask) runs them as asked. A small dense
-        least-squares problem is evaluated in one compiled call in the calling process
-        whatever ``n_jobs`` (see below).
+        default) the folds run serially where the workers are not expected to pay
+        (they get the data and rebuild the folds' problems at every evaluation; see
+        :mod:`skhypergrad._parallel`): while the estimated work of an evaluation,
+        ``W = sum_k e_k`` (``e_k`` the stored entries of fold ``k``'s training rows of
+        ``X``), is below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and whatever
+        ``W`` for an unweighted least-squares datafit with one output on dense ``X``
+        of at most 2,048 features, fewer than a fold's training rows, which the
+        calling process solves on the folds' Gram matrices, formed once (while it
+        keeps the folds' copies of ``X``: ``K - 1`` times its size, up to 512 MiB).
+        A backend chosen with ``joblib.parallel_config`` (threads, Dask) runs them as
+        asked. A small dense least-squares problem is evaluated in one compiled call
+        in the calling process whatever ``n_jobs`` (see below).
     loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
         Held-out loss, see :class:`HeldOut`.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -220,9 +225,13 @@ class CrossVal(BaseCriterion):
     def _repr_params(self):
         return [("cv", repr(self.cv)), ("n_jobs", repr(self.n_jobs)), ("loss", repr(self.loss))]
 
-    def _n_jobs(self, X, splits):
-        """``n_jobs``, or 1 below the work threshold (see ``n_jobs``)."""
-        return fold_n_jobs(self.n_jobs, design_entries(X) * len(splits))
+    def _n_jobs(self, model, X, splits):
+        """``n_jobs``, or 1 for folds that run serially (see ``n_jobs``)."""
+        work, gram = evaluation_work(model.get_datafit(), [(X, len(tr)) for tr, _ in splits],
+                                     weighted=self.sample_weight is not None)
+        # the Gram matrices stay in the process with the fold copies (_fold_problems)
+        kept = not sp.issparse(X) and (len(splits) - 1) * X.nbytes <= _FOLD_CACHE_BYTES
+        return fold_n_jobs(self.n_jobs, work, gram and kept)
 
     def value_on_folds(self, model, X, y, lam, folds, *, solver, state=None):
         r"""Mean held-out loss over the folds ``folds`` only (indices into the splits).
@@ -244,7 +253,7 @@ class CrossVal(BaseCriterion):
         ``(K - 1)`` times its size, and is not paid above ``_FOLD_CACHE_BYTES``.
         """
         none = [None] * len(splits)
-        if sp.issparse(X) or effective_n_jobs(self._n_jobs(X, splits)) != 1 or \
+        if sp.issparse(X) or effective_n_jobs(self._n_jobs(model, X, splits)) != 1 or \
                 (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
             return none
         def build():
@@ -343,7 +352,7 @@ class CrossVal(BaseCriterion):
                 return _gram_result(outcomes, states, chosen, lam, compute_grad)
         X = _rows_friendly(X)
         problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
-        n_jobs = self._n_jobs(X, splits)
+        n_jobs = self._n_jobs(model, X, splits)
         data = [X, y_enc, self._weights(X.shape[0])]
         # with the folds' rows: on a Dask cluster once per search
         X, y_enc, weights, *rows = self._shipped(

@@ -1,4 +1,9 @@
-"""``n_jobs`` below the work threshold: the folds run in the process, X never pickled."""
+"""``n_jobs`` below the work threshold: the folds run in the process, X never pickled.
+
+The rule (:mod:`skhypergrad._parallel`): under a process backend the folds run in
+parallel when the estimated work of an evaluation, the stored entries of the folds'
+training designs, reaches ``10^8`` and the folds are not solved on Gram matrices in the
+calling process."""
 
 import joblib
 import numpy as np
@@ -9,6 +14,8 @@ from sklearn.linear_model import Lasso
 
 import skhypergrad._parallel as parallel
 from skhypergrad import ElasticNetHyperGrad, HyperGradSearchCV, LogisticRegressionHyperGrad
+from skhypergrad.datafits import Logistic, Multinomial, Quadratic
+from skhypergrad.multitask import MultiTaskQuadratic
 
 
 class _Recorder:
@@ -108,3 +115,55 @@ def test_one_set_of_workers_per_fit_gets_x_once(monkeypatch):
     two = LogisticRegressionHyperGrad(cv=3, max_iter=1, n_jobs=2).fit(X, y)
     assert len(two.history_) > 1 and len(writes) == 1
     np.testing.assert_allclose(two.coef_, one.coef_, rtol=0, atol=1e-10)
+
+
+def _big(n, p):
+    """A dense design of shape ``(n, p)`` that takes no memory (the rule reads shapes)."""
+    return np.broadcast_to(np.zeros(1), (n, p))
+
+
+@pytest.mark.parametrize("datafit, shape, n_jobs", [
+    (Quadratic(), (442, 10), 1),  # diabetes
+    (Logistic(), (5_000, 500), 1),  # W = 10^7
+    (Logistic(), (25_000, 1_000), 2),  # W = 4/5 * 25,000 * 1,000 * 5 folds = 10^8
+    (Quadratic(), (25_000, 1_000), 1),  # as large, but solved on the folds' Gram matrices
+    (Quadratic(), (2_000, 50_000), 2),  # more features than rows: no Gram matrix
+    (MultiTaskQuadratic(3), (25_000, 1_000), 2),  # three outputs: no Gram matrix
+    (MultiTaskQuadratic(10), (5_000, 500), 1),  # the outputs do not count
+    (Multinomial(10), (5_000, 500), 1),
+    (Multinomial(10), (25_000, 1_000), 2),
+])
+def test_which_folds_run_in_parallel(datafit, shape, n_jobs):
+    X = _big(*shape)
+    train = [shape[0] * 4 // 5] * 5
+    work, gram = parallel.evaluation_work(datafit, [(X, n) for n in train])
+    assert work == shape[1] * sum(train)
+    assert parallel.fold_n_jobs(2, work, gram) == n_jobs
+    # a fold's own training design counts as all of its rows
+    assert parallel.evaluation_work(datafit, [(X[:n], None) for n in train]) == (work, gram)
+    with joblib.parallel_config(backend="threading"):
+        assert parallel.fold_n_jobs(2, work, gram) == 2
+
+
+def test_weighted_least_squares_folds_are_not_kept_on_gram_matrices():
+    """A weighted datafit is solved on the rows in one process too: no Gram rule."""
+    folds = [(_big(25_000, 1_000), 20_000)] * 5
+    work, gram = parallel.evaluation_work(Quadratic(), folds, weighted=True)
+    assert (work, gram) == (1e8, False) and parallel.fold_n_jobs(2, work, gram) == 2
+
+
+def test_gram_folds_run_serially_whatever_their_size(monkeypatch, recorder):
+    """A least-squares search on dense rows (more than its features) keeps its folds in
+    the process even with no work threshold: its Gram matrices stay there; without a
+    pipeline, the folds are prepared (their rows copied) there too."""
+    import skhypergrad._search_cv as search_cv
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_WORK", 0)
+    monkeypatch.setattr(search_cv, "Parallel", _Recorder)
+    X, y = _data()
+    one = HyperGradSearchCV(Lasso(), cv=3, max_iter=3, n_jobs=1).fit(X, y)
+    recorder.clear()
+    two = HyperGradSearchCV(Lasso(), cv=3, max_iter=3, n_jobs=2).fit(X, y)
+    assert recorder and set(recorder) == {1}
+    np.testing.assert_allclose(two.best_estimator_.coef_, one.best_estimator_.coef_,
+                               rtol=0, atol=1e-10)

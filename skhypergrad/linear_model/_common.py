@@ -44,10 +44,14 @@ _COMMON_DOC = """
     n_jobs : int, default=None
         Folds solved in parallel with joblib (any backend, see
         ``joblib.parallel_config``). Under joblib's default (process) backend, the
-        folds run serially while the stored entries of ``X`` times the number of
-        folds are below ``10^8`` (e.g. 20,000 x 1,000 dense, 5 folds): below it,
-        sending the data and rebuilding the folds' problems in the workers at every
-        evaluation costs more than the solves.
+        folds run serially where the workers are not expected to pay (see
+        :class:`~skhypergrad.CrossVal`'s ``n_jobs``): while the estimated work of an
+        evaluation, the stored entries of the folds' training rows of ``X`` in all, is
+        below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and for unweighted least
+        squares on dense ``X`` with one output and at most 2,048 features, fewer than
+        the rows, whatever its size (solved on the folds' Gram matrices, formed once
+        in the calling process while it keeps the folds' copies of ``X``, up to 512
+        MiB).
     random_state : int, RandomState instance or None, default=None
         Held-out split (float ``cv``) and stochastic solvers / engines.
     verbose : int, default=0
