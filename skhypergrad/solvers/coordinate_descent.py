@@ -98,7 +98,7 @@ from .prox_grad import ProxGradient
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
-from ._newton import line_minimum, newton_direction
+from ._active_set_newton import newton_solve, objective_relative_gap
 
 __all__ = ["CoordinateDescent"]
 
@@ -270,59 +270,26 @@ class CoordinateDescent(BaseSolver):
         if not wanted:
             return False
         return prob.n_outputs == 1 and not prob.exact and prob.mu is None \
-            and not np.any(prob.l1) and prob.lower == -np.inf \
             and design.n_features + design.fit_intercept <= GRAM_MAX_FEATURES
 
     def _solve_newton(self, pgmap, lam, prob, w, z):
-        """Newton's method with direct solves and exact line minimization
-        (:mod:`._newton`) for a smooth one-output datafit with an L2 penalty.
+        """Newton's method on a support with fixed signs, direct solves and exact
+        minimization along the projected path (:mod:`._active_set_newton`; with a pure L2
+        penalty, the finite Newton method of :mod:`._newton`), for a one-output datafit.
 
-        Stops on the relative duality gap (evaluated at every iteration, from the
-        gradient the step needs), or, unconverged, when the gradient is at the level of
-        rounding errors, when 20 gaps in a row did not lower the best by 10%, when the
-        line finds no decrease, or after ``max_iter`` iterations (``n_iter`` counts them).
+        Stops on the duality gap relative to the smaller of the objective's scale and
+        the objective (evaluated at every iteration, from the gradient the step needs),
+        or, unconverged, when the violation is at the level of rounding errors, when 20
+        gaps in a row did not lower the best by 10%, when the path finds no decrease,
+        or after ``max_iter`` iterations (``n_iter`` counts them).
         """
-        p, fit_intercept, datafit, y = prob.p, prob.fit_intercept, prob.datafit, prob.y
-        n = y.shape[0]
-        l2 = np.broadcast_to(prob.l2, (p,))
-        measure, best, stalled, it = np.inf, np.inf, 0, 0
-        while True:
-            a = prob.derivative(z)
-            grad = prob.gradient(w, a)
-            grad += l2 * w[:p]
-            violation = float(np.max(np.abs(grad), initial=0.0))
-            if fit_intercept:
-                grad = np.append(grad, a.mean())
-                violation = max(violation, abs(grad[-1]) * prob.intercept_unit)
-            floor = prob.rounding(a)
-            measure = self._stop_measure(pgmap, lam, w, z)
-            if measure <= self.tol or violation <= floor or it == self.max_iter:
-                break
-            stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
-            best = min(best, measure)
-            if stalled >= _STALL_CHECKS:
-                break
-            delta = newton_direction(prob.X, datafit.newton_curvature(y, z), grad, l2,
-                                     fit_intercept, pgmap.design)
-            if delta is None or not np.all(np.isfinite(delta)):
-                break
-            v = np.asarray(prob.X @ delta[:p], dtype=np.float64).ravel()
-            if fit_intercept:
-                v += delta[p]
-            wd, dd = float((l2 * w[:p]) @ delta[:p]), float((l2 * delta[:p]) @ delta[:p])
+        scale = prob.scale
 
-            def slope(t):
-                return float(v @ prob.derivative(z + t * v)) / n + wd + t * dd
+        def measure_at(w, z, xt_theta):
+            return objective_relative_gap(pgmap, lam, w, z, xt_theta, scale)
 
-            def curvature(t):
-                return float(v @ (datafit.newton_curvature(y, z + t * v) * v)) / n + dd
-
-            t = line_minimum(slope, curvature)
-            it += 1
-            if t == 0.0:
-                break
-            w += t * delta
-            z += t * v
+        it, measure = newton_solve(prob, pgmap.design, w, z, measure_at, self.tol,
+                                   self.max_iter, _STALL_CHECKS, _STALL_RATIO)
         return SolveResult(w, it, measure, measure <= self.tol)
 
     def _solve_identity_blocks(self, pgmap, lam, w):
