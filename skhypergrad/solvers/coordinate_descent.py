@@ -131,7 +131,12 @@ class CoordinateDescent(BaseSolver):
         the accuracy its dual point can certify; or when a working set's solve took no
         step (its line search found no decrease) and the next working set is the same
         one (the solve would repeat).
-        In all, at most ``max_iter * max_epochs`` epochs.
+        In all, at most ``max_iter * max_epochs`` epochs. A problem solved by Newton's
+        method (``newton``) stops when the duality gap, less its rounding (64 machine
+        epsilons times the scale), divided by the smaller of the scale and the objective
+        at the iterate, is below ``tol``: the objective is then within ``tol`` of its
+        optimum relative to itself (at large ``C`` the squared hinge's optimum is orders
+        of magnitude below its scale).
     max_iter : int, default=1000
         Maximum number of outer iterations (each builds a working set and
         solves the problem restricted to it).
@@ -163,16 +168,17 @@ class CoordinateDescent(BaseSolver):
         The iterates are those of the residual path (up to rounding), so that
         the results do not depend on where a problem is solved.
     newton : {"auto", True, False}, default="auto"
-        True: a one-output datafit other than least squares with a pure L2 penalty
-        (no L1 weight, no sign constraint, dense ``X`` or sparse ``X`` not centred
-        implicitly, at most 2048 coefficients) is solved by Newton's method with
-        direct solves of the Newton systems and exact line minimization
-        (:mod:`skhypergrad.solvers._newton`; ``max_iter`` bounds its iterations), not
-        by coordinate descent, whose rate degrades with the conditioning of the
-        Hessian. "auto": so for the datafits declaring ``piecewise_quadratic`` (the
-        squared hinge, where near separability at large ``C`` that conditioning is the
-        L2 weight's: coordinate descent takes millions of epochs, Newton tens of
-        steps). False: coordinate descent always.
+        True: a one-output datafit other than least squares (dense ``X`` or sparse
+        ``X`` not centred implicitly, at most 2048 coefficients) is solved by Newton's
+        method on the support with fixed signs, with direct solves of the Newton
+        systems and exact minimization along the projected path
+        (:mod:`skhypergrad.solvers._active_set_newton`; with a pure L2 penalty, the
+        finite Newton method of :mod:`skhypergrad.solvers._newton`; ``max_iter`` bounds
+        its iterations), not by coordinate descent, whose rate degrades with the
+        conditioning of the Hessian on the support. "auto": so for the datafits
+        declaring ``piecewise_quadratic`` (the squared hinge, where near separability at
+        large ``C`` that conditioning is the penalty weight's: coordinate descent takes
+        millions of epochs, Newton tens of steps). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
 
