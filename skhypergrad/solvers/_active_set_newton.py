@@ -90,9 +90,9 @@ def newton_solve(prob, design, w, z, measure_at, tol, max_iter, stall_checks, st
     ``measure_at(w, z, xt_theta)`` the stopping measure. Stops when the measure is at most
     ``tol``, or, unconverged, when the largest violation of optimality is at the level of
     rounding errors, when ``stall_checks`` measures in a row, on one pattern of signs and
-    curvatures, did not lower the best by the factor ``stall_ratio``, when a step finds
-    no decrease, or after ``max_iter``
-    iterations. Returns ``(iterations, measure)``.
+    rows of positive curvature, did not lower the best by the factor ``stall_ratio``,
+    when a step finds no decrease, or after ``max_iter`` iterations. Returns
+    ``(iterations, measure)``.
     """
     p, fit_intercept, y = prob.p, prob.fit_intercept, prob.y
     l1 = np.broadcast_to(prob.l1, (p,))
@@ -112,9 +112,10 @@ def newton_solve(prob, design, w, z, measure_at, tol, max_iter, stall_checks, st
         if measure <= tol or violation <= prob.rounding(a) or it == max_iter:
             break
         h = prob.datafit.newton_curvature(y, z)
-        # a stall counts on one pattern of signs and curvatures only (where the step is
-        # exact): while those change, the measure may stay put for many steps
-        pattern = np.concatenate([signs, h])
+        # a stall counts on one pattern of signs and rows of positive curvature only
+        # (where a piecewise quadratic's step is exact): while those change, the measure
+        # may stay put for many steps
+        pattern = np.concatenate([signs, h > 0.0])
         same = prev is not None and np.array_equal(pattern, prev)
         stalled = stalled + 1 if same and measure > stall_ratio * best else 0
         best = min(best, measure)
