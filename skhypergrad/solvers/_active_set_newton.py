@@ -23,7 +23,8 @@ iteration
    (:func:`~skhypergrad.solvers._newton.newton_direction` on the columns :math:`A`) and
    the ridge :math:`\epsilon` = 1e-10 times the mean of the diagonal; a coefficient
    entering :math:`A` whose step leaves its orthant is taken out and the system solved
-   again (the step is then a descent direction of :math:`P`);
+   again (the step is then a descent direction of :math:`P`); when the step finds no
+   decrease, the coefficient at 0 of largest violation enters alone instead;
 3. minimizes :math:`P` exactly along the projected path :math:`w(t) =
    \Pi_\sigma(w + t\delta)`, :math:`\Pi_\sigma` setting to 0 the coefficients whose
    sign left :math:`\sigma`: on each segment between two zero crossings the path is a
@@ -122,11 +123,18 @@ def newton_solve(prob, design, w, z, measure_at, tol, max_iter, stall_checks, st
         prev = pattern
         if stalled >= stall_checks:
             break
-        step = _direction(prob, design, h, signs, residual, entering, grad_b, l2, kinked,
-                          smooth)
+        args = (prob, design, h, signs, residual, entering, grad_b, l2, kinked, smooth)
+        step = _direction(*args)
         it += 1
         if step is None or not _path_step(prob, w, z, *step, signs, l1, l2, kinked):
-            break
+            if not entering.any():
+                break
+            # no decrease on the support: the most violating coefficient at 0 alone
+            # enters (its own Newton step is a descent direction)
+            worst = np.argmax(np.where(entering, np.abs(residual), -1.0))
+            step = _direction(*args, cols=np.array([worst]))
+            if step is None or not _path_step(prob, w, z, *step, signs, l1, l2, kinked):
+                break
         z[:] = prob.predictions(design, w)
     return it, measure
 
@@ -154,17 +162,22 @@ def _optimality(coef, grad, l1, kinked, lower):
     return signs, residual, entering, violation
 
 
-def _direction(prob, design, h, signs, residual, entering, grad_b, l2, kinked, smooth):
-    """``(cols, delta)``: the support and the Newton step on it (then the intercept's),
-    the entering coefficients whose step leaves their orthant taken out; None when the
-    system is singular."""
+def _direction(prob, design, h, signs, residual, entering, grad_b, l2, kinked, smooth,
+               cols=None):
+    """``(cols, delta)``: the support (or the coefficients ``cols``) and the Newton step on
+    it (then the intercept's), the entering coefficients whose step leaves their orthant
+    taken out; None when the system is singular (or empty)."""
     fit_intercept = prob.fit_intercept
-    # the nonzero and entering coefficients (signs set) and those without a kink
-    cols = np.arange(prob.p) if smooth else np.flatnonzero((signs != 0.0) | ~kinked)
+    if cols is None:
+        # the nonzero and entering coefficients (signs set) and those without a kink
+        cols = np.arange(prob.p) if smooth else np.flatnonzero((signs != 0.0) | ~kinked)
     while True:
+        if cols.shape[0] == 0 and not fit_intercept:
+            return None
         rhs = np.append(residual[cols], grad_b) if fit_intercept else residual[cols]
         delta = newton_direction(prob.X, h, rhs, l2, fit_intercept, design,
-                                 None if smooth else cols, 0.0 if smooth else _RIDGE)
+                                 None if smooth and cols.shape[0] == prob.p else cols,
+                                 0.0 if smooth else _RIDGE)
         if delta is None or not np.all(np.isfinite(delta)):
             return None
         m = cols.shape[0]
