@@ -10,7 +10,9 @@ iteration
    \mathrm{sign}(w_j)`), those without a kink at 0 (``l1_j = 0`` and no sign
    constraint: always in :math:`A`), and the coefficients at 0 whose gradient
    violates optimality, :math:`|g_j| > l1_j` (:math:`\sigma_j = -\mathrm{sign}(g_j)`;
-   only :math:`g_j < -l1_j` under the constraint :math:`w_j \ge 0`);
+   only :math:`g_j < -l1_j` under the constraint :math:`w_j \ge 0`), the largest
+   violations first, at most as many as the nonzero coefficients (10 from 0): the
+   support grows geometrically and its system stays of the size of the solution's;
 2. solves the Newton system of the orthant's objective on :math:`A` (and the
    intercept), the other coefficients held at 0,
 
@@ -70,6 +72,8 @@ __all__ = ["newton_solve", "objective_relative_gap"]
 _RIDGE = 1e-10
 #: the rounding of the duality gap, in machine epsilons times the objective's scale
 _GAP_ROUNDING = 64
+#: at most this many coefficients enter the support at once, or as many as it holds
+_ENTER_MIN = 10
 
 
 def objective_relative_gap(pgmap, lam, w, z, xt_theta, scale):
@@ -147,14 +151,15 @@ def _optimality(coef, grad, l1, kinked, lower):
     (the residual on the support, ``|g_j| - l1_j`` at 0)."""
     signs = np.sign(coef)
     at_zero = kinked & (coef == 0.0)
-    if lower == 0.0:  # w_j >= 0: only an increase can enter
-        excess = np.where(at_zero, -grad - l1, 0.0)
-        signs[at_zero & (excess > 0.0)] = 1.0
-    else:
-        excess = np.where(at_zero, np.abs(grad) - l1, 0.0)
-        enter = at_zero & (excess > 0.0)
-        signs[enter] = -np.sign(grad[enter])
+    # w_j >= 0: only an increase can enter
+    excess = np.where(at_zero, (-grad if lower == 0.0 else np.abs(grad)) - l1, 0.0)
     entering = excess > 0.0
+    limit = max(_ENTER_MIN, np.count_nonzero(coef))
+    if np.count_nonzero(entering) > limit:  # the largest violations only
+        entering[:] = False
+        entering[np.argpartition(excess, -limit)[-limit:]] = True
+        entering &= excess > 0.0
+    signs[entering] = 1.0 if lower == 0.0 else -np.sign(grad[entering])
     residual = grad + l1 * signs
     residual[at_zero & ~entering] = 0.0
     violation = max(float(np.max(np.abs(residual[~at_zero]), initial=0.0)),
