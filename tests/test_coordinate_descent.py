@@ -396,3 +396,28 @@ def test_newton_parameter_is_checked():
     pgmap = ProxGradMap(Logistic(), L1(), *_classification())
     with pytest.raises(ValueError, match="newton must be 'auto', True or False"):
         CoordinateDescent(newton="yes").solve(pgmap, np.array([0.01]))
+
+
+@pytest.mark.parametrize("penalty", ["l1", "positive", "enet", "weighted"])
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+def test_newton_with_kinks_equals_coordinate_descent(penalty, storage):
+    """``newton=True`` with an L1 part (Newton's method on the support with fixed signs,
+    :mod:`skhypergrad.solvers._active_set_newton`): L1, L1 with ``w >= 0``, elastic net
+    and a weighted L1 with unpenalized features (always in the support) reach coordinate
+    descent's optimum on logistic regression with an intercept (objective to 1e-10
+    relative), with a sparse solution."""
+    X, y = _classification()
+    p = X.shape[1]
+    alpha = _alpha_max(X, y, True) / 10
+    penalties = {"l1": (L1(), [alpha]), "positive": (L1(positive=True), [alpha]),
+                 "enet": (ElasticNetPenalty(), [alpha, 0.1]),
+                 "weighted": (WeightedL1(), np.r_[np.zeros(3), np.full(p - 3, alpha)])}
+    pen, lam = penalties[penalty]
+    lam = np.asarray(lam, dtype=float)
+    pgmap = ProxGradMap(Logistic(), pen, as_storage(X, storage), y, fit_intercept=True)
+    cd = CoordinateDescent(tol=1e-13, newton=False).solve(pgmap, lam)
+    newton = CoordinateDescent(tol=1e-13, newton=True).solve(pgmap, lam)
+    assert cd.converged and newton.converged and newton.n_iter <= 30
+    assert 0 < np.count_nonzero(newton.w[:p]) < p
+    assert pgmap.objective(newton.w, lam) == pytest.approx(pgmap.objective(cd.w, lam),
+                                                           rel=1e-10)

@@ -17,7 +17,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import NSID, CrossVal, HeldOut, HyperGradSearchCV, LinearSVCHyperGrad
 from skhypergrad.models import InnerModel, from_estimator
-from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
+from skhypergrad.solvers import (CoordinateDescent, ProxGradient, StochasticProxGradient,
+                                 duality_gap)
 from skhypergrad.squared_hinge import (SquaredHinge, SquaredHingeOvR, append_intercept_column,
                                        squared_hinge_loss, squared_hinge_scorer)
 
@@ -166,6 +167,62 @@ def test_l2_near_separability_at_large_C(C):
     res_w = _solver(3).solve(weighted, model.lam)
     assert res_w.converged
     np.testing.assert_allclose(res_w.w, res.w, rtol=1e-9, atol=1e-9)
+
+
+def _binary_maps(model, Xa, y, sample_weight=None):
+    """The one-vs-rest problem's binary maps, one per class (as the solver splits it)."""
+    maps = []
+    for k in range(len(model.classes)):
+        binary = InnerModel("squared_hinge", "l1", False, lam=model.lam).bind(
+            np.where(y == model.classes[k], 1, 0))
+        maps.append(binary.make_map(Xa, binary.encode(np.where(y == model.classes[k], 1, 0)),
+                                    sample_weight=sample_weight))
+    return maps
+
+
+@pytest.mark.parametrize("C", [1e4, 1e6])
+def test_l1_near_separability_at_large_C(C):
+    """The L1 problem on the checks' separable data at large ``C`` (Newton's method on the
+    support with fixed signs, :mod:`skhypergrad.solvers._active_set_newton`) converges
+    without a warning, below liblinear's objective (which approaches it from above with
+    its iterations), each class's duality gap below 1e-8 of its objective, in tens of
+    iterations (coordinate descent: a million epochs, unconverged); sample weights equal
+    repeated rows to 1e-8."""
+    X, y, sw, Xr, yr = _separable()
+    sk = LinearSVC(C=C, penalty="l1", dual=False, tol=1e-12, max_iter=20_000, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk.fit(Xr, yr)
+    ref = _liblinear_objective(Xr, yr, C, "l1", sk.coef_, sk.intercept_)
+    model = from_estimator(sk, yr)
+    Xa = append_intercept_column(Xr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = _solver(3).solve(model.make_map(Xa, model.encode(yr)), model.lam)
+        weighted = model.make_map(append_intercept_column(X), model.encode(y),
+                                  sample_weight=sw)
+        res_w = _solver(3).solve(weighted, model.lam)
+    assert res.converged and res.n_iter <= 3 * 60
+    W = res.w.reshape(X.shape[1] + 1, -1).T
+    assert _liblinear_objective(Xr, yr, C, "l1", W[:, :-1], W[:, -1]) <= ref * (1 + 1e-6)
+    for k, pgmap in enumerate(_binary_maps(model, Xa, yr)):
+        primal, _, gap, _ = duality_gap(pgmap, W[k], model.lam)
+        assert 0 <= gap <= 1e-8 * primal
+    np.testing.assert_allclose(res_w.w, res.w, rtol=1e-8, atol=1e-8)
+
+
+def test_l1_tolerance_is_relative_to_the_objective():
+    """At ``C = 1e6`` on separable data the optimum is about 1e-7 of the null model's loss:
+    a solve to ``tol=1e-6`` has its objective within 1e-6 of the optimum (relative to
+    the gap's scale alone, it stopped 50% above it)."""
+    X, y, _, Xr, yr = _separable()
+    model = from_estimator(LinearSVC(C=1e6, penalty="l1", dual=False), yr)
+    pgmap = model.make_map(append_intercept_column(Xr), model.encode(yr))
+    loose = CoordinateDescent(tol=1e-6).solve(pgmap, model.lam)
+    tight = CoordinateDescent(tol=1e-12).solve(pgmap, model.lam)
+    assert loose.converged and tight.converged
+    assert pgmap.objective(loose.w, model.lam) == pytest.approx(
+        pgmap.objective(tight.w, model.lam), rel=1e-6)
 
 
 # -- hypergradients ----------------------------------------------------------------------

@@ -41,9 +41,17 @@ import scipy.sparse as sp
 __all__ = ["newton_direction", "gram_direction", "line_minimum"]
 
 
-def newton_direction(X, h, grad, l2, fit_intercept, key=None):
+def newton_direction(X, h, grad, l2, fit_intercept, key=None, cols=None, ridge=0.0):
     r"""The Newton step :math:`\delta` (coefficients, then the intercept) of the module's
     system, or None when the curvature is zero along some direction (no unique step).
+
+    With ``cols``, the system of those coefficients (and the intercept) alone: the
+    rows and columns ``cols`` of the curvature matrix (:func:`curvature_gram`; for
+    fewer than a quarter of the coefficients, formed from their columns only), plus
+    ``ridge`` times the mean of their diagonal (1 if that is 0) on the diagonal, for
+    the gradient ``grad`` of the coefficients ``cols`` (then the intercept's): the
+    step on a support with the other coefficients held
+    (:mod:`skhypergrad.solvers._active_set_newton`).
 
     Parameters
     ----------
@@ -59,8 +67,24 @@ def newton_direction(X, h, grad, l2, fit_intercept, key=None):
     key : object, default=None
         What the curvature matrix is kept with (:func:`curvature_gram`): the design
         ``X`` was converted from; None: not kept.
+    cols : ndarray of int, default=None
+        The coefficients of the step (sorted); None: all.
+    ridge : float, default=0.0
+        With ``cols``: the relative weight added to the diagonal.
     """
     n, p = X.shape
+    if cols is not None and 4 * cols.shape[0] < p:
+        # a small support: the matrix of its columns alone, in O(|A| m^2), not O(|A| q^2)
+        m = cols.shape[0]
+        G = np.zeros((m + fit_intercept, m + fit_intercept))
+        rows = np.flatnonzero(h > 0.0)
+        sub = X[:, cols]
+        _add_rows(G, sub.tocsc() if sp.issparse(sub) else sub, rows, h[rows] / n,
+                  fit_intercept)
+        return _support_direction(G, np.arange(m), grad, l2[cols], fit_intercept, ridge)
+    if cols is not None:
+        return _support_direction(curvature_gram(X, h, fit_intercept, key), cols, grad, l2,
+                                  fit_intercept, ridge)
     rows = np.flatnonzero(h > 0.0)
     if not fit_intercept and rows.shape[0] < p and np.all(l2 > 0.0):
         root = np.sqrt(h[rows] / n)
@@ -121,6 +145,24 @@ def curvature_gram(X, h, fit_intercept, key=None):
     return G
 
 
+def _support_direction(G, cols, grad, l2, fit_intercept, ridge):
+    """:func:`newton_direction` on the coefficients ``cols`` from the whole curvature
+    matrix ``G``."""
+    p = G.shape[0] - fit_intercept
+    idx = np.append(cols, p) if fit_intercept else cols
+    H = G[np.ix_(idx, idx)]
+    diag = np.arange(cols.shape[0])
+    H[diag, diag] += l2[cols]
+    if ridge > 0.0 and idx.shape[0]:
+        mean = float(np.mean(np.diag(H)))
+        H[np.diag_indices_from(H)] += ridge * (mean if mean > 0.0 else 1.0)
+    try:
+        return -la.cho_solve(la.cho_factor(H, lower=True, check_finite=False), grad,
+                             check_finite=False)
+    except la.LinAlgError:
+        return None
+
+
 def _rows(X, rows):
     """The rows ``rows`` of ``X`` (dense, or CSR for a sparse ``X``)."""
     return X.tocsr()[rows] if sp.issparse(X) else X[rows]
@@ -171,13 +213,15 @@ def _woodbury(B, l2, grad):
     return -(u - np.asarray(BD.T @ c).ravel())
 
 
-def line_minimum(slope, curvature, max_steps=60):
+def line_minimum(slope, curvature, max_steps=60, upper=np.inf):
     r"""The step ``t > 0`` minimizing a convex :math:`\phi` on the line, given its
     derivative ``slope(t)`` (:math:`\phi'(0) < 0`) and ``curvature(t)``
     (:math:`\phi''(t)`, a generalized second derivative for a piecewise quadratic).
+    ``upper``: a step where :math:`\phi' \ge 0` is known (the minimizer lies below it).
 
     Newton's method on :math:`\phi'` from ``t = 1`` (the Newton step of the full
-    problem), kept inside the bracket of the minimizer known so far (bisection when a
+    problem; ``upper / 2`` when ``upper <= 1``), kept inside the bracket of the
+    minimizer known so far (bisection when a
     Newton step leaves it, doubling while no point with :math:`\phi' > 0` is known); it
     stops when :math:`|\phi'(t)| \le 10^{-10} |\phi'(0)|`, when the bracket is below
     the rounding of ``t`` or after ``max_steps`` evaluations. The step returned has
@@ -187,7 +231,8 @@ def line_minimum(slope, curvature, max_steps=60):
     d0 = slope(0.0)
     if not d0 < 0.0:
         return 0.0
-    lo, hi, t = 0.0, np.inf, 1.0
+    lo, hi = 0.0, float(upper)
+    t = 1.0 if hi > 1.0 else 0.5 * hi
     best = 0.0  # the largest step known with phi' <= 0
     for _ in range(max_steps):
         d = slope(t)

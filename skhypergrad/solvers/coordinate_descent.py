@@ -98,7 +98,7 @@ from .prox_grad import ProxGradient
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
-from ._newton import line_minimum, newton_direction
+from ._active_set_newton import newton_solve, objective_relative_gap
 
 __all__ = ["CoordinateDescent"]
 
@@ -143,7 +143,12 @@ class CoordinateDescent(BaseSolver):
         the accuracy its dual point can certify; or when a working set's solve took no
         step (its line search found no decrease) and the next working set is the same
         one (the solve would repeat).
-        In all, at most ``max_iter * max_epochs`` epochs.
+        In all, at most ``max_iter * max_epochs`` epochs. A problem solved by Newton's
+        method (``newton``) stops when the duality gap, less its rounding (64 machine
+        epsilons times the scale), divided by the smaller of the scale and the objective
+        at the iterate, is below ``tol``: the objective is then within ``tol`` of its
+        optimum relative to itself (at large ``C`` the squared hinge's optimum is orders
+        of magnitude below its scale).
     max_iter : int, default=1000
         Maximum number of outer iterations (each builds a working set and
         solves the problem restricted to it).
@@ -175,16 +180,17 @@ class CoordinateDescent(BaseSolver):
         The iterates are those of the residual path (up to rounding), so that
         the results do not depend on where a problem is solved.
     newton : {"auto", True, False}, default="auto"
-        True: a one-output datafit other than least squares with a pure L2 penalty
-        (no L1 weight, no sign constraint, dense ``X`` or sparse ``X`` not centred
-        implicitly, at most 2048 coefficients) is solved by Newton's method with
-        direct solves of the Newton systems and exact line minimization
-        (:mod:`skhypergrad.solvers._newton`; ``max_iter`` bounds its iterations), not
-        by coordinate descent, whose rate degrades with the conditioning of the
-        Hessian. "auto": so for the datafits declaring ``piecewise_quadratic`` (the
-        squared hinge, where near separability at large ``C`` that conditioning is the
-        L2 weight's: coordinate descent takes millions of epochs, Newton tens of
-        steps). False: coordinate descent always.
+        True: a one-output datafit other than least squares (dense ``X`` or sparse
+        ``X`` not centred implicitly, at most 2048 coefficients) is solved by Newton's
+        method on the support with fixed signs, with direct solves of the Newton
+        systems and exact minimization along the projected path
+        (:mod:`skhypergrad.solvers._active_set_newton`; with a pure L2 penalty, the
+        finite Newton method of :mod:`skhypergrad.solvers._newton`; ``max_iter`` bounds
+        its iterations), not by coordinate descent, whose rate degrades with the
+        conditioning of the Hessian on the support. "auto": so for the datafits
+        declaring ``piecewise_quadratic`` (the squared hinge, where near separability at
+        large ``C`` that conditioning is the penalty weight's: coordinate descent takes
+        millions of epochs, Newton tens of steps). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
     grad_tol : float, default=None
@@ -261,9 +267,7 @@ class CoordinateDescent(BaseSolver):
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         best, stalled = np.inf, 0
         prev_ws, moved = None, True
-        # scikit-learn's rule applies to a smooth problem: one output, no L1 part
-        grad_rule = self.grad_tol is not None and prob.n_outputs == 1 \
-            and not np.any(prob.l1) and prob.lower == -np.inf
+        grad_rule = self._grad_rule(prob)
         reached = False
         for it in range(self.max_iter + 1):
             a = prob.derivative(z)
@@ -300,6 +304,12 @@ class CoordinateDescent(BaseSolver):
             measure = self._stop_measure(pgmap, lam, w, z)
         return SolveResult(w, n_epochs, measure, measure <= self.tol or reached)
 
+    def _grad_rule(self, prob):
+        """Whether ``grad_tol`` applies: scikit-learn's rule is for a smooth problem (one
+        output, no L1 part, no sign constraint)."""
+        return self.grad_tol is not None and prob.n_outputs == 1 \
+            and not np.any(prob.l1) and prob.lower == -np.inf
+
     def _gradient_reached(self, prob, design, w, a, grad):
         """Whether the largest entry of the objective's gradient (see ``grad_tol``) is at
         most ``grad_tol``; ``grad`` the datafit's ``X^T a / n`` (None: computed)."""
@@ -320,64 +330,32 @@ class CoordinateDescent(BaseSolver):
         if not wanted:
             return False
         return prob.n_outputs == 1 and not prob.exact and prob.mu is None \
-            and not np.any(prob.l1) and prob.lower == -np.inf \
             and design.n_features + design.fit_intercept <= GRAM_MAX_FEATURES
 
     def _solve_newton(self, pgmap, lam, prob, w, z):
-        """Newton's method with direct solves and exact line minimization
-        (:mod:`._newton`) for a smooth one-output datafit with an L2 penalty.
+        """Newton's method on a support with fixed signs, direct solves and exact
+        minimization along the projected path (:mod:`._active_set_newton`; with a pure L2
+        penalty, the finite Newton method of :mod:`._newton`), for a one-output datafit.
 
-        Stops on the relative duality gap (evaluated at every iteration, from the
-        gradient the step needs) or on ``grad_tol``, or, unconverged, when the gradient
-        is at the level of rounding errors, when 20 gaps in a row did not lower the best
-        by 10%, when the line finds no decrease, or after ``max_iter`` iterations
-        (``n_iter`` counts them).
+        Stops on the duality gap relative to the smaller of the objective's scale and
+        the objective (evaluated at every iteration, from the gradient the step needs) or
+        on ``grad_tol`` (smooth problems), or, unconverged, when the violation is at the
+        level of rounding errors, when 20 gaps in a row did not lower the best by 10%,
+        when the path finds no decrease, or after ``max_iter`` iterations (``n_iter``
+        counts them).
         """
-        p, fit_intercept, datafit, y = prob.p, prob.fit_intercept, prob.datafit, prob.y
-        n = y.shape[0]
-        l2 = np.broadcast_to(prob.l2, (p,))
-        measure, best, stalled, it, reached = np.inf, np.inf, 0, 0, False
-        while True:
-            a = prob.derivative(z)
-            grad = prob.gradient(w, a)
-            grad += l2 * w[:p]
-            violation = float(np.max(np.abs(grad), initial=0.0))
-            if fit_intercept:
-                grad = np.append(grad, a.mean())
-                violation = max(violation, abs(grad[-1]) * prob.intercept_unit)
-            floor = prob.rounding(a)
-            measure = self._stop_measure(pgmap, lam, w, z)
-            reached = self.grad_tol is not None and \
-                _largest_gradient(grad, pgmap.design.offset if fit_intercept else None) \
-                <= self.grad_tol
-            if measure <= self.tol or reached or violation <= floor or it == self.max_iter:
-                break
-            stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
-            best = min(best, measure)
-            if stalled >= _STALL_CHECKS:
-                break
-            delta = newton_direction(prob.X, datafit.newton_curvature(y, z), grad, l2,
-                                     fit_intercept, pgmap.design)
-            if delta is None or not np.all(np.isfinite(delta)):
-                break
-            v = np.asarray(prob.X @ delta[:p], dtype=np.float64).ravel()
-            if fit_intercept:
-                v += delta[p]
-            wd, dd = float((l2 * w[:p]) @ delta[:p]), float((l2 * delta[:p]) @ delta[:p])
+        scale = prob.scale
 
-            def slope(t):
-                return float(v @ prob.derivative(z + t * v)) / n + wd + t * dd
+        def measure_at(w, z, xt_theta):
+            return objective_relative_gap(pgmap, lam, w, z, xt_theta, scale)
 
-            def curvature(t):
-                return float(v @ (datafit.newton_curvature(y, z + t * v) * v)) / n + dd
+        def reached(w, a, grad):
+            return self._gradient_reached(prob, pgmap.design, w, a, grad)
 
-            t = line_minimum(slope, curvature)
-            it += 1
-            if t == 0.0:
-                break
-            w += t * delta
-            z += t * v
-        return SolveResult(w, it, measure, measure <= self.tol or reached)
+        it, measure, done = newton_solve(
+            prob, pgmap.design, w, z, measure_at, self.tol, self.max_iter, _STALL_CHECKS,
+            _STALL_RATIO, reached=reached if self._grad_rule(prob) else None)
+        return SolveResult(w, it, measure, measure <= self.tol or done)
 
     def _solve_identity_blocks(self, pgmap, lam, w):
         """Block coordinate descent on the Gram matrix (:mod:`._block_gram`) for a datafit
