@@ -456,10 +456,13 @@ class _Problem(NamedTuple):
                                           lc_cols, tol)
             if out[3]:
                 return out
-        features, inverse = np.unique(support // K, return_inverse=True)
-        system = support_system(support_columns(self.X, self.mu, features), inverse,
-                                support % K, self.fit_intercept, h, self.sw, l2_diag,
-                                cache.setdefault("work", {}))
+        if sp.issparse(self.X):  # the support's columns, dense
+            features, inverse = np.unique(support // K, return_inverse=True)
+            columns = support_columns(self.X, self.mu, features)
+        else:  # gathered from X itself
+            columns, inverse = self.X, support // K
+        system = support_system(columns, inverse, support % K, self.fit_intercept, h, self.sw,
+                                l2_diag, cache.setdefault("work", {}))
         if system is None:
             cache.pop("support", None)
             return None

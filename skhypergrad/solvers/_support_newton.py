@@ -90,7 +90,8 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     Parameters
     ----------
     columns : ndarray of shape (n, f)
-        The columns of the support's features (:func:`support_columns`).
+        Columns of ``X`` holding the support's features (:func:`support_columns`, or a
+        dense ``X`` itself).
     features, classes : ndarray of int, shape (m,)
         The feature (a column of ``columns``) and the class of each coefficient of the
         support.
@@ -214,10 +215,15 @@ def support_step(system, rhs, held=None):
 def _held_step(system, rhs, held, fixed):
     """The step of :func:`support_step` with the entries ``held`` (a mask, the system's
     order) fixed at the steps ``fixed`` (read where ``held``), in the system's order;
-    None if the submatrix is not positive definite."""
-    hess = np.triu(system.hess)
-    hess += np.triu(system.hess, 1).T
-    free = np.flatnonzero(~held)
+    None if the submatrix is not positive definite.
+
+    Only the upper triangle of ``system.hess`` is read: the free entries keep their
+    order, so their submatrix's upper triangle is in it, and the coupling
+    :math:`H_{AR}` of a free entry ``a`` with a held one ``r`` is read at ``(a, r)``
+    when ``a < r``, else at ``(r, a)``.
+    """
+    hess = system.hess
+    free, at = np.flatnonzero(~held), np.flatnonzero(held)
     step = np.where(held, fixed, 0.0)
     if free.shape[0]:
         kept = np.cumsum(~held) - 1  # an entry's position among the free ones
@@ -226,6 +232,6 @@ def _held_step(system, rhs, held, fixed):
         factor = _factor(sub, groups, system.scale, sub)
         if factor is None:
             return None
-        b = rhs[free] + hess.take(free, axis=0)[:, held] @ fixed[held]
-        step[free] = -cho_solve(factor, b, check_finite=False)
+        cross = np.where(free[:, None] < at, hess[np.ix_(free, at)], hess[np.ix_(at, free)].T)
+        step[free] = -cho_solve(factor, rhs[free] + cross @ fixed[at], check_finite=False)
     return step
