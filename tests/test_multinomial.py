@@ -189,3 +189,40 @@ def test_support_system_solves_the_support_hessian():
         expected[:, entry_class[e]] += cols[:, e] * delta[e]
     np.testing.assert_allclose(v, expected, atol=1e-13)
     assert abs(delta[4:].sum()) < 1e-10  # no drift along the intercepts' null direction
+
+
+def test_support_step_holds_entries_at_zero():
+    """Entries held at 0 (``support_step``'s ``held``): the free entries solve the principal
+    submatrix of the support's Hessian, built entry by entry, with the held entries'
+    steps moved to the right-hand side; a feature whose K classes are all in the support
+    without L2 loses its null direction's term once one of them is held."""
+    rng = np.random.default_rng(1)
+    n, K = 60, 3
+    columns = rng.standard_normal((n, 3))
+    # feature 1 has its K classes (a null direction without L2); the intercepts follow
+    features, classes = np.array([0, 1, 1, 1, 2]), np.array([0, 0, 1, 2, 2])
+    h = rng.uniform(0.1, 1.0, (n, K))
+    h /= h.sum(axis=1, keepdims=True)
+    cols = np.hstack([columns[:, features], np.ones((n, K))])
+    entry_class = np.append(classes, np.arange(K))
+    hess = np.zeros((8, 8))
+    for i in range(n):
+        H_i = np.diag(h[i]) - np.outer(h[i], h[i])
+        hess += np.outer(cols[i], cols[i]) * H_i[np.ix_(entry_class, entry_class)]
+    l2 = np.r_[0.1, 0.0, 0.0, 0.0, 0.1, np.zeros(K)]
+    hess = hess / n + np.diag(l2)
+    system = support_system(columns, features, classes, True, h, np.empty(0), l2)
+    rhs = rng.standard_normal(8)
+    rhs[5:] -= rhs[5:].mean()
+    held = np.zeros(8, dtype=bool)
+    held[[0, 2]] = True  # one of feature 1's classes: no null direction left but the intercepts'
+    fixed = np.where(held, rng.standard_normal(8), 0.0)
+    delta, v = support_step(system, rhs, (held, fixed))
+    free = ~held
+    np.testing.assert_array_equal(delta[held], fixed[held])
+    residual = hess[np.ix_(free, free)] @ delta[free] + hess[np.ix_(free, held)] @ fixed[held]
+    np.testing.assert_allclose(residual, -rhs[free], atol=1e-9)
+    expected = np.zeros((n, K))
+    for e in range(8):
+        expected[:, entry_class[e]] += cols[:, e] * delta[e]
+    np.testing.assert_allclose(v, expected, atol=1e-13)

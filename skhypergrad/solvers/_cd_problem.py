@@ -25,6 +25,9 @@ _H_FLOOR = 1e-12  # smallest model curvature, so that the model stays strongly c
 # many entries of its (n, q) matrices
 _DIRECT_MAX = 2048
 _DIRECT_MAX_ENTRIES = 1 << 22
+# the entries whose sign the support's step changes are held at 0 and the rest solved again,
+# at most this many times
+_HOLD_ROUNDS = 8
 
 class _Problem(NamedTuple):
     """What the driver needs of one problem ``(pgmap, lam)``, computed once per solve.
@@ -431,12 +434,16 @@ class _Problem(NamedTuple):
         between steps); otherwise the system is formed and factored at ``w``.
         """
         K, cols = self.n_outputs, self.entries(ws)
-        on = w[cols] != 0.0
+        w_cols = w[cols]
+        steps = prox_steps(w_cols, grad_ws, self.l1_entries[cols], self.l2_entries[cols],
+                           self.lower, lc_cols)
+        # the support, and the zero entries whose coordinate step leaves 0 (above tol)
+        on = (w_cols != 0.0) | (lc_cols * np.abs(steps) > tol)
         support = cols[on]
         q = support.shape[0] + K * self.fit_intercept
         if q > _DIRECT_MAX or q * self.y.shape[0] > _DIRECT_MAX_ENTRIES:
             return None  # the system (q x q) and its columns (n x q) would cost too much
-        sign = np.sign(w[support])
+        sign = np.where(w_cols[on] != 0.0, np.sign(w_cols[on]), np.sign(steps[on]))
         rhs = grad_ws[on] + self.l1_entries[support] * sign + self.l2_entries[support] * \
             w[support]
         l2_diag = self.l2_entries[support]
@@ -449,10 +456,13 @@ class _Problem(NamedTuple):
                                           lc_cols, tol)
             if out[3]:
                 return out
-        features, inverse = np.unique(support // K, return_inverse=True)
-        system = support_system(support_columns(self.X, self.mu, features), inverse,
-                                support % K, self.fit_intercept, h, self.sw, l2_diag,
-                                cache.setdefault("work", {}))
+        if sp.issparse(self.X):  # the support's columns, dense
+            features, inverse = np.unique(support // K, return_inverse=True)
+            columns = support_columns(self.X, self.mu, features)
+        else:  # gathered from X itself
+            columns, inverse = self.X, support // K
+        system = support_system(columns, inverse, support % K, self.fit_intercept, h, self.sw,
+                                l2_diag, cache.setdefault("work", {}))
         if system is None:
             cache.pop("support", None)
             return None
@@ -460,14 +470,34 @@ class _Problem(NamedTuple):
         return self._support_candidate(system, w, a, h, ws, support, sign, rhs, lc_cols, tol)
 
     def _support_candidate(self, system, w, a, h, ws, support, sign, rhs, lc_cols, tol):
-        """``(w_new, v, d, ok)`` of :meth:`support_model_minimizer` from a factored system."""
-        delta, v = support_step(system, rhs)
+        """``(w_new, v, d, ok)`` of :meth:`support_model_minimizer` from a factored system.
+
+        The entries whose sign the step changes are held at 0 and the others solved
+        again (:func:`support_step`'s ``held``), up to ``_HOLD_ROUNDS`` times, until no
+        sign changes: the model's minimizer on the orthant of the rest.
+        """
+        m = support.shape[0]
+        held = np.zeros(m + self.n_outputs * self.fit_intercept, dtype=bool)
+        fixed = np.zeros(held.shape[0])
+        fixed[:m] = -w[support]
+        step = support_step(system, rhs)
+        for _ in range(_HOLD_ROUNDS):
+            flipped = (np.sign(w[support] + step[0][:m]) != sign) & ~held[:m]
+            if not np.any(flipped):
+                break
+            held[:m] |= flipped
+            retry = support_step(system, rhs, (held, fixed))
+            if retry is None:
+                break
+            step = retry
+        delta, v = step
         cols = self.entries(ws)
         w_new = w.copy()
-        w_new[support] += delta[:support.shape[0]]
+        w_new[support] += delta[:m]
         if self.fit_intercept:
-            w_new[self.n_coefs:] += delta[support.shape[0]:]
+            w_new[self.n_coefs:] += delta[m:]
         flipped = np.sign(w_new[support]) != sign
+        flipped &= w_new[support] != 0.0  # the held entries are at 0
         if np.any(flipped):
             w_new[support[flipped]] = 0.0
             idx = self.moving(ws)

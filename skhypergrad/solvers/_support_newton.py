@@ -29,9 +29,21 @@ tolerance); otherwise coordinate descent minimizes the model.
 
 The loss does not change along ``(1, ..., 1)`` across the classes (intercepts,
 or a feature whose K coefficients are all in ``S`` with ``l2 = 0``), so
-:math:`H_{SS}` may be singular: the system is solved in the least-squares sense
-(eigenvalues below ``1e-10`` times the largest are dropped), and the check
+:math:`H_{SS}` may be singular: a rank-one term along each such direction (and a
+ridge of ``1e-11`` times the mean diagonal) makes it definite, and the check
 rejects a candidate that is not a minimizer.
+
+When the minimizer changes the sign of some entries, the model's minimizer on the
+orthant has them at 0: with ``R`` the entries held at 0 (:math:`\delta_R = -w_R`)
+and ``A = S \setminus R``,
+
+.. math::
+
+    (H_{AA} + \mathrm{diag}(l2_A))\,\delta_A = -\left(g_A + l1_A \circ
+    \mathrm{sign}(w_A) + l2_A \circ w_A\right) - H_{AR}\,\delta_R,
+
+a principal submatrix of the same matrix (:func:`support_step`'s ``held``):
+``O(|S|^3)``, without forming products with the columns again.
 """
 
 from typing import NamedTuple
@@ -64,6 +76,11 @@ class SupportSystem(NamedTuple):
     order: np.ndarray  # the support's entries in that order
     bounds: np.ndarray  # (K + 1,) class k's entries: order[bounds[k]:bounds[k + 1]]
     factor: tuple  # the Cholesky factor (scipy's cho_factor)
+    # (q, q) the matrix in that order (its upper triangle), with the L2 weights and the
+    # ridge, without the null directions' rank-one terms (their groups below)
+    hess: np.ndarray
+    groups: list  # the entries (in that order) of each null direction
+    scale: float  # the rank-one terms' weight (the mean diagonal)
 
 
 def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=None):
@@ -73,7 +90,8 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     Parameters
     ----------
     columns : ndarray of shape (n, f)
-        The columns of the support's features (:func:`support_columns`).
+        Columns of ``X`` holding the support's features (:func:`support_columns`, or a
+        dense ``X`` itself).
     features, classes : ndarray of int, shape (m,)
         The feature (a column of ``columns``) and the class of each coefficient of the
         support.
@@ -123,20 +141,33 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     diag = np.diag_indices_from(hess)
     scale = max(float(np.mean(hess[diag])), 0.0)
     hess[diag] += l2_diag[order] + _RIDGE * scale
-    # the exact null directions (a column's K entries, unpenalized by L2): their
-    # gradient is 0 up to rounding, so a rank-one term keeps the step along them at
-    # rounding instead of rounding over the ridge
-    sorted_features = features[order]
-    counts = np.bincount(features, minlength=f + 1)
-    unpenalized = np.bincount(features, weights=l2_diag != 0.0, minlength=f + 1) == 0
-    for j in np.flatnonzero((counts == K) & unpenalized):
-        g = np.flatnonzero(sorted_features == j)
-        hess[np.ix_(g, g)] += scale
+    groups = _null_groups(features[order], l2_diag[order] != 0.0, K)
+    factor = _factor(hess, groups, scale, _buffer(work, "factor", (q, q), exact=True))
+    if factor is None:
+        return None
+    return SupportSystem(C, order, bounds, factor, hess, groups, scale)
+
+
+def _null_groups(features, penalized, K):
+    """The entries of each exact null direction, a feature's K entries unpenalized by L2
+    (``features`` and ``penalized`` per entry): its gradient is 0 up to rounding, so a
+    rank-one term keeps the step along it at rounding instead of rounding over the ridge."""
+    f = int(features.max(initial=-1)) + 1
+    counts = np.bincount(features, minlength=f)
+    unpenalized = np.bincount(features, weights=penalized, minlength=f) == 0
+    return [np.flatnonzero(features == j) for j in np.flatnonzero((counts == K) & unpenalized)]
+
+
+def _factor(hess, groups, scale, out):
+    """The Cholesky factor of ``hess`` plus ``scale`` times the rank-one term of each of
+    ``groups``, computed in ``out`` (None if not positive definite)."""
+    out[...] = hess
+    for g in groups:
+        out[np.ix_(g, g)] += scale
     try:
-        factor = cho_factor(hess, lower=False, overwrite_a=True, check_finite=False)
+        return cho_factor(out, lower=False, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
         return None
-    return SupportSystem(C, order, bounds, factor)
 
 
 def _buffer(work, name, shape, exact=False):
@@ -149,19 +180,29 @@ def _buffer(work, name, shape, exact=False):
     buf = work.get(name)
     if buf is None or buf.shape[0] != shape[0] or buf.shape[1] < shape[1] or \
             (exact and buf.shape[1] != shape[1]):
-        # zeros: the system's lower triangle is never written (BLAS writes the upper)
+        # zeros: the system's lower triangle is never read (BLAS writes the upper)
         buf = work[name] = np.zeros(shape, order="F")
     return buf[:, :shape[1]]
 
 
-def support_step(system, rhs):
+def support_step(system, rhs, held=None):
     """The step :math:`\\delta` solving ``system`` (:func:`support_system`) for the
     gradient ``rhs`` of the model at its center on the support (penalty included; the
     entries in the support's order), and the prediction change ``v`` it makes, shape
-    (n, K)."""
-    C, order, bounds, factor = system
+    (n, K).
+
+    ``held``: a mask of the entries held at 0 (boolean, in the support's order) and
+    their steps :math:`\\delta_R = -w_R`; the other entries solve the system's
+    principal submatrix (module docstring).
+    """
+    C, order, bounds, factor = system[:4]
     K = bounds.shape[0] - 1
-    step = -cho_solve(factor, rhs[order], check_finite=False)
+    if held is None:
+        step = -cho_solve(factor, rhs[order], check_finite=False)
+    else:
+        step = _held_step(system, rhs[order], held[0][order], held[1][order])
+        if step is None:
+            return None
     v = np.zeros((C.shape[0], K), order="F")
     for k in range(K):
         e = slice(bounds[k], bounds[k + 1])
@@ -169,3 +210,28 @@ def support_step(system, rhs):
     delta = np.empty_like(step)
     delta[order] = step
     return delta, v
+
+
+def _held_step(system, rhs, held, fixed):
+    """The step of :func:`support_step` with the entries ``held`` (a mask, the system's
+    order) fixed at the steps ``fixed`` (read where ``held``), in the system's order;
+    None if the submatrix is not positive definite.
+
+    Only the upper triangle of ``system.hess`` is read: the free entries keep their
+    order, so their submatrix's upper triangle is in it, and the coupling
+    :math:`H_{AR}` of a free entry ``a`` with a held one ``r`` is read at ``(a, r)``
+    when ``a < r``, else at ``(r, a)``.
+    """
+    hess = system.hess
+    free, at = np.flatnonzero(~held), np.flatnonzero(held)
+    step = np.where(held, fixed, 0.0)
+    if free.shape[0]:
+        kept = np.cumsum(~held) - 1  # an entry's position among the free ones
+        groups = [kept[g] for g in system.groups if not np.any(held[g])]
+        sub = hess.take(free, axis=0).take(free, axis=1)
+        factor = _factor(sub, groups, system.scale, sub)
+        if factor is None:
+            return None
+        cross = np.where(free[:, None] < at, hess[np.ix_(free, at)], hess[np.ix_(at, free)].T)
+        step[free] = -cho_solve(factor, rhs[free] + cross @ fixed[at], check_finite=False)
+    return step
