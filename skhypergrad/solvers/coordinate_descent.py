@@ -266,7 +266,7 @@ class CoordinateDescent(BaseSolver):
 
     @staticmethod
     def _resynced(prob, design, w, z):
-        """The predictions ``X w + b`` computed again from ``w`` (into ``z``), at the start
+        r"""The predictions ``X w + b`` computed again from ``w`` (into ``z``), at the start
         of every round after the first, so that the optimality test and the gap are those
         of ``w`` itself.
 
