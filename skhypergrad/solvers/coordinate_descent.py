@@ -233,7 +233,7 @@ class CoordinateDescent(BaseSolver):
         best, stalled = np.inf, 0
         prev_ws, moved = None, True
         for it in range(self.max_iter + 1):
-            if it:  # the predictions of w afresh (see _resynced)
+            if it and not prob.exact:  # the predictions of w afresh (see _resynced)
                 z = self._resynced(prob, pgmap.design, w, z)
             a = prob.derivative(z)
             # the next working set first: the scores (p-sized) are freed before the gap
@@ -267,15 +267,17 @@ class CoordinateDescent(BaseSolver):
     @staticmethod
     def _resynced(prob, design, w, z):
         r"""The predictions ``X w + b`` computed again from ``w`` (into ``z``), at the start
-        of every round after the first, so that the optimality test and the gap are those
-        of ``w`` itself.
+        of every round after the first of a Newton-model solve (not least squares), so
+        that the optimality test and the gap are those of ``w`` itself.
 
         The epochs and line searches update ``z`` by steps, whose rounding errors add
         up; a datafit with a large curvature turns them into errors of the gradient
         (Huber's :math:`2/\sigma` at a tiny scale: a drift of 1e-8 in ``z`` at
         :math:`\sigma = 10^{-6}` is a gap measured at 1e-9, or even 1e-30, where it is
         1e-7 at ``w``). One product with ``X`` per round, next to the round's
-        :math:`X^T a`."""
+        :math:`X^T a` and its line searches. Least squares (curvature 1) is left out: a
+        drift there moves its gradient by as little, and its rounds are cheap (its
+        epochs read the Gram matrix), where the product would double their cost."""
         z[:] = prob.predictions(design, w)
         return z
 
