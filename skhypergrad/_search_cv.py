@@ -163,7 +163,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     would not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     For ``HuberRegressor`` the concomitant scale is estimated once, on the first
-    training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
+    training fold at the estimator's ``epsilon`` and an L2 weight in units of the data
+    (:meth:`~skhypergrad.huber.Huber.constants_lam`, as
+    :class:`~skhypergrad.HuberRegressorHyperGrad`: the search follows
+    :math:`y \to c\,y`, its ``alpha`` times :math:`1/c`), and kept fixed
     during the search (see :mod:`skhypergrad.huber`): the rows of ``cv_results_``
     are the scores of that fixed-scale model, close to but not exactly
     ``HuberRegressor``'s; the refit is ``HuberRegressor``'s own. ``epsilon`` is
