@@ -14,6 +14,7 @@ from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
 from ._compact_states import _expand
+from ._folds import _take_rows
 from ._parallel import evaluation_work, fold_n_jobs
 from ._validation import check_sparse_structure, named
 from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
@@ -56,7 +57,10 @@ def prepare_fold(preprocessing, X, y, train, test, scale, sample_weight=None,
     rows'); ``score_weight``: the held-out losses' weights of all the rows of ``X``
     (split here), or None.
     """
-    X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
+    if isinstance(X, np.ndarray):  # a Fortran-ordered X's rows kept in Fortran order
+        X_train, X_test = _take_rows(X, train), _take_rows(X, test)
+    else:
+        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = y[train], y[test]
     if preprocessing is not None:
         preprocessing = clone(preprocessing)

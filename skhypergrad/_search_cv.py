@@ -164,7 +164,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     would not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     For ``HuberRegressor`` the concomitant scale is estimated once, on the first
-    training fold at the estimator's ``alpha`` and ``epsilon``, and kept fixed
+    training fold at the estimator's ``epsilon`` and an L2 weight in units of the data
+    (:meth:`~skhypergrad.huber.Huber.constants_lam`, as
+    :class:`~skhypergrad.HuberRegressorHyperGrad`: the search follows
+    :math:`y \to c\,y`, its ``alpha`` times :math:`1/c`), and kept fixed
     during the search (see :mod:`skhypergrad.huber`): the rows of ``cv_results_``
     are the scores of that fixed-scale model, close to but not exactly
     ``HuberRegressor``'s; the refit is ``HuberRegressor``'s own. ``epsilon`` is
@@ -601,9 +604,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                   if space.sum_of_losses else 1.0,
                                   w_train, fit_params.score_weight)
             for (train, test), w_train in zip(splits, train_weights))
-        # constants the datafit estimates (Huber's scale), once, on the first training fold
-        model = model.with_data_constants(folds[0].X_train, model.encode(folds[0].y_train),
-                                          _fold_lam(model, model.lam, folds[0].scale))
+        # constants the datafit estimates (Huber's scale), once, on the first training fold,
+        # at the weights its datafit states in units of the data (not the estimator's
+        # own alpha, which the search replaces)
+        X0, y0 = folds[0].X_train, model.encode(folds[0].y_train)
+        model = model.with_data_constants(X0, y0, model.get_datafit().constants_lam(
+            model, X0, y0, _fold_lam(model, model.lam, folds[0].scale),
+            adapter.defaults.l2_range[0]))
         lam0, bounds, candidates = self._start(
             model, folds, space, adapter.defaults,
             None if box is None else _linear_lam_box(box, prefix, adapter, final, y,

@@ -214,6 +214,16 @@ class BaseDatafit:
         before a search; itself when it has none."""
         return self
 
+    def constants_lam(self, model, X, y, lam, l2_relative):
+        r"""The hyperparameters at which a search that starts from no given point
+        estimates the constants (:meth:`estimate_constants`) of ``model`` (of this
+        datafit) on the training data ``(X, y)`` (``y`` encoded): ``lam``, the defaults'
+        point, itself. ``l2_relative`` is the lower end of the search's L2 range,
+        relative to the curvature of :func:`~skhypergrad._search_space.l2_scale`: a
+        datafit whose constants follow the scale of ``y`` (Huber's) states its L2 weight
+        in those units here, so that the search follows :math:`y \to c\,y`."""
+        return lam
+
     def take_rows(self, samples):
         """The datafit of the rows ``samples`` of its targets (itself: only a datafit with
         weights bound to its rows, a :class:`~skhypergrad.datafits.WeightedDatafit`, has

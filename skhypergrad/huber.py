@@ -35,17 +35,19 @@ epsilon=epsilon_)``.
 
 import copy
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from scipy.optimize import brentq
 from sklearn.exceptions import ConvergenceWarning
 
-from ._search_space import null_model
+from ._search_space import l2_scale, null_model
 from .datafits import BaseDatafit, register_datafit
 from .fixed_point import ProxGradMap
 from .solvers import CoordinateDescent
 
-__all__ = ["Huber", "huber_scale", "spread", "scale_floor", "concomitant_fit"]
+__all__ = ["Huber", "huber_scale", "spread", "scale_floor", "concomitant_fit",
+           "reference_curvature_at_floor"]
 
 
 @register_datafit
@@ -173,6 +175,18 @@ class Huber(BaseDatafit):
                                 scale_tol=1e-6)[1]
         return Huber(self.epsilon, scale, self.tune_epsilon)
 
+    def constants_lam(self, model, X, y, lam, l2_relative):
+        r"""``lam`` with the penalty's L2 weight replaced by ``l2_relative`` times the
+        curvature at the floor scale (:func:`reference_curvature_at_floor`); its L1 weight
+        (which, like the loss, scales as :math:`c` for :math:`y \to c\,y`) and
+        ``epsilon`` kept."""
+        penalty, p = model.get_penalty(), X.shape[1]
+        lam = np.asarray(lam, dtype=np.float64)
+        k = lam.shape[0] - model.n_datafit_hyper
+        l1 = float(np.max(penalty.weights(lam[:k], p)[0], initial=0.0))
+        l2 = l2_relative * reference_curvature_at_floor(model, X, y)
+        return np.append(penalty.lam_from_weights(l1, l2, p), lam[k:])
+
     def intercept_only(self, y):
         """The Huber location of ``y``: the root of :math:`\\sum_i \\psi(y_i - b)`."""
         lo, hi = float(np.min(y)), float(np.max(y))
@@ -234,6 +248,21 @@ def spread(r):
     """
     a = np.abs(np.asarray(r, dtype=np.float64))
     return float(np.median(a)) or float(np.mean(a))
+
+
+def reference_curvature_at_floor(model, X, y):
+    r"""The curvature :math:`\kappa_0` (:func:`~skhypergrad._search_space.l2_scale`) of
+    ``model`` (a :class:`Huber` datafit) on ``(X, y)`` at the floor scale
+    (:func:`scale_floor`): :math:`\frac{2\epsilon}{s}\frac{1}{np}\sum_j\|X_j -
+    \bar X_j\|^2`, :math:`s` the median absolute residual of the null model.
+
+    The L2 weights at which the scale is estimated before a search are multiples of
+    it: it scales as :math:`1/c` for :math:`y \to c\,y`, so that the L2 term, like the
+    loss, scales as :math:`c`, and the estimated scale as :math:`c`.
+    """
+    floor = replace(model, datafit=Huber(model.get_datafit().epsilon, scale_floor(y),
+                                         tune_epsilon=False))
+    return l2_scale(floor.make_map(X, floor.encode(y), center=True))
 
 
 def scale_floor(y, ratio=1e-6):

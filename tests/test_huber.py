@@ -304,3 +304,40 @@ def test_coordinate_descent_stops_at_the_resolution_of_w():
         ref = solver.solve(pgmap, [0.3], null_model(pgmap))
     assert res.n_iter < 3000 and res.gap < 1e-8
     np.testing.assert_allclose(res.w, ref.w, rtol=1e-7, atol=1e-9)
+
+
+def _floor_scale_problem(n=60):
+    """Noise-free ``y = X w`` at the floor scale (1e-6 MAD): a curvature ``2 / sigma`` of
+    2e6 inside a band of width 1e-6 around the fit."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 5))
+    y = (X @ rng.standard_normal(5))[:n]
+    model = InnerModel(Huber(1.35, scale_floor(y), tune_epsilon=False), "l2", True)
+    return model.make_map(X[:n], y, center=True)
+
+
+@pytest.mark.parametrize("lam", [0.01, 0.1, 0.75])
+def test_gap_at_the_floor_scale_is_that_of_the_returned_coefficients(lam):
+    """Coordinate descent's predictions are updated by steps whose rounding adds up; at a
+    curvature of 2e6 that drift (1e-8) made the gap it measured 1e-30 or 1e-9 where the
+    gap of the coefficients it returned was 5e-5 or 1e-7. The predictions are formed
+    again at every round: the reported gap is that of ``w``, below ``tol``, no warning."""
+    pgmap = _floor_scale_problem()
+    solver = CoordinateDescent(tol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = solver.solve(pgmap, np.array([lam]), null_model(pgmap))
+    assert res.converged and res.gap <= 1e-10
+    assert res.gap == pytest.approx(solver._stop_measure(pgmap, np.array([lam]), res.w),
+                                    rel=1e-6, abs=1e-14)
+
+
+def test_unconverged_solve_at_the_floor_scale_warns_with_its_gap():
+    """A solve stopped early still warns, with the gap of the coefficients it returns."""
+    pgmap = _floor_scale_problem()
+    lam = np.array([0.75])
+    solver = CoordinateDescent(tol=1e-10, max_iter=3)
+    with pytest.warns(ConvergenceWarning, match=r"did not converge .*relative gap"):
+        res = solver.solve(pgmap, lam, null_model(pgmap))
+    assert not res.converged
+    assert res.gap == pytest.approx(solver._stop_measure(pgmap, lam, res.w), rel=1e-6)

@@ -117,3 +117,25 @@ def test_noise_free_targets_are_fitted(noise):
         search = HyperGradSearchCV(HuberRegressor(), cv=5).fit(X[:100], y[:100])
     for model in (est, search.best_estimator_):
         assert model.score(X[100:], y[100:]) > 1 - 1e-8
+
+
+def test_search_cv_follows_a_rescaling_of_the_targets():
+    """y -> c y: the search estimates the scale at an L2 weight in units of the data (not
+    at HuberRegressor's own alpha), so it searches the same problem: the same ``alpha * c``
+    (the loss scales as c, the L2 term as c^2) and ``epsilon`` (at HuberRegressor's alpha
+    they differed by 1e-4), the same R² of every point (to the inner solves' accuracy),
+    and the refit's coefficients times c (to the accuracy of its L-BFGS)."""
+    X, y = _data(n=120, p=5)
+    cv = KFold(3, shuffle=True, random_state=0)
+    searches = {c: HyperGradSearchCV(HuberRegressor(tol=1e-12, max_iter=10_000),
+                                     cv=cv).fit(X, c * y) for c in (1e-3, 1.0, 1e3)}
+    ref = searches[1.0]
+    for c, search in searches.items():
+        assert search.best_params_["alpha"] * c == pytest.approx(
+            ref.best_params_["alpha"], rel=1e-6)
+        assert search.best_params_["epsilon"] == pytest.approx(
+            ref.best_params_["epsilon"], rel=1e-6)
+        np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                                   ref.cv_results_["mean_test_score"], rtol=0, atol=1e-8)
+        np.testing.assert_allclose(search.best_estimator_.coef_ / c,
+                                   ref.best_estimator_.coef_, rtol=1e-4)

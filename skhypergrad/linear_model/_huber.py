@@ -1,7 +1,6 @@
 """Huber regression tuned by hypergradient descent."""
 
 import numbers
-from dataclasses import replace
 
 import numpy as np
 from sklearn.base import _fit_context
@@ -9,8 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._base import BaseHyperGrad, null_model, refit_solver
 from .._validation import check_bounds
-from .._search_space import l2_scale
-from ..huber import Huber, concomitant_fit, scale_floor
+from ..huber import Huber, concomitant_fit
 from ..models import InnerModel
 from ..penalties import huber_lam_from_sklearn, huber_sklearn_from_lam
 from ._common import _BOUNDS, LinearRegressorMixin, _doc
@@ -161,18 +159,16 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     def _scale_lam(self, model, X, y):
         r"""The penalty's ``lam`` the scale is estimated at without ``alpha_init``: the L1
         weight of ``alpha = 1e-4`` (scikit-learn's default; the L1 term, like the Huber
-        loss, scales with ``y``), the L2 weight :math:`10^{-6}\kappa_0`, the lower end of
-        the search's range, :math:`\kappa_0` the reference curvature at the floor scale
-        (:func:`~skhypergrad.huber.scale_floor`):
-        :math:`\frac{2\epsilon}{s}\frac{1}{np}\sum_j\|X_j - \bar X_j\|^2`, :math:`s`
-        the median absolute residual of the null model. Both scale as the weights of the
-        same fit when ``y`` is rescaled: the scale, and then the search, follow ``y``."""
-        floor = replace(model, datafit=Huber(self.epsilon_init, scale_floor(y),
-                                             tune_epsilon=False))
-        kappa0 = l2_scale(floor.make_map(X, floor.encode(y), center=True))
+        loss, scales with ``y``), the L2 weight the lower end of the search's range times
+        the curvature at the floor scale
+        (:meth:`~skhypergrad.huber.Huber.constants_lam`). Both scale as the weights of
+        the same fit when ``y`` is rescaled: the scale, and then the search, follow ``y``."""
         l1 = self._scale_alpha * self._rho() / X.shape[0]
-        return floor.get_penalty().lam_from_weights(l1, self._search_defaults.l2_range[0]
-                                                    * kappa0, X.shape[1])
+        lam = model.get_penalty().lam_from_weights(l1, 0.0, X.shape[1])
+        lam = model.get_datafit().constants_lam(
+            model, X, model.encode(y), self._with_epsilon(lam, self.epsilon_init),
+            self._search_defaults.l2_range[0])
+        return lam[:lam.shape[0] - model.n_datafit_hyper]
 
     def _initial_lam(self, scales, n_samples):
         if self.alpha_init is None:
