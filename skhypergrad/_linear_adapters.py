@@ -36,7 +36,8 @@ from sklearn.linear_model import (ElasticNet, GammaRegressor, HuberRegressor, La
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import LinearSVC
 
-from ._search_space import GLM, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE, SearchDefaults
+from ._search_space import (GLM, L1_LEAST_SQUARES, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE,
+                            SearchDefaults)
 from ._validation import check_bounds
 from .glm import Tweedie
 from .group_penalties import GroupElasticNet, GroupL21
@@ -409,15 +410,15 @@ _GLM = ("alpha", "fit_intercept")
 
 #: the supported scikit-learn linear estimators
 ADAPTERS = {
-    Lasso: LinearAdapter(_lasso, ALPHA, "squared", LEAST_SQUARES, classifier=False,
+    Lasso: LinearAdapter(_lasso, ALPHA, "squared", L1_LEAST_SQUARES, classifier=False,
                          params=_ENET),
-    ElasticNet: LinearAdapter(_enet, ALPHA, "squared", LEAST_SQUARES, classifier=False,
+    ElasticNet: LinearAdapter(_enet, ALPHA, "squared", L1_LEAST_SQUARES, classifier=False,
                               params=_ENET + ("l1_ratio",)),
-    MultiTaskLasso: LinearAdapter(_multitask(True), ALPHA, "squared", LEAST_SQUARES,
+    MultiTaskLasso: LinearAdapter(_multitask(True), ALPHA, "squared", L1_LEAST_SQUARES,
                                   classifier=False, params=_GLM, multi_output=True),
-    MultiTaskElasticNet: LinearAdapter(_multitask(False), ALPHA, "squared", LEAST_SQUARES,
-                                       classifier=False, params=_GLM + ("l1_ratio",),
-                                       multi_output=True),
+    MultiTaskElasticNet: LinearAdapter(_multitask(False), ALPHA, "squared",
+                                       L1_LEAST_SQUARES, classifier=False,
+                                       params=_GLM + ("l1_ratio",), multi_output=True),
     Ridge: LinearAdapter(_ridge, RIDGE_ALPHA, "squared", LEAST_SQUARES, classifier=False,
                          params=_GLM + ("positive",)),
     RidgeClassifier: LinearAdapter(_ridge_classifier, RIDGE_ALPHA, "squared_class_error",

@@ -312,9 +312,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Also record each fold's training score (``train_<name>`` keys).
     init : {"scan", "estimator"}, default="scan"
         Where the descent starts: the best point of the coarse scan (its points
-        are rows of ``cv_results_``), or the estimator's own parameters (no scan;
-        the result then depends on that starting point and on the units of the
-        data).
+        are rows of ``cv_results_``; the scan and its first path's patience are the
+        model's defaults of :mod:`skhypergrad._search_space`, e.g. the first path of
+        ``Lasso``, ``ElasticNet`` and their multi-task versions left once two of its
+        points, two thirds of a decade, are above its minimum), or the estimator's
+        own parameters (no scan; the result then depends on that starting point and
+        on the units of the data).
 
     Attributes
     ----------
@@ -638,7 +641,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
                           callback=callback, verbose=self.verbose,
                           label=type(self).__name__, names=space.params,
-                          loss_name=descended_name(plan, kind), scan_solver=scan_solver)
+                          loss_name=descended_name(plan, kind), scan_solver=scan_solver,
+                          scan_patience=adapter.defaults.scan_patience)
             history = list(result.history)
             if plan.rescore and not plan.exact and plan.refit_key is not None \
                     and not stopped[0]:

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._search_space import L1_LEAST_SQUARES
 from ..group_penalties import GroupElasticNet, GroupL21
 from ..models import InnerModel
 from ..multitask import MultiTaskQuadratic
@@ -13,6 +14,7 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
     """Shared parts of the multi-task models: 2d targets, the L2,1 block penalty, FISTA."""
 
     _multi_output = True
+    _search_defaults = L1_LEAST_SQUARES
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -79,8 +81,10 @@ class MultiTaskLassoHyperGrad(_MultiTaskHyperGrad):
     ----------
     alpha_init : float, default=None
         Starting ``alpha``; None starts from the best of the points
-        ``alpha_max * 10^(-k/2)``, ``k = 1..8`` (``alpha_max`` the smallest ``alpha``
-        that zeroes every coefficient: :math:`\max_j \|X_j^T (Y - \bar Y)\|_2 / n`).
+        ``alpha_max * 10^(-k/3)``, ``k = 1..12`` (``alpha_max`` the smallest ``alpha``
+        that zeroes every coefficient: :math:`\max_j \|X_j^T (Y - \bar Y)\|_2 / n`;
+        values only, on every fold, warm-started; the scan is left once two of them
+        are above the smallest before, as :class:`LassoHyperGrad`'s).
     alpha_bounds : (float, float), default=None
         Search interval for ``alpha``; ``(1e-6, 10) * alpha_max`` when None.
     %(common)s
