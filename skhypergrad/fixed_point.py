@@ -47,12 +47,15 @@ class Linearization:
     diagonal ``delta``, for an elementwise penalty, or a block Jacobian
     (:mod:`skhypergrad._prox_jacobian`, ``jac_diag`` None) for a block penalty;
     ``step`` (``g``), ``hessp_subset(idx)``, a function ``u -> H[idx][:, idx] u``
-    whose cost scales with the columns in ``idx``, and ``hessian_subset(idx)``,
-    the dense matrix ``H[idx][:, idx]`` (None where not available).
+    whose cost scales with the columns in ``idx``, ``hessian_subset(idx)``,
+    the dense matrix ``H[idx][:, idx]`` (None where not available), and
+    ``hessian_factor(idx)``, the matrix ``G`` of the rows of ``idx`` (whole rows of
+    ``K`` outputs) with ``H[idx][:, idx] = G kron I_K`` when the Hessian has that form
+    (multi-output least squares), else None.
     """
 
     def __init__(self, value, jvp_w, vjp_w, jvp_lam, vjp_lam, jac_diag=None, step=None,
-                 hessp_subset=None, hessian_subset=None, jacobian=None):
+                 hessp_subset=None, hessian_subset=None, jacobian=None, hessian_factor=None):
         self._value = value
         self.jvp_w = jvp_w
         self.vjp_w = vjp_w
@@ -63,6 +66,7 @@ class Linearization:
         self.step = step
         self.hessp_subset = hessp_subset
         self.hessian_subset = hessian_subset
+        self.hessian_factor = hessian_factor
 
     @property
     def jacobian(self):
@@ -671,6 +675,11 @@ class ProxGradMap(FixedPointMap):
                                          else np.ones(design.n_samples))
             return take_columns(idx).weighted_gram(weights)
 
+        def hessian_factor(idx):
+            if design.n_outputs == 1:
+                return None
+            return least_squares_rows_gram(design, datafit, np.asarray(idx))
+
         return Linearization(
             value=lambda: self.prox(z_of(), lam),
             jvp_w=jvp_w,
@@ -681,6 +690,7 @@ class ProxGradMap(FixedPointMap):
             step=g,
             hessp_subset=hessp_subset,
             hessian_subset=hessian_subset,
+            hessian_factor=hessian_factor,
             jacobian=jacobian if block else None,
         )
 

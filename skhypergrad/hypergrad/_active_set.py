@@ -14,12 +14,34 @@ symmetric positive semidefinite (the derivation is in :mod:`skhypergrad.hypergra
 :class:`_ActiveSet` gives its products, through :math:`H_{SS}` or one ``vjp_w`` each, and,
 when :math:`|S| \le` ``_DIRECT_MAX`` and the map forms :math:`H_{SS}`, its Cholesky solve,
 with the least-norm solution of a singular system (:func:`_min_norm_solve`).
+
+A block penalty over rows of ``K`` outputs (the L2,1 penalty of the multi-task models)
+whose Hessian is :math:`H_{SS} = G \otimes I_K` (multi-output least squares, ``G`` the
+``m x m`` Gram matrix of the ``m`` active rows) has the system
+
+.. math::
+
+    \big(A_0 \otimes I_K + N D N^T\big)\, u = c_S, \qquad
+    A_0 = g\,G + \mathrm{diag}(1/b_r - 1), \quad D = \mathrm{diag}(1/a_r - 1/b_r),
+
+:math:`N` the block-diagonal ``mK x m`` matrix of the blocks' unit directions
+:math:`n_r` (:class:`~skhypergrad._prox_jacobian.BlockJacobian`). By Woodbury's
+identity, with :math:`K_N = N^T (A_0^{-1} \otimes I) N = A_0^{-1} \circ (n_r^T n_s)`,
+
+.. math::
+
+    u = (A_0^{-1} \otimes I)\big(c_S - N y\big), \qquad
+    (I + D K_N)\, y = D N^T (A_0^{-1} \otimes I)\, c_S,
+
+two ``m x m`` factorizations (:meth:`_ActiveSet.solve_kronecker`): the cost of a
+system of ``m``, not ``mK``, unknowns, so it is used up to ``m \le`` ``_DIRECT_MAX``
+rows whatever ``K``.
 """
 
 import math
 
 import numpy as np
-from scipy.linalg import solve_triangular
+from scipy.linalg import cho_factor, cho_solve, solve_triangular
 from scipy.linalg.lapack import dposv as _posv, dpotrs as _potrs, dpstrf as _pstrf
 
 from .._prox_jacobian import as_jacobian
@@ -61,16 +83,27 @@ class _ActiveSet:
     powers :math:`\Delta_S^s`; every product below costs one ``vjp_w``.
     """
 
-    def __init__(self, vjp_w, delta, hessp_subset=None, step=None, hessian_subset=None):
+    def __init__(self, vjp_w, delta, hessp_subset=None, step=None, hessian_subset=None,
+                 hessian_factor=None):
         self.vjp_w = vjp_w
         self.jac = as_jacobian(delta)
         self.size = self.jac.size
         self.idx = self.jac.idx
         self.step = step
+        # G of H_SS = G kron I_K for a block Jacobian over rows of K outputs (m <=
+        # _DIRECT_MAX rows): the structured solve of the module docstring
+        self.hess_factor = None
+        if hessian_factor is not None and not self.jac.diagonal and \
+                0 < self.idx.shape[0] <= _DIRECT_MAX * self.jac.block_size:
+            G = hessian_factor(self.idx)
+            if G is not None and G.shape[0] * self.jac.block_size == self.idx.shape[0]:
+                self.hess_factor = G
+        self._hessian_subset = hessian_subset
         # H_SS as a matrix (small S), or u -> H_SS u through the active columns only,
         # when the map provides them
         H = None
-        if hessian_subset is not None and 0 < self.idx.shape[0] <= _DIRECT_MAX:
+        if self.hess_factor is None and hessian_subset is not None and \
+                0 < self.idx.shape[0] <= _DIRECT_MAX:
             H = hessian_subset(self.idx)
         self.hess_matrix = H
         if H is not None:
@@ -107,10 +140,20 @@ class _ActiveSet:
         diverges on it, and the least-squares solution is the answer
         (``singular=True``).
 
+        With ``G`` of :math:`H_{SS} = G \otimes I_K`, the structured solve
+        (:meth:`solve_kronecker`) first; the dense one when it fails and
+        :math:`|S| \le` ``_DIRECT_MAX``.
+
         Returns
         -------
         (u, residual, singular) or None
         """
+        if self.hess_factor is not None:
+            kron = self.solve_kronecker(b)
+            if kron is not None:
+                return kron
+            if self._hessian_subset is not None and self.idx.shape[0] <= _DIRECT_MAX:
+                self.hess_matrix = self._hessian_subset(self.idx)
         if self.hess_matrix is None:
             return None
         H = self.hess_matrix
@@ -140,6 +183,42 @@ class _ActiveSet:
         bb = float(b @ b)
         residual = math.sqrt(float(r @ r) / bb) if bb > 0 else 0.0
         return u, residual, singular  # nan when u is not finite: the caller then runs CG
+
+    def solve_kronecker(self, b):
+        r"""``(u, residual, False)`` solving the reduced system of a block Jacobian with
+        :math:`H_{SS} = G \otimes I_K` by Woodbury's identity (module docstring), or None
+        when :math:`A_0` is not positive definite (a singular system: the dense solve
+        finds its least-norm solution) or the solution is not finite."""
+        jac, G = self.jac, self.hess_factor
+        m, K = jac.normals.shape
+        A0 = self.step * G  # a new array
+        A0.ravel()[::m + 1] += 1.0 / jac.across - 1.0
+        try:
+            factor = cho_factor(A0, lower=True, overwrite_a=True, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        A_inv = cho_solve(factor, np.eye(m), check_finite=False)
+        normals = jac.normals
+        d = 1.0 / jac.along - 1.0 / jac.across
+        B = b.reshape(m, K)
+        Y = A_inv @ B  # (A0^{-1} kron I) c_S
+        capacitance = A_inv * (normals @ normals.T)
+        capacitance *= d[:, None]
+        capacitance.ravel()[::m + 1] += 1.0
+        try:
+            y = np.linalg.solve(capacitance, d * np.einsum("rk,rk->r", normals, Y))
+        except np.linalg.LinAlgError:
+            return None
+        Y -= A_inv @ (y[:, None] * normals)
+        u = Y.ravel()
+        if not np.all(np.isfinite(u)):
+            return None
+        r = self.power(u, -1) - u
+        r += self.step * (G @ Y).ravel()
+        r -= b
+        bb = float(b @ b)
+        residual = math.sqrt(float(r @ r) / bb) if bb > 0 else 0.0
+        return u, residual, False
 
     def embed(self, u):
         x = np.zeros(self.size)

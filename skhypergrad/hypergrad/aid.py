@@ -376,7 +376,8 @@ class AIDConjugateGradient(_AdjointEngine):
             return _AdjointSolve(*solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol,
                                               self.max_iter))
         active = _ActiveSet(lin.vjp_w, _jacobian(pgmap, lin, w, lam), lin.hessp_subset,
-                            lin.step, lin.hessian_subset if self.direct else None)
+                            lin.step, lin.hessian_subset if self.direct else None,
+                            lin.hessian_factor if self.direct else None)
         c_s = c.take(active.idx)
         if active.idx.shape[0] == 0:  # A = 0: v = grad C (and B^T v = 0)
             return _AdjointSolve(_with_entries(c, active.idx, c_s), 0, 0.0)
