@@ -563,6 +563,50 @@ def test_direct_solve_of_the_active_set_system(m):
     assert indefinite.solve_direct(b) is None
 
 
+def test_kronecker_solve_of_a_block_active_set_system():
+    """A block Jacobian over rows of K outputs with ``H_SS = G kron I_K``: the structured
+    solve (Woodbury, ``m x m`` factorizations) gives the dense solution of the reduced
+    system to rounding, for a support of ``m K`` unknowns above the dense limit, without
+    forming ``H_SS``; a singular ``A_0`` falls back to the dense least-norm solve."""
+    from skhypergrad._prox_jacobian import BlockJacobian
+    from skhypergrad.hypergrad._active_set import _DIRECT_MAX, _ActiveSet
+
+    rng = np.random.default_rng(0)
+    m, K, step = 70, 5, 0.4
+    assert m * K > _DIRECT_MAX >= m
+    Z = rng.standard_normal((2 * m, m))
+    G = Z.T @ Z / (2 * m)
+    normals = rng.standard_normal((m, K))
+    normals /= np.linalg.norm(normals, axis=1)[:, None]
+    along, across = np.ones(m), rng.uniform(0.2, 0.9, m)  # block soft-thresholding
+    along[-1] = across[-1] = 1.0  # an unpenalized row (the intercept)
+    jac = BlockJacobian((m + 4) * K, np.arange(2, 2 + m), normals, along, across)
+    formed = []
+
+    def dense(idx):
+        formed.append(idx.shape[0])
+        return np.kron(G, np.eye(K))
+
+    active = _ActiveSet(None, jac, step=step, hessian_subset=dense,
+                        hessian_factor=lambda idx: G.copy())
+    b = rng.standard_normal(m * K)
+    u, residual, singular = active.solve_direct(b)
+    M = step * np.kron(G, np.eye(K)) + jac.dense_inverse() - np.eye(m * K)
+    np.testing.assert_allclose(u, np.linalg.solve(M, b), rtol=1e-10, atol=1e-12)
+    assert not singular and residual < 1e-13 and formed == []
+    # A_0 singular (a zero row of G where the row is unpenalized): the dense solve
+    G0 = G.copy()
+    G0[-1] = G0[:, -1] = 0.0
+    small = BlockJacobian(13 * K, np.arange(2, 12), normals[-10:], along[-10:], across[-10:])
+    G0 = G0[-10:, -10:]
+    active = _ActiveSet(None, small, step=step,
+                        hessian_subset=lambda idx: np.kron(G0, np.eye(K)),
+                        hessian_factor=lambda idx: G0.copy())
+    assert active.solve_kronecker(b[:10 * K]) is None
+    u, residual, singular = active.solve_direct(b[:10 * K])
+    assert singular and np.isfinite(residual)
+
+
 def test_singular_adjoint_system_without_solution_gives_least_squares_not_overflow():
     """Every training residual beyond Huber's threshold: the datafit is linear, its
     Hessian 0, and nothing fixes the unpenalized intercept, so the adjoint system is
