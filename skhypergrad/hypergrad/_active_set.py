@@ -48,7 +48,10 @@ from .._prox_jacobian import as_jacobian
 
 #: largest active set whose reduced system is formed and factored (Cholesky)
 #: instead of solved by CG: forming ``H_SS`` costs about ``|S| / 16`` products
-#: with ``H_SS`` (one BLAS-3 call), fewer than CG needs at tight tolerances
+#: with ``H_SS`` (one BLAS-3 call), fewer than CG needs at tight tolerances. A system
+#: with ``H_SS = G kron I_K`` counts its ``m = |S| / K`` rows: its two ``m x m``
+#: factorizations cost about ``m / K`` of its CG products (``K m^2`` each), a smaller
+#: share than a dense system of ``m`` unknowns
 _DIRECT_MAX = 256
 #: smallest active set whose system is factored by numpy's LAPACK rather than scipy's:
 #: from this size on (|S|^2 >= 10^4) OpenBLAS factors on several threads, and the numpy
@@ -194,10 +197,14 @@ class _ActiveSet:
         A0 = self.step * G  # a new array
         A0.ravel()[::m + 1] += 1.0 / jac.across - 1.0
         try:
-            factor = cho_factor(A0, lower=True, overwrite_a=True, check_finite=False)
+            if m < _NUMPY_CHOLESKY_MIN:
+                factor = cho_factor(A0, lower=True, overwrite_a=True, check_finite=False)
+                A_inv = cho_solve(factor, np.eye(m), check_finite=False)
+            else:  # by the library that formed G (see _NUMPY_CHOLESKY_MIN)
+                L_inv = np.linalg.inv(np.linalg.cholesky(A0))
+                A_inv = L_inv.T @ L_inv
         except np.linalg.LinAlgError:
             return None
-        A_inv = cho_solve(factor, np.eye(m), check_finite=False)
         normals = jac.normals
         d = 1.0 / jac.along - 1.0 / jac.across
         B = b.reshape(m, K)
