@@ -52,6 +52,7 @@ Targets are encoded: real values for :class:`Quadratic`, labels in {-1, +1} for
 :class:`Logistic`, integer class indices 0..K-1 for :class:`Multinomial`.
 """
 
+import weakref
 from functools import partial
 
 import numpy as np
@@ -327,7 +328,14 @@ def check_datafit(datafit):
     return datafit
 
 
+#: the classes whose declarations passed :func:`_check_contract` (a class's contract is
+#: its declarations, read once: models check their datafit at every construction)
+_CHECKED = weakref.WeakSet()
+
+
 def _check_contract(cls):
+    if isinstance(cls, type) and cls in _CHECKED:
+        return
     if not (isinstance(cls, type) and issubclass(cls, BaseDatafit)):
         raise ValueError(f"A datafit must be a BaseDatafit subclass, got {cls!r}.")
     missing = [m for m in _REQUIRED if getattr(cls, m, None) is None
@@ -351,6 +359,7 @@ def _check_contract(cls):
     if not (isinstance(cls.outer_losses, tuple) and cls.outer_losses):
         raise ValueError(f"{cls.__name__}.outer_losses must be a non-empty tuple of loss "
                          f"names, got {cls.outer_losses!r}.")
+    _CHECKED.add(cls)
 
 
 @register_datafit
