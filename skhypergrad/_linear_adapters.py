@@ -36,8 +36,8 @@ from sklearn.linear_model import (ElasticNet, GammaRegressor, HuberRegressor, La
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import LinearSVC
 
-from ._search_space import (GLM, L1_LEAST_SQUARES, LEAST_SQUARES, LOG_LOSS, SQUARED_HINGE,
-                            SearchDefaults)
+from ._search_space import (GLM, L1_LEAST_SQUARES, LEAST_SQUARES, LOG_LOSS,
+                            SQUARED_HINGE_SEARCH_CV, SearchDefaults)
 from ._validation import check_bounds
 from .glm import Tweedie
 from .group_penalties import GroupElasticNet, GroupL21
@@ -431,7 +431,8 @@ ADAPTERS = {
                                               "class_weight"),
                                       optional={"penalty": "deprecated"}),
     # multi_class is deprecated (one-vs-rest, "crammer_singer" going away)
-    LinearSVC: LinearAdapter(_linear_svc, C, "squared_hinge", SQUARED_HINGE, classifier=True,
+    LinearSVC: LinearAdapter(_linear_svc, C, "squared_hinge", SQUARED_HINGE_SEARCH_CV,
+                             classifier=True,
                              params=("C", "loss", "penalty", "fit_intercept",
                                      "intercept_scaling", "class_weight"),
                              optional={"multi_class": "ovr"},

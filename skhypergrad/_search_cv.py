@@ -312,10 +312,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Also record each fold's training score (``train_<name>`` keys).
     init : {"scan", "estimator"}, default="scan"
         Where the descent starts: the best point of the coarse scan (its points
-        are rows of ``cv_results_``; the scan and its first path's patience are the
-        model's defaults of :mod:`skhypergrad._search_space`, e.g. the first path of
-        ``Lasso``, ``ElasticNet`` and their multi-task versions left once two of its
-        points, two thirds of a decade, are above its minimum), or the estimator's
+        are rows of ``cv_results_``; its first path is left once its loss has
+        stayed above its minimum for a decade of the weight: two thirds of a
+        decade, two points, for ``Lasso``, ``ElasticNet`` and their multi-task
+        versions), or the estimator's
         own parameters (no scan; the result then depends on that starting point and
         on the units of the data).
 

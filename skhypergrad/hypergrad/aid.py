@@ -257,7 +257,11 @@ class AIDConjugateGradient(_AdjointEngine):
     :math:`H_{SS}` as a matrix (``direct=True``), the system is instead formed
     (one BLAS-3 product, :math:`O(n|S|^2)`) and solved by Cholesky, which is
     cheaper than the CG iterations at tight tolerances; CG remains the
-    fallback if the factorization fails. For any other
+    fallback if the factorization fails. A block penalty over the ``K`` outputs of
+    multi-output least squares (:math:`H_{SS} = G \otimes I_K`, the multi-task
+    models) is solved through Woodbury's identity with two factorizations of
+    :math:`m \times m` matrices, ``m`` its active rows, up to :math:`m \le 256`
+    whatever ``K`` (:mod:`skhypergrad.hypergrad._active_set`). For any other
     :class:`~skhypergrad.fixed_point.FixedPointMap` (no active-set structure to
     exploit) it falls back to GMRES on :math:`(I - A^T) v = \nabla C(w)`.
 
