@@ -52,8 +52,10 @@ otherwise starts coordinate descent on the model (its coefficients whose sign ch
 set to 0) when it lowers the model. Coordinate descent alone converges linearly on
 the model, slowly when the columns are correlated (neighbouring pixels); the direct
 solve gives the exact model minimizer in the cost of a few epochs. One output's models
-(a datafit that is not piecewise quadratic, e.g. the binary logistic loss) are tried
-the same way first, their matrix :math:`X_S^T \mathrm{diag}(h) X_S / n`.
+are tried the same way first with an L1 part and a datafit whose curvature varies and
+is not piecewise quadratic (the binary logistic loss, the GLMs; their matrix
+:math:`X_S^T \mathrm{diag}(h) X_S / n`, formed at each center), the intercept then
+taking its own Newton step (see ``_Problem.direct``).
 
 Convergence: the blocks' diagonals are floored at 1e-12 ``||X_j||^2 / n`` (1e-12
 for the intercepts), so that each model is a strongly convex quadratic plus a
