@@ -586,7 +586,8 @@ class _Problem(NamedTuple):
         \Delta G < 0` certifies :math:`P(w + t\Delta) < P(w)`. Testing the
         derivative, not objective values, stays exact near the optimum where
         the decrease is below the objective's rounding. ``t = 1`` is taken when
-        :math:`\psi'(1) < 0`, or :math:`\psi'(1) = 0 > \psi'(0)` (1 is the minimizer). When :math:`0 \le \psi'(1) \le -\psi'(0)` (the secant's
+        :math:`\psi'(1) < 0`, or :math:`\psi'(1) = 0 > \psi'(0)` (1 is then the
+        minimizer). When :math:`0 \le \psi'(1) \le -\psi'(0)` (the secant's
         root, the minimizer of a quadratic :math:`\psi`, is past 1/2: a Newton step near
         the optimum lands at the minimizer itself, where the sign of :math:`\psi'(1)` is
         rounding, and halving it would give up half of the step and the fast local
