@@ -16,13 +16,15 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet as SkElasticNet
 from sklearn.linear_model import Lasso, LogisticRegression
 
-from skhypergrad.datafits import Logistic, Multinomial, Quadratic
+from skhypergrad.datafits import Logistic, Multinomial, Quadratic, weighted
 from skhypergrad.fixed_point import ProxGradMap
-from skhypergrad.penalties import (L1, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn,
+from skhypergrad.penalties import (L1, L2, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn,
                                    logistic_lam_from_sklearn)
 from skhypergrad.solvers._cd_design import _prepare
+from skhypergrad.solvers._cd_problem import _Problem
 from skhypergrad.solvers.coordinate_descent import CoordinateDescent
 from skhypergrad.solvers.prox_grad import ProxGradient
+from skhypergrad.squared_hinge import SquaredHinge
 
 from _data import as_storage
 
@@ -421,3 +423,21 @@ def test_newton_with_kinks_equals_coordinate_descent(penalty, storage):
     assert 0 < np.count_nonzero(newton.w[:p]) < p
     assert pgmap.objective(newton.w, lam) == pytest.approx(pgmap.objective(cd.w, lam),
                                                            rel=1e-10)
+
+
+@pytest.mark.parametrize("make, penalty, lam, direct", [
+    (Logistic, L1, [0.01], True),  # an L1 part, a curvature that varies
+    (Logistic, L2, [0.01], False),  # every coefficient on the support: the epochs pay
+    (lambda: weighted(Quadratic(), np.arange(1.0, 121.0)), L1, [0.01], False),
+    (SquaredHinge, L1, [0.01], False),  # piecewise quadratic: the Newton path
+    (lambda: Multinomial(3), L2, [0.01], True)])
+def test_support_step_where_declared(make, penalty, lam, direct):
+    """The support's direct solve is taken for several outputs, and for one output with an
+    L1 part whose curvature varies and is not piecewise quadratic."""
+    X, y = _classification()
+    datafit = make()
+    if datafit.n_outputs > 1:
+        y = np.digitize(X[:, 0], [-0.5, 0.5])
+    pgmap = ProxGradMap(datafit, penalty(), X, y, fit_intercept=True)
+    assert _Problem.build(pgmap, np.array(lam)).direct is direct
+

@@ -21,13 +21,33 @@ from ._working_set import TopScores, working_set
 
 _UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
 _H_FLOOR = 1e-12  # smallest model curvature, so that the model stays strongly convex
-# the support's direct solve (several outputs) is tried up to this many entries, and this
+# the support's direct solve is tried up to this many entries, and this
 # many entries of its (n, q) matrices
 _DIRECT_MAX = 2048
 _DIRECT_MAX_ENTRIES = 1 << 22
 # the entries whose sign the support's step changes are held at 0 and the rest solved again,
 # at most this many times
 _HOLD_ROUNDS = 8
+
+def _direct(datafit, n_outputs, l1):
+    """Whether coordinate descent's proximal Newton models are first minimized on their
+    support directly (:meth:`_Problem.support_model_minimizer`): for several outputs,
+    and for one output with an L1 part whose datafit's curvature varies with the
+    predictions and is not piecewise quadratic (the binary logistic loss, the GLMs).
+
+    With an L1 part the support is the few nonzero coefficients, and coordinate descent
+    on the model is slow along correlated columns: the direct solve, ``O(n q^2)`` for
+    ``q`` entries, costs a few epochs. With an L2 penalty alone the support is every
+    coefficient and the L2 weight conditions the model, whose epochs (``O(n q)`` each)
+    converge in a few. A constant curvature (a weighted least squares) keeps the epochs
+    of least squares, so that integer weights fit as the rows repeated; a piecewise
+    quadratic one (the squared hinge, zero on a piece) has the Newton path of
+    :mod:`._active_set_newton`.
+    """
+    if n_outputs > 1:
+        return True
+    return bool(np.any(l1)) and not (datafit.constant_hessian or datafit.piecewise_quadratic)
+
 
 class _Problem(NamedTuple):
     """What the driver needs of one problem ``(pgmap, lam)``, computed once per solve.
@@ -69,8 +89,11 @@ class _Problem(NamedTuple):
     epoch: object  # the epoch kernel: cd_epoch (one output) or cd_epoch_blocks
     gradient_curvature: object  # columns_gradient_curvature(_blocks)
     gram: object  # (X^T X / n, X^T 1 / n, X^T y / n) for least squares on the Gram, or None
-    # the support's factored system of the last Newton step, for the next ones (several
-    # outputs; see support_model_minimizer)
+    # whether the proximal Newton models are first minimized on their support directly
+    # (support_model_minimizer): see _direct
+    direct: bool
+    # the support's factored system of the last Newton step, for the next ones (see
+    # support_model_minimizer)
     newton_cache: dict
 
     @classmethod
@@ -107,7 +130,7 @@ class _Problem(NamedTuple):
                    gap_scale(pgmap),
                    datafit.least_squares, design.fit_intercept, design.n_features, K,
                    *kernels,
-                   gram, {})
+                   gram, _direct(datafit, K, l1), {})
 
     @property
     def n_coefs(self):
@@ -414,8 +437,8 @@ class _Problem(NamedTuple):
         return out
 
     def support_model_minimizer(self, w, a, h, ws, grad_ws, lc_cols, tol):
-        """The model's minimizer from the linear system on the support (several outputs,
-        see :mod:`._support_newton`): ``(w_new, v, d, ok)``, or None when the system is
+        """The model's minimizer from the linear system on the support (see
+        :mod:`._support_newton`): ``(w_new, v, d, ok)``, or None when the system is
         not positive definite, or too large (more than 2048 entries, or ``n`` times
         their count above ``2^22``: coordinate descent then minimizes the model).
 
@@ -427,11 +450,16 @@ class _Problem(NamedTuple):
         curvature bounds, in which the model's coordinate steps at the candidate are
         measured (as the driver measures the problem's).
 
-        The system factored at an earlier center on the same support (kept in
-        ``newton_cache`` for the solve) is tried first: its step minimizes a model whose
-        curvatures are those of that center, and is kept when it passes the same test
-        on the current model (near the optimum, where the curvatures hardly move
-        between steps); otherwise the system is formed and factored at ``w``.
+        For several outputs, the system factored at an earlier center on the same
+        support (kept in ``newton_cache`` for the solve) is tried first: its step
+        minimizes a model whose curvatures are those of that center, and is kept when it
+        passes the same test on the current model (near the optimum, where the curvatures
+        hardly move between steps); otherwise the system is formed and factored at
+        ``w``. For one output it is always formed at ``w`` (``O(n q^2)``, the cost of a
+        few epochs on a small support): an earlier center's step passes that test at
+        ``tol`` = ``inner_ratio`` times the violation and converges only linearly, so
+        that a solve stops just below its tolerance, where exact Newton steps converge
+        quadratically and stop well below it.
         """
         K, cols = self.n_outputs, self.entries(ws)
         w_cols = w[cols]
@@ -451,7 +479,8 @@ class _Problem(NamedTuple):
             rhs = np.append(rhs, a.mean(axis=0))
             l2_diag = np.append(l2_diag, np.zeros(K))
         cache = self.newton_cache
-        if cache.get("support") is not None and np.array_equal(cache["support"], support):
+        if K > 1 and cache.get("support") is not None and \
+                np.array_equal(cache["support"], support):
             out = self._support_candidate(cache["system"], w, a, h, ws, support, sign, rhs,
                                           lc_cols, tol)
             if out[3]:
@@ -513,6 +542,32 @@ class _Problem(NamedTuple):
             violation = max(violation, self.intercept_violation(d))
         return w_new, v, d, violation <= tol
 
+    def intercept_step(self, w, z, a):
+        r"""The intercept's Newton step given the coefficients, ``w`` and ``z`` updated in
+        place; returns the derivative ``a`` at the new predictions (one output).
+
+        :math:`\delta_b = -\bar a / \bar h` (``a`` and the curvatures ``h`` averaged over
+        the samples), scaled by the step :meth:`line_search` certifies (0: no step).
+        Coordinate descent's epochs leave the intercept minimized given the
+        coefficients; a step on the whole support leaves it only to the accuracy of that
+        step, and the duality gap, which holds the intercept fixed, does not see it.
+        """
+        h_mean = float(np.mean(self.curvatures(z, a)))
+        grad_b = float(np.mean(a))
+        if grad_b == 0.0 or not h_mean > 0.0:
+            return a
+        delta = -grad_b / h_mean
+        b = self.n_coefs
+        w_new = w.copy()
+        w_new[b] += delta
+        v = np.full(z.shape[0], delta)
+        t = self.line_search(w, w_new, z, v, np.empty(0, dtype=np.intp), a)
+        if t == 0.0:
+            return a
+        w[b] += t * delta
+        z += t * v
+        return self.derivative(z)
+
     def columns_t(self, ws, u):
         """``X_ws^T u / n`` (columns ``X_j - mu_j`` of an implicitly centred ``X``)."""
         out = np.asarray(self.X[:, ws].T @ u, dtype=np.float64)
@@ -522,7 +577,7 @@ class _Problem(NamedTuple):
 
     def line_search(self, w, w_new, z, v, cols, a, max_steps=30, rtol=1e-6):
         r"""A step ``t`` in (0, 1] at which the objective decreases: 1, close to the
-        minimizer of the bound below when that is past 1/2 (several outputs), else the
+        minimizer of the bound below when that is past 1/2 (:attr:`direct`), else the
         largest of 1/2, 1/4, ...; 0 if none is found.
 
         With :math:`\Delta G = G(w_{new}) - G(w)` on the working set, the convex
@@ -531,12 +586,13 @@ class _Problem(NamedTuple):
         \Delta G < 0` certifies :math:`P(w + t\Delta) < P(w)`. Testing the
         derivative, not objective values, stays exact near the optimum where
         the decrease is below the objective's rounding. ``t = 1`` is taken when
-        :math:`\psi'(1) < 0`. When :math:`0 \le \psi'(1) \le -\psi'(0)` (the secant's
+        :math:`\psi'(1) < 0`, or :math:`\psi'(1) = 0 > \psi'(0)` (1 is then the
+        minimizer). When :math:`0 \le \psi'(1) \le -\psi'(0)` (the secant's
         root, the minimizer of a quadratic :math:`\psi`, is past 1/2: a Newton step near
         the optimum lands at the minimizer itself, where the sign of :math:`\psi'(1)` is
         rounding, and halving it would give up half of the step and the fast local
-        convergence with it), for several outputs (whose models are minimized exactly on
-        their support), regula falsi (Illinois) on :math:`\psi'` narrows the
+        convergence with it), when the models are minimized exactly on their support
+        (:attr:`direct`), regula falsi (Illinois) on :math:`\psi'` narrows the
         minimizer, keeping the largest ``t`` with :math:`\psi'(t) < 0` found, until
         :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|` or after ``max_steps``
         evaluations. Otherwise (or if that found none) the steps 1/2, 1/4, ... are
@@ -554,8 +610,10 @@ class _Problem(NamedTuple):
         if s_hi < 0.0:
             return 1.0
         s0 = float(np.vdot(v, a)) / n + delta_g
+        if s_hi == 0.0 and s0 < 0.0:  # 1 is the minimizer on the line
+            return 1.0
         hi = 1.0
-        if self.n_outputs > 1 and s0 < 0.0 and s_hi <= -s0:
+        if self.direct and s0 < 0.0 and s_hi <= -s0:
             lo, s_lo, side = 0.0, s0, 0
             for _ in range(max_steps):
                 t = lo - s_lo * (hi - lo) / (s_hi - s_lo)

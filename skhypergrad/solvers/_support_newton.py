@@ -1,6 +1,8 @@
-r"""The multinomial proximal Newton model minimized directly on its support.
+r"""Coordinate descent's proximal Newton model minimized directly on its support.
 
-The model of :mod:`skhypergrad.solvers._cd_kernels` for K classes,
+The model of :mod:`skhypergrad.solvers._cd_kernels` for K classes (for one output,
+:math:`H_i = h_i` the model's curvature, the sample weight included, and the null
+directions below do not arise),
 
 .. math::
 
@@ -50,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import cho_factor, cho_solve
+from scipy.linalg import blas, cho_factor, cho_solve
 
 from .._hessian_blocks import softmax_hessian_upper
 
@@ -97,10 +99,13 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
         support.
     intercept : bool
         Whether the K intercepts follow the m coefficients (columns of ones).
-    h : ndarray of shape (n, K)
-        The class probabilities at the center.
+    h : ndarray of shape (n, K) or (n,)
+        The class probabilities at the center; for one output (shape (n,)), the
+        curvatures :math:`h_i > 0` of the model (the sample weights included): the matrix
+        is then :math:`X_S^T \mathrm{diag}(h) X_S / n + \mathrm{diag}(l2)`, one class.
     sw : ndarray of shape (n,) or (0,)
-        The sample weights of the Hessians (empty: unit weights).
+        The sample weights of the Hessians (empty: unit weights; not read for one
+        output).
     l2_diag : ndarray of shape (m + K * intercept,)
         The L2 weights (0 for the intercepts), added to the diagonal.
     work : dict, default=None
@@ -114,7 +119,8 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     after ``1e-11`` times its mean diagonal is added to the diagonal (the singular
     directions, see the module docstring).
     """
-    n, K = h.shape
+    one = h.ndim == 1  # one output: the curvatures h_i (weighted), no class structure
+    n, K = h.shape[0], 1 if one else h.shape[1]
     f = columns.shape[1]
     if intercept:  # the column of ones, feature f (not stored: its entries set below)
         features = np.append(features, np.full(K, f))
@@ -134,14 +140,19 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     if intercept:
         C[:, features[order] == f] = 1.0
     M = _buffer(work, "M", (n, q))
-    np.take(np.asfortranarray(h).T, classes[order], axis=0, out=M.T, mode="clip")
-    hess = softmax_hessian_upper(C, M, bounds, sw, _buffer(work, "hess", (q, q), exact=True))
+    hess = _buffer(work, "hess", (q, q), exact=True)
+    if one:  # (sqrt(h) C)^T (sqrt(h) C)
+        np.multiply(C, np.sqrt(h)[:, None], out=M)
+        hess = blas.dsyrk(1.0, M, beta=0.0, c=hess, trans=1, overwrite_c=1)
+    else:
+        np.take(np.asfortranarray(h).T, classes[order], axis=0, out=M.T, mode="clip")
+        hess = softmax_hessian_upper(C, M, bounds, sw, hess)
     del M
     hess /= n
     diag = np.diag_indices_from(hess)
     scale = max(float(np.mean(hess[diag])), 0.0)
     hess[diag] += l2_diag[order] + _RIDGE * scale
-    groups = _null_groups(features[order], l2_diag[order] != 0.0, K)
+    groups = [] if one else _null_groups(features[order], l2_diag[order] != 0.0, K)
     factor = _factor(hess, groups, scale, _buffer(work, "factor", (q, q), exact=True))
     if factor is None:
         return None
@@ -189,7 +200,7 @@ def support_step(system, rhs, held=None):
     """The step :math:`\\delta` solving ``system`` (:func:`support_system`) for the
     gradient ``rhs`` of the model at its center on the support (penalty included; the
     entries in the support's order), and the prediction change ``v`` it makes, shape
-    (n, K).
+    (n, K), or (n,) for one output.
 
     ``held``: a mask of the entries held at 0 (boolean, in the support's order) and
     their steps :math:`\\delta_R = -w_R`; the other entries solve the system's
@@ -209,7 +220,7 @@ def support_step(system, rhs, held=None):
         v[:, k] = C[:, e] @ step[e]
     delta = np.empty_like(step)
     delta[order] = step
-    return delta, v
+    return delta, (v[:, 0] if K == 1 else v)
 
 
 def _held_step(system, rhs, held, fixed):

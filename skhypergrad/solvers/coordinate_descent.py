@@ -51,7 +51,11 @@ coordinate steps at it, on the whole working set, below the model's tolerance), 
 otherwise starts coordinate descent on the model (its coefficients whose sign changed
 set to 0) when it lowers the model. Coordinate descent alone converges linearly on
 the model, slowly when the columns are correlated (neighbouring pixels); the direct
-solve gives the exact model minimizer in the cost of a few epochs.
+solve gives the exact model minimizer in the cost of a few epochs. One output's models
+are tried the same way first with an L1 part and a datafit whose curvature varies and
+is not piecewise quadratic (the binary logistic loss, the GLMs; their matrix
+:math:`X_S^T \mathrm{diag}(h) X_S / n`, formed at each center), the intercept then
+taking its own Newton step (see ``_Problem.direct``).
 
 Convergence: the blocks' diagonals are floored at 1e-12 ``||X_j||^2 / n`` (1e-12
 for the intercepts), so that each model is a strongly convex quadratic plus a
@@ -571,8 +575,8 @@ class CoordinateDescent(BaseSolver):
 
     def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
         """Proximal Newton on the working set: the model minimized on its support directly
-        (several outputs, :meth:`_Problem.support_model_minimizer`) or by coordinate
-        descent, then the line search.
+        (:meth:`_Problem.support_model_minimizer`, see :attr:`_Problem.direct`) or by
+        coordinate descent, then the line search.
 
         The models' epochs add up to at most ``max_epochs``. Returns ``(epochs, moved)``,
         ``moved`` whether a step was taken (False when the working set is solved to
@@ -583,7 +587,7 @@ class CoordinateDescent(BaseSolver):
         lc_cols = lc_moving[:cols.shape[0]]
         lc_model = lc_moving.copy() if prob.n_outputs == 1 else None
         epochs, moved = 0, False
-        try_direct = prob.n_outputs > 1
+        try_direct = prob.direct
         while epochs < self.max_epochs:
             h = prob.curvatures(z, a)
             if try_direct:  # the model's curvatures only if coordinate descent needs them
@@ -603,12 +607,13 @@ class CoordinateDescent(BaseSolver):
             if violation <= max(tol, resolution):
                 break
             model_tol = max(self.inner_ratio * violation, prob.rounding(a), resolution)
-            w_new, start = None, None
+            w_new, start, solved = None, None, False
             if try_direct:
                 direct = prob.support_model_minimizer(w, a, h, ws, grad_ws, lc_cols, model_tol)
                 if direct is not None and direct[3]:
                     (w_new, v, _, _), epochs = direct, epochs + 1
                     t = prob.line_search(w, w_new, z, v, cols, a)
+                    solved = t > 0.0
                     if t == 0.0:  # at the rounding of its slopes: descent on the model
                         w_new = None
                 elif direct is not None and prob.model(direct[0][cols], direct[1], a, h, cols) \
@@ -628,7 +633,7 @@ class CoordinateDescent(BaseSolver):
                 if np.array_equal(w_new[idx], w[idx]):  # the model's steps all rounded away
                     break
                 # the model's minimizer kept the signs: the next one may be found directly
-                try_direct = prob.n_outputs > 1 and \
+                try_direct = prob.direct and \
                     np.array_equal(np.sign(w_new[cols]), np.sign(w[cols]))
                 t = prob.line_search(w, w_new, z, v, cols, a)
             if t == 0.0:
@@ -636,6 +641,8 @@ class CoordinateDescent(BaseSolver):
             w[idx] += t * (w_new[idx] - w[idx])
             z += t * v
             a = prob.derivative(z)
+            if solved and prob.n_outputs == 1 and prob.fit_intercept:
+                a = prob.intercept_step(w, z, a)
             moved = True
         return epochs, moved
 
