@@ -16,10 +16,10 @@ from sklearn.metrics import mean_squared_error
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhypergrad import (SURE, CoordinateDescent, CrossVal, GroupElasticNet, GroupL21, HeldOut,
-                         HyperGradSearchCV, InnerModel, MultiTaskElasticNetHyperGrad,
-                         MultiTaskLassoHyperGrad, MultiTaskQuadratic, ProxGradient,
-                         ProxGradMap)
+from skhypergrad import (L1, SURE, CoordinateDescent, CrossVal, ElasticNetPenalty,
+                         GroupElasticNet, GroupL21, HeldOut, HyperGradSearchCV, InnerModel,
+                         MultiTaskElasticNetHyperGrad, MultiTaskLassoHyperGrad,
+                         MultiTaskQuadratic, ProxGradient, ProxGradMap, WeightedL1)
 from skhypergrad._base import default_solver
 from skhypergrad._prox_jacobian import BlockJacobian
 from skhypergrad.models import from_estimator
@@ -236,6 +236,32 @@ def test_gram_duality_gap_is_the_gap(penalty, lam, density):
     expected = CoordinateDescent()._stop_measure(pgmap, np.array(lam), w)
     assert measure == pytest.approx(expected, rel=1e-8, abs=1e-15)
     assert measure > 1e-8
+
+
+@pytest.mark.parametrize("penalty, lam", [
+    (GroupL21(), [0.1]), (GroupElasticNet(), [0.06, 0.04]), (GroupElasticNet(), [0.5, 1e-4]),
+    (L1(), [0.1]), (ElasticNetPenalty(), [0.06, 0.04]), (ElasticNetPenalty(), [0.5, 1e-4]),
+    (WeightedL1(), [0.0] + [0.1] * 11)])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_gram_duality_gap_every_penalty(penalty, lam, fit_intercept):
+    """The compiled gap from the Gram products equals the gap from the predictions for
+    block and elementwise penalties, smooth (a small L2 weight: the rescaled dual point)
+    or not, with an unpenalized feature (held fixed), at an arbitrary point."""
+    X, Y = _data()
+    pgmap = ProxGradMap(MultiTaskQuadratic(3), penalty, X, Y, fit_intercept=fit_intercept,
+                        center=True)
+    A = augmented_gram(pgmap.design)
+    C = stacked_target_products(pgmap.design, pgmap.y)
+    rng = np.random.default_rng(1)
+    B = 0.3 * rng.standard_normal((A.shape[0], 3))
+    B[5:9] = 0.0
+    w = B.ravel().copy()
+    yy = float(np.vdot(pgmap.y, pgmap.y)) / pgmap.n_samples
+    lam = np.array(lam)
+    measure = gram_gap_measure(pgmap, lam, A, C, B, A @ B, yy, gap_scale(pgmap))
+    expected = CoordinateDescent()._stop_measure(pgmap, lam, w)
+    assert measure == pytest.approx(expected, rel=1e-10)
+    assert measure > 1e-3
 
 
 def test_default_solver_is_coordinate_descent_on_the_gram():

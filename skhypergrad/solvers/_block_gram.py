@@ -32,7 +32,6 @@ import numpy as np
 from numba import njit
 
 from .._design import Design, gram_of, xty_of
-from ._gap import gap_from_parts
 
 
 def augmented_gram(design):
@@ -73,26 +72,117 @@ def stacked_target_products(design, y):
 def gram_gap_measure(pgmap, lam, A, C, B, Q, yy, scale):
     r"""The relative duality gap (as :meth:`BaseSolver._stop_measure
     <skhypergrad.solvers._base.BaseSolver._stop_measure>`) at ``B`` from the Gram
-    products, no pass over ``X``.
+    products, no pass over ``X``: :func:`~skhypergrad.solvers._gap.gap_from_parts` in one
+    compiled pass (:func:`_gram_gap`).
 
     With :math:`R = Y - [X, 1]B`, :math:`\theta = R / n` and ``yy`` :math:`= \|Y\|^2/n`:
     the datafit is :math:`F = \frac12(\langle B, Q\rangle - 2\langle B, C\rangle + yy)`,
     :math:`X^T\theta = (C - Q)_{:p}`, :math:`\sum_i\theta_i = (C - Q)_p` (the
     intercept's row) and the dual term at :math:`s\theta` is
     :math:`s\,(yy - \langle B, C\rangle) - s^2 F`. ``scale`` is
-    :func:`~skhypergrad.solvers._gap.gap_scale` of the problem.
+    :func:`~skhypergrad.solvers._gap.gap_scale` of the problem; ``A`` is not read (the
+    products are in ``Q = A B``).
     """
-    design = pgmap.design
+    design, penalty = pgmap.design, pgmap.penalty
     p = design.n_features
-    bc = float(np.vdot(B, C))
-    loss = 0.5 * (float(np.vdot(B, Q)) - 2.0 * bc + yy)
-    residual_dot_y = yy - bc
-    theta_sum = C[p] - Q[p] if design.fit_intercept else np.zeros(B.shape[1])
-    w = B.ravel()
-    _, _, gap, grad_b = gap_from_parts(pgmap, w, lam, loss,
-                                       lambda s: s * residual_dot_y - s * s * loss,
-                                       theta_sum, C[:p] - Q[:p])
+    l1, l2 = penalty.weights(lam, p)
+    gap, grad_b = _gram_gap(C, B, Q, l1, l2, p, bool(design.fit_intercept),
+                            bool(penalty.group_rows), yy)
     return (max(gap, 0.0) + 0.5 * grad_b ** 2 / pgmap.datafit.curvature) / scale
+
+
+@njit(cache=True)
+def _gram_gap(C, B, Q, l1, l2, p, fit_intercept, group, yy):
+    r"""``(gap, grad_free)`` of :func:`~skhypergrad.solvers._gap.gap_from_parts` for
+    least squares on the Gram products (:func:`gram_gap_measure`), the penalty
+    :math:`\sum_j l1_j N(B_j) + \frac{l2_j}2\|B_j\|^2` with :math:`N` the Euclidean norm
+    of the row (``group``; dual norm the Euclidean norm) or the sum of its absolute
+    values (dual norm the largest one).
+
+    With every ``l2_j > 0``: :math:`G^*(U) = \sum_j \max(\|U_j\|_* - l1_j, 0)^2/(2 l2_j)`
+    (elementwise: summed over the entries of the row) at :math:`U = (C - Q)_{:p}`, and
+    the dual point rescaled by :math:`s = \min_j l1_j / \max(\|U_j\|_*, l1_j)` when every
+    ``l1_j > 0``, the larger dual kept; otherwise the rows with ``l1_j <= 0`` are held
+    fixed like the intercept (their largest dual norm joins ``grad_free``) and the dual
+    point is rescaled into :math:`\|U_j\|_* \le l1_j`.
+    """
+    q, K = B.shape
+    bc = 0.0
+    bq = 0.0
+    for j in range(q):
+        for k in range(K):
+            bc += B[j, k] * C[j, k]
+            bq += B[j, k] * Q[j, k]
+    loss = 0.5 * (bq - 2.0 * bc + yy)
+    rdy = yy - bc
+    smooth = True
+    all_l1 = True
+    for j in range(p):
+        if not l2[j] > 0.0:
+            smooth = False
+        if not l1[j] > 0.0:
+            all_l1 = False
+    grad_b = 0.0
+    b_dot = 0.0  # <b, sum_i theta_i>
+    if fit_intercept:
+        for k in range(K):
+            t = C[p, k] - Q[p, k]
+            grad_b = max(grad_b, abs(t))
+            b_dot += B[p, k] * t
+    pen = 0.0
+    g_star = 0.0
+    s_min = 1.0  # the rescaling into the dual feasible set
+    free_dot = 0.0
+    any_free = False
+    for j in range(p):
+        sq = 0.0
+        norm = 0.0
+        dual = 0.0
+        excess = 0.0
+        for k in range(K):
+            c = B[j, k]
+            u = C[j, k] - Q[j, k]
+            sq += c * c
+            if group:
+                dual += u * u
+            else:
+                norm += abs(c)
+                dual = max(dual, abs(u))
+                if smooth:
+                    e = abs(u) - l1[j]
+                    if e > 0.0:
+                        excess += e * e
+        if group:
+            norm = np.sqrt(sq)
+            dual = np.sqrt(dual)
+            if smooth:
+                e = dual - l1[j]
+                if e > 0.0:
+                    excess = e * e
+        pen += l1[j] * norm + 0.5 * l2[j] * sq
+        if smooth:
+            g_star += excess * (0.5 / l2[j])
+            if dual > l1[j]:
+                s_min = min(s_min, l1[j] / dual)
+        elif l1[j] <= 0.0:
+            any_free = True
+            grad_b = max(grad_b, dual)
+            for k in range(K):
+                free_dot += B[j, k] * (C[j, k] - Q[j, k])
+        elif dual > l1[j]:
+            s_min = min(s_min, l1[j] / dual)
+    primal = loss + pen
+    if smooth:
+        scale = 1.0
+    else:
+        scale = s_min
+    offset = scale * b_dot
+    if any_free:
+        offset += scale * free_dot
+    dual_value = scale * rdy - scale * scale * loss - offset - g_star
+    if smooth and g_star > 0.0 and all_l1:
+        dual_value = max(dual_value, s_min * rdy - s_min * s_min * loss - s_min * offset)
+    return primal - dual_value, grad_b
 
 
 @njit(cache=True)
