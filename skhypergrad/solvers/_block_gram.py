@@ -56,14 +56,25 @@ def augmented_gram(design):
 def stacked_target_products(design, y):
     r""":math:`C = [X, 1]^T Y / n` of shape (q, K) for targets ``y`` of shape (n, K) or
     (n,) (one output); :math:`X^T Y / n` of a dense design is cached with it
-    (:func:`~skhypergrad._design.xty_of`)."""
+    (:func:`~skhypergrad._design.xty_of`), and so is ``C`` (to be only read) while that
+    product and ``y`` stay."""
     Y = y if y.ndim == 2 else y[:, None]
     if design.is_sparse:
         XtY = np.asarray(design.X.T @ Y) / design.n_samples
         if design.sparse_offset is not None:
             XtY -= np.multiply.outer(design.sparse_offset, Y.mean(axis=0))
-    else:
-        XtY = xty_of(design, y).reshape(design.n_features, -1)
+        return _with_mean_row(design, XtY, Y)
+    xty = xty_of(design, y)
+    entry = design._cache.get("stacked_xty")
+    if entry is None or entry[0] is not xty or entry[1] is not y:
+        entry = (xty, y, _with_mean_row(design, xty.reshape(design.n_features, -1), Y))
+        design._cache["stacked_xty"] = entry
+    return entry[2]
+
+
+def _with_mean_row(design, XtY, Y):
+    """``X^T Y / n`` with the row of the means of ``Y`` below when fitting an intercept,
+    C-contiguous."""
     if design.fit_intercept:
         XtY = np.vstack([XtY, Y.mean(axis=0)[None, :]])
     return np.ascontiguousarray(XtY)
