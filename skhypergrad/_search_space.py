@@ -104,6 +104,18 @@ def null_model(pgmap):
     return w
 
 
+def null_predictions(pgmap):
+    """The predictions ``Xw + b`` of :func:`null_model`: its intercept on every row (0
+    without one), shape (n,) or (n, K); no product with ``X`` (``X`` times zero
+    coefficients is zero: ``X`` is finite)."""
+    design = pgmap.design
+    n, K = design.n_samples, design.n_outputs
+    z = np.zeros(n if K == 1 else (n, K))
+    if design.fit_intercept:
+        z += design.intercept(null_model(pgmap))
+    return z
+
+
 def lam1_max(pgmap):
     r"""Smallest L1 weight for which the solution's coefficients are all zero.
 
@@ -113,8 +125,8 @@ def lam1_max(pgmap):
     optimal for zero coefficients.
     """
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
-    w = null_model(pgmap)
-    g = datafit.gradient(design, y, w)[: design.n_coefs]
+    # the gradient [X, 1]^T grad_z F(z) at the null model's predictions z
+    g = design.rmatvec(datafit.raw_grad(y, null_predictions(pgmap)))[: design.n_coefs]
     # a nonnegative model: a coefficient enters where -grad_j exceeds the weight
     g = np.maximum(-g, 0.0) if pgmap.penalty.positive else np.abs(g)
     g = pgmap.penalty.row_dual_norms(g.reshape(design.n_features, design.n_outputs))
@@ -135,7 +147,7 @@ def l2_scale(pgmap):
     residual there. With sample weights :math:`s_i` (mean 1), the columns' weighted
     sums of squares about their weighted means: the scales of the rows repeated."""
     design = pgmap.design
-    c = pgmap.datafit.reference_curvature(pgmap.y, design.matvec(null_model(pgmap)))
+    c = pgmap.datafit.reference_curvature(pgmap.y, null_predictions(pgmap))
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()
