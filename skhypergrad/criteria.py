@@ -351,13 +351,16 @@ class CrossVal(BaseCriterion):
             if outcomes is not None:
                 return _gram_result(outcomes, states, chosen, lam, compute_grad)
         X = _rows_friendly(X)
-        problems = self._fold_problems(model, X_in, y_in, X, y_enc, splits)
-        n_jobs = self._n_jobs(model, X, splits)
+        # the folds' (train, test) indices made once for this evaluation (a _FoldSplits
+        # makes them again at every access)
+        folds = [splits[k] for k in range(len(splits))]
+        problems = self._fold_problems(model, X_in, y_in, X, y_enc, folds)
+        n_jobs = self._n_jobs(model, X, folds)
         data = [X, y_enc, self._weights(X.shape[0])]
         # with the folds' rows: on a Dask cluster once per search
         X, y_enc, weights, *rows = self._shipped(
             n_jobs, (X_in, y_in, model, splits, self.sample_weight, self.score_sample_weight),
-            lambda: data + [index for k in range(len(splits)) for index in splits[k]])
+            lambda: data + [index for pair in folds for index in pair])
         outcomes = self._parallel(n_jobs)(
             delayed(_fold_value_and_grad)(model, X, y_enc, rows[2 * k], rows[2 * k + 1], lam,
                                           self.loss, solver, engine, states[k], compute_grad,

@@ -562,8 +562,9 @@ def _softmax_hessp(P, dz):
 def weighted_mean(values, sample_weight=None):
     r""":math:`\frac1n \sum_i s_i v_i` of per-sample ``values`` (shape (n,)), the plain
     mean when ``sample_weight`` is None."""
-    if sample_weight is None:
-        return float(np.mean(values))
+    if sample_weight is None:  # np.mean's sum and division, without its dispatch
+        return float(np.add.reduce(values) / values.shape[0]) \
+            if values.ndim == 1 and values.dtype == np.float64 else float(np.mean(values))
     return float(values @ sample_weight) / values.shape[0]
 
 

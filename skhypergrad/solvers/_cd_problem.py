@@ -217,8 +217,11 @@ class _Problem(NamedTuple):
         return hv
 
     def intercept_gradient(self, a):
-        """``max_k |grad_{b_k} F|``."""
-        return float(np.max(np.abs(a.reshape(a.shape[0], -1).mean(axis=0))))
+        """``max_k |grad_{b_k} F|`` (``mean(a)``'s sum over the samples as numpy's
+        ``mean`` forms it: ``np.add.reduce`` divided by ``n``)."""
+        if a.ndim == 1:  # one output: without mean's dispatch, called at every round
+            return abs(float(np.add.reduce(a) / a.shape[0]))
+        return float(np.max(np.abs(a.mean(axis=0))))
 
     def intercept_violation(self, a):
         """:meth:`intercept_gradient` in the units of the coefficients' violations

@@ -52,7 +52,7 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.linalg import blas, cho_factor, cho_solve
+from scipy.linalg import blas, lapack
 
 from .._hessian_blocks import softmax_hessian_upper
 
@@ -175,10 +175,29 @@ def _factor(hess, groups, scale, out):
     out[...] = hess
     for g in groups:
         out[np.ix_(g, g)] += scale
-    try:
-        return cho_factor(out, lower=False, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        return None
+    return _cholesky(out)
+
+
+def _cholesky(a):
+    """``(U, False)`` with ``U^T U = a`` (``U`` in the upper triangle of ``a``,
+    overwritten when Fortran-ordered; the lower triangle left as it was), as
+    :func:`scipy.linalg.cho_factor` returns it, from LAPACK's ``dpotrf`` directly (the
+    wrapper's checks cost more than the factorization of a small support's system);
+    None if ``a`` is not positive definite."""
+    factor, info = lapack.dpotrf(a, lower=0, overwrite_a=1, clean=0)
+    if info < 0:
+        raise ValueError(f"dpotrf: illegal value in argument {-info}")
+    return None if info > 0 else (factor, False)
+
+
+def _cho_solve(factor, b):
+    """``x`` with ``U^T U x = b`` for ``factor = (U, False)`` (:func:`_cholesky`), from
+    LAPACK's ``dpotrs`` (:func:`scipy.linalg.cho_solve` without its checks; ``b`` is
+    not overwritten)."""
+    x, info = lapack.dpotrs(factor[0], b, lower=0)
+    if info < 0:
+        raise ValueError(f"dpotrs: illegal value in argument {-info}")
+    return x
 
 
 def _buffer(work, name, shape, exact=False):
@@ -209,7 +228,7 @@ def support_step(system, rhs, held=None):
     C, order, bounds, factor = system[:4]
     K = bounds.shape[0] - 1
     if held is None:
-        step = -cho_solve(factor, rhs[order], check_finite=False)
+        step = -_cho_solve(factor, rhs[order])
     else:
         step = _held_step(system, rhs[order], held[0][order], held[1][order])
         if step is None:
@@ -244,5 +263,5 @@ def _held_step(system, rhs, held, fixed):
         if factor is None:
             return None
         cross = np.where(free[:, None] < at, hess[np.ix_(free, at)], hess[np.ix_(at, free)].T)
-        step[free] = -cho_solve(factor, rhs[free] + cross @ fixed[at], check_finite=False)
+        step[free] = -_cho_solve(factor, rhs[free] + cross @ fixed[at])
     return step
