@@ -236,6 +236,22 @@ def _basic_solve(L, b, m):
 
 
 @njit(cache=True, **_HELPER)
+def _support_residual(G, l2, S, m, u, g):
+    r"""The relative residual :math:`\|(G_{SS} + l2\,I) u - g\| / \|g\|` of a solve of the
+    support system (0 when :math:`g = 0`), on the first ``m`` entries of ``u`` and ``g``."""
+    num = 0.0
+    den = 0.0
+    for a in range(m):
+        s = l2 * u[a] - g[a]
+        row = G[S[a]]
+        for b in range(m):
+            s += row[S[b]] * u[b]
+        num += s * s
+        den += g[a] * g[a]
+    return np.sqrt(num / den) if den > 0.0 else 0.0
+
+
+@njit(cache=True, **_HELPER)
 def _factor_support(G, l2, S, m, L):
     r"""``L[:m, :m]``: the factor of :math:`A = G_{SS} + l2\,I` by
     :func:`_semidefinite_cholesky` (the Cholesky factor when ``A`` is positive definite);
@@ -641,17 +657,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                 u[a] = gS[a]
             _basic_solve(L[k], u, m)
             n_iter_engine[k] = 1
-            # the residual of the direct solve
-            num = 0.0
-            den = 0.0
-            for a in range(m):
-                s = l2 * u[a] - gS[a]
-                row = Gk[S[a]]
-                for bb in range(m):
-                    s += row[S[bb]] * u[bb]
-                num += s * s
-                den += gS[a] * gS[a]
-            residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
+            residuals[k] = _support_residual(Gk, l2, S, m, u, gS)
             dot = 0.0
             for a in range(m):
                 g_l1[k, S[a]] = -sign[a] * u[a]
@@ -805,16 +811,7 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, 
                 direct = rank == m or _least_norm(Gk, l2, S, m, Lk, N, C, t, proj, u)
         if direct:
             n_iter_engine[k] = 1
-            num = 0.0
-            den = 0.0
-            for a in range(m):
-                s = l2 * u[a] - gS[a]
-                row = Gk[S[a]]
-                for bb in range(m):
-                    s += row[S[bb]] * u[bb]
-                num += s * s
-                den += gS[a] * gS[a]
-            residuals[k] = np.sqrt(num / den) if den > 0.0 else 0.0
+            residuals[k] = _support_residual(Gk, l2, S, m, u, gS)
         else:
             it, res = _cg(Gk, l2, S, m, gS, u, hyper_tol, 10 * m)
             n_iter_engine[k] = it
