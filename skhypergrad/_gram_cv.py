@@ -328,7 +328,9 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
         hyper_tol = 1e-10 if engine is None else float(engine.tol)
         gram_cv_deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending,
                                         L, Sf, factors, g_l1, g_l2, status[done - 1],
-                                        n_engine, residuals)
+                                        n_engine, residuals, np.empty((8, p)),
+                                        np.empty((1, p), dtype=np.int64),
+                                        np.empty((2, side, side)))
     status, gaps = status[:done, folds], gaps[:done, folds]
     if compute_grad and np.any(status == SINGULAR):
         return None

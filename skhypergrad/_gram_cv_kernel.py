@@ -674,14 +674,14 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
 
 
 @njit(cache=True, **_HELPER)
-def _least_norm(G, l2, S, m, L, N, C, t, proj, u):
+def _least_norm(G, l2, S, m, L, d, N, C, t, proj, u):
     r"""Replace the solution ``u[:m]`` of :math:`A u = g` (``A = G_SS + l2 I``, factored
-    in ``L`` with coordinates dropped) by the solution of least norm: ``u`` minus its
-    projection on the null space of ``A``, spanned by :math:`v_j = e_j - A_{BB}^{-1}
+    in ``L`` with ``d`` coordinates dropped) by the solution of least norm: ``u`` minus
+    its projection on the null space of ``A``, spanned by :math:`v_j = e_j - A_{BB}^{-1}
     A_{Bj}` for the dropped coordinates ``j`` (the columns of ``N``; ``C`` scratch for
     their Gram matrix, ``t`` and ``proj`` scratch vectors). False when that Gram matrix
     is singular."""
-    d = 0
+    col = 0
     for j in range(m):
         if L[j, j] != 0.0:
             continue
@@ -690,9 +690,9 @@ def _least_norm(G, l2, S, m, L, N, C, t, proj, u):
         t[j] += l2
         _basic_solve(L, t, m)
         for a in range(m):
-            N[a, d] = -t[a]
-        N[j, d] += 1.0
-        d += 1
+            N[a, col] = -t[a]
+        N[j, col] += 1.0
+        col += 1
     for i in range(d):
         s = 0.0
         for a in range(m):
@@ -725,15 +725,13 @@ def _dot(a, b, m):
 
 
 @njit(cache=True, **_HELPER)
-def _cg(G, l2, S, m, g, x, tol, max_iter):
-    """Conjugate gradients on ``(G_SS + l2 I) x = g``; returns (iterations, residual)."""
-    r = np.empty(m)
-    d = np.empty(m)
+def _cg(G, l2, S, m, g, x, tol, max_iter, r, d, Ad):
+    """Conjugate gradients on ``(G_SS + l2 I) x = g``; returns (iterations, residual).
+    ``r``, ``d`` and ``Ad`` are scratch vectors of at least ``m`` entries."""
     for a in range(m):
         x[a] = 0.0
         r[a] = g[a]
         d[a] = g[a]
-    Ad = np.empty(m)
     rr = _dot(r, r, m)
     norm_g = np.sqrt(rr)
     if norm_g == 0.0:
@@ -760,7 +758,7 @@ def _cg(G, l2, S, m, g, x, tol, max_iter):
 
 @njit(cache=True, error_model="numpy")
 def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, g_l1, g_l2,
-                                    status, n_iter_engine, residuals):
+                                    status, n_iter_engine, residuals, work, iwork, NC):
     r"""The hypergradients :func:`gram_cv_evaluate` left to this kernel (``deferred``).
 
     For every fold ``k`` of ``folds``, with :math:`S` and the signs the support of the
@@ -774,18 +772,15 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, 
     :func:`gram_cv_evaluate`; ``status[k]`` becomes :data:`SINGULAR` when the relative
     residual of :math:`A u = g_S` is above ``max(hyper_tol, 1e-12)`` (:math:`g_S` not
     in the range of :math:`A`). ``n_iter_engine`` (1 for a direct solve) and
-    ``residuals`` as there.
+    ``residuals`` as there. No array is allocated here: ``work`` (float64, shape ``(8,
+    p)``), ``iwork`` (int64, ``(1, p)``) and ``NC`` (float64, ``(2, D, D)`` with ``D =
+    min(p, DIRECT_MAX)``) are scratch from the caller.
     """
+    sign, gS, u, t, proj, r, d, Ad = work[0], work[1], work[2], work[3], work[4], \
+        work[5], work[6], work[7]
+    S = iwork[0]
+    N, C = NC[0], NC[1]
     p = W.shape[1]
-    S = np.empty(p, dtype=np.int64)
-    sign = np.empty(p)
-    gS = np.empty(p)
-    u = np.empty(p)
-    t = np.empty(p)
-    proj = np.empty(p)
-    D = p if p < DIRECT_MAX else DIRECT_MAX
-    N = np.empty((D, D))
-    C = np.empty((D, D))
     floor = hyper_tol if hyper_tol > 1e-12 else 1e-12
     for f in range(folds.shape[0]):
         k = folds[f]
@@ -808,12 +803,13 @@ def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, 
                 for a in range(m):
                     u[a] = gS[a]
                 _basic_solve(Lk, u, m)
-                direct = rank == m or _least_norm(Gk, l2, S, m, Lk, N, C, t, proj, u)
+                direct = rank == m or _least_norm(Gk, l2, S, m, Lk, m - rank, N, C, t,
+                                                  proj, u)
         if direct:
             n_iter_engine[k] = 1
             residuals[k] = _support_residual(Gk, l2, S, m, u, gS)
         else:
-            it, res = _cg(Gk, l2, S, m, gS, u, hyper_tol, 10 * m)
+            it, res = _cg(Gk, l2, S, m, gS, u, hyper_tol, 10 * m, r, d, Ad)
             n_iter_engine[k] = it
             residuals[k] = res
         if residuals[k] > floor:
