@@ -506,7 +506,7 @@ def _past_minimum(path, n, near, patience):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
                      max_rounds, max_epochs, compute_grad, folds, near, patience, L, Sf,
                      factors, work, iwork, path, W_first, values, g_l1, g_l2, epochs, gaps,
