@@ -39,8 +39,9 @@ from sklearn.exceptions import ConvergenceWarning
 from ._compact_states import _expand
 from ._design import GRAM_MAX_FEATURES
 from ._gram_cv_kernel import (DIRECT_MAX, NOT_CONVERGED, SINGULAR,
-                              gram_cv_deferred_hypergradients, gram_cv_evaluate)
+                              gram_cv_evaluate, gram_cv_least_norm_hypergradients)
 from .hypergrad import BaseEngine
+from .linalg import solve_cg
 from .solvers._base import BaseSolver
 
 __all__ = ["GramFolds", "GramOutcome", "GramPath", "gram_path_applies", "cv_gram_folds",
@@ -281,6 +282,37 @@ class _GramRun(NamedTuple):
     residuals: np.ndarray
 
 
+def _deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, g_l1, g_l2, status,
+                             n_engine, residuals):
+    r"""The hypergradients that :func:`gram_cv_evaluate` left to others (the folds
+    ``folds``; ``g_l1[k]`` holds the held-out gradient :math:`g_S` on the support
+    :math:`S` of ``W[k]``), in place as there: supports of at most ``DIRECT_MAX``
+    coefficients (singular ones) by the least-norm solution of :math:`(G_{SS} + l2\,I) u
+    = g_S` (:func:`gram_cv_least_norm_hypergradients`), larger ones (and those it leaves)
+    by conjugate gradients from 0 (:func:`~skhypergrad.linalg.solve_cg`, at most
+    :math:`10 |S|` iterations, relative residual ``hyper_tol``). A fold whose relative
+    residual stays above ``max(hyper_tol, 1e-12)`` (:math:`g_S` not in the range of the
+    system) gets the status ``SINGULAR``."""
+    p = W.shape[1]
+    small = folds[np.count_nonzero(W[folds], axis=1) <= DIRECT_MAX]
+    if small.size:
+        side = L.shape[1]
+        gram_cv_least_norm_hypergradients(G, W, l2, small, L, Sf, factors, g_l1, g_l2,
+                                          n_engine, residuals, np.empty((5, p)),
+                                          np.empty((1, p), dtype=np.int64),
+                                          np.empty((2, side, side)))
+    for k in folds[n_engine[folds] != 1]:
+        S = np.flatnonzero(W[k])
+        A = G[k][np.ix_(S, S)]
+        A[np.diag_indices_from(A)] += l2
+        u, n_engine[k], residuals[k] = solve_cg(A.__matmul__, g_l1[k, S], None, hyper_tol,
+                                                10 * S.size)
+        g_l2[k] = -(W[k, S] @ u)
+        g_l1[k] = 0.0
+        g_l1[k, S] = -np.sign(W[k, S]) * u
+    status[folds[residuals[folds] > max(hyper_tol, 1e-12)]] = SINGULAR
+
+
 #: a stopping rule that never stops (one point)
 _NEVER = np.iinfo(np.int64).max
 
@@ -326,9 +358,8 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     pending = folds[deferred[folds] != 0]
     if pending.size:
         hyper_tol = 1e-10 if engine is None else float(engine.tol)
-        gram_cv_deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending,
-                                        L, Sf, factors, g_l1, g_l2, status[done - 1],
-                                        n_engine, residuals)
+        _deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending, L, Sf,
+                                 factors, g_l1, g_l2, status[done - 1], n_engine, residuals)
     status, gaps = status[:done, folds], gaps[:done, folds]
     if compute_grad and np.any(status == SINGULAR):
         return None

@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numba import njit
+from numba.core.dispatcher import Dispatcher
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
+import skhypergrad._gram_cv_kernel as gram_kernels
 import skhypergrad.criteria as criteria
 from skhypergrad._gram_cv import gram_path_applies, heldout_gram_folds
 from skhypergrad._gram_cv_kernel import _exact_on_support, _factor_support
@@ -193,11 +195,12 @@ def test_every_fit_runs_one_compiled_signature():
     signature of the kernel (a first fit compiles it once), and no deferred
     hypergradient (conjugate gradients, least norm) on these small regular supports."""
     from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad
-    from skhypergrad._gram_cv_kernel import gram_cv_deferred_hypergradients, gram_cv_evaluate
+    from skhypergrad._gram_cv_kernel import (gram_cv_evaluate,
+                                             gram_cv_least_norm_hypergradients)
 
     X, y = TABLES["diabetes"]
     X, y = X[:150], y[:150]
-    before = len(gram_cv_deferred_hypergradients.signatures)
+    before = len(gram_cv_least_norm_hypergradients.signatures)
     for est, X_fit in [(ElasticNetHyperGrad(cv=3, max_iter=2), X),
                        (LassoHyperGrad(cv=3, max_iter=2, fit_intercept=False),
                         X.astype(np.float32)),
@@ -206,7 +209,7 @@ def test_every_fit_runs_one_compiled_signature():
                        (LassoHyperGrad(cv=3, max_iter=2), sp.csr_matrix(X))]:
         est.fit(X_fit, y)
     assert len(gram_cv_evaluate.signatures) == 1
-    assert len(gram_cv_deferred_hypergradients.signatures) == before
+    assert len(gram_cv_least_norm_hypergradients.signatures) == before
 
 
 def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
@@ -257,6 +260,11 @@ def test_a_rank_deficient_support_has_the_finite_difference_hypergradient(compil
         assert np.linalg.matrix_rank(Xs - Xs.mean(axis=0)) < support.size
     # solved directly (one iteration), not by conjugate gradients
     assert np.all(res.n_iter_engine == 1) and np.all(res.engine_residual < 1e-12)
+    # every kernel and helper the evaluation and the least-norm solves reached was
+    # compiled for one signature (none for a literal integer, another layout, ...)
+    kernels = [f for f in vars(gram_kernels).values() if isinstance(f, Dispatcher)]
+    assert all(len(f.signatures) <= 1 for f in kernels)
+    assert gram_kernels.gram_cv_least_norm_hypergradients.signatures
     h = 1e-4
     up, down = (crit.value(model, X, y, lam * np.exp(s * h), solver=solver,
                            state=res.state).value for s in (1, -1))
