@@ -90,14 +90,18 @@ class GramOutcome(NamedTuple):
     engine_residual: float
 
 
-def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
+def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False, X_val=None):
     """Whether an evaluation of ``model`` on ``X`` with ``solver`` and ``engine`` (None:
     the value alone) over ``n_folds`` folds, scored by the held-out loss ``loss`` (a
     resolved name), runs compiled (see the module docstring); never with sample
-    weights (``weighted``)."""
+    weights (``weighted``). ``X_val``: held-out rows stored apart from ``X``
+    (:class:`~skhypergrad.criteria.HeldOut`'s), whose dense copy, when sparse, must fit
+    in :data:`GRAM_FOLDS_BYTES` as a sparse ``X``'s must."""
     datafit, penalty = model.get_datafit(), model.get_penalty()
     if weighted or loss != "squared" or not datafit.least_squares \
             or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
+        return False
+    if sp.issparse(X_val) and X_val.shape[0] * X_val.shape[1] * 8 > GRAM_FOLDS_BYTES:
         return False
     if sp.issparse(X) and (X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz
                            or X.shape[0] * X.shape[1] * 8 > GRAM_FOLDS_BYTES):
