@@ -12,7 +12,9 @@ from sklearn.preprocessing import OneHotEncoder
 
 from skhypergrad import ElasticNetHyperGrad, HyperGradSearchCV, InnerModel
 from skhypergrad._base import null_model, refit_solver
+from skhypergrad._gram_cv import cv_gram_folds, evaluate_gram_folds
 from skhypergrad.penalties import enet_lam_from_sklearn
+from skhypergrad.solvers import CoordinateDescent
 
 LEVELS = (5, 7, 9, 11, 13, 16, 19, 22, 26, 30)
 
@@ -109,3 +111,33 @@ def test_search_on_a_sparse_one_hot_table_matches_scikit_learn():
     grid = ElasticNetCV(l1_ratio=[0.5, 0.9, 0.99, 1.0], alphas=30, cv=cv).fit(X, y)
     assert cv_loss <= 1.002 * sklearn_cv_loss(X, y, folds, grid.alpha_, grid.l1_ratio_)
     assert sum(epochs) <= 40 * len(folds) * len(epochs)
+
+
+def test_compiled_path_solves_tiny_l2_weights_in_few_epochs():
+    """The compiled folds along a path of L1 weights at an L2 weight of 1e-7 (where the
+    search's scan goes): every fold solve within 60 epochs to a relative gap of 1e-10
+    (cyclic epochs alone crawl along a block's near-null direction, by about the L2
+    weight per epoch), at solutions that satisfy the optimality conditions."""
+    X, y = one_hot_table(300)
+    folds = list(KFold(5, shuffle=True, random_state=0).split(X))
+    data = cv_gram_folds(X, y, folds, True)
+    model = InnerModel("quadratic", "elasticnet", True).bind(y)
+    solver = CoordinateDescent(tol=1e-10)
+    l1_max = np.abs((X - X.mean(axis=0)).T @ (y - y.mean())).max() / len(y)
+    warm = [None] * len(folds)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        for l1 in l1_max * np.logspace(0, -3, 10):
+            lam = np.array([l1, 1e-7])
+            out = evaluate_gram_folds(data, model.get_penalty(), lam, warm, solver, None,
+                                      False, range(len(folds)))
+            warm = [o.w for o in out]
+            assert max(o.n_iter for o in out) <= 60
+    # the optimality conditions on each fold's training rows (the intercept's included)
+    for (train, _), w in zip(folds, warm):
+        r = X[train] @ w[:-1] + w[-1] - y[train]
+        grad = X[train].T @ r / len(train) + lam[1] * w[:-1]
+        on = w[:-1] != 0
+        assert np.all(np.abs(grad[on] + lam[0] * np.sign(w[:-1][on])) <= 1e-8 * lam[0])
+        assert np.all(np.abs(grad[~on]) <= lam[0] * (1 + 1e-8))
+        assert abs(r.mean()) <= 1e-8 * lam[0]
