@@ -2,8 +2,9 @@ r"""Criterion evaluations of small least-squares problems as one compiled call.
 
 When the datafit declares ``least_squares`` (one output, no hyperparameters of its
 own), ``X`` has at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES` columns (dense,
-or sparse with a Gram matrix of at most :data:`SPARSE_GRAM_RATIO` times as many entries
-as ``X`` stores and held-out rows that fit densely in :data:`GRAM_FOLDS_BYTES`), the
+or sparse with at most :data:`SPARSE_GRAM_FEATURES` columns or a Gram matrix of at most
+:data:`SPARSE_GRAM_RATIO` times as many entries as ``X`` stores, and held-out rows that
+fit densely in :data:`GRAM_FOLDS_BYTES`), the
 penalty is an elastic net with a diagonal prox Jacobian, the solver
 allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
 engine computes the implicit hypergradient at the solution
@@ -54,6 +55,11 @@ GRAM_FOLDS_BYTES = 512 * 2**20
 #: entries as ``X`` stores (``p^2 <= 4 nnz``): a coordinate's update then costs about as
 #: much on the Gram matrix (``p``) as on ``X``'s column (its stored entries)
 SPARSE_GRAM_RATIO = 4
+#: a sparse ``X`` of at most this many columns runs compiled whatever it stores: an epoch on
+#: its Gram matrix (at most ``256^2`` products) costs less than a round of the solver on
+#: ``X``, and the compiled solve's exact steps on the support converge where cyclic
+#: epochs crawl (collinear columns at a small L2 weight, as one-hot blocks with every level)
+SPARSE_GRAM_FEATURES = 256
 
 
 class GramFolds(NamedTuple):
@@ -91,16 +97,21 @@ class GramOutcome(NamedTuple):
     engine_residual: float
 
 
-def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
+def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False, X_val=None):
     """Whether an evaluation of ``model`` on ``X`` with ``solver`` and ``engine`` (None:
     the value alone) over ``n_folds`` folds, scored by the held-out loss ``loss`` (a
     resolved name), runs compiled (see the module docstring); never with sample
-    weights (``weighted``)."""
+    weights (``weighted``). ``X_val``: held-out rows stored apart from ``X``
+    (:class:`~skhypergrad.criteria.HeldOut`'s), whose dense copy, when sparse, must fit
+    in :data:`GRAM_FOLDS_BYTES` as a sparse ``X``'s must."""
     datafit, penalty = model.get_datafit(), model.get_penalty()
     if weighted or loss != "squared" or not datafit.least_squares \
             or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
         return False
-    if sp.issparse(X) and (X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz
+    if sp.issparse(X_val) and X_val.shape[0] * X_val.shape[1] * 8 > GRAM_FOLDS_BYTES:
+        return False
+    if sp.issparse(X) and ((X.shape[1] > SPARSE_GRAM_FEATURES
+                            and X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz)
                            or X.shape[0] * X.shape[1] * 8 > GRAM_FOLDS_BYTES):
         return False
     if not penalty.has_l1 or not penalty.uniform_l2 or not penalty.diagonal_jacobian \

@@ -14,7 +14,8 @@ start, keeping :math:`q = G w`, with sweeps over the nonzero coefficients betwee
 sweeps and, when the support and signs are stable and the epochs still needed (as the
 gap's rate predicts them) cost more than a factorization, the exact solution on the
 support (:math:`(G_{SS} + l2\,I) w_S = c_S - l1_S \odot \mathrm{sign}(w_S)`, kept
-when its signs agree, else a step towards it up to the first sign change), until the
+when its signs agree, else a step towards it up to the first sign change, then the exact
+solution on the rest of the support), until the
 relative duality gap (the gap over :math:`\gamma / 2`, as
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
 :math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
@@ -93,6 +94,10 @@ FACTOR_SWEEPS = 8
 EXACT_ALWAYS = 64
 #: most sweeps over the support between two full sweeps (and gap evaluations)
 INNER_SWEEPS = 100
+#: a step towards the exact solution on a support that stopped where a coefficient reached
+#: 0 is followed by the exact solution on the rest of the support (that one held at 0), at
+#: most this many times in a row
+HOLD_ROUNDS = 8
 
 # status codes of a fold
 OK = 0
@@ -353,7 +358,12 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
     the gap fell between the last two full sweeps cost more than its factorization
     (about :math:`m^2 / (8 p)` epochs, :data:`FACTOR_SWEEPS`), or after
     :data:`POLISH_AFTER` epochs; when its signs differ, the coefficients move towards
-    it up to the first that reaches 0 (a lower objective, a smaller support).
+    it up to the first that reaches 0 (a lower objective, a smaller support), and the
+    exact solution on the rest of the support, that coefficient held at 0, is tried at
+    once (at most :data:`HOLD_ROUNDS` times in a row): on collinear columns at a small
+    ``l2`` (one-hot blocks with every level) the optimum has a coefficient of a block at
+    0, which these steps find, while epochs on the whole block crawl along its near-null
+    direction by about ``l2`` per epoch.
     The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
     rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
     It ends on the exact solution on the support when that has the same signs, if
@@ -436,16 +446,20 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
                 slow = FACTOR_SWEEPS * ahead * p >= m * m
             polish = slow and 0 < m <= DIRECT_MAX and key == last_key \
                 and key != failed_key and key != exact_key
-        if polish and not on:
-            rf = _factor_support(G, l2, S, m, L)
-            on = rf > 0
-            mf = m if on else -1
-            for a in range(m):
-                Sf[a] = S[a]
-            held[0] = mf
-            held[1] = rf
-            held[2] = l2
-        if polish and on:
+        held_rounds = 0
+        while polish:
+            if not on:
+                rf = _factor_support(G, l2, S, m, L)
+                on = rf > 0
+                mf = m if on else -1
+                for a in range(m):
+                    Sf[a] = S[a]
+                held[0] = mf
+                held[1] = rf
+                held[2] = l2
+            if not on:
+                failed_key = key
+                break
             moved = _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, rf, b, rhs,
                                       not done)
             if moved != 1:
@@ -459,8 +473,13 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
                     row = G[S[a]]
                     for i in range(p):
                         q[i] += row[i] * w[S[a]]
-        elif polish:
-            failed_key = key
+            if moved != 2 or done or held_rounds >= HOLD_ROUNDS:
+                break
+            # the coefficient the step left at 0 held there: the exact solution on the rest
+            held_rounds += 1
+            m, key = _support(w, S, sign)
+            on = False
+            polish = m > 0
         if done:
             return epochs, gap, status, m, rf if on else 0
         last_key = key

@@ -110,8 +110,8 @@ class HeldOut(BaseCriterion):
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         (inner_state,) = _check_state(state, 1)
         weighted = self.sample_weight is not None or self.sample_weight_val is not None
-        if not sp.issparse(self.X_val) and gram_path_applies(
-                model, X, solver, engine, 1, _check_loss(self.loss, model), weighted):
+        if gram_path_applies(model, X, solver, engine, 1, _check_loss(self.loss, model),
+                             weighted, X_val=self.X_val):
             data = self._cached((X_in, y_in, model, self.X_val, self.y_val), ("gram",),
                                 lambda: self._gram_folds(model, X, y_enc))
             outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, [inner_state.w],

@@ -157,11 +157,17 @@ def test_when_the_compiled_path_runs():
     assert not gram_path_applies(enet, X, cd, None, 5, "squared", weighted=True)
     logistic = InnerModel("logistic", "l1", fit_intercept=True).bind(y > np.median(y))
     assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
-    # a sparse X whose Gram matrix is small against its stored entries: compiled; a wide
-    # one (p^2 > 4 nnz, as text features) is not
+    # a sparse X whose Gram matrix is small against its stored entries, or of at most 256
+    # columns: compiled; a wide one (p^2 > 4 nnz, as text features) is not
     assert gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
+    narrow = sp.random(100, 256, density=0.01, format="csr", random_state=0)
+    assert gram_path_applies(enet, narrow, cd, None, 5, "squared")
     wide = sp.random(100, 400, density=0.01, format="csr", random_state=0)
     assert not gram_path_applies(enet, wide, cd, None, 5, "squared")
+    # sparse held-out rows apart from X (HeldOut's) are copied densely: only when they fit
+    assert gram_path_applies(enet, X, cd, None, 1, "squared", X_val=sp.csr_matrix(X))
+    tall = sp.csr_matrix((10**7, X.shape[1]))  # 800 MB dense
+    assert not gram_path_applies(enet, X, cd, None, 1, "squared", X_val=tall)
 
 
 def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradients(
@@ -222,6 +228,21 @@ def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
     y = sum(rng.standard_normal(k)[codes[:, j]] for j, k in enumerate(levels)) \
         + numeric[:, 0] + 0.5 * rng.standard_normal(n)
     return np.hstack(blocks + [numeric]), y
+
+
+def test_sparse_heldout_rows_are_evaluated_as_the_dense_ones(compiled_calls):
+    X, y = _one_hot()
+    model, scale = MODELS["enet"]
+    lam = _lam(X, y, scale)
+    solver = CoordinateDescent(tol=1e-12)
+    dense = HeldOut(X[:100], y[:100]).value_and_grad(model, X[100:], y[100:], lam,
+                                                     solver=solver, engine="aid-cg")
+    Xs = sp.csr_matrix(X)
+    sparse = HeldOut(Xs[:100], y[:100]).value_and_grad(model, Xs[100:], y[100:], lam,
+                                                       solver=solver, engine="aid-cg")
+    assert len(compiled_calls) == 2
+    np.testing.assert_allclose(sparse.value, dense.value, rtol=1e-9)
+    np.testing.assert_allclose(sparse.grad, dense.grad, rtol=1e-7)
 
 
 @pytest.mark.parametrize("name", ["lasso", "enet", "no intercept"])
