@@ -19,7 +19,15 @@ Python work per fold.
 Each fold is the centred problem of :mod:`skhypergrad._design` (training columns and
 target minus their training means, so the intercept is 0 at the optimum), its
 held-out rows read with the training means: the same problems, solutions and
-hypergradients as the maps of :func:`~skhypergrad._folds._fold_problem`. The warm
+hypergradients as the maps of :func:`~skhypergrad._folds._fold_problem`. With sample
+weights :math:`s` (the training datafit's, rescaled to mean 1 over a fold's training
+rows), the fold's weighted least squares with an intercept is, the intercept
+eliminated, the unweighted one of the rows :math:`\sqrt{s_i}(x_i - m)` and
+:math:`\sqrt{s_i}(y_i - \bar y)` centred by the weighted means: its Gram matrices are
+:math:`X_c^T S X_c / n` and :math:`X_c^T S y_c / n`. With held-out weights, a fold's
+held-out rows are stored centred by its training means and scaled by the square roots of
+their weights (rescaled to mean 1 over them), whose plain mean squared residual is the
+weighted held-out MSE. The warm
 starts are the criterion's :class:`~skhypergrad.criteria.InnerState` (the model's own
 ``[coef, intercept]``).
 
