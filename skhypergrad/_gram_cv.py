@@ -117,7 +117,8 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False, X
     sparse, must fit in :data:`GRAM_FOLDS_BYTES` as a sparse ``X``'s must."""
     datafit, penalty = model.get_datafit(), model.get_penalty()
     if (weighted and not datafit.accepts_sample_weight) or loss != "squared" \
-            or not datafit.least_squares or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
+            or not datafit.least_squares or datafit.n_hyper or datafit.n_outputs != 1 \
+            or model.datafit_class.multi_output:
         return False
     if sp.issparse(X_val) and X_val.shape[0] * X_val.shape[1] * 8 > GRAM_FOLDS_BYTES:
         return False
