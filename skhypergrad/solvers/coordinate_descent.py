@@ -216,8 +216,11 @@ class CoordinateDescent(BaseSolver):
         (scikit-learn's coordinates: the coefficients' entries of a centred design
         corrected by its column means times the intercept's), is at most
         ``grad_tol``: the stopping rule of scikit-learn's GLMs (``lbfgs``'s
-        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. None: the
-        duality gap alone.
+        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. Such a
+        problem (not least squares) is then solved by their method too: L-BFGS
+        from ``w`` (at most ``max_iter`` steps) until the rule holds, coordinate
+        descent from its last point when it does not (a line search that no longer
+        sees a decrease). None: the duality gap alone, by coordinate descent.
 
     Notes
     -----
