@@ -88,7 +88,8 @@ def test_gradient_rule_solves_by_lbfgs(name):
     largest entry of the objective's gradient in the original coordinates at most
     ``grad_tol``, the objective then within 1e-9 of scikit-learn's tight one; the same
     solution on a CSC ``X`` (to 1e-10), and with integer weights as on repeated rows
-    (to the rule's accuracy)."""
+    (to the rule's accuracy). A rule below the rounding of the objective is met by
+    coordinate descent after L-BFGS."""
     X, y = _data(name, n=120, p=8)
     counts = np.random.default_rng(3).integers(0, 3, y.shape[0])
     rows = np.repeat(np.arange(y.shape[0]), counts)
@@ -118,6 +119,10 @@ def test_gradient_rule_solves_by_lbfgs(name):
         # agree to the rule's accuracy
         np.testing.assert_allclose(solutions["weights"], solutions["repeated"], rtol=0,
                                    atol=1e-5)
+    # a rule below the objective's rounding: L-BFGS stops where its values no longer
+    # decrease, coordinate descent ends the solve on its gap
+    res = CoordinateDescent(tol=1e-12).loosened(1e-14).solve(pgmap, model.lam)
+    assert res.converged and res.n_iter <= 40 and res.gap <= 1e-12
 
 
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])

@@ -10,7 +10,8 @@ backtracking line search on the sufficient decrease
 minimizer of the quadratic through :math:`P(w)`, the slope and :math:`P(w + t d)`,
 kept within a tenth and a half of ``t``. It stops when ``reached`` says so at an
 iterate, or, unconverged, after ``max_iter`` steps or a line search that finds no
-decrease (the objective's rounding), leaving the rest to the caller.
+decrease above the objective's rounding (a few ulps of :math:`|P|`: near a tight
+optimum the values no longer measure the progress), leaving the rest to the caller.
 
 This is the method of scikit-learn's GLMs (``solver="lbfgs"``) with their stopping
 rule given as ``reached``: a warm-started solve to the same gradient rule takes a few
@@ -23,6 +24,9 @@ __all__ = ["lbfgs"]
 
 #: sufficient decrease constant of the line search
 _ARMIJO = 1e-4
+#: a decrease of at most this fraction of |P| is rounding: the value can no longer
+#: tell a step's progress, and the solve stops (a few ulps of P)
+_ROUNDING = 8 * np.finfo(float).eps
 
 
 def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
@@ -66,8 +70,9 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
             w_t = w + t * d
             f_t, g_t, extra_t = value_grad(w_t)
             if np.isfinite(f_t) and f_t <= f + _ARMIJO * t * slope:
-                step = (w_t, f_t, g_t, extra_t, t)
-                break
+                if f - f_t > _ROUNDING * abs(f):
+                    step = (w_t, f_t, g_t, extra_t, t)
+                break  # a decrease at the rounding of P: not measured, left to the caller
             # the quadratic's minimizer, within [t / 10, t / 2]
             q = -slope * t * t / (2.0 * (f_t - f - slope * t)) if np.isfinite(f_t) else 0.0
             t = min(max(q, 0.1 * t), 0.5 * t)
