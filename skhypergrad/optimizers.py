@@ -31,7 +31,8 @@ import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ._line_search import Probe, bracket_minimum, cubic_minimizer, min_norm_combination
+from ._line_search import (Probe, bracket_minimum, cubic_minimizer, hermite_minimizer,
+                           min_norm_combination)
 
 __all__ = ["GradientDescent", "Adam", "LBFGSB", "OuterResult", "minimize", "get_optimizer"]
 
@@ -508,9 +509,11 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, 
             if value <= point.value + optimizer.c * float(point.descent @ move):
                 state = optimizer.accept(state, move, grad - point.grad)
                 new = _Point(trial, value, grad, grad)
-                settled = move.size == 1 and inner <= tol_end * (1 + 1e-9) and \
-                    _settled(point, new, tol)
-                return _Step(new, state, inner, settled)
+                if move.size != 1:
+                    return _Step(new, state, inner, False)
+                if inner <= tol_end * (1 + 1e-9) and _settled(point, new, tol):
+                    return _Step(new, state, inner, True)
+                return _Step(new, _secant_cubic(optimizer, state, point, new), inner, False)
             if crossed:
                 return _bracket_step(track, optimizer, point, trial, value, grad, state,
                                      project, tol_end, xtol, tol)
@@ -519,6 +522,27 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, 
         state = optimizer.reject(state, value - point.value, float(point.descent @ move))
         inner = tol_end
     return _Step(point, state, inner, True)  # no decrease found: stationary at this accuracy
+
+
+def _secant_cubic(optimizer, state, a, b):
+    """One hyperparameter, ``b`` accepted after ``a``, slopes of one sign: the next
+    step, the shorter of ``state``'s (the secant step of the slopes,
+    Barzilai-Borwein's) and the step to the minimizer of the cubic of their values
+    and slopes (:func:`~skhypergrad._line_search.hermite_minimizer`) when that lies
+    ahead of ``b``. Where the slope steepens towards the minimum the secant passes
+    it, and a bracket then costs evaluations to certify it; where the slope
+    flattens the secant stops short, and the cubic, fitted on a segment, may pass it
+    by extrapolating the slope's curvature: the nearer of the two estimates keeps
+    the approach on one side, where the search ends by :func:`_settled`."""
+    d = float(b.theta[0] - a.theta[0])
+    t = hermite_minimizer(a.value, float(a.grad[0]), d, b.value, float(b.grad[0]))
+    g = float(b.grad[0])
+    if t is None or not (t - d) * -g > 0:
+        return state
+    secant = float(optimizer.propose(b.theta, b.grad, state)[0] - b.theta[0])
+    if abs(t - d) >= abs(secant):
+        return state
+    return optimizer.along(b.grad, abs(t - d))
 
 
 def _settled(a, b, tol):
