@@ -97,11 +97,12 @@ class GradientDescent:
     bracket : bool, default=True
         Locate the minimum between the current point and a trial point whose slope
         is positive (False: backtrack only, as for a smooth criterion).
-        The bracketing stops once the best value is certified to the search's
-        ``tol`` (the tangents' lower bound within that relative distance of it, the
-        accuracy of the search's own stopping test: a more accurate line search is
-        wasted), or when it has resolved a kink to a thousandth of the search's
-        ``xtol``.
+        The bracketing stops once the best value is certified (the tangents' lower
+        bound within that relative distance of it) to the search's ``tol`` for one
+        hyperparameter (its certified minimum ends the search: the accuracy of the
+        search's own stopping test), to a tenth of it for several (the next steps
+        start from its point), or when it has resolved a kink to a thousandth of the
+        search's ``xtol``.
     max_bracket : int, default=10
         Evaluations per bracketing, at most.
     """
@@ -575,8 +576,8 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
                   xtol, tol):
     """The step to the minimum between ``point`` (slope < 0 towards ``trial``) and
     ``trial`` (slope > 0), found by :func:`~skhypergrad._line_search.bracket_minimum`
-    at the final inner accuracy (its value certified to ``tol``, or a kink
-    resolved to ``xtol / 1000``).
+    at the final inner accuracy (its value certified to ``tol`` for one
+    hyperparameter, ``tol / 10`` for several, or a kink resolved to ``xtol / 1000``).
 
     When the bracket closes within ``xtol``, its ends are on either side of a kink:
     the next step descends along minus the smallest combination of their gradients, as
@@ -599,7 +600,7 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
 
     lo = Probe(0.0, point.value, float(point.grad @ direction), point.theta, point.grad)
     hi = Probe(1.0, value, float(grad @ direction), trial, grad)
-    ftol = tol
+    ftol = tol if direction.size == 1 else 0.1 * tol
     lo, hi, best, gap = bracket_minimum(evaluate, lo, hi, ftol=ftol, stol=1e-3 * xtol / scale,
                                         max_evals=optimizer.max_bracket)
     new = point if best.s == 0.0 else _Point(best.theta, best.value, best.grad, best.grad)
