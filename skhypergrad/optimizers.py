@@ -526,19 +526,20 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, 
 
 
 def _secant_cubic(optimizer, state, a, b):
-    """One hyperparameter, ``b`` accepted after ``a``, slopes of one sign: the next
-    step, the shorter of ``state``'s (the secant step of the slopes,
-    Barzilai-Borwein's) and the step to the minimizer of the cubic of their values
-    and slopes (:func:`~skhypergrad._line_search.hermite_minimizer`) when that lies
-    ahead of ``b``. Where the slope steepens towards the minimum the secant passes
+    """One hyperparameter, ``b`` accepted after ``a``, Barzilai-Borwein steps
+    (``bb``): the next step, the shorter of ``state``'s (the secant step of the
+    slopes) and the step to the minimizer of the cubic of their values and slopes
+    (:func:`~skhypergrad._line_search.hermite_minimizer`) when that lies ahead of
+    ``b`` (along its descent direction); ``state`` otherwise. Where the slope steepens towards the minimum the secant passes
     it, and a bracket then costs evaluations to certify it; where the slope
     flattens the secant stops short, and the cubic, fitted on a segment, may pass it
     by extrapolating the slope's curvature: the nearer of the two estimates keeps
     the approach on one side, where the search ends by :func:`_settled`."""
+    if not optimizer.bb:
+        return state
     d = float(b.theta[0] - a.theta[0])
     t = hermite_minimizer(a.value, float(a.grad[0]), d, b.value, float(b.grad[0]))
-    g = float(b.grad[0])
-    if t is None or not (t - d) * -g > 0:
+    if t is None or not (t - d) * -float(b.grad[0]) > 0:
         return state
     secant = float(optimizer.propose(b.theta, b.grad, state)[0] - b.theta[0])
     if abs(t - d) >= abs(secant):
