@@ -530,11 +530,12 @@ def _secant_cubic(optimizer, state, a, b):
     (``bb``): the next step, the shorter of ``state``'s (the secant step of the
     slopes) and the step to the minimizer of the cubic of their values and slopes
     (:func:`~skhypergrad._line_search.hermite_minimizer`) when that lies ahead of
-    ``b`` (along its descent direction); ``state`` otherwise. Where the slope steepens towards the minimum the secant passes
-    it, and a bracket then costs evaluations to certify it; where the slope
-    flattens the secant stops short, and the cubic, fitted on a segment, may pass it
-    by extrapolating the slope's curvature: the nearer of the two estimates keeps
-    the approach on one side, where the search ends by :func:`_settled`."""
+    ``b`` (along its descent direction); ``state`` otherwise. Where the slope
+    steepens towards the minimum the secant passes it, and a bracket then costs
+    evaluations to certify it; where the slope flattens the secant stops short, and
+    the cubic, fitted on a segment, may pass it by extrapolating the slope's
+    curvature: the nearer of the two estimates keeps the approach on one side, where
+    the search ends by :func:`_settled`."""
     if not optimizer.bb:
         return state
     d = float(b.theta[0] - a.theta[0])
