@@ -17,6 +17,13 @@ def cv_weight_checks(estimator):
     return dict.fromkeys(WEIGHT_EQUIVALENCE_CHECKS, reason)
 
 
+def smooth_search_weight_checks(estimator):
+    """:func:`cv_weight_checks` for a search whose folds are solved to a tolerance (pure L2
+    penalty); with an L1 part the fold solutions end in a direct solve on their support,
+    exact on weighted and on repeated rows alike, and the checks must pass."""
+    return cv_weight_checks(estimator) if estimator.penalty == "l2" else {}
+
+
 def check_name(check):
     """The name of a check as ``parametrize_with_checks`` passes it (a partial)."""
     return getattr(check, "func", check).__name__

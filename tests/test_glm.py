@@ -28,7 +28,7 @@ from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
 from skhypergrad.solvers._gap import duality_gap
 
-from _checks import cv_weight_checks
+from _checks import smooth_search_weight_checks
 
 POWERS = {"poisson": 1.0, "gamma": 2.0, "tweedie": 1.5}
 
@@ -261,10 +261,11 @@ ESTIMATORS = [PoissonRegressorHyperGrad(cv=3, max_iter=5),
               TweedieRegressorHyperGrad(power=1.5, penalty="elasticnet", cv=3, max_iter=5)]
 
 
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=cv_weight_checks)
+@parametrize_with_checks(ESTIMATORS, expected_failed_checks=smooth_search_weight_checks)
 def test_sklearn_compatible(estimator, check):
-    """Every scikit-learn estimator check passes, but the two of sample weights as repeated
-    rows under their own folds (see :func:`cv_weight_checks`)."""
+    """Every scikit-learn estimator check passes, but, for a pure L2 penalty, the two of
+    sample weights as repeated rows under their own folds (see
+    :func:`smooth_search_weight_checks`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
