@@ -614,11 +614,6 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         model = model.with_data_constants(X0, y0, model.get_datafit().constants_lam(
             model, X0, y0, _fold_lam(model, model.lam, folds[0].scale),
             adapter.defaults.l2_range[0]))
-        lam0, bounds, candidates = self._start(
-            model, folds, space, adapter.defaults,
-            None if box is None else _linear_lam_box(box, prefix, adapter, final, y,
-                                                      n_samples, model.get_penalty().tied))
-
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state,
                                                 weighted(model.get_datafit(), fit_weight),
@@ -632,6 +627,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                   train_loss=self.return_train_score, loss=plan.loss,
                                   **self._scoring_parts(plan, final, adapter, model, folds,
                                                         error_score, parallel))
+        lam0, bounds, candidates = self._start(
+            model, folds, criterion.training_maps(model, solver), space, adapter.defaults,
+            None if box is None else _linear_lam_box(box, prefix, adapter, final, y,
+                                                      n_samples, model.get_penalty().tied))
         t0 = time.perf_counter()
         with one_convergence_warning(type(self).__name__), \
                 search_blas_limits(folds[0].X_train):
@@ -753,13 +752,17 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             parts["scorer"] = FoldScorer(plan.scorers, error_score)
         return parts
 
-    def _start(self, model, folds, space, defaults, box=None):
+    def _start(self, model, folds, maps, space, defaults, box=None):
         """``(lam0, bounds, candidates)``: bounds in the user's parameter (``box``, bounds
         on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and either
         the scan's paths (``init="scan"``, clipped to the bounds, repeated points dropped)
-        or the estimator's ``lam``, off the flat region, in bounds."""
+        or the estimator's ``lam``, off the flat region, in bounds. The data's scales
+        are read from the folds' training maps ``maps`` (those the search's evaluations
+        solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
+        fold's None is replaced by its map on the training rows as they are (not
+        centred: no copy)."""
         maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
-                for f in folds]
+                if m is None else m for m, f in zip(maps, folds)]
         scales = SearchScales(
             max(safe_lam_max(lam1_max(m), f.X_train, f.y_train) / f.scale
                 for m, f in zip(maps, folds)),

@@ -109,9 +109,7 @@ class HeldOut(BaseCriterion):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         (inner_state,) = _check_state(state, 1)
-        weighted = self.sample_weight is not None or self.sample_weight_val is not None
-        if not sp.issparse(self.X_val) and gram_path_applies(
-                model, X, solver, engine, 1, _check_loss(self.loss, model), weighted):
+        if self._compiled(model, X, solver, engine):
             data = self._cached((X_in, y_in, model, self.X_val, self.y_val), ("gram",),
                                 lambda: self._gram_folds(model, X, y_enc))
             outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, [inner_state.w],
@@ -121,6 +119,25 @@ class HeldOut(BaseCriterion):
         pgmap, outer = self._problem(model, X_in, y_in, X, y_enc, inner_state.lipschitz)
         out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
         return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
+
+    def training_map(self, model, X, y, solver):
+        """The map of ``model`` trained on ``X`` and ``y`` that the value-only evaluations
+        with ``solver`` solve, built as an evaluation builds it and kept for the next
+        ones (:meth:`_problem`), or None when those evaluations run compiled on Gram
+        matrices and build no map (see :func:`~skhypergrad._gram_cv.gram_path_applies`).
+        """
+        bound, Xv, _, y_enc, _ = self._prepare(model, X, y, model.lam)
+        if self._compiled(bound, Xv, solver, None):
+            return None
+        return self._problem(bound, X, y, Xv, y_enc, None)[0]
+
+    def _compiled(self, model, X, solver, engine):
+        """Whether an evaluation with ``solver`` and ``engine`` (None: the value alone)
+        runs compiled (:func:`~skhypergrad._gram_cv.gram_path_applies`; never with
+        sample weights or a sparse ``X_val``)."""
+        weighted = self.sample_weight is not None or self.sample_weight_val is not None
+        return not sp.issparse(self.X_val) and gram_path_applies(
+            model, X, solver, engine, 1, _check_loss(self.loss, model), weighted)
 
     def _gram_folds(self, model, X, y_enc):
         """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds` (see
