@@ -315,9 +315,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         are rows of ``cv_results_``; its first path is left once its loss has
         stayed above its minimum for a decade of the weight: two thirds of a
         decade, two points, for ``Lasso``, ``ElasticNet`` and their multi-task
-        versions), or the estimator's
-        own parameters (no scan; the result then depends on that starting point and
-        on the units of the data).
+        versions, two decades for ``LinearSVC``, as ``LinearSVCHyperGrad``), or the
+        estimator's own parameters (no scan; the result then depends on that starting
+        point and on the units of the data).
 
     Attributes
     ----------

@@ -32,7 +32,7 @@ from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
            "search_scales", "LEAST_SQUARES", "L1_LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE",
-           "SQUARED_HINGE_SEARCH_CV", "GLM"]
+           "GLM"]
 
 
 class SearchDefaults(NamedTuple):
@@ -77,18 +77,17 @@ L1_LEAST_SQUARES = LEAST_SQUARES._replace(scan_patience=2.0 / 3.0)
 #: little but the conditioning of nearly separable problems
 LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
                           (1e-4, 1e-2, 1.0, 1e2))
-#: the squared hinge (``LinearSVC``): as the log-losses for the L1 weight; an L2 weight
-#: from ``1e-6`` to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``.
-#: Its intercept is penalized as a coefficient: a strong penalty first moves the
-#: coefficients, not the intercept, and the held-out loss can rise for two decades of
-#: the weight before it falls (unbalanced class weights); the scan waits as long.
+#: the squared hinge (``LinearSVC``, searched by ``LinearSVCHyperGrad`` and by
+#: ``HyperGradSearchCV``): as the log-losses for the L1 weight; an L2 weight from ``1e-6``
+#: to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``. Its intercept
+#: is penalized as a coefficient: a strong penalty first moves the coefficients, not the
+#: intercept, and a held-out loss weighted like unbalanced classes can rise for two
+#: decades of the weight before it falls; the scan waits as long (one decade leaves three
+#: blobs weighted 1000 : 1e-4 : 1e-4 at ``C ~ 1e-10``, every row of the heavy class
+#: misclassified)
 SQUARED_HINGE = SearchDefaults((1e-4, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
                                (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(13) / 2.0),
                                scan_patience=2.0)
-#: ``HyperGradSearchCV(LinearSVC())``: as :data:`SQUARED_HINGE`, its first path left after
-#: one decade above its minimum (on bench_models' LinearSVC rows, two decades cost two more
-#: points, a sixth of the search, for the same ``C``)
-SQUARED_HINGE_SEARCH_CV = SQUARED_HINGE._replace(scan_patience=1.0)
 #: log-link GLMs (:mod:`skhypergrad.glm`): as the log-losses (a nearly unpenalized model
 #: of counts can drift towards zero means), and a ridge path from 10 kappa to 1e-4 kappa
 GLM = SearchDefaults((1e-4, 10.0), (1e-5, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
