@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from ._design import xty_of
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
@@ -121,11 +122,16 @@ def lam1_max(pgmap):
     :math:`\max_j |\nabla_j F(0, b^*)|` (for several outputs, the penalty's dual
     norm of the row :math:`\nabla_j F`: the max over classes for the multinomial
     model, the Euclidean norm for a block penalty), with the intercept :math:`b^*`
-    optimal for zero coefficients.
+    optimal for zero coefficients. On a centred dense design (see
+    :mod:`skhypergrad._design`) with a ``least_squares`` datafit, :math:`\nabla_W F =
+    X^T (b^* - Y) / n = -X^T Y / n` (the centred columns sum to zero): the product
+    :func:`~skhypergrad._design.xty_of` keeps with the design for the Gram solvers.
     """
     design, datafit, y = pgmap.design, pgmap.datafit, pgmap.y
-    # the gradient [X, 1]^T grad_z F(z) at the null model's predictions z
-    g = design.rmatvec(datafit.raw_grad(y, null_predictions(pgmap)))[: design.n_coefs]
+    if datafit.least_squares and design.offset is not None and not design.is_sparse:
+        g = -xty_of(design, y).ravel()
+    else:  # the gradient [X, 1]^T grad_z F(z) at the null model's predictions z
+        g = design.rmatvec(datafit.raw_grad(y, null_predictions(pgmap)))[: design.n_coefs]
     # a nonnegative model: a coefficient enters where -grad_j exceeds the weight
     g = np.maximum(-g, 0.0) if pgmap.penalty.positive else np.abs(g)
     g = pgmap.penalty.row_dual_norms(g.reshape(design.n_features, design.n_outputs))
