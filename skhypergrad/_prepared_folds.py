@@ -172,10 +172,16 @@ class PreparedFolds(BaseCriterion):
         built once, kept by the fold for the evaluations), when the folds are solved in
         this process; None for a fold whose evaluations build no map (they run
         compiled), and for every fold when they are solved in workers (which build
-        their own)."""
+        their own).
+
+        Without a training loss or a scorer (the only readers of a fold's training rows
+        but its map), the map consumes the rows, the fold's own copy
+        (:func:`prepare_fold`): a dense fold in the solvers' layout is centred in place,
+        not copied again, and its ``X_train`` then holds the centred rows."""
         if effective_n_jobs(self._n_jobs(model)) != 1:
             return [None] * len(self.folds)
-        return [criterion.training_map(model, fold.X_train, fold.y_train, solver)
+        consume = not self.train_loss and self.scorer is None
+        return [criterion.training_map(model, fold.X_train, fold.y_train, solver, consume)
                 for fold, criterion in zip(self.folds, self._criteria)]
 
     def _n_jobs(self, model):
