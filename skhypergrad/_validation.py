@@ -343,7 +343,7 @@ def safe_lam_max(lam_max, X, y):
 
 
 def lam_max_floor(X, y):
-    """The floor of :func:`safe_lam_max`: ``1e3`` ulps of :math:`\max|X| \max|y|`."""
+    r"""The floor of :func:`safe_lam_max`: ``1e3`` ulps of :math:`\max|X| \max|y|`."""
     if sp.issparse(X):
         x_scale = abs(X).max()
     else:  # max |X| without a temporary |X|
