@@ -316,7 +316,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         are rows of ``cv_results_``; its first path is left once its loss has
         stayed above its minimum for a decade of the weight: two thirds of a
         decade, two points, for ``Lasso``, ``ElasticNet`` and their multi-task
-        versions, two decades for ``LinearSVC``, as ``LinearSVCHyperGrad``), or the
+        versions; two decades for ``LinearSVC`` with sample or class weights, as
+        ``LinearSVCHyperGrad``), or the
         estimator's own parameters (no scan; the result then depends on that starting
         point and on the units of the data).
 
@@ -645,7 +646,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           callback=callback, verbose=self.verbose,
                           label=type(self).__name__, names=space.params,
                           loss_name=descended_name(plan, kind), scan_solver=scan_solver,
-                          scan_patience=adapter.defaults.scan_patience)
+                          scan_patience=adapter.defaults.patience(
+                              fit_weight is not None or fit_params.score_weight is not None))
             history = list(result.history)
             if plan.rescore and not plan.exact and plan.refit_key is not None \
                     and not stopped[0]:

@@ -20,6 +20,8 @@ from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import NSID, CrossVal, HeldOut, HyperGradSearchCV, LinearSVCHyperGrad
+from skhypergrad._linear_adapters import ADAPTERS
+from skhypergrad._search_space import SQUARED_HINGE
 from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.solvers import (CoordinateDescent, ProxGradient, StochasticProxGradient,
                                  duality_gap)
@@ -339,12 +341,16 @@ def test_search_matches_grid_search(penalty, n_classes):
 
 
 def test_search_waits_out_a_weighted_rise_as_the_estimator():
-    """HyperGradSearchCV(LinearSVC()) scans as LinearSVCHyperGrad (two decades past the
-    first path's minimum): with three noisy blobs weighted 1000 : 1e-4 : 1e-4 (scikit-learn's
+    """HyperGradSearchCV(LinearSVC()) scans as LinearSVCHyperGrad (the declared patience of
+    the squared hinge: one decade past the first path's minimum, two with weights): with
+    three noisy blobs weighted 1000 : 1e-4 : 1e-4 (scikit-learn's
     check_class_weight_classifiers) in the fit and in the held-out squared hinge, the
     weighted loss rises for more than a decade of ``1 / C`` before it falls; one decade
     leaves the search at ``C ~ 1e-10`` (CV loss 3.0, the heavy class misclassified),
     two reach the grid's loss (about 1e-6) and classify the held-out heavy class."""
+    assert (SQUARED_HINGE.patience(False), SQUARED_HINGE.patience(True)) == (1.0, 2.0)
+    assert LinearSVCHyperGrad._search_defaults is SQUARED_HINGE
+    assert ADAPTERS[LinearSVC].defaults is SQUARED_HINGE
     X, y = make_blobs(centers=3, random_state=0, cluster_std=20)
     X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.5, random_state=0)
     weights = np.where(y_train == 0, 1000.0, 1e-4)
