@@ -271,9 +271,9 @@ class BaseHyperGrad(BaseEstimator):
         # X's own frame, the map's
         plain = model.make_map(X, y_enc, sample_weight=sample_weight)
         solver = refit_solver(self.solver, self._refit_tol, self.random_state, plain)
-        if sample_weight is None and gram_path_applies(model, X, solver, None, 1, "squared"):
+        if gram_path_applies(model, X, solver, None, 1, "squared", sample_weight is not None):
             # small least squares: the compiled solve of the searches, to the same tol
-            return plain, gram_fit(model, X, y_enc, lam, solver, gram, starts)
+            return plain, gram_fit(model, X, y_enc, lam, solver, gram, starts, sample_weight)
         full_map = model.make_map(X, y_enc, center=True, sample_weight=sample_weight)
         return full_map, solver.solve(full_map, lam, null_model(full_map)).w
 

@@ -2,8 +2,9 @@ r"""Criterion evaluations of small least-squares problems as one compiled call.
 
 When the datafit declares ``least_squares`` (one output, no hyperparameters of its
 own), ``X`` has at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES` columns (dense,
-or sparse with a Gram matrix of at most :data:`SPARSE_GRAM_RATIO` times as many entries
-as ``X`` stores and held-out rows that fit densely in :data:`GRAM_FOLDS_BYTES`), the
+or sparse with at most :data:`SPARSE_GRAM_FEATURES` columns or a Gram matrix of at most
+:data:`SPARSE_GRAM_RATIO` times as many entries as ``X`` stores, and held-out rows that
+fit densely in :data:`GRAM_FOLDS_BYTES`), the
 penalty is an elastic net with a diagonal prox Jacobian, the solver
 allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
 engine computes the implicit hypergradient at the solution
@@ -18,7 +19,15 @@ Python work per fold.
 Each fold is the centred problem of :mod:`skhypergrad._design` (training columns and
 target minus their training means, so the intercept is 0 at the optimum), its
 held-out rows read with the training means: the same problems, solutions and
-hypergradients as the maps of :func:`~skhypergrad._folds._fold_problem`. The warm
+hypergradients as the maps of :func:`~skhypergrad._folds._fold_problem`. With sample
+weights :math:`s` (the training datafit's, rescaled to mean 1 over a fold's training
+rows), the fold's weighted least squares with an intercept is, the intercept
+eliminated, the unweighted one of the rows :math:`\sqrt{s_i}(x_i - m)` and
+:math:`\sqrt{s_i}(y_i - \bar y)` centred by the weighted means: its Gram matrices are
+:math:`X_c^T S X_c / n` and :math:`X_c^T S y_c / n`. With held-out weights, a fold's
+held-out rows are stored centred by its training means and scaled by the square roots of
+their weights (rescaled to mean 1 over them), whose plain mean squared residual is the
+weighted held-out MSE. The warm
 starts are the criterion's :class:`~skhypergrad.criteria.InnerState` (the model's own
 ``[coef, intercept]``).
 
@@ -39,8 +48,10 @@ from sklearn.exceptions import ConvergenceWarning
 from ._compact_states import _expand
 from ._design import GRAM_MAX_FEATURES
 from ._gram_cv_kernel import (DIRECT_MAX, NOT_CONVERGED, SINGULAR,
-                              gram_cv_deferred_hypergradients, gram_cv_evaluate)
+                              gram_cv_evaluate, gram_cv_least_norm_hypergradients)
+from .datafits import check_sample_weight
 from .hypergrad import BaseEngine
+from .linalg import solve_cg
 from .solvers._base import BaseSolver
 
 __all__ = ["GramFolds", "GramOutcome", "GramPath", "gram_path_applies", "cv_gram_folds",
@@ -53,6 +64,11 @@ GRAM_FOLDS_BYTES = 512 * 2**20
 #: entries as ``X`` stores (``p^2 <= 4 nnz``): a coordinate's update then costs about as
 #: much on the Gram matrix (``p``) as on ``X``'s column (its stored entries)
 SPARSE_GRAM_RATIO = 4
+#: a sparse ``X`` of at most this many columns runs compiled whatever it stores: an epoch on
+#: its Gram matrix (at most ``256^2`` products) costs less than a round of the solver on
+#: ``X``, and the compiled solve's exact steps on the support converge where cyclic
+#: epochs crawl (collinear columns at a small L2 weight, as one-hot blocks with every level)
+SPARSE_GRAM_FEATURES = 256
 
 
 class GramFolds(NamedTuple):
@@ -90,16 +106,24 @@ class GramOutcome(NamedTuple):
     engine_residual: float
 
 
-def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
+def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False, X_val=None):
     """Whether an evaluation of ``model`` on ``X`` with ``solver`` and ``engine`` (None:
     the value alone) over ``n_folds`` folds, scored by the held-out loss ``loss`` (a
-    resolved name), runs compiled (see the module docstring); never with sample
-    weights (``weighted``)."""
+    resolved name), runs compiled (see the module docstring); with sample weights
+    (``weighted``, of the training datafits or of the held-out losses) only for a
+    datafit that takes them (``accepts_sample_weight``; :func:`cv_gram_folds`
+    weighs the Gram matrices and the held-out rows). ``X_val``: held-out rows stored
+    apart from ``X`` (:class:`~skhypergrad.criteria.HeldOut`'s), whose dense copy, when
+    sparse, must fit in :data:`GRAM_FOLDS_BYTES` as a sparse ``X``'s must."""
     datafit, penalty = model.get_datafit(), model.get_penalty()
-    if weighted or loss != "squared" or not datafit.least_squares \
-            or datafit.n_hyper or datafit.n_outputs != 1 or model.datafit_class.multi_output:
+    if (weighted and not datafit.accepts_sample_weight) or loss != "squared" \
+            or not datafit.least_squares or datafit.n_hyper or datafit.n_outputs != 1 \
+            or model.datafit_class.multi_output:
         return False
-    if sp.issparse(X) and (X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz
+    if sp.issparse(X_val) and X_val.shape[0] * X_val.shape[1] * 8 > GRAM_FOLDS_BYTES:
+        return False
+    if sp.issparse(X) and ((X.shape[1] > SPARSE_GRAM_FEATURES
+                            and X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz)
                            or X.shape[0] * X.shape[1] * 8 > GRAM_FOLDS_BYTES):
         return False
     if not penalty.has_l1 or not penalty.uniform_l2 or not penalty.diagonal_jacobian \
@@ -113,39 +137,87 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False):
     return engine is None or (isinstance(engine, BaseEngine) and engine.implicit_at_solution)
 
 
-def _fold_gram(Xc_rows, yc_rows, fit_intercept, shift=None):
-    """``(G, c, gamma, mean_x, mean_y)`` of training rows (already shifted by a common
+def _fold_gram(Xc_rows, yc_rows, fit_intercept, shift=None, weights=None):
+    r"""``(G, c, gamma, mean_x, mean_y)`` of training rows (already shifted by a common
     vector), centred by their own means when ``fit_intercept``; for sparse rows, the raw
-    rows and the common vector ``shift`` (the means are then those of the shifted rows)."""
-    n = Xc_rows.shape[0]
+    rows and the common vector ``shift`` (the means are then those of the shifted rows).
+
+    ``weights``: the rows' sample weights :math:`s_i` (None: unit weights), of any
+    positive sum :math:`S`: the means are weighted, :math:`m = \sum_i s_i x_i / S`, and
+    the sums too, :math:`G = \sum_i s_i (x_i - m)(x_i - m)^T / S` (the weighted datafit's
+    Gram matrix, its weights rescaled to mean 1 over the rows)."""
     if sp.issparse(Xc_rows):
-        return _sparse_fold_gram(Xc_rows, yc_rows, fit_intercept, shift)
-    mx = Xc_rows.mean(axis=0) if fit_intercept else np.zeros(Xc_rows.shape[1])
-    my = float(yc_rows.mean()) if fit_intercept else 0.0
+        return _sparse_fold_gram(Xc_rows, yc_rows, fit_intercept, shift, weights)
+    n = Xc_rows.shape[0]
+    if weights is None:
+        mx = Xc_rows.mean(axis=0) if fit_intercept else np.zeros(Xc_rows.shape[1])
+        my = float(yc_rows.mean()) if fit_intercept else 0.0
+        Xr, yr = Xc_rows - mx, yc_rows - my
+        return Xr.T @ Xr / n, Xr.T @ yr / n, float(yr @ yr) / n, mx, my
+    total = _positive_total(weights)
+    mx = weights @ Xc_rows / total if fit_intercept else np.zeros(Xc_rows.shape[1])
+    my = float(weights @ yc_rows) / total if fit_intercept else 0.0
     Xr, yr = Xc_rows - mx, yc_rows - my
-    return Xr.T @ Xr / n, Xr.T @ yr / n, float(yr @ yr) / n, mx, my
+    Xs, ys = Xr * weights[:, None], yr * weights
+    return Xs.T @ Xr / total, Xs.T @ yr / total, float(ys @ yr) / total, mx, my
 
 
-def _sparse_fold_gram(X_rows, yc_rows, fit_intercept, shift):
+def _sparse_fold_gram(X_rows, yc_rows, fit_intercept, shift, weights=None):
     """:func:`_fold_gram` of sparse raw rows ``X_rows`` (their means in the frame shifted
-    by ``shift``): ``G = X^T X / n - m m^T`` with ``m`` their raw means (the centred
-    Gram matrix, whatever the shift), from one sparse product."""
-    n = X_rows.shape[0]
-    raw_mean = np.asarray(X_rows.mean(axis=0)).ravel() if fit_intercept \
-        else np.zeros(X_rows.shape[1])
-    my = float(yc_rows.mean()) if fit_intercept else 0.0
-    yr = yc_rows - my
-    G = _sparse_gram(X_rows) / n - np.outer(raw_mean, raw_mean)
-    c = np.asarray(X_rows.T @ yr).ravel() / n
+    by ``shift``): ``G = X^T S X / sum(s) - m m^T`` with ``m`` their raw (weighted) means
+    (the centred Gram matrix, whatever the shift), from one sparse product."""
+    p = X_rows.shape[1]
+    if weights is None:
+        total = float(X_rows.shape[0])
+        raw_mean = np.asarray(X_rows.mean(axis=0)).ravel() if fit_intercept else np.zeros(p)
+        my = float(yc_rows.mean()) if fit_intercept else 0.0
+        yr = ys = yc_rows - my
+    else:
+        total = _positive_total(weights)
+        raw_mean = np.asarray(X_rows.T @ weights).ravel() / total if fit_intercept \
+            else np.zeros(p)
+        my = float(weights @ yc_rows) / total if fit_intercept else 0.0
+        yr = yc_rows - my
+        ys = yr * weights
+    G = _sparse_gram(X_rows, weights) / total - np.outer(raw_mean, raw_mean)
+    c = np.asarray(X_rows.T @ ys).ravel() / total
     mx = raw_mean - shift if fit_intercept else raw_mean
-    return G, c, float(yr @ yr) / n, mx, my
+    return G, c, float(ys @ yr) / total, mx, my
 
 
-def _sparse_gram(X_rows):
-    """``X^T X`` of sparse rows as a dense array: the sparse ``X^T`` times the rows made
-    dense (``nnz p`` products; no sparse product, whose output has up to ``p^2`` stored
+def _positive_total(weights):
+    """The sum of the sample weights ``weights`` of some rows (ValueError unless
+    positive, as :func:`~skhypergrad.datafits.check_sample_weight`'s)."""
+    total = float(np.sum(weights))
+    if not total > 0:
+        raise ValueError("sample_weight must be finite and nonnegative with a positive "
+                         "sum.")
+    return total
+
+
+def _sparse_gram(X_rows, weights=None):
+    """``X^T S X`` of sparse rows as a dense array (``S`` the diagonal of the rows'
+    ``weights``, the identity when None): the sparse ``X^T`` times the rows made dense
+    (``nnz p`` products; no sparse product, whose output has up to ``p^2`` stored
     entries)."""
-    return np.asarray(X_rows.T @ X_rows.toarray(), dtype=np.float64)
+    dense = X_rows.toarray()
+    if weights is not None:
+        dense *= weights[:, None]
+    return np.asarray(X_rows.T @ dense, dtype=np.float64)
+
+
+def _weighed_rows(X_test, y_test, mean_x, mean_y, score_weight):
+    r"""Held-out rows ``X_test`` and ``y_test`` (modified in place) centred by the
+    training means ``mean_x`` and ``mean_y`` and scaled by :math:`\sqrt{s_i}`, the
+    ``score_weight`` of the rows rescaled to mean 1 over them: the unweighted mean of the
+    squared residuals of the rows so made, :math:`\frac1{n_v}\sum_i (\sqrt{s_i}(y_i -
+    \bar y) - \sqrt{s_i}(x_i - m)^T w)^2`, is the weighted held-out MSE
+    :math:`\sum_i s_i r_i^2 / \sum_i s_i` (and its gradient the weighted one)."""
+    root = np.sqrt(check_sample_weight(score_weight, score_weight.shape[0]))
+    X_test -= mean_x
+    X_test *= root[:, None]
+    y_test -= mean_y
+    y_test *= root
 
 
 def _distinct(rows, n):
@@ -155,7 +227,13 @@ def _distinct(rows, n):
     return int(np.count_nonzero(seen)) == rows.shape[0]
 
 
-def cv_gram_folds(X, y, splits, fit_intercept):
+def _dense_gram(R, weights=None):
+    """``R^T S R`` of dense rows ``R`` (``S`` the diagonal of their ``weights``, the
+    identity when None)."""
+    return R.T @ R if weights is None else R.T @ (R * weights[:, None])
+
+
+def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=None):
     r""":class:`GramFolds` of the cross-validation ``splits`` of ``X`` (dense or sparse)
     and ``y``.
 
@@ -169,16 +247,34 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     is then :math:`m`), copied once: no centred copy of all of ``X`` is made. For a
     sparse ``X`` the test blocks' products are sparse and raw, each fold's sums centred
     algebraically by its raw means (see the module docstring).
+
+    ``sample_weight`` (of the rows of ``X``, or None): the weights :math:`s_i` of the
+    training datafits, every fold's rescaled to mean 1 over its training rows (the
+    folds' weighted datafits, as :func:`~skhypergrad._folds._fold_problem`'s): the sums
+    and the means above are weighted, :math:`X_c^T S X_c` and :math:`n_k` the sum of
+    the fold's weights (see :func:`_fold_gram`). ``score_weight`` (of the rows, or
+    None): the weights of the held-out MSEs, every fold's rescaled to mean 1 over its
+    test rows; a fold's held-out rows are then centred by its training means and scaled
+    by the square roots of their weights (:func:`_weighed_rows`), the kernel's ``mu``
+    and ``ybar`` zero.
     """
     sparse = sp.issparse(X)
     X = sp.csr_matrix(X, dtype=np.float64) if sparse else np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n, p = X.shape
     K = len(splits)
-    mu0 = (np.asarray(X.mean(axis=0)).ravel() if sparse else X.mean(axis=0)) \
-        if fit_intercept else np.zeros(p)
-    y0 = float(y.mean()) if fit_intercept else 0.0
+    sw = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if sw is None:
+        total = float(n)
+        mu0 = (np.asarray(X.mean(axis=0)).ravel() if sparse else X.mean(axis=0)) \
+            if fit_intercept else np.zeros(p)
+        y0 = float(y.mean()) if fit_intercept else 0.0
+    else:
+        total = _positive_total(sw)
+        mu0 = np.asarray(X.T @ sw).ravel() / total if fit_intercept else np.zeros(p)
+        y0 = float(sw @ y) / total if fit_intercept else 0.0
     yc = y - y0
+    ys = yc if sw is None else yc * sw  # the weighted centred target
     tests = [test for _, test in splits]
     order = np.concatenate(tests)
     # gathering the rows of a Fortran-ordered X: faster through a C-ordered copy
@@ -188,6 +284,7 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     y_test = yc[order]
     starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
     blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
+    w_blocks = [None if sw is None else sw[test] for test in tests]
     # the test blocks' rows the Gram matrices are formed from: the dense ones centred by
     # mu0, or the sparse raw rows (their sums raw: each fold's centred algebraically by
     # its raw means, mu0 + m, below)
@@ -196,8 +293,8 @@ def cv_gram_folds(X, y, splits, fit_intercept):
     # the test blocks' Gram matrices, for the folds trained on the rest of the rows
     rest = [train.shape[0] + test.shape[0] == n and _distinct(test, n)
             for train, test in splits]
-    grams = [(_sparse_gram(R) if sparse else R.T @ R) if r else None
-             for R, r in zip(gram_rows, rest)]
+    grams = [(_sparse_gram(R, wT) if sparse else _dense_gram(R, wT)) if r else None
+             for R, wT, r in zip(gram_rows, w_blocks, rest)]
     totals = None
     if any(rest):
         in_blocks = np.concatenate([t for t, r in zip(tests, rest) if r])
@@ -205,65 +302,91 @@ def cv_gram_folds(X, y, splits, fit_intercept):
         if partition:
             G_all = sum(g for g in grams if g is not None)
         elif sparse:
-            G_all = _sparse_gram(X)
+            G_all = _sparse_gram(X, sw)
         else:
-            Xc = X - mu0
-            G_all = Xc.T @ Xc
-        # X_c^T 1 = 0 and 1^T y_c = 0 (up to rounding, summed as the blocks are)
-        block_sums = [XT.sum(axis=0) if r else None for XT, r in zip(blocks, rest)]
-        colsum = sum(s for s in block_sums if s is not None) if partition else \
-            (np.asarray(X.sum(axis=0)).ravel() - n * mu0 if sparse else (X - mu0).sum(axis=0))
-        totals = (G_all, colsum, np.asarray(X.T @ yc).ravel(), float(yc.sum()),
-                  float(yc @ yc))
+            G_all = _dense_gram(X - mu0, sw)
+        # X_c^T s = 0 and s^T y_c = 0 (up to rounding, summed as the blocks are)
+        block_sums = [(XT.sum(axis=0) if wT is None else wT @ XT) if r else None
+                      for XT, wT, r in zip(blocks, w_blocks, rest)]
+        if partition:
+            colsum = sum(s for s in block_sums if s is not None)
+        elif sparse:
+            colsum = (np.asarray(X.sum(axis=0)).ravel() if sw is None
+                      else np.asarray(X.T @ sw).ravel()) - total * mu0
+        else:
+            colsum = (X - mu0).sum(axis=0) if sw is None else sw @ (X - mu0)
+        totals = (G_all, colsum, np.asarray(X.T @ ys).ravel(), float(ys.sum()),
+                  float(ys @ yc))
     G = np.empty((K, p, p))
     c = np.empty((K, p))
     gamma = np.empty(K)
     m_all = np.empty((K, p))
     my_all = np.empty(K)
     for k, (train, test) in enumerate(splits):
-        n_k = train.shape[0]
+        w_train = None if sw is None else sw[train]
         if not rest[k]:
             rows = X[train] if sparse else X[train] - mu0
-            G[k], c[k], gamma[k], m, my = _fold_gram(rows, yc[train], fit_intercept, mu0)
+            G[k], c[k], gamma[k], m, my = _fold_gram(rows, yc[train], fit_intercept, mu0,
+                                                     w_train)
         else:
+            n_k = train.shape[0] if sw is None else _positive_total(w_train)
             XT, yT = blocks[k], y_test[starts[k]:starts[k + 1]]
+            yTs = yT if sw is None else yT * w_blocks[k]
             m = (totals[1] - block_sums[k]) / n_k
-            my = (totals[3] - yT.sum()) / n_k
+            my = (totals[3] - yTs.sum()) / n_k
             if not fit_intercept:
                 m, my = np.zeros(p), 0.0
             G[k] = (totals[0] - grams[k]) / n_k - np.outer(m + raw, m + raw)
-            c[k] = (totals[2] - XT.T @ yT) / n_k - m * my
-            gamma[k] = (totals[4] - float(yT @ yT)) / n_k - my * my
+            c[k] = (totals[2] - XT.T @ yTs) / n_k - m * my
+            gamma[k] = (totals[4] - float(yTs @ yT)) / n_k - my * my
         m_all[k], my_all[k] = m, my
     whole = None
     if totals is not None:
         # all the rows: their sums are the totals, centred by their own means
-        m = totals[1] / n if fit_intercept else np.zeros(p)
-        my = totals[3] / n if fit_intercept else 0.0
-        whole = GramFolds((totals[0] / n - np.outer(m + raw, m + raw))[None],
-                          (totals[2] / n - m * my)[None],
-                          np.array([totals[4] / n - my * my]), X_test[:0], y_test[:0],
+        m = totals[1] / total if fit_intercept else np.zeros(p)
+        my = totals[3] / total if fit_intercept else 0.0
+        whole = GramFolds((totals[0] / total - np.outer(m + raw, m + raw))[None],
+                          (totals[2] / total - m * my)[None],
+                          np.array([totals[4] / total - my * my]), X_test[:0], y_test[:0],
                           np.zeros(2, dtype=np.int64), (mu0 + m)[None], np.array([y0 + my]),
                           (mu0 + m)[None], np.array([y0 + my]), bool(fit_intercept))
-    return GramFolds(G, c, gamma, X_test, y_test, starts, m_all, my_all, mu0 + m_all,
+    mu, ybar = m_all, my_all
+    if score_weight is not None:
+        score_weight = np.asarray(score_weight, dtype=np.float64)
+        for k, test in enumerate(tests):
+            lo, hi = starts[k], starts[k + 1]
+            _weighed_rows(X_test[lo:hi], y_test[lo:hi], m_all[k], my_all[k],
+                          score_weight[test])
+        mu, ybar = np.zeros((K, p)), np.zeros(K)
+    return GramFolds(G, c, gamma, X_test, y_test, starts, mu, ybar, mu0 + m_all,
                      y0 + my_all, bool(fit_intercept), whole)
 
 
-def heldout_gram_folds(X, y, X_val, y_val, fit_intercept):
+def heldout_gram_folds(X, y, X_val, y_val, fit_intercept, sample_weight=None,
+                       sample_weight_val=None):
     """:class:`GramFolds` of one problem: trained on ``(X, y)`` (dense or sparse), scored
-    on ``(X_val, y_val)`` (copied densely)."""
+    on ``(X_val, y_val)`` (copied densely); ``sample_weight``: the weights of the
+    training datafit (rescaled to mean 1), ``sample_weight_val`` those of the held-out
+    MSE (see :func:`cv_gram_folds`), each None for unit weights."""
     y = np.asarray(y, dtype=np.float64)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if sp.issparse(X):
         G, c, gamma, mx, my = _fold_gram(sp.csr_matrix(X, dtype=np.float64), y,
-                                         fit_intercept, 0.0)
+                                         fit_intercept, 0.0, weights)
     else:
-        G, c, gamma, mx, my = _fold_gram(np.asarray(X, dtype=np.float64), y, fit_intercept)
+        G, c, gamma, mx, my = _fold_gram(np.asarray(X, dtype=np.float64), y, fit_intercept,
+                                         weights=weights)
     X_val = X_val.toarray() if sp.issparse(X_val) else X_val
-    return GramFolds(G[None], c[None], np.array([gamma]),
-                     np.ascontiguousarray(X_val, dtype=np.float64),
-                     np.ascontiguousarray(y_val, dtype=np.float64),
-                     np.array([0, X_val.shape[0]], dtype=np.int64), mx[None],
-                     np.array([my]), mx[None], np.array([my]), bool(fit_intercept))
+    X_val = np.ascontiguousarray(X_val, dtype=np.float64)
+    y_val = np.ascontiguousarray(y_val, dtype=np.float64)
+    mu, ybar = mx, my
+    if sample_weight_val is not None:
+        X_val, y_val = X_val.copy(), y_val.copy()  # the caller's are not changed
+        _weighed_rows(X_val, y_val, mx, my, np.asarray(sample_weight_val, dtype=np.float64))
+        mu, ybar = np.zeros_like(mx), 0.0
+    return GramFolds(G[None], c[None], np.array([gamma]), X_val, y_val,
+                     np.array([0, X_val.shape[0]], dtype=np.int64), mu[None],
+                     np.array([ybar]), mx[None], np.array([my]), bool(fit_intercept))
 
 
 class _GramRun(NamedTuple):
@@ -279,6 +402,37 @@ class _GramRun(NamedTuple):
     g_l2: np.ndarray
     n_engine: np.ndarray
     residuals: np.ndarray
+
+
+def _deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, g_l1, g_l2, status,
+                             n_engine, residuals):
+    r"""The hypergradients that :func:`gram_cv_evaluate` left to others (the folds
+    ``folds``; ``g_l1[k]`` holds the held-out gradient :math:`g_S` on the support
+    :math:`S` of ``W[k]``), in place as there: supports of at most ``DIRECT_MAX``
+    coefficients (singular ones) by the least-norm solution of :math:`(G_{SS} + l2\,I) u
+    = g_S` (:func:`gram_cv_least_norm_hypergradients`), larger ones (and those it leaves)
+    by conjugate gradients from 0 (:func:`~skhypergrad.linalg.solve_cg`, at most
+    :math:`10 |S|` iterations, relative residual ``hyper_tol``). A fold whose relative
+    residual stays above ``max(hyper_tol, 1e-12)`` (:math:`g_S` not in the range of the
+    system) gets the status ``SINGULAR``."""
+    p = W.shape[1]
+    small = folds[np.count_nonzero(W[folds], axis=1) <= DIRECT_MAX]
+    if small.size:
+        side = L.shape[1]
+        gram_cv_least_norm_hypergradients(G, W, l2, small, L, Sf, factors, g_l1, g_l2,
+                                          n_engine, residuals, np.empty((5, p)),
+                                          np.empty((1, p), dtype=np.int64),
+                                          np.empty((2, side, side)))
+    for k in folds[n_engine[folds] != 1]:
+        S = np.flatnonzero(W[k])
+        A = G[k][np.ix_(S, S)]
+        A[np.diag_indices_from(A)] += l2
+        u, n_engine[k], residuals[k] = solve_cg(A.__matmul__, g_l1[k, S], None, hyper_tol,
+                                                10 * S.size)
+        g_l2[k] = -(W[k, S] @ u)
+        g_l1[k] = 0.0
+        g_l1[k, S] = -np.sign(W[k, S]) * u
+    status[folds[residuals[folds] > max(hyper_tol, 1e-12)]] = SINGULAR
 
 
 #: a stopping rule that never stops (one point)
@@ -326,9 +480,8 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     pending = folds[deferred[folds] != 0]
     if pending.size:
         hyper_tol = 1e-10 if engine is None else float(engine.tol)
-        gram_cv_deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending,
-                                        L, Sf, factors, g_l1, g_l2, status[done - 1],
-                                        n_engine, residuals)
+        _deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending, L, Sf,
+                                 factors, g_l1, g_l2, status[done - 1], n_engine, residuals)
     status, gaps = status[:done, folds], gaps[:done, folds]
     if compute_grad and np.any(status == SINGULAR):
         return None
@@ -404,17 +557,19 @@ def evaluate_gram_path(data, penalty, lams, warm, solver, folds, near, patience)
                     _states(data, run.W_first, folds), _states(data, run.W, folds))
 
 
-def gram_fit(model, X, y_enc, lam, solver, data=None, starts=None):
+def gram_fit(model, X, y_enc, lam, solver, data=None, starts=None, sample_weight=None):
     """``[coef, intercept]`` of ``model`` trained on all of ``X`` (dense or sparse) and the
     encoded ``y_enc`` at ``lam`` by the compiled coordinate descent on the Gram matrix of
     ``X`` to ``solver``'s ``tol`` (a final refit; see :func:`gram_path_applies` for when
     it applies), from the mean coefficients of the model states ``starts`` (``[coef,
     intercept]``, e.g. the folds' solutions of a search near ``lam``; None or empty:
     from zero coefficients). ``data``: the :class:`GramFolds` of all of ``X`` when
-    already formed (a criterion's :attr:`GramFolds.whole`), else formed here."""
+    already formed (a criterion's :attr:`GramFolds.whole`, of the same weights), else
+    formed here, the datafit weighted by ``sample_weight`` (None: unit weights)."""
     if data is None:
         X = X if sp.issparse(X) else np.asarray(X, dtype=np.float64)
-        data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept)
+        data = heldout_gram_folds(X, y_enc, X[:0], y_enc[:0], model.fit_intercept,
+                                  sample_weight)
     p = data.c.shape[1]
     coefs = [_expand(w)[:p] for w in (starts or ()) if w is not None]
     warm = np.mean(coefs, axis=0) if coefs else None

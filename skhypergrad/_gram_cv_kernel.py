@@ -14,7 +14,8 @@ start, keeping :math:`q = G w`, with sweeps over the nonzero coefficients betwee
 sweeps and, when the support and signs are stable and the epochs still needed (as the
 gap's rate predicts them) cost more than a factorization, the exact solution on the
 support (:math:`(G_{SS} + l2\,I) w_S = c_S - l1_S \odot \mathrm{sign}(w_S)`, kept
-when its signs agree, else a step towards it up to the first sign change), until the
+when its signs agree, else a step towards it up to the first sign change, then the exact
+solution on the rest of the support), until the
 relative duality gap (the gap over :math:`\gamma / 2`, as
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
 :math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
@@ -31,8 +32,8 @@ means, :math:`E_k = \frac{1}{n_t}\sum_i r_i^2`, :math:`r_i = (x_i - \mu_k)^T w -
 r` and the implicit hypergradient there: :math:`(G_{SS} + l2\,I) u = g_S`,
 :math:`\partial E / \partial l1_j = -\mathrm{sign}(w_j) u_j` on S (0 elsewhere),
 :math:`\partial E / \partial l2 = -w_S^T u`, by Cholesky for :math:`|S| \le`
-:data:`DIRECT_MAX`, by conjugate gradients for larger supports (in
-:func:`gram_cv_deferred_hypergradients`).
+:data:`DIRECT_MAX`, by conjugate gradients for larger supports (left to the caller,
+:func:`skhypergrad._gram_cv._deferred_hypergradients`).
 
 **Singular supports.** With collinear columns on the support (e.g. one-hot blocks with
 every level, whose centred columns sum to 0, at ``l2 = 0``), :math:`A = G_{SS} + l2\,I`
@@ -41,7 +42,7 @@ is singular: its factorization drops the coordinates whose pivot is at or below
 solutions on the support then form an affine set :math:`w + \ker A`, all with the same
 training fit; the one kept is the coordinate-descent iterate corrected by the basic
 solution (:func:`_exact_on_support`). The hypergradient is :math:`u = A^+ g_S`, the
-least-norm solution (:func:`_least_norm`, in :func:`gram_cv_deferred_hypergradients`:
+least-norm solution (:func:`_least_norm`, in :func:`gram_cv_least_norm_hypergradients`:
 the limit of the nonsingular systems' as ``l2 -> 0+``, the one conjugate gradients from
 0 converge to). It is well defined when the held-out rows share the training rows'
 collinearity (:math:`X_{t,S} v = 1 \mu_k^T v` for :math:`v \in \ker A`, as for one-hot
@@ -56,19 +57,23 @@ reports :data:`SINGULAR`.
 
 Compilation is most of a first fit's time (numba compiles these kernels once per
 machine, then loads them from its cache), so the kernels are written to compile
-little: one signature each (the caller fixes every argument's type); no array
-allocated and no builtin ``min`` / ``max`` in the kernel a fit always runs (each
-would compile a numba overload of its own); each helper called from as few places as
-possible (every call site is compiled again); the hypergradients of large or singular
-supports (conjugate gradients, the least-norm solution), rarely needed, in a kernel
-of their own that only the fits needing them compile.
+little (the time grows with the lines of kernel, and a function's code is optimized
+again in every kernel calling it): one signature each (the caller fixes every
+argument's type, and an integer handed to a helper is never a local counter started at
+a constant, which numba types as that literal and compiles the helper for); no array
+allocated and no builtin ``min`` / ``max`` in the kernels (each would compile a numba
+overload of its own); each helper called from as few places as possible (every call
+site is compiled again); the hypergradients of singular supports (the least-norm
+solution), rarely needed, in a kernel of their own that only the fits needing them
+compile, and those of large supports (conjugate gradients, on BLAS products) left to
+NumPy.
 """
 
 import numpy as np
 from numba import njit
 
 #: largest support factored by Cholesky (for the exact solution on the support and the
-#: hypergradient); larger ones use conjugate gradients for the hypergradient only
+#: hypergradient); larger ones use conjugate gradients (NumPy) for the hypergradient
 DIRECT_MAX = 512
 #: evaluations of the gap in a row that did not lower the best by 10%: stop, unconverged
 STALL_CHECKS = 20
@@ -89,6 +94,10 @@ FACTOR_SWEEPS = 8
 EXACT_ALWAYS = 64
 #: most sweeps over the support between two full sweeps (and gap evaluations)
 INNER_SWEEPS = 100
+#: a step towards the exact solution on a support that stopped where a coefficient reached
+#: 0 is followed by the exact solution on the rest of the support (that one held at 0), at
+#: most this many times in a row
+HOLD_ROUNDS = 8
 
 # status codes of a fold
 OK = 0
@@ -349,7 +358,12 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
     the gap fell between the last two full sweeps cost more than its factorization
     (about :math:`m^2 / (8 p)` epochs, :data:`FACTOR_SWEEPS`), or after
     :data:`POLISH_AFTER` epochs; when its signs differ, the coefficients move towards
-    it up to the first that reaches 0 (a lower objective, a smaller support).
+    it up to the first that reaches 0 (a lower objective, a smaller support), and the
+    exact solution on the rest of the support, that coefficient held at 0, is tried at
+    once (at most :data:`HOLD_ROUNDS` times in a row): on collinear columns at a small
+    ``l2`` (one-hot blocks with every level) the optimum has a coefficient of a block at
+    0, which these steps find, while epochs on the whole block crawl along its near-null
+    direction by about ``l2`` per epoch.
     The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
     rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
     It ends on the exact solution on the support when that has the same signs, if
@@ -432,16 +446,20 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
                 slow = FACTOR_SWEEPS * ahead * p >= m * m
             polish = slow and 0 < m <= DIRECT_MAX and key == last_key \
                 and key != failed_key and key != exact_key
-        if polish and not on:
-            rf = _factor_support(G, l2, S, m, L)
-            on = rf > 0
-            mf = m if on else -1
-            for a in range(m):
-                Sf[a] = S[a]
-            held[0] = mf
-            held[1] = rf
-            held[2] = l2
-        if polish and on:
+        held_rounds = 0
+        while polish:
+            if not on:
+                rf = _factor_support(G, l2, S, m, L)
+                on = rf > 0
+                mf = m if on else -1
+                for a in range(m):
+                    Sf[a] = S[a]
+                held[0] = mf
+                held[1] = rf
+                held[2] = l2
+            if not on:
+                failed_key = key
+                break
             moved = _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, rf, b, rhs,
                                       not done)
             if moved != 1:
@@ -455,8 +473,13 @@ def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exac
                     row = G[S[a]]
                     for i in range(p):
                         q[i] += row[i] * w[S[a]]
-        elif polish:
-            failed_key = key
+            if moved != 2 or done or held_rounds >= HOLD_ROUNDS:
+                break
+            # the coefficient the step left at 0 held there: the exact solution on the rest
+            held_rounds += 1
+            m, key = _support(w, S, sign)
+            on = False
+            polish = m > 0
         if done:
             return epochs, gap, status, m, rf if on else 0
         last_key = key
@@ -502,7 +525,7 @@ def _past_minimum(path, n, near, patience):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
                      max_rounds, max_epochs, compute_grad, folds, near, patience, L, Sf,
                      factors, work, iwork, path, W_first, values, g_l1, g_l2, epochs, gaps,
@@ -514,8 +537,9 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     evaluated.
 
     The hypergradient of a fold whose support is larger than :data:`DIRECT_MAX` or
-    whose system is singular is left to :func:`gram_cv_deferred_hypergradients`
-    (``deferred``): a separate kernel, compiled only when a fit needs it. No array is
+    whose system is singular is left to the caller (``deferred``; see
+    :func:`gram_cv_least_norm_hypergradients`, a separate kernel compiled only when a
+    fit needs it). No array is
     allocated here: the scratch space comes from the caller.
 
     Parameters
@@ -552,7 +576,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
         The stopping rule of the path (see :func:`_past_minimum`).
     L : ndarray of shape (K, min(p, DIRECT_MAX), min(p, DIRECT_MAX))
         Every fold's factor of a support (see :func:`_solve_fold`), kept from point to
-        point and read by :func:`gram_cv_deferred_hypergradients`.
+        point and read by :func:`gram_cv_least_norm_hypergradients`.
     Sf : ndarray of int64 of shape (K, p)
         The supports of the factors ``L``.
     factors : ndarray of shape (K, 3)
@@ -581,7 +605,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
         Out: relative residual of the hypergradient's system (nan without gradient).
     deferred : ndarray of int64 of shape (K,)
         Out: 1 for the folds whose hypergradient (at the last point) is left to
-        :func:`gram_cv_deferred_hypergradients`, 0 for the others.
+        the caller, 0 for the others.
     """
     p = W.shape[1]
     sign = work[0]
@@ -674,14 +698,14 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
 
 
 @njit(cache=True, **_HELPER)
-def _least_norm(G, l2, S, m, L, N, C, t, proj, u):
+def _least_norm(G, l2, S, m, L, d, N, C, t, proj, u):
     r"""Replace the solution ``u[:m]`` of :math:`A u = g` (``A = G_SS + l2 I``, factored
-    in ``L`` with coordinates dropped) by the solution of least norm: ``u`` minus its
-    projection on the null space of ``A``, spanned by :math:`v_j = e_j - A_{BB}^{-1}
+    in ``L`` with ``d`` coordinates dropped) by the solution of least norm: ``u`` minus
+    its projection on the null space of ``A``, spanned by :math:`v_j = e_j - A_{BB}^{-1}
     A_{Bj}` for the dropped coordinates ``j`` (the columns of ``N``; ``C`` scratch for
     their Gram matrix, ``t`` and ``proj`` scratch vectors). False when that Gram matrix
     is singular."""
-    d = 0
+    col = 0
     for j in range(m):
         if L[j, j] != 0.0:
             continue
@@ -690,9 +714,9 @@ def _least_norm(G, l2, S, m, L, N, C, t, proj, u):
         t[j] += l2
         _basic_solve(L, t, m)
         for a in range(m):
-            N[a, d] = -t[a]
-        N[j, d] += 1.0
-        d += 1
+            N[a, col] = -t[a]
+        N[j, col] += 1.0
+        col += 1
     for i in range(d):
         s = 0.0
         for a in range(m):
@@ -714,110 +738,55 @@ def _least_norm(G, l2, S, m, L, N, C, t, proj, u):
     return True
 
 
-@njit(cache=True, **_HELPER)
-def _dot(a, b, m):
-    """``a[:m] . b[:m]`` (a loop: numba's ``@``, as its slicing, costs seconds of
-    compilation)."""
-    s = 0.0
-    for i in range(m):
-        s += a[i] * b[i]
-    return s
-
-
-@njit(cache=True, **_HELPER)
-def _cg(G, l2, S, m, g, x, tol, max_iter):
-    """Conjugate gradients on ``(G_SS + l2 I) x = g``; returns (iterations, residual)."""
-    r = np.empty(m)
-    d = np.empty(m)
-    for a in range(m):
-        x[a] = 0.0
-        r[a] = g[a]
-        d[a] = g[a]
-    Ad = np.empty(m)
-    rr = _dot(r, r, m)
-    norm_g = np.sqrt(rr)
-    if norm_g == 0.0:
-        return 0, 0.0
-    it = 0
-    while it < max_iter and np.sqrt(rr) > tol * norm_g:
-        for a in range(m):
-            s = l2 * d[a]
-            row = G[S[a]]
-            for bb in range(m):
-                s += row[S[bb]] * d[bb]
-            Ad[a] = s
-        alpha = rr / _dot(d, Ad, m)
-        for a in range(m):
-            x[a] += alpha * d[a]
-            r[a] -= alpha * Ad[a]
-        rr_new = _dot(r, r, m)
-        for a in range(m):
-            d[a] = r[a] + (rr_new / rr) * d[a]
-        rr = rr_new
-        it += 1
-    return it, np.sqrt(rr) / norm_g
-
-
-@njit(cache=True, error_model="numpy")
-def gram_cv_deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, g_l1, g_l2,
-                                    status, n_iter_engine, residuals):
-    r"""The hypergradients :func:`gram_cv_evaluate` left to this kernel (``deferred``).
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+def gram_cv_least_norm_hypergradients(G, W, l2, folds, L, Sf, factors, g_l1, g_l2,
+                                      n_iter_engine, residuals, work, iwork, NC):
+    r"""The hypergradients of the singular supports :func:`gram_cv_evaluate` left aside
+    (``deferred``), by their least-norm solutions.
 
     For every fold ``k`` of ``folds``, with :math:`S` and the signs the support of the
-    solution ``W[k]``, :math:`g_S` read from ``g_l1[k, S]`` and :math:`A = G_{SS} +
-    l2\,I`: on a support of at most :data:`DIRECT_MAX` coefficients, the least-norm
-    solution of :math:`A u = g_S` (the factor of :func:`_factor_support`, read from
-    ``L[k]`` when :func:`gram_cv_evaluate` left it there (``Sf``, ``factors``), then
-    :func:`_least_norm`; see the module docstring); on larger supports, or when that
-    fails, conjugate gradients from 0 to the relative residual ``hyper_tol`` (at most
-    :math:`10 |S|` iterations). Then ``g_l1[k]``, ``g_l2[k]`` as in
-    :func:`gram_cv_evaluate`; ``status[k]`` becomes :data:`SINGULAR` when the relative
-    residual of :math:`A u = g_S` is above ``max(hyper_tol, 1e-12)`` (:math:`g_S` not
-    in the range of :math:`A`). ``n_iter_engine`` (1 for a direct solve) and
-    ``residuals`` as there.
+    solution ``W[k]`` (at most :data:`DIRECT_MAX` coefficients), :math:`g_S` read from
+    ``g_l1[k, S]`` and :math:`A = G_{SS} + l2\,I`: the least-norm solution of :math:`A u
+    = g_S` (the factor of :func:`_factor_support`, read from ``L[k]`` when
+    :func:`gram_cv_evaluate` left it there (``Sf``, ``factors``), then
+    :func:`_least_norm`; see the module docstring), then ``g_l1[k]``, ``g_l2[k]`` as in
+    :func:`gram_cv_evaluate`, ``n_iter_engine[k] = 1`` and ``residuals[k]`` the relative
+    residual of :math:`A u = g_S`. A fold whose factor keeps no coordinate, or whose
+    null space's Gram matrix is singular, is left as it is (``n_iter_engine[k] = 0``,
+    ``g_l1[k]`` still holding :math:`g_S`) for conjugate gradients. No array is
+    allocated here: ``work`` (float64, shape ``(5, p)``), ``iwork`` (int64, ``(1, p)``)
+    and ``NC`` (float64, ``(2, D, D)`` with ``D = min(p, DIRECT_MAX)``) are scratch
+    from the caller.
     """
+    sign, gS, u, t, proj = work[0], work[1], work[2], work[3], work[4]
+    S = iwork[0]
+    N, C = NC[0], NC[1]
     p = W.shape[1]
-    S = np.empty(p, dtype=np.int64)
-    sign = np.empty(p)
-    gS = np.empty(p)
-    u = np.empty(p)
-    t = np.empty(p)
-    proj = np.empty(p)
-    D = p if p < DIRECT_MAX else DIRECT_MAX
-    N = np.empty((D, D))
-    C = np.empty((D, D))
-    floor = hyper_tol if hyper_tol > 1e-12 else 1e-12
     for f in range(folds.shape[0]):
         k = folds[f]
         w = W[k]
         Gk = G[k]
+        Lk = L[k]
         m, _ = _support(w, S, sign)
         for a in range(m):
             gS[a] = g_l1[k, S[a]]
-        direct = False
-        if m <= DIRECT_MAX:
-            Lk = L[k]
-            on = factors[k, 0] == m and factors[k, 2] == l2
-            if on:
-                for a in range(m):
-                    if Sf[k, a] != S[a]:
-                        on = False
-                        break
-            rank = int(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
-            if rank > 0:
-                for a in range(m):
-                    u[a] = gS[a]
-                _basic_solve(Lk, u, m)
-                direct = rank == m or _least_norm(Gk, l2, S, m, Lk, N, C, t, proj, u)
-        if direct:
-            n_iter_engine[k] = 1
-            residuals[k] = _support_residual(Gk, l2, S, m, u, gS)
-        else:
-            it, res = _cg(Gk, l2, S, m, gS, u, hyper_tol, 10 * m)
-            n_iter_engine[k] = it
-            residuals[k] = res
-        if residuals[k] > floor:
-            status[k] = SINGULAR
+        on = factors[k, 0] == m and factors[k, 2] == l2
+        if on:
+            for a in range(m):
+                if Sf[k, a] != S[a]:
+                    on = False
+                    break
+        rank = int(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
+        n_iter_engine[k] = 0
+        if rank == 0:
+            continue
+        for a in range(m):
+            u[a] = gS[a]
+        _basic_solve(Lk, u, m)
+        if rank < m and not _least_norm(Gk, l2, S, m, Lk, m - rank, N, C, t, proj, u):
+            continue
+        n_iter_engine[k] = 1
+        residuals[k] = _support_residual(Gk, l2, S, m, u, gS)
         dot = 0.0
         for j in range(p):
             g_l1[k, j] = 0.0

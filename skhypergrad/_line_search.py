@@ -43,7 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 __all__ = ["Probe", "Bracket", "bracket_minimum", "min_norm_combination",
-           "tangent_lower_bound", "cubic_minimizer"]
+           "tangent_lower_bound", "cubic_minimizer", "hermite_minimizer"]
 
 #: a new point is kept this fraction of the interval away from either end
 _MARGIN = 1e-3
@@ -316,3 +316,29 @@ def cubic_minimizer(value, slope, left, right):
     roots = _roots(3.0 * c3, 2.0 * c2, slope)
     inside = [t for t in roots if a < t < c and 2.0 * c2 + 6.0 * c3 * t > 0]
     return min(inside, key=abs) if inside else None
+
+
+def hermite_minimizer(value, slope, d, value_d, slope_d):
+    r"""The local minimizer of the cubic with the values and slopes of two points.
+
+    With the first point at 0 and the second at ``d`` (either sign),
+    :math:`p(t) = f_0 + f'_0 t + c_2 t^2 + c_3 t^3` with :math:`p(d) = f_d`,
+    :math:`p'(d) = f'_d`: with :math:`A = (f_d - f_0 - f'_0 d) / d^2` and
+    :math:`B = (f'_d - f'_0) / d`, :math:`c_2 = 3A - B` and :math:`c_3 = (B - 2A) / d`;
+    the minimizer is the root of :math:`p'` where :math:`p'' = 2c_2 + 6c_3 t > 0`,
+    anywhere on the line (past ``d`` too: two slopes of one sign extrapolated to
+    their root, where the secant of the slopes neglects their curvature). Exact for a
+    cubic.
+
+    Returns
+    -------
+    float or None
+        None when the cubic has no local minimum (or the inputs are not finite).
+    """
+    if d == 0 or not np.isfinite([value, slope, value_d, slope_d]).all():
+        return None
+    A = (value_d - value - slope * d) / (d * d)
+    B = (slope_d - slope) / d
+    c2, c3 = 3.0 * A - B, (B - 2.0 * A) / d
+    minima = [t for t in _roots(3.0 * c3, 2.0 * c2, slope) if 2.0 * c2 + 6.0 * c3 * t > 0]
+    return minima[0] if minima else None

@@ -110,7 +110,8 @@ class HeldOut(BaseCriterion):
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         (inner_state,) = _check_state(state, 1)
         if self._compiled(model, X, solver, engine):
-            data = self._cached((X_in, y_in, model, self.X_val, self.y_val), ("gram",),
+            data = self._cached((X_in, y_in, model, self.X_val, self.y_val,
+                                 self.sample_weight, self.sample_weight_val), ("gram",),
                                 lambda: self._gram_folds(model, X, y_enc))
             outcomes = evaluate_gram_folds(data, model.get_penalty(), lam, [inner_state.w],
                                            solver, engine, compute_grad, [0])
@@ -139,11 +140,11 @@ class HeldOut(BaseCriterion):
 
     def _compiled(self, model, X, solver, engine):
         """Whether an evaluation with ``solver`` and ``engine`` (None: the value alone)
-        runs compiled (:func:`~skhypergrad._gram_cv.gram_path_applies`; never with
-        sample weights or a sparse ``X_val``)."""
+        runs compiled (:func:`~skhypergrad._gram_cv.gram_path_applies`, with the
+        criterion's weights and ``X_val``)."""
         weighted = self.sample_weight is not None or self.sample_weight_val is not None
-        return not sp.issparse(self.X_val) and gram_path_applies(
-            model, X, solver, engine, 1, _check_loss(self.loss, model), weighted)
+        return gram_path_applies(model, X, solver, engine, 1, _check_loss(self.loss, model),
+                                 weighted, X_val=self.X_val)
 
     def _gram_folds(self, model, X, y_enc):
         """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds` (see
@@ -151,7 +152,10 @@ class HeldOut(BaseCriterion):
         X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
         if X_val.shape[1] != X.shape[1]:
             raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
-        return heldout_gram_folds(X, y_enc, X_val, model.encode(y_val), model.fit_intercept)
+        return heldout_gram_folds(
+            X, y_enc, X_val, model.encode(y_val), model.fit_intercept,
+            _check_weights(self.sample_weight, X.shape[0]),
+            _check_weights(self.sample_weight_val, X_val.shape[0], "sample_weight_val"))
 
     def _problem(self, model, X_in, y_in, X, y_enc, lipschitz, consume=False):
         """``(pgmap, outer)``, built once and reused while the criterion is evaluated on
@@ -199,10 +203,10 @@ class CrossVal(BaseCriterion):
 
     A least-squares model (its datafit declares ``least_squares``) on an ``X`` of at most
     2048 columns (dense, or sparse with few columns, see :mod:`skhypergrad._gram_cv`),
-    unweighted, solved by coordinate descent and differentiated
-    by an AID engine, is evaluated by one compiled call on the folds' Gram matrices
-    (formed once per search, :mod:`skhypergrad._gram_cv`): the same solutions to the
-    same relative gap, held-out losses and implicit hypergradients (exact on the
+    with or without sample weights, solved by coordinate descent and differentiated
+    by an AID engine, is evaluated by one compiled call on the folds' (weighted) Gram
+    matrices (formed once per search, :mod:`skhypergrad._gram_cv`): the same solutions to
+    the same relative gap, held-out losses and implicit hypergradients (exact on the
     support), without a Python step per fold. The same holds for :class:`HeldOut`.
     Folds are solved and differentiated in parallel by a pure function under
     ``joblib.Parallel``, so ``joblib.parallel_config`` (e.g. a Dask backend)
@@ -317,8 +321,10 @@ class CrossVal(BaseCriterion):
     def _cv_gram_folds(self, X_in, y_in, model, X, y_enc, splits):
         """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds`, formed
         once while the criterion is evaluated on the same data, model and splits."""
-        return self._cached((X_in, y_in, model, splits), ("gram",), lambda: cv_gram_folds(
-            X, y_enc, list(splits), model.fit_intercept))
+        return self._cached(
+            (X_in, y_in, model, splits, self.sample_weight, self.score_sample_weight),
+            ("gram",), lambda: cv_gram_folds(X, y_enc, list(splits), model.fit_intercept,
+                                             *self._weights(X.shape[0])))
 
     def value_path(self, model, X, y, path, *, solver, state=None, near, patience):
         r"""Values of the criterion (no hypergradient) along ``path``, each point

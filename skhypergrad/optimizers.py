@@ -31,7 +31,8 @@ import numpy as np
 from scipy.optimize import minimize as scipy_minimize
 from sklearn.exceptions import ConvergenceWarning
 
-from ._line_search import Probe, bracket_minimum, cubic_minimizer, min_norm_combination
+from ._line_search import (Probe, bracket_minimum, cubic_minimizer, hermite_minimizer,
+                           min_norm_combination)
 
 __all__ = ["GradientDescent", "Adam", "LBFGSB", "OuterResult", "minimize", "get_optimizer"]
 
@@ -72,7 +73,10 @@ class GradientDescent:
     Barzilai-Borwein step :math:`\Delta\theta^T\Delta\theta / \Delta\theta^T\Delta\nabla E`
     (the inverse curvature seen along the step), kept within a factor ``grow`` below
     and ``10 grow`` above the accepted one; ``s`` grows by ``grow`` when that
-    curvature is not positive.
+    curvature is not positive. For one hyperparameter that step is the secant step
+    to the root of the slope, and the search ends once the quadratic of the last
+    two slopes explains the values between them and promises less than a tenth of
+    the search's ``tol`` past the accepted point (see :func:`minimize`).
 
     Parameters
     ----------
@@ -93,11 +97,12 @@ class GradientDescent:
     bracket : bool, default=True
         Locate the minimum between the current point and a trial point whose slope
         is positive (False: backtrack only, as for a smooth criterion).
-        The bracketing stops once the best value is certified to a tenth of the
-        search's ``tol`` (the tangents' lower bound within that relative distance
-        of it: a line search more accurate than the search's own stopping test is
-        wasted), or when it has resolved a kink to a thousandth of the search's
-        ``xtol``.
+        The bracketing stops once the best value is certified (the tangents' lower
+        bound within that relative distance of it) to the search's ``tol`` for one
+        hyperparameter (its certified minimum ends the search: the accuracy of the
+        search's own stopping test), to a tenth of it for several (the next steps
+        start from its point), or when it has resolved a kink to a thousandth of the
+        search's ``xtol``.
     max_bracket : int, default=10
         Evaluations per bracketing, at most.
     """
@@ -343,8 +348,12 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         Outer steps.
     tol : float, default=1e-4
         Stop when the best value improved by less than ``tol`` (relative) over
-        the last ``patience`` steps; for "lbfgs", scipy's ``ftol`` (relative
-        decrease in one step), scaled so that it stays relative below 1.
+        the last ``patience`` steps; for one hyperparameter and a line-search
+        method, also after a step at the final inner accuracy past which the
+        quadratic of its two slopes (when the trapezoid rule of those slopes gives
+        the change of the value to ``tol``) gains less than ``tol / 10``; for
+        "lbfgs", scipy's ``ftol`` (relative decrease in one step), scaled so that
+        it stays relative below 1.
     inner_tol : (float, float), default=(1e-4, 1e-8)
         Inner accuracy at the start and at the end; tightened by a factor 10 every
         step and after every rejected step, down to the final value.
@@ -500,7 +509,12 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, 
                                      project, tol_end, xtol, tol)
             if value <= point.value + optimizer.c * float(point.descent @ move):
                 state = optimizer.accept(state, move, grad - point.grad)
-                return _Step(_Point(trial, value, grad, grad), state, inner, False)
+                new = _Point(trial, value, grad, grad)
+                if move.size != 1:
+                    return _Step(new, state, inner, False)
+                if inner <= tol_end * (1 + 1e-9) and _settled(point, new, tol):
+                    return _Step(new, state, inner, True)
+                return _Step(new, _secant_cubic(optimizer, state, point, new), inner, False)
             if crossed:
                 return _bracket_step(track, optimizer, point, trial, value, grad, state,
                                      project, tol_end, xtol, tol)
@@ -511,12 +525,61 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, 
     return _Step(point, state, inner, True)  # no decrease found: stationary at this accuracy
 
 
+def _secant_cubic(optimizer, state, a, b):
+    """One hyperparameter, ``b`` accepted after ``a``, Barzilai-Borwein steps
+    (``bb``): the next step, the shorter of ``state``'s (the secant step of the
+    slopes) and the step to the minimizer of the cubic of their values and slopes
+    (:func:`~skhypergrad._line_search.hermite_minimizer`) when that lies ahead of
+    ``b`` (along its descent direction); ``state`` otherwise. Where the slope
+    steepens towards the minimum the secant passes it, and a bracket then costs
+    evaluations to certify it; where the slope flattens the secant stops short, and
+    the cubic, fitted on a segment, may pass it by extrapolating the slope's
+    curvature: the nearer of the two estimates keeps the approach on one side, where
+    the search ends by :func:`_settled`."""
+    if not optimizer.bb:
+        return state
+    d = float(b.theta[0] - a.theta[0])
+    t = hermite_minimizer(a.value, float(a.grad[0]), d, b.value, float(b.grad[0]))
+    if t is None or not (t - d) * -float(b.grad[0]) > 0:
+        return state
+    secant = float(optimizer.propose(b.theta, b.grad, state)[0] - b.theta[0])
+    if abs(t - d) >= abs(secant):
+        return state
+    return optimizer.along(b.grad, abs(t - d))
+
+
+def _settled(a, b, tol):
+    r"""One hyperparameter, ``b`` accepted after ``a`` (both at the final inner
+    accuracy): whether the quadratic of the two slopes explains the criterion between
+    them and gains less than a tenth of ``tol`` (relative to ``E(b)``) past ``b``.
+
+    With :math:`d = \theta_b - \theta_a` and the slopes :math:`g_a, g_b`, the quadratic
+    has the curvature :math:`c = (g_b - g_a) / d`; it explains the criterion when
+    :math:`|E(b) - E(a) - \frac{g_a + g_b}2 d| \le tol\,|E(b)|` (the trapezoid rule,
+    exact for a quadratic: a kink between the points breaks it), and its minimum is
+    :math:`g_b^2 / (2c)` below :math:`E(b)`. That gain below ``tol / 10``: the next
+    step, the secant step to the minimum, would gain less than the search's own
+    stopping test asks for, and the search ends at ``b`` instead of taking
+    ``patience`` more steps. A tenth, because the quadratic's gain is an estimate,
+    not a bound: a slope that flattens towards the minimum (a third derivative)
+    makes the secant step short, and the gain with it (by a third on
+    ``bench_models``' Poisson row).
+    """
+    d = float(b.theta[0] - a.theta[0])
+    ga, gb = float(a.grad[0]), float(b.grad[0])
+    if d == 0.0 or not (gb - ga) / d > 0:
+        return False
+    scale = tol * max(abs(b.value), np.finfo(float).tiny)
+    return abs(b.value - a.value - 0.5 * (ga + gb) * d) <= scale and \
+        0.5 * gb * gb * d / (gb - ga) <= 0.1 * scale
+
+
 def _bracket_step(track, optimizer, point, trial, value, grad, state, project, tol_end,
                   xtol, tol):
     """The step to the minimum between ``point`` (slope < 0 towards ``trial``) and
     ``trial`` (slope > 0), found by :func:`~skhypergrad._line_search.bracket_minimum`
-    at the final inner accuracy (its value certified to ``tol / 10``, or a kink
-    resolved to ``xtol / 1000``).
+    at the final inner accuracy (its value certified to ``tol`` for one
+    hyperparameter, ``tol / 10`` for several, or a kink resolved to ``xtol / 1000``).
 
     When the bracket closes within ``xtol``, its ends are on either side of a kink:
     the next step descends along minus the smallest combination of their gradients, as
@@ -539,7 +602,7 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
 
     lo = Probe(0.0, point.value, float(point.grad @ direction), point.theta, point.grad)
     hi = Probe(1.0, value, float(grad @ direction), trial, grad)
-    ftol = 0.1 * tol
+    ftol = tol if direction.size == 1 else 0.1 * tol
     lo, hi, best, gap = bracket_minimum(evaluate, lo, hi, ftol=ftol, stol=1e-3 * xtol / scale,
                                         max_evals=optimizer.max_bracket)
     new = point if best.s == 0.0 else _Point(best.theta, best.value, best.grad, best.grad)

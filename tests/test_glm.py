@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import GammaRegressor, PoissonRegressor, TweedieRegressor
 from sklearn.metrics import (get_scorer, mean_gamma_deviance, mean_poisson_deviance,
@@ -78,6 +79,50 @@ def test_solution_matches_sklearn(name, alpha):
         assert obj <= obj_ref * (1 + 1e-6)
         assert obj_ref <= obj * (1 + 1e-6)
         np.testing.assert_allclose(w, ref, atol=1e-5 * max(1.0, np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+def test_gradient_rule_solves_by_lbfgs(name):
+    """``grad_tol`` on an L2 GLM (scikit-learn's lbfgs rule): L-BFGS from the null
+    model, then warm-started at a weaker penalty, stops in a few steps with the
+    largest entry of the objective's gradient in the original coordinates at most
+    ``grad_tol``, the objective then within 1e-9 of scikit-learn's tight one; the same
+    solution on a CSC ``X`` (to 1e-10), and with integer weights as on repeated rows
+    (to the rule's accuracy). A rule below the rounding of the objective is met by
+    coordinate descent after L-BFGS."""
+    X, y = _data(name, n=120, p=8)
+    counts = np.random.default_rng(3).integers(0, 3, y.shape[0])
+    rows = np.repeat(np.arange(y.shape[0]), counts)
+    solver = CoordinateDescent(tol=1e-12).loosened(1e-6)
+    warm = {}
+    for alpha in (0.3, 0.05):
+        model = from_estimator(_sklearn(name, alpha), y)
+        raw = model.make_map(X, model.encode(y))
+        solutions = {}
+        for key, Xk, yk, sw in (("dense", X, y, None), ("csc", sp.csc_matrix(X), y, None),
+                                ("weights", X, y, counts), ("repeated", X[rows], y[rows], None)):
+            pgmap = model.make_map(Xk, model.encode(yk), center=True, sample_weight=sw)
+            res = solver.solve(pgmap, model.lam, warm.get(key))
+            assert res.converged and 0 < res.n_iter <= 20
+            warm[key] = res.w.copy()
+            solutions[key] = pgmap.design.to_original(res.w)
+        w = solutions["dense"]
+        grad = raw.datafit.gradient(raw.design, raw.y, w)
+        grad[:-1] += alpha * w[:-1]
+        assert np.max(np.abs(grad)) <= 1e-6
+        sk = _sklearn(name, alpha).fit(X, y)
+        obj, obj_ref = (raw.objective(v, model.lam)
+                        for v in (w, np.append(sk.coef_, sk.intercept_)))
+        assert obj_ref * (1 - 1e-12) <= obj <= obj_ref * (1 + 1e-9)
+        np.testing.assert_allclose(solutions["csc"], w, rtol=0, atol=1e-10)
+        # the two are centred by different means: their paths differ, their solutions
+        # agree to the rule's accuracy
+        np.testing.assert_allclose(solutions["weights"], solutions["repeated"], rtol=0,
+                                   atol=1e-5)
+    # a rule below the objective's rounding: L-BFGS stops where its values no longer
+    # decrease, coordinate descent ends the solve on its gap
+    res = CoordinateDescent(tol=1e-12).loosened(1e-14).solve(pgmap, model.lam)
+    assert res.converged and res.n_iter <= 40 and res.gap <= 1e-12
 
 
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])

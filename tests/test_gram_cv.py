@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numba import njit
+from numba.core.dispatcher import Dispatcher
 from sklearn.datasets import load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold
 from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
+import skhypergrad._gram_cv_kernel as gram_kernels
 import skhypergrad.criteria as criteria
 from skhypergrad._gram_cv import gram_path_applies, heldout_gram_folds
 from skhypergrad._gram_cv_kernel import _exact_on_support, _factor_support
@@ -146,20 +148,26 @@ def test_when_the_compiled_path_runs():
     assert run and gram_path_applies(enet, X, cd, None, 5, "squared")
     # the engine must solve the implicit system itself (AID-CG; not AID-FP's or ITD's
     # iterations, whose own convergence they report), the solver
-    # allow Gram epochs, the datafit be least squares, unweighted
+    # allow Gram epochs, the datafit be least squares (weighted or not)
     assert not gram_path_applies(enet, X, cd, get_engine("itd"), 5, "squared")
     assert not gram_path_applies(enet, X, cd, get_engine("aid-fp"), 5, "squared")
     assert not gram_path_applies(enet, X, CoordinateDescent(precompute=False), None, 5,
                                  "squared")
     assert not gram_path_applies(enet, X, ProxGradient(), None, 5, "squared")
-    assert not gram_path_applies(enet, X, cd, None, 5, "squared", weighted=True)
+    assert gram_path_applies(enet, X, cd, None, 5, "squared", weighted=True)
     logistic = InnerModel("logistic", "l1", fit_intercept=True).bind(y > np.median(y))
     assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
-    # a sparse X whose Gram matrix is small against its stored entries: compiled; a wide
-    # one (p^2 > 4 nnz, as text features) is not
+    # a sparse X whose Gram matrix is small against its stored entries, or of at most 256
+    # columns: compiled; a wide one (p^2 > 4 nnz, as text features) is not
     assert gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
+    narrow = sp.random(100, 256, density=0.01, format="csr", random_state=0)
+    assert gram_path_applies(enet, narrow, cd, None, 5, "squared")
     wide = sp.random(100, 400, density=0.01, format="csr", random_state=0)
     assert not gram_path_applies(enet, wide, cd, None, 5, "squared")
+    # sparse held-out rows apart from X (HeldOut's) are copied densely: only when they fit
+    assert gram_path_applies(enet, X, cd, None, 1, "squared", X_val=sp.csr_matrix(X))
+    tall = sp.csr_matrix((10**7, X.shape[1]))  # 800 MB dense
+    assert not gram_path_applies(enet, X, cd, None, 1, "squared", X_val=tall)
 
 
 def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradients(
@@ -193,11 +201,12 @@ def test_every_fit_runs_one_compiled_signature():
     signature of the kernel (a first fit compiles it once), and no deferred
     hypergradient (conjugate gradients, least norm) on these small regular supports."""
     from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad
-    from skhypergrad._gram_cv_kernel import gram_cv_deferred_hypergradients, gram_cv_evaluate
+    from skhypergrad._gram_cv_kernel import (gram_cv_evaluate,
+                                             gram_cv_least_norm_hypergradients)
 
     X, y = TABLES["diabetes"]
     X, y = X[:150], y[:150]
-    before = len(gram_cv_deferred_hypergradients.signatures)
+    before = len(gram_cv_least_norm_hypergradients.signatures)
     for est, X_fit in [(ElasticNetHyperGrad(cv=3, max_iter=2), X),
                        (LassoHyperGrad(cv=3, max_iter=2, fit_intercept=False),
                         X.astype(np.float32)),
@@ -206,7 +215,85 @@ def test_every_fit_runs_one_compiled_signature():
                        (LassoHyperGrad(cv=3, max_iter=2), sp.csr_matrix(X))]:
         est.fit(X_fit, y)
     assert len(gram_cv_evaluate.signatures) == 1
-    assert len(gram_cv_deferred_hypergradients.signatures) == before
+    assert len(gram_cv_least_norm_hypergradients.signatures) == before
+
+
+def _weights(n, seed):
+    """Positive weights of ``n`` rows, from 0.1 to 3, some of them 0."""
+    w = np.random.default_rng(seed).uniform(0.1, 3.0, n)
+    w[::17] = 0.0
+    return w
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("cv", [4, "shuffle"])
+def test_weighted_folds_match_the_python_path(sparse, cv, compiled_calls):
+    """Datafit weights and other held-out weights (zeros among both), on K-fold's
+    partition and on splits that are not one (ShuffleSplit's, each fold's sums from its
+    own rows): the compiled values, hypergradients and warm starts are those of the
+    Python path at the compiled solutions (which it finds solved), a cold Python solve
+    reaches the same values, and the solutions are scikit-learn's ``ElasticNet`` fitted
+    with the same weights (at ``tol=1e-15``; the cold Python solve stalls ~1e-6 away
+    from it); HeldOut's too."""
+    from sklearn.linear_model import ElasticNet
+    from sklearn.model_selection import ShuffleSplit
+
+    X, y = TABLES["diabetes"]
+    X = sp.csr_matrix(np.where(np.abs(X) > 0.03, X, 0.0)) if sparse else X
+    model, scale = MODELS["enet"]
+    lam = _lam(X.toarray() if sparse else X, y, [0.05, 0.002])
+    sw, score_w = _weights(y.shape[0], 0), _weights(y.shape[0], 1)
+    splitter = KFold(4) if cv == 4 else ShuffleSplit(4, test_size=0.2, random_state=0)
+    splits = list(splitter.split(X))
+    python = CoordinateDescent(tol=1e-12, precompute=False)
+    n_tr = 300
+    for crit, X_fit, y_fit, trains in [
+            (CrossVal(cv=splits, sample_weight=sw, score_sample_weight=score_w), X, y,
+             [train for train, _ in splits]),
+            (HeldOut(X[n_tr:], y[n_tr:], sample_weight=sw[:n_tr],
+                     sample_weight_val=score_w[n_tr:]), X[:n_tr], y[:n_tr],
+             [np.arange(n_tr)])]:
+        compiled_calls.clear()
+        fast = crit.value_and_grad(model, X_fit, y_fit, lam,
+                                   solver=CoordinateDescent(tol=1e-12), engine="aid-cg")
+        assert compiled_calls
+        at = crit.value_and_grad(model, X_fit, y_fit, lam, solver=python, engine="aid-cg",
+                                 state=fast.state)
+        assert np.all(at.n_iter == 0)
+        np.testing.assert_allclose(fast.values, at.values, rtol=1e-10)
+        np.testing.assert_allclose(fast.grad, at.grad, rtol=1e-10,
+                                   atol=1e-10 * np.max(np.abs(at.grad)))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a stalled gap at 1e-12
+            cold = crit.value_and_grad(model, X_fit, y_fit, lam, solver=python,
+                                       engine="aid-cg")
+        np.testing.assert_allclose(fast.value, cold.value, rtol=1e-6)
+        for train, st in zip(trains, fast.state):
+            sk = ElasticNet(alpha=lam.sum(), l1_ratio=lam[0] / lam.sum(), tol=1e-15,
+                            max_iter=100_000).fit(X[train], y[train], sample_weight=sw[train])
+            ref = np.r_[sk.coef_, sk.intercept_]
+            assert np.linalg.norm(st.w - ref) <= 1e-6 * np.linalg.norm(ref)
+
+
+def test_weighted_compiled_folds_are_the_rows_repeated(compiled_calls):
+    """Integer weights, in the datafits and the held-out losses: the compiled criterion
+    of the rows repeated (each copy in its row's fold), to rounding."""
+    X, y = TABLES["diabetes"]
+    sw = np.random.default_rng(2).integers(0, 4, y.shape[0]).astype(float)
+    rep = np.repeat(np.arange(y.shape[0]), sw.astype(int))
+    fold_of = np.arange(y.shape[0]) % 4
+    folds = [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(4)]
+    folds_rep = [(np.flatnonzero(fold_of[rep] != k), np.flatnonzero(fold_of[rep] == k))
+                 for k in range(4)]
+    model, scale = MODELS["enet"]
+    lam, solver = _lam(X, y, [0.05, 0.002]), CoordinateDescent(tol=1e-14)
+    a = CrossVal(folds, sample_weight=sw, score_sample_weight=sw).value_and_grad(
+        model, X, y, lam, solver=solver, engine="aid-cg")
+    b = CrossVal(folds_rep).value_and_grad(model, X[rep], y[rep], lam, solver=solver,
+                                           engine="aid-cg")
+    assert len(compiled_calls) == 2
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-10)
+    np.testing.assert_allclose(a.grad, b.grad, rtol=1e-8)
 
 
 def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
@@ -219,6 +306,21 @@ def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
     y = sum(rng.standard_normal(k)[codes[:, j]] for j, k in enumerate(levels)) \
         + numeric[:, 0] + 0.5 * rng.standard_normal(n)
     return np.hstack(blocks + [numeric]), y
+
+
+def test_sparse_heldout_rows_are_evaluated_as_the_dense_ones(compiled_calls):
+    X, y = _one_hot()
+    model, scale = MODELS["enet"]
+    lam = _lam(X, y, scale)
+    solver = CoordinateDescent(tol=1e-12)
+    dense = HeldOut(X[:100], y[:100]).value_and_grad(model, X[100:], y[100:], lam,
+                                                     solver=solver, engine="aid-cg")
+    Xs = sp.csr_matrix(X)
+    sparse = HeldOut(Xs[:100], y[:100]).value_and_grad(model, Xs[100:], y[100:], lam,
+                                                       solver=solver, engine="aid-cg")
+    assert len(compiled_calls) == 2
+    np.testing.assert_allclose(sparse.value, dense.value, rtol=1e-9)
+    np.testing.assert_allclose(sparse.grad, dense.grad, rtol=1e-7)
 
 
 @pytest.mark.parametrize("name", ["lasso", "enet", "no intercept"])
@@ -257,6 +359,11 @@ def test_a_rank_deficient_support_has_the_finite_difference_hypergradient(compil
         assert np.linalg.matrix_rank(Xs - Xs.mean(axis=0)) < support.size
     # solved directly (one iteration), not by conjugate gradients
     assert np.all(res.n_iter_engine == 1) and np.all(res.engine_residual < 1e-12)
+    # every kernel and helper the evaluation and the least-norm solves reached was
+    # compiled for one signature (none for a literal integer, another layout, ...)
+    kernels = [f for f in vars(gram_kernels).values() if isinstance(f, Dispatcher)]
+    assert all(len(f.signatures) <= 1 for f in kernels)
+    assert gram_kernels.gram_cv_least_norm_hypergradients.signatures
     h = 1e-4
     up, down = (crit.value(model, X, y, lam * np.exp(s * h), solver=solver,
                            state=res.state).value for s in (1, -1))
@@ -287,15 +394,17 @@ def test_a_path_in_one_call_is_its_points_one_by_one(name):
 
 
 @pytest.mark.parametrize("sparse", [False, True])
-def test_the_refit_reads_the_sums_of_all_the_rows_from_the_folds(sparse):
+@pytest.mark.parametrize("weights", [False, True])
+def test_the_refit_reads_the_sums_of_all_the_rows_from_the_folds(sparse, weights):
     X, y = _one_hot()
     X = sp.csr_matrix(X) if sparse else X
+    sw = np.random.default_rng(1).uniform(0.2, 3.0, y.shape[0]) if weights else None
     model, scale = MODELS["enet"]
-    crit = CrossVal(cv=5)
+    crit = CrossVal(cv=5, sample_weight=sw)
     crit.value(model, X, y, _lam(X.toarray() if sparse else X, y, scale),
                solver=CoordinateDescent())
     whole = crit.whole_gram(X, y)
-    ref = heldout_gram_folds(X, y, X[:0], y[:0], True)
+    ref = heldout_gram_folds(X, y, X[:0], y[:0], True, sw)
     for name in ("G", "c", "gamma", "mu", "ybar", "offset", "target_offset"):
         a, b = getattr(whole, name), getattr(ref, name)
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12 * np.max(np.abs(b)))

@@ -416,7 +416,7 @@ def _poisson_data(n=100, p=6):
 def test_rows_of_other_models_are_grid_search_rows(case):
     """The fold models the scorers see are the user's estimator's: for the multi-task,
     GLM, LinearSVC (penalized intercept, one-vs-rest) and multinomial models, the first
-    rows are GridSearchCV's at their parameters."""
+    rows are GridSearchCV's at their parameters (the GLM's to the user's tol)."""
     from sklearn.linear_model import MultiTaskLasso
     from sklearn.svm import LinearSVC
 
@@ -440,8 +440,12 @@ def test_rows_of_other_models_are_grid_search_rows(case):
         search = HyperGradSearchCV(est, cv=cv, max_iter=2, scoring=scoring).fit(X, y)
         rows = [{k: [v] for k, v in p.items()} for p in search.cv_results_["params"][:3]]
         grid = GridSearchCV(ref, rows, cv=cv, scoring=scoring).fit(X, y).cv_results_
+    # the GLM's first rows (its scan's) are solved to the user's tol (lbfgs's 1e-4):
+    # equal to a tight grid to that accuracy (scikit-learn's own rows are off by up to
+    # 1.2e-4 on poisson-d2, the search's by 1.6e-4; see test_glm)
+    rtol = 5e-4 if case.startswith("poisson") else 1e-4
     np.testing.assert_allclose(search.cv_results_["mean_test_score"][:3],
-                               grid["mean_test_score"], rtol=1e-4)
+                               grid["mean_test_score"], rtol=rtol)
 
 
 def test_fold_scorer_failures_and_score_params():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from skhypergrad._line_search import (Probe, bracket_minimum, cubic_minimizer,
-                                      min_norm_combination, tangent_lower_bound)
+                                      hermite_minimizer, min_norm_combination,
+                                      tangent_lower_bound)
 
 
 def _pieces(kink, left, right):
@@ -75,6 +76,23 @@ def test_min_norm_combination():
     assert d @ g1 >= d @ d and d @ g2 >= d @ d  # a descent direction for both pieces
     np.testing.assert_allclose(min_norm_combination(np.array([1.0]), np.array([-2.0])), [0.0])
     np.testing.assert_allclose(min_norm_combination(g1, 2 * g1), g1)  # the shorter one
+
+
+def test_hermite_minimizer_is_exact_on_a_cubic_on_either_side():
+    """The cubic of two points' values and slopes is the function itself for a cubic:
+    its local minimizer (relative to the first point), between the points or past
+    the second one, from either side; None without a local minimum."""
+    def f(t):
+        return 2.0 + (t - 0.3) ** 2 + 0.5 * (t - 0.3) ** 3
+
+    def slope(t):
+        return 2.0 * (t - 0.3) + 1.5 * (t - 0.3) ** 2
+
+    for t0, t1 in ((-1.0, 0.1), (0.9, 0.5), (-1.0, 1.0)):
+        t = hermite_minimizer(f(t0), slope(t0), t1 - t0, f(t1), slope(t1))
+        assert t0 + t == pytest.approx(0.3, abs=1e-12)
+    assert hermite_minimizer(0.0, -1.0, 1.0, -1.0, -1.0) is None  # a line
+    assert hermite_minimizer(0.0, -1.0, 1.0, -2.0, -3.0) is None  # concave
 
 
 def test_cubic_minimizer_is_exact_on_a_cubic_and_none_without_a_minimum():

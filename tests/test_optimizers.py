@@ -111,6 +111,36 @@ def test_neighbour_values_give_the_first_step_and_a_bracket_ends_the_search():
     assert res.value <= plain.value + 1e-6 * plain.value
 
 
+def test_one_hyperparameter_search_ends_where_the_secant_promises_less_than_tol():
+    """Approached from one side (the slope flattens towards the minimum, and each
+    secant step stops short of it), a one-hyperparameter search ends at the accepted
+    step past which the quadratic of its last two slopes gains less than ``tol / 10``
+    instead of ``patience`` steps later: one evaluation fewer here, the value within
+    ``tol / 10`` of the minimum; a tighter ``tol`` takes the next step too."""
+    minimum = 2.0 - 2.0 * np.log(2.0)
+    kwargs = dict(max_iter=30, inner_tol=(0.0, 0.0))
+    loose = minimize(_skewed, np.full(1, 2.5), tol=1e-3, **kwargs)
+    tight = minimize(_skewed, np.full(1, 2.5), tol=1e-4, **kwargs)
+    thetas = [float(h["theta"][0]) for h in tight.history]
+    assert np.all(np.diff(thetas) < 0)  # from one side, no bracket
+    assert len(loose.history) == len(tight.history) - 1 == 6
+    assert loose.history[-1]["best"] and loose.value - minimum <= 1e-4 * minimum
+    assert tight.value - minimum <= 1e-8
+
+
+def test_one_hyperparameter_step_is_the_nearer_of_the_secant_and_the_cubic():
+    """Where the slope steepens towards the minimum, the secant of two slopes passes
+    it (0.837 here, the minimum at log 2 = 0.693) and a bracket then takes three more
+    evaluations; the cubic of their values and slopes, the nearer estimate, lands at
+    0.711 and the search ends in four evaluations within 1e-5 of the minimum (six,
+    2e-6, with the secant)."""
+    minimum = 2.0 - 2.0 * np.log(2.0)
+    res = minimize(_skewed, np.full(1, -0.5), max_iter=30, inner_tol=(0.0, 0.0), tol=1e-4)
+    thetas = [float(h["theta"][0]) for h in res.history]
+    assert thetas[2] == pytest.approx(0.711, abs=1e-3)
+    assert len(res.history) == 4 and res.value - minimum <= 1e-5 * minimum
+
+
 def test_barzilai_borwein_steps_need_fewer_evaluations():
     """On the ill-conditioned quadratic (curvatures 1 and 10) BB steps find the minimizer
     in a handful of evaluations; steps that only grow by 1.5 need over a hundred."""

@@ -103,6 +103,7 @@ from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
 from ._active_set_newton import newton_solve, objective_relative_gap
+from ._lbfgs import lbfgs
 
 __all__ = ["CoordinateDescent"]
 
@@ -116,6 +117,18 @@ def _largest_gradient(grad, offset):
     p = offset.shape[0]
     return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
                abs(float(grad[p])))
+
+
+def _objective_gradient(prob, w, a, grad=None):
+    """The objective's gradient of a one-output problem without an L1 part: the
+    datafit's ``grad = X^T a / n`` (None: computed) plus the L2 term, then the
+    intercept's ``mean(a)``."""
+    p = prob.p
+    g = prob.gradient(w, a) if grad is None else grad.copy()
+    g += np.broadcast_to(prob.l2, (p,)) * w[:p]
+    if prob.fit_intercept:
+        g = np.append(g, a.mean())
+    return g
 
 
 #: the solve stops, unconverged, after this many gap evaluations in a row none of which
@@ -203,8 +216,11 @@ class CoordinateDescent(BaseSolver):
         (scikit-learn's coordinates: the coefficients' entries of a centred design
         corrected by its column means times the intercept's), is at most
         ``grad_tol``: the stopping rule of scikit-learn's GLMs (``lbfgs``'s
-        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. None: the
-        duality gap alone.
+        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. Such a
+        problem (not least squares) is then solved by their method too: L-BFGS
+        from ``w`` (at most ``max_iter`` steps) until the rule holds, coordinate
+        descent from its last point when it does not (a line search that no longer
+        sees a decrease). None: the duality gap alone, by coordinate descent.
 
     Notes
     -----
@@ -273,6 +289,12 @@ class CoordinateDescent(BaseSolver):
         prev_ws, moved = None, True
         grad_rule = self._grad_rule(prob)
         reached = False
+        if grad_rule and not prob.exact:
+            n_epochs, reached = self._solve_lbfgs(pgmap, prob, w)
+            if reached:
+                z = prob.predictions(pgmap.design, w)
+                return SolveResult(w, n_epochs, self._stop_measure(pgmap, lam, w, z), True)
+            z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
         for it in range(self.max_iter + 1):
             if stalled and not prob.exact:  # the predictions of w afresh (see _resynced)
                 z = self._resynced(prob, pgmap.design, w, z)
@@ -326,14 +348,34 @@ class CoordinateDescent(BaseSolver):
     def _gradient_reached(self, prob, design, w, a, grad):
         """Whether the largest entry of the objective's gradient (see ``grad_tol``) is at
         most ``grad_tol``; ``grad`` the datafit's ``X^T a / n`` (None: computed)."""
-        p = prob.p
-        g = prob.gradient(w, a) if grad is None else grad.copy()
-        g += np.broadcast_to(prob.l2, (p,)) * w[:p]
+        return self._gradient_small(prob, design, _objective_gradient(prob, w, a, grad))
+
+    def _gradient_small(self, prob, design, g):
+        """Whether the objective's gradient ``g`` (coefficients, then the intercept) is
+        at most ``grad_tol`` in scikit-learn's coordinates (:func:`_largest_gradient`)."""
         offset = None
         if prob.fit_intercept:
-            g = np.append(g, a.mean())
             offset = design.offset if design.offset is not None else prob.mu
         return _largest_gradient(g, offset) <= self.grad_tol
+
+    def _solve_lbfgs(self, pgmap, prob, w):
+        """``(n_iter, reached)``: L-BFGS (:mod:`._lbfgs`) from ``w`` (updated in place)
+        on a smooth one-output problem without an L1 part, stopped by the ``grad_tol``
+        rule (scikit-learn's lbfgs method and rule), at most ``max_iter`` steps; the
+        caller goes on by coordinate descent from ``w`` when the rule is not reached
+        (an objective too flat for the line search to see its decrease)."""
+        design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
+        l2 = np.broadcast_to(prob.l2, (p,))
+
+        def value_grad(v):
+            z = prob.predictions(design, v)
+            a = prob.derivative(z)
+            coef = v[:p]
+            value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
+            return value, _objective_gradient(prob, v, a, prob.gradient(v, a)), None
+
+        return lbfgs(value_grad, w, lambda v, g, _: self._gradient_small(prob, design, g),
+                     self.max_iter)
 
     @staticmethod
     def _resynced(prob, design, w, z):

@@ -1,0 +1,110 @@
+r"""L-BFGS for a smooth objective, stopped by a rule on its gradient.
+
+:func:`lbfgs` minimizes :math:`P(w)` from ``w`` with the limited-memory BFGS direction
+:math:`d = -H_k \nabla P(w)` (the two-loop recursion over the last ``memory`` pairs
+:math:`s = w_{k+1} - w_k`, :math:`y = \nabla P(w_{k+1}) - \nabla P(w_k)` with
+:math:`s^T y > 0`, scaled by :math:`s^T y / y^T y` of the newest pair; the first
+direction is the gradient scaled to a unit move of the largest entry), and a
+backtracking line search on the sufficient decrease
+:math:`P(w + t d) \le P(w) + 10^{-4}\, t\, \nabla P(w)^T d`: from ``t = 1``, then the
+minimizer of the quadratic through :math:`P(w)`, the slope and :math:`P(w + t d)`,
+kept within a tenth and a half of ``t``. It stops when ``reached`` says so at an
+iterate, or, unconverged, after ``max_iter`` steps or a line search that finds no
+decrease above the objective's rounding (a few ulps of :math:`|P|`: near a tight
+optimum the values no longer measure the progress), leaving the rest to the caller.
+
+This is the method of scikit-learn's GLMs (``solver="lbfgs"``) with their stopping
+rule given as ``reached``: a warm-started solve to the same gradient rule takes a few
+steps of two products with ``X`` each.
+"""
+
+import numpy as np
+
+__all__ = ["lbfgs"]
+
+#: sufficient decrease constant of the line search
+_ARMIJO = 1e-4
+#: a decrease of at most this fraction of |P| is rounding: the value can no longer
+#: tell a step's progress, and the solve stops (a few ulps of P)
+_ROUNDING = 8 * np.finfo(float).eps
+
+
+def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
+    """Minimize from ``w`` (updated in place).
+
+    Parameters
+    ----------
+    value_grad : callable
+        ``w -> (P(w), grad, extra)``; ``extra`` is passed to ``reached``.
+    w : ndarray of shape (q,)
+    reached : callable
+        ``(w, grad, extra) -> bool``: whether ``w`` is accurate enough.
+    max_iter : int
+        Steps at most.
+    memory : int, default=10
+        Pairs ``(s, y)`` kept.
+    max_backtrack : int, default=30
+
+    Returns
+    -------
+    (n_iter, done) : int, bool
+        Steps taken, and whether ``reached`` held at the returned ``w``.
+    """
+    f, g, extra = value_grad(w)
+    pairs = []
+    for it in range(max_iter + 1):
+        if reached(w, g, extra):
+            return it, True
+        if it == max_iter:
+            break
+        d = _direction(g, pairs)
+        slope = float(g @ d)
+        if not slope < 0.0:  # not a descent direction (rounding): the gradient
+            pairs.clear()
+            d = _direction(g, pairs)
+            slope = float(g @ d)
+            if not slope < 0.0:
+                break
+        t, step = 1.0, None
+        for _ in range(max_backtrack):
+            w_t = w + t * d
+            f_t, g_t, extra_t = value_grad(w_t)
+            if np.isfinite(f_t) and f_t <= f + _ARMIJO * t * slope:
+                if f - f_t > _ROUNDING * abs(f):
+                    step = (w_t, f_t, g_t, extra_t, t)
+                break  # a decrease at the rounding of P: not measured, left to the caller
+            # the quadratic's minimizer, within [t / 10, t / 2]
+            q = -slope * t * t / (2.0 * (f_t - f - slope * t)) if np.isfinite(f_t) else 0.0
+            t = min(max(q, 0.1 * t), 0.5 * t)
+        if step is None:
+            break  # no decrease found: at the objective's rounding
+        w_t, f, g_new, extra, t = step
+        s, y = t * d, g_new - g
+        sy = float(s @ y)
+        if sy > 0.0:
+            pairs.append((s, y, 1.0 / sy))
+            if len(pairs) > memory:
+                pairs.pop(0)
+        w[:] = w_t
+        g = g_new
+    return it, False
+
+
+def _direction(g, pairs):
+    """``-H g`` by the two-loop recursion over ``pairs`` ``(s, y, 1 / s^T y)``, oldest
+    first; with no pair, ``-g`` scaled to move its largest entry by 1."""
+    if not pairs:
+        gmax = float(np.max(np.abs(g), initial=0.0))
+        return -g / gmax if gmax > 0 else -g
+    q = g.copy()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * float(s @ q)
+        q -= a * y
+        alphas.append(a)
+    s, y, rho = pairs[-1]
+    q *= 1.0 / (rho * float(y @ y))  # s^T y / y^T y
+    for (s, y, rho), a in zip(pairs, reversed(alphas)):
+        b = rho * float(y @ q)
+        q += (a - b) * s
+    return -q
