@@ -201,7 +201,8 @@ class BaseHyperGrad(BaseEstimator):
                          callback=self._history_callback(n_samples), verbose=self.verbose,
                          label=type(self).__name__,
                          names=lambda lam: self._hyper_names(lam, n_samples),
-                         scan_patience=self._search_defaults.scan_patience)
+                         scan_patience=self._search_defaults.patience(
+                             sw is not None or weights.score is not None))
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates,
                                   weights)

@@ -180,10 +180,10 @@ class BaseCriterion:
 
     def _prepare(self, model, X, y, lam):
         """``(model, X, y, y_enc, lam)``: the model bound to ``y``, the data validated
-        (:func:`_check_data`) and encoded, ``lam`` checked; the data (and, for
-        :class:`CrossVal`, its splits) validated once while the criterion is evaluated
-        on the same ``X``, ``y`` and model, as during a search (``X`` modified in place
-        between two evaluations is not supported, as by the solvers)."""
+        (:func:`_check_data`) and encoded, ``lam`` checked (None stays None); the data
+        (and, for :class:`CrossVal`, its splits) validated once while the criterion is
+        evaluated on the same ``X``, ``y`` and model, as during a search (``X`` modified
+        in place between two evaluations is not supported, as by the solvers)."""
         if not isinstance(model, InnerModel):
             raise ValueError(f"model must be a skhypergrad InnerModel, got "
                              f"{type(model).__name__}; convert scikit-learn estimators "
@@ -195,7 +195,8 @@ class BaseCriterion:
             return bound, Xv, yv, bound.encode(yv)
 
         bound, Xv, yv, y_enc = self._cached((X, y, model), (), build, slot="_prepared")
-        return bound, Xv, yv, y_enc, bound.check_lam(lam, Xv.shape[1])
+        return bound, Xv, yv, y_enc, \
+            None if lam is None else bound.check_lam(lam, Xv.shape[1])
 
     def __repr__(self):
         params = ", ".join(f"{k}={v}" for k, v in self._repr_params())

@@ -30,13 +30,14 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
     return X, y
 
 
-def _centred_map(model, X, y_enc, lipschitz, sample_weight=None):
+def _centred_map(model, X, y_enc, lipschitz, sample_weight=None, owned=False):
     """``model``'s map on ``X`` in the layout of the solvers, centred when dense with an
-    intercept (see :mod:`skhypergrad._design`): in place when the layout needed a copy,
-    else on a copy (``X`` is the caller's); weighted by ``sample_weight`` if given."""
+    intercept (see :mod:`skhypergrad._design`): in place when the layout needed a copy
+    or the caller gives ``X`` away (``owned``), else on a copy (``X`` is the caller's);
+    weighted by ``sample_weight`` if given."""
     X_solver = _rows_friendly(X)
     return model.make_map(X_solver, y_enc, lipschitz,
-                          center="inplace" if X_solver is not X else True,
+                          center="inplace" if owned or X_solver is not X else True,
                           sample_weight=sample_weight)
 
 

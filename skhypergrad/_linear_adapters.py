@@ -37,7 +37,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import LinearSVC
 
 from ._search_space import (GLM, L1_LEAST_SQUARES, LEAST_SQUARES, LOG_LOSS,
-                            SQUARED_HINGE_SEARCH_CV, SearchDefaults)
+                            SQUARED_HINGE, SearchDefaults)
 from ._validation import check_bounds
 from .glm import Tweedie
 from .group_penalties import GroupElasticNet, GroupL21
@@ -431,7 +431,7 @@ ADAPTERS = {
                                               "class_weight"),
                                       optional={"penalty": "deprecated"}),
     # multi_class is deprecated (one-vs-rest, "crammer_singer" going away)
-    LinearSVC: LinearAdapter(_linear_svc, C, "squared_hinge", SQUARED_HINGE_SEARCH_CV,
+    LinearSVC: LinearAdapter(_linear_svc, C, "squared_hinge", SQUARED_HINGE,
                              classifier=True,
                              params=("C", "loss", "penalty", "fit_intercept",
                                      "intercept_scaling", "class_weight"),

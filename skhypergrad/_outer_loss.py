@@ -175,6 +175,8 @@ class _OuterLoss:
         #: ``w -> grad C(w)`` as the engines take it; ``value`` and ``grad`` read a compact
         #: ``w`` (SparseVector) as it is, and ``grad_take`` gives entries alone
         self.grad = _HeldOutGradient(self)
+        #: ``(w, z)``: a copy of the last dense ``w`` predicted on a dense ``X``, and ``z``
+        self._last = None
 
     def _columns(self, k):
         """The columns of ``design.X`` that coefficients ``k`` multiply."""
@@ -203,6 +205,21 @@ class _OuterLoss:
         return z + w[p]
 
     def _predict(self, w):
+        """``z = X w + b`` for ``w`` dense or a :class:`SparseVector` (:meth:`_predictions`);
+        on a dense ``X``, those of a dense ``w`` kept until the next one, so that the value
+        and the gradient at one point (an evaluation with its hypergradient) make one pass
+        over ``X`` (``w`` compared by value, a copy kept: ``p`` entries against the ``n p``
+        of ``X``, never a sparse ``X``'s ``p``-vector; the callers only read ``z``)."""
+        if not isinstance(w, np.ndarray) or self.design.is_sparse:
+            return self._predictions(w)
+        last = self._last
+        if last is not None and last[0].shape == w.shape and np.array_equal(last[0], w):
+            return last[1]
+        z = self._predictions(w)
+        self._last = (w.copy(), z)
+        return z
+
+    def _predictions(self, w):
         """``z = X w + b`` for ``w`` dense or a :class:`SparseVector`.
 
         With one output, a compact ``w`` is read on its nonzero columns (a sparse ``X``:

@@ -9,7 +9,7 @@ averages the folds' :class:`~skhypergrad.criteria.HeldOut` losses.
 from typing import Any, NamedTuple
 
 import numpy as np
-from joblib import delayed
+from joblib import delayed, effective_n_jobs
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing, check_array
 
@@ -166,12 +166,34 @@ class PreparedFolds(BaseCriterion):
         return [("n_folds", len(self.folds)), ("n_jobs", repr(self.n_jobs)),
                 ("loss", repr(self.loss))]
 
-    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
-        states = _check_state(state, len(self.folds))
+    def training_maps(self, model, solver):
+        """Each fold's map of ``model`` on its training rows as the value-only evaluations
+        with ``solver`` solve it (:meth:`~skhypergrad.criteria.HeldOut.training_map`:
+        built once, kept by the fold for the evaluations), when the folds are solved in
+        this process; None for a fold whose evaluations build no map (they run
+        compiled), and for every fold when they are solved in workers (which build
+        their own).
+
+        Without a training loss or a scorer (the only readers of a fold's training rows
+        but its map), the map consumes the rows, the fold's own copy
+        (:func:`prepare_fold`): a dense fold in the solvers' layout is centred in place,
+        not copied again, and its ``X_train`` then holds the centred rows."""
+        if effective_n_jobs(self._n_jobs(model)) != 1:
+            return [None] * len(self.folds)
+        consume = not self.train_loss and self.scorer is None
+        return [criterion.training_map(model, fold.X_train, fold.y_train, solver, consume)
+                for fold, criterion in zip(self.folds, self._criteria)]
+
+    def _n_jobs(self, model):
+        """The ``n_jobs`` of an evaluation's folds (see :func:`fold_n_jobs`)."""
         work, gram = evaluation_work(model.get_datafit(),
                                      [(fold.X_train, None) for fold in self.folds],
                                      weighted=self.folds[0].sample_weight is not None)
-        n_jobs = fold_n_jobs(self.n_jobs, work, gram)
+        return fold_n_jobs(self.n_jobs, work, gram)
+
+    def _evaluate(self, model, X, y, lam, solver, engine, state, compute_grad):
+        states = _check_state(state, len(self.folds))
+        n_jobs = self._n_jobs(model)
         K = len(self.folds)
         # the folds' matrices, criteria and views: on a Dask cluster once per search
         shipped = self._shipped(n_jobs, (),

@@ -36,7 +36,8 @@ from ._search_space import SearchScales, l2_scale, lam1_max
 from ._threads import search_blas_limits
 from ._tune import _with_tol, tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure,
-                          check_target, safe_lam_max, named, one_convergence_warning)
+                          check_target, floored_lam_max, lam_max_floor, named,
+                          one_convergence_warning)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from ._parallel import design_entries, fold_n_jobs
 from ._routing import route_fit_params, search_router
@@ -315,9 +316,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         are rows of ``cv_results_``; its first path is left once its loss has
         stayed above its minimum for a decade of the weight: two thirds of a
         decade, two points, for ``Lasso``, ``ElasticNet`` and their multi-task
-        versions), or the estimator's
-        own parameters (no scan; the result then depends on that starting point and
-        on the units of the data).
+        versions; two decades for ``LinearSVC`` with sample or class weights, as
+        ``LinearSVCHyperGrad``), or the
+        estimator's own parameters (no scan; the result then depends on that starting
+        point and on the units of the data).
 
     Attributes
     ----------
@@ -614,11 +616,6 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         model = model.with_data_constants(X0, y0, model.get_datafit().constants_lam(
             model, X0, y0, _fold_lam(model, model.lam, folds[0].scale),
             adapter.defaults.l2_range[0]))
-        lam0, bounds, candidates = self._start(
-            model, folds, space, adapter.defaults,
-            None if box is None else _linear_lam_box(box, prefix, adapter, final, y,
-                                                      n_samples, model.get_penalty().tied))
-
         engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
                                                 self.random_state,
                                                 weighted(model.get_datafit(), fit_weight),
@@ -632,6 +629,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                   train_loss=self.return_train_score, loss=plan.loss,
                                   **self._scoring_parts(plan, final, adapter, model, folds,
                                                         error_score, parallel))
+        # the floors of lam1_max from the folds' raw rows, before their maps centre them
+        floors = [lam_max_floor(f.X_train, f.y_train) for f in folds]
+        lam0, bounds, candidates = self._start(
+            model, folds, criterion.training_maps(model, solver), floors, space,
+            adapter.defaults,
+            None if box is None else _linear_lam_box(box, prefix, adapter, final, y,
+                                                      n_samples, model.get_penalty().tied))
         t0 = time.perf_counter()
         with one_convergence_warning(type(self).__name__), \
                 search_blas_limits(folds[0].X_train):
@@ -642,7 +646,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                           callback=callback, verbose=self.verbose,
                           label=type(self).__name__, names=space.params,
                           loss_name=descended_name(plan, kind), scan_solver=scan_solver,
-                          scan_patience=adapter.defaults.scan_patience)
+                          scan_patience=adapter.defaults.patience(
+                              fit_weight is not None or fit_params.score_weight is not None))
             history = list(result.history)
             if plan.rescore and not plan.exact and plan.refit_key is not None \
                     and not stopped[0]:
@@ -753,16 +758,21 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             parts["scorer"] = FoldScorer(plan.scorers, error_score)
         return parts
 
-    def _start(self, model, folds, space, defaults, box=None):
+    def _start(self, model, folds, maps, floors, space, defaults, box=None):
         """``(lam0, bounds, candidates)``: bounds in the user's parameter (``box``, bounds
         on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and either
         the scan's paths (``init="scan"``, clipped to the bounds, repeated points dropped)
-        or the estimator's ``lam``, off the flat region, in bounds."""
+        or the estimator's ``lam``, off the flat region, in bounds. The data's scales
+        are read from the folds' training maps ``maps`` (those the search's evaluations
+        solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
+        fold's None is replaced by its map on the training rows as they are (not
+        centred: no copy); ``floors``: the folds' floors of ``lam1_max``
+        (:func:`~skhypergrad._validation.lam_max_floor` of their raw rows)."""
         maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
-                for f in folds]
+                if m is None else m for m, f in zip(maps, folds)]
         scales = SearchScales(
-            max(safe_lam_max(lam1_max(m), f.X_train, f.y_train) / f.scale
-                for m, f in zip(maps, folds)),
+            max(floored_lam_max(lam1_max(m), floor) / f.scale
+                for m, f, floor in zip(maps, folds, floors)),
             float(np.mean([l2_scale(m) / f.scale for m, f in zip(maps, folds)])),
             maps[0].penalty, maps[0].n_features)
         del maps

@@ -30,7 +30,8 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_y, check_consistent_length, validate_data
 
 __all__ = ["named", "check_sparse_structure", "check_X_y", "check_bounds", "check_cv_size",
-           "safe_lam_max", "atomic_fit", "one_convergence_warning"]
+           "safe_lam_max", "lam_max_floor", "floored_lam_max", "atomic_fit",
+           "one_convergence_warning"]
 
 _ACCEPT_SPARSE = ("csr", "csc")
 
@@ -338,6 +339,11 @@ def safe_lam_max(lam_max, X, y):
     ``(1e-6, 10) * lam_max`` lies entirely above it. Real signals give a
     ``lam_max`` orders of magnitude above the floor and are unaffected.
     """
+    return floored_lam_max(lam_max, lam_max_floor(X, y))
+
+
+def lam_max_floor(X, y):
+    r"""The floor of :func:`safe_lam_max`: ``1e3`` ulps of :math:`\max|X| \max|y|`."""
     if sp.issparse(X):
         x_scale = abs(X).max()
     else:  # max |X| without a temporary |X|
@@ -345,7 +351,11 @@ def safe_lam_max(lam_max, X, y):
     y = np.asarray(y)
     y_scale = np.max(np.abs(y), initial=0.0) if np.issubdtype(y.dtype, np.number) else 1.0
     scale = float(x_scale) * float(y_scale)
-    floor = 1e3 * np.finfo(np.float64).eps * (scale if scale > 0 else 1.0)
+    return 1e3 * np.finfo(np.float64).eps * (scale if scale > 0 else 1.0)
+
+
+def floored_lam_max(lam_max, floor):
+    """:func:`safe_lam_max` from its floor (:func:`lam_max_floor`)."""
     return float(lam_max) if lam_max >= floor else 1e6 * floor
 
 

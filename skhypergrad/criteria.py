@@ -109,9 +109,7 @@ class HeldOut(BaseCriterion):
         X_in, y_in = X, y
         model, X, _, y_enc, lam = self._prepare(model, X, y, lam)
         (inner_state,) = _check_state(state, 1)
-        weighted = self.sample_weight is not None or self.sample_weight_val is not None
-        if gram_path_applies(model, X, solver, engine, 1, _check_loss(self.loss, model),
-                             weighted, X_val=self.X_val):
+        if self._compiled(model, X, solver, engine):
             data = self._cached((X_in, y_in, model, self.X_val, self.y_val,
                                  self.sample_weight, self.sample_weight_val), ("gram",),
                                 lambda: self._gram_folds(model, X, y_enc))
@@ -122,6 +120,31 @@ class HeldOut(BaseCriterion):
         pgmap, outer = self._problem(model, X_in, y_in, X, y_enc, inner_state.lipschitz)
         out = _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad)
         return _result(out.value, [out.grad] if compute_grad else None, lam, [1.0], [out])
+
+    def training_map(self, model, X, y, solver, consume=False):
+        """The map of ``model`` trained on ``X`` and ``y`` that the value-only evaluations
+        with ``solver`` solve, built as an evaluation builds it and kept for the next
+        ones (:meth:`_problem`), or None when those evaluations run compiled on Gram
+        matrices and build no map (see :func:`~skhypergrad._gram_cv.gram_path_applies`).
+
+        ``consume``: a dense ``X`` already in the solvers' layout (Fortran order) is
+        centred in place rather than copied when the model fits an intercept (see
+        :mod:`skhypergrad._design`): ``X`` then holds the centred rows, for a caller
+        that owns ``X`` and reads it no more; the map is kept for the evaluations on
+        ``X`` and is never built again from the centred rows (RuntimeError).
+        """
+        bound, Xv, _, y_enc, _ = self._prepare(model, X, y, None)
+        if self._compiled(bound, Xv, solver, None):
+            return None
+        return self._problem(bound, X, y, Xv, y_enc, None, consume)[0]
+
+    def _compiled(self, model, X, solver, engine):
+        """Whether an evaluation with ``solver`` and ``engine`` (None: the value alone)
+        runs compiled (:func:`~skhypergrad._gram_cv.gram_path_applies`, with the
+        criterion's weights and ``X_val``)."""
+        weighted = self.sample_weight is not None or self.sample_weight_val is not None
+        return gram_path_applies(model, X, solver, engine, 1, _check_loss(self.loss, model),
+                                 weighted, X_val=self.X_val)
 
     def _gram_folds(self, model, X, y_enc):
         """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds` (see
@@ -134,14 +157,18 @@ class HeldOut(BaseCriterion):
             _check_weights(self.sample_weight, X.shape[0]),
             _check_weights(self.sample_weight_val, X_val.shape[0], "sample_weight_val"))
 
-    def _problem(self, model, X_in, y_in, X, y_enc, lipschitz):
+    def _problem(self, model, X_in, y_in, X, y_enc, lipschitz, consume=False):
         """``(pgmap, outer)``, built once and reused while the criterion is evaluated on
         the same ``X``, ``y`` and model (as in a search), with a dense ``X`` in the
-        layout of the solvers (one copy per search, not per solve); the map keeps its
-        Lipschitz constant and the solvers' per-design preparations (the Gram
-        matrix of coordinate descent). Not pickled: a copy sent to a worker
-        builds its own."""
+        layout of the solvers (one copy per search, not per solve; none when
+        ``consume``, see :meth:`training_map`); the map keeps its Lipschitz constant
+        and the solvers' per-design preparations (the Gram matrix of coordinate
+        descent). Not pickled: a copy sent to a worker builds its own."""
         def build():
+            if X is self.__dict__.get("_centred_in_place"):
+                raise RuntimeError("HeldOut's training rows were centred in place by a map "
+                                   "it no longer keeps; that map cannot be built again "
+                                   "from them.")
             X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
                                        model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
@@ -149,7 +176,10 @@ class HeldOut(BaseCriterion):
             sw = _check_weights(self.sample_weight, X.shape[0])
             sw_val = _check_weights(self.sample_weight_val, X_val.shape[0],
                                     "sample_weight_val")
-            pgmap = _centred_map(model, X, y_enc, lipschitz, sw)
+            pgmap = _centred_map(model, X, y_enc, lipschitz, sw, owned=consume)
+            if pgmap.design.X is X and pgmap.design.offset is not None \
+                    and not sp.issparse(X):
+                self._centred_in_place = X
             outer = _heldout_loss(model, self.loss, X_val, model.encode(y_val),
                                   frame=pgmap.design, sample_weight=sw_val)
             return pgmap, outer

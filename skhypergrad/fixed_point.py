@@ -265,6 +265,17 @@ class ProxGradMap(FixedPointMap):
         return self._curvature
 
     @property
+    def null_loss(self):
+        """The datafit's :meth:`~skhypergrad.datafits.BaseDatafit.null_loss` on the map's
+        targets (zero coefficients, the optimal intercept when fitted): computed once
+        per target array ``y`` (a twin on other targets computes its own)."""
+        kept = self.__dict__.get("_null_loss")
+        if kept is None or kept[0] is not self.y:
+            kept = (self.y, float(self.datafit.null_loss(self.y, self.design.fit_intercept)))
+            self._null_loss = kept
+        return kept[1]
+
+    @property
     def lipschitz(self):
         r"""Lipschitz constant of :math:`\nabla F`, ``curvature * ||[X, 1]||_2^2 / n``
         (computed once, at first use)."""

@@ -220,6 +220,53 @@ def test_search_cv_matches_grid(estimator, grid):
     assert search.predict(X).shape == Y.shape
 
 
+def test_heldout_training_map_consumes_fortran_rows():
+    """HeldOut.training_map(consume=True) centres a Fortran-ordered X in place (the map's
+    design is X itself, its columns now centred), with the values of a map on a copy; a
+    map that must be built again from the centred rows (another model) raises."""
+    X, Y = _data(n=90)
+    X_train, X_val = np.asfortranarray(X[:60]), X[60:]
+    y_train, y_val = Y[:60], Y[60:]
+    raw = X_train.copy()
+    model = InnerModel(MultiTaskQuadratic(3), GroupL21(), fit_intercept=True)
+    solver = CoordinateDescent(tol=1e-12)
+    consumed = HeldOut(X_val, y_val)
+    pgmap = consumed.training_map(model, X_train, y_train, solver, consume=True)
+    assert pgmap.design.X is X_train
+    np.testing.assert_allclose(X_train, raw - raw.mean(axis=0), atol=1e-14)
+    copied = HeldOut(X_val, y_val)
+    assert copied.training_map(model, raw, y_train, solver).design.X is not raw
+    for lam in ([0.3], [0.05]):
+        assert consumed.value(model, X_train, y_train, lam, solver=solver).value == \
+            pytest.approx(copied.value(model, raw, y_train, lam, solver=solver).value,
+                          rel=1e-12)
+    other = InnerModel(MultiTaskQuadratic(3), GroupL21(), fit_intercept=True)
+    with pytest.raises(RuntimeError, match="centred in place"):
+        consumed.value(other, X_train, y_train, [0.3], solver=solver)
+
+
+def test_search_on_fortran_x_is_the_search_on_c_x():
+    """HyperGradSearchCV(MultiTaskLasso()) centres the folds' own Fortran-ordered training
+    copies in place (not with return_train_score, which reads them): its rows, test and
+    training scores are those of a C-ordered X to 1e-10."""
+    X, Y = _data(n=90)
+    out = {}
+    for order, train in (("C", True), ("F", True), ("F", False)):
+        search = HyperGradSearchCV(MultiTaskLasso(), cv=KFold(3), return_train_score=train,
+                                   scoring="neg_mean_squared_error").fit(
+            np.asarray(X, order=order), Y)
+        out[order, train] = search.cv_results_
+    ref = out["C", True]
+    for key in (("F", True), ("F", False)):
+        res = out[key]
+        np.testing.assert_allclose([p["alpha"] for p in res["params"]],
+                                   [p["alpha"] for p in ref["params"]], rtol=1e-10)
+        np.testing.assert_allclose(res["mean_test_score"], ref["mean_test_score"],
+                                   rtol=1e-10)
+    np.testing.assert_allclose(out["F", True]["mean_train_score"], ref["mean_train_score"],
+                               rtol=1e-10)
+
+
 @pytest.mark.parametrize("penalty, lam", [(GroupL21(), [0.1]), (GroupElasticNet(), [0.06, 0.04])])
 @pytest.mark.parametrize("density", [None, 0.4])
 def test_gram_duality_gap_is_the_gap(penalty, lam, density):

@@ -8,14 +8,20 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn
+from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
+from sklearn.metrics import make_scorer
+from sklearn.model_selection import (GridSearchCV, StratifiedKFold, cross_val_score,
+                                     train_test_split)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import NSID, CrossVal, HeldOut, HyperGradSearchCV, LinearSVCHyperGrad
+from skhypergrad._linear_adapters import ADAPTERS
+from skhypergrad._search_space import SQUARED_HINGE
 from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.solvers import (CoordinateDescent, ProxGradient, StochasticProxGradient,
                                  duality_gap)
@@ -332,3 +338,32 @@ def test_search_matches_grid_search(penalty, n_classes):
     assert type(search.best_estimator_[-1]) is LinearSVC
     assert search.score(X, y) == pytest.approx(squared_hinge_scorer(search.best_estimator_,
                                                                     X, y))
+
+
+def test_search_waits_out_a_weighted_rise_as_the_estimator():
+    """HyperGradSearchCV(LinearSVC()) scans as LinearSVCHyperGrad (the declared patience of
+    the squared hinge: one decade past the first path's minimum, two with weights): with
+    three noisy blobs weighted 1000 : 1e-4 : 1e-4 (scikit-learn's
+    check_class_weight_classifiers) in the fit and in the held-out squared hinge, the
+    weighted loss rises for more than a decade of ``1 / C`` before it falls; one decade
+    leaves the search at ``C ~ 1e-10`` (CV loss 3.0, the heavy class misclassified),
+    two reach the grid's loss (about 1e-6) and classify the held-out heavy class."""
+    assert (SQUARED_HINGE.patience(False), SQUARED_HINGE.patience(True)) == (1.0, 2.0)
+    assert LinearSVCHyperGrad._search_defaults is SQUARED_HINGE
+    assert ADAPTERS[LinearSVC].defaults is SQUARED_HINGE
+    X, y = make_blobs(centers=3, random_state=0, cluster_std=20)
+    X_train, X_test, y_train, _ = train_test_split(X, y, test_size=0.5, random_state=0)
+    weights = np.where(y_train == 0, 1000.0, 1e-4)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scorer = make_scorer(squared_hinge_loss, greater_is_better=False,
+                             response_method="decision_function", labels=np.unique(y))
+        scorer = scorer.set_score_request(sample_weight=True)
+        svc = LinearSVC(max_iter=1000).set_fit_request(sample_weight=True)
+        search = HyperGradSearchCV(svc, cv=cv, scoring=scorer).fit(
+            X_train, y_train, sample_weight=weights)
+        grid = GridSearchCV(svc, {"C": np.logspace(-4, 1, 11)}, cv=cv, scoring=scorer).fit(
+            X_train, y_train, sample_weight=weights)
+    assert -search.best_score_ < 1e-5 and -grid.best_score_ < 1e-5
+    assert np.mean(search.predict(X_test) == 0) > 0.87

@@ -21,7 +21,8 @@ flat ``w`` in C order) is
 the block soft-thresholding :math:`\max(1 - t/\|z\|, 0)\,z / (1 + l2_j/A_{jj})` for a
 penalty on whole rows (``group_rows``, the L2,1 norm), the elementwise one
 otherwise, the identity on the intercept's row; :math:`Q = AB` is kept up to date
-(``O(qK)`` per changed row, ``O(q^2 K)`` per epoch, no pass over ``X``). The Gram
+(``O(qK)`` per changed row, ``O(q^2 K)`` per epoch, no pass over ``X``; stored
+transposed, see :func:`block_gram_epoch`). The Gram
 matrix of a dense design is the one cached with it
 (:func:`~skhypergrad._design.gram_of`, shared with the engines' Hessian); a sparse
 one's is formed per solve (its centring implicit, see
@@ -197,11 +198,15 @@ def _gram_gap(C, B, Q, l1, l2, p, fit_intercept, group, yy):
 
 
 @njit(cache=True)
-def block_gram_epoch(A, C, B, Q, l1, l2, n_penalized, group):
-    r"""One epoch over the rows of ``B`` (module docstring); ``B`` and ``Q = A B`` in place.
+def block_gram_epoch(A, C, B, Qt, l1, l2, n_penalized, group):
+    r"""One epoch over the rows of ``B`` (module docstring); ``B`` and ``Qt = (A B)^T``
+    (shape (K, q), C-contiguous) in place.
 
     Rows ``j >= n_penalized`` are unpenalized (the intercept); a row with
-    ``A[j, j] = 0`` (a constant zero column) is left as it is. Returns
+    ``A[j, j] = 0`` (a constant zero column) is left as it is. A changed row
+    :math:`\Delta_j` updates ``Qt`` by K contiguous passes
+    ``Qt[k] += Delta_jk A[j]`` over the rows of ``A`` (SIMD loops; each entry gets the
+    same additions in the same order as along the columns of ``Q``). Returns
     :math:`\sum_j A_{jj}\|\Delta_j\|^2 / 2`, a lower bound on the objective's decrease.
     """
     q, K = B.shape
@@ -212,7 +217,7 @@ def block_gram_epoch(A, C, B, Q, l1, l2, n_penalized, group):
         if L <= 0.0:
             continue
         for k in range(K):
-            z[k] = B[j, k] - (Q[j, k] - C[j, k]) / L
+            z[k] = B[j, k] - (Qt[k, j] - C[j, k]) / L
         if j < n_penalized:
             t1 = l1[j] / L
             shrink = 1.0 / (1.0 + l2[j] / L)
@@ -241,9 +246,8 @@ def block_gram_epoch(A, C, B, Q, l1, l2, n_penalized, group):
         decrease += 0.5 * L * step
         for k in range(K):
             B[j, k] += z[k]
-        for i in range(q):
-            a = A[j, i]  # A is symmetric: its row j is its column j
-            if a != 0.0:
-                for k in range(K):
-                    Q[i, k] += a * z[k]
+        for k in range(K):  # A is symmetric: its row j is its column j
+            step_k = z[k]
+            for i in range(q):
+                Qt[k, i] += A[j, i] * step_k
     return decrease

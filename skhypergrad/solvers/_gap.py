@@ -206,5 +206,5 @@ def gap_scale(pgmap):
     """The objective's scale for relative tolerances: the datafit of the null model
     (:meth:`~skhypergrad.datafits.BaseDatafit.null_loss`: zero coefficients and the
     optimal intercept, so a shift of ``y`` absorbed by the intercept does not loosen
-    the tolerance; ``F(0)`` without an intercept), at least 1e-12."""
-    return max(pgmap.datafit.null_loss(pgmap.y, pgmap.design.fit_intercept), 1e-12)
+    the tolerance; ``F(0)`` without an intercept; kept with the map), at least 1e-12."""
+    return max(pgmap.null_loss, 1e-12)

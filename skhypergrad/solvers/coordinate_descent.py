@@ -451,7 +451,7 @@ class CoordinateDescent(BaseSolver):
         A = augmented_gram(design)
         C = stacked_target_products(design, pgmap.y)
         B = np.ascontiguousarray(w.reshape(q, K))
-        Q = A @ B
+        Qt = np.ascontiguousarray((A @ B).T)  # (A B)^T: the epochs' updates run along rows
         l1, l2 = penalty.weights(lam, design.n_features)
         l1 = np.ascontiguousarray(l1, dtype=np.float64)
         p = design.n_features
@@ -460,11 +460,11 @@ class CoordinateDescent(BaseSolver):
         threshold = self.tol * scale
         measure, best, stalled, epoch = np.inf, np.inf, 0, 0
         while epoch < self.max_epochs:
-            decrease = block_gram_epoch(A, C, B, Q, l1, l2, p,
+            decrease = block_gram_epoch(A, C, B, Qt, l1, l2, p,
                                         bool(penalty.group_rows))
             epoch += 1
             if decrease <= threshold or epoch == self.max_epochs:
-                measure = gram_gap_measure(pgmap, lam, A, C, B, Q, yy, scale)
+                measure = gram_gap_measure(pgmap, lam, A, C, B, Qt.T, yy, scale)
                 if measure <= self.tol:
                     break
                 stalled = stalled + 1 if measure > _STALL_RATIO * best else 0
