@@ -30,7 +30,7 @@ from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
                           one_convergence_warning)
 from .criteria import CrossVal, HeldOut
-from .datafits import weighted
+from ._weighted_datafit import weighted
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
 from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient

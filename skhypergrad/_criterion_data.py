@@ -9,7 +9,7 @@ from sklearn.utils import check_array, column_or_1d
 
 from ._folds import _rows_friendly
 from ._validation import check_sparse_structure, named
-from .datafits import check_sample_weight
+from ._sample_weight import check_sample_weight
 
 
 def _check_data(X, y, names=("X", "y"), multi_output=False):

@@ -49,7 +49,7 @@ from ._compact_states import _expand
 from ._design import GRAM_MAX_FEATURES
 from ._gram_cv_kernel import (DIRECT_MAX, NOT_CONVERGED, SINGULAR,
                               gram_cv_evaluate, gram_cv_least_norm_hypergradients)
-from .datafits import check_sample_weight
+from ._sample_weight import check_sample_weight
 from .hypergrad import BaseEngine
 from .linalg import solve_cg
 from .solvers._base import BaseSolver

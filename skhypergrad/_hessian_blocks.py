@@ -12,7 +12,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from ._design import Design, cached_gram, xty_of
-from .datafits import class_probabilities
+from ._core_datafits import class_probabilities
 
 __all__ = ["gram_subset", "block_rows", "softmax_hessian_subset", "softmax_hessian_upper",
            "least_squares_rows_gram",

@@ -19,8 +19,9 @@ from scipy.special import expit, softmax
 
 from ._compact_states import SparseVector, _expand
 from ._design import Design
-from .datafits import (Logistic, Quadratic, check_sample_weight, weighted,
-                       weighted_mean)
+from ._core_datafits import Logistic, Quadratic
+from ._sample_weight import check_sample_weight, weighted_mean
+from ._weighted_datafit import weighted
 from .hypergrad._protocols import OuterGradient
 
 #: a dense ``X`` predicts from the columns of the nonzero coefficients when they are

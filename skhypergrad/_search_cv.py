@@ -41,7 +41,7 @@ from ._validation import (atomic_fit, check_cv_size, check_sparse_structure,
 from ._prepared_folds import PreparedFolds, prepare_fold
 from ._parallel import design_entries, fold_n_jobs
 from ._routing import route_fit_params, search_router
-from .datafits import weighted
+from ._weighted_datafit import weighted
 from .optimizers import get_optimizer
 
 __all__ = ["HyperGradSearchCV"]

@@ -12,7 +12,7 @@ from ._criterion_data import _centred_map
 from ._criterion_result import _check_state, _result
 from ._inner_solve import _solve_one
 from ._outer_loss import _OuterLoss
-from .datafits import Quadratic
+from ._core_datafits import Quadratic
 
 
 _DF_METHODS = ("auto", "exact", "monte-carlo")

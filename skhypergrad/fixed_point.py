@@ -30,7 +30,7 @@ from ._hessian_blocks import (gram_gradient, gram_subset, least_squares_rows_gra
                               softmax_hessian_subset)
 from ._validation import check_sparse_structure
 from ._prox_jacobian import BlockJacobian, DiagonalJacobian
-from .datafits import check_datafit
+from ._datafit_contract import check_datafit
 from .penalties import check_hyper
 
 __all__ = ["FixedPointMap", "ProxGradMap", "Linearization"]

@@ -56,7 +56,8 @@ import numpy as np
 from scipy.special import xlogy
 
 from ._outer_loss import register_outer_loss
-from .datafits import BaseDatafit, per_weight, register_datafit, weighted_mean
+from ._datafit_contract import BaseDatafit, register_datafit
+from ._sample_weight import per_weight, weighted_mean
 
 __all__ = ["Poisson", "Gamma", "Tweedie"]
 

@@ -42,7 +42,7 @@ from scipy.optimize import brentq
 from sklearn.exceptions import ConvergenceWarning
 
 from ._search_space import l2_scale, null_model
-from .datafits import BaseDatafit, register_datafit
+from ._datafit_contract import BaseDatafit, register_datafit
 from .fixed_point import ProxGradMap
 from .solvers import CoordinateDescent
 

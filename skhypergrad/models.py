@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
 
-from .datafits import BaseDatafit, check_datafit, datafit_class, weighted
+from ._datafit_contract import BaseDatafit, check_datafit, datafit_class
+from ._weighted_datafit import weighted
 from .fixed_point import ProxGradMap
 from .penalties import L1, L2, BasePenalty, ElasticNetPenalty, WeightedL1, WeightedL2, check_hyper
 

@@ -29,7 +29,7 @@ coefficients at a time (:mod:`skhypergrad.solvers._block_gram`).
 import numpy as np
 
 from ._outer_loss import HeldOutLoss, register_outer_loss
-from .datafits import BaseDatafit, register_datafit
+from ._datafit_contract import BaseDatafit, register_datafit
 
 __all__ = ["MultiTaskQuadratic", "R2OutputsLoss"]
 

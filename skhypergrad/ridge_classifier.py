@@ -25,8 +25,9 @@ same number from a decision function, for scikit-learn's scorers.
 import numpy as np
 
 from ._outer_loss import register_outer_loss
-from .datafits import (Quadratic, check_class_decision, per_weight, register_datafit,
-                       weighted_mean)
+from ._core_datafits import Quadratic
+from ._datafit_contract import register_datafit
+from ._sample_weight import check_class_decision, per_weight, weighted_mean
 from .multitask import MultiTaskQuadratic
 
 __all__ = ["SquaredClassifier", "SquaredClassifierOvR", "squared_class_error",

@@ -33,8 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._outer_loss import register_outer_loss
-from .datafits import (BaseDatafit, check_class_decision, per_weight, register_datafit,
-                       weighted_mean)
+from ._datafit_contract import BaseDatafit, register_datafit
+from ._sample_weight import check_class_decision, per_weight, weighted_mean
 
 __all__ = ["SquaredHinge", "SquaredHingeOvR", "squared_hinge_loss", "squared_hinge_scorer",
            "append_intercept_column"]
