@@ -195,9 +195,15 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
             model, X, y, criterion, candidates, solver if not loose else scan_solver,
             inner_tol[0], last_state, t0, callback, watch, progress, scan_patience,
             np.inf if loose else None)
-        if best_state is not None and (loose or inner_tol[0] <= inner_tol[1]):
+        if best_state is not None:
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
-        if inner_tol[0] > inner_tol[1]:
+        scan_loose = inner_tol[0] > inner_tol[1]
+        if scan_loose and not loose:
+            # the descent's first point is the scan's best one: re-solved from its own
+            # solutions at the scan's tolerance it would stop at once, with their error;
+            # the descent starts tenfold tighter (the accuracy of its second point)
+            inner_tol = (_tighter(*inner_tol), inner_tol[1])
+        if scan_loose:
             # solutions at a loose gap: reused as they are, or through a model of the
             # values' differences, they would carry the solves' errors into the descent's
             # points (and, e.g., make them depend on the storage of X, or on weights
@@ -223,6 +229,11 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0])
+
+
+def _tighter(tol, tol_end):
+    """``tol`` tenfold tighter, snapped to ``tol_end`` (as the descent's schedule)."""
+    return tol_end if tol * 0.1 <= tol_end * (1 + 1e-9) else tol * 0.1
 
 
 def _refine_best(model, X, y, criterion, history, solver, tol, last_state, key="value",
