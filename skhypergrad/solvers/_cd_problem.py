@@ -387,7 +387,7 @@ class _Problem(NamedTuple):
         cols = self.entries(ws)
         if not self.fit_intercept:
             return cols
-        return np.append(cols, np.arange(self.n_coefs, self.n_coefs + self.n_outputs))
+        return np.concatenate((cols, np.arange(self.n_coefs, self.n_coefs + self.n_outputs)))
 
     def penalty(self, w_cols, cols):
         """Penalty of the coefficients ``w_cols``, entries ``cols`` of ``w``."""
@@ -487,8 +487,8 @@ class _Problem(NamedTuple):
             w[support]
         l2_diag = self.l2_entries[support]
         if self.fit_intercept:  # the intercepts' gradient: np.mean's, without its dispatch
-            rhs = np.append(rhs, np.add.reduce(a, axis=0) / a.shape[0])
-            l2_diag = np.append(l2_diag, np.zeros(K))
+            rhs = np.concatenate((rhs, np.ravel(np.add.reduce(a, axis=0) / a.shape[0])))
+            l2_diag = np.concatenate((l2_diag, np.zeros(K)))
         cache = self.newton_cache
         if K > 1 and cache.get("support") is not None and \
                 np.array_equal(cache["support"], support):
@@ -608,7 +608,11 @@ class _Problem(NamedTuple):
         convergence with it), when the models are minimized exactly on their support
         (:attr:`direct`), regula falsi (Illinois) on :math:`\psi'` narrows the
         minimizer, keeping the largest ``t`` with :math:`\psi'(t) < 0` found, until
-        :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|` or after ``max_steps``
+        :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|`, or until such a ``t`` is
+        found and :math:`|\psi'(t)|` is at the rounding of the slopes, :math:`4u(\langle
+        |v|, |\ell'(z)|\rangle / n + |\Delta G|)` (:math:`u` the machine epsilon: their
+        signs are then rounding, and a step of an intercept already minimized to it
+        would narrow them for ``max_steps`` evaluations), or after ``max_steps``
         evaluations. Otherwise (or if that found none) the steps 1/2, 1/4, ... are
         tested. ``a`` is the datafit's derivative at ``z`` (:meth:`derivative`).
         """
@@ -634,6 +638,7 @@ class _Problem(NamedTuple):
         hi = 1.0
         if self.direct and s0 < 0.0 and s_hi <= -s0:
             lo, s_lo, side = 0.0, s0, 0
+            noise = 4 * _EPS * (float(np.vdot(np.abs(v), np.abs(a))) / n + abs(delta_g))
             for _ in range(max_steps):
                 t = lo - s_lo * (hi - lo) / (s_hi - s_lo)
                 if not lo < t < hi:
@@ -652,6 +657,8 @@ class _Problem(NamedTuple):
                     if side > 0:
                         s_lo *= 0.5
                     side = 1
+                if lo > 0.0 and abs(s) <= noise:
+                    break
             if lo > 0.0:
                 return lo, derivatives["lo"]
         t = hi / 2

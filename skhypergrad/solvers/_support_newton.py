@@ -123,8 +123,8 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     n, K = h.shape[0], 1 if one else h.shape[1]
     f = columns.shape[1]
     if intercept:  # the column of ones, feature f (not stored: its entries set below)
-        features = np.append(features, np.full(K, f))
-        classes = np.append(classes, np.arange(K))
+        features = np.concatenate((features, np.full(K, f, dtype=features.dtype)))
+        classes = np.concatenate((classes, np.arange(K, dtype=classes.dtype)))
     if classes.shape[0] == 0:
         return None
     # the entries sorted by class: each D_k is a contiguous diagonal block
