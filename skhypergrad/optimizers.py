@@ -96,8 +96,9 @@ class GradientDescent:
         The bracketing stops once the best value is certified to a tenth of the
         search's ``tol`` (the tangents' lower bound within that relative distance
         of it: a line search more accurate than the search's own stopping test is
-        wasted), or when it has resolved a kink to a thousandth of the search's
-        ``xtol``.
+        wasted), to ``tol`` itself for one hyperparameter (where the bracket is the
+        whole search, and its certified minimum ends it), or when it has resolved a
+        kink to a thousandth of the search's ``xtol``.
     max_bracket : int, default=10
         Evaluations per bracketing, at most.
     """
@@ -515,7 +516,8 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
                   xtol, tol):
     """The step to the minimum between ``point`` (slope < 0 towards ``trial``) and
     ``trial`` (slope > 0), found by :func:`~skhypergrad._line_search.bracket_minimum`
-    at the final inner accuracy (its value certified to ``tol / 10``, or a kink
+    at the final inner accuracy (its value certified to ``tol / 10``, to ``tol`` for
+    one hyperparameter, where the bracket is the whole search, or a kink
     resolved to ``xtol / 1000``).
 
     When the bracket closes within ``xtol``, its ends are on either side of a kink:
@@ -539,7 +541,7 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
 
     lo = Probe(0.0, point.value, float(point.grad @ direction), point.theta, point.grad)
     hi = Probe(1.0, value, float(grad @ direction), trial, grad)
-    ftol = 0.1 * tol
+    ftol = tol if direction.size == 1 else 0.1 * tol
     lo, hi, best, gap = bracket_minimum(evaluate, lo, hi, ftol=ftol, stol=1e-3 * xtol / scale,
                                         max_evals=optimizer.max_bracket)
     new = point if best.s == 0.0 else _Point(best.theta, best.value, best.grad, best.grad)
