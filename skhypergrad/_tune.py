@@ -2,9 +2,8 @@ r"""The search loop shared by every estimator and by :class:`HyperGradSearchCV`.
 
 :func:`tune` minimizes a criterion :math:`E(\lambda)` over :math:`\theta = \log\lambda`
 with an outer optimizer (:mod:`skhypergrad.optimizers`). Each evaluation solves
-the inner problems (warm-started from the solutions of the nearest point evaluated,
-see :func:`tune`) to the accuracy the optimizer asks for, and differentiates them
-with the chosen engine.
+the inner problems (warm-started from the previous evaluation) to the accuracy
+the optimizer asks for, and differentiates them with the chosen engine.
 """
 
 import copy
@@ -104,17 +103,11 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         minimum rose above the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
         one of the previous path). The descent then starts from
-        the best of them instead of ``lam0``, warm-started from that point's own
-        solutions (its first evaluation then costs about one hypergradient; when the
-        scan ran at a looser tolerance, it is solved tenfold tighter than the scan, as
-        the descent's second point) and, when the scan ran at the final ``inner_tol``,
-        for one hyperparameter, with a first step from the values on either side of it
-        (``around`` of :func:`~skhypergrad.optimizers.minimize`). Every point of the
-        descent is warm-started from the solutions of the nearest point (largest
-        difference of a log-hyperparameter) among the best point of the scan, its
-        neighbours on its path and the descent's last points (at most 8 kept): a
-        trial step past the minimum lands near a neighbour, and the next point back
-        near the best. The result is the best point of
+        the best of them instead of ``lam0``; when the scan ran at the final
+        ``inner_tol``, warm-started from that point's own solutions (its first
+        evaluation then costs about one hypergradient) and, for one hyperparameter,
+        with a first step from the values on either side of it (``around`` of
+        :func:`~skhypergrad.optimizers.minimize`). The result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
         minima, at the cost of a few warm-started solves.
@@ -180,8 +173,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         lam = np.exp(theta)
         res = criterion.value_and_grad(model, X, y, lam, solver=_with_tol(solver, tol_k),
                                        engine=_with_tol(engine, engine.search_tol(tol_k)),
-                                       state=_nearest(warm, theta, last_state[0]))
-        _keep(warm, theta, res.state)
+                                       state=last_state[0])
         extra = {} if monitor is None else {"monitor": watch(lam, tol_k)}
         last_state[0] = res.state
         info = {"lam": lam, "values": res.values, "n_iter_inner": int(np.sum(res.n_iter)),
@@ -193,17 +185,18 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         return res.value, res.grad, info
 
     history_len = []
-    warm = []  # (log lam, solutions) of points evaluated: the descent's warm starts
     scan, around = [], None
     key, watch = "value", None  # what the result minimizes
     if monitor is not None:
         key, watch = "monitor", _watcher(model, solver, *monitor)
     if candidates is not None and len(candidates):
         loose = scan_solver is not None
-        lam0, scan, stop, around, warm[:] = _scan(
+        lam0, scan, stop, around, best_state = _scan(
             model, X, y, criterion, candidates, solver if not loose else scan_solver,
             inner_tol[0], last_state, t0, callback, watch, progress, scan_patience,
             np.inf if loose else None)
+        if best_state is not None:
+            last_state[0] = best_state  # a warm start; the descent solves to its accuracy
         scan_loose = inner_tol[0] > inner_tol[1]
         if scan_loose and not loose:
             # the descent's first point is the scan's best one: re-solved from its own
@@ -232,36 +225,10 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     # the best point evaluated, scan included (every evaluation is on the whole criterion),
     # its value made accurate
     best = _refine_best(model, X, y, criterion, history, solver, inner_tol[1], last_state,
-                        key, watch, warm)
+                        key, watch)
     progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0])
-
-
-#: how many points' solutions the descent keeps as warm starts
-_WARM_STARTS = 8
-
-
-def _nearest(warm, theta, default):
-    """The solutions of the point of ``warm`` (``(log lam, state)`` pairs) nearest to
-    ``theta`` (the largest difference of a coordinate; the latest of equally near ones),
-    or ``default`` when there is none."""
-    if not warm:
-        return default
-    dist = [float(np.max(np.abs(t - theta), initial=0.0)) for t, _ in warm]
-    return warm[len(dist) - 1 - int(np.argmin(dist[::-1]))][1]
-
-
-def _keep(warm, theta, state):
-    """Add the solutions ``state`` at ``theta`` to ``warm``, which then keeps the
-    ``_WARM_STARTS`` points nearest to ``theta`` (a search's next points are near its
-    last ones)."""
-    if state is None:
-        return
-    warm.append((np.array(theta, dtype=np.float64), state))
-    if len(warm) > _WARM_STARTS:
-        far = max(range(len(warm)), key=lambda k: float(np.max(np.abs(warm[k][0] - theta))))
-        del warm[far]
 
 
 def _tighter(tol, tol_end):
@@ -270,7 +237,7 @@ def _tighter(tol, tol_end):
 
 
 def _refine_best(model, X, y, criterion, history, solver, tol, last_state, key="value",
-                 watch=None, warm=(), max_checks=3):
+                 watch=None, max_checks=3):
     """The entry of ``history`` with the smallest ``key`` (its ``"value"``, or its
     ``"monitor"``: ``watch(lam, tol)``), once that value is at the final accuracy
     ``tol``.
@@ -286,7 +253,7 @@ def _refine_best(model, X, y, criterion, history, solver, tol, last_state, key="
         if best["tol"] <= tol * (1 + 1e-9):
             return best
         res = criterion.value(model, X, y, best["lam"], solver=_with_tol(solver, tol),
-                              state=_nearest(warm, np.log(best["lam"]), last_state[0]))
+                              state=last_state[0])
         last_state[0] = res.state
         best.update(value=float(res.value), values=res.values, tol=tol, refined=True,
                     n_iter_inner=best["n_iter_inner"] + int(np.sum(res.n_iter)))
@@ -341,8 +308,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     the entries' ``tol`` is then ``entry_tol``). Returns the best point, the history
     entries, whether ``callback`` asked to stop,
     the best point's neighbours on its path (:func:`_neighbours`; None with several
-    hyperparameters) and the ``(log lam, solutions)`` of the best point and its
-    neighbours (:func:`_starts`; ``last_state`` is left at the last point's).
+    hyperparameters) and its inner solutions (``last_state`` is left at the last
+    point's).
     """
     scan = []
     solver = _with_tol(solver, tol)
@@ -352,11 +319,10 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     n_points = sum(len(path) for path in paths)
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
-    scan_min = np.inf  # the smallest value of the scan
-    best_path = None  # (path, values, states) of the path with the smallest value
+    best_state = [np.inf, None]  # the smallest value of the scan and its solutions
+    best_path = None  # (path, values) of the path with the smallest value
     for path in paths:
         values, points = [], max(1, round(patience * _points_per_decade(path)))
-        states = []  # (log lam, solutions) of its points
         # the whole path in one call when the criterion can (a compiled evaluation), with
         # the same rule to leave it; not with a callback or monitor, which see every point
         batch = None if callback is not None or watch is not None else \
@@ -373,9 +339,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
                 last_state[0] = batch[-1].state
             if i == 0:
                 first_state = res.state
-            states.append((np.log(np.asarray(lam, dtype=np.float64)), res.state))
-            if res.value < scan_min:
-                scan_min, best_path = res.value, (path, values, states)
+            if res.value < best_state[0]:
+                best_state[:] = [res.value, res.state]
+                best_path = (path, values)
             entry = {"lam": np.array(lam, dtype=np.float64), "value": float(res.value),
                      "grad": None, "tol": tol if entry_tol is None else entry_tol,
                      "seconds": time.perf_counter() - t0,
@@ -388,7 +354,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             values.append(float(res.value))
             progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
-                return _best(scan), scan, True, None, []
+                return _best(scan), scan, True, None, None
             if _past_minimum(values, previous, points):
                 break  # the rest of the path is weaker and worse
         if _past_best_path(values, previous, best_value):
@@ -396,17 +362,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         best_value, previous = min(best_value, min(values)), values
     best = min(scan, key=lambda h: h["value"])
     progress.scan_end(len(scan), best["lam"], best["value"])
-    around = None if best_path is None else _neighbours(*best_path[:2])
-    return best["lam"], scan, False, around, [] if best_path is None else _starts(*best_path[1:])
-
-
-def _starts(values, states):
-    """The ``(log lam, solutions)`` of the point of smallest ``values`` and of its
-    neighbours on its path (``states``; the points without solutions left out), the
-    best one last (the nearest of equally near ones, see :func:`_nearest`)."""
-    i = int(np.argmin(values))
-    return [states[k] for k in (i - 1, i + 1, i)
-            if 0 <= k < len(states) and states[k][1] is not None]
+    around = None if best_path is None else _neighbours(*best_path)
+    return best["lam"], scan, False, around, best_state[1]
 
 
 def _neighbours(path, values):
