@@ -103,10 +103,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         minimum rose above the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
         one of the previous path). The descent then starts from
-        the best of them instead of ``lam0``; when the scan ran at the final
-        ``inner_tol``, warm-started from that point's own solutions (its first
-        evaluation then costs about one hypergradient) and, for one hyperparameter,
-        with a first step from the values on either side of it (``around`` of
+        the best of them instead of ``lam0``, warm-started from that point's own
+        solutions (its first evaluation then costs about one hypergradient; when the
+        scan ran at a looser tolerance, the descent's first point is solved tenfold
+        tighter than the scan, the accuracy of its second point) and, when the scan
+        ran at the final ``inner_tol``, for one hyperparameter, with a first step from
+        the values on either side of it (``around`` of
         :func:`~skhypergrad.optimizers.minimize`). The result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
