@@ -103,10 +103,12 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         minimum rose above the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
         one of the previous path). The descent then starts from
-        the best of them instead of ``lam0``; when the scan ran at the final
-        ``inner_tol``, warm-started from that point's own solutions (its first
-        evaluation then costs about one hypergradient) and, for one hyperparameter,
-        with a first step from the values on either side of it (``around`` of
+        the best of them instead of ``lam0``, warm-started from that point's own
+        solutions (its first evaluation then costs about one hypergradient; when the
+        scan ran at a looser tolerance, the descent's first point is solved tenfold
+        tighter than the scan, the accuracy of its second point) and, when the scan
+        ran at the final ``inner_tol``, for one hyperparameter, with a first step from
+        the values on either side of it (``around`` of
         :func:`~skhypergrad.optimizers.minimize`). The result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
@@ -195,9 +197,15 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
             model, X, y, criterion, candidates, solver if not loose else scan_solver,
             inner_tol[0], last_state, t0, callback, watch, progress, scan_patience,
             np.inf if loose else None)
-        if best_state is not None and (loose or inner_tol[0] <= inner_tol[1]):
+        if best_state is not None:
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
-        if inner_tol[0] > inner_tol[1]:
+        scan_loose = inner_tol[0] > inner_tol[1]
+        if scan_loose and not loose:
+            # the descent's first point is the scan's best one: re-solved from its own
+            # solutions at the scan's tolerance it would stop at once, with their error;
+            # the descent starts tenfold tighter (the accuracy of its second point)
+            inner_tol = (_tighter(*inner_tol), inner_tol[1])
+        if scan_loose:
             # solutions at a loose gap: reused as they are, or through a model of the
             # values' differences, they would carry the solves' errors into the descent's
             # points (and, e.g., make them depend on the storage of X, or on weights
@@ -223,6 +231,11 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0])
+
+
+def _tighter(tol, tol_end):
+    """``tol`` tenfold tighter, snapped to ``tol_end`` (as the descent's schedule)."""
+    return tol_end if tol * 0.1 <= tol_end * (1 + 1e-9) else tol * 0.1
 
 
 def _refine_best(model, X, y, criterion, history, solver, tol, last_state, key="value",

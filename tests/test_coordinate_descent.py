@@ -441,3 +441,41 @@ def test_support_step_where_declared(make, penalty, lam, direct):
     pgmap = ProxGradMap(datafit, penalty(), X, y, fit_intercept=True)
     assert _Problem.build(pgmap, np.array(lam)).direct is direct
 
+
+
+def test_line_search_returns_the_derivative_and_stops_at_rounding(monkeypatch):
+    """The line search returns its step with the datafit's derivative there, bit for bit
+    that of the predictions moved by the step; an intercept step at the optimum, whose
+    slopes are rounding, ends in a few evaluations with a certified (negative) slope."""
+    X, y = _classification()
+    pgmap = ProxGradMap(Logistic(), L1(), X, y, fit_intercept=True)
+    lam = np.array([0.02])
+    w = CoordinateDescent(tol=1e-14).solve(pgmap, lam, np.zeros(pgmap.n_params)).w
+    prob = _Problem.build(pgmap, lam)
+    z = prob.predictions(pgmap.design, w)
+    a = prob.derivative(z)
+    calls = []
+    derivative = _Problem.derivative
+    monkeypatch.setattr(_Problem, "derivative",
+                        lambda self, z: calls.append(1) or derivative(self, z))
+    no_cols = np.empty(0, dtype=np.intp)
+    # a step of the intercept alone: away from the optimum (a real decrease), and near it
+    # (slopes of 1e-26 at rounding, which regula falsi narrowed for 30 evaluations)
+    for shift in (0.3, 1e-13, 1e-11):
+        w0, z0 = w.copy(), z.copy()
+        w0[-1] += shift
+        z0 += shift
+        a0 = derivative(prob, z0)
+        delta = -float(np.mean(a0)) / float(np.mean(prob.curvatures(z0, a0)))
+        w_new = w0.copy()
+        w_new[-1] += delta
+        v = np.full(z0.shape[0], delta)
+        calls.clear()
+        t, a_t = prob.line_search(w0, w_new, z0, v, no_cols, a0)
+        assert len(calls) <= 6
+        if t > 0.0:
+            z0 += t * v
+            np.testing.assert_array_equal(a_t, derivative(prob, z0))
+            assert float(np.vdot(v, a_t)) < 0.0  # the slope there certifies a decrease
+        assert shift < 1e-3 or t > 0.5
+    assert a.shape == z.shape

@@ -6,6 +6,7 @@ and computes the optimality scores, the working sets, the models and the
 steps that :class:`~skhypergrad.solvers.CoordinateDescent` iterates.
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -19,6 +20,7 @@ from ._gap import gap_scale
 from ._support_newton import support_columns, support_step, support_system
 from ._working_set import TopScores, working_set
 
+_EPS = float(np.finfo(np.float64).eps)
 _UNIT = np.empty(0)  # curvature h of least squares: all ones, never read
 _H_FLOOR = 1e-12  # smallest model curvature, so that the model stays strongly convex
 # the support's direct solve is tried up to this many entries, and this
@@ -355,31 +357,37 @@ class _Problem(NamedTuple):
                              self.curvature, self.y.shape[0], self.n_outputs,
                              self.fit_intercept)
 
-    def resolution(self, w, ws, lc_moving):
-        r"""The smallest violation a step can resolve on the working set ``ws``:
-        :math:`4u \max_k L_k |w_k|` over its entries :meth:`moving` (``lc_moving`` their
-        bounds, an intercept's times ``intercept_unit``), :math:`u` the float64 machine
-        epsilon. A coordinate's violation is :math:`L_k |\Delta_k|`, and a step below
-        one ulp of :math:`w_k` leaves it unchanged: with a large curvature (Huber's
-        :math:`2/\sigma` at a tiny scale) that floor can exceed a requested ``tol``."""
-        idx = self.moving(ws)
-        units = np.ones(idx.shape[0])
+    def resolution_weights(self, ws, lc_moving):
+        """The weights of :meth:`resolution` on the entries :meth:`moving` of the working
+        set ``ws`` (``lc_moving`` their bounds): the bounds, an intercept's times
+        ``intercept_unit``; fixed for a working set's solve."""
+        units = np.ones(lc_moving.shape[0])
         if self.fit_intercept:
-            units[idx.shape[0] - self.n_outputs:] = self.intercept_unit
-        return 4 * np.finfo(np.float64).eps * float(
-            np.max(units * lc_moving * np.abs(w[idx]), initial=0.0))
+            units[lc_moving.shape[0] - self.n_outputs:] = self.intercept_unit
+        return units * lc_moving
+
+    def resolution(self, w, idx, weights):
+        r"""The smallest violation a step can resolve on a working set:
+        :math:`4u \max_k L_k |w_k|` over its entries ``idx`` (:meth:`moving`; ``weights``
+        their :meth:`resolution_weights` :math:`L_k`, an intercept's bound times
+        ``intercept_unit``), :math:`u` the float64 machine epsilon. A coordinate's
+        violation is :math:`L_k |\Delta_k|`, and a step below one ulp of :math:`w_k`
+        leaves it unchanged: with a large curvature (Huber's :math:`2/\sigma` at a tiny
+        scale) that floor can exceed a requested ``tol``."""
+        return 4 * _EPS * float(np.max(weights * np.abs(w[idx]), initial=0.0))
 
     def rounding(self, a):
-        """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n``."""
-        eps = np.finfo(np.float64).eps
-        return 16 * eps * self.col_norm * float(np.linalg.norm(a)) / a.shape[0]
+        """Rounding error of the violations: ``16 eps max_j ||X_j|| ||a|| / n`` (``||a||``
+        as :func:`numpy.linalg.norm` forms it, without its dispatch)."""
+        flat = a.ravel(order="K")
+        return 16 * _EPS * self.col_norm * math.sqrt(float(flat.dot(flat))) / a.shape[0]
 
     def moving(self, ws):
         """Entries of ``w`` a working-set solve changes: those of ``ws`` and the intercepts."""
         cols = self.entries(ws)
         if not self.fit_intercept:
             return cols
-        return np.append(cols, np.arange(self.n_coefs, self.n_coefs + self.n_outputs))
+        return np.concatenate((cols, np.arange(self.n_coefs, self.n_coefs + self.n_outputs)))
 
     def penalty(self, w_cols, cols):
         """Penalty of the coefficients ``w_cols``, entries ``cols`` of ``w``."""
@@ -478,9 +486,9 @@ class _Problem(NamedTuple):
         rhs = grad_ws[on] + self.l1_entries[support] * sign + self.l2_entries[support] * \
             w[support]
         l2_diag = self.l2_entries[support]
-        if self.fit_intercept:
-            rhs = np.append(rhs, a.mean(axis=0))
-            l2_diag = np.append(l2_diag, np.zeros(K))
+        if self.fit_intercept:  # the intercepts' gradient: np.mean's, without its dispatch
+            rhs = np.concatenate((rhs, np.ravel(np.add.reduce(a, axis=0) / a.shape[0])))
+            l2_diag = np.concatenate((l2_diag, np.zeros(K)))
         cache = self.newton_cache
         if K > 1 and cache.get("support") is not None and \
                 np.array_equal(cache["support"], support):
@@ -555,8 +563,9 @@ class _Problem(NamedTuple):
         coefficients; a step on the whole support leaves it only to the accuracy of that
         step, and the duality gap, which holds the intercept fixed, does not see it.
         """
-        h_mean = float(np.mean(self.curvatures(z, a)))
-        grad_b = float(np.mean(a))
+        n = a.shape[0]  # the means as np.mean forms them, without its dispatch
+        h_mean = float(np.add.reduce(self.curvatures(z, a))) / n
+        grad_b = float(np.add.reduce(a)) / n
         if grad_b == 0.0 or not h_mean > 0.0:
             return a
         delta = -grad_b / h_mean
@@ -564,12 +573,12 @@ class _Problem(NamedTuple):
         w_new = w.copy()
         w_new[b] += delta
         v = np.full(z.shape[0], delta)
-        t = self.line_search(w, w_new, z, v, np.empty(0, dtype=np.intp), a)
+        t, a_t = self.line_search(w, w_new, z, v, np.empty(0, dtype=np.intp), a)
         if t == 0.0:
             return a
         w[b] += t * delta
         z += t * v
-        return self.derivative(z)
+        return a_t
 
     def columns_t(self, ws, u):
         """``X_ws^T u / n`` (columns ``X_j - mu_j`` of an implicitly centred ``X``)."""
@@ -579,9 +588,11 @@ class _Problem(NamedTuple):
         return out / u.shape[0]
 
     def line_search(self, w, w_new, z, v, cols, a, max_steps=30, rtol=1e-6):
-        r"""A step ``t`` in (0, 1] at which the objective decreases: 1, close to the
-        minimizer of the bound below when that is past 1/2 (:attr:`direct`), else the
-        largest of 1/2, 1/4, ...; 0 if none is found.
+        r"""``(t, a_t)``: a step ``t`` in (0, 1] at which the objective decreases: 1,
+        close to the minimizer of the bound below when that is past 1/2
+        (:attr:`direct`), else the largest of 1/2, 1/4, ...; 0 if none is found; and the
+        datafit's derivative :meth:`derivative` at ``z + t v``, computed for the slope
+        there (None when ``t = 0``): bit for bit that of ``z`` after ``z += t * v``.
 
         With :math:`\Delta G = G(w_{new}) - G(w)` on the working set, the convex
         bound :math:`\psi(t) = F(z + tv) + G(w) + t \Delta G \ge P(w + t\Delta)`
@@ -597,27 +608,37 @@ class _Problem(NamedTuple):
         convergence with it), when the models are minimized exactly on their support
         (:attr:`direct`), regula falsi (Illinois) on :math:`\psi'` narrows the
         minimizer, keeping the largest ``t`` with :math:`\psi'(t) < 0` found, until
-        :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|` or after ``max_steps``
+        :math:`|\psi'(t)| \le` ``rtol`` :math:`|\psi'(0)|`, or until such a ``t`` is
+        found and :math:`|\psi'(t)|` is at the rounding of the slopes, :math:`4u(\langle
+        |v|, |\ell'(z)|\rangle / n + |\Delta G|)` (:math:`u` the machine epsilon: their
+        signs are then rounding, and a step of an intercept already minimized to it
+        would narrow them for ``max_steps`` evaluations), or after ``max_steps``
         evaluations. Otherwise (or if that found none) the steps 1/2, 1/4, ... are
         tested. ``a`` is the datafit's derivative at ``z`` (:meth:`derivative`).
         """
         n, w_ws, new_ws = z.shape[0], w[cols], w_new[cols]
-        # G(w_new) - G(w) without cancellation, exact near the optimum
-        delta_g = float(self.l1_entries[cols] @ (np.abs(new_ws) - np.abs(w_ws))
-                        + 0.5 * (self.l2_entries[cols] * (new_ws - w_ws)) @ (new_ws + w_ws))
+        # G(w_new) - G(w) without cancellation, exact near the optimum (0 for the
+        # intercepts alone)
+        delta_g = 0.0 if cols.shape[0] == 0 else \
+            float(self.l1_entries[cols] @ (np.abs(new_ws) - np.abs(w_ws))
+                  + 0.5 * (self.l2_entries[cols] * (new_ws - w_ws)) @ (new_ws + w_ws))
+
+        derivatives = {}  # the derivative at the last point and at the regula's lo
 
         def slope(t):
-            return float(np.vdot(v, self.derivative(z + t * v))) / n + delta_g
+            derivatives["last"] = d = self.derivative(z + t * v)
+            return float(np.vdot(v, d)) / n + delta_g
 
         s_hi = slope(1.0)
         if s_hi < 0.0:
-            return 1.0
+            return 1.0, derivatives["last"]
         s0 = float(np.vdot(v, a)) / n + delta_g
         if s_hi == 0.0 and s0 < 0.0:  # 1 is the minimizer on the line
-            return 1.0
+            return 1.0, derivatives["last"]
         hi = 1.0
         if self.direct and s0 < 0.0 and s_hi <= -s0:
             lo, s_lo, side = 0.0, s0, 0
+            noise = 4 * _EPS * (float(np.vdot(np.abs(v), np.abs(a))) / n + abs(delta_g))
             for _ in range(max_steps):
                 t = lo - s_lo * (hi - lo) / (s_hi - s_lo)
                 if not lo < t < hi:
@@ -625,6 +646,7 @@ class _Problem(NamedTuple):
                 s = slope(t)
                 if s < 0.0:
                     lo, s_lo = t, s
+                    derivatives["lo"] = derivatives["last"]
                     if side < 0:
                         s_hi *= 0.5
                     side = -1
@@ -635,14 +657,16 @@ class _Problem(NamedTuple):
                     if side > 0:
                         s_lo *= 0.5
                     side = 1
+                if lo > 0.0 and abs(s) <= noise:
+                    break
             if lo > 0.0:
-                return lo
+                return lo, derivatives["lo"]
         t = hi / 2
         for _ in range(max_steps):
             if slope(t) < 0.0:
-                return t
+                return t, derivatives["last"]
             t /= 2
-        return 0.0
+        return 0.0, None
 
 
 def _anderson_weights(hist, metric=None):

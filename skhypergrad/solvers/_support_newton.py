@@ -123,8 +123,8 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     n, K = h.shape[0], 1 if one else h.shape[1]
     f = columns.shape[1]
     if intercept:  # the column of ones, feature f (not stored: its entries set below)
-        features = np.append(features, np.full(K, f))
-        classes = np.append(classes, np.arange(K))
+        features = np.concatenate((features, np.full(K, f, dtype=features.dtype)))
+        classes = np.concatenate((classes, np.arange(K, dtype=classes.dtype)))
     if classes.shape[0] == 0:
         return None
     # the entries sorted by class: each D_k is a contiguous diagonal block
@@ -149,8 +149,9 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
         hess = softmax_hessian_upper(C, M, bounds, sw, hess)
     del M
     hess /= n
-    diag = np.diag_indices_from(hess)
-    scale = max(float(np.mean(hess[diag])), 0.0)
+    diag = (np.arange(q),) * 2  # np.diag_indices_from's, without its shape checks
+    # the mean as np.mean forms it (np.add.reduce over q), without its dispatch
+    scale = max(float(np.add.reduce(hess[diag])) / q, 0.0)
     hess[diag] += l2_diag[order] + _RIDGE * scale
     groups = [] if one else _null_groups(features[order], l2_diag[order] != 0.0, K)
     factor = _factor(hess, groups, scale, _buffer(work, "factor", (q, q), exact=True))
@@ -256,12 +257,15 @@ def _held_step(system, rhs, held, fixed):
     free, at = np.flatnonzero(~held), np.flatnonzero(held)
     step = np.where(held, fixed, 0.0)
     if free.shape[0]:
-        kept = np.cumsum(~held) - 1  # an entry's position among the free ones
-        groups = [kept[g] for g in system.groups if not np.any(held[g])]
+        groups = []
+        if system.groups:
+            kept = np.cumsum(~held) - 1  # an entry's position among the free ones
+            groups = [kept[g] for g in system.groups if not np.any(held[g])]
         sub = hess.take(free, axis=0).take(free, axis=1)
         factor = _factor(sub, groups, system.scale, sub)
         if factor is None:
             return None
-        cross = np.where(free[:, None] < at, hess[np.ix_(free, at)], hess[np.ix_(at, free)].T)
+        rows, cols = free[:, None], at[:, None]  # np.ix_'s, without its checks
+        cross = np.where(rows < at, hess[rows, at], hess[cols, free].T)
         step[free] = -_cho_solve(factor, rhs[free] + cross @ fixed[at])
     return step

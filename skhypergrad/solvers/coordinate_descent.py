@@ -627,6 +627,7 @@ class CoordinateDescent(BaseSolver):
         idx, cols = prob.moving(ws), prob.entries(ws)
         lc_moving = prob.moving_bounds(ws)
         lc_cols = lc_moving[:cols.shape[0]]
+        resolution_weights = prob.resolution_weights(ws, lc_moving)
         lc_model = lc_moving.copy() if prob.n_outputs == 1 else None
         epochs, moved = 0, False
         try_direct = prob.direct
@@ -645,7 +646,7 @@ class CoordinateDescent(BaseSolver):
                 violation = max(violation, prob.intercept_violation(a))
             # below the resolution of w no step can lower the violation (Huber's 2 / sigma
             # at a tiny scale times one ulp of w can exceed tol): the loop would repeat
-            resolution = prob.resolution(w, ws, lc_moving)
+            resolution = prob.resolution(w, idx, resolution_weights)
             if violation <= max(tol, resolution):
                 break
             model_tol = max(self.inner_ratio * violation, prob.rounding(a), resolution)
@@ -654,7 +655,7 @@ class CoordinateDescent(BaseSolver):
                 direct = prob.support_model_minimizer(w, a, h, ws, grad_ws, lc_cols, model_tol)
                 if direct is not None and direct[3]:
                     (w_new, v, _, _), epochs = direct, epochs + 1
-                    t = prob.line_search(w, w_new, z, v, cols, a)
+                    t, a_t = prob.line_search(w, w_new, z, v, cols, a)
                     solved = t > 0.0
                     if t == 0.0:  # at the rounding of its slopes: descent on the model
                         w_new = None
@@ -677,12 +678,12 @@ class CoordinateDescent(BaseSolver):
                 # the model's minimizer kept the signs: the next one may be found directly
                 try_direct = prob.direct and \
                     np.array_equal(np.sign(w_new[cols]), np.sign(w[cols]))
-                t = prob.line_search(w, w_new, z, v, cols, a)
+                t, a_t = prob.line_search(w, w_new, z, v, cols, a)
             if t == 0.0:
                 break
             w[idx] += t * (w_new[idx] - w[idx])
             z += t * v
-            a = prob.derivative(z)
+            a = np.ascontiguousarray(a_t)  # that of z (C-ordered, as z)
             if solved and prob.n_outputs == 1 and prob.fit_intercept:
                 a = prob.intercept_step(w, z, a)
             moved = True
