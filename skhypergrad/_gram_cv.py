@@ -377,8 +377,9 @@ def heldout_gram_folds(X, y, X_val, y_val, fit_intercept, sample_weight=None,
         G, c, gamma, mx, my = _fold_gram(np.asarray(X, dtype=np.float64), y, fit_intercept,
                                          weights=weights)
     X_val = X_val.toarray() if sp.issparse(X_val) else X_val
-    X_val = np.ascontiguousarray(X_val, dtype=np.float64)
-    y_val = np.ascontiguousarray(y_val, dtype=np.float64)
+    # C-ordered and writable (a read-only memmap's rows would compile another signature)
+    X_val = np.require(X_val, np.float64, ("C", "W"))
+    y_val = np.require(y_val, np.float64, ("C", "W"))
     mu, ybar = mx, my
     if sample_weight_val is not None:
         X_val, y_val = X_val.copy(), y_val.copy()  # the caller's are not changed

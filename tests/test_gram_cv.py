@@ -197,23 +197,27 @@ def test_a_support_above_the_direct_size_is_differentiated_by_conjugate_gradient
 
 def test_every_fit_runs_one_compiled_signature():
     """Lasso and elastic net, positive or not, with or without intercept, on float32,
-    Fortran, C or sparse ``X``, the search (its scan's paths) and the refit: one
+    Fortran, C, read-only or sparse ``X``, the search (its scan's paths) and the refit: one
     signature of the kernel (a first fit compiles it once), and no deferred
     hypergradient (conjugate gradients, least norm) on these small regular supports."""
-    from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad
+    from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad, WeightedLassoHyperGrad
     from skhypergrad._gram_cv_kernel import (gram_cv_evaluate,
                                              gram_cv_least_norm_hypergradients)
 
     X, y = TABLES["diabetes"]
     X, y = X[:150], y[:150]
+    X_ro, y_ro = X.copy(), y.copy()
+    X_ro.setflags(write=False)
+    y_ro.setflags(write=False)
     before = len(gram_cv_least_norm_hypergradients.signatures)
     for est, X_fit in [(ElasticNetHyperGrad(cv=3, max_iter=2), X),
                        (LassoHyperGrad(cv=3, max_iter=2, fit_intercept=False),
                         X.astype(np.float32)),
                        (ElasticNetHyperGrad(cv=3, max_iter=2, positive=True),
                         np.asfortranarray(X)),
-                       (LassoHyperGrad(cv=3, max_iter=2), sp.csr_matrix(X))]:
-        est.fit(X_fit, y)
+                       (LassoHyperGrad(cv=3, max_iter=2), sp.csr_matrix(X)),
+                       (WeightedLassoHyperGrad(cv=3, max_iter=2), X_ro)]:
+        est.fit(X_fit, y_ro)
     assert len(gram_cv_evaluate.signatures) == 1
     assert len(gram_cv_least_norm_hypergradients.signatures) == before
 
