@@ -61,13 +61,15 @@ def evaluation_work(datafit, folds, weighted=False):
     ``folds``: one ``(X, n_rows)`` per fold, its training design being ``n_rows`` rows
     of ``X`` (all of them when None). :math:`W = \sum_k e_k`, with :math:`e_k` the
     stored entries of ``X`` times ``n_rows / X.shape[0]``; ``gram`` when the
-    ``datafit`` is least squares and not ``weighted`` by sample weights (a weighted
-    datafit is not ``least_squares``: it is solved on the rows), and
+    ``datafit`` is least squares, ``weighted`` by sample weights only if it takes them
+    (``accepts_sample_weight``: its weighted Gram matrices are formed as its unweighted
+    ones, see :func:`~skhypergrad._gram_cv.cv_gram_folds`), and
     :func:`~skhypergrad._design.gram_pays` for every training design with the
     datafit's ``n_outputs``.
     """
     m = datafit.n_outputs
-    work, gram = 0.0, datafit.least_squares and not weighted
+    work = 0.0
+    gram = datafit.least_squares and (not weighted or datafit.accepts_sample_weight)
     for X, n_rows in folds:
         n, p = np.shape(X)
         n_rows = n if n_rows is None else n_rows

@@ -145,11 +145,15 @@ def test_which_folds_run_in_parallel(datafit, shape, n_jobs):
         assert parallel.fold_n_jobs(2, work, gram) == 2
 
 
-def test_weighted_least_squares_folds_are_not_kept_on_gram_matrices():
-    """A weighted datafit is solved on the rows in one process too: no Gram rule."""
+def test_weighted_least_squares_folds_are_kept_on_gram_matrices():
+    """Sample weights of least squares enter its Gram matrices: the folds stay in the
+    process as unweighted ones do; a datafit that does not take weights is not kept."""
     folds = [(_big(25_000, 1_000), 20_000)] * 5
     work, gram = parallel.evaluation_work(Quadratic(), folds, weighted=True)
-    assert (work, gram) == (1e8, False) and parallel.fold_n_jobs(2, work, gram) == 2
+    assert (work, gram) == (1e8, True) and parallel.fold_n_jobs(2, work, gram) == 1
+    refusing = Quadratic()
+    refusing.accepts_sample_weight = False
+    assert parallel.evaluation_work(refusing, folds, weighted=True) == (1e8, False)
 
 
 def test_gram_folds_run_serially_whatever_their_size(monkeypatch, recorder):
