@@ -18,7 +18,7 @@ run in parallel only when the solves are estimated to outweigh that, by
   serial wall time; ``MultiTaskLassoHyperGrad`` on 5,000 x 500 with 10 tasks, 2.9
   times: the outputs do not count, a multi-output solve costing little more than
   the rebuilt problem);
-- folds of (unweighted) least-squares problems that a single process solves on their
+- folds of least-squares problems (weighted or not) that a single process solves on their
   Gram matrices (dense, one output, more rows than features, at most
   :data:`~skhypergrad._design.GRAM_MAX_FEATURES` features; see
   :func:`~skhypergrad._design.gram_pays`) run serially whatever :math:`W`: the single

@@ -276,7 +276,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         send the folds' rows back) and while the stored entries of ``X`` times the
         folds are below ``10^8``; solved, while the estimated work of an evaluation, the
         stored entries of the folds' training designs in all, is below ``10^8`` (e.g.
-        25,000 x 1,000 dense, 5 folds), and whatever its size for unweighted least
+        25,000 x 1,000 dense, 5 folds), and whatever its size for least
         squares on dense designs with one output and at most 2,048 features, fewer
         than the rows (solved on Gram matrices formed once in the calling process; see
         :class:`~skhypergrad.CrossVal`'s ``n_jobs``). The searches of ``KernelRidge``,

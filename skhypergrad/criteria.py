@@ -229,7 +229,7 @@ class CrossVal(BaseCriterion):
         :mod:`skhypergrad._parallel`): while the estimated work of an evaluation,
         ``W = sum_k e_k`` (``e_k`` the stored entries of fold ``k``'s training rows of
         ``X``), is below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and whatever
-        ``W`` for an unweighted least-squares datafit with one output on dense ``X``
+        ``W`` for a least-squares datafit (weighted or not) with one output on dense ``X``
         of at most 2,048 features, fewer than a fold's training rows, which the
         calling process solves on the folds' Gram matrices, formed once (while it
         keeps the folds' copies of ``X``: ``K - 1`` times its size, up to 512 MiB).

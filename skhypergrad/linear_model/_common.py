@@ -47,7 +47,7 @@ _COMMON_DOC = """
         folds run serially where the workers are not expected to pay (see
         :class:`~skhypergrad.CrossVal`'s ``n_jobs``): while the estimated work of an
         evaluation, the stored entries of the folds' training rows of ``X`` in all, is
-        below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and for unweighted least
+        below ``10^8`` (e.g. 25,000 x 1,000 dense, 5 folds); and for least
         squares on dense ``X`` with one output and at most 2,048 features, fewer than
         the rows, whatever its size (solved on the folds' Gram matrices, formed once
         in the calling process while it keeps the folds' copies of ``X``, up to 512
