@@ -315,16 +315,7 @@ def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs, parti
     if r < m:
         for a in range(m):
             b[a] += w[S[a]]
-        num = 0.0
-        den = 0.0
-        for a in range(m):
-            s = l2 * b[a] - rhs[a]
-            row = G[S[a]]
-            for bb in range(m):
-                s += row[S[bb]] * b[bb]
-            num += s * s
-            den += rhs[a] * rhs[a]
-        if not num <= 1e-18 * den:
+        if not _support_residual(G, l2, S, m, b, rhs) <= 1e-9:
             return 0
     step = 1.0
     first = -1
