@@ -5,8 +5,8 @@ A grid is what ``GridSearchCV`` takes: a dict of parameter names to lists of val
 a list of such dicts. Each dict becomes one or more *sub-searches*:
 
 - the parameters the search differentiates in (the estimator's searched parameters,
-  ``alpha``, ``l1_ratio``, ``C``, ``epsilon``, ``gamma``: the table of
-  :class:`~skhypergrad.HyperGradSearchCV`) that the dict names are searched within
+  ``alpha``, ``l1_ratio``, ``C``, ``epsilon``, ``gamma``: the table of the user guide's
+  :ref:`search-cv`) that the dict names are searched within
   :math:`[\min, \max]` of their values (a single value fixes the parameter; a
   scipy.stats distribution, as ``RandomizedSearchCV`` takes it, gives its support);
 - the searched parameters the dict does not name keep the estimator's values, as

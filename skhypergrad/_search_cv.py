@@ -1,106 +1,37 @@
-r""":class:`HyperGradSearchCV`: the search class, from the user's estimator to ``cv_results_``.
+r""":class:`HyperGradSearchCV`: the search class, its parameters and its public methods.
 
-``fit`` reads the estimator (:mod:`skhypergrad._search_estimator`), prepares the
-folds once (:mod:`skhypergrad._prepared_folds`), starts from the scan in units of
-the data (:mod:`skhypergrad._search_space`), runs :func:`skhypergrad._tune.tune` on
-the mean of the folds' held-out losses, scores every point
-(:mod:`skhypergrad._scoring`), assembles ``cv_results_``
-(:mod:`skhypergrad._search_results`) and refits the user's estimator. The kernel
-models' searches run in :mod:`skhypergrad._kernel_search_cv`.
+``fit`` runs one search of the estimator's parameters per combination of a
+``param_grid``'s enumerated values (:mod:`skhypergrad._param_grid`): a linear model's
+(:mod:`skhypergrad._linear_search_cv`) or a kernel model's
+(:mod:`skhypergrad._kernel_search_cv`), each returning the rows of ``cv_results_``
+(:mod:`skhypergrad._search_results`); it then chooses the best row and refits the
+user's estimator (:mod:`skhypergrad._search_refit`), to which ``predict``,
+``transform``... are delegated. What is searched for each estimator, and how, is
+the user guide's :ref:`search-cv`.
 """
 
 import copy
 import numbers
-import time
-import warnings
 
 import numpy as np
-from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context, clone
-from sklearn.model_selection import check_cv
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context
 from sklearn.utils import get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from ._base import BaseHyperGrad, class_sample_weights, inner_setup
+from ._base import BaseHyperGrad
 from ._kernel_search_cv import fit_kernel_search
-from ._progress import Progress
-from ._scoring import (POLISH_EVALS, FoldScorer, FoldTransform, check_error_score,
-                       check_search_scoring, descended_name, fold_view, polish, routing_scorer,
-                       scan_entry, transform_power)
-from ._search_estimator import SearchSpace, n_penalty_hyper, search_model, tie_ratio, unwrap
-from ._param_grid import fit_param_grid, lam_box
-from ._search_results import SearchRun, best_index, format_results
-from ._search_space import SearchScales, l2_scale, lam1_max
-from ._threads import search_blas_limits
-from ._tune import _with_tol, tune
-from ._validation import (atomic_fit, check_cv_size, check_sparse_structure,
-                          check_target, floored_lam_max, lam_max_floor, named,
-                          one_convergence_warning)
-from ._prepared_folds import PreparedFolds, prepare_fold
-from ._parallel import design_entries, fold_n_jobs
-from ._routing import route_fit_params, search_router
-from ._weighted_datafit import weighted
-from .optimizers import get_optimizer
+from ._linear_search_cv import fit_linear_search
+from ._param_grid import fit_param_grid
+from ._routing import search_router
+from ._scoring import routing_scorer
+from ._search_estimator import unwrap
+from ._search_refit import best_estimator_has, check_refit, delegate, finish
+from ._validation import atomic_fit, check_cv_size, check_sparse_structure, named
 
 __all__ = ["HyperGradSearchCV"]
 
 
-#: Inner accuracy (relative duality gap) of every evaluation. Not the loose-to-tight
-#: schedule of the estimators: every row of ``cv_results_`` is a record the user
-#: compares with ``GridSearchCV``, so its scores must be as accurate as the user's
-#: estimator's (a relative gap of 1e-4 gives errors near 1e-2). The value-only rows of
-#: an estimator whose adapter states its own stopping rule (``row_tol``) stop there.
-_INNER_TOL = (1e-10, 1e-10)
-
-
-# -- delegation to best_estimator_ ----------------------------------------------------
-def _check_refit(search, attr):
-    if not search.refit:
-        raise AttributeError(
-            f"This {type(search).__name__} instance was initialized with refit=False. "
-            f"{attr} is available only after refitting on the best parameters; refit "
-            "the estimator manually with best_params_.")
-
-
-def _best_estimator_has(attr):
-    """``available_if`` check: the refit estimator (or, before fit, the estimator) has ``attr``."""
-    def check(self):
-        _check_refit(self, attr)
-        getattr(self.best_estimator_ if hasattr(self, "best_estimator_") else self.estimator,
-                attr)
-        return True
-    return check
-
-
-_DELEGATE_DOC = """Call ``{name}`` on the estimator refit with the best parameters.
-
-        Only available if ``refit=True`` and the estimator has ``{name}``.
-
-        Parameters
-        ----------
-        X : {{array-like, sparse matrix}} of shape (n_samples, n_features)
-            Input of the estimator (of the pipeline's first step); a sparse ``X``
-            is checked first, as in :meth:`fit`.
-
-        Returns
-        -------
-        {returns}
-        """
-
-
-def _delegate(name, returns):
-    def method(self, X):
-        check_is_fitted(self)
-        return getattr(self.best_estimator_, name)(check_sparse_structure(X, "X"))
-    method.__name__ = name
-    method.__qualname__ = f"HyperGradSearchCV.{name}"
-    method.__doc__ = _DELEGATE_DOC.format(name=name, returns=returns)
-    return available_if(_best_estimator_has(name))(method)
-
-
-# -- the search -----------------------------------------------------------------------
 class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     r"""Regularization search by hypergradient descent, in ``GridSearchCV``'s clothes.
 
@@ -123,67 +54,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     best row's parameters are refit on all the data with the estimator's own
     ``fit``.
 
-    Searched parameters (of the final step of a pipeline, named
-    ``step__param``):
-
-    ==============================================  =========================
-    estimator                                       parameters searched
-    ==============================================  =========================
-    ``Lasso``                                       ``alpha``
-    ``ElasticNet`` (``0 < l1_ratio < 1``)           ``alpha``, ``l1_ratio``
-    ``ElasticNet(l1_ratio=1)``                      ``alpha``
-    ``LogisticRegression(l1_ratio=1)``              ``C``
-    ``LogisticRegression`` (``0 < l1_ratio < 1``)   ``C``, ``l1_ratio``
-    ``LinearSVC`` (``loss="squared_hinge"``)        ``C``
-    ``PoissonRegressor``, ``GammaRegressor``        ``alpha`` (L2)
-    ``TweedieRegressor`` (``1 <= power <= 2``)      ``alpha`` (L2), log link
-    ``LogisticRegression()`` (L2, the default)      ``C``
-    ``Ridge``, ``RidgeClassifier``                  ``alpha`` (L2)
-    ``HuberRegressor``                              ``alpha``, ``epsilon``
-    ``KernelRidge`` (dense ``X``)                   ``alpha``, ``gamma``
-    ``SVC`` (dense ``X``)                           ``C``, ``gamma``
-    ``SVR`` (dense ``X``)                           ``C``, ``epsilon``, ``gamma``
-    ``LinearSVR`` (dense ``X``)                     ``C``, ``epsilon``
-    ==============================================  =========================
-
-    The dual models (``KernelRidge``, ``SVC``, ``SVR``, ``LinearSVR``) are searched by
-    :mod:`skhypergrad.kernel_ridge`, :mod:`skhypergrad.svc`, :mod:`skhypergrad.svr` and
-    :mod:`skhypergrad.linear_svr`: a scan of a coarse grid in units of the data, then
-    gradient descent, every point a row of ``cv_results_``; ``gamma`` is searched for the
-    kernels with a width ("rbf", "laplacian", "poly"). They take ``scoring`` and
-    ``refit`` as the linear models do (see :mod:`skhypergrad._kernel_scoring`): the
-    regressors descend the held-out mean squared error, or the RMSE or R² when that is
-    the refit scorer; ``SVC``'s descent follows a smooth surrogate, the held-out logistic
-    loss of the scaled decision function (``mean_test_loss`` of ``cv_results_``), and
-    the refit scorer (accuracy by default) ranks the points. Sample weights are those of
-    ``KernelRidge``, ``SVC`` and ``SVR`` (per-sample bounds ``C w_i``; ``SVC``'s
-    ``class_weight`` too) and ``LinearSVR``. The default
-    ``optimizer="gd"`` is L-BFGS-B for them (their criterion is exact, its valleys
-    narrow), and the default ``hypergradient="aid-cg"`` their exact fast path (the
-    eigendecomposition of each training fold's kernel, the KKT system of the SVMs' free
-    coefficients). The kernel models store dense ``n x n`` kernels, refused when they
-    would not fit in memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
-
-    For ``HuberRegressor`` the concomitant scale is estimated once, on the first
-    training fold at the estimator's ``epsilon`` and an L2 weight in units of the data
-    (:meth:`~skhypergrad.huber.Huber.constants_lam`, as
-    :class:`~skhypergrad.HuberRegressorHyperGrad`: the search follows
-    :math:`y \to c\,y`, its ``alpha`` times :math:`1/c`), and kept fixed
-    during the search (see :mod:`skhypergrad.huber`): the rows of ``cv_results_``
-    are the scores of that fixed-scale model, close to but not exactly
-    ``HuberRegressor``'s; the refit is ``HuberRegressor``'s own. ``epsilon`` is
-    searched in [1.1, 3] (at 1 the scale vanishes).
-
-    The deprecated ``penalty="l1"`` and ``penalty="elasticnet"`` (with
-    ``l1_ratio``) are also read. Internally the search runs on the logarithms
-    of the L1 and L2 weights, ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
-    (for the logistic model ``l1_ratio / C`` and ``(1 - l1_ratio) / C``; for
-    ``LinearSVC`` the weight ``1 / C`` of its L2 or L1 penalty, with liblinear's
-    penalized intercept: the weight of a synthetic feature of value
-    ``intercept_scaling``, see :mod:`skhypergrad.squared_hinge`; for ``Ridge`` and
-    ``RidgeClassifier``, ``alpha / n``: their ``alpha`` multiplies a sum of squares,
-    and every fold is trained with the same ``alpha`` on its own rows, as in
-    ``GridSearchCV``).
+    The estimators it takes (the linear models of scikit-learn, ``HuberRegressor`` and
+    the kernel models), the parameters it searches for each, and how the scores of its
+    rows compare with ``GridSearchCV``'s are in the user guide, :ref:`search-cv`.
 
     Parameters
     ----------
@@ -192,7 +65,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor`` (the log
         link, ``1 <= power <= 2``) or ``HuberRegressor``, or a pipeline ending with
         one. Its parameters say
-        which ones are searched (see the table above); with ``init="estimator"``
+        which ones are searched (see :ref:`search-cv`); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. A ``class_weight``
         (``LogisticRegression``, ``LinearSVC``, ``RidgeClassifier``) weighs each fold's
@@ -200,10 +73,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``RidgeClassifier`` is scored by the squared error of its decision
         function against the labels ``+-1`` (``"neg_squared_class_error"``, see
         :mod:`skhypergrad.ridge_classifier`). The dual models (``KernelRidge``,
-        ``SVC``, ``SVR``, ``LinearSVR``) are listed in the table above.
+        ``SVC``, ``SVR``, ``LinearSVR``) are listed in :ref:`search-cv`.
     param_grid : dict or list of dicts, default=None
         ``GridSearchCV``'s grid, read as boxes (see :mod:`skhypergrad._param_grid`):
-        a searched parameter of the table above that the grid names is searched
+        a searched parameter (:ref:`search-cv`) that the grid names is searched
         within the smallest and largest of its values (one value fixes it; a
         scipy.stats distribution gives its support), and one the grid does not name
         keeps the estimator's value, as ``GridSearchCV`` keeps it; any other
@@ -214,7 +87,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         "C": [1, 10]})`` searches ``C`` in [1, 10] for each kernel (``gamma`` stays
         ``"scale"``). Points the search cannot follow as a box (an elastic net's
         ``l1_ratio`` with ``alpha`` fixed, values at or below 0, every searched
-        parameter fixed, an estimator not in the table) are evaluated as
+        parameter fixed, an estimator not in :ref:`search-cv`) are evaluated as
         ``GridSearchCV`` evaluates them, with a warning. The rows of every search form
         ``cv_results_``, ranked together; their
         ``params`` hold the grid's names. None: every searched parameter, within
@@ -227,7 +100,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         the regressors, D² for the GLMs, the accuracy for the classifiers). Greater
         is better. The search descends the refit scorer exactly when it is
         differentiable in the predictions, and otherwise a smooth surrogate, the
-        loss of the model (see the table in the Notes); either way every evaluated
+        loss of the model (see :ref:`scorers`); either way every evaluated
         point is scored by every scorer on every fold and the best point is chosen
         by the refit scorer, as ``GridSearchCV`` does. The scorers also take the
         names "neg_squared_hinge" (:func:`~skhypergrad.squared_hinge_scorer`),
@@ -373,75 +246,16 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Notes
     -----
-    What is descended, by refit scorer (the scorer's mean over folds is followed
-    exactly when it is a smooth function of each fold's held-out loss
-    :math:`L_k`; see :mod:`skhypergrad._scoring`):
-
-    ====================================  ======================================
-    refit scorer                          descended
-    ====================================  ======================================
-    ``"neg_mean_squared_error"``          the CV mean squared error
-    ``"neg_root_mean_squared_error"``     :math:`\frac1K\sum_k \sqrt{L_k}`
-    ``"r2"``; None for a regressor        :math:`\frac1K\sum_k L_k / v_k`, with
-                                          :math:`v_k` the variance of the
-                                          fold's held-out targets (the mean
-                                          R² is 1 minus that)
-    ``"neg_log_loss"``                    the CV log-loss
-    ``"neg_brier_score"``                 the CV Brier score (summed over the
-                                          classes for three or more)
-    ``"neg_mean_<family>_deviance"``      the CV mean deviance of the GLM
-    None for a GLM                        :math:`\frac1K\sum_k L_k / d_k`, with
-                                          :math:`d_k` the mean deviance of the
-                                          fold's mean (mean D² = 1 minus that)
-    ``"neg_squared_hinge"``               the CV mean squared hinge
-    any other                             the surrogate, the model's loss (the
-                                          mean squared error, log-loss, squared
-                                          hinge or deviance), then a compass
-                                          search on the refit scorer itself
-                                          from its best point
-    ====================================  ======================================
-
-    "Any other" is, e.g., the accuracy, ROC AUC, F1, balanced accuracy, mean or
-    median absolute error, a callable or ``make_scorer`` scorer, and the metrics
-    of a callable ``refit``.
-    The multi-output models follow their mean squared error and their R²
-    (averaged over the outputs: :math:`\frac1K\sum_k \frac1T\sum_t L_{kt} / v_{kt}`,
-    each output's mean squared error over its variance) exactly, the root mean
-    squared error (averaged over the outputs' roots) through the surrogate. The scores
-    of the rows are those of ``GridSearchCV``: each fold's model at the point (the
-    solution the search computed, set as ``coef_`` and ``intercept_`` of a copy of the
-    final step fitted once on the fold) scored on the fold's held-out rows as the
-    pipeline's preprocessing (fitted on the fold's training rows) transforms
-    them. A scorer therefore receives the final step, not the pipeline.
-
-    A row of ``cv_results_`` is what ``GridSearchCV`` would record for the
-    estimator at its parameters: the folds' training problems solved to the
-    accuracy of the estimator's own solver, not tighter. For ``PoissonRegressor``,
-    ``GammaRegressor`` and ``TweedieRegressor``, the rows of the scan (values only)
-    are solved until the largest entry of the objective's gradient, over the
-    coefficients and the intercept, is at most the estimator's ``tol``
-    (scikit-learn's ``lbfgs`` stopping rule on the same objective; or to a
-    relative duality gap of 1e-10, if reached first), checked once per outer
-    iteration of coordinate descent, so that a row may be more accurate than the
-    estimator's own. The points where a
-    hypergradient is taken, and the best row (solved again when it is a scan
-    row), are solved to a relative duality gap of 1e-10: a hypergradient's error
-    is proportional to the solution's, and the refit's point is exact. Every row
-    of the other estimators is solved to a relative duality gap of 1e-10 (its
-    scores those of a tight ``GridSearchCV`` to about 1e-6 relative).
-    The result is the best row: never worse than any point evaluated.
-    ``LogisticRegression``'s ``C`` multiplies a *sum* of losses: every fold is
-    trained with the same ``C`` on its own training rows, as in ``GridSearchCV``.
-
-    The search trains each fold's model with skhypergrad's own solvers (an
-    unpenalized intercept, as scikit-learn's ``Lasso``, ``ElasticNet`` and
-    ``LogisticRegression(solver="saga")``; ``liblinear`` penalizes the
-    intercept, so its refit differs slightly). ``LinearSVC``'s folds are trained on
-    liblinear's own objective, its intercept penalized as the weight of a synthetic
-    feature: the search's scores are those of the user's ``LinearSVC``. With
-    ``init="estimator"``, a starting L1 weight at which every coefficient of every
-    fold is zero lies where the loss is flat (zero gradient); the search then
-    starts from a tenth of that threshold, with a warning.
+    The search descends the refit scorer exactly when the scorer's mean over folds is
+    a smooth function of each fold's held-out loss (the mean squared error, RMSE, R²,
+    log-loss, Brier score, the GLMs' deviances and D², the squared hinge), and
+    otherwise a surrogate, the model's loss, then refines its best point by a compass
+    search on the refit scorer itself (the accuracy, ROC AUC, a callable, the metrics
+    of a callable ``refit``...): see :ref:`scorers`. A row of ``cv_results_`` is what
+    ``GridSearchCV`` would record for the estimator at its parameters, its folds
+    solved at least as accurately as the estimator's own solver solves them (see
+    :ref:`search-cv-accuracy`); the result is the best row, never worse than any point
+    evaluated.
 
     Examples
     --------
@@ -547,11 +361,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             if self.bounds is not None:
                 raise ValueError("Give the search's range as param_grid or as bounds, not "
                                  "both.")
-            return self._finish(fit_param_grid(self, X, y, groups, params))
-        return self._finish(self._run(self.estimator, X, y, groups, params))
+            return finish(self, fit_param_grid(self, X, y, groups, params))
+        return finish(self, self._run(self.estimator, X, y, groups, params))
 
     def _run(self, estimator, X, y, groups, params, cv=None, box=None):
-        """One search of ``estimator``'s parameters (the table of the class docstring) on
+        """One search of ``estimator``'s parameters (see :ref:`search-cv`) on
         the splits of ``cv`` (``self.cv`` when None), within ``box`` (``{name: (low,
         high)}`` in the estimator's parameters, see :mod:`skhypergrad._param_grid`; None:
         ``bounds`` or the data's scales): a
@@ -564,241 +378,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             check_cv_size(cv, _num_samples(X))
             return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups,
                                      params, cv, box)
-        kind, classifier, multi_output = adapter.loss, adapter.classifier, adapter.multi_output
-        error_score = check_error_score(self.error_score)
-        get_optimizer(self.optimizer)
-        X = check_sparse_structure(X, "X")  # before scipy's indexing reads its indices
-        with named("X and y"):
-            X, y, groups = indexable(X, y, groups)
-        check_cv_size(cv, _num_samples(X))
-        y = check_target(y, classifier=classifier, multi_output=multi_output)
-        plan = check_search_scoring(self.scoring, self.refit, kind, final,
-                                    len(np.unique(y)) if classifier else None, multi_output)
-        fit_params = route_fit_params(self, routing_scorer(self.scoring, final), X, groups,
-                                      params)
-        groups = fit_params.groups
-        class_weight = final.class_weight if classifier else None  # (every classifier's)
-        fit_weight = class_sample_weights(class_weight, y, fit_params.sample_weight)
-        # the n of C and of a sum of losses' alpha: the sum of the weights of the refit's
-        n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
-        model = search_model(adapter, final, y, n_samples)
-        if box is not None:  # l1_ratio fixed, alpha (C) searched: a penalty of one weight
-            model = tie_ratio(model, box, adapter.parametrization, prefix)
-        if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
-            raise ValueError(f"{type(final).__name__} cannot be searched with sample "
-                             "weights: its datafit takes none.")
-        space = SearchSpace(prefix, adapter.parametrization, n_penalty_hyper(model), n_samples)
-
-        splits = list(check_cv(cv, y, classifier=classifier).split(X, y, groups))
-        self.n_splits_ = len(splits)
-        progress = Progress(self.verbose, type(self).__name__, space.params)
-        progress.start(self.n_splits_, descended_name(plan, kind),
-                       [_scoring_label(self.scoring) if name == "score" else name
-                        for name in plan.scorers])
-        # without preprocessing, a fold is its rows: a worker would only index them and
-        # send the copies back, slower than the process copies them
-        parallel = Parallel(n_jobs=fold_n_jobs(self.n_jobs, design_entries(X) * len(splits),
-                                               in_process=preprocessing is None),
-                            pre_dispatch=self.pre_dispatch)
-        sw = fit_params.sample_weight
-        train_weights = [class_sample_weights(class_weight, y[train], _rows(sw, train))
-                         for train, _ in splits]
-        folds = parallel(
-            delayed(prepare_fold)(preprocessing, X, y, train, test,
-                                  n_samples / _total(w_train, train)
-                                  if space.sum_of_losses else 1.0,
-                                  w_train, fit_params.score_weight)
-            for (train, test), w_train in zip(splits, train_weights))
-        # constants the datafit estimates (Huber's scale), once, on the first training fold,
-        # at the weights its datafit states in units of the data (not the estimator's
-        # own alpha, which the search replaces)
-        X0, y0 = folds[0].X_train, model.encode(folds[0].y_train)
-        model = model.with_data_constants(X0, y0, model.get_datafit().constants_lam(
-            model, X0, y0, _fold_lam(model, model.lam, folds[0].scale),
-            adapter.defaults.l2_range[0]))
-        engine, solver, inner_tol = inner_setup(self.hypergradient, self.solver, _INNER_TOL,
-                                                self.random_state,
-                                                weighted(model.get_datafit(), fit_weight),
-                                                weighted=fit_weight is not None)
-        # the value-only rows at the user's estimator's own accuracy (see the class)
-        scan_solver = None if adapter.row_tol is None or solver is None \
-            else solver.loosened(adapter.row_tol(adapter.read(final)))
-        stopped = [False]  # whether callback asked the search to stop
-        callback = self._entry_callback(plan, space, stopped)
-        criterion = PreparedFolds(folds, n_jobs=self.n_jobs, pre_dispatch=self.pre_dispatch,
-                                  train_loss=self.return_train_score, loss=plan.loss,
-                                  **self._scoring_parts(plan, final, adapter, model, folds,
-                                                        error_score, parallel))
-        # the floors of lam1_max from the folds' raw rows, before their maps centre them
-        floors = [lam_max_floor(f.X_train, f.y_train) for f in folds]
-        lam0, bounds, candidates = self._start(
-            model, folds, criterion.training_maps(model, solver), floors, space,
-            adapter.defaults,
-            None if box is None else _linear_lam_box(box, prefix, adapter, final, y,
-                                                      n_samples, model.get_penalty().tied))
-        t0 = time.perf_counter()
-        with one_convergence_warning(type(self).__name__), \
-                search_blas_limits(folds[0].X_train):
-            result = tune(model, None, None, criterion, lam0, bounds=bounds,
-                          candidates=candidates, optimizer=self.optimizer, engine=engine,
-                          solver=solver,
-                          max_iter=self.max_iter, tol=self.tol, inner_tol=inner_tol,
-                          callback=callback, verbose=self.verbose,
-                          label=type(self).__name__, names=space.params,
-                          loss_name=descended_name(plan, kind), scan_solver=scan_solver,
-                          scan_patience=adapter.defaults.patience(
-                              fit_weight is not None or fit_params.score_weight is not None))
-            history = list(result.history)
-            if plan.rescore and not plan.exact and plan.refit_key is not None \
-                    and not stopped[0]:
-                self._polish(history, plan, criterion, model, result.state, bounds,
-                             _with_tol(solver, inner_tol[1]), callback, stopped, progress,
-                             t0)
-
-        results = format_results(history, [space.params(h["lam"]) for h in history],
-                                 self.n_splits_, plan, error_score, self.return_train_score)
-        key = "score" if not plan.multimetric else plan.refit_key
-
-        def chosen(index, key, score):
-            if plan.rescore:
-                progress.chosen(history[index]["lam"], key, score)
-
-        return SearchRun(results, result.n_iter, plan.multimetric,
-                         plan.scorers if plan.multimetric else plan.scorers["score"], key,
-                         X, y, fit_params.estimator, chosen=chosen)
-
-    def _finish(self, run):
-        """Set the attributes of :class:`~skhypergrad._search_results.SearchRun` ``run``,
-        choose the best row as ``GridSearchCV`` does and refit; returns self."""
-        self.cv_results_ = run.results
-        self.n_iter_ = run.n_iter
-        self.multimetric_ = run.multimetric
-        self.scorer_ = run.scorer
-        if self.refit or not run.multimetric:
-            self.best_index_ = best_index(self.refit, run.key, run.results) \
-                if run.best is None else run.best
-            self.best_params_ = run.results["params"][self.best_index_]
-            if not callable(self.refit):
-                self.best_score_ = float(
-                    run.results[f"mean_test_{run.key}"][self.best_index_])
-                if run.chosen is not None:
-                    run.chosen(self.best_index_, run.key, self.best_score_)
-        if self.refit:
-            self.best_estimator_ = clone(self.estimator).set_params(
-                **clone(self.best_params_, safe=False))
-            t0 = time.perf_counter()
-            self.best_estimator_.fit(run.X, run.y, **run.fit_params)
-            self.refit_time_ = time.perf_counter() - t0
-            if hasattr(self.best_estimator_, "feature_names_in_"):
-                self.feature_names_in_ = self.best_estimator_.feature_names_in_
-        return self
-
-    def _polish(self, history, plan, criterion, model, state, bounds, solver, callback,
-                stopped, progress, t0):
-        """Refine the best point by the refit scorer itself (a surrogate search; see
-        :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
-        parameter at most; the new entries are appended to ``history``."""
-        k, train = self.n_splits_, int(self.return_train_score)
-        m = list(plan.scorers).index(plan.refit_key)
-        last = [state]
-
-        def score_of(entry):
-            scores = np.asarray(entry["values"])[k * (1 + train):]
-            return float(scores.reshape(k, 1 + train, len(plan.scorers))[:, 0, m].mean())
-
-        def evaluate(lam):
-            if stopped[0]:
-                return None
-            entry, last[0] = scan_entry(criterion, model, None, None, lam, solver, last[0],
-                                        t0)
-            progress.refine(lam, plan.refit_key, score_of(entry))
-            if callback is not None:
-                callback(entry)
-            return entry
-
-        polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]))
-
-    def _entry_callback(self, plan, space, stopped):
-        """Called by the search with every history entry: prints each fold's scores
-        (``verbose >= 3``, scorers), then calls ``callback`` with ``params``; when it
-        returns True, sets ``stopped[0]`` and asks the search to stop."""
-        progress = Progress(self.verbose if plan.rescore else 0, type(self).__name__)
-        if progress.verbose < 3 and self.callback is None:
-            return None
-        k, train, seen = self.n_splits_, int(self.return_train_score), [0]
-
-        def on_entry(entry):
-            seen[0] += 1
-            if progress.verbose >= 3:
-                scores = np.asarray(entry["values"])[k * (1 + train):]
-                scores = scores.reshape(k, 1 + train, len(plan.scorers))[:, 0]
-                progress.fold_scores(seen[0], [dict(zip(plan.scorers, s)) for s in scores])
-            if self.callback is not None and \
-                    self.callback({**entry, "params": space.params(entry["lam"])}):
-                stopped[0] = True
-            return stopped[0]
-        return on_entry
-
-    @staticmethod
-    def _scoring_parts(plan, final, adapter, model, folds, error_score, parallel):
-        """The keyword arguments of :class:`PreparedFolds` that score the points:
-        the per-fold map of the descended loss, and the scorer of the folds' models."""
-        parts = {}
-        if plan.transform != "identity":
-            parts["transform"] = FoldTransform(plan.transform, [f.y_test for f in folds],
-                                               transform_power(adapter.loss, final),
-                                               [f.score_weight_test for f in folds])
-        if plan.rescore:
-            column = adapter.column(final)
-            parts["views"] = parallel(delayed(fold_view)(final, fold, column,
-                                                         model.fit_intercept,
-                                                         _weight_params(fold.score_weight_test),
-                                                         _weight_params(fold.score_weight_train))
-                                      for fold in folds)
-            parts["scorer"] = FoldScorer(plan.scorers, error_score)
-        return parts
-
-    def _start(self, model, folds, maps, floors, space, defaults, box=None):
-        """``(lam0, bounds, candidates)``: bounds in the user's parameter (``box``, bounds
-        on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and either
-        the scan's paths (``init="scan"``, clipped to the bounds, repeated points dropped)
-        or the estimator's ``lam``, off the flat region, in bounds. The data's scales
-        are read from the folds' training maps ``maps`` (those the search's evaluations
-        solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
-        fold's None is replaced by its map on the training rows as they are (not
-        centred: no copy); ``floors``: the folds' floors of ``lam1_max``
-        (:func:`~skhypergrad._validation.lam_max_floor` of their raw rows)."""
-        maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
-                if m is None else m for m, f in zip(maps, folds)]
-        scales = SearchScales(
-            max(floored_lam_max(lam1_max(m), floor) / f.scale
-                for m, f, floor in zip(maps, folds, floors)),
-            float(np.mean([l2_scale(m) / f.scale for m, f in zip(maps, folds)])),
-            maps[0].penalty, maps[0].n_features)
-        del maps
-        lam0 = np.array(model.lam, dtype=np.float64)
-        n_hyper = lam0.shape[0]
-        k = n_hyper - model.n_datafit_hyper
-        theta0 = lam0[k:]  # a datafit's hyperparameters, last
-        lo, hi = scales.bounds(defaults) if self.bounds is None else \
-            space.lam_bounds(self.bounds)
-        lo, hi = (np.append(b, e) for b, e in zip((lo, hi), model.get_datafit().hyper_bounds()))
-        if box is not None:  # a weight of 0 at a corner (l1_ratio 1): the default bound
-            lo = np.where(box[0] > 0, box[0], lo)
-            hi = np.maximum(box[1], lo)
-        if self.init == "scan":
-            candidates = [_distinct(np.clip(np.column_stack([path, np.tile(theta0, (len(path),
-                                                                                  1))]),
-                                            lo, hi)) for path in scales.scan(defaults)]
-            return candidates[0][0], (lo, hi), candidates
-        if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
-            moved = lam0 * (0.1 * scales.l1 / lam0[0])
-            warnings.warn(
-                f"The starting point {space.params(lam0)} zeroes every coefficient on "
-                "every training fold, where the cross-validation loss is flat; the search "
-                f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=3)
-            lam0 = moved
-        return np.clip(lam0, lo, hi), (lo, hi), None
+        return fit_linear_search(self, final, preprocessing, prefix, adapter, X, y, groups,
+                                 params, cv, box)
 
     def get_metadata_routing(self):
         """The routing of the search's parameters, as ``GridSearchCV``'s: ``fit`` to the
@@ -827,7 +408,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         float
         """
-        _check_refit(self, "score")
+        check_refit(self, "score")
         check_is_fitted(self)
         scorer = self.scorer_
         if self.multimetric_:
@@ -838,13 +419,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             scorer = scorer[self.refit]
         return float(scorer(self.best_estimator_, check_sparse_structure(X, "X"), y))
 
-    predict = _delegate("predict", "ndarray of shape (n_samples,)")
-    predict_proba = _delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")
-    predict_log_proba = _delegate("predict_log_proba",
-                                  "ndarray of shape (n_samples, n_classes)")
-    decision_function = _delegate("decision_function",
-                                  "ndarray of shape (n_samples,) or (n_samples, n_classes)")
-    transform = _delegate("transform", "{ndarray, sparse matrix} of shape (n_samples, n_out)")
+    predict = delegate("predict", "ndarray of shape (n_samples,)")
+    predict_proba = delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")
+    predict_log_proba = delegate("predict_log_proba",
+                                 "ndarray of shape (n_samples, n_classes)")
+    decision_function = delegate("decision_function",
+                                 "ndarray of shape (n_samples,) or (n_samples, n_classes)")
+    transform = delegate("transform", "{ndarray, sparse matrix} of shape (n_samples, n_out)")
 
     @property
     def n_features_in_(self):
@@ -857,54 +438,6 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     @property
     def classes_(self):
         """Class labels of the refit classifier (``refit=True``)."""
-        _best_estimator_has("classes_")(self)
+        best_estimator_has("classes_")(self)
         return self.best_estimator_.classes_
 
-
-def _linear_lam_box(box, prefix, adapter, final, y, n_samples, tied):
-    """Bounds on the full data's ``lam`` spanned by ``box`` (see
-    :func:`~skhypergrad._param_grid.lam_box`); ``tied``: the search's penalty has one
-    weight, the total of the elastic net's two."""
-    def lam_of(params):
-        est = clone(final).set_params(**{k[len(prefix):]: v for k, v in params.items()})
-        lam = np.asarray(adapter.inner_model(est, y, n_samples, True).lam, dtype=np.float64)
-        return lam.sum(keepdims=True) if tied else lam
-    return lam_box(box, list(box), lam_of)
-
-
-def _distinct(path):
-    """The points of a scan path, a point equal to the previous one dropped (a path
-    clipped to bounds repeats its ends)."""
-    keep = np.ones(len(path), dtype=bool)
-    keep[1:] = np.any(path[1:] != path[:-1], axis=1)
-    return path[keep]
-
-
-def _rows(values, rows):
-    """``values[rows]``, None for None."""
-    return None if values is None else values[rows]
-
-
-def _weight_params(weights):
-    """The scorers' keyword arguments of a fold's rows: ``{"sample_weight": weights}``,
-    None without weights."""
-    return None if weights is None else {"sample_weight": weights}
-
-
-def _total(weights, rows):
-    """The sum of ``weights`` (the number of ``rows`` for None)."""
-    return len(rows) if weights is None else float(np.sum(weights))
-
-
-def _scoring_label(scoring):
-    """How the progress lines name a single-metric ``scoring``."""
-    if scoring is None:
-        return "the estimator's score"
-    return scoring if isinstance(scoring, str) else getattr(scoring, "__name__", "a callable")
-
-
-def _fold_lam(model, lam, scale):
-    """``lam`` of a fold: the penalty's weights times the fold's ``scale``."""
-    lam = np.array(lam, dtype=np.float64)
-    lam[:lam.shape[0] - model.n_datafit_hyper] *= scale
-    return lam

@@ -18,7 +18,9 @@ do not depend on the tuned parameters), the estimator is converted to an
 :class:`~skhypergrad.models.InnerModel`, and :func:`skhypergrad._tune.tune` minimizes
 the mean of the folds' :class:`~skhypergrad.criteria.HeldOut` losses
 (:mod:`skhypergrad._prepared_folds`); :mod:`skhypergrad._search_cv` holds the search
-class, :mod:`skhypergrad._search_results` the assembly of ``cv_results_``.
+class, :mod:`skhypergrad._linear_search_cv` the search of a linear model (its start and
+bounds in :mod:`skhypergrad._search_start`), :mod:`skhypergrad._search_results` the
+assembly of ``cv_results_`` and :mod:`skhypergrad._search_refit` the refit.
 """
 
 from ._search_cv import HyperGradSearchCV

@@ -160,10 +160,10 @@ def test_gram_folds_run_serially_whatever_their_size(monkeypatch, recorder):
     """A least-squares search on dense rows (more than its features) keeps its folds in
     the process even with no work threshold: its Gram matrices stay there; without a
     pipeline, the folds are prepared (their rows copied) there too."""
-    import skhypergrad._search_cv as search_cv
+    import skhypergrad._linear_search_cv as linear_search
 
     monkeypatch.setattr(parallel, "PARALLEL_MIN_WORK", 0)
-    monkeypatch.setattr(search_cv, "Parallel", _Recorder)
+    monkeypatch.setattr(linear_search, "Parallel", _Recorder)
     X, y = _data()
     one = HyperGradSearchCV(Lasso(), cv=3, max_iter=3, n_jobs=1).fit(X, y)
     recorder.clear()

@@ -1,0 +1,79 @@
+"""Where a linear model's search starts, and within which bounds.
+
+:func:`search_start` reads the data's scales from the folds' training maps
+(:class:`~skhypergrad._search_space.SearchScales`) and returns the search's bounds on
+``lam`` (``bounds``, a ``param_grid``'s box mapped by :func:`linear_lam_box`, or the
+default range in units of the data) and either the starting scan's paths
+(``init="scan"``) or the estimator's own ``lam`` (``init="estimator"``).
+"""
+
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+
+from ._param_grid import lam_box
+from ._search_space import SearchScales, l2_scale, lam1_max
+from ._validation import floored_lam_max
+
+
+def search_start(search, model, folds, maps, floors, space, defaults, box=None):
+    """``(lam0, bounds, candidates)``: bounds in the user's parameter (``box``, bounds
+    on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and either
+    the scan's paths (``init="scan"``, clipped to the bounds, repeated points dropped)
+    or the estimator's ``lam``, off the flat region, in bounds. The data's scales
+    are read from the folds' training maps ``maps`` (those the search's evaluations
+    solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
+    fold's None is replaced by its map on the training rows as they are (not
+    centred: no copy); ``floors``: the folds' floors of ``lam1_max``
+    (:func:`~skhypergrad._validation.lam_max_floor` of their raw rows)."""
+    maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
+            if m is None else m for m, f in zip(maps, folds)]
+    scales = SearchScales(
+        max(floored_lam_max(lam1_max(m), floor) / f.scale
+            for m, f, floor in zip(maps, folds, floors)),
+        float(np.mean([l2_scale(m) / f.scale for m, f in zip(maps, folds)])),
+        maps[0].penalty, maps[0].n_features)
+    del maps
+    lam0 = np.array(model.lam, dtype=np.float64)
+    n_hyper = lam0.shape[0]
+    k = n_hyper - model.n_datafit_hyper
+    theta0 = lam0[k:]  # a datafit's hyperparameters, last
+    lo, hi = scales.bounds(defaults) if search.bounds is None else \
+        space.lam_bounds(search.bounds)
+    lo, hi = (np.append(b, e) for b, e in zip((lo, hi), model.get_datafit().hyper_bounds()))
+    if box is not None:  # a weight of 0 at a corner (l1_ratio 1): the default bound
+        lo = np.where(box[0] > 0, box[0], lo)
+        hi = np.maximum(box[1], lo)
+    if search.init == "scan":
+        candidates = [_distinct(np.clip(np.column_stack([path, np.tile(theta0, (len(path),
+                                                                              1))]),
+                                        lo, hi)) for path in scales.scan(defaults)]
+        return candidates[0][0], (lo, hi), candidates
+    if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
+        moved = lam0 * (0.1 * scales.l1 / lam0[0])
+        warnings.warn(
+            f"The starting point {space.params(lam0)} zeroes every coefficient on "
+            "every training fold, where the cross-validation loss is flat; the search "
+            f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=4)
+        lam0 = moved
+    return np.clip(lam0, lo, hi), (lo, hi), None
+
+
+def linear_lam_box(box, prefix, adapter, final, y, n_samples, tied):
+    """Bounds on the full data's ``lam`` spanned by ``box`` (see
+    :func:`~skhypergrad._param_grid.lam_box`); ``tied``: the search's penalty has one
+    weight, the total of the elastic net's two."""
+    def lam_of(params):
+        est = clone(final).set_params(**{k[len(prefix):]: v for k, v in params.items()})
+        lam = np.asarray(adapter.inner_model(est, y, n_samples, True).lam, dtype=np.float64)
+        return lam.sum(keepdims=True) if tied else lam
+    return lam_box(box, list(box), lam_of)
+
+
+def _distinct(path):
+    """The points of a scan path, a point equal to the previous one dropped (a path
+    clipped to bounds repeats its ends)."""
+    keep = np.ones(len(path), dtype=bool)
+    keep[1:] = np.any(path[1:] != path[:-1], axis=1)
+    return path[keep]
