@@ -518,8 +518,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             rate = 0.0  # the log of the gap's decrease per epoch (0: unknown)
             last_gap = np.inf
             last_epochs = 0
-            mf = int(held[0]) if held[2] == l2 else -1  # the support L[k] holds the factor of
-            rf = int(held[1])
+            mf = np.int64(held[0]) if held[2] == l2 else -1  # the support L[k] holds the factor
+            rf = np.int64(held[1])
             gap = np.inf
             st = NOT_CONVERGED
             full = True
@@ -767,7 +767,7 @@ def gram_cv_least_norm_hypergradients(G, W, l2, folds, L, Sf, factors, g_l1, g_l
                 if Sf[k, a] != S[a]:
                     on = False
                     break
-        rank = int(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
+        rank = np.int64(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
         n_iter_engine[k] = 0
         if rank == 0:
             continue
