@@ -124,7 +124,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
         search, model, folds, criterion.training_maps(model, solver), floors, space,
         adapter.defaults,
         None if box is None else linear_lam_box(box, prefix, adapter, final, y,
-                                                n_samples, model.get_penalty().tied))
+                                                n_samples, model))
     t0 = time.perf_counter()
     with one_convergence_warning(type(search).__name__), \
             search_blas_limits(folds[0].X_train):
