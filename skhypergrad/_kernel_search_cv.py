@@ -26,6 +26,7 @@ from ._kernel_scoring import (DualRegressor, KernelFoldView, OneVsOneClassifier,
 from ._kernel_search import best_entry, kernel_folds
 from ._routing import route_fit_params
 from ._search_results import SearchRun
+from ._validation import check_one_output
 from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
                        routing_scorer)
 from .kernels import KernelSpec
@@ -293,6 +294,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     if preprocessing is not None and spec.kernel == "precomputed":
         raise ValueError("A precomputed kernel cannot follow preprocessing steps.")
     X = check_array(X, dtype=np.float64, input_name="X")
+    check_one_output(y)
     y = np.asarray(y) if adapter.classifier else \
         column_or_1d(y, warn=True).astype(np.float64)
     fit_params = route_fit_params(search, routing_scorer(search.scoring, final), X, groups,
