@@ -283,7 +283,7 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
 def check_one_output(y):
     """A ValueError for a ``y`` of several columns given to a model of one output (a
     single column is accepted, as scikit-learn accepts it)."""
-    shape = np.shape(y)
+    shape = np.asarray(y).shape  # (not np.shape: an array-like may refuse numpy's protocol)
     if len(shape) == 2 and shape[1] > 1:
         raise ValueError(
             f"y has {shape[1]} columns (outputs), but this model is tuned on one output: give "
