@@ -142,3 +142,33 @@ def test_sample_weight_trains_and_scores_every_fold(estimator, reference):
         refit = clone(estimator).set_params(**search.best_params_).fit(X, y, sample_weight=w)
         np.testing.assert_allclose(search.predict(X[:5]), refit.predict(X[:5]), rtol=1e-12)
 
+
+
+@pytest.mark.parametrize("estimator", [KernelRidge(kernel="rbf"), LinearSVR(),
+                                       SVC()], ids=["krr", "linear_svr", "svc"])
+def test_callback_and_verbose_as_for_the_linear_models(estimator, capsys):
+    """``callback`` gets every entry with its ``params`` in the estimator's names, and its
+    True stops the search there; ``verbose=1`` prints the start and the descent's steps,
+    ``verbose=2`` the scan's points too."""
+    X, y = _data()
+    if isinstance(estimator, SVC):
+        y = (y > np.median(y)).astype(int)
+    seen = []
+
+    def callback(entry):
+        seen.append(entry)
+        return len(seen) == 3
+
+    search = HyperGradSearchCV(estimator, cv=3, callback=callback).fit(X, y)
+    assert len(search.cv_results_["params"]) == len(seen) == 3
+    assert [e["params"] for e in seen] == search.cv_results_["params"]
+    np.testing.assert_array_equal([e["value"] for e in seen],
+                                  search.cv_results_["mean_test_loss"])
+    capsys.readouterr()
+    search = HyperGradSearchCV(estimator, cv=3, verbose=2, max_iter=2).fit(X, y)
+    out = capsys.readouterr().out
+    assert out.startswith("[HyperGradSearchCV] 3 folds")
+    assert out.count(" scan ") + out.count(" evaluation ") + out.count("refine") == \
+        len(search.cv_results_["params"])
+    HyperGradSearchCV(estimator, cv=3, verbose=1, max_iter=2).fit(X, y)
+    assert " scan " not in capsys.readouterr().out
