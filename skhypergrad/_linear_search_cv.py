@@ -71,6 +71,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
     # the n of C and of a sum of losses' alpha: the sum of the weights of the refit's
     n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
     model = search_model(adapter, final, y, n_samples)
+    model.encode(y)  # the datafit's checks of y (a Gamma's y > 0), before any fold's
     if box is not None:  # l1_ratio fixed, alpha (C) searched: a penalty of one weight
         model = tie_ratio(model, box, adapter.parametrization, prefix)
     if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
