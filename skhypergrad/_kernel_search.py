@@ -18,6 +18,8 @@ import time
 from typing import NamedTuple, Optional
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import _safe_indexing, check_array
 
 from ._threads import search_blas_limits
 from .optimizers import minimize
@@ -46,13 +48,15 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Dense data, or the kernel (n_samples, n_samples) when ``precomputed``.
+    X : ndarray of shape (n_samples, n_features) or array-like
+        Dense data, or the kernel (n_samples, n_samples) when ``precomputed``; with
+        ``preprocessing``, what it takes (e.g. a DataFrame of strings).
     y : ndarray of shape (n_samples,)
     splits : list of (train, test) index arrays
     precomputed : bool, default=False
     preprocessing : transformer, default=None
-        Fitted on each training fold (a clone), applied to its held-out rows.
+        Fitted on each training fold (a clone), applied to its held-out rows; its
+        output is made dense float64.
     sample_weight : ndarray of shape (n_samples,), default=None
         Weights of the training losses, split with the rows (``w_train``).
     score_weight : ndarray of shape (n_samples,), default=None
@@ -72,11 +76,11 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
             folds.append(FoldData(X[np.ix_(train, train)], y[train], X[np.ix_(test, train)],
                                   y[test], *w))
             continue
-        X_train, X_test = X[train], X[test]
+        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
         if preprocessing is not None:
             pre = clone(preprocessing)
-            X_train = np.asarray(pre.fit_transform(X_train, y[train]), dtype=np.float64)
-            X_test = np.asarray(pre.transform(X_test), dtype=np.float64)
+            X_train = _dense(pre.fit_transform(X_train, y[train]))
+            X_test = _dense(pre.transform(X_test))
         folds.append(FoldData(X_train, y[train], X_test, y[test], *w))
     return folds
 
@@ -104,6 +108,13 @@ class Evaluation(NamedTuple):
     losses: np.ndarray
     scores: np.ndarray
     values: Optional[np.ndarray] = None
+
+
+def _dense(X):
+    """A preprocessing step's output as a finite dense float64 array (a sparse one
+    densified: the dual solvers keep dense rows)."""
+    return check_array(X.toarray() if sp.issparse(X) else X, dtype=np.float64,
+                       input_name="X")
 
 
 def log_grid(axes):

@@ -295,7 +295,9 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     spec = adapter.spec(final)
     if preprocessing is not None and spec.kernel == "precomputed":
         raise ValueError("A precomputed kernel cannot follow preprocessing steps.")
-    X = check_array(X, dtype=np.float64, input_name="X")
+    X_refit = X  # the user's (feature names, a DataFrame's columns), refit as given
+    if preprocessing is None:
+        X = check_array(X, dtype=np.float64, input_name="X")
     check_one_output(y)
     y = np.asarray(y) if adapter.classifier else \
         column_or_1d(y, warn=True).astype(np.float64)
@@ -358,7 +360,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
         progress.done(len(history), history[best]["lam"], history[best]["value"])
     return SearchRun(results, n_iter, plan.multimetric,
                      plan.scorers if plan.multimetric else plan.scorers["score"],
-                     "score" if not plan.multimetric else plan.refit_key, X, y,
+                     "score" if not plan.multimetric else plan.refit_key, X_refit, y,
                      fit_params.estimator, best=best,
                      chosen=None if best is not None else
                      lambda i, key, score: progress.chosen(history[i]["lam"], key, score))

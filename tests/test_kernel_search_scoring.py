@@ -172,3 +172,30 @@ def test_callback_and_verbose_as_for_the_linear_models(estimator, capsys):
         len(search.cv_results_["params"])
     HyperGradSearchCV(estimator, cv=3, verbose=1, max_iter=2).fit(X, y)
     assert " scan " not in capsys.readouterr().out
+
+
+def test_dataframe_with_strings_through_a_pipeline(recwarn):
+    """A pipeline's preprocessing takes what ``GridSearchCV`` would give it (a DataFrame
+    with a column of strings, one-hot encoded): the rows are ``GridSearchCV``'s, and the
+    refit keeps the DataFrame's feature names, with or without a pipeline."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X, y = _data()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(
+        kind=np.where(X[:, 2] > 0, "up", "down"))
+    pipe = Pipeline([("ct", ColumnTransformer([("cat", OneHotEncoder(), ["kind"])],
+                                              remainder=StandardScaler())),
+                     ("krr", KernelRidge(kernel="rbf"))])
+    cv = KFold(3, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(pipe, cv=cv, max_iter=2).fit(frame, y)
+    ref = _grid_at(pipe, search.best_params_, cv, frame, y)
+    assert search.best_score_ == pytest.approx(ref["mean_test_score"][0], rel=1e-8)
+    assert list(search.feature_names_in_) == list(frame.columns)
+    plain = HyperGradSearchCV(KernelRidge(kernel="rbf"), cv=cv, max_iter=2)
+    plain.fit(frame[["a", "b"]], y)
+    assert list(plain.feature_names_in_) == ["a", "b"]
+    plain.predict(frame[["a", "b"]])
+    assert not [w for w in recwarn if "feature names" in str(w.message)]
