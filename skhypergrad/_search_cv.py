@@ -287,8 +287,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         "pre_dispatch": [numbers.Integral, str],
         "init": [StrOptions({"scan", "estimator"})],
         "return_train_score": ["boolean"],
+        "cv": ["cv_object"],  # GridSearchCV's (not the estimators' held-out fraction)
         **{key: BaseHyperGrad._parameter_constraints[key]
-           for key in ("cv", "hypergradient", "solver", "optimizer", "max_iter", "tol",
+           for key in ("hypergradient", "solver", "optimizer", "max_iter", "tol",
                        "n_jobs", "random_state", "verbose", "callback")},
     }
 

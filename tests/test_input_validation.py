@@ -577,3 +577,14 @@ def test_several_outputs_to_a_one_output_model_say_what_to_use(make):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DataConversionWarning, ConvergenceWarning
         assert make().fit(X, y[:, None]).predict(X[:2]).shape == (2,)
+
+
+@pytest.mark.parametrize("cv", [0.25, 1])
+def test_search_cv_is_gridsearchcvs(cv):
+    """HyperGradSearchCV's ``cv`` is GridSearchCV's: refused as scikit-learn refuses it,
+    without offering the estimators' held-out fraction (a float the search does not
+    take)."""
+    X, y = _data()
+    with pytest.raises(ValueError, match=r"'cv' parameter of HyperGradSearchCV") as info:
+        HyperGradSearchCV(Lasso(), cv=cv).fit(X, y)
+    assert "float" not in str(info.value)
