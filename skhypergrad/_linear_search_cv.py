@@ -76,7 +76,8 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
         model = tie_ratio(model, box, adapter.parametrization, prefix)
     if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
         raise ValueError(f"{type(final).__name__} cannot be searched with sample "
-                         "weights: its datafit takes none.")
+                         "weights: its datafit takes none; fit without sample_weight, "
+                         "or use GridSearchCV.")
     space = SearchSpace(prefix, adapter.parametrization, n_penalty_hyper(model), n_samples)
 
     splits = list(check_cv(cv, y, classifier=classifier).split(X, y, groups))
