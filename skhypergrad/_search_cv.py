@@ -341,8 +341,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             malformed; a canonical copy when its indices are unsorted or repeated)
             and indexed as CSR, as ``GridSearchCV`` indexes it; a sparse output of
             the pipeline's preprocessing is checked in the same way.
-        y : array-like of shape (n_samples,)
-            Targets (class labels of any type for ``LogisticRegression``).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets (class labels of any type for the classifiers); several columns
+            for ``MultiTaskLasso`` and ``MultiTaskElasticNet`` only (a ``Ridge`` or
+            ``Lasso`` of several outputs is refused: tune each output separately).
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter given as ``cv``.
         **params : dict
