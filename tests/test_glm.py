@@ -431,3 +431,17 @@ def test_tweedie_conjugate_point_is_the_root(power):
         u = datafit._conjugate_point(y, a)
         e2, e1 = np.exp((2 - power) * u), y * np.exp((1 - power) * u)
         np.testing.assert_array_less(np.abs(e2 - e1 - a), 1e-14 * (e2 + e1 + np.abs(a)))
+
+
+@pytest.mark.parametrize("estimator, y_bad, match", [
+    (GammaRegressor(), 0.0, r"y > 0"), (PoissonRegressor(), -1.0, r"y >= 0")],
+    ids=["gamma", "poisson"])
+def test_search_refuses_targets_out_of_the_family_before_any_fold(estimator, y_bad, match):
+    """A target the family does not take is refused by the datafit's own message, not by
+    a held-out metric of the scoring's set-up (scikit-learn's mean_tweedie_deviance)."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = np.exp(0.3 * X[:, 0])
+    y[0] = y_bad
+    with pytest.raises(ValueError, match=match):
+        HyperGradSearchCV(estimator, cv=3).fit(X, y)
