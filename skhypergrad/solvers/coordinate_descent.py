@@ -104,6 +104,7 @@ from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
 from ._active_set_newton import newton_solve, objective_relative_gap
 from ._lbfgs import lbfgs
+from ._reference_hessian import reference_lbfgs
 
 __all__ = ["CoordinateDescent"]
 
@@ -130,6 +131,18 @@ def _objective_gradient(prob, w, a, grad=None):
         g = np.append(g, a.mean())
     return g
 
+
+#: largest number of parameters solved with a reference Hessian (its q x q matrix is kept
+#: with the solution, for the next solve)
+_REFERENCE_MAX = 1024
+#: the duality gap is evaluated once the suboptimality the reference Hessian predicts
+#: (half the Newton decrement) is below this many times the target (relative)
+_GAP_CHECK = 20.0
+#: the target of the preconditioned L-BFGS solve, times ``tol``: the gap is checked at
+#: every step once near, where coordinate descent checks it after epochs that decrease
+#: the objective by less than ``tol`` (its gaps end far below ``tol``); a step or two
+#: more of L-BFGS's fast local rate gives solutions as accurate
+_OVERSHOOT = 1e-2
 
 #: the solve stops, unconverged, after this many gap evaluations in a row none of which
 #: lowered the best gap below ``_STALL_RATIO`` times itself
@@ -274,7 +287,7 @@ class CoordinateDescent(BaseSolver):
             return None
         return int(self.max_iter), max(1, int(self.max_iter) * int(self.max_epochs))
 
-    def _solve(self, pgmap, lam, w):
+    def _solve(self, pgmap, lam, w, reference=None):
         self._check_params(pgmap)
         if pgmap.datafit.newton_model == "identity":
             return self._solve_identity_blocks(pgmap, lam, w)
@@ -289,7 +302,16 @@ class CoordinateDescent(BaseSolver):
         prev_ws, moved = None, True
         grad_rule = self._grad_rule(prob)
         reached = False
-        if grad_rule and not prob.exact:
+        if self._reference_applies(pgmap, prob):
+            n_epochs, reached, reference, measure = self._solve_reference(pgmap, lam, prob,
+                                                                          w, reference)
+            z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
+            if reached:
+                if measure is None:
+                    measure = self._stop_measure(pgmap, lam, w, z)
+                return SolveResult(w, n_epochs, measure, True, reference)
+            measure = np.inf
+        elif grad_rule and not prob.exact:
             n_epochs, reached = self._solve_lbfgs(pgmap, prob, w)
             if reached:
                 z = prob.predictions(pgmap.design, w)
@@ -337,7 +359,7 @@ class CoordinateDescent(BaseSolver):
             measure = self._stop_measure(pgmap, lam, w, z)
         elif measure > self.tol and not prob.exact:  # the gap reported is that of w
             measure = self._stop_measure(pgmap, lam, w, scale=prob.scale)
-        return SolveResult(w, n_epochs, measure, measure <= self.tol or reached)
+        return SolveResult(w, n_epochs, measure, measure <= self.tol or reached, reference)
 
     def _grad_rule(self, prob):
         """Whether ``grad_tol`` applies: scikit-learn's rule is for a smooth problem (one
@@ -376,6 +398,58 @@ class CoordinateDescent(BaseSolver):
 
         return lbfgs(value_grad, w, lambda v, g, _: self._gradient_small(prob, design, g),
                      self.max_iter)
+
+    def _reference_applies(self, pgmap, prob):
+        """Whether the problem is solved by :meth:`_solve_reference`: a datafit declaring
+        ``smooth_hessian``, one output, an L2 penalty alone (no L1 part, no sign
+        constraint), at most ``_REFERENCE_MAX`` coefficients."""
+        return pgmap.datafit.smooth_hessian and prob.n_outputs == 1 and not prob.exact \
+            and not np.any(prob.l1) and prob.lower == -np.inf \
+            and pgmap.design.n_params <= _REFERENCE_MAX
+
+    def _solve_reference(self, pgmap, lam, prob, w, reference):
+        """``(n_iter, reached, reference, measure)``: L-BFGS preconditioned by a reference
+        Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place), at most
+        ``max_iter`` steps, stopped by the ``grad_tol`` rule or by the relative duality gap (evaluated
+        once the suboptimality the reference predicts is near ``tol``); the caller goes
+        on by coordinate descent from ``w`` when neither is reached. ``measure``: the
+        relative gap at ``w`` when the solve stopped on it, else None."""
+        design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
+        l2 = np.broadcast_to(prob.l2, (p,))
+        scale, grad_rule = prob.scale, self._grad_rule(prob)
+
+        def value_grad(v):
+            z = prob.predictions(design, v)
+            a = prob.derivative(z)
+            coef = v[:p]
+            value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
+            grad = prob.gradient(v, a)
+            return value, _objective_gradient(prob, v, a, grad), (z, grad)
+
+        measure = [None]  # the gap at the last iterate, when evaluated there
+
+        def reached(v, g, extra, decrement):
+            measure[0] = None
+            if grad_rule and self._gradient_small(prob, design, g):
+                return True
+            target = _OVERSHOOT * self.tol
+            if decrement is not None and decrement > _GAP_CHECK * target * scale:
+                return False
+            z, grad = extra
+            measure[0] = self._stop_measure(pgmap, lam, v, z, xt_theta=-grad, scale=scale)
+            return measure[0] <= target
+
+        def hessian_at(v):
+            z = prob.predictions(design, v)
+            return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
+
+        shift = np.append(l2, np.zeros(int(prob.fit_intercept)))
+        # a solve to the gradient rule (the user's tolerance) takes a few L-BFGS steps:
+        # it uses a reference it is given, forms none
+        n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
+                                                  reference, self.max_iter,
+                                                  form=not grad_rule)
+        return n_iter, done, reference, measure[0] if done else None
 
     @staticmethod
     def _resynced(prob, design, w, z):
