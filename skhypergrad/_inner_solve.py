@@ -43,9 +43,10 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
         w, n_iter, reference = sol.w, sol.n_iter, sol.reference
         del sol
         if compute_grad:
+            extra = {"reference": reference} if engine.takes_reference else {}
             res = engine.hypergradient(
                 pgmap, lam, w, outer.grad,
-                state=_engine_warm_start(engine, engine_state, outer.grad))
+                state=_engine_warm_start(engine, engine_state, outer.grad), **extra)
     lip = pgmap.known_lipschitz
     value = outer.value(w)
     w = design.to_original(w)

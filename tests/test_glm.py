@@ -161,6 +161,41 @@ def test_support_step_leaves_the_intercept_minimized():
     assert res.converged and gap <= 1e-12 * primal and grad_b <= 1e-14
 
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+def test_reference_hessian_carries_to_the_next_solve(name):
+    """A tight L2 solve returns the datafit's Hessian it formed (its reference); from the
+    previous solution and that reference, the solve at a nearby weight forms none and
+    takes at most 3 steps to the solution of a cold solve (objective to 1e-12 relative),
+    and AID-CG preconditioned by it gives the hypergradient of the factored H (1e-9)."""
+    from skhypergrad.hypergrad import AIDConjugateGradient
+
+    X, y = _data(name, n=150, p=10)
+    model = InnerModel(_datafit(name), "l2", fit_intercept=True)
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    solver = CoordinateDescent(tol=1e-12)
+    first = solver.solve(pgmap, np.array([0.05]))
+    # from its solution, a solve forms the reference there and stops at once
+    first = solver.solve(pgmap, np.array([0.05]), first.w)
+    assert first.n_iter == 0 and first.reference.shape == (11, 11)
+    lam = np.array([0.06])
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(pgmap.design), "weighted_gram",
+                   lambda self, h: calls.append(1) or pytest.fail("formed a Hessian"))
+        warm = solver.solve(pgmap, lam, first.w, reference=first.reference)
+    cold = solver.solve(pgmap, lam)
+    assert warm.converged and warm.n_iter <= 3 and not calls
+    assert pgmap.objective(warm.w, lam) == pytest.approx(pgmap.objective(cold.w, lam),
+                                                         rel=1e-12)
+    engine = AIDConjugateGradient(tol=1e-12)
+    direction = np.linspace(-1.0, 1.0, warm.w.shape[0])
+    exact = engine.hypergradient(pgmap, lam, warm.w, lambda w: direction)
+    pcg = engine.hypergradient(pgmap, lam, warm.w, lambda w: direction,
+                               reference=first.reference)
+    assert 1 < pcg.n_iter <= 8
+    np.testing.assert_allclose(pcg.grad, exact.grad, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 @pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02]),
                                           ("elasticnet", [0.02, 0.2])])
 def test_every_engine_matches_finite_differences(name, penalty, lam):

@@ -410,10 +410,11 @@ class CoordinateDescent(BaseSolver):
     def _solve_reference(self, pgmap, lam, prob, w, reference):
         """``(n_iter, reached, reference, measure)``: L-BFGS preconditioned by a reference
         Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place), at most
-        ``max_iter`` steps, stopped by the ``grad_tol`` rule or by the relative duality gap (evaluated
-        once the suboptimality the reference predicts is near ``tol``); the caller goes
-        on by coordinate descent from ``w`` when neither is reached. ``measure``: the
-        relative gap at ``w`` when the solve stopped on it, else None."""
+        ``max_iter`` steps, stopped by the ``grad_tol`` rule or by the relative duality
+        gap below ``_OVERSHOOT * tol`` (evaluated once the suboptimality the reference
+        predicts is near it); the caller goes on by coordinate descent from ``w`` when
+        neither is reached. ``measure``: the relative gap at ``w`` when the solve stopped
+        on it, else None."""
         design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
         l2 = np.broadcast_to(prob.l2, (p,))
         scale, grad_rule = prob.scale, self._grad_rule(prob)
@@ -433,8 +434,8 @@ class CoordinateDescent(BaseSolver):
             if grad_rule and self._gradient_small(prob, design, g):
                 return True
             target = _OVERSHOOT * self.tol
-            if decrement is not None and decrement > _GAP_CHECK * target * scale:
-                return False
+            if decrement is None or decrement > _GAP_CHECK * target * scale:
+                return False  # without a reference (a loose solve): the gradient rule
             z, grad = extra
             measure[0] = self._stop_measure(pgmap, lam, v, z, xt_theta=-grad, scale=scale)
             return measure[0] <= target
