@@ -143,6 +143,11 @@ _GAP_CHECK = 20.0
 #: the objective by less than ``tol`` (its gaps end far below ``tol``); a step or two
 #: more of L-BFGS's fast local rate gives solutions as accurate
 _OVERSHOOT = 1e-2
+#: a relative gap below this is at the rounding of the objective's values: the solve then
+#: also waits for a step that no longer shrinks the Newton decrement below ``_STALLED``
+#: times itself
+_RESOLVED = 1e3 * np.finfo(float).eps
+_STALLED = 0.1
 
 #: the solve stops, unconverged, after this many gap evaluations in a row none of which
 #: lowered the best gap below ``_STALL_RATIO`` times itself
@@ -294,24 +299,27 @@ class CoordinateDescent(BaseSolver):
         if pgmap.datafit.newton_model == "separable":
             return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
-        z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
-        if self._newton_applies(pgmap, prob):
-            return self._solve_newton(pgmap, lam, prob, w, z)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         best, stalled = np.inf, 0
         prev_ws, moved = None, True
         grad_rule = self._grad_rule(prob)
         reached = False
-        if self._reference_applies(pgmap, prob):
-            n_epochs, reached, reference, measure = self._solve_reference(pgmap, lam, prob,
-                                                                          w, reference)
-            z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
+        newton = self._newton_applies(pgmap, prob)
+        by_reference = not newton and self._reference_applies(pgmap, prob)
+        if by_reference:
+            n_epochs, reached, reference, measure, (z, grad) = self._solve_reference(
+                pgmap, lam, prob, w, reference)
             if reached:
                 if measure is None:
-                    measure = self._stop_measure(pgmap, lam, w, z)
+                    measure = self._stop_measure(pgmap, lam, w, z, xt_theta=-grad,
+                                                 scale=prob.scale)
                 return SolveResult(w, n_epochs, measure, True, reference)
-            measure = np.inf
-        elif grad_rule and not prob.exact:
+            z, measure = np.ascontiguousarray(z, dtype=np.float64), np.inf
+        else:
+            z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
+            if newton:
+                return self._solve_newton(pgmap, lam, prob, w, z)
+        if grad_rule and not prob.exact and not by_reference:
             n_epochs, reached = self._solve_lbfgs(pgmap, prob, w)
             if reached:
                 z = prob.predictions(pgmap.design, w)
@@ -408,16 +416,20 @@ class CoordinateDescent(BaseSolver):
             and pgmap.design.n_params <= _REFERENCE_MAX
 
     def _solve_reference(self, pgmap, lam, prob, w, reference):
-        """``(n_iter, reached, reference, measure)``: L-BFGS preconditioned by a reference
-        Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place), at most
-        ``max_iter`` steps, stopped by the ``grad_tol`` rule or by the relative duality
-        gap below ``_OVERSHOOT * tol`` (evaluated once the suboptimality the reference
-        predicts is near it); the caller goes on by coordinate descent from ``w`` when
-        neither is reached. ``measure``: the relative gap at ``w`` when the solve stopped
-        on it, else None."""
+        """``(n_iter, reached, reference, measure, (z, grad))``: L-BFGS preconditioned by a
+        reference Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place; from
+        the null model's intercept when ``w = 0``), at most ``max_iter`` steps, stopped by
+        the ``grad_tol`` rule or by the relative duality gap below ``_OVERSHOOT * tol``
+        (evaluated once the suboptimality the reference predicts is near it); the caller
+        goes on by coordinate descent from ``w`` when neither is reached. ``measure``: the
+        relative gap at ``w`` when the solve stopped on it, else None; ``z`` and ``grad``:
+        the predictions and the datafit's gradient ``X^T a / n`` at ``w``."""
         design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
         l2 = np.broadcast_to(prob.l2, (p,))
         scale, grad_rule = prob.scale, self._grad_rule(prob)
+        if prob.fit_intercept and not np.any(w):  # a cold start: from the null model
+            b = float(datafit.intercept_only(y)[0])
+            w[p] = b if np.isfinite(b) else 0.0  # (all-zero counts: no finite intercept)
 
         def value_grad(v):
             z = prob.predictions(design, v)
@@ -428,17 +440,27 @@ class CoordinateDescent(BaseSolver):
             return value, _objective_gradient(prob, v, a, grad), (z, grad)
 
         measure = [None]  # the gap at the last iterate, when evaluated there
+        last = [None]  # (predictions, datafit gradient) at the last iterate
+        shrinking = [np.inf]  # the Newton decrement at the last iterate below the target
+        target = _OVERSHOOT * self.tol
 
         def reached(v, g, extra, decrement):
-            measure[0] = None
+            measure[0], last[0] = None, extra
             if grad_rule and self._gradient_small(prob, design, g):
                 return True
-            target = _OVERSHOOT * self.tol
             if decrement is None or decrement > _GAP_CHECK * target * scale:
                 return False  # without a reference (a loose solve): the gradient rule
             z, grad = extra
             measure[0] = self._stop_measure(pgmap, lam, v, z, xt_theta=-grad, scale=scale)
-            return measure[0] <= target
+            if measure[0] > target:
+                return False
+            if target >= _RESOLVED:
+                return True
+            # a gap below the values' rounding says little of the gradient: the steps go
+            # on while they shrink it (a held-out loss reads w, not the objective)
+            stalled = decrement > _STALLED * shrinking[0]
+            shrinking[0] = decrement
+            return stalled
 
         def hessian_at(v):
             z = prob.predictions(design, v)
@@ -450,7 +472,9 @@ class CoordinateDescent(BaseSolver):
         n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
                                                   reference, self.max_iter,
                                                   form=not grad_rule)
-        return n_iter, done, reference, measure[0] if done else None
+        # (no step shrinking the gradient further, at a gap below the target: converged)
+        done = done or (measure[0] is not None and measure[0] <= target)
+        return n_iter, done, reference, measure[0] if done else None, last[0]
 
     @staticmethod
     def _resynced(prob, design, w, z):
