@@ -410,7 +410,7 @@ class CoordinateDescent(BaseSolver):
     def _reference_applies(self, pgmap, prob):
         """Whether the problem is solved by :meth:`_solve_reference`: a datafit declaring
         ``smooth_hessian``, one output, an L2 penalty alone (no L1 part, no sign
-        constraint), at most ``_REFERENCE_MAX`` coefficients."""
+        constraint), at most ``_REFERENCE_MAX`` parameters."""
         return pgmap.datafit.smooth_hessian and prob.n_outputs == 1 and not prob.exact \
             and not np.any(prob.l1) and prob.lower == -np.inf \
             and pgmap.design.n_params <= _REFERENCE_MAX
