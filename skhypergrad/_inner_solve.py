@@ -11,6 +11,7 @@ from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expan
 from ._criterion_result import InnerState, _Outcome
 from ._folds import _fold_problem, _solver_format
 from .hypergrad import get_engine
+from .hypergrad._base import BaseEngine
 from .hypergrad._protocols import GradientWithEntries
 from .solvers._base import BaseSolver
 
@@ -39,11 +40,16 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     else:
         if solver is None:
             raise ValueError("solver is required (only ITD engines run without one).")
-        sol = solver.solve(pgmap, lam, _expand(w0), reference=reference)
-        w, n_iter, reference = sol.w, sol.n_iter, sol.reference
+        if isinstance(solver, BaseSolver) and solver.takes_reference:
+            sol = solver.solve(pgmap, lam, _expand(w0), reference=reference)
+            reference = sol.reference
+        else:  # any object with solve(pgmap, lam, w0) is a solver
+            sol = solver.solve(pgmap, lam, _expand(w0))
+        w, n_iter = sol.w, sol.n_iter
         del sol
         if compute_grad:
-            extra = {"reference": reference} if engine.takes_reference else {}
+            takes = isinstance(engine, BaseEngine) and engine.takes_reference
+            extra = {"reference": reference} if takes else {}
             res = engine.hypergradient(
                 pgmap, lam, w, outer.grad,
                 state=_engine_warm_start(engine, engine_state, outer.grad), **extra)

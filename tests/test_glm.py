@@ -395,6 +395,30 @@ def test_search_rows_are_solved_to_the_estimators_tol(name):
     assert errors[search.best_index_] <= 1e-6
 
 
+@pytest.mark.parametrize("name", ["gamma"])
+def test_search_is_the_same_on_csc_and_in_threads(name):
+    """The solutions' reference Hessians travel with the warm starts (the next solve's
+    preconditioner): a search on a CSC ``X``, and one whose folds run in two threads,
+    evaluate the same points to the same scores (1e-10) as the serial dense search."""
+    from joblib import parallel_config
+
+    X, y = _data(name, n=150, p=10)
+    cv = KFold(3, shuffle=True, random_state=0)
+
+    def scores(X, n_jobs=None):
+        search = HyperGradSearchCV(_sklearn(name, 1.0).set_params(solver="lbfgs", tol=1e-4),
+                                   cv=cv, scoring=_SCORERS[name], n_jobs=n_jobs).fit(X, y)
+        return np.array([p["alpha"] for p in search.cv_results_["params"]]), \
+            search.cv_results_["mean_test_score"]
+
+    alphas, reference = scores(X)
+    with parallel_config(backend="threading"):
+        threads = scores(X, n_jobs=2)
+    for other in (scores(sp.csc_matrix(X)), threads):
+        np.testing.assert_allclose(other[0], alphas, rtol=1e-10)
+        np.testing.assert_allclose(other[1], reference, rtol=1e-10)
+
+
 def test_search_refuses_other_glms():
     X, y = _data("poisson", n=60, p=5)
     with pytest.raises(ValueError, match="convex for 1 <= power <= 2"):

@@ -46,6 +46,10 @@ class BaseSolver:
     #: whether a solve that stops above ``tol`` warns (a ``ConvergenceWarning``)
     warn = True
 
+    #: whether the solver starts from, and returns, a reference Hessian (``reference`` of
+    #: :meth:`solve` and of :class:`SolveResult`); a caller passes it only then
+    takes_reference = False
+
     #: the sparse format the solver reads ``X`` in ("csc", "csr"), None if any: a caller
     #: that builds ``X`` for it (a cross-validation fold's training rows) gives that one
     sparse_format = None
@@ -84,8 +88,8 @@ class BaseSolver:
             is dropped once copied, so a temporary ``w0`` is freed during the solve.
         reference : ndarray, default=None
             The ``reference`` of a previous solve of the same problem (other
-            hyperparameters), which a solver may start from (see
-            :class:`~skhypergrad.solvers.CoordinateDescent`); the others ignore it.
+            hyperparameters), which a solver declaring ``takes_reference`` may start from
+            (see :class:`~skhypergrad.solvers.CoordinateDescent`); the others ignore it.
 
         Returns
         -------

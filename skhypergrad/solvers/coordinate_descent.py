@@ -262,6 +262,9 @@ class CoordinateDescent(BaseSolver):
     #: the sparse format the kernels read: a caller that builds ``X`` for this solver
     #: (e.g. the training rows of a cross-validation fold) gives it in this format
     sparse_format = "csc"
+    #: smooth L2 problems start from the reference Hessian of a previous solve and return
+    #: theirs (see ``_solve_reference``)
+    takes_reference = True
 
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
                  inner_ratio=0.3, anderson=5, precompute="auto", newton="auto", warn=True,
