@@ -44,8 +44,8 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     hessian_at : callable
         ``w -> R``: the datafit's Hessian at ``w``, shape (q, q).
     shift : ndarray of shape (q,)
-        Added to the diagonal of ``R`` (the L2 weights, and a small positive floor for an
-        unpenalized intercept).
+        Added to the diagonal of ``R``: the L2 weights (0 for an unpenalized intercept,
+        whose entry of ``R`` is the mean curvature).
     reference : ndarray of shape (q, q) or None
         The reference to start from; None (or another shape): formed at ``w`` with
         ``form``, else none (plain L-BFGS).
@@ -56,6 +56,8 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
         False: the given one alone, or plain L-BFGS without one (for a loose solve, which
         takes a few steps: an :math:`O(n q^2)` product costs several).
     slow : float, default=0.1
+        A step lowering the decrement by less than this factor asks for a new reference
+        (with ``form``).
 
     Returns
     -------
@@ -63,22 +65,20 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
         Steps taken, whether ``reached`` held at ``w``, and the last reference formed
         (None when none was).
     """
-    if reference is not None and reference.shape != (w.shape[0], w.shape[0]):
-        reference = None
-    if reference is None:
+    factor = None  # (another shape, or not positive definite: a reference of other data)
+    if reference is not None and reference.shape == (w.shape[0], w.shape[0]):
+        factor = _factor(reference, shift)
+    if factor is None:
         if not form:
             it, done = lbfgs(value_grad, w, lambda v, g, extra: reached(v, g, extra, None),
                              max_iter)
             return it, done, None
         reference = hessian_at(w)
+        factor = _factor(reference, shift)
     n_iter = 0
     while True:
-        factor = _factor(reference, shift)
-        if factor is None:  # not positive definite (a reference from other data)
-            reference = hessian_at(w)
-            factor = _factor(reference, shift)
-            if factor is None:
-                return n_iter, False, reference
+        if factor is None:  # not positive definite where it was formed
+            return n_iter, False, reference
 
         def precondition(g, factor=factor):
             return cho_solve(factor, g, check_finite=False)
@@ -98,6 +98,7 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
         if not renew[0] or n_iter >= max_iter:
             return n_iter, done and not renew[0], reference
         reference = hessian_at(w)
+        factor = _factor(reference, shift)
 
 
 def _factor(reference, shift):
