@@ -47,7 +47,8 @@ class BaseSolver:
     warn = True
 
     #: whether the solver starts from, and returns, a reference Hessian (``reference`` of
-    #: :meth:`solve` and of :class:`SolveResult`); a caller passes it only then
+    #: :meth:`solve` and of :class:`SolveResult`); a caller passes it only then, and a
+    #: subclass that overrides :meth:`solve` without that argument declares False
     takes_reference = False
 
     #: the sparse format the solver reads ``X`` in ("csc", "csr"), None if any: a caller
