@@ -3,8 +3,9 @@
 :func:`fit_linear_search` reads the scorers and the routed ``fit`` parameters, builds
 the :class:`~skhypergrad.models.InnerModel` of the final step, prepares the folds once
 (:mod:`skhypergrad._prepared_folds`), starts from :mod:`skhypergrad._search_start`, runs
-:func:`skhypergrad._tune.tune` on the mean of the folds' held-out losses, refines the
-best point by the refit scorer when the search followed a surrogate
+:func:`skhypergrad._tune.tune` on the mean of the folds' held-out losses (when the
+search follows a surrogate, its scan follows the refit scorer too: ``scan_rank``),
+refines the best point by the refit scorer then
 (:func:`~skhypergrad._scoring.polish`) and assembles the rows of ``cv_results_``
 (:mod:`skhypergrad._search_results`). The kernel models' searches run in
 :mod:`skhypergrad._kernel_search_cv`.
