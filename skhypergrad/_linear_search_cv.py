@@ -3,8 +3,9 @@
 :func:`fit_linear_search` reads the scorers and the routed ``fit`` parameters, builds
 the :class:`~skhypergrad.models.InnerModel` of the final step, prepares the folds once
 (:mod:`skhypergrad._prepared_folds`), starts from :mod:`skhypergrad._search_start`, runs
-:func:`skhypergrad._tune.tune` on the mean of the folds' held-out losses, refines the
-best point by the refit scorer when the search followed a surrogate
+:func:`skhypergrad._tune.tune` on the mean of the folds' held-out losses (when the
+search follows a surrogate, its scan follows the refit scorer too: ``scan_rank``),
+refines the best point by the refit scorer then
 (:func:`~skhypergrad._scoring.polish`) and assembles the rows of ``cv_results_``
 (:mod:`skhypergrad._search_results`). The kernel models' searches run in
 :mod:`skhypergrad._kernel_search_cv`.
@@ -127,6 +128,9 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
         adapter.defaults,
         None if box is None else linear_lam_box(box, prefix, adapter, final, y,
                                                 n_samples, model))
+    # a surrogate search: the refit scorer's own landscape, scanned and refined
+    surrogate = plan.rescore and not plan.exact and plan.refit_key is not None
+    score_of = _refit_score(search, plan) if surrogate else None
     t0 = time.perf_counter()
     with one_convergence_warning(type(search).__name__), \
             search_blas_limits(folds[0].X_train):
@@ -138,12 +142,13 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                       label=type(search).__name__, names=space.params,
                       loss_name=descended_name(plan, kind), scan_solver=scan_solver,
                       scan_patience=adapter.defaults.patience(
-                          fit_weight is not None or fit_params.score_weight is not None))
+                          fit_weight is not None or fit_params.score_weight is not None),
+                      scan_rank=None if score_of is None else lambda entry: -score_of(entry))
         history = list(result.history)
-        if plan.rescore and not plan.exact and plan.refit_key is not None \
-                and not stopped[0]:
-            _polish(search, history, plan, criterion, model, result.state, bounds,
-                    _with_tol(solver, inner_tol[1]), callback, stopped, progress, t0)
+        if surrogate and not stopped[0]:
+            _polish(history, plan, criterion, model, result.state, bounds,
+                    _with_tol(solver, inner_tol[1]), callback, stopped, progress, t0,
+                    score_of)
 
     results = format_results(history, [space.params(h["lam"]) for h in history],
                              search.n_splits_, plan, error_score, search.return_train_score)
@@ -158,18 +163,25 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                      X, y, fit_params.estimator, chosen=chosen)
 
 
-def _polish(search, history, plan, criterion, model, state, bounds, solver, callback,
-            stopped, progress, t0):
-    """Refine the best point by the refit scorer itself (a surrogate search; see
-    :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
-    parameter at most; the new entries are appended to ``history``."""
+def _refit_score(search, plan):
+    """``entry -> float``: the refit scorer's mean over the folds of a history entry
+    (nan for a failed point)."""
     k, train = search.n_splits_, int(search.return_train_score)
     m = list(plan.scorers).index(plan.refit_key)
-    last = [state]
 
     def score_of(entry):
         scores = np.asarray(entry["values"])[k * (1 + train):]
         return float(scores.reshape(k, 1 + train, len(plan.scorers))[:, 0, m].mean())
+    return score_of
+
+
+def _polish(history, plan, criterion, model, state, bounds, solver, callback, stopped,
+            progress, t0, score_of):
+    """Refine the best point by the refit scorer itself (a surrogate search; see
+    :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
+    parameter at most; the new entries are appended to ``history``; ``score_of``:
+    :func:`_refit_score`."""
+    last = [state]
 
     def evaluate(lam):
         if stopped[0]:

@@ -73,7 +73,7 @@ def _with_tol(obj, tol):
 def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
          monitor=None, callback=None, verbose=0, label="tune", names=None,
-         loss_name="CV loss", scan_patience=1.0, scan_solver=None):
+         loss_name="CV loss", scan_patience=1.0, scan_solver=None, scan_rank=None):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -143,6 +143,14 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         step only; the descent's points are then solved at ``inner_tol[1]``), and a
         best point among them is evaluated again at the final ``inner_tol``. None:
         ``solver``, at ``inner_tol[0]``.
+    scan_rank : callable, default=None
+        ``entry -> float``, smaller is better: a second criterion the scan keeps
+        following (the refit scorer, negated, of a search that descends a surrogate of
+        it). A path is then left once both its values and its ranks are past their
+        minimum (the ranks when none of the last ``scan_patience`` decades is below the
+        smallest before), and the paths once one finds neither
+        a new best value nor a new best rank. The scan's best point, from which the
+        descent starts, is still the one of smallest value. None: the values alone.
 
     Returns
     -------
@@ -155,13 +163,13 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
                        inner_tol=inner_tol, candidates=candidates, monitor=monitor,
                        callback=callback, verbose=verbose, label=label, names=names,
                        loss_name=loss_name, scan_patience=scan_patience,
-                       scan_solver=scan_solver)
+                       scan_solver=scan_solver, scan_rank=scan_rank)
     return result._replace(criterion=criterion)
 
 
 def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,
           tol, inner_tol, candidates, monitor, callback, verbose, label, names, loss_name,
-          scan_patience, scan_solver):
+          scan_patience, scan_solver, scan_rank):
     """:func:`tune` inside the criterion's :meth:`workers` block."""
     engine = get_engine(engine)
     last_state = [None]
@@ -196,7 +204,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         lam0, scan, stop, around, best_state = _scan(
             model, X, y, criterion, candidates, solver if not loose else scan_solver,
             inner_tol[0], last_state, t0, callback, watch, progress, scan_patience,
-            np.inf if loose else None)
+            np.inf if loose else None, scan_rank)
         if best_state is not None:
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
         scan_loose = inner_tol[0] > inner_tol[1]
@@ -291,7 +299,7 @@ def _outer_entry(h, offset):
 
 
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
-          watch=None, progress=None, patience=1.0, entry_tol=None):
+          watch=None, progress=None, patience=1.0, entry_tol=None, rank=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
     its minimum for ``patience`` decades of its L1 weight (the loss can rise as noisy
@@ -305,6 +313,10 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     alone is not enough: the best point of a path is often its most regularized one,
     where the second weight matters least, while the second weight lowers the next
     points.
+
+    With ``rank`` (``entry -> float``, see ``scan_rank`` of :func:`tune`), a path is left
+    once its ranks too are past their minimum (:func:`_ranks_past_minimum`), and the
+    paths once one has neither a new best value nor a new best rank.
 
     The solves stop at the relative gap ``tol`` (or earlier by the solver's own rule:
     the entries' ``tol`` is then ``entry_tol``). Returns the best point, the history
@@ -323,11 +335,14 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     best_value, first_state, previous = np.inf, last_state[0], []
     best_state = [np.inf, None]  # the smallest value of the scan and its solutions
     best_path = None  # (path, values) of the path with the smallest value
+    best_rank = np.inf  # the smallest rank of the paths before
     for path in paths:
-        values, points = [], max(1, round(patience * _points_per_decade(path)))
+        values, ranks = [], []
+        points = max(1, round(patience * _points_per_decade(path)))
         # the whole path in one call when the criterion can (a compiled evaluation), with
-        # the same rule to leave it; not with a callback or monitor, which see every point
-        batch = None if callback is not None or watch is not None else \
+        # the same rule to leave it; not with a callback, monitor or rank, which see every
+        # point
+        batch = None if callback is not None or watch is not None or rank is not None else \
             criterion.value_path(model, X, y, path, solver=solver, state=first_state,
                                  near=_near(previous) if previous else len(path) + 1,
                                  patience=points)
@@ -354,14 +369,19 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
                 entry["monitor"] = watch(lam, tol)
             scan.append(entry)
             values.append(float(res.value))
+            if rank is not None:
+                ranks.append(_ranked(rank(entry)))
             progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
                 return _best(scan), scan, True, None, None
-            if _past_minimum(values, previous, points):
+            if _past_minimum(values, previous, points) and \
+                    (rank is None or _ranks_past_minimum(ranks, points)):
                 break  # the rest of the path is weaker and worse
-        if _past_best_path(values, previous, best_value):
+        if _past_best_path(values, previous, best_value) and \
+                (rank is None or min(ranks) >= best_rank):
             break  # past the minimum along the paths too
         best_value, previous = min(best_value, min(values)), values
+        best_rank = min([best_rank, *ranks])
     best = min(scan, key=lambda h: h["value"])
     progress.scan_end(len(scan), best["lam"], best["value"])
     around = None if best_path is None else _neighbours(*best_path)
@@ -394,6 +414,18 @@ def _past_minimum(values, previous, patience):
     if previous and len(values) > _near(previous):
         return values[-1] > min(values)
     return len(values) > patience and min(values[-patience:]) > min(values[:-patience])
+
+
+def _ranks_past_minimum(ranks, patience):
+    """Whether a path's ``ranks`` are past their minimum: none of the last ``patience``
+    below the smallest of the ones before (a tie, common for a piecewise constant
+    scorer, is no progress)."""
+    return len(ranks) > patience and min(ranks[-patience:]) >= min(ranks[:-patience])
+
+
+def _ranked(value):
+    """A rank as :func:`_past_minimum` compares it: nan (a failed point) as inf."""
+    return np.inf if np.isnan(value) else float(value)
 
 
 def _near(previous):

@@ -198,7 +198,8 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
         """The search of :class:`BaseHyperGrad` on the held-out loss ``scoring`` follows
         (see the class docstring); with a scorer that is not that loss, every point is
         also scored (entries ``scores``, per fold, and ``score``, their mean, of the
-        history), the best point refined by the scorer itself (a few value-only
+        history), its starting scan following the scorer too, the best point refined by
+        the scorer itself (a few value-only
         evaluations, entries ``polish=True``), and the result is the point with the
         best mean score."""
         plan = self._scoring(len(model.classes))
@@ -213,8 +214,10 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
         views = partial(_fold_views, criterion, template, model.fit_intercept)
         scored = ScoredCriterion(criterion, FoldScorer(plan.scorers, np.nan), views)
         t0 = time.perf_counter()
+        # through the surrogate, the scan follows the scorer too (scan_rank of tune)
         result = search(model, X_train, y_train, scored, lam0, bounds=bounds,
-                        candidates=candidates)
+                        candidates=candidates,
+                        scan_rank=None if plan.exact else _negated_score)
         n_folds = len(result.history[0]["values"]) // 2
         history = list(result.history)
         if not plan.exact:  # refined by the scorer itself (see skhypergrad._scoring.polish)
@@ -325,3 +328,10 @@ def _fold_views(criterion, template, fit_intercept, X, y):
     return [FoldView(template, None, None, X_test, y_test, fit_intercept, None,
                      None if w is None else {"sample_weight": w})
             for X_test, y_test, w in rows]
+
+
+def _negated_score(entry):
+    """Minus the mean score of a :class:`~skhypergrad._scoring.ScoredCriterion` entry of
+    one scorer (its ``values``: the folds' losses, then their scores)."""
+    values = np.asarray(entry["values"])
+    return -float(np.mean(values[len(values) // 2:]))
