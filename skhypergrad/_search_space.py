@@ -21,6 +21,12 @@ L2 weight of the same predictions does). Bounds, starting
 points and the starting scan stated in these units (:class:`SearchScales`)
 make the chosen model equivariant: rescaling ``y`` or ``X`` rescales the chosen
 weights and leaves their relative position, and the predictions, unchanged.
+
+The weak end of the L2 weight (its lower bound, the "no L2 term" level of the
+scan and the ridge path) is relative to :math:`\kappa_{\min} \le \kappa`
+(:func:`l2_floor_scale`), the geometric mean of the columns' curvatures where it
+is below their mean: a mean follows the largest column, a column in other units
+alone, and it scales as :math:`c_X^2` too.
 """
 
 from typing import Any, NamedTuple
