@@ -437,3 +437,20 @@ def test_tweedie_conjugate_point_is_the_root(power):
         u = datafit._conjugate_point(y, a)
         e2, e1 = np.exp((2 - power) * u), y * np.exp((1 - power) * u)
         np.testing.assert_array_less(np.abs(e2 - e1 - a), 1e-14 * (e2 + e1 + np.abs(a)))
+
+
+def test_long_steps_of_a_log_link_do_not_warn():
+    """A Newton step whose trial point overflows ``exp`` is not a descent (its slope inf or
+    nan), so the line search halves it, silently: ``y * 1e-6`` warned "overflow
+    encountered in exp" from the line search; the Gamma model is scale-free in ``y``."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:150], y[:150] / y[:150].mean()
+    ref = GammaRegressorHyperGrad(cv=3).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = GammaRegressorHyperGrad(cv=3).fit(X, y * 1e-6)
+    assert est.alpha_ == pytest.approx(ref.alpha_, rel=1e-6)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-5, atol=1e-8)
+    assert est.intercept_ == pytest.approx(ref.intercept_ + np.log(1e-6), rel=1e-8)
