@@ -23,11 +23,15 @@ class InnerState(NamedTuple):
     lipschitz : float or None
         Lipschitz constant of the inner datafit's gradient, once computed (it
         depends on the rows only, not on ``lam``).
+    reference : ndarray or None
+        The solver's reference Hessian near ``w`` (``reference`` of
+        :class:`~skhypergrad.solvers.SolveResult`), its next solve's start.
     """
 
     w: Any = None
     engine_state: Any = None
     lipschitz: Any = None
+    reference: Any = None
 
 
 class CriterionResult(NamedTuple):

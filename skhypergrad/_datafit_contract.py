@@ -56,6 +56,12 @@ class BaseDatafit:
     #: coordinate descent's rate is set by the L2 weight alone along the directions the
     #: samples of zero curvature leave free (see ``CoordinateDescent(newton="auto")``)
     piecewise_quadratic = False
+    #: whether each sample's loss is twice continuously differentiable, with
+    #: ``newton_curvature`` its exact second derivative (not a majorizer), and strictly
+    #: convex: with an L2 penalty alone, ``CoordinateDescent`` then solves by L-BFGS
+    #: preconditioned with the Hessian of a nearby solution, kept between solves (see
+    #: :mod:`skhypergrad.solvers._reference_hessian`)
+    smooth_hessian = False
     #: the per-sample Hessian's form in coordinate descent's proximal Newton model:
     #: "diagonal" (one output, ``h_i = raw_hessp`` of a unit direction), "softmax"
     #: (``diag(p_i) - p_i p_i^T``), "separable" (``K`` outputs that are independent

@@ -63,7 +63,9 @@ argument's type, and an integer handed to a helper is never a local counter star
 a constant, which numba types as that literal and compiles the helper for); no array
 allocated and no builtin ``min`` / ``max`` in the kernels (each would compile a numba
 overload of its own); each helper called from as few places as possible (every call
-site is compiled again); the hypergradients of singular supports (the least-norm
+site is compiled again); the solve of a fold written in :func:`gram_cv_evaluate` itself
+(a helper is compiled in a library of its own, then again in every kernel calling it,
+with all the helpers it calls); the hypergradients of singular supports (the least-norm
 solution), rarely needed, in a kernel of their own that only the fits needing them
 compile, and those of large supports (conjugate gradients, on BLAS products) left to
 NumPy.
@@ -337,164 +339,6 @@ def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs, parti
 
 
 @njit(cache=True, **_HELPER)
-def _solve_fold(G, c, gamma, w, l1, l2, lower, tol, max_rounds, max_epochs, exact, S, sign,
-                L, b, idx, Sf, held, q, rhs):
-    """Coordinate descent on one fold (``w`` in place, see the module docstring).
-
-    Full sweeps (each followed by the gap) alternate with sweeps over the support, until
-    one of those is below 0.3 times the last full sweep's violation (at most
-    :data:`INNER_SWEEPS`). After any sweep from the :data:`EARLY_POLISH`-th on, when the
-    support and signs are those of the sweep before, the exact solution on the support
-    is tried (once per support) if the epochs still needed to reach ``tol`` at the rate
-    the gap fell between the last two full sweeps cost more than its factorization
-    (about :math:`m^2 / (8 p)` epochs, :data:`FACTOR_SWEEPS`), or after
-    :data:`POLISH_AFTER` epochs; when its signs differ, the coefficients move towards
-    it up to the first that reaches 0 (a lower objective, a smaller support), and the
-    exact solution on the rest of the support, that coefficient held at 0, is tried at
-    once (at most :data:`HOLD_ROUNDS` times in a row): on collinear columns at a small
-    ``l2`` (one-hot blocks with every level) the optimum has a coefficient of a block at
-    0, which these steps find, while epochs on the whole block crawl along its near-null
-    direction by about ``l2`` per epoch.
-    The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
-    rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
-    It ends on the exact solution on the support when that has the same signs, if
-    ``exact`` (the factorization is the hypergradient's) or that costs no more than the
-    epochs spent (``m^2 <= 8 epochs p``) or the support has at most
-    :data:`EXACT_ALWAYS` coefficients.
-
-    Returns ``(epochs, gap, status, m, rank)``: the support is ``S[:m]`` (signs
-    ``sign``) and ``rank`` the number of coordinates kept by the factor of ``G_SS + l2 I``
-    that ``L`` holds (:func:`_factor_support`; 0 when it holds none of this support).
-    ``L`` holds the factor of ``G_SS + l2 I`` for the support ``Sf[:held[0]]`` and the
-    L2 weight ``held[2]``, ``held[1]`` coordinates kept (``held[0] = -1``: none), kept
-    up to date and read on entry: a factor from an earlier solve of this fold serves
-    again while its support and L2 weight are the same. ``b``, ``rhs`` and ``q``
-    (:math:`G w`) are scratch. The factorization and the exact solution are called
-    from one place (every call site of a kernel is compiled again).
-    """
-    p = w.shape[0]
-    positive = lower == 0.0
-    for j in range(p):
-        q[j] = 0.0
-    for j in range(p):
-        idx[j] = j
-        if w[j] != 0.0:
-            row = G[j]
-            for i in range(p):
-                q[i] += row[i] * w[j]
-    epochs = 0
-    best = np.inf
-    stalled = 0
-    last_key = -1
-    failed_key = -1
-    exact_key = -1
-    rate = 0.0  # the log of the gap's decrease per epoch (0: unknown)
-    last_gap = np.inf
-    last_epochs = 0
-    mf = int(held[0]) if held[2] == l2 else -1  # the support L holds the factor of
-    rf = int(held[1])
-    gap = np.inf
-    status = NOT_CONVERGED
-    full = True
-    m_sweep = p
-    inner = 0
-    violation = 0.0
-    rounds = 0
-    while True:
-        v = _sweep(G, c, w, q, l1, l2, lower, idx, m_sweep)
-        epochs += 1
-        done = False
-        if full:
-            rounds += 1
-            gap = _relative_gap(c, gamma, w, q, l1, l2, positive)
-            if gap <= tol:
-                status = OK
-            stalled = stalled + 1 if gap > 0.9 * best else 0
-            if gap < best:
-                best = gap
-            done = status == OK or v == 0.0 or epochs >= max_epochs \
-                or rounds > max_rounds or stalled >= STALL_CHECKS
-            violation = v
-            rate = np.log(gap / last_gap) / (epochs - last_epochs) if gap < last_gap else 0.0
-            last_gap = gap
-            last_epochs = epochs
-        m, key = _support(w, S, sign)
-        on = mf == m  # whether L holds the factor of this support
-        if on:
-            for a in range(m):
-                if Sf[a] != S[a]:
-                    on = False
-                    break
-        if done:  # the end: the exact solution on the support, when it is worth it
-            polish = 0 < m <= DIRECT_MAX and (exact or m <= EXACT_ALWAYS
-                                              or m * m <= FACTOR_SWEEPS * epochs * p)
-        else:
-            # a support stable over two sweeps: its exact solution, once the epochs the
-            # gap's rate predicts (or POLISH_AFTER epochs) cost more than its factor
-            slow = epochs >= POLISH_AFTER
-            if not slow and epochs >= EARLY_POLISH and rate < 0.0:
-                ahead = np.log(tol / last_gap) / rate - (epochs - last_epochs)
-                slow = FACTOR_SWEEPS * ahead * p >= m * m
-            polish = slow and 0 < m <= DIRECT_MAX and key == last_key \
-                and key != failed_key and key != exact_key
-        held_rounds = 0
-        while polish:
-            if not on:
-                rf = _factor_support(G, l2, S, m, L)
-                on = rf > 0
-                mf = m if on else -1
-                for a in range(m):
-                    Sf[a] = S[a]
-                held[0] = mf
-                held[1] = rf
-                held[2] = l2
-            if not on:
-                failed_key = key
-                break
-            moved = _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, rf, b, rhs,
-                                      not done)
-            if moved != 1:
-                failed_key = key
-            else:
-                exact_key = key
-            if moved and not done:  # q = G w recomputed
-                for i in range(p):
-                    q[i] = 0.0
-                for a in range(m):
-                    row = G[S[a]]
-                    for i in range(p):
-                        q[i] += row[i] * w[S[a]]
-            if moved != 2 or done or held_rounds >= HOLD_ROUNDS:
-                break
-            # the coefficient the step left at 0 held there: the exact solution on the rest
-            held_rounds += 1
-            m, key = _support(w, S, sign)
-            on = False
-            polish = m > 0
-        if done:
-            return epochs, gap, status, m, rf if on else 0
-        last_key = key
-        if full:
-            m_sweep = 0
-            for j in range(p):
-                if w[j] != 0.0:
-                    idx[m_sweep] = j
-                    m_sweep += 1
-            full = False
-            inner = 0
-        else:
-            inner += 1
-            violation_ok = v <= 0.3 * violation
-            if violation_ok or inner >= INNER_SWEEPS:
-                m_sweep = 0  # back to a full sweep
-        if not full and (m_sweep == 0 or epochs >= max_epochs - 1):
-            for j in range(p):
-                idx[j] = j
-            m_sweep = p
-            full = True
-
-
-@njit(cache=True, **_HELPER)
 def _past_minimum(path, n, near, patience):
     """Whether a path whose first ``n`` values are ``path[:n]`` is past its minimum: its
     last value above its smallest one once past ``near`` values, or else its last
@@ -559,15 +403,15 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     lower, tol : float
         Lower bound of the coefficients (0 or ``-inf``), relative gap.
     max_rounds, max_epochs : int
-        Budget of each fold's solve (see :func:`_solve_fold`).
+        Budget of each fold's solve (see the notes).
     compute_grad : bool
     folds : ndarray of int64
         The folds evaluated.
     near, patience : int
         The stopping rule of the path (see :func:`_past_minimum`).
     L : ndarray of shape (K, min(p, DIRECT_MAX), min(p, DIRECT_MAX))
-        Every fold's factor of a support (see :func:`_solve_fold`), kept from point to
-        point and read by :func:`gram_cv_least_norm_hypergradients`.
+        Every fold's factor of a support (see the notes), kept from point to point and
+        read by :func:`gram_cv_least_norm_hypergradients`.
     Sf : ndarray of int64 of shape (K, p)
         The supports of the factors ``L``.
     factors : ndarray of shape (K, 3)
@@ -597,6 +441,40 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     deferred : ndarray of int64 of shape (K,)
         Out: 1 for the folds whose hypergradient (at the last point) is left to
         the caller, 0 for the others.
+
+    Notes
+    -----
+    The solve of a fold (coordinate descent, ``W[k]`` in place, see the module
+    docstring) is written here rather than in a helper of its own: a helper's code is
+    compiled in its own library and again in every kernel calling it.
+
+    Full sweeps (each followed by the gap) alternate with sweeps over the support, until
+    one of those is below 0.3 times the last full sweep's violation (at most
+    :data:`INNER_SWEEPS`). After any sweep from the :data:`EARLY_POLISH`-th on, when the
+    support and signs are those of the sweep before, the exact solution on the support
+    is tried (once per support) if the epochs still needed to reach ``tol`` at the rate
+    the gap fell between the last two full sweeps cost more than its factorization
+    (about :math:`m^2 / (8 p)` epochs, :data:`FACTOR_SWEEPS`), or after
+    :data:`POLISH_AFTER` epochs; when its signs differ, the coefficients move towards
+    it up to the first that reaches 0 (a lower objective, a smaller support), and the
+    exact solution on the rest of the support, that coefficient held at 0, is tried at
+    once (at most :data:`HOLD_ROUNDS` times in a row): on collinear columns at a small
+    ``l2`` (one-hot blocks with every level) the optimum has a coefficient of a block at
+    0, which these steps find, while epochs on the whole block crawl along its near-null
+    direction by about ``l2`` per epoch.
+    The solve ends after a full sweep: at most ``max_rounds + 1`` full sweeps (as many
+    rounds of sweeps over the support between them) and ``max_epochs`` epochs in all.
+    It ends on the exact solution on the support when that has the same signs, if
+    ``compute_grad`` (the factorization is the hypergradient's) or that costs no more
+    than the epochs spent (``m^2 <= 8 epochs p``) or the support has at most
+    :data:`EXACT_ALWAYS` coefficients.
+
+    ``L[k]`` holds the factor of ``G_SS + l2 I`` (:func:`_factor_support`) for the
+    support ``Sf[k, :factors[k, 0]]`` and the L2 weight ``factors[k, 2]``,
+    ``factors[k, 1]`` coordinates kept (``factors[k, 0] = -1``: none), kept up to date
+    and read on entry: a factor from an earlier solve of this fold serves again while
+    its support and L2 weight are the same. The factorization and the exact solution are
+    called from one place (every call site of a kernel is compiled again).
     """
     p = W.shape[1]
     sign = work[0]
@@ -608,6 +486,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     idx = iwork[1]
     n_folds = folds.shape[0]
     n_points = L1.shape[0]
+    positive = lower == 0.0
     for pt in range(n_points):
         l1 = L1[pt]
         l2 = L2[pt]
@@ -616,12 +495,133 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             k = folds[f]
             w = W[k]
             Gk = G[k]
-            # ending on the exact solution when worth it (see _solve_fold): values and
-            # gradients then of the exact solution
-            ep, gap, st, m, rank = _solve_fold(Gk, c[k], gamma[k], w, l1, l2, lower, tol,
-                                               max_rounds, max_epochs, compute_grad, S,
-                                               sign, L[k], b, idx, Sf[k], factors[k],
-                                               q, rhs)
+            ck = c[k]
+            Lk = L[k]
+            Sfk = Sf[k]
+            held = factors[k]
+            # the solve (see the notes; w in place, q = G w), ending on the exact solution
+            # when worth it: values and gradients then of the exact solution
+            for j in range(p):
+                q[j] = 0.0
+            for j in range(p):
+                idx[j] = j
+                if w[j] != 0.0:
+                    row = Gk[j]
+                    for i in range(p):
+                        q[i] += row[i] * w[j]
+            ep = 0  # epochs
+            best = np.inf
+            stalled = 0
+            last_key = -1
+            failed_key = -1
+            exact_key = -1
+            rate = 0.0  # the log of the gap's decrease per epoch (0: unknown)
+            last_gap = np.inf
+            last_epochs = 0
+            mf = np.int64(held[0]) if held[2] == l2 else -1  # the support L[k] holds the factor
+            rf = np.int64(held[1])
+            gap = np.inf
+            st = NOT_CONVERGED
+            full = True
+            m_sweep = p
+            inner = 0
+            violation = 0.0
+            rounds = 0
+            while True:
+                v = _sweep(Gk, ck, w, q, l1, l2, lower, idx, m_sweep)
+                ep += 1
+                done = False
+                if full:
+                    rounds += 1
+                    gap = _relative_gap(ck, gamma[k], w, q, l1, l2, positive)
+                    if gap <= tol:
+                        st = OK
+                    stalled = stalled + 1 if gap > 0.9 * best else 0
+                    if gap < best:
+                        best = gap
+                    done = st == OK or v == 0.0 or ep >= max_epochs \
+                        or rounds > max_rounds or stalled >= STALL_CHECKS
+                    violation = v
+                    rate = np.log(gap / last_gap) / (ep - last_epochs) if gap < last_gap else 0.0
+                    last_gap = gap
+                    last_epochs = ep
+                m, key = _support(w, S, sign)
+                on = mf == m  # whether L[k] holds the factor of this support
+                if on:
+                    for a in range(m):
+                        if Sfk[a] != S[a]:
+                            on = False
+                            break
+                if done:  # the end: the exact solution on the support, when worth it
+                    polish = 0 < m <= DIRECT_MAX and (compute_grad or m <= EXACT_ALWAYS
+                                                      or m * m <= FACTOR_SWEEPS * ep * p)
+                else:
+                    # a support stable over two sweeps: its exact solution, once the epochs
+                    # the gap's rate predicts (or POLISH_AFTER epochs) cost more than its
+                    # factor
+                    slow = ep >= POLISH_AFTER
+                    if not slow and ep >= EARLY_POLISH and rate < 0.0:
+                        ahead = np.log(tol / last_gap) / rate - (ep - last_epochs)
+                        slow = FACTOR_SWEEPS * ahead * p >= m * m
+                    polish = slow and 0 < m <= DIRECT_MAX and key == last_key \
+                        and key != failed_key and key != exact_key
+                held_rounds = 0
+                while polish:
+                    if not on:
+                        rf = _factor_support(Gk, l2, S, m, Lk)
+                        on = rf > 0
+                        mf = m if on else -1
+                        for a in range(m):
+                            Sfk[a] = S[a]
+                        held[0] = mf
+                        held[1] = rf
+                        held[2] = l2
+                    if not on:
+                        failed_key = key
+                        break
+                    moved = _exact_on_support(Gk, ck, w, q, l1, l2, lower, S, sign, m, Lk, rf,
+                                              b, rhs, not done)
+                    if moved != 1:
+                        failed_key = key
+                    else:
+                        exact_key = key
+                    if moved and not done:  # q = G w recomputed
+                        for i in range(p):
+                            q[i] = 0.0
+                        for a in range(m):
+                            row = Gk[S[a]]
+                            for i in range(p):
+                                q[i] += row[i] * w[S[a]]
+                    if moved != 2 or done or held_rounds >= HOLD_ROUNDS:
+                        break
+                    # the coefficient the step left at 0 held there: the exact solution on
+                    # the rest
+                    held_rounds += 1
+                    m, key = _support(w, S, sign)
+                    on = False
+                    polish = m > 0
+                if done:
+                    rank = rf if on else 0
+                    break
+                last_key = key
+                if full:
+                    m_sweep = 0
+                    for j in range(p):
+                        if w[j] != 0.0:
+                            idx[m_sweep] = j
+                            m_sweep += 1
+                    full = False
+                    inner = 0
+                else:
+                    inner += 1
+                    violation_ok = v <= 0.3 * violation
+                    if violation_ok or inner >= INNER_SWEEPS:
+                        m_sweep = 0  # back to a full sweep
+                if not full and (m_sweep == 0 or ep >= max_epochs - 1):
+                    for j in range(p):
+                        idx[j] = j
+                    m_sweep = p
+                    full = True
             epochs[pt, k] = ep
             gaps[pt, k] = gap
             status[pt, k] = st
@@ -767,7 +767,7 @@ def gram_cv_least_norm_hypergradients(G, W, l2, folds, L, Sf, factors, g_l1, g_l
                 if Sf[k, a] != S[a]:
                     on = False
                     break
-        rank = int(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
+        rank = np.int64(factors[k, 1]) if on else _factor_support(Gk, l2, S, m, Lk)
         n_iter_engine[k] = 0
         if rank == 0:
             continue

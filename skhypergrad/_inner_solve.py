@@ -11,6 +11,7 @@ from ._compact_states import SparseVector, _AdjointOffGradient, _compact, _expan
 from ._criterion_result import InnerState, _Outcome
 from ._folds import _fold_problem, _solver_format
 from .hypergrad import get_engine
+from .hypergrad._base import BaseEngine
 from .hypergrad._protocols import GradientWithEntries
 from .solvers._base import BaseSolver
 
@@ -26,7 +27,7 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     ``[coef, intercept]``; a centred map's coordinates (see :mod:`skhypergrad._design`)
     stay inside.
     """
-    w0, engine_state, _ = inner_state
+    w0, engine_state, _, reference = inner_state
     design = pgmap.design
     if design.offset is not None and w0 is not None:
         w0 = design.from_original(_expand(w0))
@@ -39,23 +40,31 @@ def _solve_one(pgmap, outer, lam, solver, engine, inner_state, compute_grad):
     else:
         if solver is None:
             raise ValueError("solver is required (only ITD engines run without one).")
-        sol = solver.solve(pgmap, lam, _expand(w0))
+        if isinstance(solver, BaseSolver) and solver.takes_reference:
+            sol = solver.solve(pgmap, lam, _expand(w0), reference=reference)
+            reference = sol.reference
+        else:  # any object with solve(pgmap, lam, w0) is a solver
+            sol = solver.solve(pgmap, lam, _expand(w0))
         w, n_iter = sol.w, sol.n_iter
         del sol
         if compute_grad:
+            takes = isinstance(engine, BaseEngine) and engine.takes_reference
+            extra = {"reference": reference} if takes else {}
             res = engine.hypergradient(
                 pgmap, lam, w, outer.grad,
-                state=_engine_warm_start(engine, engine_state, outer.grad))
+                state=_engine_warm_start(engine, engine_state, outer.grad), **extra)
     lip = pgmap.known_lipschitz
     value = outer.value(w)
     w = design.to_original(w)
     if res is None:
-        return _Outcome(value, None, InnerState(w, engine_state, lip), n_iter, 0, np.nan)
+        return _Outcome(value, None, InnerState(w, engine_state, lip, reference), n_iter, 0,
+                        np.nan)
     state = res.state
     if isinstance(state, GradientWithEntries):  # kept as stored, without the outer function
         state = _AdjointOffGradient.from_lazy(state)
     return _Outcome(value, np.asarray(res.grad, dtype=np.float64),
-                    InnerState(w, state, lip), n_iter, int(res.n_iter), float(res.residual))
+                    InnerState(w, state, lip, reference), n_iter, int(res.n_iter),
+                    float(res.residual))
 
 
 def _compact_like(x, stored):

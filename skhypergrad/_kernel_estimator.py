@@ -12,6 +12,7 @@ from sklearn.utils.validation import validate_data
 
 from .hypergrad import ENGINES, BaseEngine
 from .kernels import KERNELS, KernelSpec
+from ._validation import check_one_output
 
 
 def hypergradient_options(exact):
@@ -47,6 +48,7 @@ class BaseKernelHyperGrad(BaseEstimator):
     def _check_fit_data(self, X, y, **kwargs):
         """Parameters and ``(X, y)`` validated (``kwargs`` to ``validate_data``)."""
         self._validate_params()
+        check_one_output(y)
         X, y = validate_data(self, X, y, dtype=np.float64, **kwargs)
         if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
             raise ValueError(f"kernel='precomputed' needs a square kernel matrix to fit, got "

@@ -18,6 +18,8 @@ import time
 from typing import NamedTuple, Optional
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import _safe_indexing, check_array
 
 from ._threads import search_blas_limits
 from .optimizers import minimize
@@ -46,13 +48,15 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
-        Dense data, or the kernel (n_samples, n_samples) when ``precomputed``.
+    X : ndarray of shape (n_samples, n_features) or array-like
+        Dense data, or the kernel (n_samples, n_samples) when ``precomputed``; with
+        ``preprocessing``, what it takes (e.g. a DataFrame of strings).
     y : ndarray of shape (n_samples,)
     splits : list of (train, test) index arrays
     precomputed : bool, default=False
     preprocessing : transformer, default=None
-        Fitted on each training fold (a clone), applied to its held-out rows.
+        Fitted on each training fold (a clone), applied to its held-out rows; its
+        output is made dense float64.
     sample_weight : ndarray of shape (n_samples,), default=None
         Weights of the training losses, split with the rows (``w_train``).
     score_weight : ndarray of shape (n_samples,), default=None
@@ -72,11 +76,11 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
             folds.append(FoldData(X[np.ix_(train, train)], y[train], X[np.ix_(test, train)],
                                   y[test], *w))
             continue
-        X_train, X_test = X[train], X[test]
+        X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
         if preprocessing is not None:
             pre = clone(preprocessing)
-            X_train = np.asarray(pre.fit_transform(X_train, y[train]), dtype=np.float64)
-            X_test = np.asarray(pre.transform(X_test), dtype=np.float64)
+            X_train = _dense(pre.fit_transform(X_train, y[train]))
+            X_test = _dense(pre.transform(X_test))
         folds.append(FoldData(X_train, y[train], X_test, y[test], *w))
     return folds
 
@@ -104,6 +108,13 @@ class Evaluation(NamedTuple):
     losses: np.ndarray
     scores: np.ndarray
     values: Optional[np.ndarray] = None
+
+
+def _dense(X):
+    """A preprocessing step's output as a finite dense float64 array (a sparse one
+    densified: the dual solvers keep dense rows)."""
+    return check_array(X.toarray() if sp.issparse(X) else X, dtype=np.float64,
+                       input_name="X")
 
 
 def log_grid(axes):
@@ -263,7 +274,8 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
     tol : float, default=1e-4
         Relative improvement under which the descent stops.
     callback : callable, default=None
-        Called with each history entry.
+        Called with each history entry; returning True stops the search (the scan,
+        the descent or the refinement) after that entry.
     n_rows : int, default=None
         Training rows of the largest fold: kernels of at most
         :data:`~skhypergrad._threads.SMALL_DENSE_ENTRIES` entries are searched on one
@@ -352,14 +364,15 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, va
 
     history = []
     t0 = time.perf_counter()
+    stopped = [False]  # whether callback asked the search to stop
 
     def entry_of(lam, ev, phase):
         entry = {"lam": np.array(lam, dtype=np.float64), "value": float(ev.value),
                  "grad": np.asarray(ev.grad, dtype=np.float64),
                  "losses": np.asarray(ev.losses), "scores": np.asarray(ev.scores),
                  "values": ev.values, "seconds": time.perf_counter() - t0, "phase": phase}
-        if callback is not None:
-            callback(entry)
+        if callback is not None and callback(entry):
+            stopped[0] = True
         return entry
 
     def record(lam, ev, phase):
@@ -368,7 +381,7 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, va
     if callable(candidates):
         seen, repeats = {}, 0  # a clipped adaptive scan may propose a point twice
         lam = candidates(history)
-        while lam is not None and repeats < _MAX_REPEATS:
+        while lam is not None and repeats < _MAX_REPEATS and not stopped[0]:
             key = tuple(np.asarray(lam, dtype=np.float64))
             repeats = repeats + 1 if key in seen else 0
             if key in seen:
@@ -380,10 +393,14 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, va
         history[:] = [history[i] for i in sorted(seen.values())]
     else:
         for lam in candidates:
+            if stopped[0]:
+                break
             record(lam, value(lam), "scan")
     first = _lowest_loss(history) if start == "loss" else best_entry(history)
     n_iter = 0
-    if max_iter > 0:
+    if max_iter > 0 and not stopped[0]:
+        stall = _Stall(stall)
+
         def objective(theta, _tol):
             lam = np.exp(theta)
             ev = evaluate(lam)
@@ -393,11 +410,11 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, va
         lo, hi = np.log(bounds[0]), np.log(bounds[1])
         result = minimize(objective, np.log(history[first]["lam"]), optimizer=optimizer,
                           bounds=(lo, hi), max_iter=max_iter, tol=tol, inner_tol=(0.0, 0.0),
-                          callback=_Stall(stall))
+                          callback=lambda entry: stall(entry) or stopped[0])
         n_iter = result.n_iter
-    if polish > 0:
+    if polish > 0 and not stopped[0]:
         centre = [history[_lowest_loss(history) if start == "loss" else best_entry(history)]]
-        compass(lambda lam: entry_of(lam, value(lam), "polish"), centre,
-                lambda h: float(np.mean(h["scores"])), bounds, polish)
+        compass(lambda lam: None if stopped[0] else entry_of(lam, value(lam), "polish"),
+                centre, lambda h: float(np.mean(h["scores"])), bounds, polish)
         history.extend(centre[1:])
     return history, n_iter

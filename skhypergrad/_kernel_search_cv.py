@@ -24,8 +24,10 @@ from sklearn.model_selection import check_cv
 from ._kernel_scoring import (DualRegressor, KernelFoldView, OneVsOneClassifier,
                               ScoredKernelCriterion)
 from ._kernel_search import best_entry, kernel_folds
+from ._progress import Progress
 from ._routing import route_fit_params
 from ._search_results import SearchRun
+from ._validation import check_one_output
 from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
                        routing_scorer)
 from .kernels import KernelSpec
@@ -44,9 +46,10 @@ class KernelAdapter(NamedTuple):
     spec : callable
         ``final -> KernelSpec`` (ValueError for what is not supported).
     search : callable
-        ``(final, spec, folds, search, criterion, box) -> (history, n_iter)``;
+        ``(final, spec, folds, search, criterion, box, callback) -> (history, n_iter)``;
         ``criterion`` wraps the model's criterion into what is searched, ``box`` is the
-        user's bounds on ``lam`` or None (see
+        user's bounds on ``lam`` or None, ``callback`` is called with each history entry
+        and stops the search by returning True (see
         :func:`~skhypergrad._kernel_search.kernel_search`).
     fold_loss : callable
         ``(criterion, k, lam, gradient) -> (loss, grad, own_score)`` of fold ``k`` (``grad``
@@ -100,15 +103,15 @@ def _gamma(spec, lam):
 
 
 # -- searches ----------------------------------------------------------------------------
-def _krr_search(final, spec, folds, search, criterion, box):
+def _krr_search(final, spec, folds, search, criterion, box, callback):
     from .kernel_ridge import search_kernel_ridge
 
     return search_kernel_ridge(spec, folds, _engine(search.hypergradient),
                                _optimizer(search.optimizer), search.max_iter, search.tol,
-                               criterion=criterion, box=box)
+                               callback=callback, criterion=criterion, box=box)
 
 
-def _svc_search(final, spec, folds, search, criterion, box):
+def _svc_search(final, spec, folds, search, criterion, box, callback):
     from .svc import search_svc, training_weights
 
     n_classes = int(max(max(f.y_train.max(), f.y_test.max()) for f in folds)) + 1
@@ -119,18 +122,18 @@ def _svc_search(final, spec, folds, search, criterion, box):
                       _optimizer(search.optimizer), search.max_iter, search.tol,
                       weights=None if weights[0] is None else weights,
                       test_weights=None if test_weights[0] is None else test_weights,
-                      criterion=criterion, box=box)
+                      callback=callback, criterion=criterion, box=box)
 
 
-def _svr_search(final, spec, folds, search, criterion, box):
+def _svr_search(final, spec, folds, search, criterion, box, callback):
     from .svr import search_svr
 
     return search_svr(spec, folds, _engine(search.hypergradient, "kkt"),
                       _optimizer(search.optimizer), search.max_iter, search.tol,
-                      criterion=criterion, box=box)
+                      callback=callback, criterion=criterion, box=box)
 
 
-def _linear_svr_search(final, spec, folds, search, criterion, box):
+def _linear_svr_search(final, spec, folds, search, criterion, box, callback):
     from .linear_svr import LOSSES, search_linear_svr
 
     if search.hypergradient != "aid-cg":
@@ -140,7 +143,7 @@ def _linear_svr_search(final, spec, folds, search, criterion, box):
     return search_linear_svr(folds, LOSSES[final.loss],
                              final.intercept_scaling if final.fit_intercept else None,
                              _optimizer(search.optimizer), search.max_iter, search.tol,
-                             criterion=criterion, box=box)
+                             callback=callback, criterion=criterion, box=box)
 
 
 def _engine(hypergradient, fast="eig"):
@@ -292,7 +295,10 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     spec = adapter.spec(final)
     if preprocessing is not None and spec.kernel == "precomputed":
         raise ValueError("A precomputed kernel cannot follow preprocessing steps.")
-    X = check_array(X, dtype=np.float64, input_name="X")
+    X_refit = X  # the user's (feature names, a DataFrame's columns), refit as given
+    if preprocessing is None:
+        X = check_array(X, dtype=np.float64, input_name="X")
+    check_one_output(y)
     y = np.asarray(y) if adapter.classifier else \
         column_or_1d(y, warn=True).astype(np.float64)
     fit_params = route_fit_params(search, routing_scorer(search.scoring, final), X, groups,
@@ -337,13 +343,47 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     names = adapter.names(spec)
     if box is not None:
         box = _lam_box(box, [prefix + n for n in names], folds, spec)
-    history, n_iter = adapter.search(final, spec, folds, search, scored, box)
-    params = [{prefix + n: float(v) for n, v in zip(names, h["lam"])} for h in history]
+
+    def named_params(lam):
+        return {prefix + n: float(v) for n, v in zip(names, lam)}
+
+    progress = Progress(search.verbose, type(search).__name__, named_params)
+    progress.start(search.n_splits_, "CV loss (mean_test_loss)",
+                   [name if name != "score" else "the estimator's score"
+                    if search.scoring is None else "the scorer" for name in plan.scorers])
+    history, n_iter = adapter.search(final, spec, folds, search, scored, box,
+                                     _entry_callback(search.callback, progress, named_params))
+    params = [named_params(h["lam"]) for h in history]
     results = _results(history, params, plan, search.n_splits_, rescore, train, _store)
+    best = None if rescore else best_entry(history)
+    if best is not None:
+        progress.done(len(history), history[best]["lam"], history[best]["value"])
     return SearchRun(results, n_iter, plan.multimetric,
                      plan.scorers if plan.multimetric else plan.scorers["score"],
-                     "score" if not plan.multimetric else plan.refit_key, X, y,
-                     fit_params.estimator, best=None if rescore else best_entry(history))
+                     "score" if not plan.multimetric else plan.refit_key, X_refit, y,
+                     fit_params.estimator, best=best,
+                     chosen=None if best is not None else
+                     lambda i, key, score: progress.chosen(history[i]["lam"], key, score))
+
+
+def _entry_callback(callback, progress, named_params):
+    """The kernel search's callback: prints the entry (``progress``: a scan point at
+    ``verbose >= 2``, a descent or refinement point at ``verbose >= 1``), then calls the
+    user's ``callback`` with the entry and its ``params`` (the estimator's names); its
+    True stops the search. None when there is nothing to do."""
+    if callback is None and progress.verbose < 1:
+        return None
+    seen = [0]
+
+    def on_entry(entry):
+        seen[0] += 1
+        if entry["phase"] == "scan":
+            progress.scan_point(seen[0], None, entry["lam"], entry["value"])
+        else:
+            progress.step(seen[0], entry["lam"], entry["value"])
+        return callback is not None and bool(
+            callback({**entry, "params": named_params(entry["lam"])}))
+    return on_entry
 
 
 def _lam_box(box, names, folds, spec):

@@ -342,7 +342,9 @@ def _ridge(params, y, n_samples=None, class_weight_applied=False, classifier=Fal
         raise ValueError(f"{name} needs one finite alpha > 0 (an L2 penalty to tune), got "
                          f"alpha={params.alpha!r}.")
     if params.positive:
-        raise ValueError(f"{name}(positive=True) is not supported.")
+        other = "" if classifier else "ElasticNet(positive=True) or "
+        raise ValueError(f"{name}(positive=True) is not supported (its L2 search has no sign "
+                         f"constraint): use {other}GridSearchCV.")
     lam = np.array([float(alpha) / _n(y, n_samples)])
     if classifier:
         _no_class_weight(params, class_weight_applied)

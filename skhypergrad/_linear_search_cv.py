@@ -71,11 +71,13 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
     # the n of C and of a sum of losses' alpha: the sum of the weights of the refit's
     n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
     model = search_model(adapter, final, y, n_samples)
+    model.encode(y)  # the datafit's checks of y (a Gamma's y > 0), before any fold's
     if box is not None:  # l1_ratio fixed, alpha (C) searched: a penalty of one weight
         model = tie_ratio(model, box, adapter.parametrization, prefix)
     if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
         raise ValueError(f"{type(final).__name__} cannot be searched with sample "
-                         "weights: its datafit takes none.")
+                         "weights: its datafit takes none; fit without sample_weight, "
+                         "or use GridSearchCV.")
     space = SearchSpace(prefix, adapter.parametrization, n_penalty_hyper(model), n_samples)
 
     splits = list(check_cv(cv, y, classifier=classifier).split(X, y, groups))
@@ -124,7 +126,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
         search, model, folds, criterion.training_maps(model, solver), floors, space,
         adapter.defaults,
         None if box is None else linear_lam_box(box, prefix, adapter, final, y,
-                                                n_samples, model.get_penalty().tied))
+                                                n_samples, model))
     t0 = time.perf_counter()
     with one_convergence_warning(type(search).__name__), \
             search_blas_limits(folds[0].X_train):

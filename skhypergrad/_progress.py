@@ -75,7 +75,10 @@ class Progress:
         self._print(1, f"scan of up to {n_points} points, from strong to weak regularization")
 
     def scan_point(self, k, n_points, lam, value):
-        self._print(2, f"scan {k}/{n_points}  {self._point(lam, value)}")
+        """Level 2: the ``k``-th point of a scan of ``n_points`` (None: not known ahead,
+        an adaptive scan)."""
+        of = "" if n_points is None else f"/{n_points}"
+        self._print(2, f"scan {k}{of}  {self._point(lam, value)}")
 
     def scan_end(self, n_done, lam, value):
         self._print(1, f"scan done ({n_done} points); best  {self._point(lam, value)}")

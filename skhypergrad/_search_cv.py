@@ -167,13 +167,15 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         (the levels of ``GridSearchCV``): the start of the starting scan, its best
         point, every descent step, the refinement by the refit scorer and the
         result (1); every point of the scan too (2); and every fold's scores at every
-        point (3 and more, with a ``scoring`` other than the descended loss).
+        point (3 and more, with a ``scoring`` other than the descended loss). The dual
+        models print the start, every point of the descent and of the refinement and
+        the result (1), and every point of the scan too (2).
     callback : callable, default=None
         Called after every criterion evaluation with a dict (``params`` in the
         estimator's names, ``lam``, ``value`` (mean held-out loss), ``grad``,
         ``values`` (the held-out loss of every fold, followed by the training
-        losses with ``return_train_score``), ``seconds``, ...); returning True
-        stops the search.
+        losses with ``return_train_score``), ``seconds``, ...; the dual models' also
+        ``phase``: "scan", "descent" or "polish"); returning True stops the search.
     error_score : "raise" or float, default=np.nan
         The score recorded for a failing fold at a point, as ``GridSearchCV``'s:
         a scorer that raises (or, with ``"raise"``, its exception is raised) and a
@@ -285,8 +287,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         "pre_dispatch": [numbers.Integral, str],
         "init": [StrOptions({"scan", "estimator"})],
         "return_train_score": ["boolean"],
+        "cv": ["cv_object"],  # GridSearchCV's (not the estimators' held-out fraction)
         **{key: BaseHyperGrad._parameter_constraints[key]
-           for key in ("cv", "hypergradient", "solver", "optimizer", "max_iter", "tol",
+           for key in ("hypergradient", "solver", "optimizer", "max_iter", "tol",
                        "n_jobs", "random_state", "verbose", "callback")},
     }
 
@@ -338,8 +341,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             malformed; a canonical copy when its indices are unsorted or repeated)
             and indexed as CSR, as ``GridSearchCV`` indexes it; a sparse output of
             the pipeline's preprocessing is checked in the same way.
-        y : array-like of shape (n_samples,)
-            Targets (class labels of any type for ``LogisticRegression``).
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets (class labels of any type for the classifiers); several columns
+            for ``MultiTaskLasso`` and ``MultiTaskElasticNet`` only (a ``Ridge`` or
+            ``Lasso`` of several outputs is refused: tune each output separately).
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter given as ``cv``.
         **params : dict

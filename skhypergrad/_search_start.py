@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import clone
 
 from ._param_grid import lam_box
+from ._search_estimator import n_penalty_hyper
 from ._search_space import SearchScales, l2_floor_scale, l2_scale, lam1_max
 from ._validation import floored_lam_max
 
@@ -61,14 +62,19 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
     return np.clip(lam0, lo, hi), (lo, hi), None
 
 
-def linear_lam_box(box, prefix, adapter, final, y, n_samples, tied):
+def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
     """Bounds on the full data's ``lam`` spanned by ``box`` (see
-    :func:`~skhypergrad._param_grid.lam_box`); ``tied``: the search's penalty has one
-    weight, the total of the elastic net's two."""
+    :func:`~skhypergrad._param_grid.lam_box`), in the entries of the search's ``model``:
+    where its penalty has one weight and the estimator's elastic net two (a fixed
+    ``l1_ratio``: the tied penalty; ``l1_ratio=1``: the L1 penalty, its L2 weight 0),
+    that weight is the total of the two."""
+    n_penalty = n_penalty_hyper(model)
+
     def lam_of(params):
         est = clone(final).set_params(**{k[len(prefix):]: v for k, v in params.items()})
         lam = np.asarray(adapter.inner_model(est, y, n_samples, True).lam, dtype=np.float64)
-        return lam.sum(keepdims=True) if tied else lam
+        k = lam.shape[0] - model.n_datafit_hyper
+        return lam if k == n_penalty else np.concatenate([lam[:k].sum(keepdims=True), lam[k:]])
     return lam_box(box, list(box), lam_of)
 
 

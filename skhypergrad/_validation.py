@@ -264,6 +264,8 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
             X = check_array(X, input_name="X", **kwargs)
         X = X.astype(np.float64, copy=False)
     with named("y"):
+        if not multi_output:
+            check_one_output(y)
         y = _check_y(y, multi_output=multi_output, y_numeric=not classifier,
                      estimator=estimator)
         if multi_output and y.ndim != 2:
@@ -278,6 +280,18 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
     return X, y
 
 
+def check_one_output(y):
+    """A ValueError for a ``y`` of several columns given to a model of one output (a
+    single column is accepted, as scikit-learn accepts it)."""
+    shape = np.asarray(y).shape  # (not np.shape: an array-like may refuse numpy's protocol)
+    if len(shape) == 2 and shape[1] > 1:
+        raise ValueError(
+            f"y has {shape[1]} columns (outputs), but this model is tuned on one output: give "
+            "y of shape (n_samples,). For several regression outputs with one shared penalty, "
+            "use MultiTaskLasso or MultiTaskElasticNet (MultiTaskLassoHyperGrad, "
+            "MultiTaskElasticNetHyperGrad); otherwise tune each output separately.")
+
+
 def check_target(y, *, classifier, multi_output=False):
     """``y`` of a meta-estimator whose ``X`` is not ours to check: 1d, finite, labels (2d
     float64, one column per output, when ``multi_output``)."""
@@ -287,6 +301,7 @@ def check_target(y, *, classifier, multi_output=False):
             if y.ndim != 2:
                 raise ValueError(f"y must be 2d for a multi-task model, got {y.shape}.")
             return y
+        check_one_output(y)
         y = column_or_1d(y)
         if classifier:
             check_classification_targets(y)

@@ -56,7 +56,7 @@ class WeightedDatafit(BaseDatafit):
         self.sample_weight = check_sample_weight(s, s.shape[0]) if rescale else s
         self._s_max = float(np.max(self.sample_weight))
         for name in ("is_classifier", "multi_output", "n_outputs", "outer_losses",
-                     "constant_hessian", "piecewise_quadratic"):
+                     "constant_hessian", "piecewise_quadratic", "smooth_hessian"):
             setattr(self, name, getattr(datafit, name))
         self.newton_model = datafit.newton_model \
             if datafit.newton_model in ("diagonal", "softmax", "separable") else None

@@ -69,6 +69,7 @@ class _LogLinkDatafit(BaseDatafit):
     newton_model = "diagonal"
     #: the minibatch kernels' log-link Tweedie code, of parameter ``power``
     kernel_code = 4
+    smooth_hessian = True
     power = None
     accepts_sample_weight = True
 

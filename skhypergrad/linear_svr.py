@@ -328,8 +328,11 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     r"""Scan then descend LinearSVR's cross-validated squared error.
 
     The scan (:class:`~skhypergrad._kernel_search.AdaptiveScan`, value only) walks ``C``
-    over half decades from 0.01 to 1e4 times :math:`1 / (n\,\overline{\|\tilde x\|^2})`
-    (where the penalty and the loss weigh alike), from :data:`_C_START` times it, each
+    over half decades from 0.01 to 1e4 times :math:`c_0 = 1 / (n\,\overline{\|\tilde
+    x\|^2})` (where the penalty and the loss weigh alike), times the standard deviation
+    :math:`s` of the targets for the epsilon-insensitive loss (targets :math:`c\,y` have
+    the solution :math:`c\,w` at :math:`c\,C` and :math:`c\,\epsilon`: its ``C`` is in
+    units of ``y``; the squared loss's has none), from :data:`_C_START` times it, each
     row to its lowest loss (to 0.1%); the rows of ``epsilon`` (0.001 to 0.6 times the
     standard deviation of the targets) start at the previous row's best ``C`` and are
     added away from 0.1 times it while they improve. The descent starts from its lowest
@@ -359,8 +362,9 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     n_iter : int
     """
     Xa = augment(folds[0].X_train, intercept_scaling)
-    c0 = 1.0 / (Xa.shape[0] * max(float(np.mean(np.einsum("ij,ij->i", Xa, Xa))), 1e-12))
     scale = float(np.std(folds[0].y_train)) or 1.0
+    c0 = (1.0 if squared else scale) / \
+        (Xa.shape[0] * max(float(np.mean(np.einsum("ij,ij->i", Xa, Xa))), 1e-12))
     evaluate = LinearSVRCriterion(folds, squared, intercept_scaling)
     if criterion is not None:
         evaluate = criterion(evaluate)

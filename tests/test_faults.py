@@ -43,8 +43,8 @@ class FaultyEngine(AIDConjugateGradient):
         self.at = at
         self.log = log if log is not None else {"calls": 0}
 
-    def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
-        res = super().hypergradient(pgmap, lam, w, outer_grad, state)
+    def hypergradient(self, pgmap, lam, w, outer_grad, state=None, reference=None):
+        res = super().hypergradient(pgmap, lam, w, outer_grad, state, reference=reference)
         self.log["calls"] += 1
         evaluation = (self.log["calls"] - 1) // self.log.get("folds", 1)
         if evaluation in self.at:
@@ -246,11 +246,11 @@ def test_keyboard_interrupt_inside_the_solver():
         def gram_budget(self):  # solve() changed: no compiled solve stands for it
             return None
 
-        def solve(self, pgmap, lam, w0=None):
+        def solve(self, pgmap, lam, w0=None, reference=None):
             type(self).calls[0] += 1
             if type(self).calls[0] > 5:
                 raise KeyboardInterrupt
-            return super().solve(pgmap, lam, w0)
+            return super().solve(pgmap, lam, w0, reference=reference)
 
     X, y = _data()
     est = LassoHyperGrad(cv=3, solver=Interrupting())

@@ -161,6 +161,41 @@ def test_support_step_leaves_the_intercept_minimized():
     assert res.converged and gap <= 1e-12 * primal and grad_b <= 1e-14
 
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
+def test_reference_hessian_carries_to_the_next_solve(name):
+    """A tight L2 solve returns the datafit's Hessian it formed (its reference); from the
+    previous solution and that reference, the solve at a nearby weight forms none and
+    takes at most 3 steps to the solution of a cold solve (objective to 1e-12 relative),
+    and AID-CG preconditioned by it gives the hypergradient of the factored H (1e-9)."""
+    from skhypergrad.hypergrad import AIDConjugateGradient
+
+    X, y = _data(name, n=150, p=10)
+    model = InnerModel(_datafit(name), "l2", fit_intercept=True)
+    pgmap = model.make_map(X, model.encode(y), center=True)
+    solver = CoordinateDescent(tol=1e-10)  # a search's
+    first = solver.solve(pgmap, np.array([0.05]))
+    # from its solution, a solve forms the reference there and stops at once
+    first = solver.solve(pgmap, np.array([0.05]), first.w)
+    assert first.n_iter == 0 and first.reference.shape == (11, 11)
+    lam = np.array([0.06])
+    calls = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(pgmap.design), "weighted_gram",
+                   lambda self, h: calls.append(1) or pytest.fail("formed a Hessian"))
+        warm = solver.solve(pgmap, lam, first.w, reference=first.reference)
+    cold = CoordinateDescent(tol=1e-14).solve(pgmap, lam)
+    assert warm.converged and warm.n_iter <= 3 and not calls
+    assert pgmap.objective(warm.w, lam) == pytest.approx(pgmap.objective(cold.w, lam),
+                                                         rel=1e-12)
+    engine = AIDConjugateGradient(tol=1e-12)
+    direction = np.linspace(-1.0, 1.0, warm.w.shape[0])
+    exact = engine.hypergradient(pgmap, lam, warm.w, lambda w: direction)
+    pcg = engine.hypergradient(pgmap, lam, warm.w, lambda w: direction,
+                               reference=first.reference)
+    assert 1 < pcg.n_iter <= 8
+    np.testing.assert_allclose(pcg.grad, exact.grad, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 @pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02]),
                                           ("elasticnet", [0.02, 0.2])])
 def test_every_engine_matches_finite_differences(name, penalty, lam):
@@ -360,6 +395,30 @@ def test_search_rows_are_solved_to_the_estimators_tol(name):
     assert errors[search.best_index_] <= 1e-6
 
 
+@pytest.mark.parametrize("name", ["gamma"])
+def test_search_is_the_same_on_csc_and_in_threads(name):
+    """The solutions' reference Hessians travel with the warm starts (the next solve's
+    preconditioner): a search on a CSC ``X``, and one whose folds run in two threads,
+    evaluate the same points to the same scores (1e-10) as the serial dense search."""
+    from joblib import parallel_config
+
+    X, y = _data(name, n=150, p=10)
+    cv = KFold(3, shuffle=True, random_state=0)
+
+    def scores(X, n_jobs=None):
+        search = HyperGradSearchCV(_sklearn(name, 1.0).set_params(solver="lbfgs", tol=1e-4),
+                                   cv=cv, scoring=_SCORERS[name], n_jobs=n_jobs).fit(X, y)
+        return np.array([p["alpha"] for p in search.cv_results_["params"]]), \
+            search.cv_results_["mean_test_score"]
+
+    alphas, reference = scores(X)
+    with parallel_config(backend="threading"):
+        threads = scores(X, n_jobs=2)
+    for other in (scores(sp.csc_matrix(X)), threads):
+        np.testing.assert_allclose(other[0], alphas, rtol=1e-10)
+        np.testing.assert_allclose(other[1], reference, rtol=1e-10)
+
+
 def test_search_refuses_other_glms():
     X, y = _data("poisson", n=60, p=5)
     with pytest.raises(ValueError, match="convex for 1 <= power <= 2"):
@@ -437,6 +496,20 @@ def test_tweedie_conjugate_point_is_the_root(power):
         u = datafit._conjugate_point(y, a)
         e2, e1 = np.exp((2 - power) * u), y * np.exp((1 - power) * u)
         np.testing.assert_array_less(np.abs(e2 - e1 - a), 1e-14 * (e2 + e1 + np.abs(a)))
+
+
+@pytest.mark.parametrize("estimator, y_bad, match", [
+    (GammaRegressor(), 0.0, r"y > 0"), (PoissonRegressor(), -1.0, r"y >= 0")],
+    ids=["gamma", "poisson"])
+def test_search_refuses_targets_out_of_the_family_before_any_fold(estimator, y_bad, match):
+    """A target the family does not take is refused by the datafit's own message, not by
+    a held-out metric of the scoring's set-up (scikit-learn's mean_tweedie_deviance)."""
+    rng = np.random.RandomState(0)
+    X = rng.randn(30, 3)
+    y = np.exp(0.3 * X[:, 0])
+    y[0] = y_bad
+    with pytest.raises(ValueError, match=match):
+        HyperGradSearchCV(estimator, cv=3).fit(X, y)
 
 
 def test_long_steps_of_a_log_link_do_not_warn():

@@ -32,12 +32,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression
+from sklearn.kernel_ridge import KernelRidge
+from sklearn.linear_model import (ElasticNet, HuberRegressor, Lars, Lasso, LogisticRegression,
+                                  Ridge)
 
 import skhypergrad
 from skhypergrad import (CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
-                         InnerModel, LassoHyperGrad, LogisticRegressionHyperGrad,
-                         WeightedLassoHyperGrad, hypergradient)
+                         InnerModel, KernelRidgeHyperGrad, LassoHyperGrad,
+                         LogisticRegressionHyperGrad, WeightedLassoHyperGrad, hypergradient)
 from skhypergrad._validation import check_sparse_structure
 
 from _malformed_sparse import VARIANTS as SPARSE_VARIANTS
@@ -559,3 +561,41 @@ def test_unknown_fit_keyword_names_the_public_class(cls):
     with pytest.raises(TypeError, match=rf"^{cls.__name__}\.fit\(\) got an unexpected "
                                         r"keyword argument 'bogus'"):
         cls().fit(X, y, bogus=1)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: LassoHyperGrad(cv=3, max_iter=2),
+    lambda: HyperGradSearchCV(Ridge(), cv=3, max_iter=2),
+    lambda: HyperGradSearchCV(KernelRidge(), cv=3, max_iter=2),
+    lambda: KernelRidgeHyperGrad(cv=3, max_iter=2),
+], ids=["lasso", "search_ridge", "search_kernel_ridge", "kernel_ridge"])
+def test_several_outputs_to_a_one_output_model_say_what_to_use(make):
+    """scikit-learn's ``Ridge`` and ``Lasso`` take a 2d ``y``; a model tuned on one output
+    refuses it naming the multi-task models, and takes a single column."""
+    X, y = _data()
+    with pytest.raises(ValueError, match="y has 2 columns.*MultiTaskLasso"):
+        make().fit(X, np.c_[y, -y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DataConversionWarning, ConvergenceWarning
+        assert make().fit(X, y[:, None]).predict(X[:2]).shape == (2,)
+
+
+@pytest.mark.parametrize("cv", [0.25, 1])
+def test_search_cv_is_gridsearchcvs(cv):
+    """HyperGradSearchCV's ``cv`` is GridSearchCV's: refused as scikit-learn refuses it,
+    without offering the estimators' held-out fraction (a float the search does not
+    take)."""
+    X, y = _data()
+    with pytest.raises(ValueError, match=r"'cv' parameter of HyperGradSearchCV") as info:
+        HyperGradSearchCV(Lasso(), cv=cv).fit(X, y)
+    assert "float" not in str(info.value)
+
+
+@pytest.mark.parametrize("estimator, fit, match", [
+    (Ridge(positive=True), {}, r"positive=True.*ElasticNet\(positive=True\) or GridSearchCV"),
+    (HuberRegressor(), {"sample_weight": np.ones(N)}, r"sample_weight, or use GridSearchCV"),
+], ids=["ridge_positive", "huber_weights"])
+def test_unsupported_options_say_what_to_use(estimator, fit, match):
+    X, y = _data()
+    with pytest.raises(ValueError, match=match):
+        HyperGradSearchCV(estimator, cv=3).fit(X, y, **fit)

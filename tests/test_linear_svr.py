@@ -136,6 +136,23 @@ def test_search_cv_near_a_20_by_20_grid(loss):
     assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-6)
 
 
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_search_cv_follows_the_units_of_y(loss):
+    """Targets ``c y`` have the solution ``c w`` at ``c epsilon`` and ``c C`` (the
+    epsilon-insensitive loss) or ``C`` (the squared one): the search's points follow, its
+    scores (R²) are the same."""
+    X, y = _data(60, 4)
+    cv = KFold(3, shuffle=True, random_state=0)
+    est = LinearSVR(loss=loss, dual=True)
+    search, scaled = (HyperGradSearchCV(est, cv=cv).fit(X, c * y) for c in (1.0, 1e4))
+    c_unit = 1.0 if loss.startswith("squared") else 1e4
+    assert scaled.best_params_["C"] == pytest.approx(c_unit * search.best_params_["C"],
+                                                     rel=1e-6)
+    assert scaled.best_params_["epsilon"] == pytest.approx(
+        1e4 * search.best_params_["epsilon"], rel=1e-6)
+    assert scaled.best_score_ == pytest.approx(search.best_score_, rel=1e-8)
+
 def test_search_cv_refuses_what_it_does_not_support():
     X, y = _data(30)
     with pytest.raises(TypeError, match="dense data only"):

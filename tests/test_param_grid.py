@@ -106,6 +106,25 @@ def test_logistic_C_at_a_fixed_l1_ratio(iris):
     assert set(search.best_params_) == {"C"}
 
 
+
+def test_elastic_net_grid_fixing_l1_ratio_at_one_is_a_lasso_search(diabetes):
+    """``l1_ratio: [1.0]`` fixes the elastic net at its L1 end (an L1 model, one weight):
+    ``alpha`` is searched in the grid's box, alone or in a list of dicts."""
+    X, y = diabetes
+    grid = {"alpha": [1e-2, 1.0], "l1_ratio": [1.0]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # searched, not a grid fallback
+        search = HyperGradSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    alpha = _searched_values(search, "alpha")
+    assert np.all((alpha >= 1e-2 * (1 - 1e-12)) & (alpha <= 1.0 * (1 + 1e-12)))
+    assert {p["l1_ratio"] for p in search.cv_results_["params"]} == {1.0}
+    reference = GridSearchCV(ElasticNet(l1_ratio=1.0), {"alpha": np.logspace(-2, 0, 30)},
+                             cv=CV).fit(X, y)
+    assert search.best_score_ >= reference.best_score_ - 1e-3 * abs(reference.best_score_)
+    grids = [{"alpha": [1e-2, 1.0], "l1_ratio": [0.5]}, grid]
+    both = HyperGradSearchCV(ElasticNet(), grids, cv=CV).fit(X, y)
+    assert {p["l1_ratio"] for p in both.cv_results_["params"]} == {0.5, 1.0}
+
 def test_fixed_ratio_penalty_matches_elastic_net_and_finite_differences(diabetes):
     """The solution is scikit-learn's ``ElasticNet(alpha=t, l1_ratio=rho)``; the
     hypergradient in ``log t`` (``rho dE/dl1 + (1 - rho) dE/dl2`` times ``t``) is

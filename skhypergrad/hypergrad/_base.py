@@ -88,6 +88,12 @@ class BaseEngine:
     #: (e.g. on a least-squares problem's Gram matrix, see :mod:`skhypergrad._gram_cv`);
     #: a subclass that changes the result declares False
     implicit_at_solution = False
+    #: whether ``hypergradient`` takes ``reference=``: an approximation of the datafit's
+    #: Hessian near ``w`` over every parameter, a ``(n_params, n_params)`` array (the
+    #: inner solver's, :attr:`~skhypergrad.solvers.SolveResult.reference`), which it may
+    #: use to solve its linear system (AID-CG: as CG's preconditioner); a subclass that
+    #: overrides ``hypergradient`` without that argument declares False
+    takes_reference = False
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         raise NotImplementedError

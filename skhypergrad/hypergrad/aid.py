@@ -46,11 +46,13 @@ import numpy as np
 
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
 from ..fixed_point import ProxGradMap
+from .._prox_jacobian import as_jacobian
 from ._active_set import _ActiveSet, _has_prox_parts, _jacobian
 from ._base import BaseEngine, HypergradResult, warn_not_converged
 from ._contraction import (_fixed_point_rate, contraction_factor, contraction_off_invariances,
                            convergence_rate)
 from ._protocols import LazyVector, lazy_gradient, returns_new_array
+from ._reference_adjoint import solve_with_reference
 
 __all__ = ["AIDFixedPoint", "AIDConjugateGradient", "contraction_factor",
            "contraction_off_invariances", "convergence_rate"]
@@ -111,7 +113,8 @@ _NO_SOLUTION = (
 class _AdjointEngine(BaseEngine):
     r"""Shared part of the AID engines: :math:`B^T v` with :math:`(I - A^T) v = \nabla C(w)`.
 
-    Subclasses define ``_solve_adjoint(pgmap, lam, w, lin, c, v0) -> _AdjointSolve`` (which
+    Subclasses define ``_solve_adjoint(pgmap, lam, w, lin, c, v0, reference) ->
+    _AdjointSolve`` (which
     can explain a residual that no further iteration lowers) and ``_advice`` (the end of
     the warning). When the residual stays above
     ``max(tol, _residual_floor)`` the engine raises a
@@ -144,7 +147,7 @@ class _AdjointEngine(BaseEngine):
     def _linearize(self, pgmap, w, lam):
         return pgmap.linearize(w, lam)
 
-    def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
+    def hypergradient(self, pgmap, lam, w, outer_grad, state=None, reference=None):
         r"""Hypergradient ``B^T v`` at the solution ``w``.
 
         Parameters
@@ -160,6 +163,10 @@ class _AdjointEngine(BaseEngine):
         state : ndarray of shape (n_params,) or None
             Adjoint ``v`` of a previous call at nearby hyperparameters (warm
             start); ignored when its shape does not fit.
+        reference : ndarray of shape (n_params, n_params) or None
+            An approximation of the datafit's Hessian near ``w`` (an inner solver's
+            reference, see :attr:`~skhypergrad.hypergrad._base.BaseEngine.takes_reference`),
+            for the engines that take one; ignored when its shape does not fit.
 
         Returns
         -------
@@ -181,7 +188,7 @@ class _AdjointEngine(BaseEngine):
         lin = self._linearize(pgmap, w, lam)
         c = self._outer_gradient(outer_grad, w)
         v, n_iter, residual, note = self._solve_adjoint(pgmap, lam, w, lin, c,
-                                                        _warm_start(state, w))
+                                                        _warm_start(state, w), reference)
         if not residual <= max(self.tol, self._residual_floor):
             name, rate = convergence_rate(
                 pgmap, lam, w, lambda: _fixed_point_rate(lin.vjp_w, np.asarray(c),
@@ -229,7 +236,7 @@ class AIDFixedPoint(_AdjointEngine):
     def __init__(self, tol=1e-10, max_iter=10_000):
         super().__init__(tol=tol, max_iter=max_iter)
 
-    def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
+    def _solve_adjoint(self, pgmap, lam, w, lin, c, v0, reference=None):
         return _AdjointSolve(*solve_fixed_point(lin.vjp_w, c, v0, self.tol, self.max_iter))
 
 
@@ -295,6 +302,8 @@ class AIDConjugateGradient(_AdjointEngine):
 
     #: CG solves the adjoint linear system itself: any exact solve of it is its answer
     implicit_at_solution = True
+    #: a reference Hessian preconditions CG on the active set (see ``_solve_adjoint``)
+    takes_reference = True
 
     _residual_floor = 1e-12
 
@@ -311,11 +320,11 @@ class AIDConjugateGradient(_AdjointEngine):
         step = pgmap.cheap_step()
         return pgmap if step is None else pgmap.with_step(step)
 
-    def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
+    def hypergradient(self, pgmap, lam, w, outer_grad, state=None, reference=None):
         # the parameters and the result are those of _AdjointEngine.hypergradient
         restricted = self._restriction(pgmap, w)
         if restricted is None:
-            return super().hypergradient(pgmap, lam, w, outer_grad, state)
+            return super().hypergradient(pgmap, lam, w, outer_grad, state, reference)
         sub_map, idx = restricted
         lazy = lazy_gradient(outer_grad, w)
         # the p-sized gradient is not kept during the solve (not even computed when lazy)
@@ -374,17 +383,32 @@ class AIDConjugateGradient(_AdjointEngine):
         lazy = lazy_gradient(outer_grad, w)
         return outer_grad(w) if lazy is None else lazy
 
-    def _solve_adjoint(self, pgmap, lam, w, lin, c, v0):
+    def _solve_adjoint(self, pgmap, lam, w, lin, c, v0, reference=None):
         if not _has_prox_parts(pgmap):
             c = np.asarray(c)
             return _AdjointSolve(*solve_gmres(lambda u: u - lin.vjp_w(u), c, v0, self.tol,
                                               self.max_iter))
-        active = _ActiveSet(lin.vjp_w, _jacobian(pgmap, lin, w, lam), lin.hessp_subset,
-                            lin.step, lin.hessian_subset if self.direct else None,
-                            lin.hessian_factor if self.direct else None)
+        jacobian = _jacobian(pgmap, lin, w, lam)
+        n = w.shape[0]
+        # a reference Hessian preconditions CG (a few products) instead of H_SS formed
+        use_reference = reference is not None and reference.shape == (n, n) \
+            and as_jacobian(jacobian).diagonal
+        direct_parts = self.direct and not use_reference
+        active = _ActiveSet(lin.vjp_w, jacobian, lin.hessp_subset,
+                            lin.step, lin.hessian_subset if direct_parts else None,
+                            lin.hessian_factor if direct_parts else None)
         c_s = c.take(active.idx)
         if active.idx.shape[0] == 0:  # A = 0: v = grad C (and B^T v = 0)
             return _AdjointSolve(_with_entries(c, active.idx, c_s), 0, 0.0)
+        if use_reference:
+            u0 = None if v0 is None else active.power(v0.take(active.idx), 1)
+            out = solve_with_reference(active.reduced_matvec, c_s, u0, reference, active.idx,
+                                       active.step, 1.0 / active.jac.d - 1.0, self.tol,
+                                       self.max_iter)
+            if out is not None:
+                u, n_iter, residual = out
+                return _AdjointSolve(_with_entries(c, active.idx, active.power(u, -1)),
+                                     n_iter, residual)
         direct = active.solve_direct(c_s)
         # a singular system whose least-squares residual is finite but above tol has no
         # solution: CG would diverge on it, and the residual is reported (warned) instead

@@ -1,7 +1,7 @@
 """What every inner solver returns and how it reports non-convergence."""
 
 import warnings
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -22,12 +22,17 @@ class SolveResult(NamedTuple):
         Relative stopping measure reached (duality gap / objective scale, or
         fixed-point residual for maps without a dual).
     converged : bool
+    reference : ndarray or None
+        A reference Hessian of the datafit near ``w`` (see
+        :mod:`~skhypergrad.solvers._reference_hessian`), for the next solve of the same
+        problem (``reference`` of :meth:`BaseSolver.solve`), or None.
     """
 
     w: np.ndarray
     n_iter: int
     gap: float
     converged: bool
+    reference: Any = None
 
 
 class BaseSolver:
@@ -40,6 +45,11 @@ class BaseSolver:
     tol = None
     #: whether a solve that stops above ``tol`` warns (a ``ConvergenceWarning``)
     warn = True
+
+    #: whether the solver starts from, and returns, a reference Hessian (``reference`` of
+    #: :meth:`solve` and of :class:`SolveResult`); a caller passes it only then, and a
+    #: subclass that overrides :meth:`solve` without that argument declares False
+    takes_reference = False
 
     #: the sparse format the solver reads ``X`` in ("csc", "csr"), None if any: a caller
     #: that builds ``X`` for it (a cross-validation fold's training rows) gives that one
@@ -64,7 +74,7 @@ class BaseSolver:
         smooth models), or None when the solver has no such rule (this base class)."""
         return None
 
-    def solve(self, pgmap, lam, w0=None):
+    def solve(self, pgmap, lam, w0=None, reference=None):
         """Minimize ``F + G_lam`` for the problem of ``pgmap``, warm-started at ``w0``.
 
         Parameters
@@ -77,6 +87,10 @@ class BaseSolver:
         w0 : ndarray, default=None
             Warm start; zeros when None. Copied (never modified); the reference
             is dropped once copied, so a temporary ``w0`` is freed during the solve.
+        reference : ndarray, default=None
+            The ``reference`` of a previous solve of the same problem (other
+            hyperparameters), which a solver declaring ``takes_reference`` may start from
+            (see :class:`~skhypergrad.solvers.CoordinateDescent`); the others ignore it.
 
         Returns
         -------
@@ -88,7 +102,7 @@ class BaseSolver:
         del w0  # a temporary warm start (e.g. made dense by a criterion) is freed here
         if w.shape != (pgmap.n_params,):
             raise ValueError(f"w0 has shape {w.shape}, expected ({pgmap.n_params},).")
-        res = self._solve(pgmap, lam, w)
+        res = self._solve(pgmap, lam, w, reference)
         if not res.converged and self.warn:
             warnings.warn(
                 f"{type(self).__name__} did not converge in {res.n_iter} {self._budget[1]} "

@@ -4,14 +4,18 @@ r"""L-BFGS for a smooth objective, stopped by a rule on its gradient.
 :math:`d = -H_k \nabla P(w)` (the two-loop recursion over the last ``memory`` pairs
 :math:`s = w_{k+1} - w_k`, :math:`y = \nabla P(w_{k+1}) - \nabla P(w_k)` with
 :math:`s^T y > 0`, scaled by :math:`s^T y / y^T y` of the newest pair; the first
-direction is the gradient scaled to a unit move of the largest entry), and a
+direction is the gradient scaled to a unit move of the largest entry; with a
+preconditioner :math:`P \approx \nabla^2 P(w)^{-1}`, :math:`H_0 = P` instead of the
+scaling, and the first direction is :math:`-P \nabla P(w)`), and a
 backtracking line search on the sufficient decrease
 :math:`P(w + t d) \le P(w) + 10^{-4}\, t\, \nabla P(w)^T d`: from ``t = 1``, then the
 minimizer of the quadratic through :math:`P(w)`, the slope and :math:`P(w + t d)`,
 kept within a tenth and a half of ``t``. It stops when ``reached`` says so at an
 iterate, or, unconverged, after ``max_iter`` steps or a line search that finds no
 decrease above the objective's rounding (a few ulps of :math:`|P|`: near a tight
-optimum the values no longer measure the progress), leaving the rest to the caller.
+optimum the values no longer measure the progress), leaving the rest to the caller; with
+a preconditioner, a full step there is still taken when it shrinks
+:math:`\nabla P^T H_0 \nabla P` fourfold (the gradient measures the progress).
 
 This is the method of scikit-learn's GLMs (``solver="lbfgs"``) with their stopping
 rule given as ``reached``: a warm-started solve to the same gradient rule takes a few
@@ -27,9 +31,12 @@ _ARMIJO = 1e-4
 #: a decrease of at most this fraction of |P| is rounding: the value can no longer
 #: tell a step's progress, and the solve stops (a few ulps of P)
 _ROUNDING = 8 * np.finfo(float).eps
+#: with a preconditioner, a full step whose value is at the rounding of P is taken when it
+#: lowers the preconditioned squared gradient norm below this fraction of it
+_SHRINK = 0.25
 
 
-def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
+def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precondition=None):
     """Minimize from ``w`` (updated in place).
 
     Parameters
@@ -44,6 +51,9 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
     memory : int, default=10
         Pairs ``(s, y)`` kept.
     max_backtrack : int, default=30
+    precondition : callable, default=None
+        ``g -> P g``, a symmetric positive definite approximation of the inverse Hessian
+        (the recursion's :math:`H_0`); None: the scalar :math:`s^T y / y^T y`.
 
     Returns
     -------
@@ -57,11 +67,11 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
             return it, True
         if it == max_iter:
             break
-        d = _direction(g, pairs)
+        d = _direction(g, pairs, precondition)
         slope = float(g @ d)
         if not slope < 0.0:  # not a descent direction (rounding): the gradient
             pairs.clear()
-            d = _direction(g, pairs)
+            d = _direction(g, pairs, precondition)
             slope = float(g @ d)
             if not slope < 0.0:
                 break
@@ -69,6 +79,12 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
         for _ in range(max_backtrack):
             w_t = w + t * d
             f_t, g_t, extra_t = value_grad(w_t)
+            if precondition is not None and t == 1.0 and abs(f_t - f) <= _ROUNDING * abs(f):
+                # at the rounding of P, a full step is taken when it shrinks the
+                # preconditioned gradient (the values no longer tell)
+                if g_t @ precondition(g_t) < _SHRINK * float(g @ precondition(g)):
+                    step = (w_t, f_t, g_t, extra_t, t)
+                break
             if np.isfinite(f_t) and f_t <= f + _ARMIJO * t * slope:
                 if f - f_t > _ROUNDING * abs(f):
                     step = (w_t, f_t, g_t, extra_t, t)
@@ -90,9 +106,13 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30):
     return it, False
 
 
-def _direction(g, pairs):
+def _direction(g, pairs, precondition=None):
     """``-H g`` by the two-loop recursion over ``pairs`` ``(s, y, 1 / s^T y)``, oldest
-    first; with no pair, ``-g`` scaled to move its largest entry by 1."""
+    first, from ``H_0 = precondition`` when given (with no pair, ``-P g``), else from
+    the scalar of the newest pair (with no pair, ``-g`` scaled to move its largest
+    entry by 1)."""
+    if precondition is not None and not pairs:
+        return -precondition(g)
     if not pairs:
         gmax = float(np.max(np.abs(g), initial=0.0))
         return -g / gmax if gmax > 0 else -g
@@ -102,8 +122,11 @@ def _direction(g, pairs):
         a = rho * float(s @ q)
         q -= a * y
         alphas.append(a)
-    s, y, rho = pairs[-1]
-    q *= 1.0 / (rho * float(y @ y))  # s^T y / y^T y
+    if precondition is not None:
+        q = precondition(q)
+    else:
+        s, y, rho = pairs[-1]
+        q *= 1.0 / (rho * float(y @ y))  # s^T y / y^T y
     for (s, y, rho), a in zip(pairs, reversed(alphas)):
         b = rho * float(y @ q)
         q += (a - b) * s

@@ -104,6 +104,7 @@ from ._cd_problem import _UNIT, _Problem, _anderson
 from ._gram_kernels import add_columns, gram_epoch, gram_product
 from ._active_set_newton import newton_solve, objective_relative_gap
 from ._lbfgs import lbfgs
+from ._reference_hessian import reference_lbfgs
 
 __all__ = ["CoordinateDescent"]
 
@@ -130,6 +131,23 @@ def _objective_gradient(prob, w, a, grad=None):
         g = np.append(g, a.mean())
     return g
 
+
+#: largest number of parameters solved with a reference Hessian (its q x q matrix is kept
+#: with the solution, for the next solve)
+_REFERENCE_MAX = 1024
+#: the duality gap is evaluated once the suboptimality the reference Hessian predicts
+#: (half the Newton decrement) is below this many times the target (relative)
+_GAP_CHECK = 20.0
+#: the target of the preconditioned L-BFGS solve, times ``tol``: the gap is checked at
+#: every step once near, where coordinate descent checks it after epochs that decrease
+#: the objective by less than ``tol`` (its gaps end far below ``tol``); a step or two
+#: more of L-BFGS's fast local rate gives solutions as accurate
+_OVERSHOOT = 1e-2
+#: a relative gap below this is at the rounding of the objective's values: the solve then
+#: also waits for a step that no longer shrinks the Newton decrement below ``_STALLED``
+#: times itself
+_RESOLVED = 1e3 * np.finfo(float).eps
+_STALLED = 0.1
 
 #: the solve stops, unconverged, after this many gap evaluations in a row none of which
 #: lowered the best gap below ``_STALL_RATIO`` times itself
@@ -244,6 +262,9 @@ class CoordinateDescent(BaseSolver):
     #: the sparse format the kernels read: a caller that builds ``X`` for this solver
     #: (e.g. the training rows of a cross-validation fold) gives it in this format
     sparse_format = "csc"
+    #: smooth L2 problems start from the reference Hessian of a previous solve and return
+    #: theirs (see ``_solve_reference``)
+    takes_reference = True
 
     def __init__(self, tol=1e-8, max_iter=1000, max_epochs=10_000, ws_start_size=100,
                  inner_ratio=0.3, anderson=5, precompute="auto", newton="auto", warn=True,
@@ -274,22 +295,34 @@ class CoordinateDescent(BaseSolver):
             return None
         return int(self.max_iter), max(1, int(self.max_iter) * int(self.max_epochs))
 
-    def _solve(self, pgmap, lam, w):
+    def _solve(self, pgmap, lam, w, reference=None):
         self._check_params(pgmap)
         if pgmap.datafit.newton_model == "identity":
             return self._solve_identity_blocks(pgmap, lam, w)
         if pgmap.datafit.newton_model == "separable":
             return self._solve_outputs(pgmap, lam, w)
         prob = _Problem.build(pgmap, lam, self.precompute)
-        z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
-        if self._newton_applies(pgmap, prob):
-            return self._solve_newton(pgmap, lam, prob, w, z)
         n_epochs, ws_size, measure = 0, self.ws_start_size, np.inf
         best, stalled = np.inf, 0
         prev_ws, moved = None, True
         grad_rule = self._grad_rule(prob)
         reached = False
-        if grad_rule and not prob.exact:
+        newton = self._newton_applies(pgmap, prob)
+        by_reference = not newton and self._reference_applies(pgmap, prob)
+        if by_reference:
+            n_epochs, reached, reference, measure, (z, grad) = self._solve_reference(
+                pgmap, lam, prob, w, reference)
+            if reached:
+                if measure is None:
+                    measure = self._stop_measure(pgmap, lam, w, z, xt_theta=-grad,
+                                                 scale=prob.scale)
+                return SolveResult(w, n_epochs, measure, True, reference)
+            z, measure = np.ascontiguousarray(z, dtype=np.float64), np.inf
+        else:
+            z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
+            if newton:
+                return self._solve_newton(pgmap, lam, prob, w, z)
+        if grad_rule and not prob.exact and not by_reference:
             n_epochs, reached = self._solve_lbfgs(pgmap, prob, w)
             if reached:
                 z = prob.predictions(pgmap.design, w)
@@ -337,7 +370,7 @@ class CoordinateDescent(BaseSolver):
             measure = self._stop_measure(pgmap, lam, w, z)
         elif measure > self.tol and not prob.exact:  # the gap reported is that of w
             measure = self._stop_measure(pgmap, lam, w, scale=prob.scale)
-        return SolveResult(w, n_epochs, measure, measure <= self.tol or reached)
+        return SolveResult(w, n_epochs, measure, measure <= self.tol or reached, reference)
 
     def _grad_rule(self, prob):
         """Whether ``grad_tol`` applies: scikit-learn's rule is for a smooth problem (one
@@ -376,6 +409,75 @@ class CoordinateDescent(BaseSolver):
 
         return lbfgs(value_grad, w, lambda v, g, _: self._gradient_small(prob, design, g),
                      self.max_iter)
+
+    def _reference_applies(self, pgmap, prob):
+        """Whether the problem is solved by :meth:`_solve_reference`: a datafit declaring
+        ``smooth_hessian``, one output, an L2 penalty alone (no L1 part, no sign
+        constraint), at most ``_REFERENCE_MAX`` parameters."""
+        return pgmap.datafit.smooth_hessian and prob.n_outputs == 1 and not prob.exact \
+            and not np.any(prob.l1) and prob.lower == -np.inf \
+            and pgmap.design.n_params <= _REFERENCE_MAX
+
+    def _solve_reference(self, pgmap, lam, prob, w, reference):
+        """``(n_iter, reached, reference, measure, (z, grad))``: L-BFGS preconditioned by a
+        reference Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place; from
+        the null model's intercept when ``w = 0``), at most ``max_iter`` steps, stopped by
+        the ``grad_tol`` rule or by the relative duality gap below ``_OVERSHOOT * tol``
+        (evaluated once the suboptimality the reference predicts is near it); the caller
+        goes on by coordinate descent from ``w`` when neither is reached. ``measure``: the
+        relative gap at ``w`` when the solve stopped on it, else None; ``z`` and ``grad``:
+        the predictions and the datafit's gradient ``X^T a / n`` at ``w``."""
+        design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
+        l2 = np.broadcast_to(prob.l2, (p,))
+        scale, grad_rule = prob.scale, self._grad_rule(prob)
+        if prob.fit_intercept and not np.any(w):  # a cold start: from the null model
+            b = float(datafit.intercept_only(y)[0])
+            w[p] = b if np.isfinite(b) else 0.0  # (all-zero counts: no finite intercept)
+
+        def value_grad(v):
+            z = prob.predictions(design, v)
+            a = prob.derivative(z)
+            coef = v[:p]
+            value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
+            grad = prob.gradient(v, a)
+            return value, _objective_gradient(prob, v, a, grad), (z, grad)
+
+        measure = [None]  # the gap at the last iterate, when evaluated there
+        last = [None]  # (predictions, datafit gradient) at the last iterate
+        shrinking = [np.inf]  # the Newton decrement at the last iterate below the target
+        target = _OVERSHOOT * self.tol
+
+        def reached(v, g, extra, decrement):
+            measure[0], last[0] = None, extra
+            if grad_rule and self._gradient_small(prob, design, g):
+                return True
+            if decrement is None or decrement > _GAP_CHECK * target * scale:
+                return False  # without a reference (a loose solve): the gradient rule
+            z, grad = extra
+            measure[0] = self._stop_measure(pgmap, lam, v, z, xt_theta=-grad, scale=scale)
+            if measure[0] > target:
+                return False
+            if target >= _RESOLVED:
+                return True
+            # a gap below the values' rounding says little of the gradient: the steps go
+            # on while they shrink it (a held-out loss reads w, not the objective)
+            stalled = decrement > _STALLED * shrinking[0]
+            shrinking[0] = decrement
+            return stalled
+
+        def hessian_at(v):
+            z = prob.predictions(design, v)
+            return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
+
+        shift = np.append(l2, np.zeros(int(prob.fit_intercept)))
+        # a solve to the gradient rule (the user's tolerance) takes a few L-BFGS steps:
+        # it uses a reference it is given, forms none
+        n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
+                                                  reference, self.max_iter,
+                                                  form=not grad_rule)
+        # (no step shrinking the gradient further, at a gap below the target: converged)
+        done = done or (measure[0] is not None and measure[0] <= target)
+        return n_iter, done, reference, measure[0] if done else None, last[0]
 
     @staticmethod
     def _resynced(prob, design, w, z):

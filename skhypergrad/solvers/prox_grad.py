@@ -48,7 +48,7 @@ class ProxGradient(BaseSolver):
         self.check_every = check_every
         self.warn = warn
 
-    def _solve(self, pgmap, lam, w):
+    def _solve(self, pgmap, lam, w, reference=None):
         measure = self._stop_measure(pgmap, lam, w)
         if measure <= self.tol:
             return SolveResult(w, 0, measure, True)

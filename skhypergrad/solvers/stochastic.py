@@ -183,7 +183,7 @@ class StochasticProxGradient(BaseSolver):
         return raw.ravel() * pgmap.design.n_samples, pgmap.design.rmatvec(raw)
 
     # -- the solve ----------------------------------------------------------------------
-    def _solve(self, pgmap, lam, w):
+    def _solve(self, pgmap, lam, w, reference=None):
         kind = self._check_params(pgmap)
         design = pgmap.design
         n = design.n_samples
