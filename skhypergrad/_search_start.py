@@ -14,7 +14,7 @@ from sklearn.base import clone
 
 from ._param_grid import lam_box
 from ._search_estimator import n_penalty_hyper
-from ._search_space import SearchScales, l2_scale, lam1_max
+from ._search_space import SearchScales, l2_floor_scale, l2_scale, lam1_max
 from ._validation import floored_lam_max
 
 
@@ -34,7 +34,8 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
         max(floored_lam_max(lam1_max(m), floor) / f.scale
             for m, f, floor in zip(maps, folds, floors)),
         float(np.mean([l2_scale(m) / f.scale for m, f in zip(maps, folds)])),
-        maps[0].penalty, maps[0].n_features)
+        maps[0].penalty, maps[0].n_features,
+        float(np.mean([l2_floor_scale(m) / f.scale for m, f in zip(maps, folds)])))
     del maps
     lam0 = np.array(model.lam, dtype=np.float64)
     n_hyper = lam0.shape[0]

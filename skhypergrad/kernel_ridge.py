@@ -307,6 +307,13 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     (:mod:`skhypergrad.kernel_ridge`). It then refits on all the data: ``dual_coef_``
     are those of ``KernelRidge(alpha=alpha_, kernel=kernel, gamma=gamma_)``.
 
+    There is no intercept, as in ``KernelRidge``: a constant added to ``y`` is fitted
+    by the kernel, and changes the chosen point and the CV error (``load_diabetes``,
+    standardized, 5 folds: ``y + 1e6`` 3,089 against 2,888; ``y * c`` leaves ``alpha_``
+    and ``gamma_`` and scales the error by ``c^2``). Centre ``y`` first (e.g.
+    :class:`~sklearn.compose.TransformedTargetRegressor` with a
+    :class:`~sklearn.preprocessing.StandardScaler`) when its mean is far from 0.
+
     **Memory**: each fold keeps dense matrices of its training rows (the kernel, its
     derivative, its factorization, the pair data): about ``32 n^2`` bytes per fold for
     ``n`` training rows. A fit that would take more than half of the available memory is

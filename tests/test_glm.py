@@ -464,17 +464,23 @@ def test_nsid_searches_a_glm():
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 def test_search_scales_of_a_ridge_glm(name):
     """kappa is the mean Hessian diagonal at the null model (``ybar^(2-p)`` times the mean
-    column variance); an L2 penalty is scanned along one path of distinct L2 weights,
-    the L1 scale not read."""
+    column variance), kappa_min the same with the geometric mean; an L2 penalty is
+    scanned along one path of distinct L2 weights relative to kappa_min, searched from
+    ``l2_range[0] kappa_min`` to ``l2_range[1] kappa``, the L1 scale not read."""
     X, y = _data(name)
     model = InnerModel(_datafit(name), "l2", fit_intercept=True)
     scales = search_scales(model.make_map(X, model.encode(y)))
-    kappa = y.mean() ** (2 - POWERS[name]) * X.var(axis=0).mean()
+    var = X.var(axis=0)
+    kappa = y.mean() ** (2 - POWERS[name]) * var.mean()
+    kappa_min = y.mean() ** (2 - POWERS[name]) * np.exp(np.log(var).mean())
     assert scales.l2 == pytest.approx(kappa, rel=1e-10)
+    assert scales.l2_low == pytest.approx(kappa_min, rel=1e-10)
+    assert kappa_min < 0.99 * kappa
     (path,) = scales.scan(GLM)
-    np.testing.assert_allclose(path[:, 0], kappa * GLM.scan_ridge, rtol=1e-12)
+    np.testing.assert_allclose(path[:, 0], kappa_min * GLM.scan_ridge, rtol=1e-10)
     lo, hi = scales.bounds(GLM)
-    np.testing.assert_allclose([lo[0], hi[0]], kappa * np.array(GLM.l2_range), rtol=1e-12)
+    np.testing.assert_allclose([lo[0], hi[0]], [kappa_min * GLM.l2_range[0],
+                                                kappa * GLM.l2_range[1]], rtol=1e-10)
 
 
 @pytest.mark.parametrize("power", [1.1, 1.5, 1.9])
@@ -504,3 +510,20 @@ def test_search_refuses_targets_out_of_the_family_before_any_fold(estimator, y_b
     y[0] = y_bad
     with pytest.raises(ValueError, match=match):
         HyperGradSearchCV(estimator, cv=3).fit(X, y)
+
+
+def test_long_steps_of_a_log_link_do_not_warn():
+    """A Newton step whose trial point overflows ``exp`` is not a descent (its slope inf or
+    nan), so the line search halves it, silently: ``y * 1e-6`` warned "overflow
+    encountered in exp" from the line search; the Gamma model is scale-free in ``y``."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:150], y[:150] / y[:150].mean()
+    ref = GammaRegressorHyperGrad(cv=3).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = GammaRegressorHyperGrad(cv=3).fit(X, y * 1e-6)
+    assert est.alpha_ == pytest.approx(ref.alpha_, rel=1e-6)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-5, atol=1e-8)
+    assert est.intercept_ == pytest.approx(ref.intercept_ + np.log(1e-6), rel=1e-8)

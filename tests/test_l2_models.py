@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier, RidgeCV
 from sklearn.metrics import log_loss
@@ -254,3 +255,74 @@ def test_hypergradient_takes_the_sklearn_estimator(name):
     inner = hypergradient(from_estimator(est, y[:40]), X[:40], y[:40], criterion=criterion)
     np.testing.assert_allclose(direct[0], inner[0], rtol=1e-12)
     np.testing.assert_allclose(direct[1], inner[1], rtol=1e-12)
+
+
+# -- columns in other units --------------------------------------------------------------
+def test_l2_floor_scale_follows_the_product_of_the_column_scales():
+    """kappa_min (the lower end of the L2 weights) is kappa for columns of one variance,
+    moves by the product of the columns' scales (not by the largest), scales with c_X^2
+    and ignores a constant column; kappa follows the largest column."""
+    from skhypergrad._search_space import search_scales
+    from skhypergrad.models import InnerModel
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:100] / X[:100].std(axis=0), y[:100]
+
+    def scales(X):
+        model = InnerModel("quadratic", "l2", True)
+        return search_scales(model.make_map(X, model.encode(y)))
+
+    base = scales(X)
+    assert base.l2 == pytest.approx(1.0, rel=1e-12)
+    assert base.l2_low == pytest.approx(1.0, rel=1e-12)
+    Xs = X.copy()
+    Xs[:, 0] *= 1e4
+    Xs[:, 1] *= 1e-4
+    other = scales(Xs)
+    assert other.l2 == pytest.approx((1e8 + 1e-8 + 8) / 10, rel=1e-10)
+    assert other.l2_low == pytest.approx(1.0, rel=1e-8)
+    assert scales(3.0 * Xs).l2_low == pytest.approx(9.0, rel=1e-8)
+    assert scales(np.column_stack([X, np.full(100, 5.0)])).l2_low == pytest.approx(
+        10 / 11, rel=1e-10)  # kappa (the mean over 11 columns) is the smaller
+
+
+def test_ridge_search_with_a_column_in_other_units():
+    """One column of ``load_diabetes`` times 1e4: the 3-fold MSE is flat from ``kappa`` down
+    to ``1e-4 kappa`` (about 5,470) and falls to 2,965 near ``1e-8 kappa``; the scan in
+    units of kappa_min finds that minimum (it stopped at 5,468 in units of kappa)."""
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:200] / X[:200].std(axis=0), y[:200]
+    X[:, 0] *= 1e4
+    cv = KFold(3, shuffle=True, random_state=0)
+    est = RidgeHyperGrad(cv=cv).fit(X, y)
+    grid = GridSearchCV(Ridge(), {"alpha": np.logspace(-3, 3, 25) * 200 / 3 * 2},
+                        cv=cv, scoring="neg_mean_squared_error").fit(X, y)
+    assert -grid.best_score_ == pytest.approx(2965.5, rel=1e-3)
+    assert est.best_loss_ <= -grid.best_score_ * 1.005
+    assert est.at_bound_.tolist() == [0]
+    # HyperGradSearchCV's start reads the same scales (R^2 0.014 at alpha 1e9 before)
+    search = HyperGradSearchCV(Ridge(), cv=cv, scoring="neg_mean_squared_error").fit(X, y)
+    assert search.best_score_ >= grid.best_score_ * 1.005
+
+
+def test_l2_logistic_search_with_a_column_in_other_units():
+    """Scaled ``load_breast_cancer`` with one column times 1e4: the L2 weight's lower bound
+    in units of kappa (3e6 times the other columns' curvature) held the search at a
+    log-loss of 0.364; from kappa_min it reaches the grid's 0.141."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:150], y[:150]
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    X[:, 0] *= 1e4
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    est = LogisticRegressionHyperGrad(penalty="l2", cv=cv).fit(X, y)
+    losses = []
+    for lam in np.logspace(-4, 0, 9):
+        fold = []
+        for tr, va in cv.split(X, y):
+            clf = LogisticRegression(C=1 / (lam * len(tr)), solver="newton-cholesky", tol=1e-10)
+            clf.fit(X[tr], y[tr])
+            fold.append(log_loss(y[va], clf.predict_proba(X[va])))
+        losses.append(np.mean(fold))
+    assert min(losses) == pytest.approx(0.1412, abs=1e-3)
+    assert est.best_loss_ <= min(losses) * 1.005
+    assert est.at_bound_.tolist() == [0]

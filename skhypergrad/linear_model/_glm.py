@@ -165,8 +165,9 @@ _GLM_DOC = r"""{title}
     alpha_init : float, default=None
         Starting ``alpha`` (with ``l1_ratio_init``). When None, the descent starts
         from the best point of a coarse scan in units of the data: for ``"l2"``,
-        the L2 weights ``kappa * 10^(1 - k/2)``, ``k = 0..10``, ``kappa`` the mean
-        diagonal of the datafit's Hessian at the null model (see
+        the L2 weights ``kappa_min * 10^(1 - k)``, ``k = 0..5``, ``kappa_min`` the
+        smaller of the mean and the geometric mean of the diagonal of the datafit's
+        Hessian at the null model, ``kappa`` the mean (see
         :mod:`skhypergrad._search_space`); with an L1 part, paths of the L1 weight
         from ``alpha_max / 10^0.5`` down to ``alpha_max / 10^3`` (as
         :class:`ElasticNetHyperGrad`).
@@ -175,7 +176,7 @@ _GLM_DOC = r"""{title}
     alpha_bounds : (float, float), default=None
         Interval of ``alpha`` (of each of ``alpha * l1_ratio`` and ``alpha * (1 -
         l1_ratio)``); None: the L1 weight in ``(1e-4, 10) * alpha_max`` and the L2
-        weight in ``(1e-5, 1e3) * kappa``.
+        weight from ``1e-5 kappa_min`` to ``1e3 kappa``.
     %(common)s
 
     Attributes

@@ -50,8 +50,9 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     alpha_init : float, default=None
         Starting ``alpha``. When None, the descent starts from the best point of a
         coarse scan relative to the data (the L2 weight from 100 to 1e-5 times the
-        reference curvature ``kappa``, in units of the data whatever the scale: see
-        :meth:`Huber.reference_curvature <skhypergrad.huber.Huber.reference_curvature>`;
+        reference curvature ``kappa_min``, in units of the data whatever the scale: see
+        :meth:`Huber.reference_curvature <skhypergrad.huber.Huber.reference_curvature>`
+        and, for ``kappa_min``, :func:`~skhypergrad._search_space.l2_floor_scale`;
         the L1 weight from ``alpha_max / 10^0.5`` down, as
         :class:`ElasticNetHyperGrad`), at ``epsilon_init``.
     epsilon_init : float, default=1.35

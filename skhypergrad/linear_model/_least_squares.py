@@ -84,8 +84,11 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         weight ``alpha * l1_ratio`` from ``alpha_max / 10^(1/3)`` down to
         ``alpha_max / 10^4``, three per decade (``alpha_max`` the smallest L1
         weight that zeroes every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
-        ``kappa`` times 1e-6 (the Lasso end), 1e-2, 0.1, 1, 10 and 100, ``kappa`` the mean
-        variance of the columns (the curvature of the datafit). Every point is
+        ``kappa_min`` times 1e-6 (the Lasso end), and ``kappa`` times 1e-2, 0.1, 1, 10
+        and 100, ``kappa`` the mean variance of the columns (the curvature of the
+        datafit), ``kappa_min`` the smaller of ``kappa`` and the geometric mean of the
+        variances (equal for standardized columns; far below when a column is in other
+        units, see :mod:`skhypergrad._search_space`). Every point is
         evaluated on every fold, warm-started along its path; the first path is
         left once its loss has stayed above its minimum for two points, the next
         ones past their minimum and that of the path before, and the next L2
@@ -98,7 +101,7 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     alpha_bounds : (float, float), default=None
         Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
         is searched. None: the L1 weight in ``(1e-6, 10) * alpha_max`` and the L2
-        weight in ``(1e-6, 1e3) * kappa``.
+        weight from ``1e-6 kappa_min`` to ``1e3 kappa``.
     positive : bool, default=False
         Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s

@@ -43,14 +43,16 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
     penalty : {"l2", "l1"}, default="l2"
     C_init : float, default=None
         Starting ``C``. When None, the descent starts from the best point of a
-        scan relative to the data: for ``"l2"``, ``1 / (C n)`` from ``10 kappa``
-        down to ``1e-5 kappa`` in steps of ``10^0.5`` (``kappa`` the curvature of
-        the datafit, see :mod:`skhypergrad._search_space`); for ``"l1"``,
+        scan relative to the data: for ``"l2"``, ``1 / (C n)`` from ``10 kappa_min``
+        down to ``1e-5 kappa_min`` in steps of ``10^0.5`` (``kappa_min`` the
+        curvature of the datafit, with the geometric mean of the columns' variances
+        where it is below their mean, ``kappa`` with their mean, see
+        :mod:`skhypergrad._search_space`); for ``"l1"``,
         ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min`` the largest ``C`` that zeroes
         every coefficient.
     C_bounds : (float, float), default=None
-        Search interval of ``C``; when None, ``1 / (C n)`` in ``(1e-6, 1e3) kappa``
-        (``"l2"``) or ``C`` in ``(0.1, 1e4) C_min`` (``"l1"``).
+        Search interval of ``C``; when None, ``1 / (C n)`` from ``1e-6 kappa_min``
+        to ``1e3 kappa`` (``"l2"``) or ``C`` in ``(0.1, 1e4) C_min`` (``"l1"``).
     intercept_scaling : float, default=1.0
         The synthetic feature's value ``s`` (``fit_intercept=True``), as in
         ``LinearSVC``.

@@ -68,8 +68,10 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
         the largest ``C`` for which all coefficients are zero (for the elastic net,
         paths of the L1 weight at four L2 weights relative to the curvature of the
         log-loss, as :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` from
-        ``100 kappa`` down to ``1e-4 kappa`` in steps of ``10^0.5``, ``kappa`` the
-        curvature of the log-loss, see :mod:`skhypergrad._search_space`). With an L1
+        ``100 kappa_min`` down to ``1e-4 kappa_min`` in steps of ``10^0.5``,
+        ``kappa_min`` the curvature of the log-loss, with the geometric mean of the
+        columns' variances where it is below their mean, see
+        :mod:`skhypergrad._search_space`). With an L1
         part, a ``C_init`` at or below ``C_min`` is moved to ``10 C_min`` with a
         warning.
     l1_ratio_init : float in (0, 1), default=0.5
@@ -78,8 +80,8 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
         Search interval of ``C`` (for the elastic net, of ``C / l1_ratio`` and
         ``C / (1 - l1_ratio)``); when None, ``C`` in ``(0.1, 1e4) * C_min`` (for the
         elastic net, the L2 weight relative to the curvature as in
-        :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` in
-        ``(1e-4, 1e3) * kappa``).
+        :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` from
+        ``1e-4 kappa_min`` to ``1e3 kappa``).
     class_weight : dict or "balanced", default=None
         Weights of the classes in the training loss, multiplied into
         ``sample_weight``: a dict of labels to weights (1 for a label not in it), or

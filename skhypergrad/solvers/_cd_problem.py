@@ -625,9 +625,10 @@ class _Problem(NamedTuple):
 
         derivatives = {}  # the derivative at the last point and at the regula's lo
 
-        def slope(t):
-            derivatives["last"] = d = self.derivative(z + t * v)
-            return float(np.vdot(v, d)) / n + delta_g
+        def slope(t):  # inf or nan where a long step overflows a log link: not a descent
+            with np.errstate(over="ignore", invalid="ignore"):
+                derivatives["last"] = d = self.derivative(z + t * v)
+                return float(np.vdot(v, d)) / n + delta_g
 
         s_hi = slope(1.0)
         if s_hi < 0.0:
