@@ -28,7 +28,7 @@ from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
-                          one_convergence_warning)
+                          one_convergence_warning, warn_unfinished_search)
 from .criteria import CrossVal, HeldOut
 from ._weighted_datafit import weighted
 from .hypergrad import ENGINES, BaseEngine
@@ -211,6 +211,7 @@ class BaseHyperGrad(BaseEstimator):
             gram = None if result.criterion is None else result.criterion.whole_gram(X, y)
             starts = None if result.state is None else [st.w for st in result.state]
             full_map, w = self._refit(model, X, y, lam, sw, gram, starts)
+        warn_unfinished_search(type(self).__name__, result, self.max_iter, self.tol)
         self._set_solution(full_map, model, w)
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)

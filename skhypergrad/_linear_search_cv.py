@@ -30,7 +30,7 @@ from ._search_start import linear_lam_box, search_start
 from ._threads import search_blas_limits
 from ._tune import _with_tol, tune
 from ._validation import (check_cv_size, check_sparse_structure, check_target, lam_max_floor,
-                          named, one_convergence_warning)
+                          named, one_convergence_warning, warn_unfinished_search)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from ._parallel import design_entries, fold_n_jobs
 from ._routing import route_fit_params
@@ -149,6 +149,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
             _polish(history, plan, criterion, model, result.state, bounds,
                     _with_tol(solver, inner_tol[1]), callback, stopped, progress, t0,
                     score_of)
+    warn_unfinished_search(type(search).__name__, result, search.max_iter, search.tol)
 
     results = format_results(history, [space.params(h["lam"]) for h in history],
                              search.n_splits_, plan, error_score, search.return_train_score)

@@ -119,7 +119,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         Outer optimizer on the log-parameters (:mod:`skhypergrad.optimizers`).
     max_iter : int, default=30
         Outer steps (a line search may evaluate more than one point per step;
-        ``max_iter=0`` evaluates the starting point only).
+        ``max_iter=0`` evaluates the starting point only). A search that reaches
+        ``max_iter`` before its stopping rule (``tol``) warns (``ConvergenceWarning``,
+        with its last relative decrease).
     tol : float, default=1e-4
         Stop when the best loss improved by less than ``tol`` (relative) over
         three outer steps.

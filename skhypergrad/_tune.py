@@ -43,6 +43,7 @@ class TuneResult(NamedTuple):
     n_evals : int
         Criterion evaluations (each solves every fold's inner problem once).
     converged : bool
+        Whether the search ended on its stopping rule (or the callback), not on ``max_iter``.
     state : tuple
         Warm starts of the inner problems at the last evaluation.
     criterion : criterion or None
@@ -59,6 +60,9 @@ class TuneResult(NamedTuple):
     converged: bool
     state: Any
     criterion: Any = None
+    #: when not converged, the relative decrease of the best value that the stopping rule
+    #: compares with ``tol`` (see :class:`~skhypergrad.optimizers.OuterResult`)
+    decrease: float = np.nan
 
 
 def _with_tol(obj, tol):
@@ -238,7 +242,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
                         key, watch)
     progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
-                      len(history), out.converged, last_state[0])
+                      len(history), out.converged, last_state[0], decrease=out.decrease)
 
 
 def _tighter(tol, tol_end):

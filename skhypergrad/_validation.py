@@ -394,6 +394,20 @@ def atomic_fit(fit):
     return wrapper
 
 
+def warn_unfinished_search(what, result, max_iter, tol):
+    """A ``ConvergenceWarning`` when the search ``result`` (a
+    :class:`~skhypergrad._tune.TuneResult`) ended on ``max_iter`` instead of its stopping
+    rule, with the relative decrease of the best value the rule compares with ``tol``."""
+    if result.converged:
+        return
+    decrease = "" if not np.isfinite(result.decrease) else \
+        f": its best value still fell by {result.decrease:.2g} (relative) over its last " \
+        f"steps, where the stopping rule needs at most tol={tol:g}"
+    warnings.warn(f"{what}: the hyperparameter search stopped at max_iter={max_iter} outer "
+                  f"steps{decrease}. The best point seen is returned; increase max_iter (or "
+                  f"tol) to let the search finish.", ConvergenceWarning, stacklevel=3)
+
+
 @contextlib.contextmanager
 def one_convergence_warning(what):
     """Collect the ``ConvergenceWarning`` s raised inside; emit one summary at the end.

@@ -279,6 +279,11 @@ class OuterResult(NamedTuple):
         Outer iterations run (the last one may have found no decrease: a stationary
         point).
     converged : bool
+        Whether the stopping rule ended the search (or the callback did), not ``max_iter``.
+    decrease : float
+        When not converged, the relative decrease of the best value over the iterations
+        the stopping rule compares (``(f_old - f_best) / |f_old|``, which it needs at most
+        ``tol``); nan when converged or when no iteration ran.
     """
 
     theta: np.ndarray
@@ -287,6 +292,16 @@ class OuterResult(NamedTuple):
     history: list
     n_iter: int
     converged: bool
+    decrease: float = np.nan
+
+
+def _relative_decrease(bests, patience):
+    """``(f_old - f_best) / |f_old|`` over the last ``patience`` entries of ``bests`` (the
+    best value after each outer iteration, the first after ``theta0``); nan without one."""
+    if len(bests) < 2:
+        return np.nan
+    old = bests[-min(patience, len(bests) - 1) - 1]
+    return float((old - bests[-1]) / max(abs(old), 1e-12))
 
 
 class _Tracker:
@@ -301,6 +316,8 @@ class _Tracker:
         self.stopped = False
         self.finite = True   # whether the last evaluation gave a finite value and gradient
         self.warned = False  # non-finite results are reported once per search
+        #: the best value after each outer iteration (the first: after theta0)
+        self.iteration_bests = []
 
     def __call__(self, theta, tol):
         value, grad, info = self.objective(theta, tol)
@@ -392,12 +409,15 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         n_iter = _minimize_lbfgsb(track, project(theta0), lo, hi, max_iter, tol, tol_end,
                                   optimizer)
         converged = n_iter < max_iter or track.stopped
+        compared = 1
     else:
         n_iter, converged = _minimize_iterative(track, optimizer, project(theta0), project,
                                                 max_iter, tol, inner, tol_end, patience, xtol,
                                                 around)
+        compared = patience
     value, theta, _, info = track.best
-    return OuterResult(theta, value, info, track.history, n_iter, converged)
+    decrease = np.nan if converged else _relative_decrease(track.iteration_bests, compared)
+    return OuterResult(theta, value, info, track.history, n_iter, converged, decrease)
 
 
 class _Point(NamedTuple):
@@ -439,7 +459,8 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
     if move is not None:
         state = optimizer.along(grad, move)
     point = _Point(theta, value, grad, grad)
-    bests = [value]
+    bests = track.iteration_bests
+    bests.append(value)
     for it in range(1, max_iter + 1):
         if track.stopped:
             return it - 1, True
@@ -635,6 +656,7 @@ def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
     # GradientDescent's first step) whatever the criterion's scale; ftol is set so that
     # ``tol`` is relative to f, and gtol (scipy's default) is relative to the first gradient.
     value0, grad0, _ = track(theta, tol_end)
+    track.iteration_bests.append(track.best[0])
     if track.stopped:
         return 0
     gmax = float(np.max(np.abs(grad0), initial=0.0))
@@ -658,6 +680,7 @@ def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
 
     def cb(intermediate_result):
         n_iter[0] += 1
+        track.iteration_bests.append(track.best[0])
         if track.stopped:
             raise StopIteration
 

@@ -257,3 +257,46 @@ def test_gd_follows_a_kink_to_the_minimum(start):
     plain = minimize(_kinked_valley, np.array(start), optimizer=GradientDescent(bracket=False),
                      max_iter=50, tol=1e-4)
     assert plain.value > 1e-3
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs", Adam(learning_rate=0.1)])
+def test_budget_ended_search_reports_its_last_decrease(optimizer):
+    """A search ended by ``max_iter`` is not converged and carries the relative decrease
+    of its best value over the iterations its stopping rule compares (1 for L-BFGS-B);
+    one ended by its rule is converged, without one."""
+    short = minimize(_quadratic, np.zeros(2), optimizer=optimizer, max_iter=3, tol=1e-12,
+                     patience=2)
+    assert not short.converged and short.n_iter == 3
+    steps = [h["value"] for h in short.history]
+    bests = np.minimum.accumulate(steps)
+    assert 0 < short.decrease <= 1
+    # at most the decrease from the start, at least the last evaluation's
+    assert short.decrease <= (bests[0] - bests[-1]) / bests[0] + 1e-12
+    assert short.decrease >= (bests[-2] - bests[-1]) / bests[-2] - 1e-12
+    done = minimize(_quadratic, np.zeros(2), optimizer=optimizer, max_iter=300, tol=1e-3)
+    assert done.converged and np.isnan(done.decrease)
+
+
+def test_estimators_warn_when_the_search_ends_on_max_iter():
+    """``max_iter`` outer steps that end before the stopping rule: a ConvergenceWarning
+    with the last relative decrease against ``tol``, from the estimators and from
+    HyperGradSearchCV; none when the rule ends the search."""
+    import warnings
+
+    from sklearn.datasets import load_diabetes
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import Lasso
+
+    from skhypergrad import HyperGradSearchCV, LassoHyperGrad
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:150], y[:150]
+    for est in [LassoHyperGrad(max_iter=1, alpha_init=0.5, cv=3),
+                HyperGradSearchCV(Lasso(alpha=0.5), max_iter=1, cv=3)]:
+        with pytest.warns(ConvergenceWarning, match=r"stopped at max_iter=1 outer steps: "
+                          r"its best value still fell by [0-9.e-]+ \(relative\)"):
+            est.fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        LassoHyperGrad(cv=3).fit(X, y)
+        HyperGradSearchCV(Lasso(), cv=3).fit(X, y)

@@ -36,7 +36,8 @@ _COMMON_DOC = """
     optimizer : {"gd", "adam", "lbfgs"} or optimizer instance, default="gd"
         Outer optimizer on the log-hyperparameters (:mod:`skhypergrad.optimizers`).
     max_iter : int, default=30
-        Outer steps.
+        Outer steps. A search that reaches ``max_iter`` before its stopping rule
+        (``tol``) warns (``ConvergenceWarning``, with its last relative decrease).
     tol : float, default=1e-3
         Stop when the criterion improved by less than ``tol`` (relative) over
         three outer steps.

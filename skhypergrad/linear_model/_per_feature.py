@@ -71,7 +71,8 @@ class PerFeatureWeightsMixin:
         history = [_broadcast_lam(h, X.shape[1]) for h in common.history] + weighted.history
         return TuneResult(lam, value, history, common.n_iter + weighted.n_iter,
                           common.n_evals + weighted.n_evals,
-                          common.converged and weighted.converged, weighted.state)
+                          common.converged and weighted.converged, weighted.state,
+                          decrease=common.decrease if weighted.converged else weighted.decrease)
 
     def _can_hold_out(self, X):
         """Whether rows can be held out as the weights' monitor: at least 100 of them (a
