@@ -355,8 +355,11 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         Training data (the training kernel for "precomputed").
     history_ : list of dict
         Every evaluation (see :func:`~skhypergrad._kernel_search.kernel_search`).
+    best_loss_ : float
+        Cross-validated mean squared error at the chosen point (lower is better), the
+        smallest value of ``history_``.
     best_score_ : float
-        Cross-validated mean squared error at the chosen point.
+        ``-best_loss_`` (greater is better, as scikit-learn's scores).
     n_iter_ : int
     n_features_in_ : int
 
@@ -414,7 +417,8 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
             spec, folds, self.hypergradient, self.optimizer, self.max_iter, self.tol)
         best = history[best_entry(history)]
         self.history_ = history
-        self.best_score_ = float(best["value"])
+        self.best_loss_ = float(best["value"])
+        self.best_score_ = -self.best_loss_
         self.alpha_ = float(best["lam"][0])
         self.gamma_ = float(best["lam"][1]) if spec.has_gamma else None
         self.X_fit_ = X

@@ -334,8 +334,11 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     gamma_ : float or None
     svr_ : sklearn.svm.SVR
         Refit on all the data at ``C_``, ``epsilon_``, ``gamma_``.
+    best_loss_ : float
+        Cross-validated mean squared error at the chosen point (lower is better), the
+        smallest value of ``history_``.
     best_score_ : float
-        Cross-validated mean squared error at the chosen point.
+        ``-best_loss_`` (greater is better, as scikit-learn's scores).
     history_ : list of dict
         Every evaluation (see :func:`~skhypergrad._kernel_search.kernel_search`).
     n_iter_ : int
@@ -400,7 +403,8 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
                                            self.max_iter, self.tol)
         best = history[best_entry(history)]
         self.history_ = history
-        self.best_score_ = float(best["value"])
+        self.best_loss_ = float(best["value"])
+        self.best_score_ = -self.best_loss_
         self.C_ = float(best["lam"][0])
         self.epsilon_ = float(best["lam"][1])
         self.gamma_ = float(best["lam"][2]) if spec.has_gamma else None

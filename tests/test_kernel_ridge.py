@@ -137,7 +137,8 @@ def test_estimator_weighted_refit_is_kernel_ridges():
         fold = KernelRidge(alpha=est.alpha_, kernel="rbf", gamma=est.gamma_).fit(
             X[train], y[train], sample_weight=w[train])
         errors.append(np.average((fold.predict(X[test]) - y[test]) ** 2, weights=w[test]))
-    np.testing.assert_allclose(est.best_score_, np.mean(errors), rtol=1e-6)
+    np.testing.assert_allclose(est.best_loss_, np.mean(errors), rtol=1e-6)
+    assert est.best_score_ == -est.best_loss_
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "linear"])

@@ -168,7 +168,8 @@ def test_estimator_refit_is_svrs():
     sk = SVR(C=est.C_, epsilon=est.epsilon_, gamma=est.gamma_, tol=1e-6).fit(
         X, y, sample_weight=w)
     np.testing.assert_allclose(est.predict(X[:7]), sk.predict(X[:7]), atol=1e-8)
-    assert est.best_score_ == min(h["value"] for h in est.history_)
+    assert est.best_loss_ == min(h["value"] for h in est.history_)
+    assert est.best_score_ == -est.best_loss_
 
 
 def test_estimator_laplacian_refit():
