@@ -29,7 +29,11 @@ class WeightedDatafit(BaseDatafit):
     (``raw_grad``, ``raw_hessp``); its loss and dual term the datafit's own weighted
     forms (``accepts_sample_weight``); its curvature bound the datafit's times
     :math:`\max_i s_i`; its null model the root of the weighted gradient in the
-    intercept (Newton's method from the unweighted one). It declares no fast path
+    intercept (Newton's method from the unweighted one); its hyperparameters
+    (``n_hyper``, ``hyper``, ``at``, ``hyper_bounds``) the datafit's, the derivatives of
+    its gradient in them the datafit's times :math:`s_i`; its Newton curvatures and
+    reference curvature the datafit's weighted forms (``newton_curvature`` times
+    :math:`s_i`, ``reference_curvature`` with ``sample_weight``). It declares no fast path
     that assumes unit weights: not ``least_squares`` (no Gram matrix, no exact
     SURE), no minibatch kernels, coordinate descent's Newton model only when it is
     ``"diagonal"`` (per-sample curvatures, weighted), ``"softmax"`` (the solver
@@ -62,11 +66,39 @@ class WeightedDatafit(BaseDatafit):
             if datafit.newton_model in ("diagonal", "softmax", "separable") else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
+        self.n_hyper = datafit.n_hyper
         self._null = None  # (y, intercept_only(y)) last computed
 
     @property
     def unit_curvature(self):
         return self.datafit.curvature
+
+    @property
+    def unweighted(self):
+        return self.datafit
+
+    def hyper(self):
+        return self.datafit.hyper()
+
+    def hyper_bounds(self):
+        return self.datafit.hyper_bounds()
+
+    def at(self, theta):
+        """The datafit at the hyperparameters ``theta``, with the same weights."""
+        return WeightedDatafit(self.datafit.at(theta), self.sample_weight, rescale=False)
+
+    def raw_grad_jvp_param(self, y, z, e):
+        return self._weigh(self.datafit.raw_grad_jvp_param(y, z, e))
+
+    def raw_grad_vjp_param(self, y, z, u):
+        return self.datafit.raw_grad_vjp_param(y, z, self._weigh(u))
+
+    def newton_curvature(self, y, z):
+        return self._weigh(self.datafit.newton_curvature(y, z))
+
+    def reference_curvature(self, y, z, sample_weight=None):
+        """The datafit's at its weights (``sample_weight``: None, they are bound)."""
+        return self.datafit.reference_curvature(y, z, sample_weight=self.sample_weight)
 
     def data_curvature(self, y):
         return self.datafit.data_curvature(y) * self._s_max
