@@ -6,6 +6,7 @@ rescaled to mean 1, built on a datafit with ``accepts_sample_weight``.
 """
 
 import numpy as np
+from scipy.optimize import brentq
 
 from ._datafit_contract import BaseDatafit, check_datafit
 from ._sample_weight import check_sample_weight
@@ -147,7 +148,8 @@ class WeightedDatafit(BaseDatafit):
     def intercept_only(self, y):
         r"""The intercept(s) :math:`b` of zero coefficients: the root of
         :math:`\sum_i s_i \nabla_z \ell(y_i, b)`, by Newton's method (a pseudo-inverse
-        for the shift-invariant softmax) from the unweighted datafit's; kept for the
+        for the shift-invariant softmax) from the unweighted datafit's (one output:
+        Brent's method on a bracket where Newton's does not converge); kept for the
         targets ``y`` it was last computed for (the solvers' stopping tests read it at
         every check)."""
         if self._null is not None and self._null[0] is y:
@@ -164,7 +166,9 @@ class WeightedDatafit(BaseDatafit):
             g = np.atleast_1d(self.raw_grad(y, z).sum(axis=0))
             if K == 1:
                 h = float(self.raw_hessp(y, z, np.ones(n)).sum())
-                step = g / h if h > 0 else np.zeros(1)
+                if not h > 0:  # a flat piece (Huber's outliers): Newton has no step
+                    return self._bracketed_intercept(y, b)
+                step = g / h
             else:
                 H = np.column_stack([self.raw_hessp(y, z, np.tile(e, (n, 1))).sum(axis=0)
                                      for e in np.eye(K)])
@@ -173,8 +177,33 @@ class WeightedDatafit(BaseDatafit):
             if not np.all(np.isfinite(b)):
                 return np.array(self.datafit.intercept_only(y), dtype=np.float64)
             if np.max(np.abs(step)) <= 1e-13 * (1.0 + np.max(np.abs(b))):
-                break
-        return b
+                return b
+        return self._bracketed_intercept(y, b) if K == 1 else b
+
+    def _bracketed_intercept(self, y, b):
+        r"""The root of the weighted gradient's sum :math:`g(c)` in the intercept (one
+        output), where Newton's method did not converge (it can cycle on a piecewise
+        quadratic loss, or meet a flat piece): :math:`g` is nondecreasing (a convex
+        datafit), bracketed from ``b`` by steps doubling in length, its root found by
+        Brent's method; ``b`` when no sign change is found."""
+        n, b0 = y.shape[0], float(b[0])
+
+        def g(c):
+            return float(self.raw_grad(y, np.full(n, c)).sum())
+
+        g0 = g(b0)
+        if g0 == 0:
+            return np.array([b0])
+        direction = -1.0 if g0 > 0 else 1.0
+        step = 1e-3 * max(1.0, abs(b0))
+        for _ in range(200):
+            c = b0 + direction * step
+            if g(c) * g0 <= 0:
+                lo, hi = sorted((b0, c))
+                return np.array([brentq(g, lo, hi, xtol=1e-14 * max(1.0, abs(c)),
+                                        rtol=4 * np.finfo(np.float64).eps)])
+            b0, g0, step = c, g(c), 2.0 * step
+        return np.asarray(b, dtype=np.float64)
 
     def __repr__(self):
         return f"weighted({self.datafit!r})"

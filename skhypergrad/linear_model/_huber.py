@@ -216,7 +216,7 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
 
     def _set_solution(self, pgmap, model, w):
         super()._set_solution(pgmap, model, w)
-        self.scale_ = pgmap.datafit.scale
+        self.scale_ = pgmap.datafit.unweighted.scale
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None, sample_weight=None):
