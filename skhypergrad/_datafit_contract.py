@@ -100,12 +100,12 @@ class BaseDatafit:
         By default ``unit_curvature``, the global bound; for a datafit without one
         (``curvature = None``: the log-link GLMs), the mean second derivative there,
         :math:`\frac1n\sum_i \ell''(y_i, z_i)` (``n * raw_hessp`` along ones: with
-        sample weights ``sample_weight``, :math:`\frac1n\sum_i s_i \ell''(y_i, z_i)`). A datafit whose
-        bound can lie orders of magnitude above the curvature its fits see (Huber's
-        :math:`2/\sigma`, at a scale that vanishes on a perfect fit) gives one in the
-        units of the data instead. Rescaling ``y`` must rescale it as it rescales the
-        second derivatives (Huber's by :math:`1/c` for :math:`y \to c\,y`), so that
-        the chosen model does not depend on the units of ``y``."""
+        sample weights ``sample_weight``, :math:`\frac1n\sum_i s_i \ell''(y_i, z_i)`).
+        A datafit whose bound can lie orders of magnitude above the curvature its fits
+        see (Huber's :math:`2/\sigma`, at a scale that vanishes on a perfect fit) gives
+        one in the units of the data instead. Rescaling ``y`` must rescale it as it
+        rescales the second derivatives (Huber's by :math:`1/c` for :math:`y \to c\,y`),
+        so that the chosen model does not depend on the units of ``y``."""
         c = self.unit_curvature
         if c is None:
             c = weighted_mean(self.raw_hessp(y, z, np.ones_like(z)) * y.shape[0],
