@@ -171,9 +171,10 @@ class BaseHyperGrad(BaseEstimator):
             X = np.asfortranarray(X)
         X = self._training_design(X)
         get_optimizer(self.optimizer)
-        model = self._prepare_model(self._inner_model(y).bind(y), X, y)
+        model = self._inner_model(y).bind(y)
         weights = self._sample_weights(X, y, model, sample_weight)
         sw = weights.fit
+        model = self._prepare_model(model, X, y, sw)
         if self._is_classifier and sw is not None and \
                 np.unique(y[sw > 0]).shape[0] < len(model.classes):
             raise ValueError("The sample weights leave some class with no positive weight; a "
@@ -246,9 +247,10 @@ class BaseHyperGrad(BaseEstimator):
         model with a synthetic feature appends it here)."""
         return X
 
-    def _prepare_model(self, model, X, y):
+    def _prepare_model(self, model, X, y, sample_weight=None):
         """The inner model with what it reads from the validated data (e.g. a datafit's
-        scale); the model itself here."""
+        scale), its rows weighted by the datafit's weights ``sample_weight``; the model
+        itself here."""
         return model
 
     def _scan(self, scales):

@@ -12,6 +12,8 @@ from functools import partial
 
 import numpy as np
 
+from ._sample_weight import weighted_mean
+
 #: the forms of the per-sample Hessian coordinate descent's Newton model implements
 NEWTON_MODELS = ("diagonal", "softmax", "separable", "identity")
 
@@ -90,7 +92,13 @@ class BaseDatafit:
         a weighted datafit's ``curvature`` is scaled by its largest weight)."""
         return self.curvature
 
-    def reference_curvature(self, y, z):
+    @property
+    def unweighted(self):
+        """The datafit without per-sample weights: itself (a
+        :class:`~skhypergrad.datafits.WeightedDatafit`'s is the datafit it weighs)."""
+        return self
+
+    def reference_curvature(self, y, z, sample_weight=None):
         r"""The curvature :math:`c` of one sample's loss that the search's L2 weights are
         measured in (:func:`~skhypergrad._search_space.l2_scale`), at the null model's
         predictions ``z`` (``y`` its targets).
@@ -98,15 +106,16 @@ class BaseDatafit:
         By default ``unit_curvature``, the global bound; for a datafit without one
         (``curvature = None``: the log-link GLMs), the mean second derivative there,
         :math:`\frac1n\sum_i \ell''(y_i, z_i)` (``n * raw_hessp`` along ones: with
-        sample weights, :math:`\frac1n\sum_i s_i \ell''(y_i, z_i)`). A datafit whose
-        bound can lie orders of magnitude above the curvature its fits see (Huber's
-        :math:`2/\sigma`, at a scale that vanishes on a perfect fit) gives one in the
-        units of the data instead. Rescaling ``y`` must rescale it as it rescales the
-        second derivatives (Huber's by :math:`1/c` for :math:`y \to c\,y`), so that
-        the chosen model does not depend on the units of ``y``."""
+        sample weights ``sample_weight``, :math:`\frac1n\sum_i s_i \ell''(y_i, z_i)`).
+        A datafit whose bound can lie orders of magnitude above the curvature its fits
+        see (Huber's :math:`2/\sigma`, at a scale that vanishes on a perfect fit) gives
+        one in the units of the data instead. Rescaling ``y`` must rescale it as it
+        rescales the second derivatives (Huber's by :math:`1/c` for :math:`y \to c\,y`),
+        so that the chosen model does not depend on the units of ``y``."""
         c = self.unit_curvature
         if c is None:
-            c = float(np.mean(self.raw_hessp(y, z, np.ones_like(z)))) * y.shape[0]
+            c = weighted_mean(self.raw_hessp(y, z, np.ones_like(z)) * y.shape[0],
+                              sample_weight)
         return c
 
     def newton_curvature(self, y, z):
@@ -172,14 +181,15 @@ class BaseDatafit:
         before a search; itself when it has none."""
         return self
 
-    def constants_lam(self, model, X, y, lam, l2_relative):
+    def constants_lam(self, model, X, y, lam, l2_relative, sample_weight=None):
         r"""The hyperparameters at which a search that starts from no given point
         estimates the constants (:meth:`estimate_constants`) of ``model`` (of this
         datafit) on the training data ``(X, y)`` (``y`` encoded): ``lam``, the defaults'
         point, itself. ``l2_relative`` is the lower end of the search's L2 range,
         relative to the curvature of :func:`~skhypergrad._search_space.l2_scale`: a
         datafit whose constants follow the scale of ``y`` (Huber's) states its L2 weight
-        in those units here, so that the search follows :math:`y \to c\,y`."""
+        in those units here, so that the search follows :math:`y \to c\,y`;
+        ``sample_weight`` the weights of the rows (None: all 1)."""
         return lam
 
     def take_rows(self, samples):

@@ -101,13 +101,13 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                               if space.sum_of_losses else 1.0,
                               w_train, fit_params.score_weight)
         for (train, test), w_train in zip(splits, train_weights))
-    # constants the datafit estimates (Huber's scale), once, on the first training fold,
-    # at the weights its datafit states in units of the data (not the estimator's
-    # own alpha, which the search replaces)
-    X0, y0 = folds[0].X_train, model.encode(folds[0].y_train)
+    # constants the datafit estimates (Huber's scale), once, on the first training fold
+    # with its weights, at the weights its datafit states in units of the data (not the
+    # estimator's own alpha, which the search replaces)
+    X0, y0, w0 = folds[0].X_train, model.encode(folds[0].y_train), train_weights[0]
     model = model.with_data_constants(X0, y0, model.get_datafit().constants_lam(
         model, X0, y0, _fold_lam(model, model.lam, folds[0].scale),
-        adapter.defaults.l2_range[0]))
+        adapter.defaults.l2_range[0], w0), w0)
     engine, solver, inner_tol = inner_setup(search.hypergradient, search.solver, _INNER_TOL,
                                             search.random_state,
                                             weighted(model.get_datafit(), fit_weight),

@@ -6,6 +6,7 @@ rescaled to mean 1, built on a datafit with ``accepts_sample_weight``.
 """
 
 import numpy as np
+from scipy.optimize import brentq
 
 from ._datafit_contract import BaseDatafit, check_datafit
 from ._sample_weight import check_sample_weight
@@ -29,7 +30,11 @@ class WeightedDatafit(BaseDatafit):
     (``raw_grad``, ``raw_hessp``); its loss and dual term the datafit's own weighted
     forms (``accepts_sample_weight``); its curvature bound the datafit's times
     :math:`\max_i s_i`; its null model the root of the weighted gradient in the
-    intercept (Newton's method from the unweighted one). It declares no fast path
+    intercept (Newton's method from the unweighted one); its hyperparameters
+    (``n_hyper``, ``hyper``, ``at``, ``hyper_bounds``) the datafit's, the derivatives of
+    its gradient in them the datafit's times :math:`s_i`; its Newton curvatures and
+    reference curvature the datafit's weighted forms (``newton_curvature`` times
+    :math:`s_i`, ``reference_curvature`` with ``sample_weight``). It declares no fast path
     that assumes unit weights: not ``least_squares`` (no Gram matrix, no exact
     SURE), no minibatch kernels, coordinate descent's Newton model only when it is
     ``"diagonal"`` (per-sample curvatures, weighted), ``"softmax"`` (the solver
@@ -62,11 +67,39 @@ class WeightedDatafit(BaseDatafit):
             if datafit.newton_model in ("diagonal", "softmax", "separable") else None
         self.curvature = None if datafit.curvature is None \
             else datafit.curvature * self._s_max
+        self.n_hyper = datafit.n_hyper
         self._null = None  # (y, intercept_only(y)) last computed
 
     @property
     def unit_curvature(self):
         return self.datafit.curvature
+
+    @property
+    def unweighted(self):
+        return self.datafit
+
+    def hyper(self):
+        return self.datafit.hyper()
+
+    def hyper_bounds(self):
+        return self.datafit.hyper_bounds()
+
+    def at(self, theta):
+        """The datafit at the hyperparameters ``theta``, with the same weights."""
+        return WeightedDatafit(self.datafit.at(theta), self.sample_weight, rescale=False)
+
+    def raw_grad_jvp_param(self, y, z, e):
+        return self._weigh(self.datafit.raw_grad_jvp_param(y, z, e))
+
+    def raw_grad_vjp_param(self, y, z, u):
+        return self.datafit.raw_grad_vjp_param(y, z, self._weigh(u))
+
+    def newton_curvature(self, y, z):
+        return self._weigh(self.datafit.newton_curvature(y, z))
+
+    def reference_curvature(self, y, z, sample_weight=None):
+        """The datafit's at its weights (``sample_weight``: None, they are bound)."""
+        return self.datafit.reference_curvature(y, z, sample_weight=self.sample_weight)
 
     def data_curvature(self, y):
         return self.datafit.data_curvature(y) * self._s_max
@@ -115,7 +148,8 @@ class WeightedDatafit(BaseDatafit):
     def intercept_only(self, y):
         r"""The intercept(s) :math:`b` of zero coefficients: the root of
         :math:`\sum_i s_i \nabla_z \ell(y_i, b)`, by Newton's method (a pseudo-inverse
-        for the shift-invariant softmax) from the unweighted datafit's; kept for the
+        for the shift-invariant softmax) from the unweighted datafit's (one output:
+        Brent's method on a bracket where Newton's does not converge); kept for the
         targets ``y`` it was last computed for (the solvers' stopping tests read it at
         every check)."""
         if self._null is not None and self._null[0] is y:
@@ -132,7 +166,9 @@ class WeightedDatafit(BaseDatafit):
             g = np.atleast_1d(self.raw_grad(y, z).sum(axis=0))
             if K == 1:
                 h = float(self.raw_hessp(y, z, np.ones(n)).sum())
-                step = g / h if h > 0 else np.zeros(1)
+                if not h > 0:  # a flat piece (Huber's outliers): Newton has no step
+                    return self._bracketed_intercept(y, b)
+                step = g / h
             else:
                 H = np.column_stack([self.raw_hessp(y, z, np.tile(e, (n, 1))).sum(axis=0)
                                      for e in np.eye(K)])
@@ -141,8 +177,33 @@ class WeightedDatafit(BaseDatafit):
             if not np.all(np.isfinite(b)):
                 return np.array(self.datafit.intercept_only(y), dtype=np.float64)
             if np.max(np.abs(step)) <= 1e-13 * (1.0 + np.max(np.abs(b))):
-                break
-        return b
+                return b
+        return self._bracketed_intercept(y, b) if K == 1 else b
+
+    def _bracketed_intercept(self, y, b):
+        r"""The root of the weighted gradient's sum :math:`g(c)` in the intercept (one
+        output), where Newton's method did not converge (it can cycle on a piecewise
+        quadratic loss, or meet a flat piece): :math:`g` is nondecreasing (a convex
+        datafit), bracketed from ``b`` by steps doubling in length, its root found by
+        Brent's method; ``b`` when no sign change is found."""
+        n, b0 = y.shape[0], float(b[0])
+
+        def g(c):
+            return float(self.raw_grad(y, np.full(n, c)).sum())
+
+        g0 = g(b0)
+        if g0 == 0:
+            return np.array([b0])
+        direction = -1.0 if g0 > 0 else 1.0
+        step = 1e-3 * max(1.0, abs(b0))
+        for _ in range(200):
+            c = b0 + direction * step
+            if g(c) * g0 <= 0:
+                lo, hi = sorted((b0, c))
+                return np.array([brentq(g, lo, hi, xtol=1e-14 * max(1.0, abs(c)),
+                                        rtol=4 * np.finfo(np.float64).eps)])
+            b0, g0, step = c, g(c), 2.0 * step
+        return np.asarray(b, dtype=np.float64)
 
     def __repr__(self):
         return f"weighted({self.datafit!r})"

@@ -43,10 +43,13 @@ from sklearn.exceptions import ConvergenceWarning
 
 from ._search_space import l2_scale, null_model
 from ._datafit_contract import BaseDatafit, register_datafit
+from ._sample_weight import per_weight, weighted_mean
+from ._weighted_datafit import weighted
 from .fixed_point import ProxGradMap
 from .solvers import CoordinateDescent
 
-__all__ = ["Huber", "huber_scale", "spread", "scale_floor", "concomitant_fit",
+__all__ = ["Huber", "huber_scale", "weighted_median", "spread", "scale_floor",
+           "concomitant_fit",
            "reference_curvature_at_floor"]
 
 
@@ -74,6 +77,7 @@ class Huber(BaseDatafit):
     name = "huber"
     outer_losses = ("squared",)
     estimates_constants = True
+    accepts_sample_weight = True
     newton_model = "diagonal"
 
     def __init__(self, epsilon=1.35, scale=1.0, tune_epsilon=True):
@@ -104,11 +108,12 @@ class Huber(BaseDatafit):
     def _outliers(self, r):
         return np.abs(r) > self.epsilon * self.scale
 
-    def loss(self, y, z):
+    def loss(self, y, z, sample_weight=None):
         r = y - z
         a = np.abs(r)
         eps, s = self.epsilon, self.scale
-        return float(np.mean(np.where(a > eps * s, 2.0 * eps * a - eps * eps * s, r * r / s)))
+        return weighted_mean(np.where(a > eps * s, 2.0 * eps * a - eps * eps * s, r * r / s),
+                             sample_weight)
 
     def raw_grad(self, y, z):
         r = y - z
@@ -133,10 +138,11 @@ class Huber(BaseDatafit):
         out = r > self.epsilon * self.scale
         return np.where(out, 2.0 * self.epsilon / np.where(out, r, 1.0), 2.0 / self.scale)
 
-    def reference_curvature(self, y, z):
+    def reference_curvature(self, y, z, sample_weight=None):
         r"""The curvature the search measures L2 weights in, in units of the data:
         :math:`c = \min(2/\sigma,\ 2\epsilon/s)`, :math:`s` the spread
-        (:func:`spread`) of the residuals :math:`r = y - z` of the null model ``z``.
+        (:func:`spread`, weighted by ``sample_weight``) of the residuals
+        :math:`r = y - z` of the null model ``z``.
 
         It is the :meth:`newton_curvature` :math:`\psi(r_i)/r_i` of the sample of median
         residual, that is the median of the per-sample curvatures: :math:`2/\sigma` when
@@ -146,7 +152,7 @@ class Huber(BaseDatafit):
         of the spread of ``y``) and put every weight of that range in the region where
         the penalty zeroes the coefficients. Both terms scale as :math:`1/c` for
         :math:`y \to c\,y`, as the L2 weight of the same fit does."""
-        s = spread(np.asarray(y) - np.asarray(z))
+        s = spread(np.asarray(y) - np.asarray(z), sample_weight)
         return min(2.0 / self.scale, 2.0 * self.epsilon / s) if s > 0 else 2.0 / self.scale
 
     def _dgrad_depsilon(self, y, z):
@@ -159,32 +165,35 @@ class Huber(BaseDatafit):
     def raw_grad_vjp_param(self, y, z, u):
         return np.array([float(self._dgrad_depsilon(y, z) @ u)])
 
-    def dual_term(self, y, theta):
+    def dual_term(self, y, theta, sample_weight=None):
         r"""With :math:`f_i(u) = \sigma H_\epsilon((y_i - u)/\sigma)/n`:
-        :math:`\sum_i \theta_i y_i - \sigma n \theta_i^2 / 4` on :math:`|n\theta_i| \le 2\epsilon`
-        (``theta`` clipped there)."""
+        :math:`\sum_i s_i (t_i y_i - \sigma n t_i^2 / 4)`, :math:`t_i = \theta_i / s_i`
+        clipped to :math:`|n t_i| \le 2\epsilon` (:math:`s_i = 1` without
+        ``sample_weight``)."""
         n = y.shape[0]
-        t = np.clip(theta, -2.0 * self.epsilon / n, 2.0 * self.epsilon / n)
-        return float(t @ y) - 0.25 * self.scale * n * float(t @ t)
+        t = np.clip(per_weight(theta, sample_weight), -2.0 * self.epsilon / n,
+                    2.0 * self.epsilon / n)
+        d = t * y - 0.25 * self.scale * n * t * t
+        return float(np.sum(d)) if sample_weight is None else float(d @ sample_weight)
 
     def estimate_constants(self, pgmap, lam):
         """The datafit at the concomitant scale of the joint fit at ``lam``
         (:func:`concomitant_fit`, to 1e-6 in the scale, at least :func:`scale_floor`,
-        from the intercept-only model)."""
+        from the intercept-only model), with the weights of ``pgmap``'s datafit."""
         scale = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-8), null_model(pgmap),
                                 scale_tol=1e-6)[1]
         return Huber(self.epsilon, scale, self.tune_epsilon)
 
-    def constants_lam(self, model, X, y, lam, l2_relative):
+    def constants_lam(self, model, X, y, lam, l2_relative, sample_weight=None):
         r"""``lam`` with the penalty's L2 weight replaced by ``l2_relative`` times the
-        curvature at the floor scale (:func:`reference_curvature_at_floor`); its L1 weight
-        (which, like the loss, scales as :math:`c` for :math:`y \to c\,y`) and
-        ``epsilon`` kept."""
+        curvature at the floor scale (:func:`reference_curvature_at_floor`, with
+        ``sample_weight``); its L1 weight (which, like the loss, scales as :math:`c` for
+        :math:`y \to c\,y`) and ``epsilon`` kept."""
         penalty, p = model.get_penalty(), X.shape[1]
         lam = np.asarray(lam, dtype=np.float64)
         k = lam.shape[0] - model.n_datafit_hyper
         l1 = float(np.max(penalty.weights(lam[:k], p)[0], initial=0.0))
-        l2 = l2_relative * reference_curvature_at_floor(model, X, y)
+        l2 = l2_relative * reference_curvature_at_floor(model, X, y, sample_weight)
         return np.append(penalty.lam_from_weights(l1, l2, p), lam[k:])
 
     def intercept_only(self, y):
@@ -200,32 +209,37 @@ class Huber(BaseDatafit):
                 + ("" if self.tune_epsilon else ", tune_epsilon=False") + ")")
 
 
-def huber_scale(residuals, epsilon):
-    r"""The scale minimizing :math:`\sum_i \sigma + \sigma H_\epsilon(r_i/\sigma)` at fixed
-    residuals: the root of :math:`n - \sum_{|r_i| \le \epsilon\sigma} r_i^2/\sigma^2
-    - \epsilon^2\,\#\{|r_i| > \epsilon\sigma\}`.
+def huber_scale(residuals, epsilon, sample_weight=None):
+    r"""The scale minimizing :math:`\sum_i s_i (\sigma + \sigma H_\epsilon(r_i/\sigma))` at
+    fixed residuals: the root of :math:`\sum_i s_i - \sum_{|r_i| \le \epsilon\sigma}
+    s_i r_i^2/\sigma^2 - \epsilon^2 \sum_{|r_i| > \epsilon\sigma} s_i`.
 
     On the interval where the ``k`` smallest :math:`|r_i|` are the inliers the root is
-    :math:`\sigma^2 = \sum_{i<k} r_{(i)}^2 / (n - \epsilon^2 (n - k))`; the one ``k``
-    whose root lies in its interval is taken (the derivative increases with
-    :math:`\sigma`: the objective is convex).
+    :math:`\sigma^2 = \sum_{i<k} s_{(i)} r_{(i)}^2 / (S - \epsilon^2 \sum_{i \ge k}
+    s_{(i)})`, :math:`S = \sum_i s_i`; the one ``k`` whose root lies in its interval is
+    taken (the derivative increases with :math:`\sigma`: the objective is convex).
 
     Parameters
     ----------
     residuals : ndarray of shape (n_samples,)
     epsilon : float
         At least 1 (below, the scale tends to 0 when every residual is an outlier).
+    sample_weight : ndarray of shape (n_samples,), default=None
+        Nonnegative weights :math:`s_i` (None: all 1); a row of weight 0 counts as absent.
 
     Returns
     -------
     float
     """
-    a = np.sort(np.abs(np.asarray(residuals, dtype=np.float64)))
-    n = a.shape[0]
-    k = np.arange(1, n + 1)
-    den = n - epsilon * epsilon * (n - k)
+    a = np.abs(np.asarray(residuals, dtype=np.float64))
+    s = np.ones_like(a) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    a, s = a[s > 0], s[s > 0]
+    order = np.argsort(a, kind="stable")
+    a, s = a[order], s[order]
+    cum = np.cumsum(s)
+    den = cum - (epsilon * epsilon - 1.0) * (cum[-1] - cum)
     with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.sqrt(np.cumsum(a * a) / den)
+        sigma = np.sqrt(np.cumsum(s * a * a) / den)
     upper = np.append(a[1:], np.inf)
     ok = (den > 0) & (a <= epsilon * sigma * (1 + 1e-12)) & (epsilon * sigma <= upper)
     if not ok.any():
@@ -233,39 +247,78 @@ def huber_scale(residuals, epsilon):
     return max(float(sigma[np.argmax(ok)]), float(np.finfo(np.float64).eps * 10))
 
 
-def spread(r):
+def weighted_median(values, sample_weight=None):
+    r"""The median of ``values`` with nonnegative weights :math:`s_i`: the smallest
+    value whose cumulated weight (values sorted) exceeds half the total, the mean of it
+    and the next value of positive weight when the cumulated weight reaches exactly
+    half (to :math:`10^{-12}` relative). Integer weights give the median of the values
+    repeated (``np.median``); None gives ``np.median``.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,), default=None
+
+    Returns
+    -------
+    float
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if sample_weight is None:
+        return float(np.median(v))
+    s = np.asarray(sample_weight, dtype=np.float64)
+    v, s = v[s > 0], s[s > 0]
+    order = np.argsort(v, kind="stable")
+    v, s = v[order], s[order]
+    frac = np.cumsum(s) / np.sum(s)
+    k = int(np.searchsorted(frac, 0.5 - 1e-12))  # first with frac >= 1/2 (to rounding)
+    if abs(frac[k] - 0.5) <= 1e-12 and k + 1 < v.shape[0]:
+        return 0.5 * float(v[k] + v[k + 1])
+    return float(v[k])
+
+
+def spread(r, sample_weight=None):
     r"""The median absolute value :math:`\mathrm{med}_i |r_i|`, or the mean
     :math:`\frac1n\sum_i |r_i|` when that is 0 (half the values or more are 0; both
-    0 when all are).
+    0 when all are); with ``sample_weight``, their weighted forms
+    (:func:`weighted_median`, the weighted mean), those of the values repeated for
+    integer weights.
 
     Parameters
     ----------
     r : ndarray of shape (n_samples,)
+    sample_weight : ndarray of shape (n_samples,), default=None
 
     Returns
     -------
     float
     """
     a = np.abs(np.asarray(r, dtype=np.float64))
-    return float(np.median(a)) or float(np.mean(a))
+    mean = float(np.mean(a)) if sample_weight is None else \
+        float(a @ sample_weight) / float(np.sum(sample_weight))
+    return weighted_median(a, sample_weight) or mean
 
 
-def reference_curvature_at_floor(model, X, y):
+def reference_curvature_at_floor(model, X, y, sample_weight=None):
     r"""The curvature :math:`\kappa_0` (:func:`~skhypergrad._search_space.l2_scale`) of
     ``model`` (a :class:`Huber` datafit) on ``(X, y)`` at the floor scale
     (:func:`scale_floor`): :math:`\frac{2\epsilon}{s}\frac{1}{np}\sum_j\|X_j -
-    \bar X_j\|^2`, :math:`s` the median absolute residual of the null model.
+    \bar X_j\|^2`, :math:`s` the median absolute residual of the null model (with
+    ``sample_weight``: weighted medians, means and sums of squares, those of the rows
+    repeated for integer weights).
 
     The L2 weights at which the scale is estimated before a search are multiples of
     it: it scales as :math:`1/c` for :math:`y \to c\,y`, so that the L2 term, like the
     loss, scales as :math:`c`, and the estimated scale as :math:`c`.
     """
-    floor = replace(model, datafit=Huber(model.get_datafit().epsilon, scale_floor(y),
+    floor = replace(model, datafit=Huber(model.get_datafit().epsilon,
+                                         scale_floor(y, sample_weight=sample_weight),
                                          tune_epsilon=False))
-    return l2_scale(floor.make_map(X, floor.encode(y), center=True))
+    return l2_scale(floor.make_map(X, floor.encode(y), center=True,
+                                   sample_weight=sample_weight))
 
 
-def scale_floor(y, ratio=1e-6):
+def scale_floor(y, ratio=1e-6, sample_weight=None):
     r"""The smallest scale :func:`concomitant_fit` takes:
     :math:`\sigma_{\min} = \max\big(\delta\, s(y),\ 10\,u \max(1, \|y\|_\infty)\big)`.
 
@@ -275,12 +328,16 @@ def scale_floor(y, ratio=1e-6):
     for a constant ``y``). The second term is
     scikit-learn's own bound on the scale (:math:`10u`), raised to the rounding level of
     ``y``: below it the residuals, hence the derivative in the scale, are rounding errors.
+    With ``sample_weight``, the weighted median and spread (:func:`weighted_median`) and
+    the largest :math:`|y_i|` of positive weight: those of the rows repeated for integer
+    weights, of the rows dropped for zero weights.
 
     Parameters
     ----------
     y : ndarray of shape (n_samples,)
     ratio : float, default=1e-6
         :math:`\delta`.
+    sample_weight : ndarray of shape (n_samples,), default=None
 
     Returns
     -------
@@ -288,8 +345,9 @@ def scale_floor(y, ratio=1e-6):
     """
     y = np.asarray(y, dtype=np.float64)
     u = float(np.finfo(np.float64).eps)
-    return max(ratio * spread(y - np.median(y)),
-               10.0 * u * max(1.0, float(np.max(np.abs(y)))))
+    top = float(np.max(np.abs(y if sample_weight is None else y[sample_weight > 0])))
+    return max(ratio * spread(y - weighted_median(y, sample_weight), sample_weight),
+               10.0 * u * max(1.0, top))
 
 
 def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
@@ -301,8 +359,11 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
     The objective minimized in ``(w, b)`` at a fixed scale,
     :math:`\phi(\sigma)`, is convex in :math:`\sigma` (a partial minimization of a
     jointly convex function), with the derivative (Danskin)
-    :math:`\phi'(\sigma) = n - \sum_{|t_i| \le \epsilon} t_i^2 - \epsilon^2\,
-    \#\{|t_i| > \epsilon\}`, :math:`t = r(w^*(\sigma)) / \sigma`: its root is found in
+    :math:`\phi'(\sigma) = \sum_i s_i (1 - \min(t_i^2, \epsilon^2))`,
+    :math:`t = r(w^*(\sigma)) / \sigma`, :math:`s_i` the weights of ``pgmap``'s datafit
+    (1 without; scikit-learn's ``sample_weight`` enter its objective as these factors of
+    each sample's :math:`\sigma + \sigma H_\epsilon`, so the joint fit with weights
+    is the weighted one of :class:`~sklearn.linear_model.HuberRegressor`): its root is found in
     :math:`\log\sigma` by regula falsi (Illinois), bracketed from the scale of the
     residuals at the datafit's scale by steps doubling in length, each evaluation one
     warm-started ``solver`` call. When :math:`\phi' > 0` at :math:`\sigma_{\min}` (a
@@ -317,13 +378,14 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
     The final solve at the returned scale is ``solver``'s own, warm-started: it warns
     (``ConvergenceWarning``) when it does not reach ``solver``'s tolerance, and a
     ``ConvergenceWarning`` states
-    :math:`|\phi'(\sigma)|/n` and the bracket's width when ``max_iter`` evaluations
+    :math:`|\phi'(\sigma)|/\sum_i s_i` and the bracket's width when ``max_iter`` evaluations
     did not bring the scale to ``scale_tol``.
 
     Parameters
     ----------
     pgmap : ProxGradMap
-        With a :class:`Huber` datafit (its ``epsilon`` and starting ``scale``).
+        With a :class:`Huber` datafit (its ``epsilon`` and starting ``scale``), weighted
+        or not (:func:`~skhypergrad.datafits.weighted`).
     lam : ndarray
         The map's hyperparameters (``epsilon`` last when it is one of them).
     solver : solver instance
@@ -348,9 +410,9 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
         solution at ``lam``'s penalty part.
     """
     fixed, lam_pen = pgmap.problem(lam)
-    eps = fixed.datafit.epsilon
-    n = fixed.y.shape[0]
-    lo = np.log(scale_floor(fixed.y, floor_ratio))
+    huber, sw = fixed.datafit.unweighted, fixed.datafit.sample_weight
+    eps = huber.epsilon
+    lo = np.log(scale_floor(fixed.y, floor_ratio, sw))
     quiet = copy.copy(solver)  # the search's evaluations: to eval_tol, unwarned
     quiet.warn = False
     if solver.tol is not None:
@@ -358,19 +420,19 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
     last = {"w": w0}
 
     def solve_at(log_scale, by=quiet):
-        m = ProxGradMap.on_design(Huber(eps, float(np.exp(log_scale)), tune_epsilon=False),
-                                  fixed.penalty, fixed.design, fixed.y)
+        m = ProxGradMap.on_design(
+            weighted(Huber(eps, float(np.exp(log_scale)), tune_epsilon=False), sw),
+            fixed.penalty, fixed.design, fixed.y)
         last["w"] = by.solve(m, lam_pen, last["w"]).w
         return m, last["w"]
 
     def dphi(log_scale):
         m, w = solve_at(log_scale)
         t = (m.y - m.design.matvec(w)) / np.exp(log_scale)
-        out = np.abs(t) > eps
-        return 1.0 - (float(np.sum(t[~out] ** 2)) + eps * eps * np.count_nonzero(out)) / n
+        return 1.0 - weighted_mean(np.minimum(t * t, eps * eps), sw)
 
-    m, w = solve_at(max(np.log(fixed.datafit.scale), lo))
-    a = max(np.log(huber_scale(m.y - m.design.matvec(w), eps)), lo)
+    m, w = solve_at(max(np.log(huber.scale), lo))
+    a = max(np.log(huber_scale(m.y - m.design.matvec(w), eps, sw)), lo)
     fa = dphi(a)
     step = np.log(2.0) * (1.0 if fa < 0 else -1.0)  # phi' < 0: the scale is too small
     b = max(a + step, lo)

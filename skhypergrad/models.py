@@ -187,16 +187,18 @@ class InnerModel:
         return self.get_datafit().n_hyper
 
     # -- problems -----------------------------------------------------------------------
-    def with_data_constants(self, X, y_encoded, lam):
+    def with_data_constants(self, X, y_encoded, lam, sample_weight=None):
         """The model whose datafit has the constants it estimates from the training data
-        ``(X, y_encoded)`` at ``lam`` (e.g. Huber's scale, see
+        ``(X, y_encoded)``, its rows weighted by ``sample_weight`` (None: all 1), at
+        ``lam`` (e.g. Huber's scale, see
         :meth:`~skhypergrad.datafits.BaseDatafit.estimate_constants`); the model
         itself when its datafit estimates none."""
         datafit = self.get_datafit()
         if not datafit.estimates_constants:
             return self
         return replace(self, datafit=datafit.estimate_constants(
-            self.make_map(X, y_encoded, center=True), self.check_lam(lam, X.shape[1])))
+            self.make_map(X, y_encoded, center=True, sample_weight=sample_weight),
+            self.check_lam(lam, X.shape[1])))
 
     def check_lam(self, lam, n_features):
         """``lam`` as a float64 array: the penalty's hyperparameters, then the datafit's

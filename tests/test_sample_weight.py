@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import sklearn
 from sklearn.exceptions import UnsetMetadataPassedError
-from sklearn.linear_model import (ElasticNet, Lasso, LogisticRegression, PoissonRegressor,
-                                  Ridge, RidgeClassifier)
+from sklearn.linear_model import (ElasticNet, HuberRegressor, Lasso, LogisticRegression,
+                                  PoissonRegressor, Ridge, RidgeClassifier)
 from sklearn.metrics import make_scorer, mean_squared_error
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
@@ -31,7 +31,9 @@ from skhypergrad.hypergrad import NSID
 from skhypergrad.linear_model import PoissonRegressorHyperGrad
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
-from skhypergrad.huber import Huber
+from skhypergrad.huber import Huber, concomitant_fit, huber_scale, scale_floor, weighted_median
+from skhypergrad.penalties import huber_lam_from_sklearn
+from skhypergrad._search_space import null_model
 from skhypergrad.ridge_classifier import SquaredClassifier, SquaredClassifierOvR
 from skhypergrad.squared_hinge import SquaredHinge, SquaredHingeOvR
 
@@ -63,6 +65,7 @@ def _folds(fold_of, n_folds=3):
     (SquaredHinge(), lambda y: np.where(y > 3, 1.0, -1.0)),
     (SquaredHingeOvR(3), lambda y: np.digitize(y, [2.0, 4.0])),
     (SquaredClassifier(), lambda y: np.where(y > 3, 1.0, -1.0)),
+    (Huber(1.35, 0.3), lambda y: y),
     (SquaredClassifierOvR(3), lambda y: SquaredClassifierOvR(3).encode_classes(
         np.digitize(y, [2.0, 4.0])))])
 def test_weighted_datafit_is_the_rows_repeated(datafit, target):
@@ -92,8 +95,6 @@ def test_weighted_datafit_refused_clearly():
     from skhypergrad.multitask import MultiTaskQuadratic
     with pytest.raises(ValueError, match="does not take sample weights"):
         weighted(MultiTaskQuadratic(2), np.ones(5))
-    with pytest.raises(ValueError, match="does not take sample weights"):
-        weighted(Huber(1.35), np.ones(5))
     with pytest.raises(ValueError, match="nonnegative"):
         weighted(Quadratic(), np.array([1.0, -1.0, 2.0]))
 
@@ -361,13 +362,132 @@ def test_ridge_classifier_weights_refit_as_sklearn(n_classes):
     np.testing.assert_allclose(est.intercept_, sk.intercept_, atol=1e-6)
 
 
-def test_huber_refuses_sample_weight():
-    X, y, sw = _data(n=40, p=4)
-    with pytest.raises(TypeError, match="HuberRegressorHyperGrad.fit"):
-        HuberRegressorHyperGrad(max_iter=1).fit(X, y, sample_weight=sw)
-    from sklearn.linear_model import HuberRegressor
-    with pytest.raises(ValueError, match="cannot be searched with sample weights"):
-        HyperGradSearchCV(HuberRegressor(), max_iter=1).fit(X, y, sample_weight=sw)
+def _huber_data(n=60, p=5, seed=0):
+    """Heavy-tailed noise (Student's t with 2 degrees of freedom), integer weights 0-3."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, p))
+    y = X @ np.arange(1.0, p + 1.0) + 3.0 + rng.standard_t(2, n)
+    return X, y, rng.integers(0, 4, n).astype(float)
+
+
+def _huber_objective(X, y, sw, alpha, epsilon, coef, intercept, scale):
+    """scikit-learn's HuberRegressor objective with sample weights."""
+    a = np.abs(y - X @ coef - intercept) / scale
+    H = np.where(a > epsilon, 2 * epsilon * a - epsilon ** 2, a * a)
+    return float(sw @ (scale + scale * H)) + alpha * float(coef @ coef)
+
+
+def test_huber_joint_fit_with_weights_is_sklearns_and_repeats_rows():
+    """The joint fit (coefficients and scale) with weights minimizes HuberRegressor's
+    weighted objective (to 1e-6 of scikit-learn's at tol=1e-12); integer weights (zeros
+    among them) fit as the rows repeated."""
+    X, y, sw = _huber_data()
+    rep = np.repeat(np.arange(y.shape[0]), sw.astype(int))
+    alpha, eps = 0.3, 1.35
+
+    def joint(X, y, sw):
+        model = InnerModel(Huber(eps, 1.0, tune_epsilon=False), "l2", fit_intercept=True)
+        pgmap = model.make_map(X, y, center=True, sample_weight=sw)
+        lam = huber_lam_from_sklearn(alpha, 0.0, y.shape[0] if sw is None else sw.sum())
+        w, scale, fixed = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-14),
+                                          null_model(pgmap))
+        return fixed.design.coef(w), fixed.design.original_intercept(w), scale
+
+    coef, b, scale = joint(X, y, sw)
+    sk = HuberRegressor(alpha=alpha, epsilon=eps, tol=1e-12, max_iter=10_000).fit(
+        X, y, sample_weight=sw)
+    ref = _huber_objective(X, y, sw, alpha, eps, sk.coef_, sk.intercept_, sk.scale_)
+    assert _huber_objective(X, y, sw, alpha, eps, coef, b, scale) <= ref * (1 + 1e-6)
+    assert scale == pytest.approx(sk.scale_, rel=1e-4)
+    coef_r, b_r, scale_r = joint(X[rep], y[rep], None)
+    np.testing.assert_allclose(coef, coef_r, atol=1e-6)
+    assert b == pytest.approx(b_r, abs=1e-6) and scale == pytest.approx(scale_r, rel=1e-5)
+
+
+def test_huber_scale_helpers_weighted_are_rows_repeated():
+    X, y, sw = _huber_data()
+    rep = np.repeat(np.arange(y.shape[0]), sw.astype(int))
+    r = y - np.median(y)
+    assert huber_scale(r, 1.35, sw) == pytest.approx(huber_scale(r[rep], 1.35), rel=1e-12)
+    for v in (r, np.round(r)):  # even and odd totals, ties
+        assert weighted_median(v, sw) == np.median(v[rep])
+        assert weighted_median(v, np.ones_like(v)) == np.median(v)
+    assert scale_floor(y, sample_weight=sw) == pytest.approx(scale_floor(y[rep]), rel=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["aid-cg", "itd"])
+def test_huber_weighted_hypergradient_matches_finite_differences(engine):
+    """In the L2 weight and epsilon, real weights in [0, 3]."""
+    X, y, _ = _huber_data(n=50, seed=1)
+    sw = np.random.default_rng(3).uniform(0.0, 3.0, y.shape[0])
+    tr, va = np.arange(35), np.arange(35, 50)
+    crit = HeldOut(X[va], y[va], sample_weight=sw[tr], sample_weight_val=sw[va])
+    model = InnerModel(Huber(1.35, 0.8), "l2", fit_intercept=True)
+    lam, solver, h = np.array([0.05, 1.35]), CoordinateDescent(tol=1e-14), 1e-5
+    fd = np.array([(crit.value(model, X[tr], y[tr], lam * np.exp(h * e), solver=solver).value
+                    - crit.value(model, X[tr], y[tr], lam * np.exp(-h * e),
+                                 solver=solver).value) / (2 * h) for e in np.eye(2)])
+    grad = crit.value_and_grad(model, X[tr], y[tr], lam, solver=solver, engine=engine).grad
+    assert np.max(np.abs(grad - fd)) <= 1e-5 * np.max(np.abs(fd))
+
+
+def test_huber_integer_weights_are_repeated_rows_in_crossval():
+    X, y, sw = _huber_data()
+    rep = np.repeat(np.arange(y.shape[0]), sw.astype(int))
+    fold_of = np.arange(y.shape[0]) % 3
+    model = InnerModel(Huber(1.35, 0.8), "l2", fit_intercept=True)
+    lam, solver = np.array([0.05, 1.35]), CoordinateDescent(tol=1e-14)
+    a = CrossVal(_folds(fold_of), sample_weight=sw, score_sample_weight=sw).value_and_grad(
+        model, X, y, lam, solver=solver, engine="aid-cg")
+    b = CrossVal(_folds(fold_of[rep])).value_and_grad(model, X[rep], y[rep], lam,
+                                                      solver=solver, engine="aid-cg")
+    assert a.value == pytest.approx(b.value, rel=1e-7)
+    np.testing.assert_allclose(a.grad, b.grad, rtol=1e-5)
+
+
+def test_huber_estimator_weights_refit_as_sklearn_and_repeat_rows():
+    """HuberRegressorHyperGrad.fit(sample_weight): the scale estimated, the search run
+    and the refit made with the weights (integer ones: as the rows repeated, on splits
+    that keep a row's copies in its fold); the refit is HuberRegressor's weighted
+    solution at the chosen ``alpha_`` and ``epsilon_``."""
+    X, y, sw = _huber_data()
+    rep = np.repeat(np.arange(y.shape[0]), sw.astype(int))
+    fold_of = np.arange(y.shape[0]) % 3
+    a = HuberRegressorHyperGrad(cv=_folds(fold_of), max_iter=3).fit(X, y, sample_weight=sw)
+    b = HuberRegressorHyperGrad(cv=_folds(fold_of[rep]), max_iter=3).fit(X[rep], y[rep])
+    assert a.alpha_ == pytest.approx(b.alpha_, rel=1e-4)
+    assert a.epsilon_ == pytest.approx(b.epsilon_, rel=1e-4)
+    assert a.best_loss_ == pytest.approx(b.best_loss_, rel=1e-6)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4)
+    sk = HuberRegressor(alpha=a.alpha_, epsilon=a.epsilon_, tol=1e-12,
+                        max_iter=10_000).fit(X, y, sample_weight=sw)
+    args = X, y, sw, a.alpha_, a.epsilon_
+    assert _huber_objective(*args, a.coef_, a.intercept_, a.scale_) <= \
+        _huber_objective(*args, sk.coef_, sk.intercept_, sk.scale_) * (1 + 1e-6)
+
+
+def test_huber_search_weights_within_one_percent_of_gridsearchcv():
+    """HyperGradSearchCV(HuberRegressor()).fit(sample_weight=w) against a 6 x 4
+    GridSearchCV with the same weights on the same folds: the chosen point, scored by
+    GridSearchCV itself (its fits and scorer with the weights), within 1% of the grid's
+    best; the refit is HuberRegressor's weighted fit there."""
+    X, y, sw = _huber_data(n=150, p=5)
+    cv = KFold(3, shuffle=True, random_state=0)
+    est = HuberRegressor(max_iter=1000)
+    s = HyperGradSearchCV(est, cv=cv, scoring="neg_mean_squared_error").fit(
+        X, y, sample_weight=sw)
+    ours = _grid_score(est, s.best_params_, X, y, "neg_mean_squared_error", cv,
+                       sample_weight=sw)
+    grid = GridSearchCV(est, {"alpha": np.geomspace(1e-4, 1e1, 6),
+                              "epsilon": np.linspace(1.1, 3.0, 4)},
+                        scoring="neg_mean_squared_error", cv=cv).fit(X, y, sample_weight=sw)
+    assert ours >= grid.best_score_ * 1.01  # (negative scores)
+    sk = HuberRegressor(**s.best_params_, tol=1e-12, max_iter=10_000).fit(
+        X, y, sample_weight=sw)
+    args = X, y, sw, sk.alpha, sk.epsilon
+    best = s.best_estimator_
+    assert _huber_objective(*args, best.coef_, best.intercept_, best.scale_) <= \
+        _huber_objective(*args, sk.coef_, sk.intercept_, sk.scale_) * (1 + 1e-6)
 
 
 def test_search_ridge_own_score_weighted_as_gridsearchcv():

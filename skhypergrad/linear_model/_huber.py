@@ -149,26 +149,30 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
         return InnerModel(Huber(self.epsilon_init, 1.0, self.tune_epsilon), self.penalty,
                           self.fit_intercept)
 
-    def _prepare_model(self, model, X, y):
-        """The model at the scale of the joint fit at the starting hyperparameters
-        (without ``alpha_init``, at :meth:`_scale_lam`)."""
-        lam = huber_lam_from_sklearn(self.alpha_init, self._rho(), X.shape[0]) \
-            if self.alpha_init is not None else self._scale_lam(model, X, y)
+    def _prepare_model(self, model, X, y, sample_weight=None):
+        """The model at the scale of the joint fit, weighted by ``sample_weight``, at the
+        starting hyperparameters (without ``alpha_init``, at :meth:`_scale_lam`)."""
+        n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        lam = huber_lam_from_sklearn(self.alpha_init, self._rho(), n) \
+            if self.alpha_init is not None else self._scale_lam(model, X, y, sample_weight)
         return model.with_data_constants(X, model.encode(y), self._with_epsilon(
-            lam, self.epsilon_init))
+            lam, self.epsilon_init), sample_weight)
 
-    def _scale_lam(self, model, X, y):
+    def _scale_lam(self, model, X, y, sample_weight=None):
         r"""The penalty's ``lam`` the scale is estimated at without ``alpha_init``: the L1
         weight of ``alpha = 1e-4`` (scikit-learn's default; the L1 term, like the Huber
         loss, scales with ``y``), the L2 weight the lower end of the search's range times
         the curvature at the floor scale
         (:meth:`~skhypergrad.huber.Huber.constants_lam`). Both scale as the weights of
-        the same fit when ``y`` is rescaled: the scale, and then the search, follow ``y``."""
-        l1 = self._scale_alpha * self._rho() / X.shape[0]
+        the same fit when ``y`` is rescaled: the scale, and then the search, follow ``y``;
+        with ``sample_weight``, ``n`` is their sum (scikit-learn's ``alpha`` weighs a sum
+        of weighted losses)."""
+        n = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+        l1 = self._scale_alpha * self._rho() / n
         lam = model.get_penalty().lam_from_weights(l1, 0.0, X.shape[1])
         lam = model.get_datafit().constants_lam(
             model, X, model.encode(y), self._with_epsilon(lam, self.epsilon_init),
-            self._search_defaults.l2_range[0])
+            self._search_defaults.l2_range[0], sample_weight)
         return lam[:lam.shape[0] - model.n_datafit_hyper]
 
     def _initial_lam(self, scales, n_samples):
@@ -202,8 +206,8 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
         return names
 
     def _refit(self, model, X, y, lam, sample_weight=None, gram=None, starts=None):
-        """The joint fit (coefficients and scale) at ``lam``, from the intercept-only
-        model at the search's scale (``sample_weight``: None, see :meth:`fit`; ``gram``
+        """The joint fit (coefficients and scale) at ``lam``, its rows weighted by
+        ``sample_weight``, from the intercept-only model at the search's scale (``gram``
         and ``starts`` unused: not least squares)."""
         full_map = model.make_map(X, model.encode(y), center=True,
                                   sample_weight=sample_weight)
@@ -213,15 +217,11 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
 
     def _set_solution(self, pgmap, model, w):
         super()._set_solution(pgmap, model, w)
-        self.scale_ = pgmap.datafit.scale
+        self.scale_ = pgmap.datafit.unweighted.scale
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, groups=None):
-        """Tune ``alpha`` (and ``epsilon``) on ``(X, y)``, then refit on all of it.
-
-        Sample weights are not supported (no ``sample_weight`` parameter): the
-        Huber datafit takes none, its scale being estimated jointly with the
-        coefficients.
+    def fit(self, X, y, groups=None, sample_weight=None):
+        r"""Tune ``alpha`` (and ``epsilon``) on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
@@ -230,9 +230,14 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
         groups : array-like of shape (n_samples,), default=None
             Group labels of the samples, for a group splitter as ``cv``
             (e.g. :class:`~sklearn.model_selection.GroupKFold`).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the samples, as ``HuberRegressor.fit`` takes them: each
+            multiplies its sample's term :math:`\sigma + \sigma H_\epsilon(\cdot)` (in
+            the scale's estimate too, integer weights being the rows repeated); the
+            held-out squared errors are weighted alike.
 
         Returns
         -------
         self
         """
-        return self._fit(X, y, groups)
+        return self._fit(X, y, groups, sample_weight)
