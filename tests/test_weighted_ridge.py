@@ -6,9 +6,9 @@ At fixed weights every solver's solution is the closed form
 intercept from the means); the duality gap is zero there and bounds the
 suboptimality elsewhere; every engine's hypergradient (all ``p`` partial derivatives)
 matches central finite differences, and SURE's exact degrees of freedom match the
-trace formula. The estimator passes scikit-learn's checks, beats
-:class:`~skhypergrad.RidgeHyperGrad` when some features are noise at a larger scale
-and matches it on a plain ridge truth.
+trace formula. The estimator passes scikit-learn's checks, and its guard returns
+:class:`~skhypergrad.RidgeHyperGrad`'s model when the weights do not predict held-out
+rows significantly better (noise features at a larger scale, a plain ridge truth).
 """
 
 import warnings
@@ -150,10 +150,11 @@ def _test_mse(est, X, y):
     return float(np.mean((est.predict(X) - y) ** 2))
 
 
-def test_beats_ridge_when_noise_features_are_larger():
-    """Five informative features, forty noise features at three times their scale: a
-    common weight barely shrinks the noise (its effective weight is nine times
-    smaller), the per-feature weights switch it off."""
+def test_guard_keeps_ridge_when_the_weights_do_not_predict_better():
+    """Five informative features, forty noise features at three times their scale, 200
+    rows: the weights' descent lowers the monitor rows' error by less than two standard
+    errors of its differences (1.09 against 1.22, z = 1.9), so the guard keeps the
+    common weight: every weight is RidgeHyperGrad's ``alpha_``, the predictions its."""
     rng = np.random.RandomState(0)
     n_train = 200
     X = np.hstack([rng.randn(n_train + 2000, 5), 3.0 * rng.randn(n_train + 2000, 40)])
@@ -161,8 +162,8 @@ def test_beats_ridge_when_noise_features_are_larger():
     X_tr, y_tr, X_te, y_te = _split(X, y, n_train)
     weighted = WeightedRidgeHyperGrad(cv=5).fit(X_tr, y_tr)
     ridge = RidgeHyperGrad(cv=5).fit(X_tr, y_tr)
-    assert np.ptp(weighted.alphas_) > 0  # the guard kept the per-feature weights
-    assert _test_mse(weighted, X_te, y_te) < 0.9 * _test_mse(ridge, X_te, y_te)
+    np.testing.assert_allclose(weighted.alphas_, ridge.alpha_, rtol=1e-12)
+    np.testing.assert_allclose(weighted.predict(X_te), ridge.predict(X_te), rtol=1e-8)
     # the refit is the closed form at the chosen weights
     coef, b = _closed_form(X_tr, y_tr, weighted.alphas_ / n_train)
     np.testing.assert_allclose(weighted.coef_, coef, atol=1e-6 * np.abs(coef).max())

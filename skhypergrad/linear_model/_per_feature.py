@@ -69,10 +69,12 @@ class PerFeatureWeightsMixin:
         keep = _significantly_lower(errors(weighted.lam), errors(start))
         lam, value = (weighted.lam, weighted.value) if keep else (start, common.value)
         history = [_broadcast_lam(h, X.shape[1]) for h in common.history] + weighted.history
+        # the weights' search, unfinished, matters only when its weights are kept
+        unfinished = common if common.converged or not keep else weighted
         return TuneResult(lam, value, history, common.n_iter + weighted.n_iter,
                           common.n_evals + weighted.n_evals,
-                          common.converged and weighted.converged, weighted.state,
-                          decrease=common.decrease if weighted.converged else weighted.decrease)
+                          common.converged and (weighted.converged or not keep),
+                          weighted.state, decrease=unfinished.decrease)
 
     def _can_hold_out(self, X):
         """Whether rows can be held out as the weights' monitor: at least 100 of them (a
