@@ -38,9 +38,11 @@ __all__ = ["GradientDescent", "Adam", "LBFGSB", "OuterResult", "minimize", "get_
 
 
 class GDState(NamedTuple):
-    """State of :class:`GradientDescent`: the current step size."""
+    """State of :class:`GradientDescent`: the current step size and, with ``diagonal``,
+    the root mean square ``scale`` of each coordinate's gradient (None without)."""
 
     step: float
+    scale: Any = None
 
 
 class GradientDescent:
@@ -105,12 +107,24 @@ class GradientDescent:
         search's ``xtol``.
     max_bracket : int, default=10
         Evaluations per bracketing, at most.
+    diagonal : float or None, default=None
+        Scale each coordinate's step by the inverse of the root mean square of its
+        gradients, :math:`\theta^+ = \Pi(\theta - s\,g / r)` with
+        :math:`r_j^2 \leftarrow \beta r_j^2 + (1 - \beta) g_j^2` after every accepted
+        step (:math:`r = |g|` at the first point, :math:`\beta` = ``diagonal``):
+        a diagonal preconditioner, for many hyperparameters whose slopes differ by
+        decades (one penalty weight per feature, where the weights of the noise
+        features must grow by decades from slopes far below the others'). Every
+        step is still tested on :math:`g^T(\theta^+ - \theta)`, and the
+        Barzilai-Borwein step is taken in the metric of :math:`r`:
+        :math:`\Delta\theta^T (r \odot \Delta\theta) / \Delta\theta^T\Delta\nabla E`.
+        None: no scaling.
     """
 
     line_search = True
 
     def __init__(self, step=None, c=1e-4, grow=1.5, bb=True, max_backtrack=8, max_move=1.0,
-                 bracket=True, max_bracket=10):
+                 bracket=True, max_bracket=10, diagonal=None):
         self.step = step
         self.c = c
         self.grow = grow
@@ -119,17 +133,29 @@ class GradientDescent:
         self.max_move = max_move
         self.bracket = bracket
         self.max_bracket = max_bracket
+        self.diagonal = diagonal
 
     def init(self, theta, grad):
+        scale = None if self.diagonal is None else np.abs(grad)
+        state = GDState(step=1.0, scale=scale)
         step = self.step
         if step is None:
-            gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+            gmax = _largest(self.direction(grad, state))
             step = 1.0 / gmax if gmax > 0 else 1.0
-        return GDState(step=float(step))
+        return state._replace(step=float(step))
+
+    def direction(self, grad, state):
+        """``grad`` divided by ``state.scale`` (0 where the scale is 0), or ``grad``."""
+        if state.scale is None:
+            return grad
+        out = np.zeros_like(grad)
+        np.divide(grad, state.scale, out=out, where=state.scale > 0)
+        return out
 
     def propose(self, theta, grad, state):
         """Trial point for the current step, its move capped at ``max_move``."""
-        gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+        grad = self.direction(grad, state)
+        gmax = _largest(grad)
         if gmax > 0 and state.step * gmax > self.max_move:  # no overflow for huge steps
             return theta - grad * (self.max_move / gmax)
         return theta - state.step * grad
@@ -143,27 +169,34 @@ class GradientDescent:
         point again and again).
         """
         move = self.max_move if move is None else move
-        gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
+        gmax = _largest(self.direction(grad, state))
         if gmax > 0 and state.step * gmax > move:
-            return GDState(step=move / gmax)
+            return state._replace(step=move / gmax)
         return state
 
-    def along(self, grad, move):
+    def along(self, grad, move, state=None):
         """The state whose step moves the most sensitive coordinate by ``move`` along
-        ``grad`` (a new direction, e.g. along a kink, tried as far as the last one)."""
-        gmax = float(np.max(np.abs(grad))) if grad.size else 0.0
-        return GDState(step=move / gmax if gmax > 0 else 1.0)
+        ``grad`` (a new direction, e.g. along a kink, tried as far as the last one;
+        ``state`` gives the scale)."""
+        state = GDState(step=1.0) if state is None else state
+        gmax = _largest(self.direction(grad, state))
+        return state._replace(step=move / gmax if gmax > 0 else 1.0)
 
-    def accept(self, state, move=None, grad_change=None):
+    def accept(self, state, move=None, grad_change=None, grad=None):
         """The step after an accepted one: ``move`` the change of ``theta``, ``grad_change``
-        that of the gradient (Barzilai-Borwein when both are given and ``bb``)."""
+        that of the gradient (Barzilai-Borwein when both are given and ``bb``), ``grad``
+        the gradient at the accepted point (updates the scale with ``diagonal``)."""
+        if state.scale is not None and grad is not None:
+            state = state._replace(scale=np.sqrt(self.diagonal * state.scale ** 2
+                                                 + (1 - self.diagonal) * grad ** 2))
         if self.bb and move is not None and grad_change is not None:
             curvature = float(move @ grad_change)
             if curvature > 0:
-                bb = float(move @ move) / curvature
-                return GDState(step=min(max(bb, state.step / self.grow),
-                                        10 * self.grow * state.step))
-        return GDState(step=state.step * self.grow)
+                metric = move if state.scale is None else state.scale * move
+                bb = float(move @ metric) / curvature
+                return state._replace(step=min(max(bb, state.step / self.grow),
+                                               10 * self.grow * state.step))
+        return state._replace(step=state.step * self.grow)
 
     def reject(self, state, value_change=None, slope=None):
         """The step after a rejected trial: ``value_change`` is ``E(trial) - E(theta)``,
@@ -174,7 +207,12 @@ class GradientDescent:
             curvature = value_change - slope  # > 0 for a rejected trial
             if curvature > 0:
                 factor = min(max(-slope / (2.0 * curvature), 0.1), 0.5)
-        return GDState(step=state.step * factor)
+        return state._replace(step=state.step * factor)
+
+
+def _largest(v):
+    """``max |v_j|`` (0 for an empty ``v``)."""
+    return float(np.max(np.abs(v))) if v.size else 0.0
 
 
 class AdamState(NamedTuple):
@@ -457,7 +495,7 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
     state = optimizer.init(theta, grad)
     move = None if around is None else _first_move(theta, value, grad, around)
     if move is not None:
-        state = optimizer.along(grad, move)
+        state = optimizer.along(grad, move, state)
     point = _Point(theta, value, grad, grad)
     bests = track.iteration_bests
     bests.append(value)
@@ -529,7 +567,7 @@ def _line_search(track, optimizer, point, state, project, inner, tol_end, xtol, 
                 return _bracket_step(track, optimizer, point, trial, value, grad, state,
                                      project, tol_end, xtol, tol)
             if value <= point.value + optimizer.c * float(point.descent @ move):
-                state = optimizer.accept(state, move, grad - point.grad)
+                state = optimizer.accept(state, move, grad - point.grad, grad)
                 new = _Point(trial, value, grad, grad)
                 if move.size != 1:
                     return _Step(new, state, inner, False)
@@ -566,7 +604,7 @@ def _secant_cubic(optimizer, state, a, b):
     secant = float(optimizer.propose(b.theta, b.grad, state)[0] - b.theta[0])
     if abs(t - d) >= abs(secant):
         return state
-    return optimizer.along(b.grad, abs(t - d))
+    return optimizer.along(b.grad, abs(t - d), state)
 
 
 def _settled(a, b, tol):
@@ -632,14 +670,16 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
                                                  direction)):
         return _Step(new, state, tol_end, True)
     if (hi.s - lo.s) * scale > xtol:  # a minimum inside the interval
-        state = optimizer.accept(state, best.theta - point.theta, best.grad - point.grad)
+        state = optimizer.accept(state, best.theta - point.theta, best.grad - point.grad,
+                                   best.grad)
         # the next move no longer than the interval left: the minimum is within it
         state = optimizer.cap(state, best.grad, (hi.s - lo.s) * scale)
         return _Step(new, state, tol_end, best.s == 0.0)
     descent = min_norm_combination(lo.grad, hi.grad)
     one_sided = max(np.max(np.abs(lo.grad)), np.max(np.abs(hi.grad)))
     done = np.max(np.abs(descent), initial=0.0) <= _KINK_STATIONARY * one_sided
-    return _Step(new._replace(descent=descent), optimizer.along(descent, scale), tol_end, done)
+    return _Step(new._replace(descent=descent), optimizer.along(descent, scale, state), tol_end,
+                 done)
 
 
 def _parallel(u, v):

@@ -300,3 +300,25 @@ def test_estimators_warn_when_the_search_ends_on_max_iter():
         warnings.simplefilter("error", ConvergenceWarning)
         LassoHyperGrad(cv=3).fit(X, y)
         HyperGradSearchCV(Lasso(), cv=3).fit(X, y)
+
+
+def _decades_apart(theta, tol):
+    r"""``1 + sum_j a_j (e^u_j - u_j - 1)``, ``u = theta - c``, slopes ``a_j`` 1 to 1e-4: as
+    the weights of a per-feature model, whose noise features' slopes are decades below
+    the others' and grow as :math:`e^{\theta_j}` towards their minimum."""
+    a, u = 10.0 ** -np.arange(5), theta - np.array([1.0, -2.0, 3.0, 4.0, 5.0])
+    return 1.0 + float(np.sum(a * (np.exp(u) - u - 1))), a * (np.exp(u) - 1), {}
+
+
+def test_diagonal_scaling_moves_coordinates_whose_slopes_are_decades_apart():
+    # plain steps, set by the steepest slope, leave the last coordinates near 0 after 100
+    # steps (value 3e-3 above the minimum); scaled by each slope's root mean square, the
+    # search ends at the minimizer in 15
+    plain = minimize(_decades_apart, np.zeros(5), optimizer=GradientDescent(), max_iter=100,
+                     tol=1e-6)
+    assert not plain.converged and plain.value - 1 > 1e-3
+    res = minimize(_decades_apart, np.zeros(5), optimizer=GradientDescent(diagonal=0.9),
+                   max_iter=100, tol=1e-6)
+    assert res.converged and res.n_iter <= 20
+    np.testing.assert_allclose(res.theta, [1.0, -2.0, 3.0, 4.0, 5.0], atol=2e-3)
+    assert res.value - 1 < 1e-7

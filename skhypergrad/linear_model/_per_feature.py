@@ -1,10 +1,17 @@
-"""The guard of the models with one penalty weight per feature.
+r"""The guard of the models with one penalty weight per feature.
 
 With ``p`` hyperparameters the descent fits the criterion it descends. A
 per-feature model (:class:`WeightedLassoHyperGrad`, :class:`WeightedRidgeHyperGrad`)
 therefore first finds its common-weight model's weight, then lets the weights
 descend from it on four fifths of the rows, and keeps them only if they predict the
 other fifth better than the common weight by more than two standard errors.
+
+A model may scale the weights' steps (``_diagonal_decay``): their slopes in
+:math:`\log\alpha_j` differ by decades (a noise feature's ridge weight far below its
+column's curvature barely moves the criterion), and with the default optimizer "gd"
+each weight's step is then divided by the root mean square of its slopes
+(:class:`~skhypergrad.optimizers.GradientDescent` with ``diagonal``); the common
+weight's search is the common-weight model's own.
 """
 
 import numbers
@@ -16,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from .._base import null_model, refit_solver
 from .._tune import TuneResult
 from ..criteria import HeldOut
+from ..optimizers import GradientDescent
 from ._common import _first
 
 #: the fraction of the rows held out of the search as its monitor, the fewest rows for
@@ -34,14 +42,19 @@ class PerFeatureWeightsMixin:
     ``lam`` broadcast to every feature is the weighted model's).
     """
 
+    #: the decay of the weights' mean squared slopes that scale their steps with the
+    #: optimizer "gd" (``GradientDescent(diagonal=...)``), None for plain steps
+    _diagonal_decay = None
+
     def _search(self, search, model, X, y, groups, lam0, bounds, candidates, weights=None):
         """With ``early_stopping`` (see the module docstring): the common weight of
         ``_common_model()``, then the weights' descent from it on four fifths of the rows,
         kept only if it predicts the other fifth significantly better (sample weights
         split with the rows; the other fifth's errors weighted)."""
+        weights_search = partial(search, optimizer=self._weights_optimizer())
         if not self.early_stopping:
-            return super()._search(search, model, X, y, groups, lam0, bounds, candidates,
-                                   weights)
+            return super()._search(weights_search, model, X, y, groups, lam0, bounds,
+                                   candidates, weights)
         common = self._common_search(search, X, y, groups, lam0, bounds, candidates,
                                      weights)
         if not self._can_hold_out(X):
@@ -61,7 +74,7 @@ class PerFeatureWeightsMixin:
                 weights.score[mon_rows]
         criterion, X_train, y_train = self._criterion(
             X_fit, y_fit, None if groups is None else groups[fit_rows], w_fit)
-        weighted = search(model, X_train, y_train, criterion, start, bounds=bounds,
+        weighted = weights_search(model, X_train, y_train, criterion, start, bounds=bounds,
                           monitor=(HeldOut(X_mon, y_mon, sample_weight=_first(w_fit),
                                            sample_weight_val=w_mon), X_fit, y_fit))
         errors = partial(self._held_out_errors, model, X_fit, y_fit, X_mon, y_mon,
@@ -75,6 +88,15 @@ class PerFeatureWeightsMixin:
                           common.n_evals + weighted.n_evals,
                           common.converged and (weighted.converged or not keep),
                           weighted.state, decrease=unfinished.decrease)
+
+    def _weights_optimizer(self):
+        """The optimizer of the weights' descent: with ``_diagonal_decay``, "gd" with
+        each weight's step scaled by the root mean square of its slopes (see the module
+        docstring); any other ``optimizer`` as it is."""
+        if self._diagonal_decay is not None and isinstance(self.optimizer, str) \
+                and self.optimizer.lower() == "gd":
+            return GradientDescent(diagonal=self._diagonal_decay)
+        return self.optimizer
 
     def _can_hold_out(self, X):
         """Whether rows can be held out as the weights' monitor: at least 100 of them (a

@@ -241,6 +241,14 @@ class WeightedRidgeHyperGrad(PerFeatureWeightsMixin, RidgeHyperGrad):
     with one solve, :math:`\partial E / \partial \lambda_j = -w^*_j (H^{-1}
     \nabla_w E)_j`. Large weights switch off features that only add noise.
 
+    The slopes :math:`\partial E / \partial \log\lambda_j` differ by decades: a
+    noise feature's weight far below its column's curvature barely moves the
+    criterion, and must still grow by decades. With ``optimizer="gd"`` the weights'
+    descent therefore divides each weight's step by the root mean square of its
+    slopes (:class:`~skhypergrad.optimizers.GradientDescent` with ``diagonal=0.9``);
+    steps set by the steepest slope leave those weights in place, and the search
+    stops on its ``tol`` far above the minimum.
+
     Parameters
     ----------
     %(ridge)s
@@ -280,6 +288,7 @@ class WeightedRidgeHyperGrad(PerFeatureWeightsMixin, RidgeHyperGrad):
         **RidgeHyperGrad._parameter_constraints,
         "early_stopping": ["boolean"],
     }
+    _diagonal_decay = 0.9
 
     def __init__(self, *, cv=5, alpha_init=None, alpha_bounds=None, early_stopping=True,
                  hypergradient="aid-cg", solver="auto", optimizer="gd", max_iter=30,
