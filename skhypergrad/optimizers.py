@@ -133,6 +133,8 @@ class GradientDescent:
         self.max_move = max_move
         self.bracket = bracket
         self.max_bracket = max_bracket
+        if diagonal is not None and not 0.0 <= diagonal < 1.0:
+            raise ValueError(f"diagonal must be None or in [0, 1), got {diagonal!r}.")
         self.diagonal = diagonal
 
     def init(self, theta, grad):

@@ -322,3 +322,9 @@ def test_diagonal_scaling_moves_coordinates_whose_slopes_are_decades_apart():
     assert res.converged and res.n_iter <= 20
     np.testing.assert_allclose(res.theta, [1.0, -2.0, 3.0, 4.0, 5.0], atol=2e-3)
     assert res.value - 1 < 1e-7
+
+
+@pytest.mark.parametrize("diagonal", [-0.1, 1.0, 2.0])
+def test_diagonal_out_of_range_is_refused(diagonal):
+    with pytest.raises(ValueError, match=r"diagonal must be None or in \[0, 1\)"):
+        GradientDescent(diagonal=diagonal)
