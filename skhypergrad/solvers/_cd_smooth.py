@@ -1,0 +1,168 @@
+r"""The smooth one-output paths of :class:`~skhypergrad.solvers.CoordinateDescent`.
+
+A one-output problem without an L1 part and without a sign constraint is smooth:
+``grad_tol`` then stops it on the largest entry of the objective's gradient (the rule
+of scikit-learn's GLMs), and it is solved by L-BFGS (:mod:`._lbfgs`) or, for a datafit
+declaring ``smooth_hessian`` with at most ``_REFERENCE_MAX`` parameters, by L-BFGS
+preconditioned by a reference Hessian (:mod:`._reference_hessian`), before coordinate
+descent takes over when they stop short of the rule or of the duality gap.
+"""
+
+import numpy as np
+
+from ._lbfgs import lbfgs
+from ._reference_hessian import reference_lbfgs
+
+
+def _largest_gradient(grad, offset):
+    """The largest entry of the gradient ``grad`` (coefficients, then the intercept) in
+    the coordinates of the uncentred design: the coefficients' entries plus ``offset``
+    (the centred design's column means, None when not centred) times the intercept's."""
+    if offset is None:
+        return float(np.max(np.abs(grad), initial=0.0))
+    p = offset.shape[0]
+    return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
+               abs(float(grad[p])))
+
+
+def _objective_gradient(prob, w, a, grad=None):
+    """The objective's gradient of a one-output problem without an L1 part: the
+    datafit's ``grad = X^T a / n`` (None: computed) plus the L2 term, then the
+    intercept's ``mean(a)``."""
+    p = prob.p
+    g = prob.gradient(w, a) if grad is None else grad.copy()
+    g += np.broadcast_to(prob.l2, (p,)) * w[:p]
+    if prob.fit_intercept:
+        g = np.append(g, a.mean())
+    return g
+
+
+#: largest number of parameters solved with a reference Hessian (its q x q matrix is kept
+#: with the solution, for the next solve)
+_REFERENCE_MAX = 1024
+#: the duality gap is evaluated once the suboptimality the reference Hessian predicts
+#: (half the Newton decrement) is below this many times the target (relative)
+_GAP_CHECK = 20.0
+#: the target of the preconditioned L-BFGS solve, times ``tol``: the gap is checked at
+#: every step once near, where coordinate descent checks it after epochs that decrease
+#: the objective by less than ``tol`` (its gaps end far below ``tol``); a step or two
+#: more of L-BFGS's fast local rate gives solutions as accurate
+_OVERSHOOT = 1e-2
+#: a relative gap below this is at the rounding of the objective's values: the solve then
+#: also waits for a step that no longer shrinks the Newton decrement below ``_STALLED``
+#: times itself
+_RESOLVED = 1e3 * np.finfo(float).eps
+_STALLED = 0.1
+
+
+class _SmoothSolves:
+    """The gradient rule and the (preconditioned) L-BFGS solves of
+    :class:`~skhypergrad.solvers.CoordinateDescent` (a base class of it: reads its
+    ``tol``, ``max_iter``, ``grad_tol`` and ``_stop_measure``)."""
+
+    def _grad_rule(self, prob):
+        """Whether ``grad_tol`` applies: scikit-learn's rule is for a smooth problem (one
+        output, no L1 part, no sign constraint)."""
+        return self.grad_tol is not None and prob.n_outputs == 1 \
+            and not np.any(prob.l1) and prob.lower == -np.inf
+
+    def _gradient_reached(self, prob, design, w, a, grad):
+        """Whether the largest entry of the objective's gradient (see ``grad_tol``) is at
+        most ``grad_tol``; ``grad`` the datafit's ``X^T a / n`` (None: computed)."""
+        return self._gradient_small(prob, design, _objective_gradient(prob, w, a, grad))
+
+    def _gradient_small(self, prob, design, g):
+        """Whether the objective's gradient ``g`` (coefficients, then the intercept) is
+        at most ``grad_tol`` in scikit-learn's coordinates (:func:`_largest_gradient`)."""
+        offset = None
+        if prob.fit_intercept:
+            offset = design.offset if design.offset is not None else prob.mu
+        return _largest_gradient(g, offset) <= self.grad_tol
+
+    def _solve_lbfgs(self, pgmap, prob, w):
+        """``(n_iter, reached)``: L-BFGS (:mod:`._lbfgs`) from ``w`` (updated in place)
+        on a smooth one-output problem without an L1 part, stopped by the ``grad_tol``
+        rule (scikit-learn's lbfgs method and rule), at most ``max_iter`` steps; the
+        caller goes on by coordinate descent from ``w`` when the rule is not reached
+        (an objective too flat for the line search to see its decrease)."""
+        design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
+        l2 = np.broadcast_to(prob.l2, (p,))
+
+        def value_grad(v):
+            z = prob.predictions(design, v)
+            a = prob.derivative(z)
+            coef = v[:p]
+            value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
+            return value, _objective_gradient(prob, v, a, prob.gradient(v, a)), None
+
+        return lbfgs(value_grad, w, lambda v, g, _: self._gradient_small(prob, design, g),
+                     self.max_iter)
+
+    def _reference_applies(self, pgmap, prob):
+        """Whether the problem is solved by :meth:`_solve_reference`: a datafit declaring
+        ``smooth_hessian``, one output, an L2 penalty alone (no L1 part, no sign
+        constraint), at most ``_REFERENCE_MAX`` parameters."""
+        return pgmap.datafit.smooth_hessian and prob.n_outputs == 1 and not prob.exact \
+            and not np.any(prob.l1) and prob.lower == -np.inf \
+            and pgmap.design.n_params <= _REFERENCE_MAX
+
+    def _solve_reference(self, pgmap, lam, prob, w, reference):
+        """``(n_iter, reached, reference, measure, (z, grad))``: L-BFGS preconditioned by a
+        reference Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place; from
+        the null model's intercept when ``w = 0``), at most ``max_iter`` steps, stopped by
+        the ``grad_tol`` rule or by the relative duality gap below ``_OVERSHOOT * tol``
+        (evaluated once the suboptimality the reference predicts is near it); the caller
+        goes on by coordinate descent from ``w`` when neither is reached. ``measure``: the
+        relative gap at ``w`` when the solve stopped on it, else None; ``z`` and ``grad``:
+        the predictions and the datafit's gradient ``X^T a / n`` at ``w``."""
+        design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
+        l2 = np.broadcast_to(prob.l2, (p,))
+        scale, grad_rule = prob.scale, self._grad_rule(prob)
+        if prob.fit_intercept and not np.any(w):  # a cold start: from the null model
+            b = float(datafit.intercept_only(y)[0])
+            w[p] = b if np.isfinite(b) else 0.0  # (all-zero counts: no finite intercept)
+
+        def value_grad(v):
+            z = prob.predictions(design, v)
+            a = prob.derivative(z)
+            coef = v[:p]
+            value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
+            grad = prob.gradient(v, a)
+            return value, _objective_gradient(prob, v, a, grad), (z, grad)
+
+        measure = [None]  # the gap at the last iterate, when evaluated there
+        last = [None]  # (predictions, datafit gradient) at the last iterate
+        shrinking = [np.inf]  # the Newton decrement at the last iterate below the target
+        target = _OVERSHOOT * self.tol
+
+        def reached(v, g, extra, decrement):
+            measure[0], last[0] = None, extra
+            if grad_rule and self._gradient_small(prob, design, g):
+                return True
+            if decrement is None or decrement > _GAP_CHECK * target * scale:
+                return False  # without a reference (a loose solve): the gradient rule
+            z, grad = extra
+            measure[0] = self._stop_measure(pgmap, lam, v, z, xt_theta=-grad, scale=scale)
+            if measure[0] > target:
+                return False
+            if target >= _RESOLVED:
+                return True
+            # a gap below the values' rounding says little of the gradient: the steps go
+            # on while they shrink it (a held-out loss reads w, not the objective)
+            stalled = decrement > _STALLED * shrinking[0]
+            shrinking[0] = decrement
+            return stalled
+
+        def hessian_at(v):
+            z = prob.predictions(design, v)
+            return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
+
+        shift = np.append(l2, np.zeros(int(prob.fit_intercept)))
+        # a solve to the gradient rule (the user's tolerance) takes a few L-BFGS steps:
+        # it uses a reference it is given, forms none
+        n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
+                                                  reference, self.max_iter,
+                                                  form=not grad_rule)
+        # (no step shrinking the gradient further, at a gap below the target: converged)
+        done = done or (measure[0] is not None and measure[0] <= target)
+        return n_iter, done, reference, measure[0] if done else None, last[0]
