@@ -74,6 +74,8 @@ NumPy.
 import numpy as np
 from numba import njit
 
+from ._jit import LeanPipeline
+
 #: largest support factored by Cholesky (for the exact solution on the support and the
 #: hypergradient); larger ones use conjugate gradients (NumPy) for the hypergradient
 DIRECT_MAX = 512
@@ -81,7 +83,8 @@ DIRECT_MAX = 512
 STALL_CHECKS = 20
 
 #: helpers called from compiled code only: no Python or C wrapper compiled for them
-_HELPER = {"error_model": "numpy", "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_HELPER = {"error_model": "numpy", "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
+           "pipeline_class": LeanPipeline}
 #: epochs after which the exact solution on a stable support is tried whatever the
 #: gap's rate predicts
 POLISH_AFTER = 30
@@ -360,7 +363,7 @@ def _past_minimum(path, n, near, patience):
     return True
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, pipeline_class=LeanPipeline)
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
                      max_rounds, max_epochs, compute_grad, folds, near, patience, L, Sf,
                      factors, work, iwork, path, W_first, values, g_l1, g_l2, epochs, gaps,
@@ -729,7 +732,7 @@ def _least_norm(G, l2, S, m, L, d, N, C, t, proj, u):
     return True
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, pipeline_class=LeanPipeline)
 def gram_cv_least_norm_hypergradients(G, W, l2, folds, L, Sf, factors, g_l1, g_l2,
                                       n_iter_engine, residuals, work, iwork, NC):
     r"""The hypergradients of the singular supports :func:`gram_cv_evaluate` left aside

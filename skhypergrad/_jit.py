@@ -1,0 +1,91 @@
+"""How skhypergrad's numba kernels are compiled: a shorter pipeline, no garbage collection.
+
+A fit's first run on a machine is mostly numba compiling the kernels it calls (seconds;
+later runs load them from numba's cache). Two things shorten a compilation without
+changing the machine code it produces:
+
+* :class:`LeanPipeline`, numba's nopython pipeline without the passes that have nothing
+  to do on kernels written as the Gram kernels are (loops over arrays and scalars,
+  calls of other kernels): no closures, ``with`` blocks, functions inlined by numba,
+  ``literal_unroll``, ``literally``, raises or array expressions. A kernel that needs
+  one of those keeps numba's default pipeline (it would fail to compile here).
+* the cyclic garbage collector paused while numba compiles a skhypergrad kernel (a
+  listener of numba's ``"numba:compile"`` events, registered when this module is
+  imported):
+  a compilation allocates millions of short-lived objects, and every collection they
+  trigger walks the objects of the whole process (NumPy, SciPy, scikit-learn and
+  numba's own), about a tenth of the compilation. The garbage is collected as usual
+  once the collector runs again.
+"""
+
+import gc
+
+from numba.core import event
+from numba.core import typed_passes as typed
+from numba.core import untyped_passes as untyped
+from numba.core.compiler import CompilerBase
+from numba.core.compiler_machinery import PassManager
+
+__all__ = ["LeanPipeline"]
+
+
+class LeanPipeline(CompilerBase):
+    """numba's nopython pipeline (``DefaultPassBuilder.define_nopython_pipeline``) with
+    only the passes a kernel of plain loops needs, in numba's order: bytecode to IR,
+    the rewrites of constant indices to static ones (a tuple unpacked by constant
+    indices compiles no overload of its own), SSA, type inference, lowering.
+
+    Left out: with-lifting, the inlining of closures and of ``inline=`` functions, the
+    rewrites of dynamic raises and of ``make_function``, ``literally`` and
+    ``literal_unroll``, the typed rewrites (array expressions, printing) and the
+    validation of unsupported features and the parfor diagnostics (of
+    ``parallel=True``)."""
+
+    def define_pipelines(self):
+        """The one pipeline (nopython mode)."""
+        pm = PassManager("skhypergrad lean")
+        pm.add_pass(untyped.TranslateByteCode, "analyzing bytecode")
+        pm.add_pass(untyped.FixupArgs, "fix up args")
+        pm.add_pass(untyped.IRProcessing, "processing IR")
+        pm.add_pass(untyped.GenericRewrites, "nopython rewrites")
+        pm.add_pass(untyped.ReconstructSSA, "ssa")
+        pm.add_pass(typed.NopythonTypeInference, "nopython frontend")
+        pm.add_pass(typed.PreLowerStripPhis, "remove phis nodes")
+        pm.add_pass(typed.IRLegalization, "ensure IR is legal prior to lowering")
+        pm.add_pass(typed.AnnotateTypes, "annotate types")
+        pm.add_pass(typed.NativeLowering, "native lowering")
+        pm.add_pass(typed.NoPythonBackend, "nopython mode backend")
+        pm.finalize()
+        return [pm]
+
+
+class _GCPause(event.Listener):
+    """Disables the garbage collector from the start of the outermost compilation of a
+    skhypergrad kernel to its end (the kernels and numba overloads it calls compile
+    inside it), when it was enabled. numba compiles under its global lock: the events
+    of compilations nest."""
+
+    def __init__(self):
+        self.depth = 0
+        self.paused = False
+
+    def on_start(self, evt):
+        if self.depth == 0:
+            module = evt.data["dispatcher"].py_func.__module__
+            if module.split(".", 1)[0] != "skhypergrad":
+                return
+            self.paused = gc.isenabled()
+            gc.disable()
+        self.depth += 1
+
+    def on_end(self, evt):
+        if self.depth == 0:
+            return
+        self.depth -= 1
+        if self.depth == 0 and self.paused:
+            self.paused = False
+            gc.enable()
+
+
+# every compilation of a skhypergrad kernel in this process, whatever module calls it
+event.register("numba:compile", _GCPause())
