@@ -524,7 +524,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             mf = np.int64(held[0]) if held[2] == l2 else -1  # the support L[k] holds the factor
             rf = np.int64(held[1])
             gap = np.inf
-            st = NOT_CONVERGED
+            st = np.int64(NOT_CONVERGED)
             full = True
             m_sweep = p
             inner = 0
@@ -538,7 +538,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                     rounds += 1
                     gap = _relative_gap(ck, gamma[k], w, q, l1, l2, positive)
                     if gap <= tol:
-                        st = OK
+                        st = np.int64(OK)
                     stalled = stalled + 1 if gap > 0.9 * best else 0
                     if gap < best:
                         best = gap

@@ -2,20 +2,20 @@
 
 A fit's first run on a machine is mostly numba compiling the kernels it calls (seconds;
 later runs load them from numba's cache). Two things shorten a compilation without
-changing the machine code it produces:
+changing the arithmetic it produces:
 
 * :class:`LeanPipeline`, numba's nopython pipeline without the passes that have nothing
   to do on kernels written as the Gram kernels are (loops over arrays and scalars,
-  calls of other kernels): no closures, ``with`` blocks, functions inlined by numba,
-  ``literal_unroll``, ``literally``, raises or array expressions. A kernel that needs
-  one of those keeps numba's default pipeline (it would fail to compile here).
+  calls of other kernels, every variable of one type): no SSA form, closures, ``with``
+  blocks, functions inlined by numba, ``literal_unroll``, ``literally``, raises or
+  array expressions. A kernel that needs one of those keeps numba's default pipeline
+  (it would fail to compile here: a type error, never other code).
 * the cyclic garbage collector paused while numba compiles a skhypergrad kernel (a
   listener of numba's ``"numba:compile"`` events, registered when this module is
-  imported):
-  a compilation allocates millions of short-lived objects, and every collection they
-  trigger walks the objects of the whole process (NumPy, SciPy, scikit-learn and
-  numba's own), about a tenth of the compilation. The garbage is collected as usual
-  once the collector runs again.
+  imported): a compilation allocates millions of short-lived objects, and every
+  collection they trigger walks the objects of the whole process (NumPy, SciPy,
+  scikit-learn and numba's own), about a tenth of the compilation. The garbage is
+  collected as usual once the collector runs again.
 """
 
 import gc
@@ -33,11 +33,15 @@ class LeanPipeline(CompilerBase):
     """numba's nopython pipeline (``DefaultPassBuilder.define_nopython_pipeline``) with
     only the passes a kernel of plain loops needs, in numba's order: bytecode to IR,
     the rewrites of constant indices to static ones (a tuple unpacked by constant
-    indices compiles no overload of its own), SSA, type inference, lowering.
+    indices compiles no overload of its own), type inference, lowering.
 
-    Left out: with-lifting, the inlining of closures and of ``inline=`` functions, the
+    Without the SSA form (numba's ``enable_ssa``), type inference gives a variable one
+    type over the whole kernel, the unification of the values it is assigned: two
+    different literal constants (``st = OK`` then ``st = NOT_CONVERGED``) do not unify
+    (a type error), a variable assigned them is cast (``np.int64(OK)``). Also left
+    out: with-lifting, the inlining of closures and of ``inline=`` functions, the
     rewrites of dynamic raises and of ``make_function``, ``literally`` and
-    ``literal_unroll``, the typed rewrites (array expressions, printing) and the
+    ``literal_unroll``, the typed rewrites (array expressions, printing), the
     validation of unsupported features and the parfor diagnostics (of
     ``parallel=True``)."""
 
@@ -48,9 +52,7 @@ class LeanPipeline(CompilerBase):
         pm.add_pass(untyped.FixupArgs, "fix up args")
         pm.add_pass(untyped.IRProcessing, "processing IR")
         pm.add_pass(untyped.GenericRewrites, "nopython rewrites")
-        pm.add_pass(untyped.ReconstructSSA, "ssa")
         pm.add_pass(typed.NopythonTypeInference, "nopython frontend")
-        pm.add_pass(typed.PreLowerStripPhis, "remove phis nodes")
         pm.add_pass(typed.IRLegalization, "ensure IR is legal prior to lowering")
         pm.add_pass(typed.AnnotateTypes, "annotate types")
         pm.add_pass(typed.NativeLowering, "native lowering")
