@@ -8,8 +8,7 @@ changing the arithmetic it produces:
   to do on kernels written as the Gram kernels are (loops over arrays and scalars,
   calls of other kernels, every variable of one type): no SSA form, closures, ``with``
   blocks, functions inlined by numba, ``literal_unroll``, ``literally``, raises or
-  array expressions. A kernel that needs one of those keeps numba's default pipeline
-  (it would fail to compile here: a type error, never other code).
+  array expressions. A kernel that needs one of those keeps numba's default pipeline.
 * the cyclic garbage collector paused while numba compiles a skhypergrad kernel (a
   listener of numba's ``"numba:compile"`` events, registered when this module is
   imported): a compilation allocates millions of short-lived objects, and every
@@ -36,9 +35,10 @@ class LeanPipeline(CompilerBase):
     indices compiles no overload of its own), type inference, lowering.
 
     Without the SSA form (numba's ``enable_ssa``), type inference gives a variable one
-    type over the whole kernel, the unification of the values it is assigned: two
-    different literal constants (``st = OK`` then ``st = NOT_CONVERGED``) do not unify
-    (a type error), a variable assigned them is cast (``np.int64(OK)``). Also left
+    type over the whole kernel, the unification of the values it is assigned; a module
+    constant is typed as its literal value, to which no other value converts: a variable
+    assigned module constants (``st = OK``, ``st = NOT_CONVERGED``) gets them cast
+    (``np.int64(OK)``), else the kernel fails to compile (a type error). Also left
     out: with-lifting, the inlining of closures and of ``inline=`` functions, the
     rewrites of dynamic raises and of ``make_function``, ``literally`` and
     ``literal_unroll``, the typed rewrites (array expressions, printing), the
