@@ -61,6 +61,18 @@ class LeanPipeline(CompilerBase):
         return [pm]
 
 
+def _compiles_ours(evt):
+    """Whether a ``"numba:compile"`` event is the compilation of a skhypergrad kernel: its
+    dispatcher's Python function defined in skhypergrad. The event is numba's (any
+    package's compilation, of any target): a payload of another form is not ours, and
+    never an error (a listener that raises would break every compilation)."""
+    try:
+        module = evt.data["dispatcher"].py_func.__module__
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return isinstance(module, str) and module.split(".", 1)[0] == "skhypergrad"
+
+
 class _GCPause(event.Listener):
     """Disables the garbage collector from the start of the outermost compilation of a
     skhypergrad kernel to its end (the kernels and numba overloads it calls compile
@@ -73,8 +85,7 @@ class _GCPause(event.Listener):
 
     def on_start(self, evt):
         if self.depth == 0:
-            module = evt.data["dispatcher"].py_func.__module__
-            if module.split(".", 1)[0] != "skhypergrad":
+            if not _compiles_ours(evt):
                 return
             self.paused = gc.isenabled()
             gc.disable()

@@ -81,6 +81,9 @@ def test_gc_paused_during_a_skhypergrad_compilation_only(enabled):
     was = gc.isenabled()
     try:
         gc.enable() if enabled else gc.disable()
+        pause.on_start(event.Event("numba:compile", event.EventStatus.START, data=None))
+        pause.on_end(event.Event("numba:compile", event.EventStatus.END, data=None))
+        assert gc.isenabled() == enabled          # a payload of another form: not ours
         pause.on_start(_event("other_package", event.EventStatus.START))
         assert gc.isenabled() == enabled          # another package's compilation
         pause.on_start(_event("skhypergrad._gram_cv_kernel", event.EventStatus.START))
