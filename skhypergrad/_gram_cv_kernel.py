@@ -270,7 +270,7 @@ def _factor_support(G, l2, S, m, L):
     r"""``L[:m, :m]``: the factor of :math:`A = G_{SS} + l2\,I` by
     :func:`_semidefinite_cholesky` (the Cholesky factor when ``A`` is positive definite);
     returns the number of coordinates kept, ``m`` when none was dropped, 0 when none
-    was kept (not factored)."""
+    was kept (not factored). (:func:`gram_cv_evaluate` forms the same factor itself.)"""
     for a in range(m):
         for b in range(a + 1):
             L[a, b] = G[S[a], S[b]]
@@ -472,12 +472,15 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     than the epochs spent (``m^2 <= 8 epochs p``) or the support has at most
     :data:`EXACT_ALWAYS` coefficients.
 
-    ``L[k]`` holds the factor of ``G_SS + l2 I`` (:func:`_factor_support`) for the
+    ``L[k]`` holds the factor of ``G_SS + l2 I`` (:func:`_factor_support`'s) for the
     support ``Sf[k, :factors[k, 0]]`` and the L2 weight ``factors[k, 2]``,
     ``factors[k, 1]`` coordinates kept (``factors[k, 0] = -1``: none), kept up to date
     and read on entry: a factor from an earlier solve of this fold serves again while
     its support and L2 weight are the same. The factorization and the exact solution are
-    called from one place (every call site of a kernel is compiled again).
+    called from one place (every call site of a kernel is compiled again); the copy of
+    ``G_SS + l2 I`` is written here rather than through :func:`_factor_support`: a
+    helper's library holds the helpers it calls, each level of calls compiles them
+    once more.
     """
     p = W.shape[1]
     sign = work[0]
@@ -571,7 +574,12 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                 held_rounds = 0
                 while polish:
                     if not on:
-                        rf = _factor_support(Gk, l2, S, m, Lk)
+                        # _factor_support's factor, formed here (see the notes)
+                        for a in range(m):
+                            for i in range(a + 1):
+                                Lk[a, i] = Gk[S[a], S[i]]
+                            Lk[a, a] += l2
+                        rf = _semidefinite_cholesky(Lk, m)
                         on = rf > 0
                         mf = m if on else -1
                         for a in range(m):
