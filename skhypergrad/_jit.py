@@ -47,7 +47,7 @@ class LeanPipeline(CompilerBase):
 
     def define_pipelines(self):
         """The one pipeline (nopython mode)."""
-        pm = PassManager("skhypergrad lean")
+        pm = PassManager("nopython")  # its name in errors and in the timings numba records
         pm.add_pass(untyped.TranslateByteCode, "analyzing bytecode")
         pm.add_pass(untyped.FixupArgs, "fix up args")
         pm.add_pass(untyped.IRProcessing, "processing IR")
