@@ -68,7 +68,7 @@ site is compiled again); the solve of a fold written in :func:`gram_cv_evaluate`
 with all the helpers it calls); the hypergradients of singular supports (the least-norm
 solution), rarely needed, in a kernel of their own that only the fits needing them
 compile, and those of large supports (conjugate gradients, on BLAS products) left to
-NumPy. They compile through :class:`~skhypergrad._jit.LeanPipeline` (the numba passes
+NumPy. They compile through :data:`~skhypergrad._jit.LeanPipeline` (the numba passes
 such kernels need, without the SSA form: a variable assigned module constants, as the
 fold's status, casts them to ``np.int64``).
 """

@@ -4,11 +4,14 @@ A fit's first run on a machine is mostly numba compiling the kernels it calls (s
 later runs load them from numba's cache). Two things shorten a compilation without
 changing the arithmetic it produces:
 
-* :class:`LeanPipeline`, numba's nopython pipeline without the passes that have nothing
+* :data:`LeanPipeline`, numba's nopython pipeline without the passes that have nothing
   to do on kernels written as the Gram kernels are (loops over arrays and scalars,
   calls of other kernels, every variable of one type): no SSA form, closures, ``with``
   blocks, functions inlined by numba, ``literal_unroll``, ``literally``, raises or
   array expressions. A kernel that needs one of those keeps numba's default pipeline.
+  The passes are numba's own classes: with a numba that no longer has one of them,
+  :data:`LeanPipeline` is numba's default compiler (:data:`LEAN`: False), which
+  compiles the same kernels to the same numbers, more slowly.
 * the cyclic garbage collector paused while numba compiles a skhypergrad kernel (a
   listener of numba's ``"numba:compile"`` events, registered when this module is
   imported): a compilation allocates millions of short-lived objects, and every
@@ -22,13 +25,30 @@ import gc
 from numba.core import event
 from numba.core import typed_passes as typed
 from numba.core import untyped_passes as untyped
-from numba.core.compiler import CompilerBase
+from numba.core.compiler import Compiler, CompilerBase
 from numba.core.compiler_machinery import PassManager
 
-__all__ = ["LeanPipeline"]
+__all__ = ["LEAN", "LeanPipeline"]
+
+#: the lean pipeline's passes and their names, in numba's order (None: a numba without
+#: one of them)
+try:
+    _LEAN_PASSES = (
+        (untyped.TranslateByteCode, "analyzing bytecode"),
+        (untyped.FixupArgs, "fix up args"),
+        (untyped.IRProcessing, "processing IR"),
+        (untyped.GenericRewrites, "nopython rewrites"),
+        (typed.NopythonTypeInference, "nopython frontend"),
+        (typed.IRLegalization, "ensure IR is legal prior to lowering"),
+        (typed.AnnotateTypes, "annotate types"),
+        (typed.NativeLowering, "native lowering"),
+        (typed.NoPythonBackend, "nopython mode backend"),
+    )
+except AttributeError:  # a numba whose passes moved
+    _LEAN_PASSES = None
 
 
-class LeanPipeline(CompilerBase):
+class _LeanPipeline(CompilerBase):
     """numba's nopython pipeline (``DefaultPassBuilder.define_nopython_pipeline``) with
     only the passes a kernel of plain loops needs, in numba's order: bytecode to IR,
     the rewrites of constant indices to static ones (a tuple unpacked by constant
@@ -48,17 +68,16 @@ class LeanPipeline(CompilerBase):
     def define_pipelines(self):
         """The one pipeline (nopython mode)."""
         pm = PassManager("nopython")  # its name in errors and in the timings numba records
-        pm.add_pass(untyped.TranslateByteCode, "analyzing bytecode")
-        pm.add_pass(untyped.FixupArgs, "fix up args")
-        pm.add_pass(untyped.IRProcessing, "processing IR")
-        pm.add_pass(untyped.GenericRewrites, "nopython rewrites")
-        pm.add_pass(typed.NopythonTypeInference, "nopython frontend")
-        pm.add_pass(typed.IRLegalization, "ensure IR is legal prior to lowering")
-        pm.add_pass(typed.AnnotateTypes, "annotate types")
-        pm.add_pass(typed.NativeLowering, "native lowering")
-        pm.add_pass(typed.NoPythonBackend, "nopython mode backend")
+        for compiler_pass, name in _LEAN_PASSES:
+            pm.add_pass(compiler_pass, name)
         pm.finalize()
         return [pm]
+
+
+#: whether the kernels compile through the lean pipeline (False: numba's default)
+LEAN = _LEAN_PASSES is not None
+#: the ``pipeline_class`` of the kernels written for the lean pipeline
+LeanPipeline = _LeanPipeline if LEAN else Compiler
 
 
 def _compiles_ours(evt):
