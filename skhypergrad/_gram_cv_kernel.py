@@ -68,11 +68,15 @@ site is compiled again); the solve of a fold written in :func:`gram_cv_evaluate`
 with all the helpers it calls); the hypergradients of singular supports (the least-norm
 solution), rarely needed, in a kernel of their own that only the fits needing them
 compile, and those of large supports (conjugate gradients, on BLAS products) left to
-NumPy.
+NumPy. They compile through :data:`~skhypergrad._jit.LeanPipeline` (the numba passes
+such kernels need, without the SSA form: a variable assigned module constants, as the
+fold's status, casts them to ``np.int64``).
 """
 
 import numpy as np
 from numba import njit
+
+from ._jit import LeanPipeline
 
 #: largest support factored by Cholesky (for the exact solution on the support and the
 #: hypergradient); larger ones use conjugate gradients (NumPy) for the hypergradient
@@ -81,7 +85,8 @@ DIRECT_MAX = 512
 STALL_CHECKS = 20
 
 #: helpers called from compiled code only: no Python or C wrapper compiled for them
-_HELPER = {"error_model": "numpy", "no_cpython_wrapper": True, "no_cfunc_wrapper": True}
+_HELPER = {"error_model": "numpy", "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
+           "pipeline_class": LeanPipeline}
 #: epochs after which the exact solution on a stable support is tried whatever the
 #: gap's rate predicts
 POLISH_AFTER = 30
@@ -267,7 +272,7 @@ def _factor_support(G, l2, S, m, L):
     r"""``L[:m, :m]``: the factor of :math:`A = G_{SS} + l2\,I` by
     :func:`_semidefinite_cholesky` (the Cholesky factor when ``A`` is positive definite);
     returns the number of coordinates kept, ``m`` when none was dropped, 0 when none
-    was kept (not factored)."""
+    was kept (not factored). (:func:`gram_cv_evaluate` forms the same factor itself.)"""
     for a in range(m):
         for b in range(a + 1):
             L[a, b] = G[S[a], S[b]]
@@ -360,7 +365,7 @@ def _past_minimum(path, n, near, patience):
     return True
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, pipeline_class=LeanPipeline)
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
                      max_rounds, max_epochs, compute_grad, folds, near, patience, L, Sf,
                      factors, work, iwork, path, W_first, values, g_l1, g_l2, epochs, gaps,
@@ -469,12 +474,15 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     than the epochs spent (``m^2 <= 8 epochs p``) or the support has at most
     :data:`EXACT_ALWAYS` coefficients.
 
-    ``L[k]`` holds the factor of ``G_SS + l2 I`` (:func:`_factor_support`) for the
+    ``L[k]`` holds the factor of ``G_SS + l2 I`` (:func:`_factor_support`'s) for the
     support ``Sf[k, :factors[k, 0]]`` and the L2 weight ``factors[k, 2]``,
     ``factors[k, 1]`` coordinates kept (``factors[k, 0] = -1``: none), kept up to date
     and read on entry: a factor from an earlier solve of this fold serves again while
     its support and L2 weight are the same. The factorization and the exact solution are
-    called from one place (every call site of a kernel is compiled again).
+    called from one place (every call site of a kernel is compiled again); the copy of
+    ``G_SS + l2 I`` is written here rather than through :func:`_factor_support`: a
+    helper's library holds the helpers it calls, each level of calls compiles them
+    once more.
     """
     p = W.shape[1]
     sign = work[0]
@@ -521,7 +529,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
             mf = np.int64(held[0]) if held[2] == l2 else -1  # the support L[k] holds the factor
             rf = np.int64(held[1])
             gap = np.inf
-            st = NOT_CONVERGED
+            st = np.int64(NOT_CONVERGED)
             full = True
             m_sweep = p
             inner = 0
@@ -535,7 +543,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                     rounds += 1
                     gap = _relative_gap(ck, gamma[k], w, q, l1, l2, positive)
                     if gap <= tol:
-                        st = OK
+                        st = np.int64(OK)
                     stalled = stalled + 1 if gap > 0.9 * best else 0
                     if gap < best:
                         best = gap
@@ -568,7 +576,12 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                 held_rounds = 0
                 while polish:
                     if not on:
-                        rf = _factor_support(Gk, l2, S, m, Lk)
+                        # _factor_support's factor, formed here (see the notes)
+                        for a in range(m):
+                            for i in range(a + 1):
+                                Lk[a, i] = Gk[S[a], S[i]]
+                            Lk[a, a] += l2
+                        rf = _semidefinite_cholesky(Lk, m)
                         on = rf > 0
                         mf = m if on else -1
                         for a in range(m):
@@ -729,7 +742,7 @@ def _least_norm(G, l2, S, m, L, d, N, C, t, proj, u):
     return True
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True)
+@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, pipeline_class=LeanPipeline)
 def gram_cv_least_norm_hypergradients(G, W, l2, folds, L, Sf, factors, g_l1, g_l2,
                                       n_iter_engine, residuals, work, iwork, NC):
     r"""The hypergradients of the singular supports :func:`gram_cv_evaluate` left aside
