@@ -14,15 +14,18 @@ from sklearn.base import clone
 
 from ._param_grid import lam_box
 from ._search_estimator import n_penalty_hyper
-from ._search_space import SearchScales, l2_floor_scale, l2_scale, lam1_max
+from ._search_space import (SearchScales, clipped_back, l2_floor_scale, l2_scale,
+                            lam1_max)
 from ._validation import floored_lam_max
 
 
 def search_start(search, model, folds, maps, floors, space, defaults, box=None):
-    """``(lam0, bounds, candidates)``: bounds in the user's parameter (``box``, bounds
-    on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and either
-    the scan's paths (``init="scan"``, clipped to the bounds, repeated points dropped)
-    or the estimator's ``lam``, off the flat region, in bounds. The data's scales
+    """``(lam0, bounds, candidates, back)``: bounds in the user's parameter (``box``,
+    bounds on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and
+    either the scan's paths and the points beyond its first one (``init="scan"``, see
+    ``scan_back`` of :func:`~skhypergrad._tune.tune`, None when ``defaults`` state none;
+    clipped to the bounds, repeated points dropped) or the estimator's ``lam``, off the
+    flat region, in bounds (``candidates`` and ``back`` None). The data's scales
     are read from the folds' training maps ``maps`` (those the search's evaluations
     solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
     fold's None is replaced by its map on the training rows as they are (not
@@ -51,7 +54,11 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
         candidates = [_distinct(np.clip(np.column_stack([path, np.tile(theta0, (len(path),
                                                                               1))]),
                                         lo, hi)) for path in scales.scan(defaults)]
-        return candidates[0][0], (lo, hi), candidates
+        back = scales.scan_back(defaults)
+        if back is not None:
+            back = clipped_back(np.column_stack([back, np.tile(theta0, (len(back), 1))]),
+                                candidates[0][0], lo, hi)
+        return candidates[0][0], (lo, hi), candidates, back
     if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
         moved = lam0 * (0.1 * scales.l1 / lam0[0])
         warnings.warn(
@@ -59,7 +66,7 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
             "every training fold, where the cross-validation loss is flat; the search "
             f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=4)
         lam0 = moved
-    return np.clip(lam0, lo, hi), (lo, hi), None
+    return np.clip(lam0, lo, hi), (lo, hi), None, None
 
 
 def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
@@ -84,3 +91,4 @@ def _distinct(path):
     keep = np.ones(len(path), dtype=bool)
     keep[1:] = np.any(path[1:] != path[:-1], axis=1)
     return path[keep]
+
