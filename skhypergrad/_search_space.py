@@ -38,8 +38,8 @@ from ._design import xty_of
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "l2_floor_scale", "search_scales", "clipped_back", "LEAST_SQUARES", "L1_LEAST_SQUARES", "LOG_LOSS",
-           "SQUARED_HINGE", "GLM"]
+           "l2_floor_scale", "search_scales", "clipped_back", "LEAST_SQUARES",
+           "L1_LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE", "GLM"]
 
 
 class SearchDefaults(NamedTuple):
