@@ -38,7 +38,7 @@ from ._design import xty_of
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "l2_floor_scale", "search_scales", "clipped_back", "LEAST_SQUARES",
+           "l2_floor_scale", "l2_scales", "search_scales", "clipped_back", "LEAST_SQUARES",
            "L1_LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE", "GLM"]
 
 
@@ -227,12 +227,18 @@ def l2_floor_scale(pgmap):
     the other columns hard. The geometric mean moves by the product of the
     columns' scales, not by the largest: equal to :math:`\kappa` when the columns
     have one variance (standardized data), and, like it, scaled by :math:`c_X^2`."""
+    return l2_scales(pgmap)[1]
+
+
+def l2_scales(pgmap):
+    r"""``(kappa, kappa_min)``: :func:`l2_scale` and :func:`l2_floor_scale` from one
+    pass over the columns."""
     k, constant = _column_curvatures(pgmap)
     kappa = _positive(float(np.mean(k)) if k.size else 0.0)
     k = k[~constant & np.isfinite(k) & (k > 0)]
     if k.size == 0:
-        return kappa
-    return min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))
+        return kappa, kappa
+    return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))
 
 
 def _positive(kappa):
@@ -318,8 +324,8 @@ def search_scales(pgmap, X=None, y=None):
     l1 = lam1_max(pgmap)
     if X is not None:
         l1 = safe_lam_max(l1, X, y)
-    return SearchScales(l1, l2_scale(pgmap), pgmap.penalty, pgmap.design.n_features,
-                        l2_floor_scale(pgmap))
+    kappa, kappa_min = l2_scales(pgmap)
+    return SearchScales(l1, kappa, pgmap.penalty, pgmap.design.n_features, kappa_min)
 
 
 def clipped_back(back, first, lo, hi):

@@ -14,8 +14,7 @@ from sklearn.base import clone
 
 from ._param_grid import lam_box
 from ._search_estimator import n_penalty_hyper
-from ._search_space import (SearchScales, clipped_back, l2_floor_scale, l2_scale,
-                            lam1_max)
+from ._search_space import SearchScales, clipped_back, l2_scales, lam1_max
 from ._validation import floored_lam_max
 
 
@@ -33,12 +32,12 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
     (:func:`~skhypergrad._validation.lam_max_floor` of their raw rows)."""
     maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
             if m is None else m for m, f in zip(maps, folds)]
+    kappas = np.array([l2_scales(m) for m in maps]) / [[f.scale] for f in folds]
     scales = SearchScales(
         max(floored_lam_max(lam1_max(m), floor) / f.scale
             for m, f, floor in zip(maps, folds, floors)),
-        float(np.mean([l2_scale(m) / f.scale for m, f in zip(maps, folds)])),
-        maps[0].penalty, maps[0].n_features,
-        float(np.mean([l2_floor_scale(m) / f.scale for m, f in zip(maps, folds)])))
+        float(np.mean(kappas[:, 0])), maps[0].penalty, maps[0].n_features,
+        float(np.mean(kappas[:, 1])))
     del maps
     lam0 = np.array(model.lam, dtype=np.float64)
     n_hyper = lam0.shape[0]
