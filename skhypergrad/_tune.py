@@ -349,7 +349,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     paths = [np.atleast_2d(candidates)] if isinstance(candidates, np.ndarray) \
         else [np.atleast_2d(path) for path in candidates]
     progress = Progress(0, "") if progress is None else progress
-    n_points = sum(len(path) for path in paths)
+    # (the points of ``back`` counted: "up to" that many)
+    n_points = sum(len(path) for path in paths) + (0 if back is None else len(back))
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
     best_state = [np.inf, None]  # the smallest value of the scan and its solutions
@@ -418,7 +419,6 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         best_rank = min([best_rank, *ranks])
     if back is not None and len(back) and min(scan, key=lambda h: h["value"]) is scan[0]:
         back = np.atleast_2d(back)
-        n_points += len(back)
         # from the first point outwards: its value first, so that the path is left as
         # the first path is (past its minimum); the first path's own are kept aside
         values, ranks = [first[0][0]], list(first[1][:1])
