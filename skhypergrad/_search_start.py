@@ -90,4 +90,3 @@ def _distinct(path):
     keep = np.ones(len(path), dtype=bool)
     keep[1:] = np.any(path[1:] != path[:-1], axis=1)
     return path[keep]
-
