@@ -24,7 +24,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from ._design import gram_pays
 from ._gram_cv import gram_fit, gram_path_applies
 from ._progress import format_point
-from ._search_space import LEAST_SQUARES, lam1_max, null_model, search_scales
+from ._search_space import LEAST_SQUARES, clipped_back, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
@@ -186,10 +186,12 @@ class BaseHyperGrad(BaseEstimator):
         if np.any(lo <= 0) or np.any(hi < lo):
             raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
         lam0 = self._initial_lam(scales, n_samples)
-        candidates = None
+        candidates = back = None
         if lam0 is None:  # the best point of a coarse scan, relative to the data
             candidates = [np.clip(path, lo, hi) for path in self._scan(scales)]
             lam0 = candidates[0][0]
+            back = scales.scan_back(self._search_defaults)
+            back = None if back is None else clipped_back(back, lam0, lo, hi)
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
         datafit = weighted(model.get_datafit(), sw)  # what "auto" solvers are chosen for
@@ -203,7 +205,8 @@ class BaseHyperGrad(BaseEstimator):
                          label=type(self).__name__,
                          names=lambda lam: self._hyper_names(lam, n_samples),
                          scan_patience=self._search_defaults.patience(
-                             sw is not None or weights.score is not None))
+                             sw is not None or weights.score is not None),
+                         scan_back=back)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates,
                                   weights)

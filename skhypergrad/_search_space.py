@@ -38,8 +38,8 @@ from ._design import xty_of
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
-           "l2_floor_scale", "search_scales", "LEAST_SQUARES", "L1_LEAST_SQUARES", "LOG_LOSS",
-           "SQUARED_HINGE", "GLM"]
+           "l2_floor_scale", "l2_scales", "search_scales", "clipped_back", "LEAST_SQUARES",
+           "L1_LEAST_SQUARES", "LOG_LOSS", "SQUARED_HINGE", "GLM"]
 
 
 class SearchDefaults(NamedTuple):
@@ -64,6 +64,11 @@ class SearchDefaults(NamedTuple):
     weighted_scan_patience : float or None
         The ``scan_patience`` of a search whose held-out losses or training loss are
         weighted (sample or class weights); None: ``scan_patience``.
+    scan_back : ndarray or None
+        Relative L2 weights above ``scan_ridge[0]``, increasing: the points the scan of a
+        penalty without an L1 term evaluates, from the ridge path's first point
+        outwards, when that first point is the best of its path (see ``scan_back`` of
+        :func:`skhypergrad._tune.tune`); None: none (the descent climbs from it).
     """
 
     l1_range: tuple
@@ -73,6 +78,7 @@ class SearchDefaults(NamedTuple):
     scan_ridge: np.ndarray = 10.0 ** (2.0 - np.arange(13) / 2.0)
     scan_patience: float = 1.0
     weighted_scan_patience: Any = None
+    scan_back: Any = None
 
     def patience(self, weighted):
         """The scan's patience (:attr:`scan_patience`, or :attr:`weighted_scan_patience`
@@ -108,13 +114,19 @@ SQUARED_HINGE = SearchDefaults((1e-4, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1,
                                (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(13) / 2.0),
                                scan_patience=1.0, weighted_scan_patience=2.0)
 #: log-link GLMs (:mod:`skhypergrad.glm`): as the log-losses (a nearly unpenalized model
-#: of counts can drift towards zero means), and a ridge path from 10 kappa to 1e-4 kappa,
+#: of counts can drift towards zero means), and a ridge path from kappa to 1e-4 kappa,
 #: one point per decade: the held-out deviance of an L2 path is smooth and has one
 #: minimum, which the descent then locates from the best point and its two neighbours
 #: (on bench_models' GLM rows, half-decade points cost three more evaluations, a sixth
-#: of the search, for the same CV deviance to 1e-5)
+#: of the search, for the same CV deviance to 1e-5). The path starts at kappa, its
+#: stronger points (10 kappa to 1e3 kappa) evaluated only when kappa is its best point
+#: (``scan_back``): where the minimum is below kappa (bench_models' GLM rows, at 0.1
+#: kappa), a point at 10 kappa is one value-only evaluation of seven spent for nothing;
+#: where it is above, they are the scan's neighbours of its best point, a decade a point
+#: where the descent climbs by a factor e
 GLM = SearchDefaults((1e-4, 10.0), (1e-5, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
-                     (1e-4, 1e-2, 1.0, 1e2), 10.0 ** (1.0 - np.arange(0, 6)))
+                     (1e-4, 1e-2, 1.0, 1e2), 10.0 ** -np.arange(0.0, 5.0),
+                     scan_back=10.0 ** np.arange(1.0, 4.0))
 
 
 def null_model(pgmap):
@@ -215,12 +227,18 @@ def l2_floor_scale(pgmap):
     the other columns hard. The geometric mean moves by the product of the
     columns' scales, not by the largest: equal to :math:`\kappa` when the columns
     have one variance (standardized data), and, like it, scaled by :math:`c_X^2`."""
+    return l2_scales(pgmap)[1]
+
+
+def l2_scales(pgmap):
+    r"""``(kappa, kappa_min)``: :func:`l2_scale` and :func:`l2_floor_scale` from one
+    pass over the columns."""
     k, constant = _column_curvatures(pgmap)
     kappa = _positive(float(np.mean(k)) if k.size else 0.0)
     k = k[~constant & np.isfinite(k) & (k > 0)]
     if k.size == 0:
-        return kappa
-    return min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))
+        return kappa, kappa
+    return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))
 
 
 def _positive(kappa):
@@ -290,6 +308,15 @@ class SearchScales(NamedTuple):
         levels = (levels[0] * ratio,) + tuple(levels[1:])
         return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
 
+    def scan_back(self, defaults=LEAST_SQUARES):
+        """The points above the ridge path's first one (``scan_back`` of ``defaults``,
+        relative as the ridge path, :meth:`scan`), increasing: for a penalty without an
+        L1 term; None otherwise, or when ``defaults`` states none."""
+        if self.penalty.has_l1 or defaults.scan_back is None:
+            return None
+        ratio = self._floor_ratio()
+        return np.array([self.lam(1.0, r2 * ratio) for r2 in defaults.scan_back])
+
 
 def search_scales(pgmap, X=None, y=None):
     """:class:`SearchScales` of a problem; ``lam1_max`` kept above round-off of a constant
@@ -297,5 +324,16 @@ def search_scales(pgmap, X=None, y=None):
     l1 = lam1_max(pgmap)
     if X is not None:
         l1 = safe_lam_max(l1, X, y)
-    return SearchScales(l1, l2_scale(pgmap), pgmap.penalty, pgmap.design.n_features,
-                        l2_floor_scale(pgmap))
+    kappa, kappa_min = l2_scales(pgmap)
+    return SearchScales(l1, kappa, pgmap.penalty, pgmap.design.n_features, kappa_min)
+
+
+def clipped_back(back, first, lo, hi):
+    """The points ``back`` beyond a scan's ``first`` point (:meth:`SearchScales.scan_back`)
+    clipped to the bounds ``[lo, hi]``, without the points equal to the one before them or
+    to ``first`` (clipped, they can repeat the upper bound, or the first point when it is
+    on it); None when none is left."""
+    back = np.clip(np.atleast_2d(back), lo, hi)
+    keep = np.any(back != first, axis=1)
+    keep[1:] &= np.any(back[1:] != back[:-1], axis=1)
+    return back[keep] if np.any(keep) else None

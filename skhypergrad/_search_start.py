@@ -14,15 +14,17 @@ from sklearn.base import clone
 
 from ._param_grid import lam_box
 from ._search_estimator import n_penalty_hyper
-from ._search_space import SearchScales, l2_floor_scale, l2_scale, lam1_max
+from ._search_space import SearchScales, clipped_back, l2_scales, lam1_max
 from ._validation import floored_lam_max
 
 
 def search_start(search, model, folds, maps, floors, space, defaults, box=None):
-    """``(lam0, bounds, candidates)``: bounds in the user's parameter (``box``, bounds
-    on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and either
-    the scan's paths (``init="scan"``, clipped to the bounds, repeated points dropped)
-    or the estimator's ``lam``, off the flat region, in bounds. The data's scales
+    """``(lam0, bounds, candidates, back)``: bounds in the user's parameter (``box``,
+    bounds on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and
+    either the scan's paths and the points beyond its first one (``init="scan"``, see
+    ``scan_back`` of :func:`~skhypergrad._tune.tune`, None when ``defaults`` state none;
+    clipped to the bounds, repeated points dropped) or the estimator's ``lam``, off the
+    flat region, in bounds (``candidates`` and ``back`` None). The data's scales
     are read from the folds' training maps ``maps`` (those the search's evaluations
     solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
     fold's None is replaced by its map on the training rows as they are (not
@@ -30,12 +32,12 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
     (:func:`~skhypergrad._validation.lam_max_floor` of their raw rows)."""
     maps = [model.make_map(f.X_train, model.encode(f.y_train), sample_weight=f.sample_weight)
             if m is None else m for m, f in zip(maps, folds)]
+    kappas = np.array([l2_scales(m) for m in maps]) / [[f.scale] for f in folds]
     scales = SearchScales(
         max(floored_lam_max(lam1_max(m), floor) / f.scale
             for m, f, floor in zip(maps, folds, floors)),
-        float(np.mean([l2_scale(m) / f.scale for m, f in zip(maps, folds)])),
-        maps[0].penalty, maps[0].n_features,
-        float(np.mean([l2_floor_scale(m) / f.scale for m, f in zip(maps, folds)])))
+        float(np.mean(kappas[:, 0])), maps[0].penalty, maps[0].n_features,
+        float(np.mean(kappas[:, 1])))
     del maps
     lam0 = np.array(model.lam, dtype=np.float64)
     n_hyper = lam0.shape[0]
@@ -51,7 +53,11 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
         candidates = [_distinct(np.clip(np.column_stack([path, np.tile(theta0, (len(path),
                                                                               1))]),
                                         lo, hi)) for path in scales.scan(defaults)]
-        return candidates[0][0], (lo, hi), candidates
+        back = scales.scan_back(defaults)
+        if back is not None:
+            back = clipped_back(np.column_stack([back, np.tile(theta0, (len(back), 1))]),
+                                candidates[0][0], lo, hi)
+        return candidates[0][0], (lo, hi), candidates, back
     if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
         moved = lam0 * (0.1 * scales.l1 / lam0[0])
         warnings.warn(
@@ -59,7 +65,7 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
             "every training fold, where the cross-validation loss is flat; the search "
             f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=4)
         lam0 = moved
-    return np.clip(lam0, lo, hi), (lo, hi), None
+    return np.clip(lam0, lo, hi), (lo, hi), None, None
 
 
 def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):

@@ -77,7 +77,8 @@ def _with_tol(obj, tol):
 def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="aid-cg",
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
          monitor=None, callback=None, verbose=0, label="tune", names=None,
-         loss_name="CV loss", scan_patience=1.0, scan_solver=None, scan_rank=None):
+         loss_name="CV loss", scan_patience=1.0, scan_solver=None, scan_rank=None,
+         scan_back=None):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -155,6 +156,15 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         smallest before), and the paths once one finds neither
         a new best value nor a new best rank. The scan's best point, from which the
         descent starts, is still the one of smallest value. None: the values alone.
+    scan_back : ndarray of shape (n_back, n_hyper), default=None
+        Points beyond the first point of ``candidates``' first path on its strong side,
+        from it outwards, evaluated (each warm-started from the previous one, the first
+        from that first point) only when that first point is the best of the scan: the
+        scan then goes on the other way, and leaves those points as it leaves the first
+        path (past their minimum for ``scan_patience`` decades). A scan can thus start
+        near where the minimum usually is and still reach a minimum on its strong side
+        a decade a point (for a criterion with one minimum along the path: the GLMs'
+        ridge path). None: none.
 
     Returns
     -------
@@ -167,13 +177,13 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
                        inner_tol=inner_tol, candidates=candidates, monitor=monitor,
                        callback=callback, verbose=verbose, label=label, names=names,
                        loss_name=loss_name, scan_patience=scan_patience,
-                       scan_solver=scan_solver, scan_rank=scan_rank)
+                       scan_solver=scan_solver, scan_rank=scan_rank, scan_back=scan_back)
     return result._replace(criterion=criterion)
 
 
 def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,
           tol, inner_tol, candidates, monitor, callback, verbose, label, names, loss_name,
-          scan_patience, scan_solver, scan_rank):
+          scan_patience, scan_solver, scan_rank, scan_back):
     """:func:`tune` inside the criterion's :meth:`workers` block."""
     engine = get_engine(engine)
     last_state = [None]
@@ -208,7 +218,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         lam0, scan, stop, around, best_state = _scan(
             model, X, y, criterion, candidates, solver if not loose else scan_solver,
             inner_tol[0], last_state, t0, callback, watch, progress, scan_patience,
-            np.inf if loose else None, scan_rank)
+            np.inf if loose else None, scan_rank, scan_back)
         if best_state is not None:
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
         scan_loose = inner_tol[0] > inner_tol[1]
@@ -303,7 +313,7 @@ def _outer_entry(h, offset):
 
 
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
-          watch=None, progress=None, patience=1.0, entry_tol=None, rank=None):
+          watch=None, progress=None, patience=1.0, entry_tol=None, rank=None, back=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
     its minimum for ``patience`` decades of its L1 weight (the loss can rise as noisy
@@ -322,6 +332,11 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     once its ranks too are past their minimum (:func:`_ranks_past_minimum`), and the
     paths once one has neither a new best value nor a new best rank.
 
+    ``back`` (see ``scan_back`` of :func:`tune`): points stronger than the first path's
+    first one, from it outwards, evaluated (warm-started from it) only when that first
+    point is the best of the scan, and left as the first path is; the first path's
+    neighbours are then read on ``back`` reversed followed by the first path.
+
     The solves stop at the relative gap ``tol`` (or earlier by the solver's own rule:
     the entries' ``tol`` is then ``entry_tol``). Returns the best point, the history
     entries, whether ``callback`` asked to stop,
@@ -334,32 +349,37 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     paths = [np.atleast_2d(candidates)] if isinstance(candidates, np.ndarray) \
         else [np.atleast_2d(path) for path in candidates]
     progress = Progress(0, "") if progress is None else progress
-    n_points = sum(len(path) for path in paths)
+    # (the points of ``back`` counted: "up to" that many)
+    n_points = sum(len(path) for path in paths) + (0 if back is None else len(back))
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
     best_state = [np.inf, None]  # the smallest value of the scan and its solutions
     best_path = None  # (path, values) of the path with the smallest value
     best_rank = np.inf  # the smallest rank of the paths before
-    for path in paths:
-        values, ranks = [], []
-        points = max(1, round(patience * _points_per_decade(path)))
+    path_states = []  # the solutions at each path's first point
+
+    def walk(path, state0, points, near, values, ranks):
+        """Evaluate ``path`` from ``state0`` until it is past its minimum, appending to
+        ``values`` and ``ranks`` (which may hold the values before it); True when
+        ``callback`` asked to stop."""
+        nonlocal best_path
         # the whole path in one call when the criterion can (a compiled evaluation), with
         # the same rule to leave it; not with a callback, monitor or rank, which see every
         # point
-        batch = None if callback is not None or watch is not None or rank is not None else \
-            criterion.value_path(model, X, y, path, solver=solver, state=first_state,
-                                 near=_near(previous) if previous else len(path) + 1,
-                                 patience=points)
+        batch = None if callback is not None or watch is not None or rank is not None \
+            or values else \
+            criterion.value_path(model, X, y, path, solver=solver, state=state0,
+                                 near=near, patience=points)
         for i, lam in enumerate(path if batch is None else path[:len(batch)]):
             if batch is None:
-                state = first_state if i == 0 else last_state[0]
+                state = state0 if i == 0 else last_state[0]
                 res = criterion.value(model, X, y, lam, solver=solver, state=state)
                 last_state[0] = res.state
             else:
                 res = batch[i]
                 last_state[0] = batch[-1].state
             if i == 0:
-                first_state = res.state
+                path_states.append(res.state)
             if res.value < best_state[0]:
                 best_state[:] = [res.value, res.state]
                 best_path = (path, values)
@@ -377,15 +397,38 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
                 ranks.append(_ranked(rank(entry)))
             progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
-                return _best(scan), scan, True, None, None
+                return True
             if _past_minimum(values, previous, points) and \
                     (rank is None or _ranks_past_minimum(ranks, points)):
                 break  # the rest of the path is weaker and worse
+        return False
+
+    first = None  # (values, ranks) of the first path
+    for path in paths:
+        values, ranks = [], []
+        points = max(1, round(patience * _points_per_decade(path)))
+        if walk(path, first_state, points, _near(previous) if previous else len(path) + 1,
+                values, ranks):
+            return _best(scan), scan, True, None, None
+        first_state = path_states[-1]
+        first = (values, ranks) if first is None else first
         if _past_best_path(values, previous, best_value) and \
                 (rank is None or min(ranks) >= best_rank):
             break  # past the minimum along the paths too
         best_value, previous = min(best_value, min(values)), values
         best_rank = min([best_rank, *ranks])
+    if back is not None and len(back) and min(scan, key=lambda h: h["value"]) is scan[0]:
+        back = np.atleast_2d(back)
+        # from the first point outwards: its value first, so that the path is left as
+        # the first path is (past its minimum); the first path's own are kept aside
+        values, ranks = [first[0][0]], list(first[1][:1])
+        points = max(1, round(patience * _points_per_decade(paths[0])))
+        previous = []
+        if walk(back, path_states[0], points, len(back) + 1, values, ranks):
+            return _best(scan), scan, True, None, None
+        # the best point's neighbours along the points evaluated, from strong to weak
+        best_path = (np.concatenate([back[:len(values) - 1][::-1], paths[0]]),
+                     values[:0:-1] + first[0])
     best = min(scan, key=lambda h: h["value"])
     progress.scan_end(len(scan), best["lam"], best["value"])
     around = None if best_path is None else _neighbours(*best_path)

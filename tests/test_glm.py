@@ -478,9 +478,32 @@ def test_search_scales_of_a_ridge_glm(name):
     assert kappa_min < 0.99 * kappa
     (path,) = scales.scan(GLM)
     np.testing.assert_allclose(path[:, 0], kappa_min * GLM.scan_ridge, rtol=1e-10)
+    np.testing.assert_allclose(scales.scan_back(GLM)[:, 0], kappa_min * GLM.scan_back,
+                               rtol=1e-10)
     lo, hi = scales.bounds(GLM)
     np.testing.assert_allclose([lo[0], hi[0]], [kappa_min * GLM.l2_range[0],
                                                 kappa * GLM.l2_range[1]], rtol=1e-10)
+
+
+@pytest.mark.parametrize("signal", [True, False])
+def test_glm_scan_goes_past_its_first_point_only_when_it_is_the_best(signal):
+    """The ridge path of a GLM's scan starts at kappa_min and goes down a decade a point;
+    where the deviance falls below it (y follows X) no stronger weight is evaluated, where
+    it is the best of its path (y independent of X: the null model predicts best) the
+    scan goes on at 10, 100, 1000 kappa_min (the upper bound is 1000 kappa). Either
+    way the search ends within 1e-6 of a 30-point grid's best CV deviance."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((90, 8))
+    z = X[:, :3] @ np.array([0.6, -0.4, 0.3]) if signal else np.zeros(90)
+    y = rng.poisson(np.exp(z + 0.5)).astype(float)
+    est, cv = _sklearn("poisson", 1.0), KFold(3, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(est, cv=cv, scoring="neg_mean_poisson_deviance").fit(X, y)
+    alphas = np.array([p["alpha"] for p in search.cv_results_["params"]])
+    scan = [1.0, 0.1, 0.01, 1e-3, 1e-4] if signal else [1.0, 0.1, 10.0, 100.0, 1000.0]
+    np.testing.assert_allclose(alphas[:5] / alphas[0], scan, rtol=1e-10)
+    grid = GridSearchCV(est, {"alpha": np.geomspace(alphas.min(), alphas.max(), 30)},
+                        cv=cv, scoring="neg_mean_poisson_deviance").fit(X, y)
+    assert search.best_score_ >= grid.best_score_ - 1e-6 * abs(grid.best_score_)
 
 
 @pytest.mark.parametrize("power", [1.1, 1.5, 1.9])

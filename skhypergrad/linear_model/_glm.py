@@ -165,9 +165,10 @@ _GLM_DOC = r"""{title}
     alpha_init : float, default=None
         Starting ``alpha`` (with ``l1_ratio_init``). When None, the descent starts
         from the best point of a coarse scan in units of the data: for ``"l2"``,
-        the L2 weights ``kappa_min * 10^(1 - k)``, ``k = 0..5``, ``kappa_min`` the
-        smaller of the mean and the geometric mean of the diagonal of the datafit's
-        Hessian at the null model, ``kappa`` the mean (see
+        the L2 weights ``kappa_min * 10^(-k)``, ``k = 0..4``, then, only when
+        ``kappa_min`` is the best of them, ``kappa_min * 10^k``, ``k = 1..3``, until the
+        values rise, ``kappa_min`` the smaller of the mean and the geometric mean of the
+        diagonal of the datafit's Hessian at the null model, ``kappa`` the mean (see
         :mod:`skhypergrad._search_space`); with an L1 part, paths of the L1 weight
         from ``alpha_max / 10^0.5`` down to ``alpha_max / 10^3`` (as
         :class:`ElasticNetHyperGrad`).
