@@ -135,6 +135,9 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         the accuracy its dual point can certify; or when a working set's solve took no
         step (its line search found no decrease) and the next working set is the same
         one (the solve would repeat).
+        For one output and an L2 penalty alone, a gap within ``tol`` plus its rounding
+        floor (:func:`~skhypergrad.solvers._gap.separable_gap_floor`, relative to the
+        scale: the gradient resolved no better by the data) is converged.
         In all, at most ``max_iter * max_epochs`` epochs. A problem solved by Newton's
         method (``newton``) stops when the duality gap, less its rounding (64 machine
         epsilons times the scale), divided by the smaller of the scale and the objective
