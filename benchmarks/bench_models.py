@@ -10,7 +10,9 @@ model                       data                            grid (20 values / pa
                             noise (``bench_huber.data``)    ``epsilon`` lin [1.1, 3]
 ``LinearSVC("l2")``,        ``make_classification`` (20     ``C`` log [1e-4, 1e2]
 ``LinearSVC("l1",           informative, 5% flipped)
-dual=False)``
+dual=False)``,
+``LogisticRegression()``
+(L2, binary)
 ``PoissonRegressor()``,     log-link means                  ``alpha`` log [1e-5, 10]
 ``GammaRegressor()``,       (``bench_glm.make_data``)
 ``TweedieRegressor(1.5)``
@@ -22,7 +24,8 @@ dual=False)``
 
 Both methods are scored by the loss of the model (``scoring``): the mean squared
 error (Huber, multi-task), the mean squared hinge (LinearSVC,
-:func:`~skhypergrad.squared_hinge.squared_hinge_scorer`) or the mean deviance (GLMs);
+:func:`~skhypergrad.squared_hinge.squared_hinge_scorer`), the log-loss (logistic) or the
+mean deviance (GLMs);
 each refits the estimator on all the data at its best point (counted in its time).
 The grids run the estimators at their scikit-learn defaults, what a user would run.
 
@@ -58,8 +61,9 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import (GammaRegressor, HuberRegressor, MultiTaskElasticNet,
-                                  MultiTaskLasso, PoissonRegressor, TweedieRegressor)
+from sklearn.linear_model import (GammaRegressor, HuberRegressor, LogisticRegression,
+                                  MultiTaskElasticNet, MultiTaskLasso, PoissonRegressor,
+                                  TweedieRegressor)
 from sklearn.metrics import make_scorer, mean_tweedie_deviance
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.svm import LinearSVC
@@ -120,6 +124,14 @@ def cases(n, p):
                         lambda est: est.set_params(dual=False, tol=1e-10, max_iter=100_000))
         return make
 
+    def logistic():
+        X, y = make_classification(n_samples=n, n_features=p, n_informative=20,
+                                   flip_y=0.05, random_state=0)
+        return Case("LogisticRegression", LogisticRegression(), (X, y),
+                    [{"C": np.logspace(-4, 2, N_GRID)}], "neg_log_loss", "neg_log_loss",
+                    StratifiedKFold(5, shuffle=True, random_state=0),
+                    lambda est: est.set_params(tol=1e-10, max_iter=10_000))
+
     def glm(kind, estimator, power):
         def make():
             X, y = bench_glm.make_data(kind, n, p)
@@ -145,7 +157,7 @@ def cases(n, p):
                         lambda est: est.set_params(tol=1e-8, max_iter=100_000))
         return make
 
-    return {"huber": huber, "svc-l2": svc("l2"), "svc-l1": svc("l1"),
+    return {"huber": huber, "svc-l2": svc("l2"), "svc-l1": svc("l1"), "logistic": logistic,
             "poisson": glm("poisson", PoissonRegressor(), 1.0),
             "gamma": glm("gamma", GammaRegressor(), 2.0),
             "tweedie": glm("tweedie", TweedieRegressor(power=1.5, link="log"), 1.5),
@@ -195,7 +207,7 @@ def warm():
     X = rng.standard_normal((120, 6))
     z = X[:, 0] - X[:, 1] + 0.3 * rng.standard_normal(120)
     for est, y in ((HuberRegressor(), z), (LinearSVC(), z > 0),
-                   (LinearSVC(penalty="l1", dual=False), z > 0),
+                   (LinearSVC(penalty="l1", dual=False), z > 0), (LogisticRegression(), z > 0),
                    (PoissonRegressor(), rng.poisson(np.exp(0.3 * z))),
                    (GammaRegressor(), np.exp(0.3 * z)),
                    (TweedieRegressor(power=1.5, link="log"), np.exp(0.3 * z)),

@@ -60,6 +60,9 @@ class Logistic(BaseDatafit):
     outer_losses = ("logistic",)
     kernel_code = 1
     accepts_sample_weight = True
+    #: ``l'' = s (1 - s) > 0``, ``s = expit(y z)``, smooth: an L2 penalty alone is solved
+    #: by L-BFGS preconditioned with the Hessian of a nearby solution
+    smooth_hessian = True
 
     @classmethod
     def for_classes(cls, n_classes):

@@ -97,7 +97,7 @@ from .._design import GRAM_MAX_FEATURES, Design
 from ._base import BaseSolver, SolveResult
 from ._block_gram import (augmented_gram, block_gram_epoch, gram_gap_measure,
                           stacked_target_products)
-from ._gap import gap_scale
+from ._gap import gap_scale, separable_gap_floor
 from .prox_grad import ProxGradient
 from ._cd_problem import _Problem
 from ._cd_smooth import _SmoothSolves
@@ -135,6 +135,9 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         the accuracy its dual point can certify; or when a working set's solve took no
         step (its line search found no decrease) and the next working set is the same
         one (the solve would repeat).
+        For one output and an L2 penalty alone, a gap within ``tol`` plus its rounding
+        floor (:func:`~skhypergrad.solvers._gap.separable_gap_floor`, relative to the
+        scale: the gradient resolved no better by the data) is converged.
         In all, at most ``max_iter * max_epochs`` epochs. A problem solved by Newton's
         method (``newton``) stops when the duality gap, less its rounding (64 machine
         epsilons times the scale), divided by the smaller of the scale and the objective
@@ -305,7 +308,8 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
                     measure = self._stop_measure(pgmap, lam, w, z, scale=prob.scale)
                     if measure > self.tol and not last:
                         continue  # the next round from the predictions of w
-                if last or measure <= self.tol or violation <= floor:
+                if last or measure <= self.tol or violation <= floor \
+                        or self._within_floor(pgmap, lam, prob, z, measure):
                     break
                 # a gap that no longer decreases is at the accuracy the dual point can
                 # certify (rounding in X^T theta, amplified by a small l2): stop, unconverged
@@ -326,8 +330,23 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         if reached:
             measure = self._stop_measure(pgmap, lam, w, z)
         elif measure > self.tol and not prob.exact:  # the gap reported is that of w
-            measure = self._stop_measure(pgmap, lam, w, scale=prob.scale)
-        return SolveResult(w, n_epochs, measure, measure <= self.tol or reached, reference)
+            z = prob.predictions(pgmap.design, w)
+            measure = self._stop_measure(pgmap, lam, w, z, scale=prob.scale)
+        done = reached or self._within_floor(pgmap, lam, prob, z, measure)
+        return SolveResult(w, n_epochs, measure, done, reference)
+
+    def _within_floor(self, pgmap, lam, prob, z, measure):
+        """Whether the relative gap ``measure`` (at predictions ``z``) is at most ``tol``
+        plus, for one output and an L2 penalty alone, the rounding floor of the gap
+        relative to the scale (:func:`~._gap.separable_gap_floor`: a gradient the data
+        resolve no better, e.g. that of a log-link GLM of large counts): converged
+        then."""
+        if measure <= self.tol:
+            return True
+        if not np.isfinite(measure) or prob.n_outputs != 1 or np.any(prob.l1) \
+                or not np.min(prob.l2) > 0.0:
+            return False
+        return measure <= self.tol + separable_gap_floor(pgmap, lam, z) / prob.scale
 
 
     @staticmethod
