@@ -10,12 +10,14 @@ scaling, and the first direction is :math:`-P \nabla P(w)`), and a
 backtracking line search on the sufficient decrease
 :math:`P(w + t d) \le P(w) + 10^{-4}\, t\, \nabla P(w)^T d`: from ``t = 1``, then the
 minimizer of the quadratic through :math:`P(w)`, the slope and :math:`P(w + t d)`,
-kept within a tenth and a half of ``t``. It stops when ``reached`` says so at an
-iterate, or, unconverged, after ``max_iter`` steps or a line search that finds no
-decrease above the objective's rounding (a few ulps of :math:`|P|`: near a tight
-optimum the values no longer measure the progress), leaving the rest to the caller; with
-a preconditioner, a full step there is still taken when it shrinks
-:math:`\nabla P^T H_0 \nabla P` fourfold (the gradient measures the progress).
+kept within a tenth and a half of ``t``; a trial point whose value is not finite (an
+overflow of a long step, evaluated without floating-point warnings) is shortened to a
+tenth. It stops when ``reached`` says so at an iterate, or, unconverged, after
+``max_iter`` steps or a line search that finds no decrease above the objective's
+rounding (a few ulps of :math:`|P|`: near a tight optimum the values no longer measure
+the progress), leaving the rest to the caller; with a preconditioner, a full step there
+is still taken when it shrinks :math:`\nabla P^T H_0 \nabla P` fourfold (the gradient
+measures the progress).
 
 This is the method of scikit-learn's GLMs (``solver="lbfgs"``) with their stopping
 rule given as ``reached``: a warm-started solve to the same gradient rule takes a few
@@ -78,7 +80,10 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precond
         t, step = 1.0, None
         for _ in range(max_backtrack):
             w_t = w + t * d
-            f_t, g_t, extra_t = value_grad(w_t)
+            # a trial point whose values overflow (a long step of a log link: exp of a
+            # large prediction) is no descent, rejected below: not the user's error
+            with np.errstate(over="ignore", invalid="ignore"):
+                f_t, g_t, extra_t = value_grad(w_t)
             if precondition is not None and t == 1.0 and abs(f_t - f) <= _ROUNDING * abs(f):
                 # at the rounding of P, a full step is taken when it shrinks the
                 # preconditioned gradient (the values no longer tell)
