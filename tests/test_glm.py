@@ -255,6 +255,34 @@ def test_estimators_on_far_targets_search_without_warning():
                                    max_iter=10).fit(X, y)
     assert est.alpha_ > 0 and search.best_params_["alpha"] > 0
 
+def test_wide_far_targets_solve_by_lbfgs_from_the_null_model_without_warning():
+    """Counts shifted by 1e6 on wide data (n = 200, p = 300: no reference Hessian) solved
+    to a gradient rule by plain L-BFGS start from the null model's intercept, not from
+    ``exp(0) = 1``, whose long steps overflowed ``exp`` ("overflow encountered in exp",
+    from the line search: 36 RuntimeWarnings in the search below); the objective is
+    scikit-learn's ``newton-cholesky`` one to 1e-6 (evaluated without cancellation)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 300))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.2 * X[:, 1] + 1.0)) + 1e6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for alpha in (1e2, 1e4):
+            model = from_estimator(_sklearn("poisson", alpha), y)
+            pgmap = model.make_map(X, model.encode(y), center=True)
+            res = CoordinateDescent(tol=1e-10).loosened(1e-8).solve(pgmap, model.lam)
+            assert res.converged
+            with warnings.catch_warnings():  # (converged in 5 steps; its tol 1e-12 is
+                warnings.simplefilter("ignore", ConvergenceWarning)  # below the rounding)
+                sk = _sklearn("poisson", alpha).set_params(max_iter=10).fit(X, y)
+            ref = _stable_objective("poisson", X, y, np.append(sk.coef_, sk.intercept_),
+                                    alpha)
+            obj = _stable_objective("poisson", X, y, pgmap.design.to_original(res.w), alpha)
+            assert abs(obj - ref) <= 1e-6 * ref
+        search = HyperGradSearchCV(PoissonRegressor(), {"alpha": (1e-4, 1e2)}, cv=3,
+                                   max_iter=5).fit(X, y)
+    assert search.best_params_["alpha"] > 0
+
+
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 def test_reference_hessian_carries_to_the_next_solve(name):
     """A tight L2 solve returns the datafit's Hessian it formed (its reference); from the
