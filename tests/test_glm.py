@@ -259,14 +259,18 @@ def test_wide_far_targets_solve_by_lbfgs_from_the_null_model_without_warning():
     """Counts shifted by 1e6 on wide data (n = 200, p = 300: no reference Hessian) solved
     to a gradient rule by plain L-BFGS start from the null model's intercept, not from
     ``exp(0) = 1``, whose long steps overflowed ``exp`` ("overflow encountered in exp",
-    from the line search: 36 RuntimeWarnings in the search below); the objective is
-    scikit-learn's ``newton-cholesky`` one to 1e-6 (evaluated without cancellation)."""
+    from the line search: 36 RuntimeWarnings in the search below); its line search
+    judges the values' rounding by the size of the deviance's terms (1e7, for a
+    deviance of 1e-10) and takes the steps below it by their slopes, so L-BFGS meets the
+    rule itself (without: at alpha = 1, coordinate descent took over from steps taken on
+    the values' rounding, 2.7e-5 off); the objective is scikit-learn's
+    ``newton-cholesky`` one to 1e-6 (evaluated without cancellation)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 300))
     y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.2 * X[:, 1] + 1.0)) + 1e6
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        for alpha in (1e2, 1e4):
+        for alpha in (1.0, 1e2, 1e4):
             model = from_estimator(_sklearn("poisson", alpha), y)
             pgmap = model.make_map(X, model.encode(y), center=True)
             res = CoordinateDescent(tol=1e-10).loosened(1e-8).solve(pgmap, model.lam)
