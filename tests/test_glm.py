@@ -287,6 +287,26 @@ def test_wide_far_targets_solve_by_lbfgs_from_the_null_model_without_warning():
     assert search.best_params_["alpha"] > 0
 
 
+def test_wide_far_targets_search_rows_are_grid_search_rows():
+    """A GammaRegressor's search on wide targets near 1e6 (n = 200, p = 300): its
+    value-only rows, solved to the estimator's ``tol`` by plain L-BFGS from the null
+    model, are GridSearchCV's at the same alphas (from a zero intercept they scored
+    -7.6e3 for GridSearchCV's -0.036)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 300))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.2 * X[:, 1] + 1.0)) + 1e6 + 1.0
+    cv = KFold(3)
+    with warnings.catch_warnings():  # (the outer search's, cut at 3 steps)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = HyperGradSearchCV(GammaRegressor(), {"alpha": (1e-4, 1e2)}, cv=cv,
+                                   max_iter=3).fit(X, y)
+    alphas = [p["alpha"] for p in search.cv_results_["params"]][:3]
+    grid = GridSearchCV(GammaRegressor(), {"alpha": alphas}, cv=cv,
+                        scoring=search.scorer_).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"][:3],
+                               grid.cv_results_["mean_test_score"], rtol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 def test_reference_hessian_carries_to_the_next_solve(name):
     """A tight L2 solve returns the datafit's Hessian it formed (its reference); from the
