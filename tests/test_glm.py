@@ -255,6 +255,58 @@ def test_estimators_on_far_targets_search_without_warning():
                                    max_iter=10).fit(X, y)
     assert est.alpha_ > 0 and search.best_params_["alpha"] > 0
 
+def test_wide_far_targets_solve_by_lbfgs_from_the_null_model_without_warning():
+    """Counts shifted by 1e6 on wide data (n = 200, p = 300: no reference Hessian) solved
+    to a gradient rule by plain L-BFGS start from the null model's intercept, not from
+    ``exp(0) = 1``, whose long steps overflowed ``exp`` ("overflow encountered in exp",
+    from the line search: 36 RuntimeWarnings in the search below); its line search
+    judges the values' rounding by the size of the deviance's terms (1e7, for a
+    deviance of 1e-10) and takes the steps below it by their slopes, so L-BFGS meets the
+    rule itself (without: at alpha = 1, coordinate descent took over from steps taken on
+    the values' rounding, 2.7e-5 off); the objective is scikit-learn's
+    ``newton-cholesky`` one to 1e-6 (evaluated without cancellation)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 300))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.2 * X[:, 1] + 1.0)) + 1e6
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for alpha in (1.0, 1e2, 1e4):
+            model = from_estimator(_sklearn("poisson", alpha), y)
+            pgmap = model.make_map(X, model.encode(y), center=True)
+            res = CoordinateDescent(tol=1e-10).loosened(1e-8).solve(pgmap, model.lam)
+            assert res.converged
+            with warnings.catch_warnings():  # (converged in 5 steps; its tol 1e-12 is
+                warnings.simplefilter("ignore", ConvergenceWarning)  # below the rounding)
+                sk = _sklearn("poisson", alpha).set_params(max_iter=10).fit(X, y)
+            ref = _stable_objective("poisson", X, y, np.append(sk.coef_, sk.intercept_),
+                                    alpha)
+            obj = _stable_objective("poisson", X, y, pgmap.design.to_original(res.w), alpha)
+            assert abs(obj - ref) <= 1e-6 * ref
+        search = HyperGradSearchCV(PoissonRegressor(), {"alpha": (1e-4, 1e2)}, cv=3,
+                                   max_iter=5).fit(X, y)
+    assert search.best_params_["alpha"] > 0
+
+
+def test_wide_far_targets_search_rows_are_grid_search_rows():
+    """A GammaRegressor's search on wide targets near 1e6 (n = 200, p = 300): its
+    value-only rows, solved to the estimator's ``tol`` by plain L-BFGS from the null
+    model, are GridSearchCV's at the same alphas (from a zero intercept they scored
+    -7.6e3 for GridSearchCV's -0.036)."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((200, 300))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.2 * X[:, 1] + 1.0)) + 1e6 + 1.0
+    cv = KFold(3)
+    with warnings.catch_warnings():  # (the outer search's, cut at 3 steps)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        search = HyperGradSearchCV(GammaRegressor(), {"alpha": (1e-4, 1e2)}, cv=cv,
+                                   max_iter=3).fit(X, y)
+    alphas = [p["alpha"] for p in search.cv_results_["params"]][:3]
+    grid = GridSearchCV(GammaRegressor(), {"alpha": alphas}, cv=cv,
+                        scoring=search.scorer_).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"][:3],
+                               grid.cv_results_["mean_test_score"], rtol=1e-6)
+
+
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 def test_reference_hessian_carries_to_the_next_solve(name):
     """A tight L2 solve returns the datafit's Hessian it formed (its reference); from the

@@ -14,6 +14,9 @@ import numpy as np
 from ._lbfgs import lbfgs
 from ._reference_hessian import reference_lbfgs
 
+#: the float64 machine epsilon
+_EPS = np.finfo(np.float64).eps
+
 
 def _largest_gradient(grad, offset):
     """The largest entry of the gradient ``grad`` (coefficients, then the intercept) in
@@ -24,6 +27,29 @@ def _largest_gradient(grad, offset):
     p = offset.shape[0]
     return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
                abs(float(grad[p])))
+
+
+def _null_start(prob, w):
+    """A cold start (``w = 0``, in place) from the null model: zero coefficients and the
+    datafit's optimal intercept (``intercept_only``; 0 where it is not finite: all-zero
+    counts), whose predictions are the targets' scale (a log-link GLM of counts near
+    1e6 starts at ``log(mean(y))``, not at ``exp(0) = 1``, far below every count)."""
+    if prob.fit_intercept and not np.any(w):
+        b = float(prob.datafit.intercept_only(prob.y)[0])
+        w[prob.p] = b if np.isfinite(b) else 0.0
+
+
+def _value_rounding(prob, z):
+    r"""The rounding error of the datafit's value at predictions ``z``:
+    :math:`8u \frac1n \sum_i h_i (|z_i| + 1)`, ``h_i`` the curvatures and ``u`` the
+    float64 machine epsilon. A term :math:`\ell(y_i, z_i)` is computed from parts about
+    :math:`h_i (|z_i| + 1)` in size (a Poisson term :math:`y\log y - y - yz + e^z`
+    from :math:`\mu |z|` at :math:`h = \mu`; the rounding of its derivative that
+    :func:`~._gap.separable_gap_floor` reads), far above the term itself when they
+    cancel (counts near :math:`10^6`: parts of :math:`10^7`, a deviance of
+    :math:`10^{-6}`), and carries their rounding."""
+    h = prob.curvatures(z, None)
+    return 8.0 * _EPS * float(np.mean(h * (np.abs(z) + 1.0)))
 
 
 def _objective_gradient(prob, w, a, grad=None):
@@ -90,23 +116,25 @@ class _SmoothSolves:
         return _largest_gradient(g, offset) <= self.grad_tol
 
     def _solve_lbfgs(self, pgmap, prob, w):
-        """``(n_iter, reached)``: L-BFGS (:mod:`._lbfgs`) from ``w`` (updated in place)
-        on a smooth one-output problem without an L1 part, stopped by the ``grad_tol``
-        rule (scikit-learn's lbfgs method and rule), at most ``max_iter`` steps; the
-        caller goes on by coordinate descent from ``w`` when the rule is not reached
-        (an objective too flat for the line search to see its decrease)."""
+        """``(n_iter, reached)``: L-BFGS (:mod:`._lbfgs`) from ``w`` (updated in place;
+        from the null model's intercept when ``w = 0``, :func:`_null_start`) on a smooth
+        one-output problem without an L1 part, stopped by the ``grad_tol`` rule
+        (scikit-learn's lbfgs method and rule), at most ``max_iter`` steps; the caller
+        goes on by coordinate descent from ``w`` when the rule is not reached (an
+        objective too flat for the line search to see its decrease)."""
         design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
         l2 = np.broadcast_to(prob.l2, (p,))
+        _null_start(prob, w)
 
         def value_grad(v):
             z = prob.predictions(design, v)
             a = prob.derivative(z)
             coef = v[:p]
             value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
-            return value, _objective_gradient(prob, v, a, prob.gradient(v, a)), None
+            return value, _objective_gradient(prob, v, a, prob.gradient(v, a)), z
 
         return lbfgs(value_grad, w, lambda v, g, _: self._gradient_small(prob, design, g),
-                     self.max_iter)
+                     self.max_iter, rounding=lambda z: _value_rounding(prob, z))
 
     def _reference_applies(self, pgmap, prob):
         """Whether the problem is solved by :meth:`_solve_reference`: a datafit declaring
@@ -121,18 +149,17 @@ class _SmoothSolves:
     def _solve_reference(self, pgmap, lam, prob, w, reference):
         """``(n_iter, reached, reference, measure, (z, grad))``: L-BFGS preconditioned by a
         reference Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place; from
-        the null model's intercept when ``w = 0``), at most ``max_iter`` steps, stopped by
-        the ``grad_tol`` rule or by the relative duality gap below ``_OVERSHOOT * tol``
-        (evaluated once the suboptimality the reference predicts is near it); the caller
-        goes on by coordinate descent from ``w`` when neither is reached. ``measure``: the
-        relative gap at ``w`` when the solve stopped on it, else None; ``z`` and ``grad``:
-        the predictions and the datafit's gradient ``X^T a / n`` at ``w``."""
+        the null model's intercept when ``w = 0``, :func:`_null_start`), at most
+        ``max_iter`` steps, stopped by the ``grad_tol`` rule or by the relative duality gap
+        below ``_OVERSHOOT * tol`` (evaluated once the suboptimality the reference predicts
+        is near it); the caller goes on by coordinate descent from ``w`` when neither is
+        reached. ``measure``: the relative gap at ``w`` when the solve stopped on it, else
+        None; ``z`` and ``grad``: the predictions and the datafit's gradient
+        ``X^T a / n`` at ``w``."""
         design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
         l2 = np.broadcast_to(prob.l2, (p,))
         scale, grad_rule = prob.scale, self._grad_rule(prob)
-        if prob.fit_intercept and not np.any(w):  # a cold start: from the null model
-            b = float(datafit.intercept_only(y)[0])
-            w[p] = b if np.isfinite(b) else 0.0  # (all-zero counts: no finite intercept)
+        _null_start(prob, w)
 
         def value_grad(v):
             z = prob.predictions(design, v)

@@ -10,12 +10,21 @@ scaling, and the first direction is :math:`-P \nabla P(w)`), and a
 backtracking line search on the sufficient decrease
 :math:`P(w + t d) \le P(w) + 10^{-4}\, t\, \nabla P(w)^T d`: from ``t = 1``, then the
 minimizer of the quadratic through :math:`P(w)`, the slope and :math:`P(w + t d)`,
-kept within a tenth and a half of ``t``. It stops when ``reached`` says so at an
-iterate, or, unconverged, after ``max_iter`` steps or a line search that finds no
-decrease above the objective's rounding (a few ulps of :math:`|P|`: near a tight
-optimum the values no longer measure the progress), leaving the rest to the caller; with
-a preconditioner, a full step there is still taken when it shrinks
-:math:`\nabla P^T H_0 \nabla P` fourfold (the gradient measures the progress).
+kept within a tenth and a half of ``t``; a trial point whose value is not finite (an
+overflow of a long step, evaluated without floating-point warnings) is shortened to a
+tenth. The values measure a step's progress down to their rounding: a few ulps of
+:math:`|P|`, or the ``rounding`` the caller gives from the size of the objective's terms
+(far above :math:`|P|` when they cancel: a Poisson deviance of :math:`10^{-10}` summed
+from terms of :math:`10^7`). Below it (near a tight optimum), with ``rounding`` given,
+the slopes measure it: a step is taken when the trapezoid
+:math:`-t (\nabla P(w)^T d + \nabla P(w + t d)^T d) / 2` (the decrease of a quadratic,
+free of the values' rounding) makes the sufficient decrease, else ``t`` is shortened to
+the root of the slope's secant (within a tenth and a half of ``t``). It stops when
+``reached`` says so at an iterate, or, unconverged, after ``max_iter`` steps or a line
+search that finds no decrease, leaving the rest to the caller (without ``rounding``, a
+decrease at the values' rounding ends it); with a preconditioner, a full step at the
+values' rounding is taken when it shrinks :math:`\nabla P^T H_0 \nabla P` fourfold
+(the gradient measures the progress).
 
 This is the method of scikit-learn's GLMs (``solver="lbfgs"``) with their stopping
 rule given as ``reached``: a warm-started solve to the same gradient rule takes a few
@@ -36,7 +45,8 @@ _ROUNDING = 8 * np.finfo(float).eps
 _SHRINK = 0.25
 
 
-def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precondition=None):
+def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precondition=None,
+          rounding=None):
     """Minimize from ``w`` (updated in place).
 
     Parameters
@@ -54,6 +64,11 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precond
     precondition : callable, default=None
         ``g -> P g``, a symmetric positive definite approximation of the inverse Hessian
         (the recursion's :math:`H_0`); None: the scalar :math:`s^T y / y^T y`.
+    rounding : callable, default=None
+        ``extra -> r``: the rounding error of :math:`P` at the point whose ``extra`` it
+        is, from the size of its terms (a value far below them carries theirs); a
+        line search then judges a change of the value within ``r`` by the slopes (see
+        the module). None: a few ulps of :math:`|P|` (terms of the value's size).
 
     Returns
     -------
@@ -76,17 +91,32 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precond
             if not slope < 0.0:
                 break
         t, step = 1.0, None
+        noise = _ROUNDING * abs(f)
+        if rounding is not None:
+            noise = max(noise, rounding(extra))
         for _ in range(max_backtrack):
             w_t = w + t * d
-            f_t, g_t, extra_t = value_grad(w_t)
-            if precondition is not None and t == 1.0 and abs(f_t - f) <= _ROUNDING * abs(f):
+            # a trial point whose values overflow (a long step of a log link: exp of a
+            # large prediction) is no descent, rejected below: not the user's error
+            with np.errstate(over="ignore", invalid="ignore"):
+                f_t, g_t, extra_t = value_grad(w_t)
+            if precondition is not None and t == 1.0 and abs(f_t - f) <= noise:
                 # at the rounding of P, a full step is taken when it shrinks the
                 # preconditioned gradient (the values no longer tell)
                 if g_t @ precondition(g_t) < _SHRINK * float(g @ precondition(g)):
                     step = (w_t, f_t, g_t, extra_t, t)
                 break
+            if rounding is not None and np.isfinite(f_t) and abs(f_t - f) <= noise:
+                # the values no longer tell: the slopes do (the trapezoid's decrease)
+                slope_t = float(g_t @ d)
+                if slope_t <= -(1.0 - 2.0 * _ARMIJO) * slope:
+                    step = (w_t, f_t, g_t, extra_t, t)
+                    break
+                # the root of the slope's secant, within [t / 10, t / 2]
+                t = min(max(t * slope / (slope - slope_t), 0.1 * t), 0.5 * t)
+                continue
             if np.isfinite(f_t) and f_t <= f + _ARMIJO * t * slope:
-                if f - f_t > _ROUNDING * abs(f):
+                if f - f_t > noise:
                     step = (w_t, f_t, g_t, extra_t, t)
                 break  # a decrease at the rounding of P: not measured, left to the caller
             # the quadratic's minimizer, within [t / 10, t / 2]
