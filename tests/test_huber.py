@@ -118,14 +118,15 @@ def test_coordinate_descent_from_a_model_whose_samples_are_outliers(lam):
     coefficients: a Newton model would be unbounded below): coordinate descent's model
     takes the curvatures of a majorizing quadratic there, and reaches FISTA's optimum
     (the duality gap certifies both) in a bounded number of epochs (linear convergence:
-    the majorizer's curvature on the outliers is not the loss's)."""
+    the majorizer's curvature on the outliers is not the loss's); coordinate descent
+    itself (``newton=False``: the path of more than 2047 coefficients)."""
     X, y = _data()
     y = 20.0 * y  # residuals of the null model about 20 to 100 times the scale
     pgmap = InnerModel(Huber(1.35, 1.0, tune_epsilon=False), "l1", True).make_map(
         X, y, center=True)
     w0 = null_model(pgmap)
     assert np.count_nonzero(np.abs(y - pgmap.design.matvec(w0)) <= 1.35) < X.shape[1]
-    cd = CoordinateDescent(tol=1e-10).solve(pgmap, [lam], w0)
+    cd = CoordinateDescent(tol=1e-10, newton=False).solve(pgmap, [lam], w0)
     ref = ProxGradient(tol=1e-10, max_iter=10_000).solve(pgmap, [lam], w0)
     assert cd.converged and ref.converged and cd.n_iter < 2000
     assert pgmap.objective(cd.w, [lam]) == pytest.approx(pgmap.objective(ref.w, [lam]),
@@ -137,7 +138,8 @@ def test_coordinate_descent_stops_when_its_newton_model_makes_no_progress():
     """With the second derivative as its model's curvature (0 on the outliers), the
     first Newton model (no inlier at the null model) is unbounded below and its minimizer
     fails the line search:
-    the solve stops after that one working set (it would repeat it), with a warning."""
+    the solve stops after that one working set (it would repeat it), with a warning
+    (coordinate descent itself: ``newton=False``)."""
 
     class HessianModelHuber(Huber):
         newton_curvature = BaseDatafit.newton_curvature
@@ -145,7 +147,7 @@ def test_coordinate_descent_stops_when_its_newton_model_makes_no_progress():
     X, y = _data()
     pgmap = InnerModel(HessianModelHuber(1.35, 1.0, tune_epsilon=False), "l1",
                        True).make_map(X, 100.0 * y, center=True)
-    solver = CoordinateDescent(max_iter=1000, max_epochs=200)
+    solver = CoordinateDescent(max_iter=1000, max_epochs=200, newton=False)
     with pytest.warns(ConvergenceWarning, match="relative gap 9.99e-01"):
         res = solver.solve(pgmap, [1e-3], null_model(pgmap))
     assert not res.converged and res.n_iter <= 200  # one working set's budget
@@ -316,14 +318,16 @@ def _floor_scale_problem(n=60):
     return model.make_map(X[:n], y, center=True)
 
 
+@pytest.mark.parametrize("newton", [False, "auto"])
 @pytest.mark.parametrize("lam", [0.01, 0.1, 0.75])
-def test_gap_at_the_floor_scale_is_that_of_the_returned_coefficients(lam):
+def test_gap_at_the_floor_scale_is_that_of_the_returned_coefficients(lam, newton):
     """Coordinate descent's predictions are updated by steps whose rounding adds up; at a
     curvature of 2e6 that drift (1e-8) made the gap it measured 1e-30 or 1e-9 where the
     gap of the coefficients it returned was 5e-5 or 1e-7. The predictions are formed
-    again at every round: the reported gap is that of ``w``, below ``tol``, no warning."""
+    again at every round: the reported gap is that of ``w``, below ``tol``, no warning;
+    Newton's method (``newton="auto"``) reports the gap of its iterate too."""
     pgmap = _floor_scale_problem()
-    solver = CoordinateDescent(tol=1e-10)
+    solver = CoordinateDescent(tol=1e-10, newton=newton)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         res = solver.solve(pgmap, np.array([lam]), null_model(pgmap))
@@ -336,7 +340,7 @@ def test_unconverged_solve_at_the_floor_scale_warns_with_its_gap():
     """A solve stopped early still warns, with the gap of the coefficients it returns."""
     pgmap = _floor_scale_problem()
     lam = np.array([0.75])
-    solver = CoordinateDescent(tol=1e-10, max_iter=3)
+    solver = CoordinateDescent(tol=1e-10, max_iter=3, newton=False)
     with pytest.warns(ConvergenceWarning, match=r"did not converge .*relative gap"):
         res = solver.solve(pgmap, lam, null_model(pgmap))
     assert not res.converged

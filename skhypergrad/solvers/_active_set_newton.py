@@ -3,8 +3,8 @@ an L1 and L2 penalty (one output).
 
 The objective :math:`P(w) = F(Xw + b) + \sum_j l1_j |w_j| + \frac{l2_j}2 w_j^2`, on
 the orthant of a sign vector :math:`\sigma`, is :math:`F(Xw + b) + \sum_j l1_j \sigma_j
-w_j + \frac{l2_j}2 w_j^2`: smooth, and for the squared hinge piecewise quadratic. Each
-iteration
+w_j + \frac{l2_j}2 w_j^2`: smooth, and for the squared hinge and Huber's loss piecewise
+quadratic. Each iteration
 
 1. takes the support :math:`A`: the nonzero coefficients (signs :math:`\sigma_j =
    \mathrm{sign}(w_j)`), those without a kink at 0 (``l1_j = 0`` and no sign
@@ -21,7 +21,9 @@ iteration
        \Big(\frac1n \tilde X_{RA}^T \mathrm{diag}(h_R) \tilde X_{RA} + \mathrm{diag}(l2_A)
        + \epsilon I\Big)\,\delta = -\big(g_A + l1_A \circ \sigma_A + l2_A \circ w_A\big),
 
-   with the rows :math:`R = \{i: h_i > 0\}` of positive curvature
+   with :math:`h_i` the generalized second derivative of sample :math:`i`'s loss
+   (0 where it is flat, the squared hinge's, or linear, Huber's beyond its threshold),
+   the rows :math:`R = \{i: h_i > 0\}` of positive curvature
    (:func:`~skhypergrad.solvers._newton.newton_direction` on the columns :math:`A`) and
    the ridge :math:`\epsilon` = 1e-10 times the mean of the diagonal; a coefficient
    entering :math:`A` whose step leaves its orthant is taken out and the system solved
@@ -76,6 +78,17 @@ _GAP_ROUNDING = 64
 _ENTER_MIN = 10
 
 
+def _second_derivatives(datafit, y, z):
+    r"""The generalized second derivatives :math:`\ell''(y_i, z_i)` of the samples' losses
+    (``n * raw_hessp`` along ones, sample weights included): constant on each piece of a
+    piecewise quadratic loss, 0 where it is linear (Huber's beyond its threshold) or
+    flat (the squared hinge's). Not ``newton_curvature``, which coordinate descent's
+    models take from a majorizer where the loss is linear: the Newton step here is
+    that of the objective on the current pieces, and the path's minimization handles
+    the slope of the linear ones."""
+    return datafit.raw_hessp(y, z, np.ones_like(z)) * y.shape[0]
+
+
 def objective_relative_gap(pgmap, lam, w, z, xt_theta, scale):
     r"""The module's stopping measure at ``w``: the duality gap less its rounding
     :math:`64 u s` (:math:`u` the float64 machine epsilon), plus
@@ -120,7 +133,7 @@ def newton_solve(prob, design, w, z, measure_at, tol, max_iter, stall_checks, st
         violation = max(violation, abs(grad_b) * prob.intercept_unit)
         if measure <= tol or done or violation <= prob.rounding(a) or it == max_iter:
             break
-        h = prob.datafit.newton_curvature(y, z)
+        h = _second_derivatives(prob.datafit, y, z)
         # a stall counts on one pattern of signs and rows of positive curvature only
         # (where a piecewise quadratic's step is exact): while those change, the measure
         # may stay put for many steps
@@ -230,7 +243,7 @@ def _path_step(prob, w, z, cols, delta, signs, l1, l2, kinked):
             return float(v @ prob.derivative(zc + s * v)) / n + c + s * dd
 
         def curvature(s):
-            return float(v @ (datafit.newton_curvature(y, zc + s * v) * v)) / n + dd
+            return float(v @ (_second_derivatives(datafit, y, zc + s * v) * v)) / n + dd
 
         nxt = times[k] - total if k < times.shape[0] else np.inf
         if np.isfinite(nxt) and slope(nxt) < 0.0:
