@@ -13,7 +13,7 @@ from sklearn.linear_model import HuberRegressor
 
 from skhypergrad import CrossVal, HeldOut, ProxGradMap
 from skhypergrad._search_space import l2_scale, null_model
-from skhypergrad.datafits import BaseDatafit
+from skhypergrad.datafits import BaseDatafit, weighted
 from skhypergrad.huber import Huber, concomitant_fit, huber_scale, scale_floor
 from skhypergrad.hypergrad import NSID
 from skhypergrad.models import InnerModel
@@ -292,13 +292,14 @@ def test_l2_scale_is_the_robust_curvature_at_the_null_model():
 def test_coordinate_descent_stops_at_the_resolution_of_w():
     """At a tiny scale (2 / sigma ~ 1e6), a warm start far from the noise-free fit: the
     Newton loop stops once the violation is below what one ulp of w resolves, in
-    hundreds of epochs (it repeated up to 1.4e5 times, 8 s), the gap near tol."""
+    hundreds of epochs (it repeated up to 1.4e5 times, 8 s), the gap near tol
+    (coordinate descent itself: ``newton=False``)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((80, 5))
     y = X @ rng.standard_normal(5)
     pgmap = InnerModel(Huber(1.35, scale_floor(y), tune_epsilon=False), "l2",
                        True).make_map(X, y, center=True)
-    solver = CoordinateDescent(tol=1e-10)
+    solver = CoordinateDescent(tol=1e-10, newton=False)
     w0 = solver.solve(pgmap, [3.0], null_model(pgmap)).w  # a strongly shrunk fit
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -345,3 +346,69 @@ def test_unconverged_solve_at_the_floor_scale_warns_with_its_gap():
         res = solver.solve(pgmap, lam, null_model(pgmap))
     assert not res.converged
     assert res.gap == pytest.approx(solver._stop_measure(pgmap, lam, res.w), rel=1e-6)
+
+
+def _exact_fit_problem(penalty="elasticnet"):
+    """scikit-learn's repeated-rows check data (15 rows of 30 features, integer targets)
+    stacked twice, at the floor scale: fitted exactly, nearly every residual of a
+    starting point beyond the threshold 1.35e-6."""
+    rng = np.random.RandomState(42)
+    X = rng.rand(15, 30)
+    y = rng.randint(0, 3, size=15).astype(float)
+    X, y = np.vstack([X, X]), np.concatenate([y, y])
+    model = InnerModel(Huber(1.35, scale_floor(y), tune_epsilon=False), penalty, True)
+    return model.make_map(X, y, center=True)
+
+
+@pytest.mark.parametrize("lam", [[0.05, 0.002], [0.11, 0.022], [0.23, 2e-7]])
+def test_newton_solves_an_exact_fit_at_the_floor_scale(lam):
+    """Newton's method on a support, from the null model, at the floor scale of an exact
+    fit (coordinate descent took 3e5 epochs per solve and stopped at gaps of 1e-2):
+    directly, or along the larger scales of the smoothing path, it reaches the duality
+    gap 1e-10 in a few hundred iterations, and coordinate descent started there finds no
+    lower objective."""
+    pgmap = _exact_fit_problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = CoordinateDescent(tol=1e-10).solve(pgmap, lam, null_model(pgmap))
+    assert res.converged and res.gap <= 1e-10 and res.n_iter < 500
+    polish = CoordinateDescent(tol=1e-12, newton=False, max_epochs=2000, warn=False).solve(
+        pgmap, lam, res.w)
+    assert pgmap.objective(polish.w, lam) >= pgmap.objective(res.w, lam) * (1 - 1e-9)
+
+
+def test_newton_without_curvature_goes_on_by_coordinate_descent():
+    """A strong L2 weight at the floor scale of a noise-free fit: every residual is an
+    outlier, the Newton system has no curvature in the intercept, and Newton's method
+    stops; coordinate descent's majorized models finish the solve (no warning), at the
+    objective of coordinate descent alone."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 5))
+    y = X @ rng.standard_normal(5)
+    pgmap = InnerModel(Huber(1.35, scale_floor(y), tune_epsilon=False), "l2",
+                       True).make_map(X, y, center=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = CoordinateDescent(tol=1e-10).solve(pgmap, [3.0], null_model(pgmap))
+        ref = CoordinateDescent(tol=1e-10, newton=False).solve(pgmap, [3.0], null_model(pgmap))
+    assert res.converged and ref.converged
+    assert pgmap.objective(res.w, [3.0]) == pytest.approx(pgmap.objective(ref.w, [3.0]),
+                                                           rel=1e-9)
+
+
+def test_smoothing_path_scales():
+    """The scales from the spread of ``y`` about its median down by factors of 10, the
+    last within 10 of the datafit's; none above a scale at least that spread; with
+    integer weights, those of the rows repeated."""
+    y = np.array([0.0, 1.0, 3.0, 7.0, 100.0])  # deviations from the median 3: 3 2 0 4 97
+    path = Huber(1.35, 2e-4).smoothing_path(y)
+    np.testing.assert_allclose([d.scale for d in path], 3.0 / 10.0 ** np.arange(5),
+                               rtol=1e-12)
+    assert all(d.epsilon == 1.35 for d in path)
+    assert Huber(1.35, 3.0).smoothing_path(y) == ()
+    sw = np.array([2.0, 0.0, 1.0, 3.0, 1.0])
+    rep = np.repeat(np.arange(5), sw.astype(int))
+    weighted_path = weighted(Huber(1.35, 1e-3), sw).smoothing_path(y)
+    np.testing.assert_allclose([d.unweighted.scale for d in weighted_path],
+                               [d.scale for d in Huber(1.35, 1e-3).smoothing_path(y[rep])],
+                               rtol=1e-12)
