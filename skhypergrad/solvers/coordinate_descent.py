@@ -184,7 +184,11 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         conditioning of the Hessian on the support. "auto": so for the datafits
         declaring ``piecewise_quadratic`` (the squared hinge, where near separability at
         large ``C`` that conditioning is the penalty weight's: coordinate descent takes
-        millions of epochs, Newton tens of steps). False: coordinate descent always.
+        millions of epochs, Newton tens of steps; Huber's loss, whose curvature
+        ``2 / scale`` at a tiny scale, that of an exact fit, made coordinate descent
+        stall at 1e4 epochs per working set; its solves go through the smoothing path of
+        the datafit when they do not converge directly, and on by coordinate descent
+        when Newton's system lacks curvature). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
     grad_tol : float, default=None
@@ -377,8 +381,8 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         when the path finds no decrease, or after ``max_iter`` iterations (``n_iter``
         counts them).
 
-        A datafit with a smoothing path (:meth:`~skhypergrad.datafits.BaseDatafit.
-        smoothing_path`, Huber's larger scales) is solved directly for at most 30
+        A datafit with a smoothing path (``datafit.smoothing_path(y)``, Huber's larger
+        scales) is solved directly for at most 30
         iterations (fewer than 10 where the quadratic pieces hold the residuals'
         spread); unconverged, its path's datafits are solved in turn from ``w``, each
         to ``tol`` from the last one's solution, then the problem itself, from the
