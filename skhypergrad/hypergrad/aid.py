@@ -191,11 +191,12 @@ class _AdjointEngine(BaseEngine):
         c = self._outer_gradient(outer_grad, w)
         v, n_iter, residual, note = self._solve_adjoint(pgmap, lam, w, lin, c,
                                                         _warm_start(state, w), reference)
-        if note is not None:  # no solution: no iteration to count, no rate to estimate
+        reached = residual <= max(self.tol, self._residual_floor)
+        if not reached and note is not None:  # no solution: no iterations, no rate to tell
             warnings.warn(f"{type(self).__name__}: {note[0]} (its relative residual "
                           f"{residual:.2e} > tol={self.tol:.1e}). {note[1]}",
                           ConvergenceWarning, stacklevel=2)
-        elif not residual <= max(self.tol, self._residual_floor):
+        elif not reached:
             name, rate = convergence_rate(
                 pgmap, lam, w, lambda: _fixed_point_rate(lin.vjp_w, np.asarray(c),
                                                          np.asarray(v)))
