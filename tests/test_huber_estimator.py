@@ -27,7 +27,7 @@ def _data(n=150, p=5, seed=0):
 def test_sklearn_compatible(estimator, check):
     """scikit-learn's checks, those of ``sample_weight`` included: the two of integer
     weights against repeated rows fit data (15 rows of 30 features, integer targets) the
-    model fits exactly, the scale at its floor (1e-6), in about a second each."""
+    model fits exactly, the scale at its floor (1e-6), in about 2 s of CPU each."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         check(estimator)
