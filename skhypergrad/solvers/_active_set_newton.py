@@ -40,7 +40,9 @@ quadratic. Each iteration
 
 Without kinks (a pure L2 penalty) :math:`A` is every coefficient, there is no
 crossing, and this is the finite Newton method of :mod:`skhypergrad.solvers._newton`
-(no ridge: the system is solved as there). With them, once the signs and the rows of
+(no ridge: the system is solved as there, unless it is singular: with no row of
+positive curvature for the unpenalized intercept, Huber's when every residual is an
+outlier, the ridge's step moves it to the next breakpoint). With them, once the signs and the rows of
 positive curvature are those of the minimizer, the Newton step is exact: the method
 ends after finitely many steps where coordinate descent converges at a rate set by the
 conditioning of the curvature on the support (near separability at large ``C``, the
@@ -200,6 +202,8 @@ def _direction(prob, design, h, signs, residual, entering, grad_b, l2, kinked, s
         delta = newton_direction(prob.X, h, rhs, l2, fit_intercept, design,
                                  None if smooth and cols.shape[0] == prob.p else cols,
                                  0.0 if smooth else _RIDGE)
+        if delta is None and smooth:  # no curvature along a direction: the ridge's pivot
+            delta = newton_direction(prob.X, h, rhs, l2, fit_intercept, design, cols, _RIDGE)
         if delta is None or not np.all(np.isfinite(delta)):
             return None
         m = cols.shape[0]

@@ -287,8 +287,8 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
                 res = self._solve_newton(pgmap, lam, prob, w, z)
                 if res.converged or not pgmap.datafit.smoothing_path(pgmap.y):
                     return res
-                # a system without curvature where it needs some (see _solve_newton):
-                # coordinate descent's majorized models go on from w
+                # Newton's method did not converge (see _solve_newton): coordinate
+                # descent's majorized models go on from w
                 n_epochs = res.n_iter
                 z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
         if grad_rule and not prob.exact and not by_reference:
@@ -387,10 +387,10 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         spread); unconverged, its path's datafits are solved in turn from ``w``, each
         to ``tol`` from the last one's solution, then the problem itself, from the
         path's end (at most ``max_iter`` iterations each). Still unconverged, such a
-        problem goes on by coordinate descent from there (:meth:`_solve`): a loss with
-        linear pieces can leave the Newton system without curvature along a direction
-        the solution does not fix (Huber's intercept when every residual is an outlier),
-        where coordinate descent's models take a majorizer's (``newton_curvature``).
+        problem goes on by coordinate descent from there (:meth:`_solve`), whose models
+        take a majorizer's curvature (``newton_curvature``) where a loss with linear
+        pieces leaves the Newton system none (a safety net: the ridged step of a singular
+        system, see :mod:`._active_set_newton`, resolves the cases known).
         """
         path = pgmap.datafit.smoothing_path(pgmap.y)
         it, measure, done = self._newton_at(
