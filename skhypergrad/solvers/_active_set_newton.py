@@ -42,8 +42,8 @@ Without kinks (a pure L2 penalty) :math:`A` is every coefficient, there is no
 crossing, and this is the finite Newton method of :mod:`skhypergrad.solvers._newton`
 (no ridge: the system is solved as there, unless it is singular: with no row of
 positive curvature for the unpenalized intercept, Huber's when every residual is an
-outlier, the ridge's step moves it to the next breakpoint). With them, once the signs and the rows of
-positive curvature are those of the minimizer, the Newton step is exact: the method
+outlier, the ridge's step moves it to the next breakpoint). With kinks, once the signs
+and the rows of positive curvature are those of the minimizer, the Newton step is exact: the method
 ends after finitely many steps where coordinate descent converges at a rate set by the
 conditioning of the curvature on the support (near separability at large ``C``, the
 ratio of the largest curvature to the L1 weight: millions of epochs). The ridge makes
