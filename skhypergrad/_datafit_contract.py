@@ -131,6 +131,20 @@ class BaseDatafit:
         loss is locally quadratic), whose minimizer then decreases the objective."""
         return self.raw_hessp(y, z, np.ones_like(z)) * y.shape[0]
 
+    def smoothing_path(self, y, sample_weight=None):
+        r"""Smoother datafits of the same family, from the smoothest, ending above this
+        one, that Newton's method on a support (``CoordinateDescent``, a
+        ``piecewise_quadratic`` datafit) solves in turn, each from the last one's
+        solution, when it does not solve this one directly in a few steps; the targets
+        ``y`` (with ``sample_weight``, their weights) set where the path starts.
+
+        By default none (empty). A loss whose quadratic piece narrows with a parameter
+        (Huber's scale: at a tiny scale nearly every sample lies on a linear piece and
+        the steps pivot through the breakpoints one at a time) gives the datafits at
+        larger values of it: each solution starts the next one a few steps from its
+        own."""
+        return ()
+
     def raw_hessp_at(self, y, z):
         """The map ``dz -> raw_hessp(y, z, dz)`` at fixed predictions ``z``, for repeated
         products (the conjugate gradients of a hypergradient); a datafit whose

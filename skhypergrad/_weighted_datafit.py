@@ -97,6 +97,12 @@ class WeightedDatafit(BaseDatafit):
     def newton_curvature(self, y, z):
         return self._weigh(self.datafit.newton_curvature(y, z))
 
+    def smoothing_path(self, y, sample_weight=None):
+        """The datafit's path at its weights (``sample_weight``: None, they are bound),
+        each weighted alike."""
+        return tuple(WeightedDatafit(d, self.sample_weight, rescale=False)
+                     for d in self.datafit.smoothing_path(y, self.sample_weight))
+
     def reference_curvature(self, y, z, sample_weight=None):
         """The datafit's at its weights (``sample_weight``: None, they are bound)."""
         return self.datafit.reference_curvature(y, z, sample_weight=self.sample_weight)

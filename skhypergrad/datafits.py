@@ -33,7 +33,10 @@ it is and what it offers, as class attributes the rest of the library reads
   "diagonal" model's curvatures are :meth:`~BaseDatafit.newton_curvature`), and
   ``kernel_code`` with :meth:`~BaseDatafit.kernel_params` (the minibatch kernels' code and
   parameters, or None), :meth:`~BaseDatafit.raw_hessp_at` (Hessian products at fixed
-  predictions, what depends on them alone computed once);
+  predictions, what depends on them alone computed once),
+  ``piecewise_quadratic`` with :meth:`~BaseDatafit.smoothing_path` (Newton's method on
+  a support instead of coordinate descent, from the smoother datafits of the path
+  when it does not converge directly);
 - its hyperparameters, if it owns any (``n_hyper``, :meth:`~BaseDatafit.hyper`,
   :meth:`~BaseDatafit.at`): the trailing entries of the map's ``lam``, with the
   derivatives of ``raw_grad`` in them (:meth:`~BaseDatafit.raw_grad_jvp_param`,

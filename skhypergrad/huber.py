@@ -79,6 +79,7 @@ class Huber(BaseDatafit):
     estimates_constants = True
     accepts_sample_weight = True
     newton_model = "diagonal"
+    piecewise_quadratic = True
 
     def __init__(self, epsilon=1.35, scale=1.0, tune_epsilon=True):
         self.epsilon = float(epsilon)
@@ -154,6 +155,26 @@ class Huber(BaseDatafit):
         :math:`y \to c\,y`, as the L2 weight of the same fit does."""
         s = spread(np.asarray(y) - np.asarray(z), sample_weight)
         return min(2.0 / self.scale, 2.0 * self.epsilon / s) if s > 0 else 2.0 / self.scale
+
+    def smoothing_path(self, y, sample_weight=None):
+        r"""The datafits at the scales :math:`s_k = s_0 / 10^k` above :math:`\sigma`,
+        from :math:`s_0` = the :func:`spread` of :math:`y - \mathrm{med}(y)` (with
+        ``sample_weight``, weighted: the path of the rows repeated for integer weights),
+        the last within a factor 10 of :math:`\sigma`; none when :math:`s_0 \le
+        \sigma`.
+
+        At :math:`s_0` most residuals of a fit are inliers and the problem is nearly a
+        weighted least squares; as the scale shrinks by 10, the residuals of each
+        solution scale with it, so that few samples change pieces from one solution to
+        the next. At a tiny scale (the floor of an exact fit) Newton's method from
+        an arbitrary start sees every sample on a linear piece and pivots through the
+        breakpoints one at a time, or finds no curvature at all."""
+        s = spread(np.asarray(y) - weighted_median(y, sample_weight), sample_weight)
+        path = []
+        while s > self.scale:
+            path.append(Huber(self.epsilon, s, self.tune_epsilon))
+            s /= 10.0
+        return tuple(path)
 
     def _dgrad_depsilon(self, y, z):
         r = y - z

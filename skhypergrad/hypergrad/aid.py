@@ -40,9 +40,11 @@ other map, :class:`AIDConjugateGradient` falls back to GMRES on
 """
 
 import numbers
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 
 from ..linalg import solve_cg, solve_fixed_point, solve_gmres
 from ..fixed_point import ProxGradMap
@@ -189,13 +191,17 @@ class _AdjointEngine(BaseEngine):
         c = self._outer_gradient(outer_grad, w)
         v, n_iter, residual, note = self._solve_adjoint(pgmap, lam, w, lin, c,
                                                         _warm_start(state, w), reference)
-        if not residual <= max(self.tol, self._residual_floor):
+        reached = residual <= max(self.tol, self._residual_floor)
+        if not reached and note is not None:  # no solution: no iterations, no rate to tell
+            warnings.warn(f"{type(self).__name__}: {note[0]} (its relative residual "
+                          f"{residual:.2e} > tol={self.tol:.1e}). {note[1]}",
+                          ConvergenceWarning, stacklevel=2)
+        elif not reached:
             name, rate = convergence_rate(
                 pgmap, lam, w, lambda: _fixed_point_rate(lin.vjp_w, np.asarray(c),
                                                          np.asarray(v)))
             warn_not_converged(type(self).__name__, n_iter, "iterations", residual, self.tol,
-                               rate, name, self._advice if note is None else note[1],
-                               more=None if note is None else note[0])
+                               rate, name, self._advice)
         return HypergradResult(lin.vjp_lam(_on_active_set(v)), w, v, n_iter, residual)
 
     def _outer_gradient(self, outer_grad, w):

@@ -3,8 +3,8 @@ an L1 and L2 penalty (one output).
 
 The objective :math:`P(w) = F(Xw + b) + \sum_j l1_j |w_j| + \frac{l2_j}2 w_j^2`, on
 the orthant of a sign vector :math:`\sigma`, is :math:`F(Xw + b) + \sum_j l1_j \sigma_j
-w_j + \frac{l2_j}2 w_j^2`: smooth, and for the squared hinge piecewise quadratic. Each
-iteration
+w_j + \frac{l2_j}2 w_j^2`: smooth, and for the squared hinge and Huber's loss piecewise
+quadratic. Each iteration
 
 1. takes the support :math:`A`: the nonzero coefficients (signs :math:`\sigma_j =
    \mathrm{sign}(w_j)`), those without a kink at 0 (``l1_j = 0`` and no sign
@@ -21,7 +21,9 @@ iteration
        \Big(\frac1n \tilde X_{RA}^T \mathrm{diag}(h_R) \tilde X_{RA} + \mathrm{diag}(l2_A)
        + \epsilon I\Big)\,\delta = -\big(g_A + l1_A \circ \sigma_A + l2_A \circ w_A\big),
 
-   with the rows :math:`R = \{i: h_i > 0\}` of positive curvature
+   with :math:`h_i` the generalized second derivative of sample :math:`i`'s loss
+   (0 where it is flat, the squared hinge's, or linear, Huber's beyond its threshold),
+   the rows :math:`R = \{i: h_i > 0\}` of positive curvature
    (:func:`~skhypergrad.solvers._newton.newton_direction` on the columns :math:`A`) and
    the ridge :math:`\epsilon` = 1e-10 times the mean of the diagonal; a coefficient
    entering :math:`A` whose step leaves its orthant is taken out and the system solved
@@ -38,8 +40,10 @@ iteration
 
 Without kinks (a pure L2 penalty) :math:`A` is every coefficient, there is no
 crossing, and this is the finite Newton method of :mod:`skhypergrad.solvers._newton`
-(no ridge: the system is solved as there). With them, once the signs and the rows of
-positive curvature are those of the minimizer, the Newton step is exact: the method
+(no ridge: the system is solved as there, unless it is singular: with no row of
+positive curvature for the unpenalized intercept, Huber's when every residual is an
+outlier, the ridge's step moves it to the next breakpoint). With kinks, once the signs
+and the rows of positive curvature are those of the minimizer, the Newton step is exact: the method
 ends after finitely many steps where coordinate descent converges at a rate set by the
 conditioning of the curvature on the support (near separability at large ``C``, the
 ratio of the largest curvature to the L1 weight: millions of epochs). The ridge makes
@@ -74,6 +78,17 @@ _RIDGE = 1e-10
 _GAP_ROUNDING = 64
 #: at most this many coefficients enter the support at once, or as many as it holds
 _ENTER_MIN = 10
+
+
+def _second_derivatives(datafit, y, z):
+    r"""The generalized second derivatives :math:`\ell''(y_i, z_i)` of the samples' losses
+    (``n * raw_hessp`` along ones, sample weights included): constant on each piece of a
+    piecewise quadratic loss, 0 where it is linear (Huber's beyond its threshold) or
+    flat (the squared hinge's). Not ``newton_curvature``, which coordinate descent's
+    models take from a majorizer where the loss is linear: the Newton step here is
+    that of the objective on the current pieces, and the path's minimization handles
+    the slope of the linear ones."""
+    return datafit.raw_hessp(y, z, np.ones_like(z)) * y.shape[0]
 
 
 def objective_relative_gap(pgmap, lam, w, z, xt_theta, scale):
@@ -120,7 +135,7 @@ def newton_solve(prob, design, w, z, measure_at, tol, max_iter, stall_checks, st
         violation = max(violation, abs(grad_b) * prob.intercept_unit)
         if measure <= tol or done or violation <= prob.rounding(a) or it == max_iter:
             break
-        h = prob.datafit.newton_curvature(y, z)
+        h = _second_derivatives(prob.datafit, y, z)
         # a stall counts on one pattern of signs and rows of positive curvature only
         # (where a piecewise quadratic's step is exact): while those change, the measure
         # may stay put for many steps
@@ -187,6 +202,8 @@ def _direction(prob, design, h, signs, residual, entering, grad_b, l2, kinked, s
         delta = newton_direction(prob.X, h, rhs, l2, fit_intercept, design,
                                  None if smooth and cols.shape[0] == prob.p else cols,
                                  0.0 if smooth else _RIDGE)
+        if delta is None and smooth:  # no curvature along a direction: the ridge's pivot
+            delta = newton_direction(prob.X, h, rhs, l2, fit_intercept, design, cols, _RIDGE)
         if delta is None or not np.all(np.isfinite(delta)):
             return None
         m = cols.shape[0]
@@ -230,7 +247,7 @@ def _path_step(prob, w, z, cols, delta, signs, l1, l2, kinked):
             return float(v @ prob.derivative(zc + s * v)) / n + c + s * dd
 
         def curvature(s):
-            return float(v @ (datafit.newton_curvature(y, zc + s * v) * v)) / n + dd
+            return float(v @ (_second_derivatives(datafit, y, zc + s * v) * v)) / n + dd
 
         nxt = times[k] - total if k < times.shape[0] else np.inf
         if np.isfinite(nxt) and slope(nxt) < 0.0:

@@ -110,6 +110,8 @@ __all__ = ["CoordinateDescent"]
 #: lowered the best gap below ``_STALL_RATIO`` times itself
 _STALL_CHECKS = 20
 _STALL_RATIO = 0.9
+#: Newton's iterations on a problem itself before its datafit's smoothing path is taken
+_DIRECT_NEWTON = 30
 
 
 class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
@@ -185,7 +187,11 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         conditioning of the Hessian on the support. "auto": so for the datafits
         declaring ``piecewise_quadratic`` (the squared hinge, where near separability at
         large ``C`` that conditioning is the penalty weight's: coordinate descent takes
-        millions of epochs, Newton tens of steps). False: coordinate descent always.
+        millions of epochs, Newton tens of steps; Huber's loss, whose curvature
+        ``2 / scale`` at a tiny scale, that of an exact fit, made coordinate descent
+        stall at 1e4 epochs per working set; its solves go through the smoothing path of
+        the datafit when they do not converge directly, and on by coordinate descent
+        when Newton's system lacks curvature). False: coordinate descent always.
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
     grad_tol : float, default=None
@@ -281,7 +287,13 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         else:
             z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
             if newton:
-                return self._solve_newton(pgmap, lam, prob, w, z)
+                res = self._solve_newton(pgmap, lam, prob, w, z)
+                if res.converged or not pgmap.datafit.smoothing_path(pgmap.y):
+                    return res
+                # Newton's method did not converge (see _solve_newton): coordinate
+                # descent's majorized models go on from w
+                n_epochs = res.n_iter
+                z = np.ascontiguousarray(prob.predictions(pgmap.design, w), dtype=np.float64)
         if grad_rule and not prob.exact and not by_reference:
             n_epochs, reached = self._solve_lbfgs(pgmap, prob, w)
             if reached:
@@ -387,7 +399,36 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         level of rounding errors, when 20 gaps in a row did not lower the best by 10%,
         when the path finds no decrease, or after ``max_iter`` iterations (``n_iter``
         counts them).
+
+        A datafit with a smoothing path (``datafit.smoothing_path(y)``, Huber's larger
+        scales) is solved directly for at most 30
+        iterations (fewer than 10 where the quadratic pieces hold the residuals'
+        spread); unconverged, its path's datafits are solved in turn from ``w``, each
+        to ``tol`` from the last one's solution, then the problem itself, from the
+        path's end (at most ``max_iter`` iterations each). Still unconverged, such a
+        problem goes on by coordinate descent from there (:meth:`_solve`), whose models
+        take a majorizer's curvature (``newton_curvature``) where a loss with linear
+        pieces leaves the Newton system none (a safety net: the ridged step of a singular
+        system, see :mod:`._active_set_newton`, resolves the cases known).
         """
+        path = pgmap.datafit.smoothing_path(pgmap.y)
+        it, measure, done = self._newton_at(
+            pgmap, lam, prob, w, z, min(self.max_iter, _DIRECT_NEWTON) if path else None)
+        if measure <= self.tol or done or not path:
+            return SolveResult(w, it, measure, measure <= self.tol or done)
+        for datafit in path + (pgmap.datafit,):
+            stage = type(pgmap).on_design(datafit, pgmap.penalty, pgmap.design, pgmap.y)
+            stage_prob = _Problem.build(stage, lam, self.precompute)
+            z = np.ascontiguousarray(stage_prob.predictions(pgmap.design, w),
+                                     dtype=np.float64)
+            n, measure, done = self._newton_at(stage, lam, stage_prob, w, z)
+            it += n
+        return SolveResult(w, it, measure, measure <= self.tol or done)
+
+    def _newton_at(self, pgmap, lam, prob, w, z, max_iter=None):
+        """``(iterations, measure, done)`` of :func:`._active_set_newton.newton_solve` on
+        ``pgmap`` from ``w`` (predictions ``z``), both updated in place; at most
+        ``max_iter`` iterations (None: ``self.max_iter``)."""
         scale = prob.scale
 
         def measure_at(w, z, xt_theta):
@@ -396,10 +437,10 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         def reached(w, a, grad):
             return self._gradient_reached(prob, pgmap.design, w, a, grad)
 
-        it, measure, done = newton_solve(
-            prob, pgmap.design, w, z, measure_at, self.tol, self.max_iter, _STALL_CHECKS,
-            _STALL_RATIO, reached=reached if self._grad_rule(prob) else None)
-        return SolveResult(w, it, measure, measure <= self.tol or done)
+        return newton_solve(
+            prob, pgmap.design, w, z, measure_at, self.tol,
+            self.max_iter if max_iter is None else max_iter, _STALL_CHECKS, _STALL_RATIO,
+            reached=reached if self._grad_rule(prob) else None)
 
     def _solve_identity_blocks(self, pgmap, lam, w):
         """Block coordinate descent on the Gram matrix (:mod:`._block_gram`) for a datafit
