@@ -445,6 +445,23 @@ def test_compiling_kernels_is_said(regression_csv, monkeypatch, capsys):
     assert "(+) its time includes compiling 3 numerical kernels" in out
 
 
+def test_kernels_compiled_over_a_stale_cache_are_said(regression_csv, monkeypatch, capsys):
+    """A cache that holds kernels of other sources (the package edited or upgraded since)
+    is not announced, but what the warm-up compiles is said and left out of the times."""
+    import skhypergrad._kernel_cache as cache
+
+    counts = iter([0, 9, 9, 9])
+    monkeypatch.setattr(cache, "kernels_cached", lambda: True)
+    monkeypatch.setattr(cache, "compiled_count", lambda: next(counts))
+    argv = ["--csv", str(regression_csv), "--target", "price", "--model", "lasso"]
+    assert main(argv + ["--cv", "3", "--max-iter", "1", "--no-compare", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Compiling numerical kernels once" not in out
+    assert "compiled 9 kernels in" in out
+    assert out.index("compiled 9 kernels") < out.index("LassoHyperGrad (")
+    assert "(+)" not in out
+
+
 def test_kernel_cache_detection_in_a_fresh_cache(regression_csv, tmp_path):
     """With an empty numba cache the first process compiles the kernels before the timed
     search (which then compiles none: no ``(+)``), the second loads them."""
@@ -461,6 +478,7 @@ def test_kernel_cache_detection_in_a_fresh_cache(regression_csv, tmp_path):
     assert compiled and int(compiled.group(1)) > 0
     assert "(+)" not in first.stdout
     assert "ompil" not in second.stdout and "(+)" not in second.stdout
+    assert "Numerical kernels loaded from numba's cache in" in second.stdout
 
 
 def test_index_col_positions_count_the_file_columns(table, expected, tmp_path, capsys):
