@@ -64,6 +64,20 @@ def _objective_gradient(prob, w, a, grad=None):
     return g
 
 
+def _objective_value_gradient(prob, design, v):
+    r"""``(value, gradient, z, grad)`` of a one-output problem without an L1 part at
+    ``v``: the objective :math:`F(z) + \frac12 \sum_j l2_j v_j^2` at the predictions
+    ``z``, its gradient (:func:`_objective_gradient`), and the datafit's gradient
+    ``grad = X^T a / n``."""
+    z = prob.predictions(design, v)
+    a = prob.derivative(z)
+    coef = v[:prob.p]
+    l2 = np.broadcast_to(prob.l2, (prob.p,))
+    grad = prob.gradient(v, a)
+    value = float(prob.datafit.loss(prob.y, z)) + 0.5 * float((l2 * coef) @ coef)
+    return value, _objective_gradient(prob, v, a, grad), z, grad
+
+
 #: largest number of parameters solved with a reference Hessian (its q x q matrix is kept
 #: with the solution, for the next solve)
 _REFERENCE_MAX = 1024
@@ -122,16 +136,12 @@ class _SmoothSolves:
         (scikit-learn's lbfgs method and rule), at most ``max_iter`` steps; the caller
         goes on by coordinate descent from ``w`` when the rule is not reached (an
         objective too flat for the line search to see its decrease)."""
-        design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
-        l2 = np.broadcast_to(prob.l2, (p,))
+        design = pgmap.design
         _null_start(prob, w)
 
         def value_grad(v):
-            z = prob.predictions(design, v)
-            a = prob.derivative(z)
-            coef = v[:p]
-            value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
-            return value, _objective_gradient(prob, v, a, prob.gradient(v, a)), z
+            value, gradient, z, _ = _objective_value_gradient(prob, design, v)
+            return value, gradient, z
 
         return lbfgs(value_grad, w, lambda v, g, _: self._gradient_small(prob, design, g),
                      self.max_iter, rounding=lambda z: _value_rounding(prob, z))
@@ -156,18 +166,13 @@ class _SmoothSolves:
         reached. ``measure``: the relative gap at ``w`` when the solve stopped on it, else
         None; ``z`` and ``grad``: the predictions and the datafit's gradient
         ``X^T a / n`` at ``w``."""
-        design, datafit, y, p = pgmap.design, prob.datafit, prob.y, prob.p
-        l2 = np.broadcast_to(prob.l2, (p,))
+        design = pgmap.design
         scale, grad_rule = prob.scale, self._grad_rule(prob)
         _null_start(prob, w)
 
         def value_grad(v):
-            z = prob.predictions(design, v)
-            a = prob.derivative(z)
-            coef = v[:p]
-            value = float(datafit.loss(y, z)) + 0.5 * float((l2 * coef) @ coef)
-            grad = prob.gradient(v, a)
-            return value, _objective_gradient(prob, v, a, grad), (z, grad)
+            value, gradient, z, grad = _objective_value_gradient(prob, design, v)
+            return value, gradient, (z, grad)
 
         measure = [None]  # the gap at the last iterate, when evaluated there
         last = [None]  # (predictions, datafit gradient) at the last iterate
@@ -196,7 +201,7 @@ class _SmoothSolves:
             z = prob.predictions(design, v)
             return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
 
-        shift = np.append(l2, np.zeros(int(prob.fit_intercept)))
+        shift = np.append(np.broadcast_to(prob.l2, (prob.p,)), np.zeros(int(prob.fit_intercept)))
         # a solve to the gradient rule (the user's tolerance) takes a few L-BFGS steps:
         # it uses a reference it is given, forms none
         n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
