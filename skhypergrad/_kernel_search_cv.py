@@ -46,8 +46,9 @@ class KernelAdapter(NamedTuple):
     spec : callable
         ``final -> KernelSpec`` (ValueError for what is not supported).
     search : callable
-        ``(final, spec, folds, search, criterion, box, callback) -> (history, n_iter)``;
-        ``criterion`` wraps the model's criterion into what is searched, ``box`` is the
+        ``(final, spec, folds, classes, search, criterion, box, callback) -> (history,
+        n_iter)``; ``classes`` are the labels of a classifier's class indices (the
+        folds' targets; None for a regressor), ``criterion`` wraps the model's criterion into what is searched, ``box`` is the
         user's bounds on ``lam`` or None, ``callback`` is called with each history entry
         and stops the search by returning True (see
         :func:`~skhypergrad._kernel_search.kernel_search`).
@@ -103,7 +104,7 @@ def _gamma(spec, lam):
 
 
 # -- searches ----------------------------------------------------------------------------
-def _krr_search(final, spec, folds, search, criterion, box, callback):
+def _krr_search(final, spec, folds, classes, search, criterion, box, callback):
     from .kernel_ridge import search_kernel_ridge
 
     return search_kernel_ridge(spec, folds, _engine(search.hypergradient),
@@ -111,12 +112,13 @@ def _krr_search(final, spec, folds, search, criterion, box, callback):
                                callback=callback, criterion=criterion, box=box)
 
 
-def _svc_search(final, spec, folds, search, criterion, box, callback):
+def _svc_search(final, spec, folds, classes, search, criterion, box, callback):
     from .svc import search_svc, training_weights
 
-    n_classes = int(max(max(f.y_train.max(), f.y_test.max()) for f in folds)) + 1
+    n_classes = classes.shape[0]
     # the bounds C w_i: the sample weights times the class weights of each training fold
-    weights = [training_weights(f.y_train, f.w_train, final.class_weight) for f in folds]
+    weights = [training_weights(f.y_train, f.w_train, final.class_weight, classes)
+               for f in folds]
     test_weights = [f.w_test for f in folds]
     return search_svc(spec, folds, n_classes, _engine(search.hypergradient, "kkt"),
                       _optimizer(search.optimizer), search.max_iter, search.tol,
@@ -125,7 +127,7 @@ def _svc_search(final, spec, folds, search, criterion, box, callback):
                       callback=callback, criterion=criterion, box=box)
 
 
-def _svr_search(final, spec, folds, search, criterion, box, callback):
+def _svr_search(final, spec, folds, classes, search, criterion, box, callback):
     from .svr import search_svr
 
     return search_svr(spec, folds, _engine(search.hypergradient, "kkt"),
@@ -133,7 +135,7 @@ def _svr_search(final, spec, folds, search, criterion, box, callback):
                       callback=callback, criterion=criterion, box=box)
 
 
-def _linear_svr_search(final, spec, folds, search, criterion, box, callback):
+def _linear_svr_search(final, spec, folds, classes, search, criterion, box, callback):
     from .linear_svr import LOSSES, search_linear_svr
 
     if search.hypergradient != "aid-cg":
@@ -351,7 +353,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     progress.start(search.n_splits_, "CV loss (mean_test_loss)",
                    [name if name != "score" else "the estimator's score"
                     if search.scoring is None else "the scorer" for name in plan.scorers])
-    history, n_iter = adapter.search(final, spec, folds, search, scored, box,
+    history, n_iter = adapter.search(final, spec, folds, classes, search, scored, box,
                                      _entry_callback(search.callback, progress, named_params))
     params = [named_params(h["lam"]) for h in history]
     results = _results(history, params, plan, search.n_splits_, rescore, train, _store)

@@ -11,19 +11,22 @@ from sklearn.utils.class_weight import compute_class_weight
 __all__ = ["training_weights", "fold_weights"]
 
 
-def training_weights(y, sample_weight=None, class_weight=None):
+def training_weights(y, sample_weight=None, class_weight=None, classes=None):
     """The weights of a fold's training rows (their bounds are ``C w_i``), as
     ``SVC(class_weight=class_weight).fit(X, y, sample_weight)`` weighs them.
 
     Parameters
     ----------
     y : ndarray of shape (n_rows,)
-        Class labels of the rows.
+        Class labels of the rows, or their indices in ``classes``.
     sample_weight : ndarray of shape (n_rows,), default=None
         Non-negative.
     class_weight : dict or "balanced", default=None
         ``SVC``'s: the weight of each row's class, computed on ``y`` (for "balanced",
-        without the sample weights, as ``SVC.fit``), multiplies ``sample_weight``.
+        without the sample weights, as ``SVC.fit``), multiplies ``sample_weight``. A
+        dict's keys are class labels.
+    classes : ndarray of shape (n_classes,), default=None
+        The labels of the class indices ``y``; None: ``y`` holds the labels.
 
     Returns
     -------
@@ -32,9 +35,10 @@ def training_weights(y, sample_weight=None, class_weight=None):
     """
     if class_weight is None:
         return sample_weight
-    classes = np.unique(y)
-    per_class = compute_class_weight(class_weight, classes=classes, y=y)
-    w = per_class[np.searchsorted(classes, y)]
+    labels = y if classes is None else np.asarray(classes)[y]
+    present = np.unique(labels)
+    per_class = compute_class_weight(class_weight, classes=present, y=labels)
+    w = per_class[np.searchsorted(present, labels)]
     return w if sample_weight is None else sample_weight * w
 
 

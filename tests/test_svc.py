@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris, make_moons
 from sklearn.metrics.pairwise import laplacian_kernel, linear_kernel, rbf_kernel
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_score
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -294,3 +294,20 @@ def test_estimator_laplacian_refit():
         laplacian_kernel(X, gamma=est.gamma_), y)
     np.testing.assert_allclose(est.decision_function(X[:5]), sk.decision_function(
         laplacian_kernel(X[:5], X, gamma=est.gamma_)), atol=1e-6)
+
+
+def test_search_cv_class_weight_dict_of_labels():
+    """HyperGradSearchCV(SVC(class_weight={label: weight})) with labels that are not
+    0..k-1 (strings here): the dict's keys are the user's labels, and every row's score is
+    ``cross_val_score``'s at its parameters."""
+    X, y = load_iris(return_X_y=True)
+    labels = np.array(["setosa", "versicolor", "virginica"])[y]
+    est = SVC(class_weight={"setosa": 1.0, "versicolor": 30.0, "virginica": 1.0})
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(est, {"C": [0.01, 10.0], "gamma": [0.5]}, cv=cv,
+                               max_iter=1).fit(X, labels)
+    res = search.cv_results_
+    for i in range(0, len(res["params"]), 3):
+        ref = cross_val_score(SVC(class_weight=est.class_weight, **res["params"][i]), X,
+                              labels, cv=cv)
+        assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
