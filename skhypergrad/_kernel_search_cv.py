@@ -48,9 +48,10 @@ class KernelAdapter(NamedTuple):
     search : callable
         ``(final, spec, folds, classes, search, criterion, box, callback) -> (history,
         n_iter)``; ``classes`` are the labels of a classifier's class indices (the
-        folds' targets; None for a regressor), ``criterion`` wraps the model's criterion into what is searched, ``box`` is the
-        user's bounds on ``lam`` or None, ``callback`` is called with each history entry
-        and stops the search by returning True (see
+        folds' targets; None for a regressor), ``criterion`` wraps the model's
+        criterion into what is searched, ``box`` is the user's bounds on ``lam`` or None,
+        ``callback`` is called with each history entry and stops the search by returning
+        True (see
         :func:`~skhypergrad._kernel_search.kernel_search`).
     fold_loss : callable
         ``(criterion, k, lam, gradient) -> (loss, grad, own_score)`` of fold ``k`` (``grad``
