@@ -125,12 +125,14 @@ class _Fold:
         return self._K + (self._dK or (None, None))
 
     def eig(self, gamma):
-        """``(evals, evecs)`` of the training kernel at ``gamma`` (eigenvalues clipped at
-        0), kept for the next calls at the same gamma."""
+        """``(evals, evecs)`` of the training kernel at ``gamma`` (for a semidefinite
+        kernel, the eigenvalues clipped at 0: rounding), kept for the next calls at the
+        same gamma."""
         K = self.kernels(gamma)[0]
         if self._eig is None:
             evals, evecs = np.linalg.eigh(K)
-            self._eig = (np.maximum(evals, 0.0), evecs)
+            self._eig = (np.maximum(evals, 0.0) if self.train.spec.semidefinite else evals,
+                         evecs)
         return self._eig
 
     def solver(self, gamma, alpha):
@@ -142,7 +144,7 @@ class _Fold:
             A[np.diag_indices_from(A)] += alpha
             try:
                 factor = cho_factor(A, lower=True, overwrite_a=True, check_finite=False)
-            except LinAlgError:   # K has eigenvalues below -alpha (rounding): clip them
+            except LinAlgError:   # eigenvalues below -alpha (rounding, or "sigmoid")
                 pass
             else:
                 return lambda b: cho_solve(factor, b, check_finite=False)
@@ -226,16 +228,8 @@ class KernelRidgeCriterion(FoldMeanCriterion):
 def _scales(spec, X):
     """``(alpha_scale, gamma_scale)``: the mean diagonal of the kernel at the default
     width, and that width (None without one)."""
-    if spec.kernel == "precomputed":
-        return float(np.mean(np.diag(X))) or 1.0, None
-    gamma = default_gamma(X) if spec.has_gamma else None
-    if spec.kernel == "linear":
-        diag = np.einsum("ij,ij->i", X, X)
-    elif spec.kernel == "poly":
-        diag = (gamma * np.einsum("ij,ij->i", X, X) + spec.coef0) ** spec.degree
-    else:
-        diag = np.ones(1)
-    return float(np.mean(diag)) or 1.0, gamma
+    gamma = default_gamma(X) if spec.has_gamma and spec.kernel != "precomputed" else None
+    return float(np.mean(np.abs(spec.diagonal(X, gamma)))) or 1.0, gamma
 
 
 def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max_iter=30,
@@ -322,14 +316,14 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
 
     Parameters
     ----------
-    kernel : {"rbf", "laplacian", "poly", "linear", "precomputed"}, default="rbf"
+    kernel : {"rbf", "laplacian", "poly", "sigmoid", "linear", "precomputed"}, default="rbf"
         The kernel (see :mod:`skhypergrad.kernels`). With "precomputed", ``X`` is the
         kernel between samples (``n x n`` to fit, ``n_test x n`` to predict) and only
         ``alpha`` is tuned.
     degree : float, default=3
         Degree of "poly".
     coef0 : float, default=1
-        Constant of "poly".
+        Constant of "poly" and "sigmoid".
     cv : int or cross-validation generator, default=5
         Folds (scikit-learn's ``cv``).
     hypergradient : {"eig"} or engine name or BaseEngine, default="eig"

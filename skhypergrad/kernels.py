@@ -9,8 +9,13 @@ kernel         :math:`k(x, x')`                  :math:`\partial_\gamma k`
 "rbf"          :math:`\exp(-\gamma\|x - x'\|^2)` :math:`-\|x - x'\|^2 k`
 "laplacian"    :math:`\exp(-\gamma\|x - x'\|_1)` :math:`-\|x - x'\|_1 k`
 "poly"         :math:`(\gamma x^T x' + c_0)^d`   :math:`d\,(\gamma x^T x' + c_0)^{d-1} x^T x'`
+"sigmoid"      :math:`\tanh(\gamma x^T x' + c_0)` :math:`(1 - k^2)\, x^T x'`
 "precomputed"  the matrix given                  (no :math:`\gamma`)
 ============== ================================= =============================================
+
+"sigmoid" is not positive semidefinite (:attr:`KernelSpec.semidefinite`): its dual
+problems are solved as scikit-learn solves them (libsvm's pairs of negative curvature,
+kernel ridge's linear system without clipping eigenvalues).
 
 A :class:`KernelSpec` holds the kernel's name and its fixed parameters (``degree``,
 ``coef0``); a :class:`PairData` holds what does not depend on :math:`\gamma`
@@ -35,7 +40,8 @@ __all__ = ["KERNELS", "KernelSpec", "PairData", "pair_data", "check_kernel_memor
            "available_memory"]
 
 #: the kernels supported, and whether each has a width gamma
-KERNELS = {"linear": False, "rbf": True, "laplacian": True, "poly": True, "precomputed": False}
+KERNELS = {"linear": False, "rbf": True, "laplacian": True, "poly": True, "sigmoid": True,
+           "precomputed": False}
 
 #: largest fraction of the available memory the kernel matrices of a fit may take
 MEMORY_FRACTION = 0.5
@@ -51,7 +57,7 @@ class KernelSpec(NamedTuple):
     degree : float
         Degree ``d`` of "poly".
     coef0 : float
-        Constant ``c_0`` of "poly".
+        Constant ``c_0`` of "poly" and "sigmoid".
     """
 
     kernel: str = "rbf"
@@ -62,6 +68,36 @@ class KernelSpec(NamedTuple):
     def has_gamma(self):
         """Whether the kernel has a width :math:`\\gamma` (a hyperparameter)."""
         return KERNELS[self.kernel]
+
+    @property
+    def semidefinite(self):
+        """Whether every kernel matrix of the kernel is positive semidefinite (all but
+        "sigmoid"; a precomputed kernel is taken to be)."""
+        return self.kernel != "sigmoid"
+
+    def diagonal(self, X, gamma=None):
+        """The diagonal :math:`k(x_i, x_i)` of the kernel of the rows of ``X`` at ``gamma``
+        (for "precomputed", ``X`` is the kernel).
+
+        Parameters
+        ----------
+        X : ndarray of shape (n, n_features)
+        gamma : float, default=None
+            Width (kernels with one).
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
+        if self.kernel == "precomputed":
+            return np.diag(X).copy()
+        if self.kernel in ("rbf", "laplacian"):
+            return np.ones(X.shape[0])
+        sq = np.einsum("ij,ij->i", X, X)
+        if self.kernel == "linear":
+            return sq
+        s = gamma * sq + self.coef0
+        return s ** self.degree if self.kernel == "poly" else np.tanh(s)
 
     def check(self):
         """The spec itself; ValueError for an unknown kernel."""
@@ -78,7 +114,7 @@ class PairData(NamedTuple):
     spec : KernelSpec
     base : ndarray of shape (n_a, n_b)
         Squared distances ("rbf"), L1 distances ("laplacian"), inner products
-        ("linear", "poly") or the kernel itself ("precomputed").
+        ("linear", "poly", "sigmoid") or the kernel itself ("precomputed").
     """
 
     spec: KernelSpec
@@ -108,6 +144,11 @@ class PairData(NamedTuple):
             K = np.multiply(B, -gamma, out=out)
             np.exp(K, out=K)
             return K, (-B * K if derivative else None)
+        if kind == "sigmoid":
+            K = np.multiply(B, gamma, out=out)
+            K += self.spec.coef0
+            np.tanh(K, out=K)
+            return K, ((1.0 - K * K) * B if derivative else None)
         d, c0 = self.spec.degree, self.spec.coef0
         s = gamma * B + c0
         K = np.power(s, d, out=out)
@@ -134,6 +175,8 @@ class PairData(NamedTuple):
         B = self.base[rows]
         if kind in ("rbf", "laplacian"):
             return -B * K[rows]
+        if kind == "sigmoid":
+            return (1.0 - K[rows] ** 2) * B
         d, c0 = self.spec.degree, self.spec.coef0
         return d * (gamma * B + c0) ** (d - 1) * B
 

@@ -88,12 +88,12 @@ class SVCHyperGrad(ClassifierMixin, BaseKernelHyperGrad):
 
     Parameters
     ----------
-    kernel : {"rbf", "laplacian", "poly", "linear", "precomputed"}, default="rbf"
+    kernel : {"rbf", "laplacian", "poly", "sigmoid", "linear", "precomputed"}, default="rbf"
         The kernel (see :mod:`skhypergrad.kernels`); without a width only ``C`` is tuned.
     degree : float, default=3
         Degree of "poly".
     coef0 : float, default=1
-        Constant of "poly" (scikit-learn's ``SVC`` defaults to 0; here 1, so that the
+        Constant of "poly" and "sigmoid" (scikit-learn's ``SVC`` defaults to 0; here 1, so that the
         width matters; the refit uses this value).
     class_weight : dict or "balanced", default=None
         ``SVC``'s: the bound of a row of class ``k`` is multiplied by the weight of

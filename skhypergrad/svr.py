@@ -42,6 +42,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.model_selection import check_cv
 from sklearn.svm import SVR
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
@@ -49,7 +50,7 @@ from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, 
                              kernel_folds, kernel_search)
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
-from .kernels import check_kernel_memory, pair_data
+from .kernels import KERNELS, check_kernel_memory, pair_data
 from .svr_dual import SVRDualMap, support_sets, svr_dual
 
 __all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
@@ -238,6 +239,7 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
     Parameters
     ----------
     spec : KernelSpec
+        A positive semidefinite kernel (not "sigmoid": ValueError).
     folds : list of FoldData
     hypergradient : str or BaseEngine, default="kkt"
     optimizer : str or optimizer, default="lbfgs"
@@ -257,6 +259,10 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
         ``lam`` is ``[C, epsilon, gamma]`` (``[C, epsilon]`` without a width).
     n_iter : int
     """
+    if not spec.semidefinite:
+        raise ValueError(f"SVR with kernel={spec.kernel!r} is not supported: the kernel is "
+                         "not positive semidefinite, and the SVR dual's solver (SMO then an "
+                         "active-set Newton solve) needs a convex problem.")
     n_train = max(f.y_train.shape[0] for f in folds)
     # per fold the kernels and their derivatives, and the solver's system
     check_kernel_memory(n_train, n_train, 1 + 3 * len(folds))
@@ -310,7 +316,7 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     ----------
     kernel : {"rbf", "laplacian", "poly", "linear", "precomputed"}, default="rbf"
         The kernel (see :mod:`skhypergrad.kernels`); without a width only ``C`` and
-        ``epsilon`` are tuned.
+        ``epsilon`` are tuned. Not "sigmoid": its SVR dual is not convex.
     degree : float, default=3
         Degree of "poly".
     coef0 : float, default=1
@@ -356,6 +362,7 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     """
 
     _parameter_constraints = {**BaseKernelHyperGrad._parameter_constraints,
+                              "kernel": [StrOptions(set(KERNELS) - {"sigmoid"})],
                               "hypergradient": hypergradient_options("kkt")}
 
     def __init__(self, kernel="rbf", *, degree=3, coef0=1, cv=5, hypergradient="kkt",

@@ -33,7 +33,7 @@ def _central(f, lam, j, h=1e-5):
     return (f(lp) - f(lm)) / (2 * h * lam[j])
 
 
-@pytest.mark.parametrize("kernel", ["rbf", "laplacian", "poly", "linear"])
+@pytest.mark.parametrize("kernel", ["rbf", "laplacian", "poly", "sigmoid", "linear"])
 def test_pair_data_kernels_are_sklearns(kernel):
     """K and its gamma derivative: scikit-learn's kernel, and its central difference."""
     from sklearn.metrics.pairwise import pairwise_kernels
@@ -46,6 +46,8 @@ def test_pair_data_kernels_are_sklearns(kernel):
     params = {} if kernel == "linear" else {"gamma": gamma}
     if kernel == "poly":
         params.update(degree=3, coef0=1)
+    if kernel == "sigmoid":
+        params.update(coef0=1)
     np.testing.assert_allclose(K, pairwise_kernels(X[:12], X[12:], metric=kernel, **params),
                                rtol=1e-12)
     if spec.has_gamma:
@@ -77,6 +79,25 @@ def test_fold_solutions_are_kernel_ridges_by_cholesky_then_eigendecomposition():
         np.testing.assert_allclose(crit.solution(0, [alpha, 0.5]), ref,
                                    atol=1e-9 * np.abs(ref).max())
     assert crit.folds[0]._eig is not None
+
+
+@pytest.mark.filterwarnings("ignore:Singular matrix:UserWarning")
+def test_sigmoid_fold_solutions_and_gradient_are_kernel_ridges():
+    """kernel="sigmoid" is not positive semidefinite: where K + alpha I is indefinite the
+    fold's dual coefficients are still KernelRidge's (its eigenvalues are not clipped at
+    0), and the gradient in (alpha, gamma) matches central differences."""
+    X, y = _data()
+    folds = kernel_folds(X, y, list(KFold(3).split(X)))
+    spec = KernelSpec("sigmoid", coef0=0.0)
+    train = next(KFold(3).split(X))[0]
+    lam = np.array([0.2, 0.5])
+    assert np.linalg.eigvalsh(pair_data(spec, X[train]).kernel(0.5)[0])[0] < -0.2
+    crit = KernelRidgeCriterion(spec, folds)
+    ref = KernelRidge(alpha=0.2, kernel="sigmoid", gamma=0.5, coef0=0.0).fit(X[train],
+                                                                          y[train])
+    np.testing.assert_allclose(crit.solution(0, lam), ref.dual_coef_, rtol=1e-8)
+    fd = np.array([_central(lambda l: crit(l).value, lam, j) for j in range(2)])
+    np.testing.assert_allclose(crit(lam).grad, fd, rtol=1e-5)
 
 
 #: every engine on the RBF kernel (with and without sample weights), the exact ones on the

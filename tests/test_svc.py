@@ -311,3 +311,22 @@ def test_search_cv_class_weight_dict_of_labels():
         ref = cross_val_score(SVC(class_weight=est.class_weight, **res["params"][i]), X,
                               labels, cv=cv)
         assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
+
+
+def test_sigmoid_kernel_as_libsvm():
+    """kernel="sigmoid" (not positive semidefinite; libsvm's pairs of negative curvature):
+    the gradient in (C, gamma) matches central differences, and the rows of
+    HyperGradSearchCV(SVC(kernel="sigmoid")) are ``cross_val_score``'s."""
+    X, y = make_moons(60, noise=0.3, random_state=0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    folds = kernel_folds(X, y, list(cv.split(X, y)))
+    spec = KernelSpec("sigmoid", coef0=0.0)
+    lam = np.array([1.0, 0.3])
+    np.testing.assert_allclose(SVCCriterion(spec, folds, 2, tol=1e-14)(lam).grad,
+                               _central(SVCCriterion(spec, folds, 2, tol=1e-14), lam),
+                               rtol=1e-5)
+    search = HyperGradSearchCV(SVC(kernel="sigmoid"), cv=cv, max_iter=2).fit(X, y)
+    res = search.cv_results_
+    for i in range(0, len(res["params"]), 4):
+        ref = cross_val_score(SVC(kernel="sigmoid", **res["params"][i]), X, y, cv=cv)
+        assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)

@@ -200,3 +200,13 @@ def test_search_cv_returns_svr_near_the_grid():
     ref = GridSearchCV(SVR(tol=1e-10), {k: [v] for k, v in search.best_params_.items()},
                        cv=cv, scoring="neg_mean_squared_error").fit(X, y)
     assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-5)
+
+
+def test_sigmoid_kernel_refused():
+    """SVR's dual with the sigmoid kernel (not positive semidefinite) is not convex: the
+    search and the estimator refuse it with a clear error."""
+    X, y = _data(30)
+    with pytest.raises(ValueError, match="not positive semidefinite"):
+        HyperGradSearchCV(SVR(kernel="sigmoid"), cv=3).fit(X, y)
+    with pytest.raises(ValueError, match="'kernel' parameter"):
+        SVRHyperGrad(kernel="sigmoid").fit(X, y)
