@@ -20,6 +20,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import _safe_indexing, check_array
+from sklearn.utils.validation import _num_samples
 
 from ._threads import search_blas_limits
 from .optimizers import minimize
@@ -43,7 +44,7 @@ class FoldData(NamedTuple):
 
 
 def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_weight=None,
-                 score_weight=None):
+                 score_weight=None, gram=None):
     """The :class:`FoldData` of each ``(train, test)`` split.
 
     Parameters
@@ -61,6 +62,11 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
         Weights of the training losses, split with the rows (``w_train``).
     score_weight : ndarray of shape (n_samples,), default=None
         Weights of the held-out losses (``w_test``).
+    gram : callable, default=None
+        ``(X_a, X_b) -> K(X_a, X_b)``, a kernel without a width (e.g. the user's callable
+        kernel): the folds then hold its matrices, as ``precomputed`` ones (of the rows
+        after ``preprocessing``); they are refused first when they would not fit in
+        memory (:func:`~skhypergrad.kernels.check_kernel_memory`).
 
     Returns
     -------
@@ -68,6 +74,11 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
     """
     from sklearn.base import clone
 
+    from .kernels import check_kernel_memory
+
+    if gram is not None:
+        n_train = max(train.shape[0] for train, _ in splits)
+        check_kernel_memory(n_train, _num_samples(X), len(splits))
     folds = []
     for train, test in splits:
         w = (None if sample_weight is None else sample_weight[train],
@@ -81,6 +92,9 @@ def kernel_folds(X, y, splits, precomputed=False, preprocessing=None, sample_wei
             pre = clone(preprocessing)
             X_train = _dense(pre.fit_transform(X_train, y[train]))
             X_test = _dense(pre.transform(X_test))
+        if gram is not None:
+            X_train, X_test = (_dense(gram(X_train, X_train)),
+                               _dense(gram(X_test, X_train)))
         folds.append(FoldData(X_train, y[train], X_test, y[test], *w))
     return folds
 

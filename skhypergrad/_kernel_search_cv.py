@@ -67,6 +67,11 @@ class KernelAdapter(NamedTuple):
     smooth : bool
         Whether the descended loss is the mean squared error (else a surrogate: the
         refit scorer only ranks the points).
+    gram : callable
+        ``final -> (X_a, X_b) -> K`` for a kernel without a width that the search takes
+        as fixed matrices, computed as ``final`` computes them (a callable kernel; for
+        ``KernelRidge`` also "cosine" and "additive_chi2"), its spec then "precomputed";
+        ``final -> None`` otherwise.
     """
 
     names: Callable
@@ -78,14 +83,44 @@ class KernelAdapter(NamedTuple):
     weights: bool
     positive: bool
     smooth: bool
+    gram: Callable = lambda final: None
 
 
 def _named_spec(final):
-    name = type(final).__name__
-    if callable(final.kernel):
-        raise ValueError(f"{name} with a callable kernel is not supported; use a named "
-                         "kernel or kernel='precomputed'.")
+    if callable(final.kernel):  # fixed matrices (_libsvm_gram)
+        return KernelSpec("precomputed")
     return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
+
+
+def _libsvm_gram(final):
+    """``SVC`` / ``SVR``'s callable kernel, which libsvm calls as ``kernel(X_a, X_b)``."""
+    return final.kernel if callable(final.kernel) else None
+
+
+#: KernelRidge's kernels without a width that are not in :data:`~skhypergrad.kernels.KERNELS`
+#: (searched as fixed matrices), and its other names of kernels that are
+_KRR_FIXED = ("cosine", "additive_chi2")
+_KRR_ALIASES = {"polynomial": "poly"}
+
+
+def _krr_spec(final):
+    if callable(final.kernel) or final.kernel in _KRR_FIXED:  # fixed matrices (_krr_gram)
+        return KernelSpec("precomputed")
+    kernel = _KRR_ALIASES.get(final.kernel, final.kernel)
+    return KernelSpec(kernel, float(final.degree), float(final.coef0)).check()
+
+
+def _krr_gram(final):
+    """``KernelRidge``'s kernel as it computes it (``pairwise_kernels`` with
+    ``kernel_params`` for a callable), for the kernels of :func:`_krr_spec` without a
+    width."""
+    from sklearn.metrics.pairwise import pairwise_kernels
+
+    if not (callable(final.kernel) or final.kernel in _KRR_FIXED):
+        return None
+    params = (final.kernel_params or {}) if callable(final.kernel) else {}
+    return functools.partial(pairwise_kernels, metric=final.kernel, filter_params=True,
+                             **params)
 
 
 def _linear_svr_spec(final):
@@ -177,6 +212,8 @@ def _krr_model(final, spec, criterion, k, fold, classes, lam):
     params = {"alpha": float(lam[0])}
     if spec.has_gamma:
         params["gamma"] = float(lam[1])
+    if spec.kernel == "precomputed":  # the folds hold kernel matrices (also _krr_gram's)
+        params["kernel"] = "precomputed"
     est = clone(final).set_params(**params)
     est.dual_coef_ = criterion.solution(k, lam)
     est.X_fit_ = fold.X_train
@@ -213,19 +250,19 @@ def _adapters():
     return {
         KernelRidge: KernelAdapter(
             names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
-            classifier=False, spec=_named_spec, search=_krr_search,
+            classifier=False, spec=_krr_spec, search=_krr_search,
             fold_loss=_regression_loss, model=_krr_model, weights=True, positive=False,
-            smooth=True),
+            smooth=True, gram=_krr_gram),
         SVC: KernelAdapter(
             names=lambda spec: ("C", "gamma") if spec.has_gamma else ("C",),
             classifier=True, spec=_named_spec, search=_svc_search, fold_loss=_svc_loss,
-            model=_svc_model, weights=True, positive=False, smooth=False),
+            model=_svc_model, weights=True, positive=False, smooth=False, gram=_libsvm_gram),
         SVR: KernelAdapter(
             names=lambda spec: ("C", "epsilon", "gamma") if spec.has_gamma
             else ("C", "epsilon"),
             classifier=False, spec=_named_spec, search=_svr_search,
             fold_loss=_regression_loss, model=_svr_model, weights=True, positive=True,
-            smooth=True),
+            smooth=True, gram=_libsvm_gram),
         LinearSVR: KernelAdapter(
             names=lambda spec: ("C", "epsilon"), classifier=False, spec=_linear_svr_spec,
             search=_linear_svr_search, fold_loss=_regression_loss, model=_linear_svr_model,
@@ -296,7 +333,8 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     error_score = check_error_score(search.error_score)
     plan = _plan(search, final, adapter)
     spec = adapter.spec(final)
-    if preprocessing is not None and spec.kernel == "precomputed":
+    gram = adapter.gram(final)
+    if preprocessing is not None and spec.kernel == "precomputed" and gram is None:
         raise ValueError("A precomputed kernel cannot follow preprocessing steps.")
     X_refit = X  # the user's (feature names, a DataFrame's columns), refit as given
     if preprocessing is None:
@@ -320,8 +358,10 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     splits = list(check_cv(search.cv if cv is None else cv, y, classifier=adapter.classifier)
                   .split(X, y, fit_params.groups))
     search.n_splits_ = len(splits)
-    folds = kernel_folds(X, codes, splits, precomputed=spec.kernel == "precomputed",
-                         preprocessing=preprocessing, sample_weight=sw, score_weight=vw)
+    folds = kernel_folds(X, codes, splits,
+                         precomputed=spec.kernel == "precomputed" and gram is None,
+                         preprocessing=preprocessing, sample_weight=sw, score_weight=vw,
+                         gram=gram)
     train = bool(search.return_train_score)
     rescore = plan.rescore or train or (vw is not None and not adapter.smooth)
     transform = None if plan.transform == "identity" else \

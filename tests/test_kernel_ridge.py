@@ -212,3 +212,30 @@ def test_search_cv_refuses_sparse():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         HyperGradSearchCV(KernelRidge(kernel="laplacian"), cv=3, max_iter=2).fit(X, y)
+
+
+def _affine(a, b, shift=0.0):
+    """A user's kernel of one pair of rows (KernelRidge's callable form)."""
+    return float(a @ b) + shift
+
+
+@pytest.mark.parametrize("kernel, kernel_params", [(_affine, {"shift": 1.0}),
+                                                   ("cosine", None), ("polynomial", None)])
+def test_search_cv_callable_and_other_named_kernels(kernel, kernel_params):
+    """HyperGradSearchCV(KernelRidge(kernel=...)) with a callable kernel (and its
+    ``kernel_params``), "cosine" (fixed matrices: ``alpha`` is searched) and
+    "polynomial" (scikit-learn's other name of "poly"): every row, scored by R² (each
+    fold's model rebuilt), is ``cross_val_score``'s at its parameters."""
+    from sklearn.model_selection import cross_val_score
+
+    X, y = _data(45)
+    cv = KFold(3, shuffle=True, random_state=0)
+    est = KernelRidge(kernel=kernel, kernel_params=kernel_params)
+    search = HyperGradSearchCV(est, cv=cv, scoring="r2", max_iter=2).fit(X, y)
+    res = search.cv_results_
+    assert set(search.best_params_) == ({"alpha"} if kernel != "polynomial"
+                                        else {"alpha", "gamma"})
+    for i in range(0, len(res["params"]), 5):
+        ref = cross_val_score(KernelRidge(kernel=kernel, kernel_params=kernel_params,
+                                          **res["params"][i]), X, y, cv=cv, scoring="r2")
+        assert res["mean_test_score"][i] == pytest.approx(ref.mean(), rel=1e-8)

@@ -330,3 +330,18 @@ def test_sigmoid_kernel_as_libsvm():
     for i in range(0, len(res["params"]), 4):
         ref = cross_val_score(SVC(kernel="sigmoid", **res["params"][i]), X, y, cv=cv)
         assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
+
+
+def test_search_cv_callable_kernel():
+    """HyperGradSearchCV(SVC(kernel=callable)): the kernel (called as libsvm calls it,
+    ``kernel(X_a, X_b)``) is computed once per fold, ``C`` is searched, and every row is
+    ``cross_val_score``'s; the refit is the user's SVC with its callable."""
+    X, y = load_iris(return_X_y=True)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(SVC(kernel=linear_kernel), cv=cv, max_iter=2).fit(X, y)
+    assert search.best_estimator_.kernel is linear_kernel
+    assert set(search.best_params_) == {"C"}
+    res = search.cv_results_
+    for i in range(0, len(res["params"]), 4):
+        ref = cross_val_score(SVC(kernel=linear_kernel, **res["params"][i]), X, y, cv=cv)
+        assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)

@@ -210,3 +210,17 @@ def test_sigmoid_kernel_refused():
         HyperGradSearchCV(SVR(kernel="sigmoid"), cv=3).fit(X, y)
     with pytest.raises(ValueError, match="'kernel' parameter"):
         SVRHyperGrad(kernel="sigmoid").fit(X, y)
+
+
+def test_search_cv_callable_kernel():
+    """HyperGradSearchCV(SVR(kernel=callable)): ``C`` and ``epsilon`` searched on the
+    kernel's matrices; its best score is GridSearchCV's at its parameters."""
+    X, y = _data(45)
+    cv = KFold(3, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(SVR(kernel=linear_kernel), cv=cv, max_iter=3,
+                               scoring="neg_mean_squared_error").fit(X, y)
+    assert set(search.best_params_) == {"C", "epsilon"}
+    ref = GridSearchCV(SVR(kernel=linear_kernel, tol=1e-10),
+                       {k: [v] for k, v in search.best_params_.items()}, cv=cv,
+                       scoring="neg_mean_squared_error").fit(X, y)
+    assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-5)
