@@ -14,7 +14,7 @@ from ._kernel_search import FoldMeanCriterion, NearestWarmStart
 from ._svc_loss import scaled_logistic_loss
 from .hypergrad import get_engine
 from .kernels import pair_data
-from .svm import SVCDualMap, free_set, intercept_from_gradient, smo
+from .svm import SVCDualMap, free_set, intercept_from_gradient, libsvm_intercept, smo
 
 __all__ = ["SVCCriterion"]
 
@@ -134,7 +134,10 @@ class SVCCriterion(FoldMeanCriterion):
         a, G, _, _ = smo(Kp, y, Cb, pair.warm_start(theta, C),
                          self.tol if gradient else self.value_tol)
         pair.solutions.append((theta, C, a))
-        rho = intercept_from_gradient(a, G, y, Cb)
+        free, upper = free_set(a, Cb)
+        # at a vertex of the box, the intercept of the SVC fitted there (libsvm's)
+        rho = intercept_from_gradient(a, G, y, Cb) if np.any(free) else \
+            libsvm_intercept(Kp, y, Cb)
         pair.a, pair.rho = a, rho
         ay = a * y
         Kv_cols = Kv if whole else Kv[:, pair.train]
@@ -146,7 +149,6 @@ class SVCCriterion(FoldMeanCriterion):
         Kvp = Kv_cols if whole else Kv_cols[pair.test]
         dl_da = y * (Kvp.T @ gf)
         dl_drho = -float(np.sum(gf))
-        free, upper = free_set(a, Cb)
         gamma = float(lam[1]) if self.spec.has_gamma else 0.0
 
         def dK_rows(rows):

@@ -11,7 +11,11 @@ scikit-learn's :class:`~sklearn.svm.SVC` (libsvm) solves, for labels
 and predicts with :math:`f(x) = \sum_i a_i y_i K(x_i, x) - \rho`, where :math:`\rho` is the
 multiplier of the equality constraint: :math:`y_i G_i = \rho` on the free coefficients
 (:math:`0 < a_i < C`), :math:`G = Qa - \mathbf 1` the gradient
-(:func:`intercept_from_gradient`).
+(:func:`intercept_from_gradient`). At a vertex of the box (no free coefficient: at a
+small ``C`` every coefficient at its bound, which classes of equal total bound, e.g.
+``class_weight="balanced"``, make feasible) the KKT conditions only bound :math:`\rho`
+to an interval, and libsvm's choice in it (:func:`libsvm_intercept`) decides the
+predictions.
 
 :func:`smo` is a sequential minimal optimization solver with libsvm's second-order
 working-set selection (pairs of coordinates moved along :math:`y_i e_i - y_j e_j`,
@@ -46,7 +50,8 @@ from numba import njit
 
 from .fixed_point import FixedPointMap
 
-__all__ = ["smo", "intercept_from_gradient", "project_box_hyperplane", "SVCDualMap",
+__all__ = ["smo", "intercept_from_gradient", "libsvm_intercept", "project_box_hyperplane",
+           "SVCDualMap",
            "free_set", "upper_bounds"]
 
 #: smallest curvature of a pair (libsvm's tau)
@@ -289,8 +294,11 @@ def free_set(a, C, rtol=1e-10):
 
 def intercept_from_gradient(a, G, y, C):
     r""":math:`\rho`: the mean of :math:`y_i G_i` on the free coefficients, or (none
-    free) the middle of its feasible interval, as libsvm (``C`` a scalar or per-sample
-    bounds)."""
+    free) the middle of its feasible interval (``C`` a scalar or per-sample bounds).
+
+    The middle is libsvm's rule when none of its coefficients is free; at such a vertex
+    its last update usually leaves one coefficient a rounding below its bound, whose
+    :math:`y_i G_i` it returns instead (:func:`libsvm_intercept`)."""
     free, upper = free_set(a, C)
     yG = y * G
     if np.any(free):
@@ -306,6 +314,33 @@ def intercept_from_gradient(a, G, y, C):
     if not np.isfinite(lo):
         return float(hi)
     return 0.5 * float(hi + lo)
+
+
+def libsvm_intercept(K, y, C):
+    r"""The :math:`\rho` of scikit-learn's ``SVC`` (libsvm) on the binary problem.
+
+    Where some coefficient is free, :math:`\rho` is determined by the solution
+    (:func:`intercept_from_gradient`); at a vertex of the box it is not, and libsvm's
+    choice, which the ``SVC`` fitted on these rows makes, follows from its iterates: it
+    is computed by libsvm itself, on the kernel ``K`` with the bounds ``C`` as sample
+    weights (its bounds are :math:`C w_i`; here with :math:`C = 1`, the same numbers).
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+    y : ndarray of shape (n,)
+        Labels in {-1, +1}, both present.
+    C : float or ndarray of shape (n,)
+
+    Returns
+    -------
+    float
+        :math:`\rho`, for the decision :math:`f = K (a \circ y) - \rho`.
+    """
+    from sklearn.svm import SVC
+
+    svc = SVC(kernel="precomputed", C=1.0).fit(K, y, sample_weight=upper_bounds(C, y.shape[0]))
+    return -float(svc.intercept_[0])  # its positive class is +1: f = K(a y) + intercept
 
 
 @njit(cache=True)

@@ -345,3 +345,23 @@ def test_search_cv_callable_kernel():
     for i in range(0, len(res["params"]), 4):
         ref = cross_val_score(SVC(kernel=linear_kernel, **res["params"][i]), X, y, cv=cv)
         assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
+
+
+def test_vertex_intercept_is_libsvms():
+    """At a small C with balanced class weights every coefficient is at its bound (a
+    vertex of the box: the KKT conditions leave the intercept in an interval); the
+    rows of HyperGradSearchCV are still ``cross_val_score``'s (libsvm's intercept, not
+    the middle of the interval), and the best score is that of the refit SVC."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(150, 5, weights=[0.9, 0.1], random_state=0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    est = SVC(class_weight="balanced")
+    search = HyperGradSearchCV(est, {"C": [0.002, 0.01], "gamma": [0.05, 0.5]}, cv=cv,
+                               max_iter=1).fit(X, y)
+    res = search.cv_results_
+    for i in range(0, len(res["params"]), 2):
+        ref = cross_val_score(SVC(class_weight="balanced", **res["params"][i]), X, y, cv=cv)
+        assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
+    assert search.best_score_ == pytest.approx(
+        cross_val_score(search.best_estimator_, X, y, cv=cv).mean(), abs=1e-12)
