@@ -170,7 +170,8 @@ class NearestWarmStart:
         (exact for the coefficients at their bound), or None."""
         if not self.solutions:
             return None
-        k = int(np.argmin([np.sum((t - theta) ** 2) for t, _, _ in self.solutions]))
+        thetas = np.array([t for t, _, _ in self.solutions])
+        k = int(np.argmin(np.sum((thetas - theta) ** 2, axis=1)))
         _, C0, x = self.solutions[k]
         return x * (C / C0)
 
