@@ -135,9 +135,10 @@ class SVCCriterion(FoldMeanCriterion):
                          self.tol if gradient else self.value_tol)
         pair.solutions.append((theta, C, a))
         free, upper = free_set(a, Cb)
-        # at a vertex of the box, the intercept of the SVC fitted there (libsvm's)
-        rho = intercept_from_gradient(a, G, y, Cb) if np.any(free) else \
-            libsvm_intercept(Kp, y, Cb)
+        # at a vertex of the box, the intercept of the SVC fitted there (libsvm's); a
+        # pair with one class in the training fold (a = 0) votes for it whatever rho
+        vertex = not np.any(free) and np.any(y > 0) and np.any(y < 0)
+        rho = libsvm_intercept(Kp, y, Cb) if vertex else intercept_from_gradient(a, G, y, Cb)
         pair.a, pair.rho = a, rho
         ay = a * y
         Kv_cols = Kv if whole else Kv[:, pair.train]

@@ -365,3 +365,22 @@ def test_vertex_intercept_is_libsvms():
         assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
     assert search.best_score_ == pytest.approx(
         cross_val_score(search.best_estimator_, X, y, cv=cv).mean(), abs=1e-12)
+
+
+def test_class_of_one_sample():
+    """A class with one sample (absent from the training rows of some folds, as
+    GridSearchCV's SVC then never predicts it): the rows are ``cross_val_score``'s, for
+    HyperGradSearchCV and SVCHyperGrad."""
+    X, y = load_iris(return_X_y=True)
+    X, y = X[::2], y[::2].copy()
+    y[-1] = 3
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the least populated class
+        search = HyperGradSearchCV(SVC(), {"C": [0.001, 10.0], "gamma": [0.01, 1.0]},
+                                   cv=cv, max_iter=1).fit(X, y)
+        res = search.cv_results_
+        for i in range(0, len(res["params"]), 3):
+            ref = cross_val_score(SVC(**res["params"][i]), X, y, cv=cv)
+            assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
+        assert SVCHyperGrad(cv=cv, max_iter=1).fit(X, y).best_score_ > 0.9
