@@ -238,6 +238,18 @@ def _linear_svr_model(final, spec, criterion, k, fold, classes, lam):
 
 
 def _svc_model(final, spec, criterion, k, fold, classes, lam):
+    """The fold's SVC at ``lam``: from the criterion's solutions, or, with
+    ``probability=True`` (Platt's scaling, from libsvm's internal cross-validation, which
+    ``predict_proba`` reads), ``final`` itself fitted on the fold, as ``GridSearchCV``
+    fits it."""
+    if final.probability is True:
+        params = {"C": float(lam[0])}
+        if spec.has_gamma:
+            params["gamma"] = float(lam[1])
+        if spec.kernel == "precomputed":  # the folds hold kernel matrices
+            params["kernel"] = "precomputed"
+        return clone(final).set_params(**params).fit(fold.X_train, classes[fold.y_train],
+                                                     sample_weight=fold.w_train)
     pairs = [(pq, pair.train, pair.a * pair.y, pair.rho)
              for pq, pair in criterion.folds[k].pairs]
     return OneVsOneClassifier(spec, _gamma(spec, lam), fold.X_train, classes, pairs)

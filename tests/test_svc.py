@@ -384,3 +384,23 @@ def test_class_of_one_sample():
             ref = cross_val_score(SVC(**res["params"][i]), X, y, cv=cv)
             assert res["mean_test_score"][i] == pytest.approx(ref.mean(), abs=1e-12)
         assert SVCHyperGrad(cv=cv, max_iter=1).fit(X, y).best_score_ > 0.9
+
+
+def test_search_cv_probability_scorer():
+    """HyperGradSearchCV(SVC(probability=True), scoring="neg_log_loss"): each fold's
+    model at a point is the SVC with Platt's scaling fitted on the fold (as
+    GridSearchCV's), and every row is ``cross_val_score``'s (before: NaN rows)."""
+    X, y = load_iris(return_X_y=True)
+    X, y = X[::2], y[::2]
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    est = SVC(probability=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # probability, in scikit-learn 1.9
+        search = HyperGradSearchCV(est, {"C": [0.1, 10.0], "gamma": [0.1, 1.0]}, cv=cv,
+                                   max_iter=1, scoring="neg_log_loss").fit(X, y)
+        res = search.cv_results_
+        for i in range(0, len(res["params"]), 4):
+            ref = cross_val_score(SVC(probability=True, random_state=0, **res["params"][i]),
+                                  X, y, cv=cv, scoring="neg_log_loss")
+            assert res["mean_test_score"][i] == pytest.approx(ref.mean(), rel=1e-10)
+    assert np.isfinite(search.best_score_)
