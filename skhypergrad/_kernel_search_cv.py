@@ -72,6 +72,8 @@ class KernelAdapter(NamedTuple):
         as fixed matrices, computed as ``final`` computes them (a callable kernel; for
         ``KernelRidge`` also "cosine" and "additive_chi2"), its spec then "precomputed";
         ``final -> None`` otherwise.
+    kernels : bool
+        Whether the search stores ``n x n`` kernel matrices (``LinearSVR``'s does not).
     """
 
     names: Callable
@@ -84,6 +86,7 @@ class KernelAdapter(NamedTuple):
     positive: bool
     smooth: bool
     gram: Callable = lambda final: None
+    kernels: bool = True
 
 
 def _named_spec(final):
@@ -278,7 +281,7 @@ def _adapters():
         LinearSVR: KernelAdapter(
             names=lambda spec: ("C", "epsilon"), classifier=False, spec=_linear_svr_spec,
             search=_linear_svr_search, fold_loss=_regression_loss, model=_linear_svr_model,
-            weights=True, positive=True, smooth=True)}
+            weights=True, positive=True, smooth=True, kernels=False)}
 
 
 def kernel_adapter(final):
@@ -340,8 +343,10 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     name = type(final).__name__
     if sp.issparse(X):
         raise TypeError(f"{name} is searched on dense data only: the dual solvers keep "
-                        "dense rows and kernels; convert X with X.toarray() (the kernel of "
-                        "n samples takes 8 n^2 bytes whatever the density of X).")
+                        "dense rows; convert X with X.toarray()"
+                        + ("." if not adapter.kernels else
+                           " (the kernel of n samples takes 8 n^2 bytes whatever the "
+                           "density of X)."))
     error_score = check_error_score(search.error_score)
     plan = _plan(search, final, adapter)
     spec = adapter.spec(final)
