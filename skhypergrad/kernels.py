@@ -2,18 +2,18 @@ r"""Kernel matrices, their derivative in the width :math:`\gamma`, and their mem
 
 The kernels are scikit-learn's (:func:`sklearn.metrics.pairwise.pairwise_kernels`):
 
-============== ================================= =============================================
-kernel         :math:`k(x, x')`                  :math:`\partial_\gamma k`
-============== ================================= =============================================
-"linear"       :math:`x^T x'`                    (no :math:`\gamma`)
-"rbf"          :math:`\exp(-\gamma\|x - x'\|^2)` :math:`-\|x - x'\|^2 k`
-"laplacian"    :math:`\exp(-\gamma\|x - x'\|_1)` :math:`-\|x - x'\|_1 k`
-"poly"         :math:`(\gamma x^T x' + c_0)^d`   :math:`d\,(\gamma x^T x' + c_0)^{d-1} x^T x'`
-"sigmoid"      :math:`\tanh(\gamma x^T x' + c_0)` :math:`(1 - k^2)\, x^T x'`
-"precomputed"  the matrix given                  (no :math:`\gamma`)
-============== ================================= =============================================
+============== =================================== =============================================
+kernel         :math:`k(x, x')`                    :math:`\partial_\gamma k`
+============== =================================== =============================================
+"linear"       :math:`x^T x'`                      (no :math:`\gamma`)
+"rbf"          :math:`\exp(-\gamma\|x - x'\|^2)`   :math:`-\|x - x'\|^2 k`
+"laplacian"    :math:`\exp(-\gamma\|x - x'\|_1)`   :math:`-\|x - x'\|_1 k`
+"poly"         :math:`(\gamma x^T x' + c_0)^d`     :math:`d\,(\gamma x^T x' + c_0)^{d-1} x^T x'`
+"sigmoid"      :math:`\tanh(\gamma x^T x' + c_0)`  :math:`(1 - k^2)\, x^T x'`
+"precomputed"  the matrix given                    (no :math:`\gamma`)
+============== =================================== =============================================
 
-"sigmoid" is not positive semidefinite (:attr:`KernelSpec.semidefinite`): its dual
+"sigmoid" is no:math:`\tanh(\gamma x^T x' + c_0)`  nelSpec.semidefinite`): its dual
 problems are solved as scikit-learn solves them (libsvm's pairs of negative curvature,
 kernel ridge's linear system without clipping eigenvalues).
 
