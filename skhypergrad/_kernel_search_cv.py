@@ -341,6 +341,9 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
 
     adapter = kernel_adapter(final)
     name = type(final).__name__
+    # the estimator's parameters as its own fit checks them (e.g. SVC(kernel="laplacian")),
+    # before the search rather than at the refit
+    clone(final)._validate_params()
     if sp.issparse(X):
         raise TypeError(f"{name} is searched on dense data only: the dual solvers keep "
                         "dense rows; convert X with X.toarray()"

@@ -404,3 +404,16 @@ def test_search_cv_probability_scorer():
                                   X, y, cv=cv, scoring="neg_log_loss")
             assert res["mean_test_score"][i] == pytest.approx(ref.mean(), rel=1e-10)
     assert np.isfinite(search.best_score_)
+
+
+def test_search_cv_checks_the_estimators_parameters_first():
+    """A parameter SVC's own fit refuses (the "laplacian" kernel is SVCHyperGrad's, not
+    SVC's) fails before the search, with SVC's message."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = load_iris(return_X_y=True)
+    calls = []
+    with pytest.raises(InvalidParameterError, match="'kernel' parameter of SVC"):
+        HyperGradSearchCV(SVC(kernel="laplacian"), cv=3,
+                          callback=lambda entry: calls.append(entry)).fit(X, y)
+    assert calls == []
