@@ -125,14 +125,13 @@ class _Fold:
         return self._K + (self._dK or (None, None))
 
     def eig(self, gamma):
-        """``(evals, evecs)`` of the training kernel at ``gamma`` (for a semidefinite
-        kernel, the eigenvalues clipped at 0: rounding), kept for the next calls at the
-        same gamma."""
+        """``(evals, evecs)`` of the training kernel at ``gamma``, kept for the next calls
+        at the same gamma (not clipped at 0: a precomputed or callable kernel, or
+        "sigmoid", may be indefinite, and ``KernelRidge`` then solves the indefinite
+        system)."""
         K = self.kernels(gamma)[0]
         if self._eig is None:
-            evals, evecs = np.linalg.eigh(K)
-            self._eig = (np.maximum(evals, 0.0) if self.train.spec.semidefinite else evals,
-                         evecs)
+            self._eig = np.linalg.eigh(K)
         return self._eig
 
     def solver(self, gamma, alpha):

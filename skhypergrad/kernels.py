@@ -13,9 +13,10 @@ kernel         :math:`k(x, x')`                    :math:`\partial_\gamma k`
 "precomputed"  the matrix given                    (no :math:`\gamma`)
 ============== =================================== =============================================
 
-"sigmoid" is no:math:`\tanh(\gamma x^T x' + c_0)`  nelSpec.semidefinite`): its dual
-problems are solved as scikit-learn solves them (libsvm's pairs of negative curvature,
-kernel ridge's linear system without clipping eigenvalues).
+"sigmoid" is not positive semidefinite (:attr:`KernelSpec.semidefinite`; nor need a
+precomputed or callable kernel be): the dual problems are solved as scikit-learn solves
+them (libsvm's pairs of negative curvature, kernel ridge's linear system whatever the
+signs of its eigenvalues); SVR refuses it (its solver needs a convex dual).
 
 A :class:`KernelSpec` holds the kernel's name and its fixed parameters (``degree``,
 ``coef0``); a :class:`PairData` holds what does not depend on :math:`\gamma`

@@ -239,3 +239,24 @@ def test_search_cv_callable_and_other_named_kernels(kernel, kernel_params):
         ref = cross_val_score(KernelRidge(kernel=kernel, kernel_params=kernel_params,
                                           **res["params"][i]), X, y, cv=cv, scoring="r2")
         assert res["mean_test_score"][i] == pytest.approx(ref.mean(), rel=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore:Singular matrix:UserWarning")
+def test_search_cv_indefinite_precomputed_kernel():
+    """An indefinite precomputed kernel (a sigmoid's: eigenvalues below -alpha, so that
+    K + alpha I is indefinite): the rows are KernelRidge's ``cross_val_score``, and the
+    best score is that of the refit model (before: eigenvalues clipped at 0, a best
+    score 20 times better than the refit's)."""
+    from sklearn.metrics.pairwise import sigmoid_kernel
+    from sklearn.model_selection import cross_val_score
+
+    X, y = _data(45)
+    K = sigmoid_kernel(X, gamma=0.5, coef0=0.0)
+    cv = KFold(3, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(KernelRidge(kernel="precomputed"), {"alpha": [0.1, 1.0]},
+                               cv=cv, max_iter=2, scoring="neg_mean_squared_error").fit(K, y)
+    res = search.cv_results_
+    for i in range(len(res["params"])):
+        ref = cross_val_score(KernelRidge(kernel="precomputed", **res["params"][i]), K, y,
+                              cv=cv, scoring="neg_mean_squared_error")
+        assert res["mean_test_score"][i] == pytest.approx(ref.mean(), rel=1e-8)
