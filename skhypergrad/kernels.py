@@ -38,7 +38,7 @@ import numpy as np
 from sklearn.metrics.pairwise import euclidean_distances, manhattan_distances
 
 __all__ = ["KERNELS", "KernelSpec", "PairData", "pair_data", "check_kernel_memory",
-           "available_memory"]
+           "available_memory", "is_semidefinite"]
 
 #: the kernels supported, and whether each has a width gamma
 KERNELS = {"linear": False, "rbf": True, "laplacian": True, "poly": True, "sigmoid": True,
@@ -210,6 +210,32 @@ def pair_data(spec, Xa, Xb=None):
     if kind == "laplacian":
         return PairData(spec, manhattan_distances(Xa, Xb))
     return PairData(spec, Xa @ Xb.T)
+
+
+def is_semidefinite(K, rtol=1e-10):
+    r"""Whether the symmetric ``K`` is positive semidefinite up to rounding: whether
+    :math:`K + \delta I`, :math:`\delta` = ``rtol`` times its trace, has a Cholesky
+    factorization (:math:`n^3/3` flops).
+
+    Parameters
+    ----------
+    K : ndarray of shape (n, n)
+    rtol : float, default=1e-10
+
+    Returns
+    -------
+    bool
+    """
+    from numpy.linalg import LinAlgError
+    from scipy.linalg import cho_factor
+
+    A = np.array(K, dtype=np.float64)
+    A[np.diag_indices_from(A)] += rtol * max(float(np.trace(A)), np.finfo(float).tiny)
+    try:
+        cho_factor(A, overwrite_a=True, check_finite=False)
+    except LinAlgError:
+        return False
+    return True
 
 
 def available_memory():

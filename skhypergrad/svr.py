@@ -50,7 +50,7 @@ from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, 
                              kernel_folds, kernel_search)
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
-from .kernels import KERNELS, check_kernel_memory, pair_data
+from .kernels import KERNELS, check_kernel_memory, is_semidefinite, pair_data
 from .svr_dual import SVRDualMap, support_sets, svr_dual
 
 __all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
@@ -239,7 +239,8 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
     Parameters
     ----------
     spec : KernelSpec
-        A positive semidefinite kernel (not "sigmoid": ValueError).
+        A positive semidefinite kernel (not "sigmoid", nor a precomputed one with
+        negative eigenvalues on a training fold: ValueError).
     folds : list of FoldData
     hypergradient : str or BaseEngine, default="kkt"
     optimizer : str or optimizer, default="lbfgs"
@@ -263,6 +264,11 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
         raise ValueError(f"SVR with kernel={spec.kernel!r} is not supported: the kernel is "
                          "not positive semidefinite, and the SVR dual's solver (SMO then an "
                          "active-set Newton solve) needs a convex problem.")
+    if spec.kernel == "precomputed" and not all(is_semidefinite(f.X_train) for f in folds):
+        raise ValueError("SVR is searched on positive semidefinite kernels only: the given "
+                         "(precomputed or callable) kernel has negative eigenvalues on a "
+                         "training fold, and the SVR dual's solver (SMO then an active-set "
+                         "Newton solve) needs a convex problem.")
     n_train = max(f.y_train.shape[0] for f in folds)
     # per fold the kernels and their derivatives, and the solver's system
     check_kernel_memory(n_train, n_train, 1 + 3 * len(folds))

@@ -224,3 +224,15 @@ def test_search_cv_callable_kernel():
                        {k: [v] for k, v in search.best_params_.items()}, cv=cv,
                        scoring="neg_mean_squared_error").fit(X, y)
     assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-5)
+
+
+def test_indefinite_precomputed_kernel_refused():
+    """A precomputed kernel with negative eigenvalues (a sigmoid's) is refused, clearly;
+    a positive semidefinite one (a linear kernel's, singular) is searched."""
+    from sklearn.metrics.pairwise import sigmoid_kernel
+
+    X, y = _data(30)
+    with pytest.raises(ValueError, match="negative eigenvalues"):
+        HyperGradSearchCV(SVR(kernel="precomputed"), cv=3).fit(
+            sigmoid_kernel(X, gamma=0.5, coef0=0.0), y)
+    HyperGradSearchCV(SVR(kernel="precomputed"), cv=3, max_iter=1).fit(linear_kernel(X), y)
