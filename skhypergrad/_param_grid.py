@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.base import clone
 
-from ._search_results import rank_scores
+from ._search_results import param_columns, rank_scores
 
 __all__ = ["check_param_grid", "SubSearch", "sub_searches", "merge_results",
            "lam_box"]
@@ -243,10 +243,7 @@ def merge_results(results, shown, names):
     for key in keys:
         parts = [_column(res, key) for res in results]
         merged[key] = np.concatenate(parts)
-    for name in sorted(set(itertools.chain.from_iterable(params))):
-        present = np.array([name in p for p in params])
-        merged["param_" + name] = np.ma.MaskedArray(
-            np.array([p.get(name) for p in params], dtype=object), mask=~present)
+    merged.update(param_columns(params))
     merged["params"] = params
     for key in [k for k in merged if k.startswith("mean_test_") and k != "mean_test_loss"]:
         merged["rank_" + key[5:]] = rank_scores(merged[key])

@@ -286,3 +286,23 @@ def test_bounds_and_param_grid_together_are_refused(diabetes):
     X, y = diabetes
     with pytest.raises(ValueError, match="not both"):
         HyperGradSearchCV(Lasso(), {"alpha": [0.1, 1]}, bounds=(0.1, 1), cv=CV).fit(X, y)
+
+
+def test_param_columns_have_grid_search_dtypes_and_masks(diabetes):
+    """``param_<name>`` as ``GridSearchCV`` forms it: ``float64`` for a searched number,
+    ``bool`` for a boolean, ``object`` for strings, masked in the rows of the dicts
+    without the name (``np.log10(cv_results_["param_alpha"])`` works)."""
+    X, y = diabetes
+    grid = [{"alpha": [0.1, 10.0], "fit_intercept": [True, False]},
+            {"alpha": [1.0], "solver": ["svd", "cholesky"]}]
+    search = HyperGradSearchCV(Ridge(), grid, cv=CV).fit(X, y)
+    reference = GridSearchCV(Ridge(), grid, cv=CV).fit(X, y)
+    rows = search.cv_results_["params"]
+    for name in ("alpha", "fit_intercept", "solver"):
+        column = search.cv_results_["param_" + name]
+        assert isinstance(column, np.ma.MaskedArray)
+        assert column.dtype == reference.cv_results_["param_" + name].dtype, name
+        np.testing.assert_array_equal(column.mask, [name not in p for p in rows])
+        assert [column[i] for i in range(len(rows)) if name in rows[i]] == \
+            [p[name] for p in rows if name in p]
+    assert np.all(np.isfinite(np.log10(search.cv_results_["param_alpha"])))
