@@ -332,7 +332,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)  # the estimator is validated by its fit
     @atomic_fit
-    def fit(self, X, y, groups=None, **params):
+    def fit(self, X, y=None, groups=None, **params):
         """Search the regularization parameters, then refit the best estimator.
 
         Parameters
@@ -343,10 +343,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             malformed; a canonical copy when its indices are unsorted or repeated)
             and indexed as CSR, as ``GridSearchCV`` indexes it; a sparse output of
             the pipeline's preprocessing is checked in the same way.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets (class labels of any type for the classifiers); several columns
             for ``MultiTaskLasso`` and ``MultiTaskElasticNet`` only (a ``Ridge`` or
             ``Lasso`` of several outputs is refused: tune each output separately).
+            None only for an estimator that ``param_grid`` evaluates as
+            ``GridSearchCV`` does, such as a transformer.
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter given as ``cv``.
         **params : dict
@@ -379,6 +381,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         :class:`~skhypergrad._search_results.SearchRun`."""
         cv = self.cv if cv is None else cv
         final, preprocessing, prefix, adapter, kernel = unwrap(estimator)
+        if y is None:
+            raise ValueError(f"{type(final).__name__} requires y to be passed, but the "
+                             "target y is None.")
         if kernel is not None:
             with named("X and y"):
                 X, y, groups = indexable(X, y, groups)
@@ -432,7 +437,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                  "ndarray of shape (n_samples, n_classes)")
     decision_function = delegate("decision_function",
                                  "ndarray of shape (n_samples,) or (n_samples, n_classes)")
+    score_samples = delegate("score_samples", "ndarray of shape (n_samples,)")
     transform = delegate("transform", "{ndarray, sparse matrix} of shape (n_samples, n_out)")
+    inverse_transform = delegate("inverse_transform",
+                                 "{ndarray, sparse matrix} of shape (n_samples, n_features)")
 
     @property
     def n_features_in_(self):
