@@ -26,7 +26,12 @@ searched parameter with a value at or below 0 (the search runs on logarithms), a
 that fixes every searched parameter, or an estimator the search does not
 differentiate (any other than those of the table). The rows of all the sub-searches
 form ``cv_results_`` (:func:`merge_results`), ranked together; their ``params`` hold
-the dict's names only, as ``GridSearchCV``'s.
+the dict's names only, as ``GridSearchCV``'s. Of several sub-searches, one whose
+estimator fails to fit on the first training fold (:func:`_fit_error`: an enumerated
+``solver`` that does not take the penalty) is not searched: its points score
+``error_score`` (:func:`_failed_rows`) with a ``FitFailedWarning``, as ``GridSearchCV``
+records failed fits; its error is raised with ``error_score="raise"`` or when every
+sub-search fails.
 """
 
 import itertools
@@ -36,8 +41,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection import ParameterGrid
+from sklearn.utils import _safe_indexing
 
-from ._search_results import param_columns, rank_scores
+from ._search_results import param_columns, rank_scores, store
 
 __all__ = ["check_param_grid", "SubSearch", "sub_searches", "merge_results",
            "lam_box"]
@@ -95,8 +103,10 @@ class SubSearch(NamedTuple):
         ``{name: (low, high)}`` of every searched parameter of the estimator
         (``low == high``: fixed, its value possibly a string such as ``"scale"``), for
         the hypergradient search; None: run ``grid`` as ``GridSearchCV``.
-    grid : dict or None
-        The sub-grid (lists of values) of a ``GridSearchCV`` run.
+    grid : dict
+        The sub-grid of the dict's points the sub-search covers (lists of values, or a
+        searched parameter's distribution): what ``GridSearchCV`` runs when ``box`` is
+        None, and the points recorded as failed when the estimator fails to fit.
     """
 
     estimator: Any
@@ -209,7 +219,8 @@ def _sub_search(est, grid, shown, searched):
     est = est.set_params(**{k: float(np.sqrt(ranges[k][0] * ranges[k][1])) for k in free})
     params = est.get_params()
     box = {k: ranges[k] if k in free else (params[k], params[k]) for k in names}
-    return SubSearch(est, shown, tuple(k for k in names if k in free), box, None)
+    sub_grid = {**{k: [v] for k, v in shown.items()}, **{k: grid[k] for k in free}}
+    return SubSearch(est, shown, tuple(k for k in names if k in free), box, sub_grid)
 
 
 def lam_box(box, names, lam_of):
@@ -259,6 +270,39 @@ def _column(res, key):
     return np.full(n, np.nan)
 
 
+def _fit_error(estimator, X, y, train):
+    """The exception ``estimator`` raises when fitted on the rows ``train`` of ``X, y``,
+    as ``GridSearchCV`` fits it; None when it fits."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train))
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _failed_rows(sub, results, n_splits, error_score, train_score):
+    """The rows ``GridSearchCV`` records for the points of ``sub.grid`` (a searched
+    parameter's distribution: its sub-search's starting value) when the estimator fails
+    to fit there: ``error_score`` for every split of the metrics of ``results`` (another
+    sub-search's rows), zero times."""
+    start = sub.estimator.get_params()
+    points = list(ParameterGrid({k: [start[k]] if _is_distribution(v) else v
+                                 for k, v in sub.grid.items()}))
+    shape = (len(points), n_splits)
+    rows = {"params": points}
+    store(rows, "fit_time", np.zeros(shape))
+    store(rows, "score_time", np.zeros(shape))
+    scores = np.full(shape, float(error_score))
+    for key in results:
+        if key.startswith("mean_test_") and key != "mean_test_loss":
+            store(rows, key[5:], scores, splits=True)
+            if train_score:
+                store(rows, "train_" + key[10:], scores, splits=True)
+    return rows
+
+
 def fit_param_grid(search, X, y, groups, params):
     """Run the sub-searches of ``search.param_grid`` (a ``HyperGradSearchCV``) on one set
     of splits: a :class:`~skhypergrad._search_results.SearchRun` of all their rows."""
@@ -277,8 +321,18 @@ def fit_param_grid(search, X, y, groups, params):
                   .split(X, y, groups))
     subs = sub_searches(search.estimator, grids,
                         lambda est: searched_parameters(est, y))
-    runs, refit_data = [], (X, y, params)
-    for sub in subs:
+    runs, refit_data, failures = [], (X, y, params), {}
+    for i, sub in enumerate(subs):
+        # with several sub-searches, one whose estimator fails to fit (an enumerated
+        # solver that does not take the penalty...) is recorded as GridSearchCV records it
+        error = None if sub.box is None or len(subs) == 1 else \
+            _fit_error(sub.estimator, X, y, splits[0][0])
+        if error is not None:
+            if search.error_score == "raise":
+                raise error
+            failures[i] = error
+            runs.append(None)
+            continue
         if sub.box is not None:
             run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
             refit_data = (run.X, run.y, run.fit_params)
@@ -293,7 +347,18 @@ def fit_param_grid(search, X, y, groups, params):
                             X, y, params)
         runs.append(run)
     search.n_splits_ = len(splits)
-    first = next((r for r in runs if r.key is not None), runs[0])
+    if len(failures) == len(subs):
+        raise next(iter(failures.values()))
+    first = next((r for r in runs if r is not None and r.key is not None),
+                 next(r for r in runs if r is not None))
+    for i, error in failures.items():
+        runs[i] = first._replace(results=_failed_rows(
+            subs[i], first.results, len(splits), search.error_score,
+            search.return_train_score), n_iter=0)
+        warnings.warn(f"param_grid: the estimator fails to fit at {subs[i].shown} "
+                      f"({type(error).__name__}: {error}); the scores of these points are "
+                      f"error_score={search.error_score!r}, as GridSearchCV records fits "
+                      "that fail.", FitFailedWarning, stacklevel=4)
     key = first.key
     if key is None and not first.multimetric:
         key = "score"

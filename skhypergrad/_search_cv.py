@@ -184,8 +184,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         point whose held-out loss is not finite (an inner solve or hypergradient
         that failed numerically: the search itself backs off from such points and
         keeps the best point seen; with ``"raise"`` a ``ValueError``). Exceptions of
-        the inner solvers are raised, as ``error_score="raise"``. Failed (NaN)
-        rows rank last.
+        the inner solvers are raised, as ``error_score="raise"``. Of a
+        ``param_grid`` of several searches, the points of one whose estimator fails
+        to fit on the first training fold (an enumerated ``solver`` that does not take
+        the penalty...) score ``error_score``, with a ``FitFailedWarning``. Failed
+        (NaN) rows rank last.
     return_train_score : bool, default=False
         Also record each fold's training score (``train_<name>`` keys).
     init : {"scan", "estimator"}, default="scan"

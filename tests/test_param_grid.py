@@ -306,3 +306,31 @@ def test_param_columns_have_grid_search_dtypes_and_masks(diabetes):
         assert [column[i] for i in range(len(rows)) if name in rows[i]] == \
             [p[name] for p in rows if name in p]
     assert np.all(np.isfinite(np.log10(search.cv_results_["param_alpha"])))
+
+
+def test_a_sub_search_whose_estimator_fails_to_fit_scores_error_score(iris):
+    """An enumerated value the estimator cannot fit with (``lbfgs`` with an L1 penalty):
+    its points score ``error_score`` with a ``FitFailedWarning``, as ``GridSearchCV``
+    records them, and the others are searched; ``error_score="raise"`` raises the
+    estimator's error."""
+    from sklearn.exceptions import FitFailedWarning
+
+    X, y = iris[0], iris[1] == 2
+    grid = {"C": [0.1, 10.0], "solver": ["lbfgs", "liblinear"]}
+    est = LogisticRegression(l1_ratio=1.0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    with pytest.warns(FitFailedWarning, match="fails to fit at {'solver': 'lbfgs'}"):
+        search = HyperGradSearchCV(est, grid, cv=cv, scoring="neg_log_loss",
+                                   error_score=-5.0, return_train_score=True).fit(X, y)
+    res = search.cv_results_
+    failed = np.array([p["solver"] == "lbfgs" for p in res["params"]])
+    assert [p for p in res["params"] if p["solver"] == "lbfgs"] == \
+        [{"C": 0.1, "solver": "lbfgs"}, {"C": 10.0, "solver": "lbfgs"}]
+    for key in ("split0_test_score", "mean_test_score", "split2_train_score"):
+        np.testing.assert_array_equal(res[key][failed], -5.0)
+    assert np.all(res["mean_test_score"][~failed] > -1)
+    assert search.best_params_["solver"] == "liblinear"
+    assert search.best_estimator_.solver == "liblinear"
+    with pytest.raises(ValueError, match="Solver lbfgs supports only"):
+        HyperGradSearchCV(est, grid, cv=cv, scoring="neg_log_loss",
+                          error_score="raise").fit(X, y)
