@@ -241,23 +241,24 @@ def merge_results(results, shown, names):
     """One ``cv_results_`` of the sub-searches' ``results`` (dicts in ``GridSearchCV``'s
     format), each row's ``params`` restricted to the grid's names: ``shown[i]`` (the
     values of sub-search ``i``'s enumerated and fixed names) and ``names[i]`` (its
-    searched names; None: a ``GridSearchCV`` run, whose rows are kept); ranks over all
-    rows."""
+    searched names; None: a ``GridSearchCV`` run, whose rows are kept), in the order of
+    their names, as ``GridSearchCV``'s rows of a dict; ranks over all rows; the keys in
+    ``GridSearchCV``'s order (the times, ``param_<name>``, ``params``, then each metric's
+    splits, mean, std and rank), the search's own after them."""
     params = []
     for res, show, keep in zip(results, shown, names):
         for p in res["params"]:
-            params.append({**show, **(p if keep is None else
-                                      {k: v for k, v in p.items() if k in keep})})
+            row = {**show, **(p if keep is None else {k: v for k, v in p.items() if k in keep})}
+            params.append(dict(sorted(row.items())))
     merged = {}
-    keys = [k for k in dict.fromkeys(itertools.chain.from_iterable(results))
-            if not k.startswith("param") and not k.startswith("rank_")]
-    for key in keys:
-        parts = [_column(res, key) for res in results]
-        merged[key] = np.concatenate(parts)
-    merged.update(param_columns(params))
-    merged["params"] = params
-    for key in [k for k in merged if k.startswith("mean_test_") and k != "mean_test_loss"]:
-        merged["rank_" + key[5:]] = rank_scores(merged[key])
+    for key in dict.fromkeys(itertools.chain.from_iterable(results)):
+        if key == "params":
+            merged.update(param_columns(params))
+            merged["params"] = params
+        elif not key.startswith("param_") and not key.startswith("rank_"):
+            merged[key] = np.concatenate([_column(res, key) for res in results])
+            if key.startswith("std_test_") and "mean_test_" + key[9:] in merged:
+                merged["rank_test_" + key[9:]] = rank_scores(merged["mean_test_" + key[9:]])
     return merged
 
 

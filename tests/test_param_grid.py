@@ -291,13 +291,20 @@ def test_bounds_and_param_grid_together_are_refused(diabetes):
 def test_param_columns_have_grid_search_dtypes_and_masks(diabetes):
     """``param_<name>`` as ``GridSearchCV`` forms it: ``float64`` for a searched number,
     ``bool`` for a boolean, ``object`` for strings, masked in the rows of the dicts
-    without the name (``np.log10(cv_results_["param_alpha"])`` works)."""
+    without the name (``np.log10(cv_results_["param_alpha"])`` works); the keys of
+    ``cv_results_`` and of each row's ``params`` in ``GridSearchCV``'s order."""
     X, y = diabetes
     grid = [{"alpha": [0.1, 10.0], "fit_intercept": [True, False]},
             {"alpha": [1.0], "solver": ["svd", "cholesky"]}]
-    search = HyperGradSearchCV(Ridge(), grid, cv=CV).fit(X, y)
-    reference = GridSearchCV(Ridge(), grid, cv=CV).fit(X, y)
+    scoring = {"r2": "r2", "mae": "neg_mean_absolute_error"}
+    search = HyperGradSearchCV(Ridge(), grid, cv=CV, scoring=scoring, refit="r2",
+                               return_train_score=True).fit(X, y)
+    reference = GridSearchCV(Ridge(), grid, cv=CV, scoring=scoring, refit="r2",
+                             return_train_score=True).fit(X, y)
+    assert list(search.cv_results_) == list(reference.cv_results_)
     rows = search.cv_results_["params"]
+    assert [list(p) for p in rows[:1] + rows[-1:]] == [["alpha", "fit_intercept"],
+                                                       ["alpha", "solver"]]
     for name in ("alpha", "fit_intercept", "solver"):
         column = search.cv_results_["param_" + name]
         assert isinstance(column, np.ma.MaskedArray)
