@@ -28,7 +28,8 @@ differentiate (any other than those of the table). The rows of all the sub-searc
 form ``cv_results_`` (:func:`merge_results`), ranked together; their ``params`` hold
 the dict's names only, as ``GridSearchCV``'s. Of several sub-searches, one whose
 estimator fails to fit on the first training fold (:func:`_fit_error`: an enumerated
-``solver`` that does not take the penalty) is not searched: its points score
+``solver`` that does not take the penalty; of points evaluated as ``GridSearchCV``, at
+every point, :func:`_grid_error`) is not searched: its points score
 ``error_score`` (:func:`_failed_rows`) with a ``FitFailedWarning``, as ``GridSearchCV``
 records failed fits; its error is raised with ``error_score="raise"`` or when every
 sub-search fails.
@@ -283,6 +284,15 @@ def _fit_error(estimator, X, y, train):
     return None
 
 
+def _grid_error(sub, X, y, train):
+    """The exception of the estimator at the first point of ``sub.grid`` when it fails to
+    fit at every point (:func:`_fit_error`); None when it fits at one."""
+    errors = [_fit_error(clone(sub.estimator).set_params(**clone(point, safe=False)),
+                         X, y, train)
+              for point in ParameterGrid(sub.grid)]
+    return None if any(e is None for e in errors) else errors[0]
+
+
 def _failed_rows(sub, results, n_splits, error_score, train_score):
     """The rows ``GridSearchCV`` records for the points of ``sub.grid`` (a searched
     parameter's distribution: its sub-search's starting value) when the estimator fails
@@ -323,29 +333,34 @@ def fit_param_grid(search, X, y, groups, params):
     subs = sub_searches(search.estimator, grids,
                         lambda est: searched_parameters(est, y))
     runs, refit_data, failures = [], (X, y, params), {}
+    # with several sub-searches, one whose estimator fails to fit at every point (an
+    # enumerated solver that does not take the penalty...) is recorded as GridSearchCV
+    # records it: probed before a search, after a GridSearchCV run that raised
+    tolerant = search.error_score != "raise" and len(subs) > 1
     for i, sub in enumerate(subs):
-        # with several sub-searches, one whose estimator fails to fit (an enumerated
-        # solver that does not take the penalty...) is recorded as GridSearchCV records it
-        error = None if sub.box is None or len(subs) == 1 else \
-            _fit_error(sub.estimator, X, y, splits[0][0])
-        if error is not None:
-            if search.error_score == "raise":
-                raise error
-            failures[i] = error
-            runs.append(None)
-            continue
-        if sub.box is not None:
+        error = _fit_error(sub.estimator, X, y, splits[0][0]) \
+            if tolerant and sub.box is not None else None
+        if error is None and sub.box is not None:
             run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
             refit_data = (run.X, run.y, run.fit_params)
-        else:
+        elif error is None:
             grid = GridSearchCV(sub.estimator, sub.grid, scoring=search.scoring,
                                 n_jobs=search.n_jobs, refit=False, cv=splits,
                                 pre_dispatch=search.pre_dispatch,
                                 error_score=search.error_score,
                                 return_train_score=search.return_train_score)
-            grid.fit(X, y, **params)
-            run = SearchRun(grid.cv_results_, 0, grid.multimetric_, grid.scorer_, None,
-                            X, y, params)
+            try:
+                grid.fit(X, y, **params)
+            except Exception:  # every fit failed, or an error of another kind
+                error = _grid_error(sub, X, y, splits[0][0]) if tolerant else None
+                if error is None:
+                    raise
+            else:
+                run = SearchRun(grid.cv_results_, 0, grid.multimetric_, grid.scorer_,
+                                None, X, y, params)
+        if error is not None:
+            failures[i] = error
+            run = None
         runs.append(run)
     search.n_splits_ = len(splits)
     if len(failures) == len(subs):
@@ -356,7 +371,9 @@ def fit_param_grid(search, X, y, groups, params):
         runs[i] = first._replace(results=_failed_rows(
             subs[i], first.results, len(splits), search.error_score,
             search.return_train_score), n_iter=0)
-        warnings.warn(f"param_grid: the estimator fails to fit at {subs[i].shown} "
+        at = {k: v[0] for k, v in subs[i].grid.items()
+              if not _is_distribution(v) and len(v) == 1}
+        warnings.warn(f"param_grid: the estimator fails to fit at {at} "
                       f"({type(error).__name__}: {error}); the scores of these points are "
                       f"error_score={search.error_score!r}, as GridSearchCV records fits "
                       "that fail.", FitFailedWarning, stacklevel=4)

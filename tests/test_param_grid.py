@@ -341,3 +341,25 @@ def test_a_sub_search_whose_estimator_fails_to_fit_scores_error_score(iris):
     with pytest.raises(ValueError, match="Solver lbfgs supports only"):
         HyperGradSearchCV(est, grid, cv=cv, scoring="neg_log_loss",
                           error_score="raise").fit(X, y)
+
+
+def test_points_evaluated_as_grid_search_that_all_fail_score_error_score(iris):
+    """Points evaluated as ``GridSearchCV`` (an invalid enumerated ``kernel``) that all
+    fail to fit score NaN, as in ``GridSearchCV`` over the whole grid, instead of its
+    "all the fits failed" of a run of theirs alone."""
+    from sklearn.exceptions import FitFailedWarning
+
+    X, y = iris
+    grid = {"kernel": ["rbf", "bogus"], "C": [1.0, 10.0]}
+    with pytest.warns(FitFailedWarning, match="fails to fit at {'kernel': 'bogus'"):
+        search = HyperGradSearchCV(SVC(), grid, cv=CV).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GridSearchCV's own FitFailedWarning
+        reference = GridSearchCV(SVC(), grid, cv=CV).fit(X, y)
+    rows = search.cv_results_["params"]
+    failed = np.array([p["kernel"] == "bogus" for p in rows])
+    assert [p for p in rows if p["kernel"] == "bogus"] == \
+        [p for p in reference.cv_results_["params"] if p["kernel"] == "bogus"]
+    assert np.all(np.isnan(search.cv_results_["mean_test_score"][failed]))
+    assert np.all(search.cv_results_["rank_test_score"][failed] == failed.size - 1)
+    assert search.best_params_["kernel"] == "rbf"
