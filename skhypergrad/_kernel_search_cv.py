@@ -86,15 +86,6 @@ def _named_spec(final):
     return KernelSpec(final.kernel, float(final.degree), float(final.coef0)).check()
 
 
-def _kernel_ridge_spec(final):
-    """``KernelRidge``'s kernel: :func:`_named_spec`, its "polynomial" being "poly"
-    (``pairwise_kernels`` takes both names)."""
-    if isinstance(final.kernel, str) and final.kernel == "polynomial":
-        final = copy.copy(final)
-        final.kernel = "poly"
-    return _named_spec(final)
-
-
 def _linear_svr_spec(final):
     from .linear_svr import LOSSES
 
@@ -219,7 +210,7 @@ def _adapters():
     return {
         KernelRidge: KernelAdapter(
             names=lambda spec: ("alpha", "gamma") if spec.has_gamma else ("alpha",),
-            classifier=False, spec=_kernel_ridge_spec, search=_krr_search,
+            classifier=False, spec=_named_spec, search=_krr_search,
             fold_loss=_regression_loss, model=_krr_model, weights=True, positive=False,
             smooth=True),
         SVC: KernelAdapter(

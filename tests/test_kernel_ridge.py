@@ -191,18 +191,3 @@ def test_search_cv_refuses_sparse():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         HyperGradSearchCV(KernelRidge(kernel="laplacian"), cv=3, max_iter=2).fit(X, y)
-
-
-def test_search_cv_polynomial_is_poly():
-    """``KernelRidge(kernel="polynomial")``, scikit-learn's other name of "poly", is
-    searched (no warning), its rows being scikit-learn's scores at their parameters."""
-    X, y = _data(50)
-    cv = KFold(3, shuffle=True, random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
-        search = HyperGradSearchCV(KernelRidge(kernel="polynomial", degree=2), cv=cv,
-                                   max_iter=3).fit(X, y)
-    assert search.best_estimator_.kernel == "polynomial"
-    ref = GridSearchCV(KernelRidge(kernel="polynomial", degree=2),
-                       {k: [v] for k, v in search.best_params_.items()}, cv=cv).fit(X, y)
-    assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-8)
