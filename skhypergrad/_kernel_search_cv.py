@@ -26,7 +26,7 @@ from ._kernel_scoring import (DualRegressor, KernelFoldView, OneVsOneClassifier,
 from ._kernel_search import best_entry, kernel_folds
 from ._progress import Progress
 from ._routing import route_fit_params
-from ._search_results import SearchRun
+from ._search_results import SearchRun, param_columns
 from ._validation import check_one_output
 from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
                        routing_scorer)
@@ -477,9 +477,7 @@ def _results(history, params, plan, n_splits, rescore, train, store):
     results = {}
     store(results, "fit_time", np.repeat(seconds[:, None] / n_splits, n_splits, axis=1))
     store(results, "score_time", np.zeros((n_rows, n_splits)))
-    for name in params[0]:
-        results["param_" + name] = np.ma.MaskedArray([p[name] for p in params],
-                                                     mask=np.zeros(n_rows, dtype=bool))
+    results.update(param_columns(params))
     results["params"] = params
     if rescore:
         values = np.array([h["values"] for h in history], dtype=np.float64)

@@ -26,7 +26,13 @@ searched parameter with a value at or below 0 (the search runs on logarithms), a
 that fixes every searched parameter, or an estimator the search does not
 differentiate (any other than those of the table). The rows of all the sub-searches
 form ``cv_results_`` (:func:`merge_results`), ranked together; their ``params`` hold
-the dict's names only, as ``GridSearchCV``'s.
+the dict's names only, as ``GridSearchCV``'s. Of several sub-searches, one whose
+estimator fails to fit on the first training fold (:func:`_fit_error`: an enumerated
+``solver`` that does not take the penalty; of points evaluated as ``GridSearchCV``, at
+every point, :func:`_grid_error`) is not searched: its points score
+``error_score`` (:func:`_failed_rows`) with a ``FitFailedWarning``, as ``GridSearchCV``
+records failed fits; its error is raised with ``error_score="raise"`` or when every
+sub-search fails.
 """
 
 import itertools
@@ -36,8 +42,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.exceptions import FitFailedWarning
+from sklearn.model_selection import ParameterGrid
+from sklearn.utils import _safe_indexing
 
-from ._search_results import rank_scores
+from ._search_results import param_columns, rank_scores, store
 
 __all__ = ["check_param_grid", "SubSearch", "sub_searches", "merge_results",
            "lam_box"]
@@ -95,8 +104,10 @@ class SubSearch(NamedTuple):
         ``{name: (low, high)}`` of every searched parameter of the estimator
         (``low == high``: fixed, its value possibly a string such as ``"scale"``), for
         the hypergradient search; None: run ``grid`` as ``GridSearchCV``.
-    grid : dict or None
-        The sub-grid (lists of values) of a ``GridSearchCV`` run.
+    grid : dict
+        The sub-grid of the dict's points the sub-search covers (lists of values, or a
+        searched parameter's distribution): what ``GridSearchCV`` runs when ``box`` is
+        None, and the points recorded as failed when the estimator fails to fit.
     """
 
     estimator: Any
@@ -209,7 +220,8 @@ def _sub_search(est, grid, shown, searched):
     est = est.set_params(**{k: float(np.sqrt(ranges[k][0] * ranges[k][1])) for k in free})
     params = est.get_params()
     box = {k: ranges[k] if k in free else (params[k], params[k]) for k in names}
-    return SubSearch(est, shown, tuple(k for k in names if k in free), box, None)
+    sub_grid = {**{k: [v] for k, v in shown.items()}, **{k: grid[k] for k in free}}
+    return SubSearch(est, shown, tuple(k for k in names if k in free), box, sub_grid)
 
 
 def lam_box(box, names, lam_of):
@@ -230,26 +242,24 @@ def merge_results(results, shown, names):
     """One ``cv_results_`` of the sub-searches' ``results`` (dicts in ``GridSearchCV``'s
     format), each row's ``params`` restricted to the grid's names: ``shown[i]`` (the
     values of sub-search ``i``'s enumerated and fixed names) and ``names[i]`` (its
-    searched names; None: a ``GridSearchCV`` run, whose rows are kept); ranks over all
-    rows."""
+    searched names; None: a ``GridSearchCV`` run, whose rows are kept), in the order of
+    their names, as ``GridSearchCV``'s rows of a dict; ranks over all rows; the keys in
+    ``GridSearchCV``'s order (the times, ``param_<name>``, ``params``, then each metric's
+    splits, mean, std and rank), the search's own after them."""
     params = []
     for res, show, keep in zip(results, shown, names):
         for p in res["params"]:
-            params.append({**show, **(p if keep is None else
-                                      {k: v for k, v in p.items() if k in keep})})
+            row = {**show, **(p if keep is None else {k: v for k, v in p.items() if k in keep})}
+            params.append(dict(sorted(row.items())))
     merged = {}
-    keys = [k for k in dict.fromkeys(itertools.chain.from_iterable(results))
-            if not k.startswith("param") and not k.startswith("rank_")]
-    for key in keys:
-        parts = [_column(res, key) for res in results]
-        merged[key] = np.concatenate(parts)
-    for name in sorted(set(itertools.chain.from_iterable(params))):
-        present = np.array([name in p for p in params])
-        merged["param_" + name] = np.ma.MaskedArray(
-            np.array([p.get(name) for p in params], dtype=object), mask=~present)
-    merged["params"] = params
-    for key in [k for k in merged if k.startswith("mean_test_") and k != "mean_test_loss"]:
-        merged["rank_" + key[5:]] = rank_scores(merged[key])
+    for key in dict.fromkeys(itertools.chain.from_iterable(results)):
+        if key == "params":
+            merged.update(param_columns(params))
+            merged["params"] = params
+        elif not key.startswith("param_") and not key.startswith("rank_"):
+            merged[key] = np.concatenate([_column(res, key) for res in results])
+            if key.startswith("std_test_") and "mean_test_" + key[9:] in merged:
+                merged["rank_test_" + key[9:]] = rank_scores(merged["mean_test_" + key[9:]])
     return merged
 
 
@@ -260,6 +270,48 @@ def _column(res, key):
     if key == "phase":
         return np.full(n, "grid")
     return np.full(n, np.nan)
+
+
+def _fit_error(estimator, X, y, train):
+    """The exception ``estimator`` raises when fitted on the rows ``train`` of ``X, y``,
+    as ``GridSearchCV`` fits it; None when it fits."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clone(estimator).fit(_safe_indexing(X, train), _safe_indexing(y, train))
+    except Exception as exc:
+        return exc
+    return None
+
+
+def _grid_error(sub, X, y, train):
+    """The exception of the estimator at the first point of ``sub.grid`` when it fails to
+    fit at every point (:func:`_fit_error`); None when it fits at one."""
+    errors = [_fit_error(clone(sub.estimator).set_params(**clone(point, safe=False)),
+                         X, y, train)
+              for point in ParameterGrid(sub.grid)]
+    return None if any(e is None for e in errors) else errors[0]
+
+
+def _failed_rows(sub, results, n_splits, error_score, train_score):
+    """The rows ``GridSearchCV`` records for the points of ``sub.grid`` (a searched
+    parameter's distribution: its sub-search's starting value) when the estimator fails
+    to fit there: ``error_score`` for every split of the metrics of ``results`` (another
+    sub-search's rows), zero times."""
+    start = sub.estimator.get_params()
+    points = list(ParameterGrid({k: [start[k]] if _is_distribution(v) else v
+                                 for k, v in sub.grid.items()}))
+    shape = (len(points), n_splits)
+    rows = {"params": points}
+    store(rows, "fit_time", np.zeros(shape))
+    store(rows, "score_time", np.zeros(shape))
+    scores = np.full(shape, float(error_score))
+    for key in results:
+        if key.startswith("mean_test_") and key != "mean_test_loss":
+            store(rows, key[5:], scores, splits=True)
+            if train_score:
+                store(rows, "train_" + key[10:], scores, splits=True)
+    return rows
 
 
 def fit_param_grid(search, X, y, groups, params):
@@ -280,23 +332,51 @@ def fit_param_grid(search, X, y, groups, params):
                   .split(X, y, groups))
     subs = sub_searches(search.estimator, grids,
                         lambda est: searched_parameters(est, y))
-    runs, refit_data = [], (X, y, params)
-    for sub in subs:
-        if sub.box is not None:
+    runs, refit_data, failures = [], (X, y, params), {}
+    # with several sub-searches, one whose estimator fails to fit at every point (an
+    # enumerated solver that does not take the penalty...) is recorded as GridSearchCV
+    # records it: probed before a search, after a GridSearchCV run that raised
+    tolerant = search.error_score != "raise" and len(subs) > 1
+    for i, sub in enumerate(subs):
+        error = _fit_error(sub.estimator, X, y, splits[0][0]) \
+            if tolerant and sub.box is not None else None
+        if error is None and sub.box is not None:
             run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
             refit_data = (run.X, run.y, run.fit_params)
-        else:
+        elif error is None:
             grid = GridSearchCV(sub.estimator, sub.grid, scoring=search.scoring,
                                 n_jobs=search.n_jobs, refit=False, cv=splits,
                                 pre_dispatch=search.pre_dispatch,
                                 error_score=search.error_score,
                                 return_train_score=search.return_train_score)
-            grid.fit(X, y, **params)
-            run = SearchRun(grid.cv_results_, 0, grid.multimetric_, grid.scorer_, None,
-                            X, y, params)
+            try:
+                grid.fit(X, y, **params)
+            except Exception:  # every fit failed, or an error of another kind
+                error = _grid_error(sub, X, y, splits[0][0]) if tolerant else None
+                if error is None:
+                    raise
+            else:
+                run = SearchRun(grid.cv_results_, 0, grid.multimetric_, grid.scorer_,
+                                None, X, y, params)
+        if error is not None:
+            failures[i] = error
+            run = None
         runs.append(run)
     search.n_splits_ = len(splits)
-    first = next((r for r in runs if r.key is not None), runs[0])
+    if len(failures) == len(subs):
+        raise next(iter(failures.values()))
+    first = next((r for r in runs if r is not None and r.key is not None),
+                 next(r for r in runs if r is not None))
+    for i, error in failures.items():
+        runs[i] = first._replace(results=_failed_rows(
+            subs[i], first.results, len(splits), search.error_score,
+            search.return_train_score), n_iter=0)
+        at = {k: v[0] for k, v in subs[i].grid.items()
+              if not _is_distribution(v) and len(v) == 1}
+        warnings.warn(f"param_grid: the estimator fails to fit at {at} "
+                      f"({type(error).__name__}: {error}); the scores of these points are "
+                      f"error_score={search.error_score!r}, as GridSearchCV records fits "
+                      "that fail.", FitFailedWarning, stacklevel=4)
     key = first.key
     if key is None and not first.multimetric:
         key = "score"

@@ -85,13 +85,19 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         as ``gamma: ["scale", "auto"]``), one search per combination of its values,
         as ``GridSearchCV`` enumerates it. ``HyperGradSearchCV(SVC(), {"kernel": ["linear", "rbf"],
         "C": [1, 10]})`` searches ``C`` in [1, 10] for each kernel (``gamma`` stays
-        ``"scale"``). Points the search cannot follow as a box (an elastic net's
-        ``l1_ratio`` with ``alpha`` fixed, values at or below 0, every searched
-        parameter fixed, an estimator not in :ref:`search-cv`) are evaluated as
-        ``GridSearchCV`` evaluates them, with a warning. The rows of every search form
-        ``cv_results_``, ranked together; their
-        ``params`` hold the grid's names. None: every searched parameter, within
-        ``bounds`` or the default range in units of the data.
+        ``"scale"``). An elastic net's ``alpha`` and ``l1_ratio`` (``C`` and
+        ``l1_ratio``) named together are searched within the box of the L1 and L2
+        weights that holds every point of their grid, which also holds points with
+        an ``l1_ratio`` outside its values' range (above 0.999 for ``l1_ratio: [0.1,
+        0.9]`` and ``alpha`` over three decades); to keep ``l1_ratio`` at its values,
+        give each one its own dict (``[{"alpha": alphas, "l1_ratio": [r]} for r in
+        ratios]``: ``alpha`` searched at each). Points the search cannot follow as a
+        box (an elastic net's ``l1_ratio`` with ``alpha`` fixed, values at or below 0,
+        every searched parameter fixed, an estimator not in :ref:`search-cv`) are
+        evaluated as ``GridSearchCV`` evaluates them, with a warning. The rows of every
+        search form ``cv_results_``, ranked together; their ``params`` hold the grid's
+        names. None: every searched parameter, within ``bounds`` or the default range
+        in units of the data.
     scoring : str, callable, list, tuple, set, dict or None, default=None
         As in ``GridSearchCV``: a scorer name, a callable
         ``scorer(estimator, X, y)`` (e.g. from ``make_scorer``), a list / tuple /
@@ -184,8 +190,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         point whose held-out loss is not finite (an inner solve or hypergradient
         that failed numerically: the search itself backs off from such points and
         keeps the best point seen; with ``"raise"`` a ``ValueError``). Exceptions of
-        the inner solvers are raised, as ``error_score="raise"``. Failed (NaN)
-        rows rank last.
+        the inner solvers are raised, as ``error_score="raise"``. Of a
+        ``param_grid`` of several searches, the points of one whose estimator fails
+        to fit on the first training fold (an enumerated ``solver`` that does not take
+        the penalty...) score ``error_score``, with a ``FitFailedWarning``. Failed
+        (NaN) rows rank last.
     return_train_score : bool, default=False
         Also record each fold's training score (``train_<name>`` keys).
     init : {"scan", "estimator"}, default="scan"
@@ -332,7 +341,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=False)  # the estimator is validated by its fit
     @atomic_fit
-    def fit(self, X, y, groups=None, **params):
+    def fit(self, X, y=None, groups=None, **params):
         """Search the regularization parameters, then refit the best estimator.
 
         Parameters
@@ -343,10 +352,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             malformed; a canonical copy when its indices are unsorted or repeated)
             and indexed as CSR, as ``GridSearchCV`` indexes it; a sparse output of
             the pipeline's preprocessing is checked in the same way.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets (class labels of any type for the classifiers); several columns
             for ``MultiTaskLasso`` and ``MultiTaskElasticNet`` only (a ``Ridge`` or
             ``Lasso`` of several outputs is refused: tune each output separately).
+            None only for an estimator that ``param_grid`` evaluates as
+            ``GridSearchCV`` does, such as a transformer.
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter given as ``cv``.
         **params : dict
@@ -379,6 +390,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         :class:`~skhypergrad._search_results.SearchRun`."""
         cv = self.cv if cv is None else cv
         final, preprocessing, prefix, adapter, kernel = unwrap(estimator)
+        if y is None:
+            raise ValueError(f"{type(final).__name__} requires y to be passed, but the "
+                             "target y is None.")
         if kernel is not None:
             with named("X and y"):
                 X, y, groups = indexable(X, y, groups)
@@ -432,7 +446,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                                  "ndarray of shape (n_samples, n_classes)")
     decision_function = delegate("decision_function",
                                  "ndarray of shape (n_samples,) or (n_samples, n_classes)")
+    score_samples = delegate("score_samples", "ndarray of shape (n_samples,)")
     transform = delegate("transform", "{ndarray, sparse matrix} of shape (n_samples, n_out)")
+    inverse_transform = delegate("inverse_transform",
+                                 "{ndarray, sparse matrix} of shape (n_samples, n_features)")
 
     @property
     def n_features_in_(self):

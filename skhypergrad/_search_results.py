@@ -14,7 +14,8 @@ from typing import Any, Callable, NamedTuple, Optional
 import numpy as np
 from scipy.stats import rankdata
 
-__all__ = ["SearchRun", "format_results", "best_index", "failed", "store", "rank_scores"]
+__all__ = ["SearchRun", "format_results", "param_columns", "best_index", "failed", "store",
+           "rank_scores"]
 
 
 class SearchRun(NamedTuple):
@@ -67,9 +68,7 @@ def format_results(history, params, n_splits, plan, error_score, return_train_sc
     results = {}
     store(results, "fit_time", np.repeat(seconds[:, None] / k, k, axis=1))
     store(results, "score_time", np.zeros((n_rows, k)))
-    for name in params[0]:
-        results["param_" + name] = np.ma.MaskedArray(
-            [p[name] for p in params], mask=np.zeros(n_rows, dtype=bool))
+    results.update(param_columns(params))
     results["params"] = params
     train = return_train_score
     if not plan.rescore:  # the scores are the negated held-out losses
@@ -85,6 +84,31 @@ def format_results(history, params, n_splits, plan, error_score, return_train_sc
         if train:
             store(results, "train_" + name, trains[name], splits=True)
     return results
+
+
+def param_columns(params):
+    """The ``param_<name>`` columns of rows with the parameters ``params`` (one dict per
+    row), as ``GridSearchCV`` forms them: one masked array per name, masked in the rows
+    without it, of the dtype numpy gives the name's values (``float64`` for numbers,
+    ``bool`` for booleans), or ``object`` for strings, sequences and mixed types (never
+    a string dtype, which would turn the numbers of a mixed column into strings)."""
+    values = {}
+    for row, p in enumerate(params):
+        for name, value in p.items():
+            values.setdefault(name, {})[row] = value
+    columns = {}
+    for name, column in values.items():
+        try:
+            inferred = np.array(list(column.values()))
+        except ValueError:  # sequences of different lengths
+            inferred = np.array(None)
+        dtype = inferred.dtype if inferred.ndim == 1 and inferred.dtype.kind not in "US" \
+            else np.dtype(object)
+        array = np.ma.MaskedArray(np.empty(len(params), dtype=dtype), mask=True)
+        for row, value in column.items():
+            array[row] = value
+        columns["param_" + name] = array
+    return columns
 
 
 def failed(scores, error_score):

@@ -186,6 +186,27 @@ def test_predict_and_score_delegate(enet_search):
     np.testing.assert_allclose(restored.predict(X), search.predict(X))
 
 
+def test_every_method_of_grid_search_delegates():
+    """The methods ``GridSearchCV`` delegates, ``transform``, ``inverse_transform`` and
+    ``score_samples`` too, on an estimator the search evaluates as ``GridSearchCV``
+    (fitted without ``y``, which a searched estimator requires)."""
+    from sklearn.decomposition import PCA
+
+    X, _ = _regression(n=60, p=6)
+    pipe = Pipeline([("scale", StandardScaler()), ("pca", PCA())])
+    grid = {"pca__n_components": [2, 3]}
+    with pytest.warns(UserWarning, match="evaluated as GridSearchCV"):
+        search = HyperGradSearchCV(pipe, grid, cv=3).fit(X)
+    reference = GridSearchCV(pipe, grid, cv=3).fit(X)
+    for name in ("transform", "inverse_transform", "score_samples"):
+        data = search.transform(X) if name == "inverse_transform" else X
+        np.testing.assert_allclose(getattr(search, name)(data),
+                                   getattr(reference, name)(data), rtol=1e-10)
+    assert not hasattr(HyperGradSearchCV(Lasso()), "inverse_transform")
+    with pytest.raises(ValueError, match="^Lasso requires y to be passed"):
+        HyperGradSearchCV(Lasso(), {"alpha": [0.1, 1.0]}).fit(X)
+
+
 def test_refit_false():
     X, y = _regression(n=60, p=8)
     search = HyperGradSearchCV(Lasso(alpha=0.1), refit=False, max_iter=0,

@@ -286,3 +286,80 @@ def test_bounds_and_param_grid_together_are_refused(diabetes):
     X, y = diabetes
     with pytest.raises(ValueError, match="not both"):
         HyperGradSearchCV(Lasso(), {"alpha": [0.1, 1]}, bounds=(0.1, 1), cv=CV).fit(X, y)
+
+
+def test_param_columns_have_grid_search_dtypes_and_masks(diabetes):
+    """``param_<name>`` as ``GridSearchCV`` forms it: ``float64`` for a searched number,
+    ``bool`` for a boolean, ``object`` for strings, masked in the rows of the dicts
+    without the name (``np.log10(cv_results_["param_alpha"])`` works); the keys of
+    ``cv_results_`` and of each row's ``params`` in ``GridSearchCV``'s order."""
+    X, y = diabetes
+    grid = [{"alpha": [0.1, 10.0], "fit_intercept": [True, False]},
+            {"alpha": [1.0], "solver": ["svd", "cholesky"]}]
+    scoring = {"r2": "r2", "mae": "neg_mean_absolute_error"}
+    search = HyperGradSearchCV(Ridge(), grid, cv=CV, scoring=scoring, refit="r2",
+                               return_train_score=True).fit(X, y)
+    reference = GridSearchCV(Ridge(), grid, cv=CV, scoring=scoring, refit="r2",
+                             return_train_score=True).fit(X, y)
+    assert list(search.cv_results_) == list(reference.cv_results_)
+    rows = search.cv_results_["params"]
+    assert [list(p) for p in rows[:1] + rows[-1:]] == [["alpha", "fit_intercept"],
+                                                       ["alpha", "solver"]]
+    for name in ("alpha", "fit_intercept", "solver"):
+        column = search.cv_results_["param_" + name]
+        assert isinstance(column, np.ma.MaskedArray)
+        assert column.dtype == reference.cv_results_["param_" + name].dtype, name
+        np.testing.assert_array_equal(column.mask, [name not in p for p in rows])
+        assert [column[i] for i in range(len(rows)) if name in rows[i]] == \
+            [p[name] for p in rows if name in p]
+    assert np.all(np.isfinite(np.log10(search.cv_results_["param_alpha"])))
+
+
+def test_a_sub_search_whose_estimator_fails_to_fit_scores_error_score(iris):
+    """An enumerated value the estimator cannot fit with (``lbfgs`` with an L1 penalty):
+    its points score ``error_score`` with a ``FitFailedWarning``, as ``GridSearchCV``
+    records them, and the others are searched; ``error_score="raise"`` raises the
+    estimator's error."""
+    from sklearn.exceptions import FitFailedWarning
+
+    X, y = iris[0], iris[1] == 2
+    grid = {"C": [0.1, 10.0], "solver": ["lbfgs", "liblinear"]}
+    est = LogisticRegression(l1_ratio=1.0)
+    cv = StratifiedKFold(3, shuffle=True, random_state=0)
+    with pytest.warns(FitFailedWarning, match="fails to fit at {'solver': 'lbfgs'}"):
+        search = HyperGradSearchCV(est, grid, cv=cv, scoring="neg_log_loss",
+                                   error_score=-5.0, return_train_score=True).fit(X, y)
+    res = search.cv_results_
+    failed = np.array([p["solver"] == "lbfgs" for p in res["params"]])
+    assert [p for p in res["params"] if p["solver"] == "lbfgs"] == \
+        [{"C": 0.1, "solver": "lbfgs"}, {"C": 10.0, "solver": "lbfgs"}]
+    for key in ("split0_test_score", "mean_test_score", "split2_train_score"):
+        np.testing.assert_array_equal(res[key][failed], -5.0)
+    assert np.all(res["mean_test_score"][~failed] > -1)
+    assert search.best_params_["solver"] == "liblinear"
+    assert search.best_estimator_.solver == "liblinear"
+    with pytest.raises(ValueError, match="Solver lbfgs supports only"):
+        HyperGradSearchCV(est, grid, cv=cv, scoring="neg_log_loss",
+                          error_score="raise").fit(X, y)
+
+
+def test_points_evaluated_as_grid_search_that_all_fail_score_error_score(iris):
+    """Points evaluated as ``GridSearchCV`` (an invalid enumerated ``kernel``) that all
+    fail to fit score NaN, as in ``GridSearchCV`` over the whole grid, instead of its
+    "all the fits failed" of a run of theirs alone."""
+    from sklearn.exceptions import FitFailedWarning
+
+    X, y = iris
+    grid = {"kernel": ["rbf", "bogus"], "C": [1.0, 10.0]}
+    with pytest.warns(FitFailedWarning, match="fails to fit at {'kernel': 'bogus'"):
+        search = HyperGradSearchCV(SVC(), grid, cv=CV).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # GridSearchCV's own FitFailedWarning
+        reference = GridSearchCV(SVC(), grid, cv=CV).fit(X, y)
+    rows = search.cv_results_["params"]
+    failed = np.array([p["kernel"] == "bogus" for p in rows])
+    assert [p for p in rows if p["kernel"] == "bogus"] == \
+        [p for p in reference.cv_results_["params"] if p["kernel"] == "bogus"]
+    assert np.all(np.isnan(search.cv_results_["mean_test_score"][failed]))
+    assert np.all(search.cv_results_["rank_test_score"][failed] == failed.size - 1)
+    assert search.best_params_["kernel"] == "rbf"
