@@ -12,11 +12,13 @@ them into the numeric matrix the models see:
   two-valued column becomes one 0/1 column), then standardized; categories not
   seen when fitting are encoded as all zeros.
 
+Columns that cannot inform other rows are ignored with a warning: an empty one, and
+a text column with a different value on every row (an identifier, a date per row).
 Layouts that would otherwise be read silently wrong give a warning naming the flag
 that decides (a first line made only of numbers: ``--no-header``; an unnamed first
-column numbering the rows 0..n-1, as ``DataFrame.to_csv`` writes its index:
-``--index-col 0``). Everything the model cannot use raises :class:`UsageError`
-with a one-line message that says what to change.
+column numbering the rows 0..n-1, as ``DataFrame.to_csv`` writes its index, or 1..n,
+as R's ``write.csv`` writes row names: ``--index-col 0``). Everything the model cannot
+use raises :class:`UsageError` with a one-line message that says what to change.
 """
 
 import bz2
@@ -100,7 +102,15 @@ def _pandas():
     return pandas
 
 
-def _open_text(path):
+def _text_encoding(encoding):
+    """``encoding`` as Python's codecs name it, UTF-8 read as ``utf-8-sig`` (a byte-order
+    mark is skipped, as spreadsheets write one)."""
+    import codecs
+    name = codecs.lookup(encoding).name
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _open_text(path, encoding):
     """A text stream over ``path``, decompressed according to its suffix."""
     lower = path.lower()
     if lower.endswith(".zip"):
@@ -110,14 +120,14 @@ def _open_text(path):
             archive.close()
             raise UsageError(f"cannot read {path!r}: the zip archive holds {len(names)} files,"
                              f" not one")
-        return io.TextIOWrapper(archive.open(names[0]), encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(archive.open(names[0]), encoding=encoding, newline="")
     for suffix, opener in ((".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open)):
         if lower.endswith(suffix):
-            return opener(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+            return opener(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
 
 
-def _checked_lines(path, delimiter, decimal):
+def _checked_lines(path, delimiter, decimal, encoding):
     """``(delimiter, first lines)`` of ``path``, all its rows checked to have one length.
 
     Blank lines are skipped. The delimiter, when ``None``, is the candidate of
@@ -126,12 +136,12 @@ def _checked_lines(path, delimiter, decimal):
     when none does.
     """
     try:
-        with _open_text(path) as f:
+        with _open_text(path, encoding) as f:
             sample = [line for _, line in zip(range(_SAMPLE_LINES), _nonblank(f))]
             if delimiter is None:
                 delimiter = _sniff(sample, exclude=decimal)
             width, line_no = None, 0
-            for line_no, row in _numbered_rows(path, delimiter):
+            for line_no, row in _numbered_rows(path, delimiter, encoding):
                 if width is None:
                     width = len(row)
                 elif len(row) != width:
@@ -143,8 +153,13 @@ def _checked_lines(path, delimiter, decimal):
     except IsADirectoryError:
         raise UsageError(f"cannot read {path!r}: it is a directory") from None
     except UnicodeDecodeError:
-        raise UsageError(f"cannot read {path!r}: not UTF-8 text (compressed files must end in "
-                         f".gz, .bz2, .zip or .xz)") from None
+        if encoding == "utf-8-sig":
+            raise UsageError(f"cannot read {path!r}: not UTF-8 text; a text file "
+                             f"saved in another encoding needs --encoding (e.g. latin-1 or "
+                             f"cp1252); compressed files must end in .gz, .bz2, .zip or .xz"
+                             ) from None
+        raise UsageError(f"cannot read {path!r}: not {encoding} text (--encoding sets "
+                         f"it; compressed files must end in .gz, .bz2, .zip or .xz)") from None
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, csv.Error) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
     return delimiter, sample
@@ -154,9 +169,9 @@ def _nonblank(lines):
     return (line for line in lines if line.strip())
 
 
-def _numbered_rows(path, delimiter):
+def _numbered_rows(path, delimiter, encoding):
     """``(line number, fields)`` of the non-blank rows of ``path`` (1-based, as an editor)."""
-    with _open_text(path) as f:
+    with _open_text(path, encoding) as f:
         reader = csv.reader(f, delimiter=delimiter)
         for row in reader:
             if row and any(c.strip() for c in row):
@@ -186,7 +201,7 @@ def _looks_numeric(text, decimal):
 
 
 def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_col=None,
-               classifier=False, drop_missing=False):
+               classifier=False, drop_missing=False, encoding="utf-8"):
     """Read the delimited file ``path`` into features and a target.
 
     Parameters
@@ -211,6 +226,8 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     drop_missing : bool, default=False
         Drop the rows with a missing feature value instead of keeping them for
         imputation. Rows without a target value are always dropped (with a warning).
+    encoding : str, default="utf-8"
+        Text encoding of the file (UTF-8: a byte-order mark is skipped).
 
     Returns
     -------
@@ -219,20 +236,28 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     Raises
     ------
     UsageError
-        Unreadable file, rows of different lengths, unknown target, a target the
-        model cannot use, numbers with a decimal comma without ``decimal=","``,
-        fewer than 2 rows or no feature column.
+        Unreadable file (or not text in ``encoding``), rows of different lengths, unknown
+        target, a target the model cannot use, numbers with a decimal comma without
+        ``decimal=","``, fewer than 2 rows or no feature column.
     """
     pd = _pandas()
-    delimiter, sample = _checked_lines(path, delimiter, decimal)
+    try:
+        encoding = _text_encoding(encoding)
+    except LookupError:
+        raise UsageError(f"unknown --encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)"
+                         ) from None
+    delimiter, sample = _checked_lines(path, delimiter, decimal, encoding)
     if not sample:
         raise UsageError(f"{path!r} is empty")
     warnings = []
     try:
         df = pd.read_csv(path, sep=delimiter, decimal=decimal, header=0 if header else None,
-                         skipinitialspace=True, encoding="utf-8-sig", skip_blank_lines=True)
+                         skipinitialspace=True, encoding=encoding, skip_blank_lines=True)
     except (ValueError, IndexError, pd.errors.ParserError) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
+    if df.shape[0] == 0:
+        raise UsageError(f"{path!r} has no data rows (only the line "
+                         f"{'of column names' if header else 'read as data'})")
     df.columns = [str(c).strip() for c in df.columns]
     names = list(df.columns)
     first_looks_like_data = header and _header_looks_like_data(df, decimal)
@@ -241,13 +266,14 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
                         "is read as the header; pass --no-header if the file has none")
     if header and index_col is None and names[0].startswith("Unnamed: 0"):
         first = df.iloc[:, 0]
-        if (first.dtype.kind in "iu"
-                and np.array_equal(np.sort(first.to_numpy()), np.arange(len(df)))):
-            warnings.append("the first column is unnamed and numbers the rows 0..n-1 (a "
-                            "written DataFrame index?): it is used as a feature; pass "
-                            "--index-col 0 to drop it")
+        if first.dtype.kind in "iu":
+            rows = np.sort(first.to_numpy()) - np.arange(len(df))
+            if np.all(rows == 0) or np.all(rows == 1):
+                warnings.append("the first column is unnamed and numbers the rows (0..n-1 "
+                                "or 1..n: a written DataFrame index or R's row names?): it "
+                                "is used as a feature; pass --index-col 0 to drop it")
 
-    name = _target_name(path, target, names, delimiter, first_looks_like_data)
+    name = _target_name(path, target, names, delimiter, decimal, first_looks_like_data)
     y = df[name]
     X = df.drop(columns=[name])
     if index_col is not None:
@@ -271,6 +297,11 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
             warnings.append(f"column {col!r} is empty: ignored")
             continue
         kind, converted = _column_kind(values, col, decimal)
+        present = converted.dropna()
+        if kind == "categorical" and len(present) > 2 and present.nunique() == len(present):
+            warnings.append(f"column {col!r} has a different text value on every row (an "
+                            f"identifier?), which says nothing about other rows: ignored")
+            continue
         (numeric if kind == "numeric" else categorical).append(col)
         columns[col] = converted
     if not columns:
@@ -305,7 +336,7 @@ def _header_looks_like_data(df, decimal):
     return 2 * like >= len(df.columns)
 
 
-def _target_name(path, target, names, delimiter, first_looks_like_data):
+def _target_name(path, target, names, delimiter, decimal, first_looks_like_data):
     if target in names:
         return target
     if target.isdigit() and int(target) < len(names):
@@ -316,8 +347,14 @@ def _target_name(path, target, names, delimiter, first_looks_like_data):
                          f"column position")
     shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
     hint = ""
-    found = [d for d in CANDIDATE_DELIMITERS if d != delimiter and any(d in n for n in names)]
-    if found:
+    # a space separates too, but column names hold spaces: suggested for a single column
+    spaces = (" ",) if len(names) == 1 else ()
+    found = [d for d in CANDIDATE_DELIMITERS + spaces
+             if d != delimiter and any(d in n for n in names)]
+    if found and found[0] == decimal:
+        hint = (f"; the header contains {found[0]!r} (a {found[0]!r}-separated file, whose "
+                f"numbers cannot use a decimal comma?): leave out --decimal {decimal!r}")
+    elif found:
         hint = f"; the header contains {found[0]!r}: pass --delimiter {found[0]!r}"
     raise UsageError(f"target column {target!r} not found in {path!r} (columns: {shown})"
                      + hint)
