@@ -288,6 +288,8 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
         warnings.append(f"{int(no_target.sum())} rows have no value in the target column "
                         f"{name!r}: dropped")
         X, y = X[~no_target], y[~no_target]
+    if y.shape[0] == 0:
+        raise UsageError(f"the target column {name!r} of {path!r} has no value on any row")
     y = _target_values(y, name, classifier, decimal)
 
     numeric, categorical, columns = [], [], {}
@@ -372,6 +374,7 @@ def _target_values(y, name, classifier, decimal):
                                  f"comma ({example!r}): pass --decimal ','")
             raise UsageError(f"the target column {name!r} is not numeric ({example!r}): "
                              f"for class labels use --model logistic")
+        _check_finite(y, name, what="the target column")
         return y.to_numpy(dtype=float)
     values = y.to_numpy()
     if numeric and type_of_target(values) == "continuous":
@@ -384,10 +387,20 @@ def _target_values(y, name, classifier, decimal):
     return values
 
 
+def _check_finite(values, name, what="column"):
+    """Refuse infinite numbers (``inf`` in the file), which no scaling or model takes."""
+    infinite = np.isinf(values.to_numpy(dtype=float))
+    if infinite.any():
+        raise UsageError(f"{what} {name!r} holds {int(infinite.sum())} infinite values (such "
+                         f"as {values[infinite].iloc[0]}): write numbers, or leave the cells "
+                         f"empty for missing values")
+
+
 def _column_kind(values, name, decimal):
     """``("numeric", floats)`` or ``("categorical", strings with NaN)`` for one column."""
     kind = values.dtype.kind
     if kind in "iuf":
+        _check_finite(values, name)
         return "numeric", values.astype(float)
     present = values.dropna()
     if kind == "b" or {str(v).strip().lower() for v in present.tolist()} <= _TRUE_FALSE:

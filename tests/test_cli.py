@@ -398,6 +398,20 @@ def test_header_without_rows(tmp_path, capsys):
                     fragment="has no data rows (only the line of column names)")
 
 
+def test_infinite_values_and_a_target_without_values(table, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    df = table.copy()
+    df.loc[4, "a"] = np.inf
+    df.to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="column 'a' holds 1 infinite values (such as inf): write numbers")
+    _one_line_error(capsys, ["--csv", str(path), "--target", "a"],
+                    fragment="the target column 'a' holds 1 infinite values")
+    table.assign(y=np.nan).to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="the target column 'y' of")
+
+
 def test_separator_hints(table, tmp_path, capsys):
     path = tmp_path / "t.csv"
     table.to_csv(path, sep=" ", index=False)
