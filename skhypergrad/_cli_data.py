@@ -387,13 +387,19 @@ def _target_values(y, name, classifier, decimal):
     return values
 
 
+#: magnitude above which a number's square overflows in the sums of a standardization
+_TOO_LARGE = 1e150
+
+
 def _check_finite(values, name, what="column"):
-    """Refuse infinite numbers (``inf`` in the file), which no scaling or model takes."""
-    infinite = np.isinf(values.to_numpy(dtype=float))
-    if infinite.any():
-        raise UsageError(f"{what} {name!r} holds {int(infinite.sum())} infinite values (such "
-                         f"as {values[infinite].iloc[0]}): write numbers, or leave the cells "
-                         f"empty for missing values")
+    """Refuse infinite numbers (``inf`` in the file) and numbers whose squares overflow
+    (above 1e150), which no scaling or model takes."""
+    bad = ~(np.abs(values.to_numpy(dtype=float)) <= _TOO_LARGE) & values.notna().to_numpy()
+    if bad.any():
+        raise UsageError(f"{what} {name!r} holds {int(bad.sum())} infinite or too large "
+                         f"values (such as {values[bad].iloc[0]}; at most 1e150 in absolute "
+                         f"value): write numbers in other units, or leave the cells empty "
+                         f"for missing values")
 
 
 def _column_kind(values, name, decimal):

@@ -404,9 +404,13 @@ def test_infinite_values_and_a_target_without_values(table, tmp_path, capsys):
     df.loc[4, "a"] = np.inf
     df.to_csv(path, index=False)
     _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
-                    fragment="column 'a' holds 1 infinite values (such as inf): write numbers")
+                    fragment="column 'a' holds 1 infinite or too large values (such as inf")
     _one_line_error(capsys, ["--csv", str(path), "--target", "a"],
-                    fragment="the target column 'a' holds 1 infinite values")
+                    fragment="the target column 'a' holds 1 infinite or too large values")
+    df.loc[4, "a"] = -1e300                  # its square overflows in StandardScaler
+    df.to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="(such as -1e+300; at most 1e150 in absolute value)")
     table.assign(y=np.nan).to_csv(path, index=False)
     _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
                     fragment="the target column 'y' of")
