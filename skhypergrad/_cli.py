@@ -67,7 +67,7 @@ def _load(args, err):
     table = read_table(args.csv, args.target, delimiter=args.delimiter, decimal=args.decimal,
                        header=not args.no_header, index_col=args.index_col,
                        classifier=classifier, drop_missing=args.drop_missing,
-                       encoding=args.encoding)
+                       encoding=args.encoding, thousands=args.thousands)
     for message in table.warnings:
         print(f"skhypergrad: warning: {message}", file=err, flush=True)
     kinds = [f"{len(table.numeric)} numeric"]
@@ -507,6 +507,9 @@ def _parser():
     parser.add_argument("--decimal", choices=(".", ","), default=".", metavar="SEP",
                         help="decimal separator of the numbers in --csv: '.' (default) or "
                              "','")
+    parser.add_argument("--thousands", metavar="CHAR",
+                        help="thousands separator of the numbers in --csv, e.g. ',' for "
+                             "1,234.5 or '.' with --decimal , for 1.234,5 (default: none)")
     parser.add_argument("--encoding", default="utf-8", metavar="NAME",
                         help="text encoding of --csv (default utf-8, a byte-order mark "
                              "skipped), e.g. latin-1 or cp1252")
@@ -573,6 +576,9 @@ def main(argv=None):
         parser.error(str(exc))
     if args.delimiter is not None and args.delimiter == args.decimal:
         parser.error("--delimiter and --decimal must differ")
+    if args.thousands is not None and (len(args.thousands) != 1
+                                       or args.thousands == args.decimal):
+        parser.error("--thousands must be one character, not the --decimal separator")
     if args.quick:
         args.max_iter = min(args.max_iter, 5)
     try:

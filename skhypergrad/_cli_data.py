@@ -40,6 +40,8 @@ CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_LINES = 50
 _TRUE_FALSE = {"true", "false"}
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d[\d.]*,\d+$")
+#: thousands separators suggested when a text column reads as numbers with one of them
+_THOUSANDS = (",", ".", " ", "'")
 
 
 class UsageError(Exception):
@@ -201,7 +203,7 @@ def _looks_numeric(text, decimal):
 
 
 def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_col=None,
-               classifier=False, drop_missing=False, encoding="utf-8"):
+               classifier=False, drop_missing=False, encoding="utf-8", thousands=None):
     """Read the delimited file ``path`` into features and a target.
 
     Parameters
@@ -228,6 +230,8 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
         imputation. Rows without a target value are always dropped (with a warning).
     encoding : str, default="utf-8"
         Text encoding of the file (UTF-8: a byte-order mark is skipped).
+    thousands : str or None, default=None
+        Thousands separator of the numbers (``"1,234.5"``: ``","``).
 
     Returns
     -------
@@ -247,11 +251,14 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
         raise UsageError(f"unknown --encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)"
                          ) from None
     delimiter, sample = _checked_lines(path, delimiter, decimal, encoding)
+    if thousands is not None:
+        _check_thousands(path, sample, delimiter, decimal, thousands)
     if not sample:
         raise UsageError(f"{path!r} is empty")
     warnings = []
     try:
-        df = pd.read_csv(path, sep=delimiter, decimal=decimal, header=0 if header else None,
+        df = pd.read_csv(path, sep=delimiter, decimal=decimal, thousands=thousands,
+                         header=0 if header else None,
                          skipinitialspace=True, encoding=encoding, skip_blank_lines=True)
     except (ValueError, IndexError, pd.errors.ParserError) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
@@ -369,9 +376,8 @@ def _target_values(y, name, classifier, decimal):
     if not classifier:
         if not numeric:
             example = str(y.iloc[0])
-            if decimal == "." and _DECIMAL_COMMA.match(example.strip()):
-                raise UsageError(f"the target column {name!r} holds numbers with a decimal "
-                                 f"comma ({example!r}): pass --decimal ','")
+            _check_number_format(y.map(lambda v: str(v).strip()), f"the target column {name!r}",
+                                 decimal)
             raise UsageError(f"the target column {name!r} is not numeric ({example!r}): "
                              f"for class labels use --model logistic")
         _check_finite(y, name, what="the target column")
@@ -402,6 +408,44 @@ def _check_finite(values, name, what="column"):
                          f"for missing values")
 
 
+def _check_thousands(path, lines, delimiter, decimal, thousands):
+    """Refuse a ``thousands`` separator that the numbers of ``lines`` (the file's first
+    lines) do not group by three digits: pandas would drop it anywhere (with
+    ``thousands=","``, the decimal-comma ``0,25`` reads as 25)."""
+    point = re.escape(decimal)
+    sep = re.escape(thousands)
+    grouped = re.compile(rf"^[+-]?\d{{1,3}}(?:{sep}\d{{3}})+(?:{point}\d+)?$")
+    number_like = re.compile(rf"^[+-]?[\d{sep}]+(?:{point}\d+)?$")
+    for line_no, row in enumerate(csv.reader(lines, delimiter=delimiter), start=1):
+        for field in row:
+            field = field.strip()
+            if thousands in field and number_like.match(field) and not grouped.match(field):
+                hint = (" (is it the decimal separator? --decimal ',')"
+                        if thousands == "," else "")
+                raise UsageError(f"--thousands {thousands!r} does not fit {field!r} in "
+                                 f"{path!r}, line {line_no}: digits are grouped by three"
+                                 + hint)
+
+
+def _check_number_format(text, what, decimal):
+    """Raise the fix when every value of ``text`` (stripped strings) is a number written
+    with a decimal comma (``decimal="."``) or with a thousands separator."""
+    if decimal == "." and text.map(lambda v: bool(_DECIMAL_COMMA.match(v))).all():
+        both = " --thousands '.'" if text.str.contains(".", regex=False).any() else ""
+        raise UsageError(f"{what} holds numbers with a decimal comma ({text.iloc[0]!r}): "
+                         f"pass --decimal ','{both}")
+    point = re.escape(decimal)
+    for sep in _THOUSANDS:
+        if sep == decimal:
+            continue
+        grouped = re.compile(rf"^[+-]?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+(?:{point}\d+)?$")
+        plain = re.compile(rf"^[+-]?\d+(?:{point}\d+)?$")
+        has_sep = text.map(lambda v: bool(grouped.match(v)))
+        if has_sep.any() and (has_sep | text.map(lambda v: bool(plain.match(v)))).all():
+            raise UsageError(f"{what} holds numbers with a thousands separator "
+                             f"({text[has_sep].iloc[0]!r}): pass --thousands {sep!r}")
+
+
 def _column_kind(values, name, decimal):
     """``("numeric", floats)`` or ``("categorical", strings with NaN)`` for one column."""
     kind = values.dtype.kind
@@ -413,10 +457,12 @@ def _column_kind(values, name, decimal):
         text = present.map(lambda v: str(v).strip().capitalize())
     else:
         text = present.map(lambda v: str(v).strip())
-        if decimal == "." and text.map(lambda v: bool(_DECIMAL_COMMA.match(v))).all():
-            raise UsageError(f"column {name!r} holds numbers with a decimal comma "
-                             f"({text.iloc[0]!r}): pass --decimal ','")
+        _check_number_format(text, f"column {name!r}", decimal)
         numbers = text.map(lambda v: _looks_numeric(v, decimal))
+        if numbers.all():
+            raise UsageError(f"column {name!r} holds numbers written in a form not read as "
+                             f"numbers (such as {text.iloc[0]!r}): write them as 1234.5, or "
+                             f"see --decimal and --thousands")
         if numbers.mean() >= 0.5:
             other = text[~numbers].iloc[0]
             raise UsageError(f"column {name!r} mixes numbers and text ({other!r} on "

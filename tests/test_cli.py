@@ -416,6 +416,33 @@ def test_infinite_values_and_a_target_without_values(table, tmp_path, capsys):
                     fragment="the target column 'y' of")
 
 
+def test_layout_thousands_separator(table, tmp_path, capsys):
+    df = table.copy()
+    df["a"] = (df["a"] * 10_000).round(1)    # -12,345.6 and 234.5 alike
+    df.to_csv(tmp_path / "plain.csv", index=False)
+    plain, _ = _cli_loss(capsys, ["--csv", str(tmp_path / "plain.csv"), "--target", "y"])
+
+    us = tmp_path / "us.csv"
+    df.assign(a=df["a"].map(lambda v: f"{v:,.1f}")).to_csv(us, index=False)   # quoted
+    _one_line_error(capsys, ["--csv", str(us), "--target", "y"] + _FAST,
+                    fragment="column 'a' holds numbers with a thousands separator (")
+    assert _cli_loss(capsys, ["--csv", str(us), "--target", "y", "--thousands", ","]
+                     )[0] == plain
+
+    eu = tmp_path / "eu.csv"
+    swap = str.maketrans(",.", ".,")
+    df.assign(a=df["a"].map(lambda v: f"{v:,.1f}".translate(swap))).to_csv(
+        eu, sep=";", decimal=",", index=False)
+    _one_line_error(capsys, ["--csv", str(eu), "--target", "y", "--decimal", ","] + _FAST,
+                    fragment="pass --thousands '.'")
+    assert _cli_loss(capsys, ["--csv", str(eu), "--target", "y", "--decimal", ",",
+                              "--thousands", "."])[0] == plain
+    # a decimal comma is no thousands separator: refused, not read as 10 000 times larger
+    table.to_csv(eu, sep=";", decimal=",", index=False)
+    _one_line_error(capsys, ["--csv", str(eu), "--target", "y", "--thousands", ","] + _FAST,
+                    fragment="(is it the decimal separator? --decimal ',')")
+
+
 def test_separator_hints(table, tmp_path, capsys):
     path = tmp_path / "t.csv"
     table.to_csv(path, sep=" ", index=False)
