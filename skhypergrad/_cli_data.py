@@ -267,6 +267,13 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
                          f"{'of column names' if header else 'read as data'})")
     df.columns = [str(c).strip() for c in df.columns]
     names = list(df.columns)
+    if header:
+        written = [c.strip() for c in next(csv.reader(sample[:1], delimiter=delimiter))]
+        twice = sorted({c for c in written if written.count(c) > 1 and c})
+        if twice and len(written) == len(names):
+            renamed = [f"{n!r}" for w, n in zip(written, names) if w in twice and w != n]
+            warnings.append(f"column names used more than once ({', '.join(map(repr, twice))})"
+                            f": the later columns are read as {', '.join(renamed)}")
     first_looks_like_data = header and _header_looks_like_data(df, decimal)
     if first_looks_like_data:
         warnings.append("the first line looks like data (numbers over numeric columns) but "

@@ -443,6 +443,15 @@ def test_layout_thousands_separator(table, tmp_path, capsys):
                     fragment="(is it the decimal separator? --decimal ',')")
 
 
+def test_layout_duplicate_column_names(table, expected, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False, header=["a", "a", "region", "flag", "y"])
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y"])
+    assert loss == expected                  # both columns kept, in their order
+    assert err == ("skhypergrad: warning: column names used more than once ('a'): the "
+                   "later columns are read as 'a.1'\n")
+
+
 def test_separator_hints(table, tmp_path, capsys):
     path = tmp_path / "t.csv"
     table.to_csv(path, sep=" ", index=False)
