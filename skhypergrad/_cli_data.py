@@ -275,6 +275,11 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
             warnings.append(f"column names used more than once ({', '.join(map(repr, twice))})"
                             f": the later columns are read as {', '.join(renamed)}")
     first_looks_like_data = header and _header_looks_like_data(df, decimal)
+    if not header and _first_row_looks_like_names(df, decimal):
+        shown = ", ".join(repr(str(v).strip()) for v in df.iloc[0].tolist()[:4])
+        raise UsageError(f"the first line of {path!r} looks like column names ({shown}, ...: "
+                         f"text over numeric columns) but --no-header reads it as data: leave "
+                         f"out --no-header")
     if first_looks_like_data:
         warnings.append("the first line looks like data (numbers over numeric columns) but "
                         "is read as the header; pass --no-header if the file has none")
@@ -337,6 +342,21 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
                             f"feature each after one-hot encoding")
     return Table(X=X.reset_index(drop=True), y=y, numeric=numeric, categorical=categorical,
                  delimiter=delimiter, n_missing_rows=int(missing.sum()), warnings=warnings)
+
+
+def _first_row_looks_like_names(df, decimal):
+    """Whether at least half of the columns are text on the first row only (numbers on
+    every other row): column names read as data."""
+    if df.shape[0] < 2:
+        return False
+    like = 0
+    for name in df.columns:
+        values = df[name]
+        if values.dtype.kind in "iufb" or _looks_numeric(values.iloc[0], decimal):
+            continue
+        rest = values.iloc[1:].dropna()
+        like += len(rest) > 0 and all(_looks_numeric(v, decimal) for v in rest.tolist())
+    return 2 * like >= df.shape[1]
 
 
 def _header_looks_like_data(df, decimal):

@@ -329,6 +329,15 @@ def test_layout_no_header(table, expected, tmp_path, capsys):
                     fragment="pass --no-header and give --target as a 0-based column")
 
 
+def test_no_header_on_a_file_with_one(table, tmp_path, capsys):
+    # the names became a data row: 'y' was called a text target; now the flag is named
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "4", "--no-header"],
+                    fragment="looks like column names ('a', 'b', 'region', 'flag', ...: text "
+                             "over numeric columns) but --no-header reads it as data: leave out")
+
+
 def test_layout_index_column(table, expected, tmp_path, capsys):
     path = tmp_path / "t.csv"
     table.to_csv(path)                       # with pandas's unnamed 0..n-1 index
