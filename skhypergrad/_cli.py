@@ -113,8 +113,15 @@ def _check_plot_path(path):
         raise UsageError(f"cannot write the figure to {path!r}: it is a directory")
     if not os.path.isdir(directory):
         raise UsageError(f"cannot write the figure to {path!r}: no directory {directory!r}")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"cannot write the figure to {path!r}: {directory!r} is not writable")
+    existed = os.path.exists(path)
+    try:                 # the file system's answer (os.access says yes to root on /sys)
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write the figure to {path!r}: {exc.strerror.lower()}"
+                         ) from None
+    if not existed:
+        os.remove(path)
     suffix = os.path.splitext(path)[1][1:].lower()
     formats = FigureCanvasBase.get_supported_filetypes()
     if suffix and suffix not in formats:

@@ -9,6 +9,7 @@ that decides; bad arguments and bad files give one line on stderr and exit
 status 2, never a traceback; nothing is computed that the options do not ask for.
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -557,6 +558,27 @@ def test_bad_plot_path_fails_before_reading_or_solving(regression_csv, tmp_path,
     _one_line_error(capsys, argv + ["--plot", str(tmp_path / "f.xyz")],
                     fragment="unknown image format 'xyz'")
     _one_line_error(capsys, argv + ["--plot", str(tmp_path)], fragment="it is a directory")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc")
+def test_plot_path_the_file_system_refuses_fails_before_reading(regression_csv, tmp_path,
+                                                                 monkeypatch, capsys):
+    """os.access says yes (as it does to root on /proc): the file system is asked."""
+    import skhypergrad._cli as cli
+
+    def no_data(*args):
+        raise AssertionError("the data were read before the output path was checked")
+    monkeypatch.setattr(cli, "_load", no_data)
+    monkeypatch.setattr(os, "access", lambda *args: True)
+    _one_line_error(capsys, ["--csv", str(regression_csv), "--target", "price", "--plot",
+                             "/proc/skhypergrad-figure.png"],
+                    fragment="cannot write the figure to '/proc/skhypergrad-figure.png': ")
+    # a writable path is left as it was: an existing file untouched, no new file
+    existing = tmp_path / "old.png"
+    existing.write_bytes(b"keep")
+    cli._check_plot_path(str(existing))
+    cli._check_plot_path(str(tmp_path / "new.png"))
+    assert existing.read_bytes() == b"keep" and not (tmp_path / "new.png").exists()
 
 
 def test_baselines_print_progress(regression_csv, capsys):
