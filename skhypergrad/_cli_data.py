@@ -25,6 +25,7 @@ import bz2
 import csv
 import gzip
 import io
+import itertools
 import lzma
 import re
 import zipfile
@@ -39,6 +40,8 @@ __all__ = ["UsageError", "Table", "read_table", "make_preprocessor", "describe_p
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_LINES = 50
 _TRUE_FALSE = {"true", "false"}
+#: the first line Excel writes to name a file's separator ("sep=;")
+_EXCEL_SEP = re.compile(r'^"?sep=(.)"?\s*$')
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d[\d.]*,\d+$")
 #: thousands separators suggested when a text column reads as numbers with one of them
 _THOUSANDS = (",", ".", " ", "'")
@@ -130,26 +133,33 @@ def _open_text(path, encoding):
 
 
 def _checked_lines(path, delimiter, decimal, encoding):
-    """``(delimiter, first lines)`` of ``path``, all its rows checked to have one length.
+    """``(delimiter, first lines, skip)`` of ``path``, all its rows checked to have one
+    length.
 
-    Blank lines are skipped. The delimiter, when ``None``, is the candidate of
+    Blank lines are skipped, and a first line ``sep=X`` as Excel writes it (``skip`` is
+    then 1: the lines start after it), which names the delimiter when it is ``None``.
+    Otherwise a ``None`` delimiter is the candidate of
     :data:`CANDIDATE_DELIMITERS` (without the decimal separator) that splits the
     first lines into the same number of fields, the most fields winning; a comma
     when none does.
     """
     try:
         with _open_text(path, encoding) as f:
-            sample = [line for _, line in zip(range(_SAMPLE_LINES), _nonblank(f))]
-            if delimiter is None:
-                delimiter = _sniff(sample, exclude=decimal)
-            width, line_no = None, 0
-            for line_no, row in _numbered_rows(path, delimiter, encoding):
-                if width is None:
-                    width = len(row)
-                elif len(row) != width:
-                    raise UsageError(f"{path!r}, line {line_no}: {len(row)} fields, the first "
-                                     f"line has {width} (is the separator {delimiter!r} right? "
-                                     f"--delimiter sets it)")
+            first = f.readline()
+            excel = _EXCEL_SEP.match(first)
+            lines = f if excel else itertools.chain([first], f)
+            sample = [line for _, line in zip(range(_SAMPLE_LINES), _nonblank(lines))]
+        skip = 1 if excel else 0
+        if delimiter is None:
+            delimiter = excel.group(1) if excel else _sniff(sample, exclude=decimal)
+        width, line_no = None, 0
+        for line_no, row in _numbered_rows(path, delimiter, encoding, skip):
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise UsageError(f"{path!r}, line {line_no}: {len(row)} fields, the first "
+                                 f"line has {width} (is the separator {delimiter!r} right? "
+                                 f"--delimiter sets it)")
     except FileNotFoundError:
         raise UsageError(f"cannot read {path!r}: no such file") from None
     except IsADirectoryError:
@@ -164,19 +174,20 @@ def _checked_lines(path, delimiter, decimal, encoding):
                          f"it; compressed files must end in .gz, .bz2, .zip or .xz)") from None
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, csv.Error) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
-    return delimiter, sample
+    return delimiter, sample, skip
 
 
 def _nonblank(lines):
     return (line for line in lines if line.strip())
 
 
-def _numbered_rows(path, delimiter, encoding):
-    """``(line number, fields)`` of the non-blank rows of ``path`` (1-based, as an editor)."""
+def _numbered_rows(path, delimiter, encoding, skip=0):
+    """``(line number, fields)`` of the non-blank rows of ``path`` after its first ``skip``
+    lines (numbered from 1, as an editor does)."""
     with _open_text(path, encoding) as f:
         reader = csv.reader(f, delimiter=delimiter)
         for row in reader:
-            if row and any(c.strip() for c in row):
+            if reader.line_num > skip and row and any(c.strip() for c in row):
                 yield reader.line_num, row
 
 
@@ -250,7 +261,7 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     except LookupError:
         raise UsageError(f"unknown --encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)"
                          ) from None
-    delimiter, sample = _checked_lines(path, delimiter, decimal, encoding)
+    delimiter, sample, skip = _checked_lines(path, delimiter, decimal, encoding)
     if thousands is not None:
         _check_thousands(path, sample, delimiter, decimal, thousands)
     if not sample:
@@ -258,7 +269,7 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     warnings = []
     try:
         df = pd.read_csv(path, sep=delimiter, decimal=decimal, thousands=thousands,
-                         header=0 if header else None,
+                         header=0 if header else None, skiprows=skip,
                          skipinitialspace=True, encoding=encoding, skip_blank_lines=True)
     except (ValueError, IndexError, pd.errors.ParserError) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None

@@ -317,6 +317,14 @@ def test_layout_semicolon(table, expected, tmp_path, capsys):
                     fragment="the header contains ';': pass --delimiter ';'")
 
 
+def test_layout_excel_separator_line(table, expected, tmp_path, capsys):
+    # Excel's first line "sep=;" names the separator; it is no header
+    path = tmp_path / "t.csv"
+    path.write_text("sep=;\n" + table.to_csv(sep=";", index=False), encoding="utf-8-sig")
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y"])
+    assert loss == expected and err == ""
+
+
 def test_layout_no_header(table, expected, tmp_path, capsys):
     path = tmp_path / "t.csv"
     table.to_csv(path, index=False, header=False)
