@@ -96,13 +96,15 @@ def _plain_sklearn_refs(app, what, name, obj, options, lines):
                     for line in lines]
 
 
-# Cross-references to scikit-learn, NumPy and SciPy objects link to their API pages.
+# Cross-references to scikit-learn, NumPy, SciPy and joblib objects link to their API
+# pages.
 # Intersphinx would need their inventories from the network, which the builds (CI
 # included) do not have; the pages' addresses follow one pattern per project.
 _EXTERNAL_API = {
     "sklearn": "https://scikit-learn.org/stable/modules/generated/{page}.html",
     "numpy": "https://numpy.org/doc/stable/reference/generated/{page}.html",
     "scipy": "https://docs.scipy.org/doc/scipy/reference/generated/{page}.html",
+    "joblib": "https://joblib.readthedocs.io/en/stable/generated/{page}.html",
 }
 
 

@@ -66,7 +66,8 @@ def _load(args, err):
         return X, y, what, StandardScaler()
     table = read_table(args.csv, args.target, delimiter=args.delimiter, decimal=args.decimal,
                        header=not args.no_header, index_col=args.index_col,
-                       classifier=classifier, drop_missing=args.drop_missing)
+                       classifier=classifier, drop_missing=args.drop_missing,
+                       encoding=args.encoding, thousands=args.thousands)
     for message in table.warnings:
         print(f"skhypergrad: warning: {message}", file=err, flush=True)
     kinds = [f"{len(table.numeric)} numeric"]
@@ -81,14 +82,24 @@ def _load(args, err):
 
 
 def _check_classes(y):
+    """Refuse class labels that --model logistic cannot split: a single class, or a class
+    with a single row (more than 20 numeric labels: perhaps a quantity, so the regression
+    models are named)."""
     classes, counts = np.unique(y, return_counts=True)
     if classes.shape[0] < 2:
         raise UsageError(f"the target column has a single class ({classes.tolist()[0]!r}); "
                          f"--model logistic needs at least 2")
     if counts.min() < 2:
         lonely = classes[counts < 2].tolist()
-        raise UsageError(f"{len(lonely)} classes have a single row (such as {lonely[0]!r}); "
-                         f"every class needs at least 2 rows for the train/test split")
+        which = (f"class {lonely[0]!r} has" if len(lonely) == 1 else
+                 f"{len(lonely)} of the {classes.shape[0]} classes (such as {lonely[0]!r}) "
+                 f"have")
+        hint = ""
+        if y.dtype.kind in "iuf" and classes.shape[0] > 20:
+            hint = (f"; {classes.shape[0]} numeric classes: if the target is a quantity, "
+                    f"use a regression model (--model enet, lasso or weighted-lasso)")
+        raise UsageError(f"{which} a single row; every class needs at least 2 rows for the "
+                         f"train/test split" + hint)
 
 
 def _check_plot_path(path):
@@ -102,8 +113,15 @@ def _check_plot_path(path):
         raise UsageError(f"cannot write the figure to {path!r}: it is a directory")
     if not os.path.isdir(directory):
         raise UsageError(f"cannot write the figure to {path!r}: no directory {directory!r}")
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"cannot write the figure to {path!r}: {directory!r} is not writable")
+    existed = os.path.exists(path)
+    try:                 # the file system's answer (os.access says yes to root on /sys)
+        with open(path, "ab"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write the figure to {path!r}: {exc.strerror.lower()}"
+                         ) from None
+    if not existed:
+        os.remove(path)
     suffix = os.path.splitext(path)[1][1:].lower()
     formats = FigureCanvasBase.get_supported_filetypes()
     if suffix and suffix not in formats:
@@ -136,8 +154,11 @@ def _compile_kernels(est, X, y, out, announce):
         print(f"{lead}compiled {compiled} kernels in {seconds:.1f}s (not counted in the "
               f"times below; numba caches them)", file=out, flush=True)
     else:
-        print(f"\nNumerical kernels loaded from numba's cache in {seconds:.2f}s (once per "
-              f"process, not counted in the times below).", file=out, flush=True)
+        # the seconds are the warm-up search's, not only loading: with a slow engine
+        # (itd, nsid) its one step can take seconds
+        print(f"\nWarm-up: a one-step search loaded the numerical kernels from numba's "
+              f"cache, {seconds:.2f}s (once per process, not counted in the times below).",
+              file=out, flush=True)
 
 
 def _hypergrad(model, cv, args):
@@ -343,6 +364,8 @@ def run(args, out=None, err=None):
           f"{args.cv}-fold cross-validation.", file=out)
 
     warnings.simplefilter("ignore", ConvergenceWarning)
+    # documented: a category seen only in the test rows is encoded as zeros
+    warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
     est = _hypergrad(model, cv, args)
     pipe = Pipeline([("preprocess", prep), ("model", est)])
     # the preprocessing alone first: the progress lines need the number of training rows
@@ -491,6 +514,12 @@ def _parser():
     parser.add_argument("--decimal", choices=(".", ","), default=".", metavar="SEP",
                         help="decimal separator of the numbers in --csv: '.' (default) or "
                              "','")
+    parser.add_argument("--thousands", metavar="CHAR",
+                        help="thousands separator of the numbers in --csv, e.g. ',' for "
+                             "1,234.5 or '.' with --decimal , for 1.234,5 (default: none)")
+    parser.add_argument("--encoding", default="utf-8", metavar="NAME",
+                        help="text encoding of --csv (default utf-8, a byte-order mark "
+                             "skipped), e.g. latin-1 or cp1252")
     parser.add_argument("--no-header", action="store_true",
                         help="the first line of --csv is data: columns are named 0, 1, ...")
     parser.add_argument("--index-col", type=int, metavar="N",
@@ -554,6 +583,9 @@ def main(argv=None):
         parser.error(str(exc))
     if args.delimiter is not None and args.delimiter == args.decimal:
         parser.error("--delimiter and --decimal must differ")
+    if args.thousands is not None and (len(args.thousands) != 1
+                                       or args.thousands == args.decimal):
+        parser.error("--thousands must be one character, not the --decimal separator")
     if args.quick:
         args.max_iter = min(args.max_iter, 5)
     try:

@@ -12,17 +12,20 @@ them into the numeric matrix the models see:
   two-valued column becomes one 0/1 column), then standardized; categories not
   seen when fitting are encoded as all zeros.
 
+Columns that cannot inform other rows are ignored with a warning: an empty one, and
+a text column with a different value on every row (an identifier, a date per row).
 Layouts that would otherwise be read silently wrong give a warning naming the flag
 that decides (a first line made only of numbers: ``--no-header``; an unnamed first
-column numbering the rows 0..n-1, as ``DataFrame.to_csv`` writes its index:
-``--index-col 0``). Everything the model cannot use raises :class:`UsageError`
-with a one-line message that says what to change.
+column numbering the rows 0..n-1, as ``DataFrame.to_csv`` writes its index, or 1..n,
+as R's ``write.csv`` writes row names: ``--index-col 0``). Everything the model cannot
+use raises :class:`UsageError` with a one-line message that says what to change.
 """
 
 import bz2
 import csv
 import gzip
 import io
+import itertools
 import lzma
 import re
 import zipfile
@@ -37,7 +40,11 @@ __all__ = ["UsageError", "Table", "read_table", "make_preprocessor", "describe_p
 CANDIDATE_DELIMITERS = (",", ";", "\t", "|")
 _SAMPLE_LINES = 50
 _TRUE_FALSE = {"true", "false"}
+#: the first line Excel writes to name a file's separator ("sep=;")
+_EXCEL_SEP = re.compile(r'^"?sep=(.)"?\s*$')
 _DECIMAL_COMMA = re.compile(r"^[+-]?\d[\d.]*,\d+$")
+#: thousands separators suggested when a text column reads as numbers with one of them
+_THOUSANDS = (",", ".", " ", "'")
 
 
 class UsageError(Exception):
@@ -100,7 +107,15 @@ def _pandas():
     return pandas
 
 
-def _open_text(path):
+def _text_encoding(encoding):
+    """``encoding`` as Python's codecs name it, UTF-8 read as ``utf-8-sig`` (a byte-order
+    mark is skipped, as spreadsheets write one)."""
+    import codecs
+    name = codecs.lookup(encoding).name
+    return "utf-8-sig" if name == "utf-8" else name
+
+
+def _open_text(path, encoding):
     """A text stream over ``path``, decompressed according to its suffix."""
     lower = path.lower()
     if lower.endswith(".zip"):
@@ -110,56 +125,69 @@ def _open_text(path):
             archive.close()
             raise UsageError(f"cannot read {path!r}: the zip archive holds {len(names)} files,"
                              f" not one")
-        return io.TextIOWrapper(archive.open(names[0]), encoding="utf-8-sig", newline="")
+        return io.TextIOWrapper(archive.open(names[0]), encoding=encoding, newline="")
     for suffix, opener in ((".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open)):
         if lower.endswith(suffix):
-            return opener(path, "rt", encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
+            return opener(path, "rt", encoding=encoding, newline="")
+    return open(path, encoding=encoding, newline="")
 
 
-def _checked_lines(path, delimiter, decimal):
-    """``(delimiter, first lines)`` of ``path``, all its rows checked to have one length.
+def _checked_lines(path, delimiter, decimal, encoding):
+    """``(delimiter, first lines, skip)`` of ``path``, all its rows checked to have one
+    length.
 
-    Blank lines are skipped. The delimiter, when ``None``, is the candidate of
+    Blank lines are skipped, and a first line ``sep=X`` as Excel writes it (``skip`` is
+    then 1: the lines start after it), which names the delimiter when it is ``None``.
+    Otherwise a ``None`` delimiter is the candidate of
     :data:`CANDIDATE_DELIMITERS` (without the decimal separator) that splits the
     first lines into the same number of fields, the most fields winning; a comma
     when none does.
     """
     try:
-        with _open_text(path) as f:
-            sample = [line for _, line in zip(range(_SAMPLE_LINES), _nonblank(f))]
-            if delimiter is None:
-                delimiter = _sniff(sample, exclude=decimal)
-            width, line_no = None, 0
-            for line_no, row in _numbered_rows(path, delimiter):
-                if width is None:
-                    width = len(row)
-                elif len(row) != width:
-                    raise UsageError(f"{path!r}, line {line_no}: {len(row)} fields, the first "
-                                     f"line has {width} (is the separator {delimiter!r} right? "
-                                     f"--delimiter sets it)")
+        with _open_text(path, encoding) as f:
+            first = f.readline()
+            excel = _EXCEL_SEP.match(first)
+            lines = f if excel else itertools.chain([first], f)
+            sample = [line for _, line in zip(range(_SAMPLE_LINES), _nonblank(lines))]
+        skip = 1 if excel else 0
+        if delimiter is None:
+            delimiter = excel.group(1) if excel else _sniff(sample, exclude=decimal)
+        width, line_no = None, 0
+        for line_no, row in _numbered_rows(path, delimiter, encoding, skip):
+            if width is None:
+                width = len(row)
+            elif len(row) != width:
+                raise UsageError(f"{path!r}, line {line_no}: {len(row)} fields, the first "
+                                 f"line has {width} (is the separator {delimiter!r} right? "
+                                 f"--delimiter sets it)")
     except FileNotFoundError:
         raise UsageError(f"cannot read {path!r}: no such file") from None
     except IsADirectoryError:
         raise UsageError(f"cannot read {path!r}: it is a directory") from None
     except UnicodeDecodeError:
-        raise UsageError(f"cannot read {path!r}: not UTF-8 text (compressed files must end in "
-                         f".gz, .bz2, .zip or .xz)") from None
+        if encoding == "utf-8-sig":
+            raise UsageError(f"cannot read {path!r}: not UTF-8 text; a text file "
+                             f"saved in another encoding needs --encoding (e.g. latin-1 or "
+                             f"cp1252); compressed files must end in .gz, .bz2, .zip or .xz"
+                             ) from None
+        raise UsageError(f"cannot read {path!r}: not {encoding} text (--encoding sets "
+                         f"it; compressed files must end in .gz, .bz2, .zip or .xz)") from None
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, csv.Error) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
-    return delimiter, sample
+    return delimiter, sample, skip
 
 
 def _nonblank(lines):
     return (line for line in lines if line.strip())
 
 
-def _numbered_rows(path, delimiter):
-    """``(line number, fields)`` of the non-blank rows of ``path`` (1-based, as an editor)."""
-    with _open_text(path) as f:
+def _numbered_rows(path, delimiter, encoding, skip=0):
+    """``(line number, fields)`` of the non-blank rows of ``path`` after its first ``skip``
+    lines (numbered from 1, as an editor does)."""
+    with _open_text(path, encoding) as f:
         reader = csv.reader(f, delimiter=delimiter)
         for row in reader:
-            if row and any(c.strip() for c in row):
+            if reader.line_num > skip and row and any(c.strip() for c in row):
                 yield reader.line_num, row
 
 
@@ -186,7 +214,7 @@ def _looks_numeric(text, decimal):
 
 
 def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_col=None,
-               classifier=False, drop_missing=False):
+               classifier=False, drop_missing=False, encoding="utf-8", thousands=None):
     """Read the delimited file ``path`` into features and a target.
 
     Parameters
@@ -211,6 +239,10 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     drop_missing : bool, default=False
         Drop the rows with a missing feature value instead of keeping them for
         imputation. Rows without a target value are always dropped (with a warning).
+    encoding : str, default="utf-8"
+        Text encoding of the file (UTF-8: a byte-order mark is skipped).
+    thousands : str or None, default=None
+        Thousands separator of the numbers (``"1,234.5"``: ``","``).
 
     Returns
     -------
@@ -219,35 +251,59 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
     Raises
     ------
     UsageError
-        Unreadable file, rows of different lengths, unknown target, a target the
-        model cannot use, numbers with a decimal comma without ``decimal=","``,
-        fewer than 2 rows or no feature column.
+        Unreadable file (or not text in ``encoding``), rows of different lengths, unknown
+        target, a target the model cannot use, numbers with a decimal comma without
+        ``decimal=","``, fewer than 2 rows or no feature column.
     """
     pd = _pandas()
-    delimiter, sample = _checked_lines(path, delimiter, decimal)
+    try:
+        encoding = _text_encoding(encoding)
+    except LookupError:
+        raise UsageError(f"unknown --encoding {encoding!r} (e.g. utf-8, latin-1, cp1252)"
+                         ) from None
+    delimiter, sample, skip = _checked_lines(path, delimiter, decimal, encoding)
+    if thousands is not None:
+        _check_thousands(path, sample, delimiter, decimal, thousands)
     if not sample:
         raise UsageError(f"{path!r} is empty")
     warnings = []
     try:
-        df = pd.read_csv(path, sep=delimiter, decimal=decimal, header=0 if header else None,
-                         skipinitialspace=True, encoding="utf-8-sig", skip_blank_lines=True)
+        df = pd.read_csv(path, sep=delimiter, decimal=decimal, thousands=thousands,
+                         header=0 if header else None, skiprows=skip,
+                         skipinitialspace=True, encoding=encoding, skip_blank_lines=True)
     except (ValueError, IndexError, pd.errors.ParserError) as exc:
         raise UsageError(f"cannot read {path!r}: {' '.join(str(exc).split())}") from None
+    if df.shape[0] == 0:
+        raise UsageError(f"{path!r} has no data rows (only the line "
+                         f"{'of column names' if header else 'read as data'})")
     df.columns = [str(c).strip() for c in df.columns]
     names = list(df.columns)
+    if header:
+        written = [c.strip() for c in next(csv.reader(sample[:1], delimiter=delimiter))]
+        twice = sorted({c for c in written if written.count(c) > 1 and c})
+        if twice and len(written) == len(names):
+            renamed = [f"{n!r}" for w, n in zip(written, names) if w in twice and w != n]
+            warnings.append(f"column names used more than once ({', '.join(map(repr, twice))})"
+                            f": the later columns are read as {', '.join(renamed)}")
     first_looks_like_data = header and _header_looks_like_data(df, decimal)
+    if not header and _first_row_looks_like_names(df, decimal):
+        shown = ", ".join(repr(str(v).strip()) for v in df.iloc[0].tolist()[:4])
+        raise UsageError(f"the first line of {path!r} looks like column names ({shown}, ...: "
+                         f"text over numeric columns) but --no-header reads it as data: leave "
+                         f"out --no-header")
     if first_looks_like_data:
         warnings.append("the first line looks like data (numbers over numeric columns) but "
                         "is read as the header; pass --no-header if the file has none")
     if header and index_col is None and names[0].startswith("Unnamed: 0"):
         first = df.iloc[:, 0]
-        if (first.dtype.kind in "iu"
-                and np.array_equal(np.sort(first.to_numpy()), np.arange(len(df)))):
-            warnings.append("the first column is unnamed and numbers the rows 0..n-1 (a "
-                            "written DataFrame index?): it is used as a feature; pass "
-                            "--index-col 0 to drop it")
+        if first.dtype.kind in "iu":
+            rows = np.sort(first.to_numpy()) - np.arange(len(df))
+            if np.all(rows == 0) or np.all(rows == 1):
+                warnings.append("the first column is unnamed and numbers the rows (0..n-1 "
+                                "or 1..n: a written DataFrame index or R's row names?): it "
+                                "is used as a feature; pass --index-col 0 to drop it")
 
-    name = _target_name(path, target, names, delimiter, first_looks_like_data)
+    name = _target_name(path, target, names, delimiter, decimal, first_looks_like_data)
     y = df[name]
     X = df.drop(columns=[name])
     if index_col is not None:
@@ -262,6 +318,8 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
         warnings.append(f"{int(no_target.sum())} rows have no value in the target column "
                         f"{name!r}: dropped")
         X, y = X[~no_target], y[~no_target]
+    if y.shape[0] == 0:
+        raise UsageError(f"the target column {name!r} of {path!r} has no value on any row")
     y = _target_values(y, name, classifier, decimal)
 
     numeric, categorical, columns = [], [], {}
@@ -271,6 +329,11 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
             warnings.append(f"column {col!r} is empty: ignored")
             continue
         kind, converted = _column_kind(values, col, decimal)
+        present = converted.dropna()
+        if kind == "categorical" and len(present) > 2 and present.nunique() == len(present):
+            warnings.append(f"column {col!r} has a different text value on every row (an "
+                            f"identifier?), which says nothing about other rows: ignored")
+            continue
         (numeric if kind == "numeric" else categorical).append(col)
         columns[col] = converted
     if not columns:
@@ -292,6 +355,21 @@ def read_table(path, target, *, delimiter=None, decimal=".", header=True, index_
                  delimiter=delimiter, n_missing_rows=int(missing.sum()), warnings=warnings)
 
 
+def _first_row_looks_like_names(df, decimal):
+    """Whether at least half of the columns are text on the first row only (numbers on
+    every other row): column names read as data."""
+    if df.shape[0] < 2:
+        return False
+    like = 0
+    for name in df.columns:
+        values = df[name]
+        if values.dtype.kind in "iufb" or _looks_numeric(values.iloc[0], decimal):
+            continue
+        rest = values.iloc[1:].dropna()
+        like += len(rest) > 0 and all(_looks_numeric(v, decimal) for v in rest.tolist())
+    return 2 * like >= df.shape[1]
+
+
 def _header_looks_like_data(df, decimal):
     """Whether at least half of the header cells are values of their column's type:
     numbers over numeric columns, True/False over boolean ones (names rarely are)."""
@@ -305,7 +383,7 @@ def _header_looks_like_data(df, decimal):
     return 2 * like >= len(df.columns)
 
 
-def _target_name(path, target, names, delimiter, first_looks_like_data):
+def _target_name(path, target, names, delimiter, decimal, first_looks_like_data):
     if target in names:
         return target
     if target.isdigit() and int(target) < len(names):
@@ -316,8 +394,14 @@ def _target_name(path, target, names, delimiter, first_looks_like_data):
                          f"column position")
     shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
     hint = ""
-    found = [d for d in CANDIDATE_DELIMITERS if d != delimiter and any(d in n for n in names)]
-    if found:
+    # a space separates too, but column names hold spaces: suggested for a single column
+    spaces = (" ",) if len(names) == 1 else ()
+    found = [d for d in CANDIDATE_DELIMITERS + spaces
+             if d != delimiter and any(d in n for n in names)]
+    if found and found[0] == decimal:
+        hint = (f"; the header contains {found[0]!r} (a {found[0]!r}-separated file, whose "
+                f"numbers cannot use a decimal comma?): leave out --decimal {decimal!r}")
+    elif found:
         hint = f"; the header contains {found[0]!r}: pass --delimiter {found[0]!r}"
     raise UsageError(f"target column {target!r} not found in {path!r} (columns: {shown})"
                      + hint)
@@ -330,11 +414,11 @@ def _target_values(y, name, classifier, decimal):
     if not classifier:
         if not numeric:
             example = str(y.iloc[0])
-            if decimal == "." and _DECIMAL_COMMA.match(example.strip()):
-                raise UsageError(f"the target column {name!r} holds numbers with a decimal "
-                                 f"comma ({example!r}): pass --decimal ','")
+            _check_number_format(y.map(lambda v: str(v).strip()), f"the target column {name!r}",
+                                 decimal)
             raise UsageError(f"the target column {name!r} is not numeric ({example!r}): "
                              f"for class labels use --model logistic")
+        _check_finite(y, name, what="the target column")
         return y.to_numpy(dtype=float)
     values = y.to_numpy()
     if numeric and type_of_target(values) == "continuous":
@@ -347,20 +431,76 @@ def _target_values(y, name, classifier, decimal):
     return values
 
 
+#: magnitude above which a number's square overflows in the sums of a standardization
+_TOO_LARGE = 1e150
+
+
+def _check_finite(values, name, what="column"):
+    """Refuse infinite numbers (``inf`` in the file) and numbers whose squares overflow
+    (above 1e150), which no scaling or model takes."""
+    bad = ~(np.abs(values.to_numpy(dtype=float)) <= _TOO_LARGE) & values.notna().to_numpy()
+    if bad.any():
+        raise UsageError(f"{what} {name!r} holds {int(bad.sum())} infinite or too large "
+                         f"values (such as {values[bad].iloc[0]}; at most 1e150 in absolute "
+                         f"value): write numbers in other units, or leave the cells empty "
+                         f"for missing values")
+
+
+def _check_thousands(path, lines, delimiter, decimal, thousands):
+    """Refuse a ``thousands`` separator that the numbers of ``lines`` (the file's first
+    lines) do not group by three digits: pandas would drop it anywhere (with
+    ``thousands=","``, the decimal-comma ``0,25`` reads as 25)."""
+    point = re.escape(decimal)
+    sep = re.escape(thousands)
+    grouped = re.compile(rf"^[+-]?\d{{1,3}}(?:{sep}\d{{3}})+(?:{point}\d+)?$")
+    number_like = re.compile(rf"^[+-]?[\d{sep}]+(?:{point}\d+)?$")
+    for line_no, row in enumerate(csv.reader(lines, delimiter=delimiter), start=1):
+        for field in row:
+            field = field.strip()
+            if thousands in field and number_like.match(field) and not grouped.match(field):
+                hint = (" (is it the decimal separator? --decimal ',')"
+                        if thousands == "," else "")
+                raise UsageError(f"--thousands {thousands!r} does not fit {field!r} in "
+                                 f"{path!r}, line {line_no}: digits are grouped by three"
+                                 + hint)
+
+
+def _check_number_format(text, what, decimal):
+    """Raise the fix when every value of ``text`` (stripped strings) is a number written
+    with a decimal comma (``decimal="."``) or with a thousands separator."""
+    if decimal == "." and text.map(lambda v: bool(_DECIMAL_COMMA.match(v))).all():
+        both = " --thousands '.'" if text.str.contains(".", regex=False).any() else ""
+        raise UsageError(f"{what} holds numbers with a decimal comma ({text.iloc[0]!r}): "
+                         f"pass --decimal ','{both}")
+    point = re.escape(decimal)
+    for sep in _THOUSANDS:
+        if sep == decimal:
+            continue
+        grouped = re.compile(rf"^[+-]?\d{{1,3}}(?:{re.escape(sep)}\d{{3}})+(?:{point}\d+)?$")
+        plain = re.compile(rf"^[+-]?\d+(?:{point}\d+)?$")
+        has_sep = text.map(lambda v: bool(grouped.match(v)))
+        if has_sep.any() and (has_sep | text.map(lambda v: bool(plain.match(v)))).all():
+            raise UsageError(f"{what} holds numbers with a thousands separator "
+                             f"({text[has_sep].iloc[0]!r}): pass --thousands {sep!r}")
+
+
 def _column_kind(values, name, decimal):
     """``("numeric", floats)`` or ``("categorical", strings with NaN)`` for one column."""
     kind = values.dtype.kind
     if kind in "iuf":
+        _check_finite(values, name)
         return "numeric", values.astype(float)
     present = values.dropna()
     if kind == "b" or {str(v).strip().lower() for v in present.tolist()} <= _TRUE_FALSE:
         text = present.map(lambda v: str(v).strip().capitalize())
     else:
         text = present.map(lambda v: str(v).strip())
-        if decimal == "." and text.map(lambda v: bool(_DECIMAL_COMMA.match(v))).all():
-            raise UsageError(f"column {name!r} holds numbers with a decimal comma "
-                             f"({text.iloc[0]!r}): pass --decimal ','")
+        _check_number_format(text, f"column {name!r}", decimal)
         numbers = text.map(lambda v: _looks_numeric(v, decimal))
+        if numbers.all():
+            raise UsageError(f"column {name!r} holds numbers written in a form not read as "
+                             f"numbers (such as {text.iloc[0]!r}): write them as 1234.5, or "
+                             f"see --decimal and --thousands")
         if numbers.mean() >= 0.5:
             other = text[~numbers].iloc[0]
             raise UsageError(f"column {name!r} mixes numbers and text ({other!r} on "

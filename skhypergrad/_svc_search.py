@@ -65,7 +65,7 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
         Evaluations of the refinement by accuracy per hyperparameter (0: none).
     criterion : callable, default=None
         ``SVCCriterion -> evaluate``: what is searched, built on the folds' criterion,
-        an object with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
+        an object with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation`` objects
         with and without the gradient; their scores rank the points and the refinement
         follows them); the criterion itself when None.
     box : (ndarray, ndarray), default=None

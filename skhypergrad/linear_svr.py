@@ -350,7 +350,7 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     callback : callable, default=None
     criterion : callable, default=None
         ``LinearSVRCriterion -> evaluate``: what is searched, built on the folds'
-        criterion, with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s
+        criterion, with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation`` objects
         with and without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).

@@ -249,7 +249,7 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
     callback : callable, default=None
     criterion : callable, default=None
         ``SVRCriterion -> evaluate``: what is searched, built on the folds' criterion,
-        with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation``s with and
+        with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation`` objects with and
         without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).

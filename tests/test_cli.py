@@ -9,9 +9,11 @@ that decides; bad arguments and bad files give one line on stderr and exit
 status 2, never a traceback; nothing is computed that the options do not ask for.
 """
 
+import os
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -37,7 +39,7 @@ def regression_csv(tmp_path):
 
 
 def _one_line_error(capsys, argv, *, fragment):
-    """Run ``main(argv)``; assert exit status 2 and a single stderr line containing ``fragment``."""
+    """Run ``main(argv)``; assert exit status 2 and one stderr line containing ``fragment``."""
     try:
         code = main(argv)
     except SystemExit as exc:          # argparse's errors
@@ -315,6 +317,14 @@ def test_layout_semicolon(table, expected, tmp_path, capsys):
                     fragment="the header contains ';': pass --delimiter ';'")
 
 
+def test_layout_excel_separator_line(table, expected, tmp_path, capsys):
+    # Excel's first line "sep=;" names the separator; it is no header
+    path = tmp_path / "t.csv"
+    path.write_text("sep=;\n" + table.to_csv(sep=";", index=False), encoding="utf-8-sig")
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y"])
+    assert loss == expected and err == ""
+
+
 def test_layout_no_header(table, expected, tmp_path, capsys):
     path = tmp_path / "t.csv"
     table.to_csv(path, index=False, header=False)
@@ -328,6 +338,15 @@ def test_layout_no_header(table, expected, tmp_path, capsys):
                     fragment="pass --no-header and give --target as a 0-based column")
 
 
+def test_no_header_on_a_file_with_one(table, tmp_path, capsys):
+    # the names became a data row: 'y' was called a text target; now the flag is named
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "4", "--no-header"],
+                    fragment="looks like column names ('a', 'b', 'region', 'flag', ...: text "
+                             "over numeric columns) but --no-header reads it as data: leave out")
+
+
 def test_layout_index_column(table, expected, tmp_path, capsys):
     path = tmp_path / "t.csv"
     table.to_csv(path)                       # with pandas's unnamed 0..n-1 index
@@ -335,8 +354,140 @@ def test_layout_index_column(table, expected, tmp_path, capsys):
     assert loss == expected and err == ""
     loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y"])
     assert err.count("\n") == 1
-    assert "numbers the rows 0..n-1" in err and "pass --index-col 0" in err
+    assert "numbers the rows (0..n-1 or 1..n" in err and "pass --index-col 0" in err
     assert loss != expected                  # kept as a feature, as the warning says
+
+
+def test_layout_r_row_names(table, expected, tmp_path, capsys):
+    # R's write.csv: an unnamed first column "" numbering the rows 1..n
+    path = tmp_path / "t.csv"
+    table.set_axis(np.arange(1, len(table) + 1)).to_csv(path)
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y"])
+    assert "numbers the rows (0..n-1 or 1..n" in err and "pass --index-col 0" in err
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y", "--index-col", "0"])
+    assert loss == expected and err == ""
+
+
+def test_layout_identifier_and_date_columns(table, expected, tmp_path, capsys):
+    # a text value on every row (an ID, a date per row) cannot inform other rows: dropped
+    df = table.copy()
+    df.insert(0, "id", [f"P{i:04d}" for i in range(len(df))])
+    df.insert(1, "date", [f"2020-01-{i + 1:02d}" if i < 31 else f"2020-02-{i - 30:02d}"
+                          for i in range(len(df))])
+    df.to_csv(tmp_path / "t.csv", index=False)
+    loss, err = _cli_loss(capsys, ["--csv", str(tmp_path / "t.csv"), "--target", "y"])
+    assert loss == expected
+    assert err.count("has a different text value on every row (an identifier?)") == 2
+    assert err.count("\n") == 2 and "column 'id'" in err and "column 'date'" in err
+
+
+def test_category_seen_only_in_test_rows_is_quiet(table, tmp_path, capsys):
+    """The documented encoding (zeros) without scikit-learn's multi-line warning."""
+    from sklearn.model_selection import train_test_split
+
+    df = table.copy()
+    _, test = train_test_split(df, test_size=0.2, random_state=0)
+    df.loc[test.index[0], "region"] = "south"
+    df.to_csv(tmp_path / "t.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")          # as a plain `python -m` run shows them
+        _, err = _cli_loss(capsys, ["--csv", str(tmp_path / "t.csv"), "--target", "y"])
+    assert err == "" and not [w for w in caught if "unknown categories" in str(w.message)]
+
+
+def test_layout_latin1(table, expected, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    df = table.copy()
+    df["region"] = df["region"].replace({"north": "n\u00f6rd"})    # sorts as "north" did
+    path.write_bytes(df.to_csv(index=False).encode("latin-1"))
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"] + _FAST,
+                    fragment="needs --encoding (e.g. latin-1 or cp1252)")
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y", "--encoding",
+                                   "latin-1"])
+    assert loss == expected and err == ""
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y", "--encoding", "klingon"],
+                    fragment="unknown --encoding 'klingon'")
+
+
+def test_header_without_rows(tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,y\n")
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="has no data rows (only the line of column names)")
+
+
+def test_infinite_values_and_a_target_without_values(table, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    df = table.copy()
+    df.loc[4, "a"] = np.inf
+    df.to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="column 'a' holds 1 infinite or too large values (such as inf")
+    _one_line_error(capsys, ["--csv", str(path), "--target", "a"],
+                    fragment="the target column 'a' holds 1 infinite or too large values")
+    df.loc[4, "a"] = -1e300                  # its square overflows in StandardScaler
+    df.to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="(such as -1e+300; at most 1e150 in absolute value)")
+    table.assign(y=np.nan).to_csv(path, index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="the target column 'y' of")
+
+
+def test_layout_thousands_separator(table, tmp_path, capsys):
+    df = table.copy()
+    df["a"] = (df["a"] * 10_000).round(1)    # -12,345.6 and 234.5 alike
+    df.to_csv(tmp_path / "plain.csv", index=False)
+    plain, _ = _cli_loss(capsys, ["--csv", str(tmp_path / "plain.csv"), "--target", "y"])
+
+    us = tmp_path / "us.csv"
+    df.assign(a=df["a"].map(lambda v: f"{v:,.1f}")).to_csv(us, index=False)   # quoted
+    _one_line_error(capsys, ["--csv", str(us), "--target", "y"] + _FAST,
+                    fragment="column 'a' holds numbers with a thousands separator (")
+    assert _cli_loss(capsys, ["--csv", str(us), "--target", "y", "--thousands", ","]
+                     )[0] == plain
+
+    eu = tmp_path / "eu.csv"
+    swap = str.maketrans(",.", ".,")
+    df.assign(a=df["a"].map(lambda v: f"{v:,.1f}".translate(swap))).to_csv(
+        eu, sep=";", decimal=",", index=False)
+    _one_line_error(capsys, ["--csv", str(eu), "--target", "y", "--decimal", ","] + _FAST,
+                    fragment="pass --thousands '.'")
+    assert _cli_loss(capsys, ["--csv", str(eu), "--target", "y", "--decimal", ",",
+                              "--thousands", "."])[0] == plain
+    # a decimal comma is no thousands separator: refused, not read as 10 000 times larger
+    table.to_csv(eu, sep=";", decimal=",", index=False)
+    _one_line_error(capsys, ["--csv", str(eu), "--target", "y", "--thousands", ","] + _FAST,
+                    fragment="(is it the decimal separator? --decimal ',')")
+
+
+def test_layout_duplicate_column_names(table, expected, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False, header=["a", "a", "region", "flag", "y"])
+    loss, err = _cli_loss(capsys, ["--csv", str(path), "--target", "y"])
+    assert loss == expected                  # both columns kept, in their order
+    assert err == ("skhypergrad: warning: column names used more than once ('a'): the "
+                   "later columns are read as 'a.1'\n")
+
+
+def test_separator_hints(table, tmp_path, capsys):
+    path = tmp_path / "t.csv"
+    table.to_csv(path, sep=" ", index=False)
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
+                    fragment="the header contains ' ': pass --delimiter ' '")
+    table.to_csv(path, index=False)        # commas, numbers with a decimal point
+    _one_line_error(capsys, ["--csv", str(path), "--target", "y", "--decimal", ","],
+                    fragment="leave out --decimal ','")
+
+
+def test_quantity_target_with_logistic_names_the_regressors(tmp_path, capsys):
+    # an integer-valued quantity (as diabetes' target) is no continuous float column
+    rng = np.random.RandomState(0)
+    y = rng.randint(25, 346, 80).astype(float)
+    _write_csv(tmp_path / "t.csv", rng.randn(80, 3), y)
+    _one_line_error(capsys, ["--csv", str(tmp_path / "t.csv"), "--target", "y", "--model",
+                             "logistic"], fragment="numeric classes: if the target is a "
+                    "quantity, use a regression model (--model enet, lasso or weighted-lasso)")
 
 
 # -- messages that point to the fix ------------------------------------------------------
@@ -358,7 +509,7 @@ def test_single_class_message_has_no_numpy_repr(tmp_path, capsys):
                     fragment="single class (1)")
     path.write_text("a,label\n" + "".join(f"{i},{'yes' if i else 'no'}\n" for i in range(20)))
     _one_line_error(capsys, ["--csv", str(path), "--target", "label", "--model", "logistic"],
-                    fragment="1 classes have a single row (such as 'no')")
+                    fragment="class 'no' has a single row")
 
 
 def test_bad_delimiter_argument(capsys):
@@ -369,7 +520,7 @@ def test_compressed_garbage_names_the_suffixes(tmp_path, capsys):
     path = tmp_path / "t.csv"
     path.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe\x00\x00")
     _one_line_error(capsys, ["--csv", str(path), "--target", "y"],
-                    fragment="not UTF-8 text (compressed files must end in .gz, .bz2")
+                    fragment="not UTF-8 text; a text file saved in another encoding")
 
 
 # -- no wasted runs ----------------------------------------------------------------------
@@ -415,6 +566,27 @@ def test_bad_plot_path_fails_before_reading_or_solving(regression_csv, tmp_path,
     _one_line_error(capsys, argv + ["--plot", str(tmp_path / "f.xyz")],
                     fragment="unknown image format 'xyz'")
     _one_line_error(capsys, argv + ["--plot", str(tmp_path)], fragment="it is a directory")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc")
+def test_plot_path_the_file_system_refuses_fails_before_reading(regression_csv, tmp_path,
+                                                                 monkeypatch, capsys):
+    """os.access says yes (as it does to root on /proc): the file system is asked."""
+    import skhypergrad._cli as cli
+
+    def no_data(*args):
+        raise AssertionError("the data were read before the output path was checked")
+    monkeypatch.setattr(cli, "_load", no_data)
+    monkeypatch.setattr(os, "access", lambda *args: True)
+    _one_line_error(capsys, ["--csv", str(regression_csv), "--target", "price", "--plot",
+                             "/proc/skhypergrad-figure.png"],
+                    fragment="cannot write the figure to '/proc/skhypergrad-figure.png': ")
+    # a writable path is left as it was: an existing file untouched, no new file
+    existing = tmp_path / "old.png"
+    existing.write_bytes(b"keep")
+    cli._check_plot_path(str(existing))
+    cli._check_plot_path(str(tmp_path / "new.png"))
+    assert existing.read_bytes() == b"keep" and not (tmp_path / "new.png").exists()
 
 
 def test_baselines_print_progress(regression_csv, capsys):
@@ -478,7 +650,7 @@ def test_kernel_cache_detection_in_a_fresh_cache(regression_csv, tmp_path):
     assert compiled and int(compiled.group(1)) > 0
     assert "(+)" not in first.stdout
     assert "ompil" not in second.stdout and "(+)" not in second.stdout
-    assert "Numerical kernels loaded from numba's cache in" in second.stdout
+    assert "a one-step search loaded the numerical kernels from numba's cache" in second.stdout
 
 
 def test_index_col_positions_count_the_file_columns(table, expected, tmp_path, capsys):
