@@ -6,7 +6,10 @@ of scikit-learn's GLMs), and it is solved by L-BFGS (:mod:`._lbfgs`) or, for a d
 declaring ``smooth_hessian`` with at most ``_REFERENCE_MAX`` parameters (beyond
 ``_REFERENCE_SMALL``, with ``_REFERENCE_ROWS`` samples for each), by L-BFGS
 preconditioned by a reference Hessian (:mod:`._reference_hessian`), before coordinate
-descent takes over when they stop short of the rule or of the duality gap.
+descent takes over when they stop short of the rule or of the duality gap. The datafit's
+value and gradient at the last point evaluated and at the last solutions are kept with the
+design (:func:`_datafit_at`): a solve warm-started at a solution of other penalty weights
+starts without a product with ``X``.
 """
 
 import numpy as np
