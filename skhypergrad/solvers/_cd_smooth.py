@@ -55,15 +55,15 @@ def _value_rounding(prob, z):
     return 8.0 * _EPS * float(np.mean(h * (np.abs(z) + 1.0)))
 
 
-def _objective_gradient(prob, w, a, grad=None):
+def _objective_gradient(prob, w, a, grad=None, a_mean=None):
     """The objective's gradient of a one-output problem without an L1 part: the
     datafit's ``grad = X^T a / n`` (None: computed) plus the L2 term, then the
-    intercept's ``mean(a)``."""
+    intercept's ``mean(a)`` (``a_mean`` when given, ``a`` then unread)."""
     p = prob.p
     g = prob.gradient(w, a) if grad is None else grad.copy()
     g += np.broadcast_to(prob.l2, (p,)) * w[:p]
     if prob.fit_intercept:
-        g = np.append(g, a.mean())
+        g = np.append(g, a.mean() if a_mean is None else a_mean)
     return g
 
 
@@ -72,11 +72,11 @@ def _objective_value_gradient(prob, design, v):
     ``v``: the objective :math:`F(z) + \frac12 \sum_j l2_j v_j^2` at the predictions
     ``z``, its gradient (:func:`_objective_gradient`), and the datafit's gradient
     ``grad = X^T a / n`` (new arrays: the caller may change them)."""
-    loss, z, a, grad = _datafit_at(prob, design, v)
+    loss, z, a_mean, grad = _datafit_at(prob, design, v)
     coef = v[:prob.p]
     l2 = np.broadcast_to(prob.l2, (prob.p,))
     value = loss + 0.5 * float((l2 * coef) @ coef)
-    return value, _objective_gradient(prob, v, a, grad), z.copy(), grad
+    return value, _objective_gradient(prob, v, None, grad, a_mean), z.copy(), grad
 
 
 #: the solutions whose datafit values a design keeps (:func:`_datafit_at`), the newest
@@ -84,9 +84,10 @@ _KEPT_SOLUTIONS = 4
 
 
 def _datafit_at(prob, design, v):
-    r"""``(F(z), z, a, grad)``: the datafit's value at the predictions ``z`` of ``v``, its
-    derivatives ``a`` in ``z`` (:meth:`~._cd_problem._Problem.derivative`) and its
-    gradient ``grad = X^T a / n`` (a new array; ``z`` and ``a`` are read only).
+    r"""``(F(z), z, mean(a), grad)``: the datafit's value at the predictions ``z`` of
+    ``v`` (read only), the mean of its derivatives ``a`` in ``z``
+    (:meth:`~._cd_problem._Problem.derivative`) and its gradient ``grad = X^T a / n`` (a
+    new array).
 
     They do not depend on the penalty: those of the last point evaluated and of the
     last solutions (:func:`_keep_solution`) are kept with the design (for the map's
@@ -104,14 +105,15 @@ def _datafit_at(prob, design, v):
     point = v.tobytes()
     for entry in kept[1][:1] + kept[2]:
         if entry is not None and point in entry[0]:
-            loss, z, a, grad = entry[1]
-            return loss, z, a, grad.copy()
+            loss, z, a_mean, grad = entry[1]
+            return loss, z, a_mean, grad.copy()
     z = prob.predictions(design, v)
     a = prob.derivative(z)
     grad = prob.gradient(v, a)
     loss = float(prob.datafit.loss(prob.y, z))
-    kept[1][0] = ((point,), (loss, z, a, grad.copy()))
-    return loss, z, a, grad
+    a_mean = a.mean()
+    kept[1][0] = ((point,), (loss, z, a_mean, grad.copy()))
+    return loss, z, a_mean, grad
 
 
 def _keep_solution(design, w):
