@@ -20,9 +20,11 @@ def _rows_friendly(X):
     return np.asfortranarray(X)
 
 
-def _take_rows(X, rows, sparse_format=None):
-    """``X[rows]``, in Fortran order when ``X`` is (no conversion by the solver later),
-    and, for sparse ``X``, in ``sparse_format`` ("csc", "csr") when given."""
+def _take_rows(X, rows, sparse_format=None, fortran=False):
+    """``X[rows]``, in Fortran order when ``X`` is or ``fortran`` asks (no conversion by
+    the solver later), and, for sparse ``X``, in ``sparse_format`` ("csc", "csr") when
+    given. The rows of a 2d C-ordered ``X`` of float32 taken with ``fortran`` are
+    float64 (the solvers' dtype, every value exact)."""
     if sp.issparse(X):
         out = X[rows]
         if sparse_format is not None and out.format != sparse_format:
@@ -30,7 +32,25 @@ def _take_rows(X, rows, sparse_format=None):
         return out
     if X.flags.f_contiguous and not X.flags.c_contiguous:
         return X.T.take(rows, axis=1).T  # Fortran order (fancy indexing would give C order)
+    if fortran and X.ndim == 2:
+        return _take_rows_fortran(X, rows)
     return X[rows]
+
+
+#: elements of a block of rows of :func:`_take_rows_fortran` (256 KiB of float64)
+_BLOCK = 2**15
+
+
+def _take_rows_fortran(X, rows):
+    """``X[rows]`` of a 2d array as a new Fortran-ordered array, float64 for float32 or
+    float64 ``X`` (else in its dtype), copied once: by blocks of rows gathered in C
+    order, each small enough to stay in cache while it is written column by column."""
+    dtype = np.float64 if X.dtype in (np.float32, np.float64) else X.dtype
+    out = np.empty((rows.shape[0], X.shape[1]), dtype=dtype, order="F")
+    step = max(1, _BLOCK // max(X.shape[1], 1))
+    for start in range(0, rows.shape[0], step):
+        out[start:start + step] = X[rows[start:start + step]]
+    return out
 
 
 def _fold_problem(model, X, y, train, test, loss, lipschitz=None, sparse_format=None,

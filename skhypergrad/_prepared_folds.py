@@ -57,8 +57,11 @@ def prepare_fold(preprocessing, X, y, train, test, scale, sample_weight=None,
     rows'); ``score_weight``: the held-out losses' weights of all the rows of ``X``
     (split here), or None.
     """
-    if isinstance(X, np.ndarray):  # a Fortran-ordered X's rows kept in Fortran order
-        X_train, X_test = _take_rows(X, train), _take_rows(X, test)
+    if isinstance(X, np.ndarray):
+        # the training rows in the solvers' layout (Fortran order, float64) unless a
+        # preprocessing reads them: one copy, which the fold's map then centres in place
+        X_train = _take_rows(X, train, fortran=preprocessing is None)
+        X_test = _take_rows(X, test)
     else:
         X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = y[train], y[test]

@@ -323,3 +323,29 @@ def test_folds_on_used_columns_equal_the_full_folds(engine, kind, monkeypatch):
     np.testing.assert_allclose(used.value, full.value, rtol=1e-9)
     np.testing.assert_allclose(used.grad, full.grad, rtol=1e-6, atol=1e-12)
     assert np.linalg.norm(used.grad) > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_prepared_fold_rows_copied_once_in_the_solvers_layout(dtype):
+    """A search's dense fold holds its training rows once, in the solvers' layout
+    (Fortran order, float64: ``X[train]`` exactly), which its map centres in place (no
+    second copy); with a preprocessing step the rows it reads stay as indexed."""
+    from sklearn.preprocessing import StandardScaler
+
+    from skhypergrad._prepared_folds import PreparedFolds, prepare_fold
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((103, 7)).astype(dtype)  # C order
+    y = X[:, 0] + 0.1 * rng.standard_normal(103)
+    train, test = np.arange(3, 103, 2), np.arange(0, 103, 2)
+    fold = prepare_fold(None, X, y, train, test, 1.0)
+    assert fold.X_train.flags.f_contiguous and fold.X_train.dtype == np.float64
+    np.testing.assert_array_equal(fold.X_train, X[train].astype(np.float64))
+    np.testing.assert_array_equal(fold.X_test, X[test].astype(np.float64))
+    rows = fold.X_train
+    model = InnerModel(penalty="l2", fit_intercept=True)
+    (pgmap,) = PreparedFolds([fold]).training_maps(model, CoordinateDescent())
+    assert pgmap.design.X is rows  # centred in place
+    scaled = prepare_fold(StandardScaler(), X, y, train, test, 1.0)
+    np.testing.assert_allclose(scaled.X_train, StandardScaler().fit_transform(X[train]),
+                               rtol=1e-6 if dtype == np.float32 else 1e-15)

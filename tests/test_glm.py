@@ -342,6 +342,34 @@ def test_reference_hessian_carries_to_the_next_solve(name):
     np.testing.assert_allclose(pcg.grad, exact.grad, rtol=1e-9)
 
 
+@pytest.mark.parametrize("name", ["poisson", "gamma"])
+def test_warm_solve_reads_its_start_from_the_previous_solution(name):
+    """The datafit's values at a solution are kept with its design: a solve at another L2
+    weight warm-started there (through the model's own intercept and back, as a
+    criterion keeps it) makes one product with X fewer than on a twin map that kept
+    nothing, and ends at the same point (the start differs by rounding only)."""
+    X, y = _data(name, n=150, p=10)
+    model = InnerModel(_datafit(name), "l2", fit_intercept=True)
+    solver = CoordinateDescent(tol=1e-10)
+    maps = [model.make_map(X, model.encode(y), center=True) for _ in range(2)]
+    first = solver.solve(maps[0], np.array([0.05]))
+    start = maps[0].design.from_original(maps[0].design.to_original(first.w))
+    counts, solutions = [], []
+    design_class = type(maps[0].design)
+    matvec = design_class.matvec
+    for pgmap in maps:  # the second kept nothing
+        calls = []
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(design_class, "matvec",
+                       lambda self, w: calls.append(1) or matvec(self, w))
+            solutions.append(solver.solve(pgmap, np.array([0.08]), start,
+                                          reference=first.reference))
+        counts.append(len(calls))
+    assert all(s.converged for s in solutions)
+    assert counts[0] == counts[1] - 1
+    np.testing.assert_allclose(solutions[0].w, solutions[1].w, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("name", ["poisson", "gamma", "tweedie"])
 @pytest.mark.parametrize("penalty, lam", [("l2", [0.05]), ("l1", [0.02]),
                                           ("elasticnet", [0.02, 0.2])])

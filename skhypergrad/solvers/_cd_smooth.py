@@ -6,7 +6,10 @@ of scikit-learn's GLMs), and it is solved by L-BFGS (:mod:`._lbfgs`) or, for a d
 declaring ``smooth_hessian`` with at most ``_REFERENCE_MAX`` parameters (beyond
 ``_REFERENCE_SMALL``, with ``_REFERENCE_ROWS`` samples for each), by L-BFGS
 preconditioned by a reference Hessian (:mod:`._reference_hessian`), before coordinate
-descent takes over when they stop short of the rule or of the duality gap.
+descent takes over when they stop short of the rule or of the duality gap. The datafit's
+value and gradient at the last point evaluated and at the last solutions are kept with the
+design (:func:`_datafit_at`): a solve warm-started at a solution of other penalty weights
+starts without a product with ``X``.
 """
 
 import numpy as np
@@ -52,15 +55,15 @@ def _value_rounding(prob, z):
     return 8.0 * _EPS * float(np.mean(h * (np.abs(z) + 1.0)))
 
 
-def _objective_gradient(prob, w, a, grad=None):
+def _objective_gradient(prob, w, a, grad=None, a_mean=None):
     """The objective's gradient of a one-output problem without an L1 part: the
     datafit's ``grad = X^T a / n`` (None: computed) plus the L2 term, then the
-    intercept's ``mean(a)``."""
+    intercept's ``mean(a)`` (``a_mean`` when given, ``a`` then unread)."""
     p = prob.p
     g = prob.gradient(w, a) if grad is None else grad.copy()
     g += np.broadcast_to(prob.l2, (p,)) * w[:p]
     if prob.fit_intercept:
-        g = np.append(g, a.mean())
+        g = np.append(g, a.mean() if a_mean is None else a_mean)
     return g
 
 
@@ -68,14 +71,65 @@ def _objective_value_gradient(prob, design, v):
     r"""``(value, gradient, z, grad)`` of a one-output problem without an L1 part at
     ``v``: the objective :math:`F(z) + \frac12 \sum_j l2_j v_j^2` at the predictions
     ``z``, its gradient (:func:`_objective_gradient`), and the datafit's gradient
-    ``grad = X^T a / n``."""
-    z = prob.predictions(design, v)
-    a = prob.derivative(z)
+    ``grad = X^T a / n`` (new arrays: the caller may change them)."""
+    loss, z, a_mean, grad = _datafit_at(prob, design, v)
     coef = v[:prob.p]
     l2 = np.broadcast_to(prob.l2, (prob.p,))
+    value = loss + 0.5 * float((l2 * coef) @ coef)
+    return value, _objective_gradient(prob, v, None, grad, a_mean), z.copy(), grad
+
+
+#: the solutions whose datafit values a design keeps (:func:`_datafit_at`), the newest
+_KEPT_SOLUTIONS = 4
+
+
+def _datafit_at(prob, design, v):
+    r"""``(F(z), z, mean(a), grad)``: the datafit's value at the predictions ``z`` of
+    ``v`` (read only), the mean of its derivatives ``a`` in ``z``
+    (:meth:`~._cd_problem._Problem.derivative`) and its gradient ``grad = X^T a / n`` (a
+    new array).
+
+    They do not depend on the penalty: those of the last point evaluated and of the
+    last solutions (:func:`_keep_solution`) are kept with the design (for the map's
+    targets and datafit) and given again for the same ``v``, so that the first point of
+    a solve warm-started at the solution of another penalty's solve on the same map (a
+    search's next evaluation) costs no product with ``X``. The same ``v``: bit for bit,
+    or, for a solution on a centred design (see :mod:`skhypergrad._design`), the point
+    after its way through the model's own intercept and back
+    (``from_original(to_original(v))``, as a warm start kept in a criterion's state
+    returns), whose intercept differs from it by the rounding of that way alone."""
+    key = (design.X, prob.y, prob.datafit)
+    kept = design._cache.get("datafit_at")
+    if kept is None or any(a is not b for a, b in zip(kept[0], key)):
+        kept = design._cache["datafit_at"] = (key, [None], [])
+    point = v.tobytes()
+    for entry in kept[1][:1] + kept[2]:
+        if entry is not None and point in entry[0]:
+            loss, z, a_mean, grad = entry[1]
+            return loss, z, a_mean, grad.copy()
+    z = prob.predictions(design, v)
+    a = prob.derivative(z)
     grad = prob.gradient(v, a)
-    value = float(prob.datafit.loss(prob.y, z)) + 0.5 * float((l2 * coef) @ coef)
-    return value, _objective_gradient(prob, v, a, grad), z, grad
+    loss = float(prob.datafit.loss(prob.y, z))
+    a_mean = a.mean()
+    kept[1][0] = ((point,), (loss, z, a_mean, grad.copy()))
+    return loss, z, a_mean, grad
+
+
+def _keep_solution(design, w):
+    """Keep the datafit's values at ``w`` when they are those of the last point evaluated
+    (see :func:`_datafit_at`), among the newest ``_KEPT_SOLUTIONS`` solutions, for ``w``
+    and, on a centred design, ``w`` through the model's own intercept and back."""
+    kept = design._cache.get("datafit_at")
+    last = None if kept is None else kept[1][0]
+    if last is None or w.tobytes() not in last[0]:
+        return
+    points, values = last
+    if design.offset is not None and design.fit_intercept:
+        points += (design.from_original(design.to_original(w)).tobytes(),)
+    solutions = kept[2]
+    solutions.insert(0, (points, values))
+    del solutions[_KEPT_SOLUTIONS:]
 
 
 #: largest number of parameters solved with a reference Hessian (its q x q matrix is kept
@@ -197,8 +251,8 @@ class _SmoothSolves:
             shrinking[0] = decrement
             return stalled
 
-        def hessian_at(v):
-            z = prob.predictions(design, v)
+        def hessian_at(v):  # (at the point L-BFGS evaluates next, or last did)
+            z = _datafit_at(prob, design, v)[1]
             return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
 
         shift = np.append(np.broadcast_to(prob.l2, (prob.p,)), np.zeros(int(prob.fit_intercept)))
@@ -209,4 +263,6 @@ class _SmoothSolves:
                                                   form=not grad_rule)
         # (no step shrinking the gradient further, at a gap below the target: converged)
         done = done or (measure[0] is not None and measure[0] <= target)
+        if done:  # the next solve may start from w
+            _keep_solution(design, w)
         return n_iter, done, reference, measure[0] if done else None, last[0]
