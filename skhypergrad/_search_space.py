@@ -34,7 +34,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._design import xty_of
+from ._design import centred_column_squares, xty_of
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
@@ -187,11 +187,9 @@ def _column_curvatures(pgmap):
     if s is not None:  # sum_i s_i (x_ij - m_j)^2, shift-invariant: from the stored X
         sq = raw = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
         if design.fit_intercept:
-            means = np.asarray(X.T @ s).ravel() / n
-            sq = np.maximum(sq - n * means * means, 0.0)
+            sq = centred_column_squares(X, np.asarray(X.T @ s).ravel() / n, s)
     elif design.fit_intercept and design.offset is None:  # (a centred design's are)
-        means = np.asarray(X.sum(axis=0)).ravel() / n
-        sq = np.maximum(sq - n * means * means, 0.0)
+        sq = centred_column_squares(X, np.asarray(X.sum(axis=0)).ravel() / n)
     elif design.fit_intercept:
         raw = sq + n * np.asarray(design.offset, dtype=np.float64) ** 2
     sq = np.asarray(sq, dtype=np.float64)
