@@ -100,6 +100,32 @@ def test_design_scale_changes_nothing_but_units(Est, penalty):
                                    atol=1e-6 * np.abs(ref.coef_).max())
 
 
+def test_lasso_with_one_column_in_other_units_matches_a_grid():
+    """One column times 1e6 sets ``lam1_max`` alone: the CV loss is flat for five decades
+    below it, until the other columns enter. The search goes past the plateau (its weak
+    end lowered by the columns' spread, ``sqrt(kappa_min / kappa)``) and lands within
+    1e-3 of the minimum of a fine grid on the same folds (scikit-learn's ``lasso_path``),
+    not on the plateau, 74% above it."""
+    from sklearn.linear_model import lasso_path
+
+    X, y = _diabetes()
+    X = X.copy()
+    X[:, 0] *= 1e6
+    cv = KFold(3, shuffle=True, random_state=0)
+    est = _fit_quiet(LassoHyperGrad(cv=cv), X, y)
+    alphas = np.logspace(6, -4, 301)  # decreasing, as lasso_path returns them
+    losses = 0.0
+    for tr, va in cv.split(X):
+        mu, ym = X[tr].mean(axis=0), y[tr].mean()
+        _, coefs, _ = lasso_path(X[tr] - mu, y[tr] - ym, alphas=alphas, tol=1e-10,
+                                 max_iter=100000)
+        pred = (X[va] - mu) @ coefs + ym
+        losses = losses + np.mean((pred - y[va, None]) ** 2, axis=0) / 3
+    assert est.best_loss_ <= losses.min() * (1 + 1e-3)
+    assert est.best_loss_ == pytest.approx(
+        losses[np.argmin(np.abs(np.log(alphas / est.alpha_)))], rel=1e-2)
+
+
 @pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
 def test_logistic_design_scale_changes_nothing_but_units(penalty):
     """X -> c X: the L1 weight scales by c, the L2 weight by c^2 (C by 1 / c), the
