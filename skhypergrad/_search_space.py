@@ -11,9 +11,10 @@ the curvature of the datafit,
 
     \kappa = \frac{c}{n p} \sum_j \|X_j - \bar X_j\|^2
 
-(``c`` the datafit's
-:meth:`~skhypergrad.datafits.BaseDatafit.reference_curvature` at the null model,
-its ``curvature`` for least squares, the columns centred when an intercept is
+over the ``p`` columns that are not constant (a constant column, zero once centred,
+changes no model; see :func:`l2_scales`), ``c`` the datafit's
+:meth:`~skhypergrad.datafits.BaseDatafit.reference_curvature` at the null model
+(its ``curvature`` for least squares, the columns centred when an intercept is
 fitted: the mean diagonal of the Hessian, which scales as :math:`c_X^2` and
 moves with neither :math:`y` nor a shift of the columns; for a datafit whose
 curvature scales with :math:`y`, Huber's, :math:`\kappa` scales with it, as the
@@ -213,8 +214,7 @@ def l2_scale(pgmap):
     ``p``); for :class:`~skhypergrad.huber.Huber`, the robust curvature of the median
     residual there. With sample weights :math:`s_i` (mean 1), the columns' weighted
     sums of squares about their weighted means: the scales of the rows repeated."""
-    k, _ = _column_curvatures(pgmap)
-    return _positive(float(np.mean(k)) if k.size else 0.0)
+    return l2_scales(pgmap)[0]
 
 
 def l2_floor_scale(pgmap):
@@ -234,10 +234,12 @@ def l2_floor_scale(pgmap):
 
 def l2_scales(pgmap):
     r"""``(kappa, kappa_min)``: :func:`l2_scale` and :func:`l2_floor_scale` from one
-    pass over the columns."""
+    pass over the columns, constant columns left out of both (with an intercept, a
+    constant column is zero once centred: adding one changes neither)."""
     k, constant = _column_curvatures(pgmap)
+    k = k[~constant]  # a constant column (centred: zero) changes no model
     kappa = _positive(float(np.mean(k)) if k.size else 0.0)
-    k = k[~constant & np.isfinite(k) & (k > 0)]
+    k = k[np.isfinite(k) & (k > 0)]
     if k.size == 0:
         return kappa, kappa
     return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))

@@ -12,7 +12,7 @@ from sklearn.linear_model import ElasticNet, ElasticNetCV
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from skhypergrad import (ElasticNetHyperGrad, HuberRegressorHyperGrad, HyperGradSearchCV,
-                         LassoHyperGrad, LogisticRegressionHyperGrad,
+                         LassoHyperGrad, LogisticRegressionHyperGrad, RidgeHyperGrad,
                          WeightedLassoHyperGrad)
 from skhypergrad._search_space import l2_scale, search_scales
 from skhypergrad.models import InnerModel
@@ -124,6 +124,21 @@ def test_lasso_with_one_column_in_other_units_matches_a_grid():
     assert est.best_loss_ <= losses.min() * (1 + 1e-3)
     assert est.best_loss_ == pytest.approx(
         losses[np.argmin(np.abs(np.log(alphas / est.alpha_)))], rel=1e-2)
+
+
+@pytest.mark.parametrize("Est", [RidgeHyperGrad, ElasticNetHyperGrad, HuberRegressorHyperGrad])
+def test_a_constant_column_changes_nothing(Est):
+    """With an intercept a constant column is zero once centred: the search scales leave
+    it out, so adding one changes neither the chosen weights nor the other coefficients
+    (before, it lowered the mean curvature kappa by p / (p + 1) and moved the scan)."""
+    X, y = _diabetes()
+    cv = KFold(3, shuffle=True, random_state=0)
+    ref = _fit_quiet(Est(cv=cv), X, y)
+    est = _fit_quiet(Est(cv=cv), np.hstack([X, np.full((X.shape[0], 1), 3.0)]), y)
+    np.testing.assert_allclose(est.lam_, ref.lam_, rtol=1e-9)
+    np.testing.assert_allclose(est.coef_[:-1], ref.coef_, rtol=1e-7,
+                               atol=1e-9 * np.abs(ref.coef_).max())
+    assert est.coef_[-1] == 0.0
 
 
 @pytest.mark.parametrize("penalty", ["l1", "elasticnet"])
