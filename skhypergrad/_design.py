@@ -189,10 +189,10 @@ class Design:
     def column_squared_norms(self):
         """``||X_j||^2`` for every column (and ``n`` for the intercept column)."""
         X = self.X
-        if sp.issparse(X):
+        if self.sparse_offset is not None:
+            norms = centred_column_squares(X, self.sparse_offset)
+        elif sp.issparse(X):
             norms = np.asarray(X.multiply(X).sum(axis=0)).ravel()
-            if self.sparse_offset is not None:
-                norms = centred_squared_norms(norms, self.sparse_offset, self.n_samples)
         else:
             norms = np.einsum("ij,ij->j", X, X)
         if self.fit_intercept:
@@ -281,6 +281,33 @@ def centred_squared_norms(sq_norms, mu, n):
     of the columns and their means ``mu`` over ``n`` rows."""
     out = sq_norms - n * np.square(mu)
     return np.maximum(out, 0.0, out=out)
+
+
+def centred_column_squares(X, mu, sample_weight=None):
+    r"""``sum_i s_i (x_ij - mu_j)^2`` for every column of ``X`` (``s_i = 1`` without
+    ``sample_weight``), summed over the differences: no cancellation when the
+    columns' means are large next to their spread (``X + 1e4``), where
+    :func:`centred_squared_norms` loses ``(mu_j / sd_j)^2`` times the round-off.
+
+    A sparse ``X`` (canonical: no duplicate entries) is read from its stored entries:
+    the rows where column ``j`` stores no entry add :math:`\mu_j^2` times their total
+    weight."""
+    mu = np.asarray(mu, dtype=np.float64)
+    s = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if not sp.issparse(X):
+        d = np.square(np.subtract(X, mu, dtype=np.float64))
+        return d.sum(axis=0) if s is None else s @ d
+    coo = X.tocoo()
+    coo.sum_duplicates()
+    p = X.shape[1]
+    d = np.square(coo.data - mu[coo.col])
+    rw = np.ones(coo.data.shape[0]) if s is None else s[coo.row]
+    stored = np.bincount(coo.col, weights=rw * d, minlength=p)
+    total = float(X.shape[0] if s is None else s.sum())
+    unstored = total - np.bincount(coo.col, weights=rw, minlength=p)
+    # a column stored on every row has none: 0 exactly, not the round-off of the total
+    unstored[np.bincount(coo.col, minlength=p) == X.shape[0]] = 0.0
+    return stored + np.maximum(unstored, 0.0) * np.square(mu)
 
 
 def centred(X, fit_intercept, copy=True):

@@ -11,9 +11,10 @@ the curvature of the datafit,
 
     \kappa = \frac{c}{n p} \sum_j \|X_j - \bar X_j\|^2
 
-(``c`` the datafit's
-:meth:`~skhypergrad.datafits.BaseDatafit.reference_curvature` at the null model,
-its ``curvature`` for least squares, the columns centred when an intercept is
+over the ``p`` columns that are not constant (a constant column, zero once centred,
+changes no model; see :func:`l2_scales`), ``c`` the datafit's
+:meth:`~skhypergrad.datafits.BaseDatafit.reference_curvature` at the null model
+(its ``curvature`` for least squares, the columns centred when an intercept is
 fitted: the mean diagonal of the Hessian, which scales as :math:`c_X^2` and
 moves with neither :math:`y` nor a shift of the columns; for a datafit whose
 curvature scales with :math:`y`, Huber's, :math:`\kappa` scales with it, as the
@@ -26,7 +27,11 @@ The weak end of the L2 weight (its lower bound, the "no L2 term" level of the
 scan and the ridge path) is relative to :math:`\kappa_{\min} \le \kappa`
 (:func:`l2_floor_scale`), the geometric mean of the columns' curvatures where it
 is below their mean: a mean follows the largest column, a column in other units
-alone, and it scales as :math:`c_X^2` too.
+alone, and it scales as :math:`c_X^2` too. The weak end of the L1 weight (its lower
+bound, the end of the scan's paths) is lowered by the same spread,
+:math:`\sqrt{\kappa_{\min} / \kappa} \le 1` (an L1 weight scales as :math:`c_X`): a
+column in other units alone sets :math:`l1_{\max}`, and the other columns enter only
+that many times below it.
 """
 
 from typing import Any, NamedTuple
@@ -34,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from ._design import xty_of
+from ._design import centred_column_squares, xty_of
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
@@ -172,10 +177,18 @@ def lam1_max(pgmap):
     return max(float(g.max(initial=0.0)), np.finfo(float).tiny)
 
 
+#: a column is constant where its centred sum of squares is at most this times its sum of
+#: squares: its spread below 1e-10 times its mean. The centred sums are summed over the
+#: differences (:func:`~skhypergrad._design.centred_column_squares`), whose round-off is
+#: about 1e-32 times the sum of squares; a column of mean 1e4 with one entry in 300 off
+#: by 0.06 (``load_digits / 16 + 1e4``) is at 1e-13, and not constant.
+_CONSTANT_RATIO = 1e-20
+
+
 def _column_curvatures(pgmap):
     r"""``(k, constant)``: the diagonal of the Hessian at the null model, :math:`k_j =
     \frac{c}{n}\|X_j - \bar X_j\|^2` per column (see :func:`l2_scale`), and where a
-    column is constant: its centred sum of squares at most ``1e-12`` times its sum of
+    column is constant: its centred sum of squares at most ``_CONSTANT_RATIO`` times its sum of
     squares (the round-off of the centring)."""
     design = pgmap.design
     c = pgmap.datafit.reference_curvature(pgmap.y, null_predictions(pgmap))
@@ -187,15 +200,13 @@ def _column_curvatures(pgmap):
     if s is not None:  # sum_i s_i (x_ij - m_j)^2, shift-invariant: from the stored X
         sq = raw = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
         if design.fit_intercept:
-            means = np.asarray(X.T @ s).ravel() / n
-            sq = np.maximum(sq - n * means * means, 0.0)
+            sq = centred_column_squares(X, np.asarray(X.T @ s).ravel() / n, s)
     elif design.fit_intercept and design.offset is None:  # (a centred design's are)
-        means = np.asarray(X.sum(axis=0)).ravel() / n
-        sq = np.maximum(sq - n * means * means, 0.0)
+        sq = centred_column_squares(X, np.asarray(X.sum(axis=0)).ravel() / n)
     elif design.fit_intercept:
         raw = sq + n * np.asarray(design.offset, dtype=np.float64) ** 2
     sq = np.asarray(sq, dtype=np.float64)
-    return c * sq / n, sq <= 1e-12 * np.asarray(raw, dtype=np.float64)
+    return c * sq / n, sq <= _CONSTANT_RATIO * np.asarray(raw, dtype=np.float64)
 
 
 def l2_scale(pgmap):
@@ -211,8 +222,7 @@ def l2_scale(pgmap):
     ``p``); for :class:`~skhypergrad.huber.Huber`, the robust curvature of the median
     residual there. With sample weights :math:`s_i` (mean 1), the columns' weighted
     sums of squares about their weighted means: the scales of the rows repeated."""
-    k, _ = _column_curvatures(pgmap)
-    return _positive(float(np.mean(k)) if k.size else 0.0)
+    return l2_scales(pgmap)[0]
 
 
 def l2_floor_scale(pgmap):
@@ -232,10 +242,12 @@ def l2_floor_scale(pgmap):
 
 def l2_scales(pgmap):
     r"""``(kappa, kappa_min)``: :func:`l2_scale` and :func:`l2_floor_scale` from one
-    pass over the columns."""
+    pass over the columns, constant columns left out of both (with an intercept, a
+    constant column is zero once centred: adding one changes neither)."""
     k, constant = _column_curvatures(pgmap)
+    k = k[~constant]  # a constant column (centred: zero) changes no model
     kappa = _positive(float(np.mean(k)) if k.size else 0.0)
-    k = k[~constant & np.isfinite(k) & (k > 0)]
+    k = k[np.isfinite(k) & (k > 0)]
     if k.size == 0:
         return kappa, kappa
     return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))
@@ -276,17 +288,35 @@ class SearchScales(NamedTuple):
         """``kappa_min / kappa`` (at most 1)."""
         return 1.0 if self.l2_low is None else min(self.l2_low / self.l2, 1.0)
 
+    def _l1_floor_ratio(self):
+        """``sqrt(kappa_min / kappa)`` (at most 1): the weak end of the L1 weight's search,
+        relative to ``lam1_max``, is lowered by it."""
+        return float(np.sqrt(self._floor_ratio()))
+
+    def _scan_l1(self, defaults):
+        """The relative L1 weights of a scan's path: ``scan_l1`` of ``defaults``, continued
+        at its last ratio down to its last point times :meth:`_l1_floor_ratio`."""
+        r1 = np.asarray(defaults.scan_l1, dtype=np.float64)
+        ratio = self._l1_floor_ratio()
+        if ratio >= 1.0 or r1.shape[0] < 2:
+            return r1
+        step = r1[-1] / r1[-2]
+        more = int(np.ceil(np.log(ratio) / np.log(step) - 1e-9))
+        return np.concatenate([r1, r1[-1] * step ** np.arange(1, more + 1)])
+
     def unit(self):
         """``lam`` at relative weights 1: ``lam / unit()`` is the relative position."""
         return self.penalty.lam_from_weights(self.l1, self.l2, self.n_features)
 
     def bounds(self, defaults=LEAST_SQUARES):
         """``(low, high)`` in ``lam`` from the relative intervals of ``defaults``: the L1
-        weight in ``l1_range`` times ``lam1_max``, the L2 weight from ``l2_range[0]``
-        times ``kappa_min`` up to ``l2_range[1]`` times ``kappa``."""
+        weight from ``l1_range[0]`` times ``lam1_max sqrt(kappa_min / kappa)`` up to
+        ``l1_range[1]`` times ``lam1_max``, the L2 weight from ``l2_range[0]`` times
+        ``kappa_min`` up to ``l2_range[1]`` times ``kappa``."""
         lo1, hi1 = defaults.l1_range
         lo2, hi2 = defaults.l2_range
-        return self.lam(lo1, lo2 * self._floor_ratio()), self.lam(hi1, hi2)
+        return (self.lam(lo1 * self._l1_floor_ratio(), lo2 * self._floor_ratio()),
+                self.lam(hi1, hi2))
 
     def scan(self, defaults=LEAST_SQUARES):
         """Paths of the starting scan of ``defaults``, one per L2 level (one for a penalty
@@ -299,14 +329,18 @@ class SearchScales(NamedTuple):
         it before the other columns enter: on ``load_diabetes`` (columns of unit
         variance) with one column times 1e4, the 5-fold MSE is 5764 at ``kappa`` and
         at ``1e-4 kappa`` alike, 2983 at ``1e-8 kappa``. The descent still reaches
-        ``l2_range[1] kappa`` from the scan's best point."""
+        ``l2_range[1] kappa`` from the scan's best point. The L1 paths go on below
+        ``scan_l1[-1]`` down to that point times ``sqrt(kappa_min / kappa)`` (see
+        :meth:`bounds`): with one column times 1e6 the Lasso's 5-fold MSE on
+        ``load_diabetes`` is 5766 from ``5e-2`` to ``5e-6 lam1_max``, 2979 at ``3e-8``."""
         ratio = self._floor_ratio()
         if not self.penalty.has_l1:
             return [np.array([self.lam(1.0, r2 * ratio) for r2 in defaults.scan_ridge])]
         levels = defaults.scan_l2 if self.penalty.has_l2 and not self.penalty.tied \
             else defaults.scan_l2[:1]
         levels = (levels[0] * ratio,) + tuple(levels[1:])
-        return [np.array([self.lam(r1, r2) for r1 in defaults.scan_l1]) for r2 in levels]
+        scan_l1 = self._scan_l1(defaults)
+        return [np.array([self.lam(r1, r2) for r1 in scan_l1]) for r2 in levels]
 
     def scan_back(self, defaults=LEAST_SQUARES):
         """The points above the ridge path's first one (``scan_back`` of ``defaults``,

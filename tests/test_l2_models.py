@@ -314,8 +314,8 @@ def test_hypergradient_takes_the_sklearn_estimator(name):
 # -- columns in other units --------------------------------------------------------------
 def test_l2_floor_scale_follows_the_product_of_the_column_scales():
     """kappa_min (the lower end of the L2 weights) is kappa for columns of one variance,
-    moves by the product of the columns' scales (not by the largest), scales with c_X^2
-    and ignores a constant column; kappa follows the largest column."""
+    moves by the product of the columns' scales (not by the largest), scales with c_X^2;
+    kappa follows the largest column; both ignore a constant column."""
     from skhypergrad._search_space import search_scales
     from skhypergrad.models import InnerModel
 
@@ -336,8 +336,10 @@ def test_l2_floor_scale_follows_the_product_of_the_column_scales():
     assert other.l2 == pytest.approx((1e8 + 1e-8 + 8) / 10, rel=1e-10)
     assert other.l2_low == pytest.approx(1.0, rel=1e-8)
     assert scales(3.0 * Xs).l2_low == pytest.approx(9.0, rel=1e-8)
-    assert scales(np.column_stack([X, np.full(100, 5.0)])).l2_low == pytest.approx(
-        10 / 11, rel=1e-10)  # kappa (the mean over 11 columns) is the smaller
+    with_constant = scales(np.column_stack([X, np.full(100, 5.0)]))
+    # a constant column is left out of kappa (the mean over the 10 others) as of kappa_min
+    assert with_constant.l2 == pytest.approx(1.0, rel=1e-10)
+    assert with_constant.l2_low == pytest.approx(1.0, rel=1e-10)
 
 
 def test_ridge_search_with_a_column_in_other_units():

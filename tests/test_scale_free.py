@@ -12,7 +12,7 @@ from sklearn.linear_model import ElasticNet, ElasticNetCV
 from sklearn.model_selection import KFold, StratifiedKFold
 
 from skhypergrad import (ElasticNetHyperGrad, HuberRegressorHyperGrad, HyperGradSearchCV,
-                         LassoHyperGrad, LogisticRegressionHyperGrad,
+                         LassoHyperGrad, LogisticRegressionHyperGrad, RidgeHyperGrad,
                          WeightedLassoHyperGrad)
 from skhypergrad._search_space import l2_scale, search_scales
 from skhypergrad.models import InnerModel
@@ -98,6 +98,47 @@ def test_design_scale_changes_nothing_but_units(Est, penalty):
         assert est.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-6)
         np.testing.assert_allclose(est.coef_ * c, ref.coef_, rtol=1e-6,
                                    atol=1e-6 * np.abs(ref.coef_).max())
+
+
+def test_lasso_with_one_column_in_other_units_matches_a_grid():
+    """One column times 1e6 sets ``lam1_max`` alone: the CV loss is flat for five decades
+    below it, until the other columns enter. The search goes past the plateau (its weak
+    end lowered by the columns' spread, ``sqrt(kappa_min / kappa)``) and lands within
+    1e-3 of the minimum of a fine grid on the same folds (scikit-learn's ``lasso_path``),
+    not on the plateau, 74% above it."""
+    from sklearn.linear_model import lasso_path
+
+    X, y = _diabetes()
+    X = X.copy()
+    X[:, 0] *= 1e6
+    cv = KFold(3, shuffle=True, random_state=0)
+    est = _fit_quiet(LassoHyperGrad(cv=cv), X, y)
+    alphas = np.logspace(6, -4, 301)  # decreasing, as lasso_path returns them
+    losses = 0.0
+    for tr, va in cv.split(X):
+        mu, ym = X[tr].mean(axis=0), y[tr].mean()
+        _, coefs, _ = lasso_path(X[tr] - mu, y[tr] - ym, alphas=alphas, tol=1e-10,
+                                 max_iter=100000)
+        pred = (X[va] - mu) @ coefs + ym
+        losses = losses + np.mean((pred - y[va, None]) ** 2, axis=0) / 3
+    assert est.best_loss_ <= losses.min() * (1 + 1e-3)
+    assert est.best_loss_ == pytest.approx(
+        losses[np.argmin(np.abs(np.log(alphas / est.alpha_)))], rel=1e-2)
+
+
+@pytest.mark.parametrize("Est", [RidgeHyperGrad, ElasticNetHyperGrad, HuberRegressorHyperGrad])
+def test_a_constant_column_changes_nothing(Est):
+    """With an intercept a constant column is zero once centred: the search scales leave
+    it out, so adding one changes neither the chosen weights nor the other coefficients
+    (before, it lowered the mean curvature kappa by p / (p + 1) and moved the scan)."""
+    X, y = _diabetes()
+    cv = KFold(3, shuffle=True, random_state=0)
+    ref = _fit_quiet(Est(cv=cv), X, y)
+    est = _fit_quiet(Est(cv=cv), np.hstack([X, np.full((X.shape[0], 1), 3.0)]), y)
+    np.testing.assert_allclose(est.lam_, ref.lam_, rtol=1e-9)
+    np.testing.assert_allclose(est.coef_[:-1], ref.coef_, rtol=1e-7,
+                               atol=1e-9 * np.abs(ref.coef_).max())
+    assert est.coef_[-1] == 0.0
 
 
 @pytest.mark.parametrize("penalty", ["l1", "elasticnet"])

@@ -19,8 +19,9 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skhypergrad import (SURE, HeldOut, InnerModel, RidgeHyperGrad, WeightedL2,
-                         WeightedRidgeHyperGrad, hypergradient)
+from skhypergrad import (SURE, HeldOut, InnerModel, LassoHyperGrad, RidgeHyperGrad,
+                         WeightedL2, WeightedLassoHyperGrad, WeightedRidgeHyperGrad,
+                         hypergradient)
 from skhypergrad._base import null_model
 from skhypergrad.solvers import CoordinateDescent, ProxGradient, duality_gap
 
@@ -226,3 +227,19 @@ def test_without_early_stopping_and_with_few_rows():
     np.testing.assert_allclose(few.alphas_, ridge.alpha_, rtol=1e-12)
     free = WeightedRidgeHyperGrad(cv=3, early_stopping=False, max_iter=5).fit(X, y)
     assert free.alphas_.shape == (6,) and np.ptp(free.alphas_) > 0
+
+
+@pytest.mark.parametrize("Est, Common", [(WeightedRidgeHyperGrad, RidgeHyperGrad),
+                                         (WeightedLassoHyperGrad, LassoHyperGrad)])
+def test_predefined_split_keeps_its_folds(Est, Common):
+    """A ``PredefinedSplit`` fixes its folds over all the rows: the weights' monitor
+    cannot hold a fifth of them out (the folds would index rows it removed), so the
+    guard keeps the common weight, searched on the user's folds, as for a list of
+    folds (before: an IndexError)."""
+    from sklearn.model_selection import PredefinedSplit
+
+    X, y = _regression(n=120)
+    cv = PredefinedSplit(np.arange(120) % 3)
+    est = Est(cv=cv, max_iter=3).fit(X, y, sample_weight=np.arange(120) % 4)
+    common = Common(cv=cv, max_iter=3).fit(X, y, sample_weight=np.arange(120) % 4)
+    np.testing.assert_allclose(est.lam_, common.lam_[0], rtol=1e-12)

@@ -18,7 +18,7 @@ import numbers
 from functools import partial
 
 import numpy as np
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import PredefinedSplit, train_test_split
 
 from .._base import null_model, refit_solver
 from .._tune import TuneResult
@@ -101,9 +101,12 @@ class PerFeatureWeightsMixin:
     def _can_hold_out(self, X):
         """Whether rows can be held out as the weights' monitor: at least 100 of them (a
         fifth of fewer cannot tell the weights from the common weight), and a ``cv``
-        that applies to the others (a fraction or a splitter)."""
+        that applies to the others (a number of folds, or a splitter whose folds follow
+        the rows it is given; not folds fixed in advance: a list of them, or
+        ``PredefinedSplit``, whose indices are those of all the rows)."""
         return X.shape[0] >= _EARLY_STOPPING_MIN_SAMPLES and \
-            (isinstance(self.cv, numbers.Real) or hasattr(self.cv, "split"))
+            (isinstance(self.cv, numbers.Real) or
+             (hasattr(self.cv, "split") and not isinstance(self.cv, PredefinedSplit)))
 
     def _common_search(self, search, X, y, groups, lam0, bounds, candidates, weights=None):
         """The search of ``_common_model()`` on all the rows: one weight for every feature
