@@ -117,7 +117,11 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         :func:`~skhypergrad.optimizers.minimize`). The result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
-        minima, at the cost of a few warm-started solves.
+        minima, at the cost of a few warm-started solves. For one hyperparameter,
+        when the descent ends on the other side of the scan's best point than the
+        vertex of the parabola through it and its neighbours, a second descent starts
+        from that vertex, at the final inner accuracy, and goes on only when its first
+        value is below the first descent's (:func:`_other_basin`).
     monitor : (criterion, X, y), default=None
         Early stopping: a second criterion and its training data, evaluated (value
         only) at every point, entry ``"monitor"`` of the history; the result is the
@@ -209,7 +213,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         return res.value, res.grad, info
 
     history_len = []
-    scan, around = [], None
+    scan, around, scan_model = [], None, None
     key, watch = "value", None  # what the result minimizes
     if monitor is not None:
         key, watch = "monitor", _watcher(model, solver, *monitor)
@@ -221,6 +225,8 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
             np.inf if loose else None, scan_rank, scan_back)
         if best_state is not None:
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
+        if around is not None:
+            scan_model = (np.log(np.atleast_1d(lam0)), min(h["value"] for h in scan), around)
         scan_loose = inner_tol[0] > inner_tol[1]
         if scan_loose and not loose:
             # the descent's first point is the scan's best one: re-solved from its own
@@ -242,10 +248,23 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     # the optimizer's clock starts now: its entries' seconds count from tune's start
     as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
     outer_callback = None if callback is None else (lambda h: callback(as_entry(h)))
+    stopped = [False]  # whether the callback stopped the search
+
+    def descent_callback(h):
+        stopped[0] = stopped[0] or bool(outer_callback is not None and outer_callback(h))
+        return stopped[0]
+
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
-                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback,
+                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=descent_callback,
                    around=around)
     history = scan + [as_entry(h) for h in out.history]
+    start = None if scan_model is None or stopped[0] or key != "value" else \
+        _other_basin(*scan_model, out.theta)
+    if start is not None and out.n_iter < max_iter:
+        out, entries = _descend_other_basin(objective, start, out, optimizer, log_bounds,
+                                            max_iter, tol, inner_tol[1], descent_callback,
+                                            t0)
+        history += entries
     # the best point evaluated, scan included (every evaluation is on the whole criterion),
     # its value made accurate
     best = _refine_best(model, X, y, criterion, history, solver, inner_tol[1], last_state,
@@ -253,6 +272,55 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0], decrease=out.decrease)
+
+
+def _other_basin(theta, value, neighbours, theta_end, xtol=1e-3):
+    r"""Where a second descent of one hyperparameter starts, or None.
+
+    The scan's best point :math:`\theta_s` (``theta``, ``value``) and its two
+    ``neighbours`` ``(theta, value)`` on its path (see :func:`_neighbours`) bracket
+    the scan's basin; the vertex of the parabola through the three values is the
+    scan's estimate of its minimum. A descent from :math:`\theta_s` follows the
+    gradient there, which on a criterion with kinks (a held-out loss, as features
+    enter and leave) can point to a small local minimum on the other side of
+    :math:`\theta_s` than the vertex. The vertex is returned when the descent ended
+    (at ``theta_end``) on the other side of :math:`\theta_s` than it, and more than
+    ``xtol`` away from :math:`\theta_s`; None otherwise (the descent went the way
+    of the vertex, or stayed at :math:`\theta_s`)."""
+    (ta, fa), (tc, fc) = ((float(np.ravel(t)[0]), float(f)) for t, f in neighbours)
+    tb, fb = float(np.ravel(theta)[0]), float(value)
+    moved = float(np.ravel(theta_end)[0]) - tb
+    da, dc = tb - ta, tb - tc
+    denominator = da * (fb - fc) - dc * (fb - fa)
+    if not np.isfinite(denominator) or denominator == 0 or abs(moved) <= xtol:
+        return None
+    vertex = tb - 0.5 * (da * da * (fb - fc) - dc * dc * (fb - fa)) / denominator
+    if not np.isfinite(vertex) or abs(vertex - tb) <= xtol or (vertex - tb) * moved >= 0:
+        return None
+    return np.array([vertex])
+
+
+def _descend_other_basin(objective, start, out, optimizer, log_bounds, max_iter, tol,
+                         tol_end, callback, t0):
+    """A second descent from ``start`` (:func:`_other_basin`) at the final inner accuracy
+    ``tol_end``, with the steps ``out`` (the first descent's result) left of ``max_iter``;
+    it stops after its first point unless that point's value is below ``out``'s.
+    Returns the combined result (the better point of the two descents) and the second
+    descent's history entries."""
+    first = [True]
+
+    def stop_unless_better(h):
+        worse, first[0] = first[0] and not h["value"] < out.value, False
+        return callback(h) or worse
+
+    as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
+    second = minimize(objective, start, optimizer=optimizer, bounds=log_bounds,
+                      max_iter=max_iter - out.n_iter, tol=tol, inner_tol=(tol_end, tol_end),
+                      callback=stop_unless_better)
+    best = second if second.value < out.value else out
+    combined = best._replace(n_iter=out.n_iter + second.n_iter, converged=second.converged,
+                             decrease=second.decrease)
+    return combined, [as_entry(h) for h in second.history]
 
 
 def _tighter(tol, tol_end):

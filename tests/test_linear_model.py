@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.datasets import load_diabetes, make_regression
+from sklearn.datasets import load_breast_cancer, load_diabetes, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet as SkElasticNet
 from sklearn.linear_model import LogisticRegression, enet_path, lars_path
-from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.model_selection import (GridSearchCV, KFold, StratifiedShuffleSplit,
+                                     cross_val_score)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -216,6 +217,27 @@ def test_enet_search_p_greater_than_n_finds_the_basin():
     lasso_end = ElasticNetHyperGrad(cv=[(train, val)], alpha_init=alpha_max / np.sqrt(10) / 0.999,
                                     l1_ratio_init=0.999).fit(X, y)
     assert heldout(lasso_end) > 1.05 * best
+
+
+def test_one_parameter_search_also_descends_the_scans_basin():
+    """Breast cancer (standardized), one stratified hold-out split: the held-out log-loss of
+    the L1 logistic model has two minima in ``C``, 0.0936 near ``C = 1.04`` and 0.0954 near
+    ``C = 1.58``, on either side of the scan's best point ``C = 1.45``, where the gradient
+    points to the second one. The vertex of the scan's parabola lies on the side of the
+    first: the search descends from there too and ends at the first minimum, within 0.1%
+    of a fine grid of ``C`` around it (main: 2% above it, at the second)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    cv = list(StratifiedShuffleSplit(1, test_size=0.25, random_state=0).split(X, y))
+    est = LogisticRegressionHyperGrad(penalty="l1", cv=cv).fit(X, y)
+
+    def heldout(C):  # the criterion at C alone (no scan, no step), at the final accuracy
+        return LogisticRegressionHyperGrad(penalty="l1", cv=cv, C_init=C,
+                                           max_iter=0).fit(X, y).best_loss_
+
+    grid = min(heldout(C) for C in np.linspace(0.9, 1.2, 7))
+    assert heldout(est.C_) == pytest.approx(est.best_loss_, rel=1e-6)
+    assert est.best_loss_ <= (1 + 1e-3) * grid and est.n_evals_ <= 16
 
 
 def test_weighted_lasso_beats_best_single_alpha():
