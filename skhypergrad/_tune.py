@@ -103,7 +103,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         Paths of points (from strong to weak regularization) whose criterion
         values (no gradient, every fold) are computed first, at the looser inner
         tolerance; a path is left once its values have stayed above its minimum
-        for ``scan_patience`` decades, and the paths once one finds no new best value
+        for ``scan_patience`` decades and the last is not below the one before it
+        (a path whose values fall again is followed), and the paths once one finds
+        no new best value
         and lowers the previous one nowhere near its minimum by more than its own
         minimum rose above the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
@@ -141,7 +143,8 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         What the progress lines call the criterion's value.
     scan_patience : float, default=1.0
         Decades of the weight (the first coordinate of ``candidates``) over which the
-        first path's values must stay above its minimum before the scan leaves it.
+        first path's values must stay above its minimum before the scan leaves it
+        (once they stop falling).
     scan_solver : solver instance, default=None
         The solver of the scan's points (values only), which may stop earlier than
         ``solver`` (e.g. at the user's estimator's own tolerance, see
@@ -384,8 +387,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
           watch=None, progress=None, patience=1.0, entry_tol=None, rank=None, back=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
-    its minimum for ``patience`` decades of its L1 weight (the loss can rise as noisy
-    features enter first, then fall), the next ones once they are above their minimum past
+    its minimum for ``patience`` decades of its L1 weight and stopped falling (the loss
+    can rise as noisy features enter first, then fall), the next ones once they are
+    above their minimum past
     the positions compared with the path before (see below).
 
     The paths are ordered along a second direction (e.g. an increasing L2 weight) and
@@ -524,11 +528,15 @@ def _points_per_decade(path):
 
 def _past_minimum(values, previous, patience):
     """Whether a path is past its minimum: its last ``patience`` values above its
-    smallest one or, after a first path (``previous``), its last value above its
-    smallest one once it is past the positions :func:`_past_best_path` compares."""
+    smallest one, the last not below the one before (a path whose values fall again
+    is followed: a held-out loss can rise as noisy features enter, then fall below its
+    first minimum as the true ones do) or, after a first path (``previous``), its last
+    value above its smallest one once it is past the positions :func:`_past_best_path`
+    compares."""
     if previous and len(values) > _near(previous):
         return values[-1] > min(values)
-    return len(values) > patience and min(values[-patience:]) > min(values[:-patience])
+    return len(values) > patience and min(values[-patience:]) > min(values[:-patience]) \
+        and not values[-1] < values[-2]
 
 
 def _ranks_past_minimum(ranks, patience):
