@@ -347,7 +347,8 @@ def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs, parti
 def _past_minimum(path, n, near, patience):
     """Whether a path whose first ``n`` values are ``path[:n]`` is past its minimum: its
     last value above its smallest one once past ``near`` values, or else its last
-    ``patience`` values all above the smallest of the ones before."""
+    ``patience`` values all above the smallest of the ones before, the last not below
+    the one before (:func:`skhypergrad._tune._past_minimum`)."""
     lowest = np.inf
     if n > near:
         for i in range(n):
@@ -362,7 +363,7 @@ def _past_minimum(path, n, near, patience):
     for i in range(n - patience, n):
         if path[i] <= lowest:
             return False
-    return True
+    return not path[n - 1] < path[n - 2]
 
 
 @njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, pipeline_class=LeanPipeline)

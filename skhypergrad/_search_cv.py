@@ -200,8 +200,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     init : {"scan", "estimator"}, default="scan"
         Where the descent starts: the best point of the coarse scan (its points
         are rows of ``cv_results_``; its first path is left once its loss has
-        stayed above its minimum for a decade of the weight: two thirds of a
-        decade, two points, for ``Lasso``, ``ElasticNet`` and their multi-task
+        stayed above its minimum for a decade of the weight, and stopped falling: two
+        thirds of a decade, two points, for ``Lasso``, ``ElasticNet`` and their multi-task
         versions; two decades for ``LinearSVC`` with sample or class weights, as
         ``LinearSVCHyperGrad``), or the
         estimator's own parameters (no scan; the result then depends on that starting

@@ -97,9 +97,10 @@ class SearchDefaults(NamedTuple):
 LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1, 13) / 3.0),
                                (1e-6, 1e-2, 1e-1, 1.0, 10.0, 1e2))
 #: the Lasso and the elastic net: as least squares, their first path left after two of
-#: its points (two thirds of a decade) above its minimum: past it, the held-out loss of an
-#: L1 least-squares path rises steadily as the weight falls, and these points, the least
-#: regularized, are the slowest to solve
+#: its points (two thirds of a decade) above its minimum, the last not below the one before
+#: (a loss that falls again, as the true features enter after noisy ones, is followed):
+#: past its minimum, the held-out loss of an L1 least-squares path mostly rises steadily as
+#: the weight falls, and these points, the least regularized, are the slowest to solve
 L1_LEAST_SQUARES = LEAST_SQUARES._replace(scan_patience=2.0 / 3.0)
 #: log-losses: ``C`` from ``C_min`` to ``1e4 C_min``; the log-loss keeps decreasing towards
 #: separation, so the scan stops at 1e-3 lam1_max; below 1e-4 kappa an L2 term changes

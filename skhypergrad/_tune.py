@@ -103,7 +103,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         Paths of points (from strong to weak regularization) whose criterion
         values (no gradient, every fold) are computed first, at the looser inner
         tolerance; a path is left once its values have stayed above its minimum
-        for ``scan_patience`` decades, and the paths once one finds no new best value
+        for ``scan_patience`` decades and the last is not below the one before it
+        (a path whose values fall again is followed), and the paths once one finds
+        no new best value
         and lowers the previous one nowhere near its minimum by more than its own
         minimum rose above the best. Each point is warm-started
         from the previous one of its path (the first one of a path from the first
@@ -117,7 +119,11 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         :func:`~skhypergrad.optimizers.minimize`). The result is the best point of
         the scan and the descent. A coarse path from strong to weak regularization
         steers the descent to the right basin of a criterion with several local
-        minima, at the cost of a few warm-started solves.
+        minima, at the cost of a few warm-started solves. For one hyperparameter,
+        when the descent ends on the other side of the scan's best point than the
+        vertex of the parabola through it and its neighbours, a second descent starts
+        from that vertex, at the final inner accuracy, and goes on only when its first
+        value is below the first descent's (:func:`_other_basin`).
     monitor : (criterion, X, y), default=None
         Early stopping: a second criterion and its training data, evaluated (value
         only) at every point, entry ``"monitor"`` of the history; the result is the
@@ -137,7 +143,8 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         What the progress lines call the criterion's value.
     scan_patience : float, default=1.0
         Decades of the weight (the first coordinate of ``candidates``) over which the
-        first path's values must stay above its minimum before the scan leaves it.
+        first path's values must stay above its minimum before the scan leaves it
+        (once they stop falling).
     scan_solver : solver instance, default=None
         The solver of the scan's points (values only), which may stop earlier than
         ``solver`` (e.g. at the user's estimator's own tolerance, see
@@ -209,7 +216,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         return res.value, res.grad, info
 
     history_len = []
-    scan, around = [], None
+    scan, around, scan_model = [], None, None
     key, watch = "value", None  # what the result minimizes
     if monitor is not None:
         key, watch = "monitor", _watcher(model, solver, *monitor)
@@ -221,6 +228,8 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
             np.inf if loose else None, scan_rank, scan_back)
         if best_state is not None:
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
+        if around is not None:
+            scan_model = (np.log(np.atleast_1d(lam0)), min(h["value"] for h in scan), around)
         scan_loose = inner_tol[0] > inner_tol[1]
         if scan_loose and not loose:
             # the descent's first point is the scan's best one: re-solved from its own
@@ -242,10 +251,23 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     # the optimizer's clock starts now: its entries' seconds count from tune's start
     as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
     outer_callback = None if callback is None else (lambda h: callback(as_entry(h)))
+    stopped = [False]  # whether the callback stopped the search
+
+    def descent_callback(h):
+        stopped[0] = stopped[0] or bool(outer_callback is not None and outer_callback(h))
+        return stopped[0]
+
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
-                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=outer_callback,
+                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=descent_callback,
                    around=around)
     history = scan + [as_entry(h) for h in out.history]
+    start = None if scan_model is None or stopped[0] or key != "value" else \
+        _other_basin(*scan_model, out.theta)
+    if start is not None and out.n_iter < max_iter:
+        out, entries = _descend_other_basin(objective, start, out, optimizer, log_bounds,
+                                            max_iter, tol, inner_tol[1], descent_callback,
+                                            t0)
+        history += entries
     # the best point evaluated, scan included (every evaluation is on the whole criterion),
     # its value made accurate
     best = _refine_best(model, X, y, criterion, history, solver, inner_tol[1], last_state,
@@ -253,6 +275,55 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
     progress.done(len(history), best["lam"], best["value"])
     return TuneResult(np.array(best["lam"]), best["value"], history, out.n_iter,
                       len(history), out.converged, last_state[0], decrease=out.decrease)
+
+
+def _other_basin(theta, value, neighbours, theta_end, xtol=1e-3):
+    r"""Where a second descent of one hyperparameter starts, or None.
+
+    The scan's best point :math:`\theta_s` (``theta``, ``value``) and its two
+    ``neighbours`` ``(theta, value)`` on its path (see :func:`_neighbours`) bracket
+    the scan's basin; the vertex of the parabola through the three values is the
+    scan's estimate of its minimum. A descent from :math:`\theta_s` follows the
+    gradient there, which on a criterion with kinks (a held-out loss, as features
+    enter and leave) can point to a small local minimum on the other side of
+    :math:`\theta_s` than the vertex. The vertex is returned when the descent ended
+    (at ``theta_end``) on the other side of :math:`\theta_s` than it, and more than
+    ``xtol`` away from :math:`\theta_s`; None otherwise (the descent went the way
+    of the vertex, or stayed at :math:`\theta_s`)."""
+    (ta, fa), (tc, fc) = ((float(np.ravel(t)[0]), float(f)) for t, f in neighbours)
+    tb, fb = float(np.ravel(theta)[0]), float(value)
+    moved = float(np.ravel(theta_end)[0]) - tb
+    da, dc = tb - ta, tb - tc
+    denominator = da * (fb - fc) - dc * (fb - fa)
+    if not np.isfinite(denominator) or denominator == 0 or abs(moved) <= xtol:
+        return None
+    vertex = tb - 0.5 * (da * da * (fb - fc) - dc * dc * (fb - fa)) / denominator
+    if not np.isfinite(vertex) or abs(vertex - tb) <= xtol or (vertex - tb) * moved >= 0:
+        return None
+    return np.array([vertex])
+
+
+def _descend_other_basin(objective, start, out, optimizer, log_bounds, max_iter, tol,
+                         tol_end, callback, t0):
+    """A second descent from ``start`` (:func:`_other_basin`) at the final inner accuracy
+    ``tol_end``, with the steps ``out`` (the first descent's result) left of ``max_iter``;
+    it stops after its first point unless that point's value is below ``out``'s.
+    Returns the combined result (the better point of the two descents) and the second
+    descent's history entries."""
+    first = [True]
+
+    def stop_unless_better(h):
+        worse, first[0] = first[0] and not h["value"] < out.value, False
+        return callback(h) or worse
+
+    as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
+    second = minimize(objective, start, optimizer=optimizer, bounds=log_bounds,
+                      max_iter=max_iter - out.n_iter, tol=tol, inner_tol=(tol_end, tol_end),
+                      callback=stop_unless_better)
+    best = second if second.value < out.value else out
+    combined = best._replace(n_iter=out.n_iter + second.n_iter, converged=second.converged,
+                             decrease=second.decrease)
+    return combined, [as_entry(h) for h in second.history]
 
 
 def _tighter(tol, tol_end):
@@ -316,8 +387,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
           watch=None, progress=None, patience=1.0, entry_tol=None, rank=None, back=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
-    its minimum for ``patience`` decades of its L1 weight (the loss can rise as noisy
-    features enter first, then fall), the next ones once they are above their minimum past
+    its minimum for ``patience`` decades of its L1 weight and stopped falling (the loss
+    can rise as noisy features enter first, then fall), the next ones once they are
+    above their minimum past
     the positions compared with the path before (see below).
 
     The paths are ordered along a second direction (e.g. an increasing L2 weight) and
@@ -456,11 +528,15 @@ def _points_per_decade(path):
 
 def _past_minimum(values, previous, patience):
     """Whether a path is past its minimum: its last ``patience`` values above its
-    smallest one or, after a first path (``previous``), its last value above its
-    smallest one once it is past the positions :func:`_past_best_path` compares."""
+    smallest one, the last not below the one before (a path whose values fall again
+    is followed: a held-out loss can rise as noisy features enter, then fall below its
+    first minimum as the true ones do) or, after a first path (``previous``), its last
+    value above its smallest one once it is past the positions :func:`_past_best_path`
+    compares."""
     if previous and len(values) > _near(previous):
         return values[-1] > min(values)
-    return len(values) > patience and min(values[-patience:]) > min(values[:-patience])
+    return len(values) > patience and min(values[-patience:]) > min(values[:-patience]) \
+        and not values[-1] < values[-2]
 
 
 def _ranks_past_minimum(ranks, patience):

@@ -330,8 +330,9 @@ class CrossVal(BaseCriterion):
         r"""Values of the criterion (no hypergradient) along ``path``, each point
         warm-started from the one before (the first from ``state``), until the path is
         past its minimum: its last value above its smallest once past ``near`` points,
-        or else its last ``patience`` values all above the smallest of the ones before
-        (the rule of a search's starting scan, :func:`~skhypergrad._tune.tune`).
+        or else its last ``patience`` values all above the smallest of the ones
+        before, the last not below the one before it (the rule of a search's starting
+        scan, :func:`~skhypergrad._tune.tune`).
 
         When the compiled evaluation applies (see the class docstring), the whole path
         is one compiled call; otherwise None, and the caller evaluates the points one by

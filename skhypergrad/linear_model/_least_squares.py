@@ -90,7 +90,8 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         variances (equal for standardized columns; far below when a column is in other
         units, see :mod:`skhypergrad._search_space`). Every point is
         evaluated on every fold, warm-started along its path; the first path is
-        left once its loss has stayed above its minimum for two points, the next
+        left once its loss has stayed above its minimum for two points and stopped
+        falling, the next
         ones past their minimum and that of the path before, and the next L2
         weights are not scanned once a path finds no new best value and lowers the
         previous path nowhere near its minimum by more than its own minimum rose
