@@ -72,16 +72,10 @@ def test_regressor_grid_lands_on_grid_search(diabetes, estimator, grid):
         search = HyperGradSearchCV(estimator, grid, cv=CV).fit(X, y)
     reference = GridSearchCV(estimator, grid, cv=CV).fit(X, y)
     assert search.best_score_ >= reference.best_score_ - 5e-3 * abs(reference.best_score_)
-    if "l1_ratio" in grid:  # the box of the L1 and L2 weights holding the grid's points
-        a, r = (_searched_values(search, k) for k in ("alpha", "l1_ratio"))
-        a0, a1, r0, r1 = grid["alpha"][0], grid["alpha"][-1], grid["l1_ratio"][0], 1.0
-        assert np.all((a * r >= a0 * r0 * (1 - 1e-9)) & (a * r <= a1 * r1 * (1 + 1e-9)))
-        assert np.all(a * (1 - r) <= a1 * (1 - r0) * (1 + 1e-9))
-    else:  # the box is the grid's range
-        for name, values in grid.items():
-            v = _searched_values(search, name)
-            assert np.all((v >= values.min() * (1 - 1e-12)) &
-                          (v <= values.max() * (1 + 1e-12)))
+    for name, values in grid.items():  # every row within the grid's range
+        v = _searched_values(search, name)
+        assert np.all((v >= values.min() * (1 - 1e-12)) &
+                      (v <= values.max() * (1 + 1e-12)))
     assert all(set(p) == set(grid) for p in search.cv_results_["params"])
     fixed = {k: v for k, v in estimator.get_params().items() if k not in grid}
     assert {k: search.best_estimator_.get_params()[k] for k in fixed} == fixed
@@ -92,6 +86,21 @@ def test_regressor_grid_lands_on_grid_search(diabetes, estimator, grid):
     est = estimator.set_params(**search.cv_results_["params"][row])
     assert search.cv_results_["mean_test_score"][row] == pytest.approx(
         cross_val_score(est, X, y, cv=CV).mean(), rel=1e-5, abs=1e-6)
+
+
+def test_elastic_net_grid_of_both_stays_within_their_ranges(diabetes):
+    """``alpha`` and ``l1_ratio`` named together are searched on the weights of the
+    points of their box only: ``l1_ratio`` in [0.1, 0.9] keeps an elastic net (the box of
+    the L1 and L2 weights holding the grid's corners reaches ``l1_ratio`` 0.999), every
+    row within both ranges, the best score within 1% of ``GridSearchCV``'s."""
+    X, y = diabetes
+    grid = {"alpha": np.logspace(-3, 1, 20), "l1_ratio": [0.1, 0.5, 0.9]}
+    search = HyperGradSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    a, r = (_searched_values(search, k) for k in ("alpha", "l1_ratio"))
+    assert np.all((a >= 1e-3) & (a <= 10.0)) and np.all((r >= 0.1) & (r <= 0.9))
+    assert 0.1 <= search.best_params_["l1_ratio"] <= 0.9
+    reference = GridSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    assert search.best_score_ >= reference.best_score_ - 1e-2 * abs(reference.best_score_)
 
 
 def test_logistic_C_at_a_fixed_l1_ratio(iris):
