@@ -433,8 +433,8 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         minimum is already bracketed). Other optimizers ignore it.
     project : callable, default=None
         ``theta -> theta``: the projection onto the feasible set, a subset of the box
-        ``bounds`` (e.g. :meth:`skhypergrad._region.RatioRegion.project`); None: the clip
-        to ``bounds``. Every point evaluated is projected; "lbfgs" keeps scipy's box
+        ``bounds`` (e.g. the points of an elastic net's ranges of ``alpha`` and
+        ``l1_ratio``); None: the clip to ``bounds``. Every point evaluated is projected; "lbfgs" keeps scipy's box
         ``bounds`` and evaluates the criterion and its gradient at the projection of
         scipy's point.
 
