@@ -18,8 +18,11 @@ a list of such dicts. Each dict becomes one or more *sub-searches*:
 
 An elastic net's ``alpha`` (``C``) searched with ``l1_ratio`` fixed is searched on the
 penalty of one weight :class:`~skhypergrad.penalties.FixedRatioElasticNet`; with both
-searched, the box is that of the L1 and L2 weights :math:`\alpha\rho` and
-:math:`\alpha(1-\rho)` holding the grid's box (:func:`lam_box`). A sub-search whose
+searched, on the L1 and L2 weights :math:`\alpha\rho` and :math:`\alpha(1-\rho)` of
+the points of the grid's box only (:func:`lam_box`, a
+:class:`~skhypergrad._region.RatioRegion` onto which the search's points are
+projected): every point evaluated has an ``alpha`` (``C``) and an ``l1_ratio`` within
+the grid's ranges, as ``GridSearchCV``'s. A sub-search whose
 box the search cannot follow runs as ``GridSearchCV`` on its points, with a warning
 saying why: ``l1_ratio`` searched at a fixed ``alpha`` (it moves both weights), a
 searched parameter with a value at or below 0 (the search runs on logarithms), a dict
@@ -46,6 +49,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid
 from sklearn.utils import _safe_indexing
 
+from ._region import Box, ratio_region
 from ._search_results import param_columns, rank_scores, store
 
 __all__ = ["check_param_grid", "SubSearch", "sub_searches", "merge_results",
@@ -224,18 +228,23 @@ def _sub_search(est, grid, shown, searched):
     return SubSearch(est, shown, tuple(k for k in names if k in free), box, sub_grid)
 
 
-def lam_box(box, names, lam_of):
-    """Bounds on ``lam`` spanned by ``box`` (``{name: (low, high)}``): the smallest and
-    largest entries of ``lam_of(params)`` over the box's corners.
+def lam_box(box, names, lam_of, ratio=None):
+    """The region of ``lam`` (:mod:`skhypergrad._region`) spanned by ``box``
+    (``{name: (low, high)}``), from ``lam_of(params)`` at the box's corners.
 
     For parameters each mapped to one entry of ``lam``, monotonically (``C``,
-    ``alpha``, ``epsilon``), that is the box itself; for an elastic net's ``alpha``
-    and ``l1_ratio``, the box of the L1 and L2 weights :math:`\\alpha\\rho` and
-    :math:`\\alpha(1-\\rho)` that holds every point of the grid's box.
+    ``alpha``, ``epsilon``), that is the box itself (a :class:`~skhypergrad._region.Box`
+    of the corners' smallest and largest entries); for an elastic net's parameter and
+    ``l1_ratio`` (``ratio``: their names, both free in ``box``), the set of L1 and L2
+    weights :math:`\\alpha\\rho` and :math:`\\alpha(1-\\rho)` of the box's points (a
+    :class:`~skhypergrad._region.RatioRegion`): no point of it has an ``alpha`` (``C``)
+    or an ``l1_ratio`` outside the grid's range.
     """
     corners = np.array([lam_of(dict(zip(names, point)))
                         for point in itertools.product(*(sorted(set(box[k])) for k in names))])
-    return corners.min(axis=0), corners.max(axis=0)
+    if ratio is not None and all(box[k][0] < box[k][1] for k in ratio):
+        return ratio_region(corners)
+    return Box(corners.min(axis=0), corners.max(axis=0))
 
 
 def merge_results(results, shown, names):

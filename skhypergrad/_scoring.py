@@ -49,6 +49,7 @@ from sklearn.metrics import check_scoring, get_scorer, make_scorer, mean_tweedie
 from sklearn.metrics._scorer import _MultimetricScorer
 
 from ._compact_states import _expand
+from ._region import as_region
 from .criteria import BaseCriterion
 from .ridge_classifier import squared_class_error_scorer
 from .squared_hinge import squared_hinge_scorer
@@ -485,8 +486,8 @@ def polish(evaluate, history, score_of, bounds, budget):
     ``+/- s`` along each coordinate (``s`` first a quarter of a decade, about the
     spacing of the starting scan), moves to any point that scores better, halves
     ``s`` after a round without one, and stops after ``budget`` evaluations or below
-    a step of 0.02. Points already evaluated (within ``s / 4``) and points outside
-    ``bounds`` are skipped.
+    a step of 0.02. A step that leaves ``bounds`` is projected onto them; points already
+    evaluated (within ``s / 4``) are skipped.
 
     Parameters
     ----------
@@ -496,8 +497,8 @@ def polish(evaluate, history, score_of, bounds, budget):
         The search's entries (``"lam"``); the new entries are appended to it.
     score_of : callable
         ``entry -> float``: the refit scorer's mean (nan for a failed point).
-    bounds : (ndarray, ndarray)
-        Bounds on ``lam``.
+    bounds : (ndarray, ndarray) or region
+        Bounds on ``lam``, or its region (:mod:`skhypergrad._region`).
     budget : int
         Largest number of evaluations.
     """
@@ -509,15 +510,14 @@ def polish(evaluate, history, score_of, bounds, budget):
     best = max(range(len(history)), key=lambda i: score(history[i]))
     centre, best_score = thetas[best], score(history[best])
     step = _POLISH_FIRST_STEP
-    lo, hi = np.log(bounds[0]), np.log(bounds[1])
+    region = as_region(bounds)
     while budget > 0 and step >= _POLISH_MIN_STEP:
         moved = False
         for j in range(centre.shape[0]):
             for sign in (1.0, -1.0):
                 if budget <= 0:
                     break
-                trial = centre.copy()
-                trial[j] = np.clip(trial[j] + sign * step, lo[j], hi[j])
+                trial = region.move(centre, j, sign * step)
                 if min(np.linalg.norm(t - trial) for t in thetas) < step / 4:
                     continue
                 entry = evaluate(np.exp(trial))

@@ -86,13 +86,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         as ``GridSearchCV`` enumerates it. ``HyperGradSearchCV(SVC(), {"kernel": ["linear", "rbf"],
         "C": [1, 10]})`` searches ``C`` in [1, 10] for each kernel (``gamma`` stays
         ``"scale"``). An elastic net's ``alpha`` and ``l1_ratio`` (``C`` and
-        ``l1_ratio``) named together are searched within the box of the L1 and L2
-        weights that holds every point of their grid, which also holds points with
-        an ``l1_ratio`` outside its values' range (above 0.999 for ``l1_ratio: [0.1,
-        0.9]`` and ``alpha`` over three decades); to keep ``l1_ratio`` at its values,
-        give each one its own dict (``[{"alpha": alphas, "l1_ratio": [r]} for r in
-        ratios]``: ``alpha`` searched at each). Points the search cannot follow as a
-        box (an elastic net's ``l1_ratio`` with ``alpha`` fixed, values at or below 0,
+        ``l1_ratio``) named together are searched together, each within its values'
+        range, as ``GridSearchCV`` never leaves its grid's hull: every row of
+        ``cv_results_``, and the best point, has an ``alpha`` (``C``) and an
+        ``l1_ratio`` within their ranges (the search's points on the L1 and L2
+        weights are projected onto them; an end of a range is reached to a relative
+        1e-12, ``l1_ratio`` 0.8999999999991 for 0.9). Points the search cannot follow
+        as a box (an elastic net's ``l1_ratio`` with ``alpha`` fixed, values at or below 0,
         every searched parameter fixed, an estimator not in :ref:`search-cv`) are
         evaluated as ``GridSearchCV`` evaluates them, with a warning. The rows of every
         search form ``cv_results_``, ranked together; their ``params`` hold the grid's

@@ -1,10 +1,11 @@
-"""Where a linear model's search starts, and within which bounds.
+"""Where a linear model's search starts, and within which region.
 
 :func:`search_start` reads the data's scales from the folds' training maps
-(:class:`~skhypergrad._search_space.SearchScales`) and returns the search's bounds on
-``lam`` (``bounds``, a ``param_grid``'s box mapped by :func:`linear_lam_box`, or the
-default range in units of the data) and either the starting scan's paths
-(``init="scan"``) or the estimator's own ``lam`` (``init="estimator"``).
+(:class:`~skhypergrad._search_space.SearchScales`) and returns the search's region of
+``lam`` (:mod:`skhypergrad._region`: ``bounds``, a ``param_grid``'s box mapped by
+:func:`linear_lam_box`, or the default range in units of the data) and either the
+starting scan's paths (``init="scan"``) or the estimator's own ``lam``
+(``init="estimator"``).
 """
 
 import warnings
@@ -13,18 +14,20 @@ import numpy as np
 from sklearn.base import clone
 
 from ._param_grid import lam_box
+from ._region import Box
 from ._search_estimator import n_penalty_hyper
 from ._search_space import SearchScales, clipped_back, l2_scales, lam1_max
 from ._validation import floored_lam_max
 
 
 def search_start(search, model, folds, maps, floors, space, defaults, box=None):
-    """``(lam0, bounds, candidates, back)``: bounds in the user's parameter (``box``,
-    bounds on ``lam`` from ``param_grid``; or ``bounds``) or relative to the data, and
+    """``(lam0, region, candidates, back)``: the search's region of ``lam``
+    (:mod:`skhypergrad._region`) in the user's parameter (``box``, the region from
+    ``param_grid``; or ``bounds``) or relative to the data, and
     either the scan's paths and the points beyond its first one (``init="scan"``, see
     ``scan_back`` of :func:`~skhypergrad._tune.tune`, None when ``defaults`` state none;
-    clipped to the bounds, repeated points dropped) or the estimator's ``lam``, off the
-    flat region, in bounds (``candidates`` and ``back`` None). The data's scales
+    projected onto the region, repeated points dropped) or the estimator's ``lam``, off
+    the flat region, in the region (``candidates`` and ``back`` None). The data's scales
     are read from the folds' training maps ``maps`` (those the search's evaluations
     solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
     fold's None is replaced by its map on the training rows as they are (not
@@ -46,18 +49,19 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
     lo, hi = scales.bounds(defaults) if search.bounds is None else \
         space.lam_bounds(search.bounds)
     lo, hi = (np.append(b, e) for b, e in zip((lo, hi), model.get_datafit().hyper_bounds()))
+    region = Box(lo, hi)
     if box is not None:  # a weight of 0 at a corner (l1_ratio 1): the default bound
-        lo = np.where(box[0] > 0, box[0], lo)
-        hi = np.maximum(box[1], lo)
+        lo = np.where(box.lower > 0, box.lower, lo)
+        region = box._replace(lower=lo, upper=np.maximum(box.upper, lo))
     if search.init == "scan":
-        candidates = [_distinct(np.clip(np.column_stack([path, np.tile(theta0, (len(path),
-                                                                              1))]),
-                                        lo, hi)) for path in scales.scan(defaults)]
+        candidates = [_distinct(region.clip(np.column_stack([path, np.tile(theta0,
+                                                                           (len(path), 1))])))
+                      for path in scales.scan(defaults)]
         back = scales.scan_back(defaults)
         if back is not None:
-            back = clipped_back(np.column_stack([back, np.tile(theta0, (len(back), 1))]),
-                                candidates[0][0], lo, hi)
-        return candidates[0][0], (lo, hi), candidates, back
+            back = region.clip(np.column_stack([back, np.tile(theta0, (len(back), 1))]))
+            back = clipped_back(back, candidates[0][0], region.lower, region.upper)
+        return candidates[0][0], region, candidates, back
     if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
         moved = lam0 * (0.1 * scales.l1 / lam0[0])
         warnings.warn(
@@ -65,15 +69,17 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
             "every training fold, where the cross-validation loss is flat; the search "
             f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=4)
         lam0 = moved
-    return np.clip(lam0, lo, hi), (lo, hi), None, None
+    return region.clip(lam0), region, None, None
 
 
 def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
-    """Bounds on the full data's ``lam`` spanned by ``box`` (see
+    """The region of the full data's ``lam`` spanned by ``box`` (see
     :func:`~skhypergrad._param_grid.lam_box`), in the entries of the search's ``model``:
     where its penalty has one weight and the estimator's elastic net two (a fixed
     ``l1_ratio``: the tied penalty; ``l1_ratio=1``: the L1 penalty, its L2 weight 0),
-    that weight is the total of the two."""
+    that weight is the total of the two; where it has two weights read as a parameter
+    and ``l1_ratio`` (both free in ``box``), the region of their ranges
+    (:class:`~skhypergrad._region.RatioRegion`)."""
     n_penalty = n_penalty_hyper(model)
 
     def lam_of(params):
@@ -81,12 +87,14 @@ def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
         lam = np.asarray(adapter.inner_model(est, y, n_samples, True).lam, dtype=np.float64)
         k = lam.shape[0] - model.n_datafit_hyper
         return lam if k == n_penalty else np.concatenate([lam[:k].sum(keepdims=True), lam[k:]])
-    return lam_box(box, list(box), lam_of)
+    names = adapter.parametrization.names(n_penalty)
+    ratio = [prefix + n for n in names] if adapter.parametrization.ratio and \
+        n_penalty == 2 else None
+    return lam_box(box, list(box), lam_of, ratio)
 
 
 def _distinct(path):
-    """The points of a scan path, a point equal to the previous one dropped (a path
-    clipped to bounds repeats its ends)."""
-    keep = np.ones(len(path), dtype=bool)
-    keep[1:] = np.any(path[1:] != path[:-1], axis=1)
-    return path[keep]
+    """The points of a scan path, a point equal to an earlier one dropped (a path
+    clipped to bounds repeats its ends; one projected onto a region, any point)."""
+    _, first = np.unique(path, axis=0, return_index=True)
+    return path[np.sort(first)]

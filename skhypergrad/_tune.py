@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._progress import Progress
+from ._region import as_region
 from .hypergrad import get_engine
 from .optimizers import minimize
 
@@ -89,8 +90,9 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
     criterion : HeldOut, CrossVal or SURE
     lam0 : ndarray
         Starting hyperparameters (> 0).
-    bounds : (ndarray, ndarray) or None
-        Bounds on ``lam`` (> 0); the search runs on their logs.
+    bounds : (ndarray, ndarray), region or None
+        Bounds on ``lam`` (> 0), or its feasible region (:mod:`skhypergrad._region`:
+        the descent's points are projected onto it); the search runs on their logs.
     optimizer : str or optimizer instance, default="gd"
     engine : str or engine instance, default="aid-cg"
     solver : solver instance
@@ -247,7 +249,8 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
             best = min(scan, key=lambda h: h[key])
             return TuneResult(best["lam"], best["value"], scan, 0, len(scan), True,
                               last_state[0])
-    log_bounds = None if bounds is None else (np.log(bounds[0]), np.log(bounds[1]))
+    region = as_region(bounds)
+    log_bounds = None if region is None else (np.log(region.lower), np.log(region.upper))
     # the optimizer's clock starts now: its entries' seconds count from tune's start
     as_entry = partial(_outer_entry, offset=time.perf_counter() - t0)
     outer_callback = None if callback is None else (lambda h: callback(as_entry(h)))
@@ -258,7 +261,8 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         return stopped[0]
 
     out = minimize(objective, np.log(lam0), optimizer=optimizer, bounds=log_bounds,
-                   max_iter=max_iter, tol=tol, inner_tol=inner_tol, callback=descent_callback,
+                   project=None if region is None else region.project, max_iter=max_iter,
+                   tol=tol, inner_tol=inner_tol, callback=descent_callback,
                    around=around)
     history = scan + [as_entry(h) for h in out.history]
     start = None if scan_model is None or stopped[0] or key != "value" else \

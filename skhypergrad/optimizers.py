@@ -389,7 +389,7 @@ class _Tracker:
 
 def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e-4,
              inner_tol=(1e-4, 1e-8), patience=2, xtol=1e-3, callback=None,
-             around=None):
+             around=None, project=None):
     r"""Minimize an inexact criterion over log-hyperparameters.
 
     Parameters
@@ -431,6 +431,12 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
         there is none; it evaluates at the final inner accuracy from the start (the
         model's step is only as accurate as the gradient at ``theta0``, and the
         minimum is already bracketed). Other optimizers ignore it.
+    project : callable, default=None
+        ``theta -> theta``: the projection onto the feasible set, a subset of the box
+        ``bounds`` (e.g. the points of an elastic net's ranges of ``alpha`` and
+        ``l1_ratio``); None: the clip to ``bounds``. Every point evaluated is projected; "lbfgs" keeps scipy's box
+        ``bounds`` and evaluates the criterion and its gradient at the projection of
+        scipy's point.
 
     Returns
     -------
@@ -440,14 +446,15 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
     theta0 = np.asarray(theta0, dtype=np.float64).copy()
     lo, hi = (np.full_like(theta0, -np.inf), np.full_like(theta0, np.inf)) if bounds is None \
         else (np.broadcast_to(bounds[0], theta0.shape), np.broadcast_to(bounds[1], theta0.shape))
-    project = lambda t: np.clip(t, lo, hi)  # noqa: E731
+    if project is None:
+        project = lambda t: np.clip(t, lo, hi)  # noqa: E731
     track = _Tracker(objective, callback)
     tol0, tol_end = inner_tol
     inner = max(tol0, tol_end)
 
     if isinstance(optimizer, LBFGSB):
         n_iter = _minimize_lbfgsb(track, project(theta0), lo, hi, max_iter, tol, tol_end,
-                                  optimizer)
+                                  optimizer, project)
         converged = n_iter < max_iter or track.stopped
         compared = 1
     else:
@@ -690,7 +697,7 @@ def _parallel(u, v):
     return norms > 0 and abs(float(u @ v)) >= (1 - 1e-9) * norms
 
 
-def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
+def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer, project):
     # L-BFGS-B's first step is minus the gradient (bounded problems), and scipy stops when
     # (f_k - f_k+1) / max(|f_k|, |f_k+1|, 1) <= ftol, an absolute test for a criterion below 1
     # (a CV MSE of 0.15, a log-loss). Dividing the criterion by ||grad f(theta0)||_inf makes
@@ -715,7 +722,7 @@ def _minimize_lbfgsb(track, theta, lo, hi, max_iter, tol, tol_end, optimizer):
                 return value / scale, grad / scale
         if track.stopped:
             raise StopIteration
-        value, grad, _ = track(t, tol_end)
+        value, grad, _ = track(project(t), tol_end)  # (the clip of a point in bounds: t)
         return value / scale, grad / scale
 
     n_iter = [0]

@@ -328,3 +328,21 @@ def test_diagonal_scaling_moves_coordinates_whose_slopes_are_decades_apart():
 def test_diagonal_out_of_range_is_refused(diagonal):
     with pytest.raises(ValueError, match=r"diagonal must be None or in \[0, 1\)"):
         GradientDescent(diagonal=diagonal)
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "lbfgs", "adam"])
+def test_points_are_projected_onto_the_feasible_set(optimizer):
+    """With ``project`` (the half-plane theta_0 - theta_1 <= 2 within the box), every point
+    evaluated is in it, and a line search ends at the constrained minimizer (1, -21) / 11
+    (Adam stops earlier, by its own rule)."""
+    lo, hi = np.full(2, -5.0), np.full(2, 5.0)
+    a = np.array([1.0, -1.0])
+
+    def project(theta):
+        return np.clip(theta - max(0.0, a @ theta - 2.0) / 2.0 * a, lo, hi)
+
+    res = minimize(_quadratic, np.zeros(2), optimizer=optimizer, bounds=(lo, hi),
+                   project=project, max_iter=200, tol=1e-10, xtol=1e-6)
+    assert all(a @ h["theta"] <= 2.0 + 1e-12 for h in res.history)
+    if optimizer != "adam":
+        np.testing.assert_allclose(res.theta, np.array([1.0, -21.0]) / 11, atol=2e-2)

@@ -1,6 +1,7 @@
 """``HyperGradSearchCV(estimator, param_grid)``: the ``GridSearchCV`` call, unchanged.
 
-The grid's ranges are the search's box, a searched parameter with one value is fixed,
+The grid's ranges are the search's box (an elastic net's parameter and ``l1_ratio``: the
+weights of the points of their box only), a searched parameter with one value is fixed,
 the searched parameters the grid does not name keep the estimator's values, every
 other parameter is enumerated; what the search cannot follow as a box runs as
 ``GridSearchCV`` (with a warning). Each call lands within 0.5% of ``GridSearchCV`` on
@@ -16,7 +17,7 @@ import warnings
 import numpy as np
 import pytest
 from scipy.stats import loguniform
-from sklearn.datasets import load_diabetes, load_iris
+from sklearn.datasets import load_diabetes, load_iris, make_classification
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import ElasticNet, HuberRegressor, Lasso, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
@@ -26,6 +27,7 @@ from sklearn.svm import SVC, SVR
 
 from skhypergrad import FixedRatioElasticNet, HeldOut, HyperGradSearchCV, InnerModel, \
     hypergradient
+from skhypergrad._param_grid import lam_box
 
 CV = KFold(4, shuffle=True, random_state=0)
 
@@ -72,16 +74,10 @@ def test_regressor_grid_lands_on_grid_search(diabetes, estimator, grid):
         search = HyperGradSearchCV(estimator, grid, cv=CV).fit(X, y)
     reference = GridSearchCV(estimator, grid, cv=CV).fit(X, y)
     assert search.best_score_ >= reference.best_score_ - 5e-3 * abs(reference.best_score_)
-    if "l1_ratio" in grid:  # the box of the L1 and L2 weights holding the grid's points
-        a, r = (_searched_values(search, k) for k in ("alpha", "l1_ratio"))
-        a0, a1, r0, r1 = grid["alpha"][0], grid["alpha"][-1], grid["l1_ratio"][0], 1.0
-        assert np.all((a * r >= a0 * r0 * (1 - 1e-9)) & (a * r <= a1 * r1 * (1 + 1e-9)))
-        assert np.all(a * (1 - r) <= a1 * (1 - r0) * (1 + 1e-9))
-    else:  # the box is the grid's range
-        for name, values in grid.items():
-            v = _searched_values(search, name)
-            assert np.all((v >= values.min() * (1 - 1e-12)) &
-                          (v <= values.max() * (1 + 1e-12)))
+    for name, values in grid.items():  # every row within the grid's range
+        v = _searched_values(search, name)
+        assert np.all((v >= values.min() * (1 - 1e-12)) &
+                      (v <= values.max() * (1 + 1e-12)))
     assert all(set(p) == set(grid) for p in search.cv_results_["params"])
     fixed = {k: v for k, v in estimator.get_params().items() if k not in grid}
     assert {k: search.best_estimator_.get_params()[k] for k in fixed} == fixed
@@ -92,6 +88,55 @@ def test_regressor_grid_lands_on_grid_search(diabetes, estimator, grid):
     est = estimator.set_params(**search.cv_results_["params"][row])
     assert search.cv_results_["mean_test_score"][row] == pytest.approx(
         cross_val_score(est, X, y, cv=CV).mean(), rel=1e-5, abs=1e-6)
+
+
+def test_elastic_net_grid_of_both_stays_within_their_ranges(diabetes):
+    """``alpha`` and ``l1_ratio`` named together are searched on the weights of the
+    points of their box only: ``l1_ratio`` in [0.1, 0.9] keeps an elastic net (the box of
+    the L1 and L2 weights holding the grid's corners reaches ``l1_ratio`` 0.999), every
+    row within both ranges, the best score within 1% of ``GridSearchCV``'s."""
+    X, y = diabetes
+    grid = {"alpha": np.logspace(-3, 1, 20), "l1_ratio": [0.1, 0.5, 0.9]}
+    search = HyperGradSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    a, r = (_searched_values(search, k) for k in ("alpha", "l1_ratio"))
+    assert np.all((a >= 1e-3) & (a <= 10.0)) and np.all((r >= 0.1) & (r <= 0.9))
+    assert 0.1 <= search.best_params_["l1_ratio"] <= 0.9
+    reference = GridSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    assert search.best_score_ >= reference.best_score_ - 1e-2 * abs(reference.best_score_)
+
+
+def test_ratio_region_projects_onto_the_ranges_and_keeps_its_points():
+    """:func:`lam_box` of ``alpha`` in [0.01, 1] and ``l1_ratio`` in [0.1, 0.9]: a point
+    of the region is kept (to rounding), one outside it is moved to the nearest
+    ``alpha`` and ``l1_ratio`` within their ranges."""
+    region = lam_box({"alpha": (0.01, 1.0), "l1_ratio": (0.1, 0.9)}, ["alpha", "l1_ratio"],
+                     lambda p: np.array([p["alpha"] * p["l1_ratio"],
+                                         p["alpha"] * (1 - p["l1_ratio"])]),
+                     ratio=["alpha", "l1_ratio"])
+    inside = np.array([0.5 * 0.3, 0.5 * 0.7])
+    np.testing.assert_allclose(region.clip(inside), inside, rtol=1e-14)
+    # a corner of the box of the weights: alpha 0.91, l1_ratio 0.99
+    out = region.clip(np.array([0.9, 0.01]))
+    assert out.sum() == pytest.approx(0.91) and out[0] / out.sum() == pytest.approx(0.9)
+    theta = region.project(np.log([[1e-4, 1e-6], [10.0, 10.0]]))
+    alpha, rho = np.exp(theta).sum(axis=1), np.exp(theta[:, 0]) / np.exp(theta).sum(axis=1)
+    np.testing.assert_allclose(alpha, [0.01, 1.0])
+    np.testing.assert_allclose(rho, [0.9, 0.5])
+    assert np.all((alpha >= 0.01) & (alpha <= 1.0) & (rho >= 0.1) & (rho <= 0.9))
+
+
+def test_logistic_grid_of_C_and_l1_ratio_stays_within_their_ranges():
+    """The same for ``C`` and ``l1_ratio`` (whose weights :math:`[\\rho, 1-\\rho]/(Cn)`
+    spanned ``l1_ratio`` 0.002 to 0.9998 for [0.2, 0.8])."""
+    X, y = make_classification(120, 6, random_state=0)
+    est = LogisticRegression(l1_ratio=0.5, solver="saga", tol=1e-6, max_iter=5000)
+    grid = {"C": np.logspace(-2, 2, 9), "l1_ratio": [0.2, 0.8]}
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    search = HyperGradSearchCV(est, grid, cv=cv, scoring="neg_log_loss").fit(X, y)
+    c, r = (_searched_values(search, k) for k in ("C", "l1_ratio"))
+    assert np.all((c >= 1e-2) & (c <= 1e2)) and np.all((r >= 0.2) & (r <= 0.8))
+    reference = GridSearchCV(est, grid, cv=cv, scoring="neg_log_loss").fit(X, y)
+    assert search.best_score_ >= reference.best_score_ - 1e-2 * abs(reference.best_score_)
 
 
 def test_logistic_C_at_a_fixed_l1_ratio(iris):
