@@ -270,7 +270,8 @@ def test_one_parameter_search_also_descends_the_scans_basin():
 
 
 def test_weighted_lasso_beats_best_single_alpha():
-    """With features of very different scales, one weight per feature generalizes better."""
+    """With features of very different scales, one weight per feature generalizes better:
+    test MSE 1.84 against LassoHyperGrad's 2.52."""
     rng = np.random.default_rng(0)
     n, p = 150, 200
     X = rng.standard_normal((n, p)) * np.logspace(-1, 1, p)
@@ -283,9 +284,10 @@ def test_weighted_lasso_beats_best_single_alpha():
     weighted = WeightedLassoHyperGrad(cv=5, alpha_init=lasso.alpha_, max_iter=30,
                                       random_state=0).fit(X, y)
     assert weighted.alphas_.shape == (p,)
+    assert np.ptp(np.log10(weighted.alphas_)) > 0.1  # the weights were kept, not the common one
     mse = lambda m: np.mean((m.predict(X_test) - y_test) ** 2)  # noqa: E731
-    assert weighted.best_loss_ < lasso.best_loss_
-    assert mse(weighted) < mse(lasso)
+    # (best_loss_ is not compared: the weights' is the CV loss of four fifths of the rows)
+    assert mse(weighted) < 0.85 * mse(lasso)
 
 
 def test_history_and_callback():
