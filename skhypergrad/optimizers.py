@@ -434,9 +434,9 @@ def minimize(objective, theta0, optimizer="gd", bounds=None, max_iter=50, tol=1e
     project : callable, default=None
         ``theta -> theta``: the projection onto the feasible set, a subset of the box
         ``bounds`` (e.g. the points of an elastic net's ranges of ``alpha`` and
-        ``l1_ratio``); None: the clip to ``bounds``. Every point evaluated is projected; "lbfgs" keeps scipy's box
-        ``bounds`` and evaluates the criterion and its gradient at the projection of
-        scipy's point.
+        ``l1_ratio``); None: the clip to ``bounds``. Every point evaluated is
+        projected; "lbfgs" keeps scipy's box ``bounds`` and evaluates the criterion and
+        its gradient at the projection of scipy's point.
 
     Returns
     -------
