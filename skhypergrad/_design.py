@@ -310,6 +310,29 @@ def centred_column_squares(X, mu, sample_weight=None):
     return stored + np.maximum(unstored, 0.0) * np.square(mu)
 
 
+def centre_stored_columns(X, mu):
+    r"""``(X - 1 s^T, s)`` for a sparse ``X`` (CSR, canonical) and its column means ``mu``:
+    ``s_j = mu_j`` for the columns that store an entry on every row, whose stored values
+    are centred in place of an implicit offset (the same sparsity; no cancellation in
+    :math:`X^T X - n \mu\mu^T` when a column's mean is large next to its spread, as in
+    ``X + 1e4``), ``s_j = 0`` for the others. ``X`` itself when no column is full.
+
+    The offset left to centre implicitly is ``mu - s``: a column with unstored entries
+    has a spread of at least its mean's order unless nearly all its rows store one."""
+    X = sp.csr_matrix(X, dtype=np.float64)
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    n, p = X.shape
+    full = np.bincount(X.indices, minlength=p) == n
+    s = np.where(full, np.asarray(mu, dtype=np.float64), 0.0)
+    if n == 0 or not np.any(full):
+        return X, s
+    X = X.copy()
+    X.data -= s[X.indices]
+    return X, s
+
+
 def centred(X, fit_intercept, copy=True):
     """``(X - 1 mu^T, mu)`` for a dense ``X`` with an intercept (``mu`` its column
     means; a new array unless ``copy=False``, in the layout of ``X``); ``(X, mu)`` for

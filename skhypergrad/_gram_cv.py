@@ -46,7 +46,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from ._compact_states import _expand
-from ._design import GRAM_MAX_FEATURES
+from ._design import GRAM_MAX_FEATURES, centre_stored_columns
 from ._gram_cv_kernel import (DIRECT_MAX, NOT_CONVERGED, SINGULAR,
                               gram_cv_evaluate, gram_cv_least_norm_hypergradients)
 from ._sample_weight import check_sample_weight
@@ -275,20 +275,26 @@ def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=
         y0 = float(sw @ y) / total if fit_intercept else 0.0
     yc = y - y0
     ys = yc if sw is None else yc * sw  # the weighted centred target
+    # a sparse X's columns stored on every row centred in its stored values (its sums
+    # then have no cancellation), the others' means mu0 left to centre algebraically
+    raw = mu0
+    if sparse:
+        X, stored_shift = centre_stored_columns(X, mu0)
+        raw = mu0 - stored_shift
     tests = [test for _, test in splits]
     order = np.concatenate(tests)
     # gathering the rows of a Fortran-ordered X: faster through a C-ordered copy
     X_rows = X[order] if sparse else np.ascontiguousarray(X)[order]
     X_test = np.ascontiguousarray(X_rows.toarray()) if sparse else X_rows
-    X_test -= mu0
+    X_test -= raw
     y_test = yc[order]
     starts = np.concatenate([[0], np.cumsum([t.shape[0] for t in tests])]).astype(np.int64)
     blocks = [X_test[starts[k]:starts[k + 1]] for k in range(K)]
     w_blocks = [None if sw is None else sw[test] for test in tests]
     # the test blocks' rows the Gram matrices are formed from: the dense ones centred by
-    # mu0, or the sparse raw rows (their sums raw: each fold's centred algebraically by
-    # its raw means, mu0 + m, below)
-    raw = mu0 if sparse else np.zeros(p)
+    # mu0, or the sparse rows (their sums raw, the full columns' centred: each fold's
+    # centred algebraically by its means in that frame, raw + m, below)
+    raw = raw if sparse else np.zeros(p)
     gram_rows = [X_rows[starts[k]:starts[k + 1]] for k in range(K)] if sparse else blocks
     # the test blocks' Gram matrices, for the folds trained on the rest of the rows
     rest = [train.shape[0] + test.shape[0] == n and _distinct(test, n)
@@ -312,7 +318,7 @@ def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=
             colsum = sum(s for s in block_sums if s is not None)
         elif sparse:
             colsum = (np.asarray(X.sum(axis=0)).ravel() if sw is None
-                      else np.asarray(X.T @ sw).ravel()) - total * mu0
+                      else np.asarray(X.T @ sw).ravel()) - total * raw
         else:
             colsum = (X - mu0).sum(axis=0) if sw is None else sw @ (X - mu0)
         totals = (G_all, colsum, np.asarray(X.T @ ys).ravel(), float(ys.sum()),
@@ -326,7 +332,7 @@ def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=
         w_train = None if sw is None else sw[train]
         if not rest[k]:
             rows = X[train] if sparse else X[train] - mu0
-            G[k], c[k], gamma[k], m, my = _fold_gram(rows, yc[train], fit_intercept, mu0,
+            G[k], c[k], gamma[k], m, my = _fold_gram(rows, yc[train], fit_intercept, raw,
                                                      w_train)
         else:
             n_k = train.shape[0] if sw is None else _positive_total(w_train)
@@ -371,8 +377,13 @@ def heldout_gram_folds(X, y, X_val, y_val, fit_intercept, sample_weight=None,
     y = np.asarray(y, dtype=np.float64)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if sp.issparse(X):
-        G, c, gamma, mx, my = _fold_gram(sp.csr_matrix(X, dtype=np.float64), y,
-                                         fit_intercept, 0.0, weights)
+        X, shift = sp.csr_matrix(X, dtype=np.float64), 0.0
+        if fit_intercept and X.shape[0]:  # full columns centred in their stored values
+            total = X.shape[0] if weights is None else _positive_total(weights)
+            mean = np.asarray(X.sum(axis=0) if weights is None else X.T @ weights).ravel()
+            X, shift = centre_stored_columns(X, mean / total)
+            shift = -shift
+        G, c, gamma, mx, my = _fold_gram(X, y, fit_intercept, shift, weights)
     else:
         G, c, gamma, mx, my = _fold_gram(np.asarray(X, dtype=np.float64), y, fit_intercept,
                                          weights=weights)

@@ -325,3 +325,21 @@ def test_solvers_on_a_sparse_design_centred_implicitly(kind, solver):
     np.testing.assert_allclose(res.w, ref.w, rtol=1e-5, atol=1e-5 * scale)
     if solver == "cd":
         assert res.n_iter <= 2 * ref.n_iter
+
+
+@pytest.mark.parametrize("Est", [LassoHyperGrad, ElasticNetHyperGrad])
+def test_sparse_gram_of_columns_with_a_small_spread(Est):
+    """Degree-2 features of diabetes (spread ~1e-3) plus 1e4, stored as CSR: the
+    compiled path's Gram matrices of the search and of the refit are formed without
+    the cancellation of :math:`X^T X - n\\mu\\mu^T` (which cost ``lam_`` 1e-4 and
+    ``coef_`` 3e-5, relatively): the same search and solution as dense storage."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import PolynomialFeatures
+
+    X, y = load_diabetes(return_X_y=True)
+    X = PolynomialFeatures(2, include_bias=False).fit_transform(X[:100, :6]) + 1e4
+    ref = Est().fit(X, y[:100])
+    est = Est().fit(sp.csr_matrix(X), y[:100])
+    np.testing.assert_allclose(est.lam_, ref.lam_, rtol=1e-8)
+    np.testing.assert_allclose(est.coef_, ref.coef_, rtol=0,
+                               atol=1e-8 * np.abs(ref.coef_).max())
