@@ -311,25 +311,30 @@ def centred_column_squares(X, mu, sample_weight=None):
 
 
 def centre_stored_columns(X, mu):
-    r"""``(X - 1 s^T, s)`` for a sparse ``X`` (CSR, canonical) and its column means ``mu``:
-    ``s_j = mu_j`` for the columns that store an entry on every row, whose stored values
-    are centred in place of an implicit offset (the same sparsity; no cancellation in
-    :math:`X^T X - n \mu\mu^T` when a column's mean is large next to its spread, as in
-    ``X + 1e4``), ``s_j = 0`` for the others. ``X`` itself when no column is full.
+    r"""``(X - 1 s^T, s)`` for a sparse ``X`` (CSR or CSC, kept; canonical) and its column
+    means ``mu``: ``s_j = mu_j`` for the columns that store an entry on every row, whose
+    stored values are centred in place of an implicit offset (the same sparsity; no
+    cancellation in :math:`X^T X - n \mu\mu^T` or :math:`X^T u - \mu 1^T u` when a
+    column's mean is large next to its spread, as in ``X + 1e4``), ``s_j = 0`` for the
+    others. ``X`` itself (not copied) when no column is full.
 
     The offset left to centre implicitly is ``mu - s``: a column with unstored entries
     has a spread of at least its mean's order unless nearly all its rows store one."""
-    X = sp.csr_matrix(X, dtype=np.float64)
+    X = sp.csc_matrix(X, dtype=np.float64) if X.format == "csc" \
+        else sp.csr_matrix(X, dtype=np.float64)
     if not X.has_canonical_format:
         X = X.copy()
         X.sum_duplicates()
     n, p = X.shape
-    full = np.bincount(X.indices, minlength=p) == n
+    full = X.getnnz(axis=0) == n
     s = np.where(full, np.asarray(mu, dtype=np.float64), 0.0)
     if n == 0 or not np.any(full):
         return X, s
     X = X.copy()
-    X.data -= s[X.indices]
+    if X.format == "csc":
+        X.data -= np.repeat(s, np.diff(X.indptr))
+    else:
+        X.data -= s[X.indices]
     return X, s
 
 

@@ -343,3 +343,30 @@ def test_sparse_gram_of_columns_with_a_small_spread(Est):
     np.testing.assert_allclose(est.lam_, ref.lam_, rtol=1e-8)
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=0,
                                atol=1e-8 * np.abs(ref.coef_).max())
+
+
+def test_sparse_kernels_on_columns_with_a_small_spread():
+    """A CSC ``X`` too sparse to be stored densely (degree-2 features of diabetes plus
+    1e4, then sparse columns): coordinate descent's sparse kernels read the full columns
+    centred in their stored values, so that its gradients and duality gap do not lose
+    ``(mu / sd)^2`` times the round-off (the gap stalled at 5e-10, a ConvergenceWarning
+    after 50000 iterations): the dense solution, converged in as many epochs."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import PolynomialFeatures
+
+    X, y = load_diabetes(return_X_y=True)
+    n = 100
+    X = PolynomialFeatures(2, include_bias=False).fit_transform(X[:n, :6]) + 1e4
+    extra = sp.random(n, 200, density=0.01, random_state=0, format="csc") * 0.05
+    Xs = sp.hstack([sp.csc_matrix(X), extra], format="csc")
+    assert Xs.nnz < 0.25 * n * Xs.shape[1]  # not stored densely by the solver
+    lam = np.array([0.01, 0.0])
+    maps = [ProxGradMap(Quadratic(), EnetPenalty(), Z, y[:n], fit_intercept=True, center=True)
+            for Z in (Xs.toarray(), Xs)]
+    ref = CoordinateDescent(tol=1e-12).solve(maps[0], lam)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = CoordinateDescent(tol=1e-12).solve(maps[1], lam)
+    assert res.converged and res.n_iter <= 2 * ref.n_iter
+    np.testing.assert_allclose(res.w[:-1], ref.w[:-1], rtol=0,
+                               atol=1e-8 * np.abs(ref.w[:-1]).max())

@@ -14,7 +14,8 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from .._design import Design, cached_gram, centred_squared_norms, gram_pays
+from .._design import (Design, cached_gram, centre_stored_columns, centred_squared_norms,
+                       gram_pays)
 
 _EMPTY_DENSE = np.empty((0, 0), order="F")
 _EMPTY_DATA = np.empty(0)
@@ -35,9 +36,8 @@ def _prepare(design):
     """
     entry = _PREPARED.get(design)
     if entry is None or entry[0] is not design.X:
-        Xc, args = _convert(design.X, design.sparse_offset)
-        mu = _EMPTY_DATA if design.sparse_offset is None or not sp.issparse(Xc) else \
-            np.ascontiguousarray(design.sparse_offset, dtype=np.float64)
+        Xc, args, mu = _convert(design.X, design.sparse_offset)
+        mu = _EMPTY_DATA if mu is None else np.ascontiguousarray(mu, dtype=np.float64)
         entry = (design.X, (Xc, args + (mu,), {}))
         _PREPARED[design] = entry
     return entry[1]
@@ -59,13 +59,21 @@ def _bounds(design, curvature):
     X, kernel_args, bounds = _prepare(design)
     key = (curvature, design.n_outputs, design.fit_intercept)
     if sp.issparse(X):
-        sq_max = _max_squared_norm(X, design.sparse_offset)
+        sq_max = _max_squared_norm(X, implicit_offset(kernel_args))
         return X, kernel_args, None, _column_norm_bound(design, sq_max), float(np.sqrt(sq_max))
     if key not in bounds:
         bounds.clear()  # first: one lc alive at a time
         bounds[key] = _curvature_bounds(design, Design(X).column_squared_norms(),
                                         curvature)
     return (X, kernel_args) + bounds[key]
+
+
+def implicit_offset(kernel_args):
+    """The column means the kernels subtract from the CSC ``X`` of ``kernel_args`` (of
+    :func:`_prepare`): those of the columns :func:`_convert` did not
+    centre in their stored values, 0 for the others; None for a dense or uncentred ``X``."""
+    mu = kernel_args[4]
+    return mu if mu.shape[0] else None
 
 
 def _squared_norms_range(X, j0, j1, mu=None):
@@ -159,18 +167,26 @@ def _stores_dense(X):
 
 
 def _convert(X, offset=None):
-    """Fortran-ordered float64 for dense ``X``, canonical float64 CSC for sparse ``X``
-    (dense, ``X - 1 offset^T`` when ``offset`` is given, if :func:`_stores_dense`)."""
+    """``(Xc, args, mu)``: Fortran-ordered float64 for dense ``X``, canonical float64 CSC
+    for sparse ``X`` (dense, ``X - 1 offset^T`` when ``offset`` is given, if
+    :func:`_stores_dense`; else the columns stored on every row centred in their stored
+    values, :func:`~skhypergrad._design.centre_stored_columns`), the kernels' arguments,
+    and the offset left to subtract implicitly (None for a dense ``Xc`` or no
+    ``offset``)."""
     dense = not sp.issparse(X) or _stores_dense(X)
     if dense:
         Xc = np.asfortranarray(X.toarray() if sp.issparse(X) else X, dtype=np.float64)
         if sp.issparse(X) and offset is not None:
             Xc -= offset
-        args = (Xc, _EMPTY_DATA, _EMPTY_INDEX, _EMPTY_INDEX)
+        args, mu = (Xc, _EMPTY_DATA, _EMPTY_INDEX, _EMPTY_INDEX), None
     else:
         Xc = sp.csc_matrix(X, dtype=np.float64)
         if not Xc.has_canonical_format:
             Xc = Xc.copy()
             Xc.sum_duplicates()
+        mu = None
+        if offset is not None:
+            Xc, stored = centre_stored_columns(Xc, offset)
+            mu = offset - stored
         args = (_EMPTY_DENSE, Xc.data, Xc.indices, Xc.indptr)
-    return Xc, args
+    return Xc, args, mu

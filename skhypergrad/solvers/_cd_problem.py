@@ -13,7 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._design import gram_of, xty_of
-from ._cd_design import _bounds, _entry_bounds, _feature_bounds, _squared_norms_range, _use_gram
+from ._cd_design import (_bounds, _entry_bounds, _feature_bounds, _squared_norms_range,
+                         _use_gram, implicit_offset)
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
                           column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
 from ._gap import gap_scale
@@ -124,8 +125,8 @@ class _Problem(NamedTuple):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         l2_entries = l2 if K == 1 else np.repeat(l2, K)
-        # a sparse X stored densely is centred explicitly (see _cd_design)
-        mu = design.sparse_offset if sp.issparse(X) else None
+        # a sparse X stored densely is centred explicitly, a CSC one partly (see _cd_design)
+        mu = implicit_offset(kernel_args)
         return cls(datafit, y, onehot, sw, kernel_args, X, mu, l1, l1_entries,
                    l2, l2_entries, pgmap.penalty.lower, lc,
                    c, col_norm, unit if unit > 0 else float(design.fit_intercept),
@@ -147,9 +148,10 @@ class _Problem(NamedTuple):
         """``z = X coef + intercept`` (:meth:`~skhypergrad._design.Design.matvec`), from the
         dense array a sparse ``design.X`` is stored as, when it is (the same products as
         for a dense ``X``)."""
-        if not design.is_sparse or sp.issparse(self.X):
+        if not design.is_sparse:
             return design.matvec(w)
-        return design.intercept(w) + self.X @ design.coef(w)
+        z = design.intercept(w) + self.X @ design.coef(w)
+        return z if self.mu is None else z - self.mu @ design.coef(w)
 
     def derivative(self, z):
         """``a_i = grad l(y_i, z_i)`` (the datafit's gradient in ``z``, times n)."""
