@@ -82,6 +82,21 @@ class Design:
         state["_cache"] = {}
         return state
 
+    def implicit(self):
+        r"""``(X', m)`` with :math:`X' - 1 m^T` the centred ``X``: ``(X, None)`` unless
+        ``X`` is sparse and centred implicitly; then ``X'`` holds the columns stored on
+        every row centred in their stored values, ``m`` the means of the others
+        (:func:`centre_stored_columns`, computed once and cached with the design), so
+        that the products read no cancellation of a large mean against a small spread."""
+        if self.sparse_offset is None:
+            return self.X, None
+        entry = self._cache.get("implicit")
+        if entry is None or entry[0] is not self.X:
+            Xs, stored = centre_stored_columns(self.X, self.sparse_offset)
+            entry = (self.X, (Xs, self.sparse_offset - stored))
+            self._cache["implicit"] = entry
+        return entry[1]
+
     def coef(self, w):
         """The penalized part of ``w``: shape (p,) for one output, (p, K) otherwise."""
         c = w[: self.n_coefs]
@@ -125,9 +140,10 @@ class Design:
     def matvec(self, w):
         """Linear predictions ``z = X coef + intercept``: shape (n,) or (n, K)."""
         coef = self.coef(w)
-        z = np.asarray(self.X @ coef)
-        if self.sparse_offset is not None:
-            z = z - self.sparse_offset @ coef
+        X, mu = self.implicit()
+        z = np.asarray(X @ coef)
+        if mu is not None:
+            z = z - mu @ coef
         if self.fit_intercept:
             z = z + self.intercept(w)
         return z
@@ -135,9 +151,10 @@ class Design:
     def rmatvec_coef(self, u):
         """``X^T u`` (of the centred ``X``): shape (p,) for ``u`` of shape (n,), (p, K)
         for (n, K)."""
-        g = np.asarray(self.X.T @ u)
-        if self.sparse_offset is not None:
-            g = g - np.multiply.outer(self.sparse_offset, u.sum(axis=0))
+        X, mu = self.implicit()
+        g = np.asarray(X.T @ u)
+        if mu is not None:
+            g = g - np.multiply.outer(mu, u.sum(axis=0))
         return g
 
     def rmatvec(self, u):
@@ -201,11 +218,10 @@ class Design:
 
     def row_squared_norms(self):
         """``||x_i||^2`` for every row (of the centred ``X``; the intercept not counted)."""
-        X = self.X
+        X, mu = self.implicit()
         if not sp.issparse(X):
             return np.einsum("ij,ij->i", X, X)
         out = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-        mu = self.sparse_offset
         if mu is not None:  # ||x_i - mu||^2 = ||x_i||^2 - 2 x_i^T mu + ||mu||^2
             out += float(mu @ mu) - 2.0 * np.asarray(X @ mu).ravel()
             np.maximum(out, 0.0, out=out)
@@ -216,9 +232,10 @@ class Design:
         (one output): an array, or one number for every sample.
 
         A sparse ``X`` centred implicitly gives the Gram of its centred matrix,
-        :math:`X^T H X - \mu (X^T h)^T - (X^T h) \mu^T + (1^T h) \mu\mu^T`.
+        :math:`X^T H X - \mu (X^T h)^T - (X^T h) \mu^T + (1^T h) \mu\mu^T` (of
+        :meth:`implicit`'s ``X'`` and means).
         """
-        X = self.X
+        X, mu = self.implicit()
         if not isinstance(h, np.ndarray) or h.ndim == 0:  # h X^T X: no scaled copy of X
             G = (X.T @ X).toarray() if self.is_sparse else X.T @ X
             G *= h
@@ -235,7 +252,6 @@ class Design:
                     Xs = X[start:start + rows] * s[start:start + rows, None]
                     G += Xs.T @ Xs
             xh, h_sum = np.asarray(X.T @ h).ravel(), float(h.sum())
-        mu = self.sparse_offset
         if mu is not None:
             G -= np.outer(mu, xh)
             G -= np.outer(xh, mu)
