@@ -26,8 +26,14 @@ A sparse design is centred implicitly: its ``X`` stays the stored (uncentred)
 matrix, whose centred copy would be dense, and every product subtracts the
 rank-one term, :math:`(X - 1\mu^T) w = Xw - (\mu^T w) 1` and
 :math:`(X - 1\mu^T)^T u = X^T u - \mu\, 1^T u` (its ``sparse_offset`` is
-:math:`\mu`). Kernels that read the stored arrays of ``X`` themselves take
-``sparse_offset`` too (see :mod:`skhypergrad.solvers._cd_kernels`).
+:math:`\mu`). The columns stored on every row are read from a copy centred in their
+stored values (:meth:`Design.implicit`), the rank-one term holding only the other
+columns' means: the products then lose nothing to a large mean next to a small spread
+(``X + 1e4``), which :math:`X^T X - n\mu\mu^T` loses :math:`(\mu_j/sd_j)^2` times the
+round-off of. Kernels that read the stored arrays of ``X`` themselves take the
+offset too: coordinate descent's those of such a copy (see
+:mod:`skhypergrad.solvers._cd_design`), the stochastic solver's ``X`` and
+``sparse_offset``.
 """
 
 import numpy as np

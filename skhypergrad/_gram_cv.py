@@ -34,8 +34,11 @@ starts are the criterion's :class:`~skhypergrad.criteria.InnerState` (the model'
 A sparse ``X`` is never densified as a whole: its Gram matrices come from sparse products
 of its raw rows, centred algebraically,
 :math:`(X - 1\mu^T)^T (X - 1\mu^T) / n = X^T X / n - \mu\mu^T` with :math:`\mu` the
-rows' means (as scikit-learn's ``ElasticNet`` centres a sparse ``X``), and only its
-held-out rows are copied densely (the compiled kernel reads them).
+rows' means (as scikit-learn's ``ElasticNet`` centres a sparse ``X``), the columns
+stored on every row centred in their stored values first
+(:func:`~skhypergrad._design.centre_stored_columns`: no cancellation of a large mean
+against a small spread), and only its held-out rows are copied densely (the compiled
+kernel reads them).
 """
 
 import warnings
