@@ -61,9 +61,8 @@ def stacked_target_products(design, y):
     product and ``y`` stay."""
     Y = y if y.ndim == 2 else y[:, None]
     if design.is_sparse:
-        XtY = np.asarray(design.X.T @ Y) / design.n_samples
-        if design.sparse_offset is not None:
-            XtY -= np.multiply.outer(design.sparse_offset, Y.mean(axis=0))
+        # of the centred X (Design.implicit: full columns centred in their stored values)
+        XtY = np.asarray(design.rmatvec_coef(Y)) / design.n_samples
         return _with_mean_row(design, XtY, Y)
     xty = xty_of(design, y)
     entry = design._cache.get("stacked_xty")
