@@ -77,8 +77,10 @@ def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
     :func:`~skhypergrad._param_grid.lam_box`), in the entries of the search's ``model``:
     where its penalty has one weight and the estimator's elastic net two (a fixed
     ``l1_ratio``: the tied penalty; ``l1_ratio=1``: the L1 penalty, its L2 weight 0),
-    that weight is the total of the two; where it has two weights read as a parameter
-    and ``l1_ratio`` (both free in ``box``), the region of their ranges
+    that weight is the total of the two; where it has two weights and a corner's
+    estimator one (``MultiTaskElasticNet(l1_ratio=1)``: the L2,1 penalty alone), that
+    corner's L2 weight is 0; where it has two weights read as a parameter and
+    ``l1_ratio`` (both free in ``box``), the region of their ranges
     (:class:`~skhypergrad._region.RatioRegion`)."""
     n_penalty = n_penalty_hyper(model)
 
@@ -86,6 +88,8 @@ def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
         est = clone(final).set_params(**{k[len(prefix):]: v for k, v in params.items()})
         lam = np.asarray(adapter.inner_model(est, y, n_samples, True).lam, dtype=np.float64)
         k = lam.shape[0] - model.n_datafit_hyper
+        if k < n_penalty:
+            return np.concatenate([lam[:k], np.zeros(n_penalty - k), lam[k:]])
         return lam if k == n_penalty else np.concatenate([lam[:k].sum(keepdims=True), lam[k:]])
     names = adapter.parametrization.names(n_penalty)
     ratio = [prefix + n for n in names] if adapter.parametrization.ratio and \

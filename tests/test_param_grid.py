@@ -17,9 +17,10 @@ import warnings
 import numpy as np
 import pytest
 from scipy.stats import loguniform
-from sklearn.datasets import load_diabetes, load_iris, make_classification
+from sklearn.datasets import load_diabetes, load_iris, load_linnerud, make_classification
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import ElasticNet, HuberRegressor, Lasso, LogisticRegression, Ridge
+from sklearn.linear_model import ElasticNet, HuberRegressor, Lasso, LogisticRegression, \
+    MultiTaskElasticNet, Ridge
 from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -102,6 +103,23 @@ def test_elastic_net_grid_of_both_stays_within_their_ranges(diabetes):
     assert np.all((a >= 1e-3) & (a <= 10.0)) and np.all((r >= 0.1) & (r <= 0.9))
     assert 0.1 <= search.best_params_["l1_ratio"] <= 0.9
     reference = GridSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    assert search.best_score_ >= reference.best_score_ - 1e-2 * abs(reference.best_score_)
+
+
+def test_multitask_elastic_net_grid_reaching_l1_ratio_one():
+    """``MultiTaskElasticNet`` with ``l1_ratio`` up to 1, where the estimator's penalty is
+    the L2,1 block penalty alone (one weight against the search's two): that corner's L2
+    weight is 0 (the region's corners had inhomogeneous shapes, a ValueError); every
+    row within both ranges, the best score within 1% of ``GridSearchCV``'s."""
+    X, Y = load_linnerud(return_X_y=True)
+    est = MultiTaskElasticNet(max_iter=10000)
+    grid = {"alpha": np.logspace(-2, 2, 8), "l1_ratio": np.linspace(0.2, 1.0, 5)}
+    cv = KFold(4)
+    search = HyperGradSearchCV(est, grid, cv=cv, scoring="neg_mean_squared_error").fit(X, Y)
+    a, r = (_searched_values(search, k) for k in ("alpha", "l1_ratio"))
+    assert np.all((a >= 1e-2 * (1 - 1e-9)) & (a <= 1e2 * (1 + 1e-9)))
+    assert np.all((r >= 0.2 * (1 - 1e-9)) & (r <= 1.0 + 1e-9))
+    reference = GridSearchCV(est, grid, cv=cv, scoring="neg_mean_squared_error").fit(X, Y)
     assert search.best_score_ >= reference.best_score_ - 1e-2 * abs(reference.best_score_)
 
 
