@@ -10,10 +10,11 @@ second solve on a design); bad values are refused.
 import numpy as np
 import pytest
 from sklearn.linear_model import ElasticNet as SkElasticNet
+from sklearn.linear_model import Ridge as SkRidge
 
 from skhypergrad.datafits import Logistic, Quadratic
 from skhypergrad.fixed_point import ProxGradMap
-from skhypergrad.penalties import L1, ElasticNetPenalty, WeightedL1, enet_sklearn_from_lam
+from skhypergrad.penalties import L1, L2, ElasticNetPenalty, WeightedL1, enet_sklearn_from_lam
 from skhypergrad.solvers import duality_gap
 from skhypergrad.solvers._cd_problem import _Problem
 from skhypergrad.solvers.coordinate_descent import CoordinateDescent
@@ -186,3 +187,24 @@ def test_gram_product_reads_the_working_sets_block_in_place():
     x = rng.standard_normal(ws.shape[0])
     out = gram_product(G, ws, x, np.empty(ws.shape[0]))
     np.testing.assert_allclose(out, G[np.ix_(ws, ws)] @ x, rtol=1e-13)
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_ridge_on_the_gram_matrix_is_one_linear_solve(fit_intercept):
+    """Without an L1 term (the L2 penalty, positive weights), the working set's model is
+    minimized by one linear solve: scikit-learn's ``Ridge`` to 1e-10 on nearly collinear
+    columns at a small weight, in one round, where the residual path's accelerated
+    epochs take about a hundred."""
+    X, y = make_regression_data(n=120, p=30, seed=1)
+    X[:, 1] = X[:, 0] + 1e-3 * X[:, 1]
+    lam = np.array([1e-4])
+    pgmap = ProxGradMap(Quadratic(), L2(), X, y, fit_intercept=fit_intercept)
+    gram = CoordinateDescent(tol=1e-12, precompute=True).solve(pgmap, lam)
+    plain = CoordinateDescent(tol=1e-12, precompute=False).solve(pgmap, lam)
+    assert gram.converged and gram.n_iter <= 3 and plain.n_iter >= 50
+    sk = SkRidge(alpha=lam[0] * X.shape[0], fit_intercept=fit_intercept, solver="cholesky",
+                 tol=1e-14).fit(X, y)
+    coef = gram.w[:-1] if fit_intercept else gram.w
+    np.testing.assert_allclose(coef, sk.coef_, rtol=1e-10, atol=1e-10 * np.abs(sk.coef_).max())
+    if fit_intercept:
+        assert gram.w[-1] == pytest.approx(sk.intercept_, rel=1e-10, abs=1e-10)

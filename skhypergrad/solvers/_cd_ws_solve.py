@@ -1,7 +1,8 @@
 r"""One working set's solve in :class:`~skhypergrad.solvers.CoordinateDescent`.
 
 Least squares minimizes the restricted problem itself by coordinate descent epochs, on
-the residuals or on the Gram matrix (:mod:`._gram_kernels`); another datafit takes
+the residuals or on the Gram matrix (:mod:`._gram_kernels`; on the Gram matrix without an
+L1 term, by one linear solve); another datafit takes
 proximal Newton steps, each model minimized on its support directly or by coordinate
 descent epochs, followed by the line search (see
 :mod:`skhypergrad.solvers.coordinate_descent`). Epochs are accelerated by Anderson
@@ -49,6 +50,14 @@ class _WorkingSetSolves:
         lc_b = prob.lc[-1] if prob.fit_intercept else 1.0
         w_ws = w[ws]  # a copy (fancy indexing)
         start = w_ws.copy()
+        if prob.lower == -np.inf and not np.any(l1) and np.all(l2 > 0.0):
+            db = _ridge_step(G[np.ix_(ws, ws)], c, s_ws, mean_a, lc_b, l2, w_ws,
+                             prob.fit_intercept)
+            w[ws] = w_ws
+            if prob.fit_intercept:
+                w[-1] += db
+            add_columns(prob.X, ws, w_ws - start, db, z)
+            return 1
         q, shift, gdx = np.zeros(ws.shape[0]), np.zeros(2), np.empty(ws.shape[0])
 
         def model(x, db):
@@ -195,3 +204,36 @@ class _WorkingSetSolves:
                 if k == K:
                     prob.anderson_step(w, v, d, a, h, ws, hist_w, hist_v, start, metric)
         return max_epochs
+
+
+def _ridge_step(G_ws, c, s, mean_a, lc_b, l2, w, fit_intercept):
+    r"""The working set's model without an L1 term (every L2 weight positive, no bound)
+    minimized in one linear solve; ``w`` moved in place, returns :math:`\delta b`.
+
+    The stationarity of the model of :meth:`_WorkingSetSolves._ws_gram`,
+
+    .. math::
+
+        \begin{pmatrix} G_{WW} + \mathrm{diag}(\lambda_2) & s \\ s^T & L_b \end{pmatrix}
+        \begin{pmatrix} \delta w \\ \delta b \end{pmatrix}
+        = -\begin{pmatrix} c + \lambda_2 \odot w \\ \bar a \end{pmatrix},
+
+    (without an intercept, the first block row with :math:`\delta b = 0`) is positive
+    definite: the Gram matrix of the columns and the constant plus the L2 weights. The
+    coordinate epochs converge on it at the rate of its condition number, which
+    correlated columns at a small weight make large.
+    """
+    m = w.shape[0]
+    rhs = -(c + l2 * w)
+    if not fit_intercept:
+        A = G_ws + np.diag(l2)
+        dx = np.linalg.solve(A, rhs)
+        w += dx
+        return 0.0
+    A = np.empty((m + 1, m + 1))
+    A[:m, :m] = G_ws + np.diag(l2)
+    A[:m, m] = A[m, :m] = s
+    A[m, m] = lc_b
+    step = np.linalg.solve(A, np.append(rhs, -mean_a))
+    w += step[:m]
+    return float(step[m])
