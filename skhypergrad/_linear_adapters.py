@@ -27,7 +27,7 @@ resolution order, that the table has: a subclass of ``Lasso`` is a ``Lasso``).
 Supporting another scikit-learn estimator is one entry here.
 """
 
-from typing import Callable, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 from sklearn.linear_model import (ElasticNet, GammaRegressor, HuberRegressor, Lasso,
@@ -50,7 +50,7 @@ from .penalties import (enet_lam_from_sklearn, enet_sklearn_from_lam, huber_lam_
                         svc_lam_from_sklearn)
 
 __all__ = ["LinearAdapter", "EstimatorParams", "Parametrization", "ADAPTERS", "linear_adapter",
-           "supported_names", "ALPHA", "C", "RIDGE_ALPHA", "HUBER"]
+           "decision_of", "supported_names", "ALPHA", "C", "RIDGE_ALPHA", "HUBER"]
 
 
 # -- lam -> the estimator's parameters ------------------------------------------------------
@@ -184,6 +184,11 @@ class LinearAdapter(NamedTuple):
         ``lbfgs`` stops), to which a search solves its value-only rows (see
         :class:`~skhypergrad.model_selection.HyperGradSearchCV`); None: every row to the
         search's own accuracy.
+    decision : str, default=None
+        What the estimator's ``predict`` returns of its decision values
+        :math:`X w + b` (one output): ``"values"`` (themselves), ``"classes"`` (the
+        classes they pick), None (neither: an inverse link, several outputs); see
+        :mod:`skhypergrad._decision_scores`.
     """
 
     convert: Callable
@@ -196,6 +201,7 @@ class LinearAdapter(NamedTuple):
     multi_output: bool = False
     intercept_column: Callable = None
     row_tol: Callable = None
+    decision: Any = None
 
     def read(self, estimator):
         """The declared parameters of ``estimator`` (:class:`EstimatorParams`)."""
@@ -413,32 +419,34 @@ _GLM = ("alpha", "fit_intercept")
 #: the supported scikit-learn linear estimators
 ADAPTERS = {
     Lasso: LinearAdapter(_lasso, ALPHA, "squared", L1_LEAST_SQUARES, classifier=False,
-                         params=_ENET),
+                         params=_ENET, decision="values"),
     ElasticNet: LinearAdapter(_enet, ALPHA, "squared", L1_LEAST_SQUARES, classifier=False,
-                              params=_ENET + ("l1_ratio",)),
+                              params=_ENET + ("l1_ratio",), decision="values"),
     MultiTaskLasso: LinearAdapter(_multitask(True), ALPHA, "squared", L1_LEAST_SQUARES,
                                   classifier=False, params=_GLM, multi_output=True),
     MultiTaskElasticNet: LinearAdapter(_multitask(False), ALPHA, "squared",
                                        L1_LEAST_SQUARES, classifier=False,
                                        params=_GLM + ("l1_ratio",), multi_output=True),
     Ridge: LinearAdapter(_ridge, RIDGE_ALPHA, "squared", LEAST_SQUARES, classifier=False,
-                         params=_GLM + ("positive",)),
+                         params=_GLM + ("positive",), decision="values"),
     RidgeClassifier: LinearAdapter(_ridge_classifier, RIDGE_ALPHA, "squared_class_error",
                                    LEAST_SQUARES, classifier=True,
-                                   params=_GLM + ("positive", "class_weight")),
+                                   params=_GLM + ("positive", "class_weight"),
+                                   decision="classes"),
     # scikit-learn >= 1.8 deprecates penalty (l1_ratio alone carries it): once removed,
     # its absence reads as the new parametrization
     LogisticRegression: LinearAdapter(_logistic, C, "log", LOG_LOSS, classifier=True,
                                       params=("C", "l1_ratio", "fit_intercept",
                                               "class_weight"),
-                                      optional={"penalty": "deprecated"}),
+                                      optional={"penalty": "deprecated"},
+                                      decision="classes"),
     # multi_class is deprecated (one-vs-rest, "crammer_singer" going away)
     LinearSVC: LinearAdapter(_linear_svc, C, "squared_hinge", SQUARED_HINGE,
                              classifier=True,
                              params=("C", "loss", "penalty", "fit_intercept",
                                      "intercept_scaling", "class_weight"),
                              optional={"multi_class": "ovr"},
-                             intercept_column=_liblinear_column),
+                             intercept_column=_liblinear_column, decision="classes"),
     PoissonRegressor: LinearAdapter(_glm(lambda params: "poisson"), ALPHA, "poisson", GLM,
                                     classifier=False, params=_GLM + ("tol",),
                                     row_tol=_glm_tol),
@@ -448,8 +456,15 @@ ADAPTERS = {
                                     classifier=False, params=_GLM + ("power", "link", "tol"),
                                     row_tol=_glm_tol),
     HuberRegressor: LinearAdapter(_huber, HUBER, "squared", LEAST_SQUARES, classifier=False,
-                                  params=_GLM + ("epsilon",)),
+                                  params=_GLM + ("epsilon",), decision="values"),
 }
+
+
+def decision_of(estimator):
+    """:attr:`LinearAdapter.decision` of ``estimator``'s class, None for a class the
+    table does not hold itself (a subclass may change ``predict`` or ``score``)."""
+    adapter = ADAPTERS.get(type(estimator))
+    return None if adapter is None else adapter.decision
 
 
 def supported_names():

@@ -20,6 +20,8 @@ from sklearn.utils import indexable
 from sklearn.utils.validation import _num_samples
 
 from ._base import class_sample_weights, inner_setup
+from ._decision_scores import decision_metrics
+from ._linear_adapters import decision_of
 from ._progress import Progress
 from ._scoring import (POLISH_EVALS, FoldScorer, FoldTransform, check_error_score,
                        check_search_scoring, descended_name, fold_view, polish, routing_scorer,
@@ -235,7 +237,8 @@ def _scoring_parts(plan, final, adapter, model, folds, error_score, parallel):
                                                      _weight_params(fold.score_weight_test),
                                                      _weight_params(fold.score_weight_train))
                                   for fold in folds)
-        parts["scorer"] = FoldScorer(plan.scorers, error_score)
+        parts["scorer"] = FoldScorer(plan.scorers, error_score,
+                                     decision_metrics(plan.names, decision_of(final)))
     return parts
 
 

@@ -134,6 +134,9 @@ class SearchScoring(NamedTuple):
     rescore : bool
         Whether the points are scored by the scorers (False: the scoring is the
         descended loss's own, recorded as minus the held-out losses).
+    names : dict, default=None
+        ``{key: scoring name}`` of ``scorers`` (None: the estimator's ``score``; a
+        callable: itself).
     """
 
     scorers: dict
@@ -144,6 +147,7 @@ class SearchScoring(NamedTuple):
     transform: str
     exact: bool
     rescore: bool
+    names: Any = None
 
 
 def _as_scorers(scoring, final):
@@ -206,12 +210,12 @@ def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_outp
     own = SURROGATES[kind][1]
     if not multimetric and names["score"] == own:
         return SearchScoring(scorers, False, refit, refit_key, "auto", "identity", True,
-                             False)
+                             False, names)
     exact = None if refit_key is None else \
         _exact_for(kind, names[refit_key], n_classes, multi_output)
     loss, transform = exact or ("auto", "identity")
     return SearchScoring(scorers, multimetric, refit, refit_key, loss, transform,
-                         exact is not None, True)
+                         exact is not None, True, names)
 
 
 def descended_name(plan, kind):
@@ -318,11 +322,16 @@ class FoldScorer:
     error_score : "raise" or float
         The score recorded when a scorer raises or returns a non-finite value (with a
         warning), or when the point's held-out losses are not finite.
+    metrics : dict, default=None
+        ``{name: metric}`` computing scorers from the model's decision values
+        (:func:`~skhypergrad._decision_scores.decision_metrics`), the same scores
+        without the scorers' input checks; a scorer runs where its metric returns None.
     """
 
-    def __init__(self, scorers, error_score):
+    def __init__(self, scorers, error_score, metrics=None):
         self.scorers = scorers
         self.error_score = error_score
+        self.metrics = metrics or {}
 
     def __call__(self, view, w, finite, train):
         """The scores (test, then train when ``train``) of the fold ``view``'s model of
@@ -341,6 +350,11 @@ class FoldScorer:
                          for X, y, params in rows for name, scorer in self.scorers.items()])
 
     def _score(self, name, scorer, estimator, X, y, params):
+        metric = self.metrics.get(name)
+        if metric is not None and set(params or ()) <= {"sample_weight"}:
+            value = metric(estimator, X, y, **(params or {}))
+            if value is not None:
+                return value
         try:
             value = float(scorer(estimator, X, y, **(params or {})))
         except Exception as exc:

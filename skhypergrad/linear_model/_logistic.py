@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import softmax
 
 from .._base import BaseHyperGrad, ClassWeightMixin
+from .._decision_scores import decision_metrics
 from .._scoring import (FoldScorer, FoldView, POLISH_EVALS, ScoredCriterion, check_search_scoring,
                         polish, scan_entry, unfitted_template)
 from .._search_space import LOG_LOSS
@@ -214,7 +215,8 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
                                      model.classes, X.shape[1],
                                      model.get_datafit().n_outputs)
         views = partial(_fold_views, criterion, template, model.fit_intercept)
-        scored = ScoredCriterion(criterion, FoldScorer(plan.scorers, np.nan), views)
+        scorer = FoldScorer(plan.scorers, np.nan, decision_metrics(plan.names, "classes"))
+        scored = ScoredCriterion(criterion, scorer, views)
         t0 = time.perf_counter()
         # through the surrogate, the scan follows the scorer too (scan_rank of tune)
         result = search(model, X_train, y_train, scored, lam0, bounds=bounds,
