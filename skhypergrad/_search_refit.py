@@ -13,6 +13,7 @@ from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._refit_check import warn_far_refit
 from ._search_results import best_index
 from ._validation import check_sparse_structure
 
@@ -68,7 +69,8 @@ def delegate(name, returns):
 def finish(search, run):
     """Set the attributes of ``search`` (a ``HyperGradSearchCV``) from
     :class:`~skhypergrad._search_results.SearchRun` ``run``, choose the best row as
-    ``GridSearchCV`` does and refit; returns ``search``."""
+    ``GridSearchCV`` does and refit (a refit far from the minimum the scores are of is
+    reported, :mod:`skhypergrad._refit_check`); returns ``search``."""
     search.cv_results_ = run.results
     search.n_iter_ = run.n_iter
     search.multimetric_ = run.multimetric
@@ -88,6 +90,7 @@ def finish(search, run):
         t0 = time.perf_counter()
         search.best_estimator_.fit(run.X, run.y, **run.fit_params)
         search.refit_time_ = time.perf_counter() - t0
+        warn_far_refit(search.best_estimator_, run.X, run.y, run.fit_params)
         if hasattr(search.best_estimator_, "feature_names_in_"):
             search.feature_names_in_ = search.best_estimator_.feature_names_in_
     return search

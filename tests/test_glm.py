@@ -16,7 +16,10 @@ from sklearn.metrics import (get_scorer, mean_gamma_deviance, mean_poisson_devia
                              mean_tweedie_deviance)
 
 from sklearn.base import clone
+from sklearn.datasets import load_diabetes
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import (CrossVal, GammaRegressorHyperGrad, HeldOut, HyperGradSearchCV,
@@ -725,3 +728,30 @@ def test_long_steps_of_a_log_link_do_not_warn():
     assert est.alpha_ == pytest.approx(ref.alpha_, rel=1e-6)
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-5, atol=1e-8)
     assert est.intercept_ == pytest.approx(ref.intercept_ + np.log(1e-6), rel=1e-8)
+
+
+@pytest.mark.parametrize("pipeline", [False, True])
+def test_search_warns_when_the_refit_stops_far_from_the_minimum(pipeline):
+    """``PoissonRegressor`` on targets times 1e-6: the null model's gradient is below its
+    ``tol``, its refit returns the intercept alone (``n_iter_ = 0``, score 0) while the
+    search's best score is that of the minimum (0.48): a ConvergenceWarning says so,
+    with how far the refit's predictions are; at ``tol=1e-12`` the refit reaches it,
+    silently, and the search's score is the refit's ``cross_val_score``."""
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    cv = KFold(5, shuffle=True, random_state=0)
+    grid = {"alpha": np.logspace(-5, 1, 8)}
+    for tol, far in [(1e-4, True), (1e-12, False)]:
+        est = PoissonRegressor(tol=tol, max_iter=1000)
+        est = make_pipeline(FunctionTransformer(), est) if pipeline else est
+        g = {("poissonregressor__" if pipeline else "") + k: v for k, v in grid.items()}
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            search = HyperGradSearchCV(est, g, cv=cv).fit(X, y * 1e-6)
+        messages = [str(w.message) for w in seen if w.category is ConvergenceWarning]
+        assert search.best_score_ == pytest.approx(0.478, abs=1e-3)
+        assert any("away from its minimum" in m for m in messages) == far
+        if not far:
+            params = search.best_params_
+            assert cross_val_score(clone(est).set_params(**params), X, y * 1e-6,
+                                   cv=cv).mean() == pytest.approx(search.best_score_, rel=1e-5)
