@@ -104,9 +104,14 @@ LEAST_SQUARES = SearchDefaults((1e-6, 10.0), (1e-6, 1e3), 10.0 ** (-np.arange(1,
 L1_LEAST_SQUARES = LEAST_SQUARES._replace(scan_patience=2.0 / 3.0)
 #: log-losses: ``C`` from ``C_min`` to ``1e4 C_min``; the log-loss keeps decreasing towards
 #: separation, so the scan stops at 1e-3 lam1_max; below 1e-4 kappa an L2 term changes
-#: little but the conditioning of nearly separable problems
+#: little but the conditioning of nearly separable problems. The ridge path (an L2
+#: penalty alone) is the log-link GLMs' (see :data:`GLM`): from kappa to 1e-4 kappa, a
+#: decade a point, its stronger points evaluated only when kappa is its best one; the
+#: held-out log-loss of an L2 path is smooth, and the descent locates its minimum from
+#: the best point and its two neighbours
 LOG_LOSS = SearchDefaults((1e-4, 10.0), (1e-4, 1e3), 10.0 ** (-np.arange(1, 7) / 2.0),
-                          (1e-4, 1e-2, 1.0, 1e2))
+                          (1e-4, 1e-2, 1.0, 1e2), 10.0 ** -np.arange(0.0, 5.0),
+                          scan_back=10.0 ** np.arange(1.0, 4.0))
 #: the squared hinge (``LinearSVC``, searched by ``LinearSVCHyperGrad`` and by
 #: ``HyperGradSearchCV``): as the log-losses for the L1 weight; an L2 weight from ``1e-6``
 #: to ``1e3`` times ``kappa``, its path from ``10 kappa`` to ``1e-5 kappa``. Its intercept

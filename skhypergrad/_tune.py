@@ -125,7 +125,8 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         when the descent ends on the other side of the scan's best point than the
         vertex of the parabola through it and its neighbours, a second descent starts
         from that vertex, at the final inner accuracy, and goes on only when its first
-        value is below the first descent's (:func:`_other_basin`).
+        value is below the first descent's (:func:`_other_basin`; not for a criterion
+        without kinks, :attr:`~skhypergrad.models.InnerModel.smooth_criterion`).
     monitor : (criterion, X, y), default=None
         Early stopping: a second criterion and its training data, evaluated (value
         only) at every point, entry ``"monitor"`` of the history; the result is the
@@ -265,8 +266,10 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
                    tol=tol, inner_tol=inner_tol, callback=descent_callback,
                    around=around)
     history = scan + [as_entry(h) for h in out.history]
-    start = None if scan_model is None or stopped[0] or key != "value" else \
-        _other_basin(*scan_model, out.theta)
+    # a second basin is looked for across kinks; a smooth criterion's descent follows its
+    # exact slope from the scan's best point, a finer model than the scan's parabola
+    start = None if scan_model is None or stopped[0] or key != "value" \
+        or model.smooth_criterion else _other_basin(*scan_model, out.theta)
     if start is not None and out.n_iter < max_iter:
         out, entries = _descend_other_basin(objective, start, out, optimizer, log_bounds,
                                             max_iter, tol, inner_tol[1], descent_callback,

@@ -101,6 +101,17 @@ class InnerModel:
         """Whether targets are class labels (the datafit's ``is_classifier``)."""
         return self.datafit_class.is_classifier
 
+    @property
+    def smooth_criterion(self):
+        """Whether a held-out loss of the model is a smooth function of ``lam``: a
+        datafit declaring ``smooth_hessian`` (its solutions' Hessian continuous in the
+        coefficients) and a penalty without an L1 part or a sign constraint (no support
+        to enter or leave), so that :math:`w^*(\\lambda)` is smooth and the criterion has
+        no kinks."""
+        penalty = self.get_penalty()
+        return bool(self.datafit_class.smooth_hessian) and not penalty.has_l1 \
+            and not penalty.positive
+
     def get_penalty(self):
         """The penalty instance."""
         pen = self.penalty

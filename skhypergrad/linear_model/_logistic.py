@@ -68,8 +68,9 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
         from the best of the points ``C_min * 10^(k/2)``, ``k = 1..6``, ``C_min``
         the largest ``C`` for which all coefficients are zero (for the elastic net,
         paths of the L1 weight at four L2 weights relative to the curvature of the
-        log-loss, as :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` from
-        ``100 kappa_min`` down to ``1e-4 kappa_min`` in steps of ``10^0.5``,
+        log-loss, as :class:`ElasticNetHyperGrad`; for ``"l2"``, ``1 / (C n)`` at
+        ``kappa_min * 10^(-k)``, ``k = 0..4``, then, only when ``kappa_min`` is the best
+        of them, ``kappa_min * 10^k``, ``k = 1..3``, until the values rise,
         ``kappa_min`` the curvature of the log-loss, with the geometric mean of the
         columns' variances where it is below their mean, see
         :mod:`skhypergrad._search_space`). With an L1
