@@ -55,13 +55,13 @@ def refit_spread(final, X, y, sample_weight=None):
 
 def warn_far_refit(estimator, X, y, fit_params):
     """Warn when the refit ``estimator`` (a GLM regressor whose ``tol`` bounds a
-    gradient, or a pipeline ending in one) stopped with predictions further than
+    gradient, ``row_tol``, or a pipeline ending in one) stopped with predictions further than
     :data:`REFIT_SPREAD` from its minimum's (see the module); other estimators, and fit
     parameters other than the final step's ``sample_weight``, are not checked."""
     final, prefix = (estimator[-1], estimator.steps[-1][0] + "__") \
         if isinstance(estimator, Pipeline) else (estimator, "")
     adapter = ADAPTERS.get(type(final))
-    if adapter is None or adapter.row_tol is None \
+    if adapter is None or adapter.row_tol is None or adapter.classifier \
             or set(fit_params) - {prefix + "sample_weight"}:
         return
     Xt = estimator[:-1].transform(X) if prefix else X
