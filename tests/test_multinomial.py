@@ -226,3 +226,55 @@ def test_support_step_holds_entries_at_zero():
     for e in range(8):
         expected[:, entry_class[e]] += cols[:, e] * delta[e]
     np.testing.assert_allclose(v, expected, atol=1e-13)
+
+
+@pytest.mark.parametrize("sample_weight", [False, True], ids=["unit", "weighted"])
+def test_smooth_solve_matches_sklearn_lbfgs(sample_weight):
+    """An L2 penalty alone is solved by L-BFGS preconditioned by the multinomial Hessian
+    (a reference of shape (q, q) returned, then given to the next solve): the solutions
+    at two weights, the second warm-started with the first's reference, have scikit-learn's
+    tight lbfgs objective (to 1e-9, never above it) and coefficients (to 1e-5: lbfgs
+    stops on its objective's decrease), and newton-cholesky's coefficients to 1e-8."""
+    X, y = _iris_plus_noise(seed=4)
+    sw = _weights(X.shape[0], seed=4) if sample_weight else None
+    total = X.shape[0] if sw is None else sw.sum()
+    pgmap = ProxGradMap(weighted(Multinomial(3), sw), L2(), X, y, fit_intercept=True)
+    solver, w0, reference = CoordinateDescent(tol=1e-12), None, None
+    for C in (0.05, 3.0):
+        lam = logistic_lam_from_sklearn(C, 0.0, total)[1:]
+        res = solver.solve(pgmap, lam, w0, reference=reference)
+        assert res.converged
+        assert res.reference.shape == (3 * X.shape[1] + 3,) * 2
+        w0, reference = res.w, res.reference
+        for method, atol in (("lbfgs", 1e-5), ("newton-cholesky", 1e-8)):
+            sk = LogisticRegression(C=C, solver=method, tol=1e-12, max_iter=100_000)
+            theirs = _sklearn_w(sk.fit(X, y, sample_weight=sw))
+            np.testing.assert_allclose(res.w[:-3], theirs[:-3], rtol=0, atol=atol)
+            # the intercepts up to their common shift (the softmax ignores it)
+            np.testing.assert_allclose(res.w[-3:] - res.w[-3:].mean(),
+                                       theirs[-3:] - theirs[-3:].mean(), rtol=0, atol=atol)
+            ours, best = pgmap.objective(res.w, lam), pgmap.objective(theirs, lam)
+            assert ours == pytest.approx(best, rel=1e-9)
+            assert ours <= best + 1e-12 * abs(best)
+
+
+@pytest.mark.parametrize("sample_weight", [False, True], ids=["unit", "weighted"])
+def test_smooth_hypergradient_matches_finite_differences(sample_weight):
+    """The hypergradient of a held-out loss at the preconditioned L-BFGS solution (AID-CG
+    given the solve's reference, as a search runs it) matches central finite differences
+    of exact solutions."""
+    X, y = _iris_plus_noise(seed=5)
+    Xt, yt, Xv, yv = X[::2], y[::2], X[1::2], y[1::2]
+    sw = _weights(Xt.shape[0], seed=5) if sample_weight else None
+    criterion = HeldOut(Xv, yv, sample_weight=sw)
+    model = InnerModel("multinomial", "l2", fit_intercept=True)
+    lam = np.array([0.02])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = criterion.value_and_grad(model, Xt, yt, lam,
+                                       solver=CoordinateDescent(tol=1e-13),
+                                       engine=get_engine("aid-cg", tol=1e-12))
+    assert res.state[0].reference.shape == (3 * X.shape[1] + 3,) * 2  # the reference path
+    expected = log_lam_finite_differences(criterion, model, Xt, yt, lam, _PolishedCD())
+    np.testing.assert_allclose(res.grad, expected, rtol=1e-6, atol=1e-9)
+    assert np.all(np.abs(expected) > 1e-4)
