@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from test_criteria import NewtonPolished
 
+from skhypergrad._hessian_blocks import softmax_hessian, softmax_hessian_subset
 from skhypergrad.criteria import HeldOut
 from skhypergrad.datafits import Multinomial, weighted
 from skhypergrad.fixed_point import ProxGradMap
@@ -278,3 +279,19 @@ def test_smooth_hypergradient_matches_finite_differences(sample_weight):
     expected = log_lam_finite_differences(criterion, model, Xt, yt, lam, _PolishedCD())
     np.testing.assert_allclose(res.grad, expected, rtol=1e-6, atol=1e-9)
     assert np.all(np.abs(expected) > 1e-4)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+def test_whole_softmax_hessian_is_the_subset_of_every_entry(storage):
+    """:func:`softmax_hessian` (the reference of the smooth solves) is
+    :func:`softmax_hessian_subset` on every entry, with sample weights and an
+    intercept, on a dense (centred) or a sparse (centred implicitly) design."""
+    X, y = _iris_plus_noise(seed=6)
+    X = X + 3.0
+    sw = _weights(X.shape[0], seed=6)
+    Xs = X if storage == "dense" else sp.csc_matrix(X)
+    design = ProxGradMap(Multinomial(3), L2(), Xs, y, fit_intercept=True).design
+    z = np.random.default_rng(6).standard_normal((X.shape[0], 3))
+    expected = softmax_hessian_subset(design, z, sw, np.arange(design.n_params))
+    np.testing.assert_allclose(softmax_hessian(design, z, sw), expected, rtol=1e-12,
+                               atol=1e-14)

@@ -17,7 +17,7 @@ warm-started at a solution of other penalty weights starts without a product wit
 
 import numpy as np
 
-from .._hessian_blocks import softmax_hessian_subset
+from .._hessian_blocks import softmax_hessian
 from ._lbfgs import lbfgs
 from ._reference_hessian import reference_lbfgs
 
@@ -303,7 +303,7 @@ def _datafit_hessian(prob, design, z):
     One output: :math:`[X, 1]^T \mathrm{diag}(h) [X, 1] / n`, ``h`` the curvatures.
     Multinomial (``newton_model = "softmax"``): the sum over the samples of
     :math:`\tilde x_i \tilde x_i^T \otimes s_i (\mathrm{diag}(p_i) - p_i p_i^T) / n`
-    (:func:`~skhypergrad._hessian_blocks.softmax_hessian_subset`), plus, with an
+    (:func:`~skhypergrad._hessian_blocks.softmax_hessian`), plus, with an
     intercept, :math:`c\, u u^T` with ``u`` the indicator of the ``K`` intercepts and
     ``c`` the mean of their diagonal entries: ``u`` is the direction the loss ignores
     (every class's score moved alike) and the intercepts are not penalized, so the
@@ -315,7 +315,7 @@ def _datafit_hessian(prob, design, z):
     if prob.n_outputs == 1:
         return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
     sw = prob.sw if prob.sw.shape[0] else None
-    H = softmax_hessian_subset(design, z, sw, np.arange(design.n_params))
+    H = softmax_hessian(design, z, sw)
     if prob.fit_intercept:
         b = slice(prob.n_coefs, None)
         H[b, b] += np.trace(H[b, b]) / prob.n_outputs
