@@ -23,7 +23,7 @@ from skhypergrad.criteria import HeldOut
 from skhypergrad.datafits import Multinomial, weighted
 from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.hypergrad import get_engine
-from skhypergrad.models import InnerModel
+from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.penalties import L1, L2, ElasticNetPenalty, logistic_lam_from_sklearn
 from skhypergrad.solvers import CoordinateDescent
 from skhypergrad.solvers._cd_design import _stores_dense
@@ -295,3 +295,69 @@ def test_whole_softmax_hessian_is_the_subset_of_every_entry(storage):
     expected = softmax_hessian_subset(design, z, sw, np.arange(design.n_params))
     np.testing.assert_allclose(softmax_hessian(design, z, sw), expected, rtol=1e-12,
                                atol=1e-14)
+
+
+def test_gradient_rule_stops_multinomial_lbfgs():
+    """``grad_tol`` on an L2 multinomial model (scikit-learn's lbfgs rule for
+    ``LogisticRegression``): L-BFGS from the null model, then warm-started at a weaker
+    penalty, stops with the largest entry of the objective's gradient, coefficients and
+    intercepts in the original coordinates of a centred design, at most ``grad_tol``
+    (the rule holds where the centred coordinates' entries alone would not say so)."""
+    X, y = _iris_plus_noise(seed=7)
+    X = X + 5.0  # a centred design: its intercepts differ from the original ones
+    solver, w0 = CoordinateDescent(tol=1e-12).loosened(1e-5), None
+    for C in (0.1, 2.0):
+        model = from_estimator(LogisticRegression(C=C), y)
+        pgmap = model.make_map(X, model.encode(y), center=True)
+        raw = model.make_map(X, model.encode(y))
+        res = solver.solve(pgmap, model.lam, w0)
+        assert res.converged and 0 < res.n_iter <= 60
+        w0 = res.w.copy()
+        w = pgmap.design.to_original(res.w)
+        grad = raw.datafit.gradient(raw.design, raw.y, w)
+        k = raw.design.n_coefs
+        grad[:k] += raw.penalty.weights(model.lam, X.shape[1])[1][0] * w[:k]
+        assert 1e-9 < np.max(np.abs(grad)) <= 1e-5  # stopped by the rule, not tighter
+        tight = _sklearn_w(LogisticRegression(C=C, solver="newton-cholesky",
+                                              tol=1e-12).fit(X, y))
+        assert raw.objective(w, model.lam) == pytest.approx(
+            raw.objective(tight, model.lam), rel=1e-6)
+
+
+def test_search_rows_are_solved_to_the_estimators_tol():
+    """A value-only row of a multinomial ``LogisticRegression`` search is what
+    GridSearchCV records for the user's estimator (``lbfgs`` at its default ``tol``):
+    solved until the gradient's largest entry is below that ``tol``, it is as far from
+    ``cross_val_score`` of a tight estimator at the row's C as the user's estimator's
+    own row is (at a weak penalty, 1e-2 relative here), and not solved tighter; the
+    rows with a hypergradient and the best row are solved to a relative gap of 1e-10
+    (scores to about 1e-6). With ``saga`` (another stopping rule) every row is tight."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from skhypergrad import HyperGradSearchCV
+
+    X, y = _iris_plus_noise(seed=8)
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    tight = LogisticRegression(solver="newton-cholesky", tol=1e-12)
+
+    def score(estimator, C):
+        return cross_val_score(clone(estimator).set_params(C=C), X, y, cv=cv,
+                               scoring="neg_log_loss").mean()
+
+    for solver, loose in (("lbfgs", True), ("saga", False)):
+        user = LogisticRegression(solver=solver, max_iter=10_000)
+        search = HyperGradSearchCV(user, cv=cv, scoring="neg_log_loss").fit(X, y)
+        Cs = np.array([params["C"] for params in search.cv_results_["params"]])
+        exact = np.array([score(tight, C) for C in Cs])
+        errors = np.abs(search.cv_results_["mean_test_score"] - exact) / np.abs(exact)
+        descent = next(i for i in range(len(Cs))
+                       if np.any(np.isclose(Cs[:i], Cs[i], rtol=1e-12, atol=0)))
+        if loose:
+            users = np.abs([score(user, C) - e for C, e in zip(Cs[:descent], exact)])
+            assert errors[:descent].max() <= 3 * np.max(users / np.abs(exact[:descent]))
+            assert np.sum(errors[:descent] > 1e-5) >= 3  # the scan's rows: the user's
+        else:
+            assert errors.max() <= 1e-6
+        assert errors[descent:].max() <= 1e-6
+        assert errors[search.best_index_] <= 1e-6

@@ -26,14 +26,18 @@ _EPS = np.finfo(np.float64).eps
 
 
 def _largest_gradient(grad, offset):
-    """The largest entry of the gradient ``grad`` (coefficients, then the intercept) in
-    the coordinates of the uncentred design: the coefficients' entries plus ``offset``
-    (the centred design's column means, None when not centred) times the intercept's."""
+    """The largest entry of the gradient ``grad`` (coefficients, entries ``j K + k``, then
+    the ``K`` intercepts) in the coordinates of the uncentred design: the coefficients'
+    entries plus ``offset`` (the centred design's column means, None when not centred)
+    times their output's intercept's."""
     if offset is None:
         return float(np.max(np.abs(grad), initial=0.0))
     p = offset.shape[0]
-    return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
-               abs(float(grad[p])))
+    K = grad.shape[0] // (p + 1)
+    coef, intercept = grad[:p * K].reshape(p, K), grad[p * K:]
+    return max(float(np.max(np.abs(coef + np.multiply.outer(offset, intercept)),
+                            initial=0.0)),
+               float(np.max(np.abs(intercept))))
 
 
 def _null_start(prob, w):
@@ -179,8 +183,9 @@ class _SmoothSolves:
 
     def _grad_rule(self, prob):
         """Whether ``grad_tol`` applies: scikit-learn's rule is for a smooth problem (one
-        output, no L1 part, no sign constraint)."""
-        return self.grad_tol is not None and prob.n_outputs == 1 \
+        output or the multinomial model, no L1 part, no sign constraint)."""
+        return self.grad_tol is not None \
+            and (prob.n_outputs == 1 or prob.datafit.newton_model == "softmax") \
             and not np.any(prob.l1) and prob.lower == -np.inf
 
     def _gradient_reached(self, prob, design, w, a, grad):

@@ -198,16 +198,18 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
     grad_tol : float, default=None
-        For one output and no L1 part: also stop, converged, when the largest
-        entry of the objective's gradient, over the coefficients and the intercept
-        (scikit-learn's coordinates: the coefficients' entries of a centred design
-        corrected by its column means times the intercept's), is at most
-        ``grad_tol``: the stopping rule of scikit-learn's GLMs (``lbfgs``'s
-        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. Such a
-        problem (not least squares) is then solved by their method too: L-BFGS
-        from ``w`` (at most ``max_iter`` steps) until the rule holds, coordinate
-        descent from its last point when it does not (a line search that no longer
-        sees a decrease). None: the duality gap alone, by coordinate descent.
+        For one output or the multinomial model, and no L1 part: also stop,
+        converged, when the largest entry of the objective's gradient, over the
+        coefficients and the intercepts (scikit-learn's coordinates: the coefficients'
+        entries of a centred design corrected by its column means times their
+        output's intercept's), is at most ``grad_tol``: the stopping rule of
+        scikit-learn's GLMs and ``LogisticRegression`` (``lbfgs``'s ``gtol``,
+        ``newton-cholesky``'s ``tol``) on the same objective. Such a problem (not
+        least squares) is then solved by their method too: L-BFGS from ``w`` (at most
+        ``max_iter`` steps; preconditioned by a reference Hessian it is given, see
+        :mod:`._cd_smooth`) until the rule holds, coordinate descent from its last
+        point when it does not (a line search that no longer sees a decrease). None:
+        the duality gap alone.
 
     Notes
     -----
@@ -251,7 +253,8 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
 
     def loosened(self, grad_tol):
         """A copy with ``grad_tol`` set (see :meth:`BaseSolver.loosened`); the rule applies
-        to one output without an L1 part, the other solves stop on ``tol`` alone."""
+        to one output or the multinomial model without an L1 part, the other solves stop
+        on ``tol`` alone."""
         solver = copy.copy(self)
         solver.grad_tol = float(grad_tol)
         return solver
