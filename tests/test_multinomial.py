@@ -25,7 +25,7 @@ from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.hypergrad import get_engine
 from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.penalties import L1, L2, ElasticNetPenalty, logistic_lam_from_sklearn
-from skhypergrad.solvers import CoordinateDescent
+from skhypergrad.solvers import CoordinateDescent, _cd_smooth
 from skhypergrad.solvers._cd_design import _stores_dense
 from skhypergrad.solvers._support_newton import support_step, support_system
 
@@ -297,12 +297,16 @@ def test_whole_softmax_hessian_is_the_subset_of_every_entry(storage):
                                atol=1e-14)
 
 
-def test_gradient_rule_stops_multinomial_lbfgs():
+@pytest.mark.parametrize("reference", [True, False], ids=["reference", "plain"])
+def test_gradient_rule_stops_multinomial_lbfgs(reference, monkeypatch):
     """``grad_tol`` on an L2 multinomial model (scikit-learn's lbfgs rule for
     ``LogisticRegression``): L-BFGS from the null model, then warm-started at a weaker
     penalty, stops with the largest entry of the objective's gradient, coefficients and
     intercepts in the original coordinates of a centred design, at most ``grad_tol``
-    (the rule holds where the centred coordinates' entries alone would not say so)."""
+    (the rule holds where the centred coordinates' entries alone would not say so);
+    also by plain L-BFGS, for a problem too large for a reference Hessian."""
+    if not reference:
+        monkeypatch.setattr(_cd_smooth, "_SOFTMAX_REFERENCE_ENTRIES", 0)
     X, y = _iris_plus_noise(seed=7)
     X = X + 5.0  # a centred design: its intercepts differ from the original ones
     solver, w0 = CoordinateDescent(tol=1e-12).loosened(1e-5), None

@@ -8,7 +8,8 @@ declaring ``smooth_hessian`` with at most ``_REFERENCE_MAX`` parameters (beyond
 preconditioned by a reference Hessian (:mod:`._reference_hessian`), before coordinate
 descent takes over when they stop short of the rule or of the duality gap. A multinomial
 problem (``newton_model = "softmax"``) with an L2 penalty alone and at most
-``_SOFTMAX_REFERENCE_MAX`` parameters is smooth too, and solved the same way, its
+``_SOFTMAX_REFERENCE_MAX`` parameters (``_SOFTMAX_REFERENCE_ENTRIES`` times the samples)
+is smooth too, and solved the same way, its
 reference the softmax Hessian with the intercepts' null direction made definite
 (:func:`_datafit_hessian`). The datafit's value and gradient at the last point evaluated
 and at the last solutions are kept with the design (:func:`_datafit_at`): a solve
@@ -60,7 +61,11 @@ def _value_rounding(prob, z):
     from :math:`\mu |z|` at :math:`h = \mu`; the rounding of its derivative that
     :func:`~._gap.separable_gap_floor` reads), far above the term itself when they
     cancel (counts near :math:`10^6`: parts of :math:`10^7`, a deviance of
-    :math:`10^{-6}`), and carries their rounding."""
+    :math:`10^{-6}`), and carries their rounding. A multinomial term
+    :math:`\mathrm{lse}(z_i) - z_{i y_i}` is computed from parts about
+    :math:`\max_k |z_{ik}|` in size: :math:`8u \frac1n \sum_i (\max_k |z_{ik}| + 1)`."""
+    if prob.n_outputs > 1:
+        return 8.0 * _EPS * float(np.mean(np.max(np.abs(z), axis=1) + 1.0))
     h = prob.curvatures(z, None)
     return 8.0 * _EPS * float(np.mean(h * (np.abs(z) + 1.0)))
 
@@ -154,8 +159,10 @@ _REFERENCE_MAX = 1024
 #: near 1e6, n = 150, p = 60: gap 1e-20 in 2 steps, 9.9e-7 after 82 epochs without it)
 _REFERENCE_ROWS = 4
 _REFERENCE_SMALL = 256
-#: largest number of parameters of a multinomial problem solved with a reference Hessian
+#: largest number of parameters of a multinomial problem solved with a reference Hessian,
+#: and of its samples times its parameters (the (q, n) matrix the Hessian is formed from)
 _SOFTMAX_REFERENCE_MAX = 1024
+_SOFTMAX_REFERENCE_ENTRIES = 1 << 22
 #: a step of a multinomial solve lowering the Newton decrement by less than this factor
 #: asks for a new reference (see :func:`~._reference_hessian.reference_lbfgs`): forming
 #: and factoring one, ``O(n q^2 + q^3)`` for ``q = (p + 1) K`` parameters, costs about
@@ -231,10 +238,13 @@ class _SmoothSolves:
     def _softmax_reference_applies(self, pgmap, prob):
         r"""Whether a multinomial problem (``newton_model = "softmax"``: the exact
         per-sample Hessians :math:`\mathrm{diag}(p_i) - p_i p_i^T`) is solved by
-        :meth:`_solve_reference`: an L2 penalty alone (no L1 part) and at most
-        ``_SOFTMAX_REFERENCE_MAX`` parameters."""
+        :meth:`_solve_reference`: an L2 penalty alone (no L1 part), at most
+        ``_SOFTMAX_REFERENCE_MAX`` parameters ``q`` and ``q n`` at most
+        ``_SOFTMAX_REFERENCE_ENTRIES``."""
+        q = pgmap.design.n_params
         return pgmap.datafit.newton_model == "softmax" and prob.n_outputs > 1 \
-            and not np.any(prob.l1) and pgmap.design.n_params <= _SOFTMAX_REFERENCE_MAX
+            and not np.any(prob.l1) and q <= _SOFTMAX_REFERENCE_MAX \
+            and q * pgmap.design.n_samples <= _SOFTMAX_REFERENCE_ENTRIES
 
     def _solve_reference(self, pgmap, lam, prob, w, reference):
         """``(n_iter, reached, reference, measure, (z, grad))``: L-BFGS preconditioned by a
