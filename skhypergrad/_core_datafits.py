@@ -189,7 +189,10 @@ class Multinomial(BaseDatafit):
 def _row_logsumexp(z):
     r""":math:`m_i + \log \sum_k e^{z_{ik} - m_i}` with :math:`m_i = \max_k z_{ik}` for the
     rows of a finite ``z`` (no overflow; scipy's ``logsumexp`` without its per-call
-    overhead, which showed in solvers evaluating the loss at every step)."""
+    overhead, which showed in solvers evaluating the loss at every step), on ``z`` in
+    Fortran order (a copy of a C-ordered one): a reduction along a row of a few classes
+    then runs over whole columns."""
+    z = np.asfortranarray(z)
     m = z.max(axis=1)
     E = z - m[:, None]
     np.exp(E, out=E)
@@ -199,7 +202,8 @@ def _row_logsumexp(z):
 def class_probabilities(z):
     r"""The softmax of the rows of ``z``, :math:`p_{ik} = e^{z_{ik} - m_i} / \sum_l
     e^{z_{il} - m_i}` with :math:`m_i = \max_l z_{il}` (one exponential per entry; no
-    overflow)."""
+    overflow); Fortran-ordered (see :func:`_row_logsumexp`)."""
+    z = np.asfortranarray(z)
     P = z - z.max(axis=1, keepdims=True)
     np.exp(P, out=P)
     P /= P.sum(axis=1, keepdims=True)
@@ -208,8 +212,9 @@ def class_probabilities(z):
 
 def _softmax_hessp(P, dz):
     r""":math:`(\mathrm{diag}(p_i) - p_i p_i^T)\, dz_i / n` for the class probabilities
-    ``P`` (rows :math:`p_i`)."""
-    Pdz = P * dz
+    ``P`` (rows :math:`p_i`), in the order of ``P`` (Fortran from
+    :func:`class_probabilities`: the sums along the rows run over whole columns)."""
+    Pdz = np.multiply(P, dz, out=np.empty_like(P))
     Pdz -= P * Pdz.sum(axis=1, keepdims=True)
     Pdz /= P.shape[0]
     return Pdz

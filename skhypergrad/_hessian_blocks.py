@@ -15,6 +15,7 @@ from ._design import Design, cached_gram, xty_of
 from ._core_datafits import class_probabilities
 
 __all__ = ["gram_subset", "block_rows", "softmax_hessian_subset", "softmax_hessian_upper",
+           "softmax_hessian",
            "least_squares_rows_gram",
            "gram_gradient"]
 
@@ -86,6 +87,39 @@ def softmax_hessian_subset(design, z, sample_weight, idx):
     inverse = np.empty_like(order)
     inverse[order] = np.arange(order.shape[0])
     return H.take(inverse, axis=0).take(inverse, axis=1)
+
+
+def softmax_hessian(design, z, sample_weight):
+    r"""The whole Hessian of a datafit whose per-sample Hessians are
+    :math:`s_i(\mathrm{diag}(p_i) - p_i p_i^T)` (see :func:`softmax_hessian_subset`, of
+    which it is the case ``idx`` = every entry), shape (q, q) in the order of ``w``:
+    :math:`(D - U^T U) / n` with :math:`U_{i,(j,k)} = \sqrt{s_i}\, \tilde x_{ij} p_{ik}`
+    (one symmetric product, BLAS ``syrk``, in that order directly) and ``D`` the classes'
+    weighted Gram matrices :math:`\tilde X^T \mathrm{diag}(s\, p_k) \tilde X` on the
+    entries of class ``k``. The columns are made dense (``q`` is small where it is
+    formed)."""
+    K, p, n = design.n_outputs, design.n_features, z.shape[0]
+    X = design.X
+    if design.is_sparse:
+        X = X.toarray()
+        if design.sparse_offset is not None:
+            X -= design.sparse_offset
+    if design.fit_intercept:
+        X = np.column_stack([X, np.ones(n)])
+    f = X.shape[1]
+    P = class_probabilities(z)
+    sP = P if sample_weight is None else P * np.asarray(sample_weight, dtype=np.float64)[:, None]
+    # U^T with rows (j, k): (f, K, n) from X^T and P^T, then one product with itself
+    Ut = np.multiply(np.asarray(X).T[:, None, :], P.T[None, :, :]).reshape(f * K, n)
+    if sample_weight is not None:
+        Ut *= np.sqrt(np.asarray(sample_weight, dtype=np.float64))
+    H = blas.dsyrk(-1.0, Ut, trans=0, lower=0)
+    del Ut
+    H += np.triu(H, 1).T
+    for k in range(K):
+        H[k::K, k::K] += X.T @ (X * sP[:, k:k + 1])
+    H /= n
+    return H
 
 
 def softmax_hessian_upper(C, M, bounds, sw, out):

@@ -179,11 +179,12 @@ class LinearAdapter(NamedTuple):
         ``params -> float or None``: the value of liblinear's synthetic intercept
         feature when the estimator fits one.
     row_tol : callable, default=None
-        ``params -> float``: the estimator's own stopping rule as a bound on the largest
-        entry of its objective's gradient (the GLMs' ``tol``, where their default
-        ``lbfgs`` stops), to which a search solves its value-only rows (see
-        :class:`~skhypergrad.model_selection.HyperGradSearchCV`); None: every row to the
-        search's own accuracy.
+        ``params -> float or None``: the estimator's own stopping rule as a bound on the
+        largest entry of its objective's gradient (the GLMs' and ``LogisticRegression``'s
+        ``tol``, where their default ``lbfgs`` stops), to which a search solves its
+        value-only rows (see :class:`~skhypergrad.model_selection.HyperGradSearchCV`);
+        None (or a None it returns: a solver of the estimator with another rule): every
+        row to the search's own accuracy.
     decision : str, default=None
         What the estimator's ``predict`` returns of its decision values
         :math:`X w + b` (one output): ``"values"`` (themselves), ``"classes"`` (the
@@ -378,6 +379,19 @@ def _glm(datafit_of):
     return inner_model
 
 
+#: LogisticRegression's solvers that stop once the largest entry of the objective's
+#: gradient is at most ``tol`` (newton-cholesky: and its Newton decrement below it)
+_GRADIENT_RULE_SOLVERS = ("lbfgs", "newton-cg", "newton-cholesky")
+
+
+def _logistic_tol(params):
+    r"""``LogisticRegression``'s ``tol`` when its solver stops on the largest entry of the
+    objective's gradient (the default ``lbfgs``'s ``gtol``, on the mean loss plus
+    :math:`\|W\|^2 / (2 C n)`, the same objective), else None (``sag``, ``saga`` and
+    ``liblinear`` stop on other measures)."""
+    return float(params.tol) if params.solver in _GRADIENT_RULE_SOLVERS else None
+
+
 def _glm_tol(params):
     """A GLM's ``tol``: its default ``lbfgs`` stops once the largest entry of the
     objective's gradient (coefficients and intercept) is at most ``tol`` (its
@@ -437,9 +451,9 @@ ADAPTERS = {
     # its absence reads as the new parametrization
     LogisticRegression: LinearAdapter(_logistic, C, "log", LOG_LOSS, classifier=True,
                                       params=("C", "l1_ratio", "fit_intercept",
-                                              "class_weight"),
+                                              "class_weight", "tol", "solver"),
                                       optional={"penalty": "deprecated"},
-                                      decision="classes"),
+                                      row_tol=_logistic_tol, decision="classes"),
     # multi_class is deprecated (one-vs-rest, "crammer_singer" going away)
     LinearSVC: LinearAdapter(_linear_svc, C, "squared_hinge", SQUARED_HINGE,
                              classifier=True,

@@ -115,8 +115,9 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                                             weighted(model.get_datafit(), fit_weight),
                                             weighted=fit_weight is not None)
     # the value-only rows at the user's estimator's own accuracy (doc/search_cv.rst)
-    scan_solver = None if adapter.row_tol is None or solver is None \
-        else solver.loosened(adapter.row_tol(adapter.read(final)))
+    row_tol = None if adapter.row_tol is None or solver is None \
+        else adapter.row_tol(adapter.read(final))
+    scan_solver = None if row_tol is None else solver.loosened(row_tol)
     stopped = [False]  # whether callback asked the search to stop
     callback = _entry_callback(search, plan, space, stopped)
     criterion = PreparedFolds(folds, n_jobs=search.n_jobs, pre_dispatch=search.pre_dispatch,

@@ -18,13 +18,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from test_criteria import NewtonPolished
 
+from skhypergrad._hessian_blocks import softmax_hessian, softmax_hessian_subset
 from skhypergrad.criteria import HeldOut
 from skhypergrad.datafits import Multinomial, weighted
 from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.hypergrad import get_engine
-from skhypergrad.models import InnerModel
+from skhypergrad.models import InnerModel, from_estimator
 from skhypergrad.penalties import L1, L2, ElasticNetPenalty, logistic_lam_from_sklearn
-from skhypergrad.solvers import CoordinateDescent
+from skhypergrad.solvers import CoordinateDescent, _cd_smooth
 from skhypergrad.solvers._cd_design import _stores_dense
 from skhypergrad.solvers._support_newton import support_step, support_system
 
@@ -226,3 +227,141 @@ def test_support_step_holds_entries_at_zero():
     for e in range(8):
         expected[:, entry_class[e]] += cols[:, e] * delta[e]
     np.testing.assert_allclose(v, expected, atol=1e-13)
+
+
+@pytest.mark.parametrize("sample_weight", [False, True], ids=["unit", "weighted"])
+def test_smooth_solve_matches_sklearn_lbfgs(sample_weight):
+    """An L2 penalty alone is solved by L-BFGS preconditioned by the multinomial Hessian
+    (a reference of shape (q, q) returned, then given to the next solve): the solutions
+    at two weights, the second warm-started with the first's reference, have scikit-learn's
+    tight lbfgs objective (to 1e-9, never above it) and coefficients (to 1e-5: lbfgs
+    stops on its objective's decrease), and newton-cholesky's coefficients to 1e-8."""
+    X, y = _iris_plus_noise(seed=4)
+    sw = _weights(X.shape[0], seed=4) if sample_weight else None
+    total = X.shape[0] if sw is None else sw.sum()
+    pgmap = ProxGradMap(weighted(Multinomial(3), sw), L2(), X, y, fit_intercept=True)
+    solver, w0, reference = CoordinateDescent(tol=1e-12), None, None
+    for C in (0.05, 3.0):
+        lam = logistic_lam_from_sklearn(C, 0.0, total)[1:]
+        res = solver.solve(pgmap, lam, w0, reference=reference)
+        assert res.converged
+        assert res.reference.shape == (3 * X.shape[1] + 3,) * 2
+        w0, reference = res.w, res.reference
+        for method, atol in (("lbfgs", 1e-5), ("newton-cholesky", 1e-8)):
+            sk = LogisticRegression(C=C, solver=method, tol=1e-12, max_iter=100_000)
+            theirs = _sklearn_w(sk.fit(X, y, sample_weight=sw))
+            np.testing.assert_allclose(res.w[:-3], theirs[:-3], rtol=0, atol=atol)
+            # the intercepts up to their common shift (the softmax ignores it)
+            np.testing.assert_allclose(res.w[-3:] - res.w[-3:].mean(),
+                                       theirs[-3:] - theirs[-3:].mean(), rtol=0, atol=atol)
+            ours, best = pgmap.objective(res.w, lam), pgmap.objective(theirs, lam)
+            assert ours == pytest.approx(best, rel=1e-9)
+            assert ours <= best + 1e-12 * abs(best)
+
+
+@pytest.mark.parametrize("sample_weight", [False, True], ids=["unit", "weighted"])
+def test_smooth_hypergradient_matches_finite_differences(sample_weight):
+    """The hypergradient of a held-out loss at the preconditioned L-BFGS solution (AID-CG
+    given the solve's reference, as a search runs it) matches central finite differences
+    of exact solutions."""
+    X, y = _iris_plus_noise(seed=5)
+    Xt, yt, Xv, yv = X[::2], y[::2], X[1::2], y[1::2]
+    sw = _weights(Xt.shape[0], seed=5) if sample_weight else None
+    criterion = HeldOut(Xv, yv, sample_weight=sw)
+    model = InnerModel("multinomial", "l2", fit_intercept=True)
+    lam = np.array([0.02])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = criterion.value_and_grad(model, Xt, yt, lam,
+                                       solver=CoordinateDescent(tol=1e-13),
+                                       engine=get_engine("aid-cg", tol=1e-12))
+    assert res.state[0].reference.shape == (3 * X.shape[1] + 3,) * 2  # the reference path
+    expected = log_lam_finite_differences(criterion, model, Xt, yt, lam, _PolishedCD())
+    np.testing.assert_allclose(res.grad, expected, rtol=1e-6, atol=1e-9)
+    assert np.all(np.abs(expected) > 1e-4)
+
+
+@pytest.mark.parametrize("storage", ["dense", "csc"])
+def test_whole_softmax_hessian_is_the_subset_of_every_entry(storage):
+    """:func:`softmax_hessian` (the reference of the smooth solves) is
+    :func:`softmax_hessian_subset` on every entry, with sample weights and an
+    intercept, on a dense (centred) or a sparse (centred implicitly) design."""
+    X, y = _iris_plus_noise(seed=6)
+    X = X + 3.0
+    sw = _weights(X.shape[0], seed=6)
+    Xs = X if storage == "dense" else sp.csc_matrix(X)
+    design = ProxGradMap(Multinomial(3), L2(), Xs, y, fit_intercept=True).design
+    z = np.random.default_rng(6).standard_normal((X.shape[0], 3))
+    expected = softmax_hessian_subset(design, z, sw, np.arange(design.n_params))
+    np.testing.assert_allclose(softmax_hessian(design, z, sw), expected, rtol=1e-12,
+                               atol=1e-14)
+
+
+@pytest.mark.parametrize("reference", [True, False], ids=["reference", "plain"])
+def test_gradient_rule_stops_multinomial_lbfgs(reference, monkeypatch):
+    """``grad_tol`` on an L2 multinomial model (scikit-learn's lbfgs rule for
+    ``LogisticRegression``): L-BFGS from the null model, then warm-started at a weaker
+    penalty, stops with the largest entry of the objective's gradient, coefficients and
+    intercepts in the original coordinates of a centred design, at most ``grad_tol``
+    (the rule holds where the centred coordinates' entries alone would not say so);
+    also by plain L-BFGS, for a problem too large for a reference Hessian."""
+    if not reference:
+        monkeypatch.setattr(_cd_smooth, "_SOFTMAX_REFERENCE_ENTRIES", 0)
+    X, y = _iris_plus_noise(seed=7)
+    X = X + 5.0  # a centred design: its intercepts differ from the original ones
+    solver, w0 = CoordinateDescent(tol=1e-12).loosened(1e-5), None
+    for C in (0.1, 2.0):
+        model = from_estimator(LogisticRegression(C=C), y)
+        pgmap = model.make_map(X, model.encode(y), center=True)
+        raw = model.make_map(X, model.encode(y))
+        res = solver.solve(pgmap, model.lam, w0)
+        assert res.converged and 0 < res.n_iter <= 60
+        w0 = res.w.copy()
+        w = pgmap.design.to_original(res.w)
+        grad = raw.datafit.gradient(raw.design, raw.y, w)
+        k = raw.design.n_coefs
+        grad[:k] += raw.penalty.weights(model.lam, X.shape[1])[1][0] * w[:k]
+        assert 1e-9 < np.max(np.abs(grad)) <= 1e-5  # stopped by the rule, not tighter
+        tight = _sklearn_w(LogisticRegression(C=C, solver="newton-cholesky",
+                                              tol=1e-12).fit(X, y))
+        assert raw.objective(w, model.lam) == pytest.approx(
+            raw.objective(tight, model.lam), rel=1e-6)
+
+
+def test_search_rows_are_solved_to_the_estimators_tol():
+    """A value-only row of a multinomial ``LogisticRegression`` search is what
+    GridSearchCV records for the user's estimator (``lbfgs`` at its default ``tol``):
+    solved until the gradient's largest entry is below that ``tol``, it is as far from
+    ``cross_val_score`` of a tight estimator at the row's C as the user's estimator's
+    own row is (at a weak penalty, 1e-2 relative here), and not solved tighter; the
+    rows with a hypergradient and the best row are solved to a relative gap of 1e-10
+    (scores to about 1e-6). With ``saga`` (another stopping rule) every row is tight."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from skhypergrad import HyperGradSearchCV
+
+    X, y = _iris_plus_noise(seed=8)
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    tight = LogisticRegression(solver="newton-cholesky", tol=1e-12)
+
+    def score(estimator, C):
+        return cross_val_score(clone(estimator).set_params(C=C), X, y, cv=cv,
+                               scoring="neg_log_loss").mean()
+
+    for solver, loose in (("lbfgs", True), ("saga", False)):
+        user = LogisticRegression(solver=solver, max_iter=10_000)
+        search = HyperGradSearchCV(user, cv=cv, scoring="neg_log_loss").fit(X, y)
+        Cs = np.array([params["C"] for params in search.cv_results_["params"]])
+        exact = np.array([score(tight, C) for C in Cs])
+        errors = np.abs(search.cv_results_["mean_test_score"] - exact) / np.abs(exact)
+        descent = next(i for i in range(len(Cs))
+                       if np.any(np.isclose(Cs[:i], Cs[i], rtol=1e-12, atol=0)))
+        if loose:
+            users = np.abs([score(user, C) - e for C, e in zip(Cs[:descent], exact)])
+            assert errors[:descent].max() <= 3 * np.max(users / np.abs(exact[:descent]))
+            assert np.sum(errors[:descent] > 1e-5) >= 3  # the scan's rows: the user's
+        else:
+            assert errors.max() <= 1e-6
+        assert errors[descent:].max() <= 1e-6
+        assert errors[search.best_index_] <= 1e-6

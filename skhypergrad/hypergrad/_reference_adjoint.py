@@ -50,7 +50,9 @@ def solve_with_reference(matvec, c, u0, reference, idx, step, shift, tol, max_it
         As for :func:`~skhypergrad.linalg.solve_cg` (``n_iter`` counts products with
         ``M``).
     """
-    P = step * reference[np.ix_(idx, idx)]
+    # (the active set of a smooth problem is every parameter: no copy of its rows)
+    P = step * (reference if idx.shape[0] == reference.shape[0]
+                else reference[np.ix_(idx, idx)])
     P[np.diag_indices_from(P)] += shift
     try:
         factor = cho_factor(P, overwrite_a=True, check_finite=False)

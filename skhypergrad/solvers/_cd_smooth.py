@@ -1,4 +1,4 @@
-r"""The smooth one-output paths of :class:`~skhypergrad.solvers.CoordinateDescent`.
+r"""The smooth paths of :class:`~skhypergrad.solvers.CoordinateDescent`.
 
 A one-output problem without an L1 part and without a sign constraint is smooth:
 ``grad_tol`` then stops it on the largest entry of the objective's gradient (the rule
@@ -6,14 +6,19 @@ of scikit-learn's GLMs), and it is solved by L-BFGS (:mod:`._lbfgs`) or, for a d
 declaring ``smooth_hessian`` with at most ``_REFERENCE_MAX`` parameters (beyond
 ``_REFERENCE_SMALL``, with ``_REFERENCE_ROWS`` samples for each), by L-BFGS
 preconditioned by a reference Hessian (:mod:`._reference_hessian`), before coordinate
-descent takes over when they stop short of the rule or of the duality gap. The datafit's
-value and gradient at the last point evaluated and at the last solutions are kept with the
-design (:func:`_datafit_at`): a solve warm-started at a solution of other penalty weights
-starts without a product with ``X``.
+descent takes over when they stop short of the rule or of the duality gap. A multinomial
+problem (``newton_model = "softmax"``) with an L2 penalty alone and at most
+``_SOFTMAX_REFERENCE_MAX`` parameters (``_SOFTMAX_REFERENCE_ENTRIES`` times the samples)
+is smooth too, and solved the same way, its
+reference the softmax Hessian with the intercepts' null direction made definite
+(:func:`_datafit_hessian`). The datafit's value and gradient at the last point evaluated
+and at the last solutions are kept with the design (:func:`_datafit_at`): a solve
+warm-started at a solution of other penalty weights starts without a product with ``X``.
 """
 
 import numpy as np
 
+from .._hessian_blocks import softmax_hessian
 from ._lbfgs import lbfgs
 from ._reference_hessian import reference_lbfgs
 
@@ -22,24 +27,30 @@ _EPS = np.finfo(np.float64).eps
 
 
 def _largest_gradient(grad, offset):
-    """The largest entry of the gradient ``grad`` (coefficients, then the intercept) in
-    the coordinates of the uncentred design: the coefficients' entries plus ``offset``
-    (the centred design's column means, None when not centred) times the intercept's."""
+    """The largest entry of the gradient ``grad`` (coefficients, entries ``j K + k``, then
+    the ``K`` intercepts) in the coordinates of the uncentred design: the coefficients'
+    entries plus ``offset`` (the centred design's column means, None when not centred)
+    times their output's intercept's."""
     if offset is None:
         return float(np.max(np.abs(grad), initial=0.0))
     p = offset.shape[0]
-    return max(float(np.max(np.abs(grad[:p] + offset * grad[p]), initial=0.0)),
-               abs(float(grad[p])))
+    K = grad.shape[0] // (p + 1)
+    coef, intercept = grad[:p * K].reshape(p, K), grad[p * K:]
+    return max(float(np.max(np.abs(coef + np.multiply.outer(offset, intercept)),
+                            initial=0.0)),
+               float(np.max(np.abs(intercept))))
 
 
 def _null_start(prob, w):
     """A cold start (``w = 0``, in place) from the null model: zero coefficients and the
-    datafit's optimal intercept (``intercept_only``; 0 where it is not finite: all-zero
-    counts), whose predictions are the targets' scale (a log-link GLM of counts near
-    1e6 starts at ``log(mean(y))``, not at ``exp(0) = 1``, far below every count)."""
+    datafit's optimal intercepts (``intercept_only``, one per output; 0 where it is not
+    finite: all-zero counts), whose predictions are the targets' scale (a log-link GLM of
+    counts near 1e6 starts at ``log(mean(y))``, not at ``exp(0) = 1``, far below every
+    count; a multinomial model at the classes' log frequencies)."""
     if prob.fit_intercept and not np.any(w):
-        b = float(prob.datafit.intercept_only(prob.y)[0])
-        w[prob.p] = b if np.isfinite(b) else 0.0
+        b = np.asarray(prob.datafit.intercept_only(prob.y), dtype=np.float64)
+        b = b[:prob.n_outputs]
+        w[prob.n_coefs:] = np.where(np.isfinite(b), b, 0.0)
 
 
 def _value_rounding(prob, z):
@@ -50,32 +61,36 @@ def _value_rounding(prob, z):
     from :math:`\mu |z|` at :math:`h = \mu`; the rounding of its derivative that
     :func:`~._gap.separable_gap_floor` reads), far above the term itself when they
     cancel (counts near :math:`10^6`: parts of :math:`10^7`, a deviance of
-    :math:`10^{-6}`), and carries their rounding."""
+    :math:`10^{-6}`), and carries their rounding. A multinomial term
+    :math:`\mathrm{lse}(z_i) - z_{i y_i}` is computed from parts about
+    :math:`\max_k |z_{ik}|` in size: :math:`8u \frac1n \sum_i (\max_k |z_{ik}| + 1)`."""
+    if prob.n_outputs > 1:
+        return 8.0 * _EPS * float(np.mean(np.max(np.abs(z), axis=1) + 1.0))
     h = prob.curvatures(z, None)
     return 8.0 * _EPS * float(np.mean(h * (np.abs(z) + 1.0)))
 
 
 def _objective_gradient(prob, w, a, grad=None, a_mean=None):
-    """The objective's gradient of a one-output problem without an L1 part: the
-    datafit's ``grad = X^T a / n`` (None: computed) plus the L2 term, then the
-    intercept's ``mean(a)`` (``a_mean`` when given, ``a`` then unread)."""
-    p = prob.p
+    """The objective's gradient of a problem without an L1 part: the datafit's
+    ``grad = X^T a / n`` (None: computed; flat, entries ``j K + k``) plus the L2 term,
+    then the intercepts' ``mean(a)`` over the samples (``a_mean`` when given, ``a`` then
+    unread)."""
     g = prob.gradient(w, a) if grad is None else grad.copy()
-    g += np.broadcast_to(prob.l2, (p,)) * w[:p]
+    g += prob.l2_entries * w[:prob.n_coefs]
     if prob.fit_intercept:
-        g = np.append(g, a.mean() if a_mean is None else a_mean)
+        g = np.append(g, a.mean(axis=0) if a_mean is None else a_mean)
     return g
 
 
 def _objective_value_gradient(prob, design, v):
-    r"""``(value, gradient, z, grad)`` of a one-output problem without an L1 part at
-    ``v``: the objective :math:`F(z) + \frac12 \sum_j l2_j v_j^2` at the predictions
-    ``z``, its gradient (:func:`_objective_gradient`), and the datafit's gradient
-    ``grad = X^T a / n`` (new arrays: the caller may change them)."""
+    r"""``(value, gradient, z, grad)`` of a problem without an L1 part at ``v``: the
+    objective :math:`F(z) + \frac12 \sum_j l2_j v_j^2` (over the coefficients, every
+    output's) at the predictions ``z``, its gradient (:func:`_objective_gradient`), and
+    the datafit's gradient ``grad = X^T a / n`` (new arrays: the caller may change
+    them)."""
     loss, z, a_mean, grad = _datafit_at(prob, design, v)
-    coef = v[:prob.p]
-    l2 = np.broadcast_to(prob.l2, (prob.p,))
-    value = loss + 0.5 * float((l2 * coef) @ coef)
+    coef = v[:prob.n_coefs]
+    value = loss + 0.5 * float((prob.l2_entries * coef) @ coef)
     return value, _objective_gradient(prob, v, None, grad, a_mean), z.copy(), grad
 
 
@@ -111,7 +126,7 @@ def _datafit_at(prob, design, v):
     a = prob.derivative(z)
     grad = prob.gradient(v, a)
     loss = float(prob.datafit.loss(prob.y, z))
-    a_mean = a.mean()
+    a_mean = a.mean(axis=0)
     kept[1][0] = ((point,), (loss, z, a_mean, grad.copy()))
     return loss, z, a_mean, grad
 
@@ -144,6 +159,15 @@ _REFERENCE_MAX = 1024
 #: near 1e6, n = 150, p = 60: gap 1e-20 in 2 steps, 9.9e-7 after 82 epochs without it)
 _REFERENCE_ROWS = 4
 _REFERENCE_SMALL = 256
+#: largest number of parameters of a multinomial problem solved with a reference Hessian,
+#: and of its samples times its parameters (the (q, n) matrix the Hessian is formed from)
+_SOFTMAX_REFERENCE_MAX = 1024
+_SOFTMAX_REFERENCE_ENTRIES = 1 << 22
+#: a step of a multinomial solve lowering the Newton decrement by less than this factor
+#: asks for a new reference (see :func:`~._reference_hessian.reference_lbfgs`): forming
+#: and factoring one, ``O(n q^2 + q^3)`` for ``q = (p + 1) K`` parameters, costs about
+#: as much as tens of steps, so it is asked for later than for one output
+_SOFTMAX_SLOW = 0.3
 #: the duality gap is evaluated once the suboptimality the reference Hessian predicts
 #: (half the Newton decrement) is below this many times the target (relative)
 _GAP_CHECK = 20.0
@@ -166,8 +190,9 @@ class _SmoothSolves:
 
     def _grad_rule(self, prob):
         """Whether ``grad_tol`` applies: scikit-learn's rule is for a smooth problem (one
-        output, no L1 part, no sign constraint)."""
-        return self.grad_tol is not None and prob.n_outputs == 1 \
+        output or the multinomial model, no L1 part, no sign constraint)."""
+        return self.grad_tol is not None \
+            and (prob.n_outputs == 1 or prob.datafit.newton_model == "softmax") \
             and not np.any(prob.l1) and prob.lower == -np.inf
 
     def _gradient_reached(self, prob, design, w, a, grad):
@@ -210,6 +235,17 @@ class _SmoothSolves:
             and not np.any(prob.l1) and prob.lower == -np.inf and q <= _REFERENCE_MAX \
             and (q <= _REFERENCE_SMALL or pgmap.design.n_samples >= _REFERENCE_ROWS * q)
 
+    def _softmax_reference_applies(self, pgmap, prob):
+        r"""Whether a multinomial problem (``newton_model = "softmax"``: the exact
+        per-sample Hessians :math:`\mathrm{diag}(p_i) - p_i p_i^T`) is solved by
+        :meth:`_solve_reference`: an L2 penalty alone (no L1 part), at most
+        ``_SOFTMAX_REFERENCE_MAX`` parameters ``q`` and ``q n`` at most
+        ``_SOFTMAX_REFERENCE_ENTRIES``."""
+        q = pgmap.design.n_params
+        return pgmap.datafit.newton_model == "softmax" and prob.n_outputs > 1 \
+            and not np.any(prob.l1) and q <= _SOFTMAX_REFERENCE_MAX \
+            and q * pgmap.design.n_samples <= _SOFTMAX_REFERENCE_ENTRIES
+
     def _solve_reference(self, pgmap, lam, prob, w, reference):
         """``(n_iter, reached, reference, measure, (z, grad))``: L-BFGS preconditioned by a
         reference Hessian (:mod:`._reference_hessian`) from ``w`` (updated in place; from
@@ -240,7 +276,8 @@ class _SmoothSolves:
             if decrement is None or decrement > _GAP_CHECK * target * scale:
                 return False  # without a reference (a loose solve): the gradient rule
             z, grad = extra
-            measure[0] = self._stop_measure(pgmap, lam, v, z, xt_theta=-grad, scale=scale)
+            measure[0] = self._stop_measure(pgmap, lam, v, z, xt_theta=_xt_theta(prob, grad),
+                                            scale=scale)
             if measure[0] > target:
                 return False
             if target >= _RESOLVED:
@@ -252,17 +289,49 @@ class _SmoothSolves:
             return stalled
 
         def hessian_at(v):  # (at the point L-BFGS evaluates next, or last did)
-            z = _datafit_at(prob, design, v)[1]
-            return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
+            return _datafit_hessian(prob, design, _datafit_at(prob, design, v)[1])
 
-        shift = np.append(np.broadcast_to(prob.l2, (prob.p,)), np.zeros(int(prob.fit_intercept)))
+        shift = np.append(prob.l2_entries, np.zeros(prob.n_outputs * prob.fit_intercept))
         # a solve to the gradient rule (the user's tolerance) takes a few L-BFGS steps:
         # it uses a reference it is given, forms none
+        slow = {} if prob.n_outputs == 1 else {"slow": _SOFTMAX_SLOW}
         n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
                                                   reference, self.max_iter,
-                                                  form=not grad_rule)
+                                                  form=not grad_rule, **slow)
         # (no step shrinking the gradient further, at a gap below the target: converged)
         done = done or (measure[0] is not None and measure[0] <= target)
         if done:  # the next solve may start from w
             _keep_solution(design, w)
         return n_iter, done, reference, measure[0] if done else None, last[0]
+
+
+def _xt_theta(prob, grad):
+    """``X^T theta = -grad`` as the duality gap reads it: shape (p,), or (p, K) for ``K``
+    outputs (``grad`` the datafit's flat gradient ``X^T a / n``, entries ``j K + k``)."""
+    return -grad if prob.n_outputs == 1 else -grad.reshape(prob.p, prob.n_outputs)
+
+
+def _datafit_hessian(prob, design, z):
+    r"""The datafit's Hessian at the predictions ``z``, shape (q, q) over the flat
+    parameters (coefficients ``j K + k``, then the intercepts).
+
+    One output: :math:`[X, 1]^T \mathrm{diag}(h) [X, 1] / n`, ``h`` the curvatures.
+    Multinomial (``newton_model = "softmax"``): the sum over the samples of
+    :math:`\tilde x_i \tilde x_i^T \otimes s_i (\mathrm{diag}(p_i) - p_i p_i^T) / n`
+    (:func:`~skhypergrad._hessian_blocks.softmax_hessian`), plus, with an
+    intercept, :math:`c\, u u^T` with ``u`` the indicator of the ``K`` intercepts and
+    ``c`` the mean of their diagonal entries: ``u`` is the direction the loss ignores
+    (every class's score moved alike) and the intercepts are not penalized, so the
+    Hessian with its L2 weights is singular along it alone; every gradient is
+    orthogonal to ``u``, on which the term then does not act (the inverse applied to
+    such a vector is the pseudo-inverse's), and it makes the matrix positive definite
+    for a Cholesky factor.
+    """
+    if prob.n_outputs == 1:
+        return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
+    sw = prob.sw if prob.sw.shape[0] else None
+    H = softmax_hessian(design, z, sw)
+    if prob.fit_intercept:
+        b = slice(prob.n_coefs, None)
+        H[b, b] += np.trace(H[b, b]) / prob.n_outputs
+    return H

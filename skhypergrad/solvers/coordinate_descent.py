@@ -55,7 +55,10 @@ solve gives the exact model minimizer in the cost of a few epochs. One output's 
 are tried the same way first with an L1 part and a datafit whose curvature varies and
 is not piecewise quadratic (the binary logistic loss, the GLMs; their matrix
 :math:`X_S^T \mathrm{diag}(h) X_S / n`, formed at each center), the intercept then
-taking its own Newton step (see ``_Problem.direct``).
+taking its own Newton step (see ``_Problem.direct``). With an L2 penalty alone (a smooth
+problem), the multinomial model is solved instead by L-BFGS preconditioned by its
+Hessian at a nearby point, kept across solves (see :mod:`._cd_smooth`), before coordinate
+descent when that stops short of the duality gap.
 
 Convergence: the blocks' diagonals are floored at 1e-12 ``||X_j||^2 / n`` (1e-12
 for the intercepts), so that each model is a strongly convex quadratic plus a
@@ -100,7 +103,7 @@ from ._block_gram import (augmented_gram, block_gram_epoch, gram_gap_measure,
 from ._gap import gap_scale, separable_gap_floor
 from .prox_grad import ProxGradient
 from ._cd_problem import _Problem
-from ._cd_smooth import _SmoothSolves
+from ._cd_smooth import _SmoothSolves, _xt_theta
 from ._cd_ws_solve import _WorkingSetSolves
 from ._active_set_newton import newton_solve, objective_relative_gap
 
@@ -195,16 +198,18 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
     warn : bool, default=True
         Emit a ``ConvergenceWarning`` when ``tol`` is not reached.
     grad_tol : float, default=None
-        For one output and no L1 part: also stop, converged, when the largest
-        entry of the objective's gradient, over the coefficients and the intercept
-        (scikit-learn's coordinates: the coefficients' entries of a centred design
-        corrected by its column means times the intercept's), is at most
-        ``grad_tol``: the stopping rule of scikit-learn's GLMs (``lbfgs``'s
-        ``gtol``, ``newton-cholesky``'s ``tol``) on the same objective. Such a
-        problem (not least squares) is then solved by their method too: L-BFGS
-        from ``w`` (at most ``max_iter`` steps) until the rule holds, coordinate
-        descent from its last point when it does not (a line search that no longer
-        sees a decrease). None: the duality gap alone, by coordinate descent.
+        For one output or the multinomial model, and no L1 part: also stop,
+        converged, when the largest entry of the objective's gradient, over the
+        coefficients and the intercepts (scikit-learn's coordinates: the coefficients'
+        entries of a centred design corrected by its column means times their
+        output's intercept's), is at most ``grad_tol``: the stopping rule of
+        scikit-learn's GLMs and ``LogisticRegression`` (``lbfgs``'s ``gtol``,
+        ``newton-cholesky``'s ``tol``) on the same objective. Such a problem (not
+        least squares) is then solved by their method too: L-BFGS from ``w`` (at most
+        ``max_iter`` steps; preconditioned by a reference Hessian it is given, see
+        :mod:`._cd_smooth`) until the rule holds, coordinate descent from its last
+        point when it does not (a line search that no longer sees a decrease). None:
+        the duality gap alone.
 
     Notes
     -----
@@ -248,7 +253,8 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
 
     def loosened(self, grad_tol):
         """A copy with ``grad_tol`` set (see :meth:`BaseSolver.loosened`); the rule applies
-        to one output without an L1 part, the other solves stop on ``tol`` alone."""
+        to one output or the multinomial model without an L1 part, the other solves stop
+        on ``tol`` alone."""
         solver = copy.copy(self)
         solver.grad_tol = float(grad_tol)
         return solver
@@ -274,13 +280,15 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         grad_rule = self._grad_rule(prob)
         reached = False
         newton = self._newton_applies(pgmap, prob)
-        by_reference = not newton and self._reference_applies(pgmap, prob)
+        by_reference = not newton and (self._reference_applies(pgmap, prob)
+                                       or self._softmax_reference_applies(pgmap, prob))
         if by_reference:
             n_epochs, reached, reference, measure, (z, grad) = self._solve_reference(
                 pgmap, lam, prob, w, reference)
             if reached:
                 if measure is None:
-                    measure = self._stop_measure(pgmap, lam, w, z, xt_theta=-grad,
+                    measure = self._stop_measure(pgmap, lam, w, z,
+                                                 xt_theta=_xt_theta(prob, grad),
                                                  scale=prob.scale)
                 return SolveResult(w, n_epochs, measure, True, reference)
             z, measure = np.ascontiguousarray(z, dtype=np.float64), np.inf
