@@ -346,9 +346,9 @@ class SearchScales(NamedTuple):
         (a penalty without an L1 term, or ``kappa_min = kappa``). A search follows them
         only while its path's values still fall at its last point (``scan_below`` of
         :func:`~skhypergrad._tune.tune`): with one column times 1e6 the Lasso's 5-fold
-        MSE on ``load_diabetes`` falls slowly from ``5e-2`` to ``5e-6 lam1_max``, where
-        only that column is fitted (5766), and drops to 2979 at ``3e-8``, as the other
-        columns enter."""
+        MSE on ``load_diabetes`` stays at 5766 from ``5e-2`` to ``5e-6 lam1_max`` (only
+        that column fitted; falling by 0.01%), and drops to 2979 at ``3e-8``, as the
+        other columns enter."""
         below = self._scan_l1_below(defaults)
         if not self.penalty.has_l1 or below.shape[0] == 0:
             return None
