@@ -186,12 +186,17 @@ class BaseHyperGrad(BaseEstimator):
         if np.any(lo <= 0) or np.any(hi < lo):
             raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
         lam0 = self._initial_lam(scales, n_samples)
-        candidates = back = None
+        candidates = back = below = None
         if lam0 is None:  # the best point of a coarse scan, relative to the data
-            candidates = [np.clip(path, lo, hi) for path in self._scan(scales)]
+            candidates = [np.clip(self._scan_path(path), lo, hi)
+                          for path in scales.scan(self._search_defaults)]
             lam0 = candidates[0][0]
             back = scales.scan_back(self._search_defaults)
             back = None if back is None else clipped_back(back, lam0, lo, hi)
+            below = scales.scan_below(self._search_defaults)
+            below = None if below is None else \
+                [clipped_back(self._scan_path(tail), path[-1], lo, hi)
+                 for tail, path in zip(below, candidates)]
         else:
             lam0 = self._leave_flat_start(np.clip(lam0, lo, hi), scales, lo, hi, n_samples)
         datafit = weighted(model.get_datafit(), sw)  # what "auto" solvers are chosen for
@@ -206,7 +211,7 @@ class BaseHyperGrad(BaseEstimator):
                          names=lambda lam: self._hyper_names(lam, n_samples),
                          scan_patience=self._search_defaults.patience(
                              sw is not None or weights.score is not None),
-                         scan_back=back)
+                         scan_back=back, scan_below=below)
         with one_convergence_warning(type(self).__name__), search_blas_limits(X):
             result = self._search(search, model, X, y, groups, lam0, (lo, hi), candidates,
                                   weights)
@@ -256,9 +261,12 @@ class BaseHyperGrad(BaseEstimator):
         itself here."""
         return model
 
-    def _scan(self, scales):
-        """Paths of ``lam`` of the starting scan (when ``_initial_lam`` gives None)."""
-        return scales.scan(self._search_defaults)
+    def _scan_path(self, path):
+        """The points of ``lam`` of a path of the starting scan (when ``_initial_lam``
+        gives None) from its penalty's weights ``path``
+        (:meth:`~skhypergrad._search_space.SearchScales.scan`): ``path`` itself here; a
+        model with hyperparameters of its datafit appends their starting values."""
+        return path
 
     def _refit(self, model, X, y, lam, sample_weight=None, gram=None, starts=None):
         """``(pgmap, w)``: the model refit on all the data at ``lam`` by

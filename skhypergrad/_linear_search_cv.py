@@ -126,7 +126,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                                                error_score, parallel))
     # the floors of lam1_max from the folds' raw rows, before their maps centre them
     floors = [lam_max_floor(f.X_train, f.y_train) for f in folds]
-    lam0, bounds, candidates, back = search_start(
+    lam0, bounds, candidates, back, below = search_start(
         search, model, folds, criterion.training_maps(model, solver), floors, space,
         adapter.defaults,
         None if box is None else linear_lam_box(box, prefix, adapter, final, y,
@@ -144,7 +144,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                       callback=callback, verbose=search.verbose,
                       label=type(search).__name__, names=space.params,
                       loss_name=descended_name(plan, kind), scan_solver=scan_solver,
-                      scan_back=back,
+                      scan_back=back, scan_below=below,
                       scan_patience=adapter.defaults.patience(
                           fit_weight is not None or fit_params.score_weight is not None),
                       scan_rank=None if score_of is None else lambda entry: -score_of(entry))

@@ -28,7 +28,8 @@ scan and the ridge path) is relative to :math:`\kappa_{\min} \le \kappa`
 (:func:`l2_floor_scale`), the geometric mean of the columns' curvatures where it
 is below their mean: a mean follows the largest column, a column in other units
 alone, and it scales as :math:`c_X^2` too. The weak end of the L1 weight (its lower
-bound, the end of the scan's paths) is lowered by the same spread,
+bound, and the points that continue the scan's paths while their values still fall,
+:meth:`SearchScales.scan_below`) is lowered by the same spread,
 :math:`\sqrt{\kappa_{\min} / \kappa} \le 1` (an L1 weight scales as :math:`c_X`): a
 column in other units alone sets :math:`l1_{\max}`, and the other columns enter only
 that many times below it.
@@ -299,16 +300,17 @@ class SearchScales(NamedTuple):
         relative to ``lam1_max``, is lowered by it."""
         return float(np.sqrt(self._floor_ratio()))
 
-    def _scan_l1(self, defaults):
-        """The relative L1 weights of a scan's path: ``scan_l1`` of ``defaults``, continued
-        at its last ratio down to its last point times :meth:`_l1_floor_ratio`."""
+    def _scan_l1_below(self, defaults):
+        """The relative L1 weights that continue a scan's path below ``scan_l1`` of
+        ``defaults``: at its last ratio, down to its last point times
+        :meth:`_l1_floor_ratio` (empty when that ratio is 1)."""
         r1 = np.asarray(defaults.scan_l1, dtype=np.float64)
         ratio = self._l1_floor_ratio()
         if ratio >= 1.0 or r1.shape[0] < 2:
-            return r1
+            return r1[:0]
         step = r1[-1] / r1[-2]
         more = int(np.ceil(np.log(ratio) / np.log(step) - 1e-9))
-        return np.concatenate([r1, r1[-1] * step ** np.arange(1, more + 1)])
+        return r1[-1] * step ** np.arange(1, more + 1)
 
     def unit(self):
         """``lam`` at relative weights 1: ``lam / unit()`` is the relative position."""
@@ -326,26 +328,43 @@ class SearchScales(NamedTuple):
 
     def scan(self, defaults=LEAST_SQUARES):
         """Paths of the starting scan of ``defaults``, one per L2 level (one for a penalty
-        without an L2 term), each from strong to weak L1 weight; for a penalty without an
-        L1 term, one path over the L2 weights ``scan_ridge``. Relative to ``kappa``,
-        except the L2 weights of the weak end: the lowest level ``scan_l2[0]`` (no L2
-        term) and the ridge path are relative to ``kappa_min`` (the same when
-        ``kappa_min = kappa``). A ridge path from ``100 kappa`` would cross, flat, the
-        decades in which only the largest columns are fitted, and the scan would leave
-        it before the other columns enter: on ``load_diabetes`` (columns of unit
-        variance) with one column times 1e4, the 5-fold MSE is 5764 at ``kappa`` and
-        at ``1e-4 kappa`` alike, 2983 at ``1e-8 kappa``. The descent still reaches
-        ``l2_range[1] kappa`` from the scan's best point. The L1 paths go on below
-        ``scan_l1[-1]`` down to that point times ``sqrt(kappa_min / kappa)`` (see
-        :meth:`bounds`): with one column times 1e6 the Lasso's 5-fold MSE on
-        ``load_diabetes`` is 5766 from ``5e-2`` to ``5e-6 lam1_max``, 2979 at ``3e-8``."""
+        without an L2 term), each from strong to weak L1 weight (``scan_l1``); for a
+        penalty without an L1 term, one path over the L2 weights ``scan_ridge``. Relative
+        to ``kappa``, except the L2 weights of the weak end: the lowest level
+        ``scan_l2[0]`` (no L2 term) and the ridge path are relative to ``kappa_min``
+        (the same when ``kappa_min = kappa``). A ridge path from ``100 kappa`` would
+        cross, flat, the decades in which only the largest columns are fitted, and the
+        scan would leave it before the other columns enter: on ``load_diabetes``
+        (columns of unit variance) with one column times 1e4, the 5-fold MSE is 5764 at
+        ``kappa`` and at ``1e-4 kappa`` alike, 2983 at ``1e-8 kappa``. The descent still
+        reaches ``l2_range[1] kappa`` from the scan's best point. The L1 paths go on
+        below ``scan_l1[-1]`` in :meth:`scan_below`."""
         ratio = self._floor_ratio()
         if not self.penalty.has_l1:
             return [np.array([self.lam(1.0, r2 * ratio) for r2 in defaults.scan_ridge])]
+        return self._l1_paths(defaults, defaults.scan_l1)
+
+    def scan_below(self, defaults=LEAST_SQUARES):
+        """The points that continue each path of :meth:`scan` below its last L1 weight
+        (one array per path, from strong to weak), down to that weight times
+        ``sqrt(kappa_min / kappa)`` (see :meth:`bounds`), or None when there are none
+        (a penalty without an L1 term, or ``kappa_min = kappa``). A search follows them
+        only while its path's values still fall at its last point (``scan_below`` of
+        :func:`~skhypergrad._tune.tune`): with one column times 1e6 the Lasso's 5-fold
+        MSE on ``load_diabetes`` stays at 5766 from ``5e-2`` to ``5e-6 lam1_max`` (only
+        that column fitted; falling by 0.01%), and drops to 2979 at ``3e-8``, as the
+        other columns enter."""
+        below = self._scan_l1_below(defaults)
+        if not self.penalty.has_l1 or below.shape[0] == 0:
+            return None
+        return self._l1_paths(defaults, below)
+
+    def _l1_paths(self, defaults, scan_l1):
+        """One path over the relative L1 weights ``scan_l1`` per L2 level of ``defaults``
+        (see :meth:`scan`)."""
         levels = defaults.scan_l2 if self.penalty.has_l2 and not self.penalty.tied \
             else defaults.scan_l2[:1]
-        levels = (levels[0] * ratio,) + tuple(levels[1:])
-        scan_l1 = self._scan_l1(defaults)
+        levels = (levels[0] * self._floor_ratio(),) + tuple(levels[1:])
         return [np.array([self.lam(r1, r2) for r1 in scan_l1]) for r2 in levels]
 
     def scan_back(self, defaults=LEAST_SQUARES):
@@ -369,10 +388,11 @@ def search_scales(pgmap, X=None, y=None):
 
 
 def clipped_back(back, first, lo, hi):
-    """The points ``back`` beyond a scan's ``first`` point (:meth:`SearchScales.scan_back`)
-    clipped to the bounds ``[lo, hi]``, without the points equal to the one before them or
-    to ``first`` (clipped, they can repeat the upper bound, or the first point when it is
-    on it); None when none is left."""
+    """The points ``back`` beyond a scan's ``first`` point (:meth:`SearchScales.scan_back`,
+    or beyond a path's last point: :meth:`SearchScales.scan_below`) clipped to the
+    bounds ``[lo, hi]``, without the points equal to the one before them or to
+    ``first`` (clipped, they can repeat a bound, or ``first`` when it is on it); None
+    when none is left."""
     back = np.clip(np.atleast_2d(back), lo, hi)
     keep = np.any(back != first, axis=1)
     keep[1:] &= np.any(back[1:] != back[:-1], axis=1)

@@ -21,13 +21,14 @@ from ._validation import floored_lam_max
 
 
 def search_start(search, model, folds, maps, floors, space, defaults, box=None):
-    """``(lam0, region, candidates, back)``: the search's region of ``lam``
+    """``(lam0, region, candidates, back, below)``: the search's region of ``lam``
     (:mod:`skhypergrad._region`) in the user's parameter (``box``, the region from
     ``param_grid``; or ``bounds``) or relative to the data, and
-    either the scan's paths and the points beyond its first one (``init="scan"``, see
-    ``scan_back`` of :func:`~skhypergrad._tune.tune`, None when ``defaults`` state none;
+    either the scan's paths, the points beyond its first one and those continuing each
+    path (``init="scan"``, see ``scan_back`` and ``scan_below`` of
+    :func:`~skhypergrad._tune.tune`, None when there are none;
     projected onto the region, repeated points dropped) or the estimator's ``lam``, off
-    the flat region, in the region (``candidates`` and ``back`` None). The data's scales
+    the flat region, in the region (``candidates``, ``back`` and ``below`` None). The data's scales
     are read from the folds' training maps ``maps`` (those the search's evaluations
     solve, see :meth:`~skhypergrad._prepared_folds.PreparedFolds.training_maps`); a
     fold's None is replaced by its map on the training rows as they are (not
@@ -54,14 +55,18 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
         lo = np.where(box.lower > 0, box.lower, lo)
         region = box._replace(lower=lo, upper=np.maximum(box.upper, lo))
     if search.init == "scan":
-        candidates = [_distinct(region.clip(np.column_stack([path, np.tile(theta0,
-                                                                           (len(path), 1))])))
-                      for path in scales.scan(defaults)]
+        def points(path):  # a path of the penalty's weights, with the datafit's, in region
+            return region.clip(np.column_stack([path, np.tile(theta0, (len(path), 1))]))
+
+        candidates = [_distinct(points(path)) for path in scales.scan(defaults)]
         back = scales.scan_back(defaults)
         if back is not None:
-            back = region.clip(np.column_stack([back, np.tile(theta0, (len(back), 1))]))
-            back = clipped_back(back, candidates[0][0], region.lower, region.upper)
-        return candidates[0][0], region, candidates, back
+            back = clipped_back(points(back), candidates[0][0], region.lower, region.upper)
+        below = scales.scan_below(defaults)
+        if below is not None:
+            below = [_continued(points(tail), path[-1], region)
+                     for tail, path in zip(below, candidates)]
+        return candidates[0][0], region, candidates, back, below
     if model.get_penalty().has_l1 and lam0[0] >= scales.l1:
         moved = lam0 * (0.1 * scales.l1 / lam0[0])
         warnings.warn(
@@ -69,7 +74,7 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
             "every training fold, where the cross-validation loss is flat; the search "
             f"starts from {space.params(moved)} instead.", UserWarning, stacklevel=4)
         lam0 = moved
-    return region.clip(lam0), region, None, None
+    return region.clip(lam0), region, None, None, None
 
 
 def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
@@ -95,6 +100,14 @@ def linear_lam_box(box, prefix, adapter, final, y, n_samples, model):
     ratio = [prefix + n for n in names] if adapter.parametrization.ratio and \
         n_penalty == 2 else None
     return lam_box(box, list(box), lam_of, ratio)
+
+
+def _continued(tail, last, region):
+    """The points ``tail`` that continue a path beyond its ``last`` point, projected onto
+    ``region`` (:func:`~skhypergrad._search_space.clipped_back`), a point equal to
+    ``last`` or to an earlier one dropped; None when none is left."""
+    tail = clipped_back(tail, last, region.lower, region.upper)
+    return None if tail is None else _distinct(tail)
 
 
 def _distinct(path):

@@ -79,7 +79,7 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
          solver=None, max_iter=50, tol=1e-4, inner_tol=(1e-4, 1e-8), candidates=None,
          monitor=None, callback=None, verbose=0, label="tune", names=None,
          loss_name="CV loss", scan_patience=1.0, scan_solver=None, scan_rank=None,
-         scan_back=None):
+         scan_back=None, scan_below=None):
     r"""Minimize ``criterion`` over the hyperparameters of ``model`` from ``lam0``.
 
     Parameters
@@ -175,6 +175,15 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
         near where the minimum usually is and still reach a minimum on its strong side
         a decade a point (for a criterion with one minimum along the path: the GLMs'
         ridge path). None: none.
+    scan_below : list of ndarray or None, default=None
+        Per path of ``candidates`` (a list of the same length), the points that continue
+        it beyond its last point, from strong to weak (or None: none), evaluated only
+        when the scan reached that last point, still on the path, with its smallest
+        value (or, with ``scan_rank``, its smallest rank) there: the criterion still
+        falling. The path then goes on over them, left as before (past its minimum).
+        A path can thus end where the minimum usually lies and still reach one below
+        it, on data whose plateau reaches further (a column in other units, see
+        :meth:`~skhypergrad._search_space.SearchScales.scan_below`). None: none.
 
     Returns
     -------
@@ -187,13 +196,14 @@ def tune(model, X, y, criterion, lam0, *, bounds=None, optimizer="gd", engine="a
                        inner_tol=inner_tol, candidates=candidates, monitor=monitor,
                        callback=callback, verbose=verbose, label=label, names=names,
                        loss_name=loss_name, scan_patience=scan_patience,
-                       scan_solver=scan_solver, scan_rank=scan_rank, scan_back=scan_back)
+                       scan_solver=scan_solver, scan_rank=scan_rank, scan_back=scan_back,
+                       scan_below=scan_below)
     return result._replace(criterion=criterion)
 
 
 def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, max_iter,
           tol, inner_tol, candidates, monitor, callback, verbose, label, names, loss_name,
-          scan_patience, scan_solver, scan_rank, scan_back):
+          scan_patience, scan_solver, scan_rank, scan_back, scan_below):
     """:func:`tune` inside the criterion's :meth:`workers` block."""
     engine = get_engine(engine)
     last_state = [None]
@@ -228,7 +238,7 @@ def _tune(model, X, y, criterion, lam0, *, bounds, optimizer, engine, solver, ma
         lam0, scan, stop, around, best_state = _scan(
             model, X, y, criterion, candidates, solver if not loose else scan_solver,
             inner_tol[0], last_state, t0, callback, watch, progress, scan_patience,
-            np.inf if loose else None, scan_rank, scan_back)
+            np.inf if loose else None, scan_rank, scan_back, scan_below)
         if best_state is not None:
             last_state[0] = best_state  # a warm start; the descent solves to its accuracy
         if around is not None:
@@ -391,7 +401,8 @@ def _outer_entry(h, offset):
 
 
 def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callback,
-          watch=None, progress=None, patience=1.0, entry_tol=None, rank=None, back=None):
+          watch=None, progress=None, patience=1.0, entry_tol=None, rank=None, back=None,
+          below=None):
     """Criterion values along the paths ``candidates``, each warm-started from its own
     first point's solution. The first path is left once its values have stayed above
     its minimum for ``patience`` decades of its L1 weight and stopped falling (the loss
@@ -416,6 +427,10 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     point is the best of the scan, and left as the first path is; the first path's
     neighbours are then read on ``back`` reversed followed by the first path.
 
+    ``below`` (see ``scan_below`` of :func:`tune`): per path, the points that continue
+    it, evaluated when the path reached its last point with its smallest value (or
+    rank) there (:func:`_still_falling`).
+
     The solves stop at the relative gap ``tol`` (or earlier by the solver's own rule:
     the entries' ``tol`` is then ``entry_tol``). Returns the best point, the history
     entries, whether ``callback`` asked to stop,
@@ -429,7 +444,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         else [np.atleast_2d(path) for path in candidates]
     progress = Progress(0, "") if progress is None else progress
     # (the points of ``back`` counted: "up to" that many)
-    n_points = sum(len(path) for path in paths) + (0 if back is None else len(back))
+    below = [None] * len(paths) if below is None else list(below)
+    n_points = sum(len(path) for path in paths) + (0 if back is None else len(back)) + \
+        sum(0 if tail is None else len(tail) for tail in below)
     progress.scan_start(n_points)
     best_value, first_state, previous = np.inf, last_state[0], []
     best_state = [np.inf, None]  # the smallest value of the scan and its solutions
@@ -437,8 +454,9 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     best_rank = np.inf  # the smallest rank of the paths before
     path_states = []  # the solutions at each path's first point
 
-    def walk(path, state0, points, near, values, ranks):
-        """Evaluate ``path`` from ``state0`` until it is past its minimum, appending to
+    def walk(path, state0, points, near, values, ranks, start=0):
+        """Evaluate ``path`` from its point ``start`` (the first from ``state0``, the next
+        ones from the point before) until it is past its minimum, appending to
         ``values`` and ``ranks`` (which may hold the values before it); True when
         ``callback`` asked to stop."""
         nonlocal best_path
@@ -449,7 +467,8 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             or values else \
             criterion.value_path(model, X, y, path, solver=solver, state=state0,
                                  near=near, patience=points)
-        for i, lam in enumerate(path if batch is None else path[:len(batch)]):
+        for i, lam in enumerate(path[start:] if batch is None else path[:len(batch)],
+                                start):
             if batch is None:
                 state = state0 if i == 0 else last_state[0]
                 res = criterion.value(model, X, y, lam, solver=solver, state=state)
@@ -483,12 +502,21 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         return False
 
     first = None  # (values, ranks) of the first path
-    for path in paths:
+    walked = []  # the paths as evaluated: continued by their points below, when followed
+    for path, tail in zip(paths, below):
         values, ranks = [], []
         points = max(1, round(patience * _points_per_decade(path)))
-        if walk(path, first_state, points, _near(previous) if previous else len(path) + 1,
-                values, ranks):
+        near = _near(previous) if previous else len(path) + 1
+        if walk(path, first_state, points, near, values, ranks):
             return _best(scan), scan, True, None, None
+        if tail is not None and len(tail) and \
+                _still_falling(values, ranks if rank is not None else None, len(path)):
+            path = np.concatenate([path, np.atleast_2d(tail)])
+            if best_path is not None and best_path[1] is values:
+                best_path = (path, values)
+            if walk(path, None, points, near, values, ranks, start=len(values)):
+                return _best(scan), scan, True, None, None
+        walked.append(path)
         first_state = path_states[-1]
         first = (values, ranks) if first is None else first
         if _past_best_path(values, previous, best_value) and \
@@ -506,7 +534,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         if walk(back, path_states[0], points, len(back) + 1, values, ranks):
             return _best(scan), scan, True, None, None
         # the best point's neighbours along the points evaluated, from strong to weak
-        best_path = (np.concatenate([back[:len(values) - 1][::-1], paths[0]]),
+        best_path = (np.concatenate([back[:len(values) - 1][::-1], walked[0]]),
                      values[:0:-1] + first[0])
     best = min(scan, key=lambda h: h["value"])
     progress.scan_end(len(scan), best["lam"], best["value"])
@@ -523,6 +551,15 @@ def _neighbours(path, values):
     if path.ndim != 2 or path.shape[1] != 1 or not 0 < i < len(values) - 1:
         return None
     return [(np.log(path[k]), float(values[k])) for k in (i - 1, i + 1)]
+
+
+def _still_falling(values, ranks, n_points):
+    """Whether a path of ``n_points`` points was evaluated to its last one and its last
+    value (or, ``ranks`` given, its last rank) is its smallest: the criterion still
+    falls where the path ends."""
+    if len(values) != n_points:
+        return False
+    return values[-1] <= min(values) or (ranks is not None and ranks[-1] <= min(ranks))
 
 
 def _points_per_decade(path):

@@ -181,9 +181,9 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
         return self._with_epsilon(huber_lam_from_sklearn(self.alpha_init, self._rho(),
                                                          n_samples), self.epsilon_init)
 
-    def _scan(self, scales):
-        return [np.column_stack([path, np.full(path.shape[0], self.epsilon_init)])
-                if self.tune_epsilon else path for path in scales.scan(self._search_defaults)]
+    def _scan_path(self, path):
+        return np.column_stack([path, np.full(path.shape[0], self.epsilon_init)]) \
+            if self.tune_epsilon else path
 
     def _bounds(self, scales, n_samples):
         if self.alpha_bounds is None:

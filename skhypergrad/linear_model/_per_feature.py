@@ -116,10 +116,14 @@ class PerFeatureWeightsMixin:
         callback = None if history_callback is None else \
             (lambda h: history_callback(_broadcast_lam(h, n_features)))
         criterion, X_train, y_train = self._criterion(X, y, groups, weights)
+        # the scan's points (and those below its paths, tune's scan_below) in one weight
+        below = search.keywords.get("scan_below")
         return search(self._common_model(), X_train, y_train, criterion, lam0[:1],
                       bounds=(bounds[0][:1], bounds[1][:1]),
                       candidates=None if candidates is None else
-                      [path[:, :1] for path in candidates], callback=callback)
+                      [path[:, :1] for path in candidates], callback=callback,
+                      scan_below=None if below is None else
+                      [None if tail is None else tail[:, :1] for tail in below])
 
     def _held_out_errors(self, model, X_fit, y_fit, X_mon, y_mon, w_fit, w_mon, lam):
         """Squared errors on ``(X_mon, y_mon)`` of the model trained on ``(X_fit, y_fit)``
