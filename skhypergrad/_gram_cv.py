@@ -563,7 +563,7 @@ def evaluate_gram_path(data, penalty, lams, warm, solver, folds, near, patience)
     until the path is past its minimum: its last value above its smallest once past
     ``near`` points, or else its last ``patience`` values all above the smallest of
     the ones before, the last not below the one before it
-    (:func:`skhypergrad._tune._scan`'s rule). A :class:`GramPath`
+    (:func:`skhypergrad._path_scan._scan`'s rule). A :class:`GramPath`
     (the points evaluated are the first ``len(values)``), or None when the compiled
     path does not apply at one of the points (see :func:`evaluate_gram_folds`)."""
     run = _run(data, penalty, lams, warm, solver, None, False, folds, near, patience)

@@ -348,7 +348,7 @@ def _past_minimum(path, n, near, patience):
     """Whether a path whose first ``n`` values are ``path[:n]`` is past its minimum: its
     last value above its smallest one once past ``near`` values, or else its last
     ``patience`` values all above the smallest of the ones before, the last not below
-    the one before (:func:`skhypergrad._tune._past_minimum`)."""
+    the one before (:func:`skhypergrad._path_scan._past_minimum`)."""
     lowest = np.inf
     if n > near:
         for i in range(n):
@@ -374,7 +374,7 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
     """Every fold of ``folds`` at each point of a path of weights, in turn: solve (warm
     started from the previous point's solutions), held-out loss and (``compute_grad``)
     hypergradient; the path is left once it is past its minimum (:func:`_past_minimum`,
-    the rule of :func:`skhypergrad._tune._scan`). Returns the number of points
+    the rule of :func:`skhypergrad._path_scan._scan`). Returns the number of points
     evaluated.
 
     The hypergradient of a fold whose support is larger than :data:`DIRECT_MAX` or

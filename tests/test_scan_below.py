@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_diabetes
 
-from skhypergrad import _tune
+from skhypergrad import _path_scan
 from skhypergrad._search_space import LEAST_SQUARES, LOG_LOSS, search_scales
 from skhypergrad.models import InnerModel
 
@@ -46,7 +46,7 @@ def _scan(curve):
     """The scan of a path from 10 to 1e-3, half a decade a point, continued to 1e-6."""
     path = 10.0 ** np.arange(1.0, -3.01, -0.5)[:, None]
     below = 10.0 ** np.arange(-3.5, -6.01, -0.5)[:, None]
-    return _tune._scan(None, None, None, curve, [path], None, 1e-4, [None], 0.0, None,
+    return _path_scan._scan(None, None, None, curve, [path], None, 1e-4, [None], 0.0, None,
                        patience=1.0, below=[below])
 
 

@@ -18,7 +18,7 @@ from sklearn.linear_model import Lasso
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.preprocessing import StandardScaler
 
-from skhypergrad import _tune
+from skhypergrad import _path_scan
 from skhypergrad.model_selection import HyperGradSearchCV
 
 CV = KFold(5, shuffle=True, random_state=0)
@@ -71,7 +71,7 @@ class _Result(NamedTuple):
 
 def _scan(curve, rank):
     path = 10.0 ** np.arange(2.0, -4.01, -1 / 3)[:, None]
-    return _tune._scan(None, None, None, curve, [path], None, 1e-4, [None], 0.0, None,
+    return _path_scan._scan(None, None, None, curve, [path], None, 1e-4, [None], 0.0, None,
                        patience=1.0, rank=rank)
 
 
