@@ -15,6 +15,13 @@ import numpy as np
 
 from ._progress import Progress
 
+#: on a path that continues below its end (``scan_below`` of
+#: :func:`~skhypergrad._tune.tune`: columns of very unequal spreads), rises of the
+#: criterion within this fraction of its smallest value are a plateau, not a minimum: a
+#: column in other units fits alone over decades of the L1 weight, where the criterion
+#: is flat to 1e-7 with bumps, before the other columns enter
+SCAN_FLAT = 1e-3
+
 
 def _with_tol(obj, tol):
     """A copy of a solver / engine with its ``tol`` set (objects without ``tol`` as they are)."""
@@ -81,17 +88,17 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
     best_rank = np.inf  # the smallest rank of the paths before
     path_states = []  # the solutions at each path's first point
 
-    def walk(path, state0, points, near, values, ranks, start=0):
+    def walk(path, state0, points, near, values, ranks, start=0, flat=0.0):
         """Evaluate ``path`` from its point ``start`` (the first from ``state0``, the next
-        ones from the point before) until it is past its minimum, appending to
-        ``values`` and ``ranks`` (which may hold the values before it); True when
-        ``callback`` asked to stop."""
+        ones from the point before) until it is past its minimum (rises within ``flat``
+        of it relative not counted), appending to ``values`` and ``ranks`` (which may
+        hold the values before it); True when ``callback`` asked to stop."""
         nonlocal best_path
         # the whole path in one call when the criterion can (a compiled evaluation), with
-        # the same rule to leave it; not with a callback, monitor or rank, which see every
-        # point
+        # the same rule to leave it; not with a callback, monitor, rank or flat rises,
+        # which see every point
         batch = None if callback is not None or watch is not None or rank is not None \
-            or values else \
+            or values or flat else \
             criterion.value_path(model, X, y, path, solver=solver, state=state0,
                                  near=near, patience=points)
         for i, lam in enumerate(path[start:] if batch is None else path[:len(batch)],
@@ -123,7 +130,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
                 return True
-            if _past_minimum(values, previous, points) and \
+            if _past_minimum(values, previous, points, flat) and \
                     (rank is None or _ranks_past_minimum(ranks, points)):
                 break  # the rest of the path is weaker and worse
         return False
@@ -134,14 +141,15 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
         values, ranks = [], []
         points = max(1, round(patience * _points_per_decade(path)))
         near = _near(previous) if previous else len(path) + 1
-        if walk(path, first_state, points, near, values, ranks):
+        flat = SCAN_FLAT if tail is not None and len(tail) else 0.0
+        if walk(path, first_state, points, near, values, ranks, flat=flat):
             return _best(scan), scan, True, None, None
-        if tail is not None and len(tail) and \
-                _still_falling(values, ranks if rank is not None else None, len(path)):
+        if flat and _still_falling(values, ranks if rank is not None else None, len(path),
+                                   flat):
             path = np.concatenate([path, np.atleast_2d(tail)])
             if best_path is not None and best_path[1] is values:
                 best_path = (path, values)
-            if walk(path, None, points, near, values, ranks, start=len(values)):
+            if walk(path, None, points, near, values, ranks, start=len(values), flat=flat):
                 return _best(scan), scan, True, None, None
         walked.append(path)
         first_state = path_states[-1]
@@ -180,13 +188,16 @@ def _neighbours(path, values):
     return [(np.log(path[k]), float(values[k])) for k in (i - 1, i + 1)]
 
 
-def _still_falling(values, ranks, n_points):
+def _still_falling(values, ranks, n_points, flat=0.0):
     """Whether a path of ``n_points`` points was evaluated to its last one and its last
-    value (or, ``ranks`` given, its last rank) is its smallest: the criterion still
-    falls where the path ends."""
+    value is its smallest (within ``flat`` of it, relative: a plateau) or, ``ranks``
+    given, its last rank is its smallest: the criterion still falls, or may, where the
+    path ends."""
     if len(values) != n_points:
         return False
-    return values[-1] <= min(values) or (ranks is not None and ranks[-1] <= min(ranks))
+    lowest = min(values)
+    return values[-1] <= lowest + flat * abs(lowest) or \
+        (ranks is not None and ranks[-1] <= min(ranks))
 
 
 def _points_per_decade(path):
@@ -197,16 +208,20 @@ def _points_per_decade(path):
     return max(1, round(np.log(10.0) / abs(np.log(path[0][0] / path[1][0]))))
 
 
-def _past_minimum(values, previous, patience):
+def _past_minimum(values, previous, patience, flat=0.0):
     """Whether a path is past its minimum: its last ``patience`` values above its
     smallest one, the last not below the one before (a path whose values fall again
     is followed: a held-out loss can rise as noisy features enter, then fall below its
     first minimum as the true ones do) or, after a first path (``previous``), its last
     value above its smallest one once it is past the positions :func:`_past_best_path`
-    compares."""
+    compares. "Above" is by more than ``flat`` times the smallest value: rises within
+    it are a plateau's bumps, not a minimum's side."""
+    lowest = min(values)
+    rise = flat * abs(lowest)
     if previous and len(values) > _near(previous):
-        return values[-1] > min(values)
-    return len(values) > patience and min(values[-patience:]) > min(values[:-patience]) \
+        return values[-1] > lowest + rise
+    return len(values) > patience and \
+        min(values[-patience:]) > min(values[:-patience]) + rise \
         and not values[-1] < values[-2]
 
 
