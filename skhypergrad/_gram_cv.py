@@ -68,10 +68,10 @@ GRAM_FOLDS_BYTES = 512 * 2**20
 #: much on the Gram matrix (``p``) as on ``X``'s column (its stored entries)
 SPARSE_GRAM_RATIO = 4
 #: a sparse ``X`` of at most this many columns runs compiled whatever it stores: an epoch on
-#: its Gram matrix (at most ``256^2`` products) costs less than a round of the solver on
+#: its Gram matrix (at most ``512^2`` products) costs less than a round of the solver on
 #: ``X``, and the compiled solve's exact steps on the support converge where cyclic
 #: epochs crawl (collinear columns at a small L2 weight, as one-hot blocks with every level)
-SPARSE_GRAM_FEATURES = 256
+SPARSE_GRAM_FEATURES = 512
 
 
 class GramFolds(NamedTuple):

@@ -25,7 +25,9 @@ projected): every point evaluated has an ``alpha`` (``C``) and an ``l1_ratio`` w
 the grid's ranges, as ``GridSearchCV``'s. A sub-search whose
 box the search cannot follow runs as ``GridSearchCV`` on its points, with a warning
 saying why: ``l1_ratio`` searched at a fixed ``alpha`` (it moves both weights), a
-searched parameter with a value at or below 0 (the search runs on logarithms), a dict
+searched parameter with a value at or below 0 (the search runs on logarithms: a list
+of values both at or below 0 and above 0 is split, its positive values searched, see
+:func:`_sign_parts`), a dict
 that fixes every searched parameter, or an estimator the search does not
 differentiate (any other than those of the table). The rows of all the sub-searches
 form ``cv_results_`` (:func:`merge_results`), ranked together; their ``params`` hold
@@ -166,9 +168,29 @@ def sub_searches(estimator, grids, searched):
             names = _searched(searched, est)[0]
             more = [k for k in _enumerated(grid, names) if k not in combo]
             for extra in _grid_points(grid, more):
-                subs.append(_sub_search(clone(est).set_params(**clone(extra, safe=False)),
-                                        grid, {**combo, **extra}, searched))
+                shown = {**combo, **extra}
+                for part in _sign_parts(grid, [k for k in names if k not in shown]):
+                    subs.append(_sub_search(
+                        clone(est).set_params(**clone(extra, safe=False)), part, shown,
+                        searched))
     return subs
+
+
+def _sign_parts(grid, names):
+    """``grid`` split where a searched parameter of ``names`` is given a list of values
+    both at or below 0 and above 0: the grids of its values at or below 0 (evaluated as
+    ``GridSearchCV`` evaluates them) and of its positive values (searched), then the
+    same for the next such parameter in each."""
+    for name in names:
+        values = grid.get(name)
+        if values is None or _is_distribution(values) or _numeric_range(values) is None:
+            continue
+        low = [v for v in values if v <= 0]
+        if low and len(low) < len(values):
+            high = [v for v in values if v > 0]
+            return [part for side in (low, high)
+                    for part in _sign_parts({**grid, name: side}, names)]
+    return [grid]
 
 
 def _searched(searched, est):

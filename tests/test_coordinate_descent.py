@@ -357,6 +357,36 @@ def test_predictions_change_of_the_moving_entries(n_outputs, fit_intercept):
     np.testing.assert_allclose(got.reshape(30, n_outputs), expected, rtol=1e-13, atol=1e-14)
 
 
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_selected_columns_of_csc_equal_scipy_products(n_outputs):
+    # the working set's products on a CSC X, by the kernels on its triplet, are scipy's
+    # on X[:, ws] bit for bit
+    from skhypergrad.solvers._cd_design import _squared_norms_range
+    from skhypergrad.solvers._cd_problem import _Problem
+
+    rng = np.random.default_rng(5)
+    X = sp.random(50, 60, density=0.15, format="csc", random_state=2) + 0.0
+    datafit, y = ((Quadratic(), rng.standard_normal(50)) if n_outputs == 1 else
+                  (Multinomial(n_classes=3), rng.integers(0, 3, 50)))
+    pgmap = ProxGradMap(datafit, ElasticNetPenalty(), X, y, fit_intercept=True)
+    prob = _Problem.build(pgmap, np.array([0.01, 0.1]))
+    Xc = prob.X
+    assert sp.issparse(Xc)
+    mu = np.zeros(60) if prob.mu is None else prob.mu
+    ws = np.array([0, 3, 17, 18, 59])
+    u = rng.standard_normal((50, n_outputs)).squeeze()
+    expected = (Xc[:, ws].T @ u - np.multiply.outer(mu[ws], u.sum(axis=0))) / 50
+    np.testing.assert_array_equal(prob.columns_t(ws, u), expected)
+    coef = rng.standard_normal((5, n_outputs)).squeeze()
+    delta = np.concatenate((coef.ravel(), np.zeros(n_outputs)))
+    np.testing.assert_array_equal(prob.predictions_change(ws, delta),
+                                  Xc[:, ws] @ coef - mu[ws] @ coef)
+    bounds = prob.moving_bounds(ws)
+    sq = _squared_norms_range(Xc[:, ws], 0, 5, None if prob.mu is None else mu[ws])
+    np.testing.assert_array_equal(bounds[:5 * n_outputs],
+                                  np.repeat(sq * prob.curvature / 50, n_outputs))
+
+
 @pytest.mark.parametrize("datafit", ["quadratic", "logistic", "multinomial"])
 def test_sparse_anderson_without_history_of_v_matches_dense(datafit):
     # the same problem on sparse and dense X, Anderson on: the same solution, in about as

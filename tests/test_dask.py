@@ -41,10 +41,10 @@ def _data(n=60, p=12, seed=0):
 
 
 def _not_compiled(X):
-    """``X`` sparse with zero columns appended, so that it has more than 256 columns and its
+    """``X`` sparse with zero columns appended, so that it has more than 512 columns and its
     Gram matrix more than 4 times as many entries as it stores: its folds are not one
     compiled call in the process (:mod:`skhypergrad._gram_cv`) but tasks for the backend."""
-    return sp.hstack([sp.csr_matrix(X), sp.csr_matrix((X.shape[0], 22 * X.shape[1]))]).tocsr()
+    return sp.hstack([sp.csr_matrix(X), sp.csr_matrix((X.shape[0], 50 * X.shape[1]))]).tocsr()
 
 
 def _on_dask(client, fit):

@@ -65,8 +65,42 @@ def test_classifiers_accuracy_equals_sklearns(estimator, classes):
     assert est.score(X, labels) < 1.0
 
 
+@pytest.mark.parametrize("estimator", [LogisticRegression(max_iter=1000), LinearSVC(),
+                                       RidgeClassifier()])
+@pytest.mark.parametrize("labels", ["01", "strings", "12"])
+def test_binary_classifiers_f1_balanced_accuracy_roc_auc_equal_sklearns(estimator, labels):
+    # two iris classes on two features (not separable), rounded to give ties in the
+    # decision values: balanced accuracy, F1 (positive label 1) and the ROC AUC
+    X, y = load_iris(return_X_y=True)
+    keep = y >= 1
+    X, y = np.round(X[keep, :2]), y[keep] - 1
+    y = {"01": y, "12": y + 1, "strings": np.array(["versicolor", "virginica"])[y]}[labels]
+    est = estimator.fit(X, y)
+    names = ["balanced_accuracy", "roc_auc"] + (["f1"] if labels != "strings" else [])
+    _check(est, X, y, names)
+    d = est.decision_function(X)
+    assert len(np.unique(d)) < len(d) and 0.5 < get_scorer("roc_auc")(est, X, y) < 1.0
+    if labels == "strings":  # no label 1: scikit-learn's f1 raises, its scorer runs
+        metric = decision_metrics({"s": "f1"}, decision_of(est))["s"]
+        assert metric(est, X, y) is None
+    # a fold with one class: scikit-learn's roc_auc raises, its scorer runs
+    metric = decision_metrics({"s": "roc_auc"}, decision_of(est))["s"]
+    one = y == y[0]
+    assert metric(est, X[one], y[one]) is None
+
+
+def test_multiclass_balanced_accuracy_equals_sklearns():
+    X, y = load_iris(return_X_y=True)
+    est = LogisticRegression(max_iter=1000).fit(X[:, :2], y)
+    _check(est, X[:, :2], y, ["balanced_accuracy"])
+    for name in ("roc_auc", "f1"):  # binary only: the scorer runs (and raises)
+        metric = decision_metrics({"s": name}, decision_of(est))["s"]
+        assert metric(est, X[:, :2], y) is None
+
+
 def test_other_scorers_and_estimators_run_their_scorers():
-    assert decision_metrics({"s": "roc_auc"}, "classes") is None
+    assert decision_metrics({"s": "average_precision"}, "classes") is None
+    assert decision_metrics({"s": "roc_auc"}, "values") is None
     assert decision_metrics({"s": "accuracy"}, "values") is None
     assert decision_metrics({"s": "r2", "t": "neg_log_loss"}, "classes") is None
     assert decision_metrics({"s": lambda e, X, y: 0.0}, "values") is None

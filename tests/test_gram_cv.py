@@ -157,12 +157,12 @@ def test_when_the_compiled_path_runs():
     assert gram_path_applies(enet, X, cd, None, 5, "squared", weighted=True)
     logistic = InnerModel("logistic", "l1", fit_intercept=True).bind(y > np.median(y))
     assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
-    # a sparse X whose Gram matrix is small against its stored entries, or of at most 256
+    # a sparse X whose Gram matrix is small against its stored entries, or of at most 512
     # columns: compiled; a wide one (p^2 > 4 nnz, as text features) is not
     assert gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
-    narrow = sp.random(100, 256, density=0.01, format="csr", random_state=0)
+    narrow = sp.random(100, 512, density=0.01, format="csr", random_state=0)
     assert gram_path_applies(enet, narrow, cd, None, 5, "squared")
-    wide = sp.random(100, 400, density=0.01, format="csr", random_state=0)
+    wide = sp.random(100, 600, density=0.01, format="csr", random_state=0)
     assert not gram_path_applies(enet, wide, cd, None, 5, "squared")
     # sparse held-out rows apart from X (HeldOut's) are copied densely: only when they fit
     assert gram_path_applies(enet, X, cd, None, 1, "squared", X_val=sp.csr_matrix(X))

@@ -281,6 +281,34 @@ def test_what_the_search_cannot_follow_runs_as_grid_search(diabetes):
     assert search.best_params_ == reference.best_params_
 
 
+def test_values_at_zero_run_as_grid_search_and_the_positive_ones_are_searched(diabetes):
+    """``l1_ratio`` from 0 (a ridge, not searched on logarithms) to 1: the points at
+    ``l1_ratio=0`` are ``GridSearchCV``'s, exactly (with the warning); those above are
+    searched (points off the grid, within its ranges), and the best lands within 0.5%
+    of ``GridSearchCV``'s."""
+    X, y = diabetes
+    alphas = np.logspace(-3, 1, 6)
+    grid = {"alpha": alphas, "l1_ratio": [0.0, 0.5, 1.0]}
+    with pytest.warns(UserWarning, match="l1_ratio takes values at or below 0"):
+        search = HyperGradSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = GridSearchCV(ElasticNet(), grid, cv=CV).fit(X, y)
+    results, ref = search.cv_results_, reference.cv_results_
+    ratio = np.asarray(results["param_l1_ratio"], dtype=float)
+    at_zero = [i for i, p in enumerate(ref["params"]) if p["l1_ratio"] == 0.0]
+    assert [results["params"][i] for i in np.flatnonzero(ratio == 0.0)] == \
+        [ref["params"][i] for i in at_zero]
+    np.testing.assert_allclose(results["mean_test_score"][ratio == 0.0],
+                               ref["mean_test_score"][at_zero], rtol=1e-12)
+    alpha = np.asarray(results["param_alpha"], dtype=float)[ratio > 0.0]
+    off_grid = ~np.isin(alpha, alphas) | ~np.isin(ratio[ratio > 0.0], [0.5, 1.0])
+    assert np.any(off_grid)
+    assert np.all((alpha >= 1e-3 * (1 - 1e-12)) & (alpha <= 10.0 * (1 + 1e-12)))
+    assert np.all((ratio >= 0.0) & (ratio <= 1.0))
+    assert search.best_score_ >= reference.best_score_ - 5e-3 * abs(reference.best_score_)
+
+
 def test_pipeline_enumerates_a_step_option_and_a_distribution_gives_the_box(diabetes):
     X, y = diabetes
     pipe = make_pipeline(StandardScaler(), Lasso())

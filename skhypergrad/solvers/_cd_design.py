@@ -81,14 +81,21 @@ def _squared_norms_range(X, j0, j1, mu=None):
     ``X.multiply(X).sum(axis=0)`` (the same sums: ``np.add.reduceat`` per column,
     whatever the range), without a copy of ``X``; ``||X_j - mu_j 1||^2`` when the
     column means ``mu`` (of all columns of ``X``) are given."""
-    data, indptr = X.data, X.indptr
-    out = np.zeros(j1 - j0)
-    lo = indptr[j0]
-    cols = np.flatnonzero(np.diff(indptr[j0:j1 + 1]))
-    if cols.shape[0]:
-        out[cols] = np.add.reduceat(np.square(data[lo:indptr[j1]]), indptr[j0 + cols] - lo)
+    out = stored_squared_norms(X.data, X.indptr[j0:j1 + 1])
     if mu is not None:
         out = centred_squared_norms(out, mu[j0:j1], X.shape[0])
+    return out
+
+
+def stored_squared_norms(data, indptr):
+    """The sums of squares of the stored values of each column of a CSC triplet (its
+    columns ``data[indptr[j]:indptr[j + 1]]``, ``indptr`` possibly a slice), by
+    ``np.add.reduceat``."""
+    out = np.zeros(indptr.shape[0] - 1)
+    lo = indptr[0]
+    cols = np.flatnonzero(np.diff(indptr))
+    if cols.shape[0]:
+        out[cols] = np.add.reduceat(np.square(data[lo:indptr[-1]]), indptr[cols] - lo)
     return out
 
 

@@ -298,6 +298,65 @@ def column_dots(data, indices, indptr, j0, j1, u):
 
 
 @njit(cache=True)
+def selected_columns_t(data, indices, indptr, ws, u):
+    """``X_ws^T u``, shape (m, K), for the columns ``ws`` of a CSC ``X`` and ``u`` of shape
+    (n, K): scipy's ``X[:, ws].T @ u`` bit for bit (each sum in the stored order from 0),
+    without building ``X[:, ws]``."""
+    K = u.shape[1]
+    out = np.zeros((ws.shape[0], K))
+    for t in range(ws.shape[0]):
+        j = ws[t]
+        for k in range(indptr[j], indptr[j + 1]):
+            x, i = data[k], indices[k]
+            for c in range(K):
+                out[t, c] += x * u[i, c]
+    return out
+
+
+@njit(cache=True)
+def selected_columns_times(data, indices, indptr, ws, coef, n):
+    """``X_ws coef``, shape (n, K), for the columns ``ws`` of a CSC ``X`` with ``n`` rows and
+    ``coef`` of shape (m, K): scipy's ``X[:, ws] @ coef`` bit for bit (column by column
+    from 0), without building ``X[:, ws]``."""
+    K = coef.shape[1]
+    out = np.zeros((n, K))
+    for t in range(ws.shape[0]):
+        j = ws[t]
+        for k in range(indptr[j], indptr[j + 1]):
+            x, i = data[k], indices[k]
+            for c in range(K):
+                out[i, c] += x * coef[t, c]
+    return out
+
+
+@njit(cache=True)
+def selected_columns_dense(data, indices, indptr, ws, n):
+    """The columns ``ws`` of a canonical CSC ``X`` with ``n`` rows as a dense (n, m)
+    array (scipy's ``X[:, ws].toarray()``)."""
+    out = np.zeros((n, ws.shape[0]))
+    for t in range(ws.shape[0]):
+        j = ws[t]
+        for k in range(indptr[j], indptr[j + 1]):
+            out[indices[k], t] = data[k]
+    return out
+
+
+@njit(cache=True)
+def selected_columns_data(data, indptr, ws):
+    """``(data, indptr)`` of the columns ``ws`` of a CSC ``X``, as scipy's ``X[:, ws]``
+    stores them."""
+    sub_indptr = np.zeros(ws.shape[0] + 1, dtype=np.int64)
+    for t in range(ws.shape[0]):
+        sub_indptr[t + 1] = sub_indptr[t] + indptr[ws[t] + 1] - indptr[ws[t]]
+    sub = np.empty(sub_indptr[-1])
+    for t in range(ws.shape[0]):
+        start = indptr[ws[t]]
+        for k in range(sub_indptr[t], sub_indptr[t + 1]):
+            sub[k] = data[start + k - sub_indptr[t]]
+    return sub, sub_indptr
+
+
+@njit(cache=True)
 def support_and_candidates(scores, coef, n_outputs):
     """Mark the support in ``scores`` and list the features worth a working set.
 

@@ -12,13 +12,15 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .._design import gram_of, xty_of
+from .._design import centred_squared_norms, gram_of, xty_of
 from ._cd_design import (_bounds, _entry_bounds, _feature_bounds, _squared_norms_range,
-                         _use_gram, implicit_offset)
+                         _use_gram, implicit_offset, stored_squared_norms)
 from ._cd_kernels import (cd_epoch, cd_epoch_blocks, columns_gradient_curvature,
-                          column_dots, gradient_curvature_blocks, prox_scores, prox_steps)
+                          column_dots, gradient_curvature_blocks, prox_scores, prox_steps,
+                          selected_columns_data, selected_columns_dense, selected_columns_t,
+                          selected_columns_times)
 from ._gap import gap_scale
-from ._support_newton import support_columns, support_step, support_system
+from ._support_newton import support_step, support_system
 from ._working_set import TopScores, working_set
 
 _EPS = float(np.finfo(np.float64).eps)
@@ -354,9 +356,11 @@ class _Problem(NamedTuple):
         """
         if self.lc is not None:
             return self.lc[self.moving(ws)]
-        mu = None if self.mu is None else self.mu[ws]
-        return _entry_bounds(_squared_norms_range(self.X[:, ws], 0, ws.shape[0], mu),
-                             self.curvature, self.y.shape[0], self.n_outputs,
+        _, data, _, indptr = self.kernel_args[:4]
+        sq = stored_squared_norms(*selected_columns_data(data, indptr, ws))
+        if self.mu is not None:
+            sq = centred_squared_norms(sq, self.mu[ws], self.y.shape[0])
+        return _entry_bounds(sq, self.curvature, self.y.shape[0], self.n_outputs,
                              self.fit_intercept)
 
     def resolution_weights(self, ws, lc_moving):
@@ -442,7 +446,13 @@ class _Problem(NamedTuple):
         by ``delta``; shape (n,) or (n, K)."""
         K, m = self.n_outputs, ws.shape[0] * self.n_outputs
         coef = delta[:m] if K == 1 else delta[:m].reshape(ws.shape[0], K)
-        out = np.asarray(self.X[:, ws] @ coef, dtype=np.float64)
+        if sp.issparse(self.X):
+            _, data, indices, indptr = self.kernel_args[:4]
+            out = selected_columns_times(data, indices, indptr, ws, coef.reshape(-1, K),
+                                         self.y.shape[0])
+            out = out.ravel() if K == 1 else out
+        else:
+            out = self.X[:, ws] @ coef
         if self.mu is not None:
             out -= self.mu[ws] @ coef
         if self.fit_intercept:
@@ -500,7 +510,10 @@ class _Problem(NamedTuple):
                 return out
         if sp.issparse(self.X):  # the support's columns, dense
             features, inverse = np.unique(support // K, return_inverse=True)
-            columns = support_columns(self.X, self.mu, features)
+            columns = selected_columns_dense(*self.kernel_args[1:4], features,
+                                             self.y.shape[0])
+            if self.mu is not None:
+                columns -= self.mu[features]
         else:  # gathered from X itself
             columns, inverse = self.X, support // K
         system = support_system(columns, inverse, support % K, self.fit_intercept, h, self.sw,
@@ -584,7 +597,12 @@ class _Problem(NamedTuple):
 
     def columns_t(self, ws, u):
         """``X_ws^T u / n`` (columns ``X_j - mu_j`` of an implicitly centred ``X``)."""
-        out = np.asarray(self.X[:, ws].T @ u, dtype=np.float64)
+        if sp.issparse(self.X):
+            _, data, indices, indptr = self.kernel_args[:4]
+            out = selected_columns_t(data, indices, indptr, ws, u.reshape(u.shape[0], -1))
+            out = out.reshape((ws.shape[0],) + u.shape[1:])
+        else:
+            out = self.X[:, ws].T @ u
         if self.mu is not None:
             out -= np.multiply.outer(self.mu[ws], u.sum(axis=0))
         return out / u.shape[0]

@@ -36,6 +36,7 @@ import weakref
 
 import numpy as np
 import scipy.linalg as la
+from scipy.linalg import lapack
 import scipy.sparse as sp
 
 __all__ = ["newton_direction", "gram_direction", "line_minimum"]
@@ -100,11 +101,7 @@ def gram_direction(G, grad, l2):
     p = l2.shape[0]
     H = G.copy()
     H[np.arange(p), np.arange(p)] += l2
-    try:
-        return -la.cho_solve(la.cho_factor(H, lower=True, check_finite=False), grad,
-                             check_finite=False)
-    except la.LinAlgError:
-        return None
+    return _newton_step(H, grad)
 
 
 # the last curvature matrix of each design: ``key -> [h, G, X]``, dropped with the design
@@ -156,11 +153,24 @@ def _support_direction(G, cols, grad, l2, fit_intercept, ridge):
     if ridge > 0.0 and idx.shape[0]:
         mean = float(np.mean(np.diag(H)))
         H[np.diag_indices_from(H)] += ridge * (mean if mean > 0.0 else 1.0)
-    try:
-        return -la.cho_solve(la.cho_factor(H, lower=True, check_finite=False), grad,
-                             check_finite=False)
-    except la.LinAlgError:
+    return _newton_step(H, grad)
+
+
+def _newton_step(H, grad):
+    """``-H^{-1} grad`` by LAPACK's Cholesky factorization of ``H`` (its lower triangle,
+    overwritten) and solve: :func:`scipy.linalg.cho_factor` and ``cho_solve`` with
+    ``lower=True``, without their checks; None when ``H`` is not positive definite."""
+    if H.shape[0] == 0:
+        return np.zeros(0)
+    factor, info = lapack.dpotrf(H, lower=1, overwrite_a=1, clean=0)
+    if info != 0:
+        if info < 0:
+            raise ValueError(f"dpotrf: illegal value in argument {-info}")
         return None
+    x, info = lapack.dpotrs(factor, grad, lower=1)
+    if info < 0:
+        raise ValueError(f"dpotrs: illegal value in argument {-info}")
+    return -x
 
 
 def _rows(X, rows):

@@ -51,24 +51,13 @@ a principal submatrix of the same matrix (:func:`support_step`'s ``held``):
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.linalg import blas, lapack
 
 from .._hessian_blocks import softmax_hessian_upper
 
-__all__ = ["SupportSystem", "support_columns", "support_step", "support_system"]
+__all__ = ["SupportSystem", "support_step", "support_system"]
 
 _RIDGE = 1e-11
-
-
-def support_columns(X, mu, features):
-    """The columns ``features`` of ``X`` as a dense (n, m) array (``X_j - mu_j`` when the
-    column means ``mu`` of an implicitly centred sparse ``X`` are given)."""
-    cols = X[:, features]
-    cols = cols.toarray() if sp.issparse(cols) else np.asarray(cols, dtype=np.float64)
-    if mu is not None:
-        cols = cols - mu[features]
-    return cols
 
 
 class SupportSystem(NamedTuple):
@@ -92,8 +81,8 @@ def support_system(columns, features, classes, intercept, h, sw, l2_diag, work=N
     Parameters
     ----------
     columns : ndarray of shape (n, f)
-        Columns of ``X`` holding the support's features (:func:`support_columns`, or a
-        dense ``X`` itself).
+        Columns of ``X`` holding the support's features (those of a sparse ``X``,
+        dense, or a dense ``X`` itself).
     features, classes : ndarray of int, shape (m,)
         The feature (a column of ``columns``) and the class of each coefficient of the
         support.
