@@ -14,6 +14,7 @@ from sklearn.linear_model import Lasso
 
 import skhypergrad._parallel as parallel
 from skhypergrad import ElasticNetHyperGrad, HyperGradSearchCV, LogisticRegressionHyperGrad
+from skhypergrad._gram_cv import SPARSE_GRAM_FEATURES
 from skhypergrad.datafits import Logistic, Multinomial, Quadratic
 from skhypergrad.multitask import MultiTaskQuadratic
 
@@ -80,9 +81,11 @@ def test_search_cv_small_folds_run_serially(recorder):
 
 def test_above_the_threshold_and_other_backends_run_in_parallel(monkeypatch, recorder):
     X, y = _data()
-    # sparse with zero columns appended, more than 256 of them and a Gram matrix of more
-    # than 4 times as many entries as X stores: not compiled (skhypergrad._gram_cv)
-    wide = sp.hstack([sp.csr_matrix(X), sp.csr_matrix((X.shape[0], 18 * X.shape[1]))]).tocsr()
+    # sparse with zero columns appended, more than SPARSE_GRAM_FEATURES (512) of them and a
+    # Gram matrix of more than 4 times as many entries as X stores: not compiled
+    # (skhypergrad._gram_cv)
+    wide = sp.hstack([sp.csr_matrix(X), sp.csr_matrix((X.shape[0], 36 * X.shape[1]))]).tocsr()
+    assert wide.shape[1] > SPARSE_GRAM_FEATURES
     with joblib.parallel_config(backend="threading"):
         ElasticNetHyperGrad(cv=3, max_iter=1, n_jobs=2).fit(wide, y)
     assert set(recorder) == {2}
