@@ -563,6 +563,32 @@ def test_direct_solve_of_the_active_set_system(m):
     assert indefinite.solve_direct(b) is None
 
 
+@pytest.mark.parametrize("m", [7, 120])
+def test_direct_solve_is_not_fooled_by_a_column_in_other_units(m):
+    """One active column times 1e6 makes ``H_SS``'s diagonal span 1e12 (condition
+    1e14) while the system is well posed: the Jacobi-scaled Cholesky keeps it regular and
+    solves it to rounding (unscaled, its pivots fell below 1e-6 of the largest and the
+    least-norm solve left a residual of 1e-6 to 7e-5, reported as a system with no
+    solution)."""
+    from skhypergrad.hypergrad._active_set import _ActiveSet
+
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((3 * m, m))
+    A[:, 0] *= 1e6
+    H = A.T @ A / (3 * m)
+    step = 1.0 / np.linalg.norm(H, 2)
+    delta = np.ones(m)  # the support of an L1 solution: M = g H_SS
+    b = rng.standard_normal(m)
+    active = _ActiveSet(None, delta, step=step, hessian_subset=lambda idx: H.copy())
+    u, residual, singular = active.solve_direct(b)
+    M = step * H + np.diag(1 / delta - 1)
+    assert np.linalg.cond(M) > 1e11
+    assert not singular and residual < 1e-10  # AID-CG's default tol (the products' rounding)
+    D = 1 / np.sqrt(np.diag(M))
+    np.testing.assert_allclose(u, D * np.linalg.solve(D[:, None] * M * D, D * b),
+                               rtol=1e-8)
+
+
 @pytest.mark.parametrize("m", [70, 120])  # factored by scipy / by numpy
 def test_kronecker_solve_of_a_block_active_set_system(m):
     """A block Jacobian over rows of K outputs with ``H_SS = G kron I_K``: the structured

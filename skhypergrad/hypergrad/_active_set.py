@@ -62,6 +62,16 @@ _DIRECT_MAX = 256
 _NUMPY_CHOLESKY_MIN = 100
 
 
+def _jacobi_scale(M):
+    r""":math:`\mathrm{diag}(M)^{-1/2}` (1 where the diagonal is not positive): the
+    symmetric scaling that gives the system a unit diagonal, whose Cholesky pivots are
+    then independent of the units of the columns."""
+    d = M.diagonal()
+    scale = np.ones(d.shape[0])
+    np.divide(1.0, np.sqrt(d, where=d > 0, out=np.ones_like(d)), out=scale, where=d > 0)
+    return scale
+
+
 def _jacobian(pgmap, lin, w, lam):
     """The prox's Jacobian of a proximal-gradient map at ``w``: the linearization's,
     else computed from the forward step."""
@@ -133,7 +143,8 @@ class _ActiveSet:
 
         A singular system (a direction that neither ``H_SS`` nor the penalty sees: a
         shift of the K classes of the multinomial loss) is found by a Cholesky pivot
-        below :math:`10^{-6}` times the largest (its square below 1e-12: the rounding
+        below :math:`10^{-6}` times the largest, after the Jacobi scaling that gives the
+        system a unit diagonal (its square below 1e-12: the rounding
         of the factorization) or a failed one, and solved by pivoted Cholesky for the
         solution of least norm (pivots below 1e-12 times the largest diagonal entry
         dropped, :func:`_min_norm_solve`), the one CG from 0 converges to when ``b`` is
@@ -161,15 +172,20 @@ class _ActiveSet:
             return None
         H = self.hess_matrix
         M, shift = self._system_matrix()
+        # Jacobi scaling: D M D (D u') = D b with D = diag(M)^(-1/2), so that the pivots
+        # compared below measure singularity, not columns in other units
+        scale = _jacobi_scale(M)
+        M *= scale[:, None]
+        M *= scale
         if M.shape[0] < _NUMPY_CHOLESKY_MIN:
             # LAPACK's Cholesky solve, without scipy's checks, in place: M is symmetric,
             # so M.T is the same matrix in Fortran order, factored with no copy
-            factor, u, info = _posv(M.T, b, lower=1, overwrite_a=1)
+            factor, u, info = _posv(M.T, b * scale, lower=1, overwrite_a=1)
         else:
             try:
                 factor = np.linalg.cholesky(M)
                 # L.T is U = L^T in Fortran order: potrs solves U^T U u = b, no copy
-                u, info = _potrs(factor.T, b, lower=0)
+                u, info = _potrs(factor.T, b * scale, lower=0)
             except np.linalg.LinAlgError:
                 factor, info = None, 1
         pivots = None if info != 0 else np.abs(np.diagonal(factor))
@@ -179,6 +195,8 @@ class _ActiveSet:
             u = _min_norm_solve(self._system_matrix()[0], b)
             if u is None:
                 return None
+        else:
+            u *= scale
         r = H @ u
         r *= self.step
         r += shift * u if self.jac.diagonal else shift @ u
