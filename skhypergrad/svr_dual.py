@@ -84,7 +84,10 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
         Warm start (feasible: within the bounds, summing to 0).
     tol : float, default=1e-10
         KKT violation of the solution (libsvm's measure: the largest gap
-        :math:`\max_{I_{up}} -z_t G_t - \min_{I_{low}} -z_t G_t` of the 2n-variable form).
+        :math:`\max_{I_{up}} -z_t G_t - \min_{I_{low}} -z_t G_t` of the 2n-variable form),
+        relative to the standard deviation of ``y`` (1 for a constant ``y``), as are
+        the tolerances of :data:`_SMO_TOLS`: the solve of ``s y`` with ``s C`` and
+        ``s epsilon`` takes the same steps as that of ``y``.
 
     Returns
     -------
@@ -93,6 +96,9 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
         The intercept (libsvm's :math:`-\rho`).
     """
     n = y.shape[0]
+    # the KKT violation is in the units of y: every tolerance is relative to its spread
+    scale = _target_spread(y)
+    tol = tol * scale
     Cs = upper_bounds(C, n)
     z = np.concatenate([np.ones(n), -np.ones(n)])
     rows = np.concatenate([np.arange(n), np.arange(n)])
@@ -100,7 +106,7 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
     a = None if beta0 is None else np.concatenate([np.maximum(beta0, 0),
                                                    np.maximum(-beta0, 0)])
     C2 = np.concatenate([Cs, Cs])
-    for smo_tol in [t for t in _SMO_TOLS if t > tol]:
+    for smo_tol in [t * scale for t in _SMO_TOLS if t * scale > tol]:
         a, G, _, _ = smo(K, z, C2, a, smo_tol, p=p, rows=rows)
         exact = _active_set_solution(K, y, Cs, epsilon, a[:n] - a[n:], tol)
         if exact is not None:
@@ -119,6 +125,12 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
         rho = 0.5 * (hi + lo) if np.isfinite(hi) and np.isfinite(lo) else \
             float(hi if np.isfinite(hi) else lo)
     return beta, -rho
+
+
+def _target_spread(y):
+    """The standard deviation of ``y``, 1 when it is 0 (the unit of the KKT violation)."""
+    spread = float(np.std(y))
+    return spread if spread > 0.0 else 1.0
 
 
 def kkt_violation(K, y, C, epsilon, beta):
