@@ -165,6 +165,12 @@ class NearestWarmStart:
     """Base of a dual model's fold that records its solutions ``(log lam, C, x)`` in
     ``solutions``: warm starts from the nearest."""
 
+    @staticmethod
+    def log_point(lam):
+        """``log lam``, a zero entry (LinearSVR's default ``epsilon = 0``, held fixed) at
+        the log of the smallest normal float: a finite coordinate, equal at every point."""
+        return np.log(np.maximum(lam, np.finfo(np.float64).tiny))
+
     def warm_start(self, theta, C):
         """The solution at the nearest evaluated point (in log ``lam``), rescaled to ``C``
         (exact for the coefficients at their bound), or None."""
@@ -413,17 +419,23 @@ def _search(evaluate, candidates, bounds, optimizer, max_iter, tol, callback, va
             record(lam, value(lam), "scan")
     first = _lowest_loss(history) if start == "loss" else best_entry(history)
     n_iter = 0
-    if max_iter > 0 and not stopped[0]:
+    # the descent is in the log of the entries that are free (equal bounds fix an entry,
+    # which may be 0: LinearSVR's epsilon)
+    lower, upper = (np.asarray(b, dtype=np.float64) for b in bounds)
+    free = lower < upper
+    if max_iter > 0 and not stopped[0] and np.any(free):
         stall = _Stall(stall)
+        fixed_lam = np.array(history[first]["lam"], dtype=np.float64)
 
         def objective(theta, _tol):
-            lam = np.exp(theta)
+            lam = fixed_lam.copy()
+            lam[free] = np.exp(theta)
             ev = evaluate(lam)
             record(lam, ev, "descent")
-            return ev.value, np.asarray(ev.grad) * lam, None
+            return ev.value, (np.asarray(ev.grad) * lam)[free], None
 
-        lo, hi = np.log(bounds[0]), np.log(bounds[1])
-        result = minimize(objective, np.log(history[first]["lam"]), optimizer=optimizer,
+        lo, hi = np.log(lower[free]), np.log(upper[free])
+        result = minimize(objective, np.log(fixed_lam[free]), optimizer=optimizer,
                           bounds=(lo, hi), max_iter=max_iter, tol=tol, inner_tol=(0.0, 0.0),
                           callback=lambda entry: stall(entry) or stopped[0])
         n_iter = result.n_iter

@@ -130,7 +130,7 @@ class SVCCriterion(FoldMeanCriterion):
         whole = pair.whole
         Kp = K if whole else K[np.ix_(pair.train, pair.train)]
         y = pair.y
-        theta = np.log(lam)
+        theta = pair.log_point(lam)
         a, G, _, _ = smo(Kp, y, Cb, pair.warm_start(theta, C),
                          self.tol if gradient else self.value_tol)
         pair.solutions.append((theta, C, a))

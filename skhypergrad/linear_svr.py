@@ -275,7 +275,7 @@ class LinearSVRCriterion(FoldMeanCriterion):
         lam = np.asarray(lam, dtype=np.float64)
         C, eps = float(lam[0]), float(lam[1])
         f = self.folds[k]
-        theta = np.log(lam)
+        theta = f.log_point(lam)
         beta, w = linear_svr_dual(f.Xa, f.y_train, C * f.w, eps, self.squared,
                                   f.warm_start(theta, C), self.tol)
         f.beta, f.coef = beta, w

@@ -142,7 +142,7 @@ class SVRCriterion(FoldMeanCriterion):
         C, eps = float(lam[0]), float(lam[1])
         f = self.folds[k]
         K, dK, Kv, dKv = f.at(float(lam[2]) if self.spec.has_gamma else 0.0, gradient)
-        theta = np.log(lam)
+        theta = f.log_point(lam)
         beta, b = svr_dual(K, f.y_train, C * f.w, eps, f.warm_start(theta, C),
                            self.tol if gradient else self.value_tol)
         f.beta, f.b = beta, b

@@ -155,6 +155,28 @@ def test_search_cv_follows_the_units_of_y(loss):
         1e4 * search.best_params_["epsilon"], rel=1e-6)
     assert scaled.best_score_ == pytest.approx(search.best_score_, rel=1e-8)
 
+def test_search_cv_of_c_alone_keeps_epsilon_0_with_no_log_of_0():
+    """``{"C": ...}`` with LinearSVR's default ``epsilon=0``: equal bounds fix epsilon at
+    0, and the descent runs in the log of ``C`` alone (it ran in the log of both, with
+    ``log 0``: "divide by zero" RuntimeWarnings, and every warm start read from the first
+    solution, as distances in ``log lam`` were nan); every row keeps epsilon 0 and the
+    search is within 1% of the 20-point grid."""
+    X, y = _data(100, 8)
+    cv = KFold(3, shuffle=True, random_state=0)
+    est = LinearSVR(dual=True, random_state=0, tol=1e-8, max_iter=100_000)
+    grid = {"C": np.logspace(-3, 2, 20)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        search = HyperGradSearchCV(est, grid, cv=cv, scoring="neg_mean_squared_error")
+        search.fit(X, y)
+    assert set(search.best_params_) == {"C"}
+    assert search.best_estimator_.epsilon == 0.0
+    assert search.n_iter_ > 0  # the descent ran
+    with threadpool_limits(1, "blas"):
+        ref = GridSearchCV(est, grid, cv=cv, scoring="neg_mean_squared_error").fit(X, y)
+    assert search.best_score_ >= 1.01 * ref.best_score_  # negative MSEs
+
+
 def test_search_cv_refuses_what_it_does_not_support():
     X, y = _data(30)
     with pytest.raises(TypeError, match=r"dense data only: .* X.toarray\(\)\.$"):
