@@ -26,6 +26,10 @@ __all__ = ["reference_lbfgs"]
 
 #: a step lowering the Newton decrement by less than this factor asks for a new reference
 _SLOW = 0.1
+#: plain L-BFGS steps of a solve that forms no reference (``form=False``) before it forms
+#: one after all (at least; ``q / 4`` for ``q`` parameters: forming the ``q x q``
+#: reference costs about ``q / 2`` products with ``X``, a step two)
+_PLAIN_STEPS = 10
 
 
 def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_iter,
@@ -54,7 +58,9 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     form : bool, default=True
         Whether references are formed (at ``w`` without one, and when a step is slow);
         False: the given one alone, or plain L-BFGS without one (for a loose solve, which
-        takes a few steps: an :math:`O(n q^2)` product costs several).
+        takes a few steps: an :math:`O(n q^2)` product costs several), a reference formed
+        after all when plain L-BFGS is not done after ``max(10, q / 4)`` steps (badly
+        scaled columns: hundreds of steps).
     slow : float, default=0.1
         A step lowering the decrement by less than this factor asks for a new reference
         (with ``form``).
@@ -68,14 +74,18 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     factor = None  # (another shape, or not positive definite: a reference of other data)
     if reference is not None and reference.shape == (w.shape[0], w.shape[0]):
         factor = _factor(reference, shift)
+    n_iter = 0
     if factor is None:
         if not form:
-            it, done = lbfgs(value_grad, w, lambda v, g, extra: reached(v, g, extra, None),
-                             max_iter)
-            return it, done, None
+            # plain L-BFGS for as many steps as forming a reference costs; a solve still
+            # unconverged then (columns of unequal scales) forms one where it stands
+            plain = min(max_iter, max(_PLAIN_STEPS, w.shape[0] // 4))
+            n_iter, done = lbfgs(value_grad, w,
+                                 lambda v, g, extra: reached(v, g, extra, None), plain)
+            if done or n_iter >= max_iter:
+                return n_iter, done, None
         reference = hessian_at(w)
         factor = _factor(reference, shift)
-    n_iter = 0
     while True:
         if factor is None:  # not positive definite where it was formed
             return n_iter, False, reference
