@@ -51,7 +51,7 @@ from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, 
 from .hypergrad import get_engine
 from .kernel_ridge import default_gamma
 from .kernels import KERNELS, check_kernel_memory, is_semidefinite, pair_data
-from .svr_dual import SVRDualMap, support_sets, svr_dual
+from .svr_dual import SVRDualMap, support_sets, svr_dual, target_spread
 
 __all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
 
@@ -60,8 +60,12 @@ __all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
 _C_FACTORS = 10.0 ** np.arange(-1, 3)
 _EPS_SCAN = 0.1
 _GAMMA_FACTORS = 10.0 ** np.arange(-2, 2)
-#: KKT violation of the scan's solutions (libsvm's default)
+#: KKT violation of the scan's solutions (libsvm's default), relative to the spread of y
+#: (as every tolerance of :func:`~skhypergrad.svr_dual.svr_dual`)
 _VALUE_TOL = 1e-3
+#: libsvm's tolerance of the refit ``svr_``, relative to the spread of y (its KKT
+#: violation is in the units of y)
+_REFIT_TOL = 1e-6
 #: the descent also stops after this many evaluations in a row that do not lower the
 #: loss by this much (relative)
 _STALL = (3, 1e-3)
@@ -345,7 +349,9 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
     epsilon_ : float
     gamma_ : float or None
     svr_ : sklearn.svm.SVR
-        Refit on all the data at ``C_``, ``epsilon_``, ``gamma_``.
+        Refit on all the data at ``C_``, ``epsilon_``, ``gamma_``, to libsvm's KKT
+        violation ``1e-6`` times the standard deviation of ``y`` (the violation is in
+        the units of ``y``: targets ``s y`` give ``s`` times the predictions).
     best_loss_ : float
         Cross-validated mean squared error at the chosen point (lower is better), the
         smallest value of ``history_``.
@@ -424,7 +430,8 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         self.svr_ = SVR(kernel=self._libsvm_kernel(self.gamma_), degree=self.degree,
                         coef0=self.coef0, gamma=self.gamma_ or "scale", C=self.C_,
                         epsilon=self.epsilon_,
-                        tol=1e-6).fit(X, y, sample_weight=sample_weight)
+                        tol=_REFIT_TOL * target_spread(y)).fit(X, y,
+                                                               sample_weight=sample_weight)
         return self
 
     def predict(self, X):

@@ -52,7 +52,8 @@ from scipy.linalg import LinAlgWarning, solve
 from .fixed_point import FixedPointMap
 from .svm import smo, upper_bounds
 
-__all__ = ["svr_dual", "svr_intercept", "kkt_violation", "project_svr", "SVRDualMap"]
+__all__ = ["svr_dual", "svr_intercept", "kkt_violation", "project_svr", "SVRDualMap",
+           "target_spread"]
 
 #: relative distance to 0 or to a bound under which a coefficient is at it
 _RTOL = 1e-10
@@ -97,7 +98,7 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
     """
     n = y.shape[0]
     # the KKT violation is in the units of y: every tolerance is relative to its spread
-    scale = _target_spread(y)
+    scale = target_spread(y)
     tol = tol * scale
     Cs = upper_bounds(C, n)
     z = np.concatenate([np.ones(n), -np.ones(n)])
@@ -127,7 +128,7 @@ def svr_dual(K, y, C, epsilon, beta0=None, tol=1e-10):
     return beta, -rho
 
 
-def _target_spread(y):
+def target_spread(y):
     """The standard deviation of ``y``, 1 when it is 0 (the unit of the KKT violation)."""
     spread = float(np.std(y))
     return spread if spread > 0.0 else 1.0

@@ -105,6 +105,23 @@ def test_dual_of_a_scaled_target_is_the_scaled_dual_in_as_many_steps(scale, monk
     assert b_s / scale == pytest.approx(b, abs=1e-9)
 
 
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_estimator_follows_the_units_of_y(scale):
+    """Targets ``s y``: SVRHyperGrad picks ``s C``, ``s epsilon`` and the same gamma
+    (1e-8) and predicts ``s`` times the predictions (1e-5 relative; the refit's libsvm
+    tolerance is relative to the spread of y: with its absolute 1e-6, y x 1e-6 was
+    refit 1.4e-3 away)."""
+    X, y = _data(60)
+    y = 3.0 + y
+    cv = KFold(3, shuffle=True, random_state=0)
+    est, scaled = (SVRHyperGrad(cv=cv).fit(X, s * y) for s in (1.0, scale))
+    assert scaled.C_ == pytest.approx(scale * est.C_, rel=1e-8)
+    assert scaled.epsilon_ == pytest.approx(scale * est.epsilon_, rel=1e-8)
+    assert scaled.gamma_ == pytest.approx(est.gamma_, rel=1e-8)
+    p, p_s = est.predict(X), scaled.predict(X) / scale
+    assert np.linalg.norm(p_s - p) <= 1e-5 * np.linalg.norm(p)
+
+
 def test_projection_is_the_prox_on_the_feasible_set():
     """P(z) is feasible and beats every feasible perturbation of it (it minimizes a
     strongly convex function on a convex set)."""
