@@ -386,7 +386,8 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
     each sample's :math:`\sigma + \sigma H_\epsilon`, so the joint fit with weights
     is the weighted one of :class:`~sklearn.linear_model.HuberRegressor`): its root is found in
     :math:`\log\sigma` by regula falsi (Illinois), bracketed from the scale of the
-    residuals at the datafit's scale by steps doubling in length, each evaluation one
+    residuals of the solution at the scale of those of ``w0`` (the datafit's scale
+    without ``w0``) by steps doubling in length, each evaluation one
     warm-started ``solver`` call. When :math:`\phi' > 0` at :math:`\sigma_{\min}` (a
     perfect fit, or ``epsilon`` near 1 with few samples per coefficient: the infimum is
     at :math:`\sigma \to 0`) the scale is :math:`\sigma_{\min}`, the minimizer on
@@ -452,7 +453,11 @@ def concomitant_fit(pgmap, lam, solver, w0=None, scale_tol=1e-12, max_iter=100,
         t = (m.y - m.design.matvec(w)) / np.exp(log_scale)
         return 1.0 - weighted_mean(np.minimum(t * t, eps * eps), sw)
 
-    m, w = solve_at(max(np.log(huber.scale), lo))
+    # the first solve at the scale of the residuals of w0 (the datafit's without w0): in
+    # the units of y, where most residuals are inliers and Newton's steps hold
+    start = huber.scale if w0 is None else \
+        huber_scale(fixed.y - fixed.design.matvec(w0), eps, sw)
+    m, w = solve_at(max(np.log(max(start, np.finfo(np.float64).tiny)), lo))
     a = max(np.log(huber_scale(m.y - m.design.matvec(w), eps, sw)), lo)
     fa = dphi(a)
     step = np.log(2.0) * (1.0 if fa < 0 else -1.0)  # phi' < 0: the scale is too small

@@ -259,6 +259,38 @@ def test_concomitant_scale_stops_at_the_floor_on_a_perfect_fit(y_of):
     assert np.all(np.abs(t) <= 1.35) and np.sum(t ** 2) < 10  # phi'(floor) > 0
 
 
+@pytest.mark.parametrize("s", [1e6, 1e-6])
+def test_concomitant_fit_from_the_null_model_follows_the_units_of_y(s, monkeypatch):
+    """From the intercept-only model (as the estimators start), targets ``s y`` give
+    ``s`` times the scale and the solution with as many solver iterations: the first
+    solve is at the scale of the null model's residuals, not at the datafit's scale of
+    1 (with y x 1e6 every residual was an outlier there, Newton's method stalled and
+    coordinate descent took 25,000 epochs: HuberRegressorHyperGrad 5x slower)."""
+    X, y = _data()
+    iterations = []
+    solve = CoordinateDescent.solve
+
+    def counting(self, *args, **kwargs):
+        res = solve(self, *args, **kwargs)
+        iterations.append(res.n_iter)
+        return res
+
+    monkeypatch.setattr(CoordinateDescent, "solve", counting)
+    fits = []
+    for target, alpha in ((y, 0.5), (s * y, 0.5 / s)):  # the penalty in units of y too
+        lam = np.append(huber_lam_from_sklearn(alpha, 0.0, X.shape[0]), 1.35)
+        pgmap = ProxGradMap(Huber(1.35, 1.0), L2(), X, target, fit_intercept=True,
+                            center=True)
+        iterations.clear()
+        w, scale, fixed = concomitant_fit(pgmap, lam, CoordinateDescent(tol=1e-10),
+                                          null_model(pgmap), scale_tol=1e-6)
+        fits.append((fixed.design.to_original(w), scale, sum(iterations)))
+    (w, scale, n_iter), (w_s, scale_s, n_iter_s) = fits
+    assert scale_s == pytest.approx(s * scale, rel=1e-6)
+    np.testing.assert_allclose(w_s / s, w, rtol=1e-6, atol=1e-8 * np.abs(w).max())
+    assert n_iter_s <= 1.2 * n_iter
+
+
 def test_unconverged_scale_warns_with_the_residual():
     X, y = _data()
     pgmap = ProxGradMap(Huber(1.35, 1.0), L2(), X, y, fit_intercept=True, center=True)
