@@ -123,11 +123,22 @@ class SubSearch(NamedTuple):
     grid: Any
 
 
+#: the quantiles that replace an end of a distribution's support the log-scale search
+#: cannot take (0 or below, infinite): ``uniform(0, 1)`` is searched in [0.001, 1]
+_DISTRIBUTION_QUANTILES = (1e-3, 1.0 - 1e-3)
+
+
 def _numeric_range(values):
-    """``(low, high)`` of numeric values or a distribution's support; None otherwise."""
+    """``(low, high)`` of numeric values or a distribution's support (an end at or below 0,
+    or infinite, replaced by the quantile of :data:`_DISTRIBUTION_QUANTILES`: a point the
+    distribution reaches with positive probability); None otherwise."""
     if _is_distribution(values):
-        lo, hi = values.support()
-        return float(lo), float(hi)
+        lo, hi = (float(v) for v in values.support())
+        if not (lo > 0 and np.isfinite(lo)):
+            lo = float(values.ppf(_DISTRIBUTION_QUANTILES[0]))
+        if not np.isfinite(hi):
+            hi = float(values.ppf(_DISTRIBUTION_QUANTILES[1]))
+        return lo, hi
     if all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
         return float(min(values)), float(max(values))
     return None
@@ -237,6 +248,11 @@ def _sub_search(est, grid, shown, searched):
     shown = {**shown, **fixed}
     if why is not None:
         free = {k for k, (lo, hi) in ranges.items() if lo < hi}
+        drawn = sorted(k for k in free if _is_distribution(grid[k]))
+        if drawn:  # GridSearchCV cannot enumerate a distribution either
+            raise ValueError(f"param_grid gives a distribution for {drawn[0]!r}, which "
+                             f"cannot be searched here ({why}): give a list of its values, "
+                             "or a distribution of positive values.")
         if free:
             warnings.warn(f"param_grid: {why}; these points are evaluated as GridSearchCV "
                           "evaluates them.", UserWarning, stacklevel=5)

@@ -78,8 +78,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``GridSearchCV``'s grid, read as boxes (see :mod:`skhypergrad._param_grid`):
         a searched parameter (:ref:`search-cv`) that the grid names is searched
         within the smallest and largest of its values (one value fixes it; a
-        scipy.stats distribution gives its support), and one the grid does not name
-        keeps the estimator's value, as ``GridSearchCV`` keeps it; any other
+        scipy.stats distribution gives its support, an end at or below 0, or infinite,
+        replaced by its 0.1% or 99.9% quantile: ``uniform(0, 1)`` is searched in
+        [0.001, 1]), and one the grid does not name keeps the estimator's value, as
+        ``GridSearchCV`` keeps it; any other
         parameter (``kernel``, ``fit_intercept``, a preprocessing step's option) is
         enumerated (as is a searched parameter given values that are not numbers, such
         as ``gamma: ["scale", "auto"]``), one search per combination of its values,
