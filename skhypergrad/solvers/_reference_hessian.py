@@ -15,6 +15,10 @@ product with :math:`X` and one with :math:`X^T`. When a step lowers the Newton d
 :math:`g^T (R + l2)^{-1} g` by less than the factor ``slow``, the reference is formed
 again at the current iterate (an :math:`O(n q^2)` product, a Newton step) and L-BFGS
 restarts from there; the reference returned is the last one formed, for the next solve.
+A loose solve (``form=False``) given no reference runs plain L-BFGS; when its steps have
+cost as much as forming one (:func:`loose_steps` of them, the rule of renting before
+buying) without reaching ``reached``, it forms the reference at the current iterate once
+and goes on preconditioned (and returns it: the next solves start with it).
 """
 
 import numpy as np
@@ -26,6 +30,19 @@ __all__ = ["reference_lbfgs"]
 
 #: a step lowering the Newton decrement by less than this factor asks for a new reference
 _SLOW = 0.1
+#: plain L-BFGS steps of a loose solve that cost about as much as forming a reference of
+#: ``q`` parameters: ``max(_LOOSE_MIN, q // _LOOSE_PER_STEP)`` (a step: a value and a
+#: gradient, two matrix-vector products of ``2 n q`` flops each, and its line search's
+#: extra values; a reference: ``n q^2`` flops of one matrix-matrix product, at a higher
+#: rate; at ``q = 201`` it costs about 7 steps)
+_LOOSE_MIN = 7
+_LOOSE_PER_STEP = 28
+
+
+def loose_steps(q):
+    """The plain L-BFGS steps a loose solve of ``q`` parameters takes before it forms a
+    reference: ``max(7, q // 28)``."""
+    return max(_LOOSE_MIN, q // _LOOSE_PER_STEP)
 
 
 def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_iter,
@@ -54,7 +71,8 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     form : bool, default=True
         Whether references are formed (at ``w`` without one, and when a step is slow);
         False: the given one alone, or plain L-BFGS without one (for a loose solve, which
-        takes a few steps: an :math:`O(n q^2)` product costs several).
+        takes a few steps: an :math:`O(n q^2)` product costs several) until
+        :func:`loose_steps` steps, then one reference formed there.
     slow : float, default=0.1
         A step lowering the decrement by less than this factor asks for a new reference
         (with ``form``).
@@ -68,14 +86,16 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     factor = None  # (another shape, or not positive definite: a reference of other data)
     if reference is not None and reference.shape == (w.shape[0], w.shape[0]):
         factor = _factor(reference, shift)
+    n_iter = 0
     if factor is None:
         if not form:
-            it, done = lbfgs(value_grad, w, lambda v, g, extra: reached(v, g, extra, None),
-                             max_iter)
-            return it, done, None
+            budget = min(max_iter, loose_steps(w.shape[0]))
+            n_iter, done = lbfgs(value_grad, w,
+                                 lambda v, g, extra: reached(v, g, extra, None), budget)
+            if done or n_iter < budget or n_iter >= max_iter:
+                return n_iter, done, None
         reference = hessian_at(w)
         factor = _factor(reference, shift)
-    n_iter = 0
     while True:
         if factor is None:  # not positive definite where it was formed
             return n_iter, False, reference
