@@ -154,11 +154,12 @@ def test_l2_logistic_solves_by_a_reference_hessian(C):
     assert pgmap.objective(warm.w, lam) == pytest.approx(pgmap.objective(cold.w, lam),
                                                          rel=1e-10)
 
+
 @pytest.mark.parametrize("C", [1.0, 100.0])
 def test_l2_logistic_loose_solve_of_raw_columns_forms_a_reference(C):
     """Raw breast cancer (columns from 1e-3 to 1e3): a solve to scikit-learn's gradient
     rule (``loosened(1e-4)``, the search's value-only rows) forms no reference while
-    plain L-BFGS converges in 10 steps, and forms one where it stands when it does not:
+    plain L-BFGS converges within ``loose_steps(q)``, and one where it stands when not:
     it meets the rule in at most 60 steps (plain L-BFGS took 242 to 936, or stopped
     unconverged at 1000), at scikit-learn's objective to 1e-6."""
     X, y = load_breast_cancer(return_X_y=True)
@@ -174,6 +175,41 @@ def test_l2_logistic_loose_solve_of_raw_columns_forms_a_reference(C):
     ours = _logistic_objective(X, y, coef, b, C, sk.classes_)
     theirs = _logistic_objective(X, y, sk.coef_, sk.intercept_, C, sk.classes_)
     assert ours <= theirs * (1 + 1e-6) and theirs <= ours * (1 + 1e-6)
+
+
+@pytest.mark.parametrize("C", [1.0, 10.0])
+def test_loose_l2_logistic_solve_forms_a_reference_once_plain_steps_cost_as_much(C):
+    """A loose solve (scikit-learn's gradient rule at 1e-4; breast cancer, standardized)
+    given no reference runs plain L-BFGS for ``loose_steps(q)`` steps, then forms the
+    datafit's Hessian once there and goes on preconditioned: it returns that reference,
+    takes fewer steps than plain L-BFGS to the end (which forms none), and meets the rule,
+    the largest entry of the objective's gradient in the model's own coordinates
+    (computed here from the logistic loss) at most 1e-4."""
+    from skhypergrad.solvers import _reference_hessian
+
+    X, y = load_breast_cancer(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    model = from_estimator(LogisticRegression(C=C), y)
+    solver = CoordinateDescent(tol=1e-10).loosened(1e-4)
+    runs = []
+    for budget in (_reference_hessian._LOOSE_MIN, 10_000):
+        pgmap = model.make_map(X, model.encode(y), center=True)
+        formed, gram = [], type(pgmap.design).weighted_gram
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_reference_hessian, "_LOOSE_MIN", budget)
+            mp.setattr(type(pgmap.design), "weighted_gram",
+                       lambda self, h: formed.append(1) or gram(self, h))
+            res = solver.solve(pgmap, model.lam)
+        coef, b = pgmap.design.coef(res.w), pgmap.design.original_intercept(res.w)
+        s = np.where(y == 1, 1.0, -1.0)
+        a = -s / (1.0 + np.exp(s * (X @ coef + b))) / len(y)
+        grad = np.append(X.T @ a + model.lam[0] * coef, a.sum())
+        assert res.converged and np.max(np.abs(grad)) <= 1e-4
+        runs.append((res, len(formed)))
+    (rented, n_formed), (plain, n_plain) = runs
+    assert _reference_hessian.loose_steps(31) == 7 < rented.n_iter < plain.n_iter
+    assert n_formed == 1 and rented.reference.shape == (31, 31)
+    assert n_plain == 0 and plain.reference is None
 
 
 @pytest.mark.parametrize("C", [0.05, 50.0])

@@ -293,7 +293,8 @@ class _SmoothSolves:
 
         shift = np.append(prob.l2_entries, np.zeros(prob.n_outputs * prob.fit_intercept))
         # a solve to the gradient rule (the user's tolerance) takes a few L-BFGS steps:
-        # it uses a reference it is given, forms none
+        # it uses a reference it is given, forms one only once its plain steps cost as
+        # much (see reference_lbfgs)
         slow = {} if prob.n_outputs == 1 else {"slow": _SOFTMAX_SLOW}
         n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
                                                   reference, self.max_iter,

@@ -15,6 +15,10 @@ product with :math:`X` and one with :math:`X^T`. When a step lowers the Newton d
 :math:`g^T (R + l2)^{-1} g` by less than the factor ``slow``, the reference is formed
 again at the current iterate (an :math:`O(n q^2)` product, a Newton step) and L-BFGS
 restarts from there; the reference returned is the last one formed, for the next solve.
+A loose solve (``form=False``) given no reference runs plain L-BFGS; when its steps have
+cost as much as forming one (:func:`loose_steps` of them, the rule of renting before
+buying) without reaching ``reached``, it forms the reference at the current iterate once
+and goes on preconditioned (and returns it: the next solves start with it).
 """
 
 import numpy as np
@@ -26,10 +30,19 @@ __all__ = ["reference_lbfgs"]
 
 #: a step lowering the Newton decrement by less than this factor asks for a new reference
 _SLOW = 0.1
-#: plain L-BFGS steps of a solve that forms no reference (``form=False``) before it forms
-#: one after all (at least; ``q / 4`` for ``q`` parameters: forming the ``q x q``
-#: reference costs about ``q / 2`` products with ``X``, a step two)
-_PLAIN_STEPS = 10
+#: plain L-BFGS steps of a loose solve that cost about as much as forming a reference of
+#: ``q`` parameters: ``max(_LOOSE_MIN, q // _LOOSE_PER_STEP)`` (a step: a value and a
+#: gradient, two matrix-vector products of ``2 n q`` flops each, and its line search's
+#: extra values; a reference: ``n q^2`` flops of one matrix-matrix product, at a higher
+#: rate; at ``q = 201`` it costs about 7 steps)
+_LOOSE_MIN = 7
+_LOOSE_PER_STEP = 28
+
+
+def loose_steps(q):
+    """The plain L-BFGS steps a loose solve of ``q`` parameters takes before it forms a
+    reference: ``max(7, q // 28)``."""
+    return max(_LOOSE_MIN, q // _LOOSE_PER_STEP)
 
 
 def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_iter,
@@ -58,9 +71,8 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     form : bool, default=True
         Whether references are formed (at ``w`` without one, and when a step is slow);
         False: the given one alone, or plain L-BFGS without one (for a loose solve, which
-        takes a few steps: an :math:`O(n q^2)` product costs several), a reference formed
-        after all when plain L-BFGS is not done after ``max(10, q / 4)`` steps (badly
-        scaled columns: hundreds of steps).
+        takes a few steps: an :math:`O(n q^2)` product costs several) until
+        :func:`loose_steps` steps, then one reference formed there.
     slow : float, default=0.1
         A step lowering the decrement by less than this factor asks for a new reference
         (with ``form``).
@@ -77,12 +89,10 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     n_iter = 0
     if factor is None:
         if not form:
-            # plain L-BFGS for as many steps as forming a reference costs; a solve still
-            # unconverged then (columns of unequal scales) forms one where it stands
-            plain = min(max_iter, max(_PLAIN_STEPS, w.shape[0] // 4))
+            budget = min(max_iter, loose_steps(w.shape[0]))
             n_iter, done = lbfgs(value_grad, w,
-                                 lambda v, g, extra: reached(v, g, extra, None), plain)
-            if done or n_iter >= max_iter:
+                                 lambda v, g, extra: reached(v, g, extra, None), budget)
+            if done or n_iter < budget or n_iter >= max_iter:
                 return n_iter, done, None
         reference = hessian_at(w)
         factor = _factor(reference, shift)
