@@ -19,13 +19,16 @@ import warnings
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.pipeline import Pipeline
+from sklearn.svm import SVR
 from sklearn.utils import check_array
 
 from ._linear_adapters import ADAPTERS
 from .solvers import CoordinateDescent
+from .svr_dual import svr_dual, target_spread
 
-__all__ = ["REFIT_SPREAD", "refit_spread", "warn_far_refit"]
+__all__ = ["REFIT_SPREAD", "refit_spread", "svr_refit_spread", "warn_far_refit"]
 
 #: a refit whose log-predictions differ from the minimum's by more than this (root mean
 #: square over the rows) is reported: 1% (scikit-learn's default ``tol`` leaves at most
@@ -53,6 +56,37 @@ def refit_spread(final, X, y, sample_weight=None):
     return float(np.sqrt(np.mean(moved ** 2)))
 
 
+#: largest number of rows whose SVR refit is checked (its kernel matrix is formed)
+SVR_CHECK_MAX_ROWS = 3000
+#: the kernels whose SVR refit is checked (:func:`~sklearn.metrics.pairwise.pairwise_kernels`)
+_SVR_KERNELS = ("linear", "rbf", "poly", "sigmoid", "precomputed")
+
+
+def svr_refit_spread(final, X, y, sample_weight=None):
+    """The root mean square over the rows of ``(X, y)`` of the difference between the
+    predictions of the fitted ``SVR`` ``final`` and of its dual solved from its
+    coefficients to a KKT violation of 1e-8 times the spread of ``y``
+    (:func:`~skhypergrad.svr_dual.svr_dual`), divided by that spread (the standard
+    deviation of ``y``); None when not checked (a callable kernel, a zero sample weight,
+    more than :data:`SVR_CHECK_MAX_ROWS` rows)."""
+    n = X.shape[0]
+    if not isinstance(final.kernel, str) or final.kernel not in _SVR_KERNELS \
+            or n > SVR_CHECK_MAX_ROWS \
+            or (sample_weight is not None and not np.all(np.asarray(sample_weight) > 0)):
+        return None
+    K = X if final.kernel == "precomputed" else pairwise_kernels(
+        X, metric=final.kernel, filter_params=True, gamma=final._gamma,
+        degree=final.degree, coef0=final.coef0)
+    K = np.asarray(K, dtype=np.float64)
+    C = final.C if sample_weight is None else \
+        final.C * np.asarray(sample_weight, dtype=np.float64)
+    beta = np.zeros(n)
+    beta[final.support_] = final.dual_coef_[0]
+    exact, b = svr_dual(K, y, C, float(final.epsilon), beta0=beta, tol=1e-8)
+    moved = K @ (beta - exact) + (float(final.intercept_[0]) - b)
+    return float(np.sqrt(np.mean(moved ** 2))) / target_spread(y)
+
+
 def warn_far_refit(estimator, X, y, fit_params):
     """Warn when the refit ``estimator`` (a GLM regressor whose ``tol`` bounds a
     gradient, ``row_tol``, or a pipeline ending in one) stopped with predictions further than
@@ -61,10 +95,14 @@ def warn_far_refit(estimator, X, y, fit_params):
     final, prefix = (estimator[-1], estimator.steps[-1][0] + "__") \
         if isinstance(estimator, Pipeline) else (estimator, "")
     adapter = ADAPTERS.get(type(final))
-    if adapter is None or adapter.row_tol is None or adapter.classifier \
+    is_svr = type(final) is SVR
+    if not is_svr and (adapter is None or adapter.row_tol is None or adapter.classifier) \
             or set(fit_params) - {prefix + "sample_weight"}:
         return
     Xt = estimator[:-1].transform(X) if prefix else X
+    if is_svr:
+        _warn_far_svr(final, Xt, y, fit_params.get(prefix + "sample_weight"))
+        return
     spread = refit_spread(final, Xt, np.asarray(y, dtype=np.float64),
                           fit_params.get(prefix + "sample_weight"))
     if spread is not None and spread > REFIT_SPREAD:
@@ -75,3 +113,16 @@ def warn_far_refit(estimator, X, y, fit_params):
             "search's scores are those of the minimum, not of the refit. Its tol bounds "
             "the gradient in the units of y: lower tol, or rescale y.",
             ConvergenceWarning, stacklevel=4)
+
+
+def _warn_far_svr(final, X, y, sample_weight):
+    """The ``SVR`` case of :func:`warn_far_refit` (:func:`svr_refit_spread`)."""
+    X = check_array(X, dtype=np.float64)
+    spread = svr_refit_spread(final, X, np.asarray(y, dtype=np.float64), sample_weight)
+    if spread is not None and spread > REFIT_SPREAD:
+        warnings.warn(
+            f"The refit SVR stopped away from its minimum: its predictions differ from the "
+            f"minimum's by {100 * spread:.3g}% of the standard deviation of y (root mean "
+            f"square; tol={final.tol:g}). The search's scores are those of the minimum, "
+            "not of the refit. libsvm's tol bounds the KKT violation in the units of y: "
+            "lower tol, or rescale y.", ConvergenceWarning, stacklevel=5)

@@ -249,6 +249,30 @@ def test_search_cv_returns_svr_near_the_grid():
     assert search.best_score_ == pytest.approx(ref.best_score_, rel=1e-5)
 
 
+def test_search_cv_warns_when_the_refit_svr_stops_far_from_the_minimum():
+    """libsvm's ``tol`` (1e-3) bounds the KKT violation in the units of y: on y x 1e-4
+    the refit SVR stops with predictions far from the minimum its search scored (the
+    search's own solves are relative to the spread of y), which a ConvergenceWarning
+    states with the distance; on y, the refit is within 1e-3 of the spread (libsvm's
+    tolerance) and no warning is given."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skhypergrad._refit_check import svr_refit_spread
+
+    X, y = _data(60)
+    cv = KFold(3, shuffle=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        search = HyperGradSearchCV(SVR(), cv=cv).fit(X, y)
+    assert svr_refit_spread(search.best_estimator_, X, y) < 1e-3
+    with pytest.warns(ConvergenceWarning, match=r"refit SVR stopped away .* of the "
+                                                r"standard deviation of y"):
+        search = HyperGradSearchCV(SVR(), cv=cv).fit(X, 1e-4 * y)
+    assert svr_refit_spread(search.best_estimator_, X, 1e-4 * y) > 1e-2
+
+
 def test_sigmoid_kernel_refused():
     """SVR's dual with the sigmoid kernel (not positive semidefinite) is not convex: the
     search and the estimator refuse it with a clear error."""
