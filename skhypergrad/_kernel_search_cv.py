@@ -19,7 +19,6 @@ from typing import Callable, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.model_selection import check_cv
 
 from ._kernel_scoring import (DualRegressor, KernelFoldView, OneVsOneClassifier,
                               ScoredKernelCriterion)
@@ -27,7 +26,7 @@ from ._kernel_search import best_entry, kernel_folds
 from ._progress import Progress
 from ._routing import route_fit_params
 from ._search_results import SearchRun, param_columns
-from ._validation import check_one_output
+from ._validation import check_one_output, cv_splits
 from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
                        routing_scorer)
 from .kernels import KernelSpec
@@ -375,8 +374,8 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
                          "weight of 0 fixes a dual coefficient at 0: drop those rows).")
     classes, codes = (np.unique(y, return_inverse=True) if adapter.classifier
                       else (None, y))
-    splits = list(check_cv(search.cv if cv is None else cv, y, classifier=adapter.classifier)
-                  .split(X, y, fit_params.groups))
+    splits = cv_splits(search.cv if cv is None else cv, X, y, fit_params.groups,
+                       classifier=adapter.classifier)
     search.n_splits_ = len(splits)
     folds = kernel_folds(X, codes, splits,
                          precomputed=spec.kernel == "precomputed" and gram is None,

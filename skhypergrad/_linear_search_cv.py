@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.model_selection import check_cv
 from sklearn.utils import indexable
 from sklearn.utils.validation import _num_samples
 
@@ -31,8 +30,8 @@ from ._search_results import SearchRun, format_results
 from ._search_start import linear_lam_box, search_start
 from ._threads import search_blas_limits
 from ._tune import _with_tol, tune
-from ._validation import (check_cv_size, check_sparse_structure, check_target, lam_max_floor,
-                          named, one_convergence_warning, warn_unfinished_search)
+from ._validation import (check_cv_size, check_sparse_structure, check_target, cv_splits,
+                          lam_max_floor, named, one_convergence_warning, warn_unfinished_search)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from ._parallel import design_entries, fold_n_jobs
 from ._routing import route_fit_params
@@ -83,7 +82,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                          "or use GridSearchCV.")
     space = SearchSpace(prefix, adapter.parametrization, n_penalty_hyper(model), n_samples)
 
-    splits = list(check_cv(cv, y, classifier=classifier).split(X, y, groups))
+    splits = cv_splits(cv, X, y, groups, classifier=classifier)
     search.n_splits_ = len(splits)
     progress = Progress(search.verbose, type(search).__name__, space.params)
     progress.start(search.n_splits_, descended_name(plan, kind),
