@@ -365,8 +365,8 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
                                   params)
     sw = None if fit_params.sample_weight is None else \
         np.asarray(fit_params.sample_weight, dtype=np.float64)
-    vw = None if fit_params.score_weight is None else \
-        np.asarray(fit_params.score_weight, dtype=np.float64)
+    vw, rw = (None if w is None else np.asarray(w, dtype=np.float64)
+              for w in (fit_params.score_weight, fit_params.scorer_weight))
     if sw is not None and not adapter.weights:
         raise ValueError(f"HyperGradSearchCV({name}()) does not take sample weights yet.")
     if sw is not None and adapter.positive and np.any(sw <= 0):
@@ -382,7 +382,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
                          preprocessing=preprocessing, sample_weight=sw, score_weight=vw,
                          gram=gram)
     train = bool(search.return_train_score)
-    rescore = plan.rescore or train or (vw is not None and not adapter.smooth)
+    rescore = plan.rescore or train or (rw is not None and not adapter.smooth)
     transform = None if plan.transform == "identity" else \
         FoldTransform(plan.transform, [f.y_test for f in folds], None,
                       [f.w_test for f in folds])
@@ -396,11 +396,12 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
             views = [KernelFoldView(
                 functools.partial(adapter.model, final, spec, criterion, k, fold, classes),
                 fold.X_train, labels(fold.y_train), fold.X_test, labels(fold.y_test),
-                _weight_params(vw, test), _weight_params(vw, tr))
+                _weight_params(rw, test), _weight_params(rw, tr))
                 for k, (fold, (tr, test)) in enumerate(zip(folds, splits))]
         return ScoredKernelCriterion(
             functools.partial(adapter.fold_loss, criterion), len(folds), transform,
-            FoldScorer(plan.scorers, error_score) if rescore else None, views, train, rank)
+            FoldScorer(plan.scorers, error_score, weighted=fit_params.weighted)
+            if rescore else None, views, train, rank)
 
     names = adapter.names(spec)
     if box is not None:

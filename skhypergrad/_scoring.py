@@ -326,12 +326,17 @@ class FoldScorer:
         ``{name: metric}`` computing scorers from the model's decision values
         (:func:`~skhypergrad._decision_scores.decision_metrics`), the same scores
         without the scorers' input checks; a scorer runs where its metric returns None.
+    weighted : collection of str, default=None
+        The names of the scorers given the views' ``test_params`` / ``train_params``
+        (the scorers that take the sample weights routed to them); the others are
+        called without them. None: every scorer.
     """
 
-    def __init__(self, scorers, error_score, metrics=None):
+    def __init__(self, scorers, error_score, metrics=None, weighted=None):
         self.scorers = scorers
         self.error_score = error_score
         self.metrics = metrics or {}
+        self.weighted = weighted
 
     def __call__(self, view, w, finite, train):
         """The scores (test, then train when ``train``) of the fold ``view``'s model of
@@ -350,6 +355,8 @@ class FoldScorer:
                          for X, y, params in rows for name, scorer in self.scorers.items()])
 
     def _score(self, name, scorer, estimator, X, y, params):
+        if self.weighted is not None and name not in self.weighted:
+            params = None
         metric = self.metrics.get(name)
         if metric is not None and set(params or ()) <= {"sample_weight"}:
             value = metric(estimator, X, y, **(params or {}))
@@ -373,9 +380,9 @@ class FoldView(NamedTuple):
 
     ``intercept_column``: the scaling of liblinear's synthetic intercept feature (the
     last column of the rows the model is trained on, dropped for the estimator), or
-    None. ``test_params`` / ``train_params``: keyword arguments passed to every scorer
-    with the fold's test / training rows (e.g. ``{"sample_weight": w[test]}``), or
-    None.
+    None. ``test_params`` / ``train_params``: keyword arguments passed to the scorers
+    (those :class:`FoldScorer` gives them to) with the fold's test / training rows
+    (e.g. ``{"sample_weight": w[test]}``), or None.
     """
 
     template: Any
