@@ -40,6 +40,7 @@ import copy
 import numbers
 import time
 import warnings
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -363,7 +364,16 @@ class FoldScorer:
             if value is not None:
                 return value
         try:
-            value = float(scorer(estimator, X, y, **(params or {})))
+            value = scorer(estimator, X, y, **(params or {}))
+            if isinstance(value, Mapping):
+                raise _SeveralMetrics(sorted(value))
+            value = float(value)
+        except _SeveralMetrics as exc:
+            raise TypeError(
+                f"The scoring callable returned a dict of several metrics ({exc.args[0]}); "
+                "a search takes several metrics as a list of scorer names or a dict "
+                "{name: scorer}, each returning one number. Give scoring={name: "
+                "scorer} (or use GridSearchCV).") from None
         except Exception as exc:
             if self.error_score == "raise":
                 raise
@@ -372,6 +382,10 @@ class FoldScorer:
                           stacklevel=2)
             return self.error_score
         return value
+
+
+class _SeveralMetrics(Exception):
+    """A scorer returned a dict of several metrics (their names as its argument)."""
 
 
 class FoldView(NamedTuple):
