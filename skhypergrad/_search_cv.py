@@ -357,7 +357,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets (class labels of any type for the classifiers); several columns
             for ``MultiTaskLasso`` and ``MultiTaskElasticNet`` only (a ``Ridge`` or
-            ``Lasso`` of several outputs is refused: tune each output separately).
+            ``Lasso`` of several outputs is refused, or with a ``param_grid`` evaluated
+            at its points as ``GridSearchCV`` evaluates them, with a warning: tune each
+            output separately).
             None only for an estimator that ``param_grid`` evaluates as
             ``GridSearchCV`` does, such as a transformer.
         groups : array-like of shape (n_samples,), default=None
