@@ -7,10 +7,11 @@ like ``GridSearchCV``: the parameters of its ``fit`` go to the estimator's ``fit
 ``set_fit_request``), to the scorer's ``score`` (``set_score_request``) and
 ``groups`` to the splitter's ``split``; an unrequested parameter raises
 scikit-learn's own errors; with several metrics, each scorer gets the parameters it
-requests. Without it (the legacy behaviour of ``GridSearchCV``), every parameter goes
-to the estimator's ``fit`` (``step__name`` for a step of a pipeline), and a
-``sample_weight`` (of the estimator itself, not of a step) to each scorer that takes
-one (with a warning for each that does not).
+requests (``sample_weight`` only: a scorer requesting another raises a ValueError).
+Without it (the legacy behaviour of ``GridSearchCV``), every parameter goes to the
+estimator's ``fit`` (``step__name`` for a step of a pipeline), and a ``sample_weight``
+(of the estimator itself, not of a step) to each scorer that takes one (with a
+warning for each that does not).
 
 The search itself reads the sample weights of the final step's ``fit`` (its
 training datafit, on every fold and in the refit) and those of the scorers: the
@@ -94,10 +95,16 @@ def route_fit_params(search, scorer, X, groups, params):
         est_params = dict(routed.estimator.fit)
         if isinstance(scorer, _MultimetricScorer):  # each scorer's requests
             each = process_routing(scorer, "score", **routed.scorer.score)
-            scorer_weights = {name: each[name].score.get("sample_weight")
-                              for name in scorer._scorers}
+            score_params = {name: each[name].score for name in scorer._scorers}
         else:
-            scorer_weights = {"score": routed.scorer.score.get("sample_weight")}
+            score_params = {"score": routed.scorer.score}
+        others = sorted({key for p in score_params.values() for key in p} -
+                        {"sample_weight"})
+        if others:
+            raise ValueError(f"{type(search).__name__} passes sample_weight to its "
+                             f"scorers; the score parameters {others} are not supported: "
+                             "use GridSearchCV.")
+        scorer_weights = {name: p.get("sample_weight") for name, p in score_params.items()}
         if isinstance(estimator, Pipeline):
             steps = process_routing(estimator, "fit", **est_params)
             for name, _ in estimator.steps[:-1]:

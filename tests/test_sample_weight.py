@@ -381,6 +381,30 @@ def test_each_scorer_of_several_weighted_as_it_requests():
         check(s, _rows_as_grid(s, est, X, y, scoring, "r2", sample_weight=sw),
               ("r2", "mae"))
 
+
+def test_routed_score_parameters_other_than_weights_are_refused():
+    """A scorer requesting a parameter other than ``sample_weight`` (which the search's
+    scores would be computed without) raises a ValueError naming it, alone or among
+    several metrics; GridSearchCV's scores use it."""
+    X, y, _ = _data(n=60, p=5)
+    offset = np.full(60, 2.0)
+
+    def shifted_error(y_true, pred, offset=0.0):
+        return -np.mean(np.abs(y_true - pred - offset))
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_scorer(shifted_error).set_score_request(offset=True)
+        grid = GridSearchCV(Lasso(), {"alpha": [0.1]}, scoring=scorer).fit(X, y,
+                                                                            offset=offset)
+        unshifted = GridSearchCV(Lasso(), {"alpha": [0.1]},
+                                 scoring=make_scorer(shifted_error)).fit(X, y)
+        assert abs(grid.best_score_ - unshifted.best_score_) > 0.1
+        for scoring in (scorer, {"r2": "r2", "shifted": scorer}):
+            with pytest.raises(ValueError, match=r"score parameters \['offset'\]"):
+                HyperGradSearchCV(Lasso(), scoring=scoring, refit="r2" if
+                                  isinstance(scoring, dict) else True,
+                                  max_iter=1).fit(X, y, offset=offset)
+
 def test_estimators_have_fit_requests():
     for est in (LassoHyperGrad(), ElasticNetHyperGrad(), LogisticRegressionHyperGrad(),
                 LinearSVCHyperGrad(), PoissonRegressorHyperGrad()):
