@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.model_selection import check_cv, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import check_consistent_length, column_or_1d
 from sklearn.utils.class_weight import compute_class_weight
@@ -28,7 +28,7 @@ from ._search_space import LEAST_SQUARES, clipped_back, lam1_max, null_model, se
 from ._threads import search_blas_limits
 from ._tune import tune
 from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
-                          one_convergence_warning, warn_unfinished_search)
+                          cv_splits, one_convergence_warning, warn_unfinished_search)
 from .criteria import CrossVal, HeldOut
 from ._weighted_datafit import weighted
 from .hypergrad import ENGINES, BaseEngine
@@ -330,9 +330,7 @@ class BaseHyperGrad(BaseEstimator):
                                        random_state=self.random_state, stratify=stratify)
             return HeldOut(X[val], y[val], sample_weight=_rows_of(fit_w, tr),
                            sample_weight_val=_rows_of(score_w, val)), X[tr], y[tr]
-        splits = list(check_cv(cv, y, classifier=self._is_classifier).split(X, y, groups))
-        if not splits:
-            raise ValueError(f"cv={cv!r} gives no split of the data.")
+        splits = cv_splits(cv, X, y, groups, classifier=self._is_classifier)
         return CrossVal(cv=splits, n_jobs=self.n_jobs, sample_weight=fit_w,
                         score_sample_weight=score_w), X, y
 

@@ -19,7 +19,6 @@ from typing import Callable, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.model_selection import check_cv
 
 from ._kernel_scoring import (DualRegressor, KernelFoldView, OneVsOneClassifier,
                               ScoredKernelCriterion)
@@ -27,7 +26,7 @@ from ._kernel_search import best_entry, kernel_folds
 from ._progress import Progress
 from ._routing import route_fit_params
 from ._search_results import SearchRun, param_columns
-from ._validation import check_one_output
+from ._validation import check_one_output, cv_splits
 from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_search_scoring,
                        routing_scorer)
 from .kernels import KernelSpec
@@ -366,8 +365,8 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
                                   params)
     sw = None if fit_params.sample_weight is None else \
         np.asarray(fit_params.sample_weight, dtype=np.float64)
-    vw = None if fit_params.score_weight is None else \
-        np.asarray(fit_params.score_weight, dtype=np.float64)
+    vw, rw = (None if w is None else np.asarray(w, dtype=np.float64)
+              for w in (fit_params.score_weight, fit_params.scorer_weight))
     if sw is not None and not adapter.weights:
         raise ValueError(f"HyperGradSearchCV({name}()) does not take sample weights yet.")
     if sw is not None and adapter.positive and np.any(sw <= 0):
@@ -375,15 +374,15 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
                          "weight of 0 fixes a dual coefficient at 0: drop those rows).")
     classes, codes = (np.unique(y, return_inverse=True) if adapter.classifier
                       else (None, y))
-    splits = list(check_cv(search.cv if cv is None else cv, y, classifier=adapter.classifier)
-                  .split(X, y, fit_params.groups))
+    splits = cv_splits(search.cv if cv is None else cv, X, y, fit_params.groups,
+                       classifier=adapter.classifier)
     search.n_splits_ = len(splits)
     folds = kernel_folds(X, codes, splits,
                          precomputed=spec.kernel == "precomputed" and gram is None,
                          preprocessing=preprocessing, sample_weight=sw, score_weight=vw,
                          gram=gram)
     train = bool(search.return_train_score)
-    rescore = plan.rescore or train or (vw is not None and not adapter.smooth)
+    rescore = plan.rescore or train or (rw is not None and not adapter.smooth)
     transform = None if plan.transform == "identity" else \
         FoldTransform(plan.transform, [f.y_test for f in folds], None,
                       [f.w_test for f in folds])
@@ -397,11 +396,12 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
             views = [KernelFoldView(
                 functools.partial(adapter.model, final, spec, criterion, k, fold, classes),
                 fold.X_train, labels(fold.y_train), fold.X_test, labels(fold.y_test),
-                _weight_params(vw, test), _weight_params(vw, tr))
+                _weight_params(rw, test), _weight_params(rw, tr))
                 for k, (fold, (tr, test)) in enumerate(zip(folds, splits))]
         return ScoredKernelCriterion(
             functools.partial(adapter.fold_loss, criterion), len(folds), transform,
-            FoldScorer(plan.scorers, error_score) if rescore else None, views, train, rank)
+            FoldScorer(plan.scorers, error_score, weighted=fit_params.weighted)
+            if rescore else None, views, train, rank)
 
     names = adapter.names(spec)
     if box is not None:

@@ -15,7 +15,6 @@ import time
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.model_selection import check_cv
 from sklearn.utils import indexable
 from sklearn.utils.validation import _num_samples
 
@@ -31,8 +30,8 @@ from ._search_results import SearchRun, format_results
 from ._search_start import linear_lam_box, search_start
 from ._threads import search_blas_limits
 from ._tune import _with_tol, tune
-from ._validation import (check_cv_size, check_sparse_structure, check_target, lam_max_floor,
-                          named, one_convergence_warning, warn_unfinished_search)
+from ._validation import (check_cv_size, check_sparse_structure, check_target, cv_splits,
+                          lam_max_floor, named, one_convergence_warning, warn_unfinished_search)
 from ._prepared_folds import PreparedFolds, prepare_fold
 from ._parallel import design_entries, fold_n_jobs
 from ._routing import route_fit_params
@@ -83,7 +82,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                          "or use GridSearchCV.")
     space = SearchSpace(prefix, adapter.parametrization, n_penalty_hyper(model), n_samples)
 
-    splits = list(check_cv(cv, y, classifier=classifier).split(X, y, groups))
+    splits = cv_splits(cv, X, y, groups, classifier=classifier)
     search.n_splits_ = len(splits)
     progress = Progress(search.verbose, type(search).__name__, space.params)
     progress.start(search.n_splits_, descended_name(plan, kind),
@@ -122,8 +121,8 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
     callback = _entry_callback(search, plan, space, stopped)
     criterion = PreparedFolds(folds, n_jobs=search.n_jobs, pre_dispatch=search.pre_dispatch,
                               train_loss=search.return_train_score, loss=plan.loss,
-                              **_scoring_parts(plan, final, adapter, model, folds,
-                                               error_score, parallel))
+                              **_scoring_parts(plan, final, adapter, model, folds, splits,
+                                               fit_params, error_score, parallel))
     # the floors of lam1_max from the folds' raw rows, before their maps centre them
     floors = [lam_max_floor(f.X_train, f.y_train) for f in folds]
     lam0, bounds, candidates, back, below = search_start(
@@ -146,7 +145,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
                       loss_name=descended_name(plan, kind), scan_solver=scan_solver,
                       scan_back=back, scan_below=below,
                       scan_patience=adapter.defaults.patience(
-                          fit_weight is not None or fit_params.score_weight is not None),
+                          fit_weight is not None or fit_params.scorer_weight is not None),
                       scan_rank=None if score_of is None else lambda entry: -score_of(entry))
         history = list(result.history)
         if surrogate and not stopped[0]:
@@ -223,23 +222,27 @@ def _entry_callback(search, plan, space, stopped):
     return on_entry
 
 
-def _scoring_parts(plan, final, adapter, model, folds, error_score, parallel):
+def _scoring_parts(plan, final, adapter, model, folds, splits, fit_params, error_score,
+                   parallel):
     """The keyword arguments of :class:`PreparedFolds` that score the points:
-    the per-fold map of the descended loss, and the scorer of the folds' models."""
+    the per-fold map of the descended loss, and the scorer of the folds' models (the
+    scorers ``fit_params.weighted`` weighted by ``fit_params.scorer_weight`` on the
+    rows of ``splits``)."""
     parts = {}
     if plan.transform != "identity":
         parts["transform"] = FoldTransform(plan.transform, [f.y_test for f in folds],
                                            transform_power(adapter.loss, final),
                                            [f.score_weight_test for f in folds])
     if plan.rescore:
-        column = adapter.column(final)
+        column, sw = adapter.column(final), fit_params.scorer_weight
         parts["views"] = parallel(delayed(fold_view)(final, fold, column,
                                                      model.fit_intercept,
-                                                     _weight_params(fold.score_weight_test),
-                                                     _weight_params(fold.score_weight_train))
-                                  for fold in folds)
+                                                     _weight_params(_rows(sw, test)),
+                                                     _weight_params(_rows(sw, train)))
+                                  for fold, (train, test) in zip(folds, splits))
         parts["scorer"] = FoldScorer(plan.scorers, error_score,
-                                     decision_metrics(plan.names, decision_of(final)))
+                                     decision_metrics(plan.names, decision_of(final)),
+                                     fit_params.weighted)
     return parts
 
 

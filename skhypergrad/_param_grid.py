@@ -365,18 +365,18 @@ def fit_param_grid(search, X, y, groups, params):
     """Run the sub-searches of ``search.param_grid`` (a ``HyperGradSearchCV``) on one set
     of splits: a :class:`~skhypergrad._search_results.SearchRun` of all their rows."""
     from sklearn.base import is_classifier
-    from sklearn.model_selection import GridSearchCV, check_cv
+    from sklearn.model_selection import GridSearchCV
     from sklearn.utils import indexable
 
     from ._search_estimator import searched_parameters
     from ._search_results import SearchRun
-    from ._validation import named
+    from ._validation import cv_splits, named
 
     grids = check_param_grid(search.param_grid)
     with named("X and y"):
         X, y, groups = indexable(X, y, groups)
-    splits = list(check_cv(search.cv, y, classifier=is_classifier(search.estimator))
-                  .split(X, y, groups))
+    splits = cv_splits(search.cv, X, y, groups,
+                       classifier=is_classifier(search.estimator))
     subs = sub_searches(search.estimator, grids,
                         lambda est: searched_parameters(est, y))
     runs, refit_data, failures = [], (X, y, params), {}

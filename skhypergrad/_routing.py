@@ -6,19 +6,26 @@ like ``GridSearchCV``: the parameters of its ``fit`` go to the estimator's ``fit
 (as the estimator, or the steps of a pipeline, request them with
 ``set_fit_request``), to the scorer's ``score`` (``set_score_request``) and
 ``groups`` to the splitter's ``split``; an unrequested parameter raises
-scikit-learn's own errors. Without it (the legacy behaviour of ``GridSearchCV``),
-every parameter goes to the estimator's ``fit`` (``step__name`` for a step of a
-pipeline), and a ``sample_weight`` (of the estimator itself, not of a step) to the
-scorer too when it takes one (with a warning when it does not).
+scikit-learn's own errors; with several metrics, each scorer gets the parameters it
+requests (``sample_weight`` only: a scorer requesting another raises a ValueError).
+Without it (the legacy behaviour of ``GridSearchCV``), every parameter goes to the
+estimator's ``fit`` (``step__name`` for a step of a pipeline), and a ``sample_weight``
+(of the estimator itself, not of a step) to each scorer that takes one (with a
+warning for each that does not).
 
 The search itself reads the sample weights of the final step's ``fit`` (its
-training datafit, on every fold and in the refit) and those of the scorer (its
-held-out losses); the whole set of estimator parameters goes to the refit.
+training datafit, on every fold and in the refit) and those of the scorers: the
+held-out losses it descends are weighted as the refit scorer is (as any scorer is,
+without one), and each scorer scores the folds with its own weights or none;
+scorers given different weights are refused. The whole set of estimator parameters
+goes to the refit.
 """
 
 import warnings
 from inspect import signature
 from typing import Any, NamedTuple
+
+import numpy as np
 
 from sklearn.base import is_classifier
 from sklearn.metrics._scorer import _BaseScorer, _MultimetricScorer, _PassthroughScorer
@@ -41,15 +48,23 @@ class FitParams(NamedTuple):
     sample_weight : ndarray or None
         Weights of the final step's ``fit`` (its training datafit).
     score_weight : ndarray or None
-        Weights the scorer requested (its held-out losses).
+        Weights of the held-out losses: those of the refit scorer (with several
+        metrics and no refit metric, those of any scorer).
     groups : array-like or None
         Groups of the splitter.
+    scorer_weight : ndarray or None
+        The weights of the scorers that take weights (one array for all of them).
+    weighted : frozenset
+        The names of the scorers (``"score"`` for a single metric) that score with
+        ``scorer_weight``; the others score without weights.
     """
 
     estimator: dict
     sample_weight: Any
     score_weight: Any
     groups: Any
+    scorer_weight: Any = None
+    weighted: frozenset = frozenset()
 
 
 def search_router(search, scorer):
@@ -78,7 +93,18 @@ def route_fit_params(search, scorer, X, groups, params):
         routed = process_routing(search, "fit", **params)
         groups = routed.splitter.split.get("groups")
         est_params = dict(routed.estimator.fit)
-        score_weight = routed.scorer.score.get("sample_weight")
+        if isinstance(scorer, _MultimetricScorer):  # each scorer's requests
+            each = process_routing(scorer, "score", **routed.scorer.score)
+            score_params = {name: each[name].score for name in scorer._scorers}
+        else:
+            score_params = {"score": routed.scorer.score}
+        others = sorted({key for p in score_params.values() for key in p} -
+                        {"sample_weight"})
+        if others:
+            raise ValueError(f"{type(search).__name__} passes sample_weight to its "
+                             f"scorers; the score parameters {others} are not supported: "
+                             "use GridSearchCV.")
+        scorer_weights = {name: p.get("sample_weight") for name, p in score_params.items()}
         if isinstance(estimator, Pipeline):
             steps = process_routing(estimator, "fit", **est_params)
             for name, _ in estimator.steps[:-1]:
@@ -88,15 +114,19 @@ def route_fit_params(search, scorer, X, groups, params):
         else:
             final_params = est_params
     else:
-        est_params, score_weight = dict(params), None
+        est_params = dict(params)
         final_params = est_params
-        if params.get("sample_weight") is not None:
-            if _accepts_sample_weight(scorer):
-                score_weight = params["sample_weight"]
-            else:
-                warnings.warn(f"The scoring {scorer} does not take sample_weight: the "
-                              f"held-out losses of {type(search).__name__} are not "
-                              "weighted.", UserWarning, stacklevel=4)
+        scorers = scorer._scorers if isinstance(scorer, _MultimetricScorer) \
+            else {"score": scorer}
+        sw = params.get("sample_weight")
+        scorer_weights = {name: sw if _accepts_sample_weight(one) else None
+                          for name, one in scorers.items()}
+        if sw is not None:
+            for name, one in scorers.items():
+                if scorer_weights[name] is None:
+                    warnings.warn(f"The scoring {one} does not take sample_weight: its "
+                                  f"scores in {type(search).__name__} are not weighted.",
+                                  UserWarning, stacklevel=4)
         if isinstance(estimator, Pipeline):
             last = estimator.steps[-1][0]
             for name, _ in estimator.steps[:-1]:
@@ -108,16 +138,26 @@ def route_fit_params(search, scorer, X, groups, params):
     if others:
         raise ValueError(f"HyperGradSearchCV applies sample_weight on its folds; the fit "
                          f"parameters {others} are not supported.")
+    weighted = frozenset(name for name, w in scorer_weights.items() if w is not None)
+    given = [scorer_weights[name] for name in sorted(weighted)]
+    if any(w is not given[0] and not np.array_equal(w, given[0]) for w in given[1:]):
+        raise ValueError(f"{type(search).__name__} scores every fold with one set of "
+                         f"sample weights; the scorers {sorted(weighted)} are given "
+                         "different ones. Use GridSearchCV.")
+    scorer_weight = _weights(given[0], X) if given else None
+    if not isinstance(scorer, _MultimetricScorer):
+        refit_key = "score"
+    else:  # None: no refit metric (refit=False or a callable)
+        refit_key = search.refit if isinstance(search.refit, str) else None
+    score_weight = scorer_weight if (weighted if refit_key is None
+                                     else refit_key in weighted) else None
     return FitParams(est_params, _weights(final_params.get("sample_weight"), X),
-                     _weights(score_weight, X), groups)
+                     score_weight, groups, scorer_weight, weighted)
 
 
 def _accepts_sample_weight(scorer):
     """Whether ``scorer`` takes ``sample_weight``: a scikit-learn scorer's score function,
-    the estimator's ``score`` (``scoring=None``), every scorer of several, or the
-    callable itself."""
-    if isinstance(scorer, _MultimetricScorer):
-        return all(map(_accepts_sample_weight, scorer._scorers.values()))
+    the estimator's ``score`` (``scoring=None``), or the callable itself."""
     if isinstance(scorer, _PassthroughScorer):
         func = scorer._estimator.score
     elif isinstance(scorer, _BaseScorer):

@@ -40,6 +40,7 @@ import copy
 import numbers
 import time
 import warnings
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -326,12 +327,17 @@ class FoldScorer:
         ``{name: metric}`` computing scorers from the model's decision values
         (:func:`~skhypergrad._decision_scores.decision_metrics`), the same scores
         without the scorers' input checks; a scorer runs where its metric returns None.
+    weighted : collection of str, default=None
+        The names of the scorers given the views' ``test_params`` / ``train_params``
+        (the scorers that take the sample weights routed to them); the others are
+        called without them. None: every scorer.
     """
 
-    def __init__(self, scorers, error_score, metrics=None):
+    def __init__(self, scorers, error_score, metrics=None, weighted=None):
         self.scorers = scorers
         self.error_score = error_score
         self.metrics = metrics or {}
+        self.weighted = weighted
 
     def __call__(self, view, w, finite, train):
         """The scores (test, then train when ``train``) of the fold ``view``'s model of
@@ -350,13 +356,24 @@ class FoldScorer:
                          for X, y, params in rows for name, scorer in self.scorers.items()])
 
     def _score(self, name, scorer, estimator, X, y, params):
+        if self.weighted is not None and name not in self.weighted:
+            params = None
         metric = self.metrics.get(name)
         if metric is not None and set(params or ()) <= {"sample_weight"}:
             value = metric(estimator, X, y, **(params or {}))
             if value is not None:
                 return value
         try:
-            value = float(scorer(estimator, X, y, **(params or {})))
+            value = scorer(estimator, X, y, **(params or {}))
+            if isinstance(value, Mapping):
+                raise _SeveralMetrics(sorted(value))
+            value = float(value)
+        except _SeveralMetrics as exc:
+            raise TypeError(
+                f"The scoring callable returned a dict of several metrics ({exc.args[0]}); "
+                "a search takes several metrics as a list of scorer names or a dict "
+                "{name: scorer}, each returning one number. Give scoring={name: "
+                "scorer} (or use GridSearchCV).") from None
         except Exception as exc:
             if self.error_score == "raise":
                 raise
@@ -367,15 +384,19 @@ class FoldScorer:
         return value
 
 
+class _SeveralMetrics(Exception):
+    """A scorer returned a dict of several metrics (their names as its argument)."""
+
+
 class FoldView(NamedTuple):
     """A fold's rows as the final step sees them, and that step fitted once on them
     (its fitted state other than ``coef_`` / ``intercept_``).
 
     ``intercept_column``: the scaling of liblinear's synthetic intercept feature (the
     last column of the rows the model is trained on, dropped for the estimator), or
-    None. ``test_params`` / ``train_params``: keyword arguments passed to every scorer
-    with the fold's test / training rows (e.g. ``{"sample_weight": w[test]}``), or
-    None.
+    None. ``test_params`` / ``train_params``: keyword arguments passed to the scorers
+    (those :class:`FoldScorer` gives them to) with the fold's test / training rows
+    (e.g. ``{"sample_weight": w[test]}``), or None.
     """
 
     template: Any

@@ -102,10 +102,12 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         in units of the data.
     scoring : str, callable, list, tuple, set, dict or None, default=None
         As in ``GridSearchCV``: a scorer name, a callable
-        ``scorer(estimator, X, y)`` (e.g. from ``make_scorer``), a list / tuple /
-        set of names or a dict ``{name: scorer}`` (several metrics, recorded as
-        ``mean_test_<name>``...), or None for the estimator's own ``score`` (R² for
-        the regressors, D² for the GLMs, the accuracy for the classifiers). Greater
+        ``scorer(estimator, X, y)`` returning a number (e.g. from ``make_scorer``; one
+        returning a dict of several metrics raises a ``TypeError``: give them as a
+        dict), a list / tuple / set of names or a dict ``{name: scorer}`` (several
+        metrics, recorded as ``mean_test_<name>``...), or None for the estimator's own
+        ``score`` (R² for the regressors, D² for the GLMs, the accuracy for the
+        classifiers). Greater
         is better. The search descends the refit scorer exactly when it is
         differentiable in the predictions, and otherwise a smooth surrogate, the
         loss of the model (see :ref:`scorers`); either way every evaluated
@@ -357,7 +359,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_outputs), default=None
             Targets (class labels of any type for the classifiers); several columns
             for ``MultiTaskLasso`` and ``MultiTaskElasticNet`` only (a ``Ridge`` or
-            ``Lasso`` of several outputs is refused: tune each output separately).
+            ``Lasso`` of several outputs is refused, or with a ``param_grid`` evaluated
+            at its points as ``GridSearchCV`` evaluates them, with a warning: tune each
+            output separately).
             None only for an estimator that ``param_grid`` evaluates as
             ``GridSearchCV`` does, such as a transformer.
         groups : array-like of shape (n_samples,), default=None

@@ -19,6 +19,7 @@ from sklearn.preprocessing import FunctionTransformer
 from ._kernel_search_cv import _adapters as _kernel_adapters
 from ._kernel_search_cv import kernel_adapter
 from ._linear_adapters import linear_adapter, supported_names
+from ._validation import check_one_output
 from .squared_hinge import append_intercept_column
 
 __all__ = ["SearchSpace", "Unwrapped", "unwrap", "search_model", "n_penalty_hyper",
@@ -121,8 +122,12 @@ def unwrap(estimator):
 def search_model(adapter, final, y, n_samples=None):
     """The inner model of the final step, its class weights applied by the search (an L1
     model for an elastic net without L2 part, e.g. ``ElasticNet(l1_ratio=1)``);
-    ``n_samples``: the ``n`` of a sum of losses (the sum of the sample weights)."""
+    ``n_samples``: the ``n`` of a sum of losses (the sum of the sample weights). A
+    ``y`` of several columns for a model of one output is unsupported (ValueError), as
+    every reason the adapter gives."""
     try:
+        if not adapter.multi_output:
+            check_one_output(y)
         model = adapter.inner_model(final, y, n_samples, True)
     except ValueError as exc:
         raise ValueError(f"Unsupported estimator {type(final).__name__}: {exc}") from exc

@@ -25,11 +25,14 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import check_cv
 from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_y, check_consistent_length, validate_data
+from sklearn.utils.validation import (_check_y, _num_samples, check_consistent_length,
+                                      validate_data)
 
 __all__ = ["named", "check_sparse_structure", "check_X_y", "check_bounds", "check_cv_size",
+           "cv_splits",
            "safe_lam_max", "lam_max_floor", "floored_lam_max", "atomic_fit",
            "one_convergence_warning"]
 
@@ -339,6 +342,32 @@ def check_cv_size(cv, n_samples, name="cv"):
         if n_val < 1 or n_samples - n_val < 1:
             raise ValueError(f"{name}={cv} holds out {n_val} of n_samples={n_samples}: "
                              "the training and validation sets both need a sample.")
+
+
+def cv_splits(cv, X, y=None, groups=None, classifier=False):
+    """The ``(train, test)`` row numbers of every split of ``cv``, as scikit-learn's
+    ``check_cv(cv, y, classifier=classifier).split(X, y, groups)`` gives them, each as a
+    nonnegative integer array: a split given as a list, a boolean mask or negative
+    indices selects the rows ``GridSearchCV`` indexes with it (``X[train]``), in the
+    same order. A ``ValueError`` when ``cv`` gives no split, or a split that selects
+    rows that ``X`` does not have."""
+    n_samples = _num_samples(X)
+    rows = np.arange(n_samples)
+
+    def take(index):
+        index = np.asarray(index)
+        return rows[index if index.size else index.astype(np.intp)]
+
+    splits = []
+    for train, test in check_cv(cv, y, classifier=classifier).split(X, y, groups):
+        try:
+            splits.append((take(train), take(test)))
+        except IndexError as exc:
+            raise ValueError(f"cv: a split does not index the n_samples={n_samples} rows "
+                             f"of X ({exc}).") from exc
+    if not splits:
+        raise ValueError(f"cv={cv!r} gives no split of the data: no fits were performed.")
+    return splits
 
 
 def safe_lam_max(lam_max, X, y):

@@ -40,7 +40,6 @@ This module holds :class:`HeldOut` and :class:`CrossVal` and exports :class:`SUR
 import numpy as np
 import scipy.sparse as sp
 from joblib import delayed, effective_n_jobs
-from sklearn.model_selection import check_cv
 
 from ._base_criterion import BaseCriterion
 from ._compact_states import SparseVector
@@ -54,6 +53,7 @@ from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
 from ._inner_solve import _fold_value_and_grad, _solve_one
 from ._outer_loss import _check_loss, _heldout_loss
 from ._sure import SURE
+from ._validation import cv_splits
 
 __all__ = ["InnerState", "SparseVector", "CriterionResult", "HeldOut", "CrossVal", "SURE"]
 
@@ -315,8 +315,8 @@ class CrossVal(BaseCriterion):
         """The folds' :class:`~skhypergrad._folds._FoldSplits`, made once while the
         criterion is evaluated on the same data, model and ``cv``."""
         return self._cached((X_in, y_in, model, self.cv), (), lambda: _FoldSplits(
-            check_cv(self.cv, y_enc, classifier=model.is_classifier).split(X, y_enc),
-            X.shape[0]), slot="_split")
+            cv_splits(self.cv, X, y_enc, classifier=model.is_classifier), X.shape[0]),
+            slot="_split")
 
     def _cv_gram_folds(self, X_in, y_in, model, X, y_enc, splits):
         """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds`, formed

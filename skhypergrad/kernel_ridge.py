@@ -39,13 +39,13 @@ import numpy as np
 from numpy.linalg import LinAlgError
 from scipy.linalg import cho_factor, cho_solve
 from sklearn.base import RegressorMixin
-from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, best_entry, kernel_folds,
                              kernel_search)
 from ._threads import search_blas_limits
+from ._validation import cv_splits
 from .dual import KernelRidgeMap
 from .hypergrad import get_engine
 from .kernels import check_kernel_memory, pair_data
@@ -403,7 +403,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
         sw = None if sample_weight is None else _check_sample_weight(
             sample_weight, X, ensure_non_negative=True)
         spec = self._spec()
-        splits = list(check_cv(self.cv, y).split(X, y))
+        splits = cv_splits(self.cv, X, y)
         folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed",
                              sample_weight=sw, score_weight=sw)
         history, self.n_iter_ = search_kernel_ridge(

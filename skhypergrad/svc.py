@@ -45,7 +45,6 @@ from: the surrogate loss (:mod:`skhypergrad._svc_loss`), the rows' weights
 
 import numpy as np
 from sklearn.base import ClassifierMixin
-from sklearn.model_selection import check_cv
 from sklearn.preprocessing import LabelEncoder
 from sklearn.svm import SVC
 from sklearn.utils._param_validation import StrOptions
@@ -59,6 +58,7 @@ from ._svc_criterion import SVCCriterion
 from ._svc_loss import scaled_logistic_loss
 from ._svc_search import search_svc
 from ._svc_weights import fold_weights, training_weights
+from ._validation import cv_splits
 
 __all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss",
            "fold_weights", "training_weights"]
@@ -180,7 +180,7 @@ class SVCHyperGrad(ClassifierMixin, BaseKernelHyperGrad):
                              f"{sorted(self.class_weight)}.")
         spec = self._spec()
         codes = enc.transform(y)
-        splits = list(check_cv(self.cv, codes, classifier=True).split(X, codes))
+        splits = cv_splits(self.cv, X, codes, classifier=True)
         folds = kernel_folds(X, codes, splits, precomputed=spec.kernel == "precomputed")
         weights, test_weights = fold_weights(y, splits, sw, self.class_weight)
         history, self.n_iter_ = search_svc(spec, folds, self.classes_.shape[0],

@@ -40,7 +40,6 @@ derivatives.
 
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.model_selection import check_cv
 from sklearn.svm import SVR
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -49,6 +48,7 @@ from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, best_entry,
                              kernel_folds, kernel_search)
 from .hypergrad import get_engine
+from ._validation import cv_splits
 from .kernel_ridge import default_gamma
 from .kernels import KERNELS, check_kernel_memory, is_semidefinite, pair_data
 from .svr_dual import SVRDualMap, support_sets, svr_dual, target_spread
@@ -415,7 +415,7 @@ class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):
             if self.kernel == "precomputed":
                 Xs = Xs[:, keep]
         spec = self._spec()
-        splits = list(check_cv(self.cv, ys).split(Xs, ys))
+        splits = cv_splits(self.cv, Xs, ys)
         folds = kernel_folds(Xs, ys, splits, precomputed=spec.kernel == "precomputed",
                              sample_weight=ws, score_weight=ws)
         history, self.n_iter_ = search_svr(spec, folds, self.hypergradient, self.optimizer,

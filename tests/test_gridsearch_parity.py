@@ -23,6 +23,7 @@ from sklearn.metrics import (accuracy_score, get_scorer, make_scorer, mean_absol
 from sklearn.model_selection import (GridSearchCV, KFold, StratifiedKFold, cross_val_score)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVR
 from threadpoolctl import threadpool_limits
 
 from skhypergrad import LogisticRegressionHyperGrad
@@ -470,3 +471,28 @@ def test_fold_scorer_failures_and_score_params():
     weighted = FoldScorer({"r2": get_scorer("r2")}, np.nan)(view, w, True, True)
     assert weighted[0] == pytest.approx(template.score(X[:20], y[:20]))
     assert weighted[1] == pytest.approx(template.score(X, y))
+
+
+@pytest.mark.parametrize("make", [lambda: Lasso(), lambda: SVR()], ids=["Lasso", "SVR"])
+def test_callable_scoring_of_several_metrics_is_refused(make):
+    """A callable ``scoring`` returning a dict of metrics (which ``GridSearchCV`` records as
+    several) raises a TypeError saying to give them as a dict of scorers, whatever
+    ``error_score``, instead of recording every row as a failed score; the dict of
+    scorers gives GridSearchCV's rows."""
+    from sklearn.metrics import r2_score
+
+    X, y = make_regression(60, 5, noise=10.0, random_state=0)
+
+    def both(est, X, y):
+        pred = est.predict(X)
+        return {"r2": r2_score(y, pred), "mae": -mean_absolute_error(y, pred)}
+
+    with pytest.raises(TypeError, match=r"dict of several metrics \(\['mae', 'r2'\]\)"):
+        HyperGradSearchCV(make(), scoring=both, refit="r2", max_iter=2).fit(X, y)
+    scoring = {"r2": lambda est, X, y: both(est, X, y)["r2"],
+               "mae": lambda est, X, y: both(est, X, y)["mae"]}
+    search = HyperGradSearchCV(make(), scoring=scoring, refit="r2", max_iter=2).fit(X, y)
+    points = [{k: [v] for k, v in p.items()} for p in search.cv_results_["params"][:2]]
+    grid = GridSearchCV(make(), points, scoring=both, refit="r2").fit(X, y).cv_results_
+    for key in ("mean_test_r2", "mean_test_mae"):
+        np.testing.assert_allclose(search.cv_results_[key][:2], grid[key], rtol=1e-3)

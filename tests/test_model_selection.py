@@ -294,3 +294,39 @@ def test_verbose_lines_name_the_hyperparameters_and_start_with_the_scan(capsys):
     assert lines[0].startswith("[HyperGradSearchCV] 5 folds; descending the -CV R2")
     assert lines[2].startswith("[HyperGradSearchCV] scan 1/")
     assert sum("] scan " in line and "/" in line for line in lines) >= 5
+
+
+def test_splits_as_lists_masks_or_negative_indices_select_the_same_rows():
+    """A ``cv`` of ``(train, test)`` pairs given as lists, boolean masks or negative
+    indices selects the rows ``GridSearchCV`` indexes with them: the same rows, the same
+    scores as the index arrays (a mask was read as row numbers 0 and 1, or raised); a
+    ``cv`` without a split raises a ValueError, as ``GridSearchCV``'s."""
+    from sklearn.model_selection import KFold
+
+    from skhypergrad import LassoHyperGrad
+
+    X, y = _regression(n=60, p=8)
+    splits = list(KFold(3, shuffle=True, random_state=0).split(X))
+    rows = np.arange(60)
+    forms = {"lists": [(list(a), list(b)) for a, b in splits],
+             "masks": [(np.isin(rows, a), np.isin(rows, b)) for a, b in splits],
+             "negative": [(a - 60, b - 60) for a, b in splits]}
+    grid = {"alpha": [1e-3, 1.0]}
+    ref = HyperGradSearchCV(Lasso(), grid, cv=splits, max_iter=3).fit(X, y)
+    ref_est = LassoHyperGrad(cv=splits, max_iter=3).fit(X, y)
+    grid_ref = GridSearchCV(Lasso(), {"alpha": ref.cv_results_["param_alpha"][:3].data},
+                            cv=splits).fit(X, y)
+    for name, cv in forms.items():
+        search = HyperGradSearchCV(Lasso(), grid, cv=cv, max_iter=3).fit(X, y)
+        np.testing.assert_array_equal(search.cv_results_["mean_test_score"],
+                                      ref.cv_results_["mean_test_score"], err_msg=name)
+        assert LassoHyperGrad(cv=cv, max_iter=3).fit(X, y).alpha_ == ref_est.alpha_, name
+        scores = GridSearchCV(Lasso(), {"alpha": ref.cv_results_["param_alpha"][:3].data},
+                              cv=cv).fit(X, y).cv_results_["mean_test_score"]
+        np.testing.assert_array_equal(scores, grid_ref.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(ref.cv_results_["mean_test_score"][:3],
+                               grid_ref.cv_results_["mean_test_score"], rtol=1e-6)
+    for est in (HyperGradSearchCV(Lasso(), grid, cv=[]), HyperGradSearchCV(Lasso(), cv=[]),
+                LassoHyperGrad(cv=[])):
+        with pytest.raises(ValueError, match="no split"):
+            est.fit(X, y)

@@ -385,6 +385,26 @@ def test_an_estimator_not_searched_runs_as_grid_search(diabetes):
     assert search.best_params_ == reference.best_params_
 
 
+
+@pytest.mark.parametrize("estimator", [Lasso(), ElasticNet(l1_ratio=0.5), Ridge()],
+                         ids=["Lasso", "ElasticNet", "Ridge"])
+def test_several_outputs_of_a_one_output_model_run_as_grid_search(diabetes, estimator):
+    """A ``y`` of several columns for ``Lasso``, ``ElasticNet`` or ``Ridge`` (which fit
+    one model per output) with a ``param_grid``: its points are evaluated as
+    ``GridSearchCV`` evaluates them, with a warning (the search tunes one output);
+    without a ``param_grid``, a ValueError saying so."""
+    X, y = diabetes
+    Y = np.c_[y, np.sqrt(y)]
+    grid = {"alpha": [0.01, 0.1, 1.0]}
+    with pytest.warns(UserWarning, match="y has 2 columns"):
+        search = HyperGradSearchCV(estimator, grid, cv=CV).fit(X, Y)
+    reference = GridSearchCV(estimator, grid, cv=CV).fit(X, Y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               reference.cv_results_["mean_test_score"], rtol=1e-12)
+    assert search.best_estimator_.coef_.shape == (2, X.shape[1])
+    with pytest.raises(ValueError, match="y has 2 columns"):
+        HyperGradSearchCV(estimator, cv=CV, max_iter=1).fit(X, Y)
+
 def test_a_step_given_in_the_grid_is_not_modified(diabetes):
     """A pipeline's step given as a grid value is cloned, as GridSearchCV clones it."""
     X, y = diabetes

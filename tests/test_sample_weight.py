@@ -327,6 +327,84 @@ def test_routing_scorer_gets_weights_only_when_requested():
             HyperGradSearchCV(Lasso(), max_iter=1).fit(X, y, sample_weight=sw)
 
 
+
+def _rows_as_grid(search, est, X, y, scoring, refit, **fit_params):
+    """``GridSearchCV``'s ``cv_results_`` at the first 4 rows of ``search``."""
+    points = [{"alpha": [p["alpha"]]} for p in search.cv_results_["params"][:4]]
+    return GridSearchCV(est, points, scoring=scoring, refit=refit, cv=KFold(5)).fit(
+        X, y, **fit_params).cv_results_
+
+
+def test_each_scorer_of_several_weighted_as_it_requests():
+    """Several metrics: each scorer scores the folds with the weights routed to it (none
+    for a scorer that requests none, or, without routing, whose metric takes none), the
+    held-out losses descended weighted as the refit scorer; every row is GridSearchCV's
+    at its point. A scorer whose request is unset raises scikit-learn's error."""
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    X, y, sw = _data(n=90, p=10)
+    est = Lasso(tol=1e-12, max_iter=100_000)
+
+    def check(search, ref, names):
+        for name in names:
+            np.testing.assert_allclose(search.cv_results_[f"mean_test_{name}"][:4],
+                                       ref[f"mean_test_{name}"], rtol=1e-7, err_msg=name)
+
+    def r2():
+        return make_scorer(r2_score)
+
+    def mae():
+        return make_scorer(mean_absolute_error, greater_is_better=False)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = est.set_fit_request(sample_weight=True)
+        for r2_request, mae_request in ((True, False), (False, True)):
+            scoring = {"r2": r2().set_score_request(sample_weight=r2_request),
+                       "mae": mae().set_score_request(sample_weight=mae_request)}
+            s = HyperGradSearchCV(est, scoring=scoring, refit="r2", max_iter=3).fit(
+                X, y, sample_weight=sw)
+            check(s, _rows_as_grid(s, est, X, y, scoring, "r2", sample_weight=sw),
+                  ("r2", "mae"))
+        scoring = {"r2": r2().set_score_request(sample_weight=True), "mae": mae()}
+        for cls in (GridSearchCV, HyperGradSearchCV):
+            with pytest.raises(UnsetMetadataPassedError, match="mean_absolute_error"):
+                cls(est, {"alpha": [0.1]}, scoring=scoring, refit="r2").fit(
+                    X, y, sample_weight=sw)
+    # without routing: the weights go to the scorers whose metric takes them
+    est = Lasso(tol=1e-12, max_iter=100_000)
+    scoring = {"r2": "r2", "mae": make_scorer(lambda y, p: -np.mean(np.abs(y - p)))}
+    with pytest.warns(UserWarning, match="sample_weight"):
+        s = HyperGradSearchCV(est, scoring=scoring, refit="r2", max_iter=3).fit(
+            X, y, sample_weight=sw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        check(s, _rows_as_grid(s, est, X, y, scoring, "r2", sample_weight=sw),
+              ("r2", "mae"))
+
+
+def test_routed_score_parameters_other_than_weights_are_refused():
+    """A scorer requesting a parameter other than ``sample_weight`` (which the search's
+    scores would be computed without) raises a ValueError naming it, alone or among
+    several metrics; GridSearchCV's scores use it."""
+    X, y, _ = _data(n=60, p=5)
+    offset = np.full(60, 2.0)
+
+    def shifted_error(y_true, pred, offset=0.0):
+        return -np.mean(np.abs(y_true - pred - offset))
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = make_scorer(shifted_error).set_score_request(offset=True)
+        grid = GridSearchCV(Lasso(), {"alpha": [0.1]}, scoring=scorer).fit(X, y,
+                                                                            offset=offset)
+        unshifted = GridSearchCV(Lasso(), {"alpha": [0.1]},
+                                 scoring=make_scorer(shifted_error)).fit(X, y)
+        assert abs(grid.best_score_ - unshifted.best_score_) > 0.1
+        for scoring in (scorer, {"r2": "r2", "shifted": scorer}):
+            with pytest.raises(ValueError, match=r"score parameters \['offset'\]"):
+                HyperGradSearchCV(Lasso(), scoring=scoring, refit="r2" if
+                                  isinstance(scoring, dict) else True,
+                                  max_iter=1).fit(X, y, offset=offset)
+
 def test_estimators_have_fit_requests():
     for est in (LassoHyperGrad(), ElasticNetHyperGrad(), LogisticRegressionHyperGrad(),
                 LinearSVCHyperGrad(), PoissonRegressorHyperGrad()):
