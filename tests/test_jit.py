@@ -1,6 +1,6 @@
 """How the kernels compile (:mod:`skhypergrad._jit`): the lean pipeline compiles a kernel
 to the same numbers as numba's default one, and the garbage collector is paused during a
-skhypergrad compilation only, then left as it was."""
+skhypergrad compilation only, then left as it was (and while numba sets up its target)."""
 
 import gc
 
@@ -9,7 +9,8 @@ import pytest
 from numba import njit
 from numba.core import event
 
-from skhypergrad._jit import LEAN, LeanPipeline, _GCPause
+import skhypergrad._jit
+from skhypergrad._jit import LEAN, LeanPipeline, _GCPause, set_up_numba
 
 
 def _kernel(A, x, out, m):
@@ -96,5 +97,28 @@ def test_gc_paused_during_a_skhypergrad_compilation_only(enabled):
         assert gc.isenabled() == enabled          # as it was
         pause.on_end(_event("other_package", event.EventStatus.END))
         assert gc.isenabled() == enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_numba_set_up_with_the_gc_paused_then_left_as_it_was(enabled, monkeypatch):
+    context = skhypergrad._jit.cpu_target.target_context
+    seen = []
+
+    def refresh():
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("refresh failed")
+
+    monkeypatch.setattr(context, "refresh", refresh)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        set_up_numba()
+        assert seen == [False] and gc.isenabled() == enabled
+        with pytest.raises(RuntimeError, match="refresh failed"):
+            set_up_numba()
+        assert seen == [False, False] and gc.isenabled() == enabled
     finally:
         gc.enable() if was else gc.disable()
