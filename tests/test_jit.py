@@ -102,23 +102,27 @@ def test_gc_paused_during_a_skhypergrad_compilation_only(enabled):
 
 
 @pytest.mark.parametrize("enabled", [True, False])
-def test_numba_set_up_with_the_gc_paused_then_left_as_it_was(enabled, monkeypatch):
-    context = skhypergrad._jit.cpu_target.target_context
-    seen = []
+def test_numba_set_up_with_the_gc_paused_once_then_left_as_it_was(enabled, monkeypatch):
+    seen = []  # whether the collector ran during each refresh
+    fail = [True]
 
     def refresh():
         seen.append(gc.isenabled())
-        if len(seen) == 2:
+        if fail.pop():
             raise RuntimeError("refresh failed")
 
-    monkeypatch.setattr(context, "refresh", refresh)
+    monkeypatch.setattr(skhypergrad._jit.cpu_target.target_context, "refresh", refresh)
+    monkeypatch.setattr(skhypergrad._jit, "_NUMBA_SET_UP", False)
     was = gc.isenabled()
     try:
         gc.enable() if enabled else gc.disable()
-        set_up_numba()
-        assert seen == [False] and gc.isenabled() == enabled
         with pytest.raises(RuntimeError, match="refresh failed"):
             set_up_numba()
+        assert seen == [False] and gc.isenabled() == enabled
+        fail.append(False)
+        set_up_numba()  # tried again after the failure
+        assert seen == [False, False] and gc.isenabled() == enabled
+        set_up_numba()  # set up: not again
         assert seen == [False, False] and gc.isenabled() == enabled
     finally:
         gc.enable() if was else gc.disable()
