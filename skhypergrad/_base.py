@@ -23,6 +23,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from ._design import gram_pays
 from ._gram_cv import gram_fit, gram_path_applies
+from ._jit import set_up_numba
 from ._progress import format_point
 from ._search_space import LEAST_SQUARES, clipped_back, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
@@ -162,6 +163,7 @@ class BaseHyperGrad(BaseEstimator):
     # -- the shared fit ------------------------------------------------------------------
     @atomic_fit
     def _fit(self, X, y, groups=None, sample_weight=None):
+        set_up_numba()
         X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
                          multi_output=self._multi_output)
         if groups is not None:

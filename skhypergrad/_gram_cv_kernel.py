@@ -70,7 +70,12 @@ solution), rarely needed, in a kernel of their own that only the fits needing th
 compile, and those of large supports (conjugate gradients, on BLAS products) left to
 NumPy. They compile through :data:`~skhypergrad._jit.LeanPipeline` (the numba passes
 such kernels need, without the SSA form: a variable assigned module constants, as the
-fold's status, casts them to ``np.int64``).
+fold's status, casts them to ``np.int64``), and without numba's reference counting
+(``_nrt=False``): every array they read or write is the caller's, alive for the whole
+call, so the increments and decrements of a reference count that numba otherwise emits
+around every view taken (``G[k]``, a row) are neither needed nor compiled (nor called,
+at every such view, while the kernel runs). A kernel that allocated an array would not
+compile (a typing error), rather than run without its memory managed.
 """
 
 import numpy as np
@@ -84,9 +89,12 @@ DIRECT_MAX = 512
 #: evaluations of the gap in a row that did not lower the best by 10%: stop, unconverged
 STALL_CHECKS = 20
 
-#: helpers called from compiled code only: no Python or C wrapper compiled for them
-_HELPER = {"error_model": "numpy", "no_cpython_wrapper": True, "no_cfunc_wrapper": True,
-           "pipeline_class": LeanPipeline}
+#: options of every kernel here: no C wrapper, the lean pipeline, and no reference counting
+#: (numba's ``_nrt=False``: the kernels allocate nothing, see the module docstring)
+_KERNEL = {"error_model": "numpy", "no_cfunc_wrapper": True, "pipeline_class": LeanPipeline,
+           "_nrt": False}
+#: helpers called from compiled code only: no Python wrapper compiled for them either
+_HELPER = dict(_KERNEL, no_cpython_wrapper=True)
 #: epochs after which the exact solution on a stable support is tried whatever the
 #: gap's rate predicts
 POLISH_AFTER = 30
@@ -366,7 +374,7 @@ def _past_minimum(path, n, near, patience):
     return not path[n - 1] < path[n - 2]
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, pipeline_class=LeanPipeline)
+@njit(cache=True, **_KERNEL)
 def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, lower, tol,
                      max_rounds, max_epochs, compute_grad, folds, near, patience, L, Sf,
                      factors, work, iwork, path, W_first, values, g_l1, g_l2, epochs, gaps,
@@ -743,7 +751,7 @@ def _least_norm(G, l2, S, m, L, d, N, C, t, proj, u):
     return True
 
 
-@njit(cache=True, error_model="numpy", no_cfunc_wrapper=True, pipeline_class=LeanPipeline)
+@njit(cache=True, **_KERNEL)
 def gram_cv_least_norm_hypergradients(G, W, l2, folds, L, Sf, factors, g_l1, g_l2,
                                       n_iter_engine, residuals, work, iwork, NC):
     r"""The hypergradients of the singular supports :func:`gram_cv_evaluate` left aside

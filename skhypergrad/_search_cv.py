@@ -20,6 +20,7 @@ from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad
+from ._jit import set_up_numba
 from ._kernel_search_cv import fit_kernel_search
 from ._linear_search_cv import fit_linear_search
 from ._param_grid import fit_param_grid
@@ -381,6 +382,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         -------
         self
         """
+        set_up_numba()
         if self.param_grid is not None:
             if self.bounds is not None:
                 raise ValueError("Give the search's range as param_grid or as bounds, not "

@@ -1,6 +1,6 @@
 """How the kernels compile (:mod:`skhypergrad._jit`): the lean pipeline compiles a kernel
 to the same numbers as numba's default one, and the garbage collector is paused during a
-skhypergrad compilation only, then left as it was."""
+skhypergrad compilation only, then left as it was (and while numba sets up its target)."""
 
 import gc
 
@@ -9,7 +9,8 @@ import pytest
 from numba import njit
 from numba.core import event
 
-from skhypergrad._jit import LEAN, LeanPipeline, _GCPause
+import skhypergrad._jit
+from skhypergrad._jit import LEAN, LeanPipeline, _GCPause, set_up_numba
 
 
 def _kernel(A, x, out, m):
@@ -96,5 +97,32 @@ def test_gc_paused_during_a_skhypergrad_compilation_only(enabled):
         assert gc.isenabled() == enabled          # as it was
         pause.on_end(_event("other_package", event.EventStatus.END))
         assert gc.isenabled() == enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_numba_set_up_with_the_gc_paused_once_then_left_as_it_was(enabled, monkeypatch):
+    seen = []  # whether the collector ran during each refresh
+    fail = [True]
+
+    def refresh():
+        seen.append(gc.isenabled())
+        if fail.pop():
+            raise RuntimeError("refresh failed")
+
+    monkeypatch.setattr(skhypergrad._jit.cpu_target.target_context, "refresh", refresh)
+    monkeypatch.setattr(skhypergrad._jit, "_NUMBA_SET_UP", False)
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with pytest.raises(RuntimeError, match="refresh failed"):
+            set_up_numba()
+        assert seen == [False] and gc.isenabled() == enabled
+        fail.append(False)
+        set_up_numba()  # tried again after the failure
+        assert seen == [False, False] and gc.isenabled() == enabled
+        set_up_numba()  # set up: not again
+        assert seen == [False, False] and gc.isenabled() == enabled
     finally:
         gc.enable() if was else gc.disable()
