@@ -184,8 +184,8 @@ def _refit_score(search, plan):
 def _polish(history, plan, criterion, model, state, bounds, solver, callback, stopped,
             progress, t0, score_of, row_solver=None):
     """Refine the best point by the refit scorer itself (a surrogate search; see
-    :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
-    parameter at most; the new entries are appended to ``history``; ``score_of``:
+    :func:`~skhypergrad._scoring.polish`, stopped on a plateau after its first round),
+    :data:`POLISH_EVALS` evaluations per parameter at most; the new entries are appended to ``history``; ``score_of``:
     :func:`_refit_score`.
 
     ``row_solver``: the solver of the scan's rows (the user's estimator's own stopping
@@ -207,7 +207,8 @@ def _polish(history, plan, criterion, model, state, bounds, solver, callback, st
             callback(entry)
         return entry
 
-    polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]))
+    polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]),
+           plateau_stop=True)
 
 
 def _entry_callback(search, plan, space, stopped):
