@@ -185,8 +185,8 @@ def _polish(history, plan, criterion, model, state, bounds, solver, callback, st
             progress, t0, score_of, row_solver=None):
     """Refine the best point by the refit scorer itself (a surrogate search; see
     :func:`~skhypergrad._scoring.polish`, stopped on a plateau after its first round),
-    :data:`POLISH_EVALS` evaluations per parameter at most; the new entries are appended to ``history``; ``score_of``:
-    :func:`_refit_score`.
+    :data:`POLISH_EVALS` evaluations per parameter at most; the new entries are
+    appended to ``history``; ``score_of``: :func:`_refit_score`.
 
     ``row_solver``: the solver of the scan's rows (the user's estimator's own stopping
     rule; None: ``solver``), whose rows get ``tol = inf``: value-only rows, as the
