@@ -379,32 +379,62 @@ GRAM_MAX_FEATURES = 2048
 
 
 def gram_of(design, X=None):
-    """``(X^T X / n, X^T 1 / n)`` of a dense design, computed once and cached.
+    r"""``(X^T X / n, X^T 1 / n)`` of a design, computed once and cached.
 
-    ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
+    ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered; read for a
+    dense design only). A sparse design gives those of its centred matrix
+    :math:`X' - 1 m^T` (:meth:`Design.implicit`) from one sparse product, never a dense
+    copy of ``X``: :math:`X'^T X' / n - m s^T - s m^T + m m^T` and :math:`s - m`, with
+    :math:`s = X'^T 1 / n`.
     """
     entry = design._cache.get("gram")
     if entry is None or entry[0] is not design.X:
-        X = design.X if X is None else X
-        n = X.shape[0]
-        G = X.T @ X
-        G /= n
-        entry = (design.X, (np.ascontiguousarray(G), np.asarray(X.sum(axis=0)).ravel() / n))
+        if design.is_sparse:
+            gram = _sparse_gram(*design.implicit())
+        else:
+            X = design.X if X is None else X
+            n = X.shape[0]
+            G = X.T @ X
+            G /= n
+            gram = (np.ascontiguousarray(G), np.asarray(X.sum(axis=0)).ravel() / n)
+        entry = (design.X, gram)
         design._cache["gram"] = entry
     return entry[1]
 
 
-def xty_of(design, y, X=None):
-    """``X^T y / n`` of a dense design and a target ``y`` (shape (p,) for ``y`` of shape
-    (n,), (p, K) for (n, K)), computed once and cached with the design while its ``X``
-    and ``y`` (the same object) stay.
+def _sparse_gram(X, m):
+    """:func:`gram_of` of the sparse ``X`` centred implicitly by ``m`` (None: not)."""
+    n = X.shape[0]
+    G = np.ascontiguousarray((X.T @ X).toarray(), dtype=np.float64)
+    G /= n
+    s = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
+    if m is not None:
+        G -= np.outer(m, s)
+        G -= np.outer(s, m)
+        G += np.outer(m, m)
+        s = s - m
+    return G, s
 
-    ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered).
+
+def xty_of(design, y, X=None):
+    """``X^T y / n`` of a design and a target ``y`` (shape (p,) for ``y`` of shape
+    (n,), (p, K) for (n, K)), computed once and cached with the design while its ``X``
+    and ``y`` (the same object) stay; of the centred matrix of a sparse design, as
+    :func:`gram_of`.
+
+    ``X`` is ``design.X`` or a converted copy of it (e.g. Fortran-ordered; read for a
+    dense design only).
     """
     entry = design._cache.get("xty")
     if entry is None or entry[0] is not design.X or entry[1] is not y:
-        X = design.X if X is None else X
-        xty = np.asarray(X.T @ np.asarray(y, dtype=np.float64))
+        y64, m = np.asarray(y, dtype=np.float64), None
+        if design.is_sparse:  # of the centred matrix, as gram_of's
+            X, m = design.implicit()
+        else:
+            X = design.X if X is None else X
+        xty = np.asarray(X.T @ y64)
+        if m is not None:
+            xty = xty - np.multiply.outer(m, y64.sum(axis=0))
         entry = (design.X, y, (xty.ravel() if np.ndim(y) == 1 else xty) / X.shape[0])
         design._cache["xty"] = entry
     return entry[2]

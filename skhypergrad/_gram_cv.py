@@ -3,7 +3,9 @@ r"""Criterion evaluations of small least-squares problems as one compiled call.
 When the datafit declares ``least_squares`` (one output, no hyperparameters of its
 own), ``X`` has at most :data:`~skhypergrad._design.GRAM_MAX_FEATURES` columns (dense,
 or sparse with at most :data:`SPARSE_GRAM_FEATURES` columns or a Gram matrix of at most
-:data:`SPARSE_GRAM_RATIO` times as many entries as ``X`` stores, and held-out rows that
+:data:`SPARSE_GRAM_RATIO` times as many entries as ``X`` stores (at most
+:data:`SPARSE_GRAM_WIDE_RATIO` times up to :data:`SPARSE_GRAM_WIDE_FEATURES` columns),
+and held-out rows that
 fit densely in :data:`GRAM_FOLDS_BYTES`), the
 penalty is an elastic net with a diagonal prox Jacobian, the solver
 allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
@@ -72,6 +74,12 @@ SPARSE_GRAM_RATIO = 4
 #: ``X``, and the compiled solve's exact steps on the support converge where cyclic
 #: epochs crawl (collinear columns at a small L2 weight, as one-hot blocks with every level)
 SPARSE_GRAM_FEATURES = 512
+#: ... and of at most this many columns while its Gram matrix has at most
+#: :data:`SPARSE_GRAM_WIDE_RATIO` times as many entries as ``X`` stores (``p^2 <= 40 nnz``:
+#: columns of at least ``p / 40`` stored entries, whose epochs on ``X`` cost a round of the
+#: solver's Python work more than the compiled epochs on the Gram matrix)
+SPARSE_GRAM_WIDE_FEATURES = 768
+SPARSE_GRAM_WIDE_RATIO = 40
 
 
 class GramFolds(NamedTuple):
@@ -125,8 +133,7 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False, X
         return False
     if sp.issparse(X_val) and X_val.shape[0] * X_val.shape[1] * 8 > GRAM_FOLDS_BYTES:
         return False
-    if sp.issparse(X) and ((X.shape[1] > SPARSE_GRAM_FEATURES
-                            and X.shape[1] ** 2 > SPARSE_GRAM_RATIO * X.nnz)
+    if sp.issparse(X) and (not _sparse_gram_pays(X)
                            or X.shape[0] * X.shape[1] * 8 > GRAM_FOLDS_BYTES):
         return False
     if not penalty.has_l1 or not penalty.uniform_l2 or not penalty.diagonal_jacobian \
@@ -138,6 +145,16 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False, X
     if not isinstance(solver, BaseSolver) or solver.gram_budget() is None:
         return False
     return engine is None or (isinstance(engine, BaseEngine) and engine.implicit_at_solution)
+
+
+def _sparse_gram_pays(X):
+    """Whether a sparse ``X`` runs compiled by its shape and stored entries (see
+    :data:`SPARSE_GRAM_FEATURES`, :data:`SPARSE_GRAM_RATIO`,
+    :data:`SPARSE_GRAM_WIDE_FEATURES`)."""
+    p = X.shape[1]
+    entries = p * p
+    return p <= SPARSE_GRAM_FEATURES or entries <= SPARSE_GRAM_RATIO * X.nnz \
+        or (p <= SPARSE_GRAM_WIDE_FEATURES and entries <= SPARSE_GRAM_WIDE_RATIO * X.nnz)
 
 
 def _fold_gram(Xc_rows, yc_rows, fit_intercept, shift=None, weights=None):

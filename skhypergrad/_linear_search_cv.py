@@ -151,7 +151,8 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
         if surrogate and not stopped[0]:
             _polish(history, plan, criterion, model, result.state, bounds,
                     _with_tol(solver, inner_tol[1]), callback, stopped, progress, t0,
-                    score_of)
+                    score_of, None if scan_solver is None
+                    else _with_tol(scan_solver, inner_tol[1]))
     warn_unfinished_search(type(search).__name__, result, search.max_iter, search.tol)
 
     results = format_results(history, [space.params(h["lam"]) for h in history],
@@ -180,24 +181,33 @@ def _refit_score(search, plan):
 
 
 def _polish(history, plan, criterion, model, state, bounds, solver, callback, stopped,
-            progress, t0, score_of):
+            progress, t0, score_of, row_solver=None):
     """Refine the best point by the refit scorer itself (a surrogate search; see
-    :func:`~skhypergrad._scoring.polish`), :data:`POLISH_EVALS` evaluations per
-    parameter at most; the new entries are appended to ``history``; ``score_of``:
-    :func:`_refit_score`."""
+    :func:`~skhypergrad._scoring.polish`, stopped on a plateau after its first round),
+    :data:`POLISH_EVALS` evaluations per parameter at most; the new entries are
+    appended to ``history``; ``score_of``: :func:`_refit_score`.
+
+    ``row_solver``: the solver of the scan's rows (the user's estimator's own stopping
+    rule; None: ``solver``), whose rows get ``tol = inf``: value-only rows, as the
+    scan's."""
     last = [state]
+    row_solver = solver if row_solver is None else row_solver
+    loose = row_solver is not solver
 
     def evaluate(lam):
         if stopped[0]:
             return None
-        entry, last[0] = scan_entry(criterion, model, None, None, lam, solver, last[0],
+        entry, last[0] = scan_entry(criterion, model, None, None, lam, row_solver, last[0],
                                     t0)
+        if loose:
+            entry["tol"] = np.inf
         progress.refine(lam, plan.refit_key, score_of(entry))
         if callback is not None:
             callback(entry)
         return entry
 
-    polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]))
+    polish(evaluate, history, score_of, bounds, POLISH_EVALS * len(bounds[0]),
+           plateau_stop=True)
 
 
 def _entry_callback(search, plan, space, stopped):

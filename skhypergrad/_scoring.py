@@ -512,7 +512,7 @@ def scan_entry(criterion, model, X, y, lam, solver, state, t0):
     return entry, res.state
 
 
-def polish(evaluate, history, score_of, bounds, budget):
+def polish(evaluate, history, score_of, bounds, budget, plateau_stop=False):
     r"""Refine the best point of a surrogate search by the refit score itself.
 
     A surrogate search descends the model's loss; the refit scorer (accuracy, MAE,
@@ -522,7 +522,10 @@ def polish(evaluate, history, score_of, bounds, budget):
     spacing of the starting scan), moves to any point that scores better, halves
     ``s`` after a round without one, and stops after ``budget`` evaluations or below
     a step of 0.02. A step that leaves ``bounds`` is projected onto them; points already
-    evaluated (within ``s / 4``) are skipped.
+    evaluated (within ``s / 4``) are skipped. With ``plateau_stop``, it also stops
+    after a first round (at the first ``s``) that found no better point and a point
+    scoring the same: the best row is then on a plateau of a piecewise constant score
+    at least ``s`` wide.
 
     Parameters
     ----------
@@ -544,7 +547,7 @@ def polish(evaluate, history, score_of, bounds, budget):
     thetas = [np.log(np.asarray(h["lam"], dtype=np.float64)) for h in history]
     best = max(range(len(history)), key=lambda i: score(history[i]))
     centre, best_score = thetas[best], score(history[best])
-    step = _POLISH_FIRST_STEP
+    step, tied = _POLISH_FIRST_STEP, False
     region = as_region(bounds)
     while budget > 0 and step >= _POLISH_MIN_STEP:
         moved = False
@@ -563,5 +566,9 @@ def polish(evaluate, history, score_of, bounds, budget):
                 thetas.append(trial)
                 if score(entry) > best_score:
                     centre, best_score, moved = trial, score(entry), True
+                elif score(entry) == best_score:
+                    tied = True
         if not moved:
+            if plateau_stop and tied and step == _POLISH_FIRST_STEP:
+                return
             step /= 2

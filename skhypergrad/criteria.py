@@ -47,7 +47,7 @@ from ._criterion_data import _centred_map, _check_data, _check_weights, _shape_s
 from ._criterion_result import CriterionResult, InnerState, _check_state, _gram_result, _result
 from ._design import gram_pays, seed_row_subset_grams
 from ._parallel import evaluation_work, fold_n_jobs
-from ._folds import _FoldSplits, _fold_problem, _rows_friendly
+from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
                        gram_path_applies, heldout_gram_folds)
 from ._inner_solve import _fold_value_and_grad, _solve_one
@@ -276,24 +276,28 @@ class CrossVal(BaseCriterion):
         """
         return self._evaluate(model, X, y, lam, solver, None, state, False, folds=folds)
 
-    def _fold_problems(self, model, X_in, y_in, X, y_enc, splits):
+    def _fold_problems(self, model, X_in, y_in, X, y_enc, splits, sparse_format=None):
         """The folds' ``(pgmap, outer)``, built once and reused while the criterion is
-        evaluated on the same ``X``, ``y`` and model (as in a search), for dense ``X``
-        in a single process (the fold copies would otherwise travel to the workers;
-        there ``X`` is sent once and indexed); a list of None otherwise.
+        evaluated on the same ``X``, ``y`` and model (as in a search), in a single
+        process (the fold copies would otherwise travel to the workers; there ``X`` is
+        sent once and indexed); a list of None otherwise. ``sparse_format``: that of
+        the training rows of a sparse ``X`` (the solver's, see :func:`_fold_problem`).
 
         Kept, the fold maps keep their Lipschitz constants and the solvers'
         per-design preparations; the price is the fold copies of ``X``, about
-        ``(K - 1)`` times its size, and is not paid above ``_FOLD_CACHE_BYTES``.
+        ``(K - 1)`` times its size (its stored entries and indices when sparse), and
+        is not paid above ``_FOLD_CACHE_BYTES``.
         """
         none = [None] * len(splits)
-        if sp.issparse(X) or effective_n_jobs(self._n_jobs(model, X, splits)) != 1 or \
-                (len(splits) - 1) * X.nbytes > _FOLD_CACHE_BYTES:
+        size = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes if sp.issparse(X) \
+            else X.nbytes
+        if effective_n_jobs(self._n_jobs(model, X, splits)) != 1 or \
+                (len(splits) - 1) * size > _FOLD_CACHE_BYTES:
             return none
         def build():
             weights = self._weights(X.shape[0])
-            problems = [_fold_problem(model, X, y_enc, train, test, self.loss, None, None,
-                                      *weights)
+            problems = [_fold_problem(model, X, y_enc, train, test, self.loss, None,
+                                      sparse_format, *weights)
                         for train, test in splits]
             designs = [pgmap.design for pgmap, _ in problems]
             if problems[0][0].datafit.least_squares and all(map(gram_pays, designs)):
@@ -301,7 +305,7 @@ class CrossVal(BaseCriterion):
                 seed_row_subset_grams(X, designs, [train for train, _ in splits])
             return problems
 
-        splits_key = (self.loss,) + tuple(train.tobytes() for train, _ in splits)
+        splits_key = (self.loss, sparse_format) + tuple(train.tobytes() for train, _ in splits)
         return self._cached((X_in, y_in, model, self.sample_weight,
                              self.score_sample_weight), splits_key, build)
 
@@ -391,7 +395,8 @@ class CrossVal(BaseCriterion):
         # the folds' (train, test) indices made once for this evaluation (a _FoldSplits
         # makes them again at every access)
         folds = [splits[k] for k in range(len(splits))]
-        problems = self._fold_problems(model, X_in, y_in, X, y_enc, folds)
+        problems = self._fold_problems(model, X_in, y_in, X, y_enc, folds,
+                                       _solver_format(solver))
         n_jobs = self._n_jobs(model, X, folds)
         data = [X, y_enc, self._weights(X.shape[0])]
         # with the folds' rows: on a Dask cluster once per search

@@ -290,3 +290,25 @@ def test_heldout_loss_on_dense_x_reads_the_support(fit_intercept, kind, n_nonzer
     for w_in in (w, compact):
         np.testing.assert_allclose(outer.grad_take(w_in, idx), grad[idx], rtol=1e-12,
                                    atol=1e-15)
+
+
+def test_crossval_keeps_the_fold_problems_of_a_sparse_x():
+    """Evaluated again on the same sparse ``X``, CrossVal reuses its folds' maps (CSC
+    training rows, as the solver reads them); the values and gradients equal a fresh
+    criterion's."""
+    from skhypergrad.solvers import CoordinateDescent
+
+    rng = np.random.default_rng(3)
+    X = sp.random(90, 40, density=0.2, format="csr", random_state=3)
+    y = (X @ rng.standard_normal(40) + 0.3 * rng.standard_normal(90) > 0).astype(float)
+    model = InnerModel("logistic", "l1", fit_intercept=True)
+    solver, engine = CoordinateDescent(tol=1e-12), get_engine("aid-cg")
+    crit = CrossVal(cv=3)
+    crit.value_and_grad(model, X, y, [0.02], solver=solver, engine=engine)
+    problems = crit._cache[2]
+    kept = crit.value_and_grad(model, X, y, [0.01], solver=solver, engine=engine)
+    assert crit._cache[2] is problems and len(problems) == 3
+    assert all(pgmap.design.X.format == "csc" for pgmap, _ in problems)
+    fresh = CrossVal(cv=3).value_and_grad(model, X, y, [0.01], solver=solver, engine=engine)
+    np.testing.assert_allclose(kept.values, fresh.values, rtol=1e-10)
+    np.testing.assert_allclose(kept.grad, fresh.grad, rtol=1e-8)

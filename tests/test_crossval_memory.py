@@ -314,7 +314,8 @@ def test_folds_on_used_columns_equal_the_full_folds(engine, kind, monkeypatch):
     sizes = {st.w.size for st in used.state}
     with monkeypatch.context() as m:
         m.setattr(_folds, "_used_columns", lambda X: (X, None))
-        full = crit.value_and_grad(model, X, y, lam, solver=solver, engine=engine)
+        # (a new criterion: one keeps its folds' problems between evaluations)
+        full = CrossVal(cv=3).value_and_grad(model, X, y, lam, solver=solver, engine=engine)
     assert {st.w.size for st in full.state} == {X.shape[1] + 1}
     if kind == "weighted":
         assert sizes == {X.shape[1] + 1}

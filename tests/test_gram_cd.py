@@ -4,11 +4,12 @@ Protects: the Gram path (least squares, dense ``X``) reaches the same solution a
 the residual path and as scikit-learn, with and without intercept, for the
 Lasso, the elastic net and the weighted Lasso, warm-started or not, including
 ``n < p`` when forced; "auto" picks it only where it pays (``n > p``, from the
-second solve on a design); bad values are refused.
+second solve on a design; a sparse ``X`` without an L1 term); bad values are refused.
 """
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.linear_model import ElasticNet as SkElasticNet
 from sklearn.linear_model import Ridge as SkRidge
 
@@ -208,3 +209,40 @@ def test_ridge_on_the_gram_matrix_is_one_linear_solve(fit_intercept):
     np.testing.assert_allclose(coef, sk.coef_, rtol=1e-10, atol=1e-10 * np.abs(sk.coef_).max())
     if fit_intercept:
         assert gram.w[-1] == pytest.approx(sk.intercept_, rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize("fit_intercept, center", [(False, False), (True, False),
+                                                   (True, True)])
+def test_sparse_ridge_on_the_gram_matrix_of_its_columns(fit_intercept, center):
+    """A sparse ``X`` without an L1 term runs on the Gram matrix of its centred columns
+    (one sparse product, ``X`` never densified): one linear solve, scikit-learn's
+    ``Ridge`` on the dense ``X`` and the dense Gram path to 1e-10 on nearly collinear
+    columns, one of them stored on every row with a large mean; the solve hands the
+    datafit's Hessian ``[X, 1]^T [X, 1] / n`` of the centred columns to the engine."""
+    X, y = make_regression_data(n=150, p=40, seed=2, density=0.2)
+    rng = np.random.default_rng(2)
+    dense_col = 50.0 + rng.standard_normal(X.shape[0])
+    X = sp.hstack([X, X[:, :1] + 1e-3 * X[:, 1:2], dense_col[:, None]], format="csc")
+    y = y + 0.3 * dense_col
+    lam = np.array([1e-4])
+    pgmap = ProxGradMap(Quadratic(), L2(), X, y, fit_intercept=fit_intercept, center=center)
+    gram = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
+    plain = CoordinateDescent(tol=1e-12, precompute=False).solve(pgmap, lam)
+    assert gram.converged and gram.n_iter <= 3 and plain.n_iter >= 50
+    Xd = X.toarray()
+    dense = CoordinateDescent(tol=1e-12, precompute=True).solve(
+        ProxGradMap(Quadratic(), L2(), Xd, y, fit_intercept=fit_intercept, center=center),
+        lam)
+    sk = SkRidge(alpha=lam[0] * X.shape[0], fit_intercept=fit_intercept, solver="cholesky",
+                 tol=1e-14).fit(Xd, y)
+    p = X.shape[1]
+    scale = np.abs(sk.coef_).max()
+    np.testing.assert_allclose(gram.w[:p], sk.coef_, rtol=1e-10, atol=1e-10 * scale)
+    np.testing.assert_allclose(gram.w, dense.w, rtol=1e-10, atol=1e-10 * scale)
+    if fit_intercept:
+        assert pgmap.design.original_intercept(gram.w) == pytest.approx(sk.intercept_,
+                                                                         rel=1e-10)
+    Xc = Xd - Xd.mean(axis=0) if pgmap.design.sparse_offset is not None else Xd
+    A = np.hstack([Xc, np.ones((X.shape[0], 1))]) if fit_intercept else Xc
+    np.testing.assert_allclose(gram.reference, A.T @ A / X.shape[0], rtol=1e-10,
+                               atol=1e-12 * np.abs(A.T @ A).max() / X.shape[0])

@@ -158,12 +158,17 @@ def test_when_the_compiled_path_runs():
     logistic = InnerModel("logistic", "l1", fit_intercept=True).bind(y > np.median(y))
     assert not gram_path_applies(logistic, X, cd, None, 5, "logistic")
     # a sparse X whose Gram matrix is small against its stored entries, or of at most 512
-    # columns: compiled; a wide one (p^2 > 4 nnz, as text features) is not
+    # columns, or of at most 768 columns with p^2 <= 40 nnz: compiled; a wide one
+    # (p^2 > 4 nnz beyond 768 columns, p^2 > 40 nnz below, as text features) is not
     assert gram_path_applies(enet, sp.csr_matrix(X), cd, None, 5, "squared")
     narrow = sp.random(100, 512, density=0.01, format="csr", random_state=0)
     assert gram_path_applies(enet, narrow, cd, None, 5, "squared")
     wide = sp.random(100, 600, density=0.01, format="csr", random_state=0)
     assert not gram_path_applies(enet, wide, cd, None, 5, "squared")
+    filled = sp.random(400, 600, density=0.05, format="csr", random_state=0)  # p^2 = 30 nnz
+    assert gram_path_applies(enet, filled, cd, None, 5, "squared")
+    assert not gram_path_applies(enet, sp.random(400, 800, density=0.05, format="csr",
+                                                 random_state=0), cd, None, 5, "squared")
     # sparse held-out rows apart from X (HeldOut's) are copied densely: only when they fit
     assert gram_path_applies(enet, X, cd, None, 1, "squared", X_val=sp.csr_matrix(X))
     tall = sp.csr_matrix((10**7, X.shape[1]))  # 800 MB dense

@@ -330,3 +330,31 @@ def test_splits_as_lists_masks_or_negative_indices_select_the_same_rows():
                 LassoHyperGrad(cv=[])):
         with pytest.raises(ValueError, match="no split"):
             est.fit(X, y)
+
+
+def test_refinement_stops_on_a_plateau_after_its_first_round():
+    """``polish`` with ``plateau_stop``: a first round (a quarter decade each way) that
+    finds the best score again and nothing better ends the refinement (2 evaluations,
+    not the budget of 6); a better point found goes on as before."""
+    from skhypergrad._scoring import polish
+
+    bounds = (np.array([1e-3]), np.array([1e3]))
+
+    def run(score, stop):
+        thetas = []
+
+        def evaluate(lam):
+            thetas.append(float(np.log(lam[0])))
+            return {"lam": np.asarray(lam, dtype=np.float64), "s": score(thetas[-1])}
+        history = [{"lam": np.array([1.0]), "s": score(0.0)}]
+        polish(evaluate, history, lambda h: h["s"], bounds, 6, plateau_stop=stop)
+        return thetas, max(h["s"] for h in history)
+
+    plateau = lambda t: 1.0 if abs(t) < 1.0 else 0.5  # noqa: E731
+    assert len(run(plateau, False)[0]) == 6
+    thetas, best = run(plateau, True)
+    np.testing.assert_allclose(thetas, [np.log(10) / 4, -np.log(10) / 4])
+    assert best == 1.0
+    slope = lambda t: -abs(t - 1.0)  # noqa: E731
+    thetas, best = run(slope, True)
+    assert len(thetas) == 6 and best > -0.2

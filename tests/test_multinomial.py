@@ -365,3 +365,34 @@ def test_search_rows_are_solved_to_the_estimators_tol():
             assert errors.max() <= 1e-6
         assert errors[descent:].max() <= 1e-6
         assert errors[search.best_index_] <= 1e-6
+
+
+def test_refinement_rows_are_solved_to_the_estimators_tol():
+    """The rows that refine the best point by the refit scorer (accuracy here; a
+    surrogate search of the log-loss) are value-only rows as the scan's: solved to the
+    user's estimator's ``tol`` (``lbfgs``), as far from a tight estimator's scores as the
+    user's own rows are, not solved tighter."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    from skhypergrad import HyperGradSearchCV
+    from skhypergrad._scoring import POLISH_EVALS
+
+    X, y = _iris_plus_noise(seed=8)
+    cv = StratifiedKFold(4, shuffle=True, random_state=0)
+    tight = LogisticRegression(solver="newton-cholesky", tol=1e-12)
+    user = LogisticRegression(max_iter=10_000)
+
+    def score(estimator, C):
+        return cross_val_score(clone(estimator).set_params(C=C), X, y, cv=cv,
+                               scoring="neg_log_loss").mean()
+
+    search = HyperGradSearchCV(user, cv=cv, scoring={"acc": "accuracy", "ll": "neg_log_loss"},
+                               refit="acc").fit(X, y)
+    Cs = np.array([params["C"] for params in search.cv_results_["params"]])
+    rows = slice(len(Cs) - POLISH_EVALS, None)  # the refinement's, appended last
+    exact = np.array([score(tight, C) for C in Cs[rows]])
+    errors = np.abs(search.cv_results_["mean_test_ll"][rows] - exact) / np.abs(exact)
+    users = np.abs([score(user, C) - e for C, e in zip(Cs[rows], exact)]) / np.abs(exact)
+    assert errors.max() <= 3 * users.max()
+    assert np.sum(errors > 1e-5) >= 1

@@ -140,12 +140,22 @@ def _curvature_bounds(design, sq_norms, c):
 
 _SOLVES = weakref.WeakKeyDictionary()  # solves per design without the Gram matrix so far
 
+#: a sparse ``X`` of at most this many columns runs least squares without an L1 term on
+#: its Gram matrix (its working sets solved by one linear system each)
+SPARSE_RIDGE_GRAM_FEATURES = 512
 
-def _use_gram(design, datafit, precompute):
-    """Whether least-squares working sets run on the Gram matrix (see ``precompute``)."""
-    if precompute is False or design.is_sparse or not datafit.least_squares \
-            or design.n_outputs != 1:
+
+def _use_gram(design, datafit, precompute, ridge=False):
+    """Whether least-squares working sets run on the Gram matrix (see ``precompute``).
+
+    A sparse ``X`` does with ``ridge`` (no L1 term, every L2 weight positive, no bound)
+    and at most :data:`SPARSE_RIDGE_GRAM_FEATURES` columns, unless ``precompute`` is
+    False: its Gram matrix (one sparse product) then replaces the epochs on ``X``.
+    """
+    if precompute is False or not datafit.least_squares or design.n_outputs != 1:
         return False
+    if design.is_sparse:
+        return ridge and design.n_features <= SPARSE_RIDGE_GRAM_FEATURES
     if precompute is True or cached_gram(design) is not None:
         return True
     solves = _SOLVES.get(design, 0)

@@ -123,7 +123,8 @@ class _Problem(NamedTuple):
             y, onehot = np.ascontiguousarray(pgmap.y, dtype=np.float64), _UNIT
             kernels = (cd_epoch, columns_gradient_curvature)
         gram = None
-        if _use_gram(design, datafit, precompute):
+        ridge = not np.any(l1) and pgmap.penalty.lower == -np.inf and bool(np.all(l2 > 0.0))
+        if _use_gram(design, datafit, precompute, ridge):
             gram = gram_of(design, X) + (xty_of(design, pgmap.y, X),)
         l1_entries = l1 if K == 1 else np.repeat(l1, K)
         l2_entries = l2 if K == 1 else np.repeat(l2, K)
@@ -251,6 +252,20 @@ class _Problem(NamedTuple):
         grad = grad.ravel()
         grad /= a.shape[0]
         return grad
+
+    def gram_hessian(self):
+        """The datafit's Hessian :math:`[X, 1]^T [X, 1] / n` (without the intercept's
+        row and column when there is none) from :attr:`gram`, shape (q, q)."""
+        G, colmeans, _ = self.gram
+        if not self.fit_intercept:
+            return G * self.curvature
+        p = G.shape[0]
+        H = np.empty((p + 1, p + 1))
+        H[:p, :p] = G
+        H[:p, p] = H[p, :p] = colmeans
+        H[p, p] = 1.0
+        H *= self.curvature
+        return H
 
     def optimality(self, w, a, ws_size):
         """``(ws, size, violation, decrease, grad)``: the next working set and its size

@@ -10,6 +10,8 @@ extrapolation.
 """
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.linalg.lapack import dposv as _posv
 
 from ._cd_kernels import prox_steps
 from ._cd_problem import _UNIT, _anderson
@@ -45,19 +47,23 @@ class _WorkingSetSolves:
         + \delta b\, s^T\delta w + \tfrac12 L_b \delta b^2 + G_W(w)`.
         """
         G, colmeans, _ = prob.gram
-        c, s_ws, l1, l2, lc = grad[ws], colmeans[ws], prob.l1[ws], prob.l2[ws], prob.lc[ws]
+        # (a sparse X: no p-sized gradient kept, the working set's entries computed)
+        c = grad[ws] if grad is not None else prob.columns_t(ws, a)
+        s_ws, l1, l2 = colmeans[ws], prob.l1[ws], prob.l2[ws]
         mean_a = float(a.mean())
-        lc_b = prob.lc[-1] if prob.fit_intercept else 1.0
+        lc_b = prob.curvature if prob.fit_intercept else 1.0
         w_ws = w[ws]  # a copy (fancy indexing)
         start = w_ws.copy()
         if prob.lower == -np.inf and not np.any(l1) and np.all(l2 > 0.0):
-            db = _ridge_step(G[np.ix_(ws, ws)], c, s_ws, mean_a, lc_b, l2, w_ws,
-                             prob.fit_intercept)
+            every = ws.shape[0] == G.shape[0] and np.array_equal(ws, np.arange(G.shape[0]))
+            db = _ridge_step(G if every else G[np.ix_(ws, ws)], c, s_ws, mean_a, lc_b, l2,
+                             w_ws, prob.fit_intercept)
             w[ws] = w_ws
             if prob.fit_intercept:
                 w[-1] += db
-            add_columns(prob.X, ws, w_ws - start, db, z)
+            _add_columns(prob, ws, w_ws - start, db, z)
             return 1
+        lc = prob.lc[ws]  # (a dense X: the epochs below run on dense designs alone)
         q, shift, gdx = np.zeros(ws.shape[0]), np.zeros(2), np.empty(ws.shape[0])
 
         def model(x, db):
@@ -92,7 +98,7 @@ class _WorkingSetSolves:
         w[ws] = w_ws
         if prob.fit_intercept:
             w[-1] += shift[1]
-        add_columns(prob.X, ws, w_ws - start, shift[1], z)
+        _add_columns(prob, ws, w_ws - start, shift[1], z)
         return epochs
 
     def _ws_newton(self, prob, w, z, a, ws, tol, grad=None):
@@ -206,6 +212,16 @@ class _WorkingSetSolves:
         return max_epochs
 
 
+def _add_columns(prob, ws, delta, shift, z):
+    """``z += X_ws delta + shift`` (the columns ``X_j - mu_j`` of an implicitly centred
+    sparse ``X``; ``shift`` the intercept's change, 0 without one)."""
+    if not sp.issparse(prob.X):
+        add_columns(prob.X, ws, delta, shift, z)
+        return
+    z += prob.predictions_change(ws, np.append(delta, shift) if prob.fit_intercept
+                                 else delta)
+
+
 def _ridge_step(G_ws, c, s, mean_a, lc_b, l2, w, fit_intercept):
     r"""The working set's model without an L1 term (every L2 weight positive, no bound)
     minimized in one linear solve; ``w`` moved in place, returns :math:`\delta b`.
@@ -225,15 +241,23 @@ def _ridge_step(G_ws, c, s, mean_a, lc_b, l2, w, fit_intercept):
     """
     m = w.shape[0]
     rhs = -(c + l2 * w)
-    if not fit_intercept:
-        A = G_ws + np.diag(l2)
-        dx = np.linalg.solve(A, rhs)
-        w += dx
-        return 0.0
-    A = np.empty((m + 1, m + 1))
-    A[:m, :m] = G_ws + np.diag(l2)
-    A[:m, m] = A[m, :m] = s
-    A[m, m] = lc_b
-    step = np.linalg.solve(A, np.append(rhs, -mean_a))
+    A = np.empty((m + fit_intercept, m + fit_intercept), order="F")  # (LAPACK's order)
+    A[:m, :m] = G_ws
+    A[np.arange(m), np.arange(m)] += l2
+    if fit_intercept:
+        A[:m, m] = A[m, :m] = s
+        A[m, m] = lc_b
+        rhs = np.append(rhs, -mean_a)
+    step = _spd_solve(A, rhs)
     w += step[:m]
-    return float(step[m])
+    return float(step[m]) if fit_intercept else 0.0
+
+
+def _spd_solve(A, b):
+    """``A^{-1} b`` for a symmetric positive definite ``A``: LAPACK's Cholesky solve, or
+    LU (``np.linalg.solve``) when the factorization finds a pivot that is not positive
+    (a matrix definite below the rounding of its entries)."""
+    _, x, info = _posv(A, b, lower=1)
+    if info < 0:
+        raise ValueError(f"dposv: illegal value in argument {-info}")
+    return x if info == 0 else np.linalg.solve(A, b)

@@ -353,6 +353,8 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
             z = prob.predictions(pgmap.design, w)
             measure = self._stop_measure(pgmap, lam, w, z, scale=prob.scale)
         done = reached or self._within_floor(pgmap, lam, prob, z, measure)
+        if reference is None and prob.gram is not None and pgmap.design.is_sparse:
+            reference = prob.gram_hessian()  # for the engine (see takes_reference)
         return SolveResult(w, n_epochs, measure, done, reference)
 
     def _within_floor(self, pgmap, lam, prob, z, measure):
