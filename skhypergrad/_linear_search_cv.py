@@ -47,14 +47,21 @@ _INNER_TOL = (1e-10, 1e-10)
 
 
 def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, groups, params,
-                      cv, box):
+                      cv, box, target=None):
     """One search of the parameters of ``final``, the final step of a pipeline whose
     other steps are ``preprocessing`` (None: no pipeline) and whose parameters are named
     with ``prefix``, declared by its ``adapter``
     (:mod:`skhypergrad._linear_adapters`), run by ``search`` (a ``HyperGradSearchCV``,
     whose ``n_splits_`` it sets) on the splits of ``cv``, within ``box`` (``{name: (low,
     high)}`` in the estimator's parameters, see :mod:`skhypergrad._param_grid`; None:
-    ``bounds`` or the data's scales): a :class:`~skhypergrad._search_results.SearchRun`."""
+    ``bounds`` or the data's scales): a :class:`~skhypergrad._search_results.SearchRun`.
+
+    ``target``: the :class:`~skhypergrad._target_transform.TargetTransform` of a
+    ``TransformedTargetRegressor`` (None: none). Each fold's inner problems are then
+    solved on its transformed training targets and descend the transformed held-out
+    loss (a surrogate); every point is scored on the original targets, by the wrapper's
+    inverse-transformed predictions, and refined by the refit scorer as any surrogate
+    search is."""
     kind, classifier, multi_output = adapter.loss, adapter.classifier, adapter.multi_output
     error_score = check_error_score(search.error_score)
     get_optimizer(search.optimizer)
@@ -63,8 +70,12 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
         X, y, groups = indexable(X, y, groups)
     check_cv_size(cv, _num_samples(X))
     y = check_target(y, classifier=classifier, multi_output=multi_output)
+    # the targets of the model's checks and scales (transformed on the full data, as
+    # the refit transforms them); the folds transform their own
+    y_model = y if target is None else target.fit(X, y)[1]
     plan = check_search_scoring(search.scoring, search.refit, kind, final,
-                                len(np.unique(y)) if classifier else None, multi_output)
+                                len(np.unique(y)) if classifier else None, multi_output,
+                                rescaled=target is not None)
     fit_params = route_fit_params(search, routing_scorer(search.scoring, final), X, groups,
                                   params)
     groups = fit_params.groups
@@ -72,8 +83,8 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
     fit_weight = class_sample_weights(class_weight, y, fit_params.sample_weight)
     # the n of C and of a sum of losses' alpha: the sum of the weights of the refit's
     n_samples = y.shape[0] if fit_weight is None else float(np.sum(fit_weight))
-    model = search_model(adapter, final, y, n_samples)
-    model.encode(y)  # the datafit's checks of y (a Gamma's y > 0), before any fold's
+    model = search_model(adapter, final, y_model, n_samples)
+    model.encode(y_model)  # the datafit's checks of y (a Gamma's y > 0), before any fold's
     if box is not None:  # l1_ratio fixed, alpha (C) searched: a penalty of one weight
         model = tie_ratio(model, box, adapter.parametrization, prefix)
     if fit_weight is not None and not model.get_datafit().accepts_sample_weight:
@@ -100,7 +111,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
         delayed(prepare_fold)(preprocessing, X, y, train, test,
                               n_samples / _total(w_train, train)
                               if space.sum_of_losses else 1.0,
-                              w_train, fit_params.score_weight)
+                              w_train, fit_params.score_weight, target)
         for (train, test), w_train in zip(splits, train_weights))
     # constants the datafit estimates (Huber's scale), once, on the first training fold
     # with its weights, at the weights its datafit states in units of the data (not the
@@ -128,7 +139,7 @@ def fit_linear_search(search, final, preprocessing, prefix, adapter, X, y, group
     lam0, bounds, candidates, back, below = search_start(
         search, model, folds, criterion.training_maps(model, solver), floors, space,
         adapter.defaults,
-        None if box is None else linear_lam_box(box, prefix, adapter, final, y,
+        None if box is None else linear_lam_box(box, prefix, adapter, final, y_model,
                                                 n_samples, model))
     # a surrogate search: the refit scorer's own landscape, scanned and refined
     surrogate = plan.rescore and not plan.exact and plan.refit_key is not None
@@ -250,9 +261,10 @@ def _scoring_parts(plan, final, adapter, model, folds, splits, fit_params, error
                                                      _weight_params(_rows(sw, test)),
                                                      _weight_params(_rows(sw, train)))
                                   for fold, (train, test) in zip(folds, splits))
-        parts["scorer"] = FoldScorer(plan.scorers, error_score,
-                                     decision_metrics(plan.names, decision_of(final)),
-                                     fit_params.weighted)
+        # the decision values' metrics score the model's own scale: not a wrapper's
+        metrics = None if folds[0].target is not None else \
+            decision_metrics(plan.names, decision_of(final))
+        parts["scorer"] = FoldScorer(plan.scorers, error_score, metrics, fit_params.weighted)
     return parts
 
 

@@ -37,6 +37,12 @@ class _Fold(NamedTuple):
     ``sample_weight``: the weights of the training rows in the datafit;
     ``score_weight_train`` and ``score_weight_test``: those of the held-out losses on
     the training and the test rows (None: unit weights).
+
+    ``target``: a ``TransformedTargetRegressor`` fitted on the fold's training targets
+    (:class:`~skhypergrad._target_transform.TargetTransform`), or None; with it,
+    ``y_train`` and ``y_test`` are the transformed targets (the inner problems' and the
+    held-out losses') and ``raw`` the original ``(y_train, y_test)``, which the scorers
+    score.
     """
 
     X_train: Any
@@ -47,15 +53,24 @@ class _Fold(NamedTuple):
     sample_weight: Any = None
     score_weight_train: Any = None
     score_weight_test: Any = None
+    target: Any = None
+    raw: Any = None
+
+    @property
+    def scored_targets(self):
+        """``(y_train, y_test)`` as the scorers see them: the original targets."""
+        return (self.y_train, self.y_test) if self.raw is None else self.raw
 
 
 def prepare_fold(preprocessing, X, y, train, test, scale, sample_weight=None,
-                 score_weight=None):
+                 score_weight=None, target=None):
     """The fold's matrices: rows indexed, the preprocessing fitted on the training rows.
 
     ``sample_weight``: the datafit's weights of the training rows (already those
     rows'); ``score_weight``: the held-out losses' weights of all the rows of ``X``
-    (split here), or None.
+    (split here), or None; ``target``: the
+    :class:`~skhypergrad._target_transform.TargetTransform` of the targets, fitted on
+    the training rows (None: the targets as given).
     """
     if isinstance(X, np.ndarray):
         # the training rows in the solvers' layout (Fortran order, float64) unless a
@@ -65,6 +80,11 @@ def prepare_fold(preprocessing, X, y, train, test, scale, sample_weight=None,
     else:
         X_train, X_test = _safe_indexing(X, train), _safe_indexing(X, test)
     y_train, y_test = y[train], y[test]
+    fitted = raw = None
+    if target is not None:
+        raw = (y_train, y_test)
+        fitted, y_train = target.fit(X_train, y_train)
+        y_test = target.transform(fitted, y_test)
     if preprocessing is not None:
         preprocessing = clone(preprocessing)
         X_train = preprocessing.fit_transform(X_train, y_train)
@@ -74,7 +94,7 @@ def prepare_fold(preprocessing, X, y, train, test, scale, sample_weight=None,
     if score_weight is not None:
         score_train, score_test = score_weight[train], score_weight[test]
     return _Fold(_as_float(X_train, name), y_train, _as_float(X_test, name), y_test,
-                 float(scale), sample_weight, score_train, score_test)
+                 float(scale), sample_weight, score_train, score_test, fitted, raw)
 
 
 def _as_float(X, name="X"):

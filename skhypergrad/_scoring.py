@@ -33,7 +33,8 @@ bool, a scorer name or a callable) and reads it in three ways:
 
 The scorer receives the final step of the estimator, fitted on the fold, and the
 fold's rows as the preprocessing steps of a pipeline (fitted on the fold's
-training rows) transform them.
+training rows) transform them; of a ``TransformedTargetRegressor``, the wrapper fitted
+on the fold around that step, and the fold's original targets (:class:`FoldView`).
 """
 
 import copy
@@ -51,6 +52,7 @@ from sklearn.metrics._scorer import _MultimetricScorer
 
 from ._compact_states import _expand
 from ._region import as_region
+from ._target_transform import TargetTransform
 from .criteria import BaseCriterion
 from .ridge_classifier import squared_class_error_scorer
 from .squared_hinge import squared_hinge_scorer
@@ -194,9 +196,15 @@ def routing_scorer(scoring, final):
         else scorers["score"]
 
 
-def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_output=False):
+def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_output=False,
+                         rescaled=False):
     """The :class:`SearchScoring` of ``scoring`` and ``refit`` for a model of loss
-    ``kind`` (a key of :data:`SURROGATES`) whose final step is ``final``."""
+    ``kind`` (a key of :data:`SURROGATES`) whose final step is ``final``.
+
+    ``rescaled``: the scorers score predictions on another scale than the model's loss
+    (a ``TransformedTargetRegressor``'s inverse-transformed predictions), so no scorer is
+    followed exactly: the loss is a surrogate and every point is scored by the scorers.
+    """
     scorers, names, multimetric = _as_scorers(scoring, final)
     if multimetric:
         if not (refit is False or callable(refit) or
@@ -209,10 +217,10 @@ def check_search_scoring(scoring, refit, kind, final, n_classes=None, multi_outp
     else:  # a name as refit means True, as in GridSearchCV
         refit_key = None if callable(refit) else "score"
     own = SURROGATES[kind][1]
-    if not multimetric and names["score"] == own:
+    if not multimetric and names["score"] == own and not rescaled:
         return SearchScoring(scorers, False, refit, refit_key, "auto", "identity", True,
                              False, names)
-    exact = None if refit_key is None else \
+    exact = None if refit_key is None or rescaled else \
         _exact_for(kind, names[refit_key], n_classes, multi_output)
     loss, transform = exact or ("auto", "identity")
     return SearchScoring(scorers, multimetric, refit, refit_key, loss, transform,
@@ -396,7 +404,10 @@ class FoldView(NamedTuple):
     last column of the rows the model is trained on, dropped for the estimator), or
     None. ``test_params`` / ``train_params``: keyword arguments passed to the scorers
     (those :class:`FoldScorer` gives them to) with the fold's test / training rows
-    (e.g. ``{"sample_weight": w[test]}``), or None.
+    (e.g. ``{"sample_weight": w[test]}``), or None. ``target``: the fold's fitted
+    ``TransformedTargetRegressor`` (None: none), which then wraps the scored model
+    (:meth:`~skhypergrad._target_transform.TargetTransform.scored`); ``y_train`` and
+    ``y_test`` are the original targets, the template is fitted on the transformed.
     """
 
     template: Any
@@ -408,10 +419,12 @@ class FoldView(NamedTuple):
     intercept_column: Any
     test_params: Any = None
     train_params: Any = None
+    target: Any = None
 
     def estimator(self, w):
         r"""A copy of the template with the coefficients of ``w`` (the inner model's
-        ``[coef.ravel(), intercept]``, coefficients in (p, K) order)."""
+        ``[coef.ravel(), intercept]``, coefficients in (p, K) order), wrapped by the
+        fold's ``target`` when there is one."""
         est = copy.copy(self.template)  # new coef_ / intercept_, the rest shared
         shape = np.shape(self.template.coef_)
         n_out = shape[0] if len(shape) == 2 else 1
@@ -423,7 +436,7 @@ class FoldView(NamedTuple):
             coef, b = coef[:, :-1], self.intercept_column * coef[:, -1]
         est.coef_ = coef if len(shape) == 2 else coef[0]
         est.intercept_ = b.copy() if np.ndim(self.template.intercept_) else float(b[0])
-        return est
+        return est if self.target is None else TargetTransform.scored(self.target, est)
 
 
 def fold_view(final, fold, intercept_column=None, fit_intercept=True, test_params=None,
@@ -445,8 +458,9 @@ def fold_view(final, fold, intercept_column=None, fit_intercept=True, test_param
         template.fit(X_train, fold.y_train)
     if "max_iter" in params:
         template.set_params(max_iter=params["max_iter"])
-    return FoldView(template, X_train, fold.y_train, X_test, fold.y_test, fit_intercept,
-                    intercept_column, test_params, train_params)
+    y_train, y_test = fold.scored_targets
+    return FoldView(template, X_train, y_train, X_test, y_test, fit_intercept,
+                    intercept_column, test_params, train_params, fold.target)
 
 
 def unfitted_template(estimator, classes, n_features, n_outputs):

@@ -61,11 +61,16 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
 
     Parameters
     ----------
-    estimator : scikit-learn linear model or Pipeline
+    estimator : scikit-learn linear model, Pipeline or TransformedTargetRegressor
         ``Lasso``, ``ElasticNet``, ``LogisticRegression``, ``LinearSVC``,
         ``PoissonRegressor``, ``GammaRegressor``, ``TweedieRegressor`` (the log
         link, ``1 <= power <= 2``) or ``HuberRegressor``, or a pipeline ending with
-        one. Its parameters say
+        one; or a ``TransformedTargetRegressor`` of such a regressor (or pipeline),
+        searched in ``regressor__<name>``: each fold's inner model is trained on its
+        transformed training targets (the transformer fitted on them) and every point
+        scored on the original targets by the wrapper's inverse-transformed
+        predictions (the transformed held-out loss is then a surrogate, see Notes).
+        Its parameters say
         which ones are searched (see :ref:`search-cv`); with ``init="estimator"``
         they are also the starting point. ``positive=True`` (Lasso, ElasticNet) is
         kept: the search runs on the nonnegative model. A ``class_weight``
@@ -266,7 +271,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     -----
     The search descends the refit scorer exactly when the scorer's mean over folds is
     a smooth function of each fold's held-out loss (the mean squared error, RMSE, R²,
-    log-loss, Brier score, the GLMs' deviances and D², the squared hinge), and
+    log-loss, Brier score, the GLMs' deviances and D², the squared hinge; not for a
+    ``TransformedTargetRegressor``, scored on the original targets), and
     otherwise a surrogate, the model's loss, then refines its best point by a compass
     search on the refit scorer itself (the accuracy, ROC AUC, a callable, the metrics
     of a callable ``refit``...): see :ref:`scorers`. A row of ``cv_results_`` is what
@@ -397,7 +403,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``bounds`` or the data's scales): a
         :class:`~skhypergrad._search_results.SearchRun`."""
         cv = self.cv if cv is None else cv
-        final, preprocessing, prefix, adapter, kernel = unwrap(estimator)
+        final, preprocessing, prefix, adapter, kernel, target = unwrap(estimator)
         if y is None:
             raise ValueError(f"{type(final).__name__} requires y to be passed, but the "
                              "target y is None.")
@@ -408,7 +414,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             return fit_kernel_search(self, final, preprocessing, prefix, X, y, groups,
                                      params, cv, box)
         return fit_linear_search(self, final, preprocessing, prefix, adapter, X, y, groups,
-                                 params, cv, box)
+                                 params, cv, box, target)
 
     def get_metadata_routing(self):
         """The routing of the search's parameters, as ``GridSearchCV``'s: ``fit`` to the

@@ -3,7 +3,12 @@ r"""What :class:`~skhypergrad.HyperGradSearchCV` reads from the estimator it is 
 :func:`unwrap` splits a pipeline into its preprocessing and final step and finds the
 final step's adapter: a :class:`~skhypergrad._kernel_search_cv.KernelAdapter` (the
 kernel models' searches) or a :class:`~skhypergrad._linear_adapters.LinearAdapter`.
-Any other estimator is refused with the list of the supported ones.
+Two wrappers are declared: a :class:`~sklearn.pipeline.Pipeline` (its steps before
+the last are the preprocessing) and a
+:class:`~sklearn.compose.TransformedTargetRegressor` of a linear regressor (or of a
+pipeline ending in one), whose target transformation the search applies on each fold
+(:class:`~skhypergrad._target_transform.TargetTransform`). Any other estimator is
+refused with the list of the supported ones.
 :class:`SearchSpace` converts the searched ``lam`` to the final step's parameters
 (``step__name`` in a pipeline) and the user's ``bounds`` to bounds on ``lam``;
 :func:`search_model` is the final step's inner model.
@@ -13,12 +18,14 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
+from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from ._kernel_search_cv import _adapters as _kernel_adapters
 from ._kernel_search_cv import kernel_adapter
 from ._linear_adapters import linear_adapter, supported_names
+from ._target_transform import TargetTransform
 from ._validation import check_one_output
 from .squared_hinge import append_intercept_column
 
@@ -81,6 +88,9 @@ class Unwrapped(NamedTuple):
     linear : LinearAdapter or None
         The adapter of a linear model (None for a kernel model).
     kernel : KernelAdapter or None
+    target : TargetTransform or None
+        The target transformation of a ``TransformedTargetRegressor`` (None: the
+        targets as given).
     """
 
     final: Any
@@ -88,6 +98,7 @@ class Unwrapped(NamedTuple):
     prefix: str
     linear: Any
     kernel: Any
+    target: Any = None
 
 
 def _supported():
@@ -95,9 +106,19 @@ def _supported():
     return f"{supported_names().replace(' or ', ', ')}, {kernels}"
 
 
+def _refused(what):
+    return ValueError(f"estimator must be one of scikit-learn's {_supported()} (or a "
+                      "Pipeline ending with one; or a TransformedTargetRegressor of one of "
+                      f"the linear regressors, or of such a Pipeline); got {what}.")
+
+
 def unwrap(estimator):
-    """:class:`Unwrapped` of a scikit-learn estimator or pipeline; a ValueError naming the
-    supported estimators for any other final step."""
+    """:class:`Unwrapped` of a scikit-learn estimator, pipeline, or
+    ``TransformedTargetRegressor`` of either (a linear regressor, its parameters
+    prefixed by ``regressor__``); a ValueError naming the supported estimators for any
+    other final step."""
+    if isinstance(estimator, TransformedTargetRegressor):
+        return _unwrap_target(estimator)
     final, preprocessing, prefix = estimator, None, ""
     if isinstance(estimator, Pipeline):
         name, final = estimator.steps[-1]
@@ -108,8 +129,7 @@ def unwrap(estimator):
         return Unwrapped(final, preprocessing, prefix, None, kernel)
     adapter = linear_adapter(final)
     if adapter is None:
-        raise ValueError(f"estimator must be one of scikit-learn's {_supported()} (or a "
-                         f"Pipeline ending with one); got {type(final).__name__}.")
+        raise _refused(type(final).__name__)
     column = adapter.column(final)
     if column is not None:  # liblinear's intercept: the penalized weight of a feature
         step = FunctionTransformer(append_intercept_column, accept_sparse=True,
@@ -117,6 +137,25 @@ def unwrap(estimator):
         steps = [] if preprocessing is None else list(preprocessing.steps)
         preprocessing = Pipeline(steps + [("intercept_column", step)])
     return Unwrapped(final, preprocessing, prefix, adapter, None)
+
+
+def _unwrap_target(wrapper):
+    """:class:`Unwrapped` of a ``TransformedTargetRegressor``: its regressor's, with the
+    prefix ``regressor__`` and the
+    :class:`~skhypergrad._target_transform.TargetTransform` of ``wrapper``."""
+    regressor = wrapper.regressor
+    if regressor is None or isinstance(regressor, TransformedTargetRegressor):
+        name = "LinearRegression" if regressor is None else type(regressor).__name__
+        raise _refused(f"a TransformedTargetRegressor of {name}")
+    final = regressor[-1] if isinstance(regressor, Pipeline) else regressor
+    try:
+        inner = unwrap(regressor)
+    except ValueError:
+        inner = None
+    if inner is None or inner.kernel is not None or inner.linear.classifier:
+        raise _refused(f"a TransformedTargetRegressor of {type(final).__name__}") from None
+    return inner._replace(prefix="regressor__" + inner.prefix,
+                          target=TargetTransform(wrapper))
 
 
 def search_model(adapter, final, y, n_samples=None):
@@ -148,7 +187,7 @@ def searched_parameters(estimator, y):
     searched with ``alpha`` (``C``) only (``alpha`` alone is searched at a fixed
     ``l1_ratio``, see :class:`~skhypergrad.penalties.FixedRatioElasticNet`). ``y``:
     the targets (a classifier's classes)."""
-    final, _, prefix, adapter, kernel = unwrap(estimator)
+    final, _, prefix, adapter, kernel, _ = unwrap(estimator)
     if kernel is not None:
         return tuple(prefix + n for n in kernel.names(kernel.spec(final))), {}
     model = search_model(adapter, final, y)
