@@ -13,7 +13,8 @@ Rows: ``Ridge`` and ``RidgeClassifier`` on a 400 x 300 CSR ``X`` at 5% density;
 ``Lasso`` on a 400 x 600 CSR at 5%; L1 ``LogisticRegression(solver="liblinear")`` on
 the 400 x 300 one; ``LinearSVC`` with accuracy on standardized wine and iris;
 multinomial ``LogisticRegression`` with accuracy on digits, standardized and in a
-``Pipeline`` with ``StandardScaler``.
+``Pipeline`` with ``StandardScaler``; ``TransformedTargetRegressor`` of ``Lasso``
+(``func=np.log``) and of ``Ridge`` (``transformer=StandardScaler()``) on diabetes.
 
 Usage::
 
@@ -31,7 +32,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
-from sklearn.datasets import load_digits, load_iris, load_wine  # noqa: E402
+from sklearn.compose import TransformedTargetRegressor  # noqa: E402
+from sklearn.datasets import load_diabetes, load_digits, load_iris, load_wine  # noqa: E402
 from sklearn.linear_model import (Lasso, LassoCV, LogisticRegression, Ridge,  # noqa: E402
                                   RidgeClassifier)
 from sklearn.model_selection import (GridSearchCV, KFold, StratifiedKFold,  # noqa: E402
@@ -61,6 +63,7 @@ def _rows():
     Xw, yw = load_wine(return_X_y=True)
     Xi, yi = load_iris(return_X_y=True)
     Xg, yg = load_digits(return_X_y=True)
+    Xd, yd = load_diabetes(return_X_y=True)
     std = StandardScaler().fit_transform
     grid = lambda lo, hi: np.logspace(lo, hi, 20)  # noqa: E731
     return {
@@ -78,6 +81,12 @@ def _rows():
         "logreg-digits-pipe-acc": (make_pipeline(StandardScaler(), LogisticRegression()),
                                    {"logisticregression__C": grid(-3, 3)}, Xg, yg,
                                    "accuracy", SKF),
+        "ttr-lasso-log": (TransformedTargetRegressor(regressor=Lasso(), func=np.log,
+                                                     inverse_func=np.exp),
+                          {"regressor__alpha": grid(-4, 0)}, Xd, yd, None, KF),
+        "ttr-ridge-scaler": (TransformedTargetRegressor(regressor=Ridge(),
+                                                        transformer=StandardScaler()),
+                             {"regressor__alpha": grid(-3, 3)}, Xd, yd, None, KF),
     }
 
 
