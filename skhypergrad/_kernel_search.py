@@ -182,11 +182,15 @@ class NearestWarmStart:
         return x * (C / C0)
 
 
+#: the widest spacing (in log) of a scan in a box: half a decade
+_BOX_STEP = 0.5 * np.log(10.0)
+
+
 def axis_in_box(axis, low, high):
     r"""A scan axis over ``[low, high]``: ``n`` log-spaced points from ``low`` to
     ``high``, with :math:`n = \lceil \log(high/low) / s \rceil + 1` for ``s`` the mean
-    log spacing of ``axis`` (its spacing or finer; one point when ``low == high``; a box
-    from 0 starts at ``min(axis[0], high / 10)``).
+    log spacing of ``axis`` or half a decade, whichever is finer (one point when
+    ``low == high``; a box from 0 starts at ``min(axis[0], high / 10)``).
 
     Parameters
     ----------
@@ -204,7 +208,7 @@ def axis_in_box(axis, low, high):
         return np.array([float(low)])
     if low <= 0.0:  # a box from 0 (e.g. epsilon): its positive part from the axis's start
         low = min(float(axis[0]), high / 10.0)
-    step = np.log(axis[-1] / axis[0]) / (axis.shape[0] - 1)
+    step = min(np.log(axis[-1] / axis[0]) / (axis.shape[0] - 1), _BOX_STEP)
     n = int(np.ceil(np.log(high / low) / step - 1e-9)) + 1
     return np.geomspace(low, high, max(n, 2))
 

@@ -70,7 +70,7 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
         follows them); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`);
-        the scan covers the box at the same spacing
+        the scan covers the box (at most half a decade apart)
         (:meth:`~skhypergrad._kernel_search.AdaptiveScan.within`).
 
     Returns

@@ -354,7 +354,7 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
         with and without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`);
-        the scan covers the box at the same spacing
+        the scan covers the box (at most half a decade apart)
         (:meth:`~skhypergrad._kernel_search.AdaptiveScan.within`).
 
     Returns

@@ -260,7 +260,7 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
         without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`):
-        the scan covers the box at the same spacing
+        the scan covers the box (at most half a decade apart)
         (:meth:`~skhypergrad._kernel_search.AdaptiveScan.within`), and when ``epsilon`` is
         free in it a row of ``epsilon`` (the box at half-decade spacing, from the point
         nearest 0.1 times the standard deviation of the targets) follows at the scan's
