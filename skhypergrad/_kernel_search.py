@@ -26,7 +26,7 @@ from ._threads import search_blas_limits
 from .optimizers import minimize
 
 __all__ = ["AdaptiveScan", "Evaluation", "FoldData", "FoldMeanCriterion",
-           "NearestWarmStart", "kernel_folds", "kernel_search",
+           "NearestWarmStart", "RowAtBest", "axis_in_box", "kernel_folds", "kernel_search",
            "log_grid", "best_entry"]
 
 
@@ -182,6 +182,44 @@ class NearestWarmStart:
         return x * (C / C0)
 
 
+#: the widest spacing (in log) of a scan in a box: half a decade
+_BOX_STEP = 0.5 * np.log(10.0)
+
+
+def axis_in_box(axis, low, high):
+    r"""A scan axis over ``[low, high]``: ``n`` log-spaced points from ``low`` to
+    ``high``, with :math:`n = \lceil \log(high/low) / s \rceil + 1` for ``s`` the mean
+    log spacing of ``axis`` or half a decade, whichever is finer (one point when
+    ``low == high``; a box from 0 starts at ``min(axis[0], high / 10)``).
+
+    Parameters
+    ----------
+    axis : ndarray
+        The default axis (positive, increasing, at least two points).
+    low, high : float
+        The box's bounds on the axis's hyperparameter (positive, ``low <= high``).
+
+    Returns
+    -------
+    ndarray
+    """
+    axis = np.asarray(axis, dtype=np.float64)
+    if not high > low:
+        return np.array([float(low)])
+    if low <= 0.0:  # a box from 0 (e.g. epsilon): its positive part from the axis's start
+        low = min(float(axis[0]), high / 10.0)
+    step = min(np.log(axis[-1] / axis[0]) / (axis.shape[0] - 1), _BOX_STEP)
+    n = int(np.ceil(np.log(high / low) / step - 1e-9)) + 1
+    return np.geomspace(low, high, max(n, 2))
+
+
+def _nearest(values, value):
+    """Index of the entry of ``values`` nearest to ``value`` in log (0 for one entry)."""
+    if values.shape[0] == 1:
+        return 0
+    return int(np.argmin(np.abs(np.log(values) - np.log(value))))
+
+
 class AdaptiveScan:
     r"""An adaptive scan of the grid ``axis`` x ``widths``, one row (one width) at a time.
 
@@ -229,6 +267,35 @@ class AdaptiveScan:
         self._history = history
         return next(self._points, None)
 
+    def within(self, box, axis_index, width_index=None):
+        """The scan of the box: its axis and widths over the box's bounds on entries
+        ``axis_index`` and ``width_index`` of ``lam`` (:func:`axis_in_box`), starting and
+        centred at the points nearest (in log) to this scan's; this scan when ``box`` is
+        None.
+
+        Parameters
+        ----------
+        box : (ndarray, ndarray) or None
+            Bounds on ``lam``.
+        axis_index : int
+        width_index : int, default=None
+            Needed when the scan has widths.
+
+        Returns
+        -------
+        AdaptiveScan
+        """
+        if box is None:
+            return self
+        lo, hi = box
+        axis = axis_in_box(self.axis, lo[axis_index], hi[axis_index])
+        widths, centre = None, 0
+        if self.widths is not None:
+            widths = axis_in_box(self.widths, lo[width_index], hi[width_index])
+            centre = _nearest(widths, self.widths[self.centre])
+        return AdaptiveScan(axis, widths, centre, _nearest(axis, self.axis[self.start]),
+                            self.follow, self.rtol)
+
     def _walk(self, width, indices, losses, last=None):
         first = best = last
         for j in indices:
@@ -266,6 +333,44 @@ class AdaptiveScan:
                 if best >= previous:
                     break
                 previous, j = best, found
+
+
+class RowAtBest:
+    """An adaptive scan, then a row of one more hyperparameter at the scan's point of
+    lowest loss: entry ``index`` of ``lam`` walks ``axis`` from index ``start`` on
+    :class:`AdaptiveScan`'s rule (up, then down when going up lowered no loss).
+
+    Parameters
+    ----------
+    scan : callable
+        ``history -> lam`` or None (the first scan).
+    index : int
+        The entry of ``lam`` the row varies.
+    axis : ndarray
+        Its values.
+    start : int
+    rtol : float, default=1e-12
+        See :class:`AdaptiveScan`.
+    """
+
+    def __init__(self, scan, index, axis, start, rtol=1e-12):
+        self.scan = scan
+        self.index = index
+        self.row = AdaptiveScan(axis, start=start, rtol=rtol)
+        self._base = None
+
+    def __call__(self, history):
+        if self._base is None:
+            lam = self.scan(history)
+            if lam is not None:
+                return lam
+            self._base = np.array(history[_lowest_loss(history)]["lam"], dtype=np.float64)
+        value = self.row(history)
+        if value is None:
+            return None
+        lam = self._base.copy()
+        lam[self.index] = value[0]
+        return lam
 
 
 def best_entry(history):
@@ -317,7 +422,8 @@ def kernel_search(evaluate, candidates, bounds, optimizer="gd", max_iter=30, tol
     box : (ndarray, ndarray), default=None
         The user's bounds on ``lam`` (``param_grid``; equal bounds fix an entry): they
         replace ``bounds``, and the scan's points are clipped to them, each point
-        evaluated once.
+        evaluated once (a model's scan covers the box itself:
+        :meth:`AdaptiveScan.within`).
 
     Returns
     -------

@@ -69,7 +69,9 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
         with and without the gradient; their scores rank the points and the refinement
         follows them); the criterion itself when None.
     box : (ndarray, ndarray), default=None
-        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`);
+        the scan covers the box (at most half a decade apart)
+        (:meth:`~skhypergrad._kernel_search.AdaptiveScan.within`).
 
     Returns
     -------
@@ -90,6 +92,7 @@ def search_svc(spec, folds, n_classes, hypergradient="kkt", optimizer="lbfgs", m
     hi = [_C_RANGE[1]] + ([] if g is None else [g * _GAMMA_RANGE[1]])
     scan = AdaptiveScan(_C_FACTORS) if g is None else AdaptiveScan(
         _C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
-    return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
-                         max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
-                         start="loss", polish=polish * len(lo), stall=_STALL, box=box)
+    return kernel_search(evaluate, scan.within(box, 0, 1), (np.array(lo), np.array(hi)),
+                         optimizer, max_iter, tol, callback, n_rows=n_train,
+                         value=evaluate.value, start="loss", polish=polish * len(lo),
+                         stall=_STALL, box=box)

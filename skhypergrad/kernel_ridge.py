@@ -259,7 +259,9 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
         criterion, with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation`` objects
         with and without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
-        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`);
+        the scan covers the box (at most half a decade apart)
+        (:meth:`~skhypergrad._kernel_search.AdaptiveScan.within`).
 
     Returns
     -------
@@ -281,7 +283,7 @@ def search_kernel_ridge(spec, folds, hypergradient="eig", optimizer="lbfgs", max
     start = int(np.argmin(np.abs(_ALPHA_FACTORS - _ALPHA_START)))
     scan = AdaptiveScan(a * _ALPHA_FACTORS, None if g is None else g * _GAMMA_FACTORS,
                         int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))), start, follow=True,
-                        rtol=_STALL[1])
+                        rtol=_STALL[1]).within(box, 0, 1)
     return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer,
                          max_iter, tol, callback, n_rows=n_train, value=evaluate.value,
                          start="loss", stall=_STALL, box=box)

@@ -353,7 +353,9 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
         criterion, with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation`` objects
         with and without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
-        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`);
+        the scan covers the box (at most half a decade apart)
+        (:meth:`~skhypergrad._kernel_search.AdaptiveScan.within`).
 
     Returns
     -------
@@ -371,7 +373,7 @@ def search_linear_svr(folds, squared, intercept_scaling, optimizer="lbfgs", max_
     scan = AdaptiveScan(c0 * _C_FACTORS, scale * _EPS_FACTORS,
                         int(np.argmin(np.abs(_EPS_FACTORS - _EPS_CENTRE))),
                         int(np.argmin(np.abs(_C_FACTORS - _C_START))), follow=True,
-                        rtol=_STALL[1])
+                        rtol=_STALL[1]).within(box, 0, 1)
     lo = np.array([c0 * _C_RANGE[0], scale * _EPS_RANGE[0]])
     hi = np.array([c0 * _C_RANGE[1], scale * _EPS_RANGE[1]])
     return kernel_search(evaluate, scan, (lo, hi), optimizer, max_iter, tol, callback,

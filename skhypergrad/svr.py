@@ -45,8 +45,8 @@ from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
-from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, best_entry,
-                             kernel_folds, kernel_search)
+from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, NearestWarmStart, RowAtBest,
+                             axis_in_box, best_entry, kernel_folds, kernel_search)
 from .hypergrad import get_engine
 from ._validation import cv_splits
 from .kernel_ridge import default_gamma
@@ -60,6 +60,9 @@ __all__ = ["SVRCriterion", "SVRHyperGrad", "search_svr", "svr_dual"]
 _C_FACTORS = 10.0 ** np.arange(-1, 3)
 _EPS_SCAN = 0.1
 _GAMMA_FACTORS = 10.0 ** np.arange(-2, 2)
+#: in a box where epsilon is free, the row of epsilon after the scan: the box at the
+#: spacing of these factors of the targets' standard deviation
+_EPS_FACTORS = 10.0 ** np.arange(-3, 0.1, 0.5)
 #: KKT violation of the scan's solutions (libsvm's default), relative to the spread of y
 #: (as every tolerance of :func:`~skhypergrad.svr_dual.svr_dual`)
 _VALUE_TOL = 1e-3
@@ -256,7 +259,12 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
         with ``evaluate(lam)`` and ``evaluate.value(lam)`` (``Evaluation`` objects with and
         without the gradient); the criterion itself when None.
     box : (ndarray, ndarray), default=None
-        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`).
+        The user's bounds on ``lam`` (see :func:`~skhypergrad._kernel_search.kernel_search`):
+        the scan covers the box (at most half a decade apart)
+        (:meth:`~skhypergrad._kernel_search.AdaptiveScan.within`), and when ``epsilon`` is
+        free in it a row of ``epsilon`` (the box at half-decade spacing, from the point
+        nearest 0.1 times the standard deviation of the targets) follows at the scan's
+        point of lowest loss (:class:`~skhypergrad._kernel_search.RowAtBest`).
 
     Returns
     -------
@@ -288,9 +296,14 @@ def search_svr(spec, folds, hypergradient="kkt", optimizer="lbfgs", max_iter=30,
         ([] if g is None else [g * _GAMMA_RANGE[1]])
     scan = AdaptiveScan(scale * _C_FACTORS) if g is None else AdaptiveScan(
         scale * _C_FACTORS, g * _GAMMA_FACTORS, int(np.argmin(np.abs(_GAMMA_FACTORS - 1.0))))
-    return kernel_search(evaluate, _AtEpsilon(scan, scale * _EPS_SCAN), (np.array(lo),
-                         np.array(hi)), optimizer, max_iter, tol, callback, n_rows=n_train,
-                         value=evaluate.value, start="loss", stall=_STALL, box=box)
+    scan = _AtEpsilon(scan.within(box, 0, 2), scale * _EPS_SCAN)
+    if box is not None and box[0][1] < box[1][1]:
+        eps = axis_in_box(scale * _EPS_FACTORS, box[0][1], box[1][1])
+        start = int(np.argmin(np.abs(np.log(eps / (scale * _EPS_SCAN)))))
+        scan = RowAtBest(scan, 1, eps, start)
+    return kernel_search(evaluate, scan, (np.array(lo), np.array(hi)), optimizer, max_iter,
+                         tol, callback, n_rows=n_train, value=evaluate.value, start="loss",
+                         stall=_STALL, box=box)
 
 
 class SVRHyperGrad(RegressorMixin, BaseKernelHyperGrad):

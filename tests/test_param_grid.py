@@ -28,6 +28,7 @@ from sklearn.svm import SVC, SVR
 
 from skhypergrad import FixedRatioElasticNet, HeldOut, HyperGradSearchCV, InnerModel, \
     hypergradient
+from skhypergrad._kernel_search import AdaptiveScan, axis_in_box
 from skhypergrad._param_grid import lam_box
 
 CV = KFold(4, shuffle=True, random_state=0)
@@ -500,3 +501,24 @@ def test_points_evaluated_as_grid_search_that_all_fail_score_error_score(iris):
     assert np.all(np.isnan(search.cv_results_["mean_test_score"][failed]))
     assert np.all(search.cv_results_["rank_test_score"][failed] == failed.size - 1)
     assert search.best_params_["kernel"] == "rbf"
+
+
+def test_scan_of_a_box_covers_it_at_the_default_spacing_or_finer():
+    """:func:`axis_in_box` spans the box from bound to bound, log-spaced at the default
+    axis's mean spacing or half a decade, whichever is finer (one point for equal bounds;
+    a box from 0 from the axis's start), and :meth:`AdaptiveScan.within` starts and
+    centres at the points nearest to the default scan's."""
+    decades = 10.0 ** np.arange(-1, 3)
+    np.testing.assert_allclose(axis_in_box(decades, 1.0, 1000.0), 10.0 ** np.arange(0, 3.1, 0.5))
+    # 1.4 decades: 4 points, 0.47 decade apart
+    np.testing.assert_allclose(axis_in_box(decades, 2.0, 50.0), np.geomspace(2.0, 50.0, 4))
+    quarters = 10.0 ** np.arange(0, 2.1, 0.25)  # finer than half a decade: kept
+    np.testing.assert_allclose(axis_in_box(quarters, 1.0, 10.0), quarters[:5])
+    np.testing.assert_allclose(axis_in_box(decades, 3.0, 3.0), [3.0])
+    np.testing.assert_allclose(axis_in_box(decades, 0.0, 10.0), 10.0 ** np.arange(-1, 1.1, 0.5))
+    scan = AdaptiveScan(7.8 * decades, 0.1 * decades, centre=1, start=1)
+    inside = scan.within((np.array([1.0, 0.001]), np.array([1000.0, 1.0])), 0, 1)
+    np.testing.assert_allclose(inside.axis, 10.0 ** np.arange(0, 3.1, 0.5))
+    np.testing.assert_allclose(inside.widths, 10.0 ** np.arange(-3, 0.1, 0.5))
+    assert (inside.start, inside.centre) == (2, 4)  # C 7.8 -> 10, width 0.1 -> 0.1
+    assert scan.within(None, 0, 1) is scan

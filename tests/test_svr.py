@@ -307,3 +307,28 @@ def test_indefinite_precomputed_kernel_refused():
         HyperGradSearchCV(SVR(kernel="precomputed"), cv=3).fit(
             sigmoid_kernel(X, gamma=0.5, coef0=0.0), y)
     HyperGradSearchCV(SVR(kernel="precomputed"), cv=3, max_iter=1).fit(linear_kernel(X), y)
+
+
+def test_grid_of_c_and_epsilon_scans_the_box_and_lands_on_grid_search():
+    """``HyperGradSearchCV(SVR(), {"C": [1, 1000], "epsilon": [0.1, 31.6]})`` on the
+    standardized diabetes data: the scan walks C over the box's decades and then a row of
+    epsilon at its best C (with the default scan clipped onto the box it evaluated two
+    values of C and one of epsilon, and ended 0.8% below the grid); every point is in
+    the box and the best score is within 0.5% of ``GridSearchCV`` on the same grid."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    grid = {"C": np.logspace(0, 3, 8), "epsilon": np.logspace(-1, 1.5, 6)}
+    search = HyperGradSearchCV(SVR(), grid).fit(X, y)
+    params = search.cv_results_["params"]
+    scan = [p for p, phase in zip(params, search.cv_results_["phase"]) if phase == "scan"]
+    assert len({p["C"] for p in scan}) >= 3
+    assert len({p["epsilon"] for p in scan}) >= 3
+    for name, values in grid.items():
+        v = np.array([p[name] for p in params])
+        assert np.all((v >= values[0] * (1 - 1e-12)) & (v <= values[-1] * (1 + 1e-12)))
+    with threadpool_limits(1, "blas"):
+        ref = GridSearchCV(SVR(), grid).fit(X, y)
+    assert search.best_score_ >= ref.best_score_ - 0.005 * abs(ref.best_score_)
