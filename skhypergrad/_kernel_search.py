@@ -477,7 +477,8 @@ class _Stall:
 
     def __call__(self, entry):
         value = entry["value"]
-        if value < self.best - self.rtol * abs(self.best):
+        # the first evaluation sets the best (against an infinite best the margin is nan)
+        if self.best == np.inf or value < self.best - self.rtol * abs(self.best):
             self.count = 0
         else:
             self.count += 1

@@ -199,3 +199,19 @@ def test_dataframe_with_strings_through_a_pipeline(recwarn):
     assert list(plain.feature_names_in_) == ["a", "b"]
     plain.predict(frame[["a", "b"]])
     assert not [w for w in recwarn if "feature names" in str(w.message)]
+
+
+def test_descent_stall_counts_evaluations_after_the_first():
+    """The kernel searches' stall rule ``(patience, rtol)``: the first evaluation sets the
+    best (it counted as a stall: against the infinite starting best the margin was nan,
+    so ``patience`` 3 stopped after 2 new evaluations); then ``patience`` evaluations in a
+    row that do not lower the best by ``rtol`` stop the descent."""
+    from skhypergrad._kernel_search import _Stall
+
+    stall = _Stall((3, 1e-3))
+    assert [stall({"value": v}) for v in (10.0, 9.999, 9.998, 9.997)] == \
+        [False, False, False, True]
+    stall = _Stall((3, 1e-3))
+    assert [stall({"value": v}) for v in (10.0, 9.0, 8.995, 8.99, 8.0)] == \
+        [False, False, False, False, False]
+    assert not any(_Stall(None)({"value": v}) for v in (1.0, 1.0, 1.0, 1.0))
