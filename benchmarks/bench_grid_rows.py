@@ -24,7 +24,6 @@ Usage::
 
 import argparse
 import os
-import time
 import warnings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -42,6 +41,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import LinearSVC  # noqa: E402
 
+from bench_quality import best_cpu  # noqa: E402
 from skhypergrad import HyperGradSearchCV, LassoHyperGrad  # noqa: E402
 
 KF = KFold(5, shuffle=True, random_state=0)
@@ -90,16 +90,6 @@ def _rows():
     }
 
 
-def _cpu(fit, repeat):
-    fit()
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        out = fit()
-        times.append(time.process_time() - t0)
-    return out, min(times)
-
-
 def _lasso_mse(X, y, alpha, cv):
     return -cross_val_score(Lasso(alpha=alpha, max_iter=100_000, tol=1e-10), X, y, cv=cv,
                             scoring="neg_mean_squared_error").mean()
@@ -108,14 +98,14 @@ def _lasso_mse(X, y, alpha, cv):
 def run(name, row, repeat):
     est, param_grid, X, y, scoring, cv = row
     if est is None:  # LassoHyperGrad against LassoCV
-        ours, t_ours = _cpu(lambda: LassoHyperGrad(cv=cv).fit(X, y), repeat)
-        peer, t_peer = _cpu(lambda: LassoCV(cv=cv, max_iter=10000).fit(X, y), repeat)
+        ours, t_ours = best_cpu(lambda: LassoHyperGrad(cv=cv).fit(X, y), repeat)
+        peer, t_peer = best_cpu(lambda: LassoCV(cv=cv, max_iter=10000).fit(X, y), repeat)
         s_ours, s_peer = _lasso_mse(X, y, ours.alpha_, cv), _lasso_mse(X, y, peer.alpha_, cv)
         label = "LassoCV"
     else:
-        peer, t_peer = _cpu(lambda: GridSearchCV(est, param_grid, scoring=scoring,
+        peer, t_peer = best_cpu(lambda: GridSearchCV(est, param_grid, scoring=scoring,
                                                  cv=cv).fit(X, y), repeat)
-        ours, t_ours = _cpu(lambda: HyperGradSearchCV(est, param_grid, scoring=scoring,
+        ours, t_ours = best_cpu(lambda: HyperGradSearchCV(est, param_grid, scoring=scoring,
                                                       cv=cv).fit(X, y), repeat)
         s_ours, s_peer = ours.best_score_, peer.best_score_
         label = "grid"

@@ -21,7 +21,6 @@ Usage::
 
 import argparse
 import os
-import time
 import warnings
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -34,6 +33,7 @@ from sklearn.model_selection import GridSearchCV, KFold, StratifiedKFold  # noqa
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.svm import SVC, SVR, LinearSVR  # noqa: E402
 
+from bench_quality import best_cpu  # noqa: E402
 from skhypergrad import HyperGradSearchCV  # noqa: E402
 
 
@@ -60,27 +60,17 @@ def _rows():
     }
 
 
-def _cpu(fit, repeat):
-    fit()
-    times = []
-    for _ in range(repeat):
-        t0 = time.process_time()
-        out = fit()
-        times.append(time.process_time() - t0)
-    return out, min(times)
-
-
 def run(name, row, repeat, grid):
     est, ranges, (X, y), scoring = row
     cv = StratifiedKFold(5) if scoring else KFold(5)
     user = {k: np.logspace(lo, hi, 8) for k, (lo, hi) in ranges.items()}
-    ours, t_ours = _cpu(lambda: HyperGradSearchCV(est, user, cv=cv, scoring=scoring)
+    ours, t_ours = best_cpu(lambda: HyperGradSearchCV(est, user, cv=cv, scoring=scoring)
                         .fit(X, y), repeat)
     line = (f"{name:18s} ours {ours.best_score_:.5f} n {len(ours.cv_results_['params']):2d}"
             f" {t_ours:5.2f} s")
     if grid:
         full = {k: np.logspace(lo, hi, 20) for k, (lo, hi) in ranges.items()}
-        peer, t_peer = _cpu(lambda: GridSearchCV(est, full, cv=cv, scoring=scoring)
+        peer, t_peer = best_cpu(lambda: GridSearchCV(est, full, cv=cv, scoring=scoring)
                             .fit(X, y), 1)
         s, g = ours.best_score_, peer.best_score_
         line += f"  grid {g:.5f} {t_peer:6.2f} s  ratio {s / g if g > 0 else g / s:.4f}"
