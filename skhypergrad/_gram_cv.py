@@ -54,6 +54,7 @@ from ._compact_states import _expand
 from ._design import GRAM_MAX_FEATURES, centre_stored_columns
 from ._gram_cv_kernel import (DIRECT_MAX, NOT_CONVERGED, SINGULAR,
                               gram_cv_evaluate, gram_cv_least_norm_hypergradients)
+from ._jit import TieredKernel
 from ._sample_weight import check_sample_weight
 from .hypergrad import BaseEngine
 from .linalg import solve_cg
@@ -80,6 +81,23 @@ SPARSE_GRAM_FEATURES = 512
 #: solver's Python work more than the compiled epochs on the Gram matrix)
 SPARSE_GRAM_WIDE_FEATURES = 768
 SPARSE_GRAM_WIDE_RATIO = 40
+#: folds of at most this many columns, whose held-out rows hold at most
+#: :data:`INTERPRETED_HELD_OUT` entries, may run as Python until compiling the kernels pays
+#: (:class:`~skhypergrad._jit.TieredKernel`; a diabetes search: 0.05 to 0.1 s as Python,
+#: against about 2 s to compile the kernels)
+INTERPRETED_FEATURES = 32
+INTERPRETED_HELD_OUT = 250_000
+
+#: the kernels, run as Python on small folds until compiling them pays
+_evaluate = TieredKernel(gram_cv_evaluate)
+_least_norm_hypergradients = TieredKernel(gram_cv_least_norm_hypergradients)
+
+
+def _small(G, X_test):
+    """Whether folds of Gram matrices ``G`` and held-out rows ``X_test`` are small enough
+    to run as Python (see :data:`INTERPRETED_FEATURES`)."""
+    p = G.shape[1]
+    return p <= INTERPRETED_FEATURES and X_test.shape[0] * p <= INTERPRETED_HELD_OUT
 
 
 class GramFolds(NamedTuple):
@@ -451,10 +469,10 @@ def _deferred_hypergradients(G, W, l2, hyper_tol, folds, L, Sf, factors, g_l1, g
     small = folds[np.count_nonzero(W[folds], axis=1) <= DIRECT_MAX]
     if small.size:
         side = L.shape[1]
-        gram_cv_least_norm_hypergradients(G, W, l2, small, L, Sf, factors, g_l1, g_l2,
-                                          n_engine, residuals, np.empty((5, p)),
-                                          np.empty((1, p), dtype=np.int64),
-                                          np.empty((2, side, side)))
+        _least_norm_hypergradients(G, W, l2, small, L, Sf, factors, g_l1, g_l2, n_engine,
+                                   residuals, np.empty((5, p)),
+                                   np.empty((1, p), dtype=np.int64),
+                                   np.empty((2, side, side)), small=p <= INTERPRETED_FEATURES)
     for k in folds[n_engine[folds] != 1]:
         S = np.flatnonzero(W[k])
         A = G[k][np.ix_(S, S)]
@@ -502,13 +520,13 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     factors[:, 0] = -1.0  # no factor yet
     max_rounds, max_epochs = solver.gram_budget()
     # the types of every argument are fixed here (one compiled signature for all calls)
-    done = gram_cv_evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test,
-                            data.starts, data.mu, data.ybar, W, L1, L2,
-                            float(penalty.lower), float(solver.tol), int(max_rounds),
-                            int(max_epochs), bool(compute_grad), folds, int(near),
-                            int(patience), L, Sf, factors, np.empty((5, p)),
-                            np.empty((2, p), dtype=np.int64), np.empty(n), W_first, values,
-                            g_l1, g_l2, epochs, gaps, status, n_engine, residuals, deferred)
+    done = _evaluate(data.G, data.c, data.gamma, data.X_test, data.y_test, data.starts,
+                     data.mu, data.ybar, W, L1, L2, float(penalty.lower), float(solver.tol),
+                     int(max_rounds), int(max_epochs), bool(compute_grad), folds, int(near),
+                     int(patience), L, Sf, factors, np.empty((5, p)),
+                     np.empty((2, p), dtype=np.int64), np.empty(n), W_first, values, g_l1,
+                     g_l2, epochs, gaps, status, n_engine, residuals, deferred,
+                     small=_small(data.G, data.X_test))
     pending = folds[deferred[folds] != 0]
     if pending.size:
         hyper_tol = 1e-10 if engine is None else float(engine.tol)

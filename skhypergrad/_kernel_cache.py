@@ -6,9 +6,8 @@ The command line uses this to say why a first run is slow:
 
 * :func:`kernels_cached` looks, before a run, for numba's cache index files
   (``*.nbi``) of the loaded skhypergrad modules in their cache directories;
-* :func:`compiled_count` counts, after a run, the compilations numba's dispatchers
-  record as cache misses (a kernel compiled in this process for a signature the
-  cache did not hold).
+* :func:`compiled_count` counts, after a run, the kernels compiled in this process (the
+  signatures numba's dispatchers hold that were not loaded from the cache).
 """
 
 import os
@@ -56,5 +55,7 @@ def kernels_cached():
 
 
 def compiled_count():
-    """Kernel compilations done by this process so far (numba cache misses)."""
-    return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers())
+    """Kernel compilations done by this process so far: the signatures numba's dispatchers
+    hold that did not come from the cache (a cache miss alone may be a compilation
+    declined, :class:`~skhypergrad._jit.TieredKernel`)."""
+    return sum(len(d.overloads) - sum(d.stats.cache_hits.values()) for d in _dispatchers())
