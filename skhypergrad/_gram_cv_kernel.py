@@ -195,57 +195,55 @@ def _relative_gap(c, gamma, w, q, l1, l2, positive):
 
 
 @njit(cache=True, **_HELPER)
-def _row_dot(A, i, j, n):
-    """``A[i, :n] . A[j, :n]``, the inner products of the factorizations (:math:`O(m^3)` of
-    the work): four running sums, of the entries ``k = 0, 1, 2, 3 (mod 4)`` up to the last
-    multiple of 4, added as ``(s0 + s1) + (s2 + s3)``, then the rest in order. Their
-    additions are independent (vectorized) in a fixed order: the same number compiled or
-    run as Python (:class:`~skhypergrad._jit.TieredKernel`)."""
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    top = n - n % 4
-    for k in range(0, top, 4):
-        s0 += A[i, k] * A[j, k]
-        s1 += A[i, k + 1] * A[j, k + 1]
-        s2 += A[i, k + 2] * A[j, k + 2]
-        s3 += A[i, k + 3] * A[j, k + 3]
-    s = (s0 + s1) + (s2 + s3)
-    for k in range(top, n):
-        s += A[i, k] * A[j, k]
-    return s
-
-
-@njit(cache=True, **_HELPER)
 def _semidefinite_cholesky(A, m):
-    """In-place lower Cholesky factor of the positive semidefinite ``A[:m, :m]``, a pivot
-    at or below ``1e-13`` times the largest diagonal entry taken as 0: its coordinate is
-    dropped (its column of the factor set to 0, with ``A[j, j] = 0``; in exact
-    arithmetic the rest of that column of a singular matrix vanishes with the pivot).
-    The factor of the kept coordinates ``B`` is then that of ``A_BB``. Returns the number
-    of coordinates kept (``m``: ``A`` is positive definite, the factor is its Cholesky
-    factor)."""
+    """In-place lower Cholesky factor of the positive semidefinite ``A[:m, :m]`` (read from
+    its lower triangle), a pivot at or below ``1e-13`` times the largest diagonal entry
+    taken as 0: its coordinate is dropped (its column of the factor set to 0, with
+    ``A[j, j] = 0``; in exact arithmetic the rest of that column of a singular matrix
+    vanishes with the pivot). The factor of the kept coordinates ``B`` is then that of
+    ``A_BB``. Returns the number of coordinates kept (``m``: ``A`` is positive definite,
+    the factor is its Cholesky factor).
+
+    Computed as :math:`A = U^T U` on the upper triangle (the lower one mirrored there),
+    row by row: row ``j`` of :math:`U` is row ``j`` of :math:`A` minus the rows above in
+    proportion (:math:`U_{kj} U_{k,j:}`, ``k = 0, 1, ...`` in turn), over its pivot;
+    then :math:`U^T` is written back to the lower triangle. The updates run along
+    contiguous rows, without sums: vectorized, and the same numbers compiled or run as
+    Python (:class:`~skhypergrad._jit.TieredKernel`)."""
     big = 0.0
     for i in range(m):
         if A[i, i] > big:
             big = A[i, i]
+        for a in range(i):
+            A[a, i] = A[i, a]
     floor = 1e-13 * big
     r = 0
     for j in range(m):
-        d = 1.0
-        for i in range(j, m):
-            t = A[i, j] - _row_dot(A, i, j, j)
-            if i > j:
-                A[i, j] = t / d
-            elif t > floor:
-                d = np.sqrt(t)
-                A[j, j] = d
-                r += 1
-            else:  # a null pivot: the coordinate dropped
-                for a in range(j, m):
-                    A[a, j] = 0.0
-                break
+        row = A[j, j:m]  # row j of U from its diagonal (loops from 0: vectorized)
+        for k in range(0, j - 1, 2):  # two rows above at a time, in order
+            f = A[k, j]
+            g = A[k + 1, j]
+            above = A[k, j:m]
+            next_above = A[k + 1, j:m]
+            for t in range(m - j):
+                row[t] = (row[t] - f * above[t]) - g * next_above[t]
+        if j % 2 == 1:
+            f = A[j - 1, j]
+            above = A[j - 1, j:m]
+            for t in range(m - j):
+                row[t] -= f * above[t]
+        if row[0] > floor:
+            d = np.sqrt(row[0])
+            for t in range(m - j):
+                row[t] = row[t] / d
+            row[0] = d
+            r += 1
+        else:  # a null pivot: the coordinate dropped
+            for t in range(m - j):
+                row[t] = 0.0
+    for i in range(m):
+        for a in range(i):
+            A[i, a] = A[a, i]
     return r
 
 
