@@ -233,13 +233,13 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``std_score_time`` are 0 (the held-out losses come with the evaluation
         and are counted in the fit time, as is the scoring). The preprocessing of
         a pipeline is fitted once per fold before the search and is not counted.
-    best_index_ : int
+    best_index_ : numpy.int64
         Row of ``cv_results_`` with the best mean test score of the refit metric
         (or returned by a callable ``refit``).
     best_params_ : dict
         Its parameters, in the estimator's names (``"enet__alpha"`` for a
         pipeline step named ``"enet"``).
-    best_score_ : float
+    best_score_ : numpy.float64
         Its mean test score (greater is better); not set with a callable ``refit``.
     best_estimator_ : estimator
         Clone of ``estimator`` with ``best_params_``, refit on all the data

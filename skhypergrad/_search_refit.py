@@ -9,6 +9,8 @@ estimator; :func:`delegate` makes the methods (``predict``, ``transform``...) th
 
 import time
 
+import numpy as np
+
 from sklearn.base import clone
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -80,7 +82,9 @@ def finish(search, run):
             if run.best is None else run.best
         search.best_params_ = run.results["params"][search.best_index_]
         if not callable(search.refit):
-            search.best_score_ = float(
+            # NumPy scalars, as GridSearchCV's (a callable refit's index is its own)
+            search.best_index_ = np.int64(search.best_index_)
+            search.best_score_ = np.float64(
                 run.results[f"mean_test_{run.key}"][search.best_index_])
             if run.chosen is not None:
                 run.chosen(search.best_index_, run.key, search.best_score_)

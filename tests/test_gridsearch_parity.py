@@ -496,3 +496,16 @@ def test_callable_scoring_of_several_metrics_is_refused(make):
     grid = GridSearchCV(make(), points, scoring=both, refit="r2").fit(X, y).cv_results_
     for key in ("mean_test_r2", "mean_test_mae"):
         np.testing.assert_allclose(search.cv_results_[key][:2], grid[key], rtol=1e-3)
+
+
+def test_best_index_and_score_are_the_numpy_scalars_of_gridsearchcv():
+    """``best_index_`` and ``best_score_`` of the types GridSearchCV gives (``np.int64``,
+    ``np.float64``: code written against GridSearchCV, e.g. ``np.issubdtype`` or JSON
+    encoders told of NumPy types, runs unchanged), at the index and score of the row."""
+    X, y = make_regression(60, 5, noise=1.0, random_state=0)
+    grid = {"alpha": np.logspace(-2, 1, 4)}
+    ours = HyperGradSearchCV(Lasso(), grid, cv=3).fit(X, y)
+    theirs = GridSearchCV(Lasso(), grid, cv=3).fit(X, y)
+    assert type(ours.best_index_) is type(theirs.best_index_) is np.int64
+    assert type(ours.best_score_) is type(theirs.best_score_) is np.float64
+    assert ours.best_score_ == ours.cv_results_["mean_test_score"][ours.best_index_]
