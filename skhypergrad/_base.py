@@ -142,6 +142,9 @@ class BaseHyperGrad(BaseEstimator):
             cls.fit = _renamed_method(cls.fit, cls.__qualname__)
 
     _is_classifier = False
+    #: whether a regressor's ``coef_`` and ``intercept_`` are float32 for float32 data, as
+    #: those of the scikit-learn estimator it mirrors (``HuberRegressor``'s are float64)
+    _coef_follows_dtype = True
     #: whether the targets are 2d, one column per output (multi-task regression)
     _multi_output = False
     #: accuracy of the inner solves (relative duality gap: the gap over the null model's
@@ -164,8 +167,8 @@ class BaseHyperGrad(BaseEstimator):
     @atomic_fit
     def _fit(self, X, y, groups=None, sample_weight=None):
         set_up_numba()
-        X, y = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
-                         multi_output=self._multi_output)
+        X, y, dtype = check_X_y(X, y, estimator=self, classifier=self._is_classifier,
+                                multi_output=self._multi_output, return_dtype=True)
         if groups is not None:
             groups = column_or_1d(groups)
             check_consistent_length(X, groups)
@@ -223,7 +226,7 @@ class BaseHyperGrad(BaseEstimator):
             starts = None if result.state is None else [st.w for st in result.state]
             full_map, w = self._refit(model, X, y, lam, sw, gram, starts)
         warn_unfinished_search(type(self).__name__, result, self.max_iter, self.tol)
-        self._set_solution(full_map, model, w)
+        self._set_solution(full_map, model, w, dtype)
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)
         self.at_bound_ = _at_bound(lam, lo, hi)
@@ -336,7 +339,11 @@ class BaseHyperGrad(BaseEstimator):
         return CrossVal(cv=splits, n_jobs=self.n_jobs, sample_weight=fit_w,
                         score_sample_weight=score_w), X, y
 
-    def _set_solution(self, pgmap, model, w):
+    def _set_solution(self, pgmap, model, w, dtype):
+        """``coef_`` and ``intercept_`` from the refit's ``w``: float64, or float32 for a
+        regressor trained on float32 data (``dtype``) whose scikit-learn counterpart
+        keeps it (:attr:`_coef_follows_dtype`: ``LassoCV``, ``RidgeCV``, the GLMs, ...;
+        the classifiers' are float64)."""
         design = pgmap.design
         coef = design.coef(w)
         # one output: a view of the refit's w (its own array, not used after), so that the
@@ -344,6 +351,10 @@ class BaseHyperGrad(BaseEstimator):
         self.coef_ = coef.T.copy() if coef.ndim == 2 else coef
         b = design.original_intercept(w)
         self.intercept_ = np.array(b, dtype=np.float64) if np.ndim(b) else float(b)
+        if self._coef_follows_dtype and not self._is_classifier and dtype == np.float32:
+            self.coef_ = self.coef_.astype(np.float32)
+            self.intercept_ = np.float32(self.intercept_) if np.ndim(b) == 0 \
+                else self.intercept_.astype(np.float32)
         if self._is_classifier:
             self.classes_ = np.asarray(model.classes)
             if coef.ndim == 1:

@@ -224,7 +224,8 @@ def _check_bsr(X, name):
     _check_range(indices, X.shape[1] // C, "block column index", name, "bsr")
 
 
-def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_output=False):
+def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_output=False,
+              return_dtype=False):
     """Validate training data: ``X`` as float64 (CSR / CSC kept sparse), ``y`` 1d.
 
     A sparse ``X`` is first checked by :func:`check_sparse_structure` (a
@@ -250,11 +251,17 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
     multi_output : bool, default=False
         Whether ``y`` is 2d, one column per output (multi-task regression): a 1d
         ``y`` is then refused.
+    return_dtype : bool, default=False
+        Also return the floating dtype ``X`` validated as (float32 for float32 data,
+        float64 for the rest), the dtype scikit-learn's regressors give their
+        coefficients.
 
     Returns
     -------
     X : ndarray or sparse matrix of float64
     y : ndarray of shape (n_samples,), or (n_samples, n_outputs) when ``multi_output``
+    dtype : numpy.dtype
+        With ``return_dtype``.
     """
     if y is None:
         raise ValueError("y: this estimator requires y to be passed, but the target y is None.")
@@ -265,6 +272,7 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
             X = validate_data(estimator, X, reset=reset, **kwargs)
         else:
             X = check_array(X, input_name="X", **kwargs)
+        dtype = X.dtype
         X = X.astype(np.float64, copy=False)
     with named("y"):
         if not multi_output:
@@ -280,7 +288,7 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
             y = y.astype(np.float64, copy=False)
     with named("X and y"):
         check_consistent_length(X, y)
-    return X, y
+    return (X, y, dtype) if return_dtype else (X, y)
 
 
 def check_one_output(y):

@@ -112,6 +112,8 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
     #: HuberRegressor's default alpha: the L1 weight the scale is estimated at without
     #: alpha_init (see _scale_lam)
     _scale_alpha = 1e-4
+    #: float64 coefficients whatever the data's dtype, as HuberRegressor's
+    _coef_follows_dtype = False
 
     def __init__(self, *, penalty="l2", cv=5, alpha_init=None, epsilon_init=1.35,
                  tune_epsilon=True, l1_ratio_init=0.5, alpha_bounds=None,
@@ -215,8 +217,8 @@ class HuberRegressorHyperGrad(LinearRegressorMixin, BaseHyperGrad):
         w, _, fixed = concomitant_fit(full_map, lam, solver, null_model(full_map))
         return fixed, w
 
-    def _set_solution(self, pgmap, model, w):
-        super()._set_solution(pgmap, model, w)
+    def _set_solution(self, pgmap, model, w, dtype):
+        super()._set_solution(pgmap, model, w, dtype)
         self.scale_ = pgmap.datafit.unweighted.scale
 
     @_fit_context(prefer_skip_nested_validation=True)

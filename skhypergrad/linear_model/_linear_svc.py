@@ -144,8 +144,8 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
     def _hyper_names(self, lam, n_samples):
         return {"C": svc_sklearn_from_lam(lam, n_samples), "alpha": float(lam[0])}
 
-    def _set_solution(self, pgmap, model, w):
-        super()._set_solution(pgmap, model, w)
+    def _set_solution(self, pgmap, model, w, dtype):
+        super()._set_solution(pgmap, model, w, dtype)
         coef = self.coef_  # (n_outputs, n_features [+ 1])
         if self.fit_intercept:
             self.intercept_ = self.intercept_scaling * coef[:, -1]

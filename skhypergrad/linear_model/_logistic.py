@@ -160,8 +160,8 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
         datafit = "logistic" if n_classes <= 2 else "multinomial"
         return InnerModel(datafit, self.penalty, self.fit_intercept)
 
-    def _set_solution(self, pgmap, model, w):
-        super()._set_solution(pgmap, model, w)
+    def _set_solution(self, pgmap, model, w, dtype):
+        super()._set_solution(pgmap, model, w, dtype)
         if self.intercept_.shape[0] > 1:
             # the softmax is unchanged by a shift common to the unpenalized intercepts:
             # the one of mean 0 is reported, whatever the solver's path

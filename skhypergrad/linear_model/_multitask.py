@@ -26,8 +26,8 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
         return InnerModel(MultiTaskQuadratic(y.shape[1]), self._block_penalty(),
                           self.fit_intercept)
 
-    def _set_solution(self, pgmap, model, w):
-        super()._set_solution(pgmap, model, w)
+    def _set_solution(self, pgmap, model, w, dtype):
+        super()._set_solution(pgmap, model, w, dtype)
         T = model.get_datafit().n_outputs
         self.coef_ = self.coef_.reshape(T, -1)  # (n_tasks, n_features), one task included
         self.intercept_ = np.atleast_1d(self.intercept_)

@@ -204,8 +204,8 @@ class RidgeClassifierHyperGrad(LinearClassifierMixin, _RidgeHyperGrad):
     _is_classifier = True
     _datafit_name = "squared_classifier"
 
-    def _set_solution(self, pgmap, model, w):
-        super()._set_solution(pgmap, model, w)
+    def _set_solution(self, pgmap, model, w, dtype):
+        super()._set_solution(pgmap, model, w, dtype)
         if self.coef_.shape[0] == 1:  # two classes: (n_features,), as RidgeClassifier
             self.coef_ = self.coef_[0]
 
