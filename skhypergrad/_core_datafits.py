@@ -63,6 +63,7 @@ class Logistic(BaseDatafit):
     #: ``l'' = s (1 - s) > 0``, ``s = expit(y z)``, smooth: an L2 penalty alone is solved
     #: by L-BFGS preconditioned with the Hessian of a nearby solution
     smooth_hessian = True
+    rowwise_grad = True
 
     @classmethod
     def for_classes(cls, n_classes):

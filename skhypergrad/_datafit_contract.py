@@ -75,6 +75,12 @@ class BaseDatafit:
     newton_model = "diagonal"
     #: the minibatch kernels' code (:mod:`skhypergrad._sgd_kernels`), or None
     kernel_code = None
+    #: whether ``raw_grad`` is computed sample by sample (one output): for rows ``r``,
+    #: ``raw_grad(y[r], z[r]) * len(r)`` equals ``raw_grad(y, z)[r] * n``, each entry
+    #: :math:`\ell'(y_i, z_i)` over the number of rows given; the smooth solves then form
+    #: the predictions and the gradient :math:`X^T a` by blocks of rows, each read from
+    #: memory once for both (see :mod:`skhypergrad.solvers._cd_smooth`)
+    rowwise_grad = False
     #: whether ``loss(y, z, sample_weight=None)`` and ``dual_term(y, theta,
     #: sample_weight=None)`` take per-sample weights ``s`` (mean 1 over the rows):
     #: :math:`\frac1n\sum_i s_i \ell(y_i, z_i)` and its dual term

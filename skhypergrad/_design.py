@@ -40,6 +40,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+#: entries of a block of rows of :meth:`Design.weighted_gram_matvec` (1 MiB of float64)
+_BLOCK_ENTRIES = 2**17
+
 
 class Design:
     r"""``X`` with an optional unpenalized intercept, as ``w -> X coef + intercept``.
@@ -266,6 +269,31 @@ class Design:
         if self.fit_intercept:
             G = np.block([[G, xh[:, None]], [xh[None, :], np.array([[h_sum]])]])
         return G
+
+    def weighted_gram_matvec(self, h, v):
+        r""":math:`[X, 1]^T \mathrm{diag}(h)\, [X, 1]\, v` (one output; without the ``1``
+        when there is no intercept), ``rmatvec(h * matvec(v))``: for a dense ``X`` centred
+        explicitly (or not centred), by blocks of rows of about 1 MiB, each read from
+        memory once for both of its products (the second reads it from cache); ``h`` an
+        array of one weight per sample."""
+        X, mu = self.implicit()
+        if self.n_outputs != 1 or mu is not None or sp.issparse(X) \
+                or not isinstance(h, np.ndarray) or h.ndim != 1:
+            return self.rmatvec(h * self.matvec(v))
+        n, p = X.shape
+        coef, b = v[:p], self.intercept(v)
+        out = np.zeros(p + self.fit_intercept)
+        rows = max(1, _BLOCK_ENTRIES // max(p, 1))
+        for start in range(0, n, rows):
+            block = X[start:start + rows]
+            u = block @ coef
+            if self.fit_intercept:
+                u += b
+            u *= h[start:start + rows]
+            out[:p] += block.T @ u
+            if self.fit_intercept:
+                out[p] += u.sum()
+        return out
 
     def take_columns(self, idx):
         """The design of the parameters ``idx`` (one output): columns ``X[:, j]`` for the

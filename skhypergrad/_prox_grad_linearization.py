@@ -137,7 +137,12 @@ def linearize(pgmap, w, lam, at_solution=False):
         if gram is not None:  # |S|^2 per product instead of 2 n |S|
             return gram_subset(*gram, np.asarray(idx), design.n_features).__matmul__
         sub = take_columns(idx)
-        return lambda u: sub.rmatvec(hessian_weights_at(sub.matvec(u)))
+        if constant_hessian:
+            return lambda u: sub.rmatvec(hessian_weights_at(sub.matvec(u)))
+        # one output: the curvatures are a diagonal (as hessian_subset reads them), and
+        # each product reads the rows once for both of its halves
+        weights = hessian_weights_at(np.ones(design.n_samples))
+        return lambda u: sub.weighted_gram_matvec(weights, u)
 
     def hessian_subset(idx):
         if design.n_outputs != 1:

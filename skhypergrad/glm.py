@@ -70,6 +70,7 @@ class _LogLinkDatafit(BaseDatafit):
     #: the minibatch kernels' log-link Tweedie code, of parameter ``power``
     kernel_code = 4
     smooth_hessian = True
+    rowwise_grad = True
     power = None
     accepts_sample_weight = True
 

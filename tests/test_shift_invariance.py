@@ -214,6 +214,25 @@ def _sparse_shifted(n=80, p=12, seed=0, density=0.3, shift=100.0):
     return X
 
 
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weighted_gram_product_by_blocks(fit_intercept):
+    """``weighted_gram_matvec`` (one pass over the rows by blocks, the last one partial)
+    is the product with the formed weighted Gram matrix, on a dense centred design and
+    on the sparse design centred implicitly (its two products)."""
+    rng = np.random.default_rng(3)
+    n, p = 3000, 100  # blocks of 1310 rows
+    X = rng.standard_normal((n, p)) + 5.0
+    mu = X.mean(axis=0) if fit_intercept else None
+    dense = Design(X - mu if fit_intercept else X, fit_intercept, 1, mu)
+    sparse = Design(sp.csc_matrix(X), fit_intercept, 1, mu)
+    h, v = rng.random(n), rng.standard_normal(p + fit_intercept)
+    expected = dense.weighted_gram(h) @ v
+    np.testing.assert_allclose(dense.weighted_gram_matvec(h, v), expected, rtol=1e-12,
+                               atol=1e-9)
+    np.testing.assert_allclose(sparse.weighted_gram_matvec(h, v), expected, rtol=1e-9,
+                               atol=1e-8)
+
+
 def test_sparse_design_is_centred_implicitly():
     """Every product of a sparse design with column means is that of the dense centred
     matrix, and the round trip to the model's own coordinates holds."""

@@ -13,7 +13,12 @@ is smooth too, and solved the same way, its
 reference the softmax Hessian with the intercepts' null direction made definite
 (:func:`_datafit_hessian`). The datafit's value and gradient at the last point evaluated
 and at the last solutions are kept with the design (:func:`_datafit_at`): a solve
-warm-started at a solution of other penalty weights starts without a product with ``X``.
+warm-started at a solution of other penalty weights starts without a product with ``X``;
+so are the curvature pairs of the last solve by plain L-BFGS steps to the gradient rule
+(:func:`_kept_pairs`), from which the next one's steps start: the datafit's part of a
+pair does not depend on the penalty, and the L2 term's is exact at any weights. For a
+datafit computing its derivatives sample by sample (``rowwise_grad``), the predictions
+and the gradient are formed by blocks of rows (:func:`_fused_datafit_gradient`).
 """
 
 import numpy as np
@@ -122,13 +127,52 @@ def _datafit_at(prob, design, v):
         if entry is not None and point in entry[0]:
             loss, z, a_mean, grad = entry[1]
             return loss, z, a_mean, grad.copy()
-    z = prob.predictions(design, v)
-    a = prob.derivative(z)
-    grad = prob.gradient(v, a)
+    fused = _fused_datafit_gradient(prob, design, v)
+    if fused is None:
+        z = prob.predictions(design, v)
+        a = prob.derivative(z)
+        grad = prob.gradient(v, a)
+    else:
+        z, a, grad = fused
     loss = float(prob.datafit.loss(prob.y, z))
     a_mean = a.mean(axis=0)
     kept[1][0] = ((point,), (loss, z, a_mean, grad.copy()))
     return loss, z, a_mean, grad
+
+
+#: entries of a block of rows of :func:`_fused_datafit_gradient` (1 MiB of float64)
+_BLOCK_ENTRIES = 2**17
+
+
+def _fused_datafit_gradient(prob, design, v):
+    """``(z, a, grad)``: the predictions of ``v``, the datafit's derivatives ``a`` in them
+    (:meth:`~._cd_problem._Problem.derivative`) and ``grad = X^T a / n``, by blocks of
+    rows of about 1 MiB, each read from memory once for both of its products (the second
+    reads it from cache), for one output, a dense design centred explicitly (or not
+    centred) without a Gram matrix, and an unweighted datafit declaring ``rowwise_grad``
+    (``raw_grad`` of a block of rows is that of the whole times the rows' number over
+    the block's); None otherwise."""
+    datafit = prob.datafit
+    if not datafit.rowwise_grad or datafit.sample_weight is not None \
+            or prob.n_outputs != 1 or design.is_sparse or prob.gram is not None \
+            or prob.mu is not None:
+        return None
+    X, y = design.X, prob.y
+    n, p = X.shape
+    coef, b = design.coef(v), design.intercept(v)
+    z, a, grad = np.empty(n), np.empty(n), np.zeros(p)
+    rows = max(1, _BLOCK_ENTRIES // max(p, 1))
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
+        block = X[start:stop]
+        zb = z[start:stop]
+        np.matmul(block, coef, out=zb)
+        zb += b
+        ab = datafit.raw_grad(y[start:stop], zb) * (stop - start)
+        a[start:stop] = ab
+        grad += block.T @ ab
+    grad /= n
+    return z, a, grad
 
 
 def _keep_solution(design, w):
@@ -296,14 +340,49 @@ class _SmoothSolves:
         # it uses a reference it is given, forms one only once its plain steps cost as
         # much (see reference_lbfgs)
         slow = {} if prob.n_outputs == 1 else {"slow": _SOFTMAX_SLOW}
+        # its plain steps (without a reference) start from the curvature pairs of the last
+        # such solve on the same data (a search's previous point), kept with the design
+        pairs = _kept_pairs(prob, design, shift) if grad_rule else None
         n_iter, done, reference = reference_lbfgs(value_grad, w, reached, hessian_at, shift,
                                                   reference, self.max_iter,
-                                                  form=not grad_rule, **slow)
+                                                  form=not grad_rule, pairs=pairs, **slow)
+        if pairs:
+            _keep_pairs(prob, design, pairs, shift)
         # (no step shrinking the gradient further, at a gap below the target: converged)
         done = done or (measure[0] is not None and measure[0] <= target)
         if done:  # the next solve may start from w
             _keep_solution(design, w)
         return n_iter, done, reference, measure[0] if done else None, last[0]
+
+
+def _kept_pairs(prob, design, shift):
+    r"""The L-BFGS pairs ``(s, y, 1 / s^T y)`` of the objective of ``prob``, from the
+    datafit's pairs :func:`_keep_pairs` kept with ``design`` for the same targets and
+    datafit: :math:`y = y_F + \mathrm{shift} \odot s`, ``y_F`` the change of the
+    datafit's gradient along ``s`` (it does not depend on the penalty) and
+    ``shift * s`` that of the L2 term at this solve's weights (exact), the pairs with
+    :math:`s^T y > 0`, oldest first; a new empty list when none are kept."""
+    kept = design._cache.get("lbfgs_pairs")
+    if kept is None or any(a is not b for a, b in zip(kept[0], (design.X, prob.y,
+                                                               prob.datafit))):
+        return []
+    pairs = []
+    for s, y_datafit in kept[1]:
+        if s.shape != shift.shape:
+            return []
+        y = y_datafit + shift * s
+        sy = float(s @ y)
+        if sy > 0.0:
+            pairs.append((s, y, 1.0 / sy))
+    return pairs
+
+
+def _keep_pairs(prob, design, pairs, shift):
+    """Keep with ``design`` the datafit's parts ``(s, y - shift * s)`` of the L-BFGS
+    ``pairs`` of a solve of ``prob`` whose L2 term's curvatures are ``shift`` (see
+    :func:`_kept_pairs`), for the next solve on the same data."""
+    design._cache["lbfgs_pairs"] = ((design.X, prob.y, prob.datafit),
+                                    [(s, y - shift * s) for s, y, _ in pairs])
 
 
 def _xt_theta(prob, grad):

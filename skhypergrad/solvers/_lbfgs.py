@@ -46,7 +46,7 @@ _SHRINK = 0.25
 
 
 def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precondition=None,
-          rounding=None):
+          rounding=None, pairs=None):
     """Minimize from ``w`` (updated in place).
 
     Parameters
@@ -69,6 +69,12 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precond
         is, from the size of its terms (a value far below them carries theirs); a
         line search then judges a change of the value within ``r`` by the slopes (see
         the module). None: a few ulps of :math:`|P|` (terms of the value's size).
+    pairs : list, default=None
+        The pairs ``(s, y, 1 / s^T y)`` (oldest first, ``s^T y > 0``) the recursion starts
+        from, e.g. those of a solve of a nearby objective on the same data (the
+        directions of the first steps are then quasi-Newton ones, not the scaled
+        gradient); updated in place with this solve's pairs (the newest ``memory``
+        kept). None: none, a new list.
 
     Returns
     -------
@@ -76,7 +82,7 @@ def lbfgs(value_grad, w, reached, max_iter, memory=10, max_backtrack=30, precond
         Steps taken, and whether ``reached`` held at the returned ``w``.
     """
     f, g, extra = value_grad(w)
-    pairs = []
+    pairs = [] if pairs is None else pairs
     for it in range(max_iter + 1):
         if reached(w, g, extra):
             return it, True

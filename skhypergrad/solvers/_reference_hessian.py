@@ -15,7 +15,8 @@ product with :math:`X` and one with :math:`X^T`. When a step lowers the Newton d
 :math:`g^T (R + l2)^{-1} g` by less than the factor ``slow``, the reference is formed
 again at the current iterate (an :math:`O(n q^2)` product, a Newton step) and L-BFGS
 restarts from there; the reference returned is the last one formed, for the next solve.
-A loose solve (``form=False``) given no reference runs plain L-BFGS; when its steps have
+A loose solve (``form=False``) given no reference runs plain L-BFGS (from the curvature
+pairs it is given, e.g. a previous solve's on the same data); when its steps have
 cost as much as forming one (:func:`loose_steps` of them, the rule of renting before
 buying) without reaching ``reached``, it forms the reference at the current iterate once
 and goes on preconditioned (and returns it: the next solves start with it).
@@ -46,7 +47,7 @@ def loose_steps(q):
 
 
 def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_iter,
-                    form=True, slow=_SLOW):
+                    form=True, slow=_SLOW, pairs=None):
     """Minimize from ``w`` (updated in place).
 
     Parameters
@@ -76,6 +77,10 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
     slow : float, default=0.1
         A step lowering the decrement by less than this factor asks for a new reference
         (with ``form``).
+    pairs : list, default=None
+        The curvature pairs the plain L-BFGS steps of a loose solve without a reference
+        start from, updated in place (``pairs`` of :func:`~._lbfgs.lbfgs`); unread by
+        the preconditioned steps. None: none.
 
     Returns
     -------
@@ -91,7 +96,8 @@ def reference_lbfgs(value_grad, w, reached, hessian_at, shift, reference, max_it
         if not form:
             budget = min(max_iter, loose_steps(w.shape[0]))
             n_iter, done = lbfgs(value_grad, w,
-                                 lambda v, g, extra: reached(v, g, extra, None), budget)
+                                 lambda v, g, extra: reached(v, g, extra, None), budget,
+                                 pairs=pairs)
             if done or n_iter < budget or n_iter >= max_iter:
                 return n_iter, done, None
         reference = hessian_at(w)
