@@ -206,7 +206,8 @@ def _semidefinite_cholesky(A, m):
 
     Computed as :math:`A = U^T U` on the upper triangle (the lower one mirrored there),
     row by row: row ``j`` of :math:`U` is row ``j`` of :math:`A` minus the rows above in
-    proportion (:math:`U_{kj} U_{k,j:}`, ``k = 0, 1, ...`` in turn), over its pivot;
+    proportion (:math:`U_{kj} U_{k,j:}`, ``k = 0, 1, ...`` in turn, four rows a pass),
+    over its pivot;
     then :math:`U^T` is written back to the lower triangle. The updates run along
     contiguous rows, without sums: vectorized, and the same numbers compiled or run as
     Python (:class:`~skhypergrad._jit.TieredKernel`)."""
@@ -220,18 +221,23 @@ def _semidefinite_cholesky(A, m):
     r = 0
     for j in range(m):
         row = A[j, j:m]  # row j of U from its diagonal (loops from 0: vectorized)
-        for k in range(0, j - 1, 2):  # two rows above at a time, in order
-            f = A[k, j]
-            g = A[k + 1, j]
-            above = A[k, j:m]
-            next_above = A[k + 1, j:m]
+        top = j - j % 4
+        for k in range(0, top, 4):  # four rows above at a time, in order
+            f0 = A[k, j]
+            f1 = A[k + 1, j]
+            f2 = A[k + 2, j]
+            f3 = A[k + 3, j]
+            u0 = A[k, j:m]
+            u1 = A[k + 1, j:m]
+            u2 = A[k + 2, j:m]
+            u3 = A[k + 3, j:m]
             for t in range(m - j):
-                row[t] = (row[t] - f * above[t]) - g * next_above[t]
-        if j % 2 == 1:
-            f = A[j - 1, j]
-            above = A[j - 1, j:m]
+                row[t] = (((row[t] - f0 * u0[t]) - f1 * u1[t]) - f2 * u2[t]) - f3 * u3[t]
+        for k in range(top, j):
+            f0 = A[k, j]
+            u0 = A[k, j:m]
             for t in range(m - j):
-                row[t] -= f * above[t]
+                row[t] -= f0 * u0[t]
         if row[0] > floor:
             d = np.sqrt(row[0])
             for t in range(m - j):
