@@ -75,3 +75,15 @@ def log_lam_finite_differences(crit, model, X, y, lam, solver, eps=1e-5):
         out.append((crit.value(model, X, y, up, solver=solver).value
                     - crit.value(model, X, y, down, solver=solver).value) / (2 * eps))
     return np.array(out)
+
+
+def make_one_hot_data(n=300, seed=0, levels=(4, 6, 9)):
+    """Every level of three categorical columns one-hot encoded, and two numeric
+    columns: each block sums to the intercept's column (a rank-deficient design)."""
+    rng = np.random.default_rng(seed)
+    codes = np.column_stack([rng.integers(k, size=n) for k in levels])
+    blocks = [np.eye(k)[codes[:, j]] for j, k in enumerate(levels)]
+    numeric = rng.standard_normal((n, 2))
+    y = sum(rng.standard_normal(k)[codes[:, j]] for j, k in enumerate(levels)) \
+        + numeric[:, 0] + 0.5 * rng.standard_normal(n)
+    return np.hstack(blocks + [numeric]), y

@@ -24,6 +24,8 @@ from skhypergrad.hypergrad import get_engine
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent, ProxGradient
 
+from _data import make_one_hot_data
+
 
 def _tables():
     X, y = load_diabetes(return_X_y=True)
@@ -305,20 +307,8 @@ def test_weighted_compiled_folds_are_the_rows_repeated(compiled_calls):
     np.testing.assert_allclose(a.grad, b.grad, rtol=1e-8)
 
 
-def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
-    """Every level of three categorical columns one-hot encoded, and two numeric
-    columns: each block sums to the intercept's column (a rank-deficient design)."""
-    rng = np.random.default_rng(seed)
-    codes = np.column_stack([rng.integers(k, size=n) for k in levels])
-    blocks = [np.eye(k)[codes[:, j]] for j, k in enumerate(levels)]
-    numeric = rng.standard_normal((n, 2))
-    y = sum(rng.standard_normal(k)[codes[:, j]] for j, k in enumerate(levels)) \
-        + numeric[:, 0] + 0.5 * rng.standard_normal(n)
-    return np.hstack(blocks + [numeric]), y
-
-
 def test_sparse_heldout_rows_are_evaluated_as_the_dense_ones(compiled_calls):
-    X, y = _one_hot()
+    X, y = make_one_hot_data()
     model, scale = MODELS["enet"]
     lam = _lam(X, y, scale)
     solver = CoordinateDescent(tol=1e-12)
@@ -334,7 +324,7 @@ def test_sparse_heldout_rows_are_evaluated_as_the_dense_ones(compiled_calls):
 
 @pytest.mark.parametrize("name", ["lasso", "enet", "no intercept"])
 def test_sparse_x_is_evaluated_as_the_dense_one(name, compiled_calls):
-    X, y = _one_hot()
+    X, y = make_one_hot_data()
     model, scale = MODELS[name]
     lam = _lam(X, y, scale)
     crit, solver = CrossVal(cv=4), CoordinateDescent(tol=1e-12)
@@ -353,7 +343,7 @@ def test_a_rank_deficient_support_has_the_finite_difference_hypergradient(compil
     """One-hot blocks with every level in the Lasso's support and an intercept: the
     support's system is singular; the hypergradient in the L1 weight (a scalar) is that
     of any of its solutions, and equals central finite differences of the CV loss."""
-    X, y = _one_hot()
+    X, y = make_one_hot_data()
     model = MODELS["lasso"][0]
     lam = _lam(X, y, [0.002])
     splits = list(KFold(3).split(X))
@@ -405,7 +395,7 @@ def test_a_path_in_one_call_is_its_points_one_by_one(name):
 @pytest.mark.parametrize("sparse", [False, True])
 @pytest.mark.parametrize("weights", [False, True])
 def test_the_refit_reads_the_sums_of_all_the_rows_from_the_folds(sparse, weights):
-    X, y = _one_hot()
+    X, y = make_one_hot_data()
     X = sp.csr_matrix(X) if sparse else X
     sw = np.random.default_rng(1).uniform(0.2, 3.0, y.shape[0]) if weights else None
     model, scale = MODELS["enet"]

@@ -19,11 +19,13 @@ from sklearn.model_selection import KFold
 import skhypergrad._gram_cv as gram_cv
 from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad, WeightedLassoHyperGrad
 from skhypergrad._gram_cv_kernel import gram_cv_evaluate, gram_cv_least_norm_hypergradients
+from skhypergrad._jit import (INTERPRETED_SECONDS, TieredKernel, _python_version, _Tiers,
+                              always_compile)
 from skhypergrad.criteria import CrossVal
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent
-from skhypergrad._jit import (INTERPRETED_SECONDS, TieredKernel, _python_version, _Tiers,
-                              always_compile)
+
+from _data import make_one_hot_data
 
 
 def _products(A, x, out, m):
@@ -77,18 +79,6 @@ def test_large_calls_and_always_compile_compile_at_once(tiers):
         always_compile(False)
 
 
-def _one_hot(n=300, seed=0, levels=(4, 6, 9)):
-    """Every level of three categorical columns one-hot encoded (each block sums to the
-    intercept's column) and two numeric columns."""
-    rng = np.random.default_rng(seed)
-    codes = np.column_stack([rng.integers(k, size=n) for k in levels])
-    blocks = [np.eye(k)[codes[:, j]] for j, k in enumerate(levels)]
-    numeric = rng.standard_normal((n, 2))
-    y = sum(rng.standard_normal(k)[codes[:, j]] for j, k in enumerate(levels)) \
-        + numeric[:, 0] + 0.5 * rng.standard_normal(n)
-    return np.hstack(blocks + [numeric]), y
-
-
 def test_python_and_compiled_gram_kernels_compute_the_same_bits(monkeypatch):
     """Every call of the Gram kernels in a range of fits (elastic net, Lasso, positive, no
     intercept, sample weights, one weight per feature, sparse X, one-hot blocks whose
@@ -122,7 +112,7 @@ def test_python_and_compiled_gram_kernels_compute_the_same_bits(monkeypatch):
                         both(gram_cv_least_norm_hypergradients))
     X, y = load_diabetes(return_X_y=True)
     X, y = X[:200], y[:200]
-    Xo, yo = _one_hot()
+    Xo, yo = make_one_hot_data()
     cv = KFold(4, shuffle=True, random_state=0)
     weights = np.random.default_rng(1).uniform(0.1, 3.0, y.size)
     for est, A, b, kw in [(ElasticNetHyperGrad(cv=cv), X, y, {}),
