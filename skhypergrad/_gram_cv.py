@@ -154,7 +154,7 @@ def gram_path_applies(model, X, solver, engine, n_folds, loss, weighted=False, X
     if sp.issparse(X) and (not _sparse_gram_pays(X)
                            or X.shape[0] * X.shape[1] * 8 > GRAM_FOLDS_BYTES):
         return False
-    if not penalty.has_l1 or not penalty.uniform_l2 or not penalty.diagonal_jacobian \
+    if not penalty.uniform_l2 or not penalty.diagonal_jacobian \
             or penalty.group_rows:
         return False
     p = X.shape[1]
@@ -394,6 +394,8 @@ def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=
                           np.array([totals[4] / total - my * my]), X_test[:0], y_test[:0],
                           np.zeros(2, dtype=np.int64), (mu0 + m)[None], np.array([y0 + my]),
                           (mu0 + m)[None], np.array([y0 + my]), bool(fit_intercept))
+    if fit_intercept:
+        _zero_constant_columns(G, c, whole, blocks, splits, rest, X, sparse)
     mu, ybar = m_all, my_all
     if score_weight is not None:
         score_weight = np.asarray(score_weight, dtype=np.float64)
@@ -404,6 +406,41 @@ def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=
         mu, ybar = np.zeros((K, p)), np.zeros(K)
     return GramFolds(G, c, gamma, X_test, y_test, starts, mu, ybar, mu0 + m_all,
                      y0 + my_all, bool(fit_intercept), whole)
+
+
+def _zero_constant_columns(G, c, whole, blocks, splits, rest, X, sparse):
+    """Rows and columns of ``G`` and entries of ``c`` set to 0, exactly, for the columns
+    constant on a fold's training rows (of ``whole`` for those constant on every row),
+    with an intercept: centred, such a column is 0, but its sums centred algebraically keep rounding
+    errors, which a coordinate without an L1 weight would read as a slope. The training
+    rows' extremes come from the test blocks (``blocks``, every row in one) when the
+    folds partition the rows, else from the training rows themselves (a dense ``X``)."""
+    K = len(splits)
+    partition = all(rest)
+    if partition:
+        lows = np.array([b.min(axis=0) if b.shape[0] else np.full(b.shape[1], np.inf)
+                         for b in blocks])
+        highs = np.array([b.max(axis=0) if b.shape[0] else np.full(b.shape[1], -np.inf)
+                          for b in blocks])
+    for k, (train, _) in enumerate(splits):
+        if partition and K > 1:
+            others = np.arange(K) != k
+            low, high = lows[others].min(axis=0), highs[others].max(axis=0)
+        elif not sparse and train.shape[0]:
+            low, high = X[train].min(axis=0), X[train].max(axis=0)
+        else:
+            continue
+        _zero_columns(G[k], c[k], low == high)
+    if whole is not None and partition:
+        _zero_columns(whole.G[0], whole.c[0], lows.min(axis=0) == highs.max(axis=0))
+
+
+def _zero_columns(G, c, constant):
+    """``G``'s rows and columns and ``c``'s entries of the columns ``constant`` set to 0."""
+    if np.any(constant):
+        G[constant] = 0.0
+        G[:, constant] = 0.0
+        c[constant] = 0.0
 
 
 def heldout_gram_folds(X, y, X_val, y_val, fit_intercept, sample_weight=None,
@@ -429,6 +466,8 @@ def heldout_gram_folds(X, y, X_val, y_val, fit_intercept, sample_weight=None,
     # C-ordered and writable (a read-only memmap's rows would compile another signature)
     X_val = np.require(X_val, np.float64, ("C", "W"))
     y_val = np.require(y_val, np.float64, ("C", "W"))
+    if fit_intercept and not sp.issparse(X) and X.shape[0]:
+        _zero_columns(G, c, X.min(axis=0) == X.max(axis=0))  # see _zero_constant_columns
     mu, ybar = mx, my
     if sample_weight_val is not None:
         X_val, y_val = X_val.copy(), y_val.copy()  # the caller's are not changed

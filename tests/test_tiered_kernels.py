@@ -17,7 +17,8 @@ from sklearn.datasets import load_diabetes
 from sklearn.model_selection import KFold
 
 import skhypergrad._gram_cv as gram_cv
-from skhypergrad import ElasticNetHyperGrad, LassoHyperGrad, WeightedLassoHyperGrad
+from skhypergrad import (ElasticNetHyperGrad, LassoHyperGrad, RidgeHyperGrad,
+                         WeightedLassoHyperGrad)
 from skhypergrad._gram_cv_kernel import gram_cv_evaluate, gram_cv_least_norm_hypergradients
 from skhypergrad._jit import (INTERPRETED_SECONDS, TieredKernel, _python_version, _Tiers,
                               always_compile)
@@ -82,7 +83,8 @@ def test_large_calls_and_always_compile_compile_at_once(tiers):
 def test_python_and_compiled_gram_kernels_compute_the_same_bits(monkeypatch):
     """Every call of the Gram kernels in a range of fits (elastic net, Lasso, positive, no
     intercept, sample weights, one weight per feature, sparse X, one-hot blocks whose
-    singular supports reach the least-norm kernel), run both ways from the same inputs:
+    singular supports reach the least-norm kernel, ridge with a constant column), run
+    both ways from the same inputs:
     the same return value and every array written the same, bit for bit."""
     calls = {}
 
@@ -121,7 +123,8 @@ def test_python_and_compiled_gram_kernels_compute_the_same_bits(monkeypatch):
                           (ElasticNetHyperGrad(cv=cv), X, y, {"sample_weight": weights}),
                           (WeightedLassoHyperGrad(cv=cv, max_iter=5), X, y, {}),
                           (LassoHyperGrad(cv=cv), sp.csr_matrix(X), y, {}),
-                          (LassoHyperGrad(cv=cv), Xo, yo, {})]:
+                          (LassoHyperGrad(cv=cv), Xo, yo, {}),
+                          (RidgeHyperGrad(cv=cv), np.column_stack([X, np.ones(y.size)]), y, {})]:
         est.fit(A, b, **kw)
     # a Lasso whose supports hold whole one-hot blocks: singular systems (least norm)
     lam = 0.002 * np.abs(Xo.T @ (yo - yo.mean())).max() / yo.size
