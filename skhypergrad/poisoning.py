@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import assert_all_finite, check_array, check_random_state, column_or_1d
 
 from ._validation import check_sparse_structure
 from .criteria import _heldout_loss
@@ -189,6 +189,8 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
     X_val = check_array(check_sparse_structure(X_val, "X_val"), dtype=np.float64,
                         input_name="X_val")
     y_train, y_val = column_or_1d(y_train), column_or_1d(y_val)
+    assert_all_finite(y_train, input_name="y_train")
+    assert_all_finite(y_val, input_name="y_val")
     if X_train.shape[0] != y_train.shape[0] or X_val.shape[0] != y_val.shape[0]:
         raise ValueError("X_train / y_train or X_val / y_val have different lengths.")
     rng = check_random_state(random_state)

@@ -397,6 +397,10 @@ BAD_HYPERGRADIENT_CALLS = [
     (dict(criterion=CrossVal(cv=N + 1)), "criterion"),
     (dict(criterion=HeldOut(np.full((3, P), np.nan), np.zeros(3))), "X_val"),
     (dict(criterion=HeldOut(np.zeros((3, P - 1)), np.zeros(3))), "X_val"),
+    (dict(criterion=HeldOut(np.zeros((3, P)), [0.0, np.nan, 1.0])), "y_val"),
+    (dict(criterion=HeldOut(np.zeros((3, P)), [0.0, np.inf, 1.0])), "y_val"),
+    (dict(model=LogisticRegression(l1_ratio=1.0),
+          criterion=HeldOut(np.zeros((3, P)), [0.0, np.nan, 1.0])), "y_val"),
     (dict(method="newton"), "method"),
     (dict(method=3), "method"),
     (dict(tol=0.0), "tol"),
@@ -417,6 +421,24 @@ def test_bad_hypergradient_argument_raises_naming_it(kwargs, name):
         y = _labels(y)
     with pytest.raises((ValueError, TypeError), match=name):
         hypergradient(model, X, y, **kwargs)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_validation_targets_raise_naming_them(bad):
+    """A NaN or infinite ``y_val`` is refused, not turned into a NaN loss (``data_gradient``)
+    or an extra class without training rows (``poison``)."""
+    X, y = _data()
+    y_val = y[:6].copy()
+    y_val[2] = bad
+    with pytest.raises(ValueError, match="y_val"):
+        skhypergrad.data_gradient(Lasso(alpha=0.1), X, y, X[:6], y_val, rows=[0])
+    labels = _labels(y).astype(np.float64)
+    with pytest.raises(ValueError, match="y_val"):
+        skhypergrad.poison(np.abs(X), labels, np.abs(X[:6]), np.r_[labels[:5], bad],
+                           method="aid-cg", n_steps=1, random_state=0)
+    with pytest.raises(ValueError, match="y_train"):
+        skhypergrad.poison(np.abs(X), np.r_[bad, labels[1:]], np.abs(X[:6]), labels[:6],
+                           method="aid-cg", n_steps=1, random_state=0)
 
 
 @pytest.mark.parametrize("cv", [0.5, 0.01, 0.99])
