@@ -9,6 +9,7 @@ from joblib import Parallel, effective_n_jobs
 
 from ._criterion_data import _check_data
 from ._inner_solve import _engine_from_name
+from .hypergrad import BaseEngine
 from ._parallel import dask_client
 from .models import InnerModel
 
@@ -151,6 +152,8 @@ class BaseCriterion:
         if engine is None:
             raise ValueError("engine is required for value_and_grad; use value() for "
                              "the criterion alone.")
+        if isinstance(engine, BaseEngine):  # also when the compiled path stands for it
+            engine.check_params()
         return self._evaluate(model, X, y, lam, solver, engine, state, True)
 
     def value(self, model, X, y, lam, *, solver, state=None):

@@ -98,6 +98,14 @@ class BaseEngine:
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         raise NotImplementedError
 
+    def check_params(self):
+        """Raise a ValueError naming a setting of the engine that is invalid.
+
+        Every engine's ``hypergradient`` calls it first; a criterion calls it before an
+        evaluation that may reach the engine's answer without calling ``hypergradient``
+        (the compiled evaluation of :mod:`skhypergrad._gram_cv`). Nothing to check here.
+        """
+
     def search_tol(self, inner_tol):
         """The ``tol`` a search gives this engine while it solves the inner problems to
         ``inner_tol``.

@@ -303,7 +303,9 @@ class NSID(BaseEngine):
         """The step schedule in use (``step`` when given, else ``step_schedule``)."""
         return self.step_schedule if self.step is None else self.step
 
-    def _validate(self):
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see :meth:`BaseEngine.check_params
+        <skhypergrad.hypergrad._base.BaseEngine.check_params>`)."""
         for name, low in (("n_samples", 0), ("batch_size", 1), ("max_samples", 1)):
             value = getattr(self, name)
             if name == "n_samples" and value is None:
@@ -312,6 +314,15 @@ class NSID(BaseEngine):
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+        for name in ("beta", "gamma"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, numbers.Real)
+                                          and 0 < value < np.inf):
+                raise ValueError(f"{name} must be None or a positive number, got {value!r}.")
+        if self.contraction is not None and not (isinstance(self.contraction, numbers.Real)
+                                                 and 0 <= self.contraction < 1):
+            raise ValueError(f"contraction must be None or a number in [0, 1), got "
+                             f"{self.contraction!r}.")
         if self.J is not None and (not isinstance(self.J, numbers.Integral) or self.J < 1):
             raise ValueError(f"J must be None or an integer >= 1, got {self.J!r}.")
         if self.schedule not in _SCHEDULES:
@@ -406,7 +417,7 @@ class NSID(BaseEngine):
             ``residual`` the predicted relative error of the adjoint
             (:func:`predicted_error`; nan when not known).
         """
-        self._validate()
+        self.check_params()
         _check_map(pgmap)
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         pgmap = pgmap.bind(lam)  # its forward step (and kernels) at lam's datafit part
