@@ -36,9 +36,10 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression, Ridge
 
 import skhypergrad
-from skhypergrad import (CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
-                         InnerModel, KernelRidgeHyperGrad, LassoHyperGrad,
-                         LogisticRegressionHyperGrad, WeightedLassoHyperGrad, hypergradient)
+from skhypergrad import (CoordinateDescent, CrossVal, ElasticNetHyperGrad, HeldOut,
+                         HyperGradSearchCV, InnerModel, KernelRidgeHyperGrad, LassoHyperGrad,
+                         LogisticRegressionHyperGrad, ProxGradient, StochasticProxGradient,
+                         WeightedLassoHyperGrad, hypergradient)
 from skhypergrad._validation import check_sparse_structure
 
 from _malformed_sparse import VARIANTS as SPARSE_VARIANTS
@@ -407,6 +408,12 @@ BAD_HYPERGRADIENT_CALLS = [
     (dict(tol=-1.0), "tol"),
     (dict(tol="a"), "tol"),
     (dict(solver=3), "solver"),
+    (dict(solver=CoordinateDescent(tol=-1.0)), "tol"),
+    (dict(solver=CoordinateDescent(tol=np.nan)), "tol"),
+    (dict(solver=CoordinateDescent(max_epochs=0)), "max_epochs"),
+    (dict(solver=CoordinateDescent(inner_ratio="a")), "inner_ratio"),
+    (dict(solver=ProxGradient(tol="a")), "tol"),
+    (dict(solver=ProxGradient(check_every=0)), "check_every"),
 ]
 
 
@@ -421,6 +428,21 @@ def test_bad_hypergradient_argument_raises_naming_it(kwargs, name):
         y = _labels(y)
     with pytest.raises((ValueError, TypeError), match=name):
         hypergradient(model, X, y, **kwargs)
+
+
+@pytest.mark.parametrize("solver, name", [
+    (CoordinateDescent(tol=np.nan), "tol"), (CoordinateDescent(tol="a"), "tol"),
+    (ProxGradient(tol=-1.0), "tol"), (ProxGradient(tol="a"), "tol"),
+    (ProxGradient(check_every=0), "check_every"), (StochasticProxGradient(tol=-1.0), "tol"),
+])
+def test_bad_solver_setting_raises_naming_it(solver, name):
+    """A solver's settings are checked when it solves (and by a criterion before an
+    evaluation, see BAD_HYPERGRADIENT_CALLS), not met as a NumPy type error, a division by
+    zero or a solve run to its budget against a tolerance it can never reach."""
+    X, y = _data()
+    pgmap = InnerModel("quadratic", "l1").make_map(X, y)
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        solver.solve(pgmap, [0.1])
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])

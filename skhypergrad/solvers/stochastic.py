@@ -127,15 +127,10 @@ class StochasticProxGradient(BaseSolver):
         self.warn = warn
 
     # -- settings -------------------------------------------------------------------
-    def _check_params(self, pgmap):
-        kind = pgmap.datafit.kernel_code
-        if pgmap.datafit.sample_weight is not None:
-            raise ValueError(f"{type(self).__name__} (solver='saga') does not take sample "
-                             "weights; use solver='cd' or 'fista'.")
-        if kind not in SUPPORTED_KINDS:
-            raise ValueError(f"{type(self).__name__} needs a datafit with a minibatch kernel "
-                             f"(kernel_code in {SUPPORTED_KINDS}), got {pgmap.datafit!r} "
-                             f"(kernel_code={kind!r}); use ProxGradient for it.")
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see
+        :meth:`BaseSolver.check_params <skhypergrad.solvers._base.BaseSolver.check_params>`)."""
+        super().check_params()
         if not (isinstance(self.variance_reduction, (bool, np.bool_))
                 or self.variance_reduction == "svrg"):
             raise ValueError("variance_reduction must be True (SAGA), False (SGD) or 'svrg', "
@@ -150,6 +145,16 @@ class StochasticProxGradient(BaseSolver):
             value = getattr(self, name)
             if not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+    def _check_params(self, pgmap):
+        kind = pgmap.datafit.kernel_code
+        if pgmap.datafit.sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} (solver='saga') does not take sample "
+                             "weights; use solver='cd' or 'fista'.")
+        if kind not in SUPPORTED_KINDS:
+            raise ValueError(f"{type(self).__name__} needs a datafit with a minibatch kernel "
+                             f"(kernel_code in {SUPPORTED_KINDS}), got {pgmap.datafit!r} "
+                             f"(kernel_code={kind!r}); use ProxGradient for it.")
         return kind
 
     def _initial_step(self, pgmap, batch_size):
