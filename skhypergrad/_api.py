@@ -98,10 +98,13 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         Tolerance of an engine given by name, which reaches it or raises a
         :class:`~sklearn.exceptions.ConvergenceWarning`: the relative residual
         of the adjoint system (AID), the relative step of the iterates and
-        their Jacobian (ITD), the predicted relative error of the estimate
-        (NSID, whose cost grows as ``1 / tol**2``: pass e.g. ``tol=0.1`` with
-        ``solver`` given). Also, when ``solver`` is None, the inner solver's
-        (relative duality gap).
+        their Jacobian (ITD), the predicted relative root-mean-square error of
+        the adjoint :math:`v` (NSID, whose cost grows as ``1 / tol**2``: pass
+        e.g. ``tol=0.1`` with ``solver`` given; the hypergradient
+        :math:`B^T v` can be relatively several times less accurate than
+        :math:`v`, without bound where it nears zero, since :math:`B^T` may
+        cancel the larger entries of :math:`v`). Also, when ``solver`` is None,
+        the inner solver's (relative duality gap).
     solver : solver instance, default=None
         Inner solver; None uses the fastest that applies:
         :class:`~skhypergrad.solvers.CoordinateDescent` (proximal Newton for the

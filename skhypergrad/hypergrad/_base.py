@@ -50,8 +50,9 @@ class HypergradResult(NamedTuple):
     residual : float
         What the engine compares with its ``tol``: the relative residual of
         the adjoint system (AID), the last relative step of the iterates and
-        of their Jacobian (ITD), the predicted relative error of the estimate
-        (NSID; nan when it cannot be predicted).
+        of their Jacobian (ITD), the predicted relative root-mean-square error
+        of the adjoint :math:`v` (NSID, not of the hypergradient :math:`B^T v`;
+        nan when it cannot be predicted).
     """
 
     grad: np.ndarray
