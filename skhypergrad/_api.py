@@ -81,8 +81,10 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Training data; CSR / CSC stay sparse; converted to float64 (float32 is
         accepted).
-    y : array-like of shape (n_samples,)
-        Targets: real values, or labels of any type for a classifier.
+    y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+        Targets: real values, or labels of any type for a classifier; one column
+        per output for an ``InnerModel`` with a multi-task datafit
+        (:class:`~skhypergrad.MultiTaskQuadratic`).
     criterion : "cv" or criterion instance
         ``"cv"`` is :class:`~skhypergrad.criteria.CrossVal` with 5 folds;
         otherwise a :class:`~skhypergrad.criteria.HeldOut`,
@@ -140,7 +142,8 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"tol must be a positive float, got {tol!r}.")
     classifier = _is_classifier(model)
-    X, y = check_X_y(X, y, classifier=classifier)
+    multi_output = isinstance(model, InnerModel) and model.datafit_class.multi_output
+    X, y = check_X_y(X, y, classifier=classifier, multi_output=multi_output)
     if isinstance(model, InnerModel):
         if model.lam is None:
             raise ValueError("model: an InnerModel passed to hypergradient must carry "
