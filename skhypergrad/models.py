@@ -90,6 +90,9 @@ class InnerModel:
         # not in a solver
         if not self.datafit_class.is_classifier and isinstance(self.datafit, str):
             self.get_datafit()
+        for name in ("fit_intercept", "positive"):  # 'no' would be True
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
 
     # -- description ----------------------------------------------------------------
     @property

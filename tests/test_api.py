@@ -90,6 +90,14 @@ def test_a_datafit_name_that_needs_parameters_is_refused_at_construction():
     assert InnerModel(MultiTaskQuadratic(2), "l1").get_datafit().n_tasks == 2
 
 
+@pytest.mark.parametrize("flag", ["fit_intercept", "positive"])
+def test_inner_model_flags_must_be_booleans(flag):
+    """``positive="no"`` was taken as True (a nonempty string)."""
+    with pytest.raises(ValueError, match=flag):
+        InnerModel("quadratic", "l1", **{flag: "no"})
+    assert getattr(InnerModel("quadratic", "l1", **{flag: np.bool_(True)}), flag)
+
+
 def test_values_match_sklearn_estimators():
     X, y = regression()
     Xt, yt, crit = _heldout(X, y)
