@@ -70,6 +70,15 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     does with ``alpha``); for ``LogisticRegression`` the conversion from ``C``
     is made once, with the full :math:`n`.
 
+    For ``HuberRegressor`` the scale :math:`\sigma` is a constant of the datafit
+    (:mod:`skhypergrad.huber`): it is estimated once, by the joint fit on the full
+    ``X`` at the model's ``alpha`` and ``epsilon``, and held fixed in every fold. The
+    gradient is that of this fixed-scale model (what
+    :class:`~skhypergrad.HuberRegressorHyperGrad` descends), not the derivative of
+    ``value`` as a function of ``alpha`` and ``epsilon`` when :math:`\sigma` is
+    estimated again at each of them: the two differ wherever the scale moves with
+    ``epsilon`` (with outliers, by a factor of several).
+
     Parameters
     ----------
     model : scikit-learn linear estimator or InnerModel
