@@ -99,6 +99,23 @@ class BaseEngine:
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         raise NotImplementedError
 
+    def spawn(self, n_tasks):
+        """The engines for ``n_tasks`` independent tasks run in parallel (a criterion's
+        folds): this engine itself by default. An engine holding a ``RandomState``
+        instance returns copies seeded by integers drawn from it here, in the calling
+        thread, so that every joblib backend gives the same result (see
+        :func:`~skhypergrad._parallel.spawn_seeded`).
+
+        Parameters
+        ----------
+        n_tasks : int
+
+        Returns
+        -------
+        list of BaseEngine
+        """
+        return [self] * n_tasks
+
     def check_params(self):
         """Raise a ValueError naming a setting of the engine that is invalid.
 

@@ -110,6 +110,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
 from ._base import BaseEngine, HypergradResult, warn_not_converged
+from .._parallel import spawn_seeded
 from ..fixed_point import ProxGradMap
 from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, nsid_adjoint,
                             sample_gradient_sum)
@@ -278,6 +279,11 @@ class NSID(BaseEngine):
         self.step = step
         self.tol = tol
         self.max_samples = max_samples
+
+    def spawn(self, n_tasks):
+        """Copies seeded from a ``RandomState`` instance in the calling thread (see
+        :meth:`BaseEngine.spawn <skhypergrad.hypergrad._base.BaseEngine.spawn>`)."""
+        return spawn_seeded(self, n_tasks)
 
     def search_tol(self, inner_tol):
         r"""NSID's own ``tol``, whatever the inner tolerance of the search.

@@ -59,6 +59,13 @@ class BaseSolver:
     #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
     _budget = ("max_iter", "iterations")
 
+    def spawn(self, n_tasks):
+        """The solvers for ``n_tasks`` independent tasks run in parallel (a criterion's
+        folds): this solver itself by default; a stochastic one holding a ``RandomState``
+        instance returns copies seeded from it in the calling thread (see
+        :func:`~skhypergrad._parallel.spawn_seeded`)."""
+        return [self] * n_tasks
+
     def check_params(self):
         """Raise a ValueError naming an invalid setting of the solver.
 

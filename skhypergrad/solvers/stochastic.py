@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from .._parallel import spawn_seeded
 from ._base import BaseSolver, SolveResult
 from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, max_row_squared_norm,
                             prox_sgd_epoch, prox_svrg_epoch)
@@ -127,6 +128,11 @@ class StochasticProxGradient(BaseSolver):
         self.warn = warn
 
     # -- settings -------------------------------------------------------------------
+    def spawn(self, n_tasks):
+        """Copies seeded from a ``RandomState`` instance in the calling thread (see
+        :meth:`BaseSolver.spawn <skhypergrad.solvers._base.BaseSolver.spawn>`)."""
+        return spawn_seeded(self, n_tasks)
+
     def check_params(self):
         """Raise a ValueError naming an invalid setting (see
         :meth:`BaseSolver.check_params <skhypergrad.solvers._base.BaseSolver.check_params>`)."""
