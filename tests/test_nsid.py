@@ -145,6 +145,34 @@ def test_a_random_state_instance_gives_the_same_folds_on_every_backend():
         random_state=np.random.RandomState(1)).spawn(2)] == [int, int]
 
 
+def test_a_search_on_a_pipeline_with_a_random_state_instance_is_the_same_threaded():
+    """HyperGradSearchCV's prepared folds (a pipeline) draw from NSID's RandomState
+    instance as CrossVal's do: the threaded search repeats the serial one."""
+    import joblib
+    from sklearn.linear_model import ElasticNet
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skhypergrad import HyperGradSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 8)
+    y = X[:, 0] - X[:, 1] + 0.5 * rng.randn(120)
+
+    def results(backend):
+        search = HyperGradSearchCV(
+            make_pipeline(StandardScaler(), ElasticNet()), cv=3, max_iter=3, n_jobs=2,
+            hypergradient=NSID(random_state=np.random.RandomState(3), tol=0.2),
+            random_state=0)
+        with joblib.parallel_config(backend=backend, n_jobs=2):
+            search.fit(X, y)
+        return np.asarray(search.cv_results_["mean_test_score"])
+
+    serial, threaded = results("sequential"), results("threading")
+    assert serial.shape == threaded.shape
+    np.testing.assert_allclose(threaded, serial, rtol=1e-12, atol=0)
+
+
 def test_step_schedule_names():
     prob = stochastic_problem()
     args = (prob.pgmap, prob.lam, prob.w)
