@@ -200,6 +200,6 @@ def warn_not_converged(what, n_iter, unit, residual, tol, rate, rate_name, advic
         more = f"; about {math.ceil(steps):,} more {unit} at that rate"
     else:
         more = ""
-    warnings.warn(f"{what} did not reach tol={tol:.1e} in {n_iter} {unit}: residual "
+    warnings.warn(f"{what} did not reach tol={tol:.2e} in {n_iter} {unit}: residual "
                   f"{residual:.2e}, {rate_name} = {rate:.6g}{more}. {advice}",
                   ConvergenceWarning, stacklevel=stacklevel)

@@ -191,7 +191,7 @@ class _AdjointEngine(BaseEngine):
         reached = residual <= max(self.tol, self._residual_floor)
         if not reached and note is not None:  # no solution: no iterations, no rate to tell
             warnings.warn(f"{type(self).__name__}: {note[0]} (its relative residual "
-                          f"{residual:.2e} > tol={self.tol:.1e}). {note[1]}",
+                          f"{residual:.2e} > tol={self.tol:.2e}). {note[1]}",
                           ConvergenceWarning, stacklevel=2)
         elif not reached:
             name, rate = convergence_rate(

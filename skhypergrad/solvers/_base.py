@@ -126,7 +126,7 @@ class BaseSolver:
         if not res.converged and self.warn:
             warnings.warn(
                 f"{type(self).__name__} did not converge in {res.n_iter} {self._budget[1]} "
-                f"(relative gap {res.gap:.2e} > tol {self.tol:.1e}); increase "
+                f"(relative gap {res.gap:.2e} > tol {self.tol:.2e}); increase "
                 f"{self._budget[0]} or tol.", ConvergenceWarning, stacklevel=2)
         return res
 
