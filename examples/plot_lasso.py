@@ -44,7 +44,7 @@ print(f"LassoCV:        alpha={lcv.alpha_:.4f}  CV MSE={path_mse.min():.1f}  "
 # %%
 # The CV loss along LassoCV's path, and the points the descent evaluated
 # ----------------------------------------------------------------------
-# The hollow points are the cheap starting scan (one value per decade, no
+# The hollow points are the cheap starting scan (three values per decade, no
 # gradient); the filled ones are the gradient steps that refine ``alpha``.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 ax = axes[0]

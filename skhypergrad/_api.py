@@ -70,6 +70,15 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     does with ``alpha``); for ``LogisticRegression`` the conversion from ``C``
     is made once, with the full :math:`n`.
 
+    For ``HuberRegressor`` the scale :math:`\sigma` is a constant of the datafit
+    (:mod:`skhypergrad.huber`): it is estimated once, by the joint fit on the full
+    ``X`` at the model's ``alpha`` and ``epsilon``, and held fixed in every fold. The
+    gradient is that of this fixed-scale model (what
+    :class:`~skhypergrad.HuberRegressorHyperGrad` descends), not the derivative of
+    ``value`` as a function of ``alpha`` and ``epsilon`` when :math:`\sigma` is
+    estimated again at each of them: the two differ wherever the scale moves with
+    ``epsilon`` (with outliers, by a factor of several).
+
     Parameters
     ----------
     model : scikit-learn linear estimator or InnerModel
@@ -81,8 +90,10 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         Training data; CSR / CSC stay sparse; converted to float64 (float32 is
         accepted).
-    y : array-like of shape (n_samples,)
-        Targets: real values, or labels of any type for a classifier.
+    y : array-like of shape (n_samples,) or (n_samples, n_tasks)
+        Targets: real values, or labels of any type for a classifier; one column
+        per output for an ``InnerModel`` with a multi-task datafit
+        (:class:`~skhypergrad.MultiTaskQuadratic`).
     criterion : "cv" or criterion instance
         ``"cv"`` is :class:`~skhypergrad.criteria.CrossVal` with 5 folds;
         otherwise a :class:`~skhypergrad.criteria.HeldOut`,
@@ -98,10 +109,13 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
         Tolerance of an engine given by name, which reaches it or raises a
         :class:`~sklearn.exceptions.ConvergenceWarning`: the relative residual
         of the adjoint system (AID), the relative step of the iterates and
-        their Jacobian (ITD), the predicted relative error of the estimate
-        (NSID, whose cost grows as ``1 / tol**2``: pass e.g. ``tol=0.1`` with
-        ``solver`` given). Also, when ``solver`` is None, the inner solver's
-        (relative duality gap).
+        their Jacobian (ITD), the predicted relative root-mean-square error of
+        the adjoint :math:`v` (NSID, whose cost grows as ``1 / tol**2``: pass
+        e.g. ``tol=0.1`` with ``solver`` given; the hypergradient
+        :math:`B^T v` can be relatively several times less accurate than
+        :math:`v`, without bound where it nears zero, since :math:`B^T` may
+        cancel the larger entries of :math:`v`). Also, when ``solver`` is None,
+        the inner solver's (relative duality gap).
     solver : solver instance, default=None
         Inner solver; None uses the fastest that applies:
         :class:`~skhypergrad.solvers.CoordinateDescent` (proximal Newton for the
@@ -137,7 +151,8 @@ def hypergradient(model, X, y, *, criterion, method="aid-cg", tol=1e-8, solver=N
     if not (isinstance(tol, numbers.Real) and tol > 0):
         raise ValueError(f"tol must be a positive float, got {tol!r}.")
     classifier = _is_classifier(model)
-    X, y = check_X_y(X, y, classifier=classifier)
+    multi_output = isinstance(model, InnerModel) and model.datafit_class.multi_output
+    X, y = check_X_y(X, y, classifier=classifier, multi_output=multi_output)
     if isinstance(model, InnerModel):
         if model.lam is None:
             raise ValueError("model: an InnerModel passed to hypergradient must carry "

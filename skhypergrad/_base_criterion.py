@@ -9,6 +9,8 @@ from joblib import Parallel, effective_n_jobs
 
 from ._criterion_data import _check_data
 from ._inner_solve import _engine_from_name
+from .hypergrad import BaseEngine
+from .solvers._base import BaseSolver
 from ._parallel import dask_client
 from .models import InnerModel
 
@@ -151,6 +153,9 @@ class BaseCriterion:
         if engine is None:
             raise ValueError("engine is required for value_and_grad; use value() for "
                              "the criterion alone.")
+        if isinstance(engine, BaseEngine):  # also when the compiled path stands for it
+            engine.check_params()
+        _check_solver(solver)
         return self._evaluate(model, X, y, lam, solver, engine, state, True)
 
     def value(self, model, X, y, lam, *, solver, state=None):
@@ -176,6 +181,7 @@ class BaseCriterion:
         CriterionResult
             With ``grad=None``.
         """
+        _check_solver(solver)
         return self._evaluate(model, X, y, lam, solver, None, state, False)
 
     def _prepare(self, model, X, y, lam):
@@ -201,3 +207,10 @@ class BaseCriterion:
     def __repr__(self):
         params = ", ".join(f"{k}={v}" for k, v in self._repr_params())
         return f"{type(self).__name__}({params})"
+
+
+def _check_solver(solver):
+    """The solver's settings checked (:meth:`~skhypergrad.solvers._base.BaseSolver.check_params`)
+    before an evaluation, whose compiled path may stand for its solves."""
+    if isinstance(solver, BaseSolver):
+        solver.check_params()

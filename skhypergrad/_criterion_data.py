@@ -5,7 +5,7 @@ solvers (:func:`_centred_map`); the data's shape as a criterion's repr shows it
 """
 
 import numpy as np
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import assert_all_finite, check_array, column_or_1d
 
 from ._folds import _rows_friendly
 from ._validation import check_sparse_structure, named
@@ -14,7 +14,8 @@ from ._sample_weight import check_sample_weight
 
 def _check_data(X, y, names=("X", "y"), multi_output=False):
     """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
-    datafit, one column per output) of the same length; errors name ``names`` (a
+    datafit, one column per output) of the same length, both without NaN or infinity
+    (as scikit-learn's ``check_X_y``: labels included); errors name ``names`` (a
     malformed sparse ``X`` included, see
     :func:`~skhypergrad._validation.check_sparse_structure`)."""
     X = check_sparse_structure(X, names[0])
@@ -24,6 +25,7 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
     with named(names[1]):
         y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
             else column_or_1d(y)
+        assert_all_finite(y, input_name=names[1])
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
                          f"{y.shape[0]}.")

@@ -578,7 +578,7 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     if np.any(stopped) and solver.warn:
         i, f = np.unravel_index(np.argmax(np.where(stopped, gaps, -np.inf)), gaps.shape)
         warnings.warn(f"{type(solver).__name__} did not converge in {epochs[i, folds[f]]} "
-                      f"epochs (relative gap {gaps[i, f]:.2e} > tol {solver.tol:.1e}); "
+                      f"epochs (relative gap {gaps[i, f]:.2e} > tol {solver.tol:.2e}); "
                       "increase max_iter, max_epochs or tol.", ConvergenceWarning,
                       stacklevel=5)
     return _GramRun(int(done), W, W_first, values[:done], epochs[:done], g_l1, g_l2,

@@ -35,13 +35,16 @@ search scatters its folds' data once (see
 :meth:`skhypergrad.criteria.BaseCriterion.workers`).
 """
 
+import copy
+
 import numpy as np
 import scipy.sparse as sp
 from joblib.parallel import BACKENDS, get_active_backend
 
 from ._design import gram_pays_shape
 
-__all__ = ["PARALLEL_MIN_WORK", "dask_client", "evaluation_work", "fold_n_jobs"]
+__all__ = ["PARALLEL_MIN_WORK", "dask_client", "evaluation_work", "fold_n_jobs",
+           "spawn_seeded"]
 
 #: the estimated work of an evaluation (:func:`evaluation_work`) below which the folds
 #: run serially under a process backend
@@ -99,3 +102,23 @@ def dask_client():
     backend, _ = get_active_backend()
     dask = BACKENDS.get("dask")  # registered by joblib once the backend is asked for
     return backend.client if dask is not None and isinstance(backend, dask) else None
+
+
+def spawn_seeded(obj, n_tasks):
+    """``n_tasks`` copies of ``obj`` for parallel tasks, by its ``random_state``.
+
+    An integer or None is kept (each task draws as ``obj`` would); a ``RandomState``
+    instance, which tasks would otherwise share (threads draw from it in an order that
+    changes from run to run, processes each receive a copy in the same state), gives
+    copies seeded by ``n_tasks`` integers drawn from it once, in the calling thread.
+    """
+    rs = obj.random_state
+    if not isinstance(rs, np.random.RandomState):
+        return [obj] * n_tasks
+    seeds = rs.randint(np.iinfo(np.int32).max, size=n_tasks)
+    out = []
+    for seed in seeds:
+        task = copy.copy(obj)
+        task.random_state = int(seed)
+        out.append(task)
+    return out

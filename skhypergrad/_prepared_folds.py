@@ -17,7 +17,8 @@ from ._compact_states import _expand
 from ._folds import _take_rows
 from ._parallel import evaluation_work, fold_n_jobs
 from ._validation import check_sparse_structure, named
-from .criteria import BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss
+from .criteria import (BaseCriterion, CriterionResult, HeldOut, _check_state, _heldout_loss,
+                       _spawn)
 
 __all__ = ["PreparedFolds", "prepare_fold"]
 
@@ -222,10 +223,13 @@ class PreparedFolds(BaseCriterion):
         shipped = self._shipped(n_jobs, (),
                                 lambda: [*self.folds, *self._criteria, *self.views])
         folds, criteria, views = shipped[:K], shipped[K:2 * K], shipped[2 * K:]
+        # a RandomState instance is drawn from here, once, whatever the backend
+        solvers, engines = _spawn(solver, K), _spawn(engine, K)
         out = self._parallel(n_jobs, pre_dispatch=self.pre_dispatch)(
-            delayed(_fold_result)(model, fold, criterion, lam, solver, engine, (st,),
+            delayed(_fold_result)(model, fold, criterion, lam, task_solver, task_engine, (st,),
                                   compute_grad, self.train_loss, self.scorer, view)
-            for fold, criterion, st, view in zip(folds, criteria, states, views))
+            for fold, criterion, st, view, task_solver, task_engine
+            in zip(folds, criteria, states, views, solvers, engines))
         results = [res for res, _, _ in out]
         values = np.concatenate([res.values for res in results])
         if self.train_loss:

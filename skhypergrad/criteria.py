@@ -51,6 +51,8 @@ from ._folds import _FoldSplits, _fold_problem, _rows_friendly, _solver_format
 from ._gram_cv import (cv_gram_folds, evaluate_gram_folds, evaluate_gram_path,
                        gram_path_applies, heldout_gram_folds)
 from ._inner_solve import _fold_value_and_grad, _solve_one
+from .hypergrad import BaseEngine
+from .solvers._base import BaseSolver
 from ._outer_loss import _check_loss, _heldout_loss
 from ._sure import SURE
 from ._validation import cv_splits
@@ -403,11 +405,13 @@ class CrossVal(BaseCriterion):
         X, y_enc, weights, *rows = self._shipped(
             n_jobs, (X_in, y_in, model, splits, self.sample_weight, self.score_sample_weight),
             lambda: data + [index for pair in folds for index in pair])
+        # a RandomState instance is drawn from here, once, whatever the backend
+        solvers, engines = _spawn(solver, len(chosen)), _spawn(engine, len(chosen))
         outcomes = self._parallel(n_jobs)(
             delayed(_fold_value_and_grad)(model, X, y_enc, rows[2 * k], rows[2 * k + 1], lam,
-                                          self.loss, solver, engine, states[k], compute_grad,
-                                          problems[k], weights)
-            for k in chosen)
+                                          self.loss, task_solver, task_engine, states[k],
+                                          compute_grad, problems[k], weights)
+            for k, task_solver, task_engine in zip(chosen, solvers, engines))
         k = len(outcomes)
         value = np.mean([o.value for o in outcomes])
         grads = [o.grad for o in outcomes] if compute_grad else None
@@ -419,3 +423,10 @@ class CrossVal(BaseCriterion):
             result = result._replace(state=tuple(new_states))
         return result
 
+
+def _spawn(obj, n_tasks):
+    """The engines or solvers of ``n_tasks`` folds (their ``spawn``), ``obj`` itself for
+    anything else (None: the value alone; ITD's solver)."""
+    if isinstance(obj, (BaseEngine, BaseSolver)):
+        return obj.spawn(n_tasks)
+    return [obj] * n_tasks

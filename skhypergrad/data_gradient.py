@@ -49,7 +49,7 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import check_array, check_X_y
+from sklearn.utils import assert_all_finite, check_array, check_X_y
 from sklearn.utils.multiclass import check_classification_targets
 
 from ._design import Design
@@ -351,6 +351,7 @@ def data_gradient(model, X_train, y_train, X_val, y_val, *, rows=None, method="a
                                  dtype=np.float64, y_numeric=not classifier)
     X_val = check_array(X_val, accept_sparse=("csr", "csc"), dtype=np.float64)
     y_val = np.asarray(y_val)
+    assert_all_finite(y_val, input_name="y_val")
     if X_val.shape[1] != X_train.shape[1] or y_val.shape[0] != X_val.shape[0]:
         raise ValueError("X_val / y_val do not match X_train's features or each other.")
     if classifier:

@@ -19,6 +19,7 @@ mutated.
 hyperparameters.
 """
 
+import inspect
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -49,7 +50,8 @@ class InnerModel:
         :math:`\frac1n \sum_i \log(1 + e^{-y_i (x_i^T w + b)})`) or "multinomial"
         (log-loss), or an instance of a :class:`~skhypergrad.datafits.BaseDatafit`
         subclass (e.g. with parameters of its own). Anything else raises a
-        ValueError here.
+        ValueError here, as does the name of a regression datafit that needs
+        parameters (``"multitask_quadratic"``: pass ``MultiTaskQuadratic(n_tasks)``).
     penalty : str or penalty instance, default="l1"
         :math:`G_\lambda`, by name "l1", "elasticnet", "weighted_l1", "l2" or
         "weighted_l2": :math:`\lambda_1\|w\|_1` (``lam = [lam1]``),
@@ -84,7 +86,13 @@ class InnerModel:
     positive: bool = False
 
     def __post_init__(self):
-        self.datafit_class  # an unknown datafit is refused here, not in a solver
+        # an unknown datafit, or a name whose datafit needs parameters, is refused here,
+        # not in a solver
+        if not self.datafit_class.is_classifier and isinstance(self.datafit, str):
+            self.get_datafit()
+        for name in ("fit_intercept", "positive"):  # 'no' would be True
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}.")
 
     # -- description ----------------------------------------------------------------
     @property
@@ -127,7 +135,7 @@ class InnerModel:
         cls = self.datafit_class
         given = self.datafit if isinstance(self.datafit, BaseDatafit) else None
         if not cls.is_classifier:
-            return given if given is not None else cls()
+            return given if given is not None else _by_name(cls)
         n_classes = self._n_classes()
         expected = cls.for_classes(n_classes)
         if given is None:
@@ -273,6 +281,17 @@ class InnerModel:
                 f"fit_intercept={self.fit_intercept}, lam={short(self.lam)}"
                 + (", positive=True" if self.positive else "")
                 + (f", classes={short(self.classes)})" if self.classes is not None else ")"))
+
+
+def _by_name(cls):
+    """The datafit ``cls()`` of a name, or a ValueError naming the parameters it needs."""
+    needed = [name for name, par in inspect.signature(cls).parameters.items()
+              if par.default is inspect.Parameter.empty
+              and par.kind not in (par.VAR_POSITIONAL, par.VAR_KEYWORD)]
+    if needed:
+        raise ValueError(f"datafit {cls.name!r} needs {', '.join(needed)}: pass an instance, "
+                         f"{cls.__name__}({', '.join(needed)}=...), not its name.")
+    return cls()
 
 
 def from_estimator(estimator, y, *, n_samples=None, class_weight_applied=False):

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.preprocessing import LabelEncoder
-from sklearn.utils import check_array, check_random_state, column_or_1d
+from sklearn.utils import assert_all_finite, check_array, check_random_state, column_or_1d
 
 from ._validation import check_sparse_structure
 from .criteria import _heldout_loss
@@ -99,6 +99,35 @@ def _engine_epochs(method, res, n, batch_size):
     if method in ("nsid", "sid"):
         return (2 * res.n_iter + 1) * batch_size / n  # K minibatches, J = K + 1 for Psi_bar
     return float(res.n_iter)
+
+
+def _check_rows(poison_idx, n):
+    """``poison_idx`` as distinct indices in [0, n) (negative ones counted from the end, as
+    NumPy's), or a ValueError naming it."""
+    rows = np.asarray(poison_idx)
+    if rows.ndim != 1 or rows.size == 0 or not np.issubdtype(rows.dtype, np.integer):
+        raise ValueError(f"poison_idx must be a non-empty 1-d array of integer row indices, "
+                         f"got shape {rows.shape} and dtype {rows.dtype}.")
+    if rows.min() < -n or rows.max() >= n:
+        raise ValueError(f"poison_idx must index the {n} rows of X_train, got values from "
+                         f"{rows.min()} to {rows.max()}.")
+    rows = np.where(rows < 0, rows + n, rows).astype(np.intp)
+    if np.unique(rows).size != rows.size:
+        raise ValueError("poison_idx must hold distinct rows.")
+    return rows
+
+
+def _check_bounds(bounds):
+    """``(lo, hi)`` as floats with ``lo <= hi`` (NaN refused), or a ValueError naming
+    ``bounds``."""
+    try:
+        lo, hi = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds must be None or (low, high), got {bounds!r}.") from None
+    if not lo <= hi:
+        raise ValueError(f"bounds must be None or (low, high) with low <= high, got "
+                         f"{bounds!r}.")
+    return lo, hi
 
 
 def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0.3,
@@ -189,8 +218,17 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
     X_val = check_array(check_sparse_structure(X_val, "X_val"), dtype=np.float64,
                         input_name="X_val")
     y_train, y_val = column_or_1d(y_train), column_or_1d(y_val)
+    assert_all_finite(y_train, input_name="y_train")
+    assert_all_finite(y_val, input_name="y_val")
     if X_train.shape[0] != y_train.shape[0] or X_val.shape[0] != y_val.shape[0]:
         raise ValueError("X_train / y_train or X_val / y_val have different lengths.")
+    if X_val.shape[1] != X_train.shape[1]:
+        raise ValueError(f"X_val has {X_val.shape[1]} features, X_train has "
+                         f"{X_train.shape[1]}.")
+    if epsilon is not None and not (isinstance(epsilon, numbers.Real) and epsilon >= 0):
+        raise ValueError(f"epsilon must be None or a non-negative number, got {epsilon!r}.")
+    lo, hi = (-np.inf, np.inf) if bounds is None else _check_bounds(bounds)
+    eps = np.inf if epsilon is None else float(epsilon)
     rng = check_random_state(random_state)
     n, p = X_train.shape
     if poison_idx is None:
@@ -198,9 +236,7 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
             raise ValueError(f"poison_fraction must be in (0, 1], got {poison_fraction!r}.")
         m = max(1, int(round(poison_fraction * n)))
         poison_idx = np.sort(rng.choice(n, size=m, replace=False))
-    poison_idx = np.asarray(poison_idx, dtype=np.intp)
-    lo, hi = (-np.inf, np.inf) if bounds is None else (float(bounds[0]), float(bounds[1]))
-    eps = np.inf if epsilon is None else float(epsilon)
+    poison_idx = _check_rows(poison_idx, n)
 
     classes = LabelEncoder().fit(np.concatenate([y_train, y_val])).classes_
     model = InnerModel("multinomial", "elasticnet", fit_intercept=False, classes=classes)

@@ -15,6 +15,7 @@ from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression
 from sklearn.metrics import log_loss, mean_squared_error
 from test_criteria import SOLVER, classification, fd_log_grad, regression
 
+from skhypergrad import MultiTaskQuadratic
 from skhypergrad._api import hypergradient
 from skhypergrad.criteria import SURE, CrossVal, HeldOut
 from skhypergrad.hypergrad import ITD
@@ -36,6 +37,13 @@ def _multiclass():
     return X, np.array(["x", "y", "z"])[y]
 
 
+def _two_tasks():
+    rng = np.random.RandomState(2)
+    X = rng.randn(60, 6)
+    W = np.r_[rng.randn(3, 2), np.zeros((3, 2))]
+    return X, X @ W + 0.3 * rng.randn(60, 2)
+
+
 CASES = {
     "lasso": (lambda: Lasso(alpha=0.05), regression, _heldout),
     "enet": (lambda: ElasticNet(alpha=0.1, l1_ratio=0.5), regression, _cv),
@@ -49,6 +57,9 @@ CASES = {
                                           lam=np.linspace(0.02, 0.12, 12)),
                        regression, _heldout),
     "multinomial": (lambda: LogisticRegression(C=2.0, l1_ratio=1.0), _multiclass, _heldout),
+    "multitask-enet": (lambda: InnerModel(MultiTaskQuadratic(2), "elasticnet",
+                                          fit_intercept=True, lam=np.array([0.03, 0.02])),
+                       _two_tasks, _heldout),
 }
 
 
@@ -69,6 +80,22 @@ def test_hypergradient_matches_finite_differences(case, sparse):
     np.testing.assert_allclose(value, expected, rtol=1e-12)
     np.testing.assert_allclose(grad, fd_log_grad(criterion, inner, X, y, inner.lam),
                                rtol=1e-5, atol=1e-10)
+
+
+def test_a_datafit_name_that_needs_parameters_is_refused_at_construction():
+    """``InnerModel("multitask_quadratic")`` cannot build its datafit: a ValueError naming
+    the parameter when the model is made, not a TypeError when it is first used."""
+    with pytest.raises(ValueError, match="n_tasks"):
+        InnerModel("multitask_quadratic", "l1")
+    assert InnerModel(MultiTaskQuadratic(2), "l1").get_datafit().n_tasks == 2
+
+
+@pytest.mark.parametrize("flag", ["fit_intercept", "positive"])
+def test_inner_model_flags_must_be_booleans(flag):
+    """``positive="no"`` was taken as True (a nonempty string)."""
+    with pytest.raises(ValueError, match=flag):
+        InnerModel("quadratic", "l1", **{flag: "no"})
+    assert getattr(InnerModel("quadratic", "l1", **{flag: np.bool_(True)}), flag)
 
 
 def test_values_match_sklearn_estimators():

@@ -279,6 +279,17 @@ def test_warnings_state_residual_and_contraction_factor():
         assert _numbers(message, "empirical rate") == pytest.approx(q, abs=2e-3), message
 
 
+def test_warnings_give_tol_to_the_digits_of_the_residual():
+    """A residual just above ``tol`` read 'relative gap 3.99e-15 > tol 4.0e-15' (tol to two
+    digits, the residual to three): both are now printed to three digits."""
+    c = case("lasso-rho0.99")
+    _, caught = _call(lambda: AIDFixedPoint(tol=1.234e-3, max_iter=1).hypergradient(
+        c.pgmap, c.lam, c.w, c.outer_grad))
+    assert "did not reach tol=1.23e-03 in 1 iterations" in str(caught[0].message)
+    with pytest.warns(ConvergenceWarning, match=r"> tol 1\.23e-12\)"):
+        ProxGradient(tol=1.234e-12, max_iter=1).solve(c.pgmap, c.lam)
+
+
 def test_nsid_chooses_its_samples_from_tol():
     """Well-conditioned: K grows as tol shrinks (about 1 / tol^2 once the noise
     dominates), the predicted error (the residual) is at most tol and the error reached

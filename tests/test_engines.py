@@ -13,9 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
+from sklearn.linear_model import Lasso
 
-from skhypergrad import (L1, ElasticNetPenalty, Logistic, Multinomial, ProxGradient, ProxGradMap,
-                         Quadratic, WeightedL1)
+from skhypergrad import (L1, ElasticNetPenalty, HeldOut, Logistic, Multinomial, ProxGradient,
+                         ProxGradMap, Quadratic, WeightedL1, hypergradient)
 from skhypergrad.fixed_point import FixedPointMap
 from skhypergrad.hypergrad import (ENGINES, ITD, NSID, AIDConjugateGradient, AIDFixedPoint,
                                    BaseEngine, contraction_factor, get_engine)
@@ -448,11 +449,29 @@ def test_registry():
     (ITD(mode="backward"), "mode"), (ITD(n_iter=-1), "n_iter"),
     (AIDFixedPoint(tol=-1.0), "tol"), (AIDConjugateGradient(max_iter=2.5), "max_iter"),
     (NSID(step="adaptive"), "step"), (NSID(batch_size=0), "batch_size"), (NSID(J=0), "J"),
+    (AIDFixedPoint(tol=np.nan), "tol"), (AIDConjugateGradient(tol=np.nan), "tol"),
+    (AIDConjugateGradient(direct="no"), "direct"),
+    (NSID(beta=-1.0, gamma=1.0, n_samples=5), "beta"),
+    (NSID(beta=1.0, gamma=0.0, n_samples=5), "gamma"),
 ])
 def test_invalid_settings_raise_at_call(engine, match):
     prob = problem("quadratic-l1")
     with pytest.raises(ValueError, match=match):
         engine.hypergradient(prob.pgmap, prob.lam, prob.w, prob.grad_C)
+
+
+@pytest.mark.parametrize("engine,match", [
+    (AIDConjugateGradient(tol=-1.0), "tol"), (AIDConjugateGradient(max_iter=-1), "max_iter"),
+    (AIDConjugateGradient(direct="no"), "direct"),
+])
+def test_invalid_settings_raise_on_the_compiled_path(engine, match):
+    """A dense least-squares held-out criterion is evaluated on Gram matrices without
+    calling the engine's ``hypergradient``: its settings are checked all the same."""
+    rng = np.random.RandomState(0)
+    X, X_val = rng.randn(30, 4), rng.randn(10, 4)
+    y, y_val = X[:, 0] + 0.1 * rng.randn(30), X_val[:, 0]
+    with pytest.raises(ValueError, match=match):
+        hypergradient(Lasso(alpha=0.1), X, y, criterion=HeldOut(X_val, y_val), method=engine)
 
 
 # -- the momentum pitfall ------------------------------------------------------------

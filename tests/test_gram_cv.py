@@ -122,7 +122,7 @@ def test_a_fold_stopped_at_its_budget_warns_with_the_gap():
     model, scale = MODELS["lasso"]
     solver = CoordinateDescent(tol=1e-12, max_iter=1, max_epochs=2)
     with pytest.warns(ConvergenceWarning, match=r"did not converge in 2 epochs \(relative "
-                                                 r"gap [0-9.e+-]+ > tol 1.0e-12\)"):
+                                                 r"gap [0-9.e+-]+ > tol 1.00e-12\)"):
         res = CrossVal(cv=3).value(model, X, y, _lam(X, y, [0.01]), solver=solver)
     assert np.all(res.n_iter == 2)
 

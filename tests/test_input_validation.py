@@ -36,9 +36,10 @@ from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import ElasticNet, Lars, Lasso, LogisticRegression, Ridge
 
 import skhypergrad
-from skhypergrad import (CrossVal, ElasticNetHyperGrad, HeldOut, HyperGradSearchCV,
-                         InnerModel, KernelRidgeHyperGrad, LassoHyperGrad,
-                         LogisticRegressionHyperGrad, WeightedLassoHyperGrad, hypergradient)
+from skhypergrad import (CoordinateDescent, CrossVal, ElasticNetHyperGrad, HeldOut,
+                         HyperGradSearchCV, InnerModel, KernelRidgeHyperGrad, LassoHyperGrad,
+                         LogisticRegressionHyperGrad, ProxGradient, StochasticProxGradient,
+                         WeightedLassoHyperGrad, hypergradient)
 from skhypergrad._validation import check_sparse_structure
 
 from _malformed_sparse import VARIANTS as SPARSE_VARIANTS
@@ -397,12 +398,22 @@ BAD_HYPERGRADIENT_CALLS = [
     (dict(criterion=CrossVal(cv=N + 1)), "criterion"),
     (dict(criterion=HeldOut(np.full((3, P), np.nan), np.zeros(3))), "X_val"),
     (dict(criterion=HeldOut(np.zeros((3, P - 1)), np.zeros(3))), "X_val"),
+    (dict(criterion=HeldOut(np.zeros((3, P)), [0.0, np.nan, 1.0])), "y_val"),
+    (dict(criterion=HeldOut(np.zeros((3, P)), [0.0, np.inf, 1.0])), "y_val"),
+    (dict(model=LogisticRegression(l1_ratio=1.0),
+          criterion=HeldOut(np.zeros((3, P)), [0.0, np.nan, 1.0])), "y_val"),
     (dict(method="newton"), "method"),
     (dict(method=3), "method"),
     (dict(tol=0.0), "tol"),
     (dict(tol=-1.0), "tol"),
     (dict(tol="a"), "tol"),
     (dict(solver=3), "solver"),
+    (dict(solver=CoordinateDescent(tol=-1.0)), "tol"),
+    (dict(solver=CoordinateDescent(tol=np.nan)), "tol"),
+    (dict(solver=CoordinateDescent(max_epochs=0)), "max_epochs"),
+    (dict(solver=CoordinateDescent(inner_ratio="a")), "inner_ratio"),
+    (dict(solver=ProxGradient(tol="a")), "tol"),
+    (dict(solver=ProxGradient(check_every=0)), "check_every"),
 ]
 
 
@@ -417,6 +428,39 @@ def test_bad_hypergradient_argument_raises_naming_it(kwargs, name):
         y = _labels(y)
     with pytest.raises((ValueError, TypeError), match=name):
         hypergradient(model, X, y, **kwargs)
+
+
+@pytest.mark.parametrize("solver, name", [
+    (CoordinateDescent(tol=np.nan), "tol"), (CoordinateDescent(tol="a"), "tol"),
+    (ProxGradient(tol=-1.0), "tol"), (ProxGradient(tol="a"), "tol"),
+    (ProxGradient(check_every=0), "check_every"), (StochasticProxGradient(tol=-1.0), "tol"),
+])
+def test_bad_solver_setting_raises_naming_it(solver, name):
+    """A solver's settings are checked when it solves (and by a criterion before an
+    evaluation, see BAD_HYPERGRADIENT_CALLS), not met as a NumPy type error, a division by
+    zero or a solve run to its budget against a tolerance it can never reach."""
+    X, y = _data()
+    pgmap = InnerModel("quadratic", "l1").make_map(X, y)
+    with pytest.raises(ValueError, match=rf"\b{name}\b"):
+        solver.solve(pgmap, [0.1])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nonfinite_validation_targets_raise_naming_them(bad):
+    """A NaN or infinite ``y_val`` is refused, not turned into a NaN loss (``data_gradient``)
+    or an extra class without training rows (``poison``)."""
+    X, y = _data()
+    y_val = y[:6].copy()
+    y_val[2] = bad
+    with pytest.raises(ValueError, match="y_val"):
+        skhypergrad.data_gradient(Lasso(alpha=0.1), X, y, X[:6], y_val, rows=[0])
+    labels = _labels(y).astype(np.float64)
+    with pytest.raises(ValueError, match="y_val"):
+        skhypergrad.poison(np.abs(X), labels, np.abs(X[:6]), np.r_[labels[:5], bad],
+                           method="aid-cg", n_steps=1, random_state=0)
+    with pytest.raises(ValueError, match="y_train"):
+        skhypergrad.poison(np.abs(X), np.r_[bad, labels[1:]], np.abs(X[:6]), labels[:6],
+                           method="aid-cg", n_steps=1, random_state=0)
 
 
 @pytest.mark.parametrize("cv", [0.5, 0.01, 0.99])

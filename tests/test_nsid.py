@@ -110,6 +110,69 @@ def test_n_jobs_gives_identical_results():
     np.testing.assert_array_equal(one.grad, default.grad)
 
 
+def test_a_random_state_instance_gives_the_same_folds_on_every_backend():
+    """CrossVal's folds drawing from one shared RandomState instance (NSID's, minibatch
+    SAGA's): threads consumed it in an order that changed from run to run. The folds now
+    get integer seeds drawn from it once, in the calling thread: serial and threaded
+    evaluations agree, and an int seed is kept as it is."""
+    import joblib
+    from sklearn.linear_model import ElasticNet
+
+    from skhypergrad import CrossVal, StochasticProxGradient, hypergradient
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(200, 20)
+    y = X[:, 0] - X[:, 1] + 0.5 * rng.randn(200)
+
+    def grad(backend):
+        engine = NSID(random_state=np.random.RandomState(7), tol=0.2)
+        solver = StochasticProxGradient(random_state=np.random.RandomState(8), tol=1e-6)
+        with joblib.parallel_config(backend=backend, n_jobs=2):
+            return hypergradient(ElasticNet(alpha=0.01, l1_ratio=0.5), X, y,
+                                 criterion=CrossVal(cv=4, n_jobs=2), method=engine,
+                                 solver=solver)[1]
+
+    serial = grad("sequential")
+    for _ in range(3):
+        np.testing.assert_allclose(grad("threading"), serial, rtol=1e-12, atol=0)
+    engines = NSID(random_state=np.random.RandomState(7)).spawn(4)
+    seeds = [e.random_state for e in engines]
+    assert all(isinstance(s, int) for s in seeds) and len(set(seeds)) == 4
+    assert all(e is not engines[0] for e in engines[1:])
+    same = NSID(random_state=3)
+    assert same.spawn(2) == [same, same]
+    assert [type(s.random_state) for s in StochasticProxGradient(
+        random_state=np.random.RandomState(1)).spawn(2)] == [int, int]
+
+
+def test_a_search_on_a_pipeline_with_a_random_state_instance_is_the_same_threaded():
+    """HyperGradSearchCV's prepared folds (a pipeline) draw from NSID's RandomState
+    instance as CrossVal's do: the threaded search repeats the serial one."""
+    import joblib
+    from sklearn.linear_model import ElasticNet
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skhypergrad import HyperGradSearchCV
+
+    rng = np.random.RandomState(0)
+    X = rng.randn(120, 8)
+    y = X[:, 0] - X[:, 1] + 0.5 * rng.randn(120)
+
+    def results(backend):
+        search = HyperGradSearchCV(
+            make_pipeline(StandardScaler(), ElasticNet()), cv=3, max_iter=3, n_jobs=2,
+            hypergradient=NSID(random_state=np.random.RandomState(3), tol=0.2),
+            random_state=0)
+        with joblib.parallel_config(backend=backend, n_jobs=2):
+            search.fit(X, y)
+        return np.asarray(search.cv_results_["mean_test_score"])
+
+    serial, threaded = results("sequential"), results("threading")
+    assert serial.shape == threaded.shape
+    np.testing.assert_allclose(threaded, serial, rtol=1e-12, atol=0)
+
+
 def test_step_schedule_names():
     prob = stochastic_problem()
     args = (prob.pgmap, prob.lam, prob.w)

@@ -57,3 +57,28 @@ def test_hypergradient_errors_are_tracked():
                   ).hypergrad_error is None
     with pytest.raises(ValueError, match="method"):
         poison(X, y, X_val, y_val, method="grid")
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(poison_idx=[0, 1000]), "poison_idx"),   # IndexError before
+    (dict(poison_idx=[0.5, 1.2]), "poison_idx"),  # truncated to [0, 1] before
+    (dict(poison_idx=np.arange(90) < 5), "poison_idx"),  # a mask read as rows 0 and 1
+    (dict(epsilon=-0.1), "epsilon"),  # every perturbation set to -0.1 before
+    (dict(epsilon=np.nan), "epsilon"),
+    (dict(bounds=(1.0, 0.0)), "bounds"),  # clipped to an empty box before
+    (dict(X_val_columns=3), "X_val"),  # IndexError before
+])
+def test_bad_arguments_raise_naming_them(kwargs, name):
+    X, y, X_val, y_val = data()
+    columns = kwargs.pop("X_val_columns", None)
+    if columns is not None:
+        X_val = X_val[:, :columns]
+    with pytest.raises(ValueError, match=name):
+        poison(X, y, X_val, y_val, method="aid-cg", n_steps=1, random_state=0, **kwargs)
+
+
+def test_negative_rows_count_from_the_end():
+    X, y, X_val, y_val = data()
+    res = poison(X, y, X_val, y_val, method="aid-cg", n_steps=1, poison_idx=[0, -1])
+    np.testing.assert_array_equal(res.poison_idx, [0, len(y) - 1])
+

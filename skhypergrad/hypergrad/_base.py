@@ -50,8 +50,9 @@ class HypergradResult(NamedTuple):
     residual : float
         What the engine compares with its ``tol``: the relative residual of
         the adjoint system (AID), the last relative step of the iterates and
-        of their Jacobian (ITD), the predicted relative error of the estimate
-        (NSID; nan when it cannot be predicted).
+        of their Jacobian (ITD), the predicted relative root-mean-square error
+        of the adjoint :math:`v` (NSID, not of the hypergradient :math:`B^T v`;
+        nan when it cannot be predicted).
     """
 
     grad: np.ndarray
@@ -97,6 +98,31 @@ class BaseEngine:
 
     def hypergradient(self, pgmap, lam, w, outer_grad, state=None):
         raise NotImplementedError
+
+    def spawn(self, n_tasks):
+        """The engines for ``n_tasks`` independent tasks run in parallel (a criterion's
+        folds): this engine itself by default. An engine holding a ``RandomState``
+        instance returns copies seeded by integers drawn from it here, in the calling
+        thread, so that every joblib backend gives the same result (see
+        :func:`~skhypergrad._parallel.spawn_seeded`).
+
+        Parameters
+        ----------
+        n_tasks : int
+
+        Returns
+        -------
+        list of BaseEngine
+        """
+        return [self] * n_tasks
+
+    def check_params(self):
+        """Raise a ValueError naming a setting of the engine that is invalid.
+
+        Every engine's ``hypergradient`` calls it first; a criterion calls it before an
+        evaluation that may reach the engine's answer without calling ``hypergradient``
+        (the compiled evaluation of :mod:`skhypergrad._gram_cv`). Nothing to check here.
+        """
 
     def search_tol(self, inner_tol):
         """The ``tol`` a search gives this engine while it solves the inner problems to
@@ -174,6 +200,6 @@ def warn_not_converged(what, n_iter, unit, residual, tol, rate, rate_name, advic
         more = f"; about {math.ceil(steps):,} more {unit} at that rate"
     else:
         more = ""
-    warnings.warn(f"{what} did not reach tol={tol:.1e} in {n_iter} {unit}: residual "
+    warnings.warn(f"{what} did not reach tol={tol:.2e} in {n_iter} {unit}: residual "
                   f"{residual:.2e}, {rate_name} = {rate:.6g}{more}. {advice}",
                   ConvergenceWarning, stacklevel=stacklevel)

@@ -181,10 +181,7 @@ class _AdjointEngine(BaseEngine):
             ``n_iter`` the products with :math:`A^T`; ``residual`` the relative
             residual of the adjoint system.
         """
-        if not isinstance(self.tol, numbers.Real) or self.tol < 0:
-            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
-        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
-            raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}.")
+        self.check_params()
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         pgmap = self._map(pgmap)
         lin = self._linearize(pgmap, w, lam)
@@ -194,7 +191,7 @@ class _AdjointEngine(BaseEngine):
         reached = residual <= max(self.tol, self._residual_floor)
         if not reached and note is not None:  # no solution: no iterations, no rate to tell
             warnings.warn(f"{type(self).__name__}: {note[0]} (its relative residual "
-                          f"{residual:.2e} > tol={self.tol:.1e}). {note[1]}",
+                          f"{residual:.2e} > tol={self.tol:.2e}). {note[1]}",
                           ConvergenceWarning, stacklevel=2)
         elif not reached:
             name, rate = convergence_rate(
@@ -203,6 +200,14 @@ class _AdjointEngine(BaseEngine):
             warn_not_converged(type(self).__name__, n_iter, "iterations", residual, self.tol,
                                rate, name, self._advice)
         return HypergradResult(lin.vjp_lam(_on_active_set(v)), w, v, n_iter, residual)
+
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see :meth:`BaseEngine.check_params
+        <skhypergrad.hypergrad._base.BaseEngine.check_params>`)."""
+        if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+        if not isinstance(self.max_iter, numbers.Integral) or self.max_iter < 0:
+            raise ValueError(f"max_iter must be a non-negative integer, got {self.max_iter!r}.")
 
     def _outer_gradient(self, outer_grad, w):
         r""":math:`\nabla C(w)` as ``_solve_adjoint`` reads it (the whole array here)."""
@@ -316,6 +321,11 @@ class AIDConjugateGradient(_AdjointEngine):
     def __init__(self, tol=1e-10, max_iter=1000, direct=True):
         super().__init__(tol=tol, max_iter=max_iter)
         self.direct = direct
+
+    def check_params(self):
+        super().check_params()
+        if not isinstance(self.direct, (bool, np.bool_)):
+            raise ValueError(f"direct must be True or False, got {self.direct!r}.")
 
     def _map(self, pgmap):
         """A proximal-gradient map with a step that needs no spectral norm.

@@ -114,7 +114,9 @@ class ITD(BaseEngine):
         self.max_iter = max_iter
         self.max_tape = max_tape
 
-    def _validate(self):
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see :meth:`BaseEngine.check_params
+        <skhypergrad.hypergrad._base.BaseEngine.check_params>`)."""
         if self.n_iter is not None and (not isinstance(self.n_iter, numbers.Integral)
                                         or self.n_iter < 0):
             raise ValueError(f"n_iter must be None or a non-negative integer, got "
@@ -152,7 +154,7 @@ class ITD(BaseEngine):
             the larger of the iterate's and the Jacobian's (reverse mode: the
             tangent's, not tracked with a fixed ``n_iter``: the iterate's alone).
         """
-        self._validate()
+        self.check_params()
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         w = np.zeros(pgmap.n_params) if w is None else np.array(w, dtype=np.float64)
         fixed = self.n_iter is not None

@@ -110,6 +110,7 @@ from joblib import Parallel, delayed
 from sklearn.utils import check_random_state
 
 from ._base import BaseEngine, HypergradResult, warn_not_converged
+from .._parallel import spawn_seeded
 from ..fixed_point import ProxGradMap
 from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, nsid_adjoint,
                             sample_gradient_sum)
@@ -279,6 +280,11 @@ class NSID(BaseEngine):
         self.tol = tol
         self.max_samples = max_samples
 
+    def spawn(self, n_tasks):
+        """Copies seeded from a ``RandomState`` instance in the calling thread (see
+        :meth:`BaseEngine.spawn <skhypergrad.hypergrad._base.BaseEngine.spawn>`)."""
+        return spawn_seeded(self, n_tasks)
+
     def search_tol(self, inner_tol):
         r"""NSID's own ``tol``, whatever the inner tolerance of the search.
 
@@ -303,7 +309,9 @@ class NSID(BaseEngine):
         """The step schedule in use (``step`` when given, else ``step_schedule``)."""
         return self.step_schedule if self.step is None else self.step
 
-    def _validate(self):
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see :meth:`BaseEngine.check_params
+        <skhypergrad.hypergrad._base.BaseEngine.check_params>`)."""
         for name, low in (("n_samples", 0), ("batch_size", 1), ("max_samples", 1)):
             value = getattr(self, name)
             if name == "n_samples" and value is None:
@@ -312,6 +320,15 @@ class NSID(BaseEngine):
                 raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
         if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
             raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+        for name in ("beta", "gamma"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, numbers.Real)
+                                          and 0 < value < np.inf):
+                raise ValueError(f"{name} must be None or a positive number, got {value!r}.")
+        if self.contraction is not None and not (isinstance(self.contraction, numbers.Real)
+                                                 and 0 <= self.contraction < 1):
+            raise ValueError(f"contraction must be None or a number in [0, 1), got "
+                             f"{self.contraction!r}.")
         if self.J is not None and (not isinstance(self.J, numbers.Integral) or self.J < 1):
             raise ValueError(f"J must be None or an integer >= 1, got {self.J!r}.")
         if self.schedule not in _SCHEDULES:
@@ -406,7 +423,7 @@ class NSID(BaseEngine):
             ``residual`` the predicted relative error of the adjoint
             (:func:`predicted_error`; nan when not known).
         """
-        self._validate()
+        self.check_params()
         _check_map(pgmap)
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
         pgmap = pgmap.bind(lam)  # its forward step (and kernels) at lam's datafit part

@@ -1,6 +1,7 @@
 """What every inner solver returns and how it reports non-convergence."""
 
 import warnings
+from numbers import Real
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -58,6 +59,24 @@ class BaseSolver:
     #: (budget parameter, unit of ``n_iter``) named in the non-convergence warning
     _budget = ("max_iter", "iterations")
 
+    def spawn(self, n_tasks):
+        """The solvers for ``n_tasks`` independent tasks run in parallel (a criterion's
+        folds): this solver itself by default; a stochastic one holding a ``RandomState``
+        instance returns copies seeded from it in the calling thread (see
+        :func:`~skhypergrad._parallel.spawn_seeded`)."""
+        return [self] * n_tasks
+
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting of the solver.
+
+        :meth:`solve` calls it first; a criterion calls it too before an evaluation that
+        may stand for the solver's solves without calling :meth:`solve` (see
+        :meth:`gram_budget`). Checked here: ``tol``, None or a number >= 0; a subclass
+        adds its own settings.
+        """
+        if self.tol is not None and not (isinstance(self.tol, Real) and self.tol >= 0):
+            raise ValueError(f"tol must be a non-negative number, got {self.tol!r}.")
+
     def gram_budget(self):
         """``(rounds, epochs)``: the budget of a coordinate descent on a Gram matrix that
         may stand for this solver's solve of a least-squares problem (one output, dense
@@ -96,6 +115,7 @@ class BaseSolver:
         -------
         SolveResult
         """
+        self.check_params()
         # the datafit fixed at its hyperparameters, lam the penalty's: all a solver reads
         pgmap, lam = pgmap.problem(lam)
         w = pgmap.design.zeros() if w0 is None else np.array(w0, dtype=np.float64)
@@ -106,7 +126,7 @@ class BaseSolver:
         if not res.converged and self.warn:
             warnings.warn(
                 f"{type(self).__name__} did not converge in {res.n_iter} {self._budget[1]} "
-                f"(relative gap {res.gap:.2e} > tol {self.tol:.1e}); increase "
+                f"(relative gap {res.gap:.2e} > tol {self.tol:.2e}); increase "
                 f"{self._budget[0]} or tol.", ConvergenceWarning, stacklevel=2)
         return res
 

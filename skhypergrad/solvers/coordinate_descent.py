@@ -92,7 +92,7 @@ steps allow it: a step :math:`\Delta_j` decreases the objective by at least
 """
 
 import copy
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -544,8 +544,25 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
         finally:
             np.negative(grad, out=grad)
 
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see
+        :meth:`BaseSolver.check_params <skhypergrad.solvers._base.BaseSolver.check_params>`)."""
+        super().check_params()
+        for name, low in (("max_iter", 0), ("max_epochs", 1), ("ws_start_size", 1),
+                          ("anderson", 0)):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
+        if not (isinstance(self.inner_ratio, Real) and 0.0 < self.inner_ratio < 1.0):
+            raise ValueError(f"inner_ratio must be in (0, 1), got {self.inner_ratio!r}.")
+        if not (isinstance(self.precompute, (bool, np.bool_)) or self.precompute == "auto"):
+            raise ValueError(f"precompute must be 'auto', True or False, got "
+                             f"{self.precompute!r}.")
+        if not (isinstance(self.newton, (bool, np.bool_)) or self.newton == "auto"):
+            raise ValueError(f"newton must be 'auto', True or False, got {self.newton!r}.")
+
     def _check_params(self, pgmap):
-        """ValueError for an unsupported datafit or an invalid parameter."""
+        """ValueError for an unsupported datafit (the settings: :meth:`check_params`)."""
         datafit = pgmap.datafit
         model = datafit.newton_model
         if pgmap.penalty.positive and datafit.n_outputs > 1:
@@ -557,15 +574,3 @@ class CoordinateDescent(_SmoothSolves, _WorkingSetSolves, BaseSolver):
                 f"'diagonal' for one output, 'softmax' or 'separable' for several, "
                 f"'identity' for outputs with identity Hessians), got {datafit!r} "
                 f"(newton_model={model!r}); use ProxGradient for it.")
-        for name, low in (("max_iter", 0), ("max_epochs", 1), ("ws_start_size", 1),
-                          ("anderson", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, Integral) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-        if not 0.0 < self.inner_ratio < 1.0:
-            raise ValueError(f"inner_ratio must be in (0, 1), got {self.inner_ratio!r}.")
-        if not (isinstance(self.precompute, (bool, np.bool_)) or self.precompute == "auto"):
-            raise ValueError(f"precompute must be 'auto', True or False, got "
-                             f"{self.precompute!r}.")
-        if not (isinstance(self.newton, (bool, np.bool_)) or self.newton == "auto"):
-            raise ValueError(f"newton must be 'auto', True or False, got {self.newton!r}.")

@@ -13,6 +13,8 @@ and restarts the momentum (``t_k = 1``) whenever
 scheme). Dense products go through BLAS; the prox is a numba kernel.
 """
 
+from numbers import Integral
+
 import numpy as np
 
 from ._base import BaseSolver, SolveResult
@@ -47,6 +49,15 @@ class ProxGradient(BaseSolver):
         self.max_iter = max_iter
         self.check_every = check_every
         self.warn = warn
+
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see
+        :meth:`BaseSolver.check_params <skhypergrad.solvers._base.BaseSolver.check_params>`)."""
+        super().check_params()
+        for name, low in (("max_iter", 0), ("check_every", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
 
     def _solve(self, pgmap, lam, w, reference=None):
         measure = self._stop_measure(pgmap, lam, w)

@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
+from .._parallel import spawn_seeded
 from ._base import BaseSolver, SolveResult
 from .._sgd_kernels import (SUPPORTED_KINDS, kernel_params, kernel_rows, max_row_squared_norm,
                             prox_sgd_epoch, prox_svrg_epoch)
@@ -127,15 +128,15 @@ class StochasticProxGradient(BaseSolver):
         self.warn = warn
 
     # -- settings -------------------------------------------------------------------
-    def _check_params(self, pgmap):
-        kind = pgmap.datafit.kernel_code
-        if pgmap.datafit.sample_weight is not None:
-            raise ValueError(f"{type(self).__name__} (solver='saga') does not take sample "
-                             "weights; use solver='cd' or 'fista'.")
-        if kind not in SUPPORTED_KINDS:
-            raise ValueError(f"{type(self).__name__} needs a datafit with a minibatch kernel "
-                             f"(kernel_code in {SUPPORTED_KINDS}), got {pgmap.datafit!r} "
-                             f"(kernel_code={kind!r}); use ProxGradient for it.")
+    def spawn(self, n_tasks):
+        """Copies seeded from a ``RandomState`` instance in the calling thread (see
+        :meth:`BaseSolver.spawn <skhypergrad.solvers._base.BaseSolver.spawn>`)."""
+        return spawn_seeded(self, n_tasks)
+
+    def check_params(self):
+        """Raise a ValueError naming an invalid setting (see
+        :meth:`BaseSolver.check_params <skhypergrad.solvers._base.BaseSolver.check_params>`)."""
+        super().check_params()
         if not (isinstance(self.variance_reduction, (bool, np.bool_))
                 or self.variance_reduction == "svrg"):
             raise ValueError("variance_reduction must be True (SAGA), False (SGD) or 'svrg', "
@@ -150,6 +151,16 @@ class StochasticProxGradient(BaseSolver):
             value = getattr(self, name)
             if not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+
+    def _check_params(self, pgmap):
+        kind = pgmap.datafit.kernel_code
+        if pgmap.datafit.sample_weight is not None:
+            raise ValueError(f"{type(self).__name__} (solver='saga') does not take sample "
+                             "weights; use solver='cd' or 'fista'.")
+        if kind not in SUPPORTED_KINDS:
+            raise ValueError(f"{type(self).__name__} needs a datafit with a minibatch kernel "
+                             f"(kernel_code in {SUPPORTED_KINDS}), got {pgmap.datafit!r} "
+                             f"(kernel_code={kind!r}); use ProxGradient for it.")
         return kind
 
     def _initial_step(self, pgmap, batch_size):
