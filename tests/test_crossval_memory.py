@@ -344,7 +344,8 @@ def test_prepared_fold_rows_copied_once_in_the_solvers_layout(dtype):
     np.testing.assert_array_equal(fold.X_train, X[train].astype(np.float64))
     np.testing.assert_array_equal(fold.X_test, X[test].astype(np.float64))
     rows = fold.X_train
-    model = InnerModel(penalty="l2", fit_intercept=True)
+    # one L2 weight per feature: solved on the rows (a uniform one runs compiled, no map)
+    model = InnerModel(penalty="weighted_l2", fit_intercept=True)
     (pgmap,) = PreparedFolds([fold]).training_maps(model, CoordinateDescent())
     assert pgmap.design.X is rows  # centred in place
     scaled = prepare_fold(StandardScaler(), X, y, train, test, 1.0)
