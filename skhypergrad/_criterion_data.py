@@ -16,18 +16,36 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
     """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
     datafit, one column per output) of the same length; errors name ``names`` (a
     malformed sparse ``X`` included, see
-    :func:`~skhypergrad._validation.check_sparse_structure`)."""
-    X = check_sparse_structure(X, names[0])
-    with named(names[0]):
-        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
-                        input_name=names[0])
-    with named(names[1]):
-        y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
-            else column_or_1d(y)
+    :func:`~skhypergrad._validation.check_sparse_structure`).
+
+    Data already in that form, as an estimator's fit passes it on (an ``X`` that is a
+    2d float64 ndarray, not empty, finite; a ``y`` that is a contiguous 1d ndarray of
+    numbers), is taken as it is: scikit-learn's checks would return the same
+    arrays."""
+    if not _checked_dense(X):
+        X = check_sparse_structure(X, names[0])
+        with named(names[0]):
+            X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
+                            input_name=names[0])
+    if multi_output:
+        with named(names[1]):
+            y = check_array(y, dtype=np.float64, input_name=names[1])
+    elif not (type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"
+              and y.flags.c_contiguous):
+        with named(names[1]):
+            y = column_or_1d(y)
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
                          f"{y.shape[0]}.")
     return X, y
+
+
+def _checked_dense(X):
+    """Whether ``X`` is an ndarray as :func:`_check_data` returns it: 2d float64, not
+    empty, every entry finite (told by a finite sum, with no temporary the size of
+    ``X``; a sum that overflows answers False)."""
+    return type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size > 0 \
+        and bool(np.isfinite(X.sum()))
 
 
 def _centred_map(model, X, y_enc, lipschitz, sample_weight=None, owned=False):
