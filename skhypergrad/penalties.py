@@ -204,7 +204,8 @@ class BasePenalty:
         if lam.shape != (k,):
             raise ValueError(f"{type(self).__name__} takes {k} hyperparameter(s), "
                              f"got lam of shape {lam.shape}.")
-        if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+        # (a nan makes both comparisons False)
+        if k and not (lam.min() >= 0 and lam.max() < np.inf):
             raise ValueError(f"Hyperparameters lam must be finite and >= 0, got {lam}.")
         return lam
 
