@@ -484,8 +484,8 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     for i, lam in enumerate(lams):
         L1[i] = penalty.weights(lam, p)[0]
         L2[i] = penalty.l2_weight(lam)
-        if L2[i] <= 0.0 and np.min(L1[i], initial=np.inf) <= 0.0:
-            return None
+    if ((L2 <= 0.0) & (np.min(L1, axis=1, initial=np.inf) <= 0.0)).any():
+        return None
     W = np.zeros((K, p))
     for k in folds:
         if warm[k] is not None:
@@ -515,10 +515,10 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
         _deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending, L, Sf,
                                  factors, g_l1, g_l2, status[done - 1], n_engine, residuals)
     status, gaps = status[:done, folds], gaps[:done, folds]
-    if compute_grad and np.any(status == SINGULAR):
+    if compute_grad and (status == SINGULAR).any():
         return None
     stopped = status == NOT_CONVERGED
-    if np.any(stopped) and solver.warn:
+    if stopped.any() and solver.warn:
         i, f = np.unravel_index(np.argmax(np.where(stopped, gaps, -np.inf)), gaps.shape)
         warnings.warn(f"{type(solver).__name__} did not converge in {epochs[i, folds[f]]} "
                       f"epochs (relative gap {gaps[i, f]:.2e} > tol {solver.tol:.1e}); "
@@ -534,8 +534,10 @@ def _states(data, W, folds):
     W = W[folds]
     if not data.fit_intercept:
         return list(W)
-    b = data.target_offset[folds] - np.einsum("kj,kj->k", data.offset[folds], W)
-    return list(np.column_stack([W, b]))
+    states = np.empty((W.shape[0], W.shape[1] + 1))
+    states[:, :-1] = W
+    states[:, -1] = data.target_offset[folds] - np.einsum("kj,kj->k", data.offset[folds], W)
+    return list(states)
 
 
 def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, folds):
@@ -554,13 +556,11 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
                _NEVER)
     if run is None:
         return None
-    outcomes = []
-    for k, w in zip(folds, _states(data, run.W, folds)):
-        grad = penalty.weights_vjp(run.g_l1[k], run.g_l2[k]) if compute_grad else None
-        outcomes.append(GramOutcome(float(run.values[0, k]), grad, w,
-                                    int(run.epochs[0, k]), int(run.n_engine[k]),
-                                    float(run.residuals[k])))
-    return outcomes
+    values, epochs = run.values[0].tolist(), run.epochs[0].tolist()
+    n_engine, residuals = run.n_engine.tolist(), run.residuals.tolist()
+    return [GramOutcome(values[k], penalty.weights_vjp(run.g_l1[k], run.g_l2[k])
+                        if compute_grad else None, w, epochs[k], n_engine[k], residuals[k])
+            for k, w in zip(folds, _states(data, run.W, folds))]
 
 
 class GramPath(NamedTuple):
