@@ -366,11 +366,12 @@ class CrossVal(BaseCriterion):
         first, last = ([InnerState(w, None, st.lipschitz) for w, st in zip(ws, states)]
                        for ws in (out.first, out.last))
         n = out.values.shape[0]
+        means = out.values.mean(axis=1).tolist()
         results = []
         for i in range(n):
             state_i = tuple(first) if i == 0 else tuple(last) if i == n - 1 else None
             results.append(CriterionResult(
-                float(np.mean(out.values[i])), None, state_i, out.values[i], out.epochs[i],
+                means[i], None, state_i, out.values[i], out.epochs[i],
                 np.zeros(len(chosen), dtype=np.int64), np.full(len(chosen), np.nan)))
         return results
 
