@@ -350,7 +350,7 @@ class CrossVal(BaseCriterion):
         """
         X_in, y_in = X, y
         model, X, _, y_enc, _ = self._prepare(model, X_in, y_in, path[0])
-        lams = [model.check_lam(lam, X.shape[1]) for lam in path]
+        lams = model.check_path(path, X.shape[1])
         splits = self._splits(X_in, y_in, model, X, y_enc)
         states = _check_state(state, len(splits))
         weighted = self.sample_weight is not None or self.score_sample_weight is not None

@@ -200,12 +200,22 @@ class BasePenalty:
     def check_lam(self, lam, n_features):
         """``lam`` as a float64 array of the right length; ValueError when not positive."""
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
-        k = self.n_hyper(n_features)
-        if lam.shape != (k,):
-            raise ValueError(f"{type(self).__name__} takes {k} hyperparameter(s), "
+        return self._checked(lam, (self.n_hyper(n_features),))
+
+    def check_path(self, lams, n_features):
+        """Points of ``lam`` (the rows of ``lams``) as a float64 array of shape
+        ``(n_points, n_hyper)``, each checked as by :meth:`check_lam`, all at once."""
+        lams = np.atleast_2d(np.asarray(lams, dtype=np.float64))
+        return self._checked(lams, (lams.shape[0], self.n_hyper(n_features)))
+
+    def _checked(self, lam, shape):
+        """``lam`` when of ``shape`` (one point, or one per row), finite and >= 0;
+        ValueError otherwise."""
+        if lam.shape != shape:
+            raise ValueError(f"{type(self).__name__} takes {shape[-1]} hyperparameter(s), "
                              f"got lam of shape {lam.shape}.")
         # (a nan makes both comparisons False)
-        if k and not (lam.min() >= 0 and lam.max() < np.inf):
+        if lam.size and not (lam.min() >= 0 and lam.max() < np.inf):
             raise ValueError(f"Hyperparameters lam must be finite and >= 0, got {lam}.")
         return lam
 

@@ -82,6 +82,25 @@ def test_check_lam_errors():
         L1().check_lam([-1.0], 4)
 
 
+@pytest.mark.parametrize("bad", [-1e-300, np.nan, np.inf])
+def test_check_path_checks_every_point(bad):
+    # a path is checked at once, as each of its points by check_lam: a point of the wrong
+    # length, negative, nan or infinite anywhere on it is refused
+    from skhypergrad.models import InnerModel
+
+    model = InnerModel("quadratic", "elasticnet", True)
+    path = np.array([[0.3, 0.1], [0.2, 0.1], [0.1, 0.0]])
+    np.testing.assert_array_equal(model.check_path(path, 4), path)
+    np.testing.assert_array_equal(model.check_path(path, 4)[1], model.check_lam(path[1], 4))
+    with pytest.raises(ValueError, match="2 hyperparameter"):
+        model.check_path(path[:, :1], 4)
+    path[1, 1] = bad
+    with pytest.raises(ValueError, match=">= 0"):
+        model.check_path(path, 4)
+    with pytest.raises(ValueError, match=">= 0"):
+        model.check_lam(path[1], 4)
+
+
 def test_sklearn_parametrizations_round_trip():
     lam = enet_lam_from_sklearn(0.4, 0.25)
     np.testing.assert_allclose(lam, [0.1, 0.3])
