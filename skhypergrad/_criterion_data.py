@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import check_array, column_or_1d
 
 from ._folds import _rows_friendly
-from ._validation import check_sparse_structure, named
+from ._validation import check_sparse_structure, is_checked_dense, named
 from ._sample_weight import check_sample_weight
 
 
@@ -22,7 +22,7 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
     2d float64 ndarray, not empty, finite; a ``y`` that is a contiguous 1d ndarray of
     numbers), is taken as it is: scikit-learn's checks would return the same
     arrays."""
-    if not _checked_dense(X):
+    if not is_checked_dense(X):
         X = check_sparse_structure(X, names[0])
         with named(names[0]):
             X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
@@ -38,14 +38,6 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
                          f"{y.shape[0]}.")
     return X, y
-
-
-def _checked_dense(X):
-    """Whether ``X`` is an ndarray as :func:`_check_data` returns it: 2d float64, not
-    empty, every entry finite (told by a finite sum, with no temporary the size of
-    ``X``; a sum that overflows answers False)."""
-    return type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size > 0 \
-        and bool(np.isfinite(X.sum()))
 
 
 def _centred_map(model, X, y_enc, lipschitz, sample_weight=None, owned=False):
