@@ -480,11 +480,7 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     ``solver.warn``) when a fold stops above ``tol``."""
     K, p = data.c.shape
     n = len(lams)
-    L1 = np.empty((n, p))
-    L2 = np.empty(n)
-    for i, lam in enumerate(lams):
-        L1[i] = penalty.weights(lam, p)[0]
-        L2[i] = penalty.l2_weight(lam)
+    L1, L2 = penalty.path_weights(lams, p)
     if ((L2 <= 0.0) & (L1 <= 0.0).any(axis=1)).any():
         return None
     W = np.zeros((K, p))
