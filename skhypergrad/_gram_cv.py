@@ -473,9 +473,8 @@ _NEVER = np.iinfo(np.int64).max
 
 def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, patience):
     """The compiled evaluation of the folds ``folds`` (an int64 array) of ``data`` at the
-    points ``lams``
-    (a :class:`_GramRun`), or None when it does not apply at one of them (an L1 weight
-    of 0 without L2) or a support's system is singular; warns (a
+    points ``lams`` (a :class:`_GramRun`), or None when it does not apply at one of them
+    (an L1 weight of 0 without L2) or a support's system is singular; warns (a
     :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached, when
     ``solver.warn``) when a fold stops above ``tol``."""
     K, p = data.c.shape
