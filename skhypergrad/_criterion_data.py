@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils import assert_all_finite, check_array, column_or_1d
 
 from ._folds import _rows_friendly
-from ._validation import check_sparse_structure, named
+from ._validation import check_sparse_structure, is_checked_dense, named
 from ._sample_weight import check_sample_weight
 
 
@@ -17,14 +17,25 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
     datafit, one column per output) of the same length, both without NaN or infinity
     (as scikit-learn's ``check_X_y``: labels included); errors name ``names`` (a
     malformed sparse ``X`` included, see
-    :func:`~skhypergrad._validation.check_sparse_structure`)."""
-    X = check_sparse_structure(X, names[0])
-    with named(names[0]):
-        X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
-                        input_name=names[0])
+    :func:`~skhypergrad._validation.check_sparse_structure`).
+
+    Data already in that form, as an estimator's fit passes it on (an ``X`` that is a
+    2d float64 ndarray, not empty, finite; a ``y`` that is a contiguous 1d ndarray of
+    numbers), is taken as it is: scikit-learn's checks would return the same
+    arrays."""
+    if not is_checked_dense(X):
+        X = check_sparse_structure(X, names[0])
+        with named(names[0]):
+            X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
+                            input_name=names[0])
+    if multi_output:
+        with named(names[1]):
+            y = check_array(y, dtype=np.float64, input_name=names[1])
+    elif not (type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"
+              and y.flags.c_contiguous):
+        with named(names[1]):
+            y = column_or_1d(y)
     with named(names[1]):
-        y = check_array(y, dtype=np.float64, input_name=names[1]) if multi_output \
-            else column_or_1d(y)
         assert_all_finite(y, input_name=names[1])
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "

@@ -104,16 +104,17 @@ def _result(value, grads, lam, weights, outcomes, values=None):
 
 def _gram_result(outcomes, states, chosen, lam, compute_grad):
     """The :class:`CriterionResult` of the compiled evaluation's ``outcomes`` (one per fold
-    of ``chosen``, see :func:`~skhypergrad._gram_cv.evaluate_gram_folds`); the folds
-    not chosen keep their ``states``."""
+    of ``chosen``, see :func:`~skhypergrad._gram_cv.evaluate_gram_folds`), combined as
+    :func:`_result` combines its outcomes (equal weights); the folds not chosen keep
+    their ``states``."""
     new_states = list(states)
-    per_fold = []
     for k, o in zip(chosen, outcomes):
         new_states[k] = InnerState(o.w, None, states[k].lipschitz)
-        per_fold.append(_Outcome(o.value, o.grad, new_states[k], o.n_iter, o.n_iter_engine,
-                                 o.engine_residual))
-    K = len(per_fold)
-    grads = [o.grad for o in per_fold] if compute_grad else None
-    result = _result(np.mean([o.value for o in per_fold]), grads, lam, [1.0 / K] * K,
-                     per_fold)
-    return result._replace(state=tuple(new_states))
+    weight = 1.0 / len(outcomes)
+    values = np.array([o.value for o in outcomes], dtype=np.float64)
+    grad = lam * sum(weight * o.grad for o in outcomes) if compute_grad else None
+    return CriterionResult(
+        value=float(np.mean(values)), grad=grad, state=tuple(new_states), values=values,
+        n_iter=np.array([o.n_iter for o in outcomes], dtype=np.int64),
+        n_iter_engine=np.array([o.n_iter_engine for o in outcomes], dtype=np.int64),
+        engine_residual=np.array([o.engine_residual for o in outcomes], dtype=np.float64))

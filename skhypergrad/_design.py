@@ -345,7 +345,8 @@ def centred_column_squares(X, mu, sample_weight=None):
     mu = np.asarray(mu, dtype=np.float64)
     s = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if not sp.issparse(X):
-        d = np.square(np.subtract(X, mu, dtype=np.float64))
+        d = np.subtract(X, mu, dtype=np.float64)
+        np.square(d, out=d)  # in place: one temporary the size of X, not two
         return d.sum(axis=0) if s is None else s @ d
     coo = X.tocoo()
     coo.sum_duplicates()

@@ -132,13 +132,16 @@ class _FoldSplits:
 
     def __init__(self, splits, n_samples):
         self.fold_of = np.full(n_samples, -1, dtype=np.int16)
+        # the indices made from fold_of lie in [0, n): int32 when n fits
+        self._dtype = np.int32 if n_samples <= np.iinfo(np.int32).max + 1 else np.intp
         self.pairs = []  # None for a fold made from fold_of
         for k, (train, test) in enumerate(splits):
-            pair = (_compact_index(train), _compact_index(test))
-            if k < np.iinfo(np.int16).max and _is_partition_fold(self.fold_of, *pair):
-                self.fold_of[pair[1]] = k
-                pair = None
-            self.pairs.append(pair)
+            train, test = np.asarray(train), np.asarray(test)
+            if k < np.iinfo(np.int16).max and _is_partition_fold(self.fold_of, train, test):
+                self.fold_of[test] = k
+                self.pairs.append(None)
+            else:
+                self.pairs.append((_compact_index(train), _compact_index(test)))
 
     def __len__(self):
         return len(self.pairs)
@@ -148,8 +151,9 @@ class _FoldSplits:
         if pair is not None:
             return pair
         in_fold = self.fold_of == k
-        return (_compact_index(np.flatnonzero(~in_fold)),
-                _compact_index(np.flatnonzero(in_fold)))
+        test = np.flatnonzero(in_fold).astype(self._dtype, copy=False)
+        np.logical_not(in_fold, out=in_fold)
+        return np.flatnonzero(in_fold).astype(self._dtype, copy=False), test
 
     def __iter__(self):
         return (self[k] for k in range(len(self)))
@@ -161,12 +165,13 @@ def _is_partition_fold(fold_of, train, test):
     n = fold_of.shape[0]
     if train.shape[0] + test.shape[0] != n or test.shape[0] == 0:
         return False
-    if np.any(np.diff(test) <= 0) or test[0] < 0 or test[-1] >= n \
-            or np.any(fold_of[test] >= 0):
+    if test[0] < 0 or test[-1] >= n or not (test[1:] > test[:-1]).all() \
+            or (fold_of[test] >= 0).any():
         return False
+    # test holds n - len(train) distinct rows: the rest has the length of train
     rest = np.ones(n, dtype=bool)
     rest[test] = False
-    return bool(np.array_equal(np.flatnonzero(rest), train))
+    return bool((np.flatnonzero(rest) == train).all())
 
 
 def _solver_format(solver):

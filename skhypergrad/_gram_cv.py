@@ -529,22 +529,18 @@ _NEVER = np.iinfo(np.int64).max
 
 
 def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, patience):
-    """The compiled evaluation of the folds ``folds`` of ``data`` at the points ``lams``
-    (a :class:`_GramRun`), or None when it does not apply at one of them (an L1 weight
-    of 0 without L2) or a support's system is singular; warns (a
+    """The compiled evaluation of the folds ``folds`` (an int64 array) of ``data`` at the
+    points ``lams`` (a :class:`_GramRun`), or None when it does not apply at one of them
+    (an L1 weight of 0 without L2) or a support's system is singular; warns (a
     :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached, when
     ``solver.warn``) when a fold stops above ``tol``."""
     K, p = data.c.shape
     n = len(lams)
-    L1 = np.empty((n, p))
-    L2 = np.empty(n)
-    for i, lam in enumerate(lams):
-        L1[i] = penalty.weights(lam, p)[0]
-        L2[i] = penalty.l2_weight(lam)
-        if L2[i] <= 0.0 and np.min(L1[i], initial=np.inf) <= 0.0:
-            return None
+    L1, L2 = penalty.path_weights(lams, p)
+    if ((L2 <= 0.0) & (L1 <= 0.0).any(axis=1)).any():
+        return None
     W = np.zeros((K, p))
-    for k in folds:
+    for k in folds.tolist():
         if warm[k] is not None:
             W[k] = _expand(warm[k])[:p]
     W_first = np.zeros((K, p))
@@ -552,7 +548,6 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
     epochs, status = np.zeros((n, K), dtype=np.int64), np.zeros((n, K), dtype=np.int64)
     g_l1, g_l2, residuals = np.zeros((K, p)), np.zeros(K), np.zeros(K)
     n_engine, deferred = np.zeros(K, dtype=np.int64), np.zeros(K, dtype=np.int64)
-    folds = np.asarray(folds, dtype=np.int64)
     side = min(p, DIRECT_MAX)
     L, Sf = np.empty((K, side, side)), np.empty((K, p), dtype=np.int64)
     factors = np.zeros((K, 3))
@@ -566,16 +561,17 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
                      np.empty((2, p), dtype=np.int64), np.empty(n), W_first, values, g_l1,
                      g_l2, epochs, gaps, status, n_engine, residuals, deferred,
                      small=_small(data.G, data.X_test))
-    pending = folds[deferred[folds] != 0]
-    if pending.size:
+    if deferred.any():  # (zero outside folds)
         hyper_tol = 1e-10 if engine is None else float(engine.tol)
-        _deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol, pending, L, Sf,
-                                 factors, g_l1, g_l2, status[done - 1], n_engine, residuals)
-    status, gaps = status[:done, folds], gaps[:done, folds]
-    if compute_grad and np.any(status == SINGULAR):
+        _deferred_hypergradients(data.G, W, float(L2[done - 1]), hyper_tol,
+                                 folds[deferred[folds] != 0], L, Sf, factors, g_l1, g_l2,
+                                 status[done - 1], n_engine, residuals)
+    status = status[:done, folds]
+    if compute_grad and (status == SINGULAR).any():
         return None
     stopped = status == NOT_CONVERGED
-    if np.any(stopped) and solver.warn:
+    if stopped.any() and solver.warn:
+        gaps = gaps[:done, folds]
         i, f = np.unravel_index(np.argmax(np.where(stopped, gaps, -np.inf)), gaps.shape)
         warnings.warn(f"{type(solver).__name__} did not converge in {epochs[i, folds[f]]} "
                       f"epochs (relative gap {gaps[i, f]:.2e} > tol {solver.tol:.2e}); "
@@ -586,13 +582,15 @@ def _run(data, penalty, lams, warm, solver, engine, compute_grad, folds, near, p
 
 
 def _states(data, W, folds):
-    """The warm starts ``[coef, intercept]`` of the folds ``folds`` from their
-    coefficients ``W`` (the intercept of the centred problem read back)."""
+    """The warm starts ``[coef, intercept]`` of the folds ``folds`` (an int64 array) from
+    their coefficients ``W`` (the intercept of the centred problem read back)."""
     W = W[folds]
     if not data.fit_intercept:
         return list(W)
-    b = data.target_offset[folds] - np.einsum("kj,kj->k", data.offset[folds], W)
-    return list(np.column_stack([W, b]))
+    states = np.empty((W.shape[0], W.shape[1] + 1))
+    states[:, :-1] = W
+    states[:, -1] = data.target_offset[folds] - np.einsum("kj,kj->k", data.offset[folds], W)
+    return list(states)
 
 
 def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, folds):
@@ -607,17 +605,16 @@ def evaluate_gram_folds(data, penalty, lam, warm, solver, engine, compute_grad, 
     (a :class:`~sklearn.exceptions.ConvergenceWarning` with the gap reached when a fold
     stops above ``tol``).
     """
+    folds = np.asarray(folds, dtype=np.int64)
     run = _run(data, penalty, [lam], warm, solver, engine, compute_grad, folds, _NEVER,
                _NEVER)
     if run is None:
         return None
-    outcomes = []
-    for k, w in zip(folds, _states(data, run.W, folds)):
-        grad = penalty.weights_vjp(run.g_l1[k], run.g_l2[k]) if compute_grad else None
-        outcomes.append(GramOutcome(float(run.values[0, k]), grad, w,
-                                    int(run.epochs[0, k]), int(run.n_engine[k]),
-                                    float(run.residuals[k])))
-    return outcomes
+    values, epochs = run.values[0].tolist(), run.epochs[0].tolist()
+    n_engine, residuals = run.n_engine.tolist(), run.residuals.tolist()
+    return [GramOutcome(values[k], penalty.weights_vjp(run.g_l1[k], run.g_l2[k])
+                        if compute_grad else None, w, epochs[k], n_engine[k], residuals[k])
+            for k, w in zip(folds.tolist(), _states(data, run.W, folds))]
 
 
 class GramPath(NamedTuple):
@@ -640,6 +637,7 @@ def evaluate_gram_path(data, penalty, lams, warm, solver, folds, near, patience)
     (:func:`skhypergrad._path_scan._scan`'s rule). A :class:`GramPath`
     (the points evaluated are the first ``len(values)``), or None when the compiled
     path does not apply at one of the points (see :func:`evaluate_gram_folds`)."""
+    folds = np.asarray(folds, dtype=np.int64)
     run = _run(data, penalty, lams, warm, solver, None, False, folds, near, patience)
     if run is None:
         return None

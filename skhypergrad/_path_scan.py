@@ -130,7 +130,7 @@ def _scan(model, X, y, criterion, candidates, solver, tol, last_state, t0, callb
             progress.scan_point(len(scan), n_points, lam, res.value)
             if callback is not None and callback(entry):
                 return True
-            if _past_minimum(values, previous, points, flat) and \
+            if _past_minimum(values, near if previous else None, points, flat) and \
                     (rank is None or _ranks_past_minimum(ranks, points)):
                 break  # the rest of the path is weaker and worse
         return False
@@ -208,17 +208,18 @@ def _points_per_decade(path):
     return max(1, round(np.log(10.0) / abs(np.log(path[0][0] / path[1][0]))))
 
 
-def _past_minimum(values, previous, patience, flat=0.0):
+def _past_minimum(values, near, patience, flat=0.0):
     """Whether a path is past its minimum: its last ``patience`` values above its
     smallest one, the last not below the one before (a path whose values fall again
     is followed: a held-out loss can rise as noisy features enter, then fall below its
-    first minimum as the true ones do) or, after a first path (``previous``), its last
-    value above its smallest one once it is past the positions :func:`_past_best_path`
-    compares. "Above" is by more than ``flat`` times the smallest value: rises within
-    it are a plateau's bumps, not a minimum's side."""
+    first minimum as the true ones do) or, after a first path, its last value above its
+    smallest one once it is past the ``near`` positions :func:`_past_best_path` compares
+    (:func:`_near` of the path before; None on a first path). "Above" is by more than
+    ``flat`` times the smallest value: rises within it are a plateau's bumps, not a
+    minimum's side."""
     lowest = min(values)
     rise = flat * abs(lowest)
-    if previous and len(values) > _near(previous):
+    if near is not None and len(values) > near:
         return values[-1] > lowest + rise
     return len(values) > patience and \
         min(values[-patience:]) > min(values[:-patience]) + rise \

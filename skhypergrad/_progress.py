@@ -55,11 +55,14 @@ class Progress:
         self.stream = stream
         self.t0 = time.perf_counter()
 
-    def _print(self, level, text):
-        if self.verbose >= level:
-            stream = sys.stdout if self.stream is None else self.stream
-            print(f"[{self.label}] {text} ({time.perf_counter() - self.t0:.1f} s)",
-                  file=stream, flush=True)
+    def shows(self, level):
+        """Whether the lines of ``level`` are printed (each line is built only then)."""
+        return self.verbose >= level
+
+    def _print(self, text):
+        stream = sys.stdout if self.stream is None else self.stream
+        print(f"[{self.label}] {text} ({time.perf_counter() - self.t0:.1f} s)",
+              file=stream, flush=True)
 
     def _point(self, lam, value, loss=None):
         return format_point(self.names(lam)) + \
@@ -68,38 +71,48 @@ class Progress:
     def start(self, n_splits, descended, scorers):
         """Level 1, before anything is solved: the folds, the criterion descended and
         the scorers recorded."""
-        self._print(1, f"{n_splits} folds; descending the {descended}; scoring "
-                       f"{', '.join(scorers)}")
+        if self.shows(1):
+            self._print(f"{n_splits} folds; descending the {descended}; scoring "
+                        f"{', '.join(scorers)}")
 
     def scan_start(self, n_points):
-        self._print(1, f"scan of up to {n_points} points, from strong to weak regularization")
+        if self.shows(1):
+            self._print(f"scan of up to {n_points} points, from strong to weak regularization")
 
     def scan_point(self, k, n_points, lam, value):
         """Level 2: the ``k``-th point of a scan of ``n_points`` (None: not known ahead,
         an adaptive scan)."""
-        of = "" if n_points is None else f"/{n_points}"
-        self._print(2, f"scan {k}{of}  {self._point(lam, value)}")
+        if self.shows(2):
+            of = "" if n_points is None else f"/{n_points}"
+            self._print(f"scan {k}{of}  {self._point(lam, value)}")
 
     def scan_end(self, n_done, lam, value):
-        self._print(1, f"scan done ({n_done} points); best  {self._point(lam, value)}")
+        if self.shows(1):
+            self._print(f"scan done ({n_done} points); best  {self._point(lam, value)}")
 
     def step(self, k, lam, value):
-        self._print(1, f"evaluation {k}  {self._point(lam, value)}")
+        if self.shows(1):
+            self._print(f"evaluation {k}  {self._point(lam, value)}")
 
     def fold_scores(self, k, scores):
         """Level 3: the scores of every fold at the ``k``-th point evaluated; ``scores``: one
         ``{name: value}`` per fold."""
+        if not self.shows(3):
+            return
         for i, fold in enumerate(scores):
             parts = "  ".join(f"{name}={v:.6g}" for name, v in fold.items())
-            self._print(3, f"point {k}  fold {i + 1}/{len(scores)}  {parts}")
+            self._print(f"point {k}  fold {i + 1}/{len(scores)}  {parts}")
 
     def refine(self, lam, name, score):
         """Level 1: a point of the refinement by the refit scorer ``name``."""
-        self._print(1, f"refine by {name}  {self._point(lam, score, loss=name)}")
+        if self.shows(1):
+            self._print(f"refine by {name}  {self._point(lam, score, loss=name)}")
 
     def chosen(self, lam, name, score):
         """Level 1: the point chosen by the refit scorer ``name``."""
-        self._print(1, f"best by {name}  {self._point(lam, score, loss=name)}")
+        if self.shows(1):
+            self._print(f"best by {name}  {self._point(lam, score, loss=name)}")
 
     def done(self, n_evals, lam, value):
-        self._print(1, f"done, {n_evals} evaluations; chosen  {self._point(lam, value)}")
+        if self.shows(1):
+            self._print(f"done, {n_evals} evaluations; chosen  {self._point(lam, value)}")

@@ -23,11 +23,16 @@ def search_blas_limits(X):
     shared two-core machine: 4.6 s wall on two threads, 0.3 s on one).
     scikit-learn's ``KMeans`` limits its BLAS calls for the same reason.
     Larger dense data keeps the default: its Gram matrices and products are
-    long enough to pay for threads.
+    long enough to pay for threads. BLAS libraries already on one thread are left as
+    they are.
     """
     if X is None or sp.issparse(X) or X.shape[0] * X.shape[1] > SMALL_DENSE_ENTRIES:
         return nullcontext()
-    return _controller().limit(limits=1, user_api="blas")
+    controller = _controller()
+    if all(lib.num_threads == 1 for lib in controller.lib_controllers
+           if lib.user_api == "blas"):
+        return nullcontext()
+    return controller.limit(limits=1, user_api="blas")
 
 
 @lru_cache(maxsize=1)

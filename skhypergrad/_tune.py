@@ -383,7 +383,7 @@ def _watcher(model, solver, criterion, X, y):
 def _largest(residuals):
     """The largest residual (nan if any is nan: an engine that could not tell)."""
     residuals = np.asarray(residuals, dtype=np.float64)
-    return float(np.max(residuals)) if residuals.size else np.nan
+    return float(residuals.max()) if residuals.size else np.nan
 
 
 def _outer_entry(h, offset):

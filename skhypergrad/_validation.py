@@ -32,7 +32,7 @@ from sklearn.utils.validation import (_check_y, _num_samples, check_consistent_l
                                       validate_data)
 
 __all__ = ["named", "check_sparse_structure", "check_X_y", "check_bounds", "check_cv_size",
-           "cv_splits",
+           "cv_splits", "is_checked_dense", "is_checked_target",
            "safe_lam_max", "lam_max_floor", "floored_lam_max", "atomic_fit",
            "one_convergence_warning"]
 
@@ -267,18 +267,22 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
         raise ValueError("y: this estimator requires y to be passed, but the target y is None.")
     X = check_sparse_structure(X, "X")
     kwargs = {"accept_sparse": _ACCEPT_SPARSE, "dtype": [np.float64, np.float32]}
+    # an X already as check_array returns it skips the conversion, not the estimator's
+    # bookkeeping (n_features_in_, feature names)
+    checked = is_checked_dense(X)
     with named("X"):
         if estimator is not None:
-            X = validate_data(estimator, X, reset=reset, **kwargs)
-        else:
+            X = validate_data(estimator, X, reset=reset, skip_check_array=checked, **kwargs)
+        elif not checked:
             X = check_array(X, input_name="X", **kwargs)
         dtype = X.dtype
         X = X.astype(np.float64, copy=False)
     with named("y"):
         if not multi_output:
             check_one_output(y)
-        y = _check_y(y, multi_output=multi_output, y_numeric=not classifier,
-                     estimator=estimator)
+        if classifier or multi_output or not is_checked_target(y):
+            y = _check_y(y, multi_output=multi_output, y_numeric=not classifier,
+                         estimator=estimator)
         if multi_output and y.ndim != 2:
             raise ValueError(f"y must be 2d of shape (n_samples, n_tasks) for a multi-task "
                              f"model, got shape {y.shape}.")
@@ -289,6 +293,21 @@ def check_X_y(X, y, *, estimator=None, classifier=False, reset=True, multi_outpu
     with named("X and y"):
         check_consistent_length(X, y)
     return (X, y, dtype) if return_dtype else (X, y)
+
+
+def is_checked_dense(X):
+    """Whether ``X`` is already what ``check_array(X, dtype=np.float64)`` returns: a 2d
+    float64 ndarray, not empty, every entry finite (told by a finite sum, with no
+    temporary the size of ``X``; a sum that overflows answers False)."""
+    return type(X) is np.ndarray and X.dtype == np.float64 and X.ndim == 2 and X.size > 0 \
+        and bool(np.isfinite(X.sum()))
+
+
+def is_checked_target(y):
+    """Whether a regression target ``y`` is already what scikit-learn's checks return: a
+    contiguous 1d float64 ndarray, every entry finite (as :func:`is_checked_dense`)."""
+    return type(y) is np.ndarray and y.dtype == np.float64 and y.ndim == 1 \
+        and y.flags.c_contiguous and bool(np.isfinite(y.sum()))
 
 
 def check_one_output(y):

@@ -352,7 +352,7 @@ class CrossVal(BaseCriterion):
         """
         X_in, y_in = X, y
         model, X, _, y_enc, _ = self._prepare(model, X_in, y_in, path[0])
-        lams = [model.check_lam(lam, X.shape[1]) for lam in path]
+        lams = model.check_path(path, X.shape[1])
         splits = self._splits(X_in, y_in, model, X, y_enc)
         states = _check_state(state, len(splits))
         weighted = self.sample_weight is not None or self.score_sample_weight is not None
@@ -368,11 +368,12 @@ class CrossVal(BaseCriterion):
         first, last = ([InnerState(w, None, st.lipschitz) for w, st in zip(ws, states)]
                        for ws in (out.first, out.last))
         n = out.values.shape[0]
+        means = out.values.mean(axis=1).tolist()
         results = []
         for i in range(n):
             state_i = tuple(first) if i == 0 else tuple(last) if i == n - 1 else None
             results.append(CriterionResult(
-                float(np.mean(out.values[i])), None, state_i, out.values[i], out.epochs[i],
+                means[i], None, state_i, out.values[i], out.epochs[i],
                 np.zeros(len(chosen), dtype=np.int64), np.full(len(chosen), np.nan)))
         return results
 

@@ -244,6 +244,21 @@ class InnerModel:
                              f"{datafit.n_hyper}), got lam of shape {lam.shape}.")
         return np.concatenate([pen.check_lam(lam[:k], n_features), check_hyper(lam[k:])])
 
+    def check_path(self, path, n_features):
+        """The points of ``path`` (one ``lam`` per row) as a float64 array of shape
+        ``(n_points, n_hyper)``, every row checked as by :meth:`check_lam` (all at once)."""
+        pen, datafit = self.get_penalty(), self.get_datafit()
+        lams = np.atleast_2d(np.asarray(path, dtype=np.float64))
+        if not datafit.n_hyper:
+            return pen.check_path(lams, n_features)
+        k = pen.n_hyper(n_features)
+        if lams.ndim != 2 or lams.shape[1] != k + datafit.n_hyper:
+            raise ValueError(f"{pen!r} with {datafit!r} takes {k + datafit.n_hyper} "
+                             f"hyperparameter(s) (the penalty's {k}, then the datafit's "
+                             f"{datafit.n_hyper}), got points of shape {lams.shape}.")
+        return np.concatenate([pen.check_path(lams[:, :k], n_features),
+                               check_hyper(lams[:, k:])], axis=1)
+
     def make_map(self, X, y_encoded, lipschitz=None, center=False, sample_weight=None):
         """The fixed-point map of the model trained on ``(X, y_encoded)``.
 

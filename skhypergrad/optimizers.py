@@ -363,7 +363,8 @@ class _Tracker:
         value, grad, info = self.objective(theta, tol)
         value = float(value)
         grad = np.asarray(grad, dtype=np.float64)
-        self.finite = bool(np.isfinite(value) and np.all(np.isfinite(grad)))
+        finite_grad = np.isfinite(grad)
+        self.finite = bool(np.isfinite(value) and finite_grad.all())
         if not np.isfinite(value):
             value = np.inf
         if not self.finite and not self.warned:
@@ -372,8 +373,8 @@ class _Tracker:
                           "hypergradient failed); the search retries with a smaller step and "
                           "a tighter tolerance, and keeps the best point seen.",
                           ConvergenceWarning, stacklevel=3)
-        if not np.all(np.isfinite(grad)):
-            grad = np.where(np.isfinite(grad), grad, 0.0)
+        if not finite_grad.all():
+            grad = np.where(finite_grad, grad, 0.0)
         improved = self.best is None or value < self.best[0]
         if improved:
             self.best = (value, theta.copy(), grad, info)

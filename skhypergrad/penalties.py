@@ -173,6 +173,16 @@ class BasePenalty:
                              "one for all of them.")
         return float(self.weights(lam, 1)[1][0]) if self.has_l2 else 0.0
 
+    def path_weights(self, lams, n_features):
+        """``(L1, L2)`` of the points ``lams`` (one ``lam`` per row): the L1 weights of
+        every point, a new array of shape (n_points, p), and their common L2 weights
+        (:meth:`l2_weight`), of shape (n_points,)."""
+        L1, L2 = np.empty((len(lams), n_features)), np.empty(len(lams))
+        for i, lam in enumerate(lams):
+            L1[i] = self.weights(lam, n_features)[0]
+            L2[i] = self.l2_weight(lam)
+        return L1, L2
+
     def weights_jvp(self, e, n_features):
         """``(dl1, dl2)``: the map applied to a direction ``e`` in ``lam`` (it is linear)."""
         return self.weights(e, n_features)
@@ -200,11 +210,22 @@ class BasePenalty:
     def check_lam(self, lam, n_features):
         """``lam`` as a float64 array of the right length; ValueError when not positive."""
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
-        k = self.n_hyper(n_features)
-        if lam.shape != (k,):
-            raise ValueError(f"{type(self).__name__} takes {k} hyperparameter(s), "
+        return self._checked(lam, (self.n_hyper(n_features),))
+
+    def check_path(self, lams, n_features):
+        """Points of ``lam`` (the rows of ``lams``) as a float64 array of shape
+        ``(n_points, n_hyper)``, each checked as by :meth:`check_lam`, all at once."""
+        lams = np.atleast_2d(np.asarray(lams, dtype=np.float64))
+        return self._checked(lams, (lams.shape[0], self.n_hyper(n_features)))
+
+    def _checked(self, lam, shape):
+        """``lam`` when of ``shape`` (one point, or one per row), finite and >= 0;
+        ValueError otherwise."""
+        if lam.shape != shape:
+            raise ValueError(f"{type(self).__name__} takes {shape[-1]} hyperparameter(s), "
                              f"got lam of shape {lam.shape}.")
-        if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+        # (a nan makes both comparisons False)
+        if lam.size and not (lam.min() >= 0 and lam.max() < np.inf):
             raise ValueError(f"Hyperparameters lam must be finite and >= 0, got {lam}.")
         return lam
 
@@ -329,6 +350,10 @@ class L1(BasePenalty):
         return _uniform(float(np.asarray(lam).ravel()[0]), n_features), \
             _uniform(0.0, n_features)
 
+    def path_weights(self, lams, n_features):
+        lams = np.asarray(lams, dtype=np.float64).reshape(len(lams), 1)
+        return np.repeat(lams, n_features, axis=1), np.zeros(lams.shape[0])
+
     def weights_vjp(self, g_l1, g_l2):
         return np.array([g_l1.sum()])
 
@@ -352,6 +377,10 @@ class ElasticNetPenalty(BasePenalty):
 
     def l2_weight(self, lam):
         return float(np.asarray(lam, dtype=np.float64).ravel()[1])
+
+    def path_weights(self, lams, n_features):
+        lams = np.asarray(lams, dtype=np.float64).reshape(len(lams), 2)
+        return np.repeat(lams[:, :1], n_features, axis=1), lams[:, 1].copy()
 
     def weights_vjp(self, g_l1, g_l2):
         return np.array([g_l1.sum(), np.sum(g_l2)])

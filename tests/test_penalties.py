@@ -6,7 +6,8 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 from skhypergrad.penalties import (
-    L1, L2, ElasticNetPenalty, WeightedL1, WeightedL2, enet_lam_from_sklearn,
+    L1, L2, ElasticNetPenalty, FixedRatioElasticNet, WeightedL1, WeightedL2,
+    enet_lam_from_sklearn,
     enet_sklearn_from_lam,
     logistic_lam_from_sklearn, logistic_sklearn_from_lam)
 
@@ -75,11 +76,43 @@ def test_value(penalty):
         np.sum(l1 * np.abs(coef)) + 0.5 * np.sum(l2 * coef * coef))
 
 
+@pytest.mark.parametrize("penalty", [pen for pen in PENALTIES if pen.uniform_l2]
+                         + [FixedRatioElasticNet(0.3)], ids=repr)
+def test_path_weights_are_each_points_weights(penalty):
+    # the weights of a path (the compiled scan's) are those of each of its points, exactly
+    lam = np.array([0.3]) if isinstance(penalty, FixedRatioElasticNet) else _lam(penalty)
+    lams = np.array([lam, 2.5 * lam, 0.1 * lam])
+    L1, L2 = penalty.path_weights(list(lams), P)
+    assert L1.shape == (3, P) and L2.shape == (3,) and L1.flags.c_contiguous
+    for i, point in enumerate(lams):
+        np.testing.assert_array_equal(L1[i], penalty.weights(point, P)[0])
+        assert L2[i] == penalty.l2_weight(point)
+
+
 def test_check_lam_errors():
     with pytest.raises(ValueError, match="2 hyperparameter"):
         ElasticNetPenalty().check_lam([1.0], 4)
     with pytest.raises(ValueError, match=">= 0"):
         L1().check_lam([-1.0], 4)
+
+
+@pytest.mark.parametrize("bad", [-1e-300, np.nan, np.inf])
+def test_check_path_checks_every_point(bad):
+    # a path is checked at once, as each of its points by check_lam: a point of the wrong
+    # length, negative, nan or infinite anywhere on it is refused
+    from skhypergrad.models import InnerModel
+
+    model = InnerModel("quadratic", "elasticnet", True)
+    path = np.array([[0.3, 0.1], [0.2, 0.1], [0.1, 0.0]])
+    np.testing.assert_array_equal(model.check_path(path, 4), path)
+    np.testing.assert_array_equal(model.check_path(path, 4)[1], model.check_lam(path[1], 4))
+    with pytest.raises(ValueError, match="2 hyperparameter"):
+        model.check_path(path[:, :1], 4)
+    path[1, 1] = bad
+    with pytest.raises(ValueError, match=">= 0"):
+        model.check_path(path, 4)
+    with pytest.raises(ValueError, match=">= 0"):
+        model.check_lam(path[1], 4)
 
 
 def test_sklearn_parametrizations_round_trip():
