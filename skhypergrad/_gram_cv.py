@@ -411,10 +411,11 @@ def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=
 def _zero_constant_columns(G, c, whole, blocks, splits, rest, X, sparse):
     """Rows and columns of ``G`` and entries of ``c`` set to 0, exactly, for the columns
     constant on a fold's training rows (of ``whole`` for those constant on every row),
-    with an intercept: centred, such a column is 0, but its sums centred algebraically keep rounding
-    errors, which a coordinate without an L1 weight would read as a slope. The training
-    rows' extremes come from the test blocks (``blocks``, every row in one) when the
-    folds partition the rows, else from the training rows themselves (a dense ``X``)."""
+    with an intercept: centred, such a column is 0, but its sums centred algebraically
+    keep rounding errors, which a coordinate without an L1 weight would read as a slope.
+    The training rows' extremes come from the test blocks (``blocks``, every row in one)
+    when the folds partition the rows, else from the training rows themselves (a dense
+    ``X``)."""
     K = len(splits)
     partition = all(rest)
     if partition:
