@@ -128,9 +128,9 @@ def test_python_and_compiled_gram_kernels_compute_the_same_bits(monkeypatch):
         est.fit(A, b, **kw)
     # a Lasso whose supports hold whole one-hot blocks: singular systems (least norm)
     lam = 0.002 * np.abs(Xo.T @ (yo - yo.mean())).max() / yo.size
-    CrossVal(cv=list(KFold(3).split(Xo))).value_and_grad(InnerModel("quadratic", "l1", fit_intercept=True), Xo, yo,
-                                  np.array([lam]), solver=CoordinateDescent(tol=1e-14),
-                                  engine="aid-cg")
+    lasso = InnerModel("quadratic", "l1", fit_intercept=True)
+    CrossVal(cv=list(KFold(3).split(Xo))).value_and_grad(
+        lasso, Xo, yo, np.array([lam]), solver=CoordinateDescent(tol=1e-14), engine="aid-cg")
     assert calls["gram_cv_evaluate"] > 50
     assert calls.get("gram_cv_least_norm_hypergradients", 0) > 0
 
