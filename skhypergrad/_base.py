@@ -343,7 +343,8 @@ class BaseHyperGrad(BaseEstimator):
         """``coef_`` and ``intercept_`` from the refit's ``w``: float64, or float32 for a
         regressor trained on float32 data (``dtype``) whose scikit-learn counterpart
         keeps it (:attr:`_coef_follows_dtype`: ``LassoCV``, ``RidgeCV``, the GLMs, ...;
-        the classifiers' are float64)."""
+        the classifiers' are float64); without an intercept, a single output's
+        ``intercept_`` stays ``0.0``, as scikit-learn sets it."""
         design = pgmap.design
         coef = design.coef(w)
         # one output: a view of the refit's w (its own array, not used after), so that the
@@ -353,8 +354,10 @@ class BaseHyperGrad(BaseEstimator):
         self.intercept_ = np.array(b, dtype=np.float64) if np.ndim(b) else float(b)
         if self._coef_follows_dtype and not self._is_classifier and dtype == np.float32:
             self.coef_ = self.coef_.astype(np.float32)
-            self.intercept_ = np.float32(self.intercept_) if np.ndim(b) == 0 \
-                else self.intercept_.astype(np.float32)
+            if np.ndim(b):
+                self.intercept_ = self.intercept_.astype(np.float32)
+            elif design.fit_intercept:
+                self.intercept_ = np.float32(self.intercept_)
         if self._is_classifier:
             self.classes_ = np.asarray(model.classes)
             if coef.ndim == 1:

@@ -166,7 +166,12 @@ def sub_searches(estimator, grids, searched):
     """
     subs = []
     for grid in grids:
-        names, _, why = _searched(searched, estimator)
+        base = estimator
+        names, _, why = _searched(searched, base)
+        if why is not None:  # a value the grid replaces (Ridge(alpha=0)) is not a reason
+            base = _at_largest_values(estimator, grid)
+            names, _, retry = _searched(searched, base)
+            why = None if retry is None else why
         if why is not None:  # the whole dict, as GridSearchCV
             warnings.warn(f"param_grid: {why} These points are evaluated as GridSearchCV "
                           "evaluates them.", UserWarning, stacklevel=4)
@@ -175,7 +180,7 @@ def sub_searches(estimator, grids, searched):
         for combo in _grid_points(grid, _enumerated(grid, names)):
             # the grid's values cloned, as GridSearchCV does (a step given as a value is
             # then set, not modified in the user's grid)
-            est = clone(estimator).set_params(**clone(combo, safe=False))
+            est = clone(base).set_params(**clone(combo, safe=False))
             names = _searched(searched, est)[0]
             more = [k for k in _enumerated(grid, names) if k not in combo]
             for extra in _grid_points(grid, more):
@@ -185,6 +190,20 @@ def sub_searches(estimator, grids, searched):
                         clone(est).set_params(**clone(extra, safe=False)), part, shown,
                         searched))
     return subs
+
+
+def _at_largest_values(estimator, grid):
+    """A clone of ``estimator`` with every parameter that ``grid`` gives numbers, or a
+    distribution, set to the largest of them (the upper end of the distribution's
+    range, :func:`_numeric_range`): every point of the grid sets these parameters
+    again, so the estimator's own values of them (``Ridge(alpha=0)``) never decide
+    whether its points are searched."""
+    values = {}
+    for name, vals in grid.items():
+        bounds = _numeric_range(vals)
+        if bounds is not None:
+            values[name] = bounds[1] if _is_distribution(vals) else max(vals)
+    return clone(estimator).set_params(**values)
 
 
 def _sign_parts(grid, names):

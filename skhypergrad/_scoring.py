@@ -52,6 +52,7 @@ from sklearn.metrics._scorer import _MultimetricScorer
 
 from ._compact_states import _expand
 from ._region import as_region
+from ._sample_weight import check_sample_weight
 from ._target_transform import TargetTransform
 from .criteria import BaseCriterion
 from .ridge_classifier import squared_class_error_scorer
@@ -303,7 +304,9 @@ class FoldTransform:
 
 def _null_loss(y, power, sample_weight=None):
     """Mean loss of the constant prediction ``mean(y)``: the variance, or the mean
-    Tweedie deviance of ``power`` (weighted mean and means with ``sample_weight``)."""
+    Tweedie deviance of ``power`` (weighted mean and means with ``sample_weight``, checked
+    as :func:`~skhypergrad._sample_weight.check_sample_weight` checks it)."""
+    sample_weight = check_sample_weight(sample_weight, y.shape[0])
     mean = np.average(y, weights=sample_weight)
     if power is None:
         return float(np.average((y - mean) ** 2, weights=sample_weight))

@@ -649,10 +649,13 @@ def test_unsupported_options_say_what_to_use(estimator, fit, match):
     ("HuberRegressorHyperGrad", "HuberRegressor", False),
     ("MultiTaskLassoHyperGrad", "MultiTaskLassoCV", True),
     ("LogisticRegressionHyperGrad", "LogisticRegressionCV", False)])
-def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, multi):
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, multi,
+                                                                  fit_intercept):
     """float32 X and y: ``coef_``, ``intercept_`` and ``predict`` of the dtype the
     scikit-learn estimator mirrored gives (float32 for its regressors but HuberRegressor,
-    float64 for the classifiers), with the float64 fit's coefficients rounded."""
+    float64 for the classifiers, and for every ``intercept_`` without an intercept),
+    with the float64 fit's coefficients rounded."""
     import sklearn.linear_model as lm
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 4))
@@ -664,14 +667,15 @@ def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, 
     if multi:
         y = np.column_stack([y, 2.0 * y])
     X32, y32 = X.astype(np.float32), y.astype(np.float32)
-    est = getattr(skhypergrad, ours)(cv=3, max_iter=3)
+    est = getattr(skhypergrad, ours)(cv=3, max_iter=3, fit_intercept=fit_intercept)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fitted = est.fit(X32, y32)
-        ref = getattr(lm, theirs)().fit(X32, y32)
+        ref = getattr(lm, theirs)(fit_intercept=fit_intercept).fit(X32, y32)
         wide = copy.deepcopy(est).fit(X32.astype(np.float64), y32.astype(np.float64))
     assert fitted.coef_.dtype == ref.coef_.dtype
-    assert np.asarray(fitted.intercept_).dtype == np.asarray(ref.intercept_).dtype
+    if fit_intercept or not multi:  # the multi-task models' 0 intercepts are an array
+        assert np.asarray(fitted.intercept_).dtype == np.asarray(ref.intercept_).dtype
     np.testing.assert_array_equal(fitted.coef_, wide.coef_.astype(fitted.coef_.dtype))
     if fitted.coef_.dtype == np.float32:
         assert fitted.predict(X32).dtype == np.float32

@@ -282,6 +282,27 @@ def test_what_the_search_cannot_follow_runs_as_grid_search(diabetes):
     assert search.best_params_ == reference.best_params_
 
 
+@pytest.mark.parametrize("estimator, name", [
+    (Ridge(alpha=0.0), "alpha"), (make_pipeline(StandardScaler(), Lasso(alpha=0.0)),
+                                  "lasso__alpha")])
+def test_a_value_the_grid_replaces_does_not_stop_the_search(diabetes, estimator, name):
+    """The estimator's own ``alpha = 0`` (which the search cannot start from) is
+    replaced by every point of a grid naming ``alpha``: searched, without a warning,
+    every row ``GridSearchCV``'s at its parameters."""
+    X, y = diabetes
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        search = HyperGradSearchCV(estimator, {name: np.logspace(-3, 2, 6)}, cv=CV).fit(X, y)
+    values = np.asarray(search.cv_results_[f"param_{name}"], dtype=float)
+    assert not np.all(np.isin(values, np.logspace(-3, 2, 6)))  # off the grid: searched
+    points = [{k: [v] for k, v in p.items()} for p in search.cv_results_["params"]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = GridSearchCV(estimator, points, cv=CV).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               reference.cv_results_["mean_test_score"], rtol=1e-4)
+
+
 def test_values_at_zero_run_as_grid_search_and_the_positive_ones_are_searched(diabetes):
     """``l1_ratio`` from 0 (a ridge, not searched on logarithms) to 1: the points at
     ``l1_ratio=0`` are ``GridSearchCV``'s, exactly (with the warning); those above are

@@ -289,6 +289,17 @@ def test_search_weights_as_gridsearchcv_legacy():
         HyperGradSearchCV(pipe, max_iter=1).fit(X, y, standardscaler__sample_weight=sw)
 
 
+@pytest.mark.parametrize("scoring", [None, "neg_mean_squared_error"])
+def test_search_refuses_a_fold_of_zero_held_out_weights(scoring):
+    """A fold whose held-out rows all weigh 0 has no held-out score (``r2_score`` refuses
+    such weights): a ValueError naming ``sample_weight``, whatever the scorer."""
+    X, y, sw = _data(n=90, p=10)
+    sw[:18] = 0.0  # the held-out rows of KFold(5)'s first fold
+    with pytest.raises(ValueError, match="sample_weight"):
+        HyperGradSearchCV(Ridge(), {"alpha": [1e-3, 1.0]}, scoring=scoring).fit(
+            X, y, sample_weight=sw)
+
+
 @pytest.mark.parametrize("class_weight", ["balanced", {1: 3.0}])
 def test_search_class_weight_as_gridsearchcv(class_weight):
     """``class_weight`` of the estimator: computed on each fold's training rows, as the
