@@ -674,8 +674,8 @@ def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, 
         ref = getattr(lm, theirs)(fit_intercept=fit_intercept).fit(X32, y32)
         wide = copy.deepcopy(est).fit(X32.astype(np.float64), y32.astype(np.float64))
     assert fitted.coef_.dtype == ref.coef_.dtype
-    if fit_intercept or not multi:  # the multi-task models' 0 intercepts are an array
-        assert np.asarray(fitted.intercept_).dtype == np.asarray(ref.intercept_).dtype
+    assert np.ndim(fitted.intercept_) == np.ndim(ref.intercept_)
+    assert np.asarray(fitted.intercept_).dtype == np.asarray(ref.intercept_).dtype
     np.testing.assert_array_equal(fitted.coef_, wide.coef_.astype(fitted.coef_.dtype))
     if fitted.coef_.dtype == np.float32:
         assert fitted.predict(X32).dtype == np.float32

@@ -30,7 +30,8 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
         super()._set_solution(pgmap, model, w, dtype)
         T = model.get_datafit().n_outputs
         self.coef_ = self.coef_.reshape(T, -1)  # (n_tasks, n_features), one task included
-        self.intercept_ = np.atleast_1d(self.intercept_)
+        # one per task, or 0.0 without an intercept (as MultiTaskLasso's)
+        self.intercept_ = np.atleast_1d(self.intercept_) if self.fit_intercept else 0.0
 
     def fit(self, X, y, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
