@@ -1,7 +1,8 @@
 """Compile time of the Gram criterion kernel, function by function, in a fresh process.
 
-A fit's cold start is mostly numba compiling
-:func:`~skhypergrad._gram_cv_kernel.gram_cv_evaluate` (see
+A cold fit on folds too large to run the kernels as Python (more than 32 columns,
+:class:`skhypergrad._jit.TieredKernel`), or under ``always_compile()``, is mostly numba
+compiling :func:`~skhypergrad._gram_cv_kernel.gram_cv_evaluate` (see
 ``bench_cold_start.py``). This benchmark compiles it alone: a child process with a new
 empty ``NUMBA_CACHE_DIR`` first compiles a trivial function (numba's one-time set-up,
 reported apart), then ``gram_cv_evaluate`` for the signature a fit uses (read from a
