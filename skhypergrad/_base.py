@@ -188,8 +188,12 @@ class BaseHyperGrad(BaseEstimator):
         n_samples = X.shape[0] if sw is None else float(np.sum(sw))
         scales = search_scales(model.make_map(X, model.encode(y), sample_weight=sw), X, y)
         lo, hi = self._bounds(scales, n_samples)
-        if np.any(lo <= 0) or np.any(hi < lo):
-            raise ValueError(f"Bounds must satisfy 0 < low <= high, got low={lo}, high={hi}.")
+        if np.any(lo <= 0) or np.any(hi < lo) or not np.all(np.isfinite(hi)):
+            raise ValueError(
+                f"The search range of the hyperparameters is not positive and finite (low="
+                f"{lo}, high={hi}): the data's scale is out of float64's range for its "
+                "squares and products (values of about 1e-150 or 1e150). Standardize X "
+                "(e.g. StandardScaler) and scale y, or give the bounds explicitly.")
         lam0 = self._initial_lam(scales, n_samples)
         candidates = back = below = None
         if lam0 is None:  # the best point of a coarse scan, relative to the data

@@ -679,3 +679,13 @@ def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, 
     np.testing.assert_array_equal(fitted.coef_, wide.coef_.astype(fitted.coef_.dtype))
     if fitted.coef_.dtype == np.float32:
         assert fitted.predict(X32).dtype == np.float32
+
+
+def test_data_beyond_float64s_range_for_its_squares_is_refused_clearly():
+    """Columns of about 1e-160: their squares underflow, the search range computed from
+    them is 0; a ValueError says so and what to do (it named internal bounds)."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    with pytest.raises(ValueError, match="out of float64's range.*Standardize X"):
+        skhypergrad.RidgeHyperGrad(cv=3).fit(X * 1e-160, y)
