@@ -408,40 +408,63 @@ def cv_gram_folds(X, y, splits, fit_intercept, sample_weight=None, score_weight=
                      y0 + my_all, bool(fit_intercept), whole)
 
 
+#: a column is checked for being constant on a fold's training rows (exactly, on its
+#: values) when its centred square sum is at most this fraction of the largest one
+CONSTANT_CHECK = 1e-6
+
+
 def _zero_constant_columns(G, c, whole, blocks, splits, rest, X, sparse):
     """Rows and columns of ``G`` and entries of ``c`` set to 0, exactly, for the columns
     constant on a fold's training rows (of ``whole`` for those constant on every row),
     with an intercept: centred, such a column is 0, but its sums centred algebraically
     keep rounding errors, which a coordinate without an L1 weight would read as a slope.
-    The training rows' extremes come from the test blocks (``blocks``, every row in one)
+    Only the columns of a near-zero diagonal (:data:`CONSTANT_CHECK`) are read. The
+    training rows' extremes come from the test blocks (``blocks``, every row in one)
     when the folds partition the rows, else from the training rows themselves (a dense
     ``X``)."""
     K = len(splits)
     partition = all(rest)
-    if partition:
-        lows = np.array([b.min(axis=0) if b.shape[0] else np.full(b.shape[1], np.inf)
-                         for b in blocks])
-        highs = np.array([b.max(axis=0) if b.shape[0] else np.full(b.shape[1], -np.inf)
-                          for b in blocks])
     for k, (train, _) in enumerate(splits):
+        cols = _near_constant(G[k])
+        if not cols.size:
+            continue
         if partition and K > 1:
-            others = np.arange(K) != k
-            low, high = lows[others].min(axis=0), highs[others].max(axis=0)
+            rows = [b[:, cols] for i, b in enumerate(blocks) if i != k and b.shape[0]]
         elif not sparse and train.shape[0]:
-            low, high = X[train].min(axis=0), X[train].max(axis=0)
+            rows = [X[np.ix_(train, cols)]]
         else:
             continue
-        _zero_columns(G[k], c[k], low == high)
+        _zero_columns(G[k], c[k], cols[_constant(rows, cols.size)])
     if whole is not None and partition:
-        _zero_columns(whole.G[0], whole.c[0], lows.min(axis=0) == highs.max(axis=0))
+        cols = _near_constant(whole.G[0])
+        if cols.size:
+            rows = [b[:, cols] for b in blocks if b.shape[0]]
+            _zero_columns(whole.G[0], whole.c[0], cols[_constant(rows, cols.size)])
+
+
+def _near_constant(G):
+    """The columns whose diagonal entry of ``G`` is at most :data:`CONSTANT_CHECK` times the
+    largest."""
+    d = np.diagonal(G)
+    return np.flatnonzero(d <= CONSTANT_CHECK * d.max(initial=0.0))
+
+
+def _constant(row_blocks, n_columns):
+    """Which of the ``n_columns`` columns hold one value over all the rows of
+    ``row_blocks`` (none without rows)."""
+    if not row_blocks:
+        return np.zeros(n_columns, dtype=bool)
+    low = np.min([b.min(axis=0) for b in row_blocks], axis=0)
+    high = np.max([b.max(axis=0) for b in row_blocks], axis=0)
+    return low == high
 
 
 def _zero_columns(G, c, constant):
-    """``G``'s rows and columns and ``c``'s entries of the columns ``constant`` set to 0."""
-    if np.any(constant):
-        G[constant] = 0.0
-        G[:, constant] = 0.0
-        c[constant] = 0.0
+    """``G``'s rows and columns and ``c``'s entries of the columns ``constant`` (indices or
+    a mask) set to 0."""
+    G[constant] = 0.0
+    G[:, constant] = 0.0
+    c[constant] = 0.0
 
 
 def heldout_gram_folds(X, y, X_val, y_val, fit_intercept, sample_weight=None,
@@ -467,8 +490,10 @@ def heldout_gram_folds(X, y, X_val, y_val, fit_intercept, sample_weight=None,
     # C-ordered and writable (a read-only memmap's rows would compile another signature)
     X_val = np.require(X_val, np.float64, ("C", "W"))
     y_val = np.require(y_val, np.float64, ("C", "W"))
-    if fit_intercept and not sp.issparse(X) and X.shape[0]:
-        _zero_columns(G, c, X.min(axis=0) == X.max(axis=0))  # see _zero_constant_columns
+    cols = _near_constant(G) if fit_intercept and not sp.issparse(X) and X.shape[0] \
+        else np.zeros(0, dtype=np.int64)
+    if cols.size:  # see _zero_constant_columns
+        _zero_columns(G, c, cols[_constant([X[:, cols]], cols.size)])
     mu, ybar = mx, my
     if sample_weight_val is not None:
         X_val, y_val = X_val.copy(), y_val.copy()  # the caller's are not changed
