@@ -7,7 +7,8 @@ or sparse with at most :data:`SPARSE_GRAM_FEATURES` columns or a Gram matrix of 
 :data:`SPARSE_GRAM_WIDE_RATIO` times up to :data:`SPARSE_GRAM_WIDE_FEATURES` columns),
 and held-out rows that
 fit densely in :data:`GRAM_FOLDS_BYTES`), the
-penalty is an elastic net with a diagonal prox Jacobian, the solver
+penalty is an elastic net with one L2 weight for all features (ridge and the Lasso
+included) and a diagonal prox Jacobian, the solver
 allows Gram epochs (:meth:`~skhypergrad.solvers._base.BaseSolver.gram_budget`) and the
 engine computes the implicit hypergradient at the solution
 (:attr:`~skhypergrad.hypergrad.BaseEngine.implicit_at_solution`), a criterion

@@ -55,8 +55,9 @@ g_S`. Per-coefficient L1 weights get the least-norm one. When :math:`g_S` is not
 the range of :math:`A` (relative residual above the engine's ``hyper_tol``) the fold
 reports :data:`SINGULAR`.
 
-Compilation is most of a first fit's time (numba compiles these kernels once per
-machine, then loads them from its cache), so the kernels are written to compile
+Compilation is most of a first fit's time on folds too large to run these kernels as
+Python (:class:`~skhypergrad._jit.TieredKernel`; numba compiles them once per machine,
+then loads them from its cache), so the kernels are written to compile
 little (the time grows with the lines of kernel, and a function's code is optimized
 again in every kernel calling it): one signature each (the caller fixes every
 argument's type, and an integer handed to a helper is never a local counter started at
