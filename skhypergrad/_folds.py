@@ -44,9 +44,12 @@ _BLOCK = 2**15
 def _take_rows_fortran(X, rows):
     """``X[rows]`` of a 2d array as a new Fortran-ordered array, float64 for float32 or
     float64 ``X`` (else in its dtype), copied once: by blocks of rows gathered in C
-    order, each small enough to stay in cache while it is written column by column."""
+    order, each small enough to stay in cache while it is written column by column.
+    The new array is first written in its own order (its pages mapped in sequence: the
+    blocks' strided first writes would map them at several times the cost)."""
     dtype = np.float64 if X.dtype in (np.float32, np.float64) else X.dtype
     out = np.empty((rows.shape[0], X.shape[1]), dtype=dtype, order="F")
+    out.fill(0)
     step = max(1, _BLOCK // max(X.shape[1], 1))
     for start in range(0, rows.shape[0], step):
         out[start:start + step] = X[rows[start:start + step]]
