@@ -233,10 +233,14 @@ def descended_name(plan, kind):
     if not plan.exact:
         return f"CV {SURROGATES[kind][0]} (surrogate)"
     if plan.transform == "identity":
-        return "CV Brier score" if plan.loss == "brier" else f"CV {SURROGATES[kind][0]}"
+        return _LOSS_NAMES.get(plan.loss, f"CV {SURROGATES[kind][0]}")
     if plan.transform == "sqrt":
         return "CV root mean squared error"
     return "-CV R2" if kind == "squared" else "-CV D2"
+
+
+#: what the progress lines call the held-out losses that are not the model's own
+_LOSS_NAMES = {"brier": "CV Brier score", "multinomial_brier": "CV Brier score"}
 
 
 def _exact_for(kind, name, n_classes, multi_output):

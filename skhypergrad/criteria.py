@@ -77,16 +77,20 @@ class HeldOut(BaseCriterion):
     natural-log log-loss (``"logistic"``, ``"multinomial"``, as
     ``sklearn.metrics.log_loss``); for T outputs (multi-task models),
     ``"multitask_squared"``, :math:`\frac{1}{n_{val} T}\|Y_{val} - X_{val}W - 1b^T\|_F^2`
-    (``mean_squared_error`` averaged over the outputs).
+    (``mean_squared_error`` averaged over the outputs). Other held-out losses are
+    named by the models they score (``"brier"``, the GLMs' deviances...); a datafit
+    lists its own in ``outer_losses``.
 
     Parameters
     ----------
     X_val : ndarray or sparse matrix of shape (n_val, n_features)
     y_val : array-like of shape (n_val,) or (n_val, n_tasks)
         Validation targets, in the same labels as the training targets.
-    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
-        ``"auto"`` takes the loss matching the model's datafit; any other value
-        must match it.
+    loss : str, default="auto"
+        ``"auto"`` takes the loss matching the model's datafit (the first of its
+        ``outer_losses``); any other name must be one the model can be scored by
+        (``"squared"``, ``"logistic"``, ``"brier"``, ``"multinomial"``,
+        ``"multitask_squared"``, ``"poisson"``...), else a ``ValueError`` says which.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the training rows (those of the ``X`` the criterion is evaluated
         on): the inner datafit is :math:`\frac1n\sum_i s_i \ell_i` with the
@@ -238,7 +242,7 @@ class CrossVal(BaseCriterion):
         A backend chosen with ``joblib.parallel_config`` (threads, Dask) runs them as
         asked. A small dense least-squares problem is evaluated in one compiled call
         in the calling process whatever ``n_jobs`` (see below).
-    loss : {"auto", "squared", "logistic", "multinomial", "multitask_squared"}, default="auto"
+    loss : str, default="auto"
         Held-out loss, see :class:`HeldOut`.
     sample_weight : array-like of shape (n_samples,), default=None
         Weights of the rows of the ``X`` the criterion is evaluated on in the

@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 import pytest
 from joblib import parallel_config
-from sklearn.datasets import make_classification, make_regression
+from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (ElasticNet, Lasso, LogisticRegression, PoissonRegressor)
 from sklearn.metrics import (accuracy_score, get_scorer, make_scorer, mean_absolute_error)
@@ -290,6 +290,17 @@ def test_pre_dispatch_and_verbose_levels(capsys):
     HyperGradSearchCV(Lasso(), scoring="r2", cv=3, verbose=1, max_iter=1).fit(X, y)
     out = capsys.readouterr().out
     assert "fold 1/3" not in out and "-CV R2" in out and "3 folds; descending" in out
+
+
+def test_progress_names_the_descended_brier_score_of_several_classes(capsys):
+    """Three classes scored by ``neg_brier_score``: the search descends the multinomial
+    Brier score exactly and says so (not the log-loss)."""
+    X, y = load_iris(return_X_y=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # (the refit's lbfgs)
+        HyperGradSearchCV(LogisticRegression(), scoring="neg_brier_score", cv=3, verbose=1,
+                          max_iter=1).fit(X, y)
+    assert "descending the CV Brier score" in capsys.readouterr().out
 
 
 # -- the estimators' scoring ----------------------------------------------------------------
