@@ -304,18 +304,31 @@ def lam_box(box, names, lam_of, ratio=None):
     return Box(corners.min(axis=0), corners.max(axis=0))
 
 
-def merge_results(results, shown, names):
+def _value_type(values):
+    """The type of a searched parameter's values in ``params``, given the grid's
+    ``values``: ``np.float64`` when they all are (a NumPy array of floats), as
+    ``GridSearchCV``'s ``params`` hold the grid's own objects; ``float`` otherwise (a
+    point between integers, or between ``float32`` values, is neither)."""
+    if not _is_distribution(values) and all(type(v) is np.float64 for v in values):
+        return np.float64
+    return float
+
+
+def merge_results(results, shown, names, grids):
     """One ``cv_results_`` of the sub-searches' ``results`` (dicts in ``GridSearchCV``'s
     format), each row's ``params`` restricted to the grid's names: ``shown[i]`` (the
     values of sub-search ``i``'s enumerated and fixed names) and ``names[i]`` (its
-    searched names; None: a ``GridSearchCV`` run, whose rows are kept), in the order of
-    their names, as ``GridSearchCV``'s rows of a dict; ranks over all rows; the keys in
+    searched names, of the type of their values in ``grids[i]``, :func:`_value_type`;
+    None: a ``GridSearchCV`` run, whose rows are kept), in the order of their names, as
+    ``GridSearchCV``'s rows of a dict; ranks over all rows; the keys in
     ``GridSearchCV``'s order (the times, ``param_<name>``, ``params``, then each metric's
     splits, mean, std and rank), the search's own after them."""
     params = []
-    for res, show, keep in zip(results, shown, names):
+    for res, show, keep, grid in zip(results, shown, names, grids):
+        types = {} if keep is None else {k: _value_type(grid[k]) for k in keep}
         for p in res["params"]:
-            row = {**show, **(p if keep is None else {k: v for k, v in p.items() if k in keep})}
+            row = {**show, **(p if keep is None else
+                              {k: types[k](v) for k, v in p.items() if k in keep})}
             params.append(dict(sorted(row.items())))
     merged = {}
     for key in dict.fromkeys(itertools.chain.from_iterable(results)):
@@ -449,6 +462,7 @@ def fit_param_grid(search, X, y, groups, params):
     elif key is None and isinstance(search.refit, str):
         key = search.refit
     results = merge_results([r.results for r in runs], [s.shown for s in subs],
-                            [s.names if s.box is not None else None for s in subs])
+                            [s.names if s.box is not None else None for s in subs],
+                            [s.grid for s in subs])
     return SearchRun(results, sum(r.n_iter for r in runs), first.multimetric, first.scorer,
                      key, *refit_data)

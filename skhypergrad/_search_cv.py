@@ -238,7 +238,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         (or returned by a callable ``refit``).
     best_params_ : dict
         Its parameters, in the estimator's names (``"enet__alpha"`` for a
-        pipeline step named ``"enet"``).
+        pipeline step named ``"enet"``). An enumerated or fixed value is the grid's
+        own object, as in ``GridSearchCV``; a searched one lies between the grid's
+        values: an ``np.float64`` when they are (a NumPy array of floats), a ``float``
+        otherwise, integers included (``C: [1, 10]`` may give ``3.16``).
     best_score_ : numpy.float64
         Its mean test score (greater is better); not set with a callable ``refit``.
     best_estimator_ : estimator

@@ -509,3 +509,20 @@ def test_best_index_and_score_are_the_numpy_scalars_of_gridsearchcv():
     assert type(ours.best_index_) is type(theirs.best_index_) is np.int64
     assert type(ours.best_score_) is type(theirs.best_score_) is np.float64
     assert ours.best_score_ == ours.cv_results_["mean_test_score"][ours.best_index_]
+
+
+@pytest.mark.parametrize("values, kind", [(np.logspace(-2, 1, 4), np.float64),
+                                          ([0.01, 0.1, 1.0, 10.0], float),
+                                          ([1, 10], float)])
+def test_searched_values_are_of_the_grid_type(values, kind):
+    """A searched parameter's values in ``params`` and ``best_params_`` are ``np.float64``
+    from a NumPy array of floats (GridSearchCV's are the grid's own objects), ``float``
+    from a list of floats, and ``float`` from integers (a point between them); an
+    enumerated value is the grid's object itself, as GridSearchCV's."""
+    X, y = make_regression(60, 5, noise=1.0, random_state=0)
+    grid = {"alpha": values, "fit_intercept": [np.True_]}
+    search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=3).fit(X, y)
+    rows = search.cv_results_["params"]
+    assert {type(p["alpha"]) for p in rows} == {type(search.best_params_["alpha"])} == {kind}
+    assert all(p["fit_intercept"] is grid["fit_intercept"][0] for p in rows)
+    assert search.cv_results_["param_alpha"].dtype == np.float64
