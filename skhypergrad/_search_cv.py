@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context
 from sklearn.utils import get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled, process_routing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad
@@ -430,7 +431,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         return search_router(self, routing_scorer(self.scoring, unwrap(self.estimator).final))
 
-    def score(self, X, y):
+    def score(self, X, y=None, **params):
         """Score of the refit estimator on ``(X, y)`` by the refit scorer, as
         ``GridSearchCV``: ``scorer_`` (``scorer_[refit]`` with several metrics), the
         estimator's own ``score`` with ``scoring=None`` (R² for a regressor, D² for
@@ -440,14 +441,22 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A sparse ``X`` is checked first, as in :meth:`fit`.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
+        **params : dict
+            Parameters of the scorer (``sample_weight``), routed as ``GridSearchCV``
+            routes them: only with scikit-learn's metadata routing enabled, to the
+            scorer that requests them (a ``ValueError`` without it).
 
         Returns
         -------
         float
+            The scorer's value, of the type it returns.
         """
         check_refit(self, "score")
         check_is_fitted(self)
+        _raise_for_params(params, self, "score")
+        score_params = process_routing(self, "score", **params).scorer["score"] \
+            if _routing_enabled() else {}
         scorer = self.scorer_
         if self.multimetric_:
             if not isinstance(self.refit, str):
@@ -455,7 +464,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"{type(self).__name__}.score needs refit to name the metric it scores "
                     f"with, got refit={self.refit!r}.")
             scorer = scorer[self.refit]
-        return float(scorer(self.best_estimator_, check_sparse_structure(X, "X"), y))
+        return scorer(self.best_estimator_, check_sparse_structure(X, "X"), y, **score_params)
 
     predict = delegate("predict", "ndarray of shape (n_samples,)")
     predict_proba = delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 from joblib import parallel_config
+from sklearn import config_context
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (ElasticNet, Lasso, LogisticRegression, PoissonRegressor)
@@ -526,3 +527,25 @@ def test_searched_values_are_of_the_grid_type(values, kind):
     assert {type(p["alpha"]) for p in rows} == {type(search.best_params_["alpha"])} == {kind}
     assert all(p["fit_intercept"] is grid["fit_intercept"][0] for p in rows)
     assert search.cv_results_["param_alpha"].dtype == np.float64
+
+
+def test_score_routes_the_scorer_parameters_as_gridsearchcv():
+    """``score(X, y, sample_weight=w)``: with metadata routing, the refit scorer's own
+    value with the weights it requests; without it, GridSearchCV's ValueError. A
+    callable scorer's value is returned as it is (``np.float64`` here)."""
+    X, y = make_regression(60, 5, noise=10.0, random_state=0)
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    grid = {"alpha": [0.1, 1.0]}
+    search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="enable_metadata_routing"):
+        search.score(X, y, sample_weight=w)
+    scorer = get_scorer("r2")
+    with config_context(enable_metadata_routing=True):
+        scorer = scorer.set_score_request(sample_weight=True)
+        search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=2, scoring=scorer)
+        search.fit(X, y)
+        expected = scorer(search.best_estimator_, X, y, sample_weight=w)
+        assert search.score(X, y, sample_weight=w) == expected != search.score(X, y)
+    search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=2,
+                               scoring=lambda est, X, y: np.float64(est.score(X, y)))
+    assert type(search.fit(X, y).score(X, y)) is np.float64
