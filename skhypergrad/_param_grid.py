@@ -81,6 +81,9 @@ def check_param_grid(param_grid):
             if _is_distribution(values):
                 checked[name] = values
                 continue
+            if isinstance(values, np.ndarray) and values.ndim > 1:
+                raise ValueError(f"param_grid's array for {name!r} must be one-dimensional, "
+                                 f"got the shape {values.shape}.")
             if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or \
                     (isinstance(values, np.ndarray) and values.ndim != 1):
                 raise TypeError(f"param_grid's value for {name!r} must be a non-empty "

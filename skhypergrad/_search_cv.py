@@ -26,7 +26,7 @@ from ._kernel_search_cv import fit_kernel_search
 from ._linear_search_cv import fit_linear_search
 from ._param_grid import fit_param_grid
 from ._routing import search_router
-from ._scoring import routing_scorer
+from ._scoring import SCORER_NAMES, routing_scorer
 from ._search_estimator import unwrap
 from ._search_refit import best_estimator_has, check_refit, delegate, finish
 from ._validation import atomic_fit, check_cv_size, check_sparse_structure, named
@@ -306,7 +306,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
         "param_grid": [None, dict, list],
-        "scoring": [None, str, callable, list, tuple, set, dict],  # values checked in fit
+        # the names checked here, as GridSearchCV's; the items of a list... in fit
+        "scoring": [None, StrOptions(set(SCORER_NAMES)), callable, list, tuple, set, dict],
         "bounds": [None, tuple, list],
         "refit": ["boolean", str, callable],
         "error_score": [StrOptions({"raise"}), numbers.Real],

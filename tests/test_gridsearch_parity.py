@@ -549,3 +549,18 @@ def test_score_routes_the_scorer_parameters_as_gridsearchcv():
     search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=2,
                                scoring=lambda est, X, y: np.float64(est.score(X, y)))
     assert type(search.fit(X, y).score(X, y)) is np.float64
+
+
+@pytest.mark.parametrize("grid, scoring", [({"alpha": [0.1, 1.0]}, "not_a_scorer"),
+                                           ({"alpha": np.ones((2, 2))}, None)])
+def test_malformed_parameters_raise_the_exceptions_of_gridsearchcv(grid, scoring):
+    """A scorer name scikit-learn does not know raises scikit-learn's
+    ``InvalidParameterError`` before any fit, and a grid array of two dimensions a
+    ``ValueError``, as ``GridSearchCV`` raises them."""
+    X, y = make_regression(30, 3, random_state=0)
+    errors = []
+    for search in (GridSearchCV, HyperGradSearchCV):
+        with pytest.raises(ValueError) as error:
+            search(Lasso(), grid, scoring=scoring, cv=3).fit(X, y)
+        errors.append(type(error.value))
+    assert errors[0] is errors[1]
