@@ -470,8 +470,8 @@ def _lam_box(box, names, folds, spec):
 def _results(history, params, plan, n_splits, rescore, train, store):
     """``cv_results_`` in ``GridSearchCV``'s format (scores: each fold's, by every scorer;
     or the criterion's own), with the criterion's mean held-out loss
-    (``mean_test_loss``) and the phase of the search (``phase``: "scan" or "descent") of
-    each point."""
+    (``mean_test_loss``) and the phase of the search (``phase``: "scan", "descent" or
+    "polish") of each point."""
     n_rows = len(history)
     seconds = np.diff([0.0] + [h["seconds"] for h in history])
     results = {}

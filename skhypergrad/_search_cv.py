@@ -234,6 +234,11 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``std_score_time`` are 0 (the held-out losses come with the evaluation
         and are counted in the fit time, as is the scoring). The preprocessing of
         a pipeline is fitted once per fold before the search and is not counted.
+        The searches of ``KernelRidge``, ``SVC``, ``SVR`` and ``LinearSVR`` add two
+        keys after ``GridSearchCV``'s: ``mean_test_loss``, the mean held-out loss
+        of the criterion they descend, and ``phase``, the part of the search of each
+        row ("scan", "descent", "polish"; "grid" for the points of a ``param_grid``
+        evaluated as ``GridSearchCV`` evaluates them, NaN loss).
     best_index_ : numpy.int64
         Row of ``cv_results_`` with the best mean test score of the refit metric
         (or returned by a callable ``refit``).
