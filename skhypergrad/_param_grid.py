@@ -29,7 +29,8 @@ searched parameter with a value at or below 0 (the search runs on logarithms: a 
 of values both at or below 0 and above 0 is split, its positive values searched, see
 :func:`_sign_parts`), a dict
 that fixes every searched parameter, or an estimator the search does not
-differentiate (any other than those of the table). The rows of all the sub-searches
+differentiate (any other than those of the table; a kernel model given a sparse ``X``).
+The rows of all the sub-searches
 form ``cv_results_`` (:func:`merge_results`), ranked together; their ``params`` hold
 the dict's names only, as ``GridSearchCV``'s. Of several sub-searches, one whose
 estimator fails to fit on the first training fold (:func:`_fit_error`: an enumerated
@@ -413,7 +414,7 @@ def fit_param_grid(search, X, y, groups, params):
     splits = cv_splits(search.cv, X, y, groups,
                        classifier=is_classifier(search.estimator))
     subs = sub_searches(search.estimator, grids,
-                        lambda est: searched_parameters(est, y))
+                        lambda est: searched_parameters(est, X, y))
     runs, refit_data, failures = [], (X, y, params), {}
     # with several sub-searches, one whose estimator fails to fit at every point (an
     # enumerated solver that does not take the penalty...) is recorded as GridSearchCV

@@ -102,8 +102,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         weights are projected onto them; an end of a range is reached to a relative
         1e-12, ``l1_ratio`` 0.8999999999991 for 0.9). Points the search cannot follow
         as a box (an elastic net's ``l1_ratio`` with ``alpha`` fixed, values at or below 0,
-        every searched parameter fixed, an estimator not in :ref:`search-cv`) are
-        evaluated as ``GridSearchCV`` evaluates them, with a warning. The rows of every
+        every searched parameter fixed, an estimator not in :ref:`search-cv`, a kernel
+        model given a sparse ``X``) are evaluated as ``GridSearchCV`` evaluates them,
+        with a warning. The rows of every
         search form ``cv_results_``, ranked together; their ``params`` hold the grid's
         names. None: every searched parameter, within ``bounds`` or the default range
         in units of the data.
