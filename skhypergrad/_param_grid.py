@@ -404,6 +404,7 @@ def fit_param_grid(search, X, y, groups, params):
     from sklearn.model_selection import GridSearchCV
     from sklearn.utils import indexable
 
+    from ._routing import FoldParamsError
     from ._search_estimator import searched_parameters
     from ._search_results import SearchRun
     from ._validation import cv_splits, named
@@ -424,9 +425,14 @@ def fit_param_grid(search, X, y, groups, params):
         error = _fit_error(sub.estimator, X, y, splits[0][0]) \
             if tolerant and sub.box is not None else None
         if error is None and sub.box is not None:
-            run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
-            refit_data = (run.X, run.y, run.fit_params)
-        elif error is None:
+            try:
+                run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
+                refit_data = (run.X, run.y, run.fit_params)
+            except FoldParamsError as exc:  # GridSearchCV applies them
+                warnings.warn(f"param_grid: {exc} These points are evaluated as "
+                              "GridSearchCV evaluates them.", UserWarning, stacklevel=4)
+                subs[i] = sub = sub._replace(shown={}, names=(), box=None)
+        if error is None and sub.box is None:
             grid = GridSearchCV(sub.estimator, sub.grid, scoring=search.scoring,
                                 n_jobs=search.n_jobs, refit=False, cv=splits,
                                 pre_dispatch=search.pre_dispatch,

@@ -394,6 +394,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             parameter); the weights the scorer requests weigh the held-out losses.
             A classifier's ``class_weight`` multiplies the training weights, computed
             on each fold's training rows as the refit computes it on all of them.
+            Parameters the search cannot apply on its folds (a preprocessing step's,
+            the final step's or a scorer's other than ``sample_weight``) raise a
+            ``ValueError``; with a ``param_grid``, its points are then evaluated as
+            ``GridSearchCV`` evaluates them, with a warning.
 
         Returns
         -------
