@@ -50,6 +50,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (check_scoring, get_scorer, get_scorer_names, make_scorer,
                              mean_tweedie_deviance)
 from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.utils._param_validation import InvalidParameterError
 
 from ._compact_states import _expand
 from ._region import as_region
@@ -113,6 +114,12 @@ _GLM_POWER = {"poisson": 1.0, "gamma": 2.0}
 
 
 def _get_scorer(name, final):
+    """The scorer of ``name``; scikit-learn's ``InvalidParameterError`` for a name it does
+    not know, as ``GridSearchCV`` raises it for a name in a list or dict."""
+    if name not in SCORER_NAMES:
+        raise InvalidParameterError(
+            f"{name!r} is not a valid scoring value: use sklearn.metrics.get_scorer_names() "
+            f"or one of {sorted(_NAMED)}.")
     return _NAMED[name](final) if name in _NAMED else get_scorer(name)
 
 

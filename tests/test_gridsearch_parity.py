@@ -552,15 +552,18 @@ def test_score_routes_the_scorer_parameters_as_gridsearchcv():
 
 
 @pytest.mark.parametrize("grid, scoring", [({"alpha": [0.1, 1.0]}, "not_a_scorer"),
+                                           ({"alpha": [0.1, 1.0]}, ["r2", "not_a_scorer"]),
+                                           ({"alpha": [0.1, 1.0]}, {"a": "not_a_scorer"}),
                                            ({"alpha": np.ones((2, 2))}, None)])
 def test_malformed_parameters_raise_the_exceptions_of_gridsearchcv(grid, scoring):
-    """A scorer name scikit-learn does not know raises scikit-learn's
-    ``InvalidParameterError`` before any fit, and a grid array of two dimensions a
-    ``ValueError``, as ``GridSearchCV`` raises them."""
+    """A scorer name scikit-learn does not know, alone or in a list or dict, raises
+    scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``), and
+    a grid array of two dimensions a ``ValueError``, as ``GridSearchCV`` raises them."""
     X, y = make_regression(30, 3, random_state=0)
     errors = []
+    refit = "a" if isinstance(scoring, dict) else "r2" if isinstance(scoring, list) else True
     for search in (GridSearchCV, HyperGradSearchCV):
         with pytest.raises(ValueError) as error:
-            search(Lasso(), grid, scoring=scoring, cv=3).fit(X, y)
+            search(Lasso(), grid, scoring=scoring, refit=refit, cv=3).fit(X, y)
         errors.append(type(error.value))
     assert errors[0] is errors[1]
