@@ -31,7 +31,7 @@ from ._scoring import (FoldScorer, FoldTransform, check_error_score, check_searc
                        routing_scorer)
 from .kernels import KernelSpec
 
-__all__ = ["KernelAdapter", "kernel_adapter", "fit_kernel_search"]
+__all__ = ["KernelAdapter", "kernel_adapter", "fit_kernel_search", "dense_only"]
 
 
 class KernelAdapter(NamedTuple):
@@ -86,6 +86,15 @@ class KernelAdapter(NamedTuple):
     smooth: bool
     gram: Callable = lambda final: None
     kernels: bool = True
+
+
+def dense_only(final, adapter):
+    """Why ``final`` (of :class:`KernelAdapter` ``adapter``) is not searched on a sparse
+    ``X``."""
+    return (f"{type(final).__name__} is searched on dense data only: the dual solvers keep "
+            "dense rows; convert X with X.toarray()"
+            + ("." if not adapter.kernels else
+               " (the kernel of n samples takes 8 n^2 bytes whatever the density of X)."))
 
 
 def _named_spec(final):
@@ -344,11 +353,7 @@ def fit_kernel_search(search, final, preprocessing, prefix, X, y, groups, params
     # before the search rather than at the refit
     clone(final)._validate_params()
     if sp.issparse(X):
-        raise TypeError(f"{name} is searched on dense data only: the dual solvers keep "
-                        "dense rows; convert X with X.toarray()"
-                        + ("." if not adapter.kernels else
-                           " (the kernel of n samples takes 8 n^2 bytes whatever the "
-                           "density of X)."))
+        raise TypeError(dense_only(final, adapter))
     error_score = check_error_score(search.error_score)
     plan = _plan(search, final, adapter)
     spec = adapter.spec(final)
@@ -470,8 +475,8 @@ def _lam_box(box, names, folds, spec):
 def _results(history, params, plan, n_splits, rescore, train, store):
     """``cv_results_`` in ``GridSearchCV``'s format (scores: each fold's, by every scorer;
     or the criterion's own), with the criterion's mean held-out loss
-    (``mean_test_loss``) and the phase of the search (``phase``: "scan" or "descent") of
-    each point."""
+    (``mean_test_loss``) and the phase of the search (``phase``: "scan", "descent" or
+    "polish") of each point."""
     n_rows = len(history)
     seconds = np.diff([0.0] + [h["seconds"] for h in history])
     results = {}

@@ -29,7 +29,8 @@ searched parameter with a value at or below 0 (the search runs on logarithms: a 
 of values both at or below 0 and above 0 is split, its positive values searched, see
 :func:`_sign_parts`), a dict
 that fixes every searched parameter, or an estimator the search does not
-differentiate (any other than those of the table). The rows of all the sub-searches
+differentiate (any other than those of the table; a kernel model given a sparse ``X``).
+The rows of all the sub-searches
 form ``cv_results_`` (:func:`merge_results`), ranked together; their ``params`` hold
 the dict's names only, as ``GridSearchCV``'s. Of several sub-searches, one whose
 estimator fails to fit on the first training fold (:func:`_fit_error`: an enumerated
@@ -81,6 +82,9 @@ def check_param_grid(param_grid):
             if _is_distribution(values):
                 checked[name] = values
                 continue
+            if isinstance(values, np.ndarray) and values.ndim > 1:
+                raise ValueError(f"param_grid's array for {name!r} must be one-dimensional, "
+                                 f"got the shape {values.shape}.")
             if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__") or \
                     (isinstance(values, np.ndarray) and values.ndim != 1):
                 raise TypeError(f"param_grid's value for {name!r} must be a non-empty "
@@ -304,18 +308,31 @@ def lam_box(box, names, lam_of, ratio=None):
     return Box(corners.min(axis=0), corners.max(axis=0))
 
 
-def merge_results(results, shown, names):
+def _value_type(values):
+    """The type of a searched parameter's values in ``params``, given the grid's
+    ``values``: ``np.float64`` when they all are (a NumPy array of floats), as
+    ``GridSearchCV``'s ``params`` hold the grid's own objects; ``float`` otherwise (a
+    point between integers, or between ``float32`` values, is neither)."""
+    if not _is_distribution(values) and all(type(v) is np.float64 for v in values):
+        return np.float64
+    return float
+
+
+def merge_results(results, shown, names, grids):
     """One ``cv_results_`` of the sub-searches' ``results`` (dicts in ``GridSearchCV``'s
     format), each row's ``params`` restricted to the grid's names: ``shown[i]`` (the
     values of sub-search ``i``'s enumerated and fixed names) and ``names[i]`` (its
-    searched names; None: a ``GridSearchCV`` run, whose rows are kept), in the order of
-    their names, as ``GridSearchCV``'s rows of a dict; ranks over all rows; the keys in
+    searched names, of the type of their values in ``grids[i]``, :func:`_value_type`;
+    None: a ``GridSearchCV`` run, whose rows are kept), in the order of their names, as
+    ``GridSearchCV``'s rows of a dict; ranks over all rows; the keys in
     ``GridSearchCV``'s order (the times, ``param_<name>``, ``params``, then each metric's
     splits, mean, std and rank), the search's own after them."""
     params = []
-    for res, show, keep in zip(results, shown, names):
+    for res, show, keep, grid in zip(results, shown, names, grids):
+        types = {} if keep is None else {k: _value_type(grid[k]) for k in keep}
         for p in res["params"]:
-            row = {**show, **(p if keep is None else {k: v for k, v in p.items() if k in keep})}
+            row = {**show, **(p if keep is None else
+                              {k: types[k](v) for k, v in p.items() if k in keep})}
             params.append(dict(sorted(row.items())))
     merged = {}
     for key in dict.fromkeys(itertools.chain.from_iterable(results)):
@@ -387,6 +404,7 @@ def fit_param_grid(search, X, y, groups, params):
     from sklearn.model_selection import GridSearchCV
     from sklearn.utils import indexable
 
+    from ._routing import FoldParamsError
     from ._search_estimator import searched_parameters
     from ._search_results import SearchRun
     from ._validation import cv_splits, named
@@ -397,7 +415,7 @@ def fit_param_grid(search, X, y, groups, params):
     splits = cv_splits(search.cv, X, y, groups,
                        classifier=is_classifier(search.estimator))
     subs = sub_searches(search.estimator, grids,
-                        lambda est: searched_parameters(est, y))
+                        lambda est: searched_parameters(est, X, y))
     runs, refit_data, failures = [], (X, y, params), {}
     # with several sub-searches, one whose estimator fails to fit at every point (an
     # enumerated solver that does not take the penalty...) is recorded as GridSearchCV
@@ -407,9 +425,14 @@ def fit_param_grid(search, X, y, groups, params):
         error = _fit_error(sub.estimator, X, y, splits[0][0]) \
             if tolerant and sub.box is not None else None
         if error is None and sub.box is not None:
-            run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
-            refit_data = (run.X, run.y, run.fit_params)
-        elif error is None:
+            try:
+                run = search._run(sub.estimator, X, y, groups, params, splits, sub.box)
+                refit_data = (run.X, run.y, run.fit_params)
+            except FoldParamsError as exc:  # GridSearchCV applies them
+                warnings.warn(f"param_grid: {exc} These points are evaluated as "
+                              "GridSearchCV evaluates them.", UserWarning, stacklevel=4)
+                subs[i] = sub = sub._replace(shown={}, names=(), box=None)
+        if error is None and sub.box is None:
             grid = GridSearchCV(sub.estimator, sub.grid, scoring=search.scoring,
                                 n_jobs=search.n_jobs, refit=False, cv=splits,
                                 pre_dispatch=search.pre_dispatch,
@@ -449,6 +472,7 @@ def fit_param_grid(search, X, y, groups, params):
     elif key is None and isinstance(search.refit, str):
         key = search.refit
     results = merge_results([r.results for r in runs], [s.shown for s in subs],
-                            [s.names if s.box is not None else None for s in subs])
+                            [s.names if s.box is not None else None for s in subs],
+                            [s.grid for s in subs])
     return SearchRun(results, sum(r.n_iter for r in runs), first.multimetric, first.scorer,
                      key, *refit_data)

@@ -18,6 +18,7 @@ difference, which on counts near 1e6 is at the deviance's rounding), a
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.pipeline import Pipeline
@@ -91,13 +92,15 @@ def warn_far_refit(estimator, X, y, fit_params):
     """Warn when the refit ``estimator`` (a GLM regressor whose ``tol`` bounds a
     gradient, ``row_tol``, or a pipeline ending in one) stopped with predictions further than
     :data:`REFIT_SPREAD` from its minimum's (see the module); other estimators, and fit
-    parameters other than the final step's ``sample_weight``, are not checked."""
+    parameters other than the final step's ``sample_weight``, are not checked; nor is an
+    ``SVR`` given a sparse ``X``, whose points ``param_grid`` evaluates as
+    ``GridSearchCV`` evaluates them (by libsvm's own fits)."""
     final, prefix = (estimator[-1], estimator.steps[-1][0] + "__") \
         if isinstance(estimator, Pipeline) else (estimator, "")
     adapter = ADAPTERS.get(type(final))
     is_svr = type(final) is SVR
     if not is_svr and (adapter is None or adapter.row_tol is None or adapter.classifier) \
-            or set(fit_params) - {prefix + "sample_weight"}:
+            or set(fit_params) - {prefix + "sample_weight"} or is_svr and sp.issparse(X):
         return
     Xt = estimator[:-1].transform(X) if prefix else X
     if is_svr:

@@ -35,7 +35,15 @@ from sklearn.utils.metadata_routing import (MetadataRouter, MethodMapping, _rout
                                             process_routing)
 from sklearn.utils.validation import _check_sample_weight
 
-__all__ = ["FitParams", "search_router", "route_fit_params"]
+__all__ = ["FitParams", "FoldParamsError", "search_router", "route_fit_params"]
+
+
+class FoldParamsError(ValueError):
+    """Parameters of ``fit`` that the search cannot apply on its folds, which
+    ``GridSearchCV`` applies: a preprocessing step's, the final step's other than
+    ``sample_weight``, a scorer's other than ``sample_weight``, scorers' different
+    weights. Raised without a ``param_grid``; with one, its points are evaluated as
+    ``GridSearchCV`` evaluates them (see :mod:`skhypergrad._param_grid`)."""
 
 
 class FitParams(NamedTuple):
@@ -84,8 +92,8 @@ def search_router(search, scorer):
 def route_fit_params(search, scorer, X, groups, params):
     """The :class:`FitParams` of ``search.fit(X, y, groups=groups, **params)``, ``scorer``
     scoring it (see the module docstring). ValueError for parameters the search cannot
-    apply on its folds: any of a pipeline's preprocessing steps, any of the final step
-    other than ``sample_weight``."""
+    apply on its folds (:class:`FoldParamsError`): any of a pipeline's preprocessing
+    steps, any of the final step or a scorer other than ``sample_weight``."""
     estimator = search.estimator
     if _routing_enabled():
         if groups is not None:  # a parameter like the others (GridSearchCV's **params)
@@ -101,9 +109,9 @@ def route_fit_params(search, scorer, X, groups, params):
         others = sorted({key for p in score_params.values() for key in p} -
                         {"sample_weight"})
         if others:
-            raise ValueError(f"{type(search).__name__} passes sample_weight to its "
-                             f"scorers; the score parameters {others} are not supported: "
-                             "use GridSearchCV.")
+            raise FoldParamsError(f"{type(search).__name__} passes sample_weight to its "
+                                  f"scorers; the score parameters {others} are not "
+                                  "supported: use GridSearchCV.")
         scorer_weights = {name: p.get("sample_weight") for name, p in score_params.items()}
         if isinstance(estimator, Pipeline):
             steps = process_routing(estimator, "fit", **est_params)
@@ -136,14 +144,14 @@ def route_fit_params(search, scorer, X, groups, params):
                             if key.startswith(last + "__")}
     others = sorted(set(final_params) - {"sample_weight"})
     if others:
-        raise ValueError(f"HyperGradSearchCV applies sample_weight on its folds; the fit "
-                         f"parameters {others} are not supported.")
+        raise FoldParamsError(f"HyperGradSearchCV applies sample_weight on its folds; the "
+                              f"fit parameters {others} are not supported.")
     weighted = frozenset(name for name, w in scorer_weights.items() if w is not None)
     given = [scorer_weights[name] for name in sorted(weighted)]
     if any(w is not given[0] and not np.array_equal(w, given[0]) for w in given[1:]):
-        raise ValueError(f"{type(search).__name__} scores every fold with one set of "
-                         f"sample weights; the scorers {sorted(weighted)} are given "
-                         "different ones. Use GridSearchCV.")
+        raise FoldParamsError(f"{type(search).__name__} scores every fold with one set of "
+                              f"sample weights; the scorers {sorted(weighted)} are given "
+                              "different ones. Use GridSearchCV.")
     scorer_weight = _weights(given[0], X) if given else None
     if not isinstance(scorer, _MultimetricScorer):
         refit_key = "score"
@@ -169,9 +177,9 @@ def _accepts_sample_weight(scorer):
 
 def _refuse_step_params(name, keys):
     if keys:
-        raise ValueError(f"HyperGradSearchCV fits a pipeline's preprocessing on each fold "
-                         f"without fit parameters; got {sorted(keys)} for the step "
-                         f"{name!r}.")
+        raise FoldParamsError("HyperGradSearchCV fits a pipeline's preprocessing on each "
+                              f"fold without fit parameters; got {sorted(keys)} for the "
+                              f"step {name!r}.")
 
 
 def _weights(sample_weight, X):

@@ -47,8 +47,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring, get_scorer, make_scorer, mean_tweedie_deviance
+from sklearn.metrics import (check_scoring, get_scorer, get_scorer_names, make_scorer,
+                             mean_tweedie_deviance)
 from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.utils._param_validation import InvalidParameterError
 
 from ._compact_states import _expand
 from ._region import as_region
@@ -59,7 +61,7 @@ from .ridge_classifier import squared_class_error_scorer
 from .squared_hinge import squared_hinge_scorer
 
 __all__ = ["EXACT", "EXACT_SEVERAL", "SURROGATES", "SearchScoring", "FoldScorer",
-           "FoldTransform", "FoldView",
+           "FoldTransform", "FoldView", "SCORER_NAMES",
            "ScoredCriterion", "check_search_scoring", "check_error_score", "descended_name",
            "fold_view", "polish", "routing_scorer", "scan_entry", "POLISH_EVALS",
            "transform_power", "unfitted_template"]
@@ -105,10 +107,19 @@ _NAMED = {"neg_squared_hinge": lambda final: squared_hinge_scorer,
           "neg_mean_tweedie_deviance": lambda final: make_scorer(
               mean_tweedie_deviance, greater_is_better=False, power=final.power)}
 
+#: every scorer name ``scoring`` takes: scikit-learn's and those of ``_NAMED``
+SCORER_NAMES = frozenset(get_scorer_names()) | frozenset(_NAMED)
+
 _GLM_POWER = {"poisson": 1.0, "gamma": 2.0}
 
 
 def _get_scorer(name, final):
+    """The scorer of ``name``; scikit-learn's ``InvalidParameterError`` for a name it does
+    not know, as ``GridSearchCV`` raises it for a name in a list or dict."""
+    if name not in SCORER_NAMES:
+        raise InvalidParameterError(
+            f"{name!r} is not a valid scoring value: use sklearn.metrics.get_scorer_names() "
+            f"or one of {sorted(_NAMED)}.")
     return _NAMED[name](final) if name in _NAMED else get_scorer(name)
 
 

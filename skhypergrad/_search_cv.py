@@ -17,6 +17,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, _fit_context
 from sklearn.utils import get_tags, indexable
 from sklearn.utils._param_validation import HasMethods, StrOptions
+from sklearn.utils.metadata_routing import _raise_for_params, _routing_enabled, process_routing
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from ._base import BaseHyperGrad
@@ -25,7 +26,7 @@ from ._kernel_search_cv import fit_kernel_search
 from ._linear_search_cv import fit_linear_search
 from ._param_grid import fit_param_grid
 from ._routing import search_router
-from ._scoring import routing_scorer
+from ._scoring import SCORER_NAMES, routing_scorer
 from ._search_estimator import unwrap
 from ._search_refit import best_estimator_has, check_refit, delegate, finish
 from ._validation import atomic_fit, check_cv_size, check_sparse_structure, named
@@ -101,8 +102,9 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         weights are projected onto them; an end of a range is reached to a relative
         1e-12, ``l1_ratio`` 0.8999999999991 for 0.9). Points the search cannot follow
         as a box (an elastic net's ``l1_ratio`` with ``alpha`` fixed, values at or below 0,
-        every searched parameter fixed, an estimator not in :ref:`search-cv`) are
-        evaluated as ``GridSearchCV`` evaluates them, with a warning. The rows of every
+        every searched parameter fixed, an estimator not in :ref:`search-cv`, a kernel
+        model given a sparse ``X``) are evaluated as ``GridSearchCV`` evaluates them,
+        with a warning. The rows of every
         search form ``cv_results_``, ranked together; their ``params`` hold the grid's
         names. None: every searched parameter, within ``bounds`` or the default range
         in units of the data.
@@ -233,12 +235,20 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ``std_score_time`` are 0 (the held-out losses come with the evaluation
         and are counted in the fit time, as is the scoring). The preprocessing of
         a pipeline is fitted once per fold before the search and is not counted.
+        The searches of ``KernelRidge``, ``SVC``, ``SVR`` and ``LinearSVR`` add two
+        keys after ``GridSearchCV``'s: ``mean_test_loss``, the mean held-out loss
+        of the criterion they descend, and ``phase``, the part of the search of each
+        row ("scan", "descent", "polish"; "grid" for the points of a ``param_grid``
+        evaluated as ``GridSearchCV`` evaluates them, NaN loss).
     best_index_ : numpy.int64
         Row of ``cv_results_`` with the best mean test score of the refit metric
         (or returned by a callable ``refit``).
     best_params_ : dict
         Its parameters, in the estimator's names (``"enet__alpha"`` for a
-        pipeline step named ``"enet"``).
+        pipeline step named ``"enet"``). An enumerated or fixed value is the grid's
+        own object, as in ``GridSearchCV``; a searched one lies between the grid's
+        values: an ``np.float64`` when they are (a NumPy array of floats), a ``float``
+        otherwise, integers included (``C: [1, 10]`` may give ``3.16``).
     best_score_ : numpy.float64
         Its mean test score (greater is better); not set with a callable ``refit``.
     best_estimator_ : estimator
@@ -302,7 +312,8 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
     _parameter_constraints = {
         "estimator": [HasMethods(["fit"])],
         "param_grid": [None, dict, list],
-        "scoring": [None, str, callable, list, tuple, set, dict],  # values checked in fit
+        # the names checked here, as GridSearchCV's; the items of a list... in fit
+        "scoring": [None, StrOptions(set(SCORER_NAMES)), callable, list, tuple, set, dict],
         "bounds": [None, tuple, list],
         "refit": ["boolean", str, callable],
         "error_score": [StrOptions({"raise"}), numbers.Real],
@@ -383,6 +394,10 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
             parameter); the weights the scorer requests weigh the held-out losses.
             A classifier's ``class_weight`` multiplies the training weights, computed
             on each fold's training rows as the refit computes it on all of them.
+            Parameters the search cannot apply on its folds (a preprocessing step's,
+            the final step's or a scorer's other than ``sample_weight``) raise a
+            ``ValueError``; with a ``param_grid``, its points are then evaluated as
+            ``GridSearchCV`` evaluates them, with a warning.
 
         Returns
         -------
@@ -427,7 +442,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         """
         return search_router(self, routing_scorer(self.scoring, unwrap(self.estimator).final))
 
-    def score(self, X, y):
+    def score(self, X, y=None, **params):
         """Score of the refit estimator on ``(X, y)`` by the refit scorer, as
         ``GridSearchCV``: ``scorer_`` (``scorer_[refit]`` with several metrics), the
         estimator's own ``score`` with ``scoring=None`` (R² for a regressor, D² for
@@ -437,14 +452,22 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A sparse ``X`` is checked first, as in :meth:`fit`.
-        y : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,), default=None
+        **params : dict
+            Parameters of the scorer (``sample_weight``), routed as ``GridSearchCV``
+            routes them: only with scikit-learn's metadata routing enabled, to the
+            scorer that requests them (a ``ValueError`` without it).
 
         Returns
         -------
         float
+            The scorer's value, of the type it returns.
         """
         check_refit(self, "score")
         check_is_fitted(self)
+        _raise_for_params(params, self, "score")
+        score_params = process_routing(self, "score", **params).scorer["score"] \
+            if _routing_enabled() else {}
         scorer = self.scorer_
         if self.multimetric_:
             if not isinstance(self.refit, str):
@@ -452,7 +475,7 @@ class HyperGradSearchCV(MetaEstimatorMixin, BaseEstimator):
                     f"{type(self).__name__}.score needs refit to name the metric it scores "
                     f"with, got refit={self.refit!r}.")
             scorer = scorer[self.refit]
-        return float(scorer(self.best_estimator_, check_sparse_structure(X, "X"), y))
+        return scorer(self.best_estimator_, check_sparse_structure(X, "X"), y, **score_params)
 
     predict = delegate("predict", "ndarray of shape (n_samples,)")
     predict_proba = delegate("predict_proba", "ndarray of shape (n_samples, n_classes)")

@@ -18,12 +18,13 @@ from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from ._kernel_search_cv import _adapters as _kernel_adapters
-from ._kernel_search_cv import kernel_adapter
+from ._kernel_search_cv import dense_only, kernel_adapter
 from ._linear_adapters import linear_adapter, supported_names
 from ._target_transform import TargetTransform
 from ._validation import check_one_output
@@ -180,15 +181,19 @@ def n_penalty_hyper(model):
     return np.asarray(model.lam).shape[0] - model.n_datafit_hyper
 
 
-def searched_parameters(estimator, y):
-    """``(names, needs)``: the parameters a search of ``estimator`` differentiates in
-    (``step__name`` in a pipeline), and ``{name: other}`` for a parameter searched only
-    together with another: an elastic net's ``l1_ratio`` moves both weights, and is
-    searched with ``alpha`` (``C``) only (``alpha`` alone is searched at a fixed
-    ``l1_ratio``, see :class:`~skhypergrad.penalties.FixedRatioElasticNet`). ``y``:
-    the targets (a classifier's classes)."""
+def searched_parameters(estimator, X, y):
+    """``(names, needs)``: the parameters a search of ``estimator`` on ``X, y``
+    differentiates in (``step__name`` in a pipeline), and ``{name: other}`` for a
+    parameter searched only together with another: an elastic net's ``l1_ratio`` moves
+    both weights, and is searched with ``alpha`` (``C``) only (``alpha`` alone is
+    searched at a fixed ``l1_ratio``, see
+    :class:`~skhypergrad.penalties.FixedRatioElasticNet`). ``y``: the targets (a
+    classifier's classes). A ValueError for an estimator not searched, a kernel model
+    given a sparse ``X`` included."""
     final, _, prefix, adapter, kernel, _ = unwrap(estimator)
     if kernel is not None:
+        if sp.issparse(X):
+            raise ValueError(dense_only(final, kernel))
         return tuple(prefix + n for n in kernel.names(kernel.spec(final))), {}
     model = search_model(adapter, final, y)
     k = n_penalty_hyper(model)

@@ -16,6 +16,7 @@ import warnings
 import numpy as np
 import pytest
 from joblib import parallel_config
+from sklearn import config_context
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (ElasticNet, Lasso, LogisticRegression, PoissonRegressor)
@@ -520,3 +521,60 @@ def test_best_index_and_score_are_the_numpy_scalars_of_gridsearchcv():
     assert type(ours.best_index_) is type(theirs.best_index_) is np.int64
     assert type(ours.best_score_) is type(theirs.best_score_) is np.float64
     assert ours.best_score_ == ours.cv_results_["mean_test_score"][ours.best_index_]
+
+
+@pytest.mark.parametrize("values, kind", [(np.logspace(-2, 1, 4), np.float64),
+                                          ([0.01, 0.1, 1.0, 10.0], float),
+                                          ([1, 10], float)])
+def test_searched_values_are_of_the_grid_type(values, kind):
+    """A searched parameter's values in ``params`` and ``best_params_`` are ``np.float64``
+    from a NumPy array of floats (GridSearchCV's are the grid's own objects), ``float``
+    from a list of floats, and ``float`` from integers (a point between them); an
+    enumerated value is the grid's object itself, as GridSearchCV's."""
+    X, y = make_regression(60, 5, noise=1.0, random_state=0)
+    grid = {"alpha": values, "fit_intercept": [np.True_]}
+    search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=3).fit(X, y)
+    rows = search.cv_results_["params"]
+    assert {type(p["alpha"]) for p in rows} == {type(search.best_params_["alpha"])} == {kind}
+    assert all(p["fit_intercept"] is grid["fit_intercept"][0] for p in rows)
+    assert search.cv_results_["param_alpha"].dtype == np.float64
+
+
+def test_score_routes_the_scorer_parameters_as_gridsearchcv():
+    """``score(X, y, sample_weight=w)``: with metadata routing, the refit scorer's own
+    value with the weights it requests; without it, GridSearchCV's ValueError. A
+    callable scorer's value is returned as it is (``np.float64`` here)."""
+    X, y = make_regression(60, 5, noise=10.0, random_state=0)
+    w = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    grid = {"alpha": [0.1, 1.0]}
+    search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="enable_metadata_routing"):
+        search.score(X, y, sample_weight=w)
+    scorer = get_scorer("r2")
+    with config_context(enable_metadata_routing=True):
+        scorer = scorer.set_score_request(sample_weight=True)
+        search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=2, scoring=scorer)
+        search.fit(X, y)
+        expected = scorer(search.best_estimator_, X, y, sample_weight=w)
+        assert search.score(X, y, sample_weight=w) == expected != search.score(X, y)
+    search = HyperGradSearchCV(Lasso(), grid, cv=3, max_iter=2,
+                               scoring=lambda est, X, y: np.float64(est.score(X, y)))
+    assert type(search.fit(X, y).score(X, y)) is np.float64
+
+
+@pytest.mark.parametrize("grid, scoring", [({"alpha": [0.1, 1.0]}, "not_a_scorer"),
+                                           ({"alpha": [0.1, 1.0]}, ["r2", "not_a_scorer"]),
+                                           ({"alpha": [0.1, 1.0]}, {"a": "not_a_scorer"}),
+                                           ({"alpha": np.ones((2, 2))}, None)])
+def test_malformed_parameters_raise_the_exceptions_of_gridsearchcv(grid, scoring):
+    """A scorer name scikit-learn does not know, alone or in a list or dict, raises
+    scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and a ``TypeError``), and
+    a grid array of two dimensions a ``ValueError``, as ``GridSearchCV`` raises them."""
+    X, y = make_regression(30, 3, random_state=0)
+    errors = []
+    refit = "a" if isinstance(scoring, dict) else "r2" if isinstance(scoring, list) else True
+    for search in (GridSearchCV, HyperGradSearchCV):
+        with pytest.raises(ValueError) as error:
+            search(Lasso(), grid, scoring=scoring, refit=refit, cv=3).fit(X, y)
+        errors.append(type(error.value))
+    assert errors[0] is errors[1]

@@ -221,7 +221,7 @@ def test_refit_false():
 
 # -- parameters --------------------------------------------------------------------------
 @pytest.mark.parametrize("scoring, refit, match", [
-    ("not_a_scorer", True, "not a valid scoring"),
+    ("not_a_scorer", True, "'scoring' parameter of HyperGradSearchCV must be"),
     ([], True, "at least one"),
     (["r2", "r2"], True, "distinct"),
     ({"a": 3}, True, "scorer name or a callable"),

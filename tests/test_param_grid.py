@@ -16,6 +16,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.stats import expon, loguniform, norm, uniform
 from sklearn.datasets import load_diabetes, load_iris, load_linnerud, make_classification
 from sklearn.kernel_ridge import KernelRidge
@@ -406,6 +407,26 @@ def test_an_estimator_not_searched_runs_as_grid_search(diabetes):
                                reference.cv_results_["mean_test_score"], rtol=1e-12)
     assert search.best_params_ == reference.best_params_
 
+
+
+@pytest.mark.parametrize("estimator", [SVR(), make_pipeline(StandardScaler(with_mean=False),
+                                                             KernelRidge(kernel="rbf"))],
+                         ids=["SVR", "pipeline-KernelRidge"])
+def test_a_kernel_model_on_sparse_data_runs_as_grid_search(diabetes, estimator):
+    """A kernel model is searched on a dense ``X`` only; with a ``param_grid``, the points
+    of a sparse ``X`` are evaluated as ``GridSearchCV`` evaluates them (with a warning
+    that says why), and the refit is the estimator's own on the sparse ``X``."""
+    X, y = diabetes
+    X = sp.csr_matrix(np.where(np.abs(X) > 1.0, X, 0.0))
+    prefix = "kernelridge__alpha" if hasattr(estimator, "steps") else "C"
+    grid = {prefix: [0.1, 10.0]}
+    with pytest.warns(UserWarning, match="dense data only.*evaluated as GridSearchCV"):
+        search = HyperGradSearchCV(estimator, grid, cv=CV).fit(X, y)
+    reference = GridSearchCV(estimator, grid, cv=CV).fit(X, y)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               reference.cv_results_["mean_test_score"], rtol=1e-12)
+    assert search.best_params_ == reference.best_params_
+    np.testing.assert_allclose(search.predict(X[:5]), reference.predict(X[:5]), rtol=1e-12)
 
 
 @pytest.mark.parametrize("estimator", [Lasso(), ElasticNet(l1_ratio=0.5), Ridge()],

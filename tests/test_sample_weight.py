@@ -289,6 +289,22 @@ def test_search_weights_as_gridsearchcv_legacy():
         HyperGradSearchCV(pipe, max_iter=1).fit(X, y, standardscaler__sample_weight=sw)
 
 
+def test_grid_with_fit_parameters_the_folds_cannot_take_runs_as_gridsearchcv():
+    """A ``param_grid`` and fit parameters the search cannot apply on its folds (a
+    preprocessing step's ``sample_weight``): its points are evaluated as ``GridSearchCV``
+    evaluates them, with a warning saying why, and the refit gets every parameter."""
+    X, y, sw = _data(n=90, p=10)
+    pipe = make_pipeline(StandardScaler(), Lasso())
+    grid = {"lasso__alpha": [0.01, 0.1, 1.0]}
+    params = {"standardscaler__sample_weight": sw, "lasso__sample_weight": sw}
+    with pytest.warns(UserWarning, match="preprocessing.*evaluated as GridSearchCV"):
+        search = HyperGradSearchCV(pipe, grid, cv=KFold(3)).fit(X, y, **params)
+    reference = GridSearchCV(pipe, grid, cv=KFold(3)).fit(X, y, **params)
+    np.testing.assert_allclose(search.cv_results_["mean_test_score"],
+                               reference.cv_results_["mean_test_score"], rtol=1e-12)
+    np.testing.assert_allclose(search.predict(X), reference.predict(X), rtol=1e-12)
+
+
 @pytest.mark.parametrize("scoring", [None, "neg_mean_squared_error"])
 def test_search_refuses_a_fold_of_zero_held_out_weights(scoring):
     """A fold whose held-out rows all weigh 0 has no held-out score (``r2_score`` refuses
