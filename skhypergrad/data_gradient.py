@@ -248,7 +248,7 @@ class TrainingDataMap(FixedPointMap):
 
         return Linearization(value=lambda: lin.value, jvp_w=lin.jvp_w, vjp_w=lin.vjp_w,
                              jvp_lam=jvp_lam, vjp_lam=vjp_lam, jac_diag=delta, step=g,
-                             hessp_subset=lin.hessp_subset)
+                             hessp_subset=lin.hessp_subset, rounding=lambda: lin.rounding)
 
     # -- composite parts (at u = 0), for AID-CG, NSID and contraction_factor -------------
     def forward_step(self, w, samples=None):
