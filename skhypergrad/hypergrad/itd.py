@@ -43,8 +43,8 @@ converged: the first t with
     \|J_{t+1} - J_t\|_F \le \mathrm{tol}\,\max_{s \le t+1}\|J_s\|_F
 
 where :math:`\rho_t` is the map's estimate of the rounding error of
-:math:`w_{t+1} = \Phi(w_t, \lambda)` (:attr:`Linearization.rounding
-<skhypergrad.fixed_point.Linearization>`, 0 for a map that declares none),
+:math:`w_{t+1} = \Phi(w_t, \lambda)` (the ``rounding`` of its
+:class:`~skhypergrad.fixed_point.Linearization`, 0 for a map that declares none),
 below which a step cannot be told from zero. It matters where the iterates are
 themselves rounding errors, as at a zero solution (a Lasso above
 :math:`\lambda_{max}`, whose centred intercept is a mean of residuals that
