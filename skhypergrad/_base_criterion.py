@@ -196,7 +196,8 @@ class BaseCriterion:
                              "with skhypergrad.models.from_estimator.")
 
         def build():
-            Xv, yv = _check_data(X, y, multi_output=model.datafit_class.multi_output)
+            Xv, yv = _check_data(X, y, classifier=model.is_classifier,
+                                 multi_output=model.datafit_class.multi_output)
             bound = model.bind(yv)
             return bound, Xv, yv, bound.encode(yv)
 

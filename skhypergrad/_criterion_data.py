@@ -5,18 +5,20 @@ solvers (:func:`_centred_map`); the data's shape as a criterion's repr shows it
 """
 
 import numpy as np
-from sklearn.utils import assert_all_finite, check_array, column_or_1d
+from sklearn.utils import assert_all_finite, check_array
 
 from ._folds import _rows_friendly
-from ._validation import check_sparse_structure, is_checked_dense, named
+from ._validation import check_sparse_structure, check_target, is_checked_dense, named
 from ._sample_weight import check_sample_weight
 
 
-def _check_data(X, y, names=("X", "y"), multi_output=False):
-    """``X`` as float64 CSR / CSC or array, ``y`` 1d (2d float64 for a ``multi_output``
-    datafit, one column per output) of the same length, both without NaN or infinity
-    (as scikit-learn's ``check_X_y``: labels included); errors name ``names`` (a
-    malformed sparse ``X`` included, see
+def _check_data(X, y, names=("X", "y"), *, classifier, multi_output=False):
+    """``X`` as float64 CSR / CSC or array, ``y`` as the estimators read a target
+    (:func:`~skhypergrad._validation.check_target`: float64 for a regression, numbers
+    given as strings included; class labels for a ``classifier``; 2d float64 for a
+    ``multi_output`` datafit, one column per output) of the same length, both without NaN
+    or infinity (as scikit-learn's ``check_X_y``: labels included); errors name ``names``
+    (a malformed sparse ``X`` included, see
     :func:`~skhypergrad._validation.check_sparse_structure`).
 
     Data already in that form, as an estimator's fit passes it on (an ``X`` that is a
@@ -28,15 +30,12 @@ def _check_data(X, y, names=("X", "y"), multi_output=False):
         with named(names[0]):
             X = check_array(X, accept_sparse=("csr", "csc"), dtype=np.float64,
                             input_name=names[0])
-    if multi_output:
+    if not multi_output and type(y) is np.ndarray and y.ndim == 1 \
+            and y.dtype.kind in "biuf" and y.flags.c_contiguous:
         with named(names[1]):
-            y = check_array(y, dtype=np.float64, input_name=names[1])
-    elif not (type(y) is np.ndarray and y.ndim == 1 and y.dtype.kind in "biuf"
-              and y.flags.c_contiguous):
-        with named(names[1]):
-            y = column_or_1d(y)
-    with named(names[1]):
-        assert_all_finite(y, input_name=names[1])
+            assert_all_finite(y, input_name=names[1])
+    else:
+        y = check_target(y, classifier=classifier, multi_output=multi_output, name=names[1])
     if y.shape[0] != X.shape[0]:
         raise ValueError(f"{names[0]} has {X.shape[0]} samples but {names[1]} has "
                          f"{y.shape[0]}.")

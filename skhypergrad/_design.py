@@ -225,6 +225,15 @@ class Design:
             norms = np.concatenate([norms, [float(self.n_samples)]])
         return norms
 
+    def frobenius_norm(self):
+        """``||[X, 1]||_F`` of the (centred) design for one output (the intercept column
+        counted when fitted): computed once and cached with the design."""
+        entry = self._cache.get("frobenius")
+        if entry is None or entry[0] is not self.X:
+            entry = (self.X, float(np.sqrt(np.sum(self.column_squared_norms()))))
+            self._cache["frobenius"] = entry
+        return entry[1]
+
     def row_squared_norms(self):
         """``||x_i||^2`` for every row (of the centred ``X``; the intercept not counted)."""
         X, mu = self.implicit()

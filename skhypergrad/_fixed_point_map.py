@@ -23,11 +23,18 @@ class Linearization:
     ``hessian_factor(idx)``, the matrix ``G`` of the rows of ``idx`` (whole rows of
     ``K`` outputs) with ``H[idx][:, idx] = G kron I_K`` when the Hessian has that form
     (multi-output least squares), else None.
+
+    ``rounding`` (a float, or a function of no argument called on the first read) is
+    the map's estimate of the rounding error of ``value``, in the norm of ``w``: a step
+    of the iterates no larger than it cannot be told from zero. It is 0 for a map that
+    declares none (:meth:`FixedPointMap.linearize`): its steps are then taken as exact.
     """
 
     def __init__(self, value, jvp_w, vjp_w, jvp_lam, vjp_lam, jac_diag=None, step=None,
-                 hessp_subset=None, hessian_subset=None, jacobian=None, hessian_factor=None):
+                 hessp_subset=None, hessian_subset=None, jacobian=None, hessian_factor=None,
+                 rounding=0.0):
         self._value = value
+        self._rounding = rounding
         self.jvp_w = jvp_w
         self.vjp_w = vjp_w
         self.jvp_lam = jvp_lam
@@ -54,6 +61,13 @@ class Linearization:
         if callable(self._value):
             self._value = self._value()
         return self._value
+
+    @property
+    def rounding(self):
+        """Rounding error of ``value`` (see the class docstring), 0 when not declared."""
+        if callable(self._rounding):
+            self._rounding = float(self._rounding())
+        return self._rounding
 
 
 class FixedPointMap:

@@ -6,12 +6,17 @@ predictions, and the Hessian's restrictions to column subsets the engines solve 
 :mod:`skhypergrad._hessian_blocks`).
 """
 
+import math
+
 import numpy as np
 
 from ._design import cached_gram
 from ._fixed_point_map import Linearization
 from ._hessian_blocks import (gram_gradient, gram_subset, least_squares_rows_gram,
                               softmax_hessian_subset)
+
+#: float64 machine epsilon
+_EPS = float(np.finfo(np.float64).eps)
 
 
 def linearize(pgmap, w, lam, at_solution=False):
@@ -59,14 +64,21 @@ def linearize(pgmap, w, lam, at_solution=False):
                 params = np.concatenate([support, np.arange(k, design.n_params)])
                 predictions.append(take_columns(params).matvec(w[params]))
             return predictions[0]
+
+        def rounding():
+            zp = zpred_of()
+            raw = datafit.raw_grad(y, zp)
+            return step_rounding(pgmap, w, zp, raw, _norm(design.rmatvec(raw)))
     else:
         grad = gram_gradient(design, datafit, y, w) if block else None
         if grad is None:
             zpred = design.matvec(w)
-            grad = design.rmatvec(datafit.raw_grad(y, zpred))
+            raw = datafit.raw_grad(y, zpred)
+            grad = design.rmatvec(raw)
         else:  # least squares: the predictions are never read (constant Hessian)
-            zpred = None
+            zpred = raw = None
         z = w - g * grad
+        grad_norm = _norm(grad)
         del grad
         if block:
             jacobian, diag = pgmap.prox_jacobian(z, lam), None
@@ -81,6 +93,11 @@ def linearize(pgmap, w, lam, at_solution=False):
 
         def zpred_of():
             return zpred
+
+        def rounding():
+            zp = design.matvec(w) if zpred is None else zpred
+            return step_rounding(pgmap, w, zp, datafit.raw_grad(y, zp) if raw is None
+                                 else raw, grad_norm)
     if block:  # Delta as its blocks (it is not diagonal)
         apply_jac = jacobian.apply
         any_active = jacobian.idx.shape[0] > 0
@@ -176,4 +193,37 @@ def linearize(pgmap, w, lam, at_solution=False):
         hessian_subset=hessian_subset,
         hessian_factor=hessian_factor,
         jacobian=jacobian if block else None,
+        rounding=rounding,
     )
+
+
+def step_rounding(pgmap, w, zpred, raw, grad_norm):
+    r"""The rounding error of :math:`\Phi(w) = T(w - g\nabla F(w))`, in the norm of ``w``.
+
+    The gradient :math:`\nabla F(w) = [X, 1]^T r` sums the derivatives
+    :math:`r_i = \ell'(y_i, z_i) / n` at the predictions ``zpred``; each is no more
+    accurate than :math:`e_i = u\,(|r_i| + c\,|z_i| / n)` (its own rounding, and an ulp
+    of :math:`z_i` through the curvature ``c`` of the map), ``u`` the float64 machine
+    epsilon. With errors of that size and no sign pattern, the gradient is at
+    :math:`\|[X, 1]\|_F \|e\| / \sqrt n`, so that
+
+    .. math::
+
+        \rho = u\,(\|w\| + g\,\|\nabla F(w)\|)
+        + g\,\|[X, 1]\|_F\, u\,(\|r\| + c\,\|z\| / n) / \sqrt n .
+
+    It stands for the gradient's cancellations (an intercept at a zero solution is
+    the mean of derivatives that cancel, read to the rounding of each), which
+    :math:`u\,g\,\|\nabla F(w)\|` would miss; the prox adds at most one ulp.
+    """
+    n = pgmap.design.n_samples
+    g = pgmap.step
+    spread = _norm(raw) + pgmap.curvature * _norm(zpred) / n
+    return _EPS * (_norm(w) + g * grad_norm
+                   + g * pgmap.design.frobenius_norm() * spread / math.sqrt(n))
+
+
+def _norm(x):
+    """Euclidean norm of a float array of any shape, as a float."""
+    x = x.ravel()
+    return math.sqrt(float(x @ x))

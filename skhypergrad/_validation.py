@@ -26,13 +26,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import check_cv
-from sklearn.utils import check_array, column_or_1d
+from sklearn.utils import assert_all_finite, check_array, column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (_check_y, _num_samples, check_consistent_length,
                                       validate_data)
 
-__all__ = ["named", "check_sparse_structure", "check_X_y", "check_bounds", "check_cv_size",
-           "cv_splits", "is_checked_dense", "is_checked_target",
+__all__ = ["named", "check_sparse_structure", "check_X_y", "check_target", "check_bounds",
+           "check_cv_size", "cv_splits", "is_checked_dense", "is_checked_target",
            "safe_lam_max", "lam_max_floor", "floored_lam_max", "atomic_fit",
            "one_convergence_warning"]
 
@@ -322,21 +322,46 @@ def check_one_output(y):
             "MultiTaskElasticNetHyperGrad); otherwise tune each output separately.")
 
 
-def check_target(y, *, classifier, multi_output=False):
-    """``y`` of a meta-estimator whose ``X`` is not ours to check: 1d, finite, labels (2d
-    float64, one column per output, when ``multi_output``)."""
-    with named("y"):
+def check_target(y, *, classifier, multi_output=False, name="y"):
+    """A target as the estimators' ``fit`` reads one, for the inputs whose ``X`` is not
+    checked with it (a meta-estimator's ``y``, a held-out ``y_val``): errors name
+    ``name``.
+
+    A regression target is converted to float64 as scikit-learn's regressors convert
+    theirs (``check_array(y, dtype=np.float64)``: numbers given as strings included;
+    a ValueError for what does not convert, such as words, and for complex numbers),
+    then must be finite (None converts to NaN); it is 1d (2d, one column per output,
+    when ``multi_output``). Class labels are 1d and of a classification type
+    (``check_classification_targets``), numeric ones finite.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+    classifier : bool
+        Whether ``y`` holds class labels.
+    multi_output : bool, default=False
+        Whether ``y`` is 2d, one column per output (multi-task regression).
+    name : str, default="y"
+        The parameter's name, for the messages.
+
+    Returns
+    -------
+    ndarray
+    """
+    with named(name):
         if multi_output:
-            y = check_array(y, dtype=np.float64, input_name="y")
+            y = check_array(y, dtype=np.float64, input_name=name)
             if y.ndim != 2:
-                raise ValueError(f"y must be 2d for a multi-task model, got {y.shape}.")
+                raise ValueError(f"{name} must be 2d for a multi-task model, got {y.shape}.")
             return y
         check_one_output(y)
         y = column_or_1d(y)
         if classifier:
+            if y.dtype.kind in "biuf":  # (before the type of labels is read from them)
+                assert_all_finite(y, input_name=name)
             check_classification_targets(y)
         else:
-            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name="y")
+            y = check_array(y, ensure_2d=False, dtype=np.float64, input_name=name)
     return y
 
 

@@ -155,7 +155,8 @@ class HeldOut(BaseCriterion):
     def _gram_folds(self, model, X, y_enc):
         """The compiled evaluation's :class:`~skhypergrad._gram_cv.GramFolds` (see
         :mod:`skhypergrad._gram_cv`)."""
-        X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"))
+        X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
+                                   classifier=model.is_classifier)
         if X_val.shape[1] != X.shape[1]:
             raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
         return heldout_gram_folds(
@@ -176,7 +177,8 @@ class HeldOut(BaseCriterion):
                                    "it no longer keeps; that map cannot be built again "
                                    "from them.")
             X_val, y_val = _check_data(self.X_val, self.y_val, ("X_val", "y_val"),
-                                       model.datafit_class.multi_output)
+                                       classifier=model.is_classifier,
+                                       multi_output=model.datafit_class.multi_output)
             if X_val.shape[1] != X.shape[1]:
                 raise ValueError(f"X_val has {X_val.shape[1]} features, X has {X.shape[1]}.")
             sw = _check_weights(self.sample_weight, X.shape[0])

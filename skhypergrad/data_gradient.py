@@ -49,11 +49,10 @@ import numbers
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils import assert_all_finite, check_array, check_X_y
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils import check_array
 
 from ._design import Design
-from ._validation import check_sparse_structure
+from ._validation import check_sparse_structure, check_target, named
 from .fixed_point import FixedPointMap, Linearization, ProxGradMap
 from .models import InnerModel, from_estimator
 
@@ -248,7 +247,7 @@ class TrainingDataMap(FixedPointMap):
 
         return Linearization(value=lambda: lin.value, jvp_w=lin.jvp_w, vjp_w=lin.vjp_w,
                              jvp_lam=jvp_lam, vjp_lam=vjp_lam, jac_diag=delta, step=g,
-                             hessp_subset=lin.hessp_subset)
+                             hessp_subset=lin.hessp_subset, rounding=lambda: lin.rounding)
 
     # -- composite parts (at u = 0), for AID-CG, NSID and contraction_factor -------------
     def forward_step(self, w, samples=None):
@@ -347,15 +346,19 @@ def data_gradient(model, X_train, y_train, X_val, y_val, *, rows=None, method="a
     classifier = _is_classifier(model)
     X_train = check_sparse_structure(X_train, "X_train")
     X_val = check_sparse_structure(X_val, "X_val")
-    X_train, y_train = check_X_y(X_train, y_train, accept_sparse=("csr", "csc"),
-                                 dtype=np.float64, y_numeric=not classifier)
-    X_val = check_array(X_val, accept_sparse=("csr", "csc"), dtype=np.float64)
-    y_val = np.asarray(y_val)
-    assert_all_finite(y_val, input_name="y_val")
+    with named("X_train"):
+        X_train = check_array(X_train, accept_sparse=("csr", "csc"), dtype=np.float64,
+                              input_name="X_train")
+    with named("X_val"):
+        X_val = check_array(X_val, accept_sparse=("csr", "csc"), dtype=np.float64,
+                            input_name="X_val")
+    y_train = check_target(y_train, classifier=classifier, name="y_train")
+    y_val = check_target(y_val, classifier=classifier, name="y_val")
+    if y_train.shape[0] != X_train.shape[0]:
+        raise ValueError(f"X_train has {X_train.shape[0]} samples but y_train has "
+                         f"{y_train.shape[0]}.")
     if X_val.shape[1] != X_train.shape[1] or y_val.shape[0] != X_val.shape[0]:
         raise ValueError("X_val / y_val do not match X_train's features or each other.")
-    if classifier:
-        check_classification_targets(y_train)
     if isinstance(model, InnerModel):
         if model.lam is None:
             raise ValueError("model: an InnerModel passed to data_gradient must carry lam.")

@@ -8,7 +8,9 @@ Every hypergradient engine sees only this interface:
 * ``jvp_lam(w, lam, e)`` / ``vjp_lam(w, lam, u)``: :math:`B e` / :math:`B^T u`
   with :math:`B = \partial_\lambda \Phi`;
 * ``linearize(w, lam)``: the same four products at a fixed point, sharing the
-  work they have in common (engines call this and reuse the result).
+  work they have in common (engines call this and reuse the result), and the
+  map's estimate of the rounding error of ``apply`` there (its ``rounding``,
+  which ITD's stopping rule reads; 0 unless the map declares one).
 
 A user-defined map subclasses :class:`FixedPointMap` and defines the first five
 methods (and ``n_params``, ``n_hyper``); ``linearize`` then works unchanged.

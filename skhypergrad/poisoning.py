@@ -130,6 +130,26 @@ def _check_bounds(bounds):
     return lo, hi
 
 
+def _check_within_bounds(X_train, lo, hi, rows=None):
+    """A ValueError when an entry of the rows that may be poisoned, ``X_train[rows]``
+    (every row when ``rows`` is None: the rows are then drawn), lies outside
+    ``[lo, hi]``."""
+    X = X_train if rows is None else X_train[rows]
+    outside = (X < lo) | (X > hi)
+    if outside.any():
+        i, j = np.argwhere(outside)[0]
+        what = "X_train (whose rows are drawn to poison)" if rows is None \
+            else "X_train[poison_idx]"
+        raise ValueError(
+            f"bounds=({lo:g}, {hi:g}) is the valid range of the inputs, but {what} has "
+            f"{int(outside.sum())} {'entry' if outside.sum() == 1 else 'entries'} outside "
+            f"it (from {X.min():g} to {X.max():g}; e.g. "
+            f"X_train[{i if rows is None else rows[i]}, {j}] = "
+            f"{X[i, j]:g}). The perturbation is counted from these points and must keep "
+            "them within bounds: scale the data into bounds, pass the range they lie in, "
+            "or bounds=None.")
+
+
 def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0.3,
            lam=(0.02, 0.1), method="nsid", n_steps=10, step_size=0.1, epsilon=None,
            bounds=(0.0, 1.0), batch_size=300, n_samples=None, step_schedule="decreasing",
@@ -168,9 +188,16 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
         Largest change of one input per step (the ascent direction is the
         hypergradient divided by its largest magnitude).
     epsilon : float or None, default=None
-        Bound on :math:`\|\delta\|_\infty` (no bound when None).
+        Bound on :math:`\|\delta\|_\infty` (no bound when None), the
+        perturbation counted from the clean points ``X_train[poison_idx]``.
     bounds : (float, float) or None, default=(0.0, 1.0)
-        Valid range of the inputs (e.g. pixels); None for no range.
+        Valid range of the inputs (e.g. pixels); None for no range. The rows that
+        may be poisoned (``X_train[poison_idx]``, or every row of ``X_train``
+        when the rows are drawn) must lie within it, else a ``ValueError``: the
+        projection onto :math:`\{\mathrm{lo} \le x_R + \delta \le \mathrm{hi},
+        \|\delta\|_\infty \le \epsilon\}` then always exists (it holds
+        :math:`\delta = 0`), so that every perturbation stays within ``epsilon``
+        and every poisoned point within ``bounds``.
     batch_size : int, default=300
         Minibatch size of NSID / SID and of the stochastic inner solver.
     n_samples : int or None, default=None
@@ -234,9 +261,11 @@ def poison(X_train, y_train, X_val, y_val, *, poison_idx=None, poison_fraction=0
     if poison_idx is None:
         if not 0 < poison_fraction <= 1:
             raise ValueError(f"poison_fraction must be in (0, 1], got {poison_fraction!r}.")
+        _check_within_bounds(X_train, lo, hi)
         m = max(1, int(round(poison_fraction * n)))
         poison_idx = np.sort(rng.choice(n, size=m, replace=False))
     poison_idx = _check_rows(poison_idx, n)
+    _check_within_bounds(X_train, lo, hi, poison_idx)
 
     classes = LabelEncoder().fit(np.concatenate([y_train, y_val])).classes_
     model = InnerModel("multinomial", "elasticnet", fit_intercept=False, classes=classes)

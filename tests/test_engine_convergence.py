@@ -7,7 +7,8 @@ criterion's ``value_and_grad``, is within 1e-4 (relative) of AID-CG, or within t
 tolerance it was given when that is looser (NSID), or raises a ConvergenceWarning: no
 call is both wrong and silent; on a well-conditioned problem every engine is right and
 silent. ITD by name honours ``tol`` (measured), converges its Jacobian from a warm
-start at the solution, and ``ITD(n_iter=T)`` runs exactly T steps silently; reverse
+start at the solution, and stops at once and silently at a zero solution (iterates that
+are rounding errors), and ``ITD(n_iter=T)`` runs exactly T steps silently; reverse
 mode's checkpointed tape gives the forward result with bounded memory. The warnings
 state the residual and the contraction factor. NSID chooses its number of samples from
 ``tol`` and warns with the predicted error when ``max_samples`` cannot reach it. The
@@ -399,3 +400,61 @@ def _split(X, y, kw):
     X_tr, X_val, y_tr, y_val = train_test_split(X, y, test_size=kw["cv"],
                                                 random_state=kw["random_state"])
     return X_tr, X_val, y_tr, y_val
+
+
+def _zero_solution_problem(datafit, frac):
+    """A centred L1 map (as the criteria build it) at ``frac * lam_max`` with an
+    intercept, its held-out gradient, and the model and data for finite differences."""
+    classes = {"quadratic": None, "logistic": 2}[datafit]
+    X, y = _data(70, 12, 0.5, seed=1, classes=classes)
+    model = InnerModel(datafit=datafit, penalty="l1", fit_intercept=True).bind(y[:40])
+    pgmap = model.make_map(X[:40], model.encode(y[:40]), center=True)
+    lam = np.array([frac * lam1_max(pgmap)])
+    outer = _heldout_loss(model, "auto", X[40:], model.encode(y[40:]), frame=pgmap.design)
+    return pgmap, lam, outer, X, y
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+@pytest.mark.parametrize("datafit", ["quadratic", "logistic"])
+def test_itd_at_a_zero_solution_stops_at_once_and_silently(datafit, mode):
+    """Above lam_max every coefficient is 0 and the centred intercept of least squares a
+    mean of cancelling residuals: the iterates are rounding errors, which their steps
+    (less the map's rounding) show converged in a few steps, with the exact zero
+    hypergradient of AID-CG and of finite differences; below lam_max ITD keeps its
+    accuracy, and an ITD cut short still warns."""
+    pgmap, lam, outer, X, y = _zero_solution_problem(datafit, 2.0)
+    res, caught = _call(lambda: ITD(mode=mode, tol=1e-10).hypergradient(
+        pgmap, lam, None, outer.grad))
+    assert not caught
+    # least squares: w_1 is already the solution; logistic: the intercept converges
+    assert res.n_iter <= (2 if datafit == "quadratic" else 200), res.n_iter
+    assert res.residual <= 1e-10
+    w = CoordinateDescent(tol=1e-13).solve(pgmap, lam).w
+    assert not np.any(w[:-1])
+    exact = AIDConjugateGradient(tol=1e-13).hypergradient(pgmap, lam, w, outer.grad).grad
+    np.testing.assert_array_equal(res.grad, exact)
+    np.testing.assert_array_equal(res.grad, 0.0)
+    model = InnerModel(datafit=datafit, penalty="l1", fit_intercept=True)
+    crit, solver = HeldOut(X[40:], y[40:]), CoordinateDescent(tol=1e-13)
+    fd = [crit.value(model, X[:40], y[:40], lam * np.exp(h), solver=solver).value
+          for h in (1e-4, -1e-4)]
+    assert fd[0] == pytest.approx(fd[1], abs=1e-14)
+    # below lam_max: as accurate as before, within the relative tolerance
+    pgmap, lam, outer, _, _ = _zero_solution_problem(datafit, 0.3)
+    res, caught = _call(lambda: ITD(mode=mode, tol=1e-10).hypergradient(
+        pgmap, lam, None, outer.grad))
+    w = CoordinateDescent(tol=1e-13).solve(pgmap, lam).w
+    exact = AIDConjugateGradient(tol=1e-13).hypergradient(pgmap, lam, w, outer.grad).grad
+    assert not caught and np.any(w[:-1])
+    np.testing.assert_allclose(res.grad, exact, rtol=1e-7)
+    _, caught = _call(lambda: ITD(mode=mode, tol=1e-10, max_iter=5).hypergradient(
+        pgmap, lam, None, outer.grad))
+    assert len(caught) == 1
+
+
+def test_warning_at_an_infinite_residual_predicts_no_steps():
+    """A last step onto an iterate of zero norm has an infinite relative residual: the
+    warning states it, with no number of further steps (a math domain error before)."""
+    from skhypergrad.hypergrad._base import warn_not_converged
+    with pytest.warns(ConvergenceWarning, match=r"residual inf, q = 0\.5\. Advice"):
+        warn_not_converged("ITD", 10, "steps", np.inf, 1e-8, 0.5, "q", "Advice")

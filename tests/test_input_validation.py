@@ -463,6 +463,39 @@ def test_nonfinite_validation_targets_raise_naming_them(bad):
                            method="aid-cg", n_steps=1, random_state=0)
 
 
+def _validation_calls(y_val):
+    """``hypergradient`` with ``HeldOut(X_val, y_val)`` and ``data_gradient`` on a Lasso:
+    their values and gradients."""
+    X, y = _data()
+    return [hypergradient(Lasso(alpha=0.05), X, y, criterion=HeldOut(X[:6], y_val)),
+            skhypergrad.data_gradient(Lasso(alpha=0.05), X, y, X[:6], y_val, rows=[0])]
+
+
+def test_validation_targets_are_read_as_the_estimators_read_y():
+    """A regression ``y_val`` (and ``data_gradient``'s ``y_train``) follows the rule of the
+    estimators' ``y`` (scikit-learn's regressors'): numbers given as strings are
+    converted, what does not convert to a finite float is refused naming it (a NaN loss
+    from None, a dropped imaginary part and an unnamed error before)."""
+    X, y = _data()
+    exact = _validation_calls(y[:6])
+    for y_val in (y[:6].astype(str), y[:6].astype(str).astype(object),
+                  list(y[:6].astype(str))):
+        for (value, grad), (value_0, grad_0) in zip(_validation_calls(y_val), exact):
+            assert value == value_0
+            np.testing.assert_array_equal(grad, grad_0)
+    est = LassoHyperGrad(cv=3).fit(X, y.astype(str))
+    np.testing.assert_array_equal(est.coef_, LassoHyperGrad(cv=3).fit(X, y).coef_)
+    for bad, match in [(np.array(["a"] * 6), "y_val: could not convert"),
+                       (np.array([None] * 6), "y_val contains NaN"),
+                       (y[:6] + 1j, "y_val: Complex data")]:
+        with pytest.raises(ValueError, match=match):
+            hypergradient(Lasso(alpha=0.05), X, y, criterion=HeldOut(X[:6], bad))
+        with pytest.raises(ValueError, match=match):
+            skhypergrad.data_gradient(Lasso(alpha=0.05), X, y, X[:6], bad, rows=[0])
+    with pytest.raises(ValueError, match="y_train: could not convert"):
+        skhypergrad.data_gradient(Lasso(alpha=0.05), X, np.array(["a"] * N), X[:6], y[:6])
+
+
 @pytest.mark.parametrize("cv", [0.5, 0.01, 0.99])
 def test_held_out_fraction_needs_two_samples(cv):
     X, y = _data()

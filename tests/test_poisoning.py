@@ -3,7 +3,8 @@
 Protects: a few projected-gradient-ascent steps raise the victim's validation loss, for
 the deterministic (AID-CG) and stochastic (NSID) hypergradients; the attack is
 deterministic for a fixed random_state; the perturbed points stay in the valid range and
-the epsilon-box; hypergradient errors are tracked on request.
+the epsilon-box, and rows to poison that start outside the range are refused;
+hypergradient errors are tracked on request.
 """
 
 from functools import lru_cache
@@ -82,3 +83,20 @@ def test_negative_rows_count_from_the_end():
     res = poison(X, y, X_val, y_val, method="aid-cg", n_steps=1, poison_idx=[0, -1])
     np.testing.assert_array_equal(res.poison_idx, [0, len(y) - 1])
 
+
+
+@pytest.mark.parametrize("rows", [None, [3, 7]])
+def test_rows_to_poison_outside_bounds_are_refused(rows):
+    """A start outside bounds could only be brought within them by more than epsilon:
+    refused, naming an entry outside (given rows: those; drawn rows: any row); other rows
+    outside bounds do not matter when the rows are given, and the perturbations of the
+    rows inside stay within epsilon and bounds."""
+    X, y, X_val, y_val = data()
+    X = X.copy()
+    X[7, 2] = 1.4
+    kw = dict(method="aid-cg", n_steps=3, step_size=0.25, epsilon=0.05, random_state=0)
+    with pytest.raises(ValueError, match=r"bounds=\(0, 1\).*X_train\[7, 2\] = 1\.4"):
+        poison(X, y, X_val, y_val, poison_idx=rows, **kw)
+    res = poison(X, y, X_val, y_val, poison_idx=[3, 8], **kw)
+    assert np.abs(res.perturbation).max() == pytest.approx(0.05)
+    assert np.all((res.X_poisoned >= 0) & (res.X_poisoned <= 1))

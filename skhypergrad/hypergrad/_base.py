@@ -49,10 +49,10 @@ class HypergradResult(NamedTuple):
         Iterations of the engine (adjoint iterations, ITD steps, samples).
     residual : float
         What the engine compares with its ``tol``: the relative residual of
-        the adjoint system (AID), the last relative step of the iterates and
-        of their Jacobian (ITD), the predicted relative root-mean-square error
-        of the adjoint :math:`v` (NSID, not of the hypergradient :math:`B^T v`;
-        nan when it cannot be predicted).
+        the adjoint system (AID), the last relative step of the iterates (less
+        their rounding error) and of their Jacobian (ITD), the predicted relative
+        root-mean-square error of the adjoint :math:`v` (NSID, not of the
+        hypergradient :math:`B^T v`; nan when it cannot be predicted).
     """
 
     grad: np.ndarray
@@ -168,7 +168,8 @@ def warn_not_converged(what, n_iter, unit, residual, tol, rate, rate_name, advic
     The message states the residual reached, ``tol``, the rate (the contraction
     factor of the map, or a rate measured on the iteration) and, for a linear
     rate :math:`0 < q < 1`, the number of further steps that rate predicts,
-    :math:`\lceil\log(\mathrm{tol}/r)/\log q\rceil`.
+    :math:`\lceil\log(\mathrm{tol}/r)/\log q\rceil` (none for an infinite
+    residual: a step from a nonzero iterate to zero).
 
     Parameters
     ----------
@@ -195,7 +196,7 @@ def warn_not_converged(what, n_iter, unit, residual, tol, rate, rate_name, advic
     """
     if more is not None:
         more = f"; {more}"
-    elif 0.0 < rate < 1.0 and residual > tol > 0.0:
+    elif 0.0 < rate < 1.0 and math.isfinite(residual) and residual > tol > 0.0:
         steps = math.log(tol / residual) / math.log(rate)
         more = f"; about {math.ceil(steps):,} more {unit} at that rate"
     else:

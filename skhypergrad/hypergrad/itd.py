@@ -39,12 +39,21 @@ converged: the first t with
 
 .. math::
 
-    \|w_{t+1} - w_t\| \le \mathrm{tol}\,\|w_{t+1}\| \quad\text{and}\quad
+    \|w_{t+1} - w_t\| \le \mathrm{tol}\,\|w_{t+1}\| + \rho_t \quad\text{and}\quad
     \|J_{t+1} - J_t\|_F \le \mathrm{tol}\,\max_{s \le t+1}\|J_s\|_F
 
-(the largest Jacobian seen, rather than :math:`\|J_{t+1}\|_F`, so that a
+where :math:`\rho_t` is the map's estimate of the rounding error of
+:math:`w_{t+1} = \Phi(w_t, \lambda)` (the ``rounding`` of its
+:class:`~skhypergrad.fixed_point.Linearization`, 0 for a map that declares none),
+below which a step cannot be told from zero. It matters where the iterates are
+themselves rounding errors, as at a zero solution (a Lasso above
+:math:`\lambda_{max}`, whose centred intercept is a mean of residuals that
+cancel): a step relative to :math:`\|w_{t+1}\|` would compare one rounding
+error with another and never fall below ``tol``. Elsewhere :math:`\rho_t` is
+far below :math:`\mathrm{tol}\,\|w_{t+1}\|`. The Jacobian's steps are relative
+to the largest Jacobian seen rather than to :math:`\|J_{t+1}\|_F`, so that a
 Jacobian that decays to zero, as when every coefficient ends at zero while
-the intercept converges, has converged too), where reverse mode, which has
+the intercept converges, has converged too. Reverse mode, which has
 no :math:`J_t` during the forward pass, tracks the tangent
 :math:`J_t\lambda` (the derivative along
 :math:`\lambda(1 + s)`, i.e. along all log-hyperparameters at once; one more
@@ -151,8 +160,9 @@ class ITD(BaseEngine):
         HypergradResult
             ``grad`` is :math:`J_T^T\\nabla C(w_T)`, ``w`` is :math:`w_T`,
             ``state`` None, ``n_iter`` T, ``residual`` the last relative step:
-            the larger of the iterate's and the Jacobian's (reverse mode: the
-            tangent's, not tracked with a fixed ``n_iter``: the iterate's alone).
+            the larger of the iterate's (less the map's rounding of it) and the
+            Jacobian's (reverse mode: the tangent's, not tracked with a fixed
+            ``n_iter``: the iterate's alone).
         """
         self.check_params()
         lam = np.atleast_1d(np.asarray(lam, dtype=np.float64))
@@ -178,7 +188,8 @@ class ITD(BaseEngine):
 
 class _Steps:
     """Relative steps of an ITD run: the last one, the last few (for a rate), the count,
-    and the largest norm of the Jacobian (or tangent) seen, which its steps are divided by."""
+    and the largest norm of the Jacobian (or tangent) seen, which its steps are divided by.
+    The iterate's step is taken less the rounding error ``rho`` of the new iterate."""
 
     def __init__(self):
         self.n_iter = 0
@@ -186,9 +197,11 @@ class _Steps:
         self.history = deque(maxlen=_RATE_WINDOW)
         self.jacobian_scale = 0.0
 
-    def record(self, w, w_new, J=None, J_new=None):
-        """The relative step of ``w`` (and of ``J``, relative to the largest ``J`` seen)."""
-        r = relative_step(np.linalg.norm(w_new - w), np.linalg.norm(w_new))
+    def record(self, w, w_new, rho, J=None, J_new=None):
+        """The relative step of ``w``, less ``rho`` (and of ``J``, relative to the largest
+        ``J`` seen)."""
+        step = max(float(np.linalg.norm(w_new - w)) - rho, 0.0)
+        r = relative_step(step, np.linalg.norm(w_new))
         if J_new is not None:
             self.jacobian_scale = max(self.jacobian_scale, float(np.linalg.norm(J_new)))
             r = max(r, relative_step(np.linalg.norm(J_new - J), self.jacobian_scale))
@@ -210,7 +223,7 @@ def _forward(pgmap, lam, w, outer_grad, budget, tol):
         J_new = np.column_stack([lin.jvp_w(J[:, j]) + lin.jvp_lam(eye[j])
                                  for j in range(lam.shape[0])])
         w_new = lin.value
-        r = steps.record(w, w_new, J, J_new)
+        r = steps.record(w, w_new, lin.rounding, J, J_new)
         w, J = w_new, J_new
         if r <= tol:
             break
@@ -234,10 +247,10 @@ def _reverse(pgmap, lam, w, outer_grad, budget, tol, max_tape, track_tangent):
         w_new = lin.value
         if track_tangent:
             tangent_new = lin.jvp_w(tangent) + lin.jvp_lam(lam)
-            r = steps.record(w, w_new, tangent, tangent_new)
+            r = steps.record(w, w_new, lin.rounding, tangent, tangent_new)
             tangent = tangent_new
         else:
-            r = steps.record(w, w_new)
+            r = steps.record(w, w_new, lin.rounding)
         w = w_new
         if r <= tol:
             break
