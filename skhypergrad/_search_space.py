@@ -25,9 +25,11 @@ weights and leaves their relative position, and the predictions, unchanged.
 
 The weak end of the L2 weight (its lower bound, the "no L2 term" level of the
 scan and the ridge path) is relative to :math:`\kappa_{\min} \le \kappa`
-(:func:`l2_floor_scale`), the geometric mean of the columns' curvatures where it
-is below their mean: a mean follows the largest column, a column in other units
-alone, and it scales as :math:`c_X^2` too. The weak end of the L1 weight (its lower
+(:func:`l2_floor_scale`), the geometric mean of the centred columns' curvatures where
+it is below their mean: a mean follows the largest column, a column in other units
+alone, or without an intercept the columns' means (one direction of the Hessian,
+:math:`\|\bar X\|^2` for ``X + 1e4``, the others at the columns' variances), and it
+scales as :math:`c_X^2` too. The weak end of the L1 weight (its lower
 bound, and the points that continue the scan's paths while their values still fall,
 :meth:`SearchScales.scan_below`) is lowered by the same spread,
 :math:`\sqrt{\kappa_{\min} / \kappa} \le 1` (an L1 weight scales as :math:`c_X`): a
@@ -193,27 +195,34 @@ _CONSTANT_RATIO = 1e-20
 
 
 def _column_curvatures(pgmap):
-    r"""``(k, constant)``: the diagonal of the Hessian at the null model, :math:`k_j =
-    \frac{c}{n}\|X_j - \bar X_j\|^2` per column (see :func:`l2_scale`), and where a
-    column is constant: its centred sum of squares at most ``_CONSTANT_RATIO`` times its sum of
-    squares (the round-off of the centring)."""
+    r"""``(k, constant, spread, flat)``: the diagonal of the Hessian at the null model,
+    :math:`k_j = \frac{c}{n}\|X_j - \bar X_j\|^2` per column with an intercept,
+    :math:`\frac{c}{n}\|X_j\|^2` without one (see :func:`l2_scale`), and where that
+    column is constant (with an intercept: its centred sum of squares at most
+    ``_CONSTANT_RATIO`` times its sum of squares, the round-off of the centring; without
+    one: zero); ``spread`` and ``flat``: the same of the columns centred (``k`` and
+    ``constant`` themselves with an intercept). With sample weights :math:`s_i` (mean 1),
+    the sums and the means are weighted."""
     design = pgmap.design
     c = pgmap.datafit.reference_curvature(pgmap.y, null_predictions(pgmap))
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()
-    raw = sq
+    raw = centred = sq
     s = pgmap.datafit.sample_weight
     if s is not None:  # sum_i s_i (x_ij - m_j)^2, shift-invariant: from the stored X
-        sq = raw = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
-        if design.fit_intercept:
-            sq = centred_column_squares(X, np.asarray(X.T @ s).ravel() / n, s)
-    elif design.fit_intercept and design.offset is None:  # (a centred design's are)
-        sq = centred_column_squares(X, np.asarray(X.sum(axis=0)).ravel() / n)
-    elif design.fit_intercept:
+        raw = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
+        centred = centred_column_squares(X, np.asarray(X.T @ s).ravel() / n, s)
+    elif design.offset is None:  # (a centred design's are)
+        centred = centred_column_squares(X, np.asarray(X.sum(axis=0)).ravel() / n)
+    else:
         raw = sq + n * np.asarray(design.offset, dtype=np.float64) ** 2
-    sq = np.asarray(sq, dtype=np.float64)
-    return c * sq / n, sq <= _CONSTANT_RATIO * np.asarray(raw, dtype=np.float64)
+    raw = np.asarray(raw, dtype=np.float64)
+    centred = np.asarray(centred, dtype=np.float64)
+    flat = centred <= _CONSTANT_RATIO * raw
+    if design.fit_intercept:
+        return c * centred / n, flat, c * centred / n, flat
+    return c * raw / n, raw <= 0.0, c * centred / n, flat
 
 
 def l2_scale(pgmap):
@@ -235,25 +244,36 @@ def l2_scale(pgmap):
 def l2_floor_scale(pgmap):
     r"""The curvature :math:`\kappa_{\min} \le \kappa` the lower end of an L2 weight's
     search is stated in: the smaller of :math:`\kappa` (:func:`l2_scale`) and the
-    geometric mean of the columns' curvatures :math:`\kappa_j` (the diagonal of the
-    Hessian at the null model), constant columns left out.
+    geometric mean of the centred columns' curvatures :math:`\frac{c}{n}\|X_j - \bar
+    X_j\|^2` (the diagonal of the Hessian at the null model with an intercept),
+    constant columns left out.
 
     The mean :math:`\kappa` follows the largest columns: one column in other units
     (``X[:, j] * 1e4``, areas next to ratios in ``load_breast_cancer``) raises it by
     orders of magnitude, and an L2 weight of ``1e-6`` :math:`\kappa` still shrinks
     the other columns hard. The geometric mean moves by the product of the
     columns' scales, not by the largest: equal to :math:`\kappa` when the columns
-    have one variance (standardized data), and, like it, scaled by :math:`c_X^2`."""
+    have one variance (standardized data), and, like it, scaled by :math:`c_X^2`.
+
+    Without an intercept the Hessian of least squares is :math:`\frac{c}{n} X^T X =
+    c\,(C + \bar X \bar X^T)`, ``C`` the covariance of the columns and :math:`\bar X`
+    their means: the rank-one term of the means lifts one eigenvalue (the means'
+    direction: :math:`c\|\bar X\|^2` for ``X + 1e4``, which :math:`\kappa` follows)
+    and, by interlacing, leaves the other ``p - 1`` between the extremes of ``C``'s,
+    where an L2 weight acts on every direction but that one. The floor is therefore
+    read from the centred columns, with or without an intercept."""
     return l2_scales(pgmap)[1]
 
 
 def l2_scales(pgmap):
     r"""``(kappa, kappa_min)``: :func:`l2_scale` and :func:`l2_floor_scale` from one
     pass over the columns, constant columns left out of both (with an intercept, a
-    constant column is zero once centred: adding one changes neither)."""
-    k, constant = _column_curvatures(pgmap)
+    constant column is zero once centred: adding one changes neither); ``kappa_min`` is
+    read from the centred columns (see :func:`l2_floor_scale`)."""
+    k, constant, spread, flat = _column_curvatures(pgmap)
     k = k[~constant]  # a constant column (centred: zero) changes no model
     kappa = _positive(float(np.mean(k)) if k.size else 0.0)
+    k = spread[~flat]  # without an intercept, a constant column is the mean's direction
     k = k[np.isfinite(k) & (k > 0)]
     if k.size == 0:
         return kappa, kappa
