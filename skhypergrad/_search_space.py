@@ -43,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._design import centred_column_squares, xty_of
+from ._gram_cv_kernel import PIVOT_FLOOR
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
@@ -266,18 +267,21 @@ def l2_floor_scale(pgmap):
 
 
 def l2_scales(pgmap):
-    r"""``(kappa, kappa_min)``: :func:`l2_scale` and :func:`l2_floor_scale` from one
-    pass over the columns, constant columns left out of both (with an intercept, a
-    constant column is zero once centred: adding one changes neither); ``kappa_min`` is
-    read from the centred columns (see :func:`l2_floor_scale`)."""
+    r"""``(kappa, kappa_min, kappa_max)``: :func:`l2_scale` and :func:`l2_floor_scale`
+    from one pass over the columns, constant columns left out of both (with an
+    intercept, a constant column is zero once centred: adding one changes neither;
+    ``kappa_min`` is read from the centred columns, see :func:`l2_floor_scale`), and
+    the largest diagonal entry of the Hessian at the null model (``kappa`` when every
+    column is constant)."""
     k, constant, spread, flat = _column_curvatures(pgmap)
     k = k[~constant]  # a constant column (centred: zero) changes no model
     kappa = _positive(float(np.mean(k)) if k.size else 0.0)
+    kappa_max = _positive(float(np.max(k))) if k.size and np.all(np.isfinite(k)) else kappa
     k = spread[~flat]  # without an intercept, a constant column is the mean's direction
     k = k[np.isfinite(k) & (k > 0)]
     if k.size == 0:
-        return kappa, kappa
-    return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))
+        return kappa, kappa, kappa_max
+    return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k)))))), kappa_max
 
 
 def _positive(kappa):
@@ -299,6 +303,15 @@ class SearchScales(NamedTuple):
     l2_low : float or None, default=None
         The curvature ``kappa_min`` of the lower end of the L2 weight's search
         (:func:`l2_floor_scale`); None: ``kappa``.
+    l2_resolved : float, default=0.0
+        The smallest L2 weight searched (its lower bound and the scan's weak end are
+        raised to it): ``PIVOT_FLOOR`` (``1e-13``) times the largest diagonal entry of
+        the Hessian at the null model (:func:`l2_scales`), the resolution at which the
+        solvers factor the Hessian (:mod:`skhypergrad._gram_cv_kernel`). A weight below
+        it acts only on directions whose curvatures are below the rounding of the
+        Hessian's entries (without an intercept, the means' direction of ``X + 1e4``
+        has ``1e8`` per column and the others ``1e-3``): its solutions and held-out
+        losses are rounding.
     """
 
     l1: float
@@ -306,6 +319,7 @@ class SearchScales(NamedTuple):
     penalty: Any
     n_features: int
     l2_low: Any = None
+    l2_resolved: float = 0.0
 
     def lam(self, r1, r2=LEAST_SQUARES.l2_range[0]):
         """``lam`` with the L1 weight ``r1 * l1`` and the L2 weight ``r2 * l2``."""
@@ -314,6 +328,10 @@ class SearchScales(NamedTuple):
     def _floor_ratio(self):
         """``kappa_min / kappa`` (at most 1)."""
         return 1.0 if self.l2_low is None else min(self.l2_low / self.l2, 1.0)
+
+    def _resolved(self, r2):
+        """The relative L2 weight ``r2``, at least ``l2_resolved / kappa``."""
+        return max(r2, self.l2_resolved / self.l2)
 
     def _l1_floor_ratio(self):
         """``sqrt(kappa_min / kappa)`` (at most 1): the weak end of the L1 weight's search,
@@ -340,10 +358,11 @@ class SearchScales(NamedTuple):
         """``(low, high)`` in ``lam`` from the relative intervals of ``defaults``: the L1
         weight from ``l1_range[0]`` times ``lam1_max sqrt(kappa_min / kappa)`` up to
         ``l1_range[1]`` times ``lam1_max``, the L2 weight from ``l2_range[0]`` times
-        ``kappa_min`` up to ``l2_range[1]`` times ``kappa``."""
+        ``kappa_min`` (at least ``l2_resolved``) up to ``l2_range[1]`` times ``kappa``."""
         lo1, hi1 = defaults.l1_range
         lo2, hi2 = defaults.l2_range
-        return (self.lam(lo1 * self._l1_floor_ratio(), lo2 * self._floor_ratio()),
+        return (self.lam(lo1 * self._l1_floor_ratio(),
+                         self._resolved(lo2 * self._floor_ratio())),
                 self.lam(hi1, hi2))
 
     def scan(self, defaults=LEAST_SQUARES):
@@ -360,8 +379,9 @@ class SearchScales(NamedTuple):
         reaches ``l2_range[1] kappa`` from the scan's best point. The L1 paths go on
         below ``scan_l1[-1]`` in :meth:`scan_below`."""
         ratio = self._floor_ratio()
-        if not self.penalty.has_l1:
-            return [np.array([self.lam(1.0, r2 * ratio) for r2 in defaults.scan_ridge])]
+        if not self.penalty.has_l1:  # (its weak end raised to l2_resolved: once)
+            r2 = np.array([self._resolved(r2 * ratio) for r2 in defaults.scan_ridge])
+            return [np.array([self.lam(1.0, r) for r in r2[np.r_[True, r2[1:] < r2[:-1]]]])]
         return self._l1_paths(defaults, defaults.scan_l1)
 
     def scan_below(self, defaults=LEAST_SQUARES):
@@ -384,7 +404,7 @@ class SearchScales(NamedTuple):
         (see :meth:`scan`)."""
         levels = defaults.scan_l2 if self.penalty.has_l2 and not self.penalty.tied \
             else defaults.scan_l2[:1]
-        levels = (levels[0] * self._floor_ratio(),) + tuple(levels[1:])
+        levels = (self._resolved(levels[0] * self._floor_ratio()),) + tuple(levels[1:])
         return [np.array([self.lam(r1, r2) for r1 in scan_l1]) for r2 in levels]
 
     def scan_back(self, defaults=LEAST_SQUARES):
@@ -403,8 +423,9 @@ def search_scales(pgmap, X=None, y=None):
     l1 = lam1_max(pgmap)
     if X is not None:
         l1 = safe_lam_max(l1, X, y)
-    kappa, kappa_min = l2_scales(pgmap)
-    return SearchScales(l1, kappa, pgmap.penalty, pgmap.design.n_features, kappa_min)
+    kappa, kappa_min, kappa_max = l2_scales(pgmap)
+    return SearchScales(l1, kappa, pgmap.penalty, pgmap.design.n_features, kappa_min,
+                        PIVOT_FLOOR * kappa_max)
 
 
 def clipped_back(back, first, lo, hi):
