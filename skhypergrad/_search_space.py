@@ -34,7 +34,10 @@ bound, and the points that continue the scan's paths while their values still fa
 :meth:`SearchScales.scan_below`) is lowered by the same spread,
 :math:`\sqrt{\kappa_{\min} / \kappa} \le 1` (an L1 weight scales as :math:`c_X`): a
 column in other units alone sets :math:`l1_{\max}`, and the other columns enter only
-that many times below it.
+that many times below it. The weakest L2 weight searched is also at least ``1e-13``
+times the largest diagonal entry of the Hessian (:attr:`SearchScales.l2_resolved`): the
+resolution at which the compiled solves factor the Hessian, below which a weight acts
+only on directions under the rounding of its entries.
 """
 
 from typing import Any, NamedTuple
