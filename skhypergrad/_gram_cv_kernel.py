@@ -159,7 +159,7 @@ def _sweep(G, c, w, q, l1, l2, lower, idx, m):
 @njit(cache=True, **_HELPER)
 def _relative_gap(G, c, gamma, w, q, l1, l2, positive):
     r"""``(gap, floor)``: the relative duality gap at ``w`` (``q = G w``; see the module
-    docstring) and, with ``l2 > 0``, its rounding floor (0 without).
+    docstring) and its rounding floor.
 
     With ``l2 > 0`` the gap is summed over the features in the separable form of
     :mod:`skhypergrad.solvers._gap` (from :math:`u = c - q`, free of the rounding of
@@ -174,10 +174,14 @@ def _relative_gap(G, c, gamma, w, q, l1, l2, positive):
     resolved no better than :math:`\sqrt p\,u` times the root sum of squares of its
     terms, :math:`\delta_j = u\sqrt{p\,G_{jj}}(\sqrt\gamma + \sqrt{\sum_k G_{kk}
     w_k^2})`, ``u`` the float64 machine epsilon; the floor is :math:`\sum_j
-    \delta_j^2 / (2\,l2)`, over :math:`\gamma / 2` like the gap. It is far below any
-    tolerance unless the columns' terms cancel: without an intercept, the columns of
-    ``X + 1e4`` (:math:`G_{jk} \approx 10^8`) at an ``l2`` that resolves their
-    spread (``1e-3``)."""
+    \delta_j^2 / (2\,l2)`, over :math:`\gamma / 2` like the gap. With ``l2 = 0`` the
+    gap is that of the point rescaled by :math:`s = \min_j l1_j / |u_j|`, whose value
+    moves with ``s`` by :math:`\theta^T X w = u^T w`, about :math:`l1 \|w\|_1` near the
+    solution: an error :math:`\delta` of the largest :math:`|u_j|` moves it by
+    :math:`\delta \|w\|_1`, and the floor is :math:`\max_j \delta_j \|w\|_1`. Both
+    are far below any tolerance unless the columns' terms cancel: without an
+    intercept, the columns of ``X + 1e4`` (:math:`G_{jk} \approx 10^8`) at weights
+    that resolve their spread (``1e-3``)."""
     cw = 0.0
     wq = 0.0
     s1 = 0.0
@@ -188,6 +192,8 @@ def _relative_gap(G, c, gamma, w, q, l1, l2, positive):
     separable = 0.0
     trace = 0.0
     size = 0.0
+    top = 0.0
+    norm1 = 0.0
     for j in range(w.shape[0]):
         wj = w[j]
         cw += c[j] * wj
@@ -200,6 +206,9 @@ def _relative_gap(G, c, gamma, w, q, l1, l2, positive):
         gjj = G[j, j]
         trace += gjj
         size += gjj * wj * wj
+        norm1 += abs(wj)
+        if gjj > top:
+            top = gjj
         if a > t:
             if l2 > 0.0:
                 g_sum += (a - t) * (a - t)
@@ -224,17 +233,17 @@ def _relative_gap(G, c, gamma, w, q, l1, l2, positive):
     half = 0.5 * gamma
     if 1e-12 > half:
         half = 1e-12
+    # (delta_j / sqrt(G_jj), see the docstring)
+    delta = 2.220446049250313e-16 * np.sqrt(w.shape[0]) * (np.sqrt(gamma) + np.sqrt(size))
     if l2 > 0.0:
         gap = separable
         if g_sum > 0.0:
             scaled = primal - (s_tight * lin - 0.5 * s_tight * s_tight * resid)
             if scaled < gap:
                 gap = scaled
-        eps = 2.220446049250313e-16
-        delta = eps * (np.sqrt(gamma) + np.sqrt(size))
-        return gap / half, delta * delta * w.shape[0] * trace / (2.0 * l2) / half
+        return gap / half, delta * delta * trace / (2.0 * l2) / half
     dual = scale * lin - 0.5 * scale * scale * resid
-    return (primal - dual) / half, 0.0
+    return (primal - dual) / half, delta * np.sqrt(top) * norm1 / half
 
 
 @njit(cache=True, **_HELPER)

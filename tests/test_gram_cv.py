@@ -515,3 +515,30 @@ def test_ridge_solves_at_rounding_converge_within_their_floor(alpha, compiled_ca
                             rcond=None)[0]
         losses.append(np.mean((X[test] @ w - y[test]) ** 2))
     assert res.value == pytest.approx(np.mean(losses), rel=2e-5)
+
+
+@pytest.mark.parametrize("alpha", [1e-2, 1e-1])
+def test_lasso_solves_at_rounding_converge_within_their_floor(alpha, compiled_calls):
+    """The Lasso on ``load_diabetes + 1e4`` without an intercept: the gradient's entries
+    (terms of 1e10 cancelling) are resolved to about 1e-4, and the rescaled dual point
+    moves the gap by that times ``||w||_1``. The solves end in a few epochs, converged,
+    on solutions whose optimality conditions hold to that resolution, checked on the
+    rows in extended precision (they ran 2,000 epochs and warned of gaps of 1e-6 before,
+    on the same solutions)."""
+    X, y = load_diabetes(return_X_y=True)
+    X = X + 1e4
+    model = InnerModel("quadratic", "l1", fit_intercept=False)
+    cv = KFold(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = CrossVal(cv=cv).value(model, X, y, np.array([alpha]),
+                                    solver=CoordinateDescent(tol=1e-10))
+    assert compiled_calls and np.all(res.n_iter <= 20)
+    for (train, _), state in zip(cv.split(X), res.state):
+        w = np.asarray(state.w)[:X.shape[1]]
+        rows = X[train].astype(np.longdouble)
+        u = np.asarray(rows.T @ (y[train] - rows @ w) / train.shape[0], dtype=np.float64)
+        on = w != 0
+        assert on.any()
+        assert np.max(np.abs(u[on] - alpha * np.sign(w[on]))) <= 2e-4
+        assert np.max(np.abs(u[~on]), initial=0.0) <= alpha + 2e-4
