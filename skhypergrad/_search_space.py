@@ -217,8 +217,10 @@ def _column_curvatures(pgmap):
     if s is not None:  # sum_i s_i (x_ij - m_j)^2, shift-invariant: from the stored X
         raw = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
         centred = centred_column_squares(X, np.asarray(X.T @ s).ravel() / n, s)
-    elif design.offset is None:  # (a centred design's are)
+    elif design.fit_intercept and design.offset is None:  # (a centred design's are)
         centred = centred_column_squares(X, np.asarray(X.sum(axis=0)).ravel() / n)
+    elif design.offset is None:
+        centred = _spreads(X, sq)
     else:
         raw = sq + n * np.asarray(design.offset, dtype=np.float64) ** 2
     raw = np.asarray(raw, dtype=np.float64)
@@ -227,6 +229,27 @@ def _column_curvatures(pgmap):
     if design.fit_intercept:
         return c * centred / n, flat, c * centred / n, flat
     return c * raw / n, raw <= 0.0, c * centred / n, flat
+
+
+#: a column's centred sum of squares is read as its sum of squares less ``n`` times its
+#: squared mean where it is above this fraction of the sum (losing at most ``u / 1e-6``
+#: of it to rounding), from the differences elsewhere
+_SPREAD_RATIO = 1e-6
+
+
+def _spreads(X, sq):
+    r""":math:`\|X_j - \bar X_j\|^2` for every column of ``X`` from its sum of squares
+    ``sq``: :math:`\|X_j\|^2 - n \bar X_j^2`, or summed over the differences
+    (:func:`~skhypergrad._design.centred_column_squares`) for the columns where that
+    cancels (``X + 1e4``); no copy of ``X`` when none does."""
+    n = X.shape[0]
+    mu = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
+    sq = np.asarray(sq, dtype=np.float64)
+    spread = sq - n * mu * mu
+    close = np.flatnonzero(spread <= _SPREAD_RATIO * sq)
+    if close.size:
+        spread[close] = centred_column_squares(X[:, close], mu[close])
+    return spread
 
 
 def l2_scale(pgmap):
