@@ -14,11 +14,16 @@ start, keeping :math:`q = G w`, with sweeps over the nonzero coefficients betwee
 sweeps and, when the support and signs are stable and the epochs still needed (as the
 gap's rate predicts them) cost more than a factorization, the exact solution on the
 support (:math:`(G_{SS} + l2\,I) w_S = c_S - l1_S \odot \mathrm{sign}(w_S)`, kept
-when its signs agree, else a step towards it up to the first sign change, then the exact
+when its signs agree where ``l1_j > 0``, else a step towards it up to the first such sign
+change, then the exact
 solution on the rest of the support), until the
 relative duality gap (the gap over :math:`\gamma / 2`, as
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
-:math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
+:math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``
+plus its rounding floor (:func:`_relative_gap`: the gradient :math:`c - q` is resolved
+no better than the rounding of its terms, which cancel on uncentred columns). A solve
+stopped above it (its budget, or a gap that no longer falls) and ended on the exact
+solution of its support (below) is measured again there.
 It does so at every point of a path of weights in turn, each warm-started from the
 previous one's solutions, until the path is past its minimum (one point for a single
 evaluation).
