@@ -14,11 +14,16 @@ start, keeping :math:`q = G w`, with sweeps over the nonzero coefficients betwee
 sweeps and, when the support and signs are stable and the epochs still needed (as the
 gap's rate predicts them) cost more than a factorization, the exact solution on the
 support (:math:`(G_{SS} + l2\,I) w_S = c_S - l1_S \odot \mathrm{sign}(w_S)`, kept
-when its signs agree, else a step towards it up to the first sign change, then the exact
+when its signs agree where ``l1_j > 0``, else a step towards it up to the first such sign
+change, then the exact
 solution on the rest of the support), until the
 relative duality gap (the gap over :math:`\gamma / 2`, as
 :func:`~skhypergrad.solvers._gap.duality_gap` computes it with the dual point
-:math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``.
+:math:`\theta = (y_c - X_c w) / n_k`, :math:`X_c^T\theta = c - q`) is at most ``tol``
+plus its rounding floor (:func:`_relative_gap`: the gradient :math:`c - q` is resolved
+no better than the rounding of its terms, which cancel on uncentred columns). A solve
+stopped above it (its budget, or a gap that no longer falls) and ended on the exact
+solution of its support (below) is measured again there.
 It does so at every point of a path of weights in turn, each warm-started from the
 previous one's solutions, until the path is past its minimum (one point for a single
 evaluation).
@@ -87,6 +92,9 @@ from ._jit import LeanPipeline
 #: largest support factored by Cholesky (for the exact solution on the support and the
 #: hypergradient); larger ones use conjugate gradients (NumPy) for the hypergradient
 DIRECT_MAX = 512
+#: a pivot of a support's factorization at or below this times the largest diagonal entry
+#: is taken as 0 (:func:`_semidefinite_cholesky`): the resolution of the factored matrix
+PIVOT_FLOOR = 1e-13
 #: evaluations of the gap in a row that did not lower the best by 10%: stop, unconverged
 STALL_CHECKS = 20
 
@@ -154,8 +162,31 @@ def _sweep(G, c, w, q, l1, l2, lower, idx, m):
 
 
 @njit(cache=True, **_HELPER)
-def _relative_gap(c, gamma, w, q, l1, l2, positive):
-    """The relative duality gap at ``w`` (``q = G w``); see the module docstring."""
+def _relative_gap(G, c, gamma, w, q, l1, l2, positive):
+    r"""``(gap, floor)``: the relative duality gap at ``w`` (``q = G w``; see the module
+    docstring) and its rounding floor.
+
+    With ``l2 > 0`` the gap is summed over the features in the separable form of
+    :mod:`skhypergrad.solvers._gap` (from :math:`u = c - q`, free of the rounding of
+    the objective's values, whose terms :math:`c_j w_j` and :math:`w_j q_j` may be
+    orders of magnitude above it: the columns of ``X + 1e4`` without an intercept), the
+    smaller of it and the gap at the point rescaled into :math:`|u_j| \le l1_j`. Its
+    floor is that of the gradient :math:`u_j` (see
+    :func:`~skhypergrad.solvers._gap.separable_gap_floor`): :math:`c_j` less a sum of
+    ``p`` terms :math:`G_{jk} w_k`, at most :math:`\sqrt{G_{jj}\gamma}` and
+    :math:`\sqrt{G_{jj}}\sqrt{G_{kk}}|w_k|` in size (Cauchy-Schwarz), rounded at each
+    of its additions (and in the Gram matrices' own entries) with no sign pattern, is
+    resolved no better than :math:`\sqrt p\,u` times the root sum of squares of its
+    terms, :math:`\delta_j = u\sqrt{p\,G_{jj}}(\sqrt\gamma + \sqrt{\sum_k G_{kk}
+    w_k^2})`, ``u`` the float64 machine epsilon; the floor is :math:`\sum_j
+    \delta_j^2 / (2\,l2)`, over :math:`\gamma / 2` like the gap. With ``l2 = 0`` the
+    gap is that of the point rescaled by :math:`s = \min_j l1_j / |u_j|`, whose value
+    moves with ``s`` by :math:`\theta^T X w = u^T w`, about :math:`l1 \|w\|_1` near the
+    solution: an error :math:`\delta` of the largest :math:`|u_j|` moves it by
+    :math:`\delta \|w\|_1`, and the floor is :math:`\max_j \delta_j \|w\|_1`. Both
+    are far below any tolerance unless the columns' terms cancel: without an
+    intercept, the columns of ``X + 1e4`` (:math:`G_{jk} \approx 10^8`) at weights
+    that resolve their spread (``1e-3``)."""
     cw = 0.0
     wq = 0.0
     s1 = 0.0
@@ -163,6 +194,11 @@ def _relative_gap(c, gamma, w, q, l1, l2, positive):
     g_sum = 0.0
     s_tight = 1.0
     scale = 1.0
+    separable = 0.0
+    trace = 0.0
+    size = 0.0
+    top = 0.0
+    norm1 = 0.0
     for j in range(w.shape[0]):
         wj = w[j]
         cw += c[j] * wj
@@ -172,27 +208,47 @@ def _relative_gap(c, gamma, w, q, l1, l2, positive):
         u = c[j] - q[j]
         a = u if positive else abs(u)
         t = l1[j]
+        gjj = G[j, j]
+        trace += gjj
+        size += gjj * wj * wj
+        norm1 += abs(wj)
+        if gjj > top:
+            top = gjj
         if a > t:
             if l2 > 0.0:
                 g_sum += (a - t) * (a - t)
                 if t / a < s_tight:
                     s_tight = t / a
+                if u * wj >= 0.0:
+                    r = (a - t) - l2 * abs(wj)
+                    separable += r * r / (2.0 * l2)
+                else:
+                    separable += t * abs(wj) + 0.5 * l2 * wj * wj \
+                        + (a - t) * (a - t) / (2.0 * l2) - u * wj
             else:
                 if t / a < scale:
                     scale = t / a
+        elif l2 > 0.0:
+            pen = t * abs(wj) + 0.5 * l2 * wj * wj - u * wj
+            if pen > 0.0:
+                separable += pen
     resid = gamma - 2.0 * cw + wq  # ||y_c - X_c w||^2 / n
     primal = 0.5 * resid + s1 + 0.5 * l2 * s2
     lin = gamma - cw               # theta^T y_c (times 1)
-    if l2 > 0.0:
-        dual = lin - 0.5 * resid - g_sum / (2.0 * l2)
-        if g_sum > 0.0:
-            scaled = s_tight * lin - 0.5 * s_tight * s_tight * resid
-            if scaled > dual:
-                dual = scaled
-    else:
-        dual = scale * lin - 0.5 * scale * scale * resid
     half = 0.5 * gamma
-    return (primal - dual) / (1e-12 if 1e-12 > half else half)
+    if 1e-12 > half:
+        half = 1e-12
+    # (delta_j / sqrt(G_jj), see the docstring)
+    delta = 2.220446049250313e-16 * np.sqrt(w.shape[0]) * (np.sqrt(gamma) + np.sqrt(size))
+    if l2 > 0.0:
+        gap = separable
+        if g_sum > 0.0:
+            scaled = primal - (s_tight * lin - 0.5 * s_tight * s_tight * resid)
+            if scaled < gap:
+                gap = scaled
+        return gap / half, delta * delta * trace / (2.0 * l2) / half
+    dual = scale * lin - 0.5 * scale * scale * resid
+    return (primal - dual) / half, delta * np.sqrt(top) * norm1 / half
 
 
 @njit(cache=True, **_HELPER)
@@ -218,7 +274,7 @@ def _semidefinite_cholesky(A, m):
             big = A[i, i]
         for a in range(i):
             A[a, i] = A[i, a]
-    floor = 1e-13 * big
+    floor = PIVOT_FLOOR * big
     r = 0
     for j in range(m):
         row = A[j, j:m]  # row j of U from its diagonal (loops from 0: vectorized)
@@ -326,8 +382,10 @@ def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs, parti
     r"""Move ``w`` to the exact solution on its support ``S`` with signs ``sign``,
     :math:`b = A^{-1}(c_S - l1_S \odot \mathrm{sign})`, :math:`A = G_{SS} + l2\,I`
     (factored in ``L`` by :func:`_factor_support`, ``r`` coordinates kept), when that
-    solution has the same signs (and respects ``lower``): returns 1. Otherwise, with
-    ``partial``, move ``w_S`` towards :math:`b` up to the first coordinate that reaches 0
+    solution has the same signs where ``l1_j > 0`` (a coordinate without an L1 weight is
+    smooth through 0: its sign binds nothing) and respects ``lower``: returns 1.
+    Otherwise, with ``partial``, move ``w_S`` towards :math:`b` up to the first such
+    coordinate that reaches 0
     (``lower`` is 0 or ``-inf``), set to 0 exactly: on that segment the objective is the quadratic
     :math:`\frac12 v^T A v - (c_S - l1_S \odot \mathrm{sign})^T v` that :math:`b`
     minimizes, so it decreases, and a coordinate leaves the support; returns 2. Returns
@@ -353,7 +411,9 @@ def _exact_on_support(G, c, w, q, l1, l2, lower, S, sign, m, L, r, b, rhs, parti
     step = 1.0
     first = -1
     for a in range(m):
-        if b[a] * sign[a] <= 0.0 or b[a] < lower:  # (lower is 0 or -inf)
+        # a sign change binds where the coordinate has an L1 weight (its kink at 0),
+        # or at the bound (lower is 0 or -inf)
+        if (l1[S[a]] > 0.0 and b[a] * sign[a] <= 0.0) or b[a] < lower:
             t = w[S[a]] / (w[S[a]] - b[a])
             if first < 0 or t < step:
                 step = t
@@ -568,8 +628,8 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                 done = False
                 if full:
                     rounds += 1
-                    gap = _relative_gap(ck, gamma[k], w, q, l1, l2, positive)
-                    if gap <= tol:
+                    gap, floor = _relative_gap(Gk, ck, gamma[k], w, q, l1, l2, positive)
+                    if gap <= tol + floor:
                         st = np.int64(OK)
                     stalled = stalled + 1 if gap > 0.9 * best else 0
                     if gap < best:
@@ -625,13 +685,19 @@ def gram_cv_evaluate(G, c, gamma, X_test, y_test, starts, mu, ybar, W, L1, L2, l
                         failed_key = key
                     else:
                         exact_key = key
-                    if moved and not done:  # q = G w recomputed
+                    # q = G w recomputed (at the end: for the gap of a solve stopped
+                    # above it, now at the exact solution)
+                    if moved and (not done or st != OK):
                         for i in range(p):
                             q[i] = 0.0
                         for a in range(m):
                             row = Gk[S[a]]
                             for i in range(p):
                                 q[i] += row[i] * w[S[a]]
+                    if done and moved == 1 and st != OK:
+                        gap, floor = _relative_gap(Gk, ck, gamma[k], w, q, l1, l2, positive)
+                        if gap <= tol + floor:
+                            st = np.int64(OK)
                     if moved != 2 or done or held_rounds >= HOLD_ROUNDS:
                         break
                     # the coefficient the step left at 0 held there: the exact solution on

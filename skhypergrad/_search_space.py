@@ -25,14 +25,19 @@ weights and leaves their relative position, and the predictions, unchanged.
 
 The weak end of the L2 weight (its lower bound, the "no L2 term" level of the
 scan and the ridge path) is relative to :math:`\kappa_{\min} \le \kappa`
-(:func:`l2_floor_scale`), the geometric mean of the columns' curvatures where it
-is below their mean: a mean follows the largest column, a column in other units
-alone, and it scales as :math:`c_X^2` too. The weak end of the L1 weight (its lower
+(:func:`l2_floor_scale`), the geometric mean of the centred columns' curvatures where
+it is below their mean: a mean follows the largest column, a column in other units
+alone, or without an intercept the columns' means (one direction of the Hessian,
+:math:`\|\bar X\|^2` for ``X + 1e4``, the others at the columns' variances), and it
+scales as :math:`c_X^2` too. The weak end of the L1 weight (its lower
 bound, and the points that continue the scan's paths while their values still fall,
 :meth:`SearchScales.scan_below`) is lowered by the same spread,
 :math:`\sqrt{\kappa_{\min} / \kappa} \le 1` (an L1 weight scales as :math:`c_X`): a
 column in other units alone sets :math:`l1_{\max}`, and the other columns enter only
-that many times below it.
+that many times below it. The weakest L2 weight searched is also at least ``1e-13``
+times the largest diagonal entry of the Hessian (:attr:`SearchScales.l2_resolved`): the
+resolution at which the compiled solves factor the Hessian, below which a weight acts
+only on directions under the rounding of its entries.
 """
 
 from typing import Any, NamedTuple
@@ -41,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._design import centred_column_squares, xty_of
+from ._gram_cv_kernel import PIVOT_FLOOR
 from ._validation import safe_lam_max
 
 __all__ = ["SearchScales", "SearchDefaults", "lam1_max", "null_model", "l2_scale",
@@ -193,27 +199,57 @@ _CONSTANT_RATIO = 1e-20
 
 
 def _column_curvatures(pgmap):
-    r"""``(k, constant)``: the diagonal of the Hessian at the null model, :math:`k_j =
-    \frac{c}{n}\|X_j - \bar X_j\|^2` per column (see :func:`l2_scale`), and where a
-    column is constant: its centred sum of squares at most ``_CONSTANT_RATIO`` times its sum of
-    squares (the round-off of the centring)."""
+    r"""``(k, constant, spread, flat)``: the diagonal of the Hessian at the null model,
+    :math:`k_j = \frac{c}{n}\|X_j - \bar X_j\|^2` per column with an intercept,
+    :math:`\frac{c}{n}\|X_j\|^2` without one (see :func:`l2_scale`), and where that
+    column is constant (with an intercept: its centred sum of squares at most
+    ``_CONSTANT_RATIO`` times its sum of squares, the round-off of the centring; without
+    one: zero); ``spread`` and ``flat``: the same of the columns centred (``k`` and
+    ``constant`` themselves with an intercept). With sample weights :math:`s_i` (mean 1),
+    the sums and the means are weighted."""
     design = pgmap.design
     c = pgmap.datafit.reference_curvature(pgmap.y, null_predictions(pgmap))
     X, n, p = design.X, design.n_samples, design.n_features
     sq = design.column_squared_norms()[:p] if design.fit_intercept else \
         design.column_squared_norms()
-    raw = sq
+    raw = centred = sq
     s = pgmap.datafit.sample_weight
     if s is not None:  # sum_i s_i (x_ij - m_j)^2, shift-invariant: from the stored X
-        sq = raw = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
-        if design.fit_intercept:
-            sq = centred_column_squares(X, np.asarray(X.T @ s).ravel() / n, s)
+        raw = np.asarray(X.multiply(X).T @ s if sp.issparse(X) else (X * X).T @ s).ravel()
+        centred = centred_column_squares(X, np.asarray(X.T @ s).ravel() / n, s)
     elif design.fit_intercept and design.offset is None:  # (a centred design's are)
-        sq = centred_column_squares(X, np.asarray(X.sum(axis=0)).ravel() / n)
-    elif design.fit_intercept:
+        centred = centred_column_squares(X, np.asarray(X.sum(axis=0)).ravel() / n)
+    elif design.offset is None:
+        centred = _spreads(X, sq)
+    else:
         raw = sq + n * np.asarray(design.offset, dtype=np.float64) ** 2
+    raw = np.asarray(raw, dtype=np.float64)
+    centred = np.asarray(centred, dtype=np.float64)
+    flat = centred <= _CONSTANT_RATIO * raw
+    if design.fit_intercept:
+        return c * centred / n, flat, c * centred / n, flat
+    return c * raw / n, raw <= 0.0, c * centred / n, flat
+
+
+#: a column's centred sum of squares is read as its sum of squares less ``n`` times its
+#: squared mean where it is above this fraction of the sum (losing at most ``u / 1e-6``
+#: of it to rounding), from the differences elsewhere
+_SPREAD_RATIO = 1e-6
+
+
+def _spreads(X, sq):
+    r""":math:`\|X_j - \bar X_j\|^2` for every column of ``X`` from its sum of squares
+    ``sq``: :math:`\|X_j\|^2 - n \bar X_j^2`, or summed over the differences
+    (:func:`~skhypergrad._design.centred_column_squares`) for the columns where that
+    cancels (``X + 1e4``); no copy of ``X`` when none does."""
+    n = X.shape[0]
+    mu = np.asarray(X.sum(axis=0), dtype=np.float64).ravel() / n
     sq = np.asarray(sq, dtype=np.float64)
-    return c * sq / n, sq <= _CONSTANT_RATIO * np.asarray(raw, dtype=np.float64)
+    spread = sq - n * mu * mu
+    close = np.flatnonzero(spread <= _SPREAD_RATIO * sq)
+    if close.size:
+        spread[close] = centred_column_squares(X[:, close], mu[close])
+    return spread
 
 
 def l2_scale(pgmap):
@@ -235,29 +271,43 @@ def l2_scale(pgmap):
 def l2_floor_scale(pgmap):
     r"""The curvature :math:`\kappa_{\min} \le \kappa` the lower end of an L2 weight's
     search is stated in: the smaller of :math:`\kappa` (:func:`l2_scale`) and the
-    geometric mean of the columns' curvatures :math:`\kappa_j` (the diagonal of the
-    Hessian at the null model), constant columns left out.
+    geometric mean of the centred columns' curvatures :math:`\frac{c}{n}\|X_j - \bar
+    X_j\|^2` (the diagonal of the Hessian at the null model with an intercept),
+    constant columns left out.
 
     The mean :math:`\kappa` follows the largest columns: one column in other units
     (``X[:, j] * 1e4``, areas next to ratios in ``load_breast_cancer``) raises it by
     orders of magnitude, and an L2 weight of ``1e-6`` :math:`\kappa` still shrinks
     the other columns hard. The geometric mean moves by the product of the
     columns' scales, not by the largest: equal to :math:`\kappa` when the columns
-    have one variance (standardized data), and, like it, scaled by :math:`c_X^2`."""
+    have one variance (standardized data), and, like it, scaled by :math:`c_X^2`.
+
+    Without an intercept the Hessian of least squares is :math:`\frac{c}{n} X^T X =
+    c\,(C + \bar X \bar X^T)`, ``C`` the covariance of the columns and :math:`\bar X`
+    their means: the rank-one term of the means lifts one eigenvalue (the means'
+    direction: :math:`c\|\bar X\|^2` for ``X + 1e4``, which :math:`\kappa` follows)
+    and, by interlacing, leaves the other ``p - 1`` between the extremes of ``C``'s,
+    where an L2 weight acts on every direction but that one. The floor is therefore
+    read from the centred columns, with or without an intercept."""
     return l2_scales(pgmap)[1]
 
 
 def l2_scales(pgmap):
-    r"""``(kappa, kappa_min)``: :func:`l2_scale` and :func:`l2_floor_scale` from one
-    pass over the columns, constant columns left out of both (with an intercept, a
-    constant column is zero once centred: adding one changes neither)."""
-    k, constant = _column_curvatures(pgmap)
+    r"""``(kappa, kappa_min, kappa_max)``: :func:`l2_scale` and :func:`l2_floor_scale`
+    from one pass over the columns, constant columns left out of both (with an
+    intercept, a constant column is zero once centred: adding one changes neither;
+    ``kappa_min`` is read from the centred columns, see :func:`l2_floor_scale`), and
+    the largest diagonal entry of the Hessian at the null model (``kappa`` when every
+    column is constant)."""
+    k, constant, spread, flat = _column_curvatures(pgmap)
     k = k[~constant]  # a constant column (centred: zero) changes no model
     kappa = _positive(float(np.mean(k)) if k.size else 0.0)
+    kappa_max = _positive(float(np.max(k))) if k.size and np.all(np.isfinite(k)) else kappa
+    k = spread[~flat]  # without an intercept, a constant column is the mean's direction
     k = k[np.isfinite(k) & (k > 0)]
     if k.size == 0:
-        return kappa, kappa
-    return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k))))))
+        return kappa, kappa, kappa_max
+    return kappa, min(kappa, _positive(float(np.exp(np.mean(np.log(k)))))), kappa_max
 
 
 def _positive(kappa):
@@ -279,6 +329,15 @@ class SearchScales(NamedTuple):
     l2_low : float or None, default=None
         The curvature ``kappa_min`` of the lower end of the L2 weight's search
         (:func:`l2_floor_scale`); None: ``kappa``.
+    l2_resolved : float, default=0.0
+        The smallest L2 weight searched (its lower bound and the scan's weak end are
+        raised to it): ``PIVOT_FLOOR`` (``1e-13``) times the largest diagonal entry of
+        the Hessian at the null model (:func:`l2_scales`), the resolution at which the
+        solvers factor the Hessian (:mod:`skhypergrad._gram_cv_kernel`). A weight below
+        it acts only on directions whose curvatures are below the rounding of the
+        Hessian's entries (without an intercept, the means' direction of ``X + 1e4``
+        has ``1e8`` per column and the others ``1e-3``): its solutions and held-out
+        losses are rounding.
     """
 
     l1: float
@@ -286,6 +345,7 @@ class SearchScales(NamedTuple):
     penalty: Any
     n_features: int
     l2_low: Any = None
+    l2_resolved: float = 0.0
 
     def lam(self, r1, r2=LEAST_SQUARES.l2_range[0]):
         """``lam`` with the L1 weight ``r1 * l1`` and the L2 weight ``r2 * l2``."""
@@ -294,6 +354,10 @@ class SearchScales(NamedTuple):
     def _floor_ratio(self):
         """``kappa_min / kappa`` (at most 1)."""
         return 1.0 if self.l2_low is None else min(self.l2_low / self.l2, 1.0)
+
+    def _resolved(self, r2):
+        """The relative L2 weight ``r2``, at least ``l2_resolved / kappa``."""
+        return max(r2, self.l2_resolved / self.l2)
 
     def _l1_floor_ratio(self):
         """``sqrt(kappa_min / kappa)`` (at most 1): the weak end of the L1 weight's search,
@@ -320,10 +384,11 @@ class SearchScales(NamedTuple):
         """``(low, high)`` in ``lam`` from the relative intervals of ``defaults``: the L1
         weight from ``l1_range[0]`` times ``lam1_max sqrt(kappa_min / kappa)`` up to
         ``l1_range[1]`` times ``lam1_max``, the L2 weight from ``l2_range[0]`` times
-        ``kappa_min`` up to ``l2_range[1]`` times ``kappa``."""
+        ``kappa_min`` (at least ``l2_resolved``) up to ``l2_range[1]`` times ``kappa``."""
         lo1, hi1 = defaults.l1_range
         lo2, hi2 = defaults.l2_range
-        return (self.lam(lo1 * self._l1_floor_ratio(), lo2 * self._floor_ratio()),
+        return (self.lam(lo1 * self._l1_floor_ratio(),
+                         self._resolved(lo2 * self._floor_ratio())),
                 self.lam(hi1, hi2))
 
     def scan(self, defaults=LEAST_SQUARES):
@@ -340,8 +405,9 @@ class SearchScales(NamedTuple):
         reaches ``l2_range[1] kappa`` from the scan's best point. The L1 paths go on
         below ``scan_l1[-1]`` in :meth:`scan_below`."""
         ratio = self._floor_ratio()
-        if not self.penalty.has_l1:
-            return [np.array([self.lam(1.0, r2 * ratio) for r2 in defaults.scan_ridge])]
+        if not self.penalty.has_l1:  # (its weak end raised to l2_resolved: once)
+            r2 = np.array([self._resolved(r2 * ratio) for r2 in defaults.scan_ridge])
+            return [np.array([self.lam(1.0, r) for r in r2[np.r_[True, r2[1:] < r2[:-1]]]])]
         return self._l1_paths(defaults, defaults.scan_l1)
 
     def scan_below(self, defaults=LEAST_SQUARES):
@@ -364,7 +430,7 @@ class SearchScales(NamedTuple):
         (see :meth:`scan`)."""
         levels = defaults.scan_l2 if self.penalty.has_l2 and not self.penalty.tied \
             else defaults.scan_l2[:1]
-        levels = (levels[0] * self._floor_ratio(),) + tuple(levels[1:])
+        levels = (self._resolved(levels[0] * self._floor_ratio()),) + tuple(levels[1:])
         return [np.array([self.lam(r1, r2) for r1 in scan_l1]) for r2 in levels]
 
     def scan_back(self, defaults=LEAST_SQUARES):
@@ -383,8 +449,9 @@ def search_scales(pgmap, X=None, y=None):
     l1 = lam1_max(pgmap)
     if X is not None:
         l1 = safe_lam_max(l1, X, y)
-    kappa, kappa_min = l2_scales(pgmap)
-    return SearchScales(l1, kappa, pgmap.penalty, pgmap.design.n_features, kappa_min)
+    kappa, kappa_min, kappa_max = l2_scales(pgmap)
+    return SearchScales(l1, kappa, pgmap.penalty, pgmap.design.n_features, kappa_min,
+                        PIVOT_FLOOR * kappa_max)
 
 
 def clipped_back(back, first, lo, hi):

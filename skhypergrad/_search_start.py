@@ -16,6 +16,7 @@ from sklearn.base import clone
 from ._param_grid import lam_box
 from ._region import Box
 from ._search_estimator import n_penalty_hyper
+from ._gram_cv_kernel import PIVOT_FLOOR
 from ._search_space import SearchScales, clipped_back, l2_scales, lam1_max
 from ._validation import floored_lam_max
 
@@ -41,7 +42,7 @@ def search_start(search, model, folds, maps, floors, space, defaults, box=None):
         max(floored_lam_max(lam1_max(m), floor) / f.scale
             for m, f, floor in zip(maps, folds, floors)),
         float(np.mean(kappas[:, 0])), maps[0].penalty, maps[0].n_features,
-        float(np.mean(kappas[:, 1])))
+        float(np.mean(kappas[:, 1])), PIVOT_FLOOR * float(np.max(kappas[:, 2])))
     del maps
     lam0 = np.array(model.lam, dtype=np.float64)
     n_hyper = lam0.shape[0]

@@ -457,3 +457,88 @@ def test_a_wrong_sign_pattern_steps_to_its_first_sign_change():
     np.testing.assert_allclose(moved[:3], expected, rtol=1e-12, atol=1e-15)
     assert moved[first] == 0.0 and np.all(moved[:3] * sign >= 0)
     assert objective(moved) < objective(w)
+
+
+@njit(cache=True)
+def _exact_ridge_on_support(G, c, w, q, l2, S, sign, L, b, rhs):
+    """:func:`~skhypergrad._gram_cv_kernel._exact_on_support` of a ridge (no L1 weight, no
+    bound) on the support ``S``, its factor formed first, without a partial step."""
+    m = S.shape[0]
+    rank = _factor_support(G, l2, S, m, L)
+    return _exact_on_support(G, c, w, q, np.zeros(G.shape[0]), l2, -np.inf, S, sign, m, L,
+                             rank, b, rhs, False)
+
+
+def test_ridge_exact_solution_on_a_support_binds_no_sign():
+    """Without an L1 weight a coefficient is smooth through 0: the exact solution on the
+    support is taken whatever its signs (a ridge whose steps stopped at each sign change
+    zeroed coefficients exactly and crawled 1,000 epochs on one-hot blocks + 1e4)."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 4))
+    X[:, 1] = X[:, 0] + 0.3 * rng.standard_normal(40)
+    y = X @ np.array([1.0, -1.0, 0.5, 0.3]) + 0.1 * rng.standard_normal(40)
+    G, c, l2 = X.T @ X / 40, X.T @ y / 40, 0.01
+    exact = np.linalg.solve(G + l2 * np.eye(4), c)
+    w = np.abs(exact) + 0.1  # every coefficient positive: exact[1] < 0
+    assert exact[1] < 0
+    moved = _exact_ridge_on_support(G, c, w, G @ w, l2, np.arange(4, dtype=np.int64),
+                                    np.sign(w), np.zeros((4, 4)), np.empty(4), np.empty(4))
+    assert moved == 1
+    np.testing.assert_allclose(w, exact, rtol=1e-12)
+
+
+@pytest.mark.parametrize("alpha", [1e-3, 1e-2, 1e-1])
+def test_ridge_solves_at_rounding_converge_within_their_floor(alpha, compiled_calls):
+    """``load_diabetes + 1e4`` without an intercept: ``X^T X / n`` has one eigenvalue 1e9
+    (the means) and the others near 1e-3, and the gradient ``c - G w`` (terms of 1e10
+    cancelling) is resolved to about 1e-5: a gap of 1e-10 cannot be certified. The
+    solves end on the exact solution of the fold (its held-out MSE that of the
+    accurate solve of the rows, by QR, to the Gram matrix's rounding) in a few epochs,
+    converged: their gaps are within the floor of that rounding (they ran 2,000 epochs
+    and warned of gaps of 1e-10 to 1e-8, on the same solutions)."""
+    X, y = load_diabetes(return_X_y=True)
+    X = X + 1e4
+    model = InnerModel("quadratic", "l2", fit_intercept=False)
+    cv = KFold(5)
+    lam = np.array([alpha / X.shape[0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = CrossVal(cv=cv).value_and_grad(model, X, y, lam,
+                                             solver=CoordinateDescent(tol=1e-10),
+                                             engine="aid-cg")
+    assert compiled_calls and np.all(res.n_iter <= 20)
+    losses = []
+    for train, test in cv.split(X):
+        n = train.shape[0]
+        rows = np.vstack([X[train] / np.sqrt(n), np.sqrt(lam[0]) * np.eye(X.shape[1])])
+        w = np.linalg.lstsq(rows, np.r_[y[train] / np.sqrt(n), np.zeros(X.shape[1])],
+                            rcond=None)[0]
+        losses.append(np.mean((X[test] @ w - y[test]) ** 2))
+    assert res.value == pytest.approx(np.mean(losses), rel=2e-5)
+
+
+@pytest.mark.parametrize("alpha", [1e-2, 1e-1])
+def test_lasso_solves_at_rounding_converge_within_their_floor(alpha, compiled_calls):
+    """The Lasso on ``load_diabetes + 1e4`` without an intercept: the gradient's entries
+    (terms of 1e10 cancelling) are resolved to about 1e-4, and the rescaled dual point
+    moves the gap by that times ``||w||_1``. The solves end in a few epochs, converged,
+    on solutions whose optimality conditions hold to that resolution, checked on the
+    rows in extended precision (they ran 2,000 epochs and warned of gaps of 1e-6 before,
+    on the same solutions)."""
+    X, y = load_diabetes(return_X_y=True)
+    X = X + 1e4
+    model = InnerModel("quadratic", "l1", fit_intercept=False)
+    cv = KFold(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        res = CrossVal(cv=cv).value(model, X, y, np.array([alpha]),
+                                    solver=CoordinateDescent(tol=1e-10))
+    assert compiled_calls and np.all(res.n_iter <= 20)
+    for (train, _), state in zip(cv.split(X), res.state):
+        w = np.asarray(state.w)[:X.shape[1]]
+        rows = X[train].astype(np.longdouble)
+        u = np.asarray(rows.T @ (y[train] - rows @ w) / train.shape[0], dtype=np.float64)
+        on = w != 0
+        assert on.any()
+        assert np.max(np.abs(u[on] - alpha * np.sign(w[on]))) <= 2e-4
+        assert np.max(np.abs(u[~on]), initial=0.0) <= alpha + 2e-4

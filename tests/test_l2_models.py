@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier, Rid
 from sklearn.metrics import log_loss
 from sklearn.model_selection import (GridSearchCV, KFold, LeaveOneOut, StratifiedKFold,
                                      cross_val_score)
+from sklearn.preprocessing import PolynomialFeatures
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import (CrossVal, HeldOut, HyperGradSearchCV, LogisticRegressionHyperGrad,
@@ -417,6 +418,93 @@ def test_ridge_search_with_a_column_in_other_units():
     # HyperGradSearchCV's start reads the same scales (R^2 0.014 at alpha 1e9 before)
     search = HyperGradSearchCV(Ridge(), cv=cv, scoring="neg_mean_squared_error").fit(X, y)
     assert search.best_score_ >= grid.best_score_ * 1.005
+
+
+def _shifted_without_intercept(name):
+    """``load_diabetes`` (``"diabetes"``), its degree-2 features (``"poly2"``), or its
+    columns and one-hot blocks of three quartile-binned ones (``"one-hot"``, collinear:
+    every level of each block), every column plus 1e4."""
+    X, y = load_diabetes(return_X_y=True)
+    if name == "poly2":
+        X = PolynomialFeatures(2, include_bias=False).fit_transform(X)
+    elif name == "one-hot":
+        blocks = [np.searchsorted(np.quantile(X[:, j], [0.25, 0.5, 0.75]), X[:, j])
+                  for j in (0, 2, 3)]
+        X = np.column_stack([X] + [np.eye(4)[b] for b in blocks])
+    return X + 1e4, y
+
+
+@pytest.mark.parametrize("name", ["diabetes", "poly2", "one-hot"])
+def test_ridge_search_without_intercept_on_shifted_columns(name):
+    """Without an intercept, the columns' means (1e4) make one eigenvalue of the Hessian
+    ``1e8`` per column while the others stay at the spread's (about 1e-3 for
+    ``load_diabetes``): the 5-fold MSE is flat at about 5,980 from ``alpha = 1e3`` to
+    ``1e9`` and falls to the grid's minimum near ``alpha = 0.01``. The default search
+    range reaches it (it stopped at ``alpha`` 4e8 in units of the uncentred columns),
+    with no false warning of the solves at rounding (a condition number of 1e13)."""
+    X, y = _shifted_without_intercept(name)
+    cv = KFold(5)
+    scoring = "neg_mean_squared_error"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scikit-learn's ill-conditioned solves
+        grid = GridSearchCV(Ridge(fit_intercept=False), {"alpha": np.logspace(-4, 10, 57)},
+                            cv=cv, scoring=scoring).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = RidgeHyperGrad(cv=cv, fit_intercept=False).fit(X, y)
+        search = HyperGradSearchCV(Ridge(fit_intercept=False), cv=cv,
+                                   scoring=scoring).fit(X, y)
+    for alpha in (est.alpha_, search.best_params_["alpha"]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            loss = -cross_val_score(Ridge(alpha=alpha, fit_intercept=False), X, y, cv=cv,
+                                    scoring=scoring).mean()
+        assert loss <= -grid.best_score_ * 1.001
+
+
+def test_ridge_search_of_a_grid_without_intercept_on_shifted_columns():
+    """``param_grid``'s range on ``load_diabetes + 1e4`` without an intercept: the search
+    reaches the grid's minimum (3,100 near ``alpha = 0.01``; 5,982 at 4e8 before),
+    its solves at rounding converged (their gaps within the floor of the rounding of
+    the gradient, not the 32 warnings of gaps 2.5e-10 > 1e-10)."""
+    X, y = _shifted_without_intercept("diabetes")
+    cv = KFold(5)
+    grid = {"alpha": np.logspace(-4, 10, 60)}
+    scoring = "neg_mean_squared_error"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        best = GridSearchCV(Ridge(fit_intercept=False), grid, cv=cv,
+                            scoring=scoring).fit(X, y).best_score_
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        search = HyperGradSearchCV(Ridge(fit_intercept=False), grid, cv=cv,
+                                   scoring=scoring).fit(X, y)
+    assert -best == pytest.approx(3100.32, rel=1e-5)
+    assert search.best_score_ >= best * 1.001
+
+
+def test_l2_floor_scale_without_an_intercept_reads_the_centred_columns():
+    """Without an intercept, ``X + 1e4``: ``kappa`` is the mean diagonal of ``X^T X / n``
+    (``1e8`` plus the variance), ``kappa_min`` the geometric mean of the variances
+    (those of the p - 1 directions the means' rank-one term leaves in place), as with
+    an intercept; the smallest weight searched is ``1e-13`` times the largest diagonal
+    entry."""
+    from skhypergrad._search_space import search_scales
+    from skhypergrad.models import InnerModel
+
+    X, y = load_diabetes(return_X_y=True)
+    variances = X.var(axis=0)
+    for fit_intercept in (False, True):
+        model = InnerModel("quadratic", "l2", fit_intercept)
+        scales = search_scales(model.make_map(X + 1e4, model.encode(y)))
+        square = np.mean((X + 1e4) ** 2, axis=0)
+        kappa = variances.mean() if fit_intercept else square.mean()
+        assert scales.l2 == pytest.approx(kappa, rel=1e-8)
+        assert scales.l2_low == pytest.approx(np.exp(np.log(variances).mean()), rel=1e-6)
+        top = variances.max() if fit_intercept else square.max()
+        assert scales.l2_resolved == pytest.approx(1e-13 * top, rel=1e-8)
+        low = scales.bounds()[0][0]
+        assert low == pytest.approx(max(1e-6 * scales.l2_low, 1e-13 * top), rel=1e-8)
 
 
 def test_l2_logistic_search_with_a_column_in_other_units():

@@ -86,9 +86,11 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
         weight that zeroes every coefficient), at the L2 weights ``alpha * (1 - l1_ratio)`` of
         ``kappa_min`` times 1e-6 (the Lasso end), and ``kappa`` times 1e-2, 0.1, 1, 10
         and 100, ``kappa`` the mean variance of the columns (the curvature of the
-        datafit), ``kappa_min`` the smaller of ``kappa`` and the geometric mean of the
-        variances (equal for standardized columns; far below when a column is in other
-        units, see :mod:`skhypergrad._search_space`). Every point is
+        datafit; without an intercept, the mean of their squares), ``kappa_min`` the
+        smaller of ``kappa`` and the geometric mean of the variances (equal for
+        standardized columns; far below when a column is in other units, or without an
+        intercept when the columns' means are large, see
+        :mod:`skhypergrad._search_space`). Every point is
         evaluated on every fold, warm-started along its path; the first path is
         left once its loss has stayed above its minimum for two points and stopped
         falling, the next
@@ -102,7 +104,8 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     alpha_bounds : (float, float), default=None
         Interval in which each of ``alpha * l1_ratio`` and ``alpha * (1 - l1_ratio)``
         is searched. None: the L1 weight in ``(1e-6, 10) * alpha_max`` and the L2
-        weight from ``1e-6 kappa_min`` to ``1e3 kappa``.
+        weight from ``1e-6 kappa_min`` (at least ``1e-13`` times the largest column's
+        curvature) to ``1e3 kappa``.
     positive : bool, default=False
         Constrain the coefficients to be nonnegative (scikit-learn's ``positive``).
     %(common)s

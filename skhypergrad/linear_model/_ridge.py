@@ -88,13 +88,15 @@ _RIDGE_PARAMS = """
     alpha_init : float, default=None
         Starting ``alpha``. When None, the descent starts from the best of the
         points ``alpha / n = kappa_min * 10^(2 - k/2)``, ``k = 0..12`` (warm-started
-        solves without gradients, on every fold), ``kappa_min`` the smaller of the
-        mean and the geometric mean of the columns' variances, ``kappa`` the mean (the
-        curvature of the datafit; both equal for standardized columns, see
+        solves without gradients, on every fold), ``kappa_min`` the smaller of
+        ``kappa`` and the geometric mean of the columns' variances, ``kappa`` the mean
+        variance (the curvature of the datafit; without an intercept, the mean of the
+        columns' squares; both equal for standardized columns, see
         :mod:`skhypergrad._search_space`).
     alpha_bounds : (float, float), default=None
-        Search interval of ``alpha``; ``alpha / n`` from ``1e-6 kappa_min`` to
-        ``1e3 kappa`` when None.
+        Search interval of ``alpha``; ``alpha / n`` from ``1e-6 kappa_min`` (at
+        least ``1e-13`` times the largest column's curvature, the resolution of the
+        solves' factorizations) to ``1e3 kappa`` when None.
 """
 
 
