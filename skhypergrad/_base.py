@@ -142,8 +142,9 @@ class BaseHyperGrad(BaseEstimator):
             cls.fit = _renamed_method(cls.fit, cls.__qualname__)
 
     _is_classifier = False
-    #: whether a regressor's ``coef_`` and ``intercept_`` are float32 for float32 data, as
-    #: those of the scikit-learn estimator it mirrors (``HuberRegressor``'s are float64)
+    #: whether ``coef_`` and ``intercept_`` are float32 for float32 data, as those of the
+    #: scikit-learn estimator it mirrors (``RidgeClassifierCV``'s are; those of
+    #: ``HuberRegressor``, ``LogisticRegressionCV`` and ``LinearSVC`` are float64)
     _coef_follows_dtype = True
     #: whether the targets are 2d, one column per output (multi-task regression)
     _multi_output = False
@@ -345,9 +346,9 @@ class BaseHyperGrad(BaseEstimator):
 
     def _set_solution(self, pgmap, model, w, dtype):
         """``coef_`` and ``intercept_`` from the refit's ``w``: float64, or float32 for a
-        regressor trained on float32 data (``dtype``) whose scikit-learn counterpart
-        keeps it (:attr:`_coef_follows_dtype`: ``LassoCV``, ``RidgeCV``, the GLMs, ...;
-        the classifiers' are float64); without an intercept, a single output's
+        model trained on float32 data (``dtype``) whose scikit-learn counterpart keeps
+        it (:attr:`_coef_follows_dtype`: ``LassoCV``, ``RidgeCV``, the GLMs,
+        ``RidgeClassifierCV``, ...); without an intercept, a single output's
         ``intercept_`` stays ``0.0``, as scikit-learn sets it."""
         design = pgmap.design
         coef = design.coef(w)
@@ -356,7 +357,7 @@ class BaseHyperGrad(BaseEstimator):
         self.coef_ = coef.T.copy() if coef.ndim == 2 else coef
         b = design.original_intercept(w)
         self.intercept_ = np.array(b, dtype=np.float64) if np.ndim(b) else float(b)
-        if self._coef_follows_dtype and not self._is_classifier and dtype == np.float32:
+        if self._coef_follows_dtype and dtype == np.float32:
             self.coef_ = self.coef_.astype(np.float32)
             if np.ndim(b):
                 self.intercept_ = self.intercept_.astype(np.float32)

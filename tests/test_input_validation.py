@@ -681,19 +681,24 @@ def test_unsupported_options_say_what_to_use(estimator, fit, match):
     ("RidgeHyperGrad", "RidgeCV", False), ("PoissonRegressorHyperGrad", "PoissonRegressor", False),
     ("HuberRegressorHyperGrad", "HuberRegressor", False),
     ("MultiTaskLassoHyperGrad", "MultiTaskLassoCV", True),
-    ("LogisticRegressionHyperGrad", "LogisticRegressionCV", False)])
+    ("LogisticRegressionHyperGrad", "LogisticRegressionCV", False),
+    ("RidgeClassifierHyperGrad", "RidgeClassifierCV", False),
+    ("LinearSVCHyperGrad", "LinearSVC", False)])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, multi,
                                                                   fit_intercept):
     """float32 X and y: ``coef_``, ``intercept_`` and ``predict`` of the dtype the
-    scikit-learn estimator mirrored gives (float32 for its regressors but HuberRegressor,
-    float64 for the classifiers, and for every ``intercept_`` without an intercept),
-    with the float64 fit's coefficients rounded."""
+    scikit-learn estimator mirrored gives (float32 for its regressors but HuberRegressor
+    and for RidgeClassifierCV, float64 for the other classifiers, and for every
+    ``intercept_`` without an intercept, a float but for LogisticRegressionCV), with the
+    float64 fit's coefficients rounded."""
     import sklearn.linear_model as lm
+    import sklearn.svm as svm
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 4))
     y = X @ [1.0, -2.0, 0.0, 0.5] + 0.1 * rng.standard_normal(60)
-    if ours == "LogisticRegressionHyperGrad":
+    if ours in ("LogisticRegressionHyperGrad", "RidgeClassifierHyperGrad",
+                "LinearSVCHyperGrad"):
         y = (y > 0).astype(float)
     elif ours == "PoissonRegressorHyperGrad":
         y = rng.poisson(np.exp(0.3 * X[:, 0]))
@@ -704,7 +709,8 @@ def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fitted = est.fit(X32, y32)
-        ref = getattr(lm, theirs)(fit_intercept=fit_intercept).fit(X32, y32)
+        ref = getattr(svm if theirs == "LinearSVC" else lm, theirs)(
+            fit_intercept=fit_intercept).fit(X32, y32)
         wide = copy.deepcopy(est).fit(X32.astype(np.float64), y32.astype(np.float64))
     assert fitted.coef_.dtype == ref.coef_.dtype
     assert np.ndim(fitted.intercept_) == np.ndim(ref.intercept_)
@@ -712,6 +718,8 @@ def test_float32_data_gives_the_coefficient_dtype_of_scikit_learn(ours, theirs, 
     np.testing.assert_array_equal(fitted.coef_, wide.coef_.astype(fitted.coef_.dtype))
     if fitted.coef_.dtype == np.float32:
         assert fitted.predict(X32).dtype == np.float32
+        if hasattr(ref, "decision_function"):
+            assert fitted.decision_function(X32).dtype == np.float32
 
 
 def test_data_beyond_float64s_range_for_its_squares_is_refused_clearly():

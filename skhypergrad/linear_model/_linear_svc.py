@@ -85,6 +85,7 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
     """
 
     _is_classifier = True
+    _coef_follows_dtype = False  # LinearSVC's are float64
     _search_defaults = SQUARED_HINGE
     _parameter_constraints = {
         **BaseHyperGrad._parameter_constraints,
@@ -150,8 +151,8 @@ class LinearSVCHyperGrad(ClassWeightMixin, LinearClassifierMixin, BaseHyperGrad)
         if self.fit_intercept:
             self.intercept_ = self.intercept_scaling * coef[:, -1]
             self.coef_ = coef[:, :-1].copy()
-        else:
-            self.intercept_ = np.zeros(coef.shape[0])
+        else:  # 0.0, as LinearSVC's
+            self.intercept_ = 0.0
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None, groups=None):

@@ -120,6 +120,7 @@ class LogisticRegressionHyperGrad(ClassWeightMixin, LinearClassifierMixin,
     """
 
     _is_classifier = True
+    _coef_follows_dtype = False  # LogisticRegressionCV's are float64
     _search_defaults = LOG_LOSS
     # the log-loss is flat near the optimum: a looser end accuracy is enough
     _inner_tol = (1e-5, 1e-8)

@@ -210,6 +210,8 @@ class RidgeClassifierHyperGrad(LinearClassifierMixin, _RidgeHyperGrad):
         super()._set_solution(pgmap, model, w, dtype)
         if self.coef_.shape[0] == 1:  # two classes: (n_features,), as RidgeClassifier
             self.coef_ = self.coef_[0]
+        if not self.fit_intercept:  # 0.0, as RidgeClassifier's
+            self.intercept_ = 0.0
 
     def decision_function(self, X):
         """Linear scores: shape (n_samples,) for two classes, (n_samples, n_classes) otherwise.
