@@ -34,7 +34,7 @@ from .criteria import CrossVal, HeldOut
 from ._weighted_datafit import weighted
 from .hypergrad import ENGINES, BaseEngine
 from .optimizers import get_optimizer
-from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient
+from .solvers import CoordinateDescent, ProxGradient, StochasticProxGradient, duality_gap
 
 __all__ = ["BaseHyperGrad", "ClassWeightMixin", "default_solver", "inner_setup",
            "refit_solver", "lam1_max", "null_model"]
@@ -148,6 +148,10 @@ class BaseHyperGrad(BaseEstimator):
     _coef_follows_dtype = True
     #: whether the targets are 2d, one column per output (multi-task regression)
     _multi_output = False
+    #: whether the fit sets ``dual_gap_``, the duality gap of the refit's objective at
+    #: ``coef_``, as the scikit-learn estimator it mirrors (``LassoCV``, ``ElasticNetCV``,
+    #: the multi-task ones)
+    _reports_dual_gap = False
     #: accuracy of the inner solves (relative duality gap: the gap over the null model's
     #: datafit, ``||y - mean(y)||^2 / (2 n)`` for least squares) at the start and the end
     #: of the search, and for the final refit. A gap ``g`` bounds the predictions' error
@@ -232,6 +236,8 @@ class BaseHyperGrad(BaseEstimator):
             full_map, w = self._refit(model, X, y, lam, sw, gram, starts)
         warn_unfinished_search(type(self).__name__, result, self.max_iter, self.tol)
         self._set_solution(full_map, model, w, dtype)
+        if self._reports_dual_gap:  # the objective's units, as sklearn's (not relative)
+            self.dual_gap_ = np.float64(duality_gap(full_map, w, lam)[2])
         self._set_hyperparameters(lam, n_samples)
         self.lam_bounds_ = (lo, hi)
         self.at_bound_ = _at_bound(lam, lo, hi)

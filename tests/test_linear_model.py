@@ -514,3 +514,55 @@ def test_groups_reach_the_group_splitter(name):
     np.testing.assert_allclose(grouped.coef_, by_hand.coef_, rtol=1e-12)
     with pytest.raises(ValueError, match="groups"):
         Est(cv=GroupKFold(3), max_iter=3).fit(X, y)
+
+
+def _lasso_dual_gap(X, Y, coef, intercept, alpha):
+    r"""scikit-learn's duality gap of :math:`\frac1{2n}\|Y - XW - b\|_F^2 + \alpha
+    \sum_j \|W_j\|_2` (the Lasso for one output) at ``(coef, intercept)``: the dual
+    point is the centred residual scaled into :math:`\|X_j^T\theta\|_2 \le n\alpha`."""
+    n = X.shape[0]
+    Y = Y.reshape(n, -1)
+    W = np.reshape(coef, (Y.shape[1], X.shape[1])).T
+    R = Y - X @ W - intercept
+    theta = R - R.mean(axis=0)
+    theta /= max(1.0, np.max(np.linalg.norm(X.T @ theta, axis=1)) / (n * alpha))
+    primal = np.sum(R ** 2) / (2 * n) + alpha * np.sum(np.linalg.norm(W, axis=1))
+    dual = np.sum((Y - Y.mean(axis=0)) * theta) / n - np.sum(theta ** 2) / (2 * n)
+    return primal - dual
+
+
+@pytest.mark.parametrize("name", ["LassoHyperGrad", "ElasticNetHyperGrad",
+                                  "WeightedLassoHyperGrad", "MultiTaskLassoHyperGrad",
+                                  "MultiTaskElasticNetHyperGrad"])
+def test_dual_gap_is_the_refits_as_lasso_cvs(name):
+    """``dual_gap_``, as ``LassoCV``'s and ``MultiTaskLassoCV``'s: a float, the duality gap
+    of the refit's objective in its own units (not relative), below ``1e-8`` times the
+    null model's objective (the refit's tolerance); for the Lasso and the multi-task Lasso the gap
+    scikit-learn's formula gives at ``coef_``."""
+    import skhypergrad
+
+    X, y = load_diabetes(return_X_y=True)
+    X, y = X[:150], y[:150]
+    if name.startswith("MultiTask"):
+        y = np.column_stack([y, 0.5 * y + 20.0 * X[:, 3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = getattr(skhypergrad, name)(cv=3, max_iter=3).fit(X, y)
+    scale = np.sum((y - y.mean(axis=0)) ** 2) / (2 * X.shape[0])
+    assert isinstance(est.dual_gap_, float)
+    assert -1e-12 * scale <= est.dual_gap_ <= 1e-8 * scale
+    if name in ("LassoHyperGrad", "MultiTaskLassoHyperGrad"):
+        ref = _lasso_dual_gap(X, y, est.coef_, est.intercept_, est.alpha_)
+        np.testing.assert_allclose(est.dual_gap_, ref, rtol=1e-6, atol=1e-12 * scale)
+
+
+def test_lasso_dual_gap_oracle_is_scikit_learns():
+    """The oracle of the test above gives ``Lasso``'s own ``dual_gap_`` at its
+    coefficients (a loose solve: a gap far above rounding)."""
+    from sklearn.linear_model import Lasso
+
+    X, y = load_diabetes(return_X_y=True)
+    sk = Lasso(alpha=0.1, tol=1e-2).fit(X, y)
+    assert sk.dual_gap_ > 1e-3
+    np.testing.assert_allclose(_lasso_dual_gap(X, y, sk.coef_, sk.intercept_, 0.1),
+                               sk.dual_gap_, rtol=1e-8)

@@ -45,6 +45,9 @@ class LassoHyperGrad(_RegressorHyperGrad):
     alpha_ : float
         Chosen ``alpha``.
     coef_ : ndarray of shape (n_features,)
+    dual_gap_ : float
+        Duality gap of the refit's objective (the one above, in its units) at
+        ``coef_``, as ``LassoCV``'s.
     %(attrs)s
 
     See Also
@@ -61,6 +64,7 @@ class LassoHyperGrad(_RegressorHyperGrad):
     True
     """
 
+    _reports_dual_gap = True
     _search_defaults = L1_LEAST_SQUARES
 
 
@@ -115,6 +119,9 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     alpha_ : float
     l1_ratio_ : float
     coef_ : ndarray of shape (n_features,)
+    dual_gap_ : float
+        Duality gap of the refit's objective (the one above, in its units) at
+        ``coef_``, as ``ElasticNetCV``'s.
     %(attrs)s
 
     See Also
@@ -133,6 +140,7 @@ class ElasticNetHyperGrad(_RegressorHyperGrad):
     True
     """
 
+    _reports_dual_gap = True
     _penalty = "elasticnet"
     _search_defaults = L1_LEAST_SQUARES
     _parameter_constraints = {
@@ -208,9 +216,13 @@ class WeightedLassoHyperGrad(PerFeatureWeightsMixin, _RegressorHyperGrad):
     alphas_ : ndarray of shape (n_features,)
         Chosen weights.
     coef_ : ndarray of shape (n_features,)
+    dual_gap_ : float
+        Duality gap of the refit's objective (the one above, in its units) at
+        ``coef_``, as ``LassoCV``'s.
     %(attrs)s
     """
 
+    _reports_dual_gap = True
     _penalty = "weighted_l1"
     _parameter_constraints = {
         **_RegressorHyperGrad._parameter_constraints,

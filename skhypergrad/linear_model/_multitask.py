@@ -14,6 +14,7 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
     """Shared parts of the multi-task models: 2d targets, the L2,1 block penalty, FISTA."""
 
     _multi_output = True
+    _reports_dual_gap = True
     _search_defaults = L1_LEAST_SQUARES
 
     def __sklearn_tags__(self):
@@ -95,6 +96,9 @@ class MultiTaskLassoHyperGrad(_MultiTaskHyperGrad):
     alpha_ : float
         Chosen ``alpha``.
     coef_ : ndarray of shape (n_tasks, n_features)
+    dual_gap_ : float
+        Duality gap of the refit's objective (the one above, in its units) at
+        ``coef_``, as ``MultiTaskLassoCV``'s.
     %(attrs)s
 
     See Also
@@ -149,6 +153,9 @@ class MultiTaskElasticNetHyperGrad(_MultiTaskHyperGrad):
     alpha_ : float
     l1_ratio_ : float
     coef_ : ndarray of shape (n_tasks, n_features)
+    dual_gap_ : float
+        Duality gap of the refit's objective (the one above, in its units) at
+        ``coef_``, as ``MultiTaskElasticNetCV``'s.
     %(attrs)s
 
     See Also
