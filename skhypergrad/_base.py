@@ -28,8 +28,9 @@ from ._progress import format_point
 from ._search_space import LEAST_SQUARES, clipped_back, lam1_max, null_model, search_scales
 from ._threads import search_blas_limits
 from ._tune import tune
-from ._validation import (atomic_fit, check_cv_size, check_sparse_structure, check_X_y,
-                          cv_splits, one_convergence_warning, warn_unfinished_search)
+from ._validation import (atomic_fit, check_cv_size, check_fold_weights,
+                          check_sparse_structure, check_X_y, cv_splits,
+                          one_convergence_warning, warn_unfinished_search)
 from .criteria import CrossVal, HeldOut
 from ._weighted_datafit import weighted
 from .hypergrad import ENGINES, BaseEngine
@@ -344,9 +345,11 @@ class BaseHyperGrad(BaseEstimator):
             stratify = y if self._is_classifier else None
             tr, val = train_test_split(np.arange(X.shape[0]), test_size=cv,
                                        random_state=self.random_state, stratify=stratify)
+            check_fold_weights([(tr, val)], fit_w, score_w)
             return HeldOut(X[val], y[val], sample_weight=_rows_of(fit_w, tr),
                            sample_weight_val=_rows_of(score_w, val)), X[tr], y[tr]
         splits = cv_splits(cv, X, y, groups, classifier=self._is_classifier)
+        check_fold_weights(splits, fit_w, score_w)
         return CrossVal(cv=splits, n_jobs=self.n_jobs, sample_weight=fit_w,
                         score_sample_weight=score_w), X, y
 

@@ -32,9 +32,9 @@ from sklearn.utils.validation import (_check_y, _num_samples, check_consistent_l
                                       validate_data)
 
 __all__ = ["named", "check_sparse_structure", "check_X_y", "check_target", "check_bounds",
-           "check_cv_size", "cv_splits", "is_checked_dense", "is_checked_target",
-           "safe_lam_max", "lam_max_floor", "floored_lam_max", "atomic_fit",
-           "one_convergence_warning"]
+           "check_cv_size", "check_fold_weights", "cv_splits", "is_checked_dense",
+           "is_checked_target", "safe_lam_max", "lam_max_floor", "floored_lam_max",
+           "atomic_fit", "one_convergence_warning"]
 
 _ACCEPT_SPARSE = ("csr", "csc")
 
@@ -420,6 +420,21 @@ def cv_splits(cv, X, y=None, groups=None, classifier=False):
     if not splits:
         raise ValueError(f"cv={cv!r} gives no split of the data: no fits were performed.")
     return splits
+
+
+def check_fold_weights(splits, fit_weight=None, score_weight=None):
+    """ValueError when the weights leave a split with no positive weight: ``fit_weight``
+    (the datafit's, None for unit weights) on its training rows (no model to fit) or
+    ``score_weight`` (the held-out losses') on its held-out rows (their weighted mean,
+    0 / 0, is undefined); ``splits`` a list of ``(train, test)`` row numbers."""
+    for k, (train, test) in enumerate(splits):
+        for weights, rows, part in ((fit_weight, train, "training"),
+                                    (score_weight, test, "held-out")):
+            if weights is not None and not np.sum(weights[rows]) > 0:
+                raise ValueError(
+                    f"sample_weight is zero on all the {part} rows of split {k} of cv: its "
+                    "weighted loss is undefined. Shuffle the folds (e.g. KFold(shuffle="
+                    "True)) or drop the rows of zero weight.")
 
 
 def safe_lam_max(lam_max, X, y):

@@ -45,7 +45,7 @@ from ._kernel_estimator import BaseKernelHyperGrad, hypergradient_options
 from ._kernel_search import (AdaptiveScan, FoldMeanCriterion, best_entry, kernel_folds,
                              kernel_search)
 from ._threads import search_blas_limits
-from ._validation import cv_splits
+from ._validation import check_fold_weights, cv_splits
 from .dual import KernelRidgeMap
 from .hypergrad import get_engine
 from .kernels import check_kernel_memory, pair_data
@@ -406,6 +406,7 @@ class KernelRidgeHyperGrad(RegressorMixin, BaseKernelHyperGrad):
             sample_weight, X, ensure_non_negative=True)
         spec = self._spec()
         splits = cv_splits(self.cv, X, y)
+        check_fold_weights(splits, sw, sw)
         folds = kernel_folds(X, y, splits, precomputed=spec.kernel == "precomputed",
                              sample_weight=sw, score_weight=sw)
         history, self.n_iter_ = search_kernel_ridge(

@@ -58,7 +58,7 @@ from ._svc_criterion import SVCCriterion
 from ._svc_loss import scaled_logistic_loss
 from ._svc_search import search_svc
 from ._svc_weights import fold_weights, training_weights
-from ._validation import cv_splits
+from ._validation import check_fold_weights, cv_splits
 
 __all__ = ["SVCCriterion", "SVCHyperGrad", "search_svc", "scaled_logistic_loss",
            "fold_weights", "training_weights"]
@@ -181,6 +181,7 @@ class SVCHyperGrad(ClassifierMixin, BaseKernelHyperGrad):
         spec = self._spec()
         codes = enc.transform(y)
         splits = cv_splits(self.cv, X, codes, classifier=True)
+        check_fold_weights(splits, sw, sw)
         folds = kernel_folds(X, codes, splits, precomputed=spec.kernel == "precomputed")
         weights, test_weights = fold_weights(y, splits, sw, self.class_weight)
         history, self.n_iter_ = search_svc(spec, folds, self.classes_.shape[0],

@@ -608,3 +608,25 @@ def test_search_ridge_own_score_weighted_as_gridsearchcv():
         s = HyperGradSearchCV(est, max_iter=3).fit(X, y, sample_weight=sw)
         grid = _grid_score(est, s.best_params_, X, y, None, KFold(5), sample_weight=sw)
     assert s.best_score_ == pytest.approx(grid, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["LassoHyperGrad", "RidgeHyperGrad",
+                                  "PoissonRegressorHyperGrad", "KernelRidgeHyperGrad"])
+@pytest.mark.parametrize("part", ["held-out", "training"])
+def test_a_split_with_no_weight_is_refused_by_name(name, part):
+    """Weights zero on all the held-out rows of a split (their weighted mean loss is
+    0 / 0), or on all its training rows (no model to fit), raise a ValueError naming the
+    split and what to do (a kernel ridge's search ran on NaN losses, the linear models
+    named the weights as if negative)."""
+    import skhypergrad
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 3))
+    y = np.exp(0.3 * X[:, 0]) + 0.1 * rng.standard_normal(30)
+    rows, sw = np.arange(30), np.ones(30)
+    sw[:10] = 0.0
+    cv = [(rows[10:], rows[:10]), (rows[:20], rows[20:])]  # split 0 scores rows 0..9
+    if part == "training":  # split 0 trains on rows 0..9
+        cv = [(rows[:10], rows[10:]), (rows[10:], rows[:10])]
+    with pytest.raises(ValueError, match=f"zero on all the {part} rows of split 0 of cv"):
+        getattr(skhypergrad, name)(cv=cv, max_iter=2).fit(X, y, sample_weight=sw)
