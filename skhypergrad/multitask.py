@@ -30,6 +30,7 @@ import numpy as np
 
 from ._outer_loss import HeldOutLoss, register_outer_loss
 from ._datafit_contract import BaseDatafit, register_datafit
+from ._sample_weight import per_weight, weighted_mean
 
 __all__ = ["MultiTaskQuadratic", "R2OutputsLoss"]
 
@@ -51,6 +52,7 @@ class MultiTaskQuadratic(BaseDatafit):
     least_squares = True
     newton_model = "identity"
     outer_losses = ("multitask_squared",)
+    accepts_sample_weight = True
 
     def __init__(self, n_tasks):
         self.n_tasks = int(n_tasks)
@@ -71,9 +73,14 @@ class MultiTaskQuadratic(BaseDatafit):
     def intercept_only(self, y):
         return np.atleast_1d(np.asarray(y, dtype=np.float64).mean(axis=0))
 
-    def loss(self, y, z):
+    def loss(self, y, z, sample_weight=None):
+        r""":math:`\frac1{2n}\sum_i s_i \|y_i - z_i\|^2` (:math:`s_i = 1` when
+        ``sample_weight`` is None)."""
         r = y - z
-        return 0.5 * float(np.vdot(r, r)) / y.shape[0]
+        if sample_weight is None:
+            return 0.5 * float(np.vdot(r, r)) / y.shape[0]
+        return 0.5 * weighted_mean(r * r if r.ndim == 1 else np.sum(r * r, axis=1),
+                                   sample_weight)
 
     def raw_grad(self, y, z):
         return (z - y) / y.shape[0]
@@ -81,9 +88,11 @@ class MultiTaskQuadratic(BaseDatafit):
     def raw_hessp(self, y, z, dz):
         return dz / y.shape[0]
 
-    def dual_term(self, y, theta):
-        r""":math:`\sum_{ik} \theta_{ik} y_{ik} - n\|\theta\|_F^2 / 2` (each output's)."""
-        return float(np.vdot(theta, y)) - 0.5 * y.shape[0] * float(np.vdot(theta, theta))
+    def dual_term(self, y, theta, sample_weight=None):
+        r""":math:`\sum_{ik} \theta_{ik} y_{ik} - n\sum_{ik} \theta_{ik}^2 / (2 s_i)` (each
+        output's; :math:`s_i = 1` when ``sample_weight`` is None)."""
+        return float(np.vdot(theta, y)) - \
+            0.5 * y.shape[0] * float(np.vdot(theta, per_weight(theta, sample_weight)))
 
     def __repr__(self):
         return f"MultiTaskQuadratic(n_tasks={self.n_tasks})"

@@ -92,9 +92,11 @@ def test_weighted_datafit_is_the_rows_repeated(datafit, target):
 
 
 def test_weighted_datafit_refused_clearly():
-    from skhypergrad.multitask import MultiTaskQuadratic
+    class Unweighted(Quadratic):
+        accepts_sample_weight = False
+
     with pytest.raises(ValueError, match="does not take sample weights"):
-        weighted(MultiTaskQuadratic(2), np.ones(5))
+        weighted(Unweighted(), np.ones(5))
     with pytest.raises(ValueError, match="nonnegative"):
         weighted(Quadratic(), np.array([1.0, -1.0, 2.0]))
 

@@ -34,13 +34,16 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
         # one per task, or 0.0 without an intercept (as MultiTaskLasso's)
         self.intercept_ = np.atleast_1d(self.intercept_) if self.fit_intercept else 0.0
 
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, sample_weight=None, groups=None):
         """Tune the hyperparameters on ``(X, y)``, then refit on all of it.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples, n_tasks)
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the datafit and in the held-out squared errors, as
+            ``MultiTaskLassoCV``'s (integer weights: the rows repeated).
         groups : array-like of shape (n_samples,), default=None
             Group labels for a group splitter given as ``cv``.
 
@@ -48,7 +51,7 @@ class _MultiTaskHyperGrad(_RegressorHyperGrad):
         -------
         self
         """
-        return super().fit(X, y, groups=groups)
+        return super().fit(X, y, sample_weight=sample_weight, groups=groups)
 
     def predict(self, X):
         """Linear prediction ``X @ coef_.T + intercept_``.
