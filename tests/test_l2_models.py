@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier, Rid
 from sklearn.metrics import log_loss
 from sklearn.model_selection import (GridSearchCV, KFold, LeaveOneOut, StratifiedKFold,
                                      cross_val_score)
-from sklearn.preprocessing import PolynomialFeatures
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skhypergrad import (CrossVal, HeldOut, HyperGradSearchCV, LogisticRegressionHyperGrad,
@@ -528,3 +528,17 @@ def test_l2_logistic_search_with_a_column_in_other_units():
     assert min(losses) == pytest.approx(0.1412, abs=1e-3)
     assert est.best_loss_ <= min(losses) * 1.005
     assert est.at_bound_.tolist() == [0]
+
+
+def test_smooth_solve_with_duplicated_large_columns_warns_not_raises():
+    """Breast cancer (binary, standardized) with its first column times 1e6 twice and
+    ``C=1000``: the reference Hessian is not positive definite to rounding (the two
+    columns' difference has curvature 1e-15 times theirs). The hypergradient comes back
+    finite, with a ConvergenceWarning stating the gap where the solve stopped."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X = np.hstack([X, X[:, :1] * 1e6, X[:, :1] * 1e6])
+    with pytest.warns(ConvergenceWarning, match="relative gap"):
+        value, grad = hypergradient(LogisticRegression(C=1000.0, l1_ratio=0.0), X[:400],
+                                    y[:400], criterion=HeldOut(X[400:], y[400:]))
+    assert np.isfinite(value) and np.all(np.isfinite(grad))

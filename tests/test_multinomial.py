@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import load_iris
+from sklearn.datasets import load_iris, load_wine
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -396,3 +396,32 @@ def test_refinement_rows_are_solved_to_the_estimators_tol():
     users = np.abs([score(user, C) - e for C, e in zip(Cs[rows], exact)]) / np.abs(exact)
     assert errors.max() <= 3 * users.max()
     assert np.sum(errors > 1e-5) >= 1
+
+
+def test_smooth_solve_with_a_column_scaled_by_1e6():
+    """Wine (standardized) with one column times 1e6 and a weak L2 weight: the column's
+    class-sum direction, ignored by the loss, has a curvature 1e-15 times its others'.
+    The smooth solve converges without a warning, to a point whose gradient, computed
+    here from the softmax probabilities, is zero to 1e-9 in the units of each column
+    (``|g_j| / scale_j``)."""
+    X, y = load_wine(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X[:, 0] *= 1e6
+    train = np.arange(X.shape[0]) % 5 != 1
+    Xt, yt = X[train], y[train]
+    pgmap = ProxGradMap(Multinomial(3), L2(), Xt, yt, fit_intercept=True)
+    lam = np.array([1e-5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = CoordinateDescent(tol=1e-12).solve(pgmap, lam)
+    assert res.converged
+    W, b = res.w[:-3].reshape(X.shape[1], 3), res.w[-3:]
+    Z = Xt @ W + b
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    P /= P.sum(axis=1, keepdims=True)
+    R = (P - np.eye(3)[yt]) / Xt.shape[0]
+    grad = Xt.T @ R + lam[0] * W
+    scale = np.std(Xt, axis=0)
+    assert np.max(np.abs(grad) / scale[:, None]) < 1e-9
+    assert np.max(np.abs(R.sum(axis=0))) < 1e-9
+

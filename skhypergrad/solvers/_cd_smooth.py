@@ -352,6 +352,8 @@ class _SmoothSolves:
         done = done or (measure[0] is not None and measure[0] <= target)
         if done:  # the next solve may start from w
             _keep_solution(design, w)
+        if last[0] is None:  # stopped before a step (a reference not positive definite)
+            last[0] = value_grad(w)[2]
         return n_iter, done, reference, measure[0] if done else None, last[0]
 
 
@@ -398,20 +400,25 @@ def _datafit_hessian(prob, design, z):
     One output: :math:`[X, 1]^T \mathrm{diag}(h) [X, 1] / n`, ``h`` the curvatures.
     Multinomial (``newton_model = "softmax"``): the sum over the samples of
     :math:`\tilde x_i \tilde x_i^T \otimes s_i (\mathrm{diag}(p_i) - p_i p_i^T) / n`
-    (:func:`~skhypergrad._hessian_blocks.softmax_hessian`), plus, with an
-    intercept, :math:`c\, u u^T` with ``u`` the indicator of the ``K`` intercepts and
-    ``c`` the mean of their diagonal entries: ``u`` is the direction the loss ignores
-    (every class's score moved alike) and the intercepts are not penalized, so the
-    Hessian with its L2 weights is singular along it alone; every gradient is
-    orthogonal to ``u``, on which the term then does not act (the inverse applied to
-    such a vector is the pseudo-inverse's), and it makes the matrix positive definite
-    for a Cholesky factor.
+    (:func:`~skhypergrad._hessian_blocks.softmax_hessian`), plus
+    :math:`\sum_j c_j u_j u_j^T` over the columns ``j`` of :math:`\tilde X = [X, 1]`,
+    ``u_j`` the indicator of the ``K`` entries of column ``j`` and ``c_j`` the mean of
+    their diagonal entries. Each ``u_j`` is a direction the loss ignores (every class's
+    score moved alike): the Hessian is singular along the intercepts' and, relative to
+    its column's curvature, nearly so along a column's whose L2 weight is small
+    against it (a column scaled by 1e6), beyond what a Cholesky factor resolves.
+    The L2 term (equal across a column's classes) maps every ``u_j`` to a multiple of
+    itself, so the term acts on the span of the ``u_j`` alone: a vector orthogonal to
+    it, as every datafit gradient is (and the L2 term's at a point whose classes sum
+    to 0 per column, as every iterate from 0), has the same image under the inverse
+    with or without it, and the matrix is positive definite for a Cholesky factor.
     """
     if prob.n_outputs == 1:
         return design.weighted_gram(prob.curvatures(z, None)) / design.n_samples
     sw = prob.sw if prob.sw.shape[0] else None
     H = softmax_hessian(design, z, sw)
-    if prob.fit_intercept:
-        b = slice(prob.n_coefs, None)
-        H[b, b] += np.trace(H[b, b]) / prob.n_outputs
+    K = prob.n_outputs
+    for start in range(0, H.shape[0], K):
+        block = slice(start, start + K)
+        H[block, block] += np.trace(H[block, block]) / K
     return H
