@@ -341,7 +341,7 @@ def _relative_decrease(bests, patience):
     if len(bests) < 2:
         return np.nan
     old = bests[-min(patience, len(bests) - 1) - 1]
-    return float((old - bests[-1]) / max(abs(old), 1e-12))
+    return float((old - bests[-1]) / max(abs(old), np.finfo(float).tiny))
 
 
 class _Tracker:
@@ -531,7 +531,7 @@ def _minimize_iterative(track, optimizer, theta, project, max_iter, tol, inner, 
         bests.append(track.best[0])
         if len(bests) > patience:
             old = bests[-patience - 1]
-            if old - bests[-1] <= tol * max(abs(old), 1e-12):
+            if old - bests[-1] <= tol * max(abs(old), np.finfo(float).tiny):
                 return it, True
     return max_iter, False
 
@@ -676,8 +676,7 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
                                         max_evals=optimizer.max_bracket)
     new = point if best.s == 0.0 else _Point(best.theta, best.value, best.grad, best.grad)
     certified = gap <= ftol * abs(best.value)
-    if track.stopped or (certified and _parallel(project(best.theta - best.grad) - best.theta,
-                                                 direction)):
+    if track.stopped or (certified and _parallel(_projected_move(project, best), direction)):
         return _Step(new, state, tol_end, True)
     if (hi.s - lo.s) * scale > xtol:  # a minimum inside the interval
         state = optimizer.accept(state, best.theta - point.theta, best.grad - point.grad,
@@ -690,6 +689,17 @@ def _bracket_step(track, optimizer, point, trial, value, grad, state, project, t
     done = np.max(np.abs(descent), initial=0.0) <= _KINK_STATIONARY * one_sided
     return _Step(new._replace(descent=descent), optimizer.along(descent, scale, state), tol_end,
                  done)
+
+
+def _projected_move(project, point):
+    """The move ``project(theta - g / |g|_inf) - theta`` of ``point`` down its gradient
+    ``g``, scaled to a unit step of the most sensitive coordinate: its direction is
+    that of the projected gradient whatever the criterion's units (the gradient of a
+    loss of 1e-13 is below the rounding of ``theta`` itself); 0 for a zero gradient."""
+    size = float(np.max(np.abs(point.grad), initial=0.0))
+    if not size > 0 or not np.isfinite(size):
+        return np.zeros_like(point.theta)
+    return project(point.theta - point.grad / size) - point.theta
 
 
 def _parallel(u, v):

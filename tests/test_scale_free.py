@@ -10,6 +10,7 @@ from sklearn.datasets import load_diabetes
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet, ElasticNetCV
 from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from skhypergrad import (ElasticNetHyperGrad, HuberRegressorHyperGrad, HyperGradSearchCV,
                          LassoHyperGrad, LogisticRegressionHyperGrad, RidgeHyperGrad,
@@ -261,3 +262,23 @@ def test_huber_target_scale_changes_nothing_but_units():
         assert est.scale_ / c == pytest.approx(ref.scale_, rel=1e-6)
         assert est.best_loss_ / c ** 2 == pytest.approx(ref.best_loss_, rel=1e-6)
         np.testing.assert_allclose(est.coef_ / c, ref.coef_, rtol=1e-6)
+
+
+@pytest.mark.parametrize("Est, design", [(RidgeHyperGrad, "raw"), (ElasticNetHyperGrad, "poly2"),
+                                         (HuberRegressorHyperGrad, "raw")])
+def test_tiny_target_scale_changes_nothing_but_units(Est, design):
+    """y -> 1e-8 y on diabetes (all 442 rows, 5 shuffled folds; its degree-2 features
+    standardized for the elastic net), where the CV MSE is near 3e-13: coef_ scales by
+    1e-8 and the CV loss by 1e-16 (to 1e-6 relative), the search's stopping and
+    certification tests being relative to the criterion's scale."""
+    X, y = load_diabetes(return_X_y=True)
+    if design == "poly2":
+        X = PolynomialFeatures(2, include_bias=False).fit_transform(
+            StandardScaler().fit_transform(X))
+    cv = KFold(5, shuffle=True, random_state=0)
+    ref = _fit_quiet(Est(cv=cv), X, y)
+    est = _fit_quiet(Est(cv=cv), X, 1e-8 * y)
+    np.testing.assert_allclose(est.coef_ / 1e-8, ref.coef_, rtol=1e-6,
+                               atol=1e-6 * np.abs(ref.coef_).max())
+    assert est.best_loss_ / 1e-16 == pytest.approx(ref.best_loss_, rel=1e-6)
+    assert est.n_evals_ == ref.n_evals_
