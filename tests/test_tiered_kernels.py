@@ -25,6 +25,7 @@ from skhypergrad._jit import (INTERPRETED_SECONDS, TieredKernel, _python_version
 from skhypergrad.criteria import CrossVal
 from skhypergrad.models import InnerModel
 from skhypergrad.solvers import CoordinateDescent
+from skhypergrad.solvers._gap import gap_sums
 
 from _data import make_one_hot_data
 
@@ -133,6 +134,28 @@ def test_python_and_compiled_gram_kernels_compute_the_same_bits(monkeypatch):
         lasso, Xo, yo, np.array([lam]), solver=CoordinateDescent(tol=1e-14), engine="aid-cg")
     assert calls["gram_cv_evaluate"] > 50
     assert calls.get("gram_cv_least_norm_hypergradients", 0) > 0
+
+
+def test_python_and_compiled_gap_sums_compute_the_same_bits():
+    """The duality gap's sums (:func:`~skhypergrad.solvers._gap.gap_sums`), run both ways
+    on features with and without L1 / L2 weights, zero and signed coefficients,
+    ``positive`` or not: the same accumulators, bit for bit."""
+    python = _python_version(gap_sums)
+    rng = np.random.default_rng(0)
+    p = 40
+    coef = np.where(rng.random(p) < 0.4, 0.0, rng.standard_normal(p))
+    u = 3.0 * rng.standard_normal(p)
+    for l1 in (np.full(p, 1.5), np.r_[np.zeros(5), np.full(p - 5, 0.7)]):
+        for l2 in (np.full(p, 0.3), np.zeros(p), rng.uniform(0.01, 2.0, p)):
+            for positive in (False, True):
+                smooth = bool(np.min(l2) > 0)
+                runs = []
+                for fn in (gap_sums, python):
+                    acc = np.array([0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0])
+                    with np.errstate(all="ignore"):
+                        fn(coef, u, l1, l2, smooth, positive, acc)
+                    runs.append(acc)
+                np.testing.assert_array_equal(runs[0], runs[1], strict=True)
 
 
 CHILD = r"""

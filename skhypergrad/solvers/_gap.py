@@ -42,8 +42,14 @@ separable form carries only that of :math:`X^T\theta`, and is the gap returned t
 import numpy as np
 from numba import njit
 
+from .._jit import TieredKernel
+
 #: the float64 machine epsilon
 _EPS = np.finfo(np.float64).eps
+#: blocks of at most this many features have their gap's sums run as Python until
+#: compiling pays (:class:`~skhypergrad._jit.TieredKernel`): the duality gap of a small
+#: refit (``dual_gap_``) costs tens of microseconds so, against 0.3 s to compile
+_INTERPRETED_FEATURES = 256
 
 
 def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
@@ -77,10 +83,12 @@ def duality_gap(pgmap, w, lam, z=None, xt_theta=None):
     if callable(xt_theta):
         for j0, u in xt_theta():
             j1 = j0 + u.shape[0]
-            _gap_sums(coef[j0:j1], u, l1[j0:j1], l2[j0:j1], smooth, positive, acc)
+            _gap_sums(coef[j0:j1], u, l1[j0:j1], l2[j0:j1], smooth, positive, acc,
+                      small=u.shape[0] <= _INTERPRETED_FEATURES)
     else:
         u = design.rmatvec_coef(theta) if xt_theta is None else xt_theta
-        _gap_sums(coef, np.asarray(u).reshape(p), l1, l2, smooth, positive, acc)
+        _gap_sums(coef, np.asarray(u).reshape(p), l1, l2, smooth, positive, acc,
+                  small=p <= _INTERPRETED_FEATURES)
         del u
     pen, g_star, s_tight, grad_free, scale, free_dot, any_free, separable = _gap_end(acc)
     primal = datafit.loss(y, z) + pen
@@ -109,20 +117,20 @@ def _all_positive(l2):
 
 
 def _gap_start():
-    """The accumulators of :func:`_gap_sums` before the first feature."""
+    """The accumulators of :func:`gap_sums` before the first feature."""
     # penalty, G*, s_tight, grad_free, scale, free_dot, any_free, separable gap
     return np.array([0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0])
 
 
 def _gap_end(acc):
     """``(penalty, g_star, s_tight, grad_free, scale, free_dot, any_free, separable)`` of
-    the accumulators once every feature went through :func:`_gap_sums`."""
+    the accumulators once every feature went through :func:`gap_sums`."""
     pen, g_star, s_tight, grad_free, scale, free_dot, any_free, separable = acc
     return pen, g_star, s_tight, grad_free, scale, free_dot, bool(any_free), separable
 
 
 @njit(cache=True)
-def _gap_sums(coef, u, l1, l2, smooth, positive, acc):
+def gap_sums(coef, u, l1, l2, smooth, positive, acc):
     """The gap's sums and extrema over the features, one pass (one output), added to
     the accumulators ``acc`` (:func:`_gap_start`, in place): feature blocks passed in
     order give the sums of one pass over all of them.
@@ -183,6 +191,10 @@ def _gap_sums(coef, u, l1, l2, smooth, positive, acc):
     acc[5] = free_dot
     acc[6] = 1.0 if any_free else 0.0
     acc[7] = separable
+
+
+#: :func:`gap_sums`, run as Python on small blocks until compiling it pays
+_gap_sums = TieredKernel(gap_sums)
 
 
 def _duality_gap_outputs(pgmap, w, lam, z, xt_theta):
