@@ -711,11 +711,18 @@ def _anderson_weights(hist, metric=None):
     With ``U`` the differences of the iterates (rows of ``hist``), each entry times
     ``metric`` (the square root of its curvature, so that a coefficient and the
     intercept are measured alike whatever the scale of their columns), ``c``
-    solves ``U U^T c = 1``, normalized.
+    solves ``U U^T c = 1``, normalized. ``c`` does not change when ``U`` is scaled:
+    it is scaled by the power of two that brings its largest entry into [1/2, 1)
+    (exactly, so ``c`` is that of ``U`` itself), and ``U U^T`` cannot overflow.
+    None when ``U`` is not finite or the system is singular.
     """
     U = np.diff(hist, axis=0)
     if metric is not None:
         U *= metric
+    top = float(np.max(np.abs(U), initial=0.0))
+    if not math.isfinite(top) or top == 0.0:
+        return None
+    U *= math.ldexp(1.0, -math.frexp(top)[1])
     try:
         c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
     except np.linalg.LinAlgError:
