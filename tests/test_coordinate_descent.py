@@ -8,6 +8,7 @@ scikit-learn's saga and FISTA) and the refusal of other datafits.
 """
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from skhypergrad.fixed_point import ProxGradMap
 from skhypergrad.penalties import (L1, L2, ElasticNetPenalty, WeightedL1, enet_lam_from_sklearn,
                                    logistic_lam_from_sklearn)
 from skhypergrad.solvers._cd_design import _prepare
-from skhypergrad.solvers._cd_problem import _Problem
+from skhypergrad.solvers._cd_problem import _Problem, _anderson_weights
 from skhypergrad.solvers.coordinate_descent import CoordinateDescent
 from skhypergrad.solvers.prox_grad import ProxGradient
 from skhypergrad.squared_hinge import SquaredHinge
@@ -509,3 +510,23 @@ def test_line_search_returns_the_derivative_and_stops_at_rounding(monkeypatch):
             assert float(np.vdot(v, a_t)) < 0.0  # the slope there certifies a decrease
         assert shift < 1e-3 or t > 0.5
     assert a.shape == z.shape
+
+
+def test_anderson_weights_do_not_depend_on_the_scale_of_the_iterates():
+    """The Anderson weights solve ``U U^T c = 1`` normalized: invariant to a common
+    scaling of ``U``. Iterates of magnitude 1e200 (whose ``U U^T`` overflows) give the
+    weights of the same iterates at magnitude 1 (the scale a power of two: exactly),
+    without a warning; iterates that are not finite give None."""
+    rng = np.random.default_rng(0)
+    hist = rng.standard_normal((6, 9))
+    metric = np.exp(rng.standard_normal(9))
+    scale = 2.0 ** 664  # 1.9e200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c = _anderson_weights(hist, metric)
+        big = _anderson_weights(hist * scale, metric)
+        hist[2, 3] = np.inf
+        none = _anderson_weights(hist, metric)
+    assert c is not None and c.sum() == pytest.approx(1.0)
+    np.testing.assert_array_equal(big, c)
+    assert none is None

@@ -193,6 +193,14 @@ class _Problem(NamedTuple):
         ``B_j``, then ``sum_i H_i / n`` for the intercepts (``H_i = s_i (diag(h_i) -
         h_i h_i^T)``), each diagonal
         floored at 1e-12 times ``||X_j||^2 / n``.
+
+        The probabilities ``h_i`` sum to 1, so ``H_i 1 = 0``: a block's diagonal entry
+        is minus the sum of the other entries of its row, and is taken so. Computed
+        directly, its rounding (relative to ``||X_j||^2 / n``) can leave a block
+        indefinite along ``1`` by more than the L2 weight (a column scaled by 1e6:
+        ``1^T B_j 1 = -2e-4`` against ``l2 = 1e-5``), along which the block sweeps then
+        diverge; with its entries off the diagonal ``<= 0``, every block is then positive
+        semidefinite, ``1`` in its kernel.
         """
         K, n = self.n_outputs, h.shape[0]
         if K == 1:
@@ -206,7 +214,8 @@ class _Problem(NamedTuple):
         if self.fit_intercept:
             sh = h * self.sw[:, None] if self.sw.shape[0] else h
             blocks[-1] = np.diag(sh.mean(axis=0)) - (sh.T @ h) / n
-        diag = blocks[:, np.arange(K), np.arange(K)]
+        blocks[:, np.arange(K), np.arange(K)] = 0.0
+        diag = -blocks.sum(axis=2)  # minus the sums of the entries off the diagonal
         floor = (_H_FLOOR / self.curvature) * lc_moving.reshape(-1, K)[:, :1]
         blocks[:, np.arange(K), np.arange(K)] = np.maximum(diag, floor)
         return blocks.ravel()
@@ -711,11 +720,18 @@ def _anderson_weights(hist, metric=None):
     With ``U`` the differences of the iterates (rows of ``hist``), each entry times
     ``metric`` (the square root of its curvature, so that a coefficient and the
     intercept are measured alike whatever the scale of their columns), ``c``
-    solves ``U U^T c = 1``, normalized.
+    solves ``U U^T c = 1``, normalized. ``c`` does not change when ``U`` is scaled:
+    it is scaled by the power of two that brings its largest entry into [1/2, 1)
+    (exactly, so ``c`` is that of ``U`` itself), and ``U U^T`` cannot overflow.
+    None when ``U`` is not finite or the system is singular.
     """
     U = np.diff(hist, axis=0)
     if metric is not None:
         U *= metric
+    top = float(np.max(np.abs(U), initial=0.0))
+    if not math.isfinite(top) or top == 0.0:
+        return None
+    U *= math.ldexp(1.0, -math.frexp(top)[1])
     try:
         c = np.linalg.solve(U @ U.T, np.ones(U.shape[0]))
     except np.linalg.LinAlgError:
